@@ -1,0 +1,3 @@
+from medallion.cli.main import main
+
+main()

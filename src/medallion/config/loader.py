@@ -1,0 +1,256 @@
+"""Load medallion.yml: YAML with line numbers, `${VAR}` interpolation, friendly validation errors.
+
+Errors name the file, the line, the key path and a hint, e.g.
+
+    medallion.yml:7:5: unknown key 'fromat' in sources.orders — did you mean 'format'?
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from medallion.errors import ConfigError, suggest
+
+PROJECT_FILE = "medallion.yml"
+
+# ${VAR} or ${VAR:-default}; "$${" escapes a literal "${"
+_ENV_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` holding medallion.yml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    return None
+
+
+def read_yaml(path: Path, *, what: str = "file") -> tuple[Any, yaml.Node | None]:
+    """Parse a YAML file; returns (data, node tree) so errors can point at lines."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found", file=path) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{what} is not UTF-8 text ({e.reason})", file=path) from None
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: Path | str, line_offset: int = 0) -> tuple[Any, yaml.Node | None]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        raise ConfigError(
+            f"invalid YAML: {problem}",
+            file=path,
+            line=(mark.line + 1 + line_offset) if mark else None,
+            column=(mark.column + 1) if mark else None,
+            hint="check the indentation and that every 'key: value' has a space after the colon",
+        ) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", file=path) from None
+    return data, node
+
+
+def node_line(node: yaml.Node | None, loc: tuple[Any, ...], *, key: bool = False) -> int | None:
+    """1-based line of the value (or, with key=True, of the key) at `loc` in a composed YAML tree.
+
+    Falls back to the deepest node found when the path does not exist (e.g. a missing key)."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if str(k.value) == str(part):
+                    if last and key:
+                        return k.start_mark.line + 1
+                    node = v
+                    break
+            else:
+                return line
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def interpolate_env(
+    data: Any, *, file: Path, node: yaml.Node | None, env: typing.Mapping[str, str] | None = None
+) -> Any:
+    """Replace ${VAR} / ${VAR:-default} in every string value (not keys), recursively."""
+    env = os.environ if env is None else env
+
+    def walk(value: Any, loc: tuple[Any, ...]) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*loc, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*loc, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "$" in value:
+
+            def repl(m: re.Match[str]) -> str:
+                if m.group(0) == "$${":
+                    return "${"
+                name, default = m.group(1), m.group(2)
+                if name in env:
+                    return env[name]
+                if default is not None:
+                    return default
+                raise ConfigError(
+                    f"environment variable {name} is not set (used in {dotted(loc)})",
+                    file=file,
+                    line=node_line(node, loc),
+                    key=dotted(loc),
+                    hint=f"export {name}=... before running, or write ${{{name}:-default}}",
+                )
+
+            return _ENV_RE.sub(repl, value)
+        return value
+
+    return walk(data, ())
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "(top level)"
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names of the pydantic model reached by walking `loc` from `model` (for 'did you mean')."""
+    tp: Any = model
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            if field is None:
+                return None
+            tp = field.annotation
+        elif typing.get_origin(tp) in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            return None
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return None
+
+
+def _unwrap(tp: Any) -> Any:
+    """Optional[X] / Annotated[X, ...] -> X (first BaseModel/dict/list member of a union)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            arg = _unwrap(arg)
+            if (isinstance(arg, type) and issubclass(arg, BaseModel)) or typing.get_origin(arg) in (
+                dict,
+                list,
+            ):
+                return arg
+    return tp
+
+
+def validation_error(
+    err: ValidationError,
+    model: type[BaseModel],
+    *,
+    file: Path | str,
+    node: yaml.Node | None,
+    prefix: tuple[Any, ...] = (),
+    line_offset: int = 0,
+) -> ConfigError:
+    """Turn pydantic's error list into one ConfigError: the first problem, with line and hint;
+    further problems are listed below it."""
+    messages: list[tuple[str, int | None, str | None, str | None]] = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        where = dotted((*prefix, *loc))
+        hint = None
+        kind = e["type"]
+        if kind == "extra_forbidden":
+            parent = loc[:-1]
+            bad = str(loc[-1])
+            fields = _fields_at(model, parent) or []
+            guess = suggest(bad, fields)
+            msg = f"unknown key {bad!r} in {dotted((*prefix, *parent))}"
+            if guess:
+                msg += f" — did you mean {guess!r}?"
+            elif fields:
+                hint = "allowed keys: " + ", ".join(fields)
+            line = node_line(node, loc, key=True)
+        elif kind == "missing":
+            msg = f"missing required key {str(loc[-1])!r} in {dotted((*prefix, *loc[:-1]))}"
+            line = node_line(node, loc[:-1])
+        elif kind == "literal_error":
+            expected = e.get("ctx", {}).get("expected", "")
+            got = e.get("input")
+            msg = f"{where}: {got!r} is not allowed; expected {expected}"
+            options = re.findall(r"'([^']*)'", str(expected))
+            guess = suggest(str(got), options) if got is not None else None
+            if guess:
+                msg += f" — did you mean {guess!r}?"
+            line = node_line(node, loc)
+        else:
+            text = str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            msg = f"{where}: {text}" if loc else text
+            line = node_line(node, loc)
+        if line is not None:
+            line += line_offset
+        messages.append((msg, line, where, hint))
+    first_msg, first_line, first_key, first_hint = messages[0]
+    if len(messages) > 1:
+        rest = "\n".join(
+            f"  {file}:{ln}: {m}" if ln else f"  {file}: {m}" for m, ln, _, _ in messages[1:6]
+        )
+        more = f"\n  ... and {len(messages) - 6} more" if len(messages) > 6 else ""
+        first_msg += f"\n{rest}{more}"
+    return ConfigError(first_msg, file=file, line=first_line, key=first_key, hint=first_hint)
+
+
+def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None):
+    """Read and validate <root>/medallion.yml. Returns a ProjectConfig."""
+    from medallion.config.schema import ProjectConfig
+
+    path = root / PROJECT_FILE
+    data, node = read_yaml(path, what=PROJECT_FILE)
+    if data is None:
+        raise ConfigError(
+            f"{PROJECT_FILE} is empty",
+            file=path,
+            hint="it needs at least `name: <project name>`; see `medallion init --help`",
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{PROJECT_FILE} must be a mapping of keys (name, sources, ...), "
+            f"not a {type(data).__name__}",
+            file=path,
+            line=1,
+        )
+    data = interpolate_env(data, file=path, node=node, env=env)
+    try:
+        return ProjectConfig.model_validate(data)
+    except ValidationError as e:
+        raise validation_error(e, ProjectConfig, file=path, node=node) from None

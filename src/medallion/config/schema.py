@@ -1,0 +1,177 @@
+"""The shape of medallion.yml, as pydantic models.
+
+Every model forbids unknown keys, so a typo ("fromat") is an error with a suggestion instead of a
+silently ignored setting. Paths stay as strings here; `loader.py` resolves them against the
+project root.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: table, layer and source names: they become folder names and SQL identifiers
+NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def check_name(value: str, what: str) -> str:
+    if not NAME_RE.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be lower-case letters, digits and underscores, "
+            "starting with a letter or underscore"
+        )
+    if "__" in value.strip("_"):
+        # `<table>__quarantine` and similar companion tables use the double underscore
+        raise ValueError(f"{what} {value!r} must not contain '__' (reserved for medallion tables)")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSource(Strict):
+    """Files matched by one or more glob patterns, landed in one bronze table.
+
+    The CSV options apply to `format: csv` only, `json_format` to `format: json` only.
+    """
+
+    type: Literal["files"] = "files"
+    path: str | list[str]
+    format: Literal["csv", "json", "parquet"] | None = None
+    description: str | None = None
+    #: column name -> DuckDB type (e.g. INTEGER, DECIMAL(12,2), DATE); others are inferred
+    columns: dict[str, str] = Field(default_factory=dict)
+    partition_by: list[str] = Field(default_factory=list)
+    # CSV options
+    header: bool | None = None
+    delimiter: str | None = None
+    quote: str | None = None
+    escape: str | None = None
+    encoding: Literal["utf-8", "utf-16", "latin-1"] | None = None
+    null_values: list[str] | None = None
+    skip_rows: int | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
+    # JSON options
+    json_format: Literal["auto", "array", "newline_delimited"] | None = None
+
+    @property
+    def file_format(self) -> Literal["csv", "json", "parquet"]:
+        fmt = self.format or infer_format(self.paths[0])
+        assert fmt is not None  # checked by the validator
+        return fmt
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @field_validator("path")
+    @classmethod
+    def _path_not_empty(cls, v: str | list[str]) -> str | list[str]:
+        if not v or (isinstance(v, list) and not all(v)):
+            raise ValueError("path must name at least one file or glob pattern")
+        return v
+
+    @field_validator("delimiter", "quote", "escape")
+    @classmethod
+    def _one_char(cls, v: str | None) -> str | None:
+        if v is not None and len(v) != 1 and v != "":
+            raise ValueError("must be a single character")
+        return v
+
+    @model_validator(mode="after")
+    def _format_and_options(self) -> FileSource:
+        fmt = self.format or infer_format(self.paths[0])
+        if fmt is None:
+            raise ValueError(
+                f"cannot tell the file format from {self.paths[0]!r}; set format: csv, json or parquet"
+            )
+        csv_only = [
+            k
+            for k in (
+                "header",
+                "delimiter",
+                "quote",
+                "escape",
+                "encoding",
+                "null_values",
+                "skip_rows",
+                "date_format",
+                "timestamp_format",
+            )
+            if getattr(self, k) is not None
+        ]
+        if fmt != "csv" and csv_only:
+            raise ValueError(f"{', '.join(csv_only)} apply to csv sources only (format is {fmt})")
+        if fmt != "json" and self.json_format is not None:
+            raise ValueError(f"json_format applies to json sources only (format is {fmt})")
+        return self
+
+
+def infer_format(path: str) -> Literal["csv", "json", "parquet"] | None:
+    p = path.lower()
+    for suffix in (".gz", ".zst"):
+        p = p.removesuffix(suffix)
+    if p.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    if p.endswith((".json", ".jsonl", ".ndjson")):
+        return "json"
+    if p.endswith((".parquet", ".pq")):
+        return "parquet"
+    return None
+
+
+#: the union of source kinds; database and REST sources join it later
+SourceConfig = FileSource
+
+
+class ProjectConfig(Strict):
+    """medallion.yml"""
+
+    name: str
+    description: str | None = None
+    #: the bundled template this project came from; `medallion generate` uses its generator
+    template: str | None = None
+    #: root folder of the Delta tables: <storage>/<layer>/<table>
+    storage: str = "./lakehouse"
+    #: folder of the state database (run log, checkpoints)
+    state: str = ".medallion"
+    #: layer names in order; sources land in the first one
+    layers: list[str] = Field(default_factory=lambda: ["bronze", "silver", "gold"])
+    #: folder of model files: <models>/<layer>/<name>.sql|.py
+    models: str = "models"
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("name must not be empty")
+        return v
+
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one layer is needed")
+        for layer in v:
+            check_name(layer, "layer")
+        if len(set(v)) != len(v):
+            raise ValueError("layer names must be unique")
+        if "main" in v:
+            raise ValueError("'main' is reserved by the SQL engine; choose another layer name")
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, v: dict[str, FileSource]) -> dict[str, FileSource]:
+        for name in v:
+            check_name(name, "source name")
+        return v
+
+    @property
+    def landing_layer(self) -> str:
+        return self.layers[0]

@@ -1,0 +1,1 @@
+"""The compute boundary: DuckDB today; the same interface for a distributed engine later."""

@@ -1,0 +1,133 @@
+"""One error hierarchy for everything a user can get wrong or the environment can break.
+
+Every error carries where it happened (file and line, model, config key, source) and what to do
+about it, so the CLI can print one readable message instead of a traceback. Code that catches a
+library exception (DuckDB, deltalake, YAML, pydantic) re-raises it as one of these, with the
+location filled in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MedallionError(Exception):
+    """Root of all errors medallion raises on purpose. `str(err)` is the full user message."""
+
+    #: process exit code the CLI uses for this kind of error
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        key: str | None = None,
+        model: str | None = None,
+        source: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.column = column
+        self.key = key
+        self.model = model
+        self.source = source
+        self.hint = hint
+
+    @property
+    def location(self) -> str:
+        """`file:line:col`, or the model/source name when there is no file."""
+        if self.file:
+            loc = self.file
+            if self.line:
+                loc += f":{self.line}"
+                if self.column:
+                    loc += f":{self.column}"
+            return loc
+        if self.model:
+            return f"model {self.model}"
+        if self.source:
+            return f"source {self.source}"
+        return ""
+
+    def __str__(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "key": self.key,
+            "model": self.model,
+            "source": self.source,
+            "hint": self.hint,
+        }
+
+
+class ConfigError(MedallionError):
+    """medallion.yml (or a model header) is missing, not YAML, or does not validate."""
+
+
+class ProjectNotFoundError(ConfigError):
+    """No medallion.yml in the directory or any parent."""
+
+
+class ModelError(MedallionError):
+    """A model file cannot be loaded: bad header, SQL syntax, unknown table, cycle."""
+
+
+class SelectionError(MedallionError):
+    """A `--select` expression names nothing or is malformed."""
+
+    exit_code = 2
+
+
+class SourceError(MedallionError):
+    """A source cannot be read: missing file, unreadable format, bad encoding."""
+
+
+class ExecutionError(MedallionError):
+    """A model failed while running (a runtime SQL error, a Python model raised)."""
+
+
+class StorageError(MedallionError):
+    """A Delta table cannot be read or written."""
+
+
+class QueryError(MedallionError):
+    """`medallion query` got SQL it cannot run (syntax error, unknown table, not read-only)."""
+
+
+class StateError(MedallionError):
+    """The state database is unreadable or from an incompatible version."""
+
+
+class TemplateError(MedallionError):
+    """Unknown template, or a project folder that would be overwritten."""
+
+
+def suggest(word: str, candidates: object) -> str | None:
+    """'did you mean ...' for a misspelt key or name; None when nothing is close."""
+    import difflib
+
+    matches = difflib.get_close_matches(word, [str(c) for c in candidates], n=1, cutoff=0.6)  # type: ignore[union-attr]
+    return matches[0] if matches else None
+
+
+def line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset in text."""
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col

@@ -1,0 +1,230 @@
+"""Land a source in its bronze table: new files only, audit columns, one commit, rejects kept.
+
+Each ingest of a source is one *batch*: the files not ingested before, read into one Arrow stream
+and appended to `<landing layer>.<source>` as one Delta commit. The commit records, in its
+metadata, the batch number and the files it holds, and carries a Delta application transaction
+(`medallion.ingest.<source>`, batch number). The table is therefore the record of what has been
+ingested; the state database only caches it (and is rebuilt from the Delta log when it is behind
+or missing), so a checkpoint can never claim a file the table does not hold.
+
+Rows that could not be parsed go to `<source>__quarantine` with the file, line, raw text and
+reason, in a second commit with the same application transaction id.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
+from medallion.storage import delta
+from medallion.storage.catalog import QUARANTINE_SUFFIX
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from medallion.config.schema import FileSource
+    from medallion.state.store import StateStore
+    from medallion.storage.catalog import Catalog
+
+FILES_KEY = "medallion.files"
+BATCH_KEY = "medallion.batch"
+
+
+@dataclass
+class IngestResult:
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_quarantined: int = 0
+    version: int | None = None
+    quarantine_version: int | None = None
+    files: list[str] = field(default_factory=list)
+    skipped_files: int = 0
+    note: str = ""
+
+
+def app_id(source: str) -> str:
+    return f"medallion.ingest.{source}"
+
+
+def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tuple[str, int, int]]:
+    """Identities of the files the bronze table holds, from the state cache brought up to date
+    with the Delta log (commits since the cached version; a full walk if the cache is missing or
+    the table was re-created)."""
+    if not delta.is_delta_table(table_path):
+        if state.ingest_cache(source) is not None:
+            state.forget_source(source)  # table deleted by hand: start over
+        return set()
+    dt = delta.open_table(table_path)
+    table_id, version = dt.metadata().id, dt.version()
+    cached = state.ingest_cache(source)
+    if cached == (table_id, version):
+        return state.ingested_files(source)
+    since = cached[1] if cached and cached[0] == table_id and cached[1] <= version else -1
+    new: list[tuple[str, int, int, int, str | None]] = []
+    reset = since < 0
+    # newest first; stop at the cached version or at an overwrite (which replaced everything)
+    for commit in dt.history(version - since if since >= 0 else None):
+        v = commit.get("version")
+        if v is None or v <= since:
+            break
+        for path, size, mtime in json.loads(commit.get(FILES_KEY) or "[]"):
+            new.append((path, size, mtime, v, commit.get(delta.RUN_ID_KEY)))
+        if (commit.get("operationParameters") or {}).get("mode") == "Overwrite":
+            reset = True
+            break
+    state.record_ingested(source, table_id, version, new, reset=reset)
+    return state.ingested_files(source)
+
+
+def known_types(con: duckdb.DuckDBPyConnection, table_path: Path) -> dict[str, str]:
+    """Column -> DuckDB type of an existing bronze table, so later files are read the same way."""
+    if not delta.is_delta_table(table_path):
+        return {}
+    schema = delta.open_table(table_path).schema().to_arrow()
+    import pyarrow as pa
+
+    empty = pa.schema(schema).empty_table()
+    rel = con.from_arrow(empty)
+    return {
+        c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c not in AUDIT_COLUMNS
+    }
+
+
+def ingest_source(
+    *,
+    name: str,
+    source: FileSource,
+    root: Path,
+    catalog: Catalog,
+    layer: str,
+    state: StateStore,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    full_refresh: bool = False,
+) -> IngestResult:
+    fqn = f"{layer}.{name}"
+    table_path = catalog.path(fqn)
+    files = discover(root, source, name)
+    done = set() if full_refresh else ingested_files(state, name, table_path)
+    new = [f for f in files if f.identity not in done]
+    result = IngestResult(skipped_files=len(files) - len(new))
+    if not new:
+        result.note = f"no new files ({len(files)} already ingested)"
+        return result
+
+    reader = FileReader(
+        con, source, name, known_types={} if full_refresh else known_types(con, table_path)
+    )
+    ingested_at = datetime.now(UTC)
+    read = reader.read(new, ingested_at=ingested_at, run_id=run_id)
+    batch = (delta.transaction_version(table_path, app_id(name)) or 0) + 1
+    metadata = {
+        FILES_KEY: [list(f.identity) for f in new],
+        BATCH_KEY: batch,
+        "medallion.source": name,
+    }
+    try:
+        stream = read.reader if read.reader.schema.names else None
+        if stream is None:  # nothing readable in any file: still record the files as seen
+            stream = _empty_like(table_path)
+        if stream is None:
+            written = None
+        else:
+            written = delta.write(
+                table_path,
+                stream,
+                mode="overwrite" if full_refresh else "append",
+                run_id=run_id,
+                partition_by=source.partition_by,
+                metadata=metadata,
+                app_transaction=(app_id(name), batch),
+                description=source.description,
+            )
+    finally:
+        read.close()
+    rejects = read.rejects
+    if written is not None:
+        result.version = written.version
+        result.rows_written = written.rows
+    result.files = [f.rel for f in new]
+    result.rows_quarantined = len(rejects)
+    result.rows_read = result.rows_written + len(rejects)
+    if rejects or (full_refresh and catalog.exists(f"{fqn}{QUARANTINE_SUFFIX}")):
+        q = _write_quarantine(
+            catalog.path(f"{fqn}{QUARANTINE_SUFFIX}"),
+            rejects,
+            batch=batch,
+            ingested_at=ingested_at,
+            run_id=run_id,
+            source=name,
+            overwrite=full_refresh,
+        )
+        result.quarantine_version = q
+    if written is not None:
+        # bring the cache up to date now (the next run would do it from the Delta log anyway)
+        ingested_files(state, name, table_path)
+    return result
+
+
+def _empty_like(table_path: Path) -> pa.RecordBatchReader | None:
+    import pyarrow as pa
+
+    if not delta.is_delta_table(table_path):
+        return None
+    schema = pa.schema(delta.open_table(table_path).schema().to_arrow())
+    return pa.RecordBatchReader.from_batches(schema, iter(()))
+
+
+QUARANTINE_COLUMNS = (
+    "_source_file",
+    "_line",
+    "_raw",
+    "_error",
+    "_batch",
+    "_ingested_at",
+    "_run_id",
+)
+
+
+def _write_quarantine(
+    path: Path,
+    rejects: list[Reject],
+    *,
+    batch: int,
+    ingested_at: datetime,
+    run_id: str,
+    source: str,
+    overwrite: bool,
+) -> int:
+    import pyarrow as pa
+
+    n = len(rejects)
+    table = pa.table(
+        {
+            "_source_file": pa.array([r.file for r in rejects], pa.string()),
+            "_line": pa.array([r.line for r in rejects], pa.int64()),
+            "_raw": pa.array([r.raw for r in rejects], pa.string()),
+            "_error": pa.array([r.error for r in rejects], pa.string()),
+            "_batch": pa.array([batch] * n, pa.int64()),
+            "_ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
+            "_run_id": pa.array([run_id] * n, pa.string()),
+        }
+    )
+    return delta.write(
+        path,
+        table.to_reader(),
+        mode="overwrite" if overwrite else "append",
+        run_id=run_id,
+        metadata={BATCH_KEY: batch, "medallion.source": source},
+        app_transaction=(app_id(source), batch),
+        description=f"rows of source {source} that could not be parsed",
+    ).version
+
+
+def describe_files(files: list[SourceFile]) -> str:
+    return ", ".join(f.rel for f in files)

@@ -1,0 +1,529 @@
+"""File sources: discovery by glob, and reading CSV / JSON / Parquet into Arrow streams.
+
+Reading is DuckDB's (fast, parallel, streaming). What DuckDB would skip or fail on is *rescued*:
+every row that cannot be parsed — too many or too few fields, a value that does not convert to
+the column's type, invalid UTF-8, a malformed JSON line, an unreadable file — becomes a `Reject`
+with the file, the line, the raw text and the reason; the caller lands those in the bronze
+quarantine table. Nothing is dropped silently.
+
+File identity is (path relative to the project, size, modification time in ns): a file whose
+content changes (new size or mtime) is a new file. Hashing content would catch a rewrite with the
+same size and mtime, at the cost of reading every file on every run; we follow Auto Loader and
+Spark in using the cheap identity.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medallion.errors import SourceError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from medallion.config.schema import FileSource
+
+AUDIT_COLUMNS = ("_source_file", "_ingested_at", "_run_id")
+#: a rejected whole file (unreadable JSON array, corrupt Parquet) keeps at most this much raw text
+MAX_RAW_BYTES = 1 << 20
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # absolute
+    rel: str  # as recorded: relative to the project root when inside it
+    size: int
+    mtime_ns: int
+
+    @property
+    def identity(self) -> tuple[str, int, int]:
+        return (self.rel, self.size, self.mtime_ns)
+
+
+@dataclass
+class Reject:
+    file: str
+    line: int | None
+    raw: str
+    error: str
+
+
+@dataclass
+class ReadResult:
+    """A stream of good rows; `rejects` is complete once the stream has been consumed."""
+
+    reader: pa.RecordBatchReader
+    rejects: list[Reject] = field(default_factory=list)
+    #: temporary files to delete once the stream is consumed
+    cleanup: list[Path] = field(default_factory=list)
+
+    def close(self) -> None:
+        for path in self.cleanup:
+            path.unlink(missing_ok=True)
+
+
+def discover(root: Path, source: FileSource, name: str) -> list[SourceFile]:
+    """Files matching the source's patterns, sorted by path, each once."""
+    found: dict[Path, SourceFile] = {}
+    for pattern in source.paths:
+        full = pattern if os.path.isabs(pattern) else str(root / pattern)
+        matches = sorted(glob.glob(full, recursive=True))
+        files = [Path(m) for m in matches if os.path.isfile(m)]
+        if not files:
+            raise SourceError(
+                f"no file matches {pattern!r}",
+                source=name,
+                key=f"sources.{name}.path",
+                hint="paths are relative to the project folder; check the name and the glob "
+                "(`medallion generate` writes the template's data files)",
+            )
+        for f in files:
+            st = f.stat()
+            resolved = f.resolve()
+            try:
+                rel = resolved.relative_to(root.resolve()).as_posix()
+            except ValueError:
+                rel = resolved.as_posix()
+            found.setdefault(resolved, SourceFile(resolved, rel, st.st_size, st.st_mtime_ns))
+    return sorted(found.values(), key=lambda f: f.rel)
+
+
+def _q(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list_literal(values: list[str]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def _struct_literal(columns: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{_q(k)}: {_q(v)}" for k, v in columns.items()) + "}"
+
+
+@dataclass
+class _Plan:
+    """One DuckDB read over a group of files: SQL yielding the data columns plus `filename`."""
+
+    sql: str
+    columns: dict[str, str]  # data column -> DuckDB type, in file order
+    group: list[SourceFile]
+    #: CSV: (rejects_scan, rejects_table) names DuckDB fills while the read runs
+    rejects_tables: tuple[str, str] | None = None
+
+
+class FileReader:
+    """Reads a batch of files of one source into one Arrow stream with one schema.
+
+    Files may differ (a column added in later files, JSON objects with other keys): the stream's
+    schema is the union of their columns in order of appearance; a file lacking a column gives
+    nulls. A column's type is the user's declared type, else the bronze table's existing type,
+    else what the first file having it suggests; values that do not convert are rejected rows."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: FileSource,
+        name: str,
+        *,
+        known_types: dict[str, str] | None = None,
+    ) -> None:
+        self.con = con
+        self.source = source
+        self.name = name
+        self.types = {**(known_types or {}), **{k: v.upper() for k, v in source.columns.items()}}
+
+    def read(self, files: list[SourceFile], *, ingested_at: datetime, run_id: str) -> ReadResult:
+        """Good rows of `files` as one stream with the audit columns; rejects once consumed."""
+        import pyarrow as pa
+
+        result = ReadResult(reader=None)  # type: ignore[arg-type]
+        fmt = self.source.file_format
+        if fmt == "csv":
+            plans = self._plan_csv(files)
+        elif fmt == "json":
+            plans = self._plan_json(files, result)
+        else:
+            plans = self._plan_parquet(files, result)
+
+        unified: dict[str, str] = {}
+        for plan in plans:
+            for col, typ in plan.columns.items():
+                if col in AUDIT_COLUMNS:
+                    raise SourceError(
+                        f"column {col!r} clashes with medallion's audit column of the same name",
+                        source=self.name,
+                        file=plan.group[0].path,
+                        hint="rename the column in the file",
+                    )
+                unified.setdefault(col, self.types.get(col, typ))
+        if not unified:
+            result.reader = pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
+            return result
+        audit = (
+            f"TIMESTAMPTZ {_q(ingested_at.isoformat())} AS _ingested_at, {_q(run_id)} AS _run_id"
+        )
+        select = ", ".join(f"NULL::{t} AS {_ident(c)}" for c, t in unified.items())
+        try:
+            schema = (
+                self.con.sql(f"SELECT {select}, NULL::VARCHAR AS _source_file, {audit} LIMIT 0")
+                .arrow()
+                .schema
+            )
+        except Exception as e:
+            raise SourceError(
+                f"invalid column type: {_first_line(e)}",
+                source=self.name,
+                key=f"sources.{self.name}.columns",
+                hint="use DuckDB type names: INTEGER, BIGINT, DOUBLE, DECIMAL(12,2), DATE, "
+                "TIMESTAMP, VARCHAR, BOOLEAN",
+            ) from None
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for plan in plans:
+                for batch in self._stream_plan(plan, unified, audit, result):
+                    yield batch if batch.schema.equals(schema) else batch.cast(schema)
+
+        result.reader = pa.RecordBatchReader.from_batches(schema, batches())
+        return result
+
+    # -- CSV ------------------------------------------------------------------------------
+
+    def _csv_options(self) -> dict[str, str]:
+        s = self.source
+        quote = s.quote if s.quote is not None else '"'
+        opts = {
+            "header": "true" if s.header is not False else "false",
+            "delim": _q(s.delimiter or ","),
+            "quote": _q(quote),
+            "escape": _q(s.escape if s.escape is not None else quote),
+            "encoding": _q(s.encoding or "utf-8"),
+            "nullstr": _list_literal(s.null_values if s.null_values is not None else [""]),
+        }
+        if s.skip_rows:
+            opts["skip"] = str(int(s.skip_rows))
+        if s.date_format:
+            opts["dateformat"] = _q(s.date_format)
+        if s.timestamp_format:
+            opts["timestampformat"] = _q(s.timestamp_format)
+        return opts
+
+    def _header(self, f: SourceFile) -> list[str]:
+        s = self.source
+        encoding = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[
+            s.encoding or "utf-8"
+        ]
+        try:
+            with open(f.path, encoding=encoding, newline="") as fh:
+                for _ in range(s.skip_rows or 0):
+                    fh.readline()
+                first = fh.readline()
+        except UnicodeDecodeError as e:
+            raise SourceError(
+                f"{f.rel}: the header is not {s.encoding or 'utf-8'} text ({e.reason})",
+                source=self.name,
+                file=f.path,
+                line=1,
+                hint=f"set encoding: in sources.{self.name} (utf-8, utf-16 or latin-1)",
+            ) from None
+        if not first.strip():
+            return []
+        reader = csv.reader(
+            io.StringIO(first), delimiter=s.delimiter or ",", quotechar=s.quote or '"'
+        )
+        return [c.strip() for c in next(reader)]
+
+    def _sniff_types(self, f: SourceFile) -> dict[str, str]:
+        """DuckDB's type inference on a sample of the file ({} if the sniffer gives up)."""
+        opts = self._csv_options()
+        args = ", ".join(f"{k}={v}" for k, v in opts.items() if k != "nullstr")
+        try:
+            # fetchall, not fetchone: DuckDB 2 refuses new work while a result is unfinished
+            rows = self.con.execute(
+                f"SELECT Columns FROM sniff_csv({_q(str(f.path))}, {args})"
+            ).fetchall()
+            return {c["name"]: c["type"] for c in rows[0][0]} if rows else {}
+        except Exception:
+            return {}
+
+    def _plan_csv(self, files: list[SourceFile]) -> list[_Plan]:
+        s = self.source
+        groups: dict[tuple[str, ...], list[SourceFile]] = {}
+        if s.header is False:
+            if not s.columns:
+                raise SourceError(
+                    "a CSV source without a header row needs its columns listed",
+                    source=self.name,
+                    key=f"sources.{self.name}.columns",
+                    hint="add `columns: {name: TYPE, ...}` in the order of the file's fields",
+                )
+            groups[tuple(s.columns)] = list(files)
+        else:
+            for f in files:
+                header = self._header(f)
+                if not header:
+                    continue  # an empty file holds no rows
+                dupes = sorted({c for c in header if header.count(c) > 1})
+                if dupes or "" in header:
+                    what = (
+                        f"duplicate column names: {', '.join(dupes)}"
+                        if dupes
+                        else "an empty column name"
+                    )
+                    raise SourceError(
+                        f"{f.rel}: the header has {what}",
+                        source=self.name,
+                        file=f.path,
+                        line=1 + (s.skip_rows or 0),
+                        hint="every column needs a distinct name in the header row",
+                    )
+                groups.setdefault(tuple(header), []).append(f)
+        # Types are decided once per column name, before reading, so every file group agrees.
+        types = dict(self.types)
+        for columns, group in groups.items():
+            if any(c not in types for c in columns):
+                sniffed = self._sniff_types(group[0])
+                for c in columns:
+                    types.setdefault(c, sniffed.get(c, "VARCHAR"))
+        opts = ", ".join(f"{k}={v}" for k, v in self._csv_options().items())
+        plans = []
+        for columns, group in groups.items():
+            col_types = {c: types[c] for c in columns}
+            tag = next(_counter)
+            scan, errors = f"medallion_rejects_scan_{tag}", f"medallion_rejects_{tag}"
+            sql = (
+                f"SELECT * FROM read_csv({_list_literal([str(f.path) for f in group])}, {opts}, "
+                f"columns={_struct_literal(col_types)}, auto_detect=false, filename=true, "
+                f"store_rejects=true, rejects_scan={_q(scan)}, rejects_table={_q(errors)})"
+            )
+            plans.append(_Plan(sql, col_types, group, (scan, errors)))
+        return plans
+
+    def _csv_rejects(self, plan: _Plan) -> list[Reject]:
+        assert plan.rejects_tables is not None
+        scan, errors = plan.rejects_tables
+        by_path = {str(f.path): f.rel for f in plan.group}
+        try:
+            rows = self.con.execute(
+                f"""
+                SELECT s.file_path, e.line, any_value(e.csv_line),
+                       string_agg(e.error_type || ': ' || e.error_message, '; '
+                                  ORDER BY e.column_idx)
+                FROM {errors} e JOIN {scan} s USING (scan_id, file_id)
+                GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line
+                """
+            ).fetchall()
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {errors}")
+            self.con.execute(f"DROP TABLE IF EXISTS {scan}")
+        return [
+            Reject(by_path.get(p, p), int(line) if line is not None else None, raw or "", err)
+            for p, line, raw, err in rows
+        ]
+
+    # -- JSON -----------------------------------------------------------------------------
+
+    def _describe(self, sql: str) -> dict[str, str]:
+        rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
+        return {r[0]: r[1] for r in rows if r[0] != "filename"}
+
+    def _plan_json(self, files: list[SourceFile], result: ReadResult) -> list[_Plan]:
+        fmt = self.source.json_format or "auto"
+        plans = []
+        for f in files:
+            sql = f"SELECT * FROM read_json({_q(str(f.path))}, format={_q(fmt)}, filename=true)"
+            try:
+                # a full parse here finds malformed records before anything is streamed
+                self.con.execute(f"SELECT count(*) FROM ({sql})").fetchall()
+                plans.append(_Plan(sql, self._describe(sql), [f]))
+                continue
+            except Exception as e:
+                err = _first_line(e)
+            if fmt == "array" or _looks_like_array(f.path):
+                result.rejects.append(
+                    Reject(f.rel, None, _head(f.path), f"unreadable JSON file: {err}")
+                )
+                continue
+            good, bad = _split_json_lines(f.path)
+            result.rejects.extend(Reject(f.rel, n, raw, msg) for n, raw, msg in bad)
+            if good is None:
+                continue
+            result.cleanup.append(good)
+            # `filename` must name the original file, not the temporary one
+            sql = (
+                f"SELECT * EXCLUDE (filename), {_q(str(f.path))} AS filename FROM read_json("
+                f"{_q(str(good))}, format='newline_delimited', filename=true)"
+            )
+            plans.append(_Plan(sql, self._describe(sql), [f]))
+        return plans
+
+    # -- Parquet --------------------------------------------------------------------------
+
+    def _plan_parquet(self, files: list[SourceFile], result: ReadResult) -> list[_Plan]:
+        readable: list[SourceFile] = []
+        for f in files:
+            try:
+                self.con.execute(f"SELECT count(*) FROM read_parquet({_q(str(f.path))})").fetchall()
+                readable.append(f)
+            except Exception as e:
+                result.rejects.append(
+                    Reject(f.rel, None, "", f"unreadable Parquet file: {_first_line(e)}")
+                )
+        if not readable:
+            return []
+        sql = (
+            f"SELECT * FROM read_parquet({_list_literal([str(f.path) for f in readable])},"
+            " filename=true, union_by_name=true)"
+        )
+        return [_Plan(sql, self._describe(sql), readable)]
+
+    # -- streaming ------------------------------------------------------------------------
+
+    def _stream_plan(
+        self, plan: _Plan, unified: dict[str, str], audit: str, result: ReadResult
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of one plan, projected onto the unified columns, plus `_source_file`.
+
+        Columns whose type differs from the unified type are converted; a row with a value that
+        does not convert is rejected (raw row as JSON) rather than failing the load. Such plans
+        are staged in a DuckDB temp table (spilling to disk if large) so good and rejected rows
+        come from one read of the files."""
+        to_convert = {
+            c: unified[c] for c, t in plan.columns.items() if t.upper() != unified[c].upper()
+        }
+        source_file = (
+            "CASE filename "
+            + " ".join(f"WHEN {_q(str(f.path))} THEN {_q(f.rel)}" for f in plan.group)
+            + " ELSE filename END AS _source_file"
+        )
+
+        def projection(frm: str) -> str:
+            cols = []
+            for c, t in unified.items():
+                if c not in plan.columns:
+                    cols.append(f"NULL::{t} AS {_ident(c)}")
+                elif c in to_convert:
+                    cols.append(f"TRY_CAST({_ident(c)} AS {t}) AS {_ident(c)}")
+                else:
+                    cols.append(_ident(c))
+            return f"SELECT {', '.join(cols)}, {source_file}, {audit} FROM {frm}"
+
+        if not to_convert:
+            yield from self._run(projection(f"({plan.sql})"), plan)
+        else:
+            staged = f"medallion_stage_{next(_counter)}"
+            check = " || ".join(
+                f"CASE WHEN {_ident(c)} IS NOT NULL AND TRY_CAST({_ident(c)} AS {t}) IS NULL "
+                f"THEN {_q(f'{c}: value does not convert to {t}; ')} ELSE '' END"
+                for c, t in to_convert.items()
+            )
+            self._execute(
+                f"CREATE TEMP TABLE {staged} AS SELECT *, NULLIF({check}, '') AS __medallion_error"
+                f" FROM ({plan.sql})",
+                plan,
+            )
+            try:
+                good = f"(SELECT * FROM {staged} WHERE __medallion_error IS NULL)"
+                yield from self._run(projection(good), plan)
+                by_path = {str(f.path): f.rel for f in plan.group}
+                bad = self.con.execute(
+                    "SELECT filename, to_json(COLUMNS(* EXCLUDE (filename, __medallion_error)))"
+                    f"::VARCHAR, __medallion_error FROM {staged}"
+                    " WHERE __medallion_error IS NOT NULL"
+                ).fetchall()
+                for path, raw, err in bad:
+                    result.rejects.append(
+                        Reject(by_path.get(path, path), None, raw, err.rstrip("; "))
+                    )
+            finally:
+                self.con.execute(f"DROP TABLE IF EXISTS {staged}")
+        if plan.rejects_tables:
+            result.rejects.extend(self._csv_rejects(plan))
+
+    def _run(self, sql: str, plan: _Plan) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self.con.sql(sql).arrow(batch_size=128 * 1024)
+        except Exception as e:
+            raise self._read_error(e, plan) from None
+
+    def _execute(self, sql: str, plan: _Plan) -> None:
+        try:
+            self.con.execute(sql)
+        except Exception as e:
+            raise self._read_error(e, plan) from None
+
+    def _read_error(self, e: Exception, plan: _Plan) -> SourceError:
+        names = ", ".join(f.rel for f in plan.group[:3]) + (" ..." if len(plan.group) > 3 else "")
+        return SourceError(
+            f"cannot read {names}: {_first_line(e)}",
+            source=self.name,
+            file=plan.group[0].path if len(plan.group) == 1 else None,
+            hint="check the file format options of this source in medallion.yml",
+        )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _looks_like_array(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"[")
+
+
+def _head(path: Path) -> str:
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_RAW_BYTES + 1)
+    text = data[:MAX_RAW_BYTES].decode("utf-8", errors="replace")
+    return text + ("…[truncated]" if len(data) > MAX_RAW_BYTES else "")
+
+
+def _split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str]]]:
+    """Slow path for a newline-delimited JSON file DuckDB rejected: validate line by line.
+
+    Returns a temporary file holding the valid lines (None if there are none) and the bad lines as
+    (line number, raw text, reason)."""
+    bad: list[tuple[int, str, str]] = []
+    fd, tmp = tempfile.mkstemp(suffix=".ndjson", prefix="medallion-")
+    good = 0
+    with (
+        os.fdopen(fd, "w", encoding="utf-8") as out,
+        open(path, encoding="utf-8-sig", errors="replace", newline="") as fh,
+    ):
+        for n, line in enumerate(fh, start=1):
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as e:
+                bad.append((n, text, f"malformed JSON: {e.msg} at column {e.colno}"))
+                continue
+            if not isinstance(value, dict):
+                bad.append((n, text, f"expected a JSON object, got {type(value).__name__}"))
+                continue
+            out.write(text + "\n")
+            good += 1
+    if good == 0:
+        os.unlink(tmp)
+        return None, bad
+    return Path(tmp), bad

@@ -1,0 +1,169 @@
+"""Discover model files and load them: header, SQL tree, dependencies.
+
+Layout: `<models>/<layer>/<name>.sql` or `.py`; sub-folders below a layer folder are allowed for
+organisation (`models/silver/staging/stg_orders.sql` is `silver.stg_orders`). Everything that can be
+checked without running is checked here, so a broken project fails before any table is written.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from medallion.config.schema import check_name
+from medallion.errors import ModelError, suggest
+from medallion.models.header import ModelConfig, parse_header, python_header, split_sql_header
+from medallion.models.sql import parse_select, resolve_refs
+
+if TYPE_CHECKING:
+    import sqlglot.expressions as exp
+
+PY_ENTRYPOINT = "model"
+
+
+@dataclass
+class Model:
+    name: str
+    layer: str
+    path: Path
+    language: Literal["sql", "python"]
+    config: ModelConfig
+    text: str
+    tree: exp.Expression | None = None
+    depends_on: list[str] = field(default_factory=list)
+
+    @property
+    def fqn(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    @property
+    def materialized(self) -> bool:
+        return self.config.kind != "view"
+
+
+def discover(models_dir: Path, layers: list[str]) -> list[tuple[str, Path]]:
+    """(layer, file) for every model file, sorted; errors on folders that are not layers."""
+    found: list[tuple[str, Path]] = []
+    if not models_dir.is_dir():
+        return found
+    for child in sorted(models_dir.iterdir()):
+        if child.name.startswith((".", "_")):
+            continue
+        if child.is_file():
+            if child.suffix in (".sql", ".py"):
+                raise ModelError(
+                    "model files go in a folder named after their layer",
+                    file=child,
+                    hint=f"move it to {models_dir.name}/<layer>/{child.name} "
+                    f"(layers: {', '.join(layers)})",
+                )
+            continue
+        if child.name not in layers:
+            guess = suggest(child.name, layers)
+            raise ModelError(
+                f"folder {child.name!r} is not a layer",
+                file=child,
+                hint=f"did you mean {guess!r}?" if guess else f"layers are: {', '.join(layers)}",
+            )
+        for path in sorted(child.rglob("*")):
+            if (
+                path.is_file()
+                and path.suffix in (".sql", ".py")
+                and not any(part.startswith((".", "_")) for part in path.relative_to(child).parts)
+            ):
+                found.append((child.name, path))
+    return found
+
+
+def read_model(layer: str, path: Path) -> Model:
+    """Read one file and its header; SQL/dependencies are resolved later by `load_models`."""
+    name = path.stem
+    try:
+        check_name(name, "model name")
+    except ValueError as e:
+        raise ModelError(str(e), file=path, hint="rename the file") from None
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ModelError(f"file is not UTF-8 text ({e.reason})", file=path) from None
+    if path.suffix == ".sql":
+        body, start = split_sql_header(text)
+        config = parse_header(body, start, path)
+        return Model(name, layer, path, "sql", config, text)
+    body, start = python_header(text, path)
+    config = parse_header(body, start, path)
+    tree = ast.parse(text, filename=str(path))
+    if not any(
+        isinstance(node, ast.FunctionDef) and node.name == PY_ENTRYPOINT for node in tree.body
+    ):
+        raise ModelError(
+            f"a Python model must define `def {PY_ENTRYPOINT}(ctx):`",
+            file=path,
+            hint="it receives the run context and returns an Arrow table/reader or a DuckDB relation",
+        )
+    return Model(name, layer, path, "python", config, text)
+
+
+def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) -> dict[str, Model]:
+    """All models of a project, keyed by `<layer>.<name>`, with dependencies resolved."""
+    models: dict[str, Model] = {}
+    for layer, path in discover(models_dir, layers):
+        model = read_model(layer, path)
+        if model.fqn in models:
+            other = models[model.fqn].path
+            raise ModelError(
+                f"two models are named {model.fqn}", file=path, hint=f"the other one is {other}"
+            )
+        if model.fqn in source_tables:
+            raise ModelError(
+                f"{model.fqn} is already the bronze table of a source",
+                file=path,
+                hint="rename the model or the source in medallion.yml",
+            )
+        models[model.fqn] = model
+
+    known = set(source_tables) | set(models)
+    for model in models.values():
+        where = {"file": model.path, "model": model.fqn}
+        if model.language == "sql":
+            model.tree = parse_select(model.text, error=ModelError, **where)
+            model.depends_on = resolve_refs(
+                model.tree, layers=layers, known=known, error=ModelError, **where
+            )
+            if model.config.depends_on:
+                raise ModelError(
+                    "depends_on is for Python models; a SQL model's dependencies come from its SQL",
+                    **where,
+                )
+        else:
+            deps: list[str] = []
+            for dep in model.config.depends_on:
+                layer, _, name = dep.partition(".")
+                if not name or layer not in layers:
+                    raise ModelError(
+                        f"depends_on entry {dep!r} must be <layer>.<name>",
+                        hint=f"layers are: {', '.join(layers)}",
+                        **where,
+                    )
+                if dep not in known:
+                    guess = suggest(dep, sorted(known))
+                    raise ModelError(
+                        f"depends_on names unknown table {dep}",
+                        hint=f"did you mean {guess}?" if guess else None,
+                        **where,
+                    )
+                deps.append(dep)
+            model.depends_on = deps
+        if model.fqn in model.depends_on:
+            raise ModelError(f"{model.fqn} reads itself", **where)
+        if model.language == "python" and model.config.kind == "view":
+            raise ModelError("a Python model cannot be a view", hint="use kind: table", **where)
+        if model.config.kind == "view" and model.config.partition_by:
+            raise ModelError("a view cannot be partitioned (partition_by)", **where)
+    return models

@@ -1,0 +1,191 @@
+"""SQL of models and queries, handled as SQLGlot trees.
+
+Two parsers look at every model: DuckDB's own (the authority on what will run: syntax errors come
+with DuckDB's message and position) and SQLGlot's (the tree we analyse: which tables a model
+reads, read-only checks, transpiling). Table references are `<layer>.<name>`; anything else that
+looks like a table is an error at load time, with the line and column.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from medallion.errors import MedallionError, line_col, suggest
+
+if TYPE_CHECKING:
+    import sqlglot.expressions as exp
+
+DIALECT = "duckdb"
+
+
+@dataclass(frozen=True)
+class TableRef:
+    layer: str
+    name: str
+    line: int | None
+    column: int | None
+
+    @property
+    def fqn(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+
+@lru_cache(maxsize=1)
+def _parser_connection():
+    import duckdb
+
+    return duckdb.connect()
+
+
+def duckdb_syntax_error(sql: str) -> tuple[str, int | None] | None:
+    """DuckDB's parser verdict on one SELECT: None if fine, else (message, char offset)."""
+    con = _parser_connection()
+    result = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    if result.get("error"):
+        msg = result.get("error_message", "syntax error")
+        if "Only SELECT statements" in msg:
+            msg = "a model must be a single SELECT (or WITH ... SELECT) statement"
+        pos = result.get("position")
+        return msg, int(pos) if pos not in (None, "") else None
+    statements = result.get("statements", [])
+    if not statements:
+        return "no SQL statement found", None
+    if len(statements) > 1:
+        return "a model must be one SELECT statement, found several (remove the extra ';')", None
+    return None
+
+
+def parse_select(sql: str, *, error: type[MedallionError], **where: object) -> exp.Expression:
+    """Validate with DuckDB's parser, then parse with SQLGlot. Raises `error` with line:col."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    bad = duckdb_syntax_error(sql)
+    if bad is not None:
+        msg, pos = bad
+        line = col = None
+        if pos is not None:
+            line, col = line_col(sql, pos)
+        raise error(
+            f"SQL syntax error: {msg}",
+            line=line,
+            column=col,
+            hint="the SQL is run by DuckDB; see https://duckdb.org/docs/sql/introduction",
+            **where,  # type: ignore[arg-type]
+        )
+    try:
+        tree = sqlglot.parse_one(sql, dialect=DIALECT)
+    except sqlglot.errors.ParseError as e:
+        first = e.errors[0] if e.errors else {}
+        raise error(
+            f"medallion cannot analyse this SQL: {first.get('description', e)}",
+            line=first.get("line"),
+            column=first.get("col"),
+            hint="DuckDB accepts it, but SQLGlot (used for lineage) does not; "
+            "please rewrite the construct or report it",
+            **where,  # type: ignore[arg-type]
+        ) from None
+    if not isinstance(tree, exp.Query):
+        raise error(
+            "expected a SELECT statement", hint="a model is one SELECT; no DDL or DML", **where
+        )  # type: ignore[arg-type]
+    return tree
+
+
+def table_refs(tree: exp.Expression) -> tuple[list[TableRef], list[TableRef]]:
+    """(qualified refs `<db>.<name>`, unqualified refs that are not CTE names) in the tree."""
+    import sqlglot.expressions as exp
+
+    cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    qualified: list[TableRef] = []
+    bare: list[TableRef] = []
+    for table in tree.find_all(exp.Table):
+        ident = table.this
+        if not isinstance(ident, exp.Identifier):
+            continue  # table functions: range(), read_parquet(), ...
+        meta = ident.meta or {}
+        ref = TableRef(
+            layer=(table.db or "").lower(),
+            name=table.name.lower(),
+            line=meta.get("line"),
+            column=meta.get("col"),
+        )
+        if table.args.get("catalog"):
+            ref = TableRef(
+                layer="", name=table.sql(dialect=DIALECT), line=ref.line, column=ref.column
+            )
+            bare.append(ref)
+        elif ref.layer:
+            qualified.append(ref)
+        elif ref.name not in cte_names:
+            bare.append(ref)
+    return qualified, bare
+
+
+def resolve_refs(
+    tree: exp.Expression,
+    *,
+    layers: list[str],
+    known: set[str],
+    error: type[MedallionError],
+    **where: object,
+) -> list[str]:
+    """The fully qualified tables a query reads, in order of first appearance.
+
+    Raises `error` for an unqualified table, an unknown layer or an unknown table, naming the
+    line and suggesting the closest known name."""
+    qualified, bare = table_refs(tree)
+    for ref in bare:
+        candidates = sorted(t for t in known if t.split(".", 1)[1] == ref.name)
+        hint = (
+            f"write it as {candidates[0]}"
+            if candidates
+            else "tables are addressed as <layer>.<name>, e.g. "
+            + (sorted(known)[0] if known else "silver.orders")
+        )
+        raise error(
+            f"table {ref.name!r} is not qualified with a layer",
+            line=ref.line,
+            column=ref.column,
+            hint=hint,
+            **where,  # type: ignore[arg-type]
+        )
+    out: list[str] = []
+    for ref in qualified:
+        if ref.layer not in layers:
+            guess = suggest(ref.layer, layers)
+            raise error(
+                f"unknown layer {ref.layer!r} in {ref.fqn}",
+                line=ref.line,
+                column=ref.column,
+                hint=f"did you mean {guess}.{ref.name}?"
+                if guess
+                else f"layers are: {', '.join(layers)}",
+                **where,  # type: ignore[arg-type]
+            )
+        if ref.fqn not in known:
+            guess = suggest(ref.fqn, sorted(known))
+            raise error(
+                f"unknown table {ref.fqn}",
+                line=ref.line,
+                column=ref.column,
+                hint=f"did you mean {guess}?"
+                if guess
+                else "no source or model of that name; `medallion lineage` lists them",
+                **where,  # type: ignore[arg-type]
+            )
+        if ref.fqn not in out:
+            out.append(ref.fqn)
+    return out
+
+
+def is_read_only(tree: exp.Expression) -> bool:
+    import sqlglot.expressions as exp
+
+    return isinstance(tree, exp.Query | exp.Describe | exp.Show) and not any(
+        isinstance(node, exp.Insert | exp.Delete | exp.Update | exp.Create | exp.Drop | exp.Merge)
+        for node in tree.walk()
+    )

@@ -1,0 +1,306 @@
+"""The façade: one object that loads a project and does everything users ask of it.
+
+The CLI, the tests and (later) the HTTP API call `Project` and nothing else; it owns the config,
+the model graph, the catalog of Delta tables, the engine and the state database. Heavy imports
+(DuckDB, Arrow, deltalake) happen inside methods, so loading the CLI stays fast.
+
+    project = Project.load("shop")
+    result = project.run(select=["+gold.sales_summary_daily"])
+    table = project.query("select * from gold.sales_summary_daily")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.config import PROJECT_FILE, ProjectConfig, find_project_root, load_project_config
+from medallion.errors import ModelError, ProjectNotFoundError, QueryError, StorageError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pyarrow as pa
+
+    from medallion.engine.duckdb_engine import Engine
+    from medallion.models.graph import Graph
+    from medallion.models.loader import Model
+    from medallion.runner.execute import Reporter, RunResult
+    from medallion.state.store import StateStore
+    from medallion.storage.catalog import Catalog
+
+
+@dataclass
+class TableRow:
+    """One line of `medallion tables`."""
+
+    name: str
+    layer: str
+    kind: str  # source | table | view | quarantine
+    rows: int | None
+    version: int | None
+    last_written: datetime | None
+    size_bytes: int | None
+    partition_by: list[str]
+    description: str | None = None
+
+
+class Project:
+    def __init__(self, root: Path, config: ProjectConfig) -> None:
+        self.root = root
+        self.config = config
+
+    # -- loading --------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path = ".", env: Mapping[str, str] | None = None) -> Project:
+        """Load the project whose medallion.yml is in `path` or the nearest parent folder."""
+        start = Path(path)
+        root = find_project_root(start)
+        if root is None:
+            raise ProjectNotFoundError(
+                f"no {PROJECT_FILE} in {start.resolve()} or any parent folder",
+                hint="cd into a medallion project, or create one: medallion init DIR --template retail",
+            )
+        return cls(root, load_project_config(root, env))
+
+    def _path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.root / p)
+
+    @property
+    def storage_root(self) -> Path:
+        return self._path(self.config.storage)
+
+    @property
+    def state_dir(self) -> Path:
+        return self._path(self.config.state)
+
+    @property
+    def models_dir(self) -> Path:
+        return self._path(self.config.models)
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        from medallion.storage.catalog import Catalog
+
+        return Catalog(self.storage_root, self.config.layers)
+
+    @cached_property
+    def state(self) -> StateStore:
+        from medallion.state.store import StateStore
+
+        return StateStore(self.state_dir)
+
+    @property
+    def source_tables(self) -> dict[str, str]:
+        """`<landing layer>.<source>` -> source name."""
+        layer = self.config.landing_layer
+        return {f"{layer}.{name}": name for name in self.config.sources}
+
+    @cached_property
+    def models(self) -> dict[str, Model]:
+        """Every model, loaded and validated (header, SQL syntax, table references)."""
+        from medallion.models.loader import load_models
+
+        return load_models(self.models_dir, self.config.layers, set(self.source_tables))
+
+    @cached_property
+    def graph(self) -> Graph:
+        from medallion.models.graph import Graph
+
+        upstream: dict[str, list[str]] = {t: [] for t in self.source_tables}
+        upstream.update({fqn: m.depends_on for fqn, m in self.models.items()})
+        try:
+            return Graph(upstream, self.config.layers)
+        except ModelError as e:
+            first = e.message.split(": ", 1)[-1].split(" -> ")[0]
+            model = self.models.get(first)
+            raise ModelError(
+                e.message,
+                file=model.path if model else None,
+                model=first,
+                hint="a model cannot read (directly or through others) a table built from itself",
+            ) from None
+
+    def validate(self) -> None:
+        """Load every model and the graph; raises the first problem found."""
+        _ = self.graph
+
+    def new_engine(self) -> Engine:
+        from medallion.engine.duckdb_engine import Engine
+
+        return Engine(self.catalog, temp_dir=self.state_dir / "tmp")
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(
+        self,
+        select: list[str] | None = None,
+        *,
+        full_refresh: bool = False,
+        trigger: str = "api",
+        command: str | None = None,
+        reporter: Reporter | None = None,
+    ) -> RunResult:
+        """Ingest sources and build models (all, or the selection), logging every step."""
+        from medallion.runner.execute import execute_run
+
+        return execute_run(
+            self,
+            select=select,
+            full_refresh=full_refresh,
+            trigger=trigger,
+            command=command,
+            reporter=reporter,
+        )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def query_reader(self, sql: str) -> pa.RecordBatchReader:
+        """Run a read-only query over the lakehouse; results stream as Arrow batches."""
+        from medallion.models.sql import is_read_only, parse_select, resolve_refs
+        from medallion.runner.execute import ensure_attached
+
+        tree = parse_select(sql, error=QueryError)
+        if not is_read_only(tree):
+            raise QueryError("only read-only queries (SELECT) are allowed")
+        known = set(self.catalog.tables()) | {
+            fqn for fqn, m in self._models_or_empty().items() if m.kind == "view"
+        }
+        refs = resolve_refs(tree, layers=self.config.layers, known=known, error=QueryError)
+        engine = self.new_engine()
+        try:
+            for ref in refs:
+                ensure_attached(self, engine, ref, for_model="query")
+            rel = engine.con.sql(sql)
+            return _closing_reader(engine.reader(rel), engine)
+        except QueryError:
+            engine.close()
+            raise
+        except Exception as e:
+            engine.close()
+            from medallion.engine.duckdb_engine import first_line
+
+            raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
+
+    def query(self, sql: str) -> pa.Table:
+        return self.query_reader(sql).read_all()
+
+    def _models_or_empty(self) -> dict[str, Model]:
+        try:
+            return self.models
+        except ModelError:
+            return {}
+
+    def tables(self) -> list[TableRow]:
+        """Every table in storage and every view model, with size and version."""
+        from medallion.storage import delta
+        from medallion.storage.catalog import QUARANTINE_SUFFIX
+
+        models = self._models_or_empty()
+        rows: list[TableRow] = []
+        for fqn in self.catalog.tables():
+            layer, name = fqn.split(".", 1)
+            try:
+                info = delta.info(self.catalog.path(fqn))
+            except StorageError:
+                continue
+            if name.endswith(QUARANTINE_SUFFIX):
+                kind = "quarantine"
+            elif fqn in self.source_tables:
+                kind = "source"
+            elif fqn in models:
+                kind = models[fqn].kind
+            else:
+                kind = "orphan"  # in storage, but no longer defined by the project
+            model = models.get(fqn)
+            description = model.config.description if model else None
+            if fqn in self.source_tables:
+                description = self.config.sources[self.source_tables[fqn]].description
+            rows.append(
+                TableRow(
+                    name=name,
+                    layer=layer,
+                    kind=kind,
+                    rows=info.rows,
+                    version=info.version,
+                    last_written=info.last_written,
+                    size_bytes=info.size_bytes,
+                    partition_by=info.partition_by,
+                    description=description,
+                )
+            )
+        for fqn, m in models.items():
+            if m.kind == "view":
+                rows.append(
+                    TableRow(
+                        m.name, m.layer, "view", None, None, None, None, [], m.config.description
+                    )
+                )
+        order = {layer: i for i, layer in enumerate(self.config.layers)}
+        rows.sort(key=lambda r: (order.get(r.layer, 99), r.name))
+        return rows
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        return self.state.runs(limit)
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        return self.state.steps(run_id)
+
+    def last_run(self) -> dict[str, Any] | None:
+        runs = self.state.runs(1)
+        return runs[0] if runs else None
+
+    def lineage(self, node: str | None = None) -> dict[str, Any]:
+        """The DAG: for each node its kind and upstream; for one node, its ancestors and
+        descendants."""
+        g = self.graph
+        if node is None:
+            return {n: {"kind": self._kind(n), "upstream": sorted(set(g.up[n]))} for n in g.order}
+        fqn = g.resolve(node)
+        return {
+            "node": fqn,
+            "kind": self._kind(fqn),
+            "upstream": [n for n in g.order if n in g.ancestors(fqn)],
+            "downstream": [n for n in g.order if n in g.descendants(fqn)],
+            "direct_upstream": sorted(set(g.up[fqn])),
+            "direct_downstream": sorted(set(g.down.get(fqn, []))),
+        }
+
+    def _kind(self, node: str) -> str:
+        if node in self.source_tables:
+            return "source"
+        return self.models[node].kind
+
+    # -- data generation ------------------------------------------------------------------
+
+    def generate(self, rows: int | None = None, seed: int | None = None) -> dict[str, int]:
+        """Regenerate the template's data files under data/ at the given scale."""
+        from medallion.templates import get_template
+
+        if not self.config.template:
+            from medallion.errors import TemplateError
+
+            raise TemplateError(
+                "this project has no `template:` in medallion.yml, so there is no generator",
+                file=self.root / PROJECT_FILE,
+                hint="generate applies to projects created by `medallion init --template NAME`",
+            )
+        return get_template(self.config.template).generate(self.root, rows=rows, seed=seed)
+
+
+def _closing_reader(reader: pa.RecordBatchReader, engine: Engine) -> pa.RecordBatchReader:
+    """A reader that closes the engine once consumed (the engine must outlive the stream)."""
+    import pyarrow as pa
+
+    def batches():
+        try:
+            yield from reader
+        finally:
+            engine.close()
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())

@@ -1,0 +1,440 @@
+"""Plan and execute a run: ingest sources, build models, in dependency order, logging every step.
+
+Semantics users rely on:
+- each table write is one Delta commit; a failed step commits nothing, so its table stays at the
+  previous version;
+- a failed step's dependents are skipped (recorded as `skipped` with the reason); independent
+  branches still run, as `dbt build` does; the run ends `failed`;
+- every step records rows read / written / quarantined, the Delta version written and its
+  duration in the state database, and the commit carries the run id.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from medallion.errors import ExecutionError, MedallionError, StorageError
+from medallion.state.store import new_run_id
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from medallion.engine.duckdb_engine import Engine
+    from medallion.models.loader import Model
+    from medallion.project import Project
+
+
+@dataclass
+class StepResult:
+    step_no: int
+    node: str
+    step: str  # ingest | model | view
+    status: str = "success"  # success | failed | skipped
+    rows_read: int | None = None
+    rows_written: int | None = None
+    rows_dropped: int | None = None
+    rows_quarantined: int | None = None
+    delta_version: int | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def layer(self) -> str:
+        return self.node.split(".", 1)[0]
+
+    @property
+    def table(self) -> str:
+        return self.node.split(".", 1)[1]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    steps: list[StepResult]
+    duration_s: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def step(self, node: str) -> StepResult:
+        for s in self.steps:
+            if s.node == node:
+                return s
+        raise KeyError(node)
+
+
+class Reporter(Protocol):
+    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None: ...
+    def step_started(self, step_no: int, node: str, step: str) -> None: ...
+    def step_finished(self, result: StepResult) -> None: ...
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class SilentReporter:
+    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None:
+        pass
+
+    def step_started(self, step_no: int, node: str, step: str) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+    def run_finished(self, result: RunResult) -> None:
+        pass
+
+
+def execute_run(
+    project: Project,
+    *,
+    select: list[str] | None = None,
+    full_refresh: bool = False,
+    trigger: str = "cli",
+    command: str | None = None,
+    reporter: Reporter | None = None,
+) -> RunResult:
+    reporter = reporter or SilentReporter()
+    graph = project.graph  # loads and validates everything before anything is written
+    plan = graph.select(select)
+    steps = [(node, _step_kind(project, node)) for node in plan]
+    run_id = new_run_id()
+    state = project.state
+    state.start_run(
+        run_id, trigger=trigger, command=command or "run", selection=" ".join(select or []) or None
+    )
+    reporter.run_started(run_id, steps)
+    started = time.perf_counter()
+    results: list[StepResult] = []
+    broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
+    engine = project.new_engine()
+    try:
+        for step_no, (node, kind) in enumerate(steps, start=1):
+            layer, table = node.split(".", 1)
+            blocked = [dep for dep in graph.up.get(node, []) if dep in broken]
+            if blocked:
+                reason = f"upstream {blocked[0]} {broken[blocked[0]]}"
+                res = StepResult(step_no, node, kind, status="skipped", error=reason)
+                state.add_skipped_step(run_id, step_no, kind, layer, table, reason)
+                broken[node] = "was skipped"
+                results.append(res)
+                reporter.step_finished(res)
+                continue
+            reporter.step_started(step_no, node, kind)
+            state.start_step(run_id, step_no, kind, layer, table)
+            t0 = time.perf_counter()
+            res = StepResult(step_no, node, kind)
+            try:
+                if kind == "ingest":
+                    _ingest(project, engine, node, run_id, full_refresh, res)
+                elif kind == "view":
+                    _view(project, engine, project.models[node], res)
+                else:
+                    _build(project, engine, project.models[node], run_id, res)
+            except MedallionError as e:
+                res.status = "failed"
+                res.error = str(e)
+                broken[node] = "failed"
+            except Exception as e:  # a bug or an unexpected library error: still log it
+                res.status = "failed"
+                res.error = f"internal error: {type(e).__name__}: {e}"
+                res.details["traceback"] = traceback.format_exc()
+                broken[node] = "failed"
+            res.duration_s = time.perf_counter() - t0
+            state.end_step(
+                run_id,
+                step_no,
+                status=res.status,
+                rows_read=res.rows_read,
+                rows_written=res.rows_written,
+                rows_dropped=res.rows_dropped,
+                rows_quarantined=res.rows_quarantined,
+                delta_version=res.delta_version,
+                duration_s=round(res.duration_s, 6),
+                error=res.error,
+                details=res.details or None,
+            )
+            results.append(res)
+            reporter.step_finished(res)
+    except BaseException as e:
+        # Ctrl-C or a crash between steps: the run is recorded as failed, tables stay valid
+        state.end_run(run_id, "failed", error=f"interrupted: {type(e).__name__}")
+        raise
+    finally:
+        engine.close()
+    failed = [r for r in results if r.status == "failed"]
+    status = "failed" if failed else "success"
+    error = None
+    if failed:
+        error = f"{len(failed)} step(s) failed: " + ", ".join(r.node for r in failed)
+    state.end_run(run_id, status, error)
+    result = RunResult(run_id, status, results, time.perf_counter() - started, error)
+    reporter.run_finished(result)
+    return result
+
+
+def _step_kind(project: Project, node: str) -> str:
+    if node in project.source_tables:
+        return "ingest"
+    return "view" if project.models[node].kind == "view" else "model"
+
+
+# -- steps ------------------------------------------------------------------------------------
+
+
+def _ingest(
+    project: Project, engine: Engine, node: str, run_id: str, full_refresh: bool, res: StepResult
+) -> None:
+    from medallion.ingest.bronze import ingest_source
+
+    name = node.split(".", 1)[1]
+    out = ingest_source(
+        name=name,
+        source=project.config.sources[name],
+        root=project.root,
+        catalog=project.catalog,
+        layer=project.config.landing_layer,
+        state=project.state,
+        con=engine.con,
+        run_id=run_id,
+        full_refresh=full_refresh,
+    )
+    res.rows_read = out.rows_read
+    res.rows_written = out.rows_written
+    res.rows_quarantined = out.rows_quarantined
+    res.rows_dropped = 0
+    res.delta_version = out.version
+    res.note = out.note
+    res.details = {"files": out.files, "already_ingested": out.skipped_files}
+    if out.quarantine_version is not None:
+        res.details["quarantine_version"] = out.quarantine_version
+    if out.version is not None:
+        engine.attach_table(node)
+
+
+def ensure_attached(project: Project, engine: Engine, node: str, *, for_model: str) -> None:
+    """Make `node` queryable in the engine: a view model's definition (and its inputs), or the
+    latest version of a Delta table. A table never built is a clear error, not a DuckDB one."""
+    if node in engine.attached or node in engine.views:
+        return
+    model = project.models.get(node)
+    if model is not None and model.kind == "view":
+        for dep in model.depends_on:
+            ensure_attached(project, engine, dep, for_model=for_model)
+        engine.attach_view(node, model.text)
+        return
+    if not project.catalog.exists(node):
+        raise ExecutionError(
+            f"{for_model} reads {node}, which has not been built yet",
+            model=for_model,
+            hint=f"run its upstream too: medallion run --select +{for_model.split('.', 1)[1]}",
+        )
+    engine.attach_table(node)
+
+
+def _view(project: Project, engine: Engine, model: Model, res: StepResult) -> None:
+    for dep in model.depends_on:
+        ensure_attached(project, engine, dep, for_model=model.fqn)
+    try:
+        engine.attach_view(model.fqn, model.text)
+    except ExecutionError as e:
+        raise _sql_error(e.message, model) from None
+    res.note = "view (resolved at query time)"
+
+
+def _build(project: Project, engine: Engine, model: Model, run_id: str, res: StepResult) -> None:
+    from medallion.storage import delta
+
+    upstream: dict[str, int] = {}
+    rows_read = 0
+    for dep in model.depends_on:
+        ensure_attached(project, engine, dep, for_model=model.fqn)
+    for base in _base_tables(project, model):
+        ensure_attached(project, engine, base, for_model=model.fqn)
+        internal, version = engine.attached[base]
+        upstream[base] = version if version is not None else -1
+        rows_read += _table_rows(project, base)
+
+    if model.language == "sql":
+        try:
+            rel = engine.relation(model.text)
+        except Exception as e:
+            raise _sql_error(str(e), model) from None
+    else:
+        rel = _run_python(engine, model, run_id)
+    reader = _to_reader(engine, rel, model)
+    missing = [c for c in model.config.partition_by if c not in reader.schema.names]
+    if missing:
+        raise ExecutionError(
+            f"partition_by column {missing[0]!r} is not in the model's output",
+            file=model.path,
+            model=model.fqn,
+            hint=f"output columns: {', '.join(reader.schema.names)}",
+        )
+    try:
+        written = delta.write(
+            project.catalog.path(model.fqn),
+            reader,
+            mode="overwrite",
+            run_id=run_id,
+            partition_by=model.config.partition_by,
+            metadata={"medallion.model": model.fqn, "medallion.upstream": upstream},
+            description=model.config.description,
+        )
+    except MedallionError:
+        raise
+    except Exception as e:
+        # errors raised while DuckDB streams the result (a failed cast, division by zero ...)
+        # surface here, wrapped by the Delta writer; nothing was committed
+        raise _sql_error(_unwrap_stream_error(e), model) from None
+    res.rows_read = rows_read
+    res.rows_written = written.rows
+    res.rows_dropped = 0
+    res.rows_quarantined = 0
+    res.delta_version = written.version
+    res.details = {"upstream_versions": upstream}
+    engine.attach_table(model.fqn)
+
+
+def _base_tables(project: Project, model: Model) -> list[str]:
+    """The materialized tables a model reads, looking through view models."""
+    out: list[str] = []
+    todo = list(model.depends_on)
+    while todo:
+        node = todo.pop(0)
+        m = project.models.get(node)
+        if m is not None and m.kind == "view":
+            todo.extend(m.depends_on)
+        elif node not in out:
+            out.append(node)
+    return out
+
+
+def _table_rows(project: Project, node: str) -> int:
+    from medallion.storage import delta
+
+    try:
+        return delta.info(project.catalog.path(node)).rows
+    except StorageError:
+        return 0
+
+
+def _to_reader(engine: Engine, rel: Any, model: Model):
+    from medallion.engine.duckdb_engine import as_reader
+
+    try:
+        if hasattr(rel, "types") and hasattr(rel, "arrow"):
+            rel = engine.delta_safe(rel)
+            return engine.reader(rel)
+        return as_reader(rel)
+    except TypeError as e:
+        raise ExecutionError(
+            f"model() returned {e}; return a pyarrow Table/RecordBatchReader or a DuckDB relation",
+            file=model.path,
+            model=model.fqn,
+        ) from None
+    except Exception as e:
+        raise _sql_error(str(e), model) from None
+
+
+_LINE_RE = re.compile(r"LINE (\d+):")
+
+
+def _sql_error(message: str, model: Model) -> ExecutionError:
+    """A DuckDB error of a model as an ExecutionError pointing at the model file and line."""
+    text = _unwrap_stream_error(message)
+    m = _LINE_RE.search(text)
+    first = text.strip().splitlines()[0] if text.strip() else "error"
+    return ExecutionError(
+        first,
+        file=model.path,
+        line=int(m.group(1)) if m else None,
+        model=model.fqn,
+        hint="fix the SQL and run again; the table was not changed",
+    )
+
+
+def _unwrap_stream_error(e: BaseException | str) -> str:
+    """delta-rs wraps errors raised inside the Arrow stream; keep DuckDB's own message."""
+    text = str(e)
+    for marker in ("Python exception: ", "Unknown error: "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    m = re.search(r"(\w+ Error: .*)", text, re.DOTALL)
+    if m:
+        text = m.group(1)
+    return text.strip()
+
+
+# -- Python models ---------------------------------------------------------------------------
+
+
+class ModelContext:
+    """What a Python model's `model(ctx)` receives.
+
+    `ctx.table("silver.orders")` and `ctx.sql("select ...")` return DuckDB relations over the
+    lakehouse; only tables listed in the model's `depends_on` may be read, so lineage stays true."""
+
+    def __init__(self, engine: Engine, model: Model, run_id: str) -> None:
+        self._engine = engine
+        self._model = model
+        self.run_id = run_id
+        self.model = model.fqn
+        self.allowed = set(model.depends_on)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self._engine.con
+
+    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+        if name not in self.allowed:
+            raise ExecutionError(
+                f"reads {name}, which is not in its depends_on",
+                file=self._model.path,
+                model=self.model,
+                hint=f"add it to the header: depends_on: [{name}]",
+            )
+        layer, table = name.split(".", 1)
+        return self._engine.con.sql(f'SELECT * FROM "{layer}"."{table}"')
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        from medallion.models.sql import parse_select, table_refs
+
+        tree = parse_select(query, error=ExecutionError, file=self._model.path, model=self.model)
+        qualified, _ = table_refs(tree)
+        for ref in qualified:
+            if ref.fqn not in self.allowed:
+                self.table(ref.fqn)  # raises the depends_on error
+        return self._engine.con.sql(query)
+
+
+def _run_python(engine: Engine, model: Model, run_id: str) -> Any:
+    module_name = f"medallion_user_models.{model.layer}.{model.name}"
+    spec = importlib.util.spec_from_file_location(module_name, model.path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        return module.model(ModelContext(engine, model, run_id))
+    except MedallionError:
+        raise
+    except Exception as e:
+        tb = traceback.extract_tb(sys.exc_info()[2])
+        frames = [f for f in tb if f.filename == str(model.path)]
+        line = frames[-1].lineno if frames else None
+        raise ExecutionError(
+            f"Python model raised {type(e).__name__}: {e}",
+            file=model.path,
+            line=line,
+            model=model.fqn,
+        ) from None

@@ -1,0 +1,1 @@
+"""The state database: runs, steps, ingested-file cache (SQLite)."""

@@ -1,0 +1,301 @@
+"""The state database (SQLite, `<state>/state.db`): run log, step log, ingested-file cache.
+
+SQLite because it needs no server, survives crashes (WAL), and any tool can read it. The schema is
+versioned with `PRAGMA user_version`; `_MIGRATIONS[i]` upgrades from version i to i+1, so an old
+project's state is upgraded in place and never silently reset.
+
+What the state database is *not*: the source of truth for which data a table holds. That is the
+Delta log (commit metadata and application transaction ids); the `ingested_files` table is a
+cache of it that is checked against the table version on every run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from medallion.errors import StateError
+
+_MIGRATIONS: list[str] = [
+    # 0 -> 1
+    """
+    CREATE TABLE runs (
+        run_id      TEXT PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT,
+        status      TEXT NOT NULL,          -- running | success | failed | aborted
+        trigger     TEXT NOT NULL,          -- cli | demo | api | schedule | test
+        command     TEXT,                   -- e.g. "run --select +gold.sales"
+        selection   TEXT,
+        error       TEXT,
+        pid         INTEGER,
+        host        TEXT
+    );
+    CREATE TABLE run_steps (
+        run_id            TEXT NOT NULL REFERENCES runs(run_id),
+        step_no           INTEGER NOT NULL,
+        step              TEXT NOT NULL,    -- ingest | model | view
+        layer             TEXT NOT NULL,
+        table_name        TEXT NOT NULL,
+        status            TEXT NOT NULL,    -- running | success | failed | skipped
+        rows_read         INTEGER,
+        rows_written      INTEGER,
+        rows_dropped      INTEGER,
+        rows_quarantined  INTEGER,
+        delta_version     INTEGER,
+        started_at        TEXT,
+        duration_s        REAL,
+        error             TEXT,
+        details           TEXT,             -- JSON: files ingested, upstream versions, ...
+        PRIMARY KEY (run_id, step_no)
+    );
+    CREATE INDEX run_steps_table ON run_steps(layer, table_name);
+    CREATE TABLE ingested_files (
+        source         TEXT NOT NULL,
+        path           TEXT NOT NULL,
+        size           INTEGER NOT NULL,
+        mtime_ns       INTEGER NOT NULL,
+        delta_version  INTEGER NOT NULL,
+        run_id         TEXT,
+        PRIMARY KEY (source, path, size, mtime_ns)
+    );
+    CREATE TABLE ingest_cache (
+        source         TEXT PRIMARY KEY,
+        table_id       TEXT NOT NULL,       -- Delta table id: a re-created table resets the cache
+        delta_version  INTEGER NOT NULL     -- the cache reflects the table up to this version
+    );
+    """,
+]
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def new_run_id() -> str:
+    """Sortable and readable: 20261122T101530-3f2a9c."""
+    now = datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(3).hex()
+
+
+class StateStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "state.db"
+        self._migrated = False
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as e:
+            raise StateError(f"cannot open state database: {e}", file=self.path) from None
+        con.row_factory = sqlite3.Row
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            if not self._migrated:
+                self._migrate(con)
+            yield con
+        except sqlite3.DatabaseError as e:
+            raise StateError(
+                f"state database error: {e}",
+                file=self.path,
+                hint="if the file is corrupt, move it away; tables in storage are not affected",
+            ) from None
+        finally:
+            con.close()
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(_MIGRATIONS):
+            raise StateError(
+                f"state database is from a newer medallion (schema {version})",
+                file=self.path,
+                hint="upgrade medallion",
+            )
+        for i in range(version, len(_MIGRATIONS)):
+            con.execute("BEGIN IMMEDIATE")
+            # statement by statement: executescript() would commit our open transaction
+            for statement in _split(_MIGRATIONS[i]):
+                con.execute(statement)
+            con.execute(f"PRAGMA user_version = {i + 1}")
+            con.execute("COMMIT")
+        self._migrated = True
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, *, trigger: str, command: str, selection: str | None) -> None:
+        with self.connect() as con:
+            self._abort_dead_runs(con)
+            con.execute(
+                "INSERT INTO runs (run_id, started_at, status, trigger, command, selection, pid, host)"
+                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                (run_id, utcnow(), trigger, command, selection, os.getpid(), socket.gethostname()),
+            )
+
+    def end_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        with self.connect() as con:
+            con.execute(
+                "UPDATE runs SET ended_at = ?, status = ?, error = ? WHERE run_id = ?",
+                (utcnow(), status, error, run_id),
+            )
+
+    def _abort_dead_runs(self, con: sqlite3.Connection) -> None:
+        """Runs still marked running whose process is gone (killed, crashed) become 'aborted'."""
+        host = socket.gethostname()
+        for row in con.execute(
+            "SELECT run_id, pid, host FROM runs WHERE status = 'running'"
+        ).fetchall():
+            if row["host"] == host and row["pid"] and not _pid_alive(row["pid"]):
+                con.execute(
+                    "UPDATE runs SET status = 'aborted', ended_at = ?,"
+                    " error = 'process ended without finishing the run' WHERE run_id = ?",
+                    (utcnow(), row["run_id"]),
+                )
+                con.execute(
+                    "UPDATE run_steps SET status = 'aborted' WHERE run_id = ? AND status = 'running'",
+                    (row["run_id"],),
+                )
+
+    def start_step(self, run_id: str, step_no: int, step: str, layer: str, table: str) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO run_steps (run_id, step_no, step, layer, table_name, status, started_at)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (run_id, step_no, step, layer, table, utcnow()),
+            )
+
+    def end_step(self, run_id: str, step_no: int, **values: Any) -> None:
+        allowed = {
+            "status",
+            "rows_read",
+            "rows_written",
+            "rows_dropped",
+            "rows_quarantined",
+            "delta_version",
+            "duration_s",
+            "error",
+            "details",
+        }
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"unknown step columns {unknown}")
+        if isinstance(values.get("details"), dict | list):
+            values["details"] = json.dumps(values["details"], default=str)
+        cols = ", ".join(f"{k} = ?" for k in values)
+        with self.connect() as con:
+            con.execute(
+                f"UPDATE run_steps SET {cols} WHERE run_id = ? AND step_no = ?",
+                (*values.values(), run_id, step_no),
+            )
+
+    def add_skipped_step(
+        self, run_id: str, step_no: int, step: str, layer: str, table: str, reason: str
+    ) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO run_steps (run_id, step_no, step, layer, table_name, status,"
+                " started_at, duration_s, error) VALUES (?, ?, ?, ?, ?, 'skipped', ?, 0, ?)",
+                (run_id, step_no, step, layer, table, utcnow(), reason),
+            )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            self._abort_dead_runs(con)
+            rows = con.execute(
+                "SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.connect() as con:
+            row = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return dict(row) if row else None
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT * FROM run_steps WHERE run_id = ? ORDER BY step_no", (run_id,)
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            if d.get("details"):
+                d["details"] = json.loads(d["details"])
+            out.append(d)
+        return out
+
+    # -- ingested files (a cache of what bronze commits record) ---------------------------
+
+    def ingest_cache(self, source: str) -> tuple[str, int] | None:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT table_id, delta_version FROM ingest_cache WHERE source = ?", (source,)
+            ).fetchone()
+        return (row["table_id"], row["delta_version"]) if row else None
+
+    def ingested_files(self, source: str) -> set[tuple[str, int, int]]:
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT path, size, mtime_ns FROM ingested_files WHERE source = ?", (source,)
+            ).fetchall()
+        return {(r["path"], r["size"], r["mtime_ns"]) for r in rows}
+
+    def record_ingested(
+        self,
+        source: str,
+        table_id: str,
+        version: int,
+        files: list[tuple[str, int, int, int, str | None]],
+        *,
+        reset: bool = False,
+    ) -> None:
+        """Add files (path, size, mtime_ns, delta_version, run_id) and mark the cache current up
+        to `version`; `reset` first forgets the source's files (after an overwrite)."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            if reset:
+                con.execute("DELETE FROM ingested_files WHERE source = ?", (source,))
+            con.executemany(
+                "INSERT OR IGNORE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?)",
+                [(source, *f) for f in files],
+            )
+            con.execute(
+                "INSERT INTO ingest_cache VALUES (?, ?, ?) ON CONFLICT(source) DO UPDATE"
+                " SET table_id = excluded.table_id, delta_version = excluded.delta_version",
+                (source, table_id, version),
+            )
+            con.execute("COMMIT")
+
+    def forget_source(self, source: str) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM ingested_files WHERE source = ?", (source,))
+            con.execute("DELETE FROM ingest_cache WHERE source = ?", (source,))
+
+
+def _split(script: str) -> list[str]:
+    """Statements of a migration script (no ';' inside our DDL strings)."""
+    return [s.strip() for s in script.split(";") if s.strip() and not _only_comments(s)]
+
+
+def _only_comments(stmt: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in stmt.splitlines())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

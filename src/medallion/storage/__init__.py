@@ -1,0 +1,1 @@
+"""Delta Lake storage: the catalog (layer/table -> folder) and table operations."""

@@ -1,0 +1,163 @@
+"""Delta Lake tables through `deltalake` (delta-rs): write, read, describe, history.
+
+Every write is exactly one Delta commit whose commit info carries `medallion.run_id` (and whatever
+else the caller adds), so `DESCRIBE HISTORY` in any Delta reader joins with medallion's run log.
+Data arrives as an Arrow RecordBatchReader and is streamed into the writer: the whole table is
+never held in memory. If the stream raises half-way, delta-rs does not commit, so the table stays
+at its previous version (the orphaned data files are removed by `vacuum`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from medallion.errors import StorageError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+RUN_ID_KEY = "medallion.run_id"
+
+
+@dataclass
+class WriteResult:
+    version: int
+    rows: int
+
+
+@dataclass
+class TableInfo:
+    version: int
+    rows: int
+    size_bytes: int
+    files: int
+    last_written: datetime | None
+    last_run_id: str | None
+    partition_by: list[str]
+
+
+class RowCounter:
+    """Counts rows of a RecordBatchReader as the writer pulls them (no extra pass over data)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                self.rows += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+def is_delta_table(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def open_table(path: Path, version: int | None = None):
+    from deltalake import DeltaTable
+
+    try:
+        dt = DeltaTable(str(path))
+        if version is not None:
+            dt.load_as_version(version)
+        return dt
+    except Exception as e:  # deltalake raises TableNotFoundError, DeltaError, OSError, ...
+        raise StorageError(f"cannot open Delta table: {e}", file=path) from None
+
+
+def write(
+    path: Path,
+    data: pa.RecordBatchReader,
+    *,
+    mode: Literal["append", "overwrite"],
+    run_id: str,
+    partition_by: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    app_transaction: tuple[str, int] | None = None,
+    description: str | None = None,
+) -> WriteResult:
+    """Stream `data` into the Delta table at `path` as one commit; returns the new version.
+
+    `overwrite` replaces data, schema and partitioning (a full rebuild); `append` adds rows and
+    merges new columns into the schema. `app_transaction` (app id, version) is recorded in the
+    same commit, which is how exactly-once ingestion knows what a commit contains."""
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    counter = RowCounter()
+    custom: dict[str, Any] = {RUN_ID_KEY: run_id}
+    for key, value in (metadata or {}).items():
+        # commit info values must be JSON; nested values are stored as JSON text for portability
+        custom[key] = value if isinstance(value, str | int | float | bool) else json.dumps(value)
+    props = CommitProperties(
+        custom_metadata=custom,
+        app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exists = is_delta_table(path)
+    write_deltalake(
+        str(path),
+        counter.wrap(data),
+        mode=mode,
+        partition_by=partition_by or None,
+        schema_mode="overwrite" if mode == "overwrite" else "merge",
+        commit_properties=props,
+        description=description if not exists else None,
+    )
+    from deltalake import DeltaTable
+
+    return WriteResult(version=DeltaTable(str(path)).version(), rows=counter.rows)
+
+
+def dataset(path: Path, version: int | None = None) -> pads.Dataset:
+    """The table (at a version) as a pyarrow dataset: lazy, with projection and filter pushdown."""
+    return open_table(path, version).to_pyarrow_dataset()
+
+
+def info(path: Path) -> TableInfo:
+    import pyarrow as pa
+
+    dt = open_table(path)
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    rows = size = 0
+    if actions.num_rows:
+        import pyarrow.compute as pc
+
+        rows = pc.sum(actions["num_records"]).as_py() or 0
+        size = pc.sum(actions["size_bytes"]).as_py() or 0
+    last = dt.history(1)
+    last_written = last_run = None
+    if last:
+        ts = last[0].get("timestamp")
+        last_written = datetime.fromtimestamp(ts / 1000, tz=UTC) if ts else None
+        last_run = last[0].get(RUN_ID_KEY)
+    return TableInfo(
+        version=dt.version(),
+        rows=int(rows),
+        size_bytes=int(size),
+        files=actions.num_rows,
+        last_written=last_written,
+        last_run_id=last_run,
+        partition_by=list(dt.metadata().partition_columns),
+    )
+
+
+def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """Commits, newest first: version, timestamp, operation, run id and custom metadata."""
+    return open_table(path).history(limit)
+
+
+def transaction_version(path: Path, app_id: str) -> int | None:
+    """The last application transaction version recorded for `app_id`, or None."""
+    if not is_delta_table(path):
+        return None
+    return open_table(path).transaction_version(app_id)

@@ -1,0 +1,85 @@
+"""Bundled example projects, one per system users migrate from, each with a data generator.
+
+A template is a folder `<name>/project/` copied verbatim by `medallion init`, plus a
+`<name>/generate.py` whose `generate(data_dir, rows, seed)` writes the project's input files.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from medallion.errors import TemplateError, suggest
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    description: str
+    #: scale `medallion init` generates (small: the project runs in seconds)
+    default_rows: int
+    #: what `rows` counts, for help texts
+    rows_unit: str
+
+    @property
+    def package(self) -> str:
+        return f"medallion.templates.{self.name}"
+
+    def project_files(self) -> Path:
+        return Path(str(resources.files(self.package) / "project"))
+
+    def scaffold(self, dest: Path) -> None:
+        """Copy the template's project files into `dest` (which must not hold a project)."""
+        if (dest / "medallion.yml").exists():
+            raise TemplateError(
+                f"{dest} already holds a medallion project",
+                file=dest / "medallion.yml",
+                hint="choose an empty or new folder",
+            )
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(
+            self.project_files(),
+            dest,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "lakehouse", ".medallion"),
+        )
+
+    def generate(
+        self, root: Path, rows: int | None = None, seed: int | None = None
+    ) -> dict[str, int]:
+        module = importlib.import_module(f"{self.package}.generate")
+        return module.generate(
+            root / "data",
+            rows=rows if rows is not None else self.default_rows,
+            seed=seed if seed is not None else 42,
+        )
+
+
+TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in [
+        Template(
+            "retail",
+            "Online shop sales: five CSV exports -> star schema -> daily sales, "
+            "one-big-table and customer lifetime value (a pandas + SQLite pipeline, migrated)",
+            default_rows=3000,
+            rows_unit="order lines",
+        ),
+    ]
+}
+
+
+def get_template(name: str) -> Template:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        guess = suggest(name, TEMPLATES)
+        raise TemplateError(
+            f"unknown template {name!r}",
+            hint=(f"did you mean {guess!r}? " if guess else "")
+            + "templates: "
+            + ", ".join(TEMPLATES),
+        ) from None

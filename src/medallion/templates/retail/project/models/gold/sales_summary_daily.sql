@@ -1,0 +1,34 @@
+/* ---
+kind: table
+description: >
+  One row per order date, for executive dashboards: the day's sales and order counts. Cancelled
+  orders are counted in cancelled_orders only; every other figure excludes them.
+columns:
+  order_date: Calendar day of the orders.
+  total_sales: Sum of net_amount (line totals after discounts) of the day's non-cancelled orders.
+  total_orders: Number of non-cancelled orders.
+  total_items: Units sold (sum of line quantities) in non-cancelled orders.
+  avg_order_value: total_sales / total_orders, rounded to cents.
+  unique_customers: Distinct customers with a non-cancelled order.
+  cancelled_orders: Orders of the day with status cancelled.
+  total_paid: Successful payments for the day's non-cancelled orders.
+--- */
+select
+    order_date,
+    coalesce(sum(net_amount) filter (where status <> 'cancelled'), 0)::decimal(16, 2)
+        as total_sales,
+    count(*) filter (where status <> 'cancelled') as total_orders,
+    coalesce(sum(item_count) filter (where status <> 'cancelled'), 0) as total_items,
+    round(
+        coalesce(sum(net_amount) filter (where status <> 'cancelled'), 0)
+        / nullif(count(*) filter (where status <> 'cancelled'), 0),
+        2
+    )::decimal(14, 2) as avg_order_value,
+    count(distinct customer_id) filter (where status <> 'cancelled') as unique_customers,
+    count(*) filter (where status = 'cancelled') as cancelled_orders,
+    coalesce(sum(paid_amount) filter (where status <> 'cancelled'), 0)::decimal(16, 2)
+        as total_paid
+from silver.fact_orders
+where order_date is not null
+group by order_date
+order by order_date

@@ -1,0 +1,67 @@
+/* ---
+kind: table
+description: >
+  One row per customer_id: the most recently ingested version of each customer, with names
+  trimmed and capitalised, email lower-cased and blanks turned into NULL.
+columns:
+  customer_id: Customer key (from the source system).
+  first_name: Trimmed; ALL-CAPS or all-lower names are capitalised, others kept as written.
+  full_name: first_name and last_name joined by a space.
+  email: Trimmed and lower-cased.
+  segment: consumer, corporate or small_business; 'unknown' when missing.
+--- */
+with latest as (
+    select
+        *,
+        row_number() over (
+            partition by customer_id order by _ingested_at desc, _source_file desc
+        ) as version_rank
+    from bronze.customers
+    where customer_id is not null
+),
+
+trimmed as (
+    select
+        customer_id,
+        nullif(trim(first_name), '') as first_name,
+        nullif(trim(last_name), '') as last_name,
+        nullif(lower(trim(email)), '') as email,
+        nullif(trim(phone), '') as phone,
+        nullif(trim(city), '') as city,
+        nullif(trim(state), '') as state,
+        nullif(upper(trim(country)), '') as country,
+        coalesce(nullif(lower(trim(segment)), ''), 'unknown') as segment
+    from latest
+    where version_rank = 1
+),
+
+named as (
+    select
+        * replace (
+            -- "ALICE" / "alice" -> "Alice"; mixed case such as "McDonald" is kept as written
+            case
+                when first_name in (upper(first_name), lower(first_name))
+                    then upper(first_name[1]) || lower(first_name[2:])
+                else first_name
+            end as first_name,
+            case
+                when last_name in (upper(last_name), lower(last_name))
+                    then upper(last_name[1]) || lower(last_name[2:])
+                else last_name
+            end as last_name
+        )
+    from trimmed
+)
+
+select
+    customer_id,
+    first_name,
+    last_name,
+    concat_ws(' ', first_name, last_name) as full_name,
+    email,
+    phone,
+    city,
+    state,
+    country,
+    segment
+from named

@@ -1,0 +1,29 @@
+/* ---
+kind: table
+description: One row per product_id (latest ingested version), text fields trimmed.
+columns:
+  product_id: Product key.
+  unit_price: List price.
+  is_active: True when the catalogue status is 'active'.
+--- */
+with latest as (
+    select
+        *,
+        row_number() over (
+            partition by product_id order by _ingested_at desc, _source_file desc
+        ) as version_rank
+    from bronze.products
+    where product_id is not null
+)
+
+select
+    product_id,
+    trim(product_name) as product_name,
+    coalesce(nullif(trim(category), ''), 'Uncategorised') as category,
+    coalesce(nullif(trim(sub_category), ''), 'Other') as sub_category,
+    coalesce(nullif(trim(brand), ''), 'Unbranded') as brand,
+    unit_price,
+    lower(trim(status)) as status,
+    lower(trim(status)) = 'active' as is_active
+from latest
+where version_rank = 1

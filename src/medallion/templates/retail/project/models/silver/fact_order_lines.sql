@@ -1,0 +1,29 @@
+/* ---
+kind: table
+description: One row per order line (duplicates removed), with the line total after discount.
+columns:
+  gross_amount: quantity * unit_price.
+  discount_amount: Discount on the line; a missing discount counts as 0.
+  line_total: gross_amount - discount_amount.
+--- */
+with latest as (
+    select
+        *,
+        row_number() over (
+            partition by order_line_id order by _ingested_at desc, _source_file desc
+        ) as version_rank
+    from bronze.order_lines
+    where order_line_id is not null
+)
+
+select
+    order_line_id,
+    order_id,
+    product_id,
+    quantity,
+    unit_price,
+    coalesce(discount_amount, 0)::decimal(12, 2) as discount_amount,
+    (quantity * unit_price)::decimal(14, 2) as gross_amount,
+    (quantity * unit_price - coalesce(discount_amount, 0))::decimal(14, 2) as line_total
+from latest
+where version_rank = 1
