@@ -248,6 +248,10 @@ class Project:
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         return self.state.runs(limit)
 
+    def run_history(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Recent runs with their step counts and rows written, newest first."""
+        return self.state.run_summaries(limit)
+
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.steps(run_id)
 

@@ -216,6 +216,26 @@ class StateStore:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def run_summaries(self, limit: int = 10) -> list[dict[str, Any]]:
+        """Recent runs with step counts and rows written, newest first."""
+        with self.connect() as con:
+            self._abort_dead_runs(con)
+            rows = con.execute(
+                """
+                SELECT r.*,
+                       count(s.step_no) AS steps,
+                       sum(s.status = 'failed') AS failed_steps,
+                       sum(s.status = 'skipped') AS skipped_steps,
+                       coalesce(sum(s.rows_written), 0) AS rows_written
+                FROM runs r LEFT JOIN run_steps s ON s.run_id = r.run_id
+                GROUP BY r.run_id
+                ORDER BY r.started_at DESC, r.run_id DESC
+                LIMIT ?
+                """,
+                (limit,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.connect() as con:
             row = con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()

@@ -1,0 +1,1 @@
+"""The `medallion` command line: click commands (main) and output (render)."""

@@ -1,0 +1,332 @@
+"""The `medallion` command: thin click commands over the `Project` façade.
+
+Nothing here knows how a run, a query or a table works; commands parse options, call the façade
+and hand the result to `render`. Heavy modules (DuckDB, Arrow, rich) are imported inside the
+commands so `medallion --help` starts instantly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from medallion import __version__
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _project(ctx: click.Context) -> Project:
+    from medallion.project import Project
+
+    return Project.load(ctx.obj["project_dir"])
+
+
+def _command_line() -> str:
+    return " ".join(["medallion", *sys.argv[1:]])
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", "-V", prog_name="medallion")
+@click.option(
+    "--project",
+    "-p",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Project folder (or any folder inside it).",
+)
+@click.option("--no-color", is_flag=True, help="Plain output (also: NO_COLOR=1).")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: Path, no_color: bool) -> None:
+    """medallion: a local-first lakehouse. Sources land in bronze, SQL models build silver and
+    gold, every table is a Delta Lake table, and every run is logged.
+
+    \b
+    Start here:
+      medallion demo                     scaffold, generate data, run, show gold tables
+      medallion init shop -t retail      a new project with sample data
+      cd shop && medallion run           ingest and build everything
+      medallion query "select * from gold.sales_summary_daily limit 5"
+    """
+    if no_color:
+        os.environ["NO_COLOR"] = "1"
+    ctx.ensure_object(dict)
+    ctx.obj["project_dir"] = project_dir
+
+
+# -- project set-up ----------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--template", "-t", "template", help="Template to start from (omit to list them).")
+@click.option("--rows", type=click.IntRange(min=1), help="Scale of the sample data.")
+@click.option("--no-data", is_flag=True, help="Do not generate the sample data.")
+def init(directory: Path | None, template: str | None, rows: int | None, no_data: bool) -> None:
+    """Create a project in DIRECTORY (default: the current folder) from a template.
+
+    The new project holds generated sample data under data/, so `medallion run` works at once.
+    Without --template, lists the templates."""
+    from medallion.cli import render
+    from medallion.templates import TEMPLATES, get_template
+
+    if template is None:
+        render.templates(TEMPLATES)
+        return
+    tpl = get_template(template)
+    dest = directory or Path(".")
+    tpl.scaffold(dest)
+    counts = {} if no_data else tpl.generate(dest, rows=rows)
+    render.initialized(dest, tpl, counts)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--rows", type=click.IntRange(min=1), help="Scale (the template's unit; see init).")
+@click.option("--seed", type=int, default=None, help="Random seed (default 42: same data).")
+@click.pass_context
+def generate(ctx: click.Context, rows: int | None, seed: int | None) -> None:
+    """Regenerate the project's sample data under data/ at any scale.
+
+    Files are rewritten, so the next run ingests them as new files; add --full-refresh to
+    `medallion run` to rebuild bronze from the new data alone."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    counts = project.generate(rows=rows, seed=seed)
+    render.generated(project, counts)
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--select",
+    "-s",
+    "select",
+    multiple=True,
+    help="Models/sources to run: NAME, +NAME (with upstream), NAME+ (with downstream), "
+    "layer:LAYER. Repeatable.",
+)
+@click.option(
+    "--full-refresh", is_flag=True, help="Re-ingest every file and rebuild every selected table."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run result as JSON.")
+@click.pass_context
+def run(ctx: click.Context, select: tuple[str, ...], full_refresh: bool, as_json: bool) -> None:
+    """Ingest sources and build models in dependency order; log every step.
+
+    A failing step leaves its table at its previous version and skips what depends on it; the
+    command then exits with status 1."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    reporter = None if as_json else render.RunReporter(project)
+    result = project.run(
+        list(select) or None,
+        full_refresh=full_refresh,
+        trigger="cli",
+        command=_command_line(),
+        reporter=reporter,
+    )
+    if as_json:
+        render.print_json(render.run_result_dict(result))
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Load the project and every model without running anything: config, headers, SQL syntax,
+    table references and cycles."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    project.validate()
+    render.validated(project)
+
+
+# -- looking at things ---------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The last run and its steps: status, rows, Delta versions, durations, errors."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    run_ = project.last_run()
+    steps = project.steps(run_["run_id"]) if run_ else []
+    if as_json:
+        render.print_json({"run": run_, "steps": steps})
+    else:
+        render.status(project, run_, steps)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--runs", "-n", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def history(ctx: click.Context, runs: int, as_json: bool) -> None:
+    """Recent runs, newest first."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    rows = project.run_history(runs)
+    if as_json:
+        render.print_json(rows)
+    else:
+        render.history(rows)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def tables(ctx: click.Context, as_json: bool) -> None:
+    """Every table: layer, kind, rows, Delta version, last written, size."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    rows = project.tables()
+    if as_json:
+        render.print_json([render.table_row_dict(r) for r in rows])
+    else:
+        render.tables(rows)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("sql")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "parquet"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Rows shown by --format table (0: all). Other formats write every row.",
+)
+@click.pass_context
+def query(ctx: click.Context, sql: str, fmt: str, output: Path | None, limit: int) -> None:
+    """Run a read-only SQL query (DuckDB SQL) over the lakehouse.
+
+    Tables are addressed as <layer>.<name>, e.g.
+    medallion query "select * from gold.sales_summary_daily order by order_date desc limit 7"
+    """
+    from medallion.cli import render
+
+    project = _project(ctx)
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs --output FILE")
+    reader = project.query_reader(sql)
+    render.query_result(reader, fmt=fmt, output=output, limit=limit)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def lineage(ctx: click.Context, model: str | None, as_json: bool) -> None:
+    """The dependency graph as text: every table and what it reads, or one model's upstream and
+    downstream trees."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    data = project.lineage(model)
+    if as_json:
+        render.print_json(data)
+    else:
+        render.lineage(project, data, model)
+
+
+# -- demo ----------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--template", "-t", default="retail", show_default=True)
+@click.option("--rows", type=click.IntRange(min=1), help="Scale of the generated data.")
+@click.option("--list", "list_", is_flag=True, help="List the templates and exit.")
+def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -> None:
+    """Scaffold a template in DIRECTORY (default: a new temporary folder), generate its data,
+    run it, and print each gold table's first rows and the run summary."""
+    import tempfile
+
+    from medallion.cli import render
+    from medallion.project import Project
+    from medallion.templates import TEMPLATES, get_template
+
+    if list_:
+        render.templates(TEMPLATES)
+        return
+    tpl = get_template(template)
+    dest = directory or Path(tempfile.mkdtemp(prefix=f"medallion-demo-{tpl.name}-"))
+    tpl.scaffold(dest)
+    counts = tpl.generate(dest, rows=rows)
+    render.initialized(dest, tpl, counts, next_steps=False)
+    project = Project.load(dest)
+    result = project.run(
+        trigger="demo", command=_command_line(), reporter=render.RunReporter(project)
+    )
+    render.demo_summary(project, result)
+    sys.exit(0 if result.ok else 1)
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: one readable message and a non-zero exit for every known error."""
+    from medallion.errors import MedallionError
+
+    try:
+        return cli.main(args=argv, prog_name="medallion", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except MedallionError as e:
+        from medallion.cli import render
+
+        render.error(e)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted; committed tables are intact", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # `medallion query ... | head`: the reader went away; not an error
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as e:
+        if os.environ.get("MEDALLION_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(e).__name__}: {e}\n"
+            "  this is a bug in medallion; run again with MEDALLION_DEBUG=1 for the traceback",
+            err=True,
+        )
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,592 @@
+"""Everything the CLI prints: aligned tables, run progress, errors, JSON.
+
+rich decides colours: on a terminal they are on, piped output is plain (and NO_COLOR is honoured).
+Data goes to stdout, progress and errors to stderr, so `medallion query ... > out.csv` is clean.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from rich.console import Console
+
+    from medallion.errors import MedallionError
+    from medallion.project import Project, TableRow
+    from medallion.runner.execute import RunResult, StepResult
+    from medallion.templates import Template
+
+_out: Console | None = None
+_err: Console | None = None
+
+
+def out() -> Console:
+    global _out
+    if _out is None:
+        from rich.console import Console
+
+        import os
+
+        # Piped output is never cut to 80 columns: scripts and files get whole rows.
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100_000
+        _out = Console(highlight=False, soft_wrap=False, width=width)
+    return _out
+
+
+def err() -> Console:
+    global _err
+    if _err is None:
+        from rich.console import Console
+
+        _err = Console(stderr=True, highlight=False)
+    return _err
+
+
+def _table(*columns: str, right: tuple[str, ...] = (), title: str | None = None):  # noqa: ANN202
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
+    for c in columns:
+        t.add_column(c, justify="right" if c in right else "left", no_wrap=c not in ("error",))
+    return t
+
+
+# -- formatting helpers ----------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=_json_default, indent=2) + "\n")
+
+
+def _num(n: int | None) -> str:
+    return "" if n is None else f"{n:,}"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _secs(s: float | None) -> str:
+    if s is None:
+        return ""
+    if s < 60:
+        return f"{s:.2f}s"
+    return f"{int(s // 60)}m{s % 60:04.1f}s"
+
+
+def _when(value: str | datetime | None) -> str:
+    """Local time for people; state stores UTC ISO strings."""
+    if value is None:
+        return ""
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _status(status: str) -> str:
+    colour = {
+        "success": "green",
+        "failed": "red",
+        "skipped": "yellow",
+        "running": "cyan",
+        "aborted": "red",
+    }.get(status, "white")
+    return f"[{colour}]{status}[/]"
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
+
+
+# -- errors ------------------------------------------------------------------------------------------
+
+
+def error(e: MedallionError) -> None:
+    loc = e.location
+    if e.file:
+        loc = loc.replace(e.file, _rel(Path(e.file)), 1)
+    console = err()
+    console.print(f"[bold red]error:[/] {loc + ': ' if loc else ''}{e.message}", markup=True)
+    if e.hint:
+        console.print(f"  [dim]hint:[/] {e.hint}")
+
+
+# -- templates / init ----------------------------------------------------------------------------------
+
+
+def templates(items: dict[str, Template]) -> None:
+    t = _table("template", "rows unit", "description")
+    for tpl in items.values():
+        t.add_row(f"[bold]{tpl.name}[/]", tpl.rows_unit, tpl.description)
+    out().print(t)
+    out().print("create one with: medallion init DIR --template NAME")
+
+
+def initialized(dest: Path, tpl: Template, counts: dict[str, int], next_steps: bool = True) -> None:
+    console = err()
+    console.print(f"[green]created[/] {tpl.name} project in [bold]{_rel(dest)}[/]")
+    if counts:
+        total = sum(counts.values())
+        console.print(f"  sample data: {len(counts)} files, {total:,} rows in {_rel(dest / 'data')}")
+    if next_steps:
+        console.print(f"  next: cd {_rel(dest)} && medallion run")
+
+
+def generated(project: Project, counts: dict[str, int]) -> None:
+    t = _table("file", "rows", right=("rows",))
+    for name, n in counts.items():
+        t.add_row(name, _num(n))
+    out().print(t)
+    err().print(
+        "data rewritten; `medallion run` ingests the changed files, "
+        "`medallion run --full-refresh` rebuilds bronze from them alone"
+    )
+
+
+def validated(project: Project) -> None:
+    n_models = len(project.models)
+    out().print(
+        f"[green]ok[/] {project.config.name}: {len(project.config.sources)} sources, "
+        f"{n_models} models, no problems found"
+    )
+
+
+# -- runs --------------------------------------------------------------------------------------------
+
+
+class RunReporter:
+    """Live progress on a terminal (a spinner on the current step), one line per finished step."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.console = err()
+        self.total = 0
+        self._status: Any = None
+        self._started = 0.0
+
+    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None:
+        self.total = len(plan)
+        self._started = time.perf_counter()
+        self.console.print(
+            f"[bold]medallion run[/] {self.project.config.name} · run {run_id} · "
+            f"{self.total} steps"
+        )
+
+    def step_started(self, step_no: int, node: str, step: str) -> None:
+        if self.console.is_terminal:
+            verb = {"ingest": "ingesting", "model": "building", "view": "defining"}[step]
+            text = f"[{step_no}/{self.total}] {verb} {node} ..."
+            if self._status is None:
+                self._status = self.console.status(text)
+                self._status.start()
+            else:
+                self._status.update(text)
+
+    def step_finished(self, r: StepResult) -> None:
+        mark = {"success": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}[
+            r.status
+        ]
+        detail = ""
+        if r.status == "success":
+            parts = []
+            if r.step == "view":
+                parts.append("view")
+            if r.rows_written is not None:
+                parts.append(f"{r.rows_written:,} rows")
+            if r.rows_quarantined:
+                parts.append(f"[yellow]{r.rows_quarantined:,} quarantined[/]")
+            if r.delta_version is not None:
+                parts.append(f"v{r.delta_version}")
+            if r.note and r.step != "view":
+                parts.append(f"[dim]{r.note}[/]")
+            detail = ", ".join(parts)
+        elif r.status == "skipped":
+            detail = f"[yellow]skipped[/]: {r.error}"
+        else:
+            detail = "[red]failed[/]"
+        self.console.print(
+            f"  {mark} {r.step:<6} {r.node:<36} {detail}  [dim]{_secs(r.duration_s)}[/]"
+        )
+
+    def run_finished(self, result: RunResult) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        failed = [s for s in result.steps if s.status == "failed"]
+        for s in failed:
+            self.console.print(f"\n[bold red]{s.node} failed:[/]")
+            for line in (s.error or "").splitlines():
+                self.console.print(f"  {line}", markup=False, highlight=False)
+        ok = sum(1 for s in result.steps if s.status == "success")
+        skipped = sum(1 for s in result.steps if s.status == "skipped")
+        written = sum(s.rows_written or 0 for s in result.steps)
+        quarantined = sum(s.rows_quarantined or 0 for s in result.steps)
+        verdict = "[green]succeeded[/]" if result.ok else "[red]failed[/]"
+        extra = f", {quarantined:,} rows quarantined" if quarantined else ""
+        self.console.print(
+            f"\nrun {verdict} in {_secs(result.duration_s)}: {ok} ok, {len(failed)} failed, "
+            f"{skipped} skipped; {written:,} rows written{extra}"
+        )
+
+
+def run_result_dict(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "duration_s": round(result.duration_s, 3),
+        "error": result.error,
+        "steps": [
+            {**asdict(s), "layer": s.layer, "table": s.table, "duration_s": round(s.duration_s, 3)}
+            for s in result.steps
+        ],
+    }
+
+
+def _steps_table(steps: list[dict[str, Any]]):  # noqa: ANN202
+    t = _table(
+        "#",
+        "step",
+        "table",
+        "status",
+        "read",
+        "written",
+        "quarantined",
+        "version",
+        "time",
+        right=("#", "read", "written", "quarantined", "version", "time"),
+    )
+    for s in steps:
+        t.add_row(
+            str(s["step_no"]),
+            s["step"],
+            f"{s['layer']}.{s['table_name']}",
+            _status(s["status"]),
+            _num(s.get("rows_read")),
+            _num(s.get("rows_written")),
+            _num(s.get("rows_quarantined")),
+            "" if s.get("delta_version") is None else f"v{s['delta_version']}",
+            _secs(s.get("duration_s")),
+        )
+    return t
+
+
+def status(project: Project, run: dict[str, Any] | None, steps: list[dict[str, Any]]) -> None:
+    console = out()
+    if run is None:
+        console.print(f"{project.config.name}: no runs yet — try `medallion run`")
+        return
+    duration = ""
+    if run.get("ended_at"):
+        d = datetime.fromisoformat(run["ended_at"]) - datetime.fromisoformat(run["started_at"])
+        duration = f" in {_secs(d.total_seconds())}"
+    console.print(
+        f"[bold]{project.config.name}[/] · last run [bold]{run['run_id']}[/] "
+        f"{_status(run['status'])}{duration} · started {_when(run['started_at'])} · "
+        f"{run['trigger']}"
+    )
+    if run.get("command"):
+        console.print(f"  [dim]{run['command']}[/]")
+    console.print(_steps_table(steps))
+    for s in steps:
+        if s["status"] in ("failed", "aborted") and s.get("error"):
+            console.print(f"[red]{s['layer']}.{s['table_name']}[/]:")
+            for line in s["error"].splitlines():
+                console.print(f"  {line}", markup=False)
+    if run.get("error") and not any(s["status"] == "failed" for s in steps):
+        console.print(f"[red]{run['error']}[/]", markup=True)
+
+
+def history(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out().print("no runs yet — try `medallion run`")
+        return
+    t = _table(
+        "run",
+        "started",
+        "duration",
+        "status",
+        "trigger",
+        "steps",
+        "failed",
+        "rows written",
+        "command",
+        right=("duration", "steps", "failed", "rows written"),
+    )
+    for r in rows:
+        duration = None
+        if r.get("ended_at"):
+            duration = (
+                datetime.fromisoformat(r["ended_at"]) - datetime.fromisoformat(r["started_at"])
+            ).total_seconds()
+        t.add_row(
+            r["run_id"],
+            _when(r["started_at"]),
+            _secs(duration),
+            _status(r["status"]),
+            r["trigger"],
+            _num(r.get("steps")),
+            _num(r.get("failed_steps")) if r.get("failed_steps") else "",
+            _num(r.get("rows_written")),
+            r.get("command") or "",
+        )
+    out().print(t)
+
+
+# -- tables / lineage -----------------------------------------------------------------------------------
+
+
+def table_row_dict(r: TableRow) -> dict[str, Any]:
+    d = asdict(r)
+    d["table"] = f"{r.layer}.{r.name}"
+    return d
+
+
+def tables(rows: list[TableRow]) -> None:
+    if not rows:
+        out().print("no tables yet — try `medallion run`")
+        return
+    t = _table(
+        "layer",
+        "table",
+        "kind",
+        "rows",
+        "version",
+        "last written",
+        "size",
+        "partitioned by",
+        right=("rows", "version", "size"),
+    )
+    for r in rows:
+        t.add_row(
+            r.layer,
+            r.name,
+            r.kind if r.kind != "quarantine" else "[yellow]quarantine[/]",
+            _num(r.rows),
+            "" if r.version is None else f"v{r.version}",
+            _when(r.last_written),
+            _size(r.size_bytes),
+            ", ".join(r.partition_by),
+        )
+    out().print(t)
+
+
+def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
+    console = out()
+    if model is None:
+        current = None
+        width = max((len(n.split(".", 1)[1]) for n in data), default=10) + 2
+        for node, info in data.items():
+            layer, name = node.split(".", 1)
+            if layer != current:
+                console.print(f"[bold]{layer}[/]")
+                current = layer
+            ups = ", ".join(info["upstream"])
+            arrow = f"  ← {ups}" if ups else ""
+            console.print(f"  {name:<{width}} [dim]{info['kind']:<7}[/]{arrow}")
+        return
+    g = project.graph
+    node = data["node"]
+    console.print(f"[bold]{node}[/] ({data['kind']})")
+
+    def tree(n: str, edges: dict[str, list[str]], prefix: str, seen: set[str]) -> None:
+        children = sorted(set(edges.get(n, [])))
+        for i, child in enumerate(children):
+            last = i == len(children) - 1
+            branch = "└── " if last else "├── "
+            repeat = child in seen
+            kind = project._kind(child)
+            console.print(f"{prefix}{branch}{child} [dim]({kind}){' …' if repeat else ''}[/]")
+            if not repeat:
+                seen.add(child)
+                tree(child, edges, prefix + ("    " if last else "│   "), seen)
+
+    console.print("upstream (what it reads):")
+    if g.up.get(node):
+        tree(node, g.up, "  ", set())
+    else:
+        console.print("  (none)")
+    console.print("downstream (what reads it):")
+    if g.down.get(node):
+        tree(node, g.down, "  ", set())
+    else:
+        console.print("  (none)")
+
+
+# -- query results ---------------------------------------------------------------------------------------
+
+
+def query_result(reader: pa.RecordBatchReader, *, fmt: str, output: Path | None, limit: int) -> None:
+    import pyarrow as pa
+
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        sink = pa.OSFile(str(output), "wb") if output else sys.stdout.buffer
+        with pacsv.CSVWriter(sink, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        if output:
+            sink.close()
+            err().print(f"wrote {_rel(output)}")
+        return
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        assert output is not None
+        rows = 0
+        with pq.ParquetWriter(str(output), reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        err().print(f"wrote {rows:,} rows to {_rel(output)}")
+        return
+    if fmt == "json":
+        fh = open(output, "w", encoding="utf-8") if output else sys.stdout  # noqa: SIM115
+        try:
+            fh.write("[")
+            first = True
+            for batch in reader:
+                for row in batch.to_pylist():
+                    fh.write(("\n  " if first else ",\n  ") + json.dumps(row, default=_json_default))
+                    first = False
+            fh.write("\n]\n" if not first else "]\n")
+        finally:
+            if output:
+                fh.close()
+                err().print(f"wrote {_rel(output)}")
+        return
+    # table
+    numeric = {
+        f.name
+        for f in reader.schema
+        if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+    }
+    rows: list[dict[str, Any]] = []
+    total = 0
+    for batch in reader:
+        total += batch.num_rows
+        if limit and len(rows) >= limit:
+            continue
+        rows.extend(batch.slice(0, limit - len(rows) if limit else None).to_pylist())
+    print_rows(reader.schema.names, numeric, rows)
+    more = f" (showing {len(rows):,}; use --limit 0 or --format csv for all)" if len(rows) < total else ""
+    err().print(f"[dim]{total:,} rows{more}[/]")
+
+
+#: on a terminal, a cell longer than this is cut, so one long text does not hide other columns
+MAX_CELL = 40
+
+
+def print_rows(names: list[str], numeric: set[str], rows: list[dict[str, Any]]) -> None:
+    """An aligned table. On a terminal too narrow for every column, the first and last columns
+    are shown and the middle ones elided (and counted), as the DuckDB shell does."""
+    console = out()
+    cells = [[_plain(row[n]) for n in names] for row in rows]
+    shown = list(range(len(names)))
+    if console.is_terminal:
+        cells = [[c if len(c) <= MAX_CELL else c[: MAX_CELL - 1] + "…" for c in r] for r in cells]
+        widths = [
+            max([len(names[i])] + [len(r[i]) for r in cells]) + 3 for i in range(len(names))
+        ]
+        if sum(widths) > console.width:
+            left, right, used = 0, len(names) - 1, 6  # room for the elision column
+            keep_left: list[int] = []
+            keep_right: list[int] = []
+            while left <= right:
+                i = left if len(keep_left) <= len(keep_right) else right
+                if used + widths[i] > console.width:
+                    break
+                used += widths[i]
+                if i == left:
+                    keep_left.append(i)
+                    left += 1
+                else:
+                    keep_right.insert(0, i)
+                    right -= 1
+            shown = keep_left + [-1] + keep_right
+    t = _table(*[names[i] if i >= 0 else "…" for i in shown], right=tuple(numeric))
+    for r in cells:
+        t.add_row(*[_markup(r[i]) if i >= 0 else "…" for i in shown])
+    console.print(t)
+    if -1 in shown:
+        hidden = len(names) - len(shown) + 1
+        err().print(f"[dim]{hidden} of {len(names)} columns not shown (terminal too narrow)[/]")
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def _markup(text: str) -> str:
+    return "[dim]NULL[/]" if text == "NULL" else text.replace("[", r"\[")
+
+
+# -- demo ------------------------------------------------------------------------------------------------
+
+
+def demo_summary(project: Project, result: RunResult) -> None:
+    console = out()
+    gold = project.config.layers[-1]
+    gold_tables = [fqn for fqn in project.graph.order if fqn.startswith(f"{gold}.")]
+    counts = {f"{r.layer}.{r.name}": r.rows for r in project.tables()}
+    for fqn in gold_tables:
+        if result.step(fqn).status != "success":
+            continue
+        import pyarrow as pa
+
+        table = project.query(f"select * from {fqn} limit 5")
+        n = counts.get(fqn)
+        console.print(f"\n[bold]{fqn}[/] [dim]({_num(n)} rows; first 5)[/]")
+        numeric = {
+            f.name
+            for f in table.schema
+            if pa.types.is_integer(f.type)
+            or pa.types.is_floating(f.type)
+            or pa.types.is_decimal(f.type)
+        }
+        print_rows(table.schema.names, numeric, table.to_pylist())
+    console.print(f"\n[bold]run summary[/] ({result.run_id})")
+    console.print(_steps_table(project.steps(result.run_id)))
+    err().print(
+        f"project: {project.root}\n"
+        f"try: medallion -p {project.root} query \"select * from {gold_tables[-1] if gold_tables else 'gold.x'} limit 5\"\n"
+        f"     medallion -p {project.root} status | tables | lineage | history"
+    )

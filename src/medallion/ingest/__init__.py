@@ -1,0 +1,1 @@
+"""Sources: file discovery and reading, and the bronze writer."""
