@@ -43,7 +43,7 @@ class MedallionError(Exception):
     def location(self) -> str:
         """`file:line:col`, or the model/source name when there is no file."""
         if self.file:
-            loc = self.file
+            loc = _display_path(self.file)
             if self.line:
                 loc += f":{self.line}"
                 if self.column:
@@ -115,6 +115,14 @@ class StateError(MedallionError):
 
 class TemplateError(MedallionError):
     """Unknown template, or a project folder that would be overwritten."""
+
+
+def _display_path(path: str) -> str:
+    """Paths under the current folder are shown relative to it (shorter, and what users typed)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path
 
 
 def suggest(word: str, candidates: object) -> str | None:

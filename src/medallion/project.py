@@ -171,7 +171,9 @@ class Project:
         known = set(self.catalog.tables()) | {
             fqn for fqn, m in self._models_or_empty().items() if m.kind == "view"
         }
-        refs = resolve_refs(tree, layers=self.config.layers, known=known, error=QueryError)
+        refs = resolve_refs(
+            tree, sql=sql, layers=self.config.layers, known=known, error=QueryError
+        )
         engine = self.new_engine()
         try:
             for ref in refs:

@@ -46,7 +46,7 @@ def err() -> Console:
     if _err is None:
         from rich.console import Console
 
-        _err = Console(stderr=True, highlight=False)
+        _err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 100_000)
     return _err
 
 
@@ -135,8 +135,6 @@ def _rel(path: Path) -> str:
 
 def error(e: MedallionError) -> None:
     loc = e.location
-    if e.file:
-        loc = loc.replace(e.file, _rel(Path(e.file)), 1)
     console = err()
     console.print(f"[bold red]error:[/] {loc + ': ' if loc else ''}{e.message}", markup=True)
     if e.hint:

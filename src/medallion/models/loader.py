@@ -134,7 +134,7 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
         if model.language == "sql":
             model.tree = parse_select(model.text, error=ModelError, **where)
             model.depends_on = resolve_refs(
-                model.tree, layers=layers, known=known, error=ModelError, **where
+                model.tree, sql=model.text, layers=layers, known=known, error=ModelError, **where
             )
             if model.config.depends_on:
                 raise ModelError(

@@ -52,7 +52,7 @@ def duckdb_syntax_error(sql: str) -> tuple[str, int | None] | None:
         return msg, int(pos) if pos not in (None, "") else None
     statements = result.get("statements", [])
     if not statements:
-        return "no SQL statement found", None
+        return "the model has no SQL statement; write one SELECT", None
     if len(statements) > 1:
         return "a model must be one SELECT statement, found several (remove the extra ';')", None
     return None
@@ -95,8 +95,12 @@ def parse_select(sql: str, *, error: type[MedallionError], **where: object) -> e
     return tree
 
 
-def table_refs(tree: exp.Expression) -> tuple[list[TableRef], list[TableRef]]:
-    """(qualified refs `<db>.<name>`, unqualified refs that are not CTE names) in the tree."""
+def table_refs(
+    tree: exp.Expression, sql: str | None = None
+) -> tuple[list[TableRef], list[TableRef]]:
+    """(qualified refs `<db>.<name>`, unqualified refs that are not CTE names) in the tree.
+
+    With the SQL text, positions are the line and column where the reference starts."""
     import sqlglot.expressions as exp
 
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -106,13 +110,12 @@ def table_refs(tree: exp.Expression) -> tuple[list[TableRef], list[TableRef]]:
         ident = table.this
         if not isinstance(ident, exp.Identifier):
             continue  # table functions: range(), read_parquet(), ...
-        meta = ident.meta or {}
-        ref = TableRef(
-            layer=(table.db or "").lower(),
-            name=table.name.lower(),
-            line=meta.get("line"),
-            column=meta.get("col"),
-        )
+        first = table.args.get("db") or ident
+        meta = first.meta or {}
+        line, col = meta.get("line"), meta.get("col")
+        if sql is not None and meta.get("start") is not None:
+            line, col = line_col(sql, meta["start"])
+        ref = TableRef(layer=(table.db or "").lower(), name=table.name.lower(), line=line, column=col)
         if table.args.get("catalog"):
             ref = TableRef(
                 layer="", name=table.sql(dialect=DIALECT), line=ref.line, column=ref.column
@@ -128,6 +131,7 @@ def table_refs(tree: exp.Expression) -> tuple[list[TableRef], list[TableRef]]:
 def resolve_refs(
     tree: exp.Expression,
     *,
+    sql: str | None = None,
     layers: list[str],
     known: set[str],
     error: type[MedallionError],
@@ -137,7 +141,7 @@ def resolve_refs(
 
     Raises `error` for an unqualified table, an unknown layer or an unknown table, naming the
     line and suggesting the closest known name."""
-    qualified, bare = table_refs(tree)
+    qualified, bare = table_refs(tree, sql)
     for ref in bare:
         candidates = sorted(t for t in known if t.split(".", 1)[1] == ref.name)
         hint = (
