@@ -75,6 +75,22 @@ class FileSource(Strict):
             raise ValueError("path must name at least one file or glob pattern")
         return v
 
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_types(cls, v: object) -> object:
+        if not isinstance(v, dict):
+            return v
+        for col, typ in v.items():
+            if typ is None or (isinstance(typ, str) and typ.count("(") != typ.count(")")):
+                raise ValueError(
+                    f"the type of column {col!r} looks cut in two at a comma ({typ!r}); in a "
+                    "{...} mapping, quote types with commas: amount: 'DECIMAL(12,2)'"
+                )
+            if not isinstance(typ, str) or not typ.strip():
+                raise ValueError(f"column {col!r} needs a type name such as INTEGER or VARCHAR")
+            check_type(typ)
+        return v
+
     @field_validator("delimiter", "quote", "escape")
     @classmethod
     def _one_char(cls, v: str | None) -> str | None:
@@ -109,6 +125,22 @@ class FileSource(Strict):
         if fmt != "json" and self.json_format is not None:
             raise ValueError(f"json_format applies to json sources only (format is {fmt})")
         return self
+
+
+def check_type(typ: str) -> None:
+    """Raise ValueError unless `typ` is a SQL type DuckDB understands (checked with SQLGlot)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        parsed = exp.DataType.build(typ, dialect="duckdb")
+    except (sqlglot.errors.ParseError, ValueError):
+        parsed = None
+    if parsed is None or parsed.this == exp.DataType.Type.USERDEFINED:
+        raise ValueError(
+            f"unknown column type {typ!r}; use a DuckDB type such as INTEGER, BIGINT, DOUBLE, "
+            "DECIMAL(12,2), DATE, TIMESTAMP, VARCHAR or BOOLEAN"
+        )
 
 
 def infer_format(path: str) -> Literal["csv", "json", "parquet"] | None:

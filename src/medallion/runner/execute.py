@@ -348,20 +348,52 @@ def _to_reader(engine: Engine, rel: Any, model: Model):
 
 
 _LINE_RE = re.compile(r"LINE (\d+):")
+_QUOTED_RE = re.compile(r'"([^"]+)"')
 
 
 def _sql_error(message: str, model: Model) -> ExecutionError:
-    """A DuckDB error of a model as an ExecutionError pointing at the model file and line."""
+    """A DuckDB error of a model as an ExecutionError pointing at the model file and line.
+
+    DuckDB gives a position for parser and conversion errors ("LINE 3:"), not for binder errors
+    ("Referenced column "amont" not found"); for those the line is where the quoted name first
+    appears in the model as a whole word, which is where a typo usually is."""
     text = _unwrap_stream_error(message)
+    lines = text.strip().splitlines() or ["error"]
+    first = lines[0]
+    line: int | None = None
     m = _LINE_RE.search(text)
-    first = text.strip().splitlines()[0] if text.strip() else "error"
-    return ExecutionError(
-        first,
-        file=model.path,
-        line=int(m.group(1)) if m else None,
-        model=model.fqn,
-        hint="fix the SQL and run again; the table was not changed",
-    )
+    if m:
+        line = int(m.group(1))
+    else:
+        q = _QUOTED_RE.search(first)
+        if q:
+            line = _word_line(model.text, q.group(1))
+    candidates = next((ln for ln in lines if ln.startswith("Candidate bindings")), None)
+    hint = "fix the SQL and run again; the table was not changed"
+    if candidates:
+        hint = f"{candidates.rstrip('.')}; {hint}"
+    return ExecutionError(first, file=model.path, line=line, model=model.fqn, hint=hint)
+
+
+def _word_line(text: str, word: str) -> int | None:
+    """1-based line of the first whole-word occurrence of `word` outside comments."""
+    pattern = re.compile(rf"(?<![\w.]){re.escape(word)}(?!\w)", re.IGNORECASE)
+    in_block = False
+    for n, raw in enumerate(text.splitlines(), start=1):
+        code = raw
+        if in_block:
+            if "*/" not in code:
+                continue
+            code = code.split("*/", 1)[1]
+            in_block = False
+        if "/*" in code:
+            before, after = code.split("/*", 1)
+            in_block = "*/" not in after
+            code = before + (after.split("*/", 1)[1] if not in_block else "")
+        code = code.split("--", 1)[0]
+        if pattern.search(code):
+            return n
+    return None
 
 
 def _unwrap_stream_error(e: BaseException | str) -> str:

@@ -45,7 +45,7 @@ select
     s.last_order_date,
     s.order_count,
     s.lifetime_value,
-    round(s.lifetime_value / s.order_count, 2)::decimal(14, 2) as avg_order_value,
+    round(s.lifetime_value / s.order_count, 2) as avg_order_value,
     a.as_of_date,
     date_diff('day', s.last_order_date, a.as_of_date) as days_since_last_order,
     case

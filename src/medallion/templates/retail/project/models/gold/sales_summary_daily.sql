@@ -8,7 +8,7 @@ columns:
   total_sales: Sum of net_amount (line totals after discounts) of the day's non-cancelled orders.
   total_orders: Number of non-cancelled orders.
   total_items: Units sold (sum of line quantities) in non-cancelled orders.
-  avg_order_value: total_sales / total_orders, rounded to cents.
+  avg_order_value: total_sales / total_orders, rounded to cents (a double, as averages are).
   unique_customers: Distinct customers with a non-cancelled order.
   cancelled_orders: Orders of the day with status cancelled.
   total_paid: Successful payments for the day's non-cancelled orders.
@@ -20,10 +20,10 @@ select
     count(*) filter (where status <> 'cancelled') as total_orders,
     coalesce(sum(item_count) filter (where status <> 'cancelled'), 0) as total_items,
     round(
-        coalesce(sum(net_amount) filter (where status <> 'cancelled'), 0)
+        sum(net_amount) filter (where status <> 'cancelled')
         / nullif(count(*) filter (where status <> 'cancelled'), 0),
         2
-    )::decimal(14, 2) as avg_order_value,
+    ) as avg_order_value,
     count(distinct customer_id) filter (where status <> 'cancelled') as unique_customers,
     count(*) filter (where status = 'cancelled') as cancelled_orders,
     coalesce(sum(paid_amount) filter (where status <> 'cancelled'), 0)::decimal(16, 2)

@@ -1,0 +1,185 @@
+"""Helpers shared by the benchmarks: measuring a child process, describing the machine, and
+updating one section of docs/benchmarks.md.
+
+Every measured thing runs in a fresh child process. The parent reaps it with `os.wait4`, which
+returns that child's own resource usage (its peak RSS and CPU time, plus those of any children it
+waited for) — so a measurement never mixes in the parent's memory or the other measurements, as
+`RUSAGE_CHILDREN` deltas would for the peak RSS (a maximum over all children ever reaped).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+DOCS_INTRO = """# Benchmarks
+
+Benchmarks are run by hand, never in CI: timings depend on the machine and on what else it is
+doing, so they would make CI flaky and mean nothing across runners. Each section below is written
+by its script (`--write-docs`) and states the date, the machine and the exact command; the numbers
+are medians of N runs on that machine (N is given in the section). Re-run the command to compare
+on your machine; compare ratios, not absolute times, across machines.
+"""
+
+
+@dataclass
+class Sample:
+    """One run of a child process."""
+
+    wall_s: float
+    user_s: float
+    sys_s: float
+    max_rss_kb: int
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def cpu_s(self) -> float:
+        return self.user_s + self.sys_s
+
+    @property
+    def rss_mb(self) -> float:
+        return self.max_rss_kb * 1024 / 1e6  # Linux reports ru_maxrss in KiB
+
+
+def measure(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> Sample:
+    """Run `argv` to completion; its wall time, CPU time and peak RSS (of that process only).
+
+    Output goes to temporary files rather than pipes, so the child never blocks on a full pipe
+    while the parent sits in wait4."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([os.fspath(a) for a in argv], cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        sample = Sample(
+            wall_s=wall,
+            user_s=usage.ru_utime,
+            sys_s=usage.ru_stime,
+            max_rss_kb=usage.ru_maxrss,
+            returncode=proc.returncode,
+            stdout=out.read().decode(errors="replace"),
+            stderr=err.read().decode(errors="replace"),
+        )
+    if check and sample.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(map(os.fspath, argv))} exited with {sample.returncode}\n"
+            f"--- stdout\n{sample.stdout[-4000:]}\n--- stderr\n{sample.stderr[-4000:]}"
+        )
+    return sample
+
+
+@dataclass
+class Summary:
+    """Medians over repeated samples."""
+
+    n: int
+    wall_s: float
+    cpu_s: float
+    rss_mb: float
+    walls: list[float]
+
+    @classmethod
+    def of(cls, samples: Sequence[Sample]) -> Summary:
+        return cls(
+            n=len(samples),
+            wall_s=statistics.median(s.wall_s for s in samples),
+            cpu_s=statistics.median(s.cpu_s for s in samples),
+            rss_mb=statistics.median(s.rss_mb for s in samples),
+            walls=[s.wall_s for s in samples],
+        )
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    m = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return m.group(1).strip() if m else platform.processor() or "unknown"
+
+
+def _ram_gb() -> float | None:
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        return None
+    m = re.search(r"^MemTotal:\s*(\d+) kB", text, re.MULTILINE)
+    return int(m.group(1)) * 1024 / 1e9 if m else None
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine(packages: Sequence[str] = ("medallion", "duckdb", "deltalake", "pyarrow")) -> str:
+    """One paragraph describing the machine and the software versions."""
+    ram = _ram_gb()
+    versions = ", ".join(f"{p} {_version(p)}" for p in packages)
+    return (
+        f"{os.cpu_count()} CPUs ({_cpu_model()}), "
+        f"{f'{ram:.1f} GB RAM' if ram else 'RAM unknown'}, "
+        f"{platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, {versions}"
+    )
+
+
+def replace_section(doc: Path, heading: str, body: str) -> None:
+    """Write `## heading` + body into `doc`, replacing that section if present (up to the next
+    `## ` heading) and keeping every other section; creates the file with an intro if missing."""
+    text = doc.read_text(encoding="utf-8") if doc.exists() else DOCS_INTRO
+    section = f"## {heading}\n\n{body.strip()}\n"
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == f"## {heading}"), None)
+    if start is None:
+        new = text.rstrip() + "\n\n" + section
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        before = "".join(lines[:start])
+        after = "".join(lines[end:])
+        new = before + section + ("\n" + after if after else "")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(new, encoding="utf-8")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
+    """A GitHub markdown table; `align` has one letter per column, l or r."""
+    marks = ["---:" if a == "r" else ":---" for a in align]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(marks) + " |",
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+    return "\n".join(lines)
+
+
+def scale_label(rows: int) -> str:
+    """100000 -> '100k', 1000000 -> '1M', 2500 -> '2,500'."""
+    for unit, size in (("M", 1_000_000), ("k", 1_000)):
+        if rows >= size and rows % size == 0:
+            return f"{rows // size}{unit}"
+    return f"{rows:,}"

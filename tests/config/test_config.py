@@ -1,0 +1,343 @@
+"""medallion.yml loading: defaults, env interpolation, and friendly, line-numbered errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from medallion.config import ProjectConfig, find_project_root, load_project_config
+from medallion.errors import ConfigError, ProjectNotFoundError
+from medallion.project import Project
+
+
+def write_config(root: Path, text: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "medallion.yml").write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return root
+
+
+def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> ProjectConfig:
+    return load_project_config(write_config(tmp_path, text), env if env is not None else {})
+
+
+def load_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text, env)
+    assert info.value.file == str(tmp_path / "medallion.yml")
+    return info.value
+
+
+# -- defaults ---------------------------------------------------------------------------------
+
+
+def test_defaults_for_a_minimal_file(tmp_path: Path) -> None:
+    config = load(tmp_path, "name: shop\n")
+    assert config.name == "shop"
+    assert config.storage == "./lakehouse"
+    assert config.state == ".medallion"
+    assert config.layers == ["bronze", "silver", "gold"]
+    assert config.models == "models"
+    assert config.sources == {}
+    assert config.landing_layer == "bronze"
+
+
+def test_project_paths_resolve_against_the_root(tmp_path: Path) -> None:
+    write_config(tmp_path, "name: shop\n")
+    project = Project.load(tmp_path)
+    assert project.storage_root == tmp_path / "lakehouse"
+    assert project.state_dir == tmp_path / ".medallion"
+    assert project.models_dir == tmp_path / "models"
+
+
+# -- ${VAR} interpolation ---------------------------------------------------------------------
+
+
+def test_env_variable_is_substituted(tmp_path: Path) -> None:
+    config = load(tmp_path, "name: p\nstorage: ${LAKE_ROOT}/lake\n", {"LAKE_ROOT": "/data"})
+    assert config.storage == "/data/lake"
+
+
+def test_env_default_used_when_unset(tmp_path: Path) -> None:
+    config = load(tmp_path, "name: p\nstorage: ${LAKE_ROOT:-/srv}/lake\n", {})
+    assert config.storage == "/srv/lake"
+
+
+def test_env_value_wins_over_default(tmp_path: Path) -> None:
+    config = load(tmp_path, "name: p\nstorage: ${LAKE_ROOT:-/srv}/lake\n", {"LAKE_ROOT": "/x"})
+    assert config.storage == "/x/lake"
+
+
+def test_empty_default(tmp_path: Path) -> None:
+    assert load(tmp_path, "name: p\nstorage: ${NOPE:-}/lake\n").storage == "/lake"
+
+
+def test_double_dollar_escapes_a_literal(tmp_path: Path) -> None:
+    config = load(tmp_path, "name: p\nstorage: $${HOME} and ${X}\n", {"HOME": "/h", "X": "x"})
+    assert config.storage == "${HOME} and x"
+
+
+def test_env_in_list_items_and_project_load(tmp_path: Path) -> None:
+    write_config(
+        tmp_path,
+        """
+        name: p
+        sources:
+          orders:
+            path:
+              - data/a.csv
+              - ${DATA_DIR}/b.csv
+        """,
+    )
+    project = Project.load(tmp_path, env={"DATA_DIR": "/in"})
+    assert project.config.sources["orders"].paths == ["data/a.csv", "/in/b.csv"]
+
+
+def test_missing_env_variable_names_key_and_line(tmp_path: Path) -> None:
+    err = load_error(
+        tmp_path,
+        """
+        name: p
+        sources:
+          orders:
+            path: ${DATA_DIR}/orders.csv
+        """,
+    )
+    assert err.message == "environment variable DATA_DIR is not set (used in sources.orders.path)"
+    assert err.key == "sources.orders.path"
+    assert err.line == 4
+    assert err.hint is not None and "export DATA_DIR=" in err.hint
+
+
+def test_missing_env_variable_in_a_list_item(tmp_path: Path) -> None:
+    write_config(tmp_path, "name: p\nlayers:\n  - bronze\n  - ${SILVER}\n")
+    with pytest.raises(ConfigError, match=r"SILVER is not set \(used in layers\[1\]\)") as info:
+        Project.load(tmp_path, env={})
+    assert info.value.key == "layers[1]"
+    assert info.value.line == 4
+
+
+# -- validation errors ------------------------------------------------------------------------
+
+
+def test_unknown_key_with_suggestion_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    err = load_error(
+        tmp_path,
+        """
+        name: p
+        # a comment line
+        sources:
+          orders:
+            path: data/orders.csv
+            fromat: csv
+        """,
+    )
+    assert err.message == "unknown key 'fromat' in sources.orders — did you mean 'format'?"
+    assert err.line == 6
+    assert err.key == "sources.orders.fromat"
+    monkeypatch.chdir(tmp_path)
+    assert str(err).startswith("medallion.yml:6: unknown key 'fromat'")
+
+
+def test_unknown_top_level_key_without_close_match_lists_allowed(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\nzzzzzz: 1\n")
+    assert err.message == "unknown key 'zzzzzz' in (top level)"
+    assert err.line == 2
+    assert err.hint is not None and err.hint.startswith("allowed keys: name, description")
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\nsources:\n  orders:\n    format: csv\n")
+    assert err.message == "missing required key 'path' in sources.orders"
+    assert err.key == "sources.orders.path"
+    assert err.line == 4  # the first line of the orders mapping
+
+
+def test_missing_project_name(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "storage: ./lake\n")
+    assert err.message == "missing required key 'name' in (top level)"
+    assert err.line == 1
+
+
+def test_invalid_literal_with_suggestion(tmp_path: Path) -> None:
+    err = load_error(
+        tmp_path, "name: p\nsources:\n  orders:\n    path: data/o.csv\n    format: csvv\n"
+    )
+    assert err.message == (
+        "sources.orders.format: 'csvv' is not allowed; expected 'csv', 'json' or 'parquet'"
+        " — did you mean 'csv'?"
+    )
+    assert err.line == 5
+    assert err.key == "sources.orders.format"
+
+
+def test_broken_yaml_gives_file_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    err = load_error(
+        tmp_path,
+        """
+        name: p
+        sources:
+          orders:
+           path: data/o.csv
+            format: csv
+        """,
+    )
+    assert err.message == "invalid YAML: mapping values are not allowed here"
+    assert (err.line, err.column) == (5, 11)
+    assert err.hint is not None and "indentation" in err.hint
+    monkeypatch.chdir(tmp_path)
+    assert str(err).startswith("medallion.yml:5:11: invalid YAML")
+
+
+def test_tab_indentation_is_invalid_yaml(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\n\tstorage: x\n")
+    assert err.message.startswith("invalid YAML: found character '\\t'")
+    assert err.line == 2
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "# only a comment\n")
+    assert err.message == "medallion.yml is empty"
+    assert err.hint is not None and "name:" in err.hint
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "- bronze\n- silver\n")
+    assert err.message == "medallion.yml must be a mapping of keys (name, sources, ...), not a list"
+    assert err.line == 1
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ("[Bronze, silver]", "layers: layer 'Bronze' must be lower-case letters"),
+        ("[bronze, sil__ver]", "layers: layer 'sil__ver' must not contain '__'"),
+        ("[bronze, main]", "layers: 'main' is reserved by the SQL engine"),
+        ("[bronze, bronze]", "layers: layer names must be unique"),
+        ("[]", "layers: at least one layer is needed"),
+    ],
+)
+def test_invalid_layers(tmp_path: Path, layers: str, message: str) -> None:
+    err = load_error(tmp_path, f"name: p\nlayers: {layers}\n")
+    assert err.message.startswith(message)
+    assert err.key == "layers"
+    assert err.line == 2
+
+
+@pytest.mark.parametrize("name", ["Orders", "or__ders", "2orders"])
+def test_invalid_source_names(tmp_path: Path, name: str) -> None:
+    err = load_error(tmp_path, f"name: p\nsources:\n  {name}:\n    path: o.csv\n")
+    assert err.message.startswith(f"sources: source name {name!r} must")
+    assert err.key == "sources"
+
+
+def test_csv_options_rejected_on_parquet(tmp_path: Path) -> None:
+    err = load_error(
+        tmp_path,
+        """
+        name: p
+        sources:
+          orders:
+            path: data/orders.parquet
+            header: true
+            delimiter: ';'
+        """,
+    )
+    assert err.message == (
+        "sources.orders: header, delimiter apply to csv sources only (format is parquet)"
+    )
+    assert err.key == "sources.orders"
+    assert err.line == 4
+
+
+def test_json_format_rejected_on_csv(tmp_path: Path) -> None:
+    err = load_error(
+        tmp_path, "name: p\nsources:\n  o:\n    path: o.csv\n    json_format: array\n"
+    )
+    assert err.message == "sources.o: json_format applies to json sources only (format is csv)"
+
+
+@pytest.mark.parametrize(
+    ("path", "fmt"),
+    [
+        ("data/o.csv", "csv"),
+        ("data/o.tsv", "csv"),
+        ("data/o.csv.gz", "csv"),
+        ("data/o*.jsonl", "json"),
+        ("data/O.NDJSON", "json"),
+        ("data/o.parquet", "parquet"),
+        ("data/o.pq", "parquet"),
+    ],
+)
+def test_format_inferred_from_extension(tmp_path: Path, path: str, fmt: str) -> None:
+    config = load(tmp_path, f"name: p\nsources:\n  o:\n    path: {path}\n")
+    assert config.sources["o"].format is None
+    assert config.sources["o"].file_format == fmt
+
+
+def test_explicit_format_for_unknown_extension(tmp_path: Path) -> None:
+    config = load(tmp_path, "name: p\nsources:\n  o:\n    path: o.dat\n    format: json\n")
+    assert config.sources["o"].file_format == "json"
+
+
+def test_format_that_cannot_be_inferred(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\nsources:\n  o:\n    path: data/o.dat\n")
+    assert err.message == (
+        "sources.o: cannot tell the file format from 'data/o.dat'; set format: csv, json or parquet"
+    )
+    assert err.line == 4
+
+
+def test_empty_path_list(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\nsources:\n  o:\n    path: []\n")
+    assert err.message == "sources.o.path: path must name at least one file or glob pattern"
+
+
+def test_multiple_errors_are_listed(tmp_path: Path) -> None:
+    err = load_error(
+        tmp_path,
+        """
+        name: p
+        sources:
+          orders:
+            fromat: csv
+            path: a.csv
+          items:
+            path: b.csv
+            format: csvv
+        """,
+    )
+    first, *rest = err.message.splitlines()
+    assert first == "unknown key 'fromat' in sources.orders — did you mean 'format'?"
+    assert err.line == 4
+    yml = tmp_path / "medallion.yml"
+    assert rest == [
+        f"  {yml}:8: sources.items.format: 'csvv' is not allowed; "
+        "expected 'csv', 'json' or 'parquet' — did you mean 'csv'?"
+    ]
+
+
+# -- finding the project ----------------------------------------------------------------------
+
+
+def test_find_project_root_walks_up(tmp_path: Path) -> None:
+    write_config(tmp_path, "name: p\n")
+    deep = tmp_path / "models" / "silver" / "staging"
+    deep.mkdir(parents=True)
+    assert find_project_root(deep) == tmp_path.resolve()
+    assert Project.load(deep).root == tmp_path.resolve()
+
+
+def test_find_project_root_none_without_file(tmp_path: Path) -> None:
+    assert find_project_root(tmp_path) is None
+
+
+def test_project_load_without_medallion_yml(tmp_path: Path) -> None:
+    with pytest.raises(ProjectNotFoundError, match="no medallion.yml in .* or any parent") as info:
+        Project.load(tmp_path)
+    assert str(tmp_path.resolve()) in info.value.message
+    assert info.value.hint is not None and "medallion init" in info.value.hint
+    assert isinstance(info.value, ConfigError)

@@ -1,0 +1,285 @@
+"""CSV sources: format options, declared vs inferred types, rejected rows, globs, bad headers.
+
+Every test writes a tiny file, runs the project for real (DuckDB, Delta, SQLite state) and checks
+the bronze table, the quarantine table and the step counters against values worked out by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from medallion.project import Project
+from medallion.runner.execute import RunResult
+
+MakeProject = Callable[..., Project]
+
+
+def source_config(path: str, **options: str) -> str:
+    """medallion.yml with one source `s` reading `path`; options are raw YAML values."""
+    lines = ["name: t", "sources:", "  s:", f"    path: {path}"]
+    lines += [f"    {key}: {value}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run_ok(project: Project) -> RunResult:
+    result = project.run()
+    assert result.status == "success", result.error
+    return result
+
+
+def rows(project: Project, columns: str, order: str = "id") -> list[tuple[Any, ...]]:
+    table = project.query(f"select {columns} from bronze.s order by {order}")
+    return [tuple(r.values()) for r in table.to_pylist()]
+
+
+def quarantine(project: Project) -> list[tuple[Any, ...]]:
+    """(_source_file, _line, _raw, _error) of bronze.s__quarantine, by file and line."""
+    return rows(
+        project,
+        "_source_file, _line, _raw, _error",
+        order="_source_file, _line",
+    ).__class__(
+        tuple(r.values())
+        for r in project.query(
+            "select _source_file, _line, _raw, _error from bronze.s__quarantine "
+            "order by _source_file, _line"
+        ).to_pylist()
+    )
+
+
+def schema_of(project: Project) -> dict[str, pa.DataType]:
+    table = project.query("select * exclude (_source_file, _ingested_at, _run_id) from bronze.s")
+    return {f.name: f.type for f in table.schema}
+
+
+def counters(result: RunResult) -> tuple[int | None, int | None, int | None, int | None]:
+    step = result.step("bronze.s")
+    return (step.rows_read, step.rows_written, step.rows_quarantined, step.delta_version)
+
+
+# -- format options ----------------------------------------------------------------------------
+
+
+def test_header_and_inferred_types(make_project: MakeProject) -> None:
+    p = make_project(source_config("d/a.csv"), files={"d/a.csv": "id,name,amount\n1,Ann,2.5\n"})
+    assert counters(run_ok(p)) == (1, 1, 0, 0)
+    assert schema_of(p) == {"id": pa.int64(), "name": pa.string(), "amount": pa.float64()}
+    assert rows(p, "id, name, amount") == [(1, "Ann", 2.5)]
+    assert not p.catalog.exists("bronze.s__quarantine")
+
+
+def test_semicolon_delimiter_keeps_commas_in_values(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.csv", delimiter="';'"),
+        files={"d/a.csv": "id;name;amount\n1;Ann, Jr;2,5\n2;Bob;3\n"},
+    )
+    assert counters(run_ok(p)) == (2, 2, 0, 0)
+    assert rows(p, "id, name, amount") == [(1, "Ann, Jr", "2,5"), (2, "Bob", "3")]
+
+
+def test_tab_delimiter(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.tsv", delimiter='"\\t"'),
+        files={"d/a.tsv": "id\tname\n1\tAnn Lee\n2\tBob\n"},
+    )
+    run_ok(p)
+    assert rows(p, "id, name") == [(1, "Ann Lee"), (2, "Bob")]
+
+
+def test_quoted_fields_with_commas_newlines_and_doubled_quotes(make_project: MakeProject) -> None:
+    text = 'id,text\n1,"a, b"\n2,"line1\nline2"\n3,"say ""hi"""\n4,plain\n'
+    p = make_project(source_config("d/a.csv"), files={"d/a.csv": text})
+    assert counters(run_ok(p)) == (4, 4, 0, 0)
+    assert rows(p, "id, text") == [(1, "a, b"), (2, "line1\nline2"), (3, 'say "hi"'), (4, "plain")]
+
+
+def test_custom_quote_char(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.csv", quote='"\'"'),
+        files={"d/a.csv": "id,text\n1,'a, b'\n2,'it''s'\n3,\"x\"\n"},
+    )
+    run_ok(p)
+    # with ' as the quote, " is an ordinary character
+    assert rows(p, "id, text") == [(1, "a, b"), (2, "it's"), (3, '"x"')]
+
+
+def test_utf8_bom_is_not_part_of_the_first_column_name(make_project: MakeProject) -> None:
+    p = make_project(source_config("d/a.csv"), files={"d/a.csv": "\ufeffid,name\n1,Ann\n".encode()})
+    run_ok(p)
+    assert list(schema_of(p)) == ["id", "name"]
+    assert rows(p, "id, name") == [(1, "Ann")]
+
+
+def test_latin1_encoding(make_project: MakeProject) -> None:
+    data = "id,city\n1,Montréal\n2,Köln\n".encode("latin-1")
+    assert b"\xe9" in data  # é as one latin-1 byte: not valid UTF-8
+    p = make_project(source_config("d/a.csv", encoding="latin-1"), files={"d/a.csv": data})
+    run_ok(p)
+    assert rows(p, "id, city") == [(1, "Montréal"), (2, "Köln")]
+
+
+def test_null_markers(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.csv", null_values="['', NA, 'NULL']", columns="{x: INTEGER}"),
+        files={"d/a.csv": "id,x,y\n1,NA,a\n2,,NULL\n3,5,n/a\n"},
+    )
+    assert counters(run_ok(p)) == (3, 3, 0, 0)
+    assert rows(p, "id, x, y") == [(1, None, "a"), (2, None, None), (3, 5, "n/a")]
+
+
+def test_null_markers_are_used_when_inferring_types(make_project: MakeProject) -> None:
+    # x holds only numbers and null markers, so it is a numeric column, as DuckDB infers it
+    # when given the same null markers
+    p = make_project(
+        source_config("d/a.csv", null_values="['', NA, 'NULL']"),
+        files={"d/a.csv": "id,x\n1,NA\n2,\n3,5\n4,NULL\n"},
+    )
+    assert counters(run_ok(p)) == (4, 4, 0, 0)
+    assert schema_of(p) == {"id": pa.int64(), "x": pa.int64()}
+    assert rows(p, "id, x") == [(1, None), (2, None), (3, 5), (4, None)]
+
+
+def test_skip_rows_before_the_header(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.csv", skip_rows="2", columns="{n: INTEGER}"),
+        files={"d/a.csv": "report of 2024\n# a, comment\nid,n\n1,1\n2,zz\n3,3\n"},
+    )
+    assert counters(run_ok(p)) == (3, 2, 1, 0)
+    assert rows(p, "id, n") == [(1, 1), (3, 3)]
+    q = quarantine(p)
+    # line numbers are physical lines of the file, skipped lines included
+    assert [(f, line, raw) for f, line, raw, _ in q] == [("d/a.csv", 5, "2,zz")]
+
+
+def test_no_header_with_listed_columns(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.csv", header="false", columns="{id: INTEGER, name: VARCHAR}"),
+        files={"d/a.csv": "1,Ann\n2,Bob\n"},
+    )
+    assert counters(run_ok(p)) == (2, 2, 0, 0)
+    assert schema_of(p) == {"id": pa.int32(), "name": pa.string()}
+    assert rows(p, "id, name") == [(1, "Ann"), (2, "Bob")]
+
+
+# -- types and rejected rows -----------------------------------------------------------------
+
+
+def test_declared_types_and_rows_that_do_not_convert(make_project: MakeProject) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    text = (
+        "id,qty,price,day,note\n"
+        "1,2,3.50,2024-01-02,a\n"
+        "2,x,1.00,2024-01-03,b\n"
+        "3,4,5.25,2024-13-01,c\n"
+        "4,5,6.00,2024-01-04,d\n"
+    )
+    p = make_project(
+        source_config("d/a.csv", columns='{qty: INTEGER, price: "DECIMAL(12,2)", day: DATE}'),
+        files={"d/a.csv": text},
+    )
+    result = run_ok(p)
+    assert counters(result) == (4, 2, 2, 0)
+    assert result.step("bronze.s").details["quarantine_version"] == 0
+    assert schema_of(p) == {
+        "id": pa.int64(),  # inferred
+        "qty": pa.int32(),
+        "price": pa.decimal128(12, 2),
+        "day": pa.date32(),
+        "note": pa.string(),  # inferred
+    }
+    assert rows(p, "id, qty, price, day, note") == [
+        (1, 2, Decimal("3.50"), date(2024, 1, 2), "a"),
+        (4, 5, Decimal("6.00"), date(2024, 1, 4), "d"),
+    ]
+    (f1, l1, r1, e1), (f2, l2, r2, e2) = quarantine(p)
+    assert (f1, l1, r1) == ("d/a.csv", 3, "2,x,1.00,2024-01-03,b")
+    assert 'column "qty"' in e1 and '"x"' in e1
+    assert (f2, l2, r2) == ("d/a.csv", 4, "3,4,5.25,2024-13-01,c")
+    assert 'column "day"' in e2 and '"2024-13-01"' in e2
+
+
+def test_too_many_and_too_few_fields_are_quarantined(make_project: MakeProject) -> None:
+    text = "id,a,b\n1,x,y\n2,x\n3,x,y,z\n4,x,y\n"
+    p = make_project(source_config("d/a.csv", columns="{id: INTEGER}"), files={"d/a.csv": text})
+    assert counters(run_ok(p)) == (4, 2, 2, 0)
+    assert rows(p, "id, a, b") == [(1, "x", "y"), (4, "x", "y")]
+    (f1, l1, r1, e1), (f2, l2, r2, e2) = quarantine(p)
+    assert (f1, l1, r1) == ("d/a.csv", 3, "2,x")
+    assert e1.startswith("MISSING COLUMNS")
+    assert (f2, l2, r2) == ("d/a.csv", 4, "3,x,y,z")
+    assert e2.startswith("TOO MANY COLUMNS")
+
+
+def test_unterminated_quote_is_quarantined(make_project: MakeProject) -> None:
+    text = 'id,text\n1,ok\n2,"broken\n3,after\n'
+    p = make_project(source_config("d/a.csv", columns="{id: INTEGER}"), files={"d/a.csv": text})
+    # the open quote runs to the end of the file: line 3 onwards is one rejected record
+    assert counters(run_ok(p)) == (2, 1, 1, 0)
+    assert rows(p, "id, text") == [(1, "ok")]
+    [(file, line, raw, error)] = quarantine(p)
+    assert (file, line, raw) == ("d/a.csv", 3, '2,"broken\n3,after\n')
+    assert "unterminated quote" in error
+
+
+def test_invalid_utf8_row_is_quarantined_not_the_whole_file(make_project: MakeProject) -> None:
+    data = b"id,c\n1,ok\n2,\xe9t\xe9\n3,fine\n"  # line 3 is latin-1, not UTF-8
+    p = make_project(
+        source_config("d/a.csv", columns="{id: INTEGER, c: VARCHAR}"), files={"d/a.csv": data}
+    )
+    assert counters(run_ok(p)) == (3, 2, 1, 0)
+    assert rows(p, "id, c") == [(1, "ok"), (3, "fine")]
+    [(file, line, _raw, error)] = quarantine(p)
+    assert (file, line) == ("d/a.csv", 3)
+    assert "utf-8" in error
+
+
+def test_empty_file_holds_no_rows(make_project: MakeProject) -> None:
+    p = make_project(source_config("d/a.csv"), files={"d/a.csv": ""})
+    assert counters(run_ok(p))[:3] == (0, 0, 0)
+    assert not p.catalog.exists("bronze.s")
+
+    q = make_project(
+        source_config("d/*.csv"),
+        files={"d/a.csv": "", "d/b.csv": "id,name\n1,Ann\n"},
+        name="mixed",
+    )
+    result = run_ok(q)
+    assert counters(result) == (1, 1, 0, 0)
+    assert result.step("bronze.s").details["files"] == ["d/a.csv", "d/b.csv"]
+    assert rows(q, "id, name, _source_file") == [(1, "Ann", "d/b.csv")]
+
+
+def test_glob_unifies_column_order_and_added_columns(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/*.csv"),
+        files={
+            "d/a.csv": "id,name\n1,Ann\n",
+            "d/b.csv": "name,id\nBob,2\n",
+            "d/c.csv": "id,name,email\n3,Cy,c@x.org\n",
+        },
+    )
+    result = run_ok(p)
+    assert counters(result) == (3, 3, 0, 0)
+    assert result.step("bronze.s").details["files"] == ["d/a.csv", "d/b.csv", "d/c.csv"]
+    assert schema_of(p) == {"id": pa.int64(), "name": pa.string(), "email": pa.string()}
+    assert rows(p, "id, name, email, _source_file") == [
+        (1, "Ann", None, "d/a.csv"),
+        (2, "Bob", None, "d/b.csv"),
+        (3, "Cy", "c@x.org", "d/c.csv"),
+    ]
+
+
+def test_duplicate_header_names_fail_the_step(make_project: MakeProject) -> None:
+    p = make_project(source_config("d/a.csv"), files={"d/a.csv": "id,name,id\n1,a,2\n"})
+    result = p.run()
+    assert result.status == "failed"
+    step = result.step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "d/a.csv: the header has duplicate column names: id" in step.error
+    assert not p.catalog.exists("bronze.s")
