@@ -26,7 +26,7 @@ def source_config(path: str, **options: str) -> str:
 
 def run_ok(project: Project) -> RunResult:
     result = project.run()
-    assert result.status == "success", result.error
+    assert result.status == "success", [s.error for s in result.steps]
     return result
 
 
@@ -37,17 +37,11 @@ def rows(project: Project, columns: str, order: str = "id") -> list[tuple[Any, .
 
 def quarantine(project: Project) -> list[tuple[Any, ...]]:
     """(_source_file, _line, _raw, _error) of bronze.s__quarantine, by file and line."""
-    return rows(
-        project,
-        "_source_file, _line, _raw, _error",
-        order="_source_file, _line",
-    ).__class__(
-        tuple(r.values())
-        for r in project.query(
-            "select _source_file, _line, _raw, _error from bronze.s__quarantine "
-            "order by _source_file, _line"
-        ).to_pylist()
+    table = project.query(
+        "select _source_file, _line, _raw, _error from bronze.s__quarantine "
+        "order by _source_file, _line"
     )
+    return [tuple(r.values()) for r in table.to_pylist()]
 
 
 def schema_of(project: Project) -> dict[str, pa.DataType]:
