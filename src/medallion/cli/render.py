@@ -33,10 +33,8 @@ def out() -> Console:
     if _out is None:
         from rich.console import Console
 
-        import os
-
         # Piped output is never cut to 80 columns: scripts and files get whole rows.
-        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100_000
+        width = None if sys.stdout.isatty() else 100_000
         _out = Console(highlight=False, soft_wrap=False, width=width)
     return _out
 
@@ -56,7 +54,8 @@ def _table(*columns: str, right: tuple[str, ...] = (), title: str | None = None)
 
     t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
     for c in columns:
-        t.add_column(c, justify="right" if c in right else "left", no_wrap=c not in ("error",))
+        wrap = c in ("error", "description")
+        t.add_column(c, justify="right" if c in right else "left", no_wrap=not wrap)
     return t
 
 

@@ -1,0 +1,261 @@
+"""JSON and Parquet sources: formats, malformed records and files, nested values, declared types,
+several Parquet files with different columns, corrupt files."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from medallion.project import Project
+from medallion.runner.execute import RunResult
+
+MakeProject = Callable[..., Project]
+
+
+def source_config(path: str, **options: str) -> str:
+    """medallion.yml with one source `s` reading `path`; options are raw YAML values."""
+    lines = ["name: t", "sources:", "  s:", f"    path: {path}"]
+    lines += [f"    {key}: {value}" for key, value in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def run_ok(project: Project) -> RunResult:
+    result = project.run()
+    assert result.status == "success", [s.error for s in result.steps]
+    return result
+
+
+def rows(project: Project, columns: str, order: str = "id") -> list[tuple[Any, ...]]:
+    table = project.query(f"select {columns} from bronze.s order by {order}")
+    return [tuple(r.values()) for r in table.to_pylist()]
+
+
+def quarantine(project: Project) -> list[tuple[Any, ...]]:
+    """(_source_file, _line, _raw, _error) of bronze.s__quarantine, by file and line."""
+    table = project.query(
+        "select _source_file, _line, _raw, _error from bronze.s__quarantine "
+        "order by _source_file, _line"
+    )
+    return [tuple(r.values()) for r in table.to_pylist()]
+
+
+def schema_of(project: Project) -> dict[str, pa.DataType]:
+    table = project.query("select * exclude (_source_file, _ingested_at, _run_id) from bronze.s")
+    return {f.name: f.type for f in table.schema}
+
+
+def counters(result: RunResult) -> tuple[int | None, int | None, int | None, int | None]:
+    step = result.step("bronze.s")
+    return (step.rows_read, step.rows_written, step.rows_quarantined, step.delta_version)
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+ANN_BOB_ARRAY = '[{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}]'
+ANN_BOB_LINES = '{"id": 1, "name": "Ann"}\n{"id": 2, "name": "Bob"}\n'
+
+
+def test_json_array_format(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.json", json_format="array"), files={"d/a.json": ANN_BOB_ARRAY}
+    )
+    assert counters(run_ok(p)) == (2, 2, 0, 0)
+    assert schema_of(p) == {"id": pa.int64(), "name": pa.string()}
+    assert rows(p, "id, name, _source_file") == [(1, "Ann", "d/a.json"), (2, "Bob", "d/a.json")]
+
+
+def test_json_newline_delimited_format(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/a.jsonl", json_format="newline_delimited"),
+        files={"d/a.jsonl": ANN_BOB_LINES},
+    )
+    assert counters(run_ok(p)) == (2, 2, 0, 0)
+    assert rows(p, "id, name") == [(1, "Ann"), (2, "Bob")]
+
+
+def test_json_format_is_auto_detected_per_file(make_project: MakeProject) -> None:
+    p = make_project(
+        source_config("d/*.json"),
+        files={"d/a.json": ANN_BOB_LINES, "d/b.json": '[{"id": 3, "name": "Cy"}]'},
+    )
+    result = run_ok(p)
+    assert counters(result) == (3, 3, 0, 0)
+    assert result.step("bronze.s").details["files"] == ["d/a.json", "d/b.json"]
+    assert rows(p, "id, name, _source_file") == [
+        (1, "Ann", "d/a.json"),
+        (2, "Bob", "d/a.json"),
+        (3, "Cy", "d/b.json"),
+    ]
+
+
+def test_malformed_and_non_object_ndjson_lines_are_quarantined(make_project: MakeProject) -> None:
+    text = (
+        '{"id": 1, "name": "Ann"}\n'
+        '{"id": 2, "name": \n'  # line 2: cut off
+        '{"id": 3, "name": "Cy"}\n'
+        "[1, 2]\n"  # line 4: not an object
+        '"str"\n'  # line 5: not an object
+        '{"id": 4, "name": "Di"}\n'
+    )
+    p = make_project(source_config("d/a.jsonl"), files={"d/a.jsonl": text})
+    assert counters(run_ok(p)) == (6, 3, 3, 0)
+    assert rows(p, "id, name, _source_file") == [
+        (1, "Ann", "d/a.jsonl"),
+        (3, "Cy", "d/a.jsonl"),
+        (4, "Di", "d/a.jsonl"),
+    ]
+    q = quarantine(p)
+    assert [(f, line, raw) for f, line, raw, _ in q] == [
+        ("d/a.jsonl", 2, '{"id": 2, "name": '),
+        ("d/a.jsonl", 4, "[1, 2]"),
+        ("d/a.jsonl", 5, '"str"'),
+    ]
+    assert q[0][3].startswith("malformed JSON")
+    assert q[1][3] == "expected a JSON object, got list"
+    assert q[2][3] == "expected a JSON object, got str"
+
+
+def test_malformed_json_array_file_is_quarantined_whole(make_project: MakeProject) -> None:
+    broken = '[{"id": 1, "name": "Ann"}, {"id": 2, '
+    p = make_project(
+        source_config("d/*.json"),
+        files={"d/a.json": broken, "d/b.json": '{"id": 3, "name": "Cy"}\n'},
+    )
+    # the broken file counts as one rejected record; the other file loads
+    assert counters(run_ok(p)) == (2, 1, 1, 0)
+    assert rows(p, "id, name, _source_file") == [(3, "Cy", "d/b.json")]
+    [(file, line, raw, error)] = quarantine(p)
+    assert (file, line, raw) == ("d/a.json", None, broken)
+    assert error.startswith("unreadable JSON file: ")
+
+
+def test_nested_objects_are_kept_as_structs(make_project: MakeProject) -> None:
+    text = (
+        '{"id": 1, "addr": {"city": "Oslo", "zip": "0150"}, "tags": ["a", "b"]}\n'
+        '{"id": 2, "addr": {"city": "Rome", "zip": "00100"}, "tags": []}\n'
+    )
+    p = make_project(source_config("d/a.jsonl"), files={"d/a.jsonl": text})
+    assert counters(run_ok(p)) == (2, 2, 0, 0)
+    assert schema_of(p) == {
+        "id": pa.int64(),
+        "addr": pa.struct([("city", pa.string()), ("zip", pa.string())]),
+        "tags": pa.list_(pa.field("l", pa.string())),
+    }
+    assert rows(p, "id, addr, tags") == [
+        (1, {"city": "Oslo", "zip": "0150"}, ["a", "b"]),
+        (2, {"city": "Rome", "zip": "00100"}, []),
+    ]
+    assert rows(p, "id, addr.city", order="id") == [(1, "Oslo"), (2, "Rome")]
+
+
+def test_declared_json_type_rejects_records_that_do_not_convert(
+    make_project: MakeProject,
+) -> None:
+    from decimal import Decimal
+
+    text = (
+        '{"id": 1, "amount": "1.50"}\n'
+        '{"id": 2, "amount": "abc"}\n'  # not a decimal
+        '{"id": 3, "amount": "2.25"}\n'
+    )
+    p = make_project(
+        source_config("d/a.jsonl", columns="{amount: 'DECIMAL(12,2)'}"),
+        files={"d/a.jsonl": text},
+    )
+    assert counters(run_ok(p)) == (3, 2, 1, 0)
+    assert schema_of(p) == {"id": pa.int64(), "amount": pa.decimal128(12, 2)}
+    assert rows(p, "id, amount") == [(1, Decimal("1.50")), (3, Decimal("2.25"))]
+    [(file, line, raw, error)] = quarantine(p)
+    assert (file, line) == ("d/a.jsonl", None)
+    assert json.loads(raw) == {"id": 2, "amount": "abc"}  # the whole record, as JSON
+    assert error == "amount: value does not convert to DECIMAL(12,2)"
+
+
+def test_later_json_file_with_another_type_keeps_the_table_type(
+    make_project: MakeProject,
+) -> None:
+    p = make_project(source_config("d/*.jsonl"), files={"d/a.jsonl": '{"id": 1}\n'})
+    run_ok(p)
+    (p.root / "d" / "b.jsonl").write_text('{"id": "abc"}\n{"id": "5"}\n', encoding="utf-8")
+    result = run_ok(p)
+    assert counters(result) == (2, 1, 1, 1)
+    assert schema_of(p) == {"id": pa.int64()}
+    assert rows(p, "id, _source_file") == [(1, "d/a.jsonl"), (5, "d/b.jsonl")]
+    [(file, line, raw, error)] = quarantine(p)
+    assert (file, line, error) == ("d/b.jsonl", None, "id: value does not convert to BIGINT")
+    assert json.loads(raw) == {"id": "abc"}  # the record, not only the bad value
+
+
+# -- Parquet ---------------------------------------------------------------------------------
+
+
+def test_parquet_files_with_different_columns_are_unioned(make_project: MakeProject) -> None:
+    a = pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["Ann", "Bob"]})
+    b = pa.table({"id": pa.array([3], pa.int64()), "name": ["Cy"], "score": [9.5]})
+    c = pa.table({"score": [1.0], "id": pa.array([4], pa.int64())})
+    p = make_project(
+        source_config("d/*.parquet"),
+        files={
+            "d/a.parquet": parquet_bytes(a),
+            "d/b.parquet": parquet_bytes(b),
+            "d/c.parquet": parquet_bytes(c),
+        },
+    )
+    result = run_ok(p)
+    assert counters(result) == (4, 4, 0, 0)
+    assert result.step("bronze.s").details["files"] == [
+        "d/a.parquet",
+        "d/b.parquet",
+        "d/c.parquet",
+    ]
+    assert schema_of(p) == {"id": pa.int64(), "name": pa.string(), "score": pa.float64()}
+    assert rows(p, "id, name, score, _source_file") == [
+        (1, "Ann", None, "d/a.parquet"),
+        (2, "Bob", None, "d/a.parquet"),
+        (3, "Cy", 9.5, "d/b.parquet"),
+        (4, None, 1.0, "d/c.parquet"),
+    ]
+
+
+def test_corrupt_parquet_file_is_quarantined_others_load(make_project: MakeProject) -> None:
+    good = parquet_bytes(pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["Ann", "Bob"]}))
+    truncated = parquet_bytes(pa.table({"id": pa.array([3], pa.int64())}))
+    p = make_project(
+        source_config("d/*.parquet"),
+        files={
+            "d/a.parquet": good,
+            "d/b.parquet": b"PAR1 this is not parquet",
+            "d/c.parquet": truncated[: len(truncated) // 2],
+        },
+    )
+    result = run_ok(p)
+    assert counters(result) == (4, 2, 2, 0)
+    assert rows(p, "id, name, _source_file") == [(1, "Ann", "d/a.parquet"), (2, "Bob", "d/a.parquet")]
+    q = quarantine(p)
+    assert [(f, line, raw) for f, line, raw, _ in q] == [
+        ("d/b.parquet", None, ""),
+        ("d/c.parquet", None, ""),
+    ]
+    for _, _, _, error in q:
+        assert error.startswith("unreadable Parquet file: ")
+
+
+def test_only_corrupt_parquet_files_create_no_table(make_project: MakeProject) -> None:
+    p = make_project(source_config("d/*.parquet"), files={"d/a.parquet": b"garbage"})
+    result = run_ok(p)
+    assert counters(result) == (1, 0, 1, None)
+    assert not p.catalog.exists("bronze.s")
+    [(file, line, raw, error)] = quarantine(p)
+    assert (file, line, raw) == ("d/a.parquet", None, "")
+    assert error.startswith("unreadable Parquet file: ")
