@@ -9,6 +9,7 @@ waited for) — so a measurement never mixes in the parent's memory or the other
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import re
@@ -65,7 +66,9 @@ def measure(
     while the parent sits in wait4."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen([os.fspath(a) for a in argv], cwd=cwd, env=env, stdout=out, stderr=err)
+        proc = subprocess.Popen(
+            [os.fspath(a) for a in argv], cwd=cwd, env=env, stdout=out, stderr=err
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
@@ -144,6 +147,26 @@ def machine(packages: Sequence[str] = ("medallion", "duckdb", "deltalake", "pyar
         f"{platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}, {versions}"
     )
+
+
+def package_source(name: str) -> str:
+    """Where `name` is imported from, with the git commit when it is a checkout (and whether it
+    has uncommitted changes), so a result can be tied to the code measured."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return f"{name} not importable"
+    folder = Path(spec.origin).parent
+    where = f"{name} {_version(name)} from {folder}"
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return where
+    dirty = git("status", "--porcelain", "--untracked-files=no", ".")
+    return f"{where} (git {commit}{', with uncommitted changes' if dirty else ''})"
 
 
 def replace_section(doc: Path, heading: str, body: str) -> None:

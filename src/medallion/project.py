@@ -63,7 +63,8 @@ class Project:
         if root is None:
             raise ProjectNotFoundError(
                 f"no {PROJECT_FILE} in {start.resolve()} or any parent folder",
-                hint="cd into a medallion project, or create one: medallion init DIR --template retail",
+                hint="cd into a medallion project, or create one: "
+                "medallion init DIR --template retail",
             )
         return cls(root, load_project_config(root, env))
 
@@ -171,9 +172,7 @@ class Project:
         known = set(self.catalog.tables()) | {
             fqn for fqn, m in self._models_or_empty().items() if m.kind == "view"
         }
-        refs = resolve_refs(
-            tree, sql=sql, layers=self.config.layers, known=known, error=QueryError
-        )
+        refs = resolve_refs(tree, sql=sql, layers=self.config.layers, known=known, error=QueryError)
         engine = self.new_engine()
         try:
             for ref in refs:
@@ -236,7 +235,7 @@ class Project:
                     description=description,
                 )
             )
-        for fqn, m in models.items():
+        for m in models.values():
             if m.kind == "view":
                 rows.append(
                     TableRow(

@@ -153,7 +153,9 @@ def test_outside_a_project(tmp_path: Path) -> None:
 
 
 def test_broken_project_file_is_one_clear_message(tmp_path: Path) -> None:
-    (tmp_path / "medallion.yml").write_text("name: x\nsources:\n  a:\n    path: a.csv\n    fromat: csv\n")
+    (tmp_path / "medallion.yml").write_text(
+        "name: x\nsources:\n  a:\n    path: a.csv\n    fromat: csv\n"
+    )
     proc = medallion("run", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[0] == (

@@ -121,7 +121,9 @@ def test_missing_env_variable_in_a_list_item(tmp_path: Path) -> None:
 # -- validation errors ------------------------------------------------------------------------
 
 
-def test_unknown_key_with_suggestion_and_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_key_with_suggestion_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     err = load_error(
         tmp_path,
         """
@@ -254,9 +256,7 @@ def test_csv_options_rejected_on_parquet(tmp_path: Path) -> None:
 
 
 def test_json_format_rejected_on_csv(tmp_path: Path) -> None:
-    err = load_error(
-        tmp_path, "name: p\nsources:\n  o:\n    path: o.csv\n    json_format: array\n"
-    )
+    err = load_error(tmp_path, "name: p\nsources:\n  o:\n    path: o.csv\n    json_format: array\n")
     assert err.message == "sources.o: json_format applies to json sources only (format is csv)"
 
 
@@ -336,7 +336,9 @@ def test_find_project_root_none_without_file(tmp_path: Path) -> None:
 
 
 def test_project_load_without_medallion_yml(tmp_path: Path) -> None:
-    with pytest.raises(ProjectNotFoundError, match="no medallion.yml in .* or any parent") as info:
+    with pytest.raises(
+        ProjectNotFoundError, match=r"no medallion\.yml in .* or any parent"
+    ) as info:
         Project.load(tmp_path)
     assert str(tmp_path.resolve()) in info.value.message
     assert info.value.hint is not None and "medallion init" in info.value.hint

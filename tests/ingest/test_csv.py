@@ -115,6 +115,13 @@ def test_latin1_encoding(make_project: MakeProject) -> None:
     assert rows(p, "id, city") == [(1, "Montréal"), (2, "Köln")]
 
 
+def test_utf16_encoding(make_project: MakeProject) -> None:
+    data = "id,name\n1,José\n2,Zoë\n".encode("utf-16")  # with a byte-order mark
+    p = make_project(source_config("d/a.csv", encoding="utf-16"), files={"d/a.csv": data})
+    run_ok(p)
+    assert rows(p, "id, name") == [(1, "José"), (2, "Zoë")]
+
+
 def test_null_markers(make_project: MakeProject) -> None:
     p = make_project(
         source_config("d/a.csv", null_values="['', NA, 'NULL']", columns="{x: INTEGER}"),

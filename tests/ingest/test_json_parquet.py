@@ -241,7 +241,10 @@ def test_corrupt_parquet_file_is_quarantined_others_load(make_project: MakeProje
     )
     result = run_ok(p)
     assert counters(result) == (4, 2, 2, 0)
-    assert rows(p, "id, name, _source_file") == [(1, "Ann", "d/a.parquet"), (2, "Bob", "d/a.parquet")]
+    assert rows(p, "id, name, _source_file") == [
+        (1, "Ann", "d/a.parquet"),
+        (2, "Bob", "d/a.parquet"),
+    ]
     q = quarantine(p)
     assert [(f, line, raw) for f, line, raw, _ in q] == [
         ("d/b.parquet", None, ""),

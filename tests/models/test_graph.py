@@ -86,7 +86,12 @@ def test_ancestors_and_descendants(graph: Graph) -> None:
 
 
 def test_cycle_message_shows_the_path() -> None:
-    up = {"bronze.x": [], "silver.a": ["silver.c"], "silver.b": ["silver.a"], "silver.c": ["silver.b"]}
+    up = {
+        "bronze.x": [],
+        "silver.a": ["silver.c"],
+        "silver.b": ["silver.a"],
+        "silver.c": ["silver.b"],
+    }
     with pytest.raises(ModelError) as info:
         Graph(up, LAYERS)
     # data-flow order: a is read by b, b by c, c by a

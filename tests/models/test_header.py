@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from medallion.errors import ConfigError, ModelError
+from medallion.errors import ModelError
 from medallion.models.header import ColumnDoc, ModelConfig, split_sql_header
 from medallion.models.loader import Model, read_model
 
@@ -137,7 +137,7 @@ def test_sql_invalid_kind_with_suggestion(tmp_path: Path) -> None:
 
 
 def test_sql_broken_yaml_reports_file_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="invalid YAML: mapping values are not allowed") as info:
+    with pytest.raises(ModelError, match="invalid YAML: mapping values are not allowed") as info:
         read(
             tmp_path,
             "m.sql",
@@ -216,7 +216,7 @@ def test_python_ordinary_docstring_is_not_a_header(tmp_path: Path) -> None:
 
 
 def test_python_unknown_key_reports_file_line(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="unknown key 'descripton'.*'description'") as info:
+    with pytest.raises(ModelError, match=r"unknown key 'descripton'.*'description'") as info:
         read(
             tmp_path,
             "m.py",
@@ -238,7 +238,7 @@ def test_python_unknown_key_reports_file_line(tmp_path: Path) -> None:
 
 
 def test_python_broken_yaml_reports_file_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="invalid YAML") as info:
+    with pytest.raises(ModelError, match="invalid YAML") as info:
         read(
             tmp_path,
             "m.py",

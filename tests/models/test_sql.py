@@ -27,9 +27,7 @@ def deps(sql: str) -> list[str]:
 def model_error(sql: str) -> ModelError:
     with pytest.raises(ModelError) as info:
         tree = parse_select(sql, error=ModelError, model="silver.m", file="m.sql")
-        resolve_refs(
-            tree, sql=sql, layers=LAYERS, known=KNOWN, error=ModelError, model="silver.m"
-        )
+        resolve_refs(tree, sql=sql, layers=LAYERS, known=KNOWN, error=ModelError, model="silver.m")
     assert info.value.model == "silver.m"
     return info.value
 
@@ -176,7 +174,7 @@ def test_unknown_table_without_suggestion() -> None:
 def test_error_class_is_chosen_by_caller() -> None:
     sql = "select * from bronze.nope"
     tree = parse_select(sql, error=QueryError)
-    with pytest.raises(QueryError, match="unknown table bronze.nope"):
+    with pytest.raises(QueryError, match=r"unknown table bronze\.nope"):
         resolve_refs(tree, sql=sql, layers=LAYERS, known=KNOWN, error=QueryError)
 
 

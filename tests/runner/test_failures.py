@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from medallion.errors import ConfigError, ExecutionError, ModelError
+from medallion.errors import ConfigError, ModelError
 from medallion.project import Project
 
 CONFIG = """
@@ -215,7 +215,9 @@ def test_reading_an_unbuilt_table_is_a_clear_error(make_project: Callable[..., P
 
 
 def test_state_records_the_failure(built: Project) -> None:
-    (built.root / "models/silver/big_orders.sql").write_text("select nope from silver.orders_clean\n")
+    (built.root / "models/silver/big_orders.sql").write_text(
+        "select nope from silver.orders_clean\n"
+    )
     project = reload(built)
     result = project.run(trigger="test")
     run = project.last_run()
@@ -225,5 +227,3 @@ def test_state_records_the_failure(built: Project) -> None:
     step = next(s for s in project.steps(result.run_id) if s["table_name"] == "big_orders")
     assert step["status"] == "failed" and "nope" in step["error"]
     assert step["delta_version"] is None
-
-

@@ -22,7 +22,10 @@ FILES = {"data/sales.csv": "id,region,amount\n1,north,10\n2,south,20\n3,north,30
 def test_table_model_is_one_overwrite_commit_per_run(make_project: Callable[..., Project]) -> None:
     project = make_project(
         CONFIG,
-        {"silver/by_region.sql": "select region, sum(amount) as total from bronze.sales group by 1"},
+        {
+            "silver/by_region.sql": "select region, sum(amount) as total "
+            "from bronze.sales group by 1"
+        },
         FILES,
     )
     first = project.run(trigger="test")
@@ -108,7 +111,8 @@ def test_view_is_not_materialized_and_resolves_at_query_time(
 @pytest.mark.parametrize(
     "body",
     [
-        "return pa.table({'n': [ctx.table('bronze.sales').aggregate('count(*)').fetchall()[0][0]]})",
+        "n = ctx.table('bronze.sales').aggregate('count(*)').fetchall()[0][0]\n"
+        "    return pa.table({'n': [n]})",
         "return ctx.sql('select count(*) as n from bronze.sales')",
         "return ctx.sql('select count(*) as n from bronze.sales').arrow()",
         "return pa.table({'n': [4]}).to_reader()",

@@ -126,9 +126,9 @@ def test_silver_is_deduplicated_and_standardised(retail_built: Project, expected
     )
     assert q("select count(*) n from silver.fact_orders")["n"][0].as_py() == len(expected["orders"])
     assert q("select count(*) n from silver.fact_order_lines")["n"][0].as_py() == 3000
-    dupes = q(
-        "select count(*) - count(distinct customer_id) as d from silver.dim_customers"
-    )["d"][0].as_py()
+    dupes = q("select count(*) - count(distinct customer_id) as d from silver.dim_customers")["d"][
+        0
+    ].as_py()
     assert dupes == 0
     bad_emails = q(
         "select count(*) n from silver.dim_customers "
@@ -200,7 +200,9 @@ def test_customer_stats_match_raw_data(retail_built: Project, expected: dict) ->
         assert g["last_order_date"] == e["last"]
         days = (as_of - e["last"]).days
         assert g["days_since_last_order"] == days
-        assert g["churn_risk"] == ("active" if days <= 30 else "at_risk" if days <= 90 else "churned")
+        assert g["churn_risk"] == (
+            "active" if days <= 30 else "at_risk" if days <= 90 else "churned"
+        )
 
 
 def test_gold_tables_readable_by_polars(retail_built: Project) -> None:

@@ -48,7 +48,7 @@ def err() -> Console:
     return _err
 
 
-def _table(*columns: str, right: tuple[str, ...] = (), title: str | None = None):  # noqa: ANN202
+def _table(*columns: str, right: tuple[str, ...] = (), title: str | None = None):
     from rich import box
     from rich.table import Table
 
@@ -59,7 +59,7 @@ def _table(*columns: str, right: tuple[str, ...] = (), title: str | None = None)
     return t
 
 
-# -- formatting helpers ----------------------------------------------------------------------------
+# -- formatting helpers ---------------------------------------------------------------------------
 
 
 def _json_default(value: Any) -> Any:
@@ -129,7 +129,7 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-# -- errors ------------------------------------------------------------------------------------------
+# -- errors ---------------------------------------------------------------------------------------
 
 
 def error(e: MedallionError) -> None:
@@ -140,7 +140,7 @@ def error(e: MedallionError) -> None:
         console.print(f"  [dim]hint:[/] {e.hint}")
 
 
-# -- templates / init ----------------------------------------------------------------------------------
+# -- templates / init -----------------------------------------------------------------------------
 
 
 def templates(items: dict[str, Template]) -> None:
@@ -156,7 +156,9 @@ def initialized(dest: Path, tpl: Template, counts: dict[str, int], next_steps: b
     console.print(f"[green]created[/] {tpl.name} project in [bold]{_rel(dest)}[/]")
     if counts:
         total = sum(counts.values())
-        console.print(f"  sample data: {len(counts)} files, {total:,} rows in {_rel(dest / 'data')}")
+        console.print(
+            f"  sample data: {len(counts)} files, {total:,} rows in {_rel(dest / 'data')}"
+        )
     if next_steps:
         console.print(f"  next: cd {_rel(dest)} && medallion run")
 
@@ -180,7 +182,7 @@ def validated(project: Project) -> None:
     )
 
 
-# -- runs --------------------------------------------------------------------------------------------
+# -- runs -----------------------------------------------------------------------------------------
 
 
 class RunReporter:
@@ -197,8 +199,7 @@ class RunReporter:
         self.total = len(plan)
         self._started = time.perf_counter()
         self.console.print(
-            f"[bold]medallion run[/] {self.project.config.name} · run {run_id} · "
-            f"{self.total} steps"
+            f"[bold]medallion run[/] {self.project.config.name} · run {run_id} · {self.total} steps"
         )
 
     def step_started(self, step_no: int, node: str, step: str) -> None:
@@ -271,7 +272,7 @@ def run_result_dict(result: RunResult) -> dict[str, Any]:
     }
 
 
-def _steps_table(steps: list[dict[str, Any]]):  # noqa: ANN202
+def _steps_table(steps: list[dict[str, Any]]):
     t = _table(
         "#",
         "step",
@@ -361,7 +362,7 @@ def history(rows: list[dict[str, Any]]) -> None:
     out().print(t)
 
 
-# -- tables / lineage -----------------------------------------------------------------------------------
+# -- tables / lineage -----------------------------------------------------------------------------
 
 
 def table_row_dict(r: TableRow) -> dict[str, Any]:
@@ -441,10 +442,12 @@ def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
         console.print("  (none)")
 
 
-# -- query results ---------------------------------------------------------------------------------------
+# -- query results --------------------------------------------------------------------------------
 
 
-def query_result(reader: pa.RecordBatchReader, *, fmt: str, output: Path | None, limit: int) -> None:
+def query_result(
+    reader: pa.RecordBatchReader, *, fmt: str, output: Path | None, limit: int
+) -> None:
     import pyarrow as pa
 
     if fmt == "csv":
@@ -476,7 +479,9 @@ def query_result(reader: pa.RecordBatchReader, *, fmt: str, output: Path | None,
             first = True
             for batch in reader:
                 for row in batch.to_pylist():
-                    fh.write(("\n  " if first else ",\n  ") + json.dumps(row, default=_json_default))
+                    fh.write(
+                        ("\n  " if first else ",\n  ") + json.dumps(row, default=_json_default)
+                    )
                     first = False
             fh.write("\n]\n" if not first else "]\n")
         finally:
@@ -488,7 +493,9 @@ def query_result(reader: pa.RecordBatchReader, *, fmt: str, output: Path | None,
     numeric = {
         f.name
         for f in reader.schema
-        if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
+        if pa.types.is_integer(f.type)
+        or pa.types.is_floating(f.type)
+        or pa.types.is_decimal(f.type)
     }
     rows: list[dict[str, Any]] = []
     total = 0
@@ -498,7 +505,11 @@ def query_result(reader: pa.RecordBatchReader, *, fmt: str, output: Path | None,
             continue
         rows.extend(batch.slice(0, limit - len(rows) if limit else None).to_pylist())
     print_rows(reader.schema.names, numeric, rows)
-    more = f" (showing {len(rows):,}; use --limit 0 or --format csv for all)" if len(rows) < total else ""
+    more = (
+        f" (showing {len(rows):,}; use --limit 0 or --format csv for all)"
+        if len(rows) < total
+        else ""
+    )
     err().print(f"[dim]{total:,} rows{more}[/]")
 
 
@@ -514,9 +525,7 @@ def print_rows(names: list[str], numeric: set[str], rows: list[dict[str, Any]]) 
     shown = list(range(len(names)))
     if console.is_terminal:
         cells = [[c if len(c) <= MAX_CELL else c[: MAX_CELL - 1] + "…" for c in r] for r in cells]
-        widths = [
-            max([len(names[i])] + [len(r[i]) for r in cells]) + 3 for i in range(len(names))
-        ]
+        widths = [max([len(names[i])] + [len(r[i]) for r in cells]) + 3 for i in range(len(names))]
         if sum(widths) > console.width:
             left, right, used = 0, len(names) - 1, 6  # room for the elision column
             keep_left: list[int] = []
@@ -532,7 +541,7 @@ def print_rows(names: list[str], numeric: set[str], rows: list[dict[str, Any]]) 
                 else:
                     keep_right.insert(0, i)
                     right -= 1
-            shown = keep_left + [-1] + keep_right
+            shown = [*keep_left, -1, *keep_right]
     t = _table(*[names[i] if i >= 0 else "…" for i in shown], right=tuple(numeric))
     for r in cells:
         t.add_row(*[_markup(r[i]) if i >= 0 else "…" for i in shown])
@@ -556,7 +565,7 @@ def _markup(text: str) -> str:
     return "[dim]NULL[/]" if text == "NULL" else text.replace("[", r"\[")
 
 
-# -- demo ------------------------------------------------------------------------------------------------
+# -- demo -----------------------------------------------------------------------------------------
 
 
 def demo_summary(project: Project, result: RunResult) -> None:
@@ -582,8 +591,9 @@ def demo_summary(project: Project, result: RunResult) -> None:
         print_rows(table.schema.names, numeric, table.to_pylist())
     console.print(f"\n[bold]run summary[/] ({result.run_id})")
     console.print(_steps_table(project.steps(result.run_id)))
+    example = gold_tables[-1] if gold_tables else f"{gold}.<table>"
     err().print(
         f"project: {project.root}\n"
-        f"try: medallion -p {project.root} query \"select * from {gold_tables[-1] if gold_tables else 'gold.x'} limit 5\"\n"
+        f'try: medallion -p {project.root} query "select * from {example} limit 5"\n'
         f"     medallion -p {project.root} status | tables | lineage | history"
     )

@@ -138,7 +138,8 @@ def dotted(loc: tuple[Any, ...]) -> str:
 
 
 def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
-    """Field names of the pydantic model reached by walking `loc` from `model` (for 'did you mean')."""
+    """Field names of the pydantic model reached by walking `loc` from `model` (for "did you
+    mean")."""
     tp: Any = model
     for part in loc:
         tp = _unwrap(tp)

@@ -103,7 +103,8 @@ class FileSource(Strict):
         fmt = self.format or infer_format(self.paths[0])
         if fmt is None:
             raise ValueError(
-                f"cannot tell the file format from {self.paths[0]!r}; set format: csv, json or parquet"
+                f"cannot tell the file format from {self.paths[0]!r}; "
+                "set format: csv, json or parquet"
             )
         csv_only = [
             k
@@ -121,7 +122,8 @@ class FileSource(Strict):
             if getattr(self, k) is not None
         ]
         if fmt != "csv" and csv_only:
-            raise ValueError(f"{', '.join(csv_only)} apply to csv sources only (format is {fmt})")
+            verb = "applies" if len(csv_only) == 1 else "apply"
+            raise ValueError(f"{', '.join(csv_only)} {verb} to csv sources only (format is {fmt})")
         if fmt != "json" and self.json_format is not None:
             raise ValueError(f"json_format applies to json sources only (format is {fmt})")
         return self

@@ -102,7 +102,8 @@ class Engine:
         internal = f"__medallion_{layer}__{name}__{next(self._counter)}"
         self.con.register(internal, ds)
         self.con.execute(
-            f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} AS SELECT * FROM {_ident(internal)}"
+            f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} "
+            f"AS SELECT * FROM {_ident(internal)}"
         )
         old = self.attached.get(fqn)
         if old:

@@ -14,6 +14,7 @@ Spark in using the cheap identity.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import io
@@ -226,19 +227,27 @@ class FileReader:
         encoding = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[
             s.encoding or "utf-8"
         ]
-        try:
-            with open(f.path, encoding=encoding, newline="") as fh:
-                for _ in range(s.skip_rows or 0):
-                    fh.readline()
-                first = fh.readline()
-        except UnicodeDecodeError as e:
+        # Decode only as far as the header: an invalid byte in a data row is DuckDB's to reject
+        # (as that row), it must not fail the header.
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        text = ""
+        skip = s.skip_rows or 0
+        with open(f.path, "rb") as fh:
+            while text.count("\n") <= skip:
+                chunk = fh.read(8192)
+                text += decoder.decode(chunk, final=not chunk)
+                if not chunk:
+                    break
+        lines = text.split("\n")
+        first = lines[skip].rstrip("\r") if len(lines) > skip else ""
+        if "\ufffd" in first:
             raise SourceError(
-                f"{f.rel}: the header is not {s.encoding or 'utf-8'} text ({e.reason})",
+                f"{f.rel}: the header is not {s.encoding or 'utf-8'} text",
                 source=self.name,
                 file=f.path,
-                line=1,
+                line=1 + skip,
                 hint=f"set encoding: in sources.{self.name} (utf-8, utf-16 or latin-1)",
-            ) from None
+            )
         if not first.strip():
             return []
         reader = csv.reader(
@@ -249,7 +258,7 @@ class FileReader:
     def _sniff_types(self, f: SourceFile) -> dict[str, str]:
         """DuckDB's type inference on a sample of the file ({} if the sniffer gives up)."""
         opts = self._csv_options()
-        args = ", ".join(f"{k}={v}" for k, v in opts.items() if k != "nullstr")
+        args = ", ".join(f"{k}={v}" for k, v in opts.items())
         try:
             # fetchall, not fetchone: DuckDB 2 refuses new work while a result is unfinished
             rows = self.con.execute(
@@ -440,8 +449,8 @@ class FileReader:
                 yield from self._run(projection(good), plan)
                 by_path = {str(f.path): f.rel for f in plan.group}
                 bad = self.con.execute(
-                    "SELECT filename, to_json(COLUMNS(* EXCLUDE (filename, __medallion_error)))"
-                    f"::VARCHAR, __medallion_error FROM {staged}"
+                    "SELECT filename, to_json(struct_pack(*COLUMNS(* EXCLUDE (filename, "
+                    f"__medallion_error))))::VARCHAR, __medallion_error FROM {staged}"
                     " WHERE __medallion_error IS NOT NULL"
                 ).fetchall()
                 for path, raw, err in bad:

@@ -27,7 +27,7 @@ class Graph:
         self.layers = layers
         self.up: dict[str, list[str]] = {n: list(deps) for n, deps in upstream.items()}
         self.down: dict[str, list[str]] = {n: [] for n in self.up}
-        for node, deps in self.up.items():
+        for node, deps in list(self.up.items()):
             for dep in deps:
                 self.down.setdefault(dep, []).append(node)
                 self.up.setdefault(dep, [])
@@ -133,7 +133,8 @@ class Graph:
             if not m:
                 raise SelectionError(
                     f"cannot read selection {expr!r}",
-                    hint="use name, +name (with upstream), name+ (with downstream) or layer:<layer>",
+                    hint="use name, +name (with upstream), name+ (with downstream) "
+                    "or layer:<layer>",
                 )
             name = m.group("name")
             if name.startswith("layer:"):

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from medallion.config.loader import parse_yaml, validation_error
-from medallion.errors import ModelError
+from medallion.errors import ConfigError, ModelError
 
 _SQL_HEADER_RE = re.compile(r"\A(?:\s*--[^\n]*\n|\s)*/\*\s*---[ \t]*\n(?P<body>.*?)\*/", re.DOTALL)
 
@@ -40,7 +40,8 @@ class ColumnDoc(BaseModel):
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: table: full rebuild, one atomic overwrite commit; view: not materialized, resolved at query time
+    #: table: full rebuild, one atomic overwrite commit;
+    #: view: not materialized, resolved at query time
     kind: ModelKind = "table"
     description: str | None = None
     partition_by: list[str] = Field(default_factory=list)
@@ -98,14 +99,18 @@ def python_header(source: str, path: Path) -> tuple[str | None, int]:
         return None, 0
     body = stripped[3:]
     body = re.sub(r"\n[ \t]*---[ \t]*\s*\Z", "\n", body)
-    # the docstring's first line is the opening quotes line
-    return body, first.lineno - 1
+    # the docstring's first line is the opening quotes line; lines before '---' shift the body
+    skipped = doc[: len(doc) - len(stripped)].count("\n")
+    return body, first.lineno - 1 + skipped
 
 
 def parse_header(body: str | None, start_line: int, path: Path) -> ModelConfig:
     if body is None or not body.strip():
         return ModelConfig()
-    data, node = parse_yaml(body, path, line_offset=start_line)
+    try:
+        data, node = parse_yaml(body, path, line_offset=start_line)
+    except ConfigError as e:
+        raise ModelError(e.message, file=path, line=e.line, column=e.column, hint=e.hint) from None
     if data is None:
         return ModelConfig()
     if not isinstance(data, dict):

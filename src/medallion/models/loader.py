@@ -105,7 +105,8 @@ def read_model(layer: str, path: Path) -> Model:
         raise ModelError(
             f"a Python model must define `def {PY_ENTRYPOINT}(ctx):`",
             file=path,
-            hint="it receives the run context and returns an Arrow table/reader or a DuckDB relation",
+            hint="it receives the run context and returns an Arrow table/reader "
+            "or a DuckDB relation",
         )
     return Model(name, layer, path, "python", config, text)
 
@@ -122,7 +123,7 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
             )
         if model.fqn in source_tables:
             raise ModelError(
-                f"{model.fqn} is already the bronze table of a source",
+                f"{model.fqn} is already the table a source lands in",
                 file=path,
                 hint="rename the model or the source in medallion.yml",
             )

@@ -49,7 +49,10 @@ def duckdb_syntax_error(sql: str) -> tuple[str, int | None] | None:
         if "Only SELECT statements" in msg:
             msg = "a model must be a single SELECT (or WITH ... SELECT) statement"
         pos = result.get("position")
-        return msg, int(pos) if pos not in (None, "") else None
+        if pos in (None, ""):
+            return msg, None
+        # DuckDB reports a UTF-8 byte offset; line_col counts characters
+        return msg, len(sql.encode()[: int(pos)].decode(errors="ignore"))
     statements = result.get("statements", [])
     if not statements:
         return "the model has no SQL statement; write one SELECT", None
@@ -98,33 +101,33 @@ def parse_select(sql: str, *, error: type[MedallionError], **where: object) -> e
 def table_refs(
     tree: exp.Expression, sql: str | None = None
 ) -> tuple[list[TableRef], list[TableRef]]:
-    """(qualified refs `<db>.<name>`, unqualified refs that are not CTE names) in the tree.
+    """(qualified refs `<db>.<name>`, unqualified refs that are not CTE names) in the tree, in
+    order of appearance in the text.
 
     With the SQL text, positions are the line and column where the reference starts."""
     import sqlglot.expressions as exp
 
     cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    qualified: list[TableRef] = []
-    bare: list[TableRef] = []
-    for table in tree.find_all(exp.Table):
-        ident = table.this
-        if not isinstance(ident, exp.Identifier):
+    found: list[tuple[int, int, exp.Table, int | None, int | None]] = []
+    for i, table in enumerate(tree.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
             continue  # table functions: range(), read_parquet(), ...
-        first = table.args.get("db") or ident
+        first = table.args.get("catalog") or table.args.get("db") or table.this
         meta = first.meta or {}
         line, col = meta.get("line"), meta.get("col")
         if sql is not None and meta.get("start") is not None:
             line, col = line_col(sql, meta["start"])
-        ref = TableRef(layer=(table.db or "").lower(), name=table.name.lower(), line=line, column=col)
+        # tree walks are breadth-first; the text offset gives the order a reader sees
+        found.append((meta.get("start", 1 << 62), i, table, line, col))
+    qualified: list[TableRef] = []
+    bare: list[TableRef] = []
+    for _, _, table, line, col in sorted(found, key=lambda f: (f[0], f[1])):
         if table.args.get("catalog"):
-            ref = TableRef(
-                layer="", name=table.sql(dialect=DIALECT), line=ref.line, column=ref.column
-            )
-            bare.append(ref)
-        elif ref.layer:
-            qualified.append(ref)
-        elif ref.name not in cte_names:
-            bare.append(ref)
+            bare.append(TableRef("", table.sql(dialect=DIALECT), line, col))
+        elif table.db:
+            qualified.append(TableRef(table.db.lower(), table.name.lower(), line, col))
+        elif table.name.lower() not in cte_names:
+            bare.append(TableRef("", table.name.lower(), line, col))
     return qualified, bare
 
 

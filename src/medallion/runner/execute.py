@@ -261,7 +261,7 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
         ensure_attached(project, engine, dep, for_model=model.fqn)
     for base in _base_tables(project, model):
         ensure_attached(project, engine, base, for_model=model.fqn)
-        internal, version = engine.attached[base]
+        _, version = engine.attached[base]
         upstream[base] = version if version is not None else -1
         rows_read += _table_rows(project, base)
 

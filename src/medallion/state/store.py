@@ -137,8 +137,8 @@ class StateStore:
         with self.connect() as con:
             self._abort_dead_runs(con)
             con.execute(
-                "INSERT INTO runs (run_id, started_at, status, trigger, command, selection, pid, host)"
-                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, started_at, status, trigger, command, selection,"
+                " pid, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
                 (run_id, utcnow(), trigger, command, selection, os.getpid(), socket.gethostname()),
             )
 
@@ -162,15 +162,16 @@ class StateStore:
                     (utcnow(), row["run_id"]),
                 )
                 con.execute(
-                    "UPDATE run_steps SET status = 'aborted' WHERE run_id = ? AND status = 'running'",
+                    "UPDATE run_steps SET status = 'aborted'"
+                    " WHERE run_id = ? AND status = 'running'",
                     (row["run_id"],),
                 )
 
     def start_step(self, run_id: str, step_no: int, step: str, layer: str, table: str) -> None:
         with self.connect() as con:
             con.execute(
-                "INSERT INTO run_steps (run_id, step_no, step, layer, table_name, status, started_at)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                "INSERT INTO run_steps (run_id, step_no, step, layer, table_name, status,"
+                " started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
                 (run_id, step_no, step, layer, table, utcnow()),
             )
 

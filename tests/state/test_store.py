@@ -1,0 +1,89 @@
+"""The SQLite state database: schema versioning, runs and steps, dead runs."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medallion.errors import StateError
+from medallion.state.store import StateStore, new_run_id
+
+
+def test_run_and_steps_round_trip(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / ".medallion")
+    run_id = new_run_id()
+    store.start_run(run_id, trigger="test", command="medallion run", selection="+x")
+    store.start_step(run_id, 1, "ingest", "bronze", "orders")
+    store.end_step(
+        run_id,
+        1,
+        status="success",
+        rows_read=5,
+        rows_written=4,
+        rows_quarantined=1,
+        delta_version=0,
+        duration_s=0.5,
+        details={"files": ["a.csv"]},
+    )
+    store.add_skipped_step(run_id, 2, "model", "silver", "x", "upstream failed")
+    store.end_run(run_id, "failed", "1 step(s) failed")
+    run = store.run(run_id)
+    assert run is not None
+    assert (run["status"], run["trigger"], run["selection"]) == ("failed", "test", "+x")
+    assert run["ended_at"] >= run["started_at"]
+    steps = store.steps(run_id)
+    assert [(s["step_no"], s["status"]) for s in steps] == [(1, "success"), (2, "skipped")]
+    assert steps[0]["details"] == {"files": ["a.csv"]}
+    assert (steps[0]["rows_read"], steps[0]["rows_written"], steps[0]["rows_quarantined"]) == (
+        5,
+        4,
+        1,
+    )
+    summary = store.run_summaries(5)[0]
+    assert (summary["steps"], summary["skipped_steps"], summary["rows_written"]) == (2, 1, 4)
+    with pytest.raises(ValueError, match="unknown step columns"):
+        store.end_step(run_id, 1, bogus=1)
+
+
+def test_schema_is_versioned(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    store.runs()
+    con = sqlite3.connect(tmp_path / "state.db")
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    with pytest.raises(StateError, match="newer medallion"):
+        StateStore(tmp_path).runs()
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "state.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StateError) as err:
+        StateStore(tmp_path).runs()
+    assert err.value.hint and "move it away" in err.value.hint
+
+
+def test_run_of_a_dead_process_is_marked_aborted(tmp_path: Path) -> None:
+    store = StateStore(tmp_path)
+    run_id = new_run_id()
+    store.start_run(run_id, trigger="test", command="run", selection=None)
+    store.start_step(run_id, 1, "model", "silver", "x")
+    # pretend the run belonged to a process that has since exited
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    con = sqlite3.connect(tmp_path / "state.db")
+    con.execute("UPDATE runs SET pid = ? WHERE run_id = ?", (int(dead.stdout), run_id))
+    con.commit()
+    con.close()
+    run = StateStore(tmp_path).runs(1)[0]
+    assert run["status"] == "aborted"
+    assert StateStore(tmp_path).steps(run_id)[0]["status"] == "aborted"
