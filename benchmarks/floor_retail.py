@@ -76,7 +76,9 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _write(con: duckdb.DuckDBPyConnection, lakehouse: Path, fqn: str, rel) -> None:
+def _write(
+    con: duckdb.DuckDBPyConnection, lakehouse: Path, fqn: str, rel: duckdb.DuckDBPyRelation
+) -> None:
     """Stream a relation into the Delta table `fqn`, then expose that table as `fqn` in DuckDB."""
     layer, name = fqn.split(".")
     path = str(lakehouse / layer / name)

@@ -84,23 +84,26 @@ class Engine:
         #: fqn -> (registered name, version) of attached Delta tables
         self.attached: dict[str, tuple[str, int | None]] = {}
         self.views: set[str] = set()
+        #: fqn -> row count of the attached version (from the Delta log, not a scan)
+        self.rows: dict[str, int] = {}
 
     # -- making tables visible ------------------------------------------------------------
 
     def attach_table(self, fqn: str, version: int | None = None) -> int:
         """Expose the Delta table `fqn` (at `version`, default latest) as view `<layer>.<name>`.
         Returns the version attached."""
-        from deltalake import DeltaTable
+        from medallion.storage import delta
 
         path = self.catalog.path(fqn)
         try:
-            dt = DeltaTable(str(path), version=version)
-            ds = dt.to_pyarrow_dataset()
+            snap = delta.snapshot(path, version)
+        except StorageError:
+            raise
         except Exception as e:
             raise StorageError(f"cannot read table {fqn}: {e}", file=path) from None
         layer, name = fqn.split(".", 1)
         internal = f"__medallion_{layer}__{name}__{next(self._counter)}"
-        self.con.register(internal, ds)
+        self.con.register(internal, snap.dataset)
         self.con.execute(
             f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} "
             f"AS SELECT * FROM {_ident(internal)}"
@@ -108,8 +111,9 @@ class Engine:
         old = self.attached.get(fqn)
         if old:
             self.con.unregister(old[0])
-        self.attached[fqn] = (internal, dt.version())
-        return dt.version()
+        self.attached[fqn] = (internal, snap.version)
+        self.rows[fqn] = snap.rows
+        return snap.version
 
     def attach_view(self, fqn: str, sql: str) -> None:
         layer, name = fqn.split(".", 1)

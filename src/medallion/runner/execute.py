@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medallion.errors import ExecutionError, MedallionError, StorageError
+from medallion.errors import ExecutionError, MedallionError
 from medallion.state.store import new_run_id
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
         ensure_attached(project, engine, base, for_model=model.fqn)
         _, version = engine.attached[base]
         upstream[base] = version if version is not None else -1
-        rows_read += _table_rows(project, base)
+        rows_read += engine.rows.get(base, 0)
 
     if model.language == "sql":
         try:
@@ -318,15 +318,6 @@ def _base_tables(project: Project, model: Model) -> list[str]:
         elif node not in out:
             out.append(node)
     return out
-
-
-def _table_rows(project: Project, node: str) -> int:
-    from medallion.storage import delta
-
-    try:
-        return delta.info(project.catalog.path(node)).rows
-    except StorageError:
-        return 0
 
 
 def _to_reader(engine: Engine, rel: Any, model: Model):

@@ -118,9 +118,68 @@ def write(
     return WriteResult(version=DeltaTable(str(path)).version(), rows=counter.rows)
 
 
+@dataclass
+class Snapshot:
+    """One version of a table, ready to query."""
+
+    version: int
+    rows: int
+    dataset: pads.Dataset
+
+
 def dataset(path: Path, version: int | None = None) -> pads.Dataset:
-    """The table (at a version) as a pyarrow dataset: lazy, with projection and filter pushdown."""
-    return open_table(path, version).to_pyarrow_dataset()
+    """The table (at a version) as a pyarrow dataset (see `snapshot`)."""
+    return snapshot(path, version).dataset
+
+
+def snapshot(path: Path, version: int | None = None) -> Snapshot:
+    """The table (at a version) as a pyarrow dataset: lazy, with projection and filter pushdown.
+
+    Built from the Delta log's list of data files and read with pyarrow's own local filesystem
+    rather than `DeltaTable.to_pyarrow_dataset()`: reading through deltalake's Rust filesystem
+    handler aborts the process at interpreter exit about half the time ("terminate called
+    without an active exception", delta-rs#2184), which would make CLI commands and test runs
+    fail at random. Tables using deletion vectors or column mapping (written by other engines)
+    need deltalake's reader and fall back to it."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.compute
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    dt = open_table(path, version)
+    features = set(dt.protocol().reader_features or [])
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    rows = int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
+    if features & {"deletionVectors", "columnMapping"} or "://" in str(path):
+        return Snapshot(dt.version(), rows, dt.to_pyarrow_dataset())
+    schema = pa.schema(dt.schema().to_arrow())
+    files = [os.path.join(str(path), p) for p in actions.column("path").to_pylist()]
+    partition_columns = list(dt.metadata().partition_columns)
+    partitions = None
+    if partition_columns:
+        values = {c: actions.column(f"partition.{c}").to_pylist() for c in partition_columns}
+        partitions = []
+        for i in range(len(files)):
+            expr = None
+            for c in partition_columns:
+                v = values[c][i]
+                term = (
+                    pads.field(c).is_null()
+                    if v is None
+                    else pads.field(c) == pa.scalar(v, schema.field(c).type)
+                )
+                expr = term if expr is None else expr & term
+            partitions.append(expr)
+    ds = pads.FileSystemDataset.from_paths(
+        files,
+        schema=schema,
+        format=pads.ParquetFileFormat(),
+        filesystem=pafs.LocalFileSystem(),
+        partitions=partitions,
+    )
+    return Snapshot(dt.version(), rows, ds)
 
 
 def info(path: Path) -> TableInfo:
