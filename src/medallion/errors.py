@@ -43,7 +43,7 @@ class MedallionError(Exception):
     def location(self) -> str:
         """`file:line:col`, or the model/source name when there is no file."""
         if self.file:
-            loc = _display_path(self.file)
+            loc = display_path(self.file)
             if self.line:
                 loc += f":{self.line}"
                 if self.column:
@@ -117,7 +117,7 @@ class TemplateError(MedallionError):
     """Unknown template, or a project folder that would be overwritten."""
 
 
-def _display_path(path: str) -> str:
+def display_path(path: str) -> str:
     """Paths under the current folder are shown relative to it (shorter, and what users typed)."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from medallion.errors import ConfigError, suggest
+from medallion.errors import ConfigError, display_path, suggest
 
 PROJECT_FILE = "medallion.yml"
 
@@ -142,6 +142,11 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None
     mean")."""
     tp: Any = model
     for part in loc:
+        member = _union_member(tp, part)
+        if member is not None:
+            # pydantic puts the discriminator value of a tagged union in the location
+            tp = member
+            continue
         tp = _unwrap(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             field = tp.model_fields.get(str(part))
@@ -155,6 +160,20 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return list(tp.model_fields)
+    return None
+
+
+def _union_member(tp: Any, tag: Any) -> Any:
+    """The member of a (possibly Annotated) tagged union whose `type` default is `tag`."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    for arg in typing.get_args(tp):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            field = arg.model_fields.get("type")
+            if field is not None and field.default == tag:
+                return arg
     return None
 
 
@@ -223,8 +242,9 @@ def validation_error(
         messages.append((msg, line, where, hint))
     first_msg, first_line, first_key, first_hint = messages[0]
     if len(messages) > 1:
+        shown = display_path(str(file))
         rest = "\n".join(
-            f"  {file}:{ln}: {m}" if ln else f"  {file}: {m}" for m, ln, _, _ in messages[1:6]
+            f"  {shown}:{ln}: {m}" if ln else f"  {shown}: {m}" for m, ln, _, _ in messages[1:6]
         )
         more = f"\n  ... and {len(messages) - 6} more" if len(messages) > 6 else ""
         first_msg += f"\n{rest}{more}"

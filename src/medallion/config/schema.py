@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from medallion.quality.spec import CheckItem
+
 #: table, layer and source names: they become folder names and SQL identifiers
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -45,6 +47,8 @@ class FileSource(Strict):
     #: column name -> DuckDB type (e.g. INTEGER, DECIMAL(12,2), DATE); others are inferred
     columns: dict[str, str] = Field(default_factory=dict)
     partition_by: list[str] = Field(default_factory=list)
+    #: table-level checks on the bronze table, run after each ingest (see medallion.quality.spec)
+    checks: list[CheckItem] = Field(default_factory=list)
     # CSV options
     header: bool | None = None
     delimiter: str | None = None

@@ -1,0 +1,1 @@
+"""Data quality: expectations (row level), checks (table level), anomalies, quarantine, ledger."""
