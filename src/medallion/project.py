@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from medallion.engine.duckdb_engine import Engine
     from medallion.models.graph import Graph
     from medallion.models.loader import Model
-    from medallion.runner.execute import Reporter, RunResult
+    from medallion.quality.ledger import Verification
+    from medallion.quality.quarantine import QuarantineTable, ReplayResult
+    from medallion.quality.registry import ProjectChecks
+    from medallion.runner.base import Reporter, RunResult
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -110,7 +113,8 @@ class Project:
         return load_models(self.models_dir, self.config.layers, set(self.source_tables))
 
     @cached_property
-    def graph(self) -> Graph:
+    def lineage_graph(self) -> Graph:
+        """What reads what: the DAG of sources and models from their SQL / depends_on."""
         from medallion.models.graph import Graph
 
         upstream: dict[str, list[str]] = {t: [] for t in self.source_tables}
@@ -127,8 +131,40 @@ class Project:
                 hint="a model cannot read (directly or through others) a table built from itself",
             ) from None
 
+    @cached_property
+    def checks(self) -> ProjectChecks:
+        """Every table's checks and the singular checks, validated."""
+        from medallion.quality import registry
+
+        return registry.load(self)
+
+    @cached_property
+    def graph(self) -> Graph:
+        """The run order: the lineage graph plus "a check of X reads Y" edges, so the tables a
+        check compares with are built first (and a failure there skips X)."""
+        from medallion.models.graph import Graph
+
+        lineage = self.lineage_graph
+        upstream = {n: list(deps) for n, deps in lineage.up.items()}
+        extra = False
+        for table in upstream:
+            for ref in self.checks.refs(table):
+                if ref not in upstream[table]:
+                    upstream[table].append(ref)
+                    extra = True
+        if not extra:
+            return lineage
+        try:
+            return Graph(upstream, self.config.layers)
+        except ModelError as e:
+            raise ModelError(
+                f"the checks create a {e.message}",
+                hint="a check of a table cannot read a table built from it; "
+                "declare the check on the downstream table instead",
+            ) from None
+
     def validate(self) -> None:
-        """Load every model and the graph; raises the first problem found."""
+        """Load every model, check and the graph; raises the first problem found."""
         _ = self.graph
 
     def new_engine(self) -> Engine:
@@ -159,12 +195,63 @@ class Project:
             reporter=reporter,
         )
 
+    def test(
+        self,
+        select: list[str] | None = None,
+        *,
+        trigger: str = "api",
+        command: str | None = None,
+        reporter: Reporter | None = None,
+    ) -> RunResult:
+        """Run the checks of the selected tables on their current data (nothing is rebuilt)."""
+        from medallion.runner.checks import execute_checks
+
+        return execute_checks(
+            self, select=select, trigger=trigger, command=command, reporter=reporter
+        )
+
+    def verify(self, runs: int | None = 20) -> Verification:
+        """The row ledger of recent runs against the Delta log, plus every reconciliation."""
+        from medallion.quality.ledger import verify
+
+        return verify(self, runs)
+
+    def quarantines(self) -> list[QuarantineTable]:
+        from medallion.quality import quarantine
+
+        return quarantine.list_tables(self)
+
+    def quarantined_rows(self, name: str, limit: int | None = None) -> pa.Table:
+        from medallion.quality import quarantine
+
+        return quarantine.rows(self, name, limit)
+
+    def replay(self, name: str) -> ReplayResult:
+        """Move quarantined rows of a model that now pass its expectations into the model."""
+        from medallion.quality import quarantine
+        from medallion.state.store import new_run_id
+
+        run_id = new_run_id()
+        self.state.start_run(
+            run_id, trigger="replay", command=f"quarantine replay {name}", selection=name
+        )
+        try:
+            result = quarantine.replay(self, name, run_id)
+        except BaseException as e:
+            self.state.end_run(run_id, "failed", error=str(e))
+            raise
+        self.state.end_run(run_id, "success")
+        return result
+
+    def check_results(self, run_id: str) -> list[dict[str, Any]]:
+        return self.state.check_results(run_id)
+
     # -- reading --------------------------------------------------------------------------
 
     def query_reader(self, sql: str) -> pa.RecordBatchReader:
         """Run a read-only query over the lakehouse; results stream as Arrow batches."""
         from medallion.models.sql import is_read_only, parse_select, resolve_refs
-        from medallion.runner.execute import ensure_attached
+        from medallion.runner.base import ensure_attached
 
         tree = parse_select(sql, error=QueryError)
         if not is_read_only(tree):
@@ -263,7 +350,7 @@ class Project:
     def lineage(self, node: str | None = None) -> dict[str, Any]:
         """The DAG: for each node its kind and upstream; for one node, its ancestors and
         descendants."""
-        g = self.graph
+        g = self.lineage_graph
         if node is None:
             return {n: {"kind": self._kind(n), "upstream": sorted(set(g.up[n]))} for n in g.order}
         fqn = g.resolve(node)

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from medallion.project import Project
-from medallion.runner.execute import RunResult
+from medallion.runner.base import RunResult
 
 MakeProject = Callable[..., Project]
 

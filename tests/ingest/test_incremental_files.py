@@ -13,7 +13,7 @@ from typing import Any
 from deltalake import DeltaTable
 
 from medallion.project import Project
-from medallion.runner.execute import RunResult
+from medallion.runner.base import RunResult
 
 MakeProject = Callable[..., Project]
 

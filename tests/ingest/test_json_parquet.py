@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medallion.project import Project
-from medallion.runner.execute import RunResult
+from medallion.runner.base import RunResult
 
 MakeProject = Callable[..., Project]
 

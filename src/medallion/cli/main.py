@@ -143,6 +143,103 @@ def run(ctx: click.Context, select: tuple[str, ...], full_refresh: bool, as_json
 
 
 @cli.command(context_settings=CONTEXT)
+@click.option(
+    "--select", "-s", "select", multiple=True, help="Tables whose checks to run (as for run)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def test(ctx: click.Context, select: tuple[str, ...], as_json: bool) -> None:
+    """Run the checks (table-level and singular) on the current tables, without rebuilding.
+
+    Results are stored with the run; exit status 1 if an error-severity check fails."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    result = project.test(
+        list(select) or None,
+        trigger="cli",
+        command=_command_line(),
+        reporter=None if as_json else render.RunReporter(project, verb="test"),
+    )
+    if as_json:
+        render.print_json(
+            {**render.run_result_dict(result), "checks": project.check_results(result.run_id)}
+        )
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--runs", "-n", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, runs: int, as_json: bool) -> None:
+    """Check the row ledger: for every step of the last runs, rows in = written + dropped +
+    quarantined, and the Delta commits hold those rows; then run every reconciliation check.
+    Exit status 1 on any mismatch."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    result = project.verify(runs)
+    if as_json:
+        render.print_json(render.verification_dict(result))
+    else:
+        render.verification(result)
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.group(context_settings=CONTEXT)
+def quarantine() -> None:
+    """Rows set aside: unparsable source rows and rows failing `quarantine` expectations."""
+
+
+@quarantine.command("list", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def quarantine_list(ctx: click.Context, as_json: bool) -> None:
+    """Every quarantine table with its row count."""
+    from dataclasses import asdict
+
+    from medallion.cli import render
+
+    rows = _project(ctx).quarantines()
+    if as_json:
+        render.print_json([asdict(r) for r in rows])
+    else:
+        render.quarantines(rows)
+
+
+@quarantine.command("show", context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0))
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.pass_context
+def quarantine_show(ctx: click.Context, model: str, limit: int, fmt: str) -> None:
+    """The quarantined rows of a model or source, with why they were set aside."""
+    from medallion.cli import render
+
+    table = _project(ctx).quarantined_rows(model, limit or None)
+    render.query_result(table.to_reader(), fmt=fmt, output=None, limit=limit)
+
+
+@quarantine.command("replay", context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def quarantine_replay(ctx: click.Context, model: str, as_json: bool) -> None:
+    """Re-evaluate a model's quarantined rows against its current expectations and move the
+    rows that now pass into the model. Idempotent: a second replay moves nothing."""
+    from dataclasses import asdict
+
+    from medallion.cli import render
+
+    result = _project(ctx).replay(model)
+    if as_json:
+        render.print_json(asdict(result))
+    else:
+        render.replayed(result)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Load the project and every model without running anything: config, headers, SQL syntax,
@@ -167,10 +264,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     project = _project(ctx)
     run_ = project.last_run()
     steps = project.steps(run_["run_id"]) if run_ else []
+    checks = project.check_results(run_["run_id"]) if run_ else []
     if as_json:
-        render.print_json({"run": run_, "steps": steps})
+        render.print_json({"run": run_, "steps": steps, "checks": checks})
     else:
-        render.status(project, run_, steps)
+        render.status(project, run_, steps, checks)
 
 
 @cli.command(context_settings=CONTEXT)

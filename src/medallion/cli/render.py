@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from medallion.errors import MedallionError
     from medallion.project import Project, TableRow
-    from medallion.runner.execute import RunResult, StepResult
+    from medallion.runner.base import RunResult, StepResult
     from medallion.templates import Template
 
 _out: Console | None = None
@@ -188,8 +188,9 @@ def validated(project: Project) -> None:
 class RunReporter:
     """Live progress on a terminal (a spinner on the current step), one line per finished step."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, verb: str = "run") -> None:
         self.project = project
+        self.verb = verb
         self.console = err()
         self.total = 0
         self._status: Any = None
@@ -199,12 +200,19 @@ class RunReporter:
         self.total = len(plan)
         self._started = time.perf_counter()
         self.console.print(
-            f"[bold]medallion run[/] {self.project.config.name} · run {run_id} · {self.total} steps"
+            f"[bold]medallion {self.verb}[/] {self.project.config.name} · run {run_id} · "
+            f"{self.total} steps"
         )
 
     def step_started(self, step_no: int, node: str, step: str) -> None:
         if self.console.is_terminal:
-            verb = {"ingest": "ingesting", "model": "building", "view": "defining"}[step]
+            verb = {
+                "ingest": "ingesting",
+                "model": "building",
+                "view": "defining",
+                "check": "checking",
+                "test": "testing",
+            }[step]
             text = f"[{step_no}/{self.total}] {verb} {node} ..."
             if self._status is None:
                 self._status = self.console.status(text)
@@ -237,6 +245,12 @@ class RunReporter:
         self.console.print(
             f"  {mark} {r.step:<6} {r.node:<36} {detail}  [dim]{_secs(r.duration_s)}[/]"
         )
+        for c in r.checks:
+            if c.status == "pass":
+                continue
+            sign = "[yellow]![/]" if c.status == "warn" else "[red]✗[/]"
+            kind = "expectation" if c.kind == "expectation" else f"check {c.kind}"
+            self.console.print(f"      {sign} {kind} [bold]{c.name}[/]: {_escape(c.message)}")
 
     def run_finished(self, result: RunResult) -> None:
         if self._status is not None:
@@ -247,12 +261,19 @@ class RunReporter:
             self.console.print(f"\n[bold red]{s.node} failed:[/]")
             for line in (s.error or "").splitlines():
                 self.console.print(f"  {line}", markup=False, highlight=False)
+        checks = [c for s in result.steps for c in s.checks]
         ok = sum(1 for s in result.steps if s.status == "success")
         skipped = sum(1 for s in result.steps if s.status == "skipped")
         written = sum(s.rows_written or 0 for s in result.steps)
         quarantined = sum(s.rows_quarantined or 0 for s in result.steps)
         verdict = "[green]succeeded[/]" if result.ok else "[red]failed[/]"
         extra = f", {quarantined:,} rows quarantined" if quarantined else ""
+        if checks:
+            warned = sum(1 for c in checks if c.status == "warn")
+            bad = sum(1 for c in checks if c.status in ("fail", "error"))
+            extra += f"; checks: {len(checks) - warned - bad} passed"
+            extra += f", {warned} warned" if warned else ""
+            extra += f", [red]{bad} failed[/]" if bad else ""
         self.console.print(
             f"\nrun {verdict} in {_secs(result.duration_s)}: {ok} ok, {len(failed)} failed, "
             f"{skipped} skipped; {written:,} rows written{extra}"
@@ -300,7 +321,12 @@ def _steps_table(steps: list[dict[str, Any]]):
     return t
 
 
-def status(project: Project, run: dict[str, Any] | None, steps: list[dict[str, Any]]) -> None:
+def status(
+    project: Project,
+    run: dict[str, Any] | None,
+    steps: list[dict[str, Any]],
+    checks: list[dict[str, Any]] | None = None,
+) -> None:
     console = out()
     if run is None:
         console.print(f"{project.config.name}: no runs yet — try `medallion run`")
@@ -317,6 +343,8 @@ def status(project: Project, run: dict[str, Any] | None, steps: list[dict[str, A
     if run.get("command"):
         console.print(f"  [dim]{run['command']}[/]")
     console.print(_steps_table(steps))
+    if checks:
+        console.print(_checks_table(checks))
     for s in steps:
         if s["status"] in ("failed", "aborted") and s.get("error"):
             console.print(f"[red]{s['layer']}.{s['table_name']}[/]:")
@@ -324,6 +352,110 @@ def status(project: Project, run: dict[str, Any] | None, steps: list[dict[str, A
                 console.print(f"  {line}", markup=False)
     if run.get("error") and not any(s["status"] == "failed" for s in steps):
         console.print(f"[red]{run['error']}[/]", markup=True)
+
+
+_CHECK_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red"}
+
+
+def _checks_table(checks: list[dict[str, Any]]):
+    order = {"fail": 0, "error": 1, "warn": 2, "pass": 3}
+    t = _table(
+        "check", "table", "kind", "severity", "status", "failing", "detail", right=("failing",)
+    )
+    for c in sorted(checks, key=lambda c: order.get(c["status"], 9)):
+        colour = _CHECK_COLOUR.get(c["status"], "white")
+        t.add_row(
+            c["name"],
+            c["table_name"],
+            c["kind"],
+            c["severity"],
+            f"[{colour}]{c['status']}[/]",
+            _num(c.get("failing_rows")),
+            _escape(c.get("message") or ""),
+        )
+    return t
+
+
+def verification_dict(v: Any) -> dict[str, Any]:
+    return {
+        "ok": v.ok,
+        "runs": v.runs(),
+        "steps": [{**asdict(line), "ok": line.ok} for line in v.lines],
+        "reconciliations": [r.to_dict() for r in v.reconciliations],
+    }
+
+
+def verification(v: Any) -> None:
+    console = out()
+    yes, no, na = "[green]✓[/]", "[red]✗[/]", "[dim]n/a[/]"
+    t = _table(
+        "run",
+        "#",
+        "step",
+        "table",
+        "in",
+        "written",
+        "dropped",
+        "quarantined",
+        "balanced",
+        "delta log",
+        right=("#", "in", "written", "dropped", "quarantined"),
+    )
+    for line in v.lines:
+        if line.table_matches is None and line.quarantine_matches is None:
+            logged = na
+        elif line.table_matches is not False and line.quarantine_matches is not False:
+            logged = yes
+        else:
+            logged = no
+        t.add_row(
+            line.run_id,
+            str(line.step_no),
+            line.step,
+            line.table,
+            _num(line.rows_in),
+            _num(line.rows_written),
+            _num(line.rows_dropped),
+            _num(line.rows_quarantined),
+            yes if line.balanced else no,
+            logged,
+        )
+    console.print(t)
+    for line in v.lines:
+        if not line.ok:
+            console.print(f"[red]{line.run_id} {line.table}:[/] {line.problem}")
+    runs = v.runs()
+    bad = [r for r, ok in runs.items() if not ok]
+    verdict = (
+        "[green]the ledger adds up[/]" if not bad else f"[red]{len(bad)} run(s) do not add up[/]"
+    )
+    console.print(f"{len(runs)} run(s), {len(v.lines)} step(s): {verdict}")
+    for r in v.reconciliations:
+        mark = yes if r.status == "pass" else no
+        console.print(f"{mark} reconciliation {r.table} {r.name}: {_escape(r.message)}")
+
+
+def quarantines(rows: list[Any]) -> None:
+    if not rows:
+        out().print("no quarantine tables — nothing has been set aside")
+        return
+    t = _table(
+        "quarantine", "of", "kind", "rows", "version", "last written", right=("rows", "version")
+    )
+    for r in rows:
+        t.add_row(r.table, r.of, r.kind, _num(r.rows), f"v{r.version}", _when(r.last_written))
+    out().print(t)
+
+
+def replayed(r: Any) -> None:
+    console = out()
+    if r.recovered:
+        console.print(f"finished an interrupted replay: {r.recovered:,} rows")
+    version = f" (v{r.model_version})" if r.model_version is not None else ""
+    console.print(
+        f"{r.model}: {r.examined:,} quarantined rows re-evaluated, {r.moved:,} moved into the "
+        f"model{version}, {r.remaining:,} remain in quarantine"
+    )
 
 
 def history(rows: list[dict[str, Any]]) -> None:
@@ -414,7 +546,7 @@ def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
             arrow = f"  ← {ups}" if ups else ""
             console.print(f"  {name:<{width}} [dim]{info['kind']:<7}[/]{arrow}")
         return
-    g = project.graph
+    g = project.lineage_graph
     node = data["node"]
     console.print(f"[bold]{node}[/] ({data['kind']})")
 
@@ -559,6 +691,10 @@ def _plain(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
     return str(value)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
 
 
 def _markup(text: str) -> str:

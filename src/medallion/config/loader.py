@@ -195,7 +195,7 @@ def _unwrap(tp: Any) -> Any:
 
 def validation_error(
     err: ValidationError,
-    model: type[BaseModel],
+    model: Any,
     *,
     file: Path | str,
     node: yaml.Node | None,
@@ -220,10 +220,10 @@ def validation_error(
                 msg += f" — did you mean {guess!r}?"
             elif fields:
                 hint = "allowed keys: " + ", ".join(fields)
-            line = node_line(node, loc, key=True)
+            line = node_line(node, (*prefix, *loc), key=True)
         elif kind == "missing":
             msg = f"missing required key {str(loc[-1])!r} in {dotted((*prefix, *loc[:-1]))}"
-            line = node_line(node, loc[:-1])
+            line = node_line(node, (*prefix, *loc[:-1]))
         elif kind == "literal_error":
             expected = e.get("ctx", {}).get("expected", "")
             got = e.get("input")
@@ -232,11 +232,11 @@ def validation_error(
             guess = suggest(str(got), options) if got is not None else None
             if guess:
                 msg += f" — did you mean {guess!r}?"
-            line = node_line(node, loc)
+            line = node_line(node, (*prefix, *loc))
         else:
             text = str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             msg = f"{where}: {text}" if loc else text
-            line = node_line(node, loc)
+            line = node_line(node, (*prefix, *loc))
         if line is not None:
             line += line_offset
         messages.append((msg, line, where, hint))

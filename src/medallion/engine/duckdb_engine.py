@@ -84,6 +84,7 @@ class Engine:
         #: fqn -> (registered name, version) of attached Delta tables
         self.attached: dict[str, tuple[str, int | None]] = {}
         self.views: set[str] = set()
+        self._side: duckdb.DuckDBPyConnection | None = None
         #: fqn -> row count of the attached version (from the Delta log, not a scan)
         self.rows: dict[str, int] = {}
 
@@ -154,7 +155,16 @@ class Engine:
         ]
         return rel.project(", ".join(p.sql(dialect="duckdb") for p in projection))
 
+    def side_connection(self) -> duckdb.DuckDBPyConnection:
+        """A second connection to the same in-memory database (same schemas and views), kept
+        open for the engine's lifetime."""
+        if self._side is None:
+            self._side = self.con.cursor()
+        return self._side
+
     def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
         self.con.close()
 
 

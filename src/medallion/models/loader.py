@@ -163,6 +163,16 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
             model.depends_on = deps
         if model.fqn in model.depends_on:
             raise ModelError(f"{model.fqn} reads itself", **where)
+        if model.config.expectations:
+            from medallion.quality.expectations import validate
+
+            if model.config.kind == "view":
+                raise ModelError(
+                    "a view has no expectations (nothing is written to route rows from)",
+                    hint="make it kind: table, or move the rules to checks:",
+                    **where,
+                )
+            validate(model.config.expectations, model=model.fqn, file=model.path)
         if model.language == "python" and model.config.kind == "view":
             raise ModelError("a Python model cannot be a view", hint="use kind: table", **where)
         if model.config.kind == "view" and model.config.partition_by:

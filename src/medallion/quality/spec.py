@@ -269,7 +269,7 @@ _SHORT = {
 
 
 def normalize_check(item: Any) -> Any:
-    """`{unique: order_id, severity: warn}` -> `{type: unique, columns: [order_id], severity: warn}`.
+    """`{unique: order_id, severity: warn}` -> `{type: unique, columns: [order_id], ...}`.
 
     Anything that is not recognisably a check is returned unchanged for pydantic to reject with
     its own message."""

@@ -11,88 +11,28 @@ Semantics users rely on:
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from medallion.errors import ExecutionError, MedallionError
+from medallion.runner.base import (
+    Reporter,
+    RunResult,
+    SilentReporter,
+    StepResult,
+    ensure_attached,
+)
+from medallion.runner.checks import run_table_checks, singular_step
+from medallion.runner.python_models import run_python
 from medallion.state.store import new_run_id
+from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
-    import duckdb
-
     from medallion.engine.duckdb_engine import Engine
     from medallion.models.loader import Model
     from medallion.project import Project
-
-
-@dataclass
-class StepResult:
-    step_no: int
-    node: str
-    step: str  # ingest | model | view
-    status: str = "success"  # success | failed | skipped
-    rows_read: int | None = None
-    rows_written: int | None = None
-    rows_dropped: int | None = None
-    rows_quarantined: int | None = None
-    delta_version: int | None = None
-    duration_s: float = 0.0
-    error: str | None = None
-    note: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def layer(self) -> str:
-        return self.node.split(".", 1)[0]
-
-    @property
-    def table(self) -> str:
-        return self.node.split(".", 1)[1]
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: str
-    steps: list[StepResult]
-    duration_s: float
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "success"
-
-    def step(self, node: str) -> StepResult:
-        for s in self.steps:
-            if s.node == node:
-                return s
-        raise KeyError(node)
-
-
-class Reporter(Protocol):
-    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None: ...
-    def step_started(self, step_no: int, node: str, step: str) -> None: ...
-    def step_finished(self, result: StepResult) -> None: ...
-    def run_finished(self, result: RunResult) -> None: ...
-
-
-class SilentReporter:
-    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None:
-        pass
-
-    def step_started(self, step_no: int, node: str, step: str) -> None:
-        pass
-
-    def step_finished(self, result: StepResult) -> None:
-        pass
-
-    def run_finished(self, result: RunResult) -> None:
-        pass
 
 
 def execute_run(
@@ -141,6 +81,15 @@ def execute_run(
                     _view(project, engine, project.models[node], res)
                 else:
                     _build(project, engine, project.models[node], run_id, res)
+                if project.checks.tables.get(node):
+                    run_table_checks(project, engine, node, res)
+                    failed_checks = [c for c in res.checks if c.failed]
+                    if failed_checks:
+                        res.status = "failed"
+                        res.error = "check(s) failed: " + "; ".join(
+                            f"{c.name}: {c.message}" for c in failed_checks
+                        )
+                        broken[node] = "failed its checks"
             except MedallionError as e:
                 res.status = "failed"
                 res.error = str(e)
@@ -151,10 +100,12 @@ def execute_run(
                 res.details["traceback"] = traceback.format_exc()
                 broken[node] = "failed"
             res.duration_s = time.perf_counter() - t0
+            state.record_checks(run_id, step_no, res.checks)
             state.end_step(
                 run_id,
                 step_no,
                 status=res.status,
+                rows_in=res.rows_in,
                 rows_read=res.rows_read,
                 rows_written=res.rows_written,
                 rows_dropped=res.rows_dropped,
@@ -166,6 +117,13 @@ def execute_run(
             )
             results.append(res)
             reporter.step_finished(res)
+        for check in project.checks.singular:
+            if not select or all(t in plan for t in check.tables):
+                results.append(
+                    singular_step(
+                        project, engine, check, run_id, len(results) + 1, broken, reporter
+                    )
+                )
     except BaseException as e:
         # Ctrl-C or a crash between steps: the run is recorded as failed, tables stay valid
         state.end_run(run_id, "failed", error=f"interrupted: {type(e).__name__}")
@@ -210,6 +168,7 @@ def _ingest(
         full_refresh=full_refresh,
     )
     res.rows_read = out.rows_read
+    res.rows_in = out.rows_read
     res.rows_written = out.rows_written
     res.rows_quarantined = out.rows_quarantined
     res.rows_dropped = 0
@@ -220,26 +179,6 @@ def _ingest(
         res.details["quarantine_version"] = out.quarantine_version
     if out.version is not None:
         engine.attach_table(node)
-
-
-def ensure_attached(project: Project, engine: Engine, node: str, *, for_model: str) -> None:
-    """Make `node` queryable in the engine: a view model's definition (and its inputs), or the
-    latest version of a Delta table. A table never built is a clear error, not a DuckDB one."""
-    if node in engine.attached or node in engine.views:
-        return
-    model = project.models.get(node)
-    if model is not None and model.kind == "view":
-        for dep in model.depends_on:
-            ensure_attached(project, engine, dep, for_model=for_model)
-        engine.attach_view(node, model.text)
-        return
-    if not project.catalog.exists(node):
-        raise ExecutionError(
-            f"{for_model} reads {node}, which has not been built yet",
-            model=for_model,
-            hint=f"run its upstream too: medallion run --select +{for_model.split('.', 1)[1]}",
-        )
-    engine.attach_table(node)
 
 
 def _view(project: Project, engine: Engine, model: Model, res: StepResult) -> None:
@@ -253,6 +192,7 @@ def _view(project: Project, engine: Engine, model: Model, res: StepResult) -> No
 
 
 def _build(project: Project, engine: Engine, model: Model, run_id: str, res: StepResult) -> None:
+    from medallion.quality import expectations as ex
     from medallion.storage import delta
 
     upstream: dict[str, int] = {}
@@ -271,20 +211,37 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
         except Exception as e:
             raise _sql_error(str(e), model) from None
     else:
-        rel = _run_python(engine, model, run_id)
-    reader = _to_reader(engine, rel, model)
-    missing = [c for c in model.config.partition_by if c not in reader.schema.names]
+        rel = _to_relation(engine, run_python(engine, model, run_id), model)
+    try:
+        rel = engine.delta_safe(rel)
+    except Exception as e:
+        raise _sql_error(str(e), model) from None
+    output_schema = rel.limit(0).arrow().schema
+    missing = [c for c in model.config.partition_by if c not in output_schema.names]
     if missing:
         raise ExecutionError(
             f"partition_by column {missing[0]!r} is not in the model's output",
             file=model.path,
             model=model.fqn,
-            hint=f"output columns: {', '.join(reader.schema.names)}",
+            hint=f"output columns: {', '.join(output_schema.names)}",
         )
+    router: ex.Router | None = None
+    if model.config.expectations:
+        rel = ex.wrap(rel, model.config.expectations, model=model.fqn, file=model.path)
+        router = ex.Router(
+            engine.reader(rel),
+            model.config.expectations,
+            model=model.fqn,
+            file=model.path,
+            spill_dir=project.state_dir / "tmp",
+        )
+        stream = router.kept()
+    else:
+        stream = engine.reader(rel)
     try:
         written = delta.write(
             project.catalog.path(model.fqn),
-            reader,
+            stream,
             mode="overwrite",
             run_id=run_id,
             partition_by=model.config.partition_by,
@@ -294,16 +251,86 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
     except MedallionError:
         raise
     except Exception as e:
+        if router is not None:
+            router.discard()
+            if router.error is not None:
+                raise router.error from None
         # errors raised while DuckDB streams the result (a failed cast, division by zero ...)
         # surface here, wrapped by the Delta writer; nothing was committed
         raise _sql_error(_unwrap_stream_error(e), model) from None
     res.rows_read = rows_read
     res.rows_written = written.rows
+    res.rows_in = written.rows
     res.rows_dropped = 0
     res.rows_quarantined = 0
     res.delta_version = written.version
     res.details = {"upstream_versions": upstream}
+    if router is not None:
+        o = router.outcome
+        res.rows_in = o.rows_in
+        res.rows_dropped = o.rows_dropped
+        res.rows_quarantined = o.rows_quarantined
+        res.details["expectations"] = o.violations
+        try:
+            q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
+            if o.spill is not None or delta.is_delta_table(q_path):
+                # a table model is rebuilt whole, so its quarantine is too
+                q = delta.write(
+                    q_path,
+                    ex.quarantine_reader(o.spill, output_schema, run_id),
+                    mode="overwrite",
+                    run_id=run_id,
+                    metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
+                    description=f"rows of {model.fqn} that failed a quarantine expectation",
+                )
+                res.details["quarantine_version"] = q.version
+        finally:
+            router.discard()
+        res.checks.extend(_expectation_results(model, o))
     engine.attach_table(model.fqn)
+
+
+def _expectation_results(model: Model, outcome: Any) -> list[Any]:
+    from medallion.quality.checks import CheckResult
+
+    results = []
+    for name, spec in model.config.expectations.items():
+        n = outcome.violations.get(name, 0)
+        status = "pass" if not n else ("warn" if spec.action == "warn" else spec.action)
+        verb = {"warn": "kept", "drop": "dropped", "quarantine": "quarantined", "fail": "failed"}
+        results.append(
+            CheckResult(
+                name=name,
+                kind="expectation",
+                table=model.fqn,
+                severity=spec.action,
+                status=status if status in ("pass", "warn") else "warn",
+                failing_rows=n,
+                message=f"{n:,} of {outcome.rows_in:,} rows violate it ({verb[spec.action]})"
+                if n
+                else f"all {outcome.rows_in:,} rows pass",
+            )
+        )
+    return results
+
+
+def _to_relation(engine: Engine, value: Any, model: Model) -> Any:
+    """A Python model's return value as a DuckDB relation (so expectations apply uniformly)."""
+    if hasattr(value, "types") and hasattr(value, "arrow") and hasattr(value, "query"):
+        return value
+    from medallion.engine.duckdb_engine import as_reader
+
+    try:
+        reader = as_reader(value)
+    except TypeError as e:
+        raise ExecutionError(
+            f"model() returned {e}; return a pyarrow Table/RecordBatchReader or a DuckDB relation",
+            file=model.path,
+            model=model.fqn,
+        ) from None
+    # A separate cursor: the reader may itself be a pending result of engine.con (a model that
+    # returns `ctx.sql(...).arrow()`), which the same connection cannot scan while it is open.
+    return engine.side_connection().from_arrow(reader)
 
 
 def _base_tables(project: Project, model: Model) -> list[str]:
@@ -318,24 +345,6 @@ def _base_tables(project: Project, model: Model) -> list[str]:
         elif node not in out:
             out.append(node)
     return out
-
-
-def _to_reader(engine: Engine, rel: Any, model: Model):
-    from medallion.engine.duckdb_engine import as_reader
-
-    try:
-        if hasattr(rel, "types") and hasattr(rel, "arrow"):
-            rel = engine.delta_safe(rel)
-            return engine.reader(rel)
-        return as_reader(rel)
-    except TypeError as e:
-        raise ExecutionError(
-            f"model() returned {e}; return a pyarrow Table/RecordBatchReader or a DuckDB relation",
-            file=model.path,
-            model=model.fqn,
-        ) from None
-    except Exception as e:
-        raise _sql_error(str(e), model) from None
 
 
 _LINE_RE = re.compile(r"LINE (\d+):")
@@ -397,67 +406,3 @@ def _unwrap_stream_error(e: BaseException | str) -> str:
     if m:
         text = m.group(1)
     return text.strip()
-
-
-# -- Python models ---------------------------------------------------------------------------
-
-
-class ModelContext:
-    """What a Python model's `model(ctx)` receives.
-
-    `ctx.table("silver.orders")` and `ctx.sql("select ...")` return DuckDB relations over the
-    lakehouse; only tables listed in the model's `depends_on` may be read, so lineage stays true."""
-
-    def __init__(self, engine: Engine, model: Model, run_id: str) -> None:
-        self._engine = engine
-        self._model = model
-        self.run_id = run_id
-        self.model = model.fqn
-        self.allowed = set(model.depends_on)
-
-    @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        return self._engine.con
-
-    def table(self, name: str) -> duckdb.DuckDBPyRelation:
-        if name not in self.allowed:
-            raise ExecutionError(
-                f"reads {name}, which is not in its depends_on",
-                file=self._model.path,
-                model=self.model,
-                hint=f"add it to the header: depends_on: [{name}]",
-            )
-        layer, table = name.split(".", 1)
-        return self._engine.con.sql(f'SELECT * FROM "{layer}"."{table}"')
-
-    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
-        from medallion.models.sql import parse_select, table_refs
-
-        tree = parse_select(query, error=ExecutionError, file=self._model.path, model=self.model)
-        qualified, _ = table_refs(tree)
-        for ref in qualified:
-            if ref.fqn not in self.allowed:
-                self.table(ref.fqn)  # raises the depends_on error
-        return self._engine.con.sql(query)
-
-
-def _run_python(engine: Engine, model: Model, run_id: str) -> Any:
-    module_name = f"medallion_user_models.{model.layer}.{model.name}"
-    spec = importlib.util.spec_from_file_location(module_name, model.path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-        return module.model(ModelContext(engine, model, run_id))
-    except MedallionError:
-        raise
-    except Exception as e:
-        tb = traceback.extract_tb(sys.exc_info()[2])
-        frames = [f for f in tb if f.filename == str(model.path)]
-        line = frames[-1].lineno if frames else None
-        raise ExecutionError(
-            f"Python model raised {type(e).__name__}: {e}",
-            file=model.path,
-            line=line,
-            model=model.fqn,
-        ) from None

@@ -72,6 +72,26 @@ _MIGRATIONS: list[str] = [
         delta_version  INTEGER NOT NULL     -- the cache reflects the table up to this version
     );
     """,
+    # 1 -> 2: the row ledger's input count, and check results
+    """
+    ALTER TABLE run_steps ADD COLUMN rows_in INTEGER;  -- rows the step had to place
+    CREATE TABLE check_results (
+        run_id        TEXT NOT NULL REFERENCES runs(run_id),
+        step_no       INTEGER,
+        table_name    TEXT NOT NULL,       -- <layer>.<table> (comma-separated for singular checks)
+        name          TEXT NOT NULL,
+        kind          TEXT NOT NULL,       -- expectation | not_null | unique | ... | singular
+        severity      TEXT NOT NULL,       -- error | warn (expectations: their action)
+        status        TEXT NOT NULL,       -- pass | warn | fail | error
+        failing_rows  INTEGER,
+        observed      REAL,
+        message       TEXT,
+        sample        TEXT,                -- JSON: up to 5 rows
+        checked_at    TEXT NOT NULL
+    );
+    CREATE INDEX check_results_run ON check_results(run_id);
+    CREATE INDEX check_results_check ON check_results(table_name, name);
+    """,
 ]
 
 
@@ -182,6 +202,7 @@ class StateStore:
             "rows_written",
             "rows_dropped",
             "rows_quarantined",
+            "rows_in",
             "delta_version",
             "duration_s",
             "error",
@@ -246,6 +267,82 @@ class StateStore:
         with self.connect() as con:
             rows = con.execute(
                 "SELECT * FROM run_steps WHERE run_id = ? ORDER BY step_no", (run_id,)
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            if d.get("details"):
+                d["details"] = json.loads(d["details"])
+            out.append(d)
+        return out
+
+    # -- check results ---------------------------------------------------------------------
+
+    def record_checks(self, run_id: str, step_no: int | None, results: list[Any]) -> None:
+        """Store CheckResult-like objects (see medallion.quality.checks)."""
+        if not results:
+            return
+        now = utcnow()
+        with self.connect() as con:
+            con.executemany(
+                "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        step_no,
+                        r.table,
+                        r.name,
+                        r.kind,
+                        r.severity,
+                        r.status,
+                        r.failing_rows,
+                        r.observed,
+                        r.message,
+                        json.dumps(r.sample, default=str) if r.sample else None,
+                        now,
+                    )
+                    for r in results
+                ],
+            )
+
+    def check_results(self, run_id: str) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT * FROM check_results WHERE run_id = ? ORDER BY rowid", (run_id,)
+            ).fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            d["sample"] = json.loads(d["sample"]) if d.get("sample") else []
+            out.append(d)
+        return out
+
+    def check_history(self, table: str, name: str, window: int) -> list[float]:
+        """Observed values of a check in earlier successful runs, newest first (anomalies)."""
+        with self.connect() as con:
+            rows = con.execute(
+                """
+                SELECT c.observed FROM check_results c JOIN runs r ON r.run_id = c.run_id
+                WHERE c.table_name = ? AND c.name = ? AND c.observed IS NOT NULL
+                  AND r.status = 'success' AND c.status IN ('pass', 'warn')
+                ORDER BY c.checked_at DESC LIMIT ?
+                """,
+                (table, name, window),
+            ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def ledger(self, limit_runs: int | None = None) -> list[dict[str, Any]]:
+        """Steps of recent runs with their row counts, newest run first (for `verify`)."""
+        with self.connect() as con:
+            rows = con.execute(
+                """
+                SELECT s.*, r.started_at AS run_started, r.status AS run_status
+                FROM run_steps s JOIN runs r ON r.run_id = s.run_id
+                WHERE s.run_id IN (
+                    SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)
+                ORDER BY r.started_at DESC, s.step_no
+                """,
+                (limit_runs if limit_runs is not None else -1,),
             ).fetchall()
         out = []
         for r in rows:

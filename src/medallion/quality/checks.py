@@ -1,0 +1,422 @@
+"""Table-level checks: each becomes SQL over the checked table (SQLGlot trees), run in DuckDB.
+
+A check returns how many rows fail (or the value it observed) and up to five sample rows. Its
+status is `pass`, `warn` (failed, severity warn), `fail` (failed, severity error) or `error` (the
+check itself could not run, e.g. a misspelt column; it counts as a failure of its severity).
+
+Boolean rules (`expression_is_true`, like expectations) pass only where the expression is TRUE:
+NULL is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.quality.spec import (
+    AcceptedValues,
+    Anomaly,
+    ExpressionIsTrue,
+    Freshness,
+    NotNull,
+    Reconciliation,
+    Relationships,
+    RowCount,
+    Unique,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import sqlglot.expressions as exp
+
+    from medallion.quality.spec import CheckSpec
+
+SAMPLE_ROWS = 5
+
+
+@dataclass
+class CheckResult:
+    name: str
+    kind: str
+    table: str
+    severity: str
+    status: str  # pass | warn | fail | error
+    failing_rows: int | None = None
+    observed: float | None = None
+    message: str = ""
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("fail", "error") and self.severity == "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "table": self.table,
+            "severity": self.severity,
+            "status": self.status,
+            "failing_rows": self.failing_rows,
+            "observed": self.observed,
+            "message": self.message,
+            "sample": self.sample,
+        }
+
+
+@dataclass
+class SingularCheck:
+    """A `checks/<name>.sql` file: a SELECT whose returned rows are the failures."""
+
+    name: str
+    path: Path
+    sql: str
+    tables: list[str]
+    severity: str = "error"
+    description: str | None = None
+
+
+class HistoryLookup:
+    """Past observed values of a check (for anomalies): callable(table, name, window) -> values,
+    newest first, from successful runs only."""
+
+    def __call__(self, table: str, name: str, window: int) -> list[float]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _table(fqn: str) -> exp.Table:
+    import sqlglot.expressions as exp
+
+    layer, name = fqn.split(".", 1)
+    return exp.table_(name, db=layer, quoted=True)
+
+
+def _cond(sql: str) -> exp.Expression:
+    import sqlglot
+
+    return sqlglot.parse_one(sql, dialect="duckdb")
+
+
+def _col(name: str) -> exp.Column:
+    import sqlglot.expressions as exp
+
+    return exp.column(name, quoted=True)
+
+
+def _source(fqn: str, where: str | None) -> exp.Select:
+    """SELECT * FROM <table> [WHERE <where>] as a subquery-able select."""
+    import sqlglot.expressions as exp
+
+    q = exp.select(exp.Star()).from_(_table(fqn))
+    return q.where(_cond(where)) if where else q
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[dict[str, Any]]:
+    rel = con.sql(query.sql(dialect="duckdb"))
+    cols = rel.columns
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> Any:
+    rows = con.sql(query.sql(dialect="duckdb")).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def fix(v: Any) -> Any:
+        if isinstance(v, datetime | date):
+            return v.isoformat()
+        if isinstance(v, int | float | str | bool) or v is None:
+            return v
+        return str(v)
+
+    return [{k: fix(v) for k, v in r.items()} for r in rows]
+
+
+def run_check(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    spec: CheckSpec,
+    *,
+    history: HistoryLookup | None = None,
+    rows_written: int | None = None,
+) -> CheckResult:
+    """Run one check against `table` (which must be attached to `con`)."""
+    result = CheckResult(spec.check_name, spec.type, table, spec.severity, "pass")
+    try:
+        _evaluate(con, table, spec, result, history, rows_written)
+    except Exception as e:
+        from medallion.engine.duckdb_engine import first_line
+
+        result.status = "error"
+        result.message = f"could not run: {first_line(e)}"
+        return result
+    if result.status == "failed":
+        result.status = "fail" if spec.severity == "error" else "warn"
+    result.sample = _jsonable(result.sample)
+    return result
+
+
+def _fail(result: CheckResult, message: str, failing: int | None = None) -> None:
+    result.status = "failed"
+    result.message = message
+    if failing is not None:
+        result.failing_rows = failing
+
+
+def _evaluate(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    spec: CheckSpec,
+    r: CheckResult,
+    history: HistoryLookup | None,
+    rows_written: int | None,
+) -> None:
+    import sqlglot.expressions as exp
+
+    src = _source(table, spec.where).subquery("t")
+    count = exp.Count(this=exp.Star())
+
+    if isinstance(spec, NotNull):
+        sums = [
+            exp.alias_(
+                exp.func("count_if", exp.Is(this=_col(c), expression=exp.Null())), c, quoted=True
+            )
+            for c in spec.columns
+        ]
+        counts = _rows(con, exp.select(*sums).from_(src))[0]
+        bad = {c: n for c, n in counts.items() if n}
+        r.failing_rows = sum(bad.values())
+        if bad:
+            any_null = exp.or_(*[exp.Is(this=_col(c), expression=exp.Null()) for c in spec.columns])
+            r.sample = _rows(
+                con, exp.select(exp.Star()).from_(src).where(any_null).limit(SAMPLE_ROWS)
+            )
+            _fail(r, "NULL values: " + ", ".join(f"{c} ({n:,})" for c, n in bad.items()))
+        else:
+            r.message = "no NULLs"
+
+    elif isinstance(spec, Unique):
+        keys = [_col(c) for c in spec.columns]
+        dupes = (
+            exp.select(*keys, exp.alias_(count, "n"))
+            .from_(src)
+            .group_by(*keys)
+            .having(exp.GT(this=count.copy(), expression=exp.Literal.number(1)))
+        )
+        stats = _rows(
+            con,
+            exp.select(
+                exp.alias_(exp.Count(this=exp.Star()), "keys"),
+                exp.alias_(
+                    exp.func("coalesce", exp.func("sum", exp.column("n")), exp.Literal.number(0)),
+                    "rows",
+                ),
+            ).from_(dupes.subquery("d")),
+        )[0]
+        r.failing_rows = int(stats["rows"])
+        if stats["keys"]:
+            r.sample = _rows(con, dupes.order_by(exp.column("n").desc()).limit(SAMPLE_ROWS))
+            _fail(
+                r,
+                f"{stats['keys']:,} duplicated value(s) of ({', '.join(spec.columns)}) "
+                f"over {int(stats['rows']):,} rows",
+            )
+        else:
+            r.message = "all unique"
+
+    elif isinstance(spec, AcceptedValues):
+        values = [exp.convert(v) for v in spec.values]
+        col = _col(spec.column)
+        bad_q = (
+            exp.select(col, exp.alias_(count, "n"))
+            .from_(src)
+            .where(
+                exp.and_(
+                    exp.not_(exp.In(this=col.copy(), expressions=values)),
+                    exp.Is(this=col.copy(), expression=exp.Null()).not_(),
+                )
+            )
+            .group_by(col.copy())
+        )
+        bad = _rows(con, bad_q.order_by(exp.column("n").desc()))
+        r.failing_rows = sum(b["n"] for b in bad)
+        if bad:
+            r.sample = bad[:SAMPLE_ROWS]
+            shown = ", ".join(repr(b[spec.column]) for b in bad[:SAMPLE_ROWS])
+            _fail(r, f"{r.failing_rows:,} rows with values not accepted: {shown}")
+        else:
+            r.message = "all values accepted"
+
+    elif isinstance(spec, Relationships):
+        assert spec.field is not None
+        col = exp.column(spec.column, table="t", quoted=True)
+        parent = _table(spec.to)
+        exists = exp.Exists(
+            this=exp.select(exp.Literal.number(1))
+            .from_(parent.as_("p"))
+            .where(
+                exp.EQ(this=exp.column(spec.field, table="p", quoted=True), expression=col.copy())
+            )
+        )
+        orphans = (
+            exp.select(col, exp.alias_(count, "n"))
+            .from_(src)
+            .where(
+                exp.and_(exp.Is(this=col.copy(), expression=exp.Null()).not_(), exp.not_(exists))
+            )
+            .group_by(col.copy())
+        )
+        bad = _rows(con, orphans.order_by(exp.column("n").desc()))
+        r.failing_rows = sum(b["n"] for b in bad)
+        if bad:
+            r.sample = bad[:SAMPLE_ROWS]
+            _fail(
+                r,
+                f"{r.failing_rows:,} rows ({len(bad):,} values of {spec.column}) "
+                f"have no match in {spec.to}.{spec.field}",
+            )
+        else:
+            r.message = f"every {spec.column} exists in {spec.to}.{spec.field}"
+
+    elif isinstance(spec, RowCount):
+        n = _scalar(con, exp.select(count).from_(src))
+        r.observed = float(n)
+        low = spec.min is not None and n < spec.min
+        high = spec.max is not None and n > spec.max
+        low_text = "" if spec.min is None else f"{spec.min:,}"
+        high_text = "" if spec.max is None else f"{spec.max:,}"
+        bounds = f"[{low_text}, {high_text}]"
+        if low or high:
+            _fail(r, f"{n:,} rows, outside {bounds}")
+        else:
+            r.message = f"{n:,} rows, within {bounds}"
+
+    elif isinstance(spec, ExpressionIsTrue):
+        ok = exp.func("coalesce", exp.paren(_cond(spec.expression)), exp.false())
+        bad_rows = exp.select(exp.Star()).from_(src).where(exp.not_(ok))
+        n = _scalar(con, exp.select(count).from_(bad_rows.subquery("b")))
+        r.failing_rows = n
+        if n:
+            r.sample = _rows(con, bad_rows.limit(SAMPLE_ROWS))
+            _fail(r, f"{n:,} rows where ({spec.expression}) is not true")
+        else:
+            r.message = "true on every row"
+
+    elif isinstance(spec, Freshness):
+        newest = _scalar(
+            con,
+            exp.select(exp.cast(exp.func("max", _col(spec.column)), "TIMESTAMPTZ")).from_(src),
+        )
+        if newest is None:
+            _fail(r, f"no value in {spec.column} (empty table?)")
+            return
+        if newest.tzinfo is None:
+            newest = newest.replace(tzinfo=UTC)
+        age = (datetime.now(UTC) - newest).total_seconds()
+        r.observed = age
+        if age > spec.max_age_seconds:
+            _fail(
+                r,
+                f"newest {spec.column} is {newest.isoformat()}: {_age(age)} old, "
+                f"over {spec.max_age}",
+            )
+        else:
+            r.message = f"newest {spec.column} is {_age(age)} old (limit {spec.max_age})"
+
+    elif isinstance(spec, Reconciliation):
+        left = _scalar(con, exp.select(_cond(spec.expression)).from_(src))
+        other = _source(spec.equals.table, spec.equals.where).subquery("o")
+        right = _scalar(con, exp.select(_cond(spec.equals.expression)).from_(other))
+        lf = float(left) if left is not None else 0.0
+        rf = float(right) if right is not None else 0.0
+        diff = abs(lf - rf)
+        allowed = spec.tolerance * abs(rf) if spec.relative else spec.tolerance
+        r.observed = lf - rf
+        text = (
+            f"{spec.expression} = {left} vs {spec.equals.table}: {spec.equals.expression} = {right}"
+        )
+        if left is None or right is None or diff > allowed + 1e-9:
+            _fail(r, f"{text}; difference {lf - rf:.6g} over tolerance {allowed:.6g}")
+        else:
+            r.message = f"{text}; difference {lf - rf:.6g} within tolerance"
+
+    elif isinstance(spec, Anomaly):
+        if spec.metric == "rows_written":
+            if rows_written is None:
+                r.message = "rows_written is measured by runs, not by `medallion test`"
+                return
+            value = float(rows_written)
+        elif spec.metric == "row_count":
+            value = float(_scalar(con, exp.select(count).from_(src)))
+        else:
+            value = float(_scalar(con, exp.select(_cond(spec.metric)).from_(src)) or 0)
+        r.observed = value
+        past = history(table, spec.check_name, spec.window) if history else []
+        if len(past) < spec.needed_history:
+            r.message = (
+                f"{spec.metric} = {value:,.6g}; not enough history yet "
+                f"({len(past)} of {spec.needed_history} past runs)"
+            )
+            return
+        mean = sum(past) / len(past)
+        if spec.method == "relative":
+            change = abs(value - mean) / abs(mean) if mean else (0.0 if value == 0 else math.inf)
+            text = (
+                f"{spec.metric} = {value:,.6g} vs mean {mean:,.6g} of {len(past)} past run(s): "
+                f"{change:.0%} change"
+            )
+            if change > spec.limit:
+                _fail(r, f"{text}, over {spec.limit:.0%}")
+            else:
+                r.message = f"{text}, within {spec.limit:.0%}"
+        else:
+            var = sum((x - mean) ** 2 for x in past) / (len(past) - 1) if len(past) > 1 else 0.0
+            std = math.sqrt(var)
+            z = (value - mean) / std if std else (0.0 if value == mean else math.inf)
+            text = f"{spec.metric} = {value:,.6g}, z-score {z:.2f} against {len(past)} past run(s)"
+            if abs(z) > spec.limit:
+                _fail(r, f"{text}, over {spec.limit}")
+            else:
+                r.message = f"{text}, within {spec.limit}"
+
+
+def run_singular(con: duckdb.DuckDBPyConnection, check: SingularCheck) -> CheckResult:
+    """A singular check: its rows are failures."""
+    import sqlglot
+
+    result = CheckResult(check.name, "singular", ",".join(check.tables), check.severity, "pass")
+    try:
+        tree = sqlglot.parse_one(check.sql, dialect="duckdb")
+        import sqlglot.expressions as exp
+
+        n = _scalar(con, exp.select(exp.Count(this=exp.Star())).from_(tree.subquery("s")))
+        result.failing_rows = n
+        if n:
+            result.sample = _jsonable(_rows(con, tree.limit(SAMPLE_ROWS)))
+            result.status = "fail" if check.severity == "error" else "warn"
+            result.message = f"{n:,} failing rows"
+        else:
+            result.message = "no failing rows"
+    except Exception as e:
+        from medallion.engine.duckdb_engine import first_line
+
+        result.status = "error"
+        result.message = f"could not run: {first_line(e)}"
+    return result
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 86400:.1f} days"
+
+
+def sample_json(sample: list[dict[str, Any]]) -> str:
+    return json.dumps(sample, default=str)

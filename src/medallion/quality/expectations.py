@@ -1,0 +1,312 @@
+"""Row-level expectations: evaluated in one pass over a model's output as it streams to Delta.
+
+The model's relation is wrapped in SQL (built as SQLGlot trees) that adds one boolean column per
+expectation (`TRUE` = the row passes; FALSE and NULL are violations) and, for rows that fail any,
+the list of the names they failed. The stream is then routed batch by batch, in Arrow:
+
+- `warn`: the row is kept; violations are counted;
+- `drop`: the row is removed and counted;
+- `quarantine`: the row is removed and written to `<layer>.<model>__quarantine` with
+  `_failed_expectations`, `_run_id`, `_quarantined_at` and `_quarantine_id`;
+- `fail`: the whole stream is still read (to count), then an error is raised, so the Delta writer
+  never commits: the table keeps its previous version.
+
+A row failing several expectations gets the strictest action: fail > quarantine > drop > warn.
+Quarantined rows are spilled to a Parquet file while streaming (bounded memory) and land in their
+Delta table after the model's own commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import ExecutionError, ModelError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+
+    from medallion.quality.spec import Expectation
+
+OK_PREFIX = "__medallion_ok_"
+FAILED = "__medallion_failed"
+QUARANTINE_EXTRA = ("_failed_expectations", "_run_id", "_quarantined_at", "_quarantine_id")
+_STRICTNESS = {"fail": 3, "quarantine": 2, "drop": 1, "warn": 0}
+_spills = itertools.count()
+
+
+def parse_predicate(expect: str, *, model: str, name: str, file: Path | None) -> exp.Expression:
+    """The predicate as a SQLGlot tree; a ModelError naming the model and expectation if it is
+    not one valid SQL expression (checked by DuckDB's parser and SQLGlot's)."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    from medallion.models.sql import duckdb_syntax_error
+
+    where = f"expectation {name!r} of {model}"
+    bad = duckdb_syntax_error(f"SELECT ({expect})")
+    if bad is not None:
+        raise ModelError(
+            f"{where} is not a valid SQL expression: {bad[0]}",
+            file=file,
+            model=model,
+            hint="an expectation is a boolean over the model's columns, e.g. quantity > 0",
+        )
+    try:
+        tree = sqlglot.parse_one(expect, dialect="duckdb")
+    except sqlglot.errors.ParseError as e:
+        raise ModelError(f"{where} cannot be analysed: {e}", file=file, model=model) from None
+    if isinstance(tree, exp.Query):
+        raise ModelError(f"{where} must be an expression, not a query", file=file, model=model)
+    return tree
+
+
+def validate(expectations: dict[str, Expectation], *, model: str, file: Path | None) -> None:
+    for name, e in expectations.items():
+        parse_predicate(e.expect, model=model, name=name, file=file)
+
+
+def wrap(
+    rel: duckdb.DuckDBPyRelation,
+    expectations: dict[str, Expectation],
+    *,
+    model: str,
+    file: Path | None,
+) -> duckdb.DuckDBPyRelation:
+    """The model relation plus one `__medallion_ok_<i>` column per expectation and the list of
+    failed names; each predicate is bound first so an unknown column names its expectation."""
+    import sqlglot.expressions as exp
+
+    trees = {}
+    for name, e in expectations.items():
+        tree = parse_predicate(e.expect, model=model, name=name, file=file)
+        try:
+            rel.query("__model", f"SELECT ({tree.sql(dialect='duckdb')}) FROM __model LIMIT 0")
+        except Exception as err:
+            from medallion.engine.duckdb_engine import first_line
+
+            raise ExecutionError(
+                f"expectation {name!r}: {first_line(err)}",
+                file=file,
+                model=model,
+                hint=f"columns of the model: {', '.join(rel.columns)}",
+            ) from None
+        trees[name] = tree
+
+    oks = [f"{OK_PREFIX}{i}" for i in range(len(trees))]
+    inner = exp.select(
+        exp.Star(),
+        *[
+            exp.alias_(exp.func("coalesce", exp.paren(tree.copy()), exp.false()), ok, quoted=True)
+            for ok, tree in zip(oks, trees.values(), strict=True)
+        ],
+    ).from_("__model")
+    all_ok = exp.and_(*[exp.column(ok, quoted=True) for ok in oks])
+    names = exp.Array(
+        expressions=[
+            exp.If(
+                this=exp.not_(exp.column(ok, quoted=True)),
+                true=exp.Literal.string(name),
+            )
+            for ok, name in zip(oks, trees, strict=True)
+        ]
+    )
+    not_null = exp.Lambda(
+        this=exp.not_(exp.Is(this=exp.column("x"), expression=exp.Null())),
+        expressions=[exp.to_identifier("x")],
+    )
+    failed = exp.If(
+        this=all_ok,
+        true=exp.Null(),
+        false=exp.Anonymous(this="list_filter", expressions=[names, not_null]),
+    )
+    outer = exp.select(exp.Star(), exp.alias_(failed, FAILED, quoted=True)).from_(
+        inner.subquery("__checked")
+    )
+    return rel.query("__model", outer.sql(dialect="duckdb"))
+
+
+@dataclass
+class Outcome:
+    rows_in: int = 0
+    rows_dropped: int = 0
+    rows_quarantined: int = 0
+    #: expectation name -> rows violating it (whatever the action)
+    violations: dict[str, int] = field(default_factory=dict)
+    fail_rows: int = 0
+    fail_samples: list[dict[str, Any]] = field(default_factory=list)
+    spill: Path | None = None
+
+
+class Router:
+    """Splits the wrapped stream into kept rows (returned as a reader for the Delta writer),
+    dropped rows (counted) and quarantined rows (spilled to Parquet)."""
+
+    def __init__(
+        self,
+        reader: pa.RecordBatchReader,
+        expectations: dict[str, Expectation],
+        *,
+        model: str,
+        file: Path | None,
+        spill_dir: Path,
+    ) -> None:
+        self.reader = reader
+        self.expectations = expectations
+        self.model = model
+        self.file = file
+        self.spill_dir = spill_dir
+        self.names = list(expectations)
+        self.outcome = Outcome(violations=dict.fromkeys(self.names, 0))
+        #: the error raised at the end of the stream (the Delta writer wraps it; we re-raise it)
+        self.error: ExecutionError | None = None
+        extra = {FAILED, *(f"{OK_PREFIX}{i}" for i in range(len(self.names)))}
+        self.columns = [n for n in reader.schema.names if n not in extra]
+
+    def kept(self) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        schema = pa.schema([self.reader.schema.field(c) for c in self.columns])
+        return pa.RecordBatchReader.from_batches(schema, self._route())
+
+    def _route(self) -> Iterator[pa.RecordBatch]:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        o = self.outcome
+        by_action: dict[str, list[int]] = {}
+        for i, name in enumerate(self.names):
+            by_action.setdefault(self.expectations[name].action, []).append(i)
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in self.reader:
+                n = batch.num_rows
+                o.rows_in += n
+                bad = [pc.invert(batch.column(f"{OK_PREFIX}{i}")) for i in range(len(self.names))]
+                for i, name in enumerate(self.names):
+                    o.violations[name] += pc.sum(bad[i]).as_py() or 0
+
+                def any_of(action: str, bad: list[pa.Array] = bad) -> pa.Array | None:
+                    idx = by_action.get(action, [])
+                    if not idx:
+                        return None
+                    mask = bad[idx[0]]
+                    for j in idx[1:]:
+                        mask = pc.or_(mask, bad[j])
+                    return mask
+
+                fail, quarantine, drop = any_of("fail"), any_of("quarantine"), any_of("drop")
+                removed = None
+                if fail is not None:
+                    count = pc.sum(fail).as_py() or 0
+                    if count:
+                        o.fail_rows += count
+                        if len(o.fail_samples) < 5:
+                            rows = batch.filter(fail).select([*self.columns, FAILED])
+                            o.fail_samples.extend(
+                                rows.slice(0, 5 - len(o.fail_samples)).to_pylist()
+                            )
+                    removed = fail
+                if quarantine is not None:
+                    q = quarantine if removed is None else pc.and_(quarantine, pc.invert(removed))
+                    count = pc.sum(q).as_py() or 0
+                    if count:
+                        o.rows_quarantined += count
+                        rows = batch.filter(q).select([*self.columns, FAILED])
+                        if writer is None:
+                            self.spill_dir.mkdir(parents=True, exist_ok=True)
+                            o.spill = (
+                                self.spill_dir / f"quarantine-{next(_spills)}-{id(self)}.parquet"
+                            )
+                            writer = pq.ParquetWriter(str(o.spill), rows.schema)
+                        writer.write_batch(rows)
+                    removed = quarantine if removed is None else pc.or_(removed, quarantine)
+                if drop is not None:
+                    d = drop if removed is None else pc.and_(drop, pc.invert(removed))
+                    o.rows_dropped += pc.sum(d).as_py() or 0
+                    removed = drop if removed is None else pc.or_(removed, drop)
+                out = batch.select(self.columns)
+                if removed is not None and (pc.sum(removed).as_py() or 0):
+                    out = out.filter(pc.invert(removed))
+                yield out
+        finally:
+            if writer is not None:
+                writer.close()
+        if o.fail_rows:
+            self.discard()
+            self.error = self._failure()
+            raise self.error
+
+    def _failure(self) -> ExecutionError:
+        o = self.outcome
+        failing = [
+            f"{name!r} ({o.violations[name]:,} rows)"
+            for name in self.names
+            if self.expectations[name].action == "fail" and o.violations[name]
+        ]
+        lines = [f"  {_short(row)}" for row in o.fail_samples]
+        return ExecutionError(
+            f"expectation {', '.join(failing)} failed (action: fail) on {o.fail_rows:,} of "
+            f"{o.rows_in:,} rows; nothing was written\n  sample rows:\n" + "\n".join(lines),
+            file=self.file,
+            model=self.model,
+            hint="fix the data upstream, or relax the expectation (action: quarantine keeps the "
+            "bad rows aside instead of failing)",
+        )
+
+    def discard(self) -> None:
+        if self.outcome.spill is not None:
+            self.outcome.spill.unlink(missing_ok=True)
+            self.outcome.spill = None
+
+
+def _short(row: dict[str, Any], width: int = 160) -> str:
+    text = ", ".join(f"{k}={v!r}" for k, v in row.items() if k != FAILED)
+    failed = row.get(FAILED)
+    if failed:
+        text = f"[{', '.join(failed)}] " + text
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def quarantine_reader(spill: Path | None, schema: pa.Schema, run_id: str) -> pa.RecordBatchReader:
+    """The spilled rows with the quarantine columns, as a stream (empty if nothing spilled).
+
+    `schema` is the model's output schema (used when nothing was spilled)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    now = datetime.now(UTC)
+    out_schema = (
+        schema.append(pa.field("_failed_expectations", pa.list_(pa.string())))
+        .append(pa.field("_run_id", pa.string()))
+        .append(pa.field("_quarantined_at", pa.timestamp("us", tz="UTC")))
+        .append(pa.field("_quarantine_id", pa.string()))
+    )
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        if spill is None:
+            return
+        counter = itertools.count()
+        for batch in pq.ParquetFile(str(spill)).iter_batches(batch_size=64 * 1024):
+            n = batch.num_rows
+            cols = [batch.column(c) for c in schema.names]
+            failed = batch.column(FAILED).cast(pa.list_(pa.string()))
+            ids = [f"{run_id}:{next(counter)}" for _ in range(n)]
+            yield pa.RecordBatch.from_arrays(
+                [
+                    *cols,
+                    failed,
+                    pa.array([run_id] * n, pa.string()),
+                    pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+                    pa.array(ids, pa.string()),
+                ],
+                schema=out_schema,
+            )
+
+    return pa.RecordBatchReader.from_batches(out_schema, batches())

@@ -1,0 +1,168 @@
+"""The row ledger: every row a step took in is written, dropped or quarantined, and the counts
+agree with what the Delta tables themselves recorded.
+
+For each ingest and model step of recent runs, `verify` checks
+
+- balance: rows_in = rows_written + rows_dropped + rows_quarantined;
+- the table: the commit the step recorded (its Delta version) added exactly rows_written rows
+  (the writer's `num_added_rows` metric in the Delta log, independent of medallion's counters);
+- the quarantine: the quarantine commit added exactly rows_quarantined rows;
+
+and it runs every reconciliation check on the current tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import StorageError
+from medallion.storage import delta
+from medallion.storage.catalog import QUARANTINE_SUFFIX
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+    from medallion.quality.checks import CheckResult
+
+
+@dataclass
+class LedgerLine:
+    run_id: str
+    step_no: int
+    step: str
+    table: str
+    rows_in: int | None
+    rows_written: int | None
+    rows_dropped: int | None
+    rows_quarantined: int | None
+    balanced: bool
+    table_matches: bool | None  # None: the commit is no longer in the Delta log
+    quarantine_matches: bool | None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.balanced
+            and self.table_matches is not False
+            and (self.quarantine_matches is not False)
+        )
+
+
+@dataclass
+class Verification:
+    lines: list[LedgerLine] = field(default_factory=list)
+    reconciliations: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(line.ok for line in self.lines) and not any(
+            r.status in ("fail", "error") for r in self.reconciliations
+        )
+
+    def runs(self) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        for line in self.lines:
+            out[line.run_id] = out.get(line.run_id, True) and line.ok
+        return out
+
+
+class _Commits:
+    """num_added_rows per (table, version), read once per table from the Delta log."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.cache: dict[str, dict[int, dict[str, Any]]] = {}
+
+    def added(self, table: str, version: int | None) -> int | None:
+        if version is None:
+            return None
+        if table not in self.cache:
+            try:
+                history = delta.history(self.project.catalog.path(table))
+            except StorageError:
+                history = []
+            self.cache[table] = {h["version"]: h for h in history if "version" in h}
+        commit = self.cache[table].get(version)
+        if commit is None:
+            return None
+        metrics = commit.get("operationMetrics") or {}
+        value = metrics.get("num_added_rows", metrics.get("numOutputRows"))
+        return int(value) if value is not None else None
+
+
+def verify(project: Project, runs: int | None = 20) -> Verification:
+    from medallion.quality.checks import run_check
+    from medallion.quality.spec import Reconciliation
+    from medallion.runner.base import ensure_attached
+
+    result = Verification()
+    commits = _Commits(project)
+    for s in project.state.ledger(runs):
+        # a step that failed only its checks still committed its rows: it is in the ledger
+        wrote = s["status"] == "success" or s.get("delta_version") is not None
+        if s["step"] not in ("ingest", "model") or not wrote:
+            continue
+        table = f"{s['layer']}.{s['table_name']}"
+        rows_in = s.get("rows_in")
+        written = s.get("rows_written") or 0
+        dropped = s.get("rows_dropped") or 0
+        quarantined = s.get("rows_quarantined") or 0
+        balanced = rows_in is None or rows_in == written + dropped + quarantined
+        problems = []
+        if not balanced:
+            problems.append(
+                f"in {rows_in:,} != written {written:,} + dropped {dropped:,} "
+                f"+ quarantined {quarantined:,}"
+            )
+        version = s.get("delta_version")
+        added = commits.added(table, version)
+        table_ok = None if added is None else added == written
+        if version is None and written:
+            table_ok = False
+        if table_ok is False:
+            problems.append(f"the Delta commit v{version} added {added} rows, not {written:,}")
+        details = s.get("details") or {}
+        q_version = details.get("quarantine_version") if isinstance(details, dict) else None
+        q_added = commits.added(f"{table}{QUARANTINE_SUFFIX}", q_version)
+        q_ok = None if q_added is None else q_added == quarantined
+        if q_version is None and quarantined:
+            q_ok = False
+        if q_ok is False:
+            problems.append(f"the quarantine commit added {q_added} rows, not {quarantined:,}")
+        result.lines.append(
+            LedgerLine(
+                s["run_id"],
+                s["step_no"],
+                s["step"],
+                table,
+                rows_in,
+                s.get("rows_written"),
+                s.get("rows_dropped"),
+                s.get("rows_quarantined"),
+                balanced,
+                table_ok,
+                q_ok,
+                "; ".join(problems),
+            )
+        )
+    recon = [
+        (table, spec)
+        for table, specs in project.checks.tables.items()
+        for spec in specs
+        if isinstance(spec, Reconciliation)
+    ]
+    if recon:
+        engine = project.new_engine()
+        try:
+            for table, spec in recon:
+                if not project.catalog.exists(table) or not project.catalog.exists(
+                    spec.equals.table
+                ):
+                    continue
+                ensure_attached(project, engine, table, for_model=table)
+                ensure_attached(project, engine, spec.equals.table, for_model=table)
+                result.reconciliations.append(run_check(engine.con, table, spec))
+        finally:
+            engine.close()
+    return result

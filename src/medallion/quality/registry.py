@@ -1,0 +1,229 @@
+"""Where a project's checks come from, validated at load time.
+
+- `checks:` in a model header or under a source in medallion.yml;
+- `checks.yml` at the project root: `<layer>.<table>: [checks...]`, for tables whose file you
+  would rather not touch, or cross-table rules kept in one place;
+- singular checks: `checks/<name>.sql`, each a SELECT whose rows are failures, with an optional
+  header (`severity: warn`, `description:`).
+
+The SQL inside checks (where, expression, metric, ...) is parsed here, so a typo is a load-time
+error naming the check; tables referenced by checks (relationships, reconciliation) must exist,
+and the run orders them before the checked table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from medallion.errors import ConfigError, ModelError, suggest
+from medallion.quality.checks import SingularCheck
+from medallion.quality.spec import (
+    Anomaly,
+    CheckItem,
+    CheckSpec,
+    ExpressionIsTrue,
+    Reconciliation,
+    Relationships,
+    Severity,
+)
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+
+CHECKS_FILE = "checks.yml"
+CHECKS_DIR = "checks"
+
+
+@dataclass
+class ProjectChecks:
+    #: <layer>.<table> -> its checks, in declaration order
+    tables: dict[str, list[CheckSpec]] = field(default_factory=dict)
+    singular: list[SingularCheck] = field(default_factory=list)
+    #: where each table's checks were declared (for error messages)
+    origin: dict[str, Path] = field(default_factory=dict)
+
+    def refs(self, table: str) -> list[str]:
+        """Other tables the checks of `table` read (they are ordered before it)."""
+        out: list[str] = []
+        for spec in self.tables.get(table, []):
+            for ref in check_refs(spec):
+                if ref != table and ref not in out:
+                    out.append(ref)
+        return out
+
+
+def check_refs(spec: CheckSpec) -> list[str]:
+    if isinstance(spec, Relationships):
+        return [spec.to]
+    if isinstance(spec, Reconciliation):
+        return [spec.equals.table]
+    return []
+
+
+class _SingularHeader(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    severity: Severity = "error"
+    description: str | None = None
+
+
+def load(project: Project) -> ProjectChecks:
+    from medallion.config.loader import PROJECT_FILE
+
+    out = ProjectChecks()
+    layer = project.config.landing_layer
+    for name, source in project.config.sources.items():
+        fqn = f"{layer}.{name}"
+        out.tables[fqn] = list(source.checks)
+        out.origin[fqn] = project.root / PROJECT_FILE
+    for fqn, model in project.models.items():
+        out.tables.setdefault(fqn, []).extend(model.config.checks)
+        out.origin.setdefault(fqn, model.path)
+    _load_file(project, out)
+    known = set(project.source_tables) | set(project.models)
+    for table, specs in out.tables.items():
+        where = out.origin.get(table)
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.check_name in seen:
+                raise ModelError(
+                    f"two checks of {table} are named {spec.check_name!r}",
+                    file=where,
+                    hint="give one of them a `name:`",
+                )
+            seen.add(spec.check_name)
+            _validate_sql(spec, table, where)
+            for ref in check_refs(spec):
+                if ref not in known:
+                    guess = suggest(ref, sorted(known))
+                    raise ModelError(
+                        f"check {spec.check_name!r} of {table} reads unknown table {ref}",
+                        file=where,
+                        hint=f"did you mean {guess}?" if guess else None,
+                    )
+    out.singular = _load_singular(project, known)
+    return out
+
+
+def _load_file(project: Project, out: ProjectChecks) -> None:
+    from medallion.config.loader import read_yaml, validation_error
+
+    path = project.root / CHECKS_FILE
+    if not path.exists():
+        return
+    data, node = read_yaml(path, what=CHECKS_FILE)
+    if data is None:
+        return
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{CHECKS_FILE} maps tables to lists of checks",
+            file=path,
+            line=1,
+            hint="silver.orders:\n  - unique: order_id",
+        )
+    known = set(project.source_tables) | set(project.models)
+    adapter = TypeAdapter(list[CheckItem])
+    for table, items in data.items():
+        if table not in known:
+            guess = suggest(str(table), sorted(known))
+            from medallion.config.loader import node_line
+
+            raise ConfigError(
+                f"unknown table {table!r}",
+                file=path,
+                line=node_line(node, (table,), key=True),
+                hint=f"did you mean {guess}?" if guess else "keys are <layer>.<table>",
+            )
+        try:
+            specs = adapter.validate_python(items or [])
+        except ValidationError as e:
+            raise validation_error(
+                e, list[CheckItem], file=path, node=node, prefix=(table,)
+            ) from None
+        out.tables.setdefault(table, []).extend(specs)
+        out.origin.setdefault(table, path)
+
+
+def _validate_sql(spec: CheckSpec, table: str, where: Path | None) -> None:
+    import sqlglot
+
+    from medallion.models.sql import duckdb_syntax_error
+
+    texts: list[tuple[str, str]] = []
+    if spec.where:
+        texts.append(("where", spec.where))
+    if isinstance(spec, ExpressionIsTrue):
+        texts.append(("expression", spec.expression))
+    if isinstance(spec, Reconciliation):
+        texts.append(("expression", spec.expression))
+        texts.append(("equals.expression", spec.equals.expression))
+        if spec.equals.where:
+            texts.append(("equals.where", spec.equals.where))
+    if isinstance(spec, Anomaly) and spec.metric not in ("row_count", "rows_written"):
+        texts.append(("metric", spec.metric))
+    for key, text in texts:
+        bad = duckdb_syntax_error(f"SELECT ({text})")
+        problem = bad[0] if bad else None
+        if problem is None:
+            try:
+                sqlglot.parse_one(text, dialect="duckdb")
+            except sqlglot.errors.ParseError as e:
+                problem = str(e).splitlines()[0]
+        if problem:
+            raise ModelError(
+                f"check {spec.check_name!r} of {table}: {key} is not a valid SQL expression: "
+                f"{problem}",
+                file=where,
+                key=key,
+            )
+
+
+def _load_singular(project: Project, known: set[str]) -> list[SingularCheck]:
+    from medallion.config.schema import check_name
+    from medallion.models.header import split_sql_header
+    from medallion.models.sql import parse_select, resolve_refs
+
+    folder = project.root / CHECKS_DIR
+    if not folder.is_dir():
+        return []
+    found: list[SingularCheck] = []
+    for path in sorted(folder.rglob("*.sql")):
+        name = path.stem
+        try:
+            check_name(name, "check name")
+        except ValueError as e:
+            raise ModelError(str(e), file=path, hint="rename the file") from None
+        text = path.read_text(encoding="utf-8-sig")
+        body, start = split_sql_header(text)
+        header = _singular_header(body, start, path)
+        tree = parse_select(text, error=ModelError, file=path)
+        tables = resolve_refs(
+            tree,
+            sql=text,
+            layers=project.config.layers,
+            known=known,
+            error=ModelError,
+            file=path,
+        )
+        found.append(SingularCheck(name, path, text, tables, header.severity, header.description))
+    return found
+
+
+def _singular_header(body: str | None, start: int, path: Path) -> _SingularHeader:
+    from medallion.config.loader import parse_yaml, validation_error
+
+    if not body or not body.strip():
+        return _SingularHeader()
+    data, node = parse_yaml(body, path, line_offset=start)
+    try:
+        return _SingularHeader.model_validate(data or {})
+    except ValidationError as e:
+        err = validation_error(e, _SingularHeader, file=path, node=node, line_offset=start)
+        raise ModelError(err.message, file=path, line=err.line, hint=err.hint) from None
+
+
+def describe(spec: CheckSpec) -> dict[str, Any]:
+    return spec.model_dump(exclude_none=True)

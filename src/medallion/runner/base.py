@@ -1,0 +1,101 @@
+"""What a run is made of: step and run results, the reporter protocol, and making tables
+visible to the engine. Shared by the run executor, the check runner and the query path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from medallion.errors import ExecutionError
+
+if TYPE_CHECKING:
+    from medallion.engine.duckdb_engine import Engine
+    from medallion.project import Project
+
+
+@dataclass
+class StepResult:
+    step_no: int
+    node: str
+    step: str  # ingest | model | view
+    status: str = "success"  # success | failed | skipped
+    rows_read: int | None = None
+    rows_written: int | None = None
+    rows_dropped: int | None = None
+    rows_quarantined: int | None = None
+    delta_version: int | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    rows_in: int | None = None
+    #: results of expectations and checks (medallion.quality.checks.CheckResult)
+    checks: list[Any] = field(default_factory=list)
+
+    @property
+    def layer(self) -> str:
+        return self.node.split(".", 1)[0]
+
+    @property
+    def table(self) -> str:
+        return self.node.split(".", 1)[1]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    steps: list[StepResult]
+    duration_s: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+    def step(self, node: str) -> StepResult:
+        for s in self.steps:
+            if s.node == node:
+                return s
+        raise KeyError(node)
+
+
+class Reporter(Protocol):
+    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None: ...
+    def step_started(self, step_no: int, node: str, step: str) -> None: ...
+    def step_finished(self, result: StepResult) -> None: ...
+    def run_finished(self, result: RunResult) -> None: ...
+
+
+class SilentReporter:
+    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None:
+        pass
+
+    def step_started(self, step_no: int, node: str, step: str) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+    def run_finished(self, result: RunResult) -> None:
+        pass
+
+
+def ensure_attached(project: Project, engine: Engine, node: str, *, for_model: str) -> None:
+    """Make `node` queryable in the engine: a view model's definition (and its inputs), or the
+    latest version of a Delta table. A table never built is a clear error, not a DuckDB one."""
+    if node in engine.attached or node in engine.views:
+        return
+    model = project.models.get(node)
+    if model is not None and model.kind == "view":
+        for dep in model.depends_on:
+            ensure_attached(project, engine, dep, for_model=for_model)
+        engine.attach_view(node, model.text)
+        return
+    if not project.catalog.exists(node):
+        raise ExecutionError(
+            f"{for_model} reads {node}, which has not been built yet",
+            model=for_model,
+            hint=f"run its upstream too: medallion run --select +{for_model.split('.', 1)[1]}",
+        )
+    engine.attach_table(node)

@@ -1,0 +1,164 @@
+"""Running checks: a table's checks right after its step, singular checks after the tables they
+read, and `medallion test` (checks on the current tables, without rebuilding anything)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import MedallionError
+from medallion.runner.base import Reporter, StepResult, ensure_attached
+
+if TYPE_CHECKING:
+    from medallion.engine.duckdb_engine import Engine
+    from medallion.project import Project
+
+
+def run_table_checks(project: Project, engine: Engine, node: str, res: StepResult) -> None:
+    """The table's checks, right after it was written (or ingested), or on its current data
+    (`medallion test`)."""
+    from medallion.quality.checks import run_check
+
+    if not project.catalog.exists(node) and node not in project.models:
+        from medallion.errors import ExecutionError
+
+        raise ExecutionError(
+            f"{node} has not been built yet", hint="medallion run --select +" + node
+        )
+    ensure_attached(project, engine, node, for_model=node)
+    for ref in project.checks.refs(node):
+        ensure_attached(project, engine, ref, for_model=node)
+    for spec in project.checks.tables[node]:
+        res.checks.append(
+            run_check(
+                engine.con,
+                node,
+                spec,
+                history=project.state.check_history,
+                rows_written=res.rows_written,
+            )
+        )
+
+
+def singular_step(
+    project: Project,
+    engine: Engine,
+    check: Any,
+    run_id: str,
+    step_no: int,
+    broken: dict[str, str],
+    reporter: Reporter,
+) -> StepResult:
+    """A singular check (checks/<name>.sql) as its own step, after the tables it reads."""
+    from medallion.quality.checks import run_singular
+
+    node = f"checks.{check.name}"
+    blocked = [t for t in check.tables if t in broken]
+    if blocked:
+        reason = f"upstream {blocked[0]} {broken[blocked[0]]}"
+        project.state.add_skipped_step(run_id, step_no, "check", "checks", check.name, reason)
+        res = StepResult(step_no, node, "check", status="skipped", error=reason)
+        reporter.step_finished(res)
+        return res
+    reporter.step_started(step_no, node, "check")
+    project.state.start_step(run_id, step_no, "check", "checks", check.name)
+    t0 = time.perf_counter()
+    res = StepResult(step_no, node, "check")
+    try:
+        for table in check.tables:
+            ensure_attached(project, engine, table, for_model=node)
+        result = run_singular(engine.con, check)
+    except MedallionError as e:
+        res.status, res.error = "failed", str(e)
+    else:
+        res.checks.append(result)
+        if result.failed:
+            res.status = "failed"
+            res.error = f"{check.name}: {result.message}"
+    res.duration_s = time.perf_counter() - t0
+    project.state.record_checks(run_id, step_no, res.checks)
+    project.state.end_step(
+        run_id, step_no, status=res.status, duration_s=round(res.duration_s, 6), error=res.error
+    )
+    reporter.step_finished(res)
+    return res
+
+
+def execute_checks(
+    project: Project,
+    *,
+    select: list[str] | None = None,
+    trigger: str = "cli",
+    command: str | None = None,
+    reporter: Reporter | None = None,
+) -> Any:
+    """`medallion test`: run the checks of the selected tables (default: all) on their current
+    data, without building anything; logged as a run whose steps are `test` steps."""
+    from medallion.runner.base import RunResult, SilentReporter
+    from medallion.state.store import new_run_id
+
+    reporter = reporter or SilentReporter()
+    graph = project.graph
+    plan = [n for n in graph.select(select) if project.checks.tables.get(n)]
+    singular = [
+        c for c in project.checks.singular if not select or all(t in plan for t in c.tables)
+    ]
+    run_id = new_run_id()
+    state = project.state
+    state.start_run(
+        run_id, trigger=trigger, command=command or "test", selection=" ".join(select or []) or None
+    )
+    reporter.run_started(
+        run_id, [(n, "test") for n in plan] + [(f"checks.{c.name}", "check") for c in singular]
+    )
+    started = time.perf_counter()
+    results: list[StepResult] = []
+    broken: dict[str, str] = {}
+    engine = project.new_engine()
+    try:
+        for step_no, node in enumerate(plan, start=1):
+            layer, table = node.split(".", 1)
+            reporter.step_started(step_no, node, "test")
+            state.start_step(run_id, step_no, "test", layer, table)
+            t0 = time.perf_counter()
+            res = StepResult(step_no, node, "test")
+            try:
+                run_table_checks(project, engine, node, res)
+            except MedallionError as e:
+                res.status, res.error = "failed", str(e)
+            failed = [c for c in res.checks if c.failed]
+            if failed:
+                res.status = "failed"
+                res.error = "check(s) failed: " + "; ".join(
+                    f"{c.name}: {c.message}" for c in failed
+                )
+            if res.status == "failed":
+                broken[node] = "failed its checks"
+            res.duration_s = time.perf_counter() - t0
+            state.record_checks(run_id, step_no, res.checks)
+            state.end_step(
+                run_id,
+                step_no,
+                status=res.status,
+                duration_s=round(res.duration_s, 6),
+                error=res.error,
+            )
+            results.append(res)
+            reporter.step_finished(res)
+        for check in singular:
+            results.append(
+                singular_step(project, engine, check, run_id, len(results) + 1, {}, reporter)
+            )
+    finally:
+        engine.close()
+    failed_steps = [r for r in results if r.status == "failed"]
+    status = "failed" if failed_steps else "success"
+    error = (
+        f"{len(failed_steps)} check step(s) failed: " + ", ".join(r.node for r in failed_steps)
+        if failed_steps
+        else None
+    )
+    state.end_run(run_id, status, error)
+    result = RunResult(run_id, status, results, time.perf_counter() - started, error)
+    reporter.run_finished(result)
+    return result
