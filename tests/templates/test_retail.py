@@ -8,6 +8,7 @@ and lower-cased codes, cancelled orders excluded from sales. Nothing of medallio
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -33,12 +34,39 @@ def _money(text: str) -> Decimal:
     return Decimal(text) if text.strip() else Decimal("0")
 
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
 @pytest.fixture(scope="module")
 def expected(retail_built: Project) -> dict[str, object]:
+    """Gold and silver as the template documents them, from the raw CSVs: silver keeps the
+    latest row per id and quarantines rows breaking its rules (invalid email, quantity <= 0,
+    negative amounts, an order date that is not a date)."""
     root = retail_built.root
-    orders = _dedupe(_rows(root, "orders.csv"), "order_id")
-    lines = _dedupe(_rows(root, "order_lines.csv"), "order_line_id")
-    customers = _dedupe(_rows(root, "customers.csv"), "customer_id")
+    all_orders = _dedupe(_rows(root, "orders.csv"), "order_id")
+    all_lines = _dedupe(_rows(root, "order_lines.csv"), "order_line_id")
+    all_customers = _dedupe(_rows(root, "customers.csv"), "customer_id")
+    customers = {k: c for k, c in all_customers.items() if EMAIL.match(c["email"].strip().lower())}
+    lines = {
+        k: r
+        for k, r in all_lines.items()
+        if int(r["quantity"]) > 0
+        and Decimal(r["unit_price"]) >= 0
+        and _money(r["discount_amount"]) >= 0
+        and int(r["quantity"]) * Decimal(r["unit_price"]) - _money(r["discount_amount"]) >= 0
+    }
+    orders = {
+        k: o
+        for k, o in all_orders.items()
+        if _date(o["order_date"] or "") is not None and Decimal(o["total_amount"]) >= 0
+    }
 
     net: dict[int, Decimal] = defaultdict(Decimal)
     items: dict[int, int] = defaultdict(int)
@@ -52,7 +80,8 @@ def expected(retail_built: Project) -> dict[str, object]:
     per_customer: dict[int, dict[str, object]] = {}
     mismatches = 0
     for oid, o in orders.items():
-        day = date.fromisoformat(o["order_date"].strip())
+        day = _date(o["order_date"])
+        assert day is not None
         status = o["status"].strip().lower()
         if Decimal(o["total_amount"]) != net[oid]:
             mismatches += 1
@@ -79,6 +108,11 @@ def expected(retail_built: Project) -> dict[str, object]:
         "orders": orders,
         "lines": lines,
         "customers": customers,
+        "quarantined": {
+            "silver.dim_customers": len(all_customers) - len(customers),
+            "silver.fact_order_lines": len(all_lines) - len(lines),
+            "silver.fact_orders": len(all_orders) - len(orders),
+        },
         "daily": daily,
         "per_customer": per_customer,
         "mismatches": mismatches,
@@ -125,7 +159,9 @@ def test_silver_is_deduplicated_and_standardised(retail_built: Project, expected
         expected["customers"]
     )
     assert q("select count(*) n from silver.fact_orders")["n"][0].as_py() == len(expected["orders"])
-    assert q("select count(*) n from silver.fact_order_lines")["n"][0].as_py() == 3000
+    assert q("select count(*) n from silver.fact_order_lines")["n"][0].as_py() == len(
+        expected["lines"]
+    )
     dupes = q("select count(*) - count(distinct customer_id) as d from silver.dim_customers")["d"][
         0
     ].as_py()
@@ -149,6 +185,7 @@ def test_sales_summary_daily_matches_raw_data(retail_built: Project, expected: d
     daily = expected["daily"]
     assert set(got) == set(daily)
     assert len(got) == 60
+    assert min(got) == date(2024, 5, 2) and max(got) == date(2024, 6, 30)
     for day, e in daily.items():
         g = got[day]
         assert g["total_sales"] == e["sales"], day
@@ -240,3 +277,41 @@ def test_generate_scales_order_lines(tmp_path: Path) -> None:
     first = (tmp_path / "orders.csv").read_bytes()
     generate(tmp_path, rows=1234, seed=7)
     assert (tmp_path / "orders.csv").read_bytes() == first
+
+
+def test_rules_quarantine_exactly_the_bad_rows(retail_built: Project, expected: dict) -> None:
+    for table, n in expected["quarantined"].items():
+        assert n > 0, f"the generator should produce some rows {table} rejects"
+        got = retail_built.query(f"select count(*) n from {table}__quarantine")["n"][0].as_py()
+        assert got == n, table
+    bad_emails = retail_built.query(
+        "select email, _failed_expectations from silver.dim_customers__quarantine"
+    ).to_pylist()
+    assert all(r["_failed_expectations"] == ["valid_email"] for r in bad_emails)
+    assert not any(EMAIL.match((r["email"] or "")) for r in bad_emails)
+
+
+def test_checks_pass_and_the_ledger_adds_up(retail_built: Project, expected: dict) -> None:
+    run = retail_built.last_run()
+    checks = retail_built.check_results(run["run_id"])
+    by_name = {(c["table_name"], c["name"]): c for c in checks}
+    failing = [c for c in checks if c["status"] in ("fail", "error")]
+    assert failing == []
+    orphans = by_name[("silver.fact_orders", "relationships_customer_id__silver_dim_customers")]
+    assert orphans["status"] == "warn" and orphans["failing_rows"] > 0
+    recon = by_name[("gold.sales_summary_daily", "reconciliation_silver_fact_orders")]
+    assert recon["status"] == "pass"
+    # expectations are logged with their violation counts
+    quarantined = by_name[("silver.fact_order_lines", "positive_quantity")]
+    assert quarantined["kind"] == "expectation" and quarantined["failing_rows"] > 0
+    verification = retail_built.verify()
+    assert verification.ok
+    assert len(verification.lines) == 13
+    steps = {line.table: line for line in verification.lines}
+    lines_step = steps["silver.fact_order_lines"]
+    assert lines_step.rows_in == lines_step.rows_written + lines_step.rows_quarantined
+    assert lines_step.rows_quarantined == expected["quarantined"]["silver.fact_order_lines"]
+    assert {r.name for r in verification.reconciliations} == {
+        "reconciliation_silver_fact_orders",
+        "reconciliation_line_totals",
+    }

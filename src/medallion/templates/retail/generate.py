@@ -41,7 +41,7 @@ Clean values
   nation: England, Scotland, Wales, Northern Ireland).
 * money: two decimals (``12.50``), computed in integer cents so sums are exact.
 * ``order_date``: ``YYYY-MM-DD``; ``payment_date``: ``YYYY-MM-DD HH:MM:SS`` (shortly after the
-  order; bank transfers 1-3 days later).  All dates are valid calendar dates.
+  order; bank transfers 1-3 days later); a few order dates are broken on purpose (below).
 * ``order_lines.unit_price`` is the product's ``unit_price`` except for the dirt below;
   ``orders.total_amount`` = sum over its lines of ``quantity * unit_price - discount_amount``.
 * ``payment_amount`` = the order's ``total_amount`` as written (what the customer was charged).
@@ -58,7 +58,8 @@ customers.csv
     is quoted);
   * 2 %  ``email`` upper-cased and surrounded by spaces (``" JOHN.DOE12@GMAIL.COM "``);
   * 3 %  ``phone`` empty;  2 % ``segment`` empty;  1 % ``city`` empty;
-  * 2 %  ``city`` (when present) with 1-3 trailing spaces.
+  * 2 %  ``city`` (when present) with 1-3 trailing spaces;
+  * 0.5 % invalid ``email``: ``n/a``, a name with no domain (``jane.doe@``) or no ``@``.
 products.csv (no duplicates: the catalogue export was clean apart from gaps)
   * 2 %  ``brand`` empty;  1.5 % ``sub_category`` empty;
   * about 10 % of book titles contain a comma (quoted field).
@@ -69,13 +70,16 @@ orders.csv
     ``"web "``, ``" WEB "``;
   * 2 %  ``total_amount`` differs from the sum of the lines: half of them have shipping added
     (+4.99, +9.99 or +14.99), the other half are stale (for multi-line orders the total without
-    the last line, for single-line orders 90 % of the sum; never equal to the true sum).
+    the last line, for single-line orders 90 % of the sum; never equal to the true sum);
+  * 0.3 % ``order_date`` is not a date: ``2024-02-30``, ``N/A``, ``31/12/2023`` or empty.
 order_lines.csv
   * 1 %  exact duplicate line;
   * 2 %  ``unit_price`` differs from the product's price (promotion / price change: x0.90 or
     x1.10, rounded to cents);
   * ``discount_amount``: 80 % ``0.00``, 18 % a discount of 5-20 % of quantity * unit_price,
-    2 % empty (meaning 0).
+    2 % empty (meaning 0);
+  * 0.3 % ``quantity`` is 0 or negative (a keying error; the order header total still counts
+    the line as it was meant to be).
 payments.csv
   * per order: 2 % no payment row at all; 2 % are retry candidates: if the order's payment is
     ``completed`` (not refunded/pending) it gets two rows, a ``failed`` or ``declined`` attempt
@@ -83,6 +87,7 @@ payments.csv
     other order gets one row;
   * 1.5 % of single payments are ``failed`` or ``declined`` (so the order was never paid);
   * 1 %  ``payment_amount`` is ``0.00`` (voucher / internal test order);
+  * 0.2 % ``payment_amount`` is negative (a refund booked as a payment);
   * 3 %  ``payment_method`` messy (same variants as ``channel``);
   * 1 %  exact duplicate line.
 
@@ -192,6 +197,11 @@ P_NO_PAYMENT = 0.02
 P_RETRY_PAYMENT = 0.02
 P_FAILED_SINGLE = 0.015
 P_ZERO_PAYMENT = 0.01
+# Dirt the template's data-quality rules catch (silver expectations quarantine these rows).
+P_BAD_EMAIL = 0.005  # "n/a", no domain, no '@'
+P_BAD_QUANTITY = 0.003  # 0 or a negative quantity on an order line
+P_BAD_DATE = 0.003  # an order_date that is not a date
+P_NEGATIVE_PAYMENT = 0.002  # a refund booked as a negative payment
 
 # ---------------------------------------------------------------------------------------------
 # Fixed vocabularies
@@ -492,6 +502,10 @@ def _customers(n_customers: int, pools: _Pools, rng: random.Random) -> Iterator[
         elif random_() < P_CITY_TRAILING:
             city = city + " " * rng.randint(1, 3)
         segment = "" if random_() < P_NO_SEGMENT else segments[int(random_() * len(segments))]
+        if random_() < P_BAD_EMAIL:
+            email = rng.choice(
+                ("n/a", f"{first_mail[fi]}.{last_mail[li]}@", email.replace("@", "."))
+            )
         row = (cid, first, last, email, phone, city, state, country, segment)
         yield row
         if random_() < P_DUP:
@@ -583,6 +597,8 @@ def _orders(
                 disc, disc_s = 0, "0.00"
             last_net = gross - disc
             total += last_net
+            if l_rand() < P_BAD_QUANTITY:
+                qty = 0 if l_rand() < 0.5 else -qty  # a keying error the header total missed
             row = (line_id, oid, pid, qty, price, disc_s)
             lines_out(row)
             if l_rand() < P_DUP:
@@ -610,7 +626,10 @@ def _orders(
             channel_messy[channel][int(o_rand() * 5)] if o_rand() < P_MESSY_ENUM else channel
         )
         status_s = status_messy[status][int(o_rand() * 5)] if o_rand() < P_MESSY_ENUM else status
-        row = (oid, cust, day_str[day], channel_s, _money(shown_total), status_s)
+        order_date = day_str[day]
+        if o_rand() < P_BAD_DATE:
+            order_date = ("2024-02-30", "N/A", "31/12/2023", "")[int(o_rand() * 4)]
+        row = (oid, cust, order_date, channel_s, _money(shown_total), status_s)
         orders_out(row)
         if o_rand() < P_DUP:
             orders_out(row)
@@ -628,6 +647,8 @@ def _orders(
             delay = int(p_rand() * 600)
         when = day * 86_400 + int(p_rand() * 86_000) + delay
         amount = "0.00" if p_rand() < P_ZERO_PAYMENT else _money(shown_total)
+        if p_rand() < P_NEGATIVE_PAYMENT:
+            amount = "-" + amount  # a refund booked as a negative payment
         if status == "returned" or status == "cancelled":
             final_status = "refunded"
         elif status == "pending":

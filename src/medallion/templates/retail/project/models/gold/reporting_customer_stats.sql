@@ -12,6 +12,9 @@ columns:
   avg_order_value: lifetime_value / order_count, rounded to cents.
   days_since_last_order: as_of_date - last_order_date, in days.
   churn_risk: active (<= 30 days since last order), at_risk (31-90) or churned (> 90).
+checks:
+  - unique: customer_id
+  - expression_is_true: lifetime_value >= 0 and order_count > 0
 --- */
 with orders as (
     select *

@@ -6,6 +6,12 @@ description: >
 columns:
   order_line_id: One row per order line.
   customer_name: NULL when the order's customer is not in dim_customers.
+checks:
+  - unique: order_line_id
+  - reconciliation:
+      name: reconciliation_line_totals
+      expression: sum(line_total)
+      equals: {table: silver.fact_order_lines, expression: sum(line_total)}
 --- */
 select
     l.order_line_id,

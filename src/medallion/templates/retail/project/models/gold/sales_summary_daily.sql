@@ -12,6 +12,17 @@ columns:
   unique_customers: Distinct customers with a non-cancelled order.
   cancelled_orders: Orders of the day with status cancelled.
   total_paid: Successful payments for the day's non-cancelled orders.
+checks:
+  - unique: order_date
+  - expression_is_true: total_sales >= 0 and total_orders >= 0
+  # every sale of silver is in gold, and nothing else
+  - reconciliation:
+      expression: sum(total_sales)
+      equals:
+        table: silver.fact_orders
+        expression: sum(net_amount)
+        where: status <> 'cancelled' and order_date is not null
+      tolerance: 0.01
 --- */
 select
     order_date,

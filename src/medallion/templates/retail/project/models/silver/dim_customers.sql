@@ -9,6 +9,15 @@ columns:
   full_name: first_name and last_name joined by a space.
   email: Trimmed and lower-cased.
   segment: consumer, corporate or small_business; 'unknown' when missing.
+expectations:
+  valid_email:
+    expect: regexp_matches(email, '^[^@\s]+@[^@\s]+\.[^@\s]+$')
+    action: quarantine
+    description: An address marketing can send to; others go to dim_customers__quarantine.
+checks:
+  - unique: customer_id
+  - not_null: [customer_id, email]
+  - accepted_values: {column: segment, values: [consumer, corporate, small_business, unknown]}
 --- */
 with latest as (
     select

@@ -5,6 +5,11 @@ columns:
   product_id: Product key.
   unit_price: List price.
   is_active: True when the catalogue status is 'active'.
+expectations:
+  non_negative_price: {expect: unit_price >= 0, action: quarantine}
+checks:
+  - unique: product_id
+  - accepted_values: {column: status, values: [active, discontinued]}
 --- */
 with latest as (
     select

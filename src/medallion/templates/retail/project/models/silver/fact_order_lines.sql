@@ -5,6 +5,15 @@ columns:
   gross_amount: quantity * unit_price.
   discount_amount: Discount on the line; a missing discount counts as 0.
   line_total: gross_amount - discount_amount.
+expectations:
+  positive_quantity: {expect: quantity > 0, action: quarantine}
+  non_negative_amounts:
+    expect: unit_price >= 0 and discount_amount >= 0 and line_total >= 0
+    action: quarantine
+checks:
+  - unique: order_line_id
+  - not_null: [order_id, product_id]
+  - relationships: {column: product_id, to: silver.dim_products.product_id}
 --- */
 with latest as (
     select

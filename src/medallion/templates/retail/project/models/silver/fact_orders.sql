@@ -16,6 +16,21 @@ columns:
   paid_amount: Sum of successful payments.
   payment_method: Method of the latest payment attempt.
   payment_status: Status of the latest payment attempt; 'none' when there is no payment.
+expectations:
+  parseable_order_date: {expect: order_date is not null, action: quarantine}
+  non_negative_total: {expect: total_amount >= 0, action: quarantine}
+checks:
+  - unique: order_id
+  - accepted_values:
+      column: status
+      values: [completed, shipped, pending, cancelled, returned]
+  - accepted_values: {column: channel, values: [web, mobile, store, marketplace]}
+  # the source system has orders whose customer is missing: reported, not blocking
+  - relationships: {column: customer_id, to: silver.dim_customers.customer_id}
+    severity: warn
+  # a silently half-empty load: order count far below the last runs
+  - anomaly: {metric: row_count, method: relative, threshold: 0.5}
+    severity: warn
 --- */
 with orders as (
     select

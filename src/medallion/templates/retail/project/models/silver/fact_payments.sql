@@ -5,6 +5,14 @@ columns:
   payment_ts: When the payment was made (parsed from payment_date).
   payment_date: The calendar day of payment_ts.
   is_successful: payment_status is 'completed' and the amount is positive.
+expectations:
+  parseable_payment_date: {expect: payment_ts is not null, action: quarantine}
+  non_negative_amount: {expect: payment_amount >= 0, action: quarantine}
+checks:
+  - unique: payment_id
+  - accepted_values:
+      column: payment_status
+      values: [completed, failed, declined, refunded, pending]
 --- */
 with latest as (
     select
