@@ -288,7 +288,7 @@ def test_rules_quarantine_exactly_the_bad_rows(retail_built: Project, expected: 
         "select email, _failed_expectations from silver.dim_customers__quarantine"
     ).to_pylist()
     assert all(r["_failed_expectations"] == ["valid_email"] for r in bad_emails)
-    assert not any(EMAIL.match((r["email"] or "")) for r in bad_emails)
+    assert not any(EMAIL.match(r["email"] or "") for r in bad_emails)
 
 
 def test_checks_pass_and_the_ledger_adds_up(retail_built: Project, expected: dict) -> None:
