@@ -13,6 +13,7 @@ import importlib.util
 import os
 import platform
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -212,6 +213,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: 
         *("| " + " | ".join(r) + " |" for r in rows),
     ]
     return "\n".join(lines)
+
+
+def command_line() -> str:
+    """The command that started this process, exactly as typed (with PYTHONPATH if set)."""
+    command = shlex.join(sys.orig_argv)
+    if os.environ.get("PYTHONPATH"):
+        command = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} {command}"
+    return command
+
+
+def delta_rows(path: Path) -> int:
+    """Rows of the latest version of the Delta table at `path`, from the per-file statistics of
+    its log (no data file is read)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from deltalake import DeltaTable
+
+    actions = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True))
+    return int(pc.sum(actions["num_records"]).as_py() or 0)
 
 
 def scale_label(rows: int) -> str:

@@ -113,6 +113,12 @@ class StateError(MedallionError):
     """The state database is unreadable or from an incompatible version."""
 
 
+class LockError(MedallionError):
+    """Another process holds the project's writer lock."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
 class TemplateError(MedallionError):
     """Unknown template, or a project folder that would be overwritten."""
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from medallion.quality.quarantine import QuarantineTable, ReplayResult
     from medallion.quality.registry import ProjectChecks
     from medallion.runner.base import Reporter, RunResult
+    from medallion.runner.lock import WriterLock
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -174,6 +175,13 @@ class Project:
 
     # -- running --------------------------------------------------------------------------
 
+    def writer(self, command: str, wait: float = 0.0) -> WriterLock:
+        """The project's writer lock (a context manager); raises LockError naming the holder if
+        another process keeps it longer than `wait` seconds."""
+        from medallion.runner.lock import WriterLock
+
+        return WriterLock(self.state_dir, command).acquire(wait)
+
     def run(
         self,
         select: list[str] | None = None,
@@ -182,18 +190,23 @@ class Project:
         trigger: str = "api",
         command: str | None = None,
         reporter: Reporter | None = None,
+        wait: float = 0.0,
     ) -> RunResult:
-        """Ingest sources and build models (all, or the selection), logging every step."""
+        """Ingest sources and build models (all, or the selection), logging every step.
+
+        Holds the writer lock for the whole run (waiting up to `wait` seconds for it)."""
         from medallion.runner.execute import execute_run
 
-        return execute_run(
-            self,
-            select=select,
-            full_refresh=full_refresh,
-            trigger=trigger,
-            command=command,
-            reporter=reporter,
-        )
+        self.validate()  # a broken project fails before taking the lock
+        with self.writer(command or "run", wait):
+            return execute_run(
+                self,
+                select=select,
+                full_refresh=full_refresh,
+                trigger=trigger,
+                command=command,
+                reporter=reporter,
+            )
 
     def test(
         self,
@@ -232,15 +245,16 @@ class Project:
         from medallion.state.store import new_run_id
 
         run_id = new_run_id()
-        self.state.start_run(
-            run_id, trigger="replay", command=f"quarantine replay {name}", selection=name
-        )
-        try:
-            result = quarantine.replay(self, name, run_id)
-        except BaseException as e:
-            self.state.end_run(run_id, "failed", error=str(e))
-            raise
-        self.state.end_run(run_id, "success")
+        with self.writer(f"quarantine replay {name}"):
+            self.state.start_run(
+                run_id, trigger="replay", command=f"quarantine replay {name}", selection=name
+            )
+            try:
+                result = quarantine.replay(self, name, run_id)
+            except BaseException as e:
+                self.state.end_run(run_id, "failed", error=str(e))
+                raise
+            self.state.end_run(run_id, "success")
         return result
 
     def check_results(self, run_id: str) -> list[dict[str, Any]]:

@@ -119,9 +119,18 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None) -> None:
 @click.option(
     "--full-refresh", is_flag=True, help="Re-ingest every file and rebuild every selected table."
 )
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for another running writer to finish.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the run result as JSON.")
 @click.pass_context
-def run(ctx: click.Context, select: tuple[str, ...], full_refresh: bool, as_json: bool) -> None:
+def run(
+    ctx: click.Context, select: tuple[str, ...], full_refresh: bool, wait: float, as_json: bool
+) -> None:
     """Ingest sources and build models in dependency order; log every step.
 
     A failing step leaves its table at its previous version and skips what depends on it; the
@@ -136,6 +145,7 @@ def run(ctx: click.Context, select: tuple[str, ...], full_refresh: bool, as_json
         trigger="cli",
         command=_command_line(),
         reporter=reporter,
+        wait=wait,
     )
     if as_json:
         render.print_json(render.run_result_dict(result))

@@ -1,0 +1,325 @@
+"""Row-level expectations: warn / drop / quarantine / fail on a five-row table, counted by hand.
+
+The source (`data/a.csv`) has five rows; every expected number below was worked out from it:
+
+    id  amount  email      amount > 0   amount < 25   email like '%@%'
+    1   10      a@x.com    T            T             T
+    2   -5      b@x.com    F            T             T
+    3   NULL    c@x.com    NULL         NULL          T
+    4   -1      bad        F            T             F
+    5   30      NULL       T            F             NULL
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from medallion.errors import ModelError
+from medallion.project import Project
+
+CONFIG = """
+name: q
+sources:
+  orders:
+    path: data/a.csv
+    columns: {id: INTEGER, amount: INTEGER, email: VARCHAR}
+"""
+DATA = "id,amount,email\n1,10,a@x.com\n2,-5,b@x.com\n3,,c@x.com\n4,-1,bad\n5,30,\n"
+SELECT = "select id, amount, email from bronze.orders\n"
+
+
+def model(expectations: str, select: str = SELECT) -> str:
+    return f"/* ---\nexpectations:\n{expectations}--- */\n{select}"
+
+
+def build(make_project: Callable[..., Project], expectations: str) -> Project:
+    return make_project(
+        CONFIG, {"silver/orders.sql": model(expectations)}, {"data/a.csv": DATA}
+    )
+
+
+def ids(project: Project, table: str) -> list[int]:
+    rows = project.query(f"select id from {table} order by id").to_pylist()
+    return [r["id"] for r in rows]
+
+
+def expectation_rows(project: Project, run_id: str) -> list[tuple[Any, ...]]:
+    return [
+        (r["name"], r["kind"], r["severity"], r["status"], r["failing_rows"], r["message"])
+        for r in project.check_results(run_id)
+        if r["kind"] == "expectation"
+    ]
+
+
+def test_warn_keeps_rows_and_counts_violations(make_project: Callable[..., Project]) -> None:
+    project = build(make_project, "  positive: amount > 0\n")
+    result = project.run()
+    assert result.ok, result.error
+    step = result.step("silver.orders")
+    assert step.details["expectations"] == {"positive": 3}  # ids 2, 4 and NULL 3
+    assert (step.rows_in, step.rows_written, step.rows_dropped, step.rows_quarantined) == (
+        5,
+        5,
+        0,
+        0,
+    )
+    assert ids(project, "silver.orders") == [1, 2, 3, 4, 5]
+    assert expectation_rows(project, result.run_id) == [
+        ("positive", "expectation", "warn", "warn", 3, "3 of 5 rows violate it (kept)")
+    ]
+    assert not project.catalog.exists("silver.orders__quarantine")
+
+
+def test_passing_expectation_is_logged_as_pass(make_project: Callable[..., Project]) -> None:
+    project = build(make_project, "  has_id: id is not null\n")
+    result = project.run()
+    assert result.ok, result.error
+    assert expectation_rows(project, result.run_id) == [
+        ("has_id", "expectation", "warn", "pass", 0, "all 5 rows pass")
+    ]
+
+
+def test_drop_removes_and_counts_null_is_a_violation(
+    make_project: Callable[..., Project],
+) -> None:
+    project = build(make_project, "  positive: {expect: amount > 0, action: drop}\n")
+    result = project.run()
+    assert result.ok, result.error
+    step = result.step("silver.orders")
+    assert (step.rows_in, step.rows_written, step.rows_dropped, step.rows_quarantined) == (
+        5,
+        2,
+        3,
+        0,
+    )
+    assert ids(project, "silver.orders") == [1, 5]
+    assert expectation_rows(project, result.run_id) == [
+        ("positive", "expectation", "drop", "warn", 3, "3 of 5 rows violate it (dropped)")
+    ]
+
+
+def test_quarantine_moves_rows_with_every_failed_name(
+    make_project: Callable[..., Project],
+) -> None:
+    project = build(
+        make_project,
+        "  positive: amount > 0\n"
+        "  valid_email: {expect: \"email like '%@%'\", action: quarantine}\n",
+    )
+    result = project.run()
+    assert result.ok, result.error
+    step = result.step("silver.orders")
+    assert (step.rows_in, step.rows_written, step.rows_dropped, step.rows_quarantined) == (
+        5,
+        3,
+        0,
+        2,
+    )
+    assert step.details["expectations"] == {"positive": 3, "valid_email": 2}
+    assert ids(project, "silver.orders") == [1, 2, 3]
+    q = project.quarantined_rows("orders")
+    assert q.column_names == [
+        "id",
+        "amount",
+        "email",
+        "_failed_expectations",
+        "_run_id",
+        "_quarantined_at",
+        "_quarantine_id",
+    ]
+    rows = sorted(q.to_pylist(), key=lambda r: r["id"])
+    assert [
+        (r["id"], r["amount"], r["email"], r["_failed_expectations"], r["_run_id"]) for r in rows
+    ] == [
+        (4, -1, "bad", ["positive", "valid_email"], result.run_id),
+        (5, 30, None, ["valid_email"], result.run_id),
+    ]
+    assert all(r["_quarantined_at"] is not None for r in rows)
+    assert len({r["_quarantine_id"] for r in rows}) == 2
+    assert project.query("select count(*) as n from silver.orders__quarantine")[
+        "n"
+    ].to_pylist() == [2]
+
+
+def test_strictest_action_wins(make_project: Callable[..., Project]) -> None:
+    # row 3 fails positive (warn) and small (drop): dropped
+    # row 4 fails positive (warn) and valid_email (quarantine): quarantined
+    # row 5 fails small (drop) and valid_email (quarantine): quarantined, not dropped
+    project = build(
+        make_project,
+        "  positive: amount > 0\n"
+        "  small: {expect: amount < 25, action: drop}\n"
+        "  valid_email: {expect: \"email like '%@%'\", action: quarantine}\n",
+    )
+    result = project.run()
+    assert result.ok, result.error
+    step = result.step("silver.orders")
+    assert (step.rows_in, step.rows_written, step.rows_dropped, step.rows_quarantined) == (
+        5,
+        2,
+        1,
+        2,
+    )
+    assert step.details["expectations"] == {"positive": 3, "small": 2, "valid_email": 2}
+    assert ids(project, "silver.orders") == [1, 2]
+    q = sorted(project.quarantined_rows("orders").to_pylist(), key=lambda r: r["id"])
+    assert [(r["id"], r["_failed_expectations"]) for r in q] == [
+        (4, ["positive", "valid_email"]),
+        (5, ["small", "valid_email"]),
+    ]
+
+
+FAIL_MODEL = model(
+    "  valid_email: {expect: \"email like '%@%'\", action: quarantine}\n"
+    "  cap: {expect: amount is null or amount < 100, action: fail}\n"
+)
+
+
+def test_fail_aborts_and_commits_nothing(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    project = make_project(
+        CONFIG,
+        {"silver/orders.sql": FAIL_MODEL, "gold/n.sql": "select count(*) as n from silver.orders"},
+        {"data/a.csv": DATA},
+    )
+    first = project.run()
+    assert first.ok, first.error
+    before = versions(project)
+    assert sorted(before) == [
+        "bronze.orders",
+        "gold.n",
+        "silver.orders",
+        "silver.orders__quarantine",
+    ]
+    # tighten the rule so that it fails on the same data: rows 1, 5 and 3 (NULL); row 5 also
+    # fails the quarantine rule — fail is stricter
+    text = FAIL_MODEL.replace("amount is null or amount < 100", "amount < 0")
+    (project.root / "models/silver/orders.sql").write_text(text)
+    project = Project.load(project.root)
+    second = project.run()
+    assert not second.ok
+    assert second.status == "failed"
+    step = second.step("silver.orders")
+    assert step.status == "failed"
+    assert step.delta_version is None
+    assert "expectation 'cap' (3 rows) failed (action: fail) on 3 of 5 rows" in step.error
+    assert "nothing was written" in step.error
+    sample = step.error.split("sample rows:\n", 1)[1].split("\n  hint:", 1)[0]
+    assert sample.splitlines() == [
+        "  [cap] id=1, amount=10, email='a@x.com'",
+        "  [cap] id=3, amount=None, email='c@x.com'",
+        "  [valid_email, cap] id=5, amount=30, email=None",
+    ]
+    assert second.step("gold.n").status == "skipped"
+    assert versions(project) == before
+    assert ids(project, "silver.orders") == [1, 2, 3]
+
+
+def test_fail_sample_has_at_most_five_rows(make_project: Callable[..., Project]) -> None:
+    data = "id,amount,email\n" + "".join(f"{i},{i},x\n" for i in range(1, 8))
+    project = make_project(
+        CONFIG,
+        {"silver/orders.sql": model("  neg: {expect: amount < 0, action: fail}\n")},
+        {"data/a.csv": data},
+    )
+    result = project.run()
+    assert result.status == "failed"
+    error = result.step("silver.orders").error
+    assert "expectation 'neg' (7 rows) failed (action: fail) on 7 of 7 rows" in error
+    sample = error.split("sample rows:\n", 1)[1].split("\n  hint:", 1)[0]
+    assert sample.splitlines() == [f"  [neg] id={i}, amount={i}, email='x'" for i in range(1, 6)]
+    assert not project.catalog.exists("silver.orders")
+
+
+def test_invalid_predicate_is_a_load_error(make_project: Callable[..., Project]) -> None:
+    project = build(make_project, "  broken: amount >\n")
+    with pytest.raises(ModelError) as err:
+        project.validate()
+    assert err.value.model == "silver.orders"
+    assert err.value.file is not None and err.value.file.endswith("orders.sql")
+    assert "expectation 'broken' of silver.orders is not a valid SQL expression" in str(err.value)
+    assert not project.catalog.exists("bronze.orders")
+
+
+def test_unknown_column_fails_the_model_at_run_time(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(
+        CONFIG,
+        {
+            "silver/orders.sql": model("  ghost: amont > 0\n"),
+            "silver/other.sql": "select id from bronze.orders\n",
+        },
+        {"data/a.csv": DATA},
+    )
+    result = project.run()
+    assert result.status == "failed"
+    step = result.step("silver.orders")
+    assert step.status == "failed"
+    assert "expectation 'ghost'" in step.error
+    assert "amont" in step.error
+    assert result.step("silver.other").status == "success"
+    assert not project.catalog.exists("silver.orders")
+
+
+PY_MODEL = '''"""---
+depends_on: [bronze.orders]
+expectations:
+  positive: {expect: amount > 0, action: drop}
+  valid_email: {expect: "email like '%@%'", action: quarantine}
+"""
+
+
+def model(ctx):
+    return ctx.sql("select id, amount, email from bronze.orders").arrow()
+'''
+
+
+def test_expectations_on_a_python_model(make_project: Callable[..., Project]) -> None:
+    # row 4 fails both (quarantined), row 5 fails valid_email, rows 2 and 3 are dropped
+    project = make_project(CONFIG, {"silver/py.py": PY_MODEL}, {"data/a.csv": DATA})
+    result = project.run()
+    assert result.ok, result.error
+    step = result.step("silver.py")
+    assert (step.rows_in, step.rows_written, step.rows_dropped, step.rows_quarantined) == (
+        5,
+        1,
+        2,
+        2,
+    )
+    assert ids(project, "silver.py") == [1]
+    q = sorted(project.quarantined_rows("py").to_pylist(), key=lambda r: r["id"])
+    assert [(r["id"], r["_failed_expectations"]) for r in q] == [
+        (4, ["positive", "valid_email"]),
+        (5, ["valid_email"]),
+    ]
+
+
+def test_a_view_with_expectations_is_a_load_error(make_project: Callable[..., Project]) -> None:
+    text = "/* ---\nkind: view\nexpectations:\n  positive: amount > 0\n--- */\n" + SELECT
+    project = make_project(CONFIG, {"silver/v.sql": text}, {"data/a.csv": DATA})
+    with pytest.raises(ModelError) as err:
+        project.validate()
+    assert "a view has no expectations" in str(err.value)
+    assert err.value.file is not None and err.value.file.endswith("v.sql")
+
+
+def test_table_quarantine_is_rebuilt_each_run(make_project: Callable[..., Project]) -> None:
+    project = build(
+        make_project, "  valid_email: {expect: \"email like '%@%'\", action: quarantine}\n"
+    )
+    first = project.run()
+    assert first.ok, first.error
+    assert sorted(r["id"] for r in project.quarantined_rows("orders").to_pylist()) == [4, 5]
+    fixed = "id,amount,email\n1,10,a@x.com\n2,-5,b@x.com\n3,,c@x.com\n4,-1,d@x.com\n5,30,e@x\n"
+    (project.root / "data/a.csv").write_text(fixed)
+    second = project.run(full_refresh=True)
+    assert second.ok, second.error
+    step = second.step("silver.orders")
+    assert (step.rows_in, step.rows_written, step.rows_quarantined) == (5, 5, 0)
+    assert project.quarantined_rows("orders").num_rows == 0
+    assert ids(project, "silver.orders") == [1, 2, 3, 4, 5]
