@@ -257,13 +257,64 @@ class Project:
             self.state.end_run(run_id, "success")
         return result
 
+    # -- time travel and maintenance --------------------------------------------------------
+
+    def retention_hours(self) -> dict[str, int | None]:
+        """Layer -> hours of history `vacuum` keeps (None: forever)."""
+        from medallion.storage.maintenance import DEFAULT_RETENTION_HOURS, retention_hours
+
+        return {
+            layer: retention_hours(self.config.retention[layer])
+            if layer in self.config.retention
+            else DEFAULT_RETENTION_HOURS
+            for layer in self.config.layers
+        }
+
+    def table_history(
+        self, name: str, limit: int | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """A table's Delta versions, newest first, with the run that wrote each."""
+        from medallion.runner.maintenance import history_rows
+
+        return history_rows(self, name, limit)
+
+    def restore(self, name: str, to: int | datetime, command: str | None = None) -> RunResult:
+        """Make a table's current content that of an earlier version (a new version)."""
+        from medallion.runner import maintenance
+
+        return maintenance.restore(self, name, to, command or f"restore {name} --to {to}")
+
+    def optimize(
+        self,
+        names: list[str] | None = None,
+        zorder: list[str] | None = None,
+        command: str | None = None,
+    ) -> RunResult:
+        """Compact small files (and Z-order by columns) of the given tables, or of all."""
+        from medallion.runner import maintenance
+
+        return maintenance.optimize(self, names, zorder, command or "optimize")
+
+    def vacuum(
+        self, names: list[str] | None = None, dry_run: bool = False, command: str | None = None
+    ) -> RunResult:
+        """Delete files older than each layer's retention that no current version uses."""
+        from medallion.runner import maintenance
+
+        return maintenance.vacuum(self, names, dry_run, command or "vacuum")
+
     def check_results(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.check_results(run_id)
 
     # -- reading --------------------------------------------------------------------------
 
-    def query_reader(self, sql: str) -> pa.RecordBatchReader:
-        """Run a read-only query over the lakehouse; results stream as Arrow batches."""
+    def query_reader(
+        self, sql: str, as_of: int | str | datetime | None = None
+    ) -> pa.RecordBatchReader:
+        """Run a read-only query over the lakehouse; results stream as Arrow batches.
+
+        `as_of` reads the tables as they were: a version number (the query must read exactly
+        one table) or a time (every table at its last version committed by then)."""
         from medallion.models.sql import is_read_only, parse_select, resolve_refs
         from medallion.runner.base import ensure_attached
 
@@ -276,6 +327,10 @@ class Project:
         refs = resolve_refs(tree, sql=sql, layers=self.config.layers, known=known, error=QueryError)
         engine = self.new_engine()
         try:
+            if as_of is not None:
+                from medallion.runner.base import attach_as_of
+
+                attach_as_of(self, engine, refs, as_of)
             for ref in refs:
                 ensure_attached(self, engine, ref, for_model="query")
             rel = engine.con.sql(sql)
@@ -289,8 +344,8 @@ class Project:
 
             raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
 
-    def query(self, sql: str) -> pa.Table:
-        return self.query_reader(sql).read_all()
+    def query(self, sql: str, as_of: int | str | datetime | None = None) -> pa.Table:
+        return self.query_reader(sql, as_of).read_all()
 
     def _models_or_empty(self) -> dict[str, Model]:
         try:

@@ -282,19 +282,79 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("table", required=False)
 @click.option("--runs", "-n", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
-def history(ctx: click.Context, runs: int, as_json: bool) -> None:
-    """Recent runs, newest first."""
+def history(ctx: click.Context, table: str | None, runs: int, as_json: bool) -> None:
+    """Recent runs, newest first; with TABLE, that table's Delta versions and the run that wrote
+    each (for `query --as-of` and `restore`)."""
     from medallion.cli import render
 
     project = _project(ctx)
+    if table:
+        fqn, versions = project.table_history(table, runs)
+        if as_json:
+            render.print_json({"table": fqn, "versions": versions})
+        else:
+            render.table_history(fqn, versions)
+        return
     rows = project.run_history(runs)
     if as_json:
         render.print_json(rows)
     else:
         render.history(rows)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("table")
+@click.option(
+    "--to", "to", required=True, help="A version number, or a time (2026-11-20T08:00, local)."
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def restore(ctx: click.Context, table: str, to: str, yes: bool) -> None:
+    """Make TABLE's current content that of an earlier version. The restore is a new version,
+    so it can itself be undone; downstream tables are not changed until the next run."""
+    from medallion.cli import render
+    from medallion.runner.base import parse_as_of
+
+    project = _project(ctx)
+    target = parse_as_of(to)
+    if not yes:
+        click.confirm(f"Restore {table} to {to}?", abort=True, err=True)
+    result = project.restore(table, target, command=_command_line())
+    render.maintenance(result)
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("tables", nargs=-1)
+@click.option("--zorder", help="Comma-separated columns to Z-order by (co-locates similar values).")
+@click.pass_context
+def optimize(ctx: click.Context, tables: tuple[str, ...], zorder: str | None) -> None:
+    """Compact the small files of TABLES (default: every table) into fewer large ones."""
+    from medallion.cli import render
+
+    columns = [c.strip() for c in zorder.split(",") if c.strip()] if zorder else None
+    result = _project(ctx).optimize(list(tables) or None, columns, command=_command_line())
+    render.maintenance(result)
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("tables", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="List the files that would be deleted.")
+@click.pass_context
+def vacuum(ctx: click.Context, tables: tuple[str, ...], dry_run: bool) -> None:
+    """Delete data files older than each layer's `retention` (medallion.yml; default 7 days)
+    that the current version of their table no longer uses. Time travel to versions older than
+    the retention stops working; the current version is never affected."""
+    from medallion.cli import render
+
+    result = _project(ctx).vacuum(list(tables) or None, dry_run, command=_command_line())
+    render.maintenance(result)
+    ctx.exit(0 if result.ok else 1)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -330,8 +390,15 @@ def tables(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="Rows shown by --format table (0: all). Other formats write every row.",
 )
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Read the tables as they were: a version (one table) or a time (2026-11-20T08:00).",
+)
 @click.pass_context
-def query(ctx: click.Context, sql: str, fmt: str, output: Path | None, limit: int) -> None:
+def query(
+    ctx: click.Context, sql: str, fmt: str, output: Path | None, limit: int, as_of: str | None
+) -> None:
     """Run a read-only SQL query (DuckDB SQL) over the lakehouse.
 
     Tables are addressed as <layer>.<name>, e.g.
@@ -342,7 +409,7 @@ def query(ctx: click.Context, sql: str, fmt: str, output: Path | None, limit: in
     project = _project(ctx)
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
-    reader = project.query_reader(sql)
+    reader = project.query_reader(sql, as_of)
     render.query_result(reader, fmt=fmt, output=output, limit=limit)
 
 

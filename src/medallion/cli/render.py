@@ -458,6 +458,42 @@ def replayed(r: Any) -> None:
     )
 
 
+def table_history(table: str, versions: list[dict[str, Any]]) -> None:
+    t = _table(
+        "version",
+        "written",
+        "operation",
+        "mode",
+        "run",
+        "rows added",
+        "rows removed",
+        right=("version", "rows added", "rows removed"),
+    )
+    for v in versions:
+        t.add_row(
+            f"v{v['version']}",
+            _when(v["timestamp"]),
+            v["operation"] or "",
+            v["mode"] or "",
+            v["run_id"] or "",
+            _num(v["rows_added"]),
+            _num(v["rows_removed"]),
+        )
+    out().print(f"[bold]{table}[/]")
+    out().print(t)
+
+
+def maintenance(result: RunResult) -> None:
+    console = out()
+    for s in result.steps:
+        mark = "[green]✓[/]" if s.status == "success" else "[red]✗[/]"
+        version = f" v{s.delta_version}" if s.delta_version is not None else ""
+        detail = s.note if s.status == "success" else (s.error or "")
+        console.print(f"  {mark} {s.step:<8} {s.node:<36}{version}  {_escape(detail)}")
+    verdict = "[green]done[/]" if result.ok else "[red]failed[/]"
+    console.print(f"{verdict} (run {result.run_id}, {_secs(result.duration_s)})")
+
+
 def history(rows: list[dict[str, Any]]) -> None:
     if not rows:
         out().print("no runs yet — try `medallion run`")

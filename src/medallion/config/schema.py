@@ -182,6 +182,31 @@ class ProjectConfig(Strict):
     #: folder of model files: <models>/<layer>/<name>.sql|.py
     models: str = "models"
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    #: per layer, how long replaced data stays restorable (time travel): `medallion vacuum`
+    #: deletes files older than this that the current version no longer uses. A duration
+    #: ('90 days', '12 hours', '1 year') or forever; layers not listed keep Delta's 7 days.
+    retention: dict[str, str | None] = Field(default_factory=dict)
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, v: dict[str, str | None]) -> dict[str, str | None]:
+        from medallion.storage.maintenance import retention_hours
+
+        for layer, value in v.items():
+            try:
+                retention_hours(value)
+            except ValueError as e:
+                raise ValueError(f"retention of {layer}: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _retention_layers(self) -> ProjectConfig:
+        unknown = [layer for layer in self.retention if layer not in self.layers]
+        if unknown:
+            raise ValueError(
+                f"retention names layer {unknown[0]!r}, which is not one of {self.layers}"
+            )
+        return self
 
     @field_validator("name")
     @classmethod

@@ -4,9 +4,10 @@ visible to the engine. Shared by the run executor, the check runner and the quer
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medallion.errors import ExecutionError
+from medallion.errors import ExecutionError, QueryError
 
 if TYPE_CHECKING:
     from medallion.engine.duckdb_engine import Engine
@@ -99,3 +100,63 @@ def ensure_attached(project: Project, engine: Engine, node: str, *, for_model: s
             hint=f"run its upstream too: medallion run --select +{for_model.split('.', 1)[1]}",
         )
     engine.attach_table(node)
+
+
+def base_tables(project: Project, nodes: list[str]) -> list[str]:
+    """The materialized tables behind `nodes`, looking through view models."""
+    out: list[str] = []
+    todo = list(nodes)
+    while todo:
+        node = todo.pop(0)
+        m = project._models_or_empty().get(node)
+        if m is not None and m.kind == "view":
+            todo.extend(m.depends_on)
+        elif node not in out:
+            out.append(node)
+    return out
+
+
+def parse_as_of(value: int | str | datetime) -> int | datetime:
+    """A version number, or a time: ISO date/datetime; without a zone it is local time."""
+    if isinstance(value, int | datetime):
+        return value if not isinstance(value, datetime) or value.tzinfo else value.astimezone()
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise QueryError(
+            f"--as-of {text!r} is neither a version number nor a time",
+            hint="use a version (medallion history TABLE) or e.g. 2026-11-20T08:00",
+        ) from None
+    return ts if ts.tzinfo else ts.astimezone()
+
+
+def attach_as_of(
+    project: Project, engine: Engine, refs: list[str], as_of: int | str | datetime
+) -> None:
+    """Attach the tables a query reads as they were at a version or a time."""
+    from deltalake import DeltaTable
+
+    target = parse_as_of(as_of)
+    tables = base_tables(project, refs)
+    if isinstance(target, int):
+        if len(tables) != 1:
+            raise QueryError(
+                f"--as-of {target} is a version number, but the query reads {len(tables)} "
+                f"tables ({', '.join(tables)})",
+                hint="a version belongs to one table; use a time to read several as of then",
+            )
+        engine.attach_table(tables[0], target)
+        return
+    for table in tables:
+        dt = DeltaTable(str(project.catalog.path(table)))
+        try:
+            dt.load_as_version(target)
+        except Exception:
+            raise QueryError(
+                f"{table} did not exist at {target.isoformat()}",
+                hint=f"`medallion history {table}` shows when each version was written",
+            ) from None
+        engine.attach_table(table, dt.version())

@@ -22,6 +22,7 @@ from medallion.runner.base import (
     RunResult,
     SilentReporter,
     StepResult,
+    base_tables,
     ensure_attached,
 )
 from medallion.runner.checks import run_table_checks, singular_step
@@ -199,7 +200,7 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
     rows_read = 0
     for dep in model.depends_on:
         ensure_attached(project, engine, dep, for_model=model.fqn)
-    for base in _base_tables(project, model):
+    for base in base_tables(project, model.depends_on):
         ensure_attached(project, engine, base, for_model=model.fqn)
         _, version = engine.attached[base]
         upstream[base] = version if version is not None else -1
@@ -331,20 +332,6 @@ def _to_relation(engine: Engine, value: Any, model: Model) -> Any:
     # A separate cursor: the reader may itself be a pending result of engine.con (a model that
     # returns `ctx.sql(...).arrow()`), which the same connection cannot scan while it is open.
     return engine.side_connection().from_arrow(reader)
-
-
-def _base_tables(project: Project, model: Model) -> list[str]:
-    """The materialized tables a model reads, looking through view models."""
-    out: list[str] = []
-    todo = list(model.depends_on)
-    while todo:
-        node = todo.pop(0)
-        m = project.models.get(node)
-        if m is not None and m.kind == "view":
-            todo.extend(m.depends_on)
-        elif node not in out:
-            out.append(node)
-    return out
 
 
 _LINE_RE = re.compile(r"LINE (\d+):")

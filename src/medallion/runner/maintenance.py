@@ -1,0 +1,129 @@
+"""Maintenance commands as logged runs: restore, optimize, vacuum.
+
+Each holds the writer lock, is recorded as a run (trigger `restore`, `optimize` or `vacuum`)
+with one step per table, so the audit trail shows who rewrote what, as it does for builds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import MedallionError, SelectionError, suggest
+from medallion.runner.base import RunResult, StepResult
+from medallion.state.store import new_run_id
+from medallion.storage import maintenance
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+
+
+def resolve_table(project: Project, name: str) -> str:
+    """A stored table from `layer.name`, a bare name, or a quarantine table's name."""
+    tables = project.catalog.tables()
+    if name in tables:
+        return name
+    matches = [t for t in tables if t.split(".", 1)[1] == name]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise SelectionError(f"{name!r} is ambiguous: {', '.join(matches)}", hint="add the layer")
+    guess = suggest(name, tables + [t.split(".", 1)[1] for t in tables])
+    raise SelectionError(
+        f"no table named {name!r} in storage",
+        hint=f"did you mean {guess!r}?" if guess else "`medallion tables` lists them",
+    )
+
+
+def execute(
+    project: Project,
+    kind: str,
+    tables: list[str],
+    op: Callable[[str, str, StepResult], None],
+    *,
+    command: str,
+) -> RunResult:
+    """Run `op(table, run_id, step)` for each table as steps of one logged run."""
+    run_id = new_run_id()
+    results: list[StepResult] = []
+    started = time.perf_counter()
+    with project.writer(command):
+        state = project.state
+        state.start_run(run_id, trigger=kind, command=command, selection=" ".join(tables))
+        for step_no, table in enumerate(tables, start=1):
+            layer, name = table.split(".", 1)
+            state.start_step(run_id, step_no, kind, layer, name)
+            res = StepResult(step_no, table, kind)
+            t0 = time.perf_counter()
+            try:
+                op(table, run_id, res)
+            except MedallionError as e:
+                res.status, res.error = "failed", str(e)
+            res.duration_s = time.perf_counter() - t0
+            state.end_step(
+                run_id,
+                step_no,
+                status=res.status,
+                delta_version=res.delta_version,
+                duration_s=round(res.duration_s, 6),
+                error=res.error,
+                details=res.details or None,
+            )
+            results.append(res)
+        failed = [r for r in results if r.status == "failed"]
+        status = "failed" if failed else "success"
+        error = f"{len(failed)} table(s) failed" if failed else None
+        state.end_run(run_id, status, error)
+    return RunResult(run_id, status, results, time.perf_counter() - started, error)
+
+
+def restore(project: Project, name: str, target: int | datetime, command: str) -> RunResult:
+    table = resolve_table(project, name)
+
+    def op(table: str, run_id: str, res: StepResult) -> None:
+        res.delta_version = maintenance.restore(project.catalog.path(table), target, run_id)
+        res.note = f"restored to {target}"
+        res.details = {"restored_to": str(target)}
+
+    return execute(project, "restore", [table], op, command=command)
+
+
+def optimize(
+    project: Project, names: list[str] | None, zorder: list[str] | None, command: str
+) -> RunResult:
+    tables = [resolve_table(project, n) for n in names] if names else project.catalog.tables()
+
+    def op(table: str, run_id: str, res: StepResult) -> None:
+        out = maintenance.optimize(project.catalog.path(table), run_id, zorder)
+        res.delta_version = out.version
+        res.details = {"files_removed": out.files_removed, "files_added": out.files_added}
+        res.note = f"{out.files_removed} files compacted into {out.files_added}"
+
+    return execute(project, "optimize", tables, op, command=command)
+
+
+def vacuum(project: Project, names: list[str] | None, dry_run: bool, command: str) -> RunResult:
+    tables = [resolve_table(project, n) for n in names] if names else project.catalog.tables()
+    retention = project.retention_hours()
+
+    def op(table: str, run_id: str, res: StepResult) -> None:
+        hours = retention.get(table.split(".", 1)[0], maintenance.DEFAULT_RETENTION_HOURS)
+        if hours is None:
+            res.note = "kept: this layer's retention is forever"
+            res.details = {"retention_hours": None, "files": []}
+            return
+        files = maintenance.vacuum(project.catalog.path(table), hours, run_id, dry_run)
+        res.details = {"retention_hours": hours, "dry_run": dry_run, "files": files}
+        verb = "would delete" if dry_run else "deleted"
+        res.note = f"{verb} {len(files)} file(s) older than {hours} h"
+
+    return execute(project, "vacuum", tables, op, command=command)
+
+
+def history_rows(
+    project: Project, name: str, limit: int | None
+) -> tuple[str, list[dict[str, Any]]]:
+    table = resolve_table(project, name)
+    return table, maintenance.versions(project.catalog.path(table), limit)

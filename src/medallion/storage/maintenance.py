@@ -1,0 +1,135 @@
+"""Table maintenance and recovery: restore, optimize (compaction, Z-order), vacuum with retention.
+
+Every operation is one Delta commit carrying the run id, like any other write, so a table's
+history shows who restored or compacted it and when. None of them changes what the current
+version contains: optimize rewrites files with the same rows, vacuum deletes only files that
+no version within the retention window uses (never a file of the current version), restore adds
+a new version equal to an old one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from medallion.errors import StorageError
+from medallion.storage import delta
+
+#: Delta's own default: a week of history stays restorable
+DEFAULT_RETENTION_HOURS = 168
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(hour|day|week|month|year)s?\s*$", re.IGNORECASE)
+_HOURS = {"hour": 1, "day": 24, "week": 24 * 7, "month": 24 * 30, "year": 24 * 365}
+
+
+def retention_hours(value: str | None) -> int | None:
+    """'90 days' -> 2160; None / 'forever' -> None (keep everything)."""
+    if value is None or str(value).strip().lower() in ("forever", "indefinitely", "none"):
+        return None
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ValueError(
+            f"retention {value!r} is a number and a unit (hours, days, weeks, months, years), "
+            "or 'forever'"
+        )
+    return round(float(m.group(1)) * _HOURS[m.group(2).lower()])
+
+
+def _props(run_id: str, extra: dict[str, Any] | None = None) -> Any:
+    from deltalake import CommitProperties
+
+    return CommitProperties(custom_metadata={delta.RUN_ID_KEY: run_id, **(extra or {})})
+
+
+def restore(path: Path, target: int | datetime, run_id: str) -> int:
+    """Make the table's content that of `target` (a version or a time), as a new version."""
+    dt = delta.open_table(path)
+    current = dt.version()
+    if isinstance(target, int) and not 0 <= target <= current:
+        raise StorageError(
+            f"version {target} does not exist (versions 0 to {current})",
+            file=path,
+            hint="`medallion history TABLE` lists the versions",
+        )
+    try:
+        dt.restore(target, commit_properties=_props(run_id, {"medallion.restore_to": str(target)}))
+    except Exception as e:
+        raise StorageError(
+            f"cannot restore to {target}: {e}",
+            file=path,
+            hint="files of that version may have been removed by vacuum",
+        ) from None
+    return delta.open_table(path).version()
+
+
+@dataclass
+class OptimizeResult:
+    files_removed: int
+    files_added: int
+    version: int
+
+
+def optimize(path: Path, run_id: str, zorder: list[str] | None = None) -> OptimizeResult:
+    dt = delta.open_table(path)
+    before = dt.version()
+    props = _props(run_id, {"medallion.optimize": "zorder" if zorder else "compact"})
+    try:
+        if zorder:
+            missing = [c for c in zorder if c not in dt.schema().to_arrow().names]  # type: ignore[attr-defined]
+            if missing:
+                raise StorageError(f"cannot Z-order by {missing[0]!r}: no such column", file=path)
+            metrics = dt.optimize.z_order(zorder, commit_properties=props)
+        else:
+            metrics = dt.optimize.compact(commit_properties=props)
+    except StorageError:
+        raise
+    except Exception as e:
+        raise StorageError(f"optimize failed: {e}", file=path) from None
+    after = delta.open_table(path).version()
+    return OptimizeResult(
+        int(metrics.get("numFilesRemoved", 0)),
+        int(metrics.get("numFilesAdded", 0)),
+        after if after != before else before,
+    )
+
+
+def vacuum(path: Path, hours: int, run_id: str, dry_run: bool = False) -> list[str]:
+    """Delete files no version younger than `hours` needs; returns the files (to be) deleted."""
+    dt = delta.open_table(path)
+    try:
+        return dt.vacuum(
+            retention_hours=hours,
+            dry_run=dry_run,
+            enforce_retention_duration=False,
+            commit_properties=_props(run_id),
+        )
+    except Exception as e:
+        raise StorageError(f"vacuum failed: {e}", file=path) from None
+
+
+def versions(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The table's history as rows for people: version, time, operation, run, rows."""
+    out = []
+    for h in delta.history(path, limit):
+        params = h.get("operationParameters") or {}
+        metrics = h.get("operationMetrics") or {}
+        ts = h.get("timestamp")
+        out.append(
+            {
+                "version": h.get("version"),
+                "timestamp": datetime.fromtimestamp(ts / 1000).astimezone() if ts else None,
+                "operation": h.get("operation"),
+                "mode": params.get("mode"),
+                "run_id": h.get(delta.RUN_ID_KEY),
+                "rows_added": metrics.get("num_added_rows", metrics.get("numOutputRows")),
+                "rows_removed": metrics.get(
+                    "num_removed_rows", metrics.get("numTargetRowsDeleted")
+                ),
+                "files_added": metrics.get("num_added_files", metrics.get("numFilesAdded")),
+                "files_removed": metrics.get("num_removed_files", metrics.get("numFilesRemoved")),
+            }
+        )
+    return out
