@@ -32,8 +32,13 @@ Every run is checked against the counts known from generating the data: rows in,
 dropped and quarantined, violations per expectation, and the row counts of `silver.orders` and
 `silver.orders__quarantine` in their Delta logs. The benchmark fails loudly on any mismatch.
 
-    python benchmarks/expectations.py [--rows 1000000] [--repeat 3] [--write-docs]
-    python benchmarks/expectations.py --profile mixed   # cProfile of one run, top functions
+Then, to show where the extra time goes, the stages of the build are timed one by one in one
+process per case (`--stages` times each, medians): binding the predicates, the DuckDB query
+drained to Arrow, the routing on top of it (and the spill), the Delta write of the model, the
+quarantine table's write. A profiler cannot do this: deltalake consumes the stream, and so runs
+the routing, on a thread of its own, which cProfile does not see.
+
+    python benchmarks/expectations.py [--rows 1000000] [--repeat 3] [--stages 7] [--write-docs]
 
 With --write-docs the "Expectations overhead" section of docs/benchmarks.md is replaced (other
 sections are kept).
@@ -48,10 +53,11 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from _common import (
     Sample,
@@ -89,18 +95,6 @@ print(json.dumps({
     "violations": step.details.get("expectations", {}),
 }))
 sys.exit(0 if result.ok else 1)
-"""
-
-#: cProfile of one run, sorted by cumulative time (argv[1]: root, argv[2]: node, argv[3]: top N)
-PROFILE_CHILD = """\
-import cProfile, pstats, sys
-from medallion.project import Project
-profiler = cProfile.Profile()
-profiler.enable()
-result = Project.load(sys.argv[1]).run([sys.argv[2]])
-profiler.disable()
-assert result.ok, result.error
-pstats.Stats(profiler).sort_stats("cumulative").print_stats(int(sys.argv[3]))
 """
 
 PROJECT_YML = """\
@@ -403,10 +397,152 @@ def bench(
     return [results[c.name] for c in cases]
 
 
-def profile(template: Path, case: Case, workdir: Path, top: int) -> str:
-    root = case_project(template, case, workdir / f"profile-{case.name}")
-    sample = measure([PYTHON, "-c", PROFILE_CHILD, root, MODEL, str(top)])
-    return sample.stdout
+# -- where the time goes ----------------------------------------------------------------------
+
+#: options of the scratch Delta writes of the stage timings
+W: dict[str, Any] = {"mode": "overwrite", "run_id": "bench"}
+
+#: stage -> what it measures, in the order shown
+STAGES = {
+    "wrap": "`expectations.wrap`: parse and bind the predicates",
+    "query": "DuckDB query drained to Arrow (the model, + predicates and failed-names list)",
+    "route": "`Router._route` on top of the query (masks, counts, filters, spill)",
+    "spill": "of which: writing quarantined rows to the Parquet spill",
+    "write": "`delta.write` of the model's stream (query + routing + Delta commit)",
+    "quarantine": "`delta.write` of `silver.orders__quarantine` from the spill",
+}
+
+
+class StageTimer:
+    """Wall and process CPU seconds of each call, by stage (CPU includes every thread's)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, dict[str, list[float]]] = {}
+
+    def add(self, stage: str, wall: float, cpu: float | None = None) -> None:
+        record = self.times.setdefault(stage, {"wall": [], "cpu": []})
+        record["wall"].append(wall)
+        if cpu is not None:
+            record["cpu"].append(cpu)
+
+    def __call__(self, stage: str, run: Callable[[], Any]) -> Any:
+        import time
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = run()
+        self.add(stage, time.perf_counter() - wall, time.process_time() - cpu)
+        return value
+
+
+def stages_child(root: Path, repeat: int) -> None:
+    """Time each stage of the model build in this process, `repeat` times, each round on a
+    fresh engine warmed by one untimed drain of the model; print the StageTimer's times as JSON.
+
+    deltalake consumes the stream (and so runs the routing) on a thread of its own, which
+    cProfile does not see; hence stages drained one at a time rather than a profile."""
+    import time
+
+    import pyarrow.parquet as pq
+
+    from medallion.project import Project
+    from medallion.quality import expectations as ex
+    from medallion.runner.base import ensure_attached
+    from medallion.storage import delta
+
+    spill_s = [0.0]
+
+    class TimedWriter(pq.ParquetWriter):
+        """The spill writer of Router._route, timed (it looks pq.ParquetWriter up per run)."""
+
+        def write_batch(self, *args: Any, **kwargs: Any) -> None:
+            t0 = time.perf_counter()
+            super().write_batch(*args, **kwargs)
+            spill_s[0] += time.perf_counter() - t0
+
+        def close(self) -> None:
+            t0 = time.perf_counter()
+            super().close()
+            spill_s[0] += time.perf_counter() - t0
+
+    pq.ParquetWriter = TimedWriter  # type: ignore[misc]
+    project = Project.load(root)
+    model = project.models[MODEL]
+    exps = model.config.expectations
+    scratch = root / "scratch"
+    timed = StageTimer()
+
+    def drain(reader: Any) -> int:
+        return sum(batch.num_rows for batch in reader)
+
+    def one_round() -> None:
+        engine = project.new_engine()
+        ensure_attached(project, engine, "bronze.orders", for_model=MODEL)
+        rel = engine.delta_safe(engine.relation(model.text))
+        schema = rel.limit(0).arrow().schema
+        drain(engine.reader(rel))  # untimed: every stage then runs on a warm engine
+        shutil.rmtree(scratch, ignore_errors=True)
+        if not exps:
+            timed("query", lambda: drain(engine.reader(rel)))
+            timed("write", lambda: delta.write(scratch / "t", engine.reader(rel), **W))
+            engine.close()
+            return
+        wrapped = timed("wrap", lambda: ex.wrap(rel, exps, model=MODEL, file=model.path))
+        timed("query", lambda: drain(engine.reader(wrapped)))
+
+        def router() -> ex.Router:
+            reader = engine.reader(wrapped)
+            return ex.Router(reader, exps, model=MODEL, file=model.path, spill_dir=scratch)
+
+        r = router()
+        spill_s[0] = 0.0
+        timed("route", lambda: drain(r.kept()))
+        if r.outcome.spill is not None:
+            timed.add("spill", spill_s[0])
+        r.discard()
+        w = router()
+        timed("write", lambda: delta.write(scratch / "t", w.kept(), **W))
+        if w.outcome.spill is not None:
+            q = ex.quarantine_reader(w.outcome.spill, schema, "bench")
+            timed("quarantine", lambda: delta.write(scratch / "q", q, **W))
+        w.discard()
+        engine.close()
+
+    for _ in range(repeat):
+        one_round()
+    shutil.rmtree(scratch, ignore_errors=True)
+    print(json.dumps(timed.times))
+
+
+@dataclass
+class Breakdown:
+    repeat: int
+    #: case -> stage -> median seconds (wall, CPU)
+    wall: dict[str, dict[str, float]]
+    cpu: dict[str, dict[str, float]]
+
+
+def breakdown(template: Path, cases: Sequence[Case], repeat: int, workdir: Path) -> Breakdown:
+    wall: dict[str, dict[str, float]] = {}
+    cpu: dict[str, dict[str, float]] = {}
+    for case in cases:
+        root = case_project(template, case, workdir / f"stages-{case.name}")
+        argv = [PYTHON, __file__, "--stages-child", root, "--stages", str(repeat)]
+        times = json.loads(measure(argv).stdout.strip().splitlines()[-1])
+        shutil.rmtree(root)
+        if "route" in times:  # drained with routing, minus the plain drain of the same round
+            for kind in ("wall", "cpu"):
+                pairs = zip(times["route"][kind], times["query"][kind], strict=True)
+                times["route"][kind] = [r - q for r, q in pairs]
+        for stage, t in times.items():
+            wall.setdefault(case.name, {})[stage] = statistics.median(t["wall"])
+            if t["cpu"]:
+                cpu.setdefault(case.name, {})[stage] = statistics.median(t["cpu"])
+        print(
+            f"  stages of {case.name}: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in wall[case.name].items()),
+            flush=True,
+        )
+    return Breakdown(repeat, wall, cpu)
 
 
 # -- reporting --------------------------------------------------------------------------------
@@ -486,7 +622,7 @@ def report(
     bronze: Sample,
     repeat: int,
     command: str,
-    profile_notes: str | None,
+    stages: Breakdown | None,
 ) -> str:
     runs = f"{repeat} run{'s' if repeat != 1 else ''}"
     mixed = data.expected(CASES[1])
@@ -522,9 +658,33 @@ def report(
         "several):",
         data_table(data),
     ]
-    if profile_notes:
-        parts.append(profile_notes)
+    if stages is not None:
+        parts += [
+            f"Where the time goes at {data.label} rows: each stage of the build timed on its "
+            f"own, in one warm process per case (median of {stages.repeat}; wall seconds, "
+            "process CPU seconds in parentheses). Each is drained separately, so they do not "
+            "add up to the step, and the routing is the drain with routing minus the plain "
+            "drain:",
+            stages_table(stages),
+        ]
     return "\n\n".join(parts) + "\n"
+
+
+def stages_table(b: Breakdown) -> str:
+    names = [n for n in CASE_NAMES if n in b.wall]
+
+    def cell(case: str, stage: str) -> str:
+        if stage not in b.wall.get(case, {}):
+            return "—"
+        cpu = b.cpu.get(case, {}).get(stage)
+        return f"{b.wall[case][stage]:.3f}" + (f" ({cpu:.3f})" if cpu is not None else "")
+
+    rows = [
+        [STAGES[stage], *(cell(case, stage) for case in names)]
+        for stage in STAGES
+        if any(stage in b.wall.get(case, {}) for case in names)
+    ]
+    return markdown_table(["stage", *(f"{n} s" for n in names)], rows, "l" + "r" * len(names))
 
 
 # -- main -------------------------------------------------------------------------------------
@@ -544,20 +704,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="cases to run (none, the baseline, is always run)",
     )
     parser.add_argument(
-        "--profile",
-        choices=CASE_NAMES,
-        help="instead of timing, print a cProfile of one run of this case",
+        "--stages",
+        type=int,
+        default=7,
+        help="times each stage is timed for the breakdown (0: no breakdown; default 7)",
     )
-    parser.add_argument("--top", type=int, default=40, help="functions shown by --profile")
     parser.add_argument(
         "--write-docs", action="store_true", help=f"replace '{SECTION}' in {DOC.name}"
     )
     parser.add_argument("--workdir", type=Path, help="where temporary files go (default: TMPDIR)")
+    parser.add_argument("--stages-child", type=Path, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.rows < 1:
-        parser.error("--rows and --repeat must be positive")
-    if args.profile and args.write_docs:
-        parser.error("--profile does not write the docs")
+    if args.stages_child:
+        stages_child(args.stages_child, args.stages)
+        return 0
+    if args.repeat < 1 or args.rows < 1 or args.stages < 0:
+        parser.error("--rows and --repeat must be positive, --stages not negative")
     cases = [c for c in CASES if c.name == "none" or c.name in args.cases]
     command = command_line()
 
@@ -570,13 +732,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         template = work / "template"
         bronze = bronze_project(data, template)
         print(f"  bronze.orders landed in {bronze.wall_s:.2f} s", flush=True)
-        if args.profile:
-            case = next(c for c in CASES if c.name == args.profile)
-            print(profile(template, case, work, args.top))
-            return 0
         results = bench(data, template, cases, args.repeat, work)
+        stages = breakdown(template, cases, args.stages, work) if args.stages else None
 
-    text = report(data, results, bronze, args.repeat, command, None)
+    text = report(data, results, bronze, args.repeat, command, stages)
     print()
     print(text)
     if args.write_docs:

@@ -75,7 +75,10 @@ def test_source_checks_run_after_ingest(make_project: Callable[..., Project]) ->
     assert ingest.error == "check(s) failed: not_null_amount: NULL values: amount (1)"
     assert project.catalog.exists("bronze.orders")
     skipped = result.step("silver.x")
-    assert (skipped.status, skipped.error) == ("skipped", "upstream bronze.orders failed its checks")
+    assert (skipped.status, skipped.error) == (
+        "skipped",
+        "upstream bronze.orders failed its checks",
+    )
     assert stored(project, result.run_id) == [
         ("bronze.orders", "unique_id", "unique", "warn", "warn", 2),
         ("bronze.orders", "not_null_amount", "not_null", "error", "fail", 1),
@@ -196,7 +199,9 @@ def test_test_runs_checks_without_building(
     assert only_x.ok
     assert only_x.status == "success"
     assert [(s.node, s.step, s.status) for s in only_x.steps] == [("silver.x", "test", "success")]
-    assert stored(project, only_x.run_id) == [("silver.x", "unique_id", "unique", "warn", "warn", 2)]
+    assert stored(project, only_x.run_id) == [
+        ("silver.x", "unique_id", "unique", "warn", "warn", 2)
+    ]
 
     everything = project.test()
     assert not everything.ok
@@ -215,7 +220,9 @@ def test_test_runs_checks_without_building(
 
 
 def test_test_before_any_run_fails_clearly(make_project: Callable[..., Project]) -> None:
-    project = make_project(CONFIG, {"silver/x.sql": header("  - unique: id\n")}, {"data/a.csv": DATA})
+    project = make_project(
+        CONFIG, {"silver/x.sql": header("  - unique: id\n")}, {"data/a.csv": DATA}
+    )
     result = project.test()
     assert not result.ok
     step = result.step("silver.x")

@@ -1,13 +1,13 @@
 """Table-level checks: every type on a six-row table with failing counts worked out by hand.
 
-    data/orders.csv               not_null     unique(id)  status ok?  customer in     amount > 0
-    id cust status  amount        cust/amount  (id, cust)              z_customers?
-    1  10   new     5                                      yes         yes            yes
-    2  10   shipped 7                          dup         yes         yes            yes
-    2  10   new     NULL          amount       dup         yes         yes            NULL
-    3  NULL lost    4             cust                     no          (NULL: skip)   yes
-    4  99   weird   -6                                     no          no             no
-    5  11   weird   8                                      no          yes            yes
+data/orders.csv               not_null     unique(id)  status ok?  customer in     amount > 0
+id cust status  amount        cust/amount  (id, cust)              z_customers?
+1  10   new     5                                      yes         yes            yes
+2  10   shipped 7                          dup         yes         yes            yes
+2  10   new     NULL          amount       dup         yes         yes            NULL
+3  NULL lost    4             cust                     no          (NULL: skip)   yes
+4  99   weird   -6                                     no          no             no
+5  11   weird   8                                      no          yes            yes
 """
 
 from __future__ import annotations
@@ -169,9 +169,7 @@ def test_error_check_fails_step_skips_downstream_but_table_is_written(
     assert result.error == "1 step(s) failed: silver.a_orders"
     step = result.step("silver.a_orders")
     assert step.status == "failed"
-    assert step.error == (
-        "check(s) failed: unique_id: 1 duplicated value(s) of (id) over 2 rows"
-    )
+    assert step.error == ("check(s) failed: unique_id: 1 duplicated value(s) of (id) over 2 rows")
     # dbt semantics: the table was written before its checks ran
     assert step.delta_version == 0
     assert versions(project)["silver.a_orders"] == 0
@@ -341,3 +339,49 @@ def test_singular_checks_warn_and_error(make_project: Callable[..., Project]) ->
     sample = {r["name"]: r["sample"] for r in project.check_results(result.run_id)}
     assert sample["negative_amounts"] == [{"id": 4, "amount": -6}]
     assert sample["orphans"] == [{"id": 4}]
+
+
+def test_a_failed_relationships_target_skips_the_checked_table(
+    make_project: Callable[..., Project],
+) -> None:
+    models = {
+        "silver/a_orders.sql": f"/* ---\nchecks:\n  - relationships: "
+        f"{{column: customer_id, to: silver.z_customers.id}}\n--- */\n{SELECT}",
+        "silver/z_customers.sql": "select id from bronze.customers\n"
+        "where error('customers are broken') is null\n",
+    }
+    files = {
+        **FILES,
+        "checks/orders_exist.sql": "select id from silver.a_orders where id is null\n",
+    }
+    project = make_project(CONFIG, models, files)
+    result = project.run()
+    assert result.status == "failed"
+    broken = result.step("silver.z_customers")
+    assert broken.status == "failed"
+    assert "customers are broken" in (broken.error or "")
+    checked = result.step("silver.a_orders")
+    assert (checked.status, checked.error) == ("skipped", "upstream silver.z_customers failed")
+    singular = result.step("checks.orders_exist")
+    assert (singular.status, singular.error) == (
+        "skipped",
+        "upstream silver.a_orders was skipped",
+    )
+    assert not project.catalog.exists("silver.a_orders")
+
+
+def test_failing_rows_with_a_timestamp_column(make_project: Callable[..., Project]) -> None:
+    # the samples of failing rows include a TIMESTAMP WITH TIME ZONE column
+    sql = (
+        "/* ---\nchecks:\n  - not_null: id\n    severity: warn\n"
+        "  - expression_is_true: id > 1\n    severity: warn\n--- */\n"
+        "select * from (values (1, timestamptz '2024-01-02 03:04:05+00'),"
+        " (null, timestamptz '2024-01-02 03:04:05+00'), (2, null)) as t(id, ts)\n"
+    )
+    project = make_project("name: q\n", {"silver/t.sql": sql})
+    result = project.run()
+    assert result.ok, result.error
+    checks = [(c.name, c.status, c.failing_rows) for c in result.step("silver.t").checks]
+    assert checks == [("not_null_id", "warn", 1), ("expression_is_true_id_1", "warn", 2)]
+    sample = result.step("silver.t").checks[0].sample
+    assert sample == [{"id": None, "ts": "2024-01-02T03:04:05+00:00"}]

@@ -36,9 +36,7 @@ def model(expectations: str, select: str = SELECT) -> str:
 
 
 def build(make_project: Callable[..., Project], expectations: str) -> Project:
-    return make_project(
-        CONFIG, {"silver/orders.sql": model(expectations)}, {"data/a.csv": DATA}
-    )
+    return make_project(CONFIG, {"silver/orders.sql": model(expectations)}, {"data/a.csv": DATA})
 
 
 def ids(project: Project, table: str) -> list[int]:
@@ -120,6 +118,17 @@ def test_quarantine_moves_rows_with_every_failed_name(
     )
     assert step.details["expectations"] == {"positive": 3, "valid_email": 2}
     assert ids(project, "silver.orders") == [1, 2, 3]
+    assert expectation_rows(project, result.run_id) == [
+        ("positive", "expectation", "warn", "warn", 3, "3 of 5 rows violate it (kept)"),
+        (
+            "valid_email",
+            "expectation",
+            "quarantine",
+            "warn",
+            2,
+            "2 of 5 rows violate it (quarantined)",
+        ),
+    ]
     q = project.quarantined_rows("orders")
     assert q.column_names == [
         "id",
@@ -323,3 +332,4 @@ def test_table_quarantine_is_rebuilt_each_run(make_project: Callable[..., Projec
     assert (step.rows_in, step.rows_written, step.rows_quarantined) == (5, 5, 0)
     assert project.quarantined_rows("orders").num_rows == 0
     assert ids(project, "silver.orders") == [1, 2, 3, 4, 5]
+    assert project.verify().ok

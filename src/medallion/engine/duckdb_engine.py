@@ -12,6 +12,8 @@ Results leave the engine as Arrow RecordBatchReaders, ready to stream into a Del
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +117,27 @@ class Engine:
         self.attached[fqn] = (internal, snap.version)
         self.rows[fqn] = snap.rows
         return snap.version
+
+    @contextmanager
+    def swapped(self, fqn: str, dataset: Any) -> Iterator[None]:
+        """Within the block, `<layer>.<name>` reads `dataset` (e.g. only a table's new files)
+        instead of the attached table; the model SQL runs unchanged."""
+        layer, name = fqn.split(".", 1)
+        internal = f"__medallion_swap_{layer}__{name}__{next(self._counter)}"
+        self.con.register(internal, dataset)
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} "
+            f"AS SELECT * FROM {_ident(internal)}"
+        )
+        try:
+            yield
+        finally:
+            original = self.attached[fqn][0]
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} "
+                f"AS SELECT * FROM {_ident(original)}"
+            )
+            self.con.unregister(internal)
 
     def attach_view(self, fqn: str, sql: str) -> None:
         layer, name = fqn.split(".", 1)

@@ -22,7 +22,14 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from medallion.config.loader import parse_yaml, validation_error
 from medallion.errors import ConfigError, ModelError
@@ -30,7 +37,9 @@ from medallion.quality.spec import CheckItem, Expectation, normalize_expectation
 
 _SQL_HEADER_RE = re.compile(r"\A(?:\s*--[^\n]*\n|\s)*/\*\s*---[ \t]*\n(?P<body>.*?)\*/", re.DOTALL)
 
-ModelKind = Literal["table", "view"]
+ModelKind = Literal["table", "view", "append", "merge", "scd2", "incremental_by_time"]
+#: kinds that process only what is new upstream since their last run
+INCREMENTAL_KINDS = ("append", "merge", "scd2", "incremental_by_time")
 
 
 class ColumnDoc(BaseModel):
@@ -42,8 +51,28 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     #: table: full rebuild, one atomic overwrite commit;
-    #: view: not materialized, resolved at query time
+    #: view: not materialized, resolved at query time;
+    #: append / merge / scd2 / incremental_by_time: incremental (see medallion.runner.incremental)
     kind: ModelKind = "table"
+    #: merge, scd2: the columns identifying a row
+    unique_key: list[str] = Field(default_factory=list)
+    #: tables read as "what is new since the last run"; the others are read whole. Default:
+    #: every input that only grows (the landing layer's tables and append models)
+    incremental_inputs: list[str] | None = None
+    #: merge: rows of the new data matching this predicate are deleted from the table
+    delete_when: str | None = None
+    #: merge, scd2: when new data holds a key more than once, the row with the highest value of
+    #: this expression wins (default: `_ingested_at` when the output has it)
+    order_by: str | None = None
+    #: scd2: the columns whose change makes a new version (default: every non-key column)
+    track: list[str] | None = None
+    #: scd2: column giving when a version became valid (default: the run's start time)
+    valid_from: str | None = None
+    #: incremental_by_time: the output's time column (a DATE, or TIMESTAMP truncated to `grain`)
+    time_column: str | None = None
+    grain: Literal["hour", "day", "week", "month"] = "day"
+    #: incremental_by_time: also recompute this many earlier periods (late-arriving data)
+    lookback: int = Field(default=0, ge=0)
     description: str | None = None
     partition_by: list[str] = Field(default_factory=list)
     #: column name -> description (a string, or a mapping with `description:`)
@@ -61,10 +90,37 @@ class ModelConfig(BaseModel):
     def _expectations(cls, v: object) -> object:
         return normalize_expectations(v)
 
-    @field_validator("partition_by", mode="before")
+    @field_validator("partition_by", "unique_key", "track", "incremental_inputs", mode="before")
     @classmethod
     def _one_or_many(cls, v: object) -> object:
         return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> ModelConfig:
+        kind = self.kind
+        if kind in ("merge", "scd2") and not self.unique_key:
+            raise ValueError(f"kind {kind} needs unique_key: the column(s) identifying a row")
+        if kind == "incremental_by_time" and not self.time_column:
+            raise ValueError("kind incremental_by_time needs time_column")
+        misplaced = {
+            "unique_key": bool(self.unique_key) and kind not in ("merge", "scd2"),
+            "delete_when": self.delete_when is not None and kind != "merge",
+            "order_by": self.order_by is not None and kind not in ("merge", "scd2"),
+            "track": self.track is not None and kind != "scd2",
+            "valid_from": self.valid_from is not None and kind != "scd2",
+            "time_column": self.time_column is not None and kind != "incremental_by_time",
+            "lookback": self.lookback != 0 and kind != "incremental_by_time",
+            "incremental_inputs": self.incremental_inputs is not None
+            and kind not in INCREMENTAL_KINDS,
+        }
+        bad = [k for k, v in misplaced.items() if v]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} does not apply to kind {kind}")
+        return self
+
+    @property
+    def incremental(self) -> bool:
+        return self.kind in INCREMENTAL_KINDS
 
     def column_descriptions(self) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -33,6 +33,8 @@ class Model:
     text: str
     tree: exp.Expression | None = None
     depends_on: list[str] = field(default_factory=list)
+    #: incremental kinds: the inputs read as "new since the last run" (resolved at load)
+    incremental_inputs: list[str] = field(default_factory=list)
 
     @property
     def fqn(self) -> str:
@@ -173,8 +175,56 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
                     **where,
                 )
             validate(model.config.expectations, model=model.fqn, file=model.path)
+        if model.config.incremental:
+            if model.language == "python":
+                raise ModelError(
+                    f"a Python model cannot be kind {model.config.kind}",
+                    hint="use kind: table, or write the model in SQL",
+                    **where,
+                )
+            unknown = [
+                t for t in model.config.incremental_inputs or [] if t not in model.depends_on
+            ]
+            if unknown:
+                raise ModelError(
+                    f"incremental_inputs names {unknown[0]}, which the model does not read",
+                    hint=f"it reads: {', '.join(model.depends_on)}",
+                    **where,
+                )
         if model.language == "python" and model.config.kind == "view":
             raise ModelError("a Python model cannot be a view", hint="use kind: table", **where)
         if model.config.kind == "view" and model.config.partition_by:
             raise ModelError("a view cannot be partitioned (partition_by)", **where)
+    for model in models.values():
+        if model.config.incremental:
+            model.incremental_inputs = _incremental_inputs(model, models, layers[0])
     return models
+
+
+def _incremental_inputs(model: Model, models: dict[str, Model], landing: str) -> list[str]:
+    """The inputs an incremental model reads as new rows only: as declared, or by default every
+    input that only grows (the landing layer's tables, append models)."""
+    if model.config.incremental_inputs is not None:
+        chosen = list(model.config.incremental_inputs)
+    else:
+        chosen = [
+            t
+            for t in model.depends_on
+            if t.split(".", 1)[0] == landing or (t in models and models[t].kind == "append")
+        ]
+    for t in chosen:
+        if t in models and models[t].kind == "view":
+            raise ModelError(
+                f"incremental input {t} is a view; only tables have versions to read new rows from",
+                file=model.path,
+                model=model.fqn,
+                hint="make the view a table, or list the tables it reads in incremental_inputs",
+            )
+    if not chosen:
+        raise ModelError(
+            f"kind {model.config.kind} needs at least one input read incrementally",
+            file=model.path,
+            model=model.fqn,
+            hint="list them: incremental_inputs: [<layer>.<table>, ...]",
+        )
+    return chosen

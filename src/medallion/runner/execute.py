@@ -81,7 +81,7 @@ def execute_run(
                 elif kind == "view":
                     _view(project, engine, project.models[node], res)
                 else:
-                    _build(project, engine, project.models[node], run_id, res)
+                    _build(project, engine, project.models[node], run_id, res, full_refresh)
                 if project.checks.tables.get(node):
                     run_table_checks(project, engine, node, res)
                     failed_checks = [c for c in res.checks if c.failed]
@@ -188,12 +188,19 @@ def _view(project: Project, engine: Engine, model: Model, res: StepResult) -> No
     try:
         engine.attach_view(model.fqn, model.text)
     except ExecutionError as e:
-        raise _sql_error(e.message, model) from None
+        raise sql_error(e.message, model) from None
     res.note = "view (resolved at query time)"
 
 
-def _build(project: Project, engine: Engine, model: Model, run_id: str, res: StepResult) -> None:
-    from medallion.quality import expectations as ex
+def _build(
+    project: Project,
+    engine: Engine,
+    model: Model,
+    run_id: str,
+    res: StepResult,
+    full_refresh: bool = False,
+) -> None:
+    from medallion.runner import incremental
     from medallion.storage import delta
 
     upstream: dict[str, int] = {}
@@ -205,18 +212,61 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
         _, version = engine.attached[base]
         upstream[base] = version if version is not None else -1
         rows_read += engine.rows.get(base, 0)
+    res.rows_read = rows_read
+    res.details["upstream_versions"] = upstream
 
-    if model.language == "sql":
-        try:
-            rel = engine.relation(model.text)
-        except Exception as e:
-            raise _sql_error(str(e), model) from None
+    def finish(rel: Any, write: Any) -> None:
+        _route_and_write(project, engine, model, run_id, res, rel, write)
+
+    if model.config.incremental:
+        incremental.build(
+            project, engine, model, run_id, res, full_refresh=full_refresh, finish=finish
+        )
     else:
-        rel = _to_relation(engine, run_python(engine, model, run_id), model)
+        if model.language == "sql":
+            try:
+                rel = engine.relation(model.text)
+            except Exception as e:
+                raise sql_error(str(e), model) from None
+        else:
+            rel = _to_relation(engine, run_python(engine, model, run_id), model)
+
+        def write(reader: Any) -> int:
+            return delta.write(
+                project.catalog.path(model.fqn),
+                reader,
+                mode="overwrite",
+                run_id=run_id,
+                partition_by=model.config.partition_by,
+                metadata={"medallion.model": model.fqn, delta.UPSTREAM_KEY: upstream},
+                description=model.config.description,
+            ).version
+
+        finish(rel, write)
+    if project.catalog.exists(model.fqn):
+        engine.attach_table(model.fqn)
+
+
+def _route_and_write(
+    project: Project,
+    engine: Engine,
+    model: Model,
+    run_id: str,
+    res: StepResult,
+    rel: Any,
+    write: Any,
+) -> None:
+    """Stream the model's rows through its expectations into `write(reader) -> version` (which
+    returns -1 when it committed nothing), then land the quarantined rows and fill the step's
+    counters. Any error before the commit leaves every table as it was."""
+    from medallion.quality import expectations as ex
+    from medallion.storage import delta
+    from medallion.storage.delta import RowCounter
+
     try:
         rel = engine.delta_safe(rel)
     except Exception as e:
-        raise _sql_error(str(e), model) from None
+        raise sql_error(str(e), model) from None
     output_schema = rel.limit(0).arrow().schema
     missing = [c for c in model.config.partition_by if c not in output_schema.names]
     if missing:
@@ -239,17 +289,12 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
         stream = router.kept()
     else:
         stream = engine.reader(rel)
+    counter = RowCounter()
     try:
-        written = delta.write(
-            project.catalog.path(model.fqn),
-            stream,
-            mode="overwrite",
-            run_id=run_id,
-            partition_by=model.config.partition_by,
-            metadata={"medallion.model": model.fqn, "medallion.upstream": upstream},
-            description=model.config.description,
-        )
+        version = write(counter.wrap(stream))
     except MedallionError:
+        if router is not None:
+            router.discard()
         raise
     except Exception as e:
         if router is not None:
@@ -258,14 +303,12 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
                 raise router.error from None
         # errors raised while DuckDB streams the result (a failed cast, division by zero ...)
         # surface here, wrapped by the Delta writer; nothing was committed
-        raise _sql_error(_unwrap_stream_error(e), model) from None
-    res.rows_read = rows_read
-    res.rows_written = written.rows
-    res.rows_in = written.rows
+        raise sql_error(_unwrap_stream_error(e), model) from None
+    res.rows_written = counter.rows
+    res.rows_in = counter.rows
     res.rows_dropped = 0
     res.rows_quarantined = 0
-    res.delta_version = written.version
-    res.details = {"upstream_versions": upstream}
+    res.delta_version = version if version is not None and version >= 0 else None
     if router is not None:
         o = router.outcome
         res.rows_in = o.rows_in
@@ -274,12 +317,13 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
         res.details["expectations"] = o.violations
         try:
             q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
-            if o.spill is not None or delta.is_delta_table(q_path):
-                # a table model is rebuilt whole, so its quarantine is too
+            # a table model is rebuilt whole, so its quarantine is too; incremental ones add
+            rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
+            if o.spill is not None or (rebuild and delta.is_delta_table(q_path)):
                 q = delta.write(
                     q_path,
                     ex.quarantine_reader(o.spill, output_schema, run_id),
-                    mode="overwrite",
+                    mode="overwrite" if rebuild else "append",
                     run_id=run_id,
                     metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
                     description=f"rows of {model.fqn} that failed a quarantine expectation",
@@ -288,7 +332,6 @@ def _build(project: Project, engine: Engine, model: Model, run_id: str, res: Ste
         finally:
             router.discard()
         res.checks.extend(_expectation_results(model, o))
-    engine.attach_table(model.fqn)
 
 
 def _expectation_results(model: Model, outcome: Any) -> list[Any]:
@@ -338,7 +381,7 @@ _LINE_RE = re.compile(r"LINE (\d+):")
 _QUOTED_RE = re.compile(r'"([^"]+)"')
 
 
-def _sql_error(message: str, model: Model) -> ExecutionError:
+def sql_error(message: str, model: Model) -> ExecutionError:
     """A DuckDB error of a model as an ExecutionError pointing at the model file and line.
 
     DuckDB gives a position for parser and conversion errors ("LINE 3:"), not for binder errors

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,6 +59,12 @@ class RowCounter:
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
+def jsonable(value: Any) -> Any:
+    """A commit-info value: scalars as they are, nested values as JSON text (portable to every
+    Delta reader, which may expect flat commit info)."""
+    return value if isinstance(value, str | int | float | bool) else json.dumps(value)
+
+
 def is_delta_table(path: Path) -> bool:
     return (path / "_delta_log").is_dir()
 
@@ -96,8 +102,7 @@ def write(
     counter = RowCounter()
     custom: dict[str, Any] = {RUN_ID_KEY: run_id}
     for key, value in (metadata or {}).items():
-        # commit info values must be JSON; nested values are stored as JSON text for portability
-        custom[key] = value if isinstance(value, str | int | float | bool) else json.dumps(value)
+        custom[key] = jsonable(value)
     props = CommitProperties(
         custom_metadata=custom,
         app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
@@ -220,3 +225,138 @@ def transaction_version(path: Path, app_id: str) -> int | None:
     if not is_delta_table(path):
         return None
     return open_table(path).transaction_version(app_id)
+
+
+UPSTREAM_KEY = "medallion.upstream"
+
+
+@dataclass
+class Changes:
+    """What the commits after `since` up to `until` did to a table's data."""
+
+    since: int
+    until: int
+    #: data files added with dataChange=true: (path relative to the table, partition values)
+    added: list[tuple[str, dict[str, str | None]]]
+    #: a file was removed with dataChange=true (an overwrite, merge, delete): rows changed or
+    #: disappeared, so the added files are not only new rows
+    rewritten: bool
+    #: every commit file in the range was still in the log (else the caller must recompute all)
+    complete: bool
+    #: the data files removed in the range that are still on disk (what the rows were before)
+    removed: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)
+    #: a removed file is gone from disk (vacuumed): what was removed is no longer knowable
+    removed_lost: bool = False
+
+
+def changes(path: Path, since: int, until: int) -> Changes:
+    """Read the commit files (since, until] of the Delta log directly.
+
+    Compaction (OPTIMIZE) adds and removes files with dataChange=false: it is not a change and
+    is skipped. The JSON commit files are the Delta protocol's own record, so this works for
+    tables written by any Delta writer."""
+    added: list[tuple[str, dict[str, str | None]]] = []
+    removed: list[tuple[str, dict[str, str | None]]] = []
+    rewritten = False
+    complete = True
+    log = path / "_delta_log"
+    for version in range(since + 1, until + 1):
+        commit = log / f"{version:020d}.json"
+        if not commit.exists():
+            complete = False
+            continue
+        with open(commit, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                action = json.loads(line)
+                if "add" in action and action["add"].get("dataChange", True):
+                    add = action["add"]
+                    added.append((add["path"], add.get("partitionValues") or {}))
+                elif "remove" in action and action["remove"].get("dataChange", True):
+                    rewritten = True
+                    rm = action["remove"]
+                    removed.append((rm["path"], rm.get("partitionValues") or {}))
+    removed_lost = False
+    if rewritten:
+        # a file added and removed within the range is neither new nor old: skip it
+        added_paths = {p for p, _ in added}
+        live = set(_live_files(path, until))
+        removed = [(p, pv) for p, pv in removed if p not in added_paths]
+        added = [(p, pv) for p, pv in added if _unquote(p) in live]
+        on_disk = [(p, pv) for p, pv in removed if (path / _unquote(p)).exists()]
+        removed_lost = len(on_disk) != len(removed)
+        removed = on_disk
+    return Changes(since, until, added, rewritten, complete, removed, removed_lost)
+
+
+def _unquote(p: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(p)
+
+
+def _live_files(path: Path, version: int) -> list[str]:
+    import pyarrow as pa
+
+    actions = pa.table(open_table(path, version).get_add_actions(flatten=True))
+    return [_unquote(p) for p in actions.column("path").to_pylist()]
+
+
+def files_dataset(
+    path: Path, files: list[tuple[str, dict[str, str | None]]], version: int
+) -> pads.Dataset:
+    """A dataset of some of a table's data files (the new ones), with the table's schema at
+    `version` (files written before a schema change get nulls for the newer columns)."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    dt = open_table(path, version)
+    schema = pa.schema(dt.schema().to_arrow())
+    partition_columns = list(dt.metadata().partition_columns)
+    partitions = None
+    if partition_columns:
+        partitions = []
+        for _, values in files:
+            expr = None
+            for c in partition_columns:
+                raw = values.get(c)
+                term = (
+                    pads.field(c).is_null()
+                    if raw is None
+                    else pads.field(c) == pa.scalar(raw).cast(schema.field(c).type)
+                )
+                expr = term if expr is None else expr & term
+            partitions.append(expr)
+    return pads.FileSystemDataset.from_paths(
+        [os.path.join(str(path), _unquote(p)) for p, _ in files],
+        schema=schema,
+        format=pads.ParquetFileFormat(),
+        filesystem=pafs.LocalFileSystem(),
+        partitions=partitions,
+    )
+
+
+def consumed_upstream(path: Path) -> tuple[dict[str, int], int] | None:
+    """What the latest build of a model had read: ({input table: version}, the build's version).
+
+    Taken from the newest commit carrying `medallion.upstream` (maintenance commits such as
+    OPTIMIZE carry none and are skipped). None when the table does not exist or no build left
+    that record."""
+    if not is_delta_table(path):
+        return None
+    dt = open_table(path)
+    limit = 20
+    while True:
+        history = dt.history(limit)
+        for commit in history:
+            raw = commit.get(UPSTREAM_KEY)
+            if raw is not None:
+                data = json.loads(raw) if isinstance(raw, str) else raw
+                return {k: int(v) for k, v in data.items()}, int(commit["version"])
+        if len(history) < limit:
+            return None
+        limit *= 4

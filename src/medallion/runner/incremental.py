@@ -1,0 +1,625 @@
+"""Incremental model kinds: process only what is new upstream since the model's last run.
+
+What "new" means
+----------------
+A model's Delta commit records the version of every table it read (`medallion.upstream`). On the
+next run, for each *incremental input* the new rows are those of the data files added by the
+commits since that version (read from the Delta log; compaction is not a change). Because the
+record is in the same commit as the data it produced, a run killed at any instant and run again
+reads exactly the same new rows: the checkpoint cannot disagree with the table. The state
+database only mirrors it for `medallion status`.
+
+The kinds
+---------
+- `append`: the model's SQL runs with each incremental input showing only its new rows; the
+  result is appended. Its incremental inputs must only grow (an input rewritten since the last
+  run is an error: use merge, or `--full-refresh`).
+- `merge` (SCD type 1): upsert by `unique_key`, optionally deleting rows matching `delete_when`.
+  The keys touched by new input rows are found first (the SQL run on the new rows of one input,
+  the others whole), then the SQL runs on whole inputs restricted to those keys, so joins and
+  aggregates see complete data. The result is merged; a key appearing twice keeps the row with
+  the highest `order_by` (default `_ingested_at`), the others count as dropped.
+- `scd2`: history by `unique_key`: a changed row (any `track` column differs) closes the
+  current version (`valid_to`, `is_current = false`) and adds a new one (`valid_from`); an
+  unchanged row adds nothing, so re-running the same input creates no new versions.
+- `incremental_by_time`: the time periods (`time_column` truncated to `grain`) touched by new
+  rows, plus `lookback` earlier periods, are recomputed from whole inputs and replace exactly
+  those periods of the table (one commit). A daily summary costs in proportion to new data.
+
+No new rows in any incremental input: nothing is written and the table keeps its version.
+The first run, and `--full-refresh`, build the table from all input rows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import ExecutionError, MedallionError
+from medallion.storage import delta
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from medallion.engine.duckdb_engine import Engine
+    from medallion.models.loader import Model
+    from medallion.project import Project
+    from medallion.runner.base import StepResult
+
+#: beyond this many touched keys/periods, filter by nothing (recompute all, still correct)
+MAX_KEYS = 200_000
+SCD_COLUMNS = ("valid_from", "valid_to", "is_current")
+
+
+def app_id(model: str) -> str:
+    return f"medallion.model.{model}"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Increment:
+    """The new rows of each incremental input since the model's last build."""
+
+    def __init__(self, project: Project, engine: Engine, model: Model, full: bool) -> None:
+        self.project = project
+        self.engine = engine
+        self.model = model
+        self.path = project.catalog.path(model.fqn)
+        record = None if full else delta.consumed_upstream(self.path)
+        self.consumed: dict[str, int] | None = record[0] if record else None
+        #: versions of every base input now (recorded with the new commit)
+        self.current = {t: engine.attached[t][1] for t in engine.attached if t != model.fqn}
+        self.changes: dict[str, delta.Changes] = {}
+        self.full = self.consumed is None
+        if self.full:
+            return
+        assert self.consumed is not None
+        for table in model.incremental_inputs:
+            now = engine.attached[table][1]
+            before = self.consumed.get(table)
+            if before is None or before > now:
+                # an input the last build did not read (or a table re-created since): all of it
+                self.changes[table] = delta.changes(project.catalog.path(table), -1, now)
+            elif now > before:
+                self.changes[table] = delta.changes(project.catalog.path(table), before, now)
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.full and not any(
+            c.added or c.removed or c.removed_lost for c in self.changes.values()
+        )
+
+    @property
+    def complete(self) -> bool:
+        return all(c.complete for c in self.changes.values())
+
+    @property
+    def removals_known(self) -> bool:
+        return not any(c.removed_lost for c in self.changes.values())
+
+    def dataset(self, table: str) -> Any:
+        """The input's new rows: those of the data files added since the last build."""
+        c = self.changes[table]
+        return delta.files_dataset(self.project.catalog.path(table), c.added, c.until)
+
+    def removed_dataset(self, table: str) -> Any | None:
+        """The rows the input lost or changed since (its removed files, still on disk), so the
+        periods/keys they fed are recomputed too; None if nothing was removed."""
+        c = self.changes[table]
+        if not c.removed:
+            return None
+        return delta.files_dataset(self.project.catalog.path(table), c.removed, c.until)
+
+    def rows(self) -> int:
+        return sum(len(c.added) for c in self.changes.values())
+
+
+def build(
+    project: Project,
+    engine: Engine,
+    model: Model,
+    run_id: str,
+    res: StepResult,
+    *,
+    full_refresh: bool,
+    finish: Any,
+) -> None:
+    """Build an incremental model. `finish(rel, write)` routes the model's rows through its
+    expectations and calls `write(reader)` with the kept rows; it fills the step's counters."""
+    inc = Increment(project, engine, model, full_refresh)
+    kind = model.config.kind
+    res.details["mode"] = "full" if inc.full else "incremental"
+    if inc.nothing_new:
+        res.note = "no new data upstream"
+        res.rows_in = res.rows_written = res.rows_dropped = res.rows_quarantined = 0
+        return
+    if not inc.full and not inc.complete:
+        if kind == "append":
+            raise ExecutionError(
+                "the Delta log no longer holds every commit since the last run (log cleanup), "
+                "so the new rows cannot be told apart",
+                model=model.fqn,
+                hint=f"rebuild it: medallion run --select {model.name} --full-refresh",
+            )
+        inc.full = True  # idempotent kinds recompute everything: still correct
+        res.details["mode"] = "full (Delta log incomplete)"
+    res.details["new_files"] = {t: len(c.added) for t, c in inc.changes.items()}
+
+    props = _metadata(model, inc)
+    txn = (app_id(model.fqn), (delta.transaction_version(inc.path, app_id(model.fqn)) or 0) + 1)
+
+    if kind == "append":
+        _append(project, engine, model, inc, run_id, res, props, txn, finish)
+    elif kind == "merge":
+        _merge(project, engine, model, inc, run_id, res, props, txn, finish)
+    elif kind == "scd2":
+        _scd2(project, engine, model, inc, run_id, res, props, txn, finish)
+    else:
+        _by_time(project, engine, model, inc, run_id, res, props, txn, finish)
+
+
+def _metadata(model: Model, inc: Increment) -> dict[str, Any]:
+    return {
+        "medallion.model": model.fqn,
+        "medallion.kind": model.config.kind,
+        delta.UPSTREAM_KEY: dict(inc.current),
+    }
+
+
+def _relation(engine: Engine, model: Model) -> duckdb.DuckDBPyRelation:
+    from medallion.runner.execute import sql_error
+
+    try:
+        return engine.delta_safe(engine.relation(model.text))
+    except MedallionError:
+        raise
+    except Exception as e:
+        raise sql_error(str(e), model) from None
+
+
+# -- append ---------------------------------------------------------------------------------------
+
+
+def _append(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+    if inc.full:
+        rel = _relation(engine, model)
+        finish(rel, lambda reader: _write(project, model, reader, "overwrite", run_id, props, txn))
+        return
+    rewritten = [t for t, c in inc.changes.items() if c.rewritten]
+    if rewritten:
+        raise ExecutionError(
+            f"append model reads {rewritten[0]}, which was rewritten (overwritten or merged) "
+            "since the last run, so its new rows are not only new",
+            model=model.fqn,
+            file=model.path,
+            hint="an append model needs inputs that only grow; use kind merge, or rebuild: "
+            f"medallion run --select {model.name} --full-refresh",
+        )
+    with _swapped(engine, inc, list(inc.changes)):
+        rel = _relation(engine, model)
+        finish(rel, lambda reader: _write(project, model, reader, "append", run_id, props, txn))
+
+
+def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
+    from deltalake import CommitProperties, Transaction, write_deltalake
+
+    path = project.catalog.path(model.fqn)
+    custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
+    write_deltalake(
+        str(path),
+        reader,
+        mode=mode,
+        partition_by=model.config.partition_by or None,
+        schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
+        predicate=predicate,
+        commit_properties=CommitProperties(
+            custom_metadata=custom, app_transactions=[Transaction(*txn)]
+        ),
+        description=model.config.description if not delta.is_delta_table(path) else None,
+    )
+    return delta.open_table(path).version()
+
+
+class _swapped:
+    """Point several inputs at their new rows at once (nested Engine.swapped)."""
+
+    def __init__(self, engine: Engine, inc: Increment, tables: list[str]) -> None:
+        from contextlib import ExitStack
+
+        self.stack = ExitStack()
+        self.engine, self.inc, self.tables = engine, inc, tables
+
+    def __enter__(self) -> None:
+        for t in self.tables:
+            self.stack.enter_context(self.engine.swapped(t, self.inc.dataset(t)))
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+
+# -- finding what to recompute --------------------------------------------------------------------
+
+
+def _touched(engine: Engine, model: Model, inc: Increment, columns: list[str]) -> pa.Table | None:
+    """Distinct values of `columns` in the model's output over each input's new rows (the other
+    inputs whole). None when recomputing everything is needed or cheaper."""
+    import pyarrow as pa
+
+    if inc.full or not inc.removals_known:
+        return None
+    parts = []
+    for table in inc.changes:
+        for dataset in (inc.dataset(table), inc.removed_dataset(table)):
+            if dataset is None:
+                continue
+            with engine.swapped(table, dataset):
+                rel = _relation(engine, model)
+                missing = [c for c in columns if c not in rel.columns]
+                if missing:
+                    raise ExecutionError(
+                        f"column {missing[0]!r} (unique_key/time_column) is not in the "
+                        "model's output",
+                        model=model.fqn,
+                        file=model.path,
+                        hint=f"output columns: {', '.join(rel.columns)}",
+                    )
+                parts.append(
+                    rel.project(", ".join(_q(c) for c in columns)).distinct().arrow().read_all()
+                )
+    keys = pa.concat_tables(parts).group_by(columns).aggregate([]) if parts else None
+    if keys is None or keys.num_rows > MAX_KEYS:
+        return None
+    return keys
+
+
+def _restrict(engine: Engine, rel: duckdb.DuckDBPyRelation, keys: pa.Table) -> Any:
+    """`rel` limited to rows whose key columns are in `keys`: an IN list for one column (DuckDB
+    pushes it down to the scans), a semi join for several."""
+    import sqlglot.expressions as exp
+
+    columns = keys.column_names
+    if len(columns) == 1:
+        values = [v for v in keys.column(0).to_pylist() if v is not None]
+        if not values:
+            return rel.filter("false")
+        cond = exp.In(
+            this=exp.column(columns[0], quoted=True), expressions=[exp.convert(v) for v in values]
+        )
+        return rel.filter(cond.sql(dialect="duckdb"))
+    key_rel = engine.con.from_arrow(keys)
+    on = " AND ".join(f"l.{_q(c)} IS NOT DISTINCT FROM r.{_q(c)}" for c in columns)
+    return rel.set_alias("l").join(key_rel.set_alias("r"), on, how="semi")
+
+
+def _dedupe(rel: duckdb.DuckDBPyRelation, keys: list[str], order_by: str | None) -> Any:
+    """One row per key: the highest `order_by` wins (default `_ingested_at` if present)."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    order = order_by or ("_ingested_at" if "_ingested_at" in rel.columns else None)
+    window = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[exp.column(k, quoted=True) for k in keys],
+        order=exp.Order(
+            expressions=[exp.Ordered(this=sqlglot.parse_one(order, dialect="duckdb"), desc=True)]
+        )
+        if order
+        else None,
+    )
+    query = (
+        exp.select(exp.Star())
+        .from_("__src")
+        .qualify(exp.EQ(this=window, expression=exp.Literal.number(1)))
+    )
+    return rel.query("__src", query.sql(dialect="duckdb"))
+
+
+# -- merge ----------------------------------------------------------------------------------------
+
+
+class _Staged:
+    """The routed model rows in a DuckDB temp table (spills to disk when large), so they can be
+    counted, de-duplicated and compared with the target in several queries."""
+
+    _n = 0
+
+    def __init__(self, engine: Engine, reader: pa.RecordBatchReader) -> None:
+        _Staged._n += 1
+        self.con = engine.side_connection()
+        self.name = f"__medallion_staged_{_Staged._n}"
+        self.con.from_arrow(reader).create(self.name)
+        self.rel = self.con.table(self.name)
+        self.rows = _count(self.rel)
+
+    def drop(self) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {self.name}")
+
+
+def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+    import sqlglot
+    from deltalake import CommitProperties, Transaction
+
+    keys = model.config.unique_key
+    touched = _touched(engine, model, inc, keys)
+    rel = _relation(engine, model)
+    if touched is not None:
+        rel = _restrict(engine, rel, touched)
+        res.details["touched_keys"] = touched.num_rows
+    path = project.catalog.path(model.fqn)
+    deletes = (
+        sqlglot.parse_one(model.config.delete_when, dialect="duckdb")
+        if model.config.delete_when
+        else None
+    )
+
+    def write(reader: pa.RecordBatchReader) -> int:
+        staged = _Staged(engine, reader)
+        try:
+            deduped = _dedupe(staged.rel, keys, model.config.order_by)
+            n_deduped = _count(deduped)
+            res.details["duplicates_dropped"] = staged.rows - n_deduped
+            if inc.full or not delta.is_delta_table(path):
+                kept = deduped
+                if deletes is not None:
+                    kept = deduped.filter(f"NOT coalesce(({deletes.sql(dialect='duckdb')}), false)")
+                n_kept = _count(kept)
+                res.details["merge"] = {"inserted": n_kept, "deleted": n_deduped - n_kept}
+                res.details["delta_rows"] = n_kept
+                return _write(project, model, kept.arrow(), "overwrite", run_id, props, txn)
+            on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
+            custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
+            merger = delta.open_table(path).merge(
+                deduped.arrow(),
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                merge_schema=True,
+                commit_properties=CommitProperties(
+                    custom_metadata=custom, app_transactions=[Transaction(*txn)]
+                ),
+            )
+            if deletes is not None:
+                qualified = _qualify(deletes, "s")
+                not_deleted = f"NOT coalesce(({qualified}), false)"
+                merger = (
+                    merger.when_matched_delete(predicate=qualified)
+                    .when_matched_update_all(predicate=not_deleted)
+                    .when_not_matched_insert_all(predicate=not_deleted)
+                )
+            else:
+                merger = merger.when_matched_update_all().when_not_matched_insert_all()
+            try:
+                metrics = merger.execute()
+            except Exception as e:
+                raise ExecutionError(
+                    f"merge failed: {e}", model=model.fqn, file=model.path
+                ) from None
+            res.details["merge"] = {
+                "inserted": metrics.get("num_target_rows_inserted"),
+                "updated": metrics.get("num_target_rows_updated"),
+                "deleted": metrics.get("num_target_rows_deleted"),
+            }
+            res.details["delta_rows"] = metrics.get("num_source_rows", n_deduped)
+            return delta.open_table(path).version()
+        finally:
+            staged.drop()
+
+    finish(rel, write)
+    _count_duplicates_as_dropped(res)
+
+
+def _count_duplicates_as_dropped(res: StepResult) -> None:
+    """Rows a later row with the same key replaced: dropped (and counted), not written."""
+    dupes = res.details.get("duplicates_dropped", 0)
+    if dupes:
+        res.rows_written = (res.rows_written or 0) - dupes
+        res.rows_dropped = (res.rows_dropped or 0) + dupes
+
+
+def _count(rel: Any) -> int:
+    return int(rel.aggregate("count(*)").fetchall()[0][0])
+
+
+def _qualify(tree: Any, alias: str) -> str:
+    """A predicate over the model's columns, with every column qualified by `alias` (for the
+    Delta merge's SQL dialect, where source and target have the same column names)."""
+    import sqlglot.expressions as exp
+
+    t = tree.copy()
+    for col in t.find_all(exp.Column):
+        col.set("table", exp.to_identifier(alias))
+        col.this.set("quoted", True)
+    return t.sql(dialect="postgres")
+
+
+# -- scd2 -----------------------------------------------------------------------------------------
+
+
+def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+    from deltalake import CommitProperties, Transaction
+
+    keys = model.config.unique_key
+    path = project.catalog.path(model.fqn)
+    touched = _touched(engine, model, inc, keys)
+    rel = _relation(engine, model)
+    clash = [c for c in SCD_COLUMNS if c in rel.columns]
+    if clash:
+        raise ExecutionError(
+            f"the output has a column {clash[0]!r}, which scd2 adds itself",
+            model=model.fqn,
+            file=model.path,
+            hint="rename it; scd2 adds valid_from, valid_to and is_current",
+        )
+    tracked = model.config.track or [c for c in rel.columns if c not in keys]
+    missing = [c for c in [*tracked, *keys] if c not in rel.columns]
+    if missing:
+        raise ExecutionError(
+            f"scd2 column {missing[0]!r} is not in the model's output",
+            model=model.fqn,
+            file=model.path,
+            hint=f"output columns: {', '.join(rel.columns)}",
+        )
+    if touched is not None:
+        rel = _restrict(engine, rel, touched)
+        res.details["touched_keys"] = touched.num_rows
+    valid_from = (
+        f"CAST(({model.config.valid_from}) AS TIMESTAMPTZ)"
+        if model.config.valid_from
+        else f"TIMESTAMPTZ '{datetime.now(UTC).isoformat()}'"
+    )
+
+    def write(reader: pa.RecordBatchReader) -> int:
+        staged = _Staged(engine, reader)
+        try:
+            deduped = _dedupe(staged.rel, keys, model.config.order_by)
+            src = deduped.query("__s", f"SELECT *, {valid_from} AS __valid_from FROM __s")
+            n_src = _count(src)
+            res.details["duplicates_dropped"] = staged.rows - n_src
+            if inc.full or not delta.is_delta_table(path):
+                table = src.query(
+                    "__s",
+                    "SELECT * EXCLUDE (__valid_from), __valid_from AS valid_from, "
+                    "NULL::TIMESTAMPTZ AS valid_to, true AS is_current FROM __s",
+                )
+                res.details["scd2"] = {"new_keys": n_src, "changed": 0, "unchanged": 0}
+                res.details["delta_rows"] = n_src
+                return _write(project, model, table.arrow(), "overwrite", run_id, props, txn)
+            # the target's current versions, visible to the staging connection
+            staged.con.register(f"{staged.name}_target", delta.dataset(path))
+            target = f"(SELECT * FROM {staged.name}_target WHERE is_current)"
+            join = " AND ".join(f"s.{_q(k)} = c.{_q(k)}" for k in keys)
+            diff = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM c.{_q(c)}" for c in tracked)
+            # the same connection as the target view: compare there, then merge
+            src_tbl = f"{staged.name}_src"
+            src.create(src_tbl)
+            try:
+                con = staged.con
+                changed = con.sql(
+                    f"SELECT s.* FROM {src_tbl} s JOIN {target} c ON {join} WHERE {diff or 'false'}"
+                )
+                new = con.sql(f"SELECT s.* FROM {src_tbl} s ANTI JOIN {target} c ON {join}")
+                n_changed, n_new = _count(changed), _count(new)
+                res.details["scd2"] = {
+                    "new_keys": n_new,
+                    "changed": n_changed,
+                    "unchanged": n_src - n_new - n_changed,
+                }
+                if not n_changed and not n_new:
+                    res.details["delta_rows"] = 0
+                    res.note = "no changes"
+                    return -1
+                # one merge: rows flagged __insert add a version; the others close one
+                key_list = ", ".join(_q(k) for k in keys)
+                source = con.sql(
+                    f"SELECT *, true AS __insert FROM ({changed.sql_query()}) "
+                    f"UNION ALL SELECT *, true FROM ({new.sql_query()}) "
+                    f"UNION ALL BY NAME SELECT {key_list}, __valid_from, false AS __insert "
+                    f"FROM ({changed.sql_query()})"
+                )
+                n_source = _count(source)
+                cols = [c for c in src.columns if c != "__valid_from"]
+                on = (
+                    " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
+                    + " AND t.is_current AND NOT s.__insert"
+                )
+                custom = {
+                    delta.RUN_ID_KEY: run_id,
+                    **{k: delta.jsonable(v) for k, v in props.items()},
+                }
+                inserts = {_q(c): f"s.{_q(c)}" for c in cols}
+                inserts.update(
+                    {"valid_from": "s.__valid_from", "valid_to": "NULL", "is_current": "true"}
+                )
+                merger = (
+                    delta.open_table(path)
+                    .merge(
+                        source.arrow(),
+                        predicate=on,
+                        source_alias="s",
+                        target_alias="t",
+                        commit_properties=CommitProperties(
+                            custom_metadata=custom, app_transactions=[Transaction(*txn)]
+                        ),
+                    )
+                    .when_matched_update({"valid_to": "s.__valid_from", "is_current": "false"})
+                    .when_not_matched_insert(inserts, predicate="s.__insert")
+                )
+                try:
+                    merger.execute()
+                except Exception as e:
+                    raise ExecutionError(
+                        f"scd2 merge failed: {e}", model=model.fqn, file=model.path
+                    ) from None
+                res.details["delta_rows"] = n_source
+                return delta.open_table(path).version()
+            finally:
+                staged.con.execute(f"DROP TABLE IF EXISTS {src_tbl}")
+        finally:
+            staged.drop()
+
+    finish(rel, write)
+    _count_duplicates_as_dropped(res)
+
+
+# -- incremental_by_time --------------------------------------------------------------------------
+
+_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+
+
+def _periods(values: list[Any], grain: str, lookback: int) -> list[Any]:
+    out = set()
+    for v in values:
+        if v is None:
+            continue
+        for i in range(lookback + 1):
+            if grain == "month":
+                y, m = v.year, v.month - i
+                while m < 1:
+                    y, m = y - 1, m + 12
+                out.add(v.replace(year=y, month=m))
+            else:
+                out.add(v - _STEP[grain] * i)
+    return sorted(out)
+
+
+def _literal(v: Any) -> str:
+    if isinstance(v, datetime):
+        return f"TIMESTAMP '{v.replace(tzinfo=None).isoformat(sep=' ')}'"
+    if isinstance(v, date):
+        return f"'{v.isoformat()}'"
+    return repr(v)
+
+
+def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+    import pyarrow as pa
+
+    column = model.config.time_column
+    assert column is not None
+    touched = _touched(engine, model, inc, [column])
+    rel = _relation(engine, model)
+    if column not in rel.columns:
+        raise ExecutionError(
+            f"time_column {column!r} is not in the model's output",
+            model=model.fqn,
+            file=model.path,
+            hint=f"output columns: {', '.join(rel.columns)}",
+        )
+    if touched is None:
+        finish(rel, lambda reader: _write(project, model, reader, "overwrite", run_id, props, txn))
+        return
+    periods = _periods(touched.column(0).to_pylist(), model.config.grain, model.config.lookback)
+    res.details["periods"] = [str(p) for p in periods[:50]] + (["…"] if len(periods) > 50 else [])
+    if not periods:
+        res.note = "new rows touch no period"
+        return
+    rel = _restrict(engine, rel, pa.table({column: periods}))
+    predicate = f"{_q(column)} IN ({', '.join(_literal(p) for p in periods)})"
+    finish(
+        rel,
+        lambda reader: _write(
+            project, model, reader, "overwrite", run_id, props, txn, predicate=predicate
+        ),
+    )

@@ -1,0 +1,252 @@
+"""Quarantine tables and replay: rows set aside by `action: quarantine`, moved back into their
+model once they pass the model's current expectations, exactly once, even after a crash.
+
+    data/a.csv   id  amount  email        email like '%@%'   email is not null
+                 1   10      a@x.com      T                  T
+                 2   5       bad          F                  T     (and fails `big`, a warn)
+                 3   30      also-bad     F                  T
+                 4   40      NULL         NULL               F
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from medallion.errors import ExecutionError, SelectionError
+from medallion.project import Project
+from medallion.quality import quarantine
+from medallion.storage import delta
+
+CONFIG = """
+name: q
+sources:
+  orders:
+    path: data/a.csv
+    columns: {id: INTEGER, amount: INTEGER, email: VARCHAR}
+"""
+DATA = "id,amount,email\n1,10,a@x.com\n2,5,bad\n3,30,also-bad\n4,40,\n"
+STRICT = "email like '%@%'"
+LOOSE = "email is not null"
+
+
+def model(rule: str) -> str:
+    return (
+        f'/* ---\nexpectations:\n  valid_email: {{expect: "{rule}", action: quarantine}}\n'
+        "  big: amount > 15\n--- */\nselect id, amount, email from bronze.orders\n"
+    )
+
+
+def built(make_project: Callable[..., Project]) -> Project:
+    project = make_project(CONFIG, {"silver/x.sql": model(STRICT)}, {"data/a.csv": DATA})
+    result = project.run()
+    assert result.ok, result.error
+    assert result.step("silver.x").rows_quarantined == 3
+    return project
+
+
+def relax(project: Project) -> Project:
+    """Rewrite the model so that rows 2 and 3 pass; row 4 (NULL email) still does not."""
+    (project.root / "models/silver/x.sql").write_text(model(LOOSE))
+    return Project.load(project.root)
+
+
+def rows(project: Project, table: str) -> list[tuple[Any, ...]]:
+    return [
+        tuple(r.values())
+        for r in project.query(f"select id, amount, email from {table} order by id").to_pylist()
+    ]
+
+
+def test_replay_moves_rows_that_now_pass(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    project = built(make_project)
+    assert rows(project, "silver.x") == [(1, 10, "a@x.com")]
+    ids_before = {r["id"]: r["_quarantine_id"] for r in project.quarantined_rows("x").to_pylist()}
+    assert sorted(ids_before) == [2, 3, 4]
+
+    project = relax(project)
+    before = versions(project)
+    result = project.replay("x")
+    assert (result.model, result.examined, result.moved, result.remaining) == (
+        "silver.x",
+        3,
+        2,
+        1,
+    )
+    assert (result.batch, result.recovered) == (1, 0)
+    assert result.model_version == before["silver.x"] + 1
+    assert rows(project, "silver.x") == [
+        (1, 10, "a@x.com"),
+        (2, 5, "bad"),
+        (3, 30, "also-bad"),
+    ]
+    left = project.quarantined_rows("x").to_pylist()
+    assert [(r["id"], r["_failed_expectations"], r["_quarantine_id"]) for r in left] == [
+        (4, ["valid_email"], ids_before[4])
+    ]
+    after = versions(project)
+    assert after["silver.x"] == before["silver.x"] + 1  # one append commit
+    assert after["bronze.orders"] == before["bronze.orders"]
+    history = delta.history(project.catalog.path("silver.x"), 1)[0]
+    assert history["medallion.replay"] == 1
+    replay_run = project.runs(1)[0]
+    assert (replay_run["trigger"], replay_run["status"]) == ("replay", "success")
+    assert project.verify().ok
+
+    again = project.replay("silver.x")
+    assert (again.examined, again.moved, again.remaining, again.batch) == (1, 0, 1, None)
+    assert versions(project) == after
+    assert rows(project, "silver.x") == [
+        (1, 10, "a@x.com"),
+        (2, 5, "bad"),
+        (3, 30, "also-bad"),
+    ]
+
+
+def test_replay_with_unchanged_rules_moves_nothing(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    project = built(make_project)
+    before = versions(project)
+    result = project.replay("x")
+    assert (result.examined, result.moved, result.remaining) == (3, 0, 3)
+    assert versions(project) == before
+
+
+def test_replaying_a_source_quarantine_is_an_error(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    files = {"data/a.csv": DATA, "data/e.csv": "id,amount\n1,5\nx,7\n"}
+    config = (
+        CONFIG + "  events:\n    path: data/e.csv\n    columns: {id: INTEGER, amount: INTEGER}\n"
+    )
+    project = make_project(config, {"silver/x.sql": model(STRICT)}, files)
+    assert project.run().ok
+    before = versions(project)
+    with pytest.raises(ExecutionError) as err:
+        project.replay("events")
+    assert err.value.message == (
+        "bronze.events quarantines rows its files could not parse; they cannot be replayed"
+    )
+    assert versions(project) == before
+    assert project.runs(1)[0]["status"] == "failed"
+
+    listed = sorted(
+        (t.table, t.of, t.kind, t.rows, t.version) for t in quarantine.list_tables(project)
+    )
+    assert listed == [
+        ("bronze.events__quarantine", "bronze.events", "source", 1, 0),
+        ("silver.x__quarantine", "silver.x", "model", 3, 0),
+    ]
+    assert [t.table for t in project.quarantines()] == [t[0] for t in listed]
+
+
+def test_replay_of_a_table_without_quarantine_is_an_error(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(
+        CONFIG,
+        {"silver/x.sql": model(STRICT), "silver/y.sql": "select id from bronze.orders\n"},
+        {"data/a.csv": DATA},
+    )
+    assert project.run().ok
+    with pytest.raises(SelectionError) as err:
+        project.replay("y")
+    assert err.value.message == "silver.y has no quarantine table"
+
+
+def mark(project: Project, batch_ids: list[int], run_id: str) -> pa.Table:
+    """Step 1 of a replay, as quarantine.replay writes it: the quarantine rewritten with
+    `_replayed_batch = 1` on the rows of `batch_ids`. Returns the marked rows."""
+    q_path = project.catalog.path("silver.x__quarantine")
+    table = delta.dataset(q_path).to_table()
+    marks = pa.array(
+        [1 if i in batch_ids else None for i in table.column("id").to_pylist()], pa.int64()
+    )
+    table = table.append_column(quarantine.REPLAYED, marks)
+    delta.write(q_path, table.to_reader(), mode="overwrite", run_id=run_id)
+    return table.filter(pc.is_valid(table.column(quarantine.REPLAYED)))
+
+
+def test_replay_finishes_a_replay_interrupted_after_marking(
+    make_project: Callable[..., Project],
+) -> None:
+    project = built(make_project)
+    mark(project, [2, 3], "crashed-run")
+    # the rules were not changed: only the rows marked by the interrupted replay move
+    result = project.replay("x")
+    assert (result.recovered, result.moved, result.examined, result.remaining) == (2, 0, 1, 1)
+    assert rows(project, "silver.x") == [
+        (1, 10, "a@x.com"),
+        (2, 5, "bad"),
+        (3, 30, "also-bad"),
+    ]
+    assert [r["id"] for r in project.quarantined_rows("x").to_pylist()] == [4]
+    assert quarantine.REPLAYED in project.quarantined_rows("x").column_names
+    assert (
+        delta.transaction_version(project.catalog.path("silver.x"), "medallion.replay.silver.x")
+        == 1
+    )
+
+    again = project.replay("x")
+    assert (again.recovered, again.moved, again.remaining) == (0, 0, 1)
+    assert rows(project, "silver.x") == [
+        (1, 10, "a@x.com"),
+        (2, 5, "bad"),
+        (3, 30, "also-bad"),
+    ]
+
+
+def test_replay_finishes_a_replay_interrupted_after_appending(
+    make_project: Callable[..., Project],
+) -> None:
+    project = built(make_project)
+    marked = mark(project, [3], "crashed-run")
+    # step 2 also happened: the row is in the model with the replay transaction, but it was
+    # not yet removed from the quarantine
+    m_path = project.catalog.path("silver.x")
+    target = pa.schema(delta.open_table(m_path).schema().to_arrow())
+    append = pa.table({f.name: marked.column(f.name).cast(f.type) for f in target}, schema=target)
+    delta.write(
+        m_path,
+        append.to_reader(),
+        mode="append",
+        run_id="crashed-run",
+        app_transaction=(quarantine.app_id("silver.x"), 1),
+    )
+    project = relax(project)  # row 2 now passes too; row 3 must still be appended only once
+    result = project.replay("x")
+    assert (result.recovered, result.moved, result.remaining, result.batch) == (1, 1, 1, 2)
+    assert rows(project, "silver.x") == [
+        (1, 10, "a@x.com"),
+        (2, 5, "bad"),
+        (3, 30, "also-bad"),
+    ]
+    assert [r["id"] for r in project.quarantined_rows("x").to_pylist()] == [4]
+
+
+def test_select_star_from_a_source_can_quarantine(
+    make_project: Callable[..., Project],
+) -> None:
+    # bronze rows carry the audit columns _source_file, _ingested_at and _run_id; the
+    # quarantine table adds its own _run_id. Row 2 must end up somewhere: quarantined by a
+    # successful step, or kept upstream by a failed step that committed nothing.
+    text = model(STRICT).replace("select id, amount, email from", "select * from")
+    project = make_project(CONFIG, {"silver/x.sql": text}, {"data/a.csv": DATA})
+    result = project.run()
+    step = result.step("silver.x")
+    assert not (step.error or "").startswith("internal error"), step.error
+    if step.status == "success":
+        assert step.rows_quarantined == 3
+        quarantined = project.quarantined_rows("x").to_pylist()
+        assert sorted(r["id"] for r in quarantined) == [2, 3, 4]
+        assert rows(project, "silver.x") == [(1, 10, "a@x.com")]
+    else:
+        assert step.delta_version is None
+        assert not project.catalog.exists("silver.x")
