@@ -623,6 +623,7 @@ def report(
     repeat: int,
     command: str,
     stages: Breakdown | None,
+    load: tuple[float, float],
 ) -> str:
     runs = f"{repeat} run{'s' if repeat != 1 else ''}"
     mixed = data.expected(CASES[1])
@@ -631,6 +632,8 @@ def report(
         f"    {command}",
         f"Machine: {machine(('medallion', 'duckdb', 'deltalake', 'pyarrow', 'sqlglot'))}.",
         f"Code measured: {package_source('medallion')}.",
+        f"Load average (1 min) before / after the benchmark: {load[0]:.2f} / {load[1]:.2f} "
+        f"(on {os.cpu_count()} CPUs; anything else running shows here and widens the spread).",
         "Target: *expectations cost at most 20% over the same model without them at 1M rows* — "
         "judged on the step's duration, the model build as the run records it (attaching "
         "bronze, the query, routing, the Delta commits). Each figure is the median of "
@@ -724,6 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = command_line()
 
     compile_bytecode("medallion")
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="medallion-bench-", dir=args.workdir) as tmp:
         work = Path(tmp)
         print(f"generating {scale_label(args.rows)} orders ...", flush=True)
@@ -735,7 +739,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = bench(data, template, cases, args.repeat, work)
         stages = breakdown(template, cases, args.stages, work) if args.stages else None
 
-    text = report(data, results, bronze, args.repeat, command, stages)
+    load = (load_before, os.getloadavg()[0])
+    text = report(data, results, bronze, args.repeat, command, stages, load)
     print()
     print(text)
     if args.write_docs:

@@ -68,8 +68,13 @@ def node_line(node: yaml.Node | None, loc: tuple[Any, ...], *, key: bool = False
     """1-based line of the value (or, with key=True, of the key) at `loc` in a composed YAML tree.
 
     Falls back to the deepest node found when the path does not exist (e.g. a missing key)."""
+    return _walk(node, loc, key)[0]
+
+
+def _walk(node: yaml.Node | None, loc: tuple[Any, ...], key: bool) -> tuple[int | None, int]:
+    """(line, how many parts of `loc` were found)."""
     if node is None:
-        return None
+        return None, 0
     line = node.start_mark.line + 1
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
@@ -77,19 +82,32 @@ def node_line(node: yaml.Node | None, loc: tuple[Any, ...], *, key: bool = False
             for k, v in node.value:
                 if str(k.value) == str(part):
                     if last and key:
-                        return k.start_mark.line + 1
+                        return k.start_mark.line + 1, i + 1
                     node = v
                     break
             else:
-                return line
+                return line, i
         elif (
             isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
         ):
             node = node.value[part]
         else:
-            return line
+            return line, i
         line = node.start_mark.line + 1
-    return line
+    return line, len(loc)
+
+
+def _best_line(
+    node: yaml.Node | None, locs: list[tuple[Any, ...]], key: bool = False
+) -> int | None:
+    """The line of whichever spelling of a location goes deepest into the YAML (a short-form
+    check `- unique: id` has the check type as a key; the long form does not)."""
+    best: tuple[int, int | None] = (-1, None)
+    for loc in locs:
+        line, depth = _walk(node, loc, key)
+        if depth > best[0]:
+            best = (depth, line)
+    return best[1]
 
 
 def interpolate_env(
@@ -163,6 +181,28 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None
     return None
 
 
+def _without_tags(model: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`loc` without the discriminator values pydantic inserts for tagged unions (they are not
+    keys the user wrote)."""
+    out: list[Any] = []
+    tp: Any = model
+    for part in loc:
+        member = _union_member(tp, part)
+        if member is not None:
+            tp = member
+            continue
+        out.append(part)
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            tp = field.annotation if field is not None else None
+        elif typing.get_origin(tp) in (dict, list):
+            tp = typing.get_args(tp)[-1]
+        else:
+            tp = None
+    return tuple(out)
+
+
 def _union_member(tp: Any, tag: Any) -> Any:
     """The member of a (possibly Annotated) tagged union whose `type` default is `tag`."""
     while typing.get_origin(tp) is typing.Annotated:
@@ -206,24 +246,31 @@ def validation_error(
     further problems are listed below it."""
     messages: list[tuple[str, int | None, str | None, str | None]] = []
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        raw = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = _without_tags(model, raw)
+
+        def line_at(
+            loc_: tuple[Any, ...], n_raw: int, key: bool = False, raw: tuple[Any, ...] = raw
+        ) -> int | None:
+            return _best_line(node, [(*prefix, *loc_), (*prefix, *raw[:n_raw])], key)
+
         where = dotted((*prefix, *loc))
         hint = None
         kind = e["type"]
         if kind == "extra_forbidden":
             parent = loc[:-1]
             bad = str(loc[-1])
-            fields = _fields_at(model, parent) or []
+            fields = _fields_at(model, raw[:-1]) or []
             guess = suggest(bad, fields)
             msg = f"unknown key {bad!r} in {dotted((*prefix, *parent))}"
             if guess:
                 msg += f" — did you mean {guess!r}?"
             elif fields:
                 hint = "allowed keys: " + ", ".join(fields)
-            line = node_line(node, (*prefix, *loc), key=True)
+            line = line_at(loc, len(raw), key=True)
         elif kind == "missing":
             msg = f"missing required key {str(loc[-1])!r} in {dotted((*prefix, *loc[:-1]))}"
-            line = node_line(node, (*prefix, *loc[:-1]))
+            line = line_at(loc[:-1], len(raw) - 1)
         elif kind == "literal_error":
             expected = e.get("ctx", {}).get("expected", "")
             got = e.get("input")
@@ -232,11 +279,11 @@ def validation_error(
             guess = suggest(str(got), options) if got is not None else None
             if guess:
                 msg += f" — did you mean {guess!r}?"
-            line = node_line(node, (*prefix, *loc))
+            line = line_at(loc, len(raw))
         else:
             text = str(e["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
             msg = f"{where}: {text}" if loc else text
-            line = node_line(node, (*prefix, *loc))
+            line = line_at(loc, len(raw))
         if line is not None:
             line += line_offset
         messages.append((msg, line, where, hint))

@@ -116,14 +116,13 @@ def _source(fqn: str, where: str | None) -> exp.Select:
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[dict[str, Any]]:
-    rel = con.sql(query.sql(dialect="duckdb"))
-    cols = rel.columns
-    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+    # through Arrow: DuckDB's own conversion of TIMESTAMPTZ values needs pytz, Arrow's does not
+    return con.sql(query.sql(dialect="duckdb")).arrow().read_all().to_pylist()
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> Any:
-    rows = con.sql(query.sql(dialect="duckdb")).fetchall()
-    return rows[0][0] if rows else None
+    rows = _rows(con, query)
+    return next(iter(rows[0].values())) if rows else None
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -370,7 +369,7 @@ def _evaluate(
                 f"{spec.metric} = {value:,.6g} vs mean {mean:,.6g} of {len(past)} past run(s): "
                 f"{change:.0%} change"
             )
-            if change > spec.limit:
+            if change >= spec.limit:
                 _fail(r, f"{text}, over {spec.limit:.0%}")
             else:
                 r.message = f"{text}, within {spec.limit:.0%}"
@@ -397,7 +396,7 @@ def run_singular(con: duckdb.DuckDBPyConnection, check: SingularCheck) -> CheckR
         n = _scalar(con, exp.select(exp.Count(this=exp.Star())).from_(tree.subquery("s")))
         result.failing_rows = n
         if n:
-            result.sample = _jsonable(_rows(con, tree.limit(SAMPLE_ROWS)))
+            result.sample = _jsonable(_rows(con, tree.limit(SAMPLE_ROWS)))  # type: ignore[attr-defined]
             result.status = "fail" if check.severity == "error" else "warn"
             result.message = f"{n:,} failing rows"
         else:

@@ -282,6 +282,9 @@ def quarantine_reader(spill: Path | None, schema: pa.Schema, run_id: str) -> pa.
     import pyarrow.parquet as pq
 
     now = datetime.now(UTC)
+    # a model column named like a quarantine column (`_run_id` from `select *` over bronze) is
+    # replaced: in the quarantine it means the run that set the row aside
+    schema = pa.schema([f for f in schema if f.name not in QUARANTINE_EXTRA])
     out_schema = (
         schema.append(pa.field("_failed_expectations", pa.list_(pa.string())))
         .append(pa.field("_run_id", pa.string()))

@@ -56,8 +56,9 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return all(line.ok for line in self.lines) and not any(
-            r.status in ("fail", "error") for r in self.reconciliations
+        # an audit: any reconciliation that does not hold is a mismatch, whatever its severity
+        return all(line.ok for line in self.lines) and all(
+            r.status == "pass" for r in self.reconciliations
         )
 
     def runs(self) -> dict[str, bool]:

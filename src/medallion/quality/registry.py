@@ -43,8 +43,8 @@ class ProjectChecks:
     #: <layer>.<table> -> its checks, in declaration order
     tables: dict[str, list[CheckSpec]] = field(default_factory=dict)
     singular: list[SingularCheck] = field(default_factory=list)
-    #: where each table's checks were declared (for error messages)
-    origin: dict[str, Path] = field(default_factory=dict)
+    #: where each check was declared: (table, check name) -> file (for error messages)
+    origin: dict[tuple[str, str], Path] = field(default_factory=dict)
 
     def refs(self, table: str) -> list[str]:
         """Other tables the checks of `table` read (they are ordered before it)."""
@@ -78,16 +78,16 @@ def load(project: Project) -> ProjectChecks:
     for name, source in project.config.sources.items():
         fqn = f"{layer}.{name}"
         out.tables[fqn] = list(source.checks)
-        out.origin[fqn] = project.root / PROJECT_FILE
+        out.origin.update({(fqn, c.check_name): project.root / PROJECT_FILE for c in source.checks})
     for fqn, model in project.models.items():
         out.tables.setdefault(fqn, []).extend(model.config.checks)
-        out.origin.setdefault(fqn, model.path)
+        out.origin.update({(fqn, c.check_name): model.path for c in model.config.checks})
     _load_file(project, out)
     known = set(project.source_tables) | set(project.models)
     for table, specs in out.tables.items():
-        where = out.origin.get(table)
         seen: set[str] = set()
         for spec in specs:
+            where = out.origin.get((table, spec.check_name))
             if spec.check_name in seen:
                 raise ModelError(
                     f"two checks of {table} are named {spec.check_name!r}",
@@ -102,6 +102,7 @@ def load(project: Project) -> ProjectChecks:
                     raise ModelError(
                         f"check {spec.check_name!r} of {table} reads unknown table {ref}",
                         file=where,
+                        line=_line_of(where, ref),
                         hint=f"did you mean {guess}?" if guess else None,
                     )
     out.singular = _load_singular(project, known)
@@ -144,7 +145,17 @@ def _load_file(project: Project, out: ProjectChecks) -> None:
                 e, list[CheckItem], file=path, node=node, prefix=(table,)
             ) from None
         out.tables.setdefault(table, []).extend(specs)
-        out.origin.setdefault(table, path)
+        out.origin.update({(table, c.check_name): path for c in specs})
+
+
+def _line_of(path: Path | None, text: str) -> int | None:
+    """The first line of `path` mentioning `text` (to point at a bad reference)."""
+    if path is None or not path.is_file():
+        return None
+    for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if text in line:
+            return n
+    return None
 
 
 def _validate_sql(spec: CheckSpec, table: str, where: Path | None) -> None:
