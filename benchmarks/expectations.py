@@ -89,7 +89,7 @@ node = sys.argv[2]
 result = Project.load(sys.argv[1]).run([node])
 step = result.step(node)
 print(json.dumps({
-    "ok": result.ok, "error": result.error, "step_s": step.duration_s,
+    "ok": result.ok, "error": step.error or result.error, "step_s": step.duration_s,
     "rows_in": step.rows_in, "rows_written": step.rows_written,
     "rows_dropped": step.rows_dropped, "rows_quarantined": step.rows_quarantined,
     "violations": step.details.get("expectations", {}),

@@ -186,7 +186,7 @@ class Project:
         self,
         select: list[str] | None = None,
         *,
-        full_refresh: bool = False,
+        full_refresh: bool | list[str] = False,
         trigger: str = "api",
         command: str | None = None,
         reporter: Reporter | None = None,
@@ -302,6 +302,18 @@ class Project:
         from medallion.runner import maintenance
 
         return maintenance.vacuum(self, names, dry_run, command or "vacuum")
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """What each source and model has consumed (a mirror of their Delta commits)."""
+        return self.state.checkpoints()
+
+    def reset(self, name: str) -> str:
+        """Forget a source's or model's checkpoint: its next run rebuilds it from all input."""
+        node = self.graph.resolve(name)
+        self.state.request_reset(node)
+        if node in self.source_tables:
+            self.state.forget_source(self.source_tables[node])
+        return node
 
     def check_results(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.check_results(run_id)

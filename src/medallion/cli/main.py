@@ -117,7 +117,14 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None) -> None:
     "layer:LAYER. Repeatable.",
 )
 @click.option(
-    "--full-refresh", is_flag=True, help="Re-ingest every file and rebuild every selected table."
+    "--full-refresh",
+    "full_refresh",
+    multiple=True,
+    is_flag=False,
+    flag_value="*",
+    metavar="[NAME]",
+    help="Rebuild from all input: alone, every selected source (re-ingest every file) and model; "
+    "with a NAME, that source or model (repeatable).",
 )
 @click.option(
     "--wait",
@@ -129,7 +136,11 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the run result as JSON.")
 @click.pass_context
 def run(
-    ctx: click.Context, select: tuple[str, ...], full_refresh: bool, wait: float, as_json: bool
+    ctx: click.Context,
+    select: tuple[str, ...],
+    full_refresh: tuple[str, ...],
+    wait: float,
+    as_json: bool,
 ) -> None:
     """Ingest sources and build models in dependency order; log every step.
 
@@ -141,7 +152,7 @@ def run(
     reporter = None if as_json else render.RunReporter(project)
     result = project.run(
         list(select) or None,
-        full_refresh=full_refresh,
+        full_refresh=True if "*" in full_refresh else list(full_refresh),
         trigger="cli",
         command=_command_line(),
         reporter=reporter,
@@ -250,6 +261,28 @@ def quarantine_replay(ctx: click.Context, model: str, as_json: bool) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def reset(ctx: click.Context, names: tuple[str, ...], yes: bool) -> None:
+    """Forget the checkpoints of sources or models: their next run rebuilds them from all input
+    (a source re-ingests every file). Nothing is deleted now."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    nodes = [project.graph.resolve(n) for n in names]
+    if not yes:
+        click.confirm(
+            f"Reset {', '.join(nodes)}? Their next run rebuilds them from all input",
+            abort=True,
+            err=True,
+        )
+    for node in nodes:
+        project.reset(node)
+    render.reset_done(nodes)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Load the project and every model without running anything: config, headers, SQL syntax,
@@ -275,10 +308,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
     run_ = project.last_run()
     steps = project.steps(run_["run_id"]) if run_ else []
     checks = project.check_results(run_["run_id"]) if run_ else []
+    checkpoints = project.checkpoints()
     if as_json:
-        render.print_json({"run": run_, "steps": steps, "checks": checks})
+        render.print_json(
+            {"run": run_, "steps": steps, "checks": checks, "checkpoints": checkpoints}
+        )
     else:
-        render.status(project, run_, steps, checks)
+        render.status(project, run_, steps, checks, checkpoints)
 
 
 @cli.command(context_settings=CONTEXT)

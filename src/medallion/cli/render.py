@@ -326,6 +326,7 @@ def status(
     run: dict[str, Any] | None,
     steps: list[dict[str, Any]],
     checks: list[dict[str, Any]] | None = None,
+    checkpoints: list[dict[str, Any]] | None = None,
 ) -> None:
     console = out()
     if run is None:
@@ -345,6 +346,8 @@ def status(
     console.print(_steps_table(steps))
     if checks:
         console.print(_checks_table(checks))
+    if checkpoints:
+        console.print(_checkpoints_table(checkpoints))
     for s in steps:
         if s["status"] in ("failed", "aborted") and s.get("error"):
             console.print(f"[red]{s['layer']}.{s['table_name']}[/]:")
@@ -374,6 +377,26 @@ def _checks_table(checks: list[dict[str, Any]]):
             _escape(c.get("message") or ""),
         )
     return t
+
+
+def _checkpoints_table(rows: list[dict[str, Any]]):
+    t = _table("table", "reads", "checkpoint", "at version", "set by run", "updated")
+    for r in rows:
+        t.add_row(
+            r["node"],
+            r["input"],
+            r["value"],
+            "" if r["delta_version"] is None else f"v{r['delta_version']}",
+            r["run_id"] or "",
+            _when(r["updated_at"]),
+        )
+    t.title = "checkpoints (what each table has consumed)"
+    return t
+
+
+def reset_done(nodes: list[str]) -> None:
+    for node in nodes:
+        out().print(f"reset {node}: its next run rebuilds it from all input")
 
 
 def verification_dict(v: Any) -> dict[str, Any]:

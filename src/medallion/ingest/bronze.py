@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
 from medallion.storage import delta
 from medallion.storage.catalog import QUARANTINE_SUFFIX
@@ -109,12 +110,17 @@ def ingest_source(
 ) -> IngestResult:
     fqn = f"{layer}.{name}"
     table_path = catalog.path(fqn)
+    recovered = _recover_rejects(
+        name=name, source=source, root=root, catalog=catalog, fqn=fqn, state=state, con=con
+    )
     files = discover(root, source, name)
     done = set() if full_refresh else ingested_files(state, name, table_path)
     new = [f for f in files if f.identity not in done]
     result = IngestResult(skipped_files=len(files) - len(new))
+    if recovered:
+        result.note = f"recovered {recovered} quarantined rows of an interrupted run; "
     if not new:
-        result.note = f"no new files ({len(files)} already ingested)"
+        result.note += f"no new files ({len(files)} already ingested)"
         return result
 
     reader = FileReader(
@@ -147,6 +153,7 @@ def ingest_source(
             )
     finally:
         read.close()
+    fault_point(f"after-bronze:{fqn}")
     rejects = read.rejects
     if written is not None:
         result.version = written.version
@@ -166,9 +173,72 @@ def ingest_source(
         )
         result.quarantine_version = q
     if written is not None:
+        state.set_rejects_done(name, batch)
         # bring the cache up to date now (the next run would do it from the Delta log anyway)
         ingested_files(state, name, table_path)
     return result
+
+
+def _recover_rejects(
+    *,
+    name: str,
+    source: FileSource,
+    root: Path,
+    catalog: Catalog,
+    fqn: str,
+    state: StateStore,
+    con: duckdb.DuckDBPyConnection,
+) -> int:
+    """Land the rejected rows of a batch whose bronze commit happened but whose quarantine
+    commit did not (the process died in between): re-read that batch's files for their rejects.
+
+    The state database remembers up to which batch rejects are landed; the quarantine table's
+    application transaction says which batches it holds, so nothing is written twice."""
+    table_path = catalog.path(fqn)
+    last = delta.transaction_version(table_path, app_id(name)) or 0
+    done = state.rejects_done(name)
+    if done is None or done >= last:
+        if done is None and last:
+            state.set_rejects_done(name, last)  # nothing known of earlier batches: assume landed
+        return 0
+    q_path = catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
+    q_done = delta.transaction_version(q_path, app_id(name)) or 0
+    recovered = 0
+    commits = {
+        c.get(BATCH_KEY): c
+        for c in delta.history(table_path, max(1, last - done) * 2 + 10)
+        if c.get(BATCH_KEY) is not None
+    }
+    for batch in range(done + 1, last + 1):
+        commit = commits.get(batch)
+        if commit is None or q_done >= batch:
+            continue
+        wanted = {tuple(f) for f in json.loads(commit.get(FILES_KEY) or "[]")}
+        files = [f for f in discover(root, source, name) if f.identity in wanted]
+        if not files:
+            continue
+        read = FileReader(con, source, name, known_types=known_types(con, table_path)).read(
+            files, ingested_at=datetime.now(UTC), run_id=str(commit.get(delta.RUN_ID_KEY))
+        )
+        try:
+            for _ in read.reader:
+                pass  # the good rows are in bronze already: only the rejects are wanted
+        finally:
+            read.close()
+        overwrite = (commit.get("operationParameters") or {}).get("mode") == "Overwrite"
+        if read.rejects or overwrite:
+            _write_quarantine(
+                q_path,
+                read.rejects,
+                batch=batch,
+                ingested_at=datetime.now(UTC),
+                run_id=str(commit.get(delta.RUN_ID_KEY)),
+                source=name,
+                overwrite=overwrite,
+            )
+            recovered += len(read.rejects)
+    state.set_rejects_done(name, last)
+    return recovered
 
 
 def _empty_like(table_path: Path) -> pa.RecordBatchReader | None:

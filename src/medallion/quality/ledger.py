@@ -88,7 +88,11 @@ class _Commits:
         if commit is None:
             return None
         metrics = commit.get("operationMetrics") or {}
-        value = metrics.get("num_added_rows", metrics.get("numOutputRows"))
+        if commit.get("operation") == "MERGE":
+            # a merge applies its source rows: inserted, updated or deleted
+            value = metrics.get("num_source_rows")
+        else:
+            value = metrics.get("num_added_rows", metrics.get("numOutputRows"))
         return int(value) if value is not None else None
 
 
@@ -117,13 +121,16 @@ def verify(project: Project, runs: int | None = 20) -> Verification:
                 f"+ quarantined {quarantined:,}"
             )
         version = s.get("delta_version")
+        details = s.get("details") or {}
+        # incremental kinds say how many rows their commit applies (a merge's source rows, an
+        # scd2's closes + inserts); otherwise the commit adds exactly the rows written
+        expected = details.get("delta_rows", written) if isinstance(details, dict) else written
         added = commits.added(table, version)
-        table_ok = None if added is None else added == written
+        table_ok = None if added is None else added == expected
         if version is None and written:
             table_ok = False
         if table_ok is False:
-            problems.append(f"the Delta commit v{version} added {added} rows, not {written:,}")
-        details = s.get("details") or {}
+            problems.append(f"the Delta commit v{version} applied {added} rows, not {expected:,}")
         q_version = details.get("quarantine_version") if isinstance(details, dict) else None
         q_added = commits.added(f"{table}{QUARANTINE_SUFFIX}", q_version)
         q_ok = None if q_added is None else q_added == quarantined

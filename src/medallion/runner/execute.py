@@ -17,6 +17,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from medallion.errors import ExecutionError, MedallionError
+from medallion.faults import fault_point
 from medallion.runner.base import (
     Reporter,
     RunResult,
@@ -40,7 +41,7 @@ def execute_run(
     project: Project,
     *,
     select: list[str] | None = None,
-    full_refresh: bool = False,
+    full_refresh: bool | list[str] = False,
     trigger: str = "cli",
     command: str | None = None,
     reporter: Reporter | None = None,
@@ -48,9 +49,16 @@ def execute_run(
     reporter = reporter or SilentReporter()
     graph = project.graph  # loads and validates everything before anything is written
     plan = graph.select(select)
+    state = project.state
+    resets = state.pending_resets() & set(plan)
+    if full_refresh is True:
+        refresh = set(plan)
+    else:
+        refresh = {graph.resolve(name) for name in full_refresh or []}
+        plan = [n for n in graph.order if n in set(plan) | refresh]
+    refresh |= resets
     steps = [(node, _step_kind(project, node)) for node in plan]
     run_id = new_run_id()
-    state = project.state
     state.start_run(
         run_id, trigger=trigger, command=command or "run", selection=" ".join(select or []) or None
     )
@@ -76,12 +84,19 @@ def execute_run(
             t0 = time.perf_counter()
             res = StepResult(step_no, node, kind)
             try:
+                full = node in refresh
+                if full:
+                    res.details["full_refresh"] = True
                 if kind == "ingest":
-                    _ingest(project, engine, node, run_id, full_refresh, res)
+                    _ingest(project, engine, node, run_id, full, res)
                 elif kind == "view":
                     _view(project, engine, project.models[node], res)
                 else:
-                    _build(project, engine, project.models[node], run_id, res, full_refresh)
+                    _build(project, engine, project.models[node], run_id, res, full)
+                fault_point(f"after-commit:{node}")
+                _checkpoint(project, node, kind, run_id, res)
+                if node in resets:
+                    state.clear_reset(node)
                 if project.checks.tables.get(node):
                     run_table_checks(project, engine, node, res)
                     failed_checks = [c for c in res.checks if c.failed]
@@ -140,6 +155,24 @@ def execute_run(
     result = RunResult(run_id, status, results, time.perf_counter() - started, error)
     reporter.run_finished(result)
     return result
+
+
+def _checkpoint(project: Project, node: str, kind: str, run_id: str, res: StepResult) -> None:
+    """Mirror in the state database what the step's commit recorded (the Delta commit is the
+    truth; this is for `medallion status`)."""
+    if kind == "view" or res.status != "success":
+        return
+    if kind == "ingest":
+        files = res.details.get("files", [])
+        if res.delta_version is None and not res.details.get("full_refresh"):
+            return
+        total = len(files) + int(res.details.get("already_ingested", 0))
+        values = {"files": f"{total} files ingested"}
+    else:
+        if res.delta_version is None:
+            return
+        values = {k: f"v{v}" for k, v in res.details.get("upstream_versions", {}).items()}
+    project.state.set_checkpoints(node, values, res.delta_version, run_id)
 
 
 def _step_kind(project: Project, node: str) -> str:
@@ -291,7 +324,7 @@ def _route_and_write(
         stream = engine.reader(rel)
     counter = RowCounter()
     try:
-        version = write(counter.wrap(stream))
+        version = write(counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}")))
     except MedallionError:
         if router is not None:
             router.discard()

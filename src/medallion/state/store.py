@@ -92,6 +92,26 @@ _MIGRATIONS: list[str] = [
     CREATE INDEX check_results_run ON check_results(run_id);
     CREATE INDEX check_results_check ON check_results(table_name, name);
     """,
+    # 2 -> 3: watermarks / checkpoints (a mirror of what the Delta commits record), resets
+    """
+    CREATE TABLE checkpoints (
+        node           TEXT NOT NULL,      -- <layer>.<table>
+        input          TEXT NOT NULL,      -- an input table, or 'files' for a file source
+        value          TEXT NOT NULL,      -- the input's Delta version consumed / files ingested
+        delta_version  INTEGER,            -- the node's own version that recorded it
+        run_id         TEXT,
+        updated_at     TEXT NOT NULL,
+        PRIMARY KEY (node, input)
+    );
+    CREATE TABLE resets (
+        node          TEXT PRIMARY KEY,    -- rebuilt from all input on its next run
+        requested_at  TEXT NOT NULL
+    );
+    CREATE TABLE ingest_rejects (
+        source        TEXT PRIMARY KEY,
+        batch         INTEGER NOT NULL     -- rejects of batches up to this one are in quarantine
+    );
+    """,
 ]
 
 
@@ -351,6 +371,53 @@ class StateStore:
                 d["details"] = json.loads(d["details"])
             out.append(d)
         return out
+
+    # -- checkpoints and resets -------------------------------------------------------------
+
+    def set_checkpoints(
+        self, node: str, values: dict[str, str], delta_version: int | None, run_id: str
+    ) -> None:
+        """Mirror what `node`'s latest commit consumed (called after that commit)."""
+        now = utcnow()
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("DELETE FROM checkpoints WHERE node = ?", (node,))
+            con.executemany(
+                "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?)",
+                [(node, i, v, delta_version, run_id, now) for i, v in values.items()],
+            )
+            con.execute("COMMIT")
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            rows = con.execute("SELECT * FROM checkpoints ORDER BY node, input").fetchall()
+        return [dict(r) for r in rows]
+
+    def request_reset(self, node: str) -> None:
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("DELETE FROM checkpoints WHERE node = ?", (node,))
+            con.execute("INSERT OR REPLACE INTO resets VALUES (?, ?)", (node, utcnow()))
+            con.execute("COMMIT")
+
+    def pending_resets(self) -> set[str]:
+        with self.connect() as con:
+            return {r[0] for r in con.execute("SELECT node FROM resets").fetchall()}
+
+    def clear_reset(self, node: str) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM resets WHERE node = ?", (node,))
+
+    def rejects_done(self, source: str) -> int | None:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT batch FROM ingest_rejects WHERE source = ?", (source,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def set_rejects_done(self, source: str, batch: int) -> None:
+        with self.connect() as con:
+            con.execute("INSERT OR REPLACE INTO ingest_rejects VALUES (?, ?)", (source, batch))
 
     # -- ingested files (a cache of what bronze commits record) ---------------------------
 

@@ -48,13 +48,19 @@ class RowCounter:
     def __init__(self) -> None:
         self.rows = 0
 
-    def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    def wrap(self, reader: pa.RecordBatchReader, after_first: Any = None) -> pa.RecordBatchReader:
+        """Count rows as they pass; `after_first()` is called once the first batch is handed
+        over (a fault-injection point for crash tests)."""
         import pyarrow as pa
 
         def batches() -> Iterator[pa.RecordBatch]:
+            hook = after_first
             for batch in reader:
                 self.rows += batch.num_rows
                 yield batch
+                if hook is not None:
+                    hook()
+                    hook = None
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
@@ -109,9 +115,12 @@ def write(
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     exists = is_delta_table(path)
+    from medallion.faults import fault_point
+
+    table = f"{path.parent.name}.{path.name}"
     write_deltalake(
         str(path),
-        counter.wrap(data),
+        counter.wrap(data, lambda: fault_point(f"mid-write:{table}")),
         mode=mode,
         partition_by=partition_by or None,
         schema_mode="overwrite" if mode == "overwrite" else "merge",
@@ -338,6 +347,16 @@ def files_dataset(
         filesystem=pafs.LocalFileSystem(),
         partitions=partitions,
     )
+
+
+def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
+    """The upstream record of the newest build at or before `version`."""
+    for commit in open_table(path).history():
+        if commit.get("version", -1) <= version and commit.get(UPSTREAM_KEY) is not None:
+            raw = commit[UPSTREAM_KEY]
+            data = json.loads(raw) if isinstance(raw, str) else raw
+            return {k: int(v) for k, v in data.items()}
+    return None
 
 
 def consumed_upstream(path: Path) -> tuple[dict[str, int], int] | None:

@@ -9,6 +9,7 @@ a new version equal to an old one.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,8 +55,21 @@ def restore(path: Path, target: int | datetime, run_id: str) -> int:
             file=path,
             hint="`medallion history TABLE` lists the versions",
         )
+    extra: dict[str, Any] = {"medallion.restore_to": str(target)}
+    # The restored content was built from some upstream versions: record them again, so an
+    # incremental model's next run reads what is new since *those* (its checkpoint moves back
+    # with its data).
+    old = delta.open_table(path)
     try:
-        dt.restore(target, commit_properties=_props(run_id, {"medallion.restore_to": str(target)}))
+        old.load_as_version(target)
+    except Exception:
+        old = None
+    if old is not None:
+        upstream = delta.consumed_upstream_at(path, old.version())
+        if upstream is not None:
+            extra[delta.UPSTREAM_KEY] = json.dumps(upstream)
+    try:
+        dt.restore(target, commit_properties=_props(run_id, extra))
     except Exception as e:
         raise StorageError(
             f"cannot restore to {target}: {e}",

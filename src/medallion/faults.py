@@ -1,0 +1,21 @@
+"""Fault injection for crash tests: `MEDALLION_FAULT=<point>` kills the process (SIGKILL, like
+`kill -9`) when it reaches that point, so tests can interrupt a run at exact places and check
+that re-running it neither duplicates nor loses a row.
+
+Points: `mid-write:<table>` (after the first batch streamed into a table's writer, before its
+commit), `after-commit:<table>` (after a step's commit, before the next step), and
+`after-bronze:<table>` (after a bronze commit, before its quarantine commit). Unset, a check is
+one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+ENV = "MEDALLION_FAULT"
+
+
+def fault_point(name: str) -> None:
+    if os.environ.get(ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
