@@ -164,7 +164,7 @@ def test_tampered_step_is_reported(make_project: Callable[..., Project]) -> None
     assert line.problem == (
         f"in 5 != written 3 + dropped 1 + quarantined 2; "
         f"the Delta commit v{project.steps(run_id)[step_no - 1]['delta_version']} "
-        "added 2 rows, not 3"
+        "applied 2 rows, not 3"
     )
     # the other steps are still fine
     assert [line.ok for line in result.lines if line.table != "silver.x"] == [True, True]
