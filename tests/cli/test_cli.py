@@ -77,7 +77,7 @@ def test_status_json(shop: Path) -> None:
     data = json.loads(medallion("status", "--json", cwd=shop).stdout)
     assert data["run"]["status"] == "success"
     assert data["run"]["trigger"] == "cli"
-    assert len(data["steps"]) == 13
+    assert len(data["steps"]) == 14
     assert {s["status"] for s in data["steps"]} == {"success"}
 
 
@@ -86,13 +86,13 @@ def test_status_and_history_text(shop: Path) -> None:
     assert "gold.sales_summary_daily" in status and "success" in status
     history = json.loads(medallion("history", "--runs", "5", "--json", cwd=shop).stdout)
     assert history[0]["status"] == "success"
-    assert history[0]["steps"] == 13
+    assert history[0]["steps"] == 14
     assert "\x1b[" not in status  # piped output has no colour codes
 
 
 def test_tables_json(shop: Path) -> None:
     rows = {r["table"]: r for r in json.loads(medallion("tables", "--json", cwd=shop).stdout)}
-    assert rows["gold.sales_summary_daily"]["kind"] == "table"
+    assert rows["gold.sales_summary_daily"]["kind"] == "incremental_by_time"
     assert rows["bronze.orders"]["kind"] == "source"
     # 400 order lines, less those the template's rules quarantine
     quarantined = rows.get("silver.fact_order_lines__quarantine", {"rows": 0})["rows"]

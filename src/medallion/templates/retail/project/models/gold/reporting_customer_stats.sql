@@ -1,5 +1,5 @@
 /* ---
-kind: table
+kind: table              # "days since last order" moves for every customer: rebuilt whole
 description: >
   One row per customer with at least one non-cancelled order, for marketing and CRM: lifetime
   value and churn risk. "Today" is the latest order date in the data (as_of_date), so the figures

@@ -1,5 +1,9 @@
 /* ---
-kind: table
+kind: merge
+unique_key: order_line_id
+# a changed order, product or customer updates the lines it appears on
+incremental_inputs:
+  [silver.fact_order_lines, silver.fact_orders, silver.dim_products, silver.dim_customers]
 description: >
   One Big Table for self-service BI: one row per order line, joined to its order, product,
   customer and payment summary, so analysts query one table without joins.

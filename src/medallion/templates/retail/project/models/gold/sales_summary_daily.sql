@@ -1,5 +1,8 @@
 /* ---
-kind: table
+kind: incremental_by_time  # only the days touched by new or changed orders are recomputed
+time_column: order_date
+lookback: 1
+incremental_inputs: [silver.fact_orders]
 description: >
   One row per order date, for executive dashboards: the day's sales and order counts. Cancelled
   orders are counted in cancelled_orders only; every other figure excludes them.

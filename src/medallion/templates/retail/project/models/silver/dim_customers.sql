@@ -1,8 +1,10 @@
 /* ---
-kind: table
+kind: merge                # SCD type 1: a changed customer replaces its row
+unique_key: customer_id
 description: >
   One row per customer_id: the most recently ingested version of each customer, with names
-  trimmed and capitalised, email lower-cased and blanks turned into NULL.
+  trimmed and capitalised, email lower-cased and blanks turned into NULL. Incremental: each run
+  merges the customers that appear in new files (the history is in customers_history).
 columns:
   customer_id: Customer key (from the source system).
   first_name: Trimmed; ALL-CAPS or all-lower names are capitalised, others kept as written.

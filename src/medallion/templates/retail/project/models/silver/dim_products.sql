@@ -1,5 +1,6 @@
 /* ---
-kind: table
+kind: merge
+unique_key: product_id
 description: One row per product_id (latest ingested version), text fields trimmed.
 columns:
   product_id: Product key.

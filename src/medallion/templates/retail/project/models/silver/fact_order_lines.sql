@@ -1,5 +1,6 @@
 /* ---
-kind: table
+kind: merge
+unique_key: order_line_id
 description: One row per order line (duplicates removed), with the line total after discount.
 columns:
   gross_amount: quantity * unit_price.

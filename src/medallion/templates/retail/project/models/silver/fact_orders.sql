@@ -1,5 +1,8 @@
 /* ---
-kind: table
+kind: merge
+unique_key: order_id
+# new orders, and orders whose lines or payments changed, are recomputed from all their rows
+incremental_inputs: [bronze.orders, silver.fact_order_lines, silver.fact_payments]
 description: >
   One row per order (duplicates removed): the cleaned header, what its lines add up to, and what
   was paid. total_amount is the header as the source system wrote it; net_amount is the sum of the

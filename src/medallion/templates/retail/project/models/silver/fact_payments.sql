@@ -1,5 +1,6 @@
 /* ---
-kind: table
+kind: merge
+unique_key: payment_id
 description: One row per payment attempt (duplicates removed), with parsed timestamps.
 columns:
   payment_ts: When the payment was made (parsed from payment_date).
