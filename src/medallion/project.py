@@ -451,8 +451,11 @@ class Project:
 
     # -- data generation ------------------------------------------------------------------
 
-    def generate(self, rows: int | None = None, seed: int | None = None) -> dict[str, int]:
-        """Regenerate the template's data files under data/ at the given scale."""
+    def generate(
+        self, rows: int | None = None, seed: int | None = None, day: int | None = None
+    ) -> dict[str, int]:
+        """Regenerate the template's data files under data/ at the given scale; with `day`,
+        add that day's file drop instead."""
         from medallion.templates import get_template
 
         if not self.config.template:
@@ -463,7 +466,7 @@ class Project:
                 file=self.root / PROJECT_FILE,
                 hint="generate applies to projects created by `medallion init --template NAME`",
             )
-        return get_template(self.config.template).generate(self.root, rows=rows, seed=seed)
+        return get_template(self.config.template).generate(self.root, rows=rows, seed=seed, day=day)
 
 
 def _closing_reader(reader: pa.RecordBatchReader, engine: Engine) -> pa.RecordBatchReader:

@@ -91,17 +91,24 @@ def init(directory: Path | None, template: str | None, rows: int | None, no_data
 @cli.command(context_settings=CONTEXT)
 @click.option("--rows", type=click.IntRange(min=1), help="Scale (the template's unit; see init).")
 @click.option("--seed", type=int, default=None, help="Random seed (default 42: same data).")
+@click.option(
+    "--day",
+    type=click.IntRange(min=2),
+    help="Add day N's file drop (new orders, changed customers) next to the existing files; "
+    "--rows then counts the new order lines (default 1%).",
+)
 @click.pass_context
-def generate(ctx: click.Context, rows: int | None, seed: int | None) -> None:
-    """Regenerate the project's sample data under data/ at any scale.
+def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | None) -> None:
+    """Regenerate the project's sample data under data/ at any scale, or add a later day's
+    file drop (--day) for incremental runs.
 
-    Files are rewritten, so the next run ingests them as new files; add --full-refresh to
-    `medallion run` to rebuild bronze from the new data alone."""
+    Regenerated files are new files to the next run; `medallion run --full-refresh` rebuilds
+    bronze from them alone. A day drop adds files: the next run ingests only those."""
     from medallion.cli import render
 
     project = _project(ctx)
-    counts = project.generate(rows=rows, seed=seed)
-    render.generated(project, counts)
+    counts = project.generate(rows=rows, seed=seed, day=day)
+    render.generated(project, counts, day=day)
 
 
 # -- running -------------------------------------------------------------------------------------

@@ -163,15 +163,18 @@ def initialized(dest: Path, tpl: Template, counts: dict[str, int], next_steps: b
         console.print(f"  next: cd {_rel(dest)} && medallion run")
 
 
-def generated(project: Project, counts: dict[str, int]) -> None:
+def generated(project: Project, counts: dict[str, int], day: int | None = None) -> None:
     t = _table("file", "rows", right=("rows",))
     for name, n in counts.items():
         t.add_row(name, _num(n))
     out().print(t)
-    err().print(
-        "data rewritten; `medallion run` ingests the changed files, "
-        "`medallion run --full-refresh` rebuilds bronze from them alone"
-    )
+    if day:
+        err().print(f"day {day} drop written; `medallion run` ingests only these files")
+    else:
+        err().print(
+            "data rewritten; `medallion run` ingests the changed files, "
+            "`medallion run --full-refresh` rebuilds bronze from them alone"
+        )
 
 
 def validated(project: Project) -> None:

@@ -48,13 +48,25 @@ class Template:
         )
 
     def generate(
-        self, root: Path, rows: int | None = None, seed: int | None = None
+        self,
+        root: Path,
+        rows: int | None = None,
+        seed: int | None = None,
+        day: int | None = None,
     ) -> dict[str, int]:
+        """Write the project's data files; with `day` (2, 3, ...), a later day's file drop next
+        to the existing files instead (new and changed rows, for incremental runs)."""
         module = importlib.import_module(f"{self.package}.generate")
+        seed = seed if seed is not None else 42
+        if day is not None:
+            if not hasattr(module, "generate_increment"):
+                raise TemplateError(f"template {self.name!r} has no daily file drops")
+            try:
+                return module.generate_increment(root / "data", day=day, rows=rows, seed=seed)
+            except ValueError as e:
+                raise TemplateError(str(e), hint="run `medallion generate` first") from None
         return module.generate(
-            root / "data",
-            rows=rows if rows is not None else self.default_rows,
-            seed=seed if seed is not None else 42,
+            root / "data", rows=rows if rows is not None else self.default_rows, seed=seed
         )
 
 
