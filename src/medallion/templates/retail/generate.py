@@ -460,7 +460,10 @@ def _products(n_products: int, pools: _Pools, rng: random.Random) -> Iterator[tu
         )
 
 
-def _customers(n_customers: int, pools: _Pools, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+def _customers(
+    n_customers: int, pools: _Pools, rng: random.Random, first_id: int = 1
+) -> Iterator[tuple[Any, ...]]:
+    """Yield customer rows with ids first_id .. first_id + n_customers - 1 (dirt included)."""
     random_ = rng.random
     firsts, lasts, cities = pools.first_names, pools.last_names, pools.us_cities
     n_first, n_last, n_city = len(firsts), len(lasts), len(cities)
@@ -468,7 +471,7 @@ def _customers(n_customers: int, pools: _Pools, rng: random.Random) -> Iterator[
     last_mail = [_email_part(n) for n in lasts]
     segments = _table(SEGMENTS)
     n_dom = len(EMAIL_DOMAINS)
-    for cid in range(1, n_customers + 1):
+    for cid in range(first_id, first_id + n_customers):
         fi = int(random_() * n_first)
         li = int(random_() * n_last)
         first, last = firsts[fi], lasts[li]
@@ -531,12 +534,24 @@ def _orders(
     orders_out: Callable[[tuple[Any, ...]], None],
     lines_out: Callable[[tuple[Any, ...]], None],
     payments_out: Callable[[tuple[Any, ...]], None],
+    *,
+    end_date: date = END_DATE,
+    last_ids: tuple[int, int, int] = (0, 0, 0),
+    pick_customer: Callable[[float], int] | None = None,
+    stream: str = "",
 ) -> None:
+    """Stream `n_orders` orders with `n_lines` lines in total over `days` days ending `end_date`.
+
+    Ids continue after `last_ids` = (order_id, order_line_id, payment_id).  A regular order's
+    customer is 1 + int(u * n_customers) for a uniform draw u, or `pick_customer(u)` when given;
+    an orphan's is above `n_customers` (so `n_customers` must be the largest customer id).
+    `stream` prefixes the names of the random streams (the daily drops use "day<N>:").  The
+    defaults give the initial export, draw for draw."""
     # Three streams so that e.g. the payment rules can change without reshuffling orders/lines.
-    ro, rl, rp = (_sub_rng(seed, n) for n in ("orders", "order_lines", "payments"))
+    ro, rl, rp = (_sub_rng(seed, stream + n) for n in ("orders", "order_lines", "payments"))
     o_rand, l_rand, p_rand = ro.random, rl.random, rp.random
 
-    start = END_DATE - timedelta(days=days - 1)
+    start = end_date - timedelta(days=days - 1)
     # +5 days of slack: payments (bank transfers) can land after the last order day.
     day_str = [(start + timedelta(days=d)).isoformat() for d in range(days + 5)]
 
@@ -556,10 +571,10 @@ def _orders(
         m, s = divmod(s, 60)
         return f"{day_str[d]} {h:02d}:{m:02d}:{s:02d}"
 
-    line_id = 0
-    payment_id = 0
+    order_id_base, line_id, payment_id = last_ids
     lines_left = n_lines
     for oid in range(1, n_orders + 1):
+        order_id = order_id_base + oid
         orders_left = n_orders - oid + 1
         # --- how many lines: 1 + rounded exponential around the *remaining* mean, so the grand
         # total hits n_lines exactly without one giant last order.
@@ -599,7 +614,7 @@ def _orders(
             total += last_net
             if l_rand() < P_BAD_QUANTITY:
                 qty = 0 if l_rand() < 0.5 else -qty  # a keying error the header total missed
-            row = (line_id, oid, pid, qty, price, disc_s)
+            row = (line_id, order_id, pid, qty, price, disc_s)
             lines_out(row)
             if l_rand() < P_DUP:
                 lines_out(row)
@@ -607,8 +622,10 @@ def _orders(
         # --- order header
         if o_rand() < P_ORPHAN:
             cust = n_customers + 1 + int(o_rand() * 1000)  # customer missing from customers.csv
-        else:
+        elif pick_customer is None:
             cust = int(o_rand() * n_customers) + 1
+        else:
+            cust = pick_customer(o_rand())
         # ids increase with the date; counted back from the end so the last order is always
         # on END_DATE, even when there are fewer orders than days.
         day = days - 1 - (n_orders - oid) * days // n_orders
@@ -629,7 +646,7 @@ def _orders(
         order_date = day_str[day]
         if o_rand() < P_BAD_DATE:
             order_date = ("2024-02-30", "N/A", "31/12/2023", "")[int(o_rand() * 4)]
-        row = (oid, cust, order_date, channel_s, _money(shown_total), status_s)
+        row = (order_id, cust, order_date, channel_s, _money(shown_total), status_s)
         orders_out(row)
         if o_rand() < P_DUP:
             orders_out(row)
@@ -669,7 +686,7 @@ def _orders(
             method_s = (
                 method_messy[method][int(p_rand() * 5)] if p_rand() < P_MESSY_ENUM else method
             )
-            row = (payment_id, oid, ts(when_i), method_s, pay_status, amount)
+            row = (payment_id, order_id, ts(when_i), method_s, pay_status, amount)
             payments_out(row)
             if p_rand() < P_DUP:
                 payments_out(row)
