@@ -6,7 +6,7 @@ bronze/silver/gold pipelines of the template can be developed, tested and benchm
 original data.
 
 Public API: :func:`generate` (``python -m medallion.templates.retail.generate --rows N`` for
-manual use).
+manual use) and :func:`generate_increment` (a later day's file drop, ``--day N``).
 
 Files and columns (header row, ``,`` delimiter, csv-module minimal quoting, UTF-8, ``\\n``)
 ----------------------------------------------------------------------------------------
@@ -91,6 +91,53 @@ payments.csv
   * 3 %  ``payment_method`` messy (same variants as ``channel``);
   * 1 %  exact duplicate line.
 
+Daily drops (:func:`generate_increment`, ``--day N``)
+-----------------------------------------------------
+A later day's export lands next to the initial files as ``<name>_day<N>.csv`` (N >= 2: day 1 is
+the initial export), so the sources' ``data/<name>*.csv`` globs pick it up with the rest.  A drop
+is derived from the files that exist before it: the initial export, any other file the glob
+matches, and the drops of earlier days (drops of day N itself and later days are ignored, so
+writing day N again rewrites the same bytes).  Those files are streamed (the customers files
+twice), csv module and the needed columns only, for the largest customer_id, order_id,
+order_line_id and payment_id, the distinct customers (a set of ids) and order lines (id changes
+from the previous row: duplicates are written in a row), the last valid ``order_date`` and the
+current catalogue (the last row per product_id).  ``n`` below is the number of existing distinct
+customers.
+
+* sizes: ``rows`` new distinct order lines (default ``max(30, existing distinct lines // 100)``)
+  in ``max(1, round(rows / 3))`` orders, lines per order as above; every id continues after the
+  largest existing one;
+* dates: every new order is dated the day after the last valid existing order date (one day per
+  drop: day 3 follows day 2's date), except the broken dates below; payments land that day
+  (bank transfers 1-3 days later);
+* orders, lines and payments follow the rules of the initial export with the same dirt at the
+  same rates (the same code: messy enums, duplicates, bad totals, price drift, discounts, failed
+  and retried payments, orphans, bad quantities, broken dates, zero and negative payments), at
+  the catalogue's current prices (the drop's new prices included).  Orphans point above the
+  largest customer id, the drop's new customers included (an orphan of an earlier day may so
+  become a late-arriving customer);
+* who orders: 10 % of the orders go to the drop's new customers, 10 % to its moved customers,
+  the others to any existing customer (uniformly); the first two non-orphan orders always go to
+  the first new and the first moved customer, so every drop has both;
+* ``customers_day<N>.csv``: first the moved customers, ``min(n, max(3, n // 100))`` existing
+  customers sampled uniformly, in id order: their latest row as written (same customer_id,
+  first_name, last_name, email, phone, country, segment) with a new city and state in the same
+  country (US: the city pool, CA and GB: the lists above), never the previous city (compared
+  trimmed and case-insensitively); 2 % of them get 1-3 trailing spaces on the city and 1 % an
+  exact duplicate line.  A merge on customer_id keeps the new city, an SCD2 history the old one
+  too.  Then ``max(1, n // 50)`` new customers, ids after the largest one, drawn like the
+  initial customers (same dirt);
+* ``products_day<N>.csv`` (always written: at least one price changes): ``max(1, products //
+  100)`` products sampled uniformly, in id order, each with its current row and a new
+  ``unit_price``: the old one times 0.8, 0.9, 1.1 or 1.25, rounded down to whole units and ending
+  in .99 (never the old price);
+* determinism: the same existing files, ``day``, ``rows`` and ``seed`` give byte-identical drop
+  files; the random streams are seeded from ``(seed, day)`` (named ``day<N>:orders``,
+  ``day<N>:customers``, ...), so day N's draws do not depend on the other days' rules;
+* errors: ``ValueError`` when ``day < 2``, ``rows < 1``, the folder or one of the five initial
+  files is missing, or the existing files lack the needed columns, customers, a valid order date
+  or a catalogue with product ids 1..N.
+
 Determinism
 -----------
 Same ``seed`` and ``rows`` give byte-identical files (for a given Faker version: Faker only
@@ -102,6 +149,9 @@ Performance
 Rows are streamed to the files in chunks (bounded memory at any scale); only the product
 catalogue (<= 5000 rows) and the pools stay in memory.  Files are written under temporary names
 and moved into place with ``os.replace`` at the end, so readers never see half-written files.
+A daily drop reads the existing files row by row (the customers files twice) and keeps only the
+set of customer ids, the distinct order dates and the catalogue in memory: about 2 s for a 1 %
+drop on 1,000,000 existing order lines, most of it csv parsing.
 """
 
 from __future__ import annotations
@@ -110,17 +160,19 @@ import argparse
 import csv
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from faker import Faker
 
-__all__ = ["FILES", "HEADERS", "generate", "sizes"]
+__all__ = ["FILES", "HEADERS", "generate", "generate_increment", "sizes"]
 
 # ---------------------------------------------------------------------------------------------
 # Layout
@@ -759,20 +811,329 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
     return counts
 
 
+# ---------------------------------------------------------------------------------------------
+# Daily drops (documented in the module docstring, "Daily drops")
+# ---------------------------------------------------------------------------------------------
+
+DROP_LINES_SHARE = 0.01  # default drop size: share of the existing distinct order lines ...
+MIN_DROP_LINES = 30  # ... but at least this many
+NEW_CUSTOMERS_SHARE = 0.02  # new customers per drop, share of the existing customers (>= 1)
+MOVED_CUSTOMERS_SHARE = 0.01  # existing customers with a new city per drop ...
+MIN_MOVED_CUSTOMERS = 3  # ... but at least this many
+REPRICED_SHARE = 0.01  # products with a new unit_price per drop (>= 1)
+P_ORDER_NEW_CUSTOMER = 0.10  # share of a drop's orders placed by its new customers
+P_ORDER_MOVED_CUSTOMER = 0.10  # share of a drop's orders placed by its moved customers
+PRICE_FACTORS = (0.8, 0.9, 1.1, 1.25)
+
+
+def _drop_name(name: str, day: int) -> str:
+    """'orders.csv', 3 -> 'orders_day3.csv'."""
+    return f"{name[: -len('.csv')]}_day{day}.csv"
+
+
+def _existing_files(data_dir: Path, name: str, day: int) -> list[Path]:
+    """The files a `<stem>*.csv` glob picks up, in load order: the initial export, other matching
+    files by name, then the drops of the days before `day` by day number.  Drops of `day` itself
+    and later are ignored: a drop is written from what existed before it, so writing it again
+    gives the same bytes."""
+    stem = name[: -len(".csv")]
+    drop = re.compile(rf"{re.escape(stem)}_day(\d+)\.csv")
+    keyed: list[tuple[tuple[int, int, str], Path]] = []
+    for path in data_dir.glob(f"{stem}*.csv"):
+        match = drop.fullmatch(path.name)
+        if path.name == name:
+            keyed.append(((0, 0, ""), path))
+        elif match is None:
+            keyed.append(((1, 0, path.name), path))
+        elif int(match.group(1)) < day:
+            keyed.append(((2, int(match.group(1)), path.name), path))
+    return [path for _, path in sorted(keyed)]
+
+
+def _header(
+    path: Path, reader: Iterator[list[str]], columns: Sequence[str]
+) -> tuple[list[str], list[int]]:
+    """Read the header row: (column names, positions of `columns`); ValueError if one is missing."""
+    header = [h.lstrip("\ufeff").strip() for h in next(reader, [])]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)} in the header")
+    return header, [header.index(c) for c in columns]
+
+
+def _ints(paths: Sequence[Path], column: str) -> Iterator[int]:
+    """Stream the integer values of one column (by header name) of CSV files, in file order;
+    values that are not integers (and short rows) are skipped."""
+    for path in paths:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            _, (i,) = _header(path, reader, (column,))
+            for row in reader:
+                try:
+                    yield int(row[i])
+                except (IndexError, ValueError):
+                    continue
+
+
+def _scan_orders(paths: Sequence[Path]) -> tuple[int, set[str]]:
+    """(largest order_id, the distinct order_date values as written) of the orders files."""
+    top = 0
+    dates: set[str] = set()
+    for path in paths:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            _, (i, j) = _header(path, reader, ("order_id", "order_date"))
+            for row in reader:
+                try:
+                    value = int(row[i])
+                    dates.add(row[j])
+                except (IndexError, ValueError):
+                    continue
+                if value > top:
+                    top = value
+    return top, dates
+
+
+def _latest_rows(
+    paths: Sequence[Path], key: str, wanted: set[int] | None = None
+) -> dict[int, dict[str, str]]:
+    """{id: row as {column: value}} of the last row per id in load order (all ids, or `wanted`)."""
+    latest: dict[int, dict[str, str]] = {}
+    for path in paths:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header, (k,) = _header(path, reader, (key,))
+            for row in reader:
+                try:
+                    value = int(row[k])
+                except (IndexError, ValueError):
+                    continue
+                if wanted is None or value in wanted:
+                    latest[value] = dict(zip(header, row, strict=False))
+    return latest
+
+
+def _iso_date(text: str) -> date | None:
+    text = text.strip()
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _cents(text: str, where: str) -> int:
+    try:
+        return int(Decimal(text.strip()) * 100)
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"{where}: unit_price {text!r} is not an amount") from None
+
+
+def _new_price(cents: int, rng: random.Random) -> int:
+    """A shop price (ending in .99) about 10-25 % up or down; never the old price."""
+    new = max(99, round(cents * rng.choice(PRICE_FACTORS)) // 100 * 100 + 99)
+    return new if new != cents else new + 100
+
+
+def _moved(row: dict[str, str], pools: _Pools, rng: random.Random) -> tuple[Any, ...]:
+    """A customer's row with a new city (and state) in the same country: the other fields are
+    the latest version's, as written."""
+    country = row.get("country", "").strip().upper()
+    old_city = row.get("city", "").strip().lower()
+    while True:  # every pool holds at least two distinct cities
+        if country == "CA":
+            city, state = rng.choice(CA_CITIES), rng.choice(CA_PROVINCES)
+        elif country == "GB":
+            city, state = rng.choice(GB_CITIES)
+        else:
+            city, state = rng.choice(pools.us_cities)
+        if city.lower() != old_city:
+            break
+    if rng.random() < P_CITY_TRAILING:
+        city = city + " " * rng.randint(1, 3)
+    new = {**row, "city": city, "state": state}
+    return tuple(new.get(column, "") for column in HEADERS["customers.csv"])
+
+
+def generate_increment(
+    data_dir: Path, day: int, rows: int | None = None, seed: int = 42
+) -> dict[str, int]:
+    """Write a day-`day` file drop (day >= 2) next to the initial files: customers_day{day}.csv,
+    orders_day{day}.csv, order_lines_day{day}.csv, payments_day{day}.csv (and products_day{day}.csv
+    when some prices change). `rows` = new order lines (default: 1% of the existing distinct order
+    lines, at least 30). Returns {file name: data rows written}.
+
+    The existing files (the initial export and the drops of earlier days) are streamed once for
+    the ids, dates and prices they hold; the rules are in the module docstring ("Daily drops").
+    Raises ValueError when day < 2, rows < 1, or data_dir does not hold the initial files."""
+    data_dir = Path(data_dir)
+    if day < 2:
+        raise ValueError(
+            f"day must be >= 2 (day 1 is the initial export written by generate()), got {day}"
+        )
+    if rows is not None and rows < 1:
+        raise ValueError(f"rows must be >= 1, got {rows}")
+    if not data_dir.is_dir():
+        raise ValueError(
+            f"no data folder {data_dir}: write the initial files with generate() first"
+        )
+    missing = [name for name in FILES if not (data_dir / name).is_file()]
+    if missing:
+        raise ValueError(
+            f"{data_dir} lacks the initial file(s) {', '.join(missing)}: "
+            "write them with generate() first"
+        )
+    files = {name: _existing_files(data_dir, name, day) for name in FILES}
+
+    # --- what exists: ids, the last order date, the catalogue (streamed, needed columns only)
+    known = sorted(set(_ints(files["customers.csv"], "customer_id")))
+    if not known:
+        raise ValueError(f"{data_dir}: the customers files hold no customer")
+    max_customer = known[-1]
+
+    max_order, order_dates = _scan_orders(files["orders.csv"])
+    valid_dates = [d for d in map(_iso_date, order_dates) if d is not None]
+    if not valid_dates:
+        raise ValueError(f"{data_dir}: the orders files hold no valid order_date")
+    order_date = max(valid_dates) + timedelta(days=1)
+
+    # Distinct order lines: duplicates are written in a row, so count id changes (no id set).
+    max_line = 0
+    n_lines = 0
+    previous: int | None = None
+    for value in _ints(files["order_lines.csv"], "order_line_id"):
+        if value != previous:
+            n_lines += 1
+            previous = value
+        if value > max_line:
+            max_line = value
+    max_payment = max(_ints(files["payments.csv"], "payment_id"), default=0)
+
+    products = _latest_rows(files["products.csv"], "product_id")
+    if not products or sorted(products) != list(range(1, len(products) + 1)):
+        raise ValueError(f"{data_dir}: the products files must hold product ids 1..N, no gaps")
+    prices = [
+        _cents(products[pid].get("unit_price", ""), f"product {pid}")
+        for pid in range(1, len(products) + 1)
+    ]
+
+    # --- what changes (one random stream per kind of change, all seeded from (seed, day))
+    n_new = max(1, int(len(known) * NEW_CUSTOMERS_SHARE))
+    n_moved = min(len(known), max(MIN_MOVED_CUSTOMERS, int(len(known) * MOVED_CUSTOMERS_SHARE)))
+    moved_rng = _sub_rng(seed, f"day{day}:customer_changes")
+    moved = sorted(moved_rng.sample(known, n_moved))
+    latest = _latest_rows(files["customers.csv"], "customer_id", set(moved))
+    new_ids = list(range(max_customer + 1, max_customer + n_new + 1))
+
+    price_rng = _sub_rng(seed, f"day{day}:products")
+    n_repriced = max(1, int(len(prices) * REPRICED_SHARE))
+    repriced = sorted(price_rng.sample(range(1, len(prices) + 1), n_repriced))
+    for pid in repriced:
+        prices[pid - 1] = _new_price(prices[pid - 1], price_rng)
+
+    if rows is None:
+        rows = max(MIN_DROP_LINES, int(n_lines * DROP_LINES_SHARE))
+    n_orders = max(1, round(rows / 3))
+
+    # The first two orders go to a new and to a moved customer, so every drop has both.
+    first_picks = [new_ids[0], moved[0]]
+    n_known, n_moved_ids = len(known), len(moved)
+    p_new, p_moved = P_ORDER_NEW_CUSTOMER, P_ORDER_MOVED_CUSTOMER
+    p_known = 1.0 - p_new - p_moved
+
+    def pick_customer(u: float) -> int:
+        if first_picks:
+            return first_picks.pop(0)
+        if u < p_new:
+            return new_ids[min(int(u / p_new * n_new), n_new - 1)]
+        u -= p_new
+        if u < p_moved:
+            return moved[min(int(u / p_moved * n_moved_ids), n_moved_ids - 1)]
+        u -= p_moved
+        return known[min(int(u / p_known * n_known), n_known - 1)]
+
+    # --- write (temp names, published together at the end, as in generate()); at least one
+    # price changes, so products_day<N>.csv is always part of the drop.
+    out = {name: _drop_name(name, day) for name in FILES}
+    tmp = {name: data_dir / f".{out[name]}.{os.getpid()}.tmp" for name in FILES}
+    try:
+        with ExitStack() as stack:
+            w = {name: _ChunkWriter(tmp[name], HEADERS[name], stack) for name in FILES}
+            for pid in repriced:
+                new = {**products[pid], "unit_price": _money(prices[pid - 1])}
+                w["products.csv"].add(tuple(new.get(c, "") for c in HEADERS["products.csv"]))
+
+            pools = _Pools(seed)
+            for cid in moved:
+                row = _moved(latest[cid], pools, moved_rng)
+                w["customers.csv"].add(row)
+                if moved_rng.random() < P_DUP:
+                    w["customers.csv"].add(row)
+            new_rng = _sub_rng(seed, f"day{day}:customers")
+            for crow in _customers(n_new, pools, new_rng, first_id=max_customer + 1):
+                w["customers.csv"].add(crow)
+
+            _orders(
+                n_orders,
+                rows,
+                max_customer + n_new,  # orphans point above the new customers too
+                1,
+                prices,
+                seed,
+                w["orders.csv"].add,
+                w["order_lines.csv"].add,
+                w["payments.csv"].add,
+                end_date=order_date,
+                last_ids=(max_order, max_line, max_payment),
+                pick_customer=pick_customer,
+                stream=f"day{day}:",
+            )
+            for writer in w.values():
+                writer.flush()
+            counts = {out[name]: w[name].count for name in FILES}
+        for name in FILES:
+            os.replace(tmp[name], data_dir / out[name])
+    finally:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+    return counts
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Generate the raw CSV files of the retail template."
     )
-    parser.add_argument("--rows", type=int, default=3000, help="number of order lines")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="number of order lines (default 3000; with --day: 1%% of the existing ones, >= 30)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=Path("data/retail/raw"), help="output folder")
+    parser.add_argument(
+        "--day",
+        type=int,
+        default=None,
+        metavar="N",
+        help="write the day-N file drop (N >= 2) next to the existing files in --out",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    counts = generate(args.out, rows=args.rows, seed=args.seed)
+    if args.day is not None:
+        try:
+            counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
+        except ValueError as e:
+            parser.error(str(e))
+    else:
+        rows = args.rows if args.rows is not None else 3000
+        counts = generate(args.out, rows=rows, seed=args.seed)
     elapsed = time.perf_counter() - started
+    width = max(16, *map(len, counts))
     for name, count in counts.items():
         size = (args.out / name).stat().st_size
-        print(f"{name:<16} {count:>12,} rows {size / 1e6:>10.2f} MB")
+        print(f"{name:<{width}} {count:>12,} rows {size / 1e6:>10.2f} MB")
     print(f"written to {args.out} in {elapsed:.2f} s", file=sys.stderr)
     return 0
 
