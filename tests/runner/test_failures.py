@@ -169,7 +169,8 @@ def test_runtime_sql_error_keeps_table_and_runs_other_branches(
     assert result.step("gold.totals").status == "success"  # independent branch still ran
     after = versions(project)
     assert after["silver.big_orders"] == before["silver.big_orders"]
-    assert after["gold.totals"] == before["gold.totals"] + 1
+    # its inputs did not change, so it was found up to date rather than rewritten
+    assert after["gold.totals"] == before["gold.totals"]
 
 
 def test_error_while_streaming_commits_nothing(built: Project, versions: Callable) -> None:

@@ -29,7 +29,13 @@ def test_table_model_is_one_overwrite_commit_per_run(make_project: Callable[...,
         FILES,
     )
     first = project.run(trigger="test")
-    second = project.run(trigger="test")
+    unchanged = project.run(trigger="test")  # nothing new: not rewritten
+    assert "up to date" in unchanged.step("silver.by_region").note
+    (project.root / "models" / "silver" / "by_region.sql").write_text(
+        "select region, sum(amount) as total from bronze.sales group by all\n"
+    )
+    project = Project.load(project.root)
+    second = project.run(trigger="test")  # the model file changed: rebuilt
     path = project.catalog.path("silver.by_region")
     history = delta.history(path)
     assert [h["version"] for h in history] == [1, 0]

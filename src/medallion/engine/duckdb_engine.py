@@ -83,8 +83,10 @@ class Engine:
         for layer in catalog.layers:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(layer)}")
         self._counter = itertools.count()
-        #: fqn -> (registered name, version) of attached Delta tables
+        #: fqn -> (the SELECT its view runs, version) of attached Delta tables
         self.attached: dict[str, tuple[str, int | None]] = {}
+        self._registered: dict[str, list[str]] = {}
+        self._parts: dict[str, list[Any]] = {}
         self.views: set[str] = set()
         self._side: duckdb.DuckDBPyConnection | None = None
         #: fqn -> row count of the attached version (from the Delta log, not a scan)
@@ -104,40 +106,69 @@ class Engine:
             raise
         except Exception as e:
             raise StorageError(f"cannot read table {fqn}: {e}", file=path) from None
-        layer, name = fqn.split(".", 1)
-        internal = f"__medallion_{layer}__{name}__{next(self._counter)}"
-        self.con.register(internal, snap.dataset)
-        self.con.execute(
-            f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} "
-            f"AS SELECT * FROM {_ident(internal)}"
-        )
-        old = self.attached.get(fqn)
-        if old:
-            self.con.unregister(old[0])
-        self.attached[fqn] = (internal, snap.version)
+        body, names = self._register_parts(fqn, snap.parts, snap.schema)
+        self._point(fqn, body)
+        for old in self._registered.pop(fqn, []):
+            self.con.unregister(old)
+        self._registered[fqn] = names
+        self._parts[fqn] = list(snap.parts)
+        self.attached[fqn] = (body, snap.version)
         self.rows[fqn] = snap.rows
         return snap.version
 
-    @contextmanager
-    def swapped(self, fqn: str, dataset: Any) -> Iterator[None]:
-        """Within the block, `<layer>.<name>` reads `dataset` (e.g. only a table's new files)
-        instead of the attached table; the model SQL runs unchanged."""
+    def attached_parts(self, fqn: str) -> list[Any]:
+        """The datasets behind an attached table (e.g. to check its files exist)."""
+        return self._parts.get(fqn, [])
+
+    def _register_parts(self, fqn: str, parts: list[Any], schema: Any) -> tuple[str, list[str]]:
+        """Register datasets; returns the SELECT reading them all (a UNION ALL when the table's
+        files come in several physical layouts, see storage.delta._parts)."""
         layer, name = fqn.split(".", 1)
-        internal = f"__medallion_swap_{layer}__{name}__{next(self._counter)}"
-        self.con.register(internal, dataset)
-        self.con.execute(
-            f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} "
-            f"AS SELECT * FROM {_ident(internal)}"
-        )
+        names = []
+        for part in parts:
+            internal = f"__medallion_{layer}__{name}__{next(self._counter)}"
+            self.con.register(internal, part)
+            names.append(internal)
+        if not names:
+            import pyarrow as pa
+
+            internal = f"__medallion_{layer}__{name}__{next(self._counter)}"
+            self.con.register(internal, pa.schema(schema).empty_table())
+            names.append(internal)
+        body = " UNION ALL ".join(f"SELECT * FROM {_ident(n)}" for n in names)
+        return body, names
+
+    def _point(self, fqn: str, body: str) -> None:
+        layer, name = fqn.split(".", 1)
+        self.con.execute(f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} AS {body}")
+
+    @contextmanager
+    def swapped(self, fqn: str, sources: list[tuple[list[Any], str | None]]) -> Iterator[None]:
+        """Within the block, `<layer>.<name>` reads only `sources` — (datasets, filter) pairs,
+        e.g. a table's new data files and the inserted rows of its change feed — instead of the
+        attached table; the model SQL runs unchanged. A filter means change-feed rows: they are
+        filtered on `_change_type`, which is then dropped."""
+        from medallion.storage import delta
+
+        schema = delta.open_table(self.catalog.path(fqn)).schema().to_arrow()
+        bodies, names = [], []
+        for parts, where in sources:
+            body, registered = self._register_parts(fqn, parts, schema)
+            names.extend(registered)
+            if where:
+                body = f"SELECT * EXCLUDE (_change_type) FROM ({body}) WHERE {where}"
+            bodies.append(body)
+        if not bodies:
+            body, registered = self._register_parts(fqn, [], schema)
+            names.extend(registered)
+            bodies.append(body)
+        self._point(fqn, " UNION ALL ".join(f"({b})" for b in bodies))
         try:
             yield
         finally:
-            original = self.attached[fqn][0]
-            self.con.execute(
-                f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} "
-                f"AS SELECT * FROM {_ident(original)}"
-            )
-            self.con.unregister(internal)
+            self._point(fqn, self.attached[fqn][0])
+            for n in names:
+                self.con.unregister(n)
 
     def attach_view(self, fqn: str, sql: str) -> None:
         layer, name = fqn.split(".", 1)

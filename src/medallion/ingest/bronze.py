@@ -196,13 +196,15 @@ def _recover_rejects(
     application transaction says which batches it holds, so nothing is written twice."""
     table_path = catalog.path(fqn)
     last = delta.transaction_version(table_path, app_id(name)) or 0
-    done = state.rejects_done(name)
-    if done is None or done >= last:
-        if done is None and last:
-            state.set_rejects_done(name, last)  # nothing known of earlier batches: assume landed
-        return 0
     q_path = catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
     q_done = delta.transaction_version(q_path, app_id(name)) or 0
+    done = state.rejects_done(name)
+    if done is None:
+        # no record (a first run killed before its quarantine commit, or a lost state
+        # database): batches after the quarantine's last are checked by re-reading their files
+        done = q_done
+    if done >= last:
+        return 0
     recovered = 0
     commits = {
         c.get(BATCH_KEY): c

@@ -57,8 +57,10 @@ class ModelConfig(BaseModel):
     #: merge, scd2: the columns identifying a row
     unique_key: list[str] = Field(default_factory=list)
     #: tables read as "what is new since the last run"; the others are read whole. Default:
-    #: every input that only grows (the landing layer's tables and append models)
-    incremental_inputs: list[str] | None = None
+    #: every input that only grows (the landing layer's tables and append models). As a
+    #: mapping `{table: column}`: the model rows whose `column` holds a value found in that
+    #: table's new or changed rows are the ones to recompute (the column is in both).
+    incremental_inputs: list[str] | dict[str, str | list[str]] | None = None
     #: merge: rows of the new data matching this predicate are deleted from the table
     delete_when: str | None = None
     #: merge, scd2: when new data holds a key more than once, the row with the highest value of
@@ -90,7 +92,7 @@ class ModelConfig(BaseModel):
     def _expectations(cls, v: object) -> object:
         return normalize_expectations(v)
 
-    @field_validator("partition_by", "unique_key", "track", "incremental_inputs", mode="before")
+    @field_validator("partition_by", "unique_key", "track", mode="before")
     @classmethod
     def _one_or_many(cls, v: object) -> object:
         return [v] if isinstance(v, str) else v
@@ -117,6 +119,11 @@ class ModelConfig(BaseModel):
         if bad:
             raise ValueError(f"{', '.join(bad)} does not apply to kind {kind}")
         return self
+
+    @field_validator("incremental_inputs", mode="before")
+    @classmethod
+    def _inputs(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
 
     @property
     def incremental(self) -> bool:

@@ -33,8 +33,10 @@ class Model:
     text: str
     tree: exp.Expression | None = None
     depends_on: list[str] = field(default_factory=list)
-    #: incremental kinds: the inputs read as "new since the last run" (resolved at load)
-    incremental_inputs: list[str] = field(default_factory=list)
+    #: incremental kinds: the inputs read as "new since the last run" (resolved at load), each
+    #: with the columns (in the input and the output) that say which rows it touches, or None:
+    #: then the unique_key / time_column when the input has them, else found by running the SQL
+    incremental_inputs: dict[str, list[str] | None] = field(default_factory=dict)
 
     @property
     def fqn(self) -> str:
@@ -201,17 +203,24 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
     return models
 
 
-def _incremental_inputs(model: Model, models: dict[str, Model], landing: str) -> list[str]:
+def _incremental_inputs(
+    model: Model, models: dict[str, Model], landing: str
+) -> dict[str, list[str] | None]:
     """The inputs an incremental model reads as new rows only: as declared, or by default every
     input that only grows (the landing layer's tables, append models)."""
-    if model.config.incremental_inputs is not None:
-        chosen = list(model.config.incremental_inputs)
+    declared = model.config.incremental_inputs
+    if isinstance(declared, dict):
+        chosen: dict[str, list[str] | None] = {
+            t: [c] if isinstance(c, str) else list(c) for t, c in declared.items()
+        }
+    elif declared is not None:
+        chosen = dict.fromkeys(declared)
     else:
-        chosen = [
+        chosen = dict.fromkeys(
             t
             for t in model.depends_on
             if t.split(".", 1)[0] == landing or (t in models and models[t].kind == "append")
-        ]
+        )
     for t in chosen:
         if t in models and models[t].kind == "view":
             raise ModelError(

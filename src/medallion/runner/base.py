@@ -3,11 +3,12 @@ visible to the engine. Shared by the run executor, the check runner and the quer
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medallion.errors import ExecutionError, QueryError
+from medallion.errors import ExecutionError, MedallionError, QueryError
 
 if TYPE_CHECKING:
     from medallion.engine.duckdb_engine import Engine
@@ -148,15 +149,37 @@ def attach_as_of(
                 f"tables ({', '.join(tables)})",
                 hint="a version belongs to one table; use a time to read several as of then",
             )
-        engine.attach_table(tables[0], target)
-        return
-    for table in tables:
-        dt = DeltaTable(str(project.catalog.path(table)))
+        versions = {tables[0]: target}
+    else:
+        versions = {}
+        for table in tables:
+            dt = DeltaTable(str(project.catalog.path(table)))
+            try:
+                dt.load_as_version(target)
+            except Exception:
+                raise QueryError(
+                    f"{table} did not exist at {target.isoformat()}",
+                    hint=f"`medallion history {table}` shows when each version was written",
+                ) from None
+            versions[table] = dt.version()
+    for table, version in versions.items():
         try:
-            dt.load_as_version(target)
-        except Exception:
+            engine.attach_table(table, version)
+        except MedallionError as e:
             raise QueryError(
-                f"{table} did not exist at {target.isoformat()}",
-                hint=f"`medallion history {table}` shows when each version was written",
+                f"cannot read {table} version {version}: {e.message}",
+                hint=f"`medallion history {table}` lists its versions",
             ) from None
-        engine.attach_table(table, dt.version())
+        missing = [
+            f
+            for part in engine.attached_parts(table)
+            for f in getattr(part, "files", [])
+            if not os.path.exists(f)
+        ]
+        if missing:
+            raise QueryError(
+                f"{table} version {version} can no longer be read: {len(missing)} of its data "
+                "files were removed by vacuum",
+                hint="time travel reaches back as far as the layer's retention "
+                "(medallion.yml `retention:`)",
+            )

@@ -11,6 +11,7 @@ Semantics users rely on:
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import traceback
@@ -255,6 +256,9 @@ def _build(
         incremental.build(
             project, engine, model, run_id, res, full_refresh=full_refresh, finish=finish
         )
+    elif not full_refresh and _up_to_date(project, model, upstream):
+        res.note = "up to date: no new data upstream and the model file is unchanged"
+        res.rows_in = res.rows_written = res.rows_dropped = res.rows_quarantined = 0
     else:
         if model.language == "sql":
             try:
@@ -271,13 +275,40 @@ def _build(
                 mode="overwrite",
                 run_id=run_id,
                 partition_by=model.config.partition_by,
-                metadata={"medallion.model": model.fqn, delta.UPSTREAM_KEY: upstream},
+                metadata={
+                    "medallion.model": model.fqn,
+                    delta.UPSTREAM_KEY: upstream,
+                    SOURCE_HASH_KEY: _source_hash(model),
+                },
                 description=model.config.description,
             ).version
 
         finish(rel, write)
     if project.catalog.exists(model.fqn):
         engine.attach_table(model.fqn)
+
+
+SOURCE_HASH_KEY = "medallion.source_hash"
+
+
+def _source_hash(model: Model) -> str:
+    """A fingerprint of the model file: a table is rebuilt when it changes."""
+    import hashlib
+
+    return hashlib.sha256(model.text.encode()).hexdigest()[:16]
+
+
+def _up_to_date(project: Project, model: Model, upstream: dict[str, int]) -> bool:
+    """Whether a `table` model's last build read exactly these input versions with this same
+    model file, so rebuilding would write the same rows again."""
+    from medallion.storage import delta
+
+    commit = delta.last_build(project.catalog.path(model.fqn))
+    if commit is None or commit.get(SOURCE_HASH_KEY) != _source_hash(model):
+        return False
+    raw = commit[delta.UPSTREAM_KEY]
+    recorded = json.loads(raw) if isinstance(raw, str) else raw
+    return {k: int(v) for k, v in recorded.items()} == upstream
 
 
 def _route_and_write(

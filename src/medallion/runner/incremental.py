@@ -88,9 +88,7 @@ class Increment:
 
     @property
     def nothing_new(self) -> bool:
-        return not self.full and not any(
-            c.added or c.removed or c.removed_lost for c in self.changes.values()
-        )
+        return not self.full and all(c.empty for c in self.changes.values())
 
     @property
     def complete(self) -> bool:
@@ -100,18 +98,35 @@ class Increment:
     def removals_known(self) -> bool:
         return not any(c.removed_lost for c in self.changes.values())
 
-    def dataset(self, table: str) -> Any:
-        """The input's new rows: those of the data files added since the last build."""
-        c = self.changes[table]
-        return delta.files_dataset(self.project.catalog.path(table), c.added, c.until)
+    def dataset(self, table: str) -> list[tuple[Any, str | None]]:
+        """The input's new rows: added data files, and inserted/updated change-feed rows."""
+        return self._rows(table, self.changes[table].added, delta.CDF_NEW)
 
-    def removed_dataset(self, table: str) -> Any | None:
-        """The rows the input lost or changed since (its removed files, still on disk), so the
-        periods/keys they fed are recomputed too; None if nothing was removed."""
+    def removed_dataset(self, table: str) -> list[tuple[Any, str | None]] | None:
+        """The rows the input lost or changed since (removed files still on disk, deleted and
+        pre-update change-feed rows), so the periods/keys they fed are recomputed too."""
         c = self.changes[table]
-        if not c.removed:
+        if not (c.removed or c.cdc):
             return None
-        return delta.files_dataset(self.project.catalog.path(table), c.removed, c.until)
+        return self._rows(table, c.removed, delta.CDF_OLD)
+
+    def _rows(
+        self, table: str, files: list[Any], change_types: tuple[str, ...]
+    ) -> list[tuple[Any, str | None]]:
+        c = self.changes[table]
+        path = self.project.catalog.path(table)
+        sources: list[tuple[Any, str | None]] = []
+        if files:
+            sources.append((delta.files_parts(path, files, c.until), None))
+        if c.cdc:
+            kinds = ", ".join(f"'{t}'" for t in change_types)
+            sources.append(
+                (
+                    delta.files_parts(path, c.cdc, c.until, change_feed=True),
+                    f"_change_type IN ({kinds})",
+                )
+            )
+        return sources
 
     def rows(self) -> int:
         return sum(len(c.added) for c in self.changes.values())
@@ -208,19 +223,33 @@ def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
 
     path = project.catalog.path(model.fqn)
     custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
+    exists = delta.is_delta_table(path)
     write_deltalake(
         str(path),
         reader,
         mode=mode,
+        # row-level changes (merge, replacing periods) write a change feed, so that downstream
+        # incremental models read the changed rows, not every row of the rewritten files
+        configuration=None if exists else {CDF: "true"},
         partition_by=model.config.partition_by or None,
         schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
         predicate=predicate,
         commit_properties=CommitProperties(
             custom_metadata=custom, app_transactions=[Transaction(*txn)]
         ),
-        description=model.config.description if not delta.is_delta_table(path) else None,
+        description=model.config.description if not exists else None,
     )
     return delta.open_table(path).version()
+
+
+CDF = "delta.enableChangeDataFeed"
+
+
+def _ensure_change_feed(path: Any) -> None:
+    """Turn the change feed on for a table created before medallion wrote one."""
+    dt = delta.open_table(path)
+    if dt.metadata().configuration.get(CDF) != "true":
+        dt.alter.set_table_properties({CDF: "true"})
 
 
 class _swapped:
@@ -243,55 +272,124 @@ class _swapped:
 # -- finding what to recompute --------------------------------------------------------------------
 
 
-def _touched(engine: Engine, model: Model, inc: Increment, columns: list[str]) -> pa.Table | None:
-    """Distinct values of `columns` in the model's output over each input's new rows (the other
-    inputs whole). None when recomputing everything is needed or cheaper."""
+class Scope:
+    """The model rows to recompute: those whose `columns` hold one of the value rows of a group
+    (several groups: their union)."""
+
+    def __init__(self, groups: list[pa.Table]) -> None:
+        self.groups = [g for g in groups if g.num_rows]
+
+    @property
+    def rows(self) -> int:
+        return sum(g.num_rows for g in self.groups)
+
+    def target_predicate(self, alias: str) -> str | None:
+        """The scope as a predicate on the target table (single-column groups only), for
+        deleting rows the recomputation no longer produces; None when it cannot be written."""
+        import sqlglot.expressions as exp
+
+        terms = []
+        for g in self.groups:
+            if g.num_columns != 1:
+                return None
+            values = [exp.convert(v) for v in g.column(0).to_pylist() if v is not None]
+            if values:
+                col = exp.column(g.column_names[0], table=alias, quoted=True)
+                terms.append(exp.In(this=col, expressions=values).sql(dialect="postgres"))
+        return " OR ".join(f"({t})" for t in terms) if terms else None
+
+
+def _input_columns(engine: Engine, table: str) -> list[str]:
+    layer, name = table.split(".", 1)
+    return engine.con.sql(f"SELECT * FROM {_q(layer)}.{_q(name)} LIMIT 0").columns
+
+
+def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> Scope | None:
+    """What new input rows touch, as values of model output columns. For each changed input:
+    its declared columns (incremental_inputs as a mapping), else `default` (the unique_key or
+    time_column) when the input has those columns, else the `default` columns of the model's
+    output computed over the input's new rows (the other inputs whole). None when everything
+    must be (or is cheaper to be) recomputed."""
     import pyarrow as pa
 
     if inc.full or not inc.removals_known:
         return None
-    parts = []
+    found: dict[tuple[str, ...], list[pa.Table]] = {}
     for table in inc.changes:
-        for dataset in (inc.dataset(table), inc.removed_dataset(table)):
-            if dataset is None:
+        columns = model.incremental_inputs.get(table)
+        if columns is None and all(c in _input_columns(engine, table) for c in default):
+            columns = default
+        for sources in (inc.dataset(table), inc.removed_dataset(table)):
+            if not sources:
                 continue
-            with engine.swapped(table, dataset):
-                rel = _relation(engine, model)
-                missing = [c for c in columns if c not in rel.columns]
-                if missing:
-                    raise ExecutionError(
-                        f"column {missing[0]!r} (unique_key/time_column) is not in the "
-                        "model's output",
-                        model=model.fqn,
-                        file=model.path,
-                        hint=f"output columns: {', '.join(rel.columns)}",
+            with engine.swapped(table, sources):
+                if columns is not None:
+                    layer, name = table.split(".", 1)
+                    cols = ", ".join(_q(c) for c in columns)
+                    values = (
+                        engine.con.sql(f"SELECT DISTINCT {cols} FROM {_q(layer)}.{_q(name)}")
+                        .arrow()
+                        .read_all()
                     )
-                parts.append(
-                    rel.project(", ".join(_q(c) for c in columns)).distinct().arrow().read_all()
-                )
-    keys = pa.concat_tables(parts).group_by(columns).aggregate([]) if parts else None
-    if keys is None or keys.num_rows > MAX_KEYS:
-        return None
-    return keys
+                    found.setdefault(tuple(columns), []).append(values)
+                else:
+                    rel = _relation(engine, model)
+                    missing = [c for c in default if c not in rel.columns]
+                    if missing:
+                        raise ExecutionError(
+                            f"column {missing[0]!r} (unique_key/time_column) is not in the "
+                            "model's output",
+                            model=model.fqn,
+                            file=model.path,
+                            hint=f"output columns: {', '.join(rel.columns)}",
+                        )
+                    cols = ", ".join(_q(c) for c in default)
+                    found.setdefault(tuple(default), []).append(
+                        rel.project(cols).distinct().arrow().read_all()
+                    )
+    groups = []
+    for columns, tables in found.items():
+        merged = pa.concat_tables(
+            [t.select(list(columns)) for t in tables], promote_options="permissive"
+        )
+        groups.append(merged.group_by(list(columns)).aggregate([]))
+    scope = Scope(groups)
+    return None if scope.rows > MAX_KEYS else scope
 
 
-def _restrict(engine: Engine, rel: duckdb.DuckDBPyRelation, keys: pa.Table) -> Any:
-    """`rel` limited to rows whose key columns are in `keys`: an IN list for one column (DuckDB
-    pushes it down to the scans), a semi join for several."""
+def _restrict(engine: Engine, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any:
+    """`rel` limited to the scope: per group an IN list (one column: DuckDB pushes it down to
+    the scans) or a semi join (several); several groups are unioned without duplicates."""
     import sqlglot.expressions as exp
 
-    columns = keys.column_names
-    if len(columns) == 1:
-        values = [v for v in keys.column(0).to_pylist() if v is not None]
-        if not values:
-            return rel.filter("false")
-        cond = exp.In(
-            this=exp.column(columns[0], quoted=True), expressions=[exp.convert(v) for v in values]
-        )
-        return rel.filter(cond.sql(dialect="duckdb"))
-    key_rel = engine.con.from_arrow(keys)
-    on = " AND ".join(f"l.{_q(c)} IS NOT DISTINCT FROM r.{_q(c)}" for c in columns)
-    return rel.set_alias("l").join(key_rel.set_alias("r"), on, how="semi")
+    parts = []
+    for keys in scope.groups:
+        columns = keys.column_names
+        missing = [c for c in columns if c not in rel.columns]
+        if missing:
+            raise ExecutionError(
+                f"incremental input column {missing[0]!r} is not in the model's output",
+                hint=f"output columns: {', '.join(rel.columns)}",
+            )
+        if len(columns) == 1:
+            values = [v for v in keys.column(0).to_pylist() if v is not None]
+            cond = exp.In(
+                this=exp.column(columns[0], quoted=True),
+                expressions=[exp.convert(v) for v in values],
+            )
+            parts.append(rel.filter(cond.sql(dialect="duckdb") if values else "false"))
+        else:
+            key_rel = engine.con.from_arrow(keys)
+            on = " AND ".join(f"l.{_q(c)} IS NOT DISTINCT FROM r.{_q(c)}" for c in columns)
+            parts.append(rel.set_alias("l").join(key_rel.set_alias("r"), on, how="semi"))
+    if not parts:
+        return rel.filter("false")
+    if len(parts) == 1:
+        return parts[0]
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.union(p)
+    return union.distinct()
 
 
 def _dedupe(rel: duckdb.DuckDBPyRelation, keys: list[str], order_by: str | None) -> Any:
@@ -343,11 +441,11 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
     from deltalake import CommitProperties, Transaction
 
     keys = model.config.unique_key
-    touched = _touched(engine, model, inc, keys)
+    scope = _scope(engine, model, inc, keys)
     rel = _relation(engine, model)
-    if touched is not None:
-        rel = _restrict(engine, rel, touched)
-        res.details["touched_keys"] = touched.num_rows
+    if scope is not None:
+        rel = _restrict(engine, rel, scope)
+        res.details["touched"] = scope.rows
     path = project.catalog.path(model.fqn)
     deletes = (
         sqlglot.parse_one(model.config.delete_when, dialect="duckdb")
@@ -369,8 +467,15 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 res.details["merge"] = {"inserted": n_kept, "deleted": n_deduped - n_kept}
                 res.details["delta_rows"] = n_kept
                 return _write(project, model, kept.arrow(), "overwrite", run_id, props, txn)
+            gone = scope.target_predicate("t") if scope is not None else None
+            if n_deduped == 0 and not gone:
+                res.details["merge"] = {"inserted": 0, "updated": 0, "deleted": 0}
+                res.details["delta_rows"] = 0
+                res.note = "nothing to merge"
+                return -1
             on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
             custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
+            _ensure_change_feed(path)
             merger = delta.open_table(path).merge(
                 deduped.arrow(),
                 predicate=on,
@@ -391,6 +496,10 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 )
             else:
                 merger = merger.when_matched_update_all().when_not_matched_insert_all()
+            # rows of the recomputed scope that the model no longer produces (their input rows
+            # were deleted) are deleted too
+            if gone:
+                merger = merger.when_not_matched_by_source_delete(predicate=gone)
             try:
                 metrics = merger.execute()
             except Exception as e:
@@ -409,6 +518,14 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
 
     finish(rel, write)
     _count_duplicates_as_dropped(res)
+
+
+def _count_unchanged_as_dropped(res: StepResult) -> None:
+    """scd2: rows equal to their current version add nothing: not written, counted dropped."""
+    unchanged = (res.details.get("scd2") or {}).get("unchanged", 0)
+    if unchanged:
+        res.rows_written = (res.rows_written or 0) - unchanged
+        res.rows_dropped = (res.rows_dropped or 0) + unchanged
 
 
 def _count_duplicates_as_dropped(res: StepResult) -> None:
@@ -443,7 +560,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
 
     keys = model.config.unique_key
     path = project.catalog.path(model.fqn)
-    touched = _touched(engine, model, inc, keys)
+    scope = _scope(engine, model, inc, keys)
     rel = _relation(engine, model)
     clash = [c for c in SCD_COLUMNS if c in rel.columns]
     if clash:
@@ -462,9 +579,9 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
             file=model.path,
             hint=f"output columns: {', '.join(rel.columns)}",
         )
-    if touched is not None:
-        rel = _restrict(engine, rel, touched)
-        res.details["touched_keys"] = touched.num_rows
+    if scope is not None:
+        rel = _restrict(engine, rel, scope)
+        res.details["touched"] = scope.rows
     valid_from = (
         f"CAST(({model.config.valid_from}) AS TIMESTAMPTZ)"
         if model.config.valid_from
@@ -488,8 +605,14 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                 res.details["delta_rows"] = n_src
                 return _write(project, model, table.arrow(), "overwrite", run_id, props, txn)
             # the target's current versions, visible to the staging connection
-            staged.con.register(f"{staged.name}_target", delta.dataset(path))
-            target = f"(SELECT * FROM {staged.name}_target WHERE is_current)"
+            snap = delta.snapshot(path)
+            parts = snap.parts or [snap.schema.empty_table()]
+            for i, part in enumerate(parts):
+                staged.con.register(f"{staged.name}_target_{i}", part)
+            union = " UNION ALL ".join(
+                f"SELECT * FROM {staged.name}_target_{i}" for i in range(len(parts))
+            )
+            target = f"(SELECT * FROM ({union}) WHERE is_current)"
             join = " AND ".join(f"s.{_q(k)} = c.{_q(k)}" for k in keys)
             diff = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM c.{_q(c)}" for c in tracked)
             # the same connection as the target view: compare there, then merge
@@ -533,6 +656,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                 inserts.update(
                     {"valid_from": "s.__valid_from", "valid_to": "NULL", "is_current": "true"}
                 )
+                _ensure_change_feed(path)
                 merger = (
                     delta.open_table(path)
                     .merge(
@@ -562,6 +686,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
 
     finish(rel, write)
     _count_duplicates_as_dropped(res)
+    _count_unchanged_as_dropped(res)
 
 
 # -- incremental_by_time --------------------------------------------------------------------------
@@ -585,9 +710,34 @@ def _periods(values: list[Any], grain: str, lookback: int) -> list[Any]:
     return sorted(out)
 
 
-def _literal(v: Any) -> str:
+def _truncate(v: Any, grain: str) -> Any:
+    """A time value to the start of its period (inputs may hold finer times than the output)."""
+    if v is None or not isinstance(v, date):
+        return v
+    if not isinstance(v, datetime):
+        if grain == "month":
+            return v.replace(day=1)
+        if grain == "week":
+            return v - timedelta(days=v.weekday())
+        return v
+    if grain == "hour":
+        return v.replace(minute=0, second=0, microsecond=0)
+    day = v.replace(hour=0, minute=0, second=0, microsecond=0)
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _literal(v: Any, arrow_type: Any = None) -> str:
+    """A period as a literal of the Delta writer's SQL (DataFusion). Timestamps are cast to the
+    column's own unit: a plain TIMESTAMP literal is in nanoseconds and does not compare."""
     if isinstance(v, datetime):
-        return f"TIMESTAMP '{v.replace(tzinfo=None).isoformat(sep=' ')}'"
+        text = v.replace(tzinfo=None).isoformat(sep=" ")
+        tz = getattr(arrow_type, "tz", None)
+        zone = f'Some("{tz}")' if tz else "None"
+        return f"arrow_cast('{text}', 'Timestamp(Microsecond, {zone})')"
     if isinstance(v, date):
         return f"'{v.isoformat()}'"
     return repr(v)
@@ -598,7 +748,7 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
 
     column = model.config.time_column
     assert column is not None
-    touched = _touched(engine, model, inc, [column])
+    scope = _scope(engine, model, inc, [column])
     rel = _relation(engine, model)
     if column not in rel.columns:
         raise ExecutionError(
@@ -607,16 +757,37 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
             file=model.path,
             hint=f"output columns: {', '.join(rel.columns)}",
         )
-    if touched is None:
+    if scope is None:
         finish(rel, lambda reader: _write(project, model, reader, "overwrite", run_id, props, txn))
         return
-    periods = _periods(touched.column(0).to_pylist(), model.config.grain, model.config.lookback)
+    values: list[Any] = []
+    others = []
+    for g in scope.groups:
+        if g.column_names == [column]:
+            values.extend(g.column(0).to_pylist())
+        else:
+            others.append(g)
+    if others:
+        # inputs mapped to other columns: find their periods by running the SQL on them
+        sub = _restrict(engine, rel, Scope(others)).project(_q(column)).distinct()
+        values.extend(sub.arrow().read_all().column(0).to_pylist())
+    periods = _periods(
+        [_truncate(v, model.config.grain) for v in values],
+        model.config.grain,
+        model.config.lookback,
+    )
     res.details["periods"] = [str(p) for p in periods[:50]] + (["…"] if len(periods) > 50 else [])
     if not periods:
         res.note = "new rows touch no period"
         return
-    rel = _restrict(engine, rel, pa.table({column: periods}))
-    predicate = f"{_q(column)} IN ({', '.join(_literal(p) for p in periods)})"
+    # the output's periods may be DATE while the input held timestamps: match the output type
+    out_type = rel.limit(0).arrow().schema.field(column).type
+    if pa.types.is_date(out_type):
+        periods = [p.date() if isinstance(p, datetime) else p for p in periods]
+    rel = _restrict(engine, rel, Scope([pa.table({column: pa.array(periods, type=out_type)})]))
+    predicate = f"{_q(column)} IN ({', '.join(_literal(p, out_type) for p in periods)})"
+    if delta.is_delta_table(project.catalog.path(model.fqn)):
+        _ensure_change_feed(project.catalog.path(model.fqn))
     finish(
         rel,
         lambda reader: _write(

@@ -134,11 +134,26 @@ def write(
 
 @dataclass
 class Snapshot:
-    """One version of a table, ready to query."""
+    """One version of a table, ready to query: its data files as one or more pyarrow datasets
+    (`parts`, see `_parts`), read together as a UNION ALL."""
 
     version: int
     rows: int
-    dataset: pads.Dataset
+    schema: pa.Schema
+    parts: list[pads.Dataset]
+
+    def to_table(self) -> pa.Table:
+        import pyarrow as pa
+
+        tables = [p.to_table().cast(self.schema) for p in self.parts]
+        return pa.concat_tables(tables) if tables else self.schema.empty_table()
+
+    @property
+    def dataset(self) -> pads.Dataset:
+        """One dataset (materialized in memory when the files differ in physical types)."""
+        import pyarrow.dataset as pads
+
+        return self.parts[0] if len(self.parts) == 1 else pads.dataset(self.to_table())
 
 
 def dataset(path: Path, version: int | None = None) -> pads.Dataset:
@@ -147,7 +162,7 @@ def dataset(path: Path, version: int | None = None) -> pads.Dataset:
 
 
 def snapshot(path: Path, version: int | None = None) -> Snapshot:
-    """The table (at a version) as a pyarrow dataset: lazy, with projection and filter pushdown.
+    """The table (at a version): lazy datasets with projection and filter pushdown.
 
     Built from the Delta log's list of data files and read with pyarrow's own local filesystem
     rather than `DeltaTable.to_pyarrow_dataset()`: reading through deltalake's Rust filesystem
@@ -155,45 +170,112 @@ def snapshot(path: Path, version: int | None = None) -> Snapshot:
     without an active exception", delta-rs#2184), which would make CLI commands and test runs
     fail at random. Tables using deletion vectors or column mapping (written by other engines)
     need deltalake's reader and fall back to it."""
-    import os
-
     import pyarrow as pa
     import pyarrow.compute
-    import pyarrow.dataset as pads
-    import pyarrow.fs as pafs
 
     dt = open_table(path, version)
     features = set(dt.protocol().reader_features or [])
     actions = pa.table(dt.get_add_actions(flatten=True))
     rows = int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
-    if features & {"deletionVectors", "columnMapping"} or "://" in str(path):
-        return Snapshot(dt.version(), rows, dt.to_pyarrow_dataset())
     schema = pa.schema(dt.schema().to_arrow())
-    files = [os.path.join(str(path), p) for p in actions.column("path").to_pylist()]
+    if features & {"deletionVectors", "columnMapping"} or "://" in str(path):
+        return Snapshot(dt.version(), rows, schema, [dt.to_pyarrow_dataset()])
     partition_columns = list(dt.metadata().partition_columns)
-    partitions = None
-    if partition_columns:
-        values = {c: actions.column(f"partition.{c}").to_pylist() for c in partition_columns}
-        partitions = []
-        for i in range(len(files)):
-            expr = None
-            for c in partition_columns:
-                v = values[c][i]
-                term = (
-                    pads.field(c).is_null()
-                    if v is None
-                    else pads.field(c) == pa.scalar(v, schema.field(c).type)
-                )
-                expr = term if expr is None else expr & term
-            partitions.append(expr)
-    ds = pads.FileSystemDataset.from_paths(
-        files,
-        schema=schema,
-        format=pads.ParquetFileFormat(),
-        filesystem=pafs.LocalFileSystem(),
-        partitions=partitions,
-    )
-    return Snapshot(dt.version(), rows, ds)
+    files = []
+    for i, rel in enumerate(actions.column("path").to_pylist()):
+        values = {
+            c: _partition_text(actions.column(f"partition.{c}")[i].as_py())
+            for c in partition_columns
+        }
+        files.append((rel, values))
+    return Snapshot(dt.version(), rows, schema, _parts(path, files, schema, partition_columns))
+
+
+def _partition_text(value: Any) -> str | None:
+    """Partition values as the Delta log writes them (text), whatever the flattened type."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+#: physical Arrow types of data files, by absolute path (data files never change)
+_PHYSICAL: dict[str, dict[str, pa.DataType]] = {}
+
+
+def _parts(
+    path: Path,
+    files: list[tuple[str, dict[str, str | None]]],
+    schema: pa.Schema,
+    partition_columns: list[str],
+) -> list[pads.Dataset]:
+    """Datasets over `files`, one per group of files whose stored Arrow types agree.
+
+    Different Delta writers store the same column differently: delta-rs's MERGE and DELETE (and
+    Polars) write strings as `string_view`, plain writes as `string`. pyarrow casts such files to
+    the table schema when reading, but not when it evaluates a pushed-down filter, which fails
+    ("greater_equal has no kernel for (string, string_view)"). So each group is a dataset with
+    its own physical types; DuckDB reads both as VARCHAR and the engine unions the parts."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[str, dict[str, str | None]]]] = {}
+    for rel, values in files:
+        full = os.path.join(str(path), _unquote(rel))
+        physical = _PHYSICAL.get(full)
+        if physical is None:
+            physical = {f.name: f.type for f in pq.read_schema(full)}
+            _PHYSICAL[full] = physical
+        differing = tuple(
+            (f.name, str(physical[f.name]))
+            for f in schema
+            if f.name in physical and physical[f.name] != f.type
+        )
+        groups.setdefault(differing, []).append((full, values))
+    if not groups:
+        groups[()] = []
+    parts = []
+    for differing, members in groups.items():
+        types = dict(differing)
+        part_schema = pa.schema(
+            [
+                pa.field(f.name, _physical_type(members, f.name) if f.name in types else f.type)
+                for f in schema
+            ]
+        )
+        partitions = None
+        if partition_columns:
+            partitions = []
+            for _, values in members:
+                expr = None
+                for c in partition_columns:
+                    raw = values.get(c)
+                    term = (
+                        pads.field(c).is_null()
+                        if raw is None
+                        else pads.field(c) == pa.scalar(raw).cast(schema.field(c).type)
+                    )
+                    expr = term if expr is None else expr & term
+                partitions.append(expr)
+        parts.append(
+            pads.FileSystemDataset.from_paths(
+                [m[0] for m in members],
+                schema=part_schema,
+                format=pads.ParquetFileFormat(),
+                filesystem=pafs.LocalFileSystem(),
+                partitions=partitions,
+            )
+        )
+    return parts
+
+
+def _physical_type(members: list[tuple[str, dict[str, str | None]]], column: str) -> pa.DataType:
+    return _PHYSICAL[members[0][0]][column]
 
 
 def info(path: Path) -> TableInfo:
@@ -239,23 +321,44 @@ def transaction_version(path: Path, app_id: str) -> int | None:
 UPSTREAM_KEY = "medallion.upstream"
 
 
+FileRef = tuple[str, dict[str, "str | None"]]
+
+#: change types of a Change Data Feed file that are the rows as they are now / were before
+CDF_NEW = ("insert", "update_postimage")
+CDF_OLD = ("delete", "update_preimage")
+
+
 @dataclass
 class Changes:
-    """What the commits after `since` up to `until` did to a table's data."""
+    """What the commits after `since` up to `until` did to a table's rows.
+
+    Rows come from two kinds of files. A commit that writes a Change Data Feed (`cdc` actions:
+    delta-rs MERGE, DELETE and predicate overwrites on tables with `delta.enableChangeDataFeed`)
+    lists exactly the rows it inserted, updated (pre- and post-image) and deleted; its data-file
+    rewrites, which copy unchanged rows, are ignored. Any other commit's added data files are
+    new rows and its removed data files are rows that changed or went away."""
 
     since: int
     until: int
-    #: data files added with dataChange=true: (path relative to the table, partition values)
-    added: list[tuple[str, dict[str, str | None]]]
-    #: a file was removed with dataChange=true (an overwrite, merge, delete): rows changed or
-    #: disappeared, so the added files are not only new rows
-    rewritten: bool
     #: every commit file in the range was still in the log (else the caller must recompute all)
     complete: bool
-    #: the data files removed in the range that are still on disk (what the rows were before)
-    removed: list[tuple[str, dict[str, str | None]]] = field(default_factory=list)
+    #: data files added by commits without a change feed: (path in the table, partition values)
+    added: list[FileRef] = field(default_factory=list)
+    #: data files removed by commits without a change feed, still on disk
+    removed: list[FileRef] = field(default_factory=list)
+    #: change-feed files (rows with `_change_type`)
+    cdc: list[FileRef] = field(default_factory=list)
     #: a removed file is gone from disk (vacuumed): what was removed is no longer knowable
     removed_lost: bool = False
+
+    @property
+    def rewritten(self) -> bool:
+        """Rows changed or went away (an append consumer cannot tell new rows from old)."""
+        return bool(self.removed or self.cdc or self.removed_lost)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.cdc or self.removed_lost)
 
 
 def changes(path: Path, since: int, until: int) -> Changes:
@@ -264,39 +367,41 @@ def changes(path: Path, since: int, until: int) -> Changes:
     Compaction (OPTIMIZE) adds and removes files with dataChange=false: it is not a change and
     is skipped. The JSON commit files are the Delta protocol's own record, so this works for
     tables written by any Delta writer."""
-    added: list[tuple[str, dict[str, str | None]]] = []
-    removed: list[tuple[str, dict[str, str | None]]] = []
-    rewritten = False
-    complete = True
+    result = Changes(since, until, complete=True)
+    removed: list[FileRef] = []
     log = path / "_delta_log"
     for version in range(since + 1, until + 1):
         commit = log / f"{version:020d}.json"
         if not commit.exists():
-            complete = False
+            result.complete = False
             continue
+        adds: list[FileRef] = []
+        removes: list[FileRef] = []
+        cdcs: list[FileRef] = []
         with open(commit, encoding="utf-8") as fh:
             for line in fh:
                 if not line.strip():
                     continue
                 action = json.loads(line)
-                if "add" in action and action["add"].get("dataChange", True):
-                    add = action["add"]
-                    added.append((add["path"], add.get("partitionValues") or {}))
-                elif "remove" in action and action["remove"].get("dataChange", True):
-                    rewritten = True
-                    rm = action["remove"]
-                    removed.append((rm["path"], rm.get("partitionValues") or {}))
-    removed_lost = False
-    if rewritten:
-        # a file added and removed within the range is neither new nor old: skip it
-        added_paths = {p for p, _ in added}
-        live = set(_live_files(path, until))
-        removed = [(p, pv) for p, pv in removed if p not in added_paths]
-        added = [(p, pv) for p, pv in added if _unquote(p) in live]
-        on_disk = [(p, pv) for p, pv in removed if (path / _unquote(p)).exists()]
-        removed_lost = len(on_disk) != len(removed)
-        removed = on_disk
-    return Changes(since, until, added, rewritten, complete, removed, removed_lost)
+                for kind, bucket in (("add", adds), ("remove", removes), ("cdc", cdcs)):
+                    a = action.get(kind)
+                    if a is not None and (kind == "cdc" or a.get("dataChange", True)):
+                        bucket.append((a["path"], a.get("partitionValues") or {}))
+        if cdcs:
+            result.cdc.extend(cdcs)
+        else:
+            result.added.extend(adds)
+            removed.extend(removes)
+    # files added then removed within the range: their rows were new when added (kept while on
+    # disk: a superset is fine for key- and period-based consumers); gone from disk: unknowable
+    gone = [(p, pv) for p, pv in result.added if not (path / _unquote(p)).exists()]
+    result.added = [f for f in result.added if f not in gone]
+    added_paths = {p for p, _ in result.added}
+    removed = [(p, pv) for p, pv in removed if p not in added_paths]
+    on_disk = [(p, pv) for p, pv in removed if (path / _unquote(p)).exists()]
+    result.removed = on_disk
+    result.removed_lost = bool(gone) or len(on_disk) != len(removed)
+    return result
 
 
 def _unquote(p: str) -> str:
@@ -305,48 +410,19 @@ def _unquote(p: str) -> str:
     return unquote(p)
 
 
-def _live_files(path: Path, version: int) -> list[str]:
+def files_parts(
+    path: Path, files: list[FileRef], version: int, *, change_feed: bool = False
+) -> list[pads.Dataset]:
+    """Datasets of some of a table's files (the new ones), with the table's schema at `version`
+    (files written before a schema change get nulls for the newer columns). Change-feed files
+    also have `_change_type`."""
     import pyarrow as pa
-
-    actions = pa.table(open_table(path, version).get_add_actions(flatten=True))
-    return [_unquote(p) for p in actions.column("path").to_pylist()]
-
-
-def files_dataset(
-    path: Path, files: list[tuple[str, dict[str, str | None]]], version: int
-) -> pads.Dataset:
-    """A dataset of some of a table's data files (the new ones), with the table's schema at
-    `version` (files written before a schema change get nulls for the newer columns)."""
-    import os
-
-    import pyarrow as pa
-    import pyarrow.dataset as pads
-    import pyarrow.fs as pafs
 
     dt = open_table(path, version)
     schema = pa.schema(dt.schema().to_arrow())
-    partition_columns = list(dt.metadata().partition_columns)
-    partitions = None
-    if partition_columns:
-        partitions = []
-        for _, values in files:
-            expr = None
-            for c in partition_columns:
-                raw = values.get(c)
-                term = (
-                    pads.field(c).is_null()
-                    if raw is None
-                    else pads.field(c) == pa.scalar(raw).cast(schema.field(c).type)
-                )
-                expr = term if expr is None else expr & term
-            partitions.append(expr)
-    return pads.FileSystemDataset.from_paths(
-        [os.path.join(str(path), _unquote(p)) for p, _ in files],
-        schema=schema,
-        format=pads.ParquetFileFormat(),
-        filesystem=pafs.LocalFileSystem(),
-        partitions=partitions,
-    )
+    if change_feed:
+        schema = schema.append(pa.field("_change_type", pa.string()))
+    return _parts(path, files, schema, list(dt.metadata().partition_columns))
 
 
 def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
@@ -359,12 +435,9 @@ def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
     return None
 
 
-def consumed_upstream(path: Path) -> tuple[dict[str, int], int] | None:
-    """What the latest build of a model had read: ({input table: version}, the build's version).
-
-    Taken from the newest commit carrying `medallion.upstream` (maintenance commits such as
-    OPTIMIZE carry none and are skipped). None when the table does not exist or no build left
-    that record."""
+def last_build(path: Path) -> dict[str, Any] | None:
+    """The commit info of a model's latest build: the newest commit carrying
+    `medallion.upstream` (maintenance commits such as OPTIMIZE carry none and are skipped)."""
     if not is_delta_table(path):
         return None
     dt = open_table(path)
@@ -372,10 +445,19 @@ def consumed_upstream(path: Path) -> tuple[dict[str, int], int] | None:
     while True:
         history = dt.history(limit)
         for commit in history:
-            raw = commit.get(UPSTREAM_KEY)
-            if raw is not None:
-                data = json.loads(raw) if isinstance(raw, str) else raw
-                return {k: int(v) for k, v in data.items()}, int(commit["version"])
+            if commit.get(UPSTREAM_KEY) is not None:
+                return commit
         if len(history) < limit:
             return None
         limit *= 4
+
+
+def consumed_upstream(path: Path) -> tuple[dict[str, int], int] | None:
+    """What the latest build of a model had read: ({input table: version}, the build's version).
+    None when the table does not exist or no build left that record."""
+    commit = last_build(path)
+    if commit is None:
+        return None
+    raw = commit[UPSTREAM_KEY]
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return {k: int(v) for k, v in data.items()}, int(commit["version"])
