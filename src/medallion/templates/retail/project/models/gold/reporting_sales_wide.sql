@@ -1,9 +1,13 @@
 /* ---
 kind: merge
 unique_key: order_line_id
-# a changed order, product or customer updates the lines it appears on
+# a new or changed line, order, product or customer updates the lines it appears on: each
+# input is mapped to the output column that says which lines it touches
 incremental_inputs:
-  [silver.fact_order_lines, silver.fact_orders, silver.dim_products, silver.dim_customers]
+  silver.fact_order_lines: order_line_id
+  silver.fact_orders: order_id
+  silver.dim_products: product_id
+  silver.dim_customers: customer_id
 description: >
   One Big Table for self-service BI: one row per order line, joined to its order, product,
   customer and payment summary, so analysts query one table without joins.
