@@ -64,8 +64,9 @@ class ModelConfig(BaseModel):
     #: merge: rows of the new data matching this predicate are deleted from the table
     delete_when: str | None = None
     #: merge, scd2: when new data holds a key more than once, the row with the highest value of
-    #: this expression wins (default: `_ingested_at` when the output has it)
-    order_by: str | None = None
+    #: this expression (or list of expressions, compared in order) wins (default: `_ingested_at`
+    #: when the output has it)
+    order_by: str | list[str] | None = None
     #: scd2: the columns whose change makes a new version (default: every non-key column)
     track: list[str] | None = None
     #: scd2: column giving when a version became valid (default: the run's start time)

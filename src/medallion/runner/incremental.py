@@ -392,19 +392,23 @@ def _restrict(engine: Engine, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any
     return union.distinct()
 
 
-def _dedupe(rel: duckdb.DuckDBPyRelation, keys: list[str], order_by: str | None) -> Any:
+def _dedupe(rel: duckdb.DuckDBPyRelation, keys: list[str], order_by: str | list[str] | None) -> Any:
     """One row per key: the highest `order_by` wins (default `_ingested_at` if present)."""
     import sqlglot
     import sqlglot.expressions as exp
 
-    order = order_by or ("_ingested_at" if "_ingested_at" in rel.columns else None)
+    if order_by is None:
+        order_by = ["_ingested_at"] if "_ingested_at" in rel.columns else []
+    orders = [order_by] if isinstance(order_by, str) else list(order_by)
     window = exp.Window(
         this=exp.RowNumber(),
         partition_by=[exp.column(k, quoted=True) for k in keys],
         order=exp.Order(
-            expressions=[exp.Ordered(this=sqlglot.parse_one(order, dialect="duckdb"), desc=True)]
+            expressions=[
+                exp.Ordered(this=sqlglot.parse_one(o, dialect="duckdb"), desc=True) for o in orders
+            ]
         )
-        if order
+        if orders
         else None,
     )
     query = (
