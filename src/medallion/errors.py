@@ -113,6 +113,10 @@ class StateError(MedallionError):
     """The state database is unreadable or from an incompatible version."""
 
 
+class PublishError(MedallionError):
+    """A table could not be published; the target keeps its previous content."""
+
+
 class LockError(MedallionError):
     """Another process holds the project's writer lock."""
 

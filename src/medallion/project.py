@@ -315,6 +315,49 @@ class Project:
             self.state.forget_source(self.source_tables[node])
         return node
 
+    def publish(
+        self,
+        targets: list[str] | None = None,
+        tables: list[str] | None = None,
+        *,
+        force: bool = False,
+        command: str | None = None,
+        reporter: Reporter | None = None,
+    ) -> RunResult:
+        """Copy tables to the publish targets now (all, or the named ones), as a logged run.
+        A table version already published to a target is skipped unless `force`."""
+        import time
+
+        from medallion.publish import execute_publish
+        from medallion.runner.base import RunResult
+        from medallion.state.store import new_run_id
+
+        if not self.config.publish:
+            from medallion.errors import ConfigError
+
+            raise ConfigError(
+                "no publish targets in medallion.yml",
+                file=self.root / PROJECT_FILE,
+                hint="add publish: {warehouse: {type: postgres, dsn: ..., tables: [gold.*]}}",
+            )
+        run_id = new_run_id()
+        started = time.perf_counter()
+        self.state.start_run(
+            run_id, trigger="publish", command=command or "publish", selection=None
+        )
+        try:
+            steps = execute_publish(
+                self, run_id, targets=targets, tables=tables, force=force, reporter=reporter
+            )
+        except BaseException as e:
+            self.state.end_run(run_id, "failed", error=str(e))
+            raise
+        failed = [s for s in steps if s.status == "failed"]
+        status = "failed" if failed else "success"
+        error = f"{len(failed)} table(s) not published" if failed else None
+        self.state.end_run(run_id, status, error)
+        return RunResult(run_id, status, steps, time.perf_counter() - started, error)
+
     def check_results(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.check_results(run_id)
 

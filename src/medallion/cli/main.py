@@ -268,6 +268,36 @@ def quarantine_replay(ctx: click.Context, model: str, as_json: bool) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("targets", nargs=-1)
+@click.option("--table", "-t", "tables", multiple=True, help="Only this table (repeatable).")
+@click.option("--force", is_flag=True, help="Publish even versions already published.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def publish(
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    tables: tuple[str, ...],
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Copy tables to the publish targets of medallion.yml (all, or TARGETS): each table is
+    loaded and swapped in atomically (or merged by key), so BI tools never see half a table."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    result = project.publish(
+        list(targets) or None,
+        list(tables) or None,
+        force=force,
+        command=_command_line(),
+        reporter=None if as_json else render.RunReporter(project, verb="publish"),
+    )
+    if as_json:
+        render.print_json(render.run_result_dict(result))
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.argument("names", nargs=-1, required=True)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context

@@ -215,6 +215,7 @@ class RunReporter:
                 "view": "defining",
                 "check": "checking",
                 "test": "testing",
+                "publish": "publishing",
             }[step]
             text = f"[{step_no}/{self.total}] {verb} {node} ..."
             if self._status is None:

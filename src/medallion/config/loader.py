@@ -210,9 +210,13 @@ def _union_member(tp: Any, tag: Any) -> Any:
     if typing.get_origin(tp) not in (typing.Union, types.UnionType):
         return None
     for arg in typing.get_args(tp):
+        tags = []
+        if typing.get_origin(arg) is typing.Annotated:
+            arg, *meta = typing.get_args(arg)
+            tags = [getattr(m, "tag", None) for m in meta]
         if isinstance(arg, type) and issubclass(arg, BaseModel):
             field = arg.model_fields.get("type")
-            if field is not None and field.default == tag:
+            if tag in tags or (field is not None and field.default == tag):
                 return arg
     return None
 

@@ -8,9 +8,17 @@ project root.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from medallion.quality.spec import CheckItem
 
@@ -82,18 +90,7 @@ class FileSource(Strict):
     @field_validator("columns", mode="before")
     @classmethod
     def _column_types(cls, v: object) -> object:
-        if not isinstance(v, dict):
-            return v
-        for col, typ in v.items():
-            if typ is None or (isinstance(typ, str) and typ.count("(") != typ.count(")")):
-                raise ValueError(
-                    f"the type of column {col!r} looks cut in two at a comma ({typ!r}); in a "
-                    "{...} mapping, quote types with commas: amount: 'DECIMAL(12,2)'"
-                )
-            if not isinstance(typ, str) or not typ.strip():
-                raise ValueError(f"column {col!r} needs a type name such as INTEGER or VARCHAR")
-            check_type(typ)
-        return v
+        return check_column_types(v)
 
     @field_validator("delimiter", "quote", "escape")
     @classmethod
@@ -133,6 +130,22 @@ class FileSource(Strict):
         return self
 
 
+def check_column_types(v: object) -> object:
+    """`columns:` values must be SQL types (a comma in a flow mapping cuts them in two)."""
+    if not isinstance(v, dict):
+        return v
+    for col, typ in v.items():
+        if typ is None or (isinstance(typ, str) and typ.count("(") != typ.count(")")):
+            raise ValueError(
+                f"the type of column {col!r} looks cut in two at a comma ({typ!r}); in a "
+                "{...} mapping, quote types with commas: amount: 'DECIMAL(12,2)'"
+            )
+        if not isinstance(typ, str) or not typ.strip():
+            raise ValueError(f"column {col!r} needs a type name such as INTEGER or VARCHAR")
+        check_type(typ)
+    return v
+
+
 def check_type(typ: str) -> None:
     """Raise ValueError unless `typ` is a SQL type DuckDB understands (checked with SQLGlot)."""
     import sqlglot
@@ -162,8 +175,188 @@ def infer_format(path: str) -> Literal["csv", "json", "parquet"] | None:
     return None
 
 
-#: the union of source kinds; database and REST sources join it later
-SourceConfig = FileSource
+_DURATION_RE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE
+)
+
+
+def duration_seconds(text: str) -> float:
+    """'90 minutes' -> 5400.0 (seconds, minutes, hours, days, weeks)."""
+    m = _DURATION_RE.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is a number and a unit: '30 seconds', '2 hours', '1 day'")
+    unit = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+    return float(m.group(1)) * unit[m.group(2).lower()]
+
+
+class _CursorSource(Strict):
+    """What database and REST sources share: a schema hint, partitioning, checks, retries."""
+
+    description: str | None = None
+    #: column name -> DuckDB type, to override what the source reports
+    columns: dict[str, str] = Field(default_factory=dict)
+    partition_by: list[str] = Field(default_factory=list)
+    checks: list[CheckItem] = Field(default_factory=list)
+    #: transient failures (connection refused or reset, server restarting, HTTP 429/5xx) are
+    #: retried this many times, waiting retry_backoff * 2^attempt seconds (capped at 60)
+    retries: int = Field(default=5, ge=0)
+    retry_backoff: float = Field(default=1.0, ge=0)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_types(cls, v: object) -> object:
+        return check_column_types(v)
+
+
+class DatabaseSource(_CursorSource):
+    """A table or query of a PostgreSQL, MySQL or SQLite database, read incrementally by a
+    cursor column when one is given."""
+
+    type: Literal["postgres", "mysql", "sqlite"]
+    #: postgresql://user:${PGPASSWORD}@host:5432/db, mysql://..., or a SQLite file path
+    dsn: str
+    #: `schema.table` (or `table`); or a `query`
+    table: str | None = None
+    query: str | None = None
+    #: a column that grows with every insert and update (e.g. updated_at, or an id)
+    cursor: str | None = None
+    #: re-read rows this far behind the watermark ('1 hour', or a number for numeric cursors),
+    #: for rows committed late with an older cursor value
+    lookback: str | float | None = None
+    primary_key: list[str] = Field(default_factory=list)
+    #: rows per Arrow batch while streaming
+    batch_size: int = Field(default=100_000, ge=1000)
+
+    @field_validator("primary_key", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("lookback")
+    @classmethod
+    def _lookback(cls, v: str | float | None) -> str | float | None:
+        if isinstance(v, str):
+            duration_seconds(v)
+        return v
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> DatabaseSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("a database source needs either table: or query: (one of them)")
+        if self.lookback is not None and self.cursor is None:
+            raise ValueError("lookback needs a cursor column")
+        return self
+
+
+class Pagination(Strict):
+    """How a REST API splits its results."""
+
+    #: page: ?page=1,2,...; offset: ?offset=0,100,...; cursor: ?cursor=<token from the body>;
+    #: link: follow the `Link: <...>; rel="next"` header
+    type: Literal["page", "offset", "cursor", "link"]
+    #: the query parameter carrying the page number / offset / cursor token
+    param: str | None = None
+    #: page size, sent as `size_param` when given
+    size: int | None = None
+    size_param: str | None = None
+    #: cursor: where the next token is in the response body (a dotted path, e.g. meta.next)
+    next_path: str | None = None
+    #: page: the first page number
+    start: int = 1
+
+    @model_validator(mode="after")
+    def _needs(self) -> Pagination:
+        if self.type in ("page", "offset", "cursor") and not self.param:
+            raise ValueError(f"{self.type} pagination needs param: (the query parameter name)")
+        if self.type == "cursor" and not self.next_path:
+            raise ValueError("cursor pagination needs next_path: (where the next token is)")
+        if self.type == "offset" and not self.size:
+            raise ValueError("offset pagination needs size: (records per page)")
+        return self
+
+
+class RestCursor(Strict):
+    """Incremental pulls: send the watermark as a query parameter, take the new one from the
+    records."""
+
+    param: str
+    #: the record field holding the value (its maximum becomes the watermark)
+    field: str
+    #: value sent on the first pull
+    initial: str | None = None
+
+
+class RestSource(_CursorSource):
+    """Records from a JSON HTTP API (GET), page by page."""
+
+    type: Literal["rest"]
+    url: str
+    #: dotted path to the list of records in each response (default: the body is the list)
+    records: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    pagination: Pagination | None = None
+    cursor: RestCursor | None = None
+    #: nested objects: kept as structs (false) or flattened into parent_child columns (true)
+    flatten: bool = False
+    timeout: float = Field(default=30.0, gt=0)
+    #: stop after this many pages (a safety net against APIs that never end)
+    max_pages: int = Field(default=100_000, ge=1)
+
+
+def _source_kind(value: object) -> str:
+    kind = value.get("type", "files") if isinstance(value, dict) else getattr(value, "type", "")
+    return "database" if kind in ("postgres", "mysql", "sqlite") else str(kind)
+
+
+#: every kind of source, told apart by `type:` (files when absent)
+SourceConfig = Annotated[
+    Annotated[FileSource, Tag("files")]
+    | Annotated[DatabaseSource, Tag("database")]
+    | Annotated[RestSource, Tag("rest")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_type",
+        custom_error_message="type must be files (default), postgres, mysql, sqlite or rest",
+    ),
+]
+
+
+class PublishTable(Strict):
+    table: str
+    #: replace: load a staging table and swap it in (one transaction); merge: upsert by key
+    mode: Literal["replace", "merge"] = "replace"
+    key: list[str] = Field(default_factory=list)
+    #: the name in the target schema (default: the table's name)
+    name: str | None = None
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _key(self) -> PublishTable:
+        if self.mode == "merge" and not self.key:
+            raise ValueError(f"publishing {self.table} by merge needs key: [columns]")
+        return self
+
+
+class PublishTarget(Strict):
+    """A database that BI tools read: chosen tables are copied there after each run."""
+
+    type: Literal["postgres"]
+    dsn: str
+    schema_name: str = Field(default="public", alias="schema")
+    #: `layer.table` names or `{table:, mode: merge, key: [...]}`; `gold.*` for a whole layer
+    tables: list[str | PublishTable]
+    #: publish after every successful run (else only with `medallion publish`)
+    after_run: bool = True
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def entries(self) -> list[PublishTable]:
+        return [PublishTable(table=t) if isinstance(t, str) else t for t in self.tables]
 
 
 class ProjectConfig(Strict):
@@ -182,6 +375,8 @@ class ProjectConfig(Strict):
     #: folder of model files: <models>/<layer>/<name>.sql|.py
     models: str = "models"
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    #: databases that tables are published to (see PublishTarget)
+    publish: dict[str, PublishTarget] = Field(default_factory=dict)
     #: per layer, how long replaced data stays restorable (time travel): `medallion vacuum`
     #: deletes files older than this that the current version no longer uses. A duration
     #: ('90 days', '12 hours', '1 year') or forever; layers not listed keep Delta's 7 days.

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from medallion.config.schema import FileSource
+    from medallion.config.schema import DatabaseSource, FileSource, RestSource
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -241,6 +241,133 @@ def _recover_rejects(
             recovered += len(read.rejects)
     state.set_rejects_done(name, last)
     return recovered
+
+
+WATERMARK_KEY = "medallion.watermark"
+
+
+def last_watermark(table_path: Path) -> str | None:
+    """The watermark recorded by the newest bronze commit that carries one."""
+    if not delta.is_delta_table(table_path):
+        return None
+    for commit in delta.history(table_path, 200):
+        if WATERMARK_KEY in commit:
+            value = commit[WATERMARK_KEY]
+            return None if value in (None, "", "null") else str(value)
+    return None
+
+
+def ingest_cursor_source(
+    *,
+    name: str,
+    source: DatabaseSource | RestSource,
+    catalog: Catalog,
+    layer: str,
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    full_refresh: bool = False,
+) -> IngestResult:
+    """Land the rows of a database or REST source past its watermark as one bronze commit that
+    also records the new watermark. A failure (after retries) commits nothing."""
+    from medallion import pgconn
+    from medallion.config.schema import DatabaseSource
+
+    fqn = f"{layer}.{name}"
+    table_path = catalog.path(fqn)
+    watermark = None if full_refresh else last_watermark(table_path)
+    result = IngestResult()
+    batch = (delta.transaction_version(table_path, app_id(name)) or 0) + 1
+    ingested_at = datetime.now(UTC)
+
+    def attempt() -> tuple[delta.WriteResult | None, str | None]:
+        if isinstance(source, DatabaseSource):
+            from medallion.ingest.database import extract
+
+            ex = extract(source, name, watermark, full_refresh)
+            reader, high, origin, close = ex.reader, ex.high, ex.origin, ex.close
+        else:
+            from medallion.ingest.rest import fetch
+
+            table, high = fetch(source, name, watermark)
+            reader, origin, close = table.to_reader(), f"rest:{source.url.split('?')[0]}", None
+        try:
+            stream = _with_audit(con, reader, source, origin, ingested_at, run_id)
+            if stream is None:
+                return None, high
+            written = delta.write(
+                table_path,
+                stream,
+                mode="overwrite" if full_refresh else "append",
+                run_id=run_id,
+                partition_by=source.partition_by,
+                metadata={WATERMARK_KEY: high or "", BATCH_KEY: batch, "medallion.source": name},
+                app_transaction=(app_id(name), batch),
+                description=source.description,
+            )
+            return written, high
+        finally:
+            if close is not None:
+                close()
+
+    if isinstance(source, DatabaseSource) and source.type == "postgres":
+        written, high = pgconn.retrying(
+            attempt,
+            retries=source.retries,
+            backoff=source.retry_backoff,
+            what=f"reading {source.table or 'the query'} ({pgconn.mask(source.dsn)})",
+            source=name,
+        )
+    else:
+        written, high = attempt()
+    if written is not None:
+        result.version = written.version
+        result.rows_written = result.rows_read = written.rows
+    result.note = f"watermark {high}" if high else ""
+    if written is None:
+        result.note = "no rows" + (f" past watermark {watermark}" if watermark else "")
+    return result
+
+
+def _with_audit(
+    con: duckdb.DuckDBPyConnection,
+    reader: pa.RecordBatchReader,
+    source: DatabaseSource | RestSource,
+    origin: str,
+    ingested_at: datetime,
+    run_id: str,
+) -> pa.RecordBatchReader | None:
+    """The rows plus `_source_file`, `_ingested_at`, `_run_id`, with the `columns:` types."""
+    import pyarrow as pa
+
+    if not reader.schema.names:
+        return None
+    clash = [c for c in reader.schema.names if c in AUDIT_COLUMNS]
+    if clash:
+        from medallion.errors import SourceError
+
+        raise SourceError(f"column {clash[0]!r} clashes with medallion's audit column")
+    rel = con.from_arrow(reader)
+    select = []
+    for col in rel.columns:
+        ident = '"' + col.replace('"', '""') + '"'
+        if col in source.columns:
+            select.append(f"CAST({ident} AS {source.columns[col]}) AS {ident}")
+        else:
+            select.append(ident)
+    quoted = origin.replace("'", "''")
+    audit = (
+        f"'{quoted}' AS _source_file, TIMESTAMPTZ '{ingested_at.isoformat()}' AS _ingested_at, "
+        f"'{run_id}' AS _run_id"
+    )
+    out = rel.project(", ".join([*select, audit])).arrow(batch_size=128 * 1024)
+    # nothing new: no commit (the watermark cannot have moved without rows)
+    batches = iter(out)
+    head = next(batches, None)
+    if head is None:
+        return None
+    import itertools
+
+    return pa.RecordBatchReader.from_batches(out.schema, itertools.chain([head], batches))
 
 
 def _empty_like(table_path: Path) -> pa.RecordBatchReader | None:

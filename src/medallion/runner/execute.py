@@ -141,6 +141,21 @@ def execute_run(
                         project, engine, check, run_id, len(results) + 1, broken, reporter
                     )
                 )
+        if project.config.publish and not any(r.status == "failed" for r in results):
+            from medallion.publish import execute_publish
+
+            # after a successful run: the targets that publish after runs, the tables this
+            # run may have changed
+            results.extend(
+                execute_publish(
+                    project,
+                    run_id,
+                    tables=plan,
+                    only_after_run=True,
+                    first_step=len(results) + 1,
+                    reporter=reporter,
+                )
+            )
     except BaseException as e:
         # Ctrl-C or a crash between steps: the run is recorded as failed, tables stay valid
         state.end_run(run_id, "failed", error=f"interrupted: {type(e).__name__}")
@@ -164,11 +179,14 @@ def _checkpoint(project: Project, node: str, kind: str, run_id: str, res: StepRe
     if kind == "view" or res.status != "success":
         return
     if kind == "ingest":
-        files = res.details.get("files", [])
         if res.delta_version is None and not res.details.get("full_refresh"):
             return
-        total = len(files) + int(res.details.get("already_ingested", 0))
-        values = {"files": f"{total} files ingested"}
+        if "watermark" in res.details:
+            values = {"watermark": res.details["watermark"] or "(no cursor)"}
+        else:
+            files = res.details.get("files", [])
+            total = len(files) + int(res.details.get("already_ingested", 0))
+            values = {"files": f"{total} files ingested"}
     else:
         if res.delta_version is None:
             return
@@ -188,20 +206,33 @@ def _step_kind(project: Project, node: str) -> str:
 def _ingest(
     project: Project, engine: Engine, node: str, run_id: str, full_refresh: bool, res: StepResult
 ) -> None:
-    from medallion.ingest.bronze import ingest_source
+    from medallion.config.schema import FileSource
+    from medallion.ingest.bronze import ingest_cursor_source, ingest_source
 
     name = node.split(".", 1)[1]
-    out = ingest_source(
-        name=name,
-        source=project.config.sources[name],
-        root=project.root,
-        catalog=project.catalog,
-        layer=project.config.landing_layer,
-        state=project.state,
-        con=engine.con,
-        run_id=run_id,
-        full_refresh=full_refresh,
-    )
+    source = project.config.sources[name]
+    if isinstance(source, FileSource):
+        out = ingest_source(
+            name=name,
+            source=source,
+            root=project.root,
+            catalog=project.catalog,
+            layer=project.config.landing_layer,
+            state=project.state,
+            con=engine.con,
+            run_id=run_id,
+            full_refresh=full_refresh,
+        )
+    else:
+        out = ingest_cursor_source(
+            name=name,
+            source=source,
+            catalog=project.catalog,
+            layer=project.config.landing_layer,
+            con=engine.con,
+            run_id=run_id,
+            full_refresh=full_refresh,
+        )
     res.rows_read = out.rows_read
     res.rows_in = out.rows_read
     res.rows_written = out.rows_written
@@ -209,7 +240,11 @@ def _ingest(
     res.rows_dropped = 0
     res.delta_version = out.version
     res.note = out.note
-    res.details = {"files": out.files, "already_ingested": out.skipped_files}
+    res.details = (
+        {"files": out.files, "already_ingested": out.skipped_files}
+        if isinstance(source, FileSource)
+        else {"watermark": out.note}
+    )
     if out.quarantine_version is not None:
         res.details["quarantine_version"] = out.quarantine_version
     if out.version is not None:

@@ -112,6 +112,18 @@ _MIGRATIONS: list[str] = [
         batch         INTEGER NOT NULL     -- rejects of batches up to this one are in quarantine
     );
     """,
+    # 3 -> 4: what was published where
+    """
+    CREATE TABLE publications (
+        target         TEXT NOT NULL,
+        table_name     TEXT NOT NULL,      -- <layer>.<table>
+        delta_version  INTEGER NOT NULL,   -- the version now in the target
+        rows           INTEGER,
+        run_id         TEXT,
+        published_at   TEXT NOT NULL,
+        PRIMARY KEY (target, table_name)
+    );
+    """,
 ]
 
 
@@ -371,6 +383,28 @@ class StateStore:
                 d["details"] = json.loads(d["details"])
             out.append(d)
         return out
+
+    # -- publications --------------------------------------------------------------------
+
+    def published_version(self, target: str, table: str) -> int | None:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT delta_version FROM publications WHERE target = ? AND table_name = ?",
+                (target, table),
+            ).fetchone()
+        return row[0] if row else None
+
+    def set_published(self, target: str, table: str, version: int, rows: int, run_id: str) -> None:
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO publications VALUES (?, ?, ?, ?, ?, ?)",
+                (target, table, version, rows, run_id, utcnow()),
+            )
+
+    def publications(self) -> list[dict[str, Any]]:
+        with self.connect() as con:
+            rows = con.execute("SELECT * FROM publications ORDER BY target, table_name")
+            return [dict(r) for r in rows.fetchall()]
 
     # -- checkpoints and resets -------------------------------------------------------------
 

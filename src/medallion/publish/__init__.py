@@ -1,0 +1,172 @@
+"""Publish targets: copy chosen tables to a warehouse database after a run (or on demand).
+
+Each table is published as one step of a run (kind `publish`), so the run log shows what was
+published where and when. A table whose Delta version was already published to a target is
+skipped. The Delta version published is recorded in the state database and in the target
+table's comment.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from typing import TYPE_CHECKING
+
+from medallion.errors import ConfigError, MedallionError, PublishError
+from medallion.runner.base import StepResult
+
+if TYPE_CHECKING:
+    from medallion.config.schema import PublishTable, PublishTarget
+    from medallion.project import Project
+
+
+def plan(project: Project, target: PublishTarget, name: str) -> list[PublishTable]:
+    """The target's entries with `layer.*` patterns expanded to the tables in storage."""
+    from medallion.config.schema import PublishTable
+    from medallion.storage.catalog import QUARANTINE_SUFFIX
+
+    stored = [t for t in project.catalog.tables() if not t.endswith(QUARANTINE_SUFFIX)]
+    known = set(stored) | set(project.models) | set(project.source_tables)
+    out: list[PublishTable] = []
+    for entry in target.entries():
+        if any(ch in entry.table for ch in "*?["):
+            matches = [t for t in stored if fnmatch.fnmatchcase(t, entry.table)]
+            out.extend(entry.model_copy(update={"table": t}) for t in matches)
+        elif entry.table not in known:
+            from medallion.errors import suggest
+
+            guess = suggest(entry.table, sorted(known))
+            raise ConfigError(
+                f"publish.{name} names unknown table {entry.table}",
+                key=f"publish.{name}.tables",
+                hint=f"did you mean {guess}?" if guess else "tables are <layer>.<name>",
+            )
+        else:
+            out.append(PublishTable.model_validate(entry.model_dump()))
+    return out
+
+
+def publish_step(
+    project: Project,
+    target_name: str,
+    target: PublishTarget,
+    entry: PublishTable,
+    run_id: str,
+    res: StepResult,
+    *,
+    force: bool = False,
+) -> None:
+    """Publish one table to one target (a step of a run)."""
+    from medallion import pgconn
+    from medallion.publish.postgres import publish_table
+    from medallion.storage import delta
+
+    fqn = entry.table
+    if not project.catalog.exists(fqn):
+        raise PublishError(
+            f"{fqn} has not been built yet", hint=f"medallion run --select +{fqn.split('.', 1)[1]}"
+        )
+    snap = delta.snapshot(project.catalog.path(fqn))
+    name = entry.name or fqn.split(".", 1)[1]
+    last = project.state.published_version(target_name, fqn)
+    if last == snap.version and not force:
+        res.note = f"v{snap.version} already published"
+        res.rows_written = 0
+        return
+
+    def load() -> int:
+        conn = pgconn.connect(target.dsn)
+        try:
+            engine = project.new_engine()
+            try:
+                engine.attach_table(fqn, snap.version)
+                layer, table = fqn.split(".", 1)
+                reader = engine.reader(engine.con.sql(f'SELECT * FROM "{layer}"."{table}"'))
+                return publish_table(
+                    conn,
+                    schema_name=target.schema_name,
+                    name=name,
+                    reader=reader,
+                    mode=entry.mode,
+                    key=entry.key,
+                    comment=f"{fqn} v{snap.version}, published by medallion run {run_id}",
+                )
+            finally:
+                engine.close()
+        finally:
+            conn.close()
+
+    rows = pgconn.retrying(
+        load,
+        retries=5,
+        backoff=1.0,
+        what=f"publishing {fqn} to {target_name} ({pgconn.mask(target.dsn)})",
+        error=PublishError,
+    )
+    project.state.set_published(target_name, fqn, snap.version, rows, run_id)
+    res.rows_read = snap.rows
+    res.rows_written = rows
+    res.details = {
+        "target": target_name,
+        "table": f"{target.schema_name}.{name}",
+        "mode": entry.mode,
+        "version": snap.version,
+    }
+    res.note = f"-> {target.schema_name}.{name} ({entry.mode})"
+
+
+def execute_publish(
+    project: Project,
+    run_id: str,
+    *,
+    targets: list[str] | None = None,
+    tables: list[str] | None = None,
+    only_after_run: bool = False,
+    force: bool = False,
+    first_step: int = 1,
+    reporter: object = None,
+) -> list[StepResult]:
+    """Publish steps for the chosen targets (all, or only those with after_run) into run_id."""
+    state = project.state
+    results: list[StepResult] = []
+    chosen = targets or list(project.config.publish)
+    for name in chosen:
+        if name not in project.config.publish:
+            raise ConfigError(
+                f"no publish target named {name!r}",
+                hint="targets: " + ", ".join(project.config.publish) or "none configured",
+            )
+    step_no = first_step
+    for name in chosen:
+        target = project.config.publish[name]
+        if only_after_run and not target.after_run:
+            continue
+        for entry in plan(project, target, name):
+            if tables and entry.table not in tables:
+                continue
+            res = StepResult(step_no, entry.table, "publish")
+            layer, table = entry.table.split(".", 1)
+            if reporter is not None:
+                reporter.step_started(step_no, entry.table, "publish")  # type: ignore[attr-defined]
+            state.start_step(run_id, step_no, "publish", layer, table)
+            t0 = time.perf_counter()
+            try:
+                publish_step(project, name, target, entry, run_id, res, force=force)
+            except MedallionError as e:
+                res.status, res.error = "failed", str(e)
+            res.duration_s = time.perf_counter() - t0
+            state.end_step(
+                run_id,
+                step_no,
+                status=res.status,
+                rows_read=res.rows_read,
+                rows_written=res.rows_written,
+                duration_s=round(res.duration_s, 6),
+                error=res.error,
+                details=res.details or None,
+            )
+            if reporter is not None:
+                reporter.step_finished(res)  # type: ignore[attr-defined]
+            results.append(res)
+            step_no += 1
+    return results

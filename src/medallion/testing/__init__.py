@@ -1,0 +1,1 @@
+"""Test helpers that need no extra dependencies (a throwaway PostgreSQL server: `pgserver`)."""

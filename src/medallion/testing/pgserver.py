@@ -1,0 +1,694 @@
+"""A throwaway PostgreSQL server for tests and manual experiments (standard library only).
+
+    with PgServer(tmp_path / "pg") as pg:          # initdb + pg_ctl start; stopped on exit
+        pg.create_database("shop")
+        dsn = pg.dsn("shop")                       # postgresql://medallion:secret@127.0.0.1:PORT/shop
+
+    python -m medallion.testing.pgserver DIR       # start one, print its DSN, stop on Ctrl-C
+
+The server listens on 127.0.0.1 only, on a free port chosen automatically. TCP connections need
+the password (scram-sha-256, so a wrong password is a real authentication failure, SQLSTATE
+28P01); the unix socket (mode 0700, for the server's OS user only) is trusted. It is tuned for
+speed, not durability against an OS crash: fsync and full_page_writes are off (committed data
+still survives kill(), a crash of the server: synchronous_commit stays on), shared_buffers is
+small, the time zone is UTC.
+
+Layout under `root`: `data/` (the cluster, reused by a later PgServer on the same root),
+`postgres.log` and `sock/` (the unix socket; a short directory under /tmp instead when `root` is so
+deep that the socket path would exceed the ~107 bytes a unix socket path may have).
+
+Run as root, PostgreSQL refuses to start, so initdb, pg_ctl and postgres run as an unprivileged OS
+user (`os_user`, default `postgres`) through `runuser -u USER --` (or `setpriv`), and what they
+write is chowned to that user. When that user cannot reach `root` (pytest's
+/tmp/pytest-of-root is mode 0700), the cluster lives in a private directory under /tmp instead,
+deleted by cleanup() (which leaving the `with` block calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import pwd
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import FrameType, TracebackType
+from urllib.parse import quote
+
+__all__ = ["PgServer", "PgServerError", "find_pg_bin", "main"]
+
+REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
+"""What a PostgreSQL bin directory must hold to be usable."""
+
+_SEARCHED = (
+    "/usr/lib/postgresql/*/bin",  # Debian, Ubuntu
+    "/usr/pgsql-*/bin",  # RHEL, Fedora (PGDG packages)
+    "/opt/homebrew/opt/postgresql@*/bin",  # macOS, Homebrew
+    "/usr/local/opt/postgresql@*/bin",
+)
+_INSTALL_HINT = (
+    "PostgreSQL server binaries not found: install postgresql (apt-get install postgresql; "
+    "dnf install postgresql-server; brew install postgresql) or put the directory holding "
+    "initdb, pg_ctl and postgres on PATH (searched: PATH, " + ", ".join(_SEARCHED) + ")"
+)
+_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux, 104 on macOS, including the NUL
+_SOCKET_NAME_MAX = len("/.s.PGSQL.65535")
+_LOG_TAIL_LINES = 40
+
+DEFAULT_SETTINGS: dict[str, str] = {
+    "listen_addresses": "127.0.0.1",
+    "unix_socket_permissions": "0700",
+    "password_encryption": "scram-sha-256",
+    "fsync": "off",
+    "full_page_writes": "off",
+    "shared_buffers": "32MB",
+    "max_connections": "50",
+    "timezone": "UTC",
+    "log_timezone": "UTC",
+}
+"""postgresql.conf settings written when the cluster is created (`settings=` adds to them)."""
+
+
+class PgServerError(RuntimeError):
+    """The server could not be found, created, started or stopped; the message says why."""
+
+
+def _version_key(bin_dir: Path) -> tuple[int, ...]:
+    """(15,) for /usr/lib/postgresql/15/bin, (9, 6) for .../9.6/bin, (16,) for postgresql@16."""
+    return tuple(int(part) for part in re.findall(r"\d+", bin_dir.parent.name))
+
+
+def _has_binaries(bin_dir: Path) -> bool:
+    return all(
+        (bin_dir / name).is_file() and os.access(bin_dir / name, os.X_OK)
+        for name in REQUIRED_BINARIES
+    )
+
+
+def find_pg_bin() -> Path | None:
+    """The directory holding initdb, pg_ctl and postgres, or None.
+
+    First pg_ctl's directory on PATH (with symlinks resolved: /usr/local/bin/pg_ctl may link into
+    /usr/lib/postgresql/15/bin, which also holds psql; then as found), then the highest version
+    under /usr/lib/postgresql/*/bin (and the RHEL and Homebrew equivalents)."""
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        for candidate in (Path(on_path).resolve().parent, Path(on_path).parent):
+            if _has_binaries(candidate):
+                return candidate
+    candidates: list[Path] = []
+    for pattern in _SEARCHED:
+        anchor, _, rest = pattern[1:].partition("/")
+        candidates.extend(Path("/" + anchor).glob(rest))
+    for candidate in sorted(candidates, key=_version_key, reverse=True):
+        if _has_binaries(candidate):
+            return candidate
+    return None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the kernel's choice for an ephemeral bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state, ppid, ...); None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    return text.rpartition(")")[2].split()
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie: a killed postmaster is reparented to
+    init, and an init that does not reap (as in some containers) leaves it a zombie forever."""
+    if Path("/proc/self/stat").exists():
+        fields = _proc_stat(pid)
+        return fields is not None and fields[0] not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux /proc; empty elsewhere)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return []
+    children = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            fields = _proc_stat(int(entry.name))
+            if fields is not None and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+                children.append(int(entry.name))
+    return children
+
+
+def _wait_dead(pids: Iterable[int], timeout: float) -> bool:
+    """Wait until none of `pids` is alive; False if some still are after `timeout` seconds."""
+    pending = list(pids)
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [pid for pid in pending if _pid_alive(pid)]
+        if not pending:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _conf_value(value: object) -> str:
+    """A postgresql.conf value, single-quoted (any setting may be quoted)."""
+    if isinstance(value, bool):
+        value = "on" if value else "off"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _literal(text: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PgServer:
+    """One PostgreSQL cluster under `root`, started with start() and stopped with stop().
+
+    `port=None` picks a free port (kept across restart()). `user`/`password` are the superuser
+    that dsn() connects as. `bin_dir` overrides find_pg_bin(); `os_user` is who runs the server
+    when this process is root; `settings` adds postgresql.conf settings (applied on every start);
+    `timeout` bounds each start and stop, in seconds."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        port: int | None = None,
+        user: str = "medallion",
+        password: str = "secret",
+        bin_dir: Path | str | None = None,
+        os_user: str = "postgres",
+        settings: Mapping[str, object] | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        self.root = Path(root).absolute()
+        self.host = "127.0.0.1"
+        self._auto_port = port is None
+        self.port: int = free_port(self.host) if port is None else port
+        self.user = user
+        self.password = password
+        self.os_user = os_user
+        self.settings = dict(settings or {})
+        self.timeout = timeout
+        self._bin_override = Path(bin_dir) if bin_dir is not None else None
+        self.bin_dir: Path | None = None
+        # Where things go; _prepare() may move them (private directory, short socket path).
+        self.data_dir = self.root / "data"
+        self.log_path = self.root / "postgres.log"
+        self.socket_dir = self.root / "sock"
+        self._prepared = False
+        self._as_server: list[str] = []  # command prefix that runs as the server's OS user
+        self._owner: tuple[int, int] | None = None  # (uid, gid) to chown to when root
+        self._private_dirs: list[Path] = []  # made under /tmp by us, removed by cleanup()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def dsn(self, database: str = "postgres") -> str:
+        """postgresql://user:password@127.0.0.1:port/database (parts percent-encoded)."""
+        return (
+            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@{self.host}:{self.port}/{quote(database, safe='')}"
+        )
+
+    @property
+    def running(self) -> bool:
+        """Whether a postmaster is alive on this data directory."""
+        pid = self._postmaster_pid()
+        return pid is not None and _pid_alive(pid)
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs."""
+        pid = self._postmaster_pid()
+        return pid if pid is not None and _pid_alive(pid) else None
+
+    def start(self) -> PgServer:
+        """Create the cluster if needed, start it and wait until it accepts TCP connections.
+
+        A server already running on this data directory is adopted (its port included)."""
+        return self._start(allow_new_port=self._auto_port)
+
+    def stop(self) -> None:
+        """Shut down cleanly (`pg_ctl stop -m fast`: connections are closed, no recovery needed
+        on the next start). Nothing to do if the server is not running."""
+        if not self._prepared:
+            if not (self.data_dir / "postmaster.pid").exists():
+                return  # never started by this object, no server of an earlier one under root
+            self._prepare()
+        pid = self._postmaster_pid()
+        if pid is None:
+            return
+        if not _pid_alive(pid):
+            self._remove_stale_pidfile()
+            return
+        offset = self._log_size()
+        result = self._run(
+            [self._bin("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", *self._wait()],
+            as_server=True,
+        )
+        if result.returncode != 0 and self.running:
+            raise PgServerError(
+                f"PostgreSQL did not stop (data {self.data_dir}): pg_ctl exited "
+                f"{result.returncode}: {(result.stderr or result.stdout).strip()}"
+                + self._log_excerpt(offset)
+            )
+        # A non-reaping init leaves the stopped postmaster a zombie with its pid file removed;
+        # nothing else to clean up.
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, as a crash would. Its children (backends, checkpointer, ...)
+        notice and exit on their own; any still alive after a few seconds are killed too, so a
+        restart() is not refused for shared memory still in use. The next start runs crash
+        recovery."""
+        pid = self._postmaster_pid()
+        if pid is None or not _pid_alive(pid):
+            raise PgServerError(f"PostgreSQL is not running (data {self.data_dir}): cannot kill")
+        children = _children(pid)
+        os.kill(pid, signal.SIGKILL)
+        if not _wait_dead([pid], 10):
+            raise PgServerError(f"the postmaster (pid {pid}) survived SIGKILL")
+        if not _wait_dead(children, 10):
+            for child in children:
+                if _pid_alive(child):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGKILL)
+            _wait_dead(children, 5)
+
+    def restart(self) -> None:
+        """Stop if running (cleanly), then start again on the same port and data directory;
+        after kill() this is a start with crash recovery."""
+        if self.running:
+            self.stop()
+        self._start(allow_new_port=False)
+
+    def create_database(self, name: str) -> None:
+        """CREATE DATABASE name (owned by `user`)."""
+        self.psql(f"CREATE DATABASE {_ident(name)}")
+
+    def drop_database(self, name: str) -> None:
+        """DROP DATABASE IF EXISTS name, disconnecting anyone still connected to it."""
+        self.psql(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run SQL with psql over TCP as `user`; its unaligned, tuples-only output."""
+        psql = self._psql_binary()
+        env = {**os.environ, "PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"}
+        for var in ("PGSERVICE", "PGSERVICEFILE", "PGOPTIONS", "PGSSLMODE"):
+            env.pop(var, None)
+        cmd = [psql, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", self.host]
+        cmd += ["-p", str(self.port), "-U", self.user, "-d", database, "-c", sql]
+        result = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300
+        )
+        if result.returncode != 0:
+            raise PgServerError(f"psql failed on {sql!r}: {result.stderr.strip()}")
+        return result.stdout
+
+    def cleanup(self) -> None:
+        """Stop the server and delete the directories made under /tmp (a private cluster
+        directory, a short socket directory). Files under `root` are left alone."""
+        self.stop()
+        for path in self._private_dirs:
+            shutil.rmtree(path, ignore_errors=True)
+        self._private_dirs.clear()
+        self._prepared = False
+
+    def __enter__(self) -> PgServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cleanup()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"PgServer({self.host}:{self.port}, data={str(self.data_dir)!r}, {state})"
+
+    # -- set-up -------------------------------------------------------------------------------
+
+    def _bin(self, name: str) -> str:
+        assert self.bin_dir is not None
+        return str(self.bin_dir / name)
+
+    def _psql_binary(self) -> str:
+        if self.bin_dir is None:
+            self.bin_dir = self._find_bin()
+        if (self.bin_dir / "psql").is_file():
+            return str(self.bin_dir / "psql")
+        found = shutil.which("psql")
+        if found is None:
+            raise PgServerError(
+                f"psql not found (not in {self.bin_dir}, not on PATH): install the PostgreSQL "
+                "client (apt-get install postgresql-client)"
+            )
+        return found
+
+    def _find_bin(self) -> Path:
+        if self._bin_override is not None:
+            if not _has_binaries(self._bin_override):
+                missing = [n for n in REQUIRED_BINARIES if not (self._bin_override / n).is_file()]
+                raise PgServerError(
+                    f"{_INSTALL_HINT}; the bin_dir given, {self._bin_override}, "
+                    f"lacks {', '.join(missing)}"
+                )
+            return self._bin_override
+        found = find_pg_bin()
+        if found is None:
+            raise PgServerError(_INSTALL_HINT)
+        return found
+
+    def _set_identity(self) -> None:
+        """As root: run the server as `os_user` through runuser (or setpriv)."""
+        if os.geteuid() != 0:
+            self._as_server, self._owner = [], None
+            return
+        try:
+            entry = pwd.getpwnam(self.os_user)
+        except KeyError:
+            raise PgServerError(
+                f"running as root, but PostgreSQL refuses to run as root and the unprivileged OS "
+                f"user {self.os_user!r} to run it as does not exist: create it (useradd --system "
+                f"{self.os_user}), pass os_user=..., or run as a non-root user"
+            ) from None
+        self._owner = (entry.pw_uid, entry.pw_gid)
+        runuser, setpriv = shutil.which("runuser"), shutil.which("setpriv")
+        if runuser:
+            self._as_server = [runuser, "-u", self.os_user, "--"]
+        elif setpriv:
+            self._as_server = [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}"]
+            self._as_server += ["--init-groups", "--"]
+        else:
+            raise PgServerError(
+                "running as root needs runuser or setpriv (util-linux) to run PostgreSQL as "
+                f"{self.os_user!r}: install util-linux, or run as a non-root user"
+            )
+
+    def _chown(self, path: Path) -> None:
+        if self._owner is not None:
+            os.chown(path, *self._owner)
+
+    def _server_can_reach(self, path: Path) -> bool:
+        if not self._as_server:
+            return True
+        result = self._run(["test", "-x", str(path)], as_server=True)
+        return result.returncode == 0
+
+    def _private_dir(self, prefix: str) -> Path:
+        """A fresh directory with a short path under /tmp, owned by the server's user."""
+        parent = "/tmp" if Path("/tmp").is_dir() else tempfile.gettempdir()
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        self._chown(path)
+        self._private_dirs.append(path)
+        return path
+
+    def _prepare(self) -> None:
+        """Find the binaries, decide who runs the server and where its files go."""
+        if self._prepared:
+            return
+        self.bin_dir = self._find_bin()
+        self._set_identity()
+        self.root.mkdir(parents=True, exist_ok=True)
+        base = self.root
+        if not self._server_can_reach(self.root):
+            base = self._private_dir("medallion-pg-")
+        self.data_dir = base / "data"
+        self.log_path = base / "postgres.log"
+        self.socket_dir = base / "sock"
+        if len(str(self.socket_dir)) + _SOCKET_NAME_MAX > _SOCKET_PATH_MAX:
+            self.socket_dir = self._private_dir("pgsock-")
+        self.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        self._chown(self.socket_dir)
+        self.log_path.touch(exist_ok=True)
+        self._chown(self.log_path)
+        self._prepared = True
+
+    def _initdb(self) -> None:
+        """Create the cluster unless `data_dir` already holds one."""
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._chown(self.data_dir)
+        pwfile = self.data_dir.parent / f".pwfile-{os.getpid()}"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.password + "\n")
+        self._chown(pwfile)
+        try:
+            result = self._run(
+                [
+                    *(self._bin("initdb"), "-D", str(self.data_dir), "-U", self.user),
+                    *(f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256"),
+                    *("--encoding=UTF8", "--locale=C", "--no-sync"),
+                ],
+                as_server=True,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise PgServerError(
+                f"initdb failed (data {self.data_dir}), exit {result.returncode}:\n"
+                + (result.stderr or result.stdout).strip()
+            )
+        conf = "\n# medallion.testing.pgserver\n" + "".join(
+            f"{key} = {_conf_value(value)}\n" for key, value in DEFAULT_SETTINGS.items()
+        )
+        with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as handle:
+            handle.write(conf)
+        (self.data_dir / "pg_hba.conf").write_text(
+            "# medallion.testing.pgserver: trust the unix socket (mode 0700: the server's OS user\n"
+            "# only), a scram-sha-256 password for TCP from 127.0.0.1.\n"
+            "local   all           all                   trust\n"
+            "host    all           all   127.0.0.1/32    scram-sha-256\n"
+            "host    replication   all   127.0.0.1/32    scram-sha-256\n",
+            encoding="utf-8",
+        )
+
+    # -- start and stop -----------------------------------------------------------------------
+
+    def _start(self, *, allow_new_port: bool) -> PgServer:
+        self._prepare()
+        self._initdb()
+        if self.running:
+            port = self._pidfile_line(3)
+            if port is not None and port.isdigit():
+                self.port = int(port)
+            return self
+        self._remove_stale_pidfile()
+        attempts = 5 if allow_new_port else 1
+        for attempt in range(attempts):
+            offset = self._log_size()
+            result = self._pg_ctl_start()
+            if result.returncode == 0 and self._wait_accepting():
+                return self
+            excerpt = self._log_excerpt(offset)
+            self._stop_immediately()
+            if "already in use" in excerpt and attempt + 1 < attempts:
+                self.port = free_port(self.host)  # lost a race for the port: take another
+                continue
+            output = (result.stderr or result.stdout).strip()
+            raise PgServerError(
+                f"PostgreSQL failed to start (data {self.data_dir}, port {self.port}, "
+                f"binaries {self.bin_dir}): pg_ctl exited {result.returncode}"
+                + (f": {output}" if output else "")
+                + excerpt
+            )
+        raise AssertionError("unreachable")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        options = {
+            "port": str(self.port),
+            "listen_addresses": self.host,
+            "unix_socket_directories": str(self.socket_dir),
+            **{key: str(value) for key, value in self.settings.items()},
+        }
+        postgres_args = " ".join(
+            f"-c {shlex.quote(f'{key}={value}')}" for key, value in options.items()
+        )
+        return self._run(
+            [
+                *(self._bin("pg_ctl"), "start", "-D", str(self.data_dir)),
+                *("-l", str(self.log_path), *self._wait(), "-o", postgres_args),
+            ],
+            as_server=True,
+            new_session=True,  # terminal signals (Ctrl-C) must not reach the postmaster
+        )
+
+    def _wait_accepting(self) -> bool:
+        """pg_ctl -w waited for "ready"; confirm the TCP port takes connections."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return True
+            except OSError:
+                if time.monotonic() >= deadline or not self.running:
+                    return False
+                time.sleep(0.05)
+
+    def _stop_immediately(self) -> None:
+        """After a failed start: make sure no half-started postmaster lingers."""
+        pid = self._postmaster_pid()
+        if pid is not None and _pid_alive(pid):
+            self._run(
+                [self._bin("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "immediate", "-w"],
+                as_server=True,
+            )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _run(
+        self, cmd: Sequence[str], *, as_server: bool, new_session: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        full = [*self._as_server, *cmd] if as_server else list(cmd)
+        try:
+            return subprocess.run(
+                full,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                cwd="/",  # the server's OS user may not be allowed into our working directory
+                env={**os.environ, "LC_ALL": "C"},
+                start_new_session=new_session,
+                timeout=self.timeout + 30,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise PgServerError(
+                f"{shlex.join(full)} did not finish in {self.timeout + 30:.0f}s"
+                + self._log_excerpt(0)
+            ) from exc
+
+    def _wait(self) -> list[str]:
+        """pg_ctl options: wait (up to `timeout`), print only errors."""
+        return ["-w", "-t", str(max(1, int(self.timeout))), "-s"]
+
+    def _pidfile_line(self, index: int) -> str | None:
+        """Line `index` of postmaster.pid (0 pid, 1 data dir, 2 start time, 3 port, ...)."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return lines[index].strip() if index < len(lines) else None
+
+    def _postmaster_pid(self) -> int | None:
+        line = self._pidfile_line(0)
+        return int(line) if line is not None and line.isdigit() else None
+
+    def _remove_stale_pidfile(self) -> None:
+        """Remove the lock files a killed server left: postmaster.pid and the socket's
+        .s.PGSQL.PORT.lock. Postgres ignores them itself only when their pid does not exist at
+        all, and a killed postmaster may live on as a zombie (an init that does not reap)."""
+        lock_files = [self.data_dir / "postmaster.pid", *self.socket_dir.glob(".s.PGSQL.*.lock")]
+        for lock_file in lock_files:
+            try:
+                first = lock_file.read_text().split("\n", 1)[0].strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if first.isdigit() and not _pid_alive(int(first)):
+                lock_file.unlink(missing_ok=True)
+                if lock_file.name.endswith(".lock"):  # the socket file itself
+                    lock_file.with_name(lock_file.name.removesuffix(".lock")).unlink(
+                        missing_ok=True
+                    )
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def _log_excerpt(self, offset: int) -> str:
+        """The server log's last lines written since `offset` (or the last lines at all)."""
+        try:
+            data = self.log_path.read_bytes()
+        except OSError:
+            return ""
+        text = data[offset:].decode("utf-8", "replace").strip()
+        if not text:
+            text = data.decode("utf-8", "replace").strip()
+        if not text:
+            return f"\n(the server log {self.log_path} is empty)"
+        lines = text.splitlines()[-_LOG_TAIL_LINES:]
+        return f"\n--- last lines of {self.log_path} ---\n" + "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m medallion.testing.pgserver DIR`: start a server, print its DSN, wait for Ctrl-C
+    (or SIGTERM), stop it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m medallion.testing.pgserver",
+        description="Start a throwaway PostgreSQL server under DIR and print its DSN; "
+        "Ctrl-C stops it.",
+    )
+    parser.add_argument("dir", type=Path, help="directory for the cluster (created if missing)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default: a free one)")
+    parser.add_argument("--user", default="medallion", help="superuser name (default medallion)")
+    parser.add_argument("--password", default="secret", help="its password (default secret)")
+    parser.add_argument("--database", default="postgres", help="database in the printed DSN")
+    args = parser.parse_args(argv)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    server = PgServer(args.dir, port=args.port, user=args.user, password=args.password)
+    try:
+        server.start()
+    except PgServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = {_literal(args.database)}")
+        if not exists.strip():
+            server.create_database(args.database)
+        print(server.dsn(args.database), flush=True)
+        note = " (private: deleted on exit)" if server.data_dir.parent != server.root else ""
+        print(
+            f"data {server.data_dir}{note}, log {server.log_path}, socket {server.socket_dir}; "
+            "Ctrl-C stops the server",
+            file=sys.stderr,
+            flush=True,
+        )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
