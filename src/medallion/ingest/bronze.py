@@ -46,6 +46,8 @@ class IngestResult:
     files: list[str] = field(default_factory=list)
     skipped_files: int = 0
     note: str = ""
+    #: database and REST sources: the watermark after this ingest
+    watermark: str | None = None
 
 
 def app_id(source: str) -> str:
@@ -322,6 +324,7 @@ def ingest_cursor_source(
     if written is not None:
         result.version = written.version
         result.rows_written = result.rows_read = written.rows
+    result.watermark = high
     result.note = f"watermark {high}" if high else ""
     if written is None:
         result.note = "no rows" + (f" past watermark {watermark}" if watermark else "")

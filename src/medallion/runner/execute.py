@@ -243,7 +243,7 @@ def _ingest(
     res.details = (
         {"files": out.files, "already_ingested": out.skipped_files}
         if isinstance(source, FileSource)
-        else {"watermark": out.note}
+        else {"watermark": out.watermark}
     )
     if out.quarantine_version is not None:
         res.details["quarantine_version"] = out.quarantine_version
