@@ -307,8 +307,13 @@ def clone_project(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, copy_function=copy)
 
 
+#: 1-minute load average just before each measured run (other work on the machine shows here)
+LOADS: list[float] = []
+
+
 def run_cli(project: Path) -> tuple[Sample, dict[str, Any]]:
     """`medallion run --json` in `project`: the measured sample and the run's JSON report."""
+    LOADS.append(os.getloadavg()[0])
     sample = measure([MEDALLION, "run", "--json"], cwd=project, env=ENV)
     report = json.loads(sample.stdout)
     if report["status"] != "success":
@@ -417,6 +422,15 @@ class RetailResult:
 
     def run_s(self, what: str) -> float:
         return statistics.median(r["duration_s"] for r in self.reports[what])
+
+    def steps_sum(self, what: str) -> list[float]:
+        """Per run: the sum of its steps' durations."""
+        return [sum(s["duration_s"] for s in r["steps"]) for r in self.reports[what]]
+
+    def outside_steps(self, what: str) -> list[float]:
+        """Per run: wall time not spent in a step."""
+        samples = getattr(self, what)
+        return [s.wall_s - t for s, t in zip(samples, self.steps_sum(what), strict=True)]
 
 
 def check_incremental(data: RetailData, project: Path, report: dict[str, Any]) -> None:
@@ -804,13 +818,15 @@ def retail_steps_table(r: RetailResult) -> str:
                 _details(step),
             ]
         )
-    walls = [Summary.of(x).wall_s for x in (r.full, r.incremental, r.noop)]
-    sums = [sum(x.values()) for x in (full, inc, noop)]
+    whats = ("full", "incremental", "noop")
+    walls = [Summary.of(getattr(r, w)).wall_s for w in whats]
+    sums = [statistics.median(r.steps_sum(w)) for w in whats]
+    outside = [statistics.median(r.outside_steps(w)) for w in whats]
     rows.append(["sum of the steps", *map(_s, sums), "", "", ""])
     rows.append(
         [
             "outside the steps (start-up, imports, loading, validation, lock, exit)",
-            *(_s(w - s) for w, s in zip(walls, sums, strict=True)),
+            *map(_s, outside),
             "",
             "",
             "",
@@ -944,7 +960,8 @@ def retail_report(r: RetailResult, repeat: int) -> list[str]:
         )
         + ".",
         "Per step (median seconds as each run reports them; a step's time includes its "
-        "checks and its state-database bookkeeping):",
+        "checks and its state-database bookkeeping; the last rows are medians of each run's "
+        "own sum, so the column does not add up exactly):",
         retail_steps_table(r),
     ]
     if r.phases is not None:
@@ -1037,8 +1054,10 @@ def report(
         f"    {command}",
         f"Machine: {machine(('medallion', 'duckdb', 'deltalake', 'pyarrow', 'sqlglot'))}.",
         f"Code measured: {package_source('medallion')}.",
-        f"Load average (1 min) before / after the benchmark: {load[0]:.2f} / {load[1]:.2f} "
-        f"(on {os.cpu_count()} CPUs).",
+        f"Load average (1 min) before / after the benchmark: {load[0]:.2f} / {load[1]:.2f}; "
+        f"just before each measured run: median {statistics.median(LOADS):.2f}, max "
+        f"{max(LOADS):.2f} (on {os.cpu_count()} CPUs: the benchmark alone keeps it near the CPU "
+        "count; more means other work was running, which slows the runs and widens the spread).",
         "Every figure is one fresh `medallion run --json` process measured with `os.wait4` "
         "(wall, CPU = user + system, peak RSS of that process); see "
         "[incremental.py](../benchmarks/incremental.py) for the method.",

@@ -177,22 +177,12 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
                     **where,
                 )
             validate(model.config.expectations, model=model.fqn, file=model.path)
-        if model.config.incremental:
-            if model.language == "python":
-                raise ModelError(
-                    f"a Python model cannot be kind {model.config.kind}",
-                    hint="use kind: table, or write the model in SQL",
-                    **where,
-                )
-            unknown = [
-                t for t in model.config.incremental_inputs or [] if t not in model.depends_on
-            ]
-            if unknown:
-                raise ModelError(
-                    f"incremental_inputs names {unknown[0]}, which the model does not read",
-                    hint=f"it reads: {', '.join(model.depends_on)}",
-                    **where,
-                )
+        if model.config.incremental and model.language == "python":
+            raise ModelError(
+                f"a Python model cannot be kind {model.config.kind}",
+                hint="use kind: table, or write the model in SQL",
+                **where,
+            )
         if model.language == "python" and model.config.kind == "view":
             raise ModelError("a Python model cannot be a view", hint="use kind: table", **where)
         if model.config.kind == "view" and model.config.partition_by:
@@ -220,6 +210,23 @@ def _incremental_inputs(
             t
             for t in model.depends_on
             if t.split(".", 1)[0] == landing or (t in models and models[t].kind == "append")
+        )
+    # an input may be a table the model reads through views (views have no versions)
+    reachable: list[str] = []
+    todo = list(model.depends_on)
+    while todo:
+        t = todo.pop(0)
+        if t not in reachable:
+            reachable.append(t)
+            if t in models and models[t].kind == "view":
+                todo.extend(models[t].depends_on)
+    unknown = [t for t in chosen if t not in reachable]
+    if unknown:
+        raise ModelError(
+            f"incremental_inputs names {unknown[0]}, which the model does not read",
+            file=model.path,
+            model=model.fqn,
+            hint=f"it reads: {', '.join(reachable)}",
         )
     for t in chosen:
         if t in models and models[t].kind == "view":

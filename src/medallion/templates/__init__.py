@@ -80,6 +80,13 @@ TEMPLATES: dict[str, Template] = {
             default_rows=3000,
             rows_unit="order lines",
         ),
+        Template(
+            "oltp",
+            "An OLTP PostgreSQL shop extracted incrementally -> staging, intermediate -> marts "
+            "published to a PostgreSQL warehouse (a Python EL + dbt + Airflow system, migrated)",
+            default_rows=3000,
+            rows_unit="order items",
+        ),
     ]
 }
 

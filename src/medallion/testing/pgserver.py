@@ -75,7 +75,7 @@ DEFAULT_SETTINGS: dict[str, str] = {
     "timezone": "UTC",
     "log_timezone": "UTC",
 }
-"""postgresql.conf settings written when the cluster is created (`settings=` adds to them)."""
+"""postgresql.conf settings written when the cluster is created (`settings=` overrides them)."""
 
 
 class PgServerError(RuntimeError):
@@ -195,8 +195,11 @@ class PgServer:
 
     `port=None` picks a free port (kept across restart()). `user`/`password` are the superuser
     that dsn() connects as. `bin_dir` overrides find_pg_bin(); `os_user` is who runs the server
-    when this process is root; `settings` adds postgresql.conf settings (applied on every start);
-    `timeout` bounds each start and stop, in seconds."""
+    when this process is root; `settings` are extra server settings (`-c name=value` on every
+    start, over DEFAULT_SETTINGS); `timeout` bounds each start and stop, in seconds.
+
+    A later PgServer on the same root reuses the cluster (created with the first one's user and
+    password)."""
 
     def __init__(
         self,
