@@ -76,6 +76,7 @@ def init(directory: Path | None, template: str | None, rows: int | None, no_data
     The new project holds generated sample data under data/, so `medallion run` works at once.
     Without --template, lists the templates."""
     from medallion.cli import render
+    from medallion.errors import TemplateError
     from medallion.templates import TEMPLATES, get_template
 
     if template is None:
@@ -84,7 +85,15 @@ def init(directory: Path | None, template: str | None, rows: int | None, no_data
     tpl = get_template(template)
     dest = directory or Path(".")
     tpl.scaffold(dest)
-    counts = {} if no_data else tpl.generate(dest, rows=rows)
+    counts: dict[str, int] = {}
+    if not no_data:
+        try:
+            counts = tpl.generate(dest, rows=rows)
+        except TemplateError as e:
+            # e.g. the OLTP template's database is not configured yet: the project is there
+            render.error(e)
+            render.initialized(dest, tpl, counts, next_steps=False)
+            return
     render.initialized(dest, tpl, counts)
 
 
@@ -526,13 +535,14 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
     tpl = get_template(template)
     dest = directory or Path(tempfile.mkdtemp(prefix=f"medallion-demo-{tpl.name}-"))
     tpl.scaffold(dest)
-    counts = tpl.generate(dest, rows=rows)
-    render.initialized(dest, tpl, counts, next_steps=False)
-    project = Project.load(dest)
-    result = project.run(
-        trigger="demo", command=_command_line(), reporter=render.RunReporter(project)
-    )
-    render.demo_summary(project, result)
+    with tpl.demo_environment(dest) as env:
+        counts = tpl.generate(dest, rows=rows)
+        render.initialized(dest, tpl, counts, next_steps=False)
+        project = Project.load(dest)
+        result = project.run(
+            trigger="demo", command=_command_line(), reporter=render.RunReporter(project)
+        )
+        render.demo_summary(project, result, env)
     sys.exit(0 if result.ok else 1)
 
 

@@ -767,7 +767,7 @@ def _markup(text: str) -> str:
 # -- demo -----------------------------------------------------------------------------------------
 
 
-def demo_summary(project: Project, result: RunResult) -> None:
+def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None = None) -> None:
     console = out()
     gold = project.config.layers[-1]
     gold_tables = [fqn for fqn in project.graph.order if fqn.startswith(f"{gold}.")]
@@ -791,6 +791,13 @@ def demo_summary(project: Project, result: RunResult) -> None:
     console.print(f"\n[bold]run summary[/] ({result.run_id})")
     console.print(_steps_table(project.steps(result.run_id)))
     example = gold_tables[-1] if gold_tables else f"{gold}.<table>"
+    if env:
+        from medallion.pgconn import mask
+
+        console.print(
+            "\n[dim]the demo's PostgreSQL server is stopped now; its data stay in "
+            f"{project.root / '.pgdata'} ({', '.join(f'{k}={mask(v)}' for k, v in env.items())})[/]"
+        )
     err().print(
         f"project: {project.root}\n"
         f'try: medallion -p {project.root} query "select * from {example} limit 5"\n'

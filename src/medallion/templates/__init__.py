@@ -47,6 +47,15 @@ class Template:
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "lakehouse", ".medallion"),
         )
 
+    def demo_environment(self, dest: Path):
+        """A context manager preparing what the demo needs (e.g. databases), yielding the
+        environment variables it set; nothing for templates whose data are files."""
+        import contextlib
+
+        module = importlib.import_module(self.package)
+        hook = getattr(module, "demo_environment", None)
+        return hook(dest) if hook is not None else contextlib.nullcontext({})
+
     def generate(
         self,
         root: Path,
