@@ -228,25 +228,28 @@ def phases_child(root: Path) -> None:
 
 @dataclass
 class Phases:
-    """Medians over the profiled runs: node -> phase -> seconds, node -> phase -> max RSS MB."""
+    """Medians over the profiled runs: node -> phase -> seconds (0 in a run without that
+    phase), node -> phase -> max RSS MB (over the runs where a sample fell in that phase), and
+    the profiled processes' peak RSS (`os.wait4`)."""
 
     runs: int
     run_s: float
     windows: dict[str, float]
     seconds: dict[str, dict[str, float]]
     rss_mb: dict[str, dict[str, float]]
+    peak_mb: float
 
     @classmethod
-    def of(cls, reports: list[dict[str, Any]]) -> Phases:
-        def med(key: str) -> dict[str, dict[str, float]]:
+    def of(cls, reports: list[dict[str, Any]], peaks: list[float]) -> Phases:
+        def med(key: str, missing: float | None) -> dict[str, dict[str, float]]:
             nodes = {n for r in reports for n in r[key]}
             out: dict[str, dict[str, float]] = {}
             for n in nodes:
                 phases = {p for r in reports for p in r[key].get(n, {})}
-                out[n] = {
-                    p: statistics.median(r[key].get(n, {}).get(p, 0.0) for r in reports)
-                    for p in phases
-                }
+                out[n] = {}
+                for p in phases:
+                    values = [r[key].get(n, {}).get(p, missing) for r in reports]
+                    out[n][p] = statistics.median(v for v in values if v is not None)
             return out
 
         windows = {
@@ -257,8 +260,9 @@ class Phases:
             len(reports),
             statistics.median(r["run_s"] for r in reports),
             windows,
-            med("seconds"),
-            med("rss_mb"),
+            med("seconds", 0.0),
+            med("rss_mb", None),
+            statistics.median(peaks),
         )
 
     def totals(self) -> dict[str, float]:
@@ -271,15 +275,16 @@ class Phases:
 
 
 def profile_phases(make_project: Callable[[Path], None], runs: int, workdir: Path) -> Phases:
-    reports = []
+    reports, peaks = [], []
     for i in range(runs):
         root = workdir / f"phases-{i + 1}"
         make_project(root)
         sample = measure([PYTHON, __file__, "--phases-child", root])
         reports.append(json.loads(sample.stdout.strip().splitlines()[-1]))
+        peaks.append(sample.rss_mb)
         shutil.rmtree(root)
         print(f"  profiled run {i + 1}: {reports[-1]['run_s']:.2f} s", flush=True)
-    return Phases.of(reports)
+    return Phases.of(reports, peaks)
 
 
 # -- projects, copies and outputs -------------------------------------------------------------
@@ -903,7 +908,9 @@ def merge_phases_table(p: Phases) -> str:
         for phase in sorted(seconds, key=lambda k: -seconds[k])
         if seconds[phase] >= 0.005 or phase in rss
     ]
-    rows.append([f"**step `{node}`**", f"**{_s(p.windows.get(node, 0.0))}**", ""])
+    rows.append(
+        [f"**step `{node}`**", f"**{_s(p.windows.get(node, 0.0))}**", f"{p.peak_mb:.0f} (peak)"]
+    )
     return markdown_table(["phase", "s", "max RSS MB while running"], rows, "lrr")
 
 
@@ -1031,7 +1038,9 @@ def merge_report(m: MergeResult, repeat: int) -> list[str]:
         parts += [
             f"Inside the `{MERGE_TABLE}` step of the incremental run, by phase (median of "
             f"{m.phases.runs} profiled runs; max RSS: the process's resident memory sampled "
-            "every 20 ms while the phase was the innermost one running):",
+            "every 20 ms while the phase was the innermost one running — sampling misses short "
+            "spikes, so the profiled processes' own peak RSS from `os.wait4` is on the last "
+            "line):",
             merge_phases_table(m.phases),
         ]
     return parts

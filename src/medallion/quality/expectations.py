@@ -41,6 +41,22 @@ _STRICTNESS = {"fail": 3, "quarantine": 2, "drop": 1, "warn": 0}
 _spills = itertools.count()
 
 
+_PROBE: Any = None
+
+
+def _probe() -> Any:
+    """A private DuckDB connection for binding predicates against empty tables."""
+    global _PROBE
+    if _PROBE is None:
+        import atexit
+
+        import duckdb
+
+        _PROBE = duckdb.connect()
+        atexit.register(_PROBE.close)
+    return _PROBE
+
+
 def parse_predicate(expect: str, *, model: str, name: str, file: Path | None) -> exp.Expression:
     """The predicate as a SQLGlot tree; a ModelError naming the model and expectation if it is
     not one valid SQL expression (checked by DuckDB's parser and SQLGlot's)."""
@@ -83,11 +99,21 @@ def wrap(
     failed names; each predicate is bound first so an unknown column names its expectation."""
     import sqlglot.expressions as exp
 
+    # bound against an empty table of the same columns: binding against the model itself would
+    # plan the model's whole query (e.g. large IN lists) once per expectation
+    probe = _probe().from_arrow(rel.limit(0).arrow().read_all())
     trees = {}
     for name, e in expectations.items():
         tree = parse_predicate(e.expect, model=model, name=name, file=file)
+        sql = tree.sql(dialect="duckdb")
         try:
-            rel.query("__model", f"SELECT ({tree.sql(dialect='duckdb')}) FROM __model LIMIT 0")
+            try:
+                probe.query("__model", f"SELECT ({sql}) FROM __model").fetchall()
+            except Exception as err:
+                if "Catalog Error" not in str(err):
+                    raise
+                # the predicate reads another table: bind it where the tables are
+                rel.query("__model", f"SELECT ({sql}) FROM __model LIMIT 0").fetchall()
         except Exception as err:
             from medallion.engine.duckdb_engine import first_line
 

@@ -14,10 +14,33 @@ if TYPE_CHECKING:
     from medallion.project import Project
 
 
-def run_table_checks(project: Project, engine: Engine, node: str, res: StepResult) -> None:
+def run_table_checks(
+    project: Project,
+    engine: Engine,
+    node: str,
+    res: StepResult,
+    changed: set[str] | None = None,
+) -> None:
     """The table's checks, right after it was written (or ingested), or on its current data
-    (`medallion test`)."""
+    (`medallion test`). With `changed` (the tables this run wrote), a check is skipped when
+    neither its table nor a table it compares with changed — its last result still holds —
+    except freshness, which depends on the clock."""
     from medallion.quality.checks import run_check
+    from medallion.quality.registry import check_refs
+    from medallion.quality.spec import Freshness
+
+    specs = project.checks.tables[node]
+    if changed is not None and node not in changed:
+        seen = project.state.checked(node)  # a check never run yet runs now
+        specs = [
+            s
+            for s in specs
+            if s.check_name not in seen
+            or isinstance(s, Freshness)
+            or any(ref in changed for ref in check_refs(s))
+        ]
+        if not specs:
+            return
 
     if not project.catalog.exists(node) and node not in project.models:
         from medallion.errors import ExecutionError
@@ -28,7 +51,7 @@ def run_table_checks(project: Project, engine: Engine, node: str, res: StepResul
     ensure_attached(project, engine, node, for_model=node)
     for ref in project.checks.refs(node):
         ensure_attached(project, engine, ref, for_model=node)
-    for spec in project.checks.tables[node]:
+    for spec in specs:
         res.checks.append(
             run_check(
                 engine.con,

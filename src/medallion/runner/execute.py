@@ -67,6 +67,7 @@ def execute_run(
     started = time.perf_counter()
     results: list[StepResult] = []
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
+    written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
     engine = project.new_engine()
     try:
         for step_no, (node, kind) in enumerate(steps, start=1):
@@ -98,8 +99,10 @@ def execute_run(
                 _checkpoint(project, node, kind, run_id, res)
                 if node in resets:
                     state.clear_reset(node)
+                if res.delta_version is not None or kind == "view":
+                    written.add(node)
                 if project.checks.tables.get(node):
-                    run_table_checks(project, engine, node, res)
+                    run_table_checks(project, engine, node, res, written)
                     failed_checks = [c for c in res.checks if c.failed]
                     if failed_checks:
                         res.status = "failed"

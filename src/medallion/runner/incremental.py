@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 #: beyond this many touched keys/periods, filter by nothing (recompute all, still correct)
 MAX_KEYS = 200_000
+#: data file size of incremental models: small enough that a merge rewrites little
+TARGET_FILE_BYTES = 16 * 1024 * 1024
 SCD_COLUMNS = ("valid_from", "valid_to", "is_current")
 
 
@@ -228,6 +230,8 @@ def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
         str(path),
         reader,
         mode=mode,
+        # moderate files: a merge rewrites only the files holding changed rows
+        target_file_size=TARGET_FILE_BYTES,
         # row-level changes (merge, replacing periods) write a change feed, so that downstream
         # incremental models read the changed rows, not every row of the rewritten files
         configuration=None if exists else {CDF: "true"},
@@ -490,16 +494,22 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                     custom_metadata=custom, app_transactions=[Transaction(*txn)]
                 ),
             )
+            # a matched row is rewritten only if a value changed: unchanged rows keep their
+            # files, and the change feed (what downstream models read) lists real changes only
+            changed = _changed_predicate(path, deduped.columns, keys)
             if deletes is not None:
                 qualified = _qualify(deletes, "s")
                 not_deleted = f"NOT coalesce(({qualified}), false)"
+                update_when = f"({not_deleted}) AND ({changed})" if changed else not_deleted
                 merger = (
                     merger.when_matched_delete(predicate=qualified)
-                    .when_matched_update_all(predicate=not_deleted)
+                    .when_matched_update_all(predicate=update_when)
                     .when_not_matched_insert_all(predicate=not_deleted)
                 )
             else:
-                merger = merger.when_matched_update_all().when_not_matched_insert_all()
+                merger = merger.when_matched_update_all(
+                    predicate=changed or None
+                ).when_not_matched_insert_all()
             # rows of the recomputed scope that the model no longer produces (their input rows
             # were deleted) are deleted too
             if gone:
@@ -522,6 +532,13 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
 
     finish(rel, write)
     _count_duplicates_as_dropped(res)
+
+
+def _changed_predicate(path: Any, columns: list[str], keys: list[str]) -> str:
+    """`(s.a IS DISTINCT FROM t.a) OR ...` over the non-key columns both sides have."""
+    target = set(delta.open_table(path).schema().to_arrow().names)  # type: ignore[attr-defined]
+    compared = [c for c in columns if c not in keys and c in target]
+    return " OR ".join(f"(s.{_q(c)} IS DISTINCT FROM t.{_q(c)})" for c in compared)
 
 
 def _count_unchanged_as_dropped(res: StepResult) -> None:

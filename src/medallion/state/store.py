@@ -349,6 +349,14 @@ class StateStore:
             out.append(d)
         return out
 
+    def checked(self, table: str) -> set[str]:
+        """Names of the checks of `table` that have a result."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT name FROM check_results WHERE table_name = ?", (table,)
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def check_history(self, table: str, name: str, window: int) -> list[float]:
         """Observed values of a check in earlier successful runs, newest first (anomalies)."""
         with self.connect() as con:
