@@ -82,10 +82,12 @@ def test_delta_commits_carry_run_id_and_files(make_project: MakeProject) -> None
         files={"data/in/a.csv": "id,qty\n1,2\n", "data/in/b.csv": "id,qty\n2,x\n"},
     )
     first = run_ok(p)
+    from medallion.ingest.files import fingerprint
+
     identities = []
     for rel in ("data/in/a.csv", "data/in/b.csv"):
-        st = (p.root / rel).stat()
-        identities.append([rel, st.st_size, st.st_mtime_ns])
+        path = p.root / rel
+        identities.append([rel, path.stat().st_size, fingerprint(path)])
 
     commit = DeltaTable(str(p.catalog.path("bronze.orders"))).history(1)[0]
     assert commit["version"] == 0
@@ -99,12 +101,12 @@ def test_delta_commits_carry_run_id_and_files(make_project: MakeProject) -> None
 
     (p.root / "data/in/c.csv").write_text("id,qty\n3,4\n", encoding="utf-8")
     second = run_ok(p)
-    st = (p.root / "data/in/c.csv").stat()
+    c_path = p.root / "data/in/c.csv"
     history = DeltaTable(str(p.catalog.path("bronze.orders"))).history()
     assert [h["version"] for h in history] == [1, 0]
     assert history[0]["medallion.run_id"] == second.run_id
     assert json.loads(history[0]["medallion.files"]) == [
-        ["data/in/c.csv", st.st_size, st.st_mtime_ns]
+        ["data/in/c.csv", c_path.stat().st_size, fingerprint(c_path)]
     ]
     assert history[0]["medallion.batch"] == 2
 

@@ -171,7 +171,9 @@ def test_lookback_rereads_the_window_and_merge_stays_right(tmp_path: Path, pg_db
     second = run_ok(project)
     # re-read: id 2 (01-02 00:00), id 3 old version is gone, so its new version; id 6 (late)
     assert second.step("bronze.items").rows_written == 3
-    assert rows(project, "select id, name, count(*) from bronze.items group by all order by 1, 2") == [
+    assert rows(
+        project, "select id, name, count(*) from bronze.items group by all order by 1, 2"
+    ) == [
         (1, "alpha", 1),
         (2, "beta", 2),
         (3, "gamma", 1),

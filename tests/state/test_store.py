@@ -53,7 +53,7 @@ def test_schema_is_versioned(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     store.runs()
     con = sqlite3.connect(tmp_path / "state.db")
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 5
     con.execute("PRAGMA user_version = 99")
     con.commit()
     con.close()

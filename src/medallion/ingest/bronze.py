@@ -54,7 +54,7 @@ def app_id(source: str) -> str:
     return f"medallion.ingest.{source}"
 
 
-def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tuple[str, int, int]]:
+def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tuple[str, int, str]]:
     """Identities of the files the bronze table holds, from the state cache brought up to date
     with the Delta log (commits since the cached version; a full walk if the cache is missing or
     the table was re-created)."""
@@ -75,8 +75,8 @@ def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tupl
         v = commit.get("version")
         if v is None or v <= since:
             break
-        for path, size, mtime in json.loads(commit.get(FILES_KEY) or "[]"):
-            new.append((path, size, mtime, v, commit.get(delta.RUN_ID_KEY)))
+        for path, size, fp in json.loads(commit.get(FILES_KEY) or "[]"):
+            new.append((path, size, fp, v, commit.get(delta.RUN_ID_KEY)))
         if (commit.get("operationParameters") or {}).get("mode") == "Overwrite":
             reset = True
             break

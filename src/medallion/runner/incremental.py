@@ -32,7 +32,9 @@ The first run, and `--full-refresh`, build the table from all input rows.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from medallion.errors import ExecutionError, MedallionError
@@ -287,21 +289,6 @@ class Scope:
     def rows(self) -> int:
         return sum(g.num_rows for g in self.groups)
 
-    def target_predicate(self, alias: str) -> str | None:
-        """The scope as a predicate on the target table (single-column groups only), for
-        deleting rows the recomputation no longer produces; None when it cannot be written."""
-        import sqlglot.expressions as exp
-
-        terms = []
-        for g in self.groups:
-            if g.num_columns != 1:
-                return None
-            values = [exp.convert(v) for v in g.column(0).to_pylist() if v is not None]
-            if values:
-                col = exp.column(g.column_names[0], table=alias, quoted=True)
-                terms.append(exp.In(this=col, expressions=values).sql(dialect="postgres"))
-        return " OR ".join(f"({t})" for t in terms) if terms else None
-
 
 def _input_columns(engine: Engine, table: str) -> list[str]:
     layer, name = table.split(".", 1)
@@ -361,11 +348,34 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
     return None if scope.rows > MAX_KEYS else scope
 
 
-def _restrict(engine: Engine, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any:
-    """`rel` limited to the scope: per group an IN list (one column: DuckDB pushes it down to
-    the scans) or a semi join (several); several groups are unioned without duplicates."""
-    import sqlglot.expressions as exp
+#: up to this many values a restriction is an IN list, which DuckDB pushes down into the scans
+#: (and row-group statistics); beyond, a semi join with the values as a table is faster to plan
+INLIST_MAX = 2000
+_registered = itertools.count()
 
+
+def sql_literal(value: Any) -> str:
+    """A DuckDB literal for a key value. Written directly rather than through SQLGlot trees:
+    restrictions can hold thousands of values, and building a tree per value dominated the
+    planning time."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return repr(value) if isinstance(value, int | float) else str(value)
+    if isinstance(value, datetime):
+        kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        return f"{kind} '{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _restrict(con: Any, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any:
+    """`rel` limited to the scope: per group an IN list (small) or a semi join with the values
+    registered as a table (large, or several columns); several groups are unioned without
+    duplicates."""
     parts = []
     for keys in scope.groups:
         columns = keys.column_names
@@ -375,17 +385,15 @@ def _restrict(engine: Engine, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any
                 f"incremental input column {missing[0]!r} is not in the model's output",
                 hint=f"output columns: {', '.join(rel.columns)}",
             )
-        if len(columns) == 1:
+        if len(columns) == 1 and keys.num_rows <= INLIST_MAX:
             values = [v for v in keys.column(0).to_pylist() if v is not None]
-            cond = exp.In(
-                this=exp.column(columns[0], quoted=True),
-                expressions=[exp.convert(v) for v in values],
-            )
-            parts.append(rel.filter(cond.sql(dialect="duckdb") if values else "false"))
+            cond = f"{_q(columns[0])} IN ({', '.join(sql_literal(v) for v in values)})"
+            parts.append(rel.filter(cond if values else "false"))
         else:
-            key_rel = engine.con.from_arrow(keys)
+            name = f"__medallion_keys_{next(_registered)}"
+            con.register(name, keys)
             on = " AND ".join(f"l.{_q(c)} IS NOT DISTINCT FROM r.{_q(c)}" for c in columns)
-            parts.append(rel.set_alias("l").join(key_rel.set_alias("r"), on, how="semi"))
+            parts.append(rel.set_alias("l").join(con.table(name).set_alias("r"), on, how="semi"))
     if not parts:
         return rel.filter("false")
     if len(parts) == 1:
@@ -452,7 +460,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
     scope = _scope(engine, model, inc, keys)
     rel = _relation(engine, model)
     if scope is not None:
-        rel = _restrict(engine, rel, scope)
+        rel = _restrict(engine.con, rel, scope)
         res.details["touched"] = scope.rows
     path = project.catalog.path(model.fqn)
     deletes = (
@@ -475,7 +483,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 res.details["merge"] = {"inserted": n_kept, "deleted": n_deduped - n_kept}
                 res.details["delta_rows"] = n_kept
                 return _write(project, model, kept.arrow(), "overwrite", run_id, props, txn)
-            gone = scope.target_predicate("t") if scope is not None else None
+            gone = _gone(staged, path, scope, deduped, keys) if scope is not None else None
             if n_deduped == 0 and not gone:
                 res.details["merge"] = {"inserted": 0, "updated": 0, "deleted": 0}
                 res.details["delta_rows"] = 0
@@ -532,6 +540,34 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
 
     finish(rel, write)
     _count_duplicates_as_dropped(res)
+
+
+def _gone(staged: _Staged, path: Any, scope: Scope, source: Any, keys: list[str]) -> str | None:
+    """A merge predicate deleting the target rows the recomputation no longer produces: rows of
+    the recomputed scope whose key is not in the new rows (their input rows were deleted).
+    Found in DuckDB, so the predicate lists only those keys (usually none)."""
+    con = staged.con
+    snap = delta.snapshot(path)
+    names = []
+    for i, part in enumerate(snap.parts or [snap.schema.empty_table()]):
+        names.append(f"{staged.name}_gone_{i}")
+        con.register(names[-1], part)
+    target = con.sql(" UNION ALL ".join(f"SELECT * FROM {n}" for n in names))
+    cols = ", ".join(_q(k) for k in keys)
+    in_scope = _restrict(con, target, scope).project(cols)
+    rows = in_scope.except_(source.project(cols)).fetchall()
+    for n in names:
+        con.unregister(n)
+    if not rows:
+        return None
+    if len(keys) == 1:
+        return f"t.{_q(keys[0])} IN ({', '.join(sql_literal(r[0]) for r in rows)})"
+    return " OR ".join(
+        "("
+        + " AND ".join(f"t.{_q(k)} = {sql_literal(v)}" for k, v in zip(keys, r, strict=True))
+        + ")"
+        for r in rows
+    )
 
 
 def _changed_predicate(path: Any, columns: list[str], keys: list[str]) -> str:
@@ -601,7 +637,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
             hint=f"output columns: {', '.join(rel.columns)}",
         )
     if scope is not None:
-        rel = _restrict(engine, rel, scope)
+        rel = _restrict(engine.con, rel, scope)
         res.details["touched"] = scope.rows
     valid_from = (
         f"CAST(({model.config.valid_from}) AS TIMESTAMPTZ)"
@@ -790,7 +826,7 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
             others.append(g)
     if others:
         # inputs mapped to other columns: find their periods by running the SQL on them
-        sub = _restrict(engine, rel, Scope(others)).project(_q(column)).distinct()
+        sub = _restrict(engine.con, rel, Scope(others)).project(_q(column)).distinct()
         values.extend(sub.arrow().read_all().column(0).to_pylist())
     periods = _periods(
         [_truncate(v, model.config.grain) for v in values],
@@ -805,7 +841,7 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
     out_type = rel.limit(0).arrow().schema.field(column).type
     if pa.types.is_date(out_type):
         periods = [p.date() if isinstance(p, datetime) else p for p in periods]
-    rel = _restrict(engine, rel, Scope([pa.table({column: pa.array(periods, type=out_type)})]))
+    rel = _restrict(engine.con, rel, Scope([pa.table({column: pa.array(periods, type=out_type)})]))
     predicate = f"{_q(column)} IN ({', '.join(_literal(p, out_type) for p in periods)})"
     if delta.is_delta_table(project.catalog.path(model.fqn)):
         _ensure_change_feed(project.catalog.path(model.fqn))

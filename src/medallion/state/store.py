@@ -124,6 +124,20 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (target, table_name)
     );
     """,
+    # 4 -> 5: file identity is (path, size, content fingerprint), no longer the mtime
+    """
+    DROP TABLE ingested_files;
+    CREATE TABLE ingested_files (
+        source         TEXT NOT NULL,
+        path           TEXT NOT NULL,
+        size           INTEGER NOT NULL,
+        fingerprint    TEXT NOT NULL,
+        delta_version  INTEGER NOT NULL,
+        run_id         TEXT,
+        PRIMARY KEY (source, path, size, fingerprint)
+    );
+    DELETE FROM ingest_cache;
+    """,
 ]
 
 
@@ -470,12 +484,12 @@ class StateStore:
             ).fetchone()
         return (row["table_id"], row["delta_version"]) if row else None
 
-    def ingested_files(self, source: str) -> set[tuple[str, int, int]]:
+    def ingested_files(self, source: str) -> set[tuple[str, int, str]]:
         with self.connect() as con:
             rows = con.execute(
-                "SELECT path, size, mtime_ns FROM ingested_files WHERE source = ?", (source,)
+                "SELECT path, size, fingerprint FROM ingested_files WHERE source = ?", (source,)
             ).fetchall()
-        return {(r["path"], r["size"], r["mtime_ns"]) for r in rows}
+        return {(r["path"], r["size"], r["fingerprint"]) for r in rows}
 
     def record_ingested(
         self,
@@ -486,7 +500,7 @@ class StateStore:
         *,
         reset: bool = False,
     ) -> None:
-        """Add files (path, size, mtime_ns, delta_version, run_id) and mark the cache current up
+        """Add files (path, size, fingerprint, delta_version, run_id) and mark the cache current up
         to `version`; `reset` first forgets the source's files (after an overwrite)."""
         with self.connect() as con:
             con.execute("BEGIN IMMEDIATE")
