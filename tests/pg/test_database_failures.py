@@ -87,9 +87,7 @@ def after(seconds: float, action: Callable[[], Any]) -> threading.Thread:
     return thread
 
 
-def test_wrong_password_fails_at_once_without_the_password(
-    tmp_path: Path, pg: PgServer, pg_db: str
-) -> None:
+def test_wrong_password_fails_at_once_without_the_password(tmp_path: Path, pg_db: str) -> None:
     fill(pg_db, 1, 3)
     dsn = pg_db.replace(":secret@", f":{PASSWORD}@")
     project = make(tmp_path / "p", dsn, retries=5, retry_backoff=2)

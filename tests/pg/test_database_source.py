@@ -58,16 +58,21 @@ def sql(dsn: str, *statements: str) -> None:
 
 
 def make(
-    root: Path, dsn: str, source: str = "table: public.items\n    cursor: updated_at", **extra: str
+    root: Path,
+    dsn: str,
+    source: str = "table: public.items\n    cursor: updated_at",
+    model: bool = True,
+    **extra: str,
 ) -> Project:
     """A project with source `items` (postgres, `source` lines) and the silver merge model."""
     lines = "".join(f"    {k}: {v}\n" for k, v in extra.items())
     config = f"name: p\nsources:\n  items:\n    type: postgres\n    dsn: {dsn}\n    {source}\n"
     root.mkdir(parents=True, exist_ok=True)
     (root / "medallion.yml").write_text(config + lines, encoding="utf-8")
-    model = root / "models" / "silver" / "items.sql"
-    model.parent.mkdir(parents=True, exist_ok=True)
-    model.write_text(textwrap.dedent(MERGE_MODEL), encoding="utf-8")
+    if model:
+        path = root / "models" / "silver" / "items.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(MERGE_MODEL), encoding="utf-8")
     return Project.load(root)
 
 
@@ -229,14 +234,13 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> Non
         schema = pa.schema(delta.open_table(project.catalog.path(fqn)).schema().to_arrow())
         assert {f.name: f.type for f in schema if f.name in expected} == expected, fqn
     data = delta.dataset(project.catalog.path("silver.items")).to_table().sort_by("id")
-    utc = UTC
     assert data.select(list(expected)).to_pylist() == [
         {
             "id": 1,
             "name": "alpha",
             "amount": Decimal("10.50"),
             "seen_at": datetime(2024, 1, 1, 10, 0),
-            "seen_tz": datetime(2024, 1, 1, 10, 0, tzinfo=utc),
+            "seen_tz": datetime(2024, 1, 1, 10, 0, tzinfo=UTC),
             "active": True,
             "note": "plain",
             "updated_at": datetime(2024, 1, 1),
@@ -246,7 +250,7 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> Non
             "name": "beta",
             "amount": Decimal("1234567890.12"),
             "seen_at": datetime(2024, 1, 2, 11, 30, 0, 123456),
-            "seen_tz": datetime(2024, 1, 2, 0, 0, tzinfo=utc),
+            "seen_tz": datetime(2024, 1, 2, 0, 0, tzinfo=UTC),
             "active": False,
             "note": "",
             "updated_at": datetime(2024, 1, 2),
@@ -266,7 +270,7 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> Non
             "name": "delta",
             "amount": Decimal("0.00"),
             "seen_at": datetime(2024, 1, 4),
-            "seen_tz": datetime(2024, 1, 5, 4, 59, 59, tzinfo=utc),
+            "seen_tz": datetime(2024, 1, 5, 4, 59, 59, tzinfo=UTC),
             "active": True,
             "note": 'comma, "quote" and\na newline',
             "updated_at": datetime(2024, 1, 4),
@@ -297,3 +301,22 @@ def test_full_refresh_rereads_everything(tmp_path: Path, pg_db: str) -> None:
         (4, "delta"),
     ]
     assert commits(project, "bronze.items")[0]["medallion.watermark"] == "2024-01-07T00:00:00"
+
+
+def test_integer_cursor_that_looks_like_a_date(tmp_path: Path, pg_db: str) -> None:
+    """A yyyymmdd integer key is a number, not a date: 20240105 > 20240101."""
+    sql(
+        pg_db,
+        "CREATE TABLE items (id integer PRIMARY KEY, name text, day_key integer)",
+        "INSERT INTO items VALUES (1, 'ann', 20240101)",
+    )
+    project = make(tmp_path / "p", pg_db, "table: items\n    cursor: day_key", model=False)
+    run_ok(project)
+    sql(pg_db, "INSERT INTO items VALUES (2, 'bo', 20240105)")
+    second = run_ok(project)
+    assert second.step("bronze.items").rows_written == 1
+    assert rows(project, "select id, day_key from bronze.items order by id") == [
+        (1, 20240101),
+        (2, 20240105),
+    ]
+    assert commits(project, "bronze.items")[0]["medallion.watermark"] == "20240105"

@@ -71,9 +71,7 @@ def fetch(dsn: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture
-def dbs(
-    pg: PgServer, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
-) -> Iterator[tuple[str, str]]:
+def dbs(pg: PgServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     """(source DSN, warehouse DSN): two fresh databases, exported as the template expects."""
     suffix = os.urandom(4).hex()
     names = (f"oltp_src_{suffix}", f"oltp_wh_{suffix}")
@@ -114,7 +112,7 @@ def build(root: Path) -> tuple[Project, dict[str, int], Any]:
 
 def test_oltp_template_first_run(tmp_path: Path, dbs: tuple[str, str]) -> None:
     source, warehouse = dbs
-    project, counts, first = build(tmp_path / "p")
+    _, counts, first = build(tmp_path / "p")
     for table in TABLES:
         n = fetch(source, f"SELECT count(*) FROM {table}")[0][0]
         assert first.step(f"bronze.{table}").rows_written == n == counts[table], table
@@ -189,13 +187,13 @@ def test_oltp_template_next_day_is_incremental(tmp_path: Path, dbs: tuple[str, s
 
 def test_demo_command_runs_the_oltp_template(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("OLTP_SOURCE_DSN", "WAREHOUSE_DSN")}
+    command = ["-m", "medallion", "demo", "-t", "oltp", "--rows", "300", str(tmp_path / "d")]
     demo = subprocess.run(
-        [sys.executable, "-m", "medallion", "demo", "-t", "oltp", "--rows", "300",
-         str(tmp_path / "demo")],
+        [sys.executable, *command],
         env={**env, "NO_COLOR": "1"},
         capture_output=True,
         text=True,
         timeout=600,
-    )  # fmt: skip
+    )
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "fct_orders" in demo.stdout

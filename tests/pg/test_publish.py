@@ -151,8 +151,10 @@ def test_replace_publishes_same_rows_and_types(tmp_path: Path, warehouse: str) -
     assert comment(warehouse, "marts.sales").startswith("gold.sales v0, published by medallion")
     assert result.run_id in comment(warehouse, "marts.sales")
     # no leftover staging table, and no password in the state database
-    assert fetch(warehouse, "SELECT table_name FROM information_schema.tables "
-                 "WHERE table_schema = 'marts' ORDER BY 1") == [("daily",), ("sales",)]  # fmt: skip
+    assert fetch(
+        warehouse,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1",
+    ) == [("daily",), ("sales",)]
     state = b"".join(p.read_bytes() for p in project.state_dir.rglob("*") if p.is_file())
     assert b":secret@" not in state
 
@@ -318,7 +320,9 @@ def test_warehouse_killed_mid_publish_is_retried_cleanly(
     assert fetch(dsn, "SELECT count(*), count(DISTINCT id), sum(amount) FROM marts.sales") == [
         (400_000, 400_000, Decimal("799998000.00"))
     ]
-    tables = fetch(dsn, "SELECT table_name FROM information_schema.tables "
-                   "WHERE table_schema = 'marts' ORDER BY 1")  # fmt: skip
+    tables = fetch(
+        dsn,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1",
+    )
     assert tables == [("daily",), ("sales",)]
     assert seen, "the COPY into the warehouse was never caught running"

@@ -107,8 +107,13 @@ def test_numeric_lookback_rereads_ids(tmp_path: Path) -> None:
     # ids > 3 - 2: 2, 3 again and the new 4
     assert second.step("bronze.people").rows_written == 3
     assert bronze(project) == [
-        (1, "ann"), (2, "bo"), (2, "bo"), (3, "cy"), (3, "cy"), (4, "di"),
-    ]  # fmt: skip
+        (1, "ann"),
+        (2, "bo"),
+        (2, "bo"),
+        (3, "cy"),
+        (3, "cy"),
+        (4, "di"),
+    ]
 
 
 def test_first_run_includes_rows_with_a_null_cursor(tmp_path: Path) -> None:

@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 
 #: beyond this many touched keys/periods, filter by nothing (recompute all, still correct)
 MAX_KEYS = 200_000
-#: data file size of incremental models: small enough that a merge rewrites little
-TARGET_FILE_BYTES = 16 * 1024 * 1024
 SCD_COLUMNS = ("valid_from", "valid_to", "is_current")
 
 
@@ -232,11 +230,9 @@ def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
         str(path),
         reader,
         mode=mode,
-        # moderate files: a merge rewrites only the files holding changed rows
-        target_file_size=TARGET_FILE_BYTES,
         # row-level changes (merge, replacing periods) write a change feed, so that downstream
         # incremental models read the changed rows, not every row of the rewritten files
-        configuration=None if exists else {CDF: "true"},
+        configuration=None if exists else dict(TABLE_PROPERTIES),
         partition_by=model.config.partition_by or None,
         schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
         predicate=predicate,
@@ -249,13 +245,18 @@ def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
 
 
 CDF = "delta.enableChangeDataFeed"
+#: table properties of incremental models: a change feed, and moderate files (honoured by
+#: writes and merges alike), so that a merge rewrites only the files holding changed rows
+TABLE_PROPERTIES = {CDF: "true", "delta.targetFileSize": str(16 * 1024 * 1024)}
 
 
 def _ensure_change_feed(path: Any) -> None:
-    """Turn the change feed on for a table created before medallion wrote one."""
+    """Set the incremental table properties on a table created before medallion set them."""
     dt = delta.open_table(path)
-    if dt.metadata().configuration.get(CDF) != "true":
-        dt.alter.set_table_properties({CDF: "true"})
+    current = dt.metadata().configuration
+    missing = {k: v for k, v in TABLE_PROPERTIES.items() if current.get(k) != v}
+    if missing:
+        dt.alter.set_table_properties(missing)
 
 
 class _swapped:
@@ -282,8 +283,13 @@ class Scope:
     """The model rows to recompute: those whose `columns` hold one of the value rows of a group
     (several groups: their union)."""
 
-    def __init__(self, groups: list[pa.Table]) -> None:
+    def __init__(
+        self, groups: list[pa.Table], removals: set[tuple[str, ...]] | None = None
+    ) -> None:
         self.groups = [g for g in groups if g.num_rows]
+        #: groups (by columns) fed by rows that changed or went away upstream: the only ones
+        #: whose recomputation can make a model row disappear
+        self.removals = removals or set()
 
     @property
     def rows(self) -> int:
@@ -306,11 +312,12 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
     if inc.full or not inc.removals_known:
         return None
     found: dict[tuple[str, ...], list[pa.Table]] = {}
+    removals: set[tuple[str, ...]] = set()
     for table in inc.changes:
         columns = model.incremental_inputs.get(table)
         if columns is None and all(c in _input_columns(engine, table) for c in default):
             columns = default
-        for sources in (inc.dataset(table), inc.removed_dataset(table)):
+        for removed, sources in ((False, inc.dataset(table)), (True, inc.removed_dataset(table))):
             if not sources:
                 continue
             with engine.swapped(table, sources):
@@ -323,6 +330,8 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
                         .read_all()
                     )
                     found.setdefault(tuple(columns), []).append(values)
+                    if removed:
+                        removals.add(tuple(columns))
                 else:
                     rel = _relation(engine, model)
                     missing = [c for c in default if c not in rel.columns]
@@ -338,13 +347,15 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
                     found.setdefault(tuple(default), []).append(
                         rel.project(cols).distinct().arrow().read_all()
                     )
+                    if removed:
+                        removals.add(tuple(default))
     groups = []
     for columns, tables in found.items():
         merged = pa.concat_tables(
             [t.select(list(columns)) for t in tables], promote_options="permissive"
         )
         groups.append(merged.group_by(list(columns)).aggregate([]))
-    scope = Scope(groups)
+    scope = Scope(groups, removals)
     return None if scope.rows > MAX_KEYS else scope
 
 
@@ -352,6 +363,18 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
 #: (and row-group statistics); beyond, a semi join with the values as a table is faster to plan
 INLIST_MAX = 2000
 _registered = itertools.count()
+
+
+def _bounds(column: Any) -> tuple[Any, Any]:
+    """(min, max) of a column of orderable values (numbers, dates, text), else (None, None)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type
+    if not (pa.types.is_integer(t) or pa.types.is_temporal(t) or pa.types.is_decimal(t)):
+        return None, None
+    mm = pc.min_max(column)
+    return mm["min"].as_py(), mm["max"].as_py()
 
 
 def sql_literal(value: Any) -> str:
@@ -392,8 +415,19 @@ def _restrict(con: Any, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any:
         else:
             name = f"__medallion_keys_{next(_registered)}"
             con.register(name, keys)
+            # a range over each ordered key column first: DuckDB pushes it into the scans, so
+            # files and row groups outside it are skipped before the semi join
+            narrowed = rel
+            for c in columns:
+                lo, hi = _bounds(keys.column(c))
+                if lo is not None:
+                    narrowed = narrowed.filter(
+                        f"{_q(c)} BETWEEN {sql_literal(lo)} AND {sql_literal(hi)}"
+                    )
             on = " AND ".join(f"l.{_q(c)} IS NOT DISTINCT FROM r.{_q(c)}" for c in columns)
-            parts.append(rel.set_alias("l").join(con.table(name).set_alias("r"), on, how="semi"))
+            parts.append(
+                narrowed.set_alias("l").join(con.table(name).set_alias("r"), on, how="semi")
+            )
     if not parts:
         return rel.filter("false")
     if len(parts) == 1:
@@ -547,17 +581,34 @@ def _gone(staged: _Staged, path: Any, scope: Scope, source: Any, keys: list[str]
     the recomputed scope whose key is not in the new rows (their input rows were deleted).
     Found in DuckDB, so the predicate lists only those keys (usually none)."""
     con = staged.con
-    snap = delta.snapshot(path)
-    names = []
-    for i, part in enumerate(snap.parts or [snap.schema.empty_table()]):
-        names.append(f"{staged.name}_gone_{i}")
-        con.register(names[-1], part)
-    target = con.sql(" UNION ALL ".join(f"SELECT * FROM {n}" for n in names))
     cols = ", ".join(_q(k) for k in keys)
-    in_scope = _restrict(con, target, scope).project(cols)
-    rows = in_scope.except_(source.project(cols)).fetchall()
-    for n in names:
-        con.unregister(n)
+    rows: list[Any] = []
+    # only groups fed by upstream rows that changed or went away can lose model rows; a group on
+    # the unique key itself needs no scan: its keys missing from the new rows are gone
+    for g in scope.groups:
+        if g.column_names == keys and tuple(keys) in scope.removals:
+            name = f"{staged.name}_keys"
+            con.register(name, g)
+            rows += con.table(name).project(cols).except_(source.project(cols)).fetchall()
+            con.unregister(name)
+    # other groups whose upstream rows changed or went away: find their target rows
+    others = [
+        g
+        for g in scope.groups
+        if g.column_names != keys and tuple(g.column_names) in scope.removals
+    ]
+    if others:
+        snap = delta.snapshot(path)
+        names = []
+        for i, part in enumerate(snap.parts or [snap.schema.empty_table()]):
+            names.append(f"{staged.name}_gone_{i}")
+            con.register(names[-1], part)
+        target = con.sql(" UNION ALL ".join(f"SELECT * FROM {n}" for n in names))
+        in_scope = _restrict(con, target, Scope(others)).project(cols)
+        rows += in_scope.except_(source.project(cols)).fetchall()
+        for n in names:
+            con.unregister(n)
+    rows = sorted(set(rows), key=lambda r: tuple(str(v) for v in r))
     if not rows:
         return None
     if len(keys) == 1:
