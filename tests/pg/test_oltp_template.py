@@ -8,6 +8,8 @@ the SOURCE database (not from the lakehouse): what a full rebuild would give.
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -185,15 +187,52 @@ def test_oltp_template_next_day_is_incremental(tmp_path: Path, dbs: tuple[str, s
     assert_marts_match_source(source, warehouse)
 
 
-def test_demo_command_runs_the_oltp_template(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path, list[Path]]]:
+    """`medallion demo -t oltp DIR` run once: (completed process, DIR, clusters it left in
+    /tmp). Those clusters are removed afterwards."""
+    root = tmp_path_factory.mktemp("demo") / "d"
     env = {k: v for k, v in os.environ.items() if k not in ("OLTP_SOURCE_DSN", "WAREHOUSE_DSN")}
-    command = ["-m", "medallion", "demo", "-t", "oltp", "--rows", "300", str(tmp_path / "d")]
-    demo = subprocess.run(
-        [sys.executable, *command],
+    done = subprocess.run(
+        [sys.executable, "-m", "medallion", "demo", "-t", "oltp", "--rows", "300", str(root)],
         env={**env, "NO_COLOR": "1"},
         capture_output=True,
         text=True,
         timeout=600,
     )
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    assert "fct_orders" in demo.stdout
+    port = re.search(r"@127\.0\.0\.1:(\d+)/shop", done.stdout)
+    orphans = [
+        d
+        for d in Path("/tmp").glob("medallion-pg-*")
+        if port and f'"port={port.group(1)}"' in _read(d / "data" / "postmaster.opts")
+    ]
+    yield done, root, orphans
+    for orphan in orphans:
+        shutil.rmtree(orphan, ignore_errors=True)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def test_demo_command_runs_the_oltp_template(demo: tuple[Any, Path, list[Path]]) -> None:
+    done, root, _ = demo
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "fct_orders" in done.stdout
+    assert "OLTP_SOURCE_DSN=postgresql://medallion:***@127.0.0.1:" in done.stdout
+    assert ":secret@" not in done.stdout + done.stderr
+    unused = "postgresql://nobody@127.0.0.1:1/x"  # reading the lakehouse needs no database
+    project = Project.load(root, env={"OLTP_SOURCE_DSN": unused, "WAREHOUSE_DSN": unused})
+    assert project.runs(1)[0]["status"] == "success"
+    assert project.query("select count(*) as n from gold.fct_sales").to_pylist() == [{"n": 300}]
+
+
+def test_demo_keeps_its_cluster_where_it_says(demo: tuple[Any, Path, list[Path]]) -> None:
+    """The demo prints "its data stay in <DIR>/.pgdata": there, not orphaned under /tmp."""
+    done, root, orphans = demo
+    assert f"data stay in {root / '.pgdata'}" in " ".join(done.stdout.split())
+    assert not orphans, f"the demo left its PostgreSQL cluster in {orphans[0]}, not in .pgdata"
+    assert (root / ".pgdata" / "data" / "PG_VERSION").exists()

@@ -330,7 +330,7 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
                         .read_all()
                     )
                     found.setdefault(tuple(columns), []).append(values)
-                    if removed:
+                    if removed and values.num_rows:
                         removals.add(tuple(columns))
                 else:
                     rel = _relation(engine, model)
@@ -344,10 +344,9 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
                             hint=f"output columns: {', '.join(rel.columns)}",
                         )
                     cols = ", ".join(_q(c) for c in default)
-                    found.setdefault(tuple(default), []).append(
-                        rel.project(cols).distinct().arrow().read_all()
-                    )
-                    if removed:
+                    values = rel.project(cols).distinct().arrow().read_all()
+                    found.setdefault(tuple(default), []).append(values)
+                    if removed and values.num_rows:
                         removals.add(tuple(default))
     groups = []
     for columns, tables in found.items():
@@ -432,6 +431,16 @@ def _restrict(con: Any, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any:
         return rel.filter("false")
     if len(parts) == 1:
         return parts[0]
+    if all(g.num_columns == 1 for g in scope.groups):
+        # one pass: a row is in scope when any of its columns holds a value of its group (an
+        # OR of IN-subqueries, which DuckDB evaluates as mark joins) — no duplicates to remove
+        terms = []
+        for keys in scope.groups:
+            name = f"__medallion_keys_{next(_registered)}"
+            con.register(name, keys)
+            col = _q(keys.column_names[0])
+            terms.append(f"{col} IN (SELECT {col} FROM {name})")
+        return rel.filter(" OR ".join(terms))
     union = parts[0]
     for p in parts[1:]:
         union = union.union(p)
