@@ -533,7 +533,11 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
         render.templates(TEMPLATES)
         return
     tpl = get_template(template)
-    dest = directory or Path(tempfile.mkdtemp(prefix=f"medallion-demo-{tpl.name}-"))
+    if directory is None:
+        dest = Path(tempfile.mkdtemp(prefix=f"medallion-demo-{tpl.name}-"))
+        dest.chmod(0o755)  # readable by a database server's own user (the OLTP demo's)
+    else:
+        dest = directory
     tpl.scaffold(dest)
     with tpl.demo_environment(dest) as env:
         counts = tpl.generate(dest, rows=rows)

@@ -794,9 +794,12 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
     if env:
         from medallion.pgconn import mask
 
+        # the cluster lives in the project unless the server had to put it elsewhere (see PgServer)
+        kept = (project.root / ".pgdata" / "data" / "PG_VERSION").is_file()
+        where = f"its data stay in {project.root / '.pgdata'}" if kept else "it was removed"
         console.print(
-            "\n[dim]the demo's PostgreSQL server is stopped now; its data stay in "
-            f"{project.root / '.pgdata'} ({', '.join(f'{k}={mask(v)}' for k, v in env.items())})[/]"
+            f"\n[dim]the demo's PostgreSQL server is stopped now; {where} "
+            f"({', '.join(f'{k}={mask(v)}' for k, v in env.items())})[/]"
         )
     err().print(
         f"project: {project.root}\n"

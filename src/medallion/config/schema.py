@@ -352,6 +352,9 @@ class PublishTarget(Strict):
     tables: list[str | PublishTable]
     #: publish after every successful run (else only with `medallion publish`)
     after_run: bool = True
+    #: connection failures are retried this many times, waiting retry_backoff * 2^attempt s
+    retries: int = Field(default=3, ge=0)
+    retry_backoff: float = Field(default=1.0, ge=0)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

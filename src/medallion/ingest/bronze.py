@@ -263,6 +263,7 @@ def ingest_cursor_source(
     *,
     name: str,
     source: DatabaseSource | RestSource,
+    root: Path,
     catalog: Catalog,
     layer: str,
     con: duckdb.DuckDBPyConnection,
@@ -285,7 +286,7 @@ def ingest_cursor_source(
         if isinstance(source, DatabaseSource):
             from medallion.ingest.database import extract
 
-            ex = extract(source, name, watermark, full_refresh)
+            ex = extract(source, name, watermark, full_refresh, root)
             reader, high, origin, close = ex.reader, ex.high, ex.origin, ex.close
         else:
             from medallion.ingest.rest import fetch

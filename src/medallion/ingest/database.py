@@ -51,18 +51,23 @@ def watermark_text(value: Any) -> str | None:
     return str(value)
 
 
-def low_bound(watermark: str | None, lookback: str | float | None) -> Any:
-    """The exclusive lower bound of the next read: the watermark minus the lookback."""
+def low_bound(watermark: str | None, lookback: str | float | None, like: Any = None) -> Any:
+    """The exclusive lower bound of the next read: the watermark minus the lookback, as a value
+    of the cursor's kind (`like` is a current cursor value: a number stays a number even when
+    its digits would read as a date, e.g. 20240101)."""
     if watermark is None:
         return None
     value: Any = watermark
-    try:
-        value = datetime.fromisoformat(watermark)
-    except ValueError:
+    if isinstance(like, int | float | Decimal) and not isinstance(like, bool):
+        value = Decimal(watermark)
+    elif isinstance(like, datetime | date) or like is None:
         try:
-            value = Decimal(watermark)
-        except ArithmeticError:
-            return watermark
+            value = datetime.fromisoformat(watermark)
+        except ValueError:
+            try:
+                value = Decimal(watermark)
+            except ArithmeticError:
+                return watermark
     if lookback is None:
         return value
     if isinstance(value, datetime):
@@ -174,12 +179,19 @@ def extract_postgres(
             cur.execute(sql.SQL("SELECT max({}) FROM {}").format(cursor_col, rel))
             row = cur.fetchone()
             high = row[0] if row else None
-            low = None if full else low_bound(watermark, source.lookback)
+            low = None if full else low_bound(watermark, source.lookback, high)
             if low is not None:
                 where.append(sql.SQL("{} > {}").format(cursor_col, sql.Literal(low)))
-            if high is not None:
-                where.append(sql.SQL("{} <= {}").format(cursor_col, sql.Literal(high)))
-            elif watermark is not None and not full:
+                if high is not None:
+                    where.append(sql.SQL("{} <= {}").format(cursor_col, sql.Literal(high)))
+            elif high is not None:
+                # a full read: every row up to high, and the rows without a cursor value
+                where.append(
+                    sql.SQL("({} <= {} OR {} IS NULL)").format(
+                        cursor_col, sql.Literal(high), cursor_col
+                    )
+                )
+            if watermark is not None and not full and high is None:
                 where.append(sql.SQL("false"))  # the table is empty now
         # timestamps with zone as ISO text in UTC, which pyarrow parses exactly
         select = []
@@ -203,9 +215,33 @@ def extract_postgres(
         }
         copy_cm = cur.copy(copy_sql)
         copy = copy_cm.__enter__()
+        data = iter(copy)
+        first = next(data, None)
+        schema = pa.schema(
+            [
+                pa.field(c, _pg_arrow_type(d, t))
+                for c, d, t in zip(columns, description, type_names, strict=True)
+            ]
+        )
+        if first is None:
+            # nothing new: an empty stream (pyarrow cannot open an empty CSV)
+            def close_empty() -> None:
+                import contextlib
+
+                with contextlib.suppress(Exception):
+                    copy_cm.__exit__(None, None, None)
+                conn.close()
+
+            return Extract(
+                pa.RecordBatchReader.from_batches(schema, iter(())),
+                watermark_text(high) if high is not None else watermark,
+                f"postgres:{source.table or 'query'}",
+                close_empty,
+            )
 
         def chunks() -> Iterator[bytes]:
-            yield from copy
+            yield first
+            yield from data
 
         stream = _ChunkStream(chunks())
         reader = pacsv.open_csv(
@@ -225,7 +261,6 @@ def extract_postgres(
                 timestamp_parsers=[pacsv.ISO8601],
             ),
         )
-        schema = pa.schema([pa.field(c, arrow_types[c]) for c in columns])
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:
@@ -252,18 +287,23 @@ def extract_postgres(
 # -- SQLite -----------------------------------------------------------------------------------
 
 
-def extract_sqlite(source: DatabaseSource, name: str, watermark: str | None, full: bool) -> Extract:
+def extract_sqlite(
+    source: DatabaseSource, name: str, watermark: str | None, full: bool, root: Path
+) -> Extract:
     """SQLite through the standard library, in batches of `batch_size` rows."""
     import sqlite3
 
     import pyarrow as pa
 
     path = Path(source.dsn.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    if not path.is_absolute():
+        path = root / path  # relative to the project, like file sources
     if not path.exists():
         raise SourceError(
             f"SQLite database {path} not found", source=name, key=f"sources.{name}.dsn"
         )
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # the stream is read by DuckDB's worker threads, not the thread that opened it
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     try:
         rel = (
             ".".join(f'"{p}"' for p in source.table.split("."))
@@ -274,12 +314,19 @@ def extract_sqlite(source: DatabaseSource, name: str, watermark: str | None, ful
         high = None
         if source.cursor is not None:
             high = conn.execute(f'SELECT max("{source.cursor}") FROM {rel}').fetchone()[0]
-            low = None if full else low_bound(watermark, source.lookback)
+            low = None if full else low_bound(watermark, source.lookback, high)
+            cursor = f'"{source.cursor}"'
             if low is not None:
-                where.append(f'"{source.cursor}" > ?')
-                params.append(str(low) if not isinstance(low, datetime) else low.isoformat(sep=" "))
-            if high is not None:
-                where.append(f'"{source.cursor}" <= ?')
+                where.append(f"{cursor} > ?")
+                if isinstance(low, datetime):
+                    params.append(low.isoformat(sep=" "))
+                else:
+                    params.append(float(low) if isinstance(low, Decimal) else low)
+                if high is not None:
+                    where.append(f"{cursor} <= ?")
+                    params.append(high)
+            elif high is not None:
+                where.append(f"({cursor} <= ? OR {cursor} IS NULL)")
                 params.append(high)
         query = f"SELECT * FROM {rel}" + (f" WHERE {' AND '.join(where)}" if where else "")
         cur = conn.execute(query, params)
@@ -309,11 +356,13 @@ def extract_sqlite(source: DatabaseSource, name: str, watermark: str | None, ful
         raise SourceError(f"SQLite: {e}", source=name) from None
 
 
-def extract(source: DatabaseSource, name: str, watermark: str | None, full: bool) -> Extract:
+def extract(
+    source: DatabaseSource, name: str, watermark: str | None, full: bool, root: Path
+) -> Extract:
     if source.type == "postgres":
         return extract_postgres(source, name, watermark, full)
     if source.type == "sqlite":
-        return extract_sqlite(source, name, watermark, full)
+        return extract_sqlite(source, name, watermark, full, root)
     raise SourceError(
         "MySQL sources are not available in this version",
         source=name,

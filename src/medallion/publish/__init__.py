@@ -98,8 +98,8 @@ def publish_step(
 
     rows = pgconn.retrying(
         load,
-        retries=5,
-        backoff=1.0,
+        retries=target.retries,
+        backoff=target.retry_backoff,
         what=f"publishing {fqn} to {target_name} ({pgconn.mask(target.dsn)})",
         error=PublishError,
     )

@@ -96,7 +96,8 @@ def _csv_batches(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes, int]]:
                 )
             elif pa.types.is_timestamp(field.type) and field.type.tz:
                 # ISO text with the offset, which PostgreSQL parses into timestamptz
-                columns.append(pc.strftime(col, format="%Y-%m-%dT%H:%M:%S.%f%z"))
+                # Arrow's %S includes the fraction of a second
+                columns.append(pc.strftime(col, format="%Y-%m-%dT%H:%M:%S%z"))
             else:
                 columns.append(col)
         buf = io.BytesIO()
@@ -108,6 +109,27 @@ def _create(cur: psycopg.Cursor, table: str, schema: pa.Schema, key: list[str]) 
     cols = ", ".join(f"{_ident(f.name)} {pg_type(f.type)}" for f in schema)
     pk = f", PRIMARY KEY ({', '.join(_ident(k) for k in key)})" if key else ""
     cur.execute(f"CREATE TABLE {table} ({cols}{pk})".encode())
+
+
+def _columns(cur: psycopg.Cursor, schema_name: str, table: str) -> list[tuple[str, str]]:
+    cur.execute(
+        "SELECT column_name, data_type || coalesce(numeric_precision::text, '') "
+        "|| coalesce(numeric_scale::text, '') FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+        (schema_name, table),
+    )
+    return [(r[0], r[1]) for r in cur.fetchall()]
+
+
+def _dependent_views(cur: psycopg.Cursor, schema_name: str, table: str) -> list[str]:
+    cur.execute(
+        "SELECT DISTINCT v.table_schema || '.' || v.table_name "
+        "FROM information_schema.view_table_usage v "
+        "WHERE v.table_schema IS NOT NULL AND v.view_schema IS NOT NULL "
+        "AND v.table_schema = %s AND v.table_name = %s",
+        (schema_name, table),
+    )
+    return [r[0] for r in cur.fetchall()]
 
 
 def _copy(cur: psycopg.Cursor, table: str, schema: pa.Schema, reader: pa.RecordBatchReader) -> int:
@@ -141,8 +163,25 @@ def publish_table(
             cur.execute(f"DROP TABLE IF EXISTS {staging}".encode())
             _create(cur, staging, schema, key)
             rows = _copy(cur, staging, schema, reader)
-            cur.execute(f"DROP TABLE IF EXISTS {target}".encode())
-            cur.execute(f"ALTER TABLE {staging} RENAME TO {_ident(name)}".encode())
+            if _columns(cur, schema_name, name) == _columns(
+                cur, schema_name, "__medallion_load_" + name
+            ):
+                # same shape: swap the rows, so views and grants on the table stay valid
+                cur.execute(f"TRUNCATE {target}".encode())
+                cur.execute(f"INSERT INTO {target} SELECT * FROM {staging}".encode())
+                cur.execute(f"DROP TABLE {staging}".encode())
+            else:
+                dependents = _dependent_views(cur, schema_name, name)
+                if dependents:
+                    from medallion.errors import PublishError
+
+                    raise PublishError(
+                        f"{schema_name}.{name} changed shape, and views depend on it: "
+                        + ", ".join(dependents),
+                        hint="drop or adapt those views, or publish with mode: merge",
+                    )
+                cur.execute(f"DROP TABLE IF EXISTS {target}".encode())
+                cur.execute(f"ALTER TABLE {staging} RENAME TO {_ident(name)}".encode())
         else:
             cur.execute(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "

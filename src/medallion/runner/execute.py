@@ -230,6 +230,7 @@ def _ingest(
         out = ingest_cursor_source(
             name=name,
             source=source,
+            root=project.root,
             catalog=project.catalog,
             layer=project.config.landing_layer,
             con=engine.con,

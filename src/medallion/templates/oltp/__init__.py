@@ -47,4 +47,9 @@ def demo_environment(dest: Path) -> Iterator[dict[str, str]]:
                 else:
                     os.environ[k] = v
     finally:
-        server.stop()
+        # a cluster the server had to place outside the folder (see PgServer) is removed
+        kept = Path(server.data_dir).resolve().is_relative_to(dest.resolve())
+        if kept:
+            server.stop()
+        else:
+            server.cleanup()

@@ -307,9 +307,17 @@ def generate_increment(
     rng = random.Random(f"{seed}:{day}")
     fake = Faker("en_US")
     fake.seed_instance(seed * 1000 + day)
-    moment = END + timedelta(days=day - 1)
     counts = {"new_customers": 0, "new_orders": 0, "new_items": 0, "updated": 0}
     with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        # the day's changes come after everything already in the database (an extract's
+        # watermark is the newest updated_at it saw)
+        cur.execute(
+            "SELECT max(t) FROM (SELECT max(updated_at) t FROM customers UNION ALL "
+            "SELECT max(updated_at) FROM products UNION ALL SELECT max(updated_at) FROM orders "
+            "UNION ALL SELECT max(updated_at) FROM order_items) x"
+        )
+        latest = cur.fetchone()[0] or END  # type: ignore[index]
+        moment = max(latest, END) + timedelta(hours=2)
         cur.execute("SELECT max(id), count(*) FROM customers")
         max_cid, n_customers = cur.fetchone()  # type: ignore[misc]
         cur.execute("SELECT max(id), count(*) FROM order_items")
