@@ -34,8 +34,8 @@ Two targets (from the issue):
    of the changes file.
 
 Every measured run is a fresh child process timed by the parent with `os.wait4` (its own wall,
-CPU = user + system and peak RSS). Project copies hard-link the immutable files (input files and
-Delta data files) and copy the Delta logs and the state database, which runs write.
+CPU = user + system and peak RSS). Project copies hard-link the files nothing rewrites in place
+(input files, Delta data files) and copy the rest (Delta logs, state database, models).
 
 Where the time goes
 -------------------
@@ -309,15 +309,18 @@ def link_or_copy(src: Path, dst: Path) -> None:
 
 
 def clone_project(src: Path, dest: Path) -> None:
-    """A copy of a project that runs exactly as the original would: immutable files (inputs,
-    Delta data files) hard-linked; the Delta logs and the state database copied."""
+    """A copy of a project that runs exactly as the original would: the files nothing rewrites
+    in place (input files under data/, Delta data files) hard-linked; everything else — Delta
+    logs, state database, project and model files — copied, so editing the copy never changes
+    the original."""
 
     def copy(s: str, d: str) -> None:
         parts = Path(s).relative_to(src).parts
-        if parts[0] == ".medallion" or "_delta_log" in parts or parts[-1] == "medallion.yml":
-            shutil.copy2(s, d)
-        else:
+        immutable = parts[0] == "data" or (parts[0] == "lakehouse" and "_delta_log" not in parts)
+        if immutable:
             link_or_copy(Path(s), Path(d))
+        else:
+            shutil.copy2(s, d)
 
     shutil.copytree(src, dest, copy_function=copy)
 

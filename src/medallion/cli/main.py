@@ -103,16 +103,17 @@ def init(directory: Path | None, template: str | None, rows: int | None, no_data
 @click.option(
     "--day",
     type=click.IntRange(min=2),
-    help="Add day N's file drop (new orders, changed customers) next to the existing files; "
-    "--rows then counts the new order lines (default 1%).",
+    help="Add day N's changes: a file drop next to the existing files (retail) or inserts and "
+    "updates in the source database (oltp); --rows then counts the new order lines "
+    "(default 1%).",
 )
 @click.pass_context
 def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | None) -> None:
-    """Regenerate the project's sample data under data/ at any scale, or add a later day's
-    file drop (--day) for incremental runs.
+    """Regenerate the project's sample data at any scale (files under data/, or the source
+    database of the oltp template), or add a later day's changes (--day) for incremental runs.
 
     Regenerated files are new files to the next run; `medallion run --full-refresh` rebuilds
-    bronze from them alone. A day drop adds files: the next run ingests only those."""
+    bronze from them alone. A day's changes are new input: the next run reads only those."""
     from medallion.cli import render
 
     project = _project(ctx)

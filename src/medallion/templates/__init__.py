@@ -1,7 +1,9 @@
 """Bundled example projects, one per system users migrate from, each with a data generator.
 
-A template is a folder `<name>/project/` copied verbatim by `medallion init`, plus a
-`<name>/generate.py` whose `generate(data_dir, rows, seed)` writes the project's input files.
+A template is a package `<name>/`: its `__init__.py` describes it (DESCRIPTION, DEFAULT_ROWS,
+ROWS_UNIT, ORDER), `project/` is copied verbatim by `medallion init`, and `generate.py`'s
+`generate(data_dir, rows, seed)` writes the project's input files (`generate_increment(data_dir,
+day, rows, seed)`, when present, a later day's new input). Adding a template is adding a folder.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Template:
 
     @property
     def package(self) -> str:
-        return f"medallion.templates.{self.name}"
+        return f"medallion.templates.{self.name.replace('-', '_')}"
 
     def project_files(self) -> Path:
         return Path(str(resources.files(self.package) / "project"))
@@ -79,25 +81,30 @@ class Template:
         )
 
 
-TEMPLATES: dict[str, Template] = {
-    t.name: t
-    for t in [
-        Template(
-            "retail",
-            "Online shop sales: five CSV exports -> star schema -> daily sales, "
-            "one-big-table and customer lifetime value (a pandas + SQLite pipeline, migrated)",
-            default_rows=3000,
-            rows_unit="order lines",
-        ),
-        Template(
-            "oltp",
-            "An OLTP PostgreSQL shop extracted incrementally -> staging, intermediate -> marts "
-            "published to a PostgreSQL warehouse (a Python EL + dbt + Airflow system, migrated)",
-            default_rows=3000,
-            rows_unit="order items",
-        ),
-    ]
-}
+def _discover() -> dict[str, Template]:
+    """Every sub-package with a `project/` folder is a template; its `__init__` says what it is
+    (DESCRIPTION, DEFAULT_ROWS, ROWS_UNIT, ORDER: its place in listings). A package name's
+    underscores are the template name's hyphens (ecommerce_events -> ecommerce-events)."""
+    import pkgutil
+
+    found: list[tuple[int, Template]] = []
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if not hasattr(module, "DESCRIPTION"):
+            continue
+        template = Template(
+            info.name.replace("_", "-"),
+            module.DESCRIPTION,
+            default_rows=module.DEFAULT_ROWS,
+            rows_unit=module.ROWS_UNIT,
+        )
+        found.append((getattr(module, "ORDER", 100), template))
+    return {t.name: t for _, t in sorted(found, key=lambda pair: (pair[0], pair[1].name))}
+
+
+TEMPLATES: dict[str, Template] = _discover()
 
 
 def get_template(name: str) -> Template:

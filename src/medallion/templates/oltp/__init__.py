@@ -12,6 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+DESCRIPTION = (
+    "An OLTP PostgreSQL shop extracted incrementally -> staging, intermediate -> marts "
+    "published to a PostgreSQL warehouse (a Python EL + dbt + Airflow system, migrated)"
+)
+DEFAULT_ROWS = 3000
+ROWS_UNIT = "order items"
+ORDER = 10
+
 
 @contextmanager
 def demo_environment(dest: Path) -> Iterator[dict[str, str]]:
