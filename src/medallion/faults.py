@@ -6,6 +6,9 @@ Points: `mid-write:<table>` (after the first batch streamed into a table's write
 commit), `after-commit:<table>` (after a step's commit, before the next step), and
 `after-bronze:<table>` (after a bronze commit, before its quarantine commit). Unset, a check is
 one dictionary lookup.
+
+`<point>@term` sends the process one SIGTERM there instead (a user stopping `run --watch` at that
+instant: the run must finish), `<point>@term2` two (stop now: the run is cut short there).
 """
 
 from __future__ import annotations
@@ -17,5 +20,11 @@ ENV = "MEDALLION_FAULT"
 
 
 def fault_point(name: str) -> None:
-    if os.environ.get(ENV) == name:
+    value = os.environ.get(ENV)
+    if value is None or not value.startswith(name):
+        return
+    if value == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    elif value in (f"{name}@term", f"{name}@term2"):
+        for _ in range(2 if value.endswith("2") else 1):
+            os.kill(os.getpid(), signal.SIGTERM)

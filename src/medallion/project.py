@@ -21,7 +21,8 @@ from medallion.config import PROJECT_FILE, ProjectConfig, find_project_root, loa
 from medallion.errors import ModelError, ProjectNotFoundError, QueryError, StorageError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    import threading
+    from collections.abc import Callable, Mapping
 
     import pyarrow as pa
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from medallion.quality.registry import ProjectChecks
     from medallion.runner.base import Reporter, RunResult
     from medallion.runner.lock import WriterLock
+    from medallion.runner.watch import WatchEvent
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -207,6 +209,39 @@ class Project:
                 command=command,
                 reporter=reporter,
             )
+
+    def watch(
+        self,
+        select: list[str] | None = None,
+        *,
+        interval: float = 5.0,
+        max_runs: int | None = None,
+        stop: threading.Event | None = None,
+        command: str | None = None,
+        reporter: Callable[[], Reporter | None] = lambda: None,
+        on_event: Callable[[WatchEvent], None] = lambda e: None,
+    ) -> list[RunResult]:
+        """Continuous mode: run whenever new input lands (or the project's files change), until
+        `stop` is set or `max_runs` runs happened; see medallion.runner.watch."""
+        from medallion.runner.watch import watch
+
+        return watch(
+            self,
+            select=select,
+            interval=interval,
+            max_runs=max_runs,
+            stop=stop,
+            command=command,
+            reporter=reporter,
+            on_event=on_event,
+        )
+
+    def pending_input(self, select: list[str] | None = None) -> dict[str, int | None]:
+        """Sources with new input (new files per file source; None: a database or REST source
+        that has or may have new rows), without running anything."""
+        from medallion.runner.watch import pending_input
+
+        return pending_input(self, select)
 
     def test(
         self,

@@ -320,3 +320,21 @@ def test_integer_cursor_that_looks_like_a_date(tmp_path: Path, pg_db: str) -> No
         (2, 20240105),
     ]
     assert commits(project, "bronze.items")[0]["medallion.watermark"] == "20240105"
+
+
+def test_pending_input_asks_the_cursor_without_extracting(tmp_path: Path, pg_db: str) -> None:
+    """What `run --watch` polls: max(cursor) against the watermark, nothing written."""
+    sql(pg_db, ITEMS_DDL, ITEMS_ROWS)
+    project = make(tmp_path / "p", pg_db, lookback="'1 day'")
+    assert project.pending_input() == {"items": None}  # never extracted: everything is new
+    run_ok(project)
+    assert project.pending_input() == {}  # the lookback window is not "new"
+    sql(pg_db, "UPDATE items SET name = 'hidden' WHERE id = 1")  # cursor unchanged: unseen
+    assert project.pending_input() == {}
+    sql(pg_db, "UPDATE items SET updated_at = '2024-01-03 00:00:01' WHERE id = 1")
+    assert project.pending_input() == {"items": None}
+    assert delta.open_table(project.catalog.path("bronze.items")).version() == 0
+
+    no_cursor = make(tmp_path / "q", pg_db, source="table: public.items")
+    run_ok(no_cursor)
+    assert no_cursor.pending_input() == {"items": None}  # re-read whole by every run

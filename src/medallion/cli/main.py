@@ -150,23 +150,60 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     show_default=True,
     help="Seconds to wait for another running writer to finish.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the run result as JSON.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: poll the sources and run whenever new input lands (or the project's "
+    "files change), until Ctrl-C or SIGTERM.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="With --watch: seconds between polls.",
+)
+@click.option(
+    "--max-runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --watch: stop after this many runs.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run result as JSON (--watch: one per line)."
+)
 @click.pass_context
 def run(
     ctx: click.Context,
     select: tuple[str, ...],
     full_refresh: tuple[str, ...],
     wait: float,
+    watch: bool,
+    interval: float,
+    max_runs: int | None,
     as_json: bool,
 ) -> None:
     """Ingest sources and build models in dependency order; log every step.
 
     A failing step leaves its table at its previous version and skips what depends on it; the
-    command then exits with status 1."""
-    from medallion.cli import render
+    command then exits with status 1.
+
+    With --watch it keeps running (continuous mode): each poll looks for new files (and new
+    rows in database sources) and, when there are some, makes one ordinary incremental run —
+    exactly once, logged like any run. Ctrl-C or SIGTERM stops it after the current run."""
+    from medallion.cli import progress, render
 
     project = _project(ctx)
-    reporter = None if as_json else render.RunReporter(project)
+    if watch:
+        if full_refresh:
+            raise click.UsageError(
+                "--watch runs incrementally; run --full-refresh on its own first"
+            )
+        _watch(project, list(select) or None, interval, max_runs, as_json)
+        return
+    if max_runs is not None:
+        raise click.UsageError("--max-runs goes with --watch")
+    reporter = None if as_json else progress.RunReporter(project)
     result = project.run(
         list(select) or None,
         full_refresh=True if "*" in full_refresh else list(full_refresh),
@@ -180,6 +217,44 @@ def run(
     ctx.exit(0 if result.ok else 1)
 
 
+def _watch(
+    project: Any, select: list[str] | None, interval: float, max_runs: int | None, as_json: bool
+) -> None:
+    """Continuous mode: the first Ctrl-C or SIGTERM lets the current run finish, the second
+    interrupts it (its table keeps its last committed version; the next run redoes the step)."""
+    import signal
+    import threading
+
+    from medallion.cli import progress
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            progress.watch_stopping(second=True)
+            raise KeyboardInterrupt
+        stop.set()
+        progress.watch_stopping(second=False)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if not as_json:
+            progress.watch_started(project, interval, select)
+        results = project.watch(
+            select,
+            interval=interval,
+            max_runs=max_runs,
+            stop=stop,
+            command=_command_line(),
+            on_event=lambda event: progress.watch_event(event, as_json),
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    # stopped on request: the status of the last run (a watcher that ran nothing is fine)
+    sys.exit(0 if not results or results[-1].ok else 1)
+
+
 @cli.command(context_settings=CONTEXT)
 @click.option(
     "--select", "-s", "select", multiple=True, help="Tables whose checks to run (as for run)."
@@ -190,14 +265,14 @@ def test(ctx: click.Context, select: tuple[str, ...], as_json: bool) -> None:
     """Run the checks (table-level and singular) on the current tables, without rebuilding.
 
     Results are stored with the run; exit status 1 if an error-severity check fails."""
-    from medallion.cli import render
+    from medallion.cli import progress, render
 
     project = _project(ctx)
     result = project.test(
         list(select) or None,
         trigger="cli",
         command=_command_line(),
-        reporter=None if as_json else render.RunReporter(project, verb="test"),
+        reporter=None if as_json else progress.RunReporter(project, verb="test"),
     )
     if as_json:
         render.print_json(
@@ -292,7 +367,7 @@ def publish(
 ) -> None:
     """Copy tables to the publish targets of medallion.yml (all, or TARGETS): each table is
     loaded and swapped in atomically (or merged by key), so BI tools never see half a table."""
-    from medallion.cli import render
+    from medallion.cli import progress, render
 
     project = _project(ctx)
     result = project.publish(
@@ -300,7 +375,7 @@ def publish(
         list(tables) or None,
         force=force,
         command=_command_line(),
-        reporter=None if as_json else render.RunReporter(project, verb="publish"),
+        reporter=None if as_json else progress.RunReporter(project, verb="publish"),
     )
     if as_json:
         render.print_json(render.run_result_dict(result))
@@ -526,7 +601,7 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
     run it, and print each gold table's first rows and the run summary."""
     import tempfile
 
-    from medallion.cli import render
+    from medallion.cli import progress, render
     from medallion.project import Project
     from medallion.templates import TEMPLATES, get_template
 
@@ -545,7 +620,7 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
         render.initialized(dest, tpl, counts, next_steps=False)
         project = Project.load(dest)
         result = project.run(
-            trigger="demo", command=_command_line(), reporter=render.RunReporter(project)
+            trigger="demo", command=_command_line(), reporter=progress.RunReporter(project)
         )
         render.demo_summary(project, result, env)
     sys.exit(0 if result.ok else 1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
 
     from medallion.errors import MedallionError
     from medallion.project import Project, TableRow
-    from medallion.runner.base import RunResult, StepResult
+    from medallion.runner.base import RunResult
     from medallion.templates import Template
 
 _out: Console | None = None
@@ -186,102 +185,6 @@ def validated(project: Project) -> None:
 
 
 # -- runs -----------------------------------------------------------------------------------------
-
-
-class RunReporter:
-    """Live progress on a terminal (a spinner on the current step), one line per finished step."""
-
-    def __init__(self, project: Project, verb: str = "run") -> None:
-        self.project = project
-        self.verb = verb
-        self.console = err()
-        self.total = 0
-        self._status: Any = None
-        self._started = 0.0
-
-    def run_started(self, run_id: str, plan: list[tuple[str, str]]) -> None:
-        self.total = len(plan)
-        self._started = time.perf_counter()
-        self.console.print(
-            f"[bold]medallion {self.verb}[/] {self.project.config.name} · run {run_id} · "
-            f"{self.total} steps"
-        )
-
-    def step_started(self, step_no: int, node: str, step: str) -> None:
-        if self.console.is_terminal:
-            verb = {
-                "ingest": "ingesting",
-                "model": "building",
-                "view": "defining",
-                "check": "checking",
-                "test": "testing",
-                "publish": "publishing",
-            }[step]
-            text = f"[{step_no}/{self.total}] {verb} {node} ..."
-            if self._status is None:
-                self._status = self.console.status(text)
-                self._status.start()
-            else:
-                self._status.update(text)
-
-    def step_finished(self, r: StepResult) -> None:
-        mark = {"success": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}[
-            r.status
-        ]
-        detail = ""
-        if r.status == "success":
-            parts = []
-            if r.step == "view":
-                parts.append("view")
-            if r.rows_written is not None:
-                parts.append(f"{r.rows_written:,} rows")
-            if r.rows_quarantined:
-                parts.append(f"[yellow]{r.rows_quarantined:,} quarantined[/]")
-            if r.delta_version is not None:
-                parts.append(f"v{r.delta_version}")
-            if r.note and r.step != "view":
-                parts.append(f"[dim]{r.note}[/]")
-            detail = ", ".join(parts)
-        elif r.status == "skipped":
-            detail = f"[yellow]skipped[/]: {r.error}"
-        else:
-            detail = "[red]failed[/]"
-        self.console.print(
-            f"  {mark} {r.step:<6} {r.node:<36} {detail}  [dim]{_secs(r.duration_s)}[/]"
-        )
-        for c in r.checks:
-            if c.status == "pass":
-                continue
-            sign = "[yellow]![/]" if c.status == "warn" else "[red]✗[/]"
-            kind = "expectation" if c.kind == "expectation" else f"check {c.kind}"
-            self.console.print(f"      {sign} {kind} [bold]{c.name}[/]: {_escape(c.message)}")
-
-    def run_finished(self, result: RunResult) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
-        failed = [s for s in result.steps if s.status == "failed"]
-        for s in failed:
-            self.console.print(f"\n[bold red]{s.node} failed:[/]")
-            for line in (s.error or "").splitlines():
-                self.console.print(f"  {line}", markup=False, highlight=False)
-        checks = [c for s in result.steps for c in s.checks]
-        ok = sum(1 for s in result.steps if s.status == "success")
-        skipped = sum(1 for s in result.steps if s.status == "skipped")
-        written = sum(s.rows_written or 0 for s in result.steps)
-        quarantined = sum(s.rows_quarantined or 0 for s in result.steps)
-        verdict = "[green]succeeded[/]" if result.ok else "[red]failed[/]"
-        extra = f", {quarantined:,} rows quarantined" if quarantined else ""
-        if checks:
-            warned = sum(1 for c in checks if c.status == "warn")
-            bad = sum(1 for c in checks if c.status in ("fail", "error"))
-            extra += f"; checks: {len(checks) - warned - bad} passed"
-            extra += f", {warned} warned" if warned else ""
-            extra += f", [red]{bad} failed[/]" if bad else ""
-        self.console.print(
-            f"\nrun {verdict} in {_secs(result.duration_s)}: {ok} ok, {len(failed)} failed, "
-            f"{skipped} skipped; {written:,} rows written{extra}"
-        )
 
 
 def run_result_dict(result: RunResult) -> dict[str, Any]:

@@ -84,6 +84,20 @@ def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tupl
     return state.ingested_files(source)
 
 
+def new_files(
+    root: Path,
+    source: FileSource,
+    name: str,
+    state: StateStore,
+    table_path: Path,
+    full_refresh: bool = False,
+) -> tuple[list[SourceFile], list[SourceFile]]:
+    """(every file the source matches, those not ingested yet)."""
+    files = discover(root, source, name)
+    done = set() if full_refresh else ingested_files(state, name, table_path)
+    return files, [f for f in files if f.identity not in done]
+
+
 def known_types(con: duckdb.DuckDBPyConnection, table_path: Path) -> dict[str, str]:
     """Column -> DuckDB type of an existing bronze table, so later files are read the same way."""
     if not delta.is_delta_table(table_path):
@@ -115,9 +129,7 @@ def ingest_source(
     recovered = _recover_rejects(
         name=name, source=source, root=root, catalog=catalog, fqn=fqn, state=state, con=con
     )
-    files = discover(root, source, name)
-    done = set() if full_refresh else ingested_files(state, name, table_path)
-    new = [f for f in files if f.identity not in done]
+    files, new = new_files(root, source, name, state, table_path, full_refresh)
     result = IngestResult(skipped_files=len(files) - len(new))
     if recovered:
         result.note = f"recovered {recovered} quarantined rows of an interrupted run; "

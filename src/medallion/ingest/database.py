@@ -356,6 +356,52 @@ def extract_sqlite(
         raise SourceError(f"SQLite: {e}", source=name) from None
 
 
+def has_new_rows(source: DatabaseSource, watermark: str | None, root: Path) -> bool:
+    """Whether the source's cursor has moved past `watermark` (one `SELECT max(cursor)`): how
+    `run --watch` polls a database without running anything. A source without a cursor is
+    re-read whole by every run, so it always has "new" rows."""
+    if source.cursor is None or watermark is None:
+        return True
+    if source.type == "postgres":
+        from psycopg import sql
+
+        from medallion import pgconn
+
+        with pgconn.connect(source.dsn) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            row = conn.execute(
+                sql.SQL("SELECT max({}) FROM {}").format(
+                    sql.Identifier(source.cursor), _relation(source)
+                )
+            ).fetchone()
+    elif source.type == "sqlite":
+        import sqlite3
+
+        path = Path(source.dsn.removeprefix("sqlite:///").removeprefix("sqlite://"))
+        conn = sqlite3.connect(
+            f"file:{path if path.is_absolute() else root / path}?mode=ro", uri=True
+        )
+        try:
+            rel = (
+                ".".join(f'"{p}"' for p in source.table.split("."))
+                if source.table
+                else f"({source.query})"
+            )
+            row = conn.execute(f'SELECT max("{source.cursor}") FROM {rel}').fetchone()
+        finally:
+            conn.close()
+    else:
+        return True
+    high = row[0] if row else None
+    if high is None:
+        return False
+    low = low_bound(watermark, None, high)
+    try:
+        return bool(high > low)
+    except TypeError:  # e.g. SQLite text against a parsed timestamp
+        return watermark_text(high) != watermark
+
+
 def extract(
     source: DatabaseSource, name: str, watermark: str | None, full: bool, root: Path
 ) -> Extract:

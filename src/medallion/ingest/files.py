@@ -100,11 +100,26 @@ def discover(root: Path, source: FileSource, name: str) -> list[SourceFile]:
             except ValueError:
                 rel = resolved.as_posix()
             if resolved not in found:
-                found[resolved] = SourceFile(resolved, rel, st.st_size, fingerprint(resolved))
+                found[resolved] = SourceFile(
+                    resolved, rel, st.st_size, _fingerprint_of(resolved, st)
+                )
     return sorted(found.values(), key=lambda f: f.rel)
 
 
 FINGERPRINT_BYTES = 1 << 20
+#: fingerprints computed by this process, by (path, size, mtime, inode): a long-lived process
+#: (`run --watch` polling a folder) reads each unchanged file once, not on every poll
+_fingerprints: dict[tuple[Path, int, int, int], str] = {}
+
+
+def _fingerprint_of(path: Path, st: os.stat_result) -> str:
+    key = (path, st.st_size, st.st_mtime_ns, st.st_ino)
+    value = _fingerprints.get(key)
+    if value is None:
+        if len(_fingerprints) > 100_000:
+            _fingerprints.clear()
+        value = _fingerprints[key] = fingerprint(path)
+    return value
 
 
 def fingerprint(path: Path) -> str:
