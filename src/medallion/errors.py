@@ -87,6 +87,10 @@ class ModelError(MedallionError):
     """A model file cannot be loaded: bad header, SQL syntax, unknown table, cycle."""
 
 
+class CompileError(MedallionError):
+    """`medallion compile`: models the requested dialect cannot express (each one listed)."""
+
+
 class SelectionError(MedallionError):
     """A `--select` expression names nothing or is malformed."""
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from medallion.engine.duckdb_engine import Engine
+    from medallion.models.compile import CompileResult
     from medallion.models.graph import Graph
     from medallion.models.loader import Model
     from medallion.quality.ledger import Verification
@@ -505,6 +506,24 @@ class Project:
     def last_run(self) -> dict[str, Any] | None:
         runs = self.state.runs(1)
         return runs[0] if runs else None
+
+    def compile(
+        self, dialect: str, select: list[str] | None = None, output: Path | None = None
+    ) -> CompileResult:
+        """Write the selected SQL models (all by default) transpiled to `dialect` into
+        `output` (default target/compiled/<dialect>); raises CompileError listing every model
+        the dialect cannot express, and then writes nothing."""
+        from medallion.models.compile import compile_models
+
+        graph = self.graph
+        order = graph.select(select) if select else graph.order
+        return compile_models(
+            self.models,
+            order,
+            dialect,
+            output or self.root / "target" / "compiled" / dialect,
+            self.root,
+        )
 
     def lineage(self, node: str | None = None) -> dict[str, Any]:
         """The DAG: for each node its kind and upstream; for one node, its ancestors and

@@ -588,6 +588,55 @@ def lineage(ctx: click.Context, model: str | None, as_json: bool) -> None:
         render.lineage(project, data, model)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--dialect",
+    "-d",
+    required=True,
+    help="Target engine: spark, databricks, snowflake, bigquery or postgres.",
+)
+@click.option(
+    "--select", "-s", "select", multiple=True, help="Models to compile (as for run). Repeatable."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write (default: target/compiled/DIALECT).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_context
+def compile(
+    ctx: click.Context,
+    dialect: str,
+    select: tuple[str, ...],
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """Transpile every SQL model to another engine's SQL (SQLGlot): one file per model under
+    target/compiled/DIALECT/<layer>/, plus manifest.json (kinds, keys, dependencies).
+
+    Constructs the dialect cannot express are errors naming the model and line — never
+    silently wrong SQL; then nothing is written."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    result = project.compile(dialect.lower(), list(select) or None, output)
+    if as_json:
+        render.print_json(
+            {
+                "dialect": result.dialect,
+                "output": str(result.output),
+                "models": [
+                    {"model": m.model, "path": str(m.path) if m.path else None, "note": m.note}
+                    for m in result.models
+                ],
+            }
+        )
+    else:
+        render.compiled(result)
+
+
 # -- demo ----------------------------------------------------------------------------------------
 
 

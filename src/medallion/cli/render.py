@@ -498,6 +498,17 @@ def tables(rows: list[TableRow]) -> None:
     out().print(t)
 
 
+def compiled(result: Any) -> None:
+    written = [m for m in result.models if m.path is not None]
+    for m in result.models:
+        if m.path is None:
+            err().print(f"  [yellow]-[/] {m.model}: {m.note}")
+    err().print(
+        f"compiled {len(written)} model(s) for {result.dialect} into {_rel(result.output)}"
+        " (and manifest.json)"
+    )
+
+
 def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
     console = out()
     if model is None:

@@ -1,0 +1,276 @@
+"""`medallion compile --dialect D`: every SQL model's SELECT, transpiled with SQLGlot for another
+engine (Spark/Databricks, Snowflake, BigQuery, PostgreSQL), written to
+`target/compiled/<dialect>/<layer>/<name>.sql` with a `manifest.json` (kinds, keys, order).
+
+SQLGlot translates most DuckDB SQL, but where it has no translation it often emits the DuckDB
+spelling unchanged (`ARG_MAX` for PostgreSQL, `COLUMNS(...)`, a struct literal, `GROUP BY ALL`),
+which is wrong SQL for the target. Compilation refuses those instead:
+
+- SQLGlot's own "unsupported" errors are raised, not logged;
+- every function is checked: one SQLGlot renders with a rule of the target dialect is trusted;
+  one it would print under its generic name must be on the target's list below (functions known
+  to exist there with DuckDB's meaning), and one SQLGlot does not know at all is refused;
+- DuckDB-only syntax and types are refused per dialect (see UNSUPPORTED_SYNTAX);
+- the output is parsed back with the target dialect.
+
+A refused model is reported with its file, line and the construct, and nothing is written (the
+output folder is replaced only when every model compiled). What is not checked: column
+references (a lateral column alias — `select 1 as x, x + 1 as y` — is emitted as written, which
+PostgreSQL and BigQuery reject) and the semantics of functions with the same name (e.g. integer
+division). Incremental kinds compile to their full SELECT (as dbt's compiled SQL with
+`is_incremental()` false); the manifest says how each table is materialized.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import CompileError, ModelError
+
+if TYPE_CHECKING:
+    import sqlglot.expressions as exp
+
+    from medallion.models.loader import Model
+
+DIALECTS = ("spark", "databricks", "snowflake", "bigquery", "postgres")
+
+#: functions SQLGlot prints under their generic name that exist, with DuckDB's meaning, in every
+#: target dialect
+_COMMON = """
+    ABS AVG CEIL COALESCE CONCAT CORR COUNT COVAR_POP COVAR_SAMP CUME_DIST CURRENT_DATE
+    CURRENT_TIMESTAMP DENSE_RANK EXP FIRST_VALUE FLOOR GREATEST LAG LAST_VALUE LEAD LEAST LENGTH
+    LN LOWER LPAD LTRIM MAX MIN MOD NTH_VALUE NTILE NULLIF PERCENT_RANK POWER RANK REPLACE
+    REVERSE ROUND ROW_NUMBER RPAD RTRIM SIGN SQRT STDDEV STDDEV_POP STDDEV_SAMP SUBSTRING SUM
+    TRIM UPPER VARIANCE VAR_POP VAR_SAMP
+"""
+#: ... and those that exist in some of them only
+_EXTRA = {
+    "postgres": "ARRAY_AGG BOOL_AND BOOL_OR INITCAP MD5 PERCENTILE_CONT PERCENTILE_DISC SPLIT_PART "
+    "STRING_AGG TO_CHAR",
+    "spark": "BOOL_AND BOOL_OR COUNT_IF INITCAP MAX_BY MD5 MIN_BY PERCENTILE_CONT PERCENTILE_DISC "
+    "SPLIT_PART",
+    "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF INITCAP MAX_BY MD5 MIN_BY "
+    "PERCENTILE_CONT PERCENTILE_DISC SPLIT_PART",
+    "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5",
+}
+COMMON_FUNCTIONS = frozenset(_COMMON.split())
+DIALECT_FUNCTIONS = {dialect: frozenset(names.split()) for dialect, names in _EXTRA.items()}
+DIALECT_FUNCTIONS["databricks"] = DIALECT_FUNCTIONS["spark"]
+
+
+@dataclass
+class CompiledModel:
+    model: str
+    path: Path | None  # None: skipped
+    note: str = ""
+
+
+@dataclass
+class CompileResult:
+    dialect: str
+    output: Path
+    models: list[CompiledModel] = field(default_factory=list)
+
+
+def _syntax_problems(tree: exp.Expression, dialect: str) -> list[tuple[exp.Expression, str]]:
+    """DuckDB-only syntax and types SQLGlot would pass through unchanged for `dialect`."""
+    import sqlglot.expressions as exp
+
+    problems: list[tuple[exp.Expression, str]] = []
+    pg = dialect == "postgres"
+    for node in tree.walk():
+        if isinstance(node, exp.Columns):
+            problems.append((node, "COLUMNS(...) (DuckDB only)"))
+        elif (
+            isinstance(node, exp.Star)
+            and pg
+            and any(node.args.get(k) for k in ("except_", "except", "replace", "rename"))
+        ):
+            problems.append((node, "SELECT * EXCLUDE/REPLACE (no PostgreSQL equivalent)"))
+        elif isinstance(node, exp.Struct) and pg:
+            problems.append((node, "a struct value (PostgreSQL has no named structs)"))
+        elif isinstance(node, exp.Lambda) and dialect in ("postgres", "bigquery"):
+            problems.append((node, f"a lambda function (no {dialect} equivalent)"))
+        elif isinstance(node, exp.Join) and str(node.args.get("method") or "").upper() in (
+            "ASOF",
+            "POSITIONAL",
+        ):
+            problems.append((node, f"{str(node.args['method']).upper()} JOIN (DuckDB only)"))
+        elif isinstance(node, exp.Group) and node.args.get("all") and pg:
+            problems.append((node, "GROUP BY ALL (list the columns for PostgreSQL)"))
+        elif (
+            isinstance(node, exp.Ordered)
+            and isinstance(node.this, exp.Var)
+            and node.this.name.upper() == "ALL"
+        ):
+            problems.append((node, "ORDER BY ALL (DuckDB only)"))
+        elif isinstance(node, exp.DataType) and node.this in _unsigned_or_huge():
+            problems.append((node, f"type {node.this.name} (no equivalent outside DuckDB)"))
+    return problems
+
+
+@cache
+def _unsigned_or_huge() -> frozenset[Any]:
+    import sqlglot.expressions as exp
+
+    names = "UTINYINT USMALLINT UMEDIUMINT UINT UBIGINT UINT128 UINT256 INT128 INT256 UDECIMAL"
+    t = exp.DataType.Type
+    return frozenset(getattr(t, n) for n in f"{names} UDOUBLE UNION".split() if hasattr(t, n))
+
+
+def _generator(dialect: str) -> Any:
+    """The target dialect's SQLGlot generator, recording the functions it prints under their
+    generic name (no rule of the dialect) and those SQLGlot does not know at all."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import ErrorLevel
+
+    target = Dialect.get_or_raise(dialect)
+    base = target.generator_class
+
+    class Checking(base):  # type: ignore[misc, valid-type]
+        def function_fallback_sql(self, expression: Any) -> str:
+            self.generic.append((self.function_name(expression), expression))
+            return super().function_fallback_sql(expression)
+
+        def anonymous_sql(self, expression: Any) -> str:
+            self.unknown.append((expression.name, expression))
+            return super().anonymous_sql(expression)
+
+    gen = Checking(dialect=target, unsupported_level=ErrorLevel.RAISE, pretty=True, comments=False)
+    gen.generic, gen.unknown = [], []
+    return gen
+
+
+def _line(node: Any, text: str) -> int | None:
+    """The line of a node in the model file: where SQLGlot recorded one (on tokens such as
+    identifiers), else where the node's DuckDB spelling first appears in the text, else that of
+    the enclosing expression."""
+    import re
+
+    for n in node.walk():
+        line = n.meta.get("line") if hasattr(n, "meta") else None
+        if line:
+            return int(line)
+    words = node.sql(dialect="duckdb").split()
+    found = re.search(r"\s+".join(map(re.escape, words)), text, re.IGNORECASE) if words else None
+    if found:
+        return text.count("\n", 0, found.start()) + 1
+    return _line(node.parent, text) if node.parent is not None else None
+
+
+def compile_model(model: Model, dialect: str) -> str:
+    """The model's SELECT in `dialect`; raises ModelError naming what cannot be expressed."""
+    import sqlglot
+    from sqlglot.errors import ParseError, UnsupportedError
+
+    assert model.tree is not None
+
+    def refuse(what: str, node: Any = None) -> ModelError:
+        return ModelError(
+            f"cannot compile for {dialect}: {what}",
+            file=model.path,
+            line=_line(node, model.text) if node is not None else None,
+            model=model.fqn,
+            hint="rewrite the construct in portable SQL (medallion refuses to emit SQL the "
+            f"{dialect} engine would reject or read differently)",
+        )
+
+    problems = _syntax_problems(model.tree, dialect)
+    if problems:
+        node, what = problems[0]
+        raise refuse(what, node)
+    gen = _generator(dialect)
+    try:
+        sql = gen.generate(model.tree.copy())
+    except UnsupportedError as e:
+        raise refuse(str(e).strip().splitlines()[0]) from None
+    allowed = COMMON_FUNCTIONS | DIALECT_FUNCTIONS.get(dialect, frozenset())
+    for name, node in gen.unknown:
+        raise refuse(f"function {name}() has no known translation", node)
+    for name, node in gen.generic:
+        if name.upper() not in allowed:
+            raise refuse(f"{name.lower()}() has no {dialect} equivalent SQLGlot knows of", node)
+    try:
+        sqlglot.parse_one(sql, dialect=dialect)
+    except ParseError as e:  # our output does not even parse as the target's SQL
+        raise refuse(f"the translation does not parse as {dialect} SQL: {e}") from None
+    return sql
+
+
+def compile_models(
+    models: dict[str, Model], order: list[str], dialect: str, output: Path, root: Path
+) -> CompileResult:
+    """Compile every SQL model; on success replace `output` with the new files in one move."""
+    if dialect not in DIALECTS:
+        from medallion.errors import SelectionError, suggest
+
+        guess = suggest(dialect, DIALECTS)
+        raise SelectionError(
+            f"unknown dialect {dialect!r}",
+            hint=(f"did you mean {guess!r}? " if guess else "")
+            + "dialects: "
+            + ", ".join(DIALECTS),
+        )
+    result = CompileResult(dialect, output)
+    errors: list[ModelError] = []
+    files: dict[Path, str] = {}
+    manifest: list[dict[str, Any]] = []
+    for fqn in order:
+        model = models.get(fqn)
+        if model is None:
+            continue  # a source
+        rel = Path(model.layer) / f"{model.name}.sql"
+        if model.language != "sql":
+            result.models.append(CompiledModel(fqn, None, "Python model: not compiled"))
+            continue
+        try:
+            sql = compile_model(model, dialect)
+        except ModelError as e:
+            errors.append(e)
+            continue
+        cfg = model.config
+        source = model.path.relative_to(root) if model.path.is_relative_to(root) else model.path
+        header = (
+            f"-- {fqn}: compiled by medallion from {source.as_posix()} for {dialect}\n"
+            f"-- kind: {cfg.kind}"
+            + (f", unique_key: {', '.join(cfg.unique_key)}" if cfg.unique_key else "")
+            + " (the full SELECT; see manifest.json)\n"
+        )
+        files[rel] = header + sql + ";\n"
+        manifest.append(
+            {
+                "model": fqn,
+                "file": rel.as_posix(),
+                "kind": cfg.kind,
+                "unique_key": list(cfg.unique_key or []),
+                "depends_on": list(model.depends_on),
+            }
+        )
+        result.models.append(CompiledModel(fqn, output / rel))
+    if errors:
+        raise CompileError(
+            f"{len(errors)} model(s) cannot be compiled for {dialect}; nothing was written:\n"
+            + "\n".join(f"  {e}".replace("\n", "\n  ") for e in errors)
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+    try:
+        for rel, text in files.items():
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            (staging / rel).write_text(text, encoding="utf-8")
+        (staging / "manifest.json").write_text(
+            json.dumps({"dialect": dialect, "models": manifest}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+        if output.exists():
+            shutil.rmtree(output)
+        staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
