@@ -3,7 +3,6 @@ visible to the engine. Shared by the run executor, the check runner and the quer
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -168,18 +167,5 @@ def attach_as_of(
         except MedallionError as e:
             raise QueryError(
                 f"cannot read {table} version {version}: {e.message}",
-                hint=f"`medallion history {table}` lists its versions",
+                hint=e.hint or f"`medallion history {table}` lists its versions",
             ) from None
-        missing = [
-            f
-            for part in engine.attached_parts(table)
-            for f in getattr(part, "files", [])
-            if not os.path.exists(f)
-        ]
-        if missing:
-            raise QueryError(
-                f"{table} version {version} can no longer be read: {len(missing)} of its data "
-                "files were removed by vacuum",
-                hint="time travel reaches back as far as the layer's retention "
-                "(medallion.yml `retention:`)",
-            )

@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from medallion.engine.duckdb_engine import scan_sql
 from medallion.errors import ExecutionError, MedallionError
 from medallion.storage import delta
 
@@ -119,12 +120,12 @@ class Increment:
         path = self.project.catalog.path(table)
         sources: list[tuple[Any, str | None]] = []
         if files:
-            sources.append((delta.files_parts(path, files, c.until), None))
+            sources.append((delta.file_set(path, files, c.until), None))
         if c.cdc:
             kinds = ", ".join(f"'{t}'" for t in change_types)
             sources.append(
                 (
-                    delta.files_parts(path, c.cdc, c.until, change_feed=True),
+                    delta.file_set(path, c.cdc, c.until, change_feed=True),
                     f"_change_type IN ({kinds})",
                 )
             )
@@ -607,12 +608,8 @@ def _gone(staged: _Staged, path: Any, scope: Scope, source: Any, keys: list[str]
         if g.column_names != keys and tuple(g.column_names) in scope.removals
     ]
     if others:
-        snap = delta.snapshot(path)
-        names = []
-        for i, part in enumerate(snap.parts or [snap.schema.empty_table()]):
-            names.append(f"{staged.name}_gone_{i}")
-            con.register(names[-1], part)
-        target = con.sql(" UNION ALL ".join(f"SELECT * FROM {n}" for n in names))
+        body, names = scan_sql(con, delta.snapshot(path).files, f"{staged.name}_gone")
+        target = con.sql(body)
         in_scope = _restrict(con, target, Scope(others)).project(cols)
         rows += in_scope.except_(source.project(cols)).fetchall()
         for n in names:
@@ -722,13 +719,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                 res.details["delta_rows"] = n_src
                 return _write(project, model, table.arrow(), "overwrite", run_id, props, txn)
             # the target's current versions, visible to the staging connection
-            snap = delta.snapshot(path)
-            parts = snap.parts or [snap.schema.empty_table()]
-            for i, part in enumerate(parts):
-                staged.con.register(f"{staged.name}_target_{i}", part)
-            union = " UNION ALL ".join(
-                f"SELECT * FROM {staged.name}_target_{i}" for i in range(len(parts))
-            )
+            union, _ = scan_sql(staged.con, delta.snapshot(path).files, f"{staged.name}_target")
             target = f"(SELECT * FROM ({union}) WHERE is_current)"
             join = " AND ".join(f"s.{_q(k)} = c.{_q(k)}" for k in keys)
             diff = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM c.{_q(c)}" for c in tracked)

@@ -133,14 +133,40 @@ def write(
 
 
 @dataclass
+class FileSet:
+    """Data files of a table read as one relation: absolute paths with their partition values
+    (text, as the Delta log has them), the table's schema and partition columns. `fallback` is a
+    pyarrow dataset for tables only deltalake can read (deletion vectors, column mapping)."""
+
+    files: list[tuple[str, dict[str, str | None]]]
+    schema: pa.Schema
+    partition_columns: list[str]
+    fallback: pads.Dataset | None = None
+
+    @property
+    def paths(self) -> list[str]:
+        return [f for f, _ in self.files]
+
+    def datasets(self) -> list[pads.Dataset]:
+        """The files as pyarrow datasets (see `_parts`), for Arrow consumers."""
+        if self.fallback is not None:
+            return [self.fallback]
+        return _parts(self.files, self.schema, self.partition_columns)
+
+
+@dataclass
 class Snapshot:
-    """One version of a table, ready to query: its data files as one or more pyarrow datasets
-    (`parts`, see `_parts`), read together as a UNION ALL."""
+    """One version of a table, ready to query: its data files (`files`); the engine reads them
+    with DuckDB's Parquet reader, Arrow consumers through `parts` (pyarrow datasets)."""
 
     version: int
     rows: int
     schema: pa.Schema
-    parts: list[pads.Dataset]
+    files: FileSet
+
+    @property
+    def parts(self) -> list[pads.Dataset]:
+        return self.files.datasets()
 
     def to_table(self) -> pa.Table:
         import pyarrow as pa
@@ -153,7 +179,8 @@ class Snapshot:
         """One dataset (materialized in memory when the files differ in physical types)."""
         import pyarrow.dataset as pads
 
-        return self.parts[0] if len(self.parts) == 1 else pads.dataset(self.to_table())
+        parts = self.parts
+        return parts[0] if len(parts) == 1 else pads.dataset(self.to_table())
 
 
 def dataset(path: Path, version: int | None = None) -> pads.Dataset:
@@ -162,14 +189,16 @@ def dataset(path: Path, version: int | None = None) -> pads.Dataset:
 
 
 def snapshot(path: Path, version: int | None = None) -> Snapshot:
-    """The table (at a version): lazy datasets with projection and filter pushdown.
+    """The table (at a version): the data files of that version, from the Delta log.
 
-    Built from the Delta log's list of data files and read with pyarrow's own local filesystem
-    rather than `DeltaTable.to_pyarrow_dataset()`: reading through deltalake's Rust filesystem
-    handler aborts the process at interpreter exit about half the time ("terminate called
-    without an active exception", delta-rs#2184), which would make CLI commands and test runs
-    fail at random. Tables using deletion vectors or column mapping (written by other engines)
-    need deltalake's reader and fall back to it."""
+    The files are read directly (by DuckDB's Parquet reader, or pyarrow's with its own local
+    filesystem) rather than through `DeltaTable.to_pyarrow_dataset()`: reading through deltalake's
+    Rust filesystem handler aborts the process at interpreter exit about half the time
+    ("terminate called without an active exception", delta-rs#2184), and DuckDB's reader uses
+    far less memory on selective queries. Tables using deletion vectors or column mapping
+    (written by other engines) need deltalake's reader and fall back to it."""
+    import os
+
     import pyarrow as pa
     import pyarrow.compute
 
@@ -178,17 +207,18 @@ def snapshot(path: Path, version: int | None = None) -> Snapshot:
     actions = pa.table(dt.get_add_actions(flatten=True))
     rows = int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
     schema = pa.schema(dt.schema().to_arrow())
-    if features & {"deletionVectors", "columnMapping"} or "://" in str(path):
-        return Snapshot(dt.version(), rows, schema, [dt.to_pyarrow_dataset()])
     partition_columns = list(dt.metadata().partition_columns)
+    if features & {"deletionVectors", "columnMapping"} or "://" in str(path):
+        fallback = dt.to_pyarrow_dataset()
+        return Snapshot(dt.version(), rows, schema, FileSet([], schema, [], fallback))
     files = []
     for i, rel in enumerate(actions.column("path").to_pylist()):
         values = {
             c: _partition_text(actions.column(f"partition.{c}")[i].as_py())
             for c in partition_columns
         }
-        files.append((rel, values))
-    return Snapshot(dt.version(), rows, schema, _parts(path, files, schema, partition_columns))
+        files.append((os.path.join(str(path), _unquote(rel)), values))
+    return Snapshot(dt.version(), rows, schema, FileSet(files, schema, partition_columns))
 
 
 def _partition_text(value: Any) -> str | None:
@@ -204,33 +234,38 @@ def _partition_text(value: Any) -> str | None:
 _PHYSICAL: dict[str, dict[str, pa.DataType]] = {}
 
 
+def physical_schema(file: str) -> dict[str, pa.DataType]:
+    """A data file's stored Arrow types, by column (read from its footer once per process:
+    data files never change)."""
+    physical = _PHYSICAL.get(file)
+    if physical is None:
+        import pyarrow.parquet as pq
+
+        physical = {f.name: f.type for f in pq.read_schema(file)}
+        _PHYSICAL[file] = physical
+    return physical
+
+
 def _parts(
-    path: Path,
     files: list[tuple[str, dict[str, str | None]]],
     schema: pa.Schema,
     partition_columns: list[str],
 ) -> list[pads.Dataset]:
-    """Datasets over `files`, one per group of files whose stored Arrow types agree.
+    """Datasets over `files` (absolute paths), one per group of files whose stored Arrow types
+    agree.
 
     Different Delta writers store the same column differently: delta-rs's MERGE and DELETE (and
     Polars) write strings as `string_view`, plain writes as `string`. pyarrow casts such files to
     the table schema when reading, but not when it evaluates a pushed-down filter, which fails
     ("greater_equal has no kernel for (string, string_view)"). So each group is a dataset with
-    its own physical types; DuckDB reads both as VARCHAR and the engine unions the parts."""
-    import os
-
+    its own physical types; consumers read the parts one after the other."""
     import pyarrow as pa
     import pyarrow.dataset as pads
     import pyarrow.fs as pafs
-    import pyarrow.parquet as pq
 
     groups: dict[tuple[tuple[str, str], ...], list[tuple[str, dict[str, str | None]]]] = {}
-    for rel, values in files:
-        full = os.path.join(str(path), _unquote(rel))
-        physical = _PHYSICAL.get(full)
-        if physical is None:
-            physical = {f.name: f.type for f in pq.read_schema(full)}
-            _PHYSICAL[full] = physical
+    for full, values in files:
+        physical = physical_schema(full)
         differing = tuple(
             (f.name, str(physical[f.name]))
             for f in schema
@@ -410,19 +445,25 @@ def _unquote(p: str) -> str:
     return unquote(p)
 
 
-def files_parts(
+def file_set(
     path: Path, files: list[FileRef], version: int, *, change_feed: bool = False
-) -> list[pads.Dataset]:
-    """Datasets of some of a table's files (the new ones), with the table's schema at `version`
-    (files written before a schema change get nulls for the newer columns). Change-feed files
-    also have `_change_type`."""
+) -> FileSet:
+    """Some of a table's files (e.g. the new ones), with the table's schema at `version` (files
+    written before a schema change get nulls for the newer columns). Change-feed files also have
+    `_change_type`."""
+    import os
+
     import pyarrow as pa
 
     dt = open_table(path, version)
     schema = pa.schema(dt.schema().to_arrow())
     if change_feed:
         schema = schema.append(pa.field("_change_type", pa.string()))
-    return _parts(path, files, schema, list(dt.metadata().partition_columns))
+    return FileSet(
+        [(os.path.join(str(path), _unquote(rel)), values) for rel, values in files],
+        schema,
+        list(dt.metadata().partition_columns),
+    )
 
 
 def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
