@@ -533,6 +533,41 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 res.details["delta_rows"] = 0
                 res.note = "nothing to merge"
                 return -1
+            kept = deduped
+            if deletes is not None:
+                kept = deduped.filter(f"NOT coalesce(({deletes.sql(dialect='duckdb')}), false)")
+            matched, touched, files = _overlap(staged, deduped, path, keys)
+            if matched == 0 and not gone:
+                # only new keys: an append, without delta-rs scanning the whole target
+                n_kept = _count(kept)
+                res.details["merge"] = {"inserted": n_kept, "updated": 0, "deleted": 0}
+                res.details["merge_path"] = "append (no key exists yet)"
+                res.details["delta_rows"] = n_kept
+                return _write(project, model, kept.arrow(), "append", run_id, props, txn)
+            rows = delta.snapshot(path).rows
+            if (
+                rows >= REWRITE_MIN_ROWS
+                and touched * 2 >= files
+                and not _read_incrementally(project, model.fqn)
+            ):
+                # most files hold a changed key, so a merge would rewrite them all anyway, and
+                # delta-rs's MERGE is slow and memory-hungry on large tables: a streamed
+                # rewrite is cheaper. Only for tables nobody reads incrementally: an overwrite
+                # carries no change feed.
+                res.details["merge_path"] = f"rewrite ({touched} of {files} files touched)"
+                kept_matched = _overlap(staged, kept, path, keys)[0] if deletes else matched
+                n_kept = _count(kept)
+                res.details["merge"] = {
+                    "inserted": n_kept - kept_matched,
+                    "updated": kept_matched,  # rewritten with the new values, changed or not
+                    "deleted": matched - kept_matched + _count_gone(staged, path, gone),
+                }
+                counter = delta.RowCounter()
+                version = _rewrite(
+                    project, model, staged, kept, gone, path, keys, run_id, props, txn, counter
+                )
+                res.details["delta_rows"] = counter.rows  # the commit holds the whole table
+                return version
             on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
             custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
             _ensure_change_feed(path)
@@ -584,6 +619,81 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
 
     finish(rel, write)
     _count_duplicates_as_dropped(res)
+
+
+def _overlap(staged: _Staged, source: Any, path: Any, keys: list[str]) -> tuple[int, int, int]:
+    """(keys of `source` already in the target, target files holding one, target files): one
+    scan of the target's key columns, which decides how to merge."""
+    snap = delta.snapshot(path)
+    paths = snap.files.paths
+    if (
+        not paths
+        or snap.files.fallback is not None
+        or set(keys) & set(snap.files.partition_columns)
+    ):
+        return 1, 0, 0  # no file-level answer: let delta-rs merge
+    file_list = ", ".join(sql_literal(p) for p in paths)
+    cols = ", ".join(_q(k) for k in keys)
+    target = f"SELECT {cols}, filename FROM read_parquet([{file_list}], filename = true)"
+    name = f"{staged.name}_source_keys"
+    source.project(cols).create(name)  # a table: the connection allows one open result
+    try:
+        matched, touched = staged.con.sql(
+            f"SELECT count(*), count(DISTINCT t.filename) FROM ({target}) t "
+            f"JOIN {name} s USING ({cols})"
+        ).fetchall()[0]
+    finally:
+        staged.con.execute(f"DROP TABLE IF EXISTS {name}")
+    return int(matched), int(touched), len(paths)
+
+
+#: a merge into a table this large, whose changed keys are in most of its files, is done as a
+#: streamed rewrite (see _merge); smaller tables always use delta-rs's MERGE
+REWRITE_MIN_ROWS = 250_000
+
+
+def _count_gone(staged: _Staged, path: Any, gone: str | None) -> int:
+    if not gone:
+        return 0
+    body, names = scan_sql(staged.con, delta.snapshot(path).files, f"{staged.name}_gone_count")
+    try:
+        return int(staged.con.sql(f"SELECT count(*) FROM ({body}) t WHERE {gone}").fetchall()[0][0])
+    finally:
+        for n in names:
+            staged.con.unregister(n)
+
+
+def _read_incrementally(project: Project, fqn: str) -> bool:
+    """Whether a model reads `fqn`'s changes (its change feed) rather than the whole table."""
+    return any(fqn in m.incremental_inputs for m in project.models.values())
+
+
+def _rewrite(project, model, staged, kept, gone, path, keys, run_id, props, txn, counter) -> int:
+    """The merge as one overwrite: the target's rows whose key is not among the new rows (nor
+    gone), then the new rows, streamed from DuckDB into the Delta writer."""
+    body, names = scan_sql(staged.con, delta.snapshot(path).files, f"{staged.name}_target")
+    keys_tbl = f"{staged.name}_keys_all"
+    cols = ", ".join(_q(k) for k in keys)
+    staged.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {keys_tbl} AS SELECT {cols} FROM {staged.name}"
+    )
+    kept_tbl = f"{staged.name}_kept"
+    kept.create(kept_tbl)
+    try:
+        join = " AND ".join(f"k.{_q(k)} = t.{_q(k)}" for k in keys)
+        where = f"NOT EXISTS (SELECT 1 FROM {keys_tbl} k WHERE {join})"
+        if gone:
+            where += f" AND NOT ({gone})"
+        rel = staged.con.sql(
+            f"SELECT * FROM ({body}) t WHERE {where} UNION ALL BY NAME SELECT * FROM {kept_tbl}"
+        )
+        reader = counter.wrap(rel.arrow())
+        return _write(project, model, reader, "overwrite", run_id, props, txn)
+    finally:
+        staged.con.execute(f"DROP TABLE IF EXISTS {keys_tbl}")
+        staged.con.execute(f"DROP TABLE IF EXISTS {kept_tbl}")
+        for n in names:
+            staged.con.unregister(n)
 
 
 def _gone(staged: _Staged, path: Any, scope: Scope, source: Any, keys: list[str]) -> str | None:

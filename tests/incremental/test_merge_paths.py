@@ -1,0 +1,148 @@
+"""How a merge model's changes reach its table: delta-rs MERGE (the general case), a plain
+append when no new key exists in the table yet, and a streamed rewrite when a large table nobody
+reads incrementally has changed keys in most of its files. Every path must leave the same rows
+as the MERGE path, keep the row ledger balanced, and write nothing on a run with no new data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from medallion.project import Project
+from medallion.runner import incremental
+
+CONFIG = """
+name: paths
+sources:
+  orders:
+    path: data/orders*.csv
+    columns: {id: INTEGER, seq: INTEGER, amount: INTEGER, status: VARCHAR}
+"""
+MERGE = """\
+/* ---
+kind: merge
+unique_key: id
+order_by: seq
+delete_when: status = 'deleted'
+--- */
+select id, seq, amount, status from bronze.orders
+"""
+# reads silver.m's changes: silver.m must keep its change feed, so it is never rewritten
+DOWNSTREAM = """\
+/* ---
+kind: merge
+unique_key: id
+incremental_inputs: [silver.m]
+--- */
+select id, amount * 2 as doubled from silver.m
+"""
+ORDERS1 = "id,seq,amount,status\n1,1,10,new\n2,2,20,new\n3,3,30,new\n"
+NEW_KEYS = "id,seq,amount,status\n4,4,40,new\n5,5,50,new\n"
+CHANGES = "id,seq,amount,status\n2,6,25,new\n3,7,0,deleted\n6,8,60,new\n"
+
+
+def rows(project: Project, table: str) -> list[dict[str, Any]]:
+    return project.query(f"select * from {table} order by 1").to_pylist()
+
+
+def history_ops(project: Project, table: str) -> list[str]:
+    _, history = project.table_history(table)
+    return [h["operation"] for h in history]
+
+
+def test_only_new_keys_are_appended_without_a_merge(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    project = make_project(
+        CONFIG,
+        {"silver/m.sql": MERGE, "gold/d.sql": DOWNSTREAM},
+        {"data/orders1.csv": ORDERS1},
+    )
+    assert project.run(trigger="test").ok
+    (project.root / "data/orders2.csv").write_text(NEW_KEYS)
+
+    result = project.run(trigger="test")
+
+    assert result.ok, result.error
+    step = result.step("silver.m")
+    assert step.details["merge_path"] == "append (no key exists yet)"
+    assert step.details["merge"] == {"inserted": 2, "updated": 0, "deleted": 0}
+    assert history_ops(project, "silver.m")[0] == "WRITE"
+    assert [r["id"] for r in rows(project, "silver.m")] == [1, 2, 3, 4, 5]
+    # the downstream model read exactly the appended rows
+    down = result.step("gold.d")
+    assert down.details["touched"] == 2
+    assert rows(project, "gold.d") == [{"id": i, "doubled": 20 * i} for i in range(1, 6)]
+    assert project.verify().ok
+    before = versions(project)
+    assert project.run(trigger="test").ok
+    assert versions(project) == before
+
+
+def build(make_project: Callable[..., Project], name: str, models: dict[str, str]) -> Project:
+    project = make_project(CONFIG, models, {"data/orders1.csv": ORDERS1}, name=name)
+    assert project.run(trigger="test").ok
+    (project.root / "data/orders2.csv").write_text(CHANGES)
+    return project
+
+
+def test_rewrite_leaves_the_rows_a_merge_leaves(
+    make_project: Callable[..., Project],
+    monkeypatch: pytest.MonkeyPatch,
+    versions: Callable[[Project], dict[str, int]],
+) -> None:
+    merged = build(make_project, "merged", {"silver/m.sql": MERGE})
+    merge_run = merged.run(trigger="test")
+    assert merge_run.ok, merge_run.error
+    assert "merge_path" not in merge_run.step("silver.m").details  # small table: MERGE
+
+    # the same change as a rewrite: every table counts as large
+    monkeypatch.setattr(incremental, "REWRITE_MIN_ROWS", 0)
+    rewritten = build(make_project, "rewritten", {"silver/m.sql": MERGE})
+    result = rewritten.run(trigger="test")
+
+    assert result.ok, result.error
+    step = result.step("silver.m")
+    assert step.details["merge_path"] == "rewrite (1 of 1 files touched)"
+    # 2 updated, 3 deleted, 6 inserted
+    assert step.details["merge"] == {"inserted": 1, "updated": 1, "deleted": 1}
+    assert history_ops(rewritten, "silver.m")[0] == "WRITE"
+    assert (
+        rows(rewritten, "silver.m")
+        == rows(merged, "silver.m")
+        == [
+            {"id": 1, "seq": 1, "amount": 10, "status": "new"},
+            {"id": 2, "seq": 6, "amount": 25, "status": "new"},
+            {"id": 6, "seq": 8, "amount": 60, "status": "new"},
+        ]
+    )
+    assert (step.rows_in, step.rows_written, step.rows_dropped) == (
+        merge_run.step("silver.m").rows_in,
+        merge_run.step("silver.m").rows_written,
+        merge_run.step("silver.m").rows_dropped,
+    )
+    assert rewritten.verify().ok  # the ledger knows the commit holds the whole table
+    before = versions(rewritten)
+    assert rewritten.run(trigger="test").ok
+    assert versions(rewritten) == before
+
+
+def test_a_table_read_incrementally_is_never_rewritten(
+    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(incremental, "REWRITE_MIN_ROWS", 0)
+    project = build(make_project, "p", {"silver/m.sql": MERGE, "gold/d.sql": DOWNSTREAM})
+
+    result = project.run(trigger="test")
+
+    assert result.ok, result.error
+    assert "merge_path" not in result.step("silver.m").details
+    assert history_ops(project, "silver.m")[0] == "MERGE"
+    assert rows(project, "gold.d") == [
+        {"id": 1, "doubled": 20},
+        {"id": 2, "doubled": 50},
+        {"id": 6, "doubled": 120},
+    ]
+    assert project.verify().ok
