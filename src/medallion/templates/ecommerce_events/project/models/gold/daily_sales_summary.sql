@@ -1,0 +1,68 @@
+/* ---
+kind: incremental_by_time  # only the days with new or changed events are recomputed
+time_column: event_date
+incremental_inputs: [silver.events_cleaned]
+description: >
+  One row per day (UTC) for the executive dashboard: traffic, funnel counts, sales and
+  conversion. A late event recomputes its own day, whenever it arrives.
+columns:
+  event_date: Calendar day (UTC).
+  total_events: Events of the day.
+  active_users: Distinct users with an event that day.
+  sessions: Distinct sessions (events without a session id are not counted).
+  views: Product views.
+  cart_adds: Cart adds.
+  cart_removals: Cart removals.
+  purchases: Purchase events (one per product bought).
+  buyers: Distinct users who bought something that day.
+  revenue: Sum of the purchase prices.
+  avg_purchase_value: revenue / purchases, rounded to cents; NULL without purchases.
+  revenue_per_user: revenue / active_users, rounded to cents.
+  buyer_conversion_rate: buyers / active_users.
+  view_to_purchase_rate: purchases / views; NULL without views.
+checks:
+  - unique: event_date
+  - not_null: [event_date, total_events, revenue]
+  - expression_is_true: buyers <= active_users and revenue >= 0
+  - reconciliation:
+      name: reconciliation_revenue
+      expression: sum(revenue)
+      equals:
+        table: silver.events_cleaned
+        expression: coalesce(sum(price), 0)
+        where: event_type = 'purchase'
+  - reconciliation:
+      name: reconciliation_events
+      expression: sum(total_events)
+      equals: {table: silver.events_cleaned, expression: count(*)}
+--- */
+select
+    event_date,
+    count(*) as total_events,
+    count(distinct user_id) as active_users,
+    count(distinct user_session) as sessions,
+    count(*) filter (where event_type = 'view') as views,
+    count(*) filter (where event_type = 'cart') as cart_adds,
+    count(*) filter (where event_type = 'remove_from_cart') as cart_removals,
+    count(*) filter (where event_type = 'purchase') as purchases,
+    count(distinct user_id) filter (where event_type = 'purchase') as buyers,
+    coalesce(sum(price) filter (where event_type = 'purchase'), 0)::decimal(18, 2) as revenue,
+    round(
+        sum(price) filter (where event_type = 'purchase')
+        / nullif(count(*) filter (where event_type = 'purchase'), 0),
+        2
+    )::decimal(18, 2) as avg_purchase_value,
+    round(
+        coalesce(sum(price) filter (where event_type = 'purchase'), 0) / count(distinct user_id),
+        2
+    )::decimal(18, 2) as revenue_per_user,
+    round(
+        count(distinct user_id) filter (where event_type = 'purchase') / count(distinct user_id), 4
+    ) as buyer_conversion_rate,
+    round(
+        count(*) filter (where event_type = 'purchase')
+        / nullif(count(*) filter (where event_type = 'view'), 0),
+        4
+    ) as view_to_purchase_rate
+from silver.events_cleaned
+group by event_date
