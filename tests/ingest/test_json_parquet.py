@@ -182,6 +182,14 @@ def test_declared_json_type_rejects_records_that_do_not_convert(
     assert error == "amount: value does not convert to DECIMAL(12,2)"
 
 
+def test_declared_varchar_keeps_the_text_as_written(make_project: MakeProject) -> None:
+    """DuckDB would read an ISO time as a timestamp; declared VARCHAR, the file's text stays."""
+    text = '{"id": 1, "at": "2024-03-05T14:22:10Z", "n": {"a": 1}}\n{"id": 2, "at": "soon"}\n'
+    p = make_project(source_config("d/a.jsonl", columns="{at: VARCHAR}"), files={"d/a.jsonl": text})
+    assert counters(run_ok(p)) == (2, 2, 0, 0)
+    assert rows(p, 'id, "at", n') == [(1, "2024-03-05T14:22:10Z", {"a": 1}), (2, "soon", None)]
+
+
 def test_later_json_file_with_another_type_keeps_the_table_type(
     make_project: MakeProject,
 ) -> None:

@@ -693,7 +693,11 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
 
         table = project.query(f"select * from {fqn} limit 5")
         n = counts.get(fqn)
-        console.print(f"\n[bold]{fqn}[/] [dim]({_num(n)} rows; first 5)[/]")
+        kind = "rows"
+        if n is None:  # a view: no stored rows to look up
+            n = project.query(f"select count(*) as n from {fqn}").column("n")[0].as_py()
+            kind = "rows, a view"
+        console.print(f"\n[bold]{fqn}[/] [dim]({_num(n)} {kind}; first 5)[/]")
         numeric = {
             f.name
             for f in table.schema

@@ -384,6 +384,19 @@ class FileReader:
         rows = self.con.execute(f"DESCRIBE {sql}").fetchall()
         return {r[0]: r[1] for r in rows if r[0] != "filename"}
 
+    def _as_written(self, path: str, fmt: str, detected: dict[str, str]) -> str | None:
+        """The read with the columns declared VARCHAR kept as the text in the file: DuckDB's
+        detection would turn '2024-03-05T14:22:10Z' into a timestamp, and casting that back
+        changes the text. None when no declared VARCHAR column is in the file."""
+        declared = {c for c, t in self.source.columns.items() if t.upper() == "VARCHAR"}
+        if not declared & set(detected):
+            return None
+        types = {c: ("VARCHAR" if c in declared else t) for c, t in detected.items()}
+        return (
+            f"SELECT * FROM read_json({_q(path)}, format={_q(fmt)}, "
+            f"columns={_struct_literal(types)}, auto_detect=false, filename=true)"
+        )
+
     def _plan_json(self, files: list[SourceFile], result: ReadResult) -> list[_Plan]:
         fmt = self.source.json_format or "auto"
         plans = []
@@ -392,6 +405,8 @@ class FileReader:
             try:
                 # a full parse here finds malformed records before anything is streamed
                 self.con.execute(f"SELECT count(*) FROM ({sql})").fetchall()
+                detected = self._describe(sql)
+                sql = self._as_written(str(f.path), fmt, detected) or sql
                 plans.append(_Plan(sql, self._describe(sql), [f]))
                 continue
             except Exception as e:
