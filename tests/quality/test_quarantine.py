@@ -250,3 +250,78 @@ def test_select_star_from_a_source_can_quarantine(
     else:
         assert step.delta_version is None
         assert not project.catalog.exists("silver.x")
+
+
+# -- incremental models: a recomputed scope replaces its quarantined rows ---------------------
+
+SCOPED_CONFIG = """
+name: scoped
+sources:
+  ev:
+    path: data/ev*.csv
+    columns: {k: BIGINT, day: DATE, v: INTEGER}
+"""
+SCOPED_MODELS = {
+    "silver/clean.sql": """\
+        /* ---
+        kind: merge
+        unique_key: k
+        expectations:
+          positive: {expect: v > 0, action: quarantine}
+        --- */
+        select k, day, v from bronze.ev
+        """,
+    "gold/daily.sql": """\
+        /* ---
+        kind: incremental_by_time
+        time_column: day
+        expectations:
+          positive_total: {expect: total > 0, action: quarantine}
+        --- */
+        select day, sum(v) as total from bronze.ev group by day
+        """,
+}
+
+
+def quarantined(project: Project, table: str, columns: str) -> list[tuple[Any, ...]]:
+    data = project.query(f"select {columns} from {table}__quarantine order by all")
+    return [tuple(r.values()) for r in data.to_pylist()]
+
+
+def test_reprocessed_keys_and_periods_are_quarantined_once_as_a_rebuild_would(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    first = "k,day,v\n1,2024-01-01,-1\n2,2024-01-01,5\n3,2024-01-02,-9\n"
+    later = "k,day,v\n1,2024-01-01,-1\n4,2024-01-03,1\n"  # key 1 again; day 1 recomputed
+    incremental = make_project(SCOPED_CONFIG, SCOPED_MODELS, {"data/ev1.csv": first}, name="i")
+    assert incremental.run(trigger="test").ok
+    (incremental.root / "data/ev2.csv").write_text(later)
+    result = incremental.run(trigger="test")
+    assert result.ok, result.error
+    rebuilt = make_project(
+        SCOPED_CONFIG, SCOPED_MODELS, {"data/ev1.csv": first, "data/ev2.csv": later}, name="r"
+    )
+    assert rebuilt.run(trigger="test").ok
+
+    # key 1's rows: both copies failing (as a rebuild has them), not the first one twice more
+    assert quarantined(incremental, "silver.clean", "k, v") == [(1, -1), (1, -1), (3, -9)]
+    assert quarantined(incremental, "silver.clean", "k, v") == quarantined(
+        rebuilt, "silver.clean", "k, v"
+    )
+    # day 2 (total -9) was not recomputed: its quarantined row is kept, once
+    assert quarantined(incremental, "gold.daily", "day::varchar, total") == [("2024-01-02", -9)]
+    assert quarantined(incremental, "gold.daily", "day, total") == quarantined(
+        rebuilt, "gold.daily", "day, total"
+    )
+    assert result.step("silver.clean").rows_quarantined == 2
+    assert incremental.verify().ok  # the ledger knows the commit holds the whole quarantine
+
+    # a fixed row replaces its quarantined versions: the failing copies stay while they exist
+    (incremental.root / "data/ev3.csv").write_text("k,day,v\n3,2024-01-02,9\n")
+    assert incremental.run(trigger="test").ok
+    assert quarantined(incremental, "silver.clean", "k, v") == [(1, -1), (1, -1), (3, -9)]
+    # day 2 recomputed: -9 + 9 = 0 still fails, and replaces the -9 row
+    assert quarantined(incremental, "gold.daily", "day::varchar, total") == [("2024-01-02", 0)]
+    before = versions(incremental)
+    assert incremental.run(trigger="test").ok
+    assert versions(incremental) == before

@@ -288,8 +288,8 @@ def _build(
     res.rows_read = rows_read
     res.details["upstream_versions"] = upstream
 
-    def finish(rel: Any, write: Any) -> None:
-        _route_and_write(project, engine, model, run_id, res, rel, write)
+    def finish(rel: Any, write: Any, replaces: Any = None) -> None:
+        _route_and_write(project, engine, model, run_id, res, rel, write, replaces)
 
     if model.config.incremental:
         incremental.build(
@@ -358,10 +358,15 @@ def _route_and_write(
     res: StepResult,
     rel: Any,
     write: Any,
+    replaces: Any = None,
 ) -> None:
     """Stream the model's rows through its expectations into `write(reader) -> version` (which
     returns -1 when it committed nothing), then land the quarantined rows and fill the step's
-    counters. Any error before the commit leaves every table as it was."""
+    counters. Any error before the commit leaves every table as it was.
+
+    `replaces(con, quarantine)` selects the quarantined rows of earlier runs that this run
+    recomputed (kinds that recompute a scope of keys or periods): they are replaced by this
+    run's, so a row re-read is quarantined once, as a rebuild would."""
     from medallion.quality import expectations as ex
     from medallion.storage import delta
     from medallion.storage.delta import RowCounter
@@ -422,7 +427,15 @@ def _route_and_write(
             q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
             # a table model is rebuilt whole, so its quarantine is too; incremental ones add
             rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
-            if o.spill is not None or (rebuild and delta.is_delta_table(q_path)):
+            if replaces is not None and not rebuild and delta.is_delta_table(q_path):
+                written = _replace_quarantine(
+                    engine, model, q_path, o.spill, output_schema, run_id, replaces
+                )
+                if written is not None:
+                    res.details["quarantine_version"] = written.version
+                    # the commit holds the whole quarantine, not only this run's rows
+                    res.details["quarantine_delta_rows"] = written.rows
+            elif o.spill is not None or (rebuild and delta.is_delta_table(q_path)):
                 q = delta.write(
                     q_path,
                     ex.quarantine_reader(o.spill, output_schema, run_id),
@@ -435,6 +448,52 @@ def _route_and_write(
         finally:
             router.discard()
         res.checks.extend(_expectation_results(model, o))
+
+
+def _replace_quarantine(
+    engine: Engine,
+    model: Model,
+    q_path: Any,
+    spill: Any,
+    output_schema: Any,
+    run_id: str,
+    replaces: Any,
+) -> Any:
+    """Overwrite the quarantine table with its rows outside this run's scope plus this run's
+    quarantined rows; None when neither changes anything."""
+    from medallion.quality import expectations as ex
+    from medallion.storage import delta
+
+    q_fqn = f"{model.fqn}{QUARANTINE_SUFFIX}"
+    engine.attach_table(q_fqn)
+    layer, name = q_fqn.split(".", 1)
+    old = engine.con.table(f'"{layer}"."{name}"')
+    ids = f"__medallion_replaced_{run_id.replace('-', '_')}"
+    replaces(engine.con, old).project("_quarantine_id").create(ids)
+    new = f"__medallion_new_quarantine_{run_id.replace('-', '_')}"
+    try:
+        replaced = int(engine.con.sql(f"SELECT count(*) FROM {ids}").fetchall()[0][0])
+        if spill is None and not replaced:
+            return None
+        engine.con.register(new, ex.quarantine_reader(spill, output_schema, run_id))
+        rel = engine.con.sql(
+            f'SELECT * FROM "{layer}"."{name}" WHERE _quarantine_id NOT IN '
+            f"(SELECT _quarantine_id FROM {ids}) UNION ALL BY NAME SELECT * FROM {new}"
+        )
+        return delta.write(
+            q_path,
+            engine.reader(rel),
+            mode="overwrite",
+            run_id=run_id,
+            metadata={
+                "medallion.model": model.fqn,
+                "medallion.quarantine_of": model.fqn,
+                "medallion.replaced": replaced,
+            },
+        )
+    finally:
+        engine.con.execute(f"DROP TABLE IF EXISTS {ids}")
+        engine.con.unregister(new)
 
 
 def _expectation_results(model: Model, outcome: Any) -> list[Any]:

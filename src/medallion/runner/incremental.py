@@ -145,8 +145,10 @@ def build(
     full_refresh: bool,
     finish: Any,
 ) -> None:
-    """Build an incremental model. `finish(rel, write)` routes the model's rows through its
-    expectations and calls `write(reader)` with the kept rows; it fills the step's counters."""
+    """Build an incremental model. `finish(rel, write, replaces)` routes the model's rows
+    through its expectations and calls `write(reader)` with the kept rows; it fills the step's
+    counters. Kinds that recompute a scope pass `replaces`: the earlier quarantined rows that
+    scope replaces."""
     inc = Increment(project, engine, model, full_refresh)
     kind = model.config.kind
     res.details["mode"] = "full" if inc.full else "incremental"
@@ -617,7 +619,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
         finally:
             staged.drop()
 
-    finish(rel, write)
+    finish(rel, write, replaces=_replaces(scope))
     _count_duplicates_as_dropped(res)
 
 
@@ -742,6 +744,14 @@ def _changed_predicate(path: Any, columns: list[str], keys: list[str]) -> str:
     target = set(delta.open_table(path).schema().to_arrow().names)  # type: ignore[attr-defined]
     compared = [c for c in columns if c not in keys and c in target]
     return " OR ".join(f"(s.{_q(c)} IS DISTINCT FROM t.{_q(c)})" for c in compared)
+
+
+def _replaces(scope: Scope | None) -> Any:
+    """The earlier quarantined rows a run recomputing `scope` replaces (all of them when the
+    whole model is recomputed)."""
+    if scope is None:
+        return lambda con, quarantined: quarantined
+    return lambda con, quarantined: _restrict(con, quarantined, scope)
 
 
 def _count_unchanged_as_dropped(res: StepResult) -> None:
@@ -902,7 +912,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
         finally:
             staged.drop()
 
-    finish(rel, write)
+    finish(rel, write, replaces=_replaces(scope))
     _count_duplicates_as_dropped(res)
     _count_unchanged_as_dropped(res)
 
@@ -976,7 +986,11 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
             hint=f"output columns: {', '.join(rel.columns)}",
         )
     if scope is None:
-        finish(rel, lambda reader: _write(project, model, reader, "overwrite", run_id, props, txn))
+        finish(
+            rel,
+            lambda reader: _write(project, model, reader, "overwrite", run_id, props, txn),
+            replaces=_replaces(None),
+        )
         return
     values: list[Any] = []
     others = []
@@ -1011,4 +1025,5 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
         lambda reader: _write(
             project, model, reader, "overwrite", run_id, props, txn, predicate=predicate
         ),
+        replaces=lambda con, quarantined: quarantined.filter(predicate),
     )
