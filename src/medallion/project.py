@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.config import PROJECT_FILE, ProjectConfig, find_project_root, load_project_config
 from medallion.errors import ModelError, ProjectNotFoundError, QueryError, StorageError
+from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
     import threading
@@ -122,7 +123,13 @@ class Project:
         from medallion.models.graph import Graph
 
         upstream: dict[str, list[str]] = {t: [] for t in self.source_tables}
-        upstream.update({fqn: m.depends_on for fqn, m in self.models.items()})
+        # reading a quarantine table is reading what its table's step writes
+        upstream.update(
+            {
+                fqn: list(dict.fromkeys(d.removesuffix(QUARANTINE_SUFFIX) for d in m.depends_on))
+                for fqn, m in self.models.items()
+            }
+        )
         try:
             return Graph(upstream, self.config.layers)
         except ModelError as e:

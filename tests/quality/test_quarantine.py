@@ -325,3 +325,45 @@ def test_reprocessed_keys_and_periods_are_quarantined_once_as_a_rebuild_would(
     before = versions(incremental)
     assert incremental.run(trigger="test").ok
     assert versions(incremental) == before
+
+
+def test_models_can_read_quarantine_tables_even_before_anything_is_quarantined(
+    make_project: Callable[..., Project],
+) -> None:
+    """As a DLT pipeline's `events_quarantine`: a view over a quarantine table (and a model
+    counting a source's unparsable rows), empty until rows land there."""
+    models = {
+        **{"silver/clean.sql": SCOPED_MODELS["silver/clean.sql"]},
+        "silver/rejected.sql": "/* ---\nkind: view\n--- */\n"
+        "select k, v, _failed_expectations from silver.clean__quarantine\n",
+        "gold/unparsable.sql": "select count(*) as n from bronze.ev__quarantine\n",
+    }
+    project = make_project(SCOPED_CONFIG, models, {"data/ev1.csv": "k,day,v\n1,2024-01-01,5\n"})
+    assert project.lineage("silver.rejected")["upstream"] == ["bronze.ev", "silver.clean"]
+    first = project.run(trigger="test")
+    assert first.ok, first.error
+    assert project.query("select * from silver.rejected").num_rows == 0
+    assert project.query("select n from gold.unparsable").to_pylist() == [{"n": 0}]
+
+    (project.root / "data/ev2.csv").write_text("k,day,v\n2,2024-01-02,-3\n3,not a day,1\n")
+    second = project.run(trigger="test")
+    assert second.ok, second.error
+    assert project.query("select k, v, _failed_expectations from silver.rejected").to_pylist() == [
+        {"k": 2, "v": -3, "_failed_expectations": ["positive"]}
+    ]
+    assert project.query("select n from gold.unparsable").to_pylist() == [{"n": 1}]
+
+
+def test_a_model_without_quarantine_rules_has_no_quarantine_to_read(
+    make_project: Callable[..., Project],
+) -> None:
+    from medallion.errors import ModelError
+
+    models = {
+        "silver/plain.sql": "select k from bronze.ev\n",
+        "gold/q.sql": "select * from silver.plain__quarantine\n",
+    }
+    with pytest.raises(ModelError, match=r"unknown table silver\.plain__quarantine"):
+        make_project(
+            SCOPED_CONFIG, models, {"data/ev1.csv": "k,day,v\n1,2024-01-01,5\n"}
+        ).validate()

@@ -138,6 +138,16 @@ class Engine:
         self.rows[fqn] = snap.rows
         return snap.version
 
+    def attach_empty(self, fqn: str, schema: pa.Schema) -> None:
+        """Expose `fqn` as an empty table with `schema` (a table that has no rows yet, such as a
+        quarantine nothing was sent to)."""
+        from medallion.storage.delta import FileSet
+
+        body, _ = self.scan(FileSet([], schema, []))
+        self._point(fqn, body)
+        self.attached[fqn] = (body, None)
+        self.rows[fqn] = 0
+
     def _point(self, fqn: str, body: str) -> None:
         layer, name = fqn.split(".", 1)
         self.con.execute(f"CREATE OR REPLACE VIEW {_ident(layer)}.{_ident(name)} AS {body}")

@@ -406,6 +406,23 @@ QUARANTINE_COLUMNS = (
 )
 
 
+def quarantine_schema() -> pa.Schema:
+    """Columns of a source's quarantine table (rows that could not be parsed)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("_source_file", pa.string()),
+            ("_line", pa.int64()),
+            ("_raw", pa.string()),
+            ("_error", pa.string()),
+            ("_batch", pa.int64()),
+            ("_ingested_at", pa.timestamp("us", tz="UTC")),
+            ("_run_id", pa.string()),
+        ]
+    )
+
+
 def _write_quarantine(
     path: Path,
     rejects: list[Reject],
@@ -421,14 +438,15 @@ def _write_quarantine(
     n = len(rejects)
     table = pa.table(
         {
-            "_source_file": pa.array([r.file for r in rejects], pa.string()),
-            "_line": pa.array([r.line for r in rejects], pa.int64()),
-            "_raw": pa.array([r.raw for r in rejects], pa.string()),
-            "_error": pa.array([r.error for r in rejects], pa.string()),
-            "_batch": pa.array([batch] * n, pa.int64()),
-            "_ingested_at": pa.array([ingested_at] * n, pa.timestamp("us", tz="UTC")),
-            "_run_id": pa.array([run_id] * n, pa.string()),
-        }
+            "_source_file": [r.file for r in rejects],
+            "_line": [r.line for r in rejects],
+            "_raw": [r.raw for r in rejects],
+            "_error": [r.error for r in rejects],
+            "_batch": [batch] * n,
+            "_ingested_at": [ingested_at] * n,
+            "_run_id": [run_id] * n,
+        },
+        schema=quarantine_schema(),
     )
     return delta.write(
         path,

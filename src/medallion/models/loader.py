@@ -16,6 +16,7 @@ from medallion.config.schema import check_name
 from medallion.errors import ModelError, suggest
 from medallion.models.header import ModelConfig, parse_header, python_header, split_sql_header
 from medallion.models.sql import parse_select, resolve_refs
+from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
     import sqlglot.expressions as exp
@@ -133,7 +134,14 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
             )
         models[model.fqn] = model
 
-    known = set(source_tables) | set(models)
+    # quarantine tables are readable too (e.g. a view exposing them, as a DLT pipeline's
+    # `events_quarantine`): every source's, and those of models that quarantine rows
+    quarantines = {f"{t}{QUARANTINE_SUFFIX}" for t in source_tables} | {
+        f"{fqn}{QUARANTINE_SUFFIX}"
+        for fqn, m in models.items()
+        if any(e.action == "quarantine" for e in m.config.expectations.values())
+    }
+    known = set(source_tables) | set(models) | quarantines
     for model in models.values():
         where = {"file": model.path, "model": model.fqn}
         if model.language == "sql":

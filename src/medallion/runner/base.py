@@ -8,8 +8,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from medallion.errors import ExecutionError, MedallionError, QueryError
+from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from medallion.engine.duckdb_engine import Engine
     from medallion.project import Project
 
@@ -93,6 +96,11 @@ def ensure_attached(project: Project, engine: Engine, node: str, *, for_model: s
             ensure_attached(project, engine, dep, for_model=for_model)
         engine.attach_view(node, model.text)
         return
+    if not project.catalog.exists(node) and node.endswith(QUARANTINE_SUFFIX):
+        schema = _empty_quarantine_schema(project, node)
+        if schema is not None:  # nothing quarantined yet: an empty table
+            engine.attach_empty(node, schema)
+            return
     if not project.catalog.exists(node):
         raise ExecutionError(
             f"{for_model} reads {node}, which has not been built yet",
@@ -100,6 +108,29 @@ def ensure_attached(project: Project, engine: Engine, node: str, *, for_model: s
             hint=f"run its upstream too: medallion run --select +{for_model.split('.', 1)[1]}",
         )
     engine.attach_table(node)
+
+
+def _empty_quarantine_schema(project: Project, node: str) -> pa.Schema | None:
+    """The columns `node` (a quarantine table not written yet) will have: a source's are fixed;
+    a model's are its output's plus the quarantine columns (None: the model is not built)."""
+    from medallion.ingest.bronze import quarantine_schema
+    from medallion.quality.expectations import quarantine_reader
+    from medallion.storage import delta
+
+    parent = node.removesuffix(QUARANTINE_SUFFIX)
+    if parent in project.source_tables:
+        return quarantine_schema()
+    if not project.catalog.exists(parent):
+        return None
+    import pyarrow as pa
+
+    schema = pa.schema(delta.open_table(project.catalog.path(parent)).schema().to_arrow())
+    model = project.models.get(parent)
+    if model is not None and model.config.kind == "scd2":
+        schema = pa.schema(
+            [f for f in schema if f.name not in ("valid_from", "valid_to", "is_current")]
+        )
+    return quarantine_reader(None, schema, "").schema
 
 
 def base_tables(project: Project, nodes: list[str]) -> list[str]:
