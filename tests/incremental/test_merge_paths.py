@@ -146,3 +146,43 @@ def test_a_table_read_incrementally_is_never_rewritten(
         {"id": 6, "doubled": 120},
     ]
     assert project.verify().ok
+
+
+def test_a_merge_that_changes_nothing_commits_nothing_and_the_ledger_balances(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    """Key 1 is recomputed (its b row changed) but its output row is the same as before."""
+    config = """
+name: same
+sources:
+  a: {path: data/a*.csv}
+  b: {path: data/b*.csv}
+"""
+    model = """\
+/* ---
+kind: merge
+unique_key: id
+incremental_inputs: {bronze.a: id, bronze.b: id}
+--- */
+select a.id, a.v, count(b.id) as n
+from bronze.a as a left join bronze.b as b on a.id = b.id and false
+group by a.id, a.v
+"""
+    project = make_project(
+        config,
+        {"silver/m.sql": model},
+        {"data/a.csv": "id,v\n1,x\n2,y\n", "data/b.csv": "id,w\n1,p\n"},
+    )
+    assert project.run(trigger="test").ok
+    before = versions(project)["silver.m"]
+    (project.root / "data/b_day2.csv").write_text("id,w\n1,q\n")
+
+    result = project.run(trigger="test")
+
+    assert result.ok, result.error
+    step = result.step("silver.m")
+    assert step.delta_version is None
+    assert versions(project)["silver.m"] == before
+    assert (step.rows_in, step.rows_written, step.rows_dropped) == (1, 0, 1)
+    assert step.note == "recomputed rows unchanged"
+    assert project.verify().ok

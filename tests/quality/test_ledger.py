@@ -237,6 +237,23 @@ def test_passing_reconciliation_keeps_verify_ok(make_project: Callable[..., Proj
     ]
 
 
+def test_reconciliation_on_a_view_is_verified(make_project: Callable[..., Project]) -> None:
+    view = (
+        "/* ---\nkind: view\nchecks:\n  - reconciliation:\n      expression: sum(total)\n"
+        "      equals: {table: silver.x, expression: sum(amount)}\n--- */\n"
+        "select sum(amount) + 1 as total from silver.x\n"
+    )
+    project = make_project(
+        CONFIG, {"silver/x.sql": MODEL, "gold/v.sql": view}, {"data/a.csv": DATA}
+    )
+    assert project.run().status == "failed"  # the view's check fails in the run ...
+    result = project.verify()
+    assert not result.ok  # ... and in verify, which reads views too
+    assert [(r.name, r.status) for r in result.reconciliations] == [
+        ("reconciliation_silver_x", "fail")
+    ]
+
+
 def test_ledger_counts_a_source_quarantine(make_project: Callable[..., Project]) -> None:
     # line 3 of e.csv does not convert to INTEGER: quarantined at ingest
     config = CONFIG + "  events:\n    path: data/e.csv\n    columns: {id: INTEGER}\n"

@@ -166,10 +166,15 @@ def verify(project: Project, runs: int | None = 20) -> Verification:
     if recon:
         engine = project.new_engine()
         try:
+
+            def readable(fqn: str) -> bool:  # built, or a view over built tables
+                model = project.models.get(fqn)
+                if model is not None and model.kind == "view":
+                    return all(readable(dep) for dep in model.depends_on)
+                return project.catalog.exists(fqn)
+
             for table, spec in recon:
-                if not project.catalog.exists(table) or not project.catalog.exists(
-                    spec.equals.table
-                ):
+                if not readable(table) or not readable(spec.equals.table):
                     continue
                 ensure_attached(project, engine, table, for_model=table)
                 ensure_attached(project, engine, spec.equals.table, for_model=table)

@@ -603,6 +603,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
             # were deleted) are deleted too
             if gone:
                 merger = merger.when_not_matched_by_source_delete(predicate=gone)
+            before = delta.open_table(path).version()
             try:
                 metrics = merger.execute()
             except Exception as e:
@@ -614,8 +615,15 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 "updated": metrics.get("num_target_rows_updated"),
                 "deleted": metrics.get("num_target_rows_deleted"),
             }
+            version = delta.open_table(path).version()
+            if version == before:
+                # every recomputed row equals the table's: delta-rs commits nothing, and the
+                # rows count as unchanged (dropped), not written
+                res.details["unchanged_rows"] = n_deduped
+                res.note = "recomputed rows unchanged"
+                return -1
             res.details["delta_rows"] = metrics.get("num_source_rows", n_deduped)
-            return delta.open_table(path).version()
+            return version
         finally:
             staged.drop()
 
@@ -763,8 +771,9 @@ def _count_unchanged_as_dropped(res: StepResult) -> None:
 
 
 def _count_duplicates_as_dropped(res: StepResult) -> None:
-    """Rows a later row with the same key replaced: dropped (and counted), not written."""
-    dupes = res.details.get("duplicates_dropped", 0)
+    """Rows a later row with the same key replaced, and rows equal to what the table holds
+    when nothing was committed: dropped (and counted), not written."""
+    dupes = res.details.get("duplicates_dropped", 0) + res.details.get("unchanged_rows", 0)
     if dupes:
         res.rows_written = (res.rows_written or 0) - dupes
         res.rows_dropped = (res.rows_dropped or 0) + dupes
