@@ -11,9 +11,10 @@ the list of the names they failed. The stream is then routed batch by batch, in 
 - `fail`: the whole stream is still read (to count), then an error is raised, so the Delta writer
   never commits: the table keeps its previous version.
 
-A row failing several expectations gets the strictest action: fail > quarantine > drop > warn.
-Quarantined rows are spilled to a Parquet file while streaming (bounded memory) and land in their
-Delta table after the model's own commit.
+A row failing several expectations gets the strictest action: fail > quarantine > drop > warn;
+DuckDB computes it as one small integer column, so routing a batch is one comparison per action.
+Quarantined rows are kept in memory up to QUARANTINE_MEMORY bytes, then spilled to a Parquet
+file (bounded memory), and land in their Delta table after the model's own commit.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 
 OK_PREFIX = "__medallion_ok_"
 FAILED = "__medallion_failed"
+ACTION = "__medallion_action"
+#: action codes of the ACTION column: the strictest action among the expectations a row breaks
+CODES = {"warn": 0, "drop": 1, "quarantine": 2, "fail": 3}
+#: quarantined rows held in memory before they go to a Parquet spill file
+QUARANTINE_MEMORY = 64 << 20
 QUARANTINE_EXTRA = ("_failed_expectations", "_run_id", "_quarantined_at", "_quarantine_id")
 _STRICTNESS = {"fail": 3, "quarantine": 2, "drop": 1, "warn": 0}
 _spills = itertools.count()
@@ -102,9 +108,19 @@ def wrap(
     # bound against an empty table of the same columns: binding against the model itself would
     # plan the model's whole query (e.g. large IN lists) once per expectation
     probe = _probe().from_arrow(rel.limit(0).arrow().read_all())
-    trees = {}
-    for name, e in expectations.items():
-        tree = parse_predicate(e.expect, model=model, name=name, file=file)
+    trees = {
+        name: parse_predicate(e.expect, model=model, name=name, file=file)
+        for name, e in expectations.items()
+    }
+    try:  # all at once; one by one only to name the expectation that does not bind
+        selects = ", ".join(f"({t.sql(dialect='duckdb')})" for t in trees.values())
+        probe.query("__model", f"SELECT {selects} FROM __model").fetchall()
+        bound = True
+    except Exception:
+        bound = False
+    for name, tree in trees.items():
+        if bound:
+            break
         sql = tree.sql(dialect="duckdb")
         try:
             try:
@@ -123,7 +139,6 @@ def wrap(
                 model=model,
                 hint=f"columns of the model: {', '.join(rel.columns)}",
             ) from None
-        trees[name] = tree
 
     oks = [f"{OK_PREFIX}{i}" for i in range(len(trees))]
     inner = exp.select(
@@ -152,9 +167,23 @@ def wrap(
         true=exp.Null(),
         false=exp.Anonymous(this="list_filter", expressions=[names, not_null]),
     )
-    outer = exp.select(exp.Star(), exp.alias_(failed, FAILED, quoted=True)).from_(
-        inner.subquery("__checked")
-    )
+    # the strictest action among the broken expectations, as a code (0: keep)
+    action: exp.Expression = exp.Literal.number(0)
+    for act in ("drop", "quarantine", "fail"):
+        broken = [
+            exp.not_(exp.column(ok, quoted=True))
+            for ok, name in zip(oks, trees, strict=True)
+            if expectations[name].action == act
+        ]
+        if broken:
+            action = exp.If(
+                this=exp.or_(*broken), true=exp.Literal.number(CODES[act]), false=action
+            )
+    outer = exp.select(
+        exp.Star(),
+        exp.alias_(failed, FAILED, quoted=True),
+        exp.alias_(exp.cast(action, "TINYINT", dialect="duckdb"), ACTION, quoted=True),
+    ).from_(inner.subquery("__checked"))
     return rel.query("__model", outer.sql(dialect="duckdb"))
 
 
@@ -167,7 +196,51 @@ class Outcome:
     violations: dict[str, int] = field(default_factory=dict)
     fail_rows: int = 0
     fail_samples: list[dict[str, Any]] = field(default_factory=list)
-    spill: Path | None = None
+    #: the quarantined rows (None: none)
+    spill: QuarantineBuffer | None = None
+
+
+class QuarantineBuffer:
+    """Quarantined rows: in memory up to QUARANTINE_MEMORY bytes, then in a Parquet file."""
+
+    def __init__(self, spill_dir: Path) -> None:
+        self.spill_dir = spill_dir
+        self.memory: list[pa.RecordBatch] = []
+        self.nbytes = 0
+        self.path: Path | None = None
+        self._writer: Any = None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        if self._writer is None and self.nbytes + batch.nbytes <= QUARANTINE_MEMORY:
+            self.memory.append(batch)
+            self.nbytes += batch.nbytes
+            return
+        if self._writer is None:
+            import pyarrow.parquet as pq
+
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
+            self.path = self.spill_dir / f"quarantine-{next(_spills)}-{id(self)}.parquet"
+            self._writer = pq.ParquetWriter(str(self.path), batch.schema)
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        yield from self.memory
+        if self.path is not None:
+            import pyarrow.parquet as pq
+
+            yield from pq.ParquetFile(str(self.path)).iter_batches(batch_size=64 * 1024)
+
+    def discard(self) -> None:
+        self.close()
+        self.memory = []
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
 
 
 class Router:
@@ -192,7 +265,7 @@ class Router:
         self.outcome = Outcome(violations=dict.fromkeys(self.names, 0))
         #: the error raised at the end of the stream (the Delta writer wraps it; we re-raise it)
         self.error: ExecutionError | None = None
-        extra = {FAILED, *(f"{OK_PREFIX}{i}" for i in range(len(self.names)))}
+        extra = {FAILED, ACTION, *(f"{OK_PREFIX}{i}" for i in range(len(self.names)))}
         self.columns = [n for n in reader.schema.names if n not in extra]
 
     def kept(self) -> pa.RecordBatchReader:
@@ -203,67 +276,39 @@ class Router:
 
     def _route(self) -> Iterator[pa.RecordBatch]:
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
         o = self.outcome
-        by_action: dict[str, list[int]] = {}
-        for i, name in enumerate(self.names):
-            by_action.setdefault(self.expectations[name].action, []).append(i)
-        writer: pq.ParquetWriter | None = None
+        oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
         try:
             for batch in self.reader:
                 n = batch.num_rows
                 o.rows_in += n
-                bad = [pc.invert(batch.column(f"{OK_PREFIX}{i}")) for i in range(len(self.names))]
-                for i, name in enumerate(self.names):
-                    o.violations[name] += pc.sum(bad[i]).as_py() or 0
-
-                def any_of(action: str, bad: list[pa.Array] = bad) -> pa.Array | None:
-                    idx = by_action.get(action, [])
-                    if not idx:
-                        return None
-                    mask = bad[idx[0]]
-                    for j in idx[1:]:
-                        mask = pc.or_(mask, bad[j])
-                    return mask
-
-                fail, quarantine, drop = any_of("fail"), any_of("quarantine"), any_of("drop")
-                removed = None
-                if fail is not None:
-                    count = pc.sum(fail).as_py() or 0
-                    if count:
-                        o.fail_rows += count
-                        if len(o.fail_samples) < 5:
-                            rows = batch.filter(fail).select([*self.columns, FAILED])
-                            o.fail_samples.extend(
-                                rows.slice(0, 5 - len(o.fail_samples)).to_pylist()
-                            )
-                    removed = fail
-                if quarantine is not None:
-                    q = quarantine if removed is None else pc.and_(quarantine, pc.invert(removed))
-                    count = pc.sum(q).as_py() or 0
-                    if count:
-                        o.rows_quarantined += count
-                        rows = batch.filter(q).select([*self.columns, FAILED])
-                        if writer is None:
-                            self.spill_dir.mkdir(parents=True, exist_ok=True)
-                            o.spill = (
-                                self.spill_dir / f"quarantine-{next(_spills)}-{id(self)}.parquet"
-                            )
-                            writer = pq.ParquetWriter(str(o.spill), rows.schema)
-                        writer.write_batch(rows)
-                    removed = quarantine if removed is None else pc.or_(removed, quarantine)
-                if drop is not None:
-                    d = drop if removed is None else pc.and_(drop, pc.invert(removed))
-                    o.rows_dropped += pc.sum(d).as_py() or 0
-                    removed = drop if removed is None else pc.or_(removed, drop)
+                for name, ok in zip(self.names, oks, strict=True):
+                    o.violations[name] += n - (pc.sum(batch.column(ok)).as_py() or 0)
                 out = batch.select(self.columns)
-                if removed is not None and (pc.sum(removed).as_py() or 0):
-                    out = out.filter(pc.invert(removed))
-                yield out
+                code = batch.column(ACTION)
+                if not (pc.max(code).as_py() or 0):
+                    yield out  # every row kept (warnings at most)
+                    continue
+                fail = pc.equal(code, CODES["fail"])
+                count = pc.sum(fail).as_py() or 0
+                if count:
+                    o.fail_rows += count
+                    if len(o.fail_samples) < 5:
+                        rows = batch.filter(fail).select([*self.columns, FAILED])
+                        o.fail_samples.extend(rows.slice(0, 5 - len(o.fail_samples)).to_pylist())
+                quarantine = pc.equal(code, CODES["quarantine"])
+                count = pc.sum(quarantine).as_py() or 0
+                if count:
+                    o.rows_quarantined += count
+                    if o.spill is None:
+                        o.spill = QuarantineBuffer(self.spill_dir)
+                    o.spill.add(batch.filter(quarantine).select([*self.columns, FAILED]))
+                o.rows_dropped += pc.sum(pc.equal(code, CODES["drop"])).as_py() or 0
+                yield out.filter(pc.less(code, CODES["drop"]))
         finally:
-            if writer is not None:
-                writer.close()
+            if o.spill is not None:
+                o.spill.close()
         if o.fail_rows:
             self.discard()
             self.error = self._failure()
@@ -288,7 +333,7 @@ class Router:
 
     def discard(self) -> None:
         if self.outcome.spill is not None:
-            self.outcome.spill.unlink(missing_ok=True)
+            self.outcome.spill.discard()
             self.outcome.spill = None
 
 
@@ -300,12 +345,13 @@ def _short(row: dict[str, Any], width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def quarantine_reader(spill: Path | None, schema: pa.Schema, run_id: str) -> pa.RecordBatchReader:
-    """The spilled rows with the quarantine columns, as a stream (empty if nothing spilled).
+def quarantine_reader(
+    spill: QuarantineBuffer | None, schema: pa.Schema, run_id: str
+) -> pa.RecordBatchReader:
+    """The quarantined rows with the quarantine columns, as a stream (empty if there are none).
 
-    `schema` is the model's output schema (used when nothing was spilled)."""
+    `schema` is the model's output schema (used when nothing was quarantined)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     now = datetime.now(UTC)
     # a model column named like a quarantine column (`_run_id` from `select *` over bronze) is
@@ -321,19 +367,24 @@ def quarantine_reader(spill: Path | None, schema: pa.Schema, run_id: str) -> pa.
     def batches() -> Iterator[pa.RecordBatch]:
         if spill is None:
             return
-        counter = itertools.count()
-        for batch in pq.ParquetFile(str(spill)).iter_batches(batch_size=64 * 1024):
+        import pyarrow.compute as pc
+
+        start = 0
+        for batch in spill.batches():
             n = batch.num_rows
             cols = [batch.column(c) for c in schema.names]
             failed = batch.column(FAILED).cast(pa.list_(pa.string()))
-            ids = [f"{run_id}:{next(counter)}" for _ in range(n)]
+            # run_id:0, run_id:1, ... built in Arrow, not a Python loop over the rows
+            numbers = pc.cast(pa.array(range(start, start + n), pa.int64()), pa.string())
+            ids = pc.binary_join_element_wise(f"{run_id}:", numbers, "")
+            start += n
             yield pa.RecordBatch.from_arrays(
                 [
                     *cols,
                     failed,
                     pa.array([run_id] * n, pa.string()),
                     pa.array([now] * n, pa.timestamp("us", tz="UTC")),
-                    pa.array(ids, pa.string()),
+                    ids,
                 ],
                 schema=out_schema,
             )
