@@ -1,8 +1,9 @@
 """Row-level expectations: evaluated in one pass over a model's output as it streams to Delta.
 
 The model's relation is wrapped in SQL (built as SQLGlot trees) that adds one boolean column per
-expectation (`TRUE` = the row passes; FALSE and NULL are violations) and, for rows that fail any,
-the list of the names they failed. The stream is then routed batch by batch, in Arrow:
+expectation (`TRUE` = the row passes; FALSE and NULL are violations) and the row's action. The
+stream is then routed batch by batch, in Arrow (the names of the expectations a row broke are
+computed only for the rows set aside):
 
 - `warn`: the row is kept; violations are counted;
 - `drop`: the row is removed and counted;
@@ -101,8 +102,9 @@ def wrap(
     model: str,
     file: Path | None,
 ) -> duckdb.DuckDBPyRelation:
-    """The model relation plus one `__medallion_ok_<i>` column per expectation and the list of
-    failed names; each predicate is bound first so an unknown column names its expectation."""
+    """The model relation plus one `__medallion_ok_<i>` column per expectation and the action
+    code of the row (ACTION); each predicate is bound first so an unknown column names its
+    expectation."""
     import sqlglot.expressions as exp
 
     # bound against an empty table of the same columns: binding against the model itself would
@@ -148,25 +150,6 @@ def wrap(
             for ok, tree in zip(oks, trees.values(), strict=True)
         ],
     ).from_("__model")
-    all_ok = exp.and_(*[exp.column(ok, quoted=True) for ok in oks])
-    names = exp.Array(
-        expressions=[
-            exp.If(
-                this=exp.not_(exp.column(ok, quoted=True)),
-                true=exp.Literal.string(name),
-            )
-            for ok, name in zip(oks, trees, strict=True)
-        ]
-    )
-    not_null = exp.Lambda(
-        this=exp.not_(exp.Is(this=exp.column("x"), expression=exp.Null())),
-        expressions=[exp.to_identifier("x")],
-    )
-    failed = exp.If(
-        this=all_ok,
-        true=exp.Null(),
-        false=exp.Anonymous(this="list_filter", expressions=[names, not_null]),
-    )
     # the strictest action among the broken expectations, as a code (0: keep)
     action: exp.Expression = exp.Literal.number(0)
     for act in ("drop", "quarantine", "fail"):
@@ -181,10 +164,32 @@ def wrap(
             )
     outer = exp.select(
         exp.Star(),
-        exp.alias_(failed, FAILED, quoted=True),
         exp.alias_(exp.cast(action, "TINYINT", dialect="duckdb"), ACTION, quoted=True),
     ).from_(inner.subquery("__checked"))
     return rel.query("__model", outer.sql(dialect="duckdb"))
+
+
+def failed_names_sql(names: list[str]) -> str:
+    """SELECT adding FAILED (the names of the expectations a row breaks) to a batch of routed
+    rows: computed only for the rows set aside, not in the model's query for every row."""
+    import sqlglot.expressions as exp
+
+    listed = exp.Array(
+        expressions=[
+            exp.If(
+                this=exp.not_(exp.column(f"{OK_PREFIX}{i}", quoted=True)),
+                true=exp.Literal.string(name),
+            )
+            for i, name in enumerate(names)
+        ]
+    )
+    not_null = exp.Lambda(
+        this=exp.not_(exp.Is(this=exp.column("x"), expression=exp.Null())),
+        expressions=[exp.to_identifier("x")],
+    )
+    failed = exp.Anonymous(this="list_filter", expressions=[listed, not_null])
+    query = exp.select(exp.Star(), exp.alias_(failed, FAILED, quoted=True)).from_("__rows")
+    return query.sql(dialect="duckdb")
 
 
 @dataclass
@@ -265,8 +270,20 @@ class Router:
         self.outcome = Outcome(violations=dict.fromkeys(self.names, 0))
         #: the error raised at the end of the stream (the Delta writer wraps it; we re-raise it)
         self.error: ExecutionError | None = None
-        extra = {FAILED, ACTION, *(f"{OK_PREFIX}{i}" for i in range(len(self.names)))}
+        extra = {ACTION, *(f"{OK_PREFIX}{i}" for i in range(len(self.names)))}
+        self._failed_sql = failed_names_sql(self.names)
+        self._con: Any = None  # DuckDB, for the failed names of set-aside rows (lazily)
         self.columns = [n for n in reader.schema.names if n not in extra]
+
+    def _with_failed(self, rows: pa.RecordBatch) -> pa.RecordBatch:
+        """The model's columns of `rows` plus FAILED (a private connection: this runs on the
+        Delta writer's thread)."""
+        import duckdb
+
+        if self._con is None:
+            self._con = duckdb.connect()
+        table = self._con.from_arrow(rows).query("__rows", self._failed_sql).arrow().read_all()
+        return table.select([*self.columns, FAILED]).combine_chunks().to_batches()[0]
 
     def kept(self) -> pa.RecordBatchReader:
         import pyarrow as pa
@@ -295,7 +312,7 @@ class Router:
                 if count:
                     o.fail_rows += count
                     if len(o.fail_samples) < 5:
-                        rows = batch.filter(fail).select([*self.columns, FAILED])
+                        rows = self._with_failed(batch.filter(fail).slice(0, 5))
                         o.fail_samples.extend(rows.slice(0, 5 - len(o.fail_samples)).to_pylist())
                 quarantine = pc.equal(code, CODES["quarantine"])
                 count = pc.sum(quarantine).as_py() or 0
@@ -303,12 +320,15 @@ class Router:
                     o.rows_quarantined += count
                     if o.spill is None:
                         o.spill = QuarantineBuffer(self.spill_dir)
-                    o.spill.add(batch.filter(quarantine).select([*self.columns, FAILED]))
+                    o.spill.add(self._with_failed(batch.filter(quarantine)))
                 o.rows_dropped += pc.sum(pc.equal(code, CODES["drop"])).as_py() or 0
                 yield out.filter(pc.less(code, CODES["drop"]))
         finally:
             if o.spill is not None:
                 o.spill.close()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
         if o.fail_rows:
             self.discard()
             self.error = self._failure()
