@@ -109,7 +109,5 @@ def test_compiled_postgres_sql_gives_medallions_rows(tmp_path: Path, pg_db: str)
             pg_rows = sorted(tuple(normal(v) for v in row) for row in cur.fetchall())
             expected = project.query(f"select * from gold.{table}")
             assert columns == expected.column_names
-            duck_rows = sorted(
-                tuple(normal(r[c]) for c in columns) for r in expected.to_pylist()
-            )
+            duck_rows = sorted(tuple(normal(r[c]) for c in columns) for r in expected.to_pylist())
             assert pg_rows == duck_rows, table

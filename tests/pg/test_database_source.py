@@ -218,6 +218,13 @@ def test_query_instead_of_table(tmp_path: Path, pg_db: str) -> None:
 
 def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS, "UPDATE items SET updated_at = '2024-01-04' WHERE id = 4")
+    # a server whose sessions default to another date style and zone reads the same
+    for setting in ("DateStyle = ''SQL, DMY''", "TimeZone = ''America/New_York''"):
+        sql(
+            pg_db,
+            f"DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET {setting}', current_database());"
+            " END $$",
+        )
     project = make(tmp_path / "p", pg_db)
     run_ok(project)
     expected = {

@@ -154,7 +154,10 @@ def extract_postgres(
 
     conn = pgconn.connect(source.dsn)
     try:
+        # timestamps as ISO text (whatever the server's DateStyle), timestamptz in UTC with
+        # "+00", which pyarrow's ISO8601 parser reads straight into timestamp[us, UTC]
         conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute("SET DateStyle = 'ISO, YMD'")
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         rel = _relation(source)
         cur = conn.cursor()
@@ -193,18 +196,7 @@ def extract_postgres(
                 )
             if watermark is not None and not full and high is None:
                 where.append(sql.SQL("false"))  # the table is empty now
-        # timestamps with zone as ISO text in UTC, which pyarrow parses exactly
-        select = []
-        for col, type_name in zip(columns, type_names, strict=True):
-            ident = sql.Identifier(col)
-            if type_name == "timestamptz":
-                select.append(
-                    sql.SQL(
-                        "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS {}"
-                    ).format(ident, ident)
-                )
-            else:
-                select.append(ident)
+        select = [sql.Identifier(col) for col in columns]
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), rel)
         if where:
             query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
