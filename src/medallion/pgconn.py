@@ -69,11 +69,16 @@ def retrying(
     what: str,
     error: type[MedallionError] = SourceError,
     on_retry: Callable[[int, BaseException], None] | None = None,
+    transient: Callable[[BaseException], bool] | None = None,
+    explain: Callable[[BaseException], tuple[str, str | None]] | None = None,
     **where: Any,
 ) -> T:
     """Run `action`, retrying transient database failures with exponential backoff (capped at
     60 s); a permanent failure, or the last transient one, becomes `error` with a clear message.
-    `action` must be safe to repeat: it commits nothing unless it completes."""
+    `action` must be safe to repeat: it commits nothing unless it completes. `transient` and
+    `explain` classify and describe errors of another driver (default: PostgreSQL's)."""
+    transient = transient or is_transient
+    explain = explain or describe
     attempt = 0
     while True:
         try:
@@ -81,14 +86,14 @@ def retrying(
         except MedallionError:
             raise
         except Exception as e:
-            if is_transient(e) and attempt < retries:
+            if transient(e) and attempt < retries:
                 if on_retry is not None:
                     on_retry(attempt, e)
                 time.sleep(min(backoff * (2**attempt), 60.0))
                 attempt += 1
                 continue
-            message, hint = describe(e)
-            if is_transient(e):
+            message, hint = explain(e)
+            if transient(e):
                 message = f"{what} failed after {attempt} retries: {message}"
                 hint = hint or "is the database server running and reachable?"
             else:

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
@@ -324,13 +324,19 @@ def ingest_cursor_source(
             if close is not None:
                 close()
 
-    if isinstance(source, DatabaseSource) and source.type == "postgres":
+    if isinstance(source, DatabaseSource) and source.type in ("postgres", "mysql"):
+        classify: dict[str, Any] = {}
+        if source.type == "mysql":
+            from medallion import mysqlconn
+
+            classify = {"transient": mysqlconn.is_transient, "explain": mysqlconn.describe}
         written, high = pgconn.retrying(
             attempt,
             retries=source.retries,
             backoff=source.retry_backoff,
             what=f"reading {source.table or 'the query'} ({pgconn.mask(source.dsn)})",
             source=name,
+            **classify,
         )
     else:
         written, high = attempt()
