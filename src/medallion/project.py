@@ -181,7 +181,13 @@ class Project:
     def new_engine(self) -> Engine:
         from medallion.engine.duckdb_engine import Engine
 
-        return Engine(self.catalog, temp_dir=self.state_dir / "tmp")
+        conf = self.config.engine
+        return Engine(
+            self.catalog,
+            temp_dir=self.state_dir / "tmp",
+            memory_limit=conf.memory_limit,
+            threads=conf.threads,
+        )
 
     # -- running --------------------------------------------------------------------------
 

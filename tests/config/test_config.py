@@ -343,3 +343,27 @@ def test_project_load_without_medallion_yml(tmp_path: Path) -> None:
     assert str(tmp_path.resolve()) in info.value.message
     assert info.value.hint is not None and "medallion init" in info.value.hint
     assert isinstance(info.value, ConfigError)
+
+
+# -- engine -----------------------------------------------------------------------------------
+
+
+def test_engine_settings_reach_duckdb(tmp_path: Path) -> None:
+    write_config(tmp_path, "name: p\nengine:\n  memory_limit: 256MB\n  threads: 1\n")
+    engine = Project.load(tmp_path).new_engine()
+    limit, threads = engine.con.execute(
+        "select current_setting('memory_limit'), current_setting('threads')"
+    ).fetchone()
+    assert threads == 1
+    assert limit.replace(" ", "") in ("256.0MiB", "244.1MiB", "256MB", "244.1MB")
+    import duckdb
+
+    default = Project.load(write_config(tmp_path / "q", "name: q\n")).new_engine()
+    query = "select current_setting('threads'), current_setting('memory_limit')"
+    assert default.con.execute(query).fetchone() == duckdb.connect().execute(query).fetchone()
+
+
+def test_engine_memory_limit_must_be_a_size(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\nengine:\n  memory_limit: lots\n")
+    assert "write a size like '1GB'" in err.message
+    assert err.key == "engine.memory_limit"

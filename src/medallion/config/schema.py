@@ -362,6 +362,25 @@ class PublishTarget(Strict):
         return [PublishTable(table=t) if isinstance(t, str) else t for t in self.tables]
 
 
+class EngineConfig(Strict):
+    """How the embedded DuckDB runs. Past `memory_limit` its sorts, joins, aggregates and
+    windows spill to the state folder's tmp/ instead of growing the process."""
+
+    #: DuckDB's buffer limit ('1GB', '512MB'); none: DuckDB's default (80% of RAM)
+    memory_limit: str | None = None
+    #: worker threads; none: one per CPU
+    threads: int | None = Field(default=None, ge=1)
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, v: str | None) -> str | None:
+        import re
+
+        if v is not None and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", v, re.I):
+            raise ValueError(f"memory_limit {v!r}: write a size like '1GB' or '512MB'")
+        return v
+
+
 class ProjectConfig(Strict):
     """medallion.yml"""
 
@@ -384,6 +403,7 @@ class ProjectConfig(Strict):
     #: deletes files older than this that the current version no longer uses. A duration
     #: ('90 days', '12 hours', '1 year') or forever; layers not listed keep Delta's 7 days.
     retention: dict[str, str | None] = Field(default_factory=dict)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
 
     @field_validator("retention")
     @classmethod
