@@ -9,10 +9,18 @@ against:
   streamed (`rel.arrow()`, a RecordBatchReader) into `write_deltalake`;
 - silver and gold: in dependency order, each model's SQL file from the template (the same text
   medallion runs) is run by DuckDB and streamed into `write_deltalake(mode="overwrite")`;
+- a model with expectations (the template's row rules, e.g. a valid email) is computed once into
+  a DuckDB temporary table with one boolean per rule; the rows passing every rule are written to
+  the model's table and the others, with the names of the rules they break, a run id and a
+  timestamp, to `<model>__quarantine` — the tables medallion writes on a first run;
+- `customers_history` (scd2 in medallion) is, on a first run, the latest version of each
+  customer with `valid_from`, `valid_to` = NULL and `is_current` = true;
 - every table written is registered back in DuckDB as a view `<layer>.<name>` over
   `DeltaTable(...).to_pyarrow_dataset()`, so the models' SQL reads Delta, as in medallion.
 
-No quarantine of unparseable rows, no run log, no checkpoints, no validation, no logging.
+The floor knows the data: the models' SQL already yields one row per key, so it does not
+de-duplicate by `unique_key` again as medallion's merge and scd2 kinds must. No quarantine of
+unparseable CSV rows, no run log, no checkpoints, no table checks, no validation, no logging.
 
     python benchmarks/floor_retail.py --data DATA_DIR --models MODELS_DIR --lakehouse OUT_DIR
 
@@ -61,6 +69,7 @@ SOURCES: dict[str, dict[str, str]] = {
 
 #: the template's models in a dependency order (retail.py checks it against medallion's graph)
 MODELS: tuple[str, ...] = (
+    "silver.customers_history",
     "silver.dim_customers",
     "silver.dim_products",
     "silver.fact_order_lines",
@@ -70,6 +79,29 @@ MODELS: tuple[str, ...] = (
     "gold.reporting_sales_wide",
     "gold.sales_summary_daily",
 )
+
+
+#: model -> {expectation: predicate}, as in the models' headers (retail.py checks they match);
+#: every action there is quarantine
+EXPECTATIONS: dict[str, dict[str, str]] = {
+    "silver.dim_customers": {"valid_email": r"regexp_matches(email, '^[^@\s]+@[^@\s]+\.[^@\s]+$')"},
+    "silver.dim_products": {"non_negative_price": "unit_price >= 0"},
+    "silver.fact_order_lines": {
+        "positive_quantity": "quantity > 0",
+        "non_negative_amounts": "unit_price >= 0 and discount_amount >= 0 and line_total >= 0",
+    },
+    "silver.fact_orders": {
+        "parseable_order_date": "order_date is not null",
+        "non_negative_total": "total_amount >= 0",
+    },
+    "silver.fact_payments": {
+        "parseable_payment_date": "payment_ts is not null",
+        "non_negative_amount": "payment_amount >= 0",
+    },
+}
+
+#: the scd2 model's first build: its latest row per key, opened at valid_from
+SCD2 = {"silver.customers_history": ("customer_id", "observed_at desc, source_file desc")}
 
 
 def _lit(value: str) -> str:
@@ -85,6 +117,41 @@ def _write(
     write_deltalake(path, rel.arrow(), mode="overwrite")
     con.register(f"delta_{layer}_{name}", DeltaTable(path).to_pyarrow_dataset())
     con.execute(f"CREATE VIEW {layer}.{name} AS SELECT * FROM delta_{layer}_{name}")
+
+
+def _write_checked(
+    con: duckdb.DuckDBPyConnection,
+    lakehouse: Path,
+    fqn: str,
+    sql: str,
+    rules: dict[str, str],
+    run_id: str,
+) -> None:
+    """The model's rows passing every rule to `fqn`, the others to `fqn`__quarantine."""
+    oks = [f"__ok{i}" for i in range(len(rules))]
+    flags = ", ".join(
+        f"coalesce(({p}), false) AS {ok}" for ok, p in zip(oks, rules.values(), strict=True)
+    )
+    con.execute(f"CREATE TEMP TABLE __checked AS SELECT *, {flags} FROM ({sql})")
+    columns = ", ".join(f'"{c}"' for c in con.table("__checked").columns if c not in oks)
+    passing = " AND ".join(oks)
+    _write(con, lakehouse, fqn, con.sql(f"SELECT {columns} FROM __checked WHERE {passing}"))
+    failed = ", ".join(
+        f"CASE WHEN NOT {ok} THEN {_lit(name)} END" for ok, name in zip(oks, rules, strict=True)
+    )
+    # like medallion, no quarantine table while no row was ever set aside
+    if con.sql(f"SELECT count(*) FROM __checked WHERE NOT ({passing})").fetchall()[0][0]:
+        _write(
+            con,
+            lakehouse,
+            f"{fqn}__quarantine",
+            con.sql(
+                f"SELECT {columns}, list_filter([{failed}], lambda x: x IS NOT NULL) AS "
+                f"_failed_expectations, {_lit(run_id)} AS _run_id, now() AS _quarantined_at "
+                f"FROM __checked WHERE NOT ({passing})"
+            ),
+        )
+    con.execute("DROP TABLE __checked")
 
 
 def run(data: Path, models: Path, lakehouse: Path) -> dict[str, float]:
@@ -110,7 +177,18 @@ def run(data: Path, models: Path, lakehouse: Path) -> dict[str, float]:
         started = time.perf_counter()
         layer, name = fqn.split(".")
         sql = (models / layer / f"{name}.sql").read_text(encoding="utf-8")
-        _write(con, lakehouse, fqn, con.sql(sql))
+        if fqn in SCD2:
+            key, order = SCD2[fqn]
+            sql = (
+                "SELECT *, observed_at AS valid_from, NULL::TIMESTAMPTZ AS valid_to, "
+                f"true AS is_current FROM ({sql}) QUALIFY row_number() OVER "
+                f"(PARTITION BY {key} ORDER BY {order}) = 1"
+            )
+        rules = EXPECTATIONS.get(fqn)
+        if rules:
+            _write_checked(con, lakehouse, fqn, sql, rules, run_id)
+        else:
+            _write(con, lakehouse, fqn, con.sql(sql))
         steps[fqn] = time.perf_counter() - started
     con.close()
     return steps
