@@ -42,6 +42,8 @@ from medallion.errors import ExecutionError, MedallionError
 from medallion.storage import delta
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import duckdb
     import pyarrow as pa
 
@@ -477,6 +479,43 @@ def _dedupe(rel: duckdb.DuckDBPyRelation, keys: list[str], order_by: str | list[
     return rel.query("__src", query.sql(dialect="duckdb"))
 
 
+class _RepeatedKeys(ExecutionError):
+    """A guarded first build's rows repeat a key: it is built again, de-duplicating."""
+
+
+class _KeyGuard:
+    """Passes a stream through, keeping only its key columns; at the end of the stream a
+    repeated key raises _RepeatedKeys (see _first_build)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+        self.rows = 0
+        self.repeated = False
+
+    def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
+        key_schema = pa.schema([reader.schema.field(k) for k in self.keys])
+        chunks: list[pa.RecordBatch] = []
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                self.rows += batch.num_rows
+                chunks.append(batch.select(self.keys))
+                yield batch
+            table = pa.Table.from_batches(chunks, key_schema)
+            chunks.clear()
+            try:
+                distinct = table.group_by(self.keys).aggregate([]).num_rows
+            except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                distinct = -1  # a key type Arrow cannot group: de-duplicate to be sure
+            if distinct != self.rows:
+                self.repeated = True
+                raise _RepeatedKeys("repeated keys in a first build")
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
 # -- merge ----------------------------------------------------------------------------------------
 
 
@@ -515,7 +554,25 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
         else None
     )
 
+    # a first build: "guarded" or "deduped" (see _first_build); None: compare with the table
+    first = None
+    if deletes is None and (inc.full or not delta.is_delta_table(path)):
+        first = "guarded" if model.config.order_by is None else "deduped"
+
     def write(reader: pa.RecordBatchReader) -> int:
+        if first is not None:
+            version, n_read, n_written = _first_build(
+                engine,
+                path,
+                model,
+                reader,
+                first == "guarded",
+                lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
+            )
+            res.details["duplicates_dropped"] = n_read - n_written
+            res.details["merge"] = {"inserted": n_written, "deleted": 0}
+            res.details["delta_rows"] = n_written
+            return version
         staged = _Staged(engine, reader)
         try:
             deduped = _dedupe(staged.rel, keys, model.config.order_by)
@@ -627,8 +684,64 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
         finally:
             staged.drop()
 
-    finish(rel, write, replaces=_replaces(scope))
+    try:
+        finish(rel, write, replaces=_replaces(scope))
+    except _RepeatedKeys:
+        first = "deduped"
+        finish(rel, write, replaces=_replaces(scope))
     _count_duplicates_as_dropped(res)
+
+
+def _first_build(
+    engine: Engine,
+    path: Any,
+    model: Model,
+    reader: pa.RecordBatchReader,
+    guarded: bool,
+    write: Any,
+    select: str | None = None,
+) -> tuple[int, int, int]:
+    """A merge or scd2 model's first build (no table to compare with): its rows stream once
+    into `write(reader) -> version`; returns (version, rows read, rows written).
+
+    Guarded (the model has no `order_by`, so repeated keys are not expected): the rows go
+    straight to the writer with only their key columns kept aside; a key found repeated at the
+    end of the stream fails the write before its commit, the files it left are removed and
+    _RepeatedKeys is raised, for the caller to build again unguarded. Unguarded: de-duplicated
+    by one DuckDB window query over the stream (the highest `order_by` wins).
+
+    Why guard: most models' SQL already yields one row per key (it ranks versions itself), and
+    de-duplicating costs a sort of every row and column (0.5 s of a 2 s first build of a
+    1M-row, 27-column table) for nothing. A model that declares `order_by` expects copies, so it
+    is de-duplicated at once rather than built twice.
+
+    `select`: a SELECT over `__s`, the de-duplicated rows (scd2 adds its columns)."""
+    import shutil
+
+    keys = model.config.unique_key
+    read, written = delta.RowCounter(), delta.RowCounter()
+    guard = _KeyGuard(keys) if guarded else None
+    stream = read.wrap(reader)
+    if guard is not None:
+        stream = guard.wrap(stream)
+    if guard is None or select:
+        # the side connection: the engine's own is streaming the model's rows into `reader`
+        rel = engine.side_connection().from_arrow(stream)
+        if guard is None:
+            rel = _dedupe(rel, keys, model.config.order_by)
+        if select:
+            rel = rel.query("__s", select)
+        stream = rel.arrow()
+    existed = delta.is_delta_table(path)
+    try:
+        version = write(written.wrap(stream))
+    except Exception:
+        if guard is None or not guard.repeated:
+            raise
+        if not existed:
+            shutil.rmtree(path, ignore_errors=True)
+        raise _RepeatedKeys(f"repeated keys in the first build of {model.fqn}") from None
+    return version, read.rows, written.rows
 
 
 def _overlap(staged: _Staged, source: Any, path: Any, keys: list[str]) -> tuple[int, int, int]:
@@ -831,22 +944,33 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
         else f"TIMESTAMPTZ '{datetime.now(UTC).isoformat()}'"
     )
 
+    # a first build: "guarded" or "deduped" (see _first_build); None: compare with the table
+    first = None
+    if inc.full or not delta.is_delta_table(path):
+        first = "guarded" if model.config.order_by is None else "deduped"
+
     def write(reader: pa.RecordBatchReader) -> int:
+        if first is not None:  # every key opens its first version
+            version, n_read, n_written = _first_build(
+                engine,
+                path,
+                model,
+                reader,
+                first == "guarded",
+                lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
+                select=f"SELECT *, {valid_from} AS valid_from, NULL::TIMESTAMPTZ AS valid_to, "
+                "true AS is_current FROM __s",
+            )
+            res.details["duplicates_dropped"] = n_read - n_written
+            res.details["scd2"] = {"new_keys": n_written, "changed": 0, "unchanged": 0}
+            res.details["delta_rows"] = n_written
+            return version
         staged = _Staged(engine, reader)
         try:
             deduped = _dedupe(staged.rel, keys, model.config.order_by)
             src = deduped.query("__s", f"SELECT *, {valid_from} AS __valid_from FROM __s")
             n_src = _count(src)
             res.details["duplicates_dropped"] = staged.rows - n_src
-            if inc.full or not delta.is_delta_table(path):
-                table = src.query(
-                    "__s",
-                    "SELECT * EXCLUDE (__valid_from), __valid_from AS valid_from, "
-                    "NULL::TIMESTAMPTZ AS valid_to, true AS is_current FROM __s",
-                )
-                res.details["scd2"] = {"new_keys": n_src, "changed": 0, "unchanged": 0}
-                res.details["delta_rows"] = n_src
-                return _write(project, model, table.arrow(), "overwrite", run_id, props, txn)
             # the target's current versions, visible to the staging connection
             union, _ = scan_sql(staged.con, delta.snapshot(path).files, f"{staged.name}_target")
             target = f"(SELECT * FROM ({union}) WHERE is_current)"
@@ -921,7 +1045,11 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
         finally:
             staged.drop()
 
-    finish(rel, write, replaces=_replaces(scope))
+    try:
+        finish(rel, write, replaces=_replaces(scope))
+    except _RepeatedKeys:
+        first = "deduped"
+        finish(rel, write, replaces=_replaces(scope))
     _count_duplicates_as_dropped(res)
     _count_unchanged_as_dropped(res)
 
