@@ -203,3 +203,23 @@ def test_bronze_tables_are_readable_by_polars(make_project: MakeProject) -> None
         (3, "eu", 4.0, "d/b.csv"),
     ]
     assert {r["_run_id"] for r in theirs} == {result.run_id}
+
+
+def test_source_file_outside_the_project_is_recorded_as_its_absolute_path(
+    make_project: MakeProject, tmp_path: Any
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.csv").write_text("id,qty\n1,2\n")
+    p = make_project(
+        f"name: t\nsources:\n  orders:\n    path: {outside}/*.csv\n"
+        "  local:\n    path: data/*.csv\n",
+        files={"data/y.csv": "id,qty\n5,6\n"},
+    )
+    run_ok(p)
+    assert p.query("select _source_file from bronze.orders").to_pylist() == [
+        {"_source_file": str(outside / "x.csv")}
+    ]
+    assert p.query("select _source_file from bronze.local").to_pylist() == [
+        {"_source_file": "data/y.csv"}
+    ]

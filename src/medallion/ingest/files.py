@@ -463,11 +463,7 @@ class FileReader:
         to_convert = {
             c: unified[c] for c, t in plan.columns.items() if t.upper() != unified[c].upper()
         }
-        source_file = (
-            "CASE filename "
-            + " ".join(f"WHEN {_q(str(f.path))} THEN {_q(f.rel)}" for f in plan.group)
-            + " ELSE filename END AS _source_file"
-        )
+        source_file = f"{_source_file_sql(plan.group)} AS _source_file"
 
         def projection(frm: str) -> str:
             cols = []
@@ -532,6 +528,26 @@ class FileReader:
             file=plan.group[0].path if len(plan.group) == 1 else None,
             hint="check the file format options of this source in medallion.yml",
         )
+
+
+def _source_file_sql(group: list[SourceFile]) -> str:
+    """Each row's file as recorded (`SourceFile.rel`), from DuckDB's `filename` column.
+
+    When every file's path is one prefix followed by its recorded name (files inside the
+    project), the prefix is cut off; otherwise a CASE maps each path. Why: a CASE is evaluated
+    row by row against every branch, which cost 1.3 s per 1M rows read from 1,464 hourly files."""
+    first = group[0]
+    prefix = str(first.path)[: len(str(first.path)) - len(first.rel)]
+    if all(str(f.path) == prefix + f.rel for f in group):
+        return (
+            f"CASE WHEN starts_with(filename, {_q(prefix)}) "
+            f"THEN filename[{len(prefix) + 1}:] ELSE filename END"
+        )
+    return (
+        "CASE filename "
+        + " ".join(f"WHEN {_q(str(f.path))} THEN {_q(f.rel)}" for f in group)
+        + " ELSE filename END"
+    )
 
 
 def _ident(name: str) -> str:
