@@ -80,6 +80,7 @@ class ReadResult:
 def discover(root: Path, source: FileSource, name: str) -> list[SourceFile]:
     """Files matching the source's patterns, sorted by path, each once."""
     found: dict[Path, SourceFile] = {}
+    real_root = root.resolve()
     for pattern in source.paths:
         full = pattern if os.path.isabs(pattern) else str(root / pattern)
         matches = sorted(glob.glob(full, recursive=True))
@@ -96,7 +97,7 @@ def discover(root: Path, source: FileSource, name: str) -> list[SourceFile]:
             st = f.stat()
             resolved = f.resolve()
             try:
-                rel = resolved.relative_to(root.resolve()).as_posix()
+                rel = resolved.relative_to(real_root).as_posix()
             except ValueError:
                 rel = resolved.as_posix()
             if resolved not in found:
