@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from medallion.project import Project
 from medallion.storage import delta
@@ -31,13 +32,14 @@ def sql(dsn: str, *statements: str) -> None:
             conn.execute(statement.encode())
 
 
-def fill(dsn: str, first: int, last: int) -> None:
-    """Rows first..last of `events`, updated_at = 2024-01-01 + id seconds."""
+def fill(dsn: str, first: int, last: int, width: int = 1) -> None:
+    """Rows first..last of `events`, updated_at = 2024-01-01 + id seconds; payload is `width`
+    times a 32-character md5."""
     sql(
         dsn,
         "CREATE TABLE IF NOT EXISTS events (id integer PRIMARY KEY, payload text, "
         "amount numeric(12,2), updated_at timestamp)",
-        f"INSERT INTO events SELECT g, md5(g::text), (g % 1000) / 4.0, "
+        f"INSERT INTO events SELECT g, repeat(md5(g::text), {width}), (g % 1000) / 4.0, "
         f"timestamp '2024-01-01' + g * interval '1 second' FROM generate_series({first}, {last}) g",
     )
 
@@ -176,36 +178,31 @@ def test_server_down_for_good_commits_nothing_then_catches_up(
     assert watermark(project) == "2024-01-01T00:02:10"
 
 
-def _kill_when_copying(server: PgServer, dsn: str) -> threading.Thread:
-    """Kill the server as soon as a COPY (SELECT ...) TO STDOUT is running on it."""
-
-    def watch() -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                busy = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                    "AND query LIKE 'COPY (SELECT%%' AND pid <> pg_backend_pid()"
-                ).fetchone()
-                if busy and busy[0]:
-                    break
-                time.sleep(0.005)
-        server.kill()
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
-
-
-def test_server_killed_mid_extract(tmp_path: Path, make_pg: Callable[..., PgServer]) -> None:
+def test_server_killed_mid_extract(
+    tmp_path: Path, make_pg: Callable[..., PgServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, dsn = private_server(make_pg)
-    fill(dsn, 1, 300_000)
-    project = make(tmp_path / "p", dsn)
-    killer = _kill_when_copying(server, dsn)
+    fill(dsn, 1, 300_000, width=10)  # ~110 MB of CSV
+    project = make(tmp_path / "p", dsn, batch_size=1000)  # read in 1 MB blocks
+    # The server dies (every process at once) when the first batch reaches the bronze writer
+    # (DuckDB, adding the audit columns, has read 128k rows by then): the COPY is mid-stream,
+    # most of its rows not sent yet. (Watching pg_stat_activity from a thread instead raced the
+    # extract: on a busy machine it could finish first.)
+    import medallion.faults
+
+    killed: list[bool] = []
+
+    def kill_server_once(name: str) -> None:
+        if name == "mid-write:bronze.events" and not killed:
+            killed.append(True)
+            server.kill()
+
+    monkeypatch.setattr(medallion.faults, "fault_point", kill_server_once)
     failed = project.run()
-    killer.join()
+    assert killed
     assert failed.status == "failed"
     assert bronze_version(project) is None
+    monkeypatch.undo()
     server.restart()
     first = project.run()
     assert first.ok, first.error
