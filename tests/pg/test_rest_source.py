@@ -310,3 +310,38 @@ def test_column_type_overrides(tmp_path: Path, api: Api) -> None:
         {"id": 1, "price": Decimal("1.10"), "updated": datetime(2024, 1, 1, 10)},
         {"id": 2, "price": Decimal("2.20"), "updated": datetime(2024, 1, 2, 10)},
     ]
+
+
+def test_pages_of_different_shapes_are_unified_and_the_spill_is_removed(
+    tmp_path: Path, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every page is spilled to disk as it arrives and read back at the end: a field missing
+    # from the first page and an integer that becomes a float later must come out as one
+    # table would have them
+    bodies = {
+        1: [{"id": 1, "score": 1}, {"id": 2, "score": 2}],
+        2: [{"id": 3, "score": 2.5, "tag": "x"}],
+        3: [],
+    }
+    api.routes["/people"] = lambda q, h: (200, {}, bodies[int(q["page"])])
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    project = make(
+        tmp_path / "p",
+        f"""
+        url: {api.url}/people
+        pagination: {{type: page, param: page, size: 2}}
+        """,
+    )
+    run_ok(project)
+    got = project.query("select id, score, tag from bronze.people order by id")
+    assert got.schema.field("score").type == pa.float64()
+    assert got.to_pylist() == [
+        {"id": 1, "score": 1.0, "tag": None},
+        {"id": 2, "score": 2.0, "tag": None},
+        {"id": 3, "score": 2.5, "tag": "x"},
+    ]
+    assert list((tmp_path / "tmp").iterdir()) == []  # the spill is gone

@@ -303,8 +303,9 @@ def ingest_cursor_source(
         else:
             from medallion.ingest.rest import fetch
 
-            table, high = fetch(source, name, watermark)
-            reader, origin, close = table.to_reader(), f"rest:{source.url.split('?')[0]}", None
+            pull = fetch(source, name, watermark)
+            reader, high, close = pull.reader, pull.high, pull.close
+            origin = f"rest:{source.url.split('?')[0]}"
         try:
             stream = _with_audit(con, reader, source, origin, ingested_at, run_id)
             if stream is None:

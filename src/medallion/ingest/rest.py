@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.errors import SourceError
@@ -217,43 +218,95 @@ def flatten_record(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def fetch(source: RestSource, name: str, watermark: str | None) -> tuple[pa.Table, str | None]:
-    """All records of one pull as an Arrow table, and the new watermark (the largest cursor
-    value seen, as text; the old one if no record carries it)."""
+@dataclass
+class Pull:
+    """One pull's records as a stream (each page read back from a spill file as it is
+    consumed), the new watermark, and `close()` to remove the spill once the stream is done."""
+
+    reader: pa.RecordBatchReader
+    high: str | None
+    close: Any
+
+
+def fetch(source: RestSource, name: str, watermark: str | None) -> Pull:
+    """All records of one pull, and the new watermark (the largest cursor value seen, as text;
+    the old one if no record carries it).
+
+    Every page is converted to Arrow and spilled to an Arrow IPC file as it arrives, so memory
+    holds one page at a time whatever the size of the pull; the stream reads the pages back.
+    Pages whose fields differ (a field absent from some records, an int that becomes a float)
+    are read back with the schema that unifies them all, as one table of the pull would be."""
+    import shutil
+    import tempfile
+
     import pyarrow as pa
 
     client = RestClient(source, name)
-    batches: list[pa.Table] = []
+    spill = Path(tempfile.mkdtemp(prefix="medallion-rest-"))
+    pages: list[tuple[Path, pa.Schema]] = []
     newest = watermark
-    for page in client.pages(watermark):
-        records = page.records
-        if source.flatten:
-            records = [flatten_record(r) for r in records]
-        if source.cursor is not None:
-            for r in records:
-                value = (
-                    dig(r, source.cursor.field)
-                    if not source.flatten
-                    else r.get(source.cursor.field.replace(".", "_"))
-                )
-                if value is not None and (newest is None or _later(str(value), newest)):
-                    newest = str(value)
-        if records:
-            try:
-                batches.append(pa.Table.from_pylist(records))
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-                raise SourceError(
-                    f"records do not share a shape: {e}",
-                    source=name,
-                    hint="set columns: types, or flatten: true",
-                ) from None
-    if not batches:
-        return pa.table({}), newest
     try:
-        table = pa.concat_tables(batches, promote_options="permissive")
+        for page in client.pages(watermark):
+            records = page.records
+            if source.flatten:
+                records = [flatten_record(r) for r in records]
+            if source.cursor is not None:
+                for r in records:
+                    value = (
+                        dig(r, source.cursor.field)
+                        if not source.flatten
+                        else r.get(source.cursor.field.replace(".", "_"))
+                    )
+                    if value is not None and (newest is None or _later(str(value), newest)):
+                        newest = str(value)
+            if records:
+                try:
+                    table = pa.Table.from_pylist(records)
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                    raise SourceError(
+                        f"records do not share a shape: {e}",
+                        source=name,
+                        hint="set columns: types, or flatten: true",
+                    ) from None
+                path = spill / f"page-{len(pages):06d}.arrow"
+                with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+                    w.write_table(table)
+                pages.append((path, table.schema))
+        schema = _unified([s for _, s in pages], name)
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for path, page_schema in pages:
+            with pa.memory_map(str(path)) as source_file:
+                table = pa.ipc.open_file(source_file).read_all()
+            if not page_schema.equals(schema):
+                # missing fields as NULL, types promoted: as concatenating the pages would
+                table = pa.concat_tables(
+                    [schema.empty_table(), table], promote_options="permissive"
+                ).select(schema.names)
+            yield from table.to_batches()
+
+    return Pull(
+        pa.RecordBatchReader.from_batches(schema, batches()),
+        newest,
+        lambda: shutil.rmtree(spill, ignore_errors=True),
+    )
+
+
+def _unified(schemas: list[pa.Schema], name: str) -> pa.Schema:
+    """The schema of all pages together (empty when there is no record)."""
+    import pyarrow as pa
+
+    if not schemas:
+        return pa.schema([])
+    if all(s.equals(schemas[0]) for s in schemas[1:]):
+        return schemas[0]
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise SourceError(f"pages do not share a shape: {e}", source=name) from None
-    return table, newest
 
 
 def _later(a: str, b: str) -> bool:
