@@ -45,6 +45,7 @@ class Sample:
     returncode: int
     stdout: str
     stderr: str
+    stopped: str = ""  # why the run was killed (measure's limits), "" if it ran to the end
 
     @property
     def cpu_s(self) -> float:
@@ -61,18 +62,40 @@ def measure(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     check: bool = True,
+    timeout: float | None = None,
+    max_rss_mb: float | None = None,
 ) -> Sample:
     """Run `argv` to completion; its wall time, CPU time and peak RSS (of that process only).
 
+    The peak RSS is the child's `VmHWM` (/proc/PID/status), read every 10 ms while it runs: the
+    high-water mark of its own memory since its exec. Not `ru_maxrss` from wait4: Linux carries
+    the parent's high-water mark into a forked child across exec, so a benchmark parent holding
+    2 GB made every child report at least 2 GB. Growth in a child's last 10 ms can be missed.
+
+    A child past `timeout` seconds or `max_rss_mb` of resident memory (the machine is shared: a
+    pandas run must not exhaust it) is killed with its process group; `Sample.stopped` says why
+    and the sample covers the time until the kill.
+
     Output goes to temporary files rather than pipes, so the child never blocks on a full pipe
     while the parent sits in wait4."""
+    import threading
+
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [os.fspath(a) for a in argv], cwd=cwd, env=env, stdout=out, stderr=err
+            [os.fspath(a) for a in argv],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # its own process group, to kill it whole
         )
+        watch = _Watch(proc.pid, started, timeout, max_rss_mb)
+        watcher = threading.Thread(target=watch.run, daemon=True)
+        watcher.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        watcher.join()
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         out.seek(0)
         err.seek(0)
@@ -80,10 +103,11 @@ def measure(
             wall_s=wall,
             user_s=usage.ru_utime,
             sys_s=usage.ru_stime,
-            max_rss_kb=usage.ru_maxrss,
+            max_rss_kb=watch.peak_kb,
             returncode=proc.returncode,
             stdout=out.read().decode(errors="replace"),
             stderr=err.read().decode(errors="replace"),
+            stopped=watch.stopped,
         )
     if check and sample.returncode != 0:
         raise RuntimeError(
@@ -91,6 +115,46 @@ def measure(
             f"--- stdout\n{sample.stdout[-4000:]}\n--- stderr\n{sample.stderr[-4000:]}"
         )
     return sample
+
+
+class _Watch:
+    """Follows a running child: its VmHWM (peak_kb), and the limits (stopped: why it was
+    killed). Ends when the child has exited (its status then has no memory lines, or no file)."""
+
+    def __init__(
+        self, pid: int, started: float, timeout: float | None, max_rss_mb: float | None
+    ) -> None:
+        self.pid, self.started = pid, started
+        self.timeout, self.max_rss_mb = timeout, max_rss_mb
+        self.peak_kb = 0
+        self.stopped = ""
+
+    def run(self) -> None:
+        import contextlib
+        import signal
+
+        while True:
+            try:
+                text = Path(f"/proc/{self.pid}/status").read_text()
+            except OSError:
+                return
+            hwm = re.search(r"^VmHWM:\s*(\d+) kB", text, re.MULTILINE)
+            rss = re.search(r"^VmRSS:\s*(\d+) kB", text, re.MULTILINE)
+            if hwm is None or rss is None:
+                return  # a zombie: its memory is gone
+            self.peak_kb = max(self.peak_kb, int(hwm.group(1)))
+            elapsed = time.perf_counter() - self.started
+            if self.timeout is not None and elapsed > self.timeout:
+                self.stopped = f"did not finish in {self.timeout:.0f} s"
+            elif self.max_rss_mb is not None and int(rss.group(1)) * 1024 / 1e6 > self.max_rss_mb:
+                self.stopped = (
+                    f"stopped at {self.max_rss_mb / 1000:g} GB of memory after {elapsed:.0f} s"
+                )
+            if self.stopped:
+                with contextlib.suppress(ProcessLookupError):  # it just ended
+                    os.killpg(self.pid, signal.SIGKILL)
+                return
+            time.sleep(0.01)
 
 
 @dataclass

@@ -37,13 +37,14 @@ lakehouse (a full build):
 
 And medallion's peak RSS must stay under 2 GB at 10M events.
 
-Every measured run is a fresh child process reaped by `os.wait4`, which gives that child's own
-wall, CPU (user + system) and peak RSS; wall time includes interpreter start-up and imports, as a
-user sees it. Data is generated once per scale (timed separately, not part of the comparison) and
-is in the page cache for every run; medallion's bytecode is compiled first, as an install would
-have it. The contenders run `--repeat` times each, interleaved, the order rotating every round
-(medallion, floor, pandas, polars; then floor, pandas, polars, medallion; ...), so a drift in
-machine load hits all; each contender's output is deleted after its run is checked.
+Every measured run is a fresh child process measured by `_common.measure`: its own wall, CPU (user
++ system, from `os.wait4`) and peak RSS (its VmHWM, polled); wall time includes interpreter
+start-up and imports, as a user sees it. Data is generated once per scale (timed separately, not
+part of the comparison) and is in the page cache for every run; medallion's bytecode is compiled
+first, as an install would have it. The contenders run `--repeat` times each, interleaved, the
+order rotating every round (medallion, floor, pandas, polars; then floor, pandas, polars,
+medallion; ...), so a drift in machine load hits all; each contender's output is deleted after its
+run is checked.
 
 Same results, checked
 ---------------------
@@ -72,7 +73,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -95,6 +95,7 @@ from _common import (
     replace_section,
     scale_label,
 )
+from _common import measure as common_measure
 
 BENCH_DIR = Path(__file__).resolve().parent
 DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
@@ -351,17 +352,6 @@ class Run:
     load: float = 0.0  # 1-minute load average just before the run
 
 
-def _rss_mb(pid: int) -> float:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in text.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024 / 1e6
-    return 0.0
-
-
 def measure(
     argv: Sequence[Any],
     *,
@@ -369,52 +359,12 @@ def measure(
     timeout: float | None = None,
     max_rss_mb: float | None = None,
 ) -> tuple[Sample, str]:
-    """Like _common.measure, with limits: (sample, why it was stopped, or ""). A child past
-    `timeout` seconds or `max_rss_mb` of resident memory (polled every 0.1 s: the machine is
-    shared, a pandas run must not exhaust it) is killed with its process group and reaped; its
-    sample then covers the time until the kill."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [os.fspath(a) for a in argv],
-            cwd=cwd,
-            env=ENV,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-        stopped = ""
-        limited = timeout is not None or max_rss_mb is not None
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG if limited else 0)
-            if pid:
-                break
-            if timeout is not None and time.perf_counter() - started > timeout:
-                stopped = f"did not finish in {timeout:.0f} s"
-            elif max_rss_mb is not None and _rss_mb(proc.pid) > max_rss_mb:
-                stopped = (
-                    f"stopped at {max_rss_mb / 1000:g} GB of memory after "
-                    f"{time.perf_counter() - started:.0f} s"
-                )
-            if stopped:
-                os.killpg(proc.pid, signal.SIGKILL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.1)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        sample = Sample(
-            wall_s=wall,
-            user_s=usage.ru_utime,
-            sys_s=usage.ru_stime,
-            max_rss_kb=usage.ru_maxrss,
-            returncode=proc.returncode,
-            stdout=out.read().decode(errors="replace"),
-            stderr=err.read().decode(errors="replace"),
-        )
-    return sample, stopped
+    """_common.measure with this benchmark's environment and limits: (sample, why it was
+    stopped, or "")."""
+    sample = common_measure(
+        argv, cwd=cwd, env=ENV, check=False, timeout=timeout, max_rss_mb=max_rss_mb
+    )
+    return sample, sample.stopped
 
 
 @dataclass
@@ -800,7 +750,8 @@ def report(
         "→ `bronze.events_raw` (partitioned by event_type) → `silver.events_cleaned` "
         "(normalised, de-duplicated, partitioned by event_date; rule breakers to "
         "`silver.events_cleaned__quarantine`) → the four gold tables, all Delta. Four "
-        "contenders do the same work, each in a fresh process timed with `os.wait4`: "
+        "contenders do the same work, each in a fresh process (wall and CPU from `os.wait4`, "
+        "peak RSS its own VmHWM, polled every 10 ms): "
         "*medallion* (`medallion run --json` in a project scaffolded from the template), the "
         "*floor* ([floor_ecommerce.py](../benchmarks/floor_ecommerce.py): DuckDB + deltalake by "
         "hand, the template's SQL, streamed Arrow into `write_deltalake`, no checks, no state, "
