@@ -21,7 +21,7 @@ the model's `expectations:` header:
   (quantity > 0), 2 warn (order_date is not null, status in a list);
 - **warn**: the same 5 predicates, all `warn`: the evaluation cost alone, no rows removed.
 
-Each run is measured by the parent with `os.wait4` (the child's own CPU time and peak RSS); wall
+Each run is measured by the parent (`_common.measure`: the child's own CPU time and peak RSS); wall
 time includes interpreter start-up, imports and project loading. The child reports the step's
 duration as the run records it in the state database (`StepResult.duration_s`: attaching bronze,
 the query, routing, the Delta commit(s)) — the model's build, which is what the target is about.
@@ -678,7 +678,7 @@ def report(
         "model is built. The model is a light cleaning select (trim and lower-case email and "
         "status, a computed total) — cheap, so the expectations' share is high; a model with "
         "joins or window functions would dilute it. The process columns are the child's own "
-        "(`os.wait4`): they add start-up, imports and loading (and validating) the project. "
+        "(`_common.measure`): they add start-up, imports and loading (and validating) the project. "
         "Cases ran interleaved, the order rotating each round.",
         results_table(results),
         "Targets:\n\n" + "\n".join(verdicts(results, data)),

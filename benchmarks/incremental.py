@@ -33,9 +33,10 @@ Two targets (from the issue):
    the table holds N + new rows, one per id, and every changed or new id has exactly the values
    of the changes file.
 
-Every measured run is a fresh child process timed by the parent with `os.wait4` (its own wall,
-CPU = user + system and peak RSS). Project copies hard-link the files nothing rewrites in place
-(input files, Delta data files) and copy the rest (Delta logs, state database, models).
+Every measured run is a fresh child process measured by the parent with `_common.measure` (its
+own wall, CPU = user + system and peak RSS, the child's polled VmHWM). Project copies hard-link
+the files nothing rewrites in place (input files, Delta data files) and copy the rest (Delta logs,
+state database, models).
 
 Where the time goes
 -------------------
@@ -95,7 +96,7 @@ SEED = 42
 DAY = 2
 
 TIME_TARGET = 0.10  # incremental run <= 10% of the full run's wall time
-RSS_TARGET_MB = 2000.0  # merge peak RSS < 2 GB (decimal MB, as ru_maxrss is reported here)
+RSS_TARGET_MB = 2000.0  # merge peak RSS < 2 GB (decimal MB, as Sample.rss_mb reports it)
 
 #: tables not compared with the reference run (see the module docstring)
 NOT_COMPARED = ("silver.customers_history",)
@@ -238,7 +239,7 @@ def phases_child(root: Path) -> None:
 class Phases:
     """Medians over the profiled runs: node -> phase -> seconds (0 in a run without that
     phase), node -> phase -> max RSS MB (over the runs where a sample fell in that phase), and
-    the profiled processes' peak RSS (`os.wait4`)."""
+    the profiled processes' peak RSS (`_common.measure`)."""
 
     runs: int
     run_s: float
@@ -1060,7 +1061,7 @@ def merge_report(m: MergeResult, repeat: int) -> list[str]:
             f"Inside the `{MERGE_TABLE}` step of the incremental run, by phase (median of "
             f"{m.phases.runs} profiled runs; max RSS: the process's resident memory sampled "
             "every 20 ms while the phase was the innermost one running — sampling misses short "
-            "spikes, so the profiled processes' own peak RSS from `os.wait4` is on the last "
+            "spikes, so the profiled processes' own peak RSS (VmHWM) is on the last "
             "line):",
             merge_phases_table(m.phases),
             *missing_note(m.phases),
@@ -1089,8 +1090,8 @@ def report(
         f"just before each measured run: median {statistics.median(LOADS):.2f}, max "
         f"{max(LOADS):.2f} (on {os.cpu_count()} CPUs: the benchmark alone keeps it near the CPU "
         "count; more means other work was running, which slows the runs and widens the spread).",
-        "Every figure is one fresh `medallion run --json` process measured with `os.wait4` "
-        "(wall, CPU = user + system, peak RSS of that process); see "
+        "Every figure is one fresh `medallion run --json` process (wall and CPU = user + "
+        "system from `os.wait4`, peak RSS its own VmHWM); see "
         "[incremental.py](../benchmarks/incremental.py) for the method.",
         "Targets:\n\n" + "\n".join(verdicts),
     ]

@@ -17,8 +17,9 @@ text, created_at and updated_at timestamptz), filled with `--rows` rows (default
 (some with commas, a few with a quoted line break, some non-ASCII), 3% NULL addresses, 1% NULL
 customers. Then VACUUM (FREEZE, ANALYZE), so no scan pays for hint bits.
 
-Each case runs in a fresh child process, measured by the parent with `os.wait4` (the child's own
-wall, CPU and peak RSS; wall includes interpreter start-up and imports, rows/s = rows / wall):
+Each case runs in a fresh child process, measured by the parent with `_common.measure` (the
+child's own wall, CPU and peak RSS; wall includes interpreter start-up and imports, rows/s =
+rows / wall):
 
 - **psql `\\copy` to /dev/null** (CSV): what a DBA would run; the baseline;
 - **psycopg COPY, bytes discarded**: the same server-side `COPY ... TO STDOUT (FORMAT csv)`
@@ -937,9 +938,9 @@ def report(
         f"customers; filled by one `INSERT ... SELECT FROM generate_series` in "
         f"{table.fill_s:.0f} s, then VACUUM (FREEZE, ANALYZE).",
         f"Each figure is the median of {repeat} runs, each a fresh process measured with "
-        "`os.wait4`: wall (with start-up and imports), the client's CPU (user + system) and "
-        "peak RSS; rows/s = rows / wall. *Server CPU* is the PostgreSQL server's CPU time over "
-        "the run (postmaster, backends, from /proc) — on 2 CPUs it competes with the client. "
+        "`_common.measure`: wall (with start-up and imports), the client's CPU (user + "
+        "system) and peak RSS (its VmHWM); rows/s = rows / wall. *Server CPU* is the "
+        "PostgreSQL server's CPU time over the run (postmaster, backends, from /proc) — on 2 CPUs it competes with the client. "
         "*In-process* is the child's own time from connecting to the last batch (imports "
         "excluded); for `medallion run` it is the bronze step's `duration_s` from `--json`. "
         "Cases ran interleaved, the order rotating each round, after one unmeasured warm-up "

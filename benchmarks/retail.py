@@ -20,7 +20,7 @@ end to end at each scale (number of order lines; default 100k and 1M) by:
   `-X importtime` breakdown of `import medallion.cli.main` is reported next to it.
 
 Each measured run is a fresh child process on a fresh, empty lakehouse, so the peak RSS is that
-run's own (`os.wait4` returns the child's own rusage) and no warm DuckDB or Arrow state carries
+run's own (its VmHWM, polled by `_common.measure`) and no warm DuckDB or Arrow state carries
 over. Wall time is seen from the parent and so includes interpreter start-up and imports, as a
 user sees it; CPU time is user + system of the child. Runs are interleaved (medallion, floor,
 medallion, ...) so a drift in machine load hits both; figures are medians of `--repeat` runs.
