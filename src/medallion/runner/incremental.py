@@ -489,7 +489,6 @@ class _KeyGuard:
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
-        self.rows = 0
         self.repeated = False
 
     def wrap(self, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
@@ -500,7 +499,6 @@ class _KeyGuard:
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:
-                self.rows += batch.num_rows
                 chunks.append(batch.select(self.keys))
                 yield batch
             table = pa.Table.from_batches(chunks, key_schema)
@@ -509,7 +507,7 @@ class _KeyGuard:
                 distinct = table.group_by(self.keys).aggregate([]).num_rows
             except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
                 distinct = -1  # a key type Arrow cannot group: de-duplicate to be sure
-            if distinct != self.rows:
+            if distinct != table.num_rows:
                 self.repeated = True
                 raise _RepeatedKeys("repeated keys in a first build")
 
@@ -554,19 +552,16 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
         else None
     )
 
-    # a first build: "guarded" or "deduped" (see _first_build); None: compare with the table
-    first = None
-    if deletes is None and (inc.full or not delta.is_delta_table(path)):
-        first = "guarded" if model.config.order_by is None else "deduped"
+    first = _FirstBuild(model, deletes is None and (inc.full or not delta.is_delta_table(path)))
 
     def write(reader: pa.RecordBatchReader) -> int:
-        if first is not None:
+        if first.mode is not None:
             version, n_read, n_written = _first_build(
                 engine,
                 path,
                 model,
                 reader,
-                first == "guarded",
+                first.mode == "guarded",
                 lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
             )
             res.details["duplicates_dropped"] = n_read - n_written
@@ -684,12 +679,26 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
         finally:
             staged.drop()
 
-    try:
-        finish(rel, write, replaces=_replaces(scope))
-    except _RepeatedKeys:
-        first = "deduped"
-        finish(rel, write, replaces=_replaces(scope))
+    first.run(finish, rel, write, _replaces(scope))
     _count_duplicates_as_dropped(res)
+
+
+class _FirstBuild:
+    """How a merge or scd2 model's build starts: `mode` is "guarded" or "deduped" for a first
+    build (see _first_build), None when there is a table to compare with."""
+
+    def __init__(self, model: Model, first: bool) -> None:
+        self.mode: str | None = None
+        if first:
+            self.mode = "guarded" if model.config.order_by is None else "deduped"
+
+    def run(self, finish: Any, rel: Any, write: Any, replaces: Any) -> None:
+        """finish(); once more de-duplicating if a guarded build found a repeated key."""
+        try:
+            finish(rel, write, replaces=replaces)
+        except _RepeatedKeys:
+            self.mode = "deduped"
+            finish(rel, write, replaces=replaces)
 
 
 def _first_build(
@@ -944,19 +953,16 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
         else f"TIMESTAMPTZ '{datetime.now(UTC).isoformat()}'"
     )
 
-    # a first build: "guarded" or "deduped" (see _first_build); None: compare with the table
-    first = None
-    if inc.full or not delta.is_delta_table(path):
-        first = "guarded" if model.config.order_by is None else "deduped"
+    first = _FirstBuild(model, inc.full or not delta.is_delta_table(path))
 
     def write(reader: pa.RecordBatchReader) -> int:
-        if first is not None:  # every key opens its first version
+        if first.mode is not None:  # every key opens its first version
             version, n_read, n_written = _first_build(
                 engine,
                 path,
                 model,
                 reader,
-                first == "guarded",
+                first.mode == "guarded",
                 lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
                 select=f"SELECT *, {valid_from} AS valid_from, NULL::TIMESTAMPTZ AS valid_to, "
                 "true AS is_current FROM __s",
@@ -1045,11 +1051,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
         finally:
             staged.drop()
 
-    try:
-        finish(rel, write, replaces=_replaces(scope))
-    except _RepeatedKeys:
-        first = "deduped"
-        finish(rel, write, replaces=_replaces(scope))
+    first.run(finish, rel, write, _replaces(scope))
     _count_duplicates_as_dropped(res)
     _count_unchanged_as_dropped(res)
 
