@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+BENCH_DIR = Path(__file__).resolve().parent
+DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
+PYTHON = sys.executable
+MEDALLION = Path(sys.executable).parent / "medallion"  # the console script of this environment
+
 DOCS_INTRO = """# Benchmarks
 
 Benchmarks are run by hand, never in CI: timings depend on the machine and on what else it is

@@ -85,6 +85,10 @@ from typing import Any
 
 import floor_ecommerce
 from _common import (
+    BENCH_DIR,
+    DOC,
+    MEDALLION,
+    PYTHON,
     Sample,
     Summary,
     command_line,
@@ -97,12 +101,8 @@ from _common import (
 )
 from _common import measure as common_measure
 
-BENCH_DIR = Path(__file__).resolve().parent
-DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
 SECTION = "E-commerce events pipeline"
 TEMPLATE = "ecommerce-events"
-PYTHON = sys.executable
-MEDALLION = Path(sys.executable).parent / "medallion"  # the console script of this environment
 SCRIPTS = {
     "floor": BENCH_DIR / "floor_ecommerce.py",
     "pandas": BENCH_DIR / "pandas_ecommerce.py",

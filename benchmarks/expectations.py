@@ -52,7 +52,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +60,8 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    DOC,
+    PYTHON,
     Sample,
     Summary,
     command_line,
@@ -74,10 +75,7 @@ from _common import (
     scale_label,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
 SECTION = "Expectations overhead"
-PYTHON = sys.executable
 MODEL = "silver.orders"
 OVERHEAD_TARGET = 0.20  # expectations cost at most 20% over the model without them
 SEED = 42

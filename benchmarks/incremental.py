@@ -64,7 +64,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +72,9 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    DOC,
+    MEDALLION,
+    PYTHON,
     Sample,
     Summary,
     command_line,
@@ -86,11 +88,7 @@ from _common import (
     scale_label,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
 SECTION = "Incremental runs"
-PYTHON = sys.executable
-MEDALLION = Path(sys.executable).parent / "medallion"  # the console script of this environment
 ENV = {**os.environ, "NO_COLOR": "1"}
 SEED = 42
 DAY = 2

@@ -84,6 +84,10 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    BENCH_DIR,
+    DOC,
+    MEDALLION,
+    PYTHON,
     Sample,
     Summary,
     command_line,
@@ -97,11 +101,7 @@ from _common import (
     scale_label,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
 SECTION = "PostgreSQL extraction"
-PYTHON = sys.executable
-MEDALLION = Path(PYTHON).parent / "medallion"  # the CLI of the interpreter's environment
 TABLE = "public.orders"
 QUERY = f"SELECT * FROM {TABLE}"
 RSS_TARGET_MB = 1000.0  # peak RSS under 1 GB (10^9 bytes; ru_maxrss KiB -> MB as in _common)

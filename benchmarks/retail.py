@@ -56,6 +56,10 @@ from pathlib import Path
 
 import floor_retail
 from _common import (
+    BENCH_DIR,
+    DOC,
+    MEDALLION,
+    PYTHON,
     Sample,
     Summary,
     compile_bytecode,
@@ -67,11 +71,7 @@ from _common import (
     scale_label,
 )
 
-BENCH_DIR = Path(__file__).resolve().parent
-DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
 SECTION = "Retail pipeline"
-PYTHON = sys.executable
-MEDALLION = Path(sys.executable).parent / "medallion"  # the console script of this environment
 FLOOR_SCRIPT = BENCH_DIR / "floor_retail.py"
 
 RATIO_TARGET = 1.5
