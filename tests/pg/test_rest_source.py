@@ -345,3 +345,31 @@ def test_pages_of_different_shapes_are_unified_and_the_spill_is_removed(
         {"id": 3, "score": 2.5, "tag": "x"},
     ]
     assert list((tmp_path / "tmp").iterdir()) == []  # the spill is gone
+
+
+def test_a_page_failing_mid_pull_commits_nothing_and_removes_the_spill(
+    tmp_path: Path, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def pages(q: dict[str, str], h: dict[str, str]) -> Reply:
+        if q["page"] == "1":
+            return 200, {}, PEOPLE[:2]
+        return 404, {}, {"error": "gone"}
+
+    api.routes["/people"] = pages
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    project = make(
+        tmp_path / "p",
+        f"""
+        url: {api.url}/people
+        pagination: {{type: page, param: page, size: 2}}
+        """,
+    )
+    result = project.run()
+    assert result.status == "failed"
+    assert "404" in (result.step("bronze.people").error or "")
+    assert not project.catalog.exists("bronze.people")
+    assert list((tmp_path / "tmp").iterdir()) == []  # page 1's spill is gone too
