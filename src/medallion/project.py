@@ -214,7 +214,8 @@ class Project:
         from medallion.runner.execute import execute_run
 
         self.validate()  # a broken project fails before taking the lock
-        with self.writer(command or "run", wait):
+        # one state-database connection for all of the run's bookkeeping
+        with self.writer(command or "run", wait), self.state.session():
             return execute_run(
                 self,
                 select=select,

@@ -212,6 +212,47 @@ def test_a_check_that_cannot_run_is_an_error(make_project: Callable[..., Project
     assert "custmer_id" in check.message
 
 
+PASSING = """\
+  - not_null: id
+  - unique: [id, status]
+  - accepted_values: {column: status, values: [new, shipped, lost, weird]}
+  - row_count: {min: 6}
+  - expression_is_true: id > 0
+"""
+
+
+def test_passing_checks_are_settled_by_one_query(
+    make_project: Callable[..., Project], monkeypatch: Any
+) -> None:
+    """The counting checks of a table are counted together; a check that finds nothing needs
+    no query of its own (one query per check made the retail run 0.1 s slower at 100k rows)."""
+    from medallion.quality import checks
+
+    project = make_project(CONFIG, orders_model(PASSING), FILES)
+    queries: list[str] = []
+    real = checks._rows
+    monkeypatch.setattr(checks, "_rows", lambda con, q: queries.append(q.sql()) or real(con, q))
+    result = project.run()
+    assert result.ok, result.error
+    assert [c.status for c in result.step("silver.a_orders").checks] == ["pass"] * 5
+    assert len(queries) == 1
+    got = results(project, result.run_id)
+    assert got["unique_id__status"] == ("unique", "error", "pass", 0, "all unique")
+    assert got["row_count"] == ("row_count", "error", "pass", None, "6 rows, within [6, ]")
+
+
+def test_a_check_that_cannot_run_among_passing_ones(
+    make_project: Callable[..., Project],
+) -> None:
+    """The shared count fails on the misspelt column: every check then runs on its own, so the
+    error names its check and the others still pass."""
+    project = make_project(CONFIG, orders_model(PASSING + "  - not_null: custmer_id\n"), FILES)
+    result = project.run()
+    statuses = {c.name: c.status for c in result.step("silver.a_orders").checks}
+    assert statuses.pop("not_null_custmer_id") == "error"
+    assert set(statuses.values()) == {"pass"} and len(statuses) == 5
+
+
 FRESH_MODELS = {
     "silver/ts_now.sql": "/* ---\nchecks:\n  - freshness: {column: ts, max_age: 1 hour}\n--- */\n"
     "select now() as ts\n",

@@ -87,3 +87,29 @@ def test_run_of_a_dead_process_is_marked_aborted(tmp_path: Path) -> None:
     run = StateStore(tmp_path).runs(1)[0]
     assert run["status"] == "aborted"
     assert StateStore(tmp_path).steps(run_id)[0]["status"] == "aborted"
+
+
+def test_a_session_shares_one_connection_and_rolls_back_a_failed_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's bookkeeping goes through one connection; a statement failing inside a
+    transaction does not leave that connection in it (the next write would join it)."""
+    store = StateStore(tmp_path / ".medallion")
+    opened: list[str] = []
+    real = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append("x") or real(*a, **k))
+    run_id = new_run_id()
+    with store.session():
+        store.start_run(run_id, trigger="test", command="medallion run", selection=None)
+        store.start_step(run_id, 1, "ingest", "bronze", "orders")
+        with pytest.raises(StateError), store.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("INSERT INTO no_such_table VALUES (1)")
+        with store.connect() as con:
+            assert not con.in_transaction
+        store.end_step(run_id, 1, status="success")
+        store.end_run(run_id, "success")
+    assert len(opened) == 1
+    run = store.run(run_id)  # after the session: a connection of its own again
+    assert run is not None and run["status"] == "success"
+    assert len(opened) == 2

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from medallion.quality.spec import CheckSpec
 
 SAMPLE_ROWS = 5
+#: the checks that count rows, screened together by run_checks
+_COUNTED = (NotNull, Unique, AcceptedValues, Relationships, RowCount, ExpressionIsTrue)
 
 
 @dataclass
@@ -136,6 +138,112 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: fix(v) for k, v in r.items()} for r in rows]
 
 
+def run_checks(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    specs: list[CheckSpec],
+    *,
+    history: HistoryLookup | None = None,
+    rows_written: int | None = None,
+) -> list[CheckResult]:
+    """Run a table's checks. The ones that count rows (failing rows, or all rows for row_count)
+    are counted first in one query; a count of zero settles its check there, and only the
+    others run their own queries (which find the sample rows). A table's checks usually pass:
+    this is one query instead of one per check."""
+    counts = _screen(con, table, specs)
+    return [
+        run_check(
+            con,
+            table,
+            spec,
+            history=history,
+            rows_written=rows_written,
+            screened=counts.get(i),
+        )
+        for i, spec in enumerate(specs)
+    ]
+
+
+def _screen(con: duckdb.DuckDBPyConnection, table: str, specs: list[CheckSpec]) -> dict[int, int]:
+    """Index of a check in `specs` -> its count (see run_checks), for the checks that count;
+    {} when the query fails (each check then runs on its own and reports its own error)."""
+    import sqlglot.expressions as exp
+
+    counts = {
+        str(i): _count_query(table, spec)
+        for i, spec in enumerate(specs)
+        if isinstance(spec, _COUNTED)
+    }
+    if len(counts) < 2:
+        return {}  # a check alone is as quick on its own
+    query = exp.select(
+        *[exp.alias_(exp.Subquery(this=q), name, quoted=True) for name, q in counts.items()]
+    )
+    try:
+        row = _rows(con, query)[0]
+    except Exception:
+        return {}
+    return {int(name): int(n) for name, n in row.items()}
+
+
+def _count_query(table: str, spec: CheckSpec) -> exp.Select:
+    """SELECT count(*) of the rows failing `spec` (of all rows for row_count)."""
+    import sqlglot.expressions as exp
+
+    src = _source(table, spec.where).subquery("t")
+    q = exp.select(exp.Count(this=exp.Star())).from_(src)
+    if isinstance(spec, NotNull):
+        return q.where(
+            exp.or_(*[exp.Is(this=_col(c), expression=exp.Null()) for c in spec.columns])
+        )
+    if isinstance(spec, Unique):
+        keys = [_col(c) for c in spec.columns]
+        dupes = (
+            exp.select(exp.Literal.number(1))
+            .from_(src)
+            .group_by(*keys)
+            .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+        )
+        return exp.select(exp.Count(this=exp.Star())).from_(dupes.subquery("d"))
+    if isinstance(spec, AcceptedValues):
+        return q.where(_not_accepted(spec))
+    if isinstance(spec, Relationships):
+        return q.where(_orphan(spec))
+    if isinstance(spec, ExpressionIsTrue):
+        return q.where(_not_true(spec))
+    return q  # RowCount
+
+
+def _not_accepted(spec: AcceptedValues) -> exp.Expression:
+    import sqlglot.expressions as exp
+
+    col = _col(spec.column)
+    return exp.and_(
+        exp.not_(exp.In(this=col, expressions=[exp.convert(v) for v in spec.values])),
+        exp.Is(this=col.copy(), expression=exp.Null()).not_(),
+    )
+
+
+def _orphan(spec: Relationships) -> exp.Expression:
+    """A row of `t` whose value has no match in the referenced table."""
+    import sqlglot.expressions as exp
+
+    assert spec.field is not None
+    col = exp.column(spec.column, table="t", quoted=True)
+    exists = exp.Exists(
+        this=exp.select(exp.Literal.number(1))
+        .from_(_table(spec.to).as_("p"))
+        .where(exp.EQ(this=exp.column(spec.field, table="p", quoted=True), expression=col.copy()))
+    )
+    return exp.and_(exp.Is(this=col, expression=exp.Null()).not_(), exp.not_(exists))
+
+
+def _not_true(spec: ExpressionIsTrue) -> exp.Expression:
+    import sqlglot.expressions as exp
+
+    return exp.not_(exp.func("coalesce", exp.paren(_cond(spec.expression)), exp.false()))
+
+
 def run_check(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -143,11 +251,13 @@ def run_check(
     *,
     history: HistoryLookup | None = None,
     rows_written: int | None = None,
+    screened: int | None = None,
 ) -> CheckResult:
-    """Run one check against `table` (which must be attached to `con`)."""
+    """Run one check against `table` (which must be attached to `con`). `screened`: its count
+    from run_checks, if it was counted there."""
     result = CheckResult(spec.check_name, spec.type, table, spec.severity, "pass")
     try:
-        _evaluate(con, table, spec, result, history, rows_written)
+        _evaluate(con, table, spec, result, history, rows_written, screened)
     except Exception as e:
         from medallion.engine.duckdb_engine import first_line
 
@@ -174,13 +284,17 @@ def _evaluate(
     r: CheckResult,
     history: HistoryLookup | None,
     rows_written: int | None,
+    screened: int | None = None,
 ) -> None:
     import sqlglot.expressions as exp
 
     src = _source(table, spec.where).subquery("t")
     count = exp.Count(this=exp.Star())
 
-    if isinstance(spec, NotNull):
+    if screened == 0 and not isinstance(spec, RowCount):  # found nothing: no sample to fetch
+        r.failing_rows = 0
+        r.message = _nothing_found(spec)
+    elif isinstance(spec, NotNull):
         sums = [
             exp.alias_(
                 exp.func("count_if", exp.Is(this=_col(c), expression=exp.Null())), c, quoted=True
@@ -197,7 +311,7 @@ def _evaluate(
             )
             _fail(r, "NULL values: " + ", ".join(f"{c} ({n:,})" for c, n in bad.items()))
         else:
-            r.message = "no NULLs"
+            r.message = _nothing_found(spec)
 
     elif isinstance(spec, Unique):
         keys = [_col(c) for c in spec.columns]
@@ -226,20 +340,14 @@ def _evaluate(
                 f"over {int(stats['rows']):,} rows",
             )
         else:
-            r.message = "all unique"
+            r.message = _nothing_found(spec)
 
     elif isinstance(spec, AcceptedValues):
-        values = [exp.convert(v) for v in spec.values]
         col = _col(spec.column)
         bad_q = (
             exp.select(col, exp.alias_(count, "n"))
             .from_(src)
-            .where(
-                exp.and_(
-                    exp.not_(exp.In(this=col.copy(), expressions=values)),
-                    exp.Is(this=col.copy(), expression=exp.Null()).not_(),
-                )
-            )
+            .where(_not_accepted(spec))
             .group_by(col.copy())
         )
         bad = _rows(con, bad_q.order_by(exp.column("n").desc()))
@@ -249,27 +357,12 @@ def _evaluate(
             shown = ", ".join(repr(b[spec.column]) for b in bad[:SAMPLE_ROWS])
             _fail(r, f"{r.failing_rows:,} rows with values not accepted: {shown}")
         else:
-            r.message = "all values accepted"
+            r.message = _nothing_found(spec)
 
     elif isinstance(spec, Relationships):
-        assert spec.field is not None
         col = exp.column(spec.column, table="t", quoted=True)
-        parent = _table(spec.to)
-        exists = exp.Exists(
-            this=exp.select(exp.Literal.number(1))
-            .from_(parent.as_("p"))
-            .where(
-                exp.EQ(this=exp.column(spec.field, table="p", quoted=True), expression=col.copy())
-            )
-        )
-        orphans = (
-            exp.select(col, exp.alias_(count, "n"))
-            .from_(src)
-            .where(
-                exp.and_(exp.Is(this=col.copy(), expression=exp.Null()).not_(), exp.not_(exists))
-            )
-            .group_by(col.copy())
-        )
+        orphans = exp.select(col, exp.alias_(count, "n")).from_(src).where(_orphan(spec))
+        orphans = orphans.group_by(col.copy())
         bad = _rows(con, orphans.order_by(exp.column("n").desc()))
         r.failing_rows = sum(b["n"] for b in bad)
         if bad:
@@ -280,10 +373,10 @@ def _evaluate(
                 f"have no match in {spec.to}.{spec.field}",
             )
         else:
-            r.message = f"every {spec.column} exists in {spec.to}.{spec.field}"
+            r.message = _nothing_found(spec)
 
     elif isinstance(spec, RowCount):
-        n = _scalar(con, exp.select(count).from_(src))
+        n = screened if screened is not None else _scalar(con, exp.select(count).from_(src))
         r.observed = float(n)
         low = spec.min is not None and n < spec.min
         high = spec.max is not None and n > spec.max
@@ -296,15 +389,14 @@ def _evaluate(
             r.message = f"{n:,} rows, within {bounds}"
 
     elif isinstance(spec, ExpressionIsTrue):
-        ok = exp.func("coalesce", exp.paren(_cond(spec.expression)), exp.false())
-        bad_rows = exp.select(exp.Star()).from_(src).where(exp.not_(ok))
-        n = _scalar(con, exp.select(count).from_(bad_rows.subquery("b")))
+        bad_rows = exp.select(exp.Star()).from_(src).where(_not_true(spec))
+        n = screened if screened is not None else _scalar(con, _count_query(table, spec))
         r.failing_rows = n
         if n:
             r.sample = _rows(con, bad_rows.limit(SAMPLE_ROWS))
             _fail(r, f"{n:,} rows where ({spec.expression}) is not true")
         else:
-            r.message = "true on every row"
+            r.message = _nothing_found(spec)
 
     elif isinstance(spec, Freshness):
         newest = _scalar(
@@ -407,6 +499,19 @@ def run_singular(con: duckdb.DuckDBPyConnection, check: SingularCheck) -> CheckR
         result.status = "error"
         result.message = f"could not run: {first_line(e)}"
     return result
+
+
+def _nothing_found(spec: CheckSpec) -> str:
+    """The message of a check that counts failing rows and found none."""
+    if isinstance(spec, NotNull):
+        return "no NULLs"
+    if isinstance(spec, Unique):
+        return "all unique"
+    if isinstance(spec, AcceptedValues):
+        return "all values accepted"
+    if isinstance(spec, Relationships):
+        return f"every {spec.column} exists in {spec.to}.{spec.field}"
+    return "true on every row"  # ExpressionIsTrue
 
 
 def _age(seconds: float) -> str:

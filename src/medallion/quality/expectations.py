@@ -103,45 +103,14 @@ def wrap(
     file: Path | None,
 ) -> duckdb.DuckDBPyRelation:
     """The model relation plus one `__medallion_ok_<i>` column per expectation and the action
-    code of the row (ACTION); each predicate is bound first so an unknown column names its
-    expectation."""
+    code of the row (ACTION). A predicate that does not bind (e.g. an unknown column) is an
+    ExecutionError naming its expectation."""
     import sqlglot.expressions as exp
 
-    # bound against an empty table of the same columns: binding against the model itself would
-    # plan the model's whole query (e.g. large IN lists) once per expectation
-    probe = _probe().from_arrow(rel.limit(0).arrow().read_all())
     trees = {
         name: parse_predicate(e.expect, model=model, name=name, file=file)
         for name, e in expectations.items()
     }
-    try:  # all at once; one by one only to name the expectation that does not bind
-        selects = ", ".join(f"({t.sql(dialect='duckdb')})" for t in trees.values())
-        probe.query("__model", f"SELECT {selects} FROM __model").fetchall()
-        bound = True
-    except Exception:
-        bound = False
-    for name, tree in trees.items():
-        if bound:
-            break
-        sql = tree.sql(dialect="duckdb")
-        try:
-            try:
-                probe.query("__model", f"SELECT ({sql}) FROM __model").fetchall()
-            except Exception as err:
-                if "Catalog Error" not in str(err):
-                    raise
-                # the predicate reads another table: bind it where the tables are
-                rel.query("__model", f"SELECT ({sql}) FROM __model LIMIT 0").fetchall()
-        except Exception as err:
-            from medallion.engine.duckdb_engine import first_line
-
-            raise ExecutionError(
-                f"expectation {name!r}: {first_line(err)}",
-                file=file,
-                model=model,
-                hint=f"columns of the model: {', '.join(rel.columns)}",
-            ) from None
-
     oks = [f"{OK_PREFIX}{i}" for i in range(len(trees))]
     inner = exp.select(
         exp.Star(),
@@ -166,7 +135,47 @@ def wrap(
         exp.Star(),
         exp.alias_(exp.cast(action, "TINYINT", dialect="duckdb"), ACTION, quoted=True),
     ).from_(inner.subquery("__checked"))
-    return rel.query("__model", outer.sql(dialect="duckdb"))
+    try:  # DuckDB binds the relation here: every predicate at once
+        return rel.query("__model", outer.sql(dialect="duckdb"))
+    except Exception as err:
+        _name_unbound(rel, trees, model=model, file=file)
+        from medallion.engine.duckdb_engine import first_line
+
+        raise ExecutionError(
+            f"the expectations do not bind: {first_line(err)}", file=file, model=model
+        ) from None
+
+
+def _name_unbound(
+    rel: duckdb.DuckDBPyRelation,
+    trees: dict[str, exp.Expression],
+    *,
+    model: str,
+    file: Path | None,
+) -> None:
+    """Raise an ExecutionError naming the first expectation that does not bind. Each is bound
+    against an empty table of the model's columns: binding against the model itself would plan
+    the model's whole query (e.g. large IN lists) once per expectation."""
+    from medallion.engine.duckdb_engine import first_line
+
+    probe = _probe().from_arrow(rel.limit(0).arrow().read_all())
+    for name, tree in trees.items():
+        sql = tree.sql(dialect="duckdb")
+        try:
+            try:
+                probe.query("__model", f"SELECT ({sql}) FROM __model").fetchall()
+            except Exception as err:
+                if "Catalog Error" not in str(err):
+                    raise
+                # the predicate reads another table: bind it where the tables are
+                rel.query("__model", f"SELECT ({sql}) FROM __model LIMIT 0").fetchall()
+        except Exception as err:
+            raise ExecutionError(
+                f"expectation {name!r}: {first_line(err)}",
+                file=file,
+                model=model,
+                hint=f"columns of the model: {', '.join(rel.columns)}",
+            ) from None
 
 
 def failed_names_sql(names: list[str]) -> str:

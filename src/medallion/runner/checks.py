@@ -25,7 +25,7 @@ def run_table_checks(
     (`medallion test`). With `changed` (the tables this run wrote), a check is skipped when
     neither its table nor a table it compares with changed — its last result still holds —
     except freshness, which depends on the clock."""
-    from medallion.quality.checks import run_check
+    from medallion.quality.checks import run_checks
     from medallion.quality.registry import check_refs
     from medallion.quality.spec import Freshness
 
@@ -51,16 +51,15 @@ def run_table_checks(
     ensure_attached(project, engine, node, for_model=node)
     for ref in project.checks.refs(node):
         ensure_attached(project, engine, ref, for_model=node)
-    for spec in specs:
-        res.checks.append(
-            run_check(
-                engine.con,
-                node,
-                spec,
-                history=project.state.check_history,
-                rows_written=res.rows_written,
-            )
+    res.checks.extend(
+        run_checks(
+            engine.con,
+            node,
+            specs,
+            history=project.state.check_history,
+            rows_written=res.rows_written,
         )
+    )
 
 
 def singular_step(

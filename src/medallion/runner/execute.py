@@ -375,14 +375,13 @@ def _route_and_write(
         rel = engine.delta_safe(rel)
     except Exception as e:
         raise sql_error(str(e), model) from None
-    output_schema = rel.limit(0).arrow().schema
-    missing = [c for c in model.config.partition_by if c not in output_schema.names]
+    missing = [c for c in model.config.partition_by if c not in rel.columns]
     if missing:
         raise ExecutionError(
             f"partition_by column {missing[0]!r} is not in the model's output",
             file=model.path,
             model=model.fqn,
-            hint=f"output columns: {', '.join(output_schema.names)}",
+            hint=f"output columns: {', '.join(rel.columns)}",
         )
     router: ex.Router | None = None
     if model.config.expectations:
@@ -395,6 +394,7 @@ def _route_and_write(
             spill_dir=project.state_dir / "tmp",
         )
         stream = router.kept()
+        output_schema = stream.schema  # the model's columns, for its quarantine table
     else:
         stream = engine.reader(rel)
     counter = RowCounter()

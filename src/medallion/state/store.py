@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -156,9 +157,47 @@ class StateStore:
         self.folder = folder
         self.path = folder / "state.db"
         self._migrated = False
+        #: the connection `session()` holds open, and the thread that owns it
+        self._held: tuple[sqlite3.Connection, int] | None = None
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Within the block, this thread's state reads and writes share one connection (a run
+        makes some 100 of them: opening each one costs more than its statement)."""
+        if self._held is not None:
+            yield
+            return
+        con = self._open()
+        self._held = (con, threading.get_ident())
+        try:
+            yield
+        finally:
+            self._held = None
+            con.close()
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
+        held = self._held
+        shared = held is not None and held[1] == threading.get_ident()
+        con = held[0] if held is not None and shared else self._open()
+        try:
+            yield con
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+        finally:
+            if not shared:
+                con.close()
+            elif con.in_transaction:  # a statement failed inside BEGIN ... COMMIT
+                con.rollback()
+
+    def _error(self, e: sqlite3.DatabaseError) -> StateError:
+        return StateError(
+            f"state database error: {e}",
+            file=self.path,
+            hint="if the file is corrupt, move it away; tables in storage are not affected",
+        )
+
+    def _open(self) -> sqlite3.Connection:
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -170,15 +209,13 @@ class StateStore:
             con.execute("PRAGMA foreign_keys=ON")
             if not self._migrated:
                 self._migrate(con)
-            yield con
         except sqlite3.DatabaseError as e:
-            raise StateError(
-                f"state database error: {e}",
-                file=self.path,
-                hint="if the file is corrupt, move it away; tables in storage are not affected",
-            ) from None
-        finally:
             con.close()
+            raise self._error(e) from None
+        except BaseException:
+            con.close()
+            raise
+        return con
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         version = con.execute("PRAGMA user_version").fetchone()[0]

@@ -188,6 +188,15 @@ def dataset(path: Path, version: int | None = None) -> pads.Dataset:
     return snapshot(path, version).dataset
 
 
+def add_actions(dt: Any) -> pa.Table:
+    """The table's add actions (one row per data file) as a pyarrow Table. deltalake returns an
+    arro3 table; it is read through the Arrow stream interface because `pa.table()` would first ask
+    whether it is a pandas DataFrame, importing pandas wherever it is installed."""
+    import pyarrow as pa
+
+    return pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+
+
 def snapshot(path: Path, version: int | None = None) -> Snapshot:
     """The table (at a version): the data files of that version, from the Delta log.
 
@@ -204,7 +213,7 @@ def snapshot(path: Path, version: int | None = None) -> Snapshot:
 
     dt = open_table(path, version)
     features = set(dt.protocol().reader_features or [])
-    actions = pa.table(dt.get_add_actions(flatten=True))
+    actions = add_actions(dt)
     rows = int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
     schema = pa.schema(dt.schema().to_arrow())
     partition_columns = list(dt.metadata().partition_columns)
@@ -314,10 +323,9 @@ def _physical_type(members: list[tuple[str, dict[str, str | None]]], column: str
 
 
 def info(path: Path) -> TableInfo:
-    import pyarrow as pa
 
     dt = open_table(path)
-    actions = pa.table(dt.get_add_actions(flatten=True))
+    actions = add_actions(dt)
     rows = size = 0
     if actions.num_rows:
         import pyarrow.compute as pc
