@@ -853,9 +853,9 @@ def why_copy(results: dict[str, CaseResult], probe: ErrorProbe, sizes: dict[str,
     if copy is not None and med.extract_s is not None and copy.extract_s is not None:
         parts.append(
             f"Of medallion's {med.extract_s:.2f} s in-process, receiving the CSV over the wire "
-            f"takes about {copy.extract_s:.2f} s (psycopg COPY, bytes discarded); the rest is "
-            "medallion handing psycopg's chunks to pyarrow (`_ChunkStream`) and pyarrow "
-            "parsing the CSV into typed columns."
+            f"takes about {copy.extract_s:.2f} s (psycopg COPY, bytes discarded); a thread "
+            "(`_Pump`) does that while pyarrow parses the CSV it passes through a pipe into "
+            "typed columns."
         )
     raw = {n: results[n].info.get("raw_types", {}) for n in ("adbc", "connectorx") if n in results}
     type_notes = []

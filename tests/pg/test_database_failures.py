@@ -201,6 +201,8 @@ def test_server_killed_mid_extract(
     failed = project.run()
     assert killed
     assert failed.status == "failed"
+    # the pump's error (the connection's), not a CSV parse error of the cut stream
+    assert "server closed the connection" in (failed.step("bronze.events").error or "")
     assert bronze_version(project) is None
     monkeypatch.undo()
     server.restart()
