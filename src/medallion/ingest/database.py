@@ -311,6 +311,9 @@ def extract_postgres(
         def close() -> None:
             import contextlib
 
+            # the reader first: one left to the interpreter's exit can abort the process there
+            # ("terminate called without an active exception", its read-ahead thread)
+            reader.close()
             pump.close()
             with contextlib.suppress(Exception):  # the connection closes either way
                 copy_cm.__exit__(None, None, None)
