@@ -288,13 +288,14 @@ def _evaluate(
 ) -> None:
     import sqlglot.expressions as exp
 
-    src = _source(table, spec.where).subquery("t")
-    count = exp.Count(this=exp.Star())
-
     if screened == 0 and not isinstance(spec, RowCount):  # found nothing: no sample to fetch
         r.failing_rows = 0
         r.message = _nothing_found(spec)
-    elif isinstance(spec, NotNull):
+        return
+    src = _source(table, spec.where).subquery("t")
+    count = exp.Count(this=exp.Star())
+
+    if isinstance(spec, NotNull):
         sums = [
             exp.alias_(
                 exp.func("count_if", exp.Is(this=_col(c), expression=exp.Null())), c, quoted=True

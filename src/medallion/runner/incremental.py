@@ -556,17 +556,15 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
 
     def write(reader: pa.RecordBatchReader) -> int:
         if first.mode is not None:
-            version, n_read, n_written = _first_build(
+            version, n_written = first.build(
                 engine,
                 path,
                 model,
                 reader,
-                first.mode == "guarded",
                 lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
+                res,
             )
-            res.details["duplicates_dropped"] = n_read - n_written
             res.details["merge"] = {"inserted": n_written, "deleted": 0}
-            res.details["delta_rows"] = n_written
             return version
         staged = _Staged(engine, reader)
         try:
@@ -691,6 +689,25 @@ class _FirstBuild:
         self.mode: str | None = None
         if first:
             self.mode = "guarded" if model.config.order_by is None else "deduped"
+
+    def build(
+        self,
+        engine: Engine,
+        path: Any,
+        model: Model,
+        reader: pa.RecordBatchReader,
+        write: Any,
+        res: StepResult,
+        select: str | None = None,
+    ) -> tuple[int, int]:
+        """The first build (see _first_build), its duplicates dropped and rows written recorded
+        in `res`; returns (version, rows written)."""
+        version, n_read, n_written = _first_build(
+            engine, path, model, reader, self.mode == "guarded", write, select
+        )
+        res.details["duplicates_dropped"] = n_read - n_written
+        res.details["delta_rows"] = n_written
+        return version, n_written
 
     def run(self, finish: Any, rel: Any, write: Any, replaces: Any) -> None:
         """finish(); once more de-duplicating if a guarded build found a repeated key."""
@@ -957,19 +974,17 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
 
     def write(reader: pa.RecordBatchReader) -> int:
         if first.mode is not None:  # every key opens its first version
-            version, n_read, n_written = _first_build(
+            version, n_written = first.build(
                 engine,
                 path,
                 model,
                 reader,
-                first.mode == "guarded",
                 lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
+                res,
                 select=f"SELECT *, {valid_from} AS valid_from, NULL::TIMESTAMPTZ AS valid_to, "
                 "true AS is_current FROM __s",
             )
-            res.details["duplicates_dropped"] = n_read - n_written
             res.details["scd2"] = {"new_keys": n_written, "changed": 0, "unchanged": 0}
-            res.details["delta_rows"] = n_written
             return version
         staged = _Staged(engine, reader)
         try:
