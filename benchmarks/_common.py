@@ -253,6 +253,15 @@ def compile_bytecode(package: str) -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", folder], check=True)
 
 
+def publish(text: str, section: str, write_docs: bool) -> None:
+    """Print a benchmark's report; with --write-docs, also make it the `section` of DOC."""
+    print()
+    print(text)
+    if write_docs:
+        replace_section(DOC, section, text)
+        print(f"wrote the '{section}' section of {DOC}")
+
+
 def replace_section(doc: Path, heading: str, body: str) -> None:
     """Write `## heading` + body into `doc`, replacing that section if present (up to the next
     `## ` heading) and keeping every other section; creates the file with an intro if missing."""

@@ -96,7 +96,7 @@ from _common import (
     machine,
     markdown_table,
     package_source,
-    replace_section,
+    publish,
     scale_label,
 )
 from _common import measure as common_measure
@@ -872,11 +872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     limits = (args.pandas_timeout, args.pandas_max_rss_mb)
     text = report(results, args.repeat, command, (load_before, load_after), limits)
-    print()
-    print(text)
-    if args.write_docs:
-        replace_section(DOC, SECTION, text)
-        print(f"wrote the '{SECTION}' section of {DOC}")
+    publish(text, SECTION, args.write_docs)
     return 0
 
 

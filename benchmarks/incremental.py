@@ -84,7 +84,7 @@ from _common import (
     markdown_table,
     measure,
     package_source,
-    replace_section,
+    publish,
     scale_label,
 )
 
@@ -1164,11 +1164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = (load_before, os.getloadavg()[0])
 
     text = report(retail, merge, args, command, load)
-    print()
-    print(text)
-    if args.write_docs:
-        replace_section(DOC, SECTION, text)
-        print(f"wrote the '{SECTION}' section of {DOC}")
+    publish(text, SECTION, args.write_docs)
     return 0
 
 

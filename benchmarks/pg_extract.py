@@ -97,7 +97,7 @@ from _common import (
     markdown_table,
     measure,
     package_source,
-    replace_section,
+    publish,
     scale_label,
 )
 
@@ -1086,11 +1086,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         note,
         (b.repeated, b.unquiet),
     )
-    print()
-    print(text)
-    if args.write_docs:
-        replace_section(DOC, SECTION, text)
-        print(f"wrote the '{SECTION}' section of {DOC}")
+    publish(text, SECTION, args.write_docs)
     return 0
 
 

@@ -67,7 +67,7 @@ from _common import (
     markdown_table,
     measure,
     package_source,
-    replace_section,
+    publish,
     scale_label,
 )
 
@@ -469,11 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(bench_scale(data, args.repeat, Path(tmp)))
 
     text = report(results, startup, args.repeat, command)
-    print()
-    print(text)
-    if args.write_docs:
-        replace_section(DOC, SECTION, text)
-        print(f"wrote the '{SECTION}' section of {DOC}")
+    publish(text, SECTION, args.write_docs)
     return 0
 
 
