@@ -107,3 +107,18 @@ def test_engine_casts_types_delta_cannot_store(tmp_path: Path) -> None:
     row = delta.dataset(tmp_path / "t").to_table().to_pylist()[0]
     assert row["s"] == 3 and row["u64"] == 7 and row["t"] == "12:30:00"
     engine.close()
+
+
+def test_files_are_written_in_row_groups_duckdb_reads_in_parallel(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t"
+    rows = 3 * delta.ROW_GROUP_ROWS + 5
+    delta.write(
+        path, pa.table({"a": pa.array(range(rows))}).to_reader(), mode="overwrite", run_id="r"
+    )
+    files = list(path.glob("*.parquet"))
+    assert len(files) == 1
+    meta = pq.ParquetFile(files[0]).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sizes == [delta.ROW_GROUP_ROWS] * 3 + [5]

@@ -226,4 +226,5 @@ def _remove_marked(q_path: Any, run_id: str) -> None:
     delta.open_table(q_path).delete(
         f"{REPLAYED} IS NOT NULL",
         commit_properties=CommitProperties(custom_metadata={delta.RUN_ID_KEY: run_id}),
+        writer_properties=delta.writer_properties(),
     )

@@ -245,6 +245,7 @@ def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
             custom_metadata=custom, app_transactions=[Transaction(*txn)]
         ),
         description=model.config.description if not exists else None,
+        writer_properties=delta.writer_properties(),
     )
     return delta.open_table(path).version()
 
@@ -632,6 +633,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 commit_properties=CommitProperties(
                     custom_metadata=custom, app_transactions=[Transaction(*txn)]
                 ),
+                writer_properties=delta.writer_properties(),
             )
             # a matched row is rewritten only if a value changed: unchanged rows keep their
             # files, and the change feed (what downstream models read) lists real changes only
@@ -1049,6 +1051,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                         commit_properties=CommitProperties(
                             custom_metadata=custom, app_transactions=[Transaction(*txn)]
                         ),
+                        writer_properties=delta.writer_properties(),
                     )
                     .when_matched_update({"valid_to": "s.__valid_from", "is_current": "false"})
                     .when_not_matched_insert(inserts, predicate="s.__insert")

@@ -95,9 +95,13 @@ def optimize(path: Path, run_id: str, zorder: list[str] | None = None) -> Optimi
             missing = [c for c in zorder if c not in dt.schema().to_arrow().names]  # type: ignore[attr-defined]
             if missing:
                 raise StorageError(f"cannot Z-order by {missing[0]!r}: no such column", file=path)
-            metrics = dt.optimize.z_order(zorder, commit_properties=props)
+            metrics = dt.optimize.z_order(
+                zorder, commit_properties=props, writer_properties=delta.writer_properties()
+            )
         else:
-            metrics = dt.optimize.compact(commit_properties=props)
+            metrics = dt.optimize.compact(
+                commit_properties=props, writer_properties=delta.writer_properties()
+            )
     except StorageError:
         raise
     except Exception as e:
