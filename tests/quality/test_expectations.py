@@ -13,6 +13,7 @@ The source (`data/a.csv`) has five rows; every expected number below was worked 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -333,3 +334,84 @@ def test_table_quarantine_is_rebuilt_each_run(make_project: Callable[..., Projec
     assert project.quarantined_rows("orders").num_rows == 0
     assert ids(project, "silver.orders") == [1, 2, 3, 4, 5]
     assert project.verify().ok
+
+
+def test_spilled_quarantine_keeps_names_order_and_numbers(
+    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 300,000 rows in 3 batches; every third row breaks `not_third` (quarantine) and every
+    # fifth also breaks `not_fifth` (warn). The buffer spills to Parquet after the first batch.
+    from medallion.quality import expectations as ex
+
+    monkeypatch.setattr(ex, "QUARANTINE_MEMORY", 1)
+    project = make_project(
+        "name: q\n",
+        {
+            "silver/numbers.sql": model(
+                "  not_third: {expect: id % 3 <> 0, action: quarantine}\n"
+                "  not_fifth: id % 5 <> 0\n",
+                "select range as id from range(300000)\n",
+            )
+        },
+    )
+    before = datetime.now(UTC)
+    result = project.run()
+    assert result.ok, result.error
+    assert result.step("silver.numbers").rows_quarantined == 100_000
+    rows = project.query(
+        "select id, _failed_expectations as failed, _run_id, _quarantine_id, _quarantined_at"
+        " from silver.numbers__quarantine"
+    ).to_pylist()
+    number = {r["id"]: int(r["_quarantine_id"].split(":")[-1]) for r in rows}
+    # numbered 0 .. n-1 in the order the rows left the model
+    assert sorted(number.items()) == [(i, n) for n, i in enumerate(range(0, 300_000, 3))]
+    assert {r["_quarantine_id"].rsplit(":", 1)[0] for r in rows} == {result.run_id}
+    assert {r["_run_id"] for r in rows} == {result.run_id}
+    assert all(
+        r["failed"] == (["not_third", "not_fifth"] if r["id"] % 5 == 0 else ["not_third"])
+        for r in rows
+    )
+    stamps = {r["_quarantined_at"] for r in rows}
+    assert len(stamps) == 1
+    assert before <= stamps.pop() <= datetime.now(UTC)  # aware: UTC
+
+
+ROUTE_CHILD = """
+import sys
+
+class Recorder:
+    # pyarrow checks a Python value's type against pandas, importing it (0.3-0.5 s) if it is
+    # installed; the import is attempted, and seen here, whether or not it is
+    attempts = []
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pandas":
+            self.attempts.append(name)
+        return None
+
+sys.meta_path.insert(0, Recorder())
+from medallion.project import Project
+result = Project.load(sys.argv[1]).run(["silver.orders"])
+assert result.ok, result.error
+assert result.step("silver.orders").rows_quarantined == 2
+print(Recorder.attempts)
+"""
+
+
+def test_routing_does_not_import_pandas(make_project: Callable[..., Project]) -> None:
+    import subprocess
+    import sys
+
+    project = build(
+        make_project,
+        "  positive: {expect: amount > 0, action: drop}\n"
+        "  valid_email: {expect: \"email like '%@%'\", action: quarantine}\n",
+    )
+    assert project.run(["bronze.orders"]).ok
+    out = subprocess.run(
+        [sys.executable, "-c", ROUTE_CHILD, str(project.root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -1,9 +1,9 @@
 """Row-level expectations: evaluated in one pass over a model's output as it streams to Delta.
 
 The model's relation is wrapped in SQL (built as SQLGlot trees) that adds one boolean column per
-expectation (`TRUE` = the row passes; FALSE and NULL are violations) and the row's action. The
+expectation (`TRUE` = the row passes; FALSE and NULL are violations) and the row's route. The
 stream is then routed batch by batch, in Arrow (the names of the expectations a row broke are
-computed only for the rows set aside):
+computed only for the rows set aside, in one query over all of them when they are written):
 
 - `warn`: the row is kept; violations are counted;
 - `drop`: the row is removed and counted;
@@ -13,7 +13,9 @@ computed only for the rows set aside):
   never commits: the table keeps its previous version.
 
 A row failing several expectations gets the strictest action: fail > quarantine > drop > warn;
-DuckDB computes it as one small integer column, so routing a batch is one comparison per action.
+DuckDB computes it as three boolean columns (keep, quarantine, fail; the other rows are dropped),
+so routing a batch is a filter by an existing column. (Comparing with a Python number instead
+would make pyarrow import pandas, where installed, to check the number's type: 0.3-0.5 s.)
 Quarantined rows are kept in memory up to QUARANTINE_MEMORY bytes, then spilled to a Parquet
 file (bounded memory), and land in their Delta table after the model's own commit.
 """
@@ -38,13 +40,14 @@ if TYPE_CHECKING:
 
 OK_PREFIX = "__medallion_ok_"
 FAILED = "__medallion_failed"
-ACTION = "__medallion_action"
-#: action codes of the ACTION column: the strictest action among the expectations a row breaks
-CODES = {"warn": 0, "drop": 1, "quarantine": 2, "fail": 3}
+#: the route columns: TRUE when a row breaks no drop, quarantine or fail expectation (KEEP), when
+#: quarantine is the strictest action it breaks (QUARANTINE), when it breaks a fail one (FAIL)
+KEEP = "__medallion_keep"
+QUARANTINE = "__medallion_quarantine"
+FAIL = "__medallion_fail"
 #: quarantined rows held in memory before they go to a Parquet spill file
 QUARANTINE_MEMORY = 64 << 20
 QUARANTINE_EXTRA = ("_failed_expectations", "_run_id", "_quarantined_at", "_quarantine_id")
-_STRICTNESS = {"fail": 3, "quarantine": 2, "drop": 1, "warn": 0}
 _spills = itertools.count()
 
 
@@ -102,8 +105,8 @@ def wrap(
     model: str,
     file: Path | None,
 ) -> duckdb.DuckDBPyRelation:
-    """The model relation plus one `__medallion_ok_<i>` column per expectation and the action
-    code of the row (ACTION). A predicate that does not bind (e.g. an unknown column) is an
+    """The model relation plus one `__medallion_ok_<i>` column per expectation and the route
+    columns (KEEP, QUARANTINE, FAIL). A predicate that does not bind (e.g. an unknown column) is an
     ExecutionError naming its expectation."""
     import sqlglot.expressions as exp
 
@@ -119,21 +122,23 @@ def wrap(
             for ok, tree in zip(oks, trees.values(), strict=True)
         ],
     ).from_("__model")
-    # the strictest action among the broken expectations, as a code (0: keep)
-    action: exp.Expression = exp.Literal.number(0)
-    for act in ("drop", "quarantine", "fail"):
-        broken = [
-            exp.not_(exp.column(ok, quoted=True))
-            for ok, name in zip(oks, trees, strict=True)
-            if expectations[name].action == act
-        ]
-        if broken:
-            action = exp.If(
-                this=exp.or_(*broken), true=exp.Literal.number(CODES[act]), false=action
-            )
+
+    def broken(*actions: str) -> exp.Expression:  # the row breaks an expectation with one of them
+        return exp.or_(
+            *[
+                exp.not_(exp.column(ok, quoted=True))
+                for ok, name in zip(oks, trees, strict=True)
+                if expectations[name].action in actions
+            ],
+            exp.false(),
+        )
+
+    quarantined = exp.and_(broken("quarantine"), exp.not_(broken("fail")))
     outer = exp.select(
         exp.Star(),
-        exp.alias_(exp.cast(action, "TINYINT", dialect="duckdb"), ACTION, quoted=True),
+        exp.alias_(exp.not_(broken("drop", "quarantine", "fail")), KEEP, quoted=True),
+        exp.alias_(quarantined, QUARANTINE, quoted=True),
+        exp.alias_(broken("fail"), FAIL, quoted=True),
     ).from_(inner.subquery("__checked"))
     try:  # DuckDB binds the relation here: every predicate at once
         return rel.query("__model", outer.sql(dialect="duckdb"))
@@ -178,9 +183,9 @@ def _name_unbound(
             ) from None
 
 
-def failed_names_sql(names: list[str]) -> str:
-    """SELECT adding FAILED (the names of the expectations a row breaks) to a batch of routed
-    rows: computed only for the rows set aside, not in the model's query for every row."""
+def failed_names(names: list[str]) -> exp.Expression:
+    """The list of the names of the expectations a row breaks, from its `__medallion_ok_<i>`
+    columns: computed only for the rows set aside, not in the model's query for every row."""
     import sqlglot.expressions as exp
 
     listed = exp.Array(
@@ -196,9 +201,7 @@ def failed_names_sql(names: list[str]) -> str:
         this=exp.not_(exp.Is(this=exp.column("x"), expression=exp.Null())),
         expressions=[exp.to_identifier("x")],
     )
-    failed = exp.Anonymous(this="list_filter", expressions=[listed, not_null])
-    query = exp.select(exp.Star(), exp.alias_(failed, FAILED, quoted=True)).from_("__rows")
-    return query.sql(dialect="duckdb")
+    return exp.Anonymous(this="list_filter", expressions=[listed, not_null])
 
 
 @dataclass
@@ -215,16 +218,21 @@ class Outcome:
 
 
 class QuarantineBuffer:
-    """Quarantined rows: in memory up to QUARANTINE_MEMORY bytes, then in a Parquet file."""
+    """Quarantined rows: in memory up to QUARANTINE_MEMORY bytes, then in a Parquet file. They
+    are held with their `__medallion_ok_<i>` columns (`quarantine_reader` names the failed
+    expectations from them)."""
 
-    def __init__(self, spill_dir: Path) -> None:
+    def __init__(self, spill_dir: Path, names: list[str]) -> None:
         self.spill_dir = spill_dir
+        self.names = names
+        self.schema: pa.Schema | None = None
         self.memory: list[pa.RecordBatch] = []
         self.nbytes = 0
         self.path: Path | None = None
         self._writer: Any = None
 
     def add(self, batch: pa.RecordBatch) -> None:
+        self.schema = batch.schema
         if self._writer is None and self.nbytes + batch.nbytes <= QUARANTINE_MEMORY:
             self.memory.append(batch)
             self.nbytes += batch.nbytes
@@ -279,20 +287,18 @@ class Router:
         self.outcome = Outcome(violations=dict.fromkeys(self.names, 0))
         #: the error raised at the end of the stream (the Delta writer wraps it; we re-raise it)
         self.error: ExecutionError | None = None
-        extra = {ACTION, *(f"{OK_PREFIX}{i}" for i in range(len(self.names)))}
-        self._failed_sql = failed_names_sql(self.names)
-        self._con: Any = None  # DuckDB, for the failed names of set-aside rows (lazily)
+        self.oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
+        extra = {KEEP, QUARANTINE, FAIL, *self.oks}
         self.columns = [n for n in reader.schema.names if n not in extra]
 
-    def _with_failed(self, rows: pa.RecordBatch) -> pa.RecordBatch:
-        """The model's columns of `rows` plus FAILED (a private connection: this runs on the
-        Delta writer's thread)."""
-        import duckdb
-
-        if self._con is None:
-            self._con = duckdb.connect()
-        table = self._con.from_arrow(rows).query("__rows", self._failed_sql).arrow().read_all()
-        return table.select([*self.columns, FAILED]).combine_chunks().to_batches()[0]
+    def _samples(self, rows: pa.RecordBatch) -> list[dict[str, Any]]:
+        """`rows` as dicts of the model's columns plus FAILED."""
+        samples = []
+        for row in rows.to_pylist():
+            sample = {c: row[c] for c in self.columns}
+            sample[FAILED] = [n for n, ok in zip(self.names, self.oks, strict=True) if not row[ok]]
+            samples.append(sample)
+        return samples
 
     def kept(self) -> pa.RecordBatchReader:
         import pyarrow as pa
@@ -304,40 +310,37 @@ class Router:
         import pyarrow.compute as pc
 
         o = self.outcome
-        oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
         try:
             for batch in self.reader:
                 n = batch.num_rows
                 o.rows_in += n
-                for name, ok in zip(self.names, oks, strict=True):
+                for name, ok in zip(self.names, self.oks, strict=True):
                     o.violations[name] += n - (pc.sum(batch.column(ok)).as_py() or 0)
                 out = batch.select(self.columns)
-                code = batch.column(ACTION)
-                if not (pc.max(code).as_py() or 0):
+                keep = batch.column(KEEP)
+                kept = pc.sum(keep).as_py() or 0
+                if kept == n:
                     yield out  # every row kept (warnings at most)
                     continue
-                fail = pc.equal(code, CODES["fail"])
-                count = pc.sum(fail).as_py() or 0
-                if count:
-                    o.fail_rows += count
+                fail = batch.column(FAIL)
+                failed = pc.sum(fail).as_py() or 0
+                if failed:
+                    o.fail_rows += failed
                     if len(o.fail_samples) < 5:
-                        rows = self._with_failed(batch.filter(fail).slice(0, 5))
-                        o.fail_samples.extend(rows.slice(0, 5 - len(o.fail_samples)).to_pylist())
-                quarantine = pc.equal(code, CODES["quarantine"])
-                count = pc.sum(quarantine).as_py() or 0
-                if count:
-                    o.rows_quarantined += count
+                        rows = batch.filter(fail).slice(0, 5 - len(o.fail_samples))
+                        o.fail_samples.extend(self._samples(rows))
+                quarantine = batch.column(QUARANTINE)
+                quarantined = pc.sum(quarantine).as_py() or 0
+                if quarantined:
+                    o.rows_quarantined += quarantined
                     if o.spill is None:
-                        o.spill = QuarantineBuffer(self.spill_dir)
-                    o.spill.add(self._with_failed(batch.filter(quarantine)))
-                o.rows_dropped += pc.sum(pc.equal(code, CODES["drop"])).as_py() or 0
-                yield out.filter(pc.less(code, CODES["drop"]))
+                        o.spill = QuarantineBuffer(self.spill_dir, self.names)
+                    o.spill.add(batch.filter(quarantine).select([*self.columns, *self.oks]))
+                o.rows_dropped += n - kept - failed - quarantined
+                yield out.filter(keep)
         finally:
             if o.spill is not None:
                 o.spill.close()
-            if self._con is not None:
-                self._con.close()
-                self._con = None
         if o.fail_rows:
             self.discard()
             self.error = self._failure()
@@ -377,12 +380,12 @@ def _short(row: dict[str, Any], width: int = 160) -> str:
 def quarantine_reader(
     spill: QuarantineBuffer | None, schema: pa.Schema, run_id: str
 ) -> pa.RecordBatchReader:
-    """The quarantined rows with the quarantine columns, as a stream (empty if there are none).
+    """The quarantined rows with the quarantine columns, as a stream (empty if there are none),
+    computed by one DuckDB query over all of them.
 
     `schema` is the model's output schema (used when nothing was quarantined)."""
     import pyarrow as pa
 
-    now = datetime.now(UTC)
     # a model column named like a quarantine column (`_run_id` from `select *` over bronze) is
     # replaced: in the quarantine it means the run that set the row aside
     schema = pa.schema([f for f in schema if f.name not in QUARANTINE_EXTRA])
@@ -394,28 +397,43 @@ def quarantine_reader(
     )
 
     def batches() -> Iterator[pa.RecordBatch]:
-        if spill is None:
+        if spill is None or spill.schema is None:
             return
-        import pyarrow.compute as pc
+        import duckdb
 
-        start = 0
-        for batch in spill.batches():
-            n = batch.num_rows
-            cols = [batch.column(c) for c in schema.names]
-            failed = batch.column(FAILED).cast(pa.list_(pa.string()))
-            # run_id:0, run_id:1, ... built in Arrow, not a Python loop over the rows
-            numbers = pc.cast(pa.array(range(start, start + n), pa.int64()), pa.string())
-            ids = pc.binary_join_element_wise(f"{run_id}:", numbers, "")
-            start += n
-            yield pa.RecordBatch.from_arrays(
-                [
-                    *cols,
-                    failed,
-                    pa.array([run_id] * n, pa.string()),
-                    pa.array([now] * n, pa.timestamp("us", tz="UTC")),
-                    ids,
-                ],
-                schema=out_schema,
-            )
+        sql = _quarantine_sql(spill.names, schema.names, run_id, datetime.now(UTC))
+        con = duckdb.connect()  # private: this runs on the Delta writer's thread
+        try:
+            # one thread, so that the sequence numbers the rows in their order
+            con.execute("SET threads = 1")
+            con.execute(f"CREATE SEQUENCE {_SEQUENCE} MINVALUE 0 START 0")
+            stored = pa.RecordBatchReader.from_batches(spill.schema, spill.batches())
+            for batch in con.from_arrow(stored).query("__rows", sql).arrow(batch_size=64 * 1024):
+                yield batch.cast(out_schema)  # _quarantined_at: UTC without a zone in DuckDB
+        finally:
+            con.close()
 
     return pa.RecordBatchReader.from_batches(out_schema, batches())
+
+
+_SEQUENCE = "__medallion_quarantine_seq"
+
+
+def _quarantine_sql(names: list[str], columns: list[str], run_id: str, now: datetime) -> str:
+    """SELECT of the quarantine table's columns from stored rows (`__rows`): the model's
+    columns, the expectations each row failed, the run, the time, and `<run_id>:<n>` ids."""
+    import sqlglot.expressions as exp
+
+    seq = exp.Anonymous(this="nextval", expressions=[exp.Literal.string(_SEQUENCE)])
+    stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    query = exp.select(
+        *[exp.column(c, quoted=True) for c in columns],
+        exp.alias_(failed_names(names), "_failed_expectations"),
+        exp.alias_(exp.Literal.string(run_id), "_run_id"),
+        exp.alias_(exp.cast(exp.Literal.string(stamp), "TIMESTAMP"), "_quarantined_at"),
+        exp.alias_(
+            exp.DPipe(this=exp.Literal.string(f"{run_id}:"), expression=exp.cast(seq, "VARCHAR")),
+            "_quarantine_id",
+        ),
+    ).from_("__rows")
+    return query.sql(dialect="duckdb")
