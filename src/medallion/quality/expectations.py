@@ -404,9 +404,6 @@ def quarantine_reader(
         sql = _quarantine_sql(spill.names, schema.names, run_id, datetime.now(UTC))
         con = duckdb.connect()  # private: this runs on the Delta writer's thread
         try:
-            # one thread, so that the sequence numbers the rows in their order
-            con.execute("SET threads = 1")
-            con.execute(f"CREATE SEQUENCE {_SEQUENCE} MINVALUE 0 START 0")
             stored = pa.RecordBatchReader.from_batches(spill.schema, spill.batches())
             for batch in con.from_arrow(stored).query("__rows", sql).arrow(batch_size=64 * 1024):
                 yield batch.cast(out_schema)  # _quarantined_at: UTC without a zone in DuckDB
@@ -416,15 +413,13 @@ def quarantine_reader(
     return pa.RecordBatchReader.from_batches(out_schema, batches())
 
 
-_SEQUENCE = "__medallion_quarantine_seq"
-
-
 def _quarantine_sql(names: list[str], columns: list[str], run_id: str, now: datetime) -> str:
     """SELECT of the quarantine table's columns from stored rows (`__rows`): the model's
-    columns, the expectations each row failed, the run, the time, and `<run_id>:<n>` ids."""
+    columns, the expectations each row failed, the run, the time, and `<run_id>:<n>` ids (n from
+    0 in the rows' order: DuckDB numbers rows with `row_number() OVER ()` as they stream)."""
     import sqlglot.expressions as exp
 
-    seq = exp.Anonymous(this="nextval", expressions=[exp.Literal.string(_SEQUENCE)])
+    number = exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1))
     stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
     query = exp.select(
         *[exp.column(c, quoted=True) for c in columns],
@@ -432,7 +427,9 @@ def _quarantine_sql(names: list[str], columns: list[str], run_id: str, now: date
         exp.alias_(exp.Literal.string(run_id), "_run_id"),
         exp.alias_(exp.cast(exp.Literal.string(stamp), "TIMESTAMP"), "_quarantined_at"),
         exp.alias_(
-            exp.DPipe(this=exp.Literal.string(f"{run_id}:"), expression=exp.cast(seq, "VARCHAR")),
+            exp.DPipe(
+                this=exp.Literal.string(f"{run_id}:"), expression=exp.cast(number, "VARCHAR")
+            ),
             "_quarantine_id",
         ),
     ).from_("__rows")
