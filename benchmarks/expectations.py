@@ -26,7 +26,9 @@ time includes interpreter start-up, imports and project loading. The child repor
 duration as the run records it in the state database (`StepResult.duration_s`: attaching bronze,
 the query, routing, the Delta commit(s)) — the model's build, which is what the target is about.
 Overheads are (case − none) / none on the medians. Runs are interleaved and the case order
-rotates each round, so a drift in machine load hits every case alike.
+rotates each round, so a drift in machine load hits every case alike; the report also gives the
+median of each round's own overhead (a round's cases run back to back, so a slow spell of the
+machine between rounds cancels out of it).
 
 Every run is checked against the counts known from generating the data: rows in, written,
 dropped and quarantined, violations per expectation, and the row counts of `silver.orders` and
@@ -422,7 +424,7 @@ W: dict[str, Any] = {"mode": "overwrite", "run_id": "bench"}
 STAGES = {
     "wrap": "bind the predicates (`expectations.wrap`)",
     "query": "DuckDB: the query drained to Arrow",
-    "predicates": "of which the predicates and failed-names list (− the model alone, same round)",
+    "predicates": "of which the predicates and route columns (− the model alone, same round)",
     "route": "Arrow: `Router._route` over the query's batches held in memory",
     "spill": "of which writing quarantined rows to the Parquet spill",
     "write": "Delta: `delta.write` of the model's stream (query + routing + commit, as in a run)",
@@ -620,12 +622,20 @@ def verdicts(results: list[CaseResult], data: Dataset) -> list[str]:
         lines.append(
             f"- {r.case.name} ({r.case.label}), {data.label} rows, ≤ "
             f"{OVERHEAD_TARGET * 100:.0f}% over none: step wall {over(r.step_s, base.step_s)}; "
-            f"step CPU {over(r.step_cpu_s, base.step_cpu_s)} (fastest runs compared: wall "
+            f"step CPU {over(r.step_cpu_s, base.step_cpu_s)} (each round's runs compared, "
+            f"median of the rounds: wall {_paired(r.steps, base.steps)}, CPU "
+            f"{_paired(r.step_cpus, base.step_cpus)}; fastest runs compared: wall "
             f"{_pct(min(r.steps), min(base.steps))}, CPU "
             f"{_pct(min(r.step_cpus), min(base.step_cpus))}; whole process wall "
             f"{_pct(r.summary.wall_s, base.summary.wall_s)})"
         )
     return lines
+
+
+def _paired(values: list[float], base: list[float]) -> str:
+    """The median of the rounds' own overheads: the cases of a round run back to back, so a
+    drift in the machine's speed between rounds cancels out."""
+    return f"{statistics.median(v / b - 1 for v, b in zip(values, base, strict=True)) * 100:+.1f}%"
 
 
 def all_runs(results: list[CaseResult]) -> str:
