@@ -57,6 +57,24 @@ _DELTA_SAFE_CASTS = {
 }
 
 
+_SCRATCH: Any = None
+
+
+def scratch() -> duckdb.DuckDBPyConnection:
+    """A new cursor of a private in-memory DuckDB database, for small jobs on Arrow data away
+    from the engine's connection (e.g. on the Delta writer's thread, while that connection
+    streams the model). A cursor costs ~0.1 ms, a new database ~15 ms. Close it after use."""
+    global _SCRATCH
+    if _SCRATCH is None:
+        import atexit
+
+        import duckdb
+
+        _SCRATCH = duckdb.connect()
+        atexit.register(_SCRATCH.close)
+    return _SCRATCH.cursor()
+
+
 def delta_safe_type(duck_type: str) -> str | None:
     """The type to cast a DuckDB column to before writing it to Delta, or None if it is fine."""
     if duck_type in _DELTA_SAFE_CASTS:
@@ -266,14 +284,16 @@ def _flat_type(arrow_type: pa.DataType) -> str | None:
 
 def duckdb_types(con: duckdb.DuckDBPyConnection, schema: pa.Schema) -> dict[str, str]:
     """Column -> DuckDB type of an Arrow schema, as DuckDB itself maps it. Flat schemas (most
-    tables) are mapped here; asking DuckDB means handing it an Arrow table, which makes this
-    DuckDB build import pandas (0.3 s) wherever pandas is installed."""
+    tables) are mapped here, which spares DuckDB's binding; others are asked of DuckDB with an
+    empty table (built from a reader: `Schema.empty_table()` makes pyarrow import pandas, 0.25 s,
+    wherever it is installed)."""
     import pyarrow as pa
 
     flat = {f.name: _flat_type(f.type) for f in schema}
     if None not in flat.values():
         return flat  # type: ignore[return-value]
-    rel = con.from_arrow(pa.schema(schema).empty_table())
+    schema = pa.schema(schema)
+    rel = con.from_arrow(pa.RecordBatchReader.from_batches(schema, []).read_all())
     return {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
 
 

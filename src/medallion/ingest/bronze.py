@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medallion.engine.duckdb_engine import duckdb_types
 from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
 from medallion.storage import delta
@@ -102,14 +103,10 @@ def known_types(con: duckdb.DuckDBPyConnection, table_path: Path) -> dict[str, s
     """Column -> DuckDB type of an existing bronze table, so later files are read the same way."""
     if not delta.is_delta_table(table_path):
         return {}
-    schema = delta.open_table(table_path).schema().to_arrow()
     import pyarrow as pa
 
-    empty = pa.schema(schema).empty_table()
-    rel = con.from_arrow(empty)
-    return {
-        c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c not in AUDIT_COLUMNS
-    }
+    schema = pa.schema(delta.open_table(table_path).schema().to_arrow())
+    return {c: t for c, t in duckdb_types(con, schema).items() if c not in AUDIT_COLUMNS}
 
 
 def ingest_source(

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medallion.engine.duckdb_engine import scratch
 from medallion.errors import ExecutionError, ModelError
 
 if TYPE_CHECKING:
@@ -49,23 +50,6 @@ FAIL = "__medallion_fail"
 QUARANTINE_MEMORY = 64 << 20
 QUARANTINE_EXTRA = ("_failed_expectations", "_run_id", "_quarantined_at", "_quarantine_id")
 _spills = itertools.count()
-
-
-_PROBE: Any = None
-
-
-def _probe() -> Any:
-    """A private DuckDB database for small jobs on Arrow data (binding predicates against empty
-    tables, preparing quarantined rows): cursors of it cost ~0.1 ms, a new database ~15 ms."""
-    global _PROBE
-    if _PROBE is None:
-        import atexit
-
-        import duckdb
-
-        _PROBE = duckdb.connect()
-        atexit.register(_PROBE.close)
-    return _PROBE
 
 
 def parse_predicate(expect: str, *, model: str, name: str, file: Path | None) -> exp.Expression:
@@ -169,9 +153,23 @@ def _name_unbound(
     """Raise an ExecutionError naming the first expectation that does not bind. Each is bound
     against an empty table of the model's columns: binding against the model itself would plan
     the model's whole query (e.g. large IN lists) once per expectation."""
+    with scratch() as con:
+        probe = con.from_arrow(rel.limit(0).arrow().read_all())
+        _bind_each(rel, trees, probe, model=model, file=file)
+
+
+def _bind_each(
+    rel: duckdb.DuckDBPyRelation,
+    trees: dict[str, exp.Expression],
+    probe: duckdb.DuckDBPyRelation,
+    *,
+    model: str,
+    file: Path | None,
+) -> None:
+    """Bind each predicate against `probe` (an empty table of the model's columns), or against
+    the model itself when it reads another table; raise for the first that does not bind."""
     from medallion.engine.duckdb_engine import first_line
 
-    probe = _probe().from_arrow(rel.limit(0).arrow().read_all())
     for name, tree in trees.items():
         sql = tree.sql(dialect="duckdb")
         try:
@@ -408,7 +406,7 @@ def quarantine_reader(
         if spill is None or spill.schema is None:
             return
         sql = _quarantine_sql(spill.names, schema.names, run_id, datetime.now(UTC))
-        con = _probe().cursor()  # not the engine's: this runs on the Delta writer's thread
+        con = scratch()  # not the engine's connection: this runs on the Delta writer's thread
         try:
             stored = pa.RecordBatchReader.from_batches(spill.schema, spill.batches())
             for batch in con.from_arrow(stored).query("__rows", sql).arrow(batch_size=64 * 1024):

@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from medallion.engine.duckdb_engine import scan_sql
+from medallion.engine.duckdb_engine import scan_sql, scratch
 from medallion.errors import ExecutionError, MedallionError
 from medallion.storage import delta
 
@@ -499,15 +499,24 @@ class _KeyGuard:
         chunks: list[pa.RecordBatch] = []
 
         def batches() -> Iterator[pa.RecordBatch]:
+            import duckdb
+
             for batch in reader:
                 chunks.append(batch.select(self.keys))
                 yield batch
             table = pa.Table.from_batches(chunks, key_schema)
             chunks.clear()
+            # counted by DuckDB: Arrow's group_by loads pyarrow.dataset, which imports pandas
+            # where installed (0.25 s); and not on the engine's connection, which streams this
+            cols = ", ".join(_q(k) for k in self.keys)
             try:
-                distinct = table.group_by(self.keys).aggregate([]).num_rows
-            except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
-                distinct = -1  # a key type Arrow cannot group: de-duplicate to be sure
+                with scratch() as con:
+                    rel = con.from_arrow(table)
+                    distinct = rel.query(
+                        "__keys", f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM __keys)"
+                    ).fetchall()[0][0]
+            except duckdb.Error:
+                distinct = -1  # keys DuckDB cannot compare: de-duplicate to be sure
             if distinct != table.num_rows:
                 self.repeated = True
                 raise _RepeatedKeys("repeated keys in a first build")
