@@ -761,16 +761,17 @@ def _first_build(
     stream = read.wrap(reader)
     if guard is not None:
         stream = guard.wrap(stream)
-    if guard is None or select:
-        # the side connection: the engine's own is streaming the model's rows into `reader`
-        rel = engine.side_connection().from_arrow(stream)
-        if guard is None:
-            rel = _dedupe(rel, keys, model.config.order_by)
-        if select:
-            rel = rel.query("__s", select)
-        stream = rel.arrow()
     existed = delta.is_delta_table(path)
     try:
+        if guard is None or select:
+            # the side connection: the engine's own is streaming the model's rows into `reader`
+            rel = engine.side_connection().from_arrow(stream)
+            if guard is None:
+                rel = _dedupe(rel, keys, model.config.order_by)
+            if select:
+                rel = rel.query("__s", select)
+            # DuckDB may read the whole (small) stream here already, repeated keys included
+            stream = rel.arrow()
         version = write(written.wrap(stream))
     except Exception:
         if guard is None or not guard.repeated:
