@@ -129,16 +129,29 @@ def write(
     from medallion.faults import fault_point
 
     table = f"{path.parent.name}.{path.name}"
-    write_deltalake(
-        str(path),
-        counter.wrap(data, lambda: fault_point(f"mid-write:{table}")),
-        mode=mode,
-        partition_by=partition_by or None,
-        schema_mode="overwrite" if mode == "overwrite" else "merge",
-        commit_properties=props,
-        description=description if not exists else None,
-        writer_properties=writer_properties(),
-    )
+    stream = counter.wrap(data, lambda: fault_point(f"mid-write:{table}"))
+    from medallion.storage import partitioned
+
+    if partitioned.can_write(path, data.schema, partition_by):
+        partitioned.write(
+            path,
+            stream,
+            partition_by=partition_by or [],
+            mode=mode,
+            commit_properties=props,
+            description=description,
+        )
+    else:
+        write_deltalake(
+            str(path),
+            stream,
+            mode=mode,
+            partition_by=partition_by or None,
+            schema_mode="overwrite" if mode == "overwrite" else "merge",
+            commit_properties=props,
+            description=description if not exists else None,
+            writer_properties=writer_properties(),
+        )
     from deltalake import DeltaTable
 
     return WriteResult(version=DeltaTable(str(path)).version(), rows=counter.rows)
