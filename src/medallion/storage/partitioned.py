@@ -272,7 +272,9 @@ class _Files:
 
 
 def _split(batch: pa.RecordBatch, column: str) -> Iterator[tuple[Any, pa.RecordBatch]]:
-    """(partition value, its rows) of a batch; one sort when it holds several values."""
+    """(partition value, its rows) of a batch. Each partition's rows are taken into buffers of
+    their own: slices of one sorted copy would keep the whole copy alive as long as a rare
+    partition's few rows wait for their row group."""
     import pyarrow.compute as pc
 
     values = batch.column(column)
@@ -281,14 +283,13 @@ def _split(batch: pa.RecordBatch, column: str) -> Iterator[tuple[Any, pa.RecordB
         yield counts.field("values")[0].as_py(), batch
         return
     order = pc.array_sort_indices(values, null_placement="at_end")
-    ordered = batch.take(order)
-    start = 0
     # value_counts lists values in order of appearance: sorted here, NULL last
-    runs = pc.value_counts(ordered.column(column))
+    runs = pc.value_counts(values.take(order))
+    start = 0
     for value, n in zip(
         runs.field("values").to_pylist(), runs.field("counts").to_pylist(), strict=True
     ):
-        yield value, ordered.slice(start, n)
+        yield value, batch.take(order.slice(start, n))
         start += n
 
 
