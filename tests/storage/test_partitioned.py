@@ -99,7 +99,9 @@ def test_statistics_describe_each_file(tmp_path: Path) -> None:
 def test_bounded_buffers_still_write_every_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # every batch flushes the largest wait, at most two files are open: more, smaller files
+    # every batch is split at once and flushes the largest wait, at most two files are open:
+    # more, smaller files
+    monkeypatch.setattr(partitioned, "GATHER_ROWS", 1)
     monkeypatch.setattr(partitioned, "BUFFER_BYTES", 1)
     monkeypatch.setattr(partitioned, "MAX_OPEN", 2)
     path = tmp_path / "t"

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 #: rows waiting for their row group, all partitions together
 BUFFER_BYTES = 64 << 20
+#: small batches of the stream are gathered up to this many rows before being split
+GATHER_ROWS = 64 * 1024
 #: files open at once
 MAX_OPEN = 64
 #: a file is closed past this size, as delta-rs does at its default target
@@ -193,8 +195,28 @@ class _Files:
         self.clock = 0
         self.actions: list[Any] = []
         self.written: list[Path] = []
+        self.incoming: list[pa.RecordBatch] = []
+        self.incoming_rows = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
+        """Take a batch of the stream. Small batches (a CSV file's rows) are gathered first:
+        splitting costs a few calls per partition whatever the batch's size."""
+        self.incoming.append(batch)
+        self.incoming_rows += batch.num_rows
+        if self.incoming_rows >= GATHER_ROWS:
+            self._split_incoming()
+
+    def _split_incoming(self) -> None:
+        import pyarrow as pa
+
+        if not self.incoming:
+            return
+        if len(self.incoming) == 1:
+            batch = self.incoming[0]
+        else:
+            table = pa.Table.from_batches(self.incoming, self.incoming[0].schema)
+            batch = table.combine_chunks().to_batches()[0]
+        self.incoming, self.incoming_rows = [], 0
         for key, rows in _split(batch, self.column):
             part = self.parts.get(key)
             if part is None:
@@ -254,6 +276,7 @@ class _Files:
         part.writer, part.file = None, None
 
     def finish(self) -> list[Any]:
+        self._split_incoming()
         for part in self.parts.values():
             self._flush(part)
         for part in self.parts.values():
