@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.engine.duckdb_engine import scan_sql, scratch
 from medallion.errors import ExecutionError, MedallionError
-from medallion.storage import delta, partitioned
+from medallion.storage import delta
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -226,36 +226,23 @@ def _append(project, engine, model, inc, run_id, res, props, txn, finish) -> Non
 
 
 def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
-    from deltalake import CommitProperties, Transaction, write_deltalake
+    from deltalake import CommitProperties, Transaction
 
     path = project.catalog.path(model.fqn)
     custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
-    exists = delta.is_delta_table(path)
-    commit = CommitProperties(custom_metadata=custom, app_transactions=[Transaction(*txn)])
-    if predicate is None and partitioned.can_write(path, reader.schema, model.config.partition_by):
-        partitioned.write(
-            path,
-            reader,
-            partition_by=model.config.partition_by,
-            mode=mode,
-            commit_properties=commit,
-            configuration=dict(TABLE_PROPERTIES),
-            description=model.config.description,
-        )
-        return delta.open_table(path).version()
-    write_deltalake(
-        str(path),
+    delta.commit(
+        path,
         reader,
         mode=mode,
+        partition_by=model.config.partition_by,
+        commit_properties=CommitProperties(
+            custom_metadata=custom, app_transactions=[Transaction(*txn)]
+        ),
+        description=model.config.description,
         # row-level changes (merge, replacing periods) write a change feed, so that downstream
         # incremental models read the changed rows, not every row of the rewritten files
-        configuration=None if exists else dict(TABLE_PROPERTIES),
-        partition_by=model.config.partition_by or None,
-        schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
+        configuration=dict(TABLE_PROPERTIES),
         predicate=predicate,
-        commit_properties=commit,
-        description=model.config.description if not exists else None,
-        writer_properties=delta.writer_properties(),
     )
     return delta.open_table(path).version()
 

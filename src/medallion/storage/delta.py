@@ -114,7 +114,7 @@ def write(
     `overwrite` replaces data, schema and partitioning (a full rebuild); `append` adds rows and
     merges new columns into the schema. `app_transaction` (app id, version) is recorded in the
     same commit, which is how exactly-once ingestion knows what a commit contains."""
-    from deltalake import CommitProperties, Transaction, write_deltalake
+    from deltalake import CommitProperties, Transaction
 
     counter = RowCounter()
     custom: dict[str, Any] = {RUN_ID_KEY: run_id}
@@ -125,36 +125,64 @@ def write(
         app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    exists = is_delta_table(path)
     from medallion.faults import fault_point
 
     table = f"{path.parent.name}.{path.name}"
-    stream = counter.wrap(data, lambda: fault_point(f"mid-write:{table}"))
+    commit(
+        path,
+        counter.wrap(data, lambda: fault_point(f"mid-write:{table}")),
+        mode=mode,
+        partition_by=partition_by,
+        commit_properties=props,
+        description=description,
+    )
+    from deltalake import DeltaTable
+
+    return WriteResult(version=DeltaTable(str(path)).version(), rows=counter.rows)
+
+
+def commit(
+    path: Path,
+    stream: pa.RecordBatchReader,
+    *,
+    mode: Literal["append", "overwrite"],
+    partition_by: list[str] | None,
+    commit_properties: Any,
+    description: str | None = None,
+    configuration: dict[str, str] | None = None,
+    predicate: str | None = None,
+) -> None:
+    """One commit of `stream`: partitioned tables through `partitioned.write` (bounded memory)
+    when it takes them, everything else through delta-rs. `description` and `configuration`
+    apply to a new table; `predicate` overwrites only the rows matching it."""
+    from deltalake import write_deltalake
+
     from medallion.storage import partitioned
 
-    if partitioned.can_write(path, data.schema, partition_by):
+    if predicate is None and partitioned.can_write(path, stream.schema, partition_by):
         partitioned.write(
             path,
             stream,
             partition_by=partition_by or [],
             mode=mode,
-            commit_properties=props,
+            commit_properties=commit_properties,
+            configuration=configuration,
             description=description,
         )
-    else:
-        write_deltalake(
-            str(path),
-            stream,
-            mode=mode,
-            partition_by=partition_by or None,
-            schema_mode="overwrite" if mode == "overwrite" else "merge",
-            commit_properties=props,
-            description=description if not exists else None,
-            writer_properties=writer_properties(),
-        )
-    from deltalake import DeltaTable
-
-    return WriteResult(version=DeltaTable(str(path)).version(), rows=counter.rows)
+        return
+    exists = is_delta_table(path)
+    write_deltalake(
+        str(path),
+        stream,
+        mode=mode,
+        partition_by=partition_by or None,
+        schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
+        predicate=predicate,
+        configuration=None if exists else configuration,
+        commit_properties=commit_properties,
+        description=None if exists else description,
+        writer_properties=writer_properties(),
+    )
 
 
 @dataclass
