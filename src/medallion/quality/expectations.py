@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.engine.duckdb_engine import scratch
+from medallion.engine.duckdb_engine import first_line, scratch
 from medallion.errors import ExecutionError, ModelError
 
 if TYPE_CHECKING:
@@ -136,8 +136,6 @@ def wrap(
         return rel.query("__model", outer.sql(dialect="duckdb"))
     except Exception as err:
         _name_unbound(rel, trees, model=model, file=file)
-        from medallion.engine.duckdb_engine import first_line
-
         raise ExecutionError(
             f"the expectations do not bind: {first_line(err)}", file=file, model=model
         ) from None
@@ -155,38 +153,23 @@ def _name_unbound(
     the model's whole query (e.g. large IN lists) once per expectation."""
     with scratch() as con:
         probe = con.from_arrow(rel.limit(0).arrow().read_all())
-        _bind_each(rel, trees, probe, model=model, file=file)
-
-
-def _bind_each(
-    rel: duckdb.DuckDBPyRelation,
-    trees: dict[str, exp.Expression],
-    probe: duckdb.DuckDBPyRelation,
-    *,
-    model: str,
-    file: Path | None,
-) -> None:
-    """Bind each predicate against `probe` (an empty table of the model's columns), or against
-    the model itself when it reads another table; raise for the first that does not bind."""
-    from medallion.engine.duckdb_engine import first_line
-
-    for name, tree in trees.items():
-        sql = tree.sql(dialect="duckdb")
-        try:
+        for name, tree in trees.items():
+            sql = tree.sql(dialect="duckdb")
             try:
-                probe.query("__model", f"SELECT ({sql}) FROM __model").fetchall()
+                try:
+                    probe.query("__model", f"SELECT ({sql}) FROM __model").fetchall()
+                except Exception as err:
+                    if "Catalog Error" not in str(err):
+                        raise
+                    # the predicate reads another table: bind it where the tables are
+                    rel.query("__model", f"SELECT ({sql}) FROM __model LIMIT 0").fetchall()
             except Exception as err:
-                if "Catalog Error" not in str(err):
-                    raise
-                # the predicate reads another table: bind it where the tables are
-                rel.query("__model", f"SELECT ({sql}) FROM __model LIMIT 0").fetchall()
-        except Exception as err:
-            raise ExecutionError(
-                f"expectation {name!r}: {first_line(err)}",
-                file=file,
-                model=model,
-                hint=f"columns of the model: {', '.join(rel.columns)}",
-            ) from None
+                raise ExecutionError(
+                    f"expectation {name!r}: {first_line(err)}",
+                    file=file,
+                    model=model,
+                    hint=f"columns of the model: {', '.join(rel.columns)}",
+                ) from None
 
 
 def failed_names(names: list[str]) -> exp.Expression:

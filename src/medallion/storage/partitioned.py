@@ -93,7 +93,7 @@ def log_schema(schema: pa.Schema) -> pa.Schema | None:
             if kind.unit != "us":
                 return None
             kind = pa.timestamp("us", "UTC" if kind.tz else None)
-        elif pa.types.is_unsigned_integer(kind) or not _plain(kind):
+        elif not _plain(kind):
             return None
         fields.append(pa.field(f.name, kind, f.nullable, f.metadata))
     return pa.schema(fields, metadata=schema.metadata)
