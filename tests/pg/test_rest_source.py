@@ -312,8 +312,31 @@ def test_column_type_overrides(tmp_path: Path, api: Api) -> None:
     ]
 
 
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A TMPDIR of this test's own, where the REST reader spills pages (checked empty after)."""
+    import tempfile
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    return tmp
+
+
+def paged_people(api: Api, root: Path) -> Project:
+    """A project whose bronze.people pulls /people two records a page."""
+    return make(
+        root / "p",
+        f"""
+        url: {api.url}/people
+        pagination: {{type: page, param: page, size: 2}}
+        """,
+    )
+
+
 def test_pages_of_different_shapes_are_unified_and_the_spill_is_removed(
-    tmp_path: Path, api: Api, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, api: Api, private_tmp: Path
 ) -> None:
     # every page is spilled to disk as it arrives and read back at the end: a field missing
     # from the first page and an integer that becomes a float later must come out as one
@@ -324,18 +347,7 @@ def test_pages_of_different_shapes_are_unified_and_the_spill_is_removed(
         3: [],
     }
     api.routes["/people"] = lambda q, h: (200, {}, bodies[int(q["page"])])
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
-    import tempfile
-
-    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
-    project = make(
-        tmp_path / "p",
-        f"""
-        url: {api.url}/people
-        pagination: {{type: page, param: page, size: 2}}
-        """,
-    )
+    project = paged_people(api, tmp_path)
     run_ok(project)
     got = project.query("select id, score, tag from bronze.people order by id")
     assert got.schema.field("score").type == pa.float64()
@@ -344,11 +356,11 @@ def test_pages_of_different_shapes_are_unified_and_the_spill_is_removed(
         {"id": 2, "score": 2.0, "tag": None},
         {"id": 3, "score": 2.5, "tag": "x"},
     ]
-    assert list((tmp_path / "tmp").iterdir()) == []  # the spill is gone
+    assert list(private_tmp.iterdir()) == []  # the spill is gone
 
 
 def test_a_page_failing_mid_pull_commits_nothing_and_removes_the_spill(
-    tmp_path: Path, api: Api, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, api: Api, private_tmp: Path
 ) -> None:
     def pages(q: dict[str, str], h: dict[str, str]) -> Reply:
         if q["page"] == "1":
@@ -356,20 +368,9 @@ def test_a_page_failing_mid_pull_commits_nothing_and_removes_the_spill(
         return 404, {}, {"error": "gone"}
 
     api.routes["/people"] = pages
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    import tempfile
-
-    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
-    project = make(
-        tmp_path / "p",
-        f"""
-        url: {api.url}/people
-        pagination: {{type: page, param: page, size: 2}}
-        """,
-    )
+    project = paged_people(api, tmp_path)
     result = project.run()
     assert result.status == "failed"
     assert "404" in (result.step("bronze.people").error or "")
     assert not project.catalog.exists("bronze.people")
-    assert list((tmp_path / "tmp").iterdir()) == []  # page 1's spill is gone too
+    assert list(private_tmp.iterdir()) == []  # page 1's spill is gone too
