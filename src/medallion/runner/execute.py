@@ -384,21 +384,22 @@ def _route_and_write(
             hint=f"output columns: {', '.join(rel.columns)}",
         )
     router: ex.Router | None = None
-    if model.config.expectations:
-        rel = ex.wrap(rel, model.config.expectations, model=model.fqn, file=model.path)
-        router = ex.Router(
-            engine.reader(rel),
-            model.config.expectations,
-            model=model.fqn,
-            file=model.path,
-            spill_dir=project.state_dir / "tmp",
-        )
-        stream = router.kept()
-        output_schema = stream.schema  # the model's columns, for its quarantine table
-    else:
-        stream = engine.reader(rel)
     counter = RowCounter()
     try:
+        # inside the try: DuckDB may run a small query whole when its reader is made
+        if model.config.expectations:
+            rel = ex.wrap(rel, model.config.expectations, model=model.fqn, file=model.path)
+            router = ex.Router(
+                engine.reader(rel),
+                model.config.expectations,
+                model=model.fqn,
+                file=model.path,
+                spill_dir=project.state_dir / "tmp",
+            )
+            stream = router.kept()
+            output_schema = stream.schema  # the model's columns, for its quarantine table
+        else:
+            stream = engine.reader(rel)
         version = write(counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}")))
     except MedallionError:
         if router is not None:
