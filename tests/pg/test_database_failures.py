@@ -217,6 +217,33 @@ def test_server_killed_mid_extract(
     assert watermark(project) == "2024-01-04T11:20:10"
 
 
+def test_server_killed_mid_extract_is_retried(
+    tmp_path: Path, make_pg: Callable[..., PgServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection lost mid-stream is a transient failure like a refused one: with retries
+    left, the run waits for the restarted server and lands every row once."""
+    server, dsn = private_server(make_pg)
+    fill(dsn, 1, 300_000, width=10)
+    project = make(tmp_path / "p", dsn, batch_size=1000, retries=4, retry_backoff=0.5)
+    import medallion.faults
+
+    killed: list[bool] = []
+
+    def kill_server_once(name: str) -> None:
+        if name == "mid-write:bronze.events" and not killed:
+            killed.append(True)
+            server.kill()
+            after(0.5, server.restart)
+
+    monkeypatch.setattr(medallion.faults, "fault_point", kill_server_once)
+    result = project.run()
+    assert killed
+    assert result.ok, result.error
+    assert result.step("bronze.events").rows_written == 300_000
+    assert counts(project) == (300_000, 300_000, 1, 300_000)
+    assert bronze_version(project) == 0
+
+
 def test_process_killed_mid_write_then_rerun(tmp_path: Path, pg_db: str) -> None:
     fill(pg_db, 1, 2000)
     project = make(tmp_path / "p", pg_db, batch_size=1000)

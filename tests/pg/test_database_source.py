@@ -285,6 +285,61 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> Non
     ]
 
 
+def test_other_types_arrive_typed_or_as_their_text(tmp_path: Path, pg_db: str) -> None:
+    """Integers, floats, dates and unconstrained numeric keep a type; what Delta has no type for
+    (json, uuid, interval, arrays, bytea) arrives as PostgreSQL's own text of the value."""
+    sql(
+        pg_db,
+        "CREATE TABLE odd (id int2, big int8, f4 real, f8 double precision, day date, "
+        "n numeric, code char(3), label varchar(10), doc json, uid uuid, gap interval, "
+        "tags int[], raw bytea, kind oid)",
+        "INSERT INTO odd VALUES (7, 9000000000, 1.5, 2.25, '2024-02-29', 12.3456789, 'ab', "
+        "'x', '{\"a\": [1, 2]}', '8c6b5e41-c8a7-4756-adc4-fcf7549fda70', '1 day 02:00:00', "
+        "'{1,2}', '\\x01ff', 25), (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "NULL, NULL, NULL, NULL)",
+    )
+    project = make(tmp_path / "p", pg_db, source="table: public.odd", model=False)
+    run_ok(project)
+    table = delta.dataset(project.catalog.path("bronze.items")).to_table()
+    types = {f.name: f.type for f in table.schema if not f.name.startswith("_")}
+    assert types == {
+        "id": pa.int16(),
+        "big": pa.int64(),
+        "f4": pa.float32(),
+        "f8": pa.float64(),
+        "day": pa.date32(),
+        "n": pa.decimal128(38, 9),
+        "code": pa.string(),
+        "label": pa.string(),
+        "doc": pa.string(),
+        "uid": pa.string(),
+        "gap": pa.string(),
+        "tags": pa.string(),
+        "raw": pa.string(),
+        "kind": pa.int64(),
+    }
+    values = sorted(table.select(list(types)).to_pylist(), key=lambda r: r["id"] is None)
+    assert values == [
+        {
+            "id": 7,
+            "big": 9_000_000_000,
+            "f4": 1.5,
+            "f8": 2.25,
+            "day": datetime(2024, 2, 29).date(),
+            "n": Decimal("12.345678900"),
+            "code": "ab ",
+            "label": "x",
+            "doc": '{"a": [1, 2]}',
+            "uid": "8c6b5e41-c8a7-4756-adc4-fcf7549fda70",
+            "gap": "1 day 02:00:00",
+            "tags": "{1,2}",
+            "raw": "\\x01ff",
+            "kind": 25,
+        },
+        dict.fromkeys(types),
+    ]
+
+
 def test_full_refresh_rereads_everything(tmp_path: Path, pg_db: str) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS, "UPDATE items SET updated_at = '2024-01-04' WHERE id = 4")
     project = make(tmp_path / "p", pg_db)

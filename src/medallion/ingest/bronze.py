@@ -300,6 +300,7 @@ def ingest_cursor_source(
         else:
             from medallion.ingest.rest import fetch
 
+            ex = None
             pull = fetch(source, name, watermark)
             reader, high, close = pull.reader, pull.high, pull.close
             origin = f"rest:{source.url.split('?')[0]}"
@@ -318,6 +319,10 @@ def ingest_cursor_source(
                 description=source.description,
             )
             return written, high
+        except Exception:
+            if ex is not None and ex.failure is not None:
+                raise ex.failure from None  # its type decides whether to retry
+            raise
         finally:
             if close is not None:
                 close()

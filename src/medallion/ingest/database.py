@@ -9,13 +9,13 @@ Watermark semantics (a cursor column such as `updated_at` or an id):
 - the new watermark (`high`) is recorded in the same Delta commit as the rows, so it advances
   only when they are committed; a failed extract commits nothing and leaves it where it was.
 
-PostgreSQL rows stream as CSV from `COPY (SELECT ...) TO STDOUT`, moved by a thread through a
-pipe (`_Pump`) into pyarrow's streaming CSV reader with the column types taken from the query's
-result description: memory stays bounded
-whatever the table size, numeric(p,s) stays decimal, timestamps stay timestamps. See
-docs/benchmarks.md for why COPY was chosen over the alternatives. MySQL / MariaDB rows stream
-from an unbuffered PyMySQL cursor in batches of `batch_size`, built into Arrow column by column;
-SQLite rows through the standard library the same way.
+PostgreSQL rows stream through ADBC (binary COPY decoded to Arrow in C++) in batches of about
+`batch_size` × 128 bytes, in the snapshot where psycopg read the column types and the watermark:
+memory stays bounded whatever the table size, numeric(p,s) stays decimal, timestamps stay
+timestamps. See docs/benchmarks.md for why ADBC was chosen over the alternatives.
+
+MySQL / MariaDB rows stream from an unbuffered PyMySQL cursor in batches of `batch_size`, built
+into Arrow column by column; SQLite rows through the standard library the same way.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ class Extract:
     high: str | None  # the new watermark as text (None: no cursor)
     origin: str  # e.g. postgres:public.orders, for _source_file
     close: Any
+    #: what ended the stream early, as raised by the driver: whoever reads `reader` through
+    #: DuckDB sees only an OSError carrying its message, not its type (what retries go by)
+    failure: BaseException | None = None
 
 
 def watermark_text(value: Any) -> str | None:
@@ -83,103 +86,116 @@ def low_bound(watermark: str | None, lookback: str | float | None, like: Any = N
 # -- PostgreSQL -------------------------------------------------------------------------------
 
 
-def _pg_arrow_type(column: Any, type_name: str) -> pa.DataType:
+#: PostgreSQL types read in their binary form, as these Arrow types (numeric: see _pg_column);
+#: every other type (json, uuid, interval, arrays, ...) is selected as its text (`col::text`)
+_PG_TYPES: dict[str, str] = {
+    "int2": "int16",
+    "int4": "int32",
+    "int8": "int64",
+    "oid": "int64",
+    "float4": "float32",
+    "float8": "float64",
+    "bool": "bool_",
+    "date": "date32",
+    "text": "string",
+    "varchar": "string",
+    "bpchar": "string",
+    "name": "string",
+}
+
+
+def _pg_column(column: Any, type_name: str) -> tuple[pa.DataType, bool]:
+    """(Arrow type, selected as ::text) of a column of the query's result description."""
     import pyarrow as pa
 
     name = type_name.lower()
-    if name in ("int2", "smallint"):
-        return pa.int16()
-    if name in ("int4", "integer", "int", "serial"):
-        return pa.int32()
-    if name in ("int8", "bigint", "bigserial", "oid"):
-        return pa.int64()
-    if name in ("float4", "real"):
-        return pa.float32()
-    if name in ("float8", "double precision"):
-        return pa.float64()
     if name == "numeric":
         precision, scale = column.precision, column.scale
         if precision is None:  # unconstrained numeric: no fixed scale to keep
-            return pa.decimal128(38, 9)
-        return pa.decimal128(precision, scale or 0)
-    if name in ("bool", "boolean"):
-        return pa.bool_()
-    if name == "date":
-        return pa.date32()
+            return pa.decimal128(38, 9), False
+        return pa.decimal128(precision, scale or 0), False
     if name == "timestamp":
-        return pa.timestamp("us")
+        return pa.timestamp("us"), False
     if name == "timestamptz":
-        return pa.timestamp("us", tz="UTC")
-    return pa.string()
+        return pa.timestamp("us", tz="UTC"), False
+    if name in _PG_TYPES:
+        return getattr(pa, _PG_TYPES[name])(), name == "oid"
+    return pa.string(), True
 
 
-class _Pump:
-    """Moves a COPY result from psycopg into a pipe, on a thread of its own, in writes of about
-    PUMP_BYTES; pyarrow's streaming CSV reader reads the other end (`file`).
-
-    Why a thread and a pipe: psycopg hands over a COPY result one row per chunk, a million
-    Python-level steps per million rows. Done in the reader's own `read()` calls, those steps
-    and pyarrow's CSV parsing took turns; on a thread of their own they overlap with the parsing
-    (and with the Delta writer). Measured on 1M rows (docs/benchmarks.md, "PostgreSQL
-    extraction"): `medallion run` into bronze 4.16 s instead of 4.78 s.
-
-    A failure of the pump (a dropped connection, a server restart) is kept in `error` and raised
-    by `check()`: a pipe closed early reads like a complete, shorter result, so the stream must
-    call it at its end, before anything is committed."""
-
-    def __init__(self, first: bytes, rest: Iterator[bytes]) -> None:
-        import os
-        import threading
-
-        read_fd, self._write_fd = os.pipe()
-        self.file = os.fdopen(read_fd, "rb")
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(first, rest), name="medallion-copy", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, first: bytes, rest: Iterator[bytes]) -> None:
-        import os
-
-        try:
-            parts, size = [first], len(first)
-            for chunk in rest:
-                parts.append(chunk)
-                size += len(chunk)
-                if size >= PUMP_BYTES:
-                    self._write(b"".join(parts))
-                    parts, size = [], 0
-            self._write(b"".join(parts))
-        except BaseException as e:  # kept for check(); BrokenPipeError: the reader was closed
-            self.error = e
-        finally:
-            os.close(self._write_fd)
-
-    def _write(self, data: bytes) -> None:
-        import os
-
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._write_fd, view) :]
-
-    def check(self) -> None:
-        """At the end of the stream: wait for the pump; raise what stopped it early, if anything
-        did."""
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def close(self) -> BaseException | None:
-        """Stop reading (a pump still writing gets a broken pipe and ends) and wait for the pump.
-        Returns what stopped it early, unless it was this."""
-        self.file.close()
-        self._thread.join()
-        return None if isinstance(self.error, BrokenPipeError) else self.error
+class StreamFailed(ConnectionError):
+    """The connection carrying the rows was lost mid-stream (the server stopped or restarted, the
+    network dropped): transient, so the whole extract is retried."""
 
 
-#: bytes the pump joins into one write to the pipe
-PUMP_BYTES = 1 << 20
+#: what libpq says when the connection goes away (ADBC passes it on in an OSError or its own
+#: OperationalError, without a SQLSTATE)
+_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection to server",
+    "connection refused",
+    "could not receive data",
+    "could not send data",
+    "no connection to the server",
+    "ssl syscall",
+    "connection reset",
+)
+
+
+def _lost(error: BaseException) -> BaseException:
+    """`error` as StreamFailed if it says the connection was lost, else itself."""
+    text = str(error).strip()
+    if any(s in text.lower() for s in _LOST):
+        return StreamFailed(text.removeprefix("IO: ").removeprefix("[libpq] ").strip())
+    return error
+
+
+def _adbc_stream(dsn: str, snapshot: str, query: str, batch_bytes: int) -> tuple[Any, Any]:
+    """(reader, close) of `query` read through ADBC (binary COPY decoded in C++ to Arrow) inside a
+    REPEATABLE READ transaction on `snapshot`, the snapshot exported by the connection that asked
+    the watermark: both see the same rows."""
+    import adbc_driver_manager as adbc
+    import adbc_driver_postgresql
+    import pyarrow as pa
+
+    db = adbc_driver_postgresql.connect(dsn)
+    handles: list[Any] = [db]
+    try:
+        conn = adbc.AdbcConnection(db)
+        handles.append(conn)
+        stmt = adbc.AdbcStatement(conn)
+        handles.append(stmt)
+        for setup in (
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            f"SET TRANSACTION SNAPSHOT '{snapshot}'",
+        ):
+            stmt.set_sql_query(setup)
+            stmt.execute_update()
+        stmt.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(batch_bytes)})
+        stmt.set_sql_query(query)
+        handle, _ = stmt.execute_query()
+        reader = pa.RecordBatchReader.from_stream(handle)
+    except Exception as e:
+        _close_all(handles)
+        raise _lost(e) from None
+    except BaseException:
+        _close_all(handles)
+        raise
+
+    def close() -> None:
+        reader.close()
+        _close_all(handles)
+
+    return reader, close
+
+
+def _close_all(handles: list[Any]) -> None:
+    import contextlib
+
+    for handle in reversed(handles):  # statement, connection, database
+        with contextlib.suppress(Exception):
+            handle.close()
 
 
 def _relation(source: DatabaseSource) -> Any:
@@ -194,29 +210,35 @@ def extract_postgres(
     source: DatabaseSource, name: str, watermark: str | None, full: bool
 ) -> Extract:
     """Open a consistent snapshot and stream the new rows. The caller consumes the reader and
-    then calls `close()`."""
+    then calls `close()`.
+
+    psycopg asks the questions (the columns and their types, the largest cursor value) and exports
+    its snapshot; ADBC reads the rows in that snapshot. Why two drivers: psycopg's errors carry
+    the SQLSTATE that tells a transient failure from a permanent one before any row is read
+    (medallion.pgconn), and ADBC decodes PostgreSQL's binary COPY format in C++ straight into
+    Arrow, about twice as fast as anything done in Python (docs/benchmarks.md, "PostgreSQL
+    extraction")."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     from psycopg import sql
 
     from medallion import pgconn
 
     conn = pgconn.connect(source.dsn)
     try:
-        # timestamps as ISO text (whatever the server's DateStyle), timestamptz in UTC with
-        # "+00", which pyarrow's ISO8601 parser reads straight into timestamp[us, UTC]
+        # the watermark of a timestamptz cursor as UTC text
         conn.execute("SET TIME ZONE 'UTC'")
-        conn.execute("SET DateStyle = 'ISO, YMD'")
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         rel = _relation(source)
         cur = conn.cursor()
         cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(rel))
         description = cur.description or []
         columns = [c.name for c in description]
-        type_names = []
+        kinds = []
         for c in description:
             info = conn.adapters.types.get(c.type_code)
-            type_names.append(info.name if info is not None else "text")
+            # psycopg files an array type under its element's name
+            plain = info is not None and c.type_code == info.oid
+            kinds.append(_pg_column(c, info.name if plain else "?"))
         if source.cursor is not None and source.cursor not in columns:
             raise SourceError(
                 f"cursor column {source.cursor!r} is not in {source.table or 'the query'}",
@@ -245,91 +267,67 @@ def extract_postgres(
                 )
             if watermark is not None and not full and high is None:
                 where.append(sql.SQL("false"))  # the table is empty now
-        select = [sql.Identifier(col) for col in columns]
+        select = [
+            sql.SQL("{}::{} AS {}").format(
+                sql.Identifier(col),
+                sql.SQL("int8" if t == pa.int64() else "text"),
+                sql.Identifier(col),
+            )
+            if as_text
+            else sql.Identifier(col)
+            for col, (t, as_text) in zip(columns, kinds, strict=True)
+        ]
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), rel)
         if where:
             query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
-        copy_sql = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
-        arrow_types = {
-            col: _pg_arrow_type(c, t)
-            for col, c, t in zip(columns, description, type_names, strict=True)
-        }
-        copy_cm = cur.copy(copy_sql)
-        copy = copy_cm.__enter__()
-        data = iter(copy)
-        first = next(data, None)
-        schema = pa.schema(
-            [
-                pa.field(c, _pg_arrow_type(d, t))
-                for c, d, t in zip(columns, description, type_names, strict=True)
-            ]
-        )
-        if first is None:
-            # nothing new: an empty stream (pyarrow cannot open an empty CSV)
-            def close_empty() -> None:
-                import contextlib
-
-                with contextlib.suppress(Exception):
-                    copy_cm.__exit__(None, None, None)
-                conn.close()
-
-            return Extract(
-                pa.RecordBatchReader.from_batches(schema, iter(())),
-                watermark_text(high) if high is not None else watermark,
-                f"postgres:{source.table or 'query'}",
-                close_empty,
-            )
-
-        pump = _Pump(first, data)
-        reader = pacsv.open_csv(
-            pump.file,
-            read_options=pacsv.ReadOptions(
-                column_names=columns,
-                block_size=min(64 << 20, max(1 << 20, source.batch_size * 128)),
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types=arrow_types,
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["t"],
-                false_values=["f"],
-                timestamp_parsers=[pacsv.ISO8601],
-            ),
-        )
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in reader:
-                    yield batch.cast(schema) if not batch.schema.equals(schema) else batch
-            except Exception:
-                cause = pump.close()
-                if cause is not None:  # the reader only saw its symptom (a cut row, an early end)
-                    raise cause from None
-                raise
-            pump.check()
-
-        def close() -> None:
-            import contextlib
-
-            # the reader first: one left to the interpreter's exit can abort the process there
-            # ("terminate called without an active exception", its read-ahead thread)
-            reader.close()
-            pump.close()
-            with contextlib.suppress(Exception):  # the connection closes either way
-                copy_cm.__exit__(None, None, None)
-            conn.close()
-
-        return Extract(
-            pa.RecordBatchReader.from_batches(schema, batches()),
-            watermark_text(high) if high is not None else watermark,
-            f"postgres:{source.table or 'query'}",
-            close,
+        text = query.as_string(conn)
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+        schema = pa.schema([pa.field(c, t) for c, (t, _) in zip(columns, kinds, strict=True)])
+        reader, close_stream = _adbc_stream(
+            source.dsn, snapshot, text, min(64 << 20, max(1 << 20, source.batch_size * 128))
         )
     except BaseException:
         conn.close()
         raise
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in reader:
+                yield _conform(batch, schema)
+        except Exception as e:
+            extract.failure = _lost(e)
+            raise extract.failure from None
+
+    def close() -> None:
+        try:
+            close_stream()
+        finally:
+            conn.close()
+
+    extract = Extract(
+        pa.RecordBatchReader.from_batches(schema, batches()),
+        watermark_text(high) if high is not None else watermark,
+        f"postgres:{source.table or 'query'}",
+        close,
+    )
+    return extract
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """An ADBC batch in the types of `schema`: numeric arrives as its text (an opaque extension
+    type over strings), timestamptz with the session's zone name."""
+    import pyarrow as pa
+
+    if batch.schema.equals(schema):
+        return batch
+    arrays = []
+    for column, field in zip(batch.columns, schema, strict=True):
+        if column.type != field.type:
+            if isinstance(column.type, pa.ExtensionType) or hasattr(column, "storage"):
+                column = column.storage
+            column = column.cast(field.type)
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 # -- MySQL / MariaDB ----------------------------------------------------------------------------
