@@ -792,7 +792,8 @@ def _overlap(staged: _Staged, source: Any, path: Any, keys: list[str]) -> tuple[
         return 1, 0, 0  # no file-level answer: let delta-rs merge
     file_list = ", ".join(sql_literal(p) for p in paths)
     cols = ", ".join(_q(k) for k in keys)
-    target = f"SELECT {cols}, filename FROM read_parquet([{file_list}], filename = true, hive_partitioning = false)"
+    options = "filename = true, hive_partitioning = false"
+    target = f"SELECT {cols}, filename FROM read_parquet([{file_list}], {options})"
     name = f"{staged.name}_source_keys"
     source.project(cols).create(name)  # a table: the connection allows one open result
     try:
