@@ -540,7 +540,7 @@ def _to_relation(engine: Engine, value: Any, model: Model) -> Any:
     return engine.side_connection().from_arrow(reader)
 
 
-_LINE_RE = re.compile(r"LINE (\d+):")
+_LINE_RE = re.compile(r"LINE (\d+):(.*)")
 _QUOTED_RE = re.compile(r'"([^"]+)"')
 
 
@@ -557,6 +557,11 @@ def sql_error(message: str, model: Model) -> ExecutionError:
     m = _LINE_RE.search(text)
     if m:
         line = int(m.group(1))
+        if not first.startswith("Parser Error"):
+            # DuckDB counts a parser error's line from the start of the text, a later error's
+            # from the statement's first token (after the header comment) or, in a query
+            # wrapped around the model's (expectations), from elsewhere: the line it quotes says
+            line = _quoted_line(model.text, m.group(2), line + _lines_before_statement(model.text))
     else:
         q = _QUOTED_RE.search(first)
         if q:
@@ -566,6 +571,33 @@ def sql_error(message: str, model: Model) -> ExecutionError:
     if candidates:
         hint = f"{candidates.rstrip('.')}; {hint}"
     return ExecutionError(first, file=model.path, line=line, model=model.fqn, hint=hint)
+
+
+def _quoted_line(text: str, quoted: str, guess: int) -> int:
+    """The line of `text` holding what DuckDB quoted after "LINE n:" (a window of the line,
+    "..." where cut), the one nearest `guess` if several do; `guess` if none does."""
+    snippet = quoted.strip().removeprefix("...").removesuffix("...").strip()
+    if len(snippet) < 3:
+        return guess
+    hits = [n for n, line in enumerate(text.splitlines(), start=1) if snippet in line]
+    return min(hits, key=lambda n: abs(n - guess)) if hits else guess
+
+
+def _lines_before_statement(text: str) -> int:
+    """Lines before the SQL's first token (whitespace, `--` and `/* */` comments: the header)."""
+    at = 0
+    while True:
+        rest = text[at:]
+        stripped = rest.lstrip()
+        at += len(rest) - len(stripped)
+        if stripped.startswith("--"):
+            end = text.find("\n", at)
+            at = len(text) if end < 0 else end + 1
+        elif stripped.startswith("/*"):
+            end = text.find("*/", at + 2)
+            at = len(text) if end < 0 else end + 2
+        else:
+            return text.count("\n", 0, at)
 
 
 def _word_line(text: str, word: str) -> int | None:
