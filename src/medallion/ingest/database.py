@@ -104,23 +104,24 @@ _PG_TYPES: dict[str, str] = {
 }
 
 
-def _pg_column(column: Any, type_name: str) -> tuple[pa.DataType, bool]:
-    """(Arrow type, selected as ::text) of a column of the query's result description."""
+def _pg_column(column: Any, type_name: str) -> tuple[pa.DataType, str | None]:
+    """(Arrow type, the cast it is selected with or None) of a column of the query's result
+    description."""
     import pyarrow as pa
 
     name = type_name.lower()
     if name == "numeric":
         precision, scale = column.precision, column.scale
         if precision is None:  # unconstrained numeric: no fixed scale to keep
-            return pa.decimal128(38, 9), False
-        return pa.decimal128(precision, scale or 0), False
+            return pa.decimal128(38, 9), None
+        return pa.decimal128(precision, scale or 0), None
     if name == "timestamp":
-        return pa.timestamp("us"), False
+        return pa.timestamp("us"), None
     if name == "timestamptz":
-        return pa.timestamp("us", tz="UTC"), False
+        return pa.timestamp("us", tz="UTC"), None
     if name in _PG_TYPES:
-        return getattr(pa, _PG_TYPES[name])(), name == "oid"
-    return pa.string(), True
+        return getattr(pa, _PG_TYPES[name])(), "int8" if name == "oid" else None
+    return pa.string(), "text"
 
 
 class StreamFailed(ConnectionError):
@@ -268,14 +269,10 @@ def extract_postgres(
             if watermark is not None and not full and high is None:
                 where.append(sql.SQL("false"))  # the table is empty now
         select = [
-            sql.SQL("{}::{} AS {}").format(
-                sql.Identifier(col),
-                sql.SQL("int8" if t == pa.int64() else "text"),
-                sql.Identifier(col),
-            )
-            if as_text
+            sql.SQL("{}::{} AS {}").format(sql.Identifier(col), sql.SQL(cast), sql.Identifier(col))
+            if cast
             else sql.Identifier(col)
-            for col, (t, as_text) in zip(columns, kinds, strict=True)
+            for col, (_, cast) in zip(columns, kinds, strict=True)
         ]
         query = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(select), rel)
         if where:
@@ -323,7 +320,7 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     arrays = []
     for column, field in zip(batch.columns, schema, strict=True):
         if column.type != field.type:
-            if isinstance(column.type, pa.ExtensionType) or hasattr(column, "storage"):
+            if isinstance(column, pa.ExtensionArray):
                 column = column.storage
             column = column.cast(field.type)
         arrays.append(column)
