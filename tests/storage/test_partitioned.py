@@ -39,7 +39,7 @@ def read_back(path: Path) -> list[dict]:
 
 
 def write(path: Path, table: pa.Table, by: str, mode: str = "overwrite") -> int:
-    assert partitioned.can_write(path, table.schema, [by])
+    assert partitioned.can_write(delta.existing_table(path), table.schema, [by])
     return delta.write(
         path, table.to_reader(max_chunksize=1000), mode=mode, run_id="r", partition_by=[by]
     ).version
@@ -146,14 +146,16 @@ def test_append_and_overwrite_of_an_existing_table(tmp_path: Path) -> None:
 def test_other_layouts_go_to_delta_rs(tmp_path: Path) -> None:
     path = tmp_path / "t"
     data = rows(10)
-    assert not partitioned.can_write(path, data.schema, None)
-    assert not partitioned.can_write(path, data.schema, ["key", "day"])
-    assert not partitioned.can_write(path, data.schema, ["amount"])  # a float partition
+    assert not partitioned.can_write(delta.existing_table(path), data.schema, None)
+    assert not partitioned.can_write(delta.existing_table(path), data.schema, ["key", "day"])
+    assert not partitioned.can_write(
+        delta.existing_table(path), data.schema, ["amount"]
+    )  # a float partition
     nanos = data.set_column(4, "at", data.column("at").cast(pa.timestamp("ns", "UTC")))
-    assert not partitioned.can_write(path, nanos.schema, ["key"])
+    assert not partitioned.can_write(delta.existing_table(path), nanos.schema, ["key"])
     write(path, data, "key")
     # a new column: delta-rs merges the schema
     wider = data.append_column("extra", pa.array(range(10), pa.int64()))
-    assert not partitioned.can_write(path, wider.schema, ["key"])
+    assert not partitioned.can_write(delta.existing_table(path), wider.schema, ["key"])
     delta.write(path, wider.to_reader(), mode="append", run_id="r", partition_by=["key"])
     assert sorted(r["extra"] for r in read_back(path) if r["extra"] is not None) == list(range(10))

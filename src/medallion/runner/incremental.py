@@ -230,7 +230,7 @@ def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
 
     path = project.catalog.path(model.fqn)
     custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
-    delta.commit(
+    return delta.commit(
         path,
         reader,
         mode=mode,
@@ -244,7 +244,6 @@ def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
         configuration=dict(TABLE_PROPERTIES),
         predicate=predicate,
     )
-    return delta.open_table(path).version()
 
 
 CDF = "delta.enableChangeDataFeed"

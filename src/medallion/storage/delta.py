@@ -21,6 +21,7 @@ from medallion.errors import StorageError
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as pads
+    from deltalake import DeltaTable
 
 RUN_ID_KEY = "medallion.run_id"
 #: rows per Parquet row group of the files medallion writes. DuckDB reads a file in parallel by
@@ -128,7 +129,7 @@ def write(
     from medallion.faults import fault_point
 
     table = f"{path.parent.name}.{path.name}"
-    commit(
+    version = commit(
         path,
         counter.wrap(data, lambda: fault_point(f"mid-write:{table}")),
         mode=mode,
@@ -136,9 +137,7 @@ def write(
         commit_properties=props,
         description=description,
     )
-    from deltalake import DeltaTable
-
-    return WriteResult(version=DeltaTable(str(path)).version(), rows=counter.rows)
+    return WriteResult(version=version, rows=counter.rows)
 
 
 def commit(
@@ -151,17 +150,21 @@ def commit(
     description: str | None = None,
     configuration: dict[str, str] | None = None,
     predicate: str | None = None,
-) -> None:
-    """One commit of `stream`: partitioned tables through `partitioned.write` (bounded memory)
-    when it takes them, everything else through delta-rs. `description` and `configuration`
-    apply to a new table; `predicate` overwrites only the rows matching it."""
+) -> int:
+    """One commit of `stream`; returns the table's new version. Partitioned tables go through
+    `partitioned.write` (bounded memory) when it takes them, everything else through delta-rs.
+    `description` and `configuration` apply to a new table; `predicate` overwrites only the rows
+    matching it. The table's log is read once (opening a table costs 2-20 ms), and its object
+    then knows the version the commit made."""
     from deltalake import write_deltalake
 
     from medallion.storage import partitioned
 
-    if predicate is None and partitioned.can_write(path, stream.schema, partition_by):
-        partitioned.write(
+    table = existing_table(path)
+    if predicate is None and partitioned.can_write(table, stream.schema, partition_by):
+        return partitioned.write(
             path,
+            table,
             stream,
             partition_by=partition_by or [],
             mode=mode,
@@ -169,10 +172,9 @@ def commit(
             configuration=configuration,
             description=description,
         )
-        return
-    exists = is_delta_table(path)
+    exists = table is not None
     write_deltalake(
-        str(path),
+        table if exists else str(path),
         stream,
         mode=mode,
         partition_by=partition_by or None,
@@ -183,6 +185,21 @@ def commit(
         description=None if exists else description,
         writer_properties=writer_properties(),
     )
+    return table.version() if exists else 0  # a new table's first commit is version 0
+
+
+def existing_table(path: Path) -> DeltaTable | None:
+    """The table at `path`, None if there is none (a log directory without a commit, left by a
+    creation that failed, is none)."""
+    if not is_delta_table(path):
+        return None
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
 
 
 @dataclass

@@ -37,6 +37,7 @@ from medallion.storage.delta import ROW_GROUP_ROWS
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from deltalake import DeltaTable
 
 #: rows waiting for their row group, all partitions together
 BUFFER_BYTES = 64 << 20
@@ -51,12 +52,10 @@ NULL_DIR = "__HIVE_DEFAULT_PARTITION__"
 _SAFE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
-def can_write(path: Path, schema: pa.Schema, partition_by: list[str] | None) -> bool:
-    """Whether this writer takes a write of `schema` into the table at `path`."""
+def can_write(table: DeltaTable | None, schema: pa.Schema, partition_by: list[str] | None) -> bool:
+    """Whether this writer takes a write of `schema` into `table` (None: a new table)."""
     import pyarrow as pa
     from deltalake import Schema
-
-    from medallion.storage import delta
 
     if not partition_by or len(partition_by) != 1 or partition_by[0] not in schema.names:
         return False
@@ -72,11 +71,10 @@ def can_write(path: Path, schema: pa.Schema, partition_by: list[str] | None) -> 
     target = log_schema(schema)
     if target is None:
         return False
-    if not delta.is_delta_table(path):
+    if table is None:
         return True
-    dt = delta.open_table(path)
-    return dt.schema().to_json() == Schema.from_arrow(target).to_json() and list(
-        dt.metadata().partition_columns
+    return table.schema().to_json() == Schema.from_arrow(target).to_json() and list(
+        table.metadata().partition_columns
     ) == list(partition_by)
 
 
@@ -125,6 +123,7 @@ def _plain(kind: pa.DataType) -> bool:
 
 def write(
     path: Path,
+    table: DeltaTable | None,
     reader: pa.RecordBatchReader,
     *,
     partition_by: list[str],
@@ -132,12 +131,11 @@ def write(
     commit_properties: Any,
     configuration: dict[str, str] | None = None,
     description: str | None = None,
-) -> None:
-    """Write `reader` into the table at `path` as one commit (`mode`: append or overwrite)."""
+) -> int:
+    """Write `reader` into the table at `path` (`table`: it opened, None if new) as one commit
+    (`mode`: append or overwrite); returns the new version."""
     from deltalake import Schema
     from deltalake.transaction import create_table_with_add_actions
-
-    from medallion.storage import delta
 
     schema = log_schema(reader.schema)
     assert schema is not None, "checked by can_write"
@@ -150,25 +148,27 @@ def write(
     except BaseException:
         files.abandon()
         raise
-    if delta.is_delta_table(path):
-        delta.open_table(path).create_write_transaction(
+    if table is not None:
+        table.create_write_transaction(
             actions,
             mode=mode,
             schema=schema,
             partition_by=partition_by,
             commit_properties=commit_properties,
         )
-    else:
-        create_table_with_add_actions(
-            str(path),
-            Schema.from_arrow(schema),
-            actions,
-            mode="overwrite",
-            partition_by=partition_by,
-            description=description,
-            configuration=configuration,
-            commit_properties=commit_properties,
-        )
+        table.update_incremental()  # the transaction does not move the object to its commit
+        return table.version()
+    create_table_with_add_actions(
+        str(path),
+        Schema.from_arrow(schema),
+        actions,
+        mode="overwrite",
+        partition_by=partition_by,
+        description=description,
+        configuration=configuration,
+        commit_properties=commit_properties,
+    )
+    return 0  # a new table's first commit
 
 
 @dataclass
