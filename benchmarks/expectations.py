@@ -519,7 +519,9 @@ def stages_child(root: Path, repeat: int) -> None:
             timed.times.setdefault("predicates", {"wall": [], "cpu": []})[kind].append(diff)
 
         def router(reader: Any) -> ex.Router:
-            return ex.Router(reader, exps, model=MODEL, file=model.path, spill_dir=scratch)
+            return ex.Router(
+                reader, exps, model=MODEL, file=model.path, spill_dir=scratch, run_id="bench"
+            )
 
         held = pa.RecordBatchReader.from_batches(batches[0].schema, batches)
         r = router(held)
@@ -532,7 +534,7 @@ def stages_child(root: Path, repeat: int) -> None:
         w = router(engine.reader(wrapped))
         timed("write", lambda: delta.write(scratch / "t", w.kept(), **W))
         if w.outcome.spill is not None:
-            q = ex.quarantine_reader(w.outcome.spill, schema, "bench")
+            q = ex.quarantine_reader(w.outcome.spill, schema)
             timed("quarantine", lambda: delta.write(scratch / "q", q, **W))
         w.discard()
         engine.close()

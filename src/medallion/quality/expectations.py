@@ -3,7 +3,7 @@
 The model's relation is wrapped in SQL (built as SQLGlot trees) that adds one boolean column per
 expectation (`TRUE` = the row passes; FALSE and NULL are violations) and the row's route. The
 stream is then routed batch by batch, in Arrow (the names of the expectations a row broke are
-computed only for the rows set aside, in one query over all of them when they are written):
+computed only for the rows set aside, as they are set aside):
 
 - `warn`: the row is kept; violations are counted;
 - `drop`: the row is removed and counted;
@@ -14,10 +14,12 @@ computed only for the rows set aside, in one query over all of them when they ar
 
 A row failing several expectations gets the strictest action: fail > quarantine > drop > warn;
 DuckDB computes it as three boolean columns (keep, quarantine, fail; the other rows are dropped),
-so routing a batch is a filter by an existing column. (Comparing with a Python number instead
-would make pyarrow import pandas, where installed, to check the number's type: 0.3-0.5 s.)
-Quarantined rows are kept in memory up to QUARANTINE_MEMORY bytes, then spilled to a Parquet
-file (bounded memory), and land in their Delta table after the model's own commit.
+so routing a batch is a filter by an existing column. Quarantined rows get their quarantine
+columns as they are set aside (Arrow arrays built from NumPy buffers: any Python value given to
+pyarrow — `pa.array`, `pa.scalar`, a number to compare with — makes it import pandas, where
+installed, to check the value's type: 0.3-0.5 s), are kept in memory up to QUARANTINE_MEMORY
+bytes, then spilled to a Parquet file (bounded memory), and land in their Delta table after the
+model's own commit.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,27 +174,6 @@ def _name_unbound(
                 ) from None
 
 
-def failed_names(names: list[str]) -> exp.Expression:
-    """The list of the names of the expectations a row breaks, from its `__medallion_ok_<i>`
-    columns: computed only for the rows set aside, not in the model's query for every row."""
-    import sqlglot.expressions as exp
-
-    listed = exp.Array(
-        expressions=[
-            exp.If(
-                this=exp.not_(exp.column(f"{OK_PREFIX}{i}", quoted=True)),
-                true=exp.Literal.string(name),
-            )
-            for i, name in enumerate(names)
-        ]
-    )
-    not_null = exp.Lambda(
-        this=exp.not_(exp.Is(this=exp.column("x"), expression=exp.Null())),
-        expressions=[exp.to_identifier("x")],
-    )
-    return exp.Anonymous(this="list_filter", expressions=[listed, not_null])
-
-
 @dataclass
 class Outcome:
     rows_in: int = 0
@@ -207,21 +188,27 @@ class Outcome:
 
 
 class QuarantineBuffer:
-    """Quarantined rows: in memory up to QUARANTINE_MEMORY bytes, then in a Parquet file. They
-    are held with their `__medallion_ok_<i>` columns (`quarantine_reader` names the failed
-    expectations from them)."""
+    """Quarantined rows in their quarantine table's columns (`quarantine_schema`): in memory up
+    to QUARANTINE_MEMORY bytes, then in a Parquet file. `add` takes rows with their
+    `__medallion_ok_<i>` columns and names the expectations each broke; rows are numbered from 0
+    in the order they are added (`_quarantine_id` = `<run_id>:<n>`)."""
 
-    def __init__(self, spill_dir: Path, names: list[str]) -> None:
+    def __init__(
+        self, spill_dir: Path, names: list[str], model_schema: pa.Schema, run_id: str
+    ) -> None:
         self.spill_dir = spill_dir
         self.names = names
-        self.schema: pa.Schema | None = None
+        self.schema = quarantine_schema(model_schema)
+        self.run_id = run_id
+        self.at = datetime.now(UTC)
+        self.count = 0
         self.memory: list[pa.RecordBatch] = []
         self.nbytes = 0
         self.path: Path | None = None
         self._writer: Any = None
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        self.schema = batch.schema
+    def add(self, rows: pa.RecordBatch) -> None:
+        batch = self._with_quarantine_columns(rows)
         if self._writer is None and self.nbytes + batch.nbytes <= QUARANTINE_MEMORY:
             self.memory.append(batch)
             self.nbytes += batch.nbytes
@@ -231,8 +218,44 @@ class QuarantineBuffer:
 
             self.spill_dir.mkdir(parents=True, exist_ok=True)
             self.path = self.spill_dir / f"quarantine-{next(_spills)}-{id(self)}.parquet"
-            self._writer = pq.ParquetWriter(str(self.path), batch.schema)
+            self._writer = pq.ParquetWriter(str(self.path), self.schema)
         self._writer.write_batch(batch)
+
+    def _with_quarantine_columns(self, rows: pa.RecordBatch) -> pa.RecordBatch:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = rows.num_rows
+        oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
+        # broken[r, i]: row r broke expectation i (the ok columns are never NULL: coalesced)
+        broken = np.column_stack([_numpy_bools(rows.column(ok)) == 0 for ok in oks])
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(broken.sum(axis=1), out=offsets[1:])
+        which = np.nonzero(broken)[1].astype(np.int32)  # row by row, in the header's order
+        failed = pa.ListArray.from_arrays(
+            _from_numpy(offsets, pa.int32()), _strings(self.names).take(_from_numpy(which))
+        )
+        same = _from_numpy(np.zeros(n, dtype=np.int32))
+        numbers = _from_numpy(np.arange(self.count, self.count + n, dtype=np.int64), pa.int64())
+        self.count += n
+        stamp = int((self.at - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+        extra = {
+            "_failed_expectations": failed,
+            "_run_id": _strings([self.run_id]).take(same),
+            "_quarantined_at": _from_numpy(
+                np.full(n, stamp, dtype=np.int64), self.schema.field("_quarantined_at").type
+            ),
+            "_quarantine_id": pc.binary_join_element_wise(
+                _strings([f"{self.run_id}:"]).take(same),
+                pc.cast(numbers, pa.string()),
+                _strings([""]).take(same),
+            ),
+        }
+        columns = [
+            rows.column(f.name) if f.name not in extra else extra[f.name] for f in self.schema
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -254,9 +277,45 @@ class QuarantineBuffer:
             self.path = None
 
 
+def _from_numpy(values: Any, kind: pa.DataType | None = None) -> pa.Array:
+    """A NumPy array of fixed-width values as an Arrow array (int32 unless `kind`), without the
+    pandas probe of `pa.array`."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(kind or pa.int32(), len(values), [None, pa.py_buffer(values)])
+
+
+def _strings(texts: list[str]) -> pa.Array:
+    """Python strings as an Arrow string array, without the pandas probe of `pa.array`."""
+    import numpy as np
+    import pyarrow as pa
+
+    data = [t.encode() for t in texts]
+    offsets = np.zeros(len(data) + 1, dtype=np.int32)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    )
+
+
+def _numpy_bools(column: pa.Array | pa.ChunkedArray) -> Any:
+    """A non-NULL boolean Arrow column as a NumPy int8 array (0/1), without the pandas probe of
+    `to_numpy`."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ints = pc.cast(column, pa.int8())
+    if isinstance(ints, pa.ChunkedArray):
+        ints = ints.combine_chunks()
+    return np.frombuffer(ints.buffers()[1], dtype=np.int8, count=len(ints), offset=ints.offset)
+
+
 class Router:
     """Splits the wrapped stream into kept rows (returned as a reader for the Delta writer),
-    dropped rows (counted) and quarantined rows (spilled to Parquet)."""
+    dropped rows (counted) and quarantined rows (a QuarantineBuffer)."""
 
     def __init__(
         self,
@@ -266,12 +325,14 @@ class Router:
         model: str,
         file: Path | None,
         spill_dir: Path,
+        run_id: str,
     ) -> None:
         self.reader = reader
         self.expectations = expectations
         self.model = model
         self.file = file
         self.spill_dir = spill_dir
+        self.run_id = run_id  # of the quarantined rows
         self.names = list(expectations)
         self.outcome = Outcome(violations=dict.fromkeys(self.names, 0))
         #: the error raised at the end of the stream (the Delta writer wraps it; we re-raise it)
@@ -323,8 +384,10 @@ class Router:
                 if quarantined:
                     o.rows_quarantined += quarantined
                     if o.spill is None:
-                        o.spill = QuarantineBuffer(self.spill_dir, self.names)
-                    o.spill.add(batch.filter(quarantine).select([*self.columns, *self.oks]))
+                        o.spill = QuarantineBuffer(
+                            self.spill_dir, self.names, out.schema, self.run_id
+                        )
+                    o.spill.add(batch.filter(quarantine))
                 o.rows_dropped += n - kept - failed - quarantined
                 yield out.filter(keep)
         finally:
@@ -366,58 +429,30 @@ def _short(row: dict[str, Any], width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def quarantine_reader(
-    spill: QuarantineBuffer | None, schema: pa.Schema, run_id: str
-) -> pa.RecordBatchReader:
-    """The quarantined rows with the quarantine columns, as a stream (empty if there are none),
-    computed by one DuckDB query over all of them.
-
-    `schema` is the model's output schema (used when nothing was quarantined)."""
+def quarantine_schema(model_schema: pa.Schema) -> pa.Schema:
+    """The quarantine table's columns: the model's, then `_failed_expectations`, `_run_id`,
+    `_quarantined_at`, `_quarantine_id`. A model column named like one of those (`_run_id` from
+    `select *` over bronze) is replaced: in the quarantine it means the run that set the row
+    aside."""
     import pyarrow as pa
 
-    # a model column named like a quarantine column (`_run_id` from `select *` over bronze) is
-    # replaced: in the quarantine it means the run that set the row aside
-    schema = pa.schema([f for f in schema if f.name not in QUARANTINE_EXTRA])
-    out_schema = (
-        schema.append(pa.field("_failed_expectations", pa.list_(pa.string())))
-        .append(pa.field("_run_id", pa.string()))
-        .append(pa.field("_quarantined_at", pa.timestamp("us", tz="UTC")))
-        .append(pa.field("_quarantine_id", pa.string()))
+    return pa.schema(
+        [
+            *[f for f in model_schema if f.name not in QUARANTINE_EXTRA],
+            pa.field("_failed_expectations", pa.list_(pa.string())),
+            pa.field("_run_id", pa.string()),
+            pa.field("_quarantined_at", pa.timestamp("us", tz="UTC")),
+            pa.field("_quarantine_id", pa.string()),
+        ]
     )
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        if spill is None or spill.schema is None:
-            return
-        sql = _quarantine_sql(spill.names, schema.names, run_id, datetime.now(UTC))
-        con = scratch()  # not the engine's connection: this runs on the Delta writer's thread
-        try:
-            stored = pa.RecordBatchReader.from_batches(spill.schema, spill.batches())
-            for batch in con.from_arrow(stored).query("__rows", sql).arrow(batch_size=64 * 1024):
-                yield batch.cast(out_schema)  # _quarantined_at: UTC without a zone in DuckDB
-        finally:
-            con.close()
 
-    return pa.RecordBatchReader.from_batches(out_schema, batches())
+def quarantine_reader(
+    spill: QuarantineBuffer | None, model_schema: pa.Schema
+) -> pa.RecordBatchReader:
+    """The quarantined rows as a stream (empty if there are none)."""
+    import pyarrow as pa
 
-
-def _quarantine_sql(names: list[str], columns: list[str], run_id: str, now: datetime) -> str:
-    """SELECT of the quarantine table's columns from stored rows (`__rows`): the model's
-    columns, the expectations each row failed, the run, the time, and `<run_id>:<n>` ids (n from
-    0 in the rows' order: DuckDB numbers rows with `row_number() OVER ()` as they stream)."""
-    import sqlglot.expressions as exp
-
-    number = exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1))
-    stamp = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    query = exp.select(
-        *[exp.column(c, quoted=True) for c in columns],
-        exp.alias_(failed_names(names), "_failed_expectations"),
-        exp.alias_(exp.Literal.string(run_id), "_run_id"),
-        exp.alias_(exp.cast(exp.Literal.string(stamp), "TIMESTAMP"), "_quarantined_at"),
-        exp.alias_(
-            exp.DPipe(
-                this=exp.Literal.string(f"{run_id}:"), expression=exp.cast(number, "VARCHAR")
-            ),
-            "_quarantine_id",
-        ),
-    ).from_("__rows")
-    return query.sql(dialect="duckdb")
+    if spill is None:
+        return pa.RecordBatchReader.from_batches(quarantine_schema(model_schema), iter(()))
+    return pa.RecordBatchReader.from_batches(spill.schema, spill.batches())

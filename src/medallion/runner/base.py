@@ -113,13 +113,13 @@ def ensure_attached(project: Project, engine: Engine, node: str, *, for_model: s
 def _empty_quarantine_schema(project: Project, node: str) -> pa.Schema | None:
     """The columns `node` (a quarantine table not written yet) will have: a source's are fixed;
     a model's are its output's plus the quarantine columns (None: the model is not built)."""
-    from medallion.ingest.bronze import quarantine_schema
-    from medallion.quality.expectations import quarantine_reader
+    from medallion.ingest import bronze
+    from medallion.quality import expectations
     from medallion.storage import delta
 
     parent = node.removesuffix(QUARANTINE_SUFFIX)
     if parent in project.source_tables:
-        return quarantine_schema()
+        return bronze.quarantine_schema()
     if not project.catalog.exists(parent):
         return None
     import pyarrow as pa
@@ -130,7 +130,7 @@ def _empty_quarantine_schema(project: Project, node: str) -> pa.Schema | None:
         schema = pa.schema(
             [f for f in schema if f.name not in ("valid_from", "valid_to", "is_current")]
         )
-    return quarantine_reader(None, schema, "").schema
+    return expectations.quarantine_schema(schema)
 
 
 def base_tables(project: Project, nodes: list[str]) -> list[str]:

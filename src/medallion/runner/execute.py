@@ -395,6 +395,7 @@ def _route_and_write(
                 model=model.fqn,
                 file=model.path,
                 spill_dir=project.state_dir / "tmp",
+                run_id=run_id,
             )
             stream = router.kept()
             output_schema = stream.schema  # the model's columns, for its quarantine table
@@ -439,7 +440,7 @@ def _route_and_write(
             elif o.spill is not None or (rebuild and delta.is_delta_table(q_path)):
                 q = delta.write(
                     q_path,
-                    ex.quarantine_reader(o.spill, output_schema, run_id),
+                    ex.quarantine_reader(o.spill, output_schema),
                     mode="overwrite" if rebuild else "append",
                     run_id=run_id,
                     metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
@@ -476,7 +477,7 @@ def _replace_quarantine(
         replaced = int(engine.con.sql(f"SELECT count(*) FROM {ids}").fetchall()[0][0])
         if spill is None and not replaced:
             return None
-        engine.con.register(new, ex.quarantine_reader(spill, output_schema, run_id))
+        engine.con.register(new, ex.quarantine_reader(spill, output_schema))
         rel = engine.con.sql(
             f'SELECT * FROM "{layer}"."{name}" WHERE _quarantine_id NOT IN '
             f"(SELECT _quarantine_id FROM {ids}) UNION ALL BY NAME SELECT * FROM {new}"
