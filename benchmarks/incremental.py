@@ -807,6 +807,8 @@ def _details(step: dict[str, Any]) -> str:
         parts.append(step["note"])
     if "touched" in d:
         parts.append(f"{d['touched']:,} keys touched")
+    if "merge_path" in d:
+        parts.append(d["merge_path"])
     if "merge" in d and d.get("mode") == "incremental":
         m = d["merge"]
         parts.append(f"merge +{m.get('inserted')} ~{m.get('updated')} -{m.get('deleted')}")

@@ -1,7 +1,9 @@
 """How a merge model's changes reach its table: delta-rs MERGE (the general case), a plain
-append when no new key exists in the table yet, and a streamed rewrite when a large table nobody
-reads incrementally has changed keys in most of its files. Every path must leave the same rows
-as the MERGE path, keep the row ledger balanced, and write nothing on a run with no new data."""
+append when no new key exists in the table yet, a streamed rewrite when a large table nobody
+reads incrementally has changed keys in most of its files, and a rebuild of the whole model
+when, besides, its inputs are not much larger than the table. Every path must leave the same
+rows as the MERGE path, keep the row ledger balanced, and write nothing on a run with no new
+data."""
 
 from __future__ import annotations
 
@@ -186,3 +188,89 @@ group by a.id, a.v
     assert (step.rows_in, step.rows_written, step.rows_dropped) == (1, 0, 1)
     assert step.note == "recomputed rows unchanged"
     assert project.verify().ok
+
+
+UPSERT = """\
+/* ---
+kind: merge
+unique_key: id
+order_by: seq
+expectations:
+  non_negative:
+    expect: amount >= 0
+    action: quarantine
+--- */
+select id, seq, amount, status from bronze.orders
+"""
+UPSERT1 = "id,seq,amount,status\n1,1,10,new\n2,2,20,new\n3,3,-30,new\n4,4,40,new\n5,5,50,new\n"
+UPSERT2 = "id,seq,amount,status\n2,6,25,new\n6,8,60,new\n7,9,-70,new\n"
+
+
+def test_rebuild_leaves_the_rows_and_quarantine_a_merge_leaves(
+    make_project: Callable[..., Project],
+    monkeypatch: pytest.MonkeyPatch,
+    versions: Callable[[Project], dict[str, int]],
+) -> None:
+    def second_run(name: str) -> tuple[Project, Any]:
+        project = make_project(
+            CONFIG, {"silver/m.sql": UPSERT}, {"data/orders1.csv": UPSERT1}, name=name
+        )
+        assert project.run(trigger="test").ok
+        (project.root / "data/orders2.csv").write_text(UPSERT2)
+        result = project.run(trigger="test")
+        assert result.ok, result.error
+        return project, result.step("silver.m")
+
+    merged, merge_step = second_run("merged")
+    assert "merge_path" not in merge_step.details  # small table: MERGE
+    # every table counts as large; the input (8 rows) is at most twice the table (4 rows)
+    monkeypatch.setattr(incremental, "REWRITE_MIN_ROWS", 0)
+    rebuilt, step = second_run("rebuilt")
+
+    assert step.details["merge_path"] == "rebuild (1 of 1 files hold a recomputed row)"
+    assert step.details["mode"] == "incremental"
+    assert history_ops(rebuilt, "silver.m")[0] == "WRITE"
+    assert (
+        rows(rebuilt, "silver.m")
+        == rows(merged, "silver.m")
+        == [
+            {"id": 1, "seq": 1, "amount": 10, "status": "new"},
+            {"id": 2, "seq": 6, "amount": 25, "status": "new"},
+            {"id": 4, "seq": 4, "amount": 40, "status": "new"},
+            {"id": 5, "seq": 5, "amount": 50, "status": "new"},
+            {"id": 6, "seq": 8, "amount": 60, "status": "new"},
+        ]
+    )
+    # each quarantined row once: the rebuild replaced the whole quarantine
+    quarantined = "select id from silver.m__quarantine order by id"
+    assert rebuilt.query(quarantined).to_pylist() == merged.query(quarantined).to_pylist()
+    assert rebuilt.query(quarantined).to_pylist() == [{"id": 3}, {"id": 7}]
+    assert (step.rows_written, step.rows_quarantined) == (5, 2)
+    assert rebuilt.verify().ok
+    before = versions(rebuilt)
+    assert rebuilt.run(trigger="test").ok
+    assert versions(rebuilt) == before
+
+
+def test_an_aggregation_over_a_larger_input_is_merged_not_rebuilt(
+    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rebuilding would read every input row again: the input (8 rows) is more than twice the
+    table (1 status), so the change is merged (here as a rewrite)."""
+    model = """\
+/* ---
+kind: merge
+unique_key: status
+--- */
+select status, sum(amount) as total from bronze.orders group by status
+"""
+    monkeypatch.setattr(incremental, "REWRITE_MIN_ROWS", 0)
+    project = make_project(CONFIG, {"silver/m.sql": model}, {"data/orders1.csv": UPSERT1})
+    assert project.run(trigger="test").ok
+    (project.root / "data/orders2.csv").write_text(UPSERT2)
+
+    result = project.run(trigger="test")
+
+    assert result.ok, result.error
+    assert result.step("silver.m").details["merge_path"].startswith("rewrite (")
+    assert rows(project, "silver.m") == [{"status": "new", "total": 105}]

@@ -548,17 +548,27 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
     keys = model.config.unique_key
     scope = _scope(engine, model, inc, keys)
     rel = _relation(engine, model)
-    if scope is not None:
-        rel = _restrict(engine.con, rel, scope)
-        res.details["touched"] = scope.rows
     path = project.catalog.path(model.fqn)
     deletes = (
         sqlglot.parse_one(model.config.delete_when, dialect="duckdb")
         if model.config.delete_when
         else None
     )
+    rebuild = None
+    if scope is not None:
+        res.details["touched"] = scope.rows
+        if deletes is None:
+            rebuild = _rebuild_instead(project, engine, model, path, scope, res.rows_read)
+        if rebuild is None:
+            rel = _restrict(engine.con, rel, scope)
+        else:
+            res.details["merge_path"] = rebuild
+            scope = None  # the whole model, and its whole quarantine, are recomputed
 
-    first = _FirstBuild(model, deletes is None and (inc.full or not delta.is_delta_table(path)))
+    first = _FirstBuild(
+        model,
+        deletes is None and (inc.full or not delta.is_delta_table(path) or rebuild is not None),
+    )
 
     def write(reader: pa.RecordBatchReader) -> int:
         if first.mode is not None:
@@ -570,7 +580,8 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
                 res,
             )
-            res.details["merge"] = {"inserted": n_written, "deleted": 0}
+            if rebuild is None:
+                res.details["merge"] = {"inserted": n_written, "deleted": 0}
             return version
         staged = _Staged(engine, reader)
         try:
@@ -806,8 +817,51 @@ def _overlap(staged: _Staged, source: Any, path: Any, keys: list[str]) -> tuple[
 
 
 #: a merge into a table this large, whose changed keys are in most of its files, is done as a
-#: streamed rewrite (see _merge); smaller tables always use delta-rs's MERGE
+#: streamed rewrite or a rebuild (see _merge); smaller tables always use delta-rs's MERGE
 REWRITE_MIN_ROWS = 250_000
+
+
+def _rebuild_instead(
+    project: Project, engine: Engine, model: Model, path: Any, scope: Scope, rows_read: int
+) -> str | None:
+    """Why the model is better rebuilt whole than merged (None: merge it). A merge whose scope
+    holds rows in most of a large table's files rewrites the table anyway (see _merge): reading
+    the target, dropping the recomputed rows and streaming the rest back. When the model's
+    inputs are not much larger than the table (a wide join, not an aggregation), computing the
+    whole model costs about what reading the table does, and the restricted query is saved:
+    the 1M-line one-big-table of the retail template after a 1% drop, 2.3 s merged as a rewrite,
+    1.6 s rebuilt.
+
+    The result is the same: with a scope, every run recomputes exactly the rows its changes
+    touch (and deletes those it no longer produces), so the table always equals the model over
+    its current inputs. Not for tables a model reads incrementally (an overwrite carries no
+    change feed)."""
+    if not delta.is_delta_table(path) or _read_incrementally(project, model.fqn):
+        return None
+    snap = delta.snapshot(path)
+    paths = snap.files.paths
+    columns = list(dict.fromkeys(c for g in scope.groups for c in g.column_names))
+    if (
+        snap.rows < REWRITE_MIN_ROWS
+        or rows_read > 2 * snap.rows
+        or not paths
+        or snap.files.fallback is not None
+        or set(columns) & set(snap.files.partition_columns)
+        or not set(columns) <= set(snap.schema.names)
+    ):
+        return None
+    file_list = ", ".join(sql_literal(p) for p in paths)
+    cols = ", ".join(_q(c) for c in columns)
+    target = engine.con.sql(
+        f"SELECT {cols}, filename FROM read_parquet([{file_list}], "
+        "filename = true, hive_partitioning = false)"
+    )
+    touched = int(
+        _restrict(engine.con, target, scope).aggregate("count(DISTINCT filename)").fetchall()[0][0]
+    )
+    if touched * 2 < len(paths):
+        return None
+    return f"rebuild ({touched} of {len(paths)} files hold a recomputed row)"
 
 
 def _count_gone(staged: _Staged, path: Any, gone: str | None) -> int:
