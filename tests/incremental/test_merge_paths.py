@@ -83,11 +83,25 @@ def test_only_new_keys_are_appended_without_a_merge(
     assert versions(project) == before
 
 
-def build(make_project: Callable[..., Project], name: str, models: dict[str, str]) -> Project:
-    project = make_project(CONFIG, models, {"data/orders1.csv": ORDERS1}, name=name)
+def build(
+    make_project: Callable[..., Project],
+    name: str,
+    models: dict[str, str],
+    first: str = ORDERS1,
+    then: str = CHANGES,
+) -> Project:
+    """A project built on `first`, with `then` landed for its next run."""
+    project = make_project(CONFIG, models, {"data/orders1.csv": first}, name=name)
     assert project.run(trigger="test").ok
-    (project.root / "data/orders2.csv").write_text(CHANGES)
+    (project.root / "data/orders2.csv").write_text(then)
     return project
+
+
+def second_run(project: Project) -> Any:
+    """The step of silver.m in the project's next run, which must succeed."""
+    result = project.run(trigger="test")
+    assert result.ok, result.error
+    return result.step("silver.m")
 
 
 def test_rewrite_leaves_the_rows_a_merge_leaves(
@@ -212,21 +226,12 @@ def test_rebuild_leaves_the_rows_and_quarantine_a_merge_leaves(
     monkeypatch: pytest.MonkeyPatch,
     versions: Callable[[Project], dict[str, int]],
 ) -> None:
-    def second_run(name: str) -> tuple[Project, Any]:
-        project = make_project(
-            CONFIG, {"silver/m.sql": UPSERT}, {"data/orders1.csv": UPSERT1}, name=name
-        )
-        assert project.run(trigger="test").ok
-        (project.root / "data/orders2.csv").write_text(UPSERT2)
-        result = project.run(trigger="test")
-        assert result.ok, result.error
-        return project, result.step("silver.m")
-
-    merged, merge_step = second_run("merged")
-    assert "merge_path" not in merge_step.details  # small table: MERGE
+    merged = build(make_project, "merged", {"silver/m.sql": UPSERT}, UPSERT1, UPSERT2)
+    assert "merge_path" not in second_run(merged).details  # small table: MERGE
     # every table counts as large; the input (8 rows) is at most twice the table (4 rows)
     monkeypatch.setattr(incremental, "REWRITE_MIN_ROWS", 0)
-    rebuilt, step = second_run("rebuilt")
+    rebuilt = build(make_project, "rebuilt", {"silver/m.sql": UPSERT}, UPSERT1, UPSERT2)
+    step = second_run(rebuilt)
 
     assert step.details["merge_path"] == "rebuild (1 of 1 files hold a recomputed row)"
     assert step.details["mode"] == "incremental"
@@ -267,24 +272,11 @@ unique_key: status
 select status, sum(amount) as total from bronze.orders group by status
 """
     monkeypatch.setattr(incremental, "REWRITE_MIN_ROWS", 0)
-    project = make_project(CONFIG, {"silver/m.sql": model}, {"data/orders1.csv": UPSERT1})
-    assert project.run(trigger="test").ok
-    (project.root / "data/orders2.csv").write_text(UPSERT2)
+    project = build(make_project, "p", {"silver/m.sql": model}, UPSERT1, UPSERT2)
 
-    result = project.run(trigger="test")
-
-    assert result.ok, result.error
-    assert result.step("silver.m").details["merge_path"].startswith("rewrite (")
+    assert second_run(project).details["merge_path"].startswith("rewrite (")
     assert rows(project, "silver.m") == [{"status": "new", "total": 105}]
 
-    deduped = make_project(
-        CONFIG,
-        {"silver/m.sql": MERGE.replace("delete_when: status = 'deleted'\n", "")},
-        {"data/orders1.csv": UPSERT1},
-        name="deduped",
-    )
-    assert deduped.run(trigger="test").ok
-    (deduped.root / "data/orders2.csv").write_text(UPSERT2)
-    result = deduped.run(trigger="test")
-    assert result.ok, result.error
-    assert result.step("silver.m").details["merge_path"].startswith("rewrite (")
+    ordered = MERGE.replace("delete_when: status = 'deleted'\n", "")
+    deduped = build(make_project, "deduped", {"silver/m.sql": ordered}, UPSERT1, UPSERT2)
+    assert second_run(deduped).details["merge_path"].startswith("rewrite (")
