@@ -77,3 +77,65 @@ def test_a_first_run_and_a_later_file_do_not_import_pandas(
     (project.root / "data/orders2.csv").write_text("id,amount,email\n4,1,d@x.com\n")
     assert attempts(project, "bronze.orders") == "[]"
     assert project.query("select count(*) as n from bronze.orders").to_pylist() == [{"n": 4}]
+    # an incremental merge: the keys the new rows touch (from two files) recomputed and merged
+    (project.root / "data/orders3.csv").write_text("id,amount,email\n1,11,a@x.com\n5,2,e@x.com\n")
+    assert attempts(project) == "[]"
+    assert project.query("select id, amount from silver.orders order by id").to_pylist() == [
+        {"id": 1, "amount": 11},
+        {"id": 4, "amount": 1},
+        {"id": 5, "amount": 2},
+    ]
+
+
+def test_an_incremental_by_time_run_does_not_import_pandas(
+    make_project: Callable[..., Project],
+) -> None:
+    config = """
+name: imports
+sources:
+  sales:
+    path: data/sales*.csv
+    columns: {day: DATE, amount: INTEGER}
+"""
+    daily = """/* ---
+kind: incremental_by_time
+time_column: day
+grain: day
+--- */
+select day, sum(amount) as total from bronze.sales group by day
+"""
+    project = make_project(
+        config, {"gold/daily.sql": daily}, {"data/sales1.csv": "day,amount\n2026-01-01,5\n"}
+    )
+    assert attempts(project) == "[]"
+    # the periods the new rows touch are recomputed
+    (project.root / "data/sales2.csv").write_text("day,amount\n2026-01-01,1\n2026-01-02,7\n")
+    assert attempts(project) == "[]"
+    assert project.query(
+        "select day::varchar as day, total from gold.daily order by 1"
+    ).to_pylist() == [
+        {"day": "2026-01-01", "total": 6},
+        {"day": "2026-01-02", "total": 7},
+    ]
+
+
+def test_rows_that_do_not_parse_and_a_freshness_check_do_not_import_pandas(
+    make_project: Callable[..., Project],
+) -> None:
+    config = """
+name: imports
+sources:
+  orders:
+    path: data/orders*.csv
+    columns: {id: INTEGER, amount: INTEGER}
+    checks:
+      - freshness: {column: _ingested_at, max_age: 1 day}
+"""
+    project = make_project(
+        config, {}, {"data/orders1.csv": "id,amount\n1,10\nnot a number,5\n2,20\n"}
+    )
+    # the row that does not parse goes to the source's quarantine table; the check reads a
+    # timestamp with a time zone
+    assert attempts(project) == "[]"
+    assert project.quarantined_rows("orders").num_rows == 1
+    assert project.query("select count(*) as n from bronze.orders").to_pylist() == [{"n": 2}]

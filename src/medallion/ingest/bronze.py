@@ -444,22 +444,26 @@ def _write_quarantine(
 ) -> int:
     import pyarrow as pa
 
+    from medallion import arrays
+
     n = len(rejects)
-    table = pa.table(
-        {
-            "_source_file": [r.file for r in rejects],
-            "_line": [r.line for r in rejects],
-            "_raw": [r.raw for r in rejects],
-            "_error": [r.error for r in rejects],
-            "_batch": [batch] * n,
-            "_ingested_at": [ingested_at] * n,
-            "_run_id": [run_id] * n,
-        },
-        schema=quarantine_schema(),
+    schema = quarantine_schema()
+    # built from buffers: `pa.table` of Python lists would make pyarrow import pandas
+    table = pa.RecordBatch.from_arrays(
+        [
+            arrays.strings([r.file for r in rejects]),
+            arrays.ints([r.line for r in rejects]),
+            arrays.strings([r.raw for r in rejects]),
+            arrays.strings([r.error for r in rejects]),
+            arrays.ints([batch] * n),
+            arrays.instants(ingested_at, n, schema.field("_ingested_at").type),
+            arrays.repeat(arrays.strings([run_id]), n),
+        ],
+        schema=schema,
     )
     return delta.write(
         path,
-        table.to_reader(),
+        pa.RecordBatchReader.from_batches(schema, [table]),
         mode="overwrite" if overwrite else "append",
         run_id=run_id,
         metadata={BATCH_KEY: batch, "medallion.source": source},

@@ -118,8 +118,10 @@ def _source(fqn: str, where: str | None) -> exp.Select:
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[dict[str, Any]]:
-    # through Arrow: DuckDB's own conversion of TIMESTAMPTZ values needs pytz, Arrow's does not
-    return con.sql(query.sql(dialect="duckdb")).arrow().read_all().to_pylist()
+    # through Arrow: DuckDB's own conversion of TIMESTAMPTZ values needs pytz
+    from medallion import arrays
+
+    return arrays.rows(con.sql(query.sql(dialect="duckdb")).arrow().read_all())
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> Any:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,30 +226,30 @@ class QuarantineBuffer:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        from medallion import arrays
+
         n = rows.num_rows
         oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
         # broken[r, i]: row r broke expectation i (the ok columns are never NULL: coalesced)
-        broken = np.column_stack([_numpy_bools(rows.column(ok)) == 0 for ok in oks])
+        broken = np.column_stack([arrays.bools_to_numpy(rows.column(ok)) == 0 for ok in oks])
         offsets = np.zeros(n + 1, dtype=np.int32)
         np.cumsum(broken.sum(axis=1), out=offsets[1:])
         which = np.nonzero(broken)[1].astype(np.int32)  # row by row, in the header's order
         failed = pa.ListArray.from_arrays(
-            _from_numpy(offsets, pa.int32()), _strings(self.names).take(_from_numpy(which))
+            arrays.from_numpy(offsets), arrays.strings(self.names).take(arrays.from_numpy(which))
         )
-        same = _from_numpy(np.zeros(n, dtype=np.int32))
-        numbers = _from_numpy(np.arange(self.count, self.count + n, dtype=np.int64), pa.int64())
+        numbers = np.arange(self.count, self.count + n, dtype=np.int64)
         self.count += n
-        stamp = int((self.at - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
         extra = {
             "_failed_expectations": failed,
-            "_run_id": _strings([self.run_id]).take(same),
-            "_quarantined_at": _from_numpy(
-                np.full(n, stamp, dtype=np.int64), self.schema.field("_quarantined_at").type
+            "_run_id": arrays.repeat(arrays.strings([self.run_id]), n),
+            "_quarantined_at": arrays.instants(
+                self.at, n, self.schema.field("_quarantined_at").type
             ),
             "_quarantine_id": pc.binary_join_element_wise(
-                _strings([f"{self.run_id}:"]).take(same),
-                pc.cast(numbers, pa.string()),
-                _strings([""]).take(same),
+                arrays.repeat(arrays.strings([f"{self.run_id}:"]), n),
+                pc.cast(arrays.from_numpy(numbers, pa.int64()), pa.string()),
+                arrays.repeat(arrays.strings([""]), n),
             ),
         }
         columns = [
@@ -275,42 +275,6 @@ class QuarantineBuffer:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
             self.path = None
-
-
-def _from_numpy(values: Any, kind: pa.DataType | None = None) -> pa.Array:
-    """A NumPy array of fixed-width values as an Arrow array (int32 unless `kind`), without the
-    pandas probe of `pa.array`."""
-    import numpy as np
-    import pyarrow as pa
-
-    values = np.ascontiguousarray(values)
-    return pa.Array.from_buffers(kind or pa.int32(), len(values), [None, pa.py_buffer(values)])
-
-
-def _strings(texts: list[str]) -> pa.Array:
-    """Python strings as an Arrow string array, without the pandas probe of `pa.array`."""
-    import numpy as np
-    import pyarrow as pa
-
-    data = [t.encode() for t in texts]
-    offsets = np.zeros(len(data) + 1, dtype=np.int32)
-    np.cumsum([len(d) for d in data], out=offsets[1:])
-    return pa.Array.from_buffers(
-        pa.string(), len(data), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
-    )
-
-
-def _numpy_bools(column: pa.Array | pa.ChunkedArray) -> Any:
-    """A non-NULL boolean Arrow column as a NumPy int8 array (0/1), without the pandas probe of
-    `to_numpy`."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    ints = pc.cast(column, pa.int8())
-    if isinstance(ints, pa.ChunkedArray):
-        ints = ints.combine_chunks()
-    return np.frombuffer(ints.buffers()[1], dtype=np.int8, count=len(ints), offset=ints.offset)
 
 
 class Router:
@@ -343,8 +307,10 @@ class Router:
 
     def _samples(self, rows: pa.RecordBatch) -> list[dict[str, Any]]:
         """`rows` as dicts of the model's columns plus FAILED."""
+        from medallion import arrays
+
         samples = []
-        for row in rows.to_pylist():
+        for row in arrays.rows(rows):
             sample = {c: row[c] for c in self.columns}
             sample[FAILED] = [n for n, ok in zip(self.names, self.oks, strict=True) if not row[ok]]
             samples.append(sample)

@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from medallion import arrays
 from medallion.engine.duckdb_engine import scan_sql, scratch
 from medallion.errors import ExecutionError, MedallionError
 from medallion.storage import delta
@@ -352,10 +353,14 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
                         removals.add(tuple(default))
     groups = []
     for columns, tables in found.items():
+        if len(tables) == 1:
+            groups.append(tables[0])  # already distinct
+            continue
         merged = pa.concat_tables(
             [t.select(list(columns)) for t in tables], promote_options="permissive"
         )
-        groups.append(merged.group_by(list(columns)).aggregate([]))
+        # distinct in DuckDB: Arrow's group_by loads pyarrow.dataset, which imports pandas
+        groups.append(engine.con.from_arrow(merged).distinct().arrow().read_all())
     scope = Scope(groups, removals)
     return None if scope.rows > MAX_KEYS else scope
 
@@ -410,7 +415,7 @@ def _restrict(con: Any, rel: duckdb.DuckDBPyRelation, scope: Scope) -> Any:
                 hint=f"output columns: {', '.join(rel.columns)}",
             )
         if len(columns) == 1 and keys.num_rows <= INLIST_MAX:
-            values = [v for v in keys.column(0).to_pylist() if v is not None]
+            values = [v for v in arrays.values(keys.column(0)) if v is not None]
             cond = f"{_q(columns[0])} IN ({', '.join(sql_literal(v) for v in values)})"
             parts.append(rel.filter(cond if values else "false"))
         else:
@@ -1220,13 +1225,13 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
     others = []
     for g in scope.groups:
         if g.column_names == [column]:
-            values.extend(g.column(0).to_pylist())
+            values.extend(arrays.values(g.column(0)))
         else:
             others.append(g)
     if others:
         # inputs mapped to other columns: find their periods by running the SQL on them
         sub = _restrict(engine.con, rel, Scope(others)).project(_q(column)).distinct()
-        values.extend(sub.arrow().read_all().column(0).to_pylist())
+        values.extend(arrays.values(sub.arrow().read_all().column(0)))
     periods = _periods(
         [_truncate(v, model.config.grain) for v in values],
         model.config.grain,
@@ -1240,7 +1245,12 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
     out_type = rel.limit(0).arrow().schema.field(column).type
     if pa.types.is_date(out_type):
         periods = [p.date() if isinstance(p, datetime) else p for p in periods]
-    rel = _restrict(engine.con, rel, Scope([pa.table({column: pa.array(periods, type=out_type)})]))
+    # the periods as an Arrow table made by DuckDB: `pa.array` of Python dates would make pyarrow
+    # import pandas (where installed) to check their types
+    listed = ", ".join(sql_literal(p) for p in periods)
+    chosen = engine.con.sql(f"SELECT unnest([{listed}]) AS {_q(column)}").arrow().read_all()
+    chosen = chosen.cast(pa.schema([pa.field(column, out_type)]))
+    rel = _restrict(engine.con, rel, Scope([chosen]))
     predicate = f"{_q(column)} IN ({', '.join(_literal(p, out_type) for p in periods)})"
     if delta.is_delta_table(project.catalog.path(model.fqn)):
         _ensure_change_feed(project.catalog.path(model.fqn))
