@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from medallion import arrays
 from medallion.errors import ExecutionError, SelectionError
 from medallion.quality.expectations import OK_PREFIX, QUARANTINE_EXTRA, wrap
 from medallion.storage import delta
@@ -149,7 +150,10 @@ def replay(project: Project, name: str, run_id: str) -> ReplayResult:
         if ids:
             batch = done + 1
             result.batch = batch
-            engine.con.register("__medallion_replay_ids", pa.table({"_quarantine_id": ids}))
+            engine.con.register(
+                "__medallion_replay_ids",
+                pa.Table.from_arrays([arrays.strings(ids)], names=["_quarantine_id"]),
+            )
             keep = ", ".join(f"q.{_quote(c)}" for c in q.columns if c != REPLAYED)
             marked_all = q.query(
                 "__q",
@@ -201,13 +205,13 @@ def _append(
     target = pa.schema(delta.open_table(m_path).schema().to_arrow())
     present = [c for c in target.names if c in model_cols]
     table = marked.project(", ".join(_quote(c) for c in present)).arrow().read_all()
-    table = pa.table(
-        {
-            f.name: table.column(f.name).cast(f.type)
+    table = pa.Table.from_arrays(
+        [
+            table.column(f.name).cast(f.type)
             if f.name in present
             else pa.nulls(table.num_rows, f.type)
             for f in target
-        },
+        ],
         schema=target,
     )
     return delta.write(
