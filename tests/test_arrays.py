@@ -5,29 +5,28 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import numpy as np
 import pyarrow as pa
 
 from medallion import arrays
+from medallion.quality.expectations import OK_PREFIX, _failed_lists
 
 
 def test_strings_and_ints_with_nulls() -> None:
-    texts = ["a", None, "", "é€", None]
+    texts = ["a", None, "", "é€", None, "x", "y", "z", "w"]  # the bitmap spans two bytes
     assert arrays.strings(texts).equals(pa.array(texts, pa.string()))
     assert arrays.strings([]).equals(pa.array([], pa.string()))
-    numbers = [1, None, -(2**62), 0]
+    numbers = [1, None, -(2**62), 0, None, 5, 6, 7, 8, None]
     assert arrays.ints(numbers).equals(pa.array(numbers, pa.int64()))
 
 
-def test_numpy_values_repeats_and_instants() -> None:
-    assert arrays.from_numpy(np.array([3, 1], dtype=np.int32)).to_pylist() == [3, 1]
+def test_fixed_width_values_repeats_and_instants() -> None:
+    assert arrays.fixed([3, 1], pa.int32()).equals(pa.array([3, 1], pa.int32()))
+    assert arrays.fixed(range(2**40, 2**40 + 2), pa.int64()).to_pylist() == [2**40, 2**40 + 1]
     assert arrays.repeat(arrays.strings(["run"]), 3).to_pylist() == ["run"] * 3
+    assert arrays.repeat(arrays.strings(["run"]), 0).to_pylist() == []
     at = datetime(2026, 11, 22, 10, 30, 5, 123456, tzinfo=UTC)
     kind = pa.timestamp("us", tz="UTC")
     assert arrays.instants(at, 2, kind).equals(pa.array([at, at], kind))
-    flags = pa.chunked_array([[True, False], [False, True, True]])
-    assert arrays.bools_to_numpy(flags).tolist() == [1, 0, 0, 1, 1]
-    assert arrays.bools_to_numpy(pa.array([True, False, True]).slice(1)).tolist() == [0, 1]
 
 
 def test_rows_and_values_give_aware_timestamps_in_utc() -> None:
@@ -49,3 +48,19 @@ def test_rows_and_values_give_aware_timestamps_in_utc() -> None:
     assert arrays.rows(table.to_batches()[0]) == rows
     assert arrays.values(table.column("at")) == [when.astimezone(UTC), None]
     assert arrays.values(table.column("n")) == [1, 2]
+
+
+def test_failed_expectation_lists_follow_rows_and_header_order() -> None:
+    oks = {
+        f"{OK_PREFIX}0": [False, True, False, True],
+        f"{OK_PREFIX}1": [True, True, False, False],
+        f"{OK_PREFIX}2": [False, False, False, True],
+    }
+    batch = pa.RecordBatch.from_pydict({"id": [1, 2, 3, 4], **oks})
+    assert _failed_lists(batch.slice(0), ["a", "b", "c"]).to_pylist() == [
+        ["a", "c"],
+        ["c"],
+        ["a", "b", "c"],
+        ["b"],
+    ]
+    assert _failed_lists(batch.slice(1, 2), ["a", "b", "c"]).to_pylist() == [["c"], ["a", "b", "c"]]

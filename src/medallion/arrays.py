@@ -3,81 +3,68 @@
 pyarrow imports pandas (0.25-0.5 s), wherever it is installed, when it meets a Python value whose
 type it must check (`pa.array([...])`, `pa.table({...: [...]})`, `pa.scalar(...)`), when it
 turns booleans into NumPy (`to_numpy`), and when it turns a time-zone-aware timestamp into a
-Python datetime (`to_pylist`). A run needs none of that: these helpers build arrays from NumPy
-buffers, and read rows with the time zone attached in Python. `tests/runner/test_imports.py`
-checks that a run imports no pandas.
+Python datetime (`to_pylist`). A run needs none of that: these helpers build arrays from buffers
+(the standard library's `array`: NumPy is not a dependency of medallion, nor of pyarrow), and
+read rows with the time zone attached in Python. `tests/runner/test_imports.py` checks that a
+run imports no pandas.
 """
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+#: `array` type codes by byte width
+_CODES = {4: "i", 8: "q"}
 
-def from_numpy(values: Any, kind: pa.DataType | None = None) -> pa.Array:
-    """A NumPy array of fixed-width values (int32 unless `kind` says otherwise: any type of the
-    same width, e.g. int64 for timestamps) as an Arrow array without NULLs."""
-    import numpy as np
+
+def fixed(values: Iterable[int], kind: pa.DataType) -> pa.Array:
+    """Python integers as an Arrow array without NULLs of the fixed-width `kind`: a 32- or
+    64-bit integer type, or a type stored as one (timestamps: their count since the epoch)."""
     import pyarrow as pa
 
-    values = np.ascontiguousarray(values)
-    return pa.Array.from_buffers(kind or pa.int32(), len(values), [None, pa.py_buffer(values)])
-
-
-def strings(texts: list[str | None]) -> pa.Array:
-    """Python strings (None: NULL) as an Arrow string array."""
-    import numpy as np
-    import pyarrow as pa
-
-    data = [b"" if t is None else t.encode() for t in texts]
-    offsets = np.zeros(len(data) + 1, dtype=np.int32)
-    np.cumsum([len(d) for d in data], out=offsets[1:])
-    present = np.array([t is not None for t in texts], dtype=bool)
-    validity = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
-    return pa.Array.from_buffers(
-        pa.string(), len(data), [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
-    )
+    data = array(_CODES[kind.bit_width // 8], values)
+    return pa.Array.from_buffers(kind, len(data), [None, pa.py_buffer(data)])
 
 
 def ints(numbers: list[int | None]) -> pa.Array:
     """Python integers (None: NULL) as an Arrow int64 array."""
-    import numpy as np
     import pyarrow as pa
 
-    present = np.array([v is not None for v in numbers], dtype=bool)
-    data = np.array([0 if v is None else v for v in numbers], dtype=np.int64)
-    validity = None if present.all() else pa.py_buffer(np.packbits(present, bitorder="little"))
-    return pa.Array.from_buffers(pa.int64(), len(data), [validity, pa.py_buffer(data)])
+    data = array("q", (0 if v is None else v for v in numbers))
+    valid = _validity([v is not None for v in numbers])
+    return pa.Array.from_buffers(pa.int64(), len(data), [valid, pa.py_buffer(data)])
+
+
+def strings(texts: list[str | None]) -> pa.Array:
+    """Python strings (None: NULL) as an Arrow string array."""
+    import pyarrow as pa
+
+    data = [b"" if t is None else t.encode() for t in texts]
+    offsets = array("i", accumulate((len(d) for d in data), initial=0))
+    valid = _validity([t is not None for t in texts])
+    return pa.Array.from_buffers(
+        pa.string(), len(data), [valid, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    )
 
 
 def instants(at: datetime, n: int, kind: pa.DataType) -> pa.Array:
     """The aware datetime `at`, `n` times, as a timestamp array of `kind` (microseconds)."""
-    import numpy as np
-
     micros = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    return from_numpy(np.full(n, micros, dtype=np.int64), kind)
+    return fixed(array("q", [micros]) * n, kind)
 
 
-def repeat(array: pa.Array, n: int) -> pa.Array:
-    """The first value of `array`, `n` times."""
-    import numpy as np
-
-    return array.take(from_numpy(np.zeros(n, dtype=np.int32)))
-
-
-def bools_to_numpy(column: pa.Array | pa.ChunkedArray) -> Any:
-    """A boolean Arrow column without NULLs as a NumPy int8 array of 0 and 1."""
-    import numpy as np
+def repeat(values: pa.Array, n: int) -> pa.Array:
+    """The first value of `values`, `n` times."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    ints = pc.cast(column, pa.int8())
-    if isinstance(ints, pa.ChunkedArray):
-        ints = ints.combine_chunks()
-    return np.frombuffer(ints.buffers()[1], dtype=np.int8, count=len(ints), offset=ints.offset)
+    return values.take(fixed(array("i", [0]) * n, pa.int32()))
 
 
 def rows(data: pa.Table | pa.RecordBatch) -> list[dict[str, Any]]:
@@ -103,6 +90,19 @@ def values(column: pa.Array | pa.ChunkedArray) -> list[Any]:
         return column.to_pylist()
     naive = column.cast(pa.timestamp(kind.unit))
     return [None if v is None else v.replace(tzinfo=UTC) for v in naive.to_pylist()]
+
+
+def _validity(present: list[bool]) -> pa.Buffer | None:
+    """An Arrow validity bitmap (least significant bit first), None when nothing is NULL."""
+    import pyarrow as pa
+
+    if all(present):
+        return None
+    bits = bytearray((len(present) + 7) // 8)
+    for i, p in enumerate(present):
+        if p:
+            bits[i >> 3] |= 1 << (i & 7)
+    return pa.py_buffer(bytes(bits))
 
 
 def _zoned(schema: pa.Schema) -> list[str]:

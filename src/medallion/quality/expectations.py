@@ -15,7 +15,7 @@ computed only for the rows set aside, as they are set aside):
 A row failing several expectations gets the strictest action: fail > quarantine > drop > warn;
 DuckDB computes it as three boolean columns (keep, quarantine, fail; the other rows are dropped),
 so routing a batch is a filter by an existing column. Quarantined rows get their quarantine
-columns as they are set aside (Arrow arrays built from NumPy buffers: any Python value given to
+columns as they are set aside (in Arrow, through `medallion.arrays`: any Python value given to
 pyarrow — `pa.array`, `pa.scalar`, a number to compare with — makes it import pandas, where
 installed, to check the value's type: 0.3-0.5 s), are kept in memory up to QUARANTINE_MEMORY
 bytes, then spilled to a Parquet file (bounded memory), and land in their Delta table after the
@@ -222,33 +222,23 @@ class QuarantineBuffer:
         self._writer.write_batch(batch)
 
     def _with_quarantine_columns(self, rows: pa.RecordBatch) -> pa.RecordBatch:
-        import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
         from medallion import arrays
 
         n = rows.num_rows
-        oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
-        # broken[r, i]: row r broke expectation i (the ok columns are never NULL: coalesced)
-        broken = np.column_stack([arrays.bools_to_numpy(rows.column(ok)) == 0 for ok in oks])
-        offsets = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum(broken.sum(axis=1), out=offsets[1:])
-        which = np.nonzero(broken)[1].astype(np.int32)  # row by row, in the header's order
-        failed = pa.ListArray.from_arrays(
-            arrays.from_numpy(offsets), arrays.strings(self.names).take(arrays.from_numpy(which))
-        )
-        numbers = np.arange(self.count, self.count + n, dtype=np.int64)
+        numbers = arrays.fixed(range(self.count, self.count + n), pa.int64())
         self.count += n
         extra = {
-            "_failed_expectations": failed,
+            "_failed_expectations": _failed_lists(rows, self.names),
             "_run_id": arrays.repeat(arrays.strings([self.run_id]), n),
             "_quarantined_at": arrays.instants(
                 self.at, n, self.schema.field("_quarantined_at").type
             ),
             "_quarantine_id": pc.binary_join_element_wise(
                 arrays.repeat(arrays.strings([f"{self.run_id}:"]), n),
-                pc.cast(arrays.from_numpy(numbers, pa.int64()), pa.string()),
+                pc.cast(numbers, pa.string()),
                 arrays.repeat(arrays.strings([""]), n),
             ),
         }
@@ -275,6 +265,33 @@ class QuarantineBuffer:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
             self.path = None
+
+
+def _failed_lists(rows: pa.RecordBatch, names: list[str]) -> pa.Array:
+    """Per row, the names of the expectations it broke (in the header's order), from its
+    `__medallion_ok_<i>` columns (never NULL: coalesced to FALSE). In Arrow: the (row,
+    expectation) pairs of the broken ones, sorted by row then expectation, give the lists'
+    values; the broken count per row, summed up, their offsets."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from medallion import arrays
+
+    where, which, counts = [], [], None
+    for i in range(len(names)):
+        broken = pc.invert(rows.column(f"{OK_PREFIX}{i}"))
+        at = pc.indices_nonzero(broken)
+        where.append(at)
+        which.append(arrays.repeat(arrays.fixed([i], pa.int32()), len(at)))
+        ones = pc.cast(broken, pa.int32())
+        counts = ones if counts is None else pc.add(counts, ones)
+    expectation = pa.concat_arrays(which)
+    pairs = pa.RecordBatch.from_arrays([pa.concat_arrays(where), expectation], ["row", "which"])
+    order = pc.sort_indices(pairs, sort_keys=[("row", "ascending"), ("which", "ascending")])
+    offsets = pa.concat_arrays(
+        [arrays.fixed([0], pa.int32()), pc.cumulative_sum(counts).cast(pa.int32())]
+    )
+    return pa.ListArray.from_arrays(offsets, arrays.strings(names).take(expectation.take(order)))
 
 
 class Router:
