@@ -317,14 +317,14 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
     if batch.schema.equals(schema):
         return batch
-    arrays = []
+    columns = []
     for column, field in zip(batch.columns, schema, strict=True):
         if column.type != field.type:
             if isinstance(column, pa.ExtensionArray):
                 column = column.storage
             column = column.cast(field.type)
-        arrays.append(column)
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 # -- MySQL / MariaDB ----------------------------------------------------------------------------

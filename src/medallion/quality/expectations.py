@@ -230,16 +230,16 @@ class QuarantineBuffer:
         n = rows.num_rows
         numbers = arrays.fixed(range(self.count, self.count + n), pa.int64())
         self.count += n
+        run_ids = arrays.repeat(arrays.strings([self.run_id]), n)
         extra = {
             "_failed_expectations": _failed_lists(rows, self.names),
-            "_run_id": arrays.repeat(arrays.strings([self.run_id]), n),
+            "_run_id": run_ids,
             "_quarantined_at": arrays.instants(
                 self.at, n, self.schema.field("_quarantined_at").type
             ),
+            # <run_id>:<n>, the last argument being the separator
             "_quarantine_id": pc.binary_join_element_wise(
-                arrays.repeat(arrays.strings([f"{self.run_id}:"]), n),
-                pc.cast(numbers, pa.string()),
-                arrays.repeat(arrays.strings([""]), n),
+                run_ids, pc.cast(numbers, pa.string()), arrays.repeat(arrays.strings([":"]), n)
             ),
         }
         columns = [

@@ -559,11 +559,14 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
         if model.config.delete_when
         else None
     )
+    # the table as this merge finds it (nothing commits to it before the merge does): its
+    # files are read once for every decision below
+    target = None if inc.full or not delta.is_delta_table(path) else delta.snapshot(path)
     rebuild = None
     if scope is not None:
         res.details["touched"] = scope.rows
-        if deletes is None:
-            rebuild = _rebuild_instead(project, engine, model, path, scope, res.rows_read)
+        if deletes is None and target is not None:
+            rebuild = _rebuild_instead(project, engine, model, target, scope, res.rows_read)
         if rebuild is None:
             rel = _restrict(engine.con, rel, scope)
         else:
@@ -572,7 +575,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
 
     first = _FirstBuild(
         model,
-        deletes is None and (inc.full or not delta.is_delta_table(path) or rebuild is not None),
+        deletes is None and (target is None or rebuild is not None),
     )
 
     def write(reader: pa.RecordBatchReader) -> int:
@@ -593,7 +596,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
             deduped = _dedupe(staged.rel, keys, model.config.order_by)
             n_deduped = _count(deduped)
             res.details["duplicates_dropped"] = staged.rows - n_deduped
-            if inc.full or not delta.is_delta_table(path):
+            if target is None:
                 kept = deduped
                 if deletes is not None:
                     kept = deduped.filter(f"NOT coalesce(({deletes.sql(dialect='duckdb')}), false)")
@@ -601,7 +604,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 res.details["merge"] = {"inserted": n_kept, "deleted": n_deduped - n_kept}
                 res.details["delta_rows"] = n_kept
                 return _write(project, model, kept.arrow(), "overwrite", run_id, props, txn)
-            gone = _gone(staged, path, scope, deduped, keys) if scope is not None else None
+            gone = _gone(staged, target, scope, deduped, keys) if scope is not None else None
             if n_deduped == 0 and not gone:
                 res.details["merge"] = {"inserted": 0, "updated": 0, "deleted": 0}
                 res.details["delta_rows"] = 0
@@ -610,7 +613,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
             kept = deduped
             if deletes is not None:
                 kept = deduped.filter(f"NOT coalesce(({deletes.sql(dialect='duckdb')}), false)")
-            matched, touched, files = _overlap(staged, deduped, path, keys)
+            matched, touched, files = _overlap(staged, deduped, target, keys)
             if matched == 0 and not gone:
                 # only new keys: an append, without delta-rs scanning the whole target
                 n_kept = _count(kept)
@@ -618,9 +621,8 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 res.details["merge_path"] = "append (no key exists yet)"
                 res.details["delta_rows"] = n_kept
                 return _write(project, model, kept.arrow(), "append", run_id, props, txn)
-            rows = delta.snapshot(path).rows
             if (
-                rows >= REWRITE_MIN_ROWS
+                target.rows >= REWRITE_MIN_ROWS
                 and touched * 2 >= files
                 and not _read_incrementally(project, model.fqn)
             ):
@@ -629,16 +631,16 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 # rewrite is cheaper. Only for tables nobody reads incrementally: an overwrite
                 # carries no change feed.
                 res.details["merge_path"] = f"rewrite ({touched} of {files} files touched)"
-                kept_matched = _overlap(staged, kept, path, keys)[0] if deletes else matched
+                kept_matched = _overlap(staged, kept, target, keys)[0] if deletes else matched
                 n_kept = _count(kept)
                 res.details["merge"] = {
                     "inserted": n_kept - kept_matched,
                     "updated": kept_matched,  # rewritten with the new values, changed or not
-                    "deleted": matched - kept_matched + _count_gone(staged, path, gone),
+                    "deleted": matched - kept_matched + _count_gone(staged, target, gone),
                 }
                 counter = delta.RowCounter()
                 version = _rewrite(
-                    project, model, staged, kept, gone, path, keys, run_id, props, txn, counter
+                    project, model, staged, kept, gone, target, keys, run_id, props, txn, counter
                 )
                 res.details["delta_rows"] = counter.rows  # the commit holds the whole table
                 return version
@@ -794,31 +796,42 @@ def _first_build(
     return version, read.rows, written.rows
 
 
-def _overlap(staged: _Staged, source: Any, path: Any, keys: list[str]) -> tuple[int, int, int]:
-    """(keys of `source` already in the target, target files holding one, target files): one
-    scan of the target's key columns, which decides how to merge."""
-    snap = delta.snapshot(path)
-    paths = snap.files.paths
+def _file_scan(target: delta.Snapshot, columns: list[str]) -> str | None:
+    """SELECT of `columns` and the data file of each row (`filename`) over the target's files;
+    None when the files cannot tell (no file, a table only deltalake reads, a partition column
+    among `columns`, which the files do not store)."""
+    paths = target.files.paths
     if (
         not paths
-        or snap.files.fallback is not None
-        or set(keys) & set(snap.files.partition_columns)
+        or target.files.fallback is not None
+        or set(columns) & set(target.files.partition_columns)
     ):
-        return 1, 0, 0  # no file-level answer: let delta-rs merge
+        return None
     file_list = ", ".join(sql_literal(p) for p in paths)
-    cols = ", ".join(_q(k) for k in keys)
+    cols = ", ".join(_q(c) for c in columns)
     options = "filename = true, hive_partitioning = false"
-    target = f"SELECT {cols}, filename FROM read_parquet([{file_list}], {options})"
+    return f"SELECT {cols}, filename FROM read_parquet([{file_list}], {options})"
+
+
+def _overlap(
+    staged: _Staged, source: Any, target: delta.Snapshot, keys: list[str]
+) -> tuple[int, int, int]:
+    """(keys of `source` already in the target, target files holding one, target files): one
+    scan of the target's key columns, which decides how to merge."""
+    scan = _file_scan(target, keys)
+    if scan is None:
+        return 1, 0, 0  # no file-level answer: let delta-rs merge
+    cols = ", ".join(_q(k) for k in keys)
     name = f"{staged.name}_source_keys"
     source.project(cols).create(name)  # a table: the connection allows one open result
     try:
         matched, touched = staged.con.sql(
-            f"SELECT count(*), count(DISTINCT t.filename) FROM ({target}) t "
+            f"SELECT count(*), count(DISTINCT t.filename) FROM ({scan}) t "
             f"JOIN {name} s USING ({cols})"
         ).fetchall()[0]
     finally:
         staged.con.execute(f"DROP TABLE IF EXISTS {name}")
-    return int(matched), int(touched), len(paths)
+    return int(matched), int(touched), len(target.files.paths)
 
 
 #: a merge into a table this large, whose changed keys are in most of its files, is done as a
@@ -827,7 +840,12 @@ REWRITE_MIN_ROWS = 250_000
 
 
 def _rebuild_instead(
-    project: Project, engine: Engine, model: Model, path: Any, scope: Scope, rows_read: int
+    project: Project,
+    engine: Engine,
+    model: Model,
+    target: delta.Snapshot,
+    scope: Scope,
+    rows_read: int,
 ) -> str | None:
     """Why the model is better rebuilt whole than merged (None: merge it). A merge whose scope
     holds rows in most of a large table's files rewrites the table anyway (see _merge): reading
@@ -843,42 +861,30 @@ def _rebuild_instead(
     touch (and deletes those it no longer produces), so the table always equals the model over
     its current inputs. Not for tables a model reads incrementally (an overwrite carries no
     change feed)."""
-    if (
-        model.config.order_by is not None
-        or not delta.is_delta_table(path)
-        or _read_incrementally(project, model.fqn)
-    ):
-        return None
-    snap = delta.snapshot(path)
-    paths = snap.files.paths
     columns = list(dict.fromkeys(c for g in scope.groups for c in g.column_names))
     if (
-        snap.rows < REWRITE_MIN_ROWS
-        or rows_read > 2 * snap.rows
-        or not paths
-        or snap.files.fallback is not None
-        or set(columns) & set(snap.files.partition_columns)
-        or not set(columns) <= set(snap.schema.names)
+        model.config.order_by is not None
+        or _read_incrementally(project, model.fqn)
+        or target.rows < REWRITE_MIN_ROWS
+        or rows_read > 2 * target.rows
+        or not set(columns) <= set(target.schema.names)
     ):
         return None
-    file_list = ", ".join(sql_literal(p) for p in paths)
-    cols = ", ".join(_q(c) for c in columns)
-    target = engine.con.sql(
-        f"SELECT {cols}, filename FROM read_parquet([{file_list}], "
-        "filename = true, hive_partitioning = false)"
-    )
-    touched = int(
-        _restrict(engine.con, target, scope).aggregate("count(DISTINCT filename)").fetchall()[0][0]
-    )
-    if touched * 2 < len(paths):
+    scan = _file_scan(target, columns)
+    if scan is None:
         return None
-    return f"rebuild ({touched} of {len(paths)} files hold a recomputed row)"
+    in_scope = _restrict(engine.con, engine.con.sql(scan), scope)
+    touched = int(in_scope.aggregate("count(DISTINCT filename)").fetchall()[0][0])
+    files = len(target.files.paths)
+    if touched * 2 < files:
+        return None
+    return f"rebuild ({touched} of {files} files hold a recomputed row)"
 
 
-def _count_gone(staged: _Staged, path: Any, gone: str | None) -> int:
+def _count_gone(staged: _Staged, target: delta.Snapshot, gone: str | None) -> int:
     if not gone:
         return 0
-    body, names = scan_sql(staged.con, delta.snapshot(path).files, f"{staged.name}_gone_count")
+    body, names = scan_sql(staged.con, target.files, f"{staged.name}_gone_count")
     try:
         return int(staged.con.sql(f"SELECT count(*) FROM ({body}) t WHERE {gone}").fetchall()[0][0])
     finally:
@@ -891,10 +897,10 @@ def _read_incrementally(project: Project, fqn: str) -> bool:
     return any(fqn in m.incremental_inputs for m in project.models.values())
 
 
-def _rewrite(project, model, staged, kept, gone, path, keys, run_id, props, txn, counter) -> int:
+def _rewrite(project, model, staged, kept, gone, target, keys, run_id, props, txn, counter) -> int:
     """The merge as one overwrite: the target's rows whose key is not among the new rows (nor
     gone), then the new rows, streamed from DuckDB into the Delta writer."""
-    body, names = scan_sql(staged.con, delta.snapshot(path).files, f"{staged.name}_target")
+    body, names = scan_sql(staged.con, target.files, f"{staged.name}_target")
     keys_tbl = f"{staged.name}_keys_all"
     cols = ", ".join(_q(k) for k in keys)
     staged.con.execute(
@@ -919,7 +925,9 @@ def _rewrite(project, model, staged, kept, gone, path, keys, run_id, props, txn,
             staged.con.unregister(n)
 
 
-def _gone(staged: _Staged, path: Any, scope: Scope, source: Any, keys: list[str]) -> str | None:
+def _gone(
+    staged: _Staged, target: delta.Snapshot, scope: Scope, source: Any, keys: list[str]
+) -> str | None:
     """A merge predicate deleting the target rows the recomputation no longer produces: rows of
     the recomputed scope whose key is not in the new rows (their input rows were deleted).
     Found in DuckDB, so the predicate lists only those keys (usually none)."""
@@ -941,9 +949,8 @@ def _gone(staged: _Staged, path: Any, scope: Scope, source: Any, keys: list[str]
         if g.column_names != keys and tuple(g.column_names) in scope.removals
     ]
     if others:
-        body, names = scan_sql(con, delta.snapshot(path).files, f"{staged.name}_gone")
-        target = con.sql(body)
-        in_scope = _restrict(con, target, Scope(others)).project(cols)
+        body, names = scan_sql(con, target.files, f"{staged.name}_gone")
+        in_scope = _restrict(con, con.sql(body), Scope(others)).project(cols)
         rows += in_scope.except_(source.project(cols)).fetchall()
         for n in names:
             con.unregister(n)
