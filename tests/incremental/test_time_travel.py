@@ -5,6 +5,7 @@ per-layer retention."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from collections.abc import Callable
 from typing import Any
 
@@ -99,6 +100,26 @@ def test_a_version_number_over_two_tables_is_an_error(two_runs: tuple[Project, s
     assert err.value.message == (
         "--as-of 0 is a version number, but the query reads 2 tables (silver.t, gold.g)"
     )
+
+
+def test_a_time_before_the_first_version_is_an_error_not_version_0(
+    two_runs: tuple[Project, str, str],
+) -> None:
+    project, _, _ = two_runs
+    _, history = project.table_history("silver.t")
+    before = history[-1]["timestamp"] - timedelta(hours=1)
+
+    with pytest.raises(QueryError) as err:
+        project.query("select * from silver.t", as_of=before)
+    assert err.value.message.startswith(
+        f"silver.t: the table did not exist at {before.isoformat()}: its first version was "
+        "written at "
+    )
+
+    result = project.restore("silver.t", before)
+    assert not result.ok
+    assert "did not exist at" in (result.steps[0].error or "")
+    assert delta.open_table(project.catalog.path("silver.t")).version() == 1  # no new version
 
 
 def test_restore_makes_v0_current_as_a_new_version(two_runs: tuple[Project, str, str]) -> None:

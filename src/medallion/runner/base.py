@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from medallion.errors import ExecutionError, MedallionError, QueryError
+from medallion.errors import ExecutionError, MedallionError, QueryError, StorageError
 from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def attach_as_of(
     project: Project, engine: Engine, refs: list[str], as_of: int | str | datetime
 ) -> None:
     """Attach the tables a query reads as they were at a version or a time."""
-    from deltalake import DeltaTable
+    from medallion.storage import delta
 
     target = parse_as_of(as_of)
     tables = base_tables(project, refs)
@@ -183,15 +183,13 @@ def attach_as_of(
     else:
         versions = {}
         for table in tables:
-            dt = DeltaTable(str(project.catalog.path(table)))
             try:
-                dt.load_as_version(target)
-            except Exception:
+                versions[table] = delta.version_at(project.catalog.path(table), target)
+            except StorageError as e:
                 raise QueryError(
-                    f"{table} did not exist at {target.isoformat()}",
+                    f"{table}: {e.message}",
                     hint=f"`medallion history {table}` shows when each version was written",
                 ) from None
-            versions[table] = dt.version()
     for table, version in versions.items():
         try:
             engine.attach_table(table, version)

@@ -99,6 +99,23 @@ def open_table(path: Path, version: int | None = None):
         raise StorageError(f"cannot open Delta table: {e}", file=path) from None
 
 
+def version_at(path: Path, when: datetime) -> int:
+    """The table's version current at `when`: the last commit made at or before it. A time
+    before the table's first commit is a StorageError (delta-rs would answer version 0)."""
+    dt = open_table(path)
+    first_ms = min(c["timestamp"] for c in dt.history())
+    if when.timestamp() * 1000 < first_ms:
+        first = datetime.fromtimestamp(first_ms / 1000, tz=UTC)
+        raise StorageError(
+            f"the table did not exist at {when.isoformat()}: its first version was written at "
+            f"{first.isoformat(timespec='seconds')}",
+            file=path,
+            hint="`medallion history TABLE` shows when each version was written",
+        )
+    dt.load_as_version(when)
+    return dt.version()
+
+
 def write(
     path: Path,
     data: pa.RecordBatchReader,

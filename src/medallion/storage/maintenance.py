@@ -55,21 +55,17 @@ def restore(path: Path, target: int | datetime, run_id: str) -> int:
             file=path,
             hint="`medallion history TABLE` lists the versions",
         )
+    # a time before the first commit is an error (delta-rs would restore version 0)
+    version = target if isinstance(target, int) else delta.version_at(path, target)
     extra: dict[str, Any] = {"medallion.restore_to": str(target)}
     # The restored content was built from some upstream versions: record them again, so an
     # incremental model's next run reads what is new since *those* (its checkpoint moves back
     # with its data).
-    old = delta.open_table(path)
+    upstream = delta.consumed_upstream_at(path, version)
+    if upstream is not None:
+        extra[delta.UPSTREAM_KEY] = json.dumps(upstream)
     try:
-        old.load_as_version(target)
-    except Exception:
-        old = None
-    if old is not None:
-        upstream = delta.consumed_upstream_at(path, old.version())
-        if upstream is not None:
-            extra[delta.UPSTREAM_KEY] = json.dumps(upstream)
-    try:
-        dt.restore(target, commit_properties=_props(run_id, extra))
+        dt.restore(version, commit_properties=_props(run_id, extra))
     except Exception as e:
         raise StorageError(
             f"cannot restore to {target}: {e}",
