@@ -116,6 +116,47 @@ def test_numeric_lookback_rereads_ids(tmp_path: Path) -> None:
     ]
 
 
+def test_lookback_on_a_text_timestamp_cursor(tmp_path: Path) -> None:
+    """SQLite keeps times as text: the lookback is subtracted as a time and written back in the
+    watermark's own format, so the text comparison stays a time comparison."""
+    db = tmp_path / "shop.db"
+    sqlite(
+        db,
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT)",
+        "INSERT INTO people VALUES (1, 'ann', '2026-01-01 08:00:00'), "
+        "(2, 'bo', '2026-01-01 09:30:00'), (3, 'cy', '2026-01-01 10:00:00')",
+    )
+    project = make(
+        tmp_path / "p", f"dsn: {db}\ntable: people\ncursor: updated_at\nlookback: 1 hour"
+    )
+    run_ok(project)
+    assert watermark(project) == "2026-01-01 10:00:00"
+    sqlite(db, "INSERT INTO people VALUES (4, 'di', '2026-01-01 11:00:00')")
+    second = run_ok(project)
+    # updated_at > '2026-01-01 09:00:00': bo and cy again, and the new di
+    assert second.step("bronze.people").rows_written == 3
+    assert bronze(project) == [(1, "ann"), (2, "bo"), (2, "bo"), (3, "cy"), (3, "cy"), (4, "di")]
+
+
+def test_lookback_on_a_text_cursor_that_is_no_time_is_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    sqlite(
+        db,
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, code TEXT)",
+        "INSERT INTO people VALUES (1, 'ann', 'a7'), (2, 'bo', 'b3')",
+    )
+    project = make(tmp_path / "p", f"dsn: {db}\ntable: people\ncursor: code\nlookback: 1 hour")
+    run_ok(project)
+    sqlite(db, "INSERT INTO people VALUES (3, 'cy', 'c1')")
+    second = project.run()
+    assert not second.ok
+    assert second.step("bronze.people").error == (
+        "the cursor holds text that is not a time ('b3'), so a lookback cannot be subtracted "
+        "from it\n  hint: remove `lookback`, or use a numeric or timestamp cursor column"
+    )
+    assert delta.open_table(project.catalog.path("bronze.people")).version() == 0
+
+
 def test_first_run_includes_rows_with_a_null_cursor(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
     sqlite(

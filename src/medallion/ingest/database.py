@@ -62,6 +62,8 @@ def low_bound(watermark: str | None, lookback: str | float | None, like: Any = N
     its digits would read as a date, e.g. 20240101)."""
     if watermark is None:
         return None
+    if isinstance(like, str):  # a text column (SQLite has no time type): compared as text
+        return watermark if lookback is None else _text_time_minus(watermark, lookback)
     value: Any = watermark
     if isinstance(like, int | float | Decimal) and not isinstance(like, bool):
         value = Decimal(watermark)
@@ -81,6 +83,26 @@ def low_bound(watermark: str | None, lookback: str | float | None, like: Any = N
         seconds = lookback if isinstance(lookback, int | float) else duration_seconds(lookback)
         return value - timedelta(seconds=float(seconds))
     return value - Decimal(str(lookback if not isinstance(lookback, str) else lookback.split()[0]))
+
+
+def _text_time_minus(watermark: str, lookback: str | float) -> str:
+    """A time held as text minus the lookback, written back the way the watermark is (date or
+    date and time, 'T' or ' ' between them), so the text comparison stays a time comparison."""
+    from medallion.config.schema import duration_seconds
+
+    try:
+        value = datetime.fromisoformat(watermark)
+    except ValueError:
+        raise SourceError(
+            f"the cursor holds text that is not a time ({watermark!r}), so a lookback cannot be "
+            "subtracted from it",
+            hint="remove `lookback`, or use a numeric or timestamp cursor column",
+        ) from None
+    seconds = lookback if isinstance(lookback, int | float) else duration_seconds(lookback)
+    value -= timedelta(seconds=float(seconds))
+    if len(watermark) == 10 and value.time() == datetime.min.time():  # a date: stays a date
+        return value.date().isoformat()
+    return value.isoformat(sep="T" if "T" in watermark else " ")
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
