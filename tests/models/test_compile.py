@@ -103,7 +103,48 @@ REFUSED = [
     ("select cast(order_id as hugeint) as h from bronze.orders", "snowflake", "INT128", 1),
     ("select\n  arg_max(order_id, amount) as a from bronze.orders", "postgres", "arg_max", 2),
     ("select\n\n  frobnicate(order_id) as f from bronze.orders", "spark", "frobnicate", 3),
+    # Spark has no SELECT * modifiers, Databricks only EXCEPT, BigQuery no RENAME
+    ("select * replace (1 as amount) from bronze.orders", "spark", "REPLACE", 1),
+    ("select * replace (1 as amount) from bronze.orders", "databricks", "REPLACE", 1),
+    ("select * rename (amount as a) from bronze.orders", "bigquery", "RENAME", 1),
+    # DuckDB indexes text by character; elsewhere x[1] is a list element (or an error)
+    ("select\n  upper(status[1]) as initial from bronze.orders", "snowflake", "subscript", 2),
+    ("select status[2:] as rest from bronze.orders", "spark", "subscript", 1),
 ]
+
+
+def test_list_subscripts_and_the_targets_star_modifiers_compile(
+    make_project: Callable[..., Project],
+) -> None:
+    models = {
+        **PORTABLE,
+        "gold/parts.sql": "select split(status, '-')[1] as head, * exclude (amount)\n"
+        "from bronze.orders\n",
+    }
+    project = make_project(CONFIG, models, DATA)
+    project.compile("databricks")
+    project.compile("bigquery")
+    compiled = project.root / "target" / "compiled"
+    databricks = " ".join((compiled / "databricks/gold/parts.sql").read_text().split())
+    assert "SPLIT(status, CONCAT('\\\\Q', '-', '\\\\E'))[0] AS head" in databricks
+    assert "* EXCEPT (amount)" in databricks
+    bigquery = " ".join((compiled / "bigquery/gold/parts.sql").read_text().split())
+    assert "SPLIT(status, '-')[0] AS head, * EXCEPT (amount)" in bigquery
+
+
+def test_regexp_matches_keeps_its_meaning_on_snowflake(
+    make_project: Callable[..., Project],
+) -> None:
+    """Snowflake's REGEXP_LIKE matches the whole text; DuckDB's regexp_matches any part."""
+    models = {
+        **PORTABLE,
+        "gold/re.sql": "select regexp_matches(status, 'ship') as s\nfrom bronze.orders\n",
+    }
+    project = make_project(CONFIG, models, DATA)
+    project.compile("snowflake")
+    sql = (project.root / "target/compiled/snowflake/gold/re.sql").read_text()
+    assert "REGEXP_INSTR(status, 'ship') > 0" in sql
+    assert "REGEXP_LIKE" not in sql
 
 
 @pytest.mark.parametrize(("sql", "dialect", "what", "line"), REFUSED)

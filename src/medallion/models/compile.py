@@ -10,7 +10,11 @@ which is wrong SQL for the target. Compilation refuses those instead:
 - every function is checked: one SQLGlot renders with a rule of the target dialect is trusted;
   one it would print under its generic name must be on the target's list below (functions known
   to exist there with DuckDB's meaning), and one SQLGlot does not know at all is refused;
-- DuckDB-only syntax and types are refused per dialect (see UNSUPPORTED_SYNTAX);
+- DuckDB-only syntax and types are refused per dialect (`_syntax_problems`): `SELECT *`
+  modifiers the target lacks, `x[...]` on a value not known to be a list (DuckDB indexes text
+  by character), ...;
+- `regexp_matches` (a partial match) is written `REGEXP_INSTR(x, p) > 0` for Snowflake, whose
+  REGEXP_LIKE matches the whole text;
 - the output is parsed back with the target dialect.
 
 A refused model is reported with its file, line and the construct, and nothing is written (the
@@ -44,20 +48,20 @@ DIALECTS = ("spark", "databricks", "snowflake", "bigquery", "postgres")
 #: target dialect
 _COMMON = """
     ABS AVG CEIL COALESCE CONCAT CORR COUNT COVAR_POP COVAR_SAMP CUME_DIST CURRENT_DATE
-    CURRENT_TIMESTAMP DENSE_RANK EXP FIRST_VALUE FLOOR GREATEST LAG LAST_VALUE LEAD LEAST LENGTH
-    LN LOWER LPAD LTRIM MAX MIN MOD NTH_VALUE NTILE NULLIF PERCENT_RANK POWER RANK REPLACE
-    REVERSE ROUND ROW_NUMBER RPAD RTRIM SIGN SQRT STDDEV STDDEV_POP STDDEV_SAMP SUBSTRING SUM
+    CURRENT_TIMESTAMP DENSE_RANK EXP FIRST_VALUE FLOOR GREATEST LAG LAST_VALUE LEAD LEAST LEFT
+    LENGTH LN LOWER LPAD LTRIM MAX MIN MOD NTH_VALUE NTILE NULLIF PERCENT_RANK POWER RANK REPLACE
+    REVERSE RIGHT ROUND ROW_NUMBER RPAD RTRIM SIGN SQRT STDDEV STDDEV_POP STDDEV_SAMP SUBSTRING SUM
     TRIM UPPER VARIANCE VAR_POP VAR_SAMP
 """
 #: ... and those that exist in some of them only
 _EXTRA = {
-    "postgres": "ARRAY_AGG BOOL_AND BOOL_OR INITCAP MD5 PERCENTILE_CONT PERCENTILE_DISC SPLIT_PART "
+    "postgres": "ARRAY_AGG BOOL_AND BOOL_OR DATE_TRUNC INITCAP MD5 PERCENTILE_CONT PERCENTILE_DISC SPLIT_PART "
     "STRING_AGG TO_CHAR",
     "spark": "BOOL_AND BOOL_OR COUNT_IF INITCAP MAX_BY MD5 MIN_BY PERCENTILE_CONT PERCENTILE_DISC "
-    "SPLIT_PART",
-    "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF INITCAP MAX_BY MD5 MIN_BY "
-    "PERCENTILE_CONT PERCENTILE_DISC SPLIT_PART",
-    "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5",
+    "REGEXP_LIKE SPLIT_PART",
+    "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF DATE_TRUNC INITCAP MAX_BY MD5 MIN_BY "
+    "PERCENTILE_CONT PERCENTILE_DISC REGEXP_INSTR SPLIT SPLIT_PART",
+    "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5 SPLIT",
 }
 COMMON_FUNCTIONS = frozenset(_COMMON.split())
 DIALECT_FUNCTIONS = {dialect: frozenset(names.split()) for dialect, names in _EXTRA.items()}
@@ -84,15 +88,30 @@ def _syntax_problems(tree: exp.Expression, dialect: str) -> list[tuple[exp.Expre
 
     problems: list[tuple[exp.Expression, str]] = []
     pg = dialect == "postgres"
+    star_ok = _STAR_MODIFIERS[dialect]
     for node in tree.walk():
         if isinstance(node, exp.Columns):
             problems.append((node, "COLUMNS(...) (DuckDB only)"))
-        elif (
-            isinstance(node, exp.Star)
-            and pg
-            and any(node.args.get(k) for k in ("except_", "except", "replace", "rename"))
+        elif isinstance(node, exp.Star) and any(
+            node.args.get(k) and k not in star_ok for k in _STAR_SPELLING
         ):
-            problems.append((node, "SELECT * EXCLUDE/REPLACE (no PostgreSQL equivalent)"))
+            used = next(k for k in _STAR_SPELLING if node.args.get(k) and k not in star_ok)
+            problems.append((node, f"SELECT * {_STAR_SPELLING[used]} (no {dialect} equivalent)"))
+        elif isinstance(node, exp.Bracket) and not _indexes_a_list(node.this):
+            problems.append(
+                (
+                    node,
+                    "a subscript x[...] on a value that is not known to be a list (DuckDB "
+                    "indexes text by character, other engines do not): use substring() for "
+                    "text",
+                )
+            )
+        elif (
+            isinstance(node, exp.RegexpLike)
+            and dialect == "snowflake"
+            and node.args.get("flag") is not None
+        ):
+            problems.append((node, "regexp_matches() with options (use an inline flag)"))
         elif isinstance(node, exp.Struct) and pg:
             problems.append((node, "a struct value (PostgreSQL has no named structs)"))
         elif isinstance(node, exp.Lambda) and dialect in ("postgres", "bigquery"):
@@ -113,6 +132,40 @@ def _syntax_problems(tree: exp.Expression, dialect: str) -> list[tuple[exp.Expre
         elif isinstance(node, exp.DataType) and node.this in _unsigned_or_huge():
             problems.append((node, f"type {node.this.name} (no equivalent outside DuckDB)"))
     return problems
+
+
+#: the `SELECT *` modifiers, as DuckDB spells them, by SQLGlot argument ...
+_STAR_SPELLING = {"except_": "EXCLUDE", "replace": "REPLACE", "rename": "RENAME", "ilike": "ILIKE"}
+#: ... and those each target has (Spark has none of them; Databricks has EXCEPT)
+_STAR_MODIFIERS: dict[str, frozenset[str]] = {
+    "postgres": frozenset(),
+    "spark": frozenset(),
+    "databricks": frozenset({"except_"}),
+    "bigquery": frozenset({"except_", "replace"}),
+    "snowflake": frozenset({"except_", "replace", "rename", "ilike"}),
+}
+
+
+def _indexes_a_list(value: exp.Expression) -> bool:
+    """Whether `value` is known to be a list (or map): a function that makes one, or a value
+    SQLGlot typed so. A column's type is not known when compiling."""
+    import sqlglot.expressions as exp
+
+    makes_list = (exp.Array, exp.ArrayAgg, exp.Split, exp.RegexpSplit, exp.Map, exp.VarMap)
+    return isinstance(value, makes_list) or bool(
+        value.type and value.type.is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.MAP)
+    )
+
+
+def _partial_regexp(node: exp.Expression) -> exp.Expression:
+    """Snowflake's REGEXP_LIKE matches the whole text, DuckDB's regexp_matches any part of it:
+    REGEXP_INSTR(x, p) > 0 keeps DuckDB's meaning."""
+    import sqlglot.expressions as exp
+
+    if isinstance(node, exp.RegexpLike):
+        found = exp.RegexpInstr(this=node.this, expression=node.expression)
+        return exp.paren(exp.GT(this=found, expression=exp.Literal.number(0)))
+    return node
 
 
 @cache
@@ -186,8 +239,11 @@ def compile_model(model: Model, dialect: str) -> str:
         node, what = problems[0]
         raise refuse(what, node)
     gen = _generator(dialect)
+    tree = model.tree.copy()
+    if dialect == "snowflake":
+        tree = tree.transform(_partial_regexp)
     try:
-        sql = gen.generate(model.tree.copy())
+        sql = gen.generate(tree)
     except UnsupportedError as e:
         raise refuse(str(e).strip().splitlines()[0]) from None
     allowed = COMMON_FUNCTIONS | DIALECT_FUNCTIONS.get(dialect, frozenset())

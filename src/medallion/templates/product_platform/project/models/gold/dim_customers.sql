@@ -29,5 +29,5 @@ select
     country,
     case when country in ('US', 'CA') then 'North America' else 'Europe' end as region,
     signup_date,
-    cast(date_trunc('month', signup_date) as date) as signup_month
+    cast(date_trunc('month', cast(signup_date as date)) as date) as signup_month
 from silver.stg_customers

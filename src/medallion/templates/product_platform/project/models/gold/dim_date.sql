@@ -36,8 +36,8 @@ with dates as (
 
 bounds as (
     select
-        cast(date_trunc('month', min(day_value)) as date) as first_day,
-        cast(date_trunc('month', max(day_value)) + interval 1 month - interval 1 day as date)
+        cast(date_trunc('month', cast(min(day_value) as date)) as date) as first_day,
+        cast(date_trunc('month', cast(max(day_value) as date)) + interval 1 month - interval 1 day as date)
             as last_day
     from dates
 ),
@@ -55,7 +55,8 @@ select
     extract(month from date_day) as month,
     strftime(date_day, '%B') as month_name,
     strftime(date_day, '%Y-%m') as year_month,
-    cast(date_trunc('month', date_day) as date) as month_start,
+    -- the inner cast tells SQLGlot the type: BigQuery truncates a DATE with DATE_TRUNC
+    cast(date_trunc('month', cast(date_day as date)) as date) as month_start,
     extract(week from date_day) as iso_week,
     extract(day from date_day) as day_of_month,
     extract(isodow from date_day) as day_of_week,
