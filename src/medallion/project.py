@@ -423,13 +423,24 @@ class Project:
         from medallion.models.sql import is_read_only, parse_select, resolve_refs
         from medallion.runner.base import ensure_attached
 
-        tree = parse_select(sql, error=QueryError)
+        import re
+
+        # DESCRIBE / SUMMARIZE a table or a query: checked as the SELECT they look at
+        looked_at = re.fullmatch(r"\s*(?:describe|summarize)\s+(.*?)[\s;]*", sql, re.I | re.S)
+        checked = sql
+        if looked_at is not None:
+            target = looked_at.group(1)
+            is_name = re.fullmatch(r'[\w."]+', target) is not None
+            checked = f"select * from {target}" if is_name else target
+        tree = parse_select(checked, error=QueryError, subject="a query")
         if not is_read_only(tree):
-            raise QueryError("only read-only queries (SELECT) are allowed")
+            raise QueryError("only read-only queries (SELECT, DESCRIBE, SUMMARIZE) are allowed")
         known = set(self.catalog.tables()) | {
             fqn for fqn, m in self._models_or_empty().items() if m.kind == "view"
         }
-        refs = resolve_refs(tree, sql=sql, layers=self.config.layers, known=known, error=QueryError)
+        refs = resolve_refs(
+            tree, sql=checked, layers=self.config.layers, known=known, error=QueryError
+        )
         engine = self.new_engine()
         try:
             if as_of is not None:

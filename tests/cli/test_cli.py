@@ -126,6 +126,31 @@ def test_query_is_read_only_and_reports_errors(shop: Path) -> None:
     proc = medallion("query", "select 1", "-f", "parquet", cwd=shop, check=False)
     assert proc.returncode == 2
     assert "--output" in proc.stderr
+    proc = medallion(
+        "query", "select 1", "-o", str(shop / "nowhere" / "x.csv"), cwd=shop, check=False
+    )
+    assert proc.returncode == 2
+    assert "nowhere does not exist" in proc.stderr
+    proc = medallion("query", "select 1", "-o", str(shop / "x.txt"), cwd=shop, check=False)
+    assert proc.returncode == 2
+    assert "--format csv|json|parquet" in proc.stderr
+
+
+def test_messages_and_values_print_as_written(shop: Path, tmp_path: Path) -> None:
+    """Text in brackets or colons is data, not Rich markup or emoji codes: printed as is."""
+    proc = medallion("query", "select '[/path]'::int", cwd=shop, check=False)
+    assert proc.returncode == 1
+    assert "Could not convert string '[/path]' to INT32" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    shown = medallion("query", "select 'a:x:b [red]x' as v", cwd=shop).stdout
+    assert "a:x:b [red]x" in shown
+
+
+def test_query_describes_tables_and_writes_by_suffix(shop: Path, tmp_path: Path) -> None:
+    described = medallion("query", "describe gold.sales_summary_daily", "-f", "csv", cwd=shop)
+    assert '"order_date","DATE"' in described.stdout
+    medallion("query", "select 1 as a", "-o", str(tmp_path / "one.csv"), cwd=shop)
+    assert (tmp_path / "one.csv").read_text().splitlines() == ['"a"', "1"]
 
 
 def test_lineage(shop: Path) -> None:

@@ -210,7 +210,7 @@ def test_trailing_semicolon_is_fine() -> None:
 @pytest.mark.parametrize("sql", ["", "   \n", "-- just a comment\n"])
 def test_empty_model_rejected(sql: str) -> None:
     err = model_error(sql)
-    assert "the model has no SQL statement; write one SELECT" in err.message
+    assert "a model has no SQL statement; write one SELECT" in err.message
 
 
 @pytest.mark.parametrize(

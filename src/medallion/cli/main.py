@@ -540,7 +540,12 @@ def tables(ctx: click.Context, as_json: bool) -> None:
     default="table",
     show_default=True,
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the rows to FILE (format: --format, else the file's suffix .csv/.json/.parquet).",
+)
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
@@ -567,6 +572,18 @@ def query(
     project = _project(ctx)
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs --output FILE")
+    if output is not None:
+        if fmt == "table":  # a file gets data, not a drawn table: its format from its suffix
+            fmt = {".csv": "csv", ".json": "json", ".parquet": "parquet"}.get(
+                output.suffix.lower(), ""
+            )
+            if not fmt:
+                raise click.UsageError(
+                    f"--output {output}: say the file's format with --format csv|json|parquet "
+                    "(or name it .csv, .json or .parquet)"
+                )
+        if not output.parent.is_dir():
+            raise click.UsageError(f"--output {output}: folder {output.parent} does not exist")
     reader = project.query_reader(sql, as_of)
     render.query_result(reader, fmt=fmt, output=output, limit=limit)
 

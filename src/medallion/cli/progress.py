@@ -71,10 +71,10 @@ class RunReporter:
             if r.delta_version is not None:
                 parts.append(f"v{r.delta_version}")
             if r.note and r.step != "view":
-                parts.append(f"[dim]{r.note}[/]")
+                parts.append(f"[dim]{_escape(r.note)}[/]")
             detail = ", ".join(parts)
         elif r.status == "skipped":
-            detail = f"[yellow]skipped[/]: {r.error}"
+            detail = f"[yellow]skipped[/]: {_escape(r.error or '')}"
         else:
             detail = "[red]failed[/]"
         self.console.print(

@@ -34,7 +34,8 @@ def out() -> Console:
 
         # Piped output is never cut to 80 columns: scripts and files get whole rows.
         width = None if sys.stdout.isatty() else 100_000
-        _out = Console(highlight=False, soft_wrap=False, width=width)
+        # emoji=False: a value such as 'a:x:b' is data, not an emoji code
+        _out = Console(highlight=False, soft_wrap=False, width=width, emoji=False)
     return _out
 
 
@@ -43,7 +44,12 @@ def err() -> Console:
     if _err is None:
         from rich.console import Console
 
-        _err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 100_000)
+        _err = Console(
+            stderr=True,
+            highlight=False,
+            emoji=False,
+            width=None if sys.stderr.isatty() else 100_000,
+        )
     return _err
 
 
@@ -134,9 +140,11 @@ def _rel(path: Path) -> str:
 def error(e: MedallionError) -> None:
     loc = e.location
     console = err()
-    console.print(f"[bold red]error:[/] {loc + ': ' if loc else ''}{e.message}", markup=True)
+    # messages quote user text (SQL, values, paths) that may hold [...]: never markup
+    text = f"{loc + ': ' if loc else ''}{e.message}"
+    console.print(f"[bold red]error:[/] {_escape(text)}")
     if e.hint:
-        console.print(f"  [dim]hint:[/] {e.hint}")
+        console.print(f"  [dim]hint:[/] {_escape(e.hint)}")
 
 
 # -- templates / init -----------------------------------------------------------------------------
@@ -261,7 +269,7 @@ def status(
             for line in s["error"].splitlines():
                 console.print(f"  {line}", markup=False)
     if run.get("error") and not any(s["status"] == "failed" for s in steps):
-        console.print(f"[red]{run['error']}[/]", markup=True)
+        console.print(f"[red]{_escape(run['error'])}[/]")
 
 
 _CHECK_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red"}
@@ -671,11 +679,14 @@ def _plain(value: Any) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+    """User text (a message, a value) printed as itself, not read as Rich markup."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _markup(text: str) -> str:
-    return "[dim]NULL[/]" if text == "NULL" else text.replace("[", r"\[")
+    return "[dim]NULL[/]" if text == "NULL" else _escape(text)
 
 
 # -- demo -----------------------------------------------------------------------------------------

@@ -40,14 +40,15 @@ def _parser_connection():
     return duckdb.connect()
 
 
-def duckdb_syntax_error(sql: str) -> tuple[str, int | None] | None:
-    """DuckDB's parser verdict on one SELECT: None if fine, else (message, char offset)."""
+def duckdb_syntax_error(sql: str, subject: str = "a model") -> tuple[str, int | None] | None:
+    """DuckDB's parser verdict on one SELECT: None if fine, else (message, char offset).
+    `subject` names what the SQL is in messages ("a model", "a query")."""
     con = _parser_connection()
     result = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
     if result.get("error"):
         msg = result.get("error_message", "syntax error")
         if "Only SELECT statements" in msg:
-            msg = "a model must be a single SELECT (or WITH ... SELECT) statement"
+            msg = f"{subject} must be a single SELECT (or WITH ... SELECT) statement"
         pos = result.get("position")
         if pos in (None, ""):
             return msg, None
@@ -55,18 +56,21 @@ def duckdb_syntax_error(sql: str) -> tuple[str, int | None] | None:
         return msg, len(sql.encode()[: int(pos)].decode(errors="ignore"))
     statements = result.get("statements", [])
     if not statements:
-        return "the model has no SQL statement; write one SELECT", None
+        return f"{subject} has no SQL statement; write one SELECT", None
     if len(statements) > 1:
-        return "a model must be one SELECT statement, found several (remove the extra ';')", None
+        return f"{subject} must be one SELECT statement, found several (remove the extra ';')", None
     return None
 
 
-def parse_select(sql: str, *, error: type[MedallionError], **where: object) -> exp.Expression:
-    """Validate with DuckDB's parser, then parse with SQLGlot. Raises `error` with line:col."""
+def parse_select(
+    sql: str, *, error: type[MedallionError], subject: str = "a model", **where: object
+) -> exp.Expression:
+    """Validate with DuckDB's parser, then parse with SQLGlot. Raises `error` with line:col;
+    `subject` names what the SQL is in messages ("a model", "a query")."""
     import sqlglot
     import sqlglot.expressions as exp
 
-    bad = duckdb_syntax_error(sql)
+    bad = duckdb_syntax_error(sql, subject)
     if bad is not None:
         msg, pos = bad
         line = col = None
@@ -93,7 +97,7 @@ def parse_select(sql: str, *, error: type[MedallionError], **where: object) -> e
         ) from None
     if not isinstance(tree, exp.Query):
         raise error(
-            "expected a SELECT statement", hint="a model is one SELECT; no DDL or DML", **where
+            "expected a SELECT statement", hint=f"{subject} is one SELECT; no DDL or DML", **where
         )  # type: ignore[arg-type]
     return tree
 
