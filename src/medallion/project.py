@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.config import PROJECT_FILE, ProjectConfig, find_project_root, load_project_config
-from medallion.errors import ModelError, ProjectNotFoundError, QueryError, StorageError
+from medallion.errors import (
+    ConfigError,
+    ModelError,
+    ProjectNotFoundError,
+    QueryError,
+    StorageError,
+)
 from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
@@ -115,6 +121,15 @@ class Project:
         """Every model, loaded and validated (header, SQL syntax, table references)."""
         from medallion.models.loader import load_models
 
+        if "models" in self.config.model_fields_set and not self.models_dir.is_dir():
+            # a project may have no models (sources only), but a folder named that is missing
+            # is a typo or a move: building nothing without a word would hide it
+            raise ConfigError(
+                f"the models folder {self.config.models!r} does not exist",
+                file=self.root / PROJECT_FILE,
+                key="models",
+                hint=f"create {self.models_dir}, or fix `models:` in {PROJECT_FILE}",
+            )
         return load_models(self.models_dir, self.config.layers, set(self.source_tables))
 
     @cached_property
@@ -383,8 +398,6 @@ class Project:
         from medallion.state.store import new_run_id
 
         if not self.config.publish:
-            from medallion.errors import ConfigError
-
             raise ConfigError(
                 "no publish targets in medallion.yml",
                 file=self.root / PROJECT_FILE,

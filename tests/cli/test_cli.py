@@ -207,3 +207,19 @@ def test_demo_into_folder(tmp_path: Path) -> None:
     assert (tmp_path / "d" / "lakehouse" / "gold" / "sales_summary_daily").is_dir()
     listed = medallion("demo", "--list", cwd=tmp_path).stdout
     assert "retail" in listed
+
+
+def test_a_source_partition_column_it_lacks(tmp_path: Path) -> None:
+    """Named before anything is written, and the unread stream released: no DuckDB objects
+    left for the interpreter's teardown to complain about."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "medallion.yml").write_text(
+        "name: p\nsources:\n  s:\n    path: data/s.csv\n    partition_by: [nope]\n"
+    )
+    proc = medallion("run", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "source s: partition_by column 'nope' is not in its data" in proc.stderr
+    assert "hint: columns: a, b" in proc.stderr
+    assert "leaked" not in proc.stderr
+    assert not (tmp_path / "lakehouse" / "bronze" / "s").exists()

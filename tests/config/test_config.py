@@ -374,3 +374,70 @@ def test_engine_memory_limit_must_be_a_size(tmp_path: Path) -> None:
     err = load_error(tmp_path, "name: p\nengine:\n  memory_limit: lots\n")
     assert "write a size like '1GB'" in err.message
     assert err.key == "engine.memory_limit"
+
+
+# -- mistakes YAML or pydantic would let through ---------------------------------------------
+
+
+def test_an_unfinished_variable_is_an_error_not_a_folder_name(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\nstorage: ${LAKE_DIR\n")
+    assert err.message == "unfinished ${...} in storage: '${LAKE_DIR'"
+    assert err.line == 2
+
+
+def test_a_key_written_twice_is_an_error(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys: a second `orders:` would replace the first."""
+    err = load_error(
+        tmp_path,
+        """
+        name: p
+        sources:
+          orders:
+            path: data/orders.csv
+          orders:
+            path: data/payments.csv
+        """,
+    )
+    assert err.message == "key 'orders' is written twice (lines 3 and 5)"
+    assert err.line == 5
+
+
+def test_a_model_header_key_written_twice_is_an_error(tmp_path: Path) -> None:
+    write_config(tmp_path, "name: p\n")
+    model = tmp_path / "models" / "silver" / "m.sql"
+    model.parent.mkdir(parents=True)
+    model.write_text("/* ---\nkind: table\nkind: append\n--- */\nselect 1 as a\n")
+    with pytest.raises(Exception) as info:
+        Project.load(tmp_path).validate()
+    assert "key 'kind' is written twice (lines 2 and 3)" in str(info.value)
+    assert "m.sql:3" in str(info.value)
+
+
+def test_a_configured_models_folder_that_does_not_exist(tmp_path: Path) -> None:
+    write_config(tmp_path, "name: p\nmodels: modles\n")
+    with pytest.raises(ConfigError) as info:
+        Project.load(tmp_path).validate()
+    assert info.value.message == "the models folder 'modles' does not exist"
+    # without the key, a project of sources only is fine
+    write_config(tmp_path, "name: p\n")
+    assert Project.load(tmp_path).models == {}
+
+
+@pytest.mark.parametrize(
+    ("typ", "message"),
+    [
+        ("TIME", "column type 'TIME' cannot be stored in a Delta table"),
+        ("INTERVAL", "column type 'INTERVAL' cannot be stored in a Delta table"),
+        ("DECIMAL(40,2)", "Delta decimals hold at most 38 digits"),
+    ],
+)
+def test_column_types_delta_cannot_store(tmp_path: Path, typ: str, message: str) -> None:
+    err = load_error(
+        tmp_path, f"name: p\nsources:\n  s:\n    path: s.csv\n    columns:\n      c: '{typ}'\n"
+    )
+    assert message in err.message
+
+
+def test_negative_skip_rows(tmp_path: Path) -> None:
+    err = load_error(tmp_path, "name: p\nsources:\n  s:\n    path: s.csv\n    skip_rows: -1\n")
+    assert "greater than or equal to 0" in err.message

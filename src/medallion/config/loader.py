@@ -21,8 +21,8 @@ from medallion.errors import ConfigError, display_path, suggest
 
 PROJECT_FILE = "medallion.yml"
 
-# ${VAR} or ${VAR:-default}; "$${" escapes a literal "${"
-_ENV_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${VAR} or ${VAR:-default}; "$${" escapes a literal "${"; any other "${" is an error
+_ENV_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -55,6 +55,7 @@ def parse_yaml(text: str, path: Path | str, line_offset: int = 0) -> tuple[Any, 
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
+        _refuse_repeated_keys(node, path, line_offset)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -71,6 +72,32 @@ def parse_yaml(text: str, path: Path | str, line_offset: int = 0) -> tuple[Any, 
     finally:
         loader.dispose()
     return data, node
+
+
+def _refuse_repeated_keys(node: yaml.Node | None, path: Path | str, line_offset: int) -> None:
+    """A key written twice in one mapping is an error: YAML would keep the last silently (a
+    second `orders:` source replacing the first, a table's checks listed twice losing some)."""
+    todo = [node] if node is not None else []
+    while todo:
+        current = todo.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for k, v in current.value:
+                line = k.start_mark.line + 1 + line_offset
+                if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
+                    if k.value in seen:
+                        raise ConfigError(
+                            f"key {k.value!r} is written twice (lines {seen[k.value]} and "
+                            f"{line})",
+                            file=path,
+                            line=line,
+                            column=k.start_mark.column + 1,
+                            hint="merge the two into one, or rename one of them",
+                        )
+                    seen[k.value] = line
+                todo.append(v)
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend(current.value)
 
 
 def node_line(node: yaml.Node | None, loc: tuple[Any, ...], *, key: bool = False) -> int | None:
@@ -136,6 +163,15 @@ def interpolate_env(
                 if m.group(0) == "$${":
                     return "${"
                 name, default = m.group(1), m.group(2)
+                if name is None:
+                    raise ConfigError(
+                        f"unfinished ${{...}} in {dotted(loc)}: {value!r}",
+                        file=file,
+                        line=node_line(node, loc),
+                        key=dotted(loc),
+                        hint="write ${VAR} or ${VAR:-default} (a variable name, then '}'), "
+                        "or $${ for a literal ${",
+                    )
                 if name in env:
                     return env[name]
                 if default is not None:

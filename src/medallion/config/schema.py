@@ -64,7 +64,7 @@ class FileSource(Strict):
     escape: str | None = None
     encoding: Literal["utf-8", "utf-16", "latin-1"] | None = None
     null_values: list[str] | None = None
-    skip_rows: int | None = None
+    skip_rows: int | None = Field(default=None, ge=0)
     date_format: str | None = None
     timestamp_format: str | None = None
     # JSON options
@@ -160,6 +160,20 @@ def check_type(typ: str) -> None:
             f"unknown column type {typ!r}; use a DuckDB type such as INTEGER, BIGINT, DOUBLE, "
             "DECIMAL(12,2), DATE, TIMESTAMP, VARCHAR or BOOLEAN"
         )
+    t = exp.DataType.Type
+    no_delta = {t.TIME: "VARCHAR", t.TIMETZ: "VARCHAR", t.INTERVAL: "VARCHAR", t.INT128: "DECIMAL"}
+    if parsed.this in no_delta:
+        raise ValueError(
+            f"column type {typ!r} cannot be stored in a Delta table; declare it as "
+            f"{no_delta[parsed.this]} and convert it in a silver model"
+        )
+    if parsed.this == t.DECIMAL and parsed.expressions:
+        precision = int(parsed.expressions[0].name or 0)
+        if precision > 38:
+            raise ValueError(
+                f"column type {typ!r}: Delta decimals hold at most 38 digits; use DECIMAL(38, s) "
+                "or DOUBLE"
+            )
 
 
 def infer_format(path: str) -> Literal["csv", "json", "parquet"] | None:

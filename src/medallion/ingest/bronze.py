@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medallion.errors import SourceError
 from medallion.engine.duckdb_engine import duckdb_types
 from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
@@ -152,6 +153,7 @@ def ingest_source(
         if stream is None:
             written = None
         else:
+            _check_partition_columns(name, source.partition_by, stream)
             written = delta.write(
                 table_path,
                 stream,
@@ -308,6 +310,7 @@ def ingest_cursor_source(
             stream = _with_audit(con, reader, source, origin, ingested_at, run_id)
             if stream is None:
                 return None, high
+            _check_partition_columns(name, source.partition_by, stream)
             written = delta.write(
                 table_path,
                 stream,
@@ -368,7 +371,6 @@ def _with_audit(
         return None
     clash = [c for c in reader.schema.names if c in AUDIT_COLUMNS]
     if clash:
-        from medallion.errors import SourceError
 
         raise SourceError(f"column {clash[0]!r} clashes with medallion's audit column")
     rel = con.from_arrow(reader)
@@ -474,3 +476,17 @@ def _write_quarantine(
 
 def describe_files(files: list[SourceFile]) -> str:
     return ", ".join(f.rel for f in files)
+
+
+def _check_partition_columns(source: str, partition_by: list[str], stream: Any) -> None:
+    """A `partition_by` column the source does not have: named before anything is written
+    (the unread stream is closed: left open, DuckDB objects outlive the process's teardown)."""
+    columns = stream.schema.names
+    missing = [c for c in partition_by if c not in columns]
+    if missing:
+        stream.close()
+        raise SourceError(
+            f"source {source}: partition_by column {missing[0]!r} is not in its data",
+            key=f"sources.{source}.partition_by",
+            hint=f"columns: {', '.join(c for c in columns if not c.startswith('_'))}",
+        )

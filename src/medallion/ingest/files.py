@@ -23,11 +23,11 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medallion.errors import SourceError
 
@@ -71,8 +71,14 @@ class ReadResult:
     rejects: list[Reject] = field(default_factory=list)
     #: temporary files to delete once the stream is consumed
     cleanup: list[Path] = field(default_factory=list)
+    #: the generator behind `reader`: closed by close(), since an unread one refers back to this
+    #: result through a cycle the garbage collector cannot see (pyarrow's reader is opaque to
+    #: it), which kept DuckDB objects alive to the end of the process
+    batches: Generator[Any, None, None] | None = None
 
     def close(self) -> None:
+        if self.batches is not None:
+            self.batches.close()
         for path in self.cleanup:
             path.unlink(missing_ok=True)
 
@@ -234,7 +240,8 @@ class FileReader:
                 for batch in self._stream_plan(plan, unified, audit, result):
                     yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
-        result.reader = pa.RecordBatchReader.from_batches(schema, batches())
+        result.batches = batches()
+        result.reader = pa.RecordBatchReader.from_batches(schema, result.batches)
         return result
 
     # -- CSV ------------------------------------------------------------------------------
