@@ -433,10 +433,10 @@ class Project:
 
         `as_of` reads the tables as they were: a version number (the query must read exactly
         one table) or a time (every table at its last version committed by then)."""
+        import re
+
         from medallion.models.sql import is_read_only, parse_select, resolve_refs
         from medallion.runner.base import ensure_attached
-
-        import re
 
         # DESCRIBE / SUMMARIZE a table or a query: checked as the SELECT they look at
         looked_at = re.fullmatch(r"\s*(?:describe|summarize)\s+(.*?)[\s;]*", sql, re.I | re.S)

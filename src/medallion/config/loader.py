@@ -87,8 +87,7 @@ def _refuse_repeated_keys(node: yaml.Node | None, path: Path | str, line_offset:
                 if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
                     if k.value in seen:
                         raise ConfigError(
-                            f"key {k.value!r} is written twice (lines {seen[k.value]} and "
-                            f"{line})",
+                            f"key {k.value!r} is written twice (lines {seen[k.value]} and {line})",
                             file=path,
                             line=line,
                             column=k.start_mark.column + 1,

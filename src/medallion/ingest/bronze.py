@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.errors import SourceError
 from medallion.engine.duckdb_engine import duckdb_types
+from medallion.errors import SourceError
 from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
 from medallion.storage import delta
@@ -371,7 +371,6 @@ def _with_audit(
         return None
     clash = [c for c in reader.schema.names if c in AUDIT_COLUMNS]
     if clash:
-
         raise SourceError(f"column {clash[0]!r} clashes with medallion's audit column")
     rel = con.from_arrow(reader)
     select = []
