@@ -284,3 +284,35 @@ def test_duplicate_header_names_fail_the_step(make_project: MakeProject) -> None
     assert step.error is not None
     assert "d/a.csv: the header has duplicate column names: id" in step.error
     assert not p.catalog.exists("bronze.s")
+
+
+def test_a_header_lacking_a_declared_column_fails_the_step(make_project: MakeProject) -> None:
+    """A renamed column would load as NULLs: the file is refused, nothing is written."""
+    project = make_project(
+        source_config("data/*.csv", columns="{id: INTEGER, amount: INTEGER}"),
+        files={"data/a.csv": "id,amount\n1,10\n"},
+    )
+    run_ok(project)
+    (project.root / "data/b.csv").write_text("Id,amount\n2,20\n")
+    result = project.run()
+    step = result.step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "b.csv:1: the header lacks the declared column(s) id; header: Id, amount" in step.error
+    assert rows(project, "id, amount") == [(1, 10)]
+
+
+def test_a_file_sharing_no_column_with_the_table_fails_the_step(make_project: MakeProject) -> None:
+    """The wrong delimiter makes the whole header one column name: not a new column."""
+    project = make_project(source_config("data/*.csv"), files={"data/a.csv": "id,amount\n1,10\n"})
+    run_ok(project)
+    (project.root / "data/b.csv").write_text("id;amount\n2;20\n")
+    result = project.run()
+    step = result.step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "the header shares no column with bronze.s (id, amount); header: id;amount" in (
+        step.error
+    )
+    assert "is the delimiter right?" in step.error
+    assert schema_of(project) == {"id": pa.int64(), "amount": pa.int64()}

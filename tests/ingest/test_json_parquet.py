@@ -126,6 +126,23 @@ def test_malformed_and_non_object_ndjson_lines_are_quarantined(make_project: Mak
     assert q[2][3] == "expected a JSON object, got str"
 
 
+def test_a_file_of_well_formed_json_that_is_not_objects_is_quarantined(
+    make_project: MakeProject,
+) -> None:
+    """Every line parses, but two are no objects: DuckDB's default read would make the file one
+    `json` column, every row NULL in the source's own columns."""
+    p = make_project(source_config("d/*.jsonl"), files={"d/a.jsonl": '{"id": 1}\n'})
+    run_ok(p)
+    (p.root / "d/b.jsonl").write_text('42\n"hello"\n{"id": 3}\n')
+    assert counters(run_ok(p)) == (3, 1, 2, 1)
+    assert rows(p, "id") == [(1,), (3,)]
+    assert list(schema_of(p)) == ["id"]
+    assert [(f, line, raw) for f, line, raw, _ in quarantine(p)] == [
+        ("d/b.jsonl", 1, "42"),
+        ("d/b.jsonl", 2, '"hello"'),
+    ]
+
+
 def test_malformed_json_array_file_is_quarantined_whole(make_project: MakeProject) -> None:
     broken = '[{"id": 1, "name": "Ann"}, {"id": 2, '
     p = make_project(

@@ -188,6 +188,8 @@ class FileReader:
         self.source = source
         self.name = name
         self.types = {**(known_types or {}), **{k: v.upper() for k, v in source.columns.items()}}
+        #: the bronze table's columns so far (a new file sharing none of them is misread)
+        self.existing = [c for c in (known_types or {}) if c not in AUDIT_COLUMNS]
 
     def read(self, files: list[SourceFile], *, ingested_at: datetime, run_id: str) -> ReadResult:
         """Good rows of `files` as one stream with the audit columns; rejects once consumed."""
@@ -342,6 +344,7 @@ class FileReader:
                         line=1 + (s.skip_rows or 0),
                         hint="every column needs a distinct name in the header row",
                     )
+                self._check_header(f, header)
                 groups.setdefault(tuple(header), []).append(f)
         # Types are decided once per column name, before reading, so every file group agrees.
         types = dict(self.types)
@@ -363,6 +366,32 @@ class FileReader:
             )
             plans.append(_Plan(sql, col_types, group, (scan, errors)))
         return plans
+
+    def _check_header(self, f: SourceFile, header: list[str]) -> None:
+        """A header lacking a declared column, or sharing no column with the bronze table, would
+        load as rows of NULLs (or a new column holding whole lines): the file is refused."""
+        s = self.source
+        missing = [c for c in s.columns if c not in header]
+        unrelated = bool(self.existing) and not set(header) & set(self.existing)
+        if not missing and not unrelated:
+            return
+        what = (
+            f"lacks the declared column(s) {', '.join(missing)}"
+            if missing
+            else f"shares no column with bronze.{self.name} ({', '.join(self.existing[:8])})"
+        )
+        shown = ", ".join(header)
+        hint = "fix the file (or `columns:` in medallion.yml), then run again"
+        if len(header) == 1 and any(ch in header[0] for ch in ",;|\t"):
+            hint = "the header reads as one column: is the delimiter right? Set `delimiter:` on "
+            hint += "the source in medallion.yml"
+        raise SourceError(
+            f"the header {what}; header: {shown[:200]}",
+            source=self.name,
+            file=f.path,
+            line=1 + (s.skip_rows or 0),
+            hint=hint,
+        )
 
     def _csv_rejects(self, plan: _Plan) -> list[Reject]:
         assert plan.rejects_tables is not None
@@ -401,7 +430,7 @@ class FileReader:
             return None
         types = {c: ("VARCHAR" if c in declared else t) for c, t in detected.items()}
         return (
-            f"SELECT * FROM read_json({_q(path)}, format={_q(fmt)}, "
+            f"SELECT * FROM read_json({_q(path)}, format={_q(fmt)}, records=true, "
             f"columns={_struct_literal(types)}, auto_detect=false, filename=true)"
         )
 
@@ -409,7 +438,13 @@ class FileReader:
         fmt = self.source.json_format or "auto"
         plans = []
         for f in files:
-            sql = f"SELECT * FROM read_json({_q(str(f.path))}, format={_q(fmt)}, filename=true)"
+            # records=true: a line that is not an object (42, "text", [..]) fails this read and
+            # the file takes the line-by-line path; DuckDB's default (records='auto') read such a
+            # file as one `json` column, every row NULL in the source's own columns
+            sql = (
+                f"SELECT * FROM read_json({_q(str(f.path))}, format={_q(fmt)}, records=true, "
+                "filename=true)"
+            )
             try:
                 # a full parse here finds malformed records before anything is streamed
                 self.con.execute(f"SELECT count(*) FROM ({sql})").fetchall()
@@ -432,7 +467,7 @@ class FileReader:
             # `filename` must name the original file, not the temporary one
             sql = (
                 f"SELECT * EXCLUDE (filename), {_q(str(f.path))} AS filename FROM read_json("
-                f"{_q(str(good))}, format='newline_delimited', filename=true)"
+                f"{_q(str(good))}, format='newline_delimited', records=true, filename=true)"
             )
             plans.append(_Plan(sql, self._describe(sql), [f]))
         return plans
