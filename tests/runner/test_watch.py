@@ -142,6 +142,37 @@ def test_watch_reloads_edited_models_and_waits_out_a_broken_edit(
     assert project.query("select n, total from gold.g").to_pylist() == [{"n": 5, "total": 300}]
 
 
+def test_a_project_broken_when_the_watcher_starts_is_reported_once(
+    make_project: Callable[..., Project],
+) -> None:
+    bad = {**MODELS, "gold/x.sql": "select * from silver.nope\n"}
+    root = make_project(CONFIG, bad, {"data/sales1.csv": FILE1}).root
+    with watcher(root, interval=0.05) as events:
+        wait_for(lambda: any(e.kind == "error" for e in events))
+        time.sleep(0.5)  # ten polls
+        assert [e.kind for e in events] == ["error"]
+        assert "unknown table silver.nope" in events[0].message
+        (root / "models/gold/x.sql").write_text("select n from gold.g\n")
+        wait_for(lambda: len(runs(events)) == 1)
+    assert runs(events)[0].result is not None and runs(events)[0].result.ok
+
+
+def test_max_runs_ends_a_watcher_whose_project_is_broken(
+    make_project: Callable[..., Project],
+) -> None:
+    bad = {**MODELS, "gold/x.sql": "select * from silver.nope\n"}
+    root = make_project(CONFIG, bad, {"data/sales1.csv": FILE1}).root
+    proc = subprocess.run(
+        [sys.executable, "-m", "medallion", "run", "--watch", "--max-runs", "1"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("unknown table silver.nope") == 1
+
+
 def test_watch_waits_while_another_writer_holds_the_lock(
     make_project: Callable[..., Project],
 ) -> None:

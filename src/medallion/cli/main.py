@@ -167,7 +167,7 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     "--max-runs",
     type=click.IntRange(min=1),
     default=None,
-    help="With --watch: stop after this many runs.",
+    help="With --watch: stop after this many runs (an attempt that fails to run counts).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the run result as JSON (--watch: one per line)."

@@ -108,7 +108,8 @@ def watch(
     on_event: Callable[[WatchEvent], None] = lambda e: None,
 ) -> list[RunResult]:
     """Poll every `interval` seconds and run when input is pending, until `stop` is set or
-    `max_runs` runs have happened. Returns the results of the runs made."""
+    `max_runs` runs (or attempts that failed with an error) have happened. Returns the results
+    of the runs made; raises the error of an attempt that used up `max_runs`."""
     from medallion.project import Project
 
     stop = stop or threading.Event()
@@ -116,6 +117,7 @@ def watch(
     stamp = _code_stamp(project.root, project.config.models)
     first = True
     broken = False  # the project as edited does not load: wait for the next edit
+    failed = 0  # attempts that ended in an error instead of a run (count towards max_runs)
     while not stop.is_set():
         started = time.monotonic()
         try:
@@ -142,6 +144,12 @@ def watch(
         except LockError as e:
             on_event(WatchEvent("busy", message=str(e)))
         except MedallionError as e:
+            failed += 1
+            if max_runs is not None and len(results) + failed >= max_runs:
+                raise  # the attempts asked for are used up: the caller reports it and exits
+            # the project does not load or run as it is (e.g. broken when the watcher
+            # started): reported once, then nothing until the next edit
+            broken = True
             on_event(WatchEvent("error", message=str(e)))
         stop.wait(max(0.0, interval - (time.monotonic() - started)))
     return results
