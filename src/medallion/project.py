@@ -419,7 +419,10 @@ class Project:
         status = "failed" if failed else "success"
         error = f"{len(failed)} table(s) not published" if failed else None
         self.state.end_run(run_id, status, error)
-        return RunResult(run_id, status, steps, time.perf_counter() - started, error)
+        result = RunResult(run_id, status, steps, time.perf_counter() - started, error)
+        if reporter is not None:
+            reporter.run_finished(result)  # the reasons of failed steps, and the summary
+        return result
 
     def check_results(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.check_results(run_id)

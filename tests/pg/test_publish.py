@@ -327,3 +327,37 @@ def test_warehouse_killed_mid_publish_is_retried_cleanly(
     )
     assert tables == [("daily",), ("sales",)]
     assert seen, "the COPY into the warehouse was never caught running"
+
+
+def test_cli_names_why_a_publish_failed_and_refuses_unknown_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a port nobody listens on: the reason is printed, not only 'failed'."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("WAREHOUSE_DSN", f"postgresql://nobody@127.0.0.1:{port}/wh")
+    env = dict(os.environ)
+    project = make(tmp_path / "p")
+    assert project.run().steps  # the run builds the tables (its publish step fails)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "medallion", "publish", *args],
+            cwd=project.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    failed = cli("--table", "gold.daily")
+    assert failed.returncode == 1
+    assert "gold.daily failed:" in failed.stderr
+    assert f"127.0.0.1:{port}" in failed.stderr  # the connection error itself
+    unknown = cli("--table", "gold.dayly")
+    assert unknown.returncode == 2
+    assert "--table gold.dayly: no target chosen publishes it" in unknown.stderr
+    assert "did you mean gold.daily?" in unknown.stderr

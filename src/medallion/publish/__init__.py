@@ -136,12 +136,26 @@ def execute_publish(
                 f"no publish target named {name!r}",
                 hint="targets: " + ", ".join(project.config.publish) or "none configured",
             )
+    plans = {
+        name: plan(project, project.config.publish[name], name)
+        for name in chosen
+        if not only_after_run or project.config.publish[name].after_run
+    }
+    published = {entry.table for entries in plans.values() for entry in entries}
+    unknown = [t for t in tables or [] if t not in published]
+    if unknown and not only_after_run:
+        from medallion.errors import SelectionError, suggest
+
+        guess = suggest(unknown[0], sorted(published))
+        raise SelectionError(
+            f"--table {unknown[0]}: no target chosen publishes it",
+            hint=(f"did you mean {guess}? " if guess else "")
+            + f"published: {', '.join(sorted(published)) or 'nothing'}",
+        )
     step_no = first_step
-    for name in chosen:
+    for name, entries in plans.items():
         target = project.config.publish[name]
-        if only_after_run and not target.after_run:
-            continue
-        for entry in plan(project, target, name):
+        for entry in entries:
             if tables and entry.table not in tables:
                 continue
             res = StepResult(step_no, entry.table, "publish")
