@@ -122,6 +122,15 @@ def test_a_time_before_the_first_version_is_an_error_not_version_0(
     assert delta.open_table(project.catalog.path("silver.t")).version() == 1  # no new version
 
 
+def test_restoring_the_current_version_is_a_clear_error(two_runs: tuple[Project, str, str]) -> None:
+    project, _, _ = two_runs
+    result = project.restore("silver.t", 1)
+    assert not result.ok
+    assert "t: version 1 is the current version: there is nothing to restore" in (
+        result.steps[0].error or ""
+    )
+
+
 def test_restore_makes_v0_current_as_a_new_version(two_runs: tuple[Project, str, str]) -> None:
     project, _, _ = two_runs
 

@@ -57,6 +57,12 @@ def restore(path: Path, target: int | datetime, run_id: str) -> int:
         )
     # a time before the first commit is an error (delta-rs would restore version 0)
     version = target if isinstance(target, int) else delta.version_at(path, target)
+    if version == current:
+        raise StorageError(
+            f"version {version} is the current version: there is nothing to restore",
+            file=path,
+            hint="`medallion history TABLE` lists the earlier versions",
+        )
     extra: dict[str, Any] = {"medallion.restore_to": str(target)}
     # The restored content was built from some upstream versions: record them again, so an
     # incremental model's next run reads what is new since *those* (its checkpoint moves back
