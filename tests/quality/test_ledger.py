@@ -112,6 +112,17 @@ def test_ledger_balances_after_drops_and_quarantines(
     assert cli.returncode == 0, cli.stdout + cli.stderr
 
 
+def test_runs_that_build_nothing_do_not_use_up_runs(make_project: Callable[..., Project]) -> None:
+    """`verify --runs 1` checks the last run that built tables, not a later `test`."""
+    project = built(make_project)
+    build = project.runs(1)[0]["run_id"]
+    project.test()
+    project.optimize()
+    result = project.verify(1)
+    assert list(result.runs()) == [build]
+    assert len(result.lines) == 3
+
+
 def test_ledger_covers_several_runs(make_project: Callable[..., Project]) -> None:
     project = built(make_project)
     second = project.run()

@@ -282,7 +282,14 @@ def test(ctx: click.Context, select: tuple[str, ...], as_json: bool) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
-@click.option("--runs", "-n", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--runs",
+    "-n",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many recent runs that built tables to check (test, optimize, publish ... build none).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def verify(ctx: click.Context, runs: int, as_json: bool) -> None:

@@ -367,6 +367,8 @@ def verification(v: Any) -> None:
     verdict = (
         "[green]the ledger adds up[/]" if not bad else f"[red]{len(bad)} run(s) do not add up[/]"
     )
+    if not runs:
+        verdict = "nothing to verify: no run has built a table yet"
     console.print(f"{len(runs)} run(s), {len(v.lines)} step(s): {verdict}")
     for r in v.reconciliations:
         mark = yes if r.status == "pass" else no

@@ -423,14 +423,17 @@ class StateStore:
         return [float(r[0]) for r in rows]
 
     def ledger(self, limit_runs: int | None = None) -> list[dict[str, Any]]:
-        """Steps of recent runs with their row counts, newest run first (for `verify`)."""
+        """Steps of the recent runs that built tables (ingest or model steps; not `test`,
+        `optimize`, `publish` ...), with their row counts, newest run first (for `verify`)."""
         with self.connect() as con:
             rows = con.execute(
                 """
                 SELECT s.*, r.started_at AS run_started, r.status AS run_status
                 FROM run_steps s JOIN runs r ON r.run_id = s.run_id
                 WHERE s.run_id IN (
-                    SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?)
+                    SELECT run_id FROM runs WHERE run_id IN (
+                        SELECT run_id FROM run_steps WHERE step IN ('ingest', 'model'))
+                    ORDER BY started_at DESC LIMIT ?)
                 ORDER BY r.started_at DESC, s.step_no
                 """,
                 (limit_runs if limit_runs is not None else -1,),
