@@ -288,7 +288,7 @@ def test(ctx: click.Context, select: tuple[str, ...], as_json: bool) -> None:
     default=20,
     show_default=True,
     type=click.IntRange(min=1),
-    help="How many recent runs that built tables to check (test, optimize, publish ... build none).",
+    help="How many recent runs that built tables to check (test, optimize, publish build none).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
