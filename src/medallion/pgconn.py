@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^@]*)(@)")
+# user:password@ up to the last '@' of the authority: an unescaped '@' in the password (which
+# should be written %40) must not leave the rest of the password shown
+_PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^/?#]*)(@)")
 
 
 def mask(dsn: str) -> str:

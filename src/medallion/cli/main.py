@@ -90,11 +90,14 @@ def init(directory: Path | None, template: str | None, rows: int | None, no_data
         try:
             counts = tpl.generate(dest, rows=rows)
         except TemplateError as e:
-            # e.g. the OLTP template's database is not configured yet: the project is there
-            render.error(e)
+            # e.g. the OLTP template's database is not configured yet: the project is there,
+            # its data are not (exit 1: the command did not do all it was asked)
             render.initialized(dest, tpl, counts, next_steps=False)
-            return
-    render.initialized(dest, tpl, counts)
+            render.error(e)
+            sys.exit(1)
+    render.initialized(dest, tpl, counts, next_steps=not no_data)
+    if no_data:
+        render.no_data_yet(dest)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -163,19 +163,34 @@ def initialized(dest: Path, tpl: Template, counts: dict[str, int], next_steps: b
     console.print(f"[green]created[/] {tpl.name} project in [bold]{_rel(dest)}[/]")
     if counts:
         total = sum(counts.values())
-        console.print(
-            f"  sample data: {len(counts)} files, {total:,} rows in {_rel(dest / 'data')}"
-        )
+        if tpl.data_location:
+            where = f"{len(counts)} tables, {total:,} rows in {tpl.data_location}"
+        else:
+            where = f"{len(counts)} files, {total:,} rows in {_rel(dest / 'data')}"
+        console.print(f"  sample data: {where}")
     if next_steps:
         console.print(f"  next: cd {_rel(dest)} && medallion run")
 
 
+def no_data_yet(dest: Path) -> None:
+    err().print(f"  next: cd {_rel(dest)} && medallion generate && medallion run")
+
+
 def generated(project: Project, counts: dict[str, int], day: int | None = None) -> None:
-    t = _table("file", "rows", right=("rows",))
+    from medallion.templates import TEMPLATES
+
+    tpl = TEMPLATES.get(project.config.template or "")
+    database = tpl is not None and tpl.data_location
+    t = _table("table" if database else "file", "rows", right=("rows",))
     for name, n in counts.items():
         t.add_row(name, _num(n))
     out().print(t)
-    if day:
+    if database:
+        err().print(
+            f"written to {tpl.data_location}; `medallion run` extracts the rows changed since "
+            "its watermark"
+        )
+    elif day:
         err().print(f"day {day} drop written; `medallion run` ingests only these files")
     else:
         err().print(

@@ -25,6 +25,8 @@ class Template:
     default_rows: int
     #: what `rows` counts, for help texts
     rows_unit: str
+    #: where the generated data go, when not files under data/ (e.g. a source database)
+    data_location: str | None = None
 
     @property
     def package(self) -> str:
@@ -83,7 +85,8 @@ class Template:
 
 def _discover() -> dict[str, Template]:
     """Every sub-package with a `project/` folder is a template; its `__init__` says what it is
-    (DESCRIPTION, DEFAULT_ROWS, ROWS_UNIT, ORDER: its place in listings). A package name's
+    (DESCRIPTION, DEFAULT_ROWS, ROWS_UNIT, ORDER: its place in listings, DATA_LOCATION: where its
+    data go when not in files). A package name's
     underscores are the template name's hyphens (ecommerce_events -> ecommerce-events)."""
     import pkgutil
 
@@ -99,6 +102,7 @@ def _discover() -> dict[str, Template]:
             module.DESCRIPTION,
             default_rows=module.DEFAULT_ROWS,
             rows_unit=module.ROWS_UNIT,
+            data_location=getattr(module, "DATA_LOCATION", None),
         )
         found.append((getattr(module, "ORDER", 100), template))
     return {t.name: t for _, t in sorted(found, key=lambda pair: (pair[0], pair[1].name))}

@@ -18,6 +18,7 @@ DESCRIPTION = (
 )
 DEFAULT_ROWS = 3000
 ROWS_UNIT = "order items"
+DATA_LOCATION = "the source database ($OLTP_SOURCE_DSN)"
 ORDER = 10
 
 

@@ -96,7 +96,7 @@ def source_dsn(dsn: str | None = None) -> str:
         raise TemplateError(
             "the OLTP template's source database is not set",
             hint="export OLTP_SOURCE_DSN=postgresql://user:password@host:5432/shop "
-            "(or run `medallion demo oltp`, which starts a throwaway PostgreSQL)",
+            "(or run `medallion demo --template oltp`, which starts a throwaway PostgreSQL)",
         )
     return value
 

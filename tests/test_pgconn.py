@@ -1,0 +1,28 @@
+"""DSNs in messages: the password never shows, however it is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from medallion.pgconn import mask
+
+
+@pytest.mark.parametrize(
+    ("dsn", "masked"),
+    [
+        ("postgresql://etl:secret@h:5432/db", "postgresql://etl:***@h:5432/db"),
+        # an '@' the user forgot to write %40: the whole password is still hidden
+        (
+            "postgresql://etl:p@ss:w0rd@127.0.0.1:5999/shop",
+            "postgresql://etl:***@127.0.0.1:5999/shop",
+        ),
+        (
+            "postgresql://u:pw@h/db?sslmode=require&x=a@b",
+            "postgresql://u:***@h/db?sslmode=require&x=a@b",
+        ),
+        ("postgresql://etl@h/db", "postgresql://etl@h/db"),
+        ("host=h password=abc user=u", "host=h password=*** user=u"),
+    ],
+)
+def test_mask_hides_the_password(dsn: str, masked: str) -> None:
+    assert mask(dsn) == masked
