@@ -66,6 +66,8 @@ class Project:
     def __init__(self, root: Path, config: ProjectConfig) -> None:
         self.root = root
         self.config = config
+        #: seconds a writer command (restore, optimize, vacuum, replay) waits for the lock
+        self.lock_wait = 0.0
 
     # -- loading --------------------------------------------------------------------------
 
@@ -206,12 +208,12 @@ class Project:
 
     # -- running --------------------------------------------------------------------------
 
-    def writer(self, command: str, wait: float = 0.0) -> WriterLock:
+    def writer(self, command: str, wait: float | None = None) -> WriterLock:
         """The project's writer lock (a context manager); raises LockError naming the holder if
-        another process keeps it longer than `wait` seconds."""
+        another process keeps it longer than `wait` seconds (default: `lock_wait`)."""
         from medallion.runner.lock import WriterLock
 
-        return WriterLock(self.state_dir, command).acquire(wait)
+        return WriterLock(self.state_dir, command).acquire(self.lock_wait if wait is None else wait)
 
     def run(
         self,

@@ -124,6 +124,28 @@ def test_wait_lets_the_run_start_when_the_holder_finishes(
     ]
 
 
+def test_maintenance_commands_wait_too_and_take_p_after_the_command(
+    built: Project, hold: Callable[[Project, float], subprocess.Popen], tmp_path: Path
+) -> None:
+    """The lock error's hint offers --wait: optimize, vacuum, restore and replay take it."""
+    holder = hold(built, 60)
+    refused = medallion(built, "optimize")
+    assert refused.returncode == 75
+    assert "--wait SECONDS" in refused.stderr
+    holder.kill()
+    holder.wait()
+    holder = hold(built, 2)
+    elsewhere = subprocess.run(  # run from another folder, the project named after the command
+        [sys.executable, "-m", "medallion", "optimize", "-p", str(built.root), "--wait", "10"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert holder.poll() == 0  # it had finished before optimize could start
+
+
 def test_a_holder_killed_with_sigkill_does_not_block(
     built: Project, hold: Callable[[Project, float], subprocess.Popen]
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 def _project(ctx: click.Context) -> Project:
     from medallion.project import Project
 
-    return Project.load(ctx.obj["project_dir"])
+    project = Project.load(ctx.obj["project_dir"])
+    project.lock_wait = ctx.obj.get("wait", 0.0)  # a writer command's --wait
+    return project
 
 
 def _command_line() -> str:
@@ -700,6 +703,51 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
         )
         render.demo_summary(project, result, env)
     sys.exit(0 if result.ok else 1)
+
+
+# -- options every command takes -----------------------------------------------------------------
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def store(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            ctx.ensure_object(dict)[key] = value
+
+    return store
+
+
+def _add_common_options(group: click.Group) -> None:
+    """`-p DIR` on every command too (`medallion run -p shop`, as well as `medallion -p shop
+    run`), and `--wait` on the commands that take the writer lock (run has its own)."""
+    writers = {"restore", "optimize", "vacuum", "replay"}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            _add_common_options(command)
+            continue
+        if name in ("init", "demo"):  # they make a project folder: DIRECTORY says where
+            continue
+        command.params.append(
+            click.Option(
+                ["--project", "-p"],
+                type=click.Path(file_okay=False, path_type=Path),
+                expose_value=False,
+                callback=_remember("project_dir"),
+                help="Project folder (or any folder inside it).",
+            )
+        )
+        if name in writers:
+            command.params.append(
+                click.Option(
+                    ["--wait"],
+                    type=click.FloatRange(min=0),
+                    expose_value=False,
+                    callback=_remember("wait"),
+                    help="Seconds to wait for another running writer to finish.",
+                )
+            )
+
+
+_add_common_options(cli)
 
 
 # -- entry point ---------------------------------------------------------------------------------
