@@ -189,6 +189,25 @@ def test_error_check_fails_step_skips_downstream_but_table_is_written(
     assert results(project, result.run_id)["unique_id"][2] == "fail"
 
 
+def test_a_failed_check_is_not_forgotten_by_the_next_run(
+    make_project: Callable[..., Project],
+) -> None:
+    """Nothing new upstream: the model is up to date, but its failed check runs again, fails
+    again, and what reads the table is still skipped (a check that passed is not re-run)."""
+    models = {
+        **orders_model("  - unique: id\n  - not_null: id\n"),
+        "gold/totals.sql": "select count(*) as n from silver.a_orders\n",
+    }
+    project = make_project(CONFIG, models, FILES)
+    assert not project.run().ok
+    again = project.run()
+    assert not again.ok
+    step = again.step("silver.a_orders")
+    assert step.note.startswith("up to date")
+    assert [(c.name, c.status) for c in step.checks] == [("unique_id", "fail")]
+    assert again.step("gold.totals").status == "skipped"
+
+
 def test_warn_check_logs_and_run_succeeds(make_project: Callable[..., Project]) -> None:
     models = {
         **orders_model("  - unique: id\n    severity: warn\n"),

@@ -22,16 +22,16 @@ def run_table_checks(
     changed: set[str] | None = None,
 ) -> None:
     """The table's checks, right after it was written (or ingested), or on its current data
-    (`medallion test`). With `changed` (the tables this run wrote), a check is skipped when
-    neither its table nor a table it compares with changed — its last result still holds —
-    except freshness, which depends on the clock."""
+    (`medallion test`). With `changed` (the tables this run wrote), a check that last passed is
+    skipped when neither its table nor a table it compares with changed — its result still
+    holds — except freshness, which depends on the clock. A check that last failed runs again."""
     from medallion.quality.checks import run_checks
     from medallion.quality.registry import check_refs
     from medallion.quality.spec import Freshness
 
     specs = project.checks.tables[node]
     if changed is not None and node not in changed:
-        seen = project.state.checked(node)  # a check never run yet runs now
+        seen = project.state.checked(node)  # one never run, or that failed, runs now
         specs = [
             s
             for s in specs

@@ -401,12 +401,17 @@ class StateStore:
         return out
 
     def checked(self, table: str) -> set[str]:
-        """Names of the checks of `table` that have a result."""
+        """Names of the checks of `table` whose latest result passed (or only warned): those
+        need not run again while their tables are unchanged. One that failed runs again, so
+        its failure is not forgotten by the next run."""
         with self.connect() as con:
             rows = con.execute(
-                "SELECT DISTINCT name FROM check_results WHERE table_name = ?", (table,)
+                "SELECT name, status FROM check_results WHERE table_name = ? "
+                "ORDER BY checked_at, rowid",
+                (table,),
             ).fetchall()
-        return {r[0] for r in rows}
+        latest = {name: status for name, status in rows}
+        return {name for name, status in latest.items() if status in ("pass", "warn")}
 
     def check_history(self, table: str, name: str, window: int) -> list[float]:
         """Observed values of a check in earlier successful runs, newest first (anomalies)."""
