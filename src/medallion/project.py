@@ -82,7 +82,16 @@ class Project:
                 hint="cd into a medallion project, or create one: "
                 "medallion init DIR --template retail",
             )
-        return cls(root, load_project_config(root, env))
+        project = cls(root, load_project_config(root, env))
+        for key, folder in (("storage", project.storage_root), ("state", project.state_dir)):
+            if folder.exists() and not folder.is_dir():
+                raise ConfigError(
+                    f"{key}: {folder} is a file, not a folder",
+                    file=root / PROJECT_FILE,
+                    key=key,
+                    hint=f"point `{key}:` at a folder (it is created if missing)",
+                )
+        return project
 
     def _path(self, value: str) -> Path:
         p = Path(value).expanduser()

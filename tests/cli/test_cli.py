@@ -223,3 +223,31 @@ def test_a_source_partition_column_it_lacks(tmp_path: Path) -> None:
     assert "hint: columns: a, b" in proc.stderr
     assert "leaked" not in proc.stderr
     assert not (tmp_path / "lakehouse" / "bronze" / "s").exists()
+
+
+def test_unusable_folders_are_one_clear_message(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "medallion.yml").write_text("name: p\nstorage: ./afile\n")
+    proc = medallion("validate", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "storage: " in proc.stderr and "afile is a file, not a folder" in proc.stderr
+    proc = medallion(
+        "init", str(tmp_path / "afile" / "shop"), "-t", "retail", cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 1
+    assert "afile/shop" in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_a_bad_read_option_is_the_files_error_not_the_writers(tmp_path: Path) -> None:
+    """Raised inside the stream the Delta writer consumes: printed as medallion's message,
+    without the writer's wrapping (a Python traceback in the text)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "s.csv").write_text("a,d\n1,2024-01-01\n")
+    (tmp_path / "medallion.yml").write_text(
+        "name: p\nsources:\n  s:\n    path: data/s.csv\n    date_format: '%Q'\n"
+        "    columns: {d: DATE}\n"
+    )
+    proc = medallion("run", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "cannot read data/s.csv: Invalid Input Error: Could not parse DATEFORMAT" in proc.stderr
+    assert "Traceback" not in proc.stderr and 'File "' not in proc.stderr

@@ -779,6 +779,20 @@ def main(argv: list[str] | None = None) -> Any:
         # `medallion query ... | head`: the reader went away; not an error
         sys.stderr.close()
         sys.exit(0)
+    except OSError as e:
+        # a folder that cannot be created or written (a read-only place, a missing parent):
+        # the user's environment, not a bug
+        from medallion.cli import render
+        from medallion.errors import MedallionError
+
+        where = f"{e.filename}: " if e.filename else ""
+        render.error(
+            MedallionError(
+                f"{where}{e.strerror or e}",
+                hint="check that the folder exists and that you may write to it",
+            )
+        )
+        sys.exit(1)
     except Exception as e:
         if os.environ.get("MEDALLION_DEBUG"):
             raise

@@ -154,16 +154,21 @@ def ingest_source(
             written = None
         else:
             _check_partition_columns(name, source.partition_by, stream)
-            written = delta.write(
-                table_path,
-                stream,
-                mode="overwrite" if full_refresh else "append",
-                run_id=run_id,
-                partition_by=source.partition_by,
-                metadata=metadata,
-                app_transaction=(app_id(name), batch),
-                description=source.description,
-            )
+            try:
+                written = delta.write(
+                    table_path,
+                    stream,
+                    mode="overwrite" if full_refresh else "append",
+                    run_id=run_id,
+                    partition_by=source.partition_by,
+                    metadata=metadata,
+                    app_transaction=(app_id(name), batch),
+                    description=source.description,
+                )
+            except Exception:
+                if read.error is not None:  # the files' own error, not the writer's wrapping
+                    raise read.error from None
+                raise
     finally:
         read.close()
     fault_point(f"after-bronze:{fqn}")

@@ -75,6 +75,8 @@ class ReadResult:
     #: result through a cycle the garbage collector cannot see (pyarrow's reader is opaque to
     #: it), which kept DuckDB objects alive to the end of the process
     batches: Generator[Any, None, None] | None = None
+    #: the error that ended the stream, if one did (to raise it as is, not as the writer's)
+    error: SourceError | None = None
 
     def close(self) -> None:
         if self.batches is not None:
@@ -238,9 +240,13 @@ class FileReader:
             ) from None
 
         def batches() -> Iterator[pa.RecordBatch]:
-            for plan in plans:
-                for batch in self._stream_plan(plan, unified, audit, result):
-                    yield batch if batch.schema.equals(schema) else batch.cast(schema)
+            try:
+                for plan in plans:
+                    for batch in self._stream_plan(plan, unified, audit, result):
+                        yield batch if batch.schema.equals(schema) else batch.cast(schema)
+            except SourceError as e:
+                result.error = e  # the Delta writer consuming the stream wraps it in its own
+                raise
 
         result.batches = batches()
         result.reader = pa.RecordBatchReader.from_batches(schema, result.batches)
@@ -278,16 +284,19 @@ class FileReader:
         text = ""
         skip = s.skip_rows or 0
         with open(f.path, "rb") as fh:
-            while text.count("\n") <= skip:
-                chunk = fh.read(8192)
-                text += decoder.decode(chunk, final=not chunk)
-                if not chunk:
-                    break
+            try:
+                while text.count("\n") <= skip:
+                    chunk = fh.read(8192)
+                    text += decoder.decode(chunk, final=not chunk)
+                    if not chunk:
+                        break
+            except UnicodeError:  # e.g. utf-16 without its byte-order mark
+                text = "\ufffd\n" * (skip + 1)
         lines = text.split("\n")
         first = lines[skip].rstrip("\r") if len(lines) > skip else ""
         if "\ufffd" in first:
             raise SourceError(
-                f"{f.rel}: the header is not {s.encoding or 'utf-8'} text",
+                f"the header is not {s.encoding or 'utf-8'} text",
                 source=self.name,
                 file=f.path,
                 line=1 + skip,
