@@ -68,6 +68,31 @@ def test_failed_stream_commits_nothing(tmp_path: Path) -> None:
     assert delta.dataset(path).to_table().column("a").to_pylist() == [1]
 
 
+def test_a_failed_write_leaves_no_uncommitted_files(tmp_path: Path) -> None:
+    """delta-rs writes data files before it commits: a stream failing after some were written
+    leaves files no version reads (vacuum would keep them for the layer's retention)."""
+    path = tmp_path / "t"
+    delta.write(path, _reader(pa.table({"a": [1]})), mode="overwrite", run_id="r1")
+    committed = {p.name for p in path.glob("*.parquet")}
+    schema = pa.schema([("a", pa.int64()), ("s", pa.string())])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        n = 200_000  # 30 batches: enough for delta-rs to finish a file before the failure
+        for i in range(30):
+            yield pa.record_batch(
+                [pa.array(range(i * n, (i + 1) * n)), pa.array([f"value-{j}" for j in range(n)])],
+                schema=schema,
+            )
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(Exception, match="disk on fire"):
+        delta.write(
+            path, pa.RecordBatchReader.from_batches(schema, batches()), mode="append", run_id="r2"
+        )
+    assert {p.name for p in path.glob("*.parquet")} == committed
+    assert delta.open_table(path).version() == 0
+
+
 def test_empty_overwrite_empties_the_table(tmp_path: Path) -> None:
     path = tmp_path / "t"
     delta.write(path, _reader(pa.table({"a": [1, 2]})), mode="overwrite", run_id="r1")

@@ -9,6 +9,7 @@ at its previous version (the orphaned data files are removed by `vacuum`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -173,6 +174,65 @@ def commit(
     `description` and `configuration` apply to a new table; `predicate` overwrites only the rows
     matching it. The table's log is read once (opening a table costs 2-20 ms), and its object
     then knows the version the commit made."""
+    before = _data_files(path)
+    try:
+        return _commit(
+            path,
+            stream,
+            mode=mode,
+            partition_by=partition_by,
+            commit_properties=commit_properties,
+            description=description,
+            configuration=configuration,
+            predicate=predicate,
+        )
+    except BaseException:
+        _remove_uncommitted(path, before)
+        raise
+
+
+def _data_files(path: Path) -> set[str]:
+    """The data files under a table's folder (relative paths; the log excluded)."""
+    import os
+
+    found: set[str] = set()
+    if not path.is_dir():
+        return found
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != "_delta_log"]
+        rel = os.path.relpath(folder, path)
+        found.update(os.path.normpath(os.path.join(rel, f)) for f in files)
+    return found
+
+
+def _remove_uncommitted(path: Path, before: set[str]) -> None:
+    """Delete the files a failed write left (written, never committed): no version reads them,
+    and vacuum would keep them for the layer's whole retention."""
+    import os
+    from urllib.parse import unquote
+
+    table = existing_table(path)
+    kept = set()
+    if table is not None:
+        for uri in table.file_uris():
+            local = unquote(uri.removeprefix("file://"))
+            kept.add(os.path.normpath(os.path.relpath(local, path)))
+    for rel in _data_files(path) - before - kept:
+        with contextlib.suppress(OSError):
+            (path / rel).unlink()
+
+
+def _commit(
+    path: Path,
+    stream: pa.RecordBatchReader,
+    *,
+    mode: Literal["append", "overwrite"],
+    partition_by: list[str] | None,
+    commit_properties: Any,
+    description: str | None,
+    configuration: dict[str, str] | None,
+    predicate: str | None,
+) -> int:
     from deltalake import write_deltalake
 
     from medallion.storage import partitioned
