@@ -109,6 +109,11 @@ def test_unknown_check_type_in_header(make_project: Callable[..., Project]) -> N
     assert "unknown check type 'uniqe' — did you mean 'unique'?" in err.message
 
 
+def test_row_count_min_over_max_is_a_load_error(make_project: Callable[..., Project]) -> None:
+    err = load_error(make_project, {"silver/x.sql": header("  - row_count: {min: 10, max: 1}\n")})
+    assert "row_count min (10) is greater than max (1)" in err.message
+
+
 def test_unknown_key_in_header(make_project: Callable[..., Project]) -> None:
     err = load_error(make_project, {"silver/x.sql": header("  - unique: id\n    severty: warn\n")})
     assert isinstance(err, ModelError)

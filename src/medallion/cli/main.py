@@ -489,9 +489,11 @@ def restore(ctx: click.Context, table: str, to: str, yes: bool) -> None:
     so it can itself be undone; downstream tables are not changed until the next run."""
     from medallion.cli import render
     from medallion.runner.base import parse_as_of
+    from medallion.runner.maintenance import resolve_table
 
     project = _project(ctx)
-    target = parse_as_of(to)
+    target = parse_as_of(to, "--to")
+    table = resolve_table(project, table)  # an unknown table fails before the question
     if not yes:
         click.confirm(f"Restore {table} to {to}?", abort=True, err=True)
     result = project.restore(table, target, command=_command_line())

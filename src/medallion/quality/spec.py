@@ -142,6 +142,8 @@ class RowCount(_Check):
     def _bounds(self) -> RowCount:
         if self.min is None and self.max is None:
             raise ValueError("row_count needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"row_count min ({self.min}) is greater than max ({self.max})")
         return self
 
     def default_name(self) -> str:

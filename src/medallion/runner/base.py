@@ -147,18 +147,20 @@ def base_tables(project: Project, nodes: list[str]) -> list[str]:
     return out
 
 
-def parse_as_of(value: int | str | datetime) -> int | datetime:
-    """A version number, or a time: ISO date/datetime; without a zone it is local time."""
+def parse_as_of(value: int | str | datetime, option: str = "--as-of") -> int | datetime:
+    """A version number (`3`, or `v3` as `medallion history` prints it), or a time: ISO
+    date/datetime; without a zone it is local time. `option` names it in the error."""
     if isinstance(value, int | datetime):
         return value if not isinstance(value, datetime) or value.tzinfo else value.astimezone()
     text = str(value).strip()
-    if text.isdigit():
-        return int(text)
+    number = text[1:] if text[:1] in ("v", "V") else text
+    if number.isdigit():
+        return int(number)
     try:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(
-            f"--as-of {text!r} is neither a version number nor a time",
+            f"{option} {text!r} is neither a version number nor a time",
             hint="use a version (medallion history TABLE) or e.g. 2026-11-20T08:00",
         ) from None
     return ts if ts.tzinfo else ts.astimezone()
