@@ -205,6 +205,7 @@ def test_tab_indentation_is_invalid_yaml(tmp_path: Path) -> None:
         ("invalid YAML: found a tab", "invalid YAML: found character '\\t'")
     )
     assert err.line == 2
+    assert err.hint == "YAML indents with spaces only: replace the tab on this line with spaces"
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -441,3 +442,13 @@ def test_column_types_delta_cannot_store(tmp_path: Path, typ: str, message: str)
 def test_negative_skip_rows(tmp_path: Path) -> None:
     err = load_error(tmp_path, "name: p\nsources:\n  s:\n    path: s.csv\n    skip_rows: -1\n")
     assert "greater than or equal to 0" in err.message
+
+
+def test_a_model_header_never_closed(tmp_path: Path) -> None:
+    write_config(tmp_path, "name: p\n")
+    model = tmp_path / "models" / "gold" / "m.sql"
+    model.parent.mkdir(parents=True)
+    model.write_text("-- totals\n/* ---\nkind: table\nselect 1 as a\n")
+    with pytest.raises(Exception) as info:
+        Project.load(tmp_path).validate()
+    assert str(info.value).startswith(f"{model}:2: the model header is never closed")

@@ -60,12 +60,17 @@ def parse_yaml(text: str, path: Path | str, line_offset: int = 0) -> tuple[Any, 
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
+        lines = text.splitlines()
+        at = lines[mark.line] if mark and mark.line < len(lines) else ""
+        hint = "check the indentation and that every 'key: value' has a space after the colon"
+        if "\t" in at[: (mark.column + 1) if mark else None]:
+            hint = "YAML indents with spaces only: replace the tab on this line with spaces"
         raise ConfigError(
             f"invalid YAML: {problem}",
             file=path,
             line=(mark.line + 1 + line_offset) if mark else None,
             column=(mark.column + 1) if mark else None,
-            hint="check the indentation and that every 'key: value' has a space after the colon",
+            hint=hint,
         ) from None
     except yaml.YAMLError as e:
         raise ConfigError(f"invalid YAML: {e}", file=path) from None

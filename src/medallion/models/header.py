@@ -139,10 +139,23 @@ class ModelConfig(BaseModel):
         return out
 
 
-def split_sql_header(text: str) -> tuple[str | None, int]:
-    """(YAML body of the header or None, 0-based line where the body starts)."""
+_HEADER_OPEN_RE = re.compile(r"\A(?:\s*--[^\n]*\n|\s)*/\*\s*---[ \t]*\n")
+
+
+def split_sql_header(text: str, path: Path | None = None) -> tuple[str | None, int]:
+    """(YAML body of the header or None, 0-based line where the body starts). A header opened
+    with `/* ---` and never closed is a ModelError (DuckDB would report the whole file as one
+    unterminated comment)."""
     m = _SQL_HEADER_RE.match(text)
     if not m:
+        opened = _HEADER_OPEN_RE.match(text)
+        if opened is not None:
+            raise ModelError(
+                "the model header is never closed",
+                file=path,
+                line=text.count("\n", 0, opened.end() - 1) + 1,
+                hint="end the header with a line `--- */` before the SELECT",
+            )
         return None, 0
     body = m.group("body")
     # an optional closing '---' line before '*/'

@@ -98,7 +98,7 @@ def read_model(layer: str, path: Path) -> Model:
     except UnicodeDecodeError as e:
         raise ModelError(f"file is not UTF-8 text ({e.reason})", file=path) from None
     if path.suffix == ".sql":
-        body, start = split_sql_header(text)
+        body, start = split_sql_header(text, path)
         config = parse_header(body, start, path)
         return Model(name, layer, path, "sql", config, text)
     body, start = python_header(text, path)

@@ -208,7 +208,7 @@ def _load_singular(project: Project, known: set[str]) -> list[SingularCheck]:
         except ValueError as e:
             raise ModelError(str(e), file=path, hint="rename the file") from None
         text = path.read_text(encoding="utf-8-sig")
-        body, start = split_sql_header(text)
+        body, start = split_sql_header(text, path)
         header = _singular_header(body, start, path)
         tree = parse_select(text, error=ModelError, file=path)
         tables = resolve_refs(
