@@ -153,17 +153,9 @@ def ingest_source(
         if stream is None:
             written = None
         else:
-            _check_partition_columns(name, source.partition_by, stream)
             try:
-                written = delta.write(
-                    table_path,
-                    stream,
-                    mode="overwrite" if full_refresh else "append",
-                    run_id=run_id,
-                    partition_by=source.partition_by,
-                    metadata=metadata,
-                    app_transaction=(app_id(name), batch),
-                    description=source.description,
+                written = _land(
+                    table_path, stream, source, name, full_refresh, run_id, metadata, batch
                 )
             except Exception:
                 if read.error is not None:  # the files' own error, not the writer's wrapping
@@ -315,17 +307,8 @@ def ingest_cursor_source(
             stream = _with_audit(con, reader, source, origin, ingested_at, run_id)
             if stream is None:
                 return None, high
-            _check_partition_columns(name, source.partition_by, stream)
-            written = delta.write(
-                table_path,
-                stream,
-                mode="overwrite" if full_refresh else "append",
-                run_id=run_id,
-                partition_by=source.partition_by,
-                metadata={WATERMARK_KEY: high or "", BATCH_KEY: batch, "medallion.source": name},
-                app_transaction=(app_id(name), batch),
-                description=source.description,
-            )
+            metadata = {WATERMARK_KEY: high or "", BATCH_KEY: batch, "medallion.source": name}
+            written = _land(table_path, stream, source, name, full_refresh, run_id, metadata, batch)
             return written, high
         except Exception:
             if ex is not None and ex.failure is not None:
@@ -480,6 +463,31 @@ def _write_quarantine(
 
 def describe_files(files: list[SourceFile]) -> str:
     return ", ".join(f.rel for f in files)
+
+
+def _land(
+    table_path: Path,
+    stream: pa.RecordBatchReader,
+    source: FileSource | DatabaseSource | RestSource,
+    name: str,
+    full_refresh: bool,
+    run_id: str,
+    metadata: dict[str, Any],
+    batch: int,
+) -> delta.WriteResult:
+    """One bronze commit: the rows, the source's metadata and its app transaction (the record of
+    what the commit holds, for exactly-once ingestion)."""
+    _check_partition_columns(name, source.partition_by, stream)
+    return delta.write(
+        table_path,
+        stream,
+        mode="overwrite" if full_refresh else "append",
+        run_id=run_id,
+        partition_by=source.partition_by,
+        metadata=metadata,
+        app_transaction=(app_id(name), batch),
+        description=source.description,
+    )
 
 
 def _check_partition_columns(source: str, partition_by: list[str], stream: Any) -> None:
