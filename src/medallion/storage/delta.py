@@ -4,7 +4,8 @@ Every write is exactly one Delta commit whose commit info carries `medallion.run
 else the caller adds), so `DESCRIBE HISTORY` in any Delta reader joins with medallion's run log.
 Data arrives as an Arrow RecordBatchReader and is streamed into the writer: the whole table is
 never held in memory. If the stream raises half-way, delta-rs does not commit, so the table stays
-at its previous version (the orphaned data files are removed by `vacuum`).
+at its previous version, and `commit` deletes the data files it had written (a process killed
+mid-write leaves them to `vacuum`).
 """
 
 from __future__ import annotations
