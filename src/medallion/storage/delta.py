@@ -175,18 +175,45 @@ def commit(
     `description` and `configuration` apply to a new table; `predicate` overwrites only the rows
     matching it. The table's log is read once (opening a table costs 2-20 ms), and its object
     then knows the version the commit made."""
-    before = _data_files(path)
-    try:
-        return _commit(
-            path,
+    with _removing_uncommitted_on_failure(path):
+        from deltalake import write_deltalake
+
+        from medallion.storage import partitioned
+
+        table = existing_table(path)
+        if predicate is None and partitioned.can_write(table, stream.schema, partition_by):
+            return partitioned.write(
+                path,
+                table,
+                stream,
+                partition_by=partition_by or [],
+                mode=mode,
+                commit_properties=commit_properties,
+                configuration=configuration,
+                description=description,
+            )
+        exists = table is not None
+        write_deltalake(
+            table if exists else str(path),
             stream,
             mode=mode,
-            partition_by=partition_by,
-            commit_properties=commit_properties,
-            description=description,
-            configuration=configuration,
+            partition_by=partition_by or None,
+            schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
             predicate=predicate,
+            configuration=None if exists else configuration,
+            commit_properties=commit_properties,
+            description=None if exists else description,
+            writer_properties=writer_properties(),
         )
+        return table.version() if exists else 0  # a new table's first commit is version 0
+
+
+@contextlib.contextmanager
+def _removing_uncommitted_on_failure(path: Path) -> Iterator[None]:
+    """On an error inside the block, delete the data files written in it (never committed)."""
+    before = _data_files(path)
+    try:
+        yield
     except BaseException:
         _remove_uncommitted(path, before)
         raise
@@ -221,49 +248,6 @@ def _remove_uncommitted(path: Path, before: set[str]) -> None:
     for rel in _data_files(path) - before - kept:
         with contextlib.suppress(OSError):
             (path / rel).unlink()
-
-
-def _commit(
-    path: Path,
-    stream: pa.RecordBatchReader,
-    *,
-    mode: Literal["append", "overwrite"],
-    partition_by: list[str] | None,
-    commit_properties: Any,
-    description: str | None,
-    configuration: dict[str, str] | None,
-    predicate: str | None,
-) -> int:
-    from deltalake import write_deltalake
-
-    from medallion.storage import partitioned
-
-    table = existing_table(path)
-    if predicate is None and partitioned.can_write(table, stream.schema, partition_by):
-        return partitioned.write(
-            path,
-            table,
-            stream,
-            partition_by=partition_by or [],
-            mode=mode,
-            commit_properties=commit_properties,
-            configuration=configuration,
-            description=description,
-        )
-    exists = table is not None
-    write_deltalake(
-        table if exists else str(path),
-        stream,
-        mode=mode,
-        partition_by=partition_by or None,
-        schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
-        predicate=predicate,
-        configuration=None if exists else configuration,
-        commit_properties=commit_properties,
-        description=None if exists else description,
-        writer_properties=writer_properties(),
-    )
-    return table.version() if exists else 0  # a new table's first commit is version 0
 
 
 def existing_table(path: Path) -> DeltaTable | None:
