@@ -374,3 +374,51 @@ def test_spilled_quarantine_keeps_names_order_and_numbers(
     stamps = {r["_quarantined_at"] for r in rows}
     assert len(stamps) == 1
     assert before <= stamps.pop() <= datetime.now(UTC)  # aware: UTC
+
+
+# -- routing ahead of the writer (`_ahead`) ---------------------------------------------------
+
+
+def _routing_threads() -> list[Any]:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "medallion-route"]
+
+
+def test_routed_ahead_keeps_order_and_raises_the_routing_error() -> None:
+    from medallion.quality.expectations import _ahead
+
+    assert list(_ahead(iter(range(50)), 2)) == list(range(50))
+
+    def broken() -> Any:
+        yield 1
+        raise ValueError("the third batch failed")
+
+    out = _ahead(broken(), 2)
+    assert next(out) == 1
+    with pytest.raises(ValueError, match="the third batch failed"):
+        next(out)
+    assert _routing_threads() == []
+
+
+def test_a_writer_giving_up_early_stops_the_routing_thread() -> None:
+    # the writer reads one item, then stops (an error of its own): closing the stream must stop
+    # the thread and close the source, whose `finally` runs, before close() returns
+    from medallion.quality.expectations import _ahead
+
+    produced, closed = [], []
+
+    def source() -> Any:
+        try:
+            for i in range(1000):
+                produced.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    out = _ahead(source(), 2)
+    assert next(out) == 0
+    out.close()
+    assert closed == [True]
+    assert _routing_threads() == []
+    assert len(produced) <= 5  # at most `depth` ahead, plus the ones in hand: not all 1000

@@ -14,7 +14,9 @@ computed only for the rows set aside, as they are set aside):
 
 A row failing several expectations gets the strictest action: fail > quarantine > drop > warn;
 DuckDB computes it as three boolean columns (keep, quarantine, fail; the other rows are dropped),
-so routing a batch is a filter by an existing column. Quarantined rows get their quarantine
+so routing a batch is a filter by an existing column. Batches are routed on a thread of their
+own, a few ahead of the Delta writer (`_ahead`), which encodes the previous ones meanwhile.
+Quarantined rows get their quarantine
 columns as they are set aside (in Arrow, through `medallion.arrays`: any Python value given to
 pyarrow — `pa.array`, `pa.scalar`, a number to compare with — makes it import pandas, where
 installed, to check the value's type: 0.3-0.5 s), are kept in memory up to QUARANTINE_MEMORY
@@ -51,6 +53,8 @@ FAIL = "__medallion_fail"
 #: quarantined rows held in memory before they go to a Parquet spill file
 QUARANTINE_MEMORY = 64 << 20
 QUARANTINE_EXTRA = ("_failed_expectations", "_run_id", "_quarantined_at", "_quarantine_id")
+#: batches routed ahead of the Delta writer (each up to the engine's BATCH_ROWS rows)
+ROUTED_AHEAD = 2
 _spills = itertools.count()
 
 
@@ -321,6 +325,7 @@ class Router:
         self.oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
         extra = {KEEP, QUARANTINE, FAIL, *self.oks}
         self.columns = [n for n in reader.schema.names if n not in extra]
+        self._kept: Iterator[pa.RecordBatch] | None = None
 
     def _samples(self, rows: pa.RecordBatch) -> list[dict[str, Any]]:
         """`rows` as dicts of the model's columns plus FAILED."""
@@ -334,10 +339,15 @@ class Router:
         return samples
 
     def kept(self) -> pa.RecordBatchReader:
+        """The kept rows as a stream, routed ahead of the reader on a thread of their own. The
+        Delta writer pulls batches on its thread, which is the pipeline's bottleneck: routing
+        there made it wait (+0.15 s at 1M rows, as much as the predicates), while routed
+        ahead the routing overlaps the writer's encoding."""
         import pyarrow as pa
 
         schema = pa.schema([self.reader.schema.field(c) for c in self.columns])
-        return pa.RecordBatchReader.from_batches(schema, self._route())
+        self._kept = _ahead(self._route(), ROUTED_AHEAD)
+        return pa.RecordBatchReader.from_batches(schema, self._kept)
 
     def _route(self) -> Iterator[pa.RecordBatch]:
         import pyarrow.compute as pc
@@ -377,7 +387,7 @@ class Router:
             if o.spill is not None:
                 o.spill.close()
         if o.fail_rows:
-            self.discard()
+            self._discard_spill()
             self.error = self._failure()
             raise self.error
 
@@ -399,9 +409,62 @@ class Router:
         )
 
     def discard(self) -> None:
+        if self._kept is not None:  # stops the routing thread, if the writer gave up early
+            self._kept.close()
+        self._discard_spill()
+
+    def _discard_spill(self) -> None:
         if self.outcome.spill is not None:
             self.outcome.spill.discard()
             self.outcome.spill = None
+
+
+def _ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
+    """`items`, computed on a thread of their own up to `depth` ahead of the consumer (its
+    errors raised to the consumer). Closing the result (or dropping it) stops the thread and
+    closes `items` before returning: no work goes on behind the caller's back. The thread starts
+    at the first item asked for."""
+    import queue
+    import threading
+
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put((kind, value), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand_over("item", item):
+                    return
+            hand_over("end", None)
+        except BaseException as e:  # handed to the consumer, raised there
+            hand_over("error", e)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="medallion-route", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _short(row: dict[str, Any], width: int = 160) -> str:
