@@ -410,8 +410,13 @@ class FileReader:
             rows = self.con.execute(
                 f"""
                 SELECT s.file_path, e.line, any_value(e.csv_line),
-                       string_agg(e.error_type || ': ' || e.error_message, '; '
-                                  ORDER BY e.column_idx)
+                       concat_ws('; ',
+                           -- one per missing column, each "Found: n" one more: the first says it
+                           min_by(e.error_type || ': ' || e.error_message, e.column_idx)
+                               FILTER (e.error_type = 'MISSING COLUMNS'),
+                           string_agg(e.error_type || ': ' || e.error_message, '; '
+                                      ORDER BY e.column_idx)
+                               FILTER (e.error_type <> 'MISSING COLUMNS'))
                 FROM {errors} e JOIN {scan} s USING (scan_id, file_id)
                 GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line
                 """
