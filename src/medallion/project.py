@@ -578,11 +578,20 @@ class Project:
         )
 
     def lineage(self, node: str | None = None) -> dict[str, Any]:
-        """The DAG: for each node its kind and upstream; for one node, its ancestors and
-        descendants."""
+        """The DAG: for each node its kind, upstream and the other tables its checks read
+        (`relationships`, `reconciliation`: built before it, as `--select +X` follows); for one
+        node, its ancestors and descendants, and the tables whose checks read it."""
         g = self.lineage_graph
+        checks_read = {n: [r for r in self.checks.refs(n) if r not in g.up[n]] for n in g.order}
         if node is None:
-            return {n: {"kind": self._kind(n), "upstream": sorted(set(g.up[n]))} for n in g.order}
+            return {
+                n: {
+                    "kind": self._kind(n),
+                    "upstream": sorted(set(g.up[n])),
+                    "checks_read": sorted(checks_read[n]),
+                }
+                for n in g.order
+            }
         fqn = g.resolve(node)
         return {
             "node": fqn,
@@ -591,6 +600,8 @@ class Project:
             "downstream": [n for n in g.order if n in g.descendants(fqn)],
             "direct_upstream": sorted(set(g.up[fqn])),
             "direct_downstream": sorted(set(g.down.get(fqn, []))),
+            "checks_read": sorted(checks_read[fqn]),
+            "read_by_checks_of": [n for n in g.order if fqn in checks_read[n]],
         }
 
     def _kind(self, node: str) -> str:

@@ -248,16 +248,22 @@ MODELS = {
 def test_lineage_of_the_whole_project(make_project: Callable[..., Project]) -> None:
     project = make_project(CONFIG, MODELS)
     assert project.lineage() == {
-        "bronze.customers": {"kind": "source", "upstream": []},
-        "bronze.orders": {"kind": "source", "upstream": []},
-        "silver.dim_customers": {"kind": "view", "upstream": ["bronze.customers"]},
+        "bronze.customers": {"kind": "source", "upstream": [], "checks_read": []},
+        "bronze.orders": {"kind": "source", "upstream": [], "checks_read": []},
+        "silver.dim_customers": {
+            "kind": "view",
+            "upstream": ["bronze.customers"],
+            "checks_read": [],
+        },
         "silver.fact_orders": {
             "kind": "table",
             "upstream": ["bronze.customers", "bronze.orders"],
+            "checks_read": [],
         },
         "gold.sales": {
             "kind": "table",
             "upstream": ["silver.dim_customers", "silver.fact_orders"],
+            "checks_read": [],
         },
     }
     assert list(project.lineage()) == project.graph.order
@@ -272,10 +278,36 @@ def test_lineage_of_one_node(make_project: Callable[..., Project]) -> None:
         "downstream": ["silver.dim_customers", "silver.fact_orders", "gold.sales"],
         "direct_upstream": [],
         "direct_downstream": ["silver.dim_customers", "silver.fact_orders"],
+        "checks_read": [],
+        "read_by_checks_of": [],
     }
     one = project.lineage("silver.fact_orders")
     assert one["upstream"] == ["bronze.customers", "bronze.orders"]
     assert one["downstream"] == ["gold.sales"]
+
+
+def test_lineage_shows_the_tables_checks_read(make_project: Callable[..., Project]) -> None:
+    # a relationships check of fact_orders reads dim_customers, which fact_orders' SQL does not:
+    # the run builds dim_customers first, and lineage says why
+    models = {
+        **MODELS,
+        "silver/fact_orders.sql": """
+            /* ---
+            checks:
+              - relationships: {column: customer_id, to: silver.dim_customers.customer_id}
+            --- */
+            select * from bronze.orders
+        """,
+    }
+    project = make_project(CONFIG, models)
+    whole = project.lineage()
+    assert whole["silver.fact_orders"]["upstream"] == ["bronze.orders"]
+    assert whole["silver.fact_orders"]["checks_read"] == ["silver.dim_customers"]
+    assert whole["gold.sales"]["checks_read"] == []
+    assert project.lineage("fact_orders")["checks_read"] == ["silver.dim_customers"]
+    assert project.lineage("dim_customers")["read_by_checks_of"] == ["silver.fact_orders"]
+    # --select +fact_orders follows the same edge
+    assert "silver.dim_customers" in project.graph.select(["+silver.fact_orders"])
 
 
 def test_lineage_unknown_node(make_project: Callable[..., Project]) -> None:

@@ -609,7 +609,8 @@ def query(
 @click.pass_context
 def lineage(ctx: click.Context, model: str | None, as_json: bool) -> None:
     """The dependency graph as text: every table and what it reads, or one model's upstream and
-    downstream trees."""
+    downstream trees. Tables a check reads (relationships, reconciliation) are shown apart:
+    they are built first, and `--select +MODEL` includes them."""
     from medallion.cli import render
 
     project = _project(ctx)

@@ -546,7 +546,9 @@ def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
                 current = layer
             ups = ", ".join(info["upstream"])
             arrow = f"  ← {ups}" if ups else ""
-            console.print(f"  {name:<{width}} [dim]{info['kind']:<7}[/]{arrow}")
+            checked = ", ".join(info["checks_read"])
+            against = f"  [dim](checks read {checked})[/]" if checked else ""
+            console.print(f"  {name:<{width}} [dim]{info['kind']:<7}[/]{arrow}{against}")
         return
     g = project.lineage_graph
     node = data["node"]
@@ -574,6 +576,11 @@ def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
         tree(node, g.down, "  ", set())
     else:
         console.print("  (none)")
+    # checks that read another table order the run too (`--select +X` includes them)
+    if data["checks_read"]:
+        console.print(f"its checks read: {', '.join(data['checks_read'])} (built before it)")
+    if data["read_by_checks_of"]:
+        console.print(f"read by the checks of: {', '.join(data['read_by_checks_of'])}")
 
 
 # -- query results --------------------------------------------------------------------------------
