@@ -304,6 +304,15 @@ def test_empty_path_list(tmp_path: Path) -> None:
     assert err.message == "sources.o.path: path must name at least one file or glob pattern"
 
 
+def test_a_value_of_none_of_a_unions_types_is_one_message(tmp_path: Path) -> None:
+    # `path` is a string or a list of strings: pydantic reports each alternative apart, with
+    # its type name in the location ("sources.o.path.str", "sources.o.path.list[str]")
+    err = load_error(tmp_path, "name: p\nsources:\n  o:\n    path: {x: 1}\n")
+    assert err.message == "sources.o.path: Input should be a valid string or a valid list"
+    assert err.line == 4
+    assert err.key == "sources.o.path"
+
+
 def test_multiple_errors_are_listed(tmp_path: Path) -> None:
     err = load_error(
         tmp_path,

@@ -237,6 +237,8 @@ def _without_tags(model: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
     tp: Any = model
     for part in loc:
         member = _union_member(tp, part)
+        if member is None:
+            member = _plain_union_member(tp, part)
         if member is not None:
             tp = member
             continue
@@ -267,6 +269,23 @@ def _union_member(tp: Any, tag: Any) -> Any:
             field = arg.model_fields.get("type")
             if tag in tags or (field is not None and field.default == tag):
                 return arg
+    return None
+
+
+def _plain_union_member(tp: Any, tag: Any) -> Any:
+    """The member of an untagged union (`str | list[str]`) that pydantic names `tag` in an
+    error's location when the value matched none of them ('str', 'list[str]')."""
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType) or not isinstance(tag, str):
+        return None
+    members = [a for a in typing.get_args(tp) if a is not type(None)]
+    if len(members) < 2:
+        return None
+    for arg in members:
+        name = arg.__name__ if isinstance(arg, type) else str(arg).replace("typing.", "")
+        if name.replace(" ", "") == tag.replace(" ", ""):
+            return arg
     return None
 
 
@@ -340,6 +359,7 @@ def validation_error(
         if line is not None:
             line += line_offset
         messages.append((msg, line, where, hint))
+    messages = _merge_alternatives(messages)
     first_msg, first_line, first_key, first_hint = messages[0]
     if len(messages) > 1:
         shown = display_path(str(file))
@@ -349,6 +369,31 @@ def validation_error(
         more = f"\n  ... and {len(messages) - 6} more" if len(messages) > 6 else ""
         first_msg += f"\n{rest}{more}"
     return ConfigError(first_msg, file=file, line=first_line, key=first_key, hint=first_hint)
+
+
+def _merge_alternatives(
+    messages: list[tuple[str, int | None, str | None, str | None]],
+) -> list[tuple[str, int | None, str | None, str | None]]:
+    """One message per place for a value that fits no member of a union: pydantic reports
+    "path: Input should be a valid string" and "path: Input should be a valid list"; this says
+    "path: Input should be a valid string or a valid list"."""
+    should = ": Input should be "
+    out: list[tuple[str, int | None, str | None, str | None]] = []
+    for msg, line, where, hint in messages:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and should in msg
+            and prev[2] == where
+            and prev[1] == line
+            and prev[0].startswith(f"{where}{should}")
+            and msg.startswith(f"{where}{should}")
+        ):
+            merged = f"{prev[0]} or {msg.removeprefix(f'{where}{should}')}"
+            out[-1] = (merged, line, where, prev[3] or hint)
+            continue
+        out.append((msg, line, where, hint))
+    return out
 
 
 def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None):
