@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -228,6 +229,30 @@ def test_demo_command_runs_the_oltp_template(demo: tuple[Any, Path, list[Path]])
     project = Project.load(root, env={"OLTP_SOURCE_DSN": unused, "WAREHOUSE_DSN": unused})
     assert project.runs(1)[0]["status"] == "success"
     assert project.query("select count(*) as n from gold.fct_sales").to_pylist() == [{"n": 300}]
+
+
+def test_the_demo_s_suggested_command_runs_as_printed(
+    demo: tuple[Any, Path, list[Path]],
+) -> None:
+    # in a fresh shell, without the demo's variables: medallion.yml names the databases by
+    # ${VAR}, so the suggestion sets them (to anything: the query reads the lakehouse only)
+    done, _, _ = demo
+    line = next(ln for ln in done.stderr.splitlines() if ln.startswith("try: "))
+    words = shlex.split(line.removeprefix("try: "))
+    at = words.index("medallion")
+    env = {k: v for k, v in os.environ.items() if k not in ("OLTP_SOURCE_DSN", "WAREHOUSE_DSN")}
+    env.update(w.split("=", 1) for w in words[:at])
+    assert {"OLTP_SOURCE_DSN", "WAREHOUSE_DSN"} <= set(env)
+    args = words[at + 1 :]
+    ran = subprocess.run(
+        [sys.executable, "-m", "medallion", *args],
+        env={**env, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "customer" in ran.stdout or "order" in ran.stdout
 
 
 def test_demo_keeps_its_cluster_where_it_says(demo: tuple[Any, Path, list[Path]]) -> None:

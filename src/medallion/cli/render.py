@@ -754,8 +754,18 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
             f"\n[dim]the demo's PostgreSQL server is stopped now; {where} "
             f"({', '.join(f'{k}={mask(v)}' for k, v in env.items())})[/]"
         )
-    err().print(
+    # medallion.yml names the databases by ${VAR}: loading it needs them set in the user's
+    # shell too; these commands read the lakehouse only, so any value does
+    prefix = " ".join(f"{k}=unused" for k in env or {})
+    prefix = f"{prefix} " if prefix else ""
+    text = (
         f"project: {project.root}\n"
-        f'try: medallion -p {project.root} query "select * from {example} limit 5"\n'
-        f"     medallion -p {project.root} status | tables | lineage | history"
+        f'try: {prefix}medallion -p {project.root} query "select * from {example} limit 5"\n'
+        f"     {prefix}medallion -p {project.root} status | tables | lineage | history"
     )
+    if env:
+        text += (
+            f"\n     ({' and '.join(env)} must be set for medallion.yml to load; these commands "
+            "read the lakehouse only, not the databases)"
+        )
+    err().print(_escape(text), highlight=False)
