@@ -204,6 +204,14 @@ class Project:
         """Load every model, check and the graph; raises the first problem found."""
         _ = self.graph
 
+    def bind(self) -> dict[str, str | None]:
+        """Bind every SQL model and its expectations against the lakehouse, running nothing:
+        model -> None if it binds, else why it was not bound (an input never built). Raises the
+        first model that does not bind (an unknown column, a type error)."""
+        from medallion.runner.bind import bind_models
+
+        return bind_models(self)
+
     def new_engine(self) -> Engine:
         from medallion.engine.duckdb_engine import Engine
 

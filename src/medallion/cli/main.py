@@ -421,12 +421,13 @@ def reset(ctx: click.Context, names: tuple[str, ...], yes: bool) -> None:
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Load the project and every model without running anything: config, headers, SQL syntax,
-    table references and cycles."""
+    table references and cycles; then bind each SQL model and its expectations against the
+    tables built so far, so an unknown column or a type error shows before a run."""
     from medallion.cli import render
 
     project = _project(ctx)
     project.validate()
-    render.validated(project)
+    render.validated(project, project.bind())
 
 
 # -- looking at things ---------------------------------------------------------------------------

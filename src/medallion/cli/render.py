@@ -199,12 +199,26 @@ def generated(project: Project, counts: dict[str, int], day: int | None = None) 
         )
 
 
-def validated(project: Project) -> None:
+def validated(project: Project, bound: dict[str, str | None]) -> None:
     n_models = len(project.models)
-    out().print(
-        f"[green]ok[/] {project.config.name}: {len(project.config.sources)} sources, "
+    console = out()
+    console.print(
+        f"[green]ok[/] {_escape(project.config.name)}: {len(project.config.sources)} sources, "
         f"{n_models} models, no problems found"
     )
+    skipped = {m: why for m, why in bound.items() if why is not None}
+    if not bound:
+        return
+    console.print(
+        f"  SQL bound against the lakehouse: {len(bound) - len(skipped)} of {len(bound)} models"
+    )
+    by_reason: dict[str, list[str]] = {}
+    for model, why in skipped.items():
+        by_reason.setdefault(why, []).append(model)
+    for why, models in by_reason.items():
+        console.print(f"  [dim]not bound ({_escape(why)}): {', '.join(models)}[/]")
+    if skipped:
+        console.print("  [dim]they are bound once their inputs are built (medallion run)[/]")
 
 
 # -- runs -----------------------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""Binding every SQL model against the lakehouse without running anything (`medallion validate`).
+
+Loading a project checks each model's syntax and the tables it names; whether its columns exist
+is only known when DuckDB binds the SQL against its inputs. This binds each SQL model (and its
+expectations) in DAG order on one engine: sources and Python models as their built Delta
+tables, SQL models as views of their current SQL — so a model is checked against what its
+upstream models would produce now, even if they changed since their last build. Nothing is
+executed or written. A model is not bound when an input was never built (a source never
+landed, a Python model never run, or a model downstream of those).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from medallion.errors import MedallionError
+from medallion.storage.catalog import QUARANTINE_SUFFIX
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+
+
+def bind_models(project: Project) -> dict[str, str | None]:
+    """For each model in run order: None if its SQL bound, else why it was not bound. The first
+    model whose SQL (or one of whose expectations) does not bind raises its ExecutionError,
+    naming the model file and line, as a run would."""
+    from medallion.quality import expectations as ex
+    from medallion.runner.base import ensure_attached
+    from medallion.runner.execute import sql_error
+
+    engine = project.new_engine()
+    #: tables not available to bind against, and why
+    missing: dict[str, str] = {}
+    out: dict[str, str | None] = {}
+    try:
+        for node in project.lineage_graph.order:
+            model = project.models.get(node)
+            if model is None:  # a source: its bronze table
+                if project.catalog.exists(node):
+                    engine.attach_table(node)
+                else:
+                    missing[node] = f"{node} has not been landed yet"
+                continue
+            blocked = next(
+                (
+                    missing[d.removesuffix(QUARANTINE_SUFFIX)]
+                    for d in model.depends_on
+                    if d.removesuffix(QUARANTINE_SUFFIX) in missing
+                ),
+                None,
+            )
+            if blocked is not None:
+                out[node] = missing[node] = blocked
+                continue
+            if model.language != "sql":
+                out[node] = "a Python model: its columns are known once it runs"
+                if project.catalog.exists(node):
+                    engine.attach_table(node)  # what downstream models read
+                else:
+                    missing[node] = f"{node} (a Python model) has not been built yet"
+                continue
+            try:
+                for dep in model.depends_on:
+                    if dep.endswith(QUARANTINE_SUFFIX):
+                        ensure_attached(project, engine, dep, for_model=node)
+            except MedallionError:
+                out[node] = missing[node] = f"{node} reads a quarantine table not built yet"
+                continue
+            try:
+                rel = engine.relation(model.text)
+            except Exception as e:
+                raise sql_error(str(e), model) from None
+            if model.config.expectations:
+                ex.wrap(rel, model.config.expectations, model=node, file=model.path)
+            engine.attach_view(node, model.text)  # downstream models bind against it
+            out[node] = None
+    finally:
+        engine.close()
+    return out

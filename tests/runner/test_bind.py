@@ -1,0 +1,151 @@
+"""`medallion validate` binds every SQL model against the lakehouse, running nothing: an unknown
+column or a broken expectation shows before a run, against the upstream models' current SQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from medallion.errors import ExecutionError
+from medallion.project import Project
+
+CONFIG = """
+name: b
+sources:
+  sales:
+    path: data/sales.csv
+    columns: {id: INTEGER, region: VARCHAR, amount: INTEGER}
+"""
+FILES = {"data/sales.csv": "id,region,amount\n1,north,10\n2,south,20\n"}
+MODELS = {
+    "silver/clean.sql": "select id, upper(region) as region, amount from bronze.sales\n",
+    "gold/by_region.sql": "select region, sum(amount) as total from silver.clean group by 1\n",
+}
+
+
+def built(make_project: Callable[..., Project], models: dict[str, str] = MODELS) -> Project:
+    project = make_project(CONFIG, models, FILES)
+    result = project.run()
+    assert result.ok, result.error
+    return project
+
+
+def edit(project: Project, model: str, text: str) -> Project:
+    (project.root / "models" / model).write_text(text)
+    return Project.load(project.root)
+
+
+def test_every_model_binds_after_a_run(make_project: Callable[..., Project]) -> None:
+    project = built(make_project)
+    assert project.bind() == {"silver.clean": None, "gold.by_region": None}
+
+
+def test_an_unknown_column_is_an_error_naming_file_and_line(
+    make_project: Callable[..., Project],
+) -> None:
+    project = built(make_project)
+    runs = len(project.runs(10))
+    project = edit(
+        project,
+        "gold/by_region.sql",
+        "select\n    region,\n    sum(amont) as total\nfrom silver.clean\ngroup by 1\n",
+    )
+    with pytest.raises(ExecutionError) as info:
+        project.bind()
+    e = info.value
+    assert 'Referenced column "amont" not found' in e.message
+    assert e.model == "gold.by_region"
+    assert e.file is not None and e.file.endswith("gold/by_region.sql")
+    assert e.line == 3
+    assert len(project.runs(10)) == runs  # nothing ran
+
+
+def test_a_model_binds_against_its_upstream_s_current_sql(
+    make_project: Callable[..., Project],
+) -> None:
+    # silver.clean renames `region` in its SQL, not rebuilt yet: the stored table still has
+    # `region`, but gold.by_region would break at the next run, and validate says so now
+    project = built(make_project)
+    project = edit(
+        project, "silver/clean.sql", "select id, region as area, amount from bronze.sales\n"
+    )
+    with pytest.raises(ExecutionError, match='"region" not found') as info:
+        project.bind()
+    assert info.value.model == "gold.by_region"
+
+
+def test_an_expectation_on_an_unknown_column_is_named(
+    make_project: Callable[..., Project],
+) -> None:
+    project = built(make_project)
+    project = edit(
+        project,
+        "silver/clean.sql",
+        "/* ---\nexpectations:\n  positive: {expect: amout > 0, action: drop}\n--- */\n"
+        + MODELS["silver/clean.sql"],
+    )
+    with pytest.raises(ExecutionError, match="expectation 'positive'") as info:
+        project.bind()
+    assert info.value.model == "silver.clean"
+
+
+def test_models_whose_inputs_were_never_built_are_not_bound(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(CONFIG, MODELS, FILES)
+    assert project.bind() == {
+        "silver.clean": "bronze.sales has not been landed yet",
+        "gold.by_region": "bronze.sales has not been landed yet",
+    }
+    assert not project.catalog.exists("bronze.sales")  # binding landed nothing
+
+
+def test_a_python_model_is_read_as_built(make_project: Callable[..., Project]) -> None:
+    # its columns are known once it runs: before that, what reads it is not bound; after, what
+    # reads it binds against its table
+    python = (
+        '"""---\ndepends_on: [silver.clean]\n"""\n\n\ndef model(ctx):\n'
+        "    return ctx.sql('select region, count(*) as n from silver.clean group by 1')\n"
+    )
+    models = {
+        **MODELS,
+        "gold/counts.py": python,
+        "gold/top.sql": "select region from gold.counts where n > 0\n",
+    }
+    project = make_project(CONFIG, models, FILES)
+    project.run(["bronze.sales"])
+    before = project.bind()
+    assert before["silver.clean"] is None
+    assert before["gold.counts"] == "a Python model: its columns are known once it runs"
+    assert before["gold.top"] == "gold.counts (a Python model) has not been built yet"
+    assert project.run().ok
+    after = project.bind()
+    assert after["gold.top"] is None
+    project = edit(project, "gold/top.sql", "select regon from gold.counts\n")
+    with pytest.raises(ExecutionError, match='"regon" not found'):
+        project.bind()
+
+
+def test_validate_command_reports_the_binding(make_project: Callable[..., Project]) -> None:
+    project = built(make_project)
+    ok = _validate(project.root)
+    assert ok.returncode == 0, ok.stderr
+    assert "SQL bound against the lakehouse: 2 of 2 models" in ok.stdout
+    edit(project, "silver/clean.sql", "select id, regoin as region, amount from bronze.sales\n")
+    bad = _validate(project.root)
+    assert bad.returncode == 1
+    assert "silver/clean.sql:1: Binder Error" in bad.stderr and '"regoin"' in bad.stderr
+
+
+def _validate(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "medallion", "-p", str(root), "validate"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=None,
+    )
