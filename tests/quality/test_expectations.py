@@ -376,7 +376,7 @@ def test_spilled_quarantine_keeps_names_order_and_numbers(
     assert before <= stamps.pop() <= datetime.now(UTC)  # aware: UTC
 
 
-# -- routing ahead of the writer (`_ahead`) ---------------------------------------------------
+# -- routing ahead of the writer (`_Ahead`) ---------------------------------------------------
 
 
 def _routing_threads() -> list[Any]:
@@ -386,15 +386,15 @@ def _routing_threads() -> list[Any]:
 
 
 def test_routed_ahead_keeps_order_and_raises_the_routing_error() -> None:
-    from medallion.quality.expectations import _ahead
+    from medallion.quality.expectations import _Ahead
 
-    assert list(_ahead(iter(range(50)), 2)) == list(range(50))
+    assert list(_Ahead(iter(range(50)), 2)) == list(range(50))
 
     def broken() -> Any:
         yield 1
         raise ValueError("the third batch failed")
 
-    out = _ahead(broken(), 2)
+    out = _Ahead(broken(), 2)
     assert next(out) == 1
     with pytest.raises(ValueError, match="the third batch failed"):
         next(out)
@@ -404,7 +404,7 @@ def test_routed_ahead_keeps_order_and_raises_the_routing_error() -> None:
 def test_a_writer_giving_up_early_stops_the_routing_thread() -> None:
     # the writer reads one item, then stops (an error of its own): closing the stream must stop
     # the thread and close the source, whose `finally` runs, before close() returns
-    from medallion.quality.expectations import _ahead
+    from medallion.quality.expectations import _Ahead
 
     produced, closed = [], []
 
@@ -416,9 +416,76 @@ def test_a_writer_giving_up_early_stops_the_routing_thread() -> None:
         finally:
             closed.append(True)
 
-    out = _ahead(source(), 2)
+    out = _Ahead(source(), 2)
     assert next(out) == 0
     out.close()
     assert closed == [True]
     assert _routing_threads() == []
     assert len(produced) <= 5  # at most `depth` ahead, plus the ones in hand: not all 1000
+
+
+def test_closing_while_the_writer_waits_on_another_thread_ends_it_with_an_error() -> None:
+    # deltalake pulls on a Rust thread that can still wait for the next batch when the write
+    # has already failed: close() from the run's thread must not raise, must stop the worker
+    # before returning, and the waiting reader must get an error, not a normal end
+    import threading
+    import time
+
+    from medallion.errors import ExecutionError
+    from medallion.quality.expectations import _Ahead
+
+    def slow() -> Any:
+        yield 0
+        time.sleep(0.3)  # the next batch is long to come
+        yield 1
+
+    out = _Ahead(slow(), 2)
+    assert next(out) == 0
+    got: list[Any] = []
+
+    def writer() -> None:
+        try:
+            got.append(next(out))
+        except BaseException as e:  # what the writer's thread sees
+            got.append(e)
+
+    waiting = threading.Thread(target=writer)
+    waiting.start()
+    time.sleep(0.05)  # the writer waits in next()
+    out.close()
+    assert _routing_threads() == []
+    waiting.join(timeout=5)
+    assert not waiting.is_alive()
+    assert len(got) == 1 and isinstance(got[0], ExecutionError)
+    assert "stopped before the end" in got[0].message
+
+
+def test_ctrl_c_in_the_writer_stops_the_routing_thread(
+    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a KeyboardInterrupt raised while the Delta writer reads the stream reaches the caller as
+    # it is, and leaves no routing thread behind (it would read DuckDB as the engine closes)
+    from medallion.storage import delta
+
+    project = make_project(
+        "name: q\n",
+        {
+            "silver/numbers.sql": model(
+                "  not_third: {expect: id % 3 <> 0, action: quarantine}\n",
+                "select range as id from range(600000)\n",
+            )
+        },
+    )
+    real = delta.write
+
+    def interrupted(path: Any, data: Any, **kwargs: Any) -> Any:
+        if "numbers" in str(path) and "quarantine" not in str(path):
+            data.read_next_batch()
+            raise KeyboardInterrupt
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(delta, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        project.run()
+    assert _routing_threads() == []
+    assert not project.catalog.exists("silver.numbers")

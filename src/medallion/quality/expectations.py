@@ -15,7 +15,7 @@ computed only for the rows set aside, as they are set aside):
 A row failing several expectations gets the strictest action: fail > quarantine > drop > warn;
 DuckDB computes it as three boolean columns (keep, quarantine, fail; the other rows are dropped),
 so routing a batch is a filter by an existing column. Batches are routed on a thread of their
-own, a few ahead of the Delta writer (`_ahead`), which encodes the previous ones meanwhile.
+own, a few ahead of the Delta writer (`_Ahead`), which encodes the previous ones meanwhile.
 Quarantined rows get their quarantine
 columns as they are set aside (in Arrow, through `medallion.arrays`: any Python value given to
 pyarrow — `pa.array`, `pa.scalar`, a number to compare with — makes it import pandas, where
@@ -325,7 +325,7 @@ class Router:
         self.oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
         extra = {KEEP, QUARANTINE, FAIL, *self.oks}
         self.columns = [n for n in reader.schema.names if n not in extra]
-        self._kept: Iterator[pa.RecordBatch] | None = None
+        self._kept: _Ahead | None = None
 
     def _samples(self, rows: pa.RecordBatch) -> list[dict[str, Any]]:
         """`rows` as dicts of the model's columns plus FAILED."""
@@ -346,7 +346,7 @@ class Router:
         import pyarrow as pa
 
         schema = pa.schema([self.reader.schema.field(c) for c in self.columns])
-        self._kept = _ahead(self._route(), ROUTED_AHEAD)
+        self._kept = _Ahead(self._route(), ROUTED_AHEAD)
         return pa.RecordBatchReader.from_batches(schema, self._kept)
 
     def _route(self) -> Iterator[pa.RecordBatch]:
@@ -419,52 +419,89 @@ class Router:
             self.outcome.spill = None
 
 
-def _ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
-    """`items`, computed on a thread of their own up to `depth` ahead of the consumer (its
-    errors raised to the consumer). Closing the result (or dropping it) stops the thread and
-    closes `items` before returning: no work goes on behind the caller's back. The thread starts
-    at the first item asked for."""
-    import queue
-    import threading
+class _Ahead:
+    """`items`, computed on a thread of their own up to `depth` ahead of the consumer, as an
+    iterator; the items' error is raised to the consumer. The thread starts at the first item
+    asked for.
 
-    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    `close()` may be called from any thread, even while the consumer waits in `__next__` on a
+    thread of its own: deltalake pulls the stream on a Rust thread, which can still be there
+    when `write_deltalake` has already returned its error. It stops the worker, which closes
+    `items`, and waits for it: once it returns, nothing reads the DuckDB stream any more (the
+    engine's connection can be closed) and the routing's spill is closed. A consumer still
+    waiting then gets an error, never a normal end: a stream cut short must not look complete."""
 
-    def hand_over(kind: str, value: Any) -> bool:
-        while not stop.is_set():
+    def __init__(self, items: Iterator[Any], depth: int) -> None:
+        import queue
+        import threading
+
+        self._items = items
+        self._ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._start = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._done = False  # the consumer saw the end or the error
+
+    def __iter__(self) -> _Ahead:
+        return self
+
+    def __next__(self) -> Any:
+        import queue
+        import threading
+
+        if self._done:
+            raise StopIteration
+        with self._start:
+            if self._worker is None and not self._stop.is_set():
+                self._worker = threading.Thread(
+                    target=self._produce, name="medallion-route", daemon=True
+                )
+                self._worker.start()
+        while not self._stop.is_set():
             try:
-                ready.put((kind, value), timeout=0.05)
+                kind, value = self._ready.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if kind == "item":
+                return value
+            self._done = True
+            self.close()
+            if kind == "error":
+                raise value
+            raise StopIteration
+        raise ExecutionError("the routing of the model's rows was stopped before the end")
+
+    def close(self) -> None:
+        import threading
+
+        self._stop.set()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()
+
+    def _hand_over(self, kind: str, value: Any) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._ready.put((kind, value), timeout=0.05)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self) -> None:
         try:
-            for item in items:
-                if not hand_over("item", item):
+            for item in self._items:
+                if not self._hand_over("item", item):
                     return
-            hand_over("end", None)
+            self._hand_over("end", None)
         except BaseException as e:  # handed to the consumer, raised there
-            hand_over("error", e)
+            self._hand_over("error", e)
         finally:
-            close = getattr(items, "close", None)
+            close = getattr(self._items, "close", None)
             if close is not None:
                 close()
-
-    worker = threading.Thread(target=produce, name="medallion-route", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = ready.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        worker.join()
 
 
 def _short(row: dict[str, Any], width: int = 160) -> str:

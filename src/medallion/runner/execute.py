@@ -414,6 +414,10 @@ def _route_and_write(
         # errors raised while DuckDB streams the result (a failed cast, division by zero ...)
         # surface here, wrapped by the Delta writer; nothing was committed
         raise sql_error(_unwrap_stream_error(e), model) from None
+    except BaseException:  # Ctrl-C: stop the routing thread before the engine is closed
+        if router is not None:
+            router.discard()
+        raise
     res.rows_written = counter.rows
     res.rows_in = counter.rows
     res.rows_dropped = 0
