@@ -474,8 +474,9 @@ class _Ahead:
     def close(self) -> None:
         import threading
 
-        self._stop.set()
-        worker = self._worker
+        with self._start:  # a worker starting now would be missed and left running
+            self._stop.set()
+            worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join()
 

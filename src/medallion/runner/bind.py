@@ -26,7 +26,7 @@ def bind_models(project: Project) -> dict[str, str | None]:
     naming the model file and line, as a run would."""
     from medallion.quality import expectations as ex
     from medallion.runner.base import ensure_attached
-    from medallion.runner.execute import sql_error
+    from medallion.runner.execute import model_relation
 
     engine = project.new_engine()
     #: tables not available to bind against, and why
@@ -66,10 +66,7 @@ def bind_models(project: Project) -> dict[str, str | None]:
             except MedallionError:
                 out[node] = missing[node] = f"{node} reads a quarantine table not built yet"
                 continue
-            try:
-                rel = engine.relation(model.text)
-            except Exception as e:
-                raise sql_error(str(e), model) from None
+            rel = model_relation(engine, model)
             if model.config.expectations:
                 ex.wrap(rel, model.config.expectations, model=node, file=model.path)
             engine.attach_view(node, model.text)  # downstream models bind against it

@@ -300,10 +300,7 @@ def _build(
         res.rows_in = res.rows_written = res.rows_dropped = res.rows_quarantined = 0
     else:
         if model.language == "sql":
-            try:
-                rel = engine.relation(model.text)
-            except Exception as e:
-                raise sql_error(str(e), model) from None
+            rel = model_relation(engine, model)
         else:
             rel = _to_relation(engine, run_python(engine, model, run_id), model)
 
@@ -402,22 +399,16 @@ def _route_and_write(
         else:
             stream = engine.reader(rel)
         version = write(counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}")))
-    except MedallionError:
+    except BaseException as e:  # Ctrl-C too: the routing thread stops before the engine closes
         if router is not None:
             router.discard()
-        raise
-    except Exception as e:
-        if router is not None:
-            router.discard()
-            if router.error is not None:
-                raise router.error from None
+        if isinstance(e, MedallionError) or not isinstance(e, Exception):
+            raise
+        if router is not None and router.error is not None:
+            raise router.error from None
         # errors raised while DuckDB streams the result (a failed cast, division by zero ...)
         # surface here, wrapped by the Delta writer; nothing was committed
         raise sql_error(_unwrap_stream_error(e), model) from None
-    except BaseException:  # Ctrl-C: stop the routing thread before the engine is closed
-        if router is not None:
-            router.discard()
-        raise
     res.rows_written = counter.rows
     res.rows_in = counter.rows
     res.rows_dropped = 0
@@ -547,6 +538,15 @@ def _to_relation(engine: Engine, value: Any, model: Model) -> Any:
 
 _LINE_RE = re.compile(r"LINE (\d+):(.*)")
 _QUOTED_RE = re.compile(r'"([^"]+)"')
+
+
+def model_relation(engine: Engine, model: Model) -> Any:
+    """The SQL model's query as a DuckDB relation: bound against its inputs, not run. A binder
+    or parser error is an ExecutionError pointing at the model file and line."""
+    try:
+        return engine.relation(model.text)
+    except Exception as e:
+        raise sql_error(str(e), model) from None
 
 
 def sql_error(message: str, model: Model) -> ExecutionError:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion import arrays
 from medallion.engine.duckdb_engine import scan_sql, scratch
-from medallion.errors import ExecutionError, MedallionError
+from medallion.errors import ExecutionError
 from medallion.storage import delta
 
 if TYPE_CHECKING:
@@ -193,12 +193,11 @@ def _metadata(model: Model, inc: Increment) -> dict[str, Any]:
 
 
 def _relation(engine: Engine, model: Model) -> duckdb.DuckDBPyRelation:
-    from medallion.runner.execute import sql_error
+    from medallion.runner.execute import model_relation, sql_error
 
+    rel = model_relation(engine, model)
     try:
-        return engine.delta_safe(engine.relation(model.text))
-    except MedallionError:
-        raise
+        return engine.delta_safe(rel)
     except Exception as e:
         raise sql_error(str(e), model) from None
 
