@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -336,14 +337,9 @@ def test_table_quarantine_is_rebuilt_each_run(make_project: Callable[..., Projec
     assert project.verify().ok
 
 
-def test_spilled_quarantine_keeps_names_order_and_numbers(
-    make_project: Callable[..., Project], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_quarantine_keeps_names_order_and_numbers(make_project: Callable[..., Project]) -> None:
     # 300,000 rows in 3 batches; every third row breaks `not_third` (quarantine) and every
-    # fifth also breaks `not_fifth` (warn). The buffer spills to Parquet after the first batch.
-    from medallion.quality import expectations as ex
-
-    monkeypatch.setattr(ex, "QUARANTINE_MEMORY", 1)
+    # fifth also breaks `not_fifth` (warn). The quarantined rows are written as they come.
     project = make_project(
         "name: q\n",
         {
@@ -374,6 +370,142 @@ def test_spilled_quarantine_keeps_names_order_and_numbers(
     stamps = {r["_quarantined_at"] for r in rows}
     assert len(stamps) == 1
     assert before <= stamps.pop() <= datetime.now(UTC)  # aware: UTC
+    assert _quarantine_threads() == []
+
+
+def test_spilled_quarantine_keeps_names_order_and_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # without a table to land in as they come (the kinds that replace earlier runs' quarantined
+    # rows do it at the end), quarantined rows are kept: in memory, then in a Parquet spill
+    import duckdb
+    import pyarrow as pa
+
+    from medallion.quality import expectations as ex
+    from medallion.quality.spec import Expectation
+
+    monkeypatch.setattr(ex, "QUARANTINE_MEMORY", 1)
+    rules = {
+        "not_third": Expectation(expect="id % 3 <> 0", action="quarantine"),
+        "not_fifth": Expectation(expect="id % 5 <> 0"),
+    }
+    rel = duckdb.connect().sql("select range as id from range(30000)")
+    checked = ex.wrap(rel, rules, model="silver.numbers", file=None)
+    router = ex.Router(
+        checked.arrow(batch_size=10_000),
+        rules,
+        model="silver.numbers",
+        file=None,
+        spill_dir=tmp_path,
+        run_id="r1",
+    )
+    kept = router.kept().read_all()
+    assert kept.num_rows == 20_000 and kept.column_names == ["id"]
+    spill = router.outcome.spill
+    assert isinstance(spill, ex.QuarantineBuffer) and spill.path is not None  # spilled
+    rows = pa.Table.from_batches(list(spill.batches())).to_pylist()
+    assert [r["id"] for r in rows] == list(range(0, 30_000, 3))
+    assert [r["_quarantine_id"] for r in rows] == [f"r1:{n}" for n in range(10_000)]
+    assert all(
+        r["_failed_expectations"]
+        == (["not_third", "not_fifth"] if r["id"] % 5 == 0 else ["not_third"])
+        for r in rows
+    )
+    router.discard()
+    assert not spill.path or not spill.path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def _quarantine_threads() -> list[Any]:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "medallion-quarantine"]
+
+
+def _add_constraint(project: Project, table: str, constraint: str) -> None:
+    from deltalake import DeltaTable
+
+    DeltaTable(str(project.catalog.path(table))).alter.add_constraint({"limit": constraint})
+
+
+def _data_files(project: Project, table: str) -> list[str]:
+    folder = project.catalog.path(table)
+    return sorted(str(f.relative_to(folder)) for f in folder.rglob("*.parquet"))
+
+
+def _numbers(rows: int) -> str:
+    return model(
+        "  not_third: {expect: id % 3 <> 0, action: quarantine}\n",
+        f"select range as id from range({rows})\n",
+    )
+
+
+def test_quarantined_rows_are_not_committed_when_the_model_fails(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    # the quarantine table is written while the model streams: a model whose write fails after
+    # rows were set aside (a Delta constraint broken by its last batches) leaves it as it was
+    project = make_project("name: q\n", {"silver/numbers.sql": _numbers(300_000)})
+    assert project.run().ok
+    _add_constraint(project, "silver.numbers", "id < 400000")
+    before, files = versions(project), _data_files(project, "silver.numbers__quarantine")
+    (project.root / "models/silver/numbers.sql").write_text(_numbers(600_000))
+
+    result = Project.load(project.root).run()
+
+    step = result.step("silver.numbers")
+    assert step.status == "failed"
+    assert "rows failed validation check" in step.error
+    assert versions(project) == before
+    assert _data_files(project, "silver.numbers__quarantine") == files
+    assert project.quarantined_rows("numbers").num_rows == 100_000
+    assert _quarantine_threads() == []
+
+
+def test_the_model_is_not_committed_when_its_quarantine_cannot_be(
+    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+) -> None:
+    # the quarantine table refuses the rows (a constraint on it): the model's write fails too,
+    # naming the quarantine table, and neither table changes
+    project = make_project("name: q\n", {"silver/numbers.sql": _numbers(300)})
+    assert project.run().ok
+    _add_constraint(project, "silver.numbers__quarantine", "id < 1000")
+    before, files = versions(project), _data_files(project, "silver.numbers")
+    (project.root / "models/silver/numbers.sql").write_text(_numbers(600_000))
+
+    result = Project.load(project.root).run()
+
+    step = result.step("silver.numbers")
+    assert step.status == "failed"
+    assert step.error.startswith(
+        f"{project.root / 'models/silver/numbers.sql'}: the quarantined rows could not be "
+        "written to silver.numbers__quarantine: "
+    )
+    assert versions(project) == before
+    assert _data_files(project, "silver.numbers") == files
+    assert project.query("select count(*) as n from silver.numbers").to_pylist() == [{"n": 200}]
+    assert _quarantine_threads() == []
+
+
+def test_a_failed_first_build_leaves_no_table_folders(make_project: Callable[..., Project]) -> None:
+    # a fail expectation on the first build: the model and the quarantine rows already written
+    # are removed with their folders, so no empty table is left to list or read
+    project = make_project(
+        "name: q\n",
+        {
+            "silver/numbers.sql": model(
+                "  not_third: {expect: id % 3 <> 0, action: quarantine}\n"
+                "  cap: {expect: id < 500000, action: fail}\n",
+                "select range as id from range(600000)\n",
+            )
+        },
+    )
+    result = project.run()
+    assert not result.ok
+    assert "expectation 'cap' (100,000 rows) failed" in result.step("silver.numbers").error
+    assert not project.catalog.path("silver.numbers").exists()
+    assert not project.catalog.path("silver.numbers__quarantine").exists()
+    assert _quarantine_threads() == []
 
 
 # -- routing ahead of the writer (`_Ahead`) ---------------------------------------------------
@@ -488,4 +620,6 @@ def test_ctrl_c_in_the_writer_stops_the_routing_thread(
     with pytest.raises(KeyboardInterrupt):
         project.run()
     assert _routing_threads() == []
+    assert _quarantine_threads() == []
     assert not project.catalog.exists("silver.numbers")
+    assert not project.catalog.path("silver.numbers__quarantine").exists()

@@ -380,6 +380,23 @@ def _route_and_write(
             model=model.fqn,
             hint=f"output columns: {', '.join(rel.columns)}",
         )
+    q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
+    # a table model is rebuilt whole, so its quarantine is too; incremental ones add
+    rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
+    # kinds that recompute a scope replace its earlier quarantined rows, at the end; otherwise
+    # quarantined rows are written as they come, committed after the model
+    replacing = replaces is not None and not rebuild and delta.is_delta_table(q_path)
+
+    def land(reader: Any) -> Any:
+        return delta.write(
+            q_path,
+            reader,
+            mode="overwrite" if rebuild else "append",
+            run_id=run_id,
+            metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
+            description=f"rows of {model.fqn} that failed a quarantine expectation",
+        )
+
     router: ex.Router | None = None
     counter = RowCounter()
     try:
@@ -393,6 +410,7 @@ def _route_and_write(
                 file=model.path,
                 spill_dir=project.state_dir / "tmp",
                 run_id=run_id,
+                land=None if replacing else land,
             )
             stream = router.kept()
             output_schema = stream.schema  # the model's columns, for its quarantine table
@@ -421,10 +439,7 @@ def _route_and_write(
         res.rows_quarantined = o.rows_quarantined
         res.details["expectations"] = o.violations
         try:
-            q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
-            # a table model is rebuilt whole, so its quarantine is too; incremental ones add
-            rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
-            if replaces is not None and not rebuild and delta.is_delta_table(q_path):
+            if replacing:
                 written = _replace_quarantine(
                     engine, model, q_path, o.spill, output_schema, run_id, replaces
                 )
@@ -432,16 +447,12 @@ def _route_and_write(
                     res.details["quarantine_version"] = written.version
                     # the commit holds the whole quarantine, not only this run's rows
                     res.details["quarantine_delta_rows"] = written.rows
-            elif o.spill is not None or (rebuild and delta.is_delta_table(q_path)):
-                q = delta.write(
-                    q_path,
-                    ex.quarantine_reader(o.spill, output_schema),
-                    mode="overwrite" if rebuild else "append",
-                    run_id=run_id,
-                    metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
-                    description=f"rows of {model.fqn} that failed a quarantine expectation",
-                )
-                res.details["quarantine_version"] = q.version
+            elif isinstance(o.spill, ex.QuarantineLanding):
+                res.details["quarantine_version"] = o.spill.commit().version
+            elif rebuild and delta.is_delta_table(q_path):  # no row quarantined this time
+                res.details["quarantine_version"] = land(
+                    ex.quarantine_reader(None, output_schema)
+                ).version
         finally:
             router.discard()
         res.checks.extend(_expectation_results(model, o))

@@ -210,13 +210,26 @@ def commit(
 
 @contextlib.contextmanager
 def _removing_uncommitted_on_failure(path: Path) -> Iterator[None]:
-    """On an error inside the block, delete the data files written in it (never committed)."""
+    """On an error inside the block, delete the data files written in it (never committed), and
+    the table's folder if the block made it (a new table whose first commit failed)."""
+    existed = path.exists()
     before = _data_files(path)
     try:
         yield
     except BaseException:
         _remove_uncommitted(path, before)
+        if not existed:
+            _remove_empty_folders(path)
         raise
+
+
+def _remove_empty_folders(path: Path) -> None:
+    """`path` and the folders under it that are empty (deepest first); others are kept."""
+    import os
+
+    for folder, _, _ in os.walk(path, topdown=False):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _data_files(path: Path) -> set[str]:
