@@ -511,11 +511,12 @@ def stages_child(root: Path, repeat: int) -> None:
         wrapped = timed("wrap", lambda: ex.wrap(rel, exps, model=MODEL, file=model.path))
         # the model alone and with its predicates, in alternating order: their difference
         plain = StageTimer()
+        rows = ex.ROUTED_BATCH_ROWS  # per batch, as a run routes them
         for which in ("plain", "query") if i % 2 else ("query", "plain"):
             if which == "plain":
-                plain("plain", lambda: len(list(engine.reader(rel))))  # held, like the query
+                plain("plain", lambda: len(list(engine.reader(rel, rows))))  # held, like the query
             else:
-                batches = timed("query", lambda: list(engine.reader(wrapped)))
+                batches = timed("query", lambda: list(engine.reader(wrapped, rows)))
         for kind in ("wall", "cpu"):
             diff = timed.times["query"][kind][-1] - plain.times["plain"][kind][-1]
             timed.times.setdefault("predicates", {"wall": [], "cpu": []})[kind].append(diff)
@@ -536,7 +537,7 @@ def stages_child(root: Path, repeat: int) -> None:
         timed("route", lambda: drain(r.kept()))
         r.discard()
         del batches, held
-        w = router(engine.reader(wrapped), lambda q: delta.write(scratch / "q", q, **W))
+        w = router(engine.reader(wrapped, rows), lambda q: delta.write(scratch / "q", q, **W))
         timed("write", lambda: delta.write(scratch / "t", w.kept(), **W))
         if isinstance(w.outcome.spill, ex.QuarantineLanding):
             timed("quarantine", w.outcome.spill.commit)

@@ -214,8 +214,10 @@ class Engine:
     def relation(self, sql: str) -> duckdb.DuckDBPyRelation:
         return self.con.sql(sql)
 
-    def reader(self, rel: duckdb.DuckDBPyRelation) -> pa.RecordBatchReader:
-        return rel.arrow(batch_size=BATCH_ROWS)
+    def reader(
+        self, rel: duckdb.DuckDBPyRelation, batch_rows: int = BATCH_ROWS
+    ) -> pa.RecordBatchReader:
+        return rel.arrow(batch_size=batch_rows)
 
     def delta_safe(self, rel: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
         """Cast the relation's columns whose DuckDB type Delta cannot store (see table above)."""

@@ -404,7 +404,7 @@ def _route_and_write(
         if model.config.expectations:
             rel = ex.wrap(rel, model.config.expectations, model=model.fqn, file=model.path)
             router = ex.Router(
-                engine.reader(rel),
+                engine.reader(rel, ex.ROUTED_BATCH_ROWS),
                 model.config.expectations,
                 model=model.fqn,
                 file=model.path,
