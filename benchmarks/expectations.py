@@ -446,7 +446,7 @@ W: dict[str, Any] = {"mode": "overwrite", "run_id": "bench"}
 STAGES = {
     "wrap": "bind the predicates (`expectations.wrap`)",
     "query": "DuckDB: the query drained to Arrow",
-    "predicates": "of which the predicates and route columns (− the model alone, same round)",
+    "predicates": "of which the predicates (− the model alone, same round)",
     "route": "Arrow: `Router._route` over the query's batches held in memory",
     "write": "Delta: `delta.write` of the model's stream (query + routing + commit, as in a run; "
     "the quarantined rows written alongside)",

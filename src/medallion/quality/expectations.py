@@ -1,9 +1,9 @@
 """Row-level expectations: evaluated in one pass over a model's output as it streams to Delta.
 
 The model's relation is wrapped in SQL (built as SQLGlot trees) that adds one boolean column per
-expectation (`TRUE` = the row passes; FALSE and NULL are violations) and the row's route. The
-stream is then routed batch by batch, in Arrow (the names of the expectations a row broke are
-computed only for the rows set aside, as they are set aside):
+expectation (`TRUE` = the row passes; FALSE and NULL are violations). The stream is then routed
+batch by batch, in Arrow (the names of the expectations a row broke are computed only for the
+rows set aside, as they are set aside):
 
 - `warn`: the row is kept; violations are counted;
 - `drop`: the row is removed and counted;
@@ -13,9 +13,9 @@ computed only for the rows set aside, as they are set aside):
   never commits: the table keeps its previous version.
 
 A row failing several expectations gets the strictest action: fail > quarantine > drop > warn;
-DuckDB computes it as three boolean columns (keep, quarantine, fail; the other rows are dropped),
-so routing a batch is a filter by an existing column. Batches are routed on a thread of their
-own, a few ahead of the Delta writer (`_Ahead`), which encodes the previous ones meanwhile.
+its route (kept, quarantined, failing; the other rows are dropped) is the AND of its boolean
+columns by action, bitmaps in Arrow. Batches are routed on a thread of their own, a few ahead of
+the Delta writer (`_Ahead`), which encodes the previous ones meanwhile.
 Quarantined rows get their quarantine
 columns as they are set aside (in Arrow, through `medallion.arrays`: any Python value given to
 pyarrow — `pa.array`, `pa.scalar`, a number to compare with — makes it import pandas, where
@@ -49,11 +49,6 @@ if TYPE_CHECKING:
 
 OK_PREFIX = "__medallion_ok_"
 FAILED = "__medallion_failed"
-#: the route columns: TRUE when a row breaks no drop, quarantine or fail expectation (KEEP), when
-#: quarantine is the strictest action it breaks (QUARANTINE), when it breaks a fail one (FAIL)
-KEEP = "__medallion_keep"
-QUARANTINE = "__medallion_quarantine"
-FAIL = "__medallion_fail"
 #: quarantined rows held in memory before they go to a Parquet spill file
 QUARANTINE_MEMORY = 64 << 20
 QUARANTINE_EXTRA = ("_failed_expectations", "_run_id", "_quarantined_at", "_quarantine_id")
@@ -116,43 +111,28 @@ def wrap(
     model: str,
     file: Path | None,
 ) -> duckdb.DuckDBPyRelation:
-    """The model relation plus one `__medallion_ok_<i>` column per expectation and the route
-    columns (KEEP, QUARANTINE, FAIL). A predicate that does not bind (e.g. an unknown column) is an
-    ExecutionError naming its expectation."""
+    """The model relation plus one `__medallion_ok_<i>` column per expectation (never NULL). A
+    predicate that does not bind (e.g. an unknown column) is an ExecutionError naming its
+    expectation."""
     import sqlglot.expressions as exp
 
     trees = {
         name: parse_predicate(e.expect, model=model, name=name, file=file)
         for name, e in expectations.items()
     }
-    oks = [f"{OK_PREFIX}{i}" for i in range(len(trees))]
-    inner = exp.select(
+    checked = exp.select(
         exp.Star(),
         *[
-            exp.alias_(exp.func("coalesce", exp.paren(tree.copy()), exp.false()), ok, quoted=True)
-            for ok, tree in zip(oks, trees.values(), strict=True)
+            exp.alias_(
+                exp.func("coalesce", exp.paren(tree.copy()), exp.false()),
+                f"{OK_PREFIX}{i}",
+                quoted=True,
+            )
+            for i, tree in enumerate(trees.values())
         ],
     ).from_("__model")
-
-    def broken(*actions: str) -> exp.Expression:  # the row breaks an expectation with one of them
-        return exp.or_(
-            *[
-                exp.not_(exp.column(ok, quoted=True))
-                for ok, name in zip(oks, trees, strict=True)
-                if expectations[name].action in actions
-            ],
-            exp.false(),
-        )
-
-    quarantined = exp.and_(broken("quarantine"), exp.not_(broken("fail")))
-    outer = exp.select(
-        exp.Star(),
-        exp.alias_(exp.not_(broken("drop", "quarantine", "fail")), KEEP, quoted=True),
-        exp.alias_(quarantined, QUARANTINE, quoted=True),
-        exp.alias_(broken("fail"), FAIL, quoted=True),
-    ).from_(inner.subquery("__checked"))
     try:  # DuckDB binds the relation here: every predicate at once
-        return rel.query("__model", outer.sql(dialect="duckdb"))
+        return rel.query("__model", checked.sql(dialect="duckdb"))
     except Exception as err:
         _name_unbound(rel, trees, model=model, file=file)
         raise ExecutionError(
@@ -448,6 +428,16 @@ def _failed_lists(rows: pa.RecordBatch, names: list[str]) -> pa.Array:
     return pa.ListArray.from_arrays(offsets, arrays.strings(names).take(expectation.take(order)))
 
 
+def _passing(batch: pa.RecordBatch, oks: list[str]) -> pa.Array | None:
+    """Which rows pass every expectation of `oks` (their columns ANDed); None if `oks` is empty."""
+    import pyarrow.compute as pc
+
+    passing = None
+    for ok in oks:
+        passing = batch.column(ok) if passing is None else pc.and_(passing, batch.column(ok))
+    return passing
+
+
 class Router:
     """Splits the wrapped stream into kept rows (returned as a reader for the Delta writer),
     dropped rows (counted) and quarantined rows: written by `land(reader)` as they come (a
@@ -477,8 +467,15 @@ class Router:
         #: the error raised at the end of the stream (the Delta writer wraps it; we re-raise it)
         self.error: ExecutionError | None = None
         self.oks = [f"{OK_PREFIX}{i}" for i in range(len(self.names))]
-        extra = {KEEP, QUARANTINE, FAIL, *self.oks}
-        self.columns = [n for n in reader.schema.names if n not in extra]
+        actions = [expectations[name].action for name in self.names]
+
+        def oks(*of: str) -> list[str]:
+            return [ok for ok, action in zip(self.oks, actions, strict=True) if action in of]
+
+        self.removing = oks("drop", "quarantine", "fail")
+        self.quarantining = oks("quarantine")
+        self.failing = oks("fail")
+        self.columns = [n for n in reader.schema.names if n not in self.oks]
         self._kept: _Ahead | None = None
 
     def _samples(self, rows: pa.RecordBatch) -> list[dict[str, Any]]:
@@ -514,20 +511,25 @@ class Router:
                 for name, ok in zip(self.names, self.oks, strict=True):
                     o.violations[name] += n - (pc.sum(batch.column(ok)).as_py() or 0)
                 out = batch.select(self.columns)
-                keep = batch.column(KEEP)
-                kept = pc.sum(keep).as_py() or 0
+                keep = _passing(batch, self.removing)
+                kept = n if keep is None else pc.sum(keep).as_py() or 0
                 if kept == n:
                     yield out  # every row kept (warnings at most)
                     continue
-                fail = batch.column(FAIL)
-                failed = pc.sum(fail).as_py() or 0
+                passing = _passing(batch, self.failing)
+                fail = None if passing is None else pc.invert(passing)
+                failed = 0 if fail is None else pc.sum(fail).as_py() or 0
                 if failed:
                     o.fail_rows += failed
                     if len(o.fail_samples) < 5:
                         rows = batch.filter(fail).slice(0, 5 - len(o.fail_samples))
                         o.fail_samples.extend(self._samples(rows))
-                quarantine = batch.column(QUARANTINE)
-                quarantined = pc.sum(quarantine).as_py() or 0
+                quarantine = _passing(batch, self.quarantining)
+                if quarantine is not None:  # breaks a quarantine rule, and no fail rule
+                    quarantine = pc.invert(quarantine)
+                    if passing is not None:
+                        quarantine = pc.and_(quarantine, passing)
+                quarantined = 0 if quarantine is None else pc.sum(quarantine).as_py() or 0
                 if quarantined:
                     o.rows_quarantined += quarantined
                     if o.spill is None:
