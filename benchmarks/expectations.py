@@ -6,8 +6,8 @@ The target (from the issue) is: "Expectations cost at most 20% over the same mod
 at 1M rows". Expectations are evaluated in one pass as the model streams to Delta: the model's
 relation is wrapped in SQL that adds one boolean per expectation, and the stream is routed batch
 by batch in Arrow (kept rows to the model's Delta writer, dropped rows counted, quarantined rows
-to a second Delta writer for `<model>__quarantine`, committed after the model). This script
-isolates that cost.
+kept aside and written to `<model>__quarantine` after the model's commit). This script isolates
+that cost.
 
 A synthetic orders file (`--rows` rows, default 1M; 8 columns: ids, email, date, status, channel,
 quantity, amount; a few percent of rows break each rule, some several) is generated once as
@@ -43,8 +43,8 @@ dropped and quarantined, violations per expectation, and the row counts of `silv
 Then, to show where the extra time goes, the stages of the build are timed one by one in one
 process per case (`--stages` times each, medians): binding the predicates; the DuckDB query
 drained to Arrow, with and without the predicates; the routing (`Router._route`) over those
-batches held in memory; the Delta write of the model as a run does it (the quarantined rows
-written alongside), then the quarantine's commit. A profiler cannot show this: the routing
+batches held in memory; the Delta write of the model as a run does it, then the quarantine
+table's write. A profiler cannot show this: the routing
 runs on a thread of its own, ahead of deltalake, which consumes the stream on another; cProfile
 sees neither.
 
@@ -452,9 +452,8 @@ STAGES = {
     "query": "DuckDB: the query drained to Arrow",
     "predicates": "of which the predicates (− the model alone, same round)",
     "route": "Arrow: `Router._route` over the query's batches held in memory",
-    "write": "Delta: `delta.write` of the model's stream (query + routing + commit, as in a run; "
-    "the quarantined rows written alongside)",
-    "quarantine": "Delta: the commit of `silver.orders__quarantine`, after the model's",
+    "write": "Delta: `delta.write` of the model's stream (query + routing + commit, as in a run)",
+    "quarantine": "Delta: `delta.write` of `silver.orders__quarantine`, after the model's commit",
 }
 
 
@@ -525,26 +524,22 @@ def stages_child(root: Path, repeat: int) -> None:
             diff = timed.times["query"][kind][-1] - plain.times["plain"][kind][-1]
             timed.times.setdefault("predicates", {"wall": [], "cpu": []})[kind].append(diff)
 
-        def router(reader: Any, land: Any = None) -> ex.Router:
+        def router(reader: Any) -> ex.Router:
             return ex.Router(
-                reader,
-                exps,
-                model=MODEL,
-                file=model.path,
-                spill_dir=scratch,
-                run_id="bench",
-                land=land,
+                reader, exps, model=MODEL, file=model.path, spill_dir=scratch, run_id="bench"
             )
 
         held = pa.RecordBatchReader.from_batches(batches[0].schema, batches)
-        r = router(held)  # quarantined rows kept in memory: the routing alone
+        r = router(held)
         timed("route", lambda: drain(r.kept()))
         r.discard()
         del batches, held
-        w = router(engine.reader(wrapped, rows), lambda q: delta.write(scratch / "q", q, **W))
-        timed("write", lambda: delta.write(scratch / "t", w.kept(), **W))
-        if isinstance(w.outcome.spill, ex.QuarantineLanding):
-            timed("quarantine", w.outcome.spill.commit)
+        w = router(engine.reader(wrapped, rows))
+        stream = w.kept()
+        timed("write", lambda: delta.write(scratch / "t", stream, **W))
+        if w.outcome.spill is not None:
+            q = ex.quarantine_reader(w.outcome.spill, stream.schema)
+            timed("quarantine", lambda: delta.write(scratch / "q", q, **W))
         w.discard()
         engine.close()
 

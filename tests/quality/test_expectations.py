@@ -338,8 +338,8 @@ def test_table_quarantine_is_rebuilt_each_run(make_project: Callable[..., Projec
 
 
 def test_quarantine_keeps_names_order_and_numbers(make_project: Callable[..., Project]) -> None:
-    # 300,000 rows in 3 batches; every third row breaks `not_third` (quarantine) and every
-    # fifth also breaks `not_fifth` (warn). The quarantined rows are written as they come.
+    # 300,000 rows in several batches; every third row breaks `not_third` (quarantine) and every
+    # fifth also breaks `not_fifth` (warn)
     project = make_project(
         "name: q\n",
         {
@@ -370,14 +370,12 @@ def test_quarantine_keeps_names_order_and_numbers(make_project: Callable[..., Pr
     stamps = {r["_quarantined_at"] for r in rows}
     assert len(stamps) == 1
     assert before <= stamps.pop() <= datetime.now(UTC)  # aware: UTC
-    assert _quarantine_threads() == []
 
 
 def test_spilled_quarantine_keeps_names_order_and_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # without a table to land in as they come (the kinds that replace earlier runs' quarantined
-    # rows do it at the end), quarantined rows are kept: in memory, then in a Parquet spill
+    # quarantined rows are kept until the model has committed: in memory, then in a Parquet spill
     import duckdb
     import pyarrow as pa
 
@@ -416,12 +414,6 @@ def test_spilled_quarantine_keeps_names_order_and_numbers(
     assert list(tmp_path.iterdir()) == []
 
 
-def _quarantine_threads() -> list[Any]:
-    import threading
-
-    return [t for t in threading.enumerate() if t.name == "medallion-quarantine"]
-
-
 def _add_constraint(project: Project, table: str, constraint: str) -> None:
     from deltalake import DeltaTable
 
@@ -443,8 +435,8 @@ def _numbers(rows: int) -> str:
 def test_quarantined_rows_are_not_committed_when_the_model_fails(
     make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
 ) -> None:
-    # the quarantine table is written while the model streams: a model whose write fails after
-    # rows were set aside (a Delta constraint broken by its last batches) leaves it as it was
+    # a model whose write fails after rows were set aside (a Delta constraint broken by its last
+    # batches) leaves its quarantine as it was, and no spill behind
     project = make_project("name: q\n", {"silver/numbers.sql": _numbers(300_000)})
     assert project.run().ok
     _add_constraint(project, "silver.numbers", "id < 400000")
@@ -459,37 +451,48 @@ def test_quarantined_rows_are_not_committed_when_the_model_fails(
     assert versions(project) == before
     assert _data_files(project, "silver.numbers__quarantine") == files
     assert project.quarantined_rows("numbers").num_rows == 100_000
-    assert _quarantine_threads() == []
+    assert not any((project.state_dir / "tmp").glob("quarantine-*"))
 
 
-def test_the_model_is_not_committed_when_its_quarantine_cannot_be(
-    make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
+def test_a_quarantine_that_cannot_be_written_fails_the_step_and_the_model_is_built_again(
+    make_project: Callable[..., Project],
 ) -> None:
-    # the quarantine table refuses the rows (a constraint on it): the model's write fails too,
-    # naming the quarantine table, and neither table changes
+    # the quarantine is written after the model's commit: when it fails (a constraint on the
+    # quarantine table), the step fails naming both tables, and the next run does not take the
+    # committed model for up to date — the rows it set aside would be lost
+    from deltalake import DeltaTable
+
     project = make_project("name: q\n", {"silver/numbers.sql": _numbers(300)})
     assert project.run().ok
-    _add_constraint(project, "silver.numbers__quarantine", "id < 1000")
-    before, files = versions(project), _data_files(project, "silver.numbers")
-    (project.root / "models/silver/numbers.sql").write_text(_numbers(600_000))
+    quarantine = DeltaTable(str(project.catalog.path("silver.numbers__quarantine")))
+    quarantine.alter.add_constraint({"limit": "id < 1000"})
+    (project.root / "models/silver/numbers.sql").write_text(_numbers(3000))
 
-    result = Project.load(project.root).run()
+    second = Project.load(project.root).run()
 
-    step = result.step("silver.numbers")
+    step = second.step("silver.numbers")
     assert step.status == "failed"
-    assert step.error.startswith(
-        f"{project.root / 'models/silver/numbers.sql'}: the quarantined rows could not be "
-        "written to silver.numbers__quarantine: "
+    assert (
+        "silver.numbers was committed (version 1), but its quarantined rows could not be "
+        "written to silver.numbers__quarantine: " in step.error
     )
-    assert versions(project) == before
-    assert _data_files(project, "silver.numbers") == files
-    assert project.query("select count(*) as n from silver.numbers").to_pylist() == [{"n": 200}]
-    assert _quarantine_threads() == []
+    assert project.query("select count(*) as n from silver.numbers").to_pylist() == [{"n": 2000}]
+    assert project.quarantined_rows("numbers").num_rows == 100  # the first run's
+
+    quarantine.alter.drop_constraint("limit")
+    third = Project.load(project.root).run()
+
+    assert third.ok, third.error
+    assert third.step("silver.numbers").rows_quarantined == 1000  # built again, not up to date
+    assert project.quarantined_rows("numbers").num_rows == 1000
+    # the ledger shows the failed run's rows set aside and never written, and only that run
+    audit = project.verify().runs()
+    assert audit[second.run_id] is False
+    assert all(ok for run_id, ok in audit.items() if run_id != second.run_id)
 
 
 def test_a_failed_first_build_leaves_no_table_folders(make_project: Callable[..., Project]) -> None:
-    # a fail expectation on the first build: the model and the quarantine rows already written
-    # are removed with their folders, so no empty table is left to list or read
+    # a fail expectation on the first build: no table folder is left to list or read
     project = make_project(
         "name: q\n",
         {
@@ -505,7 +508,6 @@ def test_a_failed_first_build_leaves_no_table_folders(make_project: Callable[...
     assert "expectation 'cap' (100,000 rows) failed" in result.step("silver.numbers").error
     assert not project.catalog.path("silver.numbers").exists()
     assert not project.catalog.path("silver.numbers__quarantine").exists()
-    assert _quarantine_threads() == []
 
 
 # -- routing ahead of the writer (`_Ahead`) ---------------------------------------------------
@@ -620,6 +622,5 @@ def test_ctrl_c_in_the_writer_stops_the_routing_thread(
     with pytest.raises(KeyboardInterrupt):
         project.run()
     assert _routing_threads() == []
-    assert _quarantine_threads() == []
     assert not project.catalog.exists("silver.numbers")
     assert not project.catalog.path("silver.numbers__quarantine").exists()

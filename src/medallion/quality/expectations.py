@@ -19,26 +19,25 @@ the Delta writer (`_Ahead`), which encodes the previous ones meanwhile.
 Quarantined rows get their quarantine
 columns as they are set aside (in Arrow, through `medallion.arrays`: any Python value given to
 pyarrow — `pa.array`, `pa.scalar`, a number to compare with — makes it import pandas, where
-installed, to check the value's type: 0.3-0.5 s). They are written to their Delta table as they
-come, by a second writer on a thread of its own (`QuarantineLanding`), which commits only after
-the model's own commit: a model that fails leaves its quarantine as it was, and a quarantine
-that cannot be written fails the model before it commits. The kinds that replace earlier runs'
-quarantined rows do it at the end, in DuckDB: for them the rows are kept (`QuarantineBuffer`:
-in memory up to QUARANTINE_MEMORY bytes, then in a Parquet file — bounded memory).
+installed, to check the value's type: 0.3-0.5 s), are kept in memory up to QUARANTINE_MEMORY
+bytes, then spilled to a Parquet file (bounded memory), and land in their Delta table after the
+model's own commit: a model that fails sets no row aside. (Writing them alongside the model, on
+a second Delta writer, was tried: deltalake pulls both streams on its worker threads, and with
+one worker — one CPU — the model's pull waited for the routing, the routing for the quarantine's
+writer, which never got the worker: a deadlock.)
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.engine.duckdb_engine import first_line, scratch
-from medallion.errors import ExecutionError, MedallionError, ModelError
-from medallion.storage.catalog import QUARANTINE_SUFFIX
+from medallion.errors import ExecutionError, ModelError
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,8 +60,6 @@ ROUTED_BATCH_ROWS = 32 * 1024
 #: batches routed ahead of the Delta writer (DuckDB's pace is uneven; 4 measured 2-4 points
 #: better than 2 at 32K rows, 8 no better)
 ROUTED_AHEAD = 4
-#: quarantined batches handed to the quarantine table's writer ahead of its encoding
-LANDING_AHEAD = 2
 _spills = itertools.count()
 
 
@@ -181,21 +178,42 @@ class Outcome:
     fail_rows: int = 0
     fail_samples: list[dict[str, Any]] = field(default_factory=list)
     #: the quarantined rows (None: none)
-    spill: QuarantineBuffer | QuarantineLanding | None = None
+    spill: QuarantineBuffer | None = None
 
 
-class _QuarantineRows:
-    """Quarantined rows given their quarantine table's columns (`quarantine_schema`) as they are
-    set aside: `add` takes rows with their `__medallion_ok_<i>` columns and names the
-    expectations each broke; rows are numbered from 0 in the order they are added
-    (`_quarantine_id` = `<run_id>:<n>`)."""
+class QuarantineBuffer:
+    """Quarantined rows in their quarantine table's columns (`quarantine_schema`): in memory up
+    to QUARANTINE_MEMORY bytes, then in a Parquet file. `add` takes rows with their
+    `__medallion_ok_<i>` columns and names the expectations each broke; rows are numbered from 0
+    in the order they are added (`_quarantine_id` = `<run_id>:<n>`)."""
 
-    def __init__(self, names: list[str], model_schema: pa.Schema, run_id: str) -> None:
+    def __init__(
+        self, spill_dir: Path, names: list[str], model_schema: pa.Schema, run_id: str
+    ) -> None:
+        self.spill_dir = spill_dir
         self.names = names
         self.schema = quarantine_schema(model_schema)
         self.run_id = run_id
         self.at = datetime.now(UTC)
         self.count = 0
+        self.memory: list[pa.RecordBatch] = []
+        self.nbytes = 0
+        self.path: Path | None = None
+        self._writer: Any = None
+
+    def add(self, rows: pa.RecordBatch) -> None:
+        batch = self._with_quarantine_columns(rows)
+        if self._writer is None and self.nbytes + batch.nbytes <= QUARANTINE_MEMORY:
+            self.memory.append(batch)
+            self.nbytes += batch.nbytes
+            return
+        if self._writer is None:
+            import pyarrow.parquet as pq
+
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
+            self.path = self.spill_dir / f"quarantine-{next(_spills)}-{id(self)}.parquet"
+            self._writer = pq.ParquetWriter(str(self.path), self.schema)
+        self._writer.write_batch(batch)
 
     def _with_quarantine_columns(self, rows: pa.RecordBatch) -> pa.RecordBatch:
         import pyarrow as pa
@@ -223,44 +241,10 @@ class _QuarantineRows:
         ]
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
-
-class QuarantineBuffer(_QuarantineRows):
-    """Quarantined rows kept for the end of the run (the kinds that replace earlier runs'
-    quarantined rows merge them with the table's in DuckDB): in memory up to QUARANTINE_MEMORY
-    bytes, then in a Parquet file."""
-
-    def __init__(
-        self, spill_dir: Path, names: list[str], model_schema: pa.Schema, run_id: str
-    ) -> None:
-        super().__init__(names, model_schema, run_id)
-        self.spill_dir = spill_dir
-        self.memory: list[pa.RecordBatch] = []
-        self.nbytes = 0
-        self.path: Path | None = None
-        self._writer: Any = None
-
-    def add(self, rows: pa.RecordBatch) -> None:
-        batch = self._with_quarantine_columns(rows)
-        if self._writer is None and self.nbytes + batch.nbytes <= QUARANTINE_MEMORY:
-            self.memory.append(batch)
-            self.nbytes += batch.nbytes
-            return
-        if self._writer is None:
-            import pyarrow.parquet as pq
-
-            self.spill_dir.mkdir(parents=True, exist_ok=True)
-            self.path = self.spill_dir / f"quarantine-{next(_spills)}-{id(self)}.parquet"
-            self._writer = pq.ParquetWriter(str(self.path), self.schema)
-        self._writer.write_batch(batch)
-
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-    def end(self) -> None:
-        """The routing's end: no more rows."""
-        self.close()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         yield from self.memory
@@ -275,130 +259,6 @@ class QuarantineBuffer(_QuarantineRows):
         if self.path is not None:
             self.path.unlink(missing_ok=True)
             self.path = None
-
-
-class QuarantineLanding(_QuarantineRows):
-    """Quarantined rows written to their Delta table while the model streams, by `land(reader)`
-    on a thread of its own, and committed only when `commit()` is called — after the model's
-    own commit; `discard()` (any failure before it) ends the write with an error, so nothing is
-    committed and its files are removed. Written after the model's commit instead, as it was,
-    its whole write added to the step (~0.03 s for 30,000 rows), and a quarantine that could not
-    be written was found only once the model had committed.
-
-    `add` and `close` are called by the routing thread, `commit` and `discard` by the run's. A
-    failed write is raised by the next `add` (the model's write then fails too: nothing is
-    committed), or by `commit`."""
-
-    def __init__(
-        self,
-        names: list[str],
-        model_schema: pa.Schema,
-        run_id: str,
-        land: Callable[[pa.RecordBatchReader], Any],
-        *,
-        table: str,
-        model: str,
-        file: Path | None,
-    ) -> None:
-        import queue
-        import threading
-
-        import pyarrow as pa
-
-        super().__init__(names, model_schema, run_id)
-        self.table = table
-        self.model = model
-        self.file = file
-        self._ready: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=LANDING_AHEAD)
-        self._verdict = threading.Event()  # set by commit() or discard()
-        self._drained = threading.Event()  # the writer asked for a row after the last one
-        self._commit = False
-        self._closed = False
-        self._result: Any = None
-        self._error: BaseException | None = None
-        reader = pa.RecordBatchReader.from_batches(self.schema, self._rows())
-        self._thread = threading.Thread(
-            target=self._land, args=(land, reader), name="medallion-quarantine", daemon=True
-        )
-        self._thread.start()
-
-    def add(self, rows: pa.RecordBatch) -> None:
-        if not self._put(self._with_quarantine_columns(rows)):
-            raise self._failure()
-
-    def close(self) -> None:
-        """No more rows (the routing ended, maybe with an error)."""
-        if not self._closed:
-            self._closed = True
-            self._put(None)
-
-    def end(self) -> None:
-        """The routing's normal end: no more rows; returns once the writer has taken (checked
-        against the table's constraints, encoded) every row, or raises its error, so that the
-        model is not committed when its quarantined rows cannot be."""
-        self.close()
-        while not self._drained.wait(0.05) and self._thread.is_alive():
-            pass
-        if self._error is not None:
-            raise self._failure()
-
-    def commit(self) -> Any:
-        """The model is committed: commit the quarantined rows; `land`'s result."""
-        self._commit = True
-        self._verdict.set()
-        self._thread.join()
-        if self._error is not None:
-            raise self._failure()
-        return self._result
-
-    def discard(self) -> None:
-        self._verdict.set()  # without _commit: the write ends with an error
-        self._thread.join()
-
-    def _put(self, item: pa.RecordBatch | None) -> bool:
-        """Hand `item` to the writer; False if it stopped (failed or discarded)."""
-        import queue
-
-        while self._thread.is_alive() and not self._verdict.is_set():
-            try:
-                self._ready.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _rows(self) -> Iterator[pa.RecordBatch]:
-        import queue
-
-        while True:
-            try:
-                item = self._ready.get(timeout=0.05)
-            except queue.Empty:
-                if self._verdict.is_set() and not self._commit:
-                    break
-                continue
-            if item is None:
-                break
-            yield item
-        self._drained.set()
-        self._verdict.wait()
-        if not self._commit:
-            raise ExecutionError(f"the write of {self.table} was abandoned (the model failed)")
-
-    def _land(self, land: Callable[[pa.RecordBatchReader], Any], reader: Any) -> None:
-        try:
-            self._result = land(reader)
-        except BaseException as e:  # raised by add() or commit(); ignored once discarded
-            self._error = e
-
-    def _failure(self) -> ExecutionError:
-        error = self._error
-        reason = error.message if isinstance(error, MedallionError) else first_line(error)
-        return ExecutionError(
-            f"the quarantined rows could not be written to {self.table}: {reason}",
-            file=self.file,
-            model=self.model,
-        )
 
 
 def _failed_lists(rows: pa.RecordBatch, names: list[str]) -> pa.Array:
@@ -440,9 +300,7 @@ def _passing(batch: pa.RecordBatch, oks: list[str]) -> pa.Array | None:
 
 class Router:
     """Splits the wrapped stream into kept rows (returned as a reader for the Delta writer),
-    dropped rows (counted) and quarantined rows: written by `land(reader)` as they come (a
-    QuarantineLanding, committed by the caller after the model) or, without `land`, kept for
-    the end of the run (a QuarantineBuffer)."""
+    dropped rows (counted) and quarantined rows (a QuarantineBuffer)."""
 
     def __init__(
         self,
@@ -453,10 +311,8 @@ class Router:
         file: Path | None,
         spill_dir: Path,
         run_id: str,
-        land: Callable[[pa.RecordBatchReader], Any] | None = None,
     ) -> None:
         self.reader = reader
-        self.land = land
         self.expectations = expectations
         self.model = model
         self.file = file
@@ -533,15 +389,12 @@ class Router:
                 if quarantined:
                     o.rows_quarantined += quarantined
                     if o.spill is None:
-                        o.spill = self._quarantine(out.schema)
+                        o.spill = QuarantineBuffer(
+                            self.spill_dir, self.names, out.schema, self.run_id
+                        )
                     o.spill.add(batch.filter(quarantine))
                 o.rows_dropped += n - kept - failed - quarantined
                 yield out.filter(keep)
-            if o.spill is not None and not o.fail_rows:  # failing: discarded below
-                o.spill.end()
-        except ExecutionError as e:  # the quarantine table's write failed
-            self.error = e
-            raise
         finally:
             if o.spill is not None:
                 o.spill.close()
@@ -549,19 +402,6 @@ class Router:
             self._discard_spill()
             self.error = self._failure()
             raise self.error
-
-    def _quarantine(self, schema: pa.Schema) -> QuarantineBuffer | QuarantineLanding:
-        if self.land is None:
-            return QuarantineBuffer(self.spill_dir, self.names, schema, self.run_id)
-        return QuarantineLanding(
-            self.names,
-            schema,
-            self.run_id,
-            self.land,
-            table=f"{self.model}{QUARANTINE_SUFFIX}",
-            model=self.model,
-            file=self.file,
-        )
 
     def _failure(self) -> ExecutionError:
         o = self.outcome

@@ -325,6 +325,8 @@ def _build(
 
 
 SOURCE_HASH_KEY = "medallion.source_hash"
+#: step detail: the model was committed, its quarantined rows were not
+QUARANTINE_UNWRITTEN = "quarantine_unwritten"
 
 
 def _source_hash(model: Model) -> str:
@@ -344,7 +346,16 @@ def _up_to_date(project: Project, model: Model, upstream: dict[str, int]) -> boo
         return False
     raw = commit[delta.UPSTREAM_KEY]
     recorded = json.loads(raw) if isinstance(raw, str) else raw
-    return {k: int(v) for k, v in recorded.items()} == upstream
+    if {k: int(v) for k, v in recorded.items()} != upstream:
+        return False
+    # a build whose quarantine table could not be written after its commit: the rows it set
+    # aside are lost unless the model is built again
+    layer, table = model.fqn.split(".", 1)
+    return not any(
+        (step.get("details") or {}).get(QUARANTINE_UNWRITTEN)
+        for step in project.state.steps(str(commit.get(delta.RUN_ID_KEY)))
+        if (step["layer"], step["table_name"]) == (layer, table)
+    )
 
 
 def _route_and_write(
@@ -365,7 +376,6 @@ def _route_and_write(
     recomputed (kinds that recompute a scope of keys or periods): they are replaced by this
     run's, so a row re-read is quarantined once, as a rebuild would."""
     from medallion.quality import expectations as ex
-    from medallion.storage import delta
     from medallion.storage.delta import RowCounter
 
     try:
@@ -380,23 +390,6 @@ def _route_and_write(
             model=model.fqn,
             hint=f"output columns: {', '.join(rel.columns)}",
         )
-    q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
-    # a table model is rebuilt whole, so its quarantine is too; incremental ones add
-    rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
-    # kinds that recompute a scope replace its earlier quarantined rows, at the end; otherwise
-    # quarantined rows are written as they come, committed after the model
-    replacing = replaces is not None and not rebuild and delta.is_delta_table(q_path)
-
-    def land(reader: Any) -> Any:
-        return delta.write(
-            q_path,
-            reader,
-            mode="overwrite" if rebuild else "append",
-            run_id=run_id,
-            metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
-            description=f"rows of {model.fqn} that failed a quarantine expectation",
-        )
-
     router: ex.Router | None = None
     counter = RowCounter()
     try:
@@ -410,7 +403,6 @@ def _route_and_write(
                 file=model.path,
                 spill_dir=project.state_dir / "tmp",
                 run_id=run_id,
-                land=None if replacing else land,
             )
             stream = router.kept()
             output_schema = stream.schema  # the model's columns, for its quarantine table
@@ -433,29 +425,69 @@ def _route_and_write(
     res.rows_quarantined = 0
     res.delta_version = version if version is not None and version >= 0 else None
     if router is not None:
+        _land_quarantine(project, engine, model, run_id, res, router, output_schema, replaces)
+
+
+def _land_quarantine(
+    project: Project,
+    engine: Engine,
+    model: Model,
+    run_id: str,
+    res: StepResult,
+    router: Any,
+    output_schema: Any,
+    replaces: Any,
+) -> None:
+    """After the model's commit: its quarantined rows to their table, the step's counters. A
+    failed model sets no row aside."""
+    from medallion.engine.duckdb_engine import first_line
+    from medallion.quality import expectations as ex
+    from medallion.storage import delta
+
+    try:
         o = router.outcome
         res.rows_in = o.rows_in
         res.rows_dropped = o.rows_dropped
         res.rows_quarantined = o.rows_quarantined
         res.details["expectations"] = o.violations
-        try:
-            if replacing:
-                written = _replace_quarantine(
-                    engine, model, q_path, o.spill, output_schema, run_id, replaces
-                )
-                if written is not None:
-                    res.details["quarantine_version"] = written.version
-                    # the commit holds the whole quarantine, not only this run's rows
-                    res.details["quarantine_delta_rows"] = written.rows
-            elif isinstance(o.spill, ex.QuarantineLanding):
-                res.details["quarantine_version"] = o.spill.commit().version
-            elif rebuild and delta.is_delta_table(q_path):  # no row quarantined this time
-                res.details["quarantine_version"] = land(
-                    ex.quarantine_reader(None, output_schema)
-                ).version
-        finally:
-            router.discard()
-        res.checks.extend(_expectation_results(model, o))
+        q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
+        # a table model is rebuilt whole, so its quarantine is too; incremental ones add
+        rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
+        if replaces is not None and not rebuild and delta.is_delta_table(q_path):
+            written = _replace_quarantine(
+                engine, model, q_path, o.spill, output_schema, run_id, replaces
+            )
+            if written is not None:
+                res.details["quarantine_version"] = written.version
+                # the commit holds the whole quarantine, not only this run's rows
+                res.details["quarantine_delta_rows"] = written.rows
+        elif o.spill is not None or (rebuild and delta.is_delta_table(q_path)):
+            q = delta.write(
+                q_path,
+                ex.quarantine_reader(o.spill, output_schema),
+                mode="overwrite" if rebuild else "append",
+                run_id=run_id,
+                metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
+                description=f"rows of {model.fqn} that failed a quarantine expectation",
+            )
+            res.details["quarantine_version"] = q.version
+    except Exception as e:
+        res.details[QUARANTINE_UNWRITTEN] = True  # the next run builds the model again
+        if isinstance(e, MedallionError):
+            raise
+        raise ExecutionError(
+            f"{model.fqn} was committed (version {res.delta_version}), but its quarantined rows "
+            f"could not be written to {model.fqn}{QUARANTINE_SUFFIX}: {first_line(e)}",
+            file=model.path,
+            model=model.fqn,
+            hint="fix the cause; the next run builds the model again and sets its rows aside"
+            if not model.config.incremental
+            else f"fix the cause, then `medallion run --full-refresh {model.fqn}` sets them aside"
+            " (an incremental run reads only new rows)",
+        ) from None
+    finally:  # Ctrl-C too: the spill file is removed
+        router.discard()
+    res.checks.extend(_expectation_results(model, o))
 
 
 def _replace_quarantine(
