@@ -624,3 +624,41 @@ def test_ctrl_c_in_the_writer_stops_the_routing_thread(
     assert _routing_threads() == []
     assert not project.catalog.exists("silver.numbers")
     assert not project.catalog.path("silver.numbers__quarantine").exists()
+
+
+def test_a_run_on_one_cpu_does_not_deadlock(make_project: Callable[..., Project]) -> None:
+    # deltalake pulls the model's stream on its worker threads, as many as CPUs: on one CPU,
+    # anything the pull waits for must not itself need a deltalake worker (a quarantine written
+    # alongside the model did, and hung forever)
+    import os
+    import subprocess
+    import sys
+
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs Linux CPU affinity")
+    project = make_project(
+        "name: q\n",
+        {
+            "silver/numbers.sql": model(
+                "  not_third: {expect: id % 3 <> 0, action: quarantine}\n"
+                "  not_fifth: {expect: id % 5 <> 0, action: drop}\n",
+                "select range as id from range(200000)\n",
+            )
+        },
+    )
+    code = (
+        "import os, sys; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+        "from medallion.project import Project\n"
+        "r = Project.load(sys.argv[1]).run(); s = r.step('silver.numbers')\n"
+        "print(r.ok, s.rows_in, s.rows_written, s.rows_dropped, s.rows_quarantined)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(project.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # 200,000 rows: 66,667 multiples of 3 are quarantined (the stricter action); the 40,000
+    # multiples of 5 less the 13,334 of 15 are dropped
+    assert proc.stdout.split() == ["True", "200000", "106667", "26666", "66667"]
