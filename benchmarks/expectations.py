@@ -98,7 +98,7 @@ SEED = 42
 CHILD = """\
 import json, sys, time
 from medallion.project import Project
-from medallion.runner.base import SilentReporter
+from medallion.state.records import SilentReporter
 
 class StepClock(SilentReporter):
     cpu_s = 0.0
@@ -452,8 +452,8 @@ STAGES = {
     "query": "DuckDB: the query drained to Arrow",
     "predicates": "of which the predicates (− the model alone, same round)",
     "route": "Arrow: `Router._route` over the query's batches held in memory",
-    "write": "Delta: `delta.write` of the model's stream (query + routing + commit, as in a run)",
-    "quarantine": "Delta: `delta.write` of `silver.orders__quarantine`, after the model's commit",
+    "write": "Delta: `tables.write` of the model's stream (query + routing + commit, as in a run)",
+    "quarantine": "Delta: `tables.write` of `silver.orders__quarantine`, after the model's commit",
 }
 
 
@@ -486,10 +486,10 @@ def stages_child(root: Path, repeat: int) -> None:
     cProfile does not see; hence stages drained one at a time rather than a profile."""
     import pyarrow as pa
 
+    from medallion.engine import attach
     from medallion.project import Project
     from medallion.quality import expectations as ex
-    from medallion.runner.base import ensure_attached
-    from medallion.storage import delta
+    from medallion.storage import tables
 
     project = Project.load(root)
     model = project.models[MODEL]
@@ -502,13 +502,13 @@ def stages_child(root: Path, repeat: int) -> None:
 
     def one_round(i: int) -> None:
         engine = project.new_engine()
-        ensure_attached(project, engine, "bronze.orders", for_model=MODEL)
+        attach.readable(engine, project.workspace.lakehouse, "bronze.orders", reader=MODEL)
         rel = engine.delta_safe(engine.relation(model.text))
         drain(engine.reader(rel))  # untimed: every stage then runs on a warm engine
         shutil.rmtree(scratch, ignore_errors=True)
         if not exps:
             timed("query", lambda: drain(engine.reader(rel)))
-            timed("write", lambda: delta.write(scratch / "t", engine.reader(rel), **W))
+            timed("write", lambda: tables.write(scratch / "t", engine.reader(rel), **W))
             engine.close()
             return
         wrapped = timed("wrap", lambda: ex.wrap(rel, exps, model=MODEL, file=model.path))
@@ -536,10 +536,10 @@ def stages_child(root: Path, repeat: int) -> None:
         del batches, held
         w = router(engine.reader(wrapped, rows))
         stream = w.kept()
-        timed("write", lambda: delta.write(scratch / "t", stream, **W))
+        timed("write", lambda: tables.write(scratch / "t", stream, **W))
         if w.outcome.spill is not None:
             q = ex.quarantine_reader(w.outcome.spill, stream.schema)
-            timed("quarantine", lambda: delta.write(scratch / "q", q, **W))
+            timed("quarantine", lambda: tables.write(scratch / "q", q, **W))
         w.discard()
         engine.close()
 

@@ -56,10 +56,10 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
 
 def table_versions(project: Project) -> dict[str, int]:
     """Current Delta version of every table in storage (to assert a failure changed nothing)."""
-    from medallion.storage import delta
+    from medallion.storage import tables
 
     return {
-        fqn: delta.open_table(project.catalog.path(fqn)).version()
+        fqn: tables.open_table(project.catalog.path(fqn)).version()
         for fqn in project.catalog.tables()
     }
 

@@ -121,6 +121,12 @@ class PublishError(MedallionError):
     """A table could not be published; the target keeps its previous content."""
 
 
+class AccessDeniedError(MedallionError):
+    """The read policy refuses a table to the user reading it."""
+
+    exit_code = 77  # EX_NOPERM
+
+
 class LockError(MedallionError):
     """Another process holds the project's writer lock."""
 
@@ -137,6 +143,13 @@ def display_path(path: str) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
         return path
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an error's text: engines' errors repeat context over several lines,
+    the first one says what is wrong."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def suggest(word: str, candidates: object) -> str | None:

@@ -11,7 +11,7 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from medallion.engine.duckdb_engine import scan_sql
-from medallion.storage import delta
+from medallion.storage import snapshot
 
 
 def table(path: Path, partition: str, values: list[object], kind: pa.DataType) -> None:
@@ -28,7 +28,7 @@ def scan(path: Path) -> tuple[str, list[tuple[object, ...]]]:
     import duckdb
 
     con = duckdb.connect()
-    sql, _ = scan_sql(con, delta.snapshot(path).files, "t")
+    sql, _ = scan_sql(con, snapshot.snapshot(path).files, "t")
     return sql, sorted(con.sql(sql).fetchall(), key=lambda r: r[0])
 
 
@@ -66,7 +66,7 @@ def test_a_filter_on_the_partition_column_skips_the_other_files(tmp_path: Path) 
 
     table(tmp_path / "t", "n", [1, 2, 3, 3], pa.int64())
     con = duckdb.connect()
-    sql, _ = scan_sql(con, delta.snapshot(tmp_path / "t").files, "t")
+    sql, _ = scan_sql(con, snapshot.snapshot(tmp_path / "t").files, "t")
     plan = con.sql(f"EXPLAIN SELECT id FROM ({sql}) WHERE n = 3").fetchall()[0][1]
     assert "Scanning Files: 1/3" in plan
     assert con.sql(f"SELECT id FROM ({sql}) WHERE n = 3 ORDER BY id").fetchall() == [(2,), (3,)]

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 
 CONFIG = """
 name: periods
@@ -43,7 +43,7 @@ def daily(lookback: int = 0, source: str = "bronze.sales", extra: str = "") -> s
 
 def files(project: Project, table: str, column: str) -> dict[str, list[str]]:
     """Partition value -> data file paths of the table's current version."""
-    actions = pa.table(delta.open_table(project.catalog.path(table)).get_add_actions(flatten=True))
+    actions = pa.table(tables.open_table(project.catalog.path(table)).get_add_actions(flatten=True))
     out: dict[str, list[str]] = {}
     for path, value in zip(
         actions.column("path").to_pylist(),

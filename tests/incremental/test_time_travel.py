@@ -14,7 +14,7 @@ import pytest
 
 from medallion.errors import ConfigError, QueryError
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 
 CONFIG = """
 name: travel
@@ -37,7 +37,7 @@ def rows(project: Project, sql: str, as_of: Any = None) -> list[dict[str, Any]]:
 
 def data_files(project: Project, table: str) -> int:
     return pa.table(
-        delta.open_table(project.catalog.path(table)).get_add_actions(flatten=True)
+        tables.open_table(project.catalog.path(table)).get_add_actions(flatten=True)
     ).num_rows
 
 
@@ -119,7 +119,7 @@ def test_a_time_before_the_first_version_is_an_error_not_version_0(
     result = project.restore("silver.t", before)
     assert not result.ok
     assert "did not exist at" in (result.steps[0].error or "")
-    assert delta.open_table(project.catalog.path("silver.t")).version() == 1  # no new version
+    assert tables.open_table(project.catalog.path("silver.t")).version() == 1  # no new version
 
 
 def test_restoring_the_current_version_is_a_clear_error(two_runs: tuple[Project, str, str]) -> None:

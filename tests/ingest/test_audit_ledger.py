@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 from medallion.project import Project
-from medallion.runner.base import RunResult
+from medallion.state.records import RunResult
 
 MakeProject = Callable[..., Project]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from medallion.project import Project
-from medallion.runner.base import RunResult
+from medallion.state.records import RunResult
 
 MakeProject = Callable[..., Project]
 

@@ -13,7 +13,7 @@ from typing import Any
 from deltalake import DeltaTable
 
 from medallion.project import Project
-from medallion.runner.base import RunResult
+from medallion.state.records import RunResult
 
 MakeProject = Callable[..., Project]
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medallion.project import Project
-from medallion.runner.base import RunResult
+from medallion.state.records import RunResult
 
 MakeProject = Callable[..., Project]
 

@@ -17,7 +17,7 @@ import pymysql
 
 from medallion.mysqlconn import parse_dsn
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import snapshot, tables
 from medallion.testing.mysqlserver import MySqlServer
 
 ITEMS_DDL = """
@@ -93,11 +93,11 @@ def run_ok(project: Project) -> Any:
 
 def bronze_version(project: Project) -> int | None:
     path = project.catalog.path("bronze.items")
-    return delta.open_table(path).version() if delta.is_delta_table(path) else None
+    return tables.open_table(path).version() if tables.is_delta_table(path) else None
 
 
 def watermark(project: Project) -> str:
-    return delta.history(project.catalog.path("bronze.items"))[0]["medallion.watermark"]
+    return tables.history(project.catalog.path("bronze.items"))[0]["medallion.watermark"]
 
 
 def test_types_survive_into_bronze_and_silver(tmp_path: Path, my_db: str) -> None:
@@ -119,9 +119,9 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, my_db: str) -> Non
         "updated_at": pa.timestamp("us"),
     }
     for fqn in ("bronze.items", "silver.items"):
-        schema = pa.schema(delta.open_table(project.catalog.path(fqn)).schema().to_arrow())
+        schema = pa.schema(tables.open_table(project.catalog.path(fqn)).schema().to_arrow())
         assert {f.name: f.type for f in schema if f.name in expected} == expected, fqn
-    data = delta.dataset(project.catalog.path("silver.items")).to_table().sort_by("id")
+    data = snapshot.dataset(project.catalog.path("silver.items")).to_table().sort_by("id")
     assert data.select(list(expected)).to_pylist() == [
         {
             "id": 1,

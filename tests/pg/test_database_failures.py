@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 from medallion.testing.pgserver import PgServer
 
 PASSWORD = "Sup3rSecretPw"
@@ -58,11 +58,11 @@ def make(root: Path, dsn: str, table: str = "public.events", **extra: object) ->
 
 def bronze_version(project: Project) -> int | None:
     path = project.catalog.path("bronze.events")
-    return delta.open_table(path).version() if delta.is_delta_table(path) else None
+    return tables.open_table(path).version() if tables.is_delta_table(path) else None
 
 
 def watermark(project: Project) -> str:
-    return delta.history(project.catalog.path("bronze.events"))[0]["medallion.watermark"]
+    return tables.history(project.catalog.path("bronze.events"))[0]["medallion.watermark"]
 
 
 def counts(project: Project) -> tuple[int, int, int, int]:

@@ -16,7 +16,7 @@ import psycopg
 import pyarrow as pa
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import snapshot, tables
 
 ITEMS_DDL = """
 CREATE TABLE items (
@@ -87,7 +87,7 @@ def run_ok(project: Project, **kwargs: Any) -> Any:
 
 
 def commits(project: Project, fqn: str) -> list[dict[str, Any]]:
-    return delta.history(project.catalog.path(fqn))
+    return tables.history(project.catalog.path(fqn))
 
 
 def test_first_run_loads_every_row_including_null_cursor(tmp_path: Path, pg_db: str) -> None:
@@ -153,12 +153,12 @@ def test_run_without_changes_writes_nothing(tmp_path: Path, pg_db: str) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS)
     project = make(tmp_path / "p", pg_db)
     run_ok(project)
-    before = delta.open_table(project.catalog.path("bronze.items")).version()
+    before = tables.open_table(project.catalog.path("bronze.items")).version()
     again = run_ok(project)
     step = again.step("bronze.items")
     assert step.delta_version is None
     assert step.rows_written in (0, None)
-    assert delta.open_table(project.catalog.path("bronze.items")).version() == before
+    assert tables.open_table(project.catalog.path("bronze.items")).version() == before
     assert commits(project, "bronze.items")[0]["medallion.watermark"] == "2024-01-03T00:00:00"
 
 
@@ -238,9 +238,9 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> Non
         "updated_at": pa.timestamp("us"),
     }
     for fqn in ("bronze.items", "silver.items"):
-        schema = pa.schema(delta.open_table(project.catalog.path(fqn)).schema().to_arrow())
+        schema = pa.schema(tables.open_table(project.catalog.path(fqn)).schema().to_arrow())
         assert {f.name: f.type for f in schema if f.name in expected} == expected, fqn
-    data = delta.dataset(project.catalog.path("silver.items")).to_table().sort_by("id")
+    data = snapshot.dataset(project.catalog.path("silver.items")).to_table().sort_by("id")
     assert data.select(list(expected)).to_pylist() == [
         {
             "id": 1,
@@ -300,7 +300,7 @@ def test_other_types_arrive_typed_or_as_their_text(tmp_path: Path, pg_db: str) -
     )
     project = make(tmp_path / "p", pg_db, source="table: public.odd", model=False)
     run_ok(project)
-    table = delta.dataset(project.catalog.path("bronze.items")).to_table()
+    table = snapshot.dataset(project.catalog.path("bronze.items")).to_table()
     types = {f.name: f.type for f in table.schema if not f.name.startswith("_")}
     assert types == {
         "id": pa.int16(),
@@ -395,7 +395,7 @@ def test_pending_input_asks_the_cursor_without_extracting(tmp_path: Path, pg_db:
     assert project.pending_input() == {}
     sql(pg_db, "UPDATE items SET updated_at = '2024-01-03 00:00:01' WHERE id = 1")
     assert project.pending_input() == {"items": None}
-    assert delta.open_table(project.catalog.path("bronze.items")).version() == 0
+    assert tables.open_table(project.catalog.path("bronze.items")).version() == 0
 
     no_cursor = make(tmp_path / "q", pg_db, source="table: public.items")
     run_ok(no_cursor)

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 from medallion.templates import get_template
 from medallion.testing.pgserver import PgServer
 
@@ -155,7 +155,7 @@ def test_oltp_template_next_day_is_incremental(tmp_path: Path, dbs: tuple[str, s
     source, warehouse = dbs
     project, counts, _ = build(tmp_path / "p")
     marks = {
-        t: delta.history(project.catalog.path(f"bronze.{t}"))[0]["medallion.watermark"]
+        t: tables.history(project.catalog.path(f"bronze.{t}"))[0]["medallion.watermark"]
         for t in TABLES
     }
     before = versions_in_source(source)

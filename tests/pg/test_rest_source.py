@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 
 PEOPLE = [
     {"id": 1, "name": "Ann", "price": "1.10", "updated": "2024-01-01T10:00:00",
@@ -225,13 +225,13 @@ def test_incremental_pulls_send_the_watermark(tmp_path: Path, api: Api) -> None:
         "2024-01-03T10:00:00",
     ]
     assert ids(project) == [1, 2, 3, 4]
-    newest = delta.history(project.catalog.path("bronze.people"))[0]
+    newest = tables.history(project.catalog.path("bronze.people"))[0]
     assert newest["medallion.watermark"] == "2024-01-09T00:00:00"
     assert second.step("bronze.people").details["watermark"] == "2024-01-09T00:00:00"
     third = run_ok(project)  # nothing newer: no commit, the watermark stays
     assert api.hits("/people")[-1] == {"since": "2024-01-09T00:00:00"}
     assert third.step("bronze.people").delta_version is None
-    assert delta.open_table(project.catalog.path("bronze.people")).version() == 1
+    assert tables.open_table(project.catalog.path("bronze.people")).version() == 1
 
 
 def test_429_with_retry_after_then_success(tmp_path: Path, api: Api) -> None:
@@ -270,7 +270,7 @@ def test_nested_objects_stay_structs(tmp_path: Path, api: Api) -> None:
     api.routes["/people"] = lambda q, h: (200, {}, PEOPLE[:2])
     project = make(tmp_path / "p", f"url: {api.url}/people")
     run_ok(project)
-    schema = pa.schema(delta.open_table(project.catalog.path("bronze.people")).schema().to_arrow())
+    schema = pa.schema(tables.open_table(project.catalog.path("bronze.people")).schema().to_arrow())
     assert pa.types.is_struct(schema.field("address").type)
     got = project.query(
         "select address.city as city, address.geo.lat as lat from bronze.people order by id"
@@ -300,7 +300,7 @@ def test_column_type_overrides(tmp_path: Path, api: Api) -> None:
         """,
     )
     run_ok(project)
-    schema = pa.schema(delta.open_table(project.catalog.path("bronze.people")).schema().to_arrow())
+    schema = pa.schema(tables.open_table(project.catalog.path("bronze.people")).schema().to_arrow())
     assert schema.field("price").type == pa.decimal128(10, 2)
     assert schema.field("updated").type == pa.timestamp("us")
     assert schema.field("id").type == pa.int16()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 
 
 def sqlite(path: Path, *statements: str) -> None:
@@ -43,7 +43,7 @@ def bronze(project: Project, columns: str = "id, name") -> list[tuple[Any, ...]]
 
 
 def watermark(project: Project) -> str:
-    return delta.history(project.catalog.path("bronze.people"))[0]["medallion.watermark"]
+    return tables.history(project.catalog.path("bronze.people"))[0]["medallion.watermark"]
 
 
 PEOPLE = """CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, score REAL, active INTEGER)"""
@@ -72,7 +72,7 @@ def test_table_incremental_by_integer_id(tmp_path: Path) -> None:
     ]
     third = run_ok(project)  # nothing new: no commit
     assert third.step("bronze.people").delta_version is None
-    assert delta.open_table(project.catalog.path("bronze.people")).version() == 1
+    assert tables.open_table(project.catalog.path("bronze.people")).version() == 1
 
 
 def test_query_source_with_sqlite_url(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_lookback_on_a_text_cursor_that_is_no_time_is_a_clear_error(tmp_path: Pa
         "the cursor holds text that is not a time ('b3'), so a lookback cannot be subtracted "
         "from it\n  hint: remove `lookback`, or use a numeric or timestamp cursor column"
     )
-    assert delta.open_table(project.catalog.path("bronze.people")).version() == 0
+    assert tables.open_table(project.catalog.path("bronze.people")).version() == 0
 
 
 def test_first_run_includes_rows_with_a_null_cursor(tmp_path: Path) -> None:

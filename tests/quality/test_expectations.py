@@ -379,8 +379,8 @@ def test_spilled_quarantine_keeps_names_order_and_numbers(
     import duckdb
     import pyarrow as pa
 
+    from medallion.config.checks import Expectation
     from medallion.quality import expectations as ex
-    from medallion.quality.spec import Expectation
 
     monkeypatch.setattr(ex, "QUARANTINE_MEMORY", 1)
     rules = {
@@ -599,7 +599,7 @@ def test_ctrl_c_in_the_writer_stops_the_routing_thread(
 ) -> None:
     # a KeyboardInterrupt raised while the Delta writer reads the stream reaches the caller as
     # it is, and leaves no routing thread behind (it would read DuckDB as the engine closes)
-    from medallion.storage import delta
+    from medallion.storage import tables
 
     project = make_project(
         "name: q\n",
@@ -610,7 +610,7 @@ def test_ctrl_c_in_the_writer_stops_the_routing_thread(
             )
         },
     )
-    real = delta.write
+    real = tables.write
 
     def interrupted(path: Any, data: Any, **kwargs: Any) -> Any:
         if "numbers" in str(path) and "quarantine" not in str(path):
@@ -618,7 +618,7 @@ def test_ctrl_c_in_the_writer_stops_the_routing_thread(
             raise KeyboardInterrupt
         return real(path, data, **kwargs)
 
-    monkeypatch.setattr(delta, "write", interrupted)
+    monkeypatch.setattr(tables, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         project.run()
     assert _routing_threads() == []

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 
 CONFIG = """
 name: q
@@ -100,12 +100,12 @@ def test_ledger_balances_after_drops_and_quarantines(
     step = {s["table_name"]: s for s in project.steps(run_id)}["x"]
     added = {
         h["version"]: h["operationMetrics"]["num_added_rows"]
-        for h in delta.history(project.catalog.path("silver.x"))
+        for h in tables.history(project.catalog.path("silver.x"))
     }
     assert added[step["delta_version"]] == 2
     q_added = {
         h["version"]: h["operationMetrics"]["num_added_rows"]
-        for h in delta.history(project.catalog.path("silver.x__quarantine"))
+        for h in tables.history(project.catalog.path("silver.x__quarantine"))
     }
     assert q_added[step["details"]["quarantine_version"]] == 2
     cli = verify_cli(project)

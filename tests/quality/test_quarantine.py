@@ -20,7 +20,7 @@ import pytest
 from medallion.errors import ExecutionError, SelectionError
 from medallion.project import Project
 from medallion.quality import quarantine
-from medallion.storage import delta
+from medallion.storage import catalog, snapshot, tables
 
 CONFIG = """
 name: q
@@ -93,7 +93,7 @@ def test_replay_moves_rows_that_now_pass(
     after = versions(project)
     assert after["silver.x"] == before["silver.x"] + 1  # one append commit
     assert after["bronze.orders"] == before["bronze.orders"]
-    history = delta.history(project.catalog.path("silver.x"), 1)[0]
+    history = tables.history(project.catalog.path("silver.x"), 1)[0]
     assert history["medallion.replay"] == 1
     replay_run = project.runs(1)[0]
     assert (replay_run["trigger"], replay_run["status"]) == ("replay", "success")
@@ -165,12 +165,12 @@ def mark(project: Project, batch_ids: list[int], run_id: str) -> pa.Table:
     """Step 1 of a replay, as quarantine.replay writes it: the quarantine rewritten with
     `_replayed_batch = 1` on the rows of `batch_ids`. Returns the marked rows."""
     q_path = project.catalog.path("silver.x__quarantine")
-    table = delta.dataset(q_path).to_table()
+    table = snapshot.dataset(q_path).to_table()
     marks = pa.array(
         [1 if i in batch_ids else None for i in table.column("id").to_pylist()], pa.int64()
     )
     table = table.append_column(quarantine.REPLAYED, marks)
-    delta.write(q_path, table.to_reader(), mode="overwrite", run_id=run_id)
+    tables.write(q_path, table.to_reader(), mode="overwrite", run_id=run_id)
     return table.filter(pc.is_valid(table.column(quarantine.REPLAYED)))
 
 
@@ -190,7 +190,7 @@ def test_replay_finishes_a_replay_interrupted_after_marking(
     assert [r["id"] for r in project.quarantined_rows("x").to_pylist()] == [4]
     assert quarantine.REPLAYED in project.quarantined_rows("x").column_names
     assert (
-        delta.transaction_version(project.catalog.path("silver.x"), "medallion.replay.silver.x")
+        tables.transaction_version(project.catalog.path("silver.x"), "medallion.replay.silver.x")
         == 1
     )
 
@@ -211,14 +211,14 @@ def test_replay_finishes_a_replay_interrupted_after_appending(
     # step 2 also happened: the row is in the model with the replay transaction, but it was
     # not yet removed from the quarantine
     m_path = project.catalog.path("silver.x")
-    target = pa.schema(delta.open_table(m_path).schema().to_arrow())
+    target = pa.schema(tables.open_table(m_path).schema().to_arrow())
     append = pa.table({f.name: marked.column(f.name).cast(f.type) for f in target}, schema=target)
-    delta.write(
+    tables.write(
         m_path,
         append.to_reader(),
         mode="append",
         run_id="crashed-run",
-        app_transaction=(quarantine.app_id("silver.x"), 1),
+        app_transaction=(catalog.app_id("replay", "silver.x"), 1),
     )
     project = relax(project)  # row 2 now passes too; row 3 must still be appended only once
     result = project.replay("x")

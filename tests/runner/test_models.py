@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import snapshot, tables
 
 CONFIG = """
 name: m
@@ -37,7 +37,7 @@ def test_table_model_is_one_overwrite_commit_per_run(make_project: Callable[...,
     project = Project.load(project.root)
     second = project.run(trigger="test")  # the model file changed: rebuilt
     path = project.catalog.path("silver.by_region")
-    history = delta.history(path)
+    history = tables.history(path)
     assert [h["version"] for h in history] == [1, 0]
     assert [h["operationParameters"]["mode"] for h in history] == ["Overwrite", "Overwrite"]
     assert [h["medallion.run_id"] for h in history] == [second.run_id, first.run_id]
@@ -47,7 +47,7 @@ def test_table_model_is_one_overwrite_commit_per_run(make_project: Callable[...,
     # sum(integer) is HUGEINT in DuckDB; stored as a 64-bit integer, not a decimal(38,0)
     import pyarrow as pa
 
-    assert delta.dataset(path).schema.field("total").type == pa.int64()
+    assert snapshot.dataset(path).schema.field("total").type == pa.int64()
 
 
 def test_partitioned_model(make_project: Callable[..., Project]) -> None:
@@ -61,7 +61,7 @@ def test_partitioned_model(make_project: Callable[..., Project]) -> None:
     )
     assert project.run(trigger="test").ok
     path = project.catalog.path("silver.sales_p")
-    assert delta.open_table(path).metadata().partition_columns == ["region"]
+    assert tables.open_table(path).metadata().partition_columns == ["region"]
     assert sorted(p.name for p in path.iterdir() if p.name.startswith("region=")) == [
         "region=east",
         "region=north",

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from medallion.orchestrate.watch import WatchEvent, watch
 from medallion.project import Project
-from medallion.runner.watch import WatchEvent
 
 CONFIG = """
 name: watched
@@ -61,7 +61,7 @@ def watcher(root: Path, interval: float = 0.1) -> Iterator[list[WatchEvent]]:
 
     def target() -> None:
         try:
-            Project.load(root).watch(interval=interval, stop=stop, on_event=events.append)
+            watch(Project.load(root), interval=interval, stop=stop, on_event=events.append)
         except BaseException as e:  # surfaced in the test thread
             failure.append(e)
 

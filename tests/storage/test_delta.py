@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from medallion.engine.duckdb_engine import Engine
-from medallion.storage import delta
+from medallion.engine.duckdb_engine import DuckDBEngine as Engine
+from medallion.storage import parquet, snapshot, tables
 from medallion.storage.catalog import Catalog
 
 
@@ -21,9 +21,9 @@ def _reader(table: pa.Table) -> pa.RecordBatchReader:
 def test_write_overwrite_and_append(tmp_path: Path) -> None:
     path = tmp_path / "t"
     t = pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]})
-    first = delta.write(path, _reader(t), mode="overwrite", run_id="r1")
+    first = tables.write(path, _reader(t), mode="overwrite", run_id="r1")
     assert (first.version, first.rows) == (0, 3)
-    second = delta.write(
+    second = tables.write(
         path,
         _reader(pa.table({"a": [4], "b": ["w"], "c": [True]})),
         mode="append",
@@ -32,24 +32,24 @@ def test_write_overwrite_and_append(tmp_path: Path) -> None:
         app_transaction=("medallion.ingest.t", 7),
     )
     assert (second.version, second.rows) == (1, 1)
-    history = delta.history(path)
+    history = tables.history(path)
     assert [h["medallion.run_id"] for h in history] == ["r2", "r1"]
     assert json.loads(history[0]["medallion.files"]) == [["f.csv", 10, 20]]
     assert history[0]["medallion.batch"] == 7
-    assert delta.transaction_version(path, "medallion.ingest.t") == 7
-    assert delta.transaction_version(path, "other") is None
-    info = delta.info(path)
+    assert tables.transaction_version(path, "medallion.ingest.t") == 7
+    assert tables.transaction_version(path, "other") is None
+    info = tables.info(path)
     assert (info.version, info.rows, info.last_run_id) == (1, 4, "r2")
     assert info.size_bytes > 0 and info.files == 2
     # append merged the new column into the schema
-    assert delta.dataset(path).schema.names == ["a", "b", "c"]
+    assert snapshot.dataset(path).schema.names == ["a", "b", "c"]
     # time travel to the first version
-    assert delta.dataset(path, version=0).to_table().num_rows == 3
+    assert snapshot.dataset(path, version=0).to_table().num_rows == 3
 
 
 def test_failed_stream_commits_nothing(tmp_path: Path) -> None:
     path = tmp_path / "t"
-    delta.write(path, _reader(pa.table({"a": [1]})), mode="overwrite", run_id="r1")
+    tables.write(path, _reader(pa.table({"a": [1]})), mode="overwrite", run_id="r1")
     schema = pa.schema([("a", pa.int64())])
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -57,22 +57,22 @@ def test_failed_stream_commits_nothing(tmp_path: Path) -> None:
         raise RuntimeError("disk on fire")
 
     with pytest.raises(Exception, match="disk on fire"):
-        delta.write(
+        tables.write(
             path,
             pa.RecordBatchReader.from_batches(schema, batches()),
             mode="overwrite",
             run_id="r2",
         )
-    info = delta.info(path)
+    info = tables.info(path)
     assert (info.version, info.rows, info.last_run_id) == (0, 1, "r1")
-    assert delta.dataset(path).to_table().column("a").to_pylist() == [1]
+    assert snapshot.dataset(path).to_table().column("a").to_pylist() == [1]
 
 
 def test_a_failed_write_leaves_no_uncommitted_files(tmp_path: Path) -> None:
     """delta-rs writes data files before it commits: a stream failing after some were written
     leaves files no version reads (vacuum would keep them for the layer's retention)."""
     path = tmp_path / "t"
-    delta.write(path, _reader(pa.table({"a": [1]})), mode="overwrite", run_id="r1")
+    tables.write(path, _reader(pa.table({"a": [1]})), mode="overwrite", run_id="r1")
     committed = {p.name for p in path.glob("*.parquet")}
     schema = pa.schema([("a", pa.int64()), ("s", pa.string())])
 
@@ -86,25 +86,25 @@ def test_a_failed_write_leaves_no_uncommitted_files(tmp_path: Path) -> None:
         raise RuntimeError("disk on fire")
 
     with pytest.raises(Exception, match="disk on fire"):
-        delta.write(
+        tables.write(
             path, pa.RecordBatchReader.from_batches(schema, batches()), mode="append", run_id="r2"
         )
     assert {p.name for p in path.glob("*.parquet")} == committed
-    assert delta.open_table(path).version() == 0
+    assert tables.open_table(path).version() == 0
 
 
 def test_empty_overwrite_empties_the_table(tmp_path: Path) -> None:
     path = tmp_path / "t"
-    delta.write(path, _reader(pa.table({"a": [1, 2]})), mode="overwrite", run_id="r1")
+    tables.write(path, _reader(pa.table({"a": [1, 2]})), mode="overwrite", run_id="r1")
     empty = pa.schema([("a", pa.int64())]).empty_table()
-    assert delta.write(path, empty.to_reader(), mode="overwrite", run_id="r2").rows == 0
-    assert delta.info(path).rows == 0
+    assert tables.write(path, empty.to_reader(), mode="overwrite", run_id="r2").rows == 0
+    assert tables.info(path).rows == 0
 
 
 def test_catalog_lists_delta_tables_in_layer_order(tmp_path: Path) -> None:
     catalog = Catalog(tmp_path, ["bronze", "silver", "gold"])
     for fqn in ("gold.b", "bronze.z", "silver.a"):
-        delta.write(catalog.path(fqn), _reader(pa.table({"a": [1]})), mode="overwrite", run_id="r")
+        tables.write(catalog.path(fqn), _reader(pa.table({"a": [1]})), mode="overwrite", run_id="r")
     (tmp_path / "silver" / "not_a_table").mkdir()
     assert catalog.tables() == ["bronze.z", "silver.a", "gold.b"]
     assert catalog.exists("silver.a") and not catalog.exists("silver.not_a_table")
@@ -119,9 +119,9 @@ def test_engine_casts_types_delta_cannot_store(tmp_path: Path) -> None:
         "'00000000-0000-0000-0000-000000000001'::uuid as id from range(3) r(x)"
     )
     reader = engine.reader(engine.delta_safe(rel))
-    result = delta.write(tmp_path / "t", reader, mode="overwrite", run_id="r")
+    result = tables.write(tmp_path / "t", reader, mode="overwrite", run_id="r")
     assert result.rows == 1
-    schema = delta.dataset(tmp_path / "t").schema
+    schema = snapshot.dataset(tmp_path / "t").schema
     assert schema.field("s").type == pa.int64()
     assert schema.field("u8").type == pa.int16()
     assert pa.types.is_decimal(schema.field("u64").type)
@@ -129,7 +129,7 @@ def test_engine_casts_types_delta_cannot_store(tmp_path: Path) -> None:
     assert schema.field("iv").type == pa.string()
     assert schema.field("t").type == pa.string()
     assert schema.field("e").type == pa.string()
-    row = delta.dataset(tmp_path / "t").to_table().to_pylist()[0]
+    row = snapshot.dataset(tmp_path / "t").to_table().to_pylist()[0]
     assert row["s"] == 3 and row["u64"] == 7 and row["t"] == "12:30:00"
     engine.close()
 
@@ -138,12 +138,12 @@ def test_files_are_written_in_row_groups_duckdb_reads_in_parallel(tmp_path: Path
     import pyarrow.parquet as pq
 
     path = tmp_path / "t"
-    rows = 3 * delta.ROW_GROUP_ROWS + 5
-    delta.write(
+    rows = 3 * parquet.ROW_GROUP_ROWS + 5
+    tables.write(
         path, pa.table({"a": pa.array(range(rows))}).to_reader(), mode="overwrite", run_id="r"
     )
     files = list(path.glob("*.parquet"))
     assert len(files) == 1
     meta = pq.ParquetFile(files[0]).metadata
     sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    assert sizes == [delta.ROW_GROUP_ROWS] * 3 + [5]
+    assert sizes == [parquet.ROW_GROUP_ROWS] * 3 + [5]

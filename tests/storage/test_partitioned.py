@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from medallion.engine.duckdb_engine import Engine
-from medallion.storage import delta, partitioned
+from medallion.engine.duckdb_engine import DuckDBEngine as Engine
+from medallion.storage import partitioned, tables
 from medallion.storage.catalog import Catalog
 
 KEYS = ["a", "b", None, "x/y z", "ü", "long-" * 20]
@@ -39,8 +39,8 @@ def read_back(path: Path) -> list[dict]:
 
 
 def write(path: Path, table: pa.Table, by: str, mode: str = "overwrite") -> int:
-    assert partitioned.can_write(delta.existing_table(path), table.schema, [by])
-    return delta.write(
+    assert partitioned.can_write(tables.existing_table(path), table.schema, [by])
+    return tables.write(
         path, table.to_reader(max_chunksize=1000), mode=mode, run_id="r", partition_by=[by]
     ).version
 
@@ -57,13 +57,13 @@ def test_round_trip_with_many_partitions_and_awkward_values(tmp_path: Path) -> N
     dt = DeltaTable(str(path))
     assert dt.metadata().partition_columns == ["key"]
     assert pa.schema(dt.schema().to_arrow()).field("at").type.tz == "UTC"
-    actions = delta.add_actions(dt).to_pylist()
+    actions = tables.add_actions(dt).to_pylist()
     assert sorted(
         (a["partition.key"] is None, a["partition.key"] or "") for a in actions
     ) == sorted((k is None, k or "") for k in KEYS)
     # one file per partition (5,000 rows fit one row group), none written outside the table
     assert len(actions) == len(KEYS) == len(list(path.rglob("*.parquet")))
-    assert delta.history(path)[0]["medallion.run_id"] == "r"
+    assert tables.history(path)[0]["medallion.run_id"] == "r"
 
 
 def test_duckdb_reads_what_was_written(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_duckdb_reads_what_was_written(tmp_path: Path) -> None:
 def test_statistics_describe_each_file(tmp_path: Path) -> None:
     path = tmp_path / "t"
     write(path, rows(600), "day")
-    for action in delta.add_actions(DeltaTable(str(path))).to_pylist():
+    for action in tables.add_actions(DeltaTable(str(path))).to_pylist():
         day = action["partition.day"]
         ids = [i for i in range(600) if date(2024, 1, 1 + i % 3) == day]
         assert action["num_records"] == len(ids)
@@ -123,7 +123,7 @@ def test_a_failing_stream_commits_nothing_and_leaves_no_file(tmp_path: Path) -> 
         raise RuntimeError("source died")
 
     with pytest.raises(Exception, match="source died"):
-        delta.write(
+        tables.write(
             path,
             pa.RecordBatchReader.from_batches(data.schema, batches()),
             mode="overwrite",
@@ -146,16 +146,16 @@ def test_append_and_overwrite_of_an_existing_table(tmp_path: Path) -> None:
 def test_other_layouts_go_to_delta_rs(tmp_path: Path) -> None:
     path = tmp_path / "t"
     data = rows(10)
-    assert not partitioned.can_write(delta.existing_table(path), data.schema, None)
-    assert not partitioned.can_write(delta.existing_table(path), data.schema, ["key", "day"])
+    assert not partitioned.can_write(tables.existing_table(path), data.schema, None)
+    assert not partitioned.can_write(tables.existing_table(path), data.schema, ["key", "day"])
     assert not partitioned.can_write(
-        delta.existing_table(path), data.schema, ["amount"]
+        tables.existing_table(path), data.schema, ["amount"]
     )  # a float partition
     nanos = data.set_column(4, "at", data.column("at").cast(pa.timestamp("ns", "UTC")))
-    assert not partitioned.can_write(delta.existing_table(path), nanos.schema, ["key"])
+    assert not partitioned.can_write(tables.existing_table(path), nanos.schema, ["key"])
     write(path, data, "key")
     # a new column: delta-rs merges the schema
     wider = data.append_column("extra", pa.array(range(10), pa.int64()))
-    assert not partitioned.can_write(delta.existing_table(path), wider.schema, ["key"])
-    delta.write(path, wider.to_reader(), mode="append", run_id="r", partition_by=["key"])
+    assert not partitioned.can_write(tables.existing_table(path), wider.schema, ["key"])
+    tables.write(path, wider.to_reader(), mode="append", run_id="r", partition_by=["key"])
     assert sorted(r["extra"] for r in read_back(path) if r["extra"] is not None) == list(range(10))

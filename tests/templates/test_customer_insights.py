@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 from medallion.templates import get_template
 
 TEMPLATE = "customer-insights"
@@ -465,10 +465,10 @@ def test_generated_every_input_row_is_accounted_for(built: Project) -> None:
 
 
 def test_generated_second_run_changes_nothing(built: Project) -> None:
-    before = {t: delta.info(built.catalog.path(t)).version for t in built.catalog.tables()}
+    before = {t: tables.info(built.catalog.path(t)).version for t in built.catalog.tables()}
     again = built.run(trigger="test")
     assert again.ok, again.error
-    after = {t: delta.info(built.catalog.path(t)).version for t in built.catalog.tables()}
+    after = {t: tables.info(built.catalog.path(t)).version for t in built.catalog.tables()}
     assert after == before
     assert sum(s.rows_written or 0 for s in again.steps) == 0
 

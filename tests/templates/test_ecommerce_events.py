@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 from medallion.templates import get_template
 from medallion.templates.ecommerce_events.generate import (
     COLUMNS,
@@ -44,7 +44,7 @@ TOYS = "2053013571226167852,kids.toys"
 
 
 def _versions(project: Project) -> dict[str, int]:
-    return {t: delta.info(project.catalog.path(t)).version for t in project.catalog.tables()}
+    return {t: tables.info(project.catalog.path(t)).version for t in project.catalog.tables()}
 
 
 def _count(project: Project, sql: str) -> int:

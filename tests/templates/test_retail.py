@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 
 
 def _rows(root: Path, name: str) -> list[dict[str, str]]:
@@ -137,12 +137,12 @@ def test_every_step_succeeds_and_is_logged(retail_built: Project) -> None:
     ]
     for s in steps:
         path = retail_built.catalog.path(f"{s['layer']}.{s['table_name']}")
-        info = delta.info(path)
+        info = tables.info(path)
         assert s["rows_written"] == info.rows
         assert s["delta_version"] == info.version == 0
         assert s["duration_s"] > 0
         # the commit carries the run id, so Delta history joins the run log
-        assert delta.history(path, 1)[0]["medallion.run_id"] == run["run_id"]
+        assert tables.history(path, 1)[0]["medallion.run_id"] == run["run_id"]
 
 
 def test_bronze_holds_every_raw_line(retail_built: Project, expected: dict) -> None:
@@ -260,7 +260,7 @@ def test_second_run_ingests_nothing_and_keeps_gold(retail_project: Project) -> N
         step = second.step(f"bronze.{name}")
         assert step.rows_written == 0
         assert step.delta_version is None
-        assert delta.info(retail_project.catalog.path(f"bronze.{name}")).version == 0
+        assert tables.info(retail_project.catalog.path(f"bronze.{name}")).version == 0
     after = retail_project.query("select * from gold.sales_summary_daily order by order_date")
     assert after.equals(before)
 

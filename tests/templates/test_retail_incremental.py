@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from medallion.project import Project
-from medallion.storage import delta
+from medallion.storage import tables
 from medallion.templates import get_template
 
 AUDIT = ("_ingested_at", "_run_id", "_source_file", "observed_at", "valid_from", "valid_to")
@@ -44,7 +44,7 @@ def day_by_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, Proje
         result = a.run(trigger="test")
         assert result.ok, result.error
         runs[f"day{day}"] = result
-    before = {t: delta.info(a.catalog.path(t)).version for t in a.catalog.tables()}
+    before = {t: tables.info(a.catalog.path(t)).version for t in a.catalog.tables()}
     runs["again"] = a.run(trigger="test")
     runs["versions_before_again"] = before
 
@@ -129,7 +129,7 @@ def test_a_run_with_nothing_new_changes_nothing(day_by_day: tuple) -> None:
     a, _, runs = day_by_day
     again = runs["again"]
     assert again.ok
-    after = {t: delta.info(a.catalog.path(t)).version for t in a.catalog.tables()}
+    after = {t: tables.info(a.catalog.path(t)).version for t in a.catalog.tables()}
     assert after == runs["versions_before_again"]
     assert sum(s.rows_written or 0 for s in again.steps) == 0
 

@@ -232,6 +232,7 @@ def _watch(
     import threading
 
     from medallion.cli import progress
+    from medallion.orchestrate.watch import watch
 
     stop = threading.Event()
 
@@ -246,8 +247,9 @@ def _watch(
     try:
         if not as_json:
             progress.watch_started(project, interval, select)
-        results = project.watch(
-            select,
+        results = watch(
+            project,
+            select=select,
             interval=interval,
             max_runs=max_runs,
             stop=stop,
@@ -489,12 +491,10 @@ def restore(ctx: click.Context, table: str, to: str, yes: bool) -> None:
     """Make TABLE's current content that of an earlier version. The restore is a new version,
     so it can itself be undone; downstream tables are not changed until the next run."""
     from medallion.cli import render
-    from medallion.runner.base import parse_as_of
-    from medallion.runner.maintenance import resolve_table
 
     project = _project(ctx)
-    target = parse_as_of(to, "--to")
-    table = resolve_table(project, table)  # an unknown table fails before the question
+    target = project.parse_as_of(to, "--to")
+    table = project.resolve_table(table)  # an unknown table fails before the question
     if not yes:
         click.confirm(f"Restore {table} to {to}?", abort=True, err=True)
     result = project.restore(table, target, command=_command_line())

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from medallion.cli.render import _escape, _json_default, _secs, err, run_result_dict
 
 if TYPE_CHECKING:
+    from medallion.orchestrate.watch import WatchEvent
     from medallion.project import Project
-    from medallion.runner.base import RunResult, StepResult
-    from medallion.runner.watch import WatchEvent
+    from medallion.state.records import RunResult, StepResult
 
 
 class RunReporter:

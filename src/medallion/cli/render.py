@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from medallion.errors import MedallionError
     from medallion.project import Project, TableRow
-    from medallion.runner.base import RunResult
+    from medallion.state.records import RunResult
     from medallion.templates import Template
 
 _out: Console | None = None
@@ -574,7 +574,7 @@ def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
             last = i == len(children) - 1
             branch = "└── " if last else "├── "
             repeat = child in seen
-            kind = project._kind(child)
+            kind = project.kind(child)
             console.print(f"{prefix}{branch}{child} [dim]({kind}){' …' if repeat else ''}[/]")
             if not repeat:
                 seen.add(child)

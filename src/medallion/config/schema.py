@@ -20,7 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from medallion.quality.spec import CheckItem
+from medallion.config.checks import CheckItem
+from medallion.config.durations import duration_seconds, retention_hours
 
 #: table, layer and source names: they become folder names and SQL identifiers
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -55,7 +56,7 @@ class FileSource(Strict):
     #: column name -> DuckDB type (e.g. INTEGER, DECIMAL(12,2), DATE); others are inferred
     columns: dict[str, str] = Field(default_factory=dict)
     partition_by: list[str] = Field(default_factory=list)
-    #: table-level checks on the bronze table, run after each ingest (see medallion.quality.spec)
+    #: table-level checks on the bronze table, run after each ingest (see medallion.config.checks)
     checks: list[CheckItem] = Field(default_factory=list)
     # CSV options
     header: bool | None = None
@@ -187,20 +188,6 @@ def infer_format(path: str) -> Literal["csv", "json", "parquet"] | None:
     if p.endswith((".parquet", ".pq")):
         return "parquet"
     return None
-
-
-_DURATION_RE = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day|week)s?\s*$", re.IGNORECASE
-)
-
-
-def duration_seconds(text: str) -> float:
-    """'90 minutes' -> 5400.0 (seconds, minutes, hours, days, weeks)."""
-    m = _DURATION_RE.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is a number and a unit: '30 seconds', '2 hours', '1 day'")
-    unit = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
-    return float(m.group(1)) * unit[m.group(2).lower()]
 
 
 class _CursorSource(Strict):
@@ -422,7 +409,6 @@ class ProjectConfig(Strict):
     @field_validator("retention")
     @classmethod
     def _retention(cls, v: dict[str, str | None]) -> dict[str, str | None]:
-        from medallion.storage.maintenance import retention_hours
 
         for layer, value in v.items():
             try:

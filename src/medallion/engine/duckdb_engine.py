@@ -25,14 +25,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.errors import ExecutionError, StorageError
+from medallion.errors import ExecutionError, StorageError, first_line
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
     from medallion.storage.catalog import Catalog
-    from medallion.storage.delta import FileSet
+    from medallion.storage.snapshot import FileSet
 
 BATCH_ROWS = 128 * 1024
 
@@ -85,7 +85,7 @@ def delta_safe_type(duck_type: str) -> str | None:
     return None
 
 
-class Engine:
+class DuckDBEngine:
     def __init__(
         self,
         catalog: Catalog,
@@ -120,7 +120,23 @@ class Engine:
         #: fqn -> row count of the attached version (from the Delta log, not a scan)
         self.rows: dict[str, int] = {}
 
-    # -- making tables visible ------------------------------------------------------------
+    # -- making tables visible (only medallion.engine.attach calls these) -------------------
+
+    def is_attached(self, fqn: str) -> bool:
+        """Whether `fqn` is readable: an attached table or view."""
+        return fqn in self.attached or fqn in self.views
+
+    def version_of(self, fqn: str) -> int | None:
+        """The version of the attached table `fqn` (None: an empty table, not stored yet)."""
+        return self.attached[fqn][1]
+
+    def rows_of(self, fqn: str) -> int:
+        """Rows of the attached version of `fqn` (from the Delta log, not a scan)."""
+        return self.rows.get(fqn, 0)
+
+    def attached_versions(self) -> dict[str, int | None]:
+        """Every attached table and its version."""
+        return {fqn: version for fqn, (_, version) in self.attached.items()}
 
     def scan(self, files: FileSet) -> tuple[str, list[str]]:
         """A SELECT reading `files` (see `scan_sql`), and the names it registered on the
@@ -130,11 +146,11 @@ class Engine:
     def attach_table(self, fqn: str, version: int | None = None) -> int:
         """Expose the Delta table `fqn` (at `version`, default latest) as view `<layer>.<name>`.
         Returns the version attached."""
-        from medallion.storage import delta
+        from medallion.storage import snapshot
 
         path = self.catalog.path(fqn)
         try:
-            snap = delta.snapshot(path, version)
+            snap = snapshot.snapshot(path, version)
         except StorageError:
             raise
         except Exception as e:
@@ -160,7 +176,7 @@ class Engine:
     def attach_empty(self, fqn: str, schema: pa.Schema) -> None:
         """Expose `fqn` as an empty table with `schema` (a table that has no rows yet, such as a
         quarantine nothing was sent to)."""
-        from medallion.storage.delta import FileSet
+        from medallion.storage.snapshot import FileSet
 
         body, _ = self.scan(FileSet([], schema, []))
         self._point(fqn, body)
@@ -177,7 +193,7 @@ class Engine:
         e.g. a table's new data files and the inserted rows of its change feed — instead of the
         attached table; the model SQL runs unchanged. A filter means change-feed rows: they are
         filtered on `_change_type`, which is then dropped."""
-        from medallion.storage import delta
+        from medallion.storage import snapshot, tables
 
         bodies, names = [], []
         for files, where in sources:
@@ -187,8 +203,8 @@ class Engine:
                 body = f"SELECT * EXCLUDE (_change_type) FROM ({body}) WHERE {where}"
             bodies.append(body)
         if not bodies:
-            schema = delta.open_table(self.catalog.path(fqn)).schema().to_arrow()
-            body, registered = self.scan(delta.FileSet([], schema, []))
+            schema = tables.open_table(self.catalog.path(fqn)).schema().to_arrow()
+            body, registered = self.scan(snapshot.FileSet([], schema, []))
             names.extend(registered)
             bodies.append(body)
         self._point(fqn, " UNION ALL ".join(f"({b})" for b in bodies))
@@ -314,7 +330,7 @@ def scan_sql(con: duckdb.DuckDBPyConnection, files: FileSet, name: str) -> tuple
     own with its values as constants. (A branch per partition was the rule before: on 1M events
     in 61 daily partitions a gold model over them took 0.47 s instead of 0.27 s — DuckDB ran the
     small branches one after another.)"""
-    from medallion.storage.delta import physical_schema
+    from medallion.storage.snapshot import physical_schema
 
     if files.fallback is not None:
         con.register(name, files.fallback)
@@ -391,17 +407,6 @@ def _ident(name: str) -> str:
 
 def _sql_str(value: str) -> str:
     return value.replace("'", "''")
-
-
-def first_line(err: BaseException) -> str:
-    """DuckDB errors repeat context over several lines; the first one says what is wrong."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def duckdb_error_detail(err: BaseException) -> str:
-    """The DuckDB message without Python-side noise, keeping the LINE pointer when present."""
-    return str(err).strip()
 
 
 def as_reader(value: Any) -> pa.RecordBatchReader:

@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from medallion.config.names import QUARANTINE_SUFFIX
 from medallion.engine.duckdb_engine import duckdb_types
 from medallion.errors import SourceError
 from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
-from medallion.storage import delta
-from medallion.storage.catalog import QUARANTINE_SUFFIX
+from medallion.storage import tables
+from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,19 +53,15 @@ class IngestResult:
     watermark: str | None = None
 
 
-def app_id(source: str) -> str:
-    return f"medallion.ingest.{source}"
-
-
 def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tuple[str, int, str]]:
     """Identities of the files the bronze table holds, from the state cache brought up to date
     with the Delta log (commits since the cached version; a full walk if the cache is missing or
     the table was re-created)."""
-    if not delta.is_delta_table(table_path):
+    if not tables.is_delta_table(table_path):
         if state.ingest_cache(source) is not None:
             state.forget_source(source)  # table deleted by hand: start over
         return set()
-    dt = delta.open_table(table_path)
+    dt = tables.open_table(table_path)
     table_id, version = dt.metadata().id, dt.version()
     cached = state.ingest_cache(source)
     if cached == (table_id, version):
@@ -78,7 +75,7 @@ def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tupl
         if v is None or v <= since:
             break
         for path, size, fp in json.loads(commit.get(FILES_KEY) or "[]"):
-            new.append((path, size, fp, v, commit.get(delta.RUN_ID_KEY)))
+            new.append((path, size, fp, v, commit.get(tables.RUN_ID_KEY)))
         if (commit.get("operationParameters") or {}).get("mode") == "Overwrite":
             reset = True
             break
@@ -102,11 +99,11 @@ def new_files(
 
 def known_types(con: duckdb.DuckDBPyConnection, table_path: Path) -> dict[str, str]:
     """Column -> DuckDB type of an existing bronze table, so later files are read the same way."""
-    if not delta.is_delta_table(table_path):
+    if not tables.is_delta_table(table_path):
         return {}
     import pyarrow as pa
 
-    schema = pa.schema(delta.open_table(table_path).schema().to_arrow())
+    schema = pa.schema(tables.open_table(table_path).schema().to_arrow())
     return {c: t for c, t in duckdb_types(con, schema).items() if c not in AUDIT_COLUMNS}
 
 
@@ -140,7 +137,7 @@ def ingest_source(
     )
     ingested_at = datetime.now(UTC)
     read = reader.read(new, ingested_at=ingested_at, run_id=run_id)
-    batch = (delta.transaction_version(table_path, app_id(name)) or 0) + 1
+    batch = (tables.transaction_version(table_path, app_id("ingest", name)) or 0) + 1
     metadata = {
         FILES_KEY: [list(f.identity) for f in new],
         BATCH_KEY: batch,
@@ -205,9 +202,9 @@ def _recover_rejects(
     The state database remembers up to which batch rejects are landed; the quarantine table's
     application transaction says which batches it holds, so nothing is written twice."""
     table_path = catalog.path(fqn)
-    last = delta.transaction_version(table_path, app_id(name)) or 0
+    last = tables.transaction_version(table_path, app_id("ingest", name)) or 0
     q_path = catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
-    q_done = delta.transaction_version(q_path, app_id(name)) or 0
+    q_done = tables.transaction_version(q_path, app_id("ingest", name)) or 0
     done = state.rejects_done(name)
     if done is None:
         # no record (a first run killed before its quarantine commit, or a lost state
@@ -218,7 +215,7 @@ def _recover_rejects(
     recovered = 0
     commits = {
         c.get(BATCH_KEY): c
-        for c in delta.history(table_path, max(1, last - done) * 2 + 10)
+        for c in tables.history(table_path, max(1, last - done) * 2 + 10)
         if c.get(BATCH_KEY) is not None
     }
     for batch in range(done + 1, last + 1):
@@ -230,7 +227,7 @@ def _recover_rejects(
         if not files:
             continue
         read = FileReader(con, source, name, known_types=known_types(con, table_path)).read(
-            files, ingested_at=datetime.now(UTC), run_id=str(commit.get(delta.RUN_ID_KEY))
+            files, ingested_at=datetime.now(UTC), run_id=str(commit.get(tables.RUN_ID_KEY))
         )
         try:
             for _ in read.reader:
@@ -244,7 +241,7 @@ def _recover_rejects(
                 read.rejects,
                 batch=batch,
                 ingested_at=datetime.now(UTC),
-                run_id=str(commit.get(delta.RUN_ID_KEY)),
+                run_id=str(commit.get(tables.RUN_ID_KEY)),
                 source=name,
                 overwrite=overwrite,
             )
@@ -258,9 +255,9 @@ WATERMARK_KEY = "medallion.watermark"
 
 def last_watermark(table_path: Path) -> str | None:
     """The watermark recorded by the newest bronze commit that carries one."""
-    if not delta.is_delta_table(table_path):
+    if not tables.is_delta_table(table_path):
         return None
-    for commit in delta.history(table_path, 200):
+    for commit in tables.history(table_path, 200):
         if WATERMARK_KEY in commit:
             value = commit[WATERMARK_KEY]
             return None if value in (None, "", "null") else str(value)
@@ -287,10 +284,10 @@ def ingest_cursor_source(
     table_path = catalog.path(fqn)
     watermark = None if full_refresh else last_watermark(table_path)
     result = IngestResult()
-    batch = (delta.transaction_version(table_path, app_id(name)) or 0) + 1
+    batch = (tables.transaction_version(table_path, app_id("ingest", name)) or 0) + 1
     ingested_at = datetime.now(UTC)
 
-    def attempt() -> tuple[delta.WriteResult | None, str | None]:
+    def attempt() -> tuple[tables.WriteResult | None, str | None]:
         if isinstance(source, DatabaseSource):
             from medallion.ingest.database import extract
 
@@ -387,9 +384,9 @@ def _with_audit(
 def _empty_like(table_path: Path) -> pa.RecordBatchReader | None:
     import pyarrow as pa
 
-    if not delta.is_delta_table(table_path):
+    if not tables.is_delta_table(table_path):
         return None
-    schema = pa.schema(delta.open_table(table_path).schema().to_arrow())
+    schema = pa.schema(tables.open_table(table_path).schema().to_arrow())
     return pa.RecordBatchReader.from_batches(schema, iter(()))
 
 
@@ -450,13 +447,13 @@ def _write_quarantine(
         ],
         schema=schema,
     )
-    return delta.write(
+    return tables.write(
         path,
         pa.RecordBatchReader.from_batches(schema, [table]),
         mode="overwrite" if overwrite else "append",
         run_id=run_id,
         metadata={BATCH_KEY: batch, "medallion.source": source},
-        app_transaction=(app_id(source), batch),
+        app_transaction=(app_id("ingest", source), batch),
         description=f"rows of source {source} that could not be parsed",
     ).version
 
@@ -474,18 +471,18 @@ def _land(
     run_id: str,
     metadata: dict[str, Any],
     batch: int,
-) -> delta.WriteResult:
+) -> tables.WriteResult:
     """One bronze commit: the rows, the source's metadata and its app transaction (the record of
     what the commit holds, for exactly-once ingestion)."""
     _check_partition_columns(name, source.partition_by, stream)
-    return delta.write(
+    return tables.write(
         table_path,
         stream,
         mode="overwrite" if full_refresh else "append",
         run_id=run_id,
         partition_by=source.partition_by,
         metadata=metadata,
-        app_transaction=(app_id(name), batch),
+        app_transaction=(app_id("ingest", name), batch),
         description=source.description,
     )
 

@@ -78,7 +78,7 @@ def low_bound(watermark: str | None, lookback: str | float | None, like: Any = N
     if lookback is None:
         return value
     if isinstance(value, datetime):
-        from medallion.config.schema import duration_seconds
+        from medallion.config.durations import duration_seconds
 
         seconds = lookback if isinstance(lookback, int | float) else duration_seconds(lookback)
         return value - timedelta(seconds=float(seconds))
@@ -88,7 +88,7 @@ def low_bound(watermark: str | None, lookback: str | float | None, like: Any = N
 def _text_time_minus(watermark: str, lookback: str | float) -> str:
     """A time held as text minus the lookback, written back the way the watermark is (date or
     date and time, 'T' or ' ' between them), so the text comparison stays a time comparison."""
-    from medallion.config.schema import duration_seconds
+    from medallion.config.durations import duration_seconds
 
     try:
         value = datetime.fromisoformat(watermark)

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.errors import SourceError
+from medallion.errors import SourceError, first_line
 
 if TYPE_CHECKING:
     import duckdb
@@ -232,7 +232,7 @@ class FileReader:
             )
         except Exception as e:
             raise SourceError(
-                f"invalid column type: {_first_line(e)}",
+                f"invalid column type: {first_line(e)}",
                 source=self.name,
                 key=f"sources.{self.name}.columns",
                 hint="use DuckDB type names: INTEGER, BIGINT, DOUBLE, DECIMAL(12,2), DATE, "
@@ -467,7 +467,7 @@ class FileReader:
                 plans.append(_Plan(sql, self._describe(sql), [f]))
                 continue
             except Exception as e:
-                err = _first_line(e)
+                err = first_line(e)
             if fmt == "array" or _looks_like_array(f.path):
                 result.rejects.append(
                     Reject(f.rel, None, _head(f.path), f"unreadable JSON file: {err}")
@@ -496,7 +496,7 @@ class FileReader:
                 readable.append(f)
             except Exception as e:
                 result.rejects.append(
-                    Reject(f.rel, None, "", f"unreadable Parquet file: {_first_line(e)}")
+                    Reject(f.rel, None, "", f"unreadable Parquet file: {first_line(e)}")
                 )
         if not readable:
             return []
@@ -580,7 +580,7 @@ class FileReader:
     def _read_error(self, e: Exception, plan: _Plan) -> SourceError:
         names = ", ".join(f.rel for f in plan.group[:3]) + (" ..." if len(plan.group) > 3 else "")
         return SourceError(
-            f"cannot read {names}: {_first_line(e)}",
+            f"cannot read {names}: {first_line(e)}",
             source=self.name,
             file=plan.group[0].path if len(plan.group) == 1 else None,
             hint="check the file format options of this source in medallion.yml",
@@ -609,11 +609,6 @@ def _source_file_sql(group: list[SourceFile]) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _looks_like_array(path: Path) -> bool:

@@ -31,9 +31,9 @@ from pydantic import (
     model_validator,
 )
 
+from medallion.config.checks import CheckItem, Expectation, normalize_expectations
 from medallion.config.loader import parse_yaml, validation_error
 from medallion.errors import ConfigError, ModelError
-from medallion.quality.spec import CheckItem, Expectation, normalize_expectations
 
 _SQL_HEADER_RE = re.compile(r"\A(?:\s*--[^\n]*\n|\s)*/\*\s*---[ \t]*\n(?P<body>.*?)\*/", re.DOTALL)
 
@@ -83,7 +83,7 @@ class ModelConfig(BaseModel):
     #: tables a Python model reads (SQL models get theirs from the SQL)
     depends_on: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    #: row-level rules evaluated while the model is built (see medallion.quality.spec)
+    #: row-level rules evaluated while the model is built (see medallion.config.checks)
     expectations: dict[str, Expectation] = Field(default_factory=dict)
     #: table-level checks run right after the table is written
     checks: list[CheckItem] = Field(default_factory=list)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from medallion.config.names import QUARANTINE_SUFFIX
 from medallion.config.schema import check_name
 from medallion.errors import ModelError, suggest
 from medallion.models.header import ModelConfig, parse_header, python_header, split_sql_header
 from medallion.models.sql import parse_select, resolve_refs
-from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
     import sqlglot.expressions as exp

@@ -13,20 +13,20 @@ import time
 from typing import TYPE_CHECKING
 
 from medallion.errors import ConfigError, MedallionError, PublishError
-from medallion.runner.base import StepResult
+from medallion.state.records import StepResult
 
 if TYPE_CHECKING:
     from medallion.config.schema import PublishTable, PublishTarget
-    from medallion.project import Project
+    from medallion.workspace import Workspace
 
 
-def plan(project: Project, target: PublishTarget, name: str) -> list[PublishTable]:
+def plan(ws: Workspace, target: PublishTarget, name: str) -> list[PublishTable]:
     """The target's entries with `layer.*` patterns expanded to the tables in storage."""
+    from medallion.config.names import QUARANTINE_SUFFIX
     from medallion.config.schema import PublishTable
-    from medallion.storage.catalog import QUARANTINE_SUFFIX
 
-    stored = [t for t in project.catalog.tables() if not t.endswith(QUARANTINE_SUFFIX)]
-    known = set(stored) | set(project.models) | set(project.source_tables)
+    stored = [t for t in ws.catalog.tables() if not t.endswith(QUARANTINE_SUFFIX)]
+    known = set(stored) | set(ws.models) | set(ws.source_tables)
     out: list[PublishTable] = []
     for entry in target.entries():
         if any(ch in entry.table for ch in "*?["):
@@ -47,7 +47,7 @@ def plan(project: Project, target: PublishTarget, name: str) -> list[PublishTabl
 
 
 def publish_step(
-    project: Project,
+    ws: Workspace,
     target_name: str,
     target: PublishTarget,
     entry: PublishTable,
@@ -58,17 +58,18 @@ def publish_step(
 ) -> None:
     """Publish one table to one target (a step of a run)."""
     from medallion import pgconn
+    from medallion.engine import attach
     from medallion.publish.postgres import publish_table
-    from medallion.storage import delta
+    from medallion.storage import snapshot
 
     fqn = entry.table
-    if not project.catalog.exists(fqn):
+    if not ws.catalog.exists(fqn):
         raise PublishError(
             f"{fqn} has not been built yet", hint=f"medallion run --select +{fqn.split('.', 1)[1]}"
         )
-    snap = delta.snapshot(project.catalog.path(fqn))
+    snap = snapshot.snapshot(ws.catalog.path(fqn))
     name = entry.name or fqn.split(".", 1)[1]
-    last = project.state.published_version(target_name, fqn)
+    last = ws.state.published_version(target_name, fqn)
     if last == snap.version and not force:
         res.note = f"v{snap.version} already published"
         res.rows_written = 0
@@ -77,9 +78,9 @@ def publish_step(
     def load() -> int:
         conn = pgconn.connect(target.dsn)
         try:
-            engine = project.new_engine()
+            engine = ws.new_engine()
             try:
-                engine.attach_table(fqn, snap.version)
+                attach.table(engine, ws.lakehouse, fqn, snap.version)
                 layer, table = fqn.split(".", 1)
                 reader = engine.reader(engine.con.sql(f'SELECT * FROM "{layer}"."{table}"'))
                 return publish_table(
@@ -103,7 +104,7 @@ def publish_step(
         what=f"publishing {fqn} to {target_name} ({pgconn.mask(target.dsn)})",
         error=PublishError,
     )
-    project.state.set_published(target_name, fqn, snap.version, rows, run_id)
+    ws.state.set_published(target_name, fqn, snap.version, rows, run_id)
     res.rows_read = snap.rows
     res.rows_written = rows
     res.details = {
@@ -116,7 +117,7 @@ def publish_step(
 
 
 def execute_publish(
-    project: Project,
+    ws: Workspace,
     run_id: str,
     *,
     targets: list[str] | None = None,
@@ -127,19 +128,19 @@ def execute_publish(
     reporter: object = None,
 ) -> list[StepResult]:
     """Publish steps for the chosen targets (all, or only those with after_run) into run_id."""
-    state = project.state
+    state = ws.state
     results: list[StepResult] = []
-    chosen = targets or list(project.config.publish)
+    chosen = targets or list(ws.config.publish)
     for name in chosen:
-        if name not in project.config.publish:
+        if name not in ws.config.publish:
             raise ConfigError(
                 f"no publish target named {name!r}",
-                hint="targets: " + ", ".join(project.config.publish) or "none configured",
+                hint="targets: " + ", ".join(ws.config.publish) or "none configured",
             )
     plans = {
-        name: plan(project, project.config.publish[name], name)
+        name: plan(ws, ws.config.publish[name], name)
         for name in chosen
-        if not only_after_run or project.config.publish[name].after_run
+        if not only_after_run or ws.config.publish[name].after_run
     }
     published = {entry.table for entries in plans.values() for entry in entries}
     unknown = [t for t in tables or [] if t not in published]
@@ -154,7 +155,7 @@ def execute_publish(
         )
     step_no = first_step
     for name, entries in plans.items():
-        target = project.config.publish[name]
+        target = ws.config.publish[name]
         for entry in entries:
             if tables and entry.table not in tables:
                 continue
@@ -165,7 +166,7 @@ def execute_publish(
             state.start_step(run_id, step_no, "publish", layer, table)
             t0 = time.perf_counter()
             try:
-                publish_step(project, name, target, entry, run_id, res, force=force)
+                publish_step(ws, name, target, entry, run_id, res, force=force)
             except MedallionError as e:
                 res.status, res.error = "failed", str(e)
             res.duration_s = time.perf_counter() - t0

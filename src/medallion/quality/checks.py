@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.quality.spec import (
+from medallion.config.checks import (
     AcceptedValues,
     Anomaly,
     ExpressionIsTrue,
@@ -28,58 +26,18 @@ from medallion.quality.spec import (
     RowCount,
     Unique,
 )
+from medallion.state.records import CheckResult
 
 if TYPE_CHECKING:
     import duckdb
     import sqlglot.expressions as exp
 
-    from medallion.quality.spec import CheckSpec
+    from medallion.config.checks import CheckSpec
+    from medallion.models.checks import SingularCheck
 
 SAMPLE_ROWS = 5
 #: the checks that count rows, screened together by run_checks
 _COUNTED = (NotNull, Unique, AcceptedValues, Relationships, RowCount, ExpressionIsTrue)
-
-
-@dataclass
-class CheckResult:
-    name: str
-    kind: str
-    table: str
-    severity: str
-    status: str  # pass | warn | fail | error
-    failing_rows: int | None = None
-    observed: float | None = None
-    message: str = ""
-    sample: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return self.status in ("fail", "error") and self.severity == "error"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "table": self.table,
-            "severity": self.severity,
-            "status": self.status,
-            "failing_rows": self.failing_rows,
-            "observed": self.observed,
-            "message": self.message,
-            "sample": self.sample,
-        }
-
-
-@dataclass
-class SingularCheck:
-    """A `checks/<name>.sql` file: a SELECT whose returned rows are the failures."""
-
-    name: str
-    path: Path
-    sql: str
-    tables: list[str]
-    severity: str = "error"
-    description: str | None = None
 
 
 class HistoryLookup:
@@ -261,7 +219,7 @@ def run_check(
     try:
         _evaluate(con, table, spec, result, history, rows_written, screened)
     except Exception as e:
-        from medallion.engine.duckdb_engine import first_line
+        from medallion.errors import first_line
 
         result.status = "error"
         result.message = f"could not run: {first_line(e)}"
@@ -497,7 +455,7 @@ def run_singular(con: duckdb.DuckDBPyConnection, check: SingularCheck) -> CheckR
         else:
             result.message = "no failing rows"
     except Exception as e:
-        from medallion.engine.duckdb_engine import first_line
+        from medallion.errors import first_line
 
         result.status = "error"
         result.message = f"could not run: {first_line(e)}"

@@ -36,15 +36,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.engine.duckdb_engine import first_line, scratch
-from medallion.errors import ExecutionError, ModelError
+from medallion.engine.duckdb_engine import scratch
+from medallion.errors import ExecutionError, ModelError, first_line
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
     import sqlglot.expressions as exp
 
-    from medallion.quality.spec import Expectation
+    from medallion.config.checks import Expectation
 
 OK_PREFIX = "__medallion_ok_"
 FAILED = "__medallion_failed"

@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from medallion.config.names import QUARANTINE_SUFFIX
 from medallion.errors import StorageError
-from medallion.storage import delta
-from medallion.storage.catalog import QUARANTINE_SUFFIX
+from medallion.storage import tables
 
 if TYPE_CHECKING:
-    from medallion.project import Project
-    from medallion.quality.checks import CheckResult
+    from medallion.state.records import CheckResult
+    from medallion.workspace import Workspace
 
 
 @dataclass
@@ -71,8 +71,8 @@ class Verification:
 class _Commits:
     """num_added_rows per (table, version), read once per table from the Delta log."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
         self.cache: dict[str, dict[int, dict[str, Any]]] = {}
 
     def added(self, table: str, version: int | None) -> int | None:
@@ -80,7 +80,7 @@ class _Commits:
             return None
         if table not in self.cache:
             try:
-                history = delta.history(self.project.catalog.path(table))
+                history = tables.history(self.ws.catalog.path(table))
             except StorageError:
                 history = []
             self.cache[table] = {h["version"]: h for h in history if "version" in h}
@@ -96,14 +96,14 @@ class _Commits:
         return int(value) if value is not None else None
 
 
-def verify(project: Project, runs: int | None = 20) -> Verification:
+def verify(ws: Workspace, runs: int | None = 20) -> Verification:
+    from medallion.config.checks import Reconciliation
+    from medallion.engine import attach
     from medallion.quality.checks import run_check
-    from medallion.quality.spec import Reconciliation
-    from medallion.runner.base import ensure_attached
 
     result = Verification()
-    commits = _Commits(project)
-    for s in project.state.ledger(runs):
+    commits = _Commits(ws)
+    for s in ws.state.ledger(runs):
         # a step that failed only its checks still committed its rows: it is in the ledger
         wrote = s["status"] == "success" or s.get("delta_version") is not None
         if s["step"] not in ("ingest", "model") or not wrote:
@@ -159,25 +159,25 @@ def verify(project: Project, runs: int | None = 20) -> Verification:
         )
     recon = [
         (table, spec)
-        for table, specs in project.checks.tables.items()
+        for table, specs in ws.checks.tables.items()
         for spec in specs
         if isinstance(spec, Reconciliation)
     ]
     if recon:
-        engine = project.new_engine()
+        engine = ws.new_engine()
         try:
 
             def readable(fqn: str) -> bool:  # built, or a view over built tables
-                model = project.models.get(fqn)
+                model = ws.models.get(fqn)
                 if model is not None and model.kind == "view":
                     return all(readable(dep) for dep in model.depends_on)
-                return project.catalog.exists(fqn)
+                return ws.catalog.exists(fqn)
 
             for table, spec in recon:
                 if not readable(table) or not readable(spec.equals.table):
                     continue
-                ensure_attached(project, engine, table, for_model=table)
-                ensure_attached(project, engine, spec.equals.table, for_model=table)
+                attach.readable(engine, ws.lakehouse, table, reader=table)
+                attach.readable(engine, ws.lakehouse, spec.equals.table, reader=table)
                 result.reconciliations.append(run_check(engine.con, table, spec))
         finally:
             engine.close()

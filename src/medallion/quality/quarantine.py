@@ -25,21 +25,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medallion import arrays
+from medallion.config.names import QUARANTINE_SUFFIX
+from medallion.engine import attach
 from medallion.errors import ExecutionError, SelectionError
 from medallion.quality.expectations import OK_PREFIX, QUARANTINE_EXTRA, wrap
-from medallion.storage import delta
-from medallion.storage.catalog import QUARANTINE_SUFFIX
+from medallion.storage import parquet, tables
+from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from medallion.project import Project
+    from medallion.workspace import Workspace
 
 REPLAYED = "_replayed_batch"
-
-
-def app_id(model: str) -> str:
-    return f"medallion.replay.{model}"
 
 
 @dataclass
@@ -63,30 +61,30 @@ class ReplayResult:
     recovered: int = 0  # rows of an interrupted earlier replay that this one finished
 
 
-def list_tables(project: Project) -> list[QuarantineTable]:
+def list_tables(ws: Workspace) -> list[QuarantineTable]:
     out = []
-    for fqn in project.catalog.tables():
+    for fqn in ws.catalog.tables():
         if not fqn.endswith(QUARANTINE_SUFFIX):
             continue
         of = fqn.removesuffix(QUARANTINE_SUFFIX)
-        info = delta.info(project.catalog.path(fqn))
-        kind = "source" if of in project.source_tables else "model"
+        info = tables.info(ws.catalog.path(fqn))
+        kind = "source" if of in ws.source_tables else "model"
         out.append(QuarantineTable(fqn, of, kind, info.rows, info.version, info.last_written))
     return out
 
 
-def resolve(project: Project, name: str) -> str:
+def resolve(ws: Workspace, name: str) -> str:
     """The table a quarantine belongs to, from a model/source name (or the quarantine's name)."""
     name = name.removesuffix(QUARANTINE_SUFFIX)
-    graph = project.lineage_graph
+    graph = ws.lineage_graph
     with_quarantine = [
         n
         for n in graph.up
-        if name in (n, n.split(".", 1)[1]) and project.catalog.exists(f"{n}{QUARANTINE_SUFFIX}")
+        if name in (n, n.split(".", 1)[1]) and ws.catalog.exists(f"{n}{QUARANTINE_SUFFIX}")
     ]
     # a bare name in two layers is not ambiguous if only one of them has a quarantine
     fqn = with_quarantine[0] if len(with_quarantine) == 1 else graph.resolve(name)
-    if not project.catalog.exists(f"{fqn}{QUARANTINE_SUFFIX}"):
+    if not ws.catalog.exists(f"{fqn}{QUARANTINE_SUFFIX}"):
         raise SelectionError(
             f"{fqn} has no quarantine table",
             hint="rows are quarantined by a source's parse errors or a model's "
@@ -95,33 +93,38 @@ def resolve(project: Project, name: str) -> str:
     return fqn
 
 
-def rows(project: Project, name: str, limit: int | None = None) -> pa.Table:
-    fqn = resolve(project, name)
-    ds = delta.dataset(project.catalog.path(f"{fqn}{QUARANTINE_SUFFIX}"))
-    return ds.head(limit) if limit else ds.to_table()
+def rows(ws: Workspace, name: str, limit: int | None = None) -> pa.Table:
+    """The quarantined rows of a source or model (the first `limit`)."""
+    fqn = resolve(ws, name)
+    engine = ws.new_engine()
+    try:
+        rel = _load(ws, engine, fqn)
+        return engine.reader(rel.limit(limit) if limit else rel).read_all()
+    finally:
+        engine.close()
 
 
-def replay(project: Project, name: str, run_id: str) -> ReplayResult:
+def replay(ws: Workspace, name: str, run_id: str) -> ReplayResult:
     import pyarrow as pa
 
-    fqn = resolve(project, name)
-    if fqn in project.source_tables:
+    fqn = resolve(ws, name)
+    if fqn in ws.source_tables:
         raise ExecutionError(
             f"{fqn} quarantines rows its files could not parse; they cannot be replayed",
             hint="fix the files and ingest them again (medallion run --full-refresh)",
         )
-    model = project.models[fqn]
+    model = ws.models[fqn]
     if not model.config.expectations:
         raise ExecutionError(
             f"{fqn} has no expectations to re-evaluate its quarantined rows against", model=fqn
         )
-    q_path = project.catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
-    m_path = project.catalog.path(fqn)
+    q_path = ws.catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
+    m_path = ws.catalog.path(fqn)
     result = ReplayResult(fqn)
-    engine = project.new_engine()
+    engine = ws.new_engine()
     try:
-        done = delta.transaction_version(m_path, app_id(fqn)) or 0
-        q = _load(engine, fqn)
+        done = tables.transaction_version(m_path, app_id("replay", fqn)) or 0
+        q = _load(ws, engine, fqn)
         model_cols = [c for c in q.columns if c not in (*QUARANTINE_EXTRA, REPLAYED)]
 
         # finish a replay that was interrupted after marking its rows
@@ -130,12 +133,12 @@ def replay(project: Project, name: str, run_id: str) -> ReplayResult:
             for (batch,) in sorted(b for b in batches if b[0] is not None):
                 marked = q.filter(f'"{REPLAYED}" = {int(batch)}')
                 if batch > done:
-                    _append(project, fqn, marked, model_cols, int(batch), run_id)
+                    _append(ws, fqn, marked, model_cols, int(batch), run_id)
                     done = int(batch)
                 result.recovered += _count(marked)
             if result.recovered:
                 _remove_marked(q_path, run_id)
-                q = _load(engine, fqn)
+                q = _load(ws, engine, fqn)
 
         result.examined = _count(q)
         candidates = q.project(", ".join(_quote(c) for c in [*model_cols, "_quarantine_id"]))
@@ -162,19 +165,19 @@ def replay(project: Project, name: str, run_id: str) -> ReplayResult:
                 " LEFT JOIN __medallion_replay_ids AS i USING (_quarantine_id)",
             )
             # 1. mark, 2. append to the model, 3. remove from the quarantine
-            delta.write(
+            tables.write(
                 q_path,
                 marked_all.arrow(),
                 mode="overwrite",
                 run_id=run_id,
                 metadata={"medallion.replay": batch},
             )
-            q = _load(engine, fqn)
+            q = _load(ws, engine, fqn)
             marked = q.filter(f'"{REPLAYED}" = {batch}')
-            result.model_version = _append(project, fqn, marked, model_cols, batch, run_id)
+            result.model_version = _append(ws, fqn, marked, model_cols, batch, run_id)
             _remove_marked(q_path, run_id)
             result.moved = len(ids)
-        result.remaining = delta.info(q_path).rows
+        result.remaining = tables.info(q_path).rows
     finally:
         engine.close()
     return result
@@ -188,21 +191,21 @@ def _count(rel: Any) -> int:
     return int(rel.aggregate("count(*)").fetchall()[0][0])
 
 
-def _load(engine: Any, fqn: str) -> Any:
+def _load(ws: Workspace, engine: Any, fqn: str) -> Any:
     """The quarantine table's current version as a relation."""
     layer, name = fqn.split(".", 1)
-    engine.attach_table(f"{fqn}{QUARANTINE_SUFFIX}")
+    attach.table(engine, ws.lakehouse, f"{fqn}{QUARANTINE_SUFFIX}")
     return engine.con.sql(f'SELECT * FROM "{layer}"."{name}{QUARANTINE_SUFFIX}"')
 
 
 def _append(
-    project: Project, fqn: str, marked: Any, model_cols: list[str], batch: int, run_id: str
+    ws: Workspace, fqn: str, marked: Any, model_cols: list[str], batch: int, run_id: str
 ) -> int:
     """Append the marked rows (model columns only, in the model table's types) in one commit."""
     import pyarrow as pa
 
-    m_path = project.catalog.path(fqn)
-    target = pa.schema(delta.open_table(m_path).schema().to_arrow())
+    m_path = ws.catalog.path(fqn)
+    target = pa.schema(tables.open_table(m_path).schema().to_arrow())
     present = [c for c in target.names if c in model_cols]
     table = marked.project(", ".join(_quote(c) for c in present)).arrow().read_all()
     table = pa.Table.from_arrays(
@@ -214,21 +217,21 @@ def _append(
         ],
         schema=target,
     )
-    return delta.write(
+    return tables.write(
         m_path,
         table.to_reader(),
         mode="append",
         run_id=run_id,
         metadata={"medallion.replay": batch, "medallion.model": fqn},
-        app_transaction=(app_id(fqn), batch),
+        app_transaction=(app_id("replay", fqn), batch),
     ).version
 
 
 def _remove_marked(q_path: Any, run_id: str) -> None:
     from deltalake import CommitProperties
 
-    delta.open_table(q_path).delete(
+    tables.open_table(q_path).delete(
         f"{REPLAYED} IS NOT NULL",
-        commit_properties=CommitProperties(custom_metadata={delta.RUN_ID_KEY: run_id}),
-        writer_properties=delta.writer_properties(),
+        commit_properties=CommitProperties(custom_metadata={tables.RUN_ID_KEY: run_id}),
+        writer_properties=parquet.writer_properties(),
     )

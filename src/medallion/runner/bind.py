@@ -13,31 +13,32 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from medallion.config.names import QUARANTINE_SUFFIX
+from medallion.engine import attach
 from medallion.errors import MedallionError
-from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
-    from medallion.project import Project
+    from medallion.workspace import Workspace
 
 
-def bind_models(project: Project) -> dict[str, str | None]:
+def bind_models(ws: Workspace) -> dict[str, str | None]:
     """For each model in run order: None if its SQL bound, else why it was not bound. The first
     model whose SQL (or one of whose expectations) does not bind raises its ExecutionError,
     naming the model file and line, as a run would."""
     from medallion.quality import expectations as ex
-    from medallion.runner.base import ensure_attached
     from medallion.runner.execute import model_relation
 
-    engine = project.new_engine()
+    engine = ws.new_engine()
+    lh = ws.lakehouse
     #: tables not available to bind against, and why
     missing: dict[str, str] = {}
     out: dict[str, str | None] = {}
     try:
-        for node in project.lineage_graph.order:
-            model = project.models.get(node)
+        for node in ws.lineage_graph.order:
+            model = ws.models.get(node)
             if model is None:  # a source: its bronze table
-                if project.catalog.exists(node):
-                    engine.attach_table(node)
+                if ws.catalog.exists(node):
+                    attach.table(engine, lh, node)
                 else:
                     missing[node] = f"{node} has not been landed yet"
                 continue
@@ -54,22 +55,22 @@ def bind_models(project: Project) -> dict[str, str | None]:
                 continue
             if model.language != "sql":
                 out[node] = "a Python model: its columns are known once it runs"
-                if project.catalog.exists(node):
-                    engine.attach_table(node)  # what downstream models read
+                if ws.catalog.exists(node):
+                    attach.table(engine, lh, node)  # what downstream models read
                 else:
                     missing[node] = f"{node} (a Python model) has not been built yet"
                 continue
             try:
                 for dep in model.depends_on:
                     if dep.endswith(QUARANTINE_SUFFIX):
-                        ensure_attached(project, engine, dep, for_model=node)
+                        attach.readable(engine, lh, dep, reader=node)
             except MedallionError:
                 out[node] = missing[node] = f"{node} reads a quarantine table not built yet"
                 continue
             rel = model_relation(engine, model)
             if model.config.expectations:
                 ex.wrap(rel, model.config.expectations, model=node, file=model.path)
-            engine.attach_view(node, model.text)  # downstream models bind against it
+            attach.view(engine, lh, node, model.text)  # downstream models bind against it
             out[node] = None
     finally:
         engine.close()

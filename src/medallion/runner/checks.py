@@ -6,16 +6,17 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from medallion.engine import attach
 from medallion.errors import MedallionError
-from medallion.runner.base import Reporter, StepResult, ensure_attached
+from medallion.state.records import Reporter, StepResult
 
 if TYPE_CHECKING:
-    from medallion.engine.duckdb_engine import Engine
-    from medallion.project import Project
+    from medallion.engine.base import Engine
+    from medallion.workspace import Workspace
 
 
 def run_table_checks(
-    project: Project,
+    ws: Workspace,
     engine: Engine,
     node: str,
     res: StepResult,
@@ -25,13 +26,13 @@ def run_table_checks(
     (`medallion test`). With `changed` (the tables this run wrote), a check that last passed is
     skipped when neither its table nor a table it compares with changed — its result still
     holds — except freshness, which depends on the clock. A check that last failed runs again."""
+    from medallion.config.checks import Freshness
+    from medallion.models.checks import check_refs
     from medallion.quality.checks import run_checks
-    from medallion.quality.registry import check_refs
-    from medallion.quality.spec import Freshness
 
-    specs = project.checks.tables[node]
+    specs = ws.checks.tables[node]
     if changed is not None and node not in changed:
-        seen = project.state.checked(node)  # one never run, or that failed, runs now
+        seen = ws.state.checked(node)  # one never run, or that failed, runs now
         specs = [
             s
             for s in specs
@@ -42,28 +43,28 @@ def run_table_checks(
         if not specs:
             return
 
-    if not project.catalog.exists(node) and node not in project.models:
+    if not ws.catalog.exists(node) and node not in ws.models:
         from medallion.errors import ExecutionError
 
         raise ExecutionError(
             f"{node} has not been built yet", hint="medallion run --select +" + node
         )
-    ensure_attached(project, engine, node, for_model=node)
-    for ref in project.checks.refs(node):
-        ensure_attached(project, engine, ref, for_model=node)
+    attach.readable(engine, ws.lakehouse, node, reader=node)
+    for ref in ws.checks.refs(node):
+        attach.readable(engine, ws.lakehouse, ref, reader=node)
     res.checks.extend(
         run_checks(
             engine.con,
             node,
             specs,
-            history=project.state.check_history,
+            history=ws.state.check_history,
             rows_written=res.rows_written,
         )
     )
 
 
 def singular_step(
-    project: Project,
+    ws: Workspace,
     engine: Engine,
     check: Any,
     run_id: str,
@@ -78,17 +79,17 @@ def singular_step(
     blocked = [t for t in check.tables if t in broken]
     if blocked:
         reason = f"upstream {blocked[0]} {broken[blocked[0]]}"
-        project.state.add_skipped_step(run_id, step_no, "check", "checks", check.name, reason)
+        ws.state.add_skipped_step(run_id, step_no, "check", "checks", check.name, reason)
         res = StepResult(step_no, node, "check", status="skipped", error=reason)
         reporter.step_finished(res)
         return res
     reporter.step_started(step_no, node, "check")
-    project.state.start_step(run_id, step_no, "check", "checks", check.name)
+    ws.state.start_step(run_id, step_no, "check", "checks", check.name)
     t0 = time.perf_counter()
     res = StepResult(step_no, node, "check")
     try:
         for table in check.tables:
-            ensure_attached(project, engine, table, for_model=node)
+            attach.readable(engine, ws.lakehouse, table, reader=node)
         result = run_singular(engine.con, check)
     except MedallionError as e:
         res.status, res.error = "failed", str(e)
@@ -98,8 +99,8 @@ def singular_step(
             res.status = "failed"
             res.error = f"{check.name}: {result.message}"
     res.duration_s = time.perf_counter() - t0
-    project.state.record_checks(run_id, step_no, res.checks)
-    project.state.end_step(
+    ws.state.record_checks(run_id, step_no, res.checks)
+    ws.state.end_step(
         run_id, step_no, status=res.status, duration_s=round(res.duration_s, 6), error=res.error
     )
     reporter.step_finished(res)
@@ -107,7 +108,7 @@ def singular_step(
 
 
 def execute_checks(
-    project: Project,
+    ws: Workspace,
     *,
     select: list[str] | None = None,
     trigger: str = "cli",
@@ -116,17 +117,15 @@ def execute_checks(
 ) -> Any:
     """`medallion test`: run the checks of the selected tables (default: all) on their current
     data, without building anything; logged as a run whose steps are `test` steps."""
-    from medallion.runner.base import RunResult, SilentReporter
+    from medallion.state.records import RunResult, SilentReporter
     from medallion.state.store import new_run_id
 
     reporter = reporter or SilentReporter()
-    graph = project.graph
-    plan = [n for n in graph.select(select) if project.checks.tables.get(n)]
-    singular = [
-        c for c in project.checks.singular if not select or all(t in plan for t in c.tables)
-    ]
+    graph = ws.graph
+    plan = [n for n in graph.select(select) if ws.checks.tables.get(n)]
+    singular = [c for c in ws.checks.singular if not select or all(t in plan for t in c.tables)]
     run_id = new_run_id()
-    state = project.state
+    state = ws.state
     state.start_run(
         run_id, trigger=trigger, command=command or "test", selection=" ".join(select or []) or None
     )
@@ -136,7 +135,7 @@ def execute_checks(
     started = time.perf_counter()
     results: list[StepResult] = []
     broken: dict[str, str] = {}
-    engine = project.new_engine()
+    engine = ws.new_engine()
     try:
         for step_no, node in enumerate(plan, start=1):
             layer, table = node.split(".", 1)
@@ -145,7 +144,7 @@ def execute_checks(
             t0 = time.perf_counter()
             res = StepResult(step_no, node, "test")
             try:
-                run_table_checks(project, engine, node, res)
+                run_table_checks(ws, engine, node, res)
             except MedallionError as e:
                 res.status, res.error = "failed", str(e)
             failed = [c for c in res.checks if c.failed]
@@ -168,9 +167,7 @@ def execute_checks(
             results.append(res)
             reporter.step_finished(res)
         for check in singular:
-            results.append(
-                singular_step(project, engine, check, run_id, len(results) + 1, {}, reporter)
-            )
+            results.append(singular_step(ws, engine, check, run_id, len(results) + 1, {}, reporter))
     finally:
         engine.close()
     failed_steps = [r for r in results if r.status == "failed"]

@@ -17,29 +17,23 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from medallion.config.names import QUARANTINE_SUFFIX
+from medallion.engine import attach
 from medallion.errors import ExecutionError, MedallionError
 from medallion.faults import fault_point
-from medallion.runner.base import (
-    Reporter,
-    RunResult,
-    SilentReporter,
-    StepResult,
-    base_tables,
-    ensure_attached,
-)
 from medallion.runner.checks import run_table_checks, singular_step
 from medallion.runner.python_models import run_python
+from medallion.state.records import Reporter, RunResult, SilentReporter, StepResult
 from medallion.state.store import new_run_id
-from medallion.storage.catalog import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
-    from medallion.engine.duckdb_engine import Engine
+    from medallion.engine.base import Engine
     from medallion.models.loader import Model
-    from medallion.project import Project
+    from medallion.workspace import Workspace
 
 
 def execute_run(
-    project: Project,
+    ws: Workspace,
     *,
     select: list[str] | None = None,
     full_refresh: bool | list[str] = False,
@@ -48,9 +42,9 @@ def execute_run(
     reporter: Reporter | None = None,
 ) -> RunResult:
     reporter = reporter or SilentReporter()
-    graph = project.graph  # loads and validates everything before anything is written
+    graph = ws.graph  # loads and validates everything before anything is written
     plan = graph.select(select)
-    state = project.state
+    state = ws.state
     resets = state.pending_resets() & set(plan)
     if full_refresh is True:
         refresh = set(plan)
@@ -58,7 +52,7 @@ def execute_run(
         refresh = {graph.resolve(name) for name in full_refresh or []}
         plan = [n for n in graph.order if n in set(plan) | refresh]
     refresh |= resets
-    steps = [(node, _step_kind(project, node)) for node in plan]
+    steps = [(node, _step_kind(ws, node)) for node in plan]
     run_id = new_run_id()
     state.start_run(
         run_id, trigger=trigger, command=command or "run", selection=" ".join(select or []) or None
@@ -68,7 +62,7 @@ def execute_run(
     results: list[StepResult] = []
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
     written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
-    engine = project.new_engine()
+    engine = ws.new_engine()
     try:
         for step_no, (node, kind) in enumerate(steps, start=1):
             layer, table = node.split(".", 1)
@@ -90,19 +84,19 @@ def execute_run(
                 if full:
                     res.details["full_refresh"] = True
                 if kind == "ingest":
-                    _ingest(project, engine, node, run_id, full, res)
+                    _ingest(ws, engine, node, run_id, full, res)
                 elif kind == "view":
-                    _view(project, engine, project.models[node], res)
+                    _view(ws, engine, ws.models[node], res)
                 else:
-                    _build(project, engine, project.models[node], run_id, res, full)
+                    _build(ws, engine, ws.models[node], run_id, res, full)
                 fault_point(f"after-commit:{node}")
-                _checkpoint(project, node, kind, run_id, res)
+                _checkpoint(ws, node, kind, run_id, res)
                 if node in resets:
                     state.clear_reset(node)
                 if res.delta_version is not None or kind == "view":
                     written.add(node)
-                if project.checks.tables.get(node):
-                    run_table_checks(project, engine, node, res, written)
+                if ws.checks.tables.get(node):
+                    run_table_checks(ws, engine, node, res, written)
                     failed_checks = [c for c in res.checks if c.failed]
                     if failed_checks:
                         res.status = "failed"
@@ -137,21 +131,19 @@ def execute_run(
             )
             results.append(res)
             reporter.step_finished(res)
-        for check in project.checks.singular:
+        for check in ws.checks.singular:
             if not select or all(t in plan for t in check.tables):
                 results.append(
-                    singular_step(
-                        project, engine, check, run_id, len(results) + 1, broken, reporter
-                    )
+                    singular_step(ws, engine, check, run_id, len(results) + 1, broken, reporter)
                 )
-        if project.config.publish and not any(r.status == "failed" for r in results):
+        if ws.config.publish and not any(r.status == "failed" for r in results):
             from medallion.publish import execute_publish
 
             # after a successful run: the targets that publish after runs, the tables this
             # run may have changed
             results.extend(
                 execute_publish(
-                    project,
+                    ws,
                     run_id,
                     tables=plan,
                     only_after_run=True,
@@ -176,7 +168,7 @@ def execute_run(
     return result
 
 
-def _checkpoint(project: Project, node: str, kind: str, run_id: str, res: StepResult) -> None:
+def _checkpoint(ws: Workspace, node: str, kind: str, run_id: str, res: StepResult) -> None:
     """Mirror in the state database what the step's commit recorded (the Delta commit is the
     truth; this is for `medallion status`)."""
     if kind == "view" or res.status != "success":
@@ -194,34 +186,34 @@ def _checkpoint(project: Project, node: str, kind: str, run_id: str, res: StepRe
         if res.delta_version is None:
             return
         values = {k: f"v{v}" for k, v in res.details.get("upstream_versions", {}).items()}
-    project.state.set_checkpoints(node, values, res.delta_version, run_id)
+    ws.state.set_checkpoints(node, values, res.delta_version, run_id)
 
 
-def _step_kind(project: Project, node: str) -> str:
-    if node in project.source_tables:
+def _step_kind(ws: Workspace, node: str) -> str:
+    if node in ws.source_tables:
         return "ingest"
-    return "view" if project.models[node].kind == "view" else "model"
+    return "view" if ws.models[node].kind == "view" else "model"
 
 
 # -- steps ------------------------------------------------------------------------------------
 
 
 def _ingest(
-    project: Project, engine: Engine, node: str, run_id: str, full_refresh: bool, res: StepResult
+    ws: Workspace, engine: Engine, node: str, run_id: str, full_refresh: bool, res: StepResult
 ) -> None:
     from medallion.config.schema import FileSource
     from medallion.ingest.bronze import ingest_cursor_source, ingest_source
 
     name = node.split(".", 1)[1]
-    source = project.config.sources[name]
+    source = ws.config.sources[name]
     if isinstance(source, FileSource):
         out = ingest_source(
             name=name,
             source=source,
-            root=project.root,
-            catalog=project.catalog,
-            layer=project.config.landing_layer,
-            state=project.state,
+            root=ws.root,
+            catalog=ws.catalog,
+            layer=ws.config.landing_layer,
+            state=ws.state,
             con=engine.con,
             run_id=run_id,
             full_refresh=full_refresh,
@@ -230,9 +222,9 @@ def _ingest(
         out = ingest_cursor_source(
             name=name,
             source=source,
-            root=project.root,
-            catalog=project.catalog,
-            layer=project.config.landing_layer,
+            root=ws.root,
+            catalog=ws.catalog,
+            layer=ws.config.landing_layer,
             con=engine.con,
             run_id=run_id,
             full_refresh=full_refresh,
@@ -255,9 +247,9 @@ def _ingest(
         engine.attach_table(node)
 
 
-def _view(project: Project, engine: Engine, model: Model, res: StepResult) -> None:
+def _view(ws: Workspace, engine: Engine, model: Model, res: StepResult) -> None:
     for dep in model.depends_on:
-        ensure_attached(project, engine, dep, for_model=model.fqn)
+        attach.readable(engine, ws.lakehouse, dep, reader=model.fqn)
     try:
         engine.attach_view(model.fqn, model.text)
     except ExecutionError as e:
@@ -266,7 +258,7 @@ def _view(project: Project, engine: Engine, model: Model, res: StepResult) -> No
 
 
 def _build(
-    project: Project,
+    ws: Workspace,
     engine: Engine,
     model: Model,
     run_id: str,
@@ -274,14 +266,14 @@ def _build(
     full_refresh: bool = False,
 ) -> None:
     from medallion.runner import incremental
-    from medallion.storage import delta
+    from medallion.storage import changes, tables
 
     upstream: dict[str, int] = {}
     rows_read = 0
     for dep in model.depends_on:
-        ensure_attached(project, engine, dep, for_model=model.fqn)
-    for base in base_tables(project, model.depends_on):
-        ensure_attached(project, engine, base, for_model=model.fqn)
+        attach.readable(engine, ws.lakehouse, dep, reader=model.fqn)
+    for base in attach.base_tables(ws.lakehouse, model.depends_on):
+        attach.readable(engine, ws.lakehouse, base, reader=model.fqn)
         _, version = engine.attached[base]
         upstream[base] = version if version is not None else -1
         rows_read += engine.rows.get(base, 0)
@@ -289,13 +281,11 @@ def _build(
     res.details["upstream_versions"] = upstream
 
     def finish(rel: Any, write: Any, replaces: Any = None) -> None:
-        _route_and_write(project, engine, model, run_id, res, rel, write, replaces)
+        _route_and_write(ws, engine, model, run_id, res, rel, write, replaces)
 
     if model.config.incremental:
-        incremental.build(
-            project, engine, model, run_id, res, full_refresh=full_refresh, finish=finish
-        )
-    elif not full_refresh and _up_to_date(project, model, upstream):
+        incremental.build(ws, engine, model, run_id, res, full_refresh=full_refresh, finish=finish)
+    elif not full_refresh and _up_to_date(ws, model, upstream):
         res.note = "up to date: no new data upstream and the model file is unchanged"
         res.rows_in = res.rows_written = res.rows_dropped = res.rows_quarantined = 0
     else:
@@ -305,22 +295,22 @@ def _build(
             rel = _to_relation(engine, run_python(engine, model, run_id), model)
 
         def write(reader: Any) -> int:
-            return delta.write(
-                project.catalog.path(model.fqn),
+            return tables.write(
+                ws.catalog.path(model.fqn),
                 reader,
                 mode="overwrite",
                 run_id=run_id,
                 partition_by=model.config.partition_by,
                 metadata={
                     "medallion.model": model.fqn,
-                    delta.UPSTREAM_KEY: upstream,
+                    changes.UPSTREAM_KEY: upstream,
                     SOURCE_HASH_KEY: _source_hash(model),
                 },
                 description=model.config.description,
             ).version
 
         finish(rel, write)
-    if project.catalog.exists(model.fqn):
+    if ws.catalog.exists(model.fqn):
         engine.attach_table(model.fqn)
 
 
@@ -336,15 +326,15 @@ def _source_hash(model: Model) -> str:
     return hashlib.sha256(model.text.encode()).hexdigest()[:16]
 
 
-def _up_to_date(project: Project, model: Model, upstream: dict[str, int]) -> bool:
+def _up_to_date(ws: Workspace, model: Model, upstream: dict[str, int]) -> bool:
     """Whether a `table` model's last build read exactly these input versions with this same
     model file, so rebuilding would write the same rows again."""
-    from medallion.storage import delta
+    from medallion.storage import changes, tables
 
-    commit = delta.last_build(project.catalog.path(model.fqn))
+    commit = changes.last_build(ws.catalog.path(model.fqn))
     if commit is None or commit.get(SOURCE_HASH_KEY) != _source_hash(model):
         return False
-    raw = commit[delta.UPSTREAM_KEY]
+    raw = commit[changes.UPSTREAM_KEY]
     recorded = json.loads(raw) if isinstance(raw, str) else raw
     if {k: int(v) for k, v in recorded.items()} != upstream:
         return False
@@ -353,13 +343,13 @@ def _up_to_date(project: Project, model: Model, upstream: dict[str, int]) -> boo
     layer, table = model.fqn.split(".", 1)
     return not any(
         (step.get("details") or {}).get(QUARANTINE_UNWRITTEN)
-        for step in project.state.steps(str(commit.get(delta.RUN_ID_KEY)))
+        for step in ws.state.steps(str(commit.get(tables.RUN_ID_KEY)))
         if (step["layer"], step["table_name"]) == (layer, table)
     )
 
 
 def _route_and_write(
-    project: Project,
+    ws: Workspace,
     engine: Engine,
     model: Model,
     run_id: str,
@@ -376,7 +366,7 @@ def _route_and_write(
     recomputed (kinds that recompute a scope of keys or periods): they are replaced by this
     run's, so a row re-read is quarantined once, as a rebuild would."""
     from medallion.quality import expectations as ex
-    from medallion.storage.delta import RowCounter
+    from medallion.storage.tables import RowCounter
 
     try:
         rel = engine.delta_safe(rel)
@@ -401,7 +391,7 @@ def _route_and_write(
                 model.config.expectations,
                 model=model.fqn,
                 file=model.path,
-                spill_dir=project.state_dir / "tmp",
+                spill_dir=ws.state_dir / "tmp",
                 run_id=run_id,
             )
             stream = router.kept()
@@ -425,11 +415,11 @@ def _route_and_write(
     res.rows_quarantined = 0
     res.delta_version = version if version is not None and version >= 0 else None
     if router is not None:
-        _land_quarantine(project, engine, model, run_id, res, router, output_schema, replaces)
+        _land_quarantine(ws, engine, model, run_id, res, router, output_schema, replaces)
 
 
 def _land_quarantine(
-    project: Project,
+    ws: Workspace,
     engine: Engine,
     model: Model,
     run_id: str,
@@ -440,9 +430,9 @@ def _land_quarantine(
 ) -> None:
     """After the model's commit: its quarantined rows to their table, the step's counters. A
     failed model sets no row aside."""
-    from medallion.engine.duckdb_engine import first_line
+    from medallion.errors import first_line
     from medallion.quality import expectations as ex
-    from medallion.storage import delta
+    from medallion.storage import tables
 
     try:
         o = router.outcome
@@ -450,19 +440,19 @@ def _land_quarantine(
         res.rows_dropped = o.rows_dropped
         res.rows_quarantined = o.rows_quarantined
         res.details["expectations"] = o.violations
-        q_path = project.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
+        q_path = ws.catalog.path(f"{model.fqn}{QUARANTINE_SUFFIX}")
         # a table model is rebuilt whole, so its quarantine is too; incremental ones add
         rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
-        if replaces is not None and not rebuild and delta.is_delta_table(q_path):
+        if replaces is not None and not rebuild and tables.is_delta_table(q_path):
             written = _replace_quarantine(
-                engine, model, q_path, o.spill, output_schema, run_id, replaces
+                ws, engine, model, q_path, o.spill, output_schema, run_id, replaces
             )
             if written is not None:
                 res.details["quarantine_version"] = written.version
                 # the commit holds the whole quarantine, not only this run's rows
                 res.details["quarantine_delta_rows"] = written.rows
-        elif o.spill is not None or (rebuild and delta.is_delta_table(q_path)):
-            q = delta.write(
+        elif o.spill is not None or (rebuild and tables.is_delta_table(q_path)):
+            q = tables.write(
                 q_path,
                 ex.quarantine_reader(o.spill, output_schema),
                 mode="overwrite" if rebuild else "append",
@@ -491,6 +481,7 @@ def _land_quarantine(
 
 
 def _replace_quarantine(
+    ws: Workspace,
     engine: Engine,
     model: Model,
     q_path: Any,
@@ -502,10 +493,10 @@ def _replace_quarantine(
     """Overwrite the quarantine table with its rows outside this run's scope plus this run's
     quarantined rows; None when neither changes anything."""
     from medallion.quality import expectations as ex
-    from medallion.storage import delta
+    from medallion.storage import tables
 
     q_fqn = f"{model.fqn}{QUARANTINE_SUFFIX}"
-    engine.attach_table(q_fqn)
+    attach.table(engine, ws.lakehouse, q_fqn)
     layer, name = q_fqn.split(".", 1)
     old = engine.con.table(f'"{layer}"."{name}"')
     ids = f"__medallion_replaced_{run_id.replace('-', '_')}"
@@ -520,7 +511,7 @@ def _replace_quarantine(
             f'SELECT * FROM "{layer}"."{name}" WHERE _quarantine_id NOT IN '
             f"(SELECT _quarantine_id FROM {ids}) UNION ALL BY NAME SELECT * FROM {new}"
         )
-        return delta.write(
+        return tables.write(
             q_path,
             engine.reader(rel),
             mode="overwrite",
@@ -537,7 +528,7 @@ def _replace_quarantine(
 
 
 def _expectation_results(model: Model, outcome: Any) -> list[Any]:
-    from medallion.quality.checks import CheckResult
+    from medallion.state.records import CheckResult
 
     results = []
     for name, spec in model.config.expectations.items():

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 from medallion import arrays
 from medallion.engine.duckdb_engine import scan_sql, scratch
 from medallion.errors import ExecutionError
-from medallion.storage import delta
+from medallion.storage import changes, parquet, snapshot, tables
+from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,18 +49,14 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from medallion.engine.duckdb_engine import Engine
+    from medallion.engine.base import Engine
     from medallion.models.loader import Model
-    from medallion.project import Project
-    from medallion.runner.base import StepResult
+    from medallion.state.records import StepResult
+    from medallion.workspace import Workspace
 
 #: beyond this many touched keys/periods, filter by nothing (recompute all, still correct)
 MAX_KEYS = 200_000
 SCD_COLUMNS = ("valid_from", "valid_to", "is_current")
-
-
-def app_id(model: str) -> str:
-    return f"medallion.model.{model}"
 
 
 def _q(name: str) -> str:
@@ -69,28 +66,28 @@ def _q(name: str) -> str:
 class Increment:
     """The new rows of each incremental input since the model's last build."""
 
-    def __init__(self, project: Project, engine: Engine, model: Model, full: bool) -> None:
-        self.project = project
+    def __init__(self, ws: Workspace, engine: Engine, model: Model, full: bool) -> None:
+        self.ws = ws
         self.engine = engine
         self.model = model
-        self.path = project.catalog.path(model.fqn)
-        record = None if full else delta.consumed_upstream(self.path)
+        self.path = ws.catalog.path(model.fqn)
+        record = None if full else changes.consumed_upstream(self.path)
         self.consumed: dict[str, int] | None = record[0] if record else None
         #: versions of every base input now (recorded with the new commit)
-        self.current = {t: engine.attached[t][1] for t in engine.attached if t != model.fqn}
-        self.changes: dict[str, delta.Changes] = {}
+        self.current = {t: v for t, v in engine.attached_versions().items() if t != model.fqn}
+        self.changes: dict[str, changes.Changes] = {}
         self.full = self.consumed is None
         if self.full:
             return
         assert self.consumed is not None
         for table in model.incremental_inputs:
-            now = engine.attached[table][1]
+            now = engine.version_of(table)
             before = self.consumed.get(table)
             if before is None or before > now:
                 # an input the last build did not read (or a table re-created since): all of it
-                self.changes[table] = delta.changes(project.catalog.path(table), -1, now)
+                self.changes[table] = changes.changes(ws.catalog.path(table), -1, now)
             elif now > before:
-                self.changes[table] = delta.changes(project.catalog.path(table), before, now)
+                self.changes[table] = changes.changes(ws.catalog.path(table), before, now)
 
     @property
     def nothing_new(self) -> bool:
@@ -106,7 +103,7 @@ class Increment:
 
     def dataset(self, table: str) -> list[tuple[Any, str | None]]:
         """The input's new rows: added data files, and inserted/updated change-feed rows."""
-        return self._rows(table, self.changes[table].added, delta.CDF_NEW)
+        return self._rows(table, self.changes[table].added, changes.CDF_NEW)
 
     def removed_dataset(self, table: str) -> list[tuple[Any, str | None]] | None:
         """The rows the input lost or changed since (removed files still on disk, deleted and
@@ -114,21 +111,21 @@ class Increment:
         c = self.changes[table]
         if not (c.removed or c.cdc):
             return None
-        return self._rows(table, c.removed, delta.CDF_OLD)
+        return self._rows(table, c.removed, changes.CDF_OLD)
 
     def _rows(
         self, table: str, files: list[Any], change_types: tuple[str, ...]
     ) -> list[tuple[Any, str | None]]:
         c = self.changes[table]
-        path = self.project.catalog.path(table)
+        path = self.ws.catalog.path(table)
         sources: list[tuple[Any, str | None]] = []
         if files:
-            sources.append((delta.file_set(path, files, c.until), None))
+            sources.append((snapshot.file_set(path, files, c.until), None))
         if c.cdc:
             kinds = ", ".join(f"'{t}'" for t in change_types)
             sources.append(
                 (
-                    delta.file_set(path, c.cdc, c.until, change_feed=True),
+                    snapshot.file_set(path, c.cdc, c.until, change_feed=True),
                     f"_change_type IN ({kinds})",
                 )
             )
@@ -139,7 +136,7 @@ class Increment:
 
 
 def build(
-    project: Project,
+    ws: Workspace,
     engine: Engine,
     model: Model,
     run_id: str,
@@ -152,7 +149,7 @@ def build(
     through its expectations and calls `write(reader)` with the kept rows; it fills the step's
     counters. Kinds that recompute a scope pass `replaces`: the earlier quarantined rows that
     scope replaces."""
-    inc = Increment(project, engine, model, full_refresh)
+    inc = Increment(ws, engine, model, full_refresh)
     kind = model.config.kind
     res.details["mode"] = "full" if inc.full else "incremental"
     if inc.nothing_new:
@@ -172,23 +169,26 @@ def build(
     res.details["new_files"] = {t: len(c.added) for t, c in inc.changes.items()}
 
     props = _metadata(model, inc)
-    txn = (app_id(model.fqn), (delta.transaction_version(inc.path, app_id(model.fqn)) or 0) + 1)
+    txn = (
+        app_id("model", model.fqn),
+        (tables.transaction_version(inc.path, app_id("model", model.fqn)) or 0) + 1,
+    )
 
     if kind == "append":
-        _append(project, engine, model, inc, run_id, res, props, txn, finish)
+        _append(ws, engine, model, inc, run_id, res, props, txn, finish)
     elif kind == "merge":
-        _merge(project, engine, model, inc, run_id, res, props, txn, finish)
+        _merge(ws, engine, model, inc, run_id, res, props, txn, finish)
     elif kind == "scd2":
-        _scd2(project, engine, model, inc, run_id, res, props, txn, finish)
+        _scd2(ws, engine, model, inc, run_id, res, props, txn, finish)
     else:
-        _by_time(project, engine, model, inc, run_id, res, props, txn, finish)
+        _by_time(ws, engine, model, inc, run_id, res, props, txn, finish)
 
 
 def _metadata(model: Model, inc: Increment) -> dict[str, Any]:
     return {
         "medallion.model": model.fqn,
         "medallion.kind": model.config.kind,
-        delta.UPSTREAM_KEY: dict(inc.current),
+        changes.UPSTREAM_KEY: dict(inc.current),
     }
 
 
@@ -205,10 +205,10 @@ def _relation(engine: Engine, model: Model) -> duckdb.DuckDBPyRelation:
 # -- append ---------------------------------------------------------------------------------------
 
 
-def _append(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+def _append(ws, engine, model, inc, run_id, res, props, txn, finish) -> None:
     if inc.full:
         rel = _relation(engine, model)
-        finish(rel, lambda reader: _write(project, model, reader, "overwrite", run_id, props, txn))
+        finish(rel, lambda reader: _write(ws, model, reader, "overwrite", run_id, props, txn))
         return
     rewritten = [t for t, c in inc.changes.items() if c.rewritten]
     if rewritten:
@@ -222,15 +222,15 @@ def _append(project, engine, model, inc, run_id, res, props, txn, finish) -> Non
         )
     with _swapped(engine, inc, list(inc.changes)):
         rel = _relation(engine, model)
-        finish(rel, lambda reader: _write(project, model, reader, "append", run_id, props, txn))
+        finish(rel, lambda reader: _write(ws, model, reader, "append", run_id, props, txn))
 
 
-def _write(project, model, reader, mode, run_id, props, txn, predicate=None):
+def _write(ws, model, reader, mode, run_id, props, txn, predicate=None):
     from deltalake import CommitProperties, Transaction
 
-    path = project.catalog.path(model.fqn)
-    custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
-    return delta.commit(
+    path = ws.catalog.path(model.fqn)
+    custom = {tables.RUN_ID_KEY: run_id, **{k: tables.jsonable(v) for k, v in props.items()}}
+    return tables.commit(
         path,
         reader,
         mode=mode,
@@ -254,7 +254,7 @@ TABLE_PROPERTIES = {CDF: "true", "delta.targetFileSize": str(16 * 1024 * 1024)}
 
 def _ensure_change_feed(path: Any) -> None:
     """Set the incremental table properties on a table created before medallion set them."""
-    dt = delta.open_table(path)
+    dt = tables.open_table(path)
     current = dt.metadata().configuration
     missing = {k: v for k, v in TABLE_PROPERTIES.items() if current.get(k) != v}
     if missing:
@@ -351,12 +351,12 @@ def _scope(engine: Engine, model: Model, inc: Increment, default: list[str]) -> 
                     if removed and values.num_rows:
                         removals.add(tuple(default))
     groups = []
-    for columns, tables in found.items():
-        if len(tables) == 1:
-            groups.append(tables[0])  # already distinct
+    for columns, values_found in found.items():
+        if len(values_found) == 1:
+            groups.append(values_found[0])  # already distinct
             continue
         merged = pa.concat_tables(
-            [t.select(list(columns)) for t in tables], promote_options="permissive"
+            [t.select(list(columns)) for t in values_found], promote_options="permissive"
         )
         # distinct in DuckDB: Arrow's group_by loads pyarrow.dataset, which imports pandas
         groups.append(engine.con.from_arrow(merged).distinct().arrow().read_all())
@@ -545,14 +545,14 @@ class _Staged:
         self.con.execute(f"DROP TABLE IF EXISTS {self.name}")
 
 
-def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+def _merge(ws, engine, model, inc, run_id, res, props, txn, finish) -> None:
     import sqlglot
     from deltalake import CommitProperties, Transaction
 
     keys = model.config.unique_key
     scope = _scope(engine, model, inc, keys)
     rel = _relation(engine, model)
-    path = project.catalog.path(model.fqn)
+    path = ws.catalog.path(model.fqn)
     deletes = (
         sqlglot.parse_one(model.config.delete_when, dialect="duckdb")
         if model.config.delete_when
@@ -560,12 +560,12 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
     )
     # the table as this merge finds it (nothing commits to it before the merge does): its
     # files are read once for every decision below
-    target = None if inc.full or not delta.is_delta_table(path) else delta.snapshot(path)
+    target = None if inc.full or not tables.is_delta_table(path) else snapshot.snapshot(path)
     rebuild = None
     if scope is not None:
         res.details["touched"] = scope.rows
         if deletes is None and target is not None:
-            rebuild = _rebuild_instead(project, engine, model, target, scope, res.rows_read)
+            rebuild = _rebuild_instead(ws, engine, model, target, scope, res.rows_read)
         if rebuild is None:
             rel = _restrict(engine.con, rel, scope)
         else:
@@ -584,7 +584,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 path,
                 model,
                 reader,
-                lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
+                lambda rows: _write(ws, model, rows, "overwrite", run_id, props, txn),
                 res,
             )
             if rebuild is None:
@@ -602,7 +602,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 n_kept = _count(kept)
                 res.details["merge"] = {"inserted": n_kept, "deleted": n_deduped - n_kept}
                 res.details["delta_rows"] = n_kept
-                return _write(project, model, kept.arrow(), "overwrite", run_id, props, txn)
+                return _write(ws, model, kept.arrow(), "overwrite", run_id, props, txn)
             gone = _gone(staged, target, scope, deduped, keys) if scope is not None else None
             if n_deduped == 0 and not gone:
                 res.details["merge"] = {"inserted": 0, "updated": 0, "deleted": 0}
@@ -619,11 +619,11 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 res.details["merge"] = {"inserted": n_kept, "updated": 0, "deleted": 0}
                 res.details["merge_path"] = "append (no key exists yet)"
                 res.details["delta_rows"] = n_kept
-                return _write(project, model, kept.arrow(), "append", run_id, props, txn)
+                return _write(ws, model, kept.arrow(), "append", run_id, props, txn)
             if (
                 target.rows >= REWRITE_MIN_ROWS
                 and touched * 2 >= files
-                and not _read_incrementally(project, model.fqn)
+                and not _read_incrementally(ws, model.fqn)
             ):
                 # most files hold a changed key, so a merge would rewrite them all anyway, and
                 # delta-rs's MERGE is slow and memory-hungry on large tables: a streamed
@@ -637,16 +637,19 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                     "updated": kept_matched,  # rewritten with the new values, changed or not
                     "deleted": matched - kept_matched + _count_gone(staged, target, gone),
                 }
-                counter = delta.RowCounter()
+                counter = tables.RowCounter()
                 version = _rewrite(
-                    project, model, staged, kept, gone, target, keys, run_id, props, txn, counter
+                    ws, model, staged, kept, gone, target, keys, run_id, props, txn, counter
                 )
                 res.details["delta_rows"] = counter.rows  # the commit holds the whole table
                 return version
             on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in keys)
-            custom = {delta.RUN_ID_KEY: run_id, **{k: delta.jsonable(v) for k, v in props.items()}}
+            custom = {
+                tables.RUN_ID_KEY: run_id,
+                **{k: tables.jsonable(v) for k, v in props.items()},
+            }
             _ensure_change_feed(path)
-            merger = delta.open_table(path).merge(
+            merger = tables.open_table(path).merge(
                 deduped.arrow(),
                 predicate=on,
                 source_alias="s",
@@ -655,7 +658,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 commit_properties=CommitProperties(
                     custom_metadata=custom, app_transactions=[Transaction(*txn)]
                 ),
-                writer_properties=delta.writer_properties(),
+                writer_properties=parquet.writer_properties(),
             )
             # a matched row is rewritten only if a value changed: unchanged rows keep their
             # files, and the change feed (what downstream models read) lists real changes only
@@ -677,7 +680,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
             # were deleted) are deleted too
             if gone:
                 merger = merger.when_not_matched_by_source_delete(predicate=gone)
-            before = delta.open_table(path).version()
+            before = tables.open_table(path).version()
             try:
                 metrics = merger.execute()
             except Exception as e:
@@ -689,7 +692,7 @@ def _merge(project, engine, model, inc, run_id, res, props, txn, finish) -> None
                 "updated": metrics.get("num_target_rows_updated"),
                 "deleted": metrics.get("num_target_rows_deleted"),
             }
-            version = delta.open_table(path).version()
+            version = tables.open_table(path).version()
             if version == before:
                 # every recomputed row equals the table's: delta-rs commits nothing, and the
                 # rows count as unchanged (dropped), not written
@@ -769,12 +772,12 @@ def _first_build(
     import shutil
 
     keys = model.config.unique_key
-    read, written = delta.RowCounter(), delta.RowCounter()
+    read, written = tables.RowCounter(), tables.RowCounter()
     guard = _KeyGuard(keys) if guarded else None
     stream = read.wrap(reader)
     if guard is not None:
         stream = guard.wrap(stream)
-    existed = delta.is_delta_table(path)
+    existed = tables.is_delta_table(path)
     try:
         if guard is None or select:
             # the side connection: the engine's own is streaming the model's rows into `reader`
@@ -795,7 +798,7 @@ def _first_build(
     return version, read.rows, written.rows
 
 
-def _file_scan(target: delta.Snapshot, columns: list[str]) -> str | None:
+def _file_scan(target: snapshot.Snapshot, columns: list[str]) -> str | None:
     """SELECT of `columns` and the data file of each row (`filename`) over the target's files;
     None when the files cannot tell (no file, a table only deltalake reads, a partition column
     among `columns`, which the files do not store)."""
@@ -813,7 +816,7 @@ def _file_scan(target: delta.Snapshot, columns: list[str]) -> str | None:
 
 
 def _overlap(
-    staged: _Staged, source: Any, target: delta.Snapshot, keys: list[str]
+    staged: _Staged, source: Any, target: snapshot.Snapshot, keys: list[str]
 ) -> tuple[int, int, int]:
     """(keys of `source` already in the target, target files holding one, target files): one
     scan of the target's key columns, which decides how to merge."""
@@ -839,10 +842,10 @@ REWRITE_MIN_ROWS = 250_000
 
 
 def _rebuild_instead(
-    project: Project,
+    ws: Workspace,
     engine: Engine,
     model: Model,
-    target: delta.Snapshot,
+    target: snapshot.Snapshot,
     scope: Scope,
     rows_read: int,
 ) -> str | None:
@@ -863,7 +866,7 @@ def _rebuild_instead(
     columns = list(dict.fromkeys(c for g in scope.groups for c in g.column_names))
     if (
         model.config.order_by is not None
-        or _read_incrementally(project, model.fqn)
+        or _read_incrementally(ws, model.fqn)
         or target.rows < REWRITE_MIN_ROWS
         or rows_read > 2 * target.rows
         or not set(columns) <= set(target.schema.names)
@@ -880,7 +883,7 @@ def _rebuild_instead(
     return f"rebuild ({touched} of {files} files hold a recomputed row)"
 
 
-def _count_gone(staged: _Staged, target: delta.Snapshot, gone: str | None) -> int:
+def _count_gone(staged: _Staged, target: snapshot.Snapshot, gone: str | None) -> int:
     if not gone:
         return 0
     body, names = scan_sql(staged.con, target.files, f"{staged.name}_gone_count")
@@ -891,12 +894,12 @@ def _count_gone(staged: _Staged, target: delta.Snapshot, gone: str | None) -> in
             staged.con.unregister(n)
 
 
-def _read_incrementally(project: Project, fqn: str) -> bool:
+def _read_incrementally(ws: Workspace, fqn: str) -> bool:
     """Whether a model reads `fqn`'s changes (its change feed) rather than the whole table."""
-    return any(fqn in m.incremental_inputs for m in project.models.values())
+    return any(fqn in m.incremental_inputs for m in ws.models.values())
 
 
-def _rewrite(project, model, staged, kept, gone, target, keys, run_id, props, txn, counter) -> int:
+def _rewrite(ws, model, staged, kept, gone, target, keys, run_id, props, txn, counter) -> int:
     """The merge as one overwrite: the target's rows whose key is not among the new rows (nor
     gone), then the new rows, streamed from DuckDB into the Delta writer."""
     body, names = scan_sql(staged.con, target.files, f"{staged.name}_target")
@@ -916,7 +919,7 @@ def _rewrite(project, model, staged, kept, gone, target, keys, run_id, props, tx
             f"SELECT * FROM ({body}) t WHERE {where} UNION ALL BY NAME SELECT * FROM {kept_tbl}"
         )
         reader = counter.wrap(rel.arrow())
-        return _write(project, model, reader, "overwrite", run_id, props, txn)
+        return _write(ws, model, reader, "overwrite", run_id, props, txn)
     finally:
         staged.con.execute(f"DROP TABLE IF EXISTS {keys_tbl}")
         staged.con.execute(f"DROP TABLE IF EXISTS {kept_tbl}")
@@ -925,7 +928,7 @@ def _rewrite(project, model, staged, kept, gone, target, keys, run_id, props, tx
 
 
 def _gone(
-    staged: _Staged, target: delta.Snapshot, scope: Scope, source: Any, keys: list[str]
+    staged: _Staged, target: snapshot.Snapshot, scope: Scope, source: Any, keys: list[str]
 ) -> str | None:
     """A merge predicate deleting the target rows the recomputation no longer produces: rows of
     the recomputed scope whose key is not in the new rows (their input rows were deleted).
@@ -968,7 +971,7 @@ def _gone(
 
 def _changed_predicate(path: Any, columns: list[str], keys: list[str]) -> str:
     """`(s.a IS DISTINCT FROM t.a) OR ...` over the non-key columns both sides have."""
-    target = set(delta.open_table(path).schema().to_arrow().names)  # type: ignore[attr-defined]
+    target = set(tables.open_table(path).schema().to_arrow().names)  # type: ignore[attr-defined]
     compared = [c for c in columns if c not in keys and c in target]
     return " OR ".join(f"(s.{_q(c)} IS DISTINCT FROM t.{_q(c)})" for c in compared)
 
@@ -1017,11 +1020,11 @@ def _qualify(tree: Any, alias: str) -> str:
 # -- scd2 -----------------------------------------------------------------------------------------
 
 
-def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+def _scd2(ws, engine, model, inc, run_id, res, props, txn, finish) -> None:
     from deltalake import CommitProperties, Transaction
 
     keys = model.config.unique_key
-    path = project.catalog.path(model.fqn)
+    path = ws.catalog.path(model.fqn)
     scope = _scope(engine, model, inc, keys)
     rel = _relation(engine, model)
     clash = [c for c in SCD_COLUMNS if c in rel.columns]
@@ -1050,7 +1053,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
         else f"TIMESTAMPTZ '{datetime.now(UTC).isoformat()}'"
     )
 
-    first = _FirstBuild(model, inc.full or not delta.is_delta_table(path))
+    first = _FirstBuild(model, inc.full or not tables.is_delta_table(path))
 
     def write(reader: pa.RecordBatchReader) -> int:
         if first.mode is not None:  # every key opens its first version
@@ -1059,7 +1062,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                 path,
                 model,
                 reader,
-                lambda rows: _write(project, model, rows, "overwrite", run_id, props, txn),
+                lambda rows: _write(ws, model, rows, "overwrite", run_id, props, txn),
                 res,
                 select=f"SELECT *, {valid_from} AS valid_from, NULL::TIMESTAMPTZ AS valid_to, "
                 "true AS is_current FROM __s",
@@ -1073,7 +1076,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
             n_src = _count(src)
             res.details["duplicates_dropped"] = staged.rows - n_src
             # the target's current versions, visible to the staging connection
-            union, _ = scan_sql(staged.con, delta.snapshot(path).files, f"{staged.name}_target")
+            union, _ = scan_sql(staged.con, snapshot.snapshot(path).files, f"{staged.name}_target")
             target = f"(SELECT * FROM ({union}) WHERE is_current)"
             join = " AND ".join(f"s.{_q(k)} = c.{_q(k)}" for k in keys)
             diff = " OR ".join(f"s.{_q(c)} IS DISTINCT FROM c.{_q(c)}" for c in tracked)
@@ -1111,8 +1114,8 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                     + " AND t.is_current AND NOT s.__insert"
                 )
                 custom = {
-                    delta.RUN_ID_KEY: run_id,
-                    **{k: delta.jsonable(v) for k, v in props.items()},
+                    tables.RUN_ID_KEY: run_id,
+                    **{k: tables.jsonable(v) for k, v in props.items()},
                 }
                 inserts = {_q(c): f"s.{_q(c)}" for c in cols}
                 inserts.update(
@@ -1120,7 +1123,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                 )
                 _ensure_change_feed(path)
                 merger = (
-                    delta.open_table(path)
+                    tables.open_table(path)
                     .merge(
                         source.arrow(),
                         predicate=on,
@@ -1129,7 +1132,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                         commit_properties=CommitProperties(
                             custom_metadata=custom, app_transactions=[Transaction(*txn)]
                         ),
-                        writer_properties=delta.writer_properties(),
+                        writer_properties=parquet.writer_properties(),
                     )
                     .when_matched_update({"valid_to": "s.__valid_from", "is_current": "false"})
                     .when_not_matched_insert(inserts, predicate="s.__insert")
@@ -1141,7 +1144,7 @@ def _scd2(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
                         f"scd2 merge failed: {e}", model=model.fqn, file=model.path
                     ) from None
                 res.details["delta_rows"] = n_source
-                return delta.open_table(path).version()
+                return tables.open_table(path).version()
             finally:
                 staged.con.execute(f"DROP TABLE IF EXISTS {src_tbl}")
         finally:
@@ -1206,7 +1209,7 @@ def _literal(v: Any, arrow_type: Any = None) -> str:
     return repr(v)
 
 
-def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> None:
+def _by_time(ws, engine, model, inc, run_id, res, props, txn, finish) -> None:
     import pyarrow as pa
 
     column = model.config.time_column
@@ -1223,7 +1226,7 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
     if scope is None:
         finish(
             rel,
-            lambda reader: _write(project, model, reader, "overwrite", run_id, props, txn),
+            lambda reader: _write(ws, model, reader, "overwrite", run_id, props, txn),
             replaces=_replaces(None),
         )
         return
@@ -1258,12 +1261,12 @@ def _by_time(project, engine, model, inc, run_id, res, props, txn, finish) -> No
     chosen = chosen.cast(pa.schema([pa.field(column, out_type)]))
     rel = _restrict(engine.con, rel, Scope([chosen]))
     predicate = f"{_q(column)} IN ({', '.join(_literal(p, out_type) for p in periods)})"
-    if delta.is_delta_table(project.catalog.path(model.fqn)):
-        _ensure_change_feed(project.catalog.path(model.fqn))
+    if tables.is_delta_table(ws.catalog.path(model.fqn)):
+        _ensure_change_feed(ws.catalog.path(model.fqn))
     finish(
         rel,
         lambda reader: _write(
-            project, model, reader, "overwrite", run_id, props, txn, predicate=predicate
+            ws, model, reader, "overwrite", run_id, props, txn, predicate=predicate
         ),
         replaces=lambda con, quarantined: quarantined.filter(predicate),
     )

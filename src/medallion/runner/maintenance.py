@@ -11,18 +11,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from medallion.config.durations import DEFAULT_RETENTION_HOURS
 from medallion.errors import MedallionError, SelectionError, suggest
-from medallion.runner.base import RunResult, StepResult
+from medallion.runner.lock import WriterLock
+from medallion.state.records import RunResult, StepResult
 from medallion.state.store import new_run_id
 from medallion.storage import maintenance
 
 if TYPE_CHECKING:
-    from medallion.project import Project
+    from medallion.workspace import Workspace
 
 
-def resolve_table(project: Project, name: str) -> str:
+def resolve_table(ws: Workspace, name: str) -> str:
     """A stored table from `layer.name`, a bare name, or a quarantine table's name."""
-    tables = project.catalog.tables()
+    tables = ws.catalog.tables()
     if name in tables:
         return name
     matches = [t for t in tables if t.split(".", 1)[1] == name]
@@ -38,19 +40,21 @@ def resolve_table(project: Project, name: str) -> str:
 
 
 def execute(
-    project: Project,
+    ws: Workspace,
     kind: str,
     tables: list[str],
     op: Callable[[str, str, StepResult], None],
     *,
     command: str,
+    wait: float = 0.0,
 ) -> RunResult:
-    """Run `op(table, run_id, step)` for each table as steps of one logged run."""
+    """Run `op(table, run_id, step)` for each table as steps of one logged run, holding the
+    writer lock (waiting up to `wait` seconds for it)."""
     run_id = new_run_id()
     results: list[StepResult] = []
     started = time.perf_counter()
-    with project.writer(command):
-        state = project.state
+    with WriterLock(ws.state_dir, command).acquire(wait):
+        state = ws.state
         state.start_run(run_id, trigger=kind, command=command, selection=" ".join(tables))
         for step_no, table in enumerate(tables, start=1):
             layer, name = table.split(".", 1)
@@ -79,51 +83,57 @@ def execute(
     return RunResult(run_id, status, results, time.perf_counter() - started, error)
 
 
-def restore(project: Project, name: str, target: int | datetime, command: str) -> RunResult:
-    table = resolve_table(project, name)
+def restore(
+    ws: Workspace, name: str, target: int | datetime, command: str, wait: float = 0.0
+) -> RunResult:
+    table = resolve_table(ws, name)
 
     def op(table: str, run_id: str, res: StepResult) -> None:
-        res.delta_version = maintenance.restore(project.catalog.path(table), target, run_id)
+        res.delta_version = maintenance.restore(ws.catalog.path(table), target, run_id)
         res.note = f"restored to {target}"
         res.details = {"restored_to": str(target)}
 
-    return execute(project, "restore", [table], op, command=command)
+    return execute(ws, "restore", [table], op, command=command, wait=wait)
 
 
 def optimize(
-    project: Project, names: list[str] | None, zorder: list[str] | None, command: str
+    ws: Workspace,
+    names: list[str] | None,
+    zorder: list[str] | None,
+    command: str,
+    wait: float = 0.0,
 ) -> RunResult:
-    tables = [resolve_table(project, n) for n in names] if names else project.catalog.tables()
+    tables = [resolve_table(ws, n) for n in names] if names else ws.catalog.tables()
 
     def op(table: str, run_id: str, res: StepResult) -> None:
-        out = maintenance.optimize(project.catalog.path(table), run_id, zorder)
+        out = maintenance.optimize(ws.catalog.path(table), run_id, zorder)
         res.delta_version = out.version
         res.details = {"files_removed": out.files_removed, "files_added": out.files_added}
         res.note = f"{out.files_removed} files compacted into {out.files_added}"
 
-    return execute(project, "optimize", tables, op, command=command)
+    return execute(ws, "optimize", tables, op, command=command, wait=wait)
 
 
-def vacuum(project: Project, names: list[str] | None, dry_run: bool, command: str) -> RunResult:
-    tables = [resolve_table(project, n) for n in names] if names else project.catalog.tables()
-    retention = project.retention_hours()
+def vacuum(
+    ws: Workspace, names: list[str] | None, dry_run: bool, command: str, wait: float = 0.0
+) -> RunResult:
+    tables = [resolve_table(ws, n) for n in names] if names else ws.catalog.tables()
+    retention = ws.retention_hours()
 
     def op(table: str, run_id: str, res: StepResult) -> None:
-        hours = retention.get(table.split(".", 1)[0], maintenance.DEFAULT_RETENTION_HOURS)
+        hours = retention.get(table.split(".", 1)[0], DEFAULT_RETENTION_HOURS)
         if hours is None:
             res.note = "kept: this layer's retention is forever"
             res.details = {"retention_hours": None, "files": []}
             return
-        files = maintenance.vacuum(project.catalog.path(table), hours, run_id, dry_run)
+        files = maintenance.vacuum(ws.catalog.path(table), hours, run_id, dry_run)
         res.details = {"retention_hours": hours, "dry_run": dry_run, "files": files}
         verb = "would delete" if dry_run else "deleted"
         res.note = f"{verb} {len(files)} file(s) older than {hours} h"
 
-    return execute(project, "vacuum", tables, op, command=command)
+    return execute(ws, "vacuum", tables, op, command=command, wait=wait)
 
 
-def history_rows(
-    project: Project, name: str, limit: int | None
-) -> tuple[str, list[dict[str, Any]]]:
-    table = resolve_table(project, name)
-    return table, maintenance.versions(project.catalog.path(table), limit)
+def history_rows(ws: Workspace, name: str, limit: int | None) -> tuple[str, list[dict[str, Any]]]:
+    table = resolve_table(ws, name)
+    return table, maintenance.versions(ws.catalog.path(table), limit)

@@ -16,7 +16,7 @@ from medallion.errors import ExecutionError, MedallionError
 if TYPE_CHECKING:
     import duckdb
 
-    from medallion.engine.duckdb_engine import Engine
+    from medallion.engine.base import Engine
     from medallion.models.loader import Model
 
 

@@ -1,13 +1,20 @@
-"""Where tables live: `<storage>/<layer>/<table>`, one Delta table per folder."""
+"""Where tables live: `<storage>/<layer>/<table>`, one Delta table per folder; and the ids that
+tie Delta commits to what wrote them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from medallion.storage.delta import is_delta_table
+from medallion.storage.tables import is_delta_table
 
-#: suffix of the companion table holding rows a source or model could not accept
-QUARANTINE_SUFFIX = "__quarantine"
+
+def app_id(writer: Literal["ingest", "model", "replay"], name: str) -> str:
+    """The Delta application transaction id of a source's ingests, a model's builds or a
+    model's replays (`medallion.<writer>.<name>`): its version in a table's log says which of
+    that writer's batches the table holds, which is how a re-run after a crash knows what was
+    committed."""
+    return f"medallion.{writer}.{name}"
 
 
 class Catalog:

@@ -10,44 +10,24 @@ a new version equal to an old one.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from medallion.errors import StorageError
-from medallion.storage import delta
-
-#: Delta's own default: a week of history stays restorable
-DEFAULT_RETENTION_HOURS = 168
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(hour|day|week|month|year)s?\s*$", re.IGNORECASE)
-_HOURS = {"hour": 1, "day": 24, "week": 24 * 7, "month": 24 * 30, "year": 24 * 365}
-
-
-def retention_hours(value: str | None) -> int | None:
-    """'90 days' -> 2160; None / 'forever' -> None (keep everything)."""
-    if value is None or str(value).strip().lower() in ("forever", "indefinitely", "none"):
-        return None
-    m = _DURATION_RE.match(str(value))
-    if not m:
-        raise ValueError(
-            f"retention {value!r} is a number and a unit (hours, days, weeks, months, years), "
-            "or 'forever'"
-        )
-    return round(float(m.group(1)) * _HOURS[m.group(2).lower()])
+from medallion.storage import changes, parquet, tables
 
 
 def _props(run_id: str, extra: dict[str, Any] | None = None) -> Any:
     from deltalake import CommitProperties
 
-    return CommitProperties(custom_metadata={delta.RUN_ID_KEY: run_id, **(extra or {})})
+    return CommitProperties(custom_metadata={tables.RUN_ID_KEY: run_id, **(extra or {})})
 
 
 def restore(path: Path, target: int | datetime, run_id: str) -> int:
     """Make the table's content that of `target` (a version or a time), as a new version."""
-    dt = delta.open_table(path)
+    dt = tables.open_table(path)
     current = dt.version()
     if isinstance(target, int) and not 0 <= target <= current:
         raise StorageError(
@@ -56,7 +36,7 @@ def restore(path: Path, target: int | datetime, run_id: str) -> int:
             hint="`medallion history TABLE` lists the versions",
         )
     # a time before the first commit is an error (delta-rs would restore version 0)
-    version = target if isinstance(target, int) else delta.version_at(path, target)
+    version = target if isinstance(target, int) else tables.version_at(path, target)
     if version == current:
         raise StorageError(
             f"version {version} is the current version: there is nothing to restore",
@@ -67,9 +47,9 @@ def restore(path: Path, target: int | datetime, run_id: str) -> int:
     # The restored content was built from some upstream versions: record them again, so an
     # incremental model's next run reads what is new since *those* (its checkpoint moves back
     # with its data).
-    upstream = delta.consumed_upstream_at(path, version)
+    upstream = changes.consumed_upstream_at(path, version)
     if upstream is not None:
-        extra[delta.UPSTREAM_KEY] = json.dumps(upstream)
+        extra[changes.UPSTREAM_KEY] = json.dumps(upstream)
     try:
         dt.restore(version, commit_properties=_props(run_id, extra))
     except Exception as e:
@@ -78,7 +58,7 @@ def restore(path: Path, target: int | datetime, run_id: str) -> int:
             file=path,
             hint="files of that version may have been removed by vacuum",
         ) from None
-    return delta.open_table(path).version()
+    return tables.open_table(path).version()
 
 
 @dataclass
@@ -89,7 +69,7 @@ class OptimizeResult:
 
 
 def optimize(path: Path, run_id: str, zorder: list[str] | None = None) -> OptimizeResult:
-    dt = delta.open_table(path)
+    dt = tables.open_table(path)
     before = dt.version()
     props = _props(run_id, {"medallion.optimize": "zorder" if zorder else "compact"})
     try:
@@ -98,17 +78,17 @@ def optimize(path: Path, run_id: str, zorder: list[str] | None = None) -> Optimi
             if missing:
                 raise StorageError(f"cannot Z-order by {missing[0]!r}: no such column", file=path)
             metrics = dt.optimize.z_order(
-                zorder, commit_properties=props, writer_properties=delta.writer_properties()
+                zorder, commit_properties=props, writer_properties=parquet.writer_properties()
             )
         else:
             metrics = dt.optimize.compact(
-                commit_properties=props, writer_properties=delta.writer_properties()
+                commit_properties=props, writer_properties=parquet.writer_properties()
             )
     except StorageError:
         raise
     except Exception as e:
         raise StorageError(f"optimize failed: {e}", file=path) from None
-    after = delta.open_table(path).version()
+    after = tables.open_table(path).version()
     return OptimizeResult(
         int(metrics.get("numFilesRemoved", 0)),
         int(metrics.get("numFilesAdded", 0)),
@@ -118,7 +98,7 @@ def optimize(path: Path, run_id: str, zorder: list[str] | None = None) -> Optimi
 
 def vacuum(path: Path, hours: int, run_id: str, dry_run: bool = False) -> list[str]:
     """Delete files no version younger than `hours` needs; returns the files (to be) deleted."""
-    dt = delta.open_table(path)
+    dt = tables.open_table(path)
     try:
         return dt.vacuum(
             retention_hours=hours,
@@ -133,7 +113,7 @@ def vacuum(path: Path, hours: int, run_id: str, dry_run: bool = False) -> list[s
 def versions(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     """The table's history as rows for people: version, time, operation, run, rows."""
     out = []
-    for h in delta.history(path, limit):
+    for h in tables.history(path, limit):
         params = h.get("operationParameters") or {}
         metrics = h.get("operationMetrics") or {}
         ts = h.get("timestamp")
@@ -143,7 +123,7 @@ def versions(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
                 "timestamp": datetime.fromtimestamp(ts / 1000).astimezone() if ts else None,
                 "operation": h.get("operation"),
                 "mode": params.get("mode"),
-                "run_id": h.get(delta.RUN_ID_KEY),
+                "run_id": h.get(tables.RUN_ID_KEY),
                 "rows_added": metrics.get("num_added_rows", metrics.get("numOutputRows")),
                 "rows_removed": metrics.get(
                     "num_removed_rows", metrics.get("numTargetRowsDeleted")

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.storage.delta import ROW_GROUP_ROWS
+from medallion.storage.parquet import ROW_GROUP_ROWS
 
 if TYPE_CHECKING:
     import pyarrow as pa

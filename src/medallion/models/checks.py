@@ -1,4 +1,4 @@
-"""Where a project's checks come from, validated at load time.
+"""Where a project's checks come from, validated at load time (`load_checks`).
 
 - `checks:` in a model header or under a source in medallion.yml;
 - `checks.yml` at the project root: `<layer>.<table>: [checks...]`, for tables whose file you
@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from medallion.errors import ConfigError, ModelError, suggest
-from medallion.quality.checks import SingularCheck
-from medallion.quality.spec import (
+from medallion.config.checks import (
     Anomaly,
     CheckItem,
     CheckSpec,
@@ -30,12 +28,28 @@ from medallion.quality.spec import (
     Relationships,
     Severity,
 )
+from medallion.errors import ConfigError, ModelError, suggest
 
 if TYPE_CHECKING:
-    from medallion.project import Project
+    from collections.abc import Mapping
+
+    from medallion.config import ProjectConfig
+    from medallion.models.loader import Model
 
 CHECKS_FILE = "checks.yml"
 CHECKS_DIR = "checks"
+
+
+@dataclass
+class SingularCheck:
+    """A `checks/<name>.sql` file: a SELECT whose returned rows are the failures."""
+
+    name: str
+    path: Path
+    sql: str
+    tables: list[str]
+    severity: str = "error"
+    description: str | None = None
 
 
 @dataclass
@@ -70,20 +84,23 @@ class _SingularHeader(BaseModel):
     description: str | None = None
 
 
-def load(project: Project) -> ProjectChecks:
+def load_checks(root: Path, config: ProjectConfig, models: Mapping[str, Model]) -> ProjectChecks:
+    """Every table's checks (from model headers, sources in medallion.yml and checks.yml) and
+    the singular checks, validated: names, SQL, the tables they read."""
     from medallion.config.loader import PROJECT_FILE
 
     out = ProjectChecks()
-    layer = project.config.landing_layer
-    for name, source in project.config.sources.items():
+    layer = config.landing_layer
+    sources = {f"{layer}.{name}" for name in config.sources}
+    for name, source in config.sources.items():
         fqn = f"{layer}.{name}"
         out.tables[fqn] = list(source.checks)
-        out.origin.update({(fqn, c.check_name): project.root / PROJECT_FILE for c in source.checks})
-    for fqn, model in project.models.items():
+        out.origin.update({(fqn, c.check_name): root / PROJECT_FILE for c in source.checks})
+    for fqn, model in models.items():
         out.tables.setdefault(fqn, []).extend(model.config.checks)
         out.origin.update({(fqn, c.check_name): model.path for c in model.config.checks})
-    _load_file(project, out)
-    known = set(project.source_tables) | set(project.models)
+    known = sources | set(models)
+    _load_file(root, known, out)
     for table, specs in out.tables.items():
         seen: set[str] = set()
         for spec in specs:
@@ -105,14 +122,14 @@ def load(project: Project) -> ProjectChecks:
                         line=_line_of(where, ref),
                         hint=f"did you mean {guess}?" if guess else None,
                     )
-    out.singular = _load_singular(project, known)
+    out.singular = _load_singular(root, config.layers, known)
     return out
 
 
-def _load_file(project: Project, out: ProjectChecks) -> None:
+def _load_file(root: Path, known: set[str], out: ProjectChecks) -> None:
     from medallion.config.loader import read_yaml, validation_error
 
-    path = project.root / CHECKS_FILE
+    path = root / CHECKS_FILE
     if not path.exists():
         return
     data, node = read_yaml(path, what=CHECKS_FILE)
@@ -125,7 +142,6 @@ def _load_file(project: Project, out: ProjectChecks) -> None:
             line=1,
             hint="silver.orders:\n  - unique: order_id",
         )
-    known = set(project.source_tables) | set(project.models)
     adapter = TypeAdapter(list[CheckItem])
     for table, items in data.items():
         if table not in known:
@@ -192,12 +208,12 @@ def _validate_sql(spec: CheckSpec, table: str, where: Path | None) -> None:
             )
 
 
-def _load_singular(project: Project, known: set[str]) -> list[SingularCheck]:
+def _load_singular(root: Path, layers: list[str], known: set[str]) -> list[SingularCheck]:
     from medallion.config.schema import check_name
     from medallion.models.header import split_sql_header
     from medallion.models.sql import parse_select, resolve_refs
 
-    folder = project.root / CHECKS_DIR
+    folder = root / CHECKS_DIR
     if not folder.is_dir():
         return []
     found: list[SingularCheck] = []
@@ -214,7 +230,7 @@ def _load_singular(project: Project, known: set[str]) -> list[SingularCheck]:
         tables = resolve_refs(
             tree,
             sql=text,
-            layers=project.config.layers,
+            layers=layers,
             known=known,
             error=ModelError,
             file=path,

@@ -1,12 +1,11 @@
 """Continuous mode (`medallion run --watch`): poll the sources and run when new input lands.
 
-Each poll asks every selected source whether it has new input, without running anything: a file
-source lists its files and compares them with those its bronze table records (fingerprints are
-cached for the life of the process, so an unchanged folder costs a directory listing); a database
-source compares `max(cursor)` with its watermark; a REST source cannot be asked, so it is polled
-by running. When something is new, one ordinary incremental run follows — the same run, the same
-exactly-once guarantees and the same run log as `medallion run`, so a watcher killed at any
-instant loses and duplicates nothing. The first poll always runs (to catch up).
+Each poll asks every selected source whether it has new input, without running anything
+(`Project.pending_input`: a file source compares its files with those its bronze table records,
+a database source `max(cursor)` with its watermark; a REST source cannot be asked, so it is
+polled by running). When something is new, one ordinary incremental run follows — the same
+run, the same exactly-once guarantees and the same run log as `medallion run`, so a watcher
+killed at any instant loses and duplicates nothing. The first poll always runs (to catch up).
 
 The writer lock is taken per run, not for the life of the watcher, so `optimize`, `vacuum` or a
 manual `run` can slip in between; a run that finds the lock held waits for the next poll.
@@ -31,7 +30,7 @@ from medallion.errors import LockError, MedallionError
 
 if TYPE_CHECKING:
     from medallion.project import Project
-    from medallion.runner.base import Reporter, RunResult
+    from medallion.state.records import Reporter, RunResult
 
 
 @dataclass
@@ -43,40 +42,6 @@ class WatchEvent:
     pending: dict[str, int | None] = field(default_factory=dict)
     result: RunResult | None = None
     message: str = ""
-
-
-def pending_input(project: Project, select: list[str] | None = None) -> dict[str, int | None]:
-    """Selected sources with new input: source -> number of new files (file sources) or None
-    (database and REST sources whose new rows are counted only by extracting them)."""
-    from medallion.config.schema import DatabaseSource, FileSource
-    from medallion.ingest.bronze import last_watermark, new_files
-
-    graph = project.graph
-    plan = set(graph.select(select))
-    found: dict[str, int | None] = {}
-    for name, source in project.config.sources.items():
-        fqn = f"{project.config.layers[0]}.{name}"
-        if fqn not in plan:
-            continue
-        path = project.catalog.path(fqn)
-        if isinstance(source, FileSource):
-            try:
-                _, new = new_files(project.root, source, name, project.state, path)
-            except MedallionError:
-                continue  # no file matches yet: nothing to do until one lands
-            if new:
-                found[name] = len(new)
-        elif isinstance(source, DatabaseSource):
-            from medallion.ingest.database import has_new_rows
-
-            try:
-                if has_new_rows(source, last_watermark(path), project.root):
-                    found[name] = None
-            except Exception:  # unreachable now: let a run retry it and report clearly
-                found[name] = None
-        else:
-            found[name] = None
-    return found
 
 
 def _code_stamp(root: Path, models: str) -> tuple[int, int]:
@@ -110,8 +75,6 @@ def watch(
     """Poll every `interval` seconds and run when input is pending, until `stop` is set or
     `max_runs` runs (or attempts that failed with an error) have happened. Returns the results
     of the runs made; raises the error of an attempt that used up `max_runs`."""
-    from medallion.project import Project
-
     stop = stop or threading.Event()
     results: list[RunResult] = []
     stamp = _code_stamp(project.root, project.config.models)
@@ -126,13 +89,13 @@ def watch(
             if edited:
                 stamp = now
                 broken = True
-                project = Project.load(project.root)
+                project = project.reload()
                 project.validate()
                 broken = False
             if broken:
                 stop.wait(interval)
                 continue
-            pending = pending_input(project, select)
+            pending = project.pending_input(select)
             # an edit runs too: changed models rebuild, the others are found up to date
             if first or pending or edited:
                 result = project.run(select, trigger="watch", command=command, reporter=reporter())

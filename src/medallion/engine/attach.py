@@ -1,0 +1,201 @@
+"""The one place a table becomes readable: every read of the lakehouse goes through here.
+
+A query, a model's inputs, a check and its sample rows, a time-travel read, a quarantine table,
+a Python model's `ctx.table`/`ctx.sql`, `verify`, publishing and replay all read tables that
+these functions attached to their engine — a Delta table at its latest or an earlier version, a
+view model's definition (and its inputs), or an empty quarantine table nothing was sent to yet.
+Nothing else attaches tables (`tests/engine/test_attach.py` checks it), so a read policy applied
+here applies to every read path: the project's `ReadPolicy` is asked before each table is made
+readable, and a refusal is an AccessDeniedError naming the table.
+
+What this cannot protect: whoever can read the storage folder reads the Delta files directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from medallion.config.names import is_quarantine, owner
+from medallion.errors import (
+    AccessDeniedError,
+    ExecutionError,
+    MedallionError,
+    QueryError,
+    StorageError,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from medallion.engine.base import Engine
+    from medallion.models.loader import Model
+    from medallion.storage.catalog import Catalog
+
+
+class ReadPolicy(Protocol):
+    """Decides whether a table may be read; raises AccessDeniedError if not."""
+
+    def check(self, table: str) -> None: ...
+
+
+class AllowAll:
+    """The policy of a project without access control: every table may be read."""
+
+    def check(self, table: str) -> None:
+        return None
+
+
+class DenyAll:
+    """Every table is refused (what a principal without any grant gets)."""
+
+    def check(self, table: str) -> None:
+        raise AccessDeniedError(
+            f"reading {table} is not allowed", hint="ask an admin for a grant on it"
+        )
+
+
+@dataclass(frozen=True)
+class Lakehouse:
+    """What attaching needs to know about the project: where tables are, which models are
+    views (their SQL and inputs) or scd2 (their quarantine lacks the history columns), which
+    tables are sources, and the read policy."""
+
+    catalog: Catalog
+    models: Mapping[str, Model]
+    sources: frozenset[str]
+    policy: ReadPolicy = field(default_factory=AllowAll)
+
+
+def readable(engine: Engine, lh: Lakehouse, node: str, *, reader: str) -> None:
+    """Make `node` queryable in the engine: a view model's definition (and its inputs), or the
+    latest version of a Delta table. A table never built is a clear error naming `reader` (the
+    model, check or query reading it), not a DuckDB one."""
+    if engine.is_attached(node):
+        return
+    model = lh.models.get(node)
+    if model is not None and model.kind == "view":
+        for dep in model.depends_on:
+            readable(engine, lh, dep, reader=reader)
+        lh.policy.check(node)
+        engine.attach_view(node, model.text)
+        return
+    exists = lh.catalog.exists(node)
+    if not exists and is_quarantine(node):
+        schema = _empty_quarantine_schema(lh, node)
+        if schema is not None:  # nothing quarantined yet: an empty table
+            lh.policy.check(node)
+            engine.attach_empty(node, schema)
+            return
+    if not exists:
+        raise ExecutionError(
+            f"{reader} reads {node}, which has not been built yet",
+            model=reader,
+            hint=f"run its upstream too: medallion run --select +{reader.split('.', 1)[1]}",
+        )
+    table(engine, lh, node)
+
+
+def table(engine: Engine, lh: Lakehouse, fqn: str, version: int | None = None) -> int:
+    """Attach the stored table `fqn` at `version` (default: its latest, again if it was
+    attached before: after a write); returns the version attached."""
+    lh.policy.check(fqn)
+    return engine.attach_table(fqn, version)
+
+
+def view(engine: Engine, lh: Lakehouse, fqn: str, sql: str) -> None:
+    """Attach `fqn` as a view of `sql` (a view model, or a model bound without running)."""
+    lh.policy.check(fqn)
+    engine.attach_view(fqn, sql)
+
+
+def _empty_quarantine_schema(lh: Lakehouse, node: str) -> pa.Schema | None:
+    """The columns `node` (a quarantine table not written yet) will have: a source's are fixed;
+    a model's are its output's plus the quarantine columns (None: the model is not built)."""
+    from medallion.storage import quarantine, tables
+
+    parent = owner(node)
+    if parent in lh.sources:
+        return quarantine.source_schema()
+    if not lh.catalog.exists(parent):
+        return None
+    import pyarrow as pa
+
+    schema = tables.schema(lh.catalog.path(parent))
+    model = lh.models.get(parent)
+    if model is not None and model.config.kind == "scd2":
+        schema = pa.schema(
+            [f for f in schema if f.name not in ("valid_from", "valid_to", "is_current")]
+        )
+    return quarantine.model_schema(schema)
+
+
+def base_tables(lh: Lakehouse, nodes: list[str]) -> list[str]:
+    """The materialized tables behind `nodes`, looking through view models."""
+    out: list[str] = []
+    todo = list(nodes)
+    while todo:
+        node = todo.pop(0)
+        m = lh.models.get(node)
+        if m is not None and m.kind == "view":
+            todo.extend(m.depends_on)
+        elif node not in out:
+            out.append(node)
+    return out
+
+
+def parse_as_of(value: int | str | datetime, option: str = "--as-of") -> int | datetime:
+    """A version number (`3`, or `v3` as `medallion history` prints it), or a time: ISO
+    date/datetime; without a zone it is local time. `option` names it in the error."""
+    if isinstance(value, int | datetime):
+        return value if not isinstance(value, datetime) or value.tzinfo else value.astimezone()
+    text = str(value).strip()
+    number = text[1:] if text[:1] in ("v", "V") else text
+    if number.isdigit():
+        return int(number)
+    try:
+        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise QueryError(
+            f"{option} {text!r} is neither a version number nor a time",
+            hint="use a version (medallion history TABLE) or e.g. 2026-11-20T08:00",
+        ) from None
+    return ts if ts.tzinfo else ts.astimezone()
+
+
+def as_of(engine: Engine, lh: Lakehouse, refs: list[str], when: int | str | datetime) -> None:
+    """Attach the tables a query reads as they were at a version or a time."""
+    from medallion.storage import tables
+
+    target = parse_as_of(when)
+    bases = base_tables(lh, refs)
+    if isinstance(target, int):
+        if len(bases) != 1:
+            raise QueryError(
+                f"--as-of {target} is a version number, but the query reads {len(bases)} "
+                f"tables ({', '.join(bases)})",
+                hint="a version belongs to one table; use a time to read several as of then",
+            )
+        versions = {bases[0]: target}
+    else:
+        versions = {}
+        for fqn in bases:
+            try:
+                versions[fqn] = tables.version_at(lh.catalog.path(fqn), target)
+            except StorageError as e:
+                raise QueryError(
+                    f"{fqn}: {e.message}",
+                    hint=f"`medallion history {fqn}` shows when each version was written",
+                ) from None
+    for fqn, version in versions.items():
+        try:
+            table(engine, lh, fqn, version)
+        except AccessDeniedError:
+            raise
+        except MedallionError as e:
+            raise QueryError(
+                f"cannot read {fqn} version {version}: {e.message}",
+                hint=e.hint or f"`medallion history {fqn}` lists its versions",
+            ) from None

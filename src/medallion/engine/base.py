@@ -1,0 +1,39 @@
+"""The Engine protocol: what medallion needs from the compute that runs SQL over the lakehouse.
+
+`medallion.engine.duckdb` implements it on embedded DuckDB. Code above the engine layer sees
+tables only through `medallion.engine.attach` (which calls the attach_* methods here) and
+relations as opaque values it passes back to the engine.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from medallion.storage.snapshot import FileSet
+
+#: a relation of the engine: a query bound against the attached tables, not yet run
+Relation = Any
+
+
+class Engine(Protocol):
+    # -- tables (only medallion.engine.attach calls these) ----------------------------------
+    def attach_table(self, fqn: str, version: int | None = None) -> int: ...
+    def attach_empty(self, fqn: str, schema: pa.Schema) -> None: ...
+    def attach_view(self, fqn: str, sql: str) -> None: ...
+    def is_attached(self, fqn: str) -> bool: ...
+    def version_of(self, fqn: str) -> int | None: ...
+    def rows_of(self, fqn: str) -> int: ...
+    def attached_versions(self) -> dict[str, int | None]: ...
+    def swapped(
+        self, fqn: str, sources: list[tuple[FileSet, str | None]]
+    ) -> AbstractContextManager[None]: ...
+
+    # -- running ------------------------------------------------------------------------------
+    def relation(self, sql: str) -> Relation: ...
+    def reader(self, rel: Relation, batch_rows: int = ...) -> pa.RecordBatchReader: ...
+    def delta_safe(self, rel: Relation) -> Relation: ...
+    def close(self) -> None: ...

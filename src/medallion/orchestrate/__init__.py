@@ -1,0 +1,1 @@
+"""Above the façade: what runs a project by itself (continuous mode; schedules later)."""

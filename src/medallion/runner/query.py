@@ -1,0 +1,72 @@
+"""`medallion query`: read-only SQL over the lakehouse, streamed out as Arrow batches.
+
+The query's tables are resolved like a model's (`<layer>.<name>`, known tables and view models
+only) and attached through medallion.engine.attach, at their latest versions or `as_of` a version
+or a time; only read-only statements (SELECT, DESCRIBE, SUMMARIZE) run.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from medallion.engine import attach
+from medallion.errors import AccessDeniedError, QueryError, first_line
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from medallion.engine.base import Engine
+    from medallion.workspace import Workspace
+
+#: DESCRIBE / SUMMARIZE a table or a query: checked as the SELECT they look at
+_LOOKED_AT = re.compile(r"\s*(?:describe|summarize)\s+(.*?)[\s;]*", re.I | re.S)
+
+
+def query_reader(
+    ws: Workspace, sql: str, as_of: int | str | datetime | None = None
+) -> pa.RecordBatchReader:
+    """The query's result as a stream; the engine closes once the stream is consumed."""
+    from medallion.models.sql import is_read_only, parse_select, resolve_refs
+
+    looked_at = _LOOKED_AT.fullmatch(sql)
+    checked = sql
+    if looked_at is not None:
+        target = looked_at.group(1)
+        is_name = re.fullmatch(r'[\w."]+', target) is not None
+        checked = f"select * from {target}" if is_name else target
+    tree = parse_select(checked, error=QueryError, subject="a query")
+    if not is_read_only(tree):
+        raise QueryError("only read-only queries (SELECT, DESCRIBE, SUMMARIZE) are allowed")
+    known = set(ws.catalog.tables()) | {
+        fqn for fqn, m in ws.models_or_empty().items() if m.kind == "view"
+    }
+    refs = resolve_refs(tree, sql=checked, layers=ws.config.layers, known=known, error=QueryError)
+    engine = ws.new_engine()
+    try:
+        lh = ws.lakehouse
+        if as_of is not None:
+            attach.as_of(engine, lh, refs, as_of)
+        for ref in refs:
+            attach.readable(engine, lh, ref, reader="query")
+        return _closing_reader(engine.reader(engine.relation(sql)), engine)
+    except (QueryError, AccessDeniedError):
+        engine.close()
+        raise
+    except Exception as e:
+        engine.close()
+        raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
+
+
+def _closing_reader(reader: pa.RecordBatchReader, engine: Engine) -> pa.RecordBatchReader:
+    """A reader that closes the engine once consumed (the engine must outlive the stream)."""
+    import pyarrow as pa
+
+    def batches():
+        try:
+            yield from reader
+        finally:
+            engine.close()
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())

@@ -1,0 +1,133 @@
+"""What changed in a table since a version (read from the Delta log), and what a model's last
+build consumed upstream (recorded in its commit)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medallion.storage.snapshot import FileRef, unquote
+from medallion.storage.tables import is_delta_table, open_table
+
+UPSTREAM_KEY = "medallion.upstream"
+
+
+#: change types of a Change Data Feed file that are the rows as they are now / were before
+CDF_NEW = ("insert", "update_postimage")
+CDF_OLD = ("delete", "update_preimage")
+
+
+@dataclass
+class Changes:
+    """What the commits after `since` up to `until` did to a table's rows.
+
+    Rows come from two kinds of files. A commit that writes a Change Data Feed (`cdc` actions:
+    delta-rs MERGE, DELETE and predicate overwrites on tables with `delta.enableChangeDataFeed`)
+    lists exactly the rows it inserted, updated (pre- and post-image) and deleted; its data-file
+    rewrites, which copy unchanged rows, are ignored. Any other commit's added data files are
+    new rows and its removed data files are rows that changed or went away."""
+
+    since: int
+    until: int
+    #: every commit file in the range was still in the log (else the caller must recompute all)
+    complete: bool
+    #: data files added by commits without a change feed: (path in the table, partition values)
+    added: list[FileRef] = field(default_factory=list)
+    #: data files removed by commits without a change feed, still on disk
+    removed: list[FileRef] = field(default_factory=list)
+    #: change-feed files (rows with `_change_type`)
+    cdc: list[FileRef] = field(default_factory=list)
+    #: a removed file is gone from disk (vacuumed): what was removed is no longer knowable
+    removed_lost: bool = False
+
+    @property
+    def rewritten(self) -> bool:
+        """Rows changed or went away (an append consumer cannot tell new rows from old)."""
+        return bool(self.removed or self.cdc or self.removed_lost)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.cdc or self.removed_lost)
+
+
+def changes(path: Path, since: int, until: int) -> Changes:
+    """Read the commit files (since, until] of the Delta log directly.
+
+    Compaction (OPTIMIZE) adds and removes files with dataChange=false: it is not a change and
+    is skipped. The JSON commit files are the Delta protocol's own record, so this works for
+    tables written by any Delta writer."""
+    result = Changes(since, until, complete=True)
+    removed: list[FileRef] = []
+    log = path / "_delta_log"
+    for version in range(since + 1, until + 1):
+        commit = log / f"{version:020d}.json"
+        if not commit.exists():
+            result.complete = False
+            continue
+        adds: list[FileRef] = []
+        removes: list[FileRef] = []
+        cdcs: list[FileRef] = []
+        with open(commit, encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                action = json.loads(line)
+                for kind, bucket in (("add", adds), ("remove", removes), ("cdc", cdcs)):
+                    a = action.get(kind)
+                    if a is not None and (kind == "cdc" or a.get("dataChange", True)):
+                        bucket.append((a["path"], a.get("partitionValues") or {}))
+        if cdcs:
+            result.cdc.extend(cdcs)
+        else:
+            result.added.extend(adds)
+            removed.extend(removes)
+    # files added then removed within the range: their rows were new when added (kept while on
+    # disk: a superset is fine for key- and period-based consumers); gone from disk: unknowable
+    gone = [(p, pv) for p, pv in result.added if not (path / unquote(p)).exists()]
+    result.added = [f for f in result.added if f not in gone]
+    added_paths = {p for p, _ in result.added}
+    removed = [(p, pv) for p, pv in removed if p not in added_paths]
+    on_disk = [(p, pv) for p, pv in removed if (path / unquote(p)).exists()]
+    result.removed = on_disk
+    result.removed_lost = bool(gone) or len(on_disk) != len(removed)
+    return result
+
+
+def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
+    """The upstream record of the newest build at or before `version`."""
+    for commit in open_table(path).history():
+        if commit.get("version", -1) <= version and commit.get(UPSTREAM_KEY) is not None:
+            raw = commit[UPSTREAM_KEY]
+            data = json.loads(raw) if isinstance(raw, str) else raw
+            return {k: int(v) for k, v in data.items()}
+    return None
+
+
+def last_build(path: Path) -> dict[str, Any] | None:
+    """The commit info of a model's latest build: the newest commit carrying
+    `medallion.upstream` (maintenance commits such as OPTIMIZE carry none and are skipped)."""
+    if not is_delta_table(path):
+        return None
+    dt = open_table(path)
+    limit = 20
+    while True:
+        history = dt.history(limit)
+        for commit in history:
+            if commit.get(UPSTREAM_KEY) is not None:
+                return commit
+        if len(history) < limit:
+            return None
+        limit *= 4
+
+
+def consumed_upstream(path: Path) -> tuple[dict[str, int], int] | None:
+    """What the latest build of a model had read: ({input table: version}, the build's version).
+    None when the table does not exist or no build left that record."""
+    commit = last_build(path)
+    if commit is None:
+        return None
+    raw = commit[UPSTREAM_KEY]
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return {k: int(v) for k, v in data.items()}, int(commit["version"])

@@ -1,0 +1,320 @@
+"""Delta Lake tables through `deltalake` (delta-rs): write, commit, describe, history.
+
+Every write is exactly one Delta commit whose commit info carries `medallion.run_id` (and whatever
+else the caller adds), so `DESCRIBE HISTORY` in any Delta reader joins with medallion's run log.
+Data arrives as an Arrow RecordBatchReader and is streamed into the writer: the whole table is
+never held in memory. If the stream raises half-way, delta-rs does not commit, so the table stays
+at its previous version, and `commit` deletes the data files it had written (a process killed
+mid-write leaves them to `vacuum`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from medallion.errors import StorageError
+from medallion.storage.parquet import writer_properties
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+RUN_ID_KEY = "medallion.run_id"
+
+
+@dataclass
+class WriteResult:
+    version: int
+    rows: int
+
+
+@dataclass
+class TableInfo:
+    version: int
+    rows: int
+    size_bytes: int
+    files: int
+    last_written: datetime | None
+    last_run_id: str | None
+    partition_by: list[str]
+
+
+class RowCounter:
+    """Counts rows of a RecordBatchReader as the writer pulls them (no extra pass over data)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def wrap(self, reader: pa.RecordBatchReader, after_first: Any = None) -> pa.RecordBatchReader:
+        """Count rows as they pass; `after_first()` is called once the first batch is handed
+        over (a fault-injection point for crash tests)."""
+        import pyarrow as pa
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            hook = after_first
+            for batch in reader:
+                self.rows += batch.num_rows
+                yield batch
+                if hook is not None:
+                    hook()
+                    hook = None
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+def jsonable(value: Any) -> Any:
+    """A commit-info value: scalars as they are, nested values as JSON text (portable to every
+    Delta reader, which may expect flat commit info)."""
+    return value if isinstance(value, str | int | float | bool) else json.dumps(value)
+
+
+def is_delta_table(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def open_table(path: Path, version: int | None = None):
+    from deltalake import DeltaTable
+
+    try:
+        dt = DeltaTable(str(path))
+        if version is not None:
+            dt.load_as_version(version)
+        return dt
+    except Exception as e:  # deltalake raises TableNotFoundError, DeltaError, OSError, ...
+        raise StorageError(f"cannot open Delta table: {e}", file=path) from None
+
+
+def version_at(path: Path, when: datetime) -> int:
+    """The table's version current at `when`: the last commit made at or before it. A time
+    before the table's first commit is a StorageError (delta-rs would answer version 0)."""
+    dt = open_table(path)
+    first_ms = min(c["timestamp"] for c in dt.history())
+    if when.timestamp() * 1000 < first_ms:
+        first = datetime.fromtimestamp(first_ms / 1000, tz=UTC)
+        raise StorageError(
+            f"the table did not exist at {when.isoformat()}: its first version was written at "
+            f"{first.isoformat(timespec='seconds')}",
+            file=path,
+            hint="`medallion history TABLE` shows when each version was written",
+        )
+    dt.load_as_version(when)
+    return dt.version()
+
+
+def write(
+    path: Path,
+    data: pa.RecordBatchReader,
+    *,
+    mode: Literal["append", "overwrite"],
+    run_id: str,
+    partition_by: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    app_transaction: tuple[str, int] | None = None,
+    description: str | None = None,
+) -> WriteResult:
+    """Stream `data` into the Delta table at `path` as one commit; returns the new version.
+
+    `overwrite` replaces data, schema and partitioning (a full rebuild); `append` adds rows and
+    merges new columns into the schema. `app_transaction` (app id, version) is recorded in the
+    same commit, which is how exactly-once ingestion knows what a commit contains."""
+    from deltalake import CommitProperties, Transaction
+
+    counter = RowCounter()
+    custom: dict[str, Any] = {RUN_ID_KEY: run_id}
+    for key, value in (metadata or {}).items():
+        custom[key] = jsonable(value)
+    props = CommitProperties(
+        custom_metadata=custom,
+        app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from medallion.faults import fault_point
+
+    table = f"{path.parent.name}.{path.name}"
+    version = commit(
+        path,
+        counter.wrap(data, lambda: fault_point(f"mid-write:{table}")),
+        mode=mode,
+        partition_by=partition_by,
+        commit_properties=props,
+        description=description,
+    )
+    return WriteResult(version=version, rows=counter.rows)
+
+
+def commit(
+    path: Path,
+    stream: pa.RecordBatchReader,
+    *,
+    mode: Literal["append", "overwrite"],
+    partition_by: list[str] | None,
+    commit_properties: Any,
+    description: str | None = None,
+    configuration: dict[str, str] | None = None,
+    predicate: str | None = None,
+) -> int:
+    """One commit of `stream`; returns the table's new version. Partitioned tables go through
+    `partitioned.write` (bounded memory) when it takes them, everything else through delta-rs.
+    `description` and `configuration` apply to a new table; `predicate` overwrites only the rows
+    matching it. The table's log is read once (opening a table costs 2-20 ms), and its object
+    then knows the version the commit made."""
+    with _removing_uncommitted_on_failure(path):
+        from deltalake import write_deltalake
+
+        from medallion.storage import partitioned
+
+        table = existing_table(path)
+        if predicate is None and partitioned.can_write(table, stream.schema, partition_by):
+            return partitioned.write(
+                path,
+                table,
+                stream,
+                partition_by=partition_by or [],
+                mode=mode,
+                commit_properties=commit_properties,
+                configuration=configuration,
+                description=description,
+            )
+        exists = table is not None
+        write_deltalake(
+            table if exists else str(path),
+            stream,
+            mode=mode,
+            partition_by=partition_by or None,
+            schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
+            predicate=predicate,
+            configuration=None if exists else configuration,
+            commit_properties=commit_properties,
+            description=None if exists else description,
+            writer_properties=writer_properties(),
+        )
+        return table.version() if exists else 0  # a new table's first commit is version 0
+
+
+@contextlib.contextmanager
+def _removing_uncommitted_on_failure(path: Path) -> Iterator[None]:
+    """On an error inside the block, delete the data files written in it (never committed), and
+    the table's folder if the block made it (a new table whose first commit failed)."""
+    existed = path.exists()
+    before = _data_files(path)
+    try:
+        yield
+    except BaseException:
+        _remove_uncommitted(path, before)
+        if not existed:
+            _remove_empty_folders(path)
+        raise
+
+
+def _remove_empty_folders(path: Path) -> None:
+    """`path` and the folders under it that are empty (deepest first); others are kept."""
+    import os
+
+    for folder, _, _ in os.walk(path, topdown=False):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+def _data_files(path: Path) -> set[str]:
+    """The data files under a table's folder (relative paths; the log excluded)."""
+    import os
+
+    found: set[str] = set()
+    if not path.is_dir():
+        return found
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d != "_delta_log"]
+        rel = os.path.relpath(folder, path)
+        found.update(os.path.normpath(os.path.join(rel, f)) for f in files)
+    return found
+
+
+def _remove_uncommitted(path: Path, before: set[str]) -> None:
+    """Delete the files a failed write left (written, never committed): no version reads them,
+    and vacuum would keep them for the layer's whole retention."""
+    import os
+    from urllib.parse import unquote
+
+    table = existing_table(path)
+    kept = set()
+    if table is not None:
+        for uri in table.file_uris():
+            local = unquote(uri.removeprefix("file://"))
+            kept.add(os.path.normpath(os.path.relpath(local, path)))
+    for rel in _data_files(path) - before - kept:
+        with contextlib.suppress(OSError):
+            (path / rel).unlink()
+
+
+def existing_table(path: Path) -> DeltaTable | None:
+    """The table at `path`, None if there is none (a log directory without a commit, left by a
+    creation that failed, is none)."""
+    if not is_delta_table(path):
+        return None
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        return DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
+
+
+def add_actions(dt: Any) -> pa.Table:
+    """The table's add actions (one row per data file) as a pyarrow Table. deltalake returns an
+    arro3 table; it is read through the Arrow stream interface because `pa.table()` would first ask
+    whether it is a pandas DataFrame, importing pandas wherever it is installed."""
+    import pyarrow as pa
+
+    return pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+
+
+def schema(path: Path) -> pa.Schema:
+    """The table's current schema, as Arrow."""
+    import pyarrow as pa
+
+    return pa.schema(open_table(path).schema().to_arrow())
+
+
+def info(path: Path) -> TableInfo:
+    dt = open_table(path)
+    actions = add_actions(dt)
+    rows = size = 0
+    if actions.num_rows:
+        import pyarrow.compute as pc
+
+        rows = pc.sum(actions["num_records"]).as_py() or 0
+        size = pc.sum(actions["size_bytes"]).as_py() or 0
+    last = dt.history(1)
+    last_written = last_run = None
+    if last:
+        ts = last[0].get("timestamp")
+        last_written = datetime.fromtimestamp(ts / 1000, tz=UTC) if ts else None
+        last_run = last[0].get(RUN_ID_KEY)
+    return TableInfo(
+        version=dt.version(),
+        rows=int(rows),
+        size_bytes=int(size),
+        files=actions.num_rows,
+        last_written=last_written,
+        last_run_id=last_run,
+        partition_by=list(dt.metadata().partition_columns),
+    )
+
+
+def history(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """Commits, newest first: version, timestamp, operation, run id and custom metadata."""
+    return open_table(path).history(limit)
+
+
+def transaction_version(path: Path, app_id: str) -> int | None:
+    """The last application transaction version recorded for `app_id`, or None."""
+    if not is_delta_table(path):
+        return None
+    return open_table(path).transaction_version(app_id)
