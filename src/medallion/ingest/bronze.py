@@ -24,7 +24,7 @@ from medallion.engine.duckdb_engine import duckdb_types
 from medallion.errors import SourceError
 from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
-from medallion.storage import tables
+from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
@@ -390,34 +390,6 @@ def _empty_like(table_path: Path) -> pa.RecordBatchReader | None:
     return pa.RecordBatchReader.from_batches(schema, iter(()))
 
 
-QUARANTINE_COLUMNS = (
-    "_source_file",
-    "_line",
-    "_raw",
-    "_error",
-    "_batch",
-    "_ingested_at",
-    "_run_id",
-)
-
-
-def quarantine_schema() -> pa.Schema:
-    """Columns of a source's quarantine table (rows that could not be parsed)."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            ("_source_file", pa.string()),
-            ("_line", pa.int64()),
-            ("_raw", pa.string()),
-            ("_error", pa.string()),
-            ("_batch", pa.int64()),
-            ("_ingested_at", pa.timestamp("us", tz="UTC")),
-            ("_run_id", pa.string()),
-        ]
-    )
-
-
 def _write_quarantine(
     path: Path,
     rejects: list[Reject],
@@ -433,7 +405,7 @@ def _write_quarantine(
     from medallion import arrays
 
     n = len(rejects)
-    schema = quarantine_schema()
+    schema = quarantine.source_schema()
     # built from buffers: `pa.table` of Python lists would make pyarrow import pandas
     table = pa.RecordBatch.from_arrays(
         [

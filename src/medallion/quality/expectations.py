@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.engine.duckdb_engine import scratch
 from medallion.errors import ExecutionError, ModelError, first_line
+from medallion.storage import quarantine
 
 if TYPE_CHECKING:
     import duckdb
@@ -50,7 +51,6 @@ OK_PREFIX = "__medallion_ok_"
 FAILED = "__medallion_failed"
 #: quarantined rows held in memory before they go to a Parquet spill file
 QUARANTINE_MEMORY = 64 << 20
-QUARANTINE_EXTRA = ("_failed_expectations", "_run_id", "_quarantined_at", "_quarantine_id")
 #: rows per batch of a stream routed through expectations: smaller than the engine's
 #: BATCH_ROWS, as routing is one more stage between DuckDB and the Delta writer, which waits for
 #: the first batch to be routed and, at the end, for the last. Measured on the 1M-row benchmark
@@ -182,8 +182,8 @@ class Outcome:
 
 
 class QuarantineBuffer:
-    """Quarantined rows in their quarantine table's columns (`quarantine_schema`): in memory up
-    to QUARANTINE_MEMORY bytes, then in a Parquet file. `add` takes rows with their
+    """Quarantined rows in their quarantine table's columns (storage.quarantine.model_schema):
+    in memory up to QUARANTINE_MEMORY bytes, then in a Parquet file. `add` takes rows with their
     `__medallion_ok_<i>` columns and names the expectations each broke; rows are numbered from 0
     in the order they are added (`_quarantine_id` = `<run_id>:<n>`)."""
 
@@ -192,7 +192,7 @@ class QuarantineBuffer:
     ) -> None:
         self.spill_dir = spill_dir
         self.names = names
-        self.schema = quarantine_schema(model_schema)
+        self.schema = quarantine.model_schema(model_schema)
         self.run_id = run_id
         self.at = datetime.now(UTC)
         self.count = 0
@@ -525,24 +525,6 @@ def _short(row: dict[str, Any], width: int = 160) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def quarantine_schema(model_schema: pa.Schema) -> pa.Schema:
-    """The quarantine table's columns: the model's, then `_failed_expectations`, `_run_id`,
-    `_quarantined_at`, `_quarantine_id`. A model column named like one of those (`_run_id` from
-    `select *` over bronze) is replaced: in the quarantine it means the run that set the row
-    aside."""
-    import pyarrow as pa
-
-    return pa.schema(
-        [
-            *[f for f in model_schema if f.name not in QUARANTINE_EXTRA],
-            pa.field("_failed_expectations", pa.list_(pa.string())),
-            pa.field("_run_id", pa.string()),
-            pa.field("_quarantined_at", pa.timestamp("us", tz="UTC")),
-            pa.field("_quarantine_id", pa.string()),
-        ]
-    )
-
-
 def quarantine_reader(
     spill: QuarantineBuffer | None, model_schema: pa.Schema
 ) -> pa.RecordBatchReader:
@@ -550,5 +532,5 @@ def quarantine_reader(
     import pyarrow as pa
 
     if spill is None:
-        return pa.RecordBatchReader.from_batches(quarantine_schema(model_schema), iter(()))
+        return pa.RecordBatchReader.from_batches(quarantine.model_schema(model_schema), iter(()))
     return pa.RecordBatchReader.from_batches(spill.schema, spill.batches())

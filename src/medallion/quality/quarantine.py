@@ -28,9 +28,10 @@ from medallion import arrays
 from medallion.config.names import QUARANTINE_SUFFIX
 from medallion.engine import attach
 from medallion.errors import ExecutionError, SelectionError
-from medallion.quality.expectations import OK_PREFIX, QUARANTINE_EXTRA, wrap
+from medallion.quality.expectations import OK_PREFIX, wrap
 from medallion.storage import parquet, tables
 from medallion.storage.catalog import app_id
+from medallion.storage.quarantine import MODEL_EXTRA
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -125,7 +126,7 @@ def replay(ws: Workspace, name: str, run_id: str) -> ReplayResult:
     try:
         done = tables.transaction_version(m_path, app_id("replay", fqn)) or 0
         q = _load(ws, engine, fqn)
-        model_cols = [c for c in q.columns if c not in (*QUARANTINE_EXTRA, REPLAYED)]
+        model_cols = [c for c in q.columns if c not in (*MODEL_EXTRA, REPLAYED)]
 
         # finish a replay that was interrupted after marking its rows
         if REPLAYED in q.columns:
