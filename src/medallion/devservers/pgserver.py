@@ -4,7 +4,7 @@
         pg.create_database("shop")
         dsn = pg.dsn("shop")                       # postgresql://medallion:secret@127.0.0.1:PORT/shop
 
-    python -m medallion.testing.pgserver DIR       # start one, print its DSN, stop on Ctrl-C
+    python -m medallion.devservers.pgserver DIR       # start one, print its DSN, stop on Ctrl-C
 
 The server listens on 127.0.0.1 only, on a free port chosen automatically. TCP connections need
 the password (scram-sha-256, so a wrong password is a real authentication failure, SQLSTATE
@@ -483,14 +483,14 @@ class PgServer:
                 f"initdb failed (data {self.data_dir}), exit {result.returncode}:\n"
                 + (result.stderr or result.stdout).strip()
             )
-        conf = "\n# medallion.testing.pgserver\n" + "".join(
+        conf = "\n# medallion.devservers.pgserver\n" + "".join(
             f"{key} = {_conf_value(value)}\n" for key, value in DEFAULT_SETTINGS.items()
         )
         with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as handle:
             handle.write(conf)
         (self.data_dir / "pg_hba.conf").write_text(
-            "# medallion.testing.pgserver: trust the unix socket (mode 0700: the server's OS user\n"
-            "# only), a scram-sha-256 password for TCP from 127.0.0.1.\n"
+            "# medallion.devservers.pgserver: trust the unix socket (mode 0700: the server's OS\n"
+            "# user only), a scram-sha-256 password for TCP from 127.0.0.1.\n"
             "local   all           all                   trust\n"
             "host    all           all   127.0.0.1/32    scram-sha-256\n"
             "host    replication   all   127.0.0.1/32    scram-sha-256\n",
@@ -646,10 +646,10 @@ class PgServer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m medallion.testing.pgserver DIR`: start a server, print its DSN, wait for Ctrl-C
+    """`python -m medallion.devservers.pgserver DIR`: start a server, print its DSN, wait for Ctrl-C
     (or SIGTERM), stop it."""
     parser = argparse.ArgumentParser(
-        prog="python -m medallion.testing.pgserver",
+        prog="python -m medallion.devservers.pgserver",
         description="Start a throwaway PostgreSQL server under DIR and print its DSN; "
         "Ctrl-C stops it.",
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from medallion.testing.pgserver import free_port
+from medallion.devservers.pgserver import free_port
 
 __all__ = ["MySqlServer", "MySqlServerError"]
 
