@@ -10,7 +10,7 @@ the watermark and exports that snapshot; ADBC reads the rows in it (binary COPY 
 C++; medallion.ingest.database). This script measures that against the alternatives (a plain
 ADBC read, connectorx, psycopg's CSV COPY) and a baseline.
 
-A throwaway PostgreSQL server (medallion.testing.pgserver.PgServer, on this machine, over TCP on
+A throwaway PostgreSQL server (medallion.devservers.pgserver.PgServer, on this machine, over TCP on
 127.0.0.1) gets a table `public.orders` shaped like the OLTP template's (id serial primary key,
 customer_id int, order_date timestamp, status text, total_amount numeric(12,2), shipping_address
 text, created_at and updated_at timestamptz), filled with `--rows` rows (default 1M) by one
@@ -697,7 +697,7 @@ class ErrorProbe:
 
 
 def probe_errors(dsn: str, cases: Sequence[Case]) -> ErrorProbe:
-    from medallion.testing.pgserver import free_port
+    from medallion.devservers.pgserver import free_port
 
     situations = {
         "missing table": (dsn, "SELECT * FROM public.no_such_table"),
@@ -905,7 +905,8 @@ def report(
         f"Run on {date.today().isoformat()} with:",
         f"    {command}",
         f"Machine: {machine(packages)}; PostgreSQL {table.server_version} on the same machine "
-        f"(medallion.testing.pgserver, {', '.join(f'{k}={v}' for k, v in SERVER_SETTINGS.items())}"
+        "(medallion.devservers.pgserver, "
+        f"{', '.join(f'{k}={v}' for k, v in SERVER_SETTINGS.items())}"
         ", fsync off), clients over TCP on 127.0.0.1.",
         f"Code measured: {package_source('medallion')}.",
         f"Load average (1 min) before / after the benchmark: {load[0]:.2f} / {load[1]:.2f} "
@@ -1016,7 +1017,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped = [f"{c.name} (`{c.module}`)" for c in chosen if not available(c)]
     compile_bytecode("medallion")
 
-    from medallion.testing.pgserver import PgServer
+    from medallion.devservers.pgserver import PgServer
 
     with tempfile.TemporaryDirectory(prefix="medallion-bench-pg-", dir=args.workdir) as tmp:
         work = Path(tmp)

@@ -1,4 +1,4 @@
-"""MariaDB fixtures: a real server (medallion.testing.mysqlserver), no mocks.
+"""MariaDB fixtures: a real server (medallion.devservers.mysqlserver), no mocks.
 
 - `mysql` (session): one started MySqlServer shared by the session's tests (never stop or kill
   it; a test that crashes a server takes its own from `make_mysql`).
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from medallion.testing.mysqlserver import MySqlServer, MySqlServerError
+from medallion.devservers.mysqlserver import MySqlServer, MySqlServerError
 
 
 def start_or_fail(server: MySqlServer) -> MySqlServer:

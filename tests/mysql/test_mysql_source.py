@@ -15,10 +15,10 @@ from typing import Any
 import pyarrow as pa
 import pymysql
 
+from medallion.devservers.mysqlserver import MySqlServer
 from medallion.mysqlconn import parse_dsn
 from medallion.project import Project
 from medallion.storage import snapshot, tables
-from medallion.testing.mysqlserver import MySqlServer
 
 ITEMS_DDL = """
 CREATE TABLE items (

@@ -1,4 +1,4 @@
-"""PostgreSQL fixtures: a real server (medallion.testing.pgserver), no mocks.
+"""PostgreSQL fixtures: a real server (medallion.devservers.pgserver), no mocks.
 
 - `pg` (session): one started PgServer shared by the session's tests. Do not stop or kill it; a
   test that needs to crash a server takes its own from `make_pg`.
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from medallion.testing.pgserver import PgServer, PgServerError
+from medallion.devservers.pgserver import PgServer, PgServerError
 
 
 def start_or_fail(server: PgServer) -> PgServer:

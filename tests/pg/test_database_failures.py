@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from medallion.devservers.pgserver import PgServer
 from medallion.project import Project
 from medallion.storage import tables
-from medallion.testing.pgserver import PgServer
 
 PASSWORD = "Sup3rSecretPw"
 

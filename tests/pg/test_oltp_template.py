@@ -20,10 +20,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from medallion.devservers.pgserver import PgServer
 from medallion.project import Project
 from medallion.storage import tables
 from medallion.templates import get_template
-from medallion.testing.pgserver import PgServer
 
 TABLES = ("customers", "products", "orders", "order_items")
 

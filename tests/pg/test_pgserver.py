@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from medallion.testing.pgserver import PgServer, PgServerError, find_pg_bin
+from medallion.devservers.pgserver import PgServer, PgServerError, find_pg_bin
 
 
 def _recv_exact(sock: socket.socket, size: int) -> bytes:
@@ -241,7 +241,7 @@ def test_the_server_runs_unprivileged(tmp_path: Path) -> None:
 
 def test_command_line_prints_a_dsn_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medallion.testing.pgserver", str(tmp_path / "pg")],
+        [sys.executable, "-m", "medallion.devservers.pgserver", str(tmp_path / "pg")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -20,8 +20,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from medallion.devservers.pgserver import PgServer
 from medallion.project import Project
-from medallion.testing.pgserver import PgServer
 
 CONFIG = """\
 name: p

@@ -29,8 +29,8 @@ def demo_environment(dest: Path) -> Iterator[dict[str, str]]:
     if os.environ.get("OLTP_SOURCE_DSN") and os.environ.get("WAREHOUSE_DSN"):
         yield {}
         return
+    from medallion.devservers.pgserver import PgServer, PgServerError
     from medallion.errors import TemplateError
-    from medallion.testing.pgserver import PgServer, PgServerError
 
     server = PgServer(dest / ".pgdata")
     try:

@@ -4,7 +4,7 @@
         pg.create_database("shop")
         dsn = pg.dsn("shop")                       # postgresql://medallion:secret@127.0.0.1:PORT/shop
 
-    python -m medallion.testing.pgserver DIR       # start one, print its DSN, stop on Ctrl-C
+    python -m medallion.devservers.pgserver DIR       # start one, print its DSN, stop on Ctrl-C
 
 The server listens on 127.0.0.1 only, on a free port chosen automatically. TCP connections need
 the password (scram-sha-256, so a wrong password is a real authentication failure, SQLSTATE
@@ -27,9 +27,7 @@ deleted by cleanup() (which leaving the `with` block calls).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import pwd
 import re
 import shlex
 import shutil
@@ -39,12 +37,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
+from typing import Self
 from urllib.parse import quote
 
-__all__ = ["PgServer", "PgServerError", "find_pg_bin", "main"]
+from medallion.devservers._server import (
+    LocalServer,
+    LocalServerError,
+    free_port,
+    pid_alive,
+    run_as,
+)
+
+__all__ = ["PgServer", "PgServerError", "find_pg_bin", "free_port", "main"]
 
 REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 """What a PostgreSQL bin directory must hold to be usable."""
@@ -78,7 +85,7 @@ DEFAULT_SETTINGS: dict[str, str] = {
 """postgresql.conf settings written when the cluster is created (`settings=` overrides them)."""
 
 
-class PgServerError(RuntimeError):
+class PgServerError(LocalServerError):
     """The server could not be found, created, started or stopped; the message says why."""
 
 
@@ -115,64 +122,6 @@ def find_pg_bin() -> Path | None:
     return None
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (the kernel's choice for an ephemeral bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state, ppid, ...); None if gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    return text.rpartition(")")[2].split()
-
-
-def _pid_alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie: a killed postmaster is reparented to
-    init, and an init that does not reap (as in some containers) leaves it a zombie forever."""
-    if Path("/proc/self/stat").exists():
-        fields = _proc_stat(pid)
-        return fields is not None and fields[0] not in ("Z", "X")
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _children(pid: int) -> list[int]:
-    """The live child processes of `pid` (Linux /proc; empty elsewhere)."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return []
-    children = []
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            fields = _proc_stat(int(entry.name))
-            if fields is not None and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-                children.append(int(entry.name))
-    return children
-
-
-def _wait_dead(pids: Iterable[int], timeout: float) -> bool:
-    """Wait until none of `pids` is alive; False if some still are after `timeout` seconds."""
-    pending = list(pids)
-    deadline = time.monotonic() + timeout
-    while True:
-        pending = [pid for pid in pending if _pid_alive(pid)]
-        if not pending:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-
-
 def _conf_value(value: object) -> str:
     """A postgresql.conf value, single-quoted (any setting may be quoted)."""
     if isinstance(value, bool):
@@ -190,7 +139,7 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-class PgServer:
+class PgServer(LocalServer):
     """One PostgreSQL cluster under `root`, started with start() and stopped with stop().
 
     `port=None` picks a free port (kept across restart()). `user`/`password` are the superuser
@@ -200,6 +149,11 @@ class PgServer:
 
     A later PgServer on the same root reuses the cluster (created with the first one's user and
     password)."""
+
+    error = PgServerError
+    product = "PostgreSQL"
+    main_process = "the postmaster"
+    child_process = "a backend"
 
     def __init__(
         self,
@@ -213,15 +167,11 @@ class PgServer:
         settings: Mapping[str, object] | None = None,
         timeout: float = 60.0,
     ) -> None:
-        self.root = Path(root).absolute()
-        self.host = "127.0.0.1"
-        self._auto_port = port is None
-        self.port: int = free_port(self.host) if port is None else port
+        super().__init__(root, port=port, timeout=timeout)
         self.user = user
         self.password = password
         self.os_user = os_user
         self.settings = dict(settings or {})
-        self.timeout = timeout
         self._bin_override = Path(bin_dir) if bin_dir is not None else None
         self.bin_dir: Path | None = None
         # Where things go; _prepare() may move them (private directory, short socket path).
@@ -230,8 +180,6 @@ class PgServer:
         self.socket_dir = self.root / "sock"
         self._prepared = False
         self._as_server: list[str] = []  # command prefix that runs as the server's OS user
-        self._owner: tuple[int, int] | None = None  # (uid, gid) to chown to when root
-        self._private_dirs: list[Path] = []  # made under /tmp by us, removed by cleanup()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -243,22 +191,10 @@ class PgServer:
         )
 
     @property
-    def running(self) -> bool:
-        """Whether a postmaster is alive on this data directory."""
-        pid = self._postmaster_pid()
-        return pid is not None and _pid_alive(pid)
-
-    @property
     def pid(self) -> int | None:
-        """The postmaster's process id while it runs."""
+        """The postmaster's process id while it runs (on this data directory)."""
         pid = self._postmaster_pid()
-        return pid if pid is not None and _pid_alive(pid) else None
-
-    def start(self) -> PgServer:
-        """Create the cluster if needed, start it and wait until it accepts TCP connections.
-
-        A server already running on this data directory is adopted (its port included)."""
-        return self._start(allow_new_port=self._auto_port)
+        return pid if pid is not None and pid_alive(pid) else None
 
     def stop(self) -> None:
         """Shut down cleanly (`pg_ctl stop -m fast`: connections are closed, no recovery needed
@@ -270,7 +206,7 @@ class PgServer:
         pid = self._postmaster_pid()
         if pid is None:
             return
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             self._remove_stale_pidfile()
             return
         offset = self._log_size()
@@ -286,30 +222,6 @@ class PgServer:
             )
         # A non-reaping init leaves the stopped postmaster a zombie with its pid file removed;
         # nothing else to clean up.
-
-    def kill(self) -> None:
-        """SIGKILL the postmaster and every backend at once, as a machine crash or an OOM kill
-        of the whole server would. (Killing only the postmaster is not enough: a backend busy
-        streaming a COPY checks for postmaster death only when it has to wait, so a fast
-        client can read the whole result from an orphan.) The next start runs crash
-        recovery."""
-        pid = self._postmaster_pid()
-        if pid is None or not _pid_alive(pid):
-            raise PgServerError(f"PostgreSQL is not running (data {self.data_dir}): cannot kill")
-        children = _children(pid)
-        os.kill(pid, signal.SIGKILL)
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
-        if not _wait_dead([pid, *children], 10):
-            raise PgServerError(f"the postmaster (pid {pid}) or a backend survived SIGKILL")
-
-    def restart(self) -> None:
-        """Stop if running (cleanly), then start again on the same port and data directory;
-        after kill() this is a start with crash recovery."""
-        if self.running:
-            self.stop()
-        self._start(allow_new_port=False)
 
     def create_database(self, name: str) -> None:
         """CREATE DATABASE name (owned by `user`)."""
@@ -337,26 +249,15 @@ class PgServer:
     def cleanup(self) -> None:
         """Stop the server and delete the directories made under /tmp (a private cluster
         directory, a short socket directory). Files under `root` are left alone."""
-        self.stop()
-        for path in self._private_dirs:
-            shutil.rmtree(path, ignore_errors=True)
-        self._private_dirs.clear()
+        super().cleanup()
         self._prepared = False
-
-    def __enter__(self) -> PgServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"PgServer({self.host}:{self.port}, data={str(self.data_dir)!r}, {state})"
+
+    def _where(self) -> str:
+        return f" (data {self.data_dir})"
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -397,29 +298,18 @@ class PgServer:
             self._as_server, self._owner = [], None
             return
         try:
-            entry = pwd.getpwnam(self.os_user)
+            self._as_server, self._owner = run_as(self.os_user)
         except KeyError:
             raise PgServerError(
                 f"running as root, but PostgreSQL refuses to run as root and the unprivileged OS "
                 f"user {self.os_user!r} to run it as does not exist: create it (useradd --system "
                 f"{self.os_user}), pass os_user=..., or run as a non-root user"
             ) from None
-        self._owner = (entry.pw_uid, entry.pw_gid)
-        runuser, setpriv = shutil.which("runuser"), shutil.which("setpriv")
-        if runuser:
-            self._as_server = [runuser, "-u", self.os_user, "--"]
-        elif setpriv:
-            self._as_server = [setpriv, f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}"]
-            self._as_server += ["--init-groups", "--"]
-        else:
+        except FileNotFoundError:
             raise PgServerError(
                 "running as root needs runuser or setpriv (util-linux) to run PostgreSQL as "
                 f"{self.os_user!r}: install util-linux, or run as a non-root user"
-            )
-
-    def _chown(self, path: Path) -> None:
-        if self._owner is not None:
-            os.chown(path, *self._owner)
+            ) from None
 
     def _server_can_reach(self, path: Path) -> bool:
         if not self._as_server:
@@ -427,13 +317,9 @@ class PgServer:
         result = self._run(["test", "-x", str(path)], as_server=True)
         return result.returncode == 0
 
-    def _private_dir(self, prefix: str) -> Path:
+    def _short_private_dir(self, prefix: str) -> Path:
         """A fresh directory with a short path under /tmp, owned by the server's user."""
-        parent = "/tmp" if Path("/tmp").is_dir() else tempfile.gettempdir()
-        path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-        self._chown(path)
-        self._private_dirs.append(path)
-        return path
+        return self._private_dir(prefix, "/tmp" if Path("/tmp").is_dir() else tempfile.gettempdir())
 
     def _prepare(self) -> None:
         """Find the binaries, decide who runs the server and where its files go."""
@@ -444,12 +330,12 @@ class PgServer:
         self.root.mkdir(parents=True, exist_ok=True)
         base = self.root
         if not self._server_can_reach(self.root):
-            base = self._private_dir("medallion-pg-")
+            base = self._short_private_dir("medallion-pg-")
         self.data_dir = base / "data"
         self.log_path = base / "postgres.log"
         self.socket_dir = base / "sock"
         if len(str(self.socket_dir)) + _SOCKET_NAME_MAX > _SOCKET_PATH_MAX:
-            self.socket_dir = self._private_dir("pgsock-")
+            self.socket_dir = self._short_private_dir("pgsock-")
         self.socket_dir.mkdir(mode=0o700, exist_ok=True)
         self._chown(self.socket_dir)
         self.log_path.touch(exist_ok=True)
@@ -483,14 +369,14 @@ class PgServer:
                 f"initdb failed (data {self.data_dir}), exit {result.returncode}:\n"
                 + (result.stderr or result.stdout).strip()
             )
-        conf = "\n# medallion.testing.pgserver\n" + "".join(
+        conf = "\n# medallion.devservers.pgserver\n" + "".join(
             f"{key} = {_conf_value(value)}\n" for key, value in DEFAULT_SETTINGS.items()
         )
         with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as handle:
             handle.write(conf)
         (self.data_dir / "pg_hba.conf").write_text(
-            "# medallion.testing.pgserver: trust the unix socket (mode 0700: the server's OS user\n"
-            "# only), a scram-sha-256 password for TCP from 127.0.0.1.\n"
+            "# medallion.devservers.pgserver: trust the unix socket (mode 0700: the server's OS\n"
+            "# user only), a scram-sha-256 password for TCP from 127.0.0.1.\n"
             "local   all           all                   trust\n"
             "host    all           all   127.0.0.1/32    scram-sha-256\n"
             "host    replication   all   127.0.0.1/32    scram-sha-256\n",
@@ -499,7 +385,10 @@ class PgServer:
 
     # -- start and stop -----------------------------------------------------------------------
 
-    def _start(self, *, allow_new_port: bool) -> PgServer:
+    def _start(self, *, keep_port: bool) -> Self:
+        """Create the cluster if needed, start it and wait until it accepts TCP connections.
+
+        A server already running on this data directory is adopted (its port included)."""
         self._prepare()
         self._initdb()
         if self.running:
@@ -508,7 +397,7 @@ class PgServer:
                 self.port = int(port)
             return self
         self._remove_stale_pidfile()
-        attempts = 5 if allow_new_port else 1
+        attempts = 5 if self._auto_port and not keep_port else 1
         for attempt in range(attempts):
             offset = self._log_size()
             result = self._pg_ctl_start()
@@ -549,20 +438,20 @@ class PgServer:
 
     def _wait_accepting(self) -> bool:
         """pg_ctl -w waited for "ready"; confirm the TCP port takes connections."""
-        deadline = time.monotonic() + self.timeout
-        while True:
+
+        def accepting() -> bool:
             try:
                 with socket.create_connection((self.host, self.port), timeout=1):
                     return True
             except OSError:
-                if time.monotonic() >= deadline or not self.running:
-                    return False
-                time.sleep(0.05)
+                return False
+
+        return self._wait_until(accepting, 0.05)
 
     def _stop_immediately(self) -> None:
         """After a failed start: make sure no half-started postmaster lingers."""
         pid = self._postmaster_pid()
-        if pid is not None and _pid_alive(pid):
+        if pid is not None and pid_alive(pid):
             self._run(
                 [self._bin("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "immediate", "-w"],
                 as_server=True,
@@ -617,39 +506,28 @@ class PgServer:
                 first = lock_file.read_text().split("\n", 1)[0].strip()
             except (OSError, UnicodeDecodeError):
                 continue
-            if first.isdigit() and not _pid_alive(int(first)):
+            if first.isdigit() and not pid_alive(int(first)):
                 lock_file.unlink(missing_ok=True)
                 if lock_file.name.endswith(".lock"):  # the socket file itself
                     lock_file.with_name(lock_file.name.removesuffix(".lock")).unlink(
                         missing_ok=True
                     )
 
-    def _log_size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except OSError:
-            return 0
-
     def _log_excerpt(self, offset: int) -> str:
         """The server log's last lines written since `offset` (or the last lines at all)."""
-        try:
-            data = self.log_path.read_bytes()
-        except OSError:
+        tail = self._log_tail(_LOG_TAIL_LINES, offset)
+        if tail is None:
             return ""
-        text = data[offset:].decode("utf-8", "replace").strip()
-        if not text:
-            text = data.decode("utf-8", "replace").strip()
-        if not text:
+        if not tail:
             return f"\n(the server log {self.log_path} is empty)"
-        lines = text.splitlines()[-_LOG_TAIL_LINES:]
-        return f"\n--- last lines of {self.log_path} ---\n" + "\n".join(lines)
+        return f"\n--- last lines of {self.log_path} ---\n" + tail
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m medallion.testing.pgserver DIR`: start a server, print its DSN, wait for Ctrl-C
+    """`python -m medallion.devservers.pgserver DIR`: start a server, print its DSN, wait for Ctrl-C
     (or SIGTERM), stop it."""
     parser = argparse.ArgumentParser(
-        prog="python -m medallion.testing.pgserver",
+        prog="python -m medallion.devservers.pgserver",
         description="Start a throwaway PostgreSQL server under DIR and print its DSN; "
         "Ctrl-C stops it.",
     )

@@ -13,18 +13,14 @@ PostgreSQL, MariaDB allows it when told so.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
 import subprocess
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
-from medallion.testing.pgserver import free_port
+from medallion.devservers._server import LocalServer, LocalServerError
 
 __all__ = ["MySqlServer", "MySqlServerError"]
 
@@ -37,7 +33,7 @@ _INSTALL_HINT = (
 )
 
 
-class MySqlServerError(RuntimeError):
+class MySqlServerError(LocalServerError):
     """The server could not be set up, started or stopped; the message says why."""
 
 
@@ -51,28 +47,32 @@ def _find(*names: str) -> str | None:
     return None
 
 
-class MySqlServer:
+class MySqlServer(LocalServer):
+    error = MySqlServerError
+    product = "MariaDB"
+    main_process = "mariadbd"
+
     def __init__(self, root: Path | str, port: int | None = None) -> None:
-        self.root = Path(root).absolute()
+        super().__init__(root, port=port or None, timeout=60.0)
         self.data_dir = self.root / "data"
         self.log_path = self.root / "mysqld.log"
-        self.port = port or free_port()
         self.password = PASSWORD
         # unix socket paths are limited to ~107 bytes: a short private directory
-        self._sock_dir = Path(tempfile.mkdtemp(prefix="my-"))
+        self._sock_dir = self._private_dir("my-")
         self.socket = self._sock_dir / "mysqld.sock"
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- public ---------------------------------------------------------------------------
 
     def dsn(self, database: str = "") -> str:
-        return f"mysql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{database}"
+        return f"mysql://{USER}:{PASSWORD}@{self.host}:{self.port}/{database}"
 
     @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def pid(self) -> int | None:
+        """mariadbd's process id while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
-    def start(self) -> MySqlServer:
+    def _start(self, *, keep_port: bool) -> Self:
         server = _find("mariadbd", "mysqld")
         install = _find("mariadb-install-db", "mysql_install_db")
         if server is None or install is None:
@@ -104,7 +104,7 @@ class MySqlServer:
                     f"--datadir={self.data_dir}",
                     f"--socket={self.socket}",
                     f"--port={self.port}",
-                    "--bind-address=127.0.0.1",
+                    f"--bind-address={self.host}",
                     f"--pid-file={self.root / 'mysqld.pid'}",
                     "--skip-log-bin",
                     "--innodb-buffer-pool-size=64M",
@@ -150,14 +150,6 @@ class MySqlServer:
     def drop_database(self, name: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS `{name}`")
 
-    def kill(self) -> None:
-        """SIGKILL the server, as a crash would; the next start runs crash recovery."""
-        if not self.running:
-            raise MySqlServerError("MariaDB is not running: cannot kill")
-        assert self._proc is not None
-        self._proc.kill()
-        self._proc.wait(10)
-
     def stop(self) -> None:
         if self._proc is None:
             return
@@ -170,53 +162,35 @@ class MySqlServer:
                 self._proc.wait(10)
         self._proc = None
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self._sock_dir, ignore_errors=True)
-
-    def __enter__(self) -> MySqlServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
-
     # -- private --------------------------------------------------------------------------
 
     @staticmethod
     def _os_user() -> str:
         return pwd.getpwuid(os.geteuid()).pw_name
 
-    def _wait_ready(self, timeout: float = 60.0) -> None:
+    def _reap(self) -> None:
+        if self._proc is not None:
+            self._proc.wait(10)
+
+    def _wait_ready(self) -> None:
         import pymysql
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                raise MySqlServerError(
-                    f"mariadbd exited with {self._proc.returncode}:\n{self._log_tail()}"
-                )
-            with contextlib.suppress(pymysql.err.OperationalError):
+        def accepting() -> bool:
+            try:
                 pymysql.connect(unix_socket=str(self.socket), user="root").close()
-                return
-            time.sleep(0.1)
-        self.stop()
-        raise MySqlServerError(f"mariadbd did not accept connections in {timeout:.0f} s")
+            except pymysql.err.OperationalError:
+                return False
+            return True
 
-    def _log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        if self._wait_until(accepting, 0.1):
+            return
+        assert self._proc is not None
+        if self._proc.poll() is not None:
+            raise MySqlServerError(
+                f"mariadbd exited with {self._proc.returncode}:\n{self._log_tail(30) or ''}"
+            )
+        self.stop()
+        raise MySqlServerError(f"mariadbd did not accept connections in {self.timeout:.0f} s")
 
     def __repr__(self) -> str:
         return f"MySqlServer({self.root}, port={self.port}, running={self.running})"

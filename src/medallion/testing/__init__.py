@@ -1,1 +1,0 @@
-"""Test helpers that need no extra dependencies (a throwaway PostgreSQL server: `pgserver`)."""
