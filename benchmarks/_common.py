@@ -25,7 +25,8 @@ from importlib import metadata
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-DOC = BENCH_DIR.parent / "docs" / "benchmarks.md"
+REPO = BENCH_DIR.parent  # the repository root: what is shown is relative to it
+DOC = REPO / "docs" / "benchmarks.md"
 PYTHON = sys.executable
 MEDALLION = Path(sys.executable).parent / "medallion"  # the console script of this environment
 
@@ -116,7 +117,7 @@ def measure(
         )
     if check and sample.returncode != 0:
         raise RuntimeError(
-            f"{' '.join(map(os.fspath, argv))} exited with {sample.returncode}\n"
+            f"{' '.join(_shown_word(a) for a in argv)} exited with {sample.returncode}\n"
             f"--- stdout\n{sample.stdout[-4000:]}\n--- stderr\n{sample.stderr[-4000:]}"
         )
     return sample
@@ -220,20 +221,58 @@ def machine(packages: Sequence[str] = ("medallion", "duckdb", "deltalake", "pyar
     )
 
 
+def _within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str | None:
+    """`path` relative to `root` ("." for root itself), or None if it is not inside it. Both are
+    compared as given (made absolute) and with symbolic links resolved, so a venv's `bin/python`
+    (a link to the base interpreter) counts as inside the venv."""
+    for p, r in (
+        (os.path.abspath(path), os.path.abspath(root)),
+        (os.path.realpath(path), os.path.realpath(root)),
+    ):
+        if p == r or p.startswith(r.rstrip(os.sep) + os.sep):
+            return Path(os.path.relpath(p, r)).as_posix()
+    return None
+
+
+def shown(path: str | os.PathLike[str]) -> str:
+    """`path` (absolute, or relative to the current folder) as the benchmarks print it: never an
+    absolute path of this machine, which must not reach docs/benchmarks.md (nor any committed
+    file). Inside the repository: relative to its root (`src/medallion`); under the temporary
+    folder: `$TMPDIR/...`; anywhere else: only its name, marked as outside the repository."""
+    inside = _within(path, REPO)
+    if inside is not None:
+        return inside
+    temporary = _within(path, tempfile.gettempdir())
+    if temporary is not None:
+        return "$TMPDIR" if temporary == "." else f"$TMPDIR/{temporary}"
+    name = Path(os.path.abspath(path)).name
+    return f"<outside the repository>/{name}" if name else "<outside the repository>"
+
+
 def package_source(name: str) -> str:
     """Where `name` is imported from, with the git commit when it is a checkout (and whether it
-    has uncommitted changes), so a result can be tied to the code measured."""
+    has uncommitted changes), so a result can be tied to the code measured. The folder is shown
+    relative to the root of its checkout (`src/medallion`), never as an absolute path."""
     spec = importlib.util.find_spec(name)
     if spec is None or spec.origin is None:
         return f"{name} not importable"
     folder = Path(spec.origin).parent
-    where = f"{name} {_version(name)} from {folder}"
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD")
+    top = git("rev-parse", "--show-toplevel") if commit else ""
+    if _within(folder, REPO) is not None:
+        where = shown(folder)  # this checkout, the benchmarks' own
+    elif top and _within(folder, top) is not None:
+        where = f"{_within(folder, top)} of another checkout"
+    elif {"site-packages", "dist-packages"} & set(folder.parts):
+        where = "an installed copy (site-packages)"
+    else:
+        where = shown(folder)
+    where = f"{name} {_version(name)} from {where}"
     if not commit:
         return where
     dirty = git("status", "--porcelain", "--untracked-files=no", ".")
@@ -259,7 +298,7 @@ def publish(text: str, section: str, write_docs: bool) -> None:
     print(text)
     if write_docs:
         replace_section(DOC, section, text)
-        print(f"wrote the '{section}' section of {DOC}")
+        print(f"wrote the '{section}' section of {shown(DOC)}")
 
 
 def replace_section(doc: Path, heading: str, body: str) -> None:
@@ -293,11 +332,44 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: 
     return "\n".join(lines)
 
 
+def _shown_word(word: str | os.PathLike[str]) -> str:
+    """A word of a command run by a benchmark, for a message: an absolute path as `shown`."""
+    text = os.fspath(word)
+    return shown(text) if os.path.isabs(text) else text
+
+
+def _shown_arg(arg: str) -> str:
+    """An argument of this process's command line as shown: a path (absolute, or an existing
+    file or folder named with a folder in it or as a .py script) as `shown` puts it, also
+    after `--option=`; anything else quoted for the shell."""
+    option, eq, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+    if eq and not value:
+        return shlex.quote(arg)
+    if os.path.isabs(value) or (
+        os.path.exists(value) and (os.sep in value or value.endswith(".py"))
+    ):
+        # unquoted, so that $TMPDIR expands
+        return f"{shlex.quote(option) if option else ''}{eq}{shown(value)}"
+    return shlex.quote(arg)
+
+
+def python_shown() -> str:
+    """The interpreter as shown in a command line: relative to the repository root when it is
+    in it (`.venv/bin/python`, the repository's own venv), else plain `python`: a temporary
+    venv's or the system's interpreter is not named (its path belongs to this machine)."""
+    inside = _within(sys.executable, REPO)
+    return inside if inside is not None else "python"
+
+
 def command_line() -> str:
-    """The command that started this process, exactly as typed (with PYTHONPATH if set)."""
-    command = shlex.join(sys.orig_argv)
+    """The command that started this process, as typed (with PYTHONPATH if set), but with no
+    absolute path of this machine: the interpreter as `python_shown`, paths as `shown` (the
+    script relative to the repository root, `python benchmarks/retail.py --rows ...`)."""
+    _, *args = sys.orig_argv
+    command = " ".join([python_shown(), *map(_shown_arg, args)])
     if os.environ.get("PYTHONPATH"):
-        command = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} {command}"
+        entries = os.environ["PYTHONPATH"].split(os.pathsep)
+        command = f"PYTHONPATH={os.pathsep.join(shown(e) if e else e for e in entries)} {command}"
     return command
 
 

@@ -98,6 +98,7 @@ from _common import (
     package_source,
     publish,
     scale_label,
+    shown,
 )
 from _common import measure as common_measure
 
@@ -294,7 +295,7 @@ def read_summary(lakehouse: Path) -> dict[str, Any]:
         [PYTHON, __file__, SUMMARY_FLAG, str(lakehouse)], capture_output=True, text=True
     )
     if done.returncode != 0:
-        raise SystemExit(f"summarising {lakehouse} failed:\n{done.stderr[-4000:]}")
+        raise SystemExit(f"summarising {shown(lakehouse)} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout)
 
 
@@ -844,7 +845,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeat < 1 or any(r < 1 for r in args.rows):
         parser.error("--rows and --repeat must be positive")
     if not MEDALLION.exists():
-        parser.error(f"{MEDALLION} not found: run with the Python of medallion's environment")
+        parser.error(
+            f"{shown(MEDALLION)} not found: run with the Python of medallion's environment"
+        )
     if args.write_docs and set(only) != set(CONTENDERS):
         parser.error("--write-docs needs every contender (leave out --only)")
     command = command_line()

@@ -86,6 +86,7 @@ from _common import (
     package_source,
     publish,
     scale_label,
+    shown,
 )
 
 SECTION = "Incremental runs"
@@ -334,7 +335,7 @@ def run_cli(project: Path) -> tuple[Sample, dict[str, Any]]:
     sample = measure([MEDALLION, "run", "--json"], cwd=project, env=ENV)
     report = json.loads(sample.stdout)
     if report["status"] != "success":
-        raise SystemExit(f"run failed in {project}: {report['error']}")
+        raise SystemExit(f"run failed in {shown(project)}: {report['error']}")
     return sample, report
 
 
@@ -1149,7 +1150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.new_ids < 0 or args.phase_runs < 0:
         parser.error("--new-ids and --phase-runs must not be negative")
     if not MEDALLION.exists():
-        parser.error(f"{MEDALLION} not found: run with the Python of medallion's environment")
+        parser.error(
+            f"{shown(MEDALLION)} not found: run with the Python of medallion's environment"
+        )
     command = command_line()
 
     compile_bytecode("medallion")

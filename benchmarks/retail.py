@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import statistics
 import sys
@@ -62,6 +61,7 @@ from _common import (
     PYTHON,
     Sample,
     Summary,
+    command_line,
     compile_bytecode,
     machine,
     markdown_table,
@@ -69,6 +69,7 @@ from _common import (
     package_source,
     publish,
     scale_label,
+    shown,
 )
 
 SECTION = "Retail pipeline"
@@ -210,7 +211,7 @@ def read_output(lakehouse: Path) -> Output:
             column = pq.read_table(dt.file_uris(), columns=[CHECK_COLUMN])[CHECK_COLUMN]
             check_sum = Decimal(pc.sum(column).as_py() or 0)
     if check_sum is None:
-        raise SystemExit(f"{CHECK_TABLE} was not written in {lakehouse}")
+        raise SystemExit(f"{CHECK_TABLE} was not written in {shown(lakehouse)}")
     return Output(tuple(rows), check_sum)
 
 
@@ -452,10 +453,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeat < 1 or any(r < 1 for r in args.rows):
         parser.error("--rows and --repeat must be positive")
     if not MEDALLION.exists():
-        parser.error(f"{MEDALLION} not found: run with the Python of medallion's environment")
-    command = shlex.join(sys.orig_argv)  # exactly as typed
-    if os.environ.get("PYTHONPATH"):
-        command = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} {command}"
+        parser.error(
+            f"{shown(MEDALLION)} not found: run with the Python of medallion's environment"
+        )
+    command = command_line()
 
     compile_bytecode("medallion")
     print("medallion --help start-up ...", flush=True)
