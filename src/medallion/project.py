@@ -168,22 +168,32 @@ class Project:
         reporter: Reporter | None = None,
         wait: float = 0.0,
     ) -> RunResult:
-        """Ingest sources and build models (all, or the selection), logging every step.
+        """Ingest sources and build models (all, or the selection), logging every step; then,
+        if the run succeeded, publish what it built to the targets that publish after runs.
 
         Holds the writer lock for the whole run (waiting up to `wait` seconds for it)."""
-        from medallion.runner.execute import execute_run
+        from medallion.publish import publish
+        from medallion.runner.execute import execute
+        from medallion.runner.plan import plan_run
+        from medallion.state.runlog import RunLog
 
-        self.validate()  # a broken project fails before taking the lock
+        ws = self.workspace
+        ws.validate()  # a broken project fails before taking the lock
         # one state-database connection for all of the run's bookkeeping
-        with self.writer(command or "run", wait), self.state.session():
-            return execute_run(
-                self.workspace,
-                select=select,
-                full_refresh=full_refresh,
+        with self.writer(command or "run", wait), ws.state.session():
+            plan = plan_run(ws, select, full_refresh)
+            selection = " ".join(select or []) or None
+            with RunLog(
+                ws.state,
                 trigger=trigger,
-                command=command,
+                command=command or "run",
+                selection=selection,
                 reporter=reporter,
-            )
+            ) as log:
+                execute(ws, plan, log)
+                if ws.config.publish and log.ok:
+                    publish(ws, log, tables=plan.nodes, only_after_run=True)
+                return log.finish()
 
     def pending_input(self, select: list[str] | None = None) -> dict[str, int | None]:
         """Sources with new input (new files per file source; None: a database or REST source
@@ -201,11 +211,22 @@ class Project:
         reporter: Reporter | None = None,
     ) -> RunResult:
         """Run the checks of the selected tables on their current data (nothing is rebuilt)."""
-        from medallion.runner.checks import execute_checks
+        from medallion.runner.plan import plan_test
+        from medallion.runner.test import execute_test
+        from medallion.state.runlog import RunLog
 
-        return execute_checks(
-            self.workspace, select=select, trigger=trigger, command=command, reporter=reporter
-        )
+        ws = self.workspace
+        plan = plan_test(ws, select)
+        selection = " ".join(select or []) or None
+        with RunLog(
+            ws.state,
+            trigger=trigger,
+            command=command or "test",
+            selection=selection,
+            reporter=reporter,
+        ) as log:
+            execute_test(ws, plan, log)
+            return log.finish("{n} check step(s) failed: {nodes}")
 
     def verify(self, runs: int | None = 20) -> Verification:
         """The row ledger of recent runs against the Delta log, plus every reconciliation."""
@@ -226,19 +247,15 @@ class Project:
     def replay(self, name: str) -> ReplayResult:
         """Move quarantined rows of a model that now pass its expectations into the model."""
         from medallion.quality import quarantine
-        from medallion.state.store import new_run_id
+        from medallion.state.runlog import RunLog
 
-        run_id = new_run_id()
-        with self.writer(f"quarantine replay {name}"):
-            self.state.start_run(
-                run_id, trigger="replay", command=f"quarantine replay {name}", selection=name
-            )
-            try:
-                result = quarantine.replay(self.workspace, name, run_id)
-            except BaseException as e:
-                self.state.end_run(run_id, "failed", error=str(e))
-                raise
-            self.state.end_run(run_id, "success")
+        command = f"quarantine replay {name}"
+        with (
+            self.writer(command),
+            RunLog(self.state, trigger="replay", command=command, selection=name) as log,
+        ):
+            result = quarantine.replay(self.workspace, name, log.run_id)
+            log.finish()
         return result
 
     # -- time travel and maintenance --------------------------------------------------------
@@ -322,11 +339,8 @@ class Project:
     ) -> RunResult:
         """Copy tables to the publish targets now (all, or the named ones), as a logged run.
         A table version already published to a target is skipped unless `force`."""
-        import time
-
-        from medallion.publish import execute_publish
-        from medallion.state.records import RunResult
-        from medallion.state.store import new_run_id
+        from medallion.publish import publish
+        from medallion.state.runlog import RunLog
 
         if not self.config.publish:
             raise ConfigError(
@@ -334,31 +348,11 @@ class Project:
                 file=self.root / PROJECT_FILE,
                 hint="add publish: {warehouse: {type: postgres, dsn: ..., tables: [gold.*]}}",
             )
-        run_id = new_run_id()
-        started = time.perf_counter()
-        self.state.start_run(
-            run_id, trigger="publish", command=command or "publish", selection=None
-        )
-        try:
-            steps = execute_publish(
-                self.workspace,
-                run_id,
-                targets=targets,
-                tables=tables,
-                force=force,
-                reporter=reporter,
-            )
-        except BaseException as e:
-            self.state.end_run(run_id, "failed", error=str(e))
-            raise
-        failed = [s for s in steps if s.status == "failed"]
-        status = "failed" if failed else "success"
-        error = f"{len(failed)} table(s) not published" if failed else None
-        self.state.end_run(run_id, status, error)
-        result = RunResult(run_id, status, steps, time.perf_counter() - started, error)
-        if reporter is not None:
-            reporter.run_finished(result)  # the reasons of failed steps, and the summary
-        return result
+        with RunLog(
+            self.state, trigger="publish", command=command or "publish", reporter=reporter
+        ) as log:
+            publish(self.workspace, log, targets=targets, tables=tables, force=force)
+            return log.finish("{n} table(s) not published")
 
     def check_results(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.check_results(run_id)

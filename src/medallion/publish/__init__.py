@@ -9,14 +9,14 @@ table's comment.
 from __future__ import annotations
 
 import fnmatch
-import time
 from typing import TYPE_CHECKING
 
-from medallion.errors import ConfigError, MedallionError, PublishError
+from medallion.errors import ConfigError, PublishError
 from medallion.state.records import StepResult
 
 if TYPE_CHECKING:
     from medallion.config.schema import PublishTable, PublishTarget
+    from medallion.state.runlog import RunLog
     from medallion.workspace import Workspace
 
 
@@ -116,20 +116,17 @@ def publish_step(
     res.note = f"-> {target.schema_name}.{name} ({entry.mode})"
 
 
-def execute_publish(
+def publish(
     ws: Workspace,
-    run_id: str,
+    log: RunLog,
     *,
     targets: list[str] | None = None,
     tables: list[str] | None = None,
     only_after_run: bool = False,
     force: bool = False,
-    first_step: int = 1,
-    reporter: object = None,
-) -> list[StepResult]:
-    """Publish steps for the chosen targets (all, or only those with after_run) into run_id."""
-    state = ws.state
-    results: list[StepResult] = []
+) -> None:
+    """Publish steps into the run `log` for the chosen targets (all, or only those with
+    after_run), limited to `tables` if given."""
     chosen = targets or list(ws.config.publish)
     for name in chosen:
         if name not in ws.config.publish:
@@ -153,35 +150,15 @@ def execute_publish(
             hint=(f"did you mean {guess}? " if guess else "")
             + f"published: {', '.join(sorted(published)) or 'nothing'}",
         )
-    step_no = first_step
     for name, entries in plans.items():
         target = ws.config.publish[name]
         for entry in entries:
             if tables and entry.table not in tables:
                 continue
-            res = StepResult(step_no, entry.table, "publish")
-            layer, table = entry.table.split(".", 1)
-            if reporter is not None:
-                reporter.step_started(step_no, entry.table, "publish")  # type: ignore[attr-defined]
-            state.start_step(run_id, step_no, "publish", layer, table)
-            t0 = time.perf_counter()
-            try:
-                publish_step(ws, name, target, entry, run_id, res, force=force)
-            except MedallionError as e:
-                res.status, res.error = "failed", str(e)
-            res.duration_s = time.perf_counter() - t0
-            state.end_step(
-                run_id,
-                step_no,
-                status=res.status,
-                rows_read=res.rows_read,
-                rows_written=res.rows_written,
-                duration_s=round(res.duration_s, 6),
-                error=res.error,
-                details=res.details or None,
+            log.step(
+                entry.table,
+                "publish",
+                lambda res, name=name, target=target, entry=entry: publish_step(
+                    ws, name, target, entry, log.run_id, res, force=force
+                ),
             )
-            if reporter is not None:
-                reporter.step_finished(res)  # type: ignore[attr-defined]
-            results.append(res)
-            step_no += 1
-    return results

@@ -1,4 +1,4 @@
-"""Plan and execute a run: ingest sources, build models, in dependency order, logging every step.
+"""Execute a run's plan: ingest sources, build models, in dependency order, logging every step.
 
 Semantics users rely on:
 - each table write is one Delta commit; a failed step commits nothing, so its table stays at the
@@ -13,159 +13,149 @@ from __future__ import annotations
 
 import json
 import re
-import time
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from medallion.config.names import QUARANTINE_SUFFIX
 from medallion.engine import attach
 from medallion.errors import ExecutionError, MedallionError
 from medallion.faults import fault_point
-from medallion.runner.checks import run_table_checks, singular_step
 from medallion.runner.python_models import run_python
-from medallion.state.records import Reporter, RunResult, SilentReporter, StepResult
-from medallion.state.store import new_run_id
+from medallion.state.records import StepResult
 
 if TYPE_CHECKING:
     from medallion.engine.base import Engine
+    from medallion.models.checks import SingularCheck
     from medallion.models.loader import Model
+    from medallion.runner.plan import Plan, Step
+    from medallion.state.runlog import RunLog
     from medallion.workspace import Workspace
 
 
-def execute_run(
-    ws: Workspace,
-    *,
-    select: list[str] | None = None,
-    full_refresh: bool | list[str] = False,
-    trigger: str = "cli",
-    command: str | None = None,
-    reporter: Reporter | None = None,
-) -> RunResult:
-    reporter = reporter or SilentReporter()
-    graph = ws.graph  # loads and validates everything before anything is written
-    plan = graph.select(select)
-    state = ws.state
-    resets = state.pending_resets() & set(plan)
-    if full_refresh is True:
-        refresh = set(plan)
-    else:
-        refresh = {graph.resolve(name) for name in full_refresh or []}
-        plan = [n for n in graph.order if n in set(plan) | refresh]
-    refresh |= resets
-    steps = [(node, _step_kind(ws, node)) for node in plan]
-    run_id = new_run_id()
-    state.start_run(
-        run_id, trigger=trigger, command=command or "run", selection=" ".join(select or []) or None
-    )
-    reporter.run_started(run_id, steps)
-    started = time.perf_counter()
-    results: list[StepResult] = []
+def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
+    """Walk the plan: each step through the run's lifecycle, in order; a step whose upstream
+    failed or was skipped is skipped; a table's checks right after its step; the singular
+    checks last."""
+    log.announce(plan.announced())
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
     written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
     engine = ws.new_engine()
     try:
-        for step_no, (node, kind) in enumerate(steps, start=1):
-            layer, table = node.split(".", 1)
-            blocked = [dep for dep in graph.up.get(node, []) if dep in broken]
+        for step in plan.steps:
+            blocked = [dep for dep in ws.graph.up.get(step.node, []) if dep in broken]
             if blocked:
-                reason = f"upstream {blocked[0]} {broken[blocked[0]]}"
-                res = StepResult(step_no, node, kind, status="skipped", error=reason)
-                state.add_skipped_step(run_id, step_no, kind, layer, table, reason)
-                broken[node] = "was skipped"
-                results.append(res)
-                reporter.step_finished(res)
+                log.skip(step.node, step.kind, f"upstream {blocked[0]} {broken[blocked[0]]}")
+                broken[step.node] = "was skipped"
                 continue
-            reporter.step_started(step_no, node, kind)
-            state.start_step(run_id, step_no, kind, layer, table)
-            t0 = time.perf_counter()
-            res = StepResult(step_no, node, kind)
-            try:
-                full = node in refresh
-                if full:
-                    res.details["full_refresh"] = True
-                if kind == "ingest":
-                    _ingest(ws, engine, node, run_id, full, res)
-                elif kind == "view":
-                    _view(ws, engine, ws.models[node], res)
-                else:
-                    _build(ws, engine, ws.models[node], run_id, res, full)
-                fault_point(f"after-commit:{node}")
-                _checkpoint(ws, node, kind, run_id, res)
-                if node in resets:
-                    state.clear_reset(node)
-                if res.delta_version is not None or kind == "view":
-                    written.add(node)
-                if ws.checks.tables.get(node):
-                    run_table_checks(ws, engine, node, res, written)
-                    failed_checks = [c for c in res.checks if c.failed]
-                    if failed_checks:
-                        res.status = "failed"
-                        res.error = "check(s) failed: " + "; ".join(
-                            f"{c.name}: {c.message}" for c in failed_checks
-                        )
-                        broken[node] = "failed its checks"
-            except MedallionError as e:
-                res.status = "failed"
-                res.error = str(e)
-                broken[node] = "failed"
-            except Exception as e:  # a bug or an unexpected library error: still log it
-                res.status = "failed"
-                res.error = f"internal error: {type(e).__name__}: {e}"
-                res.details["traceback"] = traceback.format_exc()
-                broken[node] = "failed"
-            res.duration_s = time.perf_counter() - t0
-            state.record_checks(run_id, step_no, res.checks)
-            state.end_step(
-                run_id,
-                step_no,
-                status=res.status,
-                rows_in=res.rows_in,
-                rows_read=res.rows_read,
-                rows_written=res.rows_written,
-                rows_dropped=res.rows_dropped,
-                rows_quarantined=res.rows_quarantined,
-                delta_version=res.delta_version,
-                duration_s=round(res.duration_s, 6),
-                error=res.error,
-                details=res.details or None,
+            res = log.step(
+                step.node,
+                step.kind,
+                lambda res, step=step: _run_step(ws, engine, step, log.run_id, res, written),
             )
-            results.append(res)
-            reporter.step_finished(res)
-        for check in ws.checks.singular:
-            if not select or all(t in plan for t in check.tables):
-                results.append(
-                    singular_step(ws, engine, check, run_id, len(results) + 1, broken, reporter)
-                )
-        if ws.config.publish and not any(r.status == "failed" for r in results):
-            from medallion.publish import execute_publish
-
-            # after a successful run: the targets that publish after runs, the tables this
-            # run may have changed
-            results.extend(
-                execute_publish(
-                    ws,
-                    run_id,
-                    tables=plan,
-                    only_after_run=True,
-                    first_step=len(results) + 1,
-                    reporter=reporter,
-                )
-            )
-    except BaseException as e:
-        # Ctrl-C or a crash between steps: the run is recorded as failed, tables stay valid
-        state.end_run(run_id, "failed", error=f"interrupted: {type(e).__name__}")
-        raise
+            if res.status == "failed":
+                checks_failed = any(c.failed for c in res.checks)
+                broken[step.node] = "failed its checks" if checks_failed else "failed"
+        for check in plan.singular:
+            singular_step(ws, engine, check, log, broken)
     finally:
         engine.close()
-    failed = [r for r in results if r.status == "failed"]
-    status = "failed" if failed else "success"
-    error = None
-    if failed:
-        error = f"{len(failed)} step(s) failed: " + ", ".join(r.node for r in failed)
-    state.end_run(run_id, status, error)
-    result = RunResult(run_id, status, results, time.perf_counter() - started, error)
-    reporter.run_finished(result)
-    return result
+
+
+def _run_step(
+    ws: Workspace, engine: Engine, step: Step, run_id: str, res: StepResult, written: set[str]
+) -> None:
+    """One ingest, view or model step, then its table's checks (a failed check fails it)."""
+    node = step.node
+    if step.full_refresh:
+        res.details["full_refresh"] = True
+    if step.kind == "ingest":
+        _ingest(ws, engine, node, run_id, step.full_refresh, res)
+    elif step.kind == "view":
+        _view(ws, engine, ws.models[node], res)
+    else:
+        _build(ws, engine, ws.models[node], run_id, res, step.full_refresh)
+    fault_point(f"after-commit:{node}")
+    _checkpoint(ws, node, step.kind, run_id, res)
+    if step.reset:
+        ws.state.clear_reset(node)
+    if res.delta_version is not None or step.kind == "view":
+        written.add(node)
+    if ws.checks.tables.get(node):
+        run_table_checks(ws, engine, node, res, written)
+        res.fail_on_checks()
+
+
+def run_table_checks(
+    ws: Workspace,
+    engine: Engine,
+    node: str,
+    res: StepResult,
+    changed: set[str] | None = None,
+) -> None:
+    """The table's checks, right after it was written (or ingested), or on its current data
+    (`medallion test`). With `changed` (the tables this run wrote), a check that last passed is
+    skipped when neither its table nor a table it compares with changed — its result still
+    holds — except freshness, which depends on the clock. A check that last failed runs again."""
+    from medallion.config.checks import Freshness
+    from medallion.models.checks import check_refs
+    from medallion.quality.checks import run_checks
+
+    specs = ws.checks.tables[node]
+    if changed is not None and node not in changed:
+        seen = ws.state.checked(node)  # one never run, or that failed, runs now
+        specs = [
+            s
+            for s in specs
+            if s.check_name not in seen
+            or isinstance(s, Freshness)
+            or any(ref in changed for ref in check_refs(s))
+        ]
+        if not specs:
+            return
+
+    if not ws.catalog.exists(node) and node not in ws.models:
+        from medallion.errors import ExecutionError
+
+        raise ExecutionError(
+            f"{node} has not been built yet", hint="medallion run --select +" + node
+        )
+    attach.readable(engine, ws.lakehouse, node, reader=node)
+    for ref in ws.checks.refs(node):
+        attach.readable(engine, ws.lakehouse, ref, reader=node)
+    res.checks.extend(
+        run_checks(
+            engine.con,
+            node,
+            specs,
+            history=ws.state.check_history,
+            rows_written=res.rows_written,
+        )
+    )
+
+
+def singular_step(
+    ws: Workspace,
+    engine: Engine,
+    check: SingularCheck,
+    log: RunLog,
+    broken: dict[str, str],
+) -> StepResult:
+    """A singular check (checks/<name>.sql) as its own step, after the tables it reads."""
+    from medallion.quality.checks import run_singular
+
+    node = f"checks.{check.name}"
+    blocked = [t for t in check.tables if t in broken]
+    if blocked:
+        return log.skip(node, "check", f"upstream {blocked[0]} {broken[blocked[0]]}")
+
+    def work(res: StepResult) -> None:
+        for table in check.tables:
+            attach.readable(engine, ws.lakehouse, table, reader=node)
+        result = run_singular(engine.con, check)
+        res.checks.append(result)
+        if result.failed:
+            res.fail(f"{check.name}: {result.message}")
+
+    return log.step(node, "check", work)
 
 
 def _checkpoint(ws: Workspace, node: str, kind: str, run_id: str, res: StepResult) -> None:
@@ -187,12 +177,6 @@ def _checkpoint(ws: Workspace, node: str, kind: str, run_id: str, res: StepResul
             return
         values = {k: f"v{v}" for k, v in res.details.get("upstream_versions", {}).items()}
     ws.state.set_checkpoints(node, values, res.delta_version, run_id)
-
-
-def _step_kind(ws: Workspace, node: str) -> str:
-    if node in ws.source_tables:
-        return "ingest"
-    return "view" if ws.models[node].kind == "view" else "model"
 
 
 # -- steps ------------------------------------------------------------------------------------

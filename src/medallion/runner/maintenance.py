@@ -6,16 +6,15 @@ with one step per table, so the audit trail shows who rewrote what, as it does f
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from medallion.config.durations import DEFAULT_RETENTION_HOURS
-from medallion.errors import MedallionError, SelectionError, suggest
+from medallion.errors import SelectionError, suggest
 from medallion.runner.lock import WriterLock
 from medallion.state.records import RunResult, StepResult
-from medallion.state.store import new_run_id
+from medallion.state.runlog import RunLog
 from medallion.storage import maintenance
 
 if TYPE_CHECKING:
@@ -50,37 +49,13 @@ def execute(
 ) -> RunResult:
     """Run `op(table, run_id, step)` for each table as steps of one logged run, holding the
     writer lock (waiting up to `wait` seconds for it)."""
-    run_id = new_run_id()
-    results: list[StepResult] = []
-    started = time.perf_counter()
-    with WriterLock(ws.state_dir, command).acquire(wait):
-        state = ws.state
-        state.start_run(run_id, trigger=kind, command=command, selection=" ".join(tables))
-        for step_no, table in enumerate(tables, start=1):
-            layer, name = table.split(".", 1)
-            state.start_step(run_id, step_no, kind, layer, name)
-            res = StepResult(step_no, table, kind)
-            t0 = time.perf_counter()
-            try:
-                op(table, run_id, res)
-            except MedallionError as e:
-                res.status, res.error = "failed", str(e)
-            res.duration_s = time.perf_counter() - t0
-            state.end_step(
-                run_id,
-                step_no,
-                status=res.status,
-                delta_version=res.delta_version,
-                duration_s=round(res.duration_s, 6),
-                error=res.error,
-                details=res.details or None,
-            )
-            results.append(res)
-        failed = [r for r in results if r.status == "failed"]
-        status = "failed" if failed else "success"
-        error = f"{len(failed)} table(s) failed" if failed else None
-        state.end_run(run_id, status, error)
-    return RunResult(run_id, status, results, time.perf_counter() - started, error)
+    with (
+        WriterLock(ws.state_dir, command).acquire(wait),
+        RunLog(ws.state, trigger=kind, command=command, selection=" ".join(tables)) as log,
+    ):
+        for table in tables:
+            log.step(table, kind, lambda res, table=table: op(table, log.run_id, res))
+        return log.finish("{n} table(s) failed")
 
 
 def restore(

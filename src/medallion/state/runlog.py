@@ -1,0 +1,135 @@
+"""The run and step lifecycle, written once: every command that changes or tests tables records
+through a `RunLog` — run, test, publish, restore, optimize, vacuum, replay.
+
+    with RunLog(state, trigger="cli", command="run", selection=None, reporter=r) as log:
+        log.announce([("bronze.orders", "ingest"), ...])
+        res = log.step("bronze.orders", "ingest", work)   # work(res) fills the result
+        log.skip("silver.orders", "model", "upstream bronze.orders failed")
+        result = log.finish()
+
+What it guarantees, for every kind of run alike:
+- a run is recorded when it starts (`running`) and ends `success` or `failed` with a one-line
+  error; a run cut short by an exception (Ctrl-C, a crash between steps) ends `failed` with
+  why, and one whose process dies is marked `aborted` by the next one that starts;
+- a step is recorded when it starts and when it ends, with its duration, rows, Delta version,
+  details and check results; an error inside a step fails that step only: a MedallionError
+  with its message, anything else as an "internal error" with its traceback in the details;
+- the reporter hears each event as it happens (the CLI's progress; a server's event stream).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from types import TracebackType
+
+from medallion.errors import MedallionError
+from medallion.state.records import Reporter, RunResult, SilentReporter, StepResult
+from medallion.state.store import StateStore, new_run_id
+
+
+class RunLog:
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        trigger: str,
+        command: str,
+        selection: str | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.state = state
+        self.reporter: Reporter = reporter or SilentReporter()
+        self.run_id = new_run_id()
+        self.steps: list[StepResult] = []
+        self.result: RunResult | None = None
+        self._started = time.perf_counter()
+        state.start_run(self.run_id, trigger=trigger, command=command, selection=selection)
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if error is not None and self.result is None:
+            why = str(error) if isinstance(error, MedallionError) else None
+            self.state.end_run(
+                self.run_id, "failed", error=why or f"interrupted: {type(error).__name__}"
+            )
+
+    def announce(self, plan: list[tuple[str, str]]) -> None:
+        """The steps the run means to make: (node, step kind) pairs."""
+        self.reporter.run_started(self.run_id, plan)
+
+    @property
+    def ok(self) -> bool:
+        """No step failed so far."""
+        return not any(s.status == "failed" for s in self.steps)
+
+    def step(self, node: str, kind: str, work: Callable[[StepResult], None]) -> StepResult:
+        """Run `work(result)` as the run's next step and record it. An exception inside fails
+        the step, not the run (Ctrl-C and other BaseExceptions go up: the run ends there)."""
+        step_no = len(self.steps) + 1
+        layer, table = node.split(".", 1)
+        self.reporter.step_started(step_no, node, kind)
+        self.state.start_step(self.run_id, step_no, kind, layer, table)
+        res = StepResult(step_no, node, kind)
+        started = time.perf_counter()
+        try:
+            work(res)
+        except MedallionError as e:
+            res.fail(str(e))
+        except Exception as e:  # a bug or an unexpected library error: still recorded
+            res.fail(f"internal error: {type(e).__name__}: {e}")
+            res.details["traceback"] = traceback.format_exc()
+        res.duration_s = time.perf_counter() - started
+        self.state.record_checks(self.run_id, step_no, res.checks)
+        self.state.end_step(
+            self.run_id,
+            step_no,
+            status=res.status,
+            rows_in=res.rows_in,
+            rows_read=res.rows_read,
+            rows_written=res.rows_written,
+            rows_dropped=res.rows_dropped,
+            rows_quarantined=res.rows_quarantined,
+            delta_version=res.delta_version,
+            duration_s=round(res.duration_s, 6),
+            error=res.error,
+            details=res.details or None,
+        )
+        self.steps.append(res)
+        self.reporter.step_finished(res)
+        return res
+
+    def skip(self, node: str, kind: str, reason: str) -> StepResult:
+        """Record the next step as skipped (an upstream step failed)."""
+        step_no = len(self.steps) + 1
+        layer, table = node.split(".", 1)
+        res = StepResult(step_no, node, kind, status="skipped", error=reason)
+        self.state.add_skipped_step(self.run_id, step_no, kind, layer, table, reason)
+        self.steps.append(res)
+        self.reporter.step_finished(res)
+        return res
+
+    def finish(self, failure: str = "{n} step(s) failed: {nodes}") -> RunResult:
+        """End the run: failed if a step failed, the error saying so (`failure`, formatted with
+        the number of failed steps and their names)."""
+        failed = [s for s in self.steps if s.status == "failed"]
+        status = "failed" if failed else "success"
+        error = (
+            failure.format(n=len(failed), nodes=", ".join(s.node for s in failed))
+            if failed
+            else None
+        )
+        self.state.end_run(self.run_id, status, error)
+        self.result = RunResult(
+            self.run_id, status, self.steps, time.perf_counter() - self._started, error
+        )
+        self.reporter.run_finished(self.result)
+        return self.result
