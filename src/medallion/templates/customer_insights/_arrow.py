@@ -5,7 +5,6 @@ file writers. No Python loop runs per row."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -130,7 +129,7 @@ def messy_enum(u: pa.Array, v: pa.Array, values: pa.Array, p: float) -> pa.Array
 
 
 # ---------------------------------------------------------------------------------------------
-# Writers (temporary names, moved into place together)
+# Writers
 # ---------------------------------------------------------------------------------------------
 
 
@@ -154,8 +153,3 @@ def write_lines(lines: pa.Array | pa.ChunkedArray, path: Path) -> None:
         for start in range(0, len(lines), chunk):
             fh.write("\n".join(lines[start : start + chunk].to_pylist()))
             fh.write("\n")
-
-
-def publish(tmp: dict[str, Path], data_dir: Path) -> None:
-    for name, path in tmp.items():
-        os.replace(path, data_dir / name)

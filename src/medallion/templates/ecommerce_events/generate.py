@@ -101,14 +101,10 @@ for 1,000,000 rows on one core (half of it the session simulation).
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import itertools
-import os
 import random
 import re
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,6 +112,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from medallion.templates import _kit as kit
+from medallion.templates._kit import check_drop, publishing
 
 __all__ = ["COLUMNS", "generate", "generate_increment", "sizes"]
 
@@ -575,27 +574,16 @@ def _write(
     # pyarrow quotes the header whatever the style: write it by hand, unquoted like the data
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     header = (",".join(COLUMNS) + "\n").encode()
-    written: dict[str, int] = {}
-    tmp: list[tuple[Path, Path]] = []
-    try:
+    written = {name: count for name, count in zip(names, counts, strict=True) if count}
+    with publishing(events_dir, written) as tmp:
         offset = 0
-        for name, count in zip(names, counts, strict=True):
-            if not count:
-                continue
-            final = events_dir / name
-            final.parent.mkdir(parents=True, exist_ok=True)
-            path = final.parent / f".{final.name}.{os.getpid()}.tmp"
-            tmp.append((path, final))
-            with open(path, "wb") as fh:
+        for name, count in written.items():
+            tmp[name].parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp[name], "wb") as fh:
                 fh.write(header)
                 pacsv.write_csv(table.slice(offset, count), fh, write_options=options)
-            written[f"events/{name}"] = count
             offset += count
-        for path, final in tmp:
-            os.replace(path, final)
-    finally:
-        for path, _ in tmp:
-            path.unlink(missing_ok=True)
+    return {f"events/{name}": count for name, count in written.items()}
     return written
 
 
@@ -658,10 +646,7 @@ def generate_increment(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if day < 2:
-        raise ValueError(f"day must be >= 2 (day 1 is the initial data), got {day}")
-    if rows is not None and rows < 1:
-        raise ValueError(f"rows must be >= 1, got {rows}")
+    check_drop(day, rows)
     data_dir = Path(data_dir)
     events_dir = data_dir / "events"
     existing = [(p, d) for p, d, k in _event_files(events_dir) if k is None or k < day]
@@ -781,26 +766,15 @@ def _late(sim: _Simulator, n: int, t0: int, pick_user: Callable[[float], int]) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Generate the hourly event CSV files of the ecommerce-events template."
+    return kit.main(
+        argv,
+        description="Generate the hourly event CSV files of the ecommerce-events template.",
+        rows_help="events (default 20000; with --day: as many as the latest day's files)",
+        default_rows=20_000,
+        generate=generate,
+        generate_increment=generate_increment,
+        summary=True,  # one file per hour
     )
-    parser.add_argument("--rows", type=int, default=None, help="events (default 20000)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=Path("data"), help="data folder")
-    parser.add_argument("--day", type=int, default=None, metavar="N", help="day-N drop (N >= 2)")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    try:
-        if args.day is not None:
-            counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
-        else:
-            counts = generate(args.out, rows=args.rows or 20_000, seed=args.seed)
-    except ValueError as e:
-        parser.error(str(e))
-    elapsed = time.perf_counter() - started
-    print(f"{len(counts)} files, {sum(counts.values()):,} rows in {args.out / 'events'}")
-    print(f"written in {elapsed:.2f} s", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

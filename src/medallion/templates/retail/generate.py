@@ -156,13 +156,8 @@ drop on 1,000,000 existing order lines, most of it csv parsing.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import random
-import re
-import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import date, timedelta
@@ -171,6 +166,15 @@ from pathlib import Path
 from typing import Any
 
 from faker import Faker
+
+from medallion.templates import _kit as kit
+from medallion.templates._kit import (
+    check_drop,
+    drop_name,
+    existing_files,
+    publishing,
+    require_files,
+)
 
 __all__ = ["FILES", "HEADERS", "generate", "generate_increment", "sizes"]
 
@@ -774,40 +778,31 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
     n = sizes(rows)
     pools = _Pools(seed)
 
-    # Temp names are hidden and pid-tagged so concurrent runs and globbing readers ignore them.
-    tmp = {name: data_dir / f".{name}.{os.getpid()}.tmp" for name in FILES}
-    try:
-        with ExitStack() as stack:
-            w = {name: _ChunkWriter(tmp[name], HEADERS[name], stack) for name in FILES}
+    with publishing(data_dir, FILES) as tmp, ExitStack() as stack:
+        w = {name: _ChunkWriter(tmp[name], HEADERS[name], stack) for name in FILES}
 
-            prices: list[int] = []
-            for prow in _products(n["products"], pools, _sub_rng(seed, "products")):
-                prices.append(prow[5])
-                w["products.csv"].add((*prow[:5], _money(prow[5]), prow[6]))
+        prices: list[int] = []
+        for prow in _products(n["products"], pools, _sub_rng(seed, "products")):
+            prices.append(prow[5])
+            w["products.csv"].add((*prow[:5], _money(prow[5]), prow[6]))
 
-            for crow in _customers(n["customers"], pools, _sub_rng(seed, "customers")):
-                w["customers.csv"].add(crow)
+        for crow in _customers(n["customers"], pools, _sub_rng(seed, "customers")):
+            w["customers.csv"].add(crow)
 
-            _orders(
-                n["orders"],
-                n["order_lines"],
-                n["customers"],
-                n["days"],
-                prices,
-                seed,
-                w["orders.csv"].add,
-                w["order_lines.csv"].add,
-                w["payments.csv"].add,
-            )
-            for writer in w.values():
-                writer.flush()
-            counts = {name: w[name].count for name in FILES}
-        # Only publish once every file is complete, so a failure leaves the old set intact.
-        for name in FILES:
-            os.replace(tmp[name], data_dir / name)
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
+        _orders(
+            n["orders"],
+            n["order_lines"],
+            n["customers"],
+            n["days"],
+            prices,
+            seed,
+            w["orders.csv"].add,
+            w["order_lines.csv"].add,
+            w["payments.csv"].add,
+        )
+        for writer in w.values():
+            writer.flush()
+        counts = {name: w[name].count for name in FILES}
     return counts
 
 
@@ -824,30 +819,6 @@ REPRICED_SHARE = 0.01  # products with a new unit_price per drop (>= 1)
 P_ORDER_NEW_CUSTOMER = 0.10  # share of a drop's orders placed by its new customers
 P_ORDER_MOVED_CUSTOMER = 0.10  # share of a drop's orders placed by its moved customers
 PRICE_FACTORS = (0.8, 0.9, 1.1, 1.25)
-
-
-def _drop_name(name: str, day: int) -> str:
-    """'orders.csv', 3 -> 'orders_day3.csv'."""
-    return f"{name[: -len('.csv')]}_day{day}.csv"
-
-
-def _existing_files(data_dir: Path, name: str, day: int) -> list[Path]:
-    """The files a `<stem>*.csv` glob picks up, in load order: the initial export, other matching
-    files by name, then the drops of the days before `day` by day number.  Drops of `day` itself
-    and later are ignored: a drop is written from what existed before it, so writing it again
-    gives the same bytes."""
-    stem = name[: -len(".csv")]
-    drop = re.compile(rf"{re.escape(stem)}_day(\d+)\.csv")
-    keyed: list[tuple[tuple[int, int, str], Path]] = []
-    for path in data_dir.glob(f"{stem}*.csv"):
-        match = drop.fullmatch(path.name)
-        if path.name == name:
-            keyed.append(((0, 0, ""), path))
-        elif match is None:
-            keyed.append(((1, 0, path.name), path))
-        elif int(match.group(1)) < day:
-            keyed.append(((2, int(match.group(1)), path.name), path))
-    return [path for _, path in sorted(keyed)]
 
 
 def _header(
@@ -968,23 +939,9 @@ def generate_increment(
     the ids, dates and prices they hold; the rules are in the module docstring ("Daily drops").
     Raises ValueError when day < 2, rows < 1, or data_dir does not hold the initial files."""
     data_dir = Path(data_dir)
-    if day < 2:
-        raise ValueError(
-            f"day must be >= 2 (day 1 is the initial export written by generate()), got {day}"
-        )
-    if rows is not None and rows < 1:
-        raise ValueError(f"rows must be >= 1, got {rows}")
-    if not data_dir.is_dir():
-        raise ValueError(
-            f"no data folder {data_dir}: write the initial files with generate() first"
-        )
-    missing = [name for name in FILES if not (data_dir / name).is_file()]
-    if missing:
-        raise ValueError(
-            f"{data_dir} lacks the initial file(s) {', '.join(missing)}: "
-            "write them with generate() first"
-        )
-    files = {name: _existing_files(data_dir, name, day) for name in FILES}
+    check_drop(day, rows)
+    require_files(data_dir, FILES)
+    files = {name: existing_files(data_dir, name, day) for name in FILES}
 
     # --- what exists: ids, the last order date, the catalogue (streamed, needed columns only)
     known = sorted(set(_ints(files["customers.csv"], "customer_id")))
@@ -1055,87 +1012,55 @@ def generate_increment(
 
     # --- write (temp names, published together at the end, as in generate()); at least one
     # price changes, so products_day<N>.csv is always part of the drop.
-    out = {name: _drop_name(name, day) for name in FILES}
-    tmp = {name: data_dir / f".{out[name]}.{os.getpid()}.tmp" for name in FILES}
-    try:
-        with ExitStack() as stack:
-            w = {name: _ChunkWriter(tmp[name], HEADERS[name], stack) for name in FILES}
-            for pid in repriced:
-                new = {**products[pid], "unit_price": _money(prices[pid - 1])}
-                w["products.csv"].add(tuple(new.get(c, "") for c in HEADERS["products.csv"]))
+    out = {name: drop_name(name, day) for name in FILES}
+    with publishing(data_dir, out.values()) as tmp, ExitStack() as stack:
+        w = {name: _ChunkWriter(tmp[out[name]], HEADERS[name], stack) for name in FILES}
+        for pid in repriced:
+            new = {**products[pid], "unit_price": _money(prices[pid - 1])}
+            w["products.csv"].add(tuple(new.get(c, "") for c in HEADERS["products.csv"]))
 
-            pools = _Pools(seed)
-            for cid in moved:
-                row = _moved(latest[cid], pools, moved_rng)
+        pools = _Pools(seed)
+        for cid in moved:
+            row = _moved(latest[cid], pools, moved_rng)
+            w["customers.csv"].add(row)
+            if moved_rng.random() < P_DUP:
                 w["customers.csv"].add(row)
-                if moved_rng.random() < P_DUP:
-                    w["customers.csv"].add(row)
-            new_rng = _sub_rng(seed, f"day{day}:customers")
-            for crow in _customers(n_new, pools, new_rng, first_id=max_customer + 1):
-                w["customers.csv"].add(crow)
+        new_rng = _sub_rng(seed, f"day{day}:customers")
+        for crow in _customers(n_new, pools, new_rng, first_id=max_customer + 1):
+            w["customers.csv"].add(crow)
 
-            _orders(
-                n_orders,
-                rows,
-                max_customer + n_new,  # orphans point above the new customers too
-                1,
-                prices,
-                seed,
-                w["orders.csv"].add,
-                w["order_lines.csv"].add,
-                w["payments.csv"].add,
-                end_date=order_date,
-                last_ids=(max_order, max_line, max_payment),
-                pick_customer=pick_customer,
-                stream=f"day{day}:",
-            )
-            for writer in w.values():
-                writer.flush()
-            counts = {out[name]: w[name].count for name in FILES}
-        for name in FILES:
-            os.replace(tmp[name], data_dir / out[name])
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
+        _orders(
+            n_orders,
+            rows,
+            max_customer + n_new,  # orphans point above the new customers too
+            1,
+            prices,
+            seed,
+            w["orders.csv"].add,
+            w["order_lines.csv"].add,
+            w["payments.csv"].add,
+            end_date=order_date,
+            last_ids=(max_order, max_line, max_payment),
+            pick_customer=pick_customer,
+            stream=f"day{day}:",
+        )
+        for writer in w.values():
+            writer.flush()
+        counts = {out[name]: w[name].count for name in FILES}
     return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Generate the raw CSV files of the retail template."
+    return kit.main(
+        argv,
+        description="Generate the raw CSV files of the retail template.",
+        rows_help="number of order lines (default 3000; with --day: 1%% of the existing ones, "
+        ">= 30)",
+        default_rows=3000,
+        generate=generate,
+        generate_increment=generate_increment,
+        default_out=Path("data/retail/raw"),
     )
-    parser.add_argument(
-        "--rows",
-        type=int,
-        default=None,
-        help="number of order lines (default 3000; with --day: 1%% of the existing ones, >= 30)",
-    )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=Path("data/retail/raw"), help="output folder")
-    parser.add_argument(
-        "--day",
-        type=int,
-        default=None,
-        metavar="N",
-        help="write the day-N file drop (N >= 2) next to the existing files in --out",
-    )
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    if args.day is not None:
-        try:
-            counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
-        except ValueError as e:
-            parser.error(str(e))
-    else:
-        rows = args.rows if args.rows is not None else 3000
-        counts = generate(args.out, rows=rows, seed=args.seed)
-    elapsed = time.perf_counter() - started
-    width = max(16, *map(len, counts))
-    for name, count in counts.items():
-        size = (args.out / name).stat().st_size
-        print(f"{name:<{width}} {count:>12,} rows {size / 1e6:>10.2f} MB")
-    print(f"written to {args.out} in {elapsed:.2f} s", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":
