@@ -1,5 +1,6 @@
-"""The machinery the templates' data generators share: the command line, writing a set of files
-atomically, and finding the files a daily drop builds on.
+"""The machinery the templates' data generators share: seeded random streams and weighted draws,
+value formatting, writing a set of files atomically, finding the files a daily drop builds on,
+and the command line.
 
 What rows a template writes stays in the template; what is here is how a generator seeds its
 random streams, spells its dirt and writes and publishes its files. Modules of this package
@@ -10,13 +11,66 @@ so the kit stays as cheap to import as the templates that use it.
 from __future__ import annotations
 
 import argparse
+import bisect
+import itertools
 import os
+import random
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+# ---------------------------------------------------------------------------------------------
+# Random streams and weighted draws
+# ---------------------------------------------------------------------------------------------
+
+
+def sub_rng(seed: int, name: str, namespace: str = "") -> random.Random:
+    """The random stream `name` of a generator run with `seed` (`namespace`, when given, keeps
+    two templates' streams of the same name apart).
+
+    One stream per file or purpose, so changing the rules of one does not reshuffle the others.
+    A str seed is hashed with SHA-512 by random.seed(): stable across processes (unlike
+    hash())."""
+    return random.Random(f"{namespace}:{seed}:{name}" if namespace else f"{seed}:{name}")
+
+
+def cumulative(weights: Iterable[float]) -> list[float]:
+    """Running totals of `weights`, for `weighted_index` (and random.choices' cum_weights)."""
+    return list(itertools.accumulate(weights))
+
+
+def weighted_index(cum: Sequence[float], u: float) -> int:
+    """The index a uniform draw `u` in [0, 1) picks from cumulative weights `cum`."""
+    return min(bisect.bisect_right(cum, u * cum[-1]), len(cum) - 1)
+
+
+def expand(weights: dict[Any, int]) -> list[Any]:
+    """{value: integer weight} as a flat table (each value `weight` times, in order), so that a
+    weighted draw is a single index."""
+    return [value for value, weight in weights.items() for _ in range(weight)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+# ---------------------------------------------------------------------------------------------
+
+
+def money(cents: int) -> str:
+    """Integer cents as '12.34' / '-3.00' (exact: no floats)."""
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def clock(seconds: int) -> str:
+    """Seconds since midnight as 'HH:MM:SS'."""
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
 
 # ---------------------------------------------------------------------------------------------
 # Files: written under temporary names, published together

@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from medallion.templates._kit import clock, expand
+
 DAY = 86_400
 EPOCH = date(1970, 1, 1)
 
@@ -51,7 +53,7 @@ def choice(u: pa.Array, values: Sequence[Any], type_: pa.DataType | None = None)
 
 def weighted(u: pa.Array, weights: dict[Any, int]) -> pa.Array:
     """A weighted draw: the weights expand to a flat table, so it is one index per row."""
-    return choice(u, [v for v, w in weights.items() for _ in range(w)])
+    return choice(u, expand(weights))
 
 
 def chance(u: pa.Array, p: float) -> pa.Array:
@@ -97,14 +99,12 @@ def timestamps(seconds: pa.Array, fmt: str) -> pa.Array:
     if fmt == "%Y-%m-%d":
         return day_text
     if not _CLOCK:
-        _CLOCK.append(
-            pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(DAY)])
-        )
-    clock = pc.take(_CLOCK[0], pc.subtract(seconds, pc.multiply(days, DAY)))
+        _CLOCK.append(pa.array([clock(s) for s in range(DAY)]))
+    time_of_day = pc.take(_CLOCK[0], pc.subtract(seconds, pc.multiply(days, DAY)))
     if fmt == "%Y-%m-%d %H:%M:%S":
-        return cat(day_text, " ", clock)
+        return cat(day_text, " ", time_of_day)
     if fmt == "%Y-%m-%dT%H:%M:%SZ":
-        return cat(day_text, "T", clock, "Z")
+        return cat(day_text, "T", time_of_day, "Z")
     raise ValueError(f"unsupported timestamp format {fmt!r}")
 
 

@@ -20,8 +20,10 @@ from medallion.templates._kit import (
     check_drop,
     drop_name,
     existing_files,
+    money,
     publishing,
     require_files,
+    sub_rng,
 )
 from medallion.templates.customer_insights._arrow import (
     DAY,
@@ -120,7 +122,7 @@ def _drop_products(
         old = abs(int(catalogue[pid]["unit_price"] * 100)) or 999
         # a shop price (ending in .99) 10-25 % up or down; a broken price gets a real one
         cents = max(99, round(old * rng.choice(PRICE_FACTORS)) // 100 * 100 + 99)
-        changed.append({**catalogue[pid], "unit_price": f"{cents // 100}.{cents % 100:02d}"})
+        changed.append({**catalogue[pid], "unit_price": money(cents)})
         changed[-1]["updated_at"] = at
     new, new_prices = products_table(
         pa.array(range(top + 1, top + n_changed + 1), pa.int64()),
@@ -218,7 +220,7 @@ def generate_increment(
     drop_day = last_day + timedelta(days=1)
     drop_s = date_seconds(drop_day)
     # one stream of Python draws for the row-by-row changes, seeded from (seed, day)
-    rng = random.Random(f"{seed}:day{day}:changes")
+    rng = sub_rng(seed, f"day{day}:changes")
     pools = Pools(seed)
     products, prices = _drop_products(files["products.parquet"], drop_day, seed, day, rng)
     customers, known, n_new = _drop_customers(

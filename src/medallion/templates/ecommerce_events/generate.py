@@ -101,8 +101,6 @@ for 1,000,000 rows on one core (half of it the session simulation).
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import random
 import re
 from collections import Counter
@@ -110,11 +108,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from medallion.templates import _kit as kit
-from medallion.templates._kit import check_drop, publishing
+from medallion.templates._kit import (
+    check_drop,
+    cumulative,
+    publishing,
+    sub_rng,
+    weighted_index,
+)
 
 __all__ = ["COLUMNS", "generate", "generate_increment", "sizes"]
 
@@ -229,19 +234,8 @@ def sizes(rows: int) -> dict[str, int]:
     }
 
 
-def _rng(seed: int, name: str) -> random.Random:
-    # str seeds are hashed with SHA-512 by random.seed(): stable across processes (unlike
-    # hash()), and each purpose gets an independent stream.
-    return random.Random(f"ecommerce-events:{seed}:{name}")
-
-
-def _cumulative(weights: Sequence[float]) -> list[float]:
-    return list(itertools.accumulate(weights))
-
-
-def _pick(cum: list[float], u: float) -> int:
-    """Index drawn from cumulative weights with a uniform u in [0, 1)."""
-    return min(bisect.bisect_right(cum, u * cum[-1]), len(cum) - 1)
+#: the random stream `name` of a run with `seed` (see sub_rng)
+_rng = partial(sub_rng, namespace="ecommerce-events")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,11 +281,11 @@ def _catalogue(n_products: int, seed: int) -> Catalogue:
     rng = _rng(seed, "catalogue")
     tail = _long_tail_brands(seed)
     cat = Catalogue(by_category=[[] for _ in CATEGORIES])
-    cat.category_cum = _cumulative([c[3] for c in CATEGORIES])
+    cat.category_cum = cumulative([c[3] for c in CATEGORIES])
     counters = [0] * len(CATEGORIES)
     # every category gets products (round robin first), the rest follow traffic weights
     for i in range(n_products):
-        ci = i if i < len(CATEGORIES) else _pick(cat.category_cum, rng.random())
+        ci = i if i < len(CATEGORIES) else weighted_index(cat.category_cum, rng.random())
         code, (lo, hi), brands, _ = CATEGORIES[ci]
         counters[ci] += 1
         pool = brands or tail[ci * 7 % len(tail) :] + tail[: ci * 7 % len(tail)]
@@ -337,7 +331,7 @@ class _Simulator:
         self.rng = rng
         self.sessions: list[str] = []  # session index -> UUID text
         self.events: list[Event] = []
-        self.hour_cum = _cumulative(HOUR_WEIGHTS)
+        self.hour_cum = cumulative(HOUR_WEIGHTS)
 
     def _session_id(self) -> int:
         # a version-4 UUID from the seeded stream (uuid.uuid4() reads os.urandom)
@@ -365,7 +359,7 @@ class _Simulator:
         end = t0 + days * DAY
         while budget > 0:
             day = rng.randrange(days)
-            hour = _pick(self.hour_cum, rng.random())
+            hour = weighted_index(self.hour_cum, rng.random())
             t = t0 + day * DAY + hour * 3600 + rng.randrange(3600)
             budget -= self._session(t, end, pick_user(rng.random()), budget)
         return self.events
@@ -394,7 +388,7 @@ class _Simulator:
         random_ = rng.random
         cat = self.cat
         s = self._session_id()
-        ci = _pick(cat.category_cum, random_())
+        ci = weighted_index(cat.category_cum, random_())
         products = cat.by_category[ci]
         promo = random_() < P_PROMO_SESSION
         kind = random_()
@@ -613,13 +607,13 @@ def generate(data_dir: Path, rows: int = 20_000, seed: int = 42) -> dict[str, in
     events_dir = data_dir / "events"
     n = sizes(rows)
     cat = _catalogue(n["products"], seed)
-    user_cum = _cumulative([(i + 1) ** -USER_SKEW for i in range(n["users"])])
+    user_cum = cumulative([(i + 1) ** -USER_SKEW for i in range(n["users"])])
 
     n_dup = round(rows * P_DUP)
     t0 = int(START.timestamp())
     sim = _Simulator(cat, _rng(seed, "sessions"))
     events = sim.run(
-        rows - n_dup, t0, n["days"], lambda u: USER_BASE + _pick(user_cum, u), carry=()
+        rows - n_dup, t0, n["days"], lambda u: USER_BASE + weighted_index(user_cum, u), carry=()
     )
     events.sort()
     cols = _columns(events, sim.sessions, cat, _rng(seed, "dirt"))
@@ -670,7 +664,7 @@ def generate_increment(
         rows = max(1, landed.num_rows)
 
     cat = Catalogue(by_category=[[] for _ in CATEGORIES])
-    cat.category_cum = _cumulative([c[3] for c in CATEGORIES])
+    cat.category_cum = cumulative([c[3] for c in CATEGORIES])
     code_index = {c[0]: i for i, c in enumerate(CATEGORIES) if c[0]}
     product_index: dict[int, int] = {}
     activity: Counter[int] = Counter()
@@ -712,14 +706,16 @@ def generate_increment(
 
     # --- who comes back, who is new, which sessions go on after midnight
     returning = sorted(activity)  # ids in order: a stable population for the draws
-    returning_cum = _cumulative([activity[u] for u in returning])
+    returning_cum = cumulative([activity[u] for u in returning])
     n_new_users = max(5, rows // 60)
     new_base = NEW_USER_BASE + day * 1_000_000
 
     def pick_user(u: float) -> int:
         if u < P_NEW_USER_SESSION:
             return new_base + min(int(u / P_NEW_USER_SESSION * n_new_users), n_new_users - 1)
-        return returning[_pick(returning_cum, (u - P_NEW_USER_SESSION) / (1 - P_NEW_USER_SESSION))]
+        return returning[
+            weighted_index(returning_cum, (u - P_NEW_USER_SESSION) / (1 - P_NEW_USER_SESSION))
+        ]
 
     active_since = (new_day - timedelta(seconds=CARRY_WINDOW_S)).strftime("%Y-%m-%d %H:%M:%S UTC")
     carry = [

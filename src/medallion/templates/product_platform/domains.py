@@ -8,17 +8,18 @@ same seed gives the same rows; hot loops draw with `random()` only, which is 3-5
 
 from __future__ import annotations
 
-import bisect
 import csv
-import itertools
 import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from medallion.templates import _kit as kit
+from medallion.templates._kit import clock, cumulative, money, weighted_index
 from medallion.templates.product_platform import catalogue as cat
 
 FILES: tuple[str, ...] = tuple(cat.HEADERS)
@@ -67,24 +68,12 @@ P_OLD_RECIPE = 0.25
 # ---------------------------------------------------------------------------------------------
 
 
-def sub_rng(seed: int, name: str) -> random.Random:
-    # str seeds are hashed with SHA-512 by random.seed(): stable across processes (unlike
-    # hash()), and each file gets its own stream, so changing one file's rules keeps the others.
-    return random.Random(f"product-platform:{seed}:{name}")
-
-
-def cum(weights: Sequence[float]) -> list[float]:
-    return list(itertools.accumulate(weights))
+#: the random stream `name` of a run with `seed` (see kit.sub_rng)
+sub_rng = partial(kit.sub_rng, namespace="product-platform")
 
 
 def weighted(table: dict[str, int]) -> tuple[list[str], list[float]]:
-    return list(table), cum(list(table.values()))
-
-
-def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
+    return list(table), cumulative(list(table.values()))
 
 
 def messy(value: str, rng: random.Random) -> str:
@@ -106,7 +95,7 @@ def maybe_messy(value: str, rng: random.Random, p: float = P_MESSY) -> str:
 
 
 def _ts(day: date, seconds: int) -> str:
-    return f"{day.isoformat()}T{_clock(seconds)}"
+    return f"{day.isoformat()}T{clock(seconds)}"
 
 
 def _slug(text: str) -> str:
@@ -344,7 +333,7 @@ class Pools:
 def customer_kinds(n: int, seed: int, first_id: int = 1) -> list[Customer]:
     rng = sub_rng(seed, f"customer_kinds:{first_id}")
     kinds = list(cat.CUSTOMER_TYPES)
-    weights = cum([v[0] for v in cat.CUSTOMER_TYPES.values()])
+    weights = cumulative([v[0] for v in cat.CUSTOMER_TYPES.values()])
     return [Customer(first_id + i, rng.choices(kinds, cum_weights=weights)[0]) for i in range(n)]
 
 
@@ -460,9 +449,7 @@ def write_orders(
     # best sellers: a heavy-tailed popularity over a random order of the products
     ranks = list(range(len(products)))
     sub_rng(seed, "popularity").shuffle(ranks)
-    popularity = cum([1.0 / (rank + 1) ** 0.7 for rank in ranks])
-    top = popularity[-1]
-    customer_top = customer_cum[-1]
+    popularity = cumulative([1.0 / (rank + 1) ** 0.7 for rank in ranks])
     iso = IsoDates()
     for n_lines, day in zip(lines_per_order, order_days, strict=False):
         ids.order += 1
@@ -470,12 +457,12 @@ def write_orders(
         if rnd() < P_ORPHAN:
             cid, kind = n_customers + 1 + int(rnd() * 50), "consumer"
         else:
-            customer = customers[bisect.bisect(customer_cum, rnd() * customer_top)]
+            customer = customers[weighted_index(customer_cum, rnd())]
             cid, kind = customer.cid, customer.kind
             if customer.first_order is None or day < customer.first_order:
                 customer.first_order = day
         _, _, channels, payments, (q_lo, q_hi), discounts = cat.CUSTOMER_TYPES[kind]
-        order_ts = f"{iso[day]}T{_clock(6 * 3600 + int(rnd() * 17 * 3600))}"
+        order_ts = f"{iso[day]}T{clock(6 * 3600 + int(rnd() * 17 * 3600))}"
         promo = ""
         if kind == "consumer" and rnd() < P_PROMO:
             promo = maybe_messy(pick(cat.PROMO_CODES, rnd), rng)
@@ -551,7 +538,7 @@ def write_orders(
             discount = max(discount, 10)
         for number in range(1, n_lines + 1):
             ids.line += 1
-            product = products[bisect.bisect(popularity, lrnd() * top)]
+            product = products[weighted_index(popularity, lrnd())]
             if kind == "consumer" and lrnd() < 0.7:
                 qty = 1
             else:
@@ -596,7 +583,7 @@ def return_row(
     elif rnd() < P_OVER_RETURN:
         back = qty + 1 + int(rnd() * 3)
     reasons, reason_cum = _RETURN_REASONS
-    reason = reasons[bisect.bisect(reason_cum, rnd() * reason_cum[-1])]
+    reason = reasons[weighted_index(reason_cum, rnd())]
     no_reason = rnd() < P_NO_REASON
     return [
         return_id,
@@ -610,16 +597,11 @@ def return_row(
 
 
 _DAYS = [timedelta(days=n) for n in range(32)]
-_RETURN_REASONS = (list(cat.RETURN_REASONS), cum(list(cat.RETURN_REASONS.values())))
+_RETURN_REASONS = (list(cat.RETURN_REASONS), cumulative(list(cat.RETURN_REASONS.values())))
 
 
 def pick(seq: Sequence[Any], rnd: Callable[[], float]) -> Any:
     return seq[int(rnd() * len(seq))]
-
-
-def _clock(seconds: int) -> str:
-    h, rest = divmod(seconds, 3600)
-    return f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 class IsoDates(dict[date, str]):

@@ -95,7 +95,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from medallion.templates import _kit as kit
-from medallion.templates._kit import publishing
+from medallion.templates._kit import cumulative, publishing
 from medallion.templates.product_platform import catalogue as cat
 from medallion.templates.product_platform.domains import (
     END_DATE,
@@ -106,7 +106,6 @@ from medallion.templates.product_platform.domains import (
     OrderWriters,
     ParquetLines,
     Pools,
-    cum,
     customer_kinds,
     customer_weights,
     order_days,
@@ -152,7 +151,7 @@ def generate(data_dir: Path, rows: int, seed: int = 42) -> dict[str, int]:
             order_days(n["orders"], start, n["days"]),
             spread(rows, n["orders"], sub_rng(seed, "lines_per_order")),
             customers,
-            cum(customer_weights(customers, seed)),
+            cumulative(customer_weights(customers, seed)),
             n["customers"],
             products,
             seed,

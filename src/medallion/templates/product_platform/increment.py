@@ -41,8 +41,10 @@ from typing import Any
 
 from medallion.templates._kit import (
     check_drop,
+    cumulative,
     drop_name,
     existing_files,
+    money,
     publishing,
     require_files,
 )
@@ -203,7 +205,7 @@ def generate_increment(
         for pid in repriced:
             row = {
                 **products.rows[pid],
-                "list_price": dom.money(catalogue[pid - 1].price),
+                "list_price": money(catalogue[pid - 1].price),
                 "updated_at": f"{iso} 06:00:00",
             }
             w["products.csv"].row([row[c] for c in cat.HEADERS["products.csv"]])
@@ -266,7 +268,7 @@ def generate_increment(
             iter([today] * n_orders),
             dom.spread(rows, n_orders, dom.sub_rng(seed, f"day{day}:lines_per_order")),
             everyone,
-            dom.cum(dom.customer_weights(everyone, seed)),
+            cumulative(dom.customer_weights(everyone, seed)),
             everyone[-1].cid,
             catalogue,
             seed,
@@ -386,7 +388,7 @@ def _move_on(
                     promised.isoformat(),
                     "",
                     "In Transit",
-                    dom.money(cost),
+                    money(cost),
                     f"{iso} 18:00:00",
                 ]
             )

@@ -170,10 +170,14 @@ from faker import Faker
 from medallion.templates import _kit as kit
 from medallion.templates._kit import (
     check_drop,
+    clock,
     drop_name,
     existing_files,
+    expand,
+    money,
     publishing,
     require_files,
+    sub_rng,
 )
 
 __all__ = ["FILES", "HEADERS", "generate", "generate_increment", "sizes"]
@@ -396,16 +400,6 @@ COLORS = ("Black", "White", "Navy", "Grey", "Red", "Green", "Blue", "Sand", "Oli
 # ---------------------------------------------------------------------------------------------
 
 
-def _table(weights: dict[Any, int]) -> list[Any]:
-    """Expand {value: integer weight} to a flat list so a weighted draw is a single index."""
-    return [value for value, weight in weights.items() for _ in range(weight)]
-
-
-def _money(cents: int) -> str:
-    """Format integer cents as '12.34' (negative amounts never occur here)."""
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def _enum_variants(value: str) -> tuple[str, ...]:
     """The messy spellings a hand-typed or legacy source produced for an enum value."""
     return (value.capitalize(), value.upper(), f" {value}", f"{value} ", f" {value.upper()} ")
@@ -423,12 +417,6 @@ def _messy_name(name: str, rng: random.Random) -> str:
 def _email_part(name: str) -> str:
     """Lower-case ASCII letters only: Faker names can carry apostrophes or spaces."""
     return "".join(ch for ch in name.lower() if ch.isascii() and ch.isalpha()) or "user"
-
-
-def _sub_rng(seed: int, name: str) -> random.Random:
-    # str seeds are hashed with SHA-512 by random.seed(), so this is stable across processes
-    # (unlike hash()), and each file gets an independent stream.
-    return random.Random(f"{seed}:{name}")
 
 
 class _Pools:
@@ -482,7 +470,7 @@ class _ChunkWriter:
 
 def _products(n_products: int, pools: _Pools, rng: random.Random) -> Iterator[tuple[Any, ...]]:
     """Yield product rows; the caller keeps (id -> price in cents) for the order lines."""
-    cat_table = _table(CATEGORY_WEIGHTS)
+    cat_table = expand(CATEGORY_WEIGHTS)
     random_ = rng.random
     words = pools.title_words
     for pid in range(1, n_products + 1):
@@ -525,7 +513,7 @@ def _customers(
     n_first, n_last, n_city = len(firsts), len(lasts), len(cities)
     first_mail = [_email_part(n) for n in firsts]
     last_mail = [_email_part(n) for n in lasts]
-    segments = _table(SEGMENTS)
+    segments = expand(SEGMENTS)
     n_dom = len(EMAIL_DOMAINS)
     for cid in range(first_id, first_id + n_customers):
         fi = int(random_() * n_first)
@@ -604,28 +592,26 @@ def _orders(
     `stream` prefixes the names of the random streams (the daily drops use "day<N>:").  The
     defaults give the initial export, draw for draw."""
     # Three streams so that e.g. the payment rules can change without reshuffling orders/lines.
-    ro, rl, rp = (_sub_rng(seed, stream + n) for n in ("orders", "order_lines", "payments"))
+    ro, rl, rp = (sub_rng(seed, stream + n) for n in ("orders", "order_lines", "payments"))
     o_rand, l_rand, p_rand = ro.random, rl.random, rp.random
 
     start = end_date - timedelta(days=days - 1)
     # +5 days of slack: payments (bank transfers) can land after the last order day.
     day_str = [(start + timedelta(days=d)).isoformat() for d in range(days + 5)]
 
-    channels, channel_messy = _with_messy(_table(CHANNELS))
-    statuses, status_messy = _with_messy(_table(ORDER_STATUSES))
-    methods, method_messy = _with_messy(_table(PAYMENT_METHODS))
-    quantities = _table(QUANTITIES)
+    channels, channel_messy = _with_messy(expand(CHANNELS))
+    statuses, status_messy = _with_messy(expand(ORDER_STATUSES))
+    methods, method_messy = _with_messy(expand(PAYMENT_METHODS))
+    quantities = expand(QUANTITIES)
     n_ch, n_st, n_me, n_q = len(channels), len(statuses), len(methods), len(quantities)
     n_products = len(prices)
-    price_str = [_money(c) for c in prices]
+    price_str = [money(c) for c in prices]
     shipping = (499, 999, 1499)
 
     def ts(second: int) -> str:
         """Seconds since the first order day -> 'YYYY-MM-DD HH:MM:SS'."""
         d, s = divmod(second, 86_400)
-        h, s = divmod(s, 3_600)
-        m, s = divmod(s, 60)
-        return f"{day_str[d]} {h:02d}:{m:02d}:{s:02d}"
+        return f"{day_str[d]} {clock(s)}"
 
     order_id_base, line_id, payment_id = last_ids
     lines_left = n_lines
@@ -654,14 +640,14 @@ def _orders(
             cents = prices[pid - 1]
             if l_rand() < P_PRICE_DRIFT:
                 cents = max(1, round(cents * (0.9 if l_rand() < 0.5 else 1.1)))
-                price = _money(cents)
+                price = money(cents)
             else:
                 price = price_str[pid - 1]
             gross = qty * cents
             r = l_rand()
             if r < P_DISCOUNT:
                 disc = round(gross * (0.05 + 0.15 * l_rand()))
-                disc_s = _money(disc)
+                disc_s = money(disc)
             elif r < P_DISCOUNT + P_DISCOUNT_EMPTY:
                 disc, disc_s = 0, ""  # empty means 0 in the source system
             else:
@@ -702,7 +688,7 @@ def _orders(
         order_date = day_str[day]
         if o_rand() < P_BAD_DATE:
             order_date = ("2024-02-30", "N/A", "31/12/2023", "")[int(o_rand() * 4)]
-        row = (order_id, cust, order_date, channel_s, _money(shown_total), status_s)
+        row = (order_id, cust, order_date, channel_s, money(shown_total), status_s)
         orders_out(row)
         if o_rand() < P_DUP:
             orders_out(row)
@@ -719,7 +705,7 @@ def _orders(
         else:
             delay = int(p_rand() * 600)
         when = day * 86_400 + int(p_rand() * 86_000) + delay
-        amount = "0.00" if p_rand() < P_ZERO_PAYMENT else _money(shown_total)
+        amount = "0.00" if p_rand() < P_ZERO_PAYMENT else money(shown_total)
         if p_rand() < P_NEGATIVE_PAYMENT:
             amount = "-" + amount  # a refund booked as a negative payment
         if status == "returned" or status == "cancelled":
@@ -782,11 +768,11 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
         w = {name: _ChunkWriter(tmp[name], HEADERS[name], stack) for name in FILES}
 
         prices: list[int] = []
-        for prow in _products(n["products"], pools, _sub_rng(seed, "products")):
+        for prow in _products(n["products"], pools, sub_rng(seed, "products")):
             prices.append(prow[5])
-            w["products.csv"].add((*prow[:5], _money(prow[5]), prow[6]))
+            w["products.csv"].add((*prow[:5], money(prow[5]), prow[6]))
 
-        for crow in _customers(n["customers"], pools, _sub_rng(seed, "customers")):
+        for crow in _customers(n["customers"], pools, sub_rng(seed, "customers")):
             w["customers.csv"].add(crow)
 
         _orders(
@@ -978,12 +964,12 @@ def generate_increment(
     # --- what changes (one random stream per kind of change, all seeded from (seed, day))
     n_new = max(1, int(len(known) * NEW_CUSTOMERS_SHARE))
     n_moved = min(len(known), max(MIN_MOVED_CUSTOMERS, int(len(known) * MOVED_CUSTOMERS_SHARE)))
-    moved_rng = _sub_rng(seed, f"day{day}:customer_changes")
+    moved_rng = sub_rng(seed, f"day{day}:customer_changes")
     moved = sorted(moved_rng.sample(known, n_moved))
     latest = _latest_rows(files["customers.csv"], "customer_id", set(moved))
     new_ids = list(range(max_customer + 1, max_customer + n_new + 1))
 
-    price_rng = _sub_rng(seed, f"day{day}:products")
+    price_rng = sub_rng(seed, f"day{day}:products")
     n_repriced = max(1, int(len(prices) * REPRICED_SHARE))
     repriced = sorted(price_rng.sample(range(1, len(prices) + 1), n_repriced))
     for pid in repriced:
@@ -1016,7 +1002,7 @@ def generate_increment(
     with publishing(data_dir, out.values()) as tmp, ExitStack() as stack:
         w = {name: _ChunkWriter(tmp[out[name]], HEADERS[name], stack) for name in FILES}
         for pid in repriced:
-            new = {**products[pid], "unit_price": _money(prices[pid - 1])}
+            new = {**products[pid], "unit_price": money(prices[pid - 1])}
             w["products.csv"].add(tuple(new.get(c, "") for c in HEADERS["products.csv"]))
 
         pools = _Pools(seed)
@@ -1025,7 +1011,7 @@ def generate_increment(
             w["customers.csv"].add(row)
             if moved_rng.random() < P_DUP:
                 w["customers.csv"].add(row)
-        new_rng = _sub_rng(seed, f"day{day}:customers")
+        new_rng = sub_rng(seed, f"day{day}:customers")
         for crow in _customers(n_new, pools, new_rng, first_id=max_customer + 1):
             w["customers.csv"].add(crow)
 
