@@ -1,6 +1,7 @@
 """The machinery the templates' data generators share: seeded random streams and weighted draws,
-value formatting, writing a set of files atomically, finding the files a daily drop builds on,
-and the command line.
+Faker pools, value formatting, the dirt of hand-typed sources (messy spellings, invalid e-mail
+addresses), writing a set of files atomically, finding the files a daily drop builds on, and the
+command line.
 
 What rows a template writes stays in the template; what is here is how a generator seeds its
 random streams, spells its dirt and writes and publishes its files. Modules of this package
@@ -16,12 +17,17 @@ import itertools
 import os
 import random
 import re
+import string
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from faker import Faker
 
 # ---------------------------------------------------------------------------------------------
 # Random streams and weighted draws
@@ -70,6 +76,154 @@ def clock(seconds: int) -> str:
     """Seconds since midnight as 'HH:MM:SS'."""
     hours, rest = divmod(seconds, 3600)
     return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+#: what a shop's price change multiplies the old price by (see `new_shop_price`)
+PRICE_FACTORS = (0.8, 0.9, 1.1, 1.25)
+
+
+def new_shop_price(cents: int, rng: random.Random) -> int:
+    """A new shop price for `cents`: 10-25 % up or down, rounded down to whole units and ending
+    in .99 (one rng.choice draw)."""
+    return max(99, round(cents * rng.choice(PRICE_FACTORS)) // 100 * 100 + 99)
+
+
+def faker(seed: int, locale: str = "en_US") -> Faker:
+    """A Faker seeded with `seed`. Generators only build small value pools with it, once: rows
+    are drawn from the pools with their random streams (Faker is slow, and its values change
+    between its versions)."""
+    from faker import Faker
+
+    fake = Faker(locale)
+    fake.seed_instance(seed)
+    return fake
+
+
+def us_cities(fake: Faker, n: int) -> list[tuple[str, str]]:
+    """`n` (city, USPS state code) pairs of the United States, duplicates kept (frequent names
+    stay frequent)."""
+    return [
+        (
+            fake.city(),
+            fake.state_abbr(include_territories=False, include_freely_associated_states=False),
+        )
+        for _ in range(n)
+    ]
+
+
+def other_city(
+    rng: random.Random,
+    country: str,
+    old_city: str,
+    *,
+    us: Sequence[tuple[str, str]],
+    ca_cities: Sequence[str],
+    ca_provinces: Sequence[str],
+    gb: Sequence[tuple[str, str]],
+) -> tuple[str, str]:
+    """A customer who moved: a (city, state) in `country` (CA, GB, anything else the US pool)
+    that is not `old_city` (compared trimmed and case-insensitively). Every pool must hold two
+    distinct cities at least."""
+    old = old_city.strip().lower()
+    while True:
+        if country == "CA":
+            city, state = rng.choice(ca_cities), rng.choice(ca_provinces)
+        elif country == "GB":
+            city, state = rng.choice(gb)
+        else:
+            city, state = rng.choice(us)
+        if city.lower() != old:
+            return city, state
+
+
+# ---------------------------------------------------------------------------------------------
+# Dirt of hand-typed and legacy sources
+# ---------------------------------------------------------------------------------------------
+
+_CASES: dict[str, Callable[[str], str]] = {
+    "value": str,
+    "upper": str.upper,
+    "lower": str.lower,
+    "capitalized": str.capitalize,
+    "capitalized_parts": lambda v: ".".join(part.capitalize() for part in v.split(".")),
+}
+
+
+class Spellings:
+    """The spellings a hand-typed or legacy source gives a value: other case, stray spaces.
+
+    Each pattern holds one field between literal text: {value}, {upper}, {lower},
+    {capitalized} or {capitalized_parts} (each dot-separated part capitalised:
+    electronics.smartphone -> Electronics.Smartphone), e.g. `Spellings("{upper}", " {value}")`.
+    """
+
+    def __init__(self, *patterns: str) -> None:
+        self.patterns = patterns
+        self._parts: list[tuple[str, str, str]] = []  # (text before, case, text after)
+        for pattern in patterns:
+            parsed = list(string.Formatter().parse(pattern))
+            fields = [field for _, field, _, _ in parsed if field is not None]
+            if len(fields) != 1 or fields[0] not in _CASES:
+                raise ValueError(f"a spelling needs one of {', '.join(_CASES)}: {pattern!r}")
+            after = "".join(text for text, _, _, _ in parsed[1:])
+            self._parts.append((parsed[0][0], fields[0], after))
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def spell(self, value: str, i: int) -> str:
+        """`value` in the i-th spelling."""
+        before, case, after = self._parts[i]
+        return before + _CASES[case](value) + after
+
+    def all(self, value: str) -> tuple[str, ...]:
+        return tuple(self.spell(value, i) for i in range(len(self._parts)))
+
+    def pick(self, value: str, rng: random.Random) -> str:
+        """One of the spellings of `value` (one rng.randrange draw)."""
+        return self.spell(value, rng.randrange(len(self._parts)))
+
+    def maybe(self, value: str, rng: random.Random, p: float) -> str:
+        """With probability `p` (one rng.random draw) one of the spellings, else `value`."""
+        return self.pick(value, rng) if rng.random() < p else value
+
+    def arrays(self, values: pa.Array, kind: pa.Array) -> pa.Array:
+        """Vectorised: each value in spelling `kind` (an integer array, 0 <= kind < len).
+        Arrow capitalises a whole string, so {capitalized_parts} has no vectorised form."""
+        import pyarrow.compute as pc
+
+        cases = {
+            "value": lambda a: a,
+            "upper": pc.utf8_upper,
+            "lower": pc.utf8_lower,
+            "capitalized": pc.utf8_capitalize,
+        }
+        spelled = []
+        for before, case, after in self._parts:
+            if case not in cases:
+                raise ValueError(f"{{{case}}} has no vectorised form")
+            text = cases[case](values)
+            if before or after:
+                text = pc.binary_join_element_wise(*[t for t in (before, text, after) if t], "")
+            spelled.append(text)
+        if len(spelled) == 1:
+            return spelled[0]
+        conditions = pc.make_struct(*[pc.equal(kind, i) for i in range(len(spelled) - 1)])
+        return pc.case_when(conditions, *spelled)
+
+
+#: how a name field (first name, last name) goes wrong: UPPER, lower, or padded
+MESSY_NAME = Spellings("  {upper} ", "{lower}", " {value}  ")
+
+
+def invalid_email(
+    email: str, rng: random.Random, *, local: str | None = None, at: str = "."
+) -> str:
+    """An address a validation rule rejects (one rng.choice draw): 'n/a', a local part without
+    a domain (`local`, by default the address's own: 'jane.doe@'), or the address with its '@'
+    replaced by `at`."""
+    local = email.split("@")[0] if local is None else local
+    return rng.choice(("n/a", f"{local}@", email.replace("@", at)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from medallion.templates._kit import clock, expand
+from medallion.templates._kit import Spellings, clock, expand
 
 DAY = 86_400
 EPOCH = date(1970, 1, 1)
@@ -112,20 +112,14 @@ def date_seconds(day: date) -> int:
     return (day - EPOCH).days * DAY
 
 
+#: how a hand-typed enum value (status, channel, category) is misspelled
+ENUM_SPELLINGS = Spellings("{capitalized}", "{upper}", " {value}", " {upper} ")
+
+
 def messy_enum(u: pa.Array, v: pa.Array, values: pa.Array, p: float) -> pa.Array:
-    """With probability p, one of the spellings a hand-typed source gives an enum value:
-    Capitalised, UPPER, or padded with spaces."""
-    kind = index(v, 4)
-    capitalised = pc.utf8_capitalize(values)
-    upper = pc.utf8_upper(values)
-    messy = pc.case_when(
-        pc.make_struct(pc.equal(kind, 0), pc.equal(kind, 1), pc.equal(kind, 2)),
-        capitalised,
-        upper,
-        cat(" ", values),
-        cat(" ", upper, " "),
-    )
-    return pc.if_else(chance(u, p), messy, values)
+    """Where u < p, one of the ENUM_SPELLINGS of each value (picked by v)."""
+    respelled = ENUM_SPELLINGS.arrays(values, index(v, len(ENUM_SPELLINGS)))
+    return pc.if_else(chance(u, p), respelled, values)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from medallion.templates._kit import (
     drop_name,
     existing_files,
     money,
+    new_shop_price,
     publishing,
     require_files,
     sub_rng,
@@ -51,7 +52,6 @@ P_ORDER_BY_NEW_CUSTOMER = 0.15
 NEW_CUSTOMERS_SHARE = 0.02  # of the existing customers (>= 1)
 MOVED_CUSTOMERS_SHARE = 0.01  # (>= 2)
 REPRICED_SHARE = 0.01  # of the catalogue (>= 1), and as many new products
-PRICE_FACTORS = (0.8, 0.9, 1.1, 1.25)
 OPEN_ORDER_DAYS = 14  # open orders older than this are not moved on (stuck, or lost)
 P_PENDING_CANCELLED = 0.10
 
@@ -121,7 +121,7 @@ def _drop_products(
     for pid in sorted(rng.sample(sorted(catalogue), n_changed)):
         old = abs(int(catalogue[pid]["unit_price"] * 100)) or 999
         # a shop price (ending in .99) 10-25 % up or down; a broken price gets a real one
-        cents = max(99, round(old * rng.choice(PRICE_FACTORS)) // 100 * 100 + 99)
+        cents = new_shop_price(old, rng)
         changed.append({**catalogue[pid], "unit_price": money(cents)})
         changed[-1]["updated_at"] = at
     new, new_prices = products_table(

@@ -114,8 +114,10 @@ from typing import Any
 
 from medallion.templates import _kit as kit
 from medallion.templates._kit import (
+    Spellings,
     check_drop,
     cumulative,
+    faker,
     publishing,
     sub_rng,
     weighted_index,
@@ -267,10 +269,7 @@ class Catalogue:
 def _long_tail_brands(seed: int) -> list[str]:
     """Brand names for the uncoded (cosmetics-like) categories, from Faker: lower-case words as
     the dataset's brands are."""
-    from faker import Faker
-
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+    fake = faker(seed)
     names = dict.fromkeys(  # dict keeps first-seen order (a set would depend on PYTHONHASHSEED)
         re.sub(r"[^a-z]", "", fake.last_name().lower()) for _ in range(400)
     )
@@ -443,16 +442,8 @@ class _Simulator:
 # ---------------------------------------------------------------------------------------------
 
 
-def _messy(value: str, rng: random.Random) -> str:
-    """Another spelling of a lower-case code: capitalised, upper case or padded."""
-    k = rng.randrange(4)
-    if k == 0:
-        return ".".join(part.capitalize() for part in value.split("."))
-    if k == 1:
-        return value.upper()
-    if k == 2:
-        return f" {value}"
-    return f"{value} "
+#: how a code (event type, brand, category code) is misspelled: capitalised, upper case, padded
+MESSY_CODE = Spellings("{capitalized_parts}", "{upper}", " {value}", "{value} ")
 
 
 def _sample(rng: random.Random, n: int, share: float) -> list[int]:
@@ -489,15 +480,15 @@ def _columns(
         cols["price"],
     )
     for i in _sample(rng, n, P_MESSY_TYPE):
-        types[i] = _messy(types[i], rng)
+        types[i] = MESSY_CODE.pick(types[i], rng)
     for i in _sample(rng, n, P_UNKNOWN_TYPE):
         types[i] = rng.choice(UNKNOWN_TYPES)
     for i in _sample(rng, n, P_MESSY_BRAND):
         if brands[i]:
-            brands[i] = _messy(brands[i], rng)
+            brands[i] = MESSY_CODE.pick(brands[i], rng)
     for i in _sample(rng, n, P_MESSY_CATEGORY):
         if codes[i]:
-            codes[i] = _messy(codes[i], rng)
+            codes[i] = MESSY_CODE.pick(codes[i], rng)
     for i in _sample(rng, n, P_NEGATIVE_PRICE):
         prices[i] = -max(prices[i], 100)
     for i in _sample(rng, n, P_ABSURD_PRICE):

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from medallion.templates import _kit as kit
-from medallion.templates._kit import clock, cumulative, money, weighted_index
+from medallion.templates._kit import (
+    Spellings,
+    clock,
+    cumulative,
+    faker,
+    invalid_email,
+    money,
+    us_cities,
+    weighted_index,
+)
 from medallion.templates.product_platform import catalogue as cat
 
 FILES: tuple[str, ...] = tuple(cat.HEADERS)
@@ -76,22 +85,8 @@ def weighted(table: dict[str, int]) -> tuple[list[str], list[float]]:
     return list(table), cumulative(list(table.values()))
 
 
-def messy(value: str, rng: random.Random) -> str:
-    """One of the spellings a hand-typed or legacy field holds for `value`."""
-    k = rng.randrange(5)
-    if k == 0:
-        return value.upper()
-    if k == 1:
-        return value.lower()
-    if k == 2:
-        return f" {value}"
-    if k == 3:
-        return f"{value}  "
-    return f" {value.upper()} "
-
-
-def maybe_messy(value: str, rng: random.Random, p: float = P_MESSY) -> str:
-    return messy(value, rng) if rng.random() < p else value
+#: how a code or name is misspelled (P_MESSY of them): UPPER, lower, padded
+MESSY = Spellings("{upper}", "{lower}", " {value}", "{value}  ", " {upper} ")
 
 
 def _ts(day: date, seconds: int) -> str:
@@ -223,8 +218,8 @@ def write_products_and_recipes(
                 if line_rng.random() < 0.02:
                     uom = line_rng.choice(cat.UNIT_SYNONYMS[uom])
                 elif line_rng.random() < P_MESSY:
-                    uom = messy(uom, line_rng)
-                ing = maybe_messy(ingredient, line_rng)
+                    uom = MESSY.pick(uom, line_rng)
+                ing = MESSY.maybe(ingredient, line_rng, P_MESSY)
                 line_rows.append(
                     [len(line_rows) + 1, recipe_id, n, ing, qty_text, uom, money(unit_cost)]
                 )
@@ -266,13 +261,13 @@ def write_products_and_recipes(
                 pid,
                 sku,
                 name,
-                maybe_messy(category, rng),
+                MESSY.maybe(category, rng, P_MESSY),
                 rng.choice(packs),
                 list_price,
                 money(std_cost),
                 "" if rng.random() < P_NO_SHELF_LIFE else shelf_life,
                 launch_text,
-                maybe_messy(status, rng),
+                MESSY.maybe(status, rng, P_MESSY),
                 f"{launch.isoformat()} 08:00:00",
             ]
         )
@@ -312,21 +307,12 @@ class Pools:
     """Small value pools built once with Faker; rows draw from them with random.Random."""
 
     def __init__(self, seed: int) -> None:
-        from faker import Faker
-
-        fake = Faker("en_US")
-        fake.seed_instance(seed)
+        fake = faker(seed)
         self.first_names = [fake.first_name() for _ in range(1000)]
         self.last_names = [fake.last_name() for _ in range(1000)]
         # dict.fromkeys keeps first-seen order (a set would depend on PYTHONHASHSEED)
         self.companies = list(dict.fromkeys(fake.company() for _ in range(1500)))
-        self.cities = [
-            (
-                fake.city(),
-                fake.state_abbr(include_territories=False, include_freely_associated_states=False),
-            )
-            for _ in range(400)
-        ]
+        self.cities = us_cities(fake, 400)
         self.inspectors = [fake.name() for _ in range(12)]
 
 
@@ -373,13 +359,13 @@ def write_customers(
         if rng.random() < P_NO_TYPE:
             kind = ""
         elif rng.random() < P_MESSY:
-            kind = messy(kind, rng)
+            kind = MESSY.pick(kind, rng)
         if rng.random() < P_MESSY:
             name = rng.choice((f" {name}", f"{name}  ", f"  {name} "))
         if rng.random() < P_MESSY:
             email = f" {email.upper()} "
         if rng.random() < P_BAD_EMAIL:
-            email = rng.choice(("n/a", email.split("@")[0] + "@", email.replace("@", " at ")))
+            email = invalid_email(email, rng, at=" at ")
         if rng.random() < P_MESSY:
             country = (
                 rng.choice(("us", "USA", " US", "United States"))
@@ -465,7 +451,7 @@ def write_orders(
         order_ts = f"{iso[day]}T{clock(6 * 3600 + int(rnd() * 17 * 3600))}"
         promo = ""
         if kind == "consumer" and rnd() < P_PROMO:
-            promo = maybe_messy(pick(cat.PROMO_CODES, rnd), rng)
+            promo = MESSY.maybe(pick(cat.PROMO_CODES, rnd), rng, P_MESSY)
 
         # Fulfilment: cancelled, or shipped 0-3 days later and delivered after the carrier's
         # transit time (12 % late, 3 % very late); nothing is known past `end`.
@@ -500,8 +486,8 @@ def write_orders(
                 oid,
                 cid,
                 ts_text,
-                maybe_messy(pick(channels, rnd), rng),
-                maybe_messy(status, rng),
+                MESSY.maybe(pick(channels, rnd), rng, P_MESSY),
+                MESSY.maybe(status, rng, P_MESSY),
                 pick(payments, rnd),
                 promo or None,
                 updated.replace("T", " "),
@@ -521,12 +507,12 @@ def write_orders(
                 [
                     ids.shipment,
                     oid,
-                    maybe_messy(carrier, ship_rng),
+                    MESSY.maybe(carrier, ship_rng, P_MESSY),
                     f"1Z{int(srnd() * 16**12):012X}",
                     ship_date,
                     iso[promised],
                     deliver_date,
-                    maybe_messy(ship_status, ship_rng),
+                    MESSY.maybe(ship_status, ship_rng, P_MESSY),
                     "" if srnd() < P_NO_SHIPPING_COST else money(cost),
                     updated.replace("T", " "),
                 ],
@@ -590,7 +576,7 @@ def return_row(
         line_id,
         returned,
         back,
-        "" if no_reason else maybe_messy(reason, rng),
+        "" if no_reason else MESSY.maybe(reason, rng, P_MESSY),
         "" if rnd() < P_NO_REFUND else refund,
         pick(cat.RETURN_CONDITIONS, rnd),
     ]
@@ -660,10 +646,10 @@ def write_waste(
             [
                 first_id + i,
                 day.isoformat(),
-                maybe_messy(rng.choice(cat.FACILITIES), rng),
+                MESSY.maybe(rng.choice(cat.FACILITIES), rng, P_MESSY),
                 product.pid,
                 _batch_code(day, product, rng),
-                maybe_messy(reason, rng),
+                MESSY.maybe(reason, rng, P_MESSY),
                 qty,
                 "" if rng.random() < P_NO_WASTE_COST else money(qty * product.std_cost),
             ]
@@ -709,14 +695,14 @@ def write_inspections(
         if rng.random() < P_NO_RESULT:
             result = None
         elif rng.random() < P_MESSY:
-            result = messy(result.capitalize(), rng)
+            result = MESSY.pick(result.capitalize(), rng)
         rows.append(
             [
                 first_id + i,
                 _batch_code(day, product, rng),
                 product.pid,
                 _ts(day, rng.randint(7 * 3600, 19 * 3600)),
-                maybe_messy(rng.choices(types, cum_weights=type_cum)[0], rng),
+                MESSY.maybe(rng.choices(types, cum_weights=type_cum)[0], rng, P_MESSY),
                 None if rng.random() < P_NO_INSPECTOR else rng.choice(pools.inspectors),
                 sample,
                 defects,

@@ -45,6 +45,7 @@ from medallion.templates._kit import (
     drop_name,
     existing_files,
     money,
+    other_city,
     publishing,
     require_files,
 )
@@ -344,17 +345,15 @@ def _order_lines(
 
 def _moved(row: dict[str, str], pools: dom.Pools, rng: Any, iso: str) -> list[Any]:
     """A customer's latest row with a new city (and state) in the same country."""
-    country = _code(row["country"]).upper()
-    old = row["city"].strip().lower()
-    while True:  # every pool holds several cities
-        if country == "CA":
-            city, state = rng.choice(cat.CA_CITIES), rng.choice(cat.CA_PROVINCES)
-        elif country == "GB":
-            city, state = rng.choice(cat.GB_CITIES)
-        else:
-            city, state = rng.choice(pools.cities)
-        if city.lower() != old:
-            break
+    city, state = other_city(
+        rng,
+        _code(row["country"]).upper(),
+        row["city"],
+        us=pools.cities,
+        ca_cities=cat.CA_CITIES,
+        ca_provinces=cat.CA_PROVINCES,
+        gb=cat.GB_CITIES,
+    )
     new = {**row, "city": city, "state": state, "updated_at": f"{iso} 12:00:00"}
     return [new[c] for c in cat.HEADERS["customers.csv"]]
 

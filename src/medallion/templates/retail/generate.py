@@ -165,19 +165,24 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from faker import Faker
-
 from medallion.templates import _kit as kit
 from medallion.templates._kit import (
+    MESSY_NAME,
+    Spellings,
     check_drop,
     clock,
     drop_name,
     existing_files,
     expand,
+    faker,
+    invalid_email,
     money,
+    new_shop_price,
+    other_city,
     publishing,
     require_files,
     sub_rng,
+    us_cities,
 )
 
 __all__ = ["FILES", "HEADERS", "generate", "generate_increment", "sizes"]
@@ -400,41 +405,24 @@ COLORS = ("Black", "White", "Navy", "Grey", "Red", "Green", "Blue", "Sand", "Oli
 # ---------------------------------------------------------------------------------------------
 
 
-def _enum_variants(value: str) -> tuple[str, ...]:
-    """The messy spellings a hand-typed or legacy source produced for an enum value."""
-    return (value.capitalize(), value.upper(), f" {value}", f"{value} ", f" {value.upper()} ")
-
-
-def _messy_name(name: str, rng: random.Random) -> str:
-    kind = rng.randrange(3)
-    if kind == 0:
-        return f"  {name.upper()} "
-    if kind == 1:
-        return name.lower()
-    return f" {name}  "
-
-
 def _email_part(name: str) -> str:
     """Lower-case ASCII letters only: Faker names can carry apostrophes or spaces."""
     return "".join(ch for ch in name.lower() if ch.isascii() and ch.isalpha()) or "user"
+
+
+#: the messy spellings of the enum columns (channel, status, payment_method)
+ENUM_SPELLINGS = Spellings("{capitalized}", "{upper}", " {value}", "{value} ", " {upper} ")
 
 
 class _Pools:
     """Small value pools built once with Faker; rows are drawn from them with random.Random."""
 
     def __init__(self, seed: int) -> None:
-        fake = Faker("en_US")
-        fake.seed_instance(seed)
+        fake = faker(seed)
         # Keep duplicates in the name pools: frequent names then stay frequent, as in real data.
         self.first_names = [fake.first_name() for _ in range(2000)]
         self.last_names = [fake.last_name() for _ in range(2000)]
-        self.us_cities = [
-            (
-                fake.city(),
-                fake.state_abbr(include_territories=False, include_freely_associated_states=False),
-            )
-            for _ in range(500)
-        ]
+        self.us_cities = us_cities(fake, 500)
         # dict.fromkeys keeps first-seen order; a set would depend on PYTHONHASHSEED.
         words = dict.fromkeys(w.capitalize() for w in fake.words(nb=600) if len(w) > 2)
         self.title_words = list(words)
@@ -535,11 +523,11 @@ def _customers(
             phone = f"+44 {rng.randint(7000, 7999)} {rng.randint(100000, 999999)}"
         # Dirt, each an independent draw (see module docstring).
         if random_() < P_MESSY_NAME:
-            first = _messy_name(first, rng)
+            first = MESSY_NAME.pick(first, rng)
         if random_() < P_NAME_SUFFIX:
             last = last + rng.choice(NAME_SUFFIXES)
         if random_() < P_MESSY_NAME:
-            last = _messy_name(last, rng)
+            last = MESSY_NAME.pick(last, rng)
         if random_() < P_MESSY_EMAIL:
             email = f" {email.upper()} "
         if random_() < P_NO_PHONE:
@@ -550,9 +538,7 @@ def _customers(
             city = city + " " * rng.randint(1, 3)
         segment = "" if random_() < P_NO_SEGMENT else segments[int(random_() * len(segments))]
         if random_() < P_BAD_EMAIL:
-            email = rng.choice(
-                ("n/a", f"{first_mail[fi]}.{last_mail[li]}@", email.replace("@", "."))
-            )
+            email = invalid_email(email, rng, local=f"{first_mail[fi]}.{last_mail[li]}")
         row = (cid, first, last, email, phone, city, state, country, segment)
         yield row
         if random_() < P_DUP:
@@ -560,7 +546,7 @@ def _customers(
 
 
 def _with_messy(table: list[str]) -> tuple[list[str], dict[str, tuple[str, ...]]]:
-    return table, {v: _enum_variants(v) for v in dict.fromkeys(table)}
+    return table, {v: ENUM_SPELLINGS.all(v) for v in dict.fromkeys(table)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -804,7 +790,6 @@ MIN_MOVED_CUSTOMERS = 3  # ... but at least this many
 REPRICED_SHARE = 0.01  # products with a new unit_price per drop (>= 1)
 P_ORDER_NEW_CUSTOMER = 0.10  # share of a drop's orders placed by its new customers
 P_ORDER_MOVED_CUSTOMER = 0.10  # share of a drop's orders placed by its moved customers
-PRICE_FACTORS = (0.8, 0.9, 1.1, 1.25)
 
 
 def _header(
@@ -889,24 +874,22 @@ def _cents(text: str, where: str) -> int:
 
 def _new_price(cents: int, rng: random.Random) -> int:
     """A shop price (ending in .99) about 10-25 % up or down; never the old price."""
-    new = max(99, round(cents * rng.choice(PRICE_FACTORS)) // 100 * 100 + 99)
+    new = new_shop_price(cents, rng)
     return new if new != cents else new + 100
 
 
 def _moved(row: dict[str, str], pools: _Pools, rng: random.Random) -> tuple[Any, ...]:
     """A customer's row with a new city (and state) in the same country: the other fields are
     the latest version's, as written."""
-    country = row.get("country", "").strip().upper()
-    old_city = row.get("city", "").strip().lower()
-    while True:  # every pool holds at least two distinct cities
-        if country == "CA":
-            city, state = rng.choice(CA_CITIES), rng.choice(CA_PROVINCES)
-        elif country == "GB":
-            city, state = rng.choice(GB_CITIES)
-        else:
-            city, state = rng.choice(pools.us_cities)
-        if city.lower() != old_city:
-            break
+    city, state = other_city(
+        rng,
+        row.get("country", "").strip().upper(),
+        row.get("city", ""),
+        us=pools.us_cities,
+        ca_cities=CA_CITIES,
+        ca_provinces=CA_PROVINCES,
+        gb=GB_CITIES,
+    )
     if rng.random() < P_CITY_TRAILING:
         city = city + " " * rng.randint(1, 3)
     new = {**row, "city": city, "state": state}
