@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import csv
 import itertools
 import os
 import random
@@ -21,7 +22,7 @@ import string
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -227,8 +228,44 @@ def invalid_email(
 
 
 # ---------------------------------------------------------------------------------------------
-# Files: written under temporary names, published together
+# Files: written in chunks under temporary names, published together
 # ---------------------------------------------------------------------------------------------
+
+
+class CsvWriter:
+    """A CSV file (header row, csv-module minimal quoting, UTF-8, '\\n') written in chunks: rows
+    are buffered and written with one writerows() call per `chunk` rows, which keeps the csv
+    module's C fast path and bounds the memory at any scale.
+
+    The file is opened on `stack`, which writes what is buffered and closes it when it exits;
+    `count` is the number of data rows added (duplicates included)."""
+
+    def __init__(
+        self, path: Path, header: Sequence[str], stack: ExitStack, chunk: int = 20_000
+    ) -> None:
+        # the ExitStack closes it (SIM115 does not see through enter_context)
+        fh = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))  # noqa: SIM115
+        self._writer = csv.writer(fh, lineterminator="\n")
+        self._writer.writerow(header)
+        self._buf: list[Sequence[Any]] = []
+        self._chunk = chunk
+        self.count = 0
+        stack.callback(self.flush)  # last in, first out: before the file is closed
+
+    def add(self, row: Sequence[Any], dup: bool = False) -> None:
+        """Write `row`; with `dup` twice (an exact duplicate line)."""
+        self._buf.append(row)
+        self.count += 1
+        if dup:
+            self._buf.append(row)
+            self.count += 1
+        if len(self._buf) >= self._chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self._writer.writerows(self._buf)
+            self._buf.clear()
 
 
 @contextmanager

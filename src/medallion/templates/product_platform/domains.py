@@ -8,18 +8,19 @@ same seed gives the same rows; hot loops draw with `random()` only, which is 3-5
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from medallion.templates import _kit as kit
 from medallion.templates._kit import (
+    CsvWriter,
     Spellings,
     clock,
     cumulative,
@@ -126,31 +127,17 @@ class Customer:
     first_order: date | None = None
 
 
-class Csv:
-    """A csv.writer counting data rows (minimal quoting, UTF-8, '\\n')."""
-
-    def __init__(self, fh: IO[str], header: Sequence[str]) -> None:
-        self._w = csv.writer(fh, lineterminator="\n")
-        self._w.writerow(header)
-        self.count = 0
-
-    def row(self, values: Sequence[Any], dup: bool = False) -> None:
-        self._w.writerow(values)
-        self.count += 1
-        if dup:
-            self._w.writerow(values)
-            self.count += 1
-
-
 class Ndjson:
-    """One JSON object per line, keys in header order; None is null."""
+    """One JSON object per line, keys in header order, None as null; opened on `stack` like
+    the kit's CsvWriter."""
 
-    def __init__(self, fh: IO[str], header: Sequence[str]) -> None:
-        self._fh = fh
+    def __init__(self, path: Path, header: Sequence[str], stack: ExitStack) -> None:
+        # the ExitStack closes it (SIM115 does not see through enter_context)
+        self._fh = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))  # noqa: SIM115
         self._header = header
         self.count = 0
 
-    def row(self, values: Sequence[Any], dup: bool = False) -> None:
+    def add(self, values: Sequence[Any], dup: bool = False) -> None:
         line = json.dumps(dict(zip(self._header, values, strict=True))) + "\n"
         self._fh.write(line)
         self.count += 1
@@ -165,7 +152,11 @@ class Ndjson:
 
 
 def write_products_and_recipes(
-    n_products: int, seed: int, products_out: Csv, recipes_out: Csv, lines_out: Csv
+    n_products: int,
+    seed: int,
+    products_out: CsvWriter,
+    recipes_out: CsvWriter,
+    lines_out: CsvWriter,
 ) -> list[Product]:
     """Write the item master, the recipes and their lines; return the products for the orders."""
     rng = sub_rng(seed, "products")
@@ -256,7 +247,7 @@ def write_products_and_recipes(
         launch_text = launch.isoformat()
         if rng.random() < P_SLASH_DATE:
             launch_text = launch_text.replace("-", "/")
-        products_out.row(
+        products_out.add(
             [
                 pid,
                 sku,
@@ -276,9 +267,9 @@ def write_products_and_recipes(
     spoil(recipe_rows, 4, 0, P_BAD_YIELD, rec_rng)
     spoil(line_rows, 4, "0", P_BAD_RECIPE_QTY, line_rng)
     for row in recipe_rows:
-        recipes_out.row(row, dup=rec_rng.random() < P_DUP)
+        recipes_out.add(row, dup=rec_rng.random() < P_DUP)
     for row in line_rows:
-        lines_out.row(row)
+        lines_out.add(row)
     return products
 
 
@@ -327,7 +318,7 @@ def write_customers(
     customers: list[Customer],
     pools: Pools,
     rng: random.Random,
-    out: Csv,
+    out: CsvWriter,
     end: date,
     *,
     signup_gap: int = 400,
@@ -372,7 +363,7 @@ def write_customers(
                 if country == "US"
                 else (country.lower())
             )
-        out.row(
+        out.add(
             [
                 c.cid,
                 name,
@@ -398,8 +389,8 @@ def write_customers(
 class OrderWriters:
     orders: Ndjson
     lines: Callable[[list[Any]], None]
-    shipments: Csv
-    returns: Csv
+    shipments: CsvWriter
+    returns: CsvWriter
 
 
 @dataclass
@@ -481,7 +472,7 @@ def write_orders(
             ts_text = pick(("N/A", "", f"{day.year}-02-30T10:00:00", "31/12/2023 10:00"), rnd)
         elif rnd() < P_T_SPACE:
             ts_text = ts_text.replace("T", " ")
-        out.orders.row(
+        out.orders.add(
             [
                 oid,
                 cid,
@@ -503,7 +494,7 @@ def write_orders(
                 ship_date, deliver_date = deliver_date, ship_date
             ship_status = "Delivered" if delivered else "Exception" if exception else "In Transit"
             cost = 499 + 150 * n_lines if kind == "consumer" else 2500 + 900 * n_lines
-            out.shipments.row(
+            out.shipments.add(
                 [
                     ids.shipment,
                     oid,
@@ -547,7 +538,7 @@ def write_orders(
                     gross = qty * product.price
                     net = gross - round(gross * discount / 100)
                     row = return_row(ids.ret, ids.line, iso[returned], qty, net, kind, ret_rng)
-                    out.returns.row(row, dup=rrnd() < P_DUP)
+                    out.returns.add(row, dup=rrnd() < P_DUP)
 
 
 def return_row(
@@ -628,7 +619,7 @@ def write_waste(
     start: date,
     days: int,
     seed: int,
-    out: Csv,
+    out: CsvWriter,
     first_id: int,
     *,
     at_least_one: bool = True,
@@ -658,7 +649,7 @@ def write_waste(
         rows, 6, lambda row: -row[6], P_NEGATIVE_WASTE, rng, at_least_one=at_least_one
     )  # a write-back keyed as waste
     for row in rows:
-        out.row(row, dup=rng.random() < P_DUP)
+        out.add(row, dup=rng.random() < P_DUP)
 
 
 def _result(defects: int, sample: int) -> str:
@@ -714,7 +705,7 @@ def write_inspections(
         rows, 7, lambda row: row[6] + 1 + row[0] % 10, P_BAD_DEFECTS, rng, at_least_one=at_least_one
     )
     for row in rows:
-        out.row(row, dup=rng.random() < P_DUP)
+        out.add(row, dup=rng.random() < P_DUP)
 
 
 LINES_SCHEMA_FIELDS = (

@@ -95,12 +95,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from medallion.templates import _kit as kit
-from medallion.templates._kit import cumulative, publishing
+from medallion.templates._kit import CsvWriter, cumulative, publishing
 from medallion.templates.product_platform import catalogue as cat
 from medallion.templates.product_platform.domains import (
     END_DATE,
     FILES,
-    Csv,
     Ids,
     Ndjson,
     OrderWriters,
@@ -134,12 +133,8 @@ def generate(data_dir: Path, rows: int, seed: int = 42) -> dict[str, int]:
     start = END_DATE - timedelta(days=n["days"] - 1)
     with publishing(data_dir, FILES) as tmp, ExitStack() as stack:
         w = {
-            name: (Ndjson if name.endswith(".json") else Csv)(
-                # the ExitStack closes it
-                stack.enter_context(open(path, "w", encoding="utf-8", newline="")),
-                HEADERS[name],
-            )
-            for name, path in tmp.items()
+            name: (Ndjson if name.endswith(".json") else CsvWriter)(tmp[name], HEADERS[name], stack)
+            for name in FILES
             if not name.endswith(".parquet")
         }
         products = write_products_and_recipes(

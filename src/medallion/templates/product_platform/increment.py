@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from medallion.templates._kit import (
+    CsvWriter,
     check_drop,
     cumulative,
     drop_name,
@@ -196,9 +197,8 @@ def generate_increment(
     out = {name: drop_name(name, day) for name in DROP_FILES}
     with publishing(data_dir, out.values()) as tmp, ExitStack() as stack:
         w: dict[str, Any] = {
-            name: (dom.Ndjson if name.endswith(".json") else dom.Csv)(
-                stack.enter_context(open(tmp[out[name]], "w", encoding="utf-8", newline="")),
-                cat.HEADERS[name],
+            name: (dom.Ndjson if name.endswith(".json") else CsvWriter)(
+                tmp[out[name]], cat.HEADERS[name], stack
             )
             for name in out
             if not name.endswith(".parquet")
@@ -209,14 +209,14 @@ def generate_increment(
                 "list_price": money(catalogue[pid - 1].price),
                 "updated_at": f"{iso} 06:00:00",
             }
-            w["products.csv"].row([row[c] for c in cat.HEADERS["products.csv"]])
+            w["products.csv"].add([row[c] for c in cat.HEADERS["products.csv"]])
 
         # --- customers: some moved, some new
         pools = dom.Pools(seed)
         n_customers = len(customers.rows)
         moved = sorted(rng.sample(sorted(customers.rows), max(1, n_customers // 200)))
         for cid in moved:
-            w["customers.csv"].row(_moved(customers.rows[cid], pools, rng, iso))
+            w["customers.csv"].add(_moved(customers.rows[cid], pools, rng, iso))
         new = dom.customer_kinds(max(1, n_customers // 100), seed, customers.top + 1)
         for c in new:
             c.first_order = today
@@ -257,7 +257,7 @@ def generate_increment(
                 net = gross - round(gross * (discount or 0) / 100)
                 ids.ret += 1
                 row = dom.return_row(ids.ret, line_id, iso, qty, net, kind, ret_rng)
-                w["returns.csv"].row(row, dup=ret_rng.random() < dom.P_DUP)
+                w["returns.csv"].add(row, dup=ret_rng.random() < dom.P_DUP)
 
         # --- today's new orders
         if rows is None:
@@ -377,7 +377,7 @@ def _move_on(
             promised = today + timedelta(days=cat.TRANSIT_DAYS[carrier])
             cost = 499 + 150 * n_lines if kind == "consumer" else 2500 + 900 * n_lines
             ids.shipment += 1
-            w["shipments.csv"].row(
+            w["shipments.csv"].add(
                 [
                     ids.shipment,
                     order["order_id"],
@@ -391,9 +391,9 @@ def _move_on(
                     f"{iso} 18:00:00",
                 ]
             )
-            w["orders.json"].row(_order(order, "shipped", f"{iso} 18:00:00"))
+            w["orders.json"].add(_order(order, "shipped", f"{iso} 18:00:00"))
         elif status == "pending":
-            w["orders.json"].row(_order(order, "processing", f"{iso} 08:00:00"))
+            w["orders.json"].add(_order(order, "processing", f"{iso} 08:00:00"))
         return
     if shipment is None or _code(shipment["status"]) != "in_transit":
         return  # an exception stays with customer service
@@ -401,8 +401,8 @@ def _move_on(
     if promised is None or promised <= today or rng.random() < P_DELIVER_EARLY:
         stamp = f"{iso} 17:00:00"
         row = {**shipment, "delivered_date": iso, "status": "Delivered", "updated_at": stamp}
-        w["shipments.csv"].row([row[c] for c in cat.HEADERS["shipments.csv"]])
-        w["orders.json"].row(_order(order, "delivered", stamp))
+        w["shipments.csv"].add([row[c] for c in cat.HEADERS["shipments.csv"]])
+        w["orders.json"].add(_order(order, "delivered", stamp))
 
 
 def _order(order: dict[str, Any], status: str, stamp: str) -> list[Any]:

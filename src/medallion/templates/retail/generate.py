@@ -168,6 +168,7 @@ from typing import Any
 from medallion.templates import _kit as kit
 from medallion.templates._kit import (
     MESSY_NAME,
+    CsvWriter,
     Spellings,
     check_drop,
     clock,
@@ -235,7 +236,6 @@ FILES: tuple[str, ...] = tuple(HEADERS)
 END_DATE = date(2024, 6, 30)
 MIN_DAYS, MAX_DAYS = 60, 730
 MAX_LINES_PER_ORDER = 25
-CHUNK = 20_000  # rows buffered per file before a writerows() call
 
 # ---------------------------------------------------------------------------------------------
 # Dirt rates (documented in the module docstring; keep both in sync)
@@ -431,29 +431,6 @@ class _Pools:
 # ---------------------------------------------------------------------------------------------
 # Writers
 # ---------------------------------------------------------------------------------------------
-
-
-class _ChunkWriter:
-    """csv.writer with a row buffer: one writerows() call per CHUNK rows keeps the C fast path."""
-
-    def __init__(self, path: Path, header: Sequence[str], stack: ExitStack) -> None:
-        # The ExitStack owned by generate() closes it (SIM115 does not see through enter_context).
-        fh = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))  # noqa: SIM115
-        self._writer = csv.writer(fh, lineterminator="\n")
-        self._writer.writerow(header)
-        self._buf: list[tuple[Any, ...]] = []
-        self.count = 0
-
-    def add(self, row: tuple[Any, ...]) -> None:
-        self._buf.append(row)
-        if len(self._buf) >= CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._buf:
-            self._writer.writerows(self._buf)
-            self.count += len(self._buf)
-            self._buf.clear()
 
 
 def _products(n_products: int, pools: _Pools, rng: random.Random) -> Iterator[tuple[Any, ...]]:
@@ -751,7 +728,7 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
     pools = _Pools(seed)
 
     with publishing(data_dir, FILES) as tmp, ExitStack() as stack:
-        w = {name: _ChunkWriter(tmp[name], HEADERS[name], stack) for name in FILES}
+        w = {name: CsvWriter(tmp[name], HEADERS[name], stack) for name in FILES}
 
         prices: list[int] = []
         for prow in _products(n["products"], pools, sub_rng(seed, "products")):
@@ -772,8 +749,6 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
             w["order_lines.csv"].add,
             w["payments.csv"].add,
         )
-        for writer in w.values():
-            writer.flush()
         counts = {name: w[name].count for name in FILES}
     return counts
 
@@ -983,7 +958,7 @@ def generate_increment(
     # price changes, so products_day<N>.csv is always part of the drop.
     out = {name: drop_name(name, day) for name in FILES}
     with publishing(data_dir, out.values()) as tmp, ExitStack() as stack:
-        w = {name: _ChunkWriter(tmp[out[name]], HEADERS[name], stack) for name in FILES}
+        w = {name: CsvWriter(tmp[out[name]], HEADERS[name], stack) for name in FILES}
         for pid in repriced:
             new = {**products[pid], "unit_price": money(prices[pid - 1])}
             w["products.csv"].add(tuple(new.get(c, "") for c in HEADERS["products.csv"]))
@@ -1013,8 +988,6 @@ def generate_increment(
             pick_customer=pick_customer,
             stream=f"day{day}:",
         )
-        for writer in w.values():
-            writer.flush()
         counts = {out[name]: w[name].count for name in FILES}
     return counts
 
