@@ -40,47 +40,45 @@ P_ORDER_NEW_CUSTOMER = 0.10  # share of a drop's orders placed by its new custom
 P_ORDER_MOVED_CUSTOMER = 0.10  # share of a drop's orders placed by its moved customers
 
 
-def _header(
-    path: Path, reader: Iterator[list[str]], columns: Sequence[str]
-) -> tuple[list[str], list[int]]:
-    """Read the header row: (column names, positions of `columns`); ValueError if one is missing."""
-    header = [h.lstrip("\ufeff").strip() for h in next(reader, [])]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise ValueError(f"{path}: no column {', '.join(missing)} in the header")
-    return header, [header.index(c) for c in columns]
+def _readers(
+    paths: Sequence[Path], columns: Sequence[str]
+) -> Iterator[tuple[list[str], list[int], Iterator[list[str]]]]:
+    """Per CSV file, in order: (column names, positions of `columns`, a reader of its data rows).
+    ValueError when a file's header lacks one of `columns`."""
+    for path in paths:
+        with open(path, encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = [h.lstrip("\ufeff").strip() for h in next(reader, [])]
+            missing = [c for c in columns if c not in header]
+            if missing:
+                raise ValueError(f"{path}: no column {', '.join(missing)} in the header")
+            yield header, [header.index(c) for c in columns], reader
 
 
 def _ints(paths: Sequence[Path], column: str) -> Iterator[int]:
     """Stream the integer values of one column (by header name) of CSV files, in file order;
     values that are not integers (and short rows) are skipped."""
-    for path in paths:
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
-            _, (i,) = _header(path, reader, (column,))
-            for row in reader:
-                try:
-                    yield int(row[i])
-                except (IndexError, ValueError):
-                    continue
+    for _, (i,), rows in _readers(paths, (column,)):
+        for row in rows:
+            try:
+                yield int(row[i])
+            except (IndexError, ValueError):
+                continue
 
 
-def _scanstream_orders(paths: Sequence[Path]) -> tuple[int, set[str]]:
+def _scan_orders(paths: Sequence[Path]) -> tuple[int, set[str]]:
     """(largest order_id, the distinct order_date values as written) of the orders files."""
     top = 0
     dates: set[str] = set()
-    for path in paths:
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
-            _, (i, j) = _header(path, reader, ("order_id", "order_date"))
-            for row in reader:
-                try:
-                    value = int(row[i])
-                    dates.add(row[j])
-                except (IndexError, ValueError):
-                    continue
-                if value > top:
-                    top = value
+    for _, (i, j), rows in _readers(paths, ("order_id", "order_date")):
+        for row in rows:
+            try:
+                value = int(row[i])
+                dates.add(row[j])
+            except (IndexError, ValueError):
+                continue
+            if value > top:
+                top = value
     return top, dates
 
 
@@ -89,17 +87,14 @@ def _latest_rows(
 ) -> dict[int, dict[str, str]]:
     """{id: row as {column: value}} of the last row per id in load order (all ids, or `wanted`)."""
     latest: dict[int, dict[str, str]] = {}
-    for path in paths:
-        with open(path, encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
-            header, (k,) = _header(path, reader, (key,))
-            for row in reader:
-                try:
-                    value = int(row[k])
-                except (IndexError, ValueError):
-                    continue
-                if wanted is None or value in wanted:
-                    latest[value] = dict(zip(header, row, strict=False))
+    for header, (k,), rows in _readers(paths, (key,)):
+        for row in rows:
+            try:
+                value = int(row[k])
+            except (IndexError, ValueError):
+                continue
+            if wanted is None or value in wanted:
+                latest[value] = dict(zip(header, row, strict=False))
     return latest
 
 
@@ -142,7 +137,7 @@ def generate_increment(
         raise ValueError(f"{data_dir}: the customers files hold no customer")
     max_customer = known[-1]
 
-    max_order, order_dates = _scanstream_orders(files["orders.csv"])
+    max_order, order_dates = _scan_orders(files["orders.csv"])
     valid_dates = [d for d in map(_iso_date, order_dates) if d is not None]
     if not valid_dates:
         raise ValueError(f"{data_dir}: the orders files hold no valid order_date")
