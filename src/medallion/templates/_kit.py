@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import csv
+import importlib
 import itertools
 import os
 import random
@@ -346,20 +347,28 @@ def require_files(data_dir: Path, files: Iterable[str]) -> None:
 
 def main(
     argv: Sequence[str] | None,
+    package: str,
     *,
-    description: str,
-    rows_help: str,
-    default_rows: int,
     generate: Callable[..., dict[str, int]],
     generate_increment: Callable[..., dict[str, int]],
+    drop_rows: str,
     default_out: Path = Path("data"),
     summary: bool = False,
 ) -> int:
-    """A generator's command line: the initial files (`--rows`, `--seed`, `--out`), or with
-    `--day N` the day-N drop next to them; a ValueError of the generator is a usage error.
-    Prints the files written (rows, size), or with `summary` (for many files) one line."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--rows", type=int, default=None, help=rows_help)
+    """The command line of the generator of template `package` (its `__init__` gives ROWS_UNIT
+    and DEFAULT_ROWS): the initial files (`--rows`, `--seed`, `--out`), or with `--day N` the
+    day-N drop next to them (`drop_rows`: its default size, for the help). A ValueError of the
+    generator is a usage error. Prints the files written (rows, size), or with `summary` (for
+    many files) one line."""
+    template = importlib.import_module(package)
+    name = package.rsplit(".", 1)[-1].replace("_", "-")
+    parser = argparse.ArgumentParser(description=f"Generate the input data of the {name} template.")
+    parser.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help=f"{template.ROWS_UNIT} (default {template.DEFAULT_ROWS}; with --day: {drop_rows})",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=default_out, help="output folder")
     parser.add_argument(
@@ -375,7 +384,7 @@ def main(
         if args.day is not None:
             counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
         else:
-            rows = args.rows if args.rows is not None else default_rows
+            rows = args.rows if args.rows is not None else template.DEFAULT_ROWS
             counts = generate(args.out, rows=rows, seed=args.seed)
     except ValueError as e:
         parser.error(str(e))

@@ -208,11 +208,10 @@ def generate(data_dir: Path, rows: int = 2000, seed: int = 42) -> dict[str, int]
 def main(argv: Sequence[str] | None = None) -> int:
     return kit.main(
         argv,
-        description="Generate the raw files of the customer-insights template.",
-        rows_help="orders (default 2000; with --day: 1%% of the existing ones, >= 20)",
-        default_rows=2000,
+        __package__,
         generate=generate,
         generate_increment=generate_increment,
+        drop_rows="1%% of the existing ones, >= 20",
     )
 
 

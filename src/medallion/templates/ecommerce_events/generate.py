@@ -755,11 +755,10 @@ def _late(sim: _Simulator, n: int, t0: int, pick_user: Callable[[float], int]) -
 def main(argv: Sequence[str] | None = None) -> int:
     return kit.main(
         argv,
-        description="Generate the hourly event CSV files of the ecommerce-events template.",
-        rows_help="events (default 20000; with --day: as many as the latest day's files)",
-        default_rows=20_000,
+        __package__,
         generate=generate,
         generate_increment=generate_increment,
+        drop_rows="as many as the latest day's files",
         summary=True,  # one file per hour
     )
 

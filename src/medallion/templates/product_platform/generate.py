@@ -185,11 +185,10 @@ def generate_increment(
 def main(argv: Sequence[str] | None = None) -> int:
     return kit.main(
         argv,
-        description="Generate the product-platform export files.",
-        rows_help="order lines (default 3000; with --day: about one day's volume)",
-        default_rows=3000,
+        __package__,
         generate=generate,
         generate_increment=generate_increment,
+        drop_rows="about one day's volume",
     )
 
 

@@ -224,12 +224,10 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
 def main(argv: Sequence[str] | None = None) -> int:
     return kit.main(
         argv,
-        description="Generate the raw CSV files of the retail template.",
-        rows_help="number of order lines (default 3000; with --day: 1%% of the existing ones, "
-        ">= 30)",
-        default_rows=3000,
+        __package__,
         generate=generate,
         generate_increment=generate_increment,
+        drop_rows="1%% of the existing ones, >= 30",
         default_out=Path("data/retail/raw"),
     )
 
