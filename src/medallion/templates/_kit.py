@@ -345,8 +345,7 @@ def require_files(data_dir: Path, files: Iterable[str]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def main(
-    argv: Sequence[str] | None,
+def command(
     package: str,
     *,
     generate: Callable[..., dict[str, int]],
@@ -354,48 +353,53 @@ def main(
     drop_rows: str,
     default_out: Path = Path("data"),
     summary: bool = False,
-) -> int:
-    """The command line of the generator of template `package` (its `__init__` gives ROWS_UNIT
-    and DEFAULT_ROWS): the initial files (`--rows`, `--seed`, `--out`), or with `--day N` the
-    day-N drop next to them (`drop_rows`: its default size, for the help). A ValueError of the
-    generator is a usage error. Prints the files written (rows, size), or with `summary` (for
-    many files) one line."""
+) -> Callable[[Sequence[str] | None], int]:
+    """The command line `main(argv)` of the generator of template `package` (its `__init__`
+    gives ROWS_UNIT and DEFAULT_ROWS): the initial files (`--rows`, `--seed`, `--out`), or with
+    `--day N` the day-N drop next to them (`drop_rows`: its default size, for the help). A
+    ValueError of the generator is a usage error. Prints the files written (rows, size), or with
+    `summary` (for many files) one line."""
     template = importlib.import_module(package)
-    name = package.rsplit(".", 1)[-1].replace("_", "-")
-    parser = argparse.ArgumentParser(description=f"Generate the input data of the {name} template.")
-    parser.add_argument(
-        "--rows",
-        type=int,
-        default=None,
-        help=f"{template.ROWS_UNIT} (default {template.DEFAULT_ROWS}; with --day: {drop_rows})",
-    )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=default_out, help="output folder")
-    parser.add_argument(
-        "--day",
-        type=int,
-        default=None,
-        metavar="N",
-        help="write the day-N file drop (N >= 2) next to the existing files in --out",
-    )
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    try:
-        if args.day is not None:
-            counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
+    template_name = package.rsplit(".", 1)[-1].replace("_", "-")
+    description = f"Generate the input data of the {template_name} template."
+
+    def main(argv: Sequence[str] | None = None) -> int:
+        parser = argparse.ArgumentParser(description=description)
+        parser.add_argument(
+            "--rows",
+            type=int,
+            default=None,
+            help=f"{template.ROWS_UNIT} (default {template.DEFAULT_ROWS}; with --day: {drop_rows})",
+        )
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--out", type=Path, default=default_out, help="output folder")
+        parser.add_argument(
+            "--day",
+            type=int,
+            default=None,
+            metavar="N",
+            help="write the day-N file drop (N >= 2) next to the existing files in --out",
+        )
+        args = parser.parse_args(argv)
+        started = time.perf_counter()
+        try:
+            if args.day is not None:
+                counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
+            else:
+                rows = args.rows if args.rows is not None else template.DEFAULT_ROWS
+                counts = generate(args.out, rows=rows, seed=args.seed)
+        except ValueError as e:
+            parser.error(str(e))
+        elapsed = time.perf_counter() - started
+        if summary:
+            folder = args.out / os.path.commonpath(counts) if counts else args.out
+            print(f"{len(counts)} files, {sum(counts.values()):,} rows in {folder}")
         else:
-            rows = args.rows if args.rows is not None else template.DEFAULT_ROWS
-            counts = generate(args.out, rows=rows, seed=args.seed)
-    except ValueError as e:
-        parser.error(str(e))
-    elapsed = time.perf_counter() - started
-    if summary:
-        folder = args.out / os.path.commonpath(counts) if counts else args.out
-        print(f"{len(counts)} files, {sum(counts.values()):,} rows in {folder}")
-    else:
-        width = max([28, *map(len, counts)])
-        for name, count in counts.items():
-            size = (args.out / name).stat().st_size
-            print(f"{name:<{width}} {count:>12,} rows {size / 1e6:>10.2f} MB")
-    print(f"written to {args.out} in {elapsed:.2f} s", file=sys.stderr)
-    return 0
+            width = max([28, *map(len, counts)])
+            for file, count in counts.items():
+                size = (args.out / file).stat().st_size
+                print(f"{file:<{width}} {count:>12,} rows {size / 1e6:>10.2f} MB")
+        print(f"written to {args.out} in {elapsed:.2f} s", file=sys.stderr)
+        return 0
+
+    return main

@@ -98,7 +98,6 @@ temporary names and moved into place at the end, so readers never see half a fil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -205,15 +204,13 @@ def generate(data_dir: Path, rows: int = 2000, seed: int = 42) -> dict[str, int]
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return kit.main(
-        argv,
-        __package__,
-        generate=generate,
-        generate_increment=generate_increment,
-        drop_rows="1%% of the existing ones, >= 20",
-    )
-
+#: the command line (`python -m medallion.templates.customer_insights.generate --help`)
+main = kit.command(
+    __package__,
+    generate=generate,
+    generate_increment=generate_increment,
+    drop_rows="1%% of the existing ones, >= 20",
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

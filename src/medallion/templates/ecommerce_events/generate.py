@@ -752,16 +752,14 @@ def _late(sim: _Simulator, n: int, t0: int, pick_user: Callable[[float], int]) -
     return sim.events[start:]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return kit.main(
-        argv,
-        __package__,
-        generate=generate,
-        generate_increment=generate_increment,
-        drop_rows="as many as the latest day's files",
-        summary=True,  # one file per hour
-    )
-
+#: the command line (`python -m medallion.templates.ecommerce_events.generate --help`)
+main = kit.command(
+    __package__,
+    generate=generate,
+    generate_increment=generate_increment,
+    drop_rows="as many as the latest day's files",
+    summary=True,  # one file per hour
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -89,7 +89,6 @@ Daily drops (``generate_increment``, ``--day N``): see ``increment.py``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
@@ -182,15 +181,13 @@ def generate_increment(
     return drop(data_dir, day, rows, seed)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return kit.main(
-        argv,
-        __package__,
-        generate=generate,
-        generate_increment=generate_increment,
-        drop_rows="about one day's volume",
-    )
-
+#: the command line (`python -m medallion.templates.product_platform.generate --help`)
+main = kit.command(
+    __package__,
+    generate=generate,
+    generate_increment=generate_increment,
+    drop_rows="about one day's volume",
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

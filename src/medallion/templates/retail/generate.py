@@ -156,7 +156,6 @@ drop on 1,000,000 existing order lines, most of it csv parsing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -221,16 +220,14 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
     return counts
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    return kit.main(
-        argv,
-        __package__,
-        generate=generate,
-        generate_increment=generate_increment,
-        drop_rows="1%% of the existing ones, >= 30",
-        default_out=Path("data/retail/raw"),
-    )
-
+#: the command line (`python -m medallion.templates.retail.generate --help`)
+main = kit.command(
+    __package__,
+    generate=generate,
+    generate_increment=generate_increment,
+    drop_rows="1%% of the existing ones, >= 30",
+    default_out=Path("data/retail/raw"),
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())
