@@ -1,12 +1,11 @@
 """The machinery the templates' data generators share: seeded random streams and weighted draws,
-Faker pools, value formatting, the dirt of hand-typed sources (messy spellings, invalid e-mail
-addresses), writing a set of files atomically, finding the files a daily drop builds on, and the
+value formatting, Faker pools, the dirt of hand-typed sources (messy spellings, invalid e-mail
+addresses), chunked CSV files published together, the files a daily drop builds on, and the
 command line.
 
-What rows a template writes stays in the template; what is here is how a generator seeds its
-random streams, spells its dirt and writes and publishes its files. Modules of this package
-import only the standard library here (third-party packages inside the functions that need them),
-so the kit stays as cheap to import as the templates that use it.
+What rows a template writes, and at which rates its dirt comes, stays in the template. The kit
+changes no draw: a generator calling it consumes its random streams exactly as its own code
+did. It imports the standard library only (Faker and pyarrow inside the functions using them).
 """
 
 from __future__ import annotations
@@ -90,6 +89,11 @@ def new_shop_price(cents: int, rng: random.Random) -> int:
     return max(99, round(cents * rng.choice(PRICE_FACTORS)) // 100 * 100 + 99)
 
 
+# ---------------------------------------------------------------------------------------------
+# Faker pools and places
+# ---------------------------------------------------------------------------------------------
+
+
 def faker(seed: int, locale: str = "en_US") -> Faker:
     """A Faker seeded with `seed`. Generators only build small value pools with it, once: rows
     are drawn from the pools with their random streams (Faker is slow, and its values change
@@ -160,7 +164,6 @@ class Spellings:
     """
 
     def __init__(self, *patterns: str) -> None:
-        self.patterns = patterns
         self._parts: list[tuple[str, str, str]] = []  # (text before, case, text after)
         for pattern in patterns:
             parsed = list(string.Formatter().parse(pattern))
@@ -179,6 +182,7 @@ class Spellings:
         return before + _CASES[case](value) + after
 
     def all(self, value: str) -> tuple[str, ...]:
+        """Every spelling of `value`, in pattern order."""
         return tuple(self.spell(value, i) for i in range(len(self._parts)))
 
     def pick(self, value: str, rng: random.Random) -> str:
@@ -206,7 +210,8 @@ class Spellings:
                 raise ValueError(f"{{{case}}} has no vectorised form")
             text = cases[case](values)
             if before or after:
-                text = pc.binary_join_element_wise(*[t for t in (before, text, after) if t], "")
+                parts = [*([before] if before else []), text, *([after] if after else [])]
+                text = pc.binary_join_element_wise(*parts, "")
             spelled.append(text)
         if len(spelled) == 1:
             return spelled[0]
