@@ -5,7 +5,6 @@ file writers. No Python loop runs per row."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+
+from medallion.templates._kit import Spellings, clock, expand
 
 DAY = 86_400
 EPOCH = date(1970, 1, 1)
@@ -52,7 +53,7 @@ def choice(u: pa.Array, values: Sequence[Any], type_: pa.DataType | None = None)
 
 def weighted(u: pa.Array, weights: dict[Any, int]) -> pa.Array:
     """A weighted draw: the weights expand to a flat table, so it is one index per row."""
-    return choice(u, [v for v, w in weights.items() for _ in range(w)])
+    return choice(u, expand(weights))
 
 
 def chance(u: pa.Array, p: float) -> pa.Array:
@@ -98,14 +99,12 @@ def timestamps(seconds: pa.Array, fmt: str) -> pa.Array:
     if fmt == "%Y-%m-%d":
         return day_text
     if not _CLOCK:
-        _CLOCK.append(
-            pa.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(DAY)])
-        )
-    clock = pc.take(_CLOCK[0], pc.subtract(seconds, pc.multiply(days, DAY)))
+        _CLOCK.append(pa.array([clock(s) for s in range(DAY)]))
+    time_of_day = pc.take(_CLOCK[0], pc.subtract(seconds, pc.multiply(days, DAY)))
     if fmt == "%Y-%m-%d %H:%M:%S":
-        return cat(day_text, " ", clock)
+        return cat(day_text, " ", time_of_day)
     if fmt == "%Y-%m-%dT%H:%M:%SZ":
-        return cat(day_text, "T", clock, "Z")
+        return cat(day_text, "T", time_of_day, "Z")
     raise ValueError(f"unsupported timestamp format {fmt!r}")
 
 
@@ -113,24 +112,18 @@ def date_seconds(day: date) -> int:
     return (day - EPOCH).days * DAY
 
 
+#: how a hand-typed enum value (status, channel, category) is misspelled
+ENUM_SPELLINGS = Spellings("{capitalized}", "{upper}", " {value}", " {upper} ")
+
+
 def messy_enum(u: pa.Array, v: pa.Array, values: pa.Array, p: float) -> pa.Array:
-    """With probability p, one of the spellings a hand-typed source gives an enum value:
-    Capitalised, UPPER, or padded with spaces."""
-    kind = index(v, 4)
-    capitalised = pc.utf8_capitalize(values)
-    upper = pc.utf8_upper(values)
-    messy = pc.case_when(
-        pc.make_struct(pc.equal(kind, 0), pc.equal(kind, 1), pc.equal(kind, 2)),
-        capitalised,
-        upper,
-        cat(" ", values),
-        cat(" ", upper, " "),
-    )
-    return pc.if_else(chance(u, p), messy, values)
+    """Where u < p, one of the ENUM_SPELLINGS of each value (picked by v)."""
+    respelled = ENUM_SPELLINGS.arrays(values, index(v, len(ENUM_SPELLINGS)))
+    return pc.if_else(chance(u, p), respelled, values)
 
 
 # ---------------------------------------------------------------------------------------------
-# Writers (temporary names, moved into place together)
+# Writers
 # ---------------------------------------------------------------------------------------------
 
 
@@ -154,8 +147,3 @@ def write_lines(lines: pa.Array | pa.ChunkedArray, path: Path) -> None:
         for start in range(0, len(lines), chunk):
             fh.write("\n".join(lines[start : start + chunk].to_pylist()))
             fh.write("\n")
-
-
-def publish(tmp: dict[str, Path], data_dir: Path) -> None:
-    for name, path in tmp.items():
-        os.replace(path, data_dir / name)

@@ -5,9 +5,7 @@ written next to them."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,13 +16,22 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from medallion.templates._kit import (
+    check_drop,
+    drop_name,
+    existing_files,
+    money,
+    new_shop_price,
+    publishing,
+    require_files,
+    sub_rng,
+)
 from medallion.templates.customer_insights._arrow import (
     DAY,
     Stream,
     chance,
     date_seconds,
     index,
-    publish,
     write_csv,
     write_lines,
 )
@@ -45,28 +52,8 @@ P_ORDER_BY_NEW_CUSTOMER = 0.15
 NEW_CUSTOMERS_SHARE = 0.02  # of the existing customers (>= 1)
 MOVED_CUSTOMERS_SHARE = 0.01  # (>= 2)
 REPRICED_SHARE = 0.01  # of the catalogue (>= 1), and as many new products
-PRICE_FACTORS = (0.8, 0.9, 1.1, 1.25)
 OPEN_ORDER_DAYS = 14  # open orders older than this are not moved on (stuck, or lost)
 P_PENDING_CANCELLED = 0.10
-
-_DROP = re.compile(r"_day(\d+)$")
-
-
-def _existing(data_dir: Path, name: str, day: int) -> list[Path]:
-    """Files the source glob `<stem>*<ext>` picks up, drops of `day` and later excluded, in load
-    order: the initial file, other files by name, then earlier drops by day."""
-    stem, ext = name.split(".", 1)
-    keyed: list[tuple[tuple[int, int, str], Path]] = []
-    for path in data_dir.glob(f"{stem}*.{ext}"):
-        base = path.name[: -len(ext) - 1]
-        match = _DROP.search(base)
-        if path.name == name:
-            keyed.append(((0, 0, ""), path))
-        elif match is None or base != f"{stem}_day{match.group(1)}":
-            keyed.append(((1, 0, path.name), path))
-        elif int(match.group(1)) < day:
-            keyed.append(((2, int(match.group(1)), path.name), path))
-    return [p for _, p in sorted(keyed)]
 
 
 def _parse_time(text: Any) -> datetime | None:
@@ -134,8 +121,8 @@ def _drop_products(
     for pid in sorted(rng.sample(sorted(catalogue), n_changed)):
         old = abs(int(catalogue[pid]["unit_price"] * 100)) or 999
         # a shop price (ending in .99) 10-25 % up or down; a broken price gets a real one
-        cents = max(99, round(old * rng.choice(PRICE_FACTORS)) // 100 * 100 + 99)
-        changed.append({**catalogue[pid], "unit_price": f"{cents // 100}.{cents % 100:02d}"})
+        cents = new_shop_price(old, rng)
+        changed.append({**catalogue[pid], "unit_price": money(cents)})
         changed[-1]["updated_at"] = at
     new, new_prices = products_table(
         pa.array(range(top + 1, top + n_changed + 1), pa.int64()),
@@ -226,22 +213,14 @@ def generate_increment(
     existing ones, at least 20).  Returns {file name: rows written}.  Raises ValueError when
     day < 2, rows < 1, or `data_dir` does not hold the initial files."""
     data_dir = Path(data_dir)
-    if day < 2:
-        raise ValueError(f"day must be >= 2 (day 1 is the initial export), got {day}")
-    if rows is not None and rows < 1:
-        raise ValueError(f"rows must be >= 1, got {rows}")
-    missing = [name for name in FILES if not (data_dir / name).is_file()]
-    if missing:
-        raise ValueError(
-            f"{data_dir} lacks the initial file(s) {', '.join(missing)}: "
-            "write them with generate() first"
-        )
-    files = {name: _existing(data_dir, name, day) for name in FILES}
+    check_drop(day, rows)
+    require_files(data_dir, FILES)
+    files = {name: existing_files(data_dir, name, day) for name in FILES}
     max_order, n_orders, last_day, open_orders = _scan_orders(files["orders.json"])
     drop_day = last_day + timedelta(days=1)
     drop_s = date_seconds(drop_day)
     # one stream of Python draws for the row-by-row changes, seeded from (seed, day)
-    rng = random.Random(f"{seed}:day{day}:changes")
+    rng = sub_rng(seed, f"day{day}:changes")
     pools = Pools(seed)
     products, prices = _drop_products(files["products.parquet"], drop_day, seed, day, rng)
     customers, known, n_new = _drop_customers(
@@ -278,17 +257,11 @@ def generate_increment(
         ]
     )
 
-    stem = {name: name.split(".", 1) for name in FILES}
-    out = {name: f"{stem[name][0]}_day{day}.{stem[name][1]}" for name in FILES}
-    tmp = {out[name]: data_dir / f".{out[name]}.{os.getpid()}.tmp" for name in FILES}
-    try:
+    out = {name: drop_name(name, day) for name in FILES}
+    with publishing(data_dir, out.values()) as tmp:
         write_csv(customers, tmp[out["customers.csv"]])
         write_lines(lines, tmp[out["orders.json"]])
         pq.write_table(products, tmp[out["products.parquet"]])
-        publish(tmp, data_dir)
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
     return {
         out["customers.csv"]: customers.num_rows,
         out["orders.json"]: len(lines),

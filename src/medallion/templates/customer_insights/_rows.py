@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from medallion.templates._kit import MESSY_NAME, faker
 from medallion.templates.customer_insights._arrow import (
     DAY,
     Stream,
@@ -203,8 +204,6 @@ class Pools:
     """Per-country name and city pools, flattened: country k's pool is values[off[k]:off[k+1]]."""
 
     def __init__(self, seed: int) -> None:
-        from faker import Faker
-
         firsts: list[str] = []
         lasts: list[str] = []
         cities: list[str] = []
@@ -217,8 +216,7 @@ class Pools:
         self.city_n: list[int] = []
         us_cities: list[str] | None = None
         for i, (country, locale) in enumerate(LOCALES.items()):
-            fake = Faker(locale)
-            fake.seed_instance(seed * 31 + i)
+            fake = faker(seed * 31 + i, locale)
             names_f = [fake.first_name() for _ in range(300)]
             names_l = [fake.last_name() for _ in range(300)]
             if country == "US":
@@ -286,14 +284,8 @@ def customers_table(
 
     # dirt
     def messy_name(values: pa.Array) -> pa.Array:
-        kind = index(rnd(n), 3)
-        messy = pc.case_when(
-            pc.make_struct(pc.equal(kind, 0), pc.equal(kind, 1)),
-            cat("  ", pc.utf8_upper(values), " "),
-            pc.utf8_lower(values),
-            cat(" ", values, "  "),
-        )
-        return pc.if_else(chance(rnd(n), P_MESSY_NAME), messy, values)
+        respelled = MESSY_NAME.arrays(values, index(rnd(n), len(MESSY_NAME)))
+        return pc.if_else(chance(rnd(n), P_MESSY_NAME), respelled, values)
 
     first = messy_name(first)
     last = messy_name(last)

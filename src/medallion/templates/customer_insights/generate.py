@@ -98,11 +98,6 @@ temporary names and moved into place at the end, so readers never see half a fil
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import time
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,12 +105,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from medallion.templates import _kit as kit
+from medallion.templates._kit import publishing
 from medallion.templates.customer_insights._arrow import (
     DAY,
     Stream,
     date_seconds,
     index,
-    publish,
     write_csv,
     write_lines,
 )
@@ -197,15 +193,10 @@ def generate(data_dir: Path, rows: int = 2000, seed: int = 42) -> dict[str, int]
     order_ids = pa.array(range(FIRST_ORDER_ID, FIRST_ORDER_ID + n_o), pa.int64())
     orders = orders_table(order_ids, customer_ids, seconds, now, prices, n_c, rnd)
 
-    tmp = {name: data_dir / f".{name}.{os.getpid()}.tmp" for name in FILES}
-    try:
+    with publishing(data_dir, FILES) as tmp:
         write_csv(customers, tmp["customers.csv"])
         write_lines(orders["line"], tmp["orders.json"])
         pq.write_table(products, tmp["products.parquet"])
-        publish(tmp, data_dir)
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
     return {
         "customers.csv": customers.num_rows,
         "orders.json": orders.num_rows,
@@ -213,29 +204,13 @@ def generate(data_dir: Path, rows: int = 2000, seed: int = 42) -> dict[str, int]
     }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Generate the raw files of the customer-insights template."
-    )
-    parser.add_argument("--rows", type=int, default=None, help="orders (default 2000)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=Path("data"), help="output folder")
-    parser.add_argument("--day", type=int, default=None, metavar="N", help="day-N file drop")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    try:
-        if args.day is not None:
-            counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
-        else:
-            counts = generate(args.out, rows=args.rows or 2000, seed=args.seed)
-    except ValueError as e:
-        parser.error(str(e))
-    for name, count in counts.items():
-        size = (args.out / name).stat().st_size
-        print(f"{name:<28} {count:>12,} rows {size / 1e6:>10.2f} MB")
-    print(f"written to {args.out} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
-    return 0
-
+#: the command line (`python -m medallion.templates.customer_insights.generate --help`)
+main = kit.command(
+    __package__,
+    generate=generate,
+    generate_increment=generate_increment,
+    drop_rows="1%% of the existing ones, >= 20",
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -101,21 +101,27 @@ for 1,000,000 rows on one core (half of it the session simulation).
 
 from __future__ import annotations
 
-import argparse
-import bisect
-import itertools
-import os
 import random
 import re
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from medallion.templates import _kit as kit
+from medallion.templates._kit import (
+    Spellings,
+    check_drop,
+    cumulative,
+    faker,
+    publishing,
+    sub_rng,
+    weighted_index,
+)
 
 __all__ = ["COLUMNS", "generate", "generate_increment", "sizes"]
 
@@ -230,19 +236,8 @@ def sizes(rows: int) -> dict[str, int]:
     }
 
 
-def _rng(seed: int, name: str) -> random.Random:
-    # str seeds are hashed with SHA-512 by random.seed(): stable across processes (unlike
-    # hash()), and each purpose gets an independent stream.
-    return random.Random(f"ecommerce-events:{seed}:{name}")
-
-
-def _cumulative(weights: Sequence[float]) -> list[float]:
-    return list(itertools.accumulate(weights))
-
-
-def _pick(cum: list[float], u: float) -> int:
-    """Index drawn from cumulative weights with a uniform u in [0, 1)."""
-    return min(bisect.bisect_right(cum, u * cum[-1]), len(cum) - 1)
+#: the random stream `name` of a run with `seed` (see sub_rng)
+_rng = partial(sub_rng, namespace="ecommerce-events")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,10 +269,7 @@ class Catalogue:
 def _long_tail_brands(seed: int) -> list[str]:
     """Brand names for the uncoded (cosmetics-like) categories, from Faker: lower-case words as
     the dataset's brands are."""
-    from faker import Faker
-
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+    fake = faker(seed)
     names = dict.fromkeys(  # dict keeps first-seen order (a set would depend on PYTHONHASHSEED)
         re.sub(r"[^a-z]", "", fake.last_name().lower()) for _ in range(400)
     )
@@ -288,11 +280,11 @@ def _catalogue(n_products: int, seed: int) -> Catalogue:
     rng = _rng(seed, "catalogue")
     tail = _long_tail_brands(seed)
     cat = Catalogue(by_category=[[] for _ in CATEGORIES])
-    cat.category_cum = _cumulative([c[3] for c in CATEGORIES])
+    cat.category_cum = cumulative([c[3] for c in CATEGORIES])
     counters = [0] * len(CATEGORIES)
     # every category gets products (round robin first), the rest follow traffic weights
     for i in range(n_products):
-        ci = i if i < len(CATEGORIES) else _pick(cat.category_cum, rng.random())
+        ci = i if i < len(CATEGORIES) else weighted_index(cat.category_cum, rng.random())
         code, (lo, hi), brands, _ = CATEGORIES[ci]
         counters[ci] += 1
         pool = brands or tail[ci * 7 % len(tail) :] + tail[: ci * 7 % len(tail)]
@@ -338,7 +330,7 @@ class _Simulator:
         self.rng = rng
         self.sessions: list[str] = []  # session index -> UUID text
         self.events: list[Event] = []
-        self.hour_cum = _cumulative(HOUR_WEIGHTS)
+        self.hour_cum = cumulative(HOUR_WEIGHTS)
 
     def _session_id(self) -> int:
         # a version-4 UUID from the seeded stream (uuid.uuid4() reads os.urandom)
@@ -366,7 +358,7 @@ class _Simulator:
         end = t0 + days * DAY
         while budget > 0:
             day = rng.randrange(days)
-            hour = _pick(self.hour_cum, rng.random())
+            hour = weighted_index(self.hour_cum, rng.random())
             t = t0 + day * DAY + hour * 3600 + rng.randrange(3600)
             budget -= self._session(t, end, pick_user(rng.random()), budget)
         return self.events
@@ -395,7 +387,7 @@ class _Simulator:
         random_ = rng.random
         cat = self.cat
         s = self._session_id()
-        ci = _pick(cat.category_cum, random_())
+        ci = weighted_index(cat.category_cum, random_())
         products = cat.by_category[ci]
         promo = random_() < P_PROMO_SESSION
         kind = random_()
@@ -450,16 +442,8 @@ class _Simulator:
 # ---------------------------------------------------------------------------------------------
 
 
-def _messy(value: str, rng: random.Random) -> str:
-    """Another spelling of a lower-case code: capitalised, upper case or padded."""
-    k = rng.randrange(4)
-    if k == 0:
-        return ".".join(part.capitalize() for part in value.split("."))
-    if k == 1:
-        return value.upper()
-    if k == 2:
-        return f" {value}"
-    return f"{value} "
+#: how a code (event type, brand, category code) is misspelled: capitalised, upper case, padded
+MESSY_CODE = Spellings("{capitalized_parts}", "{upper}", " {value}", "{value} ")
 
 
 def _sample(rng: random.Random, n: int, share: float) -> list[int]:
@@ -496,15 +480,15 @@ def _columns(
         cols["price"],
     )
     for i in _sample(rng, n, P_MESSY_TYPE):
-        types[i] = _messy(types[i], rng)
+        types[i] = MESSY_CODE.pick(types[i], rng)
     for i in _sample(rng, n, P_UNKNOWN_TYPE):
         types[i] = rng.choice(UNKNOWN_TYPES)
     for i in _sample(rng, n, P_MESSY_BRAND):
         if brands[i]:
-            brands[i] = _messy(brands[i], rng)
+            brands[i] = MESSY_CODE.pick(brands[i], rng)
     for i in _sample(rng, n, P_MESSY_CATEGORY):
         if codes[i]:
-            codes[i] = _messy(codes[i], rng)
+            codes[i] = MESSY_CODE.pick(codes[i], rng)
     for i in _sample(rng, n, P_NEGATIVE_PRICE):
         prices[i] = -max(prices[i], 100)
     for i in _sample(rng, n, P_ABSURD_PRICE):
@@ -575,27 +559,16 @@ def _write(
     # pyarrow quotes the header whatever the style: write it by hand, unquoted like the data
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     header = (",".join(COLUMNS) + "\n").encode()
-    written: dict[str, int] = {}
-    tmp: list[tuple[Path, Path]] = []
-    try:
+    written = {name: count for name, count in zip(names, counts, strict=True) if count}
+    with publishing(events_dir, written) as tmp:
         offset = 0
-        for name, count in zip(names, counts, strict=True):
-            if not count:
-                continue
-            final = events_dir / name
-            final.parent.mkdir(parents=True, exist_ok=True)
-            path = final.parent / f".{final.name}.{os.getpid()}.tmp"
-            tmp.append((path, final))
-            with open(path, "wb") as fh:
+        for name, count in written.items():
+            tmp[name].parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp[name], "wb") as fh:
                 fh.write(header)
                 pacsv.write_csv(table.slice(offset, count), fh, write_options=options)
-            written[f"events/{name}"] = count
             offset += count
-        for path, final in tmp:
-            os.replace(path, final)
-    finally:
-        for path, _ in tmp:
-            path.unlink(missing_ok=True)
+    return {f"events/{name}": count for name, count in written.items()}
     return written
 
 
@@ -625,13 +598,13 @@ def generate(data_dir: Path, rows: int = 20_000, seed: int = 42) -> dict[str, in
     events_dir = data_dir / "events"
     n = sizes(rows)
     cat = _catalogue(n["products"], seed)
-    user_cum = _cumulative([(i + 1) ** -USER_SKEW for i in range(n["users"])])
+    user_cum = cumulative([(i + 1) ** -USER_SKEW for i in range(n["users"])])
 
     n_dup = round(rows * P_DUP)
     t0 = int(START.timestamp())
     sim = _Simulator(cat, _rng(seed, "sessions"))
     events = sim.run(
-        rows - n_dup, t0, n["days"], lambda u: USER_BASE + _pick(user_cum, u), carry=()
+        rows - n_dup, t0, n["days"], lambda u: USER_BASE + weighted_index(user_cum, u), carry=()
     )
     events.sort()
     cols = _columns(events, sim.sessions, cat, _rng(seed, "dirt"))
@@ -658,10 +631,7 @@ def generate_increment(
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if day < 2:
-        raise ValueError(f"day must be >= 2 (day 1 is the initial data), got {day}")
-    if rows is not None and rows < 1:
-        raise ValueError(f"rows must be >= 1, got {rows}")
+    check_drop(day, rows)
     data_dir = Path(data_dir)
     events_dir = data_dir / "events"
     existing = [(p, d) for p, d, k in _event_files(events_dir) if k is None or k < day]
@@ -685,7 +655,7 @@ def generate_increment(
         rows = max(1, landed.num_rows)
 
     cat = Catalogue(by_category=[[] for _ in CATEGORIES])
-    cat.category_cum = _cumulative([c[3] for c in CATEGORIES])
+    cat.category_cum = cumulative([c[3] for c in CATEGORIES])
     code_index = {c[0]: i for i, c in enumerate(CATEGORIES) if c[0]}
     product_index: dict[int, int] = {}
     activity: Counter[int] = Counter()
@@ -727,14 +697,16 @@ def generate_increment(
 
     # --- who comes back, who is new, which sessions go on after midnight
     returning = sorted(activity)  # ids in order: a stable population for the draws
-    returning_cum = _cumulative([activity[u] for u in returning])
+    returning_cum = cumulative([activity[u] for u in returning])
     n_new_users = max(5, rows // 60)
     new_base = NEW_USER_BASE + day * 1_000_000
 
     def pick_user(u: float) -> int:
         if u < P_NEW_USER_SESSION:
             return new_base + min(int(u / P_NEW_USER_SESSION * n_new_users), n_new_users - 1)
-        return returning[_pick(returning_cum, (u - P_NEW_USER_SESSION) / (1 - P_NEW_USER_SESSION))]
+        return returning[
+            weighted_index(returning_cum, (u - P_NEW_USER_SESSION) / (1 - P_NEW_USER_SESSION))
+        ]
 
     active_since = (new_day - timedelta(seconds=CARRY_WINDOW_S)).strftime("%Y-%m-%d %H:%M:%S UTC")
     carry = [
@@ -780,28 +752,14 @@ def _late(sim: _Simulator, n: int, t0: int, pick_user: Callable[[float], int]) -
     return sim.events[start:]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Generate the hourly event CSV files of the ecommerce-events template."
-    )
-    parser.add_argument("--rows", type=int, default=None, help="events (default 20000)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=Path("data"), help="data folder")
-    parser.add_argument("--day", type=int, default=None, metavar="N", help="day-N drop (N >= 2)")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    try:
-        if args.day is not None:
-            counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
-        else:
-            counts = generate(args.out, rows=args.rows or 20_000, seed=args.seed)
-    except ValueError as e:
-        parser.error(str(e))
-    elapsed = time.perf_counter() - started
-    print(f"{len(counts)} files, {sum(counts.values()):,} rows in {args.out / 'events'}")
-    print(f"written in {elapsed:.2f} s", file=sys.stderr)
-    return 0
-
+#: the command line (`python -m medallion.templates.ecommerce_events.generate --help`)
+main = kit.command(
+    __package__,
+    generate=generate,
+    generate_increment=generate_increment,
+    drop_rows="as many as the latest day's files",
+    summary=True,  # one file per hour
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from faker import Faker
+from medallion.templates._kit import Spellings, faker
 
 STATUSES = ["pending", "processing", "shipped", "completed", "cancelled", "returned"]
 STATUS_WEIGHTS = [5, 8, 12, 60, 8, 7]
@@ -123,10 +123,8 @@ class _Copy:
         self.n += 1
 
 
-def _messy_status(status: str, rng: random.Random) -> str:
-    if rng.random() < 0.03:
-        return rng.choice([status.upper(), status.capitalize(), f" {status}"])
-    return status
+#: status values an older client wrote (3 % of the orders)
+MESSY_STATUS = Spellings("{upper}", "{capitalized}", " {value}")
 
 
 def _when(rng: random.Random, start: datetime, end: datetime) -> datetime:
@@ -141,8 +139,7 @@ def generate(
     import psycopg
 
     dsn = source_dsn(dsn)
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+    fake = faker(seed)
     rng = random.Random(seed)
     n_customers, n_products, n_orders, n_items = _sizes(rows)
 
@@ -287,7 +284,7 @@ def _orders(
             oid,
             cid,
             order_date,
-            _messy_status(status, rng),
+            MESSY_STATUS.maybe(status, rng, 0.03),
             total,
             addresses.get(cid),
             order_date,
@@ -305,8 +302,7 @@ def generate_increment(
         raise ValueError("day drops start at day 2 (day 1 is the initial load)")
     dsn = source_dsn(dsn)
     rng = random.Random(f"{seed}:{day}")
-    fake = Faker("en_US")
-    fake.seed_instance(seed * 1000 + day)
+    fake = faker(seed * 1000 + day)
     counts = {"new_customers": 0, "new_orders": 0, "new_items": 0, "updated": 0}
     with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
         # the day's changes come after everything already in the database (an extract's

@@ -8,17 +8,28 @@ same seed gives the same rows; hot loops draw with `random()` only, which is 3-5
 
 from __future__ import annotations
 
-import bisect
-import csv
-import itertools
 import json
 import random
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from medallion.templates import _kit as kit
+from medallion.templates._kit import (
+    CsvWriter,
+    Spellings,
+    clock,
+    cumulative,
+    faker,
+    invalid_email,
+    money,
+    us_cities,
+    weighted_index,
+)
 from medallion.templates.product_platform import catalogue as cat
 
 FILES: tuple[str, ...] = tuple(cat.HEADERS)
@@ -67,46 +78,20 @@ P_OLD_RECIPE = 0.25
 # ---------------------------------------------------------------------------------------------
 
 
-def sub_rng(seed: int, name: str) -> random.Random:
-    # str seeds are hashed with SHA-512 by random.seed(): stable across processes (unlike
-    # hash()), and each file gets its own stream, so changing one file's rules keeps the others.
-    return random.Random(f"product-platform:{seed}:{name}")
-
-
-def cum(weights: Sequence[float]) -> list[float]:
-    return list(itertools.accumulate(weights))
+#: the random stream `name` of a run with `seed` (see kit.sub_rng)
+sub_rng = partial(kit.sub_rng, namespace="product-platform")
 
 
 def weighted(table: dict[str, int]) -> tuple[list[str], list[float]]:
-    return list(table), cum(list(table.values()))
+    return list(table), cumulative(list(table.values()))
 
 
-def money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
-def messy(value: str, rng: random.Random) -> str:
-    """One of the spellings a hand-typed or legacy field holds for `value`."""
-    k = rng.randrange(5)
-    if k == 0:
-        return value.upper()
-    if k == 1:
-        return value.lower()
-    if k == 2:
-        return f" {value}"
-    if k == 3:
-        return f"{value}  "
-    return f" {value.upper()} "
-
-
-def maybe_messy(value: str, rng: random.Random, p: float = P_MESSY) -> str:
-    return messy(value, rng) if rng.random() < p else value
+#: how a code or name is misspelled (P_MESSY of them): UPPER, lower, padded
+MESSY = Spellings("{upper}", "{lower}", " {value}", "{value}  ", " {upper} ")
 
 
 def _ts(day: date, seconds: int) -> str:
-    return f"{day.isoformat()}T{_clock(seconds)}"
+    return f"{day.isoformat()}T{clock(seconds)}"
 
 
 def _slug(text: str) -> str:
@@ -142,31 +127,17 @@ class Customer:
     first_order: date | None = None
 
 
-class Csv:
-    """A csv.writer counting data rows (minimal quoting, UTF-8, '\\n')."""
-
-    def __init__(self, fh: IO[str], header: Sequence[str]) -> None:
-        self._w = csv.writer(fh, lineterminator="\n")
-        self._w.writerow(header)
-        self.count = 0
-
-    def row(self, values: Sequence[Any], dup: bool = False) -> None:
-        self._w.writerow(values)
-        self.count += 1
-        if dup:
-            self._w.writerow(values)
-            self.count += 1
-
-
 class Ndjson:
-    """One JSON object per line, keys in header order; None is null."""
+    """One JSON object per line, keys in header order, None as null; opened on `stack` like
+    the kit's CsvWriter."""
 
-    def __init__(self, fh: IO[str], header: Sequence[str]) -> None:
-        self._fh = fh
+    def __init__(self, path: Path, header: Sequence[str], stack: ExitStack) -> None:
+        # the ExitStack closes it (SIM115 does not see through enter_context)
+        self._fh = stack.enter_context(open(path, "w", encoding="utf-8", newline=""))  # noqa: SIM115
         self._header = header
         self.count = 0
 
-    def row(self, values: Sequence[Any], dup: bool = False) -> None:
+    def add(self, values: Sequence[Any], dup: bool = False) -> None:
         line = json.dumps(dict(zip(self._header, values, strict=True))) + "\n"
         self._fh.write(line)
         self.count += 1
@@ -181,7 +152,11 @@ class Ndjson:
 
 
 def write_products_and_recipes(
-    n_products: int, seed: int, products_out: Csv, recipes_out: Csv, lines_out: Csv
+    n_products: int,
+    seed: int,
+    products_out: CsvWriter,
+    recipes_out: CsvWriter,
+    lines_out: CsvWriter,
 ) -> list[Product]:
     """Write the item master, the recipes and their lines; return the products for the orders."""
     rng = sub_rng(seed, "products")
@@ -234,8 +209,8 @@ def write_products_and_recipes(
                 if line_rng.random() < 0.02:
                     uom = line_rng.choice(cat.UNIT_SYNONYMS[uom])
                 elif line_rng.random() < P_MESSY:
-                    uom = messy(uom, line_rng)
-                ing = maybe_messy(ingredient, line_rng)
+                    uom = MESSY.pick(uom, line_rng)
+                ing = MESSY.maybe(ingredient, line_rng, P_MESSY)
                 line_rows.append(
                     [len(line_rows) + 1, recipe_id, n, ing, qty_text, uom, money(unit_cost)]
                 )
@@ -272,18 +247,18 @@ def write_products_and_recipes(
         launch_text = launch.isoformat()
         if rng.random() < P_SLASH_DATE:
             launch_text = launch_text.replace("-", "/")
-        products_out.row(
+        products_out.add(
             [
                 pid,
                 sku,
                 name,
-                maybe_messy(category, rng),
+                MESSY.maybe(category, rng, P_MESSY),
                 rng.choice(packs),
                 list_price,
                 money(std_cost),
                 "" if rng.random() < P_NO_SHELF_LIFE else shelf_life,
                 launch_text,
-                maybe_messy(status, rng),
+                MESSY.maybe(status, rng, P_MESSY),
                 f"{launch.isoformat()} 08:00:00",
             ]
         )
@@ -292,9 +267,9 @@ def write_products_and_recipes(
     spoil(recipe_rows, 4, 0, P_BAD_YIELD, rec_rng)
     spoil(line_rows, 4, "0", P_BAD_RECIPE_QTY, line_rng)
     for row in recipe_rows:
-        recipes_out.row(row, dup=rec_rng.random() < P_DUP)
+        recipes_out.add(row, dup=rec_rng.random() < P_DUP)
     for row in line_rows:
-        lines_out.row(row)
+        lines_out.add(row)
     return products
 
 
@@ -323,28 +298,19 @@ class Pools:
     """Small value pools built once with Faker; rows draw from them with random.Random."""
 
     def __init__(self, seed: int) -> None:
-        from faker import Faker
-
-        fake = Faker("en_US")
-        fake.seed_instance(seed)
+        fake = faker(seed)
         self.first_names = [fake.first_name() for _ in range(1000)]
         self.last_names = [fake.last_name() for _ in range(1000)]
         # dict.fromkeys keeps first-seen order (a set would depend on PYTHONHASHSEED)
         self.companies = list(dict.fromkeys(fake.company() for _ in range(1500)))
-        self.cities = [
-            (
-                fake.city(),
-                fake.state_abbr(include_territories=False, include_freely_associated_states=False),
-            )
-            for _ in range(400)
-        ]
+        self.cities = us_cities(fake, 400)
         self.inspectors = [fake.name() for _ in range(12)]
 
 
 def customer_kinds(n: int, seed: int, first_id: int = 1) -> list[Customer]:
     rng = sub_rng(seed, f"customer_kinds:{first_id}")
     kinds = list(cat.CUSTOMER_TYPES)
-    weights = cum([v[0] for v in cat.CUSTOMER_TYPES.values()])
+    weights = cumulative([v[0] for v in cat.CUSTOMER_TYPES.values()])
     return [Customer(first_id + i, rng.choices(kinds, cum_weights=weights)[0]) for i in range(n)]
 
 
@@ -352,7 +318,7 @@ def write_customers(
     customers: list[Customer],
     pools: Pools,
     rng: random.Random,
-    out: Csv,
+    out: CsvWriter,
     end: date,
     *,
     signup_gap: int = 400,
@@ -384,20 +350,20 @@ def write_customers(
         if rng.random() < P_NO_TYPE:
             kind = ""
         elif rng.random() < P_MESSY:
-            kind = messy(kind, rng)
+            kind = MESSY.pick(kind, rng)
         if rng.random() < P_MESSY:
             name = rng.choice((f" {name}", f"{name}  ", f"  {name} "))
         if rng.random() < P_MESSY:
             email = f" {email.upper()} "
         if rng.random() < P_BAD_EMAIL:
-            email = rng.choice(("n/a", email.split("@")[0] + "@", email.replace("@", " at ")))
+            email = invalid_email(email, rng, at=" at ")
         if rng.random() < P_MESSY:
             country = (
                 rng.choice(("us", "USA", " US", "United States"))
                 if country == "US"
                 else (country.lower())
             )
-        out.row(
+        out.add(
             [
                 c.cid,
                 name,
@@ -423,8 +389,8 @@ def write_customers(
 class OrderWriters:
     orders: Ndjson
     lines: Callable[[list[Any]], None]
-    shipments: Csv
-    returns: Csv
+    shipments: CsvWriter
+    returns: CsvWriter
 
 
 @dataclass
@@ -460,9 +426,7 @@ def write_orders(
     # best sellers: a heavy-tailed popularity over a random order of the products
     ranks = list(range(len(products)))
     sub_rng(seed, "popularity").shuffle(ranks)
-    popularity = cum([1.0 / (rank + 1) ** 0.7 for rank in ranks])
-    top = popularity[-1]
-    customer_top = customer_cum[-1]
+    popularity = cumulative([1.0 / (rank + 1) ** 0.7 for rank in ranks])
     iso = IsoDates()
     for n_lines, day in zip(lines_per_order, order_days, strict=False):
         ids.order += 1
@@ -470,15 +434,15 @@ def write_orders(
         if rnd() < P_ORPHAN:
             cid, kind = n_customers + 1 + int(rnd() * 50), "consumer"
         else:
-            customer = customers[bisect.bisect(customer_cum, rnd() * customer_top)]
+            customer = customers[weighted_index(customer_cum, rnd())]
             cid, kind = customer.cid, customer.kind
             if customer.first_order is None or day < customer.first_order:
                 customer.first_order = day
         _, _, channels, payments, (q_lo, q_hi), discounts = cat.CUSTOMER_TYPES[kind]
-        order_ts = f"{iso[day]}T{_clock(6 * 3600 + int(rnd() * 17 * 3600))}"
+        order_ts = f"{iso[day]}T{clock(6 * 3600 + int(rnd() * 17 * 3600))}"
         promo = ""
         if kind == "consumer" and rnd() < P_PROMO:
-            promo = maybe_messy(pick(cat.PROMO_CODES, rnd), rng)
+            promo = MESSY.maybe(pick(cat.PROMO_CODES, rnd), rng, P_MESSY)
 
         # Fulfilment: cancelled, or shipped 0-3 days later and delivered after the carrier's
         # transit time (12 % late, 3 % very late); nothing is known past `end`.
@@ -508,13 +472,13 @@ def write_orders(
             ts_text = pick(("N/A", "", f"{day.year}-02-30T10:00:00", "31/12/2023 10:00"), rnd)
         elif rnd() < P_T_SPACE:
             ts_text = ts_text.replace("T", " ")
-        out.orders.row(
+        out.orders.add(
             [
                 oid,
                 cid,
                 ts_text,
-                maybe_messy(pick(channels, rnd), rng),
-                maybe_messy(status, rng),
+                MESSY.maybe(pick(channels, rnd), rng, P_MESSY),
+                MESSY.maybe(status, rng, P_MESSY),
                 pick(payments, rnd),
                 promo or None,
                 updated.replace("T", " "),
@@ -530,16 +494,16 @@ def write_orders(
                 ship_date, deliver_date = deliver_date, ship_date
             ship_status = "Delivered" if delivered else "Exception" if exception else "In Transit"
             cost = 499 + 150 * n_lines if kind == "consumer" else 2500 + 900 * n_lines
-            out.shipments.row(
+            out.shipments.add(
                 [
                     ids.shipment,
                     oid,
-                    maybe_messy(carrier, ship_rng),
+                    MESSY.maybe(carrier, ship_rng, P_MESSY),
                     f"1Z{int(srnd() * 16**12):012X}",
                     ship_date,
                     iso[promised],
                     deliver_date,
-                    maybe_messy(ship_status, ship_rng),
+                    MESSY.maybe(ship_status, ship_rng, P_MESSY),
                     "" if srnd() < P_NO_SHIPPING_COST else money(cost),
                     updated.replace("T", " "),
                 ],
@@ -551,7 +515,7 @@ def write_orders(
             discount = max(discount, 10)
         for number in range(1, n_lines + 1):
             ids.line += 1
-            product = products[bisect.bisect(popularity, lrnd() * top)]
+            product = products[weighted_index(popularity, lrnd())]
             if kind == "consumer" and lrnd() < 0.7:
                 qty = 1
             else:
@@ -574,7 +538,7 @@ def write_orders(
                     gross = qty * product.price
                     net = gross - round(gross * discount / 100)
                     row = return_row(ids.ret, ids.line, iso[returned], qty, net, kind, ret_rng)
-                    out.returns.row(row, dup=rrnd() < P_DUP)
+                    out.returns.add(row, dup=rrnd() < P_DUP)
 
 
 def return_row(
@@ -596,30 +560,25 @@ def return_row(
     elif rnd() < P_OVER_RETURN:
         back = qty + 1 + int(rnd() * 3)
     reasons, reason_cum = _RETURN_REASONS
-    reason = reasons[bisect.bisect(reason_cum, rnd() * reason_cum[-1])]
+    reason = reasons[weighted_index(reason_cum, rnd())]
     no_reason = rnd() < P_NO_REASON
     return [
         return_id,
         line_id,
         returned,
         back,
-        "" if no_reason else maybe_messy(reason, rng),
+        "" if no_reason else MESSY.maybe(reason, rng, P_MESSY),
         "" if rnd() < P_NO_REFUND else refund,
         pick(cat.RETURN_CONDITIONS, rnd),
     ]
 
 
 _DAYS = [timedelta(days=n) for n in range(32)]
-_RETURN_REASONS = (list(cat.RETURN_REASONS), cum(list(cat.RETURN_REASONS.values())))
+_RETURN_REASONS = (list(cat.RETURN_REASONS), cumulative(list(cat.RETURN_REASONS.values())))
 
 
 def pick(seq: Sequence[Any], rnd: Callable[[], float]) -> Any:
     return seq[int(rnd() * len(seq))]
-
-
-def _clock(seconds: int) -> str:
-    h, rest = divmod(seconds, 3600)
-    return f"{h:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 class IsoDates(dict[date, str]):
@@ -660,7 +619,7 @@ def write_waste(
     start: date,
     days: int,
     seed: int,
-    out: Csv,
+    out: CsvWriter,
     first_id: int,
     *,
     at_least_one: bool = True,
@@ -678,10 +637,10 @@ def write_waste(
             [
                 first_id + i,
                 day.isoformat(),
-                maybe_messy(rng.choice(cat.FACILITIES), rng),
+                MESSY.maybe(rng.choice(cat.FACILITIES), rng, P_MESSY),
                 product.pid,
                 _batch_code(day, product, rng),
-                maybe_messy(reason, rng),
+                MESSY.maybe(reason, rng, P_MESSY),
                 qty,
                 "" if rng.random() < P_NO_WASTE_COST else money(qty * product.std_cost),
             ]
@@ -690,7 +649,7 @@ def write_waste(
         rows, 6, lambda row: -row[6], P_NEGATIVE_WASTE, rng, at_least_one=at_least_one
     )  # a write-back keyed as waste
     for row in rows:
-        out.row(row, dup=rng.random() < P_DUP)
+        out.add(row, dup=rng.random() < P_DUP)
 
 
 def _result(defects: int, sample: int) -> str:
@@ -727,14 +686,14 @@ def write_inspections(
         if rng.random() < P_NO_RESULT:
             result = None
         elif rng.random() < P_MESSY:
-            result = messy(result.capitalize(), rng)
+            result = MESSY.pick(result.capitalize(), rng)
         rows.append(
             [
                 first_id + i,
                 _batch_code(day, product, rng),
                 product.pid,
                 _ts(day, rng.randint(7 * 3600, 19 * 3600)),
-                maybe_messy(rng.choices(types, cum_weights=type_cum)[0], rng),
+                MESSY.maybe(rng.choices(types, cum_weights=type_cum)[0], rng, P_MESSY),
                 None if rng.random() < P_NO_INSPECTOR else rng.choice(pools.inspectors),
                 sample,
                 defects,
@@ -746,7 +705,7 @@ def write_inspections(
         rows, 7, lambda row: row[6] + 1 + row[0] % 10, P_BAD_DEFECTS, rng, at_least_one=at_least_one
     )
     for row in rows:
-        out.row(row, dup=rng.random() < P_DUP)
+        out.add(row, dup=rng.random() < P_DUP)
 
 
 LINES_SCHEMA_FIELDS = (

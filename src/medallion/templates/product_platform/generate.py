@@ -89,26 +89,21 @@ Daily drops (``generate_increment``, ``--day N``): see ``increment.py``.
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import time
-from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
+from medallion.templates import _kit as kit
+from medallion.templates._kit import CsvWriter, cumulative, publishing
 from medallion.templates.product_platform import catalogue as cat
 from medallion.templates.product_platform.domains import (
     END_DATE,
     FILES,
-    Csv,
     Ids,
     Ndjson,
     OrderWriters,
     ParquetLines,
     Pools,
-    cum,
     customer_kinds,
     customer_weights,
     order_days,
@@ -135,59 +130,45 @@ def generate(data_dir: Path, rows: int, seed: int = 42) -> dict[str, int]:
     data_dir.mkdir(parents=True, exist_ok=True)
     n = sizes(rows)
     start = END_DATE - timedelta(days=n["days"] - 1)
-    tmp = {name: data_dir / f".{name}.{os.getpid()}.tmp" for name in FILES}
-    try:
-        with ExitStack() as stack:
-            w = {
-                name: (Ndjson if name.endswith(".json") else Csv)(
-                    # the ExitStack closes it
-                    stack.enter_context(open(path, "w", encoding="utf-8", newline="")),
-                    HEADERS[name],
-                )
-                for name, path in tmp.items()
-                if not name.endswith(".parquet")
-            }
-            products = write_products_and_recipes(
-                n["products"], seed, w["products.csv"], w["recipes.csv"], w["recipe_lines.csv"]
-            )
-            customers = customer_kinds(n["customers"], seed)
-            lines = ParquetLines(tmp["order_lines.parquet"])
-            write_orders(
-                order_days(n["orders"], start, n["days"]),
-                spread(rows, n["orders"], sub_rng(seed, "lines_per_order")),
-                customers,
-                cum(customer_weights(customers, seed)),
-                n["customers"],
-                products,
-                seed,
-                OrderWriters(w["orders.json"], lines.add, w["shipments.csv"], w["returns.csv"]),
-                end=END_DATE,
-                ids=Ids(),
-            )
-            lines.close()
-            pools = Pools(seed)
-            write_customers(
-                customers, pools, sub_rng(seed, "customers"), w["customers.csv"], END_DATE
-            )
-            write_waste(n["waste"], products, start, n["days"], seed, w["waste.csv"], 1)
-            write_inspections(
-                n["inspections"],
-                products,
-                start,
-                n["days"],
-                seed,
-                pools,
-                w["quality_inspections.json"],
-                1,
-            )
-            counts = {name: writer.count for name, writer in w.items()}
-            counts["order_lines.parquet"] = lines.count
-        # Publish only once every file is complete, so a failure leaves the old set intact.
-        for name in FILES:
-            os.replace(tmp[name], data_dir / name)
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
+    with publishing(data_dir, FILES) as tmp, ExitStack() as stack:
+        w = {
+            name: (Ndjson if name.endswith(".json") else CsvWriter)(tmp[name], HEADERS[name], stack)
+            for name in FILES
+            if not name.endswith(".parquet")
+        }
+        products = write_products_and_recipes(
+            n["products"], seed, w["products.csv"], w["recipes.csv"], w["recipe_lines.csv"]
+        )
+        customers = customer_kinds(n["customers"], seed)
+        lines = ParquetLines(tmp["order_lines.parquet"])
+        write_orders(
+            order_days(n["orders"], start, n["days"]),
+            spread(rows, n["orders"], sub_rng(seed, "lines_per_order")),
+            customers,
+            cumulative(customer_weights(customers, seed)),
+            n["customers"],
+            products,
+            seed,
+            OrderWriters(w["orders.json"], lines.add, w["shipments.csv"], w["returns.csv"]),
+            end=END_DATE,
+            ids=Ids(),
+        )
+        lines.close()
+        pools = Pools(seed)
+        write_customers(customers, pools, sub_rng(seed, "customers"), w["customers.csv"], END_DATE)
+        write_waste(n["waste"], products, start, n["days"], seed, w["waste.csv"], 1)
+        write_inspections(
+            n["inspections"],
+            products,
+            start,
+            n["days"],
+            seed,
+            pools,
+            w["quality_inspections.json"],
+            1,
+        )
+        counts = {name: writer.count for name, writer in w.items()}
+        counts["order_lines.parquet"] = lines.count
     return {name: counts[name] for name in FILES}
 
 
@@ -200,27 +181,13 @@ def generate_increment(
     return drop(data_dir, day, rows, seed)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate the product-platform export files.")
-    parser.add_argument("--rows", type=int, default=None, help="order lines (default 3000)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=Path("data"), help="output folder")
-    parser.add_argument("--day", type=int, default=None, metavar="N", help="a day-N file drop")
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    if args.day is not None:
-        try:
-            counts = generate_increment(args.out, day=args.day, rows=args.rows, seed=args.seed)
-        except ValueError as e:
-            parser.error(str(e))
-    else:
-        counts = generate(args.out, rows=args.rows or 3000, seed=args.seed)
-    for name, count in counts.items():
-        size = (args.out / name).stat().st_size
-        print(f"{name:<28} {count:>12,} rows {size / 1e6:>10.2f} MB")
-    print(f"written to {args.out} in {time.perf_counter() - started:.2f} s", file=sys.stderr)
-    return 0
-
+#: the command line (`python -m medallion.templates.product_platform.generate --help`)
+main = kit.command(
+    __package__,
+    generate=generate,
+    generate_increment=generate_increment,
+    drop_rows="about one day's volume",
+)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -33,14 +33,23 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from medallion.templates._kit import (
+    CsvWriter,
+    check_drop,
+    cumulative,
+    drop_name,
+    existing_files,
+    money,
+    other_city,
+    publishing,
+    require_files,
+)
 from medallion.templates.product_platform import catalogue as cat
 from medallion.templates.product_platform import domains as dom
 
@@ -51,30 +60,6 @@ RETURN_WINDOW_DAYS = 21
 OPEN = ("pending", "processing", "shipped")
 #: the files a drop writes (recipes do not change from day to day)
 DROP_FILES = tuple(name for name in cat.HEADERS if not name.startswith("recipe"))
-
-
-def _drop_name(name: str, day: int) -> str:
-    """'orders.json', 3 -> 'orders_day3.json'."""
-    stem, ext = name.split(".", 1)
-    return f"{stem}_day{day}.{ext}"
-
-
-def _existing(data_dir: Path, name: str, day: int) -> list[Path]:
-    """The files `<stem>*.<ext>` picks up, in load order: the initial export, other matching
-    files by name, then the drops of the days before `day` by day number."""
-    stem, ext = name.split(".", 1)
-    drop = re.compile(rf"{re.escape(stem)}_day(\d+)\.{re.escape(ext)}")
-    keyed: list[tuple[tuple[int, int, str], Path]] = []
-    for path in data_dir.glob(f"{stem}*.{ext}"):
-        match = drop.fullmatch(path.name)
-        if path.name == name:
-            keyed.append(((0, 0, ""), path))
-        elif match is None:
-            if not path.name.startswith("."):  # a generator's temporary file
-                keyed.append(((1, 0, path.name), path))
-        elif int(match.group(1)) < day:
-            keyed.append(((2, int(match.group(1)), path.name), path))
-    return [path for _, path in sorted(keyed)]
 
 
 def _csv_rows(paths: list[Path]) -> Iterator[dict[str, str]]:
@@ -137,16 +122,9 @@ def generate_increment(
 ) -> dict[str, int]:
     """Write the day-`day` drop (see the module docstring); {file written: rows}."""
     data_dir = Path(data_dir)
-    if day < 2:
-        raise ValueError(f"day must be >= 2 (day 1 is the initial export), got {day}")
-    if rows is not None and rows < 1:
-        raise ValueError(f"rows must be >= 1, got {rows}")
-    missing = [n for n in cat.HEADERS if not (data_dir / n).is_file()]
-    if missing:
-        raise ValueError(
-            f"{data_dir} lacks the initial file(s) {', '.join(missing)}: run generate() first"
-        )
-    files = {name: _existing(data_dir, name, day) for name in cat.HEADERS}
+    check_drop(day, rows)
+    require_files(data_dir, cat.HEADERS)
+    files = {name: existing_files(data_dir, name, day) for name in cat.HEADERS}
     today = dom.END_DATE + timedelta(days=day - 1)
     iso = today.isoformat()
     rng = dom.sub_rng(seed, f"day{day}:changes")
@@ -216,127 +194,117 @@ def generate_increment(
         product.price = round(product.price * price_rng.uniform(1.05, 1.10)) // 10 * 10 + 9
 
     top_line = _top_line(files["order_lines.parquet"])
-    out = {name: _drop_name(name, day) for name in DROP_FILES}
-    tmp = {name: data_dir / f".{out[name]}.{os.getpid()}.tmp" for name in out}
-    try:
-        with ExitStack() as stack:
-            w: dict[str, Any] = {
-                name: (dom.Ndjson if name.endswith(".json") else dom.Csv)(
-                    stack.enter_context(open(path, "w", encoding="utf-8", newline="")),
-                    cat.HEADERS[name],
-                )
-                for name, path in tmp.items()
-                if not name.endswith(".parquet")
+    out = {name: drop_name(name, day) for name in DROP_FILES}
+    with publishing(data_dir, out.values()) as tmp, ExitStack() as stack:
+        w: dict[str, Any] = {
+            name: (dom.Ndjson if name.endswith(".json") else CsvWriter)(
+                tmp[out[name]], cat.HEADERS[name], stack
+            )
+            for name in out
+            if not name.endswith(".parquet")
+        }
+        for pid in repriced:
+            row = {
+                **products.rows[pid],
+                "list_price": money(catalogue[pid - 1].price),
+                "updated_at": f"{iso} 06:00:00",
             }
-            for pid in repriced:
-                row = {
-                    **products.rows[pid],
-                    "list_price": dom.money(catalogue[pid - 1].price),
-                    "updated_at": f"{iso} 06:00:00",
-                }
-                w["products.csv"].row([row[c] for c in cat.HEADERS["products.csv"]])
+            w["products.csv"].add([row[c] for c in cat.HEADERS["products.csv"]])
 
-            # --- customers: some moved, some new
-            pools = dom.Pools(seed)
-            n_customers = len(customers.rows)
-            moved = sorted(rng.sample(sorted(customers.rows), max(1, n_customers // 200)))
-            for cid in moved:
-                w["customers.csv"].row(_moved(customers.rows[cid], pools, rng, iso))
-            new = dom.customer_kinds(max(1, n_customers // 100), seed, customers.top + 1)
-            for c in new:
-                c.first_order = today
-            dom.write_customers(
-                new,
-                pools,
-                dom.sub_rng(seed, f"day{day}:customers"),
-                w["customers.csv"],
+        # --- customers: some moved, some new
+        pools = dom.Pools(seed)
+        n_customers = len(customers.rows)
+        moved = sorted(rng.sample(sorted(customers.rows), max(1, n_customers // 200)))
+        for cid in moved:
+            w["customers.csv"].add(_moved(customers.rows[cid], pools, rng, iso))
+        new = dom.customer_kinds(max(1, n_customers // 100), seed, customers.top + 1)
+        for c in new:
+            c.first_order = today
+        dom.write_customers(
+            new,
+            pools,
+            dom.sub_rng(seed, f"day{day}:customers"),
+            w["customers.csv"],
+            today,
+            signup_gap=0,
+        )
+
+        # --- orders that moved on, and their shipments
+        ids = dom.Ids(orders.top, top_line, shipments.top)
+        ids.ret = top_return
+        for oid in open_orders:
+            _move_on(
+                orders.rows[oid],
+                by_order.get(oid),
+                kinds.get(_int(orders.rows[oid]["customer_id"]) or 0, "consumer"),
+                len(lines.get(oid, ())),
                 today,
-                signup_gap=0,
+                rng,
+                ids,
+                w,
             )
 
-            # --- orders that moved on, and their shipments
-            ids = dom.Ids(orders.top, top_line, shipments.top)
-            ids.ret = top_return
-            for oid in open_orders:
-                _move_on(
-                    orders.rows[oid],
-                    by_order.get(oid),
-                    kinds.get(_int(orders.rows[oid]["customer_id"]) or 0, "consumer"),
-                    len(lines.get(oid, ())),
-                    today,
-                    rng,
-                    ids,
-                    w,
-                )
+        # --- returns of lines delivered lately
+        ret_rng = dom.sub_rng(seed, f"day{day}:returns")
+        for oid in sorted(recently_delivered):
+            kind = kinds.get(_int(orders.rows.get(oid, {}).get("customer_id")) or 0, "consumer")
+            for line_id, qty, price, discount in lines.get(oid, ()):
+                if line_id in returned or qty <= 0 or price is None:
+                    continue
+                if ret_rng.random() >= P_RETURN_PER_DAY:
+                    continue
+                gross = qty * round(price * 100)
+                net = gross - round(gross * (discount or 0) / 100)
+                ids.ret += 1
+                row = dom.return_row(ids.ret, line_id, iso, qty, net, kind, ret_rng)
+                w["returns.csv"].add(row, dup=ret_rng.random() < dom.P_DUP)
 
-            # --- returns of lines delivered lately
-            ret_rng = dom.sub_rng(seed, f"day{day}:returns")
-            for oid in sorted(recently_delivered):
-                kind = kinds.get(_int(orders.rows.get(oid, {}).get("customer_id")) or 0, "consumer")
-                for line_id, qty, price, discount in lines.get(oid, ()):
-                    if line_id in returned or qty <= 0 or price is None:
-                        continue
-                    if ret_rng.random() >= P_RETURN_PER_DAY:
-                        continue
-                    gross = qty * round(price * 100)
-                    net = gross - round(gross * (discount or 0) / 100)
-                    ids.ret += 1
-                    row = dom.return_row(ids.ret, line_id, iso, qty, net, kind, ret_rng)
-                    w["returns.csv"].row(row, dup=ret_rng.random() < dom.P_DUP)
+        # --- today's new orders
+        if rows is None:
+            rows = max(30, top_line // 90)
+        n_orders = max(1, round(rows / 3))
+        everyone = [dom.Customer(cid, kinds[cid]) for cid in sorted(customers.rows)] + new
+        parquet = dom.ParquetLines(tmp[out["order_lines.parquet"]])
+        dom.write_orders(
+            iter([today] * n_orders),
+            dom.spread(rows, n_orders, dom.sub_rng(seed, f"day{day}:lines_per_order")),
+            everyone,
+            cumulative(dom.customer_weights(everyone, seed)),
+            everyone[-1].cid,
+            catalogue,
+            seed,
+            dom.OrderWriters(w["orders.json"], parquet.add, w["shipments.csv"], w["returns.csv"]),
+            end=today,
+            ids=ids,
+            stream=f"day{day}:",
+        )
+        parquet.close()
 
-            # --- today's new orders
-            if rows is None:
-                rows = max(30, top_line // 90)
-            n_orders = max(1, round(rows / 3))
-            everyone = [dom.Customer(cid, kinds[cid]) for cid in sorted(customers.rows)] + new
-            parquet = dom.ParquetLines(tmp["order_lines.parquet"])
-            dom.write_orders(
-                iter([today] * n_orders),
-                dom.spread(rows, n_orders, dom.sub_rng(seed, f"day{day}:lines_per_order")),
-                everyone,
-                dom.cum(dom.customer_weights(everyone, seed)),
-                everyone[-1].cid,
-                catalogue,
-                seed,
-                dom.OrderWriters(
-                    w["orders.json"], parquet.add, w["shipments.csv"], w["returns.csv"]
-                ),
-                end=today,
-                ids=ids,
-                stream=f"day{day}:",
-            )
-            parquet.close()
-
-            # --- the plant floor's day
-            # a day is small: its dirt comes at the initial export's rates (none forced)
-            dom.write_waste(
-                max(1, rows // 25),
-                catalogue,
-                today,
-                1,
-                seed,
-                w["waste.csv"],
-                top_waste + 1,
-                at_least_one=False,
-            )
-            dom.write_inspections(
-                max(1, rows // 15),
-                catalogue,
-                today,
-                1,
-                seed,
-                pools,
-                w["quality_inspections.json"],
-                top_inspection + 1,
-                at_least_one=False,
-            )
-            counts = {out[name]: writer.count for name, writer in w.items()}
-            counts[out["order_lines.parquet"]] = parquet.count
-        for name in out:
-            os.replace(tmp[name], data_dir / out[name])
-    finally:
-        for path in tmp.values():
-            path.unlink(missing_ok=True)
+        # --- the plant floor's day
+        # a day is small: its dirt comes at the initial export's rates (none forced)
+        dom.write_waste(
+            max(1, rows // 25),
+            catalogue,
+            today,
+            1,
+            seed,
+            w["waste.csv"],
+            top_waste + 1,
+            at_least_one=False,
+        )
+        dom.write_inspections(
+            max(1, rows // 15),
+            catalogue,
+            today,
+            1,
+            seed,
+            pools,
+            w["quality_inspections.json"],
+            top_inspection + 1,
+            at_least_one=False,
+        )
+        counts = {out[name]: writer.count for name, writer in w.items()}
+        counts[out["order_lines.parquet"]] = parquet.count
     return {out[name]: counts[out[name]] for name in out}
 
 
@@ -377,17 +345,15 @@ def _order_lines(
 
 def _moved(row: dict[str, str], pools: dom.Pools, rng: Any, iso: str) -> list[Any]:
     """A customer's latest row with a new city (and state) in the same country."""
-    country = _code(row["country"]).upper()
-    old = row["city"].strip().lower()
-    while True:  # every pool holds several cities
-        if country == "CA":
-            city, state = rng.choice(cat.CA_CITIES), rng.choice(cat.CA_PROVINCES)
-        elif country == "GB":
-            city, state = rng.choice(cat.GB_CITIES)
-        else:
-            city, state = rng.choice(pools.cities)
-        if city.lower() != old:
-            break
+    city, state = other_city(
+        rng,
+        _code(row["country"]).upper(),
+        row["city"],
+        us=pools.cities,
+        ca_cities=cat.CA_CITIES,
+        ca_provinces=cat.CA_PROVINCES,
+        gb=cat.GB_CITIES,
+    )
     new = {**row, "city": city, "state": state, "updated_at": f"{iso} 12:00:00"}
     return [new[c] for c in cat.HEADERS["customers.csv"]]
 
@@ -411,7 +377,7 @@ def _move_on(
             promised = today + timedelta(days=cat.TRANSIT_DAYS[carrier])
             cost = 499 + 150 * n_lines if kind == "consumer" else 2500 + 900 * n_lines
             ids.shipment += 1
-            w["shipments.csv"].row(
+            w["shipments.csv"].add(
                 [
                     ids.shipment,
                     order["order_id"],
@@ -421,13 +387,13 @@ def _move_on(
                     promised.isoformat(),
                     "",
                     "In Transit",
-                    dom.money(cost),
+                    money(cost),
                     f"{iso} 18:00:00",
                 ]
             )
-            w["orders.json"].row(_order(order, "shipped", f"{iso} 18:00:00"))
+            w["orders.json"].add(_order(order, "shipped", f"{iso} 18:00:00"))
         elif status == "pending":
-            w["orders.json"].row(_order(order, "processing", f"{iso} 08:00:00"))
+            w["orders.json"].add(_order(order, "processing", f"{iso} 08:00:00"))
         return
     if shipment is None or _code(shipment["status"]) != "in_transit":
         return  # an exception stays with customer service
@@ -435,8 +401,8 @@ def _move_on(
     if promised is None or promised <= today or rng.random() < P_DELIVER_EARLY:
         stamp = f"{iso} 17:00:00"
         row = {**shipment, "delivered_date": iso, "status": "Delivered", "updated_at": stamp}
-        w["shipments.csv"].row([row[c] for c in cat.HEADERS["shipments.csv"]])
-        w["orders.json"].row(_order(order, "delivered", stamp))
+        w["shipments.csv"].add([row[c] for c in cat.HEADERS["shipments.csv"]])
+        w["orders.json"].add(_order(order, "delivered", stamp))
 
 
 def _order(order: dict[str, Any], status: str, stamp: str) -> list[Any]:
