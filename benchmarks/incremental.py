@@ -116,14 +116,14 @@ PHASES: dict[str, list[str]] = {
     "keys the recomputation no longer produces (DuckDB)": ["medallion.runner.incremental:_gone"],
     "expectations: bind the predicates": ["medallion.quality.expectations:wrap"],
     "model query, routed into a staging table (DuckDB)": [
-        "medallion.engine.duckdb_engine:Engine.reader",
+        "medallion.engine.duckdb.engine:DuckDBEngine.reader",
         "medallion.runner.incremental:_Staged.__init__",
     ],
     "row counts (DuckDB)": ["medallion.runner.incremental:_count"],
     "delta-rs MERGE": ["deltalake.table:TableMerger.execute"],
     "Delta write (write_deltalake, pulls the query)": ["deltalake:write_deltalake"],
     "Delta log reads (opening a table)": ["deltalake.table:DeltaTable.__init__"],
-    "attach tables to DuckDB": ["medallion.engine.duckdb_engine:Engine.attach_table"],
+    "attach tables to DuckDB": ["medallion.engine.duckdb.engine:DuckDBEngine.attach_table"],
     "checks (whole tables)": ["medallion.runner.execute:run_table_checks"],
     "state database (SQLite)": ["medallion.state.store:StateStore.*"],
 }

@@ -109,7 +109,7 @@ class Workspace:
         return StateStore(self.state_dir)
 
     def new_engine(self) -> Engine:
-        from medallion.engine.duckdb_engine import DuckDBEngine
+        from medallion.engine.duckdb import DuckDBEngine
 
         conf = self.config.engine
         return DuckDBEngine(

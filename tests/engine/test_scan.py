@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import write_deltalake
 
-from medallion.engine.duckdb_engine import scan_sql
+from medallion.engine.duckdb.scan import scan_sql
 from medallion.storage import snapshot
 
 

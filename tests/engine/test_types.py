@@ -6,7 +6,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from medallion.engine.duckdb_engine import _flat_type, duckdb_types
+from medallion.engine.duckdb.types import _flat_type, duckdb_types
 
 FLAT = [
     pa.bool_(),

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from medallion.build.incremental import merge as incremental
 from medallion.project import Project
-from medallion.runner import incremental
 
 CONFIG = """
 name: paths

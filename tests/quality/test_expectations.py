@@ -376,21 +376,23 @@ def test_spilled_quarantine_keeps_names_order_and_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # quarantined rows are kept until the model has committed: in memory, then in a Parquet spill
-    import duckdb
     import pyarrow as pa
 
     from medallion.config.checks import Expectation
+    from medallion.engine.duckdb import DuckDBEngine
     from medallion.quality import expectations as ex
+    from medallion.storage.catalog import Catalog
 
     monkeypatch.setattr(ex, "QUARANTINE_MEMORY", 1)
     rules = {
         "not_third": Expectation(expect="id % 3 <> 0", action="quarantine"),
         "not_fifth": Expectation(expect="id % 5 <> 0"),
     }
-    rel = duckdb.connect().sql("select range as id from range(30000)")
-    checked = ex.wrap(rel, rules, model="silver.numbers", file=None)
+    engine = DuckDBEngine(Catalog(tmp_path / "lake", ["silver"]))
+    rel = engine.relation("select range as id from range(30000)")
+    checked = ex.wrap(engine, rel, rules, model="silver.numbers", file=None)
     router = ex.Router(
-        checked.arrow(batch_size=10_000),
+        engine.reader(checked, 10_000),
         rules,
         model="silver.numbers",
         file=None,
@@ -410,6 +412,7 @@ def test_spilled_quarantine_keeps_names_order_and_numbers(
         for r in rows
     )
     router.discard()
+    engine.close()
     assert not spill.path or not spill.path.exists()
     assert list(tmp_path.iterdir()) == []
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from medallion.engine.duckdb_engine import DuckDBEngine as Engine
+from medallion.engine.duckdb import DuckDBEngine as Engine
 from medallion.storage import parquet, snapshot, tables
 from medallion.storage.catalog import Catalog
 

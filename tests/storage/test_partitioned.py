@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from medallion.engine.duckdb_engine import DuckDBEngine as Engine
+from medallion.engine.duckdb import DuckDBEngine as Engine
 from medallion.storage import partitioned, tables
 from medallion.storage.catalog import Catalog
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.config.names import QUARANTINE_SUFFIX
-from medallion.engine.duckdb_engine import duckdb_types
+from medallion.engine.duckdb.types import duckdb_types
 from medallion.errors import SourceError
 from medallion.faults import fault_point
 from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover

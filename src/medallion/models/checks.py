@@ -23,6 +23,7 @@ from medallion.config.checks import (
     Anomaly,
     CheckItem,
     CheckSpec,
+    Expectation,
     ExpressionIsTrue,
     Reconciliation,
     Relationships,
@@ -32,6 +33,8 @@ from medallion.errors import ConfigError, ModelError, suggest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    import sqlglot.expressions as exp
 
     from medallion.config import ProjectConfig
     from medallion.models.loader import Model
@@ -254,3 +257,47 @@ def _singular_header(body: str | None, start: int, path: Path) -> _SingularHeade
 
 def describe(spec: CheckSpec) -> dict[str, Any]:
     return spec.model_dump(exclude_none=True)
+
+
+# -- expectations ------------------------------------------------------------------------
+
+
+def parse_predicate(expect: str, *, model: str, name: str, file: Path | None) -> exp.Expression:
+    """The predicate as a SQLGlot tree; a ModelError naming the model and expectation if it is
+    not one valid SQL expression (checked by DuckDB's parser and SQLGlot's). Parsed once per
+    process: loading the project checks it, the run wraps the model with it."""
+    if expect in _PARSED:
+        return _PARSED[expect]
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    from medallion.models.sql import duckdb_syntax_error
+
+    where = f"expectation {name!r} of {model}"
+    bad = duckdb_syntax_error(f"SELECT ({expect})")
+    if bad is not None:
+        raise ModelError(
+            f"{where} is not a valid SQL expression: {bad[0]}",
+            file=file,
+            model=model,
+            hint="an expectation is a boolean over the model's columns, e.g. quantity > 0",
+        )
+    try:
+        tree = sqlglot.parse_one(expect, dialect="duckdb")
+    except sqlglot.errors.ParseError as e:
+        raise ModelError(f"{where} cannot be analysed: {e}", file=file, model=model) from None
+    if isinstance(tree, exp.Query):
+        raise ModelError(f"{where} must be an expression, not a query", file=file, model=model)
+    _PARSED[expect] = tree  # shared: callers copy it before changing it
+    return tree
+
+
+_PARSED: dict[str, exp.Expression] = {}
+
+
+def validate_expectations(
+    expectations: dict[str, Expectation], *, model: str, file: Path | None
+) -> None:
+    """Every expectation's predicate parses (see parse_predicate)."""
+    for name, e in expectations.items():
+        parse_predicate(e.expect, model=model, name=name, file=file)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import (
     BaseModel,
@@ -36,6 +36,22 @@ from medallion.config.loader import parse_yaml, validation_error
 from medallion.errors import ConfigError, ModelError
 
 _SQL_HEADER_RE = re.compile(r"\A(?:\s*--[^\n]*\n|\s)*/\*\s*---[ \t]*\n(?P<body>.*?)\*/", re.DOTALL)
+
+if TYPE_CHECKING:
+    from medallion.models.kinds import Kind
+
+#: the header options some kind reads (medallion.models.kinds)
+_KIND_FIELDS = {
+    "kind",
+    "unique_key",
+    "delete_when",
+    "order_by",
+    "track",
+    "valid_from",
+    "time_column",
+    "grain",
+    "lookback",
+}
 
 ModelKind = Literal["table", "view", "append", "merge", "scd2", "incremental_by_time"]
 #: kinds that process only what is new upstream since their last run
@@ -129,6 +145,13 @@ class ModelConfig(BaseModel):
     @property
     def incremental(self) -> bool:
         return self.kind in INCREMENTAL_KINDS
+
+    @property
+    def kind_config(self) -> Kind:
+        """This kind's options as its own typed class (medallion.models.kinds)."""
+        from medallion.models.kinds import KINDS
+
+        return KINDS[self.kind].model_validate(self.model_dump(include=_KIND_FIELDS))
 
     def column_descriptions(self) -> dict[str, str]:
         out: dict[str, str] = {}

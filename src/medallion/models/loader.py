@@ -176,7 +176,7 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
         if model.fqn in model.depends_on:
             raise ModelError(f"{model.fqn} reads itself", **where)
         if model.config.expectations:
-            from medallion.quality.expectations import validate
+            from medallion.models.checks import validate_expectations
 
             if model.config.kind == "view":
                 raise ModelError(
@@ -184,7 +184,7 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
                     hint="make it kind: table, or move the rules to checks:",
                     **where,
                 )
-            validate(model.config.expectations, model=model.fqn, file=model.path)
+            validate_expectations(model.config.expectations, model=model.fqn, file=model.path)
         if model.config.incremental and model.language == "python":
             raise ModelError(
                 f"a Python model cannot be kind {model.config.kind}",

@@ -60,6 +60,7 @@ def publish_step(
     from medallion import pgconn
     from medallion.engine import attach
     from medallion.publish.postgres import publish_table
+    from medallion.sqltree import select_star, table
     from medallion.storage import snapshot
 
     fqn = entry.table
@@ -81,8 +82,7 @@ def publish_step(
             engine = ws.new_engine()
             try:
                 attach.table(engine, ws.lakehouse, fqn, snap.version)
-                layer, table = fqn.split(".", 1)
-                reader = engine.reader(engine.con.sql(f'SELECT * FROM "{layer}"."{table}"'))
+                reader = engine.reader(engine.relation(select_star(table(fqn))))
                 return publish_table(
                     conn,
                     schema_name=target.schema_name,

@@ -29,10 +29,10 @@ from medallion.config.checks import (
 from medallion.state.records import CheckResult
 
 if TYPE_CHECKING:
-    import duckdb
     import sqlglot.expressions as exp
 
     from medallion.config.checks import CheckSpec
+    from medallion.engine.base import Session
     from medallion.models.checks import SingularCheck
 
 SAMPLE_ROWS = 5
@@ -75,15 +75,15 @@ def _source(fqn: str, where: str | None) -> exp.Select:
     return q.where(_cond(where)) if where else q
 
 
-def _rows(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> list[dict[str, Any]]:
+def _rows(session: Session, query: exp.Expression) -> list[dict[str, Any]]:
     # through Arrow: DuckDB's own conversion of TIMESTAMPTZ values needs pytz
     from medallion import arrays
 
-    return arrays.rows(con.sql(query.sql(dialect="duckdb")).arrow().read_all())
+    return arrays.rows(session.fetch(session.relation(query)))
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> Any:
-    rows = _rows(con, query)
+def _scalar(session: Session, query: exp.Expression) -> Any:
+    rows = _rows(session, query)
     return next(iter(rows[0].values())) if rows else None
 
 
@@ -99,7 +99,7 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run_checks(
-    con: duckdb.DuckDBPyConnection,
+    session: Session,
     table: str,
     specs: list[CheckSpec],
     *,
@@ -110,10 +110,10 @@ def run_checks(
     are counted first in one query; a count of zero settles its check there, and only the
     others run their own queries (which find the sample rows). A table's checks usually pass:
     this is one query instead of one per check."""
-    counts = _screen(con, table, specs)
+    counts = _screen(session, table, specs)
     return [
         run_check(
-            con,
+            session,
             table,
             spec,
             history=history,
@@ -124,7 +124,7 @@ def run_checks(
     ]
 
 
-def _screen(con: duckdb.DuckDBPyConnection, table: str, specs: list[CheckSpec]) -> dict[int, int]:
+def _screen(session: Session, table: str, specs: list[CheckSpec]) -> dict[int, int]:
     """Index of a check in `specs` -> its count (see run_checks), for the checks that count;
     {} when the query fails (each check then runs on its own and reports its own error)."""
     import sqlglot.expressions as exp
@@ -140,7 +140,7 @@ def _screen(con: duckdb.DuckDBPyConnection, table: str, specs: list[CheckSpec]) 
         *[exp.alias_(exp.Subquery(this=q), name, quoted=True) for name, q in counts.items()]
     )
     try:
-        row = _rows(con, query)[0]
+        row = _rows(session, query)[0]
     except Exception:
         return {}
     return {int(name): int(n) for name, n in row.items()}
@@ -205,7 +205,7 @@ def _not_true(spec: ExpressionIsTrue) -> exp.Expression:
 
 
 def run_check(
-    con: duckdb.DuckDBPyConnection,
+    session: Session,
     table: str,
     spec: CheckSpec,
     *,
@@ -213,11 +213,11 @@ def run_check(
     rows_written: int | None = None,
     screened: int | None = None,
 ) -> CheckResult:
-    """Run one check against `table` (which must be attached to `con`). `screened`: its count
+    """Run one check against `table` (which must be attached to `session`). `screened`: its count
     from run_checks, if it was counted there."""
     result = CheckResult(spec.check_name, spec.type, table, spec.severity, "pass")
     try:
-        _evaluate(con, table, spec, result, history, rows_written, screened)
+        _evaluate(session, table, spec, result, history, rows_written, screened)
     except Exception as e:
         from medallion.errors import first_line
 
@@ -238,7 +238,7 @@ def _fail(result: CheckResult, message: str, failing: int | None = None) -> None
 
 
 def _evaluate(
-    con: duckdb.DuckDBPyConnection,
+    session: Session,
     table: str,
     spec: CheckSpec,
     r: CheckResult,
@@ -262,13 +262,13 @@ def _evaluate(
             )
             for c in spec.columns
         ]
-        counts = _rows(con, exp.select(*sums).from_(src))[0]
+        counts = _rows(session, exp.select(*sums).from_(src))[0]
         bad = {c: n for c, n in counts.items() if n}
         r.failing_rows = sum(bad.values())
         if bad:
             any_null = exp.or_(*[exp.Is(this=_col(c), expression=exp.Null()) for c in spec.columns])
             r.sample = _rows(
-                con, exp.select(exp.Star()).from_(src).where(any_null).limit(SAMPLE_ROWS)
+                session, exp.select(exp.Star()).from_(src).where(any_null).limit(SAMPLE_ROWS)
             )
             _fail(r, "NULL values: " + ", ".join(f"{c} ({n:,})" for c, n in bad.items()))
         else:
@@ -283,7 +283,7 @@ def _evaluate(
             .having(exp.GT(this=count.copy(), expression=exp.Literal.number(1)))
         )
         stats = _rows(
-            con,
+            session,
             exp.select(
                 exp.alias_(exp.Count(this=exp.Star()), "keys"),
                 exp.alias_(
@@ -294,7 +294,7 @@ def _evaluate(
         )[0]
         r.failing_rows = int(stats["rows"])
         if stats["keys"]:
-            r.sample = _rows(con, dupes.order_by(exp.column("n").desc()).limit(SAMPLE_ROWS))
+            r.sample = _rows(session, dupes.order_by(exp.column("n").desc()).limit(SAMPLE_ROWS))
             _fail(
                 r,
                 f"{stats['keys']:,} duplicated value(s) of ({', '.join(spec.columns)}) "
@@ -311,7 +311,7 @@ def _evaluate(
             .where(_not_accepted(spec))
             .group_by(col.copy())
         )
-        bad = _rows(con, bad_q.order_by(exp.column("n").desc()))
+        bad = _rows(session, bad_q.order_by(exp.column("n").desc()))
         r.failing_rows = sum(b["n"] for b in bad)
         if bad:
             r.sample = bad[:SAMPLE_ROWS]
@@ -324,7 +324,7 @@ def _evaluate(
         col = exp.column(spec.column, table="t", quoted=True)
         orphans = exp.select(col, exp.alias_(count, "n")).from_(src).where(_orphan(spec))
         orphans = orphans.group_by(col.copy())
-        bad = _rows(con, orphans.order_by(exp.column("n").desc()))
+        bad = _rows(session, orphans.order_by(exp.column("n").desc()))
         r.failing_rows = sum(b["n"] for b in bad)
         if bad:
             r.sample = bad[:SAMPLE_ROWS]
@@ -337,7 +337,7 @@ def _evaluate(
             r.message = _nothing_found(spec)
 
     elif isinstance(spec, RowCount):
-        n = screened if screened is not None else _scalar(con, exp.select(count).from_(src))
+        n = screened if screened is not None else _scalar(session, exp.select(count).from_(src))
         r.observed = float(n)
         low = spec.min is not None and n < spec.min
         high = spec.max is not None and n > spec.max
@@ -351,17 +351,17 @@ def _evaluate(
 
     elif isinstance(spec, ExpressionIsTrue):
         bad_rows = exp.select(exp.Star()).from_(src).where(_not_true(spec))
-        n = screened if screened is not None else _scalar(con, _count_query(table, spec))
+        n = screened if screened is not None else _scalar(session, _count_query(table, spec))
         r.failing_rows = n
         if n:
-            r.sample = _rows(con, bad_rows.limit(SAMPLE_ROWS))
+            r.sample = _rows(session, bad_rows.limit(SAMPLE_ROWS))
             _fail(r, f"{n:,} rows where ({spec.expression}) is not true")
         else:
             r.message = _nothing_found(spec)
 
     elif isinstance(spec, Freshness):
         newest = _scalar(
-            con,
+            session,
             exp.select(exp.cast(exp.func("max", _col(spec.column)), "TIMESTAMPTZ")).from_(src),
         )
         if newest is None:
@@ -381,9 +381,9 @@ def _evaluate(
             r.message = f"newest {spec.column} is {_age(age)} old (limit {spec.max_age})"
 
     elif isinstance(spec, Reconciliation):
-        left = _scalar(con, exp.select(_cond(spec.expression)).from_(src))
+        left = _scalar(session, exp.select(_cond(spec.expression)).from_(src))
         other = _source(spec.equals.table, spec.equals.where).subquery("o")
-        right = _scalar(con, exp.select(_cond(spec.equals.expression)).from_(other))
+        right = _scalar(session, exp.select(_cond(spec.equals.expression)).from_(other))
         lf = float(left) if left is not None else 0.0
         rf = float(right) if right is not None else 0.0
         diff = abs(lf - rf)
@@ -404,9 +404,9 @@ def _evaluate(
                 return
             value = float(rows_written)
         elif spec.metric == "row_count":
-            value = float(_scalar(con, exp.select(count).from_(src)))
+            value = float(_scalar(session, exp.select(count).from_(src)))
         else:
-            value = float(_scalar(con, exp.select(_cond(spec.metric)).from_(src)) or 0)
+            value = float(_scalar(session, exp.select(_cond(spec.metric)).from_(src)) or 0)
         r.observed = value
         past = history(table, spec.check_name, spec.window) if history else []
         if len(past) < spec.needed_history:
@@ -437,7 +437,7 @@ def _evaluate(
                 r.message = f"{text}, within {spec.limit}"
 
 
-def run_singular(con: duckdb.DuckDBPyConnection, check: SingularCheck) -> CheckResult:
+def run_singular(session: Session, check: SingularCheck) -> CheckResult:
     """A singular check: its rows are failures."""
     import sqlglot
 
@@ -446,10 +446,10 @@ def run_singular(con: duckdb.DuckDBPyConnection, check: SingularCheck) -> CheckR
         tree = sqlglot.parse_one(check.sql, dialect="duckdb")
         import sqlglot.expressions as exp
 
-        n = _scalar(con, exp.select(exp.Count(this=exp.Star())).from_(tree.subquery("s")))
+        n = _scalar(session, exp.select(exp.Count(this=exp.Star())).from_(tree.subquery("s")))
         result.failing_rows = n
         if n:
-            result.sample = _jsonable(_rows(con, tree.limit(SAMPLE_ROWS)))  # type: ignore[attr-defined]
+            result.sample = _jsonable(_rows(session, tree.limit(SAMPLE_ROWS)))  # type: ignore[attr-defined]
             result.status = "fail" if check.severity == "error" else "warn"
             result.message = f"{n:,} failing rows"
         else:

@@ -36,16 +36,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.engine.duckdb_engine import scratch
-from medallion.errors import ExecutionError, ModelError, first_line
+from medallion.engine.base import SRC
+from medallion.errors import ExecutionError, first_line
+from medallion.models.checks import parse_predicate
 from medallion.storage import quarantine
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
     import sqlglot.expressions as exp
 
     from medallion.config.checks import Expectation
+    from medallion.engine.base import Engine, Relation
 
 OK_PREFIX = "__medallion_ok_"
 FAILED = "__medallion_failed"
@@ -63,51 +64,14 @@ ROUTED_AHEAD = 4
 _spills = itertools.count()
 
 
-def parse_predicate(expect: str, *, model: str, name: str, file: Path | None) -> exp.Expression:
-    """The predicate as a SQLGlot tree; a ModelError naming the model and expectation if it is
-    not one valid SQL expression (checked by DuckDB's parser and SQLGlot's). Parsed once per
-    process: loading the project checks it, the run wraps the model with it."""
-    if expect in _PARSED:
-        return _PARSED[expect]
-    import sqlglot
-    import sqlglot.expressions as exp
-
-    from medallion.models.sql import duckdb_syntax_error
-
-    where = f"expectation {name!r} of {model}"
-    bad = duckdb_syntax_error(f"SELECT ({expect})")
-    if bad is not None:
-        raise ModelError(
-            f"{where} is not a valid SQL expression: {bad[0]}",
-            file=file,
-            model=model,
-            hint="an expectation is a boolean over the model's columns, e.g. quantity > 0",
-        )
-    try:
-        tree = sqlglot.parse_one(expect, dialect="duckdb")
-    except sqlglot.errors.ParseError as e:
-        raise ModelError(f"{where} cannot be analysed: {e}", file=file, model=model) from None
-    if isinstance(tree, exp.Query):
-        raise ModelError(f"{where} must be an expression, not a query", file=file, model=model)
-    _PARSED[expect] = tree  # shared: callers copy it before changing it
-    return tree
-
-
-_PARSED: dict[str, exp.Expression] = {}
-
-
-def validate(expectations: dict[str, Expectation], *, model: str, file: Path | None) -> None:
-    for name, e in expectations.items():
-        parse_predicate(e.expect, model=model, name=name, file=file)
-
-
 def wrap(
-    rel: duckdb.DuckDBPyRelation,
+    engine: Engine,
+    rel: Relation,
     expectations: dict[str, Expectation],
     *,
     model: str,
     file: Path | None,
-) -> duckdb.DuckDBPyRelation:
+) -> Relation:
     """The model relation plus one `__medallion_ok_<i>` column per expectation (never NULL). A
     predicate that does not bind (e.g. an unknown column) is an ExecutionError naming its
     expectation."""
@@ -127,18 +91,19 @@ def wrap(
             )
             for i, tree in enumerate(trees.values())
         ],
-    ).from_("__model")
-    try:  # DuckDB binds the relation here: every predicate at once
-        return rel.query("__model", checked.sql(dialect="duckdb"))
+    ).from_(SRC)
+    try:  # the engine binds the relation here: every predicate at once
+        return engine.over(rel, checked)
     except Exception as err:
-        _name_unbound(rel, trees, model=model, file=file)
+        _name_unbound(engine, rel, trees, model=model, file=file)
         raise ExecutionError(
             f"the expectations do not bind: {first_line(err)}", file=file, model=model
         ) from None
 
 
 def _name_unbound(
-    rel: duckdb.DuckDBPyRelation,
+    engine: Engine,
+    rel: Relation,
     trees: dict[str, exp.Expression],
     *,
     model: str,
@@ -146,26 +111,31 @@ def _name_unbound(
 ) -> None:
     """Raise an ExecutionError naming the first expectation that does not bind. Each is bound
     against an empty table of the model's columns: binding against the model itself would plan
-    the model's whole query (e.g. large IN lists) once per expectation."""
-    with scratch() as con:
-        probe = con.from_arrow(rel.limit(0).arrow().read_all())
+    the model's whole query (e.g. large IN lists) once per expectation. One that reads another
+    table does not bind there and is bound against the model."""
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+
+    schema = engine.schema(rel)
+    scratch = engine.scratch()
+    try:
+        probe = scratch.arrow(pa.RecordBatchReader.from_batches(schema, []).read_all())
         for name, tree in trees.items():
-            sql = tree.sql(dialect="duckdb")
+            query = exp.select(exp.paren(tree.copy())).from_(SRC)
             try:
                 try:
-                    probe.query("__model", f"SELECT ({sql}) FROM __model").fetchall()
-                except Exception as err:
-                    if "Catalog Error" not in str(err):
-                        raise
-                    # the predicate reads another table: bind it where the tables are
-                    rel.query("__model", f"SELECT ({sql}) FROM __model LIMIT 0").fetchall()
+                    scratch.fetch(scratch.over(probe, query))
+                except Exception:
+                    engine.fetch(engine.over(rel, query.limit(0)))
             except Exception as err:
                 raise ExecutionError(
                     f"expectation {name!r}: {first_line(err)}",
                     file=file,
                     model=model,
-                    hint=f"columns of the model: {', '.join(rel.columns)}",
+                    hint=f"columns of the model: {', '.join(engine.columns(rel))}",
                 ) from None
+    finally:
+        scratch.close()
 
 
 @dataclass

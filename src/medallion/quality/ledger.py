@@ -178,7 +178,7 @@ def verify(ws: Workspace, runs: int | None = 20) -> Verification:
                     continue
                 attach.readable(engine, ws.lakehouse, table, reader=table)
                 attach.readable(engine, ws.lakehouse, spec.equals.table, reader=table)
-                result.reconciliations.append(run_check(engine.con, table, spec))
+                result.reconciliations.append(run_check(engine, table, spec))
         finally:
             engine.close()
     return result

@@ -25,17 +25,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medallion import arrays
-from medallion.config.names import QUARANTINE_SUFFIX
+from medallion.config.names import QUARANTINE_SUFFIX, quarantine_of
 from medallion.engine import attach
+from medallion.engine.base import SRC
 from medallion.errors import ExecutionError, SelectionError
 from medallion.quality.expectations import OK_PREFIX, wrap
-from medallion.storage import parquet, tables
+from medallion.sqltree import aliased, and_, col, ident, select_star, table
+from medallion.storage import tables
 from medallion.storage.catalog import app_id
 from medallion.storage.quarantine import MODEL_EXTRA
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import sqlglot.expressions as exp
 
+    from medallion.engine.base import Engine, Relation
     from medallion.workspace import Workspace
 
 REPLAYED = "_replayed_batch"
@@ -107,6 +111,7 @@ def rows(ws: Workspace, name: str, limit: int | None = None) -> pa.Table:
 
 def replay(ws: Workspace, name: str, run_id: str) -> ReplayResult:
     import pyarrow as pa
+    import sqlglot.expressions as exp
 
     fqn = resolve(ws, name)
     if fqn in ws.source_tables:
@@ -126,57 +131,74 @@ def replay(ws: Workspace, name: str, run_id: str) -> ReplayResult:
     try:
         done = tables.transaction_version(m_path, app_id("replay", fqn)) or 0
         q = _load(ws, engine, fqn)
-        model_cols = [c for c in q.columns if c not in (*MODEL_EXTRA, REPLAYED)]
+        q_columns = engine.columns(q)
+        model_cols = [c for c in q_columns if c not in (*MODEL_EXTRA, REPLAYED)]
 
         # finish a replay that was interrupted after marking its rows
-        if REPLAYED in q.columns:
-            batches = q.query("__q", f'SELECT DISTINCT "{REPLAYED}" FROM __q').fetchall()
-            for (batch,) in sorted(b for b in batches if b[0] is not None):
-                marked = q.filter(f'"{REPLAYED}" = {int(batch)}')
+        if REPLAYED in q_columns:
+            found = engine.fetch(engine.over(q, exp.select(col(REPLAYED)).distinct().from_(SRC)))
+            for batch in sorted(b for b in arrays.values(found.column(0)) if b is not None):
+                marked = engine.over(q, _marked(int(batch)))
                 if batch > done:
-                    _append(ws, fqn, marked, model_cols, int(batch), run_id)
+                    _append(ws, engine, fqn, marked, model_cols, int(batch), run_id)
                     done = int(batch)
-                result.recovered += _count(marked)
+                result.recovered += engine.count(marked)
             if result.recovered:
-                _remove_marked(q_path, run_id)
+                tables.delete(q_path, _any_marked(), run_id=run_id)
                 q = _load(ws, engine, fqn)
 
-        result.examined = _count(q)
-        candidates = q.project(", ".join(_quote(c) for c in [*model_cols, "_quarantine_id"]))
-        checked = wrap(candidates, model.config.expectations, model=fqn, file=model.path)
+        result.examined = engine.count(q)
+        candidates = engine.over(
+            q, exp.select(*[col(c) for c in [*model_cols, "_quarantine_id"]]).from_(SRC)
+        )
+        checked = wrap(engine, candidates, model.config.expectations, model=fqn, file=model.path)
         strict = [
-            f'"{OK_PREFIX}{i}"'
+            col(f"{OK_PREFIX}{i}")
             for i, e in enumerate(model.config.expectations.values())
             if e.action != "warn"
         ]
-        passing = checked.filter(" AND ".join(strict) or "TRUE").project('"_quarantine_id"')
-        ids = [r[0] for r in passing.fetchall()]
+        passing = exp.select(col("_quarantine_id")).from_(SRC).where(and_(*strict))
+        ids = arrays.values(engine.fetch(engine.over(checked, passing)).column(0))
         if ids:
             batch = done + 1
             result.batch = batch
-            engine.con.register(
-                "__medallion_replay_ids",
-                pa.Table.from_arrays([arrays.strings(ids)], names=["_quarantine_id"]),
+            replayed = engine.register(
+                pa.Table.from_arrays([arrays.strings(ids)], names=["_quarantine_id"])
             )
-            keep = ", ".join(f"q.{_quote(c)}" for c in q.columns if c != REPLAYED)
-            marked_all = q.query(
-                "__q",
-                f"SELECT {keep}, CASE WHEN i._quarantine_id IS NOT NULL THEN {batch} END::BIGINT"
-                f' AS "{REPLAYED}" FROM __q AS q'
-                " LEFT JOIN __medallion_replay_ids AS i USING (_quarantine_id)",
+            marked_all = (
+                exp.select(
+                    *[col(c, "q") for c in q_columns if c != REPLAYED],
+                    exp.Cast(
+                        this=exp.Case(
+                            ifs=[
+                                exp.If(
+                                    this=exp.not_(
+                                        exp.Is(
+                                            this=col("_quarantine_id", "i"), expression=exp.Null()
+                                        )
+                                    ),
+                                    true=exp.Literal.number(batch),
+                                )
+                            ]
+                        ),
+                        to=exp.DataType.build("BIGINT"),
+                    ).as_(REPLAYED, quoted=True),
+                )
+                .from_(table(SRC, "q"))
+                .join(aliased(replayed, "i"), using=[ident("_quarantine_id")], join_type="left")
             )
             # 1. mark, 2. append to the model, 3. remove from the quarantine
             tables.write(
                 q_path,
-                marked_all.arrow(),
+                engine.reader(engine.over(q, marked_all)),
                 mode="overwrite",
                 run_id=run_id,
                 metadata={"medallion.replay": batch},
             )
             q = _load(ws, engine, fqn)
-            marked = q.filter(f'"{REPLAYED}" = {batch}')
-            result.model_version = _append(ws, fqn, marked, model_cols, batch, run_id)
-            _remove_marked(q_path, run_id)
+            marked = engine.over(q, _marked(batch))
+            result.model_version = _append(ws, engine, fqn, marked, model_cols, batch, run_id)
+            tables.delete(q_path, _any_marked(), run_id=run_id)
             result.moved = len(ids)
         result.remaining = tables.info(q_path).rows
     finally:
@@ -184,55 +206,57 @@ def replay(ws: Workspace, name: str, run_id: str) -> ReplayResult:
     return result
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _any_marked() -> exp.Expression:
+    """Rows marked by a replay batch (the quarantine rows the model has now)."""
+    import sqlglot.expressions as exp
+
+    return exp.not_(exp.Is(this=col(REPLAYED), expression=exp.Null()))
 
 
-def _count(rel: Any) -> int:
-    return int(rel.aggregate("count(*)").fetchall()[0][0])
+def _marked(batch: int) -> exp.Select:
+    """The rows a replay batch marked."""
+    import sqlglot.expressions as exp
+
+    return select_star(SRC).where(exp.EQ(this=col(REPLAYED), expression=exp.Literal.number(batch)))
 
 
-def _load(ws: Workspace, engine: Any, fqn: str) -> Any:
+def _load(ws: Workspace, engine: Engine, fqn: str) -> Relation:
     """The quarantine table's current version as a relation."""
-    layer, name = fqn.split(".", 1)
-    attach.table(engine, ws.lakehouse, f"{fqn}{QUARANTINE_SUFFIX}")
-    return engine.con.sql(f'SELECT * FROM "{layer}"."{name}{QUARANTINE_SUFFIX}"')
+    attach.table(engine, ws.lakehouse, quarantine_of(fqn))
+    return engine.relation(select_star(table(quarantine_of(fqn))))
 
 
 def _append(
-    ws: Workspace, fqn: str, marked: Any, model_cols: list[str], batch: int, run_id: str
+    ws: Workspace,
+    engine: Engine,
+    fqn: str,
+    marked: Relation,
+    model_cols: list[str],
+    batch: int,
+    run_id: str,
 ) -> int:
     """Append the marked rows (model columns only, in the model table's types) in one commit."""
     import pyarrow as pa
+    import sqlglot.expressions as exp
 
     m_path = ws.catalog.path(fqn)
-    target = pa.schema(tables.open_table(m_path).schema().to_arrow())
+    target = tables.schema(m_path)
     present = [c for c in target.names if c in model_cols]
-    table = marked.project(", ".join(_quote(c) for c in present)).arrow().read_all()
-    table = pa.Table.from_arrays(
+    rows = engine.fetch(engine.over(marked, exp.select(*[col(c) for c in present]).from_(SRC)))
+    rows = pa.Table.from_arrays(
         [
-            table.column(f.name).cast(f.type)
+            rows.column(f.name).cast(f.type)
             if f.name in present
-            else pa.nulls(table.num_rows, f.type)
+            else pa.nulls(rows.num_rows, f.type)
             for f in target
         ],
         schema=target,
     )
     return tables.write(
         m_path,
-        table.to_reader(),
+        rows.to_reader(),
         mode="append",
         run_id=run_id,
         metadata={"medallion.replay": batch, "medallion.model": fqn},
         app_transaction=(app_id("replay", fqn), batch),
     ).version
-
-
-def _remove_marked(q_path: Any, run_id: str) -> None:
-    from deltalake import CommitProperties
-
-    tables.open_table(q_path).delete(
-        f"{REPLAYED} IS NOT NULL",
-        commit_properties=CommitProperties(custom_metadata={tables.RUN_ID_KEY: run_id}),
-        writer_properties=parquet.writer_properties(),
-    )

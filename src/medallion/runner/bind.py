@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from medallion.config.names import QUARANTINE_SUFFIX
+from medallion.config.names import is_quarantine, owner
 from medallion.engine import attach
 from medallion.errors import MedallionError
 
@@ -26,7 +26,6 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
     model whose SQL (or one of whose expectations) does not bind raises its ExecutionError,
     naming the model file and line, as a run would."""
     from medallion.quality import expectations as ex
-    from medallion.runner.execute import model_relation
 
     engine = ws.new_engine()
     lh = ws.lakehouse
@@ -43,11 +42,7 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
                     missing[node] = f"{node} has not been landed yet"
                 continue
             blocked = next(
-                (
-                    missing[d.removesuffix(QUARANTINE_SUFFIX)]
-                    for d in model.depends_on
-                    if d.removesuffix(QUARANTINE_SUFFIX) in missing
-                ),
+                (missing[owner(d)] for d in model.depends_on if owner(d) in missing),
                 None,
             )
             if blocked is not None:
@@ -62,14 +57,17 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
                 continue
             try:
                 for dep in model.depends_on:
-                    if dep.endswith(QUARANTINE_SUFFIX):
+                    if is_quarantine(dep):
                         attach.readable(engine, lh, dep, reader=node)
             except MedallionError:
                 out[node] = missing[node] = f"{node} reads a quarantine table not built yet"
                 continue
-            rel = model_relation(engine, model)
+            try:
+                rel = engine.relation(model.text)
+            except Exception as e:
+                raise engine.model_error(e, model) from None
             if model.config.expectations:
-                ex.wrap(rel, model.config.expectations, model=node, file=model.path)
+                ex.wrap(engine, rel, model.config.expectations, model=node, file=model.path)
             attach.view(engine, lh, node, model.text)  # downstream models bind against it
             out[node] = None
     finally:

@@ -14,7 +14,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +23,7 @@ from medallion.storage.parquet import writer_properties
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import sqlglot.expressions as exp
     from deltalake import DeltaTable
 
 RUN_ID_KEY = "medallion.run_id"
@@ -117,22 +118,18 @@ def write(
     metadata: dict[str, Any] | None = None,
     app_transaction: tuple[str, int] | None = None,
     description: str | None = None,
+    configuration: dict[str, str] | None = None,
+    predicate: exp.Expression | None = None,
 ) -> WriteResult:
     """Stream `data` into the Delta table at `path` as one commit; returns the new version.
 
-    `overwrite` replaces data, schema and partitioning (a full rebuild); `append` adds rows and
-    merges new columns into the schema. `app_transaction` (app id, version) is recorded in the
-    same commit, which is how exactly-once ingestion knows what a commit contains."""
-    from deltalake import CommitProperties, Transaction
-
+    `overwrite` replaces data, schema and partitioning (a full rebuild) — or, with `predicate`
+    (a tree, see `writer_sql`), only the rows matching it; `append` adds rows and merges new
+    columns into the schema. `app_transaction` (app id, version) is recorded in the same commit,
+    which is how exactly-once ingestion knows what a commit contains. `description` and
+    `configuration` (table properties) apply to a new table."""
     counter = RowCounter()
-    custom: dict[str, Any] = {RUN_ID_KEY: run_id}
-    for key, value in (metadata or {}).items():
-        custom[key] = jsonable(value)
-    props = CommitProperties(
-        custom_metadata=custom,
-        app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
-    )
+    props = commit_properties(run_id, metadata, app_transaction)
     path.parent.mkdir(parents=True, exist_ok=True)
     from medallion.faults import fault_point
 
@@ -144,8 +141,136 @@ def write(
         partition_by=partition_by,
         commit_properties=props,
         description=description,
+        configuration=configuration,
+        predicate=None if predicate is None else writer_sql(predicate),
     )
     return WriteResult(version=version, rows=counter.rows)
+
+
+def commit_properties(
+    run_id: str,
+    metadata: dict[str, Any] | None = None,
+    app_transaction: tuple[str, int] | None = None,
+) -> Any:
+    """A commit's info: the run id and `metadata` (nested values as JSON text), and the
+    application transaction (app id, version) it records."""
+    from deltalake import CommitProperties, Transaction
+
+    custom: dict[str, Any] = {RUN_ID_KEY: run_id}
+    for key, value in (metadata or {}).items():
+        custom[key] = jsonable(value)
+    return CommitProperties(
+        custom_metadata=custom,
+        app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
+    )
+
+
+def writer_sql(tree: exp.Expression) -> str:
+    """A predicate or expression as the Delta writer's SQL (DataFusion, which reads PostgreSQL's
+    syntax; see `writer_literal` for times)."""
+    from medallion.sqltree import render
+
+    return render(tree, "postgres")
+
+
+def writer_literal(value: Any, arrow_type: pa.DataType | None = None) -> exp.Expression:
+    """A value as a literal of the Delta writer's SQL. Timestamps are cast to the column's own
+    unit and zone: a plain TIMESTAMP literal is in nanoseconds and does not compare."""
+    import sqlglot.expressions as exp
+
+    from medallion.sqltree import lit
+
+    if isinstance(value, datetime):
+        text = value.replace(tzinfo=None).isoformat(sep=" ")
+        tz = getattr(arrow_type, "tz", None)
+        zone = f'Some("{tz}")' if tz else "None"
+        return exp.Anonymous(
+            this="arrow_cast",
+            expressions=[lit(text), lit(f"Timestamp(Microsecond, {zone})")],
+        )
+    if isinstance(value, date):
+        return lit(value.isoformat())
+    return lit(value)
+
+
+@dataclass
+class MergeClause:
+    """One WHEN clause of a merge (source alias `s`, target alias `t`): `update_all`,
+    `insert_all`, `update` / `insert` (column -> value), `delete` (matched rows) or
+    `delete_unmatched` (target rows no source row matches), each under an optional predicate."""
+
+    action: Literal["update_all", "insert_all", "update", "insert", "delete", "delete_unmatched"]
+    predicate: exp.Expression | None = None
+    values: dict[str, exp.Expression] | None = None
+
+
+def merge(
+    path: Path,
+    source: pa.RecordBatchReader,
+    on: exp.Expression,
+    clauses: list[MergeClause],
+    *,
+    run_id: str,
+    metadata: dict[str, Any] | None = None,
+    app_transaction: tuple[str, int] | None = None,
+    merge_schema: bool = False,
+) -> tuple[int | None, dict[str, Any]]:
+    """Merge `source` (alias `s`) into the table (alias `t`) on `on`, as one commit carrying the
+    run id, `metadata` and the application transaction. Returns (the new version, or None when
+    nothing changed and delta-rs committed nothing; the merge's metrics)."""
+    from medallion.sqltree import ident, render
+
+    def sql(tree: exp.Expression | None) -> str | None:
+        return None if tree is None else writer_sql(tree)
+
+    def columns(values: dict[str, exp.Expression] | None) -> dict[str, str]:
+        return {render(ident(k), "postgres"): writer_sql(v) for k, v in (values or {}).items()}
+
+    dt = open_table(path)
+    before = dt.version()
+    merger = dt.merge(
+        source,
+        predicate=writer_sql(on),
+        source_alias="s",
+        target_alias="t",
+        merge_schema=merge_schema,
+        commit_properties=commit_properties(run_id, metadata, app_transaction),
+        writer_properties=writer_properties(),
+    )
+    for c in clauses:
+        if c.action == "update_all":
+            merger = merger.when_matched_update_all(predicate=sql(c.predicate))
+        elif c.action == "insert_all":
+            merger = merger.when_not_matched_insert_all(predicate=sql(c.predicate))
+        elif c.action == "update":
+            merger = merger.when_matched_update(columns(c.values), predicate=sql(c.predicate))
+        elif c.action == "insert":
+            merger = merger.when_not_matched_insert(columns(c.values), predicate=sql(c.predicate))
+        elif c.action == "delete":
+            merger = merger.when_matched_delete(predicate=sql(c.predicate))
+        else:
+            merger = merger.when_not_matched_by_source_delete(predicate=sql(c.predicate))
+    metrics = merger.execute()
+    after = open_table(path).version()
+    return (after if after != before else None), metrics
+
+
+def delete(path: Path, predicate: exp.Expression, *, run_id: str) -> None:
+    """Delete the rows matching `predicate` (a tree), as one commit carrying the run id."""
+    open_table(path).delete(
+        writer_sql(predicate),
+        commit_properties=commit_properties(run_id),
+        writer_properties=writer_properties(),
+    )
+
+
+def ensure_properties(path: Path, properties: dict[str, str]) -> None:
+    """Set table properties the table lacks (a table created before they were set)."""
+    dt = open_table(path)
+    current = dt.metadata().configuration
+    missing = {k: v for k, v in properties.items() if current.get(k) != v}
+    if missing:
+        dt.alter.set_table_properties(missing)
 
 
 def commit(

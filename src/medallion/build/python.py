@@ -1,7 +1,8 @@
 """Python models: `models/<layer>/<name>.py` with `def model(ctx)`.
 
 The module is imported fresh for each run from its file; `model(ctx)` returns a pyarrow Table or
-RecordBatchReader or a DuckDB relation, which the runner writes like a SQL model's result.
+RecordBatchReader or a relation of the engine (`ctx.sql(...)`), which is written like a SQL
+model's result (a Python model is of kind `table`).
 """
 
 from __future__ import annotations
@@ -12,19 +13,21 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from medallion.errors import ExecutionError, MedallionError
+from medallion.sqltree import select_star, table
 
 if TYPE_CHECKING:
-    import duckdb
-
-    from medallion.engine.base import Engine
+    from medallion.build.step import StepContext
+    from medallion.engine.base import Engine, Relation
     from medallion.models.loader import Model
 
 
 class ModelContext:
     """What a Python model's `model(ctx)` receives.
 
-    `ctx.table("silver.orders")` and `ctx.sql("select ...")` return DuckDB relations over the
-    lakehouse; only tables listed in the model's `depends_on` may be read, so lineage stays true."""
+    `ctx.table("silver.orders")` and `ctx.sql("select ...")` return relations of the engine (on
+    DuckDB, DuckDB relations) over the lakehouse; only tables listed in the model's `depends_on`
+    may be read, so lineage stays true. `ctx.con` is DuckDB's connection itself, for what the
+    relations do not offer: it reads outside medallion's read path (no read policy applies)."""
 
     def __init__(self, engine: Engine, model: Model, run_id: str) -> None:
         self._engine = engine
@@ -34,10 +37,10 @@ class ModelContext:
         self.allowed = set(model.depends_on)
 
     @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        return self._engine.con
+    def con(self) -> Any:
+        return self._engine.native()
 
-    def table(self, name: str) -> duckdb.DuckDBPyRelation:
+    def table(self, name: str) -> Relation:
         if name not in self.allowed:
             raise ExecutionError(
                 f"reads {name}, which is not in its depends_on",
@@ -45,10 +48,9 @@ class ModelContext:
                 model=self.model,
                 hint=f"add it to the header: depends_on: [{name}]",
             )
-        layer, table = name.split(".", 1)
-        return self._engine.con.sql(f'SELECT * FROM "{layer}"."{table}"')
+        return self._engine.relation(select_star(table(name)))
 
-    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+    def sql(self, query: str) -> Relation:
         from medallion.models.sql import parse_select, table_refs
 
         tree = parse_select(query, error=ExecutionError, file=self._model.path, model=self.model)
@@ -56,7 +58,21 @@ class ModelContext:
         for ref in qualified:
             if ref.fqn not in self.allowed:
                 self.table(ref.fqn)  # raises the depends_on error
-        return self._engine.con.sql(query)
+        return self._engine.relation(query)
+
+
+def relation(ctx: StepContext) -> Relation:
+    """The Python model run, its return value as a relation (so expectations apply as to a SQL
+    model's)."""
+    value = run_python(ctx.engine, ctx.model, ctx.run_id)
+    try:
+        return ctx.engine.result_relation(value)
+    except TypeError as e:
+        raise ExecutionError(
+            f"model() returned {e}; return a pyarrow Table/RecordBatchReader or a DuckDB relation",
+            file=ctx.model.path,
+            model=ctx.model.fqn,
+        ) from None
 
 
 def run_python(engine: Engine, model: Model, run_id: str) -> Any:
