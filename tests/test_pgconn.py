@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medallion.pgconn import mask
+from medallion.connectors.dsn import mask
 
 
 @pytest.mark.parametrize(

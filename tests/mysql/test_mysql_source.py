@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pymysql
 
+from medallion.connectors.mysql import parse_dsn
 from medallion.devservers.mysqlserver import MySqlServer
-from medallion.mysqlconn import parse_dsn
 from medallion.project import Project
 from medallion.storage import snapshot, tables
 

@@ -759,7 +759,7 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
     console.print(_steps_table(project.steps(result.run_id)))
     example = gold_tables[-1] if gold_tables else f"{gold}.<table>"
     if env:
-        from medallion.pgconn import mask
+        from medallion.connectors.dsn import mask
 
         # the cluster lives in the project unless the server had to put it elsewhere (see PgServer)
         kept = (project.root / ".pgdata" / "data" / "PG_VERSION").is_file()

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from medallion.config.schema import DatabaseSource, FileSource, RestSource
+    from medallion.engine.base import Session
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -271,14 +272,14 @@ def ingest_cursor_source(
     root: Path,
     catalog: Catalog,
     layer: str,
-    con: duckdb.DuckDBPyConnection,
+    session: Session,
     run_id: str,
     full_refresh: bool = False,
 ) -> IngestResult:
     """Land the rows of a database or REST source past its watermark as one bronze commit that
     also records the new watermark. A failure (after retries) commits nothing."""
-    from medallion import pgconn
-    from medallion.config.schema import DatabaseSource
+    from medallion.connectors.retry import retrying
+    from medallion.ingest.sources import cursor_kind
 
     fqn = f"{layer}.{name}"
     table_path = catalog.path(fqn)
@@ -286,48 +287,34 @@ def ingest_cursor_source(
     result = IngestResult()
     batch = (tables.transaction_version(table_path, app_id("ingest", name)) or 0) + 1
     ingested_at = datetime.now(UTC)
+    kind = cursor_kind(source)
 
     def attempt() -> tuple[tables.WriteResult | None, str | None]:
-        if isinstance(source, DatabaseSource):
-            from medallion.ingest.database import extract
-
-            ex = extract(source, name, watermark, full_refresh, root)
-            reader, high, origin, close = ex.reader, ex.high, ex.origin, ex.close
-        else:
-            from medallion.ingest.rest import fetch
-
-            ex = None
-            pull = fetch(source, name, watermark)
-            reader, high, close = pull.reader, pull.high, pull.close
-            origin = f"rest:{source.url.split('?')[0]}"
+        ex = kind.extract(source, name, watermark, full_refresh, root)
         try:
-            stream = _with_audit(con, reader, source, origin, ingested_at, run_id)
+            stream = _with_audit(session, ex.reader, source, ex.origin, ingested_at, run_id)
             if stream is None:
-                return None, high
-            metadata = {WATERMARK_KEY: high or "", BATCH_KEY: batch, "medallion.source": name}
+                return None, ex.high
+            metadata = {WATERMARK_KEY: ex.high or "", BATCH_KEY: batch, "medallion.source": name}
             written = _land(table_path, stream, source, name, full_refresh, run_id, metadata, batch)
-            return written, high
+            return written, ex.high
         except Exception:
-            if ex is not None and ex.failure is not None:
+            if ex.failure is not None:
                 raise ex.failure from None  # its type decides whether to retry
             raise
         finally:
-            if close is not None:
-                close()
+            if ex.close is not None:
+                ex.close()
 
-    if isinstance(source, DatabaseSource) and source.type in ("postgres", "mysql"):
-        classify: dict[str, Any] = {}
-        if source.type == "mysql":
-            from medallion import mysqlconn
-
-            classify = {"transient": mysqlconn.is_transient, "explain": mysqlconn.describe}
-        written, high = pgconn.retrying(
+    classify = kind.classifier(source)
+    if classify is not None:
+        written, high = retrying(
             attempt,
+            classify=classify,
             retries=source.retries,
             backoff=source.retry_backoff,
-            what=f"reading {source.table or 'the query'} ({pgconn.mask(source.dsn)})",
+            what=kind.describe(source),
             source=name,
-            **classify,
         )
     else:
         written, high = attempt()
@@ -342,7 +329,7 @@ def ingest_cursor_source(
 
 
 def _with_audit(
-    con: duckdb.DuckDBPyConnection,
+    session: Session,
     reader: pa.RecordBatchReader,
     source: DatabaseSource | RestSource,
     origin: str,
@@ -357,20 +344,26 @@ def _with_audit(
     clash = [c for c in reader.schema.names if c in AUDIT_COLUMNS]
     if clash:
         raise SourceError(f"column {clash[0]!r} clashes with medallion's audit column")
-    rel = con.from_arrow(reader)
-    select = []
-    for col in rel.columns:
-        ident = '"' + col.replace('"', '""') + '"'
-        if col in source.columns:
-            select.append(f"CAST({ident} AS {source.columns[col]}) AS {ident}")
-        else:
-            select.append(ident)
-    quoted = origin.replace("'", "''")
-    audit = (
-        f"'{quoted}' AS _source_file, TIMESTAMPTZ '{ingested_at.isoformat()}' AS _ingested_at, "
-        f"'{run_id}' AS _run_id"
-    )
-    out = rel.project(", ".join([*select, audit])).arrow(batch_size=128 * 1024)
+    import sqlglot.expressions as exp
+
+    from medallion.engine.base import SRC
+    from medallion.sqltree import col, lit
+
+    rel = session.arrow(reader)
+    select: list[exp.Expression] = [
+        exp.Cast(
+            this=col(c), to=exp.DataType.build(source.columns[c], dialect=session.dialect, udt=True)
+        ).as_(c, quoted=True)
+        if c in source.columns
+        else col(c)
+        for c in session.columns(rel)
+    ]
+    select += [
+        lit(origin).as_("_source_file"),
+        lit(ingested_at).as_("_ingested_at"),
+        lit(run_id).as_("_run_id"),
+    ]
+    out = session.reader(session.over(rel, exp.select(*select).from_(SRC)))
     # nothing new: no commit (the watermark cannot have moved without rows)
     batches = iter(out)
     head = next(batches, None)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.errors import SourceError
+from medallion.ingest.sources import Extract
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -316,3 +317,28 @@ def _later(a: str, b: str) -> bool:
         return float(a) > float(b)
     except ValueError:
         return a > b
+
+
+# -- the cursor-source kind (medallion.ingest.sources) ----------------------------------------
+
+
+def extract(
+    source: RestSource, name: str, watermark: str | None, full: bool, root: Path
+) -> Extract:
+    """One pull past `watermark` (the caller passes None for a full read)."""
+    pull = fetch(source, name, watermark)
+    return Extract(pull.reader, pull.high, f"rest:{source.url.split('?')[0]}", pull.close)
+
+
+def has_new_rows(source: RestSource, watermark: str | None, root: Path) -> bool:
+    """An API cannot be asked without pulling: a run may always find rows."""
+    return True
+
+
+def describe(source: RestSource) -> str:
+    return f"pulling {source.url.split('?')[0]}"
+
+
+def classifier(source: RestSource) -> None:
+    """Pages are retried one by one (RestClient.get), honouring Retry-After."""
+    return None

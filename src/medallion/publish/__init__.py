@@ -57,7 +57,9 @@ def publish_step(
     force: bool = False,
 ) -> None:
     """Publish one table to one target (a step of a run)."""
-    from medallion import pgconn
+    from medallion.connectors import postgres
+    from medallion.connectors.dsn import mask
+    from medallion.connectors.retry import retrying
     from medallion.engine import attach
     from medallion.publish.postgres import publish_table
     from medallion.sqltree import select_star, table
@@ -77,7 +79,7 @@ def publish_step(
         return
 
     def load() -> int:
-        conn = pgconn.connect(target.dsn)
+        conn = postgres.connect(target.dsn)
         try:
             engine = ws.new_engine()
             try:
@@ -97,11 +99,12 @@ def publish_step(
         finally:
             conn.close()
 
-    rows = pgconn.retrying(
+    rows = retrying(
         load,
+        classify=postgres.classify,
         retries=target.retries,
         backoff=target.retry_backoff,
-        what=f"publishing {fqn} to {target_name} ({pgconn.mask(target.dsn)})",
+        what=f"publishing {fqn} to {target_name} ({mask(target.dsn)})",
         error=PublishError,
     )
     ws.state.set_published(target_name, fqn, snap.version, rows, run_id)

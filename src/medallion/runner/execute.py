@@ -202,7 +202,7 @@ def _ingest(
             root=ws.root,
             catalog=ws.catalog,
             layer=ws.config.landing_layer,
-            con=engine.native(),
+            session=engine,
             run_id=run_id,
             full_refresh=full_refresh,
         )

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 def pending_input(ws: Workspace, select: list[str] | None = None) -> dict[str, int | None]:
     """Selected sources with new input: source -> number of new files (file sources) or None
     (database and REST sources whose new rows are counted only by extracting them)."""
-    from medallion.config.schema import DatabaseSource, FileSource
+    from medallion.config.schema import FileSource
     from medallion.ingest.bronze import last_watermark, new_files
+    from medallion.ingest.sources import cursor_kind
 
     graph = ws.graph
     plan = set(graph.select(select))
@@ -37,14 +38,10 @@ def pending_input(ws: Workspace, select: list[str] | None = None) -> dict[str, i
                 continue  # no file matches yet: nothing to do until one lands
             if new:
                 found[name] = len(new)
-        elif isinstance(source, DatabaseSource):
-            from medallion.ingest.database import has_new_rows
-
+        else:
             try:
-                if has_new_rows(source, last_watermark(path), ws.root):
+                if cursor_kind(source).has_new_rows(source, last_watermark(path), ws.root):
                     found[name] = None
             except Exception:  # unreachable now: let a run retry it and report clearly
                 found[name] = None
-        else:
-            found[name] = None
     return found

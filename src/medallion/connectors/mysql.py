@@ -1,9 +1,9 @@
 """MySQL / MariaDB connections for database sources: parse the DSN, connect, classify errors.
 
-Transient (retried by `pgconn.retrying` with exponential backoff): the server cannot be reached
+Transient (retried with exponential backoff, connectors.retry): the server cannot be reached
 (2003), went away or dropped the connection mid-query (2006, 2013, 2055), is shutting down
 (1053), has too many connections (1040) or killed the query (1927).
-Immediate (a clear error at once): access denied (1044, 1045), unknown database (1049), a
+Terminal (a clear error at once): access denied (1044, 1045), unknown database (1049), a
 missing table (1146), a syntax error in a configured query (1064), a missing privilege (1142).
 Messages never carry the password.
 
@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from medallion.connectors.dsn import mask
+from medallion.connectors.retry import Classified, TerminalError, TransientError
 from medallion.errors import SourceError
-from medallion.pgconn import mask
 
 if TYPE_CHECKING:
     import pymysql
@@ -95,3 +96,9 @@ def describe(error: BaseException) -> tuple[str, str | None]:
     if code == 1142:
         return text, "the user lacks the SELECT privilege on the table"
     return text, None
+
+
+def classify(error: BaseException) -> Classified:
+    """A MySQL (PyMySQL) error as transient or terminal, described without secrets."""
+    message, hint = describe(error)
+    return (TransientError if is_transient(error) else TerminalError)(message, hint)

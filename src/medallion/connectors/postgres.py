@@ -1,0 +1,60 @@
+"""PostgreSQL connections for database sources and publish targets: connect, and classify errors.
+
+Transient (retried with exponential backoff): the server is not accepting connections yet,
+refused or reset the connection, or shut down mid-query (SQLSTATE classes 08 and 57P0x).
+Terminal (a clear error at once): authentication (28xxx), a missing table or schema (42P01,
+3F000), a syntax error in a configured query (42601), permissions (42501).
+Connection strings may carry passwords: messages show them with the password masked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from medallion.connectors.dsn import mask
+from medallion.connectors.retry import Classified, TerminalError, TransientError
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+def is_transient(error: BaseException) -> bool:
+    """A failure worth retrying: connection problems and server shutdowns."""
+    import psycopg
+
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        state = getattr(error, "sqlstate", None)
+        if state is None:
+            text = str(error).lower()
+            permanent = ("password authentication failed", "does not exist", "no password")
+            return not any(p in text for p in permanent)
+        return state.startswith("08") or state.startswith("57P")
+    return isinstance(error, ConnectionError | TimeoutError)
+
+
+def describe(error: BaseException) -> tuple[str, str | None]:
+    """(message, hint) for a database error, without secrets."""
+    state = getattr(error, "sqlstate", None) or ""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = mask(text)
+    if state.startswith("28") or "password authentication failed" in text:
+        return f"authentication failed: {text}", "check the user and password in the DSN"
+    if state == "42P01" or state == "3F000":
+        return text, "check the table (schema.table) exists in that database"
+    if state == "42501":
+        return text, "the user lacks a privilege (SELECT on the table, CREATE in the schema)"
+    if state == "3D000":
+        return text, "check the database name in the DSN"
+    return text, None
+
+
+def classify(error: BaseException) -> Classified:
+    """A PostgreSQL (psycopg) error as transient or terminal, described without secrets."""
+    message, hint = describe(error)
+    return (TransientError if is_transient(error) else TerminalError)(message, hint)
+
+
+def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
+    import psycopg
+
+    return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)

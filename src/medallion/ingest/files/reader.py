@@ -1,0 +1,366 @@
+"""Reading a batch of a file source's files into one Arrow stream, with DuckDB (fast, parallel,
+streaming). What DuckDB would skip or fail on is *rescued*: every row that cannot be parsed — too
+many or too few fields, a value that does not convert to the column's type, invalid UTF-8, a
+malformed JSON line, an unreadable file — becomes a `Reject` with the file, the line, the raw
+text and the reason; the caller lands those in the bronze quarantine table. Nothing is dropped
+silently.
+
+Each format is a module (`csv`, `json`, `parquet`) that plans the reads of its files (`plan`):
+a new format is a new module and a line in PLANNERS.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import SourceError, first_line
+from medallion.sqltree import col, lit, render
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+
+    from medallion.config.schema import FileSource
+    from medallion.ingest.files.discover import SourceFile
+
+AUDIT_COLUMNS = ("_source_file", "_ingested_at", "_run_id")
+#: a rejected whole file (unreadable JSON array, corrupt Parquet) keeps at most this much raw text
+MAX_RAW_BYTES = 1 << 20
+_counter = itertools.count()
+
+
+@dataclass
+class Reject:
+    file: str
+    line: int | None
+    raw: str
+    error: str
+
+
+@dataclass
+class ReadResult:
+    """A stream of good rows; `rejects` is complete once the stream has been consumed."""
+
+    reader: pa.RecordBatchReader
+    rejects: list[Reject] = field(default_factory=list)
+    #: temporary files to delete once the stream is consumed
+    cleanup: list[Path] = field(default_factory=list)
+    #: the generator behind `reader`: closed by close(), since an unread one refers back to this
+    #: result through a cycle the garbage collector cannot see (pyarrow's reader is opaque to
+    #: it), which kept DuckDB objects alive to the end of the process
+    batches: Generator[Any, None, None] | None = None
+    #: the error that ended the stream, if one did (to raise it as is, not as the writer's)
+    error: SourceError | None = None
+
+    def close(self) -> None:
+        if self.batches is not None:
+            self.batches.close()
+        for path in self.cleanup:
+            path.unlink(missing_ok=True)
+
+
+@dataclass
+class Plan:
+    """One DuckDB read over a group of files: a query yielding the data columns plus
+    `filename`."""
+
+    query: exp.Select
+    columns: dict[str, str]  # data column -> DuckDB type, in file order
+    group: list[SourceFile]
+    #: CSV: (rejects_scan, rejects_table) names DuckDB fills while the read runs
+    rejects_tables: tuple[str, str] | None = None
+
+
+def call(function: str, first: exp.Expression, **options: Any) -> exp.Expression:
+    """A DuckDB table function call: `function(first, option = value, ...)`; option values are
+    Python values (lists, dicts of names to types) or trees."""
+    import sqlglot.expressions as exp
+
+    def value(v: Any) -> exp.Expression:
+        if isinstance(v, exp.Expression):
+            return v
+        if isinstance(v, list):
+            return exp.Array(expressions=[value(x) for x in v])
+        if isinstance(v, dict):
+            return exp.Struct(
+                expressions=[exp.PropertyEQ(this=lit(k), expression=value(x)) for k, x in v.items()]
+            )
+        return lit(v)
+
+    args = [first] + [exp.EQ(this=exp.Var(this=k), expression=value(v)) for k, v in options.items()]
+    return exp.Anonymous(this=function, expressions=args)
+
+
+def paths(files: list[SourceFile]) -> exp.Expression:
+    """The files' paths as a DuckDB list."""
+    import sqlglot.expressions as exp
+
+    return exp.Array(expressions=[lit(str(f.path)) for f in files])
+
+
+def type_of(duck_type: str) -> exp.DataType:
+    """A DuckDB type name (as users declare it in `columns:`) as a tree."""
+    import sqlglot.expressions as exp
+
+    return exp.DataType.build(duck_type, dialect="duckdb", udt=True)
+
+
+class FileReader:
+    """Reads a batch of files of one source into one Arrow stream with one schema.
+
+    Files may differ (a column added in later files, JSON objects with other keys): the stream's
+    schema is the union of their columns in order of appearance; a file lacking a column gives
+    nulls. A column's type is the user's declared type, else the bronze table's existing type,
+    else what the first file having it suggests; values that do not convert are rejected rows."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: FileSource,
+        name: str,
+        *,
+        known_types: dict[str, str] | None = None,
+    ) -> None:
+        self.con = con
+        self.source = source
+        self.name = name
+        self.types = {**(known_types or {}), **{k: v.upper() for k, v in source.columns.items()}}
+        #: the bronze table's columns so far (a new file sharing none of them is misread)
+        self.existing = [c for c in (known_types or {}) if c not in AUDIT_COLUMNS]
+
+    # -- running DuckDB -----------------------------------------------------------------
+
+    def tag(self) -> int:
+        """A number for the names of this read's temporary tables."""
+        return next(_counter)
+
+    def sql(self, query: exp.Expression) -> duckdb.DuckDBPyRelation:
+        return self.con.sql(render(query, "duckdb"))
+
+    def execute(self, query: exp.Expression) -> list[tuple[Any, ...]]:
+        # fetchall, not fetchone: DuckDB 2 refuses new work while a result is unfinished
+        return self.con.execute(render(query, "duckdb")).fetchall()
+
+    def drop(self, name: str) -> None:
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import table
+
+        self.execute(exp.Drop(tables=[table(name)], kind="TABLE", exists=True))
+
+    def columns_of(self, query: exp.Expression) -> dict[str, str]:
+        """The data columns a read yields and their DuckDB types (bound, not run)."""
+        rel = self.sql(query)
+        return {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True) if c != "filename"}
+
+    # -- reading ------------------------------------------------------------------------
+
+    def read(self, files: list[SourceFile], *, ingested_at: datetime, run_id: str) -> ReadResult:
+        """Good rows of `files` as one stream with the audit columns; rejects once consumed."""
+        import pyarrow as pa
+        import sqlglot.expressions as exp
+
+        from medallion.ingest.files import PLANNERS
+
+        result = ReadResult(reader=None)  # type: ignore[arg-type]
+        plans = PLANNERS[self.source.file_format](self, files, result)
+
+        unified: dict[str, str] = {}
+        for plan in plans:
+            for c, typ in plan.columns.items():
+                if c in AUDIT_COLUMNS:
+                    raise SourceError(
+                        f"column {c!r} clashes with medallion's audit column of the same name",
+                        source=self.name,
+                        file=plan.group[0].path,
+                        hint="rename the column in the file",
+                    )
+                unified.setdefault(c, self.types.get(c, typ))
+        if not unified:
+            result.reader = pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
+            return result
+        audit = [lit(ingested_at).as_("_ingested_at"), lit(run_id).as_("_run_id")]
+        try:
+            nulls = [
+                exp.Cast(this=exp.Null(), to=type_of(t)).as_(c, quoted=True)
+                for c, t in unified.items()
+            ]
+            source_file = exp.Cast(this=exp.Null(), to=type_of("VARCHAR")).as_("_source_file")
+            schema = self.sql(exp.select(*nulls, source_file, *audit).limit(0)).arrow().schema
+        except Exception as e:
+            raise SourceError(
+                f"invalid column type: {first_line(e)}",
+                source=self.name,
+                key=f"sources.{self.name}.columns",
+                hint="use DuckDB type names: INTEGER, BIGINT, DOUBLE, DECIMAL(12,2), DATE, "
+                "TIMESTAMP, VARCHAR, BOOLEAN",
+            ) from None
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for plan in plans:
+                    for batch in self._stream_plan(plan, unified, audit, result):
+                        yield batch if batch.schema.equals(schema) else batch.cast(schema)
+            except SourceError as e:
+                result.error = e  # the Delta writer consuming the stream wraps it in its own
+                raise
+
+        result.batches = batches()
+        result.reader = pa.RecordBatchReader.from_batches(schema, result.batches)
+        return result
+
+    def _stream_plan(
+        self,
+        plan: Plan,
+        unified: dict[str, str],
+        audit: list[exp.Expression],
+        result: ReadResult,
+    ) -> Iterator[pa.RecordBatch]:
+        """Batches of one plan, projected onto the unified columns, plus `_source_file`.
+
+        Columns whose type differs from the unified type are converted; a row with a value that
+        does not convert is rejected (raw row as JSON) rather than failing the load. Such plans
+        are staged in a DuckDB temp table (spilling to disk if large) so good and rejected rows
+        come from one read of the files."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import select_star, table
+
+        to_convert = {
+            c: unified[c] for c, t in plan.columns.items() if t.upper() != unified[c].upper()
+        }
+        source_file = _source_file(plan.group).as_("_source_file")
+
+        def projection(frm: exp.Expression) -> exp.Select:
+            cols: list[exp.Expression] = []
+            for c, t in unified.items():
+                if c not in plan.columns:
+                    cols.append(exp.Cast(this=exp.Null(), to=type_of(t)).as_(c, quoted=True))
+                elif c in to_convert:
+                    cols.append(exp.TryCast(this=col(c), to=type_of(t)).as_(c, quoted=True))
+                else:
+                    cols.append(col(c))
+            return exp.select(*cols, source_file.copy(), *[a.copy() for a in audit]).from_(frm)
+
+        if not to_convert:
+            yield from self._run(projection(plan.query.subquery()), plan)
+        else:
+            staged = f"medallion_stage_{next(_counter)}"
+            checks = [
+                exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.and_(
+                                exp.not_(exp.Is(this=col(c), expression=exp.Null())),
+                                exp.Is(
+                                    this=exp.TryCast(this=col(c), to=type_of(t)),
+                                    expression=exp.Null(),
+                                ),
+                            ),
+                            true=lit(f"{c}: value does not convert to {t}; "),
+                        )
+                    ],
+                    default=lit(""),
+                )
+                for c, t in to_convert.items()
+            ]
+            check = checks[0]
+            for more in checks[1:]:
+                check = exp.DPipe(this=check, expression=more)
+            error = exp.Nullif(this=check, expression=lit("")).as_("__medallion_error")
+            create = exp.Create(
+                this=table(staged),
+                kind="TABLE",
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                expression=exp.select(exp.Star(), error).from_(plan.query.subquery()),
+            )
+            self._execute(create, plan)
+            failed = exp.Is(this=col("__medallion_error"), expression=exp.Null())
+            try:
+                good = select_star(table(staged)).where(failed.copy())
+                yield from self._run(projection(good.subquery()), plan)
+                by_path = {str(f.path): f.rel for f in plan.group}
+                # each rejected row as JSON of its data columns, as the file held them
+                raw = exp.Struct(
+                    expressions=[
+                        exp.PropertyEQ(this=lit(c), expression=col(c)) for c in plan.columns
+                    ]
+                )
+                bad = self.execute(
+                    exp.select(
+                        col("filename"),
+                        exp.Cast(this=exp.func("to_json", raw), to=type_of("VARCHAR")),
+                        col("__medallion_error"),
+                    )
+                    .from_(table(staged))
+                    .where(exp.not_(failed))
+                )
+                for path, raw_text, err in bad:
+                    result.rejects.append(
+                        Reject(by_path.get(path, path), None, raw_text, err.rstrip("; "))
+                    )
+            finally:
+                self.drop(staged)
+        if plan.rejects_tables:
+            from medallion.ingest.files.csv import rejects
+
+            result.rejects.extend(rejects(self, plan))
+
+    def _run(self, query: exp.Expression, plan: Plan) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self.sql(query).arrow(batch_size=128 * 1024)
+        except Exception as e:
+            raise self._read_error(e, plan) from None
+
+    def _execute(self, query: exp.Expression, plan: Plan) -> None:
+        try:
+            self.execute(query)
+        except Exception as e:
+            raise self._read_error(e, plan) from None
+
+    def _read_error(self, e: Exception, plan: Plan) -> SourceError:
+        names = ", ".join(f.rel for f in plan.group[:3]) + (" ..." if len(plan.group) > 3 else "")
+        return SourceError(
+            f"cannot read {names}: {first_line(e)}",
+            source=self.name,
+            file=plan.group[0].path if len(plan.group) == 1 else None,
+            hint="check the file format options of this source in medallion.yml",
+        )
+
+
+def _source_file(group: list[SourceFile]) -> exp.Expression:
+    """Each row's file as recorded (`SourceFile.rel`), from DuckDB's `filename` column.
+
+    When every file's path is one prefix followed by its recorded name (files inside the
+    project), the prefix is cut off; otherwise a CASE maps each path. Why: a CASE is evaluated
+    row by row against every branch, which cost 1.3 s per 1M rows read from 1,464 hourly files."""
+    import sqlglot.expressions as exp
+
+    filename = exp.column("filename")
+    first = group[0]
+    prefix = str(first.path)[: len(str(first.path)) - len(first.rel)]
+    if all(str(f.path) == prefix + f.rel for f in group):
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.func("starts_with", filename, lit(prefix)),
+                    true=exp.Substring(this=filename.copy(), start=lit(len(prefix) + 1)),
+                )
+            ],
+            default=filename.copy(),
+        )
+    return exp.Case(
+        this=filename,
+        ifs=[exp.If(this=lit(str(f.path)), true=lit(f.rel)) for f in group],
+        default=filename.copy(),
+    )
+
+
+#: plan(reader, files, result) -> the reads of one format's files
+Planner = Callable[[FileReader, list["SourceFile"], ReadResult], list[Plan]]
