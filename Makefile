@@ -1,6 +1,6 @@
 # Two commands set up a fresh machine (Python 3.11+, pip, make):
 #   make demo   create .venv, install medallion, run the retail demo on generated data
-#   make test   same set-up, then the whole test suite
+#   make test   same set-up, then the layer rule (import-linter) and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/medallion demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medallion.connectors.dsn import mask
+from medallion.errors import mask_dsn
 
 
 @pytest.mark.parametrize(
@@ -25,4 +25,4 @@ from medallion.connectors.dsn import mask
     ],
 )
 def test_mask_hides_the_password(dsn: str, masked: str) -> None:
-    assert mask(dsn) == masked
+    assert mask_dsn(dsn) == masked

@@ -8,6 +8,7 @@ location filled in.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -166,3 +167,14 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset) + 1
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
     return line, col
+
+
+# user:password@ up to the last '@' of the authority: an unescaped '@' in the password (which
+# should be written %40) must not leave the rest of the password shown
+_PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^/?#]*)(@)")
+
+
+def mask_dsn(dsn: str) -> str:
+    """A connection string with its password replaced by *** (every message shows DSNs so)."""
+    masked = _PASSWORD_RE.sub(r"\1***\3", dsn)
+    return re.sub(r"(password=)\S+", r"\1***", masked)

@@ -759,14 +759,14 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
     console.print(_steps_table(project.steps(result.run_id)))
     example = gold_tables[-1] if gold_tables else f"{gold}.<table>"
     if env:
-        from medallion.connectors.dsn import mask
+        from medallion.errors import mask_dsn
 
         # the cluster lives in the project unless the server had to put it elsewhere (see PgServer)
         kept = (project.root / ".pgdata" / "data" / "PG_VERSION").is_file()
         where = f"its data stay in {project.root / '.pgdata'}" if kept else "it was removed"
         console.print(
             f"\n[dim]the demo's PostgreSQL server is stopped now; {where} "
-            f"({', '.join(f'{k}={mask(v)}' for k, v in env.items())})[/]"
+            f"({', '.join(f'{k}={mask_dsn(v)}' for k, v in env.items())})[/]"
         )
     # medallion.yml names the databases by ${VAR}: loading it needs them set in the user's
     # shell too; these commands read the lakehouse only, so any value does

@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from medallion.connectors.dsn import mask
 from medallion.connectors.retry import Classified, TerminalError, TransientError
-from medallion.errors import SourceError
+from medallion.errors import SourceError, mask_dsn
 
 if TYPE_CHECKING:
     import pymysql
@@ -34,7 +33,7 @@ def parse_dsn(dsn: str) -> dict[str, Any]:
     parts = urlsplit(dsn)
     if parts.scheme not in ("mysql", "mariadb", "mysql+pymysql"):
         raise SourceError(
-            f"not a MySQL DSN: {mask(dsn)}",
+            f"not a MySQL DSN: {mask_dsn(dsn)}",
             hint="write mysql://user:${MYSQL_PASSWORD}@host:3306/database",
         )
     args: dict[str, Any] = {
@@ -86,7 +85,7 @@ def describe(error: BaseException) -> tuple[str, str | None]:
     code = _code(error)
     args = getattr(error, "args", ())
     text = str(args[1]) if len(args) > 1 else str(error) or type(error).__name__
-    text = mask(text)
+    text = mask_dsn(text)
     if code in AUTH:
         return f"access denied: {text}", "check the user and password in the DSN"
     if code == 1146:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from medallion.connectors.dsn import mask
 from medallion.connectors.retry import Classified, TerminalError, TransientError
+from medallion.errors import mask_dsn
 
 if TYPE_CHECKING:
     import psycopg
@@ -36,7 +36,7 @@ def describe(error: BaseException) -> tuple[str, str | None]:
     """(message, hint) for a database error, without secrets."""
     state = getattr(error, "sqlstate", None) or ""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    text = mask(text)
+    text = mask_dsn(text)
     if state.startswith("28") or "password authentication failed" in text:
         return f"authentication failed: {text}", "check the user and password in the DSN"
     if state == "42P01" or state == "3F000":

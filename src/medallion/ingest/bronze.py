@@ -20,19 +20,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.config.names import QUARANTINE_SUFFIX
-from medallion.engine.duckdb.types import duckdb_types
 from medallion.errors import SourceError
 from medallion.faults import fault_point
-from medallion.ingest.files import AUDIT_COLUMNS, FileReader, Reject, SourceFile, discover
+from medallion.ingest.files import (
+    AUDIT_COLUMNS,
+    FileReader,
+    Reject,
+    SourceFile,
+    column_types,
+    discover,
+)
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
     from medallion.config.schema import DatabaseSource, FileSource, RestSource
     from medallion.engine.base import Session
+    from medallion.ingest.files.reader import Connection
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -98,14 +104,11 @@ def new_files(
     return files, [f for f in files if f.identity not in done]
 
 
-def known_types(con: duckdb.DuckDBPyConnection, table_path: Path) -> dict[str, str]:
+def known_types(con: Connection, table_path: Path) -> dict[str, str]:
     """Column -> DuckDB type of an existing bronze table, so later files are read the same way."""
     if not tables.is_delta_table(table_path):
         return {}
-    import pyarrow as pa
-
-    schema = pa.schema(tables.open_table(table_path).schema().to_arrow())
-    return {c: t for c, t in duckdb_types(con, schema).items() if c not in AUDIT_COLUMNS}
+    return column_types(con, tables.schema(table_path))
 
 
 def ingest_source(
@@ -116,7 +119,7 @@ def ingest_source(
     catalog: Catalog,
     layer: str,
     state: StateStore,
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     run_id: str,
     full_refresh: bool = False,
 ) -> IngestResult:
@@ -195,7 +198,7 @@ def _recover_rejects(
     catalog: Catalog,
     fqn: str,
     state: StateStore,
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
 ) -> int:
     """Land the rejected rows of a batch whose bronze commit happened but whose quarantine
     commit did not (the process died in between): re-read that batch's files for their rejects.

@@ -58,9 +58,9 @@ def publish_step(
 ) -> None:
     """Publish one table to one target (a step of a run)."""
     from medallion.connectors import postgres
-    from medallion.connectors.dsn import mask
     from medallion.connectors.retry import retrying
     from medallion.engine import attach
+    from medallion.errors import mask_dsn
     from medallion.publish.postgres import publish_table
     from medallion.sqltree import select_star, table
     from medallion.storage import snapshot
@@ -104,7 +104,7 @@ def publish_step(
         classify=postgres.classify,
         retries=target.retries,
         backoff=target.retry_backoff,
-        what=f"publishing {fqn} to {target_name} ({mask(target.dsn)})",
+        what=f"publishing {fqn} to {target_name} ({mask_dsn(target.dsn)})",
         error=PublishError,
     )
     ws.state.set_published(target_name, fqn, snap.version, rows, run_id)

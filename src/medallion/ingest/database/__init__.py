@@ -44,9 +44,9 @@ def classifier(source: DatabaseSource) -> Classifier | None:
 
 def describe(source: DatabaseSource) -> str:
     """What an extract reads, for messages (the password masked)."""
-    from medallion.connectors.dsn import mask
+    from medallion.errors import mask_dsn
 
-    return f"reading {source.table or 'the query'} ({mask(source.dsn)})"
+    return f"reading {source.table or 'the query'} ({mask_dsn(source.dsn)})"
 
 
 def has_new_rows(source: DatabaseSource, watermark: str | None, root: Path) -> bool:

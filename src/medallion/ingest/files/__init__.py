@@ -13,6 +13,7 @@ from medallion.ingest.files.reader import (
     Planner,
     ReadResult,
     Reject,
+    column_types,
 )
 
 #: file format -> how its files are read
@@ -25,6 +26,7 @@ __all__ = [
     "ReadResult",
     "Reject",
     "SourceFile",
+    "column_types",
     "discover",
     "fingerprint",
 ]

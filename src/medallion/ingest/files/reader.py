@@ -22,12 +22,17 @@ from medallion.errors import SourceError, first_line
 from medallion.sqltree import col, lit, render
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import duckdb
     import pyarrow as pa
     import sqlglot.expressions as exp
 
     from medallion.config.schema import FileSource
     from medallion.ingest.files.discover import SourceFile
+
+    #: the DuckDB connection files are read with
+    Connection: TypeAlias = duckdb.DuckDBPyConnection
 
 AUDIT_COLUMNS = ("_source_file", "_ingested_at", "_run_id")
 #: a rejected whole file (unreadable JSON array, corrupt Parquet) keeps at most this much raw text
@@ -102,6 +107,13 @@ def paths(files: list[SourceFile]) -> exp.Expression:
     import sqlglot.expressions as exp
 
     return exp.Array(expressions=[lit(str(f.path)) for f in files])
+
+
+def column_types(con: Connection, schema: pa.Schema) -> dict[str, str]:
+    """Column -> DuckDB type of a table's data columns (not the audit columns)."""
+    from medallion.engine.duckdb.types import duckdb_types
+
+    return {c: t for c, t in duckdb_types(con, schema).items() if c not in AUDIT_COLUMNS}
 
 
 def type_of(duck_type: str) -> exp.DataType:
