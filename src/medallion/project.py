@@ -373,6 +373,24 @@ class Project:
     def query(self, sql: str, as_of: int | str | datetime | None = None) -> pa.Table:
         return self.query_reader(sql, as_of).read_all()
 
+    def preview(self, table: str, limit: int = 5) -> pa.Table:
+        """The first `limit` rows of a table or view (read like any query)."""
+
+        from medallion.sqltree import render, select_star
+        from medallion.sqltree import table as table_ref
+
+        return self.query(render(select_star(table_ref(table)).limit(limit)))
+
+    def row_count(self, table: str) -> int:
+        """How many rows a table or view has (a view's are counted by running it)."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import render
+        from medallion.sqltree import table as table_ref
+
+        query = exp.select(exp.Count(this=exp.Star()).as_("n")).from_(table_ref(table))
+        return int(self.query(render(query)).column("n")[0].as_py())
+
     def tables(self) -> list[TableRow]:
         """Every table in storage and every view model, with size and version."""
         from medallion.config.names import is_quarantine

@@ -740,11 +740,11 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
             continue
         import pyarrow as pa
 
-        table = project.query(f"select * from {fqn} limit 5")
+        table = project.preview(fqn, 5)
         n = counts.get(fqn)
         kind = "rows"
         if n is None:  # a view: no stored rows to look up
-            n = project.query(f"select count(*) as n from {fqn}").column("n")[0].as_py()
+            n = project.row_count(fqn)
             kind = "rows, a view"
         console.print(f"\n[bold]{fqn}[/] [dim]({_num(n)} {kind}; first 5)[/]")
         numeric = {
