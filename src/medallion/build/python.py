@@ -12,7 +12,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from medallion.errors import ExecutionError, MedallionError
+from medallion.errors import AccessDeniedError, ExecutionError, MedallionError
 from medallion.sqltree import select_star, table
 
 if TYPE_CHECKING:
@@ -27,10 +27,14 @@ class ModelContext:
     `ctx.table("silver.orders")` and `ctx.sql("select ...")` return relations of the engine (on
     DuckDB, DuckDB relations) over the lakehouse; only tables listed in the model's `depends_on`
     may be read, so lineage stays true. `ctx.con` is DuckDB's connection itself, for what the
-    relations do not offer: it reads outside medallion's read path (no read policy applies)."""
+    relations do not offer: it reads around medallion's read path, so it is refused where a
+    read policy controls access."""
 
-    def __init__(self, engine: Engine, model: Model, run_id: str) -> None:
+    def __init__(
+        self, engine: Engine, model: Model, run_id: str, *, governed: bool = False
+    ) -> None:
         self._engine = engine
+        self._governed = governed
         self._model = model
         self.run_id = run_id
         self.model = model.fqn
@@ -38,6 +42,14 @@ class ModelContext:
 
     @property
     def con(self) -> Any:
+        if self._governed:
+            raise AccessDeniedError(
+                "ctx.con reads around the project's read policy, so it is not available where "
+                "access is controlled",
+                file=self._model.path,
+                model=self.model,
+                hint="read with ctx.table(...) or ctx.sql(...)",
+            )
         return self._engine.native()
 
     def table(self, name: str) -> Relation:
@@ -64,7 +76,10 @@ class ModelContext:
 def relation(ctx: StepContext) -> Relation:
     """The Python model run, its return value as a relation (so expectations apply as to a SQL
     model's)."""
-    value = run_python(ctx.engine, ctx.model, ctx.run_id)
+    from medallion.engine.attach import AllowAll
+
+    governed = not isinstance(ctx.ws.policy, AllowAll)
+    value = run_python(ctx.engine, ctx.model, ctx.run_id, governed=governed)
     try:
         return ctx.engine.result_relation(value)
     except TypeError as e:
@@ -75,14 +90,14 @@ def relation(ctx: StepContext) -> Relation:
         ) from None
 
 
-def run_python(engine: Engine, model: Model, run_id: str) -> Any:
+def run_python(engine: Engine, model: Model, run_id: str, *, governed: bool = False) -> Any:
     module_name = f"medallion_user_models.{model.layer}.{model.name}"
     spec = importlib.util.spec_from_file_location(module_name, model.path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-        return module.model(ModelContext(engine, model, run_id))
+        return module.model(ModelContext(engine, model, run_id, governed=governed))
     except MedallionError:
         raise
     except Exception as e:
