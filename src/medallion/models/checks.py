@@ -180,7 +180,7 @@ def _line_of(path: Path | None, text: str) -> int | None:
 def _validate_sql(spec: CheckSpec, table: str, where: Path | None) -> None:
     import sqlglot
 
-    from medallion.models.sql import duckdb_syntax_error
+    from medallion.models.sql import expression_syntax_error
 
     texts: list[tuple[str, str]] = []
     if spec.where:
@@ -195,7 +195,7 @@ def _validate_sql(spec: CheckSpec, table: str, where: Path | None) -> None:
     if isinstance(spec, Anomaly) and spec.metric not in ("row_count", "rows_written"):
         texts.append(("metric", spec.metric))
     for key, text in texts:
-        bad = duckdb_syntax_error(f"SELECT ({text})")
+        bad = expression_syntax_error(text)
         problem = bad[0] if bad else None
         if problem is None:
             try:
@@ -271,10 +271,10 @@ def parse_predicate(expect: str, *, model: str, name: str, file: Path | None) ->
     import sqlglot
     import sqlglot.expressions as exp
 
-    from medallion.models.sql import duckdb_syntax_error
+    from medallion.models.sql import expression_syntax_error
 
     where = f"expectation {name!r} of {model}"
-    bad = duckdb_syntax_error(f"SELECT ({expect})")
+    bad = expression_syntax_error(expect)
     if bad is not None:
         raise ModelError(
             f"{where} is not a valid SQL expression: {bad[0]}",

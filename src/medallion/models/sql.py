@@ -62,6 +62,13 @@ def duckdb_syntax_error(sql: str, subject: str = "a model") -> tuple[str, int | 
     return None
 
 
+def expression_syntax_error(text: str) -> tuple[str, int | None] | None:
+    """DuckDB's parser verdict on one expression written by the user (an expectation, a check's
+    `where`): its text is wrapped in a SELECT as it is — the one place medallion composes SQL
+    text, because the text is what is being judged."""
+    return duckdb_syntax_error("SELECT (" + text + ")")
+
+
 def parse_select(
     sql: str, *, error: type[MedallionError], subject: str = "a model", **where: object
 ) -> exp.Expression:

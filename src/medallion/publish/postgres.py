@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import psycopg
     import pyarrow as pa
+    from psycopg import sql
 
 
 @dataclass
@@ -63,10 +64,6 @@ def pg_type(t: pa.DataType) -> str:
     return "text"
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _csv_batches(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes, int]]:
     """CSV chunks for COPY: nested values as JSON text, binary as \\x hex."""
     import pyarrow as pa
@@ -105,10 +102,22 @@ def _csv_batches(reader: pa.RecordBatchReader) -> Iterator[tuple[bytes, int]]:
         yield buf.getvalue(), batch.num_rows
 
 
-def _create(cur: psycopg.Cursor, table: str, schema: pa.Schema, key: list[str]) -> None:
-    cols = ", ".join(f"{_ident(f.name)} {pg_type(f.type)}" for f in schema)
-    pk = f", PRIMARY KEY ({', '.join(_ident(k) for k in key)})" if key else ""
-    cur.execute(f"CREATE TABLE {table} ({cols}{pk})".encode())
+def _names(names: list[str]) -> sql.Composable:
+    from psycopg import sql
+
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+def _create(cur: psycopg.Cursor, table: sql.Composable, schema: pa.Schema, key: list[str]) -> None:
+    from psycopg import sql
+
+    # pg_type() names come from a fixed list of PostgreSQL type names
+    columns = [
+        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(pg_type(f.type))) for f in schema
+    ]
+    if key:
+        columns.append(sql.SQL("PRIMARY KEY ({})").format(_names(key)))
+    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(columns)))
 
 
 def _columns(cur: psycopg.Cursor, schema_name: str, table: str) -> list[tuple[str, str]]:
@@ -132,10 +141,14 @@ def _dependent_views(cur: psycopg.Cursor, schema_name: str, table: str) -> list[
     return [r[0] for r in cur.fetchall()]
 
 
-def _copy(cur: psycopg.Cursor, table: str, schema: pa.Schema, reader: pa.RecordBatchReader) -> int:
-    cols = ", ".join(_ident(f.name) for f in schema)
+def _copy(
+    cur: psycopg.Cursor, table: sql.Composable, schema: pa.Schema, reader: pa.RecordBatchReader
+) -> int:
+    from psycopg import sql
+
     rows = 0
-    with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)".encode()) as copy:
+    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, _names(schema.names))
+    with cur.copy(query) as copy:
         for chunk, n in _csv_batches(reader):
             copy.write(chunk)
             rows += n
@@ -154,22 +167,23 @@ def publish_table(
 ) -> int:
     """Load `reader` into `schema_name.name` (replace or merge), in one transaction. Returns
     the rows loaded. On any error the transaction rolls back: the old table stays as it was."""
+    from psycopg import sql
+
     schema = reader.schema
-    target = f"{_ident(schema_name)}.{_ident(name)}"
+    target = sql.Identifier(schema_name, name)
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema_name)}".encode())
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema_name)))
         if mode == "replace":
-            staging = f"{_ident(schema_name)}.{_ident('__medallion_load_' + name)}"
-            cur.execute(f"DROP TABLE IF EXISTS {staging}".encode())
+            staging_name = "__medallion_load_" + name
+            staging = sql.Identifier(schema_name, staging_name)
+            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
             _create(cur, staging, schema, key)
             rows = _copy(cur, staging, schema, reader)
-            if _columns(cur, schema_name, name) == _columns(
-                cur, schema_name, "__medallion_load_" + name
-            ):
+            if _columns(cur, schema_name, name) == _columns(cur, schema_name, staging_name):
                 # same shape: swap the rows, so views and grants on the table stay valid
-                cur.execute(f"TRUNCATE {target}".encode())
-                cur.execute(f"INSERT INTO {target} SELECT * FROM {staging}".encode())
-                cur.execute(f"DROP TABLE {staging}".encode())
+                cur.execute(sql.SQL("TRUNCATE {}").format(target))
+                cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(target, staging))
+                cur.execute(sql.SQL("DROP TABLE {}").format(staging))
             else:
                 dependents = _dependent_views(cur, schema_name, name)
                 if dependents:
@@ -180,8 +194,10 @@ def publish_table(
                         + ", ".join(dependents),
                         hint="drop or adapt those views, or publish with mode: merge",
                     )
-                cur.execute(f"DROP TABLE IF EXISTS {target}".encode())
-                cur.execute(f"ALTER TABLE {staging} RENAME TO {_ident(name)}".encode())
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
+                cur.execute(
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(staging, sql.Identifier(name))
+                )
         else:
             cur.execute(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
@@ -190,31 +206,40 @@ def publish_table(
             )
             if cur.fetchone() is None:
                 _create(cur, target, schema, key)
-            staging = _ident("__medallion_merge_" + name)
+            staging = sql.Identifier("__medallion_merge_" + name)
             cur.execute(
-                f"CREATE TEMP TABLE {staging} (LIKE {target} INCLUDING DEFAULTS) "
-                "ON COMMIT DROP".encode()
+                sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                    staging, target
+                )
             )
             rows = _copy(cur, staging, schema, reader)
             cols = [f.name for f in schema]
-            keys = ", ".join(_ident(k) for k in key)
-            updates = (
-                ", ".join(f"{_ident(c)} = EXCLUDED.{_ident(c)}" for c in cols if c not in key)
-                or f"{_ident(key[0])} = EXCLUDED.{_ident(key[0])}"
-            )
-            col_list = ", ".join(_ident(c) for c in cols)
+            updates = [
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+                for c in cols
+                if c not in key
+            ] or [
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(key[0]), sql.Identifier(key[0]))
+            ]
             cur.execute(
-                f"INSERT INTO {target} ({col_list}) SELECT {col_list} FROM {staging} "
-                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}".encode()
+                sql.SQL(
+                    "INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO UPDATE SET {}"
+                ).format(
+                    target,
+                    _names(cols),
+                    _names(cols),
+                    staging,
+                    _names(key),
+                    sql.SQL(", ").join(updates),
+                )
             )
-            match = " AND ".join(f"s.{_ident(k)} = t.{_ident(k)}" for k in key)
+            match = sql.SQL(" AND ").join(
+                sql.SQL("s.{} = t.{}").format(sql.Identifier(k), sql.Identifier(k)) for k in key
+            )
             cur.execute(
-                f"DELETE FROM {target} t WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {staging} s WHERE {match})".encode()
+                sql.SQL("DELETE FROM {} t WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE {})").format(
+                    target, staging, match
+                )
             )
-        from psycopg import sql
-
-        cur.execute(
-            sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.SQL(target), sql.Literal(comment))
-        )
+        cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comment)))
     return rows

@@ -34,8 +34,8 @@ def query_reader(
     checked = sql
     if looked_at is not None:
         target = looked_at.group(1)
-        is_name = re.fullmatch(r'[\w."]+', target) is not None
-        checked = f"select * from {target}" if is_name else target
+        is_name = re.fullmatch(r'[\w."]+', target) is not None  # a table: what it looks at
+        checked = _select_all(target) if is_name else target
     tree = parse_select(checked, error=QueryError, subject="a query")
     if not is_read_only(tree):
         raise QueryError("only read-only queries (SELECT, DESCRIBE, SUMMARIZE) are allowed")
@@ -57,6 +57,20 @@ def query_reader(
     except Exception as e:
         engine.close()
         raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
+
+
+def _select_all(name: str) -> str:
+    """SELECT * FROM the table `name` (as the user wrote it, quoted or not)."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    from medallion.sqltree import render, select_star
+
+    try:
+        table = sqlglot.parse_one(name, into=exp.Table, dialect="duckdb")
+    except sqlglot.errors.ParseError:
+        raise QueryError(f"{name!r} is not a table name") from None
+    return render(select_star(table))
 
 
 def _closing_reader(reader: pa.RecordBatchReader, engine: Engine) -> pa.RecordBatchReader:

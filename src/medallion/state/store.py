@@ -152,6 +152,21 @@ def new_run_id() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(3).hex()
 
 
+#: what `end_step` may set
+_STEP_END_COLUMNS = {
+    "status",
+    "rows_read",
+    "rows_written",
+    "rows_dropped",
+    "rows_quarantined",
+    "rows_in",
+    "delta_version",
+    "duration_s",
+    "error",
+    "details",
+}
+
+
 class StateStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -279,29 +294,22 @@ class StateStore:
             )
 
     def end_step(self, run_id: str, step_no: int, **values: Any) -> None:
-        allowed = {
-            "status",
-            "rows_read",
-            "rows_written",
-            "rows_dropped",
-            "rows_quarantined",
-            "rows_in",
-            "delta_version",
-            "duration_s",
-            "error",
-            "details",
-        }
-        unknown = set(values) - allowed
+        """Record a step's end: its status and any of rows_*, delta_version, duration_s, error,
+        details (a dict, stored as JSON)."""
+        import sqlglot.expressions as exp
+
+        unknown = set(values) - _STEP_END_COLUMNS
         if unknown:
             raise ValueError(f"unknown step columns {unknown}")
         if isinstance(values.get("details"), dict | list):
             values["details"] = json.dumps(values["details"], default=str)
-        cols = ", ".join(f"{k} = ?" for k in values)
+        update = exp.update(
+            "run_steps",
+            {k: exp.Placeholder() for k in values},
+            where="run_id = ? AND step_no = ?",
+        )
         with self.connect() as con:
-            con.execute(
-                f"UPDATE run_steps SET {cols} WHERE run_id = ? AND step_no = ?",
-                (*values.values(), run_id, step_no),
-            )
+            con.execute(update.sql("sqlite"), (*values.values(), run_id, step_no))
 
     def add_skipped_step(
         self, run_id: str, step_no: int, step: str, layer: str, table: str, reason: str
