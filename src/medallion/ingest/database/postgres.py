@@ -90,10 +90,10 @@ def _lost(error: BaseException) -> BaseException:
     return error
 
 
-def _adbc_stream(dsn: str, snapshot: str, query: str, batch_bytes: int) -> tuple[Any, Any]:
+def _adbc_stream(dsn: str, use_snapshot: str, query: str, batch_bytes: int) -> tuple[Any, Any]:
     """(reader, close) of `query` read through ADBC (binary COPY decoded in C++ to Arrow) inside a
-    REPEATABLE READ transaction on `snapshot`, the snapshot exported by the connection that asked
-    the watermark: both see the same rows."""
+    REPEATABLE READ transaction set (`use_snapshot`: SET TRANSACTION SNAPSHOT ...) to the snapshot
+    exported by the connection that asked the watermark: both see the same rows."""
     import adbc_driver_manager as adbc
     import adbc_driver_postgresql
     import pyarrow as pa
@@ -107,7 +107,7 @@ def _adbc_stream(dsn: str, snapshot: str, query: str, batch_bytes: int) -> tuple
         handles.append(stmt)
         for setup in (
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            f"SET TRANSACTION SNAPSHOT '{snapshot}'",
+            use_snapshot,
         ):
             stmt.set_sql_query(setup)
             stmt.execute_update()
@@ -215,9 +215,13 @@ def extract(
             query = sql.SQL("{} WHERE {}").format(query, sql.SQL(" AND ").join(where))
         text = query.as_string(conn)
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
+        use_snapshot = sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot))
         schema = pa.schema([pa.field(c, t) for c, (t, _) in zip(columns, kinds, strict=True)])
         reader, close_stream = _adbc_stream(
-            source.dsn, snapshot, text, min(64 << 20, max(1 << 20, source.batch_size * 128))
+            source.dsn,
+            use_snapshot.as_string(conn),
+            text,
+            min(64 << 20, max(1 << 20, source.batch_size * 128)),
         )
     except BaseException:
         conn.close()
