@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medallion.errors import MedallionError, line_col, suggest
 
@@ -33,11 +32,28 @@ class TableRef:
         return f"{self.layer}.{self.name}"
 
 
-@lru_cache(maxsize=1)
-def _parser_connection():
-    import duckdb
+_PARSER: Any = None
 
-    return duckdb.connect()
+
+def _parser_connection() -> Any:
+    """A DuckDB connection for its parser's verdicts, kept for the process and closed (and
+    dropped) at exit: DuckDB objects alive at interpreter shutdown are reported as leaks."""
+    global _PARSER
+    if _PARSER is None:
+        import atexit
+
+        import duckdb
+
+        _PARSER = duckdb.connect()
+        atexit.register(_close_parser)
+    return _PARSER
+
+
+def _close_parser() -> None:
+    global _PARSER
+    if _PARSER is not None:
+        _PARSER.close()
+        _PARSER = None
 
 
 def duckdb_syntax_error(sql: str, subject: str = "a model") -> tuple[str, int | None] | None:

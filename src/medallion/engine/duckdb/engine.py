@@ -56,8 +56,17 @@ def _scratch_connection() -> duckdb.DuckDBPyConnection:
         import duckdb
 
         _SCRATCH = duckdb.connect()
-        atexit.register(_SCRATCH.close)
+        atexit.register(_close_scratch)
     return _SCRATCH.cursor()
+
+
+def _close_scratch() -> None:
+    """Closed and dropped at exit: DuckDB objects alive at interpreter shutdown are reported
+    as leaks."""
+    global _SCRATCH
+    if _SCRATCH is not None:
+        _SCRATCH.close()
+        _SCRATCH = None
 
 
 class Session:
