@@ -79,29 +79,29 @@ def select_star(source: exp.Expression | str) -> exp.Select:
     return exp.select(exp.Star()).from_(source)
 
 
-def and_(*terms: exp.Expression) -> exp.Expression:
+def and_(*terms: exp.Expression | None) -> exp.Expression:
     """The conjunction of `terms` (TRUE when there are none)."""
     import sqlglot.expressions as exp
 
-    found = [t for t in terms if t is not None]
-    if not found:
-        return exp.true()
-    out = found[0]
-    for t in found[1:]:
-        out = exp.And(this=out, expression=t)
-    return out
+    return _fold(exp.And, exp.true(), terms)
 
 
-def or_(*terms: exp.Expression) -> exp.Expression:
+def or_(*terms: exp.Expression | None) -> exp.Expression:
     """The disjunction of `terms` (FALSE when there are none)."""
     import sqlglot.expressions as exp
 
+    return _fold(exp.Or, exp.false(), terms)
+
+
+def _fold(
+    connective: type[exp.Connector], empty: exp.Expression, terms: tuple[exp.Expression | None, ...]
+) -> exp.Expression:
     found = [t for t in terms if t is not None]
     if not found:
-        return exp.false()
+        return empty
     out = found[0]
     for t in found[1:]:
-        out = exp.Or(this=out, expression=t)
+        out = connective(this=out, expression=t)
     return out
 
 

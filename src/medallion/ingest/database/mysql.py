@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.connectors import mysql
-from medallion.errors import SourceError
-from medallion.ingest.database.watermark import max_cursor as max_cursor_query
 from medallion.ingest.database.watermark import (
+    check_cursor,
     range_filter,
     read_range,
     rows_query,
     watermark_text,
 )
+from medallion.ingest.database.watermark import max_cursor as max_cursor_query
 from medallion.ingest.sources import Extract
 
 if TYPE_CHECKING:
@@ -131,13 +131,7 @@ def extract(
         fields = list(cur._result.fields)  # type codes with flags and charset, not in description
         cur.fetchall()
         columns = [f.name for f in fields]
-        if source.cursor is not None and source.cursor not in columns:
-            raise SourceError(
-                f"cursor column {source.cursor!r} is not in {source.table or 'the query'}",
-                source=name,
-                key=f"sources.{name}.cursor",
-                hint=f"columns: {', '.join(columns)}",
-            )
+        check_cursor(source, name, columns)
         where: list[exp.Expression] = []
         params: list[Any] = []
         high = None

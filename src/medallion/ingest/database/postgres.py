@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.connectors import postgres
-from medallion.errors import SourceError
-from medallion.ingest.database.watermark import read_range, watermark_text
+from medallion.ingest.database.watermark import check_cursor, read_range, watermark_text
 from medallion.ingest.sources import Extract
 
 if TYPE_CHECKING:
@@ -176,13 +175,7 @@ def extract(
             # psycopg files an array type under its element's name
             plain = info is not None and c.type_code == info.oid
             kinds.append(_pg_column(c, info.name if plain else "?"))
-        if source.cursor is not None and source.cursor not in columns:
-            raise SourceError(
-                f"cursor column {source.cursor!r} is not in {source.table or 'the query'}",
-                source=name,
-                key=f"sources.{name}.cursor",
-                hint=f"columns: {', '.join(columns)}",
-            )
+        check_cursor(source, name, columns)
         where: list[Any] = []
         high = None
         if source.cursor is not None:

@@ -108,6 +108,17 @@ def read_range(high: Any, watermark: str | None, lookback: str | float | None, f
     return Range()
 
 
+def check_cursor(source: DatabaseSource, name: str, columns: list[str]) -> None:
+    """The cursor column must be one of the source's columns."""
+    if source.cursor is not None and source.cursor not in columns:
+        raise SourceError(
+            f"cursor column {source.cursor!r} is not in {source.table or 'the query'}",
+            source=name,
+            key=f"sources.{name}.cursor",
+            hint=f"columns: {', '.join(columns)}",
+        )
+
+
 def source_relation(source: DatabaseSource) -> exp.Expression:
     """The table a source reads (`schema.table`), or its query as a derived table (the
     user's SQL as written)."""
