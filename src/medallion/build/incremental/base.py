@@ -1,0 +1,138 @@
+"""What every incremental kind does: find what is new upstream, do nothing when nothing is,
+and commit with the record of what it consumed.
+
+- `append`: the model's SQL runs with each incremental input showing only its new rows; the
+  result is appended. Its incremental inputs must only grow.
+- `merge` (SCD type 1): upsert by `unique_key`, optionally deleting rows matching `delete_when`.
+- `scd2`: history by `unique_key`: a changed row closes its current version and adds a new one.
+- `incremental_by_time`: the periods touched by new rows (plus `lookback` earlier ones) are
+  recomputed from whole inputs and replace exactly those periods of the table (one commit).
+
+No new rows in any incremental input: nothing is written and the table keeps its version. The
+first run, and `--full-refresh`, build the table from all input rows. Each commit records the
+versions of the inputs it read (`medallion.upstream`) and an application transaction
+(`medallion.model.<model>`), in the same commit as the data: a run killed at any instant and run
+again reads exactly the same new rows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from medallion.build.incremental.commit import TABLE_PROPERTIES
+from medallion.build.incremental.increment import Increment
+from medallion.build.step import Build
+from medallion.errors import ExecutionError
+from medallion.storage import changes, tables
+from medallion.storage.catalog import app_id
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+
+    from medallion.engine.base import Relation
+
+
+class IncrementalBuild(Build):
+    #: a kind that recomputes what it reads (merge, scd2, by time) can rebuild everything when
+    #: the Delta log no longer tells what is new; append cannot tell new rows from old
+    idempotent = True
+
+    def build(self) -> None:
+        ctx = self.ctx
+        res = ctx.result
+        inc = Increment(ctx)
+        res.details["mode"] = "full" if inc.full else "incremental"
+        if inc.nothing_new:
+            ctx.nothing_written("no new data upstream")
+            return
+        if not inc.full and not inc.complete:
+            if not self.idempotent:
+                raise ExecutionError(
+                    "the Delta log no longer holds every commit since the last run (log "
+                    "cleanup), so the new rows cannot be told apart",
+                    model=ctx.model.fqn,
+                    hint=f"rebuild it: medallion run --select {ctx.model.name} --full-refresh",
+                )
+            inc.full = True  # idempotent kinds recompute everything: still correct
+            res.details["mode"] = "full (Delta log incomplete)"
+        res.details["new_files"] = {t: len(c.added) for t, c in inc.changes.items()}
+        self.inc = inc
+        #: what the commit records: the model, its kind, the versions of every input read now
+        self.metadata: dict[str, Any] = {
+            "medallion.model": ctx.model.fqn,
+            "medallion.kind": ctx.model.config.kind,
+            changes.UPSTREAM_KEY: dict(inc.current),
+        }
+        txn_id = app_id("model", ctx.model.fqn)
+        self.txn = (txn_id, (tables.transaction_version(ctx.path, txn_id) or 0) + 1)
+        self.build_increment(inc)
+
+    def build_increment(self, inc: Increment) -> None:
+        raise NotImplementedError
+
+    def model_rel(self) -> Relation:
+        """The model's relation, the columns Delta cannot store cast."""
+        return self.ctx.delta_safe(self.ctx.relation())
+
+    def commit(
+        self,
+        reader: pa.RecordBatchReader,
+        mode: Literal["append", "overwrite"],
+        predicate: exp.Expression | None = None,
+    ) -> int:
+        """One commit of the model's rows with the increment's record; returns the version."""
+        return self.write_rows(reader, mode, predicate).version
+
+    def write_rows(
+        self,
+        reader: pa.RecordBatchReader,
+        mode: Literal["append", "overwrite"],
+        predicate: exp.Expression | None = None,
+    ) -> tables.WriteResult:
+        """One commit of the model's rows with the increment's record."""
+        ctx = self.ctx
+        return tables.write(
+            ctx.path,
+            reader,
+            mode=mode,
+            run_id=ctx.run_id,
+            partition_by=ctx.model.config.partition_by,
+            metadata=self.metadata,
+            app_transaction=self.txn,
+            description=ctx.model.config.description,
+            # row-level changes (merge, replacing periods) write a change feed, so that
+            # downstream incremental models read the changed rows, not every row of the
+            # rewritten files
+            configuration=dict(TABLE_PROPERTIES),
+            predicate=predicate,
+        )
+
+    def merge(
+        self,
+        source: pa.RecordBatchReader,
+        on: exp.Expression,
+        clauses: list[tables.MergeClause],
+        *,
+        what: str = "merge",
+        merge_schema: bool = False,
+    ) -> tuple[int | None, dict[str, Any]]:
+        """A Delta merge of `source` (alias `s`) into the model's table (alias `t`), committed
+        with the increment's record: (the new version or None if nothing changed, metrics)."""
+        ctx = self.ctx
+        tables.ensure_properties(ctx.path, TABLE_PROPERTIES)
+        try:
+            return tables.merge(
+                ctx.path,
+                source,
+                on,
+                clauses,
+                run_id=ctx.run_id,
+                metadata=self.metadata,
+                app_transaction=self.txn,
+                merge_schema=merge_schema,
+            )
+        except Exception as e:
+            raise ExecutionError(
+                f"{what} failed: {e}", model=ctx.model.fqn, file=ctx.model.path
+            ) from None

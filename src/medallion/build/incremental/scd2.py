@@ -1,0 +1,202 @@
+"""The `scd2` kind: history by `unique_key`. A changed row (any `track` column differs) closes
+the current version (`valid_to`, `is_current = false`) and adds a new one (`valid_from`); an
+unchanged row adds nothing, so re-running the same input creates no new versions. One merge
+commit does both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from medallion import sqltree
+from medallion.build.incremental.base import IncrementalBuild
+from medallion.build.incremental.commit import FirstBuild, count_duplicates_as_dropped, dedupe
+from medallion.build.incremental.scope import find_scope, replaces, restrict
+from medallion.build.route import write_routed
+from medallion.engine.base import SRC
+from medallion.errors import ExecutionError
+from medallion.storage import snapshot, tables
+from medallion.storage.tables import MergeClause
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+
+    from medallion.build.incremental.increment import Increment
+    from medallion.engine.base import Relation, Session
+    from medallion.models.kinds import SCD2Kind
+    from medallion.state.records import StepResult
+
+SCD_COLUMNS = ("valid_from", "valid_to", "is_current")
+
+
+class SCD2Build(IncrementalBuild):
+    def build_increment(self, inc: Increment) -> None:
+        import sqlglot.expressions as exp
+
+        ctx = self.ctx
+        kind: SCD2Kind = ctx.model.config.kind_config  # type: ignore[assignment]
+        self.kind = kind
+        model, engine = ctx.model, ctx.engine
+        keys = kind.unique_key
+        scope = find_scope(ctx, inc, keys, self.model_rel)
+        rel = self.model_rel()
+        columns = engine.columns(rel)
+        clash = [c for c in SCD_COLUMNS if c in columns]
+        if clash:
+            raise ExecutionError(
+                f"the output has a column {clash[0]!r}, which scd2 adds itself",
+                model=model.fqn,
+                file=model.path,
+                hint="rename it; scd2 adds valid_from, valid_to and is_current",
+            )
+        self.tracked = kind.track or [c for c in columns if c not in keys]
+        missing = [c for c in [*self.tracked, *keys] if c not in columns]
+        if missing:
+            raise ExecutionError(
+                f"scd2 column {missing[0]!r} is not in the model's output",
+                model=model.fqn,
+                file=model.path,
+                hint=f"output columns: {', '.join(columns)}",
+            )
+        if scope is not None:
+            rel = restrict(engine, rel, scope)
+            ctx.result.details["touched"] = scope.rows
+        self.valid_from: exp.Expression = (
+            exp.Cast(
+                this=exp.paren(sqltree.parse(kind.valid_from)),
+                to=exp.DataType.build("TIMESTAMPTZ"),
+            )
+            if kind.valid_from
+            else sqltree.lit(datetime.now(UTC))
+        )
+        self.first = FirstBuild(
+            ctx, keys, kind.order_by, inc.full or not tables.is_delta_table(ctx.path)
+        )
+        self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope)))
+        count_duplicates_as_dropped(ctx)
+        _count_unchanged_as_dropped(ctx.result)
+
+    def write(self, reader: pa.RecordBatchReader) -> int:
+        import sqlglot.expressions as exp
+
+        details = self.ctx.result.details
+        if self.first.mode is not None:  # every key opens its first version
+            opened = exp.select(
+                exp.Star(),
+                exp.alias_(self.valid_from.copy(), "valid_from"),
+                exp.alias_(
+                    exp.Cast(this=exp.Null(), to=exp.DataType.build("TIMESTAMPTZ")), "valid_to"
+                ),
+                exp.alias_(exp.true(), "is_current"),
+            ).from_(SRC)
+            version, n_written = self.first.build(
+                reader, lambda rows: self.commit(rows, "overwrite"), select=opened
+            )
+            details["scd2"] = {"new_keys": n_written, "changed": 0, "unchanged": 0}
+            return version
+        # the side session: the engine's own streams the model's rows into `reader`
+        side = self.ctx.engine.side()
+        with side.staged(reader) as staged:
+            return self._merge(side, staged)
+
+    def _merge(self, side: Session, staged: Relation) -> int:
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import aliased, and_, col, or_
+
+        ctx, details, keys = self.ctx, self.ctx.result.details, self.kind.unique_key
+        deduped = dedupe(side, staged, keys, self.kind.order_by)
+        src = side.over(
+            deduped,
+            exp.select(exp.Star(), exp.alias_(self.valid_from.copy(), "__valid_from")).from_(SRC),
+        )
+        n_src = side.count(src)
+        details["duplicates_dropped"] = side.count(staged) - n_src
+        # the target's current versions, visible to the staging session
+        scan = side.name(side.files(snapshot.snapshot(ctx.path).files))
+        current = exp.select(exp.Star()).from_(scan).where(col("is_current")).subquery("c")
+        with side.staged(src) as src_rows:
+            s = aliased(side.name(src_rows), "s")
+            join = and_(*[exp.EQ(this=col(k, "s"), expression=col(k, "c")) for k in keys])
+            diff = or_(
+                *[exp.NullSafeNEQ(this=col(c, "s"), expression=col(c, "c")) for c in self.tracked]
+            )
+            source_rows = exp.Column(this=exp.Star(), table=exp.Identifier(this="s"))
+            changed = (
+                exp.select(source_rows)
+                .from_(s.copy())
+                .join(current.copy(), on=join.copy())
+                .where(diff)
+            )
+            new = (
+                exp.select(source_rows.copy())
+                .from_(s.copy())
+                .join(current.copy(), on=join.copy(), join_type="anti")
+            )
+            n_changed = side.count(side.relation(changed))
+            n_new = side.count(side.relation(new))
+            details["scd2"] = {
+                "new_keys": n_new,
+                "changed": n_changed,
+                "unchanged": n_src - n_new - n_changed,
+            }
+            if not n_changed and not n_new:
+                details["delta_rows"] = 0
+                ctx.result.note = "no changes"
+                return -1
+            # one merge: rows flagged __insert add a version; the others close one
+            flagged = exp.alias_(exp.true(), "__insert")
+            closing = exp.select(
+                *[col(k) for k in keys],
+                col("__valid_from"),
+                exp.alias_(exp.false(), "__insert"),
+            ).from_(changed.subquery())
+            source = exp.union(
+                exp.union(
+                    exp.select(exp.Star(), flagged).from_(changed.subquery()),
+                    exp.select(exp.Star(), exp.true()).from_(new.subquery()),
+                    distinct=False,
+                ),
+                closing,
+                distinct=False,
+            )
+            source.set("by_name", True)
+            source_rel = side.relation(source)
+            n_source = side.count(source_rel)
+            columns = [c for c in side.columns(src) if c != "__valid_from"]
+            on = and_(
+                *[exp.EQ(this=col(k, "t"), expression=col(k, "s")) for k in keys],
+                col("is_current", "t"),
+                exp.not_(col("__insert", "s")),
+            )
+            inserts: dict[str, exp.Expression] = {c: col(c, "s") for c in columns}
+            inserts.update(
+                {
+                    "valid_from": col("__valid_from", "s"),
+                    "valid_to": exp.Null(),
+                    "is_current": exp.true(),
+                }
+            )
+            version, _ = self.merge(
+                side.reader(source_rel),
+                on,
+                [
+                    MergeClause(
+                        "update",
+                        values={"valid_to": col("__valid_from", "s"), "is_current": exp.false()},
+                    ),
+                    MergeClause("insert", col("__insert", "s"), inserts),
+                ],
+                what="scd2 merge",
+            )
+            details["delta_rows"] = n_source
+            return -1 if version is None else version
+
+
+def _count_unchanged_as_dropped(res: StepResult) -> None:
+    """Rows equal to their current version add nothing: not written, counted dropped."""
+    unchanged = (res.details.get("scd2") or {}).get("unchanged", 0)
+    if unchanged:
+        res.rows_written = (res.rows_written or 0) - unchanged
+        res.rows_dropped = (res.rows_dropped or 0) + unchanged

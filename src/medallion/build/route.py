@@ -1,0 +1,221 @@
+"""A model's rows on their way into its table: through its expectations, then its quarantine.
+
+`write_routed(ctx, rel, write)` streams the model's rows (its relation, with the columns Delta
+cannot store cast) through its expectations into `write(reader) -> version`, the kind's own
+commit (which returns -1 when it committed nothing); rows set aside by `action: quarantine` land
+in `<model>__quarantine` after the model's own commit, so a model that fails sets no row aside;
+the step's counters (in, written, dropped, quarantined) and expectation results are filled in.
+Any error before the commit leaves every table as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from medallion.config.names import quarantine_of
+from medallion.engine import attach
+from medallion.engine.base import SRC
+from medallion.errors import ExecutionError, MedallionError, first_line
+from medallion.faults import fault_point
+from medallion.state.records import CheckResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from medallion.build.step import StepContext
+    from medallion.engine.base import Relation, Session
+    from medallion.quality.expectations import Outcome, QuarantineBuffer, Router
+
+#: a kind's commit of the kept rows: the new version, or -1 when it committed nothing
+Write = Callable[["pa.RecordBatchReader"], int]
+#: the quarantined rows of earlier runs that a run recomputing a scope replaces
+Replaces = Callable[["Session", "Relation"], "Relation"]
+
+#: step detail: the model was committed, its quarantined rows were not
+QUARANTINE_UNWRITTEN = "quarantine_unwritten"
+
+
+def write_routed(
+    ctx: StepContext, rel: Relation, write: Write, replaces: Replaces | None = None
+) -> None:
+    """Stream the model's rows through its expectations into `write`, then land the rows it
+    quarantined and fill the step's counters.
+
+    `replaces(session, quarantine)` selects the quarantined rows of earlier runs that this run
+    recomputed (kinds that recompute a scope of keys or periods): they are replaced by this
+    run's, so a row re-read is quarantined once, as a rebuild would."""
+    from medallion.quality import expectations as ex
+    from medallion.storage.tables import RowCounter
+
+    model, engine, res = ctx.model, ctx.engine, ctx.result
+    rel = ctx.delta_safe(rel)
+    columns = engine.columns(rel)
+    missing = [c for c in model.config.partition_by if c not in columns]
+    if missing:
+        raise ExecutionError(
+            f"partition_by column {missing[0]!r} is not in the model's output",
+            file=model.path,
+            model=model.fqn,
+            hint=f"output columns: {', '.join(columns)}",
+        )
+    router: Router | None = None
+    counter = RowCounter()
+    output_schema = None
+    try:
+        # inside the try: the engine may run a small query whole when its reader is made
+        if model.config.expectations:
+            rel = ex.wrap(engine, rel, model.config.expectations, model=model.fqn, file=model.path)
+            router = ex.Router(
+                engine.reader(rel, ex.ROUTED_BATCH_ROWS),
+                model.config.expectations,
+                model=model.fqn,
+                file=model.path,
+                spill_dir=ctx.ws.tmp_dir,
+                run_id=ctx.run_id,
+            )
+            stream = router.kept()
+            output_schema = stream.schema  # the model's columns, for its quarantine table
+        else:
+            stream = engine.reader(rel)
+        version = write(counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}")))
+    except BaseException as e:  # Ctrl-C too: the routing thread stops before the engine closes
+        if router is not None:
+            router.discard()
+        if isinstance(e, MedallionError) or not isinstance(e, Exception):
+            raise
+        if router is not None and router.error is not None:
+            raise router.error from None
+        # errors raised while the engine streams the result (a failed cast, division by
+        # zero ...) surface here, wrapped by the Delta writer; nothing was committed
+        raise engine.model_error(e, model) from None
+    res.rows_written = counter.rows
+    res.rows_in = counter.rows
+    res.rows_dropped = 0
+    res.rows_quarantined = 0
+    res.delta_version = version if version is not None and version >= 0 else None
+    if router is not None:
+        _land_quarantine(ctx, router, output_schema, replaces)
+
+
+def _land_quarantine(
+    ctx: StepContext, router: Router, output_schema: pa.Schema, replaces: Replaces | None
+) -> None:
+    """After the model's commit: its quarantined rows to their table, the step's counters. A
+    failed model sets no row aside."""
+    from medallion.quality import expectations as ex
+    from medallion.storage import tables
+
+    model, res = ctx.model, ctx.result
+    try:
+        o = router.outcome
+        res.rows_in = o.rows_in
+        res.rows_dropped = o.rows_dropped
+        res.rows_quarantined = o.rows_quarantined
+        res.details["expectations"] = o.violations
+        q_path = ctx.ws.catalog.path(quarantine_of(model.fqn))
+        # a table model is rebuilt whole, so its quarantine is too; incremental ones add
+        rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
+        if replaces is not None and not rebuild and tables.is_delta_table(q_path):
+            written = _replace_quarantine(ctx, o.spill, output_schema, replaces)
+            if written is not None:
+                res.details["quarantine_version"] = written.version
+                # the commit holds the whole quarantine, not only this run's rows
+                res.details["quarantine_delta_rows"] = written.rows
+        elif o.spill is not None or (rebuild and tables.is_delta_table(q_path)):
+            q = tables.write(
+                q_path,
+                ex.quarantine_reader(o.spill, output_schema),
+                mode="overwrite" if rebuild else "append",
+                run_id=ctx.run_id,
+                metadata={"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn},
+                description=f"rows of {model.fqn} that failed a quarantine expectation",
+            )
+            res.details["quarantine_version"] = q.version
+    except Exception as e:
+        res.details[QUARANTINE_UNWRITTEN] = True  # the next run builds the model again
+        if isinstance(e, MedallionError):
+            raise
+        raise ExecutionError(
+            f"{model.fqn} was committed (version {res.delta_version}), but its quarantined rows "
+            f"could not be written to {quarantine_of(model.fqn)}: {first_line(e)}",
+            file=model.path,
+            model=model.fqn,
+            hint="fix the cause; the next run builds the model again and sets its rows aside"
+            if not model.config.incremental
+            else f"fix the cause, then `medallion run --full-refresh {model.fqn}` sets them aside"
+            " (an incremental run reads only new rows)",
+        ) from None
+    finally:  # Ctrl-C too: the spill file is removed
+        router.discard()
+    res.checks.extend(_expectation_results(ctx, o))
+
+
+def _replace_quarantine(
+    ctx: StepContext,
+    spill: QuarantineBuffer | None,
+    output_schema: pa.Schema,
+    replaces: Replaces,
+) -> Any:
+    """Overwrite the quarantine table with its rows outside this run's scope plus this run's
+    quarantined rows; None when neither changes anything."""
+    import sqlglot.expressions as exp
+
+    from medallion.quality import expectations as ex
+    from medallion.sqltree import col, select_star, table
+    from medallion.storage import tables
+
+    engine, model = ctx.engine, ctx.model
+    q_fqn = quarantine_of(model.fqn)
+    attach.table(engine, ctx.lakehouse, q_fqn)
+    old = engine.relation(select_star(table(q_fqn)))
+    replaced_ids = engine.over(replaces(engine, old), exp.select(col("_quarantine_id")).from_(SRC))
+    with engine.staged(replaced_ids) as ids:
+        replaced = engine.count(ids)
+        if spill is None and not replaced:
+            return None
+        new = engine.register(ex.quarantine_reader(spill, output_schema))
+        kept = select_star(table(q_fqn)).where(
+            exp.not_(
+                exp.In(
+                    this=col("_quarantine_id"),
+                    query=exp.select(col("_quarantine_id")).from_(SRC).subquery(),
+                )
+            )
+        )
+        merged = exp.union(kept, select_star(new), distinct=False)
+        merged.set("by_name", True)
+        return tables.write(
+            ctx.ws.catalog.path(q_fqn),
+            engine.reader(engine.over(ids, merged)),
+            mode="overwrite",
+            run_id=ctx.run_id,
+            metadata={
+                "medallion.model": model.fqn,
+                "medallion.quarantine_of": model.fqn,
+                "medallion.replaced": replaced,
+            },
+        )
+
+
+def _expectation_results(ctx: StepContext, outcome: Outcome) -> list[CheckResult]:
+    model = ctx.model
+    results = []
+    verb = {"warn": "kept", "drop": "dropped", "quarantine": "quarantined", "fail": "failed"}
+    for name, spec in model.config.expectations.items():
+        n = outcome.violations.get(name, 0)
+        status = "pass" if not n else ("warn" if spec.action == "warn" else spec.action)
+        results.append(
+            CheckResult(
+                name=name,
+                kind="expectation",
+                table=model.fqn,
+                severity=spec.action,
+                status=status if status in ("pass", "warn") else "warn",
+                failing_rows=n,
+                message=f"{n:,} of {outcome.rows_in:,} rows violate it ({verb[spec.action]})"
+                if n
+                else f"all {outcome.rows_in:,} rows pass",
+            )
+        )
+    return results

@@ -1,0 +1,99 @@
+"""What building one model needs: the `StepContext` every build strategy receives, and the
+preparation they share (the model's inputs attached and their versions recorded)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medallion.engine import attach
+
+if TYPE_CHECKING:
+    from medallion.engine.attach import Lakehouse
+    from medallion.engine.base import Engine, Relation
+    from medallion.models.loader import Model
+    from medallion.state.records import StepResult
+    from medallion.workspace import Workspace
+
+
+@dataclass
+class StepContext:
+    """One model step of a run: the project, the engine, the model, the run and the result the
+    step fills in."""
+
+    ws: Workspace
+    engine: Engine
+    model: Model
+    run_id: str
+    result: StepResult
+    full_refresh: bool = False
+    #: versions of the (materialized) tables the model reads, as attached for this step
+    upstream: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        """The model's Delta table."""
+        return self.ws.catalog.path(self.model.fqn)
+
+    @cached_property
+    def lakehouse(self) -> Lakehouse:
+        return self.ws.lakehouse
+
+    def relation(self) -> Relation:
+        """The SQL model's query as a relation: bound against its inputs, not run. A binder or
+        parser error is an ExecutionError pointing at the model file and line."""
+        try:
+            return self.engine.relation(self.model.text)
+        except Exception as e:
+            raise self.engine.model_error(e, self.model) from None
+
+    def delta_safe(self, rel: Relation) -> Relation:
+        """`rel` with the columns Delta cannot store cast (a bad cast names the model line)."""
+        try:
+            return self.engine.delta_safe(rel)
+        except Exception as e:
+            raise self.engine.model_error(e, self.model) from None
+
+    def attach_inputs(self) -> None:
+        """Make every input readable and record the versions of the tables behind them (and
+        their rows, read from the Delta log) in the step's result."""
+        model, engine, lh = self.model, self.engine, self.lakehouse
+        for dep in model.depends_on:
+            attach.readable(engine, lh, dep, reader=model.fqn)
+        rows_read = 0
+        for base in attach.base_tables(lh, model.depends_on):
+            attach.readable(engine, lh, base, reader=model.fqn)
+            version = engine.version_of(base)
+            self.upstream[base] = version if version is not None else -1
+            rows_read += engine.rows_of(base)
+        self.result.rows_read = rows_read
+        self.result.details["upstream_versions"] = self.upstream
+
+    def attach_output(self) -> None:
+        """Read the model's table as now written (what downstream steps read)."""
+        if self.ws.catalog.exists(self.model.fqn):
+            attach.table(self.engine, self.lakehouse, self.model.fqn)
+
+    def nothing_written(self, note: str) -> None:
+        res = self.result
+        res.note = note
+        res.rows_in = res.rows_written = res.rows_dropped = res.rows_quarantined = 0
+
+
+class Build:
+    """A model kind's way of building its table (one subclass per kind, chosen by
+    medallion.build.STRATEGIES): its inputs attached, `build()`, its table attached again for
+    the steps after it."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+
+    def run(self) -> None:
+        self.ctx.attach_inputs()
+        self.build()
+        self.ctx.attach_output()
+
+    def build(self) -> None:
+        raise NotImplementedError
