@@ -225,8 +225,8 @@ def extract(
             for batch in reader:
                 yield _conform(batch, schema)
         except Exception as e:
-            extract.failure = _lost(e)
-            raise extract.failure from None
+            opened.failure = _lost(e)
+            raise opened.failure from None
 
     def close() -> None:
         try:
@@ -234,13 +234,13 @@ def extract(
         finally:
             conn.close()
 
-    extract = Extract(
+    opened = Extract(
         pa.RecordBatchReader.from_batches(schema, batches()),
         watermark_text(high) if high is not None else watermark,
         f"postgres:{source.table or 'query'}",
         close,
     )
-    return extract
+    return opened
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

@@ -83,8 +83,8 @@ def _header(reader: FileReader, f: SourceFile) -> list[str]:
         )
     if not first.strip():
         return []
-    reader = csv.reader(io.StringIO(first), delimiter=s.delimiter or ",", quotechar=s.quote or '"')
-    return [c.strip() for c in next(reader)]
+    fields = csv.reader(io.StringIO(first), delimiter=s.delimiter or ",", quotechar=s.quote or '"')
+    return [c.strip() for c in next(fields)]
 
 
 def _sniff_types(reader: FileReader, f: SourceFile) -> dict[str, str]:
