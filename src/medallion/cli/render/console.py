@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from rich.console import Console
 
 _out: Console | None = None
@@ -129,6 +130,19 @@ def _rel(path: Path) -> str:
 
 #: on a terminal, a cell longer than this is cut, so one long text does not hide other columns
 MAX_CELL = 40
+
+
+def _numeric(schema: pa.Schema) -> set[str]:
+    """The columns aligned right: integers, floats and decimals."""
+    import pyarrow as pa
+
+    return {
+        f.name
+        for f in schema
+        if pa.types.is_integer(f.type)
+        or pa.types.is_floating(f.type)
+        or pa.types.is_decimal(f.type)
+    }
 
 
 def print_rows(names: list[str], numeric: set[str], rows: list[dict[str, Any]]) -> None:

@@ -6,7 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.cli.render.console import _escape, _num, _rel, _table, err, out, print_rows
+from medallion.cli.render.console import (
+    _escape,
+    _num,
+    _numeric,
+    _rel,
+    _table,
+    err,
+    out,
+    print_rows,
+)
 from medallion.cli.render.runs import _steps_table
 
 if TYPE_CHECKING:
@@ -108,8 +117,6 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
     for fqn in gold_tables:
         if result.step(fqn).status != "success":
             continue
-        import pyarrow as pa
-
         table = project.preview(fqn, 5)
         n = counts.get(fqn)
         kind = "rows"
@@ -117,14 +124,7 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
             n = project.row_count(fqn)
             kind = "rows, a view"
         console.print(f"\n[bold]{fqn}[/] [dim]({_num(n)} {kind}; first 5)[/]")
-        numeric = {
-            f.name
-            for f in table.schema
-            if pa.types.is_integer(f.type)
-            or pa.types.is_floating(f.type)
-            or pa.types.is_decimal(f.type)
-        }
-        print_rows(table.schema.names, numeric, table.to_pylist())
+        print_rows(table.schema.names, _numeric(table.schema), table.to_pylist())
     console.print(f"\n[bold]run summary[/] ({result.run_id})")
     console.print(_steps_table(project.steps(result.run_id)))
     example = gold_tables[-1] if gold_tables else f"{gold}.<table>"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medallion.cli.render.console import _json_default, _rel, err, print_rows
+from medallion.cli.render.console import _json_default, _numeric, _rel, err, print_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,13 +58,7 @@ def query_result(
                 err().print(f"wrote {_rel(output)}")
         return
     # table
-    numeric = {
-        f.name
-        for f in reader.schema
-        if pa.types.is_integer(f.type)
-        or pa.types.is_floating(f.type)
-        or pa.types.is_decimal(f.type)
-    }
+    numeric = _numeric(reader.schema)
     rows: list[dict[str, Any]] = []
     total = 0
     for batch in reader:
