@@ -1,1 +1,1 @@
-"""The `medallion` command line: click commands (main) and output (render)."""
+"""The `medallion` command line: click commands (main, quarantine) and output (render)."""

@@ -11,7 +11,8 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from medallion.cli.render import _escape, _json_default, _secs, err, run_result_dict
+from medallion.cli.render.console import _escape, _json_default, _secs, err
+from medallion.cli.render.runs import run_result_dict
 
 if TYPE_CHECKING:
     from medallion.orchestrate.watch import WatchEvent

@@ -1,0 +1,155 @@
+"""The project itself: templates, init, generated data, validation, compiled SQL and the
+demo's summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.cli.render.console import (
+    _escape,
+    _num,
+    _numeric,
+    _rel,
+    _table,
+    err,
+    out,
+    print_rows,
+)
+from medallion.cli.render.runs import _steps_table
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+    from medallion.state.records import RunResult
+    from medallion.templates import Template
+
+
+def templates(items: dict[str, Template]) -> None:
+    t = _table("template", "rows unit", "description")
+    for tpl in items.values():
+        t.add_row(f"[bold]{tpl.name}[/]", tpl.rows_unit, tpl.description)
+    out().print(t)
+    out().print("create one with: medallion init DIR --template NAME")
+
+
+def initialized(dest: Path, tpl: Template, counts: dict[str, int], next_steps: bool = True) -> None:
+    console = err()
+    console.print(f"[green]created[/] {tpl.name} project in [bold]{_rel(dest)}[/]")
+    if counts:
+        total = sum(counts.values())
+        if tpl.data_location:
+            where = f"{len(counts)} tables, {total:,} rows in {tpl.data_location}"
+        else:
+            where = f"{len(counts)} files, {total:,} rows in {_rel(dest / 'data')}"
+        console.print(f"  sample data: {where}")
+    if next_steps:
+        console.print(f"  next: cd {_rel(dest)} && medallion run")
+
+
+def no_data_yet(dest: Path) -> None:
+    err().print(f"  next: cd {_rel(dest)} && medallion generate && medallion run")
+
+
+def generated(project: Project, counts: dict[str, int], day: int | None = None) -> None:
+    from medallion.templates import TEMPLATES
+
+    tpl = TEMPLATES.get(project.config.template or "")
+    database = tpl is not None and tpl.data_location
+    t = _table("table" if database else "file", "rows", right=("rows",))
+    for name, n in counts.items():
+        t.add_row(name, _num(n))
+    out().print(t)
+    if database:
+        err().print(
+            f"written to {tpl.data_location}; `medallion run` extracts the rows changed since "
+            "its watermark"
+        )
+    elif day:
+        err().print(f"day {day} drop written; `medallion run` ingests only these files")
+    else:
+        err().print(
+            "data rewritten; `medallion run` ingests the changed files, "
+            "`medallion run --full-refresh` rebuilds bronze from them alone"
+        )
+
+
+def validated(project: Project, bound: dict[str, str | None]) -> None:
+    n_models = len(project.models)
+    console = out()
+    console.print(
+        f"[green]ok[/] {_escape(project.config.name)}: {len(project.config.sources)} sources, "
+        f"{n_models} models, no problems found"
+    )
+    skipped = {m: why for m, why in bound.items() if why is not None}
+    if not bound:
+        return
+    console.print(
+        f"  SQL bound against the lakehouse: {len(bound) - len(skipped)} of {len(bound)} models"
+    )
+    by_reason: dict[str, list[str]] = {}
+    for model, why in skipped.items():
+        by_reason.setdefault(why, []).append(model)
+    for why, models in by_reason.items():
+        console.print(f"  [dim]not bound ({_escape(why)}): {', '.join(models)}[/]")
+    if skipped:
+        console.print("  [dim]they are bound once their inputs are built (medallion run)[/]")
+
+
+def compiled(result: Any) -> None:
+    written = [m for m in result.models if m.path is not None]
+    for m in result.models:
+        if m.path is None:
+            err().print(f"  [yellow]-[/] {m.model}: {m.note}")
+    err().print(
+        f"compiled {len(written)} model(s) for {result.dialect} into {_rel(result.output)}"
+        " (and manifest.json)"
+    )
+
+
+# -- demo -----------------------------------------------------------------------------------------
+
+
+def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None = None) -> None:
+    console = out()
+    gold = project.config.layers[-1]
+    gold_tables = [fqn for fqn in project.graph.order if fqn.startswith(f"{gold}.")]
+    counts = {f"{r.layer}.{r.name}": r.rows for r in project.tables()}
+    for fqn in gold_tables:
+        if result.step(fqn).status != "success":
+            continue
+        table = project.preview(fqn, 5)
+        n = counts.get(fqn)
+        kind = "rows"
+        if n is None:  # a view: no stored rows to look up
+            n = project.row_count(fqn)
+            kind = "rows, a view"
+        console.print(f"\n[bold]{fqn}[/] [dim]({_num(n)} {kind}; first 5)[/]")
+        print_rows(table.schema.names, _numeric(table.schema), table.to_pylist())
+    console.print(f"\n[bold]run summary[/] ({result.run_id})")
+    console.print(_steps_table(project.steps(result.run_id)))
+    example = gold_tables[-1] if gold_tables else f"{gold}.<table>"
+    if env:
+        from medallion.errors import mask_dsn
+
+        # the cluster lives in the project unless the server had to put it elsewhere (see PgServer)
+        kept = (project.root / ".pgdata" / "data" / "PG_VERSION").is_file()
+        where = f"its data stay in {project.root / '.pgdata'}" if kept else "it was removed"
+        console.print(
+            f"\n[dim]the demo's PostgreSQL server is stopped now; {where} "
+            f"({', '.join(f'{k}={mask_dsn(v)}' for k, v in env.items())})[/]"
+        )
+    # medallion.yml names the databases by ${VAR}: loading it needs them set in the user's
+    # shell too; these commands read the lakehouse only, so any value does
+    prefix = " ".join(f"{k}=unused" for k in env or {})
+    prefix = f"{prefix} " if prefix else ""
+    text = (
+        f"project: {project.root}\n"
+        f'try: {prefix}medallion -p {project.root} query "select * from {example} limit 5"\n'
+        f"     {prefix}medallion -p {project.root} status | tables | lineage | history"
+    )
+    if env:
+        text += (
+            f"\n     ({' and '.join(env)} must be set for medallion.yml to load; these commands "
+            "read the lakehouse only, not the databases)"
+        )
+    err().print(_escape(text), highlight=False)

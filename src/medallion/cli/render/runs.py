@@ -1,0 +1,159 @@
+"""Runs: a run's result, the last run's status, the run history, checkpoints and
+maintenance runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from medallion.cli.render.checks import _checks_table
+from medallion.cli.render.console import _escape, _num, _secs, _status, _table, _when, out
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+    from medallion.state.records import RunResult
+
+
+def run_result_dict(result: RunResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "duration_s": round(result.duration_s, 3),
+        "error": result.error,
+        "steps": [
+            {**asdict(s), "layer": s.layer, "table": s.table, "duration_s": round(s.duration_s, 3)}
+            for s in result.steps
+        ],
+    }
+
+
+def _steps_table(steps: list[dict[str, Any]]):
+    t = _table(
+        "#",
+        "step",
+        "table",
+        "status",
+        "read",
+        "written",
+        "quarantined",
+        "version",
+        "time",
+        right=("#", "read", "written", "quarantined", "version", "time"),
+    )
+    for s in steps:
+        t.add_row(
+            str(s["step_no"]),
+            s["step"],
+            f"{s['layer']}.{s['table_name']}",
+            _status(s["status"]),
+            _num(s.get("rows_read")),
+            _num(s.get("rows_written")),
+            _num(s.get("rows_quarantined")),
+            "" if s.get("delta_version") is None else f"v{s['delta_version']}",
+            _secs(s.get("duration_s")),
+        )
+    return t
+
+
+def status(
+    project: Project,
+    run: dict[str, Any] | None,
+    steps: list[dict[str, Any]],
+    checks: list[dict[str, Any]] | None = None,
+    checkpoints: list[dict[str, Any]] | None = None,
+) -> None:
+    console = out()
+    if run is None:
+        console.print(f"{project.config.name}: no runs yet — try `medallion run`")
+        return
+    duration = ""
+    if run.get("ended_at"):
+        d = datetime.fromisoformat(run["ended_at"]) - datetime.fromisoformat(run["started_at"])
+        duration = f" in {_secs(d.total_seconds())}"
+    console.print(
+        f"[bold]{project.config.name}[/] · last run [bold]{run['run_id']}[/] "
+        f"{_status(run['status'])}{duration} · started {_when(run['started_at'])} · "
+        f"{run['trigger']}"
+    )
+    if run.get("command"):
+        console.print(f"  [dim]{run['command']}[/]")
+    console.print(_steps_table(steps))
+    if checks:
+        console.print(_checks_table(checks))
+    if checkpoints:
+        console.print(_checkpoints_table(checkpoints))
+    for s in steps:
+        if s["status"] in ("failed", "aborted") and s.get("error"):
+            console.print(f"[red]{s['layer']}.{s['table_name']}[/]:")
+            for line in s["error"].splitlines():
+                console.print(f"  {line}", markup=False)
+    if run.get("error") and not any(s["status"] == "failed" for s in steps):
+        console.print(f"[red]{_escape(run['error'])}[/]")
+
+
+def _checkpoints_table(rows: list[dict[str, Any]]):
+    t = _table("table", "reads", "checkpoint", "at version", "set by run", "updated")
+    for r in rows:
+        t.add_row(
+            r["node"],
+            r["input"],
+            r["value"],
+            "" if r["delta_version"] is None else f"v{r['delta_version']}",
+            r["run_id"] or "",
+            _when(r["updated_at"]),
+        )
+    t.title = "checkpoints (what each table has consumed)"
+    return t
+
+
+def reset_done(nodes: list[str]) -> None:
+    for node in nodes:
+        out().print(f"reset {node}: its next run rebuilds it from all input")
+
+
+def maintenance(result: RunResult) -> None:
+    console = out()
+    for s in result.steps:
+        mark = "[green]✓[/]" if s.status == "success" else "[red]✗[/]"
+        version = f" v{s.delta_version}" if s.delta_version is not None else ""
+        detail = s.note if s.status == "success" else (s.error or "")
+        console.print(f"  {mark} {s.step:<8} {s.node:<36}{version}  {_escape(detail)}")
+    verdict = "[green]done[/]" if result.ok else "[red]failed[/]"
+    console.print(f"{verdict} (run {result.run_id}, {_secs(result.duration_s)})")
+
+
+def history(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out().print("no runs yet — try `medallion run`")
+        return
+    t = _table(
+        "run",
+        "started",
+        "duration",
+        "status",
+        "trigger",
+        "steps",
+        "failed",
+        "rows written",
+        "command",
+        right=("duration", "steps", "failed", "rows written"),
+    )
+    for r in rows:
+        duration = None
+        if r.get("ended_at"):
+            duration = (
+                datetime.fromisoformat(r["ended_at"]) - datetime.fromisoformat(r["started_at"])
+            ).total_seconds()
+        t.add_row(
+            r["run_id"],
+            _when(r["started_at"]),
+            _secs(duration),
+            _status(r["status"]),
+            r["trigger"],
+            _num(r.get("steps")),
+            _num(r.get("failed_steps")) if r.get("failed_steps") else "",
+            _num(r.get("rows_written")),
+            r.get("command") or "",
+        )
+    out().print(t)
