@@ -81,9 +81,7 @@ class ByTimeBuild(IncrementalBuild):
                 hint=f"output columns: {', '.join(columns)}",
             )
         if scope is None:
-            write_routed(
-                ctx, rel, lambda reader: self.commit(reader, "overwrite"), replaces(None)
-            )
+            write_routed(ctx, rel, lambda reader: self.commit(reader, "overwrite"), replaces(None))
             return
         values: list[Any] = []
         others = []

@@ -59,9 +59,7 @@ def without(deletes: exp.Expression | None) -> exp.Select:
     query = select_star(SRC)
     if deletes is None:
         return query
-    return query.where(
-        exp.not_(exp.func("coalesce", exp.paren(deletes.copy()), exp.false()))
-    )
+    return query.where(exp.not_(exp.func("coalesce", exp.paren(deletes.copy()), exp.false())))
 
 
 def read_incrementally(ws: Workspace, fqn: str) -> bool:

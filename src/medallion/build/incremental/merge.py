@@ -86,7 +86,9 @@ class MergeBuild(IncrementalBuild):
         """The routed model rows into the table, by the cheapest path that gives the merge."""
         ctx, details = self.ctx, self.ctx.result.details
         if self.first.mode is not None:
-            version, n_written = self.first.build(reader, lambda rows: self.commit(rows, "overwrite"))
+            version, n_written = self.first.build(
+                reader, lambda rows: self.commit(rows, "overwrite")
+            )
             if self.rebuild is None:
                 details["merge"] = {"inserted": n_written, "deleted": 0}
             return version
@@ -369,12 +371,7 @@ def _changed(target: list[str], columns: list[str], keys: list[str]) -> exp.Expr
     if not compared:
         return None
     return or_(
-        *[
-            exp.paren(
-                exp.NullSafeNEQ(this=col(c, "s"), expression=col(c, "t"))
-            )
-            for c in compared
-        ]
+        *[exp.paren(exp.NullSafeNEQ(this=col(c, "s"), expression=col(c, "t"))) for c in compared]
     )
 
 
