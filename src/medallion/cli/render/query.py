@@ -22,9 +22,9 @@ def query_result(
         import pyarrow.csv as pacsv
 
         sink = pa.OSFile(str(output), "wb") if output else sys.stdout.buffer
-        with pacsv.CSVWriter(sink, reader.schema) as writer:
+        with pacsv.CSVWriter(sink, _csv_schema(reader.schema)) as writer:
             for batch in reader:
-                writer.write_batch(batch)
+                writer.write_batch(_csv_batch(batch))
         if output:
             sink.close()
             err().print(f"wrote {_rel(output)}")
@@ -73,3 +73,34 @@ def query_result(
         else ""
     )
     err().print(f"[dim]{total:,} rows{more}[/]")
+
+
+def _textual(t: pa.DataType) -> bool:
+    """A type CSV cannot hold as it is: nested values and bytes (written as JSON text)."""
+    import pyarrow as pa
+
+    return pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, pa.string()) if _textual(f.type) else f for f in schema])
+
+
+def _csv_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with its nested and binary columns as JSON text (CSV has no lists)."""
+    import pyarrow as pa
+
+    if not any(_textual(f.type) for f in batch.schema):
+        return batch
+    columns = [
+        pa.array(
+            [None if v is None else json.dumps(v, default=_json_default) for v in c.to_pylist()],
+            pa.string(),
+        )
+        if _textual(f.type)
+        else c
+        for c, f in zip(batch.columns, batch.schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
