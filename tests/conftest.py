@@ -1,16 +1,36 @@
-"""Shared fixtures: small projects written into tmp_path, the retail template, table versions.
+"""Shared fixtures: small projects written into tmp_path, the retail template, table versions,
+and the database servers the PostgreSQL and MariaDB tests run against.
 
-Everything runs for real: DuckDB, Delta tables on disk, the SQLite state database. No mocks.
+Everything runs for real: DuckDB, Delta tables on disk, the SQLite state database, real
+PostgreSQL and MariaDB servers (medallion.devservers). No mocks.
+
+Servers (a test using them is marked `postgres` or `mysql`; the marks select, they never skip):
+
+- `pg` (session): one started PgServer shared by the session's tests. Do not stop or kill it; a
+  test that needs to crash a server takes its own from `make_pg`.
+- `pg_db` (function): a fresh, empty database on `pg` for the test; yields its DSN
+  (postgresql://medallion:secret@127.0.0.1:PORT/NAME) and drops it afterwards.
+- `make_pg` (function): make_pg(**PgServer keyword arguments) -> a started private PgServer in
+  tmp_path, cleaned up after the test (for kill/restart tests).
+- `mysql`, `my_db`, `make_mysql`: the same for MariaDB (MySqlServer).
+
+When the server binaries are missing the tests fail (they do not skip): CI must run them. The
+message says what to install.
 """
 
 from __future__ import annotations
 
+import re
 import textwrap
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+from medallion.devservers.mysqlserver import MySqlServer, MySqlServerError
+from medallion.devservers.pgserver import PgServer, PgServerError
 from medallion.project import Project
 
 
@@ -95,3 +115,96 @@ def retail_project(tmp_path: Path) -> Project:
     template.scaffold(root)
     template.generate(root, rows=600)
     return Project.load(root)
+
+
+# -- database servers ----------------------------------------------------------------------------
+
+Server = TypeVar("Server", PgServer, MySqlServer)
+
+
+def start_or_fail(server: Server, need: str) -> Server:
+    """server.start(), or fail the test with `need` and the server's message (install hint, log
+    tail)."""
+    try:
+        return server.start()
+    except (PgServerError, MySqlServerError) as exc:
+        server.cleanup()
+        pytest.fail(f"{need}: {exc}", pytrace=False)
+
+
+PG_NEED = "the PostgreSQL tests need a PostgreSQL server"
+MYSQL_NEED = "the MySQL tests need a MariaDB server"
+
+
+def unique_db_name(test_name: str) -> str:
+    """t_<test name, sanitised>_<8 hex>: unique, readable, within PostgreSQL's 63 bytes."""
+    stem = re.sub(r"[^a-z0-9_]+", "_", test_name.lower()).strip("_")[:40]
+    return f"t_{stem}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """A PostgreSQL server for the whole session (shared: never stop or kill it)."""
+    server = start_or_fail(PgServer(tmp_path_factory.mktemp("pg")), PG_NEED)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_db(pg: PgServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The DSN of a new database on `pg`, made for this test and dropped after it."""
+    name = unique_db_name(request.node.name)
+    pg.create_database(name)
+    yield pg.dsn(name)
+    pg.drop_database(name)
+
+
+@pytest.fixture
+def make_pg(tmp_path: Path) -> Iterator[Callable[..., PgServer]]:
+    """make_pg(**kwargs) -> a started PgServer of the test's own (stopped and removed after)."""
+    servers: list[PgServer] = []
+
+    def make(**kwargs: Any) -> PgServer:
+        server = PgServer(tmp_path / f"pg{len(servers)}", **kwargs)
+        servers.append(server)
+        return start_or_fail(server, PG_NEED)
+
+    yield make
+    for server in servers:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def mysql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MySqlServer]:
+    """A MariaDB server for the whole session (shared: never stop or kill it)."""
+    server = start_or_fail(MySqlServer(tmp_path_factory.mktemp("mysql")), MYSQL_NEED)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def my_db(mysql: MySqlServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The DSN of a new database on `mysql`, made for this test and dropped after it."""
+    name = unique_db_name(request.node.name)
+    mysql.create_database(name)
+    yield mysql.dsn(name)
+    mysql.drop_database(name)
+
+
+@pytest.fixture
+def make_mysql(tmp_path: Path) -> Iterator[Callable[[], MySqlServer]]:
+    """make_mysql() -> a started MySqlServer of the test's own (stopped and removed after)."""
+    servers: list[MySqlServer] = []
+
+    def make() -> MySqlServer:
+        server = MySqlServer(tmp_path / f"my{len(servers)}")
+        servers.append(server)
+        return start_or_fail(server, MYSQL_NEED)
+
+    yield make
+    for server in servers:
+        server.cleanup()
