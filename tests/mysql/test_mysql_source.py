@@ -14,11 +14,14 @@ from typing import Any
 
 import pyarrow as pa
 import pymysql
+import pytest
 
 from medallion.connectors.mysql import parse_dsn
 from medallion.devservers.mysqlserver import MySqlServer
 from medallion.project import Project
 from medallion.storage import snapshot, tables
+
+pytestmark = pytest.mark.mysql
 
 ITEMS_DDL = """
 CREATE TABLE items (

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from medallion.project import Project
+
+pytestmark = pytest.mark.postgres
 
 CONFIG = """\
 name: portable

@@ -23,6 +23,8 @@ from medallion.devservers.pgserver import PgServer
 from medallion.project import Project
 from medallion.storage import tables
 
+pytestmark = pytest.mark.postgres
+
 PASSWORD = "Sup3rSecretPw"
 
 

@@ -14,9 +14,12 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+import pytest
 
 from medallion.project import Project
 from medallion.storage import snapshot, tables
+
+pytestmark = pytest.mark.postgres
 
 ITEMS_DDL = """
 CREATE TABLE items (

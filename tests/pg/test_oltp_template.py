@@ -25,6 +25,8 @@ from medallion.project import Project
 from medallion.storage import tables
 from medallion.templates import get_template
 
+pytestmark = pytest.mark.postgres
+
 TABLES = ("customers", "products", "orders", "order_items")
 
 # per order, from the source: what gold.fct_orders must hold

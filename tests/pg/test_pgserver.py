@@ -86,12 +86,14 @@ def assert_refused(server: PgServer) -> None:
         psycopg.connect(server.dsn(), connect_timeout=5)
 
 
+@pytest.mark.postgres
 def test_binaries_are_found() -> None:
     bin_dir = find_pg_bin()
     assert bin_dir is not None, "PostgreSQL server binaries not found: install postgresql"
     assert all((bin_dir / name).is_file() for name in ("initdb", "pg_ctl", "postgres"))
 
 
+@pytest.mark.postgres
 def test_connect_with_the_dsn(pg: PgServer, pg_db: str) -> None:
     database = urlsplit(pg_db).path.lstrip("/")
     assert pg_db == f"postgresql://medallion:secret@127.0.0.1:{pg.port}/{database}"
@@ -118,6 +120,7 @@ def test_connect_with_the_dsn(pg: PgServer, pg_db: str) -> None:
     assert hba == [("host", "scram-sha-256"), ("local", "trust")]
 
 
+@pytest.mark.postgres
 def test_wrong_password_is_an_authentication_failure(pg: PgServer) -> None:
     wrong = f"postgresql://medallion:wrong@127.0.0.1:{pg.port}/postgres"
     assert wrong == pg.dsn().replace(":secret@", ":wrong@")
@@ -127,6 +130,7 @@ def test_wrong_password_is_an_authentication_failure(pg: PgServer) -> None:
     assert startup_sqlstate(pg.host, pg.port, pg.user, pg.password) == "ok"
 
 
+@pytest.mark.postgres
 def test_kill_refuses_connections_and_restart_recovers(make_pg: Callable[..., PgServer]) -> None:
     server = make_pg()
     with psycopg.connect(server.dsn()) as conn:
@@ -156,6 +160,7 @@ def test_kill_refuses_connections_and_restart_recovers(make_pg: Callable[..., Pg
         assert conn.execute("select count(*) from t").fetchone() == (1,)
 
 
+@pytest.mark.postgres
 def test_two_databases_are_isolated(pg: PgServer, pg_db: str) -> None:
     other = f"other_{uuid.uuid4().hex[:8]}"
     pg.create_database(other)
@@ -188,6 +193,7 @@ def test_missing_binaries_fail_with_an_install_hint(tmp_path: Path) -> None:
     assert "lacks initdb, pg_ctl, postgres" in message
 
 
+@pytest.mark.postgres
 def test_a_failed_start_reports_the_log_tail(tmp_path: Path) -> None:
     with socket.socket() as blocker:  # the port is taken: postgres cannot listen on it
         blocker.bind(("127.0.0.1", 0))
@@ -206,6 +212,7 @@ def test_a_failed_start_reports_the_log_tail(tmp_path: Path) -> None:
     assert "Address already in use" in message
 
 
+@pytest.mark.postgres
 def test_a_long_root_gets_a_short_socket_path() -> None:
     # Not tmp_path: run as root, the server's OS user cannot enter pytest's private directory and
     # the cluster would move to /tmp anyway; here it stays under the long root.
@@ -226,6 +233,7 @@ def test_a_long_root_gets_a_short_socket_path() -> None:
         shutil.rmtree(base)
 
 
+@pytest.mark.postgres
 def test_the_server_runs_unprivileged(tmp_path: Path) -> None:
     """As root the server runs as the `postgres` OS user (PostgreSQL refuses root); when that
     user cannot enter the given directory, the cluster lives under /tmp until cleanup()."""
@@ -239,6 +247,7 @@ def test_the_server_runs_unprivileged(tmp_path: Path) -> None:
     assert data_dir.exists() == data_dir.is_relative_to(tmp_path)
 
 
+@pytest.mark.postgres
 def test_command_line_prints_a_dsn_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "medallion.devservers.pgserver", str(tmp_path / "pg")],

@@ -123,6 +123,7 @@ SALES_V0 = [
 ]  # fmt: skip
 
 
+@pytest.mark.postgres
 def test_replace_publishes_same_rows_and_types(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p")
     result = run_ok(project)
@@ -159,6 +160,7 @@ def test_replace_publishes_same_rows_and_types(tmp_path: Path, warehouse: str) -
     assert b":secret@" not in state
 
 
+@pytest.mark.postgres
 def test_timestamptz_columns_publish_as_timestamptz(tmp_path: Path, warehouse: str) -> None:
     project = make(
         tmp_path / "p",
@@ -180,6 +182,7 @@ def test_timestamptz_columns_publish_as_timestamptz(tmp_path: Path, warehouse: s
     ]
 
 
+@pytest.mark.postgres
 def test_unchanged_data_is_not_republished_and_force_does(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p")
     first = run_ok(project)
@@ -209,6 +212,7 @@ def test_unchanged_data_is_not_republished_and_force_does(tmp_path: Path, wareho
     assert fetch(warehouse, "SELECT * FROM marts.daily ORDER BY day") == DAILY_V0
 
 
+@pytest.mark.postgres
 def test_merge_upserts_and_deletes_vanished_keys(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p")
     run_ok(project)
@@ -227,6 +231,7 @@ def test_merge_upserts_and_deletes_vanished_keys(tmp_path: Path, warehouse: str)
     assert fetch(warehouse, "SELECT count(*) FROM marts.sales") == [(6,)]
 
 
+@pytest.mark.postgres
 def test_failed_merge_leaves_the_target_as_it_was(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p")
     run_ok(project)
@@ -246,6 +251,7 @@ def test_failed_merge_leaves_the_target_as_it_was(tmp_path: Path, warehouse: str
     assert project.runs(1)[0]["status"] == "failed"
 
 
+@pytest.mark.postgres
 def test_failed_replace_leaves_the_target_as_it_was(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p", sales_entry="{table: gold.sales, key: id}")
     run_ok(project)
@@ -264,6 +270,7 @@ def test_failed_replace_leaves_the_target_as_it_was(tmp_path: Path, warehouse: s
     assert comment(warehouse, "marts.sales").startswith("gold.sales v0,")
 
 
+@pytest.mark.postgres
 def test_run_with_a_failed_model_publishes_nothing(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p")
     run_ok(project)
@@ -282,6 +289,7 @@ def test_run_with_a_failed_model_publishes_nothing(tmp_path: Path, warehouse: st
     assert fetch(warehouse, "SELECT * FROM marts.daily ORDER BY day") == DAILY_V0
 
 
+@pytest.mark.postgres
 def test_warehouse_killed_mid_publish_is_retried_cleanly(
     tmp_path: Path, make_pg: Callable[..., PgServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
