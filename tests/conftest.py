@@ -1,5 +1,5 @@
-"""Shared fixtures: small projects written into tmp_path, the retail template, table versions,
-and the database servers the PostgreSQL and MariaDB tests run against.
+"""Shared fixtures: small projects written into tmp_path, table versions, and the database
+servers the PostgreSQL and MariaDB tests run against.
 
 Everything runs for real: DuckDB, Delta tables on disk, the SQLite state database, real
 PostgreSQL and MariaDB servers (medallion.devservers). No mocks.
@@ -88,33 +88,6 @@ def table_versions(project: Project) -> dict[str, int]:
 def versions() -> Callable[[Project], dict[str, int]]:
     """versions(project) -> {table: Delta version}: compare before/after a failing command."""
     return table_versions
-
-
-@pytest.fixture(scope="session")
-def retail_built(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The retail template at 3,000 order lines, run once (shared, read-only for tests)."""
-    from medallion.templates import get_template
-
-    root = tmp_path_factory.mktemp("retail")
-    template = get_template("retail")
-    template.scaffold(root)
-    template.generate(root, rows=3000)
-    project = Project.load(root)
-    result = project.run(trigger="test")
-    assert result.ok, result.error
-    return project
-
-
-@pytest.fixture
-def retail_project(tmp_path: Path) -> Project:
-    """A fresh, not yet run retail project with 600 order lines (for tests that modify it)."""
-    from medallion.templates import get_template
-
-    root = tmp_path / "retail"
-    template = get_template("retail")
-    template.scaffold(root)
-    template.generate(root, rows=600)
-    return Project.load(root)
 
 
 # -- database servers ----------------------------------------------------------------------------
