@@ -12,52 +12,22 @@ from typing import Any
 import pyarrow as pa
 
 from medallion.project import Project
-from medallion.state.records import RunResult
 
 MakeProject = Callable[..., Project]
-
-
-def source_config(path: str, **options: str) -> str:
-    """medallion.yml with one source `s` reading `path`; options are raw YAML values."""
-    lines = ["name: t", "sources:", "  s:", f"    path: {path}"]
-    lines += [f"    {key}: {value}" for key, value in options.items()]
-    return "\n".join(lines) + "\n"
-
-
-def run_ok(project: Project) -> RunResult:
-    result = project.run()
-    assert result.status == "success", [s.error for s in result.steps]
-    return result
-
-
-def rows(project: Project, columns: str, order: str = "id") -> list[tuple[Any, ...]]:
-    table = project.query(f"select {columns} from bronze.s order by {order}")
-    return [tuple(r.values()) for r in table.to_pylist()]
-
-
-def quarantine(project: Project) -> list[tuple[Any, ...]]:
-    """(_source_file, _line, _raw, _error) of bronze.s__quarantine, by file and line."""
-    table = project.query(
-        "select _source_file, _line, _raw, _error from bronze.s__quarantine "
-        "order by _source_file, _line"
-    )
-    return [tuple(r.values()) for r in table.to_pylist()]
-
-
-def schema_of(project: Project) -> dict[str, pa.DataType]:
-    table = project.query("select * exclude (_source_file, _ingested_at, _run_id) from bronze.s")
-    return {f.name: f.type for f in table.schema}
-
-
-def counters(result: RunResult) -> tuple[int | None, int | None, int | None, int | None]:
-    step = result.step("bronze.s")
-    return (step.rows_read, step.rows_written, step.rows_quarantined, step.delta_version)
+Helper = Callable[..., Any]  # a helper of conftest.py, passed as a fixture
 
 
 # -- format options ----------------------------------------------------------------------------
 
 
-def test_header_and_inferred_types(make_project: MakeProject) -> None:
+def test_header_and_inferred_types(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     p = make_project(source_config("d/a.csv"), files={"d/a.csv": "id,name,amount\n1,Ann,2.5\n"})
     assert counters(run_ok(p)) == (1, 1, 0, 0)
     assert schema_of(p) == {"id": pa.int64(), "name": pa.string(), "amount": pa.float64()}
@@ -65,7 +35,9 @@ def test_header_and_inferred_types(make_project: MakeProject) -> None:
     assert not p.catalog.exists("bronze.s__quarantine")
 
 
-def test_semicolon_delimiter_keeps_commas_in_values(make_project: MakeProject) -> None:
+def test_semicolon_delimiter_keeps_commas_in_values(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper, counters: Helper
+) -> None:
     p = make_project(
         source_config("d/a.csv", delimiter="';'"),
         files={"d/a.csv": "id;name;amount\n1;Ann, Jr;2,5\n2;Bob;3\n"},
@@ -74,7 +46,9 @@ def test_semicolon_delimiter_keeps_commas_in_values(make_project: MakeProject) -
     assert rows(p, "id, name, amount") == [(1, "Ann, Jr", "2,5"), (2, "Bob", "3")]
 
 
-def test_tab_delimiter(make_project: MakeProject) -> None:
+def test_tab_delimiter(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper
+) -> None:
     p = make_project(
         source_config("d/a.tsv", delimiter='"\\t"'),
         files={"d/a.tsv": "id\tname\n1\tAnn Lee\n2\tBob\n"},
@@ -83,14 +57,18 @@ def test_tab_delimiter(make_project: MakeProject) -> None:
     assert rows(p, "id, name") == [(1, "Ann Lee"), (2, "Bob")]
 
 
-def test_quoted_fields_with_commas_newlines_and_doubled_quotes(make_project: MakeProject) -> None:
+def test_quoted_fields_with_commas_newlines_and_doubled_quotes(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper, counters: Helper
+) -> None:
     text = 'id,text\n1,"a, b"\n2,"line1\nline2"\n3,"say ""hi"""\n4,plain\n'
     p = make_project(source_config("d/a.csv"), files={"d/a.csv": text})
     assert counters(run_ok(p)) == (4, 4, 0, 0)
     assert rows(p, "id, text") == [(1, "a, b"), (2, "line1\nline2"), (3, 'say "hi"'), (4, "plain")]
 
 
-def test_custom_quote_char(make_project: MakeProject) -> None:
+def test_custom_quote_char(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper
+) -> None:
     p = make_project(
         source_config("d/a.csv", quote='"\'"'),
         files={"d/a.csv": "id,text\n1,'a, b'\n2,'it''s'\n3,\"x\"\n"},
@@ -100,14 +78,22 @@ def test_custom_quote_char(make_project: MakeProject) -> None:
     assert rows(p, "id, text") == [(1, "a, b"), (2, "it's"), (3, '"x"')]
 
 
-def test_utf8_bom_is_not_part_of_the_first_column_name(make_project: MakeProject) -> None:
+def test_utf8_bom_is_not_part_of_the_first_column_name(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+) -> None:
     p = make_project(source_config("d/a.csv"), files={"d/a.csv": "\ufeffid,name\n1,Ann\n".encode()})
     run_ok(p)
     assert list(schema_of(p)) == ["id", "name"]
     assert rows(p, "id, name") == [(1, "Ann")]
 
 
-def test_latin1_encoding(make_project: MakeProject) -> None:
+def test_latin1_encoding(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper
+) -> None:
     data = "id,city\n1,Montréal\n2,Köln\n".encode("latin-1")
     assert b"\xe9" in data  # é as one latin-1 byte: not valid UTF-8
     p = make_project(source_config("d/a.csv", encoding="latin-1"), files={"d/a.csv": data})
@@ -115,14 +101,18 @@ def test_latin1_encoding(make_project: MakeProject) -> None:
     assert rows(p, "id, city") == [(1, "Montréal"), (2, "Köln")]
 
 
-def test_utf16_encoding(make_project: MakeProject) -> None:
+def test_utf16_encoding(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper
+) -> None:
     data = "id,name\n1,José\n2,Zoë\n".encode("utf-16")  # with a byte-order mark
     p = make_project(source_config("d/a.csv", encoding="utf-16"), files={"d/a.csv": data})
     run_ok(p)
     assert rows(p, "id, name") == [(1, "José"), (2, "Zoë")]
 
 
-def test_null_markers(make_project: MakeProject) -> None:
+def test_null_markers(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper, counters: Helper
+) -> None:
     p = make_project(
         source_config("d/a.csv", null_values="['', NA, 'NULL']", columns="{x: INTEGER}"),
         files={"d/a.csv": "id,x,y\n1,NA,a\n2,,NULL\n3,5,n/a\n"},
@@ -131,7 +121,14 @@ def test_null_markers(make_project: MakeProject) -> None:
     assert rows(p, "id, x, y") == [(1, None, "a"), (2, None, None), (3, 5, "n/a")]
 
 
-def test_null_markers_are_used_when_inferring_types(make_project: MakeProject) -> None:
+def test_null_markers_are_used_when_inferring_types(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     # x holds only numbers and null markers, so it is a numeric column, as DuckDB infers it
     # when given the same null markers
     p = make_project(
@@ -143,7 +140,14 @@ def test_null_markers_are_used_when_inferring_types(make_project: MakeProject) -
     assert rows(p, "id, x") == [(1, None), (2, None), (3, 5), (4, None)]
 
 
-def test_skip_rows_before_the_header(make_project: MakeProject) -> None:
+def test_skip_rows_before_the_header(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     p = make_project(
         source_config("d/a.csv", skip_rows="2", columns="{n: INTEGER}"),
         files={"d/a.csv": "report of 2024\n# a, comment\nid,n\n1,1\n2,zz\n3,3\n"},
@@ -155,7 +159,14 @@ def test_skip_rows_before_the_header(make_project: MakeProject) -> None:
     assert [(f, line, raw) for f, line, raw, _ in q] == [("d/a.csv", 5, "2,zz")]
 
 
-def test_no_header_with_listed_columns(make_project: MakeProject) -> None:
+def test_no_header_with_listed_columns(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     p = make_project(
         source_config("d/a.csv", header="false", columns="{id: INTEGER, name: VARCHAR}"),
         files={"d/a.csv": "1,Ann\n2,Bob\n"},
@@ -168,7 +179,15 @@ def test_no_header_with_listed_columns(make_project: MakeProject) -> None:
 # -- types and rejected rows -----------------------------------------------------------------
 
 
-def test_declared_types_and_rows_that_do_not_convert(make_project: MakeProject) -> None:
+def test_declared_types_and_rows_that_do_not_convert(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     from datetime import date
     from decimal import Decimal
 
@@ -204,7 +223,14 @@ def test_declared_types_and_rows_that_do_not_convert(make_project: MakeProject) 
     assert 'column "day"' in e2 and '"2024-13-01"' in e2
 
 
-def test_too_many_and_too_few_fields_are_quarantined(make_project: MakeProject) -> None:
+def test_too_many_and_too_few_fields_are_quarantined(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     text = "id,a,b,c\n1,x,y,z\n2,x\n3,x,y,z,w\n4,x,y,z\n"
     p = make_project(source_config("d/a.csv", columns="{id: INTEGER}"), files={"d/a.csv": text})
     assert counters(run_ok(p)) == (4, 2, 2, 0)
@@ -217,7 +243,14 @@ def test_too_many_and_too_few_fields_are_quarantined(make_project: MakeProject) 
     assert e2.startswith("TOO MANY COLUMNS")
 
 
-def test_unterminated_quote_is_quarantined(make_project: MakeProject) -> None:
+def test_unterminated_quote_is_quarantined(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     text = 'id,text\n1,ok\n2,"broken\n3,after\n'
     p = make_project(source_config("d/a.csv", columns="{id: INTEGER}"), files={"d/a.csv": text})
     # the open quote runs to the end of the file: line 3 onwards is one rejected record
@@ -228,7 +261,14 @@ def test_unterminated_quote_is_quarantined(make_project: MakeProject) -> None:
     assert "unterminated quote" in error
 
 
-def test_invalid_utf8_row_is_quarantined_not_the_whole_file(make_project: MakeProject) -> None:
+def test_invalid_utf8_row_is_quarantined_not_the_whole_file(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     data = b"id,c\n1,ok\n2,\xe9t\xe9\n3,fine\n"  # line 3 is latin-1, not UTF-8
     p = make_project(
         source_config("d/a.csv", columns="{id: INTEGER, c: VARCHAR}"), files={"d/a.csv": data}
@@ -240,7 +280,9 @@ def test_invalid_utf8_row_is_quarantined_not_the_whole_file(make_project: MakePr
     assert "utf-8" in error
 
 
-def test_empty_file_holds_no_rows(make_project: MakeProject) -> None:
+def test_empty_file_holds_no_rows(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper, counters: Helper
+) -> None:
     p = make_project(source_config("d/a.csv"), files={"d/a.csv": ""})
     assert counters(run_ok(p))[:3] == (0, 0, 0)
     assert not p.catalog.exists("bronze.s")
@@ -256,7 +298,14 @@ def test_empty_file_holds_no_rows(make_project: MakeProject) -> None:
     assert rows(q, "id, name, _source_file") == [(1, "Ann", "d/b.csv")]
 
 
-def test_glob_unifies_column_order_and_added_columns(make_project: MakeProject) -> None:
+def test_glob_unifies_column_order_and_added_columns(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     p = make_project(
         source_config("d/*.csv"),
         files={
@@ -276,7 +325,9 @@ def test_glob_unifies_column_order_and_added_columns(make_project: MakeProject) 
     ]
 
 
-def test_duplicate_header_names_fail_the_step(make_project: MakeProject) -> None:
+def test_duplicate_header_names_fail_the_step(
+    make_project: MakeProject, source_config: Helper
+) -> None:
     p = make_project(source_config("d/a.csv"), files={"d/a.csv": "id,name,id\n1,a,2\n"})
     result = p.run()
     assert result.status == "failed"
@@ -287,7 +338,9 @@ def test_duplicate_header_names_fail_the_step(make_project: MakeProject) -> None
     assert not p.catalog.exists("bronze.s")
 
 
-def test_a_header_lacking_a_declared_column_fails_the_step(make_project: MakeProject) -> None:
+def test_a_header_lacking_a_declared_column_fails_the_step(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper
+) -> None:
     """A renamed column would load as NULLs: the file is refused, nothing is written."""
     project = make_project(
         source_config("data/*.csv", columns="{id: INTEGER, amount: INTEGER}"),
@@ -303,7 +356,9 @@ def test_a_header_lacking_a_declared_column_fails_the_step(make_project: MakePro
     assert rows(project, "id, amount") == [(1, 10)]
 
 
-def test_a_file_sharing_no_column_with_the_table_fails_the_step(make_project: MakeProject) -> None:
+def test_a_file_sharing_no_column_with_the_table_fails_the_step(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, schema_of: Helper
+) -> None:
     """The wrong delimiter makes the whole header one column name: not a new column."""
     project = make_project(source_config("data/*.csv"), files={"data/a.csv": "id,amount\n1,10\n"})
     run_ok(project)

@@ -13,9 +13,9 @@ from typing import Any
 from deltalake import DeltaTable
 
 from medallion.project import Project
-from medallion.state.records import RunResult
 
 MakeProject = Callable[..., Project]
+Helper = Callable[..., Any]  # a helper of conftest.py, passed as a fixture
 
 CONFIG = """
 name: t
@@ -24,12 +24,6 @@ sources:
     path: d/*.csv
     columns: {n: INTEGER}
 """
-
-
-def run_ok(project: Project, **kwargs: Any) -> RunResult:
-    result = project.run(**kwargs)
-    assert result.status == "success", [s.error for s in result.steps]
-    return result
 
 
 def rows(project: Project, order: str = "_source_file, id") -> list[tuple[Any, ...]]:
@@ -43,11 +37,6 @@ def quarantine_lines(project: Project) -> list[tuple[Any, ...]]:
         "order by _batch, _source_file, _line"
     )
     return [tuple(r.values()) for r in table.to_pylist()]
-
-
-def counters(result: RunResult) -> tuple[int | None, int | None, int | None, int | None]:
-    step = result.step("bronze.s")
-    return (step.rows_read, step.rows_written, step.rows_quarantined, step.delta_version)
 
 
 def table_version(project: Project, fqn: str = "bronze.s") -> int:
@@ -72,7 +61,9 @@ def write(project: Project, rel: str, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def test_second_run_without_new_files_writes_nothing(make_project: MakeProject) -> None:
+def test_second_run_without_new_files_writes_nothing(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(CONFIG, files={"d/a.csv": "id,n\n1,10\n2,x\n"})
     assert counters(run_ok(p)) == (2, 1, 1, 0)
 
@@ -87,7 +78,9 @@ def test_second_run_without_new_files_writes_nothing(make_project: MakeProject) 
     assert quarantine_lines(p) == [("d/a.csv", 3, "2,x", 1)]
 
 
-def test_new_file_ingests_only_that_file(make_project: MakeProject) -> None:
+def test_new_file_ingests_only_that_file(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(CONFIG, files={"d/a.csv": "id,n\n1,10\n"})
     first = run_ok(p)
     write(p, "d/b.csv", "id,n\n3,30\n4,40\n")
@@ -101,7 +94,9 @@ def test_new_file_ingests_only_that_file(make_project: MakeProject) -> None:
     assert [r["_run_id"] for r in runs] == [first.run_id, second.run_id, second.run_id]
 
 
-def test_rewritten_file_is_ingested_again(make_project: MakeProject) -> None:
+def test_rewritten_file_is_ingested_again(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(CONFIG, files={"d/a.csv": "id,n\n1,10\n", "d/b.csv": "id,n\n2,20\n"})
     run_ok(p)
     write(p, "d/a.csv", "id,n\n1,11\n9,99\n")  # new size
@@ -119,7 +114,9 @@ def test_rewritten_file_is_ingested_again(make_project: MakeProject) -> None:
     ]
 
 
-def test_touched_or_copied_file_is_not_ingested_again(make_project: MakeProject) -> None:
+def test_touched_or_copied_file_is_not_ingested_again(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     """Identity is the content (size and fingerprint), not the modification time: touching a
     file, or copying the whole project elsewhere, re-ingests nothing."""
     p = make_project(CONFIG, files={"d/a.csv": "id,n\n1,10\n", "d/b.csv": "id,n\n2,20\n"})
@@ -139,7 +136,9 @@ def test_touched_or_copied_file_is_not_ingested_again(make_project: MakeProject)
     assert counters(run_ok(moved)) == (0, 0, 0, None)
 
 
-def test_full_refresh_overwrites_bronze_and_resets_quarantine(make_project: MakeProject) -> None:
+def test_full_refresh_overwrites_bronze_and_resets_quarantine(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(CONFIG, files={"d/a.csv": "id,n\n1,10\n2,x\n"})
     run_ok(p)
     write(p, "d/a.csv", "id,n\n1,11\n2,22\n")  # the bad row was fixed at the source
@@ -167,7 +166,9 @@ def test_full_refresh_overwrites_bronze_and_resets_quarantine(make_project: Make
     assert again.step("bronze.s").note == "no new files (2 already ingested)"
 
 
-def test_deleted_state_folder_is_recovered_from_the_delta_log(make_project: MakeProject) -> None:
+def test_deleted_state_folder_is_recovered_from_the_delta_log(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(CONFIG, files={"d/a.csv": "id,n\n1,10\n"})
     run_ok(p)
     write(p, "d/b.csv", "id,n\n2,20\n")
@@ -189,7 +190,9 @@ def test_deleted_state_folder_is_recovered_from_the_delta_log(make_project: Make
     assert third.step("bronze.s").details == {"files": ["d/c.csv"], "already_ingested": 2}
 
 
-def test_deleted_state_after_full_refresh_does_not_reingest(make_project: MakeProject) -> None:
+def test_deleted_state_after_full_refresh_does_not_reingest(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(CONFIG, files={"d/a.csv": "id,n\n1,10\n"})
     run_ok(p)
     write(p, "d/a.csv", "id,n\n1,11\n")
@@ -203,7 +206,9 @@ def test_deleted_state_after_full_refresh_does_not_reingest(make_project: MakePr
     assert rows(fresh) == [(1, 11, "d/a.csv")]
 
 
-def test_later_file_with_a_bad_value_for_the_table_type(make_project: MakeProject) -> None:
+def test_later_file_with_a_bad_value_for_the_table_type(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(
         "name: t\nsources:\n  s:\n    path: d/*.csv\n", files={"d/a.csv": "id,n\n1,10\n"}
     )
@@ -237,7 +242,7 @@ MISSING_MODELS = {
 
 
 def test_glob_matching_nothing_fails_and_changes_nothing(
-    make_project: MakeProject, versions: Callable[[Project], dict[str, int]]
+    make_project: MakeProject, versions: Callable[[Project], dict[str, int]], run_ok: Helper
 ) -> None:
     p = make_project(
         MISSING_CONFIG,
@@ -290,7 +295,9 @@ def test_missing_file_on_first_run_creates_no_table(make_project: MakeProject) -
 # -- partitioning ----------------------------------------------------------------------------
 
 
-def test_partition_by_writes_a_partitioned_table(make_project: MakeProject) -> None:
+def test_partition_by_writes_a_partitioned_table(
+    make_project: MakeProject, run_ok: Helper, counters: Helper
+) -> None:
     p = make_project(
         "name: t\nsources:\n  s:\n    path: d/*.csv\n    partition_by: [region]\n",
         files={"d/a.csv": "id,region\n1,eu\n2,us\n3,eu\n"},

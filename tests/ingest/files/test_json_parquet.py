@@ -12,46 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medallion.project import Project
-from medallion.state.records import RunResult
 
 MakeProject = Callable[..., Project]
-
-
-def source_config(path: str, **options: str) -> str:
-    """medallion.yml with one source `s` reading `path`; options are raw YAML values."""
-    lines = ["name: t", "sources:", "  s:", f"    path: {path}"]
-    lines += [f"    {key}: {value}" for key, value in options.items()]
-    return "\n".join(lines) + "\n"
-
-
-def run_ok(project: Project) -> RunResult:
-    result = project.run()
-    assert result.status == "success", [s.error for s in result.steps]
-    return result
-
-
-def rows(project: Project, columns: str, order: str = "id") -> list[tuple[Any, ...]]:
-    table = project.query(f"select {columns} from bronze.s order by {order}")
-    return [tuple(r.values()) for r in table.to_pylist()]
-
-
-def quarantine(project: Project) -> list[tuple[Any, ...]]:
-    """(_source_file, _line, _raw, _error) of bronze.s__quarantine, by file and line."""
-    table = project.query(
-        "select _source_file, _line, _raw, _error from bronze.s__quarantine "
-        "order by _source_file, _line"
-    )
-    return [tuple(r.values()) for r in table.to_pylist()]
-
-
-def schema_of(project: Project) -> dict[str, pa.DataType]:
-    table = project.query("select * exclude (_source_file, _ingested_at, _run_id) from bronze.s")
-    return {f.name: f.type for f in table.schema}
-
-
-def counters(result: RunResult) -> tuple[int | None, int | None, int | None, int | None]:
-    step = result.step("bronze.s")
-    return (step.rows_read, step.rows_written, step.rows_quarantined, step.delta_version)
+Helper = Callable[..., Any]  # a helper of conftest.py, passed as a fixture
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -66,7 +29,14 @@ ANN_BOB_ARRAY = '[{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}]'
 ANN_BOB_LINES = '{"id": 1, "name": "Ann"}\n{"id": 2, "name": "Bob"}\n'
 
 
-def test_json_array_format(make_project: MakeProject) -> None:
+def test_json_array_format(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     p = make_project(
         source_config("d/a.json", json_format="array"), files={"d/a.json": ANN_BOB_ARRAY}
     )
@@ -75,7 +45,9 @@ def test_json_array_format(make_project: MakeProject) -> None:
     assert rows(p, "id, name, _source_file") == [(1, "Ann", "d/a.json"), (2, "Bob", "d/a.json")]
 
 
-def test_json_newline_delimited_format(make_project: MakeProject) -> None:
+def test_json_newline_delimited_format(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper, counters: Helper
+) -> None:
     p = make_project(
         source_config("d/a.jsonl", json_format="newline_delimited"),
         files={"d/a.jsonl": ANN_BOB_LINES},
@@ -84,7 +56,9 @@ def test_json_newline_delimited_format(make_project: MakeProject) -> None:
     assert rows(p, "id, name") == [(1, "Ann"), (2, "Bob")]
 
 
-def test_json_format_is_auto_detected_per_file(make_project: MakeProject) -> None:
+def test_json_format_is_auto_detected_per_file(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper, counters: Helper
+) -> None:
     p = make_project(
         source_config("d/*.json"),
         files={"d/a.json": ANN_BOB_LINES, "d/b.json": '[{"id": 3, "name": "Cy"}]'},
@@ -99,7 +73,14 @@ def test_json_format_is_auto_detected_per_file(make_project: MakeProject) -> Non
     ]
 
 
-def test_malformed_and_non_object_ndjson_lines_are_quarantined(make_project: MakeProject) -> None:
+def test_malformed_and_non_object_ndjson_lines_are_quarantined(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     text = (
         '{"id": 1, "name": "Ann"}\n'
         '{"id": 2, "name": \n'  # line 2: cut off
@@ -128,6 +109,12 @@ def test_malformed_and_non_object_ndjson_lines_are_quarantined(make_project: Mak
 
 def test_a_file_of_well_formed_json_that_is_not_objects_is_quarantined(
     make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    schema_of: Helper,
+    counters: Helper,
 ) -> None:
     """Every line parses, but two are no objects: DuckDB's default read would make the file one
     `json` column, every row NULL in the source's own columns."""
@@ -143,7 +130,14 @@ def test_a_file_of_well_formed_json_that_is_not_objects_is_quarantined(
     ]
 
 
-def test_malformed_json_array_file_is_quarantined_whole(make_project: MakeProject) -> None:
+def test_malformed_json_array_file_is_quarantined_whole(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     broken = '[{"id": 1, "name": "Ann"}, {"id": 2, '
     p = make_project(
         source_config("d/*.json"),
@@ -157,7 +151,14 @@ def test_malformed_json_array_file_is_quarantined_whole(make_project: MakeProjec
     assert error.startswith("unreadable JSON file: ")
 
 
-def test_nested_objects_are_kept_as_structs(make_project: MakeProject) -> None:
+def test_nested_objects_are_kept_as_structs(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     text = (
         '{"id": 1, "addr": {"city": "Oslo", "zip": "0150"}, "tags": ["a", "b"]}\n'
         '{"id": 2, "addr": {"city": "Rome", "zip": "00100"}, "tags": []}\n'
@@ -178,6 +179,12 @@ def test_nested_objects_are_kept_as_structs(make_project: MakeProject) -> None:
 
 def test_declared_json_type_rejects_records_that_do_not_convert(
     make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    schema_of: Helper,
+    counters: Helper,
 ) -> None:
     from decimal import Decimal
 
@@ -199,7 +206,9 @@ def test_declared_json_type_rejects_records_that_do_not_convert(
     assert error == "amount: value does not convert to DECIMAL(12,2)"
 
 
-def test_declared_varchar_keeps_the_text_as_written(make_project: MakeProject) -> None:
+def test_declared_varchar_keeps_the_text_as_written(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, rows: Helper, counters: Helper
+) -> None:
     """DuckDB would read an ISO time as a timestamp; declared VARCHAR, the file's text stays."""
     text = '{"id": 1, "at": "2024-03-05T14:22:10Z", "n": {"a": 1}}\n{"id": 2, "at": "soon"}\n'
     p = make_project(source_config("d/a.jsonl", columns="{at: VARCHAR}"), files={"d/a.jsonl": text})
@@ -209,6 +218,12 @@ def test_declared_varchar_keeps_the_text_as_written(make_project: MakeProject) -
 
 def test_later_json_file_with_another_type_keeps_the_table_type(
     make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    schema_of: Helper,
+    counters: Helper,
 ) -> None:
     p = make_project(source_config("d/*.jsonl"), files={"d/a.jsonl": '{"id": 1}\n'})
     run_ok(p)
@@ -225,7 +240,14 @@ def test_later_json_file_with_another_type_keeps_the_table_type(
 # -- Parquet ---------------------------------------------------------------------------------
 
 
-def test_parquet_files_with_different_columns_are_unioned(make_project: MakeProject) -> None:
+def test_parquet_files_with_different_columns_are_unioned(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    schema_of: Helper,
+    counters: Helper,
+) -> None:
     a = pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["Ann", "Bob"]})
     b = pa.table({"id": pa.array([3], pa.int64()), "name": ["Cy"], "score": [9.5]})
     c = pa.table({"score": [1.0], "id": pa.array([4], pa.int64())})
@@ -253,7 +275,14 @@ def test_parquet_files_with_different_columns_are_unioned(make_project: MakeProj
     ]
 
 
-def test_corrupt_parquet_file_is_quarantined_others_load(make_project: MakeProject) -> None:
+def test_corrupt_parquet_file_is_quarantined_others_load(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     good = parquet_bytes(pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["Ann", "Bob"]}))
     truncated = parquet_bytes(pa.table({"id": pa.array([3], pa.int64())}))
     p = make_project(
@@ -279,7 +308,13 @@ def test_corrupt_parquet_file_is_quarantined_others_load(make_project: MakeProje
         assert error.startswith("unreadable Parquet file: ")
 
 
-def test_only_corrupt_parquet_files_create_no_table(make_project: MakeProject) -> None:
+def test_only_corrupt_parquet_files_create_no_table(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
     p = make_project(source_config("d/*.parquet"), files={"d/a.parquet": b"garbage"})
     result = run_ok(p)
     assert counters(result) == (1, 0, 1, None)
