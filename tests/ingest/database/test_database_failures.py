@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from medallion.devservers.pgserver import PgServer
@@ -25,25 +24,26 @@ from medallion.storage import tables
 
 pytestmark = pytest.mark.postgres
 
+Helper = Callable[..., Any]  # a helper of conftest.py (or below), passed as a fixture
+
 PASSWORD = "Sup3rSecretPw"
 
 
-def sql(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement.encode())
+@pytest.fixture
+def fill(sql: Helper) -> Helper:
+    def fill(dsn: str, first: int, last: int, width: int = 1) -> None:
+        """Rows first..last of `events`, updated_at = 2024-01-01 + id seconds; payload is
+        `width` times a 32-character md5."""
+        sql(
+            dsn,
+            "CREATE TABLE IF NOT EXISTS events (id integer PRIMARY KEY, payload text, "
+            "amount numeric(12,2), updated_at timestamp)",
+            f"INSERT INTO events SELECT g, repeat(md5(g::text), {width}), (g % 1000) / 4.0, "
+            f"timestamp '2024-01-01' + g * interval '1 second' "
+            f"FROM generate_series({first}, {last}) g",
+        )
 
-
-def fill(dsn: str, first: int, last: int, width: int = 1) -> None:
-    """Rows first..last of `events`, updated_at = 2024-01-01 + id seconds; payload is `width`
-    times a 32-character md5."""
-    sql(
-        dsn,
-        "CREATE TABLE IF NOT EXISTS events (id integer PRIMARY KEY, payload text, "
-        "amount numeric(12,2), updated_at timestamp)",
-        f"INSERT INTO events SELECT g, repeat(md5(g::text), {width}), (g % 1000) / 4.0, "
-        f"timestamp '2024-01-01' + g * interval '1 second' FROM generate_series({first}, {last}) g",
-    )
+    return fill
 
 
 def make(root: Path, dsn: str, table: str = "public.events", **extra: object) -> Project:
@@ -91,7 +91,9 @@ def after(seconds: float, action: Callable[[], Any]) -> threading.Thread:
     return thread
 
 
-def test_wrong_password_fails_at_once_without_the_password(tmp_path: Path, pg_db: str) -> None:
+def test_wrong_password_fails_at_once_without_the_password(
+    tmp_path: Path, pg_db: str, fill: Helper
+) -> None:
     fill(pg_db, 1, 3)
     dsn = pg_db.replace(":secret@", f":{PASSWORD}@")
     project = make(tmp_path / "p", dsn, retries=5, retry_backoff=2)
@@ -114,7 +116,7 @@ def test_wrong_password_fails_at_once_without_the_password(tmp_path: Path, pg_db
             assert PASSWORD.encode() not in path.read_bytes(), path
 
 
-def test_missing_table_fails_at_once_naming_it(tmp_path: Path, pg_db: str) -> None:
+def test_missing_table_fails_at_once_naming_it(tmp_path: Path, pg_db: str, fill: Helper) -> None:
     fill(pg_db, 1, 3)
     project = make(tmp_path / "p", pg_db, table="public.no_such_table", retries=5, retry_backoff=2)
     started = time.monotonic()
@@ -131,7 +133,7 @@ def test_missing_table_fails_at_once_naming_it(tmp_path: Path, pg_db: str) -> No
 
 
 def test_server_restarting_during_the_run_is_retried(
-    tmp_path: Path, make_pg: Callable[..., PgServer]
+    tmp_path: Path, make_pg: Callable[..., PgServer], fill: Helper, sql: Helper
 ) -> None:
     server, dsn = private_server(make_pg)
     fill(dsn, 1, 100)
@@ -153,7 +155,7 @@ def test_server_restarting_during_the_run_is_retried(
 
 
 def test_server_down_for_good_commits_nothing_then_catches_up(
-    tmp_path: Path, make_pg: Callable[..., PgServer]
+    tmp_path: Path, make_pg: Callable[..., PgServer], fill: Helper
 ) -> None:
     server, dsn = private_server(make_pg)
     fill(dsn, 1, 100)
@@ -181,7 +183,7 @@ def test_server_down_for_good_commits_nothing_then_catches_up(
 
 
 def test_server_killed_mid_extract(
-    tmp_path: Path, make_pg: Callable[..., PgServer], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, make_pg: Callable[..., PgServer], monkeypatch: pytest.MonkeyPatch, fill: Helper
 ) -> None:
     server, dsn = private_server(make_pg)
     fill(dsn, 1, 300_000, width=10)  # ~110 MB of CSV
@@ -220,7 +222,7 @@ def test_server_killed_mid_extract(
 
 
 def test_server_killed_mid_extract_is_retried(
-    tmp_path: Path, make_pg: Callable[..., PgServer], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, make_pg: Callable[..., PgServer], monkeypatch: pytest.MonkeyPatch, fill: Helper
 ) -> None:
     """The connection lost mid-stream is a transient failure like a refused one: with retries
     left, the run waits for the restarted server and lands every row once."""
@@ -246,7 +248,7 @@ def test_server_killed_mid_extract_is_retried(
     assert bronze_version(project) == 0
 
 
-def test_process_killed_mid_write_then_rerun(tmp_path: Path, pg_db: str) -> None:
+def test_process_killed_mid_write_then_rerun(tmp_path: Path, pg_db: str, fill: Helper) -> None:
     fill(pg_db, 1, 2000)
     project = make(tmp_path / "p", pg_db, batch_size=1000)
     assert project.run().ok

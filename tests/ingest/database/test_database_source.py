@@ -7,12 +7,12 @@ Every expected value is written out by hand from the rows the tests insert.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pyarrow as pa
 import pytest
 
@@ -20,6 +20,8 @@ from medallion.project import Project
 from medallion.storage import snapshot, tables
 
 pytestmark = pytest.mark.postgres
+
+Helper = Callable[..., Any]  # a helper of conftest.py, passed as a fixture
 
 ITEMS_DDL = """
 CREATE TABLE items (
@@ -54,12 +56,6 @@ MERGE_MODEL = """\
     """
 
 
-def sql(dsn: str, *statements: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement.encode())
-
-
 def make(
     root: Path,
     dsn: str,
@@ -79,21 +75,13 @@ def make(
     return Project.load(root)
 
 
-def rows(project: Project, query: str) -> list[tuple[Any, ...]]:
-    return [tuple(r.values()) for r in project.query(query).to_pylist()]
-
-
-def run_ok(project: Project, **kwargs: Any) -> Any:
-    result = project.run(**kwargs)
-    assert result.ok, (result.error, [(s.node, s.error) for s in result.steps])
-    return result
-
-
 def commits(project: Project, fqn: str) -> list[dict[str, Any]]:
     return tables.history(project.catalog.path(fqn))
 
 
-def test_first_run_loads_every_row_including_null_cursor(tmp_path: Path, pg_db: str) -> None:
+def test_first_run_loads_every_row_including_null_cursor(
+    tmp_path: Path, pg_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS)
     project = make(tmp_path / "p", pg_db)
     result = run_ok(project)
@@ -102,7 +90,9 @@ def test_first_run_loads_every_row_including_null_cursor(tmp_path: Path, pg_db: 
     assert rows(project, "select id from silver.items order by id") == [(1,), (2,), (3,), (4,)]
 
 
-def test_second_run_loads_only_inserts_and_updates(tmp_path: Path, pg_db: str) -> None:
+def test_second_run_loads_only_inserts_and_updates(
+    tmp_path: Path, pg_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS, "DELETE FROM items WHERE id = 4")
     project = make(tmp_path / "p", pg_db)
     run_ok(project)
@@ -134,7 +124,9 @@ def test_second_run_loads_only_inserts_and_updates(tmp_path: Path, pg_db: str) -
     assert newest["medallion.watermark"] == "2024-01-05T00:00:00"
 
 
-def test_watermark_in_commit_metadata_and_checkpoints(tmp_path: Path, pg_db: str) -> None:
+def test_watermark_in_commit_metadata_and_checkpoints(
+    tmp_path: Path, pg_db: str, sql: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS)
     project = make(tmp_path / "p", pg_db)
     first = run_ok(project)
@@ -152,7 +144,9 @@ def test_watermark_in_commit_metadata_and_checkpoints(tmp_path: Path, pg_db: str
     assert [(c["value"], c["delta_version"]) for c in marks] == [("2024-02-01T08:30:00", 1)]
 
 
-def test_run_without_changes_writes_nothing(tmp_path: Path, pg_db: str) -> None:
+def test_run_without_changes_writes_nothing(
+    tmp_path: Path, pg_db: str, sql: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS)
     project = make(tmp_path / "p", pg_db)
     run_ok(project)
@@ -165,7 +159,9 @@ def test_run_without_changes_writes_nothing(tmp_path: Path, pg_db: str) -> None:
     assert commits(project, "bronze.items")[0]["medallion.watermark"] == "2024-01-03T00:00:00"
 
 
-def test_lookback_rereads_the_window_and_merge_stays_right(tmp_path: Path, pg_db: str) -> None:
+def test_lookback_rereads_the_window_and_merge_stays_right(
+    tmp_path: Path, pg_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS, "DELETE FROM items WHERE id = 4")
     project = make(tmp_path / "p", pg_db, lookback="'36 hours'")
     run_ok(project)  # watermark 2024-01-03 00:00; the window reaches back to 2024-01-01 12:00
@@ -197,7 +193,9 @@ def test_lookback_rereads_the_window_and_merge_stays_right(tmp_path: Path, pg_db
     assert commits(project, "bronze.items")[0]["medallion.watermark"] == "2024-01-06T00:00:00"
 
 
-def test_query_instead_of_table(tmp_path: Path, pg_db: str) -> None:
+def test_query_instead_of_table(
+    tmp_path: Path, pg_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS, "DELETE FROM items WHERE id = 4")
     source = (
         'query: "select id, upper(name) as name, amount * 2 as amount, seen_at, seen_tz, active, '
@@ -219,7 +217,9 @@ def test_query_instead_of_table(tmp_path: Path, pg_db: str) -> None:
     ]
 
 
-def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> None:
+def test_types_survive_into_bronze_and_silver(
+    tmp_path: Path, pg_db: str, sql: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS, "UPDATE items SET updated_at = '2024-01-04' WHERE id = 4")
     # a server whose sessions default to another date style and zone reads the same
     for setting in ("DateStyle = ''SQL, DMY''", "TimeZone = ''America/New_York''"):
@@ -288,7 +288,9 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, pg_db: str) -> Non
     ]
 
 
-def test_other_types_arrive_typed_or_as_their_text(tmp_path: Path, pg_db: str) -> None:
+def test_other_types_arrive_typed_or_as_their_text(
+    tmp_path: Path, pg_db: str, sql: Helper, run_ok: Helper
+) -> None:
     """Integers, floats, dates and unconstrained numeric keep a type; what Delta has no type for
     (json, uuid, interval, arrays, bytea) arrives as PostgreSQL's own text of the value."""
     sql(
@@ -343,7 +345,9 @@ def test_other_types_arrive_typed_or_as_their_text(tmp_path: Path, pg_db: str) -
     ]
 
 
-def test_full_refresh_rereads_everything(tmp_path: Path, pg_db: str) -> None:
+def test_full_refresh_rereads_everything(
+    tmp_path: Path, pg_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS, "UPDATE items SET updated_at = '2024-01-04' WHERE id = 4")
     project = make(tmp_path / "p", pg_db)
     run_ok(project)
@@ -368,7 +372,9 @@ def test_full_refresh_rereads_everything(tmp_path: Path, pg_db: str) -> None:
     assert commits(project, "bronze.items")[0]["medallion.watermark"] == "2024-01-07T00:00:00"
 
 
-def test_integer_cursor_that_looks_like_a_date(tmp_path: Path, pg_db: str) -> None:
+def test_integer_cursor_that_looks_like_a_date(
+    tmp_path: Path, pg_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     """A yyyymmdd integer key is a number, not a date: 20240105 > 20240101."""
     sql(
         pg_db,
@@ -387,7 +393,9 @@ def test_integer_cursor_that_looks_like_a_date(tmp_path: Path, pg_db: str) -> No
     assert commits(project, "bronze.items")[0]["medallion.watermark"] == "20240105"
 
 
-def test_pending_input_asks_the_cursor_without_extracting(tmp_path: Path, pg_db: str) -> None:
+def test_pending_input_asks_the_cursor_without_extracting(
+    tmp_path: Path, pg_db: str, sql: Helper, run_ok: Helper
+) -> None:
     """What `run --watch` polls: max(cursor) against the watermark, nothing written."""
     sql(pg_db, ITEMS_DDL, ITEMS_ROWS)
     project = make(tmp_path / "p", pg_db, lookback="'1 day'")

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pymysql
 import pytest
 
-from medallion.connectors.mysql import parse_dsn
 from medallion.devservers.mysqlserver import MySqlServer
 from medallion.project import Project
 from medallion.storage import snapshot, tables
 
 pytestmark = pytest.mark.mysql
+
+Helper = Callable[..., Any]  # a helper of conftest.py, passed as a fixture
 
 ITEMS_DDL = """
 CREATE TABLE items (
@@ -59,16 +59,6 @@ MERGE_MODEL = """\
     """
 
 
-def sql(dsn: str, *statements: str) -> None:
-    conn = pymysql.connect(**parse_dsn(dsn), autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
-
-
 def make(root: Path, dsn: str, table: str = "items", **extra: object) -> Project:
     options = {"cursor": "updated_at", "retries": 0, "retry_backoff": 0.1, **extra}
     lines = "".join(f"    {k}: {v}\n" for k, v in options.items())
@@ -84,16 +74,6 @@ def make(root: Path, dsn: str, table: str = "items", **extra: object) -> Project
     return Project.load(root)
 
 
-def rows(project: Project, query: str) -> list[tuple[Any, ...]]:
-    return [tuple(r.values()) for r in project.query(query).to_pylist()]
-
-
-def run_ok(project: Project) -> Any:
-    result = project.run()
-    assert result.ok, (result.error, [(s.node, s.error) for s in result.steps])
-    return result
-
-
 def bronze_version(project: Project) -> int | None:
     path = project.catalog.path("bronze.items")
     return tables.open_table(path).version() if tables.is_delta_table(path) else None
@@ -103,7 +83,9 @@ def watermark(project: Project) -> str:
     return tables.history(project.catalog.path("bronze.items"))[0]["medallion.watermark"]
 
 
-def test_types_survive_into_bronze_and_silver(tmp_path: Path, my_db: str) -> None:
+def test_types_survive_into_bronze_and_silver(
+    tmp_path: Path, my_db: str, sql: Helper, run_ok: Helper
+) -> None:
     sql(my_db, ITEMS_DDL, ITEMS_ROWS)
     project = make(tmp_path / "p", my_db)
     result = run_ok(project)
@@ -181,7 +163,9 @@ def test_types_survive_into_bronze_and_silver(tmp_path: Path, my_db: str) -> Non
     ]
 
 
-def test_second_run_loads_only_inserts_and_updates(tmp_path: Path, my_db: str) -> None:
+def test_second_run_loads_only_inserts_and_updates(
+    tmp_path: Path, my_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     sql(my_db, ITEMS_DDL, ITEMS_ROWS, "DELETE FROM items WHERE id = 4")
     project = make(tmp_path / "p", my_db, batch_size=1000)
     run_ok(project)
@@ -216,7 +200,9 @@ def test_second_run_loads_only_inserts_and_updates(tmp_path: Path, my_db: str) -
     assert watermark(project) == "2024-01-05T00:00:00"
 
 
-def test_many_batches_and_a_query_source(tmp_path: Path, my_db: str) -> None:
+def test_many_batches_and_a_query_source(
+    tmp_path: Path, my_db: str, sql: Helper, rows: Helper, run_ok: Helper
+) -> None:
     sql(
         my_db,
         "CREATE TABLE events (id INT PRIMARY KEY, kind VARCHAR(10), updated_at DATETIME)",
@@ -239,7 +225,9 @@ def test_many_batches_and_a_query_source(tmp_path: Path, my_db: str) -> None:
     ]
 
 
-def test_wrong_password_and_missing_table_fail_at_once(tmp_path: Path, my_db: str) -> None:
+def test_wrong_password_and_missing_table_fail_at_once(
+    tmp_path: Path, my_db: str, sql: Helper
+) -> None:
     sql(my_db, ITEMS_DDL)
     secret = "Sup3rSecretPw"
     project = make(tmp_path / "p", my_db.replace(":secret@", f":{secret}@"), retries=5)
@@ -265,7 +253,7 @@ def test_wrong_password_and_missing_table_fail_at_once(tmp_path: Path, my_db: st
 
 
 def test_server_down_commits_nothing_then_catches_up(
-    tmp_path: Path, make_mysql: Callable[[], MySqlServer]
+    tmp_path: Path, make_mysql: Callable[[], MySqlServer], sql: Helper, rows: Helper, run_ok: Helper
 ) -> None:
     server = make_mysql()
     server.create_database("src")
@@ -292,7 +280,9 @@ def test_server_down_commits_nothing_then_catches_up(
     assert watermark(project) == "2024-02-01T00:00:00"
 
 
-def test_pending_input_asks_the_cursor_without_extracting(tmp_path: Path, my_db: str) -> None:
+def test_pending_input_asks_the_cursor_without_extracting(
+    tmp_path: Path, my_db: str, sql: Helper, run_ok: Helper
+) -> None:
     sql(my_db, ITEMS_DDL, ITEMS_ROWS)
     project = make(tmp_path / "p", my_db)
     assert project.pending_input() == {"items": None}

@@ -5,6 +5,7 @@ incremental by an integer cursor, lookback, relative paths.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 
 from medallion.project import Project
 from medallion.storage import tables
+
+Helper = Callable[..., Any]  # a helper of conftest.py, passed as a fixture
 
 
 def sqlite(path: Path, *statements: str) -> None:
@@ -31,12 +34,6 @@ def make(root: Path, source: str) -> Project:
     return Project.load(root)
 
 
-def run_ok(project: Project) -> Any:
-    result = project.run()
-    assert result.ok, (result.error, [(s.node, s.error) for s in result.steps])
-    return result
-
-
 def bronze(project: Project, columns: str = "id, name") -> list[tuple[Any, ...]]:
     query = f"select {columns} from bronze.people order by all"
     return [tuple(r.values()) for r in project.query(query).to_pylist()]
@@ -50,7 +47,7 @@ PEOPLE = """CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT, score REAL, 
 ROWS = "INSERT INTO people VALUES (1, 'ann', 1.5, 1), (2, 'bo', NULL, 0), (3, 'cy', 3.25, 1)"
 
 
-def test_table_incremental_by_integer_id(tmp_path: Path) -> None:
+def test_table_incremental_by_integer_id(tmp_path: Path, run_ok: Helper) -> None:
     db = tmp_path / "shop.db"
     sqlite(db, PEOPLE, ROWS)
     project = make(tmp_path / "p", f"dsn: {db}\ntable: people\ncursor: id")
@@ -75,7 +72,7 @@ def test_table_incremental_by_integer_id(tmp_path: Path) -> None:
     assert tables.open_table(project.catalog.path("bronze.people")).version() == 1
 
 
-def test_query_source_with_sqlite_url(tmp_path: Path) -> None:
+def test_query_source_with_sqlite_url(tmp_path: Path, run_ok: Helper) -> None:
     db = tmp_path / "shop.db"
     sqlite(db, PEOPLE, ROWS)
     project = make(
@@ -97,7 +94,7 @@ def test_query_source_with_sqlite_url(tmp_path: Path) -> None:
     assert bronze(project) == [(1, "ANN"), (3, "CY"), (5, "ED")]
 
 
-def test_numeric_lookback_rereads_ids(tmp_path: Path) -> None:
+def test_numeric_lookback_rereads_ids(tmp_path: Path, run_ok: Helper) -> None:
     db = tmp_path / "shop.db"
     sqlite(db, PEOPLE, ROWS)
     project = make(tmp_path / "p", f"dsn: {db}\ntable: people\ncursor: id\nlookback: 2")
@@ -116,7 +113,7 @@ def test_numeric_lookback_rereads_ids(tmp_path: Path) -> None:
     ]
 
 
-def test_lookback_on_a_text_timestamp_cursor(tmp_path: Path) -> None:
+def test_lookback_on_a_text_timestamp_cursor(tmp_path: Path, run_ok: Helper) -> None:
     """SQLite keeps times as text: the lookback is subtracted as a time and written back in the
     watermark's own format, so the text comparison stays a time comparison."""
     db = tmp_path / "shop.db"
@@ -138,7 +135,9 @@ def test_lookback_on_a_text_timestamp_cursor(tmp_path: Path) -> None:
     assert bronze(project) == [(1, "ann"), (2, "bo"), (2, "bo"), (3, "cy"), (3, "cy"), (4, "di")]
 
 
-def test_lookback_on_a_text_cursor_that_is_no_time_is_a_clear_error(tmp_path: Path) -> None:
+def test_lookback_on_a_text_cursor_that_is_no_time_is_a_clear_error(
+    tmp_path: Path, run_ok: Helper
+) -> None:
     db = tmp_path / "shop.db"
     sqlite(
         db,
@@ -157,7 +156,7 @@ def test_lookback_on_a_text_cursor_that_is_no_time_is_a_clear_error(tmp_path: Pa
     assert tables.open_table(project.catalog.path("bronze.people")).version() == 0
 
 
-def test_first_run_includes_rows_with_a_null_cursor(tmp_path: Path) -> None:
+def test_first_run_includes_rows_with_a_null_cursor(tmp_path: Path, run_ok: Helper) -> None:
     db = tmp_path / "shop.db"
     sqlite(
         db,
@@ -170,7 +169,7 @@ def test_first_run_includes_rows_with_a_null_cursor(tmp_path: Path) -> None:
     assert bronze(project) == [(1, "ann"), (2, "bo"), (3, "cy")]
 
 
-def test_integer_cursor_that_looks_like_a_date(tmp_path: Path) -> None:
+def test_integer_cursor_that_looks_like_a_date(tmp_path: Path, run_ok: Helper) -> None:
     """A yyyymmdd integer key is a number, not a date: 20240105 > 20240101."""
     db = tmp_path / "shop.db"
     sqlite(
@@ -189,7 +188,7 @@ def test_integer_cursor_that_looks_like_a_date(tmp_path: Path) -> None:
 
 
 def test_relative_path_is_relative_to_the_project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_ok: Helper
 ) -> None:
     root = tmp_path / "p"
     sqlite(root / "data" / "shop.db", PEOPLE, ROWS)
