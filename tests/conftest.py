@@ -94,6 +94,9 @@ def versions() -> Callable[[Project], dict[str, int]]:
 
 Server = TypeVar("Server", PgServer, MySqlServer)
 
+PG_NEED = "the PostgreSQL tests need a PostgreSQL server"
+MYSQL_NEED = "the MySQL tests need a MariaDB server"
+
 
 def start_or_fail(server: Server, need: str) -> Server:
     """server.start(), or fail the test with `need` and the server's message (install hint, log
@@ -105,79 +108,77 @@ def start_or_fail(server: Server, need: str) -> Server:
         pytest.fail(f"{need}: {exc}", pytrace=False)
 
 
-PG_NEED = "the PostgreSQL tests need a PostgreSQL server"
-MYSQL_NEED = "the MySQL tests need a MariaDB server"
-
-
 def unique_db_name(test_name: str) -> str:
     """t_<test name, sanitised>_<8 hex>: unique, readable, within PostgreSQL's 63 bytes."""
     stem = re.sub(r"[^a-z0-9_]+", "_", test_name.lower()).strip("_")[:40]
     return f"t_{stem}_{uuid.uuid4().hex[:8]}"
 
 
+def serve(server: Server, need: str) -> Iterator[Server]:
+    """The started `server` for a fixture to yield, cleaned up afterwards."""
+    started = start_or_fail(server, need)
+    try:
+        yield started
+    finally:
+        started.cleanup()
+
+
+def fresh_database(server: PgServer | MySqlServer, test_name: str) -> Iterator[str]:
+    """The DSN of a new database on `server` named after the test, dropped afterwards."""
+    name = unique_db_name(test_name)
+    server.create_database(name)
+    yield server.dsn(name)
+    server.drop_database(name)
+
+
+def private_servers(
+    new: Callable[..., Server], where: Path, need: str
+) -> Iterator[Callable[..., Server]]:
+    """make(**kwargs) -> a started server of the test's own, `new(<where><n>, **kwargs)` (the
+    n-th made: where0, where1...); every one made is stopped and removed afterwards."""
+    servers: list[Server] = []
+
+    def make(**kwargs: Any) -> Server:
+        server = new(Path(f"{where}{len(servers)}"), **kwargs)
+        servers.append(server)
+        return start_or_fail(server, need)
+
+    yield make
+    for server in servers:
+        server.cleanup()
+
+
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     """A PostgreSQL server for the whole session (shared: never stop or kill it)."""
-    server = start_or_fail(PgServer(tmp_path_factory.mktemp("pg")), PG_NEED)
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from serve(PgServer(tmp_path_factory.mktemp("pg")), PG_NEED)
 
 
 @pytest.fixture
 def pg_db(pg: PgServer, request: pytest.FixtureRequest) -> Iterator[str]:
     """The DSN of a new database on `pg`, made for this test and dropped after it."""
-    name = unique_db_name(request.node.name)
-    pg.create_database(name)
-    yield pg.dsn(name)
-    pg.drop_database(name)
+    yield from fresh_database(pg, request.node.name)
 
 
 @pytest.fixture
 def make_pg(tmp_path: Path) -> Iterator[Callable[..., PgServer]]:
     """make_pg(**kwargs) -> a started PgServer of the test's own (stopped and removed after)."""
-    servers: list[PgServer] = []
-
-    def make(**kwargs: Any) -> PgServer:
-        server = PgServer(tmp_path / f"pg{len(servers)}", **kwargs)
-        servers.append(server)
-        return start_or_fail(server, PG_NEED)
-
-    yield make
-    for server in servers:
-        server.cleanup()
+    yield from private_servers(PgServer, tmp_path / "pg", PG_NEED)
 
 
 @pytest.fixture(scope="session")
 def mysql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MySqlServer]:
     """A MariaDB server for the whole session (shared: never stop or kill it)."""
-    server = start_or_fail(MySqlServer(tmp_path_factory.mktemp("mysql")), MYSQL_NEED)
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from serve(MySqlServer(tmp_path_factory.mktemp("mysql")), MYSQL_NEED)
 
 
 @pytest.fixture
 def my_db(mysql: MySqlServer, request: pytest.FixtureRequest) -> Iterator[str]:
     """The DSN of a new database on `mysql`, made for this test and dropped after it."""
-    name = unique_db_name(request.node.name)
-    mysql.create_database(name)
-    yield mysql.dsn(name)
-    mysql.drop_database(name)
+    yield from fresh_database(mysql, request.node.name)
 
 
 @pytest.fixture
-def make_mysql(tmp_path: Path) -> Iterator[Callable[[], MySqlServer]]:
+def make_mysql(tmp_path: Path) -> Iterator[Callable[..., MySqlServer]]:
     """make_mysql() -> a started MySqlServer of the test's own (stopped and removed after)."""
-    servers: list[MySqlServer] = []
-
-    def make() -> MySqlServer:
-        server = MySqlServer(tmp_path / f"my{len(servers)}")
-        servers.append(server)
-        return start_or_fail(server, MYSQL_NEED)
-
-    yield make
-    for server in servers:
-        server.cleanup()
+    yield from private_servers(MySqlServer, tmp_path / "my", MYSQL_NEED)
