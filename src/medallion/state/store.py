@@ -11,6 +11,7 @@ cache of it that is checked against the table version on every run.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -167,6 +168,19 @@ _STEP_END_COLUMNS = {
 }
 
 
+@functools.lru_cache(maxsize=8)
+def _step_update(columns: tuple[str, ...]) -> str:
+    """UPDATE run_steps SET those columns of one step (built once per set of columns)."""
+    import sqlglot.expressions as exp
+
+    update = exp.update(
+        "run_steps",
+        {c: exp.Placeholder() for c in columns},
+        where="run_id = ? AND step_no = ?",
+    )
+    return update.sql("sqlite")
+
+
 class StateStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -296,20 +310,13 @@ class StateStore:
     def end_step(self, run_id: str, step_no: int, **values: Any) -> None:
         """Record a step's end: its status and any of rows_*, delta_version, duration_s, error,
         details (a dict, stored as JSON)."""
-        import sqlglot.expressions as exp
-
         unknown = set(values) - _STEP_END_COLUMNS
         if unknown:
             raise ValueError(f"unknown step columns {unknown}")
         if isinstance(values.get("details"), dict | list):
             values["details"] = json.dumps(values["details"], default=str)
-        update = exp.update(
-            "run_steps",
-            {k: exp.Placeholder() for k in values},
-            where="run_id = ? AND step_no = ?",
-        )
         with self.connect() as con:
-            con.execute(update.sql("sqlite"), (*values.values(), run_id, step_no))
+            con.execute(_step_update(tuple(values)), (*values.values(), run_id, step_no))
 
     def add_skipped_step(
         self, run_id: str, step_no: int, step: str, layer: str, table: str, reason: str
