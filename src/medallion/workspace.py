@@ -124,7 +124,13 @@ class Workspace:
         """What attaching tables to an engine needs (medallion.engine.attach)."""
         from medallion.engine.attach import Lakehouse
 
-        return Lakehouse(self.catalog, self.models, frozenset(self.source_tables), self.policy)
+        return Lakehouse(
+            self.catalog,
+            lambda: self.models,
+            self.models_or_empty,
+            frozenset(self.source_tables),
+            self.policy,
+        )
 
     # -- what the project declares ----------------------------------------------------------------
 

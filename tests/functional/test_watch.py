@@ -254,6 +254,22 @@ def test_sigterm_during_a_run_lets_it_finish(make_project: Callable[..., Project
     assert project.query("select n, total from gold.g").to_pylist() == [{"n": 2, "total": 30}]
 
 
+def test_sigterm_while_an_incremental_model_writes_lets_the_run_finish(
+    make_project: Callable[..., Project],
+) -> None:
+    """One SIGTERM while silver.s (a merge model) streams into its table: the run finishes."""
+    root = make_project(CONFIG, MODELS, {"data/sales1.csv": FILE1}).root
+    proc = cli_watch(root, fault="mid-write:silver.s@term")
+    try:
+        event = next_event(proc)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert event["run"]["status"] == "success"
+    assert Project.load(root).query("select n from gold.g").to_pylist() == [{"n": 2}]
+
+
 def test_second_signal_cuts_the_run_short_and_the_next_run_completes_it(
     make_project: Callable[..., Project],
 ) -> None:

@@ -13,7 +13,7 @@ What this cannot protect: whoever can read the storage folder reads the Delta fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -61,12 +61,19 @@ class DenyAll:
 class Lakehouse:
     """What attaching needs to know about the project: where tables are, which models are
     views (their SQL and inputs) or scd2 (their quarantine lacks the history columns), which
-    tables are sources, and the read policy."""
+    tables are sources, and the read policy. The models are loaded when first needed
+    (`load_models` raises what a broken model file is; `some_models` gives none instead), so
+    reading stored tables by version works while a model file is being edited."""
 
     catalog: Catalog
-    models: Mapping[str, Model]
+    load_models: Callable[[], Mapping[str, Model]]
+    some_models: Callable[[], Mapping[str, Model]]
     sources: frozenset[str]
     policy: ReadPolicy = field(default_factory=AllowAll)
+
+    @property
+    def models(self) -> Mapping[str, Model]:
+        return self.load_models()
 
 
 def readable(engine: Engine, lh: Lakehouse, node: str, *, reader: str) -> None:
@@ -134,11 +141,12 @@ def _empty_quarantine_schema(lh: Lakehouse, node: str) -> pa.Schema | None:
 
 def base_tables(lh: Lakehouse, nodes: list[str]) -> list[str]:
     """The materialized tables behind `nodes`, looking through view models."""
+    models = lh.some_models()
     out: list[str] = []
     todo = list(nodes)
     while todo:
         node = todo.pop(0)
-        m = lh.models.get(node)
+        m = models.get(node)
         if m is not None and m.kind == "view":
             todo.extend(m.depends_on)
         elif node not in out:

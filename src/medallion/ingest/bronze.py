@@ -426,10 +426,6 @@ def _write_quarantine(
     ).version
 
 
-def describe_files(files: list[SourceFile]) -> str:
-    return ", ".join(f.rel for f in files)
-
-
 def _land(
     table_path: Path,
     stream: pa.RecordBatchReader,

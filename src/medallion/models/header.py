@@ -68,7 +68,7 @@ class ModelConfig(BaseModel):
 
     #: table: full rebuild, one atomic overwrite commit;
     #: view: not materialized, resolved at query time;
-    #: append / merge / scd2 / incremental_by_time: incremental (see medallion.runner.incremental)
+    #: append / merge / scd2 / incremental_by_time: incremental (see medallion.build.incremental)
     kind: ModelKind = "table"
     #: merge, scd2: the columns identifying a row
     unique_key: list[str] = Field(default_factory=list)

@@ -15,21 +15,12 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import psycopg
     import pyarrow as pa
     from psycopg import sql
-
-
-@dataclass
-class Published:
-    table: str
-    target_table: str
-    rows: int
-    mode: str
 
 
 def pg_type(t: pa.DataType) -> str:

@@ -10,7 +10,6 @@ NULL is a failure.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -481,7 +480,3 @@ def _age(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} hours"
     return f"{seconds / 86400:.1f} days"
-
-
-def sample_json(sample: list[dict[str, Any]]) -> str:
-    return json.dumps(sample, default=str)

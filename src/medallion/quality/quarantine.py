@@ -104,7 +104,9 @@ def rows(ws: Workspace, name: str, limit: int | None = None) -> pa.Table:
     engine = ws.new_engine()
     try:
         rel = _load(ws, engine, fqn)
-        return engine.reader(rel.limit(limit) if limit else rel).read_all()
+        if limit:
+            rel = engine.over(rel, select_star(SRC).limit(limit))
+        return engine.fetch(rel)
     finally:
         engine.close()
 

@@ -57,10 +57,13 @@ class RunLog:
         tb: TracebackType | None,
     ) -> None:
         if error is not None and self.result is None:
-            why = str(error) if isinstance(error, MedallionError) else None
-            self.state.end_run(
-                self.run_id, "failed", error=why or f"interrupted: {type(error).__name__}"
-            )
+            if isinstance(error, MedallionError):
+                why = str(error)
+            elif isinstance(error, Exception):
+                why = f"internal error: {type(error).__name__}: {error}"
+            else:  # Ctrl-C, SIGTERM, exit
+                why = f"interrupted: {type(error).__name__}"
+            self.state.end_run(self.run_id, "failed", error=why)
 
     def announce(self, plan: list[tuple[str, str]]) -> None:
         """The steps the run means to make: (node, step kind) pairs."""

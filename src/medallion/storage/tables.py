@@ -120,6 +120,7 @@ def write(
     description: str | None = None,
     configuration: dict[str, str] | None = None,
     predicate: exp.Expression | None = None,
+    crash_point: bool = True,
 ) -> WriteResult:
     """Stream `data` into the Delta table at `path` as one commit; returns the new version.
 
@@ -127,7 +128,9 @@ def write(
     (a tree, see `writer_sql`), only the rows matching it; `append` adds rows and merges new
     columns into the schema. `app_transaction` (app id, version) is recorded in the same commit,
     which is how exactly-once ingestion knows what a commit contains. `description` and
-    `configuration` (table properties) apply to a new table."""
+    `configuration` (table properties) apply to a new table. `crash_point`: the crash tests'
+    `mid-write:<table>` fault point fires after the first batch (False where the caller's
+    stream has its own)."""
     counter = RowCounter()
     props = commit_properties(run_id, metadata, app_transaction)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +139,7 @@ def write(
     table = f"{path.parent.name}.{path.name}"
     version = commit(
         path,
-        counter.wrap(data, lambda: fault_point(f"mid-write:{table}")),
+        counter.wrap(data, (lambda: fault_point(f"mid-write:{table}")) if crash_point else None),
         mode=mode,
         partition_by=partition_by,
         commit_properties=props,

@@ -106,6 +106,7 @@ class IncrementalBuild(Build):
             # rewritten files
             configuration=dict(TABLE_PROPERTIES),
             predicate=predicate,
+            crash_point=False,  # the routed stream has the model's (build/route.py)
         )
 
     def merge(
