@@ -51,14 +51,7 @@ def write_routed(
     model, engine, res = ctx.model, ctx.engine, ctx.result
     rel = ctx.delta_safe(rel)
     columns = engine.columns(rel)
-    missing = [c for c in model.config.partition_by if c not in columns]
-    if missing:
-        raise ExecutionError(
-            f"partition_by column {missing[0]!r} is not in the model's output",
-            file=model.path,
-            model=model.fqn,
-            hint=f"output columns: {', '.join(columns)}",
-        )
+    ctx.require_columns(model.config.partition_by, columns, "partition_by")
     router: Router | None = None
     counter = RowCounter()
     output_schema = None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medallion.engine import attach
+from medallion.errors import ExecutionError
 
 if TYPE_CHECKING:
     from medallion.engine.attach import Lakehouse
@@ -75,6 +76,18 @@ class StepContext:
         """Read the model's table as now written (what downstream steps read)."""
         if self.ws.catalog.exists(self.model.fqn):
             attach.table(self.engine, self.lakehouse, self.model.fqn)
+
+    def require_columns(self, wanted: list[str], columns: list[str], what: str) -> None:
+        """An ExecutionError naming the first of `wanted` (a `what` column: partition_by, scd2,
+        time_column) missing from the model's output `columns`."""
+        missing = [c for c in wanted if c not in columns]
+        if missing:
+            raise ExecutionError(
+                f"{what} column {missing[0]!r} is not in the model's output",
+                file=self.model.path,
+                model=self.model.fqn,
+                hint=f"output columns: {', '.join(columns)}",
+            )
 
     def nothing_written(self, note: str) -> None:
         res = self.result

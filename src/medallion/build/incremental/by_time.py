@@ -14,7 +14,6 @@ from medallion.build.incremental.commit import TABLE_PROPERTIES
 from medallion.build.incremental.scope import Scope, distinct, find_scope, replaces, restrict
 from medallion.build.route import write_routed
 from medallion.engine.base import SRC
-from medallion.errors import ExecutionError
 from medallion.storage import tables
 
 if TYPE_CHECKING:
@@ -68,18 +67,12 @@ class ByTimeBuild(IncrementalBuild):
 
         ctx = self.ctx
         kind: ByTimeKind = ctx.model.config.kind_config  # type: ignore[assignment]
-        model, engine = ctx.model, ctx.engine
+        engine = ctx.engine
         column = kind.time_column
         scope = find_scope(ctx, inc, [column], self.model_rel)
         rel = self.model_rel()
         columns = engine.columns(rel)
-        if column not in columns:
-            raise ExecutionError(
-                f"time_column {column!r} is not in the model's output",
-                model=model.fqn,
-                file=model.path,
-                hint=f"output columns: {', '.join(columns)}",
-            )
+        ctx.require_columns([column], columns, "time_column")
         if scope is None:
             write_routed(ctx, rel, lambda reader: self.commit(reader, "overwrite"), replaces(None))
             return

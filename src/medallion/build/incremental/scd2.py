@@ -51,14 +51,7 @@ class SCD2Build(IncrementalBuild):
                 hint="rename it; scd2 adds valid_from, valid_to and is_current",
             )
         self.tracked = kind.track or [c for c in columns if c not in keys]
-        missing = [c for c in [*self.tracked, *keys] if c not in columns]
-        if missing:
-            raise ExecutionError(
-                f"scd2 column {missing[0]!r} is not in the model's output",
-                model=model.fqn,
-                file=model.path,
-                hint=f"output columns: {', '.join(columns)}",
-            )
+        ctx.require_columns([*self.tracked, *keys], columns, "scd2")
         if scope is not None:
             rel = restrict(engine, rel, scope)
             ctx.result.details["touched"] = scope.rows
