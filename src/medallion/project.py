@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from medallion.quality.ledger import Verification
     from medallion.quality.quarantine import QuarantineTable, ReplayResult
     from medallion.runner.lock import WriterLock
-    from medallion.state.records import Reporter, RunResult
+    from medallion.state.records import Reporter, RunPlan, RunResult
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -167,10 +167,13 @@ class Project:
         command: str | None = None,
         reporter: Reporter | None = None,
         wait: float = 0.0,
+        yes: bool = False,
     ) -> RunResult:
         """Ingest sources and build models (all, or the selection), logging every step; then,
         if the run succeeded, publish what it built to the targets that publish after runs.
 
+        A changed model is rebuilt with what depends on it (see `plan`); unless `yes`, a rebuild
+        that would leave fewer than half of a table's rows fails its step, writing nothing.
         Holds the writer lock for the whole run (waiting up to `wait` seconds for it)."""
         from medallion.publish import publish
         from medallion.runner.execute import execute
@@ -190,10 +193,23 @@ class Project:
                 selection=selection,
                 reporter=reporter,
             ) as log:
-                execute(ws, plan, log)
+                execute(ws, plan, log, confirmed=yes)
                 if ws.config.publish and log.ok:
                     publish(ws, log, tables=plan.nodes, only_after_run=True)
                 return log.finish()
+
+    def plan(
+        self, select: list[str] | None = None, *, full_refresh: bool | list[str] = False
+    ) -> RunPlan:
+        """What `run` would do now, without doing it: per source its new input, per model
+        whether its table is up to date, gets new rows, or is rebuilt and why (a changed model
+        with its diff). Reads only the Delta logs and the landing folders."""
+        from medallion.runner.plan import plan_run
+        from medallion.runner.preview import preview
+
+        ws = self.workspace
+        ws.validate()
+        return preview(ws, plan_run(ws, select, full_refresh))
 
     def pending_input(self, select: list[str] | None = None) -> dict[str, int | None]:
         """Sources with new input (new files per file source; None: a database or REST source

@@ -99,11 +99,13 @@ def test_full_refresh_of_one_model_rebuilds_it_from_all_input(
     assert project.run(trigger="test").ok
     add_file(project, "orders2.csv", "id,amount,status\n3,30,new\n")
     assert project.run(trigger="test").ok
-    # the model now keeps only amounts >= 20: an ordinary run has nothing new to apply it to
+    # the model now keeps only amounts >= 20: the next run rebuilds it, as it changed
     (project.root / "models/silver/app.sql").write_text(
         APPEND.replace("from bronze.orders", "from bronze.orders where amount >= 20")
     )
     project = Project.load(project.root)
+    changed = project.run(trigger="test", yes=True).step("silver.app")
+    assert (changed.details["rebuild"], changed.details["mode"]) == ("model changed", "full")
     assert project.run(trigger="test").step("silver.app").note == "no new data upstream"
     before = versions(project)
 

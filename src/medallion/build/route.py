@@ -55,6 +55,24 @@ def write_routed(
     router: Router | None = None
     counter = RowCounter()
     output_schema = None
+    refused: list[ExecutionError] = []
+
+    def at_end() -> None:
+        # a rebuild the user did not confirm keeps at least half of the table: refused here,
+        # after the last row and before the writer commits, so nothing is written
+        kept, before = counter.rows, ctx.unconfirmed_rebuild_of
+        if before is not None and kept * 2 < before:
+            refused.append(
+                ExecutionError(
+                    f"not rebuilt: the rebuild would leave {kept} of the table's {before} rows"
+                    f" ({res.details.get('rebuild') or 'full refresh'}); nothing was written",
+                    model=model.fqn,
+                    file=model.path,
+                    hint="if that is what you want, run it again with --yes (-y)",
+                )
+            )
+            raise refused[0]
+
     try:
         # inside the try: the engine may run a small query whole when its reader is made
         if model.config.expectations:
@@ -71,10 +89,14 @@ def write_routed(
             output_schema = stream.schema  # the model's columns, for its quarantine table
         else:
             stream = engine.reader(rel)
-        version = write(counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}")))
+        version = write(
+            counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}"), at_end)
+        )
     except BaseException as e:  # Ctrl-C too: the routing thread stops before the engine closes
         if router is not None:
             router.discard()
+        if refused:
+            raise refused[0] from None
         if isinstance(e, MedallionError) or not isinstance(e, Exception):
             raise
         if router is not None and router.error is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from medallion.build.record import FINGERPRINT_KEY, model_change, record
 from medallion.build.route import QUARANTINE_UNWRITTEN, write_routed
 from medallion.build.step import Build
 from medallion.storage import changes, tables
@@ -14,23 +15,12 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from medallion.build.step import StepContext
-    from medallion.models.loader import Model
-
-SOURCE_HASH_KEY = "medallion.source_hash"
-
-
-def source_hash(model: Model) -> str:
-    """A fingerprint of the model file: a table is rebuilt when it changes."""
-    import hashlib
-
-    return hashlib.sha256(model.text.encode()).hexdigest()[:16]
-
 
 class TableBuild(Build):
     def build(self) -> None:
         ctx = self.ctx
         if not ctx.full_refresh and up_to_date(ctx):
-            ctx.nothing_written("up to date: no new data upstream and the model file is unchanged")
+            ctx.nothing_written("up to date: no new data upstream and the model is unchanged")
             return
         if ctx.model.language == "sql":
             rel = ctx.relation()
@@ -52,7 +42,7 @@ class TableBuild(Build):
             metadata={
                 "medallion.model": model.fqn,
                 changes.UPSTREAM_KEY: ctx.upstream,
-                SOURCE_HASH_KEY: source_hash(model),
+                **record(ctx),
             },
             description=model.config.description,
         ).version
@@ -60,10 +50,12 @@ class TableBuild(Build):
 
 def up_to_date(ctx: StepContext) -> bool:
     """Whether a `table` model's last build read exactly these input versions with this same
-    model file, so rebuilding would write the same rows again."""
+    model and upstream models, so rebuilding would write the same rows again."""
     model = ctx.model
     commit = changes.last_build(ctx.path)
-    if commit is None or commit.get(SOURCE_HASH_KEY) != source_hash(model):
+    if commit is None or commit.get(FINGERPRINT_KEY) is None:
+        return False
+    if model_change(commit, model, ctx.ws.models) is not None:
         return False
     raw = commit[changes.UPSTREAM_KEY]
     recorded = json.loads(raw) if isinstance(raw, str) else raw

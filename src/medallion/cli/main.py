@@ -163,6 +163,13 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the run result as JSON (--watch: one per line)."
 )
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Do not ask before rebuilding a changed model's table; a rebuild may then leave "
+    "fewer than half of its rows.",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -173,8 +180,14 @@ def run(
     interval: float,
     max_runs: int | None,
     as_json: bool,
+    yes: bool,
 ) -> None:
     """Ingest sources and build models in dependency order; log every step.
+
+    A changed model is rebuilt from all its input, with what depends on it (`medallion plan`
+    shows what and why before). A rebuild or full refresh that would leave fewer than half of a
+    table's rows is asked about on a terminal, and fails its step (writing nothing) in a
+    script, unless --yes.
 
     A failing step leaves its table at its previous version and skips what depends on it; the
     command then exits with status 1.
@@ -194,18 +207,40 @@ def run(
         return
     if max_runs is not None:
         raise click.UsageError("--max-runs goes with --watch")
+    refresh = True if "*" in full_refresh else list(full_refresh)
+    if not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty():
+        yes = _confirm_rebuilds(project, list(select) or None, refresh)
     reporter = None if as_json else progress.RunReporter(project)
     result = project.run(
         list(select) or None,
-        full_refresh=True if "*" in full_refresh else list(full_refresh),
+        full_refresh=refresh,
         trigger="cli",
         command=_command_line(),
         reporter=reporter,
         wait=wait,
+        yes=yes,
     )
     if as_json:
         render.print_json(render.run_result_dict(result))
     ctx.exit(0 if result.ok else 1)
+
+
+def _confirm_rebuilds(project: Any, select: list[str] | None, refresh: bool | list[str]) -> bool:
+    """On a terminal: the tables a run would rebuild whole (a changed model, a full refresh)
+    listed before it starts, and the user asked. True: confirmed (or nothing to confirm)."""
+    from medallion.cli import render
+
+    rebuilt = [
+        e
+        for e in project.plan(select, full_refresh=refresh).entries
+        if e.action in ("rebuild", "full refresh") and e.rows and e.why != "new data upstream"
+    ]
+    if not rebuilt:
+        return False
+    for e in rebuilt:
+        render.err().print(f"  {e.node}: {e.action}, {render.plan_reason(e)}", markup=False)
+    click.confirm("Rebuild these tables from their inputs?", abort=True, err=True)
+    return True
 
 
 def _watch(
@@ -246,6 +281,41 @@ def _watch(
             signal.signal(sig, handler)
     # stopped on request: the status of the last run (a watcher that ran nothing is fine)
     sys.exit(0 if not results or results[-1].ok else 1)
+
+
+@cli.command("plan", context_settings=CONTEXT)
+@click.option(
+    "--select", "-s", "select", multiple=True, help="Models/sources, as for run. Repeatable."
+)
+@click.option(
+    "--full-refresh",
+    "full_refresh",
+    multiple=True,
+    is_flag=False,
+    flag_value="*",
+    metavar="[NAME]",
+    help="As for run: show the plan of a full refresh.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.pass_context
+def plan_command(
+    ctx: click.Context, select: tuple[str, ...], full_refresh: tuple[str, ...], as_json: bool
+) -> None:
+    """Show what `medallion run` would do now, without doing it: per source the new files
+    waiting; per model `up to date`, `incremental` (new rows upstream), `rebuild` (the model, a
+    model it reads, or an input's columns changed; the model's diff is shown) or `refused` (a
+    change that would lose what only the table holds). Reads only the Delta logs and the
+    landing folders."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    result = project.plan(
+        list(select) or None, full_refresh=True if "*" in full_refresh else list(full_refresh)
+    )
+    if as_json:
+        render.print_json(result.to_dict())
+    else:
+        render.plan(result)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from medallion.build import StepContext, build
 from medallion.engine import attach
+from medallion.errors import ExecutionError
 from medallion.faults import fault_point
 from medallion.state.records import StepResult
 
@@ -26,10 +27,11 @@ if TYPE_CHECKING:
     from medallion.workspace import Workspace
 
 
-def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
+def execute(ws: Workspace, plan: Plan, log: RunLog, confirmed: bool = False) -> None:
     """Walk the plan: each step through the run's lifecycle, in order; a step whose upstream
     failed or was skipped is skipped; a table's checks right after its step; the singular
-    checks last."""
+    checks last. Unless `confirmed`, a rebuild that would leave fewer than half of a table's
+    rows fails its step instead of committing."""
     log.announce(plan.announced())
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
     written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
@@ -44,7 +46,9 @@ def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
             res = log.step(
                 step.node,
                 step.kind,
-                lambda res, step=step: _run_step(ws, engine, step, log.run_id, res, written),
+                lambda res, step=step: _run_step(
+                    ws, engine, step, log.run_id, res, written, confirmed
+                ),
             )
             if res.status == "failed":
                 checks_failed = any(c.failed for c in res.checks)
@@ -56,16 +60,38 @@ def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
 
 
 def _run_step(
-    ws: Workspace, engine: Engine, step: Step, run_id: str, res: StepResult, written: set[str]
+    ws: Workspace,
+    engine: Engine,
+    step: Step,
+    run_id: str,
+    res: StepResult,
+    written: set[str],
+    confirmed: bool,
 ) -> None:
     """One ingest, view or model step, then its table's checks (a failed check fails it)."""
     node = step.node
     if step.full_refresh:
         res.details["full_refresh"] = True
+    if step.why:
+        res.details["rebuild"] = step.why
+    if step.refused:
+        model = ws.models[node]
+        raise ExecutionError(
+            f"not rebuilt: {step.why}",
+            model=node,
+            file=model.path,
+            hint=f"undo the change, or rebuild it anyway: medallion run --select {model.name} "
+            "--full-refresh",
+        )
     if step.kind == "ingest":
         _ingest(ws, engine, node, run_id, step.full_refresh, res)
     else:
-        build(StepContext(ws, engine, ws.models[node], run_id, res, step.full_refresh))
+        ctx = StepContext(ws, engine, ws.models[node], run_id, res, step.full_refresh)
+        if step.full_refresh and step.rows and not confirmed:
+            ctx.unconfirmed_rebuild_of = step.rows
+        build(ctx)
+        if res.details.get("rebuild"):
+            res.note = "; ".join(filter(None, [f"rebuilt: {res.details['rebuild']}", res.note]))
     fault_point(f"after-commit:{node}")
     _checkpoint(ws, node, step.kind, run_id, res)
     if step.reset:
@@ -106,8 +132,6 @@ def run_table_checks(
             return
 
     if not ws.catalog.exists(node) and node not in ws.models:
-        from medallion.errors import ExecutionError
-
         raise ExecutionError(
             f"{node} has not been built yet", hint="medallion run --select +" + node
         )

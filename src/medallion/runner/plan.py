@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from medallion.runner.stale import Inputs, State, assess
+
 if TYPE_CHECKING:
     from medallion.models.checks import SingularCheck
     from medallion.workspace import Workspace
@@ -22,6 +24,14 @@ class Step:
     full_refresh: bool = False
     #: a `medallion reset` to clear once the step succeeds
     reset: bool = False
+    #: why the step rebuilds its table (a changed model, upstream or input schema), or why
+    #: the change cannot be applied (see `refused`)
+    why: str | None = None
+    #: the change would lose what only the table holds: the step fails, nothing is written
+    refused: bool = False
+    #: rows in the table before the step (a rebuild that would keep fewer than half of them
+    #: needs confirmation)
+    rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,8 @@ class Plan:
     singular: list[SingularCheck] = field(default_factory=list)
     #: the selection as given (None: everything)
     select: list[str] | None = None
+    #: what each selected model's table needs (medallion.runner.stale), by node
+    states: dict[str, State] = field(default_factory=dict)
 
     @property
     def nodes(self) -> list[str]:
@@ -63,8 +75,25 @@ def plan_run(
     refresh |= resets
     chosen = set(nodes)
     singular = [c for c in ws.checks.singular if not select or all(t in chosen for t in c.tables)]
-    steps = [Step(n, step_kind(ws, n), n in refresh, n in resets) for n in nodes]
-    return Plan(steps, singular, select)
+    inputs = Inputs(ws)
+    states: dict[str, State] = {}
+    steps = []
+    for n in nodes:
+        kind = step_kind(ws, n)
+        step = Step(n, kind, n in refresh, n in resets)
+        if kind == "model":
+            state = states[n] = assess(ws, ws.models[n], inputs, n in refresh)
+            step = Step(
+                n,
+                kind,
+                step.full_refresh or state.forced,
+                step.reset,
+                why=state.why if state.forced or state.action == "refused" else None,
+                refused=state.action == "refused",
+                rows=state.rows,
+            )
+        steps.append(step)
+    return Plan(steps, singular, select, states)
 
 
 def plan_test(ws: Workspace, select: list[str] | None = None) -> Plan:

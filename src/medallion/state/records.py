@@ -120,6 +120,48 @@ class RunResult:
         }
 
 
+@dataclass
+class PlanEntry:
+    """One step of `medallion plan`: what the run would do to a table, and why."""
+
+    node: str
+    #: ingest | model | view
+    kind: str
+    #: sources: new input | up to date | may have new rows | full refresh;
+    #: models: build | rebuild | incremental | up to date | refused
+    action: str
+    why: str | None = None
+    #: the model's definition as built and as it is now, a unified diff (a changed model)
+    diff: str | None = None
+    #: a file source's new files
+    new_files: int | None = None
+    #: rows an incremental model's inputs gained (as the Delta log counts them)
+    new_rows: int | None = None
+    #: rows in the table now
+    rows: int | None = None
+    #: changes to the table come from these upstream steps of the same run
+    after: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunPlan:
+    """What `medallion run` would do now (`medallion plan`), step by step in run order."""
+
+    entries: list[PlanEntry]
+    select: list[str] | None = None
+
+    @property
+    def changes(self) -> list[PlanEntry]:
+        """The steps that would write something."""
+        return [e for e in self.entries if e.action not in ("up to date", "view")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"select": self.select, "steps": [e.to_dict() for e in self.entries]}
+
+
 class Reporter(Protocol):
     """Listens to a run as it happens (the CLI's live progress, an event stream)."""
 

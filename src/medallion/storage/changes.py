@@ -41,6 +41,8 @@ class Changes:
     cdc: list[FileRef] = field(default_factory=list)
     #: a removed file is gone from disk (vacuumed): what was removed is no longer knowable
     removed_lost: bool = False
+    #: rows of the added files, from their statistics in the log (None: a file has none)
+    added_rows: int | None = 0
 
     @property
     def rewritten(self) -> bool:
@@ -69,6 +71,7 @@ def changes(path: Path, since: int, until: int) -> Changes:
         adds: list[FileRef] = []
         removes: list[FileRef] = []
         cdcs: list[FileRef] = []
+        rows: int | None = 0
         with open(commit, encoding="utf-8") as fh:
             for line in fh:
                 if not line.strip():
@@ -78,11 +81,15 @@ def changes(path: Path, since: int, until: int) -> Changes:
                     a = action.get(kind)
                     if a is not None and (kind == "cdc" or a.get("dataChange", True)):
                         bucket.append((a["path"], a.get("partitionValues") or {}))
+                        if kind == "add":
+                            rows = _plus(rows, _num_records(a))
         if cdcs:
             result.cdc.extend(cdcs)
+            result.added_rows = None  # the feed's rows are not counted in the log
         else:
             result.added.extend(adds)
             removed.extend(removes)
+            result.added_rows = _plus(result.added_rows, rows)
     # files added then removed within the range: their rows were new when added (kept while on
     # disk: a superset is fine for key- and period-based consumers); gone from disk: unknowable
     gone = [(p, pv) for p, pv in result.added if not (path / unquote(p)).exists()]
@@ -93,6 +100,18 @@ def changes(path: Path, since: int, until: int) -> Changes:
     result.removed = on_disk
     result.removed_lost = bool(gone) or len(on_disk) != len(removed)
     return result
+
+
+def _num_records(add: dict[str, Any]) -> int | None:
+    stats = add.get("stats")
+    if not stats:
+        return None
+    n = json.loads(stats).get("numRecords")
+    return int(n) if n is not None else None
+
+
+def _plus(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
 
 
 def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:

@@ -52,9 +52,12 @@ class RowCounter:
     def __init__(self) -> None:
         self.rows = 0
 
-    def wrap(self, reader: pa.RecordBatchReader, after_first: Any = None) -> pa.RecordBatchReader:
+    def wrap(
+        self, reader: pa.RecordBatchReader, after_first: Any = None, at_end: Any = None
+    ) -> pa.RecordBatchReader:
         """Count rows as they pass; `after_first()` is called once the first batch is handed
-        over (a fault-injection point for crash tests)."""
+        over (a fault-injection point for crash tests), `at_end()` once the last one was, before
+        the writer commits (it may raise to stop the commit)."""
         import pyarrow as pa
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -65,6 +68,8 @@ class RowCounter:
                 if hook is not None:
                     hook()
                     hook = None
+            if at_end is not None:
+                at_end()
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
@@ -166,6 +171,25 @@ def commit_properties(
         custom_metadata=custom,
         app_transactions=[Transaction(*app_transaction)] if app_transaction else None,
     )
+
+
+def record_only(
+    path: Path,
+    run_id: str,
+    metadata: dict[str, Any],
+    app_transaction: tuple[str, int] | None = None,
+) -> int:
+    """A commit that changes no row and records `metadata` (what a build read and which model
+    built it) — for a build whose recomputed rows all equal the table's. Returns the version."""
+    dt = open_table(path)
+    dt.create_write_transaction(
+        [],
+        mode="append",
+        schema=dt.schema(),
+        partition_by=dt.metadata().partition_columns or None,
+        commit_properties=commit_properties(run_id, metadata, app_transaction),
+    )
+    return dt.version() + 1
 
 
 def writer_sql(tree: exp.Expression) -> str:

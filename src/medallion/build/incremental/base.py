@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from medallion.build.incremental.commit import TABLE_PROPERTIES
 from medallion.build.incremental.increment import Increment
+from medallion.build.record import column_types, record, schema_change
 from medallion.build.step import Build
 from medallion.errors import ExecutionError
 from medallion.storage import changes, tables
@@ -41,6 +42,8 @@ class IncrementalBuild(Build):
     def build(self) -> None:
         ctx = self.ctx
         res = ctx.result
+        if not ctx.full_refresh:
+            self.check_inputs()
         inc = Increment(ctx)
         res.details["mode"] = "full" if inc.full else "incremental"
         if inc.nothing_new:
@@ -63,10 +66,40 @@ class IncrementalBuild(Build):
             "medallion.model": ctx.model.fqn,
             "medallion.kind": ctx.model.config.kind,
             changes.UPSTREAM_KEY: dict(inc.current),
+            **record(ctx),
         }
         txn_id = app_id("model", ctx.model.fqn)
         self.txn = (txn_id, (tables.transaction_version(ctx.path, txn_id) or 0) + 1)
         self.build_increment(inc)
+        if res.delta_version is None and tables.is_delta_table(ctx.path):
+            # the new rows changed nothing (a merge of equal rows): the record of what was read
+            # is committed alone, so the next run does not merge them again
+            tables.record_only(ctx.path, ctx.run_id, self.metadata, self.txn)
+
+    def check_inputs(self) -> None:
+        """An input that lost a column or changed a column's type since the last build (an
+        upstream model rebuilt earlier in this run): rebuilt from all input, as merging new
+        rows would leave the old ones built from the old columns. scd2 refuses instead: its
+        history is not in its inputs."""
+        ctx = self.ctx
+        commit = changes.last_build(ctx.path)
+        if commit is None:
+            return
+        now = {t: ctx.engine.schema_of(t) for t in ctx.upstream}
+        why = schema_change(commit, {t: column_types(s) for t, s in now.items() if s is not None})
+        if why is None:
+            return
+        if ctx.model.kind == "scd2" and tables.info(ctx.path).rows:
+            raise ExecutionError(
+                f"not rebuilt: {why}; rebuilding an scd2 table from its inputs replaces the "
+                "history it keeps with one version per key",
+                model=ctx.model.fqn,
+                file=ctx.model.path,
+                hint="undo the change, or rebuild it anyway: medallion run --select "
+                f"{ctx.model.name} --full-refresh",
+            )
+        ctx.full_refresh = True
+        ctx.result.details["rebuild"] = why
 
     def build_increment(self, inc: Increment) -> None:
         raise NotImplementedError

@@ -13,6 +13,8 @@ from __future__ import annotations
 from medallion.cli.render.checks import quarantines, replayed, verification, verification_dict
 from medallion.cli.render.console import err, out, print_json, print_rows
 from medallion.cli.render.errors import error
+from medallion.cli.render.plan import describe as plan_reason
+from medallion.cli.render.plan import plan
 from medallion.cli.render.project import (
     compiled,
     demo_summary,
@@ -38,6 +40,8 @@ __all__ = [
     "maintenance",
     "no_data_yet",
     "out",
+    "plan",
+    "plan_reason",
     "print_json",
     "print_rows",
     "quarantines",

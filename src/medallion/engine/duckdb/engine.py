@@ -244,6 +244,8 @@ class DuckDBEngine(Session):
         self._side: Session | None = None
         #: fqn -> row count of the attached version (from the Delta log, not a scan)
         self.rows: dict[str, int] = {}
+        #: each attached table's schema, as its Delta log has it
+        self.schemas: dict[str, pa.Schema] = {}
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -287,6 +289,10 @@ class DuckDBEngine(Session):
         """Rows of the attached version of `fqn` (from the Delta log, not a scan)."""
         return self.rows.get(fqn, 0)
 
+    def schema_of(self, fqn: str) -> pa.Schema | None:
+        """The Delta schema of the attached table `fqn` (None: not attached)."""
+        return self.schemas.get(fqn)
+
     def attached_versions(self) -> dict[str, int | None]:
         """Every attached table and its version."""
         return {fqn: version for fqn, (_, version) in self.attached.items()}
@@ -322,6 +328,7 @@ class DuckDBEngine(Session):
         self._table_names[fqn] = names
         self.attached[fqn] = (body, snap.version)
         self.rows[fqn] = snap.rows
+        self.schemas[fqn] = snap.schema
         return snap.version
 
     def attach_empty(self, fqn: str, schema: pa.Schema) -> None:
@@ -333,6 +340,7 @@ class DuckDBEngine(Session):
         self._point(fqn, body)
         self.attached[fqn] = (body, None)
         self.rows[fqn] = 0
+        self.schemas[fqn] = schema
 
     def _point(self, fqn: str, body: str) -> None:
         layer, name = fqn.split(".", 1)

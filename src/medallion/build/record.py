@@ -1,0 +1,105 @@
+"""What a model's commit records about the model version and the inputs that built it, beside
+the input versions (`medallion.upstream`), so that the table itself says whether it still equals
+its model (read back by `medallion plan` and the run: medallion.runner.stale).
+
+- `medallion.fingerprint` / `medallion.definition`: the model's fingerprint and the text it was
+  taken of (a changed model shows as a diff against it);
+- `medallion.inputs`: the fingerprint of every model it reads (directly or through views): a
+  changed upstream model means this table was built from rows the upstream no longer makes;
+- `medallion.input_schemas`: each stored input's columns and types (as Arrow prints them): a
+  removed or retyped input column is a change the model may not bind to, or reads differently.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from medallion.models.fingerprint import definition, fingerprint
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from medallion.build.step import StepContext
+    from medallion.models.loader import Model
+
+FINGERPRINT_KEY = "medallion.fingerprint"
+DEFINITION_KEY = "medallion.definition"
+INPUTS_KEY = "medallion.inputs"
+SCHEMAS_KEY = "medallion.input_schemas"
+
+
+def model_inputs(models: dict[str, Model], model: Model) -> dict[str, str]:
+    """The fingerprint of each model `model` reads, directly or through views (sources have
+    none: what they hold is data, and new data is not a change of model)."""
+    found: dict[str, str] = {}
+    todo = list(model.depends_on)
+    while todo:
+        dep = todo.pop(0)
+        if dep in found or dep not in models:
+            continue
+        found[dep] = fingerprint(models[dep])
+        if models[dep].kind == "view":
+            todo.extend(models[dep].depends_on)
+    return found
+
+
+def column_types(schema: pa.Schema) -> dict[str, str]:
+    return {f.name: str(f.type) for f in schema}
+
+
+def record(ctx: StepContext) -> dict[str, Any]:
+    """The commit metadata describing the model version and its inputs (after attach_inputs)."""
+    model = ctx.model
+    schemas = {}
+    for table in ctx.upstream:
+        schema = ctx.engine.schema_of(table)
+        if schema is not None:
+            schemas[table] = column_types(schema)
+    return {
+        FINGERPRINT_KEY: fingerprint(model),
+        DEFINITION_KEY: definition(model),
+        INPUTS_KEY: model_inputs(ctx.ws.models, model),
+        SCHEMAS_KEY: schemas,
+    }
+
+
+def recorded(commit: dict[str, Any], key: str) -> Any:
+    """A recorded value of a commit's info (delta-rs hands nested values back as JSON text)."""
+    value = commit.get(key)
+    if isinstance(value, str) and key != FINGERPRINT_KEY and key != DEFINITION_KEY:
+        return json.loads(value)
+    return value
+
+
+def model_change(commit: dict[str, Any], model: Model, models: dict[str, Model]) -> str | None:
+    """Why the table built by `commit` no longer equals `model` (None: it does): the model
+    changed, or a model it reads changed. A table built before fingerprints were recorded is
+    taken as built by its current model."""
+    built_by = commit.get(FINGERPRINT_KEY)
+    if built_by is None:
+        return None
+    if built_by != fingerprint(model):
+        return "model changed"
+    before = recorded(commit, INPUTS_KEY) or {}
+    for dep, fp in model_inputs(models, model).items():
+        if before.get(dep) not in (None, fp):
+            return f"upstream {dep} changed"
+    return None
+
+
+def schema_change(commit: dict[str, Any], now: dict[str, dict[str, str] | None]) -> str | None:
+    """A column of an input the build read that is gone, or has another type, in `now` (each
+    input's current column types; None: not stored). An added column is no change: rows built
+    before could not have read it, and a rebuild would read it as NULL for them too."""
+    before: dict[str, dict[str, str]] = recorded(commit, SCHEMAS_KEY) or {}
+    for table, columns in before.items():
+        current = now.get(table)
+        if current is None:
+            continue
+        for column, type_ in columns.items():
+            if column not in current:
+                return f"schema of input changed: {table}.{column} was removed"
+            if current[column] != type_:
+                return f"schema of input changed: {table}.{column} is {current[column]}, was {type_}"
+    return None

@@ -1,0 +1,73 @@
+"""`medallion plan`: a run's plan told step by step, without running it.
+
+Sources: the new files waiting in the landing folder (database and REST sources can only say
+they may have new rows). Models: what their table needs (medallion.runner.stale), and which
+upstream steps of the same run will hand them new rows — an up-to-date model downstream of a
+source with new files is rebuilt or gets new rows once that source is ingested.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from medallion.runner.pending import pending_input
+from medallion.state.records import PlanEntry, RunPlan
+
+if TYPE_CHECKING:
+    from medallion.runner.plan import Plan
+    from medallion.workspace import Workspace
+
+
+def preview(ws: Workspace, plan: Plan) -> RunPlan:
+    pending = pending_input(ws, plan.select) if plan.steps else {}
+    writes: set[str] = set()  # nodes whose step would change their table (or may)
+    entries: list[PlanEntry] = []
+    for step in plan.steps:
+        after = [n for n in _upstream(ws, step.node) if n in writes]
+        if step.kind == "ingest":
+            name = step.node.split(".", 1)[1]
+            entry = PlanEntry(step.node, "ingest", "up to date")
+            if step.full_refresh:
+                entry.action = "full refresh"
+            elif name in pending:
+                new = pending[name]
+                entry.new_files = new
+                entry.action = "new input" if new is not None else "may have new rows"
+                entry.why = f"{new} new files" if new is not None else "checked when it runs"
+        elif step.kind == "view":
+            entry = PlanEntry(step.node, "view", "view", after=after)
+        else:
+            state = plan.states[step.node]
+            entry = PlanEntry(
+                step.node,
+                "model",
+                state.action,
+                state.why,
+                diff=state.diff,
+                new_rows=state.new_rows,
+                rows=state.rows,
+                after=after,
+            )
+            if state.action == "up to date" and after:
+                incremental = ws.models[step.node].config.incremental
+                entry.action = "incremental" if incremental else "rebuild"
+                entry.why = "new data upstream"
+        if entry.action not in ("up to date", "refused"):
+            writes.add(step.node)
+        entries.append(entry)
+    return RunPlan(entries, plan.select)
+
+
+def _upstream(ws: Workspace, node: str) -> list[str]:
+    """The nodes `node` reads, looking through views (a view's own inputs are what change)."""
+    graph = ws.graph
+    found: list[str] = []
+    todo = list(graph.up.get(node, []))
+    while todo:
+        dep = todo.pop(0)
+        if dep in found:
+            continue
+        found.append(dep)
+        if dep in ws.models and ws.models[dep].kind == "view":
+            todo.extend(graph.up.get(dep, []))
+    return found
