@@ -37,7 +37,7 @@ def model(check: str) -> str:
 
 def rerun(project: Project, data: str) -> Any:
     (project.root / "data/a.csv").write_text(data)
-    return project.run(full_refresh=True)
+    return project.run(full_refresh=True, yes=True)
 
 
 def anomaly(result: Any, node: str = "silver.x") -> tuple[str, float | None, str]:
