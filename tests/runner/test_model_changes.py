@@ -191,7 +191,10 @@ def test_a_merge_reading_a_changed_model_incrementally_merges_its_rows_again(
 def test_a_removed_column_fails_the_model_that_reads_it_instead_of_writing_nulls(
     make_project: Callable[..., Project], versions: Callable[[Project], dict[str, int]]
 ) -> None:
-    downstream = "/* ---\nkind: merge\nunique_key: id\nincremental_inputs: [silver.m]\n--- */\nselect id, customer from silver.m\n"
+    downstream = (
+        "/* ---\nkind: merge\nunique_key: id\nincremental_inputs: [silver.m]\n--- */\n"
+        "select id, customer from silver.m\n"
+    )
     project = make_project(
         CONFIG,
         {"silver/m.sql": model("merge"), "gold/g.sql": downstream},

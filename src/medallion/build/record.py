@@ -101,5 +101,6 @@ def schema_change(commit: dict[str, Any], now: dict[str, dict[str, str] | None])
             if column not in current:
                 return f"schema of input changed: {table}.{column} was removed"
             if current[column] != type_:
-                return f"schema of input changed: {table}.{column} is {current[column]}, was {type_}"
+                now_type = current[column]
+                return f"schema of input changed: {table}.{column} is {now_type}, was {type_}"
     return None

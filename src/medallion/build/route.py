@@ -89,9 +89,7 @@ def write_routed(
             output_schema = stream.schema  # the model's columns, for its quarantine table
         else:
             stream = engine.reader(rel)
-        version = write(
-            counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}"), at_end)
-        )
+        version = write(counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}"), at_end))
     except BaseException as e:  # Ctrl-C too: the routing thread stops before the engine closes
         if router is not None:
             router.discard()

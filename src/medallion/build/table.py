@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from medallion.build.step import StepContext
 
+
 class TableBuild(Build):
     def build(self) -> None:
         ctx = self.ctx

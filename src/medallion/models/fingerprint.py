@@ -24,7 +24,9 @@ _NOT_SEMANTIC = {"description", "columns", "tags", "checks"}
 def definition(model: Model) -> str:
     """The model as the text its fingerprint is taken of (shown as a diff when it changes)."""
     config = model.config.model_dump(mode="json", exclude=_NOT_SEMANTIC, exclude_defaults=True)
-    header = [f"{key}: {json.dumps(value, sort_keys=True)}" for key, value in sorted(config.items())]
+    header = [
+        f"{key}: {json.dumps(value, sort_keys=True)}" for key, value in sorted(config.items())
+    ]
     if not any(line.startswith("kind:") for line in header):
         header.insert(0, f"kind: {json.dumps(model.config.kind)}")
     return "\n".join([*header, "", _query(model)]) + "\n"
