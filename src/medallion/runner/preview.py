@@ -33,7 +33,11 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
                 new = pending[name]
                 entry.new_files = new
                 entry.action = "new input" if new is not None else "may have new rows"
-                entry.why = f"{new} new files" if new is not None else "checked when it runs"
+                entry.why = (
+                    f"{new} new file{'s' if new != 1 else ''}"
+                    if new is not None
+                    else "checked when it runs"
+                )
         elif step.kind == "view":
             entry = PlanEntry(step.node, "view", "view", after=after)
         else:
