@@ -210,6 +210,9 @@ def run(
     refresh = True if "*" in full_refresh else list(full_refresh)
     if not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty():
         yes = _confirm_rebuilds(project, list(select) or None, refresh)
+        if yes is None:
+            render.err().print("Nothing was run (`medallion plan` shows what a run would do).")
+            ctx.exit(1)
     reporter = None if as_json else progress.RunReporter(project)
     result = project.run(
         list(select) or None,
@@ -225,9 +228,12 @@ def run(
     ctx.exit(0 if result.ok else 1)
 
 
-def _confirm_rebuilds(project: Any, select: list[str] | None, refresh: bool | list[str]) -> bool:
+def _confirm_rebuilds(
+    project: Any, select: list[str] | None, refresh: bool | list[str]
+) -> bool | None:
     """On a terminal: the tables a run would rebuild whole (a changed model, a full refresh)
-    listed before it starts, and the user asked. True: confirmed (or nothing to confirm)."""
+    listed before it starts, and the user asked. True: confirmed; False: nothing to confirm;
+    None: declined."""
     from medallion.cli import render
 
     rebuilt = [
@@ -239,8 +245,7 @@ def _confirm_rebuilds(project: Any, select: list[str] | None, refresh: bool | li
         return False
     for e in rebuilt:
         render.err().print(f"  {e.node}: {e.action}, {render.plan_reason(e)}", markup=False)
-    click.confirm("Rebuild these tables from their inputs?", abort=True, err=True)
-    return True
+    return True if click.confirm("Rebuild these tables from their inputs?", err=True) else None
 
 
 def _watch(

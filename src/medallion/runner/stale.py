@@ -34,7 +34,7 @@ from medallion.build.record import (
 )
 from medallion.engine import attach
 from medallion.models.fingerprint import definition
-from medallion.storage import changes, tables
+from medallion.storage import changes, snapshot, tables
 
 if TYPE_CHECKING:
     from medallion.models.loader import Model
@@ -76,8 +76,8 @@ class Inputs:
             if not tables.is_delta_table(path):
                 self._seen[fqn] = None
             else:
-                info = tables.info(path)
-                self._seen[fqn] = (info.version, column_types(tables.schema(path)), info.rows)
+                snap = snapshot.snapshot(path)  # one read of the log: version, rows, schema
+                self._seen[fqn] = (snap.version, column_types(snap.schema), snap.rows)
         return self._seen[fqn]
 
     def columns(self, fqn: str) -> dict[str, str] | None:

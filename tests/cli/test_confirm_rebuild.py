@@ -1,0 +1,76 @@
+"""On a terminal, `medallion run` lists the tables it would rebuild whole (a changed model) and
+asks first; answering no changes nothing."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import write_project
+
+CONFIG = "name: ask\nsources:\n  orders: {path: data/orders*.csv}\n"
+MODEL = "/* ---\nkind: merge\nunique_key: id\n--- */\nselect id, amount from bronze.orders\n"
+DATA = "id,amount\n1,10\n2,20\n3,30\n"
+
+
+def on_terminal(root: Path, answer: str) -> tuple[int, str]:
+    """`medallion run` with a terminal as stdin, stdout and stderr; `answer` typed at the
+    prompt. Returns (exit status, everything it printed)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medallion", "run"],
+        cwd=root,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    os.close(follower)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"[y/N]" in seen:
+                os.write(leader, answer.encode() + b"\r")
+                answered = True
+        elif proc.poll() is not None:
+            break
+    status = proc.wait(timeout=60)
+    os.close(leader)
+    return status, seen.decode(errors="replace")
+
+
+def test_a_rebuild_is_asked_for_on_a_terminal(tmp_path: Path) -> None:
+    from medallion.project import Project
+
+    root = write_project(
+        tmp_path / "p", CONFIG, {"silver/m.sql": MODEL}, {"data/orders1.csv": DATA}
+    )
+    assert Project.load(root).run(trigger="test").ok
+    (root / "models/silver/m.sql").write_text(
+        MODEL.replace("from bronze.orders", "from bronze.orders where id = 1")
+    )
+
+    status, printed = on_terminal(root, "n")
+    assert status == 1, printed
+    assert "silver.m: rebuild, model changed (the table has 3 rows)" in printed
+    assert "Nothing was run" in printed
+    assert Project.load(root).query("select count(*) as n from silver.m").to_pylist() == [{"n": 3}]
+
+    status, printed = on_terminal(root, "y")
+    assert status == 0, printed
+    assert Project.load(root).query("select count(*) as n from silver.m").to_pylist() == [{"n": 1}]
