@@ -314,3 +314,41 @@ def test_plan_text_and_json(make_project: Callable[..., Project]) -> None:
     assert "+" in steps["gold.g"]["diff"] and "amount * 3" in steps["gold.g"]["diff"]
     # planning wrote nothing
     assert cli("plan", "--json", cwd=project.root).stdout == json.dumps(as_json, indent=2) + "\n"
+
+
+def test_a_table_reading_a_changed_view_is_rebuilt(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    view = "/* ---\nkind: view\n--- */\nselect id, amount from bronze.orders\n"
+    gold = "select count(*) as n, sum(amount) as total from silver.v\n"
+    project = make_project(
+        CONFIG, {"silver/v.sql": view, "gold/g.sql": gold}, {"data/orders1.csv": DAY1}
+    )
+    assert project.run(trigger="test").ok
+    project = edit(project, "silver/v.sql", "from bronze.orders", "from bronze.orders where id > 1")
+
+    entries = {e.node: e for e in project.plan().entries}
+    assert (entries["gold.g"].action, entries["gold.g"].why) == (
+        "rebuild",
+        "upstream silver.v changed",
+    )
+    assert project.run(trigger="test", yes=True).ok
+    assert project.query("select n, total from gold.g").to_pylist() == [{"n": 2, "total": 65}]
+
+
+def test_an_edited_python_model_is_rebuilt_but_not_for_a_comment(
+    make_project: Callable[..., Project],
+) -> None:
+    python = (
+        '"""---\ndepends_on: [bronze.orders]\n---"""\n\n\ndef model(ctx):\n'
+        '    return ctx.sql("select id, amount from bronze.orders where amount > 0")\n'
+    )
+    project = make_project(CONFIG, {"silver/p.py": python}, {"data/orders1.csv": DAY1})
+    assert project.run(trigger="test").ok
+    project = edit(project, "silver/p.py", "def model(ctx):", "# a comment\ndef model(ctx):")
+    assert {e.node: e.action for e in project.plan().entries}["silver.p"] == "up to date"
+    project = edit(project, "silver/p.py", "amount > 0", "amount > 20")
+    planned = {e.node: e for e in project.plan().entries}["silver.p"]
+    assert (planned.action, planned.why) == ("rebuild", "model changed")
+    assert project.run(trigger="test", yes=True).ok
+    assert project.query("select count(*) as n from silver.p").to_pylist() == [{"n": 2}]
