@@ -19,6 +19,22 @@ from medallion import __version__
 from medallion.cli.common import CONTEXT, _command_line, _project
 from medallion.cli.quarantine import quarantine
 
+#: `run` and `plan`: --full-refresh alone (every selected node) or with names (repeatable)
+_full_refresh_option = click.option(
+    "--full-refresh",
+    "full_refresh",
+    multiple=True,
+    is_flag=False,
+    flag_value="*",
+    metavar="[NAME]",
+    help="Rebuild from all input: alone, every selected source (re-ingest every file) and model; "
+    "with a NAME, that source or model (repeatable).",
+)
+
+
+def _refresh(full_refresh: tuple[str, ...]) -> bool | list[str]:
+    return True if "*" in full_refresh else list(full_refresh)
+
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "--version", "-V", prog_name="medallion")
@@ -124,16 +140,7 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     help="Models/sources to run: NAME, +NAME (with upstream), NAME+ (with downstream), "
     "layer:LAYER. Repeatable.",
 )
-@click.option(
-    "--full-refresh",
-    "full_refresh",
-    multiple=True,
-    is_flag=False,
-    flag_value="*",
-    metavar="[NAME]",
-    help="Rebuild from all input: alone, every selected source (re-ingest every file) and model; "
-    "with a NAME, that source or model (repeatable).",
-)
+@_full_refresh_option
 @click.option(
     "--wait",
     type=click.FloatRange(min=0),
@@ -207,7 +214,7 @@ def run(
         return
     if max_runs is not None:
         raise click.UsageError("--max-runs goes with --watch")
-    refresh = True if "*" in full_refresh else list(full_refresh)
+    refresh = _refresh(full_refresh)
     if not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty():
         yes = _confirm_rebuilds(project, list(select) or None, refresh)
         if yes is None:
@@ -292,15 +299,7 @@ def _watch(
 @click.option(
     "--select", "-s", "select", multiple=True, help="Models/sources, as for run. Repeatable."
 )
-@click.option(
-    "--full-refresh",
-    "full_refresh",
-    multiple=True,
-    is_flag=False,
-    flag_value="*",
-    metavar="[NAME]",
-    help="As for run: show the plan of a full refresh.",
-)
+@_full_refresh_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.pass_context
 def plan_command(
@@ -314,9 +313,7 @@ def plan_command(
     from medallion.cli import render
 
     project = _project(ctx)
-    result = project.plan(
-        list(select) or None, full_refresh=True if "*" in full_refresh else list(full_refresh)
-    )
+    result = project.plan(list(select) or None, full_refresh=_refresh(full_refresh))
     if as_json:
         render.print_json(result.to_dict())
     else:
