@@ -65,11 +65,9 @@ def record(ctx: StepContext) -> dict[str, Any]:
 
 
 def recorded(commit: dict[str, Any], key: str) -> Any:
-    """A recorded value of a commit's info (delta-rs hands nested values back as JSON text)."""
+    """A mapping recorded in a commit's info (written as JSON text: tables.jsonable)."""
     value = commit.get(key)
-    if isinstance(value, str) and key != FINGERPRINT_KEY and key != DEFINITION_KEY:
-        return json.loads(value)
-    return value
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def model_change(commit: dict[str, Any], model: Model, models: dict[str, Model]) -> str | None:
