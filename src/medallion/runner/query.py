@@ -28,8 +28,16 @@ def query_reader(
     ws: Workspace, sql: str, as_of: int | str | datetime | None = None
 ) -> pa.RecordBatchReader:
     """The query's result as a stream; the engine closes once the stream is consumed."""
-    from medallion.models.sql import is_read_only, parse_select, resolve_refs
+    from medallion.models.sql import is_read_only, parse_select, resolve_refs, statement_kinds
 
+    writes = [kind for kind in statement_kinds(sql) if kind != "SELECT"]
+    if writes:  # said as what it is, before DuckDB's parser calls it a syntax error
+        raise QueryError(
+            "medallion query is read-only: it runs SELECT, DESCRIBE and SUMMARIZE, "
+            f"not {writes[0]}",
+            hint="tables change through their models and sources (`medallion run`); "
+            "`medallion restore` undoes a version; `query --output FILE` writes rows to a file",
+        )
     looked_at = _LOOKED_AT.fullmatch(sql)
     checked = sql
     if looked_at is not None:
