@@ -88,6 +88,10 @@ def _closing_reader(reader: pa.RecordBatchReader, engine: Engine) -> pa.RecordBa
     def batches():
         try:
             yield from reader
+        except Exception as e:
+            # an error while the rows stream (a cast that fails on row 200,000, error()) comes
+            # out of DuckDB's Arrow stream as a bare OSError: it is the query's, not a file's
+            raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
         finally:
             engine.close()
 
