@@ -40,6 +40,8 @@ def _steps_table(steps: list[dict[str, Any]]):
         "version",
         "time",
         right=("#", "read", "written", "quarantined", "version", "time"),
+        whole=("step", "status"),
+        drop=("read", "time", "quarantined", "#", "version", "written"),
     )
     for s in steps:
         t.add_row(
@@ -93,7 +95,16 @@ def status(
 
 
 def _checkpoints_table(rows: list[dict[str, Any]]):
-    t = _table("table", "reads", "checkpoint", "at version", "set by run", "updated")
+    t = _table(
+        "table",
+        "reads",
+        "checkpoint",
+        "at version",
+        "set by run",
+        "updated",
+        whole=("at version", "set by run", "updated"),
+        drop=("set by run", "updated", "at version"),
+    )
     for r in rows:
         t.add_row(
             r["node"],
@@ -138,6 +149,9 @@ def history(rows: list[dict[str, Any]]) -> None:
         "rows written",
         "command",
         right=("duration", "steps", "failed", "rows written"),
+        whole=("run", "started", "status"),
+        wrap=("command",),
+        drop=("trigger", "failed", "steps", "duration", "command", "started"),
     )
     for r in rows:
         duration = None

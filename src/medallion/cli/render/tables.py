@@ -31,6 +31,8 @@ def tables(rows: list[TableRow]) -> None:
         "size",
         "partitioned by",
         right=("rows", "version", "size"),
+        whole=("last written",),
+        drop=("partitioned by", "last written", "size", "layer", "kind"),
     )
     for r in rows:
         t.add_row(
@@ -56,6 +58,8 @@ def table_history(table: str, versions: list[dict[str, Any]]) -> None:
         "rows added",
         "rows removed",
         right=("version", "rows added", "rows removed"),
+        whole=("written", "run"),
+        drop=("mode", "operation", "run", "rows removed"),
     )
     for v in versions:
         t.add_row(
