@@ -32,6 +32,13 @@ from medallion.cli.quarantine import quarantine
     help="Project folder (or any folder inside it).",
 )
 @click.option("--no-color", is_flag=True, help="Plain output (also: NO_COLOR=1).")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    expose_value=False,
+    callback=lambda ctx, param, value: _log_file(value),
+    help="Append progress and errors to FILE instead of showing progress on stderr.",
+)
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path, no_color: bool) -> None:
     """medallion: a local-first lakehouse. Sources land in bronze, SQL models build silver and
@@ -648,6 +655,24 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
 # -- options every command takes -----------------------------------------------------------------
 
 
+def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:  # before any console exists: they are made when first printed to
+        os.environ["NO_COLOR"] = "1"
+
+
+def _log_file(path: Path | None) -> None:
+    if path is None:
+        return
+    from medallion.cli.render.console import log_to
+
+    try:
+        log_to(path)
+    except OSError as e:
+        raise click.BadParameter(
+            f"cannot write {path}: {e.strerror}", param_hint="--log-file"
+        ) from None
+
+
 def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     def store(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
         if value is not None:
@@ -658,12 +683,34 @@ def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], None]
 
 def _add_common_options(group: click.Group) -> None:
     """`-p DIR` on every command too (`medallion run -p shop`, as well as `medallion -p shop
-    run`), and `--wait` on the commands that take the writer lock (run has its own)."""
+    run`), `--no-color` too, `--log-file` on the commands that make runs, and `--wait` on the
+    commands that take the writer lock (run has its own)."""
     writers = {"restore", "optimize", "vacuum", "replay"}
+    logged = writers | {"run", "test", "publish", "demo"}
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
             _add_common_options(command)
             continue
+        command.params.append(
+            click.Option(
+                ["--no-color"],
+                is_flag=True,
+                expose_value=False,
+                callback=_no_color,
+                help="Plain output, no escape codes (also: NO_COLOR=1).",
+            )
+        )
+        if name in logged:
+            command.params.append(
+                click.Option(
+                    ["--log-file"],
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    expose_value=False,
+                    callback=lambda ctx, param, value: _log_file(value),
+                    help="Append progress and errors to FILE instead of showing progress on "
+                    "stderr (the summary stays on stdout).",
+                )
+            )
         if name in ("init", "demo"):  # they make a project folder: DIRECTORY says where
             continue
         command.params.append(

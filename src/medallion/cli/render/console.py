@@ -1,9 +1,15 @@
-"""The shared console: the two rich consoles (data on stdout, the rest on stderr), the
-formatting of numbers, sizes, durations and times, JSON, and aligned rows."""
+"""The shared consoles and the formatting every other module uses: numbers, sizes, durations,
+times, JSON, and tables (Grid).
+
+Where output goes: data and a command's result (a run's summary) on stdout, so that
+`medallion run > run.log` keeps what happened; progress and messages on stderr, or in the file
+of `--log-file` (`log()`), errors on stderr in any case. `NO_COLOR` (or `--no-color`, or
+TERM=dumb) leaves no escape code anywhere: no colour, no bold, no live spinner."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,32 +22,58 @@ if TYPE_CHECKING:
 
 _out: Console | None = None
 _err: Console | None = None
+_log: Console | None = None
+
+
+def plain() -> bool:
+    """No escape codes: NO_COLOR set to anything (no-color.org), or a dumb terminal."""
+    return bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+
+
+def _console(stream: Any, is_tty: bool, **kwargs: Any) -> Console:
+    from rich.console import Console
+
+    return Console(
+        file=stream,
+        highlight=False,
+        emoji=False,  # a value such as 'a:x:b' is data, not an emoji code
+        soft_wrap=False,
+        # piped output is never cut to 80 columns: scripts and files get whole rows
+        width=None if is_tty else 100_000,
+        # rich drops colours for NO_COLOR but keeps bold and dim: no styles at all instead
+        color_system=None if plain() else "auto",
+        **kwargs,
+    )
 
 
 def out() -> Console:
     global _out
     if _out is None:
-        from rich.console import Console
-
-        # Piped output is never cut to 80 columns: scripts and files get whole rows.
-        width = None if sys.stdout.isatty() else 100_000
-        # emoji=False: a value such as 'a:x:b' is data, not an emoji code
-        _out = Console(highlight=False, soft_wrap=False, width=width, emoji=False)
+        _out = _console(sys.stdout, sys.stdout.isatty())
     return _out
 
 
 def err() -> Console:
     global _err
     if _err is None:
-        from rich.console import Console
-
-        _err = Console(
-            stderr=True,
-            highlight=False,
-            emoji=False,
-            width=None if sys.stderr.isatty() else 100_000,
-        )
+        _err = _console(sys.stderr, sys.stderr.isatty())
     return _err
+
+
+def log() -> Console:
+    """Where progress goes: the `--log-file` if one was given, else stderr."""
+    return _log or err()
+
+
+def log_to(path: Path) -> None:
+    """Send progress to `path` (appended; plain text, whole lines) from now on."""
+    global _log
+    stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
+    _log = _console(stream, False)  # not a terminal: rich writes no escape codes to it
+
+
+def logging_to_file() -> bool:
+    return _log is not None
 
 
 def _table(
