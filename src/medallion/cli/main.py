@@ -740,10 +740,22 @@ _add_common_options(cli)
 # -- entry point ---------------------------------------------------------------------------------
 
 
+def _interrupted() -> None:
+    """Ctrl-C: a run has said what it committed (progress); any other command changed nothing
+    that it had not finished."""
+    from medallion.cli import progress
+
+    if not progress.interruption_reported():
+        click.echo("interrupted (Ctrl-C)", err=True)
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: one readable message and a non-zero exit for every known error."""
     from medallion.errors import MedallionError
+    from medallion.faults import watch_interrupts
 
+    watch_interrupts()  # Ctrl-C reaches the threads that stream rows into a table
     try:
         return cli.main(args=argv, prog_name="medallion", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -751,7 +763,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:
+        # click turns Ctrl-C into Abort; a question answered "no" is one too
+        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+            _interrupted()
         click.echo("aborted", err=True)
         sys.exit(130)
     except MedallionError as e:
@@ -760,8 +775,7 @@ def main(argv: list[str] | None = None) -> Any:
         render.error(e)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        click.echo("\ninterrupted; committed tables are intact", err=True)
-        sys.exit(130)
+        _interrupted()
     except BrokenPipeError:
         # `medallion query ... | head`: the reader went away; not an error
         sys.stderr.close()

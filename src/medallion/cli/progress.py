@@ -67,9 +67,12 @@ class RunReporter:
                 self._status.update(text)
 
     def step_finished(self, r: StepResult) -> None:
-        mark = {"success": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}[
-            r.status
-        ]
+        mark = {
+            "success": "[green]✓[/]",
+            "failed": "[red]✗[/]",
+            "skipped": "[yellow]-[/]",
+            "interrupted": "[yellow]![/]",
+        }[r.status]
         detail = ""
         if r.status == "success":
             parts = []
@@ -86,6 +89,8 @@ class RunReporter:
             detail = ", ".join(parts)
         elif r.status == "skipped":
             detail = f"[yellow]skipped[/]: {_escape(r.error or '')}"
+        elif r.status == "interrupted":
+            detail = "[yellow]interrupted[/]"
         else:
             detail = "[red]failed[/]"
         self.console.print(
@@ -102,6 +107,9 @@ class RunReporter:
         if self._status is not None:
             self._status.stop()
             self._status = None
+        if result.status == "interrupted":
+            self._interrupted(result)
+            return
         failed = [s for s in result.steps if s.status == "failed"]
         lines: list[str] = []  # markup
         for s in failed:
@@ -125,6 +133,55 @@ class RunReporter:
             f"failed, {skipped} skipped; {written:,} rows written{extra}"
         )
         _summary(lines)
+
+    def _interrupted(self, result: RunResult) -> None:
+        """What a run stopped by Ctrl-C leaves: what it committed, where it stopped (did that
+        step commit? the Delta log says: its last commit carries the run id), and that the
+        next run carries on from there."""
+        global _reported_interruption
+        _reported_interruption = True
+        committed = [s for s in result.steps if s.delta_version is not None]
+        cut = next((s for s in result.steps if s.status == "interrupted"), None)
+        lines = [f"\n[yellow]{self.verb} {result.run_id} interrupted[/] (Ctrl-C)"]
+        if cut is not None:
+            lines.append(
+                f"  stopped in step {cut.step_no} of {self.total}, {cut.step} {cut.node}: "
+                + _escape(self._left(cut.node, result.run_id))
+            )
+        if committed:
+            tables = ", ".join(f"{s.node} v{s.delta_version}" for s in committed)
+            lines.append(f"  committed before that: {_escape(tables)}")
+        else:
+            lines.append("  nothing was committed before that")
+        again = "medallion run" if self.verb == "run" else f"medallion {self.verb}"
+        lines.append(
+            f"  `{again}` carries on from there: what was committed is not done again "
+            "(recorded as interrupted: `medallion history`)"
+        )
+        _summary(lines)
+
+    def _left(self, node: str, run_id: str) -> str:
+        """What the interrupted step left of its table."""
+        from medallion.errors import MedallionError
+
+        try:
+            _, versions = self.project.table_history(node, 1)
+        except MedallionError:  # no such table (a view, a table never built)
+            return "nothing of it was committed"
+        if not versions:
+            return "nothing of it was committed"
+        last = versions[0]
+        if last.get("run_id") == run_id:
+            return f"its commit v{last['version']} was made, its checks did not run"
+        return f"nothing of it was committed; the table stays at v{last['version']}"
+
+
+_reported_interruption = False
+
+
+def interruption_reported() -> bool:
+    """Whether a run's interruption was explained already (the entry point need not)."""
+    return _reported_interruption
 
 
 def _summary(lines: list[str]) -> None:

@@ -57,9 +57,13 @@ class RowCounter:
         over (a fault-injection point for crash tests)."""
         import pyarrow as pa
 
+        from medallion.faults import raise_if_interrupted
+
         def batches() -> Iterator[pa.RecordBatch]:
             hook = after_first
             for batch in reader:
+                # Ctrl-C stops the write here, on the writer's thread: nothing is committed
+                raise_if_interrupted()
                 self.rows += batch.num_rows
                 yield batch
                 if hook is not None:

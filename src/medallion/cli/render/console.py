@@ -147,6 +147,7 @@ def _status(status: str) -> str:
         "skipped": "yellow",
         "running": "cyan",
         "aborted": "red",
+        "interrupted": "yellow",
     }.get(status, "white")
     return f"[{colour}]{status}[/]"
 
