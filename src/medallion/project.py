@@ -224,6 +224,7 @@ class Project:
             command=command or "test",
             selection=selection,
             reporter=reporter,
+            kind="test",
         ) as log:
             execute_test(ws, plan, log)
             return log.finish("{n} check step(s) failed: {nodes}")
@@ -252,7 +253,9 @@ class Project:
         command = f"quarantine replay {name}"
         with (
             self.writer(command),
-            RunLog(self.state, trigger="replay", command=command, selection=name) as log,
+            RunLog(
+                self.state, trigger="replay", command=command, selection=name, kind="replay"
+            ) as log,
         ):
             result = quarantine.replay(self.workspace, name, log.run_id)
             log.finish()
@@ -349,7 +352,11 @@ class Project:
                 hint="add publish: {warehouse: {type: postgres, dsn: ..., tables: [gold.*]}}",
             )
         with RunLog(
-            self.state, trigger="publish", command=command or "publish", reporter=reporter
+            self.state,
+            trigger="publish",
+            command=command or "publish",
+            reporter=reporter,
+            kind="publish",
         ) as log:
             publish(self.workspace, log, targets=targets, tables=tables, force=force)
             return log.finish("{n} table(s) not published")
@@ -452,8 +459,10 @@ class Project:
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.steps(run_id)
 
-    def last_run(self) -> dict[str, Any] | None:
-        runs = self.state.runs(1)
+    def last_run(self, kind: str | None = None) -> dict[str, Any] | None:
+        """The latest run; with `kind`, the latest of that kind ("run": ingest and build,
+        "test", "publish", ...)."""
+        runs = self.state.runs(1, kind)
         return runs[0] if runs else None
 
     def compile(

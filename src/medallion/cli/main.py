@@ -382,20 +382,29 @@ def validate(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """The last run and its steps: status, rows, Delta versions, durations, errors."""
+    """The last run and its steps (status, rows, Delta versions, durations, errors) and its
+    checks; the last `medallion test` and its checks apart, so a test does not hide the run."""
     from medallion.cli import render
 
     project = _project(ctx)
-    run_ = project.last_run()
+    run_ = project.last_run("run")
     steps = project.steps(run_["run_id"]) if run_ else []
     checks = project.check_results(run_["run_id"]) if run_ else []
+    test_ = project.last_run("test")
+    test_checks = project.check_results(test_["run_id"]) if test_ else []
     checkpoints = project.checkpoints()
     if as_json:
         render.print_json(
-            {"run": run_, "steps": steps, "checks": checks, "checkpoints": checkpoints}
+            {
+                "run": run_,
+                "steps": steps,
+                "checks": checks,
+                "test": {"run": test_, "checks": test_checks} if test_ else None,
+                "checkpoints": checkpoints,
+            }
         )
     else:
-        render.status(project, run_, steps, checks, checkpoints)
+        render.status(project, run_, steps, checks, checkpoints, test_, test_checks)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -47,14 +47,19 @@ class RunLog:
         command: str,
         selection: str | None = None,
         reporter: Reporter | None = None,
+        kind: str = "run",
     ) -> None:
+        """`kind` says what the run does (run, test, publish, replay, restore, optimize,
+        vacuum): `status` shows the last build run and the last test run apart."""
         self.state = state
         self.reporter: Reporter = reporter or SilentReporter()
         self.run_id = new_run_id()
         self.steps: list[StepResult] = []
         self.result: RunResult | None = None
         self._started = time.perf_counter()
-        state.start_run(self.run_id, trigger=trigger, command=command, selection=selection)
+        state.start_run(
+            self.run_id, trigger=trigger, command=command, selection=selection, kind=kind
+        )
 
     def __enter__(self) -> RunLog:
         return self

@@ -140,6 +140,17 @@ _MIGRATIONS: list[str] = [
     );
     DELETE FROM ingest_cache;
     """,
+    # 5 -> 6: what a run did, so that `status` tells the last build from the last test; runs
+    # recorded before say it by their trigger, or by their steps (a test run's are `test`)
+    """
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';
+    UPDATE runs SET kind = CASE
+        WHEN trigger IN ('publish', 'replay', 'restore', 'optimize', 'vacuum') THEN trigger
+        WHEN EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = runs.run_id AND s.step = 'test')
+            OR command = 'test' OR command LIKE 'medallion test%' THEN 'test'
+        ELSE 'run' END;
+    CREATE INDEX runs_kind ON runs(kind, started_at);
+    """,
 ]
 
 
@@ -265,13 +276,32 @@ class StateStore:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, *, trigger: str, command: str, selection: str | None) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        trigger: str,
+        command: str,
+        selection: str | None,
+        kind: str = "run",
+    ) -> None:
+        """Record a run starting. `kind`: what it does — run (ingest and build), test, publish,
+        replay, restore, optimize, vacuum."""
         with self.connect() as con:
             self._abort_dead_runs(con)
             con.execute(
                 "INSERT INTO runs (run_id, started_at, status, trigger, command, selection,"
-                " pid, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
-                (run_id, utcnow(), trigger, command, selection, os.getpid(), socket.gethostname()),
+                " pid, host, kind) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    utcnow(),
+                    trigger,
+                    command,
+                    selection,
+                    os.getpid(),
+                    socket.gethostname(),
+                    kind,
+                ),
             )
 
     def end_run(self, run_id: str, status: str, error: str | None = None) -> None:
@@ -328,11 +358,14 @@ class StateStore:
                 (run_id, step_no, step, layer, table, utcnow(), reason),
             )
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
+        """The latest runs, newest first; with `kind`, only runs of that kind (see start_run)."""
         with self.connect() as con:
             self._abort_dead_runs(con)
             rows = con.execute(
-                "SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", (limit,)
+                "SELECT * FROM runs WHERE ? IS NULL OR kind = ?"
+                " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                (kind, kind, limit),
             ).fetchall()
         return [dict(r) for r in rows]
 
