@@ -207,6 +207,64 @@ def interval_text(months: int, days: int, nanoseconds: int) -> str:
     return " ".join(parts)
 
 
+#: how the OS, SQLite and delta-rs say a file may not be written (EACCES, EPERM, EROFS)
+_PERMISSION = re.compile(
+    r"permission denied|read-only file system|operation not permitted|readonly database"
+    r"|os error (13|30|1)\b",
+    re.IGNORECASE,
+)
+
+
+def permission_problem(error: BaseException | str) -> str | None:
+    """Why `error` is a folder this user may not write ('permission denied', 'read-only file
+    system'), or None when it is something else."""
+    import errno
+
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (error.strerror or "permission denied").lower()
+    m = _PERMISSION.search(str(error))
+    if m is None:
+        return None
+    said = m.group(0).lower()
+    return {
+        "os error 13": "permission denied",
+        "os error 30": "read-only file system",
+        "os error 1": "operation not permitted",
+        "readonly database": "read-only database",
+    }.get(said, said)
+
+
+def unwritable(
+    kind: type[MedallionError],
+    what: str,
+    folder: str | Path,
+    setting: str,
+    why: str,
+    verb: str = "write",
+) -> MedallionError:
+    """One message for a folder medallion must write (or read) and may not (its permissions, a
+    read-only mount): what could not be written, where, why, and the two ways out. `setting`
+    is the key of medallion.yml that moves the folder (storage, state)."""
+    shown = display_path(str(folder))
+    able, mode = ("writable", "u+w") if verb == "write" else ("readable", "u+r")
+    return kind(
+        f"cannot {verb} {what}: {shown} is not {able} for this user ({why})",
+        key=setting,
+        hint=f"make {shown} {able} for the user running medallion (e.g. chmod -R {mode} "
+        f"{shown}), or set `{setting}:` in medallion.yml to a folder you may {verb}",
+    )
+
+
+#: a line of a Rust backtrace ("  12: start_thread", "     at ./nptl/...") or its heading
+_BACKTRACE_LINE = re.compile(r"^\s*(\d+: |at |Stack backtrace:)")
+
+
+def without_backtrace(text: str) -> str:
+    """An error's text without the Rust backtrace delta-rs may append to it."""
+    kept = [line for line in text.splitlines() if not _BACKTRACE_LINE.match(line)]
+    return "\n".join(kept).strip()
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an error's text: engines' errors repeat context over several lines,
     the first one says what is wrong."""

@@ -47,7 +47,7 @@ class TableRow:
 
     name: str
     layer: str
-    kind: str  # source | table | view | quarantine
+    kind: str  # source | table | view | quarantine | unreadable (description: why)
     rows: int | None
     version: int | None
     last_written: datetime | None
@@ -179,6 +179,7 @@ class Project:
 
         ws = self.workspace
         ws.validate()  # a broken project fails before taking the lock
+        ws.catalog.check_writable()  # so does a storage folder this user may not write
         # one state-database connection for all of the run's bookkeeping
         with self.writer(command or "run", wait), ws.state.session():
             plan = plan_run(ws, select, full_refresh)
@@ -411,7 +412,8 @@ class Project:
             layer, name = fqn.split(".", 1)
             try:
                 info = tables.info(ws.catalog.path(fqn))
-            except StorageError:
+            except StorageError as e:  # listed, with why it cannot be read: never hidden
+                rows.append(TableRow(name, layer, "unreadable", None, None, None, None, [], str(e)))
                 continue
             if is_quarantine(fqn):
                 kind = "quarantine"

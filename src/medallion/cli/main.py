@@ -793,13 +793,16 @@ def main(argv: list[str] | None = None) -> Any:
         # a folder that cannot be created or written (a read-only place, a missing parent):
         # the user's environment, not a bug
         from medallion.cli import render
-        from medallion.errors import MedallionError
+        from medallion.errors import MedallionError, permission_problem
 
         where = f"{e.filename}: " if e.filename else ""
+        denied = permission_problem(e) is not None
         render.error(
             MedallionError(
                 f"{where}{e.strerror or e}",
-                hint="check that the folder exists and that you may write to it",
+                hint="make it writable for the user running medallion"
+                if denied
+                else "check that the folder exists and that you may write to it",
             )
         )
         sys.exit(1)

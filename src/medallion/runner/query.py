@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from medallion.engine import attach
-from medallion.errors import AccessDeniedError, QueryError, first_line
+from medallion.errors import AccessDeniedError, QueryError, StorageError, first_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -59,7 +59,7 @@ def query_reader(
         for ref in refs:
             attach.readable(engine, lh, ref, reader="query")
         return _closing_reader(engine.reader(engine.relation(sql)), engine)
-    except (QueryError, AccessDeniedError):
+    except (QueryError, AccessDeniedError, StorageError):  # said well already (a damaged table)
         engine.close()
         raise
     except Exception as e:
