@@ -58,13 +58,34 @@ def query_reader(
             attach.as_of(engine, lh, refs, as_of)
         for ref in refs:
             attach.readable(engine, lh, ref, reader="query")
-        return _closing_reader(engine.reader(engine.relation(sql)), engine)
+        confined = not ws.config.query.outside_files
+        if confined:
+            attach.confine(engine)
+        try:
+            rel = engine.relation(sql)
+        except Exception as e:
+            if confined and "Permission Error" in str(e):
+                raise _outside(e) from None
+            raise
+        return _closing_reader(engine.reader(rel), engine)
     except (QueryError, AccessDeniedError, StorageError):  # said well already (a damaged table)
         engine.close()
         raise
     except Exception as e:
         engine.close()
         raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
+
+
+def _outside(e: Exception) -> QueryError:
+    """The query reads a file (or URL) outside the lakehouse in a project that confines it."""
+    m = re.search(r'Cannot access \w+ "([^"]*)"', str(e))
+    what = m.group(1) if m else "files"
+    return QueryError(
+        f"queries of this project read its tables only (query.outside_files: false), not {what}",
+        key="query.outside_files",
+        hint="land the file through a source (sources: in medallion.yml) and query its table; "
+        "`query: {outside_files: true}` in medallion.yml lets queries read any file",
+    )
 
 
 def _select_all(name: str) -> str:
