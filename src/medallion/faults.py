@@ -62,7 +62,12 @@ def watch_interrupts() -> None:
     read, write = os.pipe()
     os.set_blocking(read, False)
     os.set_blocking(write, False)
-    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    try:
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    except ValueError:  # not the main thread (an embedding caller): Ctrl-C is theirs to handle
+        os.close(read)
+        os.close(write)
+        return
     _wakeup = read
 
 
