@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from medallion.cli.render.console import _json_default, _numeric, _rel, err, print_rows
 
@@ -64,10 +64,9 @@ def _write(reader: pa.RecordBatchReader, fmt: str, sink: Any) -> int:
                 rows += batch.num_rows
     else:  # json: one array of objects, a row per line
         with contextlib.ExitStack() as stack:
+            fh: TextIO = sys.stdout
             if isinstance(sink, Path):
                 fh = stack.enter_context(open(sink, "w", encoding="utf-8"))
-            else:
-                fh = sys.stdout
             fh.write("[")
             for batch in reader:
                 for row in batch.to_pylist():
