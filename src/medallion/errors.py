@@ -146,6 +146,125 @@ def display_path(path: str) -> str:
         return path
 
 
+def display_value(value: object) -> str:
+    """A data value in a message, written as SQL writes it: 6586.39, 'text' (quoted, so that
+    'NULL' and NULL differ), NULL, true, 2024-01-01, 2024-01-01 10:00:00, 3 days 01:00:00,
+    [1, 2], {'a': 1}. Messages show values users know from their SQL and files, never Python's
+    reprs (Decimal('6586.39'), datetime.date(2024, 1, 1), None)."""
+    import math
+    from datetime import date, datetime, time, timedelta
+    from decimal import Decimal
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return repr(value) if math.isfinite(value) else ("-" if value < 0 else "") + "Infinity"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return interval_text(0, value.days, (value.seconds * 10**6 + value.microseconds) * 1000)
+    if isinstance(value, bytes | bytearray):
+        return "'" + "".join(f"\\x{b:02x}" for b in value) + "'"
+    if all(hasattr(value, f) for f in ("months", "days", "nanoseconds")):  # an Arrow interval
+        return interval_text(value.months, value.days, value.nanoseconds)  # type: ignore[attr-defined]
+    if isinstance(value, dict):
+        items = ", ".join(f"{display_value(str(k))}: {display_value(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(display_value(v) for v in value) + "]"
+    return str(value)
+
+
+def interval_text(months: int, days: int, nanoseconds: int) -> str:
+    """An interval as DuckDB prints one: `1 year 2 months 3 days 01:00:00.5` (`00:00:00` when
+    empty). Arrow has no text form of intervals (a CSV writer cannot cast one)."""
+    parts = []
+    years = int(months / 12)  # towards zero, as DuckDB: -14 months is -1 year -2 months
+    months -= years * 12
+    for n, unit in ((years, "year"), (months, "month"), (days, "day")):
+        if n:
+            parts.append(f"{n} {unit}{'s' if abs(n) != 1 else ''}")
+    if nanoseconds or not parts:
+        sign = "-" if nanoseconds < 0 else ""
+        micros, _ = divmod(abs(nanoseconds), 1000)
+        seconds, frac = divmod(micros, 10**6)
+        minutes, secs = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        clock = f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}"
+        if frac:
+            clock += f".{frac:06d}".rstrip("0")
+        parts.append(clock)
+    return " ".join(parts)
+
+
+#: how the OS, SQLite and delta-rs say a file may not be written (EACCES, EPERM, EROFS)
+_PERMISSION = re.compile(
+    r"permission denied|read-only file system|operation not permitted|readonly database"
+    r"|os error (13|30|1)\b",
+    re.IGNORECASE,
+)
+
+
+def permission_problem(error: BaseException | str) -> str | None:
+    """Why `error` is a folder this user may not write ('permission denied', 'read-only file
+    system'), or None when it is something else."""
+    import errno
+
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (error.strerror or "permission denied").lower()
+    m = _PERMISSION.search(str(error))
+    if m is None:
+        return None
+    said = m.group(0).lower()
+    return {
+        "os error 13": "permission denied",
+        "os error 30": "read-only file system",
+        "os error 1": "operation not permitted",
+        "readonly database": "read-only database",
+    }.get(said, said)
+
+
+def unwritable(
+    kind: type[MedallionError],
+    what: str,
+    folder: str | Path,
+    setting: str,
+    why: str,
+    verb: str = "write",
+) -> MedallionError:
+    """One message for a folder medallion must write (or read) and may not (its permissions, a
+    read-only mount): what could not be written, where, why, and the two ways out. `setting`
+    is the key of medallion.yml that moves the folder (storage, state)."""
+    shown = display_path(str(folder))
+    able, mode = ("writable", "u+w") if verb == "write" else ("readable", "u+r")
+    return kind(
+        f"cannot {verb} {what}: {shown} is not {able} for this user ({why})",
+        key=setting,
+        hint=f"make {shown} {able} for the user running medallion (e.g. chmod -R {mode} "
+        f"{shown}), or set `{setting}:` in medallion.yml to a folder you may {verb}",
+    )
+
+
+#: a line of a Rust backtrace ("  12: start_thread", "     at ./nptl/...") or its heading
+_BACKTRACE_LINE = re.compile(r"^\s*(\d+: |at |Stack backtrace:)")
+
+
+def without_backtrace(text: str) -> str:
+    """An error's text without the Rust backtrace delta-rs may append to it."""
+    kept = [line for line in text.splitlines() if not _BACKTRACE_LINE.match(line)]
+    return "\n".join(kept).strip()
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an error's text: engines' errors repeat context over several lines,
     the first one says what is wrong."""

@@ -47,7 +47,7 @@ class TableRow:
 
     name: str
     layer: str
-    kind: str  # source | table | view | quarantine
+    kind: str  # source | table | view | quarantine | unreadable (description: why)
     rows: int | None
     version: int | None
     last_written: datetime | None
@@ -182,6 +182,7 @@ class Project:
 
         ws = self.workspace
         ws.validate()  # a broken project fails before taking the lock
+        ws.catalog.check_writable()  # so does a storage folder this user may not write
         # one state-database connection for all of the run's bookkeeping
         with self.writer(command or "run", wait), ws.state.session():
             plan = plan_run(ws, select, full_refresh)
@@ -240,6 +241,7 @@ class Project:
             command=command or "test",
             selection=selection,
             reporter=reporter,
+            kind="test",
         ) as log:
             execute_test(ws, plan, log)
             return log.finish("{n} check step(s) failed: {nodes}")
@@ -268,7 +270,9 @@ class Project:
         command = f"quarantine replay {name}"
         with (
             self.writer(command),
-            RunLog(self.state, trigger="replay", command=command, selection=name) as log,
+            RunLog(
+                self.state, trigger="replay", command=command, selection=name, kind="replay"
+            ) as log,
         ):
             result = quarantine.replay(self.workspace, name, log.run_id)
             log.finish()
@@ -365,7 +369,11 @@ class Project:
                 hint="add publish: {warehouse: {type: postgres, dsn: ..., tables: [gold.*]}}",
             )
         with RunLog(
-            self.state, trigger="publish", command=command or "publish", reporter=reporter
+            self.state,
+            trigger="publish",
+            command=command or "publish",
+            reporter=reporter,
+            kind="publish",
         ) as log:
             publish(self.workspace, log, targets=targets, tables=tables, force=force)
             return log.finish("{n} table(s) not published")
@@ -420,7 +428,8 @@ class Project:
             layer, name = fqn.split(".", 1)
             try:
                 info = tables.info(ws.catalog.path(fqn))
-            except StorageError:
+            except StorageError as e:  # listed, with why it cannot be read: never hidden
+                rows.append(TableRow(name, layer, "unreadable", None, None, None, None, [], str(e)))
                 continue
             if is_quarantine(fqn):
                 kind = "quarantine"
@@ -468,8 +477,10 @@ class Project:
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.steps(run_id)
 
-    def last_run(self) -> dict[str, Any] | None:
-        runs = self.state.runs(1)
+    def last_run(self, kind: str | None = None) -> dict[str, Any] | None:
+        """The latest run; with `kind`, the latest of that kind ("run": ingest and build,
+        "test", "publish", ...)."""
+        runs = self.state.runs(1, kind)
         return runs[0] if runs else None
 
     def compile(

@@ -222,8 +222,8 @@ def test_fail_aborts_and_commits_nothing(
     sample = step.error.split("sample rows:\n", 1)[1].split("\n  hint:", 1)[0]
     assert sample.splitlines() == [
         "  [cap] id=1, amount=10, email='a@x.com'",
-        "  [cap] id=3, amount=None, email='c@x.com'",
-        "  [valid_email, cap] id=5, amount=30, email=None",
+        "  [cap] id=3, amount=NULL, email='c@x.com'",
+        "  [valid_email, cap] id=5, amount=30, email=NULL",
     ]
     assert second.step("gold.n").status == "skipped"
     assert versions(project) == before

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medallion.errors import ExecutionError
-from medallion.state.records import EventReporter, RunEvent, StepResult
+from medallion.state.records import EventReporter, RunEvent, RunResult, StepResult
 from medallion.state.runlog import RunLog
 from medallion.state.store import StateStore
 
@@ -66,14 +66,33 @@ def test_an_unexpected_error_fails_its_step_with_the_traceback(tmp_path: Path) -
     assert log.finish().status == "failed"
 
 
-def test_a_run_cut_short_is_recorded_as_failed(tmp_path: Path) -> None:
+def test_a_run_cut_short_is_recorded_as_interrupted(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
+    heard: list[RunEvent] = []
 
     def interrupted(res: StepResult) -> None:
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt), RunLog(store, trigger="test", command="run") as log:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        RunLog(store, trigger="test", command="run", reporter=EventReporter(heard.append)) as log,
+    ):
+        log.step("silver.a", "model", lambda res: None)
         log.step("silver.b", "model", interrupted)
     run = store.run(log.run_id)
     assert run is not None
-    assert (run["status"], run["error"]) == ("failed", "interrupted: KeyboardInterrupt")
+    assert (run["status"], run["error"]) == (
+        "interrupted",
+        "interrupted (Ctrl-C) during model silver.b",
+    )
+    steps = store.steps(log.run_id)
+    assert [(s["table_name"], s["status"]) for s in steps] == [
+        ("a", "success"),
+        ("b", "interrupted"),  # not left "running"
+    ]
+    assert steps[1]["duration_s"] is not None
+    # the reporter hears the run end, with what it did, so it can say what was committed
+    last = heard[-1]
+    assert last.kind == "run_finished" and isinstance(last.result, RunResult)
+    assert last.result.status == "interrupted"
+    assert [s.status for s in last.result.steps] == ["success", "interrupted"]

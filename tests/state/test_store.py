@@ -53,7 +53,9 @@ def test_schema_is_versioned(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     store.runs()
     con = sqlite3.connect(tmp_path / "state.db")
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 5
+    from medallion.state.store import _MIGRATIONS
+
+    assert con.execute("PRAGMA user_version").fetchone()[0] == len(_MIGRATIONS)
     con.execute("PRAGMA user_version = 99")
     con.commit()
     con.close()
@@ -113,3 +115,42 @@ def test_a_session_shares_one_connection_and_rolls_back_a_failed_transaction(
     run = store.run(run_id)  # after the session: a connection of its own again
     assert run is not None and run["status"] == "success"
     assert len(opened) == 2
+
+
+def test_runs_recorded_before_kinds_get_theirs_from_their_trigger_and_steps(
+    tmp_path: Path,
+) -> None:
+    """A state database of schema 5 (no run kinds) upgraded in place: a test run is told by
+    its `test` steps, maintenance and publish runs by their trigger, the rest are builds."""
+    from medallion.state.store import _MIGRATIONS, _split
+
+    con = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    for script in _MIGRATIONS[:5]:
+        for statement in _split(script):
+            con.execute(statement)
+    con.execute("PRAGMA user_version = 5")
+    runs = [
+        ("r1", "cli", "medallion run", "model"),
+        ("r2", "cli", "medallion test --select x", "test"),
+        ("r3", "optimize", "optimize", "optimize"),
+        ("r4", "api", "test", None),  # a test that found no checks: its command says it
+        ("r5", "publish", "publish", "publish"),
+    ]
+    for i, (run_id, trigger, command, step) in enumerate(runs):
+        con.execute(
+            "INSERT INTO runs (run_id, started_at, status, trigger, command) "
+            "VALUES (?, ?, 'success', ?, ?)",
+            (run_id, f"2026-01-0{i + 1}T00:00:00+00:00", trigger, command),
+        )
+        if step:
+            con.execute(
+                "INSERT INTO run_steps (run_id, step_no, step, layer, table_name, status) "
+                "VALUES (?, 1, ?, 'silver', 'x', 'success')",
+                (run_id, step),
+            )
+    con.close()
+    store = StateStore(tmp_path)
+    kinds = {r["run_id"]: r["kind"] for r in store.runs()}
+    assert kinds == {"r1": "run", "r2": "test", "r3": "optimize", "r4": "test", "r5": "publish"}
+    assert [r["run_id"] for r in store.runs(5, kind="test")] == ["r4", "r2"]
+    assert store.runs(1, kind="run")[0]["run_id"] == "r1"

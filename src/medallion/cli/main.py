@@ -48,6 +48,13 @@ def _refresh(full_refresh: tuple[str, ...]) -> bool | list[str]:
     help="Project folder (or any folder inside it).",
 )
 @click.option("--no-color", is_flag=True, help="Plain output (also: NO_COLOR=1).")
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    expose_value=False,
+    callback=lambda ctx, param, value: _log_file(value),
+    help="Append progress and errors to FILE instead of showing progress on stderr.",
+)
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path, no_color: bool) -> None:
     """medallion: a local-first lakehouse. Sources land in bronze, SQL models build silver and
@@ -447,20 +454,29 @@ def validate(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """The last run and its steps: status, rows, Delta versions, durations, errors."""
+    """The last run and its steps (status, rows, Delta versions, durations, errors) and its
+    checks; the last `medallion test` and its checks apart, so a test does not hide the run."""
     from medallion.cli import render
 
     project = _project(ctx)
-    run_ = project.last_run()
+    run_ = project.last_run("run")
     steps = project.steps(run_["run_id"]) if run_ else []
     checks = project.check_results(run_["run_id"]) if run_ else []
+    test_ = project.last_run("test")
+    test_checks = project.check_results(test_["run_id"]) if test_ else []
     checkpoints = project.checkpoints()
     if as_json:
         render.print_json(
-            {"run": run_, "steps": steps, "checks": checks, "checkpoints": checkpoints}
+            {
+                "run": run_,
+                "steps": steps,
+                "checks": checks,
+                "test": {"run": test_, "checks": test_checks} if test_ else None,
+                "checkpoints": checkpoints,
+            }
         )
     else:
-        render.status(project, run_, steps, checks, checkpoints)
+        render.status(project, run_, steps, checks, checkpoints, test_, test_checks)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -720,6 +736,24 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
 # -- options every command takes -----------------------------------------------------------------
 
 
+def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:  # before any console exists: they are made when first printed to
+        os.environ["NO_COLOR"] = "1"
+
+
+def _log_file(path: Path | None) -> None:
+    if path is None:
+        return
+    from medallion.cli.render.console import log_to
+
+    try:
+        log_to(path)
+    except OSError as e:
+        raise click.BadParameter(
+            f"cannot write {path}: {e.strerror}", param_hint="--log-file"
+        ) from None
+
+
 def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     def store(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
         if value is not None:
@@ -730,12 +764,34 @@ def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], None]
 
 def _add_common_options(group: click.Group) -> None:
     """`-p DIR` on every command too (`medallion run -p shop`, as well as `medallion -p shop
-    run`), and `--wait` on the commands that take the writer lock (run has its own)."""
+    run`), `--no-color` too, `--log-file` on the commands that make runs, and `--wait` on the
+    commands that take the writer lock (run has its own)."""
     writers = {"restore", "optimize", "vacuum", "replay"}
+    logged = writers | {"run", "test", "publish", "demo"}
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
             _add_common_options(command)
             continue
+        command.params.append(
+            click.Option(
+                ["--no-color"],
+                is_flag=True,
+                expose_value=False,
+                callback=_no_color,
+                help="Plain output, no escape codes (also: NO_COLOR=1).",
+            )
+        )
+        if name in logged:
+            command.params.append(
+                click.Option(
+                    ["--log-file"],
+                    type=click.Path(dir_okay=False, path_type=Path),
+                    expose_value=False,
+                    callback=lambda ctx, param, value: _log_file(value),
+                    help="Append progress and errors to FILE instead of showing progress on "
+                    "stderr (the summary stays on stdout).",
+                )
+            )
         if name in ("init", "demo"):  # they make a project folder: DIRECTORY says where
             continue
         command.params.append(
@@ -765,10 +821,22 @@ _add_common_options(cli)
 # -- entry point ---------------------------------------------------------------------------------
 
 
+def _interrupted() -> None:
+    """Ctrl-C: a run has said what it committed (progress); any other command changed nothing
+    that it had not finished."""
+    from medallion.cli import progress
+
+    if not progress.interruption_reported():
+        click.echo("interrupted (Ctrl-C)", err=True)
+    sys.exit(130)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: one readable message and a non-zero exit for every known error."""
     from medallion.errors import MedallionError
+    from medallion.faults import watch_interrupts
 
+    watch_interrupts()  # Ctrl-C reaches the threads that stream rows into a table
     try:
         return cli.main(args=argv, prog_name="medallion", standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -776,7 +844,10 @@ def main(argv: list[str] | None = None) -> Any:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:
+        # click turns Ctrl-C into Abort; a question answered "no" is one too
+        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+            _interrupted()
         click.echo("aborted", err=True)
         sys.exit(130)
     except MedallionError as e:
@@ -785,8 +856,7 @@ def main(argv: list[str] | None = None) -> Any:
         render.error(e)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        click.echo("\ninterrupted; committed tables are intact", err=True)
-        sys.exit(130)
+        _interrupted()
     except BrokenPipeError:
         # `medallion query ... | head`: the reader went away; not an error
         sys.stderr.close()
@@ -795,13 +865,16 @@ def main(argv: list[str] | None = None) -> Any:
         # a folder that cannot be created or written (a read-only place, a missing parent):
         # the user's environment, not a bug
         from medallion.cli import render
-        from medallion.errors import MedallionError
+        from medallion.errors import MedallionError, permission_problem
 
         where = f"{e.filename}: " if e.filename else ""
+        denied = permission_problem(e) is not None
         render.error(
             MedallionError(
                 f"{where}{e.strerror or e}",
-                hint="check that the folder exists and that you may write to it",
+                hint="make it writable for the user running medallion"
+                if denied
+                else "check that the folder exists and that you may write to it",
             )
         )
         sys.exit(1)

@@ -1,7 +1,9 @@
 """Live output of long-running commands: a run's progress step by step, and continuous mode.
 
-Progress goes to stderr (data and JSON go to stdout); on a terminal the current step has a
-spinner, piped output gets one plain line per finished step.
+Progress goes to stderr (or the `--log-file`), the run's summary — failures and the final
+line — to stdout, so `medallion run > run.log` keeps the outcome and a terminal shows both. On
+a terminal the current step has a spinner (not with NO_COLOR: no escape codes); piped output
+gets one plain line per finished step.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from medallion.cli.render.console import _escape, _json_default, _secs, err
+from medallion.cli.render.console import (
+    _escape,
+    _json_default,
+    _secs,
+    log,
+    logging_to_file,
+    out,
+    plain,
+)
 from medallion.cli.render.runs import run_result_dict
 
 if TYPE_CHECKING:
@@ -26,7 +36,7 @@ class RunReporter:
     def __init__(self, project: Project, verb: str = "run") -> None:
         self.project = project
         self.verb = verb
-        self.console = err()
+        self.console = log()
         self.total = 0
         self._status: Any = None
         self._started = 0.0
@@ -40,7 +50,7 @@ class RunReporter:
         )
 
     def step_started(self, step_no: int, node: str, step: str) -> None:
-        if self.console.is_terminal:
+        if self.console.is_terminal and not plain():
             verb = {
                 "ingest": "ingesting",
                 "model": "building",
@@ -57,9 +67,12 @@ class RunReporter:
                 self._status.update(text)
 
     def step_finished(self, r: StepResult) -> None:
-        mark = {"success": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[yellow]-[/]"}[
-            r.status
-        ]
+        mark = {
+            "success": "[green]✓[/]",
+            "failed": "[red]✗[/]",
+            "skipped": "[yellow]-[/]",
+            "interrupted": "[yellow]![/]",
+        }[r.status]
         detail = ""
         if r.status == "success":
             parts = []
@@ -76,6 +89,8 @@ class RunReporter:
             detail = ", ".join(parts)
         elif r.status == "skipped":
             detail = f"[yellow]skipped[/]: {_escape(r.error or '')}"
+        elif r.status == "interrupted":
+            detail = "[yellow]interrupted[/]"
         else:
             detail = "[red]failed[/]"
         self.console.print(
@@ -92,11 +107,14 @@ class RunReporter:
         if self._status is not None:
             self._status.stop()
             self._status = None
+        if result.status == "interrupted":
+            self._interrupted(result)
+            return
         failed = [s for s in result.steps if s.status == "failed"]
+        lines: list[str] = []  # markup
         for s in failed:
-            self.console.print(f"\n[bold red]{s.node} failed:[/]")
-            for line in (s.error or "").splitlines():
-                self.console.print(f"  {line}", markup=False, highlight=False)
+            lines.append(f"\n[bold red]{s.node} failed:[/]")
+            lines.extend(f"  {_escape(line)}" for line in (s.error or "").splitlines())
         checks = [c for s in result.steps for c in s.checks]
         ok = sum(1 for s in result.steps if s.status == "success")
         skipped = sum(1 for s in result.steps if s.status == "skipped")
@@ -110,10 +128,67 @@ class RunReporter:
             extra += f"; checks: {len(checks) - warned - bad} passed"
             extra += f", {warned} warned" if warned else ""
             extra += f", [red]{bad} failed[/]" if bad else ""
-        self.console.print(
-            f"\nrun {verdict} in {_secs(result.duration_s)}: {ok} ok, {len(failed)} failed, "
-            f"{skipped} skipped; {written:,} rows written{extra}"
+        lines.append(
+            f"\n{self.verb} {verdict} in {_secs(result.duration_s)}: {ok} ok, {len(failed)} "
+            f"failed, {skipped} skipped; {written:,} rows written{extra}"
         )
+        _summary(lines)
+
+    def _interrupted(self, result: RunResult) -> None:
+        """What a run stopped by Ctrl-C leaves: what it committed, where it stopped (did that
+        step commit? the Delta log says: its last commit carries the run id), and that the
+        next run carries on from there."""
+        global _reported_interruption
+        _reported_interruption = True
+        committed = [s for s in result.steps if s.delta_version is not None]
+        cut = next((s for s in result.steps if s.status == "interrupted"), None)
+        lines = [f"\n[yellow]{self.verb} {result.run_id} interrupted[/] (Ctrl-C)"]
+        if cut is not None:
+            lines.append(
+                f"  stopped in step {cut.step_no} of {self.total}, {cut.step} {cut.node}: "
+                + _escape(self._left(cut.node, result.run_id))
+            )
+        if committed:
+            tables = ", ".join(f"{s.node} v{s.delta_version}" for s in committed)
+            lines.append(f"  committed before that: {_escape(tables)}")
+        else:
+            lines.append("  nothing was committed before that")
+        again = "medallion run" if self.verb == "run" else f"medallion {self.verb}"
+        lines.append(
+            f"  `{again}` carries on from there: what was committed is not done again "
+            "(recorded as interrupted: `medallion history`)"
+        )
+        _summary(lines)
+
+    def _left(self, node: str, run_id: str) -> str:
+        """What the interrupted step left of its table."""
+        from medallion.errors import MedallionError
+
+        try:
+            _, versions = self.project.table_history(node, 1)
+        except MedallionError:  # no such table (a view, a table never built)
+            return "nothing of it was committed"
+        if not versions:
+            return "nothing of it was committed"
+        last = versions[0]
+        if last.get("run_id") == run_id:
+            return f"its commit v{last['version']} was made, its checks did not run"
+        return f"nothing of it was committed; the table stays at v{last['version']}"
+
+
+_reported_interruption = False
+
+
+def interruption_reported() -> bool:
+    """Whether a run's interruption was explained already (the entry point need not)."""
+    return _reported_interruption
+
+
+def _summary(lines: list[str]) -> None:
+    """A command's outcome: on stdout, and in the log file too when there is one."""
+    for console in (out(), log()) if logging_to_file() else (out(),):
+        for line in lines:
+            console.print(line)
 
 
 # -- continuous mode (run --watch) -------------------------------------------------------------
@@ -121,7 +196,7 @@ class RunReporter:
 
 def watch_started(project: Project, interval: float, select: list[str] | None) -> None:
     what = f"selection {' '.join(select)}" if select else f"{len(project.config.sources)} sources"
-    err().print(
+    log().print(
         f"[bold]medallion run --watch[/] {project.config.name}: {what}, every {interval:g}s "
         "[dim](Ctrl-C or SIGTERM stops after the current run; twice aborts it)[/]"
     )
@@ -154,7 +229,7 @@ def watch_event(event: WatchEvent, as_json: bool) -> None:
         sys.stdout.flush()
         return
     stamp = f"[dim]{now:%H:%M:%S}[/]"
-    console = err()
+    console = log()
     if event.kind == "run" and event.result is not None:
         r = event.result
         landed = sum(s.rows_written or 0 for s in r.steps if s.step == "ingest")
@@ -176,6 +251,6 @@ def watch_event(event: WatchEvent, as_json: bool) -> None:
 
 def watch_stopping(second: bool) -> None:
     if second:
-        err().print("\n[red]stopping now[/] (a run cut short commits nothing for its step)")
+        log().print("\n[red]stopping now[/] (a run cut short commits nothing for its step)")
     else:
-        err().print("\n[yellow]stopping after the current run[/] (again to abort it)")
+        log().print("\n[yellow]stopping after the current run[/] (again to abort it)")

@@ -382,6 +382,14 @@ class EngineConfig(Strict):
         return v
 
 
+class QueryConfig(Strict):
+    """What `medallion query` may read besides the lakehouse's tables."""
+
+    #: DuckDB's file functions over any path this user may read (read_csv('/etc/passwd'),
+    #: read_parquet, glob) and URLs: handy on a laptop; false confines queries to the tables
+    outside_files: bool = True
+
+
 class ProjectConfig(Strict):
     """medallion.yml"""
 
@@ -405,6 +413,7 @@ class ProjectConfig(Strict):
     #: ('90 days', '12 hours', '1 year') or forever; layers not listed keep Delta's 7 days.
     retention: dict[str, str | None] = Field(default_factory=dict)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    query: QueryConfig = Field(default_factory=QueryConfig)
 
     @field_validator("retention")
     @classmethod

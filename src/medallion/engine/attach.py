@@ -8,6 +8,9 @@ Nothing else attaches tables (`tests/engine/test_attach.py` checks it), so a rea
 here applies to every read path: the project's `ReadPolicy` is asked before each table is made
 readable, and a refusal is an AccessDeniedError naming the table.
 
+`confine` shuts everything else out: after it, the engine reads the tables attached so far and
+no other file or URL (a project's `query: {outside_files: false}`; access control builds on it).
+
 What this cannot protect: whoever can read the storage folder reads the Delta files directly.
 """
 
@@ -110,6 +113,13 @@ def table(engine: Engine, lh: Lakehouse, fqn: str, version: int | None = None) -
     attached before: after a write); returns the version attached."""
     lh.policy.check(fqn)
     return engine.attach_table(fqn, version)
+
+
+def confine(engine: Engine) -> None:
+    """From now on `engine` reads the tables attached so far and nothing else: no other file
+    (read_csv('/etc/passwd'), a glob over the home folder), no URL, no extension. Attach every
+    table the reader may read first."""
+    engine.confine()
 
 
 def view(engine: Engine, lh: Lakehouse, fqn: str, sql: str) -> None:

@@ -78,6 +78,32 @@ def duckdb_syntax_error(sql: str, subject: str = "a model") -> tuple[str, int | 
     return None
 
 
+#: statement types that only read (DuckDB's names): DESCRIBE and SUMMARIZE are SELECTs, a
+#: PIVOT is MULTI
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "MULTI"})
+
+
+def statement_kinds(sql: str) -> list[str]:
+    """What each statement of `sql` does, as its first keyword (INSERT, DROP, COPY, INSTALL...;
+    DuckDB's statement type where the text starts with WITH or a parenthesis), SELECT for the
+    statements that only read; [] if DuckDB cannot parse the text (its syntax error is reported
+    elsewhere). `WITH x AS (...) INSERT ...` is an INSERT."""
+    con = _parser_connection()
+    try:
+        statements = con.extract_statements(sql)
+    except Exception:  # a syntax error: duckdb_syntax_error words it
+        return []
+    kinds = []
+    for statement in statements:
+        kind = statement.type.name
+        if kind in READ_STATEMENTS:
+            kinds.append("SELECT")
+            continue
+        word = statement.query.strip().split(None, 1)[0].upper() if statement.query.strip() else ""
+        kinds.append(word if word.isalpha() and word != "WITH" else kind)
+    return kinds
+
+
 def expression_syntax_error(text: str) -> tuple[str, int | None] | None:
     """DuckDB's parser verdict on one expression written by the user (an expectation, a check's
     `where`): its text is wrapped in a SELECT as it is — the one place medallion composes SQL

@@ -25,6 +25,7 @@ from medallion.config.checks import (
     RowCount,
     Unique,
 )
+from medallion.errors import display_value
 from medallion.state.records import CheckResult
 
 if TYPE_CHECKING:
@@ -314,7 +315,7 @@ def _evaluate(
         r.failing_rows = sum(b["n"] for b in bad)
         if bad:
             r.sample = bad[:SAMPLE_ROWS]
-            shown = ", ".join(repr(b[spec.column]) for b in bad[:SAMPLE_ROWS])
+            shown = ", ".join(display_value(b[spec.column]) for b in bad[:SAMPLE_ROWS])
             _fail(r, f"{r.failing_rows:,} rows with values not accepted: {shown}")
         else:
             r.message = _nothing_found(spec)

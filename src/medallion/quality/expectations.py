@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.engine.base import SRC
-from medallion.errors import ExecutionError, first_line
+from medallion.errors import ExecutionError, display_value, first_line
 from medallion.models.checks import parse_predicate
 from medallion.storage import quarantine
 
@@ -488,7 +488,7 @@ class _Ahead:
 
 
 def _short(row: dict[str, Any], width: int = 160) -> str:
-    text = ", ".join(f"{k}={v!r}" for k, v in row.items() if k != FAILED)
+    text = ", ".join(f"{k}={display_value(v)}" for k, v in row.items() if k != FAILED)
     failed = row.get(FAILED)
     if failed:
         text = f"[{', '.join(failed)}] " + text

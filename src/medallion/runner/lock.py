@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from medallion.errors import LockError
+from medallion.errors import LockError, StateError, permission_problem, unwritable
+from medallion.state.store import STATE_FOLDER
 
 LOCK_FILE = "writer.lock"
 
@@ -61,8 +62,14 @@ class WriterLock:
         )
 
     def acquire(self, wait: float = 0.0, poll: float = 0.2) -> WriterLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            why = permission_problem(e)
+            if why is None:
+                raise
+            raise unwritable(StateError, STATE_FOLDER, self.path.parent, "state", why) from None
         deadline = time.monotonic() + max(0.0, wait)
         while True:
             try:

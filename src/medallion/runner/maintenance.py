@@ -51,7 +51,9 @@ def execute(
     writer lock (waiting up to `wait` seconds for it)."""
     with (
         WriterLock(ws.state_dir, command).acquire(wait),
-        RunLog(ws.state, trigger=kind, command=command, selection=" ".join(tables)) as log,
+        RunLog(
+            ws.state, trigger=kind, command=command, selection=" ".join(tables), kind=kind
+        ) as log,
     ):
         for table in tables:
             log.step(table, kind, lambda res, table=table: op(table, log.run_id, res))

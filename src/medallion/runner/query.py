@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from medallion.engine import attach
-from medallion.errors import AccessDeniedError, QueryError, first_line
+from medallion.errors import AccessDeniedError, QueryError, StorageError, first_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -28,8 +28,16 @@ def query_reader(
     ws: Workspace, sql: str, as_of: int | str | datetime | None = None
 ) -> pa.RecordBatchReader:
     """The query's result as a stream; the engine closes once the stream is consumed."""
-    from medallion.models.sql import is_read_only, parse_select, resolve_refs
+    from medallion.models.sql import is_read_only, parse_select, resolve_refs, statement_kinds
 
+    writes = [kind for kind in statement_kinds(sql) if kind != "SELECT"]
+    if writes:  # said as what it is, before DuckDB's parser calls it a syntax error
+        raise QueryError(
+            "medallion query is read-only: it runs SELECT, DESCRIBE and SUMMARIZE, "
+            f"not {writes[0]}",
+            hint="tables change through their models and sources (`medallion run`); "
+            "`medallion restore` undoes a version; `query --output FILE` writes rows to a file",
+        )
     looked_at = _LOOKED_AT.fullmatch(sql)
     checked = sql
     if looked_at is not None:
@@ -50,13 +58,34 @@ def query_reader(
             attach.as_of(engine, lh, refs, as_of)
         for ref in refs:
             attach.readable(engine, lh, ref, reader="query")
-        return _closing_reader(engine.reader(engine.relation(sql)), engine)
-    except (QueryError, AccessDeniedError):
+        confined = not ws.config.query.outside_files
+        if confined:
+            attach.confine(engine)
+        try:
+            rel = engine.relation(sql)
+        except Exception as e:
+            if confined and "Permission Error" in str(e):
+                raise _outside(e) from None
+            raise
+        return _closing_reader(engine.reader(rel), engine)
+    except (QueryError, AccessDeniedError, StorageError):  # said well already (a damaged table)
         engine.close()
         raise
     except Exception as e:
         engine.close()
         raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
+
+
+def _outside(e: Exception) -> QueryError:
+    """The query reads a file (or URL) outside the lakehouse in a project that confines it."""
+    m = re.search(r'Cannot access \w+ "([^"]*)"', str(e))
+    what = m.group(1) if m else "files"
+    return QueryError(
+        f"queries of this project read its tables only (query.outside_files: false), not {what}",
+        key="query.outside_files",
+        hint="land the file through a source (sources: in medallion.yml) and query its table; "
+        "`query: {outside_files: true}` in medallion.yml lets queries read any file",
+    )
 
 
 def _select_all(name: str) -> str:
@@ -80,6 +109,10 @@ def _closing_reader(reader: pa.RecordBatchReader, engine: Engine) -> pa.RecordBa
     def batches():
         try:
             yield from reader
+        except Exception as e:
+            # an error while the rows stream (a cast that fails on row 200,000, error()) comes
+            # out of DuckDB's Arrow stream as a bare OSError: it is the query's, not a file's
+            raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
         finally:
             engine.close()
 

@@ -48,12 +48,16 @@ class CheckResult:
         }
 
 
+#: the status of a run or step stopped by Ctrl-C (a process killed is `aborted`)
+INTERRUPTED = "interrupted"
+
+
 @dataclass
 class StepResult:
     step_no: int
     node: str
     step: str  # ingest | model | view | check | test | publish | restore | optimize | vacuum
-    status: str = "success"  # success | failed | skipped
+    status: str = "success"  # success | failed | skipped | interrupted
     rows_read: int | None = None
     rows_written: int | None = None
     rows_dropped: int | None = None
@@ -95,7 +99,7 @@ class StepResult:
 @dataclass
 class RunResult:
     run_id: str
-    status: str
+    status: str  # success | failed | interrupted
     steps: list[StepResult]
     duration_s: float
     error: str | None = None

@@ -9,8 +9,11 @@ through a `RunLog` — run, test, publish, restore, optimize, vacuum, replay.
 
 What it guarantees, for every kind of run alike:
 - a run is recorded when it starts (`running`) and ends `success` or `failed` with a one-line
-  error; a run cut short by an exception (Ctrl-C, a crash between steps) ends `failed` with
-  why, and one whose process dies is marked `aborted` by the next one that starts;
+  error; a run cut short by an error between steps ends `failed` with why; one stopped by
+  Ctrl-C (KeyboardInterrupt, or another BaseException such as SystemExit) ends `interrupted`,
+  with the step it was in `interrupted` too, and the reporter hears `run_finished` with that
+  status (so it can say what was committed); one whose process dies (kill -9) is marked
+  `aborted`, with its running step, by the next command that reads or starts runs;
 - a step is recorded when it starts and when it ends, with its duration, rows, Delta version,
   details and check results; an error inside a step fails that step only: a MedallionError
   with its message, anything else as an "internal error" with its traceback in the details;
@@ -25,7 +28,13 @@ from collections.abc import Callable
 from types import TracebackType
 
 from medallion.errors import MedallionError
-from medallion.state.records import Reporter, RunResult, SilentReporter, StepResult
+from medallion.state.records import (
+    INTERRUPTED,
+    Reporter,
+    RunResult,
+    SilentReporter,
+    StepResult,
+)
 from medallion.state.store import StateStore, new_run_id
 
 
@@ -38,14 +47,19 @@ class RunLog:
         command: str,
         selection: str | None = None,
         reporter: Reporter | None = None,
+        kind: str = "run",
     ) -> None:
+        """`kind` says what the run does (run, test, publish, replay, restore, optimize,
+        vacuum): `status` shows the last build run and the last test run apart."""
         self.state = state
         self.reporter: Reporter = reporter or SilentReporter()
         self.run_id = new_run_id()
         self.steps: list[StepResult] = []
         self.result: RunResult | None = None
         self._started = time.perf_counter()
-        state.start_run(self.run_id, trigger=trigger, command=command, selection=selection)
+        state.start_run(
+            self.run_id, trigger=trigger, command=command, selection=selection, kind=kind
+        )
 
     def __enter__(self) -> RunLog:
         return self
@@ -56,14 +70,24 @@ class RunLog:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if error is not None and self.result is None:
-            if isinstance(error, MedallionError):
-                why = str(error)
-            elif isinstance(error, Exception):
-                why = f"internal error: {type(error).__name__}: {error}"
-            else:  # Ctrl-C, SIGTERM, exit
-                why = f"interrupted: {type(error).__name__}"
+        if error is None or self.result is not None:
+            return
+        if isinstance(error, Exception):
+            why = (
+                str(error)
+                if isinstance(error, MedallionError)
+                else f"internal error: {type(error).__name__}: {error}"
+            )
             self.state.end_run(self.run_id, "failed", error=why)
+            return
+        # Ctrl-C (or an exit) between or inside steps: what ran so far stands
+        cut = next((s for s in self.steps if s.status == INTERRUPTED), None)
+        why = _interruption(error) + (f" during {cut.step} {cut.node}" if cut else "")
+        self.state.end_run(self.run_id, INTERRUPTED, error=why)
+        self.result = RunResult(
+            self.run_id, INTERRUPTED, self.steps, time.perf_counter() - self._started, why
+        )
+        self.reporter.run_finished(self.result)
 
     def announce(self, plan: list[tuple[str, str]]) -> None:
         """The steps the run means to make: (node, step kind) pairs."""
@@ -90,6 +114,19 @@ class RunLog:
         except Exception as e:  # a bug or an unexpected library error: still recorded
             res.fail(f"internal error: {type(e).__name__}: {e}")
             res.details["traceback"] = traceback.format_exc()
+        except BaseException as e:  # Ctrl-C: recorded as such, then the run ends (__exit__)
+            res.status, res.error = INTERRUPTED, _interruption(e)
+            res.duration_s = time.perf_counter() - started
+            self.state.end_step(
+                self.run_id,
+                step_no,
+                status=res.status,
+                duration_s=round(res.duration_s, 6),
+                error=res.error,
+            )
+            self.steps.append(res)
+            self.reporter.step_finished(res)
+            raise
         res.duration_s = time.perf_counter() - started
         self.state.record_checks(self.run_id, step_no, res.checks)
         self.state.end_step(
@@ -136,3 +173,9 @@ class RunLog:
         )
         self.reporter.run_finished(self.result)
         return self.result
+
+
+def _interruption(error: BaseException) -> str:
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"interrupted ({type(error).__name__})"

@@ -7,6 +7,10 @@ project's state is upgraded in place and never silently reset.
 What the state database is *not*: the source of truth for which data a table holds. That is the
 Delta log (commit metadata and application transaction ids); the `ingested_files` table is a
 cache of it that is checked against the table version on every run.
+
+A state folder this user may not write (another user's project, a read-only mount) is still
+read: the database is opened immutable, so `status`, `history` and `query` work; anything that
+records (a run, a test) fails with one message naming the folder, not SQLite's.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from medallion.errors import StateError
+from medallion.errors import StateError, permission_problem, unwritable
 
 _MIGRATIONS: list[str] = [
     # 0 -> 1
@@ -140,7 +144,22 @@ _MIGRATIONS: list[str] = [
     );
     DELETE FROM ingest_cache;
     """,
+    # 5 -> 6: what a run did, so that `status` tells the last build from the last test; runs
+    # recorded before say it by their trigger, or by their steps (a test run's are `test`)
+    """
+    ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'run';
+    UPDATE runs SET kind = CASE
+        WHEN trigger IN ('publish', 'replay', 'restore', 'optimize', 'vacuum') THEN trigger
+        WHEN EXISTS (SELECT 1 FROM run_steps s WHERE s.run_id = runs.run_id AND s.step = 'test')
+            OR command = 'test' OR command LIKE 'medallion test%' THEN 'test'
+        ELSE 'run' END;
+    CREATE INDEX runs_kind ON runs(kind, started_at);
+    """,
 ]
+
+
+#: what the state folder holds, as messages name it
+STATE_FOLDER = "the state folder (run log, checkpoints, writer lock)"
 
 
 def utcnow() -> str:
@@ -186,6 +205,8 @@ class StateStore:
         self.folder = folder
         self.path = folder / "state.db"
         self._migrated = False
+        #: opened immutable: the folder may not be written (see the module's docstring)
+        self.read_only = False
         #: the connection `session()` holds open, and the thread that owns it
         self._held: tuple[sqlite3.Connection, int] | None = None
 
@@ -219,22 +240,47 @@ class StateStore:
             elif con.in_transaction:  # a statement failed inside BEGIN ... COMMIT
                 con.rollback()
 
-    def _error(self, e: sqlite3.DatabaseError) -> StateError:
+    def _error(self, e: sqlite3.DatabaseError | OSError) -> StateError:
+        why = permission_problem(e)
+        if why is None and not os.access(self.folder, os.W_OK):
+            why = "permission denied"  # SQLite says "unable to open database file"
+        if why is not None:
+            return self._unwritable(why)
+        damaged = any(m in str(e) for m in ("not a database", "malformed", "corrupt"))
         return StateError(
             f"state database error: {e}",
             file=self.path,
-            hint="if the file is corrupt, move it away; tables in storage are not affected",
+            hint="the file is damaged: move it away (medallion starts a new one; tables in "
+            "storage are not affected, only the run history is lost)"
+            if damaged
+            else None,
         )
 
+    def _unwritable(self, why: str) -> StateError:
+        error = unwritable(StateError, STATE_FOLDER, self.folder, "state", why)
+        assert isinstance(error, StateError)
+        return error
+
     def _open(self) -> sqlite3.Connection:
-        self.folder.mkdir(parents=True, exist_ok=True)
         try:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise self._error(e) from None
+        # a folder this user may not write: read what is there (immutable: SQLite then needs
+        # neither a lock nor the WAL's shared-memory file, which it could not create)
+        self.read_only = self.path.exists() and not os.access(self.folder, os.W_OK)
+        try:
+            if self.read_only:
+                uri = f"{self.path.resolve().as_uri()}?immutable=1"
+                con = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+            else:
+                con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as e:
             raise StateError(f"cannot open state database: {e}", file=self.path) from None
         con.row_factory = sqlite3.Row
         try:
-            con.execute("PRAGMA journal_mode=WAL")
+            if not self.read_only:
+                con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA foreign_keys=ON")
             if not self._migrated:
                 self._migrate(con)
@@ -254,6 +300,8 @@ class StateStore:
                 file=self.path,
                 hint="upgrade medallion",
             )
+        if version < len(_MIGRATIONS) and self.read_only:
+            raise self._unwritable("permission denied; it needs an upgrade to this medallion")
         for i in range(version, len(_MIGRATIONS)):
             con.execute("BEGIN IMMEDIATE")
             # statement by statement: executescript() would commit our open transaction
@@ -265,13 +313,32 @@ class StateStore:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, *, trigger: str, command: str, selection: str | None) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        *,
+        trigger: str,
+        command: str,
+        selection: str | None,
+        kind: str = "run",
+    ) -> None:
+        """Record a run starting. `kind`: what it does — run (ingest and build), test, publish,
+        replay, restore, optimize, vacuum."""
         with self.connect() as con:
             self._abort_dead_runs(con)
             con.execute(
                 "INSERT INTO runs (run_id, started_at, status, trigger, command, selection,"
-                " pid, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?)",
-                (run_id, utcnow(), trigger, command, selection, os.getpid(), socket.gethostname()),
+                " pid, host, kind) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    utcnow(),
+                    trigger,
+                    command,
+                    selection,
+                    os.getpid(),
+                    socket.gethostname(),
+                    kind,
+                ),
             )
 
     def end_run(self, run_id: str, status: str, error: str | None = None) -> None:
@@ -283,6 +350,8 @@ class StateStore:
 
     def _abort_dead_runs(self, con: sqlite3.Connection) -> None:
         """Runs still marked running whose process is gone (killed, crashed) become 'aborted'."""
+        if self.read_only:  # recorded by the next command that may write
+            return
         host = socket.gethostname()
         for row in con.execute(
             "SELECT run_id, pid, host FROM runs WHERE status = 'running'"
@@ -328,11 +397,14 @@ class StateStore:
                 (run_id, step_no, step, layer, table, utcnow(), reason),
             )
 
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 20, kind: str | None = None) -> list[dict[str, Any]]:
+        """The latest runs, newest first; with `kind`, only runs of that kind (see start_run)."""
         with self.connect() as con:
             self._abort_dead_runs(con)
             rows = con.execute(
-                "SELECT * FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", (limit,)
+                "SELECT * FROM runs WHERE ? IS NULL OR kind = ?"
+                " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+                (kind, kind, limit),
             ).fetchall()
         return [dict(r) for r in rows]
 

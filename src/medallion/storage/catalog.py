@@ -3,9 +3,11 @@ tie Delta commits to what wrote them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
+from medallion.errors import StorageError, permission_problem, unwritable
 from medallion.storage.tables import is_delta_table
 
 
@@ -41,3 +43,22 @@ class Catalog:
                     if child.is_dir() and is_delta_table(child)
                 )
         return found
+
+    def check_writable(self) -> None:
+        """StorageError when the storage folder (or a layer's folder in it) may not be written
+        by this user (permissions, a read-only mount): said once before a run starts, instead
+        of by every step. A table folder of its own that may not be written fails its step."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            why = permission_problem(e)
+            if why is None:
+                raise
+            raise unwritable(StorageError, "the lakehouse", self.root, "storage", why) from None
+        folders = [self.root, *(self.root / layer for layer in self.layers)]
+        for folder in folders:
+            # access() answers for the real user, and EROFS for a read-only mount
+            if folder.is_dir() and not os.access(folder, os.W_OK):
+                raise unwritable(
+                    StorageError, "the lakehouse", folder, "storage", "permission denied"
+                )

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from medallion.errors import StorageError
+from medallion.errors import StorageError, permission_problem, unwritable, without_backtrace
 from medallion.storage.parquet import writer_properties
 
 if TYPE_CHECKING:
@@ -60,9 +60,13 @@ class RowCounter:
         the writer commits (it may raise to stop the commit)."""
         import pyarrow as pa
 
+        from medallion.faults import raise_if_interrupted
+
         def batches() -> Iterator[pa.RecordBatch]:
             hook = after_first
             for batch in reader:
+                # Ctrl-C stops the write here, on the writer's thread: nothing is committed
+                raise_if_interrupted()
                 self.rows += batch.num_rows
                 yield batch
                 if hook is not None:
@@ -93,7 +97,81 @@ def open_table(path: Path, version: int | None = None):
             dt.load_as_version(version)
         return dt
     except Exception as e:  # deltalake raises TableNotFoundError, DeltaError, OSError, ...
-        raise StorageError(f"cannot open Delta table: {e}", file=path) from None
+        raise table_error(e, path) from None
+
+
+def table_error(error: BaseException, path: Path) -> StorageError:
+    """What went wrong opening the table at `path`, as one message: a folder this user may not
+    read, a damaged log (which file, which line, what to do), or delta-rs's first line without
+    its Rust backtrace."""
+    fqn = f"{path.parent.name}.{path.name}"
+    why = permission_problem(error)
+    if why is not None:
+        found = unwritable(StorageError, f"table {fqn}", path, "storage", why, verb="read")
+        assert isinstance(found, StorageError)
+        return found
+    damaged = damaged_log(path)
+    if damaged is not None:
+        return damaged
+    text = without_backtrace(str(error)) or type(error).__name__
+    return StorageError(f"cannot open Delta table: {text.splitlines()[0]}", file=path)
+
+
+def damaged_log(path: Path) -> StorageError | None:
+    """The first commit file of the table's `_delta_log` that is not JSON lines, as an error
+    saying what to do; None if every one reads (a damaged checkpoint is not looked for)."""
+    from medallion.errors import display_path
+
+    log = path / "_delta_log"
+    commits = sorted(log.glob("*.json")) if log.is_dir() else []
+    for file in commits:
+        at = 0  # the line being read
+        try:
+            text = file.read_text(encoding="utf-8")
+            if not text.strip():
+                raise ValueError("the file is empty")
+            for number, line in enumerate(text.splitlines()):
+                at = number + 1
+                if line.strip():
+                    json.loads(line)
+        except (OSError, ValueError) as e:
+            fqn = f"{path.parent.name}.{path.name}"
+            detail = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else e
+            folder = display_path(str(path))
+            undo = ""
+            if file == commits[-1] and file.stem.isdigit():
+                undo = (
+                    f"if it is a commit cut short, move {file.name} out of {folder}/_delta_log: "
+                    f"the table goes back to version {int(file.stem) - 1} and the next run "
+                    "writes what that commit held again; otherwise "
+                )
+            return StorageError(
+                f"the Delta log of table {fqn} is damaged: this commit cannot be read "
+                f"({str(detail).splitlines()[0]})",
+                file=file,
+                line=at or None,
+                hint=f"{undo}restore {folder} from a backup, or move the folder away and "
+                "run: the table is rebuilt from its inputs (a source's from the files still "
+                "in its landing folder)",
+            )
+    return None
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Within the block, a write refused by the file system (permissions, a read-only mount)
+    under the table's folder is one clear StorageError; any other error goes through as is (an
+    error of the stream being written, such as a source file DuckDB may not read, is not the
+    table's)."""
+    try:
+        yield
+    except Exception as e:
+        why = permission_problem(e)
+        said = f"{e} {getattr(e, 'filename', None) or ''}"
+        if why is None or not any(str(p) in said for p in (path, path.parent, path.resolve())):
+            raise
+        fqn = f"{path.parent.name}.{path.name}"
+        raise unwritable(StorageError, f"table {fqn}", path, "storage", why) from None
 
 
 def version_at(path: Path, when: datetime) -> int:
@@ -138,7 +216,8 @@ def write(
     stream has its own)."""
     counter = RowCounter()
     props = commit_properties(run_id, metadata, app_transaction)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     from medallion.faults import fault_point
 
     table = f"{path.parent.name}.{path.name}"
@@ -277,18 +356,20 @@ def merge(
             merger = merger.when_matched_delete(predicate=sql(c.predicate))
         else:
             merger = merger.when_not_matched_by_source_delete(predicate=sql(c.predicate))
-    metrics = merger.execute()
+    with _writing(path):
+        metrics = merger.execute()
     after = open_table(path).version()
     return (after if after != before else None), metrics
 
 
 def delete(path: Path, predicate: exp.Expression, *, run_id: str) -> None:
     """Delete the rows matching `predicate` (a tree), as one commit carrying the run id."""
-    open_table(path).delete(
-        writer_sql(predicate),
-        commit_properties=commit_properties(run_id),
-        writer_properties=writer_properties(),
-    )
+    with _writing(path):
+        open_table(path).delete(
+            writer_sql(predicate),
+            commit_properties=commit_properties(run_id),
+            writer_properties=writer_properties(),
+        )
 
 
 def ensure_properties(path: Path, properties: dict[str, str]) -> None:
@@ -316,7 +397,7 @@ def commit(
     `description` and `configuration` apply to a new table; `predicate` overwrites only the rows
     matching it. The table's log is read once (opening a table costs 2-20 ms), and its object
     then knows the version the commit made."""
-    with _removing_uncommitted_on_failure(path):
+    with _writing(path), _removing_uncommitted_on_failure(path):
         from deltalake import write_deltalake
 
         from medallion.storage import partitioned
@@ -416,6 +497,8 @@ def existing_table(path: Path) -> DeltaTable | None:
         return DeltaTable(str(path))
     except TableNotFoundError:
         return None
+    except Exception as e:  # a damaged log, a folder this user may not read
+        raise table_error(e, path) from None
 
 
 def add_actions(dt: Any) -> pa.Table:

@@ -13,7 +13,17 @@ _CHECK_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red
 def _checks_table(checks: list[dict[str, Any]]):
     order = {"fail": 0, "error": 1, "warn": 2, "pass": 3}
     t = _table(
-        "check", "table", "kind", "severity", "status", "failing", "detail", right=("failing",)
+        "check",
+        "table",
+        "kind",
+        "severity",
+        "status",
+        "failing",
+        "detail",
+        right=("failing",),
+        whole=("severity", "status"),
+        wrap=("detail",),
+        drop=("kind", "severity", "failing", "table"),
     )
     for c in sorted(checks, key=lambda c: order.get(c["status"], 9)):
         colour = _CHECK_COLOUR.get(c["status"], "white")
@@ -53,6 +63,8 @@ def verification(v: Any) -> None:
         "balanced",
         "delta log",
         right=("#", "in", "written", "dropped", "quarantined"),
+        whole=("run", "balanced", "delta log"),
+        drop=("run", "dropped", "step", "#"),
     )
     for line in v.lines:
         if line.table_matches is None and line.quarantine_matches is None:
@@ -95,7 +107,15 @@ def quarantines(rows: list[Any]) -> None:
         out().print("no quarantine tables — nothing has been set aside")
         return
     t = _table(
-        "quarantine", "of", "kind", "rows", "version", "last written", right=("rows", "version")
+        "quarantine",
+        "of",
+        "kind",
+        "rows",
+        "version",
+        "last written",
+        right=("rows", "version"),
+        whole=("last written",),
+        drop=("last written", "kind", "of"),
     )
     for r in rows:
         t.add_row(r.table, r.of, r.kind, _num(r.rows), f"v{r.version}", _when(r.last_written))

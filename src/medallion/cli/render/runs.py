@@ -40,6 +40,8 @@ def _steps_table(steps: list[dict[str, Any]]):
         "version",
         "time",
         right=("#", "read", "written", "quarantined", "version", "time"),
+        whole=("step", "status"),
+        drop=("read", "time", "quarantined", "#", "version", "written"),
     )
     for s in steps:
         t.add_row(
@@ -56,44 +58,73 @@ def _steps_table(steps: list[dict[str, Any]]):
     return t
 
 
+def _run_line(name: str, what: str, run: dict[str, Any]) -> str:
+    duration = ""
+    if run.get("ended_at"):
+        d = datetime.fromisoformat(run["ended_at"]) - datetime.fromisoformat(run["started_at"])
+        duration = f" in {_secs(d.total_seconds())}"
+    return (
+        f"[bold]{_escape(name)}[/] · {what} [bold]{run['run_id']}[/] "
+        f"{_status(run['status'])}{duration} · started {_when(run['started_at'])} · "
+        f"{run['trigger']}"
+    )
+
+
 def status(
     project: Project,
     run: dict[str, Any] | None,
     steps: list[dict[str, Any]],
     checks: list[dict[str, Any]] | None = None,
     checkpoints: list[dict[str, Any]] | None = None,
+    test: dict[str, Any] | None = None,
+    test_checks: list[dict[str, Any]] | None = None,
 ) -> None:
+    """The last build run (its steps, checks, errors), the last test run apart, the
+    checkpoints: `medallion test` is not the last run that built the tables."""
     console = out()
+    name = project.config.name
     if run is None:
-        console.print(f"{project.config.name}: no runs yet — try `medallion run`")
-        return
-    duration = ""
-    if run.get("ended_at"):
-        d = datetime.fromisoformat(run["ended_at"]) - datetime.fromisoformat(run["started_at"])
-        duration = f" in {_secs(d.total_seconds())}"
-    console.print(
-        f"[bold]{project.config.name}[/] · last run [bold]{run['run_id']}[/] "
-        f"{_status(run['status'])}{duration} · started {_when(run['started_at'])} · "
-        f"{run['trigger']}"
-    )
-    if run.get("command"):
-        console.print(f"  [dim]{run['command']}[/]")
-    console.print(_steps_table(steps))
-    if checks:
-        console.print(_checks_table(checks))
+        console.print(f"{_escape(name)}: no runs yet — try `medallion run`")
+    else:
+        console.print(_run_line(name, "last run", run))
+        if run.get("command"):
+            console.print(f"  [dim]{_escape(run['command'])}[/]")
+        console.print(_steps_table(steps))
+        if checks:
+            console.print(_checks_table(checks))
+        for s in steps:
+            if s["status"] in ("failed", "aborted") and s.get("error"):
+                console.print(f"[red]{s['layer']}.{s['table_name']}[/]:")
+                for line in s["error"].splitlines():
+                    console.print(f"  {line}", markup=False)
+        if run.get("error") and not any(s["status"] == "failed" for s in steps):
+            console.print(f"[red]{_escape(run['error'])}[/]")
+    if test is not None:
+        before = run is not None and test["started_at"] < run["started_at"]
+        console.print(
+            "\n"
+            + _run_line(name, "last test", test)
+            + (" [dim](before the last run)[/]" if before else "")
+        )
+        if test_checks:
+            console.print(_checks_table(test_checks))
+        elif test.get("error"):
+            console.print(f"[red]{_escape(test['error'])}[/]")
     if checkpoints:
         console.print(_checkpoints_table(checkpoints))
-    for s in steps:
-        if s["status"] in ("failed", "aborted") and s.get("error"):
-            console.print(f"[red]{s['layer']}.{s['table_name']}[/]:")
-            for line in s["error"].splitlines():
-                console.print(f"  {line}", markup=False)
-    if run.get("error") and not any(s["status"] == "failed" for s in steps):
-        console.print(f"[red]{_escape(run['error'])}[/]")
 
 
 def _checkpoints_table(rows: list[dict[str, Any]]):
-    t = _table("table", "reads", "checkpoint", "at version", "set by run", "updated")
+    t = _table(
+        "table",
+        "reads",
+        "checkpoint",
+        "at version",
+        "set by run",
+        "updated",
+        whole=("at version", "set by run", "updated"),
+        drop=("set by run", "updated", "at version"),
+    )
     for r in rows:
         t.add_row(
             r["node"],
@@ -138,6 +169,9 @@ def history(rows: list[dict[str, Any]]) -> None:
         "rows written",
         "command",
         right=("duration", "steps", "failed", "rows written"),
+        whole=("run", "started", "status"),
+        wrap=("command",),
+        drop=("trigger", "failed", "steps", "duration", "command", "started"),
     )
     for r in rows:
         duration = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from medallion.cli.render.console import _num, _size, _table, _when, out
+from medallion.cli.render.console import _escape, _num, _size, _table, _when, err, out
 
 if TYPE_CHECKING:
     from medallion.project import Project, TableRow
@@ -31,12 +31,15 @@ def tables(rows: list[TableRow]) -> None:
         "size",
         "partitioned by",
         right=("rows", "version", "size"),
+        whole=("last written",),
+        drop=("partitioned by", "last written", "size", "layer", "kind"),
     )
+    kinds = {"quarantine": "[yellow]quarantine[/]", "unreadable": "[red]unreadable[/]"}
     for r in rows:
         t.add_row(
             r.layer,
             r.name,
-            r.kind if r.kind != "quarantine" else "[yellow]quarantine[/]",
+            kinds.get(r.kind, r.kind),
             _num(r.rows),
             "" if r.version is None else f"v{r.version}",
             _when(r.last_written),
@@ -44,6 +47,9 @@ def tables(rows: list[TableRow]) -> None:
             ", ".join(r.partition_by),
         )
     out().print(t)
+    for r in rows:
+        if r.kind == "unreadable":
+            err().print(f"[red]{r.layer}.{r.name}[/]: {_escape(r.description or '')}")
 
 
 def table_history(table: str, versions: list[dict[str, Any]]) -> None:
@@ -56,6 +62,8 @@ def table_history(table: str, versions: list[dict[str, Any]]) -> None:
         "rows added",
         "rows removed",
         right=("version", "rows added", "rows removed"),
+        whole=("written", "run"),
+        drop=("mode", "operation", "run", "rows removed"),
     )
     for v in versions:
         t.add_row(

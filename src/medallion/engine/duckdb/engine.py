@@ -246,6 +246,8 @@ class DuckDBEngine(Session):
         self.rows: dict[str, int] = {}
         #: each attached table's schema, as its Delta log has it
         self.schemas: dict[str, pa.Schema] = {}
+        #: the folders of the attached tables' data files (what `confine` still allows)
+        self._folders: set[str] = set()
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -323,6 +325,11 @@ class DuckDBEngine(Session):
             )
         body, names = self._scan(snap.files)
         self._point(fqn, body)
+        home = os.path.join(os.path.realpath(path), "")
+        self._folders.add(home)
+        self._folders.update(  # a file the log names outside the table's folder
+            os.path.join(os.path.dirname(f), "") for f in snap.files.paths if not f.startswith(home)
+        )
         for old in self._table_names.pop(fqn, []):
             self.con.unregister(old)
         self._table_names[fqn] = names
@@ -330,6 +337,15 @@ class DuckDBEngine(Session):
         self.rows[fqn] = snap.rows
         self.schemas[fqn] = snap.schema
         return snap.version
+
+    def confine(self) -> None:
+        """DuckDB's own switch: file and network access off (`enable_external_access`, which
+        cannot be turned back on), except for the attached tables' folders. What the views of
+        attached tables read stays readable; read_csv('/etc/passwd'), a glob, a URL, an
+        extension are refused with a Permission Error. Spilling to temp_directory still works."""
+        folders = ", ".join(f"'{_sql_str(f)}'" for f in sorted(self._folders))
+        self.con.execute(f"SET allowed_directories = [{folders}]")
+        self.con.execute("SET enable_external_access = false")
 
     def attach_empty(self, fqn: str, schema: pa.Schema) -> None:
         """Expose `fqn` as an empty table with `schema` (a table that has no rows yet, such as a
