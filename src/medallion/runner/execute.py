@@ -30,6 +30,7 @@ def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
     """Walk the plan: each step through the run's lifecycle, in order; a step whose upstream
     failed or was skipped is skipped; a table's checks right after its step; the singular
     checks last."""
+    require_env(ws, plan)
     log.announce(plan.announced())
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
     written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
@@ -53,6 +54,22 @@ def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
             singular_step(ws, engine, check, log, broken)
     finally:
         engine.close()
+
+
+def require_env(ws: Workspace, plan: Plan) -> None:
+    """The `${VAR}`s of the sources the plan ingests and of the targets the run then publishes
+    to (after_run, a table of the plan) must be set: one message naming them all before any
+    step runs. Commands that only read the lakehouse never ask."""
+    from fnmatch import fnmatchcase
+
+    places = [("sources", ws.source_tables[s.node]) for s in plan.steps if s.kind == "ingest"]
+    places += [
+        ("publish", name)
+        for name, target in ws.config.publish.items()
+        if target.after_run
+        and any(fnmatchcase(n, e.table) for e in target.entries() for n in plan.nodes)
+    ]
+    ws.config.require_env(places)
 
 
 def _run_step(

@@ -80,6 +80,16 @@ def validated(project: Project, bound: dict[str, str | None]) -> None:
         f"[green]ok[/] {_escape(project.config.name)}: {len(project.config.sources)} sources, "
         f"{n_models} models, no problems found"
     )
+    # validate checks no connection, so an unset ${VAR} of a source or target is a note, not
+    # an error: run and publish ask for it (and fail naming it) when they use that value
+    unset: dict[str, list[str]] = {}
+    for u in project.config.unset_variables:
+        unset.setdefault(u.name, []).append(f"{u.key} (line {u.line})" if u.line else u.key)
+    for name, uses in unset.items():
+        console.print(
+            f"  [yellow]not set:[/] {name}, used in {_escape(', '.join(uses))}: run and publish "
+            "need it there"
+        )
     skipped = {m: why for m, why in bound.items() if why is not None}
     if not bound:
         return
