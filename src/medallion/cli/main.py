@@ -641,7 +641,7 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
         result = project.run(
             trigger="demo", command=_command_line(), reporter=progress.RunReporter(project)
         )
-        render.demo_summary(project, result, env)
+        render.demo_summary(project, result, tpl.demo_afterwards(dest, env))
     sys.exit(0 if result.ok else 1)
 
 

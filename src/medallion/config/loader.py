@@ -502,8 +502,9 @@ def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None)
 
 
 def _needed_to_validate(err: ValidationError, unset: list[UnsetVariable]) -> list[UnsetVariable]:
-    """The unset variables whose `${VAR}` text failed validation: those at (or above) an error's
-    location, and a source's `type:` (pydantic reports an unknown type at the source itself)."""
+    """The unset variables whose `${VAR}` text failed validation: those whose value holds an
+    error's location, and a source's `type:` (pydantic reports an unknown type at the source
+    itself)."""
     from medallion.config.schema import ProjectConfig
 
     needed: list[UnsetVariable] = []
