@@ -201,3 +201,35 @@ def test_cli(portable: Project, capsys: pytest.CaptureFixture[str]) -> None:
         main(["-p", root, "compile", "-d", "oracle"])
     assert done.value.code == 2
     assert "unknown dialect 'oracle'" in capsys.readouterr().err
+
+
+def test_every_refusal_of_every_model_is_listed_at_once(
+    make_project: Callable[..., Project],
+) -> None:
+    models = {
+        **PORTABLE,
+        "gold/bad.sql": "select\n  arg_max(order_id, amount, 2) as a,\n  status[1] as s,\n"
+        "  frobnicate(order_id) as f\nfrom bronze.orders\n",
+        "gold/worse.sql": "select * exclude (status)\nfrom bronze.orders\n",
+    }
+    project = make_project(CONFIG, models, DATA)
+    with pytest.raises(CompileError) as info:
+        project.compile("postgres")
+    message = str(info.value)
+    assert message.startswith("2 model(s) cannot be compiled for postgres (4 construct(s))")
+    lines = [ln.strip() for ln in message.splitlines()[1:] if ".sql:" in ln]
+    assert [ln.split("/models/", 1)[1].split(": ", 1)[0] for ln in lines] == [
+        "gold/bad.sql:2",
+        "gold/bad.sql:3",
+        "gold/bad.sql:4",
+        "gold/worse.sql:1",
+    ]
+    assert "subscript" in lines[1] and "frobnicate" in lines[2] and "EXCLUDE" in lines[3]
+    assert message.count("hint:") == 1  # what to do, said once
+    refusals = info.value.refusals  # type: ignore[attr-defined]
+    assert [(e.model, e.line) for e in refusals] == [
+        ("gold.bad", 2),
+        ("gold.bad", 3),
+        ("gold.bad", 4),
+        ("gold.worse", 1),
+    ]

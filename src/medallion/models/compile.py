@@ -195,8 +195,22 @@ def _generator(dialect: str) -> Any:
             self.unknown.append((expression.name, expression))
             return super().anonymous_sql(expression)
 
-    gen = Checking(dialect=target, unsupported_level=ErrorLevel.RAISE, pretty=True, comments=False)
-    gen.generic, gen.unknown = [], []
+        def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
+            # the node being generated, for the line of what SQLGlot finds unsupported in it
+            if key or not hasattr(expression, "walk"):
+                return super().sql(expression, key, comment)
+            self.stack.append(expression)
+            try:
+                return super().sql(expression, key, comment)
+            finally:
+                self.stack.pop()
+
+        def unsupported(self, message: str) -> None:
+            self.problems.append((message, self.stack[-1] if self.stack else None))
+
+    # every problem is collected (unsupported() above), none raised: all are reported at once
+    gen = Checking(dialect=target, unsupported_level=ErrorLevel.IGNORE, pretty=True, comments=False)
+    gen.generic, gen.unknown, gen.problems, gen.stack = [], [], [], []
     return gen
 
 
@@ -218,45 +232,62 @@ def _line(node: Any, text: str) -> int | None:
 
 
 def compile_model(model: Model, dialect: str) -> str:
-    """The model's SELECT in `dialect`; raises ModelError naming what cannot be expressed."""
+    """The model's SELECT in `dialect`; raises CompileError listing every construct that cannot
+    be expressed (its `refusals`: one ModelError each, with the line)."""
+    sql, refusals = _translate(model, dialect)
+    if refusals:
+        raise _refused(dialect, refusals, f"{model.fqn} cannot be compiled for {dialect}")
+    return sql
+
+
+def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError]]:
+    """The model's SELECT in `dialect` and what in it cannot be expressed there (all of it, in
+    the order of the file)."""
     import sqlglot
-    from sqlglot.errors import ParseError, UnsupportedError
+    from sqlglot.errors import ParseError
 
     assert model.tree is not None
-
-    def refuse(what: str, node: Any = None) -> ModelError:
-        return ModelError(
-            f"cannot compile for {dialect}: {what}",
-            file=model.path,
-            line=_line(node, model.text) if node is not None else None,
-            model=model.fqn,
-            hint="rewrite the construct in portable SQL (medallion refuses to emit SQL the "
-            f"{dialect} engine would reject or read differently)",
-        )
-
-    problems = _syntax_problems(model.tree, dialect)
-    if problems:
-        node, what = problems[0]
-        raise refuse(what, node)
+    found: list[tuple[str, Any]] = [(w, n) for n, w in _syntax_problems(model.tree, dialect)]
     gen = _generator(dialect)
     tree = model.tree.copy()
     if dialect == "snowflake":
         tree = tree.transform(_partial_regexp)
-    try:
-        sql = gen.generate(tree)
-    except UnsupportedError as e:
-        raise refuse(str(e).strip().splitlines()[0]) from None
+    sql = gen.generate(tree)
+    found += [(message.strip().splitlines()[0], node) for message, node in gen.problems]
     allowed = COMMON_FUNCTIONS | DIALECT_FUNCTIONS.get(dialect, frozenset())
-    for name, node in gen.unknown:
-        raise refuse(f"function {name}() has no known translation", node)
-    for name, node in gen.generic:
-        if name.upper() not in allowed:
-            raise refuse(f"{name.lower()}() has no {dialect} equivalent SQLGlot knows of", node)
-    try:
-        sqlglot.parse_one(sql, dialect=dialect)
-    except ParseError as e:  # our output does not even parse as the target's SQL
-        raise refuse(f"the translation does not parse as {dialect} SQL: {e}") from None
-    return sql
+    found += [(f"function {name}() has no known translation", n) for name, n in gen.unknown]
+    found += [
+        (f"{name.lower()}() has no {dialect} equivalent SQLGlot knows of", node)
+        for name, node in gen.generic
+        if name.upper() not in allowed
+    ]
+    refusals: dict[tuple[str, int | None], ModelError] = {}
+    for what, node in found:
+        line = _line(node, model.text) if node is not None else None
+        refusals.setdefault(
+            (what, line), ModelError(what, file=model.path, line=line, model=model.fqn)
+        )
+    if not refusals:
+        try:
+            sqlglot.parse_one(sql, dialect=dialect)
+        except ParseError as e:  # our output does not even parse as the target's SQL
+            what = f"the translation does not parse as {dialect} SQL: {e}"
+            refusals[(what, None)] = ModelError(what, file=model.path, model=model.fqn)
+    ordered = sorted(refusals.values(), key=lambda e: e.line or 0)
+    return sql, ordered
+
+
+def _refused(dialect: str, refusals: list[ModelError], headline: str) -> CompileError:
+    """One error listing every refusal as `file:line: construct`, and what to do once."""
+    error = CompileError(
+        headline
+        + ":\n"
+        + "\n".join(f"  {e.location}: {e.message}" if e.location else f"  {e}" for e in refusals),
+        hint="rewrite each construct in portable SQL (medallion refuses to emit SQL the "
+        f"{dialect} engine would reject or read differently)",
+    )
+    error.refusals = refusals  # type: ignore[attr-defined]
+    return error
 
 
 def compile_models(
@@ -275,6 +306,7 @@ def compile_models(
         )
     result = CompileResult(dialect, output)
     errors: list[ModelError] = []
+    refused: set[str] = set()
     files: dict[Path, str] = {}
     manifest: list[dict[str, Any]] = []
     for fqn in order:
@@ -285,10 +317,10 @@ def compile_models(
         if model.language != "sql":
             result.models.append(CompiledModel(fqn, None, "Python model: not compiled"))
             continue
-        try:
-            sql = compile_model(model, dialect)
-        except ModelError as e:
-            errors.append(e)
+        sql, refusals = _translate(model, dialect)
+        if refusals:
+            errors += refusals
+            refused.add(fqn)
             continue
         cfg = model.config
         source = model.path.relative_to(root) if model.path.is_relative_to(root) else model.path
@@ -310,9 +342,11 @@ def compile_models(
         )
         result.models.append(CompiledModel(fqn, output / rel))
     if errors:
-        raise CompileError(
-            f"{len(errors)} model(s) cannot be compiled for {dialect}; nothing was written:\n"
-            + "\n".join(f"  {e}".replace("\n", "\n  ") for e in errors)
+        raise _refused(
+            dialect,
+            errors,
+            f"{len(refused)} model(s) cannot be compiled for {dialect} ({len(errors)} "
+            "construct(s)); nothing was written",
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
