@@ -101,7 +101,13 @@ REFUSED = [
         2,
     ),
     ("select cast(order_id as hugeint) as h from bronze.orders", "snowflake", "INT128", 1),
-    ("select\n  arg_max(order_id, amount) as a from bronze.orders", "postgres", "arg_max", 2),
+    (
+        "select\n  arg_max(order_id, amount) over (order by status) as a from bronze.orders",
+        "postgres",
+        "arg_max() over a window",
+        2,
+    ),
+    ("select\n\n  arg_max(order_id, amount, 2) as a from bronze.orders", "spark", "count", 3),
     ("select\n\n  frobnicate(order_id) as f from bronze.orders", "spark", "frobnicate", 3),
     # Spark has no SELECT * modifiers, Databricks only EXCEPT, BigQuery no RENAME
     ("select * replace (1 as amount) from bronze.orders", "spark", "REPLACE", 1),
@@ -224,6 +230,7 @@ def test_every_refusal_of_every_model_is_listed_at_once(
         "gold/bad.sql:4",
         "gold/worse.sql:1",
     ]
+    assert "arg_max() with a count" in lines[0]
     assert "subscript" in lines[1] and "frobnicate" in lines[2] and "EXCLUDE" in lines[3]
     assert message.count("hint:") == 1  # what to do, said once
     refusals = info.value.refusals  # type: ignore[attr-defined]

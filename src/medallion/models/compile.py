@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from medallion.models.loader import Model
 
 DIALECTS = ("spark", "databricks", "snowflake", "bigquery", "postgres")
+#: functions the compiled models call that the target lacks (see dialects.SETUP), written
+#: beside them: run once in the database before the models
+SETUP_FILE = "medallion_functions.sql"
 
 #: functions SQLGlot prints under their generic name that exist, with DuckDB's meaning, in every
 #: target dialect
@@ -57,11 +60,11 @@ _COMMON = """
 _EXTRA = {
     "postgres": "ARRAY_AGG BOOL_AND BOOL_OR DATE_TRUNC INITCAP MD5 PERCENTILE_CONT PERCENTILE_DISC "
     "SPLIT_PART STRING_AGG TO_CHAR",
-    "spark": "BOOL_AND BOOL_OR COUNT_IF INITCAP MAX_BY MD5 MIN_BY PERCENTILE_CONT PERCENTILE_DISC "
-    "REGEXP_LIKE SPLIT_PART",
-    "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF DATE_TRUNC INITCAP MAX_BY MD5 MIN_BY "
-    "PERCENTILE_CONT PERCENTILE_DISC REGEXP_INSTR SPLIT SPLIT_PART",
-    "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5 SPLIT",
+    "spark": "BOOL_AND BOOL_OR COUNT_IF HOUR INITCAP MAX_BY MD5 MIN_BY MINUTE PERCENTILE_CONT "
+    "PERCENTILE_DISC POSEXPLODE REGEXP_LIKE SECOND SPLIT_PART",
+    "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF DATE_TRUNC HOUR INITCAP MAX_BY MD5 "
+    "MIN_BY MINUTE PERCENTILE_CONT PERCENTILE_DISC REGEXP_INSTR SECOND SPLIT SPLIT_PART",
+    "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5 SPLIT TIMESTAMP_TRUNC",
 }
 COMMON_FUNCTIONS = frozenset(_COMMON.split())
 DIALECT_FUNCTIONS = {dialect: frozenset(names.split()) for dialect, names in _EXTRA.items()}
@@ -157,17 +160,6 @@ def _indexes_a_list(value: exp.Expression) -> bool:
     )
 
 
-def _partial_regexp(node: exp.Expression) -> exp.Expression:
-    """Snowflake's REGEXP_LIKE matches the whole text, DuckDB's regexp_matches any part of it:
-    REGEXP_INSTR(x, p) > 0 keeps DuckDB's meaning."""
-    import sqlglot.expressions as exp
-
-    if isinstance(node, exp.RegexpLike):
-        found = exp.RegexpInstr(this=node.this, expression=node.expression)
-        return exp.paren(exp.GT(this=found, expression=exp.Literal.number(0)))
-    return node
-
-
 @cache
 def _unsigned_or_huge() -> frozenset[Any]:
     import sqlglot.expressions as exp
@@ -183,16 +175,20 @@ def _generator(dialect: str) -> Any:
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.errors import ErrorLevel
 
+    from medallion.models.dialects import trusted
+
     target = Dialect.get_or_raise(dialect)
     base = target.generator_class
 
     class Checking(base):  # type: ignore[misc, valid-type]
         def function_fallback_sql(self, expression: Any) -> str:
-            self.generic.append((self.function_name(expression), expression))
+            if not trusted(expression):
+                self.generic.append((self.function_name(expression), expression))
             return super().function_fallback_sql(expression)
 
         def anonymous_sql(self, expression: Any) -> str:
-            self.unknown.append((expression.name, expression))
+            if not trusted(expression):  # a function the rewrites wrote is known to exist
+                self.unknown.append((expression.name, expression))
             return super().anonymous_sql(expression)
 
         def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
@@ -234,32 +230,38 @@ def _line(node: Any, text: str) -> int | None:
 def compile_model(model: Model, dialect: str) -> str:
     """The model's SELECT in `dialect`; raises CompileError listing every construct that cannot
     be expressed (its `refusals`: one ModelError each, with the line)."""
-    sql, refusals = _translate(model, dialect)
+    sql, refusals, _ = _translate(model, dialect)
     if refusals:
         raise _refused(dialect, refusals, f"{model.fqn} cannot be compiled for {dialect}")
     return sql
 
 
-def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError]]:
-    """The model's SELECT in `dialect` and what in it cannot be expressed there (all of it, in
-    the order of the file)."""
+def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError], set[str]]:
+    """The model's SELECT in `dialect`, what in it cannot be expressed there (all of it, in
+    the order of the file), and what it needs created in the target database (SETUP)."""
     import sqlglot
     from sqlglot.errors import ParseError
+
+    from medallion.models.dialects import rewrite
 
     assert model.tree is not None
     found: list[tuple[str, Any]] = [(w, n) for n, w in _syntax_problems(model.tree, dialect)]
     gen = _generator(dialect)
-    tree = model.tree.copy()
-    if dialect == "snowflake":
-        tree = tree.transform(_partial_regexp)
-    sql = gen.generate(tree)
+    tree, problems, needs = rewrite(model.tree, dialect)
+    found += [(what, node) for node, what in problems]
+    said = {id(node) for node, _ in problems}  # a construct a rewrite refused: said once
+    sql = gen.generate(tree, copy=False)  # our copy: its nodes are those the rewrites saw
     found += [(message.strip().splitlines()[0], node) for message, node in gen.problems]
     allowed = COMMON_FUNCTIONS | DIALECT_FUNCTIONS.get(dialect, frozenset())
-    found += [(f"function {name}() has no known translation", n) for name, n in gen.unknown]
+    found += [
+        (f"function {name}() has no known translation", n)
+        for name, n in gen.unknown
+        if id(n) not in said
+    ]
     found += [
         (f"{name.lower()}() has no {dialect} equivalent SQLGlot knows of", node)
         for name, node in gen.generic
-        if name.upper() not in allowed
+        if name.upper() not in allowed and id(node) not in said
     ]
     refusals: dict[tuple[str, int | None], ModelError] = {}
     for what, node in found:
@@ -274,7 +276,7 @@ def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError]]:
             what = f"the translation does not parse as {dialect} SQL: {e}"
             refusals[(what, None)] = ModelError(what, file=model.path, model=model.fqn)
     ordered = sorted(refusals.values(), key=lambda e: e.line or 0)
-    return sql, ordered
+    return sql, ordered, needs
 
 
 def _refused(dialect: str, refusals: list[ModelError], headline: str) -> CompileError:
@@ -309,6 +311,7 @@ def compile_models(
     refused: set[str] = set()
     files: dict[Path, str] = {}
     manifest: list[dict[str, Any]] = []
+    setup: set[str] = set()  # what the models need created in the target database first
     for fqn in order:
         model = models.get(fqn)
         if model is None:
@@ -317,7 +320,7 @@ def compile_models(
         if model.language != "sql":
             result.models.append(CompiledModel(fqn, None, "Python model: not compiled"))
             continue
-        sql, refusals = _translate(model, dialect)
+        sql, refusals, needs = _translate(model, dialect)
         if refusals:
             errors += refusals
             refused.add(fqn)
@@ -329,7 +332,9 @@ def compile_models(
             f"-- kind: {cfg.kind}"
             + (f", unique_key: {', '.join(cfg.unique_key)}" if cfg.unique_key else "")
             + " (the full SELECT; see manifest.json)\n"
+            + (f"-- needs {SETUP_FILE} run once in the database first\n" if needs else "")
         )
+        setup |= needs
         files[rel] = header + sql + ";\n"
         manifest.append(
             {
@@ -338,6 +343,7 @@ def compile_models(
                 "kind": cfg.kind,
                 "unique_key": list(cfg.unique_key or []),
                 "depends_on": list(model.depends_on),
+                "needs": sorted(needs),
             }
         )
         result.models.append(CompiledModel(fqn, output / rel))
@@ -348,6 +354,10 @@ def compile_models(
             f"{len(refused)} model(s) cannot be compiled for {dialect} ({len(errors)} "
             "construct(s)); nothing was written",
         )
+    if setup:
+        from medallion.models.dialects import SETUP
+
+        files[Path(SETUP_FILE)] = "\n".join(SETUP[(dialect, name)] for name in sorted(setup))
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
@@ -355,7 +365,15 @@ def compile_models(
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             (staging / rel).write_text(text, encoding="utf-8")
         (staging / "manifest.json").write_text(
-            json.dumps({"dialect": dialect, "models": manifest}, indent=2) + "\n",
+            json.dumps(
+                {
+                    "dialect": dialect,
+                    "setup": [SETUP_FILE] if setup else [],
+                    "models": manifest,
+                },
+                indent=2,
+            )
+            + "\n",
             encoding="utf-8",
         )
         if output.exists():
