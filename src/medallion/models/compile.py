@@ -132,6 +132,15 @@ def _syntax_problems(tree: exp.Expression, dialect: str) -> list[tuple[exp.Expre
             and node.this.name.upper() == "ALL"
         ):
             problems.append((node, "ORDER BY ALL (DuckDB only)"))
+        elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) and not pg:
+            # SQLGlot writes EXPLODE(SEQUENCE(...), _u(g)) / numeric-only ranges: not SQL there
+            problems.append(
+                (
+                    node,
+                    f"generate_series()/range() as a table (no {dialect} translation): build "
+                    "the rows from a small table (e.g. digits cross joined)",
+                )
+            )
         elif isinstance(node, exp.DataType) and node.this in _unsigned_or_huge():
             problems.append((node, f"type {node.this.name} (no equivalent outside DuckDB)"))
     return problems

@@ -15,7 +15,13 @@ as a problem (a refusal, with its node for the line):
 - `concat_ws` skips NULLs; Snowflake's returns NULL for any NULL (SQLGlot pads with '' and a
   separator too many), BigQuery has none: `ARRAY_TO_STRING(ARRAY_CONSTRUCT_COMPACT(...), sep)` /
   `ARRAY_TO_STRING([...], sep)`, which skip NULLs.
-- `hour()`, `minute()`, `second()` do not exist in PostgreSQL: `EXTRACT(HOUR FROM x)`.
+- `least`/`greatest` skip NULLs; BigQuery's return NULL: each argument is COALESCEd with the
+  others.
+- `hour()`, `minute()`, `second()` do not exist in PostgreSQL: `EXTRACT(HOUR FROM x)`; the ISO
+  day of the week and week (`extract(isodow|week ...)`) are spelled per target (BigQuery's WEEK
+  starts on Sunday, Snowflake's follows a session setting).
+- `strftime`: BigQuery's FORMAT_DATETIME (SQLGlot's FORMAT_DATE refuses a DATETIME, which a
+  DuckDB TIMESTAMP is there); Snowflake has no day names: '%A' alone is a CASE on the ISO day.
 - `split_part(s, d, n)` does not exist in BigQuery: `SPLIT(s, d)[SAFE_ORDINAL(n)]`, '' past the
   last part and NULL for a NULL `s`, as DuckDB returns (n a positive number, d a text).
 - `round(x, n)`: PostgreSQL rounds only `numeric` to n places, and CAST(x AS NUMERIC) rounds a
@@ -25,6 +31,11 @@ as a problem (a refusal, with its node for the line):
   value): `medallion.try_cast(CAST(x AS TEXT), CAST(NULL AS T))`, a function written to
   `medallion_functions.sql` beside the models, to run once in the database. Snowflake's TRY_CAST
   takes text only (SQLGlot writes CAST otherwise): the value is cast to text first.
+- A cast to DECIMAL(p, s) rounds to s places; BigQuery's CAST takes no parameters (SQLGlot
+  drops them, leaving 9 places): `ROUND(CAST(x AS NUMERIC), s)`.
+- A TIMESTAMPTZ cast to TIMESTAMP is its UTC time (medallion's DuckDB runs in UTC); Snowflake
+  keeps the offset's wall clock: `CAST(CONVERT_TIMEZONE('UTC', x) AS TIMESTAMPNTZ)`. Other
+  targets are assumed to run their sessions in UTC too.
 - `UNNEST(list) WITH ORDINALITY AS t(item, n)` numbers from 1; Spark's POSEXPLODE, BigQuery's
   OFFSET and Snowflake's FLATTEN index from 0: `n` is read as `n + 1` there. Nested values live
   as jsonb in PostgreSQL (how medallion publishes them) and as VARIANT in Snowflake: a list
@@ -150,18 +161,112 @@ def _concat_ws(tree: exp.Expression, dialect: str, problems: Problems, needs: se
     return tree.transform(convert, copy=False)
 
 
-def _date_parts(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+def _least(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's least/greatest skip NULLs; BigQuery's return NULL for any NULL argument:
+    LEAST(COALESCE(a, b, c), COALESCE(b, a, c), COALESCE(c, a, b)) skips them (an argument's
+    NULL becomes another argument, which does not change the result)."""
     import sqlglot.expressions as exp
 
-    if dialect != "postgres":
+    if dialect != "bigquery":
         return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Least | exp.Greatest) or not node.args.get("ignore_nulls"):
+            return node
+        values = [node.this, *node.expressions]
+        if len(values) < 2:
+            return node
+        firsts = [
+            exp.Coalesce(this=v.copy(), expressions=[o.copy() for o in values if o is not v])
+            for v in values
+        ]
+        return type(node)(this=firsts[0], expressions=firsts[1:])
+
+    return tree.transform(convert, copy=False)
+
+
+def _date_parts(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """Date parts as DuckDB means them: hour()/minute()/second() (none in PostgreSQL), the ISO
+    day of the week (Monday 1 .. Sunday 7) and the ISO week, which each target spells its own
+    way (BigQuery's WEEK starts on Sunday, Snowflake's follows a session setting)."""
+    import sqlglot.expressions as exp
+
+    if dialect == "databricks":
+        dialect = "spark"
     parts = {exp.Hour: "HOUR", exp.Minute: "MINUTE", exp.Second: "SECOND"}
+
+    def call(name: str, value: exp.Expression) -> exp.Expression:
+        return _mark(exp.Anonymous(this=name, expressions=[value.copy()]))
 
     def convert(node: exp.Expression) -> exp.Expression:
         part = parts.get(type(node))
-        if part is None:
+        if part is not None and dialect == "postgres":
+            return exp.Extract(this=exp.var(part), expression=node.this.copy())
+        if not isinstance(node, exp.Extract):
             return node
-        return exp.Extract(this=exp.var(part), expression=node.this.copy())
+        unit, value = node.name.upper(), node.expression
+        if unit == "ISODOW":
+            if dialect == "spark":
+                return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=value.copy())
+            if dialect == "snowflake":
+                return call("DAYOFWEEKISO", value)
+            if dialect == "bigquery":  # DAYOFWEEK: Sunday 1 .. Saturday 7
+                sunday_first = exp.Extract(this=exp.var("DAYOFWEEK"), expression=value.copy())
+                shifted = exp.Add(this=sunday_first, expression=exp.Literal.number(5))
+                monday_first = exp.Mod(this=exp.paren(shifted), expression=exp.Literal.number(7))
+                return exp.Add(this=monday_first, expression=exp.Literal.number(1))
+        if unit == "WEEK":
+            if dialect == "snowflake":
+                return call("WEEKISO", value)
+            if dialect == "bigquery":
+                return exp.Extract(this=exp.var("ISOWEEK"), expression=value.copy())
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _strftime(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """strftime() for BigQuery and Snowflake. BigQuery: FORMAT_DATETIME (a DuckDB TIMESTAMP is
+    a BigQuery DATETIME, and a DATE converts to one), where SQLGlot writes FORMAT_DATE, which
+    refuses a DATETIME. Snowflake has no full day name: '%A' alone becomes a CASE on the ISO day
+    of the week; other formats with a day name are refused."""
+    import sqlglot.expressions as exp
+
+    if dialect not in ("bigquery", "snowflake"):
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.TimeToStr):
+            return node
+        fmt = node.args.get("format")
+        text = fmt.this if isinstance(fmt, exp.Literal) and fmt.is_string else None
+        if dialect == "bigquery":
+            if text is None:
+                return node
+            return _mark(
+                exp.Anonymous(this="FORMAT_DATETIME", expressions=[fmt.copy(), node.this.copy()])
+            )
+        if text == "%A":
+            day = _mark(exp.Anonymous(this="DAYOFWEEKISO", expressions=[node.this.copy()]))
+            return exp.Case(
+                this=day,
+                ifs=[
+                    exp.If(this=exp.Literal.number(i), true=exp.Literal.string(name))
+                    for i, name in enumerate(_DAY_NAMES, start=1)
+                ],
+            )
+        if text is None or "%A" in text or "%a" in text:
+            problems.append(
+                (
+                    node,
+                    "strftime() with a day name or a format that is not a text (Snowflake "
+                    "has no day names in TO_CHAR): format '%A' alone, or the ISO day number",
+                )
+            )
+        return node
 
     return tree.transform(convert, copy=False)
 
@@ -253,6 +358,61 @@ def _try_cast(tree: exp.Expression, dialect: str, problems: Problems, needs: set
         call = _mark(exp.Anonymous(this="try_cast", expressions=[value, typed_null]))
         # the outer CAST keeps a type's parameters (numeric(12, 2)), which anyelement drops
         return exp.cast(exp.Dot(this=exp.to_identifier("medallion"), expression=call), node.to)
+
+    return tree.transform(convert, copy=False)
+
+
+def _decimals(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """BigQuery: a cast to DECIMAL(p, s) rounds to s places, as DuckDB's does. SQLGlot drops
+    the parameters (CAST(x AS NUMERIC) keeps 9 places): ROUND(CAST(x AS NUMERIC), s)."""
+    import sqlglot.expressions as exp
+
+    if dialect != "bigquery":
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Cast) or not node.to.is_type(exp.DataType.Type.DECIMAL):
+            return node
+        params = [p.this for p in node.to.expressions]
+        if len(params) != 2 or not all(isinstance(p, exp.Literal) and p.is_int for p in params):
+            return node
+        precision, scale = (int(p.this) for p in params)
+        # NUMERIC holds 29 digits before the point and 9 after; BIGNUMERIC more
+        wide = precision - scale > 29 or scale > 9
+        bare = exp.DataType(
+            this=exp.DataType.Type.BIGDECIMAL if wide else exp.DataType.Type.DECIMAL
+        )
+        cast = type(node)(this=node.this.copy(), to=bare)
+        if isinstance(node, exp.TryCast):
+            cast.set("safe", True)
+        return exp.Round(this=cast, decimals=exp.Literal.number(scale))
+
+    return tree.transform(convert, copy=False)
+
+
+def _timezones(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """A TIMESTAMPTZ cast to TIMESTAMP is its UTC time in medallion (DuckDB runs in UTC);
+    Snowflake keeps the wall clock of the value's own offset: CONVERT_TIMEZONE('UTC', x)
+    first. (Where x's type is not written in the model, it is not known here.)"""
+    import sqlglot.expressions as exp
+
+    if dialect != "snowflake":
+        return tree
+    zoned = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
+    plain = (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        inner = node.this if isinstance(node, exp.Cast) else None
+        if not (
+            isinstance(inner, exp.Cast) and inner.to.is_type(*zoned) and node.to.is_type(*plain)
+        ):
+            return node
+        utc = _mark(
+            exp.Anonymous(
+                this="CONVERT_TIMEZONE", expressions=[exp.Literal.string("UTC"), inner.copy()]
+            )
+        )
+        return exp.Cast(this=utc, to=node.to.copy())
 
     return tree.transform(convert, copy=False)
 
@@ -444,10 +604,14 @@ _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
     _arg_max,
     _concat_ws,
+    _least,
     _date_parts,
+    _strftime,
     _split_part,
     _round,
     _try_cast,
+    _decimals,  # after _try_cast: a try_cast to DECIMAL(p, s) is rounded too
+    _timezones,
     _unnest,
     _regexp,
 ]
