@@ -335,7 +335,9 @@ def _round(tree: exp.Expression, dialect: str, problems: Problems, needs: set[st
             expression=exp.Literal.number("0.5"),
         )
         rounded = exp.Mul(this=exp.Sign(this=value.copy()), expression=exp.Floor(this=shifted))
-        return exp.paren(exp.Div(this=rounded, expression=scale, typed=False, safe=False))
+        # typed: a plain `/` (untyped, SQLGlot casts the dividend to DOUBLE PRECISION for
+        # PostgreSQL, which would turn a numeric into a double); the dividend is never an integer
+        return exp.paren(exp.Div(this=rounded, expression=scale, typed=True, safe=False))
 
     return tree.transform(convert, copy=False)
 
@@ -424,6 +426,16 @@ def _unnest(tree: exp.Expression, dialect: str, problems: Problems, needs: set[s
 
     if dialect == "databricks":
         dialect = "spark"
+    if dialect in ("postgres", "snowflake"):
+        for explode in tree.find_all(exp.Explode):  # unnest() in a select list
+            if _reads_a_column(explode):
+                problems.append(
+                    (
+                        explode,
+                        f"unnest() of a column in a select list ({_holder(dialect)}): "
+                        "unnest it in FROM ... AS t(item)",
+                    )
+                )
     for unnest in list(tree.find_all(exp.Unnest)):
         alias = unnest.args.get("alias")
         select = unnest.find_ancestor(exp.Select)
@@ -521,7 +533,8 @@ def _reads_a_column(unnest: exp.Expression) -> bool:
     """Whether the unnested value comes from a table (stored nested data), not a literal."""
     import sqlglot.expressions as exp
 
-    return any(isinstance(e, exp.Column) for v in unnest.expressions for e in v.walk())
+    values = unnest.expressions or [unnest.this]
+    return any(isinstance(e, exp.Column) for v in values for e in v.walk())
 
 
 def _in_scope(column: exp.Expression, select: exp.Expression) -> bool:
