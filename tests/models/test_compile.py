@@ -303,12 +303,19 @@ KEPT = [
     (
         "select round(amount, 2) as r from bronze.orders",
         "postgres",
-        "(SIGN(amount) * FLOOR(ABS(amount) * 100 + 0.5) / 100) AS r",
+        "(CASE WHEN amount < 0 THEN -1 ELSE 1 END * FLOOR(ABS(amount) * 100 + 0.5) / 100) AS r",
     ),
     (
         "select round(amount, -1) as r from bronze.orders",
-        "postgres",
-        "(SIGN(amount) * FLOOR(ABS(amount) * 0.1 + 0.5) / 0.1) AS r",
+        "spark",
+        "(CASE WHEN amount < 0 THEN -1 ELSE 1 END * FLOOR(ABS(amount) * 0.1 + 0.5) / 0.1) AS r",
+    ),
+    # DuckDB divides as doubles; decimals divide exactly elsewhere (and round differently)
+    ("select amount / 2 as h from bronze.orders", "spark", "CAST(amount AS DOUBLE) / 2 AS h"),
+    (
+        "select amount / 2 as h from bronze.orders",
+        "snowflake",
+        "CAST(amount AS DOUBLE) / 2 AS h",
     ),
     (
         "select cast(amount as decimal(14, 2)) as d from bronze.orders",

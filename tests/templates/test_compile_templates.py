@@ -1,20 +1,21 @@
 """`medallion compile` on every bundled template: each model compiles for every dialect, and the
-PostgreSQL translation, run by a real PostgreSQL over the same input tables, gives the rows
-medallion's DuckDB gives.
+PostgreSQL and Spark translations, run by a real PostgreSQL and a real (local) Spark over the
+same input tables, give the rows medallion's DuckDB gives.
 
-For the second test each template is generated small, run by medallion, and every table it built
-(sources and models, as DuckDB has them) is published to PostgreSQL with medallion's own
-publisher (nested values as jsonb); then each model's compiled SELECT runs in PostgreSQL and its
-rows are compared with the same model's SELECT run by DuckDB over the same tables. (A model's
-table can differ from its SELECT: expectations quarantine rows, incremental kinds merge.)
+Each template is generated small and run by medallion once (`built`); every table it built
+(sources and models, as DuckDB has them) is loaded into the engine — PostgreSQL through
+medallion's own publisher (nested values as jsonb), Spark from Parquet files — and each model's
+compiled SELECT runs there; its rows are compared with the same model's SELECT run by DuckDB over
+the same tables. (A model's table can differ from its SELECT: expectations quarantine rows,
+incremental kinds merge.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,39 @@ def test_every_template_compiles_for_every_dialect(tmp_path: Path, name: str, di
             assert (result.output / SETUP_FILE).is_file()
 
 
+# -- run where the engine is installed -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=list(TEMPLATES))
+def built(
+    request: pytest.FixtureRequest, pg: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Project]:
+    """The template generated small (200 rows) and run by medallion. The oltp template reads a
+    source database and publishes to a warehouse: two databases of `pg`, for the run only."""
+    name = request.param
+    root = tmp_path_factory.mktemp(name)
+    databases = [f"{role}_{os.urandom(4).hex()}" for role in ("source", "warehouse")]
+    for database in databases:
+        pg.create_database(database)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("OLTP_SOURCE_DSN", pg.dsn(databases[0]))
+            env.setenv("WAREHOUSE_DSN", pg.dsn(databases[1]))
+            template = get_template(name)
+            template.scaffold(root)
+            template.generate(root, rows=200)
+            project = Project.load(root)
+            result = project.run()
+        assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
+        yield Project.load(root, env={})  # what follows reads the lakehouse only
+    finally:
+        for database in databases:
+            pg.drop_database(database)
+
+
 def normal(value: Any) -> Any:
     """One spelling per value across the engines: numbers rounded to 4 places (a double's last
-    digits differ between engines' sums), nested values as JSON text, offsets as UTC."""
+    digits differ between engines' sums), nested values as JSON text, times as UTC."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, Decimal | float | int):
@@ -54,44 +85,38 @@ def normal(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True, default=str).lower()
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(tz=None).replace(tzinfo=None).isoformat()
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
-def rows(columns: list[str], records: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return sorted((tuple(normal(v) for v in r) for r in records), key=repr)
-
-
-@pytest.fixture
-def databases(pg: PgServer, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """(target DSN, source DSN): two fresh databases (the oltp template reads a source)."""
-    suffix = os.urandom(4).hex()
-    names = [f"compiled_{suffix}", f"source_{suffix}"]
-    for name in names:
-        pg.create_database(name)
-    yield pg.dsn(names[0]), pg.dsn(names[1])
-    for name in names:
-        pg.drop_database(name)
+def compare_models(project: Project, run: Callable[[str], tuple[list[str], list[Any]]]) -> int:
+    """Run each SQL model's compiled SELECT with `run` (-> column names, rows) and compare with
+    DuckDB's rows for its SELECT; the number of models compared."""
+    compared = 0
+    for fqn in project.graph.order:
+        model = project.models.get(fqn)
+        if model is None or model.language != "sql":
+            continue
+        assert model.tree is not None
+        columns, records = run(fqn)
+        expected = project.query(model.tree.sql("duckdb"))
+        assert columns == expected.column_names, fqn
+        got = sorted((tuple(normal(v) for v in r) for r in records), key=repr)
+        want = sorted(
+            (tuple(normal(v) for v in r.values()) for r in expected.to_pylist()), key=repr
+        )
+        assert len(got) == len(want), fqn
+        assert got == want, (fqn, [(g, w) for g, w in zip(got, want, strict=True) if g != w][:2])
+        compared += 1
+    assert compared == sum(1 for m in project.models.values() if m.language == "sql")
+    return compared
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("name", list(TEMPLATES))
-def test_compiled_postgres_sql_gives_duckdbs_rows(
-    tmp_path: Path, name: str, databases: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target, source = databases
-    monkeypatch.setenv("OLTP_SOURCE_DSN", source)
-    monkeypatch.setenv("WAREHOUSE_DSN", target)
-    template = get_template(name)
-    template.scaffold(tmp_path)
-    template.generate(tmp_path, rows=200)
-    project = Project.load(tmp_path)
-    result = project.run()
-    assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
+def test_compiled_postgres_sql_gives_duckdbs_rows(built: Project, pg_db: str) -> None:
+    project = built
     out = project.compile("postgres").output
-
-    compared = 0
-    with psycopg.connect(target, autocommit=True) as conn:
+    with psycopg.connect(pg_db, autocommit=True) as conn:
         if (out / SETUP_FILE).exists():
             conn.execute((out / SETUP_FILE).read_text().encode())
         for node in project.graph.order:  # every input, as DuckDB built it
@@ -106,22 +131,68 @@ def test_compiled_postgres_sql_gives_duckdbs_rows(
                 key=[],
                 comment="",
             )
-        for fqn in project.graph.order:
-            model = project.models.get(fqn)
-            if model is None or model.language != "sql":
-                continue
-            compiled = (out / model.layer / f"{model.name}.sql").read_text()
-            cur = conn.execute(compiled.encode())
-            columns = [d.name for d in cur.description or []]
-            got = rows(columns, cur.fetchall())
-            assert model.tree is not None
-            expected = project.query(model.tree.sql("duckdb"))
-            assert columns == expected.column_names, fqn
-            want = rows(columns, [tuple(r.values()) for r in expected.to_pylist()])
-            assert len(got) == len(want), fqn
-            assert got == want, (
-                fqn,
-                [(g, w) for g, w in zip(got, want, strict=True) if g != w][:2],
-            )
-            compared += 1
-    assert compared == sum(1 for m in project.models.values() if m.language == "sql")
+
+        def run(fqn: str) -> tuple[list[str], list[Any]]:
+            layer, name = fqn.split(".")
+            cur = conn.execute((out / layer / f"{name}.sql").read_text().encode())
+            return [d.name for d in cur.description or []], cur.fetchall()
+
+        compare_models(project, run)
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Spark session (pyspark, the `spark` extra; Java 17), in UTC as medallion's
+    DuckDB, with code generation off: the queries are small, and compiling them cost more than
+    running them (the templates' Spark queries took twice as long)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        pytest.fail("the Spark tests need pyspark: pip install -c constraints.txt -e '.[spark]'")
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    builder = (
+        SparkSession.builder.master("local[1]")
+        .appName("medallion-compile-test")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+    )
+    try:
+        session = builder.getOrCreate()
+    except Exception as e:  # no Java: pyspark says so in its own words
+        pytest.fail(
+            f"a local Spark session did not start ({e}): the Spark tests need Java 17 "
+            "(apt-get install openjdk-17-jre-headless; .ci/run installs it)"
+        )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.mark.spark
+def test_compiled_spark_sql_gives_duckdbs_rows(built: Project, spark: Any, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    project = built
+    out = project.compile("spark").output
+    for node in project.graph.order:  # every input, as DuckDB built it, as Parquet
+        layer, _ = node.split(".")
+        folder = tmp_path / node
+        folder.mkdir()
+        pq.write_table(project.query(f"select * from {node}"), folder / "part.parquet")
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
+        spark.sql(f"DROP TABLE IF EXISTS {node}")  # another template's
+        spark.sql(f"CREATE TABLE {node} USING parquet LOCATION '{folder}'")
+
+    def run(fqn: str) -> tuple[list[str], list[Any]]:
+        layer, name = fqn.split(".")
+        sql = (out / layer / f"{name}.sql").read_text().rstrip().removesuffix(";")
+        frame = spark.sql(sql)
+        table = frame.toArrow()  # times as UTC-aware values (collect() uses the local zone)
+        return frame.columns, [tuple(r.values()) for r in table.to_pylist()]
+
+    compare_models(project, run)

@@ -24,9 +24,12 @@ as a problem (a refusal, with its node for the line):
   DuckDB TIMESTAMP is there); Snowflake has no day names: '%A' alone is a CASE on the ISO day.
 - `split_part(s, d, n)` does not exist in BigQuery: `SPLIT(s, d)[SAFE_ORDINAL(n)]`, '' past the
   last part and NULL for a NULL `s`, as DuckDB returns (n a positive number, d a text).
-- `round(x, n)`: PostgreSQL rounds only `numeric` to n places, and CAST(x AS NUMERIC) rounds a
-  double's decimal text, not its binary value as DuckDB does (4524.275 is 4524.27 in DuckDB):
-  `SIGN(x) * FLOOR(ABS(x) * 10^n + 0.5) / 10^n`, DuckDB's own formula, in x's type.
+- `/` divides as doubles in DuckDB, decimals exactly elsewhere (1241.465 vs 1241.4649999...,
+  which then round to different cents): the dividend is cast to DOUBLE.
+- `round(x[, n])` on a double: PostgreSQL rounds halves to even (and has no round(double, n)),
+  Spark rounds the double's decimal text (4524.275 up; DuckDB's binary value 4524.27499... goes
+  down): `CASE WHEN x < 0 THEN -1 ELSE 1 END * FLOOR(ABS(x) * 10^n + 0.5) / 10^n`, DuckDB's
+  own arithmetic, on every target.
 - `try_cast`: PostgreSQL has none (SQLGlot writes CAST, which fails the query on the first bad
   value): `medallion.try_cast(CAST(x AS TEXT), CAST(NULL AS T))`, a function written to
   `medallion_functions.sql` beside the models, to run once in the database. Snowflake's TRY_CAST
@@ -309,32 +312,56 @@ def _split_part(tree: exp.Expression, dialect: str, problems: Problems, needs: s
     return tree.transform(convert, copy=False)
 
 
-def _round(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+def _division(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's `/` always divides as doubles (a decimal divided is a DOUBLE); Spark, Snowflake
+    and BigQuery divide decimals exactly, so 2482.93 / 2 is 1241.465 there and 1241.4649999...
+    in DuckDB, which round(..., 2) then takes to different cents. The dividend is cast to DOUBLE
+    there (SQLGlot does so for PostgreSQL itself)."""
     import sqlglot.expressions as exp
 
-    if dialect != "postgres":
+    if dialect == "postgres":
         return tree
+    double = exp.DataType.build("double")
+    for node in list(tree.find_all(exp.Div)):
+        if node.args.get("typed") or node.this.is_type(*exp.DataType.REAL_TYPES):
+            continue  # integer division (`//`), or already a double
+        node.set("this", exp.cast(node.this.copy(), double))
+    return tree
+
+
+def _round(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """round(x[, n]) as DuckDB rounds: x * 10^n half away from zero, in x's own type. The
+    targets differ on a double: PostgreSQL rounds halves to even and has no round(double, n),
+    Spark rounds the double's shortest decimal text (1241.465 up, where DuckDB's binary value
+    1241.4649999... goes down). `CASE WHEN x < 0 THEN -1 ELSE 1 END * FLOOR(ABS(x) * 10^n + 0.5)
+    / 10^n` is DuckDB's own arithmetic, exact on decimals, the same IEEE steps on doubles."""
+    import sqlglot.expressions as exp
 
     def convert(node: exp.Expression) -> exp.Expression:
-        places = node.args.get("decimals") if isinstance(node, exp.Round) else None
-        if places is None:
+        if not isinstance(node, exp.Round):
             return node
-        if not (isinstance(places, exp.Literal) and places.is_int) and not (
-            isinstance(places, exp.Neg) and places.this.is_int
-        ):
+        places = node.args.get("decimals")
+        if places is None:
+            n = 0
+        elif isinstance(places, exp.Literal) and places.is_int:
+            n = int(places.this)
+        elif isinstance(places, exp.Neg) and places.this.is_int:
+            n = -int(places.this.this)
+        else:
             problems.append((node, "round() to a number of places that is not a number"))
             return node
-        # DuckDB rounds x * 10^n half away from zero, in x's own type: SIGN(x) *
-        # FLOOR(ABS(x) * 10^n + 0.5) / 10^n does the same on double and on numeric (where
-        # CAST(x AS NUMERIC) would round a double's decimal digits, not its binary value)
-        n = int(places.this.this) * -1 if isinstance(places, exp.Neg) else int(places.this)
         scale = exp.Literal.number(10**n if n >= 0 else f"{10.0**n:.{-n}f}")
         value = node.this
         shifted = exp.Add(
             this=exp.Mul(this=exp.Abs(this=value.copy()), expression=scale.copy()),
             expression=exp.Literal.number("0.5"),
         )
-        rounded = exp.Mul(this=exp.Sign(this=value.copy()), expression=exp.Floor(this=shifted))
+        negative = exp.LT(this=value.copy(), expression=exp.Literal.number(0))
+        sign = exp.Case(
+            ifs=[exp.If(this=negative, true=exp.Neg(this=exp.Literal.number(1)))],
+            default=exp.Literal.number(1),
+        )
+        rounded = exp.Mul(this=sign, expression=exp.Floor(this=shifted))
         # typed: a plain `/` (untyped, SQLGlot casts the dividend to DOUBLE PRECISION for
         # PostgreSQL, which would turn a numeric into a double); the dividend is never an integer
         return exp.paren(exp.Div(this=rounded, expression=scale, typed=True, safe=False))
@@ -621,6 +648,7 @@ _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _date_parts,
     _strftime,
     _split_part,
+    _division,  # before _round: the division _round writes is meant as written
     _round,
     _try_cast,
     _decimals,  # after _try_cast: a try_cast to DECIMAL(p, s) is rounded too
