@@ -140,39 +140,6 @@ def test_compiled_postgres_sql_gives_duckdbs_rows(built: Project, pg_db: str) ->
         compare_models(project, run)
 
 
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A local Spark session (pyspark, the `spark` extra; Java 17), in UTC as medallion's
-    DuckDB, with code generation off: the queries are small, and compiling them cost more than
-    running them (the templates' Spark queries took twice as long)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        pytest.fail("the Spark tests need pyspark: pip install -c constraints.txt -e '.[spark]'")
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")
-    builder = (
-        SparkSession.builder.master("local[1]")
-        .appName("medallion-compile-test")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
-    )
-    try:
-        session = builder.getOrCreate()
-    except Exception as e:  # no Java: pyspark says so in its own words
-        pytest.fail(
-            f"a local Spark session did not start ({e}): the Spark tests need Java 17 "
-            "(apt-get install openjdk-17-jre-headless; .ci/run installs it)"
-        )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 @pytest.mark.spark
 def test_compiled_spark_sql_gives_duckdbs_rows(built: Project, spark: Any, tmp_path: Path) -> None:
     import pyarrow.parquet as pq
