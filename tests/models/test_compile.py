@@ -415,6 +415,23 @@ def test_functions_postgres_lacks_are_written_beside_the_models(
     assert not (spark / "medallion_functions.sql").exists()
 
 
+def test_cli_says_what_to_run_first(
+    make_project: Callable[..., Project], capsys: pytest.CaptureFixture[str]
+) -> None:
+    models = {
+        **PORTABLE,
+        "gold/t.sql": "select try_cast(status as integer) as s\nfrom bronze.orders\n",
+    }
+    root = str(make_project(CONFIG, models, DATA).root)
+    main(["--no-color", "-p", root, "compile", "-d", "postgres"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "medallion_functions.sql once in the postgres database first" in err
+    main(["-p", root, "compile", "-d", "postgres", "--json"])
+    assert json.loads(capsys.readouterr().out)["setup"].endswith("medallion_functions.sql")
+    main(["--no-color", "-p", root, "compile", "-d", "spark"])
+    assert "once in the" not in capsys.readouterr().err
+
+
 REFUSED_MEANING = [
     # a struct field read from jsonb / VARIANT is text / VARIANT: its type must be written
     (

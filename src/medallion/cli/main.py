@@ -597,6 +597,7 @@ def compile(
             {
                 "dialect": result.dialect,
                 "output": str(result.output),
+                "setup": str(result.setup) if result.setup else None,
                 "models": [
                     {"model": m.model, "path": str(m.path) if m.path else None, "note": m.note}
                     for m in result.models

@@ -1,28 +1,30 @@
 """`medallion compile --dialect D`: every SQL model's SELECT, transpiled with SQLGlot for another
 engine (Spark/Databricks, Snowflake, BigQuery, PostgreSQL), written to
-`target/compiled/<dialect>/<layer>/<name>.sql` with a `manifest.json` (kinds, keys, order).
+`target/compiled/<dialect>/<layer>/<name>.sql` with a `manifest.json` (kinds, keys, order, what
+each model needs created first) and, where needed, `medallion_functions.sql`.
 
 SQLGlot translates most DuckDB SQL, but where it has no translation it often emits the DuckDB
-spelling unchanged (`ARG_MAX` for PostgreSQL, `COLUMNS(...)`, a struct literal, `GROUP BY ALL`),
-which is wrong SQL for the target. Compilation refuses those instead:
+spelling unchanged (`COLUMNS(...)`, a struct literal, `GROUP BY ALL`), which is wrong SQL for the
+target, and some of its translations return other rows than DuckDB (MAX_BY for arg_max, 0-based
+POSEXPLODE for WITH ORDINALITY, ...). So:
 
-- SQLGlot's own "unsupported" errors are raised, not logged;
+- the model's tree is first rewritten where DuckDB's meaning needs other words on the target
+  (`models/dialects.py`, each rewrite with its reason);
+- SQLGlot's own "unsupported" messages are collected, each with the node it came from;
 - every function is checked: one SQLGlot renders with a rule of the target dialect is trusted;
   one it would print under its generic name must be on the target's list below (functions known
   to exist there with DuckDB's meaning), and one SQLGlot does not know at all is refused;
 - DuckDB-only syntax and types are refused per dialect (`_syntax_problems`): `SELECT *`
   modifiers the target lacks, `x[...]` on a value not known to be a list (DuckDB indexes text
   by character), ...;
-- `regexp_matches` (a partial match) is written `REGEXP_INSTR(x, p) > 0` for Snowflake, whose
-  REGEXP_LIKE matches the whole text;
 - the output is parsed back with the target dialect.
 
-A refused model is reported with its file, line and the construct, and nothing is written (the
-output folder is replaced only when every model compiled). What is not checked: column
-references (a lateral column alias — `select 1 as x, x + 1 as y` — is emitted as written, which
-PostgreSQL and BigQuery reject) and the semantics of functions with the same name (e.g. integer
-division). Incremental kinds compile to their full SELECT (as dbt's compiled SQL with
-`is_incremental()` false); the manifest says how each table is materialized.
+Every refusal of every model is reported at once, each with its file, line and construct, and
+nothing is written (the output folder is replaced only when every model compiled). What is not
+checked: column references (a lateral column alias — `select 1 as x, x + 1 as y` — is emitted as
+written, which PostgreSQL and BigQuery reject), and types the model does not write (the rewrites
+see casts, not the columns' types). Incremental kinds compile to their full SELECT (as dbt's
+compiled SQL with `is_incremental()` false); the manifest says how each table is materialized.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class CompileResult:
     dialect: str
     output: Path
     models: list[CompiledModel] = field(default_factory=list)
+    #: functions the models call that the target lacks: to run once in the database first
+    setup: Path | None = None
 
 
 def _syntax_problems(tree: exp.Expression, dialect: str) -> list[tuple[exp.Expression, str]]:
@@ -367,6 +371,7 @@ def compile_models(
         from medallion.models.dialects import SETUP
 
         files[Path(SETUP_FILE)] = "\n".join(SETUP[(dialect, name)] for name in sorted(setup))
+        result.setup = output / SETUP_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:

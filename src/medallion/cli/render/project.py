@@ -114,6 +114,11 @@ def compiled(result: Any) -> None:
         f"compiled {len(written)} model(s) for {result.dialect} into {_rel(result.output)}"
         " (and manifest.json)"
     )
+    if result.setup is not None:
+        err().print(
+            f"  run {_rel(result.setup)} once in the {result.dialect} database first: the "
+            "models call the functions it creates"
+        )
 
 
 # -- demo -----------------------------------------------------------------------------------------
