@@ -144,7 +144,8 @@ def demo_summary(project: Project, result: RunResult, afterwards: str = "") -> N
     console.print(_steps_table(project.steps(result.run_id)))
     example = gold_tables[-1] if gold_tables else f"{gold}.<table>"
     if afterwards:
-        console.print(f"\n{_escape(afterwards)}", highlight=False)
+        # soft_wrap: the commands stay one line each when copied from a narrow terminal
+        console.print(f"\n{_escape(afterwards)}", highlight=False, soft_wrap=True)
     # the commands that read the lakehouse need none of the template's ${VAR}s
     text = (
         f"project: {project.root}\n"
