@@ -1,10 +1,12 @@
 # Two commands set up a fresh machine (Python 3.11+, pip, make):
 #   make demo   create .venv, install medallion, run the retail demo on generated data
-#   make test   same set-up, then the layer rule (import-linter) and the whole test suite
+#   make test   same set-up (and pyspark, for the Spark tests; Java 17 from Debian), then the
+#               layer rule (import-linter) and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 
 .PHONY: demo test lint format bench clean
 
@@ -14,10 +16,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# the tests also run compiled SQL on a local Spark: pyspark (~500 MB) for `make test` only
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
+	touch $(SPARK_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/medallion demo
 
-test: $(STAMP)
+test: $(SPARK_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 

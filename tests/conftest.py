@@ -13,6 +13,8 @@ Servers (a test using them is marked `postgres` or `mysql`; the marks select, th
 - `make_pg` (function): make_pg(**PgServer keyword arguments) -> a started private PgServer in
   tmp_path, cleaned up after the test (for kill/restart tests).
 - `mysql`, `my_db`, `make_mysql`: the same for MariaDB (MySqlServer).
+- `spark` (session): a local Spark session (pyspark from the `spark` extra, Java 17), for tests
+  marked `spark` that run `medallion compile --dialect spark` output.
 
 When the server binaries are missing the tests fail (they do not skip): CI must run them. The
 message says what to install.
@@ -182,3 +184,39 @@ def my_db(mysql: MySqlServer, request: pytest.FixtureRequest) -> Iterator[str]:
 def make_mysql(tmp_path: Path) -> Iterator[Callable[..., MySqlServer]]:
     """make_mysql() -> a started MySqlServer of the test's own (stopped and removed after)."""
     yield from private_servers(MySqlServer, tmp_path / "my", MYSQL_NEED)
+
+
+# -- a local Spark ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Spark session (pyspark, the `spark` extra; Java 17), in UTC as medallion's
+    DuckDB, with code generation off: the queries are small, and compiling them cost more than
+    running them (the templates' Spark queries took twice as long)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        pytest.fail("the Spark tests need pyspark: pip install -c constraints.txt -e '.[spark]'")
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")
+    builder = (
+        SparkSession.builder.master("local[1]")
+        .appName("medallion-compile-test")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+    )
+    try:
+        session = builder.getOrCreate()
+    except Exception as e:  # no Java: pyspark says so in its own words
+        pytest.fail(
+            f"a local Spark session did not start ({e}): the Spark tests need Java 17 "
+            "(apt-get install openjdk-17-jre-headless; .ci/run installs it)"
+        )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

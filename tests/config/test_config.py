@@ -95,7 +95,8 @@ def test_env_in_list_items_and_project_load(tmp_path: Path) -> None:
 
 
 def test_missing_env_variable_names_key_and_line(tmp_path: Path) -> None:
-    err = load_error(
+    # a source's variable is needed when the source is used (tests/config/test_lazy_env.py)
+    config = load(
         tmp_path,
         """
         name: p
@@ -104,6 +105,11 @@ def test_missing_env_variable_names_key_and_line(tmp_path: Path) -> None:
             path: ${DATA_DIR}/orders.csv
         """,
     )
+    assert config.sources["orders"].paths == ["${DATA_DIR}/orders.csv"]
+    config.require_env([("sources", "other")])
+    with pytest.raises(ConfigError) as info:
+        config.require_env([("sources", "orders")])
+    err = info.value
     assert err.message == "environment variable DATA_DIR is not set (used in sources.orders.path)"
     assert err.key == "sources.orders.path"
     assert err.line == 4

@@ -685,6 +685,7 @@ def compile(
             {
                 "dialect": result.dialect,
                 "output": str(result.output),
+                "setup": str(result.setup) if result.setup else None,
                 "models": [
                     {"model": m.model, "path": str(m.path) if m.path else None, "note": m.note}
                     for m in result.models
@@ -729,7 +730,7 @@ def demo(directory: Path | None, template: str, rows: int | None, list_: bool) -
         result = project.run(
             trigger="demo", command=_command_line(), reporter=progress.RunReporter(project)
         )
-        render.demo_summary(project, result, env)
+        render.demo_summary(project, result, tpl.demo_afterwards(dest, env))
     sys.exit(0 if result.ok else 1)
 
 

@@ -11,6 +11,7 @@ import os
 import re
 import types
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +151,38 @@ def _best_line(
     return best[1]
 
 
+#: sections whose values only some commands use: a ${VAR} left unset there is resolved when a
+#: command uses the value (ingesting the source, publishing to the target), not when the file is
+#: loaded, so `status`, `query`, `tables` and `lineage` work without a source's credentials
+LAZY_SECTIONS = ("sources", "publish")
+
+
+@dataclass(frozen=True)
+class UnsetVariable:
+    """A `${VAR}` without a value (and without a `:-default`) in a lazy section."""
+
+    name: str
+    loc: tuple[Any, ...]
+    file: Path
+    line: int | None
+
+    @property
+    def key(self) -> str:
+        return dotted(self.loc)
+
+
 def interpolate_env(
-    data: Any, *, file: Path, node: yaml.Node | None, env: typing.Mapping[str, str] | None = None
+    data: Any,
+    *,
+    file: Path,
+    node: yaml.Node | None,
+    env: typing.Mapping[str, str] | None = None,
+    unset: list[UnsetVariable] | None = None,
 ) -> Any:
-    """Replace ${VAR} / ${VAR:-default} in every string value (not keys), recursively."""
+    """Replace ${VAR} / ${VAR:-default} in every string value (not keys), recursively.
+
+    A variable that is not set is an error, except under LAZY_SECTIONS when `unset` is given:
+    there the value keeps its `${VAR}` text and the variable is appended to `unset`."""
     env = os.environ if env is None else env
 
     def walk(value: Any, loc: tuple[Any, ...]) -> Any:
@@ -162,6 +191,7 @@ def interpolate_env(
         if isinstance(value, list):
             return [walk(v, (*loc, i)) for i, v in enumerate(value)]
         if isinstance(value, str) and "$" in value:
+            missing: list[str] = []
 
             def repl(m: re.Match[str]) -> str:
                 if m.group(0) == "$${":
@@ -180,18 +210,61 @@ def interpolate_env(
                     return env[name]
                 if default is not None:
                     return default
-                raise ConfigError(
-                    f"environment variable {name} is not set (used in {dotted(loc)})",
-                    file=file,
-                    line=node_line(node, loc),
-                    key=dotted(loc),
-                    hint=f"export {name}=... before running, or write ${{{name}:-default}}",
-                )
+                missing.append(name)
+                return m.group(0)
 
-            return _ENV_RE.sub(repl, value)
+            resolved = _ENV_RE.sub(repl, value)
+            if not missing:
+                return resolved
+            found = [UnsetVariable(n, loc, file, node_line(node, loc)) for n in missing]
+            if unset is None or not loc or loc[0] not in LAZY_SECTIONS:
+                raise unset_error(found)
+            unset.extend(found)
+            return value  # as written: a command that uses it asks for the variable first
         return value
 
     return walk(data, ())
+
+
+def unset_error(unset: typing.Sequence[UnsetVariable]) -> ConfigError:
+    """One message for every unset variable a command needs: where each is used, the first
+    place as the error's file and line."""
+    by_name: dict[str, list[UnsetVariable]] = {}
+    for u in unset:
+        by_name.setdefault(u.name, []).append(u)
+    first = unset[0]
+
+    def uses(name: str) -> str:
+        return ", ".join(u.key for u in by_name[name])
+
+    if len(by_name) == 1:
+        message = f"environment variable {first.name} is not set (used in {uses(first.name)})"
+    else:
+        message = f"environment variables {', '.join(by_name)} are not set\n" + "\n".join(
+            f"  {_where(found[0])}: {name} (used in {uses(name)})"
+            for name, found in by_name.items()
+        )
+    lazy = bool(first.loc) and first.loc[0] in LAZY_SECTIONS
+    return ConfigError(
+        message,
+        file=first.file,
+        line=first.line,
+        key=first.key,
+        hint="export "
+        + " ".join(f"{name}=..." for name in by_name)
+        + f" before running, or write ${{{first.name}:-default}} in the file"
+        + (
+            "; commands that only read the lakehouse (status, query, tables, lineage) do not "
+            "need " + ("it" if len(by_name) == 1 else "them")
+            if lazy
+            else ""
+        ),
+    )
+
+
+def _where(u: UnsetVariable) -> str:
+    shown = display_path(str(u.file))
+    return f"{shown}:{u.line}" if u.line else shown
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
@@ -415,8 +488,32 @@ def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None)
             file=path,
             line=1,
         )
-    data = interpolate_env(data, file=path, node=node, env=env)
+    unset: list[UnsetVariable] = []
+    data = interpolate_env(data, file=path, node=node, env=env, unset=unset)
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
     except ValidationError as e:
+        needed = _needed_to_validate(e, unset)
+        if needed:  # the `${VAR}` text itself is not a valid value there: the variable is needed
+            raise unset_error(needed) from None
         raise validation_error(e, ProjectConfig, file=path, node=node) from None
+    config._unset = tuple(unset)
+    return config
+
+
+def _needed_to_validate(err: ValidationError, unset: list[UnsetVariable]) -> list[UnsetVariable]:
+    """The unset variables whose `${VAR}` text failed validation: those whose value holds an
+    error's location, and a source's `type:` (pydantic reports an unknown type at the source
+    itself)."""
+    from medallion.config.schema import ProjectConfig
+
+    needed: list[UnsetVariable] = []
+    for e in err.errors():
+        raw = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = _without_tags(ProjectConfig, raw)
+        for u in unset:
+            at_value = loc[: len(u.loc)] == u.loc
+            chooses_type = u.loc[-1] == "type" and loc == u.loc[:-1]
+            if (at_value or chooses_type) and u not in needed:
+                needed.append(u)
+    return needed

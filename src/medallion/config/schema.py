@@ -8,13 +8,14 @@ project root.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     field_validator,
     model_validator,
@@ -22,6 +23,9 @@ from pydantic import (
 
 from medallion.config.checks import CheckItem
 from medallion.config.durations import duration_seconds, retention_hours
+
+if TYPE_CHECKING:
+    from medallion.config.loader import UnsetVariable
 
 #: table, layer and source names: they become folder names and SQL identifiers
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -414,6 +418,23 @@ class ProjectConfig(Strict):
     retention: dict[str, str | None] = Field(default_factory=dict)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     query: QueryConfig = Field(default_factory=QueryConfig)
+
+    #: `${VAR}`s without a value under sources: and publish: (the loader fills it): a command
+    #: asks for those of the sources and targets it uses (require_env)
+    _unset: tuple[UnsetVariable, ...] = PrivateAttr(default=())
+
+    @property
+    def unset_variables(self) -> tuple[UnsetVariable, ...]:
+        return self._unset
+
+    def require_env(self, places: list[tuple[str, str]]) -> None:
+        """Raise one ConfigError naming every unset variable a command needs: those of the
+        `places` it uses, ("sources", name) or ("publish", target)."""
+        from medallion.config.loader import unset_error
+
+        needed = [u for u in self._unset if tuple(u.loc[:2]) in set(places)]
+        if needed:
+            raise unset_error(needed)
 
     @field_validator("retention")
     @classmethod

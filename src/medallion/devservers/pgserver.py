@@ -525,7 +525,9 @@ class PgServer(LocalServer):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m medallion.devservers.pgserver DIR`: start a server, print its DSN, wait for Ctrl-C
-    (or SIGTERM), stop it."""
+    (or SIGTERM), stop it. With `--export NAME=DATABASE` it prints shell `export` lines instead
+    (creating the databases that do not exist); with `--detach` it leaves the server running
+    and returns (`eval "$(... --detach --export ...)"` sets a shell up); `--stop` stops it."""
     parser = argparse.ArgumentParser(
         prog="python -m medallion.devservers.pgserver",
         description="Start a throwaway PostgreSQL server under DIR and print its DSN; "
@@ -536,23 +538,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--user", default="medallion", help="superuser name (default medallion)")
     parser.add_argument("--password", default="secret", help="its password (default secret)")
     parser.add_argument("--database", default="postgres", help="database in the printed DSN")
+    parser.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        metavar="NAME=DATABASE",
+        help="print `export NAME=<DSN of DATABASE>` (repeatable) instead of the DSN",
+    )
+    parser.add_argument(
+        "--detach", action="store_true", help="leave the server running and exit (see --stop)"
+    )
+    parser.add_argument("--stop", action="store_true", help="stop the server running under DIR")
     args = parser.parse_args(argv)
+    exports = [tuple(e.split("=", 1)) for e in args.export]
+    bad = [
+        e for e, pair in zip(args.export, exports, strict=True) if len(pair) != 2 or not all(pair)
+    ]
+    if bad:
+        parser.error(f"--export {bad[0]}: write NAME=DATABASE")
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
     server = PgServer(args.dir, port=args.port, user=args.user, password=args.password)
+    if args.stop:
+        was = server.running if (server.data_dir / "postmaster.pid").exists() else False
+        try:
+            server.cleanup()
+        except PgServerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"stopped {server.data_dir}" if was else "not running", file=sys.stderr)
+        return 0
     try:
         server.start()
+        private = {server.data_dir.parent, server.socket_dir.parent} != {server.root}
+        if args.detach and private:
+            # a cluster (or socket) the server had to place under /tmp is this process's to
+            # delete (cleanup): detached, nothing would ever remove it
+            raise PgServerError(
+                f"cannot --detach: the server's OS user cannot reach {server.root} (or its path "
+                "is too long for a socket), so the cluster would live in a private folder under "
+                "/tmp that nothing removes; use a folder others can read (chmod 755)"
+            )
     except PgServerError as exc:
+        server.cleanup()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
-        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = {_literal(args.database)}")
-        if not exists.strip():
-            server.create_database(args.database)
-        print(server.dsn(args.database), flush=True)
+        for database in [args.database] + [db for _, db in exports]:
+            exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = {_literal(database)}")
+            if not exists.strip():
+                server.create_database(database)
+        if exports:
+            for name, database in exports:
+                print(f"export {name}={shlex.quote(server.dsn(database))}", flush=True)
+        else:
+            print(server.dsn(args.database), flush=True)
+        if args.detach:
+            print(
+                f"PostgreSQL runs on 127.0.0.1:{server.port} (data {server.data_dir}); stop it "
+                f"with: python -m medallion.devservers.pgserver {shlex.quote(str(args.dir))} "
+                "--stop",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 0
         note = " (private: deleted on exit)" if server.data_dir.parent != server.root else ""
         print(
             f"data {server.data_dir}{note}, log {server.log_path}, socket {server.socket_dir}; "
@@ -564,8 +616,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
-    finally:
+    except PgServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         server.cleanup()
+        return 1
+    finally:
+        if not args.detach:
+            server.cleanup()
     return 0
 
 

@@ -1,28 +1,30 @@
 """`medallion compile --dialect D`: every SQL model's SELECT, transpiled with SQLGlot for another
 engine (Spark/Databricks, Snowflake, BigQuery, PostgreSQL), written to
-`target/compiled/<dialect>/<layer>/<name>.sql` with a `manifest.json` (kinds, keys, order).
+`target/compiled/<dialect>/<layer>/<name>.sql` with a `manifest.json` (kinds, keys, order, what
+each model needs created first) and, where needed, `medallion_functions.sql`.
 
 SQLGlot translates most DuckDB SQL, but where it has no translation it often emits the DuckDB
-spelling unchanged (`ARG_MAX` for PostgreSQL, `COLUMNS(...)`, a struct literal, `GROUP BY ALL`),
-which is wrong SQL for the target. Compilation refuses those instead:
+spelling unchanged (`COLUMNS(...)`, a struct literal, `GROUP BY ALL`), which is wrong SQL for the
+target, and some of its translations return other rows than DuckDB (MAX_BY for arg_max, 0-based
+POSEXPLODE for WITH ORDINALITY, ...). So:
 
-- SQLGlot's own "unsupported" errors are raised, not logged;
+- the model's tree is first rewritten where DuckDB's meaning needs other words on the target
+  (`models/dialects.py`, each rewrite with its reason);
+- SQLGlot's own "unsupported" messages are collected, each with the node it came from;
 - every function is checked: one SQLGlot renders with a rule of the target dialect is trusted;
   one it would print under its generic name must be on the target's list below (functions known
   to exist there with DuckDB's meaning), and one SQLGlot does not know at all is refused;
 - DuckDB-only syntax and types are refused per dialect (`_syntax_problems`): `SELECT *`
   modifiers the target lacks, `x[...]` on a value not known to be a list (DuckDB indexes text
   by character), ...;
-- `regexp_matches` (a partial match) is written `REGEXP_INSTR(x, p) > 0` for Snowflake, whose
-  REGEXP_LIKE matches the whole text;
 - the output is parsed back with the target dialect.
 
-A refused model is reported with its file, line and the construct, and nothing is written (the
-output folder is replaced only when every model compiled). What is not checked: column
-references (a lateral column alias — `select 1 as x, x + 1 as y` — is emitted as written, which
-PostgreSQL and BigQuery reject) and the semantics of functions with the same name (e.g. integer
-division). Incremental kinds compile to their full SELECT (as dbt's compiled SQL with
-`is_incremental()` false); the manifest says how each table is materialized.
+Every refusal of every model is reported at once, each with its file, line and construct, and
+nothing is written (the output folder is replaced only when every model compiled). What is not
+checked: column references (a lateral column alias — `select 1 as x, x + 1 as y` — is emitted as
+written, which PostgreSQL and BigQuery reject), and types the model does not write (the rewrites
+see casts, not the columns' types). Incremental kinds compile to their full SELECT (as dbt's
+compiled SQL with `is_incremental()` false); the manifest says how each table is materialized.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
     from medallion.models.loader import Model
 
 DIALECTS = ("spark", "databricks", "snowflake", "bigquery", "postgres")
+#: functions the compiled models call that the target lacks (see dialects.SETUP), written
+#: beside them: run once in the database before the models
+SETUP_FILE = "medallion_functions.sql"
 
 #: functions SQLGlot prints under their generic name that exist, with DuckDB's meaning, in every
 #: target dialect
@@ -57,11 +62,11 @@ _COMMON = """
 _EXTRA = {
     "postgres": "ARRAY_AGG BOOL_AND BOOL_OR DATE_TRUNC INITCAP MD5 PERCENTILE_CONT PERCENTILE_DISC "
     "SPLIT_PART STRING_AGG TO_CHAR",
-    "spark": "BOOL_AND BOOL_OR COUNT_IF INITCAP MAX_BY MD5 MIN_BY PERCENTILE_CONT PERCENTILE_DISC "
-    "REGEXP_LIKE SPLIT_PART",
-    "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF DATE_TRUNC INITCAP MAX_BY MD5 MIN_BY "
-    "PERCENTILE_CONT PERCENTILE_DISC REGEXP_INSTR SPLIT SPLIT_PART",
-    "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5 SPLIT",
+    "spark": "BOOL_AND BOOL_OR COUNT_IF HOUR INITCAP MAX_BY MD5 MIN_BY MINUTE PERCENTILE_CONT "
+    "PERCENTILE_DISC POSEXPLODE REGEXP_LIKE SECOND SPLIT_PART",
+    "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF DATE_TRUNC HOUR INITCAP MAX_BY MD5 "
+    "MIN_BY MINUTE PERCENTILE_CONT PERCENTILE_DISC REGEXP_INSTR SECOND SPLIT SPLIT_PART",
+    "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5 SPLIT TIMESTAMP_TRUNC",
 }
 COMMON_FUNCTIONS = frozenset(_COMMON.split())
 DIALECT_FUNCTIONS = {dialect: frozenset(names.split()) for dialect, names in _EXTRA.items()}
@@ -80,6 +85,8 @@ class CompileResult:
     dialect: str
     output: Path
     models: list[CompiledModel] = field(default_factory=list)
+    #: functions the models call that the target lacks: to run once in the database first
+    setup: Path | None = None
 
 
 def _syntax_problems(tree: exp.Expression, dialect: str) -> list[tuple[exp.Expression, str]]:
@@ -129,6 +136,15 @@ def _syntax_problems(tree: exp.Expression, dialect: str) -> list[tuple[exp.Expre
             and node.this.name.upper() == "ALL"
         ):
             problems.append((node, "ORDER BY ALL (DuckDB only)"))
+        elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries) and not pg:
+            # SQLGlot writes EXPLODE(SEQUENCE(...), _u(g)) / numeric-only ranges: not SQL there
+            problems.append(
+                (
+                    node,
+                    f"generate_series()/range() as a table (no {dialect} translation): build "
+                    "the rows from a small table (e.g. digits cross joined)",
+                )
+            )
         elif isinstance(node, exp.DataType) and node.this in _unsigned_or_huge():
             problems.append((node, f"type {node.this.name} (no equivalent outside DuckDB)"))
     return problems
@@ -157,17 +173,6 @@ def _indexes_a_list(value: exp.Expression) -> bool:
     )
 
 
-def _partial_regexp(node: exp.Expression) -> exp.Expression:
-    """Snowflake's REGEXP_LIKE matches the whole text, DuckDB's regexp_matches any part of it:
-    REGEXP_INSTR(x, p) > 0 keeps DuckDB's meaning."""
-    import sqlglot.expressions as exp
-
-    if isinstance(node, exp.RegexpLike):
-        found = exp.RegexpInstr(this=node.this, expression=node.expression)
-        return exp.paren(exp.GT(this=found, expression=exp.Literal.number(0)))
-    return node
-
-
 @cache
 def _unsigned_or_huge() -> frozenset[Any]:
     import sqlglot.expressions as exp
@@ -183,20 +188,38 @@ def _generator(dialect: str) -> Any:
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.errors import ErrorLevel
 
+    from medallion.models.dialects import trusted
+
     target = Dialect.get_or_raise(dialect)
     base = target.generator_class
 
     class Checking(base):  # type: ignore[misc, valid-type]
         def function_fallback_sql(self, expression: Any) -> str:
-            self.generic.append((self.function_name(expression), expression))
+            if not trusted(expression):
+                self.generic.append((self.function_name(expression), expression))
             return super().function_fallback_sql(expression)
 
         def anonymous_sql(self, expression: Any) -> str:
-            self.unknown.append((expression.name, expression))
+            if not trusted(expression):  # a function the rewrites wrote is known to exist
+                self.unknown.append((expression.name, expression))
             return super().anonymous_sql(expression)
 
-    gen = Checking(dialect=target, unsupported_level=ErrorLevel.RAISE, pretty=True, comments=False)
-    gen.generic, gen.unknown = [], []
+        def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
+            # the node being generated, for the line of what SQLGlot finds unsupported in it
+            if key or not hasattr(expression, "walk"):
+                return super().sql(expression, key, comment)
+            self.stack.append(expression)
+            try:
+                return super().sql(expression, key, comment)
+            finally:
+                self.stack.pop()
+
+        def unsupported(self, message: str) -> None:
+            self.problems.append((message, self.stack[-1] if self.stack else None))
+
+    # every problem is collected (unsupported() above), none raised: all are reported at once
+    gen = Checking(dialect=target, unsupported_level=ErrorLevel.IGNORE, pretty=True, comments=False)
+    gen.generic, gen.unknown, gen.problems, gen.stack = [], [], [], []
     return gen
 
 
@@ -218,45 +241,68 @@ def _line(node: Any, text: str) -> int | None:
 
 
 def compile_model(model: Model, dialect: str) -> str:
-    """The model's SELECT in `dialect`; raises ModelError naming what cannot be expressed."""
+    """The model's SELECT in `dialect`; raises CompileError listing every construct that cannot
+    be expressed (its `refusals`: one ModelError each, with the line)."""
+    sql, refusals, _ = _translate(model, dialect)
+    if refusals:
+        raise _refused(dialect, refusals, f"{model.fqn} cannot be compiled for {dialect}")
+    return sql
+
+
+def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError], set[str]]:
+    """The model's SELECT in `dialect`, what in it cannot be expressed there (all of it, in
+    the order of the file), and what it needs created in the target database (SETUP)."""
     import sqlglot
-    from sqlglot.errors import ParseError, UnsupportedError
+    from sqlglot.errors import ParseError
+
+    from medallion.models.dialects import rewrite
 
     assert model.tree is not None
-
-    def refuse(what: str, node: Any = None) -> ModelError:
-        return ModelError(
-            f"cannot compile for {dialect}: {what}",
-            file=model.path,
-            line=_line(node, model.text) if node is not None else None,
-            model=model.fqn,
-            hint="rewrite the construct in portable SQL (medallion refuses to emit SQL the "
-            f"{dialect} engine would reject or read differently)",
-        )
-
-    problems = _syntax_problems(model.tree, dialect)
-    if problems:
-        node, what = problems[0]
-        raise refuse(what, node)
+    found: list[tuple[str, Any]] = [(w, n) for n, w in _syntax_problems(model.tree, dialect)]
     gen = _generator(dialect)
-    tree = model.tree.copy()
-    if dialect == "snowflake":
-        tree = tree.transform(_partial_regexp)
-    try:
-        sql = gen.generate(tree)
-    except UnsupportedError as e:
-        raise refuse(str(e).strip().splitlines()[0]) from None
+    tree, problems, needs = rewrite(model.tree, dialect)
+    found += [(what, node) for node, what in problems]
+    said = {id(node) for node, _ in problems}  # a construct a rewrite refused: said once
+    sql = gen.generate(tree, copy=False)  # our copy: its nodes are those the rewrites saw
+    found += [(message.strip().splitlines()[0], node) for message, node in gen.problems]
     allowed = COMMON_FUNCTIONS | DIALECT_FUNCTIONS.get(dialect, frozenset())
-    for name, node in gen.unknown:
-        raise refuse(f"function {name}() has no known translation", node)
-    for name, node in gen.generic:
-        if name.upper() not in allowed:
-            raise refuse(f"{name.lower()}() has no {dialect} equivalent SQLGlot knows of", node)
-    try:
-        sqlglot.parse_one(sql, dialect=dialect)
-    except ParseError as e:  # our output does not even parse as the target's SQL
-        raise refuse(f"the translation does not parse as {dialect} SQL: {e}") from None
-    return sql
+    found += [
+        (f"function {name}() has no known translation", n)
+        for name, n in gen.unknown
+        if id(n) not in said
+    ]
+    found += [
+        (f"{name.lower()}() has no {dialect} equivalent SQLGlot knows of", node)
+        for name, node in gen.generic
+        if name.upper() not in allowed and id(node) not in said
+    ]
+    refusals: dict[tuple[str, int | None], ModelError] = {}
+    for what, node in found:
+        line = _line(node, model.text) if node is not None else None
+        refusals.setdefault(
+            (what, line), ModelError(what, file=model.path, line=line, model=model.fqn)
+        )
+    if not refusals:
+        try:
+            sqlglot.parse_one(sql, dialect=dialect)
+        except ParseError as e:  # our output does not even parse as the target's SQL
+            what = f"the translation does not parse as {dialect} SQL: {e}"
+            refusals[(what, None)] = ModelError(what, file=model.path, model=model.fqn)
+    ordered = sorted(refusals.values(), key=lambda e: e.line or 0)
+    return sql, ordered, needs
+
+
+def _refused(dialect: str, refusals: list[ModelError], headline: str) -> CompileError:
+    """One error listing every refusal as `file:line: construct`, and what to do once."""
+    error = CompileError(
+        headline
+        + ":\n"
+        + "\n".join(f"  {e.location}: {e.message}" if e.location else f"  {e}" for e in refusals),
+        hint="rewrite each construct in portable SQL (medallion refuses to emit SQL the "
+        f"{dialect} engine would reject or read differently)",
+    )
+    error.refusals = refusals  # type: ignore[attr-defined]
+    return error
 
 
 def compile_models(
@@ -275,8 +321,10 @@ def compile_models(
         )
     result = CompileResult(dialect, output)
     errors: list[ModelError] = []
+    refused: set[str] = set()
     files: dict[Path, str] = {}
     manifest: list[dict[str, Any]] = []
+    setup: set[str] = set()  # what the models need created in the target database first
     for fqn in order:
         model = models.get(fqn)
         if model is None:
@@ -285,10 +333,10 @@ def compile_models(
         if model.language != "sql":
             result.models.append(CompiledModel(fqn, None, "Python model: not compiled"))
             continue
-        try:
-            sql = compile_model(model, dialect)
-        except ModelError as e:
-            errors.append(e)
+        sql, refusals, needs = _translate(model, dialect)
+        if refusals:
+            errors += refusals
+            refused.add(fqn)
             continue
         cfg = model.config
         source = model.path.relative_to(root) if model.path.is_relative_to(root) else model.path
@@ -297,7 +345,9 @@ def compile_models(
             f"-- kind: {cfg.kind}"
             + (f", unique_key: {', '.join(cfg.unique_key)}" if cfg.unique_key else "")
             + " (the full SELECT; see manifest.json)\n"
+            + (f"-- needs {SETUP_FILE} run once in the database first\n" if needs else "")
         )
+        setup |= needs
         files[rel] = header + sql + ";\n"
         manifest.append(
             {
@@ -306,14 +356,22 @@ def compile_models(
                 "kind": cfg.kind,
                 "unique_key": list(cfg.unique_key or []),
                 "depends_on": list(model.depends_on),
+                "needs": sorted(needs),
             }
         )
         result.models.append(CompiledModel(fqn, output / rel))
     if errors:
-        raise CompileError(
-            f"{len(errors)} model(s) cannot be compiled for {dialect}; nothing was written:\n"
-            + "\n".join(f"  {e}".replace("\n", "\n  ") for e in errors)
+        raise _refused(
+            dialect,
+            errors,
+            f"{len(refused)} model(s) cannot be compiled for {dialect} ({len(errors)} "
+            "construct(s)); nothing was written",
         )
+    if setup:
+        from medallion.models.dialects import SETUP
+
+        files[Path(SETUP_FILE)] = "\n".join(SETUP[(dialect, name)] for name in sorted(setup))
+        result.setup = output / SETUP_FILE
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
@@ -321,7 +379,15 @@ def compile_models(
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             (staging / rel).write_text(text, encoding="utf-8")
         (staging / "manifest.json").write_text(
-            json.dumps({"dialect": dialect, "models": manifest}, indent=2) + "\n",
+            json.dumps(
+                {
+                    "dialect": dialect,
+                    "setup": [SETUP_FILE] if setup else [],
+                    "models": manifest,
+                },
+                indent=2,
+            )
+            + "\n",
             encoding="utf-8",
         )
         if output.exists():

@@ -153,6 +153,11 @@ def publish(
             hint=(f"did you mean {guess}? " if guess else "")
             + f"published: {', '.join(sorted(published)) or 'nothing'}",
         )
+    # the ${VAR}s (a DSN) of the targets that publish something now must be set
+    used = [
+        n for n, entries in plans.items() if any(not tables or e.table in tables for e in entries)
+    ]
+    ws.config.require_env([("publish", name) for name in used])
     for name, entries in plans.items():
         target = ws.config.publish[name]
         for entry in entries:

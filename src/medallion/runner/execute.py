@@ -32,6 +32,7 @@ def execute(ws: Workspace, plan: Plan, log: RunLog, confirmed: bool = False) -> 
     failed or was skipped is skipped; a table's checks right after its step; the singular
     checks last. Unless `confirmed`, a rebuild that would leave fewer than half of a table's
     rows fails its step instead of committing."""
+    require_env(ws, plan)
     log.announce(plan.announced())
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
     written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
@@ -57,6 +58,22 @@ def execute(ws: Workspace, plan: Plan, log: RunLog, confirmed: bool = False) -> 
             singular_step(ws, engine, check, log, broken)
     finally:
         engine.close()
+
+
+def require_env(ws: Workspace, plan: Plan) -> None:
+    """The `${VAR}`s of the sources the plan ingests and of the targets the run then publishes
+    to (after_run, a table of the plan) must be set: one message naming them all before any
+    step runs. Commands that only read the lakehouse never ask."""
+    from fnmatch import fnmatchcase
+
+    places = [("sources", ws.source_tables[s.node]) for s in plan.steps if s.kind == "ingest"]
+    places += [
+        ("publish", name)
+        for name, target in ws.config.publish.items()
+        if target.after_run
+        and any(fnmatchcase(n, e.table) for e in target.entries() for n in plan.nodes)
+    ]
+    ws.config.require_env(places)
 
 
 def _run_step(

@@ -60,6 +60,13 @@ class Template:
         hook = getattr(module, "demo_environment", None)
         return hook(dest) if hook is not None else contextlib.nullcontext({})
 
+    def demo_afterwards(self, dest: Path, env: dict[str, str]) -> str:
+        """What the demo says last about the environment it prepared (e.g. how to start its
+        database again); empty for templates without one."""
+        module = importlib.import_module(self.package)
+        hook = getattr(module, "demo_afterwards", None)
+        return hook(dest, env) if hook is not None else ""
+
     def generate(
         self,
         root: Path,

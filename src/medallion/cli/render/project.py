@@ -80,6 +80,16 @@ def validated(project: Project, bound: dict[str, str | None]) -> None:
         f"[green]ok[/] {_escape(project.config.name)}: {len(project.config.sources)} sources, "
         f"{n_models} models, no problems found"
     )
+    # validate checks no connection, so an unset ${VAR} of a source or target is a note, not
+    # an error: run and publish ask for it (and fail naming it) when they use that value
+    unset: dict[str, list[str]] = {}
+    for u in project.config.unset_variables:
+        unset.setdefault(u.name, []).append(f"{u.key} (line {u.line})" if u.line else u.key)
+    for name, uses in unset.items():
+        console.print(
+            f"  [yellow]not set:[/] {name}, used in {_escape(', '.join(uses))}: run and publish "
+            "need it there"
+        )
     skipped = {m: why for m, why in bound.items() if why is not None}
     if not bound:
         return
@@ -104,12 +114,17 @@ def compiled(result: Any) -> None:
         f"compiled {len(written)} model(s) for {result.dialect} into {_rel(result.output)}"
         " (and manifest.json)"
     )
+    if result.setup is not None:
+        err().print(
+            f"  run {_rel(result.setup)} once in the {result.dialect} database first: the "
+            "models call the functions it creates"
+        )
 
 
 # -- demo -----------------------------------------------------------------------------------------
 
 
-def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None = None) -> None:
+def demo_summary(project: Project, result: RunResult, afterwards: str = "") -> None:
     console = out()
     gold = project.config.layers[-1]
     gold_tables = [fqn for fqn in project.graph.order if fqn.startswith(f"{gold}.")]
@@ -128,28 +143,13 @@ def demo_summary(project: Project, result: RunResult, env: dict[str, str] | None
     console.print(f"\n[bold]run summary[/] ({result.run_id})")
     console.print(_steps_table(project.steps(result.run_id)))
     example = gold_tables[-1] if gold_tables else f"{gold}.<table>"
-    if env:
-        from medallion.errors import mask_dsn
-
-        # the cluster lives in the project unless the server had to put it elsewhere (see PgServer)
-        kept = (project.root / ".pgdata" / "data" / "PG_VERSION").is_file()
-        where = f"its data stay in {project.root / '.pgdata'}" if kept else "it was removed"
-        console.print(
-            f"\n[dim]the demo's PostgreSQL server is stopped now; {where} "
-            f"({', '.join(f'{k}={mask_dsn(v)}' for k, v in env.items())})[/]"
-        )
-    # medallion.yml names the databases by ${VAR}: loading it needs them set in the user's
-    # shell too; these commands read the lakehouse only, so any value does
-    prefix = " ".join(f"{k}=unused" for k in env or {})
-    prefix = f"{prefix} " if prefix else ""
+    if afterwards:
+        # soft_wrap: the commands stay one line each when copied from a narrow terminal
+        console.print(f"\n{_escape(afterwards)}", highlight=False, soft_wrap=True)
+    # the commands that read the lakehouse need none of the template's ${VAR}s
     text = (
         f"project: {project.root}\n"
-        f'try: {prefix}medallion -p {project.root} query "select * from {example} limit 5"\n'
-        f"     {prefix}medallion -p {project.root} status | tables | lineage | history"
+        f'try: medallion -p {project.root} query "select * from {example} limit 5"\n'
+        f"     medallion -p {project.root} status | tables | lineage | history"
     )
-    if env:
-        text += (
-            f"\n     ({' and '.join(env)} must be set for medallion.yml to load; these commands "
-            "read the lakehouse only, not the databases)"
-        )
     err().print(_escape(text), highlight=False)

@@ -2,13 +2,15 @@
 
 `medallion demo -t oltp` needs two databases; `demo_environment` starts a throwaway PostgreSQL
 server inside the demo folder (when the server binaries are installed) and points
-OLTP_SOURCE_DSN and WAREHOUSE_DSN at it for the duration of the demo.
+OLTP_SOURCE_DSN and WAREHOUSE_DSN at it for the duration of the demo; `demo_afterwards` tells
+how to start it again for a second day's extract.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shlex
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,3 +64,48 @@ def demo_environment(dest: Path) -> Iterator[dict[str, str]]:
             server.stop()
         else:
             server.cleanup()
+
+
+#: which database of the demo's server each variable names
+_DATABASES = {"OLTP_SOURCE_DSN": "shop", "WAREHOUSE_DSN": "warehouse"}
+
+
+def demo_afterwards(dest: Path, env: Mapping[str, str]) -> str:
+    """What the demo prints last: its server is stopped; how to start it again (same cluster,
+    the variables exported) to add a day of changes and extract them incrementally."""
+    from medallion.errors import mask_dsn
+
+    if not env:  # the user's own databases: nothing of ours to restart
+        return ""
+    dsns = ", ".join(f"{k}={mask_dsn(v)}" for k, v in env.items())
+    pgdata = dest / ".pgdata"
+    # the cluster stays in the project unless the server had to put it elsewhere (see PgServer)
+    if not (pgdata / "data" / "PG_VERSION").is_file():
+        return (
+            f"the demo's PostgreSQL server is stopped now; it was removed ({dsns}): its OS user "
+            f"cannot read {dest}. Run the demo without a folder (or in one others can read) to "
+            "keep it for a second day."
+        )
+    server = f"{_python()} -m medallion.devservers.pgserver {shlex.quote(str(pgdata))}"
+    exports = " ".join(f"--export {k}={_DATABASES[k]}" for k in env if k in _DATABASES)
+    project = shlex.quote(str(dest))
+    return (
+        f"the demo's PostgreSQL server is stopped now; its data stay in {pgdata} ({dsns}).\n"
+        "A second day of orders, extracted incrementally: start it again with the variables "
+        "set, add the day's changes, run, stop it:\n"
+        f'  eval "$({server} --detach {exports})"\n'
+        f"  medallion -p {project} generate --day 2 && medallion -p {project} run\n"
+        f"  {server} --stop"
+    )
+
+
+def _python() -> str:
+    """`python` when that is the interpreter running medallion, else its full path (a pipx or
+    virtualenv install whose python is not on PATH)."""
+    import shutil
+    import sys
+
+    found = shutil.which("python")
+    if found and Path(found).resolve() == Path(sys.executable).resolve():
+        return "python"
+    return shlex.quote(sys.executable)

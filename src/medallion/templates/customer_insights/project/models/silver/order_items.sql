@@ -40,10 +40,12 @@ lines as (
     select
         l.order_id,
         i.line_number,
-        i.item.product_id as product_id,
-        i.item.quantity as quantity,
-        i.item.unit_price as unit_price,
-        coalesce(i.item.discount, 0)::decimal(12, 2) as discount
+        -- each field cast to its type (as bronze.orders declares it): the model then compiles
+        -- for engines that hold nested values untyped (jsonb in PostgreSQL, VARIANT in Snowflake)
+        cast(i.item.product_id as bigint) as product_id,
+        cast(i.item.quantity as integer) as quantity,
+        cast(i.item.unit_price as decimal(12, 2)) as unit_price,
+        coalesce(cast(i.item.discount as decimal(12, 2)), 0)::decimal(12, 2) as discount
     from latest as l,
         unnest(l.items) with ordinality as i (item, line_number)
     where l.version_rank = 1

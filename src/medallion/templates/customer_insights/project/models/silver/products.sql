@@ -38,7 +38,7 @@ select
     product_id,
     trim(sku) as sku,
     trim(product_name) as product_name,
-    upper(trim(category)[1]) || lower(trim(category)[2:]) as category,
+    upper(substring(trim(category), 1, 1)) || lower(substring(trim(category), 2)) as category,
     coalesce(nullif(trim(subcategory), ''), 'Other') as subcategory,
     coalesce(nullif(trim(brand), ''), 'Unbranded') as brand,
     unit_price,

@@ -42,9 +42,23 @@ bounds as (
     from dates
 ),
 
+-- the days from first_day to last_day: an offset of 0 to 99,999 days (273 years) from five
+-- digit tables, not generate_series(), which has no translation for Spark, BigQuery or
+-- Snowflake (`medallion compile`)
+digits as (
+    select 0 as d union all select 1 union all select 2 union all select 3 union all select 4
+    union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+),
+
+offsets as (
+    select a.d + 10 * b.d + 100 * c.d + 1000 * e.d + 10000 * f.d as n
+    from digits as a, digits as b, digits as c, digits as e, digits as f
+),
+
 calendar as (
-    select cast(g.day_value as date) as date_day
-    from bounds, generate_series(bounds.first_day, bounds.last_day, interval 1 day) as g(day_value)
+    select cast(bounds.first_day + offsets.n as date) as date_day
+    from bounds, offsets
+    where bounds.first_day + offsets.n <= bounds.last_day
 )
 
 select

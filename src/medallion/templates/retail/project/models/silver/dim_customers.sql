@@ -47,20 +47,26 @@ trimmed as (
 ),
 
 named as (
+    -- "ALICE" / "alice" -> "Alice"; mixed case such as "McDonald" is kept as written. (Columns
+    -- listed and substring(), not `* replace` and x[1]: the model compiles for other engines.)
     select
-        * replace (
-            -- "ALICE" / "alice" -> "Alice"; mixed case such as "McDonald" is kept as written
-            case
-                when first_name in (upper(first_name), lower(first_name))
-                    then upper(first_name[1]) || lower(first_name[2:])
-                else first_name
-            end as first_name,
-            case
-                when last_name in (upper(last_name), lower(last_name))
-                    then upper(last_name[1]) || lower(last_name[2:])
-                else last_name
-            end as last_name
-        )
+        customer_id,
+        case
+            when first_name in (upper(first_name), lower(first_name))
+                then upper(substring(first_name, 1, 1)) || lower(substring(first_name, 2))
+            else first_name
+        end as first_name,
+        case
+            when last_name in (upper(last_name), lower(last_name))
+                then upper(substring(last_name, 1, 1)) || lower(substring(last_name, 2))
+            else last_name
+        end as last_name,
+        email,
+        phone,
+        city,
+        state,
+        country,
+        segment
     from trimmed
 )
 

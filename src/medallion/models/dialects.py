@@ -1,0 +1,658 @@
+"""Rewrites that keep a DuckDB model's meaning on another engine, applied to the model's tree
+before SQLGlot renders it for the target (`medallion compile`).
+
+SQLGlot renders most of DuckDB for the targets, but some of its translations change what a
+query returns, and some constructs it leaves as DuckDB wrote them. Each rewrite here is one
+such construct, written as the target spells DuckDB's meaning; what cannot be kept is returned
+as a problem (a refusal, with its node for the line):
+
+- `arg_max(x, y)` / `arg_min` (DuckDB: `max_by`) skip rows whose `x` or `y` is NULL; the
+  targets' MAX_BY returns NULL when the row with the largest `y` has a NULL `x`, and SQLGlot
+  moves a FILTER into `x` (`MAX_BY(IF(c, x, NULL), y)`), which then returns NULL where DuckDB
+  returns the newest non-NULL value. Written `MAX_BY(x, CASE WHEN x IS NOT NULL AND c THEN y
+  END)`; PostgreSQL, which has no MAX_BY, gets `(ARRAY_AGG(x ORDER BY y DESC) FILTER (WHERE x
+  IS NOT NULL AND y IS NOT NULL AND c))[1]`.
+- `concat_ws` skips NULLs; Snowflake's returns NULL for any NULL (SQLGlot pads with '' and a
+  separator too many), BigQuery has none: `ARRAY_TO_STRING(ARRAY_CONSTRUCT_COMPACT(...), sep)` /
+  `ARRAY_TO_STRING([...], sep)`, which skip NULLs.
+- `least`/`greatest` skip NULLs; BigQuery's return NULL: each argument is COALESCEd with the
+  others.
+- `hour()`, `minute()`, `second()` do not exist in PostgreSQL: `EXTRACT(HOUR FROM x)`; the ISO
+  day of the week and week (`extract(isodow|week ...)`) are spelled per target (BigQuery's WEEK
+  starts on Sunday, Snowflake's follows a session setting).
+- `strftime`: BigQuery's FORMAT_DATETIME (SQLGlot's FORMAT_DATE refuses a DATETIME, which a
+  DuckDB TIMESTAMP is there); Snowflake has no day names: '%A' alone is a CASE on the ISO day.
+- `split_part(s, d, n)` does not exist in BigQuery: `SPLIT(s, d)[SAFE_ORDINAL(n)]`, '' past the
+  last part and NULL for a NULL `s`, as DuckDB returns (n a positive number, d a text).
+- `/` divides as doubles in DuckDB, decimals exactly elsewhere (1241.465 vs 1241.4649999...,
+  which then round to different cents): the dividend is cast to DOUBLE.
+- `round(x[, n])` on a double: PostgreSQL rounds halves to even (and has no round(double, n)),
+  Spark rounds the double's decimal text (4524.275 up; DuckDB's binary value 4524.27499... goes
+  down): `CASE WHEN x < 0 THEN -1 ELSE 1 END * FLOOR(ABS(x) * 10^n + 0.5) / 10^n`, DuckDB's
+  own arithmetic, on every target.
+- `try_cast`: PostgreSQL has none (SQLGlot writes CAST, which fails the query on the first bad
+  value): `medallion.try_cast(CAST(x AS TEXT), CAST(NULL AS T))`, a function written to
+  `medallion_functions.sql` beside the models, to run once in the database. Snowflake's TRY_CAST
+  takes text only (SQLGlot writes CAST otherwise): the value is cast to text first.
+- A cast to DECIMAL(p, s) rounds to s places; BigQuery's CAST takes no parameters (SQLGlot
+  drops them, leaving 9 places): `ROUND(CAST(x AS NUMERIC), s)`.
+- A TIMESTAMPTZ cast to TIMESTAMP is its UTC time (medallion's DuckDB runs in UTC); Snowflake
+  keeps the offset's wall clock: `CAST(CONVERT_TIMEZONE('UTC', x) AS TIMESTAMPNTZ)`. Other
+  targets are assumed to run their sessions in UTC too.
+- `UNNEST(list) WITH ORDINALITY AS t(item, n)` numbers from 1; Spark's POSEXPLODE, BigQuery's
+  OFFSET and Snowflake's FLATTEN index from 0: `n` is read as `n + 1` there. Nested values live
+  as jsonb in PostgreSQL (how medallion publishes them) and as VARIANT in Snowflake: a list
+  column unnests with JSONB_ARRAY_ELEMENTS there, and a field of an unnested struct,
+  `t.item.field`, is read by its name in any case, as DuckDB reads it (a subquery over
+  JSONB_EACH_TEXT / GET_IGNORE_CASE) — text or VARIANT, so it must be inside a CAST to its type
+  (else refused).
+- `FILTER (WHERE c)` on an aggregate: BigQuery and Snowflake have none, and SQLGlot's `agg(IF(c,
+  x, NULL))` keeps the meaning only for aggregates that skip NULLs: any other is refused there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlglot.expressions as exp
+
+Problems = list[tuple["exp.Expression", str]]
+
+#: what the compiled SQL needs in the target database, by name: written beside the models
+SETUP = {
+    ("postgres", "try_cast"): """\
+-- medallion.try_cast(value, NULL::type): value converted to the type of the second argument,
+-- or NULL where it does not convert (DuckDB's TRY_CAST). The compiled models that use it need
+-- it created once in the database.
+CREATE SCHEMA IF NOT EXISTS medallion;
+CREATE OR REPLACE FUNCTION medallion.try_cast(value text, target anyelement)
+RETURNS anyelement LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  target := value;  -- the type's own input conversion
+  RETURN target;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END $$;
+""",
+}
+
+
+def rewrite(tree: exp.Expression, dialect: str) -> tuple[exp.Expression, Problems, set[str]]:
+    """A copy of `tree` with every rewrite for `dialect` applied; the constructs that cannot be
+    kept (node, what); the SETUP names the result needs."""
+    problems: Problems = []
+    needs: set[str] = set()
+    tree = tree.copy()
+    for step in _REWRITES:
+        tree = step(tree, dialect, problems, needs)
+    return tree, problems, needs
+
+
+def trusted(node: exp.Expression) -> bool:
+    """Whether a function call was written by a rewrite here (not a name the user wrote)."""
+    return bool(node.meta.get("medallion_rewrite"))
+
+
+def _mark(node: exp.Expression) -> exp.Expression:
+    node.meta["medallion_rewrite"] = True
+    return node
+
+
+def _is_null(value: exp.Expression) -> exp.Expression:
+    import sqlglot.expressions as exp
+
+    return exp.Is(this=value.copy(), expression=exp.Null())
+
+
+def _not_null(value: exp.Expression) -> exp.Expression:
+    import sqlglot.expressions as exp
+
+    return exp.Not(this=_is_null(value))
+
+
+def _arg_max(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    import sqlglot.expressions as exp
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        agg, where = node, None
+        if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArgMax | exp.ArgMin):
+            agg, where = node.this, node.expression.this
+        elif not isinstance(node, exp.ArgMax | exp.ArgMin) or isinstance(node.parent, exp.Filter):
+            return node
+        largest = isinstance(agg, exp.ArgMax)
+        name = "arg_max" if largest else "arg_min"
+        if agg.args.get("count") is not None:
+            problems.append((node, f"{name}() with a count (a list of values; no equivalent)"))
+            return node
+        value, key = agg.this, agg.expression
+        if dialect == "postgres":
+            if isinstance(node.parent, exp.Window):
+                problems.append((node, f"{name}() over a window (no PostgreSQL equivalent)"))
+                return node
+            keep = exp.and_(_not_null(value), _not_null(key), *([where.copy()] if where else []))
+            order = exp.Order(expressions=[exp.Ordered(this=key.copy(), desc=largest)])
+            order.set("this", value.copy())
+            first = exp.Filter(this=exp.ArrayAgg(this=order), expression=exp.Where(this=keep))
+            return exp.Bracket(this=exp.paren(first), expressions=[exp.Literal.number(0)])
+        keep = exp.and_(_not_null(value), *([where.copy()] if where else []))
+        ranked = exp.Case(ifs=[exp.If(this=keep, true=key.copy())])
+        out = exp.ArgMax if largest else exp.ArgMin
+        return out(this=value.copy(), expression=ranked)
+
+    return tree.transform(convert, copy=False)
+
+
+def _concat_ws(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    import sqlglot.expressions as exp
+
+    if dialect not in ("snowflake", "bigquery"):
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.ConcatWs):
+            return node
+        sep, *parts = node.expressions
+        values = [p.copy() for p in parts]
+        if dialect == "snowflake":
+            items: exp.Expression = _mark(exp.ArrayConstructCompact(expressions=values))
+        else:
+            items = exp.Array(expressions=values)
+        return _mark(exp.ArrayToString(this=items, expression=sep.copy()))
+
+    return tree.transform(convert, copy=False)
+
+
+def _least(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's least/greatest skip NULLs; BigQuery's return NULL for any NULL argument:
+    LEAST(COALESCE(a, b, c), COALESCE(b, a, c), COALESCE(c, a, b)) skips them (an argument's
+    NULL becomes another argument, which does not change the result)."""
+    import sqlglot.expressions as exp
+
+    if dialect != "bigquery":
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Least | exp.Greatest) or not node.args.get("ignore_nulls"):
+            return node
+        values = [node.this, *node.expressions]
+        if len(values) < 2:
+            return node
+        firsts = [
+            exp.Coalesce(this=v.copy(), expressions=[o.copy() for o in values if o is not v])
+            for v in values
+        ]
+        return type(node)(this=firsts[0], expressions=firsts[1:])
+
+    return tree.transform(convert, copy=False)
+
+
+def _date_parts(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """Date parts as DuckDB means them: hour()/minute()/second() (none in PostgreSQL), the ISO
+    day of the week (Monday 1 .. Sunday 7) and the ISO week, which each target spells its own
+    way (BigQuery's WEEK starts on Sunday, Snowflake's follows a session setting)."""
+    import sqlglot.expressions as exp
+
+    if dialect == "databricks":
+        dialect = "spark"
+    parts = {exp.Hour: "HOUR", exp.Minute: "MINUTE", exp.Second: "SECOND"}
+
+    def call(name: str, value: exp.Expression) -> exp.Expression:
+        return _mark(exp.Anonymous(this=name, expressions=[value.copy()]))
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        part = parts.get(type(node))
+        if part is not None and dialect == "postgres":
+            return exp.Extract(this=exp.var(part), expression=node.this.copy())
+        if not isinstance(node, exp.Extract):
+            return node
+        unit, value = node.name.upper(), node.expression
+        if unit == "ISODOW":
+            if dialect == "spark":
+                return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=value.copy())
+            if dialect == "snowflake":
+                return call("DAYOFWEEKISO", value)
+            if dialect == "bigquery":  # DAYOFWEEK: Sunday 1 .. Saturday 7
+                sunday_first = exp.Extract(this=exp.var("DAYOFWEEK"), expression=value.copy())
+                shifted = exp.Add(this=sunday_first, expression=exp.Literal.number(5))
+                monday_first = exp.Mod(this=exp.paren(shifted), expression=exp.Literal.number(7))
+                return exp.Add(this=monday_first, expression=exp.Literal.number(1))
+        if unit == "WEEK":
+            if dialect == "snowflake":
+                return call("WEEKISO", value)
+            if dialect == "bigquery":
+                return exp.Extract(this=exp.var("ISOWEEK"), expression=value.copy())
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _strftime(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """strftime() for BigQuery and Snowflake. BigQuery: FORMAT_DATETIME (a DuckDB TIMESTAMP is
+    a BigQuery DATETIME, and a DATE converts to one), where SQLGlot writes FORMAT_DATE, which
+    refuses a DATETIME. Snowflake has no full day name: '%A' alone becomes a CASE on the ISO day
+    of the week; other formats with a day name are refused."""
+    import sqlglot.expressions as exp
+
+    if dialect not in ("bigquery", "snowflake"):
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.TimeToStr):
+            return node
+        fmt = node.args.get("format")
+        text = fmt.this if isinstance(fmt, exp.Literal) and fmt.is_string else None
+        if dialect == "bigquery":
+            if text is None:
+                return node
+            return _mark(
+                exp.Anonymous(this="FORMAT_DATETIME", expressions=[fmt.copy(), node.this.copy()])
+            )
+        if text == "%A":
+            day = _mark(exp.Anonymous(this="DAYOFWEEKISO", expressions=[node.this.copy()]))
+            return exp.Case(
+                this=day,
+                ifs=[
+                    exp.If(this=exp.Literal.number(i), true=exp.Literal.string(name))
+                    for i, name in enumerate(_DAY_NAMES, start=1)
+                ],
+            )
+        if text is None or "%A" in text or "%a" in text:
+            problems.append(
+                (
+                    node,
+                    "strftime() with a day name or a format that is not a text (Snowflake "
+                    "has no day names in TO_CHAR): format '%A' alone, or the ISO day number",
+                )
+            )
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+def _split_part(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    import sqlglot.expressions as exp
+
+    if dialect != "bigquery":
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.SplitPart):
+            return node
+        text, delimiter, index = node.this, node.args.get("delimiter"), node.args.get("part_index")
+        literal_index = isinstance(index, exp.Literal) and not index.is_string
+        if not (
+            literal_index
+            and int(index.this) > 0
+            and isinstance(delimiter, exp.Literal)
+            and delimiter.is_string
+            and delimiter.this
+        ):
+            problems.append(
+                (
+                    node,
+                    "split_part() with a part that is not a positive number, or a delimiter "
+                    "that is not a text (BigQuery: SPLIT(...)[SAFE_ORDINAL(n)] needs both)",
+                )
+            )
+            return node
+        part = exp.Bracket(
+            this=exp.Split(this=text.copy(), expression=delimiter.copy()),
+            expressions=[exp.Literal.number(int(index.this))],
+            offset=1,
+            safe=True,
+        )
+        found = exp.Coalesce(this=part, expressions=[exp.Literal.string("")])
+        return exp.Case(ifs=[exp.If(this=_is_null(text), true=exp.Null())], default=found)
+
+    return tree.transform(convert, copy=False)
+
+
+def _division(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's `/` always divides as doubles (a decimal divided is a DOUBLE); Spark, Snowflake
+    and BigQuery divide decimals exactly, so 2482.93 / 2 is 1241.465 there and 1241.4649999...
+    in DuckDB, which round(..., 2) then takes to different cents. The dividend is cast to DOUBLE
+    there (SQLGlot does so for PostgreSQL itself)."""
+    import sqlglot.expressions as exp
+
+    if dialect == "postgres":
+        return tree
+    double = exp.DataType.build("double")
+    for node in list(tree.find_all(exp.Div)):
+        if node.args.get("typed") or node.this.is_type(*exp.DataType.REAL_TYPES):
+            continue  # integer division (`//`), or already a double
+        node.set("this", exp.cast(node.this.copy(), double))
+    return tree
+
+
+def _round(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """round(x[, n]) as DuckDB rounds: x * 10^n half away from zero, in x's own type. The
+    targets differ on a double: PostgreSQL rounds halves to even and has no round(double, n),
+    Spark rounds the double's shortest decimal text (1241.465 up, where DuckDB's binary value
+    1241.4649999... goes down). `CASE WHEN x < 0 THEN -1 ELSE 1 END * FLOOR(ABS(x) * 10^n + 0.5)
+    / 10^n` is DuckDB's own arithmetic, exact on decimals, the same IEEE steps on doubles."""
+    import sqlglot.expressions as exp
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Round):
+            return node
+        places = node.args.get("decimals")
+        if places is None:
+            n = 0
+        elif isinstance(places, exp.Literal) and places.is_int:
+            n = int(places.this)
+        elif isinstance(places, exp.Neg) and places.this.is_int:
+            n = -int(places.this.this)
+        else:
+            problems.append((node, "round() to a number of places that is not a number"))
+            return node
+        scale = exp.Literal.number(10**n if n >= 0 else f"{10.0**n:.{-n}f}")
+        value = node.this
+        shifted = exp.Add(
+            this=exp.Mul(this=exp.Abs(this=value.copy()), expression=scale.copy()),
+            expression=exp.Literal.number("0.5"),
+        )
+        negative = exp.LT(this=value.copy(), expression=exp.Literal.number(0))
+        sign = exp.Case(
+            ifs=[exp.If(this=negative, true=exp.Neg(this=exp.Literal.number(1)))],
+            default=exp.Literal.number(1),
+        )
+        rounded = exp.Mul(this=sign, expression=exp.Floor(this=shifted))
+        # typed: a plain `/` (untyped, SQLGlot casts the dividend to DOUBLE PRECISION for
+        # PostgreSQL, which would turn a numeric into a double); the dividend is never an integer
+        return exp.paren(exp.Div(this=rounded, expression=scale, typed=True, safe=False))
+
+    return tree.transform(convert, copy=False)
+
+
+def _try_cast(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    import sqlglot.expressions as exp
+
+    if dialect not in ("postgres", "snowflake"):
+        return tree
+    text = exp.DataType.build("text")
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.TryCast):
+            return node
+        value = exp.cast(node.this.copy(), text)
+        if dialect == "snowflake":  # TRY_CAST takes text only
+            return exp.TryCast(this=value, to=node.to.copy(), safe=True)
+        needs.add("try_cast")
+        typed_null = exp.cast(exp.Null(), node.to.copy())
+        call = _mark(exp.Anonymous(this="try_cast", expressions=[value, typed_null]))
+        # the outer CAST keeps a type's parameters (numeric(12, 2)), which anyelement drops
+        return exp.cast(exp.Dot(this=exp.to_identifier("medallion"), expression=call), node.to)
+
+    return tree.transform(convert, copy=False)
+
+
+def _decimals(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """BigQuery: a cast to DECIMAL(p, s) rounds to s places, as DuckDB's does. SQLGlot drops
+    the parameters (CAST(x AS NUMERIC) keeps 9 places): ROUND(CAST(x AS NUMERIC), s)."""
+    import sqlglot.expressions as exp
+
+    if dialect != "bigquery":
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Cast) or not node.to.is_type(exp.DataType.Type.DECIMAL):
+            return node
+        params = [p.this for p in node.to.expressions]
+        if len(params) != 2 or not all(isinstance(p, exp.Literal) and p.is_int for p in params):
+            return node
+        precision, scale = (int(p.this) for p in params)
+        # NUMERIC holds 29 digits before the point and 9 after; BIGNUMERIC more
+        wide = precision - scale > 29 or scale > 9
+        bare = exp.DataType(
+            this=exp.DataType.Type.BIGDECIMAL if wide else exp.DataType.Type.DECIMAL
+        )
+        cast = type(node)(this=node.this.copy(), to=bare)
+        if isinstance(node, exp.TryCast):
+            cast.set("safe", True)
+        return exp.Round(this=cast, decimals=exp.Literal.number(scale))
+
+    return tree.transform(convert, copy=False)
+
+
+def _timezones(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """A TIMESTAMPTZ cast to TIMESTAMP is its UTC time in medallion (DuckDB runs in UTC);
+    Snowflake keeps the wall clock of the value's own offset: CONVERT_TIMEZONE('UTC', x)
+    first. (Where x's type is not written in the model, it is not known here.)"""
+    import sqlglot.expressions as exp
+
+    if dialect != "snowflake":
+        return tree
+    zoned = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
+    plain = (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ)
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        inner = node.this if isinstance(node, exp.Cast) else None
+        if not (
+            isinstance(inner, exp.Cast) and inner.to.is_type(*zoned) and node.to.is_type(*plain)
+        ):
+            return node
+        utc = _mark(
+            exp.Anonymous(
+                this="CONVERT_TIMEZONE", expressions=[exp.Literal.string("UTC"), inner.copy()]
+            )
+        )
+        return exp.Cast(this=utc, to=node.to.copy())
+
+    return tree.transform(convert, copy=False)
+
+
+def _unnest(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """UNNEST ... WITH ORDINALITY from 1 everywhere; nested values as PostgreSQL and Snowflake
+    hold them (see the module's docstring)."""
+    import sqlglot.expressions as exp
+
+    if dialect == "databricks":
+        dialect = "spark"
+    if dialect in ("postgres", "snowflake"):
+        for explode in tree.find_all(exp.Explode):  # unnest() in a select list
+            if _reads_a_column(explode):
+                problems.append(
+                    (
+                        explode,
+                        f"unnest() of a column in a select list ({_holder(dialect)}): "
+                        "unnest it in FROM ... AS t(item)",
+                    )
+                )
+    for unnest in list(tree.find_all(exp.Unnest)):
+        alias = unnest.args.get("alias")
+        select = unnest.find_ancestor(exp.Select)
+        in_from = isinstance(unnest.parent, exp.Join | exp.From)
+        if select is None or alias is None or not in_from:
+            if dialect == "postgres" and _reads_a_column(unnest):
+                problems.append(
+                    (
+                        unnest,
+                        "unnest() of a column outside FROM ... AS t(item) (PostgreSQL "
+                        "holds nested values as jsonb; unnest them in FROM)",
+                    )
+                )
+            continue
+        name = alias.name
+        columns = [c.name for c in alias.columns]
+        ordinal = unnest.args.get("offset")
+        refs = [c for c in select.find_all(exp.Column) if _in_scope(c, select)]
+        if isinstance(ordinal, exp.Identifier) and dialect in ("spark", "bigquery", "snowflake"):
+            for ref in refs:
+                if ref.name == ordinal.name and ref.table in ("", name):
+                    _plus_one(ref, select)
+        nested = dialect in ("postgres", "snowflake") and _reads_a_column(unnest)
+        if not nested:
+            continue
+        item = columns[0] if columns else None
+        for ref in refs:
+            field = _field_of(ref, name, item)
+            if field is None:
+                if item is not None and ref.name == item and ref.table in ("", name):
+                    problems.append(
+                        (
+                            ref,
+                            f"{ref.sql('duckdb')}, an element of an unnested list, used as a "
+                            f"value ({_holder(dialect)}): use its fields, each in a CAST",
+                        )
+                    )
+                continue
+            if not isinstance(ref.parent, exp.Cast):
+                problems.append(
+                    (
+                        ref,
+                        f"{ref.sql('duckdb')}, a field of an unnested struct, outside a CAST "
+                        f"({_holder(dialect)}): write cast({ref.sql('duckdb')} as <type>)",
+                    )
+                )
+                continue
+            ref.replace(_field(exp.column(item, name), field, dialect))
+        if dialect == "postgres":
+            elements = _mark(
+                exp.Anonymous(this="jsonb_array_elements", expressions=unnest.expressions)
+            )
+            table = exp.Table(this=elements, alias=alias.copy())
+            if isinstance(ordinal, exp.Identifier):
+                table.set("ordinality", True)
+                table.args["alias"].append("columns", ordinal.copy())
+            unnest.replace(table)
+    return tree
+
+
+def _field(holder: exp.Expression, field: str, dialect: str) -> exp.Expression:
+    """A struct's field read from the jsonb (PostgreSQL) or VARIANT (Snowflake) holding it, by
+    its name in any case, as DuckDB reads a field (a declared `STRUCT(product_id ...)` may be
+    stored as PRODUCT_ID)."""
+    import sqlglot.expressions as exp
+
+    name = exp.Literal.string(field.lower())
+    if dialect == "snowflake":
+        return _mark(exp.Anonymous(this="GET_IGNORE_CASE", expressions=[holder, name]))
+    # (SELECT f.value FROM JSONB_EACH_TEXT(holder) AS f(key, value) WHERE LOWER(f.key) = name)
+    pairs = "__medallion_field"
+    each = exp.Table(
+        this=_mark(exp.Anonymous(this="jsonb_each_text", expressions=[holder])),
+        alias=exp.TableAlias(
+            this=exp.to_identifier(pairs),
+            columns=[exp.to_identifier("key"), exp.to_identifier("value")],
+        ),
+    )
+    key = exp.Lower(this=exp.column("key", pairs))
+    found = (
+        exp.select(exp.column("value", pairs)).from_(each).where(exp.EQ(this=key, expression=name))
+    )
+    return exp.Subquery(this=found)
+
+
+def _holder(dialect: str) -> str:
+    return (
+        "PostgreSQL holds nested values as jsonb"
+        if dialect == "postgres"
+        else ("Snowflake holds them as VARIANT")
+    )
+
+
+def _reads_a_column(unnest: exp.Expression) -> bool:
+    """Whether the unnested value comes from a table (stored nested data), not a literal."""
+    import sqlglot.expressions as exp
+
+    values = unnest.expressions or [unnest.this]
+    return any(isinstance(e, exp.Column) for v in values for e in v.walk())
+
+
+def _in_scope(column: exp.Expression, select: exp.Expression) -> bool:
+    """A column of `select` itself, not of a subquery inside it."""
+    import sqlglot.expressions as exp
+
+    return column.find_ancestor(exp.Select) is select
+
+
+def _field_of(ref: exp.Column, alias: str, item: str | None) -> str | None:
+    """`field` when `ref` is `alias.item.field` (or `item.field`)."""
+    if item is None:
+        return None
+    parts = [p.name for p in ref.parts]
+    if parts[:-1] in ([alias, item], [item]) and len(parts) >= 2:
+        return parts[-1]
+    return None
+
+
+def _plus_one(ref: exp.Column, select: exp.Expression) -> None:
+    """`ref` read as `ref + 1`, keeping its name where it is a selected column."""
+    import sqlglot.expressions as exp
+
+    shifted = exp.paren(exp.Add(this=ref.copy(), expression=exp.Literal.number(1)))
+    if ref.parent is select and ref in select.expressions:
+        ref.replace(exp.alias_(shifted, ref.name))
+    else:
+        ref.replace(shifted)
+
+
+#: aggregates that skip NULLs: `agg(x) FILTER (WHERE c)` is `agg(IF(c, x, NULL))` for them
+def _null_skipping() -> tuple[type, ...]:
+    import sqlglot.expressions as exp
+
+    names = (
+        "Count Sum Avg Min Max Stddev StddevPop StddevSamp Variance VariancePop GroupConcat "
+        "ApproxDistinct CountIf LogicalAnd LogicalOr Corr CovarPop CovarSamp Median Quantile "
+        "PercentileCont PercentileDisc ArgMax ArgMin"
+    )
+    return tuple(getattr(exp, n) for n in names.split() if hasattr(exp, n))
+
+
+def _filter(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    import sqlglot.expressions as exp
+
+    if dialect not in ("snowflake", "bigquery"):
+        return tree
+    keeps = _null_skipping()
+    for node in tree.find_all(exp.Filter):
+        if not isinstance(node.this, keeps):
+            name = node.this.sql("duckdb").split("(")[0].lower()
+            problems.append(
+                (
+                    node,
+                    f"{name}(...) FILTER (WHERE ...) ({dialect} has no FILTER; as "
+                    f"{name}(IF(cond, x, NULL)) it would count the rows filtered out)",
+                )
+            )
+    return tree
+
+
+def _regexp(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """Snowflake's REGEXP_LIKE matches the whole text, DuckDB's regexp_matches any part of it:
+    REGEXP_INSTR(x, p) > 0 keeps DuckDB's meaning."""
+    import sqlglot.expressions as exp
+
+    if dialect != "snowflake":
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.RegexpLike):
+            found = exp.RegexpInstr(this=node.this, expression=node.expression)
+            return exp.paren(exp.GT(this=found, expression=exp.Literal.number(0)))
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+_REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
+    _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
+    _arg_max,
+    _concat_ws,
+    _least,
+    _date_parts,
+    _strftime,
+    _split_part,
+    _division,  # before _round: the division _round writes is meant as written
+    _round,
+    _try_cast,
+    _decimals,  # after _try_cast: a try_cast to DECIMAL(p, s) is rounded too
+    _timezones,
+    _unnest,
+    _regexp,
+]
