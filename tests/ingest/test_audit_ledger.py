@@ -38,6 +38,7 @@ sources:
   orders:
     path: data/in/*.csv
     columns: {qty: INTEGER}
+    max_rejected: 100%
 """
 
 
@@ -117,8 +118,10 @@ sources:
   c:
     path: d/*.csv
     columns: {n: INTEGER}
+    max_rejected: 100%
   j:
     path: d/*.jsonl
+    max_rejected: 100%
   q:
     path: d/*.parquet
 """

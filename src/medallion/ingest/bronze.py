@@ -8,7 +8,8 @@ ingested; the state database only caches it (and is rebuilt from the Delta log w
 or missing), so a checkpoint can never claim a file the table does not hold.
 
 Rows that could not be parsed go to `<source>__quarantine` with the file, line, raw text and
-reason, in a second commit with the same application transaction id.
+reason, in a second commit with the same application transaction id — unless they are more than
+the source's `max_rejected`: then the ingest fails before either commit.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from medallion.ingest.files import (
     column_types,
     discover,
 )
+from medallion.ingest.files.rejects import check_rejected
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
@@ -150,6 +152,8 @@ def ingest_source(
     try:
         stream = read.reader if read.reader.schema.names else None
         if stream is None:  # nothing readable in any file: still record the files as seen
+            # (every row rejected, its rejects all known: past max_rejected, nothing is written)
+            check_rejected(source, name, 0, read.rejects, new)
             stream = _empty_like(table_path)
         if stream is None:
             written = None

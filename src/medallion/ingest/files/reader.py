@@ -4,7 +4,8 @@ many or too few fields, a value that does not convert to the column's type (or c
 changes: 1.5 as a BIGINT), invalid UTF-8, a malformed JSON line — becomes a `Reject` with the
 file, the line, the raw text and the reason; the caller lands those in the bronze quarantine
 table. Nothing is dropped silently. A file that cannot be read at all (a truncated Parquet file,
-a cut-off JSON array) fails the read naming it.
+a cut-off JSON array) fails the read naming it, and more rejects than the source's
+`max_rejected` fail it at the end of the stream (`rejects.check_rejected`), before any commit.
 
 Each format is a module (`csv`, `json`, `parquet`) that plans the reads of its files (`plan`):
 a new format is a new module and a line in PLANNERS.
@@ -224,11 +225,16 @@ class FileReader:
             ) from None
 
         def batches() -> Iterator[pa.RecordBatch]:
+            from medallion.ingest.files.rejects import check_rejected
+
             try:
                 for plan in plans:
                     for batch in self._stream_plan(plan, unified, audit, result):
                         result.rows += batch.num_rows
                         yield batch if batch.schema.equals(schema) else batch.cast(schema)
+                # past the source's max_rejected the stream fails at its end, before the Delta
+                # writer commits: nothing of the batch is written
+                check_rejected(self.source, self.name, result.rows, result.rejects, files)
             except SourceError as e:
                 result.error = e  # the Delta writer consuming the stream wraps it in its own
                 raise
