@@ -31,7 +31,7 @@ from medallion.ingest.files import (
     column_types,
     discover,
 )
-from medallion.ingest.files.rejects import check_rejected
+from medallion.ingest.files.rejects import check_rejected, reasons
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from medallion.config.schema import DatabaseSource, FileSource, RestSource
     from medallion.engine.base import Session
     from medallion.ingest.files.reader import Connection
+    from medallion.state.records import CheckResult
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -60,6 +61,9 @@ class IngestResult:
     note: str = ""
     #: database and REST sources: the watermark after this ingest
     watermark: str | None = None
+    #: file sources: the rows rejected, explained like a model's expectations (one per column
+    #: and reason)
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tuple[str, int, str]]:
@@ -176,6 +180,7 @@ def ingest_source(
     result.files = [f.rel for f in new]
     result.rows_quarantined = len(rejects)
     result.rows_read = result.rows_written + len(rejects)
+    result.checks = explain_rejects(fqn, rejects, result.rows_read)
     if rejects or (full_refresh and catalog.exists(f"{fqn}{QUARANTINE_SUFFIX}")):
         q = _write_quarantine(
             catalog.path(f"{fqn}{QUARANTINE_SUFFIX}"),
@@ -192,6 +197,15 @@ def ingest_source(
         # bring the cache up to date now (the next run would do it from the Delta log anyway)
         ingested_files(state, name, table_path)
     return result
+
+
+def explain_rejects(table: str, rejects: list[Reject], rows_read: int) -> list[CheckResult]:
+    """The rejected rows as the results of the source's implicit expectations, one per column
+    and reason ("qty: does not convert to INTEGER: 3 of 1,009 rows violate it (quarantined)"),
+    the words a model's expectations get."""
+    from medallion.quality.expectations import explained
+
+    return [explained(r.text, table, "quarantine", r.rows, rows_read) for r in reasons(rejects)]
 
 
 def _recover_rejects(

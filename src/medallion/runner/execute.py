@@ -220,5 +220,6 @@ def _ingest(
     )
     if out.quarantine_version is not None:
         res.details["quarantine_version"] = out.quarantine_version
+    res.checks.extend(out.checks)
     if out.version is not None:
         attach.table(engine, ws.lakehouse, node)

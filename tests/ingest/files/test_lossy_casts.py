@@ -44,6 +44,28 @@ def test_fractional_text_in_a_bigint_column_is_quarantined_not_rounded(
     assert error == 'id: "1.5" is not a whole number (BIGINT would round it)'
 
 
+def test_the_rejects_are_explained_like_a_models_expectations(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper
+) -> None:
+    text = "id,qty\n1,2\n1.5,3\n2,x\n3,y\n4,4\n"
+    p = make_project(
+        source_config("d/a.csv", columns="{id: BIGINT, qty: INTEGER}"), files={"d/a.csv": text}
+    )
+    result = run_ok(p)
+    step = result.step("bronze.s")
+    assert [(c.name, c.kind, c.status, c.failing_rows, c.message) for c in step.checks] == [
+        ("qty: does not convert to INTEGER", "expectation", "warn", 2,
+         "2 of 5 rows violate it (quarantined)"),
+        ("id: is not a whole number (BIGINT would round it)", "expectation", "warn", 1,
+         "1 of 5 rows violate it (quarantined)"),
+    ]  # fmt: skip
+    # the run log keeps them as it keeps a model's expectations
+    logged = {c["name"]: c for c in p.check_results(result.run_id)}
+    assert logged["qty: does not convert to INTEGER"]["message"] == (
+        "2 of 5 rows violate it (quarantined)"
+    )
+
+
 # Each declared type against the values it must keep exactly and those it must reject: a
 # CSV column of that type (read as text, converted with a check), one row per value.
 CASES: list[tuple[str, str, list[tuple[str, Any]], list[tuple[str, str]]]] = [
