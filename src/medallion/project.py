@@ -167,11 +167,14 @@ class Project:
         command: str | None = None,
         reporter: Reporter | None = None,
         wait: float = 0.0,
+        allow_missing_files: bool = False,
     ) -> RunResult:
         """Ingest sources and build models (all, or the selection), logging every step; then,
         if the run succeeded, publish what it built to the targets that publish after runs.
 
-        Holds the writer lock for the whole run (waiting up to `wait` seconds for it)."""
+        Holds the writer lock for the whole run (waiting up to `wait` seconds for it). A full
+        refresh of a file source whose landing folder lacks files bronze holds rows of fails,
+        unless `allow_missing_files` (their rows are then deleted)."""
         from medallion.publish import publish
         from medallion.runner.execute import execute
         from medallion.runner.plan import plan_run
@@ -190,7 +193,7 @@ class Project:
                 selection=selection,
                 reporter=reporter,
             ) as log:
-                execute(ws, plan, log)
+                execute(ws, plan, log, allow_missing_files=allow_missing_files)
                 if ws.config.publish and log.ok:
                     publish(ws, log, tables=plan.nodes, only_after_run=True)
                 return log.finish()

@@ -10,6 +10,10 @@ or missing), so a checkpoint can never claim a file the table does not hold.
 Rows that could not be parsed go to `<source>__quarantine` with the file, line, raw text and
 reason, in a second commit with the same application transaction id — unless they are more than
 the source's `max_rejected`: then the ingest fails before either commit.
+
+A full refresh rebuilds bronze from the files in the landing folder. When files it holds rows of
+are gone from there (rotated away, moved), that would delete their rows: it is refused unless
+the user says so (`allow_missing_files`).
 """
 
 from __future__ import annotations
@@ -128,6 +132,7 @@ def ingest_source(
     con: Connection,
     run_id: str,
     full_refresh: bool = False,
+    allow_missing_files: bool = False,
 ) -> IngestResult:
     fqn = f"{layer}.{name}"
     table_path = catalog.path(fqn)
@@ -135,6 +140,8 @@ def ingest_source(
         name=name, source=source, root=root, catalog=catalog, fqn=fqn, state=state, con=con
     )
     files, new = new_files(root, source, name, state, table_path, full_refresh)
+    if full_refresh and not allow_missing_files:
+        _refuse_missing_files(name, fqn, files, ingested_files(state, name, table_path))
     result = IngestResult(skipped_files=len(files) - len(new))
     if recovered:
         result.note = f"recovered {recovered} quarantined rows of an interrupted run; "
@@ -206,6 +213,29 @@ def explain_rejects(table: str, rejects: list[Reject], rows_read: int) -> list[C
     from medallion.quality.expectations import explained
 
     return [explained(r.text, table, "quarantine", r.rows, rows_read) for r in reasons(rejects)]
+
+
+def _refuse_missing_files(
+    name: str, fqn: str, files: list[SourceFile], held: set[tuple[str, int, str]]
+) -> None:
+    """A full refresh rebuilds bronze from the files there are: if files bronze holds rows of
+    are gone from the landing folder, their rows would go too. Refused, naming them."""
+    present = {f.rel for f in files}
+    missing = sorted({rel for rel, _, _ in held} - present)
+    if not missing:
+        return
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5:,} more" if len(missing) > 5 else "")
+    total = len({rel for rel, _, _ in held})
+    raise SourceError(
+        f"a full refresh would rebuild {fqn} from the {len(files):,} files in the landing folder, "
+        f"but {len(missing):,} of the {total:,} files it holds rows of are no longer there "
+        f"({shown}): their rows would be deleted. Nothing was changed",
+        source=name,
+        key=f"sources.{name}.path",
+        hint=f"put the files back (or point sources.{name}.path at them), or run with "
+        "--allow-missing-files to rebuild from the files there are and delete the missing "
+        "files' rows",
+    )
 
 
 def _recover_rejects(

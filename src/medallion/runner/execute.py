@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     from medallion.workspace import Workspace
 
 
-def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
+def execute(ws: Workspace, plan: Plan, log: RunLog, *, allow_missing_files: bool = False) -> None:
     """Walk the plan: each step through the run's lifecycle, in order; a step whose upstream
     failed or was skipped is skipped; a table's checks right after its step; the singular
-    checks last."""
+    checks last. `allow_missing_files`: a full refresh of a file source may drop the rows of
+    files gone from its landing folder."""
     log.announce(plan.announced())
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
     written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
@@ -44,7 +45,9 @@ def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
             res = log.step(
                 step.node,
                 step.kind,
-                lambda res, step=step: _run_step(ws, engine, step, log.run_id, res, written),
+                lambda res, step=step: _run_step(
+                    ws, engine, step, log.run_id, res, written, allow_missing_files
+                ),
             )
             if res.status == "failed":
                 checks_failed = any(c.failed for c in res.checks)
@@ -56,14 +59,20 @@ def execute(ws: Workspace, plan: Plan, log: RunLog) -> None:
 
 
 def _run_step(
-    ws: Workspace, engine: Engine, step: Step, run_id: str, res: StepResult, written: set[str]
+    ws: Workspace,
+    engine: Engine,
+    step: Step,
+    run_id: str,
+    res: StepResult,
+    written: set[str],
+    allow_missing_files: bool = False,
 ) -> None:
     """One ingest, view or model step, then its table's checks (a failed check fails it)."""
     node = step.node
     if step.full_refresh:
         res.details["full_refresh"] = True
     if step.kind == "ingest":
-        _ingest(ws, engine, node, run_id, step.full_refresh, res)
+        _ingest(ws, engine, node, run_id, step.full_refresh, res, allow_missing_files)
     else:
         build(StepContext(ws, engine, ws.models[node], run_id, res, step.full_refresh))
     fault_point(f"after-commit:{node}")
@@ -176,7 +185,13 @@ def _checkpoint(ws: Workspace, node: str, kind: str, run_id: str, res: StepResul
 
 
 def _ingest(
-    ws: Workspace, engine: Engine, node: str, run_id: str, full_refresh: bool, res: StepResult
+    ws: Workspace,
+    engine: Engine,
+    node: str,
+    run_id: str,
+    full_refresh: bool,
+    res: StepResult,
+    allow_missing_files: bool = False,
 ) -> None:
     from medallion.config.schema import FileSource
     from medallion.ingest.bronze import ingest_cursor_source, ingest_source
@@ -194,6 +209,7 @@ def _ingest(
             con=engine.native(),
             run_id=run_id,
             full_refresh=full_refresh,
+            allow_missing_files=allow_missing_files,
         )
     else:
         out = ingest_cursor_source(
