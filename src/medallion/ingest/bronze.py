@@ -278,8 +278,12 @@ def _recover_rejects(
         files = [f for f in discover(root, source, name) if f.identity in wanted]
         if not files:
             continue
+        # (the batch is in bronze already: its rejects are landed whatever max_rejected says now)
         read = FileReader(con, source, name, known_types=known_types(con, table_path)).read(
-            files, ingested_at=datetime.now(UTC), run_id=str(commit.get(tables.RUN_ID_KEY))
+            files,
+            ingested_at=datetime.now(UTC),
+            run_id=str(commit.get(tables.RUN_ID_KEY)),
+            limit=False,
         )
         try:
             for _ in read.reader:

@@ -4,11 +4,16 @@ common reason and the likely fix; at or under it the rows are quarantined as bef
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import medallion
 from medallion.errors import ConfigError
 from medallion.project import Project
 
@@ -164,3 +169,33 @@ def test_a_file_of_nothing_but_bad_json_lines_fails(make_project: MakeProject) -
 def test_an_invalid_max_rejected_is_a_config_error(make_project: MakeProject, value: str) -> None:
     with pytest.raises(ConfigError, match="max_rejected"):
         make_project(config(f"max_rejected: {value}")).validate()
+
+
+def test_rejects_of_a_committed_batch_are_recovered_whatever_the_limit_says_now(
+    make_project: MakeProject, run_ok: Helper
+) -> None:
+    """Killed between the bronze commit and its quarantine commit, the next run lands that
+    batch's rejects from its files: the batch is in bronze already, a limit lowered since then
+    does not apply to it (only to new files)."""
+    p = make_project(config("max_rejected: 100%"), files={"d/a.csv": csv_rows(10, bad=2)})
+    env = {
+        **os.environ,
+        "MEDALLION_FAULT": "after-bronze:bronze.s",
+        "PYTHONPATH": str(Path(medallion.__file__).parents[1]),  # this checkout's package
+    }
+    killed = subprocess.run(
+        [sys.executable, "-m", "medallion", "run"],
+        cwd=p.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -9, killed.stderr  # bronze committed, its quarantine not
+    assert not p.catalog.exists("bronze.s__quarantine")
+
+    (p.root / "medallion.yml").write_text(config("max_rejected: 0"), encoding="utf-8")
+    rerun = run_ok(Project.load(p.root))
+    assert "recovered 2 quarantined rows of an interrupted run" in rerun.step("bronze.s").note
+    assert p.row_count("bronze.s") == 8
+    assert p.row_count("bronze.s__quarantine") == 2

@@ -183,8 +183,12 @@ class FileReader:
 
     # -- reading ------------------------------------------------------------------------
 
-    def read(self, files: list[SourceFile], *, ingested_at: datetime, run_id: str) -> ReadResult:
-        """Good rows of `files` as one stream with the audit columns; rejects once consumed."""
+    def read(
+        self, files: list[SourceFile], *, ingested_at: datetime, run_id: str, limit: bool = True
+    ) -> ReadResult:
+        """Good rows of `files` as one stream with the audit columns; rejects once consumed.
+        `limit`: the stream fails at its end past the source's `max_rejected` (not when the
+        rejects of a batch already committed are recovered)."""
         import pyarrow as pa
         import sqlglot.expressions as exp
 
@@ -234,7 +238,8 @@ class FileReader:
                         yield batch if batch.schema.equals(schema) else batch.cast(schema)
                 # past the source's max_rejected the stream fails at its end, before the Delta
                 # writer commits: nothing of the batch is written
-                check_rejected(self.source, self.name, result.rows, result.rejects, files)
+                if limit:
+                    check_rejected(self.source, self.name, result.rows, result.rejects, files)
             except SourceError as e:
                 result.error = e  # the Delta writer consuming the stream wraps it in its own
                 raise
