@@ -145,9 +145,7 @@ def _split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str
                 continue
             if not isinstance(value, dict):
                 got = type(value).__name__
-                bad.append(
-                    (n, text, f"expected a JSON object, got {got}", "not a JSON object (line)")
-                )
+                bad.append((n, text, f"expected a JSON object, got {got}", "not a JSON object"))
                 continue
             out.write(text + "\n")
             good += 1

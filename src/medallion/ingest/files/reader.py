@@ -436,12 +436,6 @@ class FileReader:
         except Exception as e:
             raise self._read_error(e, plan) from None
 
-    def _execute(self, query: exp.Expression, plan: Plan) -> None:
-        try:
-            self.execute(query)
-        except Exception as e:
-            raise self._read_error(e, plan) from None
-
     def _read_error(self, e: Exception, plan: Plan) -> SourceError:
         names = ", ".join(f.rel for f in plan.group[:3]) + (" ..." if len(plan.group) > 3 else "")
         return SourceError(
