@@ -168,12 +168,15 @@ class Project:
         reporter: Reporter | None = None,
         wait: float = 0.0,
         yes: bool = False,
+        allow_missing_files: bool = False,
     ) -> RunResult:
         """Ingest sources and build models (all, or the selection), logging every step; then,
         if the run succeeded, publish what it built to the targets that publish after runs.
 
         A changed model is rebuilt with what depends on it (see `plan`); unless `yes`, a rebuild
-        that would leave fewer than half of a table's rows fails its step, writing nothing.
+        that would leave fewer than half of a table's rows fails its step, writing nothing. A
+        full refresh of a file source whose landing folder lacks files bronze holds rows of
+        fails, unless `allow_missing_files` (their rows are then deleted).
         Holds the writer lock for the whole run (waiting up to `wait` seconds for it)."""
         from medallion.publish import publish
         from medallion.runner.execute import execute
@@ -194,7 +197,7 @@ class Project:
                 selection=selection,
                 reporter=reporter,
             ) as log:
-                execute(ws, plan, log, confirmed=yes)
+                execute(ws, plan, log, confirmed=yes, allow_missing_files=allow_missing_files)
                 if ws.config.publish and log.ok:
                     publish(ws, log, tables=plan.nodes, only_after_run=True)
                 return log.finish()

@@ -38,6 +38,7 @@ sources:
   orders:
     path: data/in/*.csv
     columns: {qty: INTEGER}
+    max_rejected: 100%
 """
 
 
@@ -73,7 +74,7 @@ def test_audit_columns_on_every_row(make_project: MakeProject) -> None:
     assert len(q) == 1
     assert (q[0]["_source_file"], q[0]["_line"], q[0]["_raw"]) == ("data/in/b.csv", 3, "4,oops")
     assert (q[0]["_batch"], q[0]["_run_id"], q[0]["_ingested_at"]) == (1, result.run_id, stamp)
-    assert 'column "qty"' in q[0]["_error"]
+    assert q[0]["_error"] == 'qty: "oops" does not convert to INTEGER'
 
 
 def test_delta_commits_carry_run_id_and_files(make_project: MakeProject) -> None:
@@ -117,8 +118,10 @@ sources:
   c:
     path: d/*.csv
     columns: {n: INTEGER}
+    max_rejected: 100%
   j:
     path: d/*.jsonl
+    max_rejected: 100%
   q:
     path: d/*.parquet
 """
@@ -161,11 +164,10 @@ def test_ledger_balances_for_every_ingest_step(make_project: MakeProject) -> Non
             "d/a.csv": "id,n\n1,1\n2,zz\n3,3,3\n4\n5,5\n",
             "d/a.jsonl": '{"id": 1}\n{"id": \n{"id": 3}\n',
             "d/a.parquet": good,
-            "d/b.parquet": b"not parquet",
         },
     )
     first = run_ok(p)
-    assert check_ledger(p, first) == {"c": (5, 2, 3), "j": (3, 2, 1), "q": (4, 3, 1)}
+    assert check_ledger(p, first) == {"c": (5, 2, 3), "j": (3, 2, 1), "q": (3, 3, 0)}
 
     (p.root / "d/b.csv").write_text("id,n\n6,6\n7,x\n", encoding="utf-8")
     (p.root / "d/b.jsonl").write_text('{"id": 4}\n', encoding="utf-8")
@@ -176,10 +178,10 @@ def test_ledger_balances_for_every_ingest_step(make_project: MakeProject) -> Non
         "select (select count(*) from bronze.c) as c, (select count(*) from bronze.j) as j,"
         " (select count(*) from bronze.q) as q,"
         " (select count(*) from bronze.c__quarantine) as cq,"
-        " (select count(*) from bronze.j__quarantine) as jq,"
-        " (select count(*) from bronze.q__quarantine) as qq"
+        " (select count(*) from bronze.j__quarantine) as jq"
     ).to_pylist()
-    assert totals == [{"c": 3, "j": 3, "q": 3, "cq": 4, "jq": 1, "qq": 1}]
+    assert totals == [{"c": 3, "j": 3, "q": 3, "cq": 4, "jq": 1}]
+    assert not p.catalog.exists("bronze.q__quarantine")
 
 
 def test_bronze_tables_are_readable_by_polars(make_project: MakeProject) -> None:

@@ -268,6 +268,7 @@ def test_reconciliation_on_a_view_is_verified(make_project: Callable[..., Projec
 def test_ledger_counts_a_source_quarantine(make_project: Callable[..., Project]) -> None:
     # line 3 of e.csv does not convert to INTEGER: quarantined at ingest
     config = CONFIG + "  events:\n    path: data/e.csv\n    columns: {id: INTEGER}\n"
+    config += "    max_rejected: 100%\n"  # one line in three: more than the default 10%
     files = {"data/a.csv": DATA, "data/e.csv": "id\n1\nx\n2\n"}
     project = make_project(config, {"silver/x.sql": MODEL}, files)
     assert project.run().ok

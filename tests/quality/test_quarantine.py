@@ -125,6 +125,7 @@ def test_replaying_a_source_quarantine_is_an_error(
     files = {"data/a.csv": DATA, "data/e.csv": "id,amount\n1,5\nx,7\n"}
     config = (
         CONFIG + "  events:\n    path: data/e.csv\n    columns: {id: INTEGER, amount: INTEGER}\n"
+        "    max_rejected: 100%\n"  # one line in two: more than the default 10%
     )
     project = make_project(config, {"silver/x.sql": model(STRICT)}, files)
     assert project.run().ok
@@ -260,6 +261,7 @@ sources:
   ev:
     path: data/ev*.csv
     columns: {k: BIGINT, day: DATE, v: INTEGER}
+    max_rejected: 100%  # a few lines a file: one bad line is more than the default 10%
 """
 SCOPED_MODELS = {
     "silver/clean.sql": """\

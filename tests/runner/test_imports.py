@@ -128,6 +128,7 @@ sources:
   orders:
     path: data/orders*.csv
     columns: {id: INTEGER, amount: INTEGER}
+    max_rejected: 100%  # one line in three: more than the default 10%
     checks:
       - freshness: {column: _ingested_at, max_age: 1 day}
 """

@@ -212,23 +212,10 @@ def _replace_quarantine(
 
 
 def _expectation_results(ctx: StepContext, outcome: Outcome) -> list[CheckResult]:
+    from medallion.quality.expectations import explained
+
     model = ctx.model
-    results = []
-    verb = {"warn": "kept", "drop": "dropped", "quarantine": "quarantined", "fail": "failed"}
-    for name, spec in model.config.expectations.items():
-        n = outcome.violations.get(name, 0)
-        status = "pass" if not n else ("warn" if spec.action == "warn" else spec.action)
-        results.append(
-            CheckResult(
-                name=name,
-                kind="expectation",
-                table=model.fqn,
-                severity=spec.action,
-                status=status if status in ("pass", "warn") else "warn",
-                failing_rows=n,
-                message=f"{n:,} of {outcome.rows_in:,} rows violate it ({verb[spec.action]})"
-                if n
-                else f"all {outcome.rows_in:,} rows pass",
-            )
-        )
-    return results
+    return [
+        explained(name, model.fqn, spec.action, outcome.violations.get(name, 0), outcome.rows_in)
+        for name, spec in model.config.expectations.items()
+    ]

@@ -127,7 +127,8 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     database of the oltp template), or add a later day's changes (--day) for incremental runs.
 
     Regenerated files are new files to the next run; `medallion run --full-refresh` rebuilds
-    bronze from them alone. A day's changes are new input: the next run reads only those."""
+    bronze from them alone (with --allow-missing-files if files of an earlier run were removed).
+    A day's changes are new input: the next run reads only those."""
     from medallion.cli import render
 
     project = _project(ctx)
@@ -148,6 +149,12 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     "layer:LAYER. Repeatable.",
 )
 @_full_refresh_option
+@click.option(
+    "--allow-missing-files",
+    is_flag=True,
+    help="With --full-refresh: rebuild a file source even if files it holds rows of are gone "
+    "from its landing folder (their rows are deleted). Without it such a refresh is refused.",
+)
 @click.option(
     "--wait",
     type=click.FloatRange(min=0),
@@ -189,6 +196,7 @@ def run(
     ctx: click.Context,
     select: tuple[str, ...],
     full_refresh: tuple[str, ...],
+    allow_missing_files: bool,
     wait: float,
     watch: bool,
     interval: float,
@@ -236,6 +244,7 @@ def run(
         reporter=reporter,
         wait=wait,
         yes=yes,
+        allow_missing_files=allow_missing_files,
     )
     if as_json:
         render.print_json(render.run_result_dict(result))

@@ -74,6 +74,20 @@ class FileSource(Strict):
     timestamp_format: str | None = None
     # JSON options
     json_format: Literal["auto", "array", "newline_delimited"] | None = None
+    #: rejected rows (quarantined) one ingest may have before it fails and writes nothing: a
+    #: share of the rows read ('5%') or a count (0: none at all)
+    max_rejected: int | str = "10%"
+
+    @property
+    def reject_limit(self) -> tuple[int | None, float | None]:
+        """(count, None) or (None, percent) of `max_rejected`."""
+        return parse_reject_limit(self.max_rejected)
+
+    @field_validator("max_rejected", mode="before")
+    @classmethod
+    def _reject_limit(cls, v: int | str) -> int | str:
+        parse_reject_limit(v)
+        return v
 
     @property
     def file_format(self) -> Literal["csv", "json", "parquet"]:
@@ -133,6 +147,29 @@ class FileSource(Strict):
         if fmt != "json" and self.json_format is not None:
             raise ValueError(f"json_format applies to json sources only (format is {fmt})")
         return self
+
+
+def parse_reject_limit(value: int | str) -> tuple[int | None, float | None]:
+    """`max_rejected`: a count of rows (int >= 0) or a share of the rows read ('5%', 0-100)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("max_rejected is a count of rows (0, 100) or a share of them ('5%')")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("max_rejected must not be negative")
+        return value, None
+    text = value.strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1])
+            if not 0 <= share <= 100:
+                raise ValueError
+            return None, share
+        return parse_reject_limit(int(text))
+    except ValueError:
+        raise ValueError(
+            f"max_rejected {value!r}: write a count of rows (0 = none, 100) or a share of the "
+            "rows read ('5%', '0.5%', '100%' = any)"
+        ) from None
 
 
 def check_column_types(v: object) -> object:

@@ -8,7 +8,12 @@ ingested; the state database only caches it (and is rebuilt from the Delta log w
 or missing), so a checkpoint can never claim a file the table does not hold.
 
 Rows that could not be parsed go to `<source>__quarantine` with the file, line, raw text and
-reason, in a second commit with the same application transaction id.
+reason, in a second commit with the same application transaction id — unless they are more than
+the source's `max_rejected`: then the ingest fails before either commit.
+
+A full refresh rebuilds bronze from the files in the landing folder. When files it holds rows of
+are gone from there (rotated away, moved), that would delete their rows: it is refused unless
+the user says so (`allow_missing_files`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from medallion.ingest.files import (
     column_types,
     discover,
 )
+from medallion.ingest.files.rejects import check_rejected, reasons
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
     from medallion.config.schema import DatabaseSource, FileSource, RestSource
     from medallion.engine.base import Session
     from medallion.ingest.files.reader import Connection
+    from medallion.state.records import CheckResult
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -58,6 +65,9 @@ class IngestResult:
     note: str = ""
     #: database and REST sources: the watermark after this ingest
     watermark: str | None = None
+    #: file sources: the rows rejected, explained like a model's expectations (one per column
+    #: and reason)
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tuple[str, int, str]]:
@@ -122,6 +132,7 @@ def ingest_source(
     con: Connection,
     run_id: str,
     full_refresh: bool = False,
+    allow_missing_files: bool = False,
 ) -> IngestResult:
     fqn = f"{layer}.{name}"
     table_path = catalog.path(fqn)
@@ -129,6 +140,8 @@ def ingest_source(
         name=name, source=source, root=root, catalog=catalog, fqn=fqn, state=state, con=con
     )
     files, new = new_files(root, source, name, state, table_path, full_refresh)
+    if full_refresh and not allow_missing_files:
+        _refuse_missing_files(name, fqn, files, ingested_files(state, name, table_path))
     result = IngestResult(skipped_files=len(files) - len(new))
     if recovered:
         result.note = f"recovered {recovered} quarantined rows of an interrupted run; "
@@ -150,6 +163,8 @@ def ingest_source(
     try:
         stream = read.reader if read.reader.schema.names else None
         if stream is None:  # nothing readable in any file: still record the files as seen
+            # (every row rejected, its rejects all known: past max_rejected, nothing is written)
+            check_rejected(source, name, 0, read.rejects, new)
             stream = _empty_like(table_path)
         if stream is None:
             written = None
@@ -172,6 +187,7 @@ def ingest_source(
     result.files = [f.rel for f in new]
     result.rows_quarantined = len(rejects)
     result.rows_read = result.rows_written + len(rejects)
+    result.checks = explain_rejects(fqn, rejects, result.rows_read)
     if rejects or (full_refresh and catalog.exists(f"{fqn}{QUARANTINE_SUFFIX}")):
         q = _write_quarantine(
             catalog.path(f"{fqn}{QUARANTINE_SUFFIX}"),
@@ -188,6 +204,38 @@ def ingest_source(
         # bring the cache up to date now (the next run would do it from the Delta log anyway)
         ingested_files(state, name, table_path)
     return result
+
+
+def explain_rejects(table: str, rejects: list[Reject], rows_read: int) -> list[CheckResult]:
+    """The rejected rows as the results of the source's implicit expectations, one per column
+    and reason ("qty: does not convert to INTEGER: 3 of 1,009 rows violate it (quarantined)"),
+    the words a model's expectations get."""
+    from medallion.quality.expectations import explained
+
+    return [explained(r.text, table, "quarantine", r.rows, rows_read) for r in reasons(rejects)]
+
+
+def _refuse_missing_files(
+    name: str, fqn: str, files: list[SourceFile], held: set[tuple[str, int, str]]
+) -> None:
+    """A full refresh rebuilds bronze from the files there are: if files bronze holds rows of
+    are gone from the landing folder, their rows would go too. Refused, naming them."""
+    present = {f.rel for f in files}
+    missing = sorted({rel for rel, _, _ in held} - present)
+    if not missing:
+        return
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5:,} more" if len(missing) > 5 else "")
+    total = len({rel for rel, _, _ in held})
+    raise SourceError(
+        f"a full refresh would rebuild {fqn} from the {len(files):,} files in the landing folder, "
+        f"but {len(missing):,} of the {total:,} files it holds rows of are no longer there "
+        f"({shown}): their rows would be deleted. Nothing was changed",
+        source=name,
+        key=f"sources.{name}.path",
+        hint=f"put the files back (or point sources.{name}.path at them), or run with "
+        "--allow-missing-files to rebuild from the files there are and delete the missing "
+        "files' rows",
+    )
 
 
 def _recover_rejects(
@@ -230,8 +278,12 @@ def _recover_rejects(
         files = [f for f in discover(root, source, name) if f.identity in wanted]
         if not files:
             continue
+        # (the batch is in bronze already: its rejects are landed whatever max_rejected says now)
         read = FileReader(con, source, name, known_types=known_types(con, table_path)).read(
-            files, ingested_at=datetime.now(UTC), run_id=str(commit.get(tables.RUN_ID_KEY))
+            files,
+            ingested_at=datetime.now(UTC),
+            run_id=str(commit.get(tables.RUN_ID_KEY)),
+            limit=False,
         )
         try:
             for _ in read.reader:

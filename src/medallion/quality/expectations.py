@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from medallion.config.checks import Expectation
     from medallion.engine.base import Engine, Relation
+    from medallion.state.records import CheckResult
 
 OK_PREFIX = "__medallion_ok_"
 FAILED = "__medallion_failed"
@@ -62,6 +63,29 @@ ROUTED_BATCH_ROWS = 32 * 1024
 #: better than 2 at 32K rows, 8 no better)
 ROUTED_AHEAD = 4
 _spills = itertools.count()
+
+#: what happened to the rows that broke an expectation, by its action
+_VERB = {"warn": "kept", "drop": "dropped", "quarantine": "quarantined", "fail": "failed"}
+
+
+def explained(name: str, table: str, action: str, violations: int, rows_in: int) -> CheckResult:
+    """The result of an expectation that `violations` of `rows_in` rows broke, as every run
+    shows it ("3 of 1,009 rows violate it (quarantined)"): a model's expectations, and a file
+    source's implicit one — its rows parse and its values convert to the column types — alike."""
+    from medallion.state.records import CheckResult
+
+    status = "pass" if not violations else "warn"
+    return CheckResult(
+        name=name,
+        kind="expectation",
+        table=table,
+        severity=action,
+        status=status,
+        failing_rows=violations,
+        message=f"{violations:,} of {rows_in:,} rows violate it ({_VERB[action]})"
+        if violations
+        else f"all {rows_in:,} rows pass",
+    )
 
 
 def wrap(

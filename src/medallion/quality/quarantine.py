@@ -119,7 +119,10 @@ def replay(ws: Workspace, name: str, run_id: str) -> ReplayResult:
     if fqn in ws.source_tables:
         raise ExecutionError(
             f"{fqn} quarantines rows its files could not parse; they cannot be replayed",
-            hint="fix the files and ingest them again (medallion run --full-refresh)",
+            hint="fix the file in place (`medallion quarantine show` gives its file and line) "
+            "and `medallion run`: a changed file is ingested again (bronze is append-only: the "
+            "earlier version's rows stay beside it); a full refresh would also drop the rows of "
+            "files no longer in the landing folder",
         )
     model = ws.models[fqn]
     if not model.config.expectations:

@@ -27,11 +27,19 @@ if TYPE_CHECKING:
     from medallion.workspace import Workspace
 
 
-def execute(ws: Workspace, plan: Plan, log: RunLog, confirmed: bool = False) -> None:
+def execute(
+    ws: Workspace,
+    plan: Plan,
+    log: RunLog,
+    *,
+    confirmed: bool = False,
+    allow_missing_files: bool = False,
+) -> None:
     """Walk the plan: each step through the run's lifecycle, in order; a step whose upstream
     failed or was skipped is skipped; a table's checks right after its step; the singular
     checks last. Unless `confirmed`, a rebuild that would leave fewer than half of a table's
-    rows fails its step instead of committing."""
+    rows fails its step instead of committing. `allow_missing_files`: a full refresh of a file
+    source may drop the rows of files gone from its landing folder."""
     require_env(ws, plan)
     log.announce(plan.announced())
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
@@ -48,7 +56,7 @@ def execute(ws: Workspace, plan: Plan, log: RunLog, confirmed: bool = False) -> 
                 step.node,
                 step.kind,
                 lambda res, step=step: _run_step(
-                    ws, engine, step, log.run_id, res, written, confirmed
+                    ws, engine, step, log.run_id, res, written, confirmed, allow_missing_files
                 ),
             )
             if res.status == "failed":
@@ -84,6 +92,7 @@ def _run_step(
     res: StepResult,
     written: set[str],
     confirmed: bool,
+    allow_missing_files: bool,
 ) -> None:
     """One ingest, view or model step, then its table's checks (a failed check fails it)."""
     node = step.node
@@ -101,7 +110,7 @@ def _run_step(
             "--full-refresh",
         )
     if step.kind == "ingest":
-        _ingest(ws, engine, node, run_id, step.full_refresh, res)
+        _ingest(ws, engine, node, run_id, step.full_refresh, res, allow_missing_files)
     else:
         ctx = StepContext(ws, engine, ws.models[node], run_id, res, step.full_refresh)
         if step.full_refresh and step.rows and not confirmed:
@@ -217,7 +226,13 @@ def _checkpoint(ws: Workspace, node: str, kind: str, run_id: str, res: StepResul
 
 
 def _ingest(
-    ws: Workspace, engine: Engine, node: str, run_id: str, full_refresh: bool, res: StepResult
+    ws: Workspace,
+    engine: Engine,
+    node: str,
+    run_id: str,
+    full_refresh: bool,
+    res: StepResult,
+    allow_missing_files: bool = False,
 ) -> None:
     from medallion.config.schema import FileSource
     from medallion.ingest.bronze import ingest_cursor_source, ingest_source
@@ -235,6 +250,7 @@ def _ingest(
             con=engine.native(),
             run_id=run_id,
             full_refresh=full_refresh,
+            allow_missing_files=allow_missing_files,
         )
     else:
         out = ingest_cursor_source(
@@ -261,5 +277,6 @@ def _ingest(
     )
     if out.quarantine_version is not None:
         res.details["quarantine_version"] = out.quarantine_version
+    res.checks.extend(out.checks)
     if out.version is not None:
         attach.table(engine, ws.lakehouse, node)

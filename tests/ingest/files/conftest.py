@@ -19,7 +19,12 @@ from medallion.state.records import RunResult
 @pytest.fixture
 def source_config() -> Callable[..., str]:
     def source_config(path: str, **options: str) -> str:
-        """medallion.yml with one source `s` reading `path`; options are raw YAML values."""
+        """medallion.yml with one source `s` reading `path`; options are raw YAML values.
+
+        The files of these tests are a few lines, one bad line among them is 25% or more: they
+        accept any share of rejected rows (`max_rejected: 100%`) unless they say otherwise;
+        test_reject_threshold.py tests the limit itself."""
+        options.setdefault("max_rejected", "100%")
         lines = ["name: t", "sources:", "  s:", f"    path: {path}"]
         lines += [f"    {key}: {value}" for key, value in options.items()]
         return "\n".join(lines) + "\n"

@@ -217,10 +217,15 @@ def test_declared_types_and_rows_that_do_not_convert(
         (4, 5, Decimal("6.00"), date(2024, 1, 4), "d"),
     ]
     (f1, l1, r1, e1), (f2, l2, r2, e2) = quarantine(p)
-    assert (f1, l1, r1) == ("d/a.csv", 3, "2,x,1.00,2024-01-03,b")
-    assert 'column "qty"' in e1 and '"x"' in e1
+    # the line and the raw line, from DuckDB's reader, which rejects the same rows
+    assert (f1, l1, r1, e1) == (
+        "d/a.csv",
+        3,
+        "2,x,1.00,2024-01-03,b",
+        'qty: "x" does not convert to INTEGER',
+    )
     assert (f2, l2, r2) == ("d/a.csv", 4, "3,4,5.25,2024-13-01,c")
-    assert 'column "day"' in e2 and '"2024-13-01"' in e2
+    assert e2 == 'day: "2024-13-01" does not convert to DATE'
 
 
 def test_too_many_and_too_few_fields_are_quarantined(

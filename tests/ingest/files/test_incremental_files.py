@@ -17,12 +17,14 @@ from medallion.project import Project
 MakeProject = Callable[..., Project]
 Helper = Callable[..., Any]  # a helper of conftest.py, passed as a fixture
 
+# the files are a few lines each: one bad line is more than the default 10% of rejected rows
 CONFIG = """
 name: t
 sources:
   s:
     path: d/*.csv
     columns: {n: INTEGER}
+    max_rejected: 100%
 """
 
 
@@ -210,7 +212,8 @@ def test_later_file_with_a_bad_value_for_the_table_type(
     make_project: MakeProject, run_ok: Helper, counters: Helper
 ) -> None:
     p = make_project(
-        "name: t\nsources:\n  s:\n    path: d/*.csv\n", files={"d/a.csv": "id,n\n1,10\n"}
+        "name: t\nsources:\n  s:\n    path: d/*.csv\n    max_rejected: 100%\n",
+        files={"d/a.csv": "id,n\n1,10\n"},
     )
     run_ok(p)
     write(p, "d/b.csv", "id,n,extra\nq,30,e\n4,40,f\n")

@@ -130,25 +130,30 @@ def test_a_file_of_well_formed_json_that_is_not_objects_is_quarantined(
     ]
 
 
-def test_malformed_json_array_file_is_quarantined_whole(
-    make_project: MakeProject,
-    source_config: Helper,
-    run_ok: Helper,
-    rows: Helper,
-    quarantine: Helper,
-    counters: Helper,
+def test_cut_off_json_array_fails_the_step_naming_the_file(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, versions: Helper
 ) -> None:
+    """A JSON array cut short (a copy interrupted) cannot be read at all: the step fails naming
+    the file, and nothing of the ingest is committed — not one quarantined "row", run green."""
+    p = make_project(source_config("d/*.json"), files={"d/b.json": '{"id": 3, "name": "Cy"}\n'})
+    run_ok(p)
+    before = versions(p)
     broken = '[{"id": 1, "name": "Ann"}, {"id": 2, '
-    p = make_project(
-        source_config("d/*.json"),
-        files={"d/a.json": broken, "d/b.json": '{"id": 3, "name": "Cy"}\n'},
-    )
-    # the broken file counts as one rejected record; the other file loads
-    assert counters(run_ok(p)) == (2, 1, 1, 0)
-    assert rows(p, "id, name, _source_file") == [(3, "Cy", "d/b.json")]
-    [(file, line, raw, error)] = quarantine(p)
-    assert (file, line, raw) == ("d/a.json", None, broken)
-    assert error.startswith("unreadable JSON file: ")
+    (p.root / "d" / "a.json").write_text(broken, encoding="utf-8")
+    (p.root / "d" / "c.json").write_text('{"id": 4, "name": "Di"}\n', encoding="utf-8")
+
+    result = p.run()
+    step = result.step("bronze.s")
+    assert (result.status, step.status) == ("failed", "failed")
+    assert "cannot read d/a.json: it is not a JSON array of objects" in step.error
+    assert str(p.root / "d" / "a.json") in step.error
+    assert versions(p) == before  # neither c.json's row nor anything else was written
+    assert not p.catalog.exists("bronze.s__quarantine")
+
+    (p.root / "d" / "a.json").write_text(broken + '"name": "Bob"}]', encoding="utf-8")
+    assert result.step("bronze.s").rows_written is None
+    fixed = run_ok(p)  # the file made whole: the next run ingests both files
+    assert fixed.step("bronze.s").rows_written == 3
 
 
 def test_nested_objects_are_kept_as_structs(
@@ -202,8 +207,9 @@ def test_declared_json_type_rejects_records_that_do_not_convert(
     assert rows(p, "id, amount") == [(1, Decimal("1.50")), (3, Decimal("2.25"))]
     [(file, line, raw, error)] = quarantine(p)
     assert (file, line) == ("d/a.jsonl", None)
-    assert json.loads(raw) == {"id": 2, "amount": "abc"}  # the whole record, as JSON
-    assert error == "amount: value does not convert to DECIMAL(12,2)"
+    # the whole record, as JSON (numbers as the text they are converted from)
+    assert json.loads(raw) == {"id": "2", "amount": "abc"}
+    assert error == 'amount: "abc" does not convert to DECIMAL(12,2)'
 
 
 def test_declared_varchar_keeps_the_text_as_written(
@@ -233,7 +239,7 @@ def test_later_json_file_with_another_type_keeps_the_table_type(
     assert schema_of(p) == {"id": pa.int64()}
     assert rows(p, "id, _source_file") == [(1, "d/a.jsonl"), (5, "d/b.jsonl")]
     [(file, line, raw, error)] = quarantine(p)
-    assert (file, line, error) == ("d/b.jsonl", None, "id: value does not convert to BIGINT")
+    assert (file, line, error) == ("d/b.jsonl", None, 'id: "abc" does not convert to BIGINT')
     assert json.loads(raw) == {"id": "abc"}  # the record, not only the bad value
 
 
@@ -275,50 +281,31 @@ def test_parquet_files_with_different_columns_are_unioned(
     ]
 
 
-def test_corrupt_parquet_file_is_quarantined_others_load(
-    make_project: MakeProject,
-    source_config: Helper,
-    run_ok: Helper,
-    rows: Helper,
-    quarantine: Helper,
-    counters: Helper,
+def test_truncated_or_corrupt_parquet_fails_the_step_naming_the_file(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, versions: Helper
 ) -> None:
     good = parquet_bytes(pa.table({"id": pa.array([1, 2], pa.int64()), "name": ["Ann", "Bob"]}))
+    p = make_project(source_config("d/*.parquet"), files={"d/a.parquet": good})
+    run_ok(p)
+    before = versions(p)
     truncated = parquet_bytes(pa.table({"id": pa.array([3], pa.int64())}))
-    p = make_project(
-        source_config("d/*.parquet"),
-        files={
-            "d/a.parquet": good,
-            "d/b.parquet": b"PAR1 this is not parquet",
-            "d/c.parquet": truncated[: len(truncated) // 2],
-        },
-    )
-    result = run_ok(p)
-    assert counters(result) == (4, 2, 2, 0)
-    assert rows(p, "id, name, _source_file") == [
-        (1, "Ann", "d/a.parquet"),
-        (2, "Bob", "d/a.parquet"),
-    ]
-    q = quarantine(p)
-    assert [(f, line, raw) for f, line, raw, _ in q] == [
-        ("d/b.parquet", None, ""),
-        ("d/c.parquet", None, ""),
-    ]
-    for _, _, _, error in q:
-        assert error.startswith("unreadable Parquet file: ")
+    for name, data in [("c.parquet", truncated[: len(truncated) // 2]), ("b.parquet", b"PAR1 no")]:
+        (p.root / "d" / name).write_bytes(data)
+        (p.root / "d" / "z.parquet").write_bytes(good)  # a good file in the same ingest
+        result = p.run()
+        step = result.step("bronze.s")
+        assert step.status == "failed"
+        assert f"cannot read d/{name}: not a readable Parquet file" in step.error
+        assert versions(p) == before  # nothing committed, no quarantine row for the file
+        assert not p.catalog.exists("bronze.s__quarantine")
+        (p.root / "d" / name).unlink()
 
 
-def test_only_corrupt_parquet_files_create_no_table(
-    make_project: MakeProject,
-    source_config: Helper,
-    run_ok: Helper,
-    quarantine: Helper,
-    counters: Helper,
+def test_only_a_corrupt_parquet_file_creates_no_table(
+    make_project: MakeProject, source_config: Helper
 ) -> None:
     p = make_project(source_config("d/*.parquet"), files={"d/a.parquet": b"garbage"})
-    result = run_ok(p)
-    assert counters(result) == (1, 0, 1, None)
-    assert not p.catalog.exists("bronze.s")
-    [(file, line, raw, error)] = quarantine(p)
-    assert (file, line, raw) == ("d/a.parquet", None, "")
-    assert error.startswith("unreadable Parquet file: ")
+    result = p.run()
+    assert result.step("bronze.s").status == "failed"
+    assert "cannot read d/a.parquet" in (result.step("bronze.s").error or "")
+    assert p.catalog.tables() == []

@@ -69,7 +69,8 @@ def generated(project: Project, counts: dict[str, int], day: int | None = None) 
     else:
         err().print(
             "data rewritten; `medallion run` ingests the changed files, "
-            "`medallion run --full-refresh` rebuilds bronze from them alone"
+            "`medallion run --full-refresh` rebuilds bronze from them alone (add "
+            "--allow-missing-files if it removed files an earlier run ingested)"
         )
 
 

@@ -1,34 +1,58 @@
 """CSV files: the header of each file decides its group; types are declared, already in the
 bronze table, or sniffed by DuckDB once per new column; rows DuckDB cannot parse (too many or
 too few fields, a value that does not convert, invalid UTF-8) are kept by DuckDB's `store_rejects`
-and returned as Rejects with their line and raw text."""
+and returned as Rejects with their line and raw text.
+
+DuckDB's CSV reader rounds where a user expects a rejection ('1.5' in a BIGINT column is 2,
+'1.234' in DECIMAL(12,2) is 1.23, '2024-01-05x' is a DATE): columns of such types are read as
+text and converted by the reader with a check (`engine.duckdb.types.conversion`). Those rejects
+have no line; the rows whose value does not convert at all get theirs back from DuckDB's reader
+(`rejects`), so only a value that converts but changes (the new kind of reject) lacks one."""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import io
+import re
 from typing import TYPE_CHECKING, Any
 
+from medallion.engine.duckdb.types import parses_lossily
 from medallion.errors import SourceError
 from medallion.ingest.files.reader import Plan, ReadResult, Reject, call, paths
 from medallion.sqltree import lit
 
 if TYPE_CHECKING:
+    import sqlglot.expressions as exp
+
     from medallion.ingest.files.discover import SourceFile
     from medallion.ingest.files.reader import FileReader
 
-#: the rejects DuckDB kept, one row per bad line (a constant query; its tables are renamed)
+#: the rejects DuckDB kept, one row per bad line (a constant query; its tables are renamed):
+#: file, line, the raw line, the error text, the first error's type and column, and whether all
+#: of the line's errors are CAST errors
 _REJECTS_SQL = """
 SELECT s.file_path, e.line, any_value(e.csv_line),
        concat_ws('; ',
            min_by(e.error_type || ': ' || e.error_message, e.column_idx)
                FILTER (e.error_type = 'MISSING COLUMNS'),
            string_agg(e.error_type || ': ' || e.error_message, '; ' ORDER BY e.column_idx)
-               FILTER (e.error_type <> 'MISSING COLUMNS'))
+               FILTER (e.error_type <> 'MISSING COLUMNS')),
+       min_by(e.error_type, e.column_idx), min_by(e.column_name, e.column_idx),
+       bool_and(e.error_type = 'CAST')
 FROM errors e JOIN scan s USING (scan_id, file_id)
 GROUP BY s.file_path, e.line ORDER BY s.file_path, e.line
 """
+
+#: what a CSV reader error type means, for counting rejects by reason
+_KINDS = {
+    "MISSING COLUMNS": "too few fields",
+    "TOO MANY COLUMNS": "too many fields",
+    "UNQUOTED VALUE": "a quote is not closed or a value is not quoted",
+    "LINE SIZE OVER MAXIMUM": "the line is too long",
+}
+#: DuckDB's error types for bytes its encoding cannot decode (the name changed across versions)
+_ENCODING_ERRORS = ("INVALID ENCODING", "INVALID UNICODE")
 
 
 def options(reader: FileReader) -> dict[str, Any]:
@@ -147,21 +171,31 @@ def plan(reader: FileReader, files: list[SourceFile], result: ReadResult) -> lis
     plans = []
     for columns, group in groups.items():
         col_types = {c: types[c] for c in columns}
+        # read as text what DuckDB's CSV parsing could change instead of rejecting
+        as_read = {c: "VARCHAR" if parses_lossily(t) else t for c, t in col_types.items()}
         tag = reader.tag()
         scan, errors = f"medallion_rejects_scan_{tag}", f"medallion_rejects_{tag}"
-        read = call(
-            "read_csv",
-            paths(group),
-            **options(reader),
-            columns=col_types,
-            auto_detect=False,
-            filename=True,
-            store_rejects=True,
-            rejects_scan=scan,
-            rejects_table=errors,
+        read = _read_csv(reader, group, as_read, scan, errors)
+        plans.append(
+            Plan(exp.select(exp.Star()).from_(read), as_read, group, (scan, errors), col_types)
         )
-        plans.append(Plan(exp.select(exp.Star()).from_(read), col_types, group, (scan, errors)))
     return plans
+
+
+def _read_csv(
+    reader: FileReader, group: list[SourceFile], types: dict[str, str], scan: str, errors: str
+) -> exp.Expression:
+    return call(
+        "read_csv",
+        paths(group),
+        **options(reader),
+        columns=types,
+        auto_detect=False,
+        filename=True,
+        store_rejects=True,
+        rejects_scan=scan,
+        rejects_table=errors,
+    )
 
 
 def _check_header(reader: FileReader, f: SourceFile, header: list[str]) -> None:
@@ -191,13 +225,28 @@ def _check_header(reader: FileReader, f: SourceFile, header: list[str]) -> None:
     )
 
 
-def rejects(reader: FileReader, plan: Plan) -> list[Reject]:
-    """The rows DuckDB rejected while the plan's read ran."""
+def rejects(reader: FileReader, plan: Plan, converted: list[Reject]) -> list[Reject]:
+    """The rows DuckDB rejected while the plan's read ran, and those the conversion of its text
+    columns rejected (`converted`, in the order of the files), the latter with their line and
+    raw line where DuckDB's reader can tell them (see `_locate`)."""
+    found = _stored_rejects(reader, plan, plan.rejects_tables, plan.columns)
+    seen = {(r.file, r.line) for r in found}
+    return found + _locate(reader, plan, converted, seen)
+
+
+def _stored_rejects(
+    reader: FileReader,
+    plan: Plan,
+    tables: tuple[str, str] | None,
+    types: dict[str, str],
+    only_cast: bool = False,
+) -> list[Reject]:
+    """The rejects DuckDB stored in `tables` (scan, errors) while a read ran (dropped after)."""
     import sqlglot
     import sqlglot.expressions as exp
 
-    assert plan.rejects_tables is not None
-    scan, errors = plan.rejects_tables
+    assert tables is not None
+    scan, errors = tables
     by_path = {str(f.path): f.rel for f in plan.group}
     query = sqlglot.parse_one(_REJECTS_SQL, dialect="duckdb")
     for t in query.find_all(exp.Table):
@@ -207,7 +256,84 @@ def rejects(reader: FileReader, plan: Plan) -> list[Reject]:
     finally:
         reader.drop(errors)
         reader.drop(scan)
-    return [
-        Reject(by_path.get(p, p), int(line) if line is not None else None, raw or "", err)
-        for p, line, raw, err in rows
-    ]
+    found = []
+    for p, line, raw, err, error_type, column, all_cast in rows:
+        if only_cast and not all_cast:
+            continue
+        if error_type == "CAST":
+            kind = f"does not convert to {plan.types.get(column) or types.get(column, '?')}"
+        elif error_type in _ENCODING_ERRORS:
+            kind, column = f"the text is not valid {reader.source.encoding or 'utf-8'}", None
+        else:
+            kind, column = _KINDS.get(error_type, str(error_type).lower()), None
+        line = int(line) if line is not None else None
+        err = _CAST_ERROR.sub(lambda m: _cast_error(m, plan.types, types), err or "")
+        found.append(Reject(by_path.get(p, p), line, raw or "", err, column=column, kind=kind))
+    return found
+
+
+#: DuckDB's CSV reader's words for a value that does not convert
+_CAST_ERROR = re.compile(
+    r"CAST: Error when converting column \"(.*?)\"\. Could not convert string \"(.*?)\" to "
+    r"'[^']*'"
+)
+
+
+def _cast_error(m: re.Match[str], *types: dict[str, str]) -> str:
+    """A CAST error in the words of the rows the reader's own conversion rejects (it names the
+    type the column is to have, not the one DuckDB read it as)."""
+    column, value = m.group(1), m.group(2)
+    typ = next((t[column] for t in types if column in t), "?")
+    return f'{column}: "{value[:80]}" does not convert to {typ}'
+
+
+def _locate(
+    reader: FileReader, plan: Plan, converted: list[Reject], seen: set[tuple[str, int | None]]
+) -> list[Reject]:
+    """`converted` with the line and raw line of each row whose value does not convert at all:
+    DuckDB's reader, reading those files with the columns' types, rejects the same rows (as it
+    did before they were read as text), with their lines. Its rows and ours are paired in file
+    order when they agree (as many of each, the same first column each); a file where they do
+    not (DuckDB's parser is laxer: it takes '2024-01-05x' as a DATE) keeps its rejects without
+    lines. A value that converts but changes (1.5 as a BIGINT) is no error to DuckDB: no line.
+    `seen`: (file, line) of the rows the first read rejected already (they are rejected again).
+
+    This reads those files again, so it runs only for files with such values."""
+    import sqlglot.expressions as exp
+
+    from medallion.sqltree import col
+
+    ours: dict[str, list[int]] = {}  # file -> positions in `converted`, in file order
+    for i, r in enumerate(converted):
+        if r.kind.startswith("does not convert"):
+            ours.setdefault(r.file, []).append(i)
+    if not ours:
+        return converted
+    group = [f for f in plan.group if f.rel in ours]
+    tag = reader.tag()
+    tables = (f"medallion_rejects_scan_{tag}", f"medallion_rejects_{tag}")
+    typed = {c: plan.types.get(c, t) for c, t in plan.columns.items()}
+    retyped = [c for c in plan.columns if typed[c] != plan.columns[c]]
+    read = _read_csv(reader, group, typed, *tables)
+    try:
+        # counting the retyped columns makes DuckDB convert them (and reject what fails)
+        reader.execute(exp.select(*[exp.Count(this=col(c)) for c in retyped]).from_(read))
+        located = _stored_rejects(reader, plan, tables, typed, only_cast=True)
+    except Exception:  # no lines then; the rejects themselves are complete
+        reader.drop(tables[1])
+        reader.drop(tables[0])
+        return converted
+    theirs: dict[str, list[Reject]] = {}
+    for r in located:
+        if (r.file, r.line) not in seen:
+            theirs.setdefault(r.file, []).append(r)
+    out = list(converted)
+    for file, positions in ours.items():
+        found = theirs.get(file, [])
+        pairs = list(zip(positions, found, strict=False))
+        if len(found) != len(positions) or any(converted[i].column != t.column for i, t in pairs):
+            continue
+        for i, t in pairs:
+            r = converted[i]
+            out[i] = Reject(r.file, t.line, t.raw, r.error, r.column, r.kind)
+    return out

@@ -1,6 +1,11 @@
 """JSON files (newline-delimited or one array): read whole by DuckDB when every record
 parses; otherwise a newline-delimited file is read line by line, each malformed line or
-non-object a Reject, and an array file that does not parse is one Reject."""
+non-object a Reject. An array file that does not parse (cut off, not JSON) cannot be read at
+all: it fails the ingest, naming the file — it is not one rejected "row".
+
+Integer and decimal columns are read as the JSON text of their values and converted with a
+check: DuckDB's JSON reader, its types detected on a sample, would round 1.5 met later in a
+BIGINT column to 2."""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from medallion.errors import first_line
-from medallion.ingest.files.reader import MAX_RAW_BYTES, Plan, ReadResult, Reject, call
+from medallion.engine.duckdb.types import type_class
+from medallion.errors import SourceError, first_line
+from medallion.ingest.files.reader import Plan, ReadResult, Reject, call
 from medallion.sqltree import lit
 
 if TYPE_CHECKING:
@@ -21,27 +27,55 @@ if TYPE_CHECKING:
     from medallion.ingest.files.reader import FileReader
 
 
-def _read(path: str, fmt: str, types: dict[str, str] | None = None) -> exp.Select:
-    """SELECT * FROM read_json(path, ...); with `types`, exactly those columns (no detection)."""
+def _read(
+    path: str, fmt: str, types: dict[str, str] | None = None, name: str | None = None
+) -> exp.Select:
+    """SELECT * FROM read_json(path, ...); with `types`, exactly those columns (no detection);
+    `name`: the file `filename` says (the original of a temporary copy)."""
     import sqlglot.expressions as exp
 
     options: dict[str, object] = {"format": fmt, "records": True}
     if types is not None:
         options.update(columns=types, auto_detect=False)
     options["filename"] = True
-    return exp.select(exp.Star()).from_(call("read_json", lit(path), **options))
+    read = call("read_json", lit(path), **options)
+    if name is None:
+        return exp.select(exp.Star()).from_(read)
+    return exp.select(exp.Star(except_=[exp.column("filename")]), lit(name).as_("filename")).from_(
+        read
+    )
 
 
 def _as_written(
-    reader: FileReader, path: str, fmt: str, detected: dict[str, str]
+    reader: FileReader, path: str, fmt: str, detected: dict[str, str], name: str | None = None
 ) -> exp.Select | None:
-    """The read with the columns declared VARCHAR kept as the text in the file: DuckDB's
+    """The read with the columns declared VARCHAR kept as the text in the file (DuckDB's
     detection would turn '2024-03-05T14:22:10Z' into a timestamp, and casting that back
-    changes the text. None when no declared VARCHAR column is in the file."""
+    changes the text), and integer and decimal columns read as text, to be converted with a
+    check. None when the file has no such column."""
     declared = {c for c, t in reader.source.columns.items() if t.upper() == "VARCHAR"}
-    if not declared & set(detected):
+    numeric = {
+        c
+        for c, t in detected.items()
+        if type_class(reader.types.get(c, t)) in ("integer", "decimal")
+    }
+    as_text = (declared & set(detected)) | numeric
+    if not as_text:
         return None
-    return _read(path, fmt, {c: ("VARCHAR" if c in declared else t) for c, t in detected.items()})
+    types = {c: ("VARCHAR" if c in as_text else t) for c, t in detected.items()}
+    return _read(path, fmt, types, name)
+
+
+def _plan(reader: FileReader, f: SourceFile, path: str, fmt: str) -> Plan:
+    """The plan of one file's read (of `path`: the file or its valid lines), with the types
+    its text columns are converted to."""
+    name = None if path == str(f.path) else str(f.path)
+    query = _read(path, fmt, name=name)
+    detected = reader.columns_of(query)
+    query = _as_written(reader, path, fmt, detected, name) or query
+    columns = reader.columns_of(query)
+    types = {c: t for c, t in detected.items() if columns.get(c) != t}
+    return Plan(query, columns, [f], types=types)
 
 
 def plan(reader: FileReader, files: list[SourceFile], result: ReadResult) -> list[Plan]:
@@ -58,31 +92,25 @@ def plan(reader: FileReader, files: list[SourceFile], result: ReadResult) -> lis
         try:
             # a full parse here finds malformed records before anything is streamed
             reader.execute(exp.select(exp.Count(this=exp.Star())).from_(query.subquery()))
-            detected = reader.columns_of(query)
-            query = _as_written(reader, str(f.path), fmt, detected) or query
-            plans.append(Plan(query, reader.columns_of(query), [f]))
+            plans.append(_plan(reader, f, str(f.path), fmt))
             continue
         except Exception as e:
             err = first_line(e)
         if fmt == "array" or _looks_like_array(f.path):
-            result.rejects.append(
-                Reject(f.rel, None, _head(f.path), f"unreadable JSON file: {err}")
+            raise SourceError(
+                f"cannot read {f.rel}: it is not a JSON array of objects (cut off, or not "
+                f"JSON?): {err}",
+                source=reader.name,
+                file=f.path,
+                hint="replace the file with a complete copy and run again; nothing of this "
+                "ingest was written",
             )
-            continue
         good, bad = _split_json_lines(f.path)
-        result.rejects.extend(Reject(f.rel, n, raw, msg) for n, raw, msg in bad)
+        result.rejects.extend(Reject(f.rel, n, raw, msg, kind=kind) for n, raw, msg, kind in bad)
         if good is None:
             continue
         result.cleanup.append(good)
-        # `filename` must name the original file, not the temporary one
-        lines = call(
-            "read_json", lit(str(good)), format="newline_delimited", records=True, filename=True
-        )
-        query = exp.select(
-            exp.Star(except_=[exp.column("filename")]),
-            lit(str(f.path)).as_("filename"),
-        ).from_(lines)
-        plans.append(Plan(query, reader.columns_of(query), [f]))
+        plans.append(_plan(reader, f, str(good), "newline_delimited"))
     return plans
 
 
@@ -92,19 +120,12 @@ def _looks_like_array(path: Path) -> bool:
     return head.startswith(b"[")
 
 
-def _head(path: Path) -> str:
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_RAW_BYTES + 1)
-    text = data[:MAX_RAW_BYTES].decode("utf-8", errors="replace")
-    return text + ("…[truncated]" if len(data) > MAX_RAW_BYTES else "")
-
-
-def _split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str]]]:
+def _split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str, str]]]:
     """Slow path for a newline-delimited JSON file DuckDB rejected: validate line by line.
 
     Returns a temporary file holding the valid lines (None if there are none) and the bad lines as
-    (line number, raw text, reason)."""
-    bad: list[tuple[int, str, str]] = []
+    (line number, raw text, reason, kind of reason)."""
+    bad: list[tuple[int, str, str, str]] = []
     fd, tmp = tempfile.mkstemp(suffix=".ndjson", prefix="medallion-")
     good = 0
     with (
@@ -118,10 +139,13 @@ def _split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str
             try:
                 value = json.loads(text)
             except json.JSONDecodeError as e:
-                bad.append((n, text, f"malformed JSON: {e.msg} at column {e.colno}"))
+                bad.append(
+                    (n, text, f"malformed JSON: {e.msg} at column {e.colno}", "malformed JSON")
+                )
                 continue
             if not isinstance(value, dict):
-                bad.append((n, text, f"expected a JSON object, got {type(value).__name__}"))
+                got = type(value).__name__
+                bad.append((n, text, f"expected a JSON object, got {got}", "not a JSON object"))
                 continue
             out.write(text + "\n")
             good += 1

@@ -1,9 +1,11 @@
 """Reading a batch of a file source's files into one Arrow stream, with DuckDB (fast, parallel,
 streaming). What DuckDB would skip or fail on is *rescued*: every row that cannot be parsed — too
-many or too few fields, a value that does not convert to the column's type, invalid UTF-8, a
-malformed JSON line, an unreadable file — becomes a `Reject` with the file, the line, the raw
-text and the reason; the caller lands those in the bronze quarantine table. Nothing is dropped
-silently.
+many or too few fields, a value that does not convert to the column's type (or converts but
+changes: 1.5 as a BIGINT), invalid UTF-8, a malformed JSON line — becomes a `Reject` with the
+file, the line, the raw text and the reason; the caller lands those in the bronze quarantine
+table. Nothing is dropped silently. A file that cannot be read at all (a truncated Parquet file,
+a cut-off JSON array) fails the read naming it, and more rejects than the source's
+`max_rejected` fail it at the end of the stream (`rejects.check_rejected`), before any commit.
 
 Each format is a module (`csv`, `json`, `parquet`) that plans the reads of its files (`plan`):
 a new format is a new module and a line in PLANNERS.
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
     Connection: TypeAlias = duckdb.DuckDBPyConnection
 
 AUDIT_COLUMNS = ("_source_file", "_ingested_at", "_run_id")
-#: a rejected whole file (unreadable JSON array, corrupt Parquet) keeps at most this much raw text
-MAX_RAW_BYTES = 1 << 20
 _counter = itertools.count()
 
 
@@ -46,6 +46,11 @@ class Reject:
     line: int | None
     raw: str
     error: str
+    #: the column whose value was rejected (None: the row as a whole, e.g. too many fields)
+    column: str | None = None
+    #: what was wrong, without the value ("does not convert to DATE"): rejects are counted by
+    #: (column, kind) to say what went wrong most often
+    kind: str = ""
 
 
 @dataclass
@@ -62,6 +67,8 @@ class ReadResult:
     batches: Generator[Any, None, None] | None = None
     #: the error that ended the stream, if one did (to raise it as is, not as the writer's)
     error: SourceError | None = None
+    #: rows the stream yielded (complete once it has been consumed)
+    rows: int = 0
 
     def close(self) -> None:
         if self.batches is not None:
@@ -76,10 +83,13 @@ class Plan:
     `filename`."""
 
     query: exp.Select
-    columns: dict[str, str]  # data column -> DuckDB type, in file order
+    columns: dict[str, str]  # data column -> DuckDB type as read, in file order
     group: list[SourceFile]
     #: CSV: (rejects_scan, rejects_table) names DuckDB fills while the read runs
     rejects_tables: tuple[str, str] | None = None
+    #: data column -> the type it is to have, where that is not the type it is read as (a
+    #: column whose parsing could change values is read as text and converted with a check)
+    types: dict[str, str] = field(default_factory=dict)
 
 
 def call(function: str, first: exp.Expression, **options: Any) -> exp.Expression:
@@ -173,8 +183,12 @@ class FileReader:
 
     # -- reading ------------------------------------------------------------------------
 
-    def read(self, files: list[SourceFile], *, ingested_at: datetime, run_id: str) -> ReadResult:
-        """Good rows of `files` as one stream with the audit columns; rejects once consumed."""
+    def read(
+        self, files: list[SourceFile], *, ingested_at: datetime, run_id: str, limit: bool = True
+    ) -> ReadResult:
+        """Good rows of `files` as one stream with the audit columns; rejects once consumed.
+        `limit`: the stream fails at its end past the source's `max_rejected` (not when the
+        rejects of a batch already committed are recovered)."""
         import pyarrow as pa
         import sqlglot.expressions as exp
 
@@ -193,7 +207,7 @@ class FileReader:
                         file=plan.group[0].path,
                         hint="rename the column in the file",
                     )
-                unified.setdefault(c, self.types.get(c, typ))
+                unified.setdefault(c, self.types.get(c, plan.types.get(c, typ)))
         if not unified:
             result.reader = pa.RecordBatchReader.from_batches(pa.schema([]), iter(()))
             return result
@@ -215,10 +229,17 @@ class FileReader:
             ) from None
 
         def batches() -> Iterator[pa.RecordBatch]:
+            from medallion.ingest.files.rejects import check_rejected
+
             try:
                 for plan in plans:
                     for batch in self._stream_plan(plan, unified, audit, result):
+                        result.rows += batch.num_rows
                         yield batch if batch.schema.equals(schema) else batch.cast(schema)
+                # past the source's max_rejected the stream fails at its end, before the Delta
+                # writer commits: nothing of the batch is written
+                if limit:
+                    check_rejected(self.source, self.name, result.rows, result.rejects, files)
             except SourceError as e:
                 result.error = e  # the Delta writer consuming the stream wraps it in its own
                 raise
@@ -236,103 +257,182 @@ class FileReader:
     ) -> Iterator[pa.RecordBatch]:
         """Batches of one plan, projected onto the unified columns, plus `_source_file`.
 
-        Columns whose type differs from the unified type are converted; a row with a value that
-        does not convert is rejected (raw row as JSON) rather than failing the load. Such plans
-        are staged in a DuckDB temp table (spilling to disk if large) so good and rejected rows
-        come from one read of the files."""
+        Columns whose type differs from the unified type (or that were read as text to be
+        converted) are converted with a check of what the conversion kept
+        (`engine.duckdb.types.conversion`): a row with a value that does not convert, or that
+        converts but changes (1.5 as a BIGINT), is rejected, its raw values kept as JSON. The
+        good and the rejected rows come out of one query, split batch by batch in Arrow."""
         import sqlglot.expressions as exp
-
-        from medallion.sqltree import select_star, table
 
         to_convert = {
             c: unified[c] for c, t in plan.columns.items() if t.upper() != unified[c].upper()
         }
         source_file = _source_file(plan.group).as_("_source_file")
-
-        def projection(frm: exp.Expression) -> exp.Select:
-            cols: list[exp.Expression] = []
-            for c, t in unified.items():
-                if c not in plan.columns:
-                    cols.append(exp.Cast(this=exp.Null(), to=type_of(t)).as_(c, quoted=True))
-                elif c in to_convert:
-                    cols.append(exp.TryCast(this=col(c), to=type_of(t)).as_(c, quoted=True))
-                else:
-                    cols.append(col(c))
-            return exp.select(*cols, source_file.copy(), *[a.copy() for a in audit]).from_(frm)
-
         if not to_convert:
-            yield from self._run(projection(plan.query.subquery()), plan)
-        else:
-            staged = f"medallion_stage_{next(_counter)}"
-            checks = [
-                exp.Case(
-                    ifs=[
-                        exp.If(
-                            this=exp.and_(
-                                exp.not_(exp.Is(this=col(c), expression=exp.Null())),
-                                exp.Is(
-                                    this=exp.TryCast(this=col(c), to=type_of(t)),
-                                    expression=exp.Null(),
-                                ),
-                            ),
-                            true=lit(f"{c}: value does not convert to {t}; "),
-                        )
-                    ],
-                    default=lit(""),
-                )
-                for c, t in to_convert.items()
+            cols: list[exp.Expression] = [
+                col(c)
+                if c in plan.columns
+                else exp.Cast(this=exp.Null(), to=type_of(t)).as_(c, quoted=True)
+                for c, t in unified.items()
             ]
-            check = checks[0]
-            for more in checks[1:]:
-                check = exp.DPipe(this=check, expression=more)
-            error = exp.Nullif(this=check, expression=lit("")).as_("__medallion_error")
-            create = exp.Create(
-                this=table(staged),
-                kind="TABLE",
-                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                expression=exp.select(exp.Star(), error).from_(plan.query.subquery()),
-            )
-            self._execute(create, plan)
-            failed = exp.Is(this=col("__medallion_error"), expression=exp.Null())
-            try:
-                good = select_star(table(staged)).where(failed.copy())
-                yield from self._run(projection(good.subquery()), plan)
-                by_path = {str(f.path): f.rel for f in plan.group}
-                # each rejected row as JSON of its data columns, as the file held them
-                raw = exp.Struct(
-                    expressions=[
-                        exp.PropertyEQ(this=lit(c), expression=col(c)) for c in plan.columns
-                    ]
-                )
-                bad = self.execute(
-                    exp.select(
-                        col("filename"),
-                        exp.Cast(this=exp.func("to_json", raw), to=type_of("VARCHAR")),
-                        col("__medallion_error"),
-                    )
-                    .from_(table(staged))
-                    .where(exp.not_(failed))
-                )
-                for path, raw_text, err in bad:
-                    result.rejects.append(
-                        Reject(by_path.get(path, path), None, raw_text, err.rstrip("; "))
-                    )
-            finally:
-                self.drop(staged)
+            query = exp.select(*cols, source_file, *[a.copy() for a in audit])
+            yield from self._run(query.from_(plan.query.subquery()), plan)
+            converted: list[Reject] = []
+        else:
+            converted = []
+            yield from self._converted(plan, unified, to_convert, source_file, audit, converted)
         if plan.rejects_tables:
             from medallion.ingest.files.csv import rejects
 
-            result.rejects.extend(rejects(self, plan))
+            result.rejects.extend(rejects(self, plan, converted))
+        else:
+            result.rejects.extend(converted)
+
+    def _converted(
+        self,
+        plan: Plan,
+        unified: dict[str, str],
+        to_convert: dict[str, str],
+        source_file: exp.Expression,
+        audit: list[exp.Expression],
+        rejects: list[Reject],
+    ) -> Iterator[pa.RecordBatch]:
+        """The plan's rows with `to_convert` converted; rows with a value that does not convert
+        (or converts but changes) appended to `rejects`, in the order of the files."""
+        import pyarrow.compute as pc
+        import sqlglot.expressions as exp
+
+        from medallion.engine.duckdb.types import conversion, type_class
+
+        def fmt(t: str) -> str | None:
+            kind = type_class(t)
+            if kind == "date":
+                return self.source.date_format
+            if kind in ("timestamp", "timestamptz"):
+                return self.source.timestamp_format
+            return None
+
+        # 1. a reading of each value to compare with, 2. the converted values: beside those
+        # as read, each computed once
+        value = {c: f"__medallion_v{i}" for i, c in enumerate(to_convert)}
+        ref = {c: f"__medallion_r{i}" for i, c in enumerate(to_convert)}
+        convs = {
+            c: conversion(col(c), plan.columns[c], t, fmt=fmt(t)) for c, t in to_convert.items()
+        }
+        refs = exp.select(
+            exp.Star(),
+            *[cv.ref.as_(ref[c], quoted=True) for c, cv in convs.items() if cv.ref is not None],
+        ).from_(plan.query.subquery())
+        values = exp.select(
+            exp.Star(),
+            *[
+                cv.value(col(ref[c]) if cv.ref is not None else exp.Null()).as_(
+                    value[c], quoted=True
+                )
+                for c, cv in convs.items()
+            ],
+        ).from_(refs.subquery())
+        # 3. the first reason a row is rejected (an index into `reasons`): values that do not
+        # convert first, so those rows are the ones DuckDB's CSV reader rejects too
+        failed: list[tuple[str, str, exp.Expression]] = []
+        lost: list[tuple[str, str, exp.Expression]] = []
+        for c, cv in convs.items():
+            x, v = col(c), col(value[c])
+            failed.append(
+                (
+                    c,
+                    f"does not convert to {to_convert[c]}",
+                    exp.and_(
+                        exp.not_(exp.Is(this=x, expression=exp.Null())),
+                        exp.Is(this=v, expression=exp.Null()),
+                    ),
+                )
+            )
+            if cv.loss is not None:
+                loss = cv.loss(v.copy(), col(ref[c]))
+                lost.append((c, cv.loss_reason, exp.Coalesce(this=loss, expressions=[exp.false()])))
+        reasons = failed + lost
+        why = exp.Case(
+            ifs=[
+                exp.If(this=cond, true=exp.Literal.number(i))
+                for i, (_, _, cond) in enumerate(reasons)
+            ]
+        )
+        checked = exp.select(exp.Star(), why.as_("__medallion_why")).from_(values.subquery())
+
+        # 4. for rejected rows only: every reason with the value, and the raw values as JSON
+        # (per column: why its value was rejected, or NULL; a value that does not convert is
+        # not also said to lose something)
+        def said(c: str) -> exp.Expression:
+            text = exp.func(
+                "left", exp.Cast(this=col(c), to=type_of("VARCHAR")), exp.Literal.number(80)
+            )
+            return exp.Case(
+                ifs=[
+                    exp.If(
+                        this=cond.copy(),
+                        true=exp.DPipe(
+                            this=exp.DPipe(this=lit(f'{c}: "'), expression=text.copy()),
+                            expression=lit(f'" {kind}'),
+                        ),
+                    )
+                    for column, kind, cond in reasons
+                    if column == c
+                ]
+            )
+
+        # (an Anonymous call: SQLGlot renders CONCAT_WS as NULL when any part is NULL)
+        message = exp.Anonymous(this="concat_ws", expressions=[lit("; "), *map(said, convs)])
+        raw = exp.Cast(
+            this=exp.func(
+                "to_json",
+                exp.Struct(
+                    expressions=[
+                        exp.PropertyEQ(this=lit(c), expression=col(c)) for c in plan.columns
+                    ]
+                ),
+            ),
+            to=type_of("VARCHAR"),
+        )
+        rejected = exp.not_(exp.Is(this=col("__medallion_why"), expression=exp.Null()))
+        names = [*unified, "_source_file", *[a.alias for a in audit]]
+        out: list[exp.Expression] = []
+        for c, t in unified.items():
+            if c not in plan.columns:
+                out.append(exp.Cast(this=exp.Null(), to=type_of(t)).as_(c, quoted=True))
+            elif c in value:
+                out.append(col(value[c]).as_(c, quoted=True))
+            else:
+                out.append(col(c))
+        query = exp.select(
+            *out,
+            source_file.copy(),
+            *[a.copy() for a in audit],
+            col("__medallion_why"),
+            exp.Case(ifs=[exp.If(this=rejected.copy(), true=message)]).as_("__medallion_error"),
+            exp.Case(ifs=[exp.If(this=rejected, true=raw)]).as_("__medallion_raw"),
+        ).from_(checked.subquery())
+        for batch in self._run(query, plan):
+            why = batch.column("__medallion_why")
+            if why.null_count == batch.num_rows:  # the usual batch: every row converted
+                yield batch.select(names)
+                continue
+            good = pc.is_null(why)
+            yield batch.filter(good).select(names)
+            bad = batch.filter(pc.invert(good))
+            for file, index, error, raw_text in zip(
+                bad.column("_source_file").to_pylist(),
+                bad.column("__medallion_why").to_pylist(),
+                bad.column("__medallion_error").to_pylist(),
+                bad.column("__medallion_raw").to_pylist(),
+                strict=True,
+            ):
+                c, kind, _ = reasons[index]
+                rejects.append(Reject(file, None, raw_text, error, column=c, kind=kind))
 
     def _run(self, query: exp.Expression, plan: Plan) -> Iterator[pa.RecordBatch]:
         try:
             yield from self.sql(query).arrow(batch_size=128 * 1024)
-        except Exception as e:
-            raise self._read_error(e, plan) from None
-
-    def _execute(self, query: exp.Expression, plan: Plan) -> None:
-        try:
-            self.execute(query)
         except Exception as e:
             raise self._read_error(e, plan) from None
 
