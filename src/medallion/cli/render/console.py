@@ -49,14 +49,15 @@ def _console(stream: Any, is_tty: bool, **kwargs: Any) -> Console:
 def out() -> Console:
     global _out
     if _out is None:
-        _out = _console(sys.stdout, sys.stdout.isatty())
+        # no file: rich writes to sys.stdout as it is at each print (a caller may replace it)
+        _out = _console(None, sys.stdout.isatty())
     return _out
 
 
 def err() -> Console:
     global _err
     if _err is None:
-        _err = _console(sys.stderr, sys.stderr.isatty())
+        _err = _console(None, sys.stderr.isatty(), stderr=True)
     return _err
 
 
