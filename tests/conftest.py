@@ -23,6 +23,8 @@ message says what to install.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,6 +36,28 @@ import pytest
 from medallion.devservers.mysqlserver import MySqlServer, MySqlServerError
 from medallion.devservers.pgserver import PgServer, PgServerError
 from medallion.project import Project
+
+
+def medallion(
+    *args: str,
+    cwd: Path,
+    check: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """`medallion ARGS` in a child process, as a user runs it in `cwd`, output captured; with
+    `check`, a non-zero exit fails the test showing what it printed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "medallion", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 def write_project(

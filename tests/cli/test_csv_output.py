@@ -5,20 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-
-def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medallion", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+from tests.conftest import medallion
 
 
 def test_quarantined_rows_and_nested_query_results_as_csv(tmp_path: Path) -> None:

@@ -16,22 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import medallion
 
 CONFIG = "name: p\nsources:\n  sales:\n    path: data/sales.csv\n"
 MODELS = {
     "silver/s.sql": "select id, amount from bronze.sales where amount > 0\n",
     "gold/g.sql": "select count(*) as n, sum(amount) as total from silver.s\n",
 }
-
-
-def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medallion", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import medallion
 
 CONFIG = """\
 name: p
@@ -18,16 +18,6 @@ sources:
 """
 MODEL = "select id, amount from bronze.sales\n"
 VIEW = "/* ---\nkind: view\n--- */\nselect id from silver.s where amount > 10\n"
-
-
-def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medallion", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def rows(proc: subprocess.CompletedProcess[str]) -> list[dict]:

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.conftest import medallion as run_cli
 
 
 def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "medallion", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_cli(*args, cwd=cwd)
     assert proc.returncode in (0, 1), proc.stderr
     return proc
 

@@ -5,13 +5,14 @@ equal to what a fresh build of the edited project writes — with and without ne
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.conftest import medallion
 
 from medallion.project import Project
 
@@ -270,14 +271,7 @@ def test_a_rebuild_that_would_empty_half_the_table_needs_yes(
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medallion", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
-    )
+    return medallion(*args, cwd=cwd, env={**os.environ, "NO_COLOR": "1"})
 
 
 def test_plan_text_and_json(make_project: Callable[..., Project]) -> None:
