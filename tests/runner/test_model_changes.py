@@ -346,3 +346,34 @@ def test_an_edited_python_model_is_rebuilt_but_not_for_a_comment(
     assert (planned.action, planned.why) == ("rebuild", "model changed")
     assert project.run(trigger="test", yes=True).ok
     assert project.query("select count(*) as n from silver.p").to_pylist() == [{"n": 2}]
+
+
+def test_a_merge_whose_input_changed_a_column_type_during_the_run_is_rebuilt(
+    make_project: Callable[..., Project], tmp_path: Path
+) -> None:
+    downstream = (
+        "/* ---\nkind: merge\nunique_key: id\nincremental_inputs: [silver.m]\n--- */\n"
+        "select id, amount from silver.m\n"
+    )
+    project = make_project(
+        CONFIG,
+        {"silver/m.sql": model("merge"), "gold/g.sql": downstream},
+        {"data/orders1.csv": DAY1},
+    )
+    assert project.run(trigger="test").ok
+    # silver.m is rebuilt with amount as DOUBLE: gold.g would merge its rows again, but the
+    # rows it holds were built from a BIGINT amount, so it is rebuilt when its turn comes
+    project = edit(project, "silver/m.sql", "amount, ", "cast(amount as double) as amount, ")
+    assert {e.node: e.action for e in project.plan().entries}["gold.g"] == "incremental"
+
+    result = project.run(trigger="test", yes=True)
+
+    assert result.ok, result.error
+    step = result.step("gold.g")
+    assert (
+        step.details["rebuild"] == "schema of input changed: silver.m.amount is double, was int64"
+    )
+    assert step.details["mode"] == "full"
+    assert table(project, "gold.g") == table(fresh(project, tmp_path), "gold.g")
+    types = project.query("select typeof(amount) as t from gold.g limit 1").to_pylist()
+    assert types == [{"t": "DOUBLE"}]

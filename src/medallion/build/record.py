@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from medallion.errors import ExecutionError
 from medallion.models.fingerprint import definition, fingerprint
 
 if TYPE_CHECKING:
@@ -102,3 +103,21 @@ def schema_change(commit: dict[str, Any], now: dict[str, dict[str, str] | None])
                 now_type = current[column]
                 return f"schema of input changed: {table}.{column} is {now_type}, was {type_}"
     return None
+
+
+#: why a rebuild of an scd2 table is refused (medallion.runner.stale, the build's own check)
+SCD2_HISTORY = (
+    "rebuilding an scd2 table from its inputs replaces the history it keeps with one version "
+    "per key"
+)
+
+
+def not_rebuilt(model: Model, why: str) -> ExecutionError:
+    """The error of a change that would lose what only the table holds."""
+    return ExecutionError(
+        f"not rebuilt: {why}",
+        model=model.fqn,
+        file=model.path,
+        hint=f"undo the change, or rebuild it anyway: medallion run --select {model.name} "
+        "--full-refresh",
+    )

@@ -60,8 +60,8 @@ def write_routed(
     def at_end() -> None:
         # a rebuild the user did not confirm keeps at least half of the table: refused here,
         # after the last row and before the writer commits, so nothing is written
-        kept, before = counter.rows, ctx.unconfirmed_rebuild_of
-        if before is not None and kept * 2 < before:
+        kept, before = counter.rows, ctx.rows_before
+        if ctx.full_refresh and not ctx.confirmed and before and kept * 2 < before:
             refused.append(
                 ExecutionError(
                     f"not rebuilt: the rebuild would leave {kept} of the table's {before} rows"

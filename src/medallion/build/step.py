@@ -32,10 +32,12 @@ class StepContext:
     full_refresh: bool = False
     #: versions of the (materialized) tables the model reads, as attached for this step
     upstream: dict[str, int] = field(default_factory=dict)
-    #: a rebuild the user did not confirm, of a table with this many rows: it must keep at
+    #: the user accepted rebuilds that shrink tables (`run --yes`)
+    confirmed: bool = False
+    #: rows in the table before a rebuild (full_refresh): an unconfirmed rebuild must keep at
     #: least half of them, or it fails before committing (a changed filter or a lost input
     #: must not empty a table unasked)
-    unconfirmed_rebuild_of: int | None = None
+    rows_before: int | None = None
 
     @property
     def path(self) -> Path:

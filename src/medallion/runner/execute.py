@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from medallion.build import StepContext, build
+from medallion.build.record import not_rebuilt
 from medallion.engine import attach
 from medallion.errors import ExecutionError
 from medallion.faults import fault_point
@@ -101,20 +102,13 @@ def _run_step(
     if step.why:
         res.details["rebuild"] = step.why
     if step.refused:
-        model = ws.models[node]
-        raise ExecutionError(
-            f"not rebuilt: {step.why}",
-            model=node,
-            file=model.path,
-            hint=f"undo the change, or rebuild it anyway: medallion run --select {model.name} "
-            "--full-refresh",
-        )
+        raise not_rebuilt(ws.models[node], step.why or "")
     if step.kind == "ingest":
         _ingest(ws, engine, node, run_id, step.full_refresh, res, allow_missing_files)
     else:
-        ctx = StepContext(ws, engine, ws.models[node], run_id, res, step.full_refresh)
-        if step.full_refresh and step.rows and not confirmed:
-            ctx.unconfirmed_rebuild_of = step.rows
+        model = ws.models[node]
+        ctx = StepContext(ws, engine, model, run_id, res, step.full_refresh, confirmed=confirmed)
+        ctx.rows_before = step.rows
         build(ctx)
         if res.details.get("rebuild"):
             res.note = "; ".join(filter(None, [f"rebuilt: {res.details['rebuild']}", res.note]))

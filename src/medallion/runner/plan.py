@@ -80,19 +80,14 @@ def plan_run(
     steps = []
     for n in nodes:
         kind = step_kind(ws, n)
-        step = Step(n, kind, n in refresh, n in resets)
-        if kind == "model":
-            state = states[n] = assess(ws, ws.models[n], inputs, n in refresh)
-            step = Step(
-                n,
-                kind,
-                step.full_refresh or state.forced,
-                step.reset,
-                why=state.why if state.forced or state.action == "refused" else None,
-                refused=state.action == "refused",
-                rows=state.rows,
-            )
-        steps.append(step)
+        if kind != "model":
+            steps.append(Step(n, kind, n in refresh, n in resets))
+            continue
+        state = states[n] = assess(ws, ws.models[n], inputs, n in refresh)
+        refused = state.action == "refused"
+        rebuild = n in refresh or state.forced
+        why = state.why if rebuild or refused else None
+        steps.append(Step(n, kind, rebuild, n in resets, why, refused, state.rows))
     return Plan(steps, singular, select, states)
 
 

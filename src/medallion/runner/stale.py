@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from medallion.build.record import (
     DEFINITION_KEY,
     FINGERPRINT_KEY,
+    SCD2_HISTORY,
     SCHEMAS_KEY,
     column_types,
     model_change,
@@ -108,13 +109,7 @@ def assess(ws: Workspace, model: Model, inputs: Inputs, full_refresh: bool = Fal
         why = schema_change(commit, {t: inputs.columns(t) for t in before})
     if why is not None:
         if model.kind == "scd2" and rows:
-            return State(
-                "refused",
-                f"{why}; rebuilding an scd2 table from its inputs replaces the history it "
-                f"keeps ({rows} rows) with one version per key",
-                diff=diff,
-                rows=rows,
-            )
+            return State("refused", f"{why}; {SCD2_HISTORY}", diff=diff, rows=rows)
         return State("rebuild", why, diff=diff, rows=rows, forced=True)
     return _new_data(commit, model, ws, inputs, rows)
 

@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from medallion.build.incremental.commit import TABLE_PROPERTIES
 from medallion.build.incremental.increment import Increment
-from medallion.build.record import column_types, record, schema_change
+from medallion.build.record import (
+    SCD2_HISTORY,
+    column_types,
+    not_rebuilt,
+    record,
+    schema_change,
+)
 from medallion.build.step import Build
 from medallion.errors import ExecutionError
 from medallion.storage import changes, tables
@@ -89,16 +95,11 @@ class IncrementalBuild(Build):
         why = schema_change(commit, {t: column_types(s) for t, s in now.items() if s is not None})
         if why is None:
             return
-        if ctx.model.kind == "scd2" and tables.info(ctx.path).rows:
-            raise ExecutionError(
-                f"not rebuilt: {why}; rebuilding an scd2 table from its inputs replaces the "
-                "history it keeps with one version per key",
-                model=ctx.model.fqn,
-                file=ctx.model.path,
-                hint="undo the change, or rebuild it anyway: medallion run --select "
-                f"{ctx.model.name} --full-refresh",
-            )
+        rows = tables.info(ctx.path).rows
+        if ctx.model.kind == "scd2" and rows:
+            raise not_rebuilt(ctx.model, f"{why}; {SCD2_HISTORY}")
         ctx.full_refresh = True
+        ctx.rows_before = rows
         ctx.result.details["rebuild"] = why
 
     def build_increment(self, inc: Increment) -> None:
