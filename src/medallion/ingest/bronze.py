@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
 FILES_KEY = "medallion.files"
 BATCH_KEY = "medallion.batch"
+#: the source's declared column types, as each bronze commit was read with them
+DECLARED_KEY = "medallion.declared_types"
 
 
 @dataclass
@@ -114,6 +116,40 @@ def new_files(
     return files, [f for f in files if f.identity not in done]
 
 
+def declared_types(source: FileSource | DatabaseSource | RestSource) -> dict[str, str]:
+    """The source's `columns:` types as a commit records them (spacing and case do not count)."""
+    import re
+
+    columns = getattr(source, "columns", None) or {}
+    return {
+        c: re.sub(r"\s*([(),])\s*", r"\1", " ".join(t.upper().split())) for c, t in columns.items()
+    }
+
+
+def declared_change(name: str, source: FileSource, table_path: Path) -> str | None:
+    """A column whose declared type differs from the one the bronze table's last ingest was
+    read with ("sources.x.columns.amount changed from DECIMAL(12,2) to DOUBLE"); None when
+    none did (or the table records none: written before declared types were recorded)."""
+    if not tables.is_delta_table(table_path):
+        return None
+    for commit in tables.history(table_path, 20):
+        if commit.get(FILES_KEY) is None:
+            continue
+        raw = commit.get(DECLARED_KEY)
+        if raw is None:
+            return None
+        before = json.loads(raw) if isinstance(raw, str) else raw
+        now = declared_types(source)
+        for column, type_ in before.items():
+            if column in now and now[column] != type_:
+                return (
+                    f"sources.{name}.columns.{column} changed from {type_} to {now[column]} "
+                    "since the last ingest"
+                )
+        return None
+    return None
+
+
 def known_types(con: Connection, table_path: Path) -> dict[str, str]:
     """Column -> DuckDB type of an existing bronze table, so later files are read the same way."""
     if not tables.is_delta_table(table_path):
@@ -133,9 +169,21 @@ def ingest_source(
     run_id: str,
     full_refresh: bool = False,
     allow_missing_files: bool = False,
+    confirmed: bool = False,
 ) -> IngestResult:
     fqn = f"{layer}.{name}"
     table_path = catalog.path(fqn)
+    if not full_refresh:
+        changed = declared_change(name, source, table_path)
+        if changed is not None:
+            raise SourceError(
+                f"{changed}: the rows already in {fqn} were read with the old type, and new "
+                "files would be converted to it. Nothing was changed",
+                source=name,
+                key=f"sources.{name}.columns",
+                hint=f"re-ingest every file with the new type: medallion run --full-refresh "
+                f"{name} (or restore the old type)",
+            )
     recovered = _recover_rejects(
         name=name, source=source, root=root, catalog=catalog, fqn=fqn, state=state, con=con
     )
@@ -159,6 +207,7 @@ def ingest_source(
         FILES_KEY: [list(f.identity) for f in new],
         BATCH_KEY: batch,
         "medallion.source": name,
+        DECLARED_KEY: declared_types(source),
     }
     try:
         stream = read.reader if read.reader.schema.names else None
@@ -170,8 +219,17 @@ def ingest_source(
             written = None
         else:
             try:
+                before = tables.info(table_path).rows if full_refresh and not confirmed else None
                 written = _land(
-                    table_path, stream, source, name, full_refresh, run_id, metadata, batch
+                    table_path,
+                    stream,
+                    source,
+                    name,
+                    full_refresh,
+                    run_id,
+                    metadata,
+                    batch,
+                    keep_half_of=before,
                 )
             except Exception:
                 if read.error is not None:  # the files' own error, not the writer's wrapping
@@ -487,20 +545,43 @@ def _land(
     run_id: str,
     metadata: dict[str, Any],
     batch: int,
+    keep_half_of: int | None = None,
 ) -> tables.WriteResult:
     """One bronze commit: the rows, the source's metadata and its app transaction (the record of
-    what the commit holds, for exactly-once ingestion)."""
+    what the commit holds, for exactly-once ingestion). `keep_half_of`: the rows of the table
+    a full refresh replaces without the user's confirmation — one that would keep fewer than
+    half of them fails before committing (`run --yes` accepts it)."""
     _check_partition_columns(name, source.partition_by, stream)
-    return tables.write(
-        table_path,
-        stream,
-        mode="overwrite" if full_refresh else "append",
-        run_id=run_id,
-        partition_by=source.partition_by,
-        metadata=metadata,
-        app_transaction=(app_id("ingest", name), batch),
-        description=source.description,
-    )
+    refused: list[SourceError] = []
+    counter = tables.RowCounter()
+
+    def at_end() -> None:
+        if keep_half_of and counter.rows * 2 < keep_half_of:
+            refused.append(
+                SourceError(
+                    f"the full refresh would leave {counter.rows:,} of the table's "
+                    f"{keep_half_of:,} rows; nothing was written",
+                    source=name,
+                    hint="if that is what you want, run it again with --yes (-y)",
+                )
+            )
+            raise refused[0]
+
+    try:
+        return tables.write(
+            table_path,
+            counter.wrap(stream, at_end=at_end) if keep_half_of else stream,
+            mode="overwrite" if full_refresh else "append",
+            run_id=run_id,
+            partition_by=source.partition_by,
+            metadata=metadata,
+            app_transaction=(app_id("ingest", name), batch),
+            description=source.description,
+        )
+    except Exception:
+        if refused:
+            raise refused[0] from None
+        raise
 
 
 def _check_partition_columns(source: str, partition_by: list[str], stream: Any) -> None:

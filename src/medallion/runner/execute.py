@@ -104,7 +104,7 @@ def _run_step(
     if step.refused:
         raise not_rebuilt(ws.models[node], step.why or "")
     if step.kind == "ingest":
-        _ingest(ws, engine, node, run_id, step.full_refresh, res, allow_missing_files)
+        _ingest(ws, engine, node, run_id, step.full_refresh, res, allow_missing_files, confirmed)
     else:
         model = ws.models[node]
         ctx = StepContext(ws, engine, model, run_id, res, step.full_refresh, confirmed=confirmed)
@@ -227,6 +227,7 @@ def _ingest(
     full_refresh: bool,
     res: StepResult,
     allow_missing_files: bool = False,
+    confirmed: bool = False,
 ) -> None:
     from medallion.config.schema import FileSource
     from medallion.ingest.bronze import ingest_cursor_source, ingest_source
@@ -245,6 +246,7 @@ def _ingest(
             run_id=run_id,
             full_refresh=full_refresh,
             allow_missing_files=allow_missing_files,
+            confirmed=confirmed,
         )
     else:
         out = ingest_cursor_source(

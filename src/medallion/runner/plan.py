@@ -83,7 +83,8 @@ def plan_run(
         if kind != "model":
             steps.append(Step(n, kind, n in refresh, n in resets))
             continue
-        state = states[n] = assess(ws, ws.models[n], inputs, n in refresh)
+        rebuilt = frozenset(s.node for s in steps if s.full_refresh)
+        state = states[n] = assess(ws, ws.models[n], inputs, n in refresh, rebuilt)
         refused = state.action == "refused"
         rebuild = n in refresh or state.forced
         why = state.why if rebuild or refused else None

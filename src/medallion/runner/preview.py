@@ -27,8 +27,11 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
         if step.kind == "ingest":
             name = step.node.split(".", 1)[1]
             entry = PlanEntry(step.node, "ingest", "up to date")
+            changed = _declared_change(ws, name, step.node)
             if step.full_refresh:
                 entry.action = "full refresh"
+            elif changed is not None:
+                entry.action, entry.why = "refused", f"{changed}: needs --full-refresh {name}"
             elif name in pending:
                 new = pending[name]
                 entry.new_files = new
@@ -60,6 +63,16 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
             writes.add(step.node)
         entries.append(entry)
     return RunPlan(entries, plan.select)
+
+
+def _declared_change(ws: Workspace, name: str, node: str) -> str | None:
+    from medallion.config.schema import FileSource
+    from medallion.ingest.bronze import declared_change
+
+    source = ws.config.sources[name]
+    if not isinstance(source, FileSource):
+        return None
+    return declared_change(name, source, ws.catalog.path(node))
 
 
 def _upstream(ws: Workspace, node: str) -> list[str]:

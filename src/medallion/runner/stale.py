@@ -86,8 +86,16 @@ class Inputs:
         return found[1] if found else None
 
 
-def assess(ws: Workspace, model: Model, inputs: Inputs, full_refresh: bool = False) -> State:
-    """What `model`'s table needs now (`full_refresh`: asked to rebuild it)."""
+def assess(
+    ws: Workspace,
+    model: Model,
+    inputs: Inputs,
+    full_refresh: bool = False,
+    rebuilding: frozenset[str] = frozenset(),
+) -> State:
+    """What `model`'s table needs now (`full_refresh`: asked to rebuild it). `rebuilding`: the
+    tables rebuilt earlier in the same run, whose columns are not known until then (the run
+    compares them when the model's turn comes)."""
     mine = inputs.get(model.fqn)
     commit = changes.last_build(ws.catalog.path(model.fqn)) if mine is not None else None
     if commit is None:
@@ -106,7 +114,7 @@ def assess(ws: Workspace, model: Model, inputs: Inputs, full_refresh: bool = Fal
             return State("incremental", f"{why}: its rows are merged again", rows=rows)
     if why is None:
         before = recorded(commit, SCHEMAS_KEY) or {}
-        why = schema_change(commit, {t: inputs.columns(t) for t in before})
+        why = schema_change(commit, {t: inputs.columns(t) for t in before if t not in rebuilding})
     if why is not None:
         if model.kind == "scd2" and rows:
             return State("refused", f"{why}; {SCD2_HISTORY}", diff=diff, rows=rows)

@@ -79,7 +79,8 @@ def test_allow_missing_files_rebuilds_from_the_files_there_are(
     make_project: MakeProject, run_ok: Helper
 ) -> None:
     p = rotated(make_project, run_ok)
-    refresh = run_ok(p, full_refresh=["s"], allow_missing_files=True)
+    # the refresh keeps 130 of 1,008 rows: past half of the table, so it is confirmed too
+    refresh = run_ok(p, full_refresh=["s"], allow_missing_files=True, yes=True)
     assert refresh.step("bronze.s").rows_written == 130
     assert p.row_count("bronze.s") == 130
     assert p.query("select count(*) n from bronze.s__quarantine").to_pylist() == [{"n": 0}]
@@ -120,6 +121,10 @@ def test_the_cli_refuses_and_takes_the_flag(make_project: MakeProject, run_ok: H
     assert "hint: put the files back" in printed
     assert p.row_count("bronze.s") == 1008
 
-    allowed = cli("--full-refresh", "s", "--allow-missing-files")
+    unconfirmed = cli("--full-refresh", "s", "--allow-missing-files")
+    assert unconfirmed.returncode == 1
+    assert "would leave 130 of the table's 1,008 rows" in unconfirmed.stdout + unconfirmed.stderr
+    assert p.row_count("bronze.s") == 1008
+    allowed = cli("--full-refresh", "s", "--allow-missing-files", "--yes")
     assert allowed.returncode == 0, allowed.stderr
     assert p.row_count("bronze.s") == 130

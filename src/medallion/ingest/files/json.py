@@ -92,8 +92,12 @@ def plan(reader: FileReader, files: list[SourceFile], result: ReadResult) -> lis
         try:
             # a full parse here finds malformed records before anything is streamed
             reader.execute(exp.select(exp.Count(this=exp.Star())).from_(query.subquery()))
-            plans.append(_plan(reader, f, str(f.path), fmt))
-            continue
+            # DuckDB reads an array cut right after a comma (`[{..},{..},`) as the objects
+            # before the cut: an array must end with its `]`
+            if not _looks_like_array(f.path) or _array_closed(f.path):
+                plans.append(_plan(reader, f, str(f.path), fmt))
+                continue
+            err = "the array is never closed (no `]` at the end of the file)"
         except Exception as e:
             err = first_line(e)
         if fmt == "array" or _looks_like_array(f.path):
@@ -118,6 +122,12 @@ def _looks_like_array(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"[")
+
+
+def _array_closed(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 4096))
+        return fh.read().rstrip(b" \t\r\n").endswith(b"]")
 
 
 def _split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str, str]]]:
