@@ -24,11 +24,14 @@ _NOT_SEMANTIC = {"description", "columns", "tags", "checks"}
 def definition(model: Model) -> str:
     """The model as the text its fingerprint is taken of (shown as a diff when it changes)."""
     config = model.config.model_dump(mode="json", exclude=_NOT_SEMANTIC, exclude_defaults=True)
-    header = [
-        f"{key}: {json.dumps(value, sort_keys=True)}" for key, value in sorted(config.items())
-    ]
-    if not any(line.startswith("kind:") for line in header):
-        header.insert(0, f"kind: {json.dumps(model.config.kind)}")
+    config.setdefault("kind", model.config.kind)
+    header = []
+    for key, value in sorted(config.items()):
+        # a mapping one line per entry (an expectation each), so a diff shows the one changed
+        items = sorted(value.items()) if isinstance(value, dict) else [(None, value)]
+        for sub, item in items:
+            name = key if sub is None else f"{key}.{sub}"
+            header.append(f"{name}: {json.dumps(item, sort_keys=True)}")
     return "\n".join([*header, "", _query(model)]) + "\n"
 
 
