@@ -40,7 +40,8 @@ def _steps_table(steps: list[dict[str, Any]]):
         "version",
         "time",
         right=("#", "read", "written", "quarantined", "version", "time"),
-        whole=("step", "status"),
+        # a table's name cut is no name at all: columns are left out before it is cut
+        whole=("step", "table", "status"),
         drop=("read", "time", "quarantined", "#", "version", "written"),
     )
     for s in steps:
@@ -122,7 +123,7 @@ def _checkpoints_table(rows: list[dict[str, Any]]):
         "at version",
         "set by run",
         "updated",
-        whole=("at version", "set by run", "updated"),
+        whole=("table", "at version", "set by run", "updated"),
         drop=("set by run", "updated", "at version"),
     )
     for r in rows:
