@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medallion.engine import attach
 from medallion.errors import ExecutionError
@@ -47,6 +47,14 @@ class StepContext:
     @cached_property
     def lakehouse(self) -> Lakehouse:
         return self.ws.lakehouse
+
+    @cached_property
+    def last_build(self) -> dict[str, Any] | None:
+        """The commit info of the table's latest build, read once for the step (None: never
+        built)."""
+        from medallion.storage import changes
+
+        return changes.last_build(self.path)
 
     def relation(self) -> Relation:
         """The SQL model's query as a relation: bound against its inputs, not run. A binder or

@@ -3,7 +3,6 @@ exactly these input versions with this same model file, so that it would write t
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from medallion.build.record import FINGERPRINT_KEY, model_change, record
@@ -53,14 +52,12 @@ def up_to_date(ctx: StepContext) -> bool:
     """Whether a `table` model's last build read exactly these input versions with this same
     model and upstream models, so rebuilding would write the same rows again."""
     model = ctx.model
-    commit = changes.last_build(ctx.path)
+    commit = ctx.last_build
     if commit is None or commit.get(FINGERPRINT_KEY) is None:
         return False
     if model_change(commit, model, ctx.ws.models) is not None:
         return False
-    raw = commit[changes.UPSTREAM_KEY]
-    recorded = json.loads(raw) if isinstance(raw, str) else raw
-    if {k: int(v) for k, v in recorded.items()} != ctx.upstream:
+    if changes.consumed(commit) != ctx.upstream:
         return False
     # a build whose quarantine table could not be written after its commit: the rows it set
     # aside are lost unless the model is built again

@@ -135,11 +135,11 @@ def _diff(commit: dict[str, Any], model: Model) -> str | None:
 def _new_data(
     commit: dict[str, Any], model: Model, ws: Workspace, inputs: Inputs, rows: int | None
 ) -> State:
-    consumed = recorded(commit, changes.UPSTREAM_KEY) or {}
+    consumed = changes.consumed(commit)
     if not model.config.incremental:
         for table in attach.base_tables(ws.lakehouse, model.depends_on):
             now = inputs.get(table)
-            if now is not None and now[0] != int(consumed.get(table, -1)):
+            if now is not None and now[0] != consumed.get(table, -1):
                 return State("rebuild", f"new data upstream ({table})", rows=rows)
         return State("up to date", rows=rows)
     new: int | None = 0
@@ -148,7 +148,7 @@ def _new_data(
         now = inputs.get(table)
         if now is None:
             continue
-        before = int(consumed.get(table, -1))
+        before = consumed.get(table, -1)
         if before > now[0]:
             before = -1  # the input was re-created since: all of it is new
         if now[0] > before:

@@ -141,12 +141,8 @@ def last_build(path: Path) -> dict[str, Any] | None:
         limit *= 4
 
 
-def consumed_upstream(path: Path) -> tuple[dict[str, int], int] | None:
-    """What the latest build of a model had read: ({input table: version}, the build's version).
-    None when the table does not exist or no build left that record."""
-    commit = last_build(path)
-    if commit is None:
-        return None
+def consumed(commit: dict[str, Any]) -> dict[str, int]:
+    """What a model's build commit (`last_build`) had read: {input table: version}."""
     raw = commit[UPSTREAM_KEY]
     data = json.loads(raw) if isinstance(raw, str) else raw
-    return {k: int(v) for k, v in data.items()}, int(commit["version"])
+    return {k: int(v) for k, v in data.items()}

@@ -88,7 +88,7 @@ class IncrementalBuild(Build):
         rows would leave the old ones built from the old columns. scd2 refuses instead: its
         history is not in its inputs."""
         ctx = self.ctx
-        commit = changes.last_build(ctx.path)
+        commit = ctx.last_build
         if commit is None:
             return
         now = {t: ctx.engine.schema_of(t) for t in ctx.upstream}

@@ -28,8 +28,8 @@ class Increment:
     def __init__(self, ctx: StepContext) -> None:
         model, engine = ctx.model, ctx.engine
         self.catalog = ctx.ws.catalog
-        record = None if ctx.full_refresh else changes.consumed_upstream(ctx.path)
-        self.consumed: dict[str, int] | None = record[0] if record else None
+        built = None if ctx.full_refresh else ctx.last_build
+        self.consumed: dict[str, int] | None = changes.consumed(built) if built else None
         #: versions of every base input now (recorded with the new commit)
         self.current = {t: v for t, v in engine.attached_versions().items() if t != model.fqn}
         self.changes: dict[str, changes.Changes] = {}
