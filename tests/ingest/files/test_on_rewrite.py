@@ -32,8 +32,17 @@ sources:
     max_rejected: 100%
     on_rewrite: replace
 """
-# a staging model that merges bronze by key, checked unique, and a gold total over it
+# a staging model that merges bronze by key, checked unique, and a gold total over it; and a
+# seed-like staging table over bronze, checked unique, with a gold table reading it
 MODELS = {
+    "silver/seed.sql": """\
+        /* ---
+        checks:
+          - unique: id
+        --- */
+        select id, amount from bronze.s
+        """,
+    "gold/seed_total.sql": "select sum(amount) as total from silver.seed\n",
     "silver/stg.sql": """\
         /* ---
         kind: merge
@@ -57,7 +66,8 @@ def bronze(p: Project) -> list[tuple[Any, ...]]:
 
 
 def silver(p: Project) -> list[tuple[Any, ...]]:
-    return [tuple(r.values()) for r in p.query("select id, amount from silver.stg order by id")]
+    table = p.query("select id, amount from silver.stg order by id")
+    return [tuple(r.values()) for r in table.to_pylist()]
 
 
 def rewrite(path: Path, text: str, keep_mtime: bool = False) -> None:
@@ -67,6 +77,19 @@ def rewrite(path: Path, text: str, keep_mtime: bool = False) -> None:
     path.write_text(text, encoding="utf-8")
     if keep_mtime:
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def cli(p: Project, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`medallion ARGS` in a child process in the project's folder, with this checkout's
+    package whatever the environment has installed."""
+    return subprocess.run(
+        [sys.executable, "-m", "medallion", *args],
+        cwd=p.root,
+        env={**os.environ, **env, "PYTHONPATH": str(Path(medallion.__file__).parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def seed_project(make_project: Helper, config: str = CONFIG, name: str = "p") -> Project:
@@ -84,8 +107,13 @@ def test_by_default_a_rewritten_file_is_appended_and_the_unique_check_fails(
     # bronze holds both versions: 2 rows of other.csv, 3 + 4 of prices.csv
     assert p.row_count("bronze.s") == 9
     assert result.step("bronze.s").details.get("rows_removed") is None
-    # the merge model keeps one row per key, but the version's key 3 stays: what dbt seeds do
-    # not do (an edited seed replaces the table)
+    # the staging table repeats keys 1 and 2: its unique check fails and skips gold
+    assert result.status == "failed"
+    assert result.step("silver.seed").status == "failed"
+    assert "unique" in (result.step("silver.seed").error or "")
+    assert result.step("gold.seed_total").status == "skipped"
+    # the merge model keeps one row per key, but the earlier version's key 3 stays (an edited
+    # dbt seed replaces its table)
     assert (3, 30) in silver(p)
 
 
@@ -127,6 +155,8 @@ def test_replace_swaps_the_earlier_rows_of_the_path_in_one_commit(
     assert silver(p) == [(1, 10), (2, 25), (4, 40), (5, 50), (100, 1), (101, 2)]
     assert p.query("select n, total from gold.total").to_pylist() == [{"n": 6, "total": 128}]
     assert all(c.status == "pass" for c in result.step("silver.stg").checks)
+    assert all(c.status == "pass" for c in result.step("silver.seed").checks)
+    assert p.query("select total from gold.seed_total").to_pylist() == [{"total": 128}]
 
     # run again: the file is the version bronze holds, nothing is read or committed
     after = versions(p)
@@ -145,13 +175,18 @@ def test_replace_swaps_the_earlier_rows_of_the_path_in_one_commit(
 def test_a_same_size_edit_with_the_old_mtime_is_replaced(
     make_project: Helper, run_ok: Helper
 ) -> None:
+    # the content tells the versions apart: the run after the edit is `medallion run` in a new
+    # process, the one after it in this process (which cached the old content's fingerprint)
     p = seed_project(make_project)
     run_ok(p)
     edited = SEED_V1.replace("20", "21")
     assert len(edited) == len(SEED_V1)
     rewrite(p.root / "seeds/prices.csv", edited, keep_mtime=True)
-    step = run_ok(p).step("bronze.s")
-    assert (step.rows_written, step.details["rows_removed"]) == (3, 3)
+    proc = cli(p, "run", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (step,) = [s for s in json.loads(proc.stdout)["steps"] if s["node"] == "bronze.s"]
+    assert (step["rows_written"], step["details"]["rows_removed"]) == (3, 3)
+    p = Project.load(p.root)
     assert [r for r in bronze(p) if r[0] == "seeds/prices.csv"] == [
         ("seeds/prices.csv", 1, 10),
         ("seeds/prices.csv", 2, 21),
@@ -319,19 +354,7 @@ def test_a_replace_killed_then_run_again_equals_an_uninterrupted_one(
         (p.root / "seeds/prices.csv").write_text("id,amount\n1,10\n2,bad\n3,30\n")
         run_ok(p)
         rewrite(p.root / "seeds/prices.csv", edited)
-    env = {
-        **os.environ,
-        "MEDALLION_FAULT": point,
-        "PYTHONPATH": str(Path(medallion.__file__).parents[1]),  # this checkout's package
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "medallion", "run"],
-        cwd=killed.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = cli(killed, "run", MEDALLION_FAULT=point)
     assert proc.returncode == -9, proc.stderr  # the fault point was reached
     killed = Project.load(killed.root)
     run_ok(killed)
