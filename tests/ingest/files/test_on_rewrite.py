@@ -371,3 +371,31 @@ def test_a_replace_killed_then_run_again_equals_an_uninterrupted_one(
     assert run_ok(killed).step("bronze.s").rows_read == 0
     verified = killed.verify()
     assert verified.ok, [line.problem for line in verified.lines]
+
+
+def test_an_append_model_over_a_replacing_source_fails_saying_why(
+    make_project: Helper, run_ok: Helper, versions: Helper
+) -> None:
+    # an append model's inputs must only grow: after a replace it cannot tell new rows from old
+    models = {"silver/log.sql": "/* ---\nkind: append\n--- */\nselect id, amount from bronze.s\n"}
+    p = make_project(CONFIG, models, {"seeds/prices.csv": SEED_V1})
+    run_ok(p)
+    rewrite(p.root / "seeds/prices.csv", SEED_V2)
+    before = versions(p)["silver.log"]
+    step = p.run().step("silver.log")
+    assert step.status == "failed"
+    assert "append model reads bronze.s, which was rewritten" in (step.error or "")
+    assert versions(p)["silver.log"] == before
+    rebuilt = run_ok(p, full_refresh=["silver.log"], yes=True)
+    assert rebuilt.step("silver.log").rows_written == 4
+
+
+def test_a_path_with_quotes_and_spaces_is_replaced(make_project: Helper, run_ok: Helper) -> None:
+    name = "seeds/o'brien's prices (v2).csv"
+    p = make_project(CONFIG, files={name: SEED_V1, "seeds/other.csv": OTHER})
+    run_ok(p)
+    rewrite(p.root / name, SEED_V2)
+    step = run_ok(p).step("bronze.s")
+    assert (step.details["replaced_files"], step.details["rows_removed"]) == ([name], 3)
+    assert [r[1:] for r in bronze(p) if r[0] == name] == [(1, 10), (2, 25), (4, 40), (5, 50)]
+    assert p.row_count("bronze.s") == 6
