@@ -341,7 +341,7 @@ def ingest_source(
             "quarantine_rows_removed": q_removed,
         }
         n = len(replaced)
-        result.note = (
+        result.note += (
             f"{n} rewritten file{'s' if n > 1 else ''} replaced ({', '.join(replaced[:3])}"
             f"{' ...' if n > 3 else ''}): {result.rows_removed:,} earlier rows removed, "
             f"{result.rows_written:,} added"
