@@ -399,3 +399,23 @@ def test_a_path_with_quotes_and_spaces_is_replaced(make_project: Helper, run_ok:
     assert (step.details["replaced_files"], step.details["rows_removed"]) == ([name], 3)
     assert [r[1:] for r in bronze(p) if r[0] == name] == [(1, 10), (2, 25), (4, 40), (5, 50)]
     assert p.row_count("bronze.s") == 6
+
+
+def test_status_and_verify_show_the_rows_removed(make_project: Helper, run_ok: Helper) -> None:
+    p = seed_project(make_project)
+    run_ok(p)
+    rewrite(p.root / "seeds/prices.csv", SEED_V2)
+    ran = cli(p, "run")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "1 rewritten file replaced (seeds/prices.csv): 3 earlier rows removed, 4 added" in (
+        ran.stdout + ran.stderr
+    )
+    for command in ("status", "verify"):
+        proc = cli(p, command, COLUMNS="160")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        lines = proc.stdout.splitlines()
+        header = next(line for line in lines if " removed " in line)
+        row = next(line for line in lines if "bronze.s " in line and " 3 " in line)
+        # the count sits under its heading
+        at = header.index("removed") + len("removed")
+        assert row[at - 1] == "3" and row[at - 2] == " ", (header, row)
