@@ -419,3 +419,29 @@ def test_status_and_verify_show_the_rows_removed(make_project: Helper, run_ok: H
         # the count sits under its heading
         at = header.index("removed") + len("removed")
         assert row[at - 1] == "3" and row[at - 2] == " ", (header, row)
+
+
+def test_a_daily_summary_recomputes_the_days_a_replace_touched(
+    make_project: Helper, run_ok: Helper
+) -> None:
+    config = CONFIG.replace("amount: INTEGER}", "amount: INTEGER, day: DATE}")
+    models = {
+        "gold/daily.sql": "/* ---\nkind: incremental_by_time\ntime_column: day\n--- */\n"
+        "select day, sum(amount) as total, count(*) as n from bronze.s group by day\n"
+    }
+    files = {
+        "seeds/a.csv": "id,amount,day\n1,10,2024-01-01\n2,20,2024-01-02\n",
+        "seeds/b.csv": "id,amount,day\n3,5,2024-01-01\n",
+    }
+    p = make_project(config, models, files)
+    run_ok(p)
+    # a.csv's row of 01-01 moves to 01-03, 01-02 changes
+    rewrite(p.root / "seeds/a.csv", "id,amount,day\n1,11,2024-01-03\n2,21,2024-01-02\n")
+
+    def daily() -> list[tuple[Any, ...]]:
+        table = p.query("select cast(day as varchar) d, total, n from gold.daily order by d")
+        return [tuple(r.values()) for r in table.to_pylist()]
+
+    for _ in range(2):  # and again: nothing new, nothing changes
+        run_ok(p)
+        assert daily() == [("2024-01-01", 5, 1), ("2024-01-02", 21, 1), ("2024-01-03", 11, 1)]
