@@ -77,6 +77,10 @@ class FileSource(Strict):
     #: rejected rows (quarantined) one ingest may have before it fails and writes nothing: a
     #: share of the rows read ('5%') or a count (0: none at all)
     max_rejected: int | str = "10%"
+    #: a file rewritten under the same name (a reference CSV edited, a daily snapshot exported
+    #: again): `append` adds the new version beside the earlier one's rows; `replace` swaps the
+    #: earlier rows of that path for the new version's, in the same commit
+    on_rewrite: Literal["append", "replace"] = "append"
 
     @property
     def reject_limit(self) -> tuple[int | None, float | None]:

@@ -11,6 +11,14 @@ Rows that could not be parsed go to `<source>__quarantine` with the file, line, 
 reason, in a second commit with the same application transaction id — unless they are more than
 the source's `max_rejected`: then the ingest fails before either commit.
 
+A file rewritten under the same name is a new file (its identity changed). By default
+(`on_rewrite: append`) its rows are appended beside the earlier version's; with `on_rewrite:
+replace` the batch's commit is a Delta overwrite with the predicate `_source_file IN (the batch's
+files)`: the earlier rows of those paths are removed and the new rows added in that one commit
+(its metadata names the paths replaced and the rows removed), and the quarantine's rows of those
+paths are replaced likewise in the quarantine commit. A file deleted from the landing folder
+changes nothing: its rows stay.
+
 A full refresh rebuilds bronze from the files in the landing folder. When files it holds rows of
 are gone from there (rotated away, moved), that would delete their rows: it is refused unless
 the user says so (`allow_missing_files`).
@@ -41,6 +49,7 @@ from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import sqlglot.expressions as exp
 
     from medallion.config.schema import DatabaseSource, FileSource, RestSource
     from medallion.engine.base import Session
@@ -51,6 +60,9 @@ if TYPE_CHECKING:
 
 FILES_KEY = "medallion.files"
 BATCH_KEY = "medallion.batch"
+#: `on_rewrite: replace`: the paths whose earlier rows a commit removed, and how many rows
+REPLACED_KEY = "medallion.replaced"
+ROWS_REMOVED_KEY = "medallion.rows_removed"
 #: the source's declared column types, as each bronze commit was read with them
 DECLARED_KEY = "medallion.declared_types"
 
@@ -70,12 +82,18 @@ class IngestResult:
     #: file sources: the rows rejected, explained like a model's expectations (one per column
     #: and reason)
     checks: list[CheckResult] = field(default_factory=list)
+    #: `on_rewrite: replace`: rows of the earlier versions of rewritten files the commit removed
+    rows_removed: int = 0
+    #: what the run log records besides the counters (files replaced, rows removed)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tuple[str, int, str]]:
+def ingested_files(
+    state: StateStore, source: str, table_path: Path, latest: bool = False
+) -> set[tuple[str, int, str]]:
     """Identities of the files the bronze table holds, from the state cache brought up to date
     with the Delta log (commits since the cached version; a full walk if the cache is missing or
-    the table was re-created)."""
+    the table was re-created). `latest`: only each path's last ingested version."""
     if not tables.is_delta_table(table_path):
         if state.ingest_cache(source) is not None:
             state.forget_source(source)  # table deleted by hand: start over
@@ -84,7 +102,7 @@ def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tupl
     table_id, version = dt.metadata().id, dt.version()
     cached = state.ingest_cache(source)
     if cached == (table_id, version):
-        return state.ingested_files(source)
+        return state.ingested_files(source, latest)
     since = cached[1] if cached and cached[0] == table_id and cached[1] <= version else -1
     new: list[tuple[str, int, int, int, str | None]] = []
     reset = since < 0
@@ -95,11 +113,18 @@ def ingested_files(state: StateStore, source: str, table_path: Path) -> set[tupl
             break
         for path, size, fp in json.loads(commit.get(FILES_KEY) or "[]"):
             new.append((path, size, fp, v, commit.get(tables.RUN_ID_KEY)))
-        if (commit.get("operationParameters") or {}).get("mode") == "Overwrite":
+        if _overwrote_all(commit):
             reset = True
             break
     state.record_ingested(source, table_id, version, new, reset=reset)
-    return state.ingested_files(source)
+    return state.ingested_files(source, latest)
+
+
+def _overwrote_all(commit: dict[str, Any]) -> bool:
+    """Whether a commit replaced the whole table (a full refresh), not the rows of some paths
+    (an overwrite with a predicate: `on_rewrite: replace`)."""
+    params = commit.get("operationParameters") or {}
+    return params.get("mode") == "Overwrite" and not params.get("predicate")
 
 
 def new_files(
@@ -110,10 +135,47 @@ def new_files(
     table_path: Path,
     full_refresh: bool = False,
 ) -> tuple[list[SourceFile], list[SourceFile]]:
-    """(every file the source matches, those not ingested yet)."""
+    """(every file the source matches, those not ingested yet). Under `on_rewrite: replace` a
+    file is compared with its path's last ingested version only: one reverted to earlier content
+    is new again, as bronze holds the later version's rows."""
     files = discover(root, source, name)
-    done = set() if full_refresh else ingested_files(state, name, table_path)
+    latest = source.on_rewrite == "replace"
+    done = set() if full_refresh else ingested_files(state, name, table_path, latest)
     return files, [f for f in files if f.identity not in done]
+
+
+def rewritten(
+    source: FileSource, new: list[SourceFile], held: set[tuple[str, int, str]]
+) -> list[str]:
+    """Paths of `new` files whose earlier version bronze holds (`held`: ingested identities),
+    when the source replaces rewritten files (`on_rewrite: replace`); else none."""
+    if source.on_rewrite != "replace":
+        return []
+    paths = {rel for rel, _, _ in held}
+    return [f.rel for f in new if f.rel in paths]
+
+
+def of_paths(paths: list[str]) -> exp.Expression:
+    """The predicate `_source_file IN (paths)`: the rows of those files (bronze and its
+    quarantine both name a row's file in `_source_file`)."""
+    import sqlglot.expressions as exp
+
+    from medallion.sqltree import col, lit
+
+    return exp.In(this=col("_source_file"), expressions=[lit(p) for p in paths])
+
+
+def rows_of(table_path: Path, paths: list[str]) -> int:
+    """Rows of the table (as it is now) whose `_source_file` is one of `paths`: what an overwrite
+    with `of_paths(paths)` removes. Reads that one column, skipping files by its statistics."""
+    import pyarrow.dataset as pads
+
+    from medallion.storage import snapshot
+
+    if not tables.is_delta_table(table_path):
+        return 0
+    where = pads.field("_source_file").isin(paths)
+    return sum(part.count_rows(filter=where) for part in snapshot.snapshot(table_path).parts)
 
 
 def declared_types(source: FileSource | DatabaseSource | RestSource) -> dict[str, str]:
@@ -190,6 +252,9 @@ def ingest_source(
     files, new = new_files(root, source, name, state, table_path, full_refresh)
     if full_refresh and not allow_missing_files:
         _refuse_missing_files(name, fqn, files, ingested_files(state, name, table_path))
+    replaced = (
+        [] if full_refresh else rewritten(source, new, ingested_files(state, name, table_path))
+    )
     result = IngestResult(skipped_files=len(files) - len(new))
     if recovered:
         result.note = f"recovered {recovered} quarantined rows of an interrupted run; "
@@ -209,6 +274,13 @@ def ingest_source(
         "medallion.source": name,
         DECLARED_KEY: declared_types(source),
     }
+    # the rows of every file of the batch are replaced (a path seen for the first time has
+    # none): the writer checks that each new row matches the predicate
+    predicate = of_paths([f.rel for f in new]) if replaced else None
+    if predicate is not None:
+        result.rows_removed = rows_of(table_path, [f.rel for f in new])
+        metadata[REPLACED_KEY] = replaced
+        metadata[ROWS_REMOVED_KEY] = result.rows_removed
     try:
         stream = read.reader if read.reader.schema.names else None
         if stream is None:  # nothing readable in any file: still record the files as seen
@@ -230,6 +302,7 @@ def ingest_source(
                     metadata,
                     batch,
                     keep_half_of=before,
+                    predicate=predicate,
                 )
             except Exception:
                 if read.error is not None:  # the files' own error, not the writer's wrapping
@@ -246,17 +319,33 @@ def ingest_source(
     result.rows_quarantined = len(rejects)
     result.rows_read = result.rows_written + len(rejects)
     result.checks = explain_rejects(fqn, rejects, result.rows_read)
-    if rejects or (full_refresh and catalog.exists(f"{fqn}{QUARANTINE_SUFFIX}")):
+    q_path = catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
+    q_replaced = [f.rel for f in new] if written is not None and replaced else []
+    q_removed = rows_of(q_path, q_replaced) if q_replaced else 0
+    if rejects or q_removed or (full_refresh and catalog.exists(f"{fqn}{QUARANTINE_SUFFIX}")):
         q = _write_quarantine(
-            catalog.path(f"{fqn}{QUARANTINE_SUFFIX}"),
+            q_path,
             rejects,
             batch=batch,
             ingested_at=ingested_at,
             run_id=run_id,
             source=name,
             overwrite=full_refresh,
+            replacing=q_replaced,
         )
         result.quarantine_version = q
+    if replaced and written is not None:
+        result.details = {
+            "replaced_files": replaced,
+            "rows_removed": result.rows_removed,
+            "quarantine_rows_removed": q_removed,
+        }
+        n = len(replaced)
+        result.note += (
+            f"{n} rewritten file{'s' if n > 1 else ''} replaced ({', '.join(replaced[:3])}"
+            f"{' ...' if n > 3 else ''}): {result.rows_removed:,} earlier rows removed, "
+            f"{result.rows_written:,} added"
+        )
     if written is not None:
         state.set_rejects_done(name, batch)
         # bring the cache up to date now (the next run would do it from the Delta log anyway)
@@ -348,8 +437,10 @@ def _recover_rejects(
                 pass  # the good rows are in bronze already: only the rejects are wanted
         finally:
             read.close()
-        overwrite = (commit.get("operationParameters") or {}).get("mode") == "Overwrite"
-        if read.rejects or overwrite:
+        overwrite = _overwrote_all(commit)
+        # a replacing batch replaces the quarantine's rows of its files too
+        replacing = [f.rel for f in files] if commit.get(REPLACED_KEY) else []
+        if read.rejects or overwrite or (replacing and rows_of(q_path, replacing)):
             _write_quarantine(
                 q_path,
                 read.rejects,
@@ -358,6 +449,7 @@ def _recover_rejects(
                 run_id=str(commit.get(tables.RUN_ID_KEY)),
                 source=name,
                 overwrite=overwrite,
+                replacing=replacing,
             )
             recovered += len(read.rejects)
     state.set_rejects_done(name, last)
@@ -505,7 +597,11 @@ def _write_quarantine(
     run_id: str,
     source: str,
     overwrite: bool,
+    replacing: list[str] | None = None,
 ) -> int:
+    """One quarantine commit of a batch's rejected rows: appended, or replacing the whole table
+    (`overwrite`: a full refresh) or the rows of the files `replacing` names (`on_rewrite:
+    replace`)."""
     import pyarrow as pa
 
     from medallion import arrays
@@ -528,11 +624,13 @@ def _write_quarantine(
     return tables.write(
         path,
         pa.RecordBatchReader.from_batches(schema, [table]),
-        mode="overwrite" if overwrite else "append",
+        mode="overwrite" if overwrite or replacing else "append",
         run_id=run_id,
-        metadata={BATCH_KEY: batch, "medallion.source": source},
+        metadata={BATCH_KEY: batch, "medallion.source": source}
+        | ({REPLACED_KEY: replacing} if replacing and not overwrite else {}),
         app_transaction=(app_id("ingest", source), batch),
         description=f"rows of source {source} that could not be parsed",
+        predicate=of_paths(replacing) if replacing and not overwrite else None,
     ).version
 
 
@@ -546,11 +644,13 @@ def _land(
     metadata: dict[str, Any],
     batch: int,
     keep_half_of: int | None = None,
+    predicate: exp.Expression | None = None,
 ) -> tables.WriteResult:
     """One bronze commit: the rows, the source's metadata and its app transaction (the record of
     what the commit holds, for exactly-once ingestion). `keep_half_of`: the rows of the table
     a full refresh replaces without the user's confirmation — one that would keep fewer than
-    half of them fails before committing (`run --yes` accepts it)."""
+    half of them fails before committing (`run --yes` accepts it). `predicate`: the rows it
+    replaces (the earlier versions of rewritten files), in the same commit."""
     _check_partition_columns(name, source.partition_by, stream)
     refused: list[SourceError] = []
     counter = tables.RowCounter()
@@ -571,9 +671,10 @@ def _land(
         return tables.write(
             table_path,
             counter.wrap(stream, at_end=at_end) if keep_half_of else stream,
-            mode="overwrite" if full_refresh else "append",
+            mode="overwrite" if full_refresh or predicate is not None else "append",
             run_id=run_id,
             partition_by=source.partition_by,
+            predicate=None if full_refresh else predicate,
             metadata=metadata,
             app_transaction=(app_id("ingest", name), batch),
             description=source.description,

@@ -7,6 +7,9 @@ For each ingest and model step of recent runs, `verify` checks
 - the table: the commit the step recorded (its Delta version) added exactly rows_written rows
   (the writer's `num_added_rows` metric in the Delta log, independent of medallion's counters);
 - the quarantine: the quarantine commit added exactly rows_quarantined rows;
+- rows removed (a source with `on_rewrite: replace` swapping a rewritten file's earlier rows):
+  the commit removed exactly rows_removed rows, counted from the Delta log's file statistics
+  (the rows of the files it removed, less those it copied into the files it added);
 
 and it runs every reconciliation check on the current tables.
 """
@@ -39,6 +42,8 @@ class LedgerLine:
     table_matches: bool | None  # None: the commit is no longer in the Delta log
     quarantine_matches: bool | None
     problem: str = ""
+    #: rows the step's commit removed (the earlier versions of rewritten files), if any
+    rows_removed: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -75,16 +80,19 @@ class _Commits:
         self.ws = ws
         self.cache: dict[str, dict[int, dict[str, Any]]] = {}
 
-    def added(self, table: str, version: int | None) -> int | None:
-        if version is None:
-            return None
+    def commit(self, table: str, version: int) -> dict[str, Any] | None:
         if table not in self.cache:
             try:
                 history = tables.history(self.ws.catalog.path(table))
             except StorageError:
                 history = []
             self.cache[table] = {h["version"]: h for h in history if "version" in h}
-        commit = self.cache[table].get(version)
+        return self.cache[table].get(version)
+
+    def added(self, table: str, version: int | None) -> int | None:
+        if version is None:
+            return None
+        commit = self.commit(table, version)
         if commit is None:
             return None
         metrics = commit.get("operationMetrics") or {}
@@ -94,6 +102,38 @@ class _Commits:
         else:
             value = metrics.get("num_added_rows", metrics.get("numOutputRows"))
         return int(value) if value is not None else None
+
+    def removed(self, table: str, version: int | None) -> int | None:
+        """Rows the commit removed, from the Delta log alone: the rows of the data files it
+        removed (their statistics in the version before) less the rows it copied from them into
+        the files it added (their statistics less the rows it added). None when the log cannot
+        tell (commits or files no longer there, a file without statistics, a change feed)."""
+        from medallion.storage import changes
+        from medallion.storage.snapshot import unquote
+
+        commit = None if version is None or version < 1 else self.commit(table, version)
+        if commit is None:
+            return None
+        new_rows = (commit.get("operationMetrics") or {}).get("num_added_rows")
+        path = self.ws.catalog.path(table)
+        try:
+            c = changes.changes(path, version - 1, version)
+            if not c.complete or c.removed_lost or c.cdc or None in (c.added_rows, new_rows):
+                return None
+            before = tables.add_actions(tables.open_table(path, version - 1))
+        except StorageError:
+            return None
+        records = dict(
+            zip(
+                [unquote(p) for p in before.column("path").to_pylist()],
+                before.column("num_records").to_pylist(),
+                strict=True,
+            )
+        )
+        removed = [records.get(unquote(p)) for p, _ in c.removed]
+        if None in removed:
+            return None
+        return sum(removed) - (c.added_rows - int(new_rows))
 
 
 def verify(ws: Workspace, runs: int | None = 20) -> Verification:
@@ -141,6 +181,22 @@ def verify(ws: Workspace, runs: int | None = 20) -> Verification:
             q_ok = False
         if q_ok is False:
             problems.append(f"the quarantine commit added {q_added} rows, not {q_expected:,}")
+        rows_removed = details.get("rows_removed") if isinstance(details, dict) else None
+        if rows_removed is not None:
+            logged = commits.removed(table, version)
+            if logged is not None and logged != rows_removed:
+                table_ok = False
+                problems.append(
+                    f"the Delta commit v{version} removed {logged:,} rows, not {rows_removed:,}"
+                )
+            q_removed = details.get("quarantine_rows_removed") or 0
+            q_logged = commits.removed(f"{table}{QUARANTINE_SUFFIX}", q_version)
+            if q_logged is not None and q_logged != q_removed:
+                q_ok = False
+                problems.append(
+                    f"the quarantine commit v{q_version} removed {q_logged:,} rows, "
+                    f"not {q_removed:,}"
+                )
         result.lines.append(
             LedgerLine(
                 s["run_id"],
@@ -155,6 +211,7 @@ def verify(ws: Workspace, runs: int | None = 20) -> Verification:
                 table_ok,
                 q_ok,
                 "; ".join(problems),
+                rows_removed,
             )
         )
     recon = [

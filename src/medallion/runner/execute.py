@@ -273,6 +273,7 @@ def _ingest(
     )
     if out.quarantine_version is not None:
         res.details["quarantine_version"] = out.quarantine_version
+    res.details.update(out.details)
     res.checks.extend(out.checks)
     if out.version is not None:
         attach.table(engine, ws.lakehouse, node)

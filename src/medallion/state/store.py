@@ -616,11 +616,17 @@ class StateStore:
             ).fetchone()
         return (row["table_id"], row["delta_version"]) if row else None
 
-    def ingested_files(self, source: str) -> set[tuple[str, int, str]]:
+    def ingested_files(self, source: str, latest: bool = False) -> set[tuple[str, int, str]]:
+        """Identities (path, size, fingerprint) of the files ingested; `latest`: only each
+        path's last ingested version (what a source with `on_rewrite: replace` holds)."""
+        query = "SELECT path, size, fingerprint FROM ingested_files f WHERE source = ?"
+        if latest:
+            query += (
+                " AND delta_version = (SELECT max(delta_version) FROM ingested_files g"
+                " WHERE g.source = f.source AND g.path = f.path)"
+            )
         with self.connect() as con:
-            rows = con.execute(
-                "SELECT path, size, fingerprint FROM ingested_files WHERE source = ?", (source,)
-            ).fetchall()
+            rows = con.execute(query, (source,)).fetchall()
         return {(r["path"], r["size"], r["fingerprint"]) for r in rows}
 
     def record_ingested(
@@ -638,8 +644,13 @@ class StateStore:
             con.execute("BEGIN IMMEDIATE")
             if reset:
                 con.execute("DELETE FROM ingested_files WHERE source = ?", (source,))
+            # a version ingested again (a file reverted to earlier content) keeps its latest
+            # commit: under `on_rewrite: replace` that is the version bronze holds
             con.executemany(
-                "INSERT OR IGNORE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(source, path, size, fingerprint) DO UPDATE"
+                " SET delta_version = excluded.delta_version, run_id = excluded.run_id"
+                " WHERE excluded.delta_version > ingested_files.delta_version",
                 [(source, *f) for f in files],
             )
             con.execute(

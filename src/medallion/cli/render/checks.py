@@ -51,6 +51,8 @@ def verification_dict(v: Any) -> dict[str, Any]:
 def verification(v: Any) -> None:
     console = out()
     yes, no, na = "[green]✓[/]", "[red]✗[/]", "[dim]n/a[/]"
+    # rows removed only where a step removed some (`on_rewrite: replace`)
+    removed = ("removed",) if any(line.rows_removed is not None for line in v.lines) else ()
     t = _table(
         "run",
         "#",
@@ -58,13 +60,14 @@ def verification(v: Any) -> None:
         "table",
         "in",
         "written",
+        *removed,
         "dropped",
         "quarantined",
         "balanced",
         "delta log",
-        right=("#", "in", "written", "dropped", "quarantined"),
+        right=("#", "in", "written", "removed", "dropped", "quarantined"),
         whole=("run", "balanced", "delta log"),
-        drop=("run", "dropped", "step", "#"),
+        drop=("run", "dropped", *removed, "step", "#"),
     )
     for line in v.lines:
         if line.table_matches is None and line.quarantine_matches is None:
@@ -80,6 +83,7 @@ def verification(v: Any) -> None:
             line.table,
             _num(line.rows_in),
             _num(line.rows_written),
+            *([_num(line.rows_removed)] if removed else []),
             _num(line.rows_dropped),
             _num(line.rows_quarantined),
             yes if line.balanced else no,

@@ -28,7 +28,15 @@ def run_result_dict(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _removed(step: dict[str, Any]) -> int | None:
+    """Rows a step's commit removed (a source replacing rewritten files), if it says."""
+    details = step.get("details")
+    return details.get("rows_removed") if isinstance(details, dict) else None
+
+
 def _steps_table(steps: list[dict[str, Any]]):
+    # rows removed only where a step removed some (`on_rewrite: replace`)
+    removed = ("removed",) if any(_removed(s) is not None for s in steps) else ()
     t = _table(
         "#",
         "step",
@@ -36,13 +44,14 @@ def _steps_table(steps: list[dict[str, Any]]):
         "status",
         "read",
         "written",
+        *removed,
         "quarantined",
         "version",
         "time",
-        right=("#", "read", "written", "quarantined", "version", "time"),
+        right=("#", "read", "written", "removed", "quarantined", "version", "time"),
         # a table's name cut is no name at all: columns are left out before it is cut
         whole=("step", "table", "status"),
-        drop=("read", "time", "quarantined", "#", "version", "written"),
+        drop=(*removed, "read", "time", "quarantined", "#", "version", "written"),
     )
     for s in steps:
         t.add_row(
@@ -52,6 +61,7 @@ def _steps_table(steps: list[dict[str, Any]]):
             _status(s["status"]),
             _num(s.get("rows_read")),
             _num(s.get("rows_written")),
+            *([_num(_removed(s))] if removed else []),
             _num(s.get("rows_quarantined")),
             "" if s.get("delta_version") is None else f"v{s['delta_version']}",
             _secs(s.get("duration_s")),

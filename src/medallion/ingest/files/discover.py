@@ -64,13 +64,15 @@ def discover(root: Path, source: FileSource, name: str) -> list[SourceFile]:
 
 
 FINGERPRINT_BYTES = 1 << 20
-#: fingerprints computed by this process, by (path, size, mtime, inode): a long-lived process
-#: (`run --watch` polling a folder) reads each unchanged file once, not on every poll
-_fingerprints: dict[tuple[Path, int, int, int], str] = {}
+#: fingerprints computed by this process, by (path, size, mtime, ctime, inode): a long-lived
+#: process (`run --watch` polling a folder) reads each unchanged file once, not on every poll.
+#: The ctime changes on every write and no tool sets it back, as one may the mtime (`touch -r`,
+#: a copy keeping times): a file rewritten to the same size keeps no stale fingerprint
+_fingerprints: dict[tuple[Path, int, int, int, int], str] = {}
 
 
 def _fingerprint_of(path: Path, st: os.stat_result) -> str:
-    key = (path, st.st_size, st.st_mtime_ns, st.st_ino)
+    key = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     value = _fingerprints.get(key)
     if value is None:
         if len(_fingerprints) > 100_000:
