@@ -41,6 +41,12 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
                     if new is not None
                     else "checked when it runs"
                 )
+                replacing = _replacing(ws, name, step.node) if new else 0
+                if replacing:
+                    entry.why += (
+                        f" ({replacing} rewritten: {'its' if replacing == 1 else 'their'} "
+                        "earlier rows will be replaced)"
+                    )
         elif step.kind == "view":
             entry = PlanEntry(step.node, "view", "view", after=after)
         else:
@@ -73,6 +79,20 @@ def _declared_change(ws: Workspace, name: str, node: str) -> str | None:
     if not isinstance(source, FileSource):
         return None
     return declared_change(name, source, ws.catalog.path(node))
+
+
+def _replacing(ws: Workspace, name: str, node: str) -> int:
+    """How many of a file source's new files are rewritten paths whose earlier rows the run
+    will remove (`on_rewrite: replace`)."""
+    from medallion.config.schema import FileSource
+    from medallion.ingest.bronze import ingested_files, new_files, rewritten
+
+    source = ws.config.sources[name]
+    if not isinstance(source, FileSource) or source.on_rewrite != "replace":
+        return 0
+    path = ws.catalog.path(node)
+    _, new = new_files(ws.root, source, name, ws.state, path)
+    return len(rewritten(source, new, ingested_files(ws.state, name, path)))
 
 
 def _upstream(ws: Workspace, node: str) -> list[str]:

@@ -445,3 +445,15 @@ def test_a_daily_summary_recomputes_the_days_a_replace_touched(
     for _ in range(2):  # and again: nothing new, nothing changes
         run_ok(p)
         assert daily() == [("2024-01-01", 5, 1), ("2024-01-02", 21, 1), ("2024-01-03", 11, 1)]
+
+
+def test_plan_says_which_new_files_replace_earlier_rows(
+    make_project: Helper, run_ok: Helper
+) -> None:
+    p = seed_project(make_project)
+    run_ok(p)
+    rewrite(p.root / "seeds/prices.csv", SEED_V2)
+    (p.root / "seeds/more.csv").write_text(OTHER.replace("100", "200"), encoding="utf-8")
+    entry = next(e for e in p.plan().entries if e.node == "bronze.s")
+    assert entry.action == "new input"
+    assert entry.why == "2 new files (1 rewritten: its earlier rows will be replaced)"
