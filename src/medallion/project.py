@@ -549,3 +549,19 @@ class Project:
                 hint="generate applies to projects created by `medallion init --template NAME`",
             )
         return get_template(self.config.template).generate(self.root, rows=rows, seed=seed, day=day)
+
+
+# -- a project from what a user already has ------------------------------------------------------
+
+
+if TYPE_CHECKING:
+    from medallion.onboard.files import InitFromResult
+
+
+def init_from(dest: Path, source: str) -> InitFromResult:
+    """`medallion init DEST --from SOURCE`: a new project (DEST new or empty) whose sources,
+    silver staging models and checks are inferred from SOURCE, a folder of CSV, JSON and
+    Parquet files. The result says what was inferred and why."""
+    from medallion.onboard.files import init_from_folder
+
+    return init_from_folder(dest, Path(source), origin=source)

@@ -113,7 +113,7 @@ class Column:
 
         from medallion.ingest.files.reader import type_of
 
-        c = col(self.name)
+        c = column(self.name)
         if self.convert == "trim":
             trimmed = exp.func("trim", c)
             # an empty text is no value; a key keeps what it has (not_null reports it)
@@ -127,6 +127,17 @@ class Column:
         if self.convert == "cast":
             return exp.Cast(this=exp.func("trim", c), to=type_of(self.type))
         return c
+
+
+def column(name: str) -> exp.Column:
+    """A column, quoted only where it must be (a user reads these models)."""
+    import sqlglot.expressions as exp
+    from sqlglot.dialects.duckdb import DuckDB
+
+    plain = (
+        re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name.upper() not in DuckDB.Tokenizer.KEYWORDS
+    )
+    return exp.column(exp.to_identifier(name, quoted=not plain))
 
 
 @dataclass

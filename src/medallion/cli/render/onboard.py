@@ -1,0 +1,47 @@
+"""`medallion init DIR --from PATH`: what was inferred from the user's files, and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medallion.cli.render.console import _escape, _rel, out
+
+
+def initialized_from(result: Any) -> None:
+    """Per source: its files, reading options, column types, key and relationships, each with
+    the evidence behind it; then the files written and the next step. `result` is the façade's
+    InitFromResult."""
+    console = out()
+    n = len(result.sources)
+    console.print(
+        f"[green]created[/] project in [bold]{_escape(_rel(result.dest))}[/] from "
+        f"{_escape(result.origin)}: {n} source{'s' if n != 1 else ''}, "
+        f"{n} silver staging model{'s' if n != 1 else ''}"
+    )
+    for s in result.sources:
+        model = f"silver.stg_{s.name}"
+        how = f"merge on {s.key}" if s.key else "table of distinct rows"
+        console.print()
+        console.print(
+            f"[bold]{s.name}[/] ({s.format}, {s.rows:,} rows{' sampled' if not s.complete else ''})"
+            f" -> bronze.{s.name} -> {model} ({_escape(how)})"
+        )
+        for note in s.notes:
+            console.print(f"  {_escape(note)}")
+        for c in s.columns:
+            where = {"none": "", "trim": ", trimmed in silver"}.get(
+                c.convert, f", text in bronze, {c.type} in silver"
+            )
+            console.print(f"    {_escape(c.name)}: {_escape(c.type)} ({_escape(c.why)}{where})")
+        checks = []
+        if s.key:
+            checks += [f"unique {s.key}", f"not_null {s.key}"]
+        checks += [
+            f"relationships {r.column} -> silver.stg_{r.to_source}.{r.to_column}"
+            for r in s.relationships
+        ]
+        if checks:
+            console.print(f"  checks: {_escape(', '.join(checks))}")
+    console.print()
+    console.print(f"  wrote: {_escape(', '.join(result.written))}")
+    console.print(f"  next: cd {_escape(_rel(result.dest))} && medallion run")
