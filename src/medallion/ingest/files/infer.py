@@ -806,9 +806,10 @@ def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
         src.repeated_keys = total - distinct
         why = f"key {name} (unique, not null, named {'*_id' if name.lower() != 'id' else 'id'})"
         if src.repeated_keys:
+            n = src.repeated_keys
             why += (
-                f"; {src.repeated_keys} keys repeat across files: silver keeps the row of the "
-                "latest file"
+                f"; {n} key{' repeats' if n == 1 else 's repeat'} across files: silver keeps "
+                "the row of the latest file"
             )
         src.notes.append(why)
         return
