@@ -265,6 +265,51 @@ def test_day_and_month_told_apart_only_by_the_values(tmp_path: Path) -> None:
     ]
 
 
+def test_padded_values_and_a_second_date_format_are_converted_in_silver(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "items.csv").write_text(
+        "item_id,qty,shipped,received,price\n"
+        "1, 12 ,03/01/2024,2024-01-05, 3.50\n2,7,17/01/2024,2024-01-20,4.25\n"
+    )
+    root, said, config = _init(tmp_path, exports)
+    items = config["sources"]["items"]
+    assert items["date_format"] == "%d/%m/%Y"
+    assert items["columns"] == {
+        "item_id": "BIGINT",
+        "qty": "VARCHAR",
+        "shipped": "DATE",
+        "received": "VARCHAR",
+        "price": "VARCHAR",
+    }
+    assert "qty: BIGINT (whole numbers; padded with spaces, text in bronze, BIGINT in silver)" in (
+        said
+    )
+    assert "received: DATE (ISO dates (YYYY-MM-DD); the source's date_format is %d/%m/%Y" in said
+    model = _model(root, "items")
+    assert "CAST(trim(qty) AS BIGINT) AS qty" in model
+    assert "CAST(trim(received) AS DATE) AS received" in model
+    _run(root)
+    assert _rows(
+        root, "select * exclude (_ingested_at, _source_file) from silver.stg_items order by item_id"
+    ) == [
+        {
+            "item_id": 1,
+            "qty": 12,
+            "shipped": dt.date(2024, 1, 3),
+            "received": dt.date(2024, 1, 5),
+            "price": Decimal("3.50"),
+        },
+        {
+            "item_id": 2,
+            "qty": 7,
+            "shipped": dt.date(2024, 1, 17),
+            "received": dt.date(2024, 1, 20),
+            "price": Decimal("4.25"),
+        },
+    ]
+
+
 def test_no_key_gives_a_table_of_distinct_rows(tmp_path: Path) -> None:
     exports = tmp_path / "exports"
     exports.mkdir()

@@ -413,7 +413,9 @@ def _read_csv_sample(
         )
     where = next(p for p, (e, _) in encodings.items() if e == enc)
     src.notes.append(
-        f"encoding {enc} ({why}" + (f", {os.path.basename(where)}" if len(paths) > 1 else "") + ")"
+        f"encoding {enc} ({why}"
+        + (f" in {os.path.basename(where)}" if len(paths) > 1 and enc != "utf-8" else "")
+        + ")"
     )
     if enc != "utf-8":
         src.options["encoding"] = enc
@@ -635,6 +637,8 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
         if convert == "cast" and bronze_ok:
             return Column(name, typ, typ, "none", f, why, example)
         bronze = "VARCHAR" if fmt != "parquet" else None
+        if convert == "cast" and values["padded"]:
+            why += "; padded with spaces"
         return Column(name, typ, bronze, convert, f, why, example)
 
     if n == 0:
@@ -763,6 +767,7 @@ def _bronze_formats(src: InferredSource) -> None:
             if c.convert == "none" and c not in clean:
                 # an ISO column of a source whose date_format is another format
                 c.bronze, c.convert, c.fmt = "VARCHAR", "cast", None
+                c.why += f"; the source's {option} is {chosen}"
 
 
 def _silver_table(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
