@@ -560,8 +560,9 @@ if TYPE_CHECKING:
 
 def init_from(dest: Path, source: str) -> InitFromResult:
     """`medallion init DEST --from SOURCE`: a new project (DEST new or empty) whose sources,
-    silver staging models and checks are inferred from SOURCE, a folder of CSV, JSON and
-    Parquet files. The result says what was inferred and why."""
-    from medallion.onboard.files import init_from_folder
+    silver staging models and checks are inferred from SOURCE: a folder of CSV, JSON and
+    Parquet files, or a postgresql:// or mysql:// DSN (its tables). The result says what was
+    inferred and why."""
+    from medallion.onboard.files import init_from as infer_and_write
 
-    return init_from_folder(dest, Path(source), origin=source)
+    return infer_and_write(dest, source)

@@ -82,9 +82,10 @@ def cli(ctx: click.Context, project_dir: Path, no_color: bool) -> None:
 @click.option(
     "--from",
     "from_",
-    metavar="PATH",
-    help="Start from your own files: a folder of CSV, JSON and Parquet files. Sources, silver "
-    "staging models and checks are inferred from them (and the reasons printed).",
+    metavar="PATH|DSN",
+    help="Start from your own data: a folder of CSV, JSON and Parquet files, or a "
+    "postgresql:// or mysql:// DSN (its tables). Sources, silver staging models and checks are "
+    "inferred from it (and the reasons printed).",
 )
 @click.option("--rows", type=click.IntRange(min=1), help="Scale of the sample data.")
 @click.option("--no-data", is_flag=True, help="Do not generate the sample data.")
@@ -106,7 +107,10 @@ def init(
     (medallion.yml points at them) and its first `medallion run` loads them:
       medallion init sales --from exports/     one source per group of files, a typed and
                                                de-duplicated silver model per source, checks
-                                               on keys and relationships"""
+                                               on keys and relationships
+      medallion init shop --from postgresql://etl:pw@db/shop
+                                               one source per table (the password is read
+                                               from $PGPASSWORD, never written down)"""
     from medallion.cli import render
 
     if from_ is not None:

@@ -41,15 +41,25 @@ class InitFromResult:
     written: list[str] = field(default_factory=list)
 
 
-def init_from_folder(dest: Path, folder: Path, origin: str | None = None) -> InitFromResult:
-    """Infer `folder`'s sources and write a project into `dest` (new or empty)."""
+def init_from(dest: Path, source: str) -> InitFromResult:
+    """Infer the sources of `source` (a folder of files, or a postgresql:// or mysql:// DSN)
+    and write a project into `dest` (new or empty)."""
+    from medallion.errors import mask_dsn
     from medallion.ingest.files.infer import infer_folder
+    from medallion.onboard.database import infer_database, kind_of
 
     check_destination(dest)
-    sources = infer_folder(folder)
-    files = project_files(dest, folder, sources, origin or str(folder))
+    kind = kind_of(source)
+    if kind is None:
+        folder: Path | None = Path(source)
+        sources = infer_folder(Path(source))
+        origin = source
+    else:
+        folder, origin = None, mask_dsn(source)
+        sources = infer_database(source, kind)
+    files = project_files(dest, folder, sources, origin)
     write_atomically(dest, files)
-    return InitFromResult(dest, origin or str(folder), sources, sorted(files))
+    return InitFromResult(dest, origin, sources, sorted(files))
 
 
 def check_destination(dest: Path) -> None:
@@ -69,12 +79,13 @@ def check_destination(dest: Path) -> None:
 
 
 def project_files(
-    dest: Path, folder: Path, sources: list[InferredSource], origin: str
+    dest: Path, folder: Path | None, sources: list[InferredSource], origin: str
 ) -> dict[str, str]:
-    """Project-relative path -> text of every file of the project."""
+    """Project-relative path -> text of every file of the project (`folder`: where the files
+    are, None for a database)."""
     from medallion.ingest.files.infer import source_name
 
-    where = _relative(folder, dest)
+    where = _relative(folder, dest) if folder else "."
     files = {"medallion.yml": _config(source_name(dest.resolve().name), sources, where, origin)}
     for s in sources:
         files[f"models/silver/stg_{s.name}.sql"] = staging_model(s, sources)
@@ -152,10 +163,11 @@ def _config(name: str, sources: list[InferredSource], where: str, origin: str) -
         paths = [f"{where}/{p}" if where != "." else p for p in s.patterns]
         if len(paths) == 1:
             lines.append(f"    path: {_scalar(paths[0])}")
-        else:
+        elif paths:
             lines.append("    path:")
             lines.extend(f"      - {_scalar(p)}" for p in paths)
-        lines.append(f"    format: {s.format}")
+        if paths:
+            lines.append(f"    format: {s.format}")
         for key, value in s.options.items():
             lines.append(f"    {key}: {_scalar(value)}")
         declared = [c for c in s.columns if c.bronze]
@@ -197,6 +209,7 @@ def staging_model(s: InferredSource, sources: list[InferredSource]) -> str:
 
 def _header(s: InferredSource, sources: list[InferredSource]) -> str:
     what = ", ".join(s.files[:3]) + (f" and {len(s.files) - 3} more" if len(s.files) > 3 else "")
+    what = what or str(s.options.get("table", s.name))
     lines: list[str] = []
     if s.key:
         lines += [

@@ -22,9 +22,9 @@ def initialized_from(result: Any) -> None:
         model = f"silver.stg_{s.name}"
         how = f"merge on {s.key}" if s.key else "table of distinct rows"
         console.print()
+        size = f", {s.rows:,} rows{' sampled' if not s.complete else ''}" if s.files else ""
         console.print(
-            f"[bold]{s.name}[/] ({s.format}, {s.rows:,} rows{' sampled' if not s.complete else ''})"
-            f" -> bronze.{s.name} -> {model} ({_escape(how)})"
+            f"[bold]{s.name}[/] ({s.format}{size}) -> bronze.{s.name} -> {model} ({_escape(how)})"
         )
         for note in s.notes:
             console.print(f"  {_escape(note)}")
@@ -44,4 +44,6 @@ def initialized_from(result: Any) -> None:
             console.print(f"  checks: {_escape(', '.join(checks))}")
     console.print()
     console.print(f"  wrote: {_escape(', '.join(result.written))}")
-    console.print(f"  next: cd {_escape(_rel(result.dest))} && medallion run")
+    secrets = sorted({v for s in result.sources for v in s.secrets})
+    export = "".join(f"export {v}=... && " for v in secrets)
+    console.print(f"  next: {export}cd {_escape(_rel(result.dest))} && medallion run")

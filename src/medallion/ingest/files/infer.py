@@ -102,6 +102,8 @@ class Column:
     why: str = ""
     #: one value of the sample, shown in the explanation
     example: str | None = None
+    #: values with spaces around them (the reader would not convert them: silver trims first)
+    padded: bool = False
 
     @property
     def text(self) -> bool:
@@ -153,7 +155,8 @@ class InferredSource:
     """One source: its files, reading options, columns, key and relationships, with reasons."""
 
     name: str
-    format: Format
+    #: csv | json | parquet, or the database kind (postgres | mysql)
+    format: str
     #: the files, relative to the folder inferred from
     files: list[str]
     #: glob patterns relative to the folder (one glob, or the files themselves)
@@ -170,6 +173,8 @@ class InferredSource:
     relationships: list[Relationship] = field(default_factory=list)
     #: why: one line a decision (files, dialect, encoding, key)
     notes: list[str] = field(default_factory=list)
+    #: environment variables the source's options name (a database password)
+    secrets: list[str] = field(default_factory=list)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -195,8 +200,10 @@ def infer_folder(folder: Path, sample_rows: int = SAMPLE_ROWS) -> list[InferredS
     groups = group_files(folder)
     con = duckdb.connect(config={"threads": 2})
     try:
+        every = [f for _, _, files in groups for f in files]
         sources = [
-            _infer_source(con, folder, name, fmt, files, sample_rows) for name, fmt, files in groups
+            _infer_source(con, folder, name, fmt, files, every, sample_rows)
+            for name, fmt, files in groups
         ]
         sources = [s for s in sources if s.columns]
         if not sources:
@@ -320,9 +327,10 @@ def _infer_source(
     name: str,
     fmt: Format,
     files: list[str],
+    every: list[str],
     sample_rows: int,
 ) -> InferredSource:
-    every = [f for _, _, fs in group_files(folder) for f in fs] if len(files) > 1 else []
+    """`every`: all files of the folder (a source's glob must match none of the others)."""
     patterns, pattern_why = patterns_for(folder, files, [f for f in every if f not in files])
     src = InferredSource(name, fmt, files, patterns)
     paths = [str(folder / f) for f in files]
@@ -639,7 +647,7 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
         bronze = "VARCHAR" if fmt != "parquet" else None
         if convert == "cast" and values["padded"]:
             why += "; padded with spaces"
-        return Column(name, typ, bronze, convert, f, why, example)
+        return Column(name, typ, bronze, convert, f, why, example, bool(values["padded"]))
 
     if n == 0:
         return Column(
@@ -673,7 +681,7 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
             "VARCHAR" if fmt != "parquet" else None,
             "decimal_comma",
             None,
-            f"decimals with a decimal comma ({example}): converted in silver",
+            f"decimals with a decimal comma ({example})",
             example,
         )
     if values["iso_date"] == n:
@@ -750,14 +758,7 @@ def _bronze_formats(src: InferredSource) -> None:
         for c in formatted:
             counts[c.fmt or ""] = counts.get(c.fmt or "", 0) + 1
         chosen = max(counts, key=lambda f: counts[f])
-        clean = [
-            c
-            for c in formatted
-            if c.fmt == chosen
-            and c.bronze == "VARCHAR"
-            and c.example is not None
-            and not c.example.startswith(" ")
-        ]
+        clean = [c for c in formatted if c.fmt == chosen and not c.padded]
         if not clean:
             continue
         src.options[option] = chosen
