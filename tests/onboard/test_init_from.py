@@ -322,6 +322,49 @@ def test_no_key_gives_a_table_of_distinct_rows(tmp_path: Path) -> None:
     assert _rows(root, "select count(*) as n from silver.stg_readings") == [{"n": 2}]
 
 
+def test_dated_folders_a_file_without_header_and_the_current_folder(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    for folder, row in (("2024-01", "1,a"), ("2024-02", "2,b"), ("2024-03", "3,c")):
+        (exports / folder).mkdir(parents=True)
+        (exports / folder / "sales.csv").write_text(f"sale_id,v\n{row}\n")
+    (exports / "codes.txt").write_text("A;1\nB;2\nB;2\n")
+    root = tmp_path / "proj"
+    root.mkdir()  # empty: the project is written into it
+    proc = medallion("init", ".", "--from", "../exports", cwd=root, check=True)
+    config = yaml.safe_load((root / "medallion.yml").read_text())
+    assert config["sources"]["sales"]["path"] == "../exports/*/sales.csv"
+    assert config["sources"]["codes"]["header"] is False
+    assert config["sources"]["codes"]["columns"] == {"column0": "VARCHAR", "column1": "BIGINT"}
+    assert "next: medallion run" in proc.stdout
+    _run(root)
+    assert _rows(root, "select count(*) as n from silver.stg_sales") == [{"n": 3}]
+    assert _rows(root, "select count(*) as n from silver.stg_codes") == [{"n": 2}]
+    # next month's folder is read by the same glob
+    (exports / "2024-04").mkdir()
+    (exports / "2024-04" / "sales.csv").write_text("sale_id,v\n4,d\n")
+    _run(root)
+    assert _rows(root, "select count(*) as n from silver.stg_sales") == [{"n": 4}]
+
+
+def test_relationships_seen_on_a_sample_only_are_warnings(tmp_path: Path) -> None:
+    from medallion.ingest.files.infer import infer_folder
+    from medallion.onboard.files import staging_model
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "stores.csv").write_text("store_id\n1\n2\n")
+    (exports / "sales.csv").write_text("sale_id,store_id\n1,1\n2,2\n3,1\n4,2\n")
+    sources = {s.name: s for s in infer_folder(exports, sample_rows=3)}
+    sales = sources["sales"]
+    assert not sales.complete and sales.rows == 3
+    assert "types and key from the first 3 rows (a sample)" in sales.notes
+    model = staging_model(sales, list(sources.values()))
+    assert (
+        "- relationships: {column: store_id, to: silver.stg_stores.store_id}\n    severity: warn"
+        in (model)
+    )
+
+
 # -- refusals: one clear message, a non-zero exit, nothing written -----------------------------
 
 
@@ -364,6 +407,18 @@ def test_refuses_files_of_one_source_in_different_encodings(tmp_path: Path) -> N
     proc = medallion("init", "proj", "--from", "exports", cwd=tmp_path)
     assert proc.returncode == 1
     assert "different encodings (sales_1.csv: utf-8, sales_2.csv: latin-1)" in proc.stderr
+    assert not (tmp_path / "proj").exists()
+
+
+def test_a_file_that_is_not_what_its_extension_says(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "ok.csv").write_text("id\n1\n")
+    (exports / "broken.parquet").write_bytes(b"not parquet at all")
+    proc = medallion("init", "proj", "--from", "exports", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "cannot read broken.parquet as parquet" in proc.stderr
+    assert "hint: check the file is PARQUET" in proc.stderr
     assert not (tmp_path / "proj").exists()
 
 

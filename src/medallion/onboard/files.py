@@ -119,8 +119,11 @@ def write_atomically(dest: Path, files: dict[str, str]) -> None:
                 hint="please report this with the folder's file names and headers",
             ) from e
         if dest.is_dir():
-            dest.rmdir()  # empty (checked): the finished project takes its place
-        os.replace(tmp, dest)
+            # empty (checked), perhaps the current folder: the project's files move into it
+            for child in tmp.iterdir():
+                os.replace(child, dest / child.name)
+        else:
+            os.replace(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -22,7 +22,8 @@ def initialized_from(result: Any) -> None:
         model = f"silver.stg_{s.name}"
         how = f"merge on {s.key}" if s.key else "table of distinct rows"
         console.print()
-        size = f", {s.rows:,} rows{' sampled' if not s.complete else ''}" if s.files else ""
+        rows = f"{s.rows:,} row{'' if s.rows == 1 else 's'}{' sampled' if not s.complete else ''}"
+        size = f", {rows}" if s.files else ""
         console.print(
             f"[bold]{s.name}[/] ({s.format}{size}) -> bronze.{s.name} -> {model} ({_escape(how)})"
         )
@@ -46,4 +47,6 @@ def initialized_from(result: Any) -> None:
     console.print(f"  wrote: {_escape(', '.join(result.written))}")
     secrets = sorted({v for s in result.sources for v in s.secrets})
     export = "".join(f"export {v}=... && " for v in secrets)
-    console.print(f"  next: {export}cd {_escape(_rel(result.dest))} && medallion run")
+    where = _rel(result.dest)
+    cd = "" if where == "." else f"cd {_escape(where)} && "
+    console.print(f"  next: {export}{cd}medallion run")

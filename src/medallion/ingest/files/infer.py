@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from medallion.config.schema import NAME_RE, infer_format
-from medallion.errors import SourceError
+from medallion.errors import SourceError, first_line
 from medallion.ingest.files.reader import call
 from medallion.sqltree import col, lit, render
 
@@ -201,10 +201,23 @@ def infer_folder(folder: Path, sample_rows: int = SAMPLE_ROWS) -> list[InferredS
     con = duckdb.connect(config={"threads": 2})
     try:
         every = [f for _, _, files in groups for f in files]
-        sources = [
-            _infer_source(con, folder, name, fmt, files, every, sample_rows)
-            for name, fmt, files in groups
-        ]
+        sources = []
+        for name, fmt, files in groups:
+            try:
+                sources.append(_infer_source(con, folder, name, fmt, files, every, sample_rows))
+            except OSError as e:
+                raise SourceError(
+                    f"cannot read {e.filename or folder}: {e.strerror or e}",
+                    file=e.filename or folder,
+                    hint="check the file's permissions (init reads every file it lists)",
+                ) from None
+            except duckdb.Error as e:
+                raise SourceError(
+                    f"cannot read {', '.join(files[:3])} as {fmt}: {first_line(e)}",
+                    file=folder / files[0],
+                    hint=f"check the file is {fmt.upper()} (the extension says so), or move it "
+                    "out of the folder",
+                ) from None
         sources = [s for s in sources if s.columns]
         if not sources:
             raise SourceError(
@@ -260,18 +273,24 @@ def group_files(folder: Path) -> list[tuple[str, Format, list[str]]]:
         parent, name = os.path.split(rel)
         fmt = infer_format(name)
         assert fmt is not None
-        stem = name.split(".")[0]
-        base = _SERIAL.sub("", stem)
-        groups.setdefault((parent, base, fmt), []).append(rel)
+        base = _SERIAL.sub("", name.split(".")[0])
+        groups.setdefault((_folder_pattern(parent), base, fmt), []).append(rel)
     out: list[tuple[str, Format, list[str]]] = []
     used: set[str] = set()
     for (parent, base, fmt), files in groups.items():
-        name = source_name(base or os.path.basename(parent) or "data")
+        named = [p for p in parent.split(os.sep) if p and p != "*"]
+        name = source_name(base or (named[-1] if named else "data"))
         while name in used:
             name = f"{name}_{fmt}" if not name.endswith(fmt) else f"{name}_2"
         used.add(name)
         out.append((name, fmt, files))  # type: ignore[arg-type]
     return out
+
+
+def _folder_pattern(parent: str) -> str:
+    """A folder path with its dated or numbered folders as `*`: 2024-01/orders.csv and
+    2024-02/orders.csv belong together."""
+    return os.sep.join("*" if _SERIAL.fullmatch(p) else p for p in parent.split(os.sep))
 
 
 def _raise(e: OSError) -> None:
@@ -290,11 +309,12 @@ def source_name(text: str) -> str:
 
 def patterns_for(folder: Path, files: list[str], others: list[str]) -> tuple[list[str], str]:
     """The glob that matches `files` and none of `others` (all relative to `folder`): the name
-    up to its date or number, then `*` (so next month's file is read too); else the names'
-    common prefix; else the files themselves. Returns (patterns, why)."""
+    up to its date or number, then `*` (so next month's file is read too), in folders whose
+    dated names are `*` too; else the names' common prefix; else the files themselves.
+    Returns (patterns, why)."""
     if len(files) == 1:
         return files, ""
-    parent = os.path.dirname(files[0])
+    parent = _folder_pattern(os.path.dirname(files[0]))
     names = [os.path.basename(f) for f in files]
     first = names[0]
     suffix = "." + first.split(".", 1)[1]
@@ -305,7 +325,11 @@ def patterns_for(folder: Path, files: list[str], others: list[str]) -> tuple[lis
         if len(stem) > len(base) and not stem[len(base)].isdigit()
         else ""
     )
-    candidates = [base + sep + "*" + suffix, os.path.commonprefix(names) + "*" + suffix]  # noqa: RUF071
+    if len(set(names)) == 1:  # the same name in dated folders
+        candidates = [first]
+    else:
+        common = os.path.commonprefix(names)  # noqa: RUF071 (characters, not path parts)
+        candidates = [base + sep + "*" + suffix, common + "*" + suffix]
     for cand in candidates:
         pattern = os.path.join(parent, cand) if parent else cand
         matched = {
