@@ -322,6 +322,37 @@ def test_no_key_gives_a_table_of_distinct_rows(tmp_path: Path) -> None:
     assert _rows(root, "select count(*) as n from silver.stg_readings") == [{"n": 2}]
 
 
+def test_a_folder_of_mixed_encodings(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    rows = "city_id,city\n1,Zürich\n2,Genève\n"
+    (exports / "bom.csv").write_bytes(rows.encode("utf-8-sig"))
+    (exports / "wide.csv").write_bytes(rows.encode("utf-16"))
+    (exports / "legacy.csv").write_bytes(rows.encode("latin-1"))
+    root, said, config = _init(tmp_path, exports)
+    assert "encoding" not in config["sources"]["bom"]
+    assert config["sources"]["wide"]["encoding"] == "utf-16"
+    assert config["sources"]["legacy"]["encoding"] == "latin-1"
+    assert "encoding utf-8 (valid UTF-8 with a byte-order mark)" in said
+    assert "encoding utf-16 (a UTF-16 byte-order mark)" in said
+    assert "encoding latin-1 (byte 0xFC on line 2 is not UTF-8)" in said
+    _run(root)
+    for name in ("bom", "wide", "legacy"):
+        cities = _rows(root, f"select city from silver.stg_{name} order by city_id")
+        assert cities == [{"city": "Zürich"}, {"city": "Genève"}], name
+
+
+def test_refuses_windows_1252_with_the_command_that_converts_it(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "prices.csv").write_bytes("id;price\r\n1;€3\r\n".encode("cp1252"))
+    proc = medallion("init", "proj", "--from", "exports", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "prices.csv looks like Windows-1252 ('€' is byte 0x80 on line 2)" in proc.stderr
+    assert "iconv -f cp1252 -t utf-8 prices.csv > prices.utf8.csv" in proc.stderr
+    assert not (tmp_path / "proj").exists()
+
+
 def test_dated_folders_a_file_without_header_and_the_current_folder(tmp_path: Path) -> None:
     exports = tmp_path / "exports"
     for folder, row in (("2024-01", "1,a"), ("2024-02", "2,b"), ("2024-03", "3,c")):

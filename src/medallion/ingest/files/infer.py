@@ -355,6 +355,8 @@ def _infer_source(
     sample_rows: int,
 ) -> InferredSource:
     """`every`: all files of the folder (a source's glob must match none of the others)."""
+    import sqlglot.expressions as exp
+
     patterns, pattern_why = patterns_for(folder, files, [f for f in every if f not in files])
     src = InferredSource(name, fmt, files, patterns)
     paths = [str(folder / f) for f in files]
@@ -370,14 +372,15 @@ def _infer_source(
     sample = reader[fmt](con, src, paths, sample_rows)
     if sample is None:
         return src
-    con.execute(render(_create_table(f"raw_{name}", sample)))
-    rows = con.execute(f'select count(*) from "raw_{name}"').fetchall()[0][0]
+    raw = exp.to_identifier(f"raw_{name}", quoted=True)
+    con.execute(render(_create_table(raw.name, sample)))
+    rows = con.execute(render(exp.select(exp.Count(this=exp.Star())).from_(raw))).fetchall()[0][0]
     src.rows = min(rows, sample_rows)
     src.complete = rows <= sample_rows
-    types = _described(con, f"raw_{name}")
+    described = con.sql(render(exp.select(exp.Star()).from_(raw)))
     src.columns = [
-        _column(con, f"raw_{name}", c, t, fmt, src.rows)
-        for c, t in types.items()
+        _column(con, raw.name, c, str(t), fmt)
+        for c, t in zip(described.columns, described.types, strict=True)
         if c != "filename"
     ]
     _bronze_formats(src)
@@ -399,11 +402,6 @@ def _create_table(name: str, query: exp.Expression) -> exp.Expression:
     )
 
 
-def _described(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    rel = con.sql(f'select * from "{table}"')
-    return {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
-
-
 def _encoding(path: Path) -> tuple[str, str]:
     """(encoding as medallion.yml spells it, why) from the first ENCODING_BYTES of a file."""
     with open(path, "rb") as fh:
@@ -416,20 +414,30 @@ def _encoding(path: Path) -> tuple[str, str]:
         bad = head[e.start]
         line = head.count(b"\n", 0, e.start) + 1
         why = f"byte 0x{bad:02X} on line {line} is not UTF-8"
-        if re.search(rb"[\x80-\x9f]", head):
-            why += (
-                "; bytes 0x80-0x9F (Windows-1252's \u20ac, quotes, dashes) read as latin-1 "
-                "control characters"
-            )
+        cp = re.search(rb"[\x80-\x9f]", head)
+        if cp:
+            # Windows-1252 puts €, curly quotes and dashes there; latin-1 has control
+            # characters, and DuckDB's latin-1 reader refuses them
+            at = head.count(b"\n", 0, cp.start()) + 1
+            char = head[cp.start() : cp.start() + 1].decode("cp1252", errors="replace")
+            raise SourceError(
+                f"{path.name} looks like Windows-1252 ({char!r} is byte 0x{head[cp.start()]:02X} "
+                f"on line {at}), an encoding medallion does not read (utf-8, utf-16, latin-1)",
+                file=path,
+                line=at,
+                hint=f"convert it to UTF-8, e.g. `iconv -f cp1252 -t utf-8 {path.name} > "
+                f"{path.stem}.utf8{path.suffix}`, and keep only the converted file in the folder",
+            ) from None
         return "latin-1", why
     return "utf-8", "valid UTF-8" + (
-        " (with a byte-order mark)" if head[:3] == codecs.BOM_UTF8 else ""
+        " with a byte-order mark" if head[:3] == codecs.BOM_UTF8 else ""
     )
 
 
 def _read_csv_sample(
     con: duckdb.DuckDBPyConnection, src: InferredSource, paths: list[str], sample_rows: int
 ) -> exp.Expression | None:
+    import duckdb
     import sqlglot.expressions as exp
 
     encodings = {p: _encoding(Path(p)) for p in paths}
@@ -460,9 +468,9 @@ def _read_csv_sample(
         rows = con.execute(
             render(exp.select("Delimiter", "Quote", "HasHeader").from_(sniff))
         ).fetchall()
-    except Exception as e:
+    except duckdb.Error as e:
         raise SourceError(
-            f"cannot read {first} as CSV: {str(e).splitlines()[0]}",
+            f"cannot read {first} as CSV: {first_line(e)}",
             file=first,
             hint="check the file is a CSV export (one record a line, a delimiter between fields)",
         ) from None
@@ -564,9 +572,7 @@ def _read_parquet_sample(
 # -- one column ----------------------------------------------------------------------------------
 
 
-def _column(
-    con: duckdb.DuckDBPyConnection, table: str, name: str, typ: str, fmt: Format, rows: int
-) -> Column:
+def _column(con: duckdb.DuckDBPyConnection, table: str, name: str, typ: str, fmt: Format) -> Column:
     """The column's types and conversion: text values are classified here; Parquet's and
     JSON's typed values keep their type."""
     if typ != "VARCHAR":
@@ -588,7 +594,7 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
     def count_if(cond: exp.Expression) -> exp.Expression:
         return exp.func("count_if", cond)
 
-    def parses(f: str, kind: str) -> exp.Expression:
+    def parses(f: str) -> exp.Expression:
         return exp.and_(
             full(_SHAPES[f]),
             exp.Not(this=exp.Is(this=exp.func("try_strptime", v, lit(f)), expression=exp.Null())),
@@ -656,7 +662,7 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
         "example": exp.func("min", v),
     }
     for f in DATE_FORMATS[1:] + TIMESTAMP_FORMATS:
-        measures[f] = count_if(parses(f, "x"))
+        measures[f] = count_if(parses(f))
     query = exp.select(*[e.as_(f"m{i}") for i, e in enumerate(measures.values())]).from_(
         exp.to_identifier(table, quoted=True)
     )
