@@ -310,6 +310,26 @@ def test_padded_values_and_a_second_date_format_are_converted_in_silver(tmp_path
     ]
 
 
+def test_a_source_keyed_by_its_own_code(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "countries.csv").write_text("country_code,name\nFR,France\nDE,Germany\n")
+    (exports / "customers.csv").write_text(
+        "customer_code,country_code,name\n007,FR,Bond\n008,FR,Mathis\n009,DE,Klein\n"
+    )
+    (exports / "invoices.csv").write_text("invoice_no,customer_code\n1,007\n2,009\n3,007\n")
+    root, said, _ = _init(tmp_path, exports)
+    assert "key customer_code (unique, not null, named as its own code)" in said
+    assert "key country_code (unique, not null, named as its own code)" in said
+    assert "key invoice_no (unique, not null, named as its own code)" in said
+    assert "relationship customer_code -> customers.customer_code" in said
+    assert "relationship country_code -> countries.country_code" in said
+    assert "unique_key: customer_code" in _model(root, "customers")
+    assert "checks: 8 passed" in _run(root)
+    codes = _rows(root, "select customer_code from silver.stg_invoices order by invoice_no")
+    assert [r["customer_code"] for r in codes] == ["007", "009", "007"]
+
+
 def test_no_key_gives_a_table_of_distinct_rows(tmp_path: Path) -> None:
     exports = tmp_path / "exports"
     exports.mkdir()
@@ -317,7 +337,7 @@ def test_no_key_gives_a_table_of_distinct_rows(tmp_path: Path) -> None:
     root, said, _ = _init(tmp_path, exports)
     model = _model(root, "readings")
     assert "kind: table" in model and "SELECT DISTINCT" in model
-    assert "no key: no column named id or *_id; silver keeps distinct rows" in said
+    assert "no key: no column named id, *_id or as its own code; silver keeps distinct rows" in said
     _run(root)
     assert _rows(root, "select count(*) as n from silver.stg_readings") == [{"n": 2}]
 

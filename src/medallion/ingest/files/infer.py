@@ -812,14 +812,31 @@ def _silver_table(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
     con.execute(render(_create_table(f"silver_{src.name}", select)))
 
 
+def _singular(name: str) -> str:
+    """customers -> customer, countries -> country, addresses -> address (English plurals)."""
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("sses", "xes", "ches", "shes")):
+        return name[:-2]
+    return name.removesuffix("s")
+
+
 def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
-    """The first column named like a key (the source's own `<name>_id` first) that is non-null
-    and unique in each file of the sample."""
+    """The first column named like a key that is non-null and unique in each file of the
+    sample: the source's own `<name>_id` or `id`, other `*_id` columns, then the source's own
+    code or number (`customer_code` in customers: a code names its own table's rows, while
+    other codes, such as a country_code, are attributes)."""
     import sqlglot.expressions as exp
 
-    singular = src.name.removesuffix("s")
-    names = [c.name for c in src.columns if _KEY_NAME.search(c.name)]
-    names.sort(key=lambda c: (c.lower() not in (f"{singular}_id", f"{src.name}_id", "id"),))
+    singular = _singular(src.name)
+    own = {f"{singular}_id", f"{src.name}_id", "id"}
+    codes = {f"{singular}_{k}" for k in ("code", "key", "no", "number")} | {"code"}
+
+    def rank(name: str) -> int:
+        low = name.lower()
+        return 0 if low in own else 1 if _KEY_NAME.search(name) else 2 if low in codes else 3
+
+    names = sorted((c.name for c in src.columns if rank(c.name) < 3), key=rank)
     # exact duplicate rows are no evidence against a key: silver drops them anyway
     table = exp.select(exp.Star()).from_(exp.to_identifier(f"silver_{src.name}", quoted=True))
     table = table.distinct().subquery("rows")
@@ -840,7 +857,8 @@ def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
             continue
         src.key = name
         src.repeated_keys = total - distinct
-        why = f"key {name} (unique, not null, named {'*_id' if name.lower() != 'id' else 'id'})"
+        named = "id" if name.lower() == "id" else "*_id" if rank(name) < 2 else "as its own code"
+        why = f"key {name} (unique, not null, named {named})"
         if src.repeated_keys:
             n = src.repeated_keys
             why += (
@@ -850,7 +868,9 @@ def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
         src.notes.append(why)
         return
     if not names:
-        src.notes.append("no key: no column named id or *_id; silver keeps distinct rows")
+        src.notes.append(
+            "no key: no column named id, *_id or as its own code; silver keeps distinct rows"
+        )
     else:
         src.notes.append("no key: silver keeps distinct rows")
 
@@ -880,7 +900,7 @@ def _relationships(con: duckdb.DuckDBPyConnection, sources: list[InferredSource]
                     0
                     if c.name == other.key
                     else 1
-                    if c.name == f"{other.name.removesuffix('s')}_id"
+                    if c.name == f"{_singular(other.name)}_id"
                     else 2
                 )
                 targets.append((rank, other))
