@@ -85,7 +85,7 @@ def project_files(
     are, None for a database)."""
     from medallion.ingest.files.infer import source_name
 
-    where = _relative(folder, dest) if folder else "."
+    where = _relative(folder, dest) if folder else ""
     files = {"medallion.yml": _config(source_name(dest.resolve().name), sources, where, origin)}
     for s in sources:
         files[f"models/silver/stg_{s.name}.sql"] = staging_model(s, sources)
@@ -152,9 +152,11 @@ def _scalar(value: Any) -> str:
 
 def _config(name: str, sources: list[InferredSource], where: str, origin: str) -> str:
     lines = [
-        f"# Made by `medallion init --from {origin}`: one source per group of files there and",
-        "# one silver staging model per source (models/silver/). Why each option, type and key",
-        "# was chosen is in the comments; edit freely, this project is yours.",
+        f"# Made by `medallion init --from` from {origin}:",
+        f"# one source per {'group of files' if where else 'table'} there, one silver staging "
+        "model per source",
+        "# (models/silver/). Why each option, type and key was chosen is in the comments; edit",
+        "# freely, this project is yours.",
         f"name: {_scalar(name)}",
         "",
         "sources:",
@@ -163,7 +165,7 @@ def _config(name: str, sources: list[InferredSource], where: str, origin: str) -
         lines.append(f"  {s.name}:")
         for note in s.notes:
             lines.append(f"    # {note}")
-        paths = [f"{where}/{p}" if where != "." else p for p in s.patterns]
+        paths = [f"{where}/{p}" if where not in ("", ".") else p for p in s.patterns]
         if len(paths) == 1:
             lines.append(f"    path: {_scalar(paths[0])}")
         elif paths:
