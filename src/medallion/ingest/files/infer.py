@@ -72,6 +72,9 @@ _SHAPES = {
     "%d.%m.%Y %H:%M:%S": r"\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{2}:\d{2}",
     "%Y/%m/%d %H:%M:%S": r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}",
 }
+#: what every value of a date or timestamp column in a DATE_FORMATS/TIMESTAMP_FORMATS format
+#: looks like
+_DATEISH = r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}( \d{1,2}:\d{2}(:\d{2})?)?"
 _ISO_TIMESTAMP = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z?"
 _INTEGER = r"[+-]?\d+"
 _LEADING_ZERO = r"[+-]?0\d+"
@@ -504,7 +507,8 @@ def _read_csv_sample(
         header=bool(header),
         encoding=enc,
         all_varchar=True,
-        union_by_name=True,
+        # unifying by name makes DuckDB read every file's header first: only when they differ
+        union_by_name=len(headers) > 1,
         filename=True,
         ignore_errors=True,
         null_padding=True,
@@ -660,13 +664,24 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
             ),
         ),
         "example": exp.func("min", v),
+        "dateish": count_if(full(_DATEISH)),
     }
-    for f in DATE_FORMATS[1:] + TIMESTAMP_FORMATS:
-        measures[f] = count_if(parses(f))
-    query = exp.select(*[e.as_(f"m{i}") for i, e in enumerate(measures.values())]).from_(
-        exp.to_identifier(table, quoted=True)
-    )
-    values = dict(zip(measures, con.execute(render(query)).fetchall()[0], strict=True))
+
+    def measure(measures: dict[str, exp.Expression]) -> dict[str, Any]:
+        query = exp.select(*[e.as_(f"m{i}") for i, e in enumerate(measures.values())]).from_(
+            exp.to_identifier(table, quoted=True)
+        )
+        return dict(zip(measures, con.execute(render(query)).fetchall()[0], strict=True))
+
+    values = measure(measures)
+    # parsing every value with every format is the costly part: only for date-shaped columns
+    formats = DATE_FORMATS[1:] + TIMESTAMP_FORMATS
+    values.update(dict.fromkeys(formats, -1))
+    if values["n"] and values["dateish"] == values["n"]:
+        shaped = measure({f: count_if(full(_SHAPES[f])) for f in formats})
+        fits = [f for f in formats if shaped[f] == values["n"]]
+        if fits:
+            values.update(measure({f: count_if(parses(f)) for f in fits}))
     n = values["n"]
     example = values["example"]
     bronze_ok = not values["padded"] and fmt == "csv"
