@@ -83,3 +83,43 @@ def test_unreachable_database_is_one_clear_error(tmp_path: Path) -> None:
     assert "cannot read the tables of postgresql://u:***@127.0.0.1:9/nothing" in proc.stderr
     assert "pw@" not in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "proj").exists()
+
+
+@pytest.mark.mysql
+def test_tables_of_a_mariadb_database(tmp_path: Path, my_db: str) -> None:
+    import pymysql
+
+    from medallion.connectors.mysql import parse_dsn
+
+    conn = pymysql.connect(**parse_dsn(my_db), autocommit=True)
+    with conn.cursor() as cur:
+        for statement in (
+            "create table stores (store_code varchar(8) primary key, city varchar(40))",
+            "create table sales (sale_id int primary key, store_code varchar(8),"
+            " amount decimal(8,2),"
+            " modified_at datetime, foreign key (store_code) references stores(store_code))",
+            "insert into stores values ('S01', 'Lyon '), ('S02', 'Nantes')",
+            "insert into sales values (1, 'S01', 2.50, '2024-05-01 10:00:00'),"
+            " (2, 'S02', 4.00, '2024-05-01 11:00:00')",
+        ):
+            cur.execute(statement)
+    conn.close()
+    env = {k: v for k, v in os.environ.items() if k != "MYSQL_PASSWORD"}
+    said = medallion("init", "proj", "--from", my_db, cwd=tmp_path, env=env, check=True).stdout
+    root = tmp_path / "proj"
+    config = yaml.safe_load((root / "medallion.yml").read_text(encoding="utf-8"))
+    sales = config["sources"]["sales"]
+    assert sales["type"] == "mysql" and sales["table"] == "sales"
+    assert sales["cursor"] == "modified_at" and sales["primary_key"] == "sale_id"
+    assert config["sources"]["stores"]["primary_key"] == "store_code"
+    assert "relationship store_code -> stores.store_code (a foreign key)" in said
+    password = my_db.split("://", 1)[1].split("@", 1)[0].split(":", 1)
+    run_env = dict(env)
+    if len(password) == 2:
+        assert password[1] not in (root / "medallion.yml").read_text()
+        assert "${MYSQL_PASSWORD}" in sales["dsn"]
+        run_env["MYSQL_PASSWORD"] = password[1]
+    run = medallion("run", cwd=root, env=run_env, check=True)
+    assert "0 failed" in run.stdout and "checks: 5 passed" in run.stdout, run.stdout
+    cities = Project.load(root).query("select city from silver.stg_stores order by 1").to_pylist()
+    assert cities == [{"city": "Lyon"}, {"city": "Nantes"}]
