@@ -17,6 +17,7 @@ project is timed too and must be green (it reads every row).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
 
+    load = os.getloadavg()[0]
     table = []
     first_run = None
     for rows in args.rows:
@@ -91,7 +93,9 @@ def main() -> None:
         )
     parts = [
         f"Run on {date.today().isoformat()} with:\n\n    {command_line()}",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}. Load average when it started: {load:.1f} on {os.cpu_count()} "
+        "CPUs (above the CPU count: the machine was shared with other work, and times vary "
+        "with it).",
         "Each figure is a fresh CLI process (start-up included), median of "
         f"{args.repeat}; the folder is two `;`-delimited order files (text codes, dd/mm/yyyy "
         "dates, decimal commas) and a 5,000-line customers file.",
