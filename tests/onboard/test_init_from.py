@@ -138,6 +138,51 @@ def test_monthly_files_are_one_source_and_next_month_is_read_too(tmp_path: Path)
     assert rows[8]["quantity"] == 6
 
 
+def test_reference_data_is_replaced_when_its_file_is_edited(tmp_path: Path) -> None:
+    from medallion.onboard.files import replaces_rewrites
+
+    exports = _exports(tmp_path, "monthly")
+    root, said, config = _init(tmp_path, exports)
+    products = config["sources"]["products"]
+    if not replaces_rewrites():
+        # file sources without `on_rewrite`: products is keyed and merged like any source
+        assert "on_rewrite" not in products
+        assert "kind: merge" in _model(root, "products")
+        return
+    assert products["on_rewrite"] == "replace"
+    assert "on_rewrite" not in config["sources"]["orders"]  # a series of files: new rows each
+    assert "reference data (one file other sources point at): on_rewrite: replace" in said
+    assert "silver.stg_products (table, one row per product_id)" in said
+    model = _model(root, "products")
+    assert "kind: table" in model and "SELECT DISTINCT" in model and "_source_file" not in model
+    _run(root)
+
+    header = "product_id,product_name,unit_price,launched_at\n"
+    rows = [
+        "P-001,Espresso beans 1kg,19.90,2023-11-02 09:30:00",
+        "P-002,Filter papers,3.5,2023-11-02 09:30:00",
+        "P-003,Grinder,129.00,2024-01-10 14:05:00",
+    ]
+    (exports / "products.csv").write_text(
+        header + "\n".join([*rows, "P-004,Scale,25,2024-05-01 08:00:00"]) + "\n"
+    )
+    _run(root)
+    prices = {
+        r["product_id"]: r["unit_price"] for r in _rows(root, "select * from silver.stg_products")
+    }
+    assert prices == {
+        "P-001": Decimal("19.90"),
+        "P-002": Decimal("3.50"),
+        "P-003": Decimal("129.00"),
+        "P-004": Decimal("25.00"),
+    }
+    (exports / "products.csv").write_text(header + "\n".join(rows) + "\n")  # P-004 deleted
+    _run(root)
+    assert _rows(root, "select count(*) as n from bronze.products") == [{"n": 3}]
+    ids = _rows(root, "select product_id from silver.stg_products order by 1")
+    assert [r["product_id"] for r in ids] == ["P-001", "P-002", "P-003"]
+
+
 def test_json_folder_array_and_ndjson(tmp_path: Path) -> None:
     exports = _exports(tmp_path, "json_feed")
     root, said, config = _init(tmp_path, exports)

@@ -30,6 +30,28 @@ if TYPE_CHECKING:
 ORDER_BY = ["_ingested_at", "_source_file"]
 
 
+def replaces_rewrites() -> bool:
+    """Whether file sources take `on_rewrite: replace` (an edited file replaces its earlier
+    rows in bronze)."""
+    from medallion.config.schema import FileSource
+
+    return "on_rewrite" in FileSource.model_fields
+
+
+def is_reference(s: InferredSource, sources: list[InferredSource]) -> bool:
+    """Reference data: one file (no date or number series) whose key other sources point at —
+    customers, products, stores. Such a file is edited and exported again under its name, so
+    its new version replaces the old (`on_rewrite: replace`) and silver is rebuilt from it (a
+    row deleted from the file leaves silver too); files in a series are new rows each time."""
+    return (
+        bool(s.files)
+        and len(s.files) == 1
+        and s.key is not None
+        and replaces_rewrites()
+        and any(r.to_source == s.name for o in sources for r in o.relationships)
+    )
+
+
 @dataclass
 class InitFromResult:
     """What `init --from` wrote and why (the CLI prints it)."""
@@ -39,6 +61,8 @@ class InitFromResult:
     sources: list[InferredSource]
     #: project-relative paths of the files written
     written: list[str] = field(default_factory=list)
+    #: sources taken for reference data (on_rewrite: replace, a table model)
+    references: list[str] = field(default_factory=list)
 
 
 def init_from(dest: Path, source: str) -> InitFromResult:
@@ -57,9 +81,16 @@ def init_from(dest: Path, source: str) -> InitFromResult:
     else:
         folder, origin = None, mask_dsn(source)
         sources = infer_database(source, kind)
+    references = [s.name for s in sources if is_reference(s, sources)]
+    for s in sources:
+        if s.name in references:
+            s.notes.append(
+                "reference data (one file other sources point at): on_rewrite: replace, and "
+                "silver rebuilt from it"
+            )
     files = project_files(dest, folder, sources, origin)
     write_atomically(dest, files)
-    return InitFromResult(dest, origin, sources, sorted(files))
+    return InitFromResult(dest, origin, sources, sorted(files), references)
 
 
 def check_destination(dest: Path) -> None:
@@ -175,6 +206,10 @@ def _config(name: str, sources: list[InferredSource], where: str, origin: str) -
             lines.append(f"    format: {s.format}")
         for key, value in s.options.items():
             lines.append(f"    {key}: {_scalar(value)}")
+        if is_reference(s, sources):
+            lines.append(
+                "    on_rewrite: replace         # reference data: an edited file replaces its rows"
+            )
         declared = [c for c in s.columns if c.bronze]
         if declared:
             lines.append("    columns:                  # bronze reads these types exactly")
@@ -204,8 +239,11 @@ def staging_model(s: InferredSource, sources: list[InferredSource]) -> str:
                 e.add_comments([f" {c.why} "])
         projections.append(e)
     query = exp.select(*projections)
-    # with a key, the audit columns tell which of two rows with that key is the latest
-    query = query.select(*[column(c) for c in ORDER_BY]) if s.key else query.distinct()
+    if s.key and not is_reference(s, sources):
+        # the audit columns tell which of two rows with that key is the latest
+        query = query.select(*[column(c) for c in ORDER_BY])
+    else:
+        query = query.distinct()
     query = query.from_(exp.table_(s.name, db="bronze"))
     sql = query.sql(dialect="duckdb", pretty=True, normalize_functions="lower")
     header = _header(s, sources)
@@ -216,7 +254,13 @@ def _header(s: InferredSource, sources: list[InferredSource]) -> str:
     what = ", ".join(s.files[:3]) + (f" and {len(s.files) - 3} more" if len(s.files) > 3 else "")
     what = what or str(s.options.get("table", s.name))
     lines: list[str] = []
-    if s.key:
+    if is_reference(s, sources):
+        lines += [
+            "kind: table                     # reference data, replaced in bronze when its file is",
+            "                                # edited: rebuilt, so a deleted row leaves silver too",
+            f"description: {_scalar(f'{what}: typed and trimmed, one row per {s.key}.')}",
+        ]
+    elif s.key:
         lines += [
             "kind: merge                     # upsert by the key: new files update their rows",
             f"unique_key: {_scalar(s.key)}",

@@ -20,7 +20,10 @@ def initialized_from(result: Any) -> None:
     )
     for s in result.sources:
         model = f"silver.stg_{s.name}"
-        how = f"merge on {s.key}" if s.key else "table of distinct rows"
+        if s.name in result.references:
+            how = f"table, one row per {s.key}"
+        else:
+            how = f"merge on {s.key}" if s.key else "table of distinct rows"
         console.print()
         rows = f"{s.rows:,} row{'' if s.rows == 1 else 's'}{' sampled' if not s.complete else ''}"
         size = f", {rows}" if s.files else ""
