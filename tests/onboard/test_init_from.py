@@ -369,7 +369,7 @@ def test_a_source_keyed_by_its_own_code(tmp_path: Path) -> None:
     assert "key invoice_no (unique, not null, named as its own code)" in said
     assert "relationship customer_code -> customers.customer_code" in said
     assert "relationship country_code -> countries.country_code" in said
-    assert "unique_key: customer_code" in _model(root, "customers")
+    assert "- unique: customer_code" in _model(root, "customers")
     assert "checks: 8 passed" in _run(root)
     codes = _rows(root, "select customer_code from silver.stg_invoices order by invoice_no")
     assert [r["customer_code"] for r in codes] == ["007", "009", "007"]
