@@ -549,3 +549,20 @@ class Project:
                 hint="generate applies to projects created by `medallion init --template NAME`",
             )
         return get_template(self.config.template).generate(self.root, rows=rows, seed=seed, day=day)
+
+
+# -- a project from what a user already has ------------------------------------------------------
+
+
+if TYPE_CHECKING:
+    from medallion.onboard.files import InitFromResult
+
+
+def init_from(dest: Path, source: str) -> InitFromResult:
+    """`medallion init DEST --from SOURCE`: a new project (DEST new or empty) whose sources,
+    silver staging models and checks are inferred from SOURCE: a folder of CSV, JSON and
+    Parquet files, or a postgresql:// or mysql:// DSN (its tables). The result says what was
+    inferred and why."""
+    from medallion.onboard.files import init_from as infer_and_write
+
+    return infer_and_write(dest, source)

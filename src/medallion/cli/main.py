@@ -79,14 +79,51 @@ def cli(ctx: click.Context, project_dir: Path, no_color: bool) -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--template", "-t", "template", help="Template to start from (omit to list them).")
+@click.option(
+    "--from",
+    "from_",
+    metavar="PATH|DSN",
+    help="Start from your own data: a folder of CSV, JSON and Parquet files, or a "
+    "postgresql:// or mysql:// DSN (its tables). Sources, silver staging models and checks are "
+    "inferred from it (and the reasons printed).",
+)
 @click.option("--rows", type=click.IntRange(min=1), help="Scale of the sample data.")
 @click.option("--no-data", is_flag=True, help="Do not generate the sample data.")
-def init(directory: Path | None, template: str | None, rows: int | None, no_data: bool) -> None:
-    """Create a project in DIRECTORY (default: the current folder) from a template.
+def init(
+    directory: Path | None,
+    template: str | None,
+    from_: str | None,
+    rows: int | None,
+    no_data: bool,
+) -> None:
+    """Create a project in DIRECTORY (default: the current folder) from a template, or from
+    your own files with --from PATH.
 
-    The new project holds generated sample data under data/, so `medallion run` works at once.
-    Without --template, lists the templates."""
+    A template's project holds generated sample data under data/, so `medallion run` works at
+    once. Without --template or --from, lists the templates.
+
+    \b
+    With --from, DIRECTORY must be new or empty; the project reads the files where they are
+    (medallion.yml points at them) and its first `medallion run` loads them:
+      medallion init sales --from exports/     one source per group of files, a typed and
+                                               de-duplicated silver model per source, checks
+                                               on keys and relationships
+      medallion init shop --from postgresql://etl:pw@db/shop
+                                               one source per table (the password is read
+                                               from $PGPASSWORD, never written down)"""
     from medallion.cli import render
+
+    if from_ is not None:
+        if template is not None or rows is not None or no_data:
+            used = "--template" if template is not None else "--rows" if rows else "--no-data"
+            raise click.UsageError(f"--from and {used} cannot be combined")
+        if directory is None:
+            raise click.UsageError("--from needs a DIRECTORY for the new project")
+        from medallion.project import init_from
+
+        render.initialized_from(init_from(directory, from_))
+        return
+
     from medallion.errors import TemplateError
     from medallion.templates import TEMPLATES, get_template
 

@@ -4,8 +4,9 @@ rich decides colours: on a terminal they are on, piped output is plain (and NO_C
 Data goes to stdout, progress and errors to stderr, so `medallion query ... > out.csv` is clean.
 
 One module a subject: console (the consoles and the formatting every other module shares),
-errors, project (templates, init, generate, validate, compile, the demo), runs, checks (and
-verify, quarantine), tables (and lineage), query. The commands call them as `render.<name>`.
+errors, project (templates, init, generate, validate, compile, the demo), onboard (what `init
+--from` inferred and why), runs, checks (and verify, quarantine), tables (and lineage), query.
+The commands call them as `render.<name>`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from medallion.cli.render.checks import quarantines, replayed, verification, verification_dict
 from medallion.cli.render.console import err, out, print_json, print_rows
 from medallion.cli.render.errors import error
+from medallion.cli.render.onboard import initialized_from
 from medallion.cli.render.plan import describe as plan_reason
 from medallion.cli.render.plan import plan
 from medallion.cli.render.project import (
@@ -36,6 +38,7 @@ __all__ = [
     "generated",
     "history",
     "initialized",
+    "initialized_from",
     "lineage",
     "maintenance",
     "no_data_yet",

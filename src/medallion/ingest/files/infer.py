@@ -1,0 +1,957 @@
+"""What a folder of files holds: sources, their reading options, column types, keys and the
+relationships between them (`medallion init DIR --from PATH`).
+
+Each inference reads a bounded sample (`SAMPLE_ROWS` rows of a source, the first `ENCODING_BYTES`
+of each file for its encoding), never a whole big file. DuckDB's CSV sniffer decides the dialect
+(delimiter, quote, header); the column types are decided here, on the sample read as text,
+because the sniffer's choices lose data a user cares about: `00123` would become the number 123,
+a code column a BIGINT. The rules, in order, for the trimmed non-empty values of a column:
+
+- `true`/`false` -> BOOLEAN;
+- whole numbers: text when one has a leading zero or the name says code/zip/phone (a code, not
+  a quantity), else BIGINT;
+- decimals: DECIMAL(18, the most places seen); with a decimal comma (`12,50`) too, converted in
+  silver (DuckDB's reader has no decimal comma);
+- ISO dates and timestamps, then the usual day-first and month-first formats (day first when a
+  value has a day above 12, or when nothing tells them apart);
+- everything else is text (VARCHAR), trimmed in silver.
+
+Where the reader converts a CSV's raw text exactly (clean values, one date format per source),
+the bronze table gets the type (`columns:` in medallion.yml, with `date_format`); otherwise
+bronze keeps the text and the silver staging model converts it, so the first run never
+quarantines a row the inference saw. Each decision carries its reason, for the explanation
+`init --from` prints.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from medallion.config.schema import NAME_RE, infer_format
+from medallion.errors import SourceError, first_line
+from medallion.ingest.files.reader import call
+from medallion.sqltree import col, lit, render
+
+if TYPE_CHECKING:
+    import duckdb
+    import sqlglot.expressions as exp
+
+#: rows of a source read to infer its types, keys and relationships
+SAMPLE_ROWS = 100_000
+#: bytes of each CSV file read to tell its encoding
+ENCODING_BYTES = 4 << 20
+
+#: DATE formats tried, ISO first; DuckDB reads ISO without a format
+DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y/%m/%d"]
+TIMESTAMP_FORMATS = [
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+]
+#: the shape of each format's values (try_strptime alone accepts trailing text in some cases)
+_SHAPES = {
+    "%Y-%m-%d": r"\d{4}-\d{1,2}-\d{1,2}",
+    "%d/%m/%Y": r"\d{1,2}/\d{1,2}/\d{4}",
+    "%m/%d/%Y": r"\d{1,2}/\d{1,2}/\d{4}",
+    "%d.%m.%Y": r"\d{1,2}\.\d{1,2}\.\d{4}",
+    "%d-%m-%Y": r"\d{1,2}-\d{1,2}-\d{4}",
+    "%Y/%m/%d": r"\d{4}/\d{1,2}/\d{1,2}",
+    "%d/%m/%Y %H:%M:%S": r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}",
+    "%m/%d/%Y %H:%M:%S": r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}:\d{2}",
+    "%d/%m/%Y %H:%M": r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}",
+    "%m/%d/%Y %H:%M": r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}",
+    "%d.%m.%Y %H:%M:%S": r"\d{1,2}\.\d{1,2}\.\d{4} \d{1,2}:\d{2}:\d{2}",
+    "%Y/%m/%d %H:%M:%S": r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2}",
+}
+#: what every value of a date or timestamp column in a DATE_FORMATS/TIMESTAMP_FORMATS format
+#: looks like
+_DATEISH = r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}( \d{1,2}:\d{2}(:\d{2})?)?"
+_ISO_TIMESTAMP = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?Z?"
+_INTEGER = r"[+-]?\d+"
+_LEADING_ZERO = r"[+-]?0\d+"
+_DECIMAL = r"[+-]?(\d+\.\d*|\.\d+)"
+_DECIMAL_COMMA = r"[+-]?\d+,\d+"
+#: column names that hold codes even when every value is digits
+_CODE_NAME = re.compile(r"(^|_)(code|zip|zipcode|postcode|postal_code|phone|tel|iban|ean|sku)$")
+#: column names of keys: id, *_id, *Id
+_KEY_NAME = re.compile(r"(^id$|_id$|[a-z]Id$|^ID$|_ID$)")
+
+Format = Literal["csv", "json", "parquet"]
+
+
+@dataclass
+class Column:
+    """One column: the type silver gives it, how bronze reads it, and why."""
+
+    name: str
+    #: the type in the silver staging model (a DuckDB type)
+    type: str
+    #: the type declared for bronze in medallion.yml (None: the reader's own, e.g. Parquet's)
+    bronze: str | None
+    #: how silver makes `type` out of bronze's value: none | trim | cast | strptime |
+    #: decimal_comma
+    convert: str = "none"
+    #: the strptime format (convert == strptime)
+    fmt: str | None = None
+    why: str = ""
+    #: one value of the sample, shown in the explanation
+    example: str | None = None
+    #: values with spaces around them (the reader would not convert them: silver trims first)
+    padded: bool = False
+
+    @property
+    def text(self) -> bool:
+        return self.type == "VARCHAR"
+
+    def silver(self, key: bool = False) -> exp.Expression:
+        """The silver expression of this column, as a tree (before its alias)."""
+        import sqlglot.expressions as exp
+
+        from medallion.ingest.files.reader import type_of
+
+        c = column(self.name)
+        if self.convert == "trim":
+            trimmed = exp.func("trim", c)
+            # an empty text is no value; a key keeps what it has (not_null reports it)
+            return trimmed if key else exp.func("nullif", trimmed, lit(""))
+        if self.convert == "strptime":
+            value = exp.func("strptime", exp.func("trim", c), lit(self.fmt))
+            return exp.Cast(this=value, to=type_of(self.type))
+        if self.convert == "decimal_comma":
+            value = exp.func("replace", exp.func("trim", c), lit(","), lit("."))
+            return exp.Cast(this=value, to=type_of(self.type))
+        if self.convert == "cast":
+            return exp.Cast(this=exp.func("trim", c), to=type_of(self.type))
+        return c
+
+
+def column(name: str) -> exp.Column:
+    """A column, quoted only where it must be (a user reads these models)."""
+    import sqlglot.expressions as exp
+    from sqlglot.dialects.duckdb import DuckDB
+
+    plain = (
+        re.fullmatch(r"[a-z_][a-z0-9_]*", name) and name.upper() not in DuckDB.Tokenizer.KEYWORDS
+    )
+    return exp.column(exp.to_identifier(name, quoted=not plain))
+
+
+@dataclass
+class Relationship:
+    column: str
+    to_source: str
+    to_column: str
+    why: str
+
+
+@dataclass
+class InferredSource:
+    """One source: its files, reading options, columns, key and relationships, with reasons."""
+
+    name: str
+    #: csv | json | parquet, or the database kind (postgres | mysql)
+    format: str
+    #: the files, relative to the folder inferred from
+    files: list[str]
+    #: glob patterns relative to the folder (one glob, or the files themselves)
+    patterns: list[str]
+    #: reading options as medallion.yml spells them (only those that differ from the default)
+    options: dict[str, Any] = field(default_factory=dict)
+    columns: list[Column] = field(default_factory=list)
+    key: str | None = None
+    #: rows of the sample, and whether it held every row of the source
+    rows: int = 0
+    complete: bool = True
+    #: keys that repeat across files (the latest file's row wins in silver)
+    repeated_keys: int = 0
+    relationships: list[Relationship] = field(default_factory=list)
+    #: why: one line a decision (files, dialect, encoding, key)
+    notes: list[str] = field(default_factory=list)
+    #: environment variables the source's options name (a database password)
+    secrets: list[str] = field(default_factory=list)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def infer_folder(folder: Path, sample_rows: int = SAMPLE_ROWS) -> list[InferredSource]:
+    """Every source in `folder` (CSV, JSON and Parquet files, in sub-folders too), with types,
+    keys and relationships; raises SourceError when there is nothing to read."""
+    import duckdb
+
+    if not folder.exists():
+        raise SourceError(
+            f"{folder} does not exist",
+            file=folder,
+            hint="--from takes a folder of CSV, JSON or Parquet files (or a database DSN)",
+        )
+    if not folder.is_dir():
+        raise SourceError(
+            f"{folder} is not a folder",
+            file=folder,
+            hint="--from takes a folder of CSV, JSON or Parquet files; put the file in a folder",
+        )
+    groups = group_files(folder)
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        every = [f for _, _, files in groups for f in files]
+        sources = []
+        for name, fmt, files in groups:
+            try:
+                sources.append(_infer_source(con, folder, name, fmt, files, every, sample_rows))
+            except OSError as e:
+                raise SourceError(
+                    f"cannot read {e.filename or folder}: {e.strerror or e}",
+                    file=e.filename or folder,
+                    hint="check the file's permissions (init reads every file it lists)",
+                ) from None
+            except duckdb.Error as e:
+                raise SourceError(
+                    f"cannot read {', '.join(files[:3])} as {fmt}: {first_line(e)}",
+                    file=folder / files[0],
+                    hint=f"check the file is {fmt.upper()} (the extension says so), or move it "
+                    "out of the folder",
+                ) from None
+        sources = [s for s in sources if s.columns]
+        if not sources:
+            raise SourceError(
+                f"{folder}: the files hold no columns to read",
+                file=folder,
+                hint="the files are empty; --from needs files with a header and rows",
+            )
+        _relationships(con, sources)
+        return sources
+    finally:
+        con.close()
+
+
+# -- files that belong together ------------------------------------------------------------------
+
+#: a trailing date or sequence number in a file name: orders_2024-01, sales.2024.03, part-0001
+_SERIAL = re.compile(r"[_\-. ]*\d[\d_\-. ]*$")
+
+
+def group_files(folder: Path) -> list[tuple[str, Format, list[str]]]:
+    """(source name, format, files relative to `folder`) for each group of files that belong
+    together: same folder, same format, same name once a trailing date or number is dropped."""
+    found: list[str] = []
+    skipped: list[str] = []
+    try:
+        for dirpath, dirnames, filenames in os.walk(folder, onerror=_raise):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+            for f in sorted(filenames):
+                rel = os.path.relpath(os.path.join(dirpath, f), folder)
+                if f.startswith((".", "_")):
+                    continue
+                (found if infer_format(f) else skipped).append(rel)
+    except OSError as e:
+        raise SourceError(
+            f"cannot read {e.filename or folder}: {e.strerror}",
+            file=folder,
+            hint="check the folder's permissions",
+        ) from None
+    if not found:
+        what = (
+            f" (only {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''})"
+            if skipped
+            else ""
+        )
+        raise SourceError(
+            f"{folder}: no CSV, JSON or Parquet file found{what}",
+            file=folder,
+            hint="--from reads files ending in .csv, .tsv, .txt, .json, .jsonl, .ndjson, "
+            ".parquet (optionally .gz)",
+        )
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for rel in found:
+        parent, name = os.path.split(rel)
+        fmt = infer_format(name)
+        assert fmt is not None
+        base = _SERIAL.sub("", name.split(".")[0])
+        groups.setdefault((_folder_pattern(parent), base, fmt), []).append(rel)
+    out: list[tuple[str, Format, list[str]]] = []
+    used: set[str] = set()
+    for (parent, base, fmt), files in groups.items():
+        named = [p for p in parent.split(os.sep) if p and p != "*"]
+        name = source_name(base or (named[-1] if named else "data"))
+        while name in used:
+            name = f"{name}_{fmt}" if not name.endswith(fmt) else f"{name}_2"
+        used.add(name)
+        out.append((name, fmt, files))  # type: ignore[arg-type]
+    return out
+
+
+def _folder_pattern(parent: str) -> str:
+    """A folder path with its dated or numbered folders as `*`: 2024-01/orders.csv and
+    2024-02/orders.csv belong together."""
+    return os.sep.join("*" if _SERIAL.fullmatch(p) else p for p in parent.split(os.sep))
+
+
+def _raise(e: OSError) -> None:
+    raise e
+
+
+def source_name(text: str) -> str:
+    """A valid source name (lower-case letters, digits, single underscores) from a file name."""
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text).lower()
+    name = re.sub(r"[^a-z0-9]+", "_", name)
+    name = re.sub(r"_+", "_", name).strip("_") or "data"
+    if not NAME_RE.match(name):
+        name = f"s_{name}"
+    return name
+
+
+def patterns_for(folder: Path, files: list[str], others: list[str]) -> tuple[list[str], str]:
+    """The glob that matches `files` and none of `others` (all relative to `folder`): the name
+    up to its date or number, then `*` (so next month's file is read too), in folders whose
+    dated names are `*` too; else the names' common prefix; else the files themselves.
+    Returns (patterns, why)."""
+    if len(files) == 1:
+        return files, ""
+    parent = _folder_pattern(os.path.dirname(files[0]))
+    names = [os.path.basename(f) for f in files]
+    first = names[0]
+    suffix = "." + first.split(".", 1)[1]
+    stem = first.split(".")[0]
+    base = _SERIAL.sub("", stem)
+    sep = (
+        stem[len(base) : len(base) + 1]
+        if len(stem) > len(base) and not stem[len(base)].isdigit()
+        else ""
+    )
+    if len(set(names)) == 1:  # the same name in dated folders
+        candidates = [first]
+    else:
+        common = os.path.commonprefix(names)  # noqa: RUF071 (characters, not path parts)
+        candidates = [base + sep + "*" + suffix, common + "*" + suffix]
+    for cand in candidates:
+        pattern = os.path.join(parent, cand) if parent else cand
+        matched = {
+            os.path.relpath(m, folder)
+            for m in glob.glob(str(folder / pattern))
+            if os.path.isfile(m)
+        }
+        if matched == set(files) and not matched & set(others):
+            return [pattern], ""
+    return list(files), "no glob matches only these files: they are listed"
+
+
+# -- one source ----------------------------------------------------------------------------------
+
+
+def _infer_source(
+    con: duckdb.DuckDBPyConnection,
+    folder: Path,
+    name: str,
+    fmt: Format,
+    files: list[str],
+    every: list[str],
+    sample_rows: int,
+) -> InferredSource:
+    """`every`: all files of the folder (a source's glob must match none of the others)."""
+    import sqlglot.expressions as exp
+
+    patterns, pattern_why = patterns_for(folder, files, [f for f in every if f not in files])
+    src = InferredSource(name, fmt, files, patterns)
+    paths = [str(folder / f) for f in files]
+    if len(files) > 1:
+        src.notes.append(
+            f"{len(files)} files {', '.join(files[:3])}{' ...' if len(files) > 3 else ''} -> one "
+            f"source ({patterns[0] if len(patterns) == 1 else 'listed'}: same name but for a "
+            "date or number" + ("" if not pattern_why else f"; {pattern_why}") + ")"
+        )
+    else:
+        src.notes.append(f"file {files[0]}")
+    reader = {"csv": _read_csv_sample, "json": _read_json_sample, "parquet": _read_parquet_sample}
+    sample = reader[fmt](con, src, paths, sample_rows)
+    if sample is None:
+        return src
+    raw = exp.to_identifier(f"raw_{name}", quoted=True)
+    con.execute(render(_create_table(raw.name, sample)))
+    rows = con.execute(render(exp.select(exp.Count(this=exp.Star())).from_(raw))).fetchall()[0][0]
+    src.rows = min(rows, sample_rows)
+    src.complete = rows <= sample_rows
+    described = con.sql(render(exp.select(exp.Star()).from_(raw)))
+    src.columns = [
+        _column(con, raw.name, c, str(t), fmt)
+        for c, t in zip(described.columns, described.types, strict=True)
+        if c != "filename"
+    ]
+    _bronze_formats(src)
+    _silver_table(con, src)
+    _key(con, src)
+    if not src.complete:
+        src.notes.append(f"types and key from the first {sample_rows:,} rows (a sample)")
+    return src
+
+
+def _create_table(name: str, query: exp.Expression) -> exp.Expression:
+    import sqlglot.expressions as exp
+
+    return exp.Create(
+        this=exp.to_identifier(name, quoted=True),
+        kind="TABLE",
+        expression=query,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+
+
+def _encoding(path: Path) -> tuple[str, str]:
+    """(encoding as medallion.yml spells it, why) from the first ENCODING_BYTES of a file."""
+    with open(path, "rb") as fh:
+        head = fh.read(ENCODING_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16", "a UTF-16 byte-order mark"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < ENCODING_BYTES)
+    except UnicodeDecodeError as e:
+        bad = head[e.start]
+        line = head.count(b"\n", 0, e.start) + 1
+        why = f"byte 0x{bad:02X} on line {line} is not UTF-8"
+        cp = re.search(rb"[\x80-\x9f]", head)
+        if cp:
+            # Windows-1252 puts €, curly quotes and dashes there; latin-1 has control
+            # characters, and DuckDB's latin-1 reader refuses them
+            at = head.count(b"\n", 0, cp.start()) + 1
+            char = head[cp.start() : cp.start() + 1].decode("cp1252", errors="replace")
+            raise SourceError(
+                f"{path.name} looks like Windows-1252 ({char!r} is byte 0x{head[cp.start()]:02X} "
+                f"on line {at}), an encoding medallion does not read (utf-8, utf-16, latin-1)",
+                file=path,
+                line=at,
+                hint=f"convert it to UTF-8, e.g. `iconv -f cp1252 -t utf-8 {path.name} > "
+                f"{path.stem}.utf8{path.suffix}`, and keep only the converted file in the folder",
+            ) from None
+        return "latin-1", why
+    return "utf-8", "valid UTF-8" + (
+        " with a byte-order mark" if head[:3] == codecs.BOM_UTF8 else ""
+    )
+
+
+def _read_csv_sample(
+    con: duckdb.DuckDBPyConnection, src: InferredSource, paths: list[str], sample_rows: int
+) -> exp.Expression | None:
+    import duckdb
+    import sqlglot.expressions as exp
+
+    encodings = {p: _encoding(Path(p)) for p in paths}
+    enc, why = next(
+        ((e, w) for e, w in encodings.values() if e != "utf-8"), next(iter(encodings.values()))
+    )
+    if len({e for e, _ in encodings.values()}) > 1:
+        raise SourceError(
+            f"files of source {src.name} have different encodings "
+            f"({', '.join(f'{os.path.basename(p)}: {e}' for p, (e, _) in encodings.items())})",
+            file=paths[0],
+            hint="convert them to one encoding (e.g. `iconv -f latin1 -t utf-8`) and run again",
+        )
+    where = next(p for p, (e, _) in encodings.items() if e == enc)
+    src.notes.append(
+        f"encoding {enc} ({why}"
+        + (f" in {os.path.basename(where)}" if len(paths) > 1 and enc != "utf-8" else "")
+        + ")"
+    )
+    if enc != "utf-8":
+        src.options["encoding"] = enc
+    sizes = [os.path.getsize(p) for p in paths]
+    if not any(sizes):
+        return None
+    first = next(p for p, s in zip(paths, sizes, strict=True) if s)
+    sniff = call("sniff_csv", lit(first), encoding=enc, sample_size=min(sample_rows, 20_000))
+    try:
+        rows = con.execute(
+            render(exp.select("Delimiter", "Quote", "HasHeader").from_(sniff))
+        ).fetchall()
+    except duckdb.Error as e:
+        raise SourceError(
+            f"cannot read {first} as CSV: {first_line(e)}",
+            file=first,
+            hint="check the file is a CSV export (one record a line, a delimiter between fields)",
+        ) from None
+    delim, quote, header = rows[0]
+    quote = '"' if quote in ("(empty)", "", None) else quote
+    dialect = []
+    if delim != ",":
+        src.options["delimiter"] = delim
+        dialect.append(f"delimiter {delim!r}")
+    else:
+        dialect.append("delimiter ','")
+    if quote != '"':
+        src.options["quote"] = quote
+        dialect.append(f"quote {quote!r}")
+    if not header:
+        src.options["header"] = False
+        dialect.append("no header row (columns named column0, column1, ...)")
+    src.notes.append("; ".join(dialect) + " (DuckDB's CSV sniffer)")
+    headers = {_first_line(Path(p), enc) for p, s in zip(paths, sizes, strict=True) if s}
+    if len(paths) > 1:
+        src.notes.append(
+            "same header in every file"
+            if len(headers) == 1
+            else f"{len(headers)} different headers: columns are unified by name"
+        )
+    read = call(
+        "read_csv",
+        exp.Array(expressions=[lit(p) for p in paths]),
+        delim=delim,
+        quote=quote,
+        header=bool(header),
+        encoding=enc,
+        all_varchar=True,
+        # unifying by name makes DuckDB read every file's header first: only when they differ
+        union_by_name=len(headers) > 1,
+        filename=True,
+        ignore_errors=True,
+        null_padding=True,
+    )
+    return exp.select(exp.Star()).from_(read).limit(sample_rows + 1)
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    with open(
+        path,
+        encoding={"latin-1": "latin-1", "utf-16": "utf-16"}.get(encoding, "utf-8-sig"),
+        errors="replace",
+    ) as fh:
+        return fh.readline().strip()
+
+
+def _read_json_sample(
+    con: duckdb.DuckDBPyConnection, src: InferredSource, paths: list[str], sample_rows: int
+) -> exp.Expression | None:
+    import sqlglot.expressions as exp
+
+    kinds = set()
+    for p in paths:
+        with open(p, "rb") as fh:
+            head = fh.read(4096).lstrip()
+        if head:
+            kinds.add("array" if head.startswith(b"[") else "newline_delimited")
+    if not kinds:
+        return None
+    if len(kinds) > 1:
+        src.notes.append("JSON arrays and newline-delimited files: json_format auto")
+        src.options["json_format"] = "auto"
+    else:
+        kind = kinds.pop()
+        src.options["json_format"] = kind
+        src.notes.append(
+            "one JSON array per file" if kind == "array" else "newline-delimited JSON (NDJSON)"
+        )
+    read = call(
+        "read_json",
+        exp.Array(expressions=[lit(p) for p in paths]),
+        format="auto",
+        records=True,
+        union_by_name=True,
+        filename=True,
+    )
+    return exp.select(exp.Star()).from_(read).limit(sample_rows + 1)
+
+
+def _read_parquet_sample(
+    con: duckdb.DuckDBPyConnection, src: InferredSource, paths: list[str], sample_rows: int
+) -> exp.Expression | None:
+    import sqlglot.expressions as exp
+
+    src.notes.append("Parquet: column types from the files' schema")
+    read = call(
+        "read_parquet",
+        exp.Array(expressions=[lit(p) for p in paths]),
+        union_by_name=True,
+        filename=True,
+    )
+    return exp.select(exp.Star()).from_(read).limit(sample_rows + 1)
+
+
+# -- one column ----------------------------------------------------------------------------------
+
+
+def _column(con: duckdb.DuckDBPyConnection, table: str, name: str, typ: str, fmt: Format) -> Column:
+    """The column's types and conversion: text values are classified here; Parquet's and
+    JSON's typed values keep their type."""
+    if typ != "VARCHAR":
+        scalar = not any(ch in typ for ch in "([<{") or typ.startswith("DECIMAL")
+        bronze = typ if (fmt == "json" and scalar) else None
+        return Column(name, typ, bronze, why=f"{typ.lower()} in the {fmt} files")
+    return _classify(con, table, name, fmt)
+
+
+def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format) -> Column:
+    import sqlglot.expressions as exp
+
+    raw = col(name)
+    v = exp.func("nullif", exp.func("trim", raw), lit(""))
+
+    def full(pattern: str) -> exp.Expression:
+        return exp.func("regexp_full_match", v, lit(pattern))
+
+    def count_if(cond: exp.Expression) -> exp.Expression:
+        return exp.func("count_if", cond)
+
+    def parses(f: str) -> exp.Expression:
+        return exp.and_(
+            full(_SHAPES[f]),
+            exp.Not(this=exp.Is(this=exp.func("try_strptime", v, lit(f)), expression=exp.Null())),
+        )
+
+    measures: dict[str, exp.Expression] = {
+        "n": exp.Count(this=v),
+        "padded": count_if(exp.NEQ(this=raw, expression=exp.func("trim", raw))),
+        "bool": count_if(
+            exp.In(this=exp.func("lower", v), expressions=[lit("true"), lit("false")])
+        ),
+        "int": count_if(full(_INTEGER)),
+        "lead0": count_if(full(_LEADING_ZERO)),
+        "big": count_if(
+            exp.and_(
+                full(_INTEGER),
+                exp.Is(
+                    this=exp.TryCast(this=v, to=exp.DataType.build("BIGINT")), expression=exp.Null()
+                ),
+            )
+        ),
+        "dec": count_if(full(_DECIMAL)),
+        "comma": count_if(full(_DECIMAL_COMMA)),
+        "float": count_if(
+            exp.Not(
+                this=exp.Is(
+                    this=exp.TryCast(this=v, to=exp.DataType.build("DOUBLE")), expression=exp.Null()
+                )
+            )
+        ),
+        "iso_date": count_if(
+            exp.and_(
+                full(r"\d{4}-\d{2}-\d{2}"),
+                exp.Not(
+                    this=exp.Is(
+                        this=exp.TryCast(this=v, to=exp.DataType.build("DATE")),
+                        expression=exp.Null(),
+                    )
+                ),
+            )
+        ),
+        "iso_ts": count_if(
+            exp.and_(
+                full(_ISO_TIMESTAMP),
+                exp.Not(
+                    this=exp.Is(
+                        this=exp.TryCast(this=v, to=exp.DataType.build("TIMESTAMP")),
+                        expression=exp.Null(),
+                    )
+                ),
+            )
+        ),
+        "scale": exp.func(
+            "max",
+            exp.func(
+                "length", exp.RegexpExtract(this=v, expression=lit(r"[.,](\d+)$"), group=lit(1))
+            ),
+        ),
+        "digits": exp.func(
+            "max",
+            exp.func(
+                "length", exp.RegexpExtract(this=v, expression=lit(r"^[+-]?(\d*)"), group=lit(1))
+            ),
+        ),
+        "example": exp.func("min", v),
+        "dateish": count_if(full(_DATEISH)),
+    }
+
+    def measure(measures: dict[str, exp.Expression]) -> dict[str, Any]:
+        query = exp.select(*[e.as_(f"m{i}") for i, e in enumerate(measures.values())]).from_(
+            exp.to_identifier(table, quoted=True)
+        )
+        return dict(zip(measures, con.execute(render(query)).fetchall()[0], strict=True))
+
+    values = measure(measures)
+    # parsing every value with every format is the costly part: only for date-shaped columns
+    formats = DATE_FORMATS[1:] + TIMESTAMP_FORMATS
+    values.update(dict.fromkeys(formats, -1))
+    if values["n"] and values["dateish"] == values["n"]:
+        shaped = measure({f: count_if(full(_SHAPES[f])) for f in formats})
+        fits = [f for f in formats if shaped[f] == values["n"]]
+        if fits:
+            values.update(measure({f: count_if(parses(f)) for f in fits}))
+    n = values["n"]
+    example = values["example"]
+    bronze_ok = not values["padded"] and fmt == "csv"
+
+    def typed(typ: str, why: str, convert: str = "cast", f: str | None = None) -> Column:
+        if convert == "cast" and bronze_ok:
+            return Column(name, typ, typ, "none", f, why, example)
+        bronze = "VARCHAR" if fmt != "parquet" else None
+        if convert == "cast" and values["padded"]:
+            why += "; padded with spaces"
+        return Column(name, typ, bronze, convert, f, why, example, bool(values["padded"]))
+
+    if n == 0:
+        return Column(
+            name,
+            "VARCHAR",
+            "VARCHAR" if fmt != "parquet" else None,
+            "trim",
+            why="always empty in the sample: text",
+            example=None,
+        )
+    if values["bool"] == n:
+        return typed("BOOLEAN", "true/false")
+    if values["int"] == n:
+        if values["lead0"]:
+            return _text(
+                name, fmt, f"a code: leading zeros ({_example(con, table, name)})", example
+            )
+        if _CODE_NAME.search(name.lower()):
+            return _text(name, fmt, "digits, but named like a code", example)
+        if values["big"]:
+            return typed("DECIMAL(38,0)", "whole numbers beyond BIGINT")
+        return typed("BIGINT", "whole numbers")
+    scale = values["scale"] or 0
+    digits = values["digits"] or 0
+    if values["int"] + values["dec"] == n and values["dec"]:
+        return typed(_decimal(digits, scale), f"decimals, up to {scale} places")
+    if values["int"] + values["comma"] == n and values["comma"]:
+        return Column(
+            name,
+            _decimal(digits, scale),
+            "VARCHAR" if fmt != "parquet" else None,
+            "decimal_comma",
+            None,
+            f"decimals with a decimal comma ({example})",
+            example,
+        )
+    if values["iso_date"] == n:
+        return typed("DATE", "ISO dates (YYYY-MM-DD)")
+    if values["iso_ts"] == n:
+        return typed("TIMESTAMP", "ISO timestamps")
+    for f in DATE_FORMATS[1:] + TIMESTAMP_FORMATS:
+        if values[f] != n:
+            continue
+        kind = "DATE" if f in DATE_FORMATS else "TIMESTAMP"
+        why = f"{'dates' if kind == 'DATE' else 'timestamps'} {f}"
+        swapped = _swapped(f)
+        if swapped and values.get(swapped) == n:
+            # both readings fit every value: none has a day above 12
+            why += " (no day above 12 tells day from month: day first assumed)"
+        return typed(kind, why, "strptime", f)
+    if values["float"] == n:
+        return typed("DOUBLE", "numbers with an exponent")
+    why = "text"
+    if (
+        example
+        and re.search(r"[A-Za-z]", example)
+        and re.search(r"\d", example)
+        and " " not in example
+    ):
+        why = f"text codes ({example})"
+    return _text(name, fmt, why, example)
+
+
+def _swapped(f: str) -> str | None:
+    """The month-first format of a day-first one, and back."""
+    if f.startswith("%d/%m"):
+        return "%m/%d" + f[5:]
+    if f.startswith("%m/%d"):
+        return "%d/%m" + f[5:]
+    return None
+
+
+def _text(name: str, fmt: Format, why: str, example: str | None) -> Column:
+    return Column(
+        name, "VARCHAR", "VARCHAR" if fmt != "parquet" else None, "trim", None, why, example
+    )
+
+
+def _decimal(digits: int, scale: int) -> str:
+    precision = max(18, digits + scale)
+    return f"DECIMAL({min(precision, 38)},{min(scale, 18)})"
+
+
+def _example(con: duckdb.DuckDBPyConnection, table: str, name: str) -> str:
+    import sqlglot.expressions as exp
+
+    v = exp.func("trim", col(name))
+    q = (
+        exp.select(exp.func("min", v))
+        .from_(exp.to_identifier(table, quoted=True))
+        .where(exp.func("regexp_full_match", v, lit(_LEADING_ZERO)))
+    )
+    return str(con.execute(render(q)).fetchall()[0][0])
+
+
+def _bronze_formats(src: InferredSource) -> None:
+    """One date_format and one timestamp_format a CSV source: the columns in the most common
+    non-ISO format are read typed by bronze, the others (ISO ones when a format is set, a second
+    format) as text, parsed in silver."""
+    if src.format != "csv":
+        return
+    for kind, option in (("DATE", "date_format"), ("TIMESTAMP", "timestamp_format")):
+        cols = [c for c in src.columns if c.type == kind]
+        formatted = [c for c in cols if c.convert == "strptime"]
+        if not formatted:
+            continue
+        counts: dict[str, int] = {}
+        for c in formatted:
+            counts[c.fmt or ""] = counts.get(c.fmt or "", 0) + 1
+        chosen = max(counts, key=lambda f: counts[f])
+        clean = [c for c in formatted if c.fmt == chosen and not c.padded]
+        if not clean:
+            continue
+        src.options[option] = chosen
+        for c in clean:
+            c.bronze, c.convert = kind, "none"
+        for c in cols:
+            if c.convert == "none" and c not in clean:
+                # an ISO column of a source whose date_format is another format
+                c.bronze, c.convert, c.fmt = "VARCHAR", "cast", None
+                c.why += f"; the source's {option} is {chosen}"
+
+
+def _silver_table(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
+    """The sample as silver will hold it (every conversion tried on it: a value the inference
+    got wrong fails here, at init, not in the user's first run)."""
+    import sqlglot.expressions as exp
+
+    select = exp.select(
+        *[c.silver().as_(c.name, quoted=True) for c in src.columns], col("filename")
+    ).from_(exp.to_identifier(f"raw_{src.name}", quoted=True))
+    con.execute(render(_create_table(f"silver_{src.name}", select)))
+
+
+def _singular(name: str) -> str:
+    """customers -> customer, countries -> country, addresses -> address (English plurals)."""
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith(("sses", "xes", "ches", "shes")):
+        return name[:-2]
+    return name.removesuffix("s")
+
+
+def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
+    """The first column named like a key that is non-null and unique in each file of the
+    sample: the source's own `<name>_id` or `id`, other `*_id` columns, then the source's own
+    code or number (`customer_code` in customers: a code names its own table's rows, while
+    other codes, such as a country_code, are attributes)."""
+    import sqlglot.expressions as exp
+
+    singular = _singular(src.name)
+    own = {f"{singular}_id", f"{src.name}_id", "id"}
+    codes = {f"{singular}_{k}" for k in ("code", "key", "no", "number")} | {"code"}
+
+    def rank(name: str) -> int:
+        low = name.lower()
+        return 0 if low in own else 1 if _KEY_NAME.search(name) else 2 if low in codes else 3
+
+    names = sorted((c.name for c in src.columns if rank(c.name) < 3), key=rank)
+    # exact duplicate rows are no evidence against a key: silver drops them anyway
+    table = exp.select(exp.Star()).from_(exp.to_identifier(f"silver_{src.name}", quoted=True))
+    table = table.distinct().subquery("rows")
+    for name in names:
+        c = col(name)
+        q = exp.select(
+            exp.func("count_if", exp.Is(this=c, expression=exp.Null())),
+            exp.Count(this=exp.Distinct(expressions=[exp.Tuple(expressions=[c, col("filename")])])),
+            exp.Count(this=exp.Distinct(expressions=[c])),
+            exp.Count(this=exp.Star()),
+        ).from_(table)
+        nulls, per_file, distinct, total = con.execute(render(q)).fetchall()[0]
+        if nulls:
+            src.notes.append(f"not a key: {name} (NULL in {nulls} rows)")
+            continue
+        if per_file != total:
+            src.notes.append(f"not a key: {name} ({total - per_file} repeated values)")
+            continue
+        src.key = name
+        src.repeated_keys = total - distinct
+        named = "id" if name.lower() == "id" else "*_id" if rank(name) < 2 else "as its own code"
+        why = f"key {name} (unique, not null, named {named})"
+        if src.repeated_keys:
+            n = src.repeated_keys
+            why += (
+                f"; {n} key{' repeats' if n == 1 else 's repeat'} across files: silver keeps "
+                "the row of the latest file"
+            )
+        src.notes.append(why)
+        return
+    if not names:
+        src.notes.append(
+            "no key: no column named id, *_id or as its own code; silver keeps distinct rows"
+        )
+    else:
+        src.notes.append("no key: silver keeps distinct rows")
+
+
+def _relationships(con: duckdb.DuckDBPyConnection, sources: list[InferredSource]) -> None:
+    """A column of one source whose values all occur in another source's key (named like it,
+    or like an id) is a relationship."""
+    import sqlglot.expressions as exp
+
+    keyed = [s for s in sources if s.key]
+    for src in sources:
+        for c in src.columns:
+            if c.name == src.key or not (
+                _KEY_NAME.search(c.name) or c.name.lower().endswith("_code")
+            ):
+                continue
+            targets = []
+            for other in keyed:
+                if other is src or other.key is None:
+                    continue
+                k = other.column(other.key)
+                if (c.text, c.type) != (k.text, k.type) and not (
+                    c.type in ("BIGINT", "INTEGER") and k.type in ("BIGINT", "INTEGER")
+                ):
+                    continue
+                rank = (
+                    0
+                    if c.name == other.key
+                    else 1
+                    if c.name == f"{_singular(other.name)}_id"
+                    else 2
+                )
+                targets.append((rank, other))
+            for rank, other in sorted(targets, key=lambda t: t[0]):
+                mine = exp.to_identifier(f"silver_{src.name}", quoted=True)
+                theirs = exp.to_identifier(f"silver_{other.name}", quoted=True)
+                assert other.key is not None
+                q = (
+                    exp.select(
+                        exp.Count(this=exp.Distinct(expressions=[col(c.name)])),
+                        exp.func(
+                            "count_if",
+                            exp.Not(
+                                this=exp.In(
+                                    this=col(c.name),
+                                    query=exp.select(col(other.key)).from_(theirs).subquery(),
+                                )
+                            ),
+                        ),
+                    )
+                    .from_(mine)
+                    .where(exp.Not(this=exp.Is(this=col(c.name), expression=exp.Null())))
+                )
+                present, missing = con.execute(render(q)).fetchall()[0]
+                if present and not missing:
+                    named = {0: "same name", 1: f"named {other.name.removesuffix('s')}_id"}.get(
+                        rank, "named like an id"
+                    )
+                    src.relationships.append(
+                        Relationship(
+                            c.name,
+                            other.name,
+                            other.key,
+                            f"{c.name} -> {other.name}.{other.key} (all {present} values found; "
+                            f"{named})",
+                        )
+                    )
+                    src.notes.append(f"relationship {src.relationships[-1].why}")
+                    break

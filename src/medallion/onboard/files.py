@@ -1,0 +1,287 @@
+"""A project made from a folder of the user's files (`medallion init DIR --from PATH`).
+
+`ingest.files.infer` says what the folder holds (sources, reading options, types, keys,
+relationships, each with its reason); this module writes it down as files the user owns:
+medallion.yml with one source per group of files, its options and declared column types, and
+one silver staging model per source (`models/silver/stg_<source>.sql`): typed, trimmed,
+de-duplicated — a `merge` model on the inferred key (the latest file's row wins), else a
+`table` of distinct rows — with `unique` + `not_null` on the key and `relationships` to the
+keys its columns point at.
+
+The project is written into a temporary folder beside DIR and loaded (every model parsed, the
+config validated) before it is moved into place: a failure leaves no half-written project.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import MedallionError, TemplateError
+
+if TYPE_CHECKING:
+    from medallion.ingest.files.infer import InferredSource
+
+#: which of two rows with the same key silver keeps: the later ingest, then the later file
+ORDER_BY = ["_ingested_at", "_source_file"]
+
+
+def replaces_rewrites() -> bool:
+    """Whether file sources take `on_rewrite: replace` (an edited file replaces its earlier
+    rows in bronze)."""
+    from medallion.config.schema import FileSource
+
+    return "on_rewrite" in FileSource.model_fields
+
+
+def is_reference(s: InferredSource, sources: list[InferredSource]) -> bool:
+    """Reference data: one file (no date or number series) whose key other sources point at —
+    customers, products, stores. Such a file is edited and exported again under its name, so
+    its new version replaces the old (`on_rewrite: replace`) and silver is rebuilt from it (a
+    row deleted from the file leaves silver too); files in a series are new rows each time."""
+    return (
+        bool(s.files)
+        and len(s.files) == 1
+        and s.key is not None
+        and replaces_rewrites()
+        and any(r.to_source == s.name for o in sources for r in o.relationships)
+    )
+
+
+@dataclass
+class InitFromResult:
+    """What `init --from` wrote and why (the CLI prints it)."""
+
+    dest: Path
+    origin: str
+    sources: list[InferredSource]
+    #: project-relative paths of the files written
+    written: list[str] = field(default_factory=list)
+    #: sources taken for reference data (on_rewrite: replace, a table model)
+    references: list[str] = field(default_factory=list)
+
+
+def init_from(dest: Path, source: str) -> InitFromResult:
+    """Infer the sources of `source` (a folder of files, or a postgresql:// or mysql:// DSN)
+    and write a project into `dest` (new or empty)."""
+    from medallion.errors import mask_dsn
+    from medallion.ingest.files.infer import infer_folder
+    from medallion.onboard.database import infer_database, kind_of
+
+    check_destination(dest)
+    kind = kind_of(source)
+    if kind is None:
+        folder: Path | None = Path(source)
+        sources = infer_folder(Path(source))
+        origin = source
+    else:
+        folder, origin = None, mask_dsn(source)
+        sources = infer_database(source, kind)
+    references = [s.name for s in sources if is_reference(s, sources)]
+    for s in sources:
+        if s.name in references:
+            s.notes.append(
+                "reference data (one file other sources point at): on_rewrite: replace, and "
+                "silver rebuilt from it"
+            )
+    files = project_files(dest, folder, sources, origin)
+    write_atomically(dest, files)
+    return InitFromResult(dest, origin, sources, sorted(files), references)
+
+
+def check_destination(dest: Path) -> None:
+    if dest.exists() and not dest.is_dir():
+        raise TemplateError(
+            f"{dest} is a file",
+            file=dest,
+            hint="name a new folder (or an empty one) for the project",
+        )
+    if dest.is_dir() and any(dest.iterdir()):
+        raise TemplateError(
+            f"{dest} is not empty: init writes a new project and overwrites nothing",
+            file=dest,
+            hint="name a new folder (or an empty one), e.g. `medallion init my_project --from "
+            "PATH`",
+        )
+
+
+def project_files(
+    dest: Path, folder: Path | None, sources: list[InferredSource], origin: str
+) -> dict[str, str]:
+    """Project-relative path -> text of every file of the project (`folder`: where the files
+    are, None for a database)."""
+    from medallion.ingest.files.infer import source_name
+
+    where = _relative(folder, dest) if folder else ""
+    files = {"medallion.yml": _config(source_name(dest.resolve().name), sources, where, origin)}
+    for s in sources:
+        files[f"models/silver/stg_{s.name}.sql"] = staging_model(s, sources)
+    files[".gitignore"] = "lakehouse/\n.medallion/\ntarget/\n"
+    return files
+
+
+def write_atomically(dest: Path, files: dict[str, str]) -> None:
+    """Write `files` into a folder beside `dest`, load it as a project, then move it to `dest`."""
+    from medallion.workspace import Workspace
+
+    parent = dest.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=parent))
+    except OSError as e:
+        raise TemplateError(
+            f"cannot create {dest}: {e.strerror}", file=dest, hint="check the folder's permissions"
+        ) from None
+    try:
+        for rel, text in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        try:
+            Workspace.load(tmp)
+        except MedallionError as e:  # a bug here, not the user's: say so plainly
+            raise TemplateError(
+                f"the project inferred is not valid ({e.message})",
+                file=dest,
+                hint="please report this with the folder's file names and headers",
+            ) from e
+        if dest.is_dir():
+            # empty (checked), perhaps the current folder: the project's files move into it
+            for child in tmp.iterdir():
+                os.replace(child, dest / child.name)
+        else:
+            os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _relative(folder: Path, dest: Path) -> str:
+    """The folder as the project sees it: relative to DIR where it can be (a project moved
+    with its data keeps working), else absolute."""
+    target, base = folder.resolve(), dest.resolve()
+    try:
+        return Path(os.path.relpath(target, base)).as_posix()
+    except ValueError:  # another drive
+        return target.as_posix()
+
+
+# -- medallion.yml -------------------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar (quoted when YAML would read it otherwise)."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+    return text.removesuffix("\n").removesuffix("\n...")
+
+
+def _config(name: str, sources: list[InferredSource], where: str, origin: str) -> str:
+    lines = [
+        f"# Made by `medallion init --from` from {origin}:",
+        f"# one source per {'group of files' if where else 'table'} there, one silver staging "
+        "model per source",
+        "# (models/silver/). Why each option, type and key was chosen is in the comments; edit",
+        "# freely, this project is yours.",
+        f"name: {_scalar(name)}",
+        "",
+        "sources:",
+    ]
+    for s in sources:
+        lines.append(f"  {s.name}:")
+        for note in s.notes:
+            lines.append(f"    # {note}")
+        paths = [f"{where}/{p}" if where not in ("", ".") else p for p in s.patterns]
+        if len(paths) == 1:
+            lines.append(f"    path: {_scalar(paths[0])}")
+        elif paths:
+            lines.append("    path:")
+            lines.extend(f"      - {_scalar(p)}" for p in paths)
+        if paths:
+            lines.append(f"    format: {s.format}")
+        for key, value in s.options.items():
+            lines.append(f"    {key}: {_scalar(value)}")
+        if is_reference(s, sources):
+            lines.append(
+                "    on_rewrite: replace         # reference data: an edited file replaces its rows"
+            )
+        declared = [c for c in s.columns if c.bronze]
+        if declared:
+            lines.append("    columns:                  # bronze reads these types exactly")
+            width = max(len(_scalar(c.name)) + len(_scalar(c.bronze)) for c in declared) + 2
+            for c in declared:
+                entry = f"{_scalar(c.name)}: {_scalar(c.bronze)}"
+                why = c.why if c.type == c.bronze else f"{c.why}; {c.type} in silver"
+                lines.append(f"      {entry.ljust(width)}  # {why}")
+    return "\n".join(lines) + "\n"
+
+
+# -- the staging models --------------------------------------------------------------------------
+
+
+def staging_model(s: InferredSource, sources: list[InferredSource]) -> str:
+    """The SQL file of `silver.stg_<source>`: a YAML header, then the SELECT (built as a tree)."""
+    import sqlglot.expressions as exp
+
+    from medallion.ingest.files.infer import column
+
+    projections = []
+    for c in s.columns:
+        e = c.silver(key=c.name == s.key)
+        if c.convert != "none":
+            e = e.as_(column(c.name).this)
+            if c.why != "text":
+                e.add_comments([f" {c.why} "])
+        projections.append(e)
+    query = exp.select(*projections)
+    if s.key and not is_reference(s, sources):
+        # the audit columns tell which of two rows with that key is the latest
+        query = query.select(*[column(c) for c in ORDER_BY])
+    else:
+        query = query.distinct()
+    query = query.from_(exp.table_(s.name, db="bronze"))
+    sql = query.sql(dialect="duckdb", pretty=True, normalize_functions="lower")
+    header = _header(s, sources)
+    return f"/* ---\n{header}--- */\n{sql}\n"
+
+
+def _header(s: InferredSource, sources: list[InferredSource]) -> str:
+    what = ", ".join(s.files[:3]) + (f" and {len(s.files) - 3} more" if len(s.files) > 3 else "")
+    what = what or str(s.options.get("table", s.name))
+    lines: list[str] = []
+    if is_reference(s, sources):
+        lines += [
+            "kind: table                     # reference data, replaced in bronze when its file is",
+            "                                # edited: rebuilt, so a deleted row leaves silver too",
+            f"description: {_scalar(f'{what}: typed and trimmed, one row per {s.key}.')}",
+        ]
+    elif s.key:
+        lines += [
+            "kind: merge                     # upsert by the key: new files update their rows",
+            f"unique_key: {_scalar(s.key)}",
+            f"order_by: [{', '.join(ORDER_BY)}]   # a key seen twice: the later ingest, then "
+            "the later file, wins",
+            f"description: {_scalar(f'{what}: typed and trimmed, one row per {s.key}.')}",
+        ]
+    else:
+        lines += [
+            "kind: table                     # no key was found: rebuilt, exact duplicates dropped",
+            f"description: {_scalar(f'{what}: typed and trimmed, distinct rows.')}",
+        ]
+    checks: list[str] = []
+    if s.key:
+        checks += [f"  - unique: {_scalar(s.key)}", f"  - not_null: {_scalar(s.key)}"]
+    by_name = {o.name: o for o in sources}
+    for r in s.relationships:
+        target = f"silver.stg_{r.to_source}.{r.to_column}"
+        checks.append(f"  - relationships: {{column: {_scalar(r.column)}, to: {target}}}")
+        if not (s.complete and by_name[r.to_source].complete):
+            checks.append("    severity: warn              # seen on a sample of the rows only")
+    if checks:
+        lines += ["checks:", *checks]
+    return "\n".join(lines) + "\n"
