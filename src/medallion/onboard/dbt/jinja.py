@@ -1,0 +1,425 @@
+"""dbt's Jinja, rendered once at import time into plain SQL.
+
+A model is rendered with jinja2 and stand-ins for what dbt provides: `ref` and `source` become
+`layer.name`, `config()` is recorded (it becomes the model header), `var` takes the project's
+vars, `is_incremental()` is false (incrementality is medallion's own: the model's kind), and
+the project's own macros (`macros/`) are callable as in dbt. Anything else (a package's macro,
+`run_query`, an unknown variable) is written back as the Jinja it was and listed as a TODO with
+its file and line: the output never silently means something else.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from medallion.onboard.dbt.dbtproject import DbtProject
+    from medallion.onboard.dbt.report import DbtImport
+
+#: Jinja blocks plain jinja2 does not know: dbt's own tags, taken out before macros are read
+_DBT_BLOCKS = re.compile(
+    r"\{%-?\s*(test|materialization|docs|snapshot|data_test)\b.*?\{%-?\s*end\1\s*-?%\}",
+    re.DOTALL,
+)
+_SNAPSHOT = re.compile(
+    r"\{%-?\s*snapshot\s+(\w+)\s*-?%\}(?P<body>.*?)\{%-?\s*endsnapshot\s*-?%\}", re.DOTALL
+)
+_MISSING = object()
+
+
+class _Return(Exception):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def snapshot_blocks(text: str) -> list[tuple[str, str, int]]:
+    """(name, body, line of the body) of each `{% snapshot name %}` block."""
+    return [
+        (m.group(1), m.group("body"), text.count("\n", 0, m.start("body")) + 1)
+        for m in _SNAPSHOT.finditer(text)
+    ]
+
+
+def jinja_literal(value: Any) -> str:
+    """A Python value written back as a Jinja literal (the arguments of a call kept as TODO)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(jinja_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{jinja_literal(k)}: {jinja_literal(v)}" for k, v in value.items())
+            + "}"
+        )
+    return str(value)
+
+
+def _call_text(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    parts = [jinja_literal(a) for a in args] + [
+        f"{k}={jinja_literal(v)}" for k, v in kwargs.items()
+    ]
+    return "{{ " + f"{name}({', '.join(parts)})" + " }}"
+
+
+@dataclass
+class NodeState:
+    """The node being rendered: what its stand-ins read and record."""
+
+    file: str  # relative to the dbt project
+    fqn: str  # layer.name of the model in the new project
+    config: dict[str, Any] = field(default_factory=dict)
+    incremental_checked: bool = False
+    #: lines where `{{ this }}` was rendered (a model reading itself)
+    this_lines: list[int] = field(default_factory=list)
+
+
+class _Namespace:
+    """`project_name.macro(...)` and `modules.datetime`: attributes from a mapping."""
+
+    def __init__(self, items: dict[str, Any], missing: Callable[[str], Any]) -> None:
+        self._items = items
+        self._missing = missing
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in self._items:
+            return self._items[name]
+        return self._missing(name)
+
+
+class Renderer:
+    """One jinja2 environment for a project: its macros loaded once, each node rendered with
+    its own state (`begin` ... `render`)."""
+
+    def __init__(
+        self,
+        project: DbtProject,
+        report: DbtImport,
+        *,
+        ref: Callable[[str], str | None],
+        source: Callable[[str, str], str | None],
+        variables: dict[str, Any],
+    ) -> None:
+        import jinja2
+
+        self.project = project
+        self.report = report
+        self._ref = ref
+        self._source = source
+        self.variables = variables
+        self.state: NodeState | None = None
+        self._paths: dict[int, str] = {}  # id(template) -> file, for line numbers
+        renderer = self
+
+        class Unknown(jinja2.Undefined):
+            """A name dbt would know and this import does not: kept as Jinja, listed as TODO."""
+
+            __slots__ = ()
+
+            def _dotted(self) -> str:
+                if self._undefined_name is None:
+                    return "?"
+                obj = self._undefined_obj
+                if obj is jinja2.utils.missing:
+                    return self._undefined_name
+                owner = getattr(obj, "_undefined_name", None) or type(obj).__name__
+                return f"{owner}.{self._undefined_name}"
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("__"):
+                    raise AttributeError(name)
+                return Unknown(name=f"{self._dotted()}.{name}")
+
+            def __call__(self, *args: Any, **kwargs: Any) -> str:
+                return renderer.unknown_call(self._dotted(), args, kwargs)
+
+            def __str__(self) -> str:
+                return renderer.unknown_value(self._dotted())
+
+        self.env = jinja2.Environment(
+            extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+            undefined=Unknown,
+            keep_trailing_newline=True,
+            # a block tag's own line leaves no blank line behind (dbt keeps them; SQL does not
+            # care, and the user reads the file afterwards)
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals.update(self._builtins())
+        self.macros: dict[str, Callable[..., Any]] = {}
+        self._load_macros()
+        self.env.globals.update(self.macros)
+        self.env.globals[project.name] = _Namespace(self.macros, self._missing_macro)
+
+    # -- where a stand-in was called from --------------------------------------------------
+
+    def where(self) -> tuple[str, int | None]:
+        """The dbt file and line of the Jinja being evaluated (innermost template frame)."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            tmpl = frame.f_globals.get("__jinja_template__")
+            if tmpl is not None and id(tmpl) in self._paths:
+                return self._paths[id(tmpl)], tmpl.get_corresponding_lineno(frame.f_lineno)
+            frame = frame.f_back  # type: ignore[assignment]
+        return (self.state.file if self.state else self.project.name), None
+
+    def todo(self, message: str) -> None:
+        file, line = self.where()
+        self.report.todo(file, line, message)
+
+    def note(self, message: str) -> None:
+        file, line = self.where()
+        self.report.note(file, line, message)
+
+    def unknown_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        text = _call_text(name, args, kwargs)
+        self.todo(
+            f"`{name}(...)` is not a macro of this project (a package's macro, or dbt's own "
+            f"that medallion does not have): replace {text} with the SQL it produces"
+        )
+        return text
+
+    def unknown_value(self, name: str) -> str:
+        text = "{{ " + name + " }}"
+        self.todo(f"`{name}` is not known at import time: replace {text} with its value")
+        return text
+
+    def _missing_macro(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> str:
+            return self.unknown_call(f"{self.project.name}.{name}", args, kwargs)
+
+        return call
+
+    # -- dbt's context -------------------------------------------------------------------------
+
+    def _builtins(self) -> dict[str, Any]:
+        renderer = self
+
+        class This:
+            def _fqn(self) -> str:
+                state = renderer.state
+                assert state is not None
+                _, line = renderer.where()
+                if line is not None:
+                    state.this_lines.append(line)
+                renderer.todo(
+                    "`{{ this }}` outside an is_incremental() block: the model reads its own "
+                    "table, which medallion does not allow; rewrite it without the self-reference"
+                )
+                return state.fqn
+
+            def __str__(self) -> str:
+                return self._fqn()
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("__"):
+                    raise AttributeError(name)
+                state = renderer.state
+                assert state is not None
+                layer, _, table = state.fqn.partition(".")
+                return {"schema": layer, "identifier": table, "name": table}.get(name, "main")
+
+        class Target:
+            values: ClassVar[dict[str, str]] = {
+                "name": "dev",
+                "target_name": "dev",
+                "type": "duckdb",
+                "schema": "main",
+            }
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("__"):
+                    raise AttributeError(name)
+                renderer.note(
+                    f"`target.{name}` was rendered for a dev DuckDB target "
+                    f"({self.values.get(name, 'main')!r}): check the branch it chose"
+                )
+                return self.values.get(name, "main")
+
+        class Adapter:
+            def dispatch(self, name: str, macro_namespace: str | None = None) -> Any:
+                for candidate in (f"duckdb__{name}", f"default__{name}", name):
+                    if candidate in renderer.macros:
+                        return renderer.macros[candidate]
+                return renderer._missing_dispatch(name)
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("__"):
+                    raise AttributeError(name)
+
+                def call(*args: Any, **kwargs: Any) -> str:
+                    return renderer.unknown_call(f"adapter.{name}", args, kwargs)
+
+                return call
+
+        def raise_compiler_error(message: str = "") -> str:
+            renderer.todo(f"the dbt project raises a compiler error here: {message}")
+            return ""
+
+        def warn(message: str = "") -> str:
+            renderer.note(f"dbt warns here: {message}")
+            return ""
+
+        def do_return(value: Any = None) -> Any:
+            raise _Return(value)
+
+        return {
+            "ref": self._ref_stand_in,
+            "source": self._source_stand_in,
+            "config": self._config_stand_in,
+            "var": self._var_stand_in,
+            "env_var": self._env_var_stand_in,
+            "is_incremental": self._is_incremental,
+            "this": This(),
+            "target": Target(),
+            "adapter": Adapter(),
+            "exceptions": _Namespace(
+                {"raise_compiler_error": raise_compiler_error, "warn": warn},
+                lambda name: self._missing_macro(f"exceptions.{name}"),
+            ),
+            "return": do_return,
+            "log": lambda *a, **k: "",
+            "print": lambda *a, **k: "",
+            "execute": True,
+            "flags": _Namespace({"FULL_REFRESH": False, "WHICH": "run"}, lambda n: None),
+            "project_name": self.project.name,
+            "modules": _Namespace(
+                {"datetime": datetime, "re": re, "itertools": itertools},
+                lambda name: self.unknown_value(f"modules.{name}"),
+            ),
+            "tojson": json.dumps,
+            "fromjson": json.loads,
+            "zip": zip,
+            "set": set,
+        }
+
+    def _missing_dispatch(self, name: str) -> Callable[..., str]:
+        def call(*args: Any, **kwargs: Any) -> str:
+            return self.unknown_call(f"adapter.dispatch('{name}')", args, kwargs)
+
+        return call
+
+    def _ref_stand_in(self, *args: Any, **kwargs: Any) -> str:
+        name = str(args[-1]) if args else str(kwargs.get("name", ""))
+        fqn = self._ref(name)
+        if fqn is None:
+            return self.unknown_call("ref", args, kwargs)
+        return fqn
+
+    def _source_stand_in(self, source_name: str, table_name: str) -> str:
+        fqn = self._source(source_name, table_name)
+        if fqn is None:
+            text = _call_text("source", (source_name, table_name), {})
+            self.todo(f"{text}: no such source in the project's .yml files; declare it")
+            return text
+        return fqn
+
+    def _config_stand_in(self, *args: Any, **kwargs: Any) -> str:
+        if self.state is not None:
+            self.state.config.update(kwargs)
+            for arg in args:
+                if isinstance(arg, dict):
+                    self.state.config.update(arg)
+        return ""
+
+    def _var_stand_in(self, name: str, default: Any = _MISSING) -> Any:
+        if name in self.variables:
+            return self.variables[name]
+        if default is not _MISSING:
+            return default
+        text = _call_text("var", (name,), {})
+        self.todo(
+            f"var {name!r} has no value in dbt_project.yml: give it one (--vars) or edit {text}"
+        )
+        return text
+
+    def _env_var_stand_in(self, name: str, default: Any = _MISSING) -> Any:
+        if default is not _MISSING:
+            self.note(f"env_var({name!r}) was rendered as its default {default!r}")
+            return default
+        return self.unknown_call("env_var", (name,), {})
+
+    def _is_incremental(self) -> bool:
+        if self.state is not None:
+            self.state.incremental_checked = True
+        return False
+
+    # -- macros and nodes ------------------------------------------------------------------
+
+    def _load_macros(self) -> None:
+        import jinja2
+
+        for folder in self.project.macro_paths:
+            for path in sorted((self.project.root / folder).rglob("*.sql")):
+                file = self.project.rel(path)
+                text = _DBT_BLOCKS.sub(lambda m: "\n" * m.group(0).count("\n"), path.read_text())
+                try:
+                    tmpl = self.env.from_string(text)
+                    self._paths[id(tmpl)] = file
+                    module = tmpl.make_module()
+                except jinja2.TemplateError as e:
+                    self.report.todo(
+                        file,
+                        getattr(e, "lineno", None),
+                        f"the import cannot read these macros ({e}); models calling them are "
+                        "left as Jinja",
+                    )
+                    continue
+                for name in dir(module):
+                    macro = getattr(module, name)
+                    if isinstance(macro, jinja2.runtime.Macro):
+                        self.macros[name] = _returning(macro)
+
+    def render(self, state: NodeState, text: str, *, first_line: int = 1) -> str | None:
+        """The node's SQL with its Jinja rendered, or None when jinja2 cannot read it (a TODO
+        says why; the caller keeps the text as it was)."""
+        import jinja2
+
+        self.state = state
+        try:
+            # blank lines keep the line numbers of a block cut out of a larger file
+            tmpl = self.env.from_string("\n" * (first_line - 1) + text)
+            self._paths[id(tmpl)] = state.file
+            return tmpl.render()
+        except jinja2.TemplateSyntaxError as e:
+            self.report.todo(
+                state.file,
+                e.lineno,
+                f"Jinja the import cannot read ({e.message}); the model is kept as it was",
+            )
+            return None
+        except _Return as r:
+            return str(r.value)
+        finally:
+            self.state = None
+
+    def render_expression(self, state: NodeState, text: str) -> Any:
+        """A Jinja expression of a .yml file (`ref('customers')` in a relationships test)."""
+        self.state = state
+        try:
+            return self.env.compile_expression(text, undefined_to_none=False)()
+        finally:
+            self.state = None
+
+
+def _returning(macro: Any) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return macro(*args, **kwargs)
+        except _Return as r:
+            return r.value
+
+    return call
