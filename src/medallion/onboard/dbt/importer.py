@@ -75,7 +75,7 @@ def import_project(
     project = load_dbt_project(source)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise TemplateError(
-            f"{dest} already exists and is not empty",
+            "the folder already exists and is not empty",
             file=dest,
             hint="give a new folder for the imported project (medallion import dbt PATH DIR)",
         )
@@ -419,7 +419,7 @@ class _Importer:
             if state.incremental_checked:
                 self.report.note(
                     node.file,
-                    None,
+                    state.incremental_line,
                     "the is_incremental() block is dropped: medallion's incremental kinds read "
                     "only what is new upstream by themselves",
                 )

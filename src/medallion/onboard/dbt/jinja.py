@@ -81,6 +81,7 @@ class NodeState:
     fqn: str  # layer.name of the model in the new project
     config: dict[str, Any] = field(default_factory=dict)
     incremental_checked: bool = False
+    incremental_line: int | None = None
     #: lines where `{{ this }}` was rendered (a model reading itself)
     this_lines: list[int] = field(default_factory=list)
 
@@ -355,6 +356,7 @@ class Renderer:
     def _is_incremental(self) -> bool:
         if self.state is not None:
             self.state.incremental_checked = True
+            self.state.incremental_line = self.where()[1]
         return False
 
     # -- macros and nodes ------------------------------------------------------------------
