@@ -22,7 +22,7 @@ import yaml
 from medallion.errors import TemplateError
 from medallion.onboard.dbt import datatests, layers
 from medallion.onboard.dbt.dbtproject import DbtProject, Properties, load_dbt_project
-from medallion.onboard.dbt.jinja import NodeState, Renderer, snapshot_blocks
+from medallion.onboard.dbt.jinja import THIS, NodeState, Renderer, snapshot_blocks
 from medallion.onboard.dbt.report import DbtImport, ImportedTable
 from medallion.onboard.dbt.sources import (
     database_source,
@@ -339,6 +339,16 @@ class _Importer:
             **state.config,
         }
         header: dict[str, Any] = self._kind(node, config, state)
+        if header["kind"] == "merge" and state.incremental_checked:
+            column = self._incremental_filter(node)
+            if column is not None:
+                header["order_by"] = column
+                self.report.note(
+                    node.file,
+                    state.incremental_line,
+                    f"the is_incremental() block reads rows newer than max({column}): "
+                    f"order_by: {column}, so a key met twice keeps its latest row",
+                )
         node.sql = node.text if sql is None else self._read_files(node, tidy(sql))
         if config.get("tags"):
             tags = config["tags"]
@@ -359,6 +369,34 @@ class _Importer:
                     f"{hook}: SQL dbt runs around the model is not imported ({config[hook]!r})",
                 )
         node.header = header
+
+    def _incremental_filter(self, node: _Node) -> str | None:
+        """The column of the model's own table an is_incremental() block compares new rows
+        with (`where updated_at > (select max(updated_at) from {{ this }})`), read from the
+        SQL dbt runs incrementally, as a SQLGlot tree."""
+        import sqlglot
+        import sqlglot.expressions as exp
+
+        state = NodeState(file=node.file, fqn=node.fqn, incremental_run=True)
+        sql = self.renderer.render(state, node.text, first_line=node.first_line)
+        try:
+            tree = sqlglot.parse_one(sql or "", dialect="duckdb")
+        except sqlglot.errors.ParseError:
+            return None
+        for cmp in tree.find_all(exp.GT, exp.GTE):
+            select = cmp.expression.unnest() if cmp.expression else None
+            if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+                continue
+            agg = select.expressions[0].unalias()
+            source = select.find(exp.Table)
+            if (
+                isinstance(agg, exp.Max)
+                and isinstance(agg.this, exp.Column)
+                and source is not None
+                and source.name == THIS
+            ):
+                return agg.this.name
+        return None
 
     def _incremental_inputs(self, node: _Node) -> None:
         """An incremental model reads as new rows the tables that only grow (bronze, append

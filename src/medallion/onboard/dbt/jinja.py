@@ -32,6 +32,8 @@ _SNAPSHOT = re.compile(
     r"\{%-?\s*snapshot\s+(\w+)\s*-?%\}(?P<body>.*?)\{%-?\s*endsnapshot\s*-?%\}", re.DOTALL
 )
 _MISSING = object()
+#: what `{{ this }}` renders as on an incremental run (see NodeState.incremental_run)
+THIS = "__medallion_this__"
 
 
 class _Return(Exception):
@@ -82,6 +84,9 @@ class NodeState:
     config: dict[str, Any] = field(default_factory=dict)
     incremental_checked: bool = False
     incremental_line: int | None = None
+    #: render as dbt does on an incremental run (is_incremental() true, `this` a placeholder),
+    #: recording nothing: to read the filter the is_incremental() block applies
+    incremental_run: bool = False
     #: lines where `{{ this }}` was rendered (a model reading itself)
     this_lines: list[int] = field(default_factory=list)
 
@@ -178,12 +183,14 @@ class Renderer:
         return (self.state.file if self.state else self.project.name), None
 
     def todo(self, message: str) -> None:
-        file, line = self.where()
-        self.report.todo(file, line, message)
+        if self.state is None or not self.state.incremental_run:
+            file, line = self.where()
+            self.report.todo(file, line, message)
 
     def note(self, message: str) -> None:
-        file, line = self.where()
-        self.report.note(file, line, message)
+        if self.state is None or not self.state.incremental_run:
+            file, line = self.where()
+            self.report.note(file, line, message)
 
     def unknown_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         text = _call_text(name, args, kwargs)
@@ -213,6 +220,8 @@ class Renderer:
             def _fqn(self) -> str:
                 state = renderer.state
                 assert state is not None
+                if state.incremental_run:
+                    return THIS
                 _, line = renderer.where()
                 if line is not None:
                     state.this_lines.append(line)
@@ -354,9 +363,10 @@ class Renderer:
         return self.unknown_call("env_var", (name,), {})
 
     def _is_incremental(self) -> bool:
-        if self.state is not None:
-            self.state.incremental_checked = True
-            self.state.incremental_line = self.where()[1]
+        if self.state is None or self.state.incremental_run:
+            return self.state is not None
+        self.state.incremental_checked = True
+        self.state.incremental_line = self.where()[1]
         return False
 
     # -- macros and nodes ------------------------------------------------------------------

@@ -6,4 +6,4 @@ select
     {{ signed_amount('kind', cents_to_dollars('amount_cents')) }} as signed_amount,
     booked_at,
     updated_at
-from {{ ref('transactions') }}
+from {{ source('bank', 'transactions') }}
