@@ -21,9 +21,9 @@ from typing import Any
 
 import duckdb
 import pytest
+from tests.conftest import medallion
 
 from medallion.project import Project
-from tests.conftest import medallion
 
 HERE = Path(__file__).resolve().parent
 PROJECTS = HERE / "dbt_projects"
@@ -48,8 +48,9 @@ def dbt() -> Path:
     ):
         proc = subprocess.run(step, capture_output=True, text=True, timeout=1200)
         if proc.returncode != 0:
+            command = " ".join(step)
             pytest.fail(
-                f"cannot create the dbt virtualenv ({' '.join(step)}):\n{proc.stdout}\n{proc.stderr}"
+                f"cannot create the dbt virtualenv ({command}):\n{proc.stdout}{proc.stderr}"
             )
     stamp.write_text(wanted)
     return exe
