@@ -124,9 +124,9 @@ class _Importer:
         self._sources()
         self._models()
         self._snapshots()
-        self._singular_tests()
         for node in self.nodes:
             self._render(node)
+        self._singular_tests()
         for node in self.nodes:
             self._incremental_inputs(node)
             self._write_model(node)
@@ -319,16 +319,25 @@ class _Importer:
         self.refs[node.name] = node.fqn
 
     def _singular_tests(self) -> None:
+        """dbt's singular tests (a SELECT of the failing rows) are medallion's singular checks:
+        `checks/<name>.sql`, rendered as models are."""
         for folder in self.project.test_paths:
-            for path in sorted((self.project.root / folder).rglob("*.sql")):
-                if "generic" in path.relative_to(self.project.root / folder).parts:
-                    continue
-                self.report.todo(
-                    self.project.rel(path),
-                    None,
-                    "a singular dbt test (a query returning failing rows) is not imported: "
-                    "write it as an expression_is_true or row_count check of the model it tests",
-                )
+            base = self.project.root / folder
+            for path in sorted(base.rglob("*.sql")):
+                if "generic" in path.relative_to(base).parts:
+                    continue  # {% test %} definitions: their uses are TODOs where they occur
+                file = self.project.rel(path)
+                state = NodeState(file=file, fqn=f"checks.{table_name(path.stem)}")
+                text = path.read_text(encoding="utf-8-sig")
+                sql = self.renderer.render(state, text)
+                header: dict[str, Any] = {"description": f"Imported from the dbt test {file}."}
+                if str(state.config.get("severity", "")).lower() == "warn":
+                    header["severity"] = "warn"
+                todos = [t for t in self.report.todos if t.file == file]
+                target = self.work / "checks" / f"{table_name(path.stem)}.sql"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                body = text if sql is None else tidy(sql)
+                target.write_text(model_text(file, header, body, todos), encoding="utf-8")
 
     def _render(self, node: _Node) -> None:
         state = NodeState(file=node.file, fqn=node.fqn)

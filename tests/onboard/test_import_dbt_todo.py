@@ -1,0 +1,192 @@
+"""What `medallion import dbt` cannot translate is left as it was, marked TODO with the dbt
+file and line, and listed; what it changes on purpose is said. No dbt needed: these projects
+are written by the tests and only imported."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from tests.conftest import medallion
+
+from medallion.project import Project, import_dbt
+
+
+def write_dbt(root: Path, files: dict[str, str]) -> Path:
+    files = {
+        "dbt_project.yml": """
+            name: warehouse
+            profile: warehouse
+            config-version: 2
+            vars:
+              start_date: '2024-01-01'
+            models:
+              warehouse:
+                staging: {+materialized: view}
+                finance: {+materialized: table}
+        """,
+        **files,
+    }
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+SOURCES = """
+    version: 2
+    sources:
+      - name: erp
+        schema: raw
+        tables:
+          - name: orders
+            loaded_at_field: _loaded_at
+            freshness:
+              warn_after: {count: 12, period: hour}
+              error_after: {count: 1, period: day}
+"""
+
+
+def test_what_cannot_be_translated_is_kept_as_it_was_and_listed_with_its_line(
+    tmp_path: Path,
+) -> None:
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "models/staging/sources.yml": SOURCES,
+            "models/staging/stg_orders.sql": """
+                select
+                    {{ dbt_utils.generate_surrogate_key(['order_id', 'line']) }} as order_key,
+                    order_id,
+                    amount
+                from {{ source('erp', 'orders') }}
+                where order_date >= '{{ var("start_date") }}'
+                  and region = '{{ var("region") }}'
+            """,
+            "models/finance/revenue.sql": """
+                {{ config(materialized='materialized_view') }}
+                select order_id, sum(amount) as revenue
+                from {{ ref('stg_orders') }}
+                group by order_id
+            """,
+            "models/finance/schema.yml": """
+                version: 2
+                models:
+                  - name: revenue
+                    data_tests:
+                      - dbt_utils.unique_combination_of_columns:
+                          arguments:
+                            combination_of_columns: [order_id]
+                    columns:
+                      - name: revenue
+                        data_tests:
+                          - dbt_utils.accepted_range:
+                              arguments: {min_value: 0}
+                          - dbt_expectations.expect_column_values_to_be_between:
+                              min_value: 0
+            """,
+            "models/finance/forecast.py": "def model(dbt, session):\n    return None\n",
+            "tests/no_negative_revenue.sql": """
+                {{ config(severity='warn') }}
+                select * from {{ ref('revenue') }} where revenue < 0
+            """,
+        },
+    )
+    report = import_dbt(src, tmp_path / "mdl", layers=["finance=gold"])
+    todos = {t.where: t.message for t in report.todos}
+
+    # a package's macro: the Jinja is kept, at its line, and the model says TODO at the top
+    assert "dbt_utils.generate_surrogate_key(...)" in todos["models/staging/stg_orders.sql:2"]
+    assert "var 'region' has no value" in todos["models/staging/stg_orders.sql:7"]
+    assert "materialized_view" in todos["models/finance/revenue.sql"]
+    assert "expect_column_values_to_be_between" in todos["models/finance/schema.yml:13"]
+    assert "Python model" in todos["models/finance/forecast.py"]
+    assert "erp.orders is a table of the warehouse" in todos["models/staging/sources.yml:6"]
+    stg = (tmp_path / "mdl" / "models" / "silver" / "stg_orders.sql").read_text()
+    assert stg.startswith("-- imported from dbt: models/staging/stg_orders.sql\n-- TODO(")
+    assert "{{ dbt_utils.generate_surrogate_key(['order_id', 'line']) }} as order_key" in stg
+    assert "where order_date >= '2024-01-01'" in stg  # a var with a value is rendered
+    assert "from bronze.orders" in stg
+
+    # what maps, maps: dbt_utils tests as checks, freshness, the singular test as a check
+    revenue = (tmp_path / "mdl" / "models" / "gold" / "revenue.sql").read_text()
+    assert "kind: table" in revenue
+    assert "- unique: [order_id]" in revenue
+    assert "- expression_is_true: revenue is null or (revenue >= 0)" in revenue
+    config = (tmp_path / "mdl" / "medallion.yml").read_text()
+    assert "dsn: ${ERP_DSN}" in config and "table: raw.orders" in config
+    assert "max_age: 12 hours" in config and "max_age: 1 days" in config
+    check = (tmp_path / "mdl" / "checks" / "no_negative_revenue.sql").read_text()
+    assert "severity: warn" in check and "select * from gold.revenue where revenue < 0" in check
+    notes = (tmp_path / "mdl" / "IMPORT.md").read_text()
+    assert "`models/staging/stg_orders.sql:2`: `dbt_utils.generate_surrogate_key(...)`" in notes
+
+    # the project refuses to run until the TODO is done, pointing at the Jinja left
+    proc = medallion("validate", cwd=tmp_path / "mdl")
+    assert proc.returncode != 0
+    line = next(i for i, text in enumerate(stg.splitlines(), 1) if text.startswith("    {{ dbt_utils"))
+    assert f"stg_orders.sql:{line}:5: the model holds Jinja" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    # done by hand: the project loads
+    stg = stg.replace(
+        "{{ dbt_utils.generate_surrogate_key(['order_id', 'line']) }}", "md5(order_id)"
+    ).replace("{{ var('region') }}", "EU")
+    (tmp_path / "mdl" / "models" / "silver" / "stg_orders.sql").write_text(stg)
+    Project.load(tmp_path / "mdl").validate()
+
+
+def test_the_cli_lists_todos_and_json_says_the_same(tmp_path: Path) -> None:
+    write_dbt(
+        tmp_path / "dbt",
+        {
+            "models/staging/sources.yml": SOURCES,
+            "models/staging/stg_orders.sql": "select * from {{ source('erp', 'orders') }}\n",
+            "models/finance/big_orders.sql": """
+                select * from {{ ref('stg_orders') }}
+                where amount > {{ var('threshold', 100) }}
+            """,
+        },
+    )
+    proc = medallion("import", "dbt", "dbt", cwd=tmp_path, check=True)
+    assert "bronze.orders" in proc.stdout and "silver.big_orders" in proc.stdout
+    assert "no layer for folder 'finance': put in silver" in proc.stderr
+    assert "TODO (1)" in proc.stderr
+    assert "models/staging/sources.yml:6: source erp.orders" in proc.stderr
+    assert (tmp_path / "warehouse" / "medallion.yml").is_file()  # named after the dbt project
+
+    proc = medallion(
+        "import", "dbt", "dbt", "other", "--json", "--layer", "finance=silver", cwd=tmp_path
+    )
+    data = json.loads(proc.stdout)
+    assert [t["fqn"] for t in data["tables"]] == [
+        "bronze.orders",
+        "silver.big_orders",
+        "silver.stg_orders",
+    ]
+    assert data["todos"][0]["where"] == "models/staging/sources.yml:6"
+
+
+def test_an_existing_folder_is_not_touched_and_a_folder_without_dbt_is_refused(
+    tmp_path: Path,
+) -> None:
+    src = write_dbt(tmp_path / "dbt", {"models/staging/a.sql": "select 1 as a\n"})
+    dest = tmp_path / "taken"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    proc = medallion("import", "dbt", str(src), str(dest), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "already exists and is not empty" in proc.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["keep.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".taken")]
+
+    proc = medallion("import", "dbt", str(tmp_path / "taken"), "x", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "no dbt_project.yml in this folder" in proc.stderr
+    assert not (tmp_path / "x").exists()
+
+    proc = medallion("import", "dbt", str(src), "y", "--layer", "staging=platinum", cwd=tmp_path)
+    assert proc.returncode == 1 and "--layer staging=platinum" in proc.stderr
+    assert not (tmp_path / "y").exists()
