@@ -126,7 +126,8 @@ def test_what_cannot_be_translated_is_kept_as_it_was_and_listed_with_its_line(
     # the project refuses to run until the TODO is done, pointing at the Jinja left
     proc = medallion("validate", cwd=tmp_path / "mdl")
     assert proc.returncode != 0
-    line = next(i for i, text in enumerate(stg.splitlines(), 1) if text.startswith("    {{ dbt_utils"))
+    lines = stg.splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith("    {{ dbt_utils"))
     assert f"stg_orders.sql:{line}:5: the model holds Jinja" in proc.stderr
     assert "Traceback" not in proc.stderr
 

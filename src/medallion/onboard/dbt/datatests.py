@@ -148,8 +148,32 @@ def _check(
     return None
 
 
-def merge_not_null(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Plain `not_null` checks of one node as one list: `not_null: [a, b]`."""
+def tidy_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A node's checks as written: its plain `not_null` checks as one (`not_null: [a, b]`), and
+    a `name:` for each check whose default name another one already has (two accepted_values
+    on a column, freshness to warn and to fail)."""
+    from pydantic import TypeAdapter
+
+    from medallion.config.checks import CheckItem
+
+    adapter: TypeAdapter[Any] = TypeAdapter(CheckItem)
+    seen: dict[str, int] = {}
+    out = []
+    for check in _merge_not_null(checks):
+        try:
+            name = adapter.validate_python(check).check_name
+        except ValueError:
+            out.append(check)  # medallion's loader says what is wrong with it
+            continue
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1 and "name" not in check:
+            suffix = check.get("severity", str(seen[name]))
+            check = {**check, "name": f"{name}_{suffix}"}
+        out.append(check)
+    return out
+
+
+def _merge_not_null(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     plain = [c for c in checks if set(c) == {"not_null"}]
     if len(plain) < 2:
         return checks

@@ -216,9 +216,9 @@ class _Importer:
             checks = datatests.to_checks(table.tests, None, ctx)
             for column, (_, tests) in table.columns.items():
                 checks += datatests.to_checks(tests, column, ctx)
-            checks = datatests.merge_not_null(checks)
             if table.loaded_at_field and table.freshness:
                 checks += datatests.freshness_checks(table.loaded_at_field, table.freshness)
+            checks = datatests.tidy_checks(checks)
             if any(desc for desc, _ in table.columns.values()):
                 self.report.note(
                     *origin,
@@ -560,7 +560,7 @@ class _Importer:
         checks = datatests.to_checks(props.tests, None, ctx)
         for column, (_, tests) in props.columns.items():
             checks += datatests.to_checks(tests, column, ctx)
-        return datatests.merge_not_null(checks)
+        return datatests.tidy_checks(checks)
 
     # -- medallion.yml ---------------------------------------------------------------------
 
