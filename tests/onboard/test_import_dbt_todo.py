@@ -191,3 +191,29 @@ def test_an_existing_folder_is_not_touched_and_a_folder_without_dbt_is_refused(
     proc = medallion("import", "dbt", str(src), "y", "--layer", "staging=platinum", cwd=tmp_path)
     assert proc.returncode == 1 and "--layer staging=platinum" in proc.stderr
     assert not (tmp_path / "y").exists()
+
+
+def test_a_file_read_in_a_model_becomes_a_files_source(tmp_path: Path) -> None:
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "exports/sales_2024.csv": "id,amount\n1,5\n2,-7\n3,4\n",
+            "models/staging/stg_sales.sql": """
+                select id, amount * 2 as doubled
+                from read_csv('exports/sales_*.csv', header = true) as s
+                where amount > 0
+            """,
+        },
+    )
+    report = import_dbt(src, tmp_path / "mdl")
+    assert not report.todos
+    assert any("header = TRUE) are not carried over" in n.message for n in report.notes)
+    config = (tmp_path / "mdl" / "medallion.yml").read_text()
+    assert "sales:\n    path: data/exports/sales_*.csv" in config
+    sql = (tmp_path / "mdl" / "models" / "silver" / "stg_sales.sql").read_text()
+    assert "FROM bronze.sales AS s" in sql and "read_csv" not in sql
+    medallion("run", cwd=tmp_path / "mdl", check=True)
+    doubled = Project.load(tmp_path / "mdl").query(
+        "select doubled from silver.stg_sales order by 1"
+    )
+    assert doubled.column("doubled").to_pylist() == [8, 10]

@@ -529,8 +529,17 @@ class _Importer:
                 continue
             pattern, fmt = found
             origin = (node.file, None)
-            stem = Path(pattern).name.split(".")[0].replace("*", "") or node.table
-            name = self._bronze_name(stem, origin)
+            stem = re.sub(r"[*?\[\]{}]", "", Path(pattern).name.split(".")[0]).strip("_-")
+            name = self._bronze_name(table_name(stem or node.table), origin)
+            options = [a for a in table.this.expressions if isinstance(a, exp.EQ)]
+            if options:
+                self.report.note(
+                    *origin,
+                    f"the reading options of {pattern} ("
+                    + ", ".join(o.sql(dialect="duckdb") for o in options)
+                    + ") are not carried over: medallion infers them; set them on the source "
+                    "in medallion.yml (delimiter:, header:, ...) where it guesses wrong",
+                )
             self.sources[name] = file_source(
                 self.project, self.report, self.work, pattern, fmt, origin
             )
@@ -538,7 +547,7 @@ class _Importer:
             self.report.note(
                 *origin, f"{pattern}, read by the model, is the files source bronze.{name}"
             )
-            alias = table.alias or stem
+            alias = table.alias or name
             table.replace(exp.table_("" + name, db="bronze", alias=alias))
             changed = True
         return tree.sql(dialect="duckdb", pretty=True) + "\n" if changed else sql
