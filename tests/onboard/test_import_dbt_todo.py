@@ -100,7 +100,7 @@ def test_what_cannot_be_translated_is_kept_as_it_was_and_listed_with_its_line(
     # a package's macro: the Jinja is kept, at its line, and the model says TODO at the top
     assert "dbt_utils.generate_surrogate_key(...)" in todos["models/staging/stg_orders.sql:2"]
     assert "var 'region' has no value" in todos["models/staging/stg_orders.sql:7"]
-    assert "materialized_view" in todos["models/finance/revenue.sql"]
+    assert "materialized_view" in todos["models/finance/revenue.sql:1"]
     assert "expect_column_values_to_be_between" in todos["models/finance/schema.yml:13"]
     assert "Python model" in todos["models/finance/forecast.py"]
     assert "erp.orders is a table of the warehouse" in todos["models/staging/sources.yml:6"]
@@ -217,3 +217,53 @@ def test_a_file_read_in_a_model_becomes_a_files_source(tmp_path: Path) -> None:
         "select doubled from silver.stg_sales order by 1"
     )
     assert doubled.column("doubled").to_pylist() == [8, 10]
+
+
+def test_dbt_context_vars_macros_dispatch_and_branches(tmp_path: Path) -> None:
+    write_dbt(
+        tmp_path / "dbt",
+        {
+            "macros/util.sql": """
+                {% macro limit_rows(n) %}
+                {{ return(adapter.dispatch('limit_rows')(n)) }}
+                {% endmacro %}
+                {% macro default__limit_rows(n) %}limit {{ n }}{% endmacro %}
+                {% macro schema_of(x) %}{{ return('s_' ~ x) }}{% endmacro %}
+            """,
+            "models/staging/a.sql": """
+                select {{ var('start_date') }} as start_date,
+                       '{{ schema_of('x') }}' as schema_name,
+                       '{{ env_var('REGION', 'eu') }}' as region
+                {% if target.name == 'prod' %}
+                from big_table
+                {% endif %}
+                {% if unknown_flag %}where 1 = 0{% endif %}
+                {{ limit_rows(5) }}
+            """,
+        },
+    )
+    proc = medallion(
+        "import", "dbt", "dbt", "mdl", "--json", "--vars", "{start_date: 20240301}", cwd=tmp_path
+    )
+    data = json.loads(proc.stdout)
+    sql = (tmp_path / "mdl" / "models" / "silver" / "a.sql").read_text()
+    body = sql.split("--- */\n", 1)[1]
+    assert body.splitlines() == [
+        "select 20240301 as start_date,",
+        "       's_x' as schema_name,",
+        "       'eu' as region",
+        "limit 5",
+    ]
+    notes = {n["where"]: n["message"] for n in data["notes"]}
+    assert "rendered as its default 'eu'" in notes["models/staging/a.sql:3"]
+    assert "target.name" in notes["models/staging/a.sql:4"]
+    assert [t["where"] for t in data["todos"]] == ["models/staging/a.sql:7"]
+    assert "`unknown_flag` is not known" in data["todos"][0]["message"]
+
+
+def test_a_broken_dbt_project_file_is_named_with_its_line(tmp_path: Path) -> None:
+    write_dbt(tmp_path / "dbt", {"dbt_project.yml": "name: x\nmodels:\n  x: [unclosed\n"})
+    proc = medallion("import", "dbt", "dbt", "mdl", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "dbt/dbt_project.yml:4" in proc.stderr and "not valid YAML" in proc.stderr
+    assert not (tmp_path / "mdl").exists()

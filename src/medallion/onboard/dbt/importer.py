@@ -73,6 +73,7 @@ def import_project(
     """Write the medallion project of the dbt project in `source` into `dest` (a new or empty
     folder); the report lists what was imported, changed on purpose and left as TODO."""
     project = load_dbt_project(source)
+    dest = dest.absolute()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise TemplateError(
             "the folder already exists and is not empty",
@@ -476,14 +477,14 @@ class _Importer:
                 return {"kind": "append"}
             self.report.todo(
                 node.file,
-                None,
+                state.config_line if "incremental_strategy" in state.config else None,
                 f"incremental_strategy {strategy!r} has no medallion kind: written as kind: "
                 "table (rebuilt whole each run); consider merge or incremental_by_time",
             )
             return {"kind": "table"}
         self.report.todo(
             node.file,
-            None,
+            state.config_line if "materialized" in state.config else None,
             f"materialized={materialized!r} is specific to a warehouse or a package: written "
             "as kind: table; choose the medallion kind that fits (table, view, merge, append)",
         )

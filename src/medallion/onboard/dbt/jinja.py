@@ -84,6 +84,8 @@ class NodeState:
     config: dict[str, Any] = field(default_factory=dict)
     incremental_checked: bool = False
     incremental_line: int | None = None
+    #: the line of the model's `{{ config(...) }}`
+    config_line: int | None = None
     #: render as dbt does on an incremental run (is_incremental() true, `this` a placeholder),
     #: recording nothing: to read the filter the is_incremental() block applies
     incremental_run: bool = False
@@ -154,6 +156,20 @@ class Renderer:
 
             def __str__(self) -> str:
                 return renderer.unknown_value(self._dotted())
+
+            def __bool__(self) -> bool:
+                renderer.todo(
+                    f"`{self._dotted()}` is not known at import time: the {{% if %}} on it was "
+                    "rendered as false; check the branch"
+                )
+                return False
+
+            def __iter__(self) -> Any:
+                renderer.todo(
+                    f"`{self._dotted()}` is not known at import time: the loop over it wrote "
+                    "nothing; write out what it should"
+                )
+                return iter(())
 
         self.env = jinja2.Environment(
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
@@ -339,6 +355,7 @@ class Renderer:
 
     def _config_stand_in(self, *args: Any, **kwargs: Any) -> str:
         if self.state is not None:
+            self.state.config_line = self.where()[1]
             self.state.config.update(kwargs)
             for arg in args:
                 if isinstance(arg, dict):
