@@ -22,7 +22,8 @@ def importer() -> None:
     "layers",
     multiple=True,
     metavar="FOLDER=LAYER",
-    help="The layer of the models in a dbt folder (repeatable), e.g. --layer finance=gold. "
+    help="The layer of the models in a dbt folder (repeatable), e.g. --layer finance=gold; "
+    "the model path's own name for the models no folder places (--layer models=gold). "
     "Default: staging, intermediate -> silver; marts -> gold; others silver.",
 )
 @click.option(

@@ -258,14 +258,15 @@ class _Importer:
                 if {**config, **(props.config if props else {})}.get("enabled") is False:
                     self.report.note(file, None, "disabled in dbt (enabled: false): not imported")
                     continue
-                layer = layers.layer_of(parts, config, self.mapping)
+                layer = layers.layer_of(parts, config, self.mapping, Path(folder).name)
                 if layer is None:
                     layer = layers.FALLBACK
+                    where = parts[0] if parts else Path(folder).name
                     self.report.note(
                         file,
                         None,
                         f"no layer for folder {'/'.join(parts) or folder!r}: put in {layer} "
-                        "(choose with --layer FOLDER=LAYER)",
+                        f"(choose with --layer {where}=LAYER)",
                     )
                 self._add_node(
                     _Node(

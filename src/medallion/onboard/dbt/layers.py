@@ -30,9 +30,13 @@ DEFAULT_FOLDERS = {
 FALLBACK = "silver"
 
 
-def layer_of(parts: tuple[str, ...], config: dict[str, Any], mapping: dict[str, str]) -> str | None:
-    """The layer of a model in folder `parts` (None: nothing says; the caller falls back):
-    the user's mapping first, then a `+schema` named like a layer, then dbt's usual names."""
+def layer_of(
+    parts: tuple[str, ...], config: dict[str, Any], mapping: dict[str, str], root: str
+) -> str | None:
+    """The layer of a model in folder `parts` of the model path `root` (None: nothing says;
+    the caller falls back): the user's mapping of its folders first, then a `+schema` named
+    like a layer, then dbt's usual folder names, then the user's mapping of `root` (the
+    models no folder places: `--layer models=gold`)."""
     for part in parts:
         if part in mapping:
             return mapping[part]
@@ -44,7 +48,7 @@ def layer_of(parts: tuple[str, ...], config: dict[str, Any], mapping: dict[str, 
             return DEFAULT_FOLDERS[part.lower()]
     if schema in DEFAULT_FOLDERS:
         return DEFAULT_FOLDERS[schema]
-    return None
+    return mapping.get(root)
 
 
 def parse_mapping(items: list[str] | dict[str, str]) -> dict[str, str]:
