@@ -267,3 +267,18 @@ def test_a_broken_dbt_project_file_is_named_with_its_line(tmp_path: Path) -> Non
     assert proc.returncode == 1
     assert "dbt/dbt_project.yml:4" in proc.stderr and "not valid YAML" in proc.stderr
     assert not (tmp_path / "mdl").exists()
+
+
+def test_models_at_the_root_of_the_model_path_take_its_mapping(tmp_path: Path) -> None:
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "models/staging/stg_a.sql": "select 1 as a\n",
+            "models/a_summary.sql": "select count(*) as n from {{ ref('stg_a') }}\n",
+        },
+    )
+    report = import_dbt(src, tmp_path / "silver_default")
+    assert "(choose with --layer models=LAYER)" in report.notes[0].message
+    report = import_dbt(src, tmp_path / "mapped", layers=["models=gold"])
+    assert [t.fqn for t in report.tables] == ["gold.a_summary", "silver.stg_a"]
+    assert not report.notes and not report.todos
