@@ -282,3 +282,22 @@ def test_models_at_the_root_of_the_model_path_take_its_mapping(tmp_path: Path) -
     report = import_dbt(src, tmp_path / "mapped", layers=["models=gold"])
     assert [t.fqn for t in report.tables] == ["gold.a_summary", "silver.stg_a"]
     assert not report.notes and not report.todos
+
+
+def test_jinja_that_fails_at_import_is_kept_and_listed(tmp_path: Path) -> None:
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "macros/bad.sql": "{% macro ratio(a, b) %}{{ a / b }}{% endmacro %}\n",
+            "models/staging/x.sql": "select 1 as a,\n  {{ ratio(1, 0) }} as b\n",
+        },
+    )
+    report = import_dbt(src, tmp_path / "mdl")
+    assert [(t.where, t.message.split(";")[0]) for t in report.todos] == [
+        (
+            "models/staging/x.sql:2",
+            "the Jinja fails at import (ZeroDivisionError: division by zero)",
+        )
+    ]
+    kept = (tmp_path / "mdl" / "models" / "silver" / "x.sql").read_text()
+    assert kept.endswith("--- */\nselect 1 as a,\n  {{ ratio(1, 0) }} as b\n")

@@ -67,13 +67,13 @@ def import_project(
     source: Path,
     dest: Path,
     *,
-    layer_mapping: dict[str, str] | None = None,
+    layer_mapping: list[str] | dict[str, str] | None = None,
     variables: dict[str, Any] | None = None,
 ) -> DbtImport:
     """Write the medallion project of the dbt project in `source` into `dest` (a new or empty
     folder); the report lists what was imported, changed on purpose and left as TODO."""
     project = load_dbt_project(source)
-    dest = dest.absolute()
+    dest = Path(os.path.abspath(dest))  # absolute, without ".."
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise TemplateError(
             "the folder already exists and is not empty",
@@ -101,7 +101,7 @@ class _Importer:
         project: DbtProject,
         report: DbtImport,
         work: Path,
-        mapping: dict[str, str],
+        mapping: list[str] | dict[str, str],
         variables: dict[str, Any],
     ) -> None:
         self.project = project

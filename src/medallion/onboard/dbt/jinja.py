@@ -432,6 +432,13 @@ class Renderer:
             return None
         except _Return as r:
             return str(r.value)
+        except Exception as e:  # the project's Jinja failed (a macro's TypeError, ...)
+            self.report.todo(
+                state.file,
+                _template_line(e),
+                f"the Jinja fails at import ({type(e).__name__}: {e}); the model is kept as it was",
+            )
+            return None
         finally:
             self.state = None
 
@@ -442,6 +449,17 @@ class Renderer:
             return self.env.compile_expression(text, undefined_to_none=False)()
         finally:
             self.state = None
+
+
+def _template_line(error: BaseException) -> int | None:
+    """The line of the node's template an error came from (where it calls the macro that
+    failed): jinja2 rewrites its traceback so that template frames carry template lines."""
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            return tb.tb_lineno
+        tb = tb.tb_next
+    return None
 
 
 def _returning(macro: Any) -> Callable[..., Any]:
