@@ -108,6 +108,24 @@ class _Namespace:
         return self._missing(name)
 
 
+class _Config:
+    """dbt's `config`: called in a model (`{{ config(materialized='table') }}`: recorded), read
+    in a macro (`config.get('unique_key')`: what the node's config() said, else the default)."""
+
+    def __init__(self, renderer: Renderer) -> None:
+        self._renderer = renderer
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        return self._renderer._config_stand_in(*args, **kwargs)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        state = self._renderer.state
+        return state.config.get(name, default) if state is not None else default
+
+    def require(self, name: str) -> Any:
+        return self.get(name)
+
+
 class Renderer:
     """One jinja2 environment for a project: its macros loaded once, each node rendered with
     its own state (`begin` ... `render`)."""
@@ -305,7 +323,7 @@ class Renderer:
         return {
             "ref": self._ref_stand_in,
             "source": self._source_stand_in,
-            "config": self._config_stand_in,
+            "config": _Config(self),
             "var": self._var_stand_in,
             "env_var": self._env_var_stand_in,
             "is_incremental": self._is_incremental,
