@@ -69,15 +69,18 @@ def dbt_build(dbt: Path, project: Path) -> Path:
         f"      path: {database}\n      threads: 1\n"
     )
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    proc = subprocess.run(
-        [str(dbt), "build", "--profiles-dir", str(project), "--project-dir", str(project)],
-        cwd=project,  # dbt-duckdb reads external_location relative to where dbt runs
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout}\n{proc.stderr}"
+    # local packages (packages.yml) install without a network
+    commands = [["deps"]] if (project / "packages.yml").is_file() else []
+    for command in [*commands, ["build"]]:
+        proc = subprocess.run(
+            [str(dbt), *command, "--profiles-dir", str(project), "--project-dir", str(project)],
+            cwd=project,  # dbt-duckdb reads external_location relative to where dbt runs
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+        assert proc.returncode == 0, f"dbt {command[0]} failed:\n{proc.stdout}\n{proc.stderr}"
     return database
 
 
@@ -231,9 +234,15 @@ def test_an_incremental_model_and_a_macro_build_what_dbt_builds_day_after_day(
     fct = (mdl / "models" / "gold" / "fct_transactions.sql").read_text()
     assert "kind: merge" in fct and "unique_key: transaction_id" in fct
     assert "is_incremental" not in fct and "{{" not in fct
-    # the project's macro, rendered where it was called
+    # the project's macro, rendered where it was called; the package's, dispatched, calling
+    # dbt's own cross-database macros
     stg = (mdl / "models" / "silver" / "stg_transactions.sql").read_text()
     assert "round(amount_cents / 100.0, 2) as amount" in stg
+    assert (
+        "md5(cast(coalesce(cast(t.transaction_id as varchar), '_null_') || '-' || "
+        "coalesce(cast(t.account_id as varchar), '_null_') as varchar)) as transaction_key"
+    ) in fct
+    assert "date_trunc('month', t.booked_at) as booked_month" in fct
 
     # day 2: a new export corrects transaction 3 and adds transaction 9, to both sides
     day2 = (

@@ -138,6 +138,33 @@ class DbtProject:
             tree = tree.get(child)
         return out
 
+    def packages(self) -> list[tuple[str, Path, list[str]]]:
+        """(name, root, macro paths) of the packages the project installed (`dbt deps` puts
+        them in dbt_packages/) or names as local folders in packages.yml."""
+        roots: list[Path] = []
+        for folder in ("dbt_packages", "dbt_modules"):
+            if (self.root / folder).is_dir():
+                roots += sorted(p for p in (self.root / folder).iterdir() if p.is_dir())
+        listed = self.root / "packages.yml"
+        if listed.is_file():
+            data = read_yaml(listed, self.root) or {}
+            for entry in data.get("packages") or [] if isinstance(data, dict) else []:
+                if isinstance(entry, dict) and entry.get("local"):
+                    roots.append((self.root / str(entry["local"])).resolve())
+        out: list[tuple[str, Path, list[str]]] = []
+        seen: set[str] = set()
+        for root in roots:
+            config: Any = {}
+            if (root / "dbt_project.yml").is_file():
+                config = read_yaml(root / "dbt_project.yml", self.root) or {}
+            name = str(config.get("name") or root.name) if isinstance(config, dict) else root.name
+            if name in seen or name == self.name:
+                continue
+            seen.add(name)
+            paths = config.get("macro-paths", ["macros"]) if isinstance(config, dict) else []
+            out.append((name, root, [paths] if isinstance(paths, str) else list(paths)))
+        return out
+
     def var_values(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """dbt's vars for this project's nodes: global ones, then those scoped to the project,
         then `--vars`."""

@@ -19,7 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from medallion.onboard.dbt.crossdb import MACROS
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from medallion.onboard.dbt.dbtproject import DbtProject
     from medallion.onboard.dbt.report import DbtImport
 
@@ -199,10 +203,20 @@ class Renderer:
             lstrip_blocks=True,
         )
         self.env.globals.update(self._builtins())
-        self.macros: dict[str, Callable[..., Any]] = {}
-        self._load_macros()
+        #: namespace -> its macros: dbt's own (`dbt.concat`), the project's, each package's
+        self.namespaces: dict[str, dict[str, Callable[..., Any]]] = {"dbt": dict(MACROS)}
+        self.env.globals.update(MACROS)  # dbt's macros are callable unqualified too
+        # macros are read in two passes: their names first (every namespace and name in place),
+        # then their modules, whose globals jinja2 copies when it makes them
+        self._real: dict[tuple[str, str], Any] = {}
+        self._pending: list[tuple[str, Any, str]] = []
+        self.macros = self._read_macros(project.name, project.root, project.macro_paths)
         self.env.globals.update(self.macros)
-        self.env.globals[project.name] = _Namespace(self.macros, self._missing_macro)
+        for name, root, paths in project.packages():
+            self._read_macros(name, root, paths, own_globals=True)
+        for name, macros in self.namespaces.items():
+            self.env.globals[name] = _Namespace(macros, self._missing_in(name))
+        self._make_macros()
 
     # -- where a stand-in was called from --------------------------------------------------
 
@@ -239,11 +253,17 @@ class Renderer:
         self.todo(f"`{name}` is not known at import time: replace {text} with its value")
         return text
 
-    def _missing_macro(self, name: str) -> Any:
-        def call(*args: Any, **kwargs: Any) -> str:
-            return self.unknown_call(f"{self.project.name}.{name}", args, kwargs)
+    def _missing_in(self, namespace: str) -> Callable[[str], Any]:
+        def missing(name: str) -> Any:
+            def call(*args: Any, **kwargs: Any) -> str:
+                return self.unknown_call(f"{namespace}.{name}", args, kwargs)
 
-        return call
+            return call
+
+        return missing
+
+    def _missing_macro(self, name: str) -> Any:
+        return self._missing_in(self.project.name)(name)
 
     # -- dbt's context -------------------------------------------------------------------------
 
@@ -295,9 +315,18 @@ class Renderer:
 
         class Adapter:
             def dispatch(self, name: str, macro_namespace: str | None = None) -> Any:
-                for candidate in (f"duckdb__{name}", f"default__{name}", name):
-                    if candidate in renderer.macros:
-                        return renderer.macros[candidate]
+                # the project's own implementations first (dbt's dispatch search order), then
+                # the namespace's: duckdb__x, then default__x (dbt's own: x itself)
+                spaces = [renderer.project.name]
+                if macro_namespace and macro_namespace not in spaces:
+                    spaces.append(macro_namespace)
+                for space in spaces:
+                    macros = renderer.namespaces.get(space, {})
+                    for candidate in (f"duckdb__{name}", f"default__{name}"):
+                        if candidate in macros:
+                            return macros[candidate]
+                if name in renderer.namespaces["dbt"] and macro_namespace in (None, "dbt"):
+                    return renderer.namespaces["dbt"][name]
                 return renderer._missing_dispatch(name)
 
             def __getattr__(self, name: str) -> Any:
@@ -406,17 +435,23 @@ class Renderer:
 
     # -- macros and nodes ------------------------------------------------------------------
 
-    def _load_macros(self) -> None:
+    def _read_macros(
+        self, namespace: str, root: Path, folders: list[str], *, own_globals: bool = False
+    ) -> dict[str, Callable[..., Any]]:
+        """The macros of the .sql files under `folders`, as the namespace `namespace`. A
+        package's macros see each other unqualified (`own_globals`), as in dbt."""
         import jinja2
+        from jinja2 import nodes
 
-        for folder in self.project.macro_paths:
-            for path in sorted((self.project.root / folder).rglob("*.sql")):
+        macros = self.namespaces.setdefault(namespace, {})
+        scope: dict[str, Any] | None = macros if own_globals else None
+        for folder in folders:
+            for path in sorted((root / folder).rglob("*.sql")):
                 file = self.project.rel(path)
                 text = _DBT_BLOCKS.sub(lambda m: "\n" * m.group(0).count("\n"), path.read_text())
                 try:
-                    tmpl = self.env.from_string(text)
-                    self._paths[id(tmpl)] = file
-                    module = tmpl.make_module()
+                    names = [m.name for m in self.env.parse(text).find_all(nodes.Macro)]
+                    tmpl = self.env.from_string(text, globals=scope)
                 except jinja2.TemplateError as e:
                     self.report.todo(
                         file,
@@ -425,10 +460,34 @@ class Renderer:
                         "left as Jinja",
                     )
                     continue
-                for name in dir(module):
-                    macro = getattr(module, name)
-                    if isinstance(macro, jinja2.runtime.Macro):
-                        self.macros[name] = _returning(macro)
+                self._paths[id(tmpl)] = file
+                self._pending.append((namespace, tmpl, file))
+                for name in names:
+                    macros[name] = self._deferred(namespace, name)
+        return macros
+
+    def _deferred(self, namespace: str, name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return self._real[(namespace, name)](*args, **kwargs)
+            except _Return as r:
+                return r.value
+
+        return call
+
+    def _make_macros(self) -> None:
+        import jinja2
+
+        for namespace, tmpl, file in self._pending:
+            try:
+                module = tmpl.make_module()
+            except Exception as e:  # a macro file's top level failed
+                self.report.todo(file, _template_line(e), f"these macros fail at import ({e})")
+                continue
+            for name in dir(module):
+                macro = getattr(module, name)
+                if isinstance(macro, jinja2.runtime.Macro):
+                    self._real[(namespace, name)] = macro
 
     def render(self, state: NodeState, text: str, *, first_line: int = 1) -> str | None:
         """The node's SQL with its Jinja rendered, or None when jinja2 cannot read it (a TODO
@@ -478,13 +537,3 @@ def _template_line(error: BaseException) -> int | None:
             return tb.tb_lineno
         tb = tb.tb_next
     return None
-
-
-def _returning(macro: Any) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return macro(*args, **kwargs)
-        except _Return as r:
-            return r.value
-
-    return call
