@@ -23,6 +23,7 @@ import duckdb
 import pytest
 from tests.conftest import medallion
 
+from medallion.config.schema import FileSource
 from medallion.project import Project
 
 HERE = Path(__file__).resolve().parent
@@ -197,6 +198,9 @@ def test_files_sources_and_a_jinja_loop_build_what_dbt_builds(dbt: Path, tmp_pat
     config = (mdl / "medallion.yml").read_text()
     assert "path: data/raw_orders.csv" in config
     assert "path: data/seeds/segments.csv" in config
+    if "on_rewrite" in FileSource.model_fields:
+        # a seed edited in place replaces its rows, as `dbt seed` does
+        assert "path: data/seeds/segments.csv\n    on_rewrite: replace" in config
     assert (mdl / "data" / "seeds" / "segments.csv").read_bytes() == (
         src / "seeds" / "segments.csv"
     ).read_bytes()

@@ -168,6 +168,9 @@ class _Importer:
                 entry: dict[str, Any] = file_source(
                     self.project, self.report, self.work, file, None, (file, None), "data"
                 )
+                # a seed edited in place replaces its rows, as `dbt seed` does
+                if "on_rewrite" in FileSource.model_fields:
+                    entry["on_rewrite"] = "replace"
                 if props and props.description:
                     entry["description"] = props.description
                 types = config.get("column_types") or {}
@@ -175,9 +178,6 @@ class _Importer:
                     entry["columns"] = {str(k): str(v).upper() for k, v in types.items()}
                 if config.get("delimiter"):
                     entry["delimiter"] = config["delimiter"]
-                # a seed edited in place replaces its rows, as `dbt seed` does
-                if "on_rewrite" in FileSource.model_fields:
-                    entry["on_rewrite"] = "replace"
                 checks = self._node_checks(props, file) if props else []
                 if checks:
                     entry["checks"] = checks
