@@ -301,3 +301,35 @@ def test_jinja_that_fails_at_import_is_kept_and_listed(tmp_path: Path) -> None:
     ]
     kept = (tmp_path / "mdl" / "models" / "silver" / "x.sql").read_text()
     assert kept.endswith("--- */\nselect 1 as a,\n  {{ ratio(1, 0) }} as b\n")
+
+
+def test_tests_of_sources_may_name_tables_declared_after_them(tmp_path: Path) -> None:
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "exports/orders.csv": "id,customer_id\n1,7\n",
+            "exports/customers.csv": "id\n7\n",
+            "models/staging/sources.yml": """
+                version: 2
+                sources:
+                  - name: erp
+                    meta: {external_location: "exports/{name}.csv"}
+                    tables:
+                      - name: orders
+                        columns:
+                          - name: customer_id
+                            data_tests:
+                              - relationships:
+                                  arguments: {to: "source('erp', 'customers')", field: id}
+                              - relationships:
+                                  arguments: {to: "ref('stg_customers')", field: id}
+                      - name: customers
+            """,
+            "models/staging/stg_customers.sql": "select id from {{ source('erp', 'customers') }}",
+        },
+    )
+    report = import_dbt(src, tmp_path / "mdl")
+    assert not report.todos
+    config = (tmp_path / "mdl" / "medallion.yml").read_text()
+    assert "to: bronze.customers.id" in config and "to: silver.stg_customers.id" in config
+    medallion("run", cwd=tmp_path / "mdl", check=True)

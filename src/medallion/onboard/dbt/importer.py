@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,12 @@ import yaml
 
 from medallion.errors import TemplateError
 from medallion.onboard.dbt import datatests, layers
-from medallion.onboard.dbt.dbtproject import DbtProject, Properties, load_dbt_project
+from medallion.onboard.dbt.dbtproject import (
+    DbtProject,
+    Properties,
+    SourceTable,
+    load_dbt_project,
+)
 from medallion.onboard.dbt.jinja import THIS, NodeState, Renderer, snapshot_blocks
 from medallion.onboard.dbt.report import DbtImport, ImportedTable
 from medallion.onboard.dbt.sources import (
@@ -112,6 +119,7 @@ class _Importer:
         self.source_refs: dict[tuple[str, str], str] = {}  # (source, table) -> fqn
         self.refs: dict[str, str] = {}  # dbt name -> fqn
         self.nodes: list[_Node] = []
+        self._later: list[Callable[[], None]] = []
         self.renderer = Renderer(
             project,
             report,
@@ -127,6 +135,8 @@ class _Importer:
         self._snapshots()
         for node in self.nodes:
             self._render(node)
+        for later in self._later:
+            later()
         self._singular_tests()
         for node in self.nodes:
             self._incremental_inputs(node)
@@ -178,14 +188,12 @@ class _Importer:
                     entry["columns"] = {str(k): str(v).upper() for k, v in types.items()}
                 if config.get("delimiter"):
                     entry["delimiter"] = config["delimiter"]
-                checks = self._node_checks(props, file) if props else []
-                if checks:
-                    entry["checks"] = checks
                 self.sources[name] = entry
                 self.refs[path.stem] = f"bronze.{name}"
-                self.report.tables.append(
-                    ImportedTable(f"bronze.{name}", "files", file, len(checks))
-                )
+                table = ImportedTable(f"bronze.{name}", "files", file)
+                self.report.tables.append(table)
+                if props:
+                    self._later.append(partial(self._seed_checks, entry, props, table))
 
     def _sources(self) -> None:
         for table in self.project.sources:
@@ -213,13 +221,6 @@ class _Importer:
                 kind = "database"
             if table.description:
                 entry["description"] = table.description
-            ctx = self._test_context(table.file, table.line)
-            checks = datatests.to_checks(table.tests, None, ctx)
-            for column, (_, tests) in table.columns.items():
-                checks += datatests.to_checks(tests, column, ctx)
-            if table.loaded_at_field and table.freshness:
-                checks += datatests.freshness_checks(table.loaded_at_field, table.freshness)
-            checks = datatests.tidy_checks(checks)
             if any(desc for desc, _ in table.columns.values()):
                 self.report.note(
                     *origin,
@@ -227,13 +228,34 @@ class _Importer:
                     "carried over (a source's `columns:` in medallion.yml are types); describe "
                     "them in the staging model that reads it",
                 )
-            if checks:
-                entry["checks"] = checks
             self.sources[name] = entry
             self.source_refs[(table.source, table.name)] = f"bronze.{name}"
-            self.report.tables.append(
-                ImportedTable(f"bronze.{name}", kind, table.file, len(checks))
-            )
+            imported = ImportedTable(f"bronze.{name}", kind, table.file)
+            self.report.tables.append(imported)
+            self._later.append(partial(self._source_checks, entry, table, imported))
+
+    # the tests of seeds and sources, once every model has its name (a relationships test may
+    # name one)
+
+    def _seed_checks(self, entry: dict[str, Any], props: Properties, table: ImportedTable) -> None:
+        checks = self._node_checks(props, props.file)
+        if checks:
+            entry["checks"] = checks
+        table.checks = len(checks)
+
+    def _source_checks(
+        self, entry: dict[str, Any], source: SourceTable, table: ImportedTable
+    ) -> None:
+        ctx = self._test_context(source.file, source.line)
+        checks = datatests.to_checks(source.tests, None, ctx)
+        for column, (_, tests) in source.columns.items():
+            checks += datatests.to_checks(tests, column, ctx)
+        if source.loaded_at_field and source.freshness:
+            checks += datatests.freshness_checks(source.loaded_at_field, source.freshness)
+        checks = datatests.tidy_checks(checks)
+        if checks:
+            entry["checks"] = checks
+        table.checks = len(checks)
 
     # -- models and snapshots: named first (ref() needs every name), rendered when written -----
 
