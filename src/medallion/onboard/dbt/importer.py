@@ -691,7 +691,7 @@ def dump_yaml(data: Any) -> str:
 
 def model_text(origin: str, header: dict[str, Any], sql: str, todos: list[Any]) -> str:
     lines = [f"-- imported from dbt: {origin}"]
-    lines += [f"-- TODO({t.where}): {t.message}" for t in todos]
+    lines += [f"-- TODO({t.where}): {' '.join(t.message.split())}" for t in todos]
     body = dump_yaml(header).replace("*/", "* /")
     return "\n".join(lines) + "\n/* ---\n" + body + "--- */\n" + sql
 
