@@ -333,3 +333,28 @@ def test_tests_of_sources_may_name_tables_declared_after_them(tmp_path: Path) ->
     config = (tmp_path / "mdl" / "medallion.yml").read_text()
     assert "to: bronze.customers.id" in config and "to: silver.stg_customers.id" in config
     medallion("run", cwd=tmp_path / "mdl", check=True)
+
+
+def test_a_materialization_set_for_a_folder_is_named_at_its_line_of_dbt_project_yml(
+    tmp_path: Path,
+) -> None:
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "dbt_project.yml": """
+                name: warehouse
+                models:
+                  warehouse:
+                    marts:
+                      +materialized: dynamic_table
+            """,
+            "models/marts/totals.sql": "select 1 as total\n",
+        },
+    )
+    report = import_dbt(src, tmp_path / "mdl")
+    assert [(t.where, t.message.split(":")[0]) for t in report.todos] == [
+        (
+            "dbt_project.yml:5",
+            "materialized='dynamic_table' is specific to a warehouse or a package",
+        )
+    ]

@@ -165,6 +165,20 @@ class DbtProject:
             out.append((name, root, [paths] if isinstance(paths, str) else list(paths)))
         return out
 
+    def config_line(self, resource: str, parts: tuple[str, ...], key: str) -> int | None:
+        """The line of dbt_project.yml that gives `key` to folder `parts` (the innermost)."""
+        tree: Any = self.configs.get(resource, {})
+        line = None
+        for depth in range(len(parts) + 1):
+            if not isinstance(tree, dict):
+                break
+            if f"+{key}" in tree or (key in tree and not isinstance(tree[key], dict)):
+                line = line_of(tree)
+            if depth == len(parts):
+                break
+            tree = tree.get(parts[depth])
+        return line
+
     def var_values(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """dbt's vars for this project's nodes: global ones, then those scoped to the project,
         then `--vars`."""

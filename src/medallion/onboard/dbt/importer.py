@@ -499,19 +499,35 @@ class _Importer:
             if not keys and strategy in ("", "append"):
                 return {"kind": "append"}
             self.report.todo(
-                node.file,
-                state.config_line if "incremental_strategy" in state.config else None,
+                *self._config_origin(node, state, "incremental_strategy"),
                 f"incremental_strategy {strategy!r} has no medallion kind: written as kind: "
                 "table (rebuilt whole each run); consider merge or incremental_by_time",
             )
             return {"kind": "table"}
         self.report.todo(
-            node.file,
-            state.config_line if "materialized" in state.config else None,
+            *self._config_origin(node, state, "materialized"),
             f"materialized={materialized!r} is specific to a warehouse or a package: written "
             "as kind: table; choose the medallion kind that fits (table, view, merge, append)",
         )
         return {"kind": "table"}
+
+    def _config_origin(self, node: _Node, state: NodeState, key: str) -> tuple[str, int | None]:
+        """Where a node's config `key` was set: its config() call, its .yml entry, or the
+        folder's config in dbt_project.yml."""
+        if key in state.config:
+            return node.file, state.config_line
+        if node.props is not None and key in node.props.config:
+            return node.props.file, node.props.line
+        folder = node.path.parent.relative_to(self._model_root(node)).parts
+        line = self.project.config_line("models", (*folder, node.name), key)
+        return ("dbt_project.yml", line) if line is not None else (node.file, None)
+
+    def _model_root(self, node: _Node) -> Path:
+        for folder in self.project.model_paths:
+            root = self.project.root / folder
+            if root in node.path.parents:
+                return root
+        return node.path.parent
 
     def _snapshot_kind(self, node: _Node, config: dict[str, Any]) -> dict[str, Any]:
         unique_key = config.get("unique_key")
