@@ -3,9 +3,11 @@
 A model is rendered with jinja2 and stand-ins for what dbt provides: `ref` and `source` become
 `layer.name`, `config()` is recorded (it becomes the model header), `var` takes the project's
 vars, `is_incremental()` is false (incrementality is medallion's own: the model's kind), and
-the project's own macros (`macros/`) are callable as in dbt. Anything else (a package's macro,
-`run_query`, an unknown variable) is written back as the Jinja it was and listed as a TODO with
-its file and line: the output never silently means something else.
+the macros are callable as in dbt: the project's own (`macros/`), its packages' (`dbt_packages/`,
+local packages), dbt's cross-database ones (`crossdb`), with `adapter.dispatch`. Anything else
+(a macro of a package that is not installed, `run_query`, an unknown variable) is written back
+as the Jinja it was and listed as a TODO with its file and line: the output never silently
+means something else.
 """
 
 from __future__ import annotations
@@ -262,9 +264,6 @@ class Renderer:
 
         return missing
 
-    def _missing_macro(self, name: str) -> Any:
-        return self._missing_in(self.project.name)(name)
-
     # -- dbt's context -------------------------------------------------------------------------
 
     def _builtins(self) -> dict[str, Any]:
@@ -361,7 +360,7 @@ class Renderer:
             "adapter": Adapter(),
             "exceptions": _Namespace(
                 {"raise_compiler_error": raise_compiler_error, "warn": warn},
-                lambda name: self._missing_macro(f"exceptions.{name}"),
+                self._missing_in("exceptions"),
             ),
             "return": do_return,
             "log": lambda *a, **k: "",
