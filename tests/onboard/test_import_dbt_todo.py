@@ -358,3 +358,36 @@ def test_a_materialization_set_for_a_folder_is_named_at_its_line_of_dbt_project_
             "materialized='dynamic_table' is specific to a warehouse or a package",
         )
     ]
+
+
+def test_a_source_over_a_seed_reads_the_seed(tmp_path: Path) -> None:
+    # dbt's newer jaffle-shop: `dbt seed` loads raw_customers, the models read it as a source
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "seeds/raw_customers.csv": "id,name\n1,Ann\n2,Bob\n",
+            "models/staging/__sources.yml": """
+                version: 2
+                sources:
+                  - name: ecom
+                    schema: raw
+                    tables:
+                      - name: raw_customers
+                        description: One record per person who has purchased one or more items
+                        columns:
+                          - name: id
+                            data_tests: [unique]
+            """,
+            "models/staging/stg_customers.sql": """
+                select id as customer_id, name from {{ source('ecom', 'raw_customers') }}
+            """,
+        },
+    )
+    report = import_dbt(src, tmp_path / "mdl")
+    assert not report.todos
+    assert [t.fqn for t in report.sources] == ["bronze.raw_customers"]
+    assert "is the table the seed raw_customers loads" in report.notes[0].message
+    config = (tmp_path / "mdl" / "medallion.yml").read_text()
+    assert "description: One record per person" in config and "- unique: id" in config
+    medallion("run", cwd=tmp_path / "mdl", check=True)
+    assert Project.load(tmp_path / "mdl").row_count("silver.stg_customers") == 2

@@ -198,8 +198,23 @@ class _Importer:
     def _sources(self) -> None:
         for table in self.project.sources:
             origin = (table.file, table.line)
-            name = self._bronze_name(table.name, origin)
             location = table.meta.get("external_location") or table.config.get("external_location")
+            seeded = self.refs.get(table.identifier)
+            if not location and seeded is not None:
+                # a source over the table a seed loads (dbt seed, then models read the source)
+                self.source_refs[(table.source, table.name)] = seeded
+                self.report.note(
+                    *origin,
+                    f"source {table.source}.{table.name} is the table the seed "
+                    f"{table.identifier} loads: {seeded}",
+                )
+                entry = self.sources[seeded.split(".", 1)[1]]
+                imported = next(t for t in self.report.tables if t.fqn == seeded)
+                if table.description and "description" not in entry:
+                    entry["description"] = table.description
+                self._later.append(partial(self._source_checks, entry, table, imported))
+                continue
+            name = self._bronze_name(table.name, origin)
             found = (
                 external_location(
                     str(location).format(name=table.name, identifier=table.identifier)
@@ -252,7 +267,7 @@ class _Importer:
             checks += datatests.to_checks(tests, column, ctx)
         if source.loaded_at_field and source.freshness:
             checks += datatests.freshness_checks(source.loaded_at_field, source.freshness)
-        checks = datatests.tidy_checks(checks)
+        checks = datatests.tidy_checks([*entry.get("checks", []), *checks])
         if checks:
             entry["checks"] = checks
         table.checks = len(checks)

@@ -244,10 +244,18 @@ class Renderer:
 
     def unknown_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         text = _call_text(name, args, kwargs)
-        self.todo(
-            f"`{name}(...)` is not a macro of this project (a package's macro, or dbt's own "
-            f"that medallion does not have): replace {text} with the SQL it produces"
-        )
+        package = name.split(".", 1)[0] if "." in name else None
+        if package is not None and package not in self.namespaces and package.isidentifier():
+            self.todo(
+                f"`{name}(...)` is a macro of the package {package}, which is not installed: "
+                f"run `dbt deps` in the dbt project and import again, or replace {text} with "
+                "the SQL it produces"
+            )
+        else:
+            self.todo(
+                f"`{name}(...)` is not a macro medallion has (dbt's own, or one that needs the "
+                f"warehouse): replace {text} with the SQL it produces"
+            )
         return text
 
     def unknown_value(self, name: str) -> str:
