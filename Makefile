@@ -1,12 +1,18 @@
 # Two commands set up a fresh machine (Python 3.11+, pip, make):
 #   make demo   create .venv, install medallion, run the retail demo on generated data
-#   make test   same set-up (and pyspark, for the Spark tests; Java 17 from Debian), then the
-#               layer rule (import-linter) and the whole test suite
+#   make test   same set-up (and pyspark, for the Spark tests; Java 17 from Debian; dbt-core +
+#               dbt-duckdb in .venv-dbt, for the import dbt tests), then the layer rule
+#               (import-linter) and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.installed-spark
+# dbt-core + dbt-duckdb in their own virtualenv: the `import dbt` tests build their dbt projects
+# with it and compare (tests/onboard/test_import_dbt.py makes it too when it is missing)
+DBT_VENV := .venv-dbt
+DBT_REQUIREMENTS := tests/onboard/dbt-requirements.txt
+DBT_STAMP := $(DBT_VENV)/.requirements
 
 .PHONY: demo test lint format bench clean
 
@@ -24,7 +30,13 @@ $(SPARK_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/medallion demo
 
-test: $(SPARK_STAMP)
+$(DBT_STAMP): $(DBT_REQUIREMENTS)
+	rm -rf $(DBT_VENV)
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet -r $(DBT_REQUIREMENTS)
+	cp $(DBT_REQUIREMENTS) $(DBT_STAMP)
+
+test: $(SPARK_STAMP) $(DBT_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
@@ -40,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/retail.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) .pytest_cache .ruff_cache

@@ -566,3 +566,28 @@ def init_from(dest: Path, source: str) -> InitFromResult:
     from medallion.onboard.files import init_from as infer_and_write
 
     return infer_and_write(dest, source)
+
+
+def import_dbt(
+    path: str | Path,
+    dest: str | Path,
+    *,
+    layers: list[str] | dict[str, str] | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> Any:
+    """`medallion import dbt`: the dbt project in `path` written as a medallion project in
+    `dest` (a new folder). `layers` maps dbt folders to layers (`marts=gold`), `variables`
+    overrides the dbt vars. Returns the import's report (tables, notes, TODOs); the new project
+    is loaded once so a project the import believes complete is one medallion accepts."""
+    from medallion.errors import MedallionError
+    from medallion.onboard.dbt import import_project
+
+    report = import_project(
+        Path(path), Path(dest), layer_mapping=layers or {}, variables=dict(variables or {})
+    )
+    if not report.todos:
+        try:
+            Project.load(report.dest).validate()
+        except MedallionError as e:
+            report.todo("dbt_project.yml", None, f"the imported project does not load: {e}")
+    return report

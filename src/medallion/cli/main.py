@@ -17,6 +17,7 @@ import click
 
 from medallion import __version__
 from medallion.cli.common import CONTEXT, _command_line, _project
+from medallion.cli.importer import importer
 from medallion.cli.quarantine import quarantine
 
 #: `run` and `plan`: --full-refresh alone (every selected node) or with names (repeatable)
@@ -426,6 +427,7 @@ def verify(ctx: click.Context, runs: int, as_json: bool) -> None:
 
 
 cli.add_command(quarantine)
+cli.add_command(importer)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -214,6 +214,7 @@ def _validate_sql(spec: CheckSpec, table: str, where: Path | None) -> None:
 def _load_singular(root: Path, layers: list[str], known: set[str]) -> list[SingularCheck]:
     from medallion.config.schema import check_name
     from medallion.models.header import split_sql_header
+    from medallion.models.jinja import jinja_error
     from medallion.models.sql import parse_select, resolve_refs
 
     folder = root / CHECKS_DIR
@@ -229,7 +230,10 @@ def _load_singular(root: Path, layers: list[str], known: set[str]) -> list[Singu
         text = path.read_text(encoding="utf-8-sig")
         body, start = split_sql_header(text, path)
         header = _singular_header(body, start, path)
-        tree = parse_select(text, error=ModelError, file=path)
+        try:
+            tree = parse_select(text, error=ModelError, file=path)
+        except ModelError as e:
+            raise jinja_error(text, known, file=path) or e from None
         tables = resolve_refs(
             tree,
             sql=text,

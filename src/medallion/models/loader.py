@@ -16,6 +16,7 @@ from medallion.config.names import QUARANTINE_SUFFIX
 from medallion.config.schema import check_name
 from medallion.errors import ModelError, suggest
 from medallion.models.header import ModelConfig, parse_header, python_header, split_sql_header
+from medallion.models.jinja import jinja_error
 from medallion.models.sql import parse_select, resolve_refs
 
 if TYPE_CHECKING:
@@ -145,7 +146,11 @@ def load_models(models_dir: Path, layers: list[str], source_tables: set[str]) ->
     for model in models.values():
         where = {"file": model.path, "model": model.fqn}
         if model.language == "sql":
-            model.tree = parse_select(model.text, error=ModelError, **where)
+            try:
+                model.tree = parse_select(model.text, error=ModelError, **where)
+            except ModelError as e:
+                # Jinja left in the file says better than DuckDB why it does not parse
+                raise jinja_error(model.text, known, **where) or e from None
             model.depends_on = resolve_refs(
                 model.tree, sql=model.text, layers=layers, known=known, error=ModelError, **where
             )
