@@ -156,6 +156,7 @@ drop on 1,000,000 existing order lines, most of it csv parsing.
 
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -163,26 +164,38 @@ from medallion.templates import _kit as kit
 from medallion.templates._kit import CsvWriter, money, publishing, sub_rng
 from medallion.templates.retail._drops import generate_increment
 from medallion.templates.retail._master import Pools, customer_rows, product_rows
-from medallion.templates.retail._orders import stream_orders
-from medallion.templates.retail._vocab import FILES, HEADERS, MAX_DAYS, MIN_DAYS
+from medallion.templates.retail._orders import Buyers, stream_orders
+from medallion.templates.retail._vocab import (
+    FILES,
+    HEADERS,
+    LINES_PER_ORDER,
+    MAX_DAYS,
+    MIN_DAYS,
+    P_ORPHAN,
+)
 
 __all__ = ["FILES", "HEADERS", "generate", "generate_increment", "main", "sizes"]
 
 
 def sizes(rows: int) -> dict[str, int]:
-    """Distinct entity counts for a given number of order lines (before duplicates)."""
+    """Distinct entity counts for a given number of order lines (before duplicates): the seed
+    system's proportions, so rows=3064 gives its 1000 orders, 500 customers, 432 of them with an
+    order, 100 products and 60 days."""
     rows = max(1, int(rows))
-    n_orders = max(1, round(rows / 3))
+    n_orders = max(1, round(rows / LINES_PER_ORDER))
+    n_customers = max(10, n_orders // 2)
     return {
         "order_lines": rows,
         "orders": n_orders,
-        "customers": max(10, n_orders // 2),
-        "products": min(max(20, rows // 30), 5000),
+        "customers": n_customers,
+        # as many as if each order went to a customer drawn uniformly (the seed's 432 of 500)
+        "buyers": min(n_orders, round(n_customers * -math.expm1(-n_orders / n_customers))),
+        "products": min(max(20, n_orders // 10), 5000),
         "days": min(max(n_orders // 20, MIN_DAYS), MAX_DAYS),
     }
 
 
-def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]:
+def generate(data_dir: Path, rows: int = 3064, seed: int = 42) -> dict[str, int]:
     """Write customers.csv, orders.csv, order_lines.csv, payments.csv, products.csv into data_dir
     (created if missing, existing files overwritten atomically: write to a temp name then
     os.replace).  `rows` is the number of ORDER LINES (scale from ~100 to 10,000,000).
@@ -205,16 +218,17 @@ def generate(data_dir: Path, rows: int = 3000, seed: int = 42) -> dict[str, int]
         for crow in customer_rows(n["customers"], pools, sub_rng(seed, "customers")):
             w["customers.csv"].add(crow)
 
+        buyers = Buyers(n["orders"], n["customers"], n["buyers"], sub_rng(seed, "buyers"), P_ORPHAN)
         stream_orders(
             n["orders"],
             n["order_lines"],
-            n["customers"],
             n["days"],
             prices,
             seed,
             w["orders.csv"].add,
             w["order_lines.csv"].add,
             w["payments.csv"].add,
+            pick_customer=buyers,
         )
         counts = {name: w[name].count for name in FILES}
     return counts

@@ -14,6 +14,7 @@ description: >
 columns:
   order_line_id: One row per order line.
   customer_name: NULL when the order's customer is not in dim_customers.
+  order_total_amount: The order header total, as the source system reported it.
 checks:
   - unique: order_line_id
   - reconciliation:

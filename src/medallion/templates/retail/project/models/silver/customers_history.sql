@@ -26,7 +26,13 @@ select
     nullif(trim(city), '') as city,
     nullif(trim(state), '') as state,
     nullif(upper(trim(country)), '') as country,
-    coalesce(nullif(lower(trim(segment)), ''), 'unknown') as segment,
+    case upper(trim(segment))
+        when 'RETAIL' then 'Retail'
+        when 'CORPORATE' then 'Corporate'
+        when 'SME' then 'SME'
+        when '' then 'Unknown'
+        else coalesce(trim(segment), 'Unknown')
+    end as segment,
     _ingested_at as observed_at,
     _source_file as source_file
 from bronze.customers
