@@ -17,7 +17,15 @@ from medallion.project import Project
 from medallion.storage import tables
 from medallion.templates import get_template
 
-AUDIT = ("_ingested_at", "_run_id", "_source_file", "observed_at", "valid_from", "valid_to")
+AUDIT = (
+    "_ingested_at",
+    "_run_id",
+    "_source_file",
+    "ingested_at",
+    "observed_at",
+    "valid_from",
+    "valid_to",
+)
 
 
 def _rows(project: Project, table: str) -> list[tuple]:
@@ -107,13 +115,13 @@ def test_history_keeps_the_old_city(day_by_day: tuple) -> None:
     cid = moved[0]["customer_id"]
     versions = a.query(
         f"select city, valid_from, valid_to, is_current from silver.customers_history "
-        f"where customer_id = {cid} order by valid_from"
+        f"where customer_id = '{cid}' order by valid_from"
     ).to_pylist()
     assert versions[0]["city"] != versions[-1]["city"]
     assert versions[0]["valid_to"] == versions[1]["valid_from"]
     assert versions[-1]["is_current"] and versions[-1]["valid_to"] is None
     # one row per customer in the dimension, with the new city
-    dim = a.query(f"select city from silver.dim_customers where customer_id = {cid}").to_pylist()
+    dim = a.query(f"select city from silver.dim_customers where customer_id = '{cid}'").to_pylist()
     assert [d["city"] for d in dim] == [versions[-1]["city"]]
     # current versions equal the rebuild's
     current = (
