@@ -45,7 +45,8 @@ gold.reporting_customer_stats: customers with any order = CUST0001, 0002, 0003, 
   CUST0005's only order is quarantined). CUST0001: 2 orders, reported 91.00, value 90.50, avg
   45.25, last 03-02, 1 day before as_of 03-03; CUST0004: 2 orders (one cancelled), reported
   124.50, value 58.50; CUST0003 and CUST0009: no name (not in dim_customers).
-gold.reporting_sales_wide: 10 lines, sum(line_total) 418.00.
+gold.reporting_sales_wide: 10 lines, sum(line_total) 418.00; its customer columns come from
+  customers_history (OL00006: Chen Li, although CUST0003 is not in dim_customers).
 
 Part 2: the generator at the seed's scale: raw / curated / gold counts as the seed document's
 inventory (500 / 1000 / 3064 / 1000 / 100; 500 / 100, 1000 / 3064 / 1000; 60, 3064, 432).
@@ -244,6 +245,20 @@ def test_hand_made_exports_gold_figures(exports: Project) -> None:
         "select count(*) n, sum(line_total) s from gold.reporting_sales_wide"
     ).to_pylist()[0]
     assert (wide["n"], wide["s"]) == (10, Decimal("418.00"))
+    names = {
+        r["order_line_id"]: (r["customer_id"], r["customer_name"], r["customer_segment"])
+        for r in exports.query(
+            "select order_line_id, customer_id, customer_name, customer_segment "
+            "from gold.reporting_sales_wide"
+        ).to_pylist()
+    }
+    # the customer as they were when the order came in (customers_history), even CUST0003,
+    # whose bad email keeps them out of dim_customers; none for CUST0009 (in no export) and
+    # for OL00008, whose order ORD0006 is quarantined
+    assert names["OL00006"] == ("CUST0003", "Chen Li", "SME")
+    assert names["OL00003"] == ("CUST0002", "Ben Okafor", "Corporate")
+    assert names["OL00009"] == ("CUST0009", None, None)
+    assert names["OL00008"] == (None, None, None)
 
 
 def test_hand_made_exports_run_green_and_verify(exports: Project) -> None:
