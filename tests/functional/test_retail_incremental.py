@@ -24,7 +24,6 @@ AUDIT = (
     "_ingested_at",
     "_run_id",
     "_source_file",
-    "ingested_at",
     "observed_at",
     "valid_from",
     "valid_to",
@@ -122,7 +121,7 @@ def test_wide_shows_each_order_as_it_was(day_by_day: tuple) -> None:
     ).to_pylist()
     assert versions, "the day drops move some customers"
     sql = (
-        "select w.customer_id, w.customer_city, o.ingested_at from gold.reporting_sales_wide w "
+        "select w.customer_id, w.customer_city, o._ingested_at from gold.reporting_sales_wide w "
         "join silver.fact_orders o using (order_id)"
     )
     moved = {v["customer_id"] for v in versions}
@@ -133,8 +132,8 @@ def test_wide_shows_each_order_as_it_was(day_by_day: tuple) -> None:
             v
             for v in versions
             if v["customer_id"] == line["customer_id"]
-            and v["valid_from"] <= line["ingested_at"]
-            and (v["valid_to"] is None or line["ingested_at"] < v["valid_to"])
+            and v["valid_from"] <= line["_ingested_at"]
+            and (v["valid_to"] is None or line["_ingested_at"] < v["valid_to"])
         ]
         assert line["customer_city"] == valid["city"]
         old_city += valid["valid_to"] is not None

@@ -63,5 +63,5 @@ left join silver.dim_products as p on l.product_id = p.product_id
 left join silver.customers_history as c
     on
         o.customer_id = c.customer_id
-        and o.ingested_at >= c.valid_from
-        and (c.valid_to is null or o.ingested_at < c.valid_to)
+        and o._ingested_at >= c.valid_from
+        and (c.valid_to is null or o._ingested_at < c.valid_to)

@@ -20,8 +20,8 @@ columns:
   paid_amount: Sum of successful payments.
   payment_method: Method of the latest payment (by payment_date, then payment_id).
   payment_status: Status of the latest payment; NONE when the order has no payment.
-  ingested_at: When the order header was ingested; gold joins the customer version of that
-    moment (the order as it was).
+  _ingested_at: When the order header was ingested (bronze's audit column, carried along); gold
+    joins the customer version of that moment (the order as it was).
 expectations:
   parseable_order_date: {expect: order_date is not null, action: quarantine}
   non_negative_total: {expect: total_amount >= 0, action: quarantine}
@@ -95,7 +95,7 @@ select
     coalesce(p.paid_amount, 0)::decimal(14, 2) as paid_amount,
     p.payment_method,
     coalesce(p.payment_status, 'NONE') as payment_status,
-    o._ingested_at as ingested_at
+    o._ingested_at
 from orders as o
 left join lines as l on o.order_id = l.order_id
 left join payments as p on o.order_id = p.order_id
