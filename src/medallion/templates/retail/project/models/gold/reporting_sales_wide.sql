@@ -1,11 +1,12 @@
 /* ---
 kind: merge
 unique_key: order_line_id
-# New lines, and lines whose order changed (a late payment, a header sent again), are built; a
-# customer who moves or a product whose price changes touches no line already built, so a drop
-# of new orders appends and never rewrites old rows.
+# The lines of orders that are new or changed (a new or changed line, a late payment, a header
+# sent again) are built; a customer who moves or a product whose price changes touches no line
+# already built, so a drop of new orders appends and never rewrites old rows. Both inputs map to
+# order_id: one set of keys, whose range the engine pushes into the scans.
 incremental_inputs:
-  silver.fact_order_lines: order_line_id
+  silver.fact_order_lines: order_id
   silver.fact_orders: order_id
 description: >
   One Big Table for self-service BI: one row per order line, joined to its order, product,
