@@ -102,6 +102,7 @@ def test_a_day_drop_ingests_only_its_files(day_by_day: tuple) -> None:
         "silver.fact_orders",
         "gold.sales_summary_daily",
         "gold.reporting_sales_wide",
+        "gold.customer_order_stats",
         "gold.reporting_customer_stats",
     ],
 )
@@ -167,6 +168,11 @@ def test_incremental_steps_touch_only_new_data(day_by_day: tuple) -> None:
     assert orders.details["mode"] == "incremental"
     # the new orders, plus older orders whose lines or payments arrived late
     assert 0 < orders.details["touched"] < total_orders / 5
+    # only the buyers of the drop: "days since last order" is the view's, computed when read
+    stats = day3.step("gold.customer_order_stats")
+    total_buyers = a.query("select count(*) n from gold.customer_order_stats")["n"][0].as_py()
+    assert stats.details["mode"] == "incremental"
+    assert 0 < stats.details["touched"] < total_buyers / 5
     daily = day3.step("gold.sales_summary_daily")
     assert daily.details["mode"] == "incremental"
     assert len(daily.details["periods"]) < 10  # the new day(s), lookback and late payments

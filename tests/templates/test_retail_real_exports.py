@@ -81,7 +81,7 @@ def _project(root: Path, data: Path | None) -> Project:
 
 
 def _count(project: Project, table: str) -> int:
-    if not project.catalog.exists(table):
+    if table.endswith("__quarantine") and not project.catalog.exists(table):
         return 0  # a quarantine table exists once a row was set aside
     return project.query(f"select count(*) n from {table}")["n"][0].as_py()
 
@@ -113,7 +113,8 @@ def test_hand_made_exports_counts(exports: Project) -> None:
         "silver.fact_payments__quarantine": 0,
         "gold.sales_summary_daily": 3,
         "gold.reporting_sales_wide": 10,
-        "gold.reporting_customer_stats": 5,
+        "gold.customer_order_stats": 5,
+        "gold.reporting_customer_stats": 5,  # a view over customer_order_stats
     }
     assert {t: _count(exports, t) for t in expected} == expected
     for name in SOURCES:  # text keys load as they are: nothing is set aside at bronze
