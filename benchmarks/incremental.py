@@ -1009,9 +1009,10 @@ def retail_report(r: RetailResult, repeat: int) -> list[str]:
     parts = [
         f"### Retail pipeline at {d.label} order lines: full run vs a run after a 1% drop",
         f"Each repetition ({repeat}) scaffolds a fresh retail project (5 CSV sources, 6 silver "
-        "and 3 gold models with their checks), runs `medallion run --json` on the empty "
-        f"lakehouse (a), adds the day-{DAY} file drop of `generate_increment` (generated once, "
-        "hard-linked in; not timed) and runs again (b), then once more with nothing new. "
+        "and 4 gold models - one a view - with their checks), runs `medallion run --json` on "
+        f"the empty lakehouse (a), adds the day-{DAY} file drop of `generate_increment` "
+        "(generated once, hard-linked in; not timed) and runs again (b), then once more with "
+        "nothing new. "
         f"The drop has {drop:,} rows in {len(d.drop)} files, {new_lines:,} of them new order "
         f"lines ({new_lines / lines:.2%} of {lines:,}). Figures are medians; wall is the "
         "process as the parent sees it, *run s* is the run as it reports itself "
