@@ -165,6 +165,9 @@ def check_floor_matches_template(project: Path) -> None:
     scd2 = {fqn for fqn, m in models.items() if m.config.kind == "scd2"}
     if scd2 != set(floor_retail.SCD2):
         sys.exit(f"floor_retail.SCD2 differs from the template's scd2 models: {sorted(scd2)}")
+    views = {fqn for fqn, m in models.items() if m.config.kind == "view"}
+    if views != set(floor_retail.VIEWS):
+        sys.exit(f"floor_retail.VIEWS differs from the template's views: {sorted(views)}")
     if set(models) != set(floor_retail.MODELS):
         sys.exit(f"floor_retail.MODELS differs from the template's models: {sorted(models)}")
     done = {f"bronze.{name}" for name in declared}

@@ -68,7 +68,7 @@ def test_status_json(shop: Path) -> None:
     data = json.loads(medallion("status", "--json", cwd=shop).stdout)
     assert data["run"]["status"] == "success"
     assert data["run"]["trigger"] == "cli"
-    assert len(data["steps"]) == 14
+    assert len(data["steps"]) == 15  # the retail template: 14 tables and a view
     assert {s["status"] for s in data["steps"]} == {"success"}
 
 
@@ -77,7 +77,7 @@ def test_status_and_history_text(shop: Path) -> None:
     assert "gold.sales_summary_daily" in status and "success" in status
     history = json.loads(medallion("history", "--runs", "5", "--json", cwd=shop).stdout)
     assert history[0]["status"] == "success"
-    assert history[0]["steps"] == 14
+    assert history[0]["steps"] == 15
     assert "\x1b[" not in status  # piped output has no colour codes
 
 

@@ -42,7 +42,7 @@ def test_run_redirected_to_a_file_keeps_the_summary(shop: Path, tmp_path: Path) 
         )
     assert proc.returncode == 0, proc.stderr
     kept = (tmp_path / "run.log").read_text()
-    assert "run succeeded in" in kept and "14 ok, 0 failed" in kept  # was empty
+    assert "run succeeded in" in kept and "15 ok, 0 failed" in kept  # was empty
     assert "✓ ingest bronze.orders" in proc.stderr  # progress stays on stderr
     assert "run succeeded" not in proc.stderr
     as_json = medallion("run", "--json", cwd=shop)

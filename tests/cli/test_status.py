@@ -25,7 +25,7 @@ def test_status_shows_the_last_run_and_the_last_test_apart(tmp_path: Path) -> No
 
     data = json.loads(medallion("status", "--json", cwd=shop).stdout)
     assert data["run"]["run_id"] == built["run_id"]
-    assert len(data["steps"]) == 14 and data["steps"][0]["step"] == "ingest"
+    assert len(data["steps"]) == 15 and data["steps"][0]["step"] == "ingest"
     assert data["test"]["run"]["run_id"] == tested["run_id"]
     assert {c["table_name"] for c in data["test"]["checks"]} >= {"silver.dim_customers"}
 

@@ -51,7 +51,8 @@ def test_status_keeps_numbers_whole_and_the_status_columns(
     assert "status" in header.split() and "written" in header.split()
     for step in data["steps"]:
         assert re.search(rf"\b{step['step_no']}\s+{step['step']}\b.*\bsuccess\b", steps)
-        assert f" {step['rows_written']:,} " in steps  # whole, right-aligned
+        if step["rows_written"] is not None:  # a view writes nothing
+            assert f" {step['rows_written']:,} " in steps  # whole, right-aligned
         assert f"{step['layer']}.{step['table_name']} " in steps  # names are never cut
     check_header = "check " + checks.splitlines()[0]
     assert "status" in check_header.split()  # was dropped at 120 and 80 columns

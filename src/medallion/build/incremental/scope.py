@@ -119,7 +119,8 @@ def _bounds(column: Any) -> tuple[Any, Any]:
     import pyarrow.compute as pc
 
     t = column.type
-    if not (pa.types.is_integer(t) or pa.types.is_temporal(t) or pa.types.is_decimal(t)):
+    text = pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+    if not (pa.types.is_integer(t) or pa.types.is_temporal(t) or pa.types.is_decimal(t) or text):
         return None, None
     mm = pc.min_max(column)
     return mm["min"].as_py(), mm["max"].as_py()

@@ -5,7 +5,7 @@ to them."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -28,7 +28,14 @@ from medallion.templates.retail._master import (
     new_price,
 )
 from medallion.templates.retail._orders import stream_orders
-from medallion.templates.retail._vocab import FILES, HEADERS, P_DUP
+from medallion.templates.retail._vocab import (
+    FILES,
+    HEADERS,
+    LINES_PER_ORDER,
+    P_DUP,
+    P_ORPHAN,
+    number,
+)
 
 DROP_LINES_SHARE = 0.01  # default drop size: share of the existing distinct order lines ...
 MIN_DROP_LINES = 30  # ... but at least this many
@@ -55,25 +62,25 @@ def _readers(
             yield header, [header.index(c) for c in columns], reader
 
 
-def _ints(paths: Sequence[Path], column: str) -> Iterator[int]:
-    """Stream the integer values of one column (by header name) of CSV files, in file order;
-    values that are not integers (and short rows) are skipped."""
+def _numbers(paths: Sequence[Path], column: str, entity: str) -> Iterator[int]:
+    """Stream the numbers of the `entity` keys in one column (by header name) of CSV files, in
+    file order (CUST0007 -> 7); values that are not such keys (and short rows) are skipped."""
     for _, (i,), rows in _readers(paths, (column,)):
         for row in rows:
             try:
-                yield int(row[i])
+                yield number(entity, row[i])
             except (IndexError, ValueError):
                 continue
 
 
 def _scan_orders(paths: Sequence[Path]) -> tuple[int, set[str]]:
-    """(largest order_id, the distinct order_date values as written) of the orders files."""
+    """(largest order number, the distinct order_date values as written) of the orders files."""
     top = 0
     dates: set[str] = set()
     for _, (i, j), rows in _readers(paths, ("order_id", "order_date")):
         for row in rows:
             try:
-                value = int(row[i])
+                value = number("order", row[i])
                 dates.add(row[j])
             except (IndexError, ValueError):
                 continue
@@ -83,14 +90,15 @@ def _scan_orders(paths: Sequence[Path]) -> tuple[int, set[str]]:
 
 
 def _latest_rows(
-    paths: Sequence[Path], key: str, wanted: set[int] | None = None
+    paths: Sequence[Path], key: str, entity: str, wanted: set[int] | None = None
 ) -> dict[int, dict[str, str]]:
-    """{id: row as {column: value}} of the last row per id in load order (all ids, or `wanted`)."""
+    """{key number: row as {column: value}} of the last row per key in load order (all keys, or
+    the numbers `wanted`)."""
     latest: dict[int, dict[str, str]] = {}
     for header, (k,), rows in _readers(paths, (key,)):
         for row in rows:
             try:
-                value = int(row[k])
+                value = number(entity, row[k])
             except (IndexError, ValueError):
                 continue
             if wanted is None or value in wanted:
@@ -132,7 +140,7 @@ def generate_increment(
     files = {name: existing_files(data_dir, name, day) for name in FILES}
 
     # --- what exists: ids, the last order date, the catalogue (streamed, needed columns only)
-    known = sorted(set(_ints(files["customers.csv"], "customer_id")))
+    known = sorted(set(_numbers(files["customers.csv"], "customer_id", "customer")))
     if not known:
         raise ValueError(f"{data_dir}: the customers files hold no customer")
     max_customer = known[-1]
@@ -147,17 +155,19 @@ def generate_increment(
     max_line = 0
     n_lines = 0
     previous: int | None = None
-    for value in _ints(files["order_lines.csv"], "order_line_id"):
+    for value in _numbers(files["order_lines.csv"], "order_line_id", "order_line"):
         if value != previous:
             n_lines += 1
             previous = value
         if value > max_line:
             max_line = value
-    max_payment = max(_ints(files["payments.csv"], "payment_id"), default=0)
+    max_payment = max(_numbers(files["payments.csv"], "payment_id", "payment"), default=0)
 
-    products = _latest_rows(files["products.csv"], "product_id")
+    products = _latest_rows(files["products.csv"], "product_id", "product")
     if not products or sorted(products) != list(range(1, len(products) + 1)):
-        raise ValueError(f"{data_dir}: the products files must hold product ids 1..N, no gaps")
+        raise ValueError(
+            f"{data_dir}: the products files must hold products PROD0001..PROD<N>, no gaps"
+        )
     prices = [
         _cents(products[pid].get("unit_price", ""), f"product {pid}")
         for pid in range(1, len(products) + 1)
@@ -168,7 +178,7 @@ def generate_increment(
     n_moved = min(len(known), max(MIN_MOVED_CUSTOMERS, int(len(known) * MOVED_CUSTOMERS_SHARE)))
     moved_rng = sub_rng(seed, f"day{day}:customer_changes")
     moved = sorted(moved_rng.sample(known, n_moved))
-    latest = _latest_rows(files["customers.csv"], "customer_id", set(moved))
+    latest = _latest_rows(files["customers.csv"], "customer_id", "customer", set(moved))
     new_ids = list(range(max_customer + 1, max_customer + n_new + 1))
 
     price_rng = sub_rng(seed, f"day{day}:products")
@@ -179,7 +189,7 @@ def generate_increment(
 
     if rows is None:
         rows = max(MIN_DROP_LINES, int(n_lines * DROP_LINES_SHARE))
-    n_orders = max(1, round(rows / 3))
+    n_orders = max(1, round(rows / LINES_PER_ORDER))
 
     # The first two orders go to a new and to a moved customer, so every drop has both.
     first_picks = [new_ids[0], moved[0]]
@@ -187,7 +197,9 @@ def generate_increment(
     p_new, p_moved = P_ORDER_NEW_CUSTOMER, P_ORDER_MOVED_CUSTOMER
     p_known = 1.0 - p_new - p_moved
 
-    def pick_customer(u: float) -> int:
+    top = max_customer + n_new  # orphans point above the new customers too
+
+    def pick(u: float) -> int:
         if first_picks:
             return first_picks.pop(0)
         if u < p_new:
@@ -197,6 +209,11 @@ def generate_increment(
             return moved[min(int(u / p_moved * n_moved_ids), n_moved_ids - 1)]
         u -= p_moved
         return known[min(int(u / p_known * n_known), n_known - 1)]
+
+    def pick_customer(rand: Callable[[], float]) -> tuple[int, bool]:
+        if rand() < P_ORPHAN:
+            return top + 1 + int(rand() * 1000), False  # missing from the customers files
+        return pick(rand()), False
 
     # --- write (temp names, published together at the end, as in generate()); at least one
     # price changes, so products_day<N>.csv is always part of the drop.
@@ -220,7 +237,6 @@ def generate_increment(
         stream_orders(
             n_orders,
             rows,
-            max_customer + n_new,  # orphans point above the new customers too
             1,
             prices,
             seed,

@@ -39,7 +39,9 @@ from medallion.templates.retail._vocab import (
     P_NO_PHONE,
     P_NO_SEGMENT,
     P_NO_SUB_CATEGORY,
+    PRODUCT_STATUS,
     SEGMENTS,
+    code,
 )
 
 
@@ -68,7 +70,8 @@ class Pools:
 
 
 def product_rows(n_products: int, pools: Pools, rng: random.Random) -> Iterator[tuple[Any, ...]]:
-    """Yield product rows; the caller keeps (id -> price in cents) for the order lines."""
+    """Yield product rows (PROD0001, ...; the price in cents); the caller keeps the prices (by
+    product number) for the order lines."""
     cat_table = expand(CATEGORY_WEIGHTS)
     random_ = rng.random
     words = pools.title_words
@@ -91,22 +94,22 @@ def product_rows(n_products: int, pools: Pools, rng: random.Random) -> Iterator[
         # Shop prices end in .99 / .49 / .00; skew towards the cheap end of the range.
         base = lo + int((hi - lo) * random_() ** 2)
         cents = base // 100 * 100 + rng.choice((99, 99, 99, 49, 0))
-        status = "discontinued" if random_() < 0.10 else "active"
         yield (
-            pid,
+            code("product", pid),
             name,
             category,
             "" if random_() < P_NO_SUB_CATEGORY else sub,
             "" if random_() < P_NO_BRAND else brand,
             cents,
-            status,
+            PRODUCT_STATUS,
         )
 
 
 def customer_rows(
     n_customers: int, pools: Pools, rng: random.Random, first_id: int = 1
 ) -> Iterator[tuple[Any, ...]]:
-    """Yield customer rows with ids first_id .. first_id + n_customers - 1 (dirt included)."""
+    """Yield customer rows with numbers first_id .. first_id + n_customers - 1 (keys CUST0001,
+    ...; dirt included)."""
     random_ = rng.random
     firsts, lasts, cities = pools.first_names, pools.last_names, pools.us_cities
     n_first, n_last, n_city = len(firsts), len(lasts), len(cities)
@@ -150,7 +153,7 @@ def customer_rows(
         segment = "" if random_() < P_NO_SEGMENT else segments[int(random_() * len(segments))]
         if random_() < P_BAD_EMAIL:
             email = invalid_email(email, rng, local=f"{first_mail[fi]}.{last_mail[li]}")
-        row = (cid, first, last, email, phone, city, state, country, segment)
+        row = (code("customer", cid), first, last, email, phone, city, state, country, segment)
         yield row
         if random_() < P_DUP:
             yield row

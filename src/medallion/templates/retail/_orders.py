@@ -3,11 +3,13 @@ total needs its lines, its payments the total)."""
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from medallion.templates._kit import clock, expand, money, sub_rng
+from medallion.templates._kit import expand, money, sub_rng
 from medallion.templates.retail._vocab import (
     CHANNELS,
     END_DATE,
@@ -20,17 +22,59 @@ from medallion.templates.retail._vocab import (
     P_DISCOUNT,
     P_DISCOUNT_EMPTY,
     P_DUP,
-    P_FAILED_SINGLE,
+    P_FAILED_PAYMENT,
+    P_LATE_PAYMENT,
     P_MESSY_ENUM,
     P_NEGATIVE_PAYMENT,
-    P_NO_PAYMENT,
-    P_ORPHAN,
     P_PRICE_DRIFT,
-    P_RETRY_PAYMENT,
     P_ZERO_PAYMENT,
     PAYMENT_METHODS,
     QUANTITIES,
+    code,
 )
+
+
+class Buyers:
+    """Who places each order of the initial export, streamed: exactly `buyers` distinct
+    customer numbers over `n_orders` orders, so "customers with any order" is an exact count (the
+    seed's 432 of 500).
+
+    Order i opens a new buyer with the probability that still fits (Knuth's selection sampling:
+    the first order always does), else goes to a buyer seen before, uniformly. The j-th buyer is
+    customer 1 + (a * j + b) mod n_customers (a coprime with it: a permutation), or, with
+    probability `p_orphan` (a hash of j), an orphan: a number above n_customers, missing from
+    customers.csv. Nothing is kept per customer, so memory does not grow with the scale."""
+
+    def __init__(
+        self, n_orders: int, n_customers: int, buyers: int, rng: random.Random, p_orphan: float
+    ) -> None:
+        self.n_customers = n_customers
+        self.left_orders = n_orders
+        self.left_buyers = max(1, min(buyers, n_orders, n_customers))
+        self.seen = 0
+        self.a = rng.randrange(1, max(2, n_customers))
+        while math.gcd(self.a, n_customers) != 1:
+            self.a = rng.randrange(1, max(2, n_customers))
+        self.b = rng.randrange(n_customers)
+        self.salt = rng.getrandbits(32)
+        self.p_orphan = p_orphan
+
+    def _customer(self, j: int) -> int:
+        # a multiplicative hash of j, not a draw: a repeat order finds the same buyer again
+        if ((j * 2_654_435_761 + self.salt) % 2**32) / 2**32 < self.p_orphan:
+            return self.n_customers + 1 + j
+        return 1 + (self.a * j + self.b) % self.n_customers
+
+    def __call__(self, rand: Callable[[], float]) -> tuple[int, bool]:
+        """(customer number, True when the order is the buyer's first)."""
+        u = rand()
+        first = self.seen == 0 or u * self.left_orders < self.left_buyers
+        self.left_orders -= 1
+        if first and self.left_buyers > 0:
+            self.left_buyers -= 1
+            self.seen += 1
+            return self._customer(self.seen - 1), True
+        return self._customer(int(rand() * self.seen)), False
 
 
 def _with_messy(table: list[str]) -> tuple[list[str], dict[str, tuple[str, ...]]]:
@@ -40,7 +84,6 @@ def _with_messy(table: list[str]) -> tuple[list[str], dict[str, tuple[str, ...]]
 def stream_orders(
     n_orders: int,
     n_lines: int,
-    n_customers: int,
     days: int,
     prices: list[int],
     seed: int,
@@ -48,25 +91,25 @@ def stream_orders(
     lines_out: Callable[[tuple[Any, ...]], None],
     payments_out: Callable[[tuple[Any, ...]], None],
     *,
+    pick_customer: Callable[[Callable[[], float]], tuple[int, bool]],
     end_date: date = END_DATE,
     last_ids: tuple[int, int, int] = (0, 0, 0),
-    pick_customer: Callable[[float], int] | None = None,
     stream: str = "",
 ) -> None:
-    """Stream `n_orders` orders with `n_lines` lines in total over `days` days ending `end_date`.
+    """Stream `n_orders` orders with `n_lines` lines in total over `days` days ending `end_date`,
+    and one payment per order.
 
-    Ids continue after `last_ids` = (order_id, order_line_id, payment_id).  A regular order's
-    customer is 1 + int(u * n_customers) for a uniform draw u, or `pick_customer(u)` when given;
-    an orphan's is above `n_customers` (so `n_customers` must be the largest customer id).
-    `stream` prefixes the names of the random streams (the daily drops use "day<N>:").  The
-    defaults give the initial export, draw for draw."""
+    Ids continue after `last_ids` = (order, order line, payment numbers).  An order's customer
+    is `pick_customer(random)` = (customer number, whether it is the customer's first order: a
+    first order always has a valid date, so every buyer keeps a dated order).  `stream` prefixes
+    the names of the random streams (the daily drops use "day<N>:")."""
     # Three streams so that e.g. the payment rules can change without reshuffling orders/lines.
     ro, rl, rp = (sub_rng(seed, stream + n) for n in ("orders", "order_lines", "payments"))
     o_rand, l_rand, p_rand = ro.random, rl.random, rp.random
 
     start = end_date - timedelta(days=days - 1)
-    # +5 days of slack: payments (bank transfers) can land after the last order day.
-    day_str = [(start + timedelta(days=d)).isoformat() for d in range(days + 5)]
+    # +4 days of slack: late payments land up to 3 days after the last order day.
+    day_str = [(start + timedelta(days=d)).isoformat() for d in range(days + 4)]
 
     channels, channel_messy = _with_messy(expand(CHANNELS))
     statuses, status_messy = _with_messy(expand(ORDER_STATUSES))
@@ -75,17 +118,13 @@ def stream_orders(
     n_ch, n_st, n_me, n_q = len(channels), len(statuses), len(methods), len(quantities)
     n_products = len(prices)
     price_str = [money(c) for c in prices]
+    product_code = [code("product", p) for p in range(1, n_products + 1)]
     shipping = (499, 999, 1499)
 
-    def ts(second: int) -> str:
-        """Seconds since the first order day -> 'YYYY-MM-DD HH:MM:SS'."""
-        d, s = divmod(second, 86_400)
-        return f"{day_str[d]} {clock(s)}"
-
-    order_id_base, line_id, payment_id = last_ids
+    order_base, line_id, payment_id = last_ids
     lines_left = n_lines
     for oid in range(1, n_orders + 1):
-        order_id = order_id_base + oid
+        order_id = code("order", order_base + oid)
         orders_left = n_orders - oid + 1
         # --- how many lines: 1 + rounded exponential around the *remaining* mean, so the grand
         # total hits n_lines exactly without one giant last order.
@@ -103,7 +142,7 @@ def stream_orders(
         last_net = 0
         for _ in range(k):
             line_id += 1
-            # Popularity skew: low product ids sell more (power law on a uniform draw).
+            # Popularity skew: low product numbers sell more (power law on a uniform draw).
             pid = int(n_products * l_rand() ** 1.6) + 1
             qty = quantities[int(l_rand() * n_q)]
             cents = prices[pid - 1]
@@ -125,18 +164,13 @@ def stream_orders(
             total += last_net
             if l_rand() < P_BAD_QUANTITY:
                 qty = 0 if l_rand() < 0.5 else -qty  # a keying error the header total missed
-            row = (line_id, order_id, pid, qty, price, disc_s)
+            row = (code("order_line", line_id), order_id, product_code[pid - 1], qty, price, disc_s)
             lines_out(row)
             if l_rand() < P_DUP:
                 lines_out(row)
 
         # --- order header
-        if o_rand() < P_ORPHAN:
-            cust = n_customers + 1 + int(o_rand() * 1000)  # customer missing from customers.csv
-        elif pick_customer is None:
-            cust = int(o_rand() * n_customers) + 1
-        else:
-            cust = pick_customer(o_rand())
+        cust, first_order = pick_customer(o_rand)
         # ids increase with the date; counted back from the end so the last order is always
         # on END_DATE, even when there are fewer orders than days.
         day = days - 1 - (n_orders - oid) * days // n_orders
@@ -155,49 +189,44 @@ def stream_orders(
         )
         status_s = status_messy[status][int(o_rand() * 5)] if o_rand() < P_MESSY_ENUM else status
         order_date = day_str[day]
-        if o_rand() < P_BAD_DATE:
+        if o_rand() < P_BAD_DATE and not first_order:
             order_date = ("2024-02-30", "N/A", "31/12/2023", "")[int(o_rand() * 4)]
-        row = (order_id, cust, order_date, channel_s, money(shown_total), status_s)
+        row = (
+            order_id,
+            code("customer", cust),
+            order_date,
+            channel_s,
+            money(shown_total),
+            status_s,
+        )
         orders_out(row)
         if o_rand() < P_DUP:
             orders_out(row)
 
-        # --- payments
-        r = p_rand()
-        if r < P_NO_PAYMENT:
-            continue
+        # --- its payment (one per order, as in the seed system: 1000 orders, 1000 payments)
         method = methods[int(p_rand() * n_me)]
-        if channel == "store" and p_rand() < 0.3:
-            method = "cash"
-        if method == "bank_transfer":
-            delay = 86_400 + int(p_rand() * 2 * 86_400)  # transfers clear 1-3 days later
-        else:
-            delay = int(p_rand() * 600)
-        when = day * 86_400 + int(p_rand() * 86_000) + delay
+        if channel == "STORE" and p_rand() < 0.3:
+            method = "CASH"
+        pay_day = day + (1 + int(p_rand() * 3) if p_rand() < P_LATE_PAYMENT else 0)
         amount = "0.00" if p_rand() < P_ZERO_PAYMENT else money(shown_total)
         if p_rand() < P_NEGATIVE_PAYMENT:
             amount = "-" + amount  # a refund booked as a negative payment
-        if status == "returned" or status == "cancelled":
-            final_status = "refunded"
-        elif status == "pending":
-            final_status = "pending"
+        if status == "CANCELLED" or p_rand() < P_FAILED_PAYMENT:
+            pay_status = "FAILED"
+        elif status == "PLACED":
+            pay_status = "PENDING"
         else:
-            final_status = "completed"
-        attempts: list[tuple[int, str]] = []
-        if r < P_NO_PAYMENT + P_RETRY_PAYMENT and final_status == "completed":
-            attempts.append((when, "failed" if p_rand() < 0.5 else "declined"))
-            when += 60 + int(p_rand() * 29 * 60)  # retried 1-30 minutes later
-            attempts.append((when, final_status))
-        elif p_rand() < P_FAILED_SINGLE:
-            attempts.append((when, "failed" if p_rand() < 0.5 else "declined"))
-        else:
-            attempts.append((when, final_status))
-        for when_i, pay_status in attempts:
-            payment_id += 1
-            method_s = (
-                method_messy[method][int(p_rand() * 5)] if p_rand() < P_MESSY_ENUM else method
-            )
-            row = (payment_id, order_id, ts(when_i), method_s, pay_status, amount)
+            pay_status = "SUCCESS"
+        payment_id += 1
+        method_s = method_messy[method][int(p_rand() * 5)] if p_rand() < P_MESSY_ENUM else method
+        row = (
+            code("payment", payment_id),
+            order_id,
+            day_str[pay_day],
+            method_s,
+            pay_status,
+            amount,
+        )
+        payments_out(row)
+        if p_rand() < P_DUP:
             payments_out(row)
-            if p_rand() < P_DUP:
-                payments_out(row)

@@ -55,6 +55,8 @@ FILES: tuple[str, ...] = tuple(HEADERS)
 END_DATE = date(2024, 6, 30)
 MIN_DAYS, MAX_DAYS = 60, 730
 MAX_LINES_PER_ORDER = 25
+#: the seed system: 3064 order lines in 1000 orders
+LINES_PER_ORDER = 3.064
 
 # ---------------------------------------------------------------------------------------------
 # Dirt rates
@@ -77,9 +79,8 @@ P_BAD_TOTAL = 0.02
 P_PRICE_DRIFT = 0.02
 P_DISCOUNT = 0.18
 P_DISCOUNT_EMPTY = 0.02
-P_NO_PAYMENT = 0.02
-P_RETRY_PAYMENT = 0.02
-P_FAILED_SINGLE = 0.015
+P_FAILED_PAYMENT = 0.015  # a payment FAILED although the order went ahead
+P_LATE_PAYMENT = 0.15  # paid 1-3 days after the order day
 P_ZERO_PAYMENT = 0.01
 # Dirt the template's data-quality rules catch (silver expectations quarantine these rows).
 P_BAD_EMAIL = 0.005  # "n/a", no domain, no '@'
@@ -88,15 +89,43 @@ P_BAD_DATE = 0.003  # an order_date that is not a date
 P_NEGATIVE_PAYMENT = 0.002  # a refund booked as a negative payment
 
 # ---------------------------------------------------------------------------------------------
-# Fixed vocabularies
+# Fixed vocabularies: those of the seed system's exports (codes upper-case, segment and product
+# status as labels)
 # ---------------------------------------------------------------------------------------------
 
+#: key prefix and zero-padded width of each entity's text code (CUST0001, OL00001, ...); a number
+#: past the width just has more digits (CUST12345)
+KEYS: dict[str, tuple[str, int]] = {
+    "customer": ("CUST", 4),
+    "order": ("ORD", 4),
+    "order_line": ("OL", 5),
+    "payment": ("PAY", 4),
+    "product": ("PROD", 4),
+}
+
+
+def code(entity: str, number: int) -> str:
+    """The text key of entity number `number` ('customer', 7 -> 'CUST0007')."""
+    prefix, width = KEYS[entity]
+    return f"{prefix}{number:0{width}d}"
+
+
+def number(entity: str, text: str) -> int:
+    """The number of a text key ('customer', 'CUST0007' -> 7); ValueError when `text` is not
+    one of `entity`'s keys."""
+    prefix = KEYS[entity][0]
+    text = text.strip()
+    if not text.startswith(prefix) or not text[len(prefix) :].isdigit():
+        raise ValueError(f"{text!r} is not a {entity} key ({prefix}0001, ...)")
+    return int(text[len(prefix) :])
+
+
 # Weighted tables are expanded to 100-entry lists so a draw is one random() and one index.
-CHANNELS = {"web": 45, "mobile": 30, "store": 15, "marketplace": 10}
-ORDER_STATUSES = {"completed": 70, "shipped": 12, "pending": 8, "cancelled": 6, "returned": 4}
-PAYMENT_METHODS = {"credit_card": 50, "paypal": 25, "bank_transfer": 10, "gift_card": 10, "cash": 5}
-SEGMENTS = {"consumer": 70, "corporate": 15, "small_business": 15}
-# Quantity is mostly 1; the tail makes line amounts less uniform.
+CHANNELS = {"WEB": 50, "MOBILE": 35, "STORE": 15}
+ORDER_STATUSES = {"DELIVERED": 60, "SHIPPED": 20, "PLACED": 12, "CANCELLED": 8}
+PAYMENT_METHODS = {"CARD": 50, "UPI": 20, "PAYPAL": 20, "CASH": 10}
+SEGMENTS = {"Retail": 70, "Corporate": 15, "SME": 15}
+PRODUCT_STATUS = "Active"  # the exports hold active products only
 QUANTITIES = {1: 60, 2: 22, 3: 9, 4: 5, 5: 3, 10: 1}
 
 CA_PROVINCES = ("ON", "QC", "BC", "AB", "MB", "NS", "SK", "NB")
@@ -218,5 +247,5 @@ ADJECTIVES = (
 )
 COLORS = ("Black", "White", "Navy", "Grey", "Red", "Green", "Blue", "Sand", "Olive", "Rose")
 
-#: the messy spellings of the enum columns (channel, status, payment_method)
-ENUM_SPELLINGS = Spellings("{capitalized}", "{upper}", " {value}", "{value} ", " {upper} ")
+#: the messy spellings of the upper-case codes (channel, status, payment_method)
+ENUM_SPELLINGS = Spellings("{capitalized}", "{lower}", " {lower} ", "{value} ", " {capitalized}")

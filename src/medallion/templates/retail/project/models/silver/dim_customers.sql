@@ -6,11 +6,12 @@ description: >
   trimmed and capitalised, email lower-cased and blanks turned into NULL. Incremental: each run
   merges the customers that appear in new files (the history is in customers_history).
 columns:
-  customer_id: Customer key (from the source system).
+  customer_id: Customer key, the source system's text code (CUST0001).
   first_name: Trimmed; ALL-CAPS or all-lower names are capitalised, others kept as written.
   full_name: first_name and last_name joined by a space.
   email: Trimmed and lower-cased.
-  segment: consumer, corporate or small_business; 'unknown' when missing.
+  segment: Retail, Corporate or SME, spelled as the source system does whatever the case or
+    spaces of the export; 'Unknown' when missing (any other value fails the check).
 expectations:
   valid_email:
     expect: regexp_matches(email, '^[^@\s]+@[^@\s]+\.[^@\s]+$')
@@ -19,7 +20,7 @@ expectations:
 checks:
   - unique: customer_id
   - not_null: [customer_id, email]
-  - accepted_values: {column: segment, values: [consumer, corporate, small_business, unknown]}
+  - accepted_values: {column: segment, values: [Retail, Corporate, SME, Unknown]}
 --- */
 with latest as (
     select
@@ -41,7 +42,13 @@ trimmed as (
         nullif(trim(city), '') as city,
         nullif(trim(state), '') as state,
         nullif(upper(trim(country)), '') as country,
-        coalesce(nullif(lower(trim(segment)), ''), 'unknown') as segment
+        case upper(trim(segment))
+            when 'RETAIL' then 'Retail'
+            when 'CORPORATE' then 'Corporate'
+            when 'SME' then 'SME'
+            when '' then 'Unknown'
+            else coalesce(trim(segment), 'Unknown')
+        end as segment
     from latest
     where version_rank = 1
 ),

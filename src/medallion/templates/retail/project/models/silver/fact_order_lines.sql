@@ -3,6 +3,7 @@ kind: merge
 unique_key: order_line_id
 description: One row per order line (duplicates removed), with the line total after discount.
 columns:
+  order_line_id: Line key, the source system's text code (OL00001).
   gross_amount: quantity * unit_price.
   discount_amount: Discount on the line; a missing discount counts as 0.
   line_total: gross_amount - discount_amount.

@@ -5,20 +5,23 @@ unique_key: order_id
 incremental_inputs: [bronze.orders, silver.fact_order_lines, silver.fact_payments]
 description: >
   One row per order (duplicates removed): the cleaned header, what its lines add up to, and what
-  was paid. total_amount is the header as the source system wrote it; net_amount is the sum of the
-  order's lines, the figure gold reports use.
+  was paid. total_amount is the header as the source system wrote it (what it reports as sales;
+  it need not equal the lines); net_amount is the sum of the order's lines.
 columns:
-  order_date: Day of the order (parsed from the source text).
-  channel: web, mobile, store or marketplace (lower-cased, trimmed).
-  status: completed, shipped, pending, cancelled or returned (lower-cased, trimmed).
-  total_amount: Order total as written in the order header.
+  order_id: Order key, the source system's text code (ORD0001).
+  order_date: Day of the order (parsed from the source's YYYY-MM-DD text).
+  channel: WEB, MOBILE or STORE (upper-cased, trimmed).
+  status: PLACED, SHIPPED, DELIVERED or CANCELLED (upper-cased, trimmed).
+  total_amount: Order total as written in the order header (the source system's sales figure).
   line_count: Number of order lines.
   item_count: Sum of line quantities.
   net_amount: Sum of line totals after discounts.
   amount_mismatch: True when total_amount differs from net_amount.
   paid_amount: Sum of successful payments.
-  payment_method: Method of the latest payment attempt.
-  payment_status: Status of the latest payment attempt; 'none' when there is no payment.
+  payment_method: Method of the latest payment (by payment_date, then payment_id).
+  payment_status: Status of the latest payment; NONE when the order has no payment.
+  _ingested_at: When the order header was ingested (bronze's audit column, carried along); gold
+    joins the customer version of that moment (the order as it was).
 expectations:
   parseable_order_date: {expect: order_date is not null, action: quarantine}
   non_negative_total: {expect: total_amount >= 0, action: quarantine}
@@ -26,8 +29,8 @@ checks:
   - unique: order_id
   - accepted_values:
       column: status
-      values: [completed, shipped, pending, cancelled, returned]
-  - accepted_values: {column: channel, values: [web, mobile, store, marketplace]}
+      values: [PLACED, SHIPPED, DELIVERED, CANCELLED]
+  - accepted_values: {column: channel, values: [WEB, MOBILE, STORE]}
   # the source system has orders whose customer is missing: reported, not blocking
   - relationships: {column: customer_id, to: silver.dim_customers.customer_id}
     severity: warn
@@ -55,13 +58,26 @@ lines as (
     group by order_id
 ),
 
+ranked_payments as (
+    select
+        order_id,
+        payment_method,
+        payment_status,
+        payment_amount,
+        is_successful,
+        row_number() over (
+            partition by order_id order by payment_date desc, payment_id desc
+        ) as payment_rank
+    from silver.fact_payments
+),
+
 payments as (
     select
         order_id,
         sum(payment_amount) filter (where is_successful) as paid_amount,
-        arg_max(payment_method, payment_ts) as payment_method,
-        arg_max(payment_status, payment_ts) as payment_status
-    from silver.fact_payments
+        max(payment_method) filter (where payment_rank = 1) as payment_method,
+        max(payment_status) filter (where payment_rank = 1) as payment_status
+    from ranked_payments
     group by order_id
 )
 
@@ -69,8 +85,8 @@ select
     o.order_id,
     o.customer_id,
     try_cast(trim(o.order_date) as date) as order_date,
-    lower(trim(o.channel)) as channel,
-    lower(trim(o.status)) as status,
+    upper(trim(o.channel)) as channel,
+    upper(trim(o.status)) as status,
     o.total_amount,
     coalesce(l.line_count, 0) as line_count,
     coalesce(l.item_count, 0) as item_count,
@@ -78,7 +94,8 @@ select
     o.total_amount is distinct from coalesce(l.net_amount, 0) as amount_mismatch,
     coalesce(p.paid_amount, 0)::decimal(14, 2) as paid_amount,
     p.payment_method,
-    coalesce(p.payment_status, 'none') as payment_status
+    coalesce(p.payment_status, 'NONE') as payment_status,
+    o._ingested_at
 from orders as o
 left join lines as l on o.order_id = l.order_id
 left join payments as p on o.order_id = p.order_id
