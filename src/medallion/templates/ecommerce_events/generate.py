@@ -101,16 +101,21 @@ for 1,000,000 rows on one core (half of it the session simulation).
 
 from __future__ import annotations
 
+import bisect
+import math
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from medallion.templates import _kit as kit
 from medallion.templates._kit import (
@@ -307,6 +312,38 @@ def _catalogue(n_products: int, seed: int) -> Catalogue:
 
 
 # ---------------------------------------------------------------------------------------------
+# Users
+# ---------------------------------------------------------------------------------------------
+
+#: users drawn from an exact cumulative table; the tail beyond, through the inverse of its integral
+EXACT_USERS = 1 << 16
+
+
+class _Users:
+    """Draws user ids, user i with weight (i + 1) ** -USER_SKEW, in memory that does not grow
+    with the number of users: the first EXACT_USERS from their cumulative weights (exact), the
+    rest by inverting the integral of x ** -USER_SKEW over [i + 0.5, i + 1.5) (relative error
+    below 1e-6 there). One uniform draw per user."""
+
+    def __init__(self, n_users: int) -> None:
+        self.n = n_users
+        head = min(n_users, EXACT_USERS)
+        self.cum = cumulative((i + 1) ** -USER_SKEW for i in range(head))
+        a = 1 - USER_SKEW
+        self._a = a
+        self._lo = (head + 0.5) ** a  # the tail's integral starts at user `head`
+        tail = ((n_users + 0.5) ** a - self._lo) / a if n_users > head else 0.0
+        self.total = self.cum[-1] + tail
+
+    def __call__(self, u: float) -> int:
+        v = u * self.total
+        if v < self.cum[-1]:
+            return USER_BASE + min(bisect.bisect_right(self.cum, v), len(self.cum) - 1)
+        x = ((v - self.cum[-1]) * self._a + self._lo) ** (1 / self._a)
+        return USER_BASE + min(max(int(x - 0.5), len(self.cum)), self.n - 1)
+
+
+# ---------------------------------------------------------------------------------------------
 # Sessions
 # ---------------------------------------------------------------------------------------------
 
@@ -446,16 +483,23 @@ class _Simulator:
 MESSY_CODE = Spellings("{capitalized_parts}", "{upper}", " {value}", "{value} ")
 
 
-def _sample(rng: random.Random, n: int, share: float) -> list[int]:
-    """round(n * share) distinct row indexes, sorted (deterministic for a given rng state)."""
-    k = min(n, round(n * share))
-    return sorted(rng.sample(range(n), k)) if k else []
+def _hits(rng: random.Random, n: int, p: float) -> Iterator[int]:
+    """The rows of `n` hit by an independent draw of probability `p` each, in order: the gaps
+    between hits are geometric, so a rare dirt costs one draw per hit, not one per row."""
+    log_miss = math.log1p(-p)
+    i = -1
+    while True:
+        i += 1 + int(math.log(1.0 - rng.random()) / log_miss)
+        if i >= n:
+            return
+        yield i
 
 
 def _columns(
-    events: list[Event], sessions: list[str], cat: Catalogue, rng: random.Random
+    events: Sequence[Event], sessions: Sequence[str], cat: Catalogue, rng: random.Random
 ) -> dict[str, list[Any]]:
-    """The CSV columns of sorted events, as text, with the row-level dirt applied."""
+    """The CSV columns of sorted events, as text, with the row-level dirt applied
+    (`sessions[i]`: row i's session UUID)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -470,7 +514,7 @@ def _columns(
         "brand": [cat.brand[e[4]] for e in events],
         "price": [e[6] for e in events],  # cents until the dirt is applied
         "user_id": [str(e[5]) for e in events],
-        "user_session": [sessions[e[1]] for e in events],
+        "user_session": list(sessions),
     }
     n = len(events)
     types, brands, codes, prices = (
@@ -479,27 +523,27 @@ def _columns(
         cols["category_code"],
         cols["price"],
     )
-    for i in _sample(rng, n, P_MESSY_TYPE):
+    for i in _hits(rng, n, P_MESSY_TYPE):
         types[i] = MESSY_CODE.pick(types[i], rng)
-    for i in _sample(rng, n, P_UNKNOWN_TYPE):
+    for i in _hits(rng, n, P_UNKNOWN_TYPE):
         types[i] = rng.choice(UNKNOWN_TYPES)
-    for i in _sample(rng, n, P_MESSY_BRAND):
+    for i in _hits(rng, n, P_MESSY_BRAND):
         if brands[i]:
             brands[i] = MESSY_CODE.pick(brands[i], rng)
-    for i in _sample(rng, n, P_MESSY_CATEGORY):
+    for i in _hits(rng, n, P_MESSY_CATEGORY):
         if codes[i]:
             codes[i] = MESSY_CODE.pick(codes[i], rng)
-    for i in _sample(rng, n, P_NEGATIVE_PRICE):
+    for i in _hits(rng, n, P_NEGATIVE_PRICE):
         prices[i] = -max(prices[i], 100)
-    for i in _sample(rng, n, P_ABSURD_PRICE):
+    for i in _hits(rng, n, P_ABSURD_PRICE):
         prices[i] = MAX_MONEY + prices[i] * 100  # a price written in cents, or worse
-    for i in _sample(rng, n, P_ZERO_PRICE):
+    for i in _hits(rng, n, P_ZERO_PRICE):
         prices[i] = 0
-    for i in _sample(rng, n, P_ZERO_PRODUCT):
+    for i in _hits(rng, n, P_ZERO_PRODUCT):
         cols["product_id"][i] = "0"
-    for i in _sample(rng, n, P_ZERO_USER):
+    for i in _hits(rng, n, P_ZERO_USER):
         cols["user_id"][i] = "0"
-    for i in _sample(rng, n, P_NO_SESSION):
+    for i in _hits(rng, n, P_NO_SESSION):
         cols["user_session"][i] = ""
     # cents -> "12.34" exactly, vectorized: decimal(19, 0) * 0.01 has scale 2
     cents = pa.array(prices, pa.int64()).cast(pa.decimal128(19, 0))
@@ -536,10 +580,86 @@ def _layout(
     return [i for file_rows in rows for i in file_rows], [len(r) for r in rows]
 
 
+def _hours(
+    cat: Catalogue, users: _Users, seed: int, n_events: int, n_dup: int, days: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """(hour index, the rows of its file as a table of text) for every hour whose file has
+    rows, in order, made an hour at a time: memory holds one hour's events, the sessions still
+    going on at its end and the rows re-delivered with the next file, whatever the scale.
+
+    Each hour draws from its own random streams (``sessions:<h>``, ``dirt:<h>``,
+    ``layout:<h>``), so an hour's rows depend on the seed and the scale only. Hour h gets the
+    events and duplicates its traffic weight's share says (sessions run to their end: one that
+    overshoots an hour's share is taken from the next hour's; only the last session of all is
+    cut short); its file holds the events whose time falls in it, whichever hour their session
+    started in."""
+    import pyarrow as pa
+
+    t0 = int(START.timestamp())
+    n_hours = days * 24
+    end = t0 + days * DAY
+    hour_cum = cumulative(HOUR_WEIGHTS[h % 24] for h in range(n_hours))
+    made = dups = 0
+    going_on: list[tuple[Any, ...]] = []  # events past the hours written so far
+    redelivered: pa.Table | None = None  # rows that open the next file
+    for h in range(n_hours):
+        last = h == n_hours - 1
+        share = hour_cum[h] / hour_cum[-1]
+        rng = _rng(seed, f"sessions:{h}")
+        sim = _Simulator(cat, rng)
+        start = t0 + h * 3600
+        target = n_events if last else round(n_events * share)
+        while made < target:
+            made += sim._session(
+                start + rng.randrange(3600), end, users(rng.random()), n_events - made
+            )
+        # (time, hour << 32 | session, step, type, product, user, price, session UUID): the
+        # first three sort the events uniquely, in the same order whatever else is held
+        going_on += [(e[0], h << 32 | e[1], *e[2:], sim.sessions[e[1]]) for e in sim.events]
+        hour_end = start + 3600
+        ready = sorted(e for e in going_on if e[0] < hour_end)
+        going_on = [e for e in going_on if e[0] >= hour_end]
+
+        parts = [] if redelivered is None else [redelivered]
+        redelivered = None
+        if ready:
+            cols = _columns(ready, [e[7] for e in ready], cat, _rng(seed, f"dirt:{h}"))
+            table = pa.table({c: pa.array(cols[c], pa.string()) for c in COLUMNS})
+            layout = _rng(seed, f"layout:{h}")
+            want = (n_dup if last else round(n_dup * share)) - dups
+            chosen = sorted(layout.sample(range(len(ready)), min(max(want, 0), len(ready))))
+            dups += len(chosen)
+            twice: set[int] = set()
+            later: list[int] = []
+            for i in chosen:
+                if not last and layout.random() < P_DUP_NEXT_FILE:
+                    later.append(i)
+                else:
+                    twice.add(i)
+            order = [i for i in range(len(ready)) for _ in range(1 + (i in twice))]
+            parts.append(table.take(pa.array(order, pa.int64())))
+            if later:
+                redelivered = table.take(pa.array(later, pa.int64()))
+        if parts:
+            yield h, pa.concat_tables(parts)
+
+
 def _file_name(hour_start: datetime, day: int | None) -> str:
     d = hour_start.strftime("%Y-%m-%d")
     suffix = f"_day{day}" if day is not None else ""
     return f"{d}/events_{d}T{hour_start:%H}{suffix}.csv"
+
+
+def _write_file(path: Path, table: pa.Table) -> None:
+    """`table` (text columns) as an event file at `path`: header, no quoting."""
+    import pyarrow.csv as pacsv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    with open(path, "wb") as fh:
+        # pyarrow quotes the header whatever the style: written by hand, unquoted like the data
+        fh.write((",".join(COLUMNS) + "\n").encode())
+        pacsv.write_csv(table, fh, write_options=options)
 
 
 def _write(
@@ -552,24 +672,16 @@ def _write(
     """Write the rows in `order`, `counts[k]` of them to `names[k]`, under temporary names,
     then move every file into place. Returns {events/<name>: rows}."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     table = pa.table({c: pa.array(cols[c], pa.string()) for c in COLUMNS})
     table = table.take(pa.array(order, pa.int64()))
-    # pyarrow quotes the header whatever the style: write it by hand, unquoted like the data
-    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    header = (",".join(COLUMNS) + "\n").encode()
     written = {name: count for name, count in zip(names, counts, strict=True) if count}
     with publishing(events_dir, written) as tmp:
         offset = 0
         for name, count in written.items():
-            tmp[name].parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp[name], "wb") as fh:
-                fh.write(header)
-                pacsv.write_csv(table.slice(offset, count), fh, write_options=options)
+            _write_file(tmp[name], table.slice(offset, count))
             offset += count
     return {f"events/{name}": count for name, count in written.items()}
-    return written
 
 
 def _event_files(events_dir: Path) -> list[tuple[Path, date, int | None]]:
@@ -598,22 +710,14 @@ def generate(data_dir: Path, rows: int = 20_000, seed: int = 42) -> dict[str, in
     events_dir = data_dir / "events"
     n = sizes(rows)
     cat = _catalogue(n["products"], seed)
-    user_cum = cumulative([(i + 1) ** -USER_SKEW for i in range(n["users"])])
-
     n_dup = round(rows * P_DUP)
-    t0 = int(START.timestamp())
-    sim = _Simulator(cat, _rng(seed, "sessions"))
-    events = sim.run(
-        rows - n_dup, t0, n["days"], lambda u: USER_BASE + weighted_index(user_cum, u), carry=()
-    )
-    events.sort()
-    cols = _columns(events, sim.sessions, cat, _rng(seed, "dirt"))
-    n_files = n["days"] * 24
-    files = [(e[0] - t0) // 3600 for e in events]
-    order, counts = _layout(files, n_dup, _rng(seed, "layout"), n_files)
-    names = [_file_name(START + timedelta(hours=h), None) for h in range(n_files)]
+    names = [_file_name(START + timedelta(hours=h), None) for h in range(n["days"] * 24)]
     old = {p for p, _, _ in _event_files(events_dir)}
-    written = _write(events_dir, cols, order, counts, names)
+    written: dict[str, int] = {}
+    with publishing(events_dir, names, optional=True) as tmp:
+        for h, table in _hours(cat, _Users(n["users"]), seed, rows - n_dup, n_dup, n["days"]):
+            _write_file(tmp[names[h]], table)
+            written[f"events/{names[h]}"] = table.num_rows
     # files of an earlier generate (another scale, or drops) would mix with the new data
     for path in sorted(old - {events_dir / name.removeprefix("events/") for name in written}):
         path.unlink(missing_ok=True)
@@ -724,7 +828,7 @@ def generate_increment(
     n_main = len(events)
     # late events: sessions of the previous day's last six hours, delivered with this drop
     events += sorted(_late(sim, n_late, t0, pick_user))
-    cols = _columns(events, sim.sessions, cat, _rng(seed, f"day{day}:dirt"))
+    cols = _columns(events, [sim.sessions[e[1]] for e in events], cat, _rng(seed, f"day{day}:dirt"))
 
     # re-delivered rows (exact copies of landed rows) and late rows open the first file
     pick = _rng(seed, f"day{day}:redelivered")
