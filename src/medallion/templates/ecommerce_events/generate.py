@@ -43,8 +43,8 @@ A session belongs to one user (activity is skewed: user i is picked with weight
 65,536 users, through the inverse of the weights' integral beyond) and one category. Each hour
 of the window starts sessions until it has the share of the events its weight on a diurnal
 curve gives it (night low, evening peak; every day alike); a session starts at a uniform second
-of its hour and runs to its end, also past the hour; events are 2 s to a few minutes apart. Products are drawn within the category, popular ones more
-often. Session kinds:
+of its hour and runs to its end, also past the hour; events are 2 s to a few minutes apart.
+Products are drawn within the category, popular ones more often. Session kinds:
 
 * 62 % browse: 1 + ~2.5 views (some products viewed twice);
 * 20 % cart abandonment: views, 1-2 of the viewed products added to the cart, in 30 % of them one
