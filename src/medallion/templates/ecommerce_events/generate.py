@@ -102,7 +102,7 @@ in that hour, writes the hour's file (the events whose time falls in it, the row
 from the hour before first) and keeps only the events of sessions still going on and the rows
 the next file re-delivers: memory does not grow with ``rows`` (about 80 MB of peak resident
 memory at 50,000 or 500,000 rows, the catalogue and the first 65,536 users' weights included;
-42,000,000 rows, 5.8 GB of CSV, in 13 min on a shared 2-core machine: see docs/benchmarks.md).
+42,000,000 rows, 5.8 GB of CSV, in 7-13 min on a shared 2-core machine: docs/benchmarks.md).
 Columns are built as Python lists and written with pyarrow's CSV writer; files are written under
 hidden temporary names and moved into place at the end (readers never see half a file; files
 of an earlier ``generate`` that the new data does not have are removed). About 7 s for
