@@ -275,18 +275,24 @@ class CsvWriter:
 
 
 @contextmanager
-def publishing(data_dir: Path, names: Iterable[str]) -> Iterator[dict[str, Path]]:
+def publishing(
+    data_dir: Path, names: Iterable[str], *, optional: bool = False
+) -> Iterator[dict[str, Path]]:
     """{name: temporary path} for the files `data_dir / name` (a name may hold a sub-folder).
 
     Write each file at its temporary path (hidden, and tagged with the process id, so globbing
     readers and concurrent runs ignore it); when the block ends without an error every file is
     moved into place with os.replace, so readers never see half a file and a failure leaves the
-    previous set intact. Temporary files left behind are removed either way."""
+    previous set intact. Temporary files left behind are removed either way. With `optional`,
+    a name whose temporary file was not written is skipped (a streaming generator that learns
+    only as it goes which of the possible files hold rows)."""
     final = {name: data_dir / name for name in names}
     tmp = {name: path.parent / f".{path.name}.{os.getpid()}.tmp" for name, path in final.items()}
     try:
         yield tmp
         for name, path in tmp.items():
+            if optional and not path.exists():
+                continue
             os.replace(path, final[name])
     finally:
         for path in tmp.values():

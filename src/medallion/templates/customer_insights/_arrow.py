@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -141,9 +141,38 @@ def write_csv(table: pa.Table, path: Path) -> None:
     pa_csv.write_csv(table, path, pa_csv.WriteOptions(quoting_style="needed"))
 
 
+class CsvFile:
+    """A CSV file written a table at a time, as `write_csv` writes one table: one header, the
+    first table's schema (a later table is cast to it: a block's all-null column has no type)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: pa_csv.CSVWriter | None = None
+        self._schema: pa.Schema | None = None
+
+    def __enter__(self) -> CsvFile:
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            options = pa_csv.WriteOptions(quoting_style="needed")
+            self._schema = table.schema
+            self._writer = pa_csv.CSVWriter(self.path, table.schema, write_options=options)
+        self._writer.write_table(table.cast(self._schema))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
 def write_lines(lines: pa.Array | pa.ChunkedArray, path: Path) -> None:
     with open(path, "w", encoding="utf-8", newline="\n") as fh:
-        chunk = 100_000
-        for start in range(0, len(lines), chunk):
-            fh.write("\n".join(lines[start : start + chunk].to_pylist()))
-            fh.write("\n")
+        append_lines(lines, fh)
+
+
+def append_lines(lines: pa.Array | pa.ChunkedArray, fh: TextIO) -> None:
+    """Write each text of `lines` and a newline to the open text file `fh`."""
+    chunk = 100_000
+    for start in range(0, len(lines), chunk):
+        fh.write("\n".join(lines[start : start + chunk].to_pylist()))
+        fh.write("\n")

@@ -39,10 +39,12 @@ Scale (``rows`` = lines written, duplicates included)
 Sessions and funnels
 --------------------
 A session belongs to one user (activity is skewed: user i is picked with weight
-``(i + 1) ** -0.6``, so a few users come back often enough to buy 10+ times) and one category;
-its start is uniform over the days, the hour follows a diurnal curve (night low, evening peak);
-events are 2 s to a few minutes apart. Products are drawn within the category, popular ones more
-often. Session kinds:
+``(i + 1) ** -0.6``, so a few users come back often enough to buy 10+ times; exact for the first
+65,536 users, through the inverse of the weights' integral beyond) and one category. Each hour
+of the window starts sessions until it has the share of the events its weight on a diurnal
+curve gives it (night low, evening peak; every day alike); a session starts at a uniform second
+of its hour and runs to its end, also past the hour; events are 2 s to a few minutes apart.
+Products are drawn within the category, popular ones more often. Session kinds:
 
 * 62 % browse: 1 + ~2.5 views (some products viewed twice);
 * 20 % cart abandonment: views, 1-2 of the viewed products added to the cart, in 30 % of them one
@@ -52,10 +54,11 @@ often. Session kinds:
 
 5 % of sessions see promotional prices (the product's price * 0.9).
 
-Dirt (independent draws per row; rates are shares of the rows)
---------------------------------------------------------------
-* 0.5 % exact duplicate lines: 70 % right after the original (an exporter retry), 30 % at the
-  start of the next hour's file (re-delivery; the last hour's duplicates stay in their file);
+Dirt (independent draws per row, at these rates; duplicates: exactly 0.5 % of the lines)
+-----------------------------------------------------------------------------------------
+* 0.5 % exact duplicate lines (each hour's share by its weight): 70 % right after the original
+  (an exporter retry), 30 % at the start of the next hour's file (re-delivery; the last hour's
+  duplicates stay in their file);
 * 1 %   event_type in other case or padded: ``View``, ``CART``, `` purchase``, ``view ``;
 * 0.2 % unknown event_type: ``click``, ``wishlist``, ``add_to_wishlist`` or empty;
 * 2 %   brand (when present) in other case or padded: ``Samsung``, ``APPLE``, `` xiaomi ``;
@@ -92,25 +95,37 @@ Determinism and speed
 ---------------------
 The same ``seed`` and ``rows`` (and, for a drop, the same existing files and ``day``) give
 byte-identical files. Faker only builds the pool of long-tail brand names; rows are drawn with
-``random.Random`` streams seeded per purpose (``catalogue``, ``sessions``, ``dirt``, ``layout``,
-``day<N>:...``). Columns are built as Python lists and written with pyarrow's CSV writer; files
-are written under hidden temporary names and moved into place at the end (readers never see half
-a file; files of an earlier ``generate`` that the new data does not have are removed). About 12 s
-for 1,000,000 rows on one core (half of it the session simulation).
+``random.Random`` streams seeded per purpose and hour (``catalogue``, ``sessions:<h>``,
+``dirt:<h>``, ``layout:<h>``, ``day<N>:...``), so an hour's file does not depend on how the
+others were made. :func:`generate` works an hour at a time: it simulates the sessions starting
+in that hour, writes the hour's file (the events whose time falls in it, the rows re-delivered
+from the hour before first) and keeps only the events of sessions still going on and the rows
+the next file re-delivers: memory does not grow with ``rows`` (about 80 MB of peak resident
+memory at 50,000 or 500,000 rows, the catalogue and the first 65,536 users' weights included;
+42,000,000 rows, 5.8 GB of CSV, in 7-13 min on a shared 2-core machine: docs/benchmarks.md).
+Columns are built as Python lists and written with pyarrow's CSV writer; files are written under
+hidden temporary names and moved into place at the end (readers never see half a file; files
+of an earlier ``generate`` that the new data does not have are removed). About 7 s for
+1,000,000 rows on one core (most of it the session simulation).
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from medallion.templates import _kit as kit
 from medallion.templates._kit import (
@@ -307,6 +322,38 @@ def _catalogue(n_products: int, seed: int) -> Catalogue:
 
 
 # ---------------------------------------------------------------------------------------------
+# Users
+# ---------------------------------------------------------------------------------------------
+
+#: users drawn from an exact cumulative table; the tail beyond, through the inverse of its integral
+EXACT_USERS = 1 << 16
+
+
+class _Users:
+    """Draws user ids, user i with weight (i + 1) ** -USER_SKEW, in memory that does not grow
+    with the number of users: the first EXACT_USERS from their cumulative weights (exact), the
+    rest by inverting the integral of x ** -USER_SKEW over [i + 0.5, i + 1.5) (relative error
+    below 1e-6 there). One uniform draw per user."""
+
+    def __init__(self, n_users: int) -> None:
+        self.n = n_users
+        head = min(n_users, EXACT_USERS)
+        self.cum = cumulative((i + 1) ** -USER_SKEW for i in range(head))
+        a = 1 - USER_SKEW
+        self._a = a
+        self._lo = (head + 0.5) ** a  # the tail's integral starts at user `head`
+        tail = ((n_users + 0.5) ** a - self._lo) / a if n_users > head else 0.0
+        self.total = self.cum[-1] + tail
+
+    def __call__(self, u: float) -> int:
+        v = u * self.total
+        if v < self.cum[-1]:
+            return USER_BASE + min(bisect.bisect_right(self.cum, v), len(self.cum) - 1)
+        x = ((v - self.cum[-1]) * self._a + self._lo) ** (1 / self._a)
+        return USER_BASE + min(max(int(x - 0.5), len(self.cum)), self.n - 1)
+
+
+# ---------------------------------------------------------------------------------------------
 # Sessions
 # ---------------------------------------------------------------------------------------------
 
@@ -446,16 +493,23 @@ class _Simulator:
 MESSY_CODE = Spellings("{capitalized_parts}", "{upper}", " {value}", "{value} ")
 
 
-def _sample(rng: random.Random, n: int, share: float) -> list[int]:
-    """round(n * share) distinct row indexes, sorted (deterministic for a given rng state)."""
-    k = min(n, round(n * share))
-    return sorted(rng.sample(range(n), k)) if k else []
+def _hits(rng: random.Random, n: int, p: float) -> Iterator[int]:
+    """The rows of `n` hit by an independent draw of probability `p` each, in order: the gaps
+    between hits are geometric, so a rare dirt costs one draw per hit, not one per row."""
+    log_miss = math.log1p(-p)
+    i = -1
+    while True:
+        i += 1 + int(math.log(1.0 - rng.random()) / log_miss)
+        if i >= n:
+            return
+        yield i
 
 
 def _columns(
-    events: list[Event], sessions: list[str], cat: Catalogue, rng: random.Random
+    events: Sequence[Event], sessions: Sequence[str], cat: Catalogue, rng: random.Random
 ) -> dict[str, list[Any]]:
-    """The CSV columns of sorted events, as text, with the row-level dirt applied."""
+    """The CSV columns of sorted events, as text, with the row-level dirt applied
+    (`sessions[i]`: row i's session UUID)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -470,7 +524,7 @@ def _columns(
         "brand": [cat.brand[e[4]] for e in events],
         "price": [e[6] for e in events],  # cents until the dirt is applied
         "user_id": [str(e[5]) for e in events],
-        "user_session": [sessions[e[1]] for e in events],
+        "user_session": list(sessions),
     }
     n = len(events)
     types, brands, codes, prices = (
@@ -479,27 +533,27 @@ def _columns(
         cols["category_code"],
         cols["price"],
     )
-    for i in _sample(rng, n, P_MESSY_TYPE):
+    for i in _hits(rng, n, P_MESSY_TYPE):
         types[i] = MESSY_CODE.pick(types[i], rng)
-    for i in _sample(rng, n, P_UNKNOWN_TYPE):
+    for i in _hits(rng, n, P_UNKNOWN_TYPE):
         types[i] = rng.choice(UNKNOWN_TYPES)
-    for i in _sample(rng, n, P_MESSY_BRAND):
+    for i in _hits(rng, n, P_MESSY_BRAND):
         if brands[i]:
             brands[i] = MESSY_CODE.pick(brands[i], rng)
-    for i in _sample(rng, n, P_MESSY_CATEGORY):
+    for i in _hits(rng, n, P_MESSY_CATEGORY):
         if codes[i]:
             codes[i] = MESSY_CODE.pick(codes[i], rng)
-    for i in _sample(rng, n, P_NEGATIVE_PRICE):
+    for i in _hits(rng, n, P_NEGATIVE_PRICE):
         prices[i] = -max(prices[i], 100)
-    for i in _sample(rng, n, P_ABSURD_PRICE):
+    for i in _hits(rng, n, P_ABSURD_PRICE):
         prices[i] = MAX_MONEY + prices[i] * 100  # a price written in cents, or worse
-    for i in _sample(rng, n, P_ZERO_PRICE):
+    for i in _hits(rng, n, P_ZERO_PRICE):
         prices[i] = 0
-    for i in _sample(rng, n, P_ZERO_PRODUCT):
+    for i in _hits(rng, n, P_ZERO_PRODUCT):
         cols["product_id"][i] = "0"
-    for i in _sample(rng, n, P_ZERO_USER):
+    for i in _hits(rng, n, P_ZERO_USER):
         cols["user_id"][i] = "0"
-    for i in _sample(rng, n, P_NO_SESSION):
+    for i in _hits(rng, n, P_NO_SESSION):
         cols["user_session"][i] = ""
     # cents -> "12.34" exactly, vectorized: decimal(19, 0) * 0.01 has scale 2
     cents = pa.array(prices, pa.int64()).cast(pa.decimal128(19, 0))
@@ -536,10 +590,86 @@ def _layout(
     return [i for file_rows in rows for i in file_rows], [len(r) for r in rows]
 
 
+def _hours(
+    cat: Catalogue, users: _Users, seed: int, n_events: int, n_dup: int, days: int
+) -> Iterator[tuple[int, pa.Table]]:
+    """(hour index, the rows of its file as a table of text) for every hour whose file has
+    rows, in order, made an hour at a time: memory holds one hour's events, the sessions still
+    going on at its end and the rows re-delivered with the next file, whatever the scale.
+
+    Each hour draws from its own random streams (``sessions:<h>``, ``dirt:<h>``,
+    ``layout:<h>``), so an hour's rows depend on the seed and the scale only. Hour h gets the
+    events and duplicates its traffic weight's share says (sessions run to their end: one that
+    overshoots an hour's share is taken from the next hour's; only the last session of all is
+    cut short); its file holds the events whose time falls in it, whichever hour their session
+    started in."""
+    import pyarrow as pa
+
+    t0 = int(START.timestamp())
+    n_hours = days * 24
+    end = t0 + days * DAY
+    hour_cum = cumulative(HOUR_WEIGHTS[h % 24] for h in range(n_hours))
+    made = dups = 0
+    going_on: list[tuple[Any, ...]] = []  # events past the hours written so far
+    redelivered: pa.Table | None = None  # rows that open the next file
+    for h in range(n_hours):
+        last = h == n_hours - 1
+        share = hour_cum[h] / hour_cum[-1]
+        rng = _rng(seed, f"sessions:{h}")
+        sim = _Simulator(cat, rng)
+        start = t0 + h * 3600
+        target = n_events if last else round(n_events * share)
+        while made < target:
+            made += sim._session(
+                start + rng.randrange(3600), end, users(rng.random()), n_events - made
+            )
+        # (time, hour << 32 | session, step, type, product, user, price, session UUID): the
+        # first three sort the events uniquely, in the same order whatever else is held
+        going_on += [(e[0], h << 32 | e[1], *e[2:], sim.sessions[e[1]]) for e in sim.events]
+        hour_end = start + 3600
+        ready = sorted(e for e in going_on if e[0] < hour_end)
+        going_on = [e for e in going_on if e[0] >= hour_end]
+
+        parts = [] if redelivered is None else [redelivered]
+        redelivered = None
+        if ready:
+            cols = _columns(ready, [e[7] for e in ready], cat, _rng(seed, f"dirt:{h}"))
+            table = pa.table({c: pa.array(cols[c], pa.string()) for c in COLUMNS})
+            layout = _rng(seed, f"layout:{h}")
+            want = (n_dup if last else round(n_dup * share)) - dups
+            chosen = sorted(layout.sample(range(len(ready)), min(max(want, 0), len(ready))))
+            dups += len(chosen)
+            twice: set[int] = set()
+            later: list[int] = []
+            for i in chosen:
+                if not last and layout.random() < P_DUP_NEXT_FILE:
+                    later.append(i)
+                else:
+                    twice.add(i)
+            order = [i for i in range(len(ready)) for _ in range(1 + (i in twice))]
+            parts.append(table.take(pa.array(order, pa.int64())))
+            if later:
+                redelivered = table.take(pa.array(later, pa.int64()))
+        if parts:
+            yield h, pa.concat_tables(parts)
+
+
 def _file_name(hour_start: datetime, day: int | None) -> str:
     d = hour_start.strftime("%Y-%m-%d")
     suffix = f"_day{day}" if day is not None else ""
     return f"{d}/events_{d}T{hour_start:%H}{suffix}.csv"
+
+
+def _write_file(path: Path, table: pa.Table) -> None:
+    """`table` (text columns) as an event file at `path`: header, no quoting."""
+    import pyarrow.csv as pacsv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    with open(path, "wb") as fh:
+        # pyarrow quotes the header whatever the style: written by hand, unquoted like the data
+        fh.write((",".join(COLUMNS) + "\n").encode())
+        pacsv.write_csv(table, fh, write_options=options)
 
 
 def _write(
@@ -552,24 +682,16 @@ def _write(
     """Write the rows in `order`, `counts[k]` of them to `names[k]`, under temporary names,
     then move every file into place. Returns {events/<name>: rows}."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     table = pa.table({c: pa.array(cols[c], pa.string()) for c in COLUMNS})
     table = table.take(pa.array(order, pa.int64()))
-    # pyarrow quotes the header whatever the style: write it by hand, unquoted like the data
-    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    header = (",".join(COLUMNS) + "\n").encode()
     written = {name: count for name, count in zip(names, counts, strict=True) if count}
     with publishing(events_dir, written) as tmp:
         offset = 0
         for name, count in written.items():
-            tmp[name].parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp[name], "wb") as fh:
-                fh.write(header)
-                pacsv.write_csv(table.slice(offset, count), fh, write_options=options)
+            _write_file(tmp[name], table.slice(offset, count))
             offset += count
     return {f"events/{name}": count for name, count in written.items()}
-    return written
 
 
 def _event_files(events_dir: Path) -> list[tuple[Path, date, int | None]]:
@@ -598,22 +720,14 @@ def generate(data_dir: Path, rows: int = 20_000, seed: int = 42) -> dict[str, in
     events_dir = data_dir / "events"
     n = sizes(rows)
     cat = _catalogue(n["products"], seed)
-    user_cum = cumulative([(i + 1) ** -USER_SKEW for i in range(n["users"])])
-
     n_dup = round(rows * P_DUP)
-    t0 = int(START.timestamp())
-    sim = _Simulator(cat, _rng(seed, "sessions"))
-    events = sim.run(
-        rows - n_dup, t0, n["days"], lambda u: USER_BASE + weighted_index(user_cum, u), carry=()
-    )
-    events.sort()
-    cols = _columns(events, sim.sessions, cat, _rng(seed, "dirt"))
-    n_files = n["days"] * 24
-    files = [(e[0] - t0) // 3600 for e in events]
-    order, counts = _layout(files, n_dup, _rng(seed, "layout"), n_files)
-    names = [_file_name(START + timedelta(hours=h), None) for h in range(n_files)]
+    names = [_file_name(START + timedelta(hours=h), None) for h in range(n["days"] * 24)]
     old = {p for p, _, _ in _event_files(events_dir)}
-    written = _write(events_dir, cols, order, counts, names)
+    written: dict[str, int] = {}
+    with publishing(events_dir, names, optional=True) as tmp:
+        for h, table in _hours(cat, _Users(n["users"]), seed, rows - n_dup, n_dup, n["days"]):
+            _write_file(tmp[names[h]], table)
+            written[f"events/{names[h]}"] = table.num_rows
     # files of an earlier generate (another scale, or drops) would mix with the new data
     for path in sorted(old - {events_dir / name.removeprefix("events/") for name in written}):
         path.unlink(missing_ok=True)
@@ -724,7 +838,7 @@ def generate_increment(
     n_main = len(events)
     # late events: sessions of the previous day's last six hours, delivered with this drop
     events += sorted(_late(sim, n_late, t0, pick_user))
-    cols = _columns(events, sim.sessions, cat, _rng(seed, f"day{day}:dirt"))
+    cols = _columns(events, [sim.sessions[e[1]] for e in events], cat, _rng(seed, f"day{day}:dirt"))
 
     # re-delivered rows (exact copies of landed rows) and late rows open the first file
     pick = _rng(seed, f"day{day}:redelivered")

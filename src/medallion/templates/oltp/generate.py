@@ -22,6 +22,9 @@ in mixed case from an older client, and about 2% of order totals differ from the
 shipping fee or a stale total).
 
 The database is the one `OLTP_SOURCE_DSN` names (the project's medallion.yml reads it too).
+Rows are sent with COPY as they are made, COPY_CHUNK rows at a time (orders before their
+items), so memory stays about flat as `rows` grows (51 MB at 20,000 order items, 60 MB at
+200,000; what still grows is an order date per order and an address per customer).
 """
 
 from __future__ import annotations
@@ -29,11 +32,16 @@ from __future__ import annotations
 import io
 import os
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from medallion.templates._kit import Spellings, faker
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 STATUSES = ["pending", "processing", "shipped", "completed", "cancelled", "returned"]
 STATUS_WEIGHTS = [5, 8, 12, 60, 8, 7]
@@ -109,18 +117,45 @@ def _sizes(rows: int) -> tuple[int, int, int, int]:
     return customers, products, orders, items
 
 
+#: rows a table's COPY buffer holds before it is sent (orders: orders, with their items)
+COPY_CHUNK = 5_000
+
+
 class _Copy:
-    """Rows buffered as CSV text for COPY FROM STDIN."""
+    """Rows of one table buffered as CSV text and sent with COPY FROM STDIN a chunk at a time
+    (several COPY statements in the transaction): memory holds one chunk whatever the scale."""
 
-    def __init__(self) -> None:
-        self.buf = io.StringIO()
-        self.n = 0
-
-    def add(self, *values: object) -> None:
+    def __init__(self, cur: Any, table: str, columns: str) -> None:
         import csv
 
-        csv.writer(self.buf, lineterminator="\n").writerow(["" if v is None else v for v in values])
+        self.cur = cur
+        self.statement = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
+        self.buf = io.StringIO()
+        self._writer = csv.writer(self.buf, lineterminator="\n")
+        self.n = 0
+        self.pending = 0
+
+    def add(self, *values: object) -> None:
+        self._writer.writerow(["" if v is None else v for v in values])
         self.n += 1
+        self.pending += 1
+
+    def send(self) -> None:
+        if self.pending:
+            with self.cur.copy(self.statement) as copy:
+                copy.write(self.buf.getvalue())
+            self.buf.seek(0)
+            self.buf.truncate()
+            self.pending = 0
+
+
+_COLUMNS = {
+    "customers": "id, name, email, phone, address, created_at, updated_at",
+    "products": "id, name, description, price, category, stock_quantity, created_at, updated_at",
+    "orders": "id, customer_id, order_date, status, total_amount, shipping_address, "
+    "created_at, updated_at",
+    "order_items": "id, order_id, product_id, quantity, unit_price, created_at, updated_at",
+}
 
 
 #: status values an older client wrote (3 % of the orders)
@@ -142,9 +177,31 @@ def generate(
     fake = faker(seed)
     rng = random.Random(seed)
     n_customers, n_products, n_orders, n_items = _sizes(rows)
+    with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
+        cur.execute(SCHEMA)
+        copies = {table: _Copy(cur, table, columns) for table, columns in _COLUMNS.items()}
+        _fill(fake, rng, copies, n_customers, n_products, n_orders, n_items)
+        for table in _COLUMNS:
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT coalesce(max(id), 1) FROM {table}))"
+            )
+        conn.commit()
+    return {table: copy.n for table, copy in copies.items()}
 
-    customers = _Copy()
-    emails: set[str] = set()
+
+def _fill(
+    fake: Faker,
+    rng: random.Random,
+    copies: dict[str, _Copy],
+    n_customers: int,
+    n_products: int,
+    n_orders: int,
+    n_items: int,
+) -> None:
+    """The initial rows of the four tables, sent as they are made (customers and products
+    first: orders refer to them)."""
+    customers = copies["customers"]
     addresses: dict[int, str] = {}
     for cid in range(1, n_customers + 1):
         name = fake.name()
@@ -153,13 +210,15 @@ def generate(
         email = f"{fake.user_name()}{cid}@{fake.free_email_domain()}"
         if rng.random() < 0.03:
             email = f" {email.upper()}"
-        emails.add(email)
         address = fake.address().replace("\n", ", ")
         addresses[cid] = address
         created = _when(rng, START - timedelta(days=365), START)
         customers.add(cid, name, email, fake.phone_number(), address, created, created)
+        if customers.pending >= COPY_CHUNK:
+            customers.send()
+    customers.send()
 
-    products = _Copy()
+    products = copies["products"]
     prices: list[Decimal] = []
     for pid in range(1, n_products + 1):
         price = Decimal(rng.randrange(199, 99999)) / 100
@@ -176,11 +235,11 @@ def generate(
             created,
         )
 
-    orders, items = _Copy(), _Copy()
+    products.send()
     _orders(
         rng,
-        orders,
-        items,
+        copies["orders"],
+        copies["order_items"],
         addresses,
         prices,
         first_order=1,
@@ -189,43 +248,8 @@ def generate(
         n_items=n_items,
         start=START,
         end=END,
-        customer_ids=list(range(1, n_customers + 1)),
+        customer_ids=range(1, n_customers + 1),
     )
-
-    with psycopg.connect(dsn, autocommit=False) as conn, conn.cursor() as cur:
-        cur.execute(SCHEMA)
-        for table, cols, data in (
-            ("customers", "id, name, email, phone, address, created_at, updated_at", customers),
-            (
-                "products",
-                "id, name, description, price, category, stock_quantity, created_at, updated_at",
-                products,
-            ),
-            (
-                "orders",
-                "id, customer_id, order_date, status, total_amount, shipping_address, "
-                "created_at, updated_at",
-                orders,
-            ),
-            (
-                "order_items",
-                "id, order_id, product_id, quantity, unit_price, created_at, updated_at",
-                items,
-            ),
-        ):
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)") as copy:
-                copy.write(data.buf.getvalue())
-            cur.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT coalesce(max(id), 1) FROM {table}))"
-            )
-        conn.commit()
-    return {
-        "customers": customers.n,
-        "products": products.n,
-        "orders": orders.n,
-        "order_items": items.n,
-    }
 
 
 def _orders(
@@ -241,9 +265,10 @@ def _orders(
     n_items: int,
     start: datetime,
     end: datetime,
-    customer_ids: list[int],
+    customer_ids: Sequence[int],
 ) -> None:
-    """Orders with their items; every order has at least one item."""
+    """Orders with their items (every order has at least one), sent a chunk of orders at a
+    time, the orders before their items (which refer to them)."""
     item_id = first_item
     left = n_items
     dates = sorted(_when(rng, start, end) for _ in range(n_orders))
@@ -290,6 +315,11 @@ def _orders(
             order_date,
             updated,
         )
+        if orders.pending >= COPY_CHUNK:
+            orders.send()
+            items.send()
+    orders.send()
+    items.send()
 
 
 def generate_increment(
@@ -367,8 +397,9 @@ def generate_increment(
         )
         counts["updated"] = cur.rowcount + len(movers) + len(repriced)
         # new orders and items
-        orders, items = _Copy(), _Copy()
-        ids = list(range(1, max_cid + new + 1))
+        orders = _Copy(cur, "orders", _COLUMNS["orders"])
+        items = _Copy(cur, "order_items", _COLUMNS["order_items"])
+        ids = range(1, max_cid + new + 1)
         _orders(
             rng,
             orders,
@@ -383,16 +414,6 @@ def generate_increment(
             end=moment + timedelta(hours=12),
             customer_ids=ids,
         )
-        with cur.copy(
-            "COPY orders (id, customer_id, order_date, status, total_amount, shipping_address, "
-            "created_at, updated_at) FROM STDIN (FORMAT csv)"
-        ) as copy:
-            copy.write(orders.buf.getvalue())
-        with cur.copy(
-            "COPY order_items (id, order_id, product_id, quantity, unit_price, created_at, "
-            "updated_at) FROM STDIN (FORMAT csv)"
-        ) as copy:
-            copy.write(items.buf.getvalue())
         for table in ("customers", "orders", "order_items"):
             cur.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

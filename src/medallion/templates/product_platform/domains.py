@@ -294,6 +294,16 @@ def spoil(
         rows[i][column] = value(rows[i]) if callable(value) else value
 
 
+def spoiled(n: int, p: float, rng: random.Random, *, at_least_one: bool = True) -> set[int]:
+    """The rows of `n` that `spoil` would pick (a share `p`, one at least unless told
+    otherwise), drawn before the rows are made, so that a file of many rows is written as its
+    rows are made instead of held until they are all there."""
+    hits = {i for i in range(n) if rng.random() < p}
+    if not hits and at_least_one and n:
+        hits = {rng.randrange(n)}
+    return hits
+
+
 class Pools:
     """Small value pools built once with Faker; rows draw from them with random.Random."""
 
@@ -626,29 +636,26 @@ def write_waste(
 ) -> None:
     rng = sub_rng(seed, f"waste:{first_id}")
     reasons, reason_cum = weighted(cat.WASTE_REASONS)
-    rows: list[list[Any]] = []
+    # a write-back keyed as waste
+    negative = spoiled(
+        n, P_NEGATIVE_WASTE, sub_rng(seed, f"waste:{first_id}:negative"), at_least_one=at_least_one
+    )
     for i in range(n):
         day = start + timedelta(days=i * days // n)
         product = rng.choice(products)
         reason = rng.choices(reasons, cum_weights=reason_cum)[0]
         bulk = reason in ("Production scrap", "Overproduction")
         qty = rng.randint(20, 400) if bulk else rng.randint(1, 60)
-        rows.append(
-            [
-                first_id + i,
-                day.isoformat(),
-                MESSY.maybe(rng.choice(cat.FACILITIES), rng, P_MESSY),
-                product.pid,
-                _batch_code(day, product, rng),
-                MESSY.maybe(reason, rng, P_MESSY),
-                qty,
-                "" if rng.random() < P_NO_WASTE_COST else money(qty * product.std_cost),
-            ]
-        )
-    spoil(
-        rows, 6, lambda row: -row[6], P_NEGATIVE_WASTE, rng, at_least_one=at_least_one
-    )  # a write-back keyed as waste
-    for row in rows:
+        row = [
+            first_id + i,
+            day.isoformat(),
+            MESSY.maybe(rng.choice(cat.FACILITIES), rng, P_MESSY),
+            product.pid,
+            _batch_code(day, product, rng),
+            MESSY.maybe(reason, rng, P_MESSY),
+            -qty if i in negative else qty,
+            "" if rng.random() < P_NO_WASTE_COST else money(qty * product.std_cost),
+        ]
         out.add(row, dup=rng.random() < P_DUP)
 
 
@@ -674,7 +681,13 @@ def write_inspections(
 ) -> None:
     rng = sub_rng(seed, f"inspections:{first_id}")
     types, type_cum = weighted(cat.INSPECTION_TYPES)
-    rows: list[list[Any]] = []
+    # more defects than units sampled (the sample size typed into the defects field)
+    too_many = spoiled(
+        n,
+        P_BAD_DEFECTS,
+        sub_rng(seed, f"inspections:{first_id}:defects"),
+        at_least_one=at_least_one,
+    )
     for i in range(n):
         day = start + timedelta(days=i * days // n)
         product = rng.choice(products)
@@ -687,24 +700,17 @@ def write_inspections(
             result = None
         elif rng.random() < P_MESSY:
             result = MESSY.pick(result.capitalize(), rng)
-        rows.append(
-            [
-                first_id + i,
-                _batch_code(day, product, rng),
-                product.pid,
-                _ts(day, rng.randint(7 * 3600, 19 * 3600)),
-                MESSY.maybe(rng.choices(types, cum_weights=type_cum)[0], rng, P_MESSY),
-                None if rng.random() < P_NO_INSPECTOR else rng.choice(pools.inspectors),
-                sample,
-                defects,
-                result,
-            ]
-        )
-    # more defects than units sampled (the sample size typed into the defects field)
-    spoil(
-        rows, 7, lambda row: row[6] + 1 + row[0] % 10, P_BAD_DEFECTS, rng, at_least_one=at_least_one
-    )
-    for row in rows:
+        row = [
+            first_id + i,
+            _batch_code(day, product, rng),
+            product.pid,
+            _ts(day, rng.randint(7 * 3600, 19 * 3600)),
+            MESSY.maybe(rng.choices(types, cum_weights=type_cum)[0], rng, P_MESSY),
+            None if rng.random() < P_NO_INSPECTOR else rng.choice(pools.inspectors),
+            sample,
+            sample + 1 + (first_id + i) % 10 if i in too_many else defects,
+            result,
+        ]
         out.add(row, dup=rng.random() < P_DUP)
 
 
@@ -717,7 +723,7 @@ LINES_SCHEMA_FIELDS = (
     ("unit_price", "float64"),
     ("discount_pct", "float64"),
 )
-LINES_CHUNK = 250_000  # order lines per Parquet row group (bounded memory at any scale)
+LINES_CHUNK = 50_000  # order lines per Parquet row group (bounded memory at any scale)
 
 
 class ParquetLines:
