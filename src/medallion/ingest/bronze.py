@@ -145,13 +145,13 @@ def new_files(
 
 
 def rewritten(
-    source: FileSource, new: list[SourceFile], held: set[tuple[str, int, str]]
+    source: FileSource, name: str, new: list[SourceFile], state: StateStore, table_path: Path
 ) -> list[str]:
-    """Paths of `new` files whose earlier version bronze holds (`held`: ingested identities),
-    when the source replaces rewritten files (`on_rewrite: replace`); else none."""
-    if source.on_rewrite != "replace":
+    """Paths of `new` files whose earlier version bronze holds, when the source replaces
+    rewritten files (`on_rewrite: replace`); else none (and the ingested files are not read)."""
+    if source.on_rewrite != "replace" or not new:
         return []
-    paths = {rel for rel, _, _ in held}
+    paths = {rel for rel, _, _ in ingested_files(state, name, table_path)}
     return [f.rel for f in new if f.rel in paths]
 
 
@@ -252,9 +252,7 @@ def ingest_source(
     files, new = new_files(root, source, name, state, table_path, full_refresh)
     if full_refresh and not allow_missing_files:
         _refuse_missing_files(name, fqn, files, ingested_files(state, name, table_path))
-    replaced = (
-        [] if full_refresh else rewritten(source, new, ingested_files(state, name, table_path))
-    )
+    replaced = [] if full_refresh else rewritten(source, name, new, state, table_path)
     result = IngestResult(skipped_files=len(files) - len(new))
     if recovered:
         result.note = f"recovered {recovered} quarantined rows of an interrupted run; "

@@ -85,14 +85,14 @@ def _replacing(ws: Workspace, name: str, node: str) -> int:
     """How many of a file source's new files are rewritten paths whose earlier rows the run
     will remove (`on_rewrite: replace`)."""
     from medallion.config.schema import FileSource
-    from medallion.ingest.bronze import ingested_files, new_files, rewritten
+    from medallion.ingest.bronze import new_files, rewritten
 
     source = ws.config.sources[name]
     if not isinstance(source, FileSource) or source.on_rewrite != "replace":
         return 0
     path = ws.catalog.path(node)
     _, new = new_files(ws.root, source, name, ws.state, path)
-    return len(rewritten(source, new, ingested_files(ws.state, name, path)))
+    return len(rewritten(source, name, new, ws.state, path))
 
 
 def _upstream(ws: Workspace, node: str) -> list[str]:
