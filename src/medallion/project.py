@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from medallion.models.compile import CompileResult
     from medallion.models.graph import Graph
     from medallion.models.loader import Model
+    from medallion.onboard.dbt.report import DbtImport
+    from medallion.onboard.files import InitFromResult
     from medallion.quality.ledger import Verification
     from medallion.quality.quarantine import QuarantineTable, ReplayResult
     from medallion.runner.lock import WriterLock
@@ -554,10 +556,6 @@ class Project:
 # -- a project from what a user already has ------------------------------------------------------
 
 
-if TYPE_CHECKING:
-    from medallion.onboard.files import InitFromResult
-
-
 def init_from(dest: Path, source: str) -> InitFromResult:
     """`medallion init DEST --from SOURCE`: a new project (DEST new or empty) whose sources,
     silver staging models and checks are inferred from SOURCE: a folder of CSV, JSON and
@@ -574,7 +572,7 @@ def import_dbt(
     *,
     layers: list[str] | dict[str, str] | None = None,
     variables: Mapping[str, Any] | None = None,
-) -> Any:
+) -> DbtImport:
     """`medallion import dbt`: the dbt project in `path` written as a medallion project in
     `dest` (a new folder). `layers` maps dbt folders to layers (`marts=gold`), `variables`
     overrides the dbt vars. Returns the import's report (tables, notes, TODOs); the new project
