@@ -183,16 +183,20 @@ def first_build(
         stream = guard.wrap(stream)
     existed = tables.is_delta_table(ctx.path)
     try:
-        if guard is None or select is not None:
-            # the side session: the engine's own is streaming the model's rows into `reader`
+        # the side session: the engine's own is streaming the model's rows into `reader`
+        if guard is None:
+            from medallion.build.incremental.buckets import bucket_columns, deduplicated
+
+            def one_per_key(session: Session, rel: Relation) -> Relation:
+                rel = dedupe(session, rel, keys, order_by)  # type: ignore[arg-type]
+                return rel if select is None else session.over(rel, select)
+
+            by = bucket_columns(keys, ctx.model.config.partition_by)
+            stream = deduplicated(ctx.engine.side(), stream, by, one_per_key, ctx.ws.tmp_dir)
+        elif select is not None:
             side = ctx.engine.side()
-            rel = side.arrow(stream)
-            if guard is None:
-                rel = dedupe(side, rel, keys, order_by)  # type: ignore[arg-type]
-            if select is not None:
-                rel = side.over(rel, select)
             # the engine may read the whole (small) stream here already, repeated keys included
-            stream = side.reader(rel)
+            stream = side.reader(side.over(side.arrow(stream), select))
         version = write(written.wrap(stream))
     except Exception:
         if guard is None or not guard.repeated:
