@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medallion.storage.snapshot import FileRef, unquote
+from medallion.storage import snapshot
+from medallion.storage.snapshot import FileRef, FileSet, unquote
 from medallion.storage.tables import is_delta_table, open_table
 
 UPSTREAM_KEY = "medallion.upstream"
@@ -52,6 +53,32 @@ class Changes:
     @property
     def empty(self) -> bool:
         return not (self.added or self.removed or self.cdc or self.removed_lost)
+
+
+#: (files, change types) pairs a table's changed rows are read from (see Engine.swapped)
+Sources = list[tuple[FileSet, "tuple[str, ...] | None"]]
+
+
+def new_rows(path: Path, c: Changes) -> Sources:
+    """The rows `c` added: its added data files, and inserted/updated change-feed rows."""
+    return _rows(path, c, c.added, CDF_NEW)
+
+
+def old_rows(path: Path, c: Changes) -> Sources | None:
+    """The rows `c` removed or changed (removed files still on disk, deleted and pre-update
+    change-feed rows); None when it removed nothing."""
+    if not (c.removed or c.cdc):
+        return None
+    return _rows(path, c, c.removed, CDF_OLD)
+
+
+def _rows(path: Path, c: Changes, files: list[FileRef], change_types: tuple[str, ...]) -> Sources:
+    sources: Sources = []
+    if files:
+        sources.append((snapshot.file_set(path, files, c.until), None))
+    if c.cdc:
+        sources.append((snapshot.file_set(path, c.cdc, c.until, change_feed=True), change_types))
+    return sources
 
 
 def changes(path: Path, since: int, until: int) -> Changes:

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from medallion.storage import changes, snapshot
+from medallion.storage import changes
+from medallion.storage.changes import Sources
 
 if TYPE_CHECKING:
     from medallion.build.step import StepContext
-    from medallion.storage.snapshot import FileRef, FileSet
-
-#: (files, change types) pairs an input is read from (see Engine.swapped)
-Sources = list[tuple["FileSet", "tuple[str, ...] | None"]]
 
 
 class Increment:
@@ -61,23 +58,9 @@ class Increment:
 
     def dataset(self, table: str) -> Sources:
         """The input's new rows: added data files, and inserted/updated change-feed rows."""
-        return self._rows(table, self.changes[table].added, changes.CDF_NEW)
+        return changes.new_rows(self.catalog.path(table), self.changes[table])
 
     def removed_dataset(self, table: str) -> Sources | None:
         """The rows the input lost or changed since (removed files still on disk, deleted and
         pre-update change-feed rows), so the periods/keys they fed are recomputed too."""
-        c = self.changes[table]
-        if not (c.removed or c.cdc):
-            return None
-        return self._rows(table, c.removed, changes.CDF_OLD)
-
-    def _rows(self, table: str, files: list[FileRef], change_types: tuple[str, ...]) -> Sources:
-        c = self.changes[table]
-        path = self.catalog.path(table)
-        sources: Sources = []
-        if files:
-            sources.append((snapshot.file_set(path, files, c.until), None))
-        if c.cdc:
-            cdc = snapshot.file_set(path, c.cdc, c.until, change_feed=True)
-            sources.append((cdc, change_types))
-        return sources
+        return changes.old_rows(self.catalog.path(table), self.changes[table])
