@@ -67,11 +67,12 @@ def _col(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
-def _source(fqn: str, where: str | None) -> exp.Select:
-    """SELECT * FROM <table> [WHERE <where>] as a subquery-able select."""
+def _source(fqn: str, where: str | None, rows: exp.Table | None = None) -> exp.Select:
+    """SELECT * FROM <table> [WHERE <where>] as a subquery-able select; `rows`: read that
+    instead of the table (some of its rows, see quality/scoped.py)."""
     import sqlglot.expressions as exp
 
-    q = exp.select(exp.Star()).from_(_table(fqn))
+    q = exp.select(exp.Star()).from_(rows if rows is not None else _table(fqn))
     return q.where(_cond(where)) if where else q
 
 
@@ -105,12 +106,13 @@ def run_checks(
     *,
     history: HistoryLookup | None = None,
     rows_written: int | None = None,
+    rows: exp.Table | None = None,
 ) -> list[CheckResult]:
-    """Run a table's checks. The ones that count rows (failing rows, or all rows for row_count)
-    are counted first in one query; a count of zero settles its check there, and only the
-    others run their own queries (which find the sample rows). A table's checks usually pass:
-    this is one query instead of one per check."""
-    counts = _screen(session, table, specs)
+    """Run a table's checks (`rows`: on those rows of it, see _source). The ones that count
+    rows (failing rows, or all rows for row_count) are counted first in one query; a count of
+    zero settles its check there, and only the others run their own queries (which find the
+    sample rows). A table's checks usually pass: this is one query instead of one per check."""
+    counts = _screen(session, table, specs, rows)
     return [
         run_check(
             session,
@@ -119,18 +121,21 @@ def run_checks(
             history=history,
             rows_written=rows_written,
             screened=counts.get(i),
+            rows=rows,
         )
         for i, spec in enumerate(specs)
     ]
 
 
-def _screen(session: Session, table: str, specs: list[CheckSpec]) -> dict[int, int]:
+def _screen(
+    session: Session, table: str, specs: list[CheckSpec], rows: exp.Table | None = None
+) -> dict[int, int]:
     """Index of a check in `specs` -> its count (see run_checks), for the checks that count;
     {} when the query fails (each check then runs on its own and reports its own error)."""
     import sqlglot.expressions as exp
 
     counts = {
-        str(i): _count_query(table, spec)
+        str(i): _count_query(table, spec, rows)
         for i, spec in enumerate(specs)
         if isinstance(spec, _COUNTED)
     }
@@ -146,11 +151,11 @@ def _screen(session: Session, table: str, specs: list[CheckSpec]) -> dict[int, i
     return {int(name): int(n) for name, n in row.items()}
 
 
-def _count_query(table: str, spec: CheckSpec) -> exp.Select:
+def _count_query(table: str, spec: CheckSpec, rows: exp.Table | None = None) -> exp.Select:
     """SELECT count(*) of the rows failing `spec` (of all rows for row_count)."""
     import sqlglot.expressions as exp
 
-    src = _source(table, spec.where).subquery("t")
+    src = _source(table, spec.where, rows).subquery("t")
     q = exp.select(exp.Count(this=exp.Star())).from_(src)
     if isinstance(spec, NotNull):
         return q.where(
@@ -212,12 +217,13 @@ def run_check(
     history: HistoryLookup | None = None,
     rows_written: int | None = None,
     screened: int | None = None,
+    rows: exp.Table | None = None,
 ) -> CheckResult:
     """Run one check against `table` (which must be attached to `session`). `screened`: its count
-    from run_checks, if it was counted there."""
+    from run_checks, if it was counted there; `rows`: see _source."""
     result = CheckResult(spec.check_name, spec.type, table, spec.severity, "pass")
     try:
-        _evaluate(session, table, spec, result, history, rows_written, screened)
+        _evaluate(session, table, spec, result, history, rows_written, screened, rows)
     except Exception as e:
         from medallion.errors import first_line
 
@@ -245,6 +251,7 @@ def _evaluate(
     history: HistoryLookup | None,
     rows_written: int | None,
     screened: int | None = None,
+    rows: exp.Table | None = None,
 ) -> None:
     import sqlglot.expressions as exp
 
@@ -252,7 +259,7 @@ def _evaluate(
         r.failing_rows = 0
         r.message = _nothing_found(spec)
         return
-    src = _source(table, spec.where).subquery("t")
+    src = _source(table, spec.where, rows).subquery("t")
     count = exp.Count(this=exp.Star())
 
     if isinstance(spec, NotNull):
@@ -351,7 +358,7 @@ def _evaluate(
 
     elif isinstance(spec, ExpressionIsTrue):
         bad_rows = exp.select(exp.Star()).from_(src).where(_not_true(spec))
-        n = screened if screened is not None else _scalar(session, _count_query(table, spec))
+        n = screened if screened is not None else _scalar(session, _count_query(table, spec, rows))
         r.failing_rows = n
         if n:
             r.sample = _rows(session, bad_rows.limit(SAMPLE_ROWS))

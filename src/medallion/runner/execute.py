@@ -136,7 +136,7 @@ def run_table_checks(
     holds — except freshness, which depends on the clock. A check that last failed runs again."""
     from medallion.config.checks import Freshness
     from medallion.models.checks import check_refs
-    from medallion.quality.checks import run_checks
+    from medallion.quality.scoped import run_table_checks as run_table_checks_scoped
 
     specs = ws.checks.tables[node]
     if changed is not None and node not in changed:
@@ -156,17 +156,25 @@ def run_table_checks(
             f"{node} has not been built yet", hint="medallion run --select +" + node
         )
     attach.readable(engine, ws.lakehouse, node, reader=node)
-    for ref in ws.checks.refs(node):
+    refs = ws.checks.refs(node)
+    for ref in refs:
         attach.readable(engine, ws.lakehouse, ref, reader=node)
-    res.checks.extend(
-        run_checks(
-            engine,
-            node,
-            specs,
-            history=ws.state.check_history,
-            rows_written=res.rows_written,
-        )
+    # a table this run wrote: each check that passed before needs only the rows written since
+    passed = ws.state.passed_at(node) if changed is not None and node in changed else {}
+    results = run_table_checks_scoped(
+        engine,
+        ws.catalog,
+        node,
+        specs,
+        passed,
+        history=ws.state.check_history,
+        rows_written=res.rows_written,
     )
+    # the versions the results hold for (what the next run checks the changes since)
+    read = {t: v for t in (node, *refs) if (v := engine.version_of(t)) is not None}
+    for result in results:
+        result.versions = read
+    res.checks.extend(results)
 
 
 def singular_step(

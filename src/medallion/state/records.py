@@ -29,6 +29,8 @@ class CheckResult:
     observed: float | None = None
     message: str = ""
     sample: list[dict[str, Any]] = field(default_factory=list)
+    #: the Delta version of each table the check read ({} for a view or a singular check)
+    versions: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:

@@ -155,6 +155,11 @@ _MIGRATIONS: list[str] = [
         ELSE 'run' END;
     CREATE INDEX runs_kind ON runs(kind, started_at);
     """,
+    # 6 -> 7: the table versions a check read, so that the next run can check only the rows
+    # written since a check passed (quality/scoped.py)
+    """
+    ALTER TABLE check_results ADD COLUMN versions TEXT;  -- JSON {table: Delta version}
+    """,
 ]
 
 
@@ -455,7 +460,7 @@ class StateStore:
         now = utcnow()
         with self.connect() as con:
             con.executemany(
-                "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         run_id,
@@ -470,6 +475,7 @@ class StateStore:
                         r.message,
                         json.dumps(r.sample, default=str) if r.sample else None,
                         now,
+                        json.dumps(r.versions) if getattr(r, "versions", None) else None,
                     )
                     for r in results
                 ],
@@ -484,6 +490,7 @@ class StateStore:
         for r in rows:
             d = dict(r)
             d["sample"] = json.loads(d["sample"]) if d.get("sample") else []
+            d["versions"] = json.loads(d["versions"]) if d.get("versions") else {}
             out.append(d)
         return out
 
@@ -499,6 +506,22 @@ class StateStore:
             ).fetchall()
         latest = {name: status for name, status in rows}
         return {name for name, status in latest.items() if status in ("pass", "warn")}
+
+    def passed_at(self, table: str) -> dict[str, dict[str, int]]:
+        """Check name -> the table versions it read, for the checks of `table` whose latest
+        result passed and recorded them: what a run may check only the changes since."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT name, status, versions FROM check_results WHERE table_name = ? "
+                "ORDER BY checked_at, rowid",
+                (table,),
+            ).fetchall()
+        latest = {name: (status, versions) for name, status, versions in rows}
+        return {
+            name: json.loads(versions)
+            for name, (status, versions) in latest.items()
+            if status == "pass" and versions
+        }
 
     def check_history(self, table: str, name: str, window: int) -> list[float]:
         """Observed values of a check in earlier successful runs, newest first (anomalies)."""
