@@ -76,7 +76,13 @@ class Admitted:
     kind: str
 
     def sql(self) -> str:
-        text = self.tree.sql(dialect="duckdb")
+        """The statement to run: the checked tree rendered for DuckDB (system tables named
+        with their catalog, `memory.system.runs`: DuckDB has a catalog called system)."""
+        tree = self.tree.copy()
+        for table in tree.find_all(exp.Table):
+            if table.db.lower() == "system":
+                table.set("catalog", exp.to_identifier("memory"))
+        text = tree.sql(dialect="duckdb")
         return f"EXPLAIN {text}" if self.kind == "explain" else text
 
 

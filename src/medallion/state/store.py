@@ -174,7 +174,7 @@ _MIGRATIONS: list[str] = [
         role        TEXT NOT NULL           -- members of the group have at least this role
     );
     CREATE TABLE api_tokens (
-        token_id    TEXT PRIMARY KEY,       -- shown in listings; the secret is never stored
+        token_id    TEXT PRIMARY KEY,       -- shown in listings (the secret is never stored)
         user_name   TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
         secret_hash TEXT NOT NULL UNIQUE,   -- sha256 hex of the secret
         created_at  TEXT NOT NULL,
