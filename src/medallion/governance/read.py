@@ -161,17 +161,19 @@ def _audited(
 
     def batches():
         rows = 0
+        done = False
         try:
             for batch in reader:
                 rows += batch.num_rows
                 yield batch
         except Exception as e:
+            done = True
             record("error", rows=rows, error=first_line(e))
             raise QueryError(first_line(e), hint="the query runs on DuckDB SQL") from None
-        else:
-            record("ok", rows=rows)
         finally:
             engine.close()
+            if not done:  # read to its end, or closed early (a client that stops reading)
+                record("ok", rows=rows)
 
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
