@@ -549,9 +549,12 @@ class Project:
         return self.audit_log.read(user, since)
 
     def access_warnings(self) -> list[str]:
-        """Masked columns that flow unmasked into a column a viewer may read (lineage)."""
+        """Masked columns that flow unmasked into a column a viewer may read (lineage);
+        ConfigError first when `access:` names a table or column that does not exist."""
         from medallion.governance.lineage import unmasked_flows
+        from medallion.governance.read import check_policy
 
+        check_policy(self.workspace)
         return unmasked_flows(self.workspace)
 
     def preview(self, table: str, limit: int = 5) -> pa.Table:

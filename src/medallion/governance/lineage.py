@@ -48,7 +48,7 @@ def unmasked_flows(ws: Workspace) -> list[str]:
             if name in own:
                 continue
             try:
-                node = lineage(name, tree, dialect="duckdb")
+                node = lineage(name, tree, None, dialect="duckdb")
             except Exception:  # a column SQLGlot cannot trace (star over an unknown schema)
                 continue
             for leaf in node.walk():

@@ -48,6 +48,25 @@ def access_of(ws: Workspace) -> AccessConfig:
     return ws.config.access or AccessConfig()
 
 
+def check_policy(ws: Workspace) -> None:
+    """ConfigError naming the medallion.yml line of a grant, row filter or mask that names a
+    table or column the project does not have (columns are checked for built tables)."""
+    from medallion.governance.policy import check_names
+    from medallion.storage import tables as delta
+
+    access = ws.config.access
+    if access is None:
+        return
+    named = set(access.row_filters) | {k.rsplit(".", 1)[0] for k in access.masks}
+    names: dict[str, list[str] | None] = {}
+    for fqn in [*ws.catalog.tables(), *ws.models_or_empty(), *ws.source_tables]:
+        columns = None
+        if fqn in named and ws.catalog.exists(fqn):
+            columns = delta.schema(ws.catalog.path(fqn)).names
+        names[fqn] = columns
+    check_names(access, names)
+
+
 def known_tables(ws: Workspace) -> Callable[[str], bool]:
     """Whether a `layer.table` exists to be read (tables, view models, quarantine tables of
     either, system tables)."""
@@ -113,6 +132,7 @@ def user_reader(
         )
 
     engine: Engine | None = None
+    check_policy(ws)  # a policy naming what does not exist is the admin's error, said first
     try:
         admitted = allowlist.admit(sql, policy.readable, known_tables(ws))
         request["tables"] = list(admitted.tables)
