@@ -123,6 +123,14 @@ class AccessConfig(BaseModel):
             parse_policy_sql(predicate, f"row filter of {table}")
         return v
 
+    @field_validator("masks", mode="before")
+    @classmethod
+    def _null_mask(cls, v: object) -> object:
+        # `column: null` unquoted is YAML's null: the null mask is meant
+        if isinstance(v, dict):
+            return {k: "null" if m is None else m for k, m in v.items()}
+        return v
+
     @field_validator("masks")
     @classmethod
     def _masks(cls, v: dict[str, str]) -> dict[str, str]:

@@ -51,9 +51,9 @@ def unmasked_flows(ws: Workspace) -> list[str]:
                 node = lineage(name, tree, None, dialect="duckdb")
             except Exception:  # a column SQLGlot cannot trace (star over an unknown schema)
                 continue
-            for leaf in node.walk():
+            for leaf in _shown_leaves(node):
                 source = leaf.source
-                if not isinstance(source, exp.Table) or leaf.downstream:
+                if not isinstance(source, exp.Table):
                     continue
                 table = f"{source.db}.{source.name}".lower()
                 column = leaf.name.split(".")[-1]
@@ -63,3 +63,38 @@ def unmasked_flows(ws: Workspace) -> list[str]:
                         f"{', '.join(groups)} (mask it too: access.masks.{fqn}.{name})"
                     )
     return out
+
+
+def _shown_leaves(node):  # type: ignore[no-untyped-def]
+    """The lineage leaves whose values reach the output: a column counted, summed or averaged
+    (count(distinct user_id)) shows no value of it and is not followed; min(), max(),
+    string_agg() and the like show values and are."""
+    import sqlglot.expressions as exp
+
+    hiding = (
+        exp.Count,
+        exp.Sum,
+        exp.Avg,
+        exp.Stddev,
+        exp.StddevPop,
+        exp.StddevSamp,
+        exp.Variance,
+        exp.VariancePop,
+        exp.ApproxDistinct,
+    )
+    if not node.downstream:
+        yield node
+        return
+    visible = set()
+    for column in node.expression.find_all(exp.Column):
+        parent, hidden = column.parent, False
+        while parent is not None and parent is not node.expression:
+            if isinstance(parent, hiding):
+                hidden = True
+                break
+            parent = parent.parent
+        if not hidden:
+            visible.add(column.name.lower())
+    for child in node.downstream:
+        if child.name.split(".")[-1].lower() in visible:
+            yield from _shown_leaves(child)
