@@ -22,7 +22,7 @@ from medallion.errors import ConfigError
 from medallion.workspace import Workspace
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import pyarrow as pa
 
@@ -401,6 +401,7 @@ class Project:
         client: str | None = None,
         session: str | None = None,
         source: str | None = None,
+        params: Sequence[object] | None = None,
     ) -> pa.RecordBatchReader:
         """Run a read-only query over the lakehouse; results stream as Arrow batches.
 
@@ -412,13 +413,17 @@ class Project:
         grants allow (AccessDeniedError otherwise), masks and row filters applied (at every
         version), audited in system.access_audit with `service` (cli | sql | http), `client`
         (application name), `session` and `source` (client address); the audit row is
-        written when the stream has been read to its end (rows counted) or failed."""
+        written when the stream has been read to its end (rows counted) or failed. `params`
+        (a user's query only) fill $1, $2 (or ?) as literals after the statement is checked:
+        a parameter is a value, never SQL."""
         from medallion.governance.read import Context
         from medallion.runner.query import query_reader
 
         context = Context(service, client, session, source)
         audit = self.audit_log if user is not None else None
-        return query_reader(self.workspace, sql, as_of, user=user, audit=audit, context=context)
+        return query_reader(
+            self.workspace, sql, as_of, user=user, audit=audit, context=context, params=params
+        )
 
     def query(
         self,

@@ -260,3 +260,19 @@ def test_system_tables_for_admins_and_members(governed: Project) -> None:
     assert steps.column("n")[0].as_py() > 0
     with pytest.raises(Exception, match="not allowed"):
         governed.query("select * from system.access_audit", user=mia)
+
+
+def test_parameters_are_values_never_sql(governed: Project) -> None:
+    val = governed.authenticate("val")
+    sql = "select id, state from silver.dim_customers where state = $1 or id = $2 order by id"
+    rows = governed.query_reader(sql, user=val, params=["NY", 1]).read_all().to_pylist()
+    assert rows == [{"id": 1, "state": "CA"}, {"id": 2, "state": "NY"}]
+    # SQL in a parameter is a string compared, not run
+    sneaky = "x' union select id, email from bronze.customers --"
+    rows = governed.query_reader(sql, user=val, params=[sneaky, 0]).read_all()
+    assert rows.num_rows == 0
+    # the TX row stays filtered whatever the parameters say
+    rows = governed.query_reader(sql, user=val, params=["TX", 3]).read_all()
+    assert rows.num_rows == 0
+    with pytest.raises(Exception, match=r"\$2"):
+        governed.query_reader(sql, user=val, params=["NY"])

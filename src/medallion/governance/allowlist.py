@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sqlglot
 import sqlglot.expressions as exp
 
-from medallion.errors import AccessDeniedError
+from medallion.errors import AccessDeniedError, QueryError
 
 #: function names refused anywhere (lower case; a prefix ends with `*`)
 DENIED_FUNCTIONS = (
@@ -229,3 +229,31 @@ def _table(
             f"reading {fqn} is not allowed", hint="ask an admin for a grant on it"
         )
     return fqn
+
+
+def bind_params(admitted: Admitted, params: Sequence[object]) -> Admitted:
+    """The statement with its parameters ($1, $2 or ?) replaced by literals (SQLGlot literal
+    nodes: a parameter is a value, never SQL)."""
+    from medallion.sqltree import lit
+
+    tree = admitted.tree.copy()
+    placeholders = list(tree.find_all(exp.Placeholder))
+    used: set[int] = set()
+    for i, node in enumerate(placeholders):
+        name = node.this
+        if name is None:
+            index = i
+        elif str(name).isdigit():
+            index = int(str(name)) - 1
+        else:
+            raise QueryError(f"named parameter ${name} is not supported; use $1, $2, ...")
+        if not 0 <= index < len(params):
+            raise QueryError(
+                f"the query has parameter {'$' + str(index + 1)}, but {len(params)} values "
+                "were given"
+            )
+        used.add(index)
+        node.replace(lit(params[index]))
+    if len(used) != len(params):
+        raise QueryError(f"{len(params)} parameter values for {len(used)} parameters")
+    return Admitted(tree, admitted.tables, admitted.kind)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -105,9 +105,11 @@ def user_reader(
     audit: AuditLog,
     as_of: int | str | datetime | None = None,
     context: Context | None = None,
+    params: Sequence[object] | None = None,
 ) -> pa.RecordBatchReader:
     """`sql` read as `user`; AccessDeniedError (audited as denied) when the allow-list or the
-    policy refuses it. The audit row of a query that runs is written when its stream ends."""
+    policy refuses it. `params` fill the statement's $1, $2 (or ?) as literals after the
+    check. The audit row of a query that runs is written when its stream ends."""
     ctx = context or Context()
     started = time.perf_counter()
     access = access_of(ws)
@@ -136,6 +138,9 @@ def user_reader(
     try:
         admitted = allowlist.admit(sql, policy.readable, known_tables(ws))
         request["tables"] = list(admitted.tables)
+        if params:
+            request["params"] = [str(p) for p in params]
+            admitted = allowlist.bind_params(admitted, params)
         engine = ws.new_engine()
         lh = dataclasses.replace(ws.lakehouse, policy=policy)
         from medallion.engine import attach
