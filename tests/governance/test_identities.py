@@ -156,3 +156,21 @@ def test_changes_and_logins_are_audited(root: Path) -> None:
     assert [e["action"] for e in only] == ["login"]
     later = medallion("audit", "--since", "2999-01-01", "--json", cwd=root, check=True)
     assert json.loads(later.stdout) == []
+
+
+def test_a_quiet_process_writes_its_audit_within_seconds(root: Path) -> None:
+    """A server that logs one event and then idles: the event reaches the Delta table without
+    a flush, where another process (medallion audit) reads it."""
+    import time
+
+    from medallion.governance import audit as audit_module
+
+    project = Project.load(root)
+    project.audit_login("ann", True, "127.0.0.1", "psql")
+    deadline = time.monotonic() + audit_module.BATCH_SECONDS + 10
+    while time.monotonic() < deadline:
+        proc = medallion("audit", "--json", cwd=root, check=True)
+        if [e["action"] for e in json.loads(proc.stdout)] == ["login"]:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the login was not written")

@@ -79,6 +79,7 @@ class AuditLog:
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._last = time.monotonic()
+        self._timer: threading.Timer | None = None
         _LOGS.add(self)
 
     def record(
@@ -117,7 +118,18 @@ class AuditLog:
             due = (
                 len(self._buffer) >= BATCH_EVENTS or time.monotonic() - self._last >= BATCH_SECONDS
             )
+            if not due and self._timer is None:
+                # a quiet server still writes its last events within BATCH_SECONDS
+                self._timer = threading.Timer(BATCH_SECONDS, self._timed_flush)
+                self._timer.daemon = True
+                self._timer.start()
         if due:
+            self.flush()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+        with contextlib.suppress(Exception):  # kept in the buffer; the next flush retries
             self.flush()
 
     def flush(self) -> None:
