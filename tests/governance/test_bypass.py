@@ -74,6 +74,14 @@ DENIED = [
     "with bronze_customers as (select 1) select * from bronze.customers",
     "select * from (with x as (select 1) select * from x) t, x",
     "select (select count(*) from bronze.orders)",
+    "with a as (select * from __medallion_data_0), __medallion_data_0 as (select 1) "
+    "select * from a",
+    "select * from __medallion_scan_0",
+    "select * from main.__medallion_view_0",
+    "with a as (select * from b), b as (select * from bronze.customers) select * from a",
+    "select * from gold.sales_by_state t, lateral (select * from bronze.orders) o",
+    "select/**/*/**/from/**/bronze.customers",
+    "select * from gold.sales_by_state where state in (from bronze.customers select state)",
     "select * from gold.sales_by_state where exists (select 1 from bronze.customers)",
     "select state from gold.sales_by_state union all select state from bronze.customers",
     # time travel clause, EXPLAIN / DESCRIBE / SUMMARIZE of denied tables

@@ -160,6 +160,8 @@ def _query(tree: exp.Expression, readable: Callable[[str], bool], known: Callabl
             source = node.this
             if not isinstance(source, _ROW_SOURCES):
                 raise denied(f"{source.sql(dialect='duckdb')[:60]} cannot be read from")
+        if isinstance(node, exp.CTE) and node.alias_or_name.startswith("__"):
+            raise denied(f"CTE {node.alias_or_name!r}: names starting with __ are reserved")
         if isinstance(node, exp.Lateral | exp.TableFromRows):
             raise denied("table functions are not allowed")
         if isinstance(node, exp.Table):
@@ -216,6 +218,10 @@ def _table(
     if table.args.get("catalog"):
         raise denied(f"{table.sql(dialect='duckdb')}: name tables as layer.table")
     if not table.db:
+        if table.name.startswith("__"):
+            # medallion's own relations (raw scans, registered Arrow data) are named so: a CTE
+            # of that name that DuckDB does not resolve would fall through to them
+            raise denied(f"{table.name!r}: names starting with __ are reserved")
         if table.name.lower() in ctes:
             return None
         raise denied(
