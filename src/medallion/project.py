@@ -673,10 +673,15 @@ class Project:
             self.root,
         )
 
-    def lineage(self, node: str | None = None) -> dict[str, Any]:
+    def lineage(self, node: str | None = None, user: Identity | None = None) -> dict[str, Any]:
         """The DAG: for each node its kind, upstream and the other tables its checks read
         (`relationships`, `reconciliation`: built before it, as `--select +X` follows); for one
-        node, its ancestors and descendants, and the tables whose checks read it."""
+        node, its ancestors and descendants, and the tables whose checks read it. With `user`,
+        only the tables that user may read appear (AccessDeniedError for `node` itself)."""
+        if user is not None:
+            from medallion.governance.read import visible_lineage
+
+            return visible_lineage(self.workspace, user, self.lineage(node), node)
         g = self.lineage_graph
         checks_read = {n: [r for r in self.checks.refs(n) if r not in g.up[n]] for n in g.order}
         if node is None:

@@ -251,6 +251,12 @@ def test_tables_listing_shows_only_readable_tables(governed: Project) -> None:
     proc = medallion("tables", "--as", "sam", "--json", cwd=governed.root, check=True)
     names = [f"{t['layer']}.{t['name']}" for t in json.loads(proc.stdout)]
     assert names == ["gold.sales_by_state"]
+    proc = medallion("lineage", "--as", "sam", "--json", cwd=governed.root, check=True)
+    graph = json.loads(proc.stdout)
+    assert list(graph) == ["gold.sales_by_state"]
+    assert graph["gold.sales_by_state"]["upstream"] == []  # its inputs are not sam's to see
+    proc = medallion("lineage", "--as", "sam", "silver.dim_customers", cwd=governed.root)
+    assert proc.returncode == 77
     listed = governed.readable_tables(governed.authenticate("val"))
     by_name = {t["name"]: dict(t["columns"]) for t in listed}
     assert "bronze.customers" not in by_name and "system.runs" not in by_name

@@ -707,15 +707,16 @@ def query(
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--as", "as_user", metavar="USER", help="Only the tables USER may read.")
 @click.pass_context
-def lineage(ctx: click.Context, model: str | None, as_json: bool) -> None:
+def lineage(ctx: click.Context, model: str | None, as_json: bool, as_user: str | None) -> None:
     """The dependency graph as text: every table and what it reads, or one model's upstream and
     downstream trees. Tables a check reads (relationships, reconciliation) are shown apart:
     they are built first, and `--select +MODEL` includes them."""
     from medallion.cli import render
 
     project = _project(ctx)
-    data = project.lineage(model)
+    data = project.lineage(model, project.identities.require(as_user) if as_user else None)
     if as_json:
         render.print_json(data)
     else:

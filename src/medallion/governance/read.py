@@ -241,3 +241,26 @@ def readable_tables(ws: Workspace, user: Identity, audit: AuditLog) -> list[dict
     finally:
         engine.close()
     return out
+
+
+def visible_lineage(
+    ws: Workspace, user: Identity, data: dict[str, Any], node: str | None
+) -> dict[str, Any]:
+    """`Project.lineage`'s answer with only the tables `user` may read: a listing shows no
+    table the user could not query, not even as another table's input."""
+    access = access_of(ws)
+
+    def ok(fqn: str) -> bool:
+        return granted(access, user, fqn)
+
+    def keep(value: Any) -> Any:
+        return [n for n in value if ok(n)] if isinstance(value, list) else value
+
+    if node is None:
+        return {n: {k: keep(v) for k, v in entry.items()} for n, entry in data.items() if ok(n)}
+    if not ok(data["node"]):
+        raise AccessDeniedError(
+            f"reading {data['node']} is not allowed for {user.name}",
+            hint="ask an admin for a grant on it (medallion.yml access.grants)",
+        )
+    return {k: keep(v) for k, v in data.items()}
