@@ -76,3 +76,17 @@ def test_a_confined_session_refuses_settings_and_files(governed: Project) -> Non
         assert all(e.endswith("XXX@XXXX.com") for e in rows.column("email").to_pylist())
     finally:
         engine.close()
+
+
+def test_system_tables_by_role_and_by_grant() -> None:
+    from medallion.governance.policy import granted
+
+    access = AccessConfig(grants={"monitoring": ["system.runs", "system.access_audit"]})
+    dashboard = Identity("d", "viewer", ("monitoring",))
+    assert granted(access, dashboard, "system.runs")
+    assert not granted(access, dashboard, "system.run_steps")
+    assert not granted(access, dashboard, "system.access_audit")  # admins' alone
+    assert granted(access, Identity("m", "member"), "system.check_results")
+    assert not granted(access, Identity("c", "contributor"), "system.runs")
+    assert granted(access, Identity("a", "admin"), "system.access_audit")
+    assert not granted(access, Identity("m", "member"), "system.access_audit")

@@ -145,7 +145,9 @@ def _statement_name(tree: exp.Expression) -> str:
     return type(tree).__name__.upper()
 
 
-def _query(tree: exp.Expression, readable: Callable[[str], bool], known: Callable[[str], bool]):
+def _query(
+    tree: exp.Expression, readable: Callable[[str], bool], known: Callable[[str], bool]
+) -> tuple[str, ...]:
     tables: list[str] = []
     for node in tree.walk():
         if isinstance(node, exp.Command):
