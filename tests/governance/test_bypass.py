@@ -175,6 +175,22 @@ def test_masked_columns_stay_masked(governed: Project, sql: str) -> None:
         assert secret not in proc.stdout, f"{secret!r} leaked by {sql!r}:\n{proc.stdout}"
 
 
+def test_time_travel_through_the_cli_is_masked_and_filtered(governed: Project) -> None:
+    proc = medallion(
+        "query",
+        "--as",
+        "val",
+        "--as-of",
+        "0",
+        "--format",
+        "json",
+        "select * from silver.dim_customers order by id",
+        cwd=governed.root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == VAL_CUSTOMERS
+
+
 def test_masks_and_row_filter_hand_computed(governed: Project) -> None:
     val = governed.authenticate("val")
     got = governed.query("select * from silver.dim_customers order by id", user=val).to_pylist()
