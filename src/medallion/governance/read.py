@@ -134,8 +134,8 @@ def user_reader(
         )
 
     engine: Engine | None = None
-    check_policy(ws)  # a policy naming what does not exist is the admin's error, said first
     try:
+        check_policy(ws)  # a policy naming what does not exist is the admin's error, said first
         admitted = allowlist.admit(sql, policy.readable, known_tables(ws))
         request["tables"] = list(admitted.tables)
         if params:
