@@ -22,13 +22,14 @@ from medallion.errors import ConfigError
 from medallion.workspace import Workspace
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import pyarrow as pa
 
     from medallion.config import ProjectConfig
     from medallion.engine.attach import ReadPolicy
     from medallion.engine.base import Engine
+    from medallion.governance.audit import AuditLog
     from medallion.models.checks import ProjectChecks
     from medallion.models.compile import CompileResult
     from medallion.models.graph import Graph
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from medallion.quality.ledger import Verification
     from medallion.quality.quarantine import QuarantineTable, ReplayResult
     from medallion.runner.lock import WriterLock
+    from medallion.state.identities import Identities, Identity, TokenInfo
     from medallion.state.records import Reporter, RunPlan, RunResult
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
@@ -61,6 +63,7 @@ class TableRow:
 class Project:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        self._audit: AuditLog | None = None
         #: seconds a writer command (restore, optimize, vacuum, replay) waits for the lock
         self.lock_wait = 0.0
 
@@ -389,18 +392,175 @@ class Project:
     # -- reading --------------------------------------------------------------------------
 
     def query_reader(
-        self, sql: str, as_of: int | str | datetime | None = None
+        self,
+        sql: str,
+        as_of: int | str | datetime | None = None,
+        user: Identity | None = None,
+        *,
+        service: str = "cli",
+        client: str | None = None,
+        session: str | None = None,
+        source: str | None = None,
+        params: Sequence[object] | None = None,
     ) -> pa.RecordBatchReader:
         """Run a read-only query over the lakehouse; results stream as Arrow batches.
 
         `as_of` reads the tables as they were: a version number (the query must read exactly
-        one table) or a time (every table at its last version committed by then)."""
+        one table) or a time (every table at its last version committed by then).
+
+        `user` None reads as the project (unrestricted, as pipelines do). With a user (from
+        `authenticate` or `verify_token`) the query is theirs: one SELECT over the tables their
+        grants allow (AccessDeniedError otherwise), masks and row filters applied (at every
+        version), audited in system.access_audit with `service` (cli | sql | http), `client`
+        (application name), `session` and `source` (client address); the audit row is
+        written when the stream has been read to its end (rows counted) or failed. `params`
+        (a user's query only) fill $1, $2 (or ?) as literals after the statement is checked:
+        a parameter is a value, never SQL."""
+        from medallion.governance.read import Context
         from medallion.runner.query import query_reader
 
-        return query_reader(self.workspace, sql, as_of)
+        context = Context(service, client, session, source)
+        audit = self.audit_log if user is not None else None
+        return query_reader(
+            self.workspace, sql, as_of, user=user, audit=audit, context=context, params=params
+        )
 
-    def query(self, sql: str, as_of: int | str | datetime | None = None) -> pa.Table:
-        return self.query_reader(sql, as_of).read_all()
+    def query(
+        self,
+        sql: str,
+        as_of: int | str | datetime | None = None,
+        user: Identity | None = None,
+    ) -> pa.Table:
+        return self.query_reader(sql, as_of, user).read_all()
+
+    # -- access control (identities in the state database, policy in medallion.yml) --------
+
+    @property
+    def identities(self) -> Identities:
+        from medallion.state.identities import Identities
+
+        return Identities(self.state)
+
+    @property
+    def audit_log(self) -> AuditLog:
+        """The project's access audit (one per Project: events are batched in it)."""
+        if self._audit is None:
+            from medallion.governance.audit import AuditLog
+
+            self._audit = AuditLog(self.workspace.state_dir)
+        return self._audit
+
+    def authenticate(self, name: str) -> Identity | None:
+        """The user `name` — effective role, groups, and SCRAM-SHA-256 `verifier` (None: the
+        user has no password) — or None when there is no such user. The server runs the
+        exchange (governance.scram.ScramServer(identity.verifier), or a mock_verifier for an
+        unknown name) and reports the outcome with `audit_login`."""
+        return self.identities.get(name)
+
+    def verify_token(self, secret: str) -> Identity | None:
+        """The user an API token belongs to (None: unknown or revoked token)."""
+        return self.identities.verify_token(secret)
+
+    def readable_tables(self, user: Identity) -> list[dict[str, Any]]:
+        """What a catalog listing may show `user`: one dict per table or view they may read,
+        `{"name": "layer.table", "columns": [(column, pyarrow type), ...], "view": bool}`, the
+        columns as the user sees them (a hashed column is text). System tables included when
+        the user's role reads them."""
+        from medallion.governance.read import readable_tables
+
+        return readable_tables(self.workspace, user, self.audit_log)
+
+    def audit_login(
+        self,
+        name: str,
+        ok: bool,
+        source: str | None = None,
+        client: str | None = None,
+        *,
+        session: str | None = None,
+        service: str = "sql",
+        error: str | None = None,
+    ) -> None:
+        """Record a login attempt (ok or failed, with why) in the access audit."""
+        self.audit_log.record(
+            user=name,
+            action="login",
+            status="ok" if ok else "failed",
+            service=service,
+            error=error,
+            source=source,
+            client=client,
+            session=session,
+        )
+
+    def audit_change(self, action: str, request: dict[str, Any], service: str = "cli") -> None:
+        """Record a user, group, token or grant change, made by this OS user."""
+        import getpass
+
+        self.audit_log.record(
+            user=getpass.getuser(), action=action, status="ok", service=service, request=request
+        )
+        self.audit_log.flush()
+
+    def add_user(
+        self, name: str, role: str, groups: list[str], password: str | None = None
+    ) -> Identity:
+        from medallion.governance.scram import make_verifier
+
+        verifier = make_verifier(password) if password else None
+        user = self.identities.add(name, role, groups, verifier)
+        self.audit_change("user_add", {"name": name, "role": role, "groups": groups})
+        return user
+
+    def remove_user(self, name: str) -> None:
+        self.identities.remove(name)
+        self.audit_change("user_remove", {"name": name})
+
+    def set_password(self, name: str, password: str | None) -> None:
+        from medallion.governance.scram import make_verifier
+
+        self.identities.set_verifier(name, make_verifier(password) if password else None)
+        self.audit_change("user_passwd", {"name": name})
+
+    def change_groups(
+        self, name: str, add: list[str], remove: list[str], role: str | None = None
+    ) -> Identity:
+        if role is not None:
+            self.identities.set_role(name, role)
+        user = self.identities.change_groups(name, add, remove)
+        self.audit_change("user_groups", {"name": name, "add": add, "remove": remove, "role": role})
+        return user
+
+    def set_group_role(self, group: str, role: str | None) -> None:
+        self.identities.set_group_role(group, role)
+        self.audit_change("group_role", {"group": group, "role": role})
+
+    def create_token(self, name: str) -> tuple[str, str]:
+        """A new API token of `name`: (token id, secret); the secret is shown once."""
+        token = self.identities.create_token(name)
+        self.audit_change("token_create", {"name": name, "token_id": token[0]})
+        return token
+
+    def revoke_token(self, token_id: str) -> str:
+        user = self.identities.revoke_token(token_id)
+        self.audit_change("token_revoke", {"name": user, "token_id": token_id})
+        return user
+
+    def tokens(self, name: str | None = None) -> list[TokenInfo]:
+        return self.identities.tokens(name)
+
+    def audit(self, user: str | None = None, since: datetime | None = None) -> pa.Table:
+        """The access audit's rows, oldest first (of one user, since a time)."""
+        return self.audit_log.read(user, since)
+
+    def access_warnings(self) -> list[str]:
+        """Masked columns that flow unmasked into a column a viewer may read (lineage);
+        ConfigError first when `access:` names a table or column that does not exist."""
+        from medallion.governance.lineage import unmasked_flows
+        from medallion.governance.read import check_policy
+
+        check_policy(self.workspace)
+        return unmasked_flows(self.workspace)
 
     def preview(self, table: str, limit: int = 5) -> pa.Table:
         """The first `limit` rows of a table or view (read like any query)."""
@@ -420,8 +580,15 @@ class Project:
         query = exp.select(exp.Count(this=exp.Star()).as_("n")).from_(table_ref(table))
         return int(self.query(render(query)).column("n")[0].as_py())
 
-    def tables(self) -> list[TableRow]:
-        """Every table in storage and every view model, with size and version."""
+    def tables(self, user: Identity | None = None) -> list[TableRow]:
+        """Every table in storage and every view model, with size and version; with `user`,
+        only those the user may read."""
+        if user is not None:
+            from medallion.governance.policy import granted
+            from medallion.governance.read import access_of
+
+            access = access_of(self.workspace)
+            return [r for r in self.tables() if granted(access, user, f"{r.layer}.{r.name}")]
         from medallion.config.names import is_quarantine
         from medallion.errors import StorageError
         from medallion.storage import tables
@@ -506,10 +673,15 @@ class Project:
             self.root,
         )
 
-    def lineage(self, node: str | None = None) -> dict[str, Any]:
+    def lineage(self, node: str | None = None, user: Identity | None = None) -> dict[str, Any]:
         """The DAG: for each node its kind, upstream and the other tables its checks read
         (`relationships`, `reconciliation`: built before it, as `--select +X` follows); for one
-        node, its ancestors and descendants, and the tables whose checks read it."""
+        node, its ancestors and descendants, and the tables whose checks read it. With `user`,
+        only the tables that user may read appear (AccessDeniedError for `node` itself)."""
+        if user is not None:
+            from medallion.governance.read import visible_lineage
+
+            return visible_lineage(self.workspace, user, self.lineage(node), node)
         g = self.lineage_graph
         checks_read = {n: [r for r in self.checks.refs(n) if r not in g.up[n]] for n in g.order}
         if node is None:

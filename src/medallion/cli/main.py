@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from medallion import __version__
+from medallion.cli.access import audit, tokens, users
 from medallion.cli.common import CONTEXT, _command_line, _project
 from medallion.cli.importer import importer
 from medallion.cli.quarantine import quarantine
@@ -428,6 +429,9 @@ def verify(ctx: click.Context, runs: int, as_json: bool) -> None:
 
 cli.add_command(quarantine)
 cli.add_command(importer)
+cli.add_command(users)
+cli.add_command(tokens)
+cli.add_command(audit)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -493,6 +497,8 @@ def validate(ctx: click.Context) -> None:
     project = _project(ctx)
     project.validate()
     render.validated(project, project.bind())
+    for warning in project.access_warnings():
+        click.echo(f"warning: {warning}", err=True)
 
 
 # -- looking at things ---------------------------------------------------------------------------
@@ -605,13 +611,14 @@ def vacuum(ctx: click.Context, tables: tuple[str, ...], dry_run: bool) -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--as", "as_user", metavar="USER", help="Only the tables USER may read.")
 @click.pass_context
-def tables(ctx: click.Context, as_json: bool) -> None:
+def tables(ctx: click.Context, as_json: bool, as_user: str | None) -> None:
     """Every table: layer, kind, rows, Delta version, last written, size."""
     from medallion.cli import render
 
     project = _project(ctx)
-    rows = project.tables()
+    rows = project.tables(project.identities.require(as_user) if as_user else None)
     if as_json:
         render.print_json([render.table_row_dict(r) for r in rows])
     else:
@@ -646,14 +653,30 @@ def tables(ctx: click.Context, as_json: bool) -> None:
     "as_of",
     help="Read the tables as they were: a version (one table) or a time (2026-11-20T08:00).",
 )
+@click.option(
+    "--as",
+    "as_user",
+    metavar="USER",
+    help="Read as USER (medallion users): their grants, row filters and masks; audited.",
+)
 @click.pass_context
 def query(
-    ctx: click.Context, sql: str, fmt: str, output: Path | None, limit: int, as_of: str | None
+    ctx: click.Context,
+    sql: str,
+    fmt: str,
+    output: Path | None,
+    limit: int,
+    as_of: str | None,
+    as_user: str | None,
 ) -> None:
     """Run a read-only SQL query (DuckDB SQL) over the lakehouse.
 
     Tables are addressed as <layer>.<name>, e.g.
     medallion query "select * from gold.sales_summary_daily order by order_date desc limit 7"
+
+    With --as USER the query is that user's, as `medallion serve` runs it: one SELECT over the
+    tables their grants allow, masks and row filters applied, recorded in the access audit
+    (`medallion audit`). Without it, queries read as the project (everything).
     """
     from medallion.cli import render
 
@@ -672,22 +695,28 @@ def query(
                 )
         if not output.parent.is_dir():
             raise click.UsageError(f"--output {output}: folder {output.parent} does not exist")
-    reader = project.query_reader(sql, as_of)
-    render.query_result(reader, fmt=fmt, output=output, limit=limit)
+    user = project.identities.require(as_user) if as_user else None
+    try:
+        reader = project.query_reader(sql, as_of, user)
+        render.query_result(reader, fmt=fmt, output=output, limit=limit)
+    finally:
+        if user is not None:
+            project.audit_log.flush()
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("model", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--as", "as_user", metavar="USER", help="Only the tables USER may read.")
 @click.pass_context
-def lineage(ctx: click.Context, model: str | None, as_json: bool) -> None:
+def lineage(ctx: click.Context, model: str | None, as_json: bool, as_user: str | None) -> None:
     """The dependency graph as text: every table and what it reads, or one model's upstream and
     downstream trees. Tables a check reads (relationships, reconciliation) are shown apart:
     they are built first, and `--select +MODEL` includes them."""
     from medallion.cli import render
 
     project = _project(ctx)
-    data = project.lineage(model)
+    data = project.lineage(model, project.identities.require(as_user) if as_user else None)
     if as_json:
         render.print_json(data)
     else:

@@ -498,6 +498,8 @@ def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None)
             raise unset_error(needed) from None
         raise validation_error(e, ProjectConfig, file=path, node=node) from None
     config._unset = tuple(unset)
+    if config.access is not None:
+        config.access.bind(path, node)
     return config
 
 

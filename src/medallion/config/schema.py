@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from medallion.config.access import AccessConfig
 from medallion.config.checks import CheckItem
 from medallion.config.durations import duration_seconds, retention_hours
 
@@ -459,6 +460,8 @@ class ProjectConfig(Strict):
     retention: dict[str, str | None] = Field(default_factory=dict)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     query: QueryConfig = Field(default_factory=QueryConfig)
+    #: who may read what (grants, row filters, masks); None: no access control, one user
+    access: AccessConfig | None = None
 
     #: `${VAR}`s without a value under sources: and publish: (the loader fills it): a command
     #: asks for those of the sources and targets it uses (require_env)

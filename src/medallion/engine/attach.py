@@ -32,6 +32,7 @@ from medallion.errors import (
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import sqlglot.expressions as exp
 
     from medallion.engine.base import Engine
     from medallion.models.loader import Model
@@ -39,15 +40,23 @@ if TYPE_CHECKING:
 
 
 class ReadPolicy(Protocol):
-    """Decides whether a table may be read; raises AccessDeniedError if not."""
+    """Decides whether a table may be read (`check` raises AccessDeniedError if not) and how:
+    `restriction` gives the SELECT over the stored rows (named `__src`) the table is read
+    through — masks and a row filter — or None to read it as stored. A restriction that
+    cannot be applied raises AccessDeniedError: the table is refused, never shown bare."""
 
     def check(self, table: str) -> None: ...
+
+    def restriction(self, table: str, schema: pa.Schema) -> exp.Select | None: ...
 
 
 class AllowAll:
     """The policy of a project without access control: every table may be read."""
 
     def check(self, table: str) -> None:
+        return None
+
+    def restriction(self, table: str, schema: pa.Schema) -> exp.Select | None:
         return None
 
 
@@ -58,6 +67,10 @@ class DenyAll:
         raise AccessDeniedError(
             f"reading {table} is not allowed", hint="ask an admin for a grant on it"
         )
+
+    def restriction(self, table: str, schema: pa.Schema) -> exp.Select | None:
+        self.check(table)
+        return None
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,7 @@ def readable(engine: Engine, lh: Lakehouse, node: str, *, reader: str) -> None:
             readable(engine, lh, dep, reader=reader)
         lh.policy.check(node)
         engine.attach_view(node, model.text)
+        _restrict(engine, lh, node, None)
         return
     exists = lh.catalog.exists(node)
     if not exists and is_quarantine(node):
@@ -98,6 +112,7 @@ def readable(engine: Engine, lh: Lakehouse, node: str, *, reader: str) -> None:
         if schema is not None:  # nothing quarantined yet: an empty table
             lh.policy.check(node)
             engine.attach_empty(node, schema)
+            _restrict(engine, lh, node, schema)
             return
     if not exists:
         raise ExecutionError(
@@ -112,7 +127,25 @@ def table(engine: Engine, lh: Lakehouse, fqn: str, version: int | None = None) -
     """Attach the stored table `fqn` at `version` (default: its latest, again if it was
     attached before: after a write); returns the version attached."""
     lh.policy.check(fqn)
-    return engine.attach_table(fqn, version)
+    attached = engine.attach_table(fqn, version)
+    _restrict(engine, lh, fqn, engine.schema_of(fqn))
+    return attached
+
+
+def _restrict(engine: Engine, lh: Lakehouse, fqn: str, schema: pa.Schema | None) -> None:
+    """Read `fqn` through the policy's restriction (masks, row filter), if it has one; a
+    view's columns are asked of the engine."""
+    # a policy that only decides which tables (no `restriction`) reads them as stored
+    restriction = getattr(lh.policy, "restriction", None)
+    if restriction is None or isinstance(lh.policy, AllowAll):
+        return
+    if schema is None:
+        from medallion.sqltree import select_star, table
+
+        schema = engine.schema(engine.relation(select_star(table(fqn)).limit(0)))
+    query = restriction(fqn, schema)
+    if query is not None:
+        engine.restrict(fqn, query)
 
 
 def confine(engine: Engine) -> None:
@@ -126,6 +159,7 @@ def view(engine: Engine, lh: Lakehouse, fqn: str, sql: str) -> None:
     """Attach `fqn` as a view of `sql` (a view model, or a model bound without running)."""
     lh.policy.check(fqn)
     engine.attach_view(fqn, sql)
+    _restrict(engine, lh, fqn, None)
 
 
 def _empty_quarantine_schema(lh: Lakehouse, node: str) -> pa.Schema | None:

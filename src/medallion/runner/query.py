@@ -8,6 +8,7 @@ or a time; only read-only statements (SELECT, DESCRIBE, SUMMARIZE) run.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from medallion.engine.base import Engine
+    from medallion.governance.audit import AuditLog
+    from medallion.governance.read import Context
+    from medallion.state.identities import Identity
     from medallion.workspace import Workspace
 
 #: DESCRIBE / SUMMARIZE a table or a query: checked as the SELECT they look at
@@ -25,9 +29,24 @@ _LOOKED_AT = re.compile(r"\s*(?:describe|summarize)\s+(.*?)[\s;]*", re.I | re.S)
 
 
 def query_reader(
-    ws: Workspace, sql: str, as_of: int | str | datetime | None = None
+    ws: Workspace,
+    sql: str,
+    as_of: int | str | datetime | None = None,
+    *,
+    user: Identity | None = None,
+    audit: AuditLog | None = None,
+    context: Context | None = None,
+    params: Sequence[object] | None = None,
 ) -> pa.RecordBatchReader:
-    """The query's result as a stream; the engine closes once the stream is consumed."""
+    """The query's result as a stream; the engine closes once the stream is consumed. With a
+    `user`, the query is that user's: allow-list, policy and audit (governance.read)."""
+    if user is not None:
+        from medallion.governance.read import user_reader
+
+        assert audit is not None, "a user's query is audited"
+        return user_reader(ws, sql, user, audit, as_of, context, params)
+    if params:
+        raise QueryError("parameters are for a user's query (the SQL endpoint)")
     from medallion.models.sql import is_read_only, parse_select, resolve_refs, statement_kinds
 
     writes = [kind for kind in statement_kinds(sql) if kind != "SELECT"]

@@ -155,7 +155,34 @@ _MIGRATIONS: list[str] = [
         ELSE 'run' END;
     CREATE INDEX runs_kind ON runs(kind, started_at);
     """,
-    # 6 -> 7: the table versions a check read, so that the next run can check only the rows
+    # 6 -> 7: identities for access control (state/identities.py): never in the repository
+    """
+    CREATE TABLE users (
+        name        TEXT PRIMARY KEY,
+        role        TEXT NOT NULL,          -- admin | member | contributor | viewer
+        verifier    TEXT,                   -- SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE user_groups (
+        user_name   TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        group_name  TEXT NOT NULL,
+        PRIMARY KEY (user_name, group_name)
+    );
+    CREATE TABLE group_roles (
+        group_name  TEXT PRIMARY KEY,
+        role        TEXT NOT NULL           -- members of the group have at least this role
+    );
+    CREATE TABLE api_tokens (
+        token_id    TEXT PRIMARY KEY,       -- shown in listings (the secret is never stored)
+        user_name   TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        secret_hash TEXT NOT NULL UNIQUE,   -- sha256 hex of the secret
+        created_at  TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at  TEXT
+    );
+    """,
+    # 7 -> 8: the table versions a check read, so that the next run can check only the rows
     # written since a check passed (quality/scoped.py)
     """
     ALTER TABLE check_results ADD COLUMN versions TEXT;  -- JSON {table: Delta version}

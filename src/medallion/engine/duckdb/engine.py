@@ -241,6 +241,7 @@ class DuckDBEngine(Session):
         self.attached: dict[str, tuple[str, int | None]] = {}
         self._table_names: dict[str, list[str]] = {}
         self.views: set[str] = set()
+        self._view_sql: dict[str, str] = {}
         self._side: Session | None = None
         #: fqn -> row count of the attached version (from the Delta log, not a scan)
         self.rows: dict[str, int] = {}
@@ -346,6 +347,16 @@ class DuckDBEngine(Session):
         folders = ", ".join(f"'{_sql_str(f)}'" for f in sorted(self._folders))
         self.con.execute(f"SET allowed_directories = [{folders}]")
         self.con.execute("SET enable_external_access = false")
+        # no SET afterwards: allowed_directories, memory and the rest stay as they are
+        self.con.execute("SET lock_configuration = true")
+
+    def restrict(self, fqn: str, query: exp.Select) -> None:
+        """`<layer>.<name>` reads `query` over what is attached (as __src): a user's masks
+        and row filter, applied at the view every read goes through."""
+        from medallion.sqltree import render
+
+        body = self.attached[fqn][0] if fqn in self.attached else self._view_sql[fqn]
+        self._point(fqn, f"WITH {SRC} AS ({body}) {render(query, self.dialect)}")
 
     def attach_empty(self, fqn: str, schema: pa.Schema) -> None:
         """Expose `fqn` as an empty table with `schema` (a table that has no rows yet, such as a
@@ -357,6 +368,21 @@ class DuckDBEngine(Session):
         self.attached[fqn] = (body, None)
         self.rows[fqn] = 0
         self.schemas[fqn] = schema
+
+    def attach_data(self, fqn: str, data: pa.Table) -> None:
+        """Expose Arrow data as `fqn` (a system table from the state database). Named with
+        the catalog (`memory.system.runs`): DuckDB's own `system` catalog would make the
+        two-part name ambiguous, so queries name it that way too (allowlist)."""
+        layer, name = fqn.split(".", 1)
+        registered = self._name("data")
+        self.con.register(registered, data)
+        self._registered.append(registered)
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS memory.{ident(layer)}")
+        body = f"SELECT * FROM {registered}"
+        self.con.execute(f"CREATE OR REPLACE VIEW memory.{ident(layer)}.{ident(name)} AS {body}")
+        self.attached[fqn] = (body, None)
+        self.rows[fqn] = data.num_rows
+        self.schemas[fqn] = data.schema
 
     def _point(self, fqn: str, body: str) -> None:
         layer, name = fqn.split(".", 1)
@@ -404,6 +430,7 @@ class DuckDBEngine(Session):
                 f"view {fqn} does not compile: {first_line(e)}", model=fqn
             ) from None
         self.views.add(fqn)
+        self._view_sql[fqn] = sql
 
     def close(self) -> None:
         if self._side is not None:
