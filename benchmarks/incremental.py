@@ -1184,7 +1184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--write-docs",
         action="store_true",
-        help=f"replace '{SECTION}' in {DOC.name} ('{RETAIL_SECTION}' with --parts retail)",
+        # argparse formats help with %: the section titles' "1%" must be escaped
+        help=f"replace '{SECTION}' in {DOC.name} ('{RETAIL_SECTION}' with --parts retail)".replace(
+            "%", "%%"
+        ),
     )
     parser.add_argument("--workdir", type=Path, help="where temporary files go (default: TMPDIR)")
     parser.add_argument("--phases-child", type=Path, help=argparse.SUPPRESS)  # internal
