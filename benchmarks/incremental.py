@@ -161,7 +161,7 @@ PHASES: dict[str, list[str]] = {
     "Delta write (write_deltalake, pulls the query)": ["deltalake:write_deltalake"],
     "Delta log reads (opening a table)": ["deltalake.table:DeltaTable.__init__"],
     "attach tables to DuckDB": ["medallion.engine.duckdb.engine:DuckDBEngine.attach_table"],
-    "checks (whole tables)": ["medallion.runner.execute:run_table_checks"],
+    "checks": ["medallion.runner.execute:run_table_checks"],
     "state database (SQLite)": ["medallion.state.store:StateStore.*"],
 }
 OTHER = "other (SQL building and parsing, Python)"
