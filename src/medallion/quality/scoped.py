@@ -60,7 +60,7 @@ def run_table_checks(
     """`specs` of `table` (attached to `engine` with the tables they compare with), each on the
     rows written since it passed where that is enough (see the module docstring). `passed`:
     check name -> the table versions its latest (passing) result read."""
-    now = engine.version_of(table)
+    now = engine.attached_versions().get(table)  # None: a view, or not stored yet
     results: dict[int, CheckResult] = {}
     since: dict[int, list[int]] = {}
     whole: list[int] = []
@@ -106,7 +106,7 @@ def _since(
         assert spec.to is not None and spec.field is not None
         if spec.to == table:  # the new rows would be looked up among themselves only
             return None
-        before, after = read.get(spec.to), engine.version_of(spec.to)
+        before, after = read.get(spec.to), engine.attached_versions().get(spec.to)
         if before is None or after is None or before > after:
             return None
         if after > before and not _keeps_values(engine, catalog, spec.to, spec.field, before):

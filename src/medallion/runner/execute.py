@@ -171,7 +171,8 @@ def run_table_checks(
         rows_written=res.rows_written,
     )
     # the versions the results hold for (what the next run checks the changes since)
-    read = {t: v for t in (node, *refs) if (v := engine.version_of(t)) is not None}
+    attached = engine.attached_versions()  # tables; a view has no version
+    read = {t: v for t in (node, *refs) if (v := attached.get(t)) is not None}
     for result in results:
         result.versions = read
     res.checks.extend(results)
