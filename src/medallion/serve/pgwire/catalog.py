@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 SERVER_VERSION = "16.4"
 VERSION_TEXT = f"PostgreSQL {SERVER_VERSION} (medallion SQL endpoint on DuckDB)"
 
+_PG_CATALOG_OID = 11  # as in PostgreSQL: DuckDB lists no pg_catalog namespace
 _HIDDEN_SCHEMAS = "('pgwire', 'main', 'temp')"
 
 #: DuckDB's catalog views as PostgreSQL 16 has them: without the session's own machinery
@@ -70,8 +71,31 @@ _EMPTY = {
     "pg_shdescription": "objoid:i classoid:i description:t",
 }
 _OWN_TABLES = {
-    "pg_database", "pg_settings", "pg_user", "pg_roles", "pg_authid", "pg_stat_activity",
+    "pg_attribute", "pg_type", "pg_database", "pg_settings", "pg_user", "pg_roles", "pg_authid", "pg_stat_activity",
     *_VIEWS, *_EMPTY,
+}  # fmt: skip
+
+#: pg_attribute's columns and their types (as _EMPTY's)
+_ATTRIBUTE = {
+    "attrelid": "i", "attname": "t", "atttypid": "i", "attstattarget": "i", "attlen": "i",
+    "attnum": "i", "attndims": "i", "attcacheoff": "i", "atttypmod": "i", "attbyval": "b",
+    "attstorage": "t", "attalign": "t", "attnotnull": "b", "atthasdef": "b",
+    "atthasmissing": "b", "attidentity": "t", "attgenerated": "t", "attisdropped": "b",
+    "attislocal": "b", "attinhcount": "i", "attcollation": "i", "attcompression": "t",
+    "attacl": "t", "attoptions": "t", "attfdwoptions": "t", "attmissingval": "t",
+}  # fmt: skip
+
+#: format_type() names, where PostgreSQL's differ from pg_type's
+_FORMAT = {
+    16: "boolean", 20: "bigint", 21: "smallint", 23: "integer", 700: "real",
+    701: "double precision", 1043: "character varying", 1114: "timestamp without time zone",
+    1184: "timestamp with time zone", 1083: "time without time zone",
+}  # fmt: skip
+
+#: pg_type.typcategory
+_CATEGORY = {
+    16: "B", 17: "U", 20: "N", 21: "N", 23: "N", 26: "N", 700: "N", 701: "N", 1700: "N",
+    25: "S", 1043: "S", 114: "U", 1082: "D", 1083: "D", 1114: "D", 1184: "D", 1186: "T",
 }  # fmt: skip
 
 #: functions DuckDB has with fewer arguments than PostgreSQL (the pretty-print flag)
@@ -131,6 +155,77 @@ class Catalog:
             )
             self._run(create.sql("duckdb"))
         self._own_tables()
+        self._types_and_columns(tables)
+
+    def _types_and_columns(self, tables: Sequence[TableInfo]) -> None:
+        """pg_type with PostgreSQL's OIDs, and pg_attribute typed by them: DuckDB's own use
+        DuckDB's type ids, which clients (pgJDBC's getColumns) would read as PostgreSQL's."""
+        import pyarrow as pa
+
+        from medallion.serve.pgwire import types
+
+        found = self.engine.fetch(
+            self.engine.relation(
+                "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c "
+                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            )
+        ).to_pylist()
+        oids = {(r["nspname"], r["relname"]): r["oid"] for r in found}
+        nsp = _PG_CATALOG_OID
+        rows: dict[str, list[Any]] = {c: [] for c in _ATTRIBUTE}
+        for schema, name, cols in tables:
+            relid = oids.get((schema, name))
+            if relid is None:
+                continue
+            for num, (column, arrow_type) in enumerate(cols, start=1):
+                oid, typmod = types.pg_type(arrow_type)
+                typlen = types.TYPES[oid][1]
+                values = {
+                    "attrelid": relid, "attname": column, "atttypid": oid, "attstattarget": -1,
+                    "attlen": typlen, "attnum": num, "attndims": 0, "attcacheoff": -1,
+                    "atttypmod": typmod, "attbyval": 0 < typlen <= 8, "attstorage": "p",
+                    "attalign": "i", "attnotnull": False, "atthasdef": False,
+                    "atthasmissing": False, "attidentity": "", "attgenerated": "",
+                    "attisdropped": False, "attislocal": True, "attinhcount": 0,
+                    "attcollation": 100 if oid in (types.TEXT, types.VARCHAR) else 0,
+                    "attcompression": "", "attacl": None, "attoptions": None,
+                    "attfdwoptions": None, "attmissingval": None,
+                }  # fmt: skip
+                for c in _ATTRIBUTE:
+                    rows[c].append(values[c])
+        attribute = pa.table(
+            {c: pa.array(v, _spec_types()[_ATTRIBUTE[c]]) for c, v in rows.items()}
+        )
+        trows = [
+            {
+                "oid": oid, "typname": name, "typnamespace": nsp, "typowner": 10,
+                "typlen": typlen, "typbyval": 0 < typlen <= 8, "typtype": "b",
+                "typcategory": _CATEGORY.get(oid, "U"), "typispreferred": False,
+                "typisdefined": True, "typdelim": ",", "typrelid": 0, "typsubscript": "-",
+                "typelem": 0, "typarray": 0, "typinput": name + "in", "typoutput": name + "out",
+                "typreceive": name + "recv", "typsend": name + "send", "typmodin": "-",
+                "typmodout": "-", "typanalyze": "-", "typalign": "i", "typstorage": "p",
+                "typnotnull": False, "typbasetype": 0, "typtypmod": -1, "typndims": 0,
+                "typcollation": 100 if oid in (types.TEXT, types.VARCHAR) else 0,
+                "typdefaultbin": None, "typdefault": None, "typacl": None,
+            }  # fmt: skip
+            for oid, (name, typlen) in types.TYPES.items()
+        ]
+        for name, data in (("pg_attribute", attribute), ("pg_type", pa.Table.from_pylist(trows))):
+            source = self.engine.register(data).sql("duckdb")
+            self._run(f'CREATE TABLE pgwire."{name}" AS SELECT * FROM {source}')
+        formats = " ".join(
+            f"WHEN {oid} THEN '{_FORMAT.get(oid, name)}'" for oid, (name, _) in types.TYPES.items()
+        )
+        self._run(
+            "CREATE OR REPLACE MACRO _medallion_regtype(x) AS "
+            "(SELECT min(typname) FROM pgwire.pg_type WHERE oid = x)"
+        )
+        self._run(
+            "CREATE OR REPLACE MACRO _medallion_format_type(t, m) AS CASE "
+            f"WHEN t = {types.NUMERIC} AND m > 4 THEN 'numeric(' || ((m - 4) >> 16) || ',' || "
+            f"((m - 4) & 65535) || ')' ELSE (CASE t {formats} ELSE '???' END) END"
+        )
 
     def _own_tables(self) -> None:
         import pyarrow as pa
@@ -211,7 +306,6 @@ class Catalog:
             "_medallion_relname(x)": "(SELECT min(n.nspname || '.' || c.relname) FROM "
             "pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.oid = x)",
-            "_medallion_regtype(x)": "(SELECT min(typname) FROM pg_catalog.pg_type WHERE oid = x)",
         }
         for signature, body in macros.items():
             self._run(f"CREATE OR REPLACE MACRO {signature} AS {body}")
@@ -277,6 +371,9 @@ class Catalog:
             return _named(node, VERSION_TEXT, "version")
         if isinstance(node, exp.CurrentUser | exp.SessionUser):
             return _named(node, self.user, "current_user")
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "format_type":
+            args = [a.transform(self._rewrite_node) for a in node.expressions]
+            return exp.Anonymous(this="_medallion_format_type", expressions=args)
         if isinstance(node, exp.Anonymous) and node.name.lower() in _ARITY:
             args = [a.transform(self._rewrite_node) for a in node.expressions]
             return exp.Anonymous(this=node.name, expressions=args[: _ARITY[node.name.lower()]])

@@ -15,7 +15,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from medallion.errors import AccessDeniedError, MedallionError, QueryError, StorageError
+from medallion.errors import (
+    AccessDeniedError,
+    MedallionError,
+    QueryError,
+    StorageError,
+    first_line,
+)
 from medallion.serve.pgwire import statements, types
 from medallion.serve.pgwire.protocol import (
     CANCEL_REQUEST,
@@ -88,6 +94,7 @@ class Portal:
     done: bool = False
     tag: str | None = None  # the command tag of a session command (no rows)
     row: list[str] | None = None  # SHOW's one row
+    fetch: tuple[Portal, int] | None = None  # FETCH n FROM a DECLAREd cursor
 
 
 class Session:
@@ -276,8 +283,8 @@ class Session:
                     pass  # COPY data: never asked for
                 else:
                     raise PgError("08P01", f"unexpected message type {kind!r}")
-            except PgError as e:
-                conn.error(e)
+            except Exception as e:
+                conn.error(_unexpected(e))
                 skipping = True
                 if self.in_transaction:
                     self.failed = True
@@ -303,11 +310,11 @@ class Session:
                         "transaction block",
                     )
                 portal = self._start(Prepared(stmt.text, [], stmt.keyword), [], [])
-                if portal.reader is not None or portal.row is not None:
+                if portal.reader is not None or portal.row is not None or portal.fetch:
                     self.conn.send(b"T", types.row_description(self._cols(portal)))
                 self._stream(portal, 0)
-            except PgError as e:
-                self.conn.error(e)
+            except Exception as e:
+                self.conn.error(_unexpected(e))
                 if self.in_transaction:
                     self.failed = True
                 return  # the statements after an error are not run (as PostgreSQL)
@@ -380,7 +387,7 @@ class Session:
         self._describe_portal(portal)
 
     def _describe_portal(self, portal: Portal) -> None:
-        if portal.reader is None and portal.row is None:
+        if portal.reader is None and portal.row is None and portal.fetch is None:
             self.conn.send(b"n")
         else:
             self.conn.send(b"T", types.row_description(self._cols(portal)))
@@ -419,6 +426,8 @@ class Session:
         if kw in statements.SESSION_COMMANDS:
             self._session_command(stmt, portal)
             return portal
+        if kw in ("DECLARE", "FETCH", "MOVE"):
+            return self._cursor(stmt, values, portal)
         if kw in statements.WRITES:
             raise statements.refuse_write(statements.Statement(stmt.text, kw))
         catalog = statements.is_catalog(stmt.text)
@@ -457,7 +466,39 @@ class Session:
             )
         return self._catalog
 
+    def _cursor(self, stmt: Prepared, values: list[Any], portal: Portal) -> Portal:
+        """DECLARE name CURSOR FOR query, FETCH n FROM name, MOVE n IN name: a cursor is a
+        portal the client reads in steps (psycopg's named cursors describe it as a portal)."""
+        if stmt.keyword == "DECLARE":
+            declared = statements.parse_declare(stmt.text)
+            if declared is None:
+                raise PgError("42601", "syntax error in DECLARE: expected DECLARE name CURSOR FOR")
+            name, binary, query = declared
+            if name in self.portals:
+                raise PgError("42P03", f'cursor "{name}" already exists')
+            inner = statements.split(query)[0]
+            self.portals[name] = self._start(
+                Prepared(inner.text, [], inner.keyword), values, [1] if binary else []
+            )
+            portal.tag = "DECLARE CURSOR"
+            return portal
+        fetched = statements.parse_fetch(stmt.text)
+        if fetched is None:
+            raise PgError("42601", f"syntax error in {stmt.keyword}")
+        count, name = fetched
+        target = self.portals.get(name)
+        if target is None:
+            raise PgError("34000", f'cursor "{name}" does not exist')
+        if stmt.keyword == "MOVE":
+            moved = self._rows(target, count, send=False)
+            portal.tag = f"MOVE {moved}"
+            return portal
+        portal.fetch = (target, count)
+        return portal
+
     def _cols(self, portal: Portal) -> list[types.Column]:
+        if portal.fetch is not None:
+            return self._cols(portal.fetch[0])
         if portal.cols is None:
             if portal.row is not None:
                 import pyarrow as pa
@@ -471,14 +512,17 @@ class Session:
 
     def _stream(self, portal: Portal, max_rows: int) -> None:
         conn = self.conn
+        if portal.fetch is not None:
+            target, count = portal.fetch
+            conn.command_complete(f"FETCH {self._rows(target, count)}")
+            return
         if portal.reader is None:
             if portal.row is not None:
                 if not portal.done:
-                    cols = self._cols(portal)
                     import pyarrow as pa
 
                     batch = pa.record_batch([pa.array([portal.row[1]])], names=[portal.row[0]])
-                    conn.send_raw(types.data_rows(batch, cols)[0])
+                    conn.send_raw(types.data_rows(batch, self._cols(portal))[0])
                     portal.done = True
                 conn.command_complete("SHOW")
             elif portal.tag == "":
@@ -486,26 +530,32 @@ class Session:
             else:
                 conn.command_complete(portal.tag or "")
             return
+        sent = self._rows(portal, max_rows)
+        if max_rows > 0 and sent >= max_rows and (portal.pending or not portal.done):
+            conn.send(b"s")  # PortalSuspended: Execute again for more
+            return
+        conn.command_complete(f"SELECT {portal.sent}")
+
+    def _rows(self, portal: Portal, max_rows: int, send: bool = True) -> int:
+        """Send up to `max_rows` rows of the portal (all when 0); how many were sent."""
+        conn = self.conn
         cols = self._cols(portal)
         cap = self.server.max_rows
         sent_now = 0
+        assert portal.reader is not None
         try:
             while True:
                 if portal.pending:
                     take = len(portal.pending) if max_rows <= 0 else max_rows - sent_now
                     chunk, portal.pending = portal.pending[:take], portal.pending[take:]
-                    conn.send_raw(b"".join(chunk))
+                    if send:
+                        conn.send_raw(b"".join(chunk))
                     sent_now += len(chunk)
                     portal.sent += len(chunk)
-                    if (
-                        max_rows > 0
-                        and sent_now >= max_rows
-                        and (portal.pending or not portal.done)
-                    ):
-                        conn.send(b"s")
-                        return
+                    if max_rows > 0 and sent_now >= max_rows:
+                        return sent_now
                 if portal.done:
-                    break
+                    return sent_now
                 if self._cancel.is_set():
                     raise PgError("57014", "canceling statement due to user request")
                 if self._deadline is not None and time.monotonic() > self._deadline:
@@ -515,7 +565,7 @@ class Session:
                 except StopIteration:
                     portal.done = True
                     continue
-                if cap and portal.sent + batch.num_rows > cap:
+                if cap and portal.sent + len(portal.pending) + batch.num_rows > cap:
                     raise PgError(
                         "54000",
                         f"the result has more than {cap} rows, the endpoint's row cap",
@@ -525,7 +575,8 @@ class Session:
                     portal.pending = _split_rows(batch, cols)
                     continue
                 data, n = types.data_rows(batch, cols)
-                conn.send_raw(data)
+                if send:
+                    conn.send_raw(data)
                 portal.sent += n
                 sent_now += n
         except (QueryError, StorageError) as e:
@@ -539,7 +590,6 @@ class Session:
         except PgError:
             portal.reader.close()
             raise
-        conn.command_complete(f"SELECT {portal.sent}")
 
     # -- session commands ------------------------------------------------------------------
 
@@ -570,6 +620,15 @@ class Session:
             if name not in shown:
                 raise PgError("42704", f'unrecognized configuration parameter "{name}"')
             portal.row = [shown[name][0], shown[name][1]]
+        elif kw == "CLOSE":
+            name = statements.parse_close(stmt.text)
+            closing = list(self.portals) if name == "all" else [name]
+            for n in closing:
+                cursor = self.portals.pop(n, None)
+                if cursor is None:
+                    raise PgError("34000", f'cursor "{n}" does not exist')
+                if cursor.reader is not None:
+                    cursor.reader.close()
         elif kw == "DISCARD":
             self.prepared.clear()
             for p in self.portals.values():
@@ -598,6 +657,19 @@ class Session:
         self.settings[key] = value if value else DEFAULT_SETTINGS.get(key, "")
         if report and key in _REPORTED:
             self.conn.parameter_status(key, self.settings[key])
+
+
+def _unexpected(e: Exception) -> PgError:
+    """An error as the client is told it: ours as they are, anything else as an internal
+    error (logged with its traceback: it is a bug of the endpoint), the session going on."""
+    if isinstance(e, PgError):
+        return e
+    if isinstance(e, ClientGone | ConnectionError):
+        raise e
+    import logging
+
+    logging.getLogger("medallion.serve").exception("internal error in a session")
+    return PgError("XX000", f"internal error of the medallion endpoint: {first_line(e)}")
 
 
 def _split_rows(batch: pa.RecordBatch, cols: list[types.Column]) -> list[bytes]:

@@ -132,6 +132,46 @@ def parse_show(text: str) -> str:
     return "timezone" if re.fullmatch(r"time\s+zone", name, re.I) else name.strip('"').lower()
 
 
+_DECLARE = re.compile(
+    r"DECLARE\s+(\"[^\"]+\"|\w+)\s+(.*?)\bCURSOR\s+(?:WITH(?:OUT)?\s+HOLD\s+)?FOR\s+(.*)",
+    re.I | re.S,
+)
+_FETCH = re.compile(
+    r"(?:FETCH|MOVE)\s+(?:(NEXT|FIRST|ALL|FORWARD\s+ALL|(?:FORWARD\s+)?\d+|FORWARD)\s+)?"
+    r"(?:FROM\s+|IN\s+)?(\"[^\"]+\"|\w+)\s*;?\s*$",
+    re.I | re.S,
+)
+_CLOSE = re.compile(r"CLOSE\s+(\"[^\"]+\"|\w+)\s*;?\s*$", re.I | re.S)
+
+
+def parse_declare(text: str) -> tuple[str, bool, str] | None:
+    """(cursor name, binary, query) of DECLARE name [BINARY] ... CURSOR FOR query."""
+    m = _DECLARE.match(text.strip())
+    if m is None:
+        return None
+    return _name(m.group(1)), "BINARY" in m.group(2).upper(), m.group(3)
+
+
+def parse_fetch(text: str) -> tuple[int, str] | None:
+    """(row count, 0 for all; cursor name) of FETCH / MOVE."""
+    m = _FETCH.match(text.strip())
+    if m is None:
+        return None
+    how = (m.group(1) or "NEXT").upper()
+    digits = re.sub(r"\D", "", how)
+    count = int(digits) if digits else 0 if "ALL" in how else 1
+    return count, _name(m.group(2))
+
+
+def parse_close(text: str) -> str:
+    m = _CLOSE.match(text.strip())
+    return _name(m.group(1)) if m else "all"
+
+
+def _name(ident: str) -> str:
+    return ident[1:-1] if ident.startswith('"') else ident.lower()
+
+
 def parse_reset(text: str) -> str:
     m = _RESET.match(text.strip())
     return m.group(1).strip('"').lower() if m else "all"
