@@ -412,11 +412,8 @@ class Catalog:
         name = node.name.lower()
         if db not in ("", "pg_catalog"):
             return node
-        alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
         if name in _OWN_TABLES:
-            return exp.Table(
-                this=exp.to_identifier(name), db=exp.to_identifier("pgwire"), alias=alias
-            )
+            node.set("db", exp.to_identifier("pgwire"))  # in place: its joins are still visited
         return node
 
     def close(self) -> None:
