@@ -25,7 +25,11 @@ name: shop
 sources:
   orders:
     path: data/orders.csv
+  numbers:
+    path: data/numbers.csv
 """
+
+NUMBERS = "n\n" + "".join(f"{i}\n" for i in range(1000))
 
 ORDERS = (
     "order_id,customer,amount,ordered_at,paid\n"
@@ -70,24 +74,34 @@ class Endpoint:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Project:
     root = write_project(
-        tmp_path_factory.mktemp("serve") / "shop", CONFIG, MODELS, {"data/orders.csv": ORDERS}
+        tmp_path_factory.mktemp("serve") / "shop",
+        CONFIG,
+        MODELS,
+        {"data/orders.csv": ORDERS, "data/numbers.csv": NUMBERS},
     )
     project = Project.load(root)
     project.run()
     return project
 
 
-@pytest.fixture(scope="module")
-def endpoint(shop: Project) -> Iterator[Endpoint]:
-    cert, key = self_signed(shop.state_dir / "serve")
+def start(project: Project, **kwargs: object) -> Server:
+    """A started endpoint over `project` on a free port; users alice (PASSWORD) and bob."""
+    cert, key = self_signed(project.state_dir / "serve")
     verifiers = {"alice": make_verifier(PASSWORD), "bob": make_verifier("other")}
     server = Server(
-        ProjectBackend(shop, verifiers),
+        ProjectBackend(project, verifiers),
         host="127.0.0.1",
         port=0,
         ssl_context=tls_context(cert, key),
-        punch_list=shop.state_dir / "serve" / "catalog-punchlist.log",
+        punch_list=project.state_dir / "serve" / "catalog-punchlist.log",
+        **kwargs,  # type: ignore[arg-type]
     )
     server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def endpoint(shop: Project) -> Iterator[Endpoint]:
+    server = start(shop)
     yield Endpoint(server, shop, shop.root)
     server.stop()

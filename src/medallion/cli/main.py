@@ -19,6 +19,7 @@ from medallion import __version__
 from medallion.cli.common import CONTEXT, _command_line, _project
 from medallion.cli.importer import importer
 from medallion.cli.quarantine import quarantine
+from medallion.cli.serve import serve
 
 #: `run` and `plan`: --full-refresh alone (every selected node) or with names (repeatable)
 _full_refresh_option = click.option(
@@ -428,6 +429,7 @@ def verify(ctx: click.Context, runs: int, as_json: bool) -> None:
 
 cli.add_command(quarantine)
 cli.add_command(importer)
+cli.add_command(serve)
 
 
 @cli.command(context_settings=CONTEXT)

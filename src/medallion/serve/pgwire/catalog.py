@@ -71,7 +71,8 @@ _EMPTY = {
     "pg_shdescription": "objoid:i classoid:i description:t",
 }
 _OWN_TABLES = {
-    "pg_attribute", "pg_type", "pg_database", "pg_settings", "pg_user", "pg_roles", "pg_authid", "pg_stat_activity",
+    "pg_attribute", "pg_type", "pg_database", "pg_settings", "pg_user", "pg_roles",
+    "pg_authid", "pg_stat_activity",
     *_VIEWS, *_EMPTY,
 }  # fmt: skip
 
@@ -198,17 +199,39 @@ class Catalog:
         )
         trows = [
             {
-                "oid": oid, "typname": name, "typnamespace": nsp, "typowner": 10,
-                "typlen": typlen, "typbyval": 0 < typlen <= 8, "typtype": "b",
-                "typcategory": _CATEGORY.get(oid, "U"), "typispreferred": False,
-                "typisdefined": True, "typdelim": ",", "typrelid": 0, "typsubscript": "-",
-                "typelem": 0, "typarray": 0, "typinput": name + "in", "typoutput": name + "out",
-                "typreceive": name + "recv", "typsend": name + "send", "typmodin": "-",
-                "typmodout": "-", "typanalyze": "-", "typalign": "i", "typstorage": "p",
-                "typnotnull": False, "typbasetype": 0, "typtypmod": -1, "typndims": 0,
+                "oid": oid,
+                "typname": name,
+                "typnamespace": nsp,
+                "typowner": 10,
+                "typlen": typlen,
+                "typbyval": 0 < typlen <= 8,
+                "typtype": "b",
+                "typcategory": _CATEGORY.get(oid, "U"),
+                "typispreferred": False,
+                "typisdefined": True,
+                "typdelim": ",",
+                "typrelid": 0,
+                "typsubscript": "-",
+                "typelem": 0,
+                "typarray": 0,
+                "typinput": name + "in",
+                "typoutput": name + "out",
+                "typreceive": name + "recv",
+                "typsend": name + "send",
+                "typmodin": "-",
+                "typmodout": "-",
+                "typanalyze": "-",
+                "typalign": "i",
+                "typstorage": "p",
+                "typnotnull": False,
+                "typbasetype": 0,
+                "typtypmod": -1,
+                "typndims": 0,
                 "typcollation": 100 if oid in (types.TEXT, types.VARCHAR) else 0,
-                "typdefaultbin": None, "typdefault": None, "typacl": None,
-            }  # fmt: skip
+                "typdefaultbin": None,
+                "typdefault": None,
+                "typacl": None,
+            }
             for oid, (name, typlen) in types.TYPES.items()
         ]
         for name, data in (("pg_attribute", attribute), ("pg_type", pa.Table.from_pylist(trows))):

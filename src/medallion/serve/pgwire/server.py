@@ -4,6 +4,7 @@ folder with the `openssl` command)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import socket
@@ -40,6 +41,7 @@ class Server:
         #: unknown users get a SCRAM exchange derived from this (it fails like a wrong password)
         self.secret = secrets.token_bytes(32)
         self._sessions: dict[int, Session] = {}
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         try:
@@ -67,7 +69,9 @@ class Server:
             client.settimeout(None)
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             session = Session(self, client, f"{addr[0]}:{addr[1]}")
-            threading.Thread(target=session.run, name=f"pgwire-{addr[1]}", daemon=True).start()
+            thread = threading.Thread(target=session.run, name=f"pgwire-{addr[1]}", daemon=True)
+            thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
 
     def start(self) -> threading.Thread:
         """Serve in a background thread (tests, benchmarks)."""
@@ -80,8 +84,12 @@ class Server:
         self.sock.close()
         with self._lock:
             sessions = list(self._sessions.values())
-        for s in sessions:
+        for s in sessions:  # each ends its statement and closes its engines
             s.cancel()
+            with contextlib.suppress(OSError):
+                s.conn.sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
 
     # -- sessions --------------------------------------------------------------------------
 

@@ -131,6 +131,10 @@ class Session:
         finally:
             if self._catalog is not None:
                 self._catalog.close()
+            if hasattr(self.conn.sock, "unwrap"):  # TLS: close_notify, as PostgreSQL sends
+                with contextlib.suppress(OSError, ValueError):
+                    self.conn.sock.settimeout(1.0)  # the client may be gone already
+                    self.conn.sock.unwrap()
             with contextlib.suppress(OSError):
                 self.conn.sock.close()
 
