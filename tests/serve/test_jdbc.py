@@ -16,13 +16,10 @@ PROBE = Path(__file__).with_name("Probe.java")
 
 
 def jdbc_jar() -> str:
+    """Debian's pgJDBC: postgresql.jar links to the versioned jar."""
     jars = sorted(glob.glob("/usr/share/java/postgresql*.jar"))
     assert jars, "pgJDBC is missing: apt-get install libpostgresql-jdbc-java (.ci/run does)"
-    return (
-        "/usr/share/java/postgresql.jar"
-        if Path("/usr/share/java/postgresql.jar").exists()
-        else jars[0]
-    )
+    return next((j for j in jars if j.endswith("/postgresql.jar")), jars[0])
 
 
 def probe(endpoint: Endpoint, tmp_path: Path, sslmode: str) -> list[str]:
