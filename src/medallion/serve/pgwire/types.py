@@ -52,6 +52,9 @@ TYPES: dict[int, tuple[str, int]] = {
 }
 
 NULL_CELL = b"\xff\xff\xff\xff"
+
+#: a column's values encoded: an Arrow binary array, or bytes (None for NULL) made in Python
+Cells = Any
 _I16 = struct.Struct("!h")
 _I32 = struct.Struct("!i")
 _I64 = struct.Struct("!q")
@@ -100,20 +103,20 @@ def type_name(oid: int) -> str:
 # -- text format -----------------------------------------------------------------------------
 
 
-def _plain(arr: pa.Array) -> list[bytes | None]:
+def _plain(arr: pa.Array) -> Cells:
     import pyarrow as pa
 
-    return arr.cast(pa.string()).cast(pa.binary()).to_pylist()
+    return arr.cast(pa.string()).cast(pa.binary())
 
 
-def _bool(arr: pa.Array) -> list[bytes | None]:
+def _bool(arr: pa.Array) -> Cells:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.if_else(arr, b"t", b"f").cast(pa.binary()).to_pylist()
+    return pc.if_else(arr, b"t", b"f").cast(pa.binary())
 
 
-def _float(arr: pa.Array) -> list[bytes | None]:
+def _float(arr: pa.Array) -> Cells:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -121,20 +124,24 @@ def _float(arr: pa.Array) -> list[bytes | None]:
     if pc.any(pc.is_nan(arr).fill_null(False)).as_py() or pc.any(pc.is_inf(arr)).as_py():
         text = pc.replace_substring_regex(text, "^(-?)inf$", r"\1Infinity")
         text = pc.replace_substring(text, "nan", "NaN")
-    return text.cast(pa.binary()).to_pylist()
+    return text.cast(pa.binary())
 
 
-def _timestamp(arr: pa.Array) -> list[bytes | None]:
+def _timestamp(arr: pa.Array) -> Cells:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     naive = arr.type.tz is None
     if not naive:
         arr = arr.cast(pa.timestamp(arr.type.unit))
-    text = _trim_fraction(arr.cast(pa.string()))
+    if arr.type.unit != "s" and not (pc.max(pc.subsecond(arr)).as_py() or 0):
+        # whole seconds (the common case): cast, not a regex over a million strings
+        text = arr.cast(pa.timestamp("s"), safe=False).cast(pa.string())
+    else:
+        text = _trim_fraction(arr.cast(pa.string()))
     if not naive:
         text = pc.binary_join_element_wise(text, "+00", "")
-    return text.cast(pa.binary()).to_pylist()
+    return text.cast(pa.binary())
 
 
 def _trim_fraction(text: pa.Array) -> pa.Array:
@@ -144,17 +151,17 @@ def _trim_fraction(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(text, r"\.0+$", "")
 
 
-def _time(arr: pa.Array) -> list[bytes | None]:
+def _time(arr: pa.Array) -> Cells:
     import pyarrow as pa
 
-    return _trim_fraction(arr.cast(pa.string())).cast(pa.binary()).to_pylist()
+    return _trim_fraction(arr.cast(pa.string())).cast(pa.binary())
 
 
-def _bytea(arr: pa.Array) -> list[bytes | None]:
+def _bytea(arr: pa.Array) -> Cells:
     return [None if v is None else b"\\x" + v.hex().encode() for v in arr.to_pylist()]
 
 
-def _json(arr: pa.Array) -> list[bytes | None]:
+def _json(arr: pa.Array) -> Cells:
     return [
         None if v is None else json.dumps(v, default=_json_default).encode()
         for v in arr.to_pylist()
@@ -171,13 +178,13 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _pystr(arr: pa.Array) -> list[bytes | None]:
+def _pystr(arr: pa.Array) -> Cells:
     from medallion.errors import display_value
 
     return [None if v is None else display_value(v).strip("'").encode() for v in arr.to_pylist()]
 
 
-def text_encoder(t: pa.DataType) -> Callable[[pa.Array], list[bytes | None]]:
+def text_encoder(t: pa.DataType) -> Callable[[pa.Array], Cells]:
     import pyarrow as pa
 
     if pa.types.is_boolean(t):
@@ -231,7 +238,7 @@ def _numeric_binary(value: Decimal) -> bytes:
     return head + b"".join(struct.pack("!H", g) for g in groups)
 
 
-def binary_encoder(t: pa.DataType) -> Callable[[pa.Array], list[bytes | None]]:
+def binary_encoder(t: pa.DataType) -> Callable[[pa.Array], Cells]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -240,7 +247,7 @@ def binary_encoder(t: pa.DataType) -> Callable[[pa.Array], list[bytes | None]]:
     def packed(fmt: str, cast: Callable[[pa.Array], pa.Array] | None = None):
         s = struct.Struct(fmt)
 
-        def encode(arr: pa.Array) -> list[bytes | None]:
+        def encode(arr: pa.Array) -> Cells:
             values = (cast(arr) if cast else arr).to_pylist()
             return [None if v is None else s.pack(v) for v in values]
 
@@ -278,7 +285,7 @@ def binary_encoder(t: pa.DataType) -> Callable[[pa.Array], list[bytes | None]]:
             None if v is None else _numeric_binary(Decimal(v)) for v in arr.to_pylist()
         ]
     if oid == BYTEA:
-        return lambda arr: arr.cast(pa.binary()).to_pylist()
+        return lambda arr: arr.cast(pa.binary())
     text = text_encoder(t)
     return text  # text, JSON text and intervals: the text bytes are the binary form of text
 
@@ -288,7 +295,7 @@ class Column:
     name: str
     oid: int
     typmod: int
-    encode: Callable[[pa.Array], list[bytes | None]]
+    encode: Callable[[pa.Array], Cells]
     binary: bool
 
 
@@ -324,7 +331,79 @@ def row_description(cols: list[Column]) -> bytes:
 
 
 def data_rows(batch: pa.RecordBatch, cols: list[Column]) -> tuple[bytes, int]:
-    """The DataRow messages of a batch, as one buffer, and how many rows it holds."""
+    """The DataRow messages of a batch, as one buffer, and how many rows it holds.
+
+    Built in Arrow compute, with no Python work per row: each cell gets its int32 length
+    prefix (a `take` from a table of prefixes, NULL as -1), and each row its header ('D', the
+    message length, the column count) the same way; one variadic join makes the messages."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = batch.num_rows
+    head = _I16.pack(len(cols))
+    if not cols:
+        return (b"D" + _I32.pack(6) + head) * n, n
+    cells = []
+    row_len = None
+    for c, arr in zip(cols, batch.columns, strict=True):
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        values = c.encode(arr)
+        if not isinstance(values, pa.Array):
+            values = pa.array(values, pa.binary())
+        lengths = pc.binary_length(values)
+        longest = pc.max(lengths).as_py() or 0
+        if longest >= _PREFIX_LIMIT:
+            return _data_rows_python(batch, cols)
+        prefixes = pc.take(_prefixes(longest), pc.add(pc.fill_null(lengths, -1), 1))
+        cells.append(pc.binary_join_element_wise(prefixes, values.fill_null(b""), b""))
+        cell_len = pc.add(pc.fill_null(lengths, 0), 4)
+        row_len = cell_len if row_len is None else pc.add(row_len, cell_len)
+    assert row_len is not None
+    longest_row = pc.max(row_len).as_py() or 0
+    if longest_row + 6 >= _PREFIX_LIMIT or pc.sum(row_len).as_py() + 7 * n >= 1 << 30:
+        return _data_rows_python(batch, cols)
+    headers = pc.take(_headers(longest_row, head), row_len)
+    rows = pc.binary_join_element_wise(headers, *cells, b"")
+    offsets = rows.buffers()[1]
+    start, end = (
+        int.from_bytes(offsets[i * 4 : i * 4 + 4], "little") for i in (rows.offset, rows.offset + n)
+    )
+    return rows.buffers()[2].to_pybytes()[start:end], n
+
+
+#: cells and rows longer than this are joined in Python (the prefix tables stay small)
+_PREFIX_LIMIT = 1 << 16
+_PREFIX_TABLE: list[Any] = [None]
+_HEADER_TABLES: dict[bytes, Any] = {}
+
+
+def _prefixes(longest: int) -> pa.Array:
+    """int32 length prefixes: index i is the prefix of length i - 1 (index 0: NULL's -1)."""
+    import pyarrow as pa
+
+    table = _PREFIX_TABLE[0]
+    if table is None or len(table) < longest + 2:
+        size = max(256, 1 << (longest + 2).bit_length())
+        table = pa.array([_I32.pack(i - 1) for i in range(size)], pa.binary())
+        _PREFIX_TABLE[0] = table
+    return table
+
+
+def _headers(longest: int, head: bytes) -> pa.Array:
+    """DataRow headers: index i is the header of a row whose cells take i bytes."""
+    import pyarrow as pa
+
+    table = _HEADER_TABLES.get(head)
+    if table is None or len(table) < longest + 1:
+        size = max(256, 1 << (longest + 1).bit_length())
+        table = pa.array([b"D" + _I32.pack(i + 6) + head for i in range(size)], pa.binary())
+        _HEADER_TABLES[head] = table
+    return table
+
+
+def _data_rows_python(batch: pa.RecordBatch, cols: list[Column]) -> tuple[bytes, int]:
+    """The same messages joined in Python (rows with very long values)."""
     import pyarrow as pa
 
     cells = []
@@ -332,14 +411,15 @@ def data_rows(batch: pa.RecordBatch, cols: list[Column]) -> tuple[bytes, int]:
     for c, arr in zip(cols, batch.columns, strict=True):
         if pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_decode()
-        cells.append([NULL_CELL if v is None else pack(len(v)) + v for v in c.encode(arr)])
+        values = c.encode(arr)
+        if isinstance(values, pa.Array):
+            values = values.to_pylist()
+        cells.append([NULL_CELL if v is None else pack(len(v)) + v for v in values])
     head = _I16.pack(len(cols))
     out = []
     for row in zip(*cells, strict=True):
         body = b"".join(row)
         out.append(b"D" + pack(len(body) + 6) + head + body)
-    if not cols:
-        out = [b"D" + pack(6) + head] * batch.num_rows
     return b"".join(out), batch.num_rows
 
 
