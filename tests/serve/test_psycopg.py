@@ -142,6 +142,14 @@ def test_errors_carry_their_sqlstate(
         assert con.execute("select 1").fetchone() == (1,)  # the session goes on
 
 
+def test_an_unknown_catalog_probe_goes_to_the_punch_list(endpoint: Endpoint) -> None:
+    punch_list = endpoint.project.state_dir / "serve" / "catalog-punchlist.log"
+    with connect(endpoint) as con, pytest.raises(psycopg.errors.UndefinedTable) as raised:
+        con.execute("select polname from pg_catalog.pg_no_such_view where 1 = 1")
+    assert "punch list" in (raised.value.diag.message_hint or "")
+    assert "pg_catalog.pg_no_such_view where 1 = 1;" in punch_list.read_text()
+
+
 def test_aborted_transaction_refuses_until_rollback(endpoint: Endpoint) -> None:
     with connect(endpoint) as con:
         with pytest.raises(psycopg.errors.UndefinedTable):

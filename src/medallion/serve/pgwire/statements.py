@@ -74,16 +74,12 @@ def split(sql: str) -> list[Statement]:
             start = None
             continue
         if start is None:
-            start = _with_leading_comment(sql, tok.start)
+            start = tok.start
         end = tok.end
     if start is not None:
         text = sql[start : end + 1]
         out.append(Statement(text, _keyword(text)))
     return out
-
-
-def _with_leading_comment(sql: str, start: int) -> int:
-    return start
 
 
 _KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s|\()*([A-Za-z_]+)", re.S)
