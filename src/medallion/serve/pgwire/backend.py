@@ -7,7 +7,7 @@ them from the `Project` façade; nothing else in `serve/` touches the project.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -29,8 +29,11 @@ class Backend(Protocol):
         """The user's SCRAM-SHA-256 verifier, None for an unknown user."""
         ...
 
-    def execute(self, user: str, sql: str, session: Mapping[str, Any]) -> pa.RecordBatchReader:
-        """Run one read-only statement (parameters already bound) as `user`; rows stream."""
+    def execute(
+        self, user: str, sql: str, params: Sequence[Any], session: Mapping[str, Any]
+    ) -> pa.RecordBatchReader:
+        """Run one read-only statement as `user`, `params` filling its $1, $2...; rows
+        stream. `session` has the client's settings (application_name), `peer`, `session_id`."""
         ...
 
     def tables(self, user: str) -> Sequence[TableInfo]:
@@ -47,49 +50,60 @@ class Backend(Protocol):
 class ProjectBackend:
     """The Backend of a real project.
 
-    Until access control lands, reads go through the unrestricted `Project.query_reader` and
-    every table is listed; `verifiers` supplies users (name -> verifier). With the governance
-    façade (`Project.authenticate`, the user-aware `query_reader`, `readable_tables`,
-    `audit_login`) each method below becomes its one call: see the `_governed` checks."""
+    With access control (the façade's `authenticate`, `readable_tables`, `audit_login` and the
+    user-aware `query_reader`), users, their reads and their logins are the project's: the
+    `_governed` branches. Without it (or when `verifiers` is given: name -> SCRAM verifier, as
+    the tests and benchmarks do) every table is readable through the unrestricted read path."""
 
     def __init__(
         self,
         project: Project,
-        verifiers: Mapping[str, str] | Callable[[str], str | None] | None = None,
+        verifiers: Mapping[str, str] | None = None,
     ) -> None:
         self.project = project
         self._verifiers = verifiers
-        self._governed = hasattr(project, "authenticate")
+        self._governed = verifiers is None and hasattr(project, "authenticate")
 
     @property
     def database(self) -> str:
         return self.project.config.name
 
-    def lookup_verifier(self, user: str) -> str | None:
-        if callable(self._verifiers):
-            return self._verifiers(user)
-        if self._verifiers is not None:
-            return self._verifiers.get(user)
-        if self._governed:
-            identity = self.project.authenticate(user)  # type: ignore[attr-defined]
-            return None if identity is None else identity.verifier
-        return None
+    def _identity(self, user: str) -> Any:
+        from medallion.errors import AccessDeniedError
 
-    def execute(self, user: str, sql: str, session: Mapping[str, Any]) -> pa.RecordBatchReader:
+        identity = self.project.authenticate(user)  # type: ignore[attr-defined]
+        if identity is None:  # removed since the login
+            raise AccessDeniedError(f"user {user} no longer exists")
+        return identity
+
+    def lookup_verifier(self, user: str) -> str | None:
+        if not self._governed:
+            return (self._verifiers or {}).get(user)
+        identity = self.project.authenticate(user)  # type: ignore[attr-defined]
+        return None if identity is None else identity.verifier
+
+    def execute(
+        self, user: str, sql: str, params: Sequence[Any], session: Mapping[str, Any]
+    ) -> pa.RecordBatchReader:
         if self._governed:
             return self.project.query_reader(  # type: ignore[call-arg]
                 sql,
                 None,
-                user,
-                client=session.get("application_name") or "pgwire",
-                session=str(session.get("session_id", "")),
-                source=str(session.get("peer", "")),
+                self._identity(user),
+                service="sql",
+                client=session.get("application_name") or None,
+                session=session.get("session_id"),
+                source=session.get("peer"),
+                params=list(params) or None,
             )
-        return self.project.query_reader(sql)
+        from medallion.serve.pgwire.statements import bind
+
+        return self.project.query_reader(bind(sql, list(params), "duckdb"))
 
     def tables(self, user: str) -> list[TableInfo]:
         if self._governed:
-            return list(self.project.readable_tables(user))  # type: ignore[attr-defined]
+            listed = self.project.readable_tables(self._identity(user))  # type: ignore[attr-defined]
+            return [(*t["name"].split(".", 1), list(t["columns"])) for t in listed]
         out: list[TableInfo] = []
         for row in self.project.tables():
             if row.kind == "unreadable":
@@ -107,4 +121,11 @@ class ProjectBackend:
 
     def log_login(self, user: str, ok: bool, peer: str, client: str) -> None:
         if self._governed:
-            self.project.audit_login(user, ok, peer, client)  # type: ignore[attr-defined]
+            self.project.audit_login(  # type: ignore[attr-defined]
+                user,
+                ok,
+                peer,
+                client or None,
+                service="sql",
+                error=None if ok else "password authentication failed",
+            )

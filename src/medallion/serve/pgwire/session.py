@@ -434,21 +434,20 @@ class Session:
             return self._cursor(stmt, values, portal)
         if kw in statements.WRITES:
             raise statements.refuse_write(statements.Statement(stmt.text, kw))
-        catalog = statements.is_catalog(stmt.text)
-        sql = statements.bind(stmt.text, values, "postgres" if catalog else "duckdb")
         self._cancel.clear()
         timeout = self.server.statement_timeout
         self._deadline = time.monotonic() + timeout if timeout else None
-        if catalog:
-            portal.reader = self.catalog().query(sql)
+        if statements.is_catalog(stmt.text):
+            portal.reader = self.catalog().query(statements.bind(stmt.text, values, "postgres"))
         else:
-            portal.reader = self._query(sql)
+            portal.reader = self._query(stmt.text, values)
         portal.tag = "SELECT"
         return portal
 
-    def _query(self, sql: str) -> pa.RecordBatchReader:
+    def _query(self, sql: str, values: list[Any]) -> pa.RecordBatchReader:
         try:
-            return self.backend.execute(self.user, sql, self.settings | {"peer": self.peer})
+            session = self.settings | {"peer": self.peer}
+            return self.backend.execute(self.user, sql, values, session)
         except AccessDeniedError as e:
             raise PgError("42501", e.message, hint=e.hint) from None
         except (QueryError, StorageError) as e:
