@@ -139,18 +139,27 @@ class Catalog:
         import pyarrow as pa
         import sqlglot.expressions as exp
 
+        # names qualified with the database: a layer may be called like a DuckDB catalog
+        # (`system.runs`: DuckDB's own `system` catalog would make `system.x` ambiguous)
+        db = self.engine.fetch(self.engine.relation("SELECT current_database()")).column(0)
+        catalog = db[0].as_py()
         schemas = {schema for schema, _, _ in tables} | {"pgwire"}
         for schema in sorted(schemas):
             self._run(
                 exp.Create(
-                    this=exp.Table(this=exp.to_identifier(schema)), kind="SCHEMA", exists=True
+                    this=exp.Table(
+                        this=exp.to_identifier(schema, quoted=True),
+                        db=exp.to_identifier(catalog, quoted=True),
+                    ),
+                    kind="SCHEMA",
+                    exists=True,
                 ).sql("duckdb")
             )
         for schema, name, cols in tables:
             empty = pa.schema([pa.field(c, t) for c, t in cols]).empty_table()
             source = self.engine.register(empty)
             create = exp.Create(
-                this=exp.table_(name, db=schema, quoted=True),
+                this=exp.table_(name, db=schema, catalog=catalog, quoted=True),
                 kind="TABLE",
                 expression=exp.select("*").from_(source),
             )
