@@ -155,6 +155,27 @@ class Catalog:
                     exists=True,
                 ).sql("duckdb")
             )
+        # the engine made a schema per layer: those the user reads nothing of are not shown
+        existing = self.engine.fetch(
+            self.engine.relation(
+                "SELECT schema_name FROM information_schema.schemata "
+                "WHERE catalog_name = current_database()"
+            )
+        ).column(0)
+        for schema in existing.to_pylist():
+            if schema not in schemas and schema not in ("main", "pg_catalog", "information_schema"):
+                self._run(
+                    exp.Drop(
+                        tables=[
+                            exp.Table(
+                                db=exp.to_identifier(schema, quoted=True),
+                                catalog=exp.to_identifier(catalog, quoted=True),
+                            )
+                        ],
+                        kind="SCHEMA",
+                        exists=True,
+                    ).sql("duckdb")
+                )
         for schema, name, cols in tables:
             empty = pa.schema([pa.field(c, t) for c, t in cols]).empty_table()
             source = self.engine.register(empty)
