@@ -116,7 +116,9 @@ def test_session_commands_are_answered(endpoint: Endpoint) -> None:
         con.execute("RESET application_name")
         assert con.execute("SHOW application_name").fetchone() == ("",)
     with connect(endpoint) as con:  # not autocommit: psycopg wraps statements in BEGIN
-        assert con.execute("select count(*) from silver.orders").fetchone() == (3,)
+        cur = con.execute("select count(*), sum(amount) from silver.orders")
+        assert cur.fetchone() == (3, Decimal("35.75"))
+        assert [d.name for d in cur.description] == ["count", "sum"]
         con.commit()
 
 

@@ -70,3 +70,11 @@ def test_statements_split_outside_quotes_and_comments() -> None:
     )
     assert statements.is_catalog("select * from pg_catalog.pg_class")
     assert not statements.is_catalog("select * from gold.t join pg_class on true")
+
+
+def test_unnamed_calls_are_named_as_postgres_names_them() -> None:
+    assert types.column_name("count_star()") == "count"
+    assert types.column_name("sum(amount)") == "sum"
+    assert types.column_name("round(sum(x), 2)") == "round"
+    assert types.column_name("total") == "total"
+    assert types.column_name("a + b") == "a + b"

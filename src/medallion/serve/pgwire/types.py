@@ -7,6 +7,7 @@ per-row Python work is one join. Nested values (lists, structs, maps) are sent a
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -302,20 +303,32 @@ class Column:
 def columns(schema: pa.Schema, formats: list[int] | None = None) -> list[Column]:
     """The result columns of a schema; `formats` are Bind's result format codes (none: text, one:
     all, else one per column)."""
+    import pyarrow as pa
+
     out = []
-    n = len(schema)
     for i, field in enumerate(schema):
         t = field.type
-        if hasattr(t, "value_type") and t.__class__.__name__ == "DictionaryType":
+        if pa.types.is_dictionary(t):
             t = t.value_type
         fmt = 0
         if formats:
             fmt = formats[0] if len(formats) == 1 else formats[i] if i < len(formats) else 0
         oid, typmod = pg_type(t)
         encoder = binary_encoder(t) if fmt == 1 else text_encoder(t)
-        out.append(Column(field.name, oid, typmod, encoder, fmt == 1))
-    assert len(out) == n
+        out.append(Column(column_name(field.name), oid, typmod, encoder, fmt == 1))
     return out
+
+
+_CALL = re.compile(r"([A-Za-z_]\w*)\(.*\)", re.S)
+
+
+def column_name(name: str) -> str:
+    """A result column as PostgreSQL names it: an unnamed call by its function (`count(*)` is
+    `count`, DuckDB says `count_star()`; `sum(amount)` is `sum`)."""
+    m = _CALL.fullmatch(name)
+    if m is None:
+        return name
+    return "count" if m.group(1) == "count_star" else m.group(1)
 
 
 def row_description(cols: list[Column]) -> bytes:
