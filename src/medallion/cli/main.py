@@ -20,6 +20,7 @@ from medallion.cli.access import audit, tokens, users
 from medallion.cli.common import CONTEXT, _command_line, _project
 from medallion.cli.importer import importer
 from medallion.cli.quarantine import quarantine
+from medallion.cli.serve import serve
 
 #: `run` and `plan`: --full-refresh alone (every selected node) or with names (repeatable)
 _full_refresh_option = click.option(
@@ -432,6 +433,7 @@ cli.add_command(importer)
 cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
+cli.add_command(serve)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -59,8 +59,11 @@ def _close_parser() -> None:
 def duckdb_syntax_error(sql: str, subject: str = "a model") -> tuple[str, int | None] | None:
     """DuckDB's parser verdict on one SELECT: None if fine, else (message, char offset).
     `subject` names what the SQL is in messages ("a model", "a query")."""
-    con = _parser_connection()
-    result = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    con = _parser_connection().cursor()  # a cursor per call: threads (server sessions) share it
+    try:
+        result = json.loads(con.execute("select json_serialize_sql(?)", [sql]).fetchall()[0][0])
+    finally:
+        con.close()
     if result.get("error"):
         msg = result.get("error_message", "syntax error")
         if "Only SELECT statements" in msg:

@@ -1,0 +1,168 @@
+"""The listener: a thread per connection, the sessions by backend process id (for
+CancelRequest), and TLS (a given certificate, or a self-signed one made once under the state
+folder with the `openssl` command)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import socket
+import ssl
+import subprocess
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from medallion.errors import ConfigError
+
+if TYPE_CHECKING:
+    from medallion.serve.pgwire.backend import Backend
+    from medallion.serve.pgwire.session import Session
+
+
+class Server:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 5433,
+        ssl_context: ssl.SSLContext | None = None,
+        statement_timeout: float | None = None,
+        max_rows: int | None = None,
+        punch_list: Path | None = None,
+    ) -> None:
+        self.backend = backend
+        self.ssl_context = ssl_context
+        self.statement_timeout = statement_timeout
+        self.max_rows = max_rows
+        self.punch_list = punch_list
+        #: unknown users get a SCRAM exchange derived from this (it fails like a wrong password)
+        self.secret = secrets.token_bytes(32)
+        self._sessions: dict[int, Session] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        try:
+            self.sock = socket.create_server((host, port), reuse_port=False, backlog=128)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {e.strerror or e}",
+                hint="another server uses the port: pick one with --sql-port",
+            ) from None
+        self.host, self.port = self.sock.getsockname()[:2]
+
+    def serve_forever(self) -> None:
+        from medallion.serve.pgwire.session import Session
+
+        self.sock.settimeout(0.5)
+        while not self._stopped.is_set():
+            try:
+                client, addr = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stopped.is_set():
+                    break
+                raise
+            client.settimeout(None)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            session = Session(self, client, f"{addr[0]}:{addr[1]}")
+            thread = threading.Thread(target=session.run, name=f"pgwire-{addr[1]}", daemon=True)
+            thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
+    def start(self) -> threading.Thread:
+        """Serve in a background thread (tests, benchmarks)."""
+        thread = threading.Thread(target=self.serve_forever, name="pgwire", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.sock.close()
+        with self._lock:
+            sessions = list(self._sessions.values())
+        for s in sessions:  # each ends its statement and closes its engines
+            s.cancel()
+            with contextlib.suppress(OSError):
+                s.conn.sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def register(self, session: Session) -> None:
+        with self._lock:
+            self._sessions[session.pid] = session
+
+    def unregister(self, session: Session) -> None:
+        with self._lock:
+            self._sessions.pop(session.pid, None)
+
+    def cancel(self, pid: int, key: int) -> None:
+        with self._lock:
+            session = self._sessions.get(pid)
+        if session is not None and secrets.compare_digest(
+            session.key.to_bytes(4, "big"), key.to_bytes(4, "big", signed=True)
+        ):
+            session.cancel()
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(
+            f"cannot load the TLS certificate {cert} with key {key}: {e}",
+            hint="give a PEM certificate and its unencrypted PEM key (--tls-cert, --tls-key)",
+        ) from None
+    return ctx
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost under `folder`, made once (openssl)."""
+    cert, key = folder / "server.crt", folder / "server.key"
+    if cert.exists() and key.exists():
+        return cert, key
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-sha256",
+                "-days",
+                "3650",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise ConfigError(
+            f"cannot make a self-signed TLS certificate with openssl: {e}",
+            hint="install openssl, or give a certificate with --tls-cert and --tls-key",
+        ) from None
+    key.chmod(0o600)
+    return cert, key
+
+
+def fingerprint(cert: Path) -> str:
+    der = ssl.PEM_cert_to_DER_cert(cert.read_text())
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))

@@ -1,0 +1,710 @@
+"""One client connection: startup (TLS, SCRAM), then simple and extended query until it leaves.
+
+Statements run in this connection's thread; rows stream from the Backend's RecordBatchReader
+batch by batch (never read whole), each batch encoded to DataRows and sent before the next is
+read. A CancelRequest or the statement timeout stops a statement between batches."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import secrets
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import (
+    AccessDeniedError,
+    MedallionError,
+    QueryError,
+    StorageError,
+    first_line,
+)
+from medallion.serve.pgwire import statements, types
+from medallion.serve.pgwire.protocol import (
+    CANCEL_REQUEST,
+    GSSENC_REQUEST,
+    PROTOCOL_V3,
+    SSL_REQUEST,
+    ClientGone,
+    Connection,
+    PgError,
+    Reader,
+    cstr,
+    startup_params,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from medallion.serve.pgwire.server import Server
+
+_pids = itertools.count(1000)
+
+#: settings reported to the client after login (ParameterStatus) and shown by SHOW
+DEFAULT_SETTINGS = {
+    "server_version": "16.4",
+    "server_version_num": "160004",
+    "server_encoding": "UTF8",
+    "client_encoding": "UTF8",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "integer_datetimes": "on",
+    "standard_conforming_strings": "on",
+    "TimeZone": "UTC",
+    "is_superuser": "off",
+    "application_name": "",
+    "default_transaction_read_only": "on",
+    "in_hot_standby": "off",
+    "search_path": '"$user", public',
+    "transaction_isolation": "repeatable read",
+    "extra_float_digits": "1",
+    "max_identifier_length": "63",
+    "lc_messages": "C",
+}
+_REPORTED = (
+    "server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle",
+    "integer_datetimes", "standard_conforming_strings", "TimeZone", "is_superuser",
+    "application_name", "default_transaction_read_only", "in_hot_standby",
+)  # fmt: skip
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Prepared:
+    text: str
+    param_oids: list[int]
+    keyword: str
+
+
+@dataclass
+class Portal:
+    stmt: Prepared
+    sql: str
+    result_formats: list[int]
+    reader: pa.RecordBatchReader | None = None
+    cols: list[types.Column] | None = None
+    pending: list[bytes] = field(default_factory=list)
+    sent: int = 0
+    done: bool = False
+    tag: str | None = None  # the command tag of a session command (no rows)
+    row: list[str] | None = None  # SHOW's one row
+    fetch: tuple[Portal, int] | None = None  # FETCH n FROM a DECLAREd cursor
+
+
+class Session:
+    def __init__(self, server: Server, sock: Any, peer: str) -> None:
+        self.server = server
+        self.backend = server.backend
+        self.conn = Connection(sock)
+        self.peer = peer
+        self.pid = next(_pids)
+        self.key = secrets.randbits(31)
+        self.user = ""
+        self.settings = dict(DEFAULT_SETTINGS)
+        self.in_transaction = False
+        self.failed = False  # in an aborted transaction block, or skipping to Sync
+        self.prepared: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self._catalog: Any = None
+        self._cancel = threading.Event()
+        self._deadline: float | None = None
+
+    # -- the connection's life -------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            if not self._startup():
+                return
+            self.server.register(self)
+            try:
+                self._loop()
+            finally:
+                self.server.unregister(self)
+        except (ClientGone, ConnectionError, OSError):
+            pass
+        finally:
+            if self._catalog is not None:
+                self._catalog.close()
+            if hasattr(self.conn.sock, "unwrap"):  # TLS: close_notify, as PostgreSQL sends
+                with contextlib.suppress(OSError, ValueError):
+                    self.conn.sock.settimeout(1.0)  # the client may be gone already
+                    self.conn.sock.unwrap()
+            with contextlib.suppress(OSError):
+                self.conn.sock.close()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _startup(self) -> bool:
+        conn = self.conn
+        while True:
+            code, body = conn.read_startup()
+            if code == SSL_REQUEST:
+                if self.server.ssl_context is None or conn.pending():
+                    conn.send_raw(b"N")
+                    conn.flush()
+                    continue
+                conn.send_raw(b"S")
+                conn.flush()
+                conn.sock = self.server.ssl_context.wrap_socket(conn.sock, server_side=True)
+                continue
+            if code == GSSENC_REQUEST:
+                conn.send_raw(b"N")
+                conn.flush()
+                continue
+            if code == CANCEL_REQUEST:
+                pid, key = struct.unpack("!ii", body[:8])
+                self.server.cancel(pid, key)
+                return False
+            if code != PROTOCOL_V3:
+                major, minor = code >> 16, code & 0xFFFF
+                self._fatal(PgError("0A000", f"unsupported frontend protocol {major}.{minor}"))
+                return False
+            break
+        params = startup_params(body)
+        self.user = params.get("user", "")
+        client = params.get("application_name", "")
+        if not self.user:
+            self._fatal(PgError("28000", "no PostgreSQL user name specified in startup packet"))
+            return False
+        if not self._authenticate(client):
+            return False
+        database = params.get("database") or self.user
+        if database != self.backend.database:
+            self._fatal(
+                PgError(
+                    "3D000",
+                    f'database "{database}" does not exist',
+                    hint=f'this endpoint serves the medallion project "{self.backend.database}": '
+                    f"connect to database {self.backend.database}",
+                )
+            )
+            return False
+        for name, value in params.items():
+            if name in ("user", "database", "replication"):
+                continue
+            if name == "options":
+                continue
+            self._set(name, value)
+        self.settings["session_id"] = f"{self.pid:x}.{self.key:x}"
+        for name in _REPORTED:
+            conn.parameter_status(name, self.settings[name])
+        conn.send(b"K", struct.pack("!ii", self.pid, self.key))
+        conn.ready(b"I")
+        return True
+
+    def _authenticate(self, client: str) -> bool:
+        from medallion.governance.scram import (
+            MECHANISM,
+            ScramError,
+            ScramServer,
+            mock_verifier,
+        )
+
+        conn = self.conn
+        verifier = self.backend.lookup_verifier(self.user)
+        exchange = (
+            ScramServer(verifier)
+            if verifier is not None
+            else ScramServer(mock_verifier(self.user, self.server.secret), mock=True)
+        )
+        conn.auth(10, cstr(MECHANISM) + b"\0")
+        try:
+            kind, body = conn.read_message()
+            if kind != b"p":
+                raise ScramError("expected a SASL initial response")
+            r = Reader(body)
+            mechanism = r.cstr()
+            if mechanism != MECHANISM:
+                raise ScramError(f"SASL mechanism {mechanism} is not supported")
+            length = r.i32()
+            server_first = exchange.server_first(r.bytes(length))
+            conn.auth(11, server_first.encode())
+            kind, body = conn.read_message()
+            if kind != b"p":
+                raise ScramError("expected a SASL response")
+            server_final = exchange.server_final(body)
+        except ScramError:
+            self.backend.log_login(self.user, False, self.peer, client)
+            self._fatal(PgError("28P01", f'password authentication failed for user "{self.user}"'))
+            return False
+        conn.auth(12, server_final.encode())
+        conn.auth(0)
+        self.backend.log_login(self.user, True, self.peer, client)
+        return True
+
+    def _fatal(self, err: PgError) -> None:
+        err.severity = "FATAL"
+        self.conn.error(err)
+        self.conn.flush()
+
+    def _status(self) -> bytes:
+        if self.in_transaction:
+            return b"E" if self.failed else b"T"
+        return b"I"
+
+    def _loop(self) -> None:
+        conn = self.conn
+        skipping = False  # after an error in the extended protocol, until Sync
+        while True:
+            kind, body = conn.read_message()
+            if kind == b"X":
+                return
+            if kind == b"Q":
+                skipping = False
+                self._simple(Reader(body).cstr())
+                conn.ready(self._status())
+                continue
+            if kind == b"S":
+                skipping = False
+                if not self.in_transaction:
+                    self._close_unnamed()
+                conn.ready(self._status())
+                continue
+            if kind == b"H":
+                conn.flush()
+                continue
+            if skipping:
+                continue
+            try:
+                if kind == b"P":
+                    self._parse(body)
+                elif kind == b"B":
+                    self._bind(body)
+                elif kind == b"D":
+                    self._describe(body)
+                elif kind == b"E":
+                    self._execute(body)
+                elif kind == b"C":
+                    self._close(body)
+                elif kind in (b"d", b"c", b"f"):
+                    pass  # COPY data: never asked for
+                else:
+                    raise PgError("08P01", f"unexpected message type {kind!r}")
+            except Exception as e:
+                conn.error(_unexpected(e))
+                skipping = True
+                if self.in_transaction:
+                    self.failed = True
+
+    def _close_unnamed(self) -> None:
+        portal = self.portals.pop("", None)
+        if portal is not None and portal.reader is not None:
+            portal.reader.close()
+
+    # -- simple query ----------------------------------------------------------------------
+
+    def _simple(self, sql: str) -> None:
+        stmts = statements.split(sql)
+        if not stmts:
+            self.conn.send(b"I")
+            return
+        for stmt in stmts:
+            try:
+                if self.failed and stmt.keyword not in ("ROLLBACK", "ABORT", "COMMIT", "END"):
+                    raise PgError(
+                        "25P02",
+                        "current transaction is aborted, commands ignored until end of "
+                        "transaction block",
+                    )
+                portal = self._start(Prepared(stmt.text, [], stmt.keyword), [], [])
+                if portal.reader is not None or portal.row is not None or portal.fetch:
+                    self.conn.send(b"T", types.row_description(self._cols(portal)))
+                self._stream(portal, 0)
+            except Exception as e:
+                self.conn.error(_unexpected(e))
+                if self.in_transaction:
+                    self.failed = True
+                return  # the statements after an error are not run (as PostgreSQL)
+
+    # -- extended query --------------------------------------------------------------------
+
+    def _parse(self, body: bytes) -> None:
+        r = Reader(body)
+        name = r.cstr()
+        text = r.cstr()
+        oids = [r.i32() for _ in range(r.i16())]
+        stmts = statements.split(text)
+        if len(stmts) > 1:
+            raise PgError("42601", "cannot insert multiple commands into a prepared statement")
+        stmt = stmts[0] if stmts else statements.Statement("", "")
+        n = statements.count_params(stmt.text)
+        oids += [0] * (n - len(oids))
+        self.prepared[name] = Prepared(stmt.text, oids, stmt.keyword)
+        self.conn.send(b"1")
+
+    def _bind(self, body: bytes) -> None:
+        r = Reader(body)
+        portal_name = r.cstr()
+        name = r.cstr()
+        stmt = self.prepared.get(name)
+        if stmt is None:
+            raise PgError("26000", f'prepared statement "{name}" does not exist')
+        formats = [r.i16() for _ in range(r.i16())]
+        values = []
+        for i in range(r.i16()):
+            length = r.i32()
+            data = None if length < 0 else r.bytes(length)
+            fmt = formats[0] if len(formats) == 1 else formats[i] if i < len(formats) else 0
+            oid = stmt.param_oids[i] if i < len(stmt.param_oids) else 0
+            try:
+                values.append(types.decode_param(data, oid, fmt == 1))
+            except (ValueError, struct.error) as e:
+                raise PgError("22P02", f"invalid value for parameter ${i + 1}: {e}") from None
+        result_formats = [r.i16() for _ in range(r.i16())]
+        if self.failed and stmt.keyword not in ("ROLLBACK", "ABORT", "COMMIT", "END"):
+            raise PgError("25P02", "current transaction is aborted")
+        old = self.portals.pop(portal_name, None)
+        if old is not None and old.reader is not None:
+            old.reader.close()
+        self.portals[portal_name] = self._start(stmt, values, result_formats)
+        self.conn.send(b"2")
+
+    def _describe(self, body: bytes) -> None:
+        r = Reader(body)
+        what = r.bytes(1)
+        name = r.cstr()
+        if what == b"S":
+            stmt = self.prepared.get(name)
+            if stmt is None:
+                raise PgError("26000", f'prepared statement "{name}" does not exist')
+            self.conn.send(
+                b"t",
+                struct.pack("!h", len(stmt.param_oids))
+                + b"".join(struct.pack("!i", o or types.TEXT) for o in stmt.param_oids),
+            )
+            # the columns: the statement run with NULL parameters, no row read
+            portal = self._start(stmt, [None] * len(stmt.param_oids), [])
+            self._describe_portal(portal)
+            if portal.reader is not None:
+                portal.reader.close()
+            return
+        portal = self.portals.get(name)
+        if portal is None:
+            raise PgError("34000", f'portal "{name}" does not exist')
+        self._describe_portal(portal)
+
+    def _describe_portal(self, portal: Portal) -> None:
+        if portal.reader is None and portal.row is None and portal.fetch is None:
+            self.conn.send(b"n")
+        else:
+            self.conn.send(b"T", types.row_description(self._cols(portal)))
+
+    def _execute(self, body: bytes) -> None:
+        r = Reader(body)
+        name = r.cstr()
+        max_rows = r.i32()
+        portal = self.portals.get(name)
+        if portal is None:
+            raise PgError("34000", f'portal "{name}" does not exist')
+        self._stream(portal, max_rows)
+
+    def _close(self, body: bytes) -> None:
+        r = Reader(body)
+        what = r.bytes(1)
+        name = r.cstr()
+        if what == b"S":
+            self.prepared.pop(name, None)
+        else:
+            portal = self.portals.pop(name, None)
+            if portal is not None and portal.reader is not None:
+                portal.reader.close()
+        self.conn.send(b"3")
+
+    # -- running a statement ---------------------------------------------------------------
+
+    def _start(self, stmt: Prepared, values: list[Any], formats: list[int]) -> Portal:
+        """A portal for the statement: a session command answered, or its rows about to
+        stream (the query has started)."""
+        portal = Portal(stmt, stmt.text, formats)
+        kw = stmt.keyword
+        if not kw:
+            portal.tag = ""
+            return portal
+        if kw in statements.SESSION_COMMANDS:
+            self._session_command(stmt, portal)
+            return portal
+        if kw in ("DECLARE", "FETCH", "MOVE"):
+            return self._cursor(stmt, values, portal)
+        if kw in statements.WRITES:
+            raise statements.refuse_write(statements.Statement(stmt.text, kw))
+        self._cancel.clear()
+        timeout = self.server.statement_timeout
+        self._deadline = time.monotonic() + timeout if timeout else None
+        if statements.is_catalog(stmt.text):
+            portal.reader = self.catalog().query(statements.bind(stmt.text, values, "postgres"))
+        else:
+            portal.reader = self._query(stmt.text, values)
+        portal.tag = "SELECT"
+        return portal
+
+    def _query(self, sql: str, values: list[Any]) -> pa.RecordBatchReader:
+        try:
+            session = self.settings | {"peer": self.peer}
+            return self.backend.execute(self.user, sql, values, session)
+        except AccessDeniedError as e:
+            raise PgError("42501", e.message, hint=e.hint) from None
+        except (QueryError, StorageError) as e:
+            raise _sql_error(e) from None
+        except MedallionError as e:
+            raise PgError("XX000", e.message, hint=e.hint) from None
+
+    def catalog(self) -> Any:
+        if self._catalog is None:
+            from medallion.serve.pgwire.catalog import Catalog
+
+            self._catalog = Catalog(
+                self.backend.new_session_engine(),
+                self.backend.tables(self.user),
+                database=self.backend.database,
+                user=self.user,
+                settings={k: v for k, v in self.settings.items() if k != "session_id"},
+                punch_list=self.server.punch_list,
+            )
+        return self._catalog
+
+    def _cursor(self, stmt: Prepared, values: list[Any], portal: Portal) -> Portal:
+        """DECLARE name CURSOR FOR query, FETCH n FROM name, MOVE n IN name: a cursor is a
+        portal the client reads in steps (psycopg's named cursors describe it as a portal)."""
+        if stmt.keyword == "DECLARE":
+            declared = statements.parse_declare(stmt.text)
+            if declared is None:
+                raise PgError("42601", "syntax error in DECLARE: expected DECLARE name CURSOR FOR")
+            name, binary, query = declared
+            if name in self.portals:
+                raise PgError("42P03", f'cursor "{name}" already exists')
+            inner = statements.split(query)[0]
+            self.portals[name] = self._start(
+                Prepared(inner.text, [], inner.keyword), values, [1] if binary else []
+            )
+            portal.tag = "DECLARE CURSOR"
+            return portal
+        fetched = statements.parse_fetch(stmt.text)
+        if fetched is None:
+            raise PgError("42601", f"syntax error in {stmt.keyword}")
+        count, name = fetched
+        target = self.portals.get(name)
+        if target is None:
+            raise PgError("34000", f'cursor "{name}" does not exist')
+        if stmt.keyword == "MOVE":
+            moved = self._rows(target, count, send=False)
+            portal.tag = f"MOVE {moved}"
+            return portal
+        portal.fetch = (target, count)
+        return portal
+
+    def _cols(self, portal: Portal) -> list[types.Column]:
+        if portal.fetch is not None:
+            return self._cols(portal.fetch[0])
+        if portal.cols is None:
+            if portal.row is not None:
+                import pyarrow as pa
+
+                schema = pa.schema([(portal.row[0], pa.string())])
+            else:
+                assert portal.reader is not None
+                schema = portal.reader.schema
+            portal.cols = types.columns(schema, portal.result_formats)
+        return portal.cols
+
+    def _stream(self, portal: Portal, max_rows: int) -> None:
+        conn = self.conn
+        if portal.fetch is not None:
+            target, count = portal.fetch
+            conn.command_complete(f"FETCH {self._rows(target, count)}")
+            return
+        if portal.reader is None:
+            if portal.row is not None:
+                if not portal.done:
+                    import pyarrow as pa
+
+                    batch = pa.record_batch([pa.array([portal.row[1]])], names=[portal.row[0]])
+                    conn.send_raw(types.data_rows(batch, self._cols(portal))[0])
+                    portal.done = True
+                conn.command_complete("SHOW")
+            elif portal.tag == "":
+                conn.send(b"I")
+            else:
+                conn.command_complete(portal.tag or "")
+            return
+        sent = self._rows(portal, max_rows)
+        if max_rows > 0 and sent >= max_rows and (portal.pending or not portal.done):
+            conn.send(b"s")  # PortalSuspended: Execute again for more
+            return
+        conn.command_complete(f"SELECT {portal.sent}")
+
+    def _rows(self, portal: Portal, max_rows: int, send: bool = True) -> int:
+        """Send up to `max_rows` rows of the portal (all when 0); how many were sent."""
+        conn = self.conn
+        cols = self._cols(portal)
+        cap = self.server.max_rows
+        sent_now = 0
+        assert portal.reader is not None
+        try:
+            while True:
+                if portal.pending:
+                    take = len(portal.pending) if max_rows <= 0 else max_rows - sent_now
+                    chunk, portal.pending = portal.pending[:take], portal.pending[take:]
+                    if send:
+                        conn.send_raw(b"".join(chunk))
+                    sent_now += len(chunk)
+                    portal.sent += len(chunk)
+                    if max_rows > 0 and sent_now >= max_rows:
+                        return sent_now
+                if portal.done:
+                    return sent_now
+                if self._cancel.is_set():
+                    raise PgError("57014", "canceling statement due to user request")
+                if self._deadline is not None and time.monotonic() > self._deadline:
+                    raise PgError("57014", "canceling statement due to statement timeout")
+                try:
+                    batch = portal.reader.read_next_batch()
+                except StopIteration:
+                    portal.done = True
+                    continue
+                if cap and portal.sent + len(portal.pending) + batch.num_rows > cap:
+                    raise PgError(
+                        "54000",
+                        f"the result has more than {cap} rows, the endpoint's row cap",
+                        hint="add a LIMIT or aggregate; `medallion serve --max-rows` sets the cap",
+                    )
+                if max_rows > 0:
+                    portal.pending = _split_rows(batch, cols)
+                    continue
+                data, n = types.data_rows(batch, cols)
+                if send:
+                    conn.send_raw(data)
+                portal.sent += n
+                sent_now += n
+        except (QueryError, StorageError) as e:
+            portal.reader.close()
+            raise _sql_error(e) from None
+        except OSError as e:
+            portal.reader.close()
+            if isinstance(e, ConnectionError):
+                raise
+            raise PgError("XX000", str(e).splitlines()[0]) from None
+        except PgError:
+            portal.reader.close()
+            raise
+
+    # -- session commands ------------------------------------------------------------------
+
+    def _session_command(self, stmt: Prepared, portal: Portal) -> None:
+        kw = stmt.keyword
+        portal.tag = statements.SESSION_COMMANDS[kw]
+        if kw in ("BEGIN", "START"):
+            if self.in_transaction:
+                self.conn.notice("there is already a transaction in progress")
+            self.in_transaction = True
+        elif kw in ("COMMIT", "END", "ROLLBACK", "ABORT"):
+            portal.tag = "ROLLBACK" if self.failed else portal.tag
+            self.in_transaction = False
+            self.failed = False
+        elif kw == "SET":
+            parsed = statements.parse_set(stmt.text)
+            if parsed is not None:
+                self._set(*parsed, report=True)
+        elif kw == "RESET":
+            name = statements.parse_reset(stmt.text)
+            if name == "all":
+                self.settings.update(DEFAULT_SETTINGS)
+            else:
+                self._set(name, "", report=True)
+        elif kw == "SHOW":
+            name = statements.parse_show(stmt.text)
+            shown = {k.lower(): (k, v) for k, v in self.settings.items()}
+            if name not in shown:
+                raise PgError("42704", f'unrecognized configuration parameter "{name}"')
+            portal.row = [shown[name][0], shown[name][1]]
+        elif kw == "CLOSE":
+            name = statements.parse_close(stmt.text)
+            closing = list(self.portals) if name == "all" else [name]
+            for n in closing:
+                cursor = self.portals.pop(n, None)
+                if cursor is None:
+                    raise PgError("34000", f'cursor "{n}" does not exist')
+                if cursor.reader is not None:
+                    cursor.reader.close()
+        elif kw == "DISCARD":
+            self.prepared.clear()
+            for p in self.portals.values():
+                if p.reader is not None:
+                    p.reader.close()
+            self.portals.clear()
+            self.settings.update(DEFAULT_SETTINGS)
+
+    def _set(self, name: str, value: str, report: bool = False) -> None:
+        canonical = {k.lower(): k for k in DEFAULT_SETTINGS}
+        key = canonical.get(name.lower(), name.lower())
+        if key in ("TimeZone",) and value and value.upper() not in ("UTC", "GMT", "ETC/UTC", "Z"):
+            self.conn.notice(f"the endpoint answers in UTC; TimeZone {value} is recorded only")
+        if (
+            key == "client_encoding"
+            and value
+            and value.upper().replace("-", "")
+            not in (
+                "UTF8",
+                "UNICODE",
+            )
+        ):
+            raise PgError("22023", f"client_encoding {value} is not supported: use UTF8")
+        if key == "client_encoding":
+            value = "UTF8"
+        self.settings[key] = value if value else DEFAULT_SETTINGS.get(key, "")
+        if report and key in _REPORTED:
+            self.conn.parameter_status(key, self.settings[key])
+
+
+def _unexpected(e: Exception) -> PgError:
+    """An error as the client is told it: ours as they are, anything else as an internal
+    error (logged with its traceback: it is a bug of the endpoint), the session going on."""
+    if isinstance(e, PgError):
+        return e
+    if isinstance(e, ClientGone | ConnectionError):
+        raise e
+    import logging
+
+    logging.getLogger("medallion.serve").exception("internal error in a session")
+    return PgError("XX000", f"internal error of the medallion endpoint: {first_line(e)}")
+
+
+def _split_rows(batch: pa.RecordBatch, cols: list[types.Column]) -> list[bytes]:
+    """A batch's DataRows one by one (for Execute with a row limit)."""
+    out = []
+    for i in range(batch.num_rows):
+        out.append(types.data_rows(batch.slice(i, 1), cols)[0])
+    return out
+
+
+def _sql_error(e: MedallionError) -> PgError:
+    """A query's error with the SQLSTATE PostgreSQL would give."""
+    text = e.message
+    low = text.lower()
+    if (
+        "unknown table" in low
+        or "unknown layer" in low
+        or "not qualified" in low
+        or ("does not exist" in low and "table" in low)
+    ):
+        code = "42P01"
+    elif "syntax error" in low or "cannot analyse" in low:
+        code = "42601"
+    elif "read-only" in low:
+        code = "25006"
+    elif "not allowed" in low or "permission" in low or "outside_files" in low:
+        code = "42501"
+    elif "column" in low and ("not found" in low or "does not have" in low):
+        code = "42703"
+    else:
+        code = "XX000"
+    where = ""
+    if e.line:
+        where = f" (line {e.line}{f', column {e.column}' if e.column else ''})"
+    return PgError(code, text + where, hint=e.hint)

@@ -1,0 +1,260 @@
+"""What a statement is, before anything runs it.
+
+A query string is split into statements on the tokenizer's semicolons (never inside quotes or
+comments). Each is then one of: transaction control and session commands (answered by the
+session itself), a write (refused: the endpoint is read-only), a catalog probe (answered by the
+session's catalog database), or a query of the lakehouse (run by the Backend). Parameters of the
+extended protocol are bound into the SQLGlot tree as literals before a query runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from medallion.serve.pgwire.protocol import PgError
+
+#: first keyword -> command tag of statements the session answers itself
+SESSION_COMMANDS = {
+    "BEGIN": "BEGIN",
+    "START": "START TRANSACTION",
+    "COMMIT": "COMMIT",
+    "END": "COMMIT",
+    "ROLLBACK": "ROLLBACK",
+    "ABORT": "ROLLBACK",
+    "SAVEPOINT": "SAVEPOINT",
+    "RELEASE": "RELEASE",
+    "SET": "SET",
+    "RESET": "RESET",
+    "SHOW": "SHOW",
+    "DISCARD": "DISCARD ALL",
+    "DEALLOCATE": "DEALLOCATE",
+    "LISTEN": "LISTEN",
+    "UNLISTEN": "UNLISTEN",
+    "CLOSE": "CLOSE CURSOR",
+}
+
+#: first keywords of statements that change something: refused with 25006
+WRITES = {
+    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "CREATE", "DROP", "ALTER", "TRUNCATE",
+    "COPY", "GRANT", "REVOKE", "VACUUM", "ANALYZE", "ATTACH", "DETACH", "INSTALL", "LOAD",
+    "PRAGMA", "CHECKPOINT", "EXPORT", "IMPORT", "CALL", "COMMENT", "REINDEX", "CLUSTER",
+    "REFRESH", "LOCK", "DO", "EXECUTE", "PREPARE", "USE", "NOTIFY", "SECURITY", "REASSIGN",
+}  # fmt: skip
+
+#: schemas and names that make a statement a catalog probe
+CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
+
+
+@dataclass
+class Statement:
+    text: str
+    keyword: str  # the first keyword, upper-case ("" for an empty statement)
+
+
+def split(sql: str) -> list[Statement]:
+    """The statements of a query string, empty ones left out."""
+    from sqlglot.tokens import Tokenizer, TokenType
+
+    try:
+        tokens = Tokenizer().tokenize(sql)
+    except Exception:  # an unterminated quote: one statement, DuckDB says what is wrong
+        text = sql.strip().rstrip(";").strip()
+        return [Statement(text, _keyword(text))] if text else []
+    out: list[Statement] = []
+    start: int | None = None
+    end = 0
+    for tok in tokens:
+        if tok.token_type == TokenType.SEMICOLON:
+            if start is not None:
+                text = sql[start : end + 1]
+                out.append(Statement(text, _keyword(text)))
+            start = None
+            continue
+        if start is None:
+            start = tok.start
+        end = tok.end
+    if start is not None:
+        text = sql[start : end + 1]
+        out.append(Statement(text, _keyword(text)))
+    return out
+
+
+_KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*\n)|(?:/\*.*?\*/)|\s|\()*([A-Za-z_]+)", re.S)
+
+
+def _keyword(text: str) -> str:
+    m = _KEYWORD.match(text)
+    return m.group(1).upper() if m else ""
+
+
+def refuse_write(stmt: Statement) -> PgError:
+    return PgError(
+        "25006",
+        f"cannot execute {stmt.keyword} in a read-only transaction",
+        hint="the medallion SQL endpoint is read-only: tables change through `medallion run`",
+    )
+
+
+# -- SET / SHOW ------------------------------------------------------------------------------
+
+_SET = re.compile(
+    r"SET\s+(?:SESSION\s+|LOCAL\s+)?(?:(TIME\s+ZONE)\s+|([\w.\"]+)\s*(?:=|\s+TO\s+)\s*)(.*?)\s*;?\s*$",
+    re.I | re.S,
+)
+_SHOW = re.compile(r"SHOW\s+(.+?)\s*;?\s*$", re.I | re.S)
+_RESET = re.compile(r"RESET\s+(.+?)\s*;?\s*$", re.I | re.S)
+
+
+def parse_set(text: str) -> tuple[str, str] | None:
+    """(name, value) of a SET statement (value '' for DEFAULT); None when it is not one."""
+    m = _SET.match(text.strip())
+    if m is None:
+        return None
+    name = "timezone" if m.group(1) else m.group(2).strip('"').lower()
+    value = m.group(3).strip()
+    if value.upper() in ("DEFAULT", "LOCAL"):
+        return name, ""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        value = value[1:-1].replace("''", "'")
+    return name, value
+
+
+def parse_show(text: str) -> str:
+    m = _SHOW.match(text.strip())
+    name = m.group(1) if m else ""
+    return "timezone" if re.fullmatch(r"time\s+zone", name, re.I) else name.strip('"').lower()
+
+
+_DECLARE = re.compile(
+    r"DECLARE\s+(\"[^\"]+\"|\w+)\s+(.*?)\bCURSOR\s+(?:WITH(?:OUT)?\s+HOLD\s+)?FOR\s+(.*)",
+    re.I | re.S,
+)
+_FETCH = re.compile(
+    r"(?:FETCH|MOVE)\s+(?:(NEXT|FIRST|ALL|FORWARD\s+ALL|(?:FORWARD\s+)?\d+|FORWARD)\s+)?"
+    r"(?:FROM\s+|IN\s+)?(\"[^\"]+\"|\w+)\s*;?\s*$",
+    re.I | re.S,
+)
+_CLOSE = re.compile(r"CLOSE\s+(\"[^\"]+\"|\w+)\s*;?\s*$", re.I | re.S)
+
+
+def parse_declare(text: str) -> tuple[str, bool, str] | None:
+    """(cursor name, binary, query) of DECLARE name [BINARY] ... CURSOR FOR query."""
+    m = _DECLARE.match(text.strip())
+    if m is None:
+        return None
+    return _name(m.group(1)), "BINARY" in m.group(2).upper(), m.group(3)
+
+
+def parse_fetch(text: str) -> tuple[int, str] | None:
+    """(row count, 0 for all; cursor name) of FETCH / MOVE."""
+    m = _FETCH.match(text.strip())
+    if m is None:
+        return None
+    how = (m.group(1) or "NEXT").upper()
+    digits = re.sub(r"\D", "", how)
+    count = int(digits) if digits else 0 if "ALL" in how else 1
+    return count, _name(m.group(2))
+
+
+def parse_close(text: str) -> str:
+    m = _CLOSE.match(text.strip())
+    return _name(m.group(1)) if m else "all"
+
+
+def _name(ident: str) -> str:
+    return ident[1:-1] if ident.startswith('"') else ident.lower()
+
+
+def parse_reset(text: str) -> str:
+    m = _RESET.match(text.strip())
+    return m.group(1).strip('"').lower() if m else "all"
+
+
+# -- routing ---------------------------------------------------------------------------------
+
+
+def is_catalog(text: str) -> bool:
+    """Whether a statement reads only the catalog (or no table at all): pg_catalog,
+    information_schema, pg_* names, or nothing (`select version()`, `select 1`)."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    try:
+        tree = sqlglot.parse_one(text, read="postgres")
+    except Exception:
+        return False
+    if tree is None:
+        return False
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    tables = [t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
+    for t in tables:
+        db = (t.db or "").lower()
+        name = t.name.lower()
+        if db in CATALOG_SCHEMAS or (not db and (name.startswith("pg_") or name in ctes)):
+            continue
+        return False
+    return True
+
+
+# -- parameters ------------------------------------------------------------------------------
+
+
+def count_params(text: str) -> int:
+    """How many $n parameters a statement has (the highest n)."""
+    found = [int(m) for m in re.findall(r"\$(\d+)", _strip_literals(text))]
+    return max(found, default=0)
+
+
+def _strip_literals(text: str) -> str:
+    return re.sub(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", "", text, flags=re.S)
+
+
+def bind(text: str, values: list[Any], dialect: str) -> str:
+    """The statement with $1..$n replaced by the values as SQL literals (SQLGlot tree)."""
+    if not values:
+        return text
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    try:
+        tree = sqlglot.parse_one(text, read=dialect)
+    except Exception as e:
+        raise PgError("42601", f"syntax error: {str(e).splitlines()[0]}") from None
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        index = None
+        if isinstance(node, exp.Parameter):
+            inner = node.this
+            name = inner.name if isinstance(inner, exp.Expression) else str(inner)
+            index = int(name) if name.isdigit() else None
+        elif isinstance(node, exp.Placeholder) and str(node.name).isdigit():
+            index = int(node.name)
+        if index is None:
+            return node
+        if not 1 <= index <= len(values):
+            raise PgError("08P01", f"there is no parameter ${index}")
+        return literal(values[index - 1])
+
+    return tree.transform(replace).sql(dialect=dialect)
+
+
+def literal(value: Any) -> Any:
+    import sqlglot.expressions as exp
+
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float | Decimal):
+        return exp.Literal.number(str(value))
+    if isinstance(value, datetime):
+        kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), kind)
+    if isinstance(value, date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if isinstance(value, bytes):
+        return exp.cast(exp.Literal.string("".join(f"\\x{b:02x}" for b in value)), "BLOB")
+    return exp.Literal.string(str(value))
