@@ -270,3 +270,67 @@ def test_publish_converges_and_a_removed_group_loses_its_grants(
     )
     assert roles.fetchall() == []  # medallion's role is gone; the DBA's login stays
     assert as_login(governed, pg_db, "ann", "SELECT count(*) AS n FROM marts.orders") == [{"n": 5}]
+
+
+def warehouse_state(dsn: str, tag: str) -> tuple[Any, ...]:
+    """What a failed publish must not change: the rows, the table's comment (its version), the
+    masked view's definition and the grants."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT * FROM marts.customers ORDER BY id").fetchall()
+        note = conn.execute("SELECT obj_description('marts.customers'::regclass)").fetchone()
+        view = conn.execute("SELECT pg_get_viewdef('marts_masked.customers'::regclass)").fetchone()
+    return rows, note, view, grants(dsn, tag)
+
+
+def edit(governed: Governed, old: str, new: str) -> None:
+    path = governed.root / "medallion.yml"
+    text = path.read_text("utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), "utf-8")
+
+
+@pytest.mark.postgres
+def test_a_policy_postgresql_cannot_run_fails_the_publish_and_keeps_the_warehouse(
+    governed: Governed, pg_db: str
+) -> None:
+    before = warehouse_state(pg_db, governed.tag)
+    # DuckDB's hash() has no PostgreSQL counterpart
+    edit(governed, "  unmask:", '    gold.customers.state: "hash(state)::varchar"\n  unmask:')
+    proc = medallion("publish", "--force", cwd=governed.root)
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert (
+        "medallion.yml:16: mask of gold.customers.state ('hash(state)::varchar') does not run "
+        "in PostgreSQL: function hash(text) does not exist; gold.customers was not published"
+    ) in out, out
+    assert warehouse_state(pg_db, governed.tag) == before
+
+
+@pytest.mark.postgres
+def test_a_table_of_a_new_shape_gets_its_masked_view_again(governed: Governed, pg_db: str) -> None:
+    model = governed.root / "models" / "gold" / "customers.sql"
+    model.write_text(
+        "select id, name as Name, email, phone, state, lower(state) as region"
+        " from bronze.customers\n",
+        "utf-8",
+    )
+    result = Project.load(governed.root).run(trigger="test")
+    assert result.ok, [(s.node, s.step, s.error) for s in result.steps]
+    customers = "select * from gold.customers order by id"
+    ann = as_medallion(governed, "ann", customers)
+    assert ann[0]["region"] == "ca" and ann[0]["email"] == "aXXX@XXXX.com"
+    assert as_login(governed, pg_db, "ann", "SELECT * FROM marts_masked.customers ORDER BY id") == (
+        ann
+    )
+
+
+@pytest.mark.postgres
+def test_a_role_medallion_did_not_make_is_never_touched(governed: Governed, pg_db: str) -> None:
+    theirs = group_role(governed, "intruders")
+    admin(pg_db, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(theirs)))
+    before = warehouse_state(pg_db, governed.tag)
+    edit(governed, "    auditors: [gold.orders]\n", "    intruders: [gold.orders]\n")
+    proc = medallion("publish", "--force", cwd=governed.root)
+    assert proc.returncode == 1
+    assert f"PostgreSQL role {theirs!r} exists and was not made by medallion" in proc.stdout
+    assert warehouse_state(pg_db, governed.tag) == before

@@ -287,8 +287,61 @@ class WarehouseAccess:
             had_policy=POLICY in policies,
             other_policies=any(p != POLICY for p in policies),
         )
-        for statement in statements:
-            _execute(cur, statement, table.fqn)
+        import psycopg
+
+        try:
+            with cur.connection.transaction():  # a savepoint: the diagnosis below can still run
+                for statement in statements:
+                    cur.execute(statement.encode())
+        except psycopg.Error as e:
+            raise self._diagnose(cur, table, e) from None
+
+    def _expressions(self, table: Published) -> list[tuple[str, tuple[str, ...], str, str]]:
+        """The policy expressions of `table`: (what, location in access:, text, a probe query
+        that runs it in PostgreSQL)."""
+        from medallion.governance.policy import mask_expression, table_masks
+
+        base = _qualified(table.schema_name, table.name)
+        out = []
+        predicate = self.row_filter(table)
+        if predicate is not None:
+            text = self.access.row_filters[table.fqn]
+            probe = f"SELECT 1 FROM {base} WHERE {_postgres(predicate)} LIMIT 0"
+            out.append((f"row filter of {table.fqn}", ("row_filters", table.fqn), text, probe))
+        masks = table_masks(self.access, table.fqn)
+        for field in table.columns:
+            mask = masks.get(field.name)
+            if mask is not None:
+                tree = mask_expression(mask, field.name, field.type, self.bind)
+                probe = f"SELECT {_postgres(_as_stored(tree, table.columns))} FROM {base} LIMIT 0"
+                key = f"{table.fqn}.{field.name}"
+                out.append((f"mask of {key}", ("masks", key), mask, probe))
+        return out
+
+    def _diagnose(self, cur: psycopg.Cursor, table: Published, error: Exception) -> PublishError:
+        """The error that names the row filter or mask PostgreSQL cannot run, with its line in
+        medallion.yml (else PostgreSQL's message)."""
+        import psycopg
+
+        for what, loc, text, probe in self._expressions(table):
+            try:
+                with cur.connection.transaction():
+                    cur.execute(probe.encode())
+            except psycopg.Error as e:
+                return PublishError(
+                    f"{what} ({text!r}) does not run in PostgreSQL: {_message(e)}; "
+                    f"{table.fqn} was not published",
+                    file=self.access.file,
+                    line=self.access.line(*loc),
+                    key=f"access.{loc[0]}.{loc[1]}",
+                    hint="write it in SQL that DuckDB and PostgreSQL both run (SQLGlot translates "
+                    "DuckDB's functions where PostgreSQL has them), or remove it from access:",
+                )
+        return PublishError(
+            f"the access policy of {table.fqn} cannot be set up in PostgreSQL: {_message(error)}",
+            hint="the publishing user needs CREATEROLE and to own the published tables; "
+            f"{table.fqn} was not published",
+        )
 
     def release(self, cur: psycopg.Cursor, table: Published) -> None:
         """Drop the masked view of `table` (before the table itself is replaced)."""
@@ -417,15 +470,9 @@ def _postgres(tree: exp.Expression) -> str:
     return tree.transform(swap).sql("postgres")
 
 
-def _execute(cur: psycopg.Cursor, statement: str, fqn: str) -> None:
+def _message(error: Exception) -> str:
     import psycopg
 
-    try:
-        cur.execute(statement.encode())
-    except psycopg.Error as e:
-        detail = (e.diag.message_primary or str(e)).strip()
-        raise PublishError(
-            f"the access policy of {fqn} cannot be set up in PostgreSQL: {detail}",
-            hint=f"the statement was: {statement}\nfix access: in medallion.yml (a row filter "
-            "or mask must be SQL that PostgreSQL runs too); nothing of this publish was kept",
-        ) from None
+    if isinstance(error, psycopg.Error) and error.diag.message_primary:
+        return error.diag.message_primary
+    return str(error).strip()
