@@ -334,3 +334,27 @@ def test_a_role_medallion_did_not_make_is_never_touched(governed: Governed, pg_d
     assert proc.returncode == 1
     assert f"PostgreSQL role {theirs!r} exists and was not made by medallion" in proc.stdout
     assert warehouse_state(pg_db, governed.tag) == before
+
+
+@pytest.mark.postgres
+def test_print_grants_shows_the_sql_and_applies_nothing(governed: Governed, pg_db: str) -> None:
+    before = warehouse_state(pg_db, governed.tag)
+    edit(governed, "    auditors: [gold.orders]\n", "    readers: [gold.orders]\n")
+    proc = medallion("publish", "--print-grants", cwd=governed.root, check=True)
+    out = proc.stdout
+    analysts, readers = group_role(governed, "analysts"), group_role(governed, "readers")
+    assert f'CREATE ROLE "{readers}" NOLOGIN;' in out
+    assert f'GRANT SELECT ON TABLE "marts"."orders" TO "{readers}";' in out
+    assert f'GRANT SELECT ON TABLE "marts_masked"."customers" TO "{analysts}";' in out
+    assert 'CREATE VIEW "marts_masked"."customers" WITH (security_barrier) AS SELECT' in out
+    assert (
+        'CREATE POLICY "medallion_row_filter" ON "marts"."customers" AS PERMISSIVE FOR SELECT '
+        "TO PUBLIC USING (PG_HAS_ROLE(CURRENT_USER, "
+        f"'{group_role(governed, 'all_regions')}', 'MEMBER') OR \"state\" IN ('CA', 'NY') "
+        "OR \"Name\" = 'Dee');"
+    ) in out
+    ann = login(governed, "ann")
+    assert f'-- GRANT "{analysts}" TO "{ann}";' in out  # the DBA's part, as comments
+    assert "pw" not in out and "SCRAM" not in out
+    assert warehouse_state(pg_db, governed.tag) == before
+    assert "readers" not in json.dumps(grants(pg_db, governed.tag))

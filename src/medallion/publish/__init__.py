@@ -263,3 +263,44 @@ def _warehouse_tables(
         name = entry.name or entry.table.split(".", 1)[1]
         tables.append(Published(entry.table, target.schema_name, name, columns))
     return warehouse, tables, notes
+
+
+def grants_sql(ws: Workspace, targets: list[str] | None = None) -> str:
+    """The SQL that publishing sets `access:` up with in each chosen target, from scratch, for
+    review (`medallion publish --print-grants`); nothing is applied. The logins of the state
+    database's viewers follow as comments: a DBA makes them (passwords never leave medallion)."""
+    from medallion.publish.access import Published, WarehouseAccess, login_sql
+    from medallion.state.identities import Identities
+    from medallion.storage import snapshot
+
+    if ws.config.access is None:
+        raise ConfigError(
+            "no access: in medallion.yml, so publishing sets no grants",
+            hint="declare access: grants (README: Access control)",
+        )
+    chosen = targets or list(ws.config.publish)
+    out: list[str] = []
+    for name in chosen:
+        if name not in ws.config.publish:
+            raise ConfigError(
+                f"no publish target named {name!r}",
+                hint="targets: " + (", ".join(ws.config.publish) or "none configured"),
+            )
+        target = ws.config.publish[name]
+        warehouse = WarehouseAccess(ws.config.access, ws.config.name, target.schema_name)
+        tables = [
+            Published(
+                e.table,
+                target.schema_name,
+                e.name or e.table.split(".", 1)[1],
+                snapshot.snapshot(ws.catalog.path(e.table)).schema,
+            )
+            for e in plan(ws, target, name)
+            if ws.catalog.exists(e.table)
+        ]
+        out.append(f"-- publish target {name}: schema {target.schema_name}")
+        out += [s + ";" for s in warehouse.statements(tables)]
+        users = Identities(ws.state).list()
+        out += ["-- logins (a DBA runs these, with a password of the user's choosing):"]
+        out += ["-- " + s + ";" for s in login_sql(warehouse, users)]
+    return "\n".join(out) + "\n"

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from medallion.config.access import AccessConfig
+    from medallion.state.identities import Identity
 
 #: the comment that marks the roles and views medallion made (and may change or drop)
 MARKER = "medallion:"
@@ -206,8 +207,9 @@ class WarehouseAccess:
         select = self.masked_view(table)
         on_base = [g for g in readers if select is None or g in self.access.unmask]
         for group in on_base:
-            out.append(f"GRANT USAGE ON SCHEMA {_ident(table.schema_name)} TO {self._r(group)}")
-            out.append(f"GRANT SELECT ON TABLE {base} TO {self._r(group)}")
+            role = self.role_ident(group)
+            out.append(f"GRANT USAGE ON SCHEMA {_ident(table.schema_name)} TO {role}")
+            out.append(f"GRANT SELECT ON TABLE {base} TO {role}")
         predicate = self.row_filter(table)
         if had_policy:
             out.append(f"DROP POLICY {_ident(POLICY)} ON {base}")
@@ -226,13 +228,12 @@ class WarehouseAccess:
                 f"COMMENT ON VIEW {view} IS " + _literal(f"{MARKER} masked view of {table.fqn}")
             )
             for group in readers:
-                out.append(
-                    f"GRANT USAGE ON SCHEMA {_ident(self.masked_schema)} TO {self._r(group)}"
-                )
-                out.append(f"GRANT SELECT ON TABLE {view} TO {self._r(group)}")
+                role = self.role_ident(group)
+                out.append(f"GRANT USAGE ON SCHEMA {_ident(self.masked_schema)} TO {role}")
+                out.append(f"GRANT SELECT ON TABLE {view} TO {role}")
         return out
 
-    def _r(self, group: str) -> str:
+    def role_ident(self, group: str) -> str:
         return _ident(self.role(group))
 
     def statements(self, tables: list[Published]) -> list[str]:
@@ -423,6 +424,23 @@ class WarehouseAccess:
             # publish drops it; here it reads nothing any more
             return [f"role {role} kept: it still holds privileges in another database"]
         return []
+
+
+def login_sql(warehouse: WarehouseAccess, users: list[Identity]) -> list[str]:
+    """What a DBA runs for each medallion user: a login of the same name, in its groups' roles;
+    a user whose role reads everything (admin, member, contributor) reads every table in clear,
+    past row security."""
+    out = []
+    for user in users:
+        name = _ident(user.name)
+        out.append(f"CREATE ROLE {name} LOGIN PASSWORD '...'")
+        if user.reads_everything:
+            out.append(f"GRANT pg_read_all_data TO {name}")
+            out.append(f"ALTER ROLE {name} BYPASSRLS")
+            continue
+        groups = warehouse.groups()
+        out += [f"GRANT {warehouse.role_ident(g)} TO {name}" for g in user.groups if g in groups]
+    return out
 
 
 def _group_arg(call: exp.Anonymous) -> str:
