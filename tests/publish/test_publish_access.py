@@ -358,3 +358,27 @@ def test_print_grants_shows_the_sql_and_applies_nothing(governed: Governed, pg_d
     assert "pw" not in out and "SCRAM" not in out
     assert warehouse_state(pg_db, governed.tag) == before
     assert "readers" not in json.dumps(grants(pg_db, governed.tag))
+
+
+@pytest.mark.postgres
+def test_an_empty_access_removes_what_medallion_made(governed: Governed, pg_db: str) -> None:
+    path = governed.root / "medallion.yml"
+    text = path.read_text("utf-8")
+    start, end = text.index("access:\n"), text.index("publish:\n")
+    path.write_text(text[:start] + "access: {}\n" + text[end:], "utf-8")
+    result = Project.load(governed.root).publish()
+    assert result.ok, [(s.node, s.error) for s in result.steps]
+    with psycopg.connect(pg_db) as conn:
+        roles = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'medallion%%' || %s || '%%'",
+            (governed.tag,),
+        ).fetchall()
+        views = conn.execute("SELECT to_regclass('marts_masked.customers')").fetchone()
+        security = conn.execute(
+            "SELECT relrowsecurity FROM pg_class WHERE oid = 'marts.customers'::regclass"
+        ).fetchone()
+        policies = conn.execute("SELECT count(*) FROM pg_policy").fetchone()
+    assert roles == [] and views == (None,) and security == (False,) and policies == (0,)
+    # the DBA's logins stay, and read nothing (medallion's `access: {}` denies them too)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_login(governed, pg_db, "ann", "SELECT * FROM marts.orders")
