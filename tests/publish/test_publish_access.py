@@ -382,3 +382,50 @@ def test_an_empty_access_removes_what_medallion_made(governed: Governed, pg_db: 
     # the DBA's logins stay, and read nothing (medallion's `access: {}` denies them too)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         as_login(governed, pg_db, "ann", "SELECT * FROM marts.orders")
+
+
+@pytest.mark.postgres
+def test_a_project_leaves_the_roles_of_another_alone(
+    governed: Governed, pg_db: str, tmp_path: Path
+) -> None:
+    """`acc_<tag>_eu`'s roles start with `acc_<tag>`'s prefix: only the comment tells them
+    apart, and `acc_<tag>` must neither revoke nor drop them."""
+    other = CONFIG.replace("NAME", f"acc_{governed.tag}_eu").replace("marts", "marts_eu")
+    project = Project.load(write_project(tmp_path / "eu", other, MODELS, FILES))
+    assert project.run(trigger="test").ok
+    theirs = f"medallion_acc_{governed.tag}_eu_analysts"
+    before = [g for g in grants(pg_db, governed.tag) if g[0] == theirs]
+    assert (theirs, "marts_eu_masked", "customers", "SELECT") in before
+    result = governed.project.publish()
+    assert result.ok, [(s.node, s.error) for s in result.steps]
+    assert [g for g in grants(pg_db, governed.tag) if g[0] == theirs] == before
+    access = next(s for s in result.steps if s.node == "access.wh")
+    assert access.details["notes"] == [], access.details  # no attempt to drop theirs either
+
+
+@pytest.mark.postgres
+def test_a_removed_group_with_grants_in_two_targets_is_dropped_by_the_last(
+    governed: Governed, pg_db: str
+) -> None:
+    path = governed.root / "medallion.yml"
+    path.write_text(
+        path.read_text("utf-8")
+        + "  wh2:\n    type: postgres\n    dsn: ${WAREHOUSE_DSN}\n    schema: marts2\n"
+        + "    tables: [gold.orders]\n",
+        "utf-8",
+    )
+    assert Project.load(governed.root).publish().ok
+    auditors = group_role(governed, "auditors")
+    assert (auditors, "marts2", "orders", "SELECT") in grants(pg_db, governed.tag)
+    edit(governed, "    auditors: [gold.orders]\n", "")
+    result = Project.load(governed.root).publish()
+    assert result.ok, [(s.node, s.error) for s in result.steps]
+    notes = {s.node: s.details["notes"] for s in result.steps if s.node.startswith("access.")}
+    assert notes == {
+        "access.wh": [f"role {auditors} kept: it still holds privileges outside marts"],
+        "access.wh2": [],
+    }
+    assert [g for g in grants(pg_db, governed.tag) if g[0] == auditors] == []
+    with psycopg.connect(pg_db) as conn:
+        gone = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (auditors,)).fetchall()
+    assert gone == []

@@ -5,7 +5,7 @@ connected to the warehouse sees what the medallion endpoint shows the same user.
   policy), named `medallion_<project>_<group>` and commented `medallion: ...`. Only roles with
   both the prefix and the comment are ever altered or dropped: a role of that name made by
   someone else stops the publish. A group gone from `access:` loses its privileges here and its
-  role is dropped (kept, with a note, while it still holds privileges in another database).
+  role is dropped (kept, with a note, while it still holds privileges elsewhere: another target).
 - **Grants.** USAGE on the schemas and SELECT on exactly the published tables a group may read
   (`layer.*`: every published table of the layer), revoked from every other medallion role.
 - **Row filters** become a row security policy `medallion_row_filter` (FOR SELECT TO PUBLIC):
@@ -184,12 +184,14 @@ class WarehouseAccess:
 
     # -- SQL ------------------------------------------------------------------------------------
 
+    def role_comment(self, group: str) -> str:
+        return f"{MARKER} group {group} of project {self.project}"
+
     def role_statements(self, group: str) -> list[str]:
         role = _ident(self.role(group))
         return [
             f"CREATE ROLE {role} NOLOGIN",
-            f"COMMENT ON ROLE {role} IS "
-            + _literal(f"{MARKER} group {group} of project {self.project}"),
+            f"COMMENT ON ROLE {role} IS " + _literal(self.role_comment(group)),
         ]
 
     def table_statements(
@@ -246,13 +248,17 @@ class WarehouseAccess:
     # -- applying it ----------------------------------------------------------------------------
 
     def managed_roles(self, cur: psycopg.Cursor) -> dict[str, bool]:
-        """Roles named with this project's prefix -> whether medallion made them."""
+        """Roles named with this project's prefix -> whether medallion made them for this
+        project (the comment says so: project `shop`'s prefix also matches `shop_eu`'s roles)."""
         cur.execute(
             "SELECT rolname, coalesce(shobj_description(oid, 'pg_authid'), '') FROM pg_roles "
             "WHERE starts_with(rolname, %s)",
             (self.prefix,),
         )
-        return {name: note.startswith(MARKER) for name, note in cur.fetchall()}
+        return {
+            name: note == self.role_comment(name.removeprefix(self.prefix))
+            for name, note in cur.fetchall()
+        }
 
     def ensure_roles(self, cur: psycopg.Cursor) -> list[str]:
         """Create the missing group roles; the names of medallion's roles there now."""
@@ -265,15 +271,18 @@ class WarehouseAccess:
                 existing[role] = True
             elif not existing[role]:
                 raise PublishError(
-                    f"PostgreSQL role {role!r} exists and was not made by medallion, so the "
-                    f"access of group {group!r} cannot be published",
-                    hint=f"rename or drop that role, or COMMENT ON ROLE it IS '{MARKER} ...' "
-                    "to hand it to medallion",
+                    f"PostgreSQL role {role!r} exists and was not made by medallion for project "
+                    f"{self.project!r}, so the access of group {group!r} cannot be published",
+                    hint="rename that group, or rename or drop the role; to hand the role to "
+                    f"medallion: COMMENT ON ROLE {_ident(role)} IS "
+                    f"{_literal(self.role_comment(group))}",
                 )
         return sorted(r for r, ours in existing.items() if ours)
 
     def apply(self, cur: psycopg.Cursor, table: Published) -> None:
         """Give one published table its policy (inside the caller's transaction)."""
+        import psycopg
+
         managed = self.ensure_roles(cur)
         cur.execute(
             "SELECT p.polname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
@@ -288,8 +297,6 @@ class WarehouseAccess:
             had_policy=POLICY in policies,
             other_policies=any(p != POLICY for p in policies),
         )
-        import psycopg
-
         try:
             with cur.connection.transaction():  # a savepoint: the diagnosis below can still run
                 for statement in statements:
@@ -419,10 +426,10 @@ class WarehouseAccess:
         try:
             with conn.transaction():
                 cur.execute(f"DROP ROLE {_ident(role)}".encode())
-        except psycopg.errors.DependentObjectsStillRemaining:
-            # privileges in another database (another target of the project): that target's
-            # publish drops it; here it reads nothing any more
-            return [f"role {role} kept: it still holds privileges in another database"]
+        except psycopg.errors.DependentObjectsStillExist:
+            # privileges outside this target's schemas (another target of the project, in
+            # another schema or database): that target's publish drops it; here it reads nothing
+            return [f"role {role} kept: it still holds privileges outside {self.schema_name}"]
         return []
 
 
