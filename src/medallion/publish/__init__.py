@@ -3,7 +3,9 @@
 Each table is published as one step of a run (kind `publish`), so the run log shows what was
 published where and when. A table whose Delta version was already published to a target is
 skipped. The Delta version published is recorded in the state database and in the target
-table's comment.
+table's comment. With `access:` in medallion.yml, each table gets its grants, row filter and
+masks in the transaction that loads it, and a last step per target (`access.<target>`) brings
+every table and role of the target to the policy (publish/access.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from medallion.config.schema import PublishTable, PublishTarget
+    from medallion.publish.access import Published, WarehouseAccess
     from medallion.state.runlog import RunLog
     from medallion.workspace import Workspace
 
@@ -211,8 +214,6 @@ def access_step(
     from medallion.connectors.retry import retrying
     from medallion.errors import mask_dsn
 
-    access = ws.config.access
-    assert access is not None
     warehouse, tables, notes = _warehouse_tables(ws, target_name, target, entries)
 
     def converge() -> list[str]:
@@ -244,7 +245,7 @@ def access_step(
 
 def _warehouse_tables(
     ws: Workspace, target_name: str, target: PublishTarget, entries: list[PublishTable]
-):
+) -> tuple[WarehouseAccess, list[Published], list[str]]:
     """The target's access policy and its published tables (columns as published)."""
     from medallion.publish.access import Published, WarehouseAccess
     from medallion.storage import snapshot
