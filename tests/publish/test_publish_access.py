@@ -32,7 +32,8 @@ access:
     compliance: [gold.customers]
     auditors: [gold.orders]
   row_filters:
-    gold.customers: "is_member('all_regions') or state in ('CA', 'NY') or Name = 'Dee'"
+    gold.customers: "is_member('all_regions') or state in ('CA', 'NY') or Name = 'Dee'
+      or (state = 'TX' and current_user() = 'cleo_TAG')"
   masks:
     gold.customers.email: email
     gold.customers.phone: "partial(0, 'XXX-XXX-', 4)"
@@ -86,7 +87,9 @@ def governed(tmp_path: Path, pg_db: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     the server's databases) dropped after the test."""
     monkeypatch.setenv("WAREHOUSE_DSN", pg_db)
     tag = uuid.uuid4().hex[:8]
-    root = write_project(tmp_path / "p", CONFIG.replace("NAME", f"acc_{tag}"), MODELS, FILES)
+    root = write_project(
+        tmp_path / "p", CONFIG.replace("NAME", f"acc_{tag}").replace("TAG", tag), MODELS, FILES
+    )
     project = Project.load(root)
     result = project.run(trigger="test")  # builds gold and publishes it (after_run)
     assert result.ok, (result.error, [(s.node, s.step, s.error) for s in result.steps])
@@ -159,11 +162,13 @@ def test_same_user_same_query_same_rows_and_masks(governed: Governed, pg_db: str
     warehouse = "SELECT * FROM marts_masked.customers ORDER BY id"
     assert as_login(governed, pg_db, "ann", warehouse) == ann
 
-    # an unmask group: in clear (through the view, and through the base table's row security)
+    # an unmask group: in clear (through the view, and through the base table's row security);
+    # current_user() is the login's name: cleo sees TX
     cleo = as_medallion(governed, "cleo", customers)
-    assert [(r["id"], r["Name"], r["email"]) for r in cleo][:2] == [
+    assert [(r["id"], r["Name"], r["email"]) for r in cleo][:3] == [
         (1, "Ann", "ann@example.com"),
         (2, "Bob", "bob@example.com"),
+        (3, "Cid", "cid@example.com"),
     ]
     assert as_login(governed, pg_db, "cleo", warehouse) == cleo
     assert as_login(governed, pg_db, "cleo", "SELECT * FROM marts.customers ORDER BY id") == cleo
@@ -300,7 +305,7 @@ def test_a_policy_postgresql_cannot_run_fails_the_publish_and_keeps_the_warehous
     assert proc.returncode == 1
     out = proc.stdout + proc.stderr
     assert (
-        "medallion.yml:16: mask of gold.customers.state ('hash(state)::varchar') does not run "
+        "medallion.yml:17: mask of gold.customers.state ('hash(state)::varchar') does not run "
         "in PostgreSQL: function hash(text) does not exist; gold.customers was not published"
     ) in out, out
     assert warehouse_state(pg_db, governed.tag) == before
@@ -351,7 +356,8 @@ def test_print_grants_shows_the_sql_and_applies_nothing(governed: Governed, pg_d
         'CREATE POLICY "medallion_row_filter" ON "marts"."customers" AS PERMISSIVE FOR SELECT '
         "TO PUBLIC USING (PG_HAS_ROLE(CURRENT_USER, "
         f"'{group_role(governed, 'all_regions')}', 'MEMBER') OR \"state\" IN ('CA', 'NY') "
-        "OR \"Name\" = 'Dee');"
+        "OR \"Name\" = 'Dee' OR (\"state\" = 'TX' AND CAST(SESSION_USER AS TEXT) = "
+        f"'cleo_{governed.tag}'));"
     ) in out
     ann = login(governed, "ann")
     assert f'-- GRANT "{analysts}" TO "{ann}";' in out  # the DBA's part, as comments
@@ -390,7 +396,8 @@ def test_a_project_leaves_the_roles_of_another_alone(
 ) -> None:
     """`acc_<tag>_eu`'s roles start with `acc_<tag>`'s prefix: only the comment tells them
     apart, and `acc_<tag>` must neither revoke nor drop them."""
-    other = CONFIG.replace("NAME", f"acc_{governed.tag}_eu").replace("marts", "marts_eu")
+    other = CONFIG.replace("NAME", f"acc_{governed.tag}_eu").replace("TAG", governed.tag)
+    other = other.replace("marts", "marts_eu")
     project = Project.load(write_project(tmp_path / "eu", other, MODELS, FILES))
     assert project.run(trigger="test").ok
     theirs = f"medallion_acc_{governed.tag}_eu_analysts"
