@@ -44,7 +44,7 @@ publish:
     type: postgres
     dsn: ${WAREHOUSE_DSN}
     schema: marts
-    tables: [gold.*]
+    tables: [gold.customers, {table: gold.orders, mode: merge, key: id}]
 """
 FILES = {
     "data/customers.csv": (
