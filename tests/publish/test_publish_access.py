@@ -436,3 +436,14 @@ def test_a_removed_group_with_grants_in_two_targets_is_dropped_by_the_last(
     with psycopg.connect(pg_db) as conn:
         gone = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (auditors,)).fetchall()
     assert gone == []
+
+
+@pytest.mark.postgres
+def test_a_view_medallion_did_not_make_is_never_dropped(governed: Governed, pg_db: str) -> None:
+    admin(pg_db, sql.SQL("DROP VIEW marts_masked.customers"))
+    admin(pg_db, sql.SQL("CREATE VIEW marts_masked.customers AS SELECT 1 AS theirs"))
+    proc = medallion("publish", "--force", cwd=governed.root)
+    assert proc.returncode == 1
+    assert "marts_masked.customers exists and was not made by medallion" in proc.stdout
+    rows = psycopg.connect(pg_db).execute("SELECT * FROM marts_masked.customers").fetchall()
+    assert rows == [(1,)]

@@ -291,6 +291,7 @@ class WarehouseAccess:
             (table.schema_name, table.name),
         )
         policies = [r[0] for r in cur.fetchall()]
+        self._has_view(cur, table)
         statements = self.table_statements(
             table,
             managed,
@@ -351,9 +352,29 @@ class WarehouseAccess:
             f"{table.fqn} was not published",
         )
 
+    def _has_view(self, cur: psycopg.Cursor, table: Published) -> bool:
+        """Whether medallion's masked view of `table` exists; PublishError when something else
+        has its name (medallion never drops what it did not make)."""
+        cur.execute(
+            "SELECT coalesce(obj_description(c.oid, 'pg_class'), '') FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+            "AND c.relname = %s",
+            (self.masked_schema, table.name),
+        )
+        found = cur.fetchone()
+        if found is not None and not found[0].startswith(MARKER):
+            raise PublishError(
+                f"{self.masked_schema}.{table.name} exists and was not made by medallion, so "
+                f"the masked view of {table.fqn} cannot be published",
+                hint=f"schema {self.masked_schema} holds medallion's masked views: move that "
+                "object elsewhere",
+            )
+        return found is not None
+
     def release(self, cur: psycopg.Cursor, table: Published) -> None:
         """Drop the masked view of `table` (before the table itself is replaced)."""
-        cur.execute(f"DROP VIEW IF EXISTS {_qualified(self.masked_schema, table.name)}".encode())
+        if self._has_view(cur, table):
+            cur.execute(f"DROP VIEW {_qualified(self.masked_schema, table.name)}".encode())
 
     def converge(self, conn: psycopg.Connection, tables: list[Published]) -> list[str]:
         """Bring every published table, masked view and medallion role of this target to the
