@@ -386,6 +386,12 @@ class Project:
             publish(self.workspace, log, targets=targets, tables=tables, force=force)
             return log.finish("{n} table(s) not published")
 
+    def publish_grants(self, targets: list[str] | None = None) -> str:
+        """The SQL publishing sets `access:` up with in the targets, for review (not applied)."""
+        from medallion.publish import grants_sql
+
+        return grants_sql(self.workspace, targets)
+
     def check_results(self, run_id: str) -> list[dict[str, Any]]:
         return self.state.check_results(run_id)
 

@@ -441,6 +441,12 @@ cli.add_command(serve)
 @click.option("--table", "-t", "tables", multiple=True, help="Only this table (repeatable).")
 @click.option("--force", is_flag=True, help="Publish even versions already published.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--print-grants",
+    is_flag=True,
+    help="Print the SQL that turns access: into roles, grants, row security policies and masked "
+    "views in the targets (and the logins a DBA makes), without publishing anything.",
+)
 @click.pass_context
 def publish(
     ctx: click.Context,
@@ -448,12 +454,18 @@ def publish(
     tables: tuple[str, ...],
     force: bool,
     as_json: bool,
+    print_grants: bool,
 ) -> None:
     """Copy tables to the publish targets of medallion.yml (all, or TARGETS): each table is
-    loaded and swapped in atomically (or merged by key), so BI tools never see half a table."""
+    loaded and swapped in atomically (or merged by key), so BI tools never see half a table.
+    With access: in medallion.yml, the same transaction gives each table its grants, row
+    filter and masks as PostgreSQL roles, row security policies and masked views."""
     from medallion.cli import progress, render
 
     project = _project(ctx)
+    if print_grants:
+        click.echo(project.publish_grants(list(targets) or None), nl=False)
+        return
     result = project.publish(
         list(targets) or None,
         list(tables) or None,

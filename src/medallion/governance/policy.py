@@ -16,7 +16,7 @@ in clear.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -173,7 +173,19 @@ def bind_user(tree: exp.Expression, user: Identity) -> exp.Expression:
 
 
 def compile_mask(mask: str, column: str, arrow_type: pa.DataType, user: Identity) -> exp.Expression:
-    """The column expression that shows `column` masked."""
+    """The column expression that shows `column` masked to `user`."""
+    return mask_expression(mask, column, arrow_type, lambda tree: bind_user(tree, user))
+
+
+def mask_expression(
+    mask: str,
+    column: str,
+    arrow_type: pa.DataType,
+    bind: Callable[[exp.Expression], exp.Expression],
+) -> exp.Expression:
+    """The column expression that shows `column` masked (DuckDB SQL), a SQL-expression mask's
+    `current_user()` and `is_member()` replaced by `bind` (literals for one reader; a publish
+    target's own functions for a warehouse view that serves every reader)."""
     kind = mask_kind(mask)
     c = _col(column)
     if kind == "null":
@@ -218,7 +230,7 @@ def compile_mask(mask: str, column: str, arrow_type: pa.DataType, user: Identity
                 ),
             ]
         ).else_(shown)
-    return bind_user(parse_policy_sql(mask, f"mask of {column}"), user)
+    return bind(parse_policy_sql(mask, f"mask of {column}"))
 
 
 def _default_value(arrow_type: pa.DataType, c: exp.Column) -> exp.Expression:

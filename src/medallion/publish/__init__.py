@@ -3,7 +3,9 @@
 Each table is published as one step of a run (kind `publish`), so the run log shows what was
 published where and when. A table whose Delta version was already published to a target is
 skipped. The Delta version published is recorded in the state database and in the target
-table's comment.
+table's comment. With `access:` in medallion.yml, each table gets its grants, row filter and
+masks in the transaction that loads it, and a last step per target (`access.<target>`) brings
+every table and role of the target to the policy (publish/access.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from medallion.errors import ConfigError, PublishError
 from medallion.state.records import StepResult
 
 if TYPE_CHECKING:
+    import psycopg
+
     from medallion.config.schema import PublishTable, PublishTarget
+    from medallion.publish.access import Published, WarehouseAccess
     from medallion.state.runlog import RunLog
     from medallion.workspace import Workspace
 
@@ -78,6 +83,19 @@ def publish_step(
         res.rows_written = 0
         return
 
+    secure = release = None
+    if ws.config.access is not None:
+        from medallion.publish.access import Published, WarehouseAccess
+
+        warehouse = WarehouseAccess(ws.config.access, ws.config.name, target.schema_name)
+        published = Published(fqn, target.schema_name, name, snap.schema)
+
+        def secure(cur: psycopg.Cursor) -> None:
+            warehouse.apply(cur, published)
+
+        def release(cur: psycopg.Cursor) -> None:
+            warehouse.release(cur, published)
+
     def load() -> int:
         conn = postgres.connect(target.dsn)
         try:
@@ -93,6 +111,8 @@ def publish_step(
                     mode=entry.mode,
                     key=entry.key,
                     comment=f"{fqn} v{snap.version}, published by medallion run {run_id}",
+                    secure=secure,
+                    release=release,
                 )
             finally:
                 engine.close()
@@ -160,9 +180,8 @@ def publish(
     ws.config.require_env([("publish", name) for name in used])
     for name, entries in plans.items():
         target = ws.config.publish[name]
-        for entry in entries:
-            if tables and entry.table not in tables:
-                continue
+        chosen_entries = [e for e in entries if not tables or e.table in tables]
+        for entry in chosen_entries:
             log.step(
                 entry.table,
                 "publish",
@@ -170,3 +189,119 @@ def publish(
                     ws, name, target, entry, log.run_id, res, force=force
                 ),
             )
+        if chosen_entries and ws.config.access is not None:
+            # every table of the target, also those skipped as unchanged: access: may have
+            # changed without them
+            log.step(
+                f"access.{name}",
+                "publish",
+                lambda res, name=name, target=target, entries=entries: access_step(
+                    ws, name, target, entries, res
+                ),
+            )
+
+
+def access_step(
+    ws: Workspace,
+    target_name: str,
+    target: PublishTarget,
+    entries: list[PublishTable],
+    res: StepResult,
+) -> None:
+    """Bring the target's roles, grants, row security policies and masked views to the
+    project's `access:` (publish/access.py), in one transaction."""
+    from medallion.connectors import postgres
+    from medallion.connectors.retry import retrying
+    from medallion.errors import mask_dsn
+
+    warehouse, tables, notes = _warehouse_tables(ws, target_name, target, entries)
+
+    def converge() -> list[str]:
+        conn = postgres.connect(target.dsn)
+        try:
+            return warehouse.converge(conn, tables)
+        finally:
+            conn.close()
+
+    notes += retrying(
+        converge,
+        classify=postgres.classify,
+        retries=target.retries,
+        backoff=target.retry_backoff,
+        what=f"publishing the access policy to {target_name} ({mask_dsn(target.dsn)})",
+        error=PublishError,
+    )
+    res.rows_written = 0
+    res.details = {
+        "target": target_name,
+        "roles": sorted(warehouse.role(g) for g in warehouse.groups()),
+        "tables": [f"{t.schema_name}.{t.name}" for t in tables],
+        "notes": notes,
+    }
+    res.note = f"access: {len(warehouse.groups())} role(s), {len(tables)} table(s)" + (
+        "; " + "; ".join(notes) if notes else ""
+    )
+
+
+def _warehouse_tables(
+    ws: Workspace, target_name: str, target: PublishTarget, entries: list[PublishTable]
+) -> tuple[WarehouseAccess, list[Published], list[str]]:
+    """The target's access policy and its published tables (columns as published)."""
+    from medallion.publish.access import Published, WarehouseAccess
+    from medallion.storage import snapshot
+
+    access = ws.config.access
+    assert access is not None
+    warehouse = WarehouseAccess(access, ws.config.name, target.schema_name)
+    tables: list[Published] = []
+    notes: list[str] = []
+    for entry in entries:
+        version = ws.state.published_version(target_name, entry.table)
+        if version is None or not ws.catalog.exists(entry.table):
+            notes.append(f"{entry.table} is not published yet")
+            continue
+        columns = snapshot.snapshot(ws.catalog.path(entry.table), version).schema
+        name = entry.name or entry.table.split(".", 1)[1]
+        tables.append(Published(entry.table, target.schema_name, name, columns))
+    return warehouse, tables, notes
+
+
+def grants_sql(ws: Workspace, targets: list[str] | None = None) -> str:
+    """The SQL that publishing sets `access:` up with in each chosen target, from scratch, for
+    review (`medallion publish --print-grants`); nothing is applied. The logins of the state
+    database's viewers follow as comments: a DBA makes them (passwords never leave medallion)."""
+    from medallion.publish.access import Published, WarehouseAccess, login_sql
+    from medallion.state.identities import Identities
+    from medallion.storage import snapshot
+
+    if ws.config.access is None:
+        raise ConfigError(
+            "no access: in medallion.yml, so publishing sets no grants",
+            hint="declare access: grants (README: Access control)",
+        )
+    chosen = targets or list(ws.config.publish)
+    out: list[str] = []
+    for name in chosen:
+        if name not in ws.config.publish:
+            raise ConfigError(
+                f"no publish target named {name!r}",
+                hint="targets: " + (", ".join(ws.config.publish) or "none configured"),
+            )
+        target = ws.config.publish[name]
+        warehouse = WarehouseAccess(ws.config.access, ws.config.name, target.schema_name)
+        tables = [
+            Published(
+                e.table,
+                target.schema_name,
+                e.name or e.table.split(".", 1)[1],
+                snapshot.snapshot(ws.catalog.path(e.table)).schema,
+            )
+            for e in plan(ws, target, name)
+            if ws.catalog.exists(e.table)
+        ]
+        out.append(f"-- publish target {name}: schema {target.schema_name}")
+        out += [s + ";" for s in warehouse.statements(tables)]
+        users = Identities(ws.state).list()
+        out += ["-- logins (a DBA runs these, with a password of the user's choosing):"]
+        out += ["-- " + s + ";" for s in login_sql(warehouse, users)]
+    return "\n".join(out) + "\n"

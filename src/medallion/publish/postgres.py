@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -155,9 +155,13 @@ def publish_table(
     mode: str,
     key: list[str],
     comment: str,
+    secure: Callable[[psycopg.Cursor], None] | None = None,
+    release: Callable[[psycopg.Cursor], None] | None = None,
 ) -> int:
     """Load `reader` into `schema_name.name` (replace or merge), in one transaction. Returns
-    the rows loaded. On any error the transaction rolls back: the old table stays as it was."""
+    the rows loaded. On any error the transaction rolls back: the old table stays as it was.
+    `secure` gives the loaded table its access policy in that transaction (publish/access.py);
+    `release` drops what of it depends on the table before a table of a new shape replaces it."""
     from psycopg import sql
 
     schema = reader.schema
@@ -176,6 +180,8 @@ def publish_table(
                 cur.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(target, staging))
                 cur.execute(sql.SQL("DROP TABLE {}").format(staging))
             else:
+                if release is not None:
+                    release(cur)
                 dependents = _dependent_views(cur, schema_name, name)
                 if dependents:
                     from medallion.errors import PublishError
@@ -233,4 +239,6 @@ def publish_table(
                 )
             )
         cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comment)))
+        if secure is not None:
+            secure(cur)
     return rows
