@@ -8,9 +8,9 @@ clear), val is a viewer in `analysts` (granted gold.* only, a masked column), ad
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,8 +104,19 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Project:
         project.add_user(name, role, groups, password)
     # val is added as an operator adds a user: the CLI, the password on standard input
     subprocess.run(
-        [sys.executable, "-m", "medallion", "users", "add", "val", "--role", "viewer"]
-        + ["--group", "analysts", "--password-stdin"],
+        [
+            sys.executable,
+            "-m",
+            "medallion",
+            "users",
+            "add",
+            "val",
+            "--role",
+            "viewer",
+            "--group",
+            "analysts",
+            "--password-stdin",
+        ],  # fmt: skip
         input=PASSWORD + "\n",
         cwd=root,
         check=True,
