@@ -103,20 +103,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Project:
     for name, role, groups, password in USERS:
         project.add_user(name, role, groups, password)
     # val is added as an operator adds a user: the CLI, the password on standard input
+    add = ["users", "add", "val", "--role", "viewer", "--group", "analysts", "--password-stdin"]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "medallion",
-            "users",
-            "add",
-            "val",
-            "--role",
-            "viewer",
-            "--group",
-            "analysts",
-            "--password-stdin",
-        ],  # fmt: skip
+        [sys.executable, "-m", "medallion", *add],
         input=PASSWORD + "\n",
         cwd=root,
         check=True,
