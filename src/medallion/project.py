@@ -522,6 +522,31 @@ class Project:
             session=session,
         )
 
+    def audit_refused(
+        self,
+        name: str,
+        statement: str,
+        error: str,
+        *,
+        service: str = "sql",
+        client: str | None = None,
+        session: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Record a statement a server refused before it reached the read path (a write
+        through the SQL endpoint) as a denied query, like those the read policy refuses."""
+        self.audit_log.record(
+            user=name,
+            action="query",
+            status="denied",
+            service=service,
+            request={"statement": statement},
+            error=error,
+            source=source,
+            client=client,
+            session=session,
+        )
+
     def audit_change(self, action: str, request: dict[str, Any], service: str = "cli") -> None:
         """Record a user, group, token or grant change, made by this OS user."""
         import getpass

@@ -174,9 +174,35 @@ def test_a_parameter_is_a_value_never_sql(endpoint: Endpoint) -> None:
             con.execute("select * from read_csv(%s)", ("data/orders.csv",))
 
 
+#: statements that are not a read: refused by the endpoint itself (25006), audited as denied
+WRITES = [
+    "copy silver.orders to 'stolen.csv'",
+    "attach 'stolen.db' as stolen",
+    "install httpfs",
+    "pragma database_list",
+    "set enable_external_access = true; select * from read_csv('data/orders.csv')",
+]
+
+
+@pytest.mark.parametrize("sql", WRITES)
+def test_writes_and_engine_commands_are_refused(endpoint: Endpoint, sql: str) -> None:
+    with connect(endpoint, "val") as con:
+        con.autocommit = True
+        with pytest.raises(psycopg.Error) as raised:
+            con.execute(sql)
+        assert raised.value.sqlstate in ("25006", "42501"), raised.value
+    assert not (endpoint.root / "stolen.csv").exists()
+
+
 def test_every_refused_attempt_is_audited_as_denied(endpoint: Endpoint) -> None:
     """Runs after the attempts above (same module, in order)."""
-    expected = [*BYPASS, "select * from silver.orders", "select * from read_csv($1)"]
+    expected = [
+        *BYPASS,
+        *WRITES[:4],
+        "select * from silver.orders",
+        "select * from read_csv($1)",
+        "select * from read_csv('data/orders.csv')",  # after the SET, which was answered
+    ]
     rows = denied_statements(endpoint, "val", expected)
     assert set(expected) <= set(rows)
     assert {rows[s]["service"] for s in expected} == {"sql"}

@@ -1,9 +1,10 @@
 """The one interface between the wire server and medallion.
 
-The server asks five things of medallion: a login exchange for a user, a query's rows, the
-tables a user may see (for the catalog clients probe), a private engine for that catalog and
-where to record a login. `ProjectBackend` answers them from the `Project` façade with the
-project's users, read policy and access audit; nothing else in `serve/` touches the project.
+The server asks six things of medallion: a login exchange for a user, a query's rows, the
+tables a user may see (for the catalog clients probe), a private engine for that catalog, and
+where to record a login or a statement it refused itself. `ProjectBackend` answers them from
+the `Project` façade with the project's users, read policy and access audit; nothing else in
+`serve/` touches the project.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class Backend(Protocol):
         ...
 
     def log_login(self, user: str, ok: bool, peer: str, client: str) -> None: ...
+
+    def log_refused(self, user: str, sql: str, error: str, session: Mapping[str, Any]) -> None:
+        """Record a statement the endpoint itself refused (a write) as a denied query."""
+        ...
 
 
 class ProjectBackend:
@@ -100,4 +105,15 @@ class ProjectBackend:
             client or None,
             service="sql",
             error=None if ok else "password authentication failed",
+        )
+
+    def log_refused(self, user: str, sql: str, error: str, session: Mapping[str, Any]) -> None:
+        self.project.audit_refused(
+            user,
+            sql,
+            error,
+            service="sql",
+            client=session.get("application_name") or None,
+            session=session.get("session_id"),
+            source=session.get("peer"),
         )

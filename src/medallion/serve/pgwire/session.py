@@ -424,7 +424,11 @@ class Session:
         if kw in ("DECLARE", "FETCH", "MOVE"):
             return self._cursor(stmt, values, portal)
         if kw in statements.WRITES:
-            raise statements.refuse_write(statements.Statement(stmt.text, kw))
+            refused = statements.refuse_write(statements.Statement(stmt.text, kw))
+            # a write (COPY ... TO, ATTACH, INSTALL, PRAGMA too) is a denied attempt: audited
+            session = self.settings | {"peer": self.peer}
+            self.backend.log_refused(self.user, stmt.text, refused.message, session)
+            raise refused
         self._cancel.clear()
         timeout = self.server.statement_timeout
         self._deadline = time.monotonic() + timeout if timeout else None
