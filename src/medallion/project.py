@@ -476,7 +476,8 @@ class Project:
         """The server side of a SCRAM-SHA-256 login as `name`. For an unknown user or one
         without a password the exchange runs over a verifier derived from `name` and the
         server's `secret` and fails like a wrong password, so a client cannot tell them apart.
-        `server_final` raises errors.ScramError when the login fails."""
+        `server_final` raises errors.ScramError when the login fails (as does this method
+        when the stored verifier is unreadable)."""
         from medallion.governance.scram import MECHANISM, ScramServer, mock_verifier
 
         identity = self.identities.get(name)
