@@ -6,7 +6,9 @@ reading the same Delta table directly, and many psycopg clients at once.
 
 1. A gold table of --rows rows (8 columns: bigint, date, two texts, int, decimal, timestamp,
    boolean) is built by `medallion run` in a temporary project.
-2. The endpoint runs in its own process (a spawned child serving one user). `psql -c "select *
+2. The endpoint runs in its own process (a spawned child serving one user, alice, a
+   contributor added with `medallion users add`: every query goes through the read policy and
+   the access audit, as in production). `psql -c "select *
    from gold.sales_wide"` receives every row (text format, written to /dev/null); the same
    SELECT read by DuckDB in this process (`Project.query_reader`, every Arrow batch consumed)
    is the floor. Median of --runs runs of each; rows/s and the ratio.
@@ -50,17 +52,22 @@ def build(root: Path, rows: int) -> None:
     (root / "medallion.yml").write_text("name: bench\n")
     (root / "models" / "gold" / "sales_wide.sql").write_text(MODEL.format(rows=rows))
     subprocess.run([sys.executable, "-m", "medallion", "run"], cwd=root, check=True)
+    # the endpoint's one user, a contributor (reads every table in clear), as an operator adds it
+    subprocess.run(
+        [sys.executable, "-m", "medallion", "users", "add", "alice", "--role", "contributor",
+         "--password-stdin"],
+        cwd=root, check=True, input=PASSWORD + "\n", text=True,
+    )  # fmt: skip
 
 
 def serve(root: str, ready: mp.Queue) -> None:  # type: ignore[type-arg]
     """The endpoint's process: one user, alice."""
-    from medallion.governance.scram import make_verifier
     from medallion.project import Project
     from medallion.serve.pgwire.backend import ProjectBackend
     from medallion.serve.pgwire.server import Server
 
     project = Project.load(root)
-    server = Server(ProjectBackend(project, {"alice": make_verifier(PASSWORD)}), port=0)
+    server = Server(ProjectBackend(project), port=0)
     ready.put(server.port)
     server.serve_forever()
 

@@ -128,6 +128,14 @@ class AccessDeniedError(MedallionError):
     exit_code = 77  # EX_NOPERM
 
 
+class ScramError(MedallionError):
+    """A SCRAM-SHA-256 login failed: malformed message, wrong proof, or a bad verifier text.
+    Here (not in governance/scram.py, which re-exports it) so the SQL endpoint, a face, can
+    catch a failed login without importing governance."""
+
+    exit_code = 77  # EX_NOPERM: a failed login
+
+
 class LockError(MedallionError):
     """Another process holds the project's writer lock."""
 

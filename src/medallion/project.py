@@ -22,7 +22,7 @@ from medallion.errors import ConfigError
 from medallion.workspace import Workspace
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     import pyarrow as pa
 
@@ -58,6 +58,16 @@ class TableRow:
     size_bytes: int | None
     partition_by: list[str]
     description: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginExchange:
+    """One SASL login exchange as a server runs it: announce `mechanism`, answer the client's
+    first message with `server_first(data)`, its final one with `server_final(data)`."""
+
+    mechanism: str
+    server_first: Callable[[bytes], str]
+    server_final: Callable[[bytes], str]
 
 
 class Project:
@@ -459,9 +469,23 @@ class Project:
     def authenticate(self, name: str) -> Identity | None:
         """The user `name` — effective role, groups, and SCRAM-SHA-256 `verifier` (None: the
         user has no password) — or None when there is no such user. The server runs the
-        exchange (governance.scram.ScramServer(identity.verifier), or a mock_verifier for an
-        unknown name) and reports the outcome with `audit_login`."""
+        exchange with `login_exchange` and reports the outcome with `audit_login`."""
         return self.identities.get(name)
+
+    def login_exchange(self, name: str, secret: bytes) -> LoginExchange:
+        """The server side of a SCRAM-SHA-256 login as `name`. For an unknown user or one
+        without a password the exchange runs over a verifier derived from `name` and the
+        server's `secret` and fails like a wrong password, so a client cannot tell them apart.
+        `server_final` raises errors.ScramError when the login fails (as does this method
+        when the stored verifier is unreadable)."""
+        from medallion.governance.scram import MECHANISM, ScramServer, mock_verifier
+
+        identity = self.identities.get(name)
+        if identity is None or identity.verifier is None:
+            server = ScramServer(mock_verifier(name, secret), mock=True)
+        else:
+            server = ScramServer(identity.verifier)
+        return LoginExchange(MECHANISM, server.server_first, server.server_final)
 
     def verify_token(self, secret: str) -> Identity | None:
         """The user an API token belongs to (None: unknown or revoked token)."""
@@ -493,6 +517,31 @@ class Project:
             action="login",
             status="ok" if ok else "failed",
             service=service,
+            error=error,
+            source=source,
+            client=client,
+            session=session,
+        )
+
+    def audit_refused(
+        self,
+        name: str,
+        statement: str,
+        error: str,
+        *,
+        service: str = "sql",
+        client: str | None = None,
+        session: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Record a statement a server refused before it reached the read path (a write
+        through the SQL endpoint) as a denied query, like those the read policy refuses."""
+        self.audit_log.record(
+            user=name,
+            action="query",
+            status="denied",
+            service=service,
+            request={"statement": statement},
             error=error,
             source=source,
             client=client,

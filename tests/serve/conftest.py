@@ -1,11 +1,15 @@
 """A real project (Delta tables built by `medallion run`) served by a real endpoint on a free
 port of 127.0.0.1, for the client tests (psql, psycopg, pgJDBC, psqlODBC).
 
-Users come from SCRAM verifiers made with governance.scram; the Backend is the real
-`ProjectBackend` over the project's tables."""
+The users are the project's own, in its state database (`medallion users add`), and the
+project has an `access:` policy: alice and bob are contributors (they read every table in
+clear), val is a viewer in `analysts` (granted gold.* only, a masked column), ada an admin
+(the system tables too), nopw a viewer without a password."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +17,6 @@ from pathlib import Path
 import pytest
 from tests.conftest import write_project
 
-from medallion.governance.scram import make_verifier
 from medallion.project import Project
 from medallion.serve.pgwire.backend import ProjectBackend
 from medallion.serve.pgwire.server import Server, self_signed, tls_context
@@ -27,6 +30,11 @@ sources:
     path: data/orders.csv
   numbers:
     path: data/numbers.csv
+access:
+  grants:
+    analysts: [gold.*]
+  masks:
+    gold.sales_by_customer.customer: "partial(1, '***', 0)"
 """
 
 NUMBERS = "n\n" + "".join(f"{i}\n" for i in range(1000))
@@ -49,7 +57,18 @@ MODELS = {
         select customer, sum(amount) as total, count(*)::bigint as orders
         from silver.orders group by customer
     """,
+    "gold/sales_by_day.sql": """
+        select order_date, sum(amount) as total from silver.orders group by order_date
+    """,
 }
+
+#: name, role, groups, password: the endpoint's users
+USERS = [
+    ("alice", "contributor", [], PASSWORD),
+    ("bob", "contributor", [], "other"),
+    ("ada", "admin", [], PASSWORD),
+    ("nopw", "viewer", ["analysts"], None),
+]
 
 
 @dataclass
@@ -80,16 +99,28 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Project:
         {"data/orders.csv": ORDERS, "data/numbers.csv": NUMBERS},
     )
     project = Project.load(root)
-    project.run()
+    assert project.run().ok
+    for name, role, groups, password in USERS:
+        project.add_user(name, role, groups, password)
+    # val is added as an operator adds a user: the CLI, the password on standard input
+    add = ["users", "add", "val", "--role", "viewer", "--group", "analysts", "--password-stdin"]
+    subprocess.run(
+        [sys.executable, "-m", "medallion", *add],
+        input=PASSWORD + "\n",
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return project
 
 
 def start(project: Project, **kwargs: object) -> Server:
-    """A started endpoint over `project` on a free port; users alice (PASSWORD) and bob."""
+    """A started endpoint over `project` on a free port, as `medallion serve` starts it."""
     cert, key = self_signed(project.state_dir / "serve")
-    verifiers = {"alice": make_verifier(PASSWORD), "bob": make_verifier("other")}
     server = Server(
-        ProjectBackend(project, verifiers),
+        ProjectBackend(project),
         host="127.0.0.1",
         port=0,
         ssl_context=tls_context(cert, key),

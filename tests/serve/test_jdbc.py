@@ -41,7 +41,13 @@ def test_jdbc_tables_columns_and_a_prepared_statement(endpoint: Endpoint, tmp_pa
     lines = probe(endpoint, tmp_path, "require")
     assert lines[0] == "product PostgreSQL 16.4"
     tables = {line.split()[1] for line in lines if line.startswith("table ")}
-    assert tables == {"bronze.orders", "bronze.numbers", "silver.orders", "gold.sales_by_customer"}
+    assert tables == {
+        "bronze.orders",
+        "bronze.numbers",
+        "silver.orders",
+        "gold.sales_by_customer",
+        "gold.sales_by_day",
+    }
     columns = [line.split()[1:] for line in lines if line.startswith("column ")]
     # name, PostgreSQL type name, java.sql.Types code
     assert columns == [

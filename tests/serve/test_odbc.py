@@ -34,6 +34,7 @@ def test_odbc_tables_columns_and_a_query(endpoint: Endpoint) -> None:
             ("bronze", "numbers"),
             ("silver", "orders"),
             ("gold", "sales_by_customer"),
+            ("gold", "sales_by_day"),
         }
         columns = [
             (r.column_name, r.type_name) for r in cur.columns(table="orders", schema="silver")

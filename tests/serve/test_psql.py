@@ -33,6 +33,7 @@ def test_psql_lists_the_tables_with_dt_as_layer_schemas(endpoint: Endpoint) -> N
         ("bronze", "numbers"),
         ("silver", "orders"),
         ("gold", "sales_by_customer"),
+        ("gold", "sales_by_day"),
     }
     assert "pgwire" not in out.stdout  # the session's own catalog machinery is not shown
 
@@ -93,5 +94,6 @@ def test_psql_write_refused_and_error_codes(endpoint: Endpoint) -> None:
         "delete from silver.orders",
     )
     assert "25006" in out.stderr and "read-only" in out.stderr
+    # a table that does not exist is refused as one not granted: names cannot be probed
     out = psql(endpoint, r"\set VERBOSITY verbose", "select * from gold.nope")
-    assert "42P01" in out.stderr and "unknown table gold.nope" in out.stderr
+    assert "42501" in out.stderr and "reading gold.nope is not allowed" in out.stderr

@@ -127,8 +127,10 @@ def test_session_commands_are_answered(endpoint: Endpoint) -> None:
     [
         ("insert into silver.orders values (4)", psycopg.errors.ReadOnlySqlTransaction, "25006"),
         ("create table gold.x as select 1", psycopg.errors.ReadOnlySqlTransaction, "25006"),
-        ("select * from gold.nope", psycopg.errors.UndefinedTable, "42P01"),
-        ("select * from orders", psycopg.errors.UndefinedTable, "42P01"),
+        # a missing table is refused as a denied one (names cannot be probed), an
+        # unqualified name too
+        ("select * from gold.nope", psycopg.errors.InsufficientPrivilege, "42501"),
+        ("select * from orders", psycopg.errors.InsufficientPrivilege, "42501"),
         ("selec * from silver.orders", psycopg.errors.SyntaxError, "42601"),
         ("select * from pg_catalog.pg_nonsense", psycopg.errors.UndefinedTable, "42P01"),
     ],
@@ -154,7 +156,7 @@ def test_an_unknown_catalog_probe_goes_to_the_punch_list(endpoint: Endpoint) -> 
 
 def test_aborted_transaction_refuses_until_rollback(endpoint: Endpoint) -> None:
     with connect(endpoint) as con:
-        with pytest.raises(psycopg.errors.UndefinedTable):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
             con.execute("select * from gold.nope")
         with pytest.raises(psycopg.errors.InFailedSqlTransaction):
             con.execute("select 1")

@@ -70,6 +70,18 @@ def test_statements_split_outside_quotes_and_comments() -> None:
     )
     assert statements.is_catalog("select * from pg_catalog.pg_class")
     assert not statements.is_catalog("select * from gold.t join pg_class on true")
+    # set-returning functions the drivers' probes use stay catalog probes
+    assert statements.is_catalog("select * from pg_catalog.unnest(array[1, 2])")
+    assert statements.is_catalog("select * from generate_series(1, 3)")
+    # what reaches files, settings or variables goes to the read policy instead
+    for sql in (
+        "select * from read_csv('data/orders.csv')",
+        "select * from duckdb_settings()",
+        "select * from pg_class where relname = current_setting('x')",
+        "select getvariable('x')",
+        "explain select * from pg_catalog.pg_class",
+    ):
+        assert not statements.is_catalog(sql), sql
 
 
 def test_unnamed_calls_are_named_as_postgres_names_them() -> None:

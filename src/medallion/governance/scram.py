@@ -22,19 +22,13 @@ import stringprep
 import unicodedata
 from dataclasses import dataclass
 
-from medallion.errors import MedallionError
+from medallion.errors import ScramError  # defined there so faces can catch it; used here
 
 MECHANISM = "SCRAM-SHA-256"
 MECHANISM_PLUS = "SCRAM-SHA-256-PLUS"
 DEFAULT_ITERATIONS = 4096
 SALT_BYTES = 16
 NONCE_BYTES = 18
-
-
-class ScramError(MedallionError):
-    """A SCRAM exchange failed: malformed message, wrong proof, or a bad verifier text."""
-
-    exit_code = 77  # EX_NOPERM: a failed login
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """`medallion serve`: a PostgreSQL protocol (v3) server over the lakehouse, on the standard
 library (threads, ssl, hashlib, struct).
 
-backend.py   the one interface to medallion (verifiers, queries, the tables a user may see)
+backend.py   the one interface to medallion (logins, queries, the tables a user may see)
 protocol.py  message framing: reading the client's messages, writing the server's
 types.py     Arrow types as PostgreSQL types; DataRow encoding; Bind parameter decoding
 statements.py what a statement is: transaction control, SET/SHOW, a write, a catalog probe

@@ -187,6 +187,9 @@ class Catalog:
             self._run(create.sql("duckdb"))
         self._own_tables()
         self._types_and_columns(tables)
+        # a client's catalog probe runs in this engine: no file, URL, extension or setting
+        # change from here on (what probes read is registered in memory above)
+        self.engine.confine()
 
     def _types_and_columns(self, tables: Sequence[TableInfo]) -> None:
         """pg_type with PostgreSQL's OIDs, and pg_attribute typed by them: DuckDB's own use

@@ -19,6 +19,7 @@ from medallion.errors import (
     AccessDeniedError,
     MedallionError,
     QueryError,
+    ScramError,
     StorageError,
     first_line,
 )
@@ -200,28 +201,18 @@ class Session:
         return True
 
     def _authenticate(self, client: str) -> bool:
-        from medallion.governance.scram import (
-            MECHANISM,
-            ScramError,
-            ScramServer,
-            mock_verifier,
-        )
-
         conn = self.conn
-        verifier = self.backend.lookup_verifier(self.user)
-        exchange = (
-            ScramServer(verifier)
-            if verifier is not None
-            else ScramServer(mock_verifier(self.user, self.server.secret), mock=True)
-        )
-        conn.auth(10, cstr(MECHANISM) + b"\0")
         try:
+            # an unknown user gets an exchange that fails like a wrong password: the client
+            # cannot tell which names exist
+            exchange = self.backend.login_exchange(self.user, self.server.secret)
+            conn.auth(10, cstr(exchange.mechanism) + b"\0")
             kind, body = conn.read_message()
             if kind != b"p":
                 raise ScramError("expected a SASL initial response")
             r = Reader(body)
             mechanism = r.cstr()
-            if mechanism != MECHANISM:
+            if mechanism != exchange.mechanism:
                 raise ScramError(f"SASL mechanism {mechanism} is not supported")
             length = r.i32()
             server_first = exchange.server_first(r.bytes(length))
@@ -433,7 +424,11 @@ class Session:
         if kw in ("DECLARE", "FETCH", "MOVE"):
             return self._cursor(stmt, values, portal)
         if kw in statements.WRITES:
-            raise statements.refuse_write(statements.Statement(stmt.text, kw))
+            refused = statements.refuse_write(statements.Statement(stmt.text, kw))
+            # a write (COPY ... TO, ATTACH, INSTALL, PRAGMA too) is a denied attempt: audited
+            session = self.settings | {"peer": self.peer}
+            self.backend.log_refused(self.user, stmt.text, refused.message, session)
+            raise refused
         self._cancel.clear()
         timeout = self.server.statement_timeout
         self._deadline = time.monotonic() + timeout if timeout else None
@@ -449,7 +444,10 @@ class Session:
             session = self.settings | {"peer": self.peer}
             return self.backend.execute(self.user, sql, values, session)
         except AccessDeniedError as e:
-            raise PgError("42501", e.message, hint=e.hint) from None
+            # the read policy refuses what it cannot check, a typo included; a statement that
+            # does not parse is still a syntax error to the client (it reveals nothing)
+            code = "42601" if "does not parse" in e.message else "42501"
+            raise PgError(code, e.message, hint=e.hint) from None
         except (QueryError, StorageError) as e:
             raise _sql_error(e) from None
         except MedallionError as e:

@@ -176,9 +176,19 @@ def parse_reset(text: str) -> str:
 # -- routing ---------------------------------------------------------------------------------
 
 
+#: set-returning functions a catalog probe may read FROM (psql's and the drivers' probes use
+#: these); any other table function goes to the governed read path, which refuses it
+_CATALOG_TABLE_FUNCTIONS = {"unnest", "generate_series", "generate_subscripts", "_pg_expandarray"}
+#: DuckDB functions that read files, settings or variables: a statement calling one is not a
+#: catalog probe, so it is refused (and audited) by the read policy rather than run here
+_NOT_CATALOG_PREFIXES = ("duckdb_", "pragma_", "read_", "sqlite_", "parquet_", "json_")
+_NOT_CATALOG_FUNCTIONS = {"current_setting", "set_config", "getvariable", "getenv", "glob"}
+
+
 def is_catalog(text: str) -> bool:
-    """Whether a statement reads only the catalog (or no table at all): pg_catalog,
-    information_schema, pg_* names, or nothing (`select version()`, `select 1`)."""
+    """Whether a statement reads only the catalog (or no table at all): a query over
+    pg_catalog, information_schema, pg_* names, or nothing (`select version()`, `select 1`),
+    calling no DuckDB function that reaches files, settings or variables."""
     import sqlglot
     import sqlglot.expressions as exp
 
@@ -186,16 +196,27 @@ def is_catalog(text: str) -> bool:
         tree = sqlglot.parse_one(text, read="postgres")
     except Exception:
         return False
-    if tree is None:
+    if not isinstance(tree, exp.Query):  # EXPLAIN, DESCRIBE, ...: the read policy judges them
         return False
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    tables = [t for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Identifier)]
-    for t in tables:
+    for t in tree.find_all(exp.Table):
+        if not isinstance(t.this, exp.Identifier):  # a table function in FROM
+            fn = t.this
+            name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
+            if fn.key in ("explode", "explodinggenerateseries", "generateseries"):
+                continue
+            if name.startswith("pg_") or name in _CATALOG_TABLE_FUNCTIONS:
+                continue
+            return False
         db = (t.db or "").lower()
         name = t.name.lower()
         if db in CATALOG_SCHEMAS or (not db and (name.startswith("pg_") or name in ctes)):
             continue
         return False
+    for fn in tree.find_all(exp.Func):
+        name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
+        if name.startswith(_NOT_CATALOG_PREFIXES) or name in _NOT_CATALOG_FUNCTIONS:
+            return False
     return True
 
 
