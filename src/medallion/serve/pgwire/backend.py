@@ -17,7 +17,7 @@ from medallion.errors import AccessDeniedError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from medallion.project import LoginExchange, Project
+    from medallion.project import Interrupt, LoginExchange, Project
 
 #: (schema, table, [(column, arrow type)]): one table as the catalog shows it
 TableInfo = tuple[str, str, list[tuple[str, "pa.DataType"]]]
@@ -35,10 +35,16 @@ class Backend(Protocol):
         ...
 
     def execute(
-        self, user: str, sql: str, params: Sequence[Any], session: Mapping[str, Any]
+        self,
+        user: str,
+        sql: str,
+        params: Sequence[Any],
+        session: Mapping[str, Any],
+        interrupt: Interrupt | None = None,
     ) -> pa.RecordBatchReader:
         """Run one read-only statement as `user`, `params` filling its $1, $2...; rows
-        stream. `session` has the client's settings (application_name), `peer`, `session_id`."""
+        stream. `session` has the client's settings (application_name), `peer`, `session_id`.
+        Pressing `interrupt` (from another thread) stops the statement inside the engine."""
         ...
 
     def tables(self, user: str) -> Sequence[TableInfo]:
@@ -77,7 +83,12 @@ class ProjectBackend:
         return self.project.login_exchange(user, secret)
 
     def execute(
-        self, user: str, sql: str, params: Sequence[Any], session: Mapping[str, Any]
+        self,
+        user: str,
+        sql: str,
+        params: Sequence[Any],
+        session: Mapping[str, Any],
+        interrupt: Interrupt | None = None,
     ) -> pa.RecordBatchReader:
         return self.project.query_reader(
             sql,
@@ -88,6 +99,7 @@ class ProjectBackend:
             session=session.get("session_id"),
             source=session.get("peer"),
             params=list(params) or None,
+            interrupt=interrupt,
         )
 
     def tables(self, user: str) -> list[TableInfo]:

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,7 @@ class Server:
     def serve_forever(self) -> None:
         from medallion.serve.pgwire.session import Session
 
+        threading.Thread(target=self._watchdog, name="pgwire-watchdog", daemon=True).start()
         self.sock.settimeout(0.5)
         while not self._stopped.is_set():
             try:
@@ -90,6 +92,16 @@ class Server:
                 s.conn.sock.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
+
+    def _watchdog(self) -> None:
+        """Stops statements past their deadline inside the engine (a session's thread is
+        blocked in DuckDB then, it cannot look at the clock itself)."""
+        while not self._stopped.wait(0.2):
+            now = time.monotonic()
+            with self._lock:
+                sessions = list(self._sessions.values())
+            for session in sessions:
+                session.watch(now)
 
     # -- sessions --------------------------------------------------------------------------
 

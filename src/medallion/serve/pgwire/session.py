@@ -2,7 +2,10 @@
 
 Statements run in this connection's thread; rows stream from the Backend's RecordBatchReader
 batch by batch (never read whole), each batch encoded to DataRows and sent before the next is
-read. A CancelRequest or the statement timeout stops a statement between batches."""
+read. A CancelRequest or the statement timeout stops a statement inside DuckDB: each statement
+runs with an `Interrupt` the session presses (a CancelRequest arrives on another connection's
+thread; the server's watchdog thread presses at the deadline, and again while the statement
+still runs, since DuckDB forgets a press that lands between two of its statements)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from medallion.errors import (
     StorageError,
     first_line,
 )
+from medallion.project import Interrupt
 from medallion.serve.pgwire import statements, types
 from medallion.serve.pgwire.protocol import (
     CANCEL_REQUEST,
@@ -38,6 +42,8 @@ from medallion.serve.pgwire.protocol import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pyarrow as pa
 
     from medallion.serve.pgwire.server import Server
@@ -96,6 +102,7 @@ class Portal:
     tag: str | None = None  # the command tag of a session command (no rows)
     row: list[str] | None = None  # SHOW's one row
     fetch: tuple[Portal, int] | None = None  # FETCH n FROM a DECLAREd cursor
+    interrupt: Interrupt | None = None  # stops the query of `reader` inside its engine
 
 
 class Session:
@@ -115,6 +122,9 @@ class Session:
         self._catalog: Any = None
         self._cancel = threading.Event()
         self._deadline: float | None = None
+        #: the statement inside the engine right now (what a cancel or the timeout stops)
+        self._running: Interrupt | None = None
+        self._running_lock = threading.Lock()
 
     # -- the connection's life -------------------------------------------------------------
 
@@ -140,7 +150,44 @@ class Session:
                 self.conn.sock.close()
 
     def cancel(self) -> None:
+        """A CancelRequest (or the server stopping), from another thread: the statement
+        running stops inside the engine, and a statement between batches at the next one."""
         self._cancel.set()
+        self._press()
+
+    def watch(self, now: float) -> None:
+        """The server's watchdog, every few tenths of a second: a statement still inside
+        the engine past its deadline, or cancelled, is pressed (again)."""
+        if self._running is None:
+            return
+        if self._cancel.is_set() or (self._deadline is not None and now > self._deadline):
+            self._press()
+
+    def _press(self) -> None:
+        with self._running_lock:
+            running = self._running
+        if running is not None:
+            running.press()
+
+    @contextlib.contextmanager
+    def _inside(self, interrupt: Interrupt | None) -> Iterator[None]:
+        """While the engine works for a statement (its start, each batch read)."""
+        with self._running_lock:
+            self._running = interrupt
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running = None
+
+    def _stopped(self) -> PgError | None:
+        """57014 when the statement that just failed was cancelled or timed out: it failed
+        because it was stopped, whatever the engine's error says."""
+        if self._cancel.is_set():
+            return PgError("57014", "canceling statement due to user request")
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            return PgError("57014", "canceling statement due to statement timeout")
+        return None
 
     def _startup(self) -> bool:
         conn = self.conn
@@ -435,22 +482,27 @@ class Session:
         if statements.is_catalog(stmt.text):
             portal.reader = self.catalog().query(statements.bind(stmt.text, values, "postgres"))
         else:
-            portal.reader = self._query(stmt.text, values)
+            portal.interrupt = Interrupt()
+            portal.reader = self._query(stmt.text, values, portal.interrupt)
         portal.tag = "SELECT"
         return portal
 
-    def _query(self, sql: str, values: list[Any]) -> pa.RecordBatchReader:
+    def _query(self, sql: str, values: list[Any], interrupt: Interrupt) -> pa.RecordBatchReader:
         try:
             session = self.settings | {"peer": self.peer}
-            return self.backend.execute(self.user, sql, values, session)
-        except AccessDeniedError as e:
-            # the read policy refuses what it cannot check, a typo included; a statement that
-            # does not parse is still a syntax error to the client (it reveals nothing)
-            code = "42601" if "does not parse" in e.message else "42501"
-            raise PgError(code, e.message, hint=e.hint) from None
-        except (QueryError, StorageError) as e:
-            raise _sql_error(e) from None
+            with self._inside(interrupt):  # DuckDB runs the query's first batch already
+                return self.backend.execute(self.user, sql, values, session, interrupt)
         except MedallionError as e:
+            stopped = self._stopped() if interrupt.pressed else None
+            if stopped is not None:
+                raise stopped from None
+            if isinstance(e, AccessDeniedError):
+                # the read policy refuses what it cannot check, a typo included; a statement
+                # that does not parse is still a syntax error to the client (it reveals nothing)
+                code = "42601" if "does not parse" in e.message else "42501"
+                raise PgError(code, e.message, hint=e.hint) from None
+            if isinstance(e, QueryError | StorageError):
+                raise _sql_error(e) from None
             raise PgError("XX000", e.message, hint=e.hint) from None
 
     def catalog(self) -> Any:
@@ -562,7 +614,8 @@ class Session:
                 if self._deadline is not None and time.monotonic() > self._deadline:
                     raise PgError("57014", "canceling statement due to statement timeout")
                 try:
-                    batch = portal.reader.read_next_batch()
+                    with self._inside(portal.interrupt):
+                        batch = portal.reader.read_next_batch()
                 except StopIteration:
                     portal.done = True
                     continue
@@ -582,15 +635,19 @@ class Session:
                 sent_now += n
         except (QueryError, StorageError) as e:
             portal.reader.close()
-            raise _sql_error(e) from None
+            raise self._stopped_portal(portal) or _sql_error(e) from None
         except OSError as e:
             portal.reader.close()
             if isinstance(e, ConnectionError):
                 raise
-            raise PgError("XX000", str(e).splitlines()[0]) from None
+            raise self._stopped_portal(portal) or PgError("XX000", str(e).splitlines()[0]) from None
         except PgError:
             portal.reader.close()
             raise
+
+    def _stopped_portal(self, portal: Portal) -> PgError | None:
+        pressed = portal.interrupt is not None and portal.interrupt.pressed
+        return self._stopped() if pressed else None
 
     # -- session commands ------------------------------------------------------------------
 
