@@ -21,7 +21,7 @@ def test_a_pressed_interrupt_stops_the_query_inside_duckdb(shop: Project, as_use
     timer = threading.Timer(1.0, interrupt.press)
     timer.start()
     started = time.monotonic()
-    with pytest.raises(QueryError, match="(?i)interrupt"):
+    with pytest.raises(QueryError, match=r"(?i)interrupt"):
         shop.query_reader(HEAVY, None, user, interrupt=interrupt).read_all()
     timer.join()
     assert time.monotonic() - started < 15  # hours of work without the press
