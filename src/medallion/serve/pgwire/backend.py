@@ -1,8 +1,9 @@
 """The one interface between the wire server and medallion.
 
-The server asks six things of medallion: a login exchange for a user, a query's rows, the
-tables a user may see (for the catalog clients probe), a private engine for that catalog, and
-where to record a login or a statement it refused itself. `ProjectBackend` answers them from
+The server asks seven things of medallion: a login exchange for a user, a user's limits
+(statement timeout, row cap), a query's rows, the tables a user may see (for the catalog
+clients probe), a private engine for that catalog, and where to record a login or a statement
+it refused itself. `ProjectBackend` answers them from
 the `Project` façade with the project's users, read policy and access audit; nothing else in
 `serve/` touches the project.
 """
@@ -32,6 +33,10 @@ class Backend(Protocol):
     def login_exchange(self, user: str, secret: bytes) -> LoginExchange:
         """The server side of a SCRAM-SHA-256 login as `user`; an unknown user's exchange
         (derived from `secret`) fails like a wrong password."""
+        ...
+
+    def limits(self, user: str) -> tuple[float | None, int | None]:
+        """`user`'s statement timeout (seconds) and row cap; None: no limit."""
         ...
 
     def execute(
@@ -81,6 +86,10 @@ class ProjectBackend:
 
     def login_exchange(self, user: str, secret: bytes) -> LoginExchange:
         return self.project.login_exchange(user, secret)
+
+    def limits(self, user: str) -> tuple[float | None, int | None]:
+        # medallion.yml's serve: block, its roles: entry for the user's effective role first
+        return self.project.config.serve.limits(self._identity(user).role)
 
     def execute(
         self,

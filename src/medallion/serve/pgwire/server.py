@@ -34,6 +34,8 @@ class Server:
         max_rows: int | None = None,
         punch_list: Path | None = None,
     ) -> None:
+        """`statement_timeout` (seconds) and `max_rows`, when given, are every user's (0: no
+        limit); None leaves each user's to the backend (medallion.yml, per role)."""
         self.backend = backend
         self.ssl_context = ssl_context
         self.statement_timeout = statement_timeout
@@ -104,6 +106,15 @@ class Server:
                 session.watch(now)
 
     # -- sessions --------------------------------------------------------------------------
+
+    def limits(self, user: str) -> tuple[float | None, int | None]:
+        """`user`'s statement timeout and row cap (None: none): the server's, else theirs."""
+        timeout, rows = self.backend.limits(user)
+        if self.statement_timeout is not None:
+            timeout = self.statement_timeout or None
+        if self.max_rows is not None:
+            rows = self.max_rows or None
+        return timeout, rows
 
     def register(self, session: Session) -> None:
         with self._lock:

@@ -122,6 +122,9 @@ class Session:
         self._catalog: Any = None
         self._cancel = threading.Event()
         self._deadline: float | None = None
+        #: the user's statement timeout (seconds) and row cap, set at login (None: none)
+        self.timeout: float | None = None
+        self.max_rows: int | None = None
         #: the statement inside the engine right now (what a cancel or the timeout stops)
         self._running: Interrupt | None = None
         self._running_lock = threading.Lock()
@@ -223,6 +226,7 @@ class Session:
             return False
         if not self._authenticate(client):
             return False
+        self.timeout, self.max_rows = self.server.limits(self.user)
         database = params.get("database") or self.user
         if database != self.backend.database:
             self._fatal(
@@ -477,8 +481,7 @@ class Session:
             self.backend.log_refused(self.user, stmt.text, refused.message, session)
             raise refused
         self._cancel.clear()
-        timeout = self.server.statement_timeout
-        self._deadline = time.monotonic() + timeout if timeout else None
+        self._deadline = time.monotonic() + self.timeout if self.timeout else None
         if statements.is_catalog(stmt.text):
             portal.reader = self.catalog().query(statements.bind(stmt.text, values, "postgres"))
         else:
@@ -593,7 +596,7 @@ class Session:
         """Send up to `max_rows` rows of the portal (all when 0); how many were sent."""
         conn = self.conn
         cols = self._cols(portal)
-        cap = self.server.max_rows
+        cap = self.max_rows
         sent_now = 0
         assert portal.reader is not None
         try:
@@ -623,7 +626,8 @@ class Session:
                     raise PgError(
                         "54000",
                         f"the result has more than {cap} rows, the endpoint's row cap",
-                        hint="add a LIMIT or aggregate; `medallion serve --max-rows` sets the cap",
+                        hint="add a LIMIT or aggregate; the cap is max_rows in medallion.yml's "
+                        "serve: block (per role under roles:) or `medallion serve --max-rows`",
                     )
                 if max_rows > 0:
                     portal.pending = _split_rows(batch, cols)
