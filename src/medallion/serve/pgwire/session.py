@@ -470,6 +470,11 @@ class Session:
             portal.tag = ""
             return portal
         if kw in statements.SESSION_COMMANDS:
+            refused = statements.refuse_setting(stmt.text, kw, self.user)
+            if refused is not None:  # an attempt on the engine or on who the session is
+                session = self.settings | {"peer": self.peer}
+                self.backend.log_refused(self.user, stmt.text, refused.message, session)
+                raise refused
             self._session_command(stmt, portal)
             return portal
         if kw in ("DECLARE", "FETCH", "MOVE"):
