@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.config import PROJECT_FILE
-from medallion.engine.base import Interrupt
+from medallion.engine.base import Interrupt  # faces make a query's stop button from here
 from medallion.errors import ConfigError
 from medallion.workspace import Workspace
 
