@@ -233,6 +233,20 @@ def test_statement_timeout_stops_an_aggregation_inside_duckdb(shop: Project) -> 
         server.stop()
 
 
+def test_a_client_may_set_a_shorter_statement_timeout(endpoint: Endpoint) -> None:
+    with connect(endpoint) as con:
+        con.autocommit = True
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            con.execute("set statement_timeout = 'soon'")
+        con.execute("set statement_timeout = '1s'")  # the server has no limit of its own
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+            con.execute(HEAVY)
+        assert time.monotonic() - started < 15
+        con.execute("set statement_timeout = 0")
+        assert con.execute("select count(*) from bronze.numbers").fetchone() == (1000,)
+
+
 def test_row_cap(shop: Project) -> None:
     server = start(shop, max_rows=500)
     try:

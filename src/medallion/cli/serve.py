@@ -60,7 +60,8 @@ def serve(
 
     A CancelRequest (psql's Ctrl-C, a driver's cancel) and the statement timeout stop a
     statement inside DuckDB, a long aggregation included; the client gets SQLSTATE 57014 and
-    its session goes on. A result larger than the row cap is SQLSTATE 54000.
+    its session goes on. A client's `SET statement_timeout` may shorten its limit, not lengthen
+    it. A result larger than the row cap is SQLSTATE 54000.
 
     Defaults come from medallion.yml; a flag replaces the file's value for every user:
 

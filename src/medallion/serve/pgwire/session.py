@@ -183,6 +183,12 @@ class Session:
             with self._running_lock:
                 self._running = None
 
+    def _statement_timeout(self) -> float | None:
+        """The user's limit, or the client's own `SET statement_timeout` when it is shorter: a
+        client may tighten its limit (as drivers and pools do), never loosen it."""
+        own = statements.pg_duration(self.settings.get("statement_timeout") or "0")
+        return min((t for t in (self.timeout, own) if t), default=None)
+
     def _stopped(self) -> PgError | None:
         """57014 when the statement that just failed was cancelled or timed out: it failed
         because it was stopped, whatever the engine's error says."""
@@ -486,7 +492,8 @@ class Session:
             self.backend.log_refused(self.user, stmt.text, refused.message, session)
             raise refused
         self._cancel.clear()
-        self._deadline = time.monotonic() + self.timeout if self.timeout else None
+        timeout = self._statement_timeout()
+        self._deadline = time.monotonic() + timeout if timeout else None
         if statements.is_catalog(stmt.text):
             portal.reader = self.catalog().query(statements.bind(stmt.text, values, "postgres"))
         else:
@@ -721,6 +728,15 @@ class Session:
             raise PgError("22023", f"client_encoding {value} is not supported: use UTF8")
         if key == "client_encoding":
             value = "UTF8"
+        if key == "statement_timeout" and value:
+            try:
+                statements.pg_duration(value)
+            except ValueError:
+                raise PgError(
+                    "22023",
+                    f'invalid value for parameter "statement_timeout": "{value}"',
+                    hint="milliseconds (5000) or a number and a unit: 5s, 2min",
+                ) from None
         self.settings[key] = value if value else DEFAULT_SETTINGS.get(key, "")
         if report and key in _REPORTED:
             self.conn.parameter_status(key, self.settings[key])

@@ -216,6 +216,20 @@ def refuse_setting(text: str, keyword: str, user: str) -> PgError | None:
     )
 
 
+_PG_TIME = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*")
+_PG_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def pg_duration(value: str) -> float | None:
+    """A PostgreSQL time setting (statement_timeout: '5000' in milliseconds, '5s', '1min') in
+    seconds; None for 0 (no limit); ValueError when it is not one."""
+    m = _PG_TIME.fullmatch(value.strip().strip("'").lower())
+    if m is None:
+        raise ValueError(value)
+    seconds = float(m.group(1)) * _PG_TIME_UNITS[m.group(2) or "ms"]
+    return seconds or None
+
+
 def parse_show(text: str) -> str:
     m = _SHOW.match(text.strip())
     name = m.group(1) if m else ""
