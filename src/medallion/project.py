@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medallion.config import PROJECT_FILE
+from medallion.engine.base import Interrupt  # faces make a query's stop button from here
 from medallion.errors import ConfigError
 from medallion.workspace import Workspace
 
@@ -418,6 +419,7 @@ class Project:
         session: str | None = None,
         source: str | None = None,
         params: Sequence[object] | None = None,
+        interrupt: Interrupt | None = None,
     ) -> pa.RecordBatchReader:
         """Run a read-only query over the lakehouse; results stream as Arrow batches.
 
@@ -431,14 +433,23 @@ class Project:
         (application name), `session` and `source` (client address); the audit row is
         written when the stream has been read to its end (rows counted) or failed. `params`
         (a user's query only) fill $1, $2 (or ?) as literals after the statement is checked:
-        a parameter is a value, never SQL."""
+        a parameter is a value, never SQL. `interrupt` (an `Interrupt` the caller keeps)
+        stops the query inside the engine when pressed from another thread: the read then
+        fails with a QueryError, as it would have at that point."""
         from medallion.governance.read import Context
         from medallion.runner.query import query_reader
 
         context = Context(service, client, session, source)
         audit = self.audit_log if user is not None else None
         return query_reader(
-            self.workspace, sql, as_of, user=user, audit=audit, context=context, params=params
+            self.workspace,
+            sql,
+            as_of,
+            user=user,
+            audit=audit,
+            context=context,
+            params=params,
+            interrupt=interrupt,
         )
 
     def query(

@@ -1,6 +1,6 @@
 """psqlODBC (Debian's odbc-postgresql, through unixODBC) via pyodbc, the path of Excel and
 Power BI's ODBC connector: tables (SQLTables), columns (SQLColumns), a query with a
-parameter."""
+parameter; as a viewer, only the granted tables are listed."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyodbc
 from tests.serve.conftest import PASSWORD, Endpoint
 
 
-def connect(endpoint: Endpoint, sslmode: str = "require") -> pyodbc.Connection:
+def connect(endpoint: Endpoint, sslmode: str = "require", user: str = "alice") -> pyodbc.Connection:
     drivers = pyodbc.drivers()
     assert "PostgreSQL Unicode" in drivers, (
         f"psqlODBC is missing (drivers: {drivers}): apt-get install odbc-postgresql unixodbc "
@@ -19,7 +19,7 @@ def connect(endpoint: Endpoint, sslmode: str = "require") -> pyodbc.Connection:
     )
     return pyodbc.connect(
         f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={endpoint.port};Database=shop;"
-        f"Uid=alice;Pwd={{{PASSWORD}}};SSLmode={sslmode}",
+        f"Uid={user};Pwd={{{PASSWORD}}};SSLmode={sslmode}",
         timeout=10,
     )
 
@@ -70,5 +70,28 @@ def test_odbc_write_is_refused(endpoint: Endpoint) -> None:
             assert "read-only" in str(e)
         else:
             raise AssertionError("the update was not refused")
+    finally:
+        con.close()
+
+
+def test_odbc_as_a_viewer_lists_only_the_granted_tables(endpoint: Endpoint) -> None:
+    con = connect(endpoint, user="val")  # a viewer in analysts: gold.* granted
+    try:
+        cur = con.cursor()
+        tables = {(r.table_schem, r.table_name) for r in cur.tables()}
+        assert tables == {("gold", "sales_by_customer"), ("gold", "sales_by_day")}
+        assert list(cur.columns(table="orders", schema="silver")) == []
+        # the masked column is text, as the viewer reads it
+        columns = [
+            (r.column_name, r.type_name)
+            for r in cur.columns(table="sales_by_customer", schema="gold")
+        ]
+        assert columns[0] == ("customer", "text")
+        try:
+            cur.execute("select * from silver.orders")
+        except pyodbc.Error as e:
+            assert "42501" in str(e)
+        else:
+            raise AssertionError("silver.orders was read by a viewer")
     finally:
         con.close()

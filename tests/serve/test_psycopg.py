@@ -195,6 +195,58 @@ def test_statement_timeout(shop: Project) -> None:
         server.stop()
 
 
+# one row, after 10^12 rows of work inside DuckDB (hours): only an interrupt stops it there,
+# there is no batch boundary to stop at before the answer
+HEAVY = (
+    "select sum(a.n * b.n + c.n * d.n) from bronze.numbers a, bronze.numbers b, "
+    "bronze.numbers c, bronze.numbers d"
+)
+
+
+@pytest.mark.parametrize("extended", [False, True], ids=["simple", "extended"])
+def test_cancel_stops_an_aggregation_inside_duckdb(endpoint: Endpoint, extended: bool) -> None:
+    with connect(endpoint) as con:
+        timer = threading.Timer(1.0, con.cancel_safe)
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled, match="user request"):
+            # psycopg sends a query with parameters through Parse/Bind/Execute
+            con.execute(HEAVY + " where a.n >= %s", (0,)) if extended else con.execute(HEAVY)
+        timer.join()
+        assert time.monotonic() - started < 15  # 1 s to the cancel, then a few at most
+        con.rollback()
+        assert con.execute("select count(*) from bronze.numbers").fetchone() == (1000,)
+
+
+def test_statement_timeout_stops_an_aggregation_inside_duckdb(shop: Project) -> None:
+    server = start(shop, statement_timeout=1.0)
+    try:
+        with connect(Endpoint(server, shop, shop.root)) as con:
+            for _ in range(2):  # and the session's next statement is timed afresh
+                started = time.monotonic()
+                with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+                    con.execute(HEAVY)
+                assert time.monotonic() - started < 15
+                con.rollback()
+            assert con.execute("select count(*) from bronze.numbers").fetchone() == (1000,)
+    finally:
+        server.stop()
+
+
+def test_a_client_may_set_a_shorter_statement_timeout(endpoint: Endpoint) -> None:
+    with connect(endpoint) as con:
+        con.autocommit = True
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            con.execute("set statement_timeout = 'soon'")
+        con.execute("set statement_timeout = '1s'")  # the server has no limit of its own
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled, match="statement timeout"):
+            con.execute(HEAVY)
+        assert time.monotonic() - started < 15
+        con.execute("set statement_timeout = 0")
+        assert con.execute("select count(*) from bronze.numbers").fetchone() == (1000,)
+
+
 def test_row_cap(shop: Project) -> None:
     server = start(shop, max_rows=500)
     try:

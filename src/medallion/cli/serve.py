@@ -11,14 +11,12 @@ from medallion.cli.common import CONTEXT, _project
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", help="Address to listen on [serve.host, else 127.0.0.1].")
 @click.option(
     "--sql-port",
     "port",
-    default=5433,
-    show_default=True,
     type=click.IntRange(0, 65535),
-    help="TCP port of the PostgreSQL-wire endpoint (0: any free port).",
+    help="TCP port of the PostgreSQL-wire endpoint, 0: any free port [serve.sql_port, else 5433].",
 )
 @click.option(
     "--tls-cert",
@@ -33,24 +31,24 @@ from medallion.cli.common import CONTEXT, _project
 @click.option(
     "--statement-timeout",
     type=click.FloatRange(min=0),
-    default=0,
-    help="Seconds a statement may run before it is cancelled (0: no limit).",
+    help="Seconds a statement may run before it is cancelled, for every user (0: no limit) "
+    "[serve.statement_timeout and serve.roles, else none].",
 )
 @click.option(
     "--max-rows",
     type=click.IntRange(min=0),
-    default=0,
-    help="Most rows one statement may return; a larger result is an error (0: no cap).",
+    help="Most rows one statement may return, a larger result is an error, for every user "
+    "(0: no cap) [serve.max_rows and serve.roles, else none].",
 )
 @click.pass_context
 def serve(
     ctx: click.Context,
-    host: str,
-    port: int,
+    host: str | None,
+    port: int | None,
     tls_cert: Path | None,
     tls_key: Path | None,
-    statement_timeout: float,
-    max_rows: int,
+    statement_timeout: float | None,
+    max_rows: int | None,
 ) -> None:
     """Serve the lakehouse as a read-only PostgreSQL database until Ctrl-C.
 
@@ -59,6 +57,22 @@ def serve(
     \\d, JDBC and ODBC catalogs list the tables the user may read. TLS is offered on every
     connection: with --tls-cert/--tls-key, or a self-signed certificate whose SHA-256
     fingerprint is printed.
+
+    A CancelRequest (psql's Ctrl-C, a driver's cancel) and the statement timeout stop a
+    statement inside DuckDB, a long aggregation included; the client gets SQLSTATE 57014 and
+    its session goes on. A client's `SET statement_timeout` may shorten its limit, not lengthen
+    it. A result larger than the row cap is SQLSTATE 54000.
+
+    Defaults come from medallion.yml; a flag replaces the file's value for every user:
+
+    \b
+      serve:
+        host: 127.0.0.1
+        sql_port: 5433
+        statement_timeout: 5 minutes     # a duration; none: no limit
+        max_rows: 1000000                # 0: no cap
+        roles:                           # admin | member | contributor | viewer
+          viewer: {statement_timeout: 30 seconds, max_rows: 10000}
 
     \b
       medallion serve                              127.0.0.1:5433
@@ -72,6 +86,7 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     project = _project(ctx)
+    settings = project.config.serve
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     folder = project.state_dir / "serve"
     generated = tls_cert is None
@@ -79,11 +94,11 @@ def serve(
         tls_cert, tls_key = self_signed(folder)
     server = Server(
         ProjectBackend(project),
-        host=host,
-        port=port,
+        host=settings.host if host is None else host,
+        port=settings.sql_port if port is None else port,
         ssl_context=tls_context(tls_cert, tls_key),
-        statement_timeout=statement_timeout or None,
-        max_rows=max_rows or None,
+        statement_timeout=statement_timeout,  # None: each user's, from medallion.yml
+        max_rows=max_rows,
         punch_list=folder / "catalog-punchlist.log",
     )
     name = project.config.name

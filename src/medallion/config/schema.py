@@ -24,6 +24,7 @@ from pydantic import (
 from medallion.config.access import AccessConfig
 from medallion.config.checks import CheckItem
 from medallion.config.durations import duration_seconds, retention_hours
+from medallion.config.serve import ServeConfig
 
 if TYPE_CHECKING:
     from medallion.config.loader import UnsetVariable
@@ -462,6 +463,8 @@ class ProjectConfig(Strict):
     query: QueryConfig = Field(default_factory=QueryConfig)
     #: who may read what (grants, row filters, masks); None: no access control, one user
     access: AccessConfig | None = None
+    #: `medallion serve`: its address, statement timeout and row cap (per role)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     #: `${VAR}`s without a value under sources: and publish: (the loader fills it): a command
     #: asks for those of the sources and targets it uses (require_env)

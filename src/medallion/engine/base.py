@@ -11,6 +11,7 @@ the same methods. Code above the engine layer
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -75,6 +76,10 @@ class Engine(Session, Protocol):
         """From now on the attached table or view `fqn` reads as `query` over what was
         attached (named `__src` in it): a user's masks and row filter."""
 
+    def interrupt(self) -> None:
+        """Stop the statement running on this engine now (called from another thread): it
+        fails with the engine's interrupt error. A no-op when nothing runs or once closed."""
+
     def confine(self) -> None:
         """From now on read the tables attached so far and nothing else (no other file, no
         URL), with the session's configuration locked; irreversible for this engine."""
@@ -82,3 +87,27 @@ class Engine(Session, Protocol):
     def swapped(
         self, fqn: str, sources: list[tuple[FileSet, tuple[str, ...] | None]]
     ) -> AbstractContextManager[None]: ...
+
+
+class Interrupt:
+    """A read's stop button. The caller makes one and passes it with the query
+    (`Project.query_reader(interrupt=...)`); the read binds the engine it runs on; `press()`,
+    from any thread (a cancel request, a statement timeout), stops the statement inside the
+    engine, not only between result batches. An engine forgets a press that lands while none
+    of its statements runs (between the attach statements and the query), so a caller that
+    must stop the read presses again until the read has failed (`pressed` says it was)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engine: Engine | None = None
+        self.pressed = False
+
+    def bind(self, engine: Engine) -> None:
+        with self._lock:
+            self._engine = engine
+
+    def press(self) -> None:
+        with self._lock:  # not while another thread binds: an engine pressed is a whole one
+            self.pressed = True
+            if self._engine is not None:
+                self._engine.interrupt()

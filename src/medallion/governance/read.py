@@ -26,7 +26,7 @@ from medallion.governance.policy import SYSTEM_READERS, UserPolicy, granted
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from medallion.engine.base import Engine
+    from medallion.engine.base import Engine, Interrupt
     from medallion.governance.audit import AuditLog
     from medallion.state.identities import Identity
     from medallion.workspace import Workspace
@@ -106,10 +106,12 @@ def user_reader(
     as_of: int | str | datetime | None = None,
     context: Context | None = None,
     params: Sequence[object] | None = None,
+    interrupt: Interrupt | None = None,
 ) -> pa.RecordBatchReader:
     """`sql` read as `user`; AccessDeniedError (audited as denied) when the allow-list or the
     policy refuses it. `params` fill the statement's $1, $2 (or ?) as literals after the
-    check. The audit row of a query that runs is written when its stream ends."""
+    check. The audit row of a query that runs is written when its stream ends. `interrupt`
+    is bound to the engine that runs the query (pressing it stops the query)."""
     ctx = context or Context()
     started = time.perf_counter()
     access = access_of(ws)
@@ -142,6 +144,8 @@ def user_reader(
             request["params"] = [str(p) for p in params]
             admitted = allowlist.bind_params(admitted, params)
         engine = ws.new_engine()
+        if interrupt is not None:
+            interrupt.bind(engine)
         lh = dataclasses.replace(ws.lakehouse, policy=policy)
         from medallion.engine import attach
 

@@ -18,7 +18,7 @@ from medallion.errors import AccessDeniedError, QueryError, StorageError, first_
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from medallion.engine.base import Engine
+    from medallion.engine.base import Engine, Interrupt
     from medallion.governance.audit import AuditLog
     from medallion.governance.read import Context
     from medallion.state.identities import Identity
@@ -37,14 +37,16 @@ def query_reader(
     audit: AuditLog | None = None,
     context: Context | None = None,
     params: Sequence[object] | None = None,
+    interrupt: Interrupt | None = None,
 ) -> pa.RecordBatchReader:
     """The query's result as a stream; the engine closes once the stream is consumed. With a
-    `user`, the query is that user's: allow-list, policy and audit (governance.read)."""
+    `user`, the query is that user's: allow-list, policy and audit (governance.read).
+    `interrupt` is bound to the engine that runs the query (pressing it stops the query)."""
     if user is not None:
         from medallion.governance.read import user_reader
 
         assert audit is not None, "a user's query is audited"
-        return user_reader(ws, sql, user, audit, as_of, context, params)
+        return user_reader(ws, sql, user, audit, as_of, context, params, interrupt)
     if params:
         raise QueryError("parameters are for a user's query (the SQL endpoint)")
     from medallion.models.sql import is_read_only, parse_select, resolve_refs, statement_kinds
@@ -71,6 +73,8 @@ def query_reader(
     }
     refs = resolve_refs(tree, sql=checked, layers=ws.config.layers, known=known, error=QueryError)
     engine = ws.new_engine()
+    if interrupt is not None:
+        interrupt.bind(engine)
     try:
         lh = ws.lakehouse
         if as_of is not None:

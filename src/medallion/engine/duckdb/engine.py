@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -249,6 +250,9 @@ class DuckDBEngine(Session):
         self.schemas: dict[str, pa.Schema] = {}
         #: the folders of the attached tables' data files (what `confine` still allows)
         self._folders: set[str] = set()
+        # interrupt() comes from another thread: never on a connection being closed
+        self._open_lock = threading.Lock()
+        self._open = True
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -432,7 +436,14 @@ class DuckDBEngine(Session):
         self.views.add(fqn)
         self._view_sql[fqn] = sql
 
+    def interrupt(self) -> None:
+        with self._open_lock:
+            if self._open:
+                self.con.interrupt()
+
     def close(self) -> None:
+        with self._open_lock:
+            self._open = False
         if self._side is not None:
             self._side.close()
         super().close()

@@ -1,8 +1,9 @@
 """The one interface between the wire server and medallion.
 
-The server asks six things of medallion: a login exchange for a user, a query's rows, the
-tables a user may see (for the catalog clients probe), a private engine for that catalog, and
-where to record a login or a statement it refused itself. `ProjectBackend` answers them from
+The server asks seven things of medallion: a login exchange for a user, a user's limits
+(statement timeout, row cap), a query's rows, the tables a user may see (for the catalog
+clients probe), a private engine for that catalog, and where to record a login or a statement
+it refused itself. `ProjectBackend` answers them from
 the `Project` façade with the project's users, read policy and access audit; nothing else in
 `serve/` touches the project.
 """
@@ -17,7 +18,7 @@ from medallion.errors import AccessDeniedError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from medallion.project import LoginExchange, Project
+    from medallion.project import Interrupt, LoginExchange, Project
 
 #: (schema, table, [(column, arrow type)]): one table as the catalog shows it
 TableInfo = tuple[str, str, list[tuple[str, "pa.DataType"]]]
@@ -34,11 +35,21 @@ class Backend(Protocol):
         (derived from `secret`) fails like a wrong password."""
         ...
 
+    def limits(self, user: str) -> tuple[float | None, int | None]:
+        """`user`'s statement timeout (seconds) and row cap; None: no limit."""
+        ...
+
     def execute(
-        self, user: str, sql: str, params: Sequence[Any], session: Mapping[str, Any]
+        self,
+        user: str,
+        sql: str,
+        params: Sequence[Any],
+        session: Mapping[str, Any],
+        interrupt: Interrupt | None = None,
     ) -> pa.RecordBatchReader:
         """Run one read-only statement as `user`, `params` filling its $1, $2...; rows
-        stream. `session` has the client's settings (application_name), `peer`, `session_id`."""
+        stream. `session` has the client's settings (application_name), `peer`, `session_id`.
+        Pressing `interrupt` (from another thread) stops the statement inside the engine."""
         ...
 
     def tables(self, user: str) -> Sequence[TableInfo]:
@@ -76,8 +87,17 @@ class ProjectBackend:
     def login_exchange(self, user: str, secret: bytes) -> LoginExchange:
         return self.project.login_exchange(user, secret)
 
+    def limits(self, user: str) -> tuple[float | None, int | None]:
+        # medallion.yml's serve: block, its roles: entry for the user's effective role first
+        return self.project.config.serve.limits(self._identity(user).role)
+
     def execute(
-        self, user: str, sql: str, params: Sequence[Any], session: Mapping[str, Any]
+        self,
+        user: str,
+        sql: str,
+        params: Sequence[Any],
+        session: Mapping[str, Any],
+        interrupt: Interrupt | None = None,
     ) -> pa.RecordBatchReader:
         return self.project.query_reader(
             sql,
@@ -88,6 +108,7 @@ class ProjectBackend:
             session=session.get("session_id"),
             source=session.get("peer"),
             params=list(params) or None,
+            interrupt=interrupt,
         )
 
     def tables(self, user: str) -> list[TableInfo]:

@@ -11,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,8 @@ class Server:
         max_rows: int | None = None,
         punch_list: Path | None = None,
     ) -> None:
+        """`statement_timeout` (seconds) and `max_rows`, when given, are every user's (0: no
+        limit); None leaves each user's to the backend (medallion.yml, per role)."""
         self.backend = backend
         self.ssl_context = ssl_context
         self.statement_timeout = statement_timeout
@@ -56,6 +59,7 @@ class Server:
     def serve_forever(self) -> None:
         from medallion.serve.pgwire.session import Session
 
+        threading.Thread(target=self._watchdog, name="pgwire-watchdog", daemon=True).start()
         self.sock.settimeout(0.5)
         while not self._stopped.is_set():
             try:
@@ -91,7 +95,26 @@ class Server:
         for thread in self._threads:
             thread.join(timeout=5)
 
+    def _watchdog(self) -> None:
+        """Stops statements past their deadline inside the engine (a session's thread is
+        blocked in DuckDB then, it cannot look at the clock itself)."""
+        while not self._stopped.wait(0.2):
+            now = time.monotonic()
+            with self._lock:
+                sessions = list(self._sessions.values())
+            for session in sessions:
+                session.watch(now)
+
     # -- sessions --------------------------------------------------------------------------
+
+    def limits(self, user: str) -> tuple[float | None, int | None]:
+        """`user`'s statement timeout and row cap (None: none): the server's, else theirs."""
+        timeout, rows = self.backend.limits(user)
+        if self.statement_timeout is not None:
+            timeout = self.statement_timeout or None
+        if self.max_rows is not None:
+            rows = self.max_rows or None
+        return timeout, rows
 
     def register(self, session: Session) -> None:
         with self._lock:

@@ -2,7 +2,10 @@
 
 Statements run in this connection's thread; rows stream from the Backend's RecordBatchReader
 batch by batch (never read whole), each batch encoded to DataRows and sent before the next is
-read. A CancelRequest or the statement timeout stops a statement between batches."""
+read. A CancelRequest or the statement timeout stops a statement inside DuckDB: each statement
+runs with an `Interrupt` the session presses (a CancelRequest arrives on another connection's
+thread; the server's watchdog thread presses at the deadline, and again while the statement
+still runs, since DuckDB forgets a press that lands between two of its statements)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from medallion.errors import (
     StorageError,
     first_line,
 )
+from medallion.project import Interrupt
 from medallion.serve.pgwire import statements, types
 from medallion.serve.pgwire.protocol import (
     CANCEL_REQUEST,
@@ -38,6 +42,8 @@ from medallion.serve.pgwire.protocol import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pyarrow as pa
 
     from medallion.serve.pgwire.server import Server
@@ -96,6 +102,7 @@ class Portal:
     tag: str | None = None  # the command tag of a session command (no rows)
     row: list[str] | None = None  # SHOW's one row
     fetch: tuple[Portal, int] | None = None  # FETCH n FROM a DECLAREd cursor
+    interrupt: Interrupt | None = None  # stops the query of `reader` inside its engine
 
 
 class Session:
@@ -115,6 +122,12 @@ class Session:
         self._catalog: Any = None
         self._cancel = threading.Event()
         self._deadline: float | None = None
+        #: the user's statement timeout (seconds) and row cap, set at login (None: none)
+        self.timeout: float | None = None
+        self.max_rows: int | None = None
+        #: the statement inside the engine right now (what a cancel or the timeout stops)
+        self._running: Interrupt | None = None
+        self._running_lock = threading.Lock()
 
     # -- the connection's life -------------------------------------------------------------
 
@@ -140,7 +153,50 @@ class Session:
                 self.conn.sock.close()
 
     def cancel(self) -> None:
+        """A CancelRequest (or the server stopping), from another thread: the statement
+        running stops inside the engine, and a statement between batches at the next one."""
         self._cancel.set()
+        self._press()
+
+    def watch(self, now: float) -> None:
+        """The server's watchdog, every few tenths of a second: a statement still inside
+        the engine past its deadline, or cancelled, is pressed (again)."""
+        if self._running is None:
+            return
+        if self._cancel.is_set() or (self._deadline is not None and now > self._deadline):
+            self._press()
+
+    def _press(self) -> None:
+        with self._running_lock:
+            running = self._running
+        if running is not None:
+            running.press()
+
+    @contextlib.contextmanager
+    def _inside(self, interrupt: Interrupt | None) -> Iterator[None]:
+        """While the engine works for a statement (its start, each batch read)."""
+        with self._running_lock:
+            self._running = interrupt
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running = None
+
+    def _statement_timeout(self) -> float | None:
+        """The user's limit, or the client's own `SET statement_timeout` when it is shorter: a
+        client may tighten its limit (as drivers and pools do), never loosen it."""
+        own = statements.pg_duration(self.settings.get("statement_timeout") or "0")
+        return min((t for t in (self.timeout, own) if t), default=None)
+
+    def _stopped(self) -> PgError | None:
+        """57014 when the statement that just failed was cancelled or timed out: it failed
+        because it was stopped, whatever the engine's error says."""
+        if self._cancel.is_set():
+            return PgError("57014", "canceling statement due to user request")
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            return PgError("57014", "canceling statement due to statement timeout")
+        return None
 
     def _startup(self) -> bool:
         conn = self.conn
@@ -176,6 +232,7 @@ class Session:
             return False
         if not self._authenticate(client):
             return False
+        self.timeout, self.max_rows = self.server.limits(self.user)
         database = params.get("database") or self.user
         if database != self.backend.database:
             self._fatal(
@@ -419,6 +476,11 @@ class Session:
             portal.tag = ""
             return portal
         if kw in statements.SESSION_COMMANDS:
+            refused = statements.refuse_setting(stmt.text, kw, self.user)
+            if refused is not None:  # an attempt on the engine or on who the session is
+                session = self.settings | {"peer": self.peer}
+                self.backend.log_refused(self.user, stmt.text, refused.message, session)
+                raise refused
             self._session_command(stmt, portal)
             return portal
         if kw in ("DECLARE", "FETCH", "MOVE"):
@@ -430,27 +492,32 @@ class Session:
             self.backend.log_refused(self.user, stmt.text, refused.message, session)
             raise refused
         self._cancel.clear()
-        timeout = self.server.statement_timeout
+        timeout = self._statement_timeout()
         self._deadline = time.monotonic() + timeout if timeout else None
         if statements.is_catalog(stmt.text):
             portal.reader = self.catalog().query(statements.bind(stmt.text, values, "postgres"))
         else:
-            portal.reader = self._query(stmt.text, values)
+            portal.interrupt = Interrupt()
+            portal.reader = self._query(stmt.text, values, portal.interrupt)
         portal.tag = "SELECT"
         return portal
 
-    def _query(self, sql: str, values: list[Any]) -> pa.RecordBatchReader:
+    def _query(self, sql: str, values: list[Any], interrupt: Interrupt) -> pa.RecordBatchReader:
         try:
             session = self.settings | {"peer": self.peer}
-            return self.backend.execute(self.user, sql, values, session)
-        except AccessDeniedError as e:
-            # the read policy refuses what it cannot check, a typo included; a statement that
-            # does not parse is still a syntax error to the client (it reveals nothing)
-            code = "42601" if "does not parse" in e.message else "42501"
-            raise PgError(code, e.message, hint=e.hint) from None
-        except (QueryError, StorageError) as e:
-            raise _sql_error(e) from None
+            with self._inside(interrupt):  # DuckDB runs the query's first batch already
+                return self.backend.execute(self.user, sql, values, session, interrupt)
         except MedallionError as e:
+            stopped = self._stopped() if interrupt.pressed else None
+            if stopped is not None:
+                raise stopped from None
+            if isinstance(e, AccessDeniedError):
+                # the read policy refuses what it cannot check, a typo included; a statement
+                # that does not parse is still a syntax error to the client (it reveals nothing)
+                code = "42601" if "does not parse" in e.message else "42501"
+                raise PgError(code, e.message, hint=e.hint) from None
+            if isinstance(e, QueryError | StorageError):
+                raise _sql_error(e) from None
             raise PgError("XX000", e.message, hint=e.hint) from None
 
     def catalog(self) -> Any:
@@ -541,7 +608,7 @@ class Session:
         """Send up to `max_rows` rows of the portal (all when 0); how many were sent."""
         conn = self.conn
         cols = self._cols(portal)
-        cap = self.server.max_rows
+        cap = self.max_rows
         sent_now = 0
         assert portal.reader is not None
         try:
@@ -562,7 +629,8 @@ class Session:
                 if self._deadline is not None and time.monotonic() > self._deadline:
                     raise PgError("57014", "canceling statement due to statement timeout")
                 try:
-                    batch = portal.reader.read_next_batch()
+                    with self._inside(portal.interrupt):
+                        batch = portal.reader.read_next_batch()
                 except StopIteration:
                     portal.done = True
                     continue
@@ -570,7 +638,8 @@ class Session:
                     raise PgError(
                         "54000",
                         f"the result has more than {cap} rows, the endpoint's row cap",
-                        hint="add a LIMIT or aggregate; `medallion serve --max-rows` sets the cap",
+                        hint="add a LIMIT or aggregate; the cap is max_rows in medallion.yml's "
+                        "serve: block (per role under roles:) or `medallion serve --max-rows`",
                     )
                 if max_rows > 0:
                     portal.pending = _split_rows(batch, cols)
@@ -582,15 +651,19 @@ class Session:
                 sent_now += n
         except (QueryError, StorageError) as e:
             portal.reader.close()
-            raise _sql_error(e) from None
+            raise self._stopped_portal(portal) or _sql_error(e) from None
         except OSError as e:
             portal.reader.close()
             if isinstance(e, ConnectionError):
                 raise
-            raise PgError("XX000", str(e).splitlines()[0]) from None
+            raise self._stopped_portal(portal) or PgError("XX000", str(e).splitlines()[0]) from None
         except PgError:
             portal.reader.close()
             raise
+
+    def _stopped_portal(self, portal: Portal) -> PgError | None:
+        pressed = portal.interrupt is not None and portal.interrupt.pressed
+        return self._stopped() if pressed else None
 
     # -- session commands ------------------------------------------------------------------
 
@@ -655,6 +728,15 @@ class Session:
             raise PgError("22023", f"client_encoding {value} is not supported: use UTF8")
         if key == "client_encoding":
             value = "UTF8"
+        if key == "statement_timeout" and value:
+            try:
+                statements.pg_duration(value)
+            except ValueError:
+                raise PgError(
+                    "22023",
+                    f'invalid value for parameter "statement_timeout": "{value}"',
+                    hint="milliseconds (5000) or a number and a unit: 5s, 2min",
+                ) from None
         self.settings[key] = value if value else DEFAULT_SETTINGS.get(key, "")
         if report and key in _REPORTED:
             self.conn.parameter_status(key, self.settings[key])

@@ -122,6 +122,114 @@ def parse_set(text: str) -> tuple[str, str] | None:
     return name, value
 
 
+#: DuckDB's own settings (duckdb_settings() of DuckDB 2.0) that PostgreSQL does not have:
+#: SET and RESET never reach the engine, but a client that names one is trying to change the
+#: engine (enable_external_access, allowed_directories, lock_configuration...), so it is refused
+#: and audited rather than answered. tests/serve checks the list against the installed DuckDB.
+_ENGINE_SETTINGS = """
+    calendar access_mode active_grammar_extensions allocator_background_threads
+    allocator_bulk_deallocation_flush_threshold allocator_flush_threshold
+    allow_community_extensions allow_extension_repositories allow_extensions_metadata_mismatch
+    allow_parser_override_extension allow_persistent_secrets allow_unredacted_secrets
+    allow_unsigned_extensions allowed_configs allowed_directories allowed_paths
+    approximate_join_order_threshold arrow_large_buffer_size arrow_lossless_conversion
+    arrow_output_list_view arrow_output_version asof_loop_join_threshold async_threads
+    auto_checkpoint_skip_wal_threshold autoinstall_extension_repository
+    autoinstall_known_extensions autoload_known_extensions binary_as_string
+    block_allocator_memory cache_local_files catalog_error_max_schemas checkpoint_on_detach
+    checkpoint_threshold current_dialect current_transaction_invalidation_policy
+    custom_extension_repository custom_user_agent debug_checkpoint_scan_sleep_ms
+    default_block_size default_collation default_null_order default_order
+    default_secret_storage default_transaction_invalidation_policy delim_join_as_cte
+    dialect_compatibility_mode disable_database_invalidation disable_parquet_prefetching
+    disable_timestamptz_casts disabled_compression_methods disabled_filesystems
+    disabled_log_types disabled_optimizers duckdb_api dynamic_or_filter_threshold
+    enable_external_access enable_external_file_cache enable_fsst_vectors
+    enable_geoparquet_conversion enable_http_metadata_cache enable_logging
+    enable_macro_dependencies enable_optimistic_write enable_optimizer enable_profiling
+    enable_progress_bar enable_progress_bar_print enable_view_dependencies enabled_log_types
+    error_on_division_by_zero errors_as_json experimental_metadata_reuse explain_output
+    extension_directories extension_repository_directory
+    external_file_cache_local_max_block_size external_file_cache_remote_max_block_size
+    external_file_cache_remote_min_block_size external_file_cache_request_sizing
+    external_file_cache_spill external_threads file_search_path force_column_metadata_reuse
+    force_compression fsync_mode geometry_minimum_shredding_size home_directory
+    http_client_pool_capacity http_proxy http_proxy_password http_proxy_username
+    ieee_floating_point_ops ignore_unknown_crs immediate_transaction_mode index_scan_max_count
+    index_scan_percentage initial_column_segment_size integer_division json_geometry_format
+    late_materialization_max_rows legacy_disable_null_type lock_configuration log_query_path
+    logging_level logging_mode logging_storage max_execution_time max_expression_depth
+    max_memory max_streaming_buffer_size max_temp_directory_size max_vacuum_tasks memory_limit
+    merge_join_threshold nested_loop_join_threshold null_order operator_memory_limit
+    order_by_non_integer_literal ordered_aggregate_threshold pandas_analyze_sample
+    parquet_metadata_cache parquet_prefetch_column_gap partitioned_write_flush_threshold
+    partitioned_write_max_open_files password perfect_ht_threshold pin_threads
+    pivot_filter_threshold pivot_limit prefer_range_joins prefetch_all_parquet_files
+    preserve_identifier_case preserve_insertion_order profile_output profiling_coverage
+    profiling_output profiling_renderer_settings progress_bar_time python_enable_replacements
+    python_scan_all_frames read_ahead_depth redact_http_logs regex_match_operator_semantics
+    scalar_subquery_error_on_multiple_rows scheduler_process_partial schema secret_directory
+    show_behavior standard_vector_size storage_block_prefetch storage_compatibility_version
+    streaming_buffer_size table_function_identifier_conversion temp_directory
+    temp_file_encryption threads tracked_metrics user username validate_external_file_cache
+    variant_minimum_shredding_size wal_autocheckpoint wal_autocheckpoint_entries
+    warnings_as_errors worker_threads write_buffer_row_group_count
+    write_buffer_row_group_memory_limit zstd_min_string_length
+"""
+ENGINE_SETTINGS = frozenset(_ENGINE_SETTINGS.split())
+#: names PostgreSQL and DuckDB share: the session answers them as PostgreSQL does
+PG_SETTINGS_DUCKDB_HAS = frozenset({"timezone", "search_path"})
+_SET_ROLE = re.compile(
+    r"SET\s+(?:SESSION\s+|LOCAL\s+)?(ROLE|SESSION\s+AUTHORIZATION)\s+(.+?)\s*;?\s*$",
+    re.I | re.S,
+)
+
+
+def refuse_setting(text: str, keyword: str, user: str) -> PgError | None:
+    """42501 for a SET or RESET that tries to change the engine (a DuckDB setting) or who the
+    session is (SET ROLE / SET SESSION AUTHORIZATION to another user); None: answer it."""
+    if keyword == "SET":
+        role = _SET_ROLE.match(text.strip())
+        if role is not None:
+            target = role.group(2).strip().strip("'\"")
+            if target.lower() not in ("none", "default", user.lower()):
+                what = " ".join(role.group(1).upper().split())
+                return PgError(
+                    "42501",
+                    f'permission denied to set {what.lower()} "{target}"',
+                    hint="a session is the user who logged in: connect as the other user",
+                )
+            return None
+        parsed = parse_set(text)
+        name = parsed[0] if parsed else None
+    elif keyword == "RESET":
+        name = parse_reset(text)
+    else:
+        return None
+    if name is None or name.lower() not in ENGINE_SETTINGS:
+        return None
+    return PgError(
+        "42501",
+        f"{name} is a setting of medallion's engine, not the client's to change",
+        hint="the endpoint's engine settings are fixed; SET takes PostgreSQL's client settings "
+        "(application_name, DateStyle, TimeZone, extra_float_digits...)",
+    )
+
+
+_PG_TIME = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*")
+_PG_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def pg_duration(value: str) -> float | None:
+    """A PostgreSQL time setting (statement_timeout: '5000' in milliseconds, '5s', '1min') in
+    seconds; None for 0 (no limit); ValueError when it is not one."""
+    m = _PG_TIME.fullmatch(value.strip().strip("'").lower())
+    if m is None:
+        raise ValueError(value)
+    seconds = float(m.group(1)) * _PG_TIME_UNITS[m.group(2) or "ms"]
+    return seconds or None
+
+
 def parse_show(text: str) -> str:
     m = _SHOW.match(text.strip())
     name = m.group(1) if m else ""
