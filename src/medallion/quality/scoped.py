@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from medallion.config.checks import CheckSpec
     from medallion.engine.base import Engine
     from medallion.state.records import CheckResult
+    from medallion.storage import changes
     from medallion.storage.catalog import Catalog
 
 #: checks that hold for a table when they hold for each of its rows (or keys)
@@ -114,6 +115,19 @@ def _since(
     return since
 
 
+def _changes_since(
+    engine: Engine, catalog: Catalog, table: str, since: int
+) -> changes.Changes | None:
+    """What the commits after `since` up to the attached version did to `table`; None when the
+    log cannot say (a commit no longer in it, a removed file vacuumed)."""
+    from medallion.storage import changes
+
+    now = engine.version_of(table)
+    assert now is not None
+    c = changes.changes(catalog.path(table), since, now)
+    return None if not c.complete or c.removed_lost else c
+
+
 def _keeps_values(engine: Engine, catalog: Catalog, table: str, column: str, since: int) -> bool:
     """Whether every value of `column` that `table` held at version `since` is still there."""
     import sqlglot.expressions as exp
@@ -122,13 +136,10 @@ def _keeps_values(engine: Engine, catalog: Catalog, table: str, column: str, sin
     from medallion.sqltree import table as table_ref
     from medallion.storage import changes
 
-    path = catalog.path(table)
-    now = engine.version_of(table)
-    assert now is not None
-    c = changes.changes(path, since, now)
-    if not c.complete or c.removed_lost:
+    c = _changes_since(engine, catalog, table, since)
+    if c is None:
         return False
-    old = changes.old_rows(path, c)
+    old = changes.old_rows(catalog.path(table), c)
     if old is None:
         return True  # only rows added
     ref = table_ref(table)
@@ -170,12 +181,10 @@ def _on_new_rows(
     from medallion.sqltree import table as table_ref
     from medallion.storage import changes
 
-    path = catalog.path(table)
-    now = engine.version_of(table)
-    assert now is not None
-    c = changes.changes(path, since, now)
-    if not c.complete or c.removed_lost:
+    c = _changes_since(engine, catalog, table, since)
+    if c is None:
         return None
+    path = catalog.path(table)
     ref = table_ref(table)
     rows_of: list[CheckSpec] = [s for s in specs if not isinstance(s, Unique)]
     keys_of: list[Unique] = [s for s in specs if isinstance(s, Unique)]
