@@ -63,12 +63,20 @@ class TableRow:
 
 @dataclass(frozen=True)
 class LoginExchange:
-    """One SASL login exchange as a server runs it: announce `mechanism`, answer the client's
-    first message with `server_first(data)`, its final one with `server_final(data)`."""
+    """One login exchange as a server runs it. `mechanism` SCRAM-SHA-256: announce it, answer
+    the client's first message with `server_first(data)`, its final one with
+    `server_final(data)`. `md5` (a user who opted in): send `salt`, check the client's password
+    message with `server_final(data)`. `trust` (configured, from loopback): no password."""
 
     mechanism: str
     server_first: Callable[[bytes], str]
     server_final: Callable[[bytes], str]
+    salt: bytes = b""
+
+
+def _no_step(_data: bytes) -> str:
+    """A step a trust or md5 login does not have."""
+    return ""
 
 
 class Project:
@@ -483,15 +491,38 @@ class Project:
         exchange with `login_exchange` and reports the outcome with `audit_login`."""
         return self.identities.get(name)
 
-    def login_exchange(self, name: str, secret: bytes) -> LoginExchange:
-        """The server side of a SCRAM-SHA-256 login as `name`. For an unknown user or one
-        without a password the exchange runs over a verifier derived from `name` and the
-        server's `secret` and fails like a wrong password, so a client cannot tell them apart.
+    def login_exchange(self, name: str, secret: bytes, peer: str | None = None) -> LoginExchange:
+        """The server side of a login as `name` from address `peer`: trust when serve.trust
+        names the user and `peer` is loopback (127.0.0.1, ::1), md5 when the user opted in
+        (`users add|passwd --md5`), else SCRAM-SHA-256. For an unknown user or one without a
+        password the SCRAM exchange runs over a verifier derived from `name` and the server's
+        `secret` and fails like a wrong password, so a client cannot tell them apart.
         `server_final` raises errors.ScramError when the login fails (as does this method
         when the stored verifier is unreadable)."""
-        from medallion.governance.scram import MECHANISM, ScramServer, mock_verifier
+        import secrets as _secrets
+
+        from medallion.governance.scram import (
+            MD5_SALT_BYTES,
+            MECHANISM,
+            ScramServer,
+            check_md5,
+            mock_verifier,
+        )
 
         identity = self.identities.get(name)
+        # only an exact loopback address: a trusted name from any other host needs a password
+        trusted = name in self.config.serve.trust and peer in ("127.0.0.1", "::1")
+        if identity is not None and trusted:
+            return LoginExchange("trust", _no_step, _no_step)
+        if identity is not None and identity.md5 is not None:
+            salt = _secrets.token_bytes(MD5_SALT_BYTES)
+            stored = identity.md5
+
+            def final(answer: bytes) -> str:
+                check_md5(stored, salt, answer)
+                return ""
+
+            return LoginExchange("md5", _no_step, final, salt)
         if identity is None or identity.verifier is None:
             server = ScramServer(mock_verifier(name, secret), mock=True)
         else:
@@ -521,13 +552,16 @@ class Project:
         session: str | None = None,
         service: str = "sql",
         error: str | None = None,
+        method: str | None = None,
     ) -> None:
-        """Record a login attempt (ok or failed, with why) in the access audit."""
+        """Record a login attempt (ok or failed, with why, and by which `method`: SCRAM-SHA-256,
+        md5, trust, token) in the access audit."""
         self.audit_log.record(
             user=name,
             action="login",
             status="ok" if ok else "failed",
             service=service,
+            request={"method": method} if method else None,
             error=error,
             source=source,
             client=client,
@@ -569,24 +603,39 @@ class Project:
         self.audit_log.flush()
 
     def add_user(
-        self, name: str, role: str, groups: list[str], password: str | None = None
+        self,
+        name: str,
+        role: str,
+        groups: list[str],
+        password: str | None = None,
+        *,
+        md5: bool = False,
     ) -> Identity:
-        from medallion.governance.scram import make_verifier
+        """`md5`: also keep PostgreSQL's md5 form, so old drivers can log in (opt-in)."""
+        from medallion.governance.scram import make_md5, make_verifier
 
         verifier = make_verifier(password) if password else None
-        user = self.identities.add(name, role, groups, verifier)
-        self.audit_change("user_add", {"name": name, "role": role, "groups": groups})
+        md5_form = make_md5(password, name) if password and md5 else None
+        user = self.identities.add(name, role, groups, verifier, md5_form)
+        self.audit_change(
+            "user_add", {"name": name, "role": role, "groups": groups, "md5": bool(md5_form)}
+        )
         return user
 
     def remove_user(self, name: str) -> None:
         self.identities.remove(name)
         self.audit_change("user_remove", {"name": name})
 
-    def set_password(self, name: str, password: str | None) -> None:
-        from medallion.governance.scram import make_verifier
+    def set_password(self, name: str, password: str | None, *, md5: bool = False) -> None:
+        """A new password (None: none); without `md5` the md5 opt-in is cleared."""
+        from medallion.governance.scram import make_md5, make_verifier
 
-        self.identities.set_verifier(name, make_verifier(password) if password else None)
-        self.audit_change("user_passwd", {"name": name})
+        self.identities.set_verifier(
+            name,
+            make_verifier(password) if password else None,
+            make_md5(password, name) if password and md5 else None,
+        )
+        self.audit_change("user_passwd", {"name": name, "md5": bool(password and md5)})
 
     def change_groups(
         self, name: str, add: list[str], remove: list[str], role: str | None = None

@@ -39,12 +39,27 @@ def users() -> None:
     is_flag=True,
     help="Read the password from the first line of standard input (none: token logins only).",
 )
+@click.option(
+    "--md5",
+    is_flag=True,
+    help="Also keep PostgreSQL's md5 form of the password, for old drivers that cannot do"
+    " SCRAM-SHA-256 (the endpoint then asks this user for md5). Weaker: whoever reads the"
+    " state database can log in as the user. `users passwd` without it clears it.",
+)
 @click.pass_context
 def users_add(
-    ctx: click.Context, name: str, role: str, groups: tuple[str, ...], password_stdin: bool
+    ctx: click.Context,
+    name: str,
+    role: str,
+    groups: tuple[str, ...],
+    password_stdin: bool,
+    md5: bool,
 ) -> None:
     """Add user NAME."""
-    user = _project(ctx).add_user(name, role, list(groups), _read_password(password_stdin))
+    password = _read_password(password_stdin)
+    if md5 and password is None:
+        raise click.UsageError("--md5 needs a password (--password-stdin)")
+    user = _project(ctx).add_user(name, role, list(groups), password, md5=md5)
     click.echo(f"added {user.name} ({user.role}; groups: {', '.join(user.groups) or 'none'})")
 
 
@@ -52,11 +67,17 @@ def users_add(
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def users_list(ctx: click.Context, as_json: bool) -> None:
-    """Every user: effective role, groups, whether a password is set."""
+    """Every user: effective role, groups, whether a password is set and md5 allowed."""
     from medallion.cli import render
 
     rows = [
-        {"name": u.name, "role": u.role, "groups": list(u.groups), "password": bool(u.verifier)}
+        {
+            "name": u.name,
+            "role": u.role,
+            "groups": list(u.groups),
+            "password": bool(u.verifier),
+            "md5": bool(u.md5),
+        }
         for u in _project(ctx).identities.list()
     ]
     if as_json:
@@ -65,8 +86,8 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         click.echo("no users (medallion users add NAME --role R)")
     for r in rows:
-        pw = "password" if r["password"] else "no password"
-        click.echo(f"{r['name']:<20} {r['role']:<12} {pw:<12} {', '.join(r['groups'])}")
+        pw = ("password+md5" if r["md5"] else "password") if r["password"] else "no password"
+        click.echo(f"{r['name']:<20} {r['role']:<12} {pw:<13} {', '.join(r['groups'])}")
 
 
 @users.command("remove", context_settings=CONTEXT)
@@ -82,17 +103,30 @@ def users_remove(ctx: click.Context, name: str) -> None:
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read it from standard input.")
 @click.option("--clear", is_flag=True, help="Remove the password (token logins only).")
+@click.option(
+    "--md5",
+    is_flag=True,
+    help="Also keep PostgreSQL's md5 form of the password, for old drivers that cannot do"
+    " SCRAM-SHA-256 (the endpoint then asks this user for md5). Weaker: whoever reads the"
+    " state database can log in as the user. `users passwd` without it clears it.",
+)
 @click.pass_context
-def users_passwd(ctx: click.Context, name: str, password_stdin: bool, clear: bool) -> None:
-    """Set (or --clear) the password of NAME; without --password-stdin it is asked for."""
+def users_passwd(
+    ctx: click.Context, name: str, password_stdin: bool, clear: bool, md5: bool
+) -> None:
+    """Set (or --clear) the password of NAME; without --password-stdin it is asked for.
+    Without --md5 the user's md5 form (if any) is removed: SCRAM-SHA-256 only."""
+    if clear and md5:
+        raise click.UsageError("--md5 needs a password; --clear removes it")
     if clear:
         password = None
     elif password_stdin:
         password = _read_password(True)
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    _project(ctx).set_password(name, password)
-    click.echo(f"password of {name} {'cleared' if password is None else 'set'}")
+    _project(ctx).set_password(name, password, md5=md5)
+    said = "cleared" if password is None else ("set (md5 allowed)" if md5 else "set")
+    click.echo(f"password of {name} {said}")
 
 
 @users.command("groups", context_settings=CONTEXT)

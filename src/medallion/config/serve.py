@@ -10,6 +10,7 @@ serve:
   roles:                         # per role (admin | member | contributor | viewer)
     viewer: {statement_timeout: 30 seconds, max_rows: 10000}
     admin: {statement_timeout: none, max_rows: 0}
+  trust: [ops]                   # these users log in without a password from 127.0.0.1/::1
 ```
 
 A role's value replaces the block's own for users of that role (their effective role, the
@@ -75,6 +76,9 @@ class ServeConfig(BaseModel):
     #: most rows one statement may return, a larger result is an error; 0: no cap
     max_rows: int = Field(default=0, ge=0)
     roles: dict[Role, RoleLimits] = Field(default_factory=dict)
+    #: users who log in without a password, and only from loopback (127.0.0.1, ::1): from any
+    #: other address they need their password. Empty (the default): nobody is trusted.
+    trust: list[str] = Field(default_factory=list)
 
     @field_validator("statement_timeout", mode="before")
     @classmethod

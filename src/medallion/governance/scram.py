@@ -283,3 +283,30 @@ class ClientSide:
 
     def verify(self, server_final: str) -> bool:
         return hmac.compare_digest(server_final, "v=" + _b64(self._server_signature))
+
+
+# -- md5, PostgreSQL's older password method, for drivers that cannot do SCRAM ----------------
+# Opt-in per user: the md5 form is replayable by whoever reads the state database (it is the
+# password's equivalent for this protocol), which is why SCRAM stays the default.
+
+MD5_SALT_BYTES = 4
+
+
+def make_md5(password: str, user: str) -> str:
+    """PostgreSQL's stored md5 form: 'md5' + md5(password + user name), hex."""
+    return "md5" + hashlib.md5((password + user).encode("utf-8")).hexdigest()
+
+
+def md5_response(stored: str, salt: bytes) -> str:
+    """What a client proves for `stored` (make_md5's form) and a 4-byte salt:
+    'md5' + md5(stored hex without its prefix + salt)."""
+    return "md5" + hashlib.md5(stored[3:].encode("ascii") + salt).hexdigest()
+
+
+def check_md5(stored: str | None, salt: bytes, answer: bytes) -> None:
+    """ScramError unless `answer` (the PasswordMessage, NUL-terminated or not) is the right
+    response; compared in constant time. `stored` None (an unknown user) always fails."""
+    text = answer.rstrip(b"\0")
+    expected = md5_response(stored or "md5" + "0" * 32, salt).encode("ascii")
+    if not hmac.compare_digest(text, expected) or stored is None:
+        raise ScramError("password authentication failed")

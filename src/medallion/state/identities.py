@@ -38,6 +38,8 @@ class Identity:
     role: str
     groups: tuple[str, ...] = ()
     verifier: str | None = field(default=None, repr=False)
+    #: PostgreSQL's md5 form of the password when the user opted in for old drivers
+    md5: str | None = field(default=None, repr=False)
 
     def is_member(self, group: str) -> bool:
         """In `group`, or `group` names the user's role (is_member('admin'))."""
@@ -86,7 +88,14 @@ class Identities:
 
     # -- users ----------------------------------------------------------------------------
 
-    def add(self, name: str, role: str, groups: list[str], verifier: str | None) -> Identity:
+    def add(
+        self,
+        name: str,
+        role: str,
+        groups: list[str],
+        verifier: str | None,
+        md5: str | None = None,
+    ) -> Identity:
         from medallion.state.store import utcnow
 
         check_role(role)
@@ -97,9 +106,9 @@ class Identities:
             try:
                 con.execute("BEGIN IMMEDIATE")
                 con.execute(
-                    "INSERT INTO users (name, role, verifier, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (name, role, verifier, now, now),
+                    "INSERT INTO users (name, role, verifier, md5, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, role, verifier, md5, now, now),
                 )
                 con.executemany(
                     "INSERT OR IGNORE INTO user_groups VALUES (?, ?)", [(name, g) for g in groups]
@@ -118,7 +127,9 @@ class Identities:
     def get(self, name: str) -> Identity | None:
         """The user `name` with its effective role (the highest of its own and its groups')."""
         with self.store.connect() as con:
-            row = con.execute("SELECT role, verifier FROM users WHERE name = ?", (name,)).fetchone()
+            row = con.execute(
+                "SELECT role, verifier, md5 FROM users WHERE name = ?", (name,)
+            ).fetchone()
             if row is None:
                 return None
             groups = [
@@ -136,7 +147,7 @@ class Identities:
                     (name,),
                 )
             ]
-        return Identity(name, highest(roles), tuple(groups), row["verifier"])
+        return Identity(name, highest(roles), tuple(groups), row["verifier"], row["md5"])
 
     def require(self, name: str) -> Identity:
         found = self.get(name)
@@ -158,14 +169,15 @@ class Identities:
         with self.store.connect() as con:
             con.execute("DELETE FROM users WHERE name = ?", (name,))
 
-    def set_verifier(self, name: str, verifier: str | None) -> None:
+    def set_verifier(self, name: str, verifier: str | None, md5: str | None = None) -> None:
+        """Replace the password forms of `name`; md5 None clears the md5 opt-in."""
         from medallion.state.store import utcnow
 
         self.require(name)
         with self.store.connect() as con:
             con.execute(
-                "UPDATE users SET verifier = ?, updated_at = ? WHERE name = ?",
-                (verifier, utcnow(), name),
+                "UPDATE users SET verifier = ?, md5 = ?, updated_at = ? WHERE name = ?",
+                (verifier, md5, utcnow(), name),
             )
 
     def set_role(self, name: str, role: str) -> None:

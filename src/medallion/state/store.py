@@ -187,6 +187,10 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE check_results ADD COLUMN versions TEXT;  -- JSON {table: Delta version}
     """,
+    # 8 -> 9: a user's opt-in md5 password form for old drivers (state/identities.py)
+    """
+    ALTER TABLE users ADD COLUMN md5 TEXT;  -- 'md5' + md5(password + name), NULL: SCRAM only
+    """,
 ]
 
 

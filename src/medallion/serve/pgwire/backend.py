@@ -30,8 +30,9 @@ class Backend(Protocol):
         """The database name clients must give (the project's name)."""
         ...
 
-    def login_exchange(self, user: str, secret: bytes) -> LoginExchange:
-        """The server side of a SCRAM-SHA-256 login as `user`; an unknown user's exchange
+    def login_exchange(self, user: str, secret: bytes, peer: str) -> LoginExchange:
+        """The server side of a login as `user` from address `peer` (SCRAM-SHA-256, md5 for a
+        user who opted in, trust when configured for loopback); an unknown user's exchange
         (derived from `secret`) fails like a wrong password."""
         ...
 
@@ -60,7 +61,9 @@ class Backend(Protocol):
         """A private in-memory SQL engine for a session's catalog (a façade Engine)."""
         ...
 
-    def log_login(self, user: str, ok: bool, peer: str, client: str) -> None: ...
+    def log_login(
+        self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"
+    ) -> None: ...
 
     def log_refused(self, user: str, sql: str, error: str, session: Mapping[str, Any]) -> None:
         """Record a statement the endpoint itself refused (a write) as a denied query."""
@@ -84,8 +87,8 @@ class ProjectBackend:
             raise AccessDeniedError(f"user {user} no longer exists")
         return identity
 
-    def login_exchange(self, user: str, secret: bytes) -> LoginExchange:
-        return self.project.login_exchange(user, secret)
+    def login_exchange(self, user: str, secret: bytes, peer: str) -> LoginExchange:
+        return self.project.login_exchange(user, secret, peer)
 
     def limits(self, user: str) -> tuple[float | None, int | None]:
         # medallion.yml's serve: block, its roles: entry for the user's effective role first
@@ -118,7 +121,9 @@ class ProjectBackend:
     def new_session_engine(self) -> Any:
         return self.project.new_engine()
 
-    def log_login(self, user: str, ok: bool, peer: str, client: str) -> None:
+    def log_login(
+        self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"
+    ) -> None:
         self.project.audit_login(
             user,
             ok,
@@ -126,6 +131,7 @@ class ProjectBackend:
             client or None,
             service="sql",
             error=None if ok else "password authentication failed",
+            method=method,
         )
 
     def log_refused(self, user: str, sql: str, error: str, session: Mapping[str, Any]) -> None:

@@ -259,10 +259,26 @@ class Session:
 
     def _authenticate(self, client: str) -> bool:
         conn = self.conn
+        host = self.peer.rsplit(":", 1)[0]  # "127.0.0.1:5555", "::1:5555"
+        method = "SCRAM-SHA-256"
         try:
             # an unknown user gets an exchange that fails like a wrong password: the client
             # cannot tell which names exist
-            exchange = self.backend.login_exchange(self.user, self.server.secret)
+            exchange = self.backend.login_exchange(self.user, self.server.secret, host)
+            method = exchange.mechanism
+            if method == "trust":
+                conn.auth(0)
+                self.backend.log_login(self.user, True, self.peer, client, method)
+                return True
+            if method == "md5":
+                conn.auth(5, exchange.salt)
+                kind, body = conn.read_message()
+                if kind != b"p":
+                    raise ScramError("expected a password message")
+                exchange.server_final(body)
+                conn.auth(0)
+                self.backend.log_login(self.user, True, self.peer, client, method)
+                return True
             conn.auth(10, cstr(exchange.mechanism) + b"\0")
             kind, body = conn.read_message()
             if kind != b"p":
@@ -279,12 +295,12 @@ class Session:
                 raise ScramError("expected a SASL response")
             server_final = exchange.server_final(body)
         except ScramError:
-            self.backend.log_login(self.user, False, self.peer, client)
+            self.backend.log_login(self.user, False, self.peer, client, method)
             self._fatal(PgError("28P01", f'password authentication failed for user "{self.user}"'))
             return False
         conn.auth(12, server_final.encode())
         conn.auth(0)
-        self.backend.log_login(self.user, True, self.peer, client)
+        self.backend.log_login(self.user, True, self.peer, client, method)
         return True
 
     def _fatal(self, err: PgError) -> None:
