@@ -249,7 +249,11 @@ class Session:
                 continue
             if name == "options":
                 continue
-            self._set(name, value)
+            try:
+                self._set(name, value)
+            except PgError as err:  # an unknown TimeZone given at startup: FATAL, as PostgreSQL
+                self._fatal(err)
+                return False
         self.settings["session_id"] = f"{self.pid:x}.{self.key:x}"
         for name in _REPORTED:
             conn.parameter_status(name, self.settings[name])
@@ -580,6 +584,11 @@ class Session:
         portal.fetch = (target, count)
         return portal
 
+    def _zone(self) -> str | None:
+        """The session's TimeZone when timestamptz text must be converted to it (None: UTC)."""
+        zone = self.settings.get("TimeZone") or "UTC"
+        return None if zone == "UTC" else zone
+
     def _cols(self, portal: Portal) -> list[types.Column]:
         if portal.fetch is not None:
             return self._cols(portal.fetch[0])
@@ -591,7 +600,7 @@ class Session:
             else:
                 assert portal.reader is not None
                 schema = portal.reader.schema
-            portal.cols = types.columns(schema, portal.result_formats)
+            portal.cols = types.columns(schema, portal.result_formats, self._zone())
         return portal.cols
 
     def _stream(self, portal: Portal, max_rows: int) -> None:
@@ -730,8 +739,8 @@ class Session:
     def _set(self, name: str, value: str, report: bool = False) -> None:
         canonical = {k.lower(): k for k in DEFAULT_SETTINGS}
         key = canonical.get(name.lower(), name.lower())
-        if key in ("TimeZone",) and value and value.upper() not in ("UTC", "GMT", "ETC/UTC", "Z"):
-            self.conn.notice(f"the endpoint answers in UTC; TimeZone {value} is recorded only")
+        if key == "TimeZone" and value:
+            value = _time_zone(value)
         if (
             key == "client_encoding"
             and value
@@ -756,6 +765,29 @@ class Session:
         self.settings[key] = value if value else DEFAULT_SETTINGS.get(key, "")
         if report and key in _REPORTED:
             self.conn.parameter_status(key, self.settings[key])
+
+
+#: names of UTC itself: timestamptz is written as it is stored (+00), no conversion
+_UTC_NAMES = ("UTC", "GMT", "ETC/UTC", "ETC/GMT", "Z", "UCT", "ZULU", "UNIVERSAL")
+
+
+def _time_zone(value: str) -> str:
+    """A TimeZone a client sets, checked: an IANA name (Europe/Paris) or UTC; 22023 otherwise,
+    as PostgreSQL answers an unknown zone."""
+    import zoneinfo
+
+    name = value.strip().strip("'\"")
+    if name.upper() in _UTC_NAMES:
+        return "UTC"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise PgError(
+            "22023",
+            f'invalid value for parameter "TimeZone": "{value}"',
+            hint="an IANA time zone name such as Europe/Paris, or UTC",
+        ) from None
+    return name
 
 
 def _unexpected(e: Exception) -> PgError:

@@ -145,6 +145,42 @@ def _timestamp(arr: pa.Array) -> Cells:
     return text.cast(pa.binary())
 
 
+def _timestamptz_in(zone: str) -> Callable[[pa.Array], Cells]:
+    """timestamptz as PostgreSQL writes it for a session whose TimeZone is `zone`: the local
+    time there and its offset at that instant (`2024-01-01 13:00:00+01`, `+05:30` when the
+    offset has minutes), daylight saving included."""
+
+    def encode(arr: pa.Array) -> Cells:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        unit = arr.type.unit
+        utc = arr.cast(pa.timestamp(unit))
+        local = pc.local_timestamp(arr.cast(pa.timestamp(unit, zone)))
+        per_second = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
+        offsets = pc.divide(pc.subtract(local.cast(pa.int64()), utc.cast(pa.int64())), per_second)
+        # a zone has few offsets: format each once, then pick per row
+        distinct = pc.unique(offsets.drop_null())
+        suffixes = pa.array([_pg_offset(o) for o in distinct.to_pylist()], pa.string())
+        suffix = pc.take(suffixes, pc.index_in(offsets, distinct))
+        text = _timestamp(local).cast(pa.string())
+        return pc.binary_join_element_wise(text, suffix, "").cast(pa.binary())
+
+    return encode
+
+
+def _pg_offset(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(int(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    out = f"{sign}{hours:02d}"
+    if minutes or secs:
+        out += f":{minutes:02d}"
+    if secs:
+        out += f":{secs:02d}"
+    return out
+
+
 def _trim_fraction(text: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
@@ -300,9 +336,12 @@ class Column:
     binary: bool
 
 
-def columns(schema: pa.Schema, formats: list[int] | None = None) -> list[Column]:
+def columns(
+    schema: pa.Schema, formats: list[int] | None = None, zone: str | None = None
+) -> list[Column]:
     """The result columns of a schema; `formats` are Bind's result format codes (none: text, one:
-    all, else one per column)."""
+    all, else one per column). `zone`: the session's TimeZone when it is not UTC, in which
+    timestamptz text is written (binary timestamptz is UTC microseconds whatever the zone)."""
     import pyarrow as pa
 
     out = []
@@ -314,7 +353,12 @@ def columns(schema: pa.Schema, formats: list[int] | None = None) -> list[Column]
         if formats:
             fmt = formats[0] if len(formats) == 1 else formats[i] if i < len(formats) else 0
         oid, typmod = pg_type(t)
-        encoder = binary_encoder(t) if fmt == 1 else text_encoder(t)
+        if fmt == 1:
+            encoder = binary_encoder(t)
+        elif zone is not None and pa.types.is_timestamp(t) and t.tz is not None:
+            encoder = _timestamptz_in(zone)
+        else:
+            encoder = text_encoder(t)
         out.append(Column(column_name(field.name), oid, typmod, encoder, fmt == 1))
     return out
 
