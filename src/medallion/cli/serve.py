@@ -53,15 +53,17 @@ def serve(
     """Serve the lakehouse as a read-only PostgreSQL database until Ctrl-C.
 
     Clients connect with the project's name as the database and a medallion user (SCRAM-SHA-256
-    passwords); layers are schemas (`select * from gold.sales_summary_daily`). psql's \\dt and
-    \\d, JDBC and ODBC catalogs list the tables the user may read. TLS is offered on every
-    connection: with --tls-cert/--tls-key, or a self-signed certificate whose SHA-256
-    fingerprint is printed.
+    passwords; md5 for users added with --md5; no password for the users serve.trust names,
+    from 127.0.0.1/::1 only); layers are schemas (`select * from gold.sales_summary_daily`).
+    psql's \\dt and \\d, JDBC and ODBC catalogs list the tables the user may read. TLS is
+    offered on every connection: with --tls-cert/--tls-key, or a self-signed certificate whose
+    SHA-256 fingerprint is printed.
 
     A CancelRequest (psql's Ctrl-C, a driver's cancel) and the statement timeout stop a
     statement inside DuckDB, a long aggregation included; the client gets SQLSTATE 57014 and
     its session goes on. A client's `SET statement_timeout` may shorten its limit, not lengthen
-    it. A result larger than the row cap is SQLSTATE 54000.
+    it. A result larger than the row cap is SQLSTATE 54000. `SET TimeZone` writes timestamptz
+    values in that zone with their offset.
 
     Defaults come from medallion.yml; a flag replaces the file's value for every user:
 
@@ -73,6 +75,7 @@ def serve(
         max_rows: 1000000                # 0: no cap
         roles:                           # admin | member | contributor | viewer
           viewer: {statement_timeout: 30 seconds, max_rows: 10000}
+        trust: [ops]                     # no password, from 127.0.0.1/::1 only
 
     \b
       medallion serve                              127.0.0.1:5433
