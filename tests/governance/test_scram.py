@@ -4,6 +4,7 @@ server accepting our verifier text, and the failure cases a login must refuse.""
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import psycopg
 import pytest
@@ -157,3 +158,19 @@ def test_postgresql_accepts_our_verifier(pg_db: str) -> None:
     finally:
         with psycopg.connect(pg_db, autocommit=True) as con:
             con.execute("drop role scram_probe")
+
+
+def test_md5_is_postgres_form_and_its_challenge() -> None:
+    from medallion.governance.scram import check_md5, make_md5, md5_response
+
+    # the values PostgreSQL's own md5 gives: rolpassword and the libpq answer for this salt
+    stored = make_md5("secret", "ann")
+    assert stored == "md5" + hashlib.md5(b"secretann").hexdigest()
+    salt = b"\x01\x02\x03\x04"
+    answer = "md5" + hashlib.md5(stored[3:].encode() + salt).hexdigest()
+    assert md5_response(stored, salt) == answer
+    check_md5(stored, salt, answer.encode() + b"\0")
+    with pytest.raises(ScramError):
+        check_md5(stored, b"\x01\x02\x03\x05", answer.encode() + b"\0")
+    with pytest.raises(ScramError):
+        check_md5(make_md5("other", "ann"), salt, answer.encode())

@@ -303,10 +303,9 @@ def md5_response(stored: str, salt: bytes) -> str:
     return "md5" + hashlib.md5(stored[3:].encode("ascii") + salt).hexdigest()
 
 
-def check_md5(stored: str | None, salt: bytes, answer: bytes) -> None:
+def check_md5(stored: str, salt: bytes, answer: bytes) -> None:
     """ScramError unless `answer` (the PasswordMessage, NUL-terminated or not) is the right
-    response; compared in constant time. `stored` None (an unknown user) always fails."""
-    text = answer.rstrip(b"\0")
-    expected = md5_response(stored or "md5" + "0" * 32, salt).encode("ascii")
-    if not hmac.compare_digest(text, expected) or stored is None:
+    response for `stored` and `salt`; compared in constant time."""
+    expected = md5_response(stored, salt).encode("ascii")
+    if not hmac.compare_digest(answer.rstrip(b"\0"), expected):
         raise ScramError("password authentication failed")
