@@ -64,9 +64,10 @@ def md5_users(endpoint: Endpoint) -> Endpoint:
 
 def test_a_user_with_md5_is_asked_for_md5_and_logs_in_with_psycopg(md5_users: Endpoint) -> None:
     assert auth_request(md5_users.port, "oldie") == 5
-    dsn = md5_users.dsn(user="oldie", password=OLD, sslmode="disable")
-    with psycopg.connect(dsn, connect_timeout=10) as con:
-        assert con.execute("select count(*) from silver.orders").fetchone() == (3,)
+    for sslmode in ("disable", "require"):
+        dsn = md5_users.dsn(user="oldie", password=OLD, sslmode=sslmode)
+        with psycopg.connect(dsn, connect_timeout=10) as con:
+            assert con.execute("select count(*) from silver.orders").fetchone() == (3,)
 
 
 def test_a_user_without_md5_is_asked_for_scram(md5_users: Endpoint) -> None:
@@ -94,6 +95,19 @@ def test_a_wrong_md5_password_is_28p01(md5_users: Endpoint) -> None:
         fields = raw.recv(length - 4, socket.MSG_WAITALL)
         assert kind == b"E"
         assert b"C28P01\0" in fields
+    logins = [
+        r for r in md5_users.project.audit(user="oldie").to_pylist() if r["action"] == "login"
+    ]
+    methods = {(r["response_status"], json.loads(r["request"])["method"]) for r in logins}
+    assert ("failed", "md5") in methods and ("ok", "md5") in methods
+
+
+def test_md5_needs_a_password(md5_users: Endpoint) -> None:
+    args = ("users", "add", "nopass", "--role", "viewer", "--md5")
+    out = medallion(*args, cwd=md5_users.root)
+    assert out.returncode == 2 and "--md5 needs a password" in out.stderr
+    out = medallion("users", "passwd", "oldie", "--clear", "--md5", cwd=md5_users.root)
+    assert out.returncode == 2 and "--md5 needs a password" in out.stderr
 
 
 def test_users_list_shows_md5_and_passwd_without_md5_clears_it(md5_users: Endpoint) -> None:
@@ -128,7 +142,7 @@ def test_the_stored_md5_form_is_postgres_own(md5_users: Endpoint) -> None:
 def trusting(endpoint: Endpoint) -> Iterator[Endpoint]:
     """The same project with `serve: trust: [nopw]` in medallion.yml, served anew."""
     config = endpoint.root / "medallion.yml"
-    config.write_text(config.read_text() + "serve:\n  trust: [nopw]\n")
+    config.write_text(config.read_text() + "serve:\n  trust: [nopw, ghost]\n")
     project = Project.load(endpoint.root)
     server = start(project)
     yield Endpoint(server, project, endpoint.root)
@@ -176,6 +190,7 @@ def test_an_untrusted_user_still_needs_a_password(trusting: Endpoint) -> None:
 
 def test_trust_is_only_for_127_0_0_1(trusting: Endpoint) -> None:
     assert auth_request(trusting.port, "nopw") == 0
+    assert auth_request(trusting.port, "ghost") == 10  # trusted, but no such user
     # another address (127.0.0.2 reaches the server but is not 127.0.0.1): asked for a password
     assert auth_request(trusting.port, "nopw", source="127.0.0.2") == 10
     secret = b"x" * 32
