@@ -30,6 +30,16 @@ def users() -> None:
     verifiers in the state database."""
 
 
+#: `users add` and `users passwd` alike
+_md5_option = click.option(
+    "--md5",
+    is_flag=True,
+    help="Also keep PostgreSQL's md5 form of the password, for old drivers that cannot do"
+    " SCRAM-SHA-256 (the endpoint then asks this user for md5). Weaker: whoever reads the"
+    " state database can log in as the user. `users passwd` without it clears it.",
+)
+
+
 @users.command("add", context_settings=CONTEXT)
 @click.argument("name")
 @click.option("--role", type=ROLE, required=True, help="The user's workspace role.")
@@ -39,13 +49,7 @@ def users() -> None:
     is_flag=True,
     help="Read the password from the first line of standard input (none: token logins only).",
 )
-@click.option(
-    "--md5",
-    is_flag=True,
-    help="Also keep PostgreSQL's md5 form of the password, for old drivers that cannot do"
-    " SCRAM-SHA-256 (the endpoint then asks this user for md5). Weaker: whoever reads the"
-    " state database can log in as the user. `users passwd` without it clears it.",
-)
+@_md5_option
 @click.pass_context
 def users_add(
     ctx: click.Context,
@@ -103,13 +107,7 @@ def users_remove(ctx: click.Context, name: str) -> None:
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read it from standard input.")
 @click.option("--clear", is_flag=True, help="Remove the password (token logins only).")
-@click.option(
-    "--md5",
-    is_flag=True,
-    help="Also keep PostgreSQL's md5 form of the password, for old drivers that cannot do"
-    " SCRAM-SHA-256 (the endpoint then asks this user for md5). Weaker: whoever reads the"
-    " state database can log in as the user. `users passwd` without it clears it.",
-)
+@_md5_option
 @click.pass_context
 def users_passwd(
     ctx: click.Context, name: str, password_stdin: bool, clear: bool, md5: bool
