@@ -93,14 +93,20 @@ class Project:
         env: Mapping[str, str] | None = None,
         *,
         policy: ReadPolicy | None = None,
+        environment: str | None = None,
     ) -> Project:
         """Load the project whose medallion.yml is in `path` or the nearest parent folder.
-        `policy` decides which tables may be read (default: all)."""
-        return cls(Workspace.load(path, env, policy=policy))
+        `policy` decides which tables may be read (default: all); `environment` names an
+        overlay under `environments:` (default: $MEDALLION_ENV, else none)."""
+        return cls(Workspace.load(path, env, policy=policy, environment=environment))
 
     def reload(self) -> Project:
         """The project as its files are now (a new snapshot; this one is unchanged)."""
-        project = Project(Workspace.load(self.root, policy=self.workspace.policy))
+        project = Project(
+            Workspace.load(
+                self.root, policy=self.workspace.policy, environment=self.config.environment
+            )
+        )
         project.lock_wait = self.lock_wait
         return project
 

@@ -50,8 +50,10 @@ class Workspace:
         env: Mapping[str, str] | None = None,
         *,
         policy: ReadPolicy | None = None,
+        environment: str | None = None,
     ) -> Workspace:
-        """The project whose medallion.yml is in `path` or the nearest parent folder."""
+        """The project whose medallion.yml is in `path` or the nearest parent folder, with
+        the overlay of `environment` (else $MEDALLION_ENV) when one is named."""
         start = Path(path)
         root = find_project_root(start)
         if root is None:
@@ -60,7 +62,7 @@ class Workspace:
                 hint="cd into a medallion project, or create one: "
                 "medallion init DIR --template retail",
             )
-        ws = cls(root, load_project_config(root, env), policy=policy)
+        ws = cls(root, load_project_config(root, env, environment), policy=policy)
         for key, folder in (("storage", ws.storage_root), ("state", ws.state_dir)):
             if folder.exists() and not folder.is_dir():
                 raise ConfigError(

@@ -154,7 +154,7 @@ def _best_line(
 #: sections whose values only some commands use: a ${VAR} left unset there is resolved when a
 #: command uses the value (ingesting the source, publishing to the target), not when the file is
 #: loaded, so `status`, `query`, `tables` and `lineage` work without a source's credentials
-LAZY_SECTIONS = ("sources", "publish")
+LAZY_SECTIONS = ("sources", "publish", "notifications")
 
 
 @dataclass(frozen=True)
@@ -469,8 +469,13 @@ def _merge_alternatives(
     return out
 
 
-def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None):
-    """Read and validate <root>/medallion.yml. Returns a ProjectConfig."""
+def load_project_config(
+    root: Path, env: typing.Mapping[str, str] | None = None, environment: str | None = None
+):
+    """Read and validate <root>/medallion.yml. Returns a ProjectConfig.
+
+    `environment` (else $MEDALLION_ENV) names an overlay under `environments:`, merged over
+    the file's keys before they are validated."""
     from medallion.config.schema import ProjectConfig
 
     path = root / PROJECT_FILE
@@ -488,6 +493,8 @@ def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None)
             file=path,
             line=1,
         )
+    environment = environment or (os.environ if env is None else env).get("MEDALLION_ENV") or None
+    data = apply_environment(data, environment, file=path, node=node)
     unset: list[UnsetVariable] = []
     data = interpolate_env(data, file=path, node=node, env=env, unset=unset)
     try:
@@ -498,6 +505,7 @@ def load_project_config(root: Path, env: typing.Mapping[str, str] | None = None)
             raise unset_error(needed) from None
         raise validation_error(e, ProjectConfig, file=path, node=node) from None
     config._unset = tuple(unset)
+    config._environment = environment
     if config.access is not None:
         config.access.bind(path, node)
     return config
@@ -519,3 +527,60 @@ def _needed_to_validate(err: ValidationError, unset: list[UnsetVariable]) -> lis
             if (at_value or chooses_type) and u not in needed:
                 needed.append(u)
     return needed
+
+
+def apply_environment(
+    data: dict[str, Any], name: str | None, *, file: Path, node: yaml.Node | None
+) -> dict[str, Any]:
+    """The file's keys with environment `name`'s overlay merged over them: mappings key by
+    key, anything else (lists, values) replaced. Every overlay's keys are checked, the chosen
+    one or not, so a typo in `prod:` is found on a laptop."""
+    from medallion.config.schema import ProjectConfig
+
+    envs = data.get("environments") or {}
+    if not isinstance(envs, dict):
+        return data  # validation names it
+    allowed = set(ProjectConfig.model_fields) - {"environments", "name"}
+    for env_name, overlay in envs.items():
+        if overlay is None:
+            continue
+        if not isinstance(overlay, dict):
+            raise ConfigError(
+                f"environment {env_name!r} must be a mapping of medallion.yml keys "
+                "(storage:, sources:, publish:, ...)",
+                file=file,
+                line=node_line(node, ("environments", env_name)),
+            )
+        for key in overlay:
+            if key not in allowed:
+                close = suggest(str(key), sorted(allowed))
+                raise ConfigError(
+                    f"environment {env_name!r} sets {key!r}, which an environment cannot set",
+                    file=file,
+                    line=node_line(node, ("environments", env_name, key), key=True),
+                    hint=(f"did you mean {close!r}? " if close else "")
+                    + f"an environment may set: {', '.join(sorted(allowed))}",
+                )
+    if not name:
+        return data
+    if name not in envs:
+        raise ConfigError(
+            f"environment {name!r} is not declared in {PROJECT_FILE}",
+            file=file,
+            hint=(
+                f"declared: {', '.join(sorted(envs))}; "
+                if envs
+                else "add it under `environments:`, or "
+            )
+            + "unset MEDALLION_ENV / drop --env to use the file as written",
+        )
+    return _merge(data, envs[name] or {})
+
+
+def _merge(base: Any, overlay: Any) -> Any:
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        merged = dict(base)
+        for k, v in overlay.items():
+            merged[k] = _merge(base.get(k), v) if k in base else v
+        return merged
+    return overlay

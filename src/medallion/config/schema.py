@@ -8,7 +8,7 @@ project root.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,13 @@ from pydantic import (
 from medallion.config.access import AccessConfig
 from medallion.config.checks import CheckItem
 from medallion.config.durations import duration_seconds, retention_hours
+from medallion.config.pipelines import (
+    NotificationTarget,
+    Pipeline,
+    SchedulerConfig,
+    check_pipelines,
+    sla_seconds,
+)
 from medallion.config.serve import ServeConfig
 
 if TYPE_CHECKING:
@@ -83,6 +90,15 @@ class FileSource(Strict):
     #: again): `append` adds the new version beside the earlier one's rows; `replace` swaps the
     #: earlier rows of that path for the new version's, in the same commit
     on_rewrite: Literal["append", "replace"] = "append"
+    #: freshness promise: the bronze table gets new rows at least this often ('26 hours');
+    #: `medallion scheduler` notifies when it is breached
+    sla: str | None = None
+
+    @field_validator("sla")
+    @classmethod
+    def _sla(cls, v: str | None) -> str | None:
+        sla_seconds(v)
+        return v
 
     @property
     def reject_limit(self) -> tuple[int | None, float | None]:
@@ -249,11 +265,19 @@ class _CursorSource(Strict):
     #: retried this many times, waiting retry_backoff * 2^attempt seconds (capped at 60)
     retries: int = Field(default=5, ge=0)
     retry_backoff: float = Field(default=1.0, ge=0)
+    #: freshness promise (see FileSource.sla)
+    sla: str | None = None
 
     @field_validator("columns", mode="before")
     @classmethod
     def _column_types(cls, v: object) -> object:
         return check_column_types(v)
+
+    @field_validator("sla")
+    @classmethod
+    def _sla(cls, v: str | None) -> str | None:
+        sla_seconds(v)
+        return v
 
 
 class DatabaseSource(_CursorSource):
@@ -465,10 +489,24 @@ class ProjectConfig(Strict):
     access: AccessConfig | None = None
     #: `medallion serve`: its address, statement timeout and row cap (per role)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    #: named selections that run on a clock or after each other (`medallion scheduler`)
+    pipelines: dict[str, Pipeline] = Field(default_factory=dict)
+    #: where pipelines' events are sent (slack, webhook, email)
+    notifications: dict[str, NotificationTarget] = Field(default_factory=dict)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    #: overlays chosen with --env NAME or MEDALLION_ENV: each a mapping of the keys above,
+    #: merged over the file's own (mappings key by key; anything else replaced)
+    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     #: `${VAR}`s without a value under sources: and publish: (the loader fills it): a command
     #: asks for those of the sources and targets it uses (require_env)
     _unset: tuple[UnsetVariable, ...] = PrivateAttr(default=())
+    #: the environment this configuration was loaded for (None: the file as written)
+    _environment: str | None = PrivateAttr(default=None)
+
+    @property
+    def environment(self) -> str | None:
+        return self._environment
 
     @property
     def unset_variables(self) -> tuple[UnsetVariable, ...]:
@@ -529,6 +567,24 @@ class ProjectConfig(Strict):
         for name in v:
             check_name(name, "source name")
         return v
+
+    @field_validator("pipelines", "notifications")
+    @classmethod
+    def _pipeline_names(cls, v: dict[str, Any], info: Any) -> dict[str, Any]:
+        what = "pipeline" if info.field_name == "pipelines" else "notification"
+        for name in v:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", name):
+                raise ValueError(
+                    f"{what} name {name!r}: letters, digits, '_' and '-', starting with a letter"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _pipeline_refs(self) -> ProjectConfig:
+        errors = check_pipelines(self.pipelines, self.notifications)
+        if errors:
+            raise ValueError(errors[0][1])
+        return self
 
     @property
     def landing_layer(self) -> str:
