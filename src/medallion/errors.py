@@ -17,6 +17,11 @@ class MedallionError(Exception):
 
     #: process exit code the CLI uses for this kind of error
     exit_code = 1
+    #: the failure may pass by itself (a server restarting, a dropped connection): a pipeline
+    #: with `retry_on: transient` runs the step again
+    transient = False
+    #: the data itself failed (an expectation with action: fail): running again cannot help
+    data_failure = False
 
     def __init__(
         self,

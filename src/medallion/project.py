@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from medallion.quality.quarantine import QuarantineTable, ReplayResult
     from medallion.runner.lock import WriterLock
     from medallion.state.identities import Identities, Identity, TokenInfo
-    from medallion.state.records import Reporter, RunPlan, RunResult
+    from medallion.state.records import Reporter, RunControl, RunPlan, RunResult
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -199,6 +199,7 @@ class Project:
         wait: float = 0.0,
         yes: bool = False,
         allow_missing_files: bool = False,
+        control: RunControl | None = None,
     ) -> RunResult:
         """Ingest sources and build models (all, or the selection), logging every step; then,
         if the run succeeded, publish what it built to the targets that publish after runs.
@@ -207,7 +208,8 @@ class Project:
         that would leave fewer than half of a table's rows fails its step, writing nothing. A
         full refresh of a file source whose landing folder lacks files bronze holds rows of
         fails, unless `allow_missing_files` (their rows are then deleted).
-        Holds the writer lock for the whole run (waiting up to `wait` seconds for it)."""
+        Holds the writer lock for the whole run (waiting up to `wait` seconds for it).
+        `control`: a pipeline's retries and timeout, a stop event (see RunControl)."""
         from medallion.publish import publish
         from medallion.runner.execute import execute
         from medallion.runner.plan import plan_run
@@ -226,9 +228,10 @@ class Project:
                 command=command or "run",
                 selection=selection,
                 reporter=reporter,
+                control=control,
             ) as log:
                 execute(ws, plan, log, confirmed=yes, allow_missing_files=allow_missing_files)
-                if ws.config.publish and log.ok:
+                if ws.config.publish and log.ok and not log.cut_short:
                     publish(ws, log, tables=plan.nodes, only_after_run=True)
                 return log.finish()
 

@@ -71,4 +71,6 @@ def retrying(
                 hint = hint or "is the database server running and reachable?"
             else:
                 message = f"{what} failed: {message}"
-            raise error(message, hint=hint, **where) from None
+            failed = error(message, hint=hint, **where)
+            failed.transient = transient
+            raise failed from None

@@ -405,7 +405,7 @@ class Router:
             if self.expectations[name].action == "fail" and o.violations[name]
         ]
         lines = [f"  {_short(row)}" for row in o.fail_samples]
-        return ExecutionError(
+        error = ExecutionError(
             f"expectation {', '.join(failing)} failed (action: fail) on {o.fail_rows:,} of "
             f"{o.rows_in:,} rows; nothing was written\n  sample rows:\n" + "\n".join(lines),
             file=self.file,
@@ -413,6 +413,8 @@ class Router:
             hint="fix the data upstream, or relax the expectation (action: quarantine keeps the "
             "bad rows aside instead of failing)",
         )
+        error.data_failure = True
+        return error
 
     def discard(self) -> None:
         if self._kept is not None:  # stops the routing thread, if the writer gave up early

@@ -11,6 +11,7 @@ Semantics users rely on:
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from medallion.build import StepContext, build
@@ -46,8 +47,14 @@ def execute(
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
     written: set[str] = set()  # tables this run changed (their checks run; the others' hold)
     engine = ws.new_engine()
+    timer = _timeout_timer(log, engine)
     try:
         for step in plan.steps:
+            if why := log.stop_reason():
+                log.cut_short = why
+                log.skip(step.node, step.kind, why)
+                broken[step.node] = "was skipped"
+                continue
             blocked = [dep for dep in ws.graph.up.get(step.node, []) if dep in broken]
             if blocked:
                 log.skip(step.node, step.kind, f"upstream {blocked[0]} {broken[blocked[0]]}")
@@ -64,9 +71,33 @@ def execute(
                 checks_failed = any(c.failed for c in res.checks)
                 broken[step.node] = "failed its checks" if checks_failed else "failed"
         for check in plan.singular:
+            if why := log.stop_reason():
+                log.cut_short = why
+                log.skip(f"checks.{check.name}", "check", why)
+                continue
             singular_step(ws, engine, check, log, broken)
     finally:
+        if timer is not None:
+            timer.cancel()
         engine.close()
+
+
+def _timeout_timer(log: RunLog, engine: Engine) -> threading.Timer | None:
+    """A run with a timeout: when it passes, the statement running in the engine is
+    interrupted (its step fails, committing nothing) and no further step starts. Work outside
+    the engine (a Delta commit, a database read) is not cut: the run stops after it."""
+    control = log.control
+    if control.timeout is None:
+        return None
+
+    def expire() -> None:
+        control.timed_out = True
+        engine.interrupt()
+
+    timer = threading.Timer(max(0.0, control.timeout - log.elapsed), expire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def require_env(ws: Workspace, plan: Plan) -> None:

@@ -127,6 +127,52 @@ class RunResult:
 
 
 @dataclass
+class RunControl:
+    """How a run is driven from outside (a pipeline's policy, the scheduler): what the run log
+    records about its origin, when a failed step is run again, when the run must stop.
+
+    - `retries`: a failed step is run again up to this many times, `retry_delay` seconds after
+      the first failure, doubled each attempt; `retry_on` `transient` retries only failures
+      that may pass (a connection refused or dropped, I/O, a timeout), `any` every failure —
+      except an expectation with `action: fail` and a failing check: data does not change by
+      waiting. A failed step commits nothing, so running it again is safe.
+    - `timeout`: seconds the run may take; past it the statement running in the engine is
+      interrupted, the step fails, the steps left are skipped and the run ends `failed`.
+    - `stop`: set from another thread (SIGTERM to the scheduler): the step running finishes,
+      the steps left are skipped and the run ends `interrupted`; a retry wait ends at once.
+    - `on_retry(step, attempt, delay, error)`: told before each wait (notifications).
+    """
+
+    pipeline: str | None = None
+    attempt: int = 1
+    scheduled_for: str | None = None  # ISO UTC
+    retries: int = 0
+    retry_delay: float = 0.0
+    retry_on: str = "any"  # any | transient
+    timeout: float | None = None
+    stop: Any = None  # threading.Event
+    on_retry: Callable[[StepResult, int, float, str], None] | None = None
+    #: waits `seconds` or until `stop` is set; returns whether it was set (tests inject a clock)
+    sleep: Callable[[float], bool] | None = None
+    #: set by the run: the run went past `timeout`
+    timed_out: bool = False
+
+    def wait(self, seconds: float) -> bool:
+        if self.sleep is not None:
+            return self.sleep(seconds)
+        if self.stop is not None:
+            return bool(self.stop.wait(seconds))
+        import time
+
+        time.sleep(seconds)
+        return False
+
+    @property
+    def stopping(self) -> bool:
+        return self.timed_out or bool(self.stop is not None and self.stop.is_set())
+
+
+@dataclass
 class PlanEntry:
     """One step of `medallion plan`: what the run would do to a table, and why."""
 

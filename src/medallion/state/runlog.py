@@ -17,7 +17,10 @@ What it guarantees, for every kind of run alike:
 - a step is recorded when it starts and when it ends, with its duration, rows, Delta version,
   details and check results; an error inside a step fails that step only: a MedallionError
   with its message, anything else as an "internal error" with its traceback in the details;
-- the reporter hears each event as it happens (the CLI's progress; a server's event stream).
+- the reporter hears each event as it happens (the CLI's progress; a server's event stream);
+- with a `RunControl` (a pipeline's run): a failed step is run again per its retry policy (the
+  attempts in the step's details), and a run past its timeout or stopped from outside skips
+  the steps left (`cut_short`) and ends `failed` (timed out) or `interrupted` (stopped).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from medallion.errors import MedallionError
 from medallion.state.records import (
     INTERRUPTED,
     Reporter,
+    RunControl,
     RunResult,
     SilentReporter,
     StepResult,
@@ -48,18 +52,44 @@ class RunLog:
         selection: str | None = None,
         reporter: Reporter | None = None,
         kind: str = "run",
+        control: RunControl | None = None,
     ) -> None:
         """`kind` says what the run does (run, test, publish, replay, restore, optimize,
         vacuum): `status` shows the last build run and the last test run apart."""
         self.state = state
         self.reporter: Reporter = reporter or SilentReporter()
+        self.control = control or RunControl()
         self.run_id = new_run_id()
         self.steps: list[StepResult] = []
         self.result: RunResult | None = None
+        #: why the steps left were skipped (timed out, stopped), when they were
+        self.cut_short: str | None = None
         self._started = time.perf_counter()
+        c = self.control
         state.start_run(
-            self.run_id, trigger=trigger, command=command, selection=selection, kind=kind
+            self.run_id,
+            trigger=trigger,
+            command=command,
+            selection=selection,
+            kind=kind,
+            pipeline=c.pipeline,
+            attempt=c.attempt if c.pipeline else None,
+            scheduled_for=c.scheduled_for,
         )
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._started
+
+    def stop_reason(self) -> str | None:
+        """Why no further step may start (the run timed out, or was asked to stop), or None."""
+        c = self.control
+        if c.timed_out or (c.timeout is not None and self.elapsed >= c.timeout):
+            c.timed_out = True
+            return f"the run went past its timeout of {_seconds(c.timeout or 0)}"
+        if c.stop is not None and c.stop.is_set():
+            return "the run was stopped (the scheduler is shutting down)"
+        return None
 
     def __enter__(self) -> RunLog:
         return self
@@ -100,33 +130,32 @@ class RunLog:
 
     def step(self, node: str, kind: str, work: Callable[[StepResult], None]) -> StepResult:
         """Run `work(result)` as the run's next step and record it. An exception inside fails
-        the step, not the run (Ctrl-C and other BaseExceptions go up: the run ends there)."""
+        the step, not the run (Ctrl-C and other BaseExceptions go up: the run ends there). A
+        failed step is run again per the run's retry policy, each time on a fresh result."""
         step_no = len(self.steps) + 1
         layer, table = node.split(".", 1)
         self.reporter.step_started(step_no, node, kind)
         self.state.start_step(self.run_id, step_no, kind, layer, table)
-        res = StepResult(step_no, node, kind)
         started = time.perf_counter()
-        try:
-            work(res)
-        except MedallionError as e:
-            res.fail(str(e))
-        except Exception as e:  # a bug or an unexpected library error: still recorded
-            res.fail(f"internal error: {type(e).__name__}: {e}")
-            res.details["traceback"] = traceback.format_exc()
-        except BaseException as e:  # Ctrl-C: recorded as such, then the run ends (__exit__)
-            res.status, res.error = INTERRUPTED, _interruption(e)
-            res.duration_s = time.perf_counter() - started
-            self.state.end_step(
-                self.run_id,
-                step_no,
-                status=res.status,
-                duration_s=round(res.duration_s, 6),
-                error=res.error,
-            )
-            self.steps.append(res)
-            self.reporter.step_finished(res)
-            raise
+        attempts: list[dict[str, object]] = []
+        while True:
+            res = StepResult(step_no, node, kind)
+            error = self._attempt(work, res, started)
+            if res.status != "failed":
+                break
+            if self.control.timed_out:
+                res.error = f"{self.stop_reason()}; the step was stopped: {res.error}"
+            if not self._retryable(res, error, len(attempts) + 1):
+                break
+            c = self.control
+            delay = c.retry_delay * 2 ** len(attempts)
+            attempts.append({"error": res.error, "retry_in_s": delay})
+            if c.on_retry is not None:
+                c.on_retry(res, len(attempts), delay, res.error or "")
+            if c.wait(delay) or self.stop_reason():
+                break  # stopped or timed out while waiting: the failure stands
+        if attempts:
+            res.details["attempts"] = [*attempts, {"error": res.error}]
         res.duration_s = time.perf_counter() - started
         self.state.record_checks(self.run_id, step_no, res.checks)
         self.state.end_step(
@@ -142,10 +171,52 @@ class RunLog:
             duration_s=round(res.duration_s, 6),
             error=res.error,
             details=res.details or None,
+            attempts=len(attempts) + 1,
         )
         self.steps.append(res)
         self.reporter.step_finished(res)
         return res
+
+    def _attempt(
+        self, work: Callable[[StepResult], None], res: StepResult, started: float
+    ) -> BaseException | None:
+        """One try of a step's work; the exception it failed with (None: it did not raise)."""
+        try:
+            work(res)
+        except MedallionError as e:
+            res.fail(str(e))
+            return e
+        except Exception as e:  # a bug or an unexpected library error: still recorded
+            res.fail(f"internal error: {type(e).__name__}: {e}")
+            res.details["traceback"] = traceback.format_exc()
+            return e
+        except BaseException as e:  # Ctrl-C: recorded as such, then the run ends (__exit__)
+            res.status, res.error = INTERRUPTED, _interruption(e)
+            res.duration_s = time.perf_counter() - started
+            self.state.end_step(
+                self.run_id,
+                res.step_no,
+                status=res.status,
+                duration_s=round(res.duration_s, 6),
+                error=res.error,
+            )
+            self.steps.append(res)
+            self.reporter.step_finished(res)
+            raise
+        return None
+
+    def _retryable(self, res: StepResult, error: BaseException | None, attempt: int) -> bool:
+        """Whether the failed step's `attempt` may be followed by another."""
+        c = self.control
+        if attempt > c.retries or self.stop_reason():
+            return False
+        if any(check.failed for check in res.checks) or getattr(error, "data_failure", False):
+            return False  # the data failed: waiting does not change it
+        if c.retry_on == "transient":
+            return bool(getattr(error, "transient", False)) or (
+                isinstance(error, OSError) and not isinstance(error, MedallionError)
+            )
+        return True
 
     def skip(self, node: str, kind: str, reason: str) -> StepResult:
         """Record the next step as skipped (an upstream step failed)."""
@@ -167,12 +238,25 @@ class RunLog:
             if failed
             else None
         )
+        if self.cut_short:
+            timed_out = self.control.timed_out
+            status = "failed" if timed_out or failed else INTERRUPTED
+            error = "; ".join(filter(None, [self.cut_short, error]))
         self.state.end_run(self.run_id, status, error)
         self.result = RunResult(
             self.run_id, status, self.steps, time.perf_counter() - self._started, error
         )
         self.reporter.run_finished(self.result)
         return self.result
+
+
+def _seconds(seconds: float) -> str:
+    """600 -> '10 minutes', 45 -> '45 s'."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} hour(s)"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} minute(s)"
+    return f"{seconds:g} s"
 
 
 def _interruption(error: BaseException) -> str:

@@ -191,6 +191,44 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE users ADD COLUMN md5 TEXT;  -- 'md5' + md5(password + name), NULL: SCRAM only
     """,
+    # 9 -> 10: pipelines (orchestrate/scheduler.py, state/schedule.py): where a run came from,
+    # a step's attempts, the scheduler's ticks, paused pipelines, freshness SLA breaches
+    """
+    ALTER TABLE runs ADD COLUMN pipeline TEXT;
+    ALTER TABLE runs ADD COLUMN attempt INTEGER;
+    ALTER TABLE runs ADD COLUMN scheduled_for TEXT;     -- UTC ISO: the tick the run is for
+    ALTER TABLE run_steps ADD COLUMN attempts INTEGER;  -- times the step ran (retries + 1)
+    CREATE INDEX runs_pipeline ON runs(pipeline, scheduled_for);
+    CREATE TABLE ticks (
+        pipeline      TEXT NOT NULL,
+        scheduled_for TEXT NOT NULL,        -- UTC ISO
+        trigger       TEXT NOT NULL,        -- schedule | after | manual
+        status        TEXT NOT NULL,        -- pending | running | success | failed | missed
+                                            -- | skipped | interrupted
+        run_id        TEXT,
+        attempt       INTEGER NOT NULL DEFAULT 0,
+        upstream      TEXT,                 -- after: the pipeline whose end started it
+        note          TEXT,
+        created_at    TEXT NOT NULL,
+        started_at    TEXT,
+        ended_at      TEXT,
+        PRIMARY KEY (pipeline, scheduled_for)
+    );
+    CREATE INDEX ticks_status ON ticks(status, scheduled_for);
+    CREATE TABLE pipeline_state (
+        pipeline      TEXT PRIMARY KEY,
+        paused        INTEGER NOT NULL DEFAULT 0,
+        first_seen    TEXT NOT NULL,        -- UTC ISO: ticks before it are not owed
+        changed_at    TEXT,
+        changed_by    TEXT
+    );
+    CREATE TABLE sla_breaches (
+        table_name    TEXT PRIMARY KEY,     -- layer.table
+        since         TEXT NOT NULL,        -- when the scheduler saw it breached
+        last_written  TEXT,
+        notified_at   TEXT
+    );
+    """,
 ]
 
 
@@ -211,6 +249,7 @@ def new_run_id() -> str:
 #: what `end_step` may set
 _STEP_END_COLUMNS = {
     "status",
+    "attempts",
     "rows_read",
     "rows_written",
     "rows_dropped",
@@ -357,14 +396,19 @@ class StateStore:
         command: str,
         selection: str | None,
         kind: str = "run",
+        pipeline: str | None = None,
+        attempt: int | None = None,
+        scheduled_for: str | None = None,
     ) -> None:
         """Record a run starting. `kind`: what it does — run (ingest and build), test, publish,
-        replay, restore, optimize, vacuum."""
+        replay, restore, optimize, vacuum. A pipeline's run also records the pipeline, the
+        tick it is for and its attempt."""
         with self.connect() as con:
             self._abort_dead_runs(con)
             con.execute(
                 "INSERT INTO runs (run_id, started_at, status, trigger, command, selection,"
-                " pid, host, kind) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                " pid, host, kind, pipeline, attempt, scheduled_for)"
+                " VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     utcnow(),
@@ -374,6 +418,9 @@ class StateStore:
                     os.getpid(),
                     socket.gethostname(),
                     kind,
+                    pipeline,
+                    attempt,
+                    scheduled_for,
                 ),
             )
 
