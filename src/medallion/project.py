@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from medallion.runner.lock import WriterLock
     from medallion.state.identities import Identities, Identity, TokenInfo
     from medallion.state.records import Reporter, RunControl, RunPlan, RunResult
+    from medallion.state.schedule import ScheduleLog
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
 
@@ -830,6 +831,43 @@ class Project:
         }
 
     # -- data generation ------------------------------------------------------------------
+
+    # -- pipelines (medallion scheduler) ----------------------------------------------------
+
+    def schedule_log(self) -> ScheduleLog:
+        """The scheduler's records: ticks, paused pipelines, SLA breaches."""
+        from medallion.state.schedule import ScheduleLog
+
+        return ScheduleLog(self.state)
+
+    def scheduler_lock(self) -> WriterLock:
+        """One scheduler per project: raises LockError naming the running one."""
+        from medallion.runner.lock import WriterLock
+
+        return WriterLock(
+            self.state_dir,
+            "scheduler",
+            file="scheduler.lock",
+            what="a medallion scheduler is already running for this project",
+            hint="stop it first (it exits cleanly on SIGTERM or Ctrl-C); one scheduler runs "
+            "every pipeline of a project",
+        ).acquire(0)
+
+    def slas(self) -> dict[str, float]:
+        """Tables with a freshness SLA (`sla:` on a source or in a model's header): table ->
+        seconds it may go without new rows."""
+        from medallion.config.durations import duration_seconds
+
+        ws = self.workspace
+        out: dict[str, float] = {}
+        for fqn, source in ws.source_tables.items():
+            sla = ws.config.sources[source].sla
+            if sla:
+                out[fqn] = duration_seconds(sla)
+        for fqn, model in ws.models.items():
+            if model.config.sla:
+                out[fqn] = duration_seconds(model.config.sla)
+        return out
 
     def generate(
         self, rows: int | None = None, seed: int | None = None, day: int | None = None

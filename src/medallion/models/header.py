@@ -98,6 +98,17 @@ class ModelConfig(BaseModel):
     columns: dict[str, str | ColumnDoc] = Field(default_factory=dict)
     #: tables a Python model reads (SQL models get theirs from the SQL)
     depends_on: list[str] = Field(default_factory=list)
+    #: freshness promise: the table is written at least this often ('26 hours');
+    #: `medallion scheduler` notifies when it is breached
+    sla: str | None = None
+
+    @field_validator("sla")
+    @classmethod
+    def _sla(cls, v: str | None) -> str | None:
+        from medallion.config.pipelines import sla_seconds
+
+        sla_seconds(v)
+        return v
     tags: list[str] = Field(default_factory=list)
     #: row-level rules evaluated while the model is built (see medallion.config.checks)
     expectations: dict[str, Expectation] = Field(default_factory=dict)

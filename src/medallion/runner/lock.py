@@ -45,9 +45,21 @@ class Holder:
 
 
 class WriterLock:
-    def __init__(self, state_dir: Path, command: str) -> None:
-        self.path = state_dir / LOCK_FILE
+    def __init__(
+        self,
+        state_dir: Path,
+        command: str,
+        *,
+        file: str = LOCK_FILE,
+        what: str = "another medallion writer is running",
+        hint: str = "wait for it to finish, or pass --wait SECONDS; queries are not blocked",
+    ) -> None:
+        """`file`, `what` and `hint`: the same kind of lock for another single holder (the
+        scheduler's `scheduler.lock`), and how a refusal says who holds it."""
+        self.path = state_dir / file
         self.command = command
+        self.what = what
+        self.hint = hint
         self._fd: int | None = None
         #: details of a holder that died while holding the lock, if we took over from one
         self.took_over: Holder | None = None
@@ -81,10 +93,9 @@ class WriterLock:
                     os.close(fd)
                     waited = f" after waiting {wait:g}s" if wait else ""
                     raise LockError(
-                        f"another medallion writer is running: {holder.describe()}{waited}",
+                        f"{self.what}: {holder.describe()}{waited}",
                         file=self.path,
-                        hint="wait for it to finish, or pass --wait SECONDS; queries are not "
-                        "blocked",
+                        hint=self.hint,
                     ) from None
                 time.sleep(poll)
         previous = self.holder()
