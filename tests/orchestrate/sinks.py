@@ -60,12 +60,14 @@ class WebhookSink:
         self.attempts: list[HttpRequest] = []
         self._cond = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
+        self._port = 0
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "the sink is not started"
-        return self._server.server_address[1]
+        """The port it listens (or, once stopped, listened) on."""
+        assert self._port, "the sink is not started"
+        return self._port
 
     @property
     def url(self) -> str:
@@ -126,6 +128,7 @@ class WebhookSink:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._port = self._server.server_address[1]
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -557,3 +557,42 @@ def test_close_drops_what_waits_for_a_retry(tmp_path, caplog_notify):
         assert n.send(failure(["hook"])) == 0
     assert len(sink.attempts) == 1
     assert any("dropped" in m for m in records(caplog_notify, logging.WARNING))
+
+
+@pytest.mark.parametrize(
+    ("notice", "headline"),
+    [
+        (Notice("success", pipeline="ingestion"), "retail: pipeline ingestion succeeded"),
+        (Notice("failure", pipeline="ingestion"), "retail: pipeline ingestion failed"),
+        (
+            Notice("retry", pipeline="ingestion", attempt=2),
+            "retail: pipeline ingestion failed, retrying (attempt 2)",
+        ),
+        (
+            Notice("missed", pipeline="ingestion"),
+            "retail: pipeline ingestion missed a scheduled run",
+        ),
+        (
+            Notice("check", table="silver.orders", details={"checks": [{"status": "warn"}]}),
+            "retail: checks warned on silver.orders",
+        ),
+        (Notice("sla", table="gold.sales"), "retail: SLA breached on gold.sales"),
+        (Notice("failure", run=RunResult("r9", "failed", [], 1.0)), "retail: run r9 failed"),
+    ],
+)
+def test_each_event_has_its_headline(notice, headline):
+    from medallion.orchestrate.notify.message import Facts
+
+    assert Facts.of(notice, "retail", None).headline == headline
+
+
+def test_a_url_without_a_secret_part_is_logged_whole(tmp_path, caplog_notify):
+    with WebhookSink() as sink:
+        config = targets(tmp_path, f"  hook: {{type: webhook, url: '{sink.url}'}}\n")
+        n = notifier(config)
+        n.send(failure(["hook"]))
+        sink.wait_for(1)
+        assert n.flush(5)
+        n.close()
+    [delivered] = records(caplog_notify, logging.INFO)
+    assert f"to {sink.url} delivered" in delivered

@@ -156,14 +156,13 @@ def safe_url(url: str) -> str:
 
 
 def url_secrets(url: str) -> list[str]:
-    """The parts of a URL that are secret: the whole of it, its user and password, its path
-    and query (raw and decoded)."""
-    out = [url]
+    """The parts of a URL that are secret: its user and password, its path and query (raw and
+    decoded). Scheme, host and port are not: they are what a log line shows."""
     try:
         parts = urllib.parse.urlsplit(url)
-        out += [parts.username or "", parts.password or ""]
+        out = [parts.netloc.rpartition("@")[0], parts.username or "", parts.password or ""]
     except ValueError:
-        return out
+        return [url]  # not a URL at all: keep the whole of it out of the logs
     for part in (parts.path, parts.query):
         if part.strip("/"):
             out += [part, part.strip("/")]

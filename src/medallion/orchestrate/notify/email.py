@@ -72,7 +72,7 @@ class EmailChannel:
             userinfo = parts.netloc.rpartition("@")[0]
         except ValueError:
             userinfo = ""
-        return [self.smtp, userinfo, self.password, urllib.parse.quote(self.password)]
+        return [userinfo, self.password, urllib.parse.quote(self.password, safe="")]
 
     def describe(self) -> str:
         if not self.host:

@@ -80,6 +80,8 @@ class Notifier:
         self._busy = 0
         self._closed = False
         self._cond = threading.Condition()
+        #: the scheduler may send from several threads: a channel is made (and logged) once
+        self._prepare = threading.Lock()
         self._thread: threading.Thread | None = None
 
     # -- the scheduler's side -------------------------------------------------------------
@@ -105,9 +107,10 @@ class Notifier:
                 self._cond.wait(left)
         return True
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.0) -> None:
         """Stop the delivery thread; messages still waiting (for a retry) are logged and
-        dropped. Call `flush` first to give them time."""
+        dropped. Call `flush` first to give them time. A delivery under way is waited for at
+        most `timeout` seconds (it cannot be cut short; the thread is a daemon)."""
         with self._cond:
             self._closed = True
             dropped, self._heap = self._heap, []
@@ -122,8 +125,7 @@ class Notifier:
             )
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            # a delivery under way ends within the timeout; the thread is a daemon anyway
-            thread.join(self.settings.timeout + 1.0)
+            thread.join(timeout)
 
     def __enter__(self) -> Notifier:
         return self
@@ -145,20 +147,23 @@ class Notifier:
             if self._closed:
                 log.warning("notification of %s is not sent: the notifier is closed", notice.event)
                 return 0
+        names = [notice.targets] if isinstance(notice.targets, str) else notice.targets
         facts: Facts | None = None
         queued = 0
-        for name in dict.fromkeys(notice.targets):
+        for name in dict.fromkeys(names):
             target = self.targets.get(name)
             if target is None:
-                self._once(
-                    name,
-                    f"notification {name!r} is not sent: there is no such target under "
-                    f"notifications: ({', '.join(sorted(self.targets)) or 'none'})",
-                )
+                with self._prepare:
+                    self._once(
+                        name,
+                        f"notification {name!r} is not sent: there is no such target under "
+                        f"notifications: ({', '.join(sorted(self.targets)) or 'none'})",
+                    )
                 continue
             if notice.event not in (getattr(target, "on", None) or ()):
                 continue
-            channel = self._channel(name, target)
+            with self._prepare:
+                channel = self._channel(name, target)
             if channel is None:
                 continue
             facts = facts or Facts.of(notice, self.project, self.ui_url)
