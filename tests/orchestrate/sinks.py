@@ -59,6 +59,8 @@ class WebhookSink:
         self.requests: list[HttpRequest] = []
         self.attempts: list[HttpRequest] = []
         self._cond = threading.Condition()
+        self._open = threading.Event()
+        self._open.set()
         self._server: ThreadingHTTPServer | None = None
         self._port = 0
         self._thread: threading.Thread | None = None
@@ -78,6 +80,13 @@ class WebhookSink:
         with self._cond:
             self.fail_first = len(self.attempts) + n
             self.fail_status = status
+
+    def hold(self) -> None:
+        """Keep every request waiting for its answer until `release` (a slow endpoint)."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[HttpRequest]:
         """The first `n` accepted requests, waiting for them up to `timeout` seconds."""
@@ -100,6 +109,7 @@ class WebhookSink:
             def _record(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                sink._open.wait(60)
                 try:
                     body = json.loads(raw) if raw else None
                 except ValueError:
@@ -136,6 +146,7 @@ class WebhookSink:
         return self
 
     def stop(self) -> None:
+        self._open.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

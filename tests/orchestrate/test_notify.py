@@ -133,9 +133,7 @@ def test_webhook_delivers_a_json_object_with_stable_keys(tmp_path, caplog_notify
             env={"TOKEN": BEARER},
         )
         n = notifier(config)
-        started = time.monotonic()
         assert n.send(failure(["hook"])) == 1
-        assert time.monotonic() - started < 0.5, "send waited on the network"
         [request] = sink.wait_for(1)
         assert n.flush(5)
         n.close()
@@ -472,9 +470,7 @@ def test_a_dead_port_is_given_up_without_raising(tmp_path, caplog_notify):
         f"  hook: {{type: webhook, url: '{dead}/in/{HOOK_TOKEN}', headers: {{X-Key: {BEARER}}}}}\n",
     )
     n = notifier(config, retry_delays=(0.2, 0.2))
-    started = time.monotonic()
     assert n.send(failure(["hook"])) == 1
-    assert time.monotonic() - started < 0.2
     assert n.flush(10)
     n.close()
     warnings = records(caplog_notify, logging.WARNING)
@@ -596,3 +592,22 @@ def test_a_url_without_a_secret_part_is_logged_whole(tmp_path, caplog_notify):
         n.close()
     [delivered] = records(caplog_notify, logging.INFO)
     assert f"to {sink.url} delivered" in delivered
+
+
+def test_send_does_not_wait_for_the_network(tmp_path, caplog_notify):
+    with WebhookSink() as sink:
+        config = targets(tmp_path, f"  hook: {{type: webhook, url: '{sink.url}/h'}}\n")
+        n = notifier(config, timeout=5.0)
+        sink.hold()  # the endpoint answers nothing until released
+        assert n.send(failure(["hook"])) == 1
+        assert n.send(failure(["hook"])) == 1
+        # both sends came back while the first request still waits for its answer
+        assert sink.requests == []
+        assert not n.flush(0.1)
+        sink.release()
+        sink.wait_for(2)
+        assert n.flush(5)
+        n.close()
+    # each delivered on its first attempt: no sender timed out waiting on the held answer
+    assert [a.status for a in sink.attempts] == [200, 200]
+    assert sum("delivered (attempt 1)" in m for m in records(caplog_notify, logging.INFO)) == 2
