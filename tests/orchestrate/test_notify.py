@@ -492,6 +492,14 @@ def test_an_unset_variable_is_logged_once_and_never_attempted(tmp_path, caplog_n
         )
         assert config.notifications["ops"].url == "${SLACK_WEBHOOK_URL}"
         n = notifier(config)
+        # what the scheduler can say when it starts, before any event (nothing logged)
+        assert n.problems() == {
+            "ops": "notification 'ops' is not sent: SLACK_WEBHOOK_URL is not set "
+            "(export it where the scheduler runs)",
+            "hook": "notification 'hook' is not sent: HOOK_TOKEN is not set "
+            "(export it where the scheduler runs)",
+        }
+        assert not caplog_notify.records
         assert n.send(failure(["ops", "hook"])) == 0
         assert n.send(failure(["ops", "hook"])) == 0
         assert n.flush(1)

@@ -180,38 +180,52 @@ class Notifier:
         """The target's channel, or None (logged once) when it cannot deliver."""
         if name in self._channels:
             return self._channels[name]
-        kind = str(getattr(target, "type", "") or "")
-        make = CHANNELS.get(kind)
-        channel: Channel | None = None
-        if make is None:
-            log.error(
-                "notification %r is not sent: unknown type %r (types: %s)",
-                name,
-                kind,
-                ", ".join(sorted(CHANNELS)),
-            )
-        else:
-            channel = make(name, target, self.settings)
-            unset = unset_variables(channel.values())
-            problem = channel.problem()
-            if unset:
-                self._log(
-                    logging.WARNING,
-                    channel,
-                    f"notification {name!r} is not sent: "
-                    + (
-                        f"{unset[0]} is not set"
-                        if len(unset) == 1
-                        else f"{', '.join(unset)} are not set"
-                    )
-                    + " (export it where the scheduler runs)",
-                )
-                channel = None
-            elif problem:
-                self._log(logging.ERROR, channel, f"notification {name!r} is not sent: {problem}")
-                channel = None
+        channel, problem, level = self._diagnose(name, target)
+        if problem is not None:
+            log.log(level, scrub(problem, channel.secrets()) if channel else problem)
+            channel = None
         self._channels[name] = channel
         return channel
+
+    def _diagnose(self, name: str, target: Any) -> tuple[Channel | None, str | None, int]:
+        """(the target's channel, why it cannot deliver or None, the level to log that at)."""
+        kind = str(getattr(target, "type", "") or "")
+        make = CHANNELS.get(kind)
+        if make is None:
+            types = ", ".join(sorted(CHANNELS))
+            return (
+                None,
+                f"notification {name!r} is not sent: unknown type {kind!r} ({types})",
+                logging.ERROR,
+            )
+        channel = make(name, target, self.settings)
+        unset = unset_variables(channel.values())
+        if unset:
+            one = len(unset) == 1
+            return (
+                channel,
+                f"notification {name!r} is not sent: {', '.join(unset)} "
+                f"{'is' if one else 'are'} not set (export {'it' if one else 'them'} where the "
+                "scheduler runs)",
+                logging.WARNING,
+            )
+        problem = channel.problem()
+        if problem:
+            return channel, f"notification {name!r} is not sent: {problem}", logging.ERROR
+        return channel, None, logging.INFO
+
+    def problems(self) -> dict[str, str]:
+        """Why each target that cannot deliver cannot (an unset `${VAR}`, a bad URL), by name:
+        for the scheduler to say at start, before any event. Logs nothing."""
+        out = {}
+        for name, target in self.targets.items():
+            try:
+                problem = self._diagnose(name, target)[1]
+            except Exception as e:
+                problem = f"notification {name!r} cannot be prepared: {type(e).__name__}"
+            if problem:
+                out[name] = problem
+        return out
 
     def _once(self, key: str, text: str) -> None:
         if key not in self._told:
