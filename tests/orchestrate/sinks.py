@@ -176,7 +176,8 @@ class SmtpSink:
     login is required and checked. `starttls`: a server SSLContext offered through STARTTLS;
     `implicit_tls`: one the connection starts with (smtps). `login_without_tls`: accept AUTH on
     a connection that did not start TLS. `mechanisms`: the AUTH mechanisms offered. `host`:
-    the address to listen on (127.0.0.1; `outward_address()` for one that is not loopback)."""
+    the address to listen on (127.0.0.1; `outward_address()` for one that is not loopback).
+    `fail_first`: refuse the first N messages with a temporary error."""
 
     users: dict[str, str] | None = None
     starttls: ssl.SSLContext | None = None
@@ -185,6 +186,10 @@ class SmtpSink:
     mechanisms: tuple[str, ...] = ("LOGIN", "PLAIN")
     #: the address it listens on
     host: str = "127.0.0.1"
+    #: answer the first N messages with a temporary error (451)
+    fail_first: int = 0
+    #: messages refused that way
+    refused: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
     sessions: list[SmtpSession] = field(default_factory=list)
     #: AUTH attempts: (mechanism, login, accepted)
@@ -237,6 +242,9 @@ class SmtpSink:
                 )
                 mechanism, login = session.auth_data or (None, None)
                 with sink._cond:
+                    if sink.refused < sink.fail_first:
+                        sink.refused += 1
+                        return "451 4.3.0 the sink was told to refuse this one, try again later"
                     sink.sessions.append(
                         SmtpSession(
                             envelope.mail_from,

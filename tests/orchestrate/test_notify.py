@@ -462,6 +462,20 @@ def test_a_failing_endpoint_is_retried_until_it_answers(tmp_path, caplog_notify)
     assert SLACK_TOKEN not in caplog_notify.text
 
 
+def test_an_smtp_server_refusing_for_now_is_tried_again(tmp_path, caplog_notify):
+    with SmtpSink(fail_first=1) as smtp:
+        config = targets(tmp_path, email_target(smtp.url(), "failure"))
+        n = notifier(config)
+        n.send(failure(["t"]))
+        [message] = smtp.wait_for(1)
+        assert n.flush(5)
+        n.close()
+    assert smtp.refused == 1
+    assert message["Subject"] == "[medallion] retail: pipeline ingestion failed"
+    [warning] = records(caplog_notify, logging.WARNING)
+    assert "the server answered 451" in warning and "attempt 1 of 3" in warning
+
+
 def test_a_dead_port_is_given_up_without_raising(tmp_path, caplog_notify):
     with WebhookSink() as sink:
         dead = sink.url  # the port is free again once the sink stops
