@@ -633,3 +633,34 @@ def test_send_does_not_wait_for_the_network(tmp_path, caplog_notify):
     # each delivered on its first attempt: no sender timed out waiting on the held answer
     assert [a.status for a in sink.attempts] == [200, 200]
     assert sum("delivered (attempt 1)" in m for m in records(caplog_notify, logging.INFO)) == 2
+
+
+def test_a_retry_names_the_step_that_runs_again(tmp_path):
+    with WebhookSink() as sink:
+        config = targets(tmp_path, f"  ops: {{type: webhook, url: '{sink.url}/r', on: retry}}\n")
+        n = notifier(config)
+        step = StepResult(1, "bronze.orders", "ingest")
+        step.fail("source orders: connection refused\n  hint: is the database up?")
+        n.send(
+            Notice(
+                "retry",
+                ["ops"],
+                pipeline="ingestion",
+                trigger="schedule",
+                attempt=2,
+                step=step,
+                message="bronze.orders failed, run again in 5 s",
+            )
+        )
+        [request] = sink.wait_for(1)
+        n.close()
+    body = request.body
+    assert body["headline"] == "retail: pipeline ingestion failed, retrying (attempt 2)"
+    assert body["failed_steps"] == [
+        {
+            "node": "bronze.orders",
+            "step": "ingest",
+            "error": "source orders: connection refused",
+            "hint": "is the database up?",
+        }
+    ]

@@ -26,7 +26,7 @@ from medallion.errors import MedallionError
 
 if TYPE_CHECKING:
     from medallion.orchestrate.notify.message import Facts
-    from medallion.state.records import RunResult
+    from medallion.state.records import RunResult, StepResult
 
 #: what a target can listen to (`on:`), as medallion.yml spells them
 EVENTS = ("success", "failure", "retry", "missed", "check", "sla")
@@ -40,7 +40,7 @@ class Notice:
     `notifications:` to tell (each still filters by its `on:`). `run`: the run it is about
     (None for a missed tick or an SLA breach). `table`: the table an SLA or a check is about.
     `details`: anything else worth showing (an SLA's age, the checks of a `check` event as
-    CheckResults or dicts)."""
+    CheckResults or dicts). `step`: for a `retry`, the step that failed and runs again."""
 
     event: str
     targets: Sequence[str] = ()
@@ -52,6 +52,8 @@ class Notice:
     message: str = ""
     table: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    #: a `retry` told before its run ends (RunControl.on_retry): the step that failed
+    step: StepResult | None = None
 
 
 class DeliveryError(MedallionError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from medallion.orchestrate.notify.base import Notice
-    from medallion.state.records import RunResult
+    from medallion.state.records import RunResult, StepResult
 
 # MedallionError's text: the message, then its hint on a line of its own (errors.py)
 _HINT = "\n  hint: "
@@ -88,7 +88,7 @@ class Facts:
             attempt=notice.attempt,
             scheduled_for=notice.scheduled_for.isoformat() if notice.scheduled_for else None,
             message=notice.message or (run.error or "" if run else ""),
-            failed_steps=_failed_steps(run),
+            failed_steps=_failed_steps(run) or _failed_steps_of([notice.step]),
             rows_written=_total(run, "rows_written"),
             rows_quarantined=_total(run, "rows_quarantined"),
             checks=tuple(checks),
@@ -212,11 +212,13 @@ _HEADLINES = {
 
 
 def _failed_steps(run: RunResult | None) -> tuple[FailedStep, ...]:
-    if run is None:
-        return ()
+    return _failed_steps_of(run.steps) if run is not None else ()
+
+
+def _failed_steps_of(steps: list[StepResult | None]) -> tuple[FailedStep, ...]:
     out = []
-    for s in run.steps:
-        if s.status != "failed":
+    for s in steps:
+        if s is None or s.status != "failed":
             continue
         error, _, hint = (s.error or "failed").partition(_HINT)
         out.append(FailedStep(s.node, s.step, error, hint or None))
