@@ -220,9 +220,10 @@ class EmailTarget(_Target):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    # named apart from _Target._one_or_many, which it would otherwise replace (and `on: x`)
     @field_validator("to", mode="before")
     @classmethod
-    def _one_or_many(cls, v: object) -> object:
+    def _one_or_many_to(cls, v: object) -> object:
         return [v] if isinstance(v, str) else v
 
     @field_validator("to")

@@ -1,0 +1,273 @@
+"""The facts of a notice, taken once, and the plain-text summary every channel starts from.
+
+`Facts` is what any message says: the project, pipeline, run id, trigger, failed steps with
+their error and hint, rows written and quarantined, checks that warned or failed, and a link to
+the run in the web UI when `scheduler.ui_url` is set. `Facts.to_dict` is the webhook payload
+(stable keys, documented in docs/notifications.md); `summary` is the text of Slack and email.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from medallion.orchestrate.notify.base import Notice
+    from medallion.state.records import RunResult, StepResult
+
+# MedallionError's text: the message, then its hint on a line of its own (errors.py)
+_HINT = "\n  hint: "
+#: a step's error as shown in Slack and email (the webhook carries it whole)
+_SHORT_ERROR = 600
+#: failed steps and checks listed in Slack and email before "and N more"
+_LISTED = 10
+
+
+@dataclass(frozen=True)
+class FailedStep:
+    node: str
+    step: str
+    error: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    table: str
+    name: str
+    status: str
+    message: str
+    failing_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a message says, taken from a notice when it is sent (a run result that changes
+    afterwards does not change a message waiting for a retry)."""
+
+    id: str
+    event: str
+    project: str
+    pipeline: str | None
+    run_id: str | None
+    status: str | None
+    trigger: str | None
+    attempt: int
+    scheduled_for: str | None
+    message: str
+    failed_steps: tuple[FailedStep, ...]
+    rows_written: int | None
+    rows_quarantined: int | None
+    checks: tuple[CheckLine, ...]
+    table: str | None
+    url: str | None
+    sent_at: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, notice: Notice, project: str, ui_url: str | None) -> Facts:
+        run = notice.run
+        details = dict(notice.details or {})
+        extra = details.pop("checks", None) or ()
+        checks = dict.fromkeys(
+            c for c in (*_checks(run), *(_check_line(c) for c in extra)) if c is not None
+        )
+        url = None
+        if ui_url and run is not None:
+            url = ui_url.rstrip("/") + "/runs/" + run.run_id
+        return cls(
+            id=uuid.uuid4().hex,
+            event=notice.event,
+            project=project,
+            pipeline=notice.pipeline,
+            run_id=run.run_id if run else None,
+            status=run.status if run else None,
+            trigger=notice.trigger,
+            attempt=notice.attempt,
+            scheduled_for=notice.scheduled_for.isoformat() if notice.scheduled_for else None,
+            message=notice.message or (run.error or "" if run else ""),
+            failed_steps=_failed_steps(run) or _failed_steps_of([notice.step]),
+            rows_written=_total(run, "rows_written"),
+            rows_quarantined=_total(run, "rows_quarantined"),
+            checks=tuple(checks),
+            table=notice.table,
+            url=url,
+            sent_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            details={k: _plain(v) for k, v in details.items()},
+        )
+
+    @property
+    def subject(self) -> str:
+        """What the event is about: the pipeline, else the run, else the table."""
+        if self.pipeline:
+            return f"pipeline {self.pipeline}"
+        if self.run_id:
+            return f"run {self.run_id}"
+        return self.table or "the lakehouse"
+
+    @property
+    def headline(self) -> str:
+        """One line: `retail: pipeline ingestion failed` (an email's subject, Slack's title)."""
+        return f"{self.project}: {_HEADLINES.get(self.event, _other)(self)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The webhook payload."""
+        return {
+            "id": self.id,
+            "event": self.event,
+            "project": self.project,
+            "pipeline": self.pipeline,
+            "run_id": self.run_id,
+            "status": self.status,
+            "trigger": self.trigger,
+            "attempt": self.attempt,
+            "scheduled_for": self.scheduled_for,
+            "message": self.message,
+            "headline": self.headline,
+            "failed_steps": [
+                {"node": s.node, "step": s.step, "error": s.error, "hint": s.hint}
+                for s in self.failed_steps
+            ],
+            "rows_written": self.rows_written,
+            "rows_quarantined": self.rows_quarantined,
+            "checks": [
+                {
+                    "table": c.table,
+                    "name": c.name,
+                    "status": c.status,
+                    "message": c.message,
+                    "failing_rows": c.failing_rows,
+                }
+                for c in self.checks
+            ],
+            "table": self.table,
+            "url": self.url,
+            "sent_at": self.sent_at,
+            "details": self.details,
+        }
+
+    def summary(self) -> list[str]:
+        """The facts as plain-text lines, headline first (Slack and email bodies)."""
+        lines = [self.headline]
+        if self.message:
+            lines.append(self.message)
+        run = []
+        if self.run_id:
+            run.append(f"run {self.run_id}" + (f" ({self.status})" if self.status else ""))
+        if self.trigger:
+            run.append(f"trigger: {self.trigger}")
+        if self.attempt > 1 or self.event == "retry":
+            run.append(f"attempt {self.attempt}")
+        if self.scheduled_for:
+            run.append(f"scheduled for {self.scheduled_for}")
+        if run:
+            lines.append(", ".join(run))
+        if self.table:
+            lines.append(f"table: {self.table}")
+        if self.rows_written is not None or self.rows_quarantined is not None:
+            lines.append(
+                f"rows written: {self.rows_written or 0}, quarantined: {self.rows_quarantined or 0}"
+            )
+        if self.failed_steps:
+            lines.append("failed steps:")
+            for s in self.failed_steps[:_LISTED]:
+                lines.append(f"  {s.node} ({s.step}): {_short(s.error)}")
+                if s.hint:
+                    lines.append(f"    hint: {_short(s.hint)}")
+            if len(self.failed_steps) > _LISTED:
+                lines.append(f"  and {len(self.failed_steps) - _LISTED} more")
+        if self.checks:
+            lines.append("checks:")
+            for c in self.checks[:_LISTED]:
+                rows = f" ({c.failing_rows} rows)" if c.failing_rows else ""
+                text = f": {_short(c.message)}" if c.message else ""
+                lines.append(f"  {c.table} {c.name}: {c.status}{rows}{text}")
+            if len(self.checks) > _LISTED:
+                lines.append(f"  and {len(self.checks) - _LISTED} more")
+        for key, value in self.details.items():
+            lines.append(f"{key}: {value}")
+        return lines
+
+
+def _other(f: Facts) -> str:
+    return f"{f.event} of {f.subject}"
+
+
+def _check_headline(f: Facts) -> str:
+    failed = any(c.status in ("fail", "error") for c in f.checks)
+    where = f"on {f.table}" if f.table else f"in {f.subject}"
+    return f"checks {'failed' if failed else 'warned'} {where}"
+
+
+_HEADLINES = {
+    "success": lambda f: f"{f.subject} succeeded",
+    "failure": lambda f: f"{f.subject} failed",
+    "retry": lambda f: f"{f.subject} failed, retrying (attempt {f.attempt})",
+    "missed": lambda f: f"{f.subject} missed a scheduled run",
+    "check": _check_headline,
+    "sla": lambda f: f"SLA breached on {f.table}" if f.table else f"SLA breached in {f.subject}",
+}
+
+
+def _failed_steps(run: RunResult | None) -> tuple[FailedStep, ...]:
+    return _failed_steps_of(run.steps) if run is not None else ()
+
+
+def _failed_steps_of(steps: list[StepResult | None]) -> tuple[FailedStep, ...]:
+    out = []
+    for s in steps:
+        if s is None or s.status != "failed":
+            continue
+        error, _, hint = (s.error or "failed").partition(_HINT)
+        out.append(FailedStep(s.node, s.step, error, hint or None))
+    return tuple(out)
+
+
+def _total(run: RunResult | None, attr: str) -> int | None:
+    if run is None:
+        return None
+    values = [getattr(s, attr) for s in run.steps if getattr(s, attr) is not None]
+    return sum(values) if values else 0
+
+
+def _checks(run: RunResult | None) -> tuple[CheckLine | None, ...]:
+    if run is None:
+        return ()
+    return tuple(_check_line(c) for s in run.steps for c in s.checks)
+
+
+def _check_line(check: Any) -> CheckLine | None:
+    """A check that warned or failed (a CheckResult or its dict), None for one that passed."""
+    get = check.get if isinstance(check, dict) else lambda k, d=None: getattr(check, k, d)
+    status = str(get("status", "") or "")
+    if status in ("", "pass"):
+        return None
+    return CheckLine(
+        table=str(get("table", "") or ""),
+        name=str(get("name", "") or ""),
+        status=status,
+        message=str(get("message", "") or ""),
+        failing_rows=get("failing_rows"),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A detail as JSON can carry it."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _SHORT_ERROR else text[: _SHORT_ERROR - 1] + "…"
