@@ -71,9 +71,10 @@ def at(text: str, zone: str = "UTC") -> datetime:
 
 
 def serve(project: Project, start: datetime, end: datetime, **kwargs) -> Scheduler:
+    """The scheduler's loop from `start` to `end` of the fake clock (woken only when a tick is
+    due: nothing else changes while it sleeps)."""
     clock = FakeClock(start, end)
-    project.schedule_log().first_seen  # noqa: B018 (the method exists)
-    scheduler = Scheduler(project, clock=clock, **kwargs)
+    scheduler = Scheduler(project, clock=clock, idle_poll=86400, **kwargs)
     scheduler.serve()
     return scheduler
 
@@ -296,7 +297,7 @@ def test_retries_used_up_fail_the_run_and_a_failed_check_is_not_retried(tmp_path
         {
             "gold/flaky.py": FLAKY.replace("FAILS", "5"),
             "silver/checked.sql": (
-                "---\nexpectations:\n  positive: {expr: amount > 100, action: fail}\n---\n"
+                "/* ---\nexpectations:\n  positive: {expect: amount > 100, action: fail}\n--- */\n"
                 "select order_id, amount from bronze.orders"
             ),
         },

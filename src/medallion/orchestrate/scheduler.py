@@ -86,8 +86,10 @@ class Scheduler:
         stop: threading.Event | None = None,
         lock_wait: float = 1.0,
         on_run: Callable[[Tick, RunResult | None], None] | None = None,
+        idle_poll: float = IDLE_POLL,
     ) -> None:
         self.project = project
+        self.idle_poll = idle_poll
         self.clock = clock or Clock()
         self.notifier = notifier
         self.stop = stop or threading.Event()
@@ -126,7 +128,7 @@ class Scheduler:
         """When something may next be due: the next fire of any pipeline, the next SLA check,
         or IDLE_POLL from now."""
         now = self.clock.now()
-        wake = now + timedelta(seconds=IDLE_POLL)
+        wake = now + timedelta(seconds=self.idle_poll)
         for name, p in self.pipelines.items():
             if p.cron:
                 wake = min(wake, schedule(p.cron, p.timezone).next_after(self._last(name, now)))
