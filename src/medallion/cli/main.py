@@ -19,6 +19,7 @@ from medallion import __version__
 from medallion.cli.access import audit, tokens, users
 from medallion.cli.common import CONTEXT, _command_line, _project
 from medallion.cli.importer import importer
+from medallion.cli.pipelines import pipelines, scheduler
 from medallion.cli.quarantine import quarantine
 from medallion.cli.serve import serve
 
@@ -39,6 +40,12 @@ def _refresh(full_refresh: tuple[str, ...]) -> bool | list[str]:
     return True if "*" in full_refresh else list(full_refresh)
 
 
+def _environment(name: str | None) -> None:
+    """--env NAME: every project this command loads (and the runs it starts) uses the overlay."""
+    if name:
+        os.environ["MEDALLION_ENV"] = name
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "--version", "-V", prog_name="medallion")
 @click.option(
@@ -49,6 +56,14 @@ def _refresh(full_refresh: tuple[str, ...]) -> bool | list[str]:
     default=".",
     show_default=True,
     help="Project folder (or any folder inside it).",
+)
+@click.option(
+    "--env",
+    "environment",
+    metavar="NAME",
+    expose_value=False,
+    callback=lambda ctx, param, value: _environment(value),
+    help="Apply the overlay `environments: NAME:` of medallion.yml (also: MEDALLION_ENV=NAME).",
 )
 @click.option("--no-color", is_flag=True, help="Plain output (also: NO_COLOR=1).")
 @click.option(
@@ -434,6 +449,8 @@ cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(serve)
+cli.add_command(pipelines)
+cli.add_command(scheduler)
 
 
 @cli.command(context_settings=CONTEXT)
