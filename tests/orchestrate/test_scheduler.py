@@ -11,10 +11,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from tests.conftest import write_project
 
 from medallion.orchestrate.scheduler import Clock, Scheduler, run_pipeline
 from medallion.project import Project
-from tests.conftest import write_project
 
 
 class FakeClock(Clock):
@@ -40,11 +40,7 @@ FILES = {"landing/orders.csv": "order_id,amount\nA1,10\nA2,20\n"}
 
 
 def project_with(tmp_path: Path, pipelines: str, models: dict[str, str] | None = None) -> Project:
-    config = (
-        "name: sched\n"
-        "sources:\n"
-        "  orders: {path: landing/orders*.csv}\n" + pipelines
-    )
+    config = "name: sched\nsources:\n  orders: {path: landing/orders*.csv}\n" + pipelines
     models = models or {"silver/orders.sql": "select order_id, amount from bronze.orders"}
     return Project.load(write_project(tmp_path / "p", config, models, FILES))
 
@@ -61,9 +57,7 @@ def runs(project: Project) -> list[dict]:
 
 
 def ticks(project: Project, pipeline: str | None = None) -> list[dict]:
-    return [
-        t.to_dict() for t in reversed(project.schedule_log().history(pipeline, limit=10_000))
-    ]
+    return [t.to_dict() for t in reversed(project.schedule_log().history(pipeline, limit=10_000))]
 
 
 def at(text: str, zone: str = "UTC") -> datetime:
@@ -264,8 +258,7 @@ def model(ctx):
 def test_a_failed_step_is_retried_with_backoff_then_succeeds(tmp_path: Path) -> None:
     project = project_with(
         tmp_path,
-        "pipelines:\n"
-        "  p: {schedule: '0 2 * * *', retries: 3, retry_delay: 10 seconds}\n",
+        "pipelines:\n  p: {schedule: '0 2 * * *', retries: 3, retry_delay: 10 seconds}\n",
         {"gold/flaky.py": FLAKY.replace("FAILS", "2")},
     )
     day = at("2026-06-01T00:00:00")

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -40,6 +42,13 @@ from medallion.cli.common import CONTEXT, _project
     help="Most rows one statement may return, a larger result is an error, for every user "
     "(0: no cap) [serve.max_rows and serve.roles, else none].",
 )
+@click.option(
+    "--scheduler",
+    "with_scheduler",
+    is_flag=True,
+    help="Also run the project's pipelines on their schedules (as `medallion scheduler`, in "
+    "this process).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -49,6 +58,7 @@ def serve(
     tls_key: Path | None,
     statement_timeout: float | None,
     max_rows: int | None,
+    with_scheduler: bool,
 ) -> None:
     """Serve the lakehouse as a read-only PostgreSQL database until Ctrl-C.
 
@@ -113,10 +123,43 @@ def serve(
         f'  psql "host={server.host} port={server.port} dbname={name} user=USER sslmode=require"'
     )
     click.echo("Ctrl-C stops it.", err=True)
+    background = _start_scheduler(project) if with_scheduler else None
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
+        if background is not None:
+            background()
     click.echo("stopped", err=True)
+
+
+def _start_scheduler(project: Any) -> Callable[[], None]:
+    """The scheduler on a thread of this process (one per project: refused if one runs);
+    returns what stops it (the running step finishes first)."""
+    import logging
+    import threading
+
+    from medallion.cli.pipelines import notifier_for
+    from medallion.orchestrate.scheduler import Scheduler
+
+    if not project.config.pipelines:
+        raise click.ClickException("--scheduler: medallion.yml declares no pipelines")
+    lock = project.scheduler_lock()
+    logging.getLogger("medallion.scheduler").setLevel(logging.INFO)
+    stop = threading.Event()
+    notifier = notifier_for(project)
+    sched = Scheduler(project, notifier=notifier, stop=stop)
+    thread = threading.Thread(target=sched.serve, name="medallion-scheduler", daemon=True)
+    thread.start()
+    click.echo(f"  scheduler: pipelines {', '.join(project.config.pipelines)}")
+
+    def halt() -> None:
+        stop.set()
+        thread.join()
+        if notifier is not None:
+            notifier.close()
+        lock.release()
+
+    return halt

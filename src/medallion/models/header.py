@@ -109,6 +109,7 @@ class ModelConfig(BaseModel):
 
         sla_seconds(v)
         return v
+
     tags: list[str] = Field(default_factory=list)
     #: row-level rules evaluated while the model is built (see medallion.config.checks)
     expectations: dict[str, Expectation] = Field(default_factory=dict)

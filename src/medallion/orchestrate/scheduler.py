@@ -434,6 +434,7 @@ class Scheduler:
             message=f"{res.node} failed (attempt {attempt} of {p.retries + 1}); retried in "
             f"{_ago(delay)}: {(res.error or '').splitlines()[0] if res.error else ''}",
             details={"node": res.node, "error": res.error, "delay_s": delay},
+            step=res,
         )
 
     def _notify_missed(self, name: str, p: Any, missed: list[datetime], now: datetime) -> None:
