@@ -67,7 +67,7 @@ def test_unknown_template_suggests(tmp_path: Path) -> None:
 def test_status_json(shop: Path) -> None:
     data = json.loads(medallion("status", "--json", cwd=shop).stdout)
     assert data["run"]["status"] == "success"
-    assert data["run"]["trigger"] == "cli"
+    assert data["run"]["trigger"] == "manual"
     assert len(data["steps"]) == 15  # the retail template: 14 tables and a view
     assert {s["status"] for s in data["steps"]} == {"success"}
 

@@ -123,7 +123,7 @@ def test_killed_run_then_rerun_equals_an_uninterrupted_run(
         assert len(set(table_rows)) == len(table_rows), f"duplicate rows in {table}"
     assert killed.verify().ok
     statuses = [(r["trigger"], r["status"]) for r in killed.runs()]
-    assert ("cli", "aborted") in statuses
+    assert ("manual", "aborted") in statuses
     assert statuses[0] == ("test", "success")
 
 

@@ -366,3 +366,70 @@ def test_a_second_scheduler_refuses_to_start(tmp_path: Path) -> None:
         with pytest.raises(LockError, match="already running") as e:
             project.scheduler_lock()
         assert "pid" in str(e.value)
+
+
+def _notifier(project: Project):
+    from medallion.orchestrate.notify import Notifier
+
+    return Notifier(
+        targets=project.config.notifications,
+        project=project.config.name,
+        ui_url=project.config.scheduler.ui_url,
+        retry_delays=(0.1,),
+    )
+
+
+def test_missed_ticks_and_a_breached_sla_are_notified(tmp_path: Path) -> None:
+    from tests.orchestrate.sinks import WebhookSink
+
+    with WebhookSink() as hook:
+        config = (
+            "name: sched\n"
+            "sources:\n"
+            "  orders: {path: landing/orders*.csv, sla: 2 hours}\n"
+            "pipelines:\n"
+            "  nightly: {schedule: '0 2 * * *', notify: [hook]}\n"
+            "notifications:\n"
+            f"  hook: {{type: webhook, url: '{hook.url}/in', on: [missed, sla]}}\n"
+            "scheduler: {ui_url: 'http://ui.example:8080'}\n"
+        )
+        project = Project.load(
+            write_project(
+                tmp_path / "p", config, {"silver/o.sql": "select * from bronze.orders"}, FILES
+            )
+        )
+        seen_at(project, "nightly", at("2026-06-01T00:00:00"))
+        notifier = _notifier(project)
+        # down for two nights: both past grace at 05:00 on the 3rd
+        out = Scheduler(
+            project, clock=FakeClock(at("2026-06-03T05:00:00")), notifier=notifier
+        ).step()
+        assert [w.isoformat()[:10] for _, w in out.missed] == [
+            "2026-06-01",
+            "2026-06-02",
+            "2026-06-03",
+        ]
+        # bronze.orders was never written: its SLA is breached, once
+        assert out.breaches == ["bronze.orders"]
+        notifier.flush(10)
+        bodies = [r.body for r in hook.requests]
+        missed = [b for b in bodies if b["event"] == "missed"]
+        assert len(missed) == 1 and missed[0]["pipeline"] == "nightly"
+        assert "3 ticks" in missed[0]["message"]
+        [sla] = [b for b in bodies if b["event"] == "sla"]
+        assert sla["table"] == "bronze.orders" and "never written" in sla["message"]
+
+        # written now; an hour later the SLA holds; three hours later it is breached again
+        project.run()
+        now = datetime.now(UTC)
+        sched = Scheduler(project, clock=FakeClock(now + timedelta(hours=1)), notifier=notifier)
+        assert sched.step().breaches == []
+        assert project.schedule_log().breaches() == {}
+        sched.clock.t = now + timedelta(hours=3)  # type: ignore[attr-defined]
+        assert sched.step().breaches == ["bronze.orders"]
+        sched.clock.t = now + timedelta(hours=4)  # type: ignore[attr-defined]
+        assert sched.step().breaches == []  # told once per breach
+        notifier.flush(10)
+        slas = [r.body for r in hook.requests if r.body["event"] == "sla"]
+        assert len(slas) == 2 and "last written 3 hours ago" in slas[1]["message"]
+        notifier.close()

@@ -294,7 +294,7 @@ def run(
     result = project.run(
         list(select) or None,
         full_refresh=refresh,
-        trigger="cli",
+        trigger="manual",
         command=_command_line(),
         reporter=reporter,
         wait=wait,
@@ -406,7 +406,7 @@ def test(ctx: click.Context, select: tuple[str, ...], as_json: bool) -> None:
     project = _project(ctx)
     result = project.test(
         list(select) or None,
-        trigger="cli",
+        trigger="manual",
         command=_command_line(),
         reporter=None if as_json else progress.RunReporter(project, verb="test"),
     )

@@ -495,8 +495,12 @@ def load_project_config(
         )
     environment = environment or (os.environ if env is None else env).get("MEDALLION_ENV") or None
     data = apply_environment(data, environment, file=path, node=node)
+    # the overlays stay as written: another environment's ${VAR}s are not this one's business
+    overlays = data.pop("environments", None) if isinstance(data, dict) else None
     unset: list[UnsetVariable] = []
     data = interpolate_env(data, file=path, node=node, env=env, unset=unset)
+    if overlays is not None:
+        data["environments"] = overlays
     try:
         config = ProjectConfig.model_validate(data)
     except ValidationError as e:

@@ -354,7 +354,10 @@ class Scheduler:
         known = self.ticks.breaches()
         for table, seconds in slas.items():
             written = self.ticks.last_written(table)
-            since = written or self.started  # never written: owed since the scheduler began
+            # never written: owed since the project's scheduler first ran
+            since = written or min(
+                [self.ticks.first_seen(n, now) for n in self.pipelines] or [self.started]
+            )
             age = (now - since).total_seconds()
             if age <= seconds:
                 if table in known:

@@ -1,7 +1,7 @@
 """The run and step lifecycle, written once: every command that changes or tests tables records
 through a `RunLog` — run, test, publish, restore, optimize, vacuum, replay.
 
-    with RunLog(state, trigger="cli", command="run", selection=None, reporter=r) as log:
+    with RunLog(state, trigger="manual", command="run", selection=None, reporter=r) as log:
         log.announce([("bronze.orders", "ingest"), ...])
         res = log.step("bronze.orders", "ingest", work)   # work(res) fills the result
         log.skip("silver.orders", "model", "upstream bronze.orders failed")

@@ -37,7 +37,7 @@ _MIGRATIONS: list[str] = [
         started_at  TEXT NOT NULL,
         ended_at    TEXT,
         status      TEXT NOT NULL,          -- running | success | failed | aborted
-        trigger     TEXT NOT NULL,          -- cli | demo | api | schedule | test
+        trigger     TEXT NOT NULL,          -- manual | schedule | after | watch | api | demo
         command     TEXT,                   -- e.g. "run --select +gold.sales"
         selection   TEXT,
         error       TEXT,
@@ -198,6 +198,7 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN attempt INTEGER;
     ALTER TABLE runs ADD COLUMN scheduled_for TEXT;     -- UTC ISO: the tick the run is for
     ALTER TABLE run_steps ADD COLUMN attempts INTEGER;  -- times the step ran (retries + 1)
+    UPDATE runs SET trigger = 'manual' WHERE trigger = 'cli';  -- the pipelines' vocabulary
     CREATE INDEX runs_pipeline ON runs(pipeline, scheduled_for);
     CREATE TABLE ticks (
         pipeline      TEXT NOT NULL,
