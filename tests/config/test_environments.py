@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.conftest import medallion, write_project
 
 from medallion.errors import ConfigError
 from medallion.project import Project
-from tests.conftest import medallion, write_project
 
 CONFIG = """
 name: shop

@@ -63,6 +63,17 @@ class Schedule:
         """The first instant the schedule fires strictly after `after`."""
         after = after.astimezone(UTC)
         local = after.astimezone(self.zone).replace(tzinfo=None)
+        # no clock change near `after` nor before the next wall time: wall order is time order
+        offset = after.astimezone(self.zone).utcoffset()
+        if (
+            offset
+            == (after - _SLACK).astimezone(self.zone).utcoffset()
+            == (after + _SLACK).astimezone(self.zone).utcoffset()
+        ):
+            wall = next(self._wall_times(local))
+            instants = self._instants(wall)
+            if len(instants) == 1 and instants[0].astimezone(self.zone).utcoffset() == offset:
+                return instants[0]
         best: datetime | None = None
         for wall in self._wall_times(local - _SLACK):
             if best is not None and wall > best.astimezone(self.zone).replace(tzinfo=None) + _SLACK:
