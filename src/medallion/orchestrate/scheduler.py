@@ -314,7 +314,7 @@ class Scheduler:
             if run and run["status"] in ("success", "failed"):
                 self.ticks.end(tick, run["status"], run["run_id"], note=run["error"])
                 self._follow(tick, run["status"])
-            elif tick.attempt <= p.retries:
+            elif tick.attempt <= max(p.retries, 1):  # a crash is not the run's failure: once more
                 self.ticks.end(
                     tick,
                     "pending",
