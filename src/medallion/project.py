@@ -830,8 +830,6 @@ class Project:
             "read_by_checks_of": [n for n in g.order if fqn in checks_read[n]],
         }
 
-    # -- data generation ------------------------------------------------------------------
-
     # -- pipelines (medallion scheduler) ----------------------------------------------------
 
     def schedule_log(self) -> ScheduleLog:
@@ -868,6 +866,8 @@ class Project:
             if model.config.sla:
                 out[fqn] = duration_seconds(model.config.sla)
         return out
+
+    # -- data generation ------------------------------------------------------------------
 
     def generate(
         self, rows: int | None = None, seed: int | None = None, day: int | None = None
