@@ -18,6 +18,7 @@ import click
 from medallion import __version__
 from medallion.cli.access import audit, tokens, users
 from medallion.cli.common import CONTEXT, _command_line, _project
+from medallion.cli.export import export
 from medallion.cli.importer import importer
 from medallion.cli.quarantine import quarantine
 from medallion.cli.serve import serve
@@ -434,6 +435,7 @@ cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(serve)
+cli.add_command(export)
 
 
 @cli.command(context_settings=CONTEXT)
