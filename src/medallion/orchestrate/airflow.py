@@ -197,8 +197,8 @@ def _dag_file(
             line=_yaml_line(yml, ("pipelines", name, "select")),
             hint=e.hint,
         ) from None
-    run_args = ("run", *_select_args(pipeline.select), "--wait", _number(options.wait))
-    tasks = GRANULARITY_TASKS[options.granularity](project, pipeline, nodes, run_args)
+    wait = ("--wait", _number(options.wait))
+    tasks = GRANULARITY_TASKS[options.granularity](project, pipeline, nodes, wait)
     triggers = tuple(
         Trigger(
             other, dag_id(config.name, other), "all_done" if p.on == "completion" else "all_success"
@@ -228,18 +228,17 @@ def _select_args(expressions: Iterable[str]) -> tuple[str, ...]:
 
 
 def _pipeline_tasks(
-    project: Any, pipeline: Any, nodes: list[str], run_args: tuple[str, ...]
+    project: Any, pipeline: Any, nodes: list[str], wait: tuple[str, ...]
 ) -> list[Task]:
     """One task: the pipeline's selection as written (so a new model joins it by itself)."""
-    return [Task("run", run_args)]
+    return [Task("run", ("run", *_select_args(pipeline.select), *wait))]
 
 
 def _stage_tasks(
-    project: Any, pipeline: Any, nodes: list[str], run_args: tuple[str, ...]
+    project: Any, pipeline: Any, nodes: list[str], wait: tuple[str, ...]
 ) -> list[Task]:
     """extract (the sources) -> transform (the models) -> test (the selection's checks, on the
     tables as built): an empty stage is left out."""
-    wait = run_args[-2:]
     sources = [n for n in nodes if project.kind(n) == "source"]
     models = [n for n in nodes if project.kind(n) != "source"]
     tasks: list[Task] = []
@@ -252,12 +251,9 @@ def _stage_tasks(
     return tasks
 
 
-def _node_tasks(
-    project: Any, pipeline: Any, nodes: list[str], run_args: tuple[str, ...]
-) -> list[Task]:
+def _node_tasks(project: Any, pipeline: Any, nodes: list[str], wait: tuple[str, ...]) -> list[Task]:
     """One task per source and model of the selection; a task follows the nearest selected
     tables it reads (through tables outside the selection), as the run order does."""
-    wait = run_args[-2:]
     chosen = set(nodes)
     up: Mapping[str, list[str]] = project.graph.up
     tasks = []
@@ -293,10 +289,20 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _ident(task_id: str) -> str:
-    """The Python variable holding a task."""
-    name = re.sub(r"\W", "_", task_id)
-    return f"t_{name}"
+class _Names:
+    """The Python variable holding each task: `t_` + its id as a name, unique in the file."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def __call__(self, task_id: str) -> str:
+        if task_id not in self.names:
+            base = "t_" + re.sub(r"\W", "_", task_id)
+            name, n = base, 2
+            while name in self.names.values():
+                name, n = f"{base}_{n}", n + 1
+            self.names[task_id] = name
+        return self.names[task_id]
 
 
 def _command_lines(argv: list[str], width: int = 76) -> list[str]:
@@ -423,9 +429,10 @@ def render_dag(
         if environment
         else []
     )
+    var = _Names()
     for task in tasks:
         lines += [
-            f"    {_ident(task.task_id)} = BashOperator(",
+            f"    {var(task.task_id)} = BashOperator(",
             f"        task_id={task.task_id!r},",
             *_command_lines([*base, *task.args, "--no-color"]),
             f"        pool={pool!r},",
@@ -437,7 +444,7 @@ def render_dag(
     for trigger in triggers:
         name = f"trigger_{safe_id(trigger.pipeline)}"
         lines += [
-            f"    {_ident(name)} = TriggerDagRunOperator(",
+            f"    {var(name)} = TriggerDagRunOperator(",
             f"        task_id={name!r},",
             f"        trigger_dag_id={trigger.dag_id!r},",
             f"        trigger_rule={trigger.rule!r},",
@@ -448,7 +455,7 @@ def render_dag(
         # the trigger task succeeds whatever came before it, and Airflow judges a DAG run by its
         # last tasks: this one fails the run when a medallion task failed
         lines += [
-            "    t_failed = BashOperator(",
+            f"    {var('failed')} = BashOperator(",
             "        task_id='failed',",
             "        bash_command='echo \"a medallion task of this run failed\" >&2; exit 1',",
             "        trigger_rule='one_failed',",
@@ -459,7 +466,7 @@ def render_dag(
     if edges:
         lines.append("")
     for target, ups in _by_target(edges).items():
-        lines += _edge_lines([_ident(u) for u in ups], _ident(target))
+        lines += _edge_lines([var(u) for u in ups], var(target))
     return "\n".join(lines) + "\n"
 
 
