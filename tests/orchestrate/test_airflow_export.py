@@ -523,6 +523,12 @@ def test_export_mistakes_get_one_clear_message(tmp_path: Path) -> None:
     assert "is not an absolute path" in proc.stderr
     assert not (root / "airflow_dags").exists()
 
+    (root / "a-file").write_text("")
+    proc = medallion("export", "airflow", "-o", "a-file/dags", cwd=root)
+    assert proc.returncode == 1
+    assert "a-file/dags: cannot write here: Not a directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
     # a selection naming no table: the pipeline's line in medallion.yml
     text = (root / "medallion.yml").read_text().replace("[gold.daily]", "[gold.dayly]")
     (root / "medallion.yml").write_text(text)
