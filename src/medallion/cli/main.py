@@ -431,11 +431,11 @@ def verify(ctx: click.Context, runs: int, as_json: bool) -> None:
 
 cli.add_command(quarantine)
 cli.add_command(importer)
+cli.add_command(export)
 cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
 cli.add_command(serve)
-cli.add_command(export)
 
 
 @cli.command(context_settings=CONTEXT)
