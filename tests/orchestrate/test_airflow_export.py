@@ -179,10 +179,10 @@ SHOP_FILES = {
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small real project, exported three times: per pipeline, per node, for `prod`."""
     root = write_project(tmp_path_factory.mktemp("shop"), SHOP, SHOP_MODELS, SHOP_FILES)
-    for folder, extra in (
-        ("dags", []),
-        ("dags_node", ["--granularity", "node"]),
-        ("dags_prod", ["--env", "prod", "--pipeline", "ingest"]),
+    for folder, extra, env in (
+        ("dags", [], None),
+        ("dags_node", ["--granularity", "node"], None),
+        ("dags_prod", ["--pipeline", "ingest"], {**os.environ, "MEDALLION_ENV": "prod"}),
     ):
         medallion(
             "export",
@@ -194,6 +194,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
             *extra,
             cwd=root,
             check=True,
+            env=env,
         )
         assert (root / folder / "shop_ingest.py").is_file()
     return root
@@ -284,7 +285,7 @@ def test_dagbag_holds_the_pipelines_as_declared(
     ]
     assert {t["pool"] for t in tasks.values() if t["type"] == "BashOperator"} == {"medallion_shop"}
 
-    # --env prod: the tasks load the project with the same overlay
+    # exported for the overlay prod (MEDALLION_ENV): the tasks load the project with it too
     prod = bags["dags_prod"]["shop_ingest"]["tasks"]["run"]
     assert (prod["env"], prod["append_env"]) == ({"MEDALLION_ENV": "prod"}, True)
     assert set(bags["dags_prod"]) == {"shop_ingest"}

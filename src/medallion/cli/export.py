@@ -60,13 +60,6 @@ def export() -> None:
     show_default=True,
     help="Seconds a task waits for another writer (a manual run) before it fails.",
 )
-@click.option(
-    "--env",
-    "environment",
-    metavar="NAME",
-    help="Export the overlay NAME of `environments:` (default: $MEDALLION_ENV); the tasks run "
-    "with MEDALLION_ENV=NAME.",
-)
 @click.pass_context
 def airflow(
     ctx: click.Context,
@@ -76,13 +69,16 @@ def airflow(
     project_dir: str | None,
     medallion_command: str,
     wait: float,
-    environment: str | None,
 ) -> None:
     """One Airflow DAG file per pipeline: its schedule and time zone, retries with exponential
     backoff, timeout, catchup=False, max_active_runs=1, the tasks in a one-slot pool
     `medallion_<project>` (one writer), and `after:` as a TriggerDagRunOperator at the end of
     the upstream pipeline's DAG. Each task calls `medallion --project DIR run --select ...
     --wait SECONDS`.
+
+    \b
+    Exported with an overlay of `environments:` (`medallion --env NAME export airflow`, or
+    MEDALLION_ENV=NAME), the tasks run with MEDALLION_ENV=NAME too.
 
     \b
     Create the pool once (each file's header says it too):
@@ -96,7 +92,7 @@ def airflow(
     )
     from medallion.project import Project
 
-    project = Project.load(ctx.obj["project_dir"], environment=environment)
+    project = Project.load(ctx.obj["project_dir"])
     files = export_airflow(
         project,
         ExportOptions(
