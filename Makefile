@@ -1,7 +1,8 @@
 # Two commands set up a fresh machine (Python 3.11+, pip, make):
 #   make demo   create .venv, install medallion, run the retail demo on generated data
 #   make test   same set-up (and pyspark, for the Spark tests; Java 17 from Debian; dbt-core +
-#               dbt-duckdb in .venv-dbt, for the import dbt tests), then the layer rule
+#               dbt-duckdb in .venv-dbt, for the import dbt tests; Apache Airflow in
+#               .venv-airflow, for the export airflow tests), then the layer rule
 #               (import-linter) and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,6 +14,11 @@ SPARK_STAMP := $(VENV)/.installed-spark
 DBT_VENV := .venv-dbt
 DBT_REQUIREMENTS := tests/onboard/dbt-requirements.txt
 DBT_STAMP := $(DBT_VENV)/.requirements
+# Apache Airflow in its own virtualenv: the `export airflow` tests load the DAG files it writes
+# and run a task (tests/orchestrate/test_airflow_export.py makes it too when it is missing)
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_REQUIREMENTS := tests/orchestrate/airflow-requirements.txt
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.requirements
 
 .PHONY: demo test lint format bench clean
 
@@ -36,7 +42,13 @@ $(DBT_STAMP): $(DBT_REQUIREMENTS)
 	$(DBT_VENV)/bin/python -m pip install --quiet -r $(DBT_REQUIREMENTS)
 	cp $(DBT_REQUIREMENTS) $(DBT_STAMP)
 
-test: $(SPARK_STAMP) $(DBT_STAMP)
+$(AIRFLOW_STAMP): $(AIRFLOW_REQUIREMENTS)
+	rm -rf $(AIRFLOW_VENV)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r $(AIRFLOW_REQUIREMENTS)
+	cp $(AIRFLOW_REQUIREMENTS) $(AIRFLOW_STAMP)
+
+test: $(SPARK_STAMP) $(DBT_STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
@@ -52,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/retail.py
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) $(AIRFLOW_VENV) .pytest_cache .ruff_cache

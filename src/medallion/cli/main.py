@@ -18,6 +18,7 @@ import click
 from medallion import __version__
 from medallion.cli.access import audit, tokens, users
 from medallion.cli.common import CONTEXT, _command_line, _project
+from medallion.cli.export import export
 from medallion.cli.importer import importer
 from medallion.cli.pipelines import pipelines, scheduler
 from medallion.cli.quarantine import quarantine
@@ -445,6 +446,7 @@ def verify(ctx: click.Context, runs: int, as_json: bool) -> None:
 
 cli.add_command(quarantine)
 cli.add_command(importer)
+cli.add_command(export)
 cli.add_command(users)
 cli.add_command(tokens)
 cli.add_command(audit)
