@@ -362,7 +362,7 @@ def _render(
         f"<title>{esc(title)}</title>",
         "<style>.medallion-lineage a:hover rect,.medallion-lineage a:focus rect"
         "{stroke-width:3}.medallion-lineage g.edge:hover path{stroke:#1f4e9a;"
-        "stroke-width:2.5}</style>",
+        "stroke-width:2.5}.medallion-lineage a:hover text{text-decoration:underline}</style>",
         "<defs>"
         '<marker id="medallion-arrow" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'

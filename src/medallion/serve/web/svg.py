@@ -40,5 +40,19 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
+def fit(text: str, size: float, room: float) -> str:
+    """`text`, cut (with an ellipsis) to what `text_width` says fits in `room` pixels."""
+    if text_width(text, size) <= room:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # the longest prefix that fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if text_width(text[:mid] + "\N{HORIZONTAL ELLIPSIS}", size) <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "\N{HORIZONTAL ELLIPSIS}"
+
+
 def thousands(n: object) -> str:
     return f"{n:,}" if isinstance(n, int) else "\N{EM DASH}" if n is None else str(n)

@@ -12,11 +12,21 @@ the latest step when no `now` is given, and is drawn open-ended.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from medallion.serve.web.svg import FONT, SVG_NS, esc, num, shorten, text_width, thousands
+from medallion.serve.web.svg import (
+    FONT,
+    SVG_NS,
+    esc,
+    fit,
+    num,
+    shorten,
+    text_width,
+    thousands,
+)
 
 #: bar colour per status; an unknown status is drawn grey-blue
 STATUS_COLOURS = {
@@ -30,6 +40,8 @@ STATUS_COLOURS = {
 OTHER_COLOUR = "#546e7a"
 #: statuses whose step may have no end yet
 OPEN = {"running", "aborted", "interrupted"}
+#: a MedallionError's location prefix: `path/to/file.ext:line[:col]: `
+_LOCATION = re.compile(r"^\S+\.[A-Za-z]{1,5}(?::\d+){0,2}: ")
 
 ROW_H = 22.0
 BAR_H = 14.0
@@ -101,7 +113,9 @@ def timeline_svg(
         f'height="{num(height)}" viewBox="0 0 {num(total_w)} {num(height)}" role="img" '
         f'aria-label="{esc(title)}" font-family="{esc(FONT)}" font-size="{num(FONT_SIZE)}">',
         f"<title>{esc(title)}</title>",
-        "<style>.medallion-timeline g.step:hover .band{fill:#e3ecf7}</style>",
+        "<style>.medallion-timeline g.step:hover .band{fill:#e3ecf7}"
+        ".medallion-timeline a text{fill:#1f4e9a}"
+        ".medallion-timeline a:hover text{text-decoration:underline}</style>",
     ]
     header = "no steps"
     if t0 is not None:
@@ -190,10 +204,17 @@ def _legend(statuses: list[str], x: float, y: float) -> str:
     parts = ['<g class="legend" fill="#333">']
     for status in seen:
         colour = STATUS_COLOURS.get(status, OTHER_COLOUR)
-        parts.append(
-            f'<rect x="{num(x)}" y="{num(y - 9)}" width="12" height="10" rx="2" '
-            f'fill="{colour}"/><text x="{num(x + 16)}" y="{num(y)}">{esc(status)}</text>'
-        )
+        if status == "skipped":  # drawn as the rows draw it: a marker, not a bar
+            parts.append(
+                f'<path d="M{num(x + 6)},{num(y - 10)}l5,5l-5,5l-5,-5z" fill="#fff" '
+                f'stroke="{colour}" stroke-width="1.6"/>'
+            )
+        else:
+            parts.append(
+                f'<rect x="{num(x)}" y="{num(y - 9)}" width="12" height="10" rx="2" '
+                f'fill="{colour}"/>'
+            )
+        parts.append(f'<text x="{num(x + 16)}" y="{num(y)}">{esc(status)}</text>')
         x += 30 + text_width(status, FONT_SIZE)
     parts.append("</g>")
     return "".join(parts)
@@ -247,8 +268,11 @@ def _note(r: dict[str, Any]) -> str:
 
 
 def _first_line(error: object) -> str:
-    """An error's message without its hint (`message\n  hint: ...`), on one line."""
-    return " ".join(str(error).split("\n  hint:", 1)[0].split())
+    """An error's message on one line, without its hint (`message\n  hint: ...`) or a leading
+    file location (`models/silver/x.sql:4: `): the row already names the model; the tooltip
+    has both."""
+    text = " ".join(str(error).split("\n  hint:", 1)[0].split())
+    return _LOCATION.sub("", text, count=1)
 
 
 def _step(
@@ -301,13 +325,19 @@ def _step(
             )
         end = x0 + w + (6 if r.get("open") else 0)
     note = _note(r)
-    room = total_w - MARGIN - (end + 5)
-    if note and room > 40:  # only what fits: the whole text is in the tooltip
-        note = shorten(note, int(room / (FONT_SIZE * 0.62)))
+    # beside the bar on the right; on its left when only that side has room (the last steps
+    # of a run end near the right edge); cut to what fits, the tooltip has it all
+    right = total_w - MARGIN - (end + 5)
+    left = x0 - 5 - (plot_x + 2)
+    if note and text_width(note, FONT_SIZE) > right and left > right:
+        at, anchor, room = x0 - 5, "end", left
+    else:
+        at, anchor, room = end + 5, "start", right
+    if note and room > 40:
         fill = "#b71c1c" if status == "failed" else "#444"
         parts.append(
-            f'<text class="note" x="{num(end + 5)}" y="{num(mid + 4)}" fill="{fill}">'
-            f"{esc(note)}</text>"
+            f'<text class="note" x="{num(at)}" y="{num(mid + 4)}" text-anchor="{anchor}" '
+            f'fill="{fill}">{esc(fit(note, FONT_SIZE, room))}</text>'
         )
     parts.append("</g>")
     return "".join(parts)
