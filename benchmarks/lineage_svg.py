@@ -119,8 +119,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "wide"
         write_project(root, args.sources, args.silver, args.gold)
-        load, project = timed(lambda: Project.load(root), args.repeat)
-        read, graph = timed(project.lineage, args.repeat)
+        # a fresh Project each time: loading reads and parses the 450 model files, which
+        # `Project.load` defers to the first `lineage()`; a server keeps the loaded project
+        cold, graph = timed(lambda: Project.load(root).lineage(), args.repeat)
+        project = Project.load(root)
+        project.lineage()
+        read, _ = timed(project.lineage, args.repeat)
     total = len(graph)
     edges = sum(len(e["upstream"]) + len(e["checks_read"]) for e in graph.values())
     focus = "silver.m100"
@@ -146,8 +150,8 @@ def main() -> None:
         ]
 
     rows = [
-        row("`Project.load`", load, ""),
-        row("`Project.lineage()`", read, f"{total} tables, {edges} edges"),
+        row("`Project.load(...).lineage()`, a fresh project", cold, f"{total} tables"),
+        row("`Project.lineage()`, the project loaded", read, f"{edges} edges"),
         row("`lineage_svg`, whole graph", whole, f"{len(svg) / 1024:.0f} KiB"),
         row(
             f"`lineage_svg`, {focus} ±2 levels",
@@ -157,6 +161,7 @@ def main() -> None:
         row(f"`timeline_svg`, {len(steps)} steps", gantt, f"{len(gantt_svg) / 1024:.0f} KiB"),
     ]
     page = statistics.median(read) + statistics.median(whole)
+    fresh = statistics.median(cold) + statistics.median(whole)
     load_avg = os.getloadavg()[0]
     text = "\n\n".join(
         [
@@ -170,8 +175,9 @@ def main() -> None:
             f"`lineage_svg` call of the process (importing grandalf) took {first * 1000:.0f} ms.",
             markdown_table(["what", "ms (median)", "every run (ms)", "size"], rows, "lrll"),
             f"Target: the lineage page of the whole {total}-table graph < 1 s: "
-            f"`lineage()` + `lineage_svg` = {page * 1000:.0f} ms — "
-            + ("holds" if page < 1 else "MISSED"),
+            f"`lineage()` + `lineage_svg` = {page * 1000:.0f} ms with the project loaded — "
+            + ("holds" if page < 1 else "MISSED")
+            + f"; {fresh * 1000:.0f} ms when the project is loaded for the request.",
         ]
     )
     publish(text, "Lineage and timeline SVG", args.write_docs)
