@@ -20,6 +20,8 @@ from medallion.project import Project
 from medallion.serve.web import (
     LineageError,
     LineageTooLargeError,
+    column_lineage,
+    column_lineage_svg,
     lineage_svg,
     neighbourhood,
 )
@@ -331,3 +333,101 @@ def test_an_empty_project_draws_an_empty_picture(tmp_path: Path) -> None:
     root = parse(lineage_svg(Project.load(write_project(tmp_path, "name: empty\n")).lineage()))
     assert nodes_of(root) == {}
     assert title(root).startswith("Lineage: 0 tables")
+
+
+# -- column lineage -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def built_retail(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The retail template, run once: its tables' schemas are the models' inputs."""
+    root = tmp_path_factory.mktemp("built")
+    medallion("init", "shop", "-t", "retail", "--rows", "2000", cwd=root, check=True)
+    project = Project.load(root / "shop")
+    assert project.run().ok
+    return project
+
+
+def traced(project: Project, fqn: str) -> dict[str, list[tuple[str, str]]]:
+    inputs = {u: project.preview(u, 0).schema.names for u in project.lineage()[fqn]["upstream"]}
+    return column_lineage(project.models[fqn].text, inputs)
+
+
+def test_column_lineage_of_fact_orders_read_by_hand(built_retail: Project) -> None:
+    """silver.fact_orders: `select *` of bronze.orders in a CTE, line aggregates in another,
+    payments picked by a window in a third (models/silver/fact_orders.sql)."""
+    cols = traced(built_retail, "silver.fact_orders")
+    assert list(cols)[:3] == ["order_id", "customer_id", "order_date"]
+    assert cols["order_id"] == [("bronze.orders", "order_id")]
+    assert cols["channel"] == [("bronze.orders", "channel")]
+    assert cols["item_count"] == [("silver.fact_order_lines", "quantity")]  # sum(quantity)
+    assert cols["net_amount"] == [("silver.fact_order_lines", "line_total")]
+    assert cols["amount_mismatch"] == [
+        ("bronze.orders", "total_amount"),
+        ("silver.fact_order_lines", "line_total"),
+    ]
+    # sum(payment_amount) filter (where is_successful)
+    assert cols["paid_amount"] == [
+        ("silver.fact_payments", "is_successful"),
+        ("silver.fact_payments", "payment_amount"),
+    ]
+    # max(payment_method) filter (where payment_rank = 1): the window's columns count too
+    assert ("silver.fact_payments", "payment_method") in cols["payment_method"]
+    assert {t for t, _ in cols["payment_method"]} == {"silver.fact_payments"}
+    assert cols["line_count"] == []  # count(*): no input column
+    # without the inputs' columns SQLGlot cannot see through `select *`
+    blind = column_lineage(built_retail.models["silver.fact_orders"].text)
+    assert list(blind) == list(cols)
+    assert blind["order_id"] == []
+
+
+def test_column_lineage_picture(built_retail: Project) -> None:
+    fqn = "gold.reporting_sales_wide"
+    cols = traced(built_retail, fqn)
+    assert cols["customer_name"] == [("silver.customers_history", "full_name")]
+    assert cols["product_name"] == [("silver.dim_products", "product_name")]
+    # every column of this model is qualified by its table's alias (c.full_name): SQLGlot
+    # traces it as well without the inputs' columns
+    assert column_lineage(built_retail.models[fqn].text) == cols
+    svg = column_lineage_svg(fqn, cols, link=lambda t: f"/ui/tables/{t}?tab=columns&x=1")
+    root = parse(svg)
+    tables = {
+        g.get("data-table"): g for g in root.iter(f"{SVG}g") if g.get("data-table") is not None
+    }
+    assert set(tables) == {fqn, *built_retail.lineage()[fqn]["upstream"]}
+    out = [c.get("data-column") for c in tables[fqn].iter(f"{SVG}g") if c.get("data-column")]
+    assert out == list(cols)
+    edges = {
+        (g.get("data-from"), g.get("data-to")) for g in root.iter(f"{SVG}g") if g.get("data-to")
+    }
+    want = {(f"{t}.{c}", out_col) for out_col, srcs in cols.items() for t, c in srcs}
+    assert edges == want and len(want) == sum(len(s) for s in cols.values())
+    # every input column drawn is one some output column reads
+    for name, g in tables.items():
+        if name != fqn:
+            drawn = {c.get("data-column") for c in g.iter(f"{SVG}g") if c.get("data-column")}
+            assert drawn == {c for srcs in cols.values() for t, c in srcs if t == name}
+    link = tables[fqn].find("s:a", NS)
+    assert link is not None and link.get("href") == f"/ui/tables/{fqn}?tab=columns&x=1"
+    # the edges leave the inputs' column on the left and reach the model's on the right
+    box = tables[fqn].find("s:rect[@fill='none']", NS)
+    assert box is not None
+    model_x = float(box.get("x", "nan"))
+    for g in root.iter(f"{SVG}g"):
+        if g.get("data-to"):
+            path = g.find("s:path", NS)
+            assert path is not None
+            end_x = float(path.get("d", "").rsplit(" ", 1)[-1].split(",")[0])
+            assert model_x - 2 <= end_x < model_x
+
+
+def test_column_lineage_errors() -> None:
+    with pytest.raises(LineageError, match="SQLGlot cannot parse"):
+        column_lineage("select from where (")
+    with pytest.raises(LineageError, match="needs a query"):
+        column_lineage("create table x (a int)")
+    svg = column_lineage_svg("gold.x", {"a": [], 'b"<c>': [("silver.y", "z&w")]})
+    root = parse(svg)
+    assert "<c>" not in svg
+    cols = [g.get("data-column") for g in root.iter(f"{SVG}g") if g.get("data-column")]
+    assert cols == ["z&w", "a", 'b"<c>']
