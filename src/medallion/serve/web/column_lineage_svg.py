@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from medallion.serve.web.lineage_svg import LAYER_COLOURS, PALETTE, LineageError
 from medallion.serve.web.svg import FONT, SVG_NS, esc, fit, num, text_width
@@ -38,7 +39,7 @@ def column_lineage(
     from sqlglot.lineage import lineage
     from sqlglot.optimizer.qualify import qualify
 
-    schema: dict[str, dict[str, dict[str, str]]] = {}
+    schema: dict[str, Any] = {}
     for fqn, cols in (inputs or {}).items():
         layer, _, name = fqn.rpartition(".")
         schema.setdefault(layer, {})[name] = dict.fromkeys(cols, "TEXT")
@@ -61,7 +62,7 @@ def column_lineage(
     for name in tree.named_selects:
         found: set[tuple[str, str]] = set()
         try:
-            node = lineage(name, tree, schema or None, dialect=dialect)
+            node = lineage(name, tree, schema, dialect=dialect)
         except Exception:  # SQLGlot gives up on some shapes: that column traces to nothing
             out[name] = []
             continue
@@ -100,8 +101,10 @@ def column_lineage_svg(
     def centre(src: tuple[str, str]) -> float:
         return sum(fed[src]) / len(fed[src])
 
-    for t, cols in inputs.items():
-        cols.sort(key=lambda c, t=t: (centre((t, c)), c))
+    def by_centre(t: str, cols: list[str]) -> list[str]:
+        return sorted(cols, key=lambda c: (centre((t, c)), c))
+
+    inputs = {t: by_centre(t, cols) for t, cols in inputs.items()}
 
     def table_centre(t: str) -> tuple[float, str]:
         return sum(centre((t, c)) for c in inputs[t]) / len(inputs[t]), t

@@ -233,7 +233,7 @@ class _View:
 
 
 def _sugiyama() -> type:
-    from grandalf.layouts import SugiyamaLayout
+    from grandalf.layouts import SugiyamaLayout  # type: ignore[import-untyped]
 
     class Sugiyama(SugiyamaLayout):  # type: ignore[misc]
         """grandalf keeps its alignment conflicts in a list and tests membership once per
@@ -242,7 +242,7 @@ def _sugiyama() -> type:
 
         def _detect_alignment_conflicts(self) -> None:
             super()._detect_alignment_conflicts()
-            self.conflicts = set(self.conflicts)
+            self.conflicts: set[tuple[Any, Any]] = set(self.conflicts)
 
     return Sugiyama
 
@@ -252,7 +252,7 @@ def _layout(
 ) -> dict[tuple[str, str], list[tuple[int, float]]]:
     """Ranks and positions for `nodes`; returns the bends of each long edge (rank, position
     along the column) where it crosses the columns between its ends."""
-    from grandalf.graphs import Edge, Vertex, graph_core
+    from grandalf.graphs import Edge, Vertex, graph_core  # type: ignore[import-untyped]
 
     if not nodes:
         return {}
