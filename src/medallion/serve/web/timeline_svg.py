@@ -189,9 +189,11 @@ def _duration(seconds: float) -> str:
 
 
 def _tick_label(seconds: float, step: float) -> str:
+    if step < 1:
+        decimals = max(0, -math.floor(math.log10(step * 1000) + 1e-9))
+        return f"{seconds * 1000:.{decimals}f} ms"
     if step < 60:
-        decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-        return f"{seconds:.{decimals}f} s"
+        return f"{seconds:.0f} s"
     minutes = round(seconds) // 60
     if step < 3600:
         return f"{minutes} min"
