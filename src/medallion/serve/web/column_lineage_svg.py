@@ -147,7 +147,7 @@ def column_lineage_svg(
 
     svg = [
         f'<svg xmlns="{SVG_NS}" class="medallion-columns" width="{num(width)}" '
-        f'height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" role="img" '
+        f'height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" '
         f'aria-label="{esc(title)}" font-family="{esc(FONT)}" font-size="{num(FONT_SIZE)}">',
         f"<title>{esc(title)}</title>",
         "<style>.medallion-columns g.edge:hover path{stroke:#1f4e9a;stroke-width:2.2}"

@@ -357,7 +357,7 @@ def _render(
 
     out: list[str] = [
         f'<svg xmlns="{SVG_NS}" class="medallion-lineage" width="{num(width)}" '
-        f'height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" role="img" '
+        f'height="{num(height)}" viewBox="0 0 {num(width)} {num(height)}" '
         f'aria-label="{esc(title)}" font-family="{esc(FONT)}">',
         f"<title>{esc(title)}</title>",
         "<style>.medallion-lineage a:hover rect,.medallion-lineage a:focus rect"

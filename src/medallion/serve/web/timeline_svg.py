@@ -110,7 +110,7 @@ def timeline_svg(
     title = f"Run timeline: {len(rows)} steps" + (f", {failed} failed" if failed else "")
     out = [
         f'<svg xmlns="{SVG_NS}" class="medallion-timeline" width="{num(total_w)}" '
-        f'height="{num(height)}" viewBox="0 0 {num(total_w)} {num(height)}" role="img" '
+        f'height="{num(height)}" viewBox="0 0 {num(total_w)} {num(height)}" '
         f'aria-label="{esc(title)}" font-family="{esc(FONT)}" font-size="{num(FONT_SIZE)}">',
         f"<title>{esc(title)}</title>",
         "<style>.medallion-timeline g.step:hover .band{fill:#e3ecf7}"
