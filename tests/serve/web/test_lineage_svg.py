@@ -294,6 +294,16 @@ def test_an_unknown_or_ambiguous_focus_is_a_clear_error(small: Project) -> None:
         lineage_svg(two_layers, focus="s1")
 
 
+def test_a_cycle_is_refused_not_drawn() -> None:
+    """Project.load refuses cycles; a graph that has one (hand-written) is an error here too."""
+    graph = {
+        "silver.a": {"kind": "table", "upstream": ["silver.b"], "checks_read": []},
+        "silver.b": {"kind": "table", "upstream": [], "checks_read": ["silver.a"]},
+    }
+    with pytest.raises(LineageError, match="has a cycle"):
+        lineage_svg(graph)
+
+
 def test_text_cannot_inject_markup(small: Project) -> None:
     """Model names are restricted; descriptions and links are not."""
     small.run()

@@ -256,6 +256,14 @@ def _layout(
 
     if not nodes:
         return {}
+    if not _is_acyclic(nodes, edges):
+        # a loaded project never has one (models and checks are refused at load): this is a
+        # graph from elsewhere, and a layered picture of it would be a lie
+        raise LineageError(
+            "the lineage graph has a cycle",
+            hint="medallion refuses a model or check that reads a table built from itself; "
+            "`medallion validate` names it",
+        )
     # One virtual root above every table without inputs keeps the graph connected: one
     # layout in which unconnected parts share the columns instead of stacking one below another.
     root = Vertex("")
@@ -273,8 +281,7 @@ def _layout(
     sug.xspace = ROW_GAP
     sug.yspace = COL_GAP
     sug.dw = 8.0  # a long edge's slot in a column it crosses: a thin lane, not a node's height
-    acyclic = _is_acyclic(nodes, edges)
-    sug.init_all(roots=[root], inverted_edges=[] if acyclic else None)
+    sug.init_all(roots=[root], inverted_edges=[])
     sug.draw(2)
     for name, v in vertex.items():
         nodes[name].rank = sug.grx[v].rank - 1
