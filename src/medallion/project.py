@@ -169,8 +169,21 @@ class Project:
         return self.workspace.new_engine()
 
     def validate(self) -> None:
-        """Load every model, check and the graph; raises the first problem found."""
+        """Load every model, check and the graph, and resolve every pipeline's selection;
+        raises the first problem found."""
+        from medallion.errors import MedallionError
+
         self.workspace.validate()
+        for name, pipeline in self.config.pipelines.items():
+            try:
+                self.graph.select(pipeline.select)
+            except MedallionError as e:
+                raise ConfigError(
+                    f"pipeline {name}: select {' '.join(pipeline.select)!r}: {e.message}",
+                    file=self.root / PROJECT_FILE,
+                    key=f"pipelines.{name}.select",
+                    hint=e.hint,
+                ) from None
 
     def bind(self) -> dict[str, str | None]:
         """Bind every SQL model and its expectations against the lakehouse, running nothing:

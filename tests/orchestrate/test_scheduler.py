@@ -433,3 +433,14 @@ def test_missed_ticks_and_a_breached_sla_are_notified(tmp_path: Path) -> None:
         slas = [r.body for r in hook.requests if r.body["event"] == "sla"]
         assert len(slas) == 2 and "last written 3 hours ago" in slas[1]["message"]
         notifier.close()
+
+
+def test_a_pipeline_selecting_nothing_is_refused_at_validate(tmp_path: Path) -> None:
+    from medallion.errors import ConfigError
+
+    project = project_with(
+        tmp_path, "pipelines:\n  p: {select: [layer:silver, silver.ordres], schedule: '@daily'}\n"
+    )
+    with pytest.raises(ConfigError, match="pipeline p: select") as e:
+        project.validate()
+    assert e.value.key == "pipelines.p.select" and "did you mean 'silver.orders'" in str(e.value)

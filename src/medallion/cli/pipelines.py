@@ -233,6 +233,7 @@ def scheduler(ctx: click.Context) -> None:
 
     project = _project(ctx)
     _declared(project)
+    project.validate()  # a pipeline selecting nothing fails now, not at 02:00
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
