@@ -1,0 +1,93 @@
+"""`create_app(project)`: the FastAPI application of `medallion serve --http-port`.
+
+Routes live under /api/v1, one module per resource group; OpenAPI is at /api/docs (and
+/api/openapi.json). A medallion error becomes one JSON answer `{"error", "hint"}` with the
+status its kind calls for (refused 403, unknown table or selection 404, bad SQL 400, the
+writer lock held 409); nothing else of the failure (no traceback) reaches the client.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from medallion.errors import (
+    AccessDeniedError,
+    ConfigError,
+    LockError,
+    MedallionError,
+    QueryError,
+    ScramError,
+    SelectionError,
+    StateError,
+    StorageError,
+)
+from medallion.serve.http import lineage, pipelines, query, runs, session, tables
+from medallion.serve.http.auth import Api
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+
+API_PREFIX = "/api/v1"
+
+#: the HTTP status of a medallion error, by its class (the first of its MRO listed here)
+STATUS: dict[type[MedallionError], int] = {
+    AccessDeniedError: 403,
+    ScramError: 401,
+    SelectionError: 404,
+    LockError: 409,
+    QueryError: 400,
+    ConfigError: 400,
+    StorageError: 400,
+    StateError: 400,
+}
+
+
+def status_of(error: MedallionError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def create_app(project: Project, *, secret: bytes | None = None) -> FastAPI:
+    """The API over `project`. `secret` (default: random per process) derives the work an
+    unknown user's password check costs, so it costs what a known one's does."""
+    app = FastAPI(
+        title=f"medallion: {project.config.name}",
+        version="1",
+        description="The lakehouse's tables, runs, lineage and pipelines; see docs/http-api.md.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.api = Api(project) if secret is None else Api(project, secret)
+    for module in (session, tables, query, runs, lineage, pipelines):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.exception_handler(MedallionError)
+    def medallion_error(request: Request, error: MedallionError) -> JSONResponse:
+        status = status_of(error)
+        if isinstance(error, AccessDeniedError) and "does not exist" in error.message:
+            status = 404
+        return JSONResponse({"error": error.message, "hint": error.hint}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": error.detail, "hint": None},
+            status_code=error.status_code,
+            headers=error.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        ]
+        return JSONResponse({"error": "; ".join(problems), "hint": None}, status_code=422)
+
+    return app

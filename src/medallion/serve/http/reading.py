@@ -1,0 +1,105 @@
+"""One governed read for the API: a SQL text run as the caller through the façade's user-aware
+read path (allow-list, grants, masks, row filters, audit with service `http`), under the
+caller's limits from medallion.yml's serve: block (statement timeout, row cap), streamed in a
+format. The first batch is read before the response starts, so a refused or broken query is a
+proper 4xx with its message, not a 200 with a broken body."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import StreamingResponse
+
+from medallion.errors import MedallionError
+from medallion.project import Interrupt
+from medallion.serve.http import formats
+from medallion.serve.http.auth import api, peer
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from medallion.state.identities import Identity
+
+TIMEOUT_MESSAGE = "canceling statement due to statement timeout"
+
+
+def cap_message(cap: int) -> str:
+    return (
+        f"the result has more than {cap} rows, your row cap: add a limit or aggregate "
+        "(max_rows in medallion.yml's serve: block, per role under roles:)"
+    )
+
+
+def stream(
+    request: Request,
+    user: Identity,
+    sql: str,
+    fmt: str,
+    filename: str,
+    *,
+    as_of: int | str | None = None,
+    params: Sequence[Any] | None = None,
+) -> StreamingResponse:
+    project = api(request).project
+    timeout, cap = project.config.serve.limits(user.role)
+    interrupt = Interrupt()
+    deadline = time.monotonic() + timeout if timeout else None
+    timer = threading.Timer(timeout, interrupt.press) if timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    try:
+        reader = project.query_reader(
+            sql,
+            as_of,
+            user,
+            service="http",
+            client=request.headers.get("user-agent"),
+            source=peer(request),
+            params=list(params) if params else None,
+            interrupt=interrupt,
+        )
+        try:
+            first = reader.read_next_batch()
+        except StopIteration:
+            first = None
+    except MedallionError:
+        if timer is not None:
+            timer.cancel()
+        if interrupt.pressed:
+            raise HTTPException(408, detail=TIMEOUT_MESSAGE) from None
+        raise
+    if cap and first is not None and first.num_rows > cap:
+        reader.close()
+        if timer is not None:
+            timer.cancel()
+        raise HTTPException(413, detail=cap_message(cap))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rows = 0
+        try:
+            if first is None:
+                return
+            yield first
+            rows += first.num_rows
+            while True:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(TIMEOUT_MESSAGE)
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                rows += batch.num_rows
+                if cap and rows > cap:
+                    raise OverflowError(cap_message(cap))
+                yield batch
+        finally:
+            if timer is not None:
+                timer.cancel()
+            reader.close()
+
+    return formats.response(batches(), reader.schema, fmt, filename)

@@ -1,0 +1,81 @@
+"""`/session`: sign in for the UI (a session cookie, HttpOnly, SameSite=Strict, Secure over
+HTTPS) and the CSRF token every POST made with that cookie must send in `X-CSRF-Token`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel
+
+from medallion.serve.http.auth import (
+    SESSION_COOKIE,
+    SESSION_IDLE_SECONDS,
+    _failed,
+    _same_origin,
+    api,
+    current_user,
+    peer,
+    session_payload,
+)
+
+router = APIRouter(tags=["session"])
+
+
+class Login(BaseModel):
+    user: str
+    password: str
+
+
+@router.post("/session")
+def sign_in(request: Request, response: Response, body: Login) -> dict[str, Any]:
+    """Check the user's password (the SQL endpoint's) and open a session: the cookie, and the
+    CSRF token to send with each POST. A wrong password is 401 and audited."""
+    if not _same_origin(request):
+        raise HTTPException(403, detail="cross-site request refused (its Origin is another site)")
+    a = api(request)
+    identity = a.project.check_password(body.user, body.password, a.secret)
+    if identity is None:
+        raise _failed(request, body.user, "session", "password authentication failed")
+    key, session = a.sessions.open(identity.name)
+    a.project.audit_login(
+        identity.name,
+        True,
+        peer(request),
+        request.headers.get("user-agent"),
+        service="http",
+        method="session",
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        key,
+        max_age=SESSION_IDLE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return session_payload(identity, session)
+
+
+@router.get("/session")
+def whoami(request: Request, user: Annotated[Any, Depends(current_user)]) -> dict[str, Any]:
+    """Who is signed in (any credentials); with a cookie session, its CSRF token too."""
+    key = request.cookies.get(SESSION_COOKIE)
+    session = api(request).sessions.get(key) if key else None
+    out = {"user": user.name, "role": user.role, "groups": list(user.groups)}
+    if session is not None and session.user == user.name:
+        out["csrf_token"] = session.csrf
+    return out
+
+
+@router.post("/session/end")
+def sign_out(
+    request: Request, response: Response, user: Annotated[Any, Depends(current_user)]
+) -> dict[str, Any]:
+    """End the cookie session (needs its CSRF token, as every POST with a cookie does)."""
+    key = request.cookies.get(SESSION_COOKIE)
+    if key:
+        api(request).sessions.close(key)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"user": user.name, "signed_out": True}
