@@ -41,4 +41,5 @@ def run_detail(request: Request, run_id: str, user: User) -> dict[str, Any]:
     run = project.state.run(run_id)
     if run is None:
         raise HTTPException(404, detail=f"no run {run_id}")
-    return {**run, "steps": project.steps(run_id), "checks": project.check_results(run_id)}
+    steps = [{"table": f"{s['layer']}.{s['table_name']}", **s} for s in project.steps(run_id)]
+    return {**run, "steps": steps, "checks": project.check_results(run_id)}
