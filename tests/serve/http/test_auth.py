@@ -101,11 +101,7 @@ def test_a_session_cookie_is_httponly_samesite_and_posts_need_its_csrf_token(
         # signing out ends the session
         assert c.post("/api/v1/session/end", headers={"X-CSRF-Token": csrf}).status_code == 200
         assert c.get("/api/v1/tables").status_code == 401
-    ok = [
-        r
-        for r in audit_rows(shop, "mia")
-        if r["action"] == "login" and r["service"] == "http"
-    ]
+    ok = [r for r in audit_rows(shop, "mia") if r["action"] == "login" and r["service"] == "http"]
     assert [r["response_status"] for r in ok][-2:] == ["failed", "ok"]
 
 

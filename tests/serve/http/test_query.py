@@ -133,12 +133,16 @@ def test_a_viewer_row_cap_and_timeout_come_from_the_serve_block(tmp_path) -> Non
     project.add_user("v", "viewer", ["everyone"], PASSWORD)
     project.add_user("m", "member", [], PASSWORD)
     with TestClient(create_app(project)) as c:
-        r = c.post("/api/v1/query", json={"sql": "select * from bronze.numbers"}, headers=basic("v"))
+        r = c.post(
+            "/api/v1/query", json={"sql": "select * from bronze.numbers"}, headers=basic("v")
+        )
         assert r.status_code == 413
         assert "more than 100 rows" in r.json()["error"]
         r = c.get("/api/v1/tables/bronze/numbers/rows?limit=500", headers=basic("v"))
         assert r.status_code == 413
         r = c.get("/api/v1/tables/bronze/numbers/rows?limit=100", headers=basic("v"))
         assert r.status_code == 200 and len(r.json()) == 100
-        r = c.post("/api/v1/query", json={"sql": "select * from bronze.numbers"}, headers=basic("m"))
+        r = c.post(
+            "/api/v1/query", json={"sql": "select * from bronze.numbers"}, headers=basic("m")
+        )
         assert r.status_code == 200 and len(r.json()) == 5000

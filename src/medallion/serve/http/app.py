@@ -85,9 +85,7 @@ def create_app(project: Project, *, secret: bytes | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     def bad_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        ]
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         return JSONResponse({"error": "; ".join(problems), "hint": None}, status_code=422)
 
     return app

@@ -49,7 +49,9 @@ def _existing(request: Request, layer: str, name: str) -> Any:
 
 
 def _ref(layer: str, name: str) -> exp.Table:
-    return exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(layer, quoted=True))
+    return exp.table_(
+        exp.to_identifier(name, quoted=True), db=exp.to_identifier(layer, quoted=True)
+    )
 
 
 @router.get("/tables/{layer}/{name}")

@@ -1,0 +1,74 @@
+"""`medallion serve --http-port 0` as a user runs it: a real process serving the SQL endpoint
+and the HTTP API side by side; /api/v1/tables over real HTTP with urllib (Basic auth), a 401
+with its challenge, an xlsx download, and Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+from openpyxl import load_workbook
+from tests.serve.http.conftest import PASSWORD
+
+from medallion.project import Project
+
+
+def get(url: str, user: str | None = "carl", password: str = PASSWORD) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url)
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_serve_http_port_answers_over_real_http_and_stops_on_ctrl_c(shop: Project) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medallion", "serve", "--sql-port", "0", "--http-port", "0"],
+        cwd=shop.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        head = [proc.stdout.readline() for _ in range(5)]
+        assert "SQL endpoint" in head[0]
+        m = re.search(r"medallion HTTP API: http://127\.0\.0\.1:(\d+)/api/v1", head[4])
+        assert m, head
+        base = f"http://127.0.0.1:{m.group(1)}/api/v1"
+
+        status, _, body = get(f"{base}/tables")
+        assert status == 200
+        listed = {f"{t['layer']}.{t['name']}" for t in json.loads(body)}
+        assert "gold.sales_by_day" in listed and "bronze.orders" in listed
+
+        status, _, body = get(f"{base}/tables", user="val")
+        assert {t["layer"] for t in json.loads(body)} == {"silver", "gold"}
+
+        status, headers, _ = get(f"{base}/tables", user=None)
+        assert status == 401
+        assert headers["www-authenticate"].startswith("Basic")
+
+        status, headers, body = get(f"{base}/tables/gold/sales_by_day/rows?format=xlsx&order=1")
+        assert status == 200
+        rows = list(load_workbook(io.BytesIO(body)).active.iter_rows(values_only=True))
+        assert rows[0] == ("order_date", "total")
+        assert len(rows) == 4
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopped" in err
