@@ -25,7 +25,17 @@ from medallion.errors import (
     StateError,
     StorageError,
 )
-from medallion.serve.http import lineage, pipelines, query, runs, session, tables
+from medallion.serve.http import (
+    admin,
+    lineage,
+    pipelines,
+    quality,
+    quarantine,
+    query,
+    runs,
+    session,
+    tables,
+)
 from medallion.serve.http.auth import Api
 
 if TYPE_CHECKING:
@@ -65,7 +75,7 @@ def create_app(project: Project, *, secret: bytes | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.api = Api(project) if secret is None else Api(project, secret)
-    for module in (session, tables, query, runs, lineage, pipelines):
+    for module in (session, tables, query, runs, lineage, quality, quarantine, pipelines, admin):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.exception_handler(MedallionError)

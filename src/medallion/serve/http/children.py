@@ -35,5 +35,16 @@ def start(project: Project, args: list[str], label: str) -> subprocess.Popen[byt
             cwd=project.root,
             start_new_session=True,  # Ctrl-C on the server does not cut a run short
         )
+    proc.log = log  # type: ignore[attr-defined]
     threading.Thread(target=proc.wait, name=f"medallion-child-{proc.pid}", daemon=True).start()
     return proc
+
+
+def tail(proc: subprocess.Popen[bytes], lines: int = 5) -> str:
+    """The last lines a child printed (why it stopped before its run began)."""
+    log: Path = proc.log  # type: ignore[attr-defined]
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
