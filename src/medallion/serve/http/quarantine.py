@@ -69,7 +69,8 @@ def replay(request: Request, table: str, user: User) -> dict[str, Any]:
     project = api(request).project
     if not project.may_read(user, q.table):
         raise HTTPException(403, detail=f"reading {q.table} is not allowed for {user.name}")
-    result = project.replay(q.of)
+    # the model's expectations as its file says now: a server outlives edits to its models
+    result = project.reload().replay(q.of)
     return {
         "model": result.model,
         "examined": result.examined,
