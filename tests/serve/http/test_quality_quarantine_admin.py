@@ -190,3 +190,12 @@ def test_a_bad_selection_is_a_clear_400(client: TestClient) -> None:
     r = client.post("/api/v1/runs", json={"select": ["gold.nope"]}, headers=basic("carl"))
     assert r.status_code == 400
     assert "gold.nope" in r.json()["error"]
+
+
+def test_a_run_while_another_writer_holds_the_lock_is_409(
+    client: TestClient, project: Project
+) -> None:
+    with project.writer("test: holds the lock"):
+        r = client.post("/api/v1/runs", json={"select": ["silver.x"]}, headers=basic("carl"))
+    assert r.status_code == 409, r.text
+    assert "test: holds the lock" in r.json()["error"]

@@ -146,3 +146,30 @@ def test_a_viewer_row_cap_and_timeout_come_from_the_serve_block(tmp_path) -> Non
             "/api/v1/query", json={"sql": "select * from bronze.numbers"}, headers=basic("m")
         )
         assert r.status_code == 200 and len(r.json()) == 5000
+
+
+def test_the_statement_timeout_stops_a_long_query_inside_the_engine(tmp_path) -> None:
+    config = """
+        name: slow
+        sources:
+          numbers: {path: data/numbers.csv}
+        serve:
+          roles:
+            member: {statement_timeout: 1 second}
+    """
+    numbers = "n\n" + "".join(f"{i}\n" for i in range(5000))
+    project = Project.load(write_project(tmp_path / "s", config, {}, {"data/numbers.csv": numbers}))
+    assert project.run().ok
+    project.add_user("m", "member", [], PASSWORD)
+    sql = (
+        "select sum(a.n * b.n + c.n) as s from bronze.numbers a, bronze.numbers b, bronze.numbers c"
+    )
+    import time
+
+    with TestClient(create_app(project)) as c:
+        started = time.monotonic()
+        r = c.post("/api/v1/query", json={"sql": sql}, headers=basic("m"))
+        took = time.monotonic() - started
+    assert r.status_code == 408, r.text
+    assert "statement timeout" in r.json()["error"]
+    assert took < 30

@@ -206,3 +206,17 @@ def test_an_unknown_format_is_422(client: TestClient) -> None:
     )
     assert r.status_code == 422
     assert "format" in r.json()["error"]
+
+
+def test_json_writes_nan_and_infinity_as_null(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/query",
+        json={
+            "sql": "select case order_id when 1 then 'nan'::double when 2 then 'inf'::double "
+            "when 3 then '-inf'::double else amount::double end as x from silver.orders "
+            "order by order_id"
+        },
+        headers=basic("carl"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == [{"x": None}, {"x": None}, {"x": None}, {"x": 7.75}]

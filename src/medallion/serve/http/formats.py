@@ -69,10 +69,24 @@ def json_rows(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        parts = [encode(row) for row in batch.to_pylist()]
+        parts = [encode(row) for row in _finite(batch).to_pylist()]
         yield (("" if first else ",") + ",".join(parts)).encode("utf-8")
         first = False
     yield b"]"
+
+
+def _finite(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """NaN and infinities as null: JSON has no number for them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    floats = [i for i, f in enumerate(batch.schema) if pa.types.is_floating(f.type)]
+    if not floats:
+        return batch
+    columns = list(batch.columns)
+    for i in floats:
+        columns[i] = pc.if_else(pc.is_finite(columns[i]), columns[i], None)
+    return pa.record_batch(columns, schema=batch.schema)
 
 
 # -- csv --------------------------------------------------------------------------------------

@@ -48,10 +48,7 @@ def stream(
     timeout, cap = project.config.serve.limits(user.role)
     interrupt = Interrupt()
     deadline = time.monotonic() + timeout if timeout else None
-    timer = threading.Timer(timeout, interrupt.press) if timeout else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
+    timer = _Timeout(timeout, interrupt) if timeout else None
     try:
         reader = project.query_reader(
             sql,
@@ -103,3 +100,26 @@ def stream(
             reader.close()
 
     return formats.response(batches(), reader.schema, fmt, filename)
+
+
+class _Timeout:
+    """Presses `interrupt` once `seconds` have passed, and again every 0.1 s until cancelled:
+    an engine forgets a press that lands between two of its statements (engine.base.Interrupt),
+    so one press could be lost."""
+
+    def __init__(self, seconds: float, interrupt: Interrupt) -> None:
+        self._done = threading.Event()
+        self._interrupt = interrupt
+        self._seconds = seconds
+        threading.Thread(target=self._run, name="medallion-http-timeout", daemon=True).start()
+
+    def _run(self) -> None:
+        if self._done.wait(self._seconds):
+            return
+        while True:
+            self._interrupt.press()
+            if self._done.wait(0.1):
+                return
+
+    def cancel(self) -> None:
+        self._done.set()

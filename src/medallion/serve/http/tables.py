@@ -48,6 +48,16 @@ def _existing(request: Request, layer: str, name: str) -> Any:
     raise HTTPException(404, detail=f"no table {layer}.{name}")
 
 
+def _exists(request: Request, layer: str, name: str) -> None:
+    """404 unless `layer.name` is a stored table or a view model (without reading any table's
+    Delta log, as the full listing does)."""
+    project = api(request).project
+    fqn = f"{layer}.{name}"
+    model = project.models.get(fqn)
+    if not project.catalog.exists(fqn) and (model is None or model.kind != "view"):
+        raise HTTPException(404, detail=f"no table {fqn}")
+
+
 def _ref(layer: str, name: str) -> exp.Table:
     return exp.table_(
         exp.to_identifier(name, quoted=True), db=exp.to_identifier(layer, quoted=True)
@@ -128,7 +138,7 @@ def table_rows(
     """The table's rows as the caller may read them (row filter and masks applied), streamed.
     `where` and `order` are SQL over the table's columns; the query they make is checked like
     any other (one SELECT over tables the caller may read), so they cannot reach further."""
-    _existing(request, layer, name)
+    _exists(request, layer, name)
     _, cap = api(request).project.config.serve.limits(user.role)
     if cap and limit is not None and limit > cap:
         raise HTTPException(413, detail=cap_message(cap))
