@@ -220,3 +220,28 @@ def test_json_writes_nan_and_infinity_as_null(client: TestClient) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json() == [{"x": None}, {"x": None}, {"x": None}, {"x": 7.75}]
+
+
+def test_json_values_of_each_type(client: TestClient) -> None:
+    sql = (
+        "select 1::int as i, null::int as n, 'a\"b\\ü' as s, 12.345::decimal(10, 3) as d, "
+        "[1, 2] as l, {'k': 'v'} as st, date '2024-01-02' as dt, true as b, null::text as ns, "
+        "timestamptz '2024-01-02 03:04:05+00' as tz from silver.orders limit 1"
+    )
+    r = client.post("/api/v1/query", json={"sql": sql}, headers=basic("carl"))
+    assert r.status_code == 200, r.text
+    assert '"d":12.345' in r.text  # the decimal's digits, not a float's
+    assert r.json() == [
+        {
+            "i": 1,
+            "n": None,
+            "s": 'a"b\\ü',
+            "d": 12.345,
+            "l": [1, 2],
+            "st": {"k": "v"},
+            "dt": "2024-01-02",
+            "b": True,
+            "ns": None,
+            "tz": "2024-01-02T03:04:05+00:00",
+        }
+    ]

@@ -11,6 +11,7 @@ download, never a short result that looks whole.
 from __future__ import annotations
 
 import json
+import operator
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -63,16 +64,47 @@ def _json_value(value: Any) -> Any:
 
 
 def json_rows(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[bytes]:
-    encode = json.JSONEncoder(default=_json_value, ensure_ascii=False, allow_nan=False).encode
+    """Each batch's rows as JSON objects, built column by column: numbers, booleans and
+    decimals are cast to text by Arrow (a decimal's digits exactly), strings escaped by the
+    json module's C escaper; other types through the encoder."""
+    keys = [json.dumps(name, ensure_ascii=False) + ":" for name in schema.names]
     first = True
     yield b"["
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        parts = [encode(row) for row in _finite(batch).to_pylist()]
-        yield (("" if first else ",") + ",".join(parts)).encode("utf-8")
+        batch = _finite(batch)
+        columns = [_json_texts(col) for col in batch.columns]
+        rows = zip(*columns, strict=True)
+        text = ",".join("{" + ",".join(map(operator.add, keys, values)) + "}" for values in rows)
+        yield (text if first else "," + text).encode("utf-8")
         first = False
     yield b"]"
+
+
+def _json_texts(col: pa.Array) -> list[str]:
+    """The JSON text of each value of `col`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = col.type
+    if any(
+        check(t)
+        for check in (
+            pa.types.is_integer,
+            pa.types.is_floating,
+            pa.types.is_decimal,
+            pa.types.is_boolean,
+        )
+    ):
+        return pc.fill_null(pc.cast(col, pa.string()), "null").to_pylist()
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return ["null" if v is None else _escape(v) for v in col.to_pylist()]
+    return [_encode(v) for v in col.to_pylist()]
+
+
+_escape = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode = json.JSONEncoder(default=_json_value, ensure_ascii=False, allow_nan=False).encode
 
 
 def _finite(batch: pa.RecordBatch) -> pa.RecordBatch:
