@@ -71,6 +71,8 @@ MODELS = {
     """,
 }
 
+CHECKS = "silver.orders:\n  - unique: order_id\n  - not_null: customer\n"
+
 #: name, role, groups
 USERS = [
     ("ada", "admin", []),
@@ -90,7 +92,10 @@ def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Project:
     root = write_project(
-        tmp_path_factory.mktemp("http") / "shop", CONFIG, MODELS, {"data/orders.csv": ORDERS}
+        tmp_path_factory.mktemp("http") / "shop",
+        CONFIG,
+        MODELS,
+        {"data/orders.csv": ORDERS, "checks.yml": CHECKS},
     )
     project = Project.load(root)
     assert project.run().ok

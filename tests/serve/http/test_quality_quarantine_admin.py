@@ -199,3 +199,10 @@ def test_a_run_while_another_writer_holds_the_lock_is_409(
         r = client.post("/api/v1/runs", json={"select": ["silver.x"]}, headers=basic("carl"))
     assert r.status_code == 409, r.text
     assert "test: holds the lock" in r.json()["error"]
+
+
+def test_a_tables_detail_lists_its_expectations(client: TestClient) -> None:
+    detail = client.get("/api/v1/tables/silver/x", headers=basic("carl")).json()
+    expectations = {c["name"]: c for c in detail["checks"] if c["kind"] == "expectation"}
+    assert set(expectations) == {"valid_email", "big"}
+    assert expectations["valid_email"]["action"] == "quarantine"

@@ -72,3 +72,34 @@ def test_serve_http_port_answers_over_real_http_and_stops_on_ctrl_c(shop: Projec
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "stopped" in err
+
+
+def test_serve_http_with_a_given_certificate_is_https(shop: Project) -> None:
+    import ssl
+
+    from medallion.serve.pgwire.server import self_signed
+
+    cert, key = self_signed(shop.state_dir / "serve")  # as an operator's own, given by flags
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "medallion", "serve", "--sql-port", "0", "--http-port", "0",
+            "--tls-cert", str(cert), "--tls-key", str(key),
+        ],
+        cwd=shop.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        head = [proc.stdout.readline() for _ in range(5)]
+        m = re.search(r"medallion HTTP API: https://127\.0\.0\.1:(\d+)/api/v1", head[4])
+        assert m, head
+        context = ssl.create_default_context(cafile=str(cert))
+        request = urllib.request.Request(f"https://127.0.0.1:{m.group(1)}/api/v1/tables")
+        token = base64.b64encode(f"carl:{PASSWORD}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            assert response.status == 200
+            assert json.loads(response.read())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)

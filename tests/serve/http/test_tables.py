@@ -61,6 +61,8 @@ def test_detail_has_columns_with_descriptions_checks_and_history(client: TestCli
     assert columns["order_id"]["description"] is None
     assert [h["version"] for h in detail["history"]] == [0]
     assert detail["history"][0]["run_id"]
+    checks = [(c["name"], c["kind"]) for c in detail["checks"]]
+    assert checks == [("unique_order_id", "unique"), ("not_null_customer", "not_null")], checks
 
 
 def test_detail_of_a_masked_column_is_as_the_viewer_reads_it(client: TestClient) -> None:
@@ -118,6 +120,15 @@ def test_a_mask_applies_to_a_viewer(client: TestClient) -> None:
     assert [r["customer"] for r in got] == ["a***", "b***", "c***"]
     got = rows(client, "ada", "gold/sales_by_customer", order="customer")
     assert [r["customer"] for r in got] == ["alice", "bob", "carol"]
+
+
+def test_a_where_on_a_masked_column_sees_the_masked_value(client: TestClient) -> None:
+    got = rows(client, "val", "gold/sales_by_customer", where="customer = 'alice'")
+    assert got == []  # the mask applies before the filter: no probing of clear values
+    got = rows(client, "val", "gold/sales_by_customer", where="customer like 'a%'")
+    assert [r["customer"] for r in got] == ["a***"]
+    got = rows(client, "val", "silver/orders", where="not paid")
+    assert got == []  # the row filter applies before the caller's where
 
 
 def test_a_where_that_reaches_another_table_is_refused(client: TestClient) -> None:

@@ -86,12 +86,12 @@ def table_detail(request: Request, layer: str, name: str, user: User) -> dict[st
     model = project.models.get(fqn)
     described = model.config.column_descriptions() if model else {}
     checks: list[dict[str, Any]] = [
-        {"name": getattr(spec, "name", None) or type(spec).__name__, **_dump(spec)}
+        {**_dump(spec), "name": spec.check_name, "kind": spec.type}
         for spec in project.checks.tables.get(fqn, [])
     ]
     if model is not None:
         for ename, expectation in model.config.expectations.items():
-            checks.append({"name": ename, "kind": "expectation", **_dump(expectation)})
+            checks.append({**_dump(expectation), "name": ename, "kind": "expectation"})
     try:
         _, history = project.table_history(fqn, 20)
     except MedallionError:
