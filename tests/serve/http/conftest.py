@@ -1,10 +1,11 @@
 """A real project (Delta tables built by a real run) behind the HTTP API, through Starlette's
 TestClient (the app in this process, real HTTP semantics) or `medallion serve --http-port`.
 
-`access:` grants `analysts` gold.* and silver.orders, filters silver.orders to paid rows for
-viewers outside `all_rows`, and masks gold.sales_by_customer.customer. Users (the state
-database's, as `medallion users add` makes them): ada admin, mia member, carl contributor, val
-viewer in analysts, vic viewer in no group. Pipelines: nightly (a schedule), after_nightly."""
+`access:` grants `analysts` gold.* and silver.orders, `monitoring` the run log; it filters
+silver.orders to paid rows for viewers outside `all_rows` and masks
+gold.sales_by_customer.customer. Users (the state database's, as `medallion users add` makes
+them): ada admin, mia member, carl contributor, val viewer in analysts, vic viewer in no group,
+moe viewer in monitoring. Pipelines: nightly (a schedule), after_nightly (after it)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ sources:
 access:
   grants:
     analysts: [gold.*, silver.orders]
+    monitoring: [system.runs, system.run_steps]
   row_filters:
     silver.orders: "is_member('all_rows') or paid"
   masks:
@@ -80,6 +82,7 @@ USERS = [
     ("carl", "contributor", []),
     ("val", "viewer", ["analysts"]),
     ("vic", "viewer", []),
+    ("moe", "viewer", ["monitoring"]),
 ]
 ROLES = {name: role for name, role, _ in USERS}
 

@@ -12,7 +12,7 @@ from tests.serve.http.conftest import basic
 from medallion.project import Project
 
 
-@pytest.mark.parametrize("user", ["ada", "mia", "carl"])
+@pytest.mark.parametrize("user", ["ada", "mia", "carl", "moe"])
 def test_runs_list_and_detail(client: TestClient, shop: Project, user: str) -> None:
     r = client.get("/api/v1/runs", headers=basic(user))
     assert r.status_code == 200, r.text
@@ -26,7 +26,11 @@ def test_runs_list_and_detail(client: TestClient, shop: Project, user: str) -> N
     steps = {s["table"]: s for s in detail["steps"]}
     assert steps["silver.orders"]["rows_written"] == 4
     assert steps["silver.orders"]["delta_version"] == 0
-    assert detail["checks"] == []
+    checks = {c["name"]: c for c in detail["checks"]}
+    assert set(checks) == {"unique_order_id", "not_null_customer"}
+    assert {c["status"] for c in checks.values()} == {"pass"}
+    # a check's sample rows are read before masks and filters: not for a viewer
+    assert all(("sample" in c) == (user != "moe") for c in checks.values())
 
 
 @pytest.mark.parametrize("user", ["val", "vic"])
@@ -142,3 +146,18 @@ def test_run_a_pipeline_now_in_a_child_process(client: TestClient, shop: Project
     runs = client.get("/api/v1/runs", headers=basic("carl")).json()
     assert len(runs) == runs_before + 2
     assert {r["status"] for r in runs[:2]} == {"success"}
+
+
+@pytest.mark.parametrize("user", ["mia", "carl", "val", "vic", "moe"])
+@pytest.mark.parametrize("path", ["/api/v1/audit", "/api/v1/admin/users", "/api/v1/admin/grants"])
+def test_administration_is_for_admins_only(client: TestClient, user: str, path: str) -> None:
+    r = client.get(path, headers=basic(user))
+    assert r.status_code == 403
+    assert "admin role" in r.json()["error"]
+
+
+def test_a_viewer_granted_the_run_log_sees_runs_but_lists_no_table(client: TestClient) -> None:
+    assert client.get("/api/v1/runs", headers=basic("moe")).status_code == 200
+    assert client.get("/api/v1/tables", headers=basic("moe")).json() == []
+    r = client.get("/api/v1/tables/silver/orders/rows", headers=basic("moe"))
+    assert r.status_code == 403
