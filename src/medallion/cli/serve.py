@@ -105,7 +105,7 @@ def serve(
     \b
       medallion serve                              127.0.0.1:5433
       psql "host=127.0.0.1 port=5433 dbname=shop user=ana sslmode=require"
-      medallion serve --http-port 8080             and http://127.0.0.1:8080/api/docs
+      medallion serve --http-port 8080             the API too: http://127.0.0.1:8080/api/docs
       curl -u ana http://127.0.0.1:8080/api/v1/tables
     """
     import logging
@@ -143,7 +143,9 @@ def serve(
     web = None
     if http_port is not None:
         https = not generated or not _loopback(server.host)
-        web = _start_http(project, server.host, http_port, (tls_cert, tls_key) if https else None)
+        tls = (tls_cert, tls_key) if https else None
+        limits = (statement_timeout, max_rows)
+        web = _start_http(project, server.host, http_port, tls, limits)
     click.echo("Ctrl-C stops it.", err=True)
     background = _start_scheduler(project) if with_scheduler else None
     try:
@@ -201,9 +203,14 @@ def _loopback(host: str) -> bool:
 
 
 def _start_http(
-    project: Any, host: str, port: int, tls: tuple[Path, Path] | None
+    project: Any,
+    host: str,
+    port: int,
+    tls: tuple[Path, Path] | None,
+    limits: tuple[float | None, int | None],
 ) -> Callable[[], None]:
-    """The HTTP API (uvicorn) on a thread of this process; returns what stops it."""
+    """The HTTP API (uvicorn) on a thread of this process, with the flags' limits (None: each
+    user's from medallion.yml); returns what stops it."""
     import socket
     import threading
 
@@ -222,7 +229,7 @@ def _start_http(
     sock.listen(128)
     bound = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(project),
+        create_app(project, statement_timeout=limits[0], max_rows=limits[1]),
         log_level="warning",
         access_log=False,
         ssl_certfile=str(tls[0]) if tls else None,

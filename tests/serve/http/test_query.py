@@ -173,3 +173,16 @@ def test_the_statement_timeout_stops_a_long_query_inside_the_engine(tmp_path) ->
     assert r.status_code == 408, r.text
     assert "statement timeout" in r.json()["error"]
     assert took < 30
+
+
+def test_the_flags_limits_replace_the_files_for_every_user(client: TestClient, shop) -> None:
+    with TestClient(create_app(shop, max_rows=2)) as c:
+        r = c.post(
+            "/api/v1/query", json={"sql": "select * from silver.orders"}, headers=basic("ada")
+        )
+        assert r.status_code == 413
+    with TestClient(create_app(shop, max_rows=0)) as c:
+        r = c.post(
+            "/api/v1/query", json={"sql": "select * from silver.orders"}, headers=basic("val")
+        )
+        assert r.status_code == 200 and len(r.json()) == 3

@@ -63,9 +63,17 @@ def status_of(error: MedallionError) -> int:
     return 500
 
 
-def create_app(project: Project, *, secret: bytes | None = None) -> FastAPI:
+def create_app(
+    project: Project,
+    *,
+    secret: bytes | None = None,
+    statement_timeout: float | None = None,
+    max_rows: int | None = None,
+) -> FastAPI:
     """The API over `project`. `secret` (default: random per process) derives the work an
-    unknown user's password check costs, so it costs what a known one's does."""
+    unknown user's password check costs, so it costs what a known one's does.
+    `statement_timeout` (seconds) and `max_rows`, when given, are every user's (0: no limit);
+    by default each user's come from medallion.yml's serve: block."""
     app = FastAPI(
         title=f"medallion: {project.config.name}",
         version="1",
@@ -74,7 +82,9 @@ def create_app(project: Project, *, secret: bytes | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.api = Api(project) if secret is None else Api(project, secret)
+    app.state.api = Api(project, statement_timeout=statement_timeout, max_rows=max_rows)
+    if secret is not None:
+        app.state.api.secret = secret
     for module in (session, tables, query, runs, lineage, quality, quarantine, pipelines, admin):
         app.include_router(module.router, prefix=API_PREFIX)
 

@@ -85,6 +85,19 @@ class Api:
     project: Project
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     sessions: Sessions = field(default_factory=Sessions)
+    #: every user's limits when given (`medallion serve --statement-timeout/--max-rows`; 0: no
+    #: limit); None: each user's from medallion.yml's serve: block, by role
+    statement_timeout: float | None = None
+    max_rows: int | None = None
+
+    def limits(self, role: str) -> tuple[float | None, int | None]:
+        """Seconds a statement may run and rows it may return for a user of `role`."""
+        timeout, rows = self.project.config.serve.limits(role)
+        if self.statement_timeout is not None:
+            timeout = self.statement_timeout or None
+        if self.max_rows is not None:
+            rows = self.max_rows or None
+        return timeout, rows
 
 
 def api(request: Request) -> Api:

@@ -45,7 +45,7 @@ def stream(
     params: Sequence[Any] | None = None,
 ) -> StreamingResponse:
     project = api(request).project
-    timeout, cap = project.config.serve.limits(user.role)
+    timeout, cap = api(request).limits(user.role)
     interrupt = Interrupt()
     deadline = time.monotonic() + timeout if timeout else None
     timer = _Timeout(timeout, interrupt) if timeout else None

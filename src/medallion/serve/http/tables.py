@@ -139,7 +139,7 @@ def table_rows(
     `where` and `order` are SQL over the table's columns; the query they make is checked like
     any other (one SELECT over tables the caller may read), so they cannot reach further."""
     _exists(request, layer, name)
-    _, cap = api(request).project.config.serve.limits(user.role)
+    _, cap = api(request).limits(user.role)
     if cap and limit is not None and limit > cap:
         raise HTTPException(413, detail=cap_message(cap))
     query = exp.select("*").from_(_ref(layer, name))
