@@ -128,3 +128,10 @@ def test_openapi_is_served_at_api_docs(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     assert "/api/v1/tables/{layer}/{name}/rows" in spec["paths"]
     assert "/api/v1/query" in spec["paths"]
+
+
+def test_answers_are_not_cached(client: TestClient) -> None:
+    r = client.get("/api/v1/tables/silver/orders/rows?format=csv", headers=basic("carl"))
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/api/v1/tables").headers["cache-control"] == "no-store"

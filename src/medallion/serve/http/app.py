@@ -39,6 +39,8 @@ from medallion.serve.http import (
 from medallion.serve.http.auth import Api
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
     from medallion.project import Project
 
 API_PREFIX = "/api/v1"
@@ -108,4 +110,29 @@ def create_app(
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         return JSONResponse({"error": "; ".join(problems), "hint": None}, status_code=422)
 
+    app.add_middleware(NoStore)
     return app
+
+
+class NoStore:
+    """Every answer `Cache-Control: no-store` (rows read under one user's grants must not stay
+    in a browser's or a proxy's cache for the next) and `X-Content-Type-Options: nosniff`."""
+
+    HEADERS = ((b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [h for h in self.HEADERS if h[0] not in names]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
