@@ -150,6 +150,16 @@ def test_a_where_that_reaches_another_table_is_refused(client: TestClient) -> No
 def test_rows_as_of_a_version(client: TestClient) -> None:
     got = rows(client, "carl", "silver/orders", as_of="0")
     assert len(got) == 4
+    got = rows(client, "carl", "silver/orders", as_of="2099-01-01T00:00:00")
+    assert len(got) == 4
+    r = client.get(
+        "/api/v1/tables/silver/orders/rows", params={"as_of": "2001-01-01"}, headers=basic("carl")
+    )
+    assert r.status_code == 400, r.text  # the table did not exist yet
+    r = client.get(
+        "/api/v1/tables/silver/orders/rows", params={"as_of": "yesterday"}, headers=basic("carl")
+    )
+    assert r.status_code == 400, r.text
     r = client.get(
         "/api/v1/tables/silver/orders/rows", params={"as_of": "7"}, headers=basic("carl")
     )

@@ -114,7 +114,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def _failed(request: Request, name: str, method: str, error: str) -> HTTPException:
+def failed_login(request: Request, name: str, method: str, error: str) -> HTTPException:
     api(request).project.audit_login(
         name,
         False,
@@ -132,10 +132,10 @@ def _basic(request: Request, credentials: str) -> Identity:
         text = base64.b64decode(credentials, validate=True).decode("utf-8")
         name, password = text.split(":", 1)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _failed(request, "", "basic", "malformed Basic credentials") from None
+        raise failed_login(request, "", "basic", "malformed Basic credentials") from None
     identity = api(request).project.check_password(name, password, api(request).secret)
     if identity is None:
-        raise _failed(request, name, "basic", "password authentication failed")
+        raise failed_login(request, name, "basic", "password authentication failed")
     return identity
 
 
@@ -143,7 +143,7 @@ def _bearer(request: Request, token: str) -> Identity:
     identity = api(request).project.verify_token(token.strip())
     if identity is None:
         # the secret is never written anywhere; the audit says a token was refused
-        raise _failed(request, "", "token", "unknown or revoked API token")
+        raise failed_login(request, "", "token", "unknown or revoked API token")
     return identity
 
 
@@ -165,7 +165,7 @@ def _cookie(request: Request, key: str) -> Identity:
     return identity
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:  # not a browser's cross-site request (curl, Excel, a same-site GET)
         return True
@@ -176,7 +176,7 @@ def _same_origin(request: Request) -> bool:
 def current_user(request: Request) -> Identity:
     """The caller (FastAPI dependency); 401 (audited) without valid credentials, 403 for an
     unsafe request from another site or a cookie session's POST without its CSRF token."""
-    if request.method not in SAFE_METHODS and not _same_origin(request):
+    if request.method not in SAFE_METHODS and not same_origin(request):
         raise HTTPException(403, detail="cross-site request refused (its Origin is another site)")
     header = request.headers.get("authorization")
     if header:
@@ -185,7 +185,9 @@ def current_user(request: Request) -> Identity:
             return _basic(request, value.strip())
         if scheme.lower() == "bearer":
             return _bearer(request, value)
-        raise _failed(request, "", scheme.lower()[:20], f"unsupported authorization {scheme!r}")
+        raise failed_login(
+            request, "", scheme.lower()[:20], f"unsupported authorization {scheme!r}"
+        )
     key = request.cookies.get(SESSION_COOKIE)
     if key:
         return _cookie(request, key)

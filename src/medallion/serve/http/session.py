@@ -11,11 +11,11 @@ from pydantic import BaseModel
 from medallion.serve.http.auth import (
     SESSION_COOKIE,
     SESSION_IDLE_SECONDS,
-    _failed,
-    _same_origin,
     api,
     current_user,
+    failed_login,
     peer,
+    same_origin,
     session_payload,
 )
 
@@ -31,12 +31,12 @@ class Login(BaseModel):
 def sign_in(request: Request, response: Response, body: Login) -> dict[str, Any]:
     """Check the user's password (the SQL endpoint's) and open a session: the cookie, and the
     CSRF token to send with each POST. A wrong password is 401 and audited."""
-    if not _same_origin(request):
+    if not same_origin(request):
         raise HTTPException(403, detail="cross-site request refused (its Origin is another site)")
     a = api(request)
     identity = a.project.check_password(body.user, body.password, a.secret)
     if identity is None:
-        raise _failed(request, body.user, "session", "password authentication failed")
+        raise failed_login(request, body.user, "session", "password authentication failed")
     key, session = a.sessions.open(identity.name)
     a.project.audit_login(
         identity.name,
