@@ -564,6 +564,14 @@ class Project:
 
         return granted(access_of(self.workspace), user, table)
 
+    @staticmethod
+    def role_at_least(user: Identity, role: str) -> bool:
+        """Whether `user`'s effective role is `role` or higher (viewer < contributor < member
+        < admin)."""
+        from medallion.state.identities import ROLES
+
+        return ROLES.index(user.role) >= ROLES.index(role)
+
     def readable_tables(self, user: Identity) -> list[dict[str, Any]]:
         """What a catalog listing may show `user`: one dict per table or view they may read,
         `{"name": "layer.table", "columns": [(column, pyarrow type), ...], "view": bool}`, the

@@ -20,16 +20,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
-from medallion.state.identities import ROLES
-
-if TYPE_CHECKING:
-    from medallion.project import Project
-    from medallion.state.identities import Identity
+from medallion.project import Project
 
 SESSION_COOKIE = "medallion_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -127,7 +123,7 @@ def failed_login(request: Request, name: str, method: str, error: str) -> HTTPEx
     return _unauthorized(error)
 
 
-def _basic(request: Request, credentials: str) -> Identity:
+def _basic(request: Request, credentials: str) -> Any:
     try:
         text = base64.b64decode(credentials, validate=True).decode("utf-8")
         name, password = text.split(":", 1)
@@ -139,7 +135,7 @@ def _basic(request: Request, credentials: str) -> Identity:
     return identity
 
 
-def _bearer(request: Request, token: str) -> Identity:
+def _bearer(request: Request, token: str) -> Any:
     identity = api(request).project.verify_token(token.strip())
     if identity is None:
         # the secret is never written anywhere; the audit says a token was refused
@@ -147,7 +143,7 @@ def _bearer(request: Request, token: str) -> Identity:
     return identity
 
 
-def _cookie(request: Request, key: str) -> Identity:
+def _cookie(request: Request, key: str) -> Any:
     a = api(request)
     session = a.sessions.get(key)
     if session is None:
@@ -173,7 +169,7 @@ def same_origin(request: Request) -> bool:
     return parts.netloc.lower() == (request.headers.get("host") or "").lower()
 
 
-def current_user(request: Request) -> Identity:
+def current_user(request: Request) -> Any:  # an Identity: faces see it through the façade
     """The caller (FastAPI dependency); 401 (audited) without valid credentials, 403 for an
     unsafe request from another site or a cookie session's POST without its CSRF token."""
     if request.method not in SAFE_METHODS and not same_origin(request):
@@ -194,11 +190,11 @@ def current_user(request: Request) -> Identity:
     raise _unauthorized("sign in: HTTP Basic, a bearer API token, or a session")
 
 
-def at_least(user: Identity, role: str) -> None:
+def at_least(user: Any, role: str) -> None:
     """403 unless `user`'s effective role is `role` or higher."""
-    if ROLES.index(user.role) < ROLES.index(role):
+    if not Project.role_at_least(user, role):
         raise HTTPException(403, detail=f"{role} role or higher needed (you are {user.role})")
 
 
-def session_payload(user: Identity, session: Session) -> dict[str, Any]:
+def session_payload(user: Any, session: Session) -> dict[str, Any]:
     return {"user": user.name, "role": user.role, "csrf_token": session.csrf}

@@ -4,6 +4,7 @@ for the writer lock as `medallion pipelines run NAME` does)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -65,11 +66,9 @@ def pipeline_history(request: Request, name: str, user: User, limit: int = 20) -
 
 
 def _set_paused(request: Request, name: str, user: Any, paused: bool) -> dict[str, Any]:
-    from medallion.orchestrate.schedule import utcnow
-
     at_least(user, "member")
     _pipeline(request, name)
-    api(request).project.schedule_log().set_paused(name, paused, utcnow(), user.name)
+    api(request).project.schedule_log().set_paused(name, paused, datetime.now(UTC), user.name)
     return {"name": name, "paused": paused}
 
 

@@ -22,7 +22,6 @@ from medallion.serve.http.auth import api, peer
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from medallion.state.identities import Identity
 
 TIMEOUT_MESSAGE = "canceling statement due to statement timeout"
 
@@ -36,7 +35,7 @@ def cap_message(cap: int) -> str:
 
 def stream(
     request: Request,
-    user: Identity,
+    user: Any,
     sql: str,
     fmt: str,
     filename: str,
