@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from medallion.serve.http import formats
-from medallion.serve.http.auth import api, at_least, current_user
+from medallion.serve.http.auth import api, at_least, audit_action, current_user
 
 router = APIRouter(tags=["admin"])
 
@@ -82,7 +82,7 @@ def add_user(request: Request, body: NewUser, user: Admin) -> dict[str, Any]:
     if project.authenticate(body.name) is not None:
         raise HTTPException(409, detail=f"user {body.name} exists")
     made = project.add_user(body.name, body.role, body.groups, body.password)
-    _changed(request, user, "user_add", {"name": body.name, "role": body.role})
+    audit_action(request, user, "user_add", {"name": body.name, "role": body.role})
     return _user(made, [])
 
 
@@ -102,7 +102,7 @@ def change_user(request: Request, name: str, body: Change, user: Admin) -> dict[
         project.change_groups(name, body.add_groups, body.remove_groups, body.role)
     if body.password is not None:
         project.set_password(name, body.password)
-    _changed(request, user, "user_change", {"name": name, "role": body.role})
+    audit_action(request, user, "user_change", {"name": name, "role": body.role})
     return _user(_existing(request, name), project.tokens(name))
 
 
@@ -113,7 +113,7 @@ def remove_user(request: Request, name: str, user: Admin) -> dict[str, Any]:
     if name == user.name:
         raise HTTPException(400, detail="an admin cannot remove itself")
     api(request).project.remove_user(name)
-    _changed(request, user, "user_remove", {"name": name})
+    audit_action(request, user, "user_remove", {"name": name})
     return {"name": name, "removed": True}
 
 
@@ -122,14 +122,14 @@ def create_token(request: Request, name: str, user: Admin) -> dict[str, Any]:
     """A new API token for the user: its secret is in this answer only, never again."""
     _existing(request, name)
     token_id, secret = api(request).project.create_token(name)
-    _changed(request, user, "token_create", {"name": name, "token_id": token_id})
+    audit_action(request, user, "token_create", {"name": name, "token_id": token_id})
     return {"name": name, "token_id": token_id, "secret": secret}
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
 def revoke_token(request: Request, token_id: str, user: Admin) -> dict[str, Any]:
     owner = api(request).project.revoke_token(token_id)
-    _changed(request, user, "token_revoke", {"name": owner, "token_id": token_id})
+    audit_action(request, user, "token_revoke", {"name": owner, "token_id": token_id})
     return {"token_id": token_id, "name": owner, "revoked": True}
 
 
@@ -153,9 +153,3 @@ def _existing(request: Request, name: str) -> Any:
     if identity is None:
         raise HTTPException(404, detail=f"no user {name}")
     return identity
-
-
-def _changed(request: Request, user: Any, action: str, detail: dict[str, Any]) -> None:
-    """The façade records the change as the OS user that runs the server; this row says which
-    admin asked for it, over HTTP."""
-    api(request).project.audit_change(f"http_{action}", {**detail, "by": user.name}, "http")

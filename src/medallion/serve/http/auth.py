@@ -198,3 +198,10 @@ def at_least(user: Any, role: str) -> None:
 
 def session_payload(user: Any, session: Session) -> dict[str, Any]:
     return {"user": user.name, "role": user.role, "csrf_token": session.csrf}
+
+
+def audit_action(request: Request, user: Any, action: str, detail: dict[str, Any]) -> None:
+    """Record what a caller changed or started (a run, a pause, a replay, a user) in the access
+    audit as `http_<action>`, with who asked (`by`): the façade's own row names the OS user the
+    server runs as."""
+    api(request).project.audit_change(f"http_{action}", {**detail, "by": user.name}, "http")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from medallion.serve.http import children
-from medallion.serve.http.auth import api, at_least, current_user
+from medallion.serve.http.auth import api, at_least, audit_action, current_user
 from medallion.serve.http.runs import may_see
 
 router = APIRouter(tags=["pipelines"])
@@ -69,6 +69,7 @@ def _set_paused(request: Request, name: str, user: Any, paused: bool) -> dict[st
     at_least(user, "member")
     _pipeline(request, name)
     api(request).project.schedule_log().set_paused(name, paused, datetime.now(UTC), user.name)
+    audit_action(request, user, "pipeline_pause" if paused else "pipeline_resume", {"name": name})
     return {"name": name, "paused": paused}
 
 
@@ -91,4 +92,5 @@ def run_now(request: Request, name: str, user: User) -> dict[str, Any]:
     at_least(user, "contributor")
     _pipeline(request, name)
     proc = children.start(api(request).project, ["pipelines", "run", name], name)
+    audit_action(request, user, "pipeline_run", {"name": name, "pid": proc.pid})
     return {"name": name, "started": True, "pid": proc.pid}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlglot import exp
 
-from medallion.serve.http.auth import api, at_least, current_user
+from medallion.serve.http.auth import api, at_least, audit_action, current_user
 from medallion.serve.http.reading import stream
 
 router = APIRouter(tags=["quarantine"])
@@ -71,6 +71,7 @@ def replay(request: Request, table: str, user: User) -> dict[str, Any]:
         raise HTTPException(403, detail=f"reading {q.table} is not allowed for {user.name}")
     # the model's expectations as its file says now: a server outlives edits to its models
     result = project.reload().replay(q.of)
+    audit_action(request, user, "quarantine_replay", {"model": q.of, "moved": result.moved})
     return {
         "model": result.model,
         "examined": result.examined,

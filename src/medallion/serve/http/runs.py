@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from medallion.serve.http import children
-from medallion.serve.http.auth import api, at_least, current_user
+from medallion.serve.http.auth import api, at_least, audit_action, current_user
 from medallion.serve.http.quality import visible_check
 
 router = APIRouter(tags=["runs"])
@@ -84,6 +84,7 @@ def start_run(request: Request, body: StartRun, user: User) -> dict[str, Any]:
         if body.full_refresh:
             args.append("--full-refresh")
     proc = children.start(project, args, body.pipeline or "run")
+    audit_action(request, user, "run_start", {"command": " ".join(args), "pid": proc.pid})
     deadline = time.monotonic() + START_WAIT
     while time.monotonic() < deadline:
         run = next((r for r in project.runs(20) if r.get("pid") == proc.pid), None)
