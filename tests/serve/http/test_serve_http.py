@@ -103,3 +103,25 @@ def test_serve_http_with_a_given_certificate_is_https(shop: Project) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
+
+
+def test_serve_http_port_in_medallion_yml_starts_the_api(tmp_path) -> None:
+    from tests.conftest import write_project
+
+    root = write_project(tmp_path / "tiny", "name: tiny\nserve:\n  http_port: 0\n")
+    Project.load(root).add_user("ada", "admin", [], PASSWORD)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medallion", "serve", "--sql-port", "0"],
+        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        head = [proc.stdout.readline() for _ in range(5)]
+        m = re.search(r"medallion HTTP API: http://127\.0\.0\.1:(\d+)/api/v1", head[4])
+        assert m, head
+        status, _, body = get(f"http://127.0.0.1:{m.group(1)}/api/v1/tables", user="ada")
+        assert (status, json.loads(body)) == (200, [])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
