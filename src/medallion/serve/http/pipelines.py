@@ -9,9 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from medallion.serve.http import children
 from medallion.serve.http.auth import api, at_least, audit_action, current_user
-from medallion.serve.http.runs import may_see
+from medallion.serve.http.runs import launch, may_see
 
 router = APIRouter(tags=["pipelines"])
 User = Annotated[Any, Depends(current_user)]
@@ -88,9 +87,8 @@ def resume(request: Request, name: str, user: User) -> dict[str, Any]:
 @router.post("/pipelines/{name}/run", status_code=202)
 def run_now(request: Request, name: str, user: User) -> dict[str, Any]:
     """Start the pipeline now (contributor and up), then those that follow it, in a child
-    process; its ticks appear in the history (trigger manual) and its runs under /runs."""
+    process; answers its first run's id (none yet while it waits for the writer lock). Its
+    ticks appear in the history (trigger manual) and its runs under /runs."""
     at_least(user, "contributor")
     _pipeline(request, name)
-    proc = children.start(api(request).project, ["pipelines", "run", name], name)
-    audit_action(request, user, "pipeline_run", {"name": name, "pid": proc.pid})
-    return {"name": name, "started": True, "pid": proc.pid}
+    return {"name": name, **launch(request, user, ["pipelines", "run", name], name)}

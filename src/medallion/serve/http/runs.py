@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -83,23 +84,38 @@ def start_run(request: Request, body: StartRun, user: User) -> dict[str, Any]:
         args = ["run", *(a for s in body.select for a in ("--select", s))]
         if body.full_refresh:
             args.append("--full-refresh")
-    proc = children.start(project, args, body.pipeline or "run")
+    return launch(request, user, args, body.pipeline or "run")
+
+
+def launch(request: Request, user: Any, args: list[str], label: str) -> dict[str, Any]:
+    """`medallion ARGS` in a child process (audited as started by `user`); answers the run it
+    recorded, or why it stopped before (409 when the writer lock is held, else 400 with its
+    message). A child still waiting after START_WAIT (`pipelines run` waits for the lock) is
+    answered as waiting, without a run id yet."""
+    project = api(request).project
+    proc = children.start(project, args, label)
     audit_action(request, user, "run_start", {"command": " ".join(args), "pid": proc.pid})
+
+    def recorded() -> dict[str, Any] | None:
+        run = next((r for r in project.runs(20) if r.get("pid") == proc.pid), None)
+        if run is None:
+            return None
+        return {"run_id": run["run_id"], "status": run["status"], "pid": proc.pid}
+
     deadline = time.monotonic() + START_WAIT
     while time.monotonic() < deadline:
-        run = next((r for r in project.runs(20) if r.get("pid") == proc.pid), None)
-        if run is not None:
-            return {"run_id": run["run_id"], "status": run["status"], "pid": proc.pid}
+        found = recorded()
+        if found is not None:
+            return found
         code = proc.poll()
         if code is not None:
-            # one last look: a quick run can end between two polls
-            run = next((r for r in project.runs(20) if r.get("pid") == proc.pid), None)
-            if run is not None:
-                return {"run_id": run["run_id"], "status": run["status"], "pid": proc.pid}
+            found = recorded()  # a quick run can end between two looks
+            if found is not None:
+                return found
             status = 409 if code == 75 else 400  # 75: the writer lock is held
             raise HTTPException(status, detail=children.tail(proc) or f"exit status {code}")
         time.sleep(0.1)
-    raise HTTPException(504, detail="the run did not start in time; see /runs")
+    return {"run_id": None, "status": "waiting", "pid": proc.pid}
 
 
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse)
@@ -112,12 +128,16 @@ def run_events(request: Request, run_id: str, user: User) -> StreamingResponse:
     if project.state.run(run_id) is None:
         raise HTTPException(404, detail=f"no run {run_id}")
 
-    def events() -> Iterator[str]:
+    def look() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        return project.state.run(run_id) or {}, project.steps(run_id)
+
+    async def events() -> AsyncIterator[str]:
+        # async, sleeping between looks: a watched run holds no worker thread while it waits
         sent: dict[int, str] = {}
         quiet = 0.0
         while True:
-            run = project.state.run(run_id) or {}
-            for step in project.steps(run_id):
+            run, steps = await anyio.to_thread.run_sync(look)
+            for step in steps:
                 if sent.get(step["step_no"]) != step["status"]:
                     sent[step["step_no"]] = step["status"]
                     data = {"table": f"{step['layer']}.{step['table_name']}", **step}
@@ -126,7 +146,7 @@ def run_events(request: Request, run_id: str, user: User) -> StreamingResponse:
             if run.get("status") not in (None, "running"):
                 yield f"event: run\ndata: {json.dumps(run, default=str)}\n\n"
                 return
-            time.sleep(EVENT_POLL)
+            await anyio.sleep(EVENT_POLL)
             quiet += EVENT_POLL
             if quiet >= 15:  # a comment keeps proxies from closing an idle stream
                 quiet = 0.0
