@@ -93,8 +93,8 @@ def create_app(
     @app.exception_handler(MedallionError)
     def medallion_error(request: Request, error: MedallionError) -> JSONResponse:
         status = status_of(error)
-        if isinstance(error, AccessDeniedError) and "does not exist" in error.message:
-            status = 404
+        if isinstance(error, AccessDeniedError) and "does not parse" in error.message:
+            status = 400  # refused as unreadable by the policy; to the caller a syntax error
         return JSONResponse({"error": error.message, "hint": error.hint}, status_code=status)
 
     @app.exception_handler(HTTPException)
