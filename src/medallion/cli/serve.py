@@ -211,13 +211,16 @@ def _start_http(
 ) -> Callable[[], None]:
     """The HTTP API (uvicorn) on a thread of this process, with the flags' limits (None: each
     user's from medallion.yml); returns what stops it."""
+    import logging
     import socket
     import threading
 
     import uvicorn
 
     from medallion.serve.http import create_app
+    from medallion.serve.http.reading import QuietStreamCuts
 
+    logging.getLogger("uvicorn.error").addFilter(QuietStreamCuts())
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -189,3 +189,21 @@ def test_the_flags_limits_replace_the_files_for_every_user(client: TestClient, s
             "/api/v1/query", json={"sql": "select * from silver.orders"}, headers=basic("val")
         )
         assert r.status_code == 200 and len(r.json()) == 3
+
+
+def test_a_result_over_the_cap_after_its_first_batch_cuts_the_response(tmp_path) -> None:
+    from medallion.serve.http.reading import StreamCut
+
+    numbers = "n\n" + "".join(f"{i}\n" for i in range(300_000))  # three engine batches
+    root = write_project(
+        tmp_path / "b", "name: b\nsources:\n  numbers: {path: data/n.csv}\n", {},
+        {"data/n.csv": numbers},
+    )  # fmt: skip
+    project = Project.load(root)
+    assert project.run().ok
+    project.add_user("m", "member", [], PASSWORD)
+    with TestClient(create_app(project, max_rows=200_000)) as c:
+        with pytest.raises(StreamCut, match="more than 200000 rows"):
+            c.get("/api/v1/tables/bronze/numbers/rows?format=csv", headers=basic("m"))
+        r = c.get("/api/v1/tables/bronze/numbers/rows?format=csv&limit=150000", headers=basic("m"))
+        assert r.status_code == 200 and len(r.text.splitlines()) == 150_001

@@ -6,6 +6,7 @@ proper 4xx with its message, not a 200 with a broken body."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -84,14 +85,16 @@ def stream(
             rows += first.num_rows
             while True:
                 if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(TIMEOUT_MESSAGE)
+                    raise StreamCut(TIMEOUT_MESSAGE)
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     return
+                except MedallionError as e:
+                    raise StreamCut(TIMEOUT_MESSAGE if interrupt.pressed else e.message) from None
                 rows += batch.num_rows
                 if cap and rows > cap:
-                    raise OverflowError(cap_message(cap))
+                    raise StreamCut(cap_message(cap))
                 yield batch
         finally:
             if timer is not None:
@@ -99,6 +102,26 @@ def stream(
             reader.close()
 
     return formats.response(batches(), reader.schema, fmt, filename)
+
+
+class StreamCut(Exception):
+    """A read that failed after its first rows were sent: the response is cut short (the
+    connection closes before the body's end), so the client cannot take it for a whole one."""
+
+
+class QuietStreamCuts(logging.Filter):
+    """For uvicorn's error log: a StreamCut is one line saying why, not a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None and not isinstance(error, StreamCut):
+            error = error.__cause__ or error.__context__
+            if isinstance(error, BaseExceptionGroup):
+                error = next((e for e in error.exceptions if isinstance(e, StreamCut)), None)
+        if isinstance(error, StreamCut):
+            record.msg, record.args = "a response was cut short: %s", (str(error),)
+            record.exc_info = record.exc_text = None
+        return True
 
 
 class _Timeout:
