@@ -16,6 +16,7 @@ from medallion.serve.http import formats
 from medallion.serve.http.auth import api, at_least, audit_action, current_user
 
 router = APIRouter(tags=["admin"])
+Role = Literal["admin", "member", "contributor", "viewer"]
 
 
 def admin(user: Annotated[Any, Depends(current_user)]) -> Any:
@@ -32,7 +33,7 @@ def audit(
     user: Admin,
     who: Annotated[str | None, Query(alias="user", description="only this user's events")] = None,
     since: Annotated[datetime | None, Query(description="ISO time")] = None,
-    format: Annotated[Literal["json", "csv", "parquet", "xlsx"], Query()] = "json",
+    format: Annotated[formats.Format, Query()] = "json",
 ) -> StreamingResponse:
     """The access audit, oldest first: logins, queries (ok, denied, error), admin changes."""
     project = api(request).project
@@ -70,7 +71,7 @@ def users(request: Request, user: Admin) -> list[dict[str, Any]]:
 
 class NewUser(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.@-]{0,62}$")
-    role: Literal["admin", "member", "contributor", "viewer"] = "viewer"
+    role: Role = "viewer"
     groups: list[str] = Field(default_factory=list)
     password: str | None = Field(default=None, min_length=8)
 
@@ -87,7 +88,7 @@ def add_user(request: Request, body: NewUser, user: Admin) -> dict[str, Any]:
 
 
 class Change(BaseModel):
-    role: Literal["admin", "member", "contributor", "viewer"] | None = None
+    role: Role | None = None
     add_groups: list[str] = Field(default_factory=list)
     remove_groups: list[str] = Field(default_factory=list)
     password: str | None = Field(default=None, min_length=8)

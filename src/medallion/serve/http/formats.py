@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi.responses import StreamingResponse
 
@@ -30,6 +30,8 @@ MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 FORMATS = tuple(MEDIA)
+#: a `format=` parameter
+Format = Literal["json", "csv", "parquet", "xlsx"]
 #: Excel's sheet holds 1,048,576 rows, the header's included
 XLSX_MAX_ROWS = 1_048_575
 #: bytes a parquet or xlsx body is sent in

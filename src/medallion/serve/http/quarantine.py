@@ -4,14 +4,15 @@ up): rows that now pass their model's expectations move into the model."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlglot import exp
 
 from medallion.serve.http.auth import api, at_least, audit_action, current_user
-from medallion.serve.http.reading import stream
+from medallion.serve.http.formats import Format
+from medallion.serve.http.reading import stream, table_ref
 
 router = APIRouter(tags=["quarantine"])
 User = Annotated[Any, Depends(current_user)]
@@ -49,13 +50,12 @@ def quarantine_rows(
     table: str,
     user: User,
     limit: Annotated[int | None, Query(ge=0)] = None,
-    format: Annotated[Literal["json", "csv", "parquet", "xlsx"], Query()] = "json",
+    format: Annotated[Format, Query()] = "json",
 ) -> StreamingResponse:
     """The quarantined rows with `_raw` and `_error`, read as the caller (audited)."""
     q = _find(request, table)
     layer, name = q.table.split(".", 1)
-    ref = exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(layer, quoted=True))
-    query = exp.select("*").from_(ref)
+    query = exp.select("*").from_(table_ref(layer, name))
     if limit is not None:
         query = query.limit(limit)
     return stream(request, user, query.sql(dialect="duckdb"), format, q.table)

@@ -3,13 +3,14 @@ tables the caller may read, masks and row filters applied, audited), in any of t
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from medallion.serve.http.auth import current_user
+from medallion.serve.http.formats import Format
 from medallion.serve.http.reading import stream
 
 router = APIRouter(tags=["query"])
@@ -23,7 +24,7 @@ class QueryBody(BaseModel):
     as_of: int | str | None = Field(
         default=None, description="a version (the query reads one table) or an ISO time"
     )
-    format: Literal["json", "csv", "parquet", "xlsx"] | None = None
+    format: Format | None = None
 
 
 @router.post("/query", response_class=StreamingResponse)
@@ -31,9 +32,7 @@ def run_query(
     request: Request,
     body: QueryBody,
     user: Annotated[Any, Depends(current_user)],
-    format: Annotated[
-        Literal["json", "csv", "parquet", "xlsx"] | None, Query(description="overrides the body's")
-    ] = None,
+    format: Annotated[Format | None, Query(description="overrides the body's")] = None,
 ) -> StreamingResponse:
     """Run `sql` as the caller and stream its rows (json unless `format` says otherwise)."""
     fmt = format or body.format or "json"

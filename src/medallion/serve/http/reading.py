@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import StreamingResponse
+from sqlglot import exp
 
 from medallion.errors import MedallionError
 from medallion.project import Interrupt
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 
 
 TIMEOUT_MESSAGE = "canceling statement due to statement timeout"
+
+
+def table_ref(layer: str, name: str) -> exp.Table:
+    """`"layer"."name"` as a SQLGlot table (quoted: a name from a URL is never SQL)."""
+    return exp.table_(
+        exp.to_identifier(name, quoted=True), db=exp.to_identifier(layer, quoted=True)
+    )
 
 
 def cap_message(cap: int) -> str:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import sqlglot
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -13,10 +13,10 @@ from sqlglot.errors import ParseError
 
 from medallion.errors import MedallionError
 from medallion.serve.http.auth import api, current_user, peer
-from medallion.serve.http.reading import cap_message, stream
+from medallion.serve.http.formats import Format
+from medallion.serve.http.reading import cap_message, stream, table_ref
 
 router = APIRouter(tags=["tables"])
-Format = Literal["json", "csv", "parquet", "xlsx"]
 User = Annotated[Any, Depends(current_user)]
 
 
@@ -72,7 +72,7 @@ def table_detail(request: Request, layer: str, name: str, user: User) -> dict[st
     project = api(request).project
     row = _existing(request, layer, name)
     fqn = f"{layer}.{name}"
-    empty = exp.select("*").from_(_ref(layer, name)).limit(0).sql(dialect="duckdb")
+    empty = exp.select("*").from_(table_ref(layer, name)).limit(0).sql(dialect="duckdb")
     reader = project.query_reader(
         empty,
         None,
@@ -142,7 +142,7 @@ def table_rows(
     _, cap = api(request).limits(user.role)
     if cap and limit is not None and limit > cap:
         raise HTTPException(413, detail=cap_message(cap))
-    query = exp.select("*").from_(_ref(layer, name))
+    query = exp.select("*").from_(table_ref(layer, name))
     if where:
         query = query.where(_parse(where, exp.Condition, "where"))
     if order:
