@@ -135,3 +135,9 @@ def test_answers_are_not_cached(client: TestClient) -> None:
     assert r.headers["cache-control"] == "no-store"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert client.get("/api/v1/tables").headers["cache-control"] == "no-store"
+
+
+def test_an_unknown_route_is_a_json_404(client: TestClient) -> None:
+    r = client.get("/api/v1/nope", headers=basic("carl"))
+    assert r.status_code == 404
+    assert r.json()["error"] == "Not Found"

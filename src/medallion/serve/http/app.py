@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from medallion.errors import (
     AccessDeniedError,
@@ -97,7 +98,7 @@ def create_app(
             status = 400  # refused as unreadable by the policy; to the caller a syntax error
         return JSONResponse({"error": error.message, "hint": error.hint}, status_code=status)
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # Starlette's: an unknown route's 404 too
     def http_error(request: Request, error: HTTPException) -> JSONResponse:
         return JSONResponse(
             {"error": error.detail, "hint": None},
