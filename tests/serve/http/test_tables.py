@@ -266,3 +266,33 @@ def test_json_values_of_each_type(client: TestClient) -> None:
             "tz": "2024-01-02T03:04:05+00:00",
         }
     ]
+
+
+def test_the_listing_is_remembered_until_a_table_changes(tmp_path) -> None:
+    import time
+
+    from tests.conftest import write_project
+    from tests.serve.http.conftest import PASSWORD
+
+    from medallion.serve.http import create_app
+
+    root = write_project(
+        tmp_path / "l", "name: l\nsources:\n  o: {path: data/o*.csv}\n", {},
+        {"data/o1.csv": "a\n1\n"},
+    )  # fmt: skip
+    project = Project.load(root)
+    assert project.run().ok
+    project.add_user("c", "contributor", [], PASSWORD)
+    time.sleep(1.1)  # older than a clock tick: the listing may be remembered
+
+    def listed(c: TestClient) -> tuple[int, int]:
+        (row,) = c.get("/api/v1/tables", headers=basic("c")).json()
+        return row["version"], row["rows"]
+
+    with TestClient(create_app(project)) as c:
+        assert listed(c) == (0, 1)
+        assert c.app.state.api.listing._key is not None  # remembered
+        assert listed(c) == (0, 1)
+        (root / "data" / "o2.csv").write_text("a\n2\n3\n")
+        assert project.run().ok
+        assert listed(c) == (1, 3)  # the log changed: read again

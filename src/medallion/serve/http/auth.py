@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from fastapi import HTTPException, Request
 
 from medallion.project import Project
+from medallion.serve.http.listing import Listing
 
 SESSION_COOKIE = "medallion_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -81,6 +82,7 @@ class Api:
     project: Project
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     sessions: Sessions = field(default_factory=Sessions)
+    listing: Listing = field(default_factory=Listing)
     #: every user's limits when given (`medallion serve --statement-timeout/--max-rows`; 0: no
     #: limit); None: each user's from medallion.yml's serve: block, by role
     statement_timeout: float | None = None

@@ -34,15 +34,23 @@ def table_dict(row: Any) -> dict[str, Any]:
     }
 
 
+def _listing(request: Request) -> list[Any]:
+    a = api(request)
+    return a.listing.rows(a.project)
+
+
 @router.get("/tables")
 def list_tables(request: Request, user: User) -> list[dict[str, Any]]:
     """Each table and view the caller may read (a viewer: those its groups' grants name)."""
-    return [table_dict(r) for r in api(request).project.tables(user)]
+    project = api(request).project
+    return [
+        table_dict(r) for r in _listing(request) if project.may_read(user, f"{r.layer}.{r.name}")
+    ]
 
 
 def _existing(request: Request, layer: str, name: str) -> Any:
     """The table's listing row (for every user: whether it exists); 404 when it does not."""
-    for row in api(request).project.tables():
+    for row in _listing(request):
         if row.layer == layer and row.name == name:
             return row
     raise HTTPException(404, detail=f"no table {layer}.{name}")
