@@ -146,7 +146,9 @@ class _Timeout:
     def _run(self) -> None:
         if self._done.wait(self._seconds):
             return
-        while True:
+        # the read fails within moments of a press that lands; pressing stops after 10 s in
+        # any case (a response whose body was never read is never cancelled)
+        for _ in range(100):
             self._interrupt.press()
             if self._done.wait(0.1):
                 return
