@@ -141,3 +141,22 @@ def test_an_unknown_route_is_a_json_404(client: TestClient) -> None:
     r = client.get("/api/v1/nope", headers=basic("carl"))
     assert r.status_code == 404
     assert r.json()["error"] == "Not Found"
+
+
+def test_an_html_form_signs_in_and_posts_with_its_csrf_field(shop: Project) -> None:
+    from medallion.serve.http import create_app
+
+    with TestClient(create_app(shop), base_url="http://127.0.0.1:8080") as c:
+        r = c.post("/api/v1/session", data={"user": "mia", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        csrf = r.json()["csrf_token"]
+        r = c.post("/api/v1/pipelines/nightly/pause", data={"csrf_token": "wrong"})
+        assert r.status_code == 403
+        assert "nightly" not in shop.schedule_log().paused()
+        r = c.post("/api/v1/pipelines/nightly/pause", data={"csrf_token": csrf})
+        assert r.status_code == 200, r.text
+        assert "nightly" in shop.schedule_log().paused()
+        r = c.post("/api/v1/pipelines/nightly/resume", data={"csrf_token": csrf})
+        assert r.status_code == 200
+        r = c.post("/api/v1/session", data={"user": "mia"})
+        assert r.status_code == 422

@@ -5,7 +5,8 @@ A request without credentials, or with wrong ones, gets 401 with `WWW-Authentica
 a browser or Excel's "From Web" asks for a user and password; every failed attempt is written
 to the access audit (action login, status failed, service http), as the SQL endpoint writes its
 own. A session cookie is HttpOnly and SameSite=Strict; each POST made with it must carry the
-session's CSRF token in the `X-CSRF-Token` header. Whatever the credentials, an unsafe request
+session's CSRF token in the `X-CSRF-Token` header or, from an HTML form, its `csrf_token`
+field. Whatever the credentials, an unsafe request
 whose `Origin` is another site is refused: a browser that remembers Basic credentials would
 otherwise send them with a form another site posts. `serve.trust` (passwordless loopback
 logins) applies to the SQL endpoint only: every HTTP request proves who it is.
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import HTTPException, Request
 
 from medallion.project import Project
@@ -30,6 +32,8 @@ from medallion.serve.http.listing import Listing
 
 SESSION_COOKIE = "medallion_session"
 CSRF_HEADER = "X-CSRF-Token"
+#: the CSRF token's field in an HTML form (pages that post without JavaScript)
+CSRF_FIELD = "csrf_token"
 #: how long a UI session lasts without a request
 SESSION_IDLE_SECONDS = 8 * 3600
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -145,16 +149,18 @@ def _bearer(request: Request, token: str) -> Any:
     return identity
 
 
-def _cookie(request: Request, key: str) -> Any:
+def _cookie(request: Request, key: str, form_token: str | None = None) -> Any:
     a = api(request)
     session = a.sessions.get(key)
     if session is None:
         raise _unauthorized("the session has ended: sign in again")
     if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
+        sent = request.headers.get(CSRF_HEADER) or form_token or ""
         if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
             raise HTTPException(
-                403, detail=f"missing or wrong CSRF token: send the session's in {CSRF_HEADER}"
+                403,
+                detail=f"missing or wrong CSRF token: send the session's in {CSRF_HEADER} "
+                f"(or a form's {CSRF_FIELD} field)",
             )
     identity = a.project.authenticate(session.user)
     if identity is None:  # removed since sign-in
@@ -171,9 +177,28 @@ def same_origin(request: Request) -> bool:
     return parts.netloc.lower() == (request.headers.get("host") or "").lower()
 
 
-def current_user(request: Request) -> Any:  # an Identity: faces see it through the façade
+def is_form(request: Request) -> bool:
+    """Whether the body is an HTML form's (a page without JavaScript posts these)."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def current_user(request: Request) -> Any:  # an Identity: faces see it through the façade
     """The caller (FastAPI dependency); 401 (audited) without valid credentials, 403 for an
-    unsafe request from another site or a cookie session's POST without its CSRF token."""
+    unsafe request from another site or a cookie session's POST without its CSRF token (the
+    `X-CSRF-Token` header, or an HTML form's `csrf_token` field)."""
+    form_token = None
+    unsafe = request.method not in SAFE_METHODS
+    if unsafe and CSRF_HEADER not in request.headers and is_form(request):
+        value = (await request.form()).get(CSRF_FIELD)  # kept: the route reads it again
+        form_token = value if isinstance(value, str) else None
+    # a password check (PBKDF2) and the state database: off the event loop
+    return await anyio.to_thread.run_sync(identify, request, form_token)
+
+
+def identify(request: Request, form_token: str | None = None) -> Any:
+    """`current_user` without the form: who sent `request` (`form_token`: the CSRF token a
+    form carried)."""
     if request.method not in SAFE_METHODS and not same_origin(request):
         raise HTTPException(403, detail="cross-site request refused (its Origin is another site)")
     header = request.headers.get("authorization")
@@ -188,7 +213,7 @@ def current_user(request: Request) -> Any:  # an Identity: faces see it through 
         )
     key = request.cookies.get(SESSION_COOKIE)
     if key:
-        return _cookie(request, key)
+        return _cookie(request, key, form_token)
     raise _unauthorized("sign in: HTTP Basic, a bearer API token, or a session")
 
 

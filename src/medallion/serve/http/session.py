@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from medallion.serve.http.auth import (
     SESSION_COOKIE,
@@ -14,6 +15,7 @@ from medallion.serve.http.auth import (
     api,
     current_user,
     failed_login,
+    is_form,
     peer,
     same_origin,
     session_payload,
@@ -27,12 +29,43 @@ class Login(BaseModel):
     password: str
 
 
-@router.post("/session")
-def sign_in(request: Request, response: Response, body: Login) -> dict[str, Any]:
+@router.post(
+    "/session",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": Login.model_json_schema()},
+                "application/x-www-form-urlencoded": {"schema": Login.model_json_schema()},
+            },
+            "required": True,
+        }
+    },
+)
+async def sign_in(request: Request, response: Response) -> dict[str, Any]:
     """Check the user's password (the SQL endpoint's) and open a session: the cookie, and the
-    CSRF token to send with each POST. A wrong password is 401 and audited."""
+    CSRF token to send with each POST. JSON or an HTML form (`user`, `password`). A wrong
+    password is 401 and audited."""
     if not same_origin(request):
         raise HTTPException(403, detail="cross-site request refused (its Origin is another site)")
+    try:
+        data = dict(await request.form()) if is_form(request) else await request.json()
+        body = Login.model_validate(data)
+    except (ValueError, ValidationError):
+        raise HTTPException(422, detail="send user and password (JSON or a form)") from None
+    identity, session, key = await anyio.to_thread.run_sync(_open, request, body)
+    response.set_cookie(
+        SESSION_COOKIE,
+        key,
+        max_age=SESSION_IDLE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return session_payload(identity, session)
+
+
+def _open(request: Request, body: Login) -> tuple[Any, Any, str]:
     a = api(request)
     identity = a.project.check_password(body.user, body.password, a.secret)
     if identity is None:
@@ -46,16 +79,7 @@ def sign_in(request: Request, response: Response, body: Login) -> dict[str, Any]
         service="http",
         method="session",
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        key,
-        max_age=SESSION_IDLE_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
-    return session_payload(identity, session)
+    return identity, session, key
 
 
 @router.get("/session")
