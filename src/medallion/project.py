@@ -556,6 +556,35 @@ class Project:
         """The user an API token belongs to (None: unknown or revoked token)."""
         return self.identities.verify_token(secret)
 
+    def check_password(self, name: str, password: str, secret: bytes) -> Identity | None:
+        """The user `name` when `password` is theirs (HTTP Basic: checked against the SCRAM
+        verifier); None for a wrong password, an unknown user or one without a password. An
+        unknown name costs the same work (a verifier derived from `secret`, the server's), so
+        the answer's timing does not tell which names exist."""
+        from medallion.governance.scram import check_password, mock_verifier
+
+        identity = self.identities.get(name)
+        if identity is None or identity.verifier is None:
+            check_password(mock_verifier(name, secret), password)
+            return None
+        return identity if check_password(identity.verifier, password) else None
+
+    def may_read(self, user: Identity, table: str) -> bool:
+        """Whether `user`'s role and grants let them read `table` (`layer.name`, a quarantine
+        table, a system table such as system.runs), as the read policy decides it."""
+        from medallion.governance.policy import granted
+        from medallion.governance.read import access_of
+
+        return granted(access_of(self.workspace), user, table)
+
+    @staticmethod
+    def role_at_least(user: Identity, role: str) -> bool:
+        """Whether `user`'s effective role is `role` or higher (viewer < contributor < member
+        < admin)."""
+        from medallion.state.identities import ROLES
+
+        return ROLES.index(user.role) >= ROLES.index(role)
+
     def readable_tables(self, user: Identity) -> list[dict[str, Any]]:
         """What a catalog listing may show `user`: one dict per table or view they may read,
         `{"name": "layer.table", "columns": [(column, pyarrow type), ...], "view": bool}`, the

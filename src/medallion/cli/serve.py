@@ -21,6 +21,12 @@ from medallion.cli.common import CONTEXT, _project
     help="TCP port of the PostgreSQL-wire endpoint, 0: any free port [serve.sql_port, else 5433].",
 )
 @click.option(
+    "--http-port",
+    type=click.IntRange(0, 65535),
+    help="Also serve the HTTP API (/api/v1, docs at /api/docs) on this port of the same host, "
+    "0: any free port [serve.http_port, else no HTTP].",
+)
+@click.option(
     "--tls-cert",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="PEM certificate for TLS (default: a self-signed one made under the state folder).",
@@ -54,6 +60,7 @@ def serve(
     ctx: click.Context,
     host: str | None,
     port: int | None,
+    http_port: int | None,
     tls_cert: Path | None,
     tls_key: Path | None,
     statement_timeout: float | None,
@@ -75,12 +82,20 @@ def serve(
     it. A result larger than the row cap is SQLSTATE 54000. `SET TimeZone` writes timestamptz
     values in that zone with their offset.
 
+    With --http-port the same process serves the HTTP API (docs/http-api.md): the tables, rows
+    as JSON, CSV, Parquet or xlsx, queries, runs, lineage and pipelines, for the same users
+    (HTTP Basic with their password, bearer API tokens, a session cookie) under the same
+    grants, masks, row filters, limits and audit. It is plain HTTP on a loopback host without
+    --tls-cert; HTTPS with the given certificate, or with the self-signed one when the host is
+    not loopback (a password never crosses a network in clear).
+
     Defaults come from medallion.yml; a flag replaces the file's value for every user:
 
     \b
       serve:
         host: 127.0.0.1
         sql_port: 5433
+        http_port: 8080                  # none (the default): no HTTP API
         statement_timeout: 5 minutes     # a duration; none: no limit
         max_rows: 1000000                # 0: no cap
         roles:                           # admin | member | contributor | viewer
@@ -90,6 +105,8 @@ def serve(
     \b
       medallion serve                              127.0.0.1:5433
       psql "host=127.0.0.1 port=5433 dbname=shop user=ana sslmode=require"
+      medallion serve --http-port 8080             the API too: http://127.0.0.1:8080/api/docs
+      curl -u ana http://127.0.0.1:8080/api/v1/tables
     """
     import logging
 
@@ -122,6 +139,13 @@ def serve(
     click.echo(
         f'  psql "host={server.host} port={server.port} dbname={name} user=USER sslmode=require"'
     )
+    http_port = settings.http_port if http_port is None else http_port
+    web = None
+    if http_port is not None:
+        https = not generated or not _loopback(server.host)
+        tls = (tls_cert, tls_key) if https else None
+        limits = (statement_timeout, max_rows)
+        web = _start_http(project, server.host, http_port, tls, limits)
     click.echo("Ctrl-C stops it.", err=True)
     background = _start_scheduler(project) if with_scheduler else None
     try:
@@ -130,6 +154,8 @@ def serve(
         pass
     finally:
         server.stop()
+        if web is not None:
+            web()
         if background is not None:
             background()
     click.echo("stopped", err=True)
@@ -161,5 +187,70 @@ def _start_scheduler(project: Any) -> Callable[[], None]:
         if notifier is not None:
             notifier.close()
         lock.release()
+
+    return halt
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _start_http(
+    project: Any,
+    host: str,
+    port: int,
+    tls: tuple[Path, Path] | None,
+    limits: tuple[float | None, int | None],
+) -> Callable[[], None]:
+    """The HTTP API (uvicorn) on a thread of this process, with the flags' limits (None: each
+    user's from medallion.yml); returns what stops it."""
+    import logging
+    import socket
+    import threading
+
+    import uvicorn
+
+    from medallion.serve.http import create_app
+    from medallion.serve.http.reading import QuietStreamCuts
+
+    logging.getLogger("uvicorn.error").addFilter(QuietStreamCuts())
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise click.ClickException(f"--http-port {port}: cannot listen on {host}: {e}") from None
+    sock.listen(128)
+    bound = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(project, statement_timeout=limits[0], max_rows=limits[1]),
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
+        timeout_graceful_shutdown=5,
+    )
+    web = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=web.run, kwargs={"sockets": [sock]}, name="medallion-http", daemon=True
+    )
+    thread.start()
+    scheme = "https" if tls else "http"
+    where = f"[{host}]" if ":" in host else host
+    click.echo(f"medallion HTTP API: {scheme}://{where}:{bound}/api/v1 (docs: /api/docs)")
+
+    def halt() -> None:
+        web.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
     return halt

@@ -5,6 +5,7 @@ statement, for everyone and per role.
 serve:
   host: 127.0.0.1
   sql_port: 5433
+  http_port: 8080                # the HTTP API (and UI); none (the default): no HTTP
   statement_timeout: 5 minutes   # a duration; none: no limit (the default)
   max_rows: 1000000              # most rows one statement returns; 0: no cap (the default)
   roles:                         # per role (admin | member | contributor | viewer)
@@ -71,6 +72,8 @@ class ServeConfig(BaseModel):
 
     host: str = "127.0.0.1"
     sql_port: int = Field(default=5433, ge=0, le=65535)
+    #: the HTTP API's port (`medallion serve --http-port`); None: no HTTP server
+    http_port: int | None = Field(default=None, ge=0, le=65535)
     #: how long a statement may run (a duration: '30 seconds', '5 minutes'); none: no limit
     statement_timeout: str | None = None
     #: most rows one statement may return, a larger result is an error; 0: no cap

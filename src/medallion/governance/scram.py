@@ -148,6 +148,15 @@ def mock_verifier(name: str, secret: bytes) -> Verifier:
     return Verifier(DEFAULT_ITERATIONS, salt, unknowable, unknowable)
 
 
+def check_password(verifier: str | Verifier, password: str) -> bool:
+    """Whether `password` is the one `verifier` was made from (HTTP Basic: the client sends
+    the password itself, so the server derives the StoredKey and compares, in constant time).
+    """
+    v = parse_verifier(verifier) if isinstance(verifier, str) else verifier
+    client_key = _hmac(salted_password(password, v.salt, v.iterations), b"Client Key")
+    return hmac.compare_digest(_h(client_key), v.stored_key)
+
+
 def _attributes(message: str) -> list[tuple[str, str]]:
     out = []
     for part in message.split(","):
