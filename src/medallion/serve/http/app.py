@@ -111,6 +111,9 @@ def create_app(
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         return JSONResponse({"error": "; ".join(problems), "hint": None}, status_code=422)
 
+    from medallion.serve.web.pages import mount_ui  # the web UI under /ui/, same port
+
+    mount_ui(app, status_of)
     app.add_middleware(NoStore)
     return app
 
