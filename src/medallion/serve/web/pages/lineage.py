@@ -34,6 +34,9 @@ def lineage_page(
     project = project_of(request)
     graph = project.lineage(None, user)  # only the tables the user may read
     focus = (node or "").strip() or None
+    if focus is not None:
+        # as the API answers: unknown 404, not the user's to read 403 (audited)
+        focus = project.lineage(focus, user)["node"]
 
     def link(n: str) -> str:
         return url("/lineage", node=n, up=up, down=down)
@@ -57,11 +60,9 @@ def lineage_page(
         too_large = e
     except LineageError as e:
         problem, status = e, 404
-    resolved = None
     columns = None
     if focus and picture is not None:
-        resolved = next((n for n in graph if n == focus or n.split(".", 1)[-1] == focus), focus)
-        columns = _columns(request, user, resolved, graph)
+        columns = _columns(request, user, focus, graph)
     return render(
         request,
         user,
@@ -71,7 +72,7 @@ def lineage_page(
         problem=problem,
         too_large=too_large,
         node=focus,
-        resolved=resolved,
+        resolved=focus,
         up=up,
         down=down,
         nodes=list(graph),
