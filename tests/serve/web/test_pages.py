@@ -10,6 +10,7 @@ whose descriptions are hostile HTML."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -431,3 +432,59 @@ def test_the_access_page_shows_users_grants_and_the_audit(clients: dict) -> None
     assert "analysts" in listed(html, "grants")
     audit = html.split('id="audit"', 1)[1]
     assert "vic" in audit and "ada" not in re.sub(r"<th>.*?</th>", "", audit)
+
+
+# -- a run in progress, a failed run and its re-run (last: they add runs) ---------------------
+
+
+def test_a_running_runs_page_follows_its_progress(clients: dict, web: Project) -> None:
+    from medallion.state.runlog import RunLog
+
+    with RunLog(web.state, trigger="manual", command="medallion run", selection=None) as log:
+        status, html = page(clients, "ada", f"/ui/runs/{log.run_id}")
+        assert status == 200 and 'id="run-status">running<' in html
+        assert 'hx-trigger="every 2s"' in html  # htmx polls the steps part
+        assert '<noscript><meta http-equiv="refresh"' in html  # without JavaScript: a refresh
+        client, _ = clients["ada"]
+        part = client.get(f"/ui/runs/{log.run_id}", headers={"HX-Request": "true"}).text
+        assert part.startswith('<div id="live"') and "<html" not in part
+        log.finish()
+    _, html = page(clients, "ada", f"/ui/runs/{log.run_id}")
+    assert "hx-trigger" not in html and "http-equiv" not in html
+
+
+def test_a_failed_run_shows_its_error_and_is_re_run_by_a_contributor(
+    clients: dict, web: Project
+) -> None:
+    model = web.root / "models" / "gold" / "sales_by_day.sql"
+    good = model.read_text()
+    model.write_text(good.replace("sum(amount)", "sum(no_such_column)"))
+    try:
+        failed = web.reload().run()
+    finally:
+        model.write_text(good)
+    assert not failed.ok
+    run_id = web.run_history(1)[0]["run_id"]
+    status, html = page(clients, "carl", f"/ui/runs/{run_id}")
+    assert status == 200 and 'id="run-status">failed<' in html
+    assert 'class="step-error"' in html and "no_such_column" in html
+    assert 'id="rerun"' in html and "Re-run the 1 failed step" in html
+    for user in ("moe", "ada"):
+        assert ('id="rerun"' in page(clients, user, f"/ui/runs/{run_id}")[1]) == (user == "ada")
+
+    carl, csrf = clients["carl"]
+    assert carl.post(f"/ui/runs/{run_id}/rerun", follow_redirects=False).status_code == 403
+    moe, moe_csrf = clients["moe"]
+    r = moe.post(f"/ui/runs/{run_id}/rerun", data={"csrf_token": moe_csrf})
+    assert r.status_code == 403
+    r = carl.post(f"/ui/runs/{run_id}/rerun", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    again = r.headers["location"].split("/ui/runs/", 1)[1].split("?", 1)[0]
+    assert again != run_id
+    deadline = time.monotonic() + 120
+    while (web.state.run(again) or {}).get("status") == "running":
+        assert time.monotonic() < deadline, "the re-run did not end"
+        time.sleep(0.2)
+    rerun = web.state.run(again)
+    assert rerun["status"] == "success", rerun
+    assert [s["table_name"] for s in web.steps(again)] == ["sales_by_day"]
