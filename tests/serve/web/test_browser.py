@@ -239,9 +239,20 @@ def test_a_person_signs_in_reads_a_run_and_lineage_downloads_xlsx_and_replays(
     after = retail.quarantined_rows("silver.fact_payments").to_pylist()
     assert len(after) == len(before) - len(passing)
 
+    # the other pages a person looks at: each says who is signed in
+    for name, path, part in (
+        ("09-overview", "/ui/", "latest-runs"),
+        ("10-quality", "/ui/quality", "quality-silver.dim_customers"),
+        ("11-access", "/ui/access", "audit"),
+    ):
+        d.get(f"{server}{path}")
+        wait.until(ec.presence_of_element_located((By.ID, part)))
+        assert d.find_element(By.ID, "whoami").text == "ada"
+        shot(d, name)
+
     # signing out ends the session: the next page asks to sign in again
     d.find_element(By.ID, "signout").click()
     wait.until(ec.presence_of_element_located((By.ID, "signin")))
     d.get(f"{server}/ui/runs")
     wait.until(ec.presence_of_element_located((By.ID, "signin")))
-    shot(d, "09-signed-out")
+    shot(d, "12-signed-out")
