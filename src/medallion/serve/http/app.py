@@ -111,7 +111,8 @@ def create_app(
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         return JSONResponse({"error": "; ".join(problems), "hint": None}, status_code=422)
 
-    from medallion.serve.web.pages import mount_ui  # the web UI under /ui/, same port
+    # the web UI under /ui/ on the same port (imported here: its pages import this package)
+    from medallion.serve.web.pages import mount_ui
 
     mount_ui(app, status_of)
     app.add_middleware(NoStore)

@@ -1,6 +1,7 @@
 """The web UI of `medallion serve --http-port`: server-rendered pages under /ui/ on the API's
 port, one module per page group, Jinja2 templates with autoescape, one CSS file and a vendored
-htmx (`static/`, served at /ui/static). Every read page works without JavaScript; htmx only
+htmx (`static/htmx.min.js`: htmx 2.0.11 as the npm package htmx.org ships it, Zero-Clause BSD),
+served at /ui/static. Every read page works without JavaScript; htmx only
 refreshes parts (a running run's steps, the catalog's search results).
 
 `mount_ui(app)` adds the pages to the API's app: the sign-in is the API's session, every read
