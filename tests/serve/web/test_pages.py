@@ -468,6 +468,8 @@ def test_a_failed_run_shows_its_error_and_is_re_run_by_a_contributor(
     status, html = page(clients, "carl", f"/ui/runs/{run_id}")
     assert status == 200 and 'id="run-status">failed<' in html
     assert 'class="step-error"' in html and "no_such_column" in html
+    error = html.split('class="step-error"', 1)[1].split("</tr>", 1)[0]
+    assert '<p class="hint">hint: ' in error  # the error's hint, apart from its message
     assert 'id="rerun"' in html and "Re-run the 1 failed step" in html
     for user in ("moe", "ada"):
         assert ('id="rerun"' in page(clients, user, f"/ui/runs/{run_id}")[1]) == (user == "ada")
@@ -488,3 +490,24 @@ def test_a_failed_run_shows_its_error_and_is_re_run_by_a_contributor(
     rerun = web.state.run(again)
     assert rerun["status"] == "success", rerun
     assert [s["table_name"] for s in web.steps(again)] == ["sales_by_day"]
+
+
+def test_run_now_starts_the_pipeline_for_a_contributor(clients: dict, web: Project) -> None:
+    moe, moe_csrf = clients["moe"]
+    r = moe.post("/ui/pipelines/after_nightly/run", data={"csrf_token": moe_csrf})
+    assert r.status_code == 403
+    carl, csrf = clients["carl"]
+    assert carl.post("/ui/pipelines/after_nightly/run").status_code == 403  # no CSRF token
+    r = carl.post(
+        "/ui/pipelines/after_nightly/run", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    run_id = r.headers["location"].split("/ui/runs/", 1)[1].split("?", 1)[0]
+    deadline = time.monotonic() + 120
+    while (web.state.run(run_id) or {}).get("status") == "running":
+        assert time.monotonic() < deadline, "the pipeline's run did not end"
+        time.sleep(0.2)
+    assert web.state.run(run_id)["pipeline"] == "after_nightly"
+    html = page(clients, "carl", "/ui/pipelines")[1]
+    history = html.split('id="pipeline-after_nightly"', 1)[1].split("</section>", 1)[0]
+    assert run_id in history and "manual" in history
