@@ -511,3 +511,16 @@ def test_run_now_starts_the_pipeline_for_a_contributor(clients: dict, web: Proje
     html = page(clients, "carl", "/ui/pipelines")[1]
     history = html.split('id="pipeline-after_nightly"', 1)[1].split("</section>", 1)[0]
     assert run_id in history and "manual" in history
+
+
+def test_a_graph_above_the_size_limit_asks_for_a_focus(
+    clients: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medallion.serve.web.pages import lineage
+
+    monkeypatch.setattr(lineage, "MAX_NODES", 3)
+    status, html = page(clients, "ada", "/ui/lineage")
+    assert status == 200 and 'id="too-large"' in html and 'id="lineage"' not in html
+    assert "more than the 3 drawn at once" in html and 'name="node"' in html
+    status, html = page(clients, "ada", "/ui/lineage?node=gold.sales_by_day&up=1&down=0")
+    assert status == 200 and 'id="lineage"' in html
