@@ -846,9 +846,18 @@ class Project:
         node, its ancestors and descendants, and the tables whose checks read it. With `user`,
         only the tables that user may read appear (AccessDeniedError for `node` itself)."""
         if user is not None:
+            from medallion.errors import SelectionError
             from medallion.governance.read import visible_lineage
 
-            return visible_lineage(self.workspace, user, self.lineage(node), node)
+            try:
+                whole = self.lineage(node)
+            except SelectionError:
+                # not the resolver's message: its suggestions name tables the user may not read
+                raise SelectionError(
+                    f"no table {node!r} among those you may read",
+                    hint="`medallion lineage` (or GET /api/v1/lineage) lists them",
+                ) from None
+            return visible_lineage(self.workspace, user, whole, node)
         g = self.lineage_graph
         checks_read = {n: [r for r in self.checks.refs(n) if r not in g.up[n]] for n in g.order}
         if node is None:

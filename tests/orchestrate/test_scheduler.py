@@ -444,3 +444,96 @@ def test_a_pipeline_selecting_nothing_is_refused_at_validate(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="pipeline p: select") as e:
         project.validate()
     assert e.value.key == "pipelines.p.select" and "did you mean 'silver.orders'" in str(e.value)
+
+
+def test_a_step_that_committed_is_not_retried(tmp_path: Path) -> None:
+    # silver.orders commits, then its check fails to run (the table it compares with was never
+    # built): running the step again could write twice, so it is not retried
+    project = project_with(
+        tmp_path,
+        "pipelines:\n  p: {schedule: '0 2 * * *', retries: 2, retry_delay: 1 second}\n",
+        {
+            "silver/orders.sql": (
+                "/* ---\nchecks:\n  - relationships: {column: order_id, to: silver.other.id}\n"
+                "--- */\nselect order_id, amount from bronze.orders"
+            ),
+            "silver/other.sql": "select 1 as id from bronze.orders where false",
+        },
+    )
+    from medallion.state.records import RunControl
+
+    result = project.run(["silver.orders", "bronze.orders"], control=RunControl(retries=2))
+    step = result.step("silver.orders")
+    assert step.status == "failed" and step.delta_version == 0
+    assert "attempts" not in step.details
+
+
+def test_stopped_while_waiting_to_retry_the_run_is_interrupted(tmp_path: Path) -> None:
+    project = project_with(
+        tmp_path,
+        "pipelines:\n  p: {schedule: '0 2 * * *', retries: 3, retry_delay: 1 hour, "
+        "timeout: 1 day}\n",
+        {"gold/flaky.py": FLAKY.replace("FAILS", "9")},
+    )
+    seen_at(project, "p", at("2026-06-01T00:00:00"))
+    stop = threading.Event()
+
+    class StopOnSleep(FakeClock):
+        def sleep(self, seconds: float, stop_event: threading.Event) -> bool:
+            self.slept.append(seconds)
+            stop_event.set()  # SIGTERM arrives during the retry's wait
+            return True
+
+    clock = StopOnSleep(at("2026-06-01T02:00:00"))
+    Scheduler(project, clock=clock, stop=stop).step()
+    [row] = runs(project)
+    assert row["status"] == "interrupted"
+    assert [t["status"] for t in ticks(project)] == ["pending"]  # runs again at the next start
+    assert clock.slept == [3600.0]
+
+
+def test_a_retry_wait_never_outlasts_the_timeout(tmp_path: Path) -> None:
+    import time
+
+    from medallion.state.records import RunControl
+
+    project = project_with(tmp_path, "", {"gold/flaky.py": FLAKY.replace("FAILS", "9")})
+    started = time.monotonic()
+    result = project.run(control=RunControl(retries=3, retry_delay=300, timeout=1.5))
+    took = time.monotonic() - started
+    assert result.status == "failed" and "timeout of 1.5 s" in (result.error or "")
+    assert took < 30  # not the 300 s of the first retry's wait
+    assert len(result.step("gold.flaky").details["attempts"]) == 2  # one wait, cut short
+
+
+def test_a_scheduler_leaves_a_live_manual_runs_tick_alone(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    project = project_with(tmp_path, "pipelines:\n  nightly: {select: [layer:bronze]}\n")
+    # a manual run paused after its first commit (a fault point), its tick running
+    env = {**os.environ, "MEDALLION_FAULT": "after-commit:bronze.orders@pause"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "medallion", "pipelines", "run", "nightly"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not [
+            t for t in ticks(project) if t["status"] == "running"
+        ]:
+            time.sleep(0.2)
+        [tick] = ticks(project)
+        assert tick["status"] == "running"
+        out = Scheduler(project, clock=FakeClock(datetime.now(UTC))).step()
+        assert out.ran == []
+        [tick] = ticks(project)
+        assert (tick["status"], tick["attempt"], tick["trigger"]) == ("running", 1, "manual")
+    finally:
+        child.kill()
+        child.wait()

@@ -263,8 +263,8 @@ def visible_lineage(
     if node is None:
         return {n: {k: keep(v) for k, v in entry.items()} for n, entry in data.items() if ok(n)}
     if not ok(data["node"]):
-        raise AccessDeniedError(
-            f"reading {data['node']} is not allowed for {user.name}",
+        raise AccessDeniedError(  # named as asked: `people` must not reveal `bronze.people`
+            f"reading {node} is not allowed for {user.name}",
             hint="ask an admin for a grant on it (medallion.yml access.grants)",
         )
     return {k: keep(v) for k, v in data.items()}

@@ -228,7 +228,8 @@ class Scheduler:
         and add the ticks of the pipelines that follow it."""
         p = self.pipelines[tick.pipeline]
         attempt = tick.attempt + 1
-        self.ticks.start(tick, attempt)
+        if not self.ticks.start(tick, attempt):
+            return None  # another process (a manual run, another scheduler) took it
         control = RunControl(
             pipeline=tick.pipeline,
             attempt=attempt,
@@ -310,7 +311,11 @@ class Scheduler:
             if tick.status != "running" or tick.pipeline not in self.pipelines:
                 continue
             p = self.pipelines[tick.pipeline]
+            if self.ticks.owner_alive(tick):
+                continue  # a manual `pipelines run` (or a run still going) owns it
             run = self.ticks.run_of(tick)
+            if run and run["status"] == "running":
+                continue  # its process is alive (the dead ones were just marked aborted)
             if run and run["status"] in ("success", "failed"):
                 self.ticks.end(tick, run["status"], run["run_id"], note=run["error"])
                 self._follow(tick, run["status"])

@@ -12,6 +12,7 @@ Semantics users rely on:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from medallion.build import StepContext, build
@@ -78,26 +79,32 @@ def execute(
             singular_step(ws, engine, check, log, broken)
     finally:
         if timer is not None:
-            timer.cancel()
+            timer()
         engine.close()
 
 
-def _timeout_timer(log: RunLog, engine: Engine) -> threading.Timer | None:
+def _timeout_timer(log: RunLog, engine: Engine) -> Callable[[], None] | None:
     """A run with a timeout: when it passes, the statement running in the engine is
     interrupted (its step fails, committing nothing) and no further step starts. Work outside
-    the engine (a Delta commit, a database read) is not cut: the run stops after it."""
+    the engine (a Delta commit, a database read) is not cut: the run stops after it. Returns
+    what ends the timer when the run is over."""
     control = log.control
     if control.timeout is None:
         return None
+    done = threading.Event()
 
     def expire() -> None:
+        if done.wait(max(0.0, (control.timeout or 0.0) - log.elapsed)):
+            return
         control.timed_out = True
-        engine.interrupt()
+        # an engine forgets a press that lands between two statements: press until the run
+        # ends (no step starts after the timeout, so only the running one is cut)
+        while not done.is_set():
+            engine.interrupt()
+            done.wait(0.1)
 
-    timer = threading.Timer(max(0.0, control.timeout - log.elapsed), expire)
-    timer.daemon = True
-    timer.start()
-    return timer
+    threading.Thread(target=expire, name="medallion-run-timeout", daemon=True).start()
+    return done.set
 
 
 def require_env(ws: Workspace, plan: Plan) -> None:

@@ -152,8 +152,15 @@ class RunLog:
             attempts.append({"error": res.error, "retry_in_s": delay})
             if c.on_retry is not None:
                 c.on_retry(res, len(attempts), delay, res.error or "")
+            if c.timeout is not None:  # a wait never outlasts the run's timeout
+                delay = min(delay, max(0.0, c.timeout - self.elapsed))
             if c.wait(delay) or self.stop_reason():
-                break  # stopped or timed out while waiting: the failure stands
+                if not c.timed_out:
+                    # stopped from outside while waiting: the run is interrupted, not failed
+                    # (the scheduler runs its tick again), the step's last error kept
+                    res.status = INTERRUPTED
+                    self.cut_short = self.stop_reason()
+                break
         if attempts:
             res.details["attempts"] = [*attempts, {"error": res.error}]
         res.duration_s = time.perf_counter() - started
@@ -210,6 +217,8 @@ class RunLog:
         c = self.control
         if attempt > c.retries or self.stop_reason():
             return False
+        if res.delta_version is not None:
+            return False  # it committed before failing (a check's input missing): not again
         if any(check.failed for check in res.checks) or getattr(error, "data_failure", False):
             return False  # the data failed: waiting does not change it
         if c.retry_on == "transient":
@@ -238,10 +247,13 @@ class RunLog:
             if failed
             else None
         )
-        if self.cut_short:
+        # past the timeout with every step done (the last one finished outside the engine):
+        # nothing was cut, the run stands
+        cut = self.cut_short or (self.stop_reason() if self.control.timed_out and failed else None)
+        if cut:
             timed_out = self.control.timed_out
             status = "failed" if timed_out or failed else INTERRUPTED
-            error = "; ".join(filter(None, [self.cut_short, error]))
+            error = "; ".join(filter(None, [cut, error]))
         self.state.end_run(self.run_id, status, error)
         self.result = RunResult(
             self.run_id, status, self.steps, time.perf_counter() - self._started, error

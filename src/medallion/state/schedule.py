@@ -9,9 +9,13 @@ there, ended). Times are UTC ISO strings with microseconds, so they sort as text
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from medallion.state.store import pid_alive
 
 if TYPE_CHECKING:
     from medallion.state.store import StateStore
@@ -148,14 +152,40 @@ class ScheduleLog:
             ).fetchall()
         return [Tick.from_row(r) for r in rows]
 
-    def start(self, tick: Tick, attempt: int) -> None:
+    def start(self, tick: Tick, attempt: int) -> bool:
+        """Take a pending tick for this process; False when another process took it first."""
         with self.state.connect() as con:
-            con.execute(
-                "UPDATE ticks SET status = 'running', attempt = ?, started_at = ?"
-                " WHERE pipeline = ? AND scheduled_for = ?",
-                (attempt, iso(datetime.now(UTC)), tick.pipeline, iso(tick.scheduled_for)),
+            cur = con.execute(
+                "UPDATE ticks SET status = 'running', attempt = ?, started_at = ?, pid = ?,"
+                " host = ? WHERE pipeline = ? AND scheduled_for = ? AND status = 'pending'",
+                (
+                    attempt,
+                    iso(datetime.now(UTC)),
+                    os.getpid(),
+                    socket.gethostname(),
+                    tick.pipeline,
+                    iso(tick.scheduled_for),
+                ),
             )
+        if cur.rowcount != 1:
+            return False
         tick.status, tick.attempt = "running", attempt
+        return True
+
+    def owner_alive(self, tick: Tick) -> bool:
+        """Whether the process running the tick (a manual `pipelines run`, another scheduler
+        before this one) is still alive; another host's cannot be known, so it counts as
+        alive."""
+        with self.state.connect() as con:
+            row = con.execute(
+                "SELECT pid, host FROM ticks WHERE pipeline = ? AND scheduled_for = ?",
+                (tick.pipeline, iso(tick.scheduled_for)),
+            ).fetchone()
+        if row is None or not row["pid"] or row["pid"] == os.getpid():
+            return False
+        if row["host"] != socket.gethostname():
+            return True
+        return pid_alive(int(row["pid"]))
 
     def end(
         self, tick: Tick, status: str, run_id: str | None = None, note: str | None = None

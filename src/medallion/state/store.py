@@ -230,6 +230,11 @@ _MIGRATIONS: list[str] = [
         notified_at   TEXT
     );
     """,
+    # 10 -> 11: which process runs a tick, so a scheduler starting meanwhile leaves it alone
+    """
+    ALTER TABLE ticks ADD COLUMN pid INTEGER;
+    ALTER TABLE ticks ADD COLUMN host TEXT;
+    """,
 ]
 
 
@@ -440,7 +445,7 @@ class StateStore:
         for row in con.execute(
             "SELECT run_id, pid, host FROM runs WHERE status = 'running'"
         ).fetchall():
-            if row["host"] == host and row["pid"] and not _pid_alive(row["pid"]):
+            if row["host"] == host and row["pid"] and not pid_alive(row["pid"]):
                 con.execute(
                     "UPDATE runs SET status = 'aborted', ended_at = ?,"
                     " error = 'process ended without finishing the run' WHERE run_id = ?",
@@ -777,7 +782,7 @@ def _only_comments(stmt: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in stmt.splitlines())
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

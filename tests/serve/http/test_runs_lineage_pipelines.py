@@ -27,10 +27,14 @@ def test_runs_list_and_detail(client: TestClient, shop: Project, user: str) -> N
     assert steps["silver.orders"]["rows_written"] == 4
     assert steps["silver.orders"]["delta_version"] == 0
     checks = {c["name"]: c for c in detail["checks"]}
+    if user == "moe":
+        # a viewer of the run log without a grant on system.check_results and silver.orders:
+        # a check's message quotes the table's values, so its results are not shown
+        assert checks == {}
+        return
     assert set(checks) == {"unique_order_id", "not_null_customer"}
     assert {c["status"] for c in checks.values()} == {"pass"}
-    # a check's sample rows are read before masks and filters: not for a viewer
-    assert all(("sample" in c) == (user != "moe") for c in checks.values())
+    assert all("sample" in c for c in checks.values())
 
 
 @pytest.mark.parametrize("user", ["val", "vic"])

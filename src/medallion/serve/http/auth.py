@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -208,9 +209,10 @@ def identify(request: Request, form_token: str | None = None) -> Any:
             return _basic(request, value.strip())
         if scheme.lower() == "bearer":
             return _bearer(request, value)
-        raise failed_login(
-            request, "", scheme.lower()[:20], f"unsupported authorization {scheme!r}"
-        )
+        # the header may be a bare secret (a token pasted without `Bearer `): never echoed
+        known = re.fullmatch(r"[A-Za-z-]{1,20}", scheme) is not None and bool(value)
+        named = scheme.lower() if known else "unknown"
+        raise failed_login(request, "", named, f"unsupported authorization scheme {named!r}")
     key = request.cookies.get(SESSION_COOKIE)
     if key:
         return _cookie(request, key, form_token)

@@ -186,8 +186,8 @@ def xlsx_rows(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("rows")
-    sheet.append(schema.names)
-    cells = [_xlsx_cell(f.type) for f in schema]
+    sheet.append([_text_cell(sheet, name) for name in schema.names])
+    cells = [_xlsx_cell(f.type, sheet) for f in schema]
     written = 0
     for batch in batches:
         written += batch.num_rows
@@ -203,9 +203,23 @@ def xlsx_rows(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[
             yield chunk
 
 
-def _xlsx_cell(t: pa.DataType) -> Callable[[Any], Any]:
+def _text_cell(sheet: Any, value: str | None) -> Any:
+    """Text as text: openpyxl would store a value starting with '=' as a live formula (an
+    ingested `=HYPERLINK(...)` would run in the reader's Excel)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if value is None:
+        return None
+    cell = WriteOnlyCell(sheet, value)
+    cell.data_type = "s"
+    return cell
+
+
+def _xlsx_cell(t: pa.DataType, sheet: Any) -> Callable[[Any], Any]:
     import pyarrow as pa
 
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return lambda v: _text_cell(sheet, v)
     if pa.types.is_timestamp(t) and t.tz is not None:
         # Excel has no time zones: an instant is written as its UTC wall time
         return lambda v: None if v is None else v.astimezone(UTC).replace(tzinfo=None)

@@ -15,10 +15,11 @@ CLEAR_ROLES = ("contributor", "member", "admin")
 
 
 def visible_check(result: dict[str, Any], user: Any) -> dict[str, Any]:
-    """A check result as `user` may see it: without its sample rows unless they read in clear."""
+    """A check result as `user` may see it: without its sample rows, message and observed value
+    (computed before masks and row filters) unless they read in clear."""
     if user.role in CLEAR_ROLES:
         return result
-    return {k: v for k, v in result.items() if k != "sample"}
+    return {k: v for k, v in result.items() if k not in ("sample", "message", "observed")}
 
 
 @router.get("/quality")

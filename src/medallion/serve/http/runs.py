@@ -51,8 +51,23 @@ def run_detail(request: Request, run_id: str, user: User) -> dict[str, Any]:
     if run is None:
         raise HTTPException(404, detail=f"no run {run_id}")
     steps = [{"table": f"{s['layer']}.{s['table_name']}", **s} for s in project.steps(run_id)]
-    checks = [visible_check(c, user) for c in project.check_results(run_id)]
+    checks = [
+        visible_check(c, user)
+        for c in project.check_results(run_id)
+        if _may_read_check(project, user, c)
+    ]
     return {**run, "steps": steps, "checks": checks}
+
+
+def _may_read_check(project: Any, user: Any, check: dict[str, Any]) -> bool:
+    """A check result shows data of its table (its message quotes values): shown to whoever
+    may read the check results and the table."""
+    if user.role in ("contributor", "member", "admin"):
+        return True
+    tables = str(check.get("table_name") or "").split(",")  # a singular check: several
+    return project.may_read(user, "system.check_results") and all(
+        project.may_read(user, t.strip()) for t in tables if t.strip()
+    )
 
 
 class StartRun(BaseModel):

@@ -88,8 +88,9 @@ def _columns(request: Request, user: Any, fqn: str, graph: dict[str, Any]) -> di
     if model is None or not getattr(model, "text", None) or model.kind == "python":
         return {"picture": None, "why": None}
     inputs: dict[str, list[str]] = {}
-    for parent in graph.get(fqn, {}).get("upstream", []):
-        if parent not in graph:
+    # the model's own inputs, not the user's filtered view of them: a hidden input hides all
+    for parent in project.lineage(fqn)["direct_upstream"]:
+        if not project.may_read(user, parent):
             return {"picture": None, "why": "an input of this model is not yours to read"}
         layer, _, name = parent.partition(".")
         sql = exp.select("*").from_(table_ref(layer, name)).limit(0).sql(dialect="duckdb")
@@ -101,6 +102,11 @@ def _columns(request: Request, user: Any, fqn: str, graph: dict[str, Any]) -> di
             return {"picture": None, "why": e.message}
     try:
         traced = column_lineage(model.text, inputs)
+        # only columns of the inputs read above: SQL naming another table shows nothing of it
+        traced = {
+            col: [(table, column) for table, column in sources if table in inputs]
+            for col, sources in traced.items()
+        }
         return {"picture": svg(column_lineage_svg(fqn, traced, link=table_url)), "why": None}
     except LineageError as e:
         return {"picture": None, "why": e.message}
