@@ -209,3 +209,24 @@ def test_a_tables_detail_lists_its_expectations(client: TestClient) -> None:
     expectations = {c["name"]: c for c in detail["checks"] if c["kind"] == "expectation"}
     assert set(expectations) == {"valid_email", "big"}
     assert expectations["valid_email"]["action"] == "quarantine"
+
+
+def test_a_group_role_is_administered_over_http(client: TestClient, project: Project) -> None:
+    # `opal`, a viewer in the group `ops` with no grant, reads nothing; `ops` given contributor,
+    # opal reads every table; the role taken away, opal is a viewer again
+    new = {"name": "opal", "role": "viewer", "groups": ["ops"], "password": PASSWORD}
+    assert client.post("/api/v1/admin/users", json=new, headers=basic("ada")).status_code == 201
+    assert client.get("/api/v1/tables", headers=basic("opal")).json() == []
+    url = "/api/v1/admin/groups/ops/role"
+    assert client.post(url, json={"role": "contributor"}, headers=basic("mia")).status_code == 403
+    r = client.post(url, json={"role": "contributor"}, headers=basic("ada"))
+    assert r.status_code == 200 and r.json() == {"group": "ops", "role": "contributor"}
+    assert client.get("/api/v1/tables", headers=basic("opal")).json() != []
+    grants = client.get("/api/v1/admin/grants", headers=basic("ada")).json()
+    assert grants["group_roles"].get("ops") == "contributor"
+    assert client.post(url, json={"role": None}, headers=basic("ada")).status_code == 200
+    assert client.get("/api/v1/tables", headers=basic("opal")).json() == []
+    assert client.post(url, json={"role": "owner"}, headers=basic("ada")).status_code == 422
+    actions = [r["action"] for r in audit_rows(project)]
+    assert "http_group_role" in actions
+    assert client.post("/api/v1/admin/users/opal/remove", headers=basic("ada")).status_code == 200

@@ -296,3 +296,20 @@ def test_the_listing_is_remembered_until_a_table_changes(tmp_path) -> None:
         (root / "data" / "o2.csv").write_text("a\n2\n3\n")
         assert project.run().ok
         assert listed(c) == (1, 3)  # the log changed: read again
+
+
+def test_a_row_filtered_tables_counts_are_not_shown(client: TestClient) -> None:
+    # val reads silver.orders through a row filter (paid rows only): the table's own counts
+    # would tell how many rows the filter hides
+    listed = {
+        f"{t['layer']}.{t['name']}": t
+        for t in client.get("/api/v1/tables", headers=basic("val")).json()
+    }
+    assert listed["silver.orders"]["rows"] is None
+    assert listed["gold.sales_by_day"]["rows"] is not None  # no filter there
+    detail = client.get("/api/v1/tables/silver/orders", headers=basic("val")).json()
+    assert detail["rows"] is None
+    assert detail["history"] and all("rows" not in k for h in detail["history"] for k in h)
+    ada = client.get("/api/v1/tables/silver/orders", headers=basic("ada")).json()
+    assert ada["rows"] == 4
+    assert any("rows" in k for h in ada["history"] for k in h)

@@ -149,6 +149,20 @@ def grants(request: Request, user: Admin) -> dict[str, Any]:
     }
 
 
+class GroupRole(BaseModel):
+    #: the role every member of the group has at least; none: the group gives no role
+    role: Role | None = None
+
+
+@router.post("/admin/groups/{group}/role")
+def set_group_role(request: Request, group: str, body: GroupRole, user: Admin) -> dict[str, Any]:
+    """Give a group a role (its members have at least that role), or take it away: the
+    state-database side of access. What a group may read is `access.grants` in medallion.yml."""
+    api(request).project.set_group_role(group, body.role)
+    audit_action(request, user, "group_role", {"group": group, "role": body.role})
+    return {"group": group, "role": body.role}
+
+
 def _existing(request: Request, name: str) -> Any:
     identity = api(request).project.authenticate(name)
     if identity is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
@@ -108,11 +109,20 @@ def launch(request: Request, user: Any, args: list[str], label: str) -> dict[str
     message). A child still waiting after START_WAIT (`pipelines run` waits for the lock) is
     answered as waiting, without a run id yet."""
     project = api(request).project
+    # a run of an older process with the same pid is not this one: only runs started after
+    launched = datetime.now(UTC).isoformat(timespec="microseconds")
     proc = children.start(project, args, label)
     audit_action(request, user, "run_start", {"command": " ".join(args), "pid": proc.pid})
 
     def recorded() -> dict[str, Any] | None:
-        run = next((r for r in project.runs(20) if r.get("pid") == proc.pid), None)
+        run = next(
+            (
+                r
+                for r in project.runs(20)
+                if r.get("pid") == proc.pid and str(r.get("started_at") or "") >= launched
+            ),
+            None,
+        )
         if run is None:
             return None
         return {"run_id": run["run_id"], "status": run["status"], "pid": proc.pid}

@@ -39,12 +39,33 @@ def _listing(request: Request) -> list[Any]:
     return a.listing.rows(a.project)
 
 
+def row_filtered(project: Any, user: Any, fqn: str) -> bool:
+    """Whether `user` reads `fqn` through a row filter: then the table's own row counts (the
+    listing's, its history's) would tell what the filter hides, and are not shown."""
+    access = project.config.access
+    return (
+        access is not None
+        and fqn in access.row_filters
+        and not project.role_at_least(user, "contributor")
+    )
+
+
+def _counted(project: Any, user: Any, row: Any) -> dict[str, Any]:
+    out = table_dict(row)
+    if row_filtered(project, user, f"{row.layer}.{row.name}"):
+        out["rows"] = None
+    return out
+
+
 @router.get("/tables")
 def list_tables(request: Request, user: User) -> list[dict[str, Any]]:
-    """Each table and view the caller may read (a viewer: those its groups' grants name)."""
+    """Each table and view the caller may read (a viewer: those its groups' grants name); a
+    table the caller reads through a row filter without its row count."""
     project = api(request).project
     return [
-        table_dict(r) for r in _listing(request) if project.may_read(user, f"{r.layer}.{r.name}")
+        _counted(project, user, r)
+        for r in _listing(request)
+        if project.may_read(user, f"{r.layer}.{r.name}")
     ]
 
 
@@ -104,8 +125,10 @@ def table_detail(request: Request, layer: str, name: str, user: User) -> dict[st
         _, history = project.table_history(fqn, 20)
     except MedallionError:
         history = []  # a view has no Delta history
+    if row_filtered(project, user, fqn):
+        history = [{k: v for k, v in h.items() if "rows" not in k} for h in history]
     return {
-        **table_dict(row),
+        **_counted(project, user, row),
         "columns": [
             {"name": f.name, "type": str(f.type), "description": described.get(f.name)}
             for f in schema
