@@ -34,7 +34,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -182,16 +184,16 @@ class Pipeline(_Strict):
         return duration_seconds(self.grace)
 
 
+def _listed(v: object) -> object:
+    """`on: failure` as `on: [failure]`."""
+    return [v] if isinstance(v, str) else v
+
+
 class _Target(_Strict):
     #: the events this target hears
-    on: list[Event] = Field(default_factory=lambda: ["failure", "missed", "sla"])
-
-    @field_validator("on", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: object) -> object:
-        if isinstance(v, str):
-            return [v]
-        return v
+    on: Annotated[list[Event], BeforeValidator(_listed)] = Field(
+        default_factory=lambda: ["failure", "missed", "sla"]
+    )
 
 
 class SlackTarget(_Target):
@@ -214,17 +216,11 @@ class EmailTarget(_Target):
     it), smtps://... (TLS from the start) or smtp://host:25 (no login)."""
 
     type: Literal["email"] = "email"
-    to: list[str]
+    to: Annotated[list[str], BeforeValidator(_listed)]
     smtp: str
     from_: str | None = Field(default=None, alias="from")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    # named apart from _Target._one_or_many, which it would otherwise replace (and `on: x`)
-    @field_validator("to", mode="before")
-    @classmethod
-    def _one_or_many_to(cls, v: object) -> object:
-        return [v] if isinstance(v, str) else v
 
     @field_validator("to")
     @classmethod
@@ -273,6 +269,16 @@ class SchedulerConfig(_Strict):
 def sla_seconds(value: str | None) -> float | None:
     """A table's `sla:` ('26 hours') in seconds, checked when the file is loaded."""
     return None if value is None else _duration(value, "sla")
+
+
+def _sla(value: str | None) -> str | None:
+    sla_seconds(value)
+    return value
+
+
+#: a freshness promise on a source or model ('26 hours'): the table gets new rows at least this
+#: often; `medallion scheduler` notifies when it is breached
+Sla = Annotated[str | None, AfterValidator(_sla)]
 
 
 def check_pipelines(

@@ -28,8 +28,8 @@ from medallion.config.pipelines import (
     NotificationTarget,
     Pipeline,
     SchedulerConfig,
+    Sla,
     check_pipelines,
-    sla_seconds,
 )
 from medallion.config.serve import ServeConfig
 
@@ -90,15 +90,8 @@ class FileSource(Strict):
     #: again): `append` adds the new version beside the earlier one's rows; `replace` swaps the
     #: earlier rows of that path for the new version's, in the same commit
     on_rewrite: Literal["append", "replace"] = "append"
-    #: freshness promise: the bronze table gets new rows at least this often ('26 hours');
-    #: `medallion scheduler` notifies when it is breached
-    sla: str | None = None
-
-    @field_validator("sla")
-    @classmethod
-    def _sla(cls, v: str | None) -> str | None:
-        sla_seconds(v)
-        return v
+    #: freshness promise: the bronze table gets new rows at least this often ('26 hours')
+    sla: Sla = None
 
     @property
     def reject_limit(self) -> tuple[int | None, float | None]:
@@ -266,18 +259,12 @@ class _CursorSource(Strict):
     retries: int = Field(default=5, ge=0)
     retry_backoff: float = Field(default=1.0, ge=0)
     #: freshness promise (see FileSource.sla)
-    sla: str | None = None
+    sla: Sla = None
 
     @field_validator("columns", mode="before")
     @classmethod
     def _column_types(cls, v: object) -> object:
         return check_column_types(v)
-
-    @field_validator("sla")
-    @classmethod
-    def _sla(cls, v: str | None) -> str | None:
-        sla_seconds(v)
-        return v
 
 
 class DatabaseSource(_CursorSource):

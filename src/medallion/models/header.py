@@ -33,6 +33,7 @@ from pydantic import (
 
 from medallion.config.checks import CheckItem, Expectation, normalize_expectations
 from medallion.config.loader import parse_yaml, validation_error
+from medallion.config.pipelines import Sla
 from medallion.errors import ConfigError, ModelError
 
 _SQL_HEADER_RE = re.compile(r"\A(?:\s*--[^\n]*\n|\s)*/\*\s*---[ \t]*\n(?P<body>.*?)\*/", re.DOTALL)
@@ -98,17 +99,8 @@ class ModelConfig(BaseModel):
     columns: dict[str, str | ColumnDoc] = Field(default_factory=dict)
     #: tables a Python model reads (SQL models get theirs from the SQL)
     depends_on: list[str] = Field(default_factory=list)
-    #: freshness promise: the table is written at least this often ('26 hours');
-    #: `medallion scheduler` notifies when it is breached
-    sla: str | None = None
-
-    @field_validator("sla")
-    @classmethod
-    def _sla(cls, v: str | None) -> str | None:
-        from medallion.config.pipelines import sla_seconds
-
-        sla_seconds(v)
-        return v
+    #: freshness promise: the table is written at least this often ('26 hours')
+    sla: Sla = None
 
     tags: list[str] = Field(default_factory=list)
     #: row-level rules evaluated while the model is built (see medallion.config.checks)

@@ -52,7 +52,14 @@ async def sign_in(request: Request, response: Response) -> dict[str, Any]:
         body = Login.model_validate(data)
     except (ValueError, ValidationError):
         raise HTTPException(422, detail="send user and password (JSON or a form)") from None
-    identity, session, key = await anyio.to_thread.run_sync(_open, request, body)
+    identity, session, key = await anyio.to_thread.run_sync(open_session, request, body)
+    set_session_cookie(response, request, key)
+    return session_payload(identity, session)
+
+
+def set_session_cookie(response: Response, request: Request, key: str) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS (the API's sign-in and
+    the UI's login page alike)."""
     response.set_cookie(
         SESSION_COOKIE,
         key,
@@ -62,10 +69,9 @@ async def sign_in(request: Request, response: Response) -> dict[str, Any]:
         secure=request.url.scheme == "https",
         path="/",
     )
-    return session_payload(identity, session)
 
 
-def _open(request: Request, body: Login) -> tuple[Any, Any, str]:
+def open_session(request: Request, body: Login) -> tuple[Any, Any, str]:
     a = api(request)
     identity = a.project.check_password(body.user, body.password, a.secret)
     if identity is None:

@@ -8,8 +8,8 @@ import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from medallion.serve.http.auth import SESSION_COOKIE, SESSION_IDLE_SECONDS, api, same_origin
-from medallion.serve.http.session import Login, _open
+from medallion.serve.http.auth import SESSION_COOKIE, api, same_origin
+from medallion.serve.http.session import Login, open_session, set_session_cookie
 from medallion.serve.web.pages.common import UI, User, render
 
 router = APIRouter()
@@ -45,7 +45,7 @@ async def login(request: Request) -> Response:
     target = safe_next(target if isinstance(target, str) else None)
     try:
         _identity, _session, key = await anyio.to_thread.run_sync(
-            _open, request, Login(user=name, password=password)
+            open_session, request, Login(user=name, password=password)
         )
     except HTTPException as e:
         if e.status_code != 401:
@@ -53,15 +53,7 @@ async def login(request: Request) -> Response:
         # one message for an unknown user and a wrong password: which names exist stays secret
         return render(request, None, "login.html", 401, next=target, error="wrong user or password")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        key,
-        max_age=SESSION_IDLE_SECONDS,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, key)
     return response
 
 
