@@ -106,15 +106,21 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
     return times, result
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.Namespace:
+    """The generated project's size, the repetitions, and where the results go (this script's
+    and benchmarks/web_pages.py's)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--sources", type=int, default=50)
     ap.add_argument("--silver", type=int, default=200)
     ap.add_argument("--gold", type=int, default=250)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--note", default="")
     ap.add_argument("--write-docs", action="store_true")
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "wide"

@@ -19,7 +19,6 @@ authentication, the reads (Delta logs, the state database), the SVG and the temp
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 from _common import command_line, machine, markdown_table, publish
 from fastapi.testclient import TestClient
-from lineage_svg import write_project
+from lineage_svg import arguments, write_project
 
 from medallion.project import Project
 from medallion.serve.http import create_app
@@ -38,14 +37,7 @@ PASSWORD = "bench password"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sources", type=int, default=50)
-    ap.add_argument("--silver", type=int, default=200)
-    ap.add_argument("--gold", type=int, default=250)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--note", default="")
-    ap.add_argument("--write-docs", action="store_true")
-    args = ap.parse_args()
+    args = arguments(__doc__.splitlines()[0])
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "wide"
