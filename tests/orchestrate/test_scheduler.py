@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.conftest import write_project
+from tests.conftest import medallion, write_project
 
 from medallion.orchestrate.scheduler import Clock, Scheduler, run_pipeline
 from medallion.project import Project
@@ -589,3 +589,29 @@ def test_a_manual_run_of_one_upstream_does_not_wait_for_the_other(tmp_path: Path
         ("a", "success"),
         ("joined", "success"),
     ]
+
+
+def test_run_records_the_pipeline_an_orchestrator_ran(tmp_path: Path) -> None:
+    """`medallion run --trigger airflow --pipeline NAME --scheduled-for T --attempt N` (what the
+    exported DAGs call) lands in the run log as that pipeline's run; mistakes are refused
+    before anything runs."""
+    project = project_with(tmp_path, "pipelines:\n  nightly: {schedule: '0 2 * * *'}\n")
+    args = ("run", "--trigger", "airflow", "--pipeline", "nightly")
+    when = ("--scheduled-for", "2026-12-01T02:00:00+01:00", "--attempt", "2")
+    medallion(*args, *when, cwd=project.root, check=True)
+    (last,) = runs(project)
+    assert (last["trigger"], last["pipeline"], last["attempt"], last["status"]) == (
+        "airflow",
+        "nightly",
+        2,
+        "success",
+    )
+    assert last["scheduled_for"].startswith("2026-12-01T01:00:00")
+    for bad, says in [
+        (("run", "--pipeline", "nope"), "no pipeline 'nope'"),
+        ((*args, "--scheduled-for", "yesterday"), "not an ISO 8601 time"),
+        (("run", "--attempt", "2"), "go with --pipeline"),
+    ]:
+        proc = medallion(*bad, cwd=project.root)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert len(runs(project)) == 1
