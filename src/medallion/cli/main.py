@@ -289,11 +289,11 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
 )
 @click.option(
     "--trigger",
-    type=click.Choice(["manual", "airflow", "external"]),
+    type=click.Choice(["manual", "api", "airflow", "external"]),
     default="manual",
     show_default=True,
-    help="Who started the run, as the run log records it: an orchestrator running medallion "
-    "(the DAGs of `medallion export airflow` say airflow).",
+    help="Who started the run, as the run log records it: the HTTP API, an orchestrator "
+    "running medallion (the DAGs of `medallion export airflow` say airflow).",
 )
 @click.option(
     "--pipeline",

@@ -508,10 +508,11 @@ def run_pipeline(
     clock: Clock | None = None,
     stop: threading.Event | None = None,
     lock_wait: float = 1.0,
+    trigger: str = "manual",
 ) -> list[tuple[Tick, RunResult | None]]:
-    """`medallion pipelines run NAME`: a manual tick of the pipeline now, run here with its
-    retries and timeout, then (with `follow`) the pipelines that follow it. Returns each tick
-    run with its result."""
+    """`medallion pipelines run NAME`: a tick of the pipeline now (`trigger`: manual, or api
+    when the HTTP API asked), run here with its retries and timeout, then (with `follow`) the
+    pipelines that follow it. Returns each tick run with its result."""
     from medallion.errors import ConfigError
 
     pipelines = project.config.pipelines
@@ -531,7 +532,7 @@ def run_pipeline(
     )
     ticks = scheduler.ticks
     when = scheduler.clock.now()
-    ticks.add(name, when, "manual")
+    ticks.add(name, when, trigger)
     queue = [t for t in ticks.open() if t.pipeline == name and t.scheduled_for == when]
     while queue and not scheduler.stop.is_set():
         tick = queue.pop(0)
