@@ -37,7 +37,7 @@ _MIGRATIONS: list[str] = [
         started_at  TEXT NOT NULL,
         ended_at    TEXT,
         status      TEXT NOT NULL,          -- running | success | failed | aborted
-        trigger     TEXT NOT NULL,          -- manual | schedule | after | watch | api | airflow | external | demo
+        trigger     TEXT NOT NULL,          -- manual|schedule|after|watch|api|airflow|external|demo
         command     TEXT,                   -- e.g. "run --select +gold.sales"
         selection   TEXT,
         error       TEXT,
