@@ -43,7 +43,7 @@ from medallion.ingest.files import (
     column_types,
     discover,
 )
-from medallion.ingest.files.rejects import check_rejected, reasons
+from medallion.ingest.files.rejects import check_rejected, reasons, rejected_lines
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
@@ -346,7 +346,8 @@ def ingest_source(
     result.files = [f.rel for f in new]
     result.rows_quarantined = len(rejects)
     result.rows_read = result.rows_written + len(rejects)
-    result.checks = explain_rejects(fqn, rejects, result.rows_read)
+    # the checks count the file's rows a rejected row ran on over (a quote left open)
+    result.checks = explain_rejects(fqn, rejects, result.rows_written + rejected_lines(rejects))
     q_path = catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
     q_replaced = [f.rel for f in new] if written is not None and replaced else []
     q_removed = rows_of(q_path, q_replaced) if q_replaced else 0
