@@ -13,9 +13,10 @@ worker offers 1 core and `worker_memory` to executors, each daemon's own heap is
 `root`. stop() ends the worker, then the master (SIGTERM, SIGKILL after a grace period), also
 after a start that failed. Started one after the other: the worker is launched once the master
 reports ALIVE, because a worker that misses the master retries only after 5-15 s. A taken port
-fails the start (Spark would otherwise move to the next port). A start
-takes about 4 s on 2 cores (two JVMs of about 2 s each; the launcher that spark-class runs first
-is most of it).
+fails the start (Spark would otherwise move to the next port). Start-up time: each daemon is two
+JVM starts (spark-class runs Spark's launcher first, then the daemon), so the daemons and the
+launcher run with C1-only JIT and the serial collector; a start took 8-9 s on 2 cores shared with
+other work (load average 7), 12 s without those flags; stop() takes about 1 s.
 
 Needs Java 17 (`java` on PATH or JAVA_HOME) and pyspark (the `spark` extra); SparkClusterError
 says how to install what is missing. Standard library only (pyspark is located, not imported).
