@@ -514,8 +514,9 @@ def report(
             f"about linearly for this pipeline (file scans, per-key aggregates), DuckDB's only "
             f"over the cores of one machine: without the session start, a cluster needs about "
             f"{2 * ratio:.0f} cores to finish in the time medallion on DuckDB takes on 2, and "
-            f"about {8 * ratio:.0f} to match one 8-core machine. So Spark does not pay for speed "
-            f"at these sizes; it pays when the data or its intermediate results no longer fit "
+            f"more against a bigger machine, as far as DuckDB's time falls with its cores. "
+            f"So Spark does not pay for speed at these sizes; it pays when the data or its "
+            f"intermediate results no longer fit "
             f"one machine's memory and disk (medallion on DuckDB spills, and ran a month of "
             f'events, 42M, on this machine: see "A month of events"), or when a run must '
             f"finish in less time than one machine needs at {d:.1f} s per million events "
