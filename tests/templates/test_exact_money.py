@@ -167,3 +167,13 @@ def test_no_template_divides_as_doubles(tmp_path: Path, name: str) -> None:
         for node in model.tree.find_all(exp.Div)
     ]
     assert found == []
+
+
+def test_snowflake_divides_integers_exactly(tmp_path: Path) -> None:
+    """SQLGlot writes `a // b` as TRUNC(a / b) for Snowflake, whose `/` rounds the quotient to 6
+    places first; the compiled templates spell it (a - a % b) / b, exact at any size."""
+    get_template("ecommerce-events").scaffold(tmp_path)
+    out = Project.load(tmp_path).compile("snowflake").output
+    sql = (out / "gold" / "customer_metrics.sql").read_text()
+    assert "TRUNC" not in sql.upper()
+    assert "CAST(revenue * 1000 AS BIGINT) % NULLIF(purchases, 0)" in sql
