@@ -77,7 +77,7 @@ def _java() -> str:
     return found
 
 
-def _get_json(url: str, timeout: float = 5.0) -> Any:
+def _get_json(url: str, timeout: float = 30.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.load(response)
 
@@ -192,8 +192,8 @@ class SparkCluster(LocalServer):
             )
 
     def _master_alive(self) -> bool:
-        try:
-            return self.status().get("status") == "ALIVE"
+        try:  # asked often while starting: a short wait each time
+            return _get_json(f"{self.webui_url}/json/", timeout=2).get("status") == "ALIVE"
         except (OSError, ValueError, urllib.error.URLError):
             return False
 
