@@ -252,7 +252,9 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     core, 1 GB for executors) started from the pyspark wheel (medallion.devservers.sparkcluster).
     `.master_url` is what a SparkSession's master is set to; `.status()` is the master's JSON and
     `.executors(ui_url, app_id)` an application's executors from its REST API. Shared: never
-    stop it. Missing Java or pyspark fails the test with what to install."""
+    stop it. Drive it from a child process: this one may hold the local `spark` session, which
+    SparkSession.builder.getOrCreate() returns whatever the master. Missing Java or pyspark
+    fails the test with what to install."""
     from medallion.devservers.sparkcluster import SparkCluster, SparkClusterError
 
     cluster = SparkCluster(tmp_path_factory.mktemp("spark-cluster"))
