@@ -54,3 +54,17 @@ def test_an_unqualified_name_lists_every_layer_that_has_it(
     with pytest.raises(QueryError) as info:
         project.query("select * from sales")
     assert info.value.hint == "write it as bronze.sales or silver.sales"
+
+
+def test_a_version_past_the_latest_names_the_versions_there_are(
+    make_project: Callable[..., Project],
+) -> None:
+    project = make_project(CONFIG, {"silver/m.sql": "select * from bronze.sales"}, FILES)
+    assert project.run(trigger="test").ok
+    (project.root / "data" / "sales.csv").write_text("id,amount\n1,10\n2,20\n3,30\n")
+    assert project.run(full_refresh=True, trigger="test").ok
+    with pytest.raises(QueryError) as info:
+        project.query("select * from silver.m", as_of=7)
+    assert str(info.value).startswith("silver.m has versions 0 to 1: there is no version 7")
+    assert "kernel" not in str(info.value).lower()
+    assert project.query("select count(*) as n from silver.m", as_of=1).to_pylist() == [{"n": 3}]

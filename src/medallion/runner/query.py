@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from medallion.engine import attach
 from medallion.errors import AccessDeniedError, QueryError, StorageError, first_line
+from medallion.governance.read import version_exists
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,6 +86,7 @@ def query_reader(
     try:
         lh = ws.lakehouse
         if as_of is not None:
+            version_exists(lh, refs, as_of)
             attach.as_of(engine, lh, refs, as_of)
         for ref in refs:
             attach.readable(engine, lh, ref, reader="query")
