@@ -524,3 +524,27 @@ def test_a_graph_above_the_size_limit_asks_for_a_focus(
     assert "more than the 3 drawn at once" in html and 'name="node"' in html
     status, html = page(clients, "ada", "/ui/lineage?node=gold.sales_by_day&up=1&down=0")
     assert status == 200 and 'id="lineage"' in html
+
+
+def test_a_quarantine_table_page_links_to_the_lineage_of_its_table(clients: dict) -> None:
+    status, html = page(clients, "ada", "/ui/tables/silver/orders__quarantine")
+    assert status == 200, html
+    link = re.search(r'<a id="lineage-link" href="([^"]*)">([^<]*)</a>', html)
+    assert link is not None
+    assert link.group(1) == "/ui/lineage?node=silver.orders"
+    assert link.group(2) == "lineage of silver.orders"
+    status, _ = page(clients, "ada", link.group(1))
+    assert status == 200
+
+
+def test_a_node_missing_from_the_lineage_is_not_called_a_permission_problem(
+    clients: dict,
+) -> None:
+    status, html = page(clients, "ada", "/ui/lineage?node=silver.orders__quarantine")
+    assert status == 404
+    assert "may read" not in html.split("hint")[0]
+    assert "silver.orders__quarantine is a quarantine table" in html
+    assert "silver.orders" in html
+    status, html = page(clients, "ada", "/ui/lineage?node=gold.nope")
+    assert status == 404
+    assert "&#39;gold.nope&#39; is not in the lineage: no source or model of that name" in html
