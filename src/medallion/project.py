@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.config import PROJECT_FILE
 from medallion.engine.base import Interrupt  # faces make a query's stop button from here
-from medallion.errors import ConfigError
+from medallion.errors import ConfigError, MedallionError
 from medallion.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -184,6 +184,12 @@ class Project:
                     key=f"pipelines.{name}.select",
                     hint=e.hint,
                 ) from None
+
+    def unmatched_sources(self) -> dict[str, MedallionError]:
+        """File sources whose path matches no file (a run would fail them): source -> why."""
+        from medallion.runner.pending import unmatched_sources
+
+        return unmatched_sources(self.workspace)
 
     def bind(self) -> dict[str, str | None]:
         """Bind every SQL model and its expectations against the lakehouse, running nothing:
