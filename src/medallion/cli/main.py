@@ -197,10 +197,13 @@ def init(
         try:
             counts = tpl.generate(dest, rows=rows)
         except TemplateError as e:
-            # e.g. the OLTP template's database is not configured yet: the project is there,
-            # its data are not (exit 1: the command did not do all it was asked)
             render.initialized(dest, tpl, counts, next_steps=False)
-            render.error(e)
+            if tpl.data_location:
+                # a template whose sample data live in a database (oltp): the project is made;
+                # the database is the user's to name before the first run, not an init failure
+                render.database_first(dest, tpl, e)
+                return
+            render.error(e)  # the files could not be written: not all that was asked was done
             sys.exit(1)
     render.initialized(dest, tpl, counts, next_steps=not no_data)
     if no_data:
