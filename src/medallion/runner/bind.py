@@ -25,6 +25,8 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
     """For each model in run order: None if its SQL bound, else why it was not bound. The first
     model whose SQL (or one of whose expectations) does not bind raises its ExecutionError,
     naming the model file and line, as a run would."""
+    from medallion.build import STRATEGIES
+    from medallion.build.step import refuse_unbound_checks
     from medallion.quality import expectations as ex
 
     engine = ws.new_engine()
@@ -68,6 +70,8 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
                 raise engine.model_error(e, model) from None
             if model.config.expectations:
                 ex.wrap(engine, rel, model.config.expectations, model=node, file=model.path)
+            added = STRATEGIES[model.kind].added_fields()
+            refuse_unbound_checks(ws, engine, rel, node, added, building=False)
             attach.view(engine, lh, node, model.text)  # downstream models bind against it
             out[node] = None
     finally:
