@@ -23,4 +23,3 @@ def test_init_of_a_database_template_without_its_dsn_succeeds_saying_what_to_set
     assert (tmp_path / "shop" / "medallion.yml").is_file()
     # the project loads as it is
     assert medallion("validate", cwd=tmp_path / "shop", env=env).returncode == 0
-
