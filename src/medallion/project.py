@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.config import PROJECT_FILE
 from medallion.engine.base import Interrupt  # faces make a query's stop button from here
-from medallion.errors import ConfigError
+from medallion.errors import ConfigError, MedallionError
 from medallion.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -184,6 +184,12 @@ class Project:
                     key=f"pipelines.{name}.select",
                     hint=e.hint,
                 ) from None
+
+    def unmatched_sources(self) -> dict[str, MedallionError]:
+        """File sources whose path matches no file (a run would fail them): source -> why."""
+        from medallion.runner.pending import unmatched_sources
+
+        return unmatched_sources(self.workspace)
 
     def bind(self) -> dict[str, str | None]:
         """Bind every SQL model and its expectations against the lakehouse, running nothing:
@@ -840,22 +846,39 @@ class Project:
             self.root,
         )
 
+    def lineage_node(self, table: str) -> str:
+        """The lineage node `table` belongs to: itself, or for a quarantine table the table whose
+        rows it holds (quarantine tables are not nodes of the graph)."""
+        from medallion.config.names import owner
+
+        return owner(table)
+
     def lineage(self, node: str | None = None, user: Identity | None = None) -> dict[str, Any]:
         """The DAG: for each node its kind, upstream and the other tables its checks read
         (`relationships`, `reconciliation`: built before it, as `--select +X` follows); for one
         node, its ancestors and descendants, and the tables whose checks read it. With `user`,
         only the tables that user may read appear (AccessDeniedError for `node` itself)."""
         if user is not None:
+            from medallion.config.names import is_quarantine, owner
             from medallion.errors import SelectionError
             from medallion.governance.read import visible_lineage
 
             try:
                 whole = self.lineage(node)
             except SelectionError:
-                # not the resolver's message: its suggestions name tables the user may not read
+                # not the resolver's message: its suggestions name tables the user may not read.
+                # Nothing is hidden by saying so: a node that exists but is not the user's to
+                # read is refused (403) below, not reported missing
+                if node and is_quarantine(node):
+                    raise SelectionError(
+                        f"{node} is a quarantine table: the lineage shows the table it belongs "
+                        f"to, {owner(node)}",
+                        hint=f"look up {owner(node)} in the lineage",
+                    ) from None
                 raise SelectionError(
-                    f"no table {node!r} among those you may read",
-                    hint="`medallion lineage` (or GET /api/v1/lineage) lists them",
+                    f"{node!r} is not in the lineage: no source or model of that name",
+                    hint="`medallion lineage` (or GET /api/v1/lineage) lists the tables you "
+                    "may read",
                 ) from None
             return visible_lineage(self.workspace, user, whole, node)
         g = self.lineage_graph

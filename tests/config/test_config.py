@@ -116,6 +116,30 @@ def test_missing_env_variable_names_key_and_line(tmp_path: Path) -> None:
     assert err.hint is not None and "export DATA_DIR=" in err.hint
 
 
+@pytest.mark.parametrize(
+    ("path", "became"),
+    [
+        ("${LANDING}/orders*.csv", "the path '/orders*.csv'"),
+        ("${LANDING}", "an empty path"),
+    ],
+)
+def test_an_empty_variable_that_changes_a_path_names_the_variable(
+    tmp_path: Path, path: str, became: str
+) -> None:
+    text = f'name: p\nsources:\n  orders: {{path: "{path}", format: csv}}\n'
+    err = load_error(tmp_path, text, {"LANDING": ""})
+    assert (
+        err.message
+        == f"sources.orders.path: LANDING is set but empty, which makes {path!r} {became}"
+    )
+    assert err.line == 3
+    assert err.hint is not None and "${LANDING:-data}" in err.hint
+    # set, or empty where the path stays relative, it loads
+    assert load(tmp_path, text, {"LANDING": "data"}).sources["orders"].paths
+    relative = 'name: p\nsources:\n  orders: {path: "data${SUFFIX}/o.csv"}\n'
+    assert load(tmp_path, relative, {"SUFFIX": ""}).sources["orders"].paths == ["data/o.csv"]
+
+
 def test_missing_env_variable_in_a_list_item(tmp_path: Path) -> None:
     write_config(tmp_path, "name: p\nlayers:\n  - bronze\n  - ${SILVER}\n")
     with pytest.raises(ConfigError, match=r"SILVER is not set \(used in layers\[1\]\)") as info:

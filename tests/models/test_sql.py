@@ -131,7 +131,7 @@ def test_unqualified_table_with_candidate() -> None:
     err = model_error("select *\nfrom orders")
     assert err.message == "table 'orders' is not qualified with a layer"
     assert (err.line, err.column) == (2, 6)
-    assert err.hint == "write it as bronze.orders"
+    assert err.hint == "write it as bronze.orders or silver.orders"
 
 
 def test_unqualified_table_without_candidate() -> None:

@@ -59,3 +59,22 @@ def test_seconds_field() -> None:
         "01-01 00:00",
         "01-01 00:01",
     ]
+
+
+def test_the_zone_a_pipeline_is_shown_in() -> None:
+    from medallion.config.pipelines import Pipeline
+    from medallion.orchestrate.schedule import shown_zone
+
+    pipelines = {
+        "nightly": Pipeline(schedule="0 2 * * *", timezone="Europe/Paris"),
+        "after": Pipeline(after=["nightly"]),
+        "after_after": Pipeline(after=["after"]),
+        "own": Pipeline(after=["nightly"], timezone="Asia/Tokyo"),
+        "by_hand": Pipeline(),
+    }
+    assert shown_zone(pipelines, "nightly") == "Europe/Paris"
+    assert shown_zone(pipelines, "after") == "Europe/Paris"
+    assert shown_zone(pipelines, "after_after") == "Europe/Paris"
+    assert shown_zone(pipelines, "own") == "Asia/Tokyo"
+    assert shown_zone(pipelines, "by_hand") == "UTC"
+    assert shown_zone(pipelines, "removed") == "UTC"

@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from medallion.errors import ExecutionError
 from medallion.project import Project
 
 CONFIG = """
@@ -221,14 +224,39 @@ def test_warn_check_logs_and_run_succeeds(make_project: Callable[..., Project]) 
     assert results(project, result.run_id)["unique_id"][:4] == ("unique", "warn", "warn", 2)
 
 
-def test_a_check_that_cannot_run_is_an_error(make_project: Callable[..., Project]) -> None:
+def test_a_check_naming_a_missing_column_fails_the_step_before_writing(
+    make_project: Callable[..., Project],
+) -> None:
+    """The check is bound against the model's output before the table is written: a misspelt
+    column fails the model's step, naming the check, the column and the file, and no table
+    version is written (a check that could not run used to be found after the commit)."""
     project = make_project(CONFIG, orders_model("  - not_null: custmer_id\n"), FILES)
     result = project.run()
     assert result.status == "failed"
-    check = result.step("silver.a_orders").checks[0]
-    assert (check.name, check.status) == ("not_null_custmer_id", "error")
-    assert check.message.startswith("could not run: ")
-    assert "custmer_id" in check.message
+    step = result.step("silver.a_orders")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "check 'not_null_custmer_id': column 'custmer_id' is not in the model's output" in (
+        step.error
+    )
+    assert "a_orders.sql" in step.error
+    assert not project.catalog.exists("silver.a_orders")
+    # validate says the same once the inputs exist
+    with pytest.raises(ExecutionError, match="column 'custmer_id' is not in the model's output"):
+        project.bind()
+
+
+def test_a_check_expression_that_does_not_bind_fails_the_step_before_writing(
+    make_project: Callable[..., Project],
+) -> None:
+    checks = "  - expression_is_true: amont > 0\n  - row_count: {min: 1, where: sttus = 'new'}\n"
+    project = make_project(CONFIG, orders_model(checks), FILES)
+    result = project.run()
+    step = result.step("silver.a_orders")
+    assert step.status == "failed"
+    assert "check 'expression_is_true" in str(step.error)
+    assert "its expression does not bind" in str(step.error)
+    assert not project.catalog.exists("silver.a_orders")
 
 
 PASSING = """\
@@ -263,11 +291,24 @@ def test_passing_checks_are_settled_by_one_query(
 def test_a_check_that_cannot_run_among_passing_ones(
     make_project: Callable[..., Project],
 ) -> None:
-    """The shared count fails on the misspelt column: every check then runs on its own, so the
+    """The shared count fails on a check that cannot run (a column of the table dropped since
+    it was written, as `medallion test` finds it): every check then runs on its own, so the
     error names its check and the others still pass."""
-    project = make_project(CONFIG, orders_model(PASSING + "  - not_null: custmer_id\n"), FILES)
-    result = project.run()
-    statuses = {c.name: c.status for c in result.step("silver.a_orders").checks}
+    from medallion.config.checks import NotNull
+    from medallion.quality.checks import run_checks
+
+    project = make_project(CONFIG, orders_model(PASSING), FILES)
+    assert project.run().ok
+    engine = project.workspace.new_engine()
+    try:
+        from medallion.engine import attach
+
+        attach.table(engine, project.workspace.lakehouse, "silver.a_orders")
+        specs = [*project.checks.tables["silver.a_orders"], NotNull(columns=["custmer_id"])]
+        found = run_checks(engine, "silver.a_orders", specs)
+    finally:
+        engine.close()
+    statuses = {c.name: c.status for c in found}
     assert statuses.pop("not_null_custmer_id") == "error"
     assert set(statuses.values()) == {"pass"} and len(statuses) == 5
 
@@ -445,3 +486,18 @@ def test_failing_rows_with_a_timestamp_column(make_project: Callable[..., Projec
     assert checks == [("not_null_id", "warn", 1), ("expression_is_true_id_1", "warn", 2)]
     sample = result.step("silver.t").checks[0].sample
     assert sample == [{"id": None, "ts": "2024-01-02T03:04:05+00:00"}]
+
+
+def test_checks_may_name_the_columns_an_scd2_model_adds(
+    make_project: Callable[..., Project],
+) -> None:
+    scd2 = (
+        "/* ---\nkind: scd2\nunique_key: id\ntrack: [status]\nchecks:\n"
+        "  - unique: [id, valid_from]\n  - not_null: is_current\n"
+        "  - expression_is_true: valid_to is null or valid_to >= valid_from\n--- */\n"
+        "select id, status from bronze.orders\n"
+    )
+    project = make_project(CONFIG, {"silver/hist.sql": scd2}, FILES)
+    result = project.run()
+    assert result.ok, result.error
+    assert project.bind()["silver.hist"] is None

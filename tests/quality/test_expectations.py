@@ -253,7 +253,21 @@ def test_invalid_predicate_is_a_load_error(make_project: Callable[..., Project])
     assert err.value.model == "silver.orders"
     assert err.value.file is not None and err.value.file.endswith("orders.sql")
     assert "expectation 'broken' of silver.orders is not a valid SQL expression" in str(err.value)
+    assert "'amount >' ends before the expression is complete" in str(err.value)
+    assert err.value.line == 3  # the expectation's line in the header
     assert not project.catalog.exists("bronze.orders")
+
+
+def test_an_invalid_predicate_in_the_long_form_names_its_expect_line(
+    make_project: Callable[..., Project],
+) -> None:
+    project = build(
+        make_project, "  ok: amount > 0\n  bad:\n    action: drop\n    expect: a >> > 1\n"
+    )
+    with pytest.raises(ModelError) as err:
+        project.validate()
+    assert err.value.line == 6
+    assert "expectation 'bad' of silver.orders" in str(err.value)
 
 
 def test_unknown_column_fails_the_model_at_run_time(

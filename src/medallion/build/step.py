@@ -12,6 +12,8 @@ from medallion.engine import attach
 from medallion.errors import ExecutionError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from medallion.engine.attach import Lakehouse
     from medallion.engine.base import Engine, Relation
     from medallion.models.loader import Model
@@ -38,6 +40,9 @@ class StepContext:
     #: least half of them, or it fails before committing (a changed filter or a lost input
     #: must not empty a table unasked)
     rows_before: int | None = None
+    #: columns the model's kind adds to its output (scd2's valid_from ...), as Arrow fields:
+    #: the table's checks may name them
+    added: list[pa.Field] = field(default_factory=list)
 
     @property
     def path(self) -> Path:
@@ -60,9 +65,11 @@ class StepContext:
         """The SQL model's query as a relation: bound against its inputs, not run. A binder or
         parser error is an ExecutionError pointing at the model file and line."""
         try:
-            return self.engine.relation(self.model.text)
+            rel = self.engine.relation(self.model.text)
         except Exception as e:
             raise self.engine.model_error(e, self.model) from None
+        refuse_unbound_checks(self.ws, self.engine, rel, self.model.fqn, self.added)
+        return rel
 
     def delta_safe(self, rel: Relation) -> Relation:
         """`rel` with the columns Delta cannot store cast (a bad cast names the model line)."""
@@ -116,6 +123,12 @@ class Build:
 
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
+        ctx.added = self.added_fields()
+
+    @classmethod
+    def added_fields(cls) -> list[pa.Field]:
+        """The columns this kind adds to the model's output (none by default)."""
+        return []
 
     def run(self) -> None:
         self.ctx.attach_inputs()
@@ -124,3 +137,32 @@ class Build:
 
     def build(self) -> None:
         raise NotImplementedError
+
+
+def refuse_unbound_checks(
+    ws: Workspace,
+    engine: Engine,
+    rel: Relation,
+    fqn: str,
+    added: list[pa.Field] | None = None,
+    *,
+    building: bool = True,
+) -> None:
+    """ExecutionError naming the check, the column and the file declaring the check when one of
+    the table's checks would not run on the model's output (a misspelt column): raised before
+    the table is written, as the model's own binder errors are."""
+    specs = ws.checks.tables.get(fqn)
+    if not specs:
+        return
+    from medallion.quality.checks import unbound_check
+
+    found = unbound_check(engine, rel, specs, added or [])
+    if found is None:
+        return
+    spec, why = found
+    raise ExecutionError(
+        f"{why}; nothing was written" if building else why,
+        file=ws.checks.origin.get((fqn, spec.check_name)),
+        model=fqn,
+        hint="fix the column's name in the check (or add the column to the model)",
+    )

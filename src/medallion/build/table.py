@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from medallion.build.record import FINGERPRINT_KEY, model_change, record
 from medallion.build.route import QUARANTINE_UNWRITTEN, write_routed
-from medallion.build.step import Build
+from medallion.build.step import Build, refuse_unbound_checks
 from medallion.storage import changes, tables
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ class TableBuild(Build):
             from medallion.build import python
 
             rel = python.relation(ctx)
+            # its columns are known once it ran: its checks are bound before it is written
+            refuse_unbound_checks(ctx.ws, ctx.engine, rel, ctx.model.fqn, ctx.added)
         write_routed(ctx, rel, self.write)
 
     def write(self, reader: pa.RecordBatchReader) -> int:

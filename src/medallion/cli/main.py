@@ -197,10 +197,13 @@ def init(
         try:
             counts = tpl.generate(dest, rows=rows)
         except TemplateError as e:
-            # e.g. the OLTP template's database is not configured yet: the project is there,
-            # its data are not (exit 1: the command did not do all it was asked)
             render.initialized(dest, tpl, counts, next_steps=False)
-            render.error(e)
+            if tpl.data_location:
+                # a template whose sample data live in a database (oltp): the project is made;
+                # the database is the user's to name before the first run, not an init failure
+                render.database_first(dest, tpl, e)
+                return
+            render.error(e)  # the files could not be written: not all that was asked was done
             sys.exit(1)
     render.initialized(dest, tpl, counts, next_steps=not no_data)
     if no_data:
@@ -455,8 +458,9 @@ def plan_command(
     """Show what `medallion run` would do now, without doing it: per source the new files
     waiting; per model `up to date`, `incremental` (new rows upstream), `rebuild` (the model, a
     model it reads, or an input's columns changed; the model's diff is shown) or `refused` (a
-    change that would lose what only the table holds). Reads only the Delta logs and the
-    landing folders."""
+    change that would lose what only the table holds). A source whose path matches no file
+    `fails` (what reads it is `skipped`) and the exit status is 1. Reads only the Delta logs
+    and the landing folders."""
     from medallion.cli import render
 
     project = _project(ctx)
@@ -465,6 +469,7 @@ def plan_command(
         render.print_json(result.to_dict())
     else:
         render.plan(result)
+    ctx.exit(1 if result.failing else 0)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -598,12 +603,15 @@ def reset(ctx: click.Context, names: tuple[str, ...], yes: bool) -> None:
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Load the project and every model without running anything: config, headers, SQL syntax,
-    table references and cycles; then bind each SQL model and its expectations against the
-    tables built so far, so an unknown column or a type error shows before a run."""
+    table references and cycles; check that each file source's path matches a file; then bind
+    each SQL model and its expectations against the tables built so far, so an unknown column
+    or a type error shows before a run."""
     from medallion.cli import render
 
     project = _project(ctx)
     project.validate()
+    for problem in project.unmatched_sources().values():
+        raise problem  # the first: as `run` would stop on it
     render.validated(project, project.bind())
     for warning in project.access_warnings():
         click.echo(f"warning: {warning}", err=True)

@@ -61,16 +61,19 @@ def pipelines(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def pipelines_list(ctx: click.Context, as_json: bool) -> None:
-    """Each pipeline: its selection, schedule, what it follows, next and last tick, status."""
+    """Each pipeline: its selection, schedule, what it follows, next and last tick, status.
+    Times are in the pipeline's timezone (an `after:` pipeline's in its upstream's); ISO
+    UTC with --json."""
     from medallion.cli import render
-    from medallion.orchestrate.schedule import local_text, schedule, utcnow
+    from medallion.orchestrate.schedule import schedule, shown_zone, utcnow
 
     project = _project(ctx)
     log = project.schedule_log()
     paused = log.paused()
     now = utcnow()
+    declared = _declared(project)
     rows = []
-    for name, p in _declared(project).items():
+    for name, p in declared.items():
         last = log.last(name)
         next_at = schedule(p.cron, p.timezone).next_after(now) if p.cron else None
         rows.append(
@@ -80,19 +83,18 @@ def pipelines_list(ctx: click.Context, as_json: bool) -> None:
                 "schedule": f"{p.schedule} {p.timezone}" if p.schedule else None,
                 "after": ", ".join(p.after) or None,
                 "paused": name in paused,
-                "next_tick": None
-                if next_at is None or name in paused
-                else local_text(next_at, p.timezone),
-                "last_tick": local_text(last.scheduled_for, p.timezone) if last else None,
+                "next_tick": None if next_at is None or name in paused else next_at,
+                "last_tick": last.scheduled_for if last else None,
                 "last_status": last.status if last else None,
             }
         )
-    if as_json:
-        render.print_json(rows)
+    if as_json:  # times as ISO UTC, as `pipelines history --json` and the HTTP API give them
+        render.print_json([{k: _iso(v) for k, v in r.items()} for r in rows])
         return
     table = render.console._table(*rows[0].keys(), wrap=("select",))
     for r in rows:
-        table.add_row(*[_cell(v) for v in r.values()])
+        zone = shown_zone(declared, r["pipeline"])
+        table.add_row(*[_cell(v, zone) for v in r.values()])
     render.out().print(table)
 
 
@@ -178,13 +180,15 @@ def pipelines_history(ctx: click.Context, name: str | None, limit: int, as_json:
     """Ticks of pipeline NAME (default: every pipeline), newest first: when it was due, how it
     was started, its status, its run and attempt, and why it was missed or skipped."""
     from medallion.cli import render
+    from medallion.orchestrate.schedule import shown_zone
 
     project = _project(ctx)
+    declared = project.config.pipelines
     if name is not None:
         _one(project, name)
-    ticks = [t.to_dict() for t in project.schedule_log().history(name, limit)]
+    ticks = project.schedule_log().history(name, limit)
     if as_json:
-        render.print_json(ticks)
+        render.print_json([t.to_dict() for t in ticks])
         return
     if not ticks:
         click.echo("no ticks yet")
@@ -192,14 +196,30 @@ def pipelines_history(ctx: click.Context, name: str | None, limit: int, as_json:
     cols = ("pipeline", "scheduled_for", "trigger", "status", "attempt", "run_id", "note")
     table = render.console._table(*cols, wrap=("note",))
     for t in ticks:
-        table.add_row(*[_cell(t[c]) for c in cols])
+        zone = shown_zone(declared, t.pipeline)
+        table.add_row(*[_cell(getattr(t, c), zone) for c in cols])
     render.out().print(table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, zone: str = "UTC") -> str:
+    """A value as a table shows it: a time in the pipeline's zone, as its schedule reads."""
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        from medallion.orchestrate.schedule import local_text
+
+        return local_text(value, zone)
     if value is True:
         return "yes"
     return "" if value is None or value is False else str(value)
+
+
+def _iso(value: Any) -> Any:
+    from datetime import UTC, datetime
+
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    return value
 
 
 @click.command(context_settings=CONTEXT)

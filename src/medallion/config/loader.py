@@ -192,6 +192,7 @@ def interpolate_env(
             return [walk(v, (*loc, i)) for i, v in enumerate(value)]
         if isinstance(value, str) and "$" in value:
             missing: list[str] = []
+            empty: list[str] = []
 
             def repl(m: re.Match[str]) -> str:
                 if m.group(0) == "$${":
@@ -207,6 +208,8 @@ def interpolate_env(
                         "or $${ for a literal ${",
                     )
                 if name in env:
+                    if not env[name]:
+                        empty.append(name)
                     return env[name]
                 if default is not None:
                     return default
@@ -214,6 +217,8 @@ def interpolate_env(
                 return m.group(0)
 
             resolved = _ENV_RE.sub(repl, value)
+            if empty:
+                _refuse_emptied_path(value, resolved, empty, loc, file, node)
             if not missing:
                 return resolved
             found = [UnsetVariable(n, loc, file, node_line(node, loc)) for n in missing]
@@ -224,6 +229,36 @@ def interpolate_env(
         return value
 
     return walk(data, ())
+
+
+#: keys whose value is a path: a variable set to "" there must not turn it into another path
+PATH_KEYS = ("path", "storage", "state", "models")
+
+
+def _refuse_emptied_path(
+    raw: str,
+    resolved: str,
+    empty: list[str],
+    loc: tuple[Any, ...],
+    file: Path,
+    node: yaml.Node | None,
+) -> None:
+    """`path: ${LANDING}/orders*.csv` with LANDING set to "" would read /orders*.csv (the root
+    of the disk), and an empty path the project folder itself: an error naming the variable."""
+    keys = [p for p in loc if isinstance(p, str)]
+    if not keys or keys[-1] not in PATH_KEYS:
+        return
+    if resolved.strip() and not (os.path.isabs(resolved) and not os.path.isabs(raw)):
+        return
+    names = ", ".join(dict.fromkeys(empty))
+    became = f"the path {resolved!r}" if resolved.strip() else "an empty path"
+    raise ConfigError(
+        f"{dotted(loc)}: {names} is set but empty, which makes {raw!r} {became}",
+        file=file,
+        line=node_line(node, loc),
+        key=dotted(loc),
+        hint=f"set {empty[0]} to a folder, or unset it and give a default: ${{{empty[0]}:-data}}",
+    )
 
 
 def unset_error(unset: typing.Sequence[UnsetVariable]) -> ConfigError:

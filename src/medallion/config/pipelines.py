@@ -41,9 +41,11 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medallion.config.durations import duration_seconds
 
@@ -298,7 +300,9 @@ def check_pipelines(
                     )
                 )
             elif up == name:
-                errors.append((("pipelines", name, "after", i), "a pipeline cannot follow itself"))
+                errors.append(
+                    (("pipelines", name, "after", i), f"pipeline {name!r} cannot follow itself")
+                )
         for i, target in enumerate(p.notify):
             if target not in notifications:
                 errors.append(
@@ -334,3 +338,24 @@ def check_pipelines(
                 )
             ]
     return errors
+
+
+def refuse_bad_references(pipelines: dict[str, Pipeline], notifications: dict[str, Any]) -> None:
+    """check_pipelines' problems as one ValidationError that keeps each location (raised from
+    a validator it is not flattened), so the message points at the pipeline's `after:` or
+    `notify:` line and names the pipeline, not the top of the file."""
+    errors = check_pipelines(pipelines, notifications)
+    if errors:
+        raise ValidationError.from_exception_data(
+            "ProjectConfig",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "pipeline_reference", "{message}", {"message": message}
+                    ),
+                    loc=loc,
+                    input=None,
+                )
+                for loc, message in errors
+            ],
+        )

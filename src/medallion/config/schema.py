@@ -29,7 +29,7 @@ from medallion.config.pipelines import (
     Pipeline,
     SchedulerConfig,
     Sla,
-    check_pipelines,
+    refuse_bad_references,
 )
 from medallion.config.serve import ServeConfig
 
@@ -568,9 +568,7 @@ class ProjectConfig(Strict):
 
     @model_validator(mode="after")
     def _pipeline_refs(self) -> ProjectConfig:
-        errors = check_pipelines(self.pipelines, self.notifications)
-        if errors:
-            raise ValueError(errors[0][1])
+        refuse_bad_references(self.pipelines, self.notifications)
         return self
 
     @property

@@ -26,6 +26,7 @@ from medallion.governance.policy import SYSTEM_READERS, UserPolicy, granted
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from medallion.engine.attach import Lakehouse
     from medallion.engine.base import Engine, Interrupt
     from medallion.governance.audit import AuditLog
     from medallion.state.identities import Identity
@@ -65,6 +66,28 @@ def check_policy(ws: Workspace) -> None:
             columns = delta.schema(ws.catalog.path(fqn)).names
         names[fqn] = columns
     check_names(access, names)
+
+
+def version_exists(lh: Lakehouse, refs: list[str], as_of: int | str | datetime) -> None:
+    """QueryError saying which versions a table has when a query asks it for a version it does
+    not have yet (Delta's own words are a kernel error about log segments)."""
+    from medallion.engine import attach
+    from medallion.storage import tables as delta
+
+    target = attach.parse_as_of(as_of)
+    bases = attach.base_tables(lh, refs)
+    if not isinstance(target, int) or len(bases) != 1:
+        return  # a time, or several tables: attach.as_of says what is wrong
+    fqn = bases[0]
+    try:
+        latest = delta.open_table(lh.catalog.path(fqn)).version()
+    except MedallionError:
+        return  # no such table or a damaged one: attaching it says so
+    if target > latest:
+        raise QueryError(
+            f"{fqn} has versions 0 to {latest}: there is no version {target}",
+            hint=f"`medallion history {fqn}` lists its versions and when each was written",
+        )
 
 
 def known_tables(ws: Workspace) -> Callable[[str], bool]:
@@ -151,6 +174,7 @@ def user_reader(
 
         stored = [t for t in admitted.tables if t not in SYSTEM_READERS]
         if as_of is not None:
+            version_exists(lh, stored, as_of)
             attach.as_of(engine, lh, stored, as_of)
         for fqn in stored:
             attach.readable(engine, lh, fqn, reader="query")

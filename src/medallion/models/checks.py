@@ -280,8 +280,12 @@ def parse_predicate(expect: str, *, model: str, name: str, file: Path | None) ->
     where = f"expectation {name!r} of {model}"
     bad = expression_syntax_error(expect)
     if bad is not None:
+        why, pos = bad
+        if pos is not None and pos >= len("SELECT (") + len(expect.rstrip()):
+            # the parser stopped at the ")" closing the wrapper: the text ended too early
+            why = f"{expect.strip()!r} ends before the expression is complete"
         raise ModelError(
-            f"{where} is not a valid SQL expression: {bad[0]}",
+            f"{where} is not a valid SQL expression: {why}",
             file=file,
             model=model,
             hint="an expectation is a boolean over the model's columns, e.g. quantity > 0",
@@ -302,6 +306,15 @@ _PARSED: dict[str, exp.Expression] = {}
 def validate_expectations(
     expectations: dict[str, Expectation], *, model: str, file: Path | None
 ) -> None:
-    """Every expectation's predicate parses (see parse_predicate)."""
+    """Every expectation's predicate parses (see parse_predicate); an error names the line of
+    the expectation in the model's header."""
     for name, e in expectations.items():
-        parse_predicate(e.expect, model=model, name=name, file=file)
+        try:
+            parse_predicate(e.expect, model=model, name=name, file=file)
+        except ModelError as err:
+            if file is None or err.line is not None:
+                raise
+            from medallion.models.header import header_line
+
+            err.line = header_line(Path(file), ("expectations", name, "expect"))
+            raise

@@ -32,7 +32,7 @@ from pydantic import (
 )
 
 from medallion.config.checks import CheckItem, Expectation, normalize_expectations
-from medallion.config.loader import parse_yaml, validation_error
+from medallion.config.loader import node_line, parse_yaml, validation_error
 from medallion.config.pipelines import Sla
 from medallion.errors import ConfigError, ModelError
 
@@ -240,3 +240,21 @@ def parse_header(body: str | None, start_line: int, path: Path) -> ModelConfig:
         raise ModelError(
             err.message, file=path, line=err.line, key=err.key, hint=err.hint
         ) from None
+
+
+def header_line(path: Path, loc: tuple[str | int, ...]) -> int | None:
+    """The 1-based line in model file `path` of the header value at `loc` (e.g. ('expectations',
+    'pos', 'expect'); the nearest enclosing value when the path goes deeper than the YAML), for
+    an error found after the header was loaded. None when the file has no such header."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        body, start = (
+            split_sql_header(text, path) if path.suffix == ".sql" else python_header(text, path)
+        )
+        if body is None:
+            return None
+        _, node = parse_yaml(body, path, line_offset=start)
+    except (OSError, UnicodeDecodeError, ModelError, ConfigError):
+        return None
+    line = node_line(node, loc)
+    return None if line is None else line + start

@@ -9,6 +9,7 @@ looks like a table is an error at load time, with the line and column.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -194,17 +195,21 @@ def resolve_refs(
     layers: list[str],
     known: set[str],
     error: type[MedallionError],
+    unbuilt: Mapping[str, str] | None = None,
     **where: object,
 ) -> list[str]:
     """The fully qualified tables a query reads, in order of first appearance.
 
     Raises `error` for an unqualified table, an unknown layer or an unknown table, naming the
-    line and suggesting the closest known name."""
+    line and suggesting the closest known name. `unbuilt`: tables the project declares that
+    have no data yet (fqn -> 'landed' for a source, 'built' for a model); reading one says so
+    and how to make it, rather than calling it unknown."""
+    unbuilt = unbuilt or {}
     qualified, bare = table_refs(tree, sql)
     for ref in bare:
-        candidates = sorted(t for t in known if t.split(".", 1)[1] == ref.name)
+        candidates = sorted(t for t in {*known, *unbuilt} if t.split(".", 1)[1] == ref.name)
         hint = (
-            f"write it as {candidates[0]}"
+            f"write it as {' or '.join(candidates)}"
             if candidates
             else "tables are addressed as <layer>.<name>, e.g. "
             + (sorted(known)[0] if known else "silver.orders")
@@ -227,6 +232,14 @@ def resolve_refs(
                 hint=f"did you mean {guess}.{ref.name}?"
                 if guess
                 else f"layers are: {', '.join(layers)}",
+                **where,  # type: ignore[arg-type]
+            )
+        if ref.fqn not in known and ref.fqn in unbuilt:
+            raise error(
+                f"{ref.fqn} has not been {unbuilt[ref.fqn]} yet",
+                line=ref.line,
+                column=ref.column,
+                hint=f"run `medallion run` (or `medallion run --select {ref.fqn}`)",
                 **where,  # type: ignore[arg-type]
             )
         if ref.fqn not in known:

@@ -17,9 +17,10 @@ Times in and out are aware datetimes; the zone is an IANA name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 #: more than any zone's daylight-saving shift: how far around a wall time to look
@@ -116,8 +117,22 @@ def local_text(when: datetime, timezone: str) -> str:
     return f"{local:%Y-%m-%d %H:%M}{seconds} {timezone} ({local:%Z})"
 
 
+def shown_zone(pipelines: Mapping[str, Any], name: str) -> str:
+    """The zone a pipeline's times are shown in: its own `timezone:` when it has a schedule or
+    sets one; an `after:` pipeline without either ticks at its upstream's times, so it shows
+    them in its (first) upstream's zone, as the upstream does."""
+    seen: set[str] = set()
+    while name in pipelines and name not in seen:
+        seen.add(name)
+        p = pipelines[name]
+        if p.schedule or "timezone" in p.model_fields_set or not p.after:
+            return str(p.timezone)
+        name = p.after[0]
+    return "UTC"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Schedule", "local_text", "schedule", "utcnow"]
+__all__ = ["Schedule", "local_text", "schedule", "shown_zone", "utcnow"]

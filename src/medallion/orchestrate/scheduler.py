@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from medallion.errors import LockError, MedallionError
-from medallion.orchestrate.schedule import local_text, schedule
+from medallion.orchestrate.schedule import local_text, schedule, shown_zone
 from medallion.orchestrate.watch import _code_stamp
 from medallion.state.records import RunControl, RunResult, StepResult
 
@@ -246,7 +246,7 @@ class Scheduler:
         log.info(
             "running pipeline %s (tick %s, attempt %d)",
             tick.pipeline,
-            local_text(tick.scheduled_for, p.timezone),
+            local_text(tick.scheduled_for, shown_zone(self.pipelines, tick.pipeline)),
             attempt,
         )
         result: RunResult | None = None
@@ -427,7 +427,7 @@ class Scheduler:
 
     def _notify_end(self, tick: Tick, p: Any, result: RunResult | None, error: str | None) -> None:
         ok = result is not None and result.ok
-        when = local_text(tick.scheduled_for, p.timezone)
+        when = local_text(tick.scheduled_for, shown_zone(self.pipelines, tick.pipeline))
         if ok:
             message = f"pipeline {tick.pipeline} succeeded (tick {when})"
         else:

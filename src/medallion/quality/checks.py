@@ -29,10 +29,11 @@ from medallion.errors import display_value
 from medallion.state.records import CheckResult
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     import sqlglot.expressions as exp
 
     from medallion.config.checks import CheckSpec
-    from medallion.engine.base import Session
+    from medallion.engine.base import Engine, Relation, Session
     from medallion.models.checks import SingularCheck
 
 SAMPLE_ROWS = 5
@@ -74,6 +75,68 @@ def _source(fqn: str, where: str | None, rows: exp.Table | None = None) -> exp.S
 
     q = exp.select(exp.Star()).from_(rows if rows is not None else _table(fqn))
     return q.where(_cond(where)) if where else q
+
+
+def unbound_check(
+    engine: Engine, rel: Relation, specs: list[CheckSpec], added: list[pa.Field]
+) -> tuple[CheckSpec, str] | None:
+    """(check, why) for the first of a table's checks that would not run on `rel` (the model's
+    query, bound but not run): a column it names that the model does not have, or an expression
+    of it that does not bind. None when they all bind. Checked before the table is written, so
+    a misspelt column fails the step instead of committing a table whose check then cannot
+    run. Binding is against an empty table of the model's columns; other tables a check reads
+    are not checked here. `added`: the columns the model's kind adds to the output (scd2's)."""
+    import pyarrow as pa
+
+    from medallion.errors import first_line
+
+    schema = engine.schema(rel)
+    for extra in added:
+        if extra.name not in schema.names:
+            schema = schema.append(extra)
+    names = {n.lower() for n in schema.names}
+    columns = ", ".join(schema.names)
+    scratch = engine.scratch()
+    try:
+        rows = scratch.name(scratch.arrow(pa.RecordBatchReader.from_batches(schema, []).read_all()))
+        for spec in specs:
+            where = f"check {spec.check_name!r}"
+            for column in _plain_columns(spec):
+                if column.lower() not in names:
+                    why = f"{where}: column {column!r} is not in the model's output ({columns})"
+                    return spec, why
+            for key, query in _bound_queries(spec, rows):
+                try:
+                    scratch.fetch(scratch.relation(query))
+                except Exception as e:
+                    return spec, f"{where}: its {key} does not bind: {first_line(e)} ({columns})"
+    finally:
+        scratch.close()
+    return None
+
+
+def _plain_columns(spec: CheckSpec) -> list[str]:
+    """The columns of the checked table a check names."""
+    if isinstance(spec, NotNull | Unique):
+        return list(spec.columns)
+    if isinstance(spec, AcceptedValues | Relationships | Freshness):
+        return [spec.column]
+    return []
+
+
+def _bound_queries(spec: CheckSpec, rows: exp.Table) -> list[tuple[str, exp.Select]]:
+    """(key, a query of that SQL of the check over `rows`): its `where`, and its expression."""
+    import sqlglot.expressions as exp
+
+    texts: list[tuple[str, str]] = []
+    if isinstance(spec, ExpressionIsTrue | Reconciliation):
+        texts.append(("expression", spec.expression))
+    if isinstance(spec, Anomaly) and spec.metric not in ("row_count", "rows_written"):
+        texts.append(("metric", spec.metric))
+    out = [(key, exp.select(_cond(text)).from_(rows.copy())) for key, text in texts]
+    if spec.where:
+        out.insert(0, ("where", exp.select("1").from_(rows.copy()).where(_cond(spec.where))))
+    return out
 
 
 def _rows(session: Session, query: exp.Expression) -> list[dict[str, Any]]:

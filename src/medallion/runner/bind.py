@@ -18,6 +18,8 @@ from medallion.engine import attach
 from medallion.errors import MedallionError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from medallion.engine.base import Engine, Relation
     from medallion.models.loader import Model
     from medallion.workspace import Workspace
@@ -27,6 +29,8 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
     """For each model in run order: None if its SQL bound, else why it was not bound. The first
     model whose SQL (or one of whose expectations) does not bind raises its ExecutionError,
     naming the model file and line, as a run would."""
+    from medallion.build import STRATEGIES
+    from medallion.build.step import refuse_unbound_checks
     from medallion.quality import expectations as ex
 
     engine = ws.new_engine()
@@ -70,29 +74,37 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
                 raise engine.model_error(e, model) from None
             if model.config.expectations:
                 ex.wrap(engine, rel, model.config.expectations, model=node, file=model.path)
+            added = STRATEGIES[model.kind].added_fields()
+            refuse_unbound_checks(ws, engine, rel, node, added, building=False)
             # downstream models bind against it, with the columns its kind adds (scd2's
             # valid_from, valid_to, is_current)
-            attach.view(engine, lh, node, _with_added_columns(engine, rel, model))
+            attach.view(engine, lh, node, _with_added_columns(engine, rel, model, added))
             out[node] = None
     finally:
         engine.close()
     return out
 
 
-def _with_added_columns(engine: Engine, rel: Relation, model: Model) -> str:
-    """The SQL of a view reading the model's rows with the columns its kind adds (typed NULLs);
-    the model's own SQL when its kind adds none."""
-    added = model.config.kind_config.added_columns
+def _with_added_columns(engine: Engine, rel: Relation, model: Model, added: list[pa.Field]) -> str:
+    """The SQL of a view reading the model's rows with the columns its kind adds (as NULLs of
+    their types: a join that matches nothing with an empty table of them); the model's own SQL
+    when its kind adds none."""
     if not added:
         return model.text
+    import pyarrow as pa
     import sqlglot.expressions as exp
 
     from medallion.engine.base import SRC
-    from medallion.sqltree import render
+    from medallion.sqltree import col, render
 
-    extra = [
-        exp.Cast(this=exp.Null(), to=exp.DataType.build(t, dialect="duckdb")).as_(c, quoted=True)
-        for c, t in added.items()
-    ]
-    widened = engine.over(rel, exp.select(exp.Star(), *extra).from_(SRC))
+    empty = engine.register(pa.schema(added).empty_table())
+    widened = engine.over(
+        rel,
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier(SRC)),
+            *(col(f.name, "a") for f in added),
+        )
+        .from_(SRC)
+        .join(empty.as_("a"), on=exp.false(), join_type="left"),
+    )
     return render(exp.select(exp.Star()).from_(engine.name(widened)), engine.dialect)

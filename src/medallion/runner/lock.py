@@ -37,11 +37,12 @@ class Holder:
 
     def describe(self) -> str:
         who = f"pid {self.pid}" if self.pid else "another process"
-        if self.host and self.host != socket.gethostname():
-            who += f" on {self.host}"
-        since = f", since {self.started_at}" if self.started_at else ""
         what = f" ({self.command})" if self.command else ""
-        return f"{who}{what}{since}"
+        # the host always: a state folder on a shared disk can be locked from another machine,
+        # and a pid alone does not say which one to look at
+        on = f" on {self.host}" if self.host else ""
+        since = f", since {self.started_at}" if self.started_at else ""
+        return f"{who}{what}{on}{since}"
 
 
 class WriterLock:

@@ -45,3 +45,30 @@ def pending_input(ws: Workspace, select: list[str] | None = None) -> dict[str, i
             except Exception:  # unreachable now: let a run retry it and report clearly
                 found[name] = None
     return found
+
+
+def unmatched(ws: Workspace, name: str) -> MedallionError | None:
+    """Why a run could not find source `name`'s files (a path that matches no file, a `${VAR}`
+    that left it empty), or None (found, or not a file source). `pending_input` passes over
+    this (a watcher waits for files to land); `plan` and `validate` say it."""
+    from medallion.config.schema import FileSource
+    from medallion.ingest.files.discover import discover
+
+    source = ws.config.sources[name]
+    if not isinstance(source, FileSource):
+        return None
+    if any(tuple(u.loc[:2]) == ("sources", name) for u in ws.config.unset_variables):
+        return None  # its path is not known yet: the unset variable is said where it is needed
+    try:
+        discover(ws.root, source, name)
+    except MedallionError as e:
+        return e
+    return None
+
+
+def unmatched_sources(ws: Workspace, select: list[str] | None = None) -> dict[str, MedallionError]:
+    """The selected sources a run would stop on before reading anything: source -> why."""
+    plan = set(ws.graph.select(select))
+    layer = ws.config.landing_layer
+    found = {name: unmatched(ws, name) for name in ws.config.sources if f"{layer}.{name}" in plan}
+    return {name: e for name, e in found.items() if e is not None}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from medallion.runner.pending import pending_input
+from medallion.runner.pending import pending_input, unmatched
 from medallion.state.records import PlanEntry, RunPlan
 
 if TYPE_CHECKING:
@@ -21,14 +21,31 @@ if TYPE_CHECKING:
 def preview(ws: Workspace, plan: Plan) -> RunPlan:
     pending = pending_input(ws, plan.select) if plan.steps else {}
     writes: set[str] = set()  # nodes whose step would change their table (or may)
+    fails: dict[str, str] = {}  # node whose step would fail or be skipped -> the failing one
     entries: list[PlanEntry] = []
     for step in plan.steps:
-        after = [n for n in _upstream(ws, step.node) if n in writes]
+        upstream = _upstream(ws, step.node)
+        after = [n for n in upstream if n in writes]
+        failed_up = [n for n in upstream if n in fails]
+        if failed_up:
+            # the run skips what reads a failed step: said so, rather than what it would do
+            root = fails[step.node] = fails[failed_up[0]]
+            entries.append(
+                PlanEntry(step.node, step.kind, "skipped", f"upstream {root} would fail")
+            )
+            continue
         if step.kind == "ingest":
             name = step.node.split(".", 1)[1]
             entry = PlanEntry(step.node, "ingest", "up to date")
             changed = _declared_change(ws, name, step.node)
-            if step.full_refresh:
+            problem = unmatched(ws, name)
+            if problem is not None:
+                entry.action, entry.why = "fails", problem.message
+                fails[step.node] = step.node
+            elif step.full_refresh and (missing := _missing_files(ws, name, step.node)):
+                entry.action, entry.why = "refused", missing
+                fails[step.node] = step.node  # the ingest step fails: what reads it is skipped
+            elif step.full_refresh:
                 entry.action = "full refresh"
             elif changed is not None:
                 entry.action, entry.why = "refused", f"{changed}: needs --full-refresh {name}"
@@ -65,7 +82,7 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
                 incremental = ws.models[step.node].config.incremental
                 entry.action = "incremental" if incremental else "rebuild"
                 entry.why = "new data upstream"
-        if entry.action not in ("up to date", "refused"):
+        if entry.action not in ("up to date", "refused", "fails"):
             writes.add(step.node)
         entries.append(entry)
     return RunPlan(entries, plan.select)
@@ -79,6 +96,28 @@ def _declared_change(ws: Workspace, name: str, node: str) -> str | None:
     if not isinstance(source, FileSource):
         return None
     return declared_change(name, source, ws.catalog.path(node))
+
+
+def _missing_files(ws: Workspace, name: str, node: str) -> str | None:
+    """Why a full refresh of file source `name` is refused: files bronze holds rows of are gone
+    from the landing folder (`run` needs --allow-missing-files to delete their rows)."""
+    from medallion.config.schema import FileSource
+    from medallion.ingest.bronze import ingested_files, new_files
+
+    source = ws.config.sources[name]
+    if not isinstance(source, FileSource):
+        return None
+    path = ws.catalog.path(node)
+    files, _ = new_files(ws.root, source, name, ws.state, path, full_refresh=True)
+    held = {rel for rel, _, _ in ingested_files(ws.state, name, path)}
+    gone = sorted(held - {f.rel for f in files})
+    if not gone:
+        return None
+    shown = ", ".join(gone[:3]) + (f" and {len(gone) - 3:,} more" if len(gone) > 3 else "")
+    return (
+        f"{len(gone):,} of the {len(held):,} files it holds rows of are gone ({shown}): "
+        "`run --full-refresh` needs --allow-missing-files to delete their rows"
+    )
 
 
 def _replacing(ws: Workspace, name: str, node: str) -> int:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from medallion.engine import attach
 from medallion.errors import AccessDeniedError, QueryError, StorageError, first_line
+from medallion.governance.read import version_exists
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -68,16 +69,24 @@ def query_reader(
     tree = parse_select(checked, error=QueryError, subject="a query")
     if not is_read_only(tree):
         raise QueryError("only read-only queries (SELECT, DESCRIBE, SUMMARIZE) are allowed")
-    known = set(ws.catalog.tables()) | {
-        fqn for fqn, m in ws.models_or_empty().items() if m.kind == "view"
-    }
-    refs = resolve_refs(tree, sql=checked, layers=ws.config.layers, known=known, error=QueryError)
+    models = ws.models_or_empty()
+    known = set(ws.catalog.tables()) | {fqn for fqn, m in models.items() if m.kind == "view"}
+    unbuilt = {fqn: "landed" for fqn in ws.source_tables} | {fqn: "built" for fqn in models}
+    refs = resolve_refs(
+        tree,
+        sql=checked,
+        layers=ws.config.layers,
+        known=known,
+        error=QueryError,
+        unbuilt={fqn: verb for fqn, verb in unbuilt.items() if fqn not in known},
+    )
     engine = ws.new_engine()
     if interrupt is not None:
         interrupt.bind(engine)
     try:
         lh = ws.lakehouse
         if as_of is not None:
+            version_exists(lh, refs, as_of)
             attach.as_of(engine, lh, refs, as_of)
         for ref in refs:
             attach.readable(engine, lh, ref, reader="query")

@@ -179,8 +179,9 @@ class PlanEntry:
     node: str
     #: ingest | model | view
     kind: str
-    #: sources: new input | up to date | may have new rows | full refresh;
-    #: models: build | rebuild | incremental | up to date | refused
+    #: sources: new input | up to date | may have new rows | full refresh | refused | fails
+    #: (no file matches its path); models: build | rebuild | incremental | up to date | refused;
+    #: any step reading one that fails: skipped
     action: str
     why: str | None = None
     #: the model's definition as built and as it is now, a unified diff (a changed model)
@@ -207,8 +208,15 @@ class RunPlan:
 
     @property
     def changes(self) -> list[PlanEntry]:
-        """The steps that would write something."""
-        return [e for e in self.entries if e.action not in ("up to date", "view")]
+        """The steps that would write something (or are refused)."""
+        return [
+            e for e in self.entries if e.action not in ("up to date", "view", "fails", "skipped")
+        ]
+
+    @property
+    def failing(self) -> list[PlanEntry]:
+        """The steps a run would fail (and so skip what reads them)."""
+        return [e for e in self.entries if e.action == "fails"]
 
     def to_dict(self) -> dict[str, Any]:
         return {"select": self.select, "steps": [e.to_dict() for e in self.entries]}

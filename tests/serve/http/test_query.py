@@ -118,6 +118,14 @@ def test_as_of_a_version(client: TestClient) -> None:
     assert r.json() == [{"n": 4}]
 
 
+def test_as_of_a_version_the_table_does_not_have_says_which_it_has(client: TestClient) -> None:
+    r = query(client, "carl", "select count(*) as n from silver.orders", as_of=99)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"].startswith("silver.orders has versions 0 to ")
+    assert "there is no version 99" in r.json()["error"]
+    assert "kernel" not in r.text.lower()
+
+
 def test_a_viewer_row_cap_and_timeout_come_from_the_serve_block(tmp_path) -> None:
     config = """
         name: capped

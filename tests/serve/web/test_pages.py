@@ -524,3 +524,59 @@ def test_a_graph_above_the_size_limit_asks_for_a_focus(
     assert "more than the 3 drawn at once" in html and 'name="node"' in html
     status, html = page(clients, "ada", "/ui/lineage?node=gold.sales_by_day&up=1&down=0")
     assert status == 200 and 'id="lineage"' in html
+
+
+def test_a_quarantine_table_page_links_to_the_lineage_of_its_table(clients: dict) -> None:
+    status, html = page(clients, "ada", "/ui/tables/silver/orders__quarantine")
+    assert status == 200, html
+    link = re.search(r'<a id="lineage-link" href="([^"]*)">([^<]*)</a>', html)
+    assert link is not None
+    assert link.group(1) == "/ui/lineage?node=silver.orders"
+    assert link.group(2) == "lineage of silver.orders"
+    status, _ = page(clients, "ada", link.group(1))
+    assert status == 200
+
+
+def test_a_node_missing_from_the_lineage_is_not_called_a_permission_problem(
+    clients: dict,
+) -> None:
+    status, html = page(clients, "ada", "/ui/lineage?node=silver.orders__quarantine")
+    assert status == 404
+    assert "may read" not in html.split("hint")[0]
+    assert "silver.orders__quarantine is a quarantine table" in html
+    assert "silver.orders" in html
+    status, html = page(clients, "ada", "/ui/lineage?node=gold.nope")
+    assert status == 404
+    assert "&#39;gold.nope&#39; is not in the lineage: no source or model of that name" in html
+
+
+def test_the_pipelines_page_shows_times_in_each_pipelines_zone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from medallion.orchestrate.scheduler import run_pipeline
+
+    root = write_project(
+        tmp_path / "clocks",
+        """
+        name: clocks
+        sources:
+          orders: {path: data/orders.csv}
+        pipelines:
+          nightly: {schedule: "36 20 * * *", timezone: Europe/Paris}
+          follower: {after: [nightly]}
+        """,
+        {},
+        {"data/orders.csv": "id\n1\n"},
+    )
+    project = Project.load(root)
+    project.add_user("ada", "admin", [], PASSWORD)
+    run_pipeline(project, "nightly", follow=True, notifier=None)
+    client, _ = sign_in(create_app(project), "ada")
+    try:
+        html = client.get("/ui/pipelines").text
+    finally:
+        client.close()
+    nightly = html.split('id="pipeline-nightly"', 1)[1].split("</section>", 1)[0]
+    follower = html.split('id="pipeline-follower"', 1)[1].split("</section>", 1)[0]
+    assert re.search(r"<dd>\d{4}-\d\d-\d\d 20:36 Europe/Paris \(CES?T\)</dd>", nightly)
+    assert nightly.count("Europe/Paris (CE") >= 3  # next tick, last tick, the tick's row
+    assert follower.count("Europe/Paris (CE") >= 2  # its last tick and its row: its upstream's
+    assert "+00:00" not in nightly + follower

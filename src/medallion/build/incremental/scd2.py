@@ -31,6 +31,17 @@ SCD_COLUMNS = ("valid_from", "valid_to", "is_current")
 
 
 class SCD2Build(IncrementalBuild):
+    @classmethod
+    def added_fields(cls) -> list[pa.Field]:
+        import pyarrow as pa
+
+        when = pa.timestamp("us", tz="UTC")
+        return [
+            pa.field("valid_from", when),
+            pa.field("valid_to", when),
+            pa.field("is_current", pa.bool_()),
+        ]
+
     def build_increment(self, inc: Increment) -> None:
         import sqlglot.expressions as exp
 

@@ -19,6 +19,7 @@ from medallion.cli.render.plan import describe as plan_reason
 from medallion.cli.render.plan import plan
 from medallion.cli.render.project import (
     compiled,
+    database_first,
     demo_summary,
     generated,
     initialized,
@@ -32,6 +33,7 @@ from medallion.cli.render.tables import lineage, table_history, table_row_dict, 
 
 __all__ = [
     "compiled",
+    "database_first",
     "demo_summary",
     "err",
     "error",

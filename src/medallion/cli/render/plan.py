@@ -19,6 +19,8 @@ _STYLE = {
     "rebuild": "yellow",
     "full refresh": "yellow",
     "refused": "bold red",
+    "fails": "bold red",
+    "skipped": "dim red",
 }
 
 
@@ -53,14 +55,22 @@ def plan(result: RunPlan) -> None:
                 console.print(f"  [{color}]{_escape(line)}[/]")
     writes = result.changes
     refused = [e.node for e in writes if e.action == "refused"]
+    failing = [e.node for e in result.failing]
+    if failing:
+        console.print(
+            f"[bold red]Would fail:[/] {', '.join(failing)} — see why above; what reads "
+            f"{'it' if len(failing) == 1 else 'them'} would be skipped."
+        )
     if not writes:
-        console.print("Nothing to do: every selected table is up to date.")
+        if not failing:
+            console.print("Nothing to do: every selected table is up to date.")
         return
     console.print(f"{len(writes)} of {len(result.entries)} steps would change their table.")
     if refused:
+        models = any(e.kind == "model" for e in writes if e.action == "refused")
         console.print(
-            f"[bold red]Refused:[/] {', '.join(refused)} — see why above; "
-            "`medallion run --full-refresh NAME` rebuilds anyway."
+            f"[bold red]Refused:[/] {', '.join(refused)} — see why above"
+            + ("; `medallion run --full-refresh NAME` rebuilds anyway." if models else ".")
         )
     rebuilt = [e for e in writes if e.action in ("rebuild", "full refresh") and e.rows]
     if any(e.why != "new data upstream" for e in rebuilt):

@@ -19,6 +19,7 @@ from medallion.cli.render.console import (
 from medallion.cli.render.runs import _steps_table
 
 if TYPE_CHECKING:
+    from medallion.errors import MedallionError
     from medallion.project import Project
     from medallion.state.records import RunResult
     from medallion.templates import Template
@@ -44,6 +45,18 @@ def initialized(dest: Path, tpl: Template, counts: dict[str, int], next_steps: b
         console.print(f"  sample data: {where}")
     if next_steps:
         console.print(f"  next: cd {_rel(dest)} && medallion run")
+
+
+def database_first(dest: Path, tpl: Template, why: MedallionError) -> None:
+    """A database template's project made without its sample data: what to set first."""
+    console = err()
+    console.print(f"  before the first run: {_escape(why.message)}")
+    if why.hint:
+        console.print(f"    {_escape(why.hint)}")
+    console.print(
+        f"  then: cd {_rel(dest)} && medallion generate && medallion run"
+        f"   (generate writes sample rows to {_escape(tpl.data_location or 'it')})"
+    )
 
 
 def no_data_yet(dest: Path) -> None:

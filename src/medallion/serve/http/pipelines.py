@@ -39,7 +39,7 @@ def list_pipelines(request: Request, user: User) -> list[dict[str, Any]]:
         last = log.last(name)
         next_at = None
         if p.cron and name not in paused:
-            next_at = schedule(p.cron, p.timezone).next_after(now).isoformat()
+            next_at = schedule(p.cron, p.timezone).next_after(now).astimezone(UTC).isoformat()
         out.append(
             {
                 "name": name,

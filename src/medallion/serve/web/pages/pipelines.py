@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from medallion.serve.http import pipelines as api_pipelines
+from medallion.serve.http.auth import api
 from medallion.serve.web.pages.common import UI, User, render
 
 router = APIRouter()
@@ -17,13 +18,34 @@ HISTORY = 8
 
 @router.get("/pipelines")
 def pipelines_page(request: Request, user: User, started: str | None = None) -> Response:
+    from medallion.orchestrate.schedule import shown_zone
+
     listed = api_pipelines.list_pipelines(request, user)
     history = {
         p["name"]: api_pipelines.pipeline_history(request, p["name"], user, HISTORY) for p in listed
     }
+    declared = api(request).project.config.pipelines
+    # times as `pipelines list` shows them: in each pipeline's zone (an after: one's upstream's)
+    zones = {p["name"]: shown_zone(declared, p["name"]) for p in listed}
     return render(
-        request, user, "pipelines.html", pipelines=listed, history=history, started=started
+        request,
+        user,
+        "pipelines.html",
+        pipelines=listed,
+        history=history,
+        started=started,
+        zones=zones,
+        when=_when,
     )
+
+
+def _when(text: str | None, zone: str) -> str:
+    """An ISO time of the API as the pipeline's clock reads it."""
+    from datetime import datetime
+
+    from medallion.orchestrate.schedule import local_text
+
+    return local_text(datetime.fromisoformat(text), zone) if text else "—"
 
 
 @router.post("/pipelines/{name}/pause")

@@ -68,6 +68,8 @@ def table_page(request: Request, layer: str, name: str, user: User) -> Response:
         "table.html",
         t=detail,
         fqn=f"{layer}.{name}",
+        # a quarantine table is not a node of the lineage: link to the table it belongs to
+        lineage_of=api(request).project.lineage_node(f"{layer}.{name}"),
         sample=rows,
         downloads=downloads,
     )
