@@ -91,8 +91,10 @@ def is_delta_table(path: Path) -> bool:
 def open_table(path: Path, version: int | None = None):
     from deltalake import DeltaTable
 
+    from medallion.storage.location import delta_options
+
     try:
-        dt = DeltaTable(str(path))
+        dt = DeltaTable(str(path), storage_options=delta_options(path))
         if version is not None:
             dt.load_as_version(version)
         return dt
@@ -105,6 +107,10 @@ def table_error(error: BaseException, path: Path) -> StorageError:
     read, a damaged log (which file, which line, what to do), or delta-rs's first line without
     its Rust backtrace."""
     fqn = f"{path.parent.name}.{path.name}"
+    from medallion.storage.location import Location, store_error
+
+    if isinstance(path, Location):
+        return store_error(error, path, f"table {fqn}")
     why = permission_problem(error)
     if why is not None:
         found = unwritable(StorageError, f"table {fqn}", path, "storage", why, verb="read")
@@ -163,15 +169,30 @@ def _writing(path: Path) -> Iterator[None]:
     under the table's folder is one clear StorageError; any other error goes through as is (an
     error of the stream being written, such as a source file DuckDB may not read, is not the
     table's)."""
+    from medallion.storage.location import Location, store_error
+
     try:
         yield
     except Exception as e:
+        if isinstance(path, Location) and not isinstance(e, StorageError):
+            from medallion.errors import MedallionError
+
+            if isinstance(e, MedallionError) or not _from_store(e):
+                raise
+            raise store_error(e, path, f"table {path.parent.name}.{path.name}") from None
         why = permission_problem(e)
         said = f"{e} {getattr(e, 'filename', None) or ''}"
         if why is None or not any(str(p) in said for p in (path, path.parent, path.resolve())):
             raise
         fqn = f"{path.parent.name}.{path.name}"
         raise unwritable(StorageError, f"table {fqn}", path, "storage", why) from None
+
+
+def _from_store(error: BaseException) -> bool:
+    """Whether `error` came from the object store (deltalake's or pyarrow's client), not from
+    the data being written."""
+    mod = type(error).__module__ or ""
+    return isinstance(error, OSError) or mod.startswith(("deltalake", "pyarrow", "obstore"))
 
 
 def version_at(path: Path, when: datetime) -> int:
@@ -401,9 +422,16 @@ def commit(
         from deltalake import write_deltalake
 
         from medallion.storage import partitioned
+        from medallion.storage.location import is_remote
 
         table = existing_table(path)
-        if predicate is None and partitioned.can_write(table, stream.schema, partition_by):
+        # the bounded-memory partitioned writer writes local files; on a store delta-rs writes
+        local = not is_remote(path)
+        if (
+            local
+            and predicate is None
+            and partitioned.can_write(table, stream.schema, partition_by)
+        ):
             return partitioned.write(
                 path,
                 table,
@@ -415,9 +443,12 @@ def commit(
                 description=description,
             )
         exists = table is not None
+        from medallion.storage.location import delta_options
+
         write_deltalake(
             table if exists else str(path),
             stream,
+            storage_options=None if exists else delta_options(path),
             mode=mode,
             partition_by=partition_by or None,
             schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
@@ -434,6 +465,13 @@ def commit(
 def _removing_uncommitted_on_failure(path: Path) -> Iterator[None]:
     """On an error inside the block, delete the data files written in it (never committed), and
     the table's folder if the block made it (a new table whose first commit failed)."""
+    from medallion.storage.location import is_remote
+
+    if is_remote(path):
+        # listing a whole table on the store before every write costs more than it saves: the
+        # files of a failed write there are left to `vacuum`, which deletes unreferenced files
+        yield
+        return
     existed = path.exists()
     before = _data_files(path)
     try:
@@ -449,6 +487,10 @@ def _remove_empty_folders(path: Path) -> None:
     """`path` and the folders under it that are empty (deepest first); others are kept."""
     import os
 
+    from medallion.storage.location import Location
+
+    if isinstance(path, Location):
+        return  # an object store has no empty folders
     for folder, _, _ in os.walk(path, topdown=False):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
@@ -459,6 +501,10 @@ def _data_files(path: Path) -> set[str]:
     import os
 
     found: set[str] = set()
+    from medallion.storage.location import Location
+
+    if isinstance(path, Location):
+        return {f for f in path.walk_files() if not f.startswith("_delta_log/")}
     if not path.is_dir():
         return found
     for folder, dirs, files in os.walk(path):
@@ -479,9 +525,9 @@ def _remove_uncommitted(path: Path, before: set[str]) -> None:
     if table is not None:
         for uri in table.file_uris():
             local = unquote(uri.removeprefix("file://"))
-            kept.add(os.path.normpath(os.path.relpath(local, path)))
+            kept.add(os.path.normpath(os.path.relpath(local, str(path))))
     for rel in _data_files(path) - before - kept:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, StorageError):
             (path / rel).unlink()
 
 
@@ -493,8 +539,10 @@ def existing_table(path: Path) -> DeltaTable | None:
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
+    from medallion.storage.location import delta_options
+
     try:
-        return DeltaTable(str(path))
+        return DeltaTable(str(path), storage_options=delta_options(path))
     except TableNotFoundError:
         return None
     except Exception as e:  # a damaged log, a folder this user may not read
