@@ -369,7 +369,25 @@ def make_store(url: StoreUrl, options: Mapping[str, Any], env: Mapping[str, str]
     for key, value in merged.items():
         if key in SECRET_KEYS:
             register_secret(value)
+    account_key = merged.get("azure_storage_account_key")
+    if account_key is not None and not _is_base64(account_key):
+        # (pyarrow's Azure client aborts the process on a key that is not base64)
+        raise ValueError(
+            "the Azure account key (storage_options account_key or AZURE_STORAGE_ACCOUNT_KEY) "
+            "is not an account key: it must be base64 text, as the portal shows it"
+        )
     return Store(url.scheme, url.bucket, tuple(sorted(merged.items())), url.fabric)
+
+
+def _is_base64(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return bool(text)
 
 
 def locate(

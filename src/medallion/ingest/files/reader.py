@@ -193,9 +193,16 @@ class FileReader:
         import sqlglot.expressions as exp
 
         from medallion.ingest.files import PLANNERS
+        from medallion.ingest.files.remote import remove_spool, spool
 
         result = ReadResult(reader=None)  # type: ignore[arg-type]
-        plans = PLANNERS[self.source.file_format](self, files, result)
+        # files on an object store are read from local copies, deleted when the read ends
+        files, spooled = spool(files, self.name)
+        try:
+            plans = PLANNERS[self.source.file_format](self, files, result)
+        except BaseException:
+            remove_spool(spooled)
+            raise
 
         unified: dict[str, str] = {}
         for plan in plans:
@@ -243,6 +250,8 @@ class FileReader:
             except SourceError as e:
                 result.error = e  # the Delta writer consuming the stream wraps it in its own
                 raise
+            finally:
+                remove_spool(spooled)
 
         result.batches = batches()
         result.reader = pa.RecordBatchReader.from_batches(schema, result.batches)
