@@ -321,7 +321,7 @@ _SAS_RE = re.compile(r"((?:^|[?&;\s])(?:sig|AccountKey|SharedAccessSignature)=)[
 
 def register_secret(value: str) -> None:
     """From now on, `value` is replaced by *** in every MedallionError's message and hint."""
-    if value and len(value) >= 4:
+    if value and len(value) >= 8:  # real secrets are long; a short one would mask words
         _SECRETS.add(value)
         # a SAS token also appears without its leading '?'
         if value.startswith("?"):
