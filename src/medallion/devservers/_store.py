@@ -62,6 +62,7 @@ class StoreServer(LocalServer):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                cwd=self.root,  # whatever the server writes stays in its own folder
                 start_new_session=True,
             )
 

@@ -66,8 +66,6 @@ class AzuriteServer(StoreServer):
             "--skipApiVersionCheck",  # the Rust and C++ SDKs may speak a newer API version
             "--loose",
             "--silent",
-            "--location",
-            str(self.root),
         ]
 
     @property
