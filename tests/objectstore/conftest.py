@@ -103,11 +103,18 @@ class Store:
                 done.append(key)
         return done
 
+    def exists(self, key: str) -> bool:
+        import pyarrow.fs as pafs
+
+        return self.fs.get_file_info(f"{self.bucket}/{key}").type != pafs.FileType.NotFound
+
     def keys(self, prefix: str = "") -> list[str]:
         import pyarrow.fs as pafs
 
         infos = self.fs.get_file_info(
-            pafs.FileSelector(f"{self.bucket}/{prefix}".rstrip("/"), recursive=True)
+            pafs.FileSelector(
+                f"{self.bucket}/{prefix}".rstrip("/"), recursive=True, allow_not_found=True
+            )
         )
         return sorted(i.path for i in infos if i.type == pafs.FileType.File)
 
