@@ -40,6 +40,11 @@ class StoreServer(LocalServer):
         raise NotImplementedError
 
     @property
+    def server_port(self) -> int:
+        """The port the server process itself listens on (`port` unless a front is before it)."""
+        return self.port
+
+    @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
@@ -69,7 +74,7 @@ class StoreServer(LocalServer):
         def listening() -> bool:
             with socket.socket() as sock:
                 sock.settimeout(0.5)
-                return sock.connect_ex((self.host, self.port)) == 0
+                return sock.connect_ex((self.host, self.server_port)) == 0
 
         if self._wait_until(listening, 0.1):
             return self

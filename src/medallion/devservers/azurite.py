@@ -7,6 +7,13 @@ telemetry off (it would call out to the internet otherwise). Azurite serves the 
 only, no dfs: deltalake and pyarrow reach it through the blob API with an endpoint override,
 which `storage_options()` gives (so an abfss:// URL maps to it too).
 
+One gap of Azurite is bridged here: it ignores List Blobs' `startFrom` parameter, which the Rust
+object_store (delta-rs's and obstore's) sends to list a Delta log from a version on, so delta-rs
+sees old commits again and refuses to write a table's third version ("Invalid table version").
+The server therefore listens behind a small front on `port` that answers such a listing as Azure
+does (only names >= startFrom); every other request passes through untouched. (Rewriting the
+request instead would break its SharedKey signature, which covers the query.)
+
     with AzuriteServer(tmp_path / "az") as az:
         az.create_bucket("lake")          # a container
         options = az.storage_options()    # account name, key, endpoint
@@ -14,11 +21,18 @@ which `storage_options()` gives (so an abfss:// URL maps to it too).
 
 from __future__ import annotations
 
+import contextlib
+import html
 import os
+import re
 import shutil
+import socket
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
 
+from medallion.devservers._server import free_port
 from medallion.devservers._store import StoreServer, StoreServerError
 
 #: Azurite's well-known development account and key (public: documented by Microsoft)
@@ -51,6 +65,27 @@ class AzuriteServer(StoreServer):
     main_process = "azurite-blob"
     scheme = "az"
 
+    def __init__(self, root: Path | str, port: int | None = None) -> None:
+        super().__init__(root, port)
+        self._inner_port = free_port(self.host)
+        self._front: _ListFront | None = None
+
+    @property
+    def server_port(self) -> int:
+        return self._inner_port
+
+    def _start(self, *, keep_port: bool) -> Self:
+        super()._start(keep_port=keep_port)
+        if self._front is None:
+            self._front = _ListFront(self.host, self.port, self._inner_port)
+        return self
+
+    def cleanup(self) -> None:
+        super().cleanup()
+        if self._front is not None:
+            self._front.close()
+            self._front = None
+
     def command(self) -> list[str]:
         binary = find_azurite()
         if binary is None or shutil.which("node") is None:
@@ -60,7 +95,7 @@ class AzuriteServer(StoreServer):
             "--blobHost",
             self.host,
             "--blobPort",
-            str(self.port),
+            str(self._inner_port),
             "--inMemoryPersistence",
             "--disableTelemetry",
             "--skipApiVersionCheck",  # the Rust and C++ SDKs may speak a newer API version
@@ -110,3 +145,103 @@ class AzuriteServer(StoreServer):
             f"sv={version}&ss=b&srt=sco&sp={permissions}&se={quote(expiry)}"
             f"&spr=https,http&sig={quote(sig, safe='')}"
         )
+
+
+_REQUEST_LINE = re.compile(rb"^GET (\S+) HTTP/1\.[01]$")
+_BLOB = re.compile(rb"<Blob>.*?</Blob>", re.S)
+_NAME = re.compile(rb"<Name>(.*?)</Name>", re.S)
+
+
+class _ListFront:
+    """A TCP front of Azurite on `port` (see the module's docstring)."""
+
+    def __init__(self, host: str, port: int, inner: int) -> None:
+        self.inner = (host, inner)
+        self._listener = socket.create_server((host, port))
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True, name="azurite-front").start()
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.inner)
+            except OSError:  # Azurite is down: so is the store
+                client.close()
+                continue
+            state: dict[str, bytes | None] = {"start": None}
+            threading.Thread(
+                target=self._requests, args=(client, upstream, state), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._responses, args=(upstream, client, state), daemon=True
+            ).start()
+
+    @staticmethod
+    def _requests(src: socket.socket, dst: socket.socket, state: dict[str, bytes | None]) -> None:
+        try:
+            while data := src.recv(65536):
+                first, _, rest = data.partition(b"\r\n")
+                line = _REQUEST_LINE.match(first)  # (a chunk of a body is no request)
+                query = urlsplit(line.group(1).decode("latin-1")).query if line else ""
+                start = parse_qs(query).get("startFrom")
+                if start:
+                    # answered whole, then the connection closes (Connection is not signed)
+                    state["start"] = start[0].encode()
+                    rest = re.sub(rb"(?im)^connection:[^\r\n]*\r\n", b"", rest)
+                    data = first + b"\r\nConnection: close\r\n" + rest
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    @staticmethod
+    def _responses(src: socket.socket, dst: socket.socket, state: dict[str, bytes | None]) -> None:
+        try:
+            buffered = b""
+            while data := src.recv(65536):
+                if state["start"] is None:
+                    dst.sendall(data)
+                else:
+                    buffered += data
+            if buffered:
+                dst.sendall(_from(buffered, state["start"] or b""))
+        except OSError:
+            pass
+        finally:
+            for s in (dst, src):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+
+def _from(response: bytes, start: bytes) -> bytes:
+    """A List Blobs response with only the blobs named `start` or after."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    if re.search(rb"(?im)^transfer-encoding:\s*chunked", head):
+        out = b""
+        while body:
+            size_line, _, body = body.partition(b"\r\n")
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                break
+            out, body = out + body[:size], body[size + 2 :]
+        body = out
+    first = html.unescape(start.decode())
+
+    def keep(m: re.Match[bytes]) -> bytes:
+        name = _NAME.search(m.group(0))
+        return m.group(0) if name is None or html.unescape(name.group(1).decode()) >= first else b""
+
+    body = _BLOB.sub(keep, body)
+    head = re.sub(rb"(?im)^(?:transfer-encoding|content-length):[^\r\n]*(?:\r\n)?", b"", head)
+    return head.rstrip(b"\r\n") + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body

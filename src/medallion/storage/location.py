@@ -147,9 +147,11 @@ class Store:
                     blob_storage_authority="onelake.blob.fabric.microsoft.com",
                     dfs_storage_authority="onelake.dfs.fabric.microsoft.com",
                 )
+            if o.get("azure_storage_sas_key"):
+                # pyarrow appends the token to its URLs as written: it must start with '?'
+                kwargs["sas_token"] = "?" + o.pop("azure_storage_sas_key").lstrip("?")
             for key, arg in (
                 ("azure_storage_account_key", "account_key"),
-                ("azure_storage_sas_key", "sas_token"),
                 ("azure_client_id", "client_id"),
                 ("azure_client_secret", "client_secret"),
                 ("azure_tenant_id", "tenant_id"),
@@ -441,8 +443,12 @@ def store_error(error: BaseException, where: Location, what: str | None = None) 
             "authorization",
         )
     ):
-        expired = "expir" in low or "time frame" in low
-        why = "the SAS token has expired" if expired else "the store refused the credentials"
+        expired = sas_expired(where.store)
+        why = (
+            f"the SAS token expired at {expired}"
+            if expired
+            else "the store refused the credentials"
+        )
         return StorageError(
             f"cannot reach {subject}: {why}",
             hint="check the account key / SAS token / access keys in storage_options or the "
@@ -488,6 +494,26 @@ def store_error(error: BaseException, where: Location, what: str | None = None) 
         err.transient = True
         return err
     return StorageError(f"object store error on {subject}: {text.splitlines()[0]}")
+
+
+def sas_expired(store: Store) -> str | None:
+    """When the store's SAS token expired (its `se=` field, ISO 8601), if it has; else None."""
+    from datetime import UTC, datetime
+    from urllib.parse import parse_qs
+
+    token = store.opts.get("azure_storage_sas_key")
+    if not token:
+        return None
+    end = parse_qs(token.lstrip("?")).get("se")
+    if not end:
+        return None
+    try:
+        when = datetime.fromisoformat(end[0].replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return end[0] if when <= datetime.now(UTC) else None
 
 
 def check_store(where: Location) -> None:
