@@ -27,6 +27,8 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Self
@@ -68,7 +70,7 @@ class AzuriteServer(StoreServer):
     def __init__(self, root: Path | str, port: int | None = None) -> None:
         super().__init__(root, port)
         self._inner_port = free_port(self.host)
-        self._front: _ListFront | None = None
+        self._front: subprocess.Popen[bytes] | None = None
 
     @property
     def server_port(self) -> int:
@@ -76,15 +78,50 @@ class AzuriteServer(StoreServer):
 
     def _start(self, *, keep_port: bool) -> Self:
         super()._start(keep_port=keep_port)
-        if self._front is None:
-            self._front = _ListFront(self.host, self.port, self._inner_port)
+        if self._front is None or self._front.poll() is not None:
+            # a process of its own: a client in this process (deltalake holds the GIL while it
+            # waits for the store) must not wait for a thread of this process
+            code = (
+                "from medallion.devservers.azurite import _ListFront; "
+                f"_ListFront({self.host!r}, {self.port}, {self._inner_port}).serve()"
+            )
+            # this very medallion package, wherever it was imported from
+            package_root = str(Path(__file__).resolve().parents[2])
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+            with open(self.log_path, "ab") as log:
+                self._front = subprocess.Popen(
+                    [sys.executable, "-c", code],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+
+            def listening() -> bool:
+                with socket.socket() as sock:
+                    return sock.connect_ex((self.host, self.port)) == 0
+
+            if not self._wait_until(listening, 0.05):
+                self.stop()
+                raise StoreServerError(f"Azurite's front did not listen on {self.endpoint}")
         return self
 
-    def cleanup(self) -> None:
-        super().cleanup()
+    def stop(self) -> None:
+        super().stop()
         if self._front is not None:
-            self._front.close()
+            self._front.terminate()
+            try:
+                self._front.wait(10)
+            except subprocess.TimeoutExpired:
+                self._front.kill()
+                self._front.wait(10)
             self._front = None
+
+    def kill(self) -> None:
+        """SIGKILL Azurite (the store goes away; its front then refuses connections)."""
+        super().kill()
 
     def command(self) -> list[str]:
         binary = find_azurite()
@@ -159,7 +196,10 @@ class _ListFront:
         self.inner = (host, inner)
         self._listener = socket.create_server((host, port))
         self._closed = False
-        threading.Thread(target=self._accept, daemon=True, name="azurite-front").start()
+
+    def serve(self) -> None:
+        """Forward until the process is terminated."""
+        self._accept()
 
     def close(self) -> None:
         self._closed = True
@@ -189,15 +229,12 @@ class _ListFront:
     def _requests(src: socket.socket, dst: socket.socket, state: dict[str, bytes | None]) -> None:
         try:
             while data := src.recv(65536):
-                first, _, rest = data.partition(b"\r\n")
+                first = data.partition(b"\r\n")[0]
                 line = _REQUEST_LINE.match(first)  # (a chunk of a body is no request)
                 query = urlsplit(line.group(1).decode("latin-1")).query if line else ""
                 start = parse_qs(query).get("startFrom")
                 if start:
-                    # answered whole, then the connection closes (Connection is not signed)
-                    state["start"] = start[0].encode()
-                    rest = re.sub(rb"(?im)^connection:[^\r\n]*\r\n", b"", rest)
-                    data = first + b"\r\nConnection: close\r\n" + rest
+                    state["start"] = start[0].encode()  # its response is answered whole
                 dst.sendall(data)
         except OSError:
             pass
@@ -210,18 +247,32 @@ class _ListFront:
         try:
             buffered = b""
             while data := src.recv(65536):
-                if state["start"] is None:
+                start = state["start"]
+                if start is None:
                     dst.sendall(data)
-                else:
-                    buffered += data
-            if buffered:
-                dst.sendall(_from(buffered, state["start"] or b""))
+                    continue
+                buffered += data
+                if _complete(buffered):
+                    state["start"] = None
+                    dst.sendall(_from(buffered, start))
+                    buffered = b""
         except OSError:
             pass
         finally:
             for s in (dst, src):
                 with contextlib.suppress(OSError):
                     s.close()
+
+
+def _complete(response: bytes) -> bool:
+    """Whether `response` holds a whole HTTP response (chunked, or with a Content-Length)."""
+    head, sep, body = response.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    if re.search(rb"(?im)^transfer-encoding:\s*chunked", head):
+        return body.endswith(b"0\r\n\r\n") and (body == b"0\r\n\r\n" or b"\r\n0\r\n" in body[-9:])
+    length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return length is None or len(body) >= int(length.group(1))
 
 
 def _from(response: bytes, start: bytes) -> bytes:
