@@ -161,6 +161,7 @@ def main() -> None:
     from medallion.devservers.s3server import S3Server
     from medallion.templates.retail.generate import generate
 
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp_name:
         tmp = Path(tmp_name)
         data = tmp / "data"
@@ -182,6 +183,7 @@ def main() -> None:
                     env = project(root, data, server, bucket)
                     sample = measure([MEDALLION, "run"], cwd=root, env=env)
                     walls[label].append(sample.wall_s)
+                    loads.append(os.getloadavg()[0])
                     print(f"{label} run {i + 1}: {sample.wall_s:.2f} s", flush=True)
                     last[label] = (root, env)
             splits = {label: split(*last[label]) for label in stores if stores[label] is not None}
@@ -214,8 +216,10 @@ def main() -> None:
 
     {command_line()}
 
-Machine: {machine()}. The machine was shared with other work (other engineers' tests) while it
-ran: compare the rows of one table, not with other sections.
+Machine: {machine()}. The machine was shared with other work (other engineers' test suites,
+Spark among them) while it ran: the 1-minute load average was {min(loads):.1f} to
+{max(loads):.1f} on its 2 cores, so single runs vary widely; compare the rows of one table with
+each other (medians, same session), not with other sections.
 
 Input: the retail template's five CSV files at {scale_label(args.rows)} order lines
 ({", ".join(f"{k} {v:,}" for k, v in counts.items())}; {size_mb:.0f} MB), generated once, the same
