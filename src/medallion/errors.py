@@ -153,7 +153,10 @@ class TemplateError(MedallionError):
 
 
 def display_path(path: str) -> str:
-    """Paths under the current folder are shown relative to it (shorter, and what users typed)."""
+    """Paths under the current folder are shown relative to it (shorter, and what users typed);
+    an object-store URL as it is."""
+    if "://" in path:
+        return path
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):

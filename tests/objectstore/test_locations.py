@@ -155,3 +155,8 @@ def test_location_names() -> None:
 )
 def test_glob_on_keys(glob: str, key: str, matches: bool) -> None:
     assert bool(glob_regex(glob).match(key)) is matches
+
+
+def test_a_url_is_shown_as_written_in_messages() -> None:
+    err = StorageError("version 9 does not exist", file="az://lake/retail/silver/orders")
+    assert str(err).startswith("az://lake/retail/silver/orders: version 9")

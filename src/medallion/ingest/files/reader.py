@@ -193,13 +193,16 @@ class FileReader:
         import sqlglot.expressions as exp
 
         from medallion.ingest.files import PLANNERS
-        from medallion.ingest.files.remote import remove_spool, spool
+        from medallion.ingest.files.remote import as_remote, remove_spool, spool
 
         result = ReadResult(reader=None)  # type: ignore[arg-type]
         # files on an object store are read from local copies, deleted when the read ends
         files, spooled = spool(files, self.name)
         try:
             plans = PLANNERS[self.source.file_format](self, files, result)
+        except SourceError as e:
+            remove_spool(spooled)
+            raise as_remote(e, files) from None
         except BaseException:
             remove_spool(spooled)
             raise
@@ -248,8 +251,9 @@ class FileReader:
                 if limit:
                     check_rejected(self.source, self.name, result.rows, result.rejects, files)
             except SourceError as e:
+                e = as_remote(e, files)
                 result.error = e  # the Delta writer consuming the stream wraps it in its own
-                raise
+                raise e from None
             finally:
                 remove_spool(spooled)
 

@@ -192,3 +192,17 @@ def _remove_spools() -> None:
     for folder in list(_spools):
         with contextlib.suppress(Exception):
             remove_spool(folder)
+
+
+def as_remote(error: SourceError, files: list[SourceFile]) -> SourceError:
+    """`error` naming a spooled file by its URL, not by its local copy's path."""
+    for f in files:
+        if f.location is None:
+            continue
+        local = str(f.path)
+        if error.file == local:
+            error.file = f.rel
+        if local in error.message:
+            error.message = error.message.replace(local, f.rel)
+            error.args = (error.message,)
+    return error
