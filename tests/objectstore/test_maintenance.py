@@ -49,6 +49,7 @@ def test_time_travel_restore_optimize_vacuum(
 
     info = tables.info(p.catalog.path("bronze.sales"))
     assert (info.files, info.rows) == (1, 4)
+
     def data_files() -> list[str]:
         return [k for k in store.keys("lake/bronze/sales") if k.endswith(".parquet")]
 
