@@ -146,3 +146,24 @@ def test_a_lock_of_another_machine_is_respected_until_its_lease_expires(
     plant(-1)  # its lease ran out: that machine crashed or lost the network
     medallion("run", cwd=project, env=store.env(), check=True)
     assert rows(project, "select n from gold.g") == [(2,)]
+
+
+def test_a_holder_whose_lock_was_taken_over_is_told_so(
+    s3_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder paused past its lease (another machine took over) learns it at release."""
+    from medallion.errors import LockError
+    from medallion.storage.location import locate
+    from medallion.storage.storelock import StoreLock
+
+    store = s3_store
+    root = locate(store.url("lake"), tmp_path, store.server.storage_options(), {})
+    lock = StoreLock(root, "medallion run", lease=1.5).acquire()
+    assert _lock_holder(store)["token"] == lock.token
+    # another writer replaces the object (as after an expired lease)
+    with store.fs.open_output_stream(f"{store.bucket}/lake/{LOCK_KEY}") as f:
+        f.write(json.dumps({"host": "other", "pid": 7, "token": "theirs"}).encode())
+    time.sleep(1.5)  # a renewal (every lease / 3) finds the object changed
+    with pytest.raises(LockError, match=r"lost the writer lock .* to pid 7 on other"):
+        lock.release()
+    assert _lock_holder(store)["token"] == "theirs"  # theirs is left alone
