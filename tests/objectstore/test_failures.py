@@ -33,7 +33,9 @@ def test_killed_mid_write_then_run_again_loses_and_duplicates_nothing(
 ) -> None:
     monkeypatch.setenv(store.secret_var, store.secret)
     project = make(tmp_path / "p", store)
-    points = ["mid-write:bronze.sales", "after-bronze:bronze.sales", "mid-write:silver.s"]
+    # (after-bronze, between a bronze commit and its quarantine's, is the store's business no
+    # more than a local lakehouse's: tests/functional/test_crash.py)
+    points = ["mid-write:bronze.sales", "mid-write:silver.s"]
     for i, point in enumerate(points):
         drop = project / "data" / f"sales{i + 2}.csv"
         drop.write_text(f"id,amount\n{i + 3},{(i + 3) * 10}\n1,{i + 11}\n", encoding="utf-8")
@@ -43,15 +45,14 @@ def test_killed_mid_write_then_run_again_loses_and_duplicates_nothing(
         medallion("run", cwd=project, env=store.env(), check=True)
     # every file's rows exactly once: 2 + 2 per drop
     assert rows(project, "select count(*), count(distinct _source_file) from bronze.sales") == [
-        (8, 4)
+        (6, 3)
     ]
-    # the merge's last value per id wins: ids 1..5, id 1 last set to 13
+    # the merge's last value per id wins: ids 1..4, id 1 last set to 12
     assert sorted(rows(project, "select id, amount from silver.s")) == [
-        (1, 13),
+        (1, 12),
         (2, 20),
         (3, 30),
         (4, 40),
-        (5, 50),
     ]
     assert medallion("verify", cwd=project, env=store.env()).returncode == 0
 
