@@ -309,28 +309,6 @@ class Location:
     def read_text(self, encoding: str = "utf-8") -> str:
         return self.read_bytes().decode(encoding)
 
-    def unlink(self, missing_ok: bool = False) -> None:
-        try:
-            self.store.arrow_fs.delete_file(self.arrow_path)
-        except FileNotFoundError:
-            if not missing_ok:
-                raise
-        except Exception as e:
-            raise store_error(e, self) from None
-
-    def walk_files(self) -> list[str]:
-        """Every object under this prefix, as keys relative to it."""
-        import pyarrow.fs as pafs
-
-        try:
-            infos = self.store.arrow_fs.get_file_info(
-                pafs.FileSelector(self.arrow_path, recursive=True, allow_not_found=True)
-            )
-        except Exception as e:
-            raise store_error(e, self) from None
-        base = self.arrow_path + "/"
-        return [i.path.removeprefix(base) for i in infos if i.type == pafs.FileType.File]
-
 
 #: a local folder or a place on an object store
 Where = Path | Location

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from medallion.errors import StorageError, permission_problem, unwritable, without_backtrace
+from medallion.storage.location import Location, delta_options, is_remote, store_error
 from medallion.storage.parquet import writer_properties
 
 if TYPE_CHECKING:
@@ -91,8 +92,6 @@ def is_delta_table(path: Path) -> bool:
 def open_table(path: Path, version: int | None = None):
     from deltalake import DeltaTable
 
-    from medallion.storage.location import delta_options
-
     try:
         dt = DeltaTable(str(path), storage_options=delta_options(path))
         if version is not None:
@@ -107,8 +106,6 @@ def table_error(error: BaseException, path: Path) -> StorageError:
     read, a damaged log (which file, which line, what to do), or delta-rs's first line without
     its Rust backtrace."""
     fqn = f"{path.parent.name}.{path.name}"
-    from medallion.storage.location import Location, store_error
-
     if isinstance(path, Location):
         return store_error(error, path, f"table {fqn}")
     why = permission_problem(error)
@@ -169,8 +166,6 @@ def _writing(path: Path) -> Iterator[None]:
     under the table's folder is one clear StorageError; any other error goes through as is (an
     error of the stream being written, such as a source file DuckDB may not read, is not the
     table's)."""
-    from medallion.storage.location import Location, store_error
-
     try:
         yield
     except Exception as e:
@@ -422,7 +417,6 @@ def commit(
         from deltalake import write_deltalake
 
         from medallion.storage import partitioned
-        from medallion.storage.location import is_remote
 
         table = existing_table(path)
         # the bounded-memory partitioned writer writes local files; on a store delta-rs writes
@@ -443,8 +437,6 @@ def commit(
                 description=description,
             )
         exists = table is not None
-        from medallion.storage.location import delta_options
-
         write_deltalake(
             table if exists else str(path),
             stream,
@@ -465,8 +457,6 @@ def commit(
 def _removing_uncommitted_on_failure(path: Path) -> Iterator[None]:
     """On an error inside the block, delete the data files written in it (never committed), and
     the table's folder if the block made it (a new table whose first commit failed)."""
-    from medallion.storage.location import is_remote
-
     if is_remote(path):
         # listing a whole table on the store before every write costs more than it saves: the
         # files of a failed write there are left to `vacuum`, which deletes unreferenced files
@@ -487,10 +477,6 @@ def _remove_empty_folders(path: Path) -> None:
     """`path` and the folders under it that are empty (deepest first); others are kept."""
     import os
 
-    from medallion.storage.location import Location
-
-    if isinstance(path, Location):
-        return  # an object store has no empty folders
     for folder, _, _ in os.walk(path, topdown=False):
         with contextlib.suppress(OSError):
             os.rmdir(folder)
@@ -501,10 +487,6 @@ def _data_files(path: Path) -> set[str]:
     import os
 
     found: set[str] = set()
-    from medallion.storage.location import Location
-
-    if isinstance(path, Location):
-        return {f for f in path.walk_files() if not f.startswith("_delta_log/")}
     if not path.is_dir():
         return found
     for folder, dirs, files in os.walk(path):
@@ -525,9 +507,9 @@ def _remove_uncommitted(path: Path, before: set[str]) -> None:
     if table is not None:
         for uri in table.file_uris():
             local = unquote(uri.removeprefix("file://"))
-            kept.add(os.path.normpath(os.path.relpath(local, str(path))))
+            kept.add(os.path.normpath(os.path.relpath(local, path)))
     for rel in _data_files(path) - before - kept:
-        with contextlib.suppress(OSError, StorageError):
+        with contextlib.suppress(OSError):
             (path / rel).unlink()
 
 
@@ -538,8 +520,6 @@ def existing_table(path: Path) -> DeltaTable | None:
         return None
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
-
-    from medallion.storage.location import delta_options
 
     try:
         return DeltaTable(str(path), storage_options=delta_options(path))
