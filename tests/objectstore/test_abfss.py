@@ -10,6 +10,8 @@ from tests.conftest import medallion
 from tests.objectstore.conftest import Store
 from tests.objectstore.test_sharing import make, rows
 
+pytestmark = pytest.mark.objectstore
+
 
 @pytest.mark.parametrize(
     "host", ["devstoreaccount1.dfs.core.windows.net", "onelake.dfs.fabric.microsoft.com"]

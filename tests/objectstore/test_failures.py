@@ -18,6 +18,8 @@ from tests.objectstore.test_sharing import make, rows
 from medallion.project import Project
 from medallion.storage import tables
 
+pytestmark = pytest.mark.objectstore
+
 
 def versions(project: Path) -> dict[str, int]:
     p = Project.load(project)

@@ -13,6 +13,8 @@ from tests.conftest import medallion, write_project
 from tests.objectstore.conftest import Store, on_store
 from tests.objectstore.test_sharing import rows
 
+pytestmark = pytest.mark.objectstore
+
 CONFIG = """
 name: formats
 storage: ./lakehouse

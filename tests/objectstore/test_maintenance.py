@@ -11,6 +11,8 @@ from tests.objectstore.test_sharing import make, rows
 
 from medallion.project import Project
 
+pytestmark = pytest.mark.objectstore
+
 
 def test_time_travel_restore_optimize_vacuum(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

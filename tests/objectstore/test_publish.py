@@ -11,6 +11,8 @@ from tests.conftest import medallion
 from tests.objectstore.conftest import Store
 from tests.objectstore.test_sharing import make
 
+pytestmark = pytest.mark.objectstore
+
 PUBLISH = """
 publish:
   wh:

@@ -21,6 +21,8 @@ from tests.objectstore.conftest import Store, on_store
 from medallion.project import Project
 from medallion.storage.storelock import LOCK_KEY
 
+pytestmark = pytest.mark.objectstore
+
 CONFIG = """
 name: shared
 storage: ./lakehouse

@@ -15,6 +15,8 @@ from tests.objectstore.conftest import Store, on_store
 
 from medallion.project import Project
 
+pytestmark = pytest.mark.objectstore
+
 RUN_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{6}(:\d+)?")  # a run id, or a row of a run
 ROWS = {"retail": "600", "ecommerce-events": "3000"}
 
