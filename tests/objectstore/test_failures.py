@@ -57,6 +57,23 @@ def test_killed_mid_write_then_run_again_loses_and_duplicates_nothing(
         (4, 40),
     ]
     assert medallion("verify", cwd=project, env=store.env()).returncode == 0
+    # the killed runs' spool folders went with the next run
+    import tempfile
+
+    killed_spools = [
+        f for f in Path(tempfile.gettempdir()).glob("medallion-spool-*-*") if not _alive(f)
+    ]
+    assert killed_spools == []
+
+
+def _alive(spool: Path) -> bool:
+    import os
+
+    try:
+        os.kill(int(spool.name.split("-")[2]), 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _wrong_secret(store: Store) -> str:

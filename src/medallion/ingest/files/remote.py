@@ -157,7 +157,8 @@ def spool(files: list[SourceFile], name: str) -> tuple[list[SourceFile], Path | 
     remote = [f for f in files if f.location is not None]
     if not remote:
         return files, None
-    folder = Path(tempfile.mkdtemp(prefix="medallion-spool-"))
+    _sweep_spools()
+    folder = Path(tempfile.mkdtemp(prefix=f"medallion-spool-{os.getpid()}-"))
     _spools.add(folder)
     out = []
     for i, f in enumerate(files):
@@ -179,6 +180,20 @@ def spool(files: list[SourceFile], name: str) -> tuple[list[SourceFile], Path | 
 
 
 _spools: set[Path] = set()
+
+
+def _sweep_spools() -> None:
+    """Delete the spool folders of processes that no longer run (killed before they could)."""
+    for folder in Path(tempfile.gettempdir()).glob("medallion-spool-*-*"):
+        pid = folder.name.split("-")[2]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            pass
 
 
 def remove_spool(folder: Path | None) -> None:
