@@ -2,7 +2,8 @@
 #   make demo   create .venv, install medallion, run the retail demo on generated data
 #   make test   same set-up (and pyspark, for the Spark tests; Java 17 from Debian; dbt-core +
 #               dbt-duckdb in .venv-dbt, for the import dbt tests; Apache Airflow in
-#               .venv-airflow, for the export airflow tests), then the layer rule
+#               .venv-airflow, for the export airflow tests; Azurite from npm in .azurite/, for
+#               the object-store tests), then the layer rule
 #               (import-linter) and the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -20,7 +21,7 @@ AIRFLOW_VENV := .venv-airflow
 AIRFLOW_REQUIREMENTS := tests/orchestrate/airflow-requirements.txt
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.requirements
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean azurite
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +49,17 @@ $(AIRFLOW_STAMP): $(AIRFLOW_REQUIREMENTS)
 	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r $(AIRFLOW_REQUIREMENTS)
 	cp $(AIRFLOW_REQUIREMENTS) $(AIRFLOW_STAMP)
 
-test: $(SPARK_STAMP) $(DBT_STAMP) $(AIRFLOW_STAMP)
+# Azurite (Microsoft's Azure Storage emulator) from npm into .azurite/ (git-ignored): the
+# object-store tests start it on 127.0.0.1 (medallion/devservers/azurite.py); needs node and npm
+AZURITE_VERSION := 3.37.0
+AZURITE := .azurite/node_modules/.bin/azurite-blob
+
+$(AZURITE):
+	npm install --prefix .azurite --no-audit --no-fund --silent azurite@$(AZURITE_VERSION)
+
+azurite: $(AZURITE)
+
+test: $(SPARK_STAMP) $(DBT_STAMP) $(AIRFLOW_STAMP) $(AZURITE)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
@@ -64,4 +75,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/retail.py
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) $(AIRFLOW_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) $(AIRFLOW_VENV) .azurite .pytest_cache .ruff_cache

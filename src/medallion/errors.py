@@ -35,6 +35,7 @@ class MedallionError(Exception):
         source: str | None = None,
         hint: str | None = None,
     ) -> None:
+        message = mask_secrets(message)
         super().__init__(message)
         self.message = message
         self.file = str(file) if file is not None else None
@@ -43,7 +44,7 @@ class MedallionError(Exception):
         self.key = key
         self.model = model
         self.source = source
-        self.hint = hint
+        self.hint = mask_secrets(hint) if hint else hint
 
     @property
     def location(self) -> str:
@@ -152,7 +153,10 @@ class TemplateError(MedallionError):
 
 
 def display_path(path: str) -> str:
-    """Paths under the current folder are shown relative to it (shorter, and what users typed)."""
+    """Paths under the current folder are shown relative to it (shorter, and what users typed);
+    an object-store URL as it is."""
+    if "://" in path:
+        return path
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
@@ -310,3 +314,26 @@ def mask_dsn(dsn: str) -> str:
     """A connection string with its password replaced by *** (every message shows DSNs so)."""
     masked = _PASSWORD_RE.sub(r"\1***\3", dsn)
     return re.sub(r"(password=)\S+", r"\1***", masked)
+
+
+#: credentials in use (object-store keys, SAS tokens, secrets): never shown in a message
+_SECRETS: set[str] = set()
+# a SAS token's signature (and an account key given as AccountKey=) wherever it appears
+_SAS_RE = re.compile(r"((?:^|[?&;\s])(?:sig|AccountKey|SharedAccessSignature)=)[^&;\s\"']+", re.I)
+
+
+def register_secret(value: str) -> None:
+    """From now on, `value` is replaced by *** in every MedallionError's message and hint."""
+    if value and len(value) >= 8:  # real secrets are long; a short one would mask words
+        _SECRETS.add(value)
+        # a SAS token also appears without its leading '?'
+        if value.startswith("?"):
+            _SECRETS.add(value[1:])
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every registered secret, and any SAS signature, replaced by ***."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return _SAS_RE.sub(r"\1***", text) if "=" in text else text

@@ -206,7 +206,9 @@ class Project:
         another process keeps it longer than `wait` seconds (default: `lock_wait`)."""
         from medallion.runner.lock import WriterLock
 
-        return WriterLock(self.state_dir, command).acquire(self.lock_wait if wait is None else wait)
+        return WriterLock(self.state_dir, command, lakehouse=self.storage_root).acquire(
+            self.lock_wait if wait is None else wait
+        )
 
     def run(
         self,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from medallion.models.loader import Model
     from medallion.state.store import StateStore
     from medallion.storage.catalog import Catalog
+    from medallion.storage.location import Where
 
 
 class Workspace:
@@ -64,7 +65,7 @@ class Workspace:
             )
         ws = cls(root, load_project_config(root, env, environment), policy=policy)
         for key, folder in (("storage", ws.storage_root), ("state", ws.state_dir)):
-            if folder.exists() and not folder.is_dir():
+            if isinstance(folder, Path) and folder.exists() and not folder.is_dir():
                 raise ConfigError(
                     f"{key}: {folder} is a file, not a folder",
                     file=root / PROJECT_FILE,
@@ -79,9 +80,17 @@ class Workspace:
         p = Path(value).expanduser()
         return p if p.is_absolute() else (self.root / p)
 
-    @property
-    def storage_root(self) -> Path:
-        return self._path(self.config.storage)
+    @cached_property
+    def storage_root(self) -> Where:
+        """The lakehouse's root: a folder, or a Location on an object store."""
+        from medallion.storage.location import locate
+
+        return locate(
+            self.config.storage,
+            self.root,
+            self.config.storage_options,
+            file=self.root / PROJECT_FILE,
+        )
 
     @property
     def state_dir(self) -> Path:

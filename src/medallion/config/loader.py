@@ -543,11 +543,35 @@ def load_project_config(
         if needed:  # the `${VAR}` text itself is not a valid value there: the variable is needed
             raise unset_error(needed) from None
         raise validation_error(e, ProjectConfig, file=path, node=node) from None
+    config = _source_store_options(config)
     config._unset = tuple(unset)
     config._environment = environment
     if config.access is not None:
         config.access.bind(path, node)
     return config
+
+
+def _source_store_options(config: Any) -> Any:
+    """File sources whose `path:` is on the store of `storage:` (same scheme) get the project's
+    `storage_options:` under their own: one set of credentials for a lakehouse and its landing
+    folders, a source's own keys winning."""
+    from medallion.config.schema import FileSource
+    from medallion.config.urls import is_url, parse_url
+
+    if not config.storage_options or not is_url(config.storage):
+        return config
+    scheme = parse_url(config.storage).scheme
+    sources = dict(config.sources)
+    changed = False
+    for name, source in sources.items():
+        if not isinstance(source, FileSource):
+            continue
+        urls = [p for p in source.paths if is_url(p) and "${" not in p]
+        if urls and all(parse_url(p).scheme == scheme for p in urls):
+            merged = {**config.storage_options, **source.storage_options}
+            sources[name] = source.model_copy(update={"storage_options": merged})
+            changed = True
+    return config.model_copy(update={"sources": sources}) if changed else config
 
 
 def _needed_to_validate(err: ValidationError, unset: list[UnsetVariable]) -> list[UnsetVariable]:

@@ -32,6 +32,7 @@ from medallion.config.pipelines import (
     refuse_bad_references,
 )
 from medallion.config.serve import ServeConfig
+from medallion.config.urls import canonical_options, is_url, parse_url
 
 if TYPE_CHECKING:
     from medallion.config.loader import UnsetVariable
@@ -49,6 +50,14 @@ def check_name(value: str, what: str) -> str:
     if "__" in value.strip("_"):
         # `<table>__quarantine` and similar companion tables use the double underscore
         raise ValueError(f"{what} {value!r} must not contain '__' (reserved for medallion tables)")
+    return value
+
+
+def check_location(value: str) -> str:
+    """A folder or a supported object-store URL; a URL medallion does not support (or a
+    malformed one) is an error, never a local folder named after it."""
+    if is_url(value) and "${" not in value:
+        parse_url(value)
     return value
 
 
@@ -71,6 +80,8 @@ class FileSource(Strict):
     partition_by: list[str] = Field(default_factory=list)
     #: table-level checks on the bronze table, run after each ingest (see medallion.config.checks)
     checks: list[CheckItem] = Field(default_factory=list)
+    #: credentials of the store a `path:` URL names, over the project's `storage_options:`
+    storage_options: dict[str, str | int | bool] = Field(default_factory=dict)
     # CSV options
     header: bool | None = None
     delimiter: str | None = None
@@ -119,6 +130,14 @@ class FileSource(Strict):
     def _path_not_empty(cls, v: str | list[str]) -> str | list[str]:
         if not v or (isinstance(v, list) and not all(v)):
             raise ValueError("path must name at least one file or glob pattern")
+        for p in [v] if isinstance(v, str) else v:
+            check_location(p)
+        return v
+
+    @field_validator("storage_options")
+    @classmethod
+    def _storage_options(cls, v: dict[str, Any]) -> dict[str, Any]:
+        canonical_options(v)
         return v
 
     @field_validator("columns", mode="before")
@@ -455,8 +474,12 @@ class ProjectConfig(Strict):
     description: str | None = None
     #: the bundled template this project came from; `medallion generate` uses its generator
     template: str | None = None
-    #: root folder of the Delta tables: <storage>/<layer>/<table>
+    #: root of the Delta tables: <storage>/<layer>/<table>; a folder, or an object-store URL
+    #: (abfss://, az://, s3://, gs://; see docs/object-storage.md)
     storage: str = "./lakehouse"
+    #: credentials and settings of the store `storage:` names (deltalake's keys; `${VAR}`s for
+    #: secrets); the environment's AZURE_*/AWS_*/GOOGLE_* variables fill in the rest
+    storage_options: dict[str, str | int | bool] = Field(default_factory=dict)
     #: folder of the state database (run log, checkpoints)
     state: str = ".medallion"
     #: layer names in order; sources land in the first one
@@ -507,6 +530,17 @@ class ProjectConfig(Strict):
         needed = [u for u in self._unset if tuple(u.loc[:2]) in set(places)]
         if needed:
             raise unset_error(needed)
+
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, v: str) -> str:
+        return check_location(v)
+
+    @field_validator("storage_options")
+    @classmethod
+    def _storage_options(cls, v: dict[str, Any]) -> dict[str, Any]:
+        canonical_options(v)
+        return v
 
     @field_validator("retention")
     @classmethod

@@ -1,4 +1,5 @@
-"""One writer per project: an exclusive lock on `<state>/writer.lock`.
+"""One writer per project: an exclusive lock on `<state>/writer.lock` (and, for a lakehouse on an
+object store, its lock object there: `storage/storelock.py`).
 
 The lock is an `flock` on the file, so the kernel releases it when the holder exits for any
 reason — including `kill -9` — and a dead holder can never block the project. The file also holds
@@ -54,9 +55,16 @@ class WriterLock:
         file: str = LOCK_FILE,
         what: str = "another medallion writer is running",
         hint: str = "wait for it to finish, or pass --wait SECONDS; queries are not blocked",
+        lakehouse: object = None,
     ) -> None:
         """`file`, `what` and `hint`: the same kind of lock for another single holder (the
-        scheduler's `scheduler.lock`), and how a refusal says who holds it."""
+        scheduler's `scheduler.lock`), and how a refusal says who holds it. `lakehouse`: the
+        storage root; on an object store the lock also takes the lakehouse's lock object
+        there (`storage.storelock`), which serializes project folders on other machines."""
+        from medallion.storage.location import Location
+        from medallion.storage.storelock import StoreLock
+
+        self.store_lock = StoreLock(lakehouse, command) if isinstance(lakehouse, Location) else None
         self.path = state_dir / file
         self.command = command
         self.what = what
@@ -117,9 +125,25 @@ class WriterLock:
         )
         os.fsync(fd)
         self._fd = fd
+        if self.store_lock is not None:
+            try:
+                # the time already waited for the local lock counts against `wait`
+                self.store_lock.acquire(max(0.0, deadline - time.monotonic()))
+            except BaseException:
+                self.release()
+                raise
         return self
 
     def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            if self.store_lock is not None:
+                self.store_lock.release()
+        finally:
+            self._release_local()
+
+    def _release_local(self) -> None:
         if self._fd is None:
             return
         try:

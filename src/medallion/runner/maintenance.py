@@ -50,7 +50,7 @@ def execute(
     """Run `op(table, run_id, step)` for each table as steps of one logged run, holding the
     writer lock (waiting up to `wait` seconds for it)."""
     with (
-        WriterLock(ws.state_dir, command).acquire(wait),
+        WriterLock(ws.state_dir, command, lakehouse=ws.storage_root).acquire(wait),
         RunLog(
             ws.state, trigger=kind, command=command, selection=" ".join(tables), kind=kind
         ) as log,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from medallion.errors import StorageError, permission_problem, unwritable
+from medallion.storage.location import Location, Where, check_store, is_remote
 from medallion.storage.tables import is_delta_table
 
 
@@ -20,9 +21,14 @@ def app_id(writer: Literal["ingest", "model", "replay"], name: str) -> str:
 
 
 class Catalog:
-    def __init__(self, root: Path, layers: list[str]) -> None:
+    def __init__(self, root: Where, layers: list[str]) -> None:
         self.root = root
         self.layers = layers
+
+    @property
+    def remote(self) -> bool:
+        """Whether the lakehouse is on an object store."""
+        return is_remote(self.root)
 
     def path(self, fqn: str) -> Path:
         layer, name = fqn.split(".", 1)
@@ -47,7 +53,11 @@ class Catalog:
     def check_writable(self) -> None:
         """StorageError when the storage folder (or a layer's folder in it) may not be written
         by this user (permissions, a read-only mount): said once before a run starts, instead
-        of by every step. A table folder of its own that may not be written fails its step."""
+        of by every step. A table folder of its own that may not be written fails its step.
+        On an object store: the container or bucket must exist and take the credentials."""
+        if isinstance(self.root, Location):
+            check_store(self.root)
+            return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:

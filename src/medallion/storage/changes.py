@@ -99,17 +99,17 @@ def changes(path: Path, since: int, until: int) -> Changes:
         removes: list[FileRef] = []
         cdcs: list[FileRef] = []
         rows: int | None = 0
-        with open(commit, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                action = json.loads(line)
-                for kind, bucket in (("add", adds), ("remove", removes), ("cdc", cdcs)):
-                    a = action.get(kind)
-                    if a is not None and (kind == "cdc" or a.get("dataChange", True)):
-                        bucket.append((a["path"], a.get("partitionValues") or {}))
-                        if kind == "add":
-                            rows = _plus(rows, _num_records(a))
+        # read whole (a Path or a Location on an object store): commit files are small
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            action = json.loads(line)
+            for kind, bucket in (("add", adds), ("remove", removes), ("cdc", cdcs)):
+                a = action.get(kind)
+                if a is not None and (kind == "cdc" or a.get("dataChange", True)):
+                    bucket.append((a["path"], a.get("partitionValues") or {}))
+                    if kind == "add":
+                        rows = _plus(rows, _num_records(a))
         if cdcs:
             result.cdc.extend(cdcs)
             result.added_rows = None  # the feed's rows are not counted in the log

@@ -17,6 +17,7 @@ from medallion.storage.tables import add_actions, open_table
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
 
 #: a data file as the Delta log names it: (path in the table, partition values)
 FileRef = tuple[str, dict[str, "str | None"]]
@@ -32,6 +33,9 @@ class FileSet:
     schema: pa.Schema
     partition_columns: list[str]
     fallback: pads.Dataset | None = None
+    #: the pyarrow filesystem of `files` when they are on an object store (paths are then
+    #: `bucket/key`); None: local files
+    filesystem: pafs.FileSystem | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -41,7 +45,7 @@ class FileSet:
         """The files as pyarrow datasets (see `_parts`), for Arrow consumers."""
         if self.fallback is not None:
             return [self.fallback]
-        return _parts(self.files, self.schema, self.partition_columns)
+        return _parts(self.files, self.schema, self.partition_columns, self.filesystem)
 
 
 @dataclass
@@ -97,17 +101,30 @@ def snapshot(path: Path, version: int | None = None) -> Snapshot:
     rows = int(pa.compute.sum(actions["num_records"]).as_py() or 0) if actions.num_rows else 0
     schema = pa.schema(dt.schema().to_arrow())
     partition_columns = list(dt.metadata().partition_columns)
-    if features & {"deletionVectors", "columnMapping"} or "://" in str(path):
+    if features & {"deletionVectors", "columnMapping"}:
         fallback = dt.to_pyarrow_dataset()
         return Snapshot(dt.version(), rows, schema, FileSet([], schema, [], fallback))
+    base, filesystem = _base(path)
     files = []
     for i, rel in enumerate(actions.column("path").to_pylist()):
         values = {
             c: _partition_text(actions.column(f"partition.{c}")[i].as_py())
             for c in partition_columns
         }
-        files.append((os.path.join(str(path), unquote(rel)), values))
-    return Snapshot(dt.version(), rows, schema, FileSet(files, schema, partition_columns))
+        files.append((os.path.join(base, unquote(rel)), values))
+    return Snapshot(
+        dt.version(), rows, schema, FileSet(files, schema, partition_columns, None, filesystem)
+    )
+
+
+def _base(path: Path) -> tuple[str, pafs.FileSystem | None]:
+    """Where a table's data files are, as their reader names them: the folder (local), or
+    `bucket/key` with the store's pyarrow filesystem."""
+    from medallion.storage.location import Location
+
+    if isinstance(path, Location):
+        return path.arrow_path, path.store.arrow_fs
+    return str(path), None
 
 
 def _partition_text(value: Any) -> str | None:
@@ -123,15 +140,16 @@ def _partition_text(value: Any) -> str | None:
 _PHYSICAL: dict[str, dict[str, pa.DataType]] = {}
 
 
-def physical_schema(file: str) -> dict[str, pa.DataType]:
+def physical_schema(file: str, filesystem: pafs.FileSystem | None = None) -> dict[str, pa.DataType]:
     """A data file's stored Arrow types, by column (read from its footer once per process:
-    data files never change)."""
-    physical = _PHYSICAL.get(file)
+    data files never change). `filesystem`: the store's, for a file on an object store."""
+    key = file if filesystem is None else f"{filesystem.type_name}:{file}"
+    physical = _PHYSICAL.get(key)
     if physical is None:
         import pyarrow.parquet as pq
 
-        physical = {f.name: f.type for f in pq.read_schema(file)}
-        _PHYSICAL[file] = physical
+        physical = {f.name: f.type for f in pq.read_schema(file, filesystem=filesystem)}
+        _PHYSICAL[key] = physical
     return physical
 
 
@@ -139,6 +157,7 @@ def _parts(
     files: list[tuple[str, dict[str, str | None]]],
     schema: pa.Schema,
     partition_columns: list[str],
+    filesystem: pafs.FileSystem | None = None,
 ) -> list[pads.Dataset]:
     """Datasets over `files` (absolute paths), one per group of files whose stored Arrow types
     agree.
@@ -154,7 +173,7 @@ def _parts(
 
     groups: dict[tuple[tuple[str, str], ...], list[tuple[str, dict[str, str | None]]]] = {}
     for full, values in files:
-        physical = physical_schema(full)
+        physical = physical_schema(full, filesystem)
         differing = tuple(
             (f.name, str(physical[f.name]))
             for f in schema
@@ -168,7 +187,10 @@ def _parts(
         types = dict(differing)
         part_schema = pa.schema(
             [
-                pa.field(f.name, _physical_type(members, f.name) if f.name in types else f.type)
+                pa.field(
+                    f.name,
+                    _physical_type(members, f.name, filesystem) if f.name in types else f.type,
+                )
                 for f in schema
             ]
         )
@@ -191,15 +213,19 @@ def _parts(
                 [m[0] for m in members],
                 schema=part_schema,
                 format=pads.ParquetFileFormat(),
-                filesystem=pafs.LocalFileSystem(),
+                filesystem=filesystem or pafs.LocalFileSystem(),
                 partitions=partitions,
             )
         )
     return parts
 
 
-def _physical_type(members: list[tuple[str, dict[str, str | None]]], column: str) -> pa.DataType:
-    return _PHYSICAL[members[0][0]][column]
+def _physical_type(
+    members: list[tuple[str, dict[str, str | None]]],
+    column: str,
+    filesystem: pafs.FileSystem | None = None,
+) -> pa.DataType:
+    return physical_schema(members[0][0], filesystem)[column]
 
 
 def unquote(p: str) -> str:
@@ -222,8 +248,11 @@ def file_set(
     schema = pa.schema(dt.schema().to_arrow())
     if change_feed:
         schema = schema.append(pa.field("_change_type", pa.string()))
+    base, filesystem = _base(path)
     return FileSet(
-        [(os.path.join(str(path), unquote(rel)), values) for rel, values in files],
+        [(os.path.join(base, unquote(rel)), values) for rel, values in files],
         schema,
         list(dt.metadata().partition_columns),
+        None,
+        filesystem,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from medallion.errors import StorageError, permission_problem, unwritable, without_backtrace
+from medallion.storage.location import Location, delta_options, is_remote, store_error
 from medallion.storage.parquet import writer_properties
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def open_table(path: Path, version: int | None = None):
     from deltalake import DeltaTable
 
     try:
-        dt = DeltaTable(str(path))
+        dt = DeltaTable(str(path), storage_options=delta_options(path))
         if version is not None:
             dt.load_as_version(version)
         return dt
@@ -105,6 +106,8 @@ def table_error(error: BaseException, path: Path) -> StorageError:
     read, a damaged log (which file, which line, what to do), or delta-rs's first line without
     its Rust backtrace."""
     fqn = f"{path.parent.name}.{path.name}"
+    if isinstance(path, Location):
+        return store_error(error, path, f"table {fqn}")
     why = permission_problem(error)
     if why is not None:
         found = unwritable(StorageError, f"table {fqn}", path, "storage", why, verb="read")
@@ -166,12 +169,25 @@ def _writing(path: Path) -> Iterator[None]:
     try:
         yield
     except Exception as e:
+        if isinstance(path, Location) and not isinstance(e, StorageError):
+            from medallion.errors import MedallionError
+
+            if isinstance(e, MedallionError) or not _from_store(e):
+                raise
+            raise store_error(e, path, f"table {path.parent.name}.{path.name}") from None
         why = permission_problem(e)
         said = f"{e} {getattr(e, 'filename', None) or ''}"
         if why is None or not any(str(p) in said for p in (path, path.parent, path.resolve())):
             raise
         fqn = f"{path.parent.name}.{path.name}"
         raise unwritable(StorageError, f"table {fqn}", path, "storage", why) from None
+
+
+def _from_store(error: BaseException) -> bool:
+    """Whether `error` came from the object store (deltalake's or pyarrow's client), not from
+    the data being written."""
+    mod = type(error).__module__ or ""
+    return isinstance(error, OSError) or mod.startswith(("deltalake", "pyarrow", "obstore"))
 
 
 def version_at(path: Path, when: datetime) -> int:
@@ -403,7 +419,13 @@ def commit(
         from medallion.storage import partitioned
 
         table = existing_table(path)
-        if predicate is None and partitioned.can_write(table, stream.schema, partition_by):
+        # the bounded-memory partitioned writer writes local files; on a store delta-rs writes
+        local = not is_remote(path)
+        if (
+            local
+            and predicate is None
+            and partitioned.can_write(table, stream.schema, partition_by)
+        ):
             return partitioned.write(
                 path,
                 table,
@@ -418,6 +440,7 @@ def commit(
         write_deltalake(
             table if exists else str(path),
             stream,
+            storage_options=None if exists else delta_options(path),
             mode=mode,
             partition_by=partition_by or None,
             schema_mode="overwrite" if mode == "overwrite" and predicate is None else "merge",
@@ -434,6 +457,11 @@ def commit(
 def _removing_uncommitted_on_failure(path: Path) -> Iterator[None]:
     """On an error inside the block, delete the data files written in it (never committed), and
     the table's folder if the block made it (a new table whose first commit failed)."""
+    if is_remote(path):
+        # listing a whole table on the store before every write costs more than it saves: the
+        # files of a failed write there are left to `vacuum`, which deletes unreferenced files
+        yield
+        return
     existed = path.exists()
     before = _data_files(path)
     try:
@@ -494,7 +522,7 @@ def existing_table(path: Path) -> DeltaTable | None:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        return DeltaTable(str(path))
+        return DeltaTable(str(path), storage_options=delta_options(path))
     except TableNotFoundError:
         return None
     except Exception as e:  # a damaged log, a folder this user may not read

@@ -34,6 +34,8 @@ def scan_sql(con: duckdb.DuckDBPyConnection, files: FileSet, name: str) -> tuple
         con.register(name, files.fallback)
         return f"SELECT * FROM {ident(name)}", [name]
     types = duckdb_types(con, files.schema)
+    if files.filesystem is not None:
+        return _arrow_scan_sql(con, files, name, types)
     partitions = [c for c in files.partition_columns if c in types]
     hive_types = {c: types[c] for c in partitions}
     hive_ok = all(_HIVE_TYPE.match(t) for t in hive_types.values())
@@ -70,6 +72,26 @@ def scan_sql(con: duckdb.DuckDBPyConnection, files: FileSet, name: str) -> tuple
             options = f", hive_partitioning = true, hive_types = {{{struct}}}"
         selects.append(f"SELECT {', '.join(columns)} FROM read_parquet([{file_list}]{options})")
     return " UNION ALL ".join(selects), []
+
+
+def _arrow_scan_sql(
+    con: duckdb.DuckDBPyConnection, files: FileSet, name: str, types: dict[str, str]
+) -> tuple[str, list[str]]:
+    """Files on an object store, read through pyarrow's filesystem for that store: each group
+    of files storing the same types (`FileSet.datasets`) is a pyarrow dataset registered on
+    `con`. DuckDB's Arrow scan hands its projection and filters to the dataset, whose Parquet
+    reader then fetches only the needed column chunks and row groups with ranged reads (DuckDB
+    cannot reach the store itself: its httpfs and azure extensions cannot be downloaded here).
+    Partition values come from the Delta log, as the datasets' partition expressions."""
+    names = []
+    selects = []
+    for i, part in enumerate(files.datasets()):
+        part_name = f"{name}_{i}"
+        con.register(part_name, part)
+        names.append(part_name)
+        columns = ", ".join(f"CAST({ident(c)} AS {t}) AS {ident(c)}" for c, t in types.items())
+        selects.append(f"SELECT {columns} FROM {ident(part_name)}")
+    return " UNION ALL ".join(selects), names
 
 
 #: partition types DuckDB parses from a path segment exactly as the Delta log writes the value
@@ -113,6 +135,8 @@ def file_rows_sql(files: FileSet, columns: list[str]) -> str | None:
     the files cannot tell (no file, a table only deltalake reads, a partition column among
     `columns`, which the files do not store)."""
     paths = files.paths
+    if files.filesystem is not None:
+        return None  # `filename` is DuckDB's Parquet reader's, not the Arrow scan's
     if not paths or files.fallback is not None or set(columns) & set(files.partition_columns):
         return None
     file_list = ", ".join(f"'{_sql_str(p)}'" for p in paths)

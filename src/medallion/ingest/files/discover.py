@@ -15,20 +15,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from medallion.config.urls import is_url
 from medallion.errors import SourceError
 
 if TYPE_CHECKING:
     from medallion.config.schema import FileSource
+    from medallion.storage.location import Location
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    path: Path  # absolute
-    #: as recorded: relative to the project root (`../x` outside it) unless the source's
-    #: pattern is an absolute path
+    path: Path  # absolute; on an object store, the key (a local copy once spooled)
+    #: as recorded: relative to the project root (`../x` outside it, for a relative pattern);
+    #: an absolute pattern's absolute path; on an object store, its URL
     rel: str
     size: int
     fingerprint: str
+    #: on an object store: where (see `remote.py`); None: a local file
+    location: Location | None = None
 
     @property
     def identity(self) -> tuple[str, int, str]:
@@ -40,6 +44,12 @@ def discover(root: Path, source: FileSource, name: str) -> list[SourceFile]:
     found: dict[Path, SourceFile] = {}
     real_root = root.resolve()
     for pattern in source.paths:
+        if is_url(pattern):
+            from medallion.ingest.files.remote import discover_remote
+
+            for f in discover_remote(pattern, source, name):
+                found.setdefault(Path(f.rel), f)
+            continue
         full = pattern if os.path.isabs(pattern) else str(root / pattern)
         matches = sorted(glob.glob(full, recursive=True))
         files = [Path(m) for m in matches if os.path.isfile(m)]

@@ -193,9 +193,19 @@ class FileReader:
         import sqlglot.expressions as exp
 
         from medallion.ingest.files import PLANNERS
+        from medallion.ingest.files.remote import as_remote, remove_spool, spool
 
         result = ReadResult(reader=None)  # type: ignore[arg-type]
-        plans = PLANNERS[self.source.file_format](self, files, result)
+        # files on an object store are read from local copies, deleted when the read ends
+        files, spooled = spool(files, self.name)
+        try:
+            plans = PLANNERS[self.source.file_format](self, files, result)
+        except SourceError as e:
+            remove_spool(spooled)
+            raise as_remote(e, files) from None
+        except BaseException:
+            remove_spool(spooled)
+            raise
 
         unified: dict[str, str] = {}
         for plan in plans:
@@ -243,8 +253,11 @@ class FileReader:
                 if limit:
                     check_rejected(self.source, self.name, result.rows, result.rejects, files)
             except SourceError as e:
+                e = as_remote(e, files)
                 result.error = e  # the Delta writer consuming the stream wraps it in its own
-                raise
+                raise e from None
+            finally:
+                remove_spool(spooled)
 
         result.batches = batches()
         result.reader = pa.RecordBatchReader.from_batches(schema, result.batches)
