@@ -17,7 +17,7 @@ import click
 
 from medallion import __version__
 from medallion.cli.access import audit, tokens, users
-from medallion.cli.common import CONTEXT, _command_line, _project
+from medallion.cli.common import CONTEXT, _command_line, _project, engine_option
 from medallion.cli.export import export
 from medallion.cli.importer import importer
 from medallion.cli.pipelines import pipelines, scheduler
@@ -247,6 +247,7 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     help="Do not ask before rebuilding a changed model's table; a rebuild may then leave "
     "fewer than half of its rows.",
 )
+@engine_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -373,6 +374,7 @@ def _watch(
 )
 @_full_refresh_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@engine_option
 @click.pass_context
 def plan_command(
     ctx: click.Context, select: tuple[str, ...], full_refresh: tuple[str, ...], as_json: bool
@@ -397,6 +399,7 @@ def plan_command(
     "--select", "-s", "select", multiple=True, help="Tables whose checks to run (as for run)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@engine_option
 @click.pass_context
 def test(ctx: click.Context, select: tuple[str, ...], as_json: bool) -> None:
     """Run the checks (table-level and singular) on the current tables, without rebuilding.

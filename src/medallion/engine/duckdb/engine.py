@@ -282,6 +282,10 @@ class DuckDBEngine(Session):
         policies)."""
         return self.con
 
+    def files_connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection landing files are read with: this engine's own."""
+        return self.con
+
     # -- making tables visible (only medallion.engine.attach calls these) -------------------
 
     def is_attached(self, fqn: str) -> bool:
