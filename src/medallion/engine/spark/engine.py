@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from medallion.models.loader import Model
     from medallion.storage.catalog import Catalog
     from medallion.storage.snapshot import FileSet
-    from medallion.storage.tables import WriteResult
 
 BATCH_ROWS = 128 * 1024
 _names = itertools.count()
@@ -90,7 +89,7 @@ class Session:
         """`query` run over `rel`, which it reads as the table `__src`."""
         name = self.views.new("src")
         self.views.put(name, rel)
-        return self.views.sql(query, {SRC: name})
+        return self.views.sql(_star_listed(query, rel.columns), {SRC: name})
 
     def arrow(self, data: pa.Table | pa.RecordBatchReader) -> DataFrame:
         """A relation over Arrow data (sent to Spark: small data, such as a check's rows)."""
@@ -178,7 +177,7 @@ class Session:
             hint="`medallion compile --dialect spark` shows the SQL Spark ran",
         )
 
-    def write_table(self, rel: DataFrame, target: WriteTarget) -> WriteResult:
+    def write_table(self, rel: DataFrame, target: WriteTarget) -> tuple[int, int]:
         """The relation's rows written by Spark as Parquet files into the table's folder and
         committed by delta-rs in one commit (see commit.py)."""
         from medallion.engine.spark.commit import write_and_commit
@@ -376,6 +375,23 @@ class SparkEngine(Session):
         self.views.drop()
         if self._driver is not None:
             self._driver.close()
+
+
+def _star_listed(query: exp.Expression, columns: list[str]) -> exp.Expression:
+    """A `SELECT * ... QUALIFY` with the star spelled out as `columns`: Spark has no QUALIFY,
+    and SQLGlot's translation (a subquery with the window as a column `_w`) keeps that column
+    in a star."""
+    import sqlglot.expressions as exp
+
+    from medallion.sqltree import col
+
+    if not isinstance(query, exp.Select) or query.args.get("qualify") is None:
+        return query
+    if not (len(query.expressions) == 1 and isinstance(query.expressions[0], exp.Star)):
+        return query
+    out = query.copy()
+    out.set("expressions", [col(c) for c in columns])
+    return out
 
 
 # -- reading files --------------------------------------------------------------------------------
