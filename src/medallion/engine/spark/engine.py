@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from medallion.engine.base import SRC
-from medallion.engine.spark.sql import DIALECT, to_spark, view_name
+from medallion.engine.spark.sql import DIALECT, by_name_unions, to_spark, view_name
 from medallion.errors import ExecutionError, StorageError, first_line
 
 if TYPE_CHECKING:
@@ -60,7 +60,36 @@ class _Views:
 
     def sql(self, query: str | exp.Expression, extra: dict[str, str] | None = None) -> DataFrame:
         names = {**self.names, **(extra or {})}
+        if not isinstance(query, str) and by_name_unions(query):
+            query = self._unions_by_name(query, names)
         return self.spark.sql(to_spark(query, names, confined=self.confined))
+
+    def _unions_by_name(self, query: exp.Expression, names: dict[str, str]) -> exp.Expression:
+        """`query` with each `UNION [ALL] BY NAME` (innermost first) replaced by a view of
+        the two sides' DataFrames joined by `unionByName` (missing columns NULL, as DuckDB)."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import select_star, table
+
+        query = query.copy()
+        for union in by_name_unions(query):
+            sides = []
+            for side in (union.this, union.expression):
+                sides.append(self.spark.sql(to_spark(side, names, confined=self.confined)))
+            df = sides[0].unionByName(sides[1], allowMissingColumns=True)
+            if union.args.get("distinct"):
+                df = df.distinct()
+            name = self.new("union")
+            self.put(name, df)
+            names[name.lower()] = name
+            replacement = select_star(table(name))
+            if isinstance(union.parent, exp.Subquery | exp.CTE) or union.parent is None:
+                union.replace(replacement)
+            else:
+                union.replace(replacement.subquery())
+            if union is query:
+                query = replacement
+        return query
 
     def drop(self) -> None:
         for name in self.made:

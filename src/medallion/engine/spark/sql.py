@@ -53,6 +53,8 @@ def to_spark(
     else:
         tree = query
     tree, _, _ = rewrite(tree, DIALECT)
+    _order_row_numbers(tree)
+    _explode_projected_unnests(tree)
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     for node in list(tree.find_all(exp.Table)):
         key = ".".join(p for p in (node.db, node.name) if p).lower()
@@ -70,6 +72,42 @@ def to_spark(
     if confined and any(isinstance(t.this, exp.Func) for t in tree.find_all(exp.Table)):
         raise QueryError("table functions are not allowed here", hint="read the tables only")
     return render(tree, DIALECT)
+
+
+def _order_row_numbers(tree: exp.Expression) -> None:
+    """`row_number() OVER (PARTITION BY k)` without an order (DuckDB numbers the rows in any
+    order; Spark requires one): ordered by a constant, which is any order too."""
+    import sqlglot.expressions as exp
+
+    for window in tree.find_all(exp.Window):
+        if isinstance(window.this, exp.RowNumber) and window.args.get("order") is None:
+            window.set("order", exp.Order(expressions=[exp.Ordered(this=exp.Literal.number(1))]))
+
+
+def _explode_projected_unnests(tree: exp.Expression) -> None:
+    """`SELECT unnest([...]) AS x` (a list's values as rows) as Spark's `explode`: SQLGlot
+    translates an UNNEST in FROM, not one in the select list."""
+    import sqlglot.expressions as exp
+
+    for node in list(tree.find_all(exp.Unnest)):
+        in_projection = isinstance(node.parent, exp.Select) or (
+            isinstance(node.parent, exp.Alias) and isinstance(node.parent.parent, exp.Select)
+        )
+        if in_projection and len(node.expressions) == 1:
+            explode: exp.Expression = exp.Explode(this=node.expressions[0])
+            alias = node.args.get("alias")  # `unnest(...) AS x` may be held as a table alias
+            if isinstance(alias, exp.TableAlias):
+                alias = alias.columns[0] if alias.columns else alias.this
+            node.replace(exp.alias_(explode, alias.name) if alias is not None else explode)
+
+
+def by_name_unions(tree: exp.Expression) -> list[exp.Union]:
+    """The `UNION [ALL] BY NAME`s of a tree (Spark has none: the engine runs them as
+    DataFrame.unionByName), innermost first."""
+    import sqlglot.expressions as exp
+
+    found = [u for u in tree.find_all(exp.Union) if u.args.get("by_name")]
+    return sorted(found, key=lambda u: -u.depth)
 
 
 def refusals(models: Mapping[str, Model]) -> None:
