@@ -443,12 +443,52 @@ def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> 
     if not files.files:
         return _from_arrow(spark, schema.empty_table())
     spark_schema = from_arrow_schema(schema, prefer_timestamp_ntz=True)
-    reader = spark.read.schema(spark_schema)
-    if files.partition_columns:
-        base = root or os.path.commonpath([os.path.dirname(f) for f in files.paths])
-        reader = reader.option("basePath", base)
-    df = reader.parquet(*files.paths)
-    return df.select(*[F.col(f"`{f.name}`") for f in schema])
+    order = [F.col(f"`{f.name}`") for f in schema]
+    parts = files.partition_columns
+    base = root or os.path.commonpath([os.path.dirname(f) for f in files.paths])
+    if not parts or _folders_name_values(files, base):
+        reader = spark.read.schema(spark_schema)
+        if parts:
+            reader = reader.option("basePath", base)
+        return reader.parquet(*files.paths).select(*order)
+    # folder names that are not the values (a digest where a value needs escaping): the
+    # values come from the Delta log, one read per partition
+    data_schema = from_arrow_schema(
+        pa_schema_without(schema, parts), prefer_timestamp_ntz=True
+    )
+    groups: dict[tuple[str | None, ...], list[str]] = {}
+    for path, values in files.files:
+        groups.setdefault(tuple(values.get(c) for c in parts), []).append(path)
+    out = None
+    for values, paths in groups.items():
+        df = spark.read.schema(data_schema).parquet(*paths)
+        for c, v in zip(parts, values, strict=True):
+            df = df.withColumn(c, F.lit(v).cast(spark_schema[c].dataType))
+        df = df.select(*order)
+        out = df if out is None else out.unionByName(df)
+    return out
+
+
+def _folders_name_values(files: FileSet, root: str) -> bool:
+    """Whether every file's `col=value` folders name its partition values as the log has them
+    (what Spark's partition discovery reads)."""
+    import os
+    from urllib.parse import unquote
+
+    for path, values in files.files:
+        rel = os.path.relpath(os.path.dirname(path), root)
+        found = dict(p.partition("=")[::2] for p in rel.split(os.sep) if "=" in p)
+        for c in files.partition_columns:
+            text = unquote(found.get(c, "\0"))
+            if (None if text == "__HIVE_DEFAULT_PARTITION__" else text) != values.get(c):
+                return False
+    return True
+
+
+def pa_schema_without(schema: pa.Schema, columns: list[str]) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([f for f in schema if f.name not in columns])
 
 
 def _file_name() -> Any:
@@ -477,8 +517,14 @@ def _from_arrow(spark: SparkSession, table: pa.Table) -> DataFrame:
     """Arrow data as a DataFrame (its schema kept, empty or not)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    schema = from_arrow_schema(_plain(table.schema), prefer_timestamp_ntz=True)
-    return spark.createDataFrame(table.cast(_plain(table.schema)), schema=schema)
+    import pyarrow as pa
+
+    plain = _plain(table.schema)
+    schema = from_arrow_schema(plain, prefer_timestamp_ntz=True)
+    # Spark stops reading an Arrow stream at its first empty batch: the rows after it were
+    # lost (a stream filtered by expectations has empty batches)
+    batches = [b for b in table.cast(plain).to_batches() if b.num_rows]
+    return spark.createDataFrame(pa.Table.from_batches(batches, plain), schema=schema)
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:
