@@ -121,7 +121,9 @@ class Workspace:
         settings of medallion.yml (master, conf) apply when it names Spark too."""
         engine = self.config.engine
         if engine.type != kind:
-            engine = type(engine)(type=kind, memory_limit=engine.memory_limit, threads=engine.threads)
+            engine = type(engine)(
+                type=kind, memory_limit=engine.memory_limit, threads=engine.threads
+            )
         self.config = self.config.model_copy(update={"engine": engine})
         self.__dict__.pop("models", None)  # loaded for another engine
 

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import medallion, write_project
 
 from medallion.config.schema import EngineConfig
 from medallion.errors import ConfigError
 from medallion.project import Project
-from tests.conftest import medallion, write_project
 
 CONFIG = """
 name: s

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import table_versions, write_project
 
 from medallion.errors import ModelError
 from medallion.project import Project
 from medallion.storage import tables
-from tests.conftest import table_versions, write_project
 
 pytestmark = pytest.mark.spark
 

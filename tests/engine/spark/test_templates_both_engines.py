@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.engine.spark.tablediff import Windows, table_digests
 
 from medallion.project import Project
 from medallion.templates import get_template
-from tests.engine.spark.tablediff import Windows, table_digests
 
 pytestmark = pytest.mark.spark
 
-TEMPLATES = {"retail": 400, "customer-insights": None, "product-platform": None, "ecommerce-events": None}
+TEMPLATES = {
+    "retail": 400,
+    "customer-insights": None,
+    "product-platform": None,
+    "ecommerce-events": None,
+}
 
 
 def _run(project: Project, windows: Windows) -> None:

@@ -27,7 +27,6 @@ def refusals(models: Mapping[str, Model]) -> None:
 
 def from_config(catalog: Catalog, config: EngineConfig, temp_dir: Path) -> SparkEngine:
     from medallion.engine.spark.engine import SparkEngine
-    from medallion.models.loader import Model
     from medallion.engine.spark.start import spark_session
 
     return SparkEngine(catalog, spark_session(config), temp_dir)

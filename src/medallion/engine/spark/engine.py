@@ -453,9 +453,7 @@ def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> 
         return reader.parquet(*files.paths).select(*order)
     # folder names that are not the values (a digest where a value needs escaping): the
     # values come from the Delta log, one read per partition
-    data_schema = from_arrow_schema(
-        pa_schema_without(schema, parts), prefer_timestamp_ntz=True
-    )
+    data_schema = from_arrow_schema(pa_schema_without(schema, parts), prefer_timestamp_ntz=True)
     groups: dict[tuple[str | None, ...], list[str]] = {}
     for path, values in files.files:
         groups.setdefault(tuple(values.get(c) for c in parts), []).append(path)
@@ -515,9 +513,8 @@ def _to_arrow(df: DataFrame) -> pa.Table:
 
 def _from_arrow(spark: SparkSession, table: pa.Table) -> DataFrame:
     """Arrow data as a DataFrame (its schema kept, empty or not)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
     import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
 
     plain = _plain(table.schema)
     schema = from_arrow_schema(plain, prefer_timestamp_ntz=True)

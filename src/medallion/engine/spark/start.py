@@ -44,7 +44,9 @@ def spark_session(config: EngineConfig) -> Any:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError(
-            "engine: spark needs pyspark, which is not installed", key="engine", hint=INSTALL_PYSPARK
+            "engine: spark needs pyspark, which is not installed",
+            key="engine",
+            hint=INSTALL_PYSPARK,
         ) from None
     active = SparkSession.getActiveSession()
     if active is None:
@@ -57,9 +59,15 @@ def spark_session(config: EngineConfig) -> Any:
 
 def _start(spark_session_class: Any, config: EngineConfig) -> Any:
     if not _java_found():
-        raise ConfigError("engine: spark needs Java, which was not found", key="engine", hint=INSTALL_JAVA)
+        raise ConfigError(
+            "engine: spark needs Java, which was not found", key="engine", hint=INSTALL_JAVA
+        )
     builder = spark_session_class.builder.master(config.master or "local[*]").appName("medallion")
-    for key, value in {**DEFAULTS, **{k: _text(v) for k, v in config.conf.items()}, **FORCED}.items():
+    for key, value in {
+        **DEFAULTS,
+        **{k: _text(v) for k, v in config.conf.items()},
+        **FORCED,
+    }.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
