@@ -54,6 +54,8 @@ def test_an_overlay_merges_over_the_file(tmp_path: Path) -> None:
     assert orders.delimiter == ","  # kept from the file: mappings merge key by key
     assert prod.config.publish["warehouse"].dsn.endswith("@db.internal/prod")
     assert prod.config.publish["warehouse"].tables == ["silver.orders"]
+    # a lakehouse of its own, and so a state database of its own (its run log, its caches)
+    assert (dev.config.state, prod.config.state) == (".medallion", ".medallion-prod")
     # MEDALLION_ENV chooses it too
     staging = Project.load(root, env={"MEDALLION_ENV": "staging"})
     assert staging.config.environment == "staging" and staging.config.state == ".medallion-staging"

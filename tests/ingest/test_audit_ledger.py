@@ -64,9 +64,11 @@ def test_audit_columns_on_every_row(make_project: MakeProject) -> None:
         (3, 4, "data/in/b.csv"),
     ]
     assert {r["_run_id"] for r in got} == {result.run_id}
-    stamps = {r["_ingested_at"] for r in got}
-    assert len(stamps) == 1  # one batch, one ingestion time
-    [stamp] = stamps
+    # one batch, one ingestion time, its files one microsecond apart in landing order
+    by_file = {r["_source_file"]: r["_ingested_at"] for r in got}
+    assert len({r["_ingested_at"] for r in got}) == 2
+    assert by_file["data/in/b.csv"] - by_file["data/in/a.csv"] == timedelta(microseconds=1)
+    stamp = by_file["data/in/a.csv"]
     assert stamp.utcoffset() == timedelta(0)
     assert start - timedelta(milliseconds=1) <= stamp <= end
 
@@ -225,3 +227,69 @@ def test_source_file_outside_the_project_is_recorded_as_its_absolute_path(
     assert p.query("select _source_file from bronze.local").to_pylist() == [
         {"_source_file": "data/y.csv"}
     ]
+
+
+def test_files_read_together_are_stamped_in_natural_order(make_project: MakeProject) -> None:
+    """Several files ingested by one run (a full refresh, days landed at once): the later file
+    in landing order (numbers in names compared as numbers) has the later `_ingested_at`, so
+    "latest version of a key" is orders_10's, not orders_9's, as it is run by run."""
+    files = {
+        "data/in/orders_8.csv": "id,qty\n5,1\n",
+        "data/in/orders_9.csv": "id,qty\n1,9\n2,9\n",
+        "data/in/orders_10.csv": "id,qty\n1,10\n",
+    }
+    p = make_project(AUDIT_CONFIG, files=files)
+    run_ok(p)
+    latest = p.query(
+        "select id, qty from bronze.orders qualify row_number() over "
+        "(partition by id order by _ingested_at desc, _source_file desc) = 1 order by id"
+    ).to_pylist()
+    assert latest == [{"id": 1, "qty": 10}, {"id": 2, "qty": 9}, {"id": 5, "qty": 1}]
+    order = p.query(
+        "select _source_file from bronze.orders group by 1 order by min(_ingested_at)"
+    ).column(0)
+    assert order.to_pylist() == [f"data/in/orders_{n}.csv" for n in (8, 9, 10)]
+
+
+def test_a_relative_path_outside_the_project_is_recorded_relative_to_it(
+    make_project: MakeProject, tmp_path: Any
+) -> None:
+    """`path: ../exports/*.csv` (as `init --from` writes it): the files are recorded as
+    `../exports/...`, so a project copied with its exports beside it re-ingests nothing; an
+    identity recorded absolutely (before) is still the same file."""
+    import shutil
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "a.csv").write_text("id,qty\n1,2\n")
+    (exports / "b.csv").write_text("id,qty\n3,4\n")
+    p = make_project("name: t\nsources:\n  orders:\n    path: ../exports/*.csv\n", name="proj")
+    run_ok(p)
+    got = p.query("select _source_file from bronze.orders order by 1").column(0).to_pylist()
+    assert got == ["../exports/a.csv", "../exports/b.csv"]
+
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    shutil.copytree(exports, moved / "exports")
+    shutil.copytree(p.root, moved / "proj")
+    copy = Project.load(moved / "proj")
+    result = run_ok(copy)
+    assert [s.rows_written for s in result.steps] == [0]
+    assert copy.row_count("bronze.orders") == 2
+
+
+def test_files_of_a_restored_away_version_are_ingested_again(make_project: MakeProject) -> None:
+    """`medallion restore bronze.x --to N` takes out the rows of files ingested after N: the
+    next run ingests them again, as the table no longer holds them."""
+    p = make_project(AUDIT_CONFIG, files={"data/in/a.csv": "id,qty\n1,2\n"})
+    run_ok(p)
+    (p.root / "data" / "in" / "b.csv").write_text("id,qty\n2,3\n3,4\n")
+    run_ok(p)
+    assert p.row_count("bronze.orders") == 3
+    assert p.restore("bronze.orders", 0).status == "success"
+    assert p.row_count("bronze.orders") == 1
+    result = run_ok(p)
+    assert result.steps[0].rows_written == 2
+    assert p.row_count("bronze.orders") == 3
+    # and once more: nothing new
+    assert run_ok(p).steps[0].rows_written == 0

@@ -200,6 +200,21 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def provenance(pipeline: str) -> list[str]:
+    """What every task passes for the run log: Airflow, the pipeline, the logical date (Jinja
+    Airflow renders), the try number."""
+    return [
+        "--trigger",
+        "airflow",
+        "--pipeline",
+        pipeline,
+        "--scheduled-for",
+        "{{ (logical_date or dag_run.run_after).isoformat() }}",
+        "--attempt",
+        "{{ [ti.try_number, 1] | max }}",
+    ]
+
+
 def test_dagbag_holds_the_pipelines_as_declared(
     airflow_venv: Path, airflow_home: Path, shop: Path
 ) -> None:
@@ -230,6 +245,7 @@ def test_dagbag_holds_the_pipelines_as_declared(
         "layer:bronze",
         "--wait",
         "300",
+        *provenance("ingest"),
         "--no-color",
     ]
     # build follows ingest with `on: completion`: its trigger runs whatever ingest's run did
@@ -254,13 +270,14 @@ def test_dagbag_holds_the_pipelines_as_declared(
     assert build["tasks"]["trigger_report"]["trigger_dag_id"] == "shop_report"
     assert build["tasks"]["run"]["retries"] == 0
     assert build["tasks"]["run"]["timeout"] is None
-    assert command(build["tasks"]["run"])[-7:] == [
+    assert command(build["tasks"]["run"])[-15:] == [
         "--select",
         "layer:silver",
         "--select",
         "layer:gold",
         "--wait",
         "300",
+        *provenance("build"),
         "--no-color",
     ]
     assert set(dags["shop_report"]["tasks"]) == {"run"}  # nothing follows report
@@ -275,12 +292,13 @@ def test_dagbag_holds_the_pipelines_as_declared(
         "gold.daily": ["silver.orders"],
         "trigger_report": ["gold.broken", "gold.daily"],
     }
-    assert command(tasks["gold.daily"])[-6:] == [
+    assert command(tasks["gold.daily"])[-14:] == [
         "run",
         "--select",
         "gold.daily",
         "--wait",
         "300",
+        *provenance("build"),
         "--no-color",
     ]
     assert {t["pool"] for t in tasks.values() if t["type"] == "BashOperator"} == {"medallion_shop"}
@@ -304,11 +322,14 @@ def test_airflow_tasks_test_runs_medallion_against_the_project(
     assert int(pools["medallion_shop"]["slots"]) == 1
 
     proc = airflow(airflow_venv, home, dags, "tasks", "test", "shop_ingest", "run", "2026-12-01")
-    assert "run succeeded" in proc.stdout + proc.stderr
+    assert "run succeeded" in proc.stdout + proc.stderr, proc.stdout[-3000:]
     project = Project.load(shop)
     last = project.runs(1)[0]
     assert (last["status"], last["kind"], last["selection"]) == ("success", "run", "layer:bronze")
     assert "--wait 300" in last["command"]
+    # the run log says Airflow ran it, for which pipeline, tick and try
+    assert (last["trigger"], last["pipeline"], last["attempt"]) == ("airflow", "ingest", 1)
+    assert last["scheduled_for"].startswith("2026-12-01")
     assert project.row_count("bronze.orders") == 3
 
     # a task of the per-node DAG: one model, alone

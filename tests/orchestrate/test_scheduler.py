@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.conftest import write_project
+from tests.conftest import medallion, write_project
 
 from medallion.orchestrate.scheduler import Clock, Scheduler, run_pipeline
 from medallion.project import Project
@@ -537,3 +537,81 @@ def test_a_scheduler_leaves_a_live_manual_runs_tick_alone(tmp_path: Path) -> Non
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_pipeline_after_two_waits_for_both(tmp_path: Path) -> None:
+    """`after: [a, b]` runs once per scheduled time, after both; with `on: success` a failed
+    upstream skips it, naming it."""
+    project = project_with(
+        tmp_path,
+        "pipelines:\n"
+        "  a: {select: [layer:bronze], schedule: '0 2 * * *'}\n"
+        "  b: {select: [layer:bronze], schedule: '0 2 * * *'}\n"
+        "  joined: {select: [layer:silver], after: [a, b]}\n",
+    )
+    day = at("2026-06-01T00:00:00")
+    seen_at(project, "a", day)
+    seen_at(project, "b", day)
+    serve(project, day, at("2026-06-01T03:00:00"))
+    assert [(r["pipeline"], r["trigger"], r["status"]) for r in runs(project)] == [
+        ("a", "schedule", "success"),
+        ("b", "schedule", "success"),
+        ("joined", "after", "success"),
+    ]
+    # b fails the next day: joined (on: success) is skipped once, naming b
+    (project.root / "landing" / "orders_2.csv").write_text("order_id,amount\nA3\n")
+    (project.root / "medallion.yml").write_text(
+        (project.root / "medallion.yml")
+        .read_text()
+        .replace("b: {select: [layer:bronze],", "b: {select: [layer:bronze], retries: 0,")
+        .replace("{path: landing/orders*.csv}", "{path: landing/orders*.csv, max_rejected: 0}")
+    )
+    serve(project.reload(), at("2026-06-01T03:00:00"), at("2026-06-02T03:00:00"))
+    day2 = [t for t in ticks(project) if t["scheduled_for"].startswith("2026-06-02")]
+    assert [(t["pipeline"], t["status"]) for t in day2] == [
+        ("a", "failed"),
+        ("b", "failed"),
+        ("joined", "skipped"),
+    ]
+    assert "a ended failed" in day2[2]["note"] and "b ended failed" in day2[2]["note"]
+
+
+def test_a_manual_run_of_one_upstream_does_not_wait_for_the_other(tmp_path: Path) -> None:
+    project = project_with(
+        tmp_path,
+        "pipelines:\n"
+        "  a: {select: [layer:bronze]}\n"
+        "  b: {select: [layer:bronze], schedule: '0 2 * * *'}\n"
+        "  joined: {select: [layer:silver], after: [a, b]}\n",
+    )
+    done = run_pipeline(project, "a")
+    assert [(t.pipeline, r.status if r else None) for t, r in done] == [
+        ("a", "success"),
+        ("joined", "success"),
+    ]
+
+
+def test_run_records_the_pipeline_an_orchestrator_ran(tmp_path: Path) -> None:
+    """`medallion run --trigger airflow --pipeline NAME --scheduled-for T --attempt N` (what the
+    exported DAGs call) lands in the run log as that pipeline's run; mistakes are refused
+    before anything runs."""
+    project = project_with(tmp_path, "pipelines:\n  nightly: {schedule: '0 2 * * *'}\n")
+    args = ("run", "--trigger", "airflow", "--pipeline", "nightly")
+    when = ("--scheduled-for", "2026-12-01T02:00:00+01:00", "--attempt", "2")
+    medallion(*args, *when, cwd=project.root, check=True)
+    (last,) = runs(project)
+    assert (last["trigger"], last["pipeline"], last["attempt"], last["status"]) == (
+        "airflow",
+        "nightly",
+        2,
+        "success",
+    )
+    assert last["scheduled_for"].startswith("2026-12-01T01:00:00")
+    for bad, says in [
+        (("run", "--pipeline", "nope"), "no pipeline 'nope'"),
+        ((*args, "--scheduled-for", "yesterday"), "not an ISO 8601 time"),
+        (("run", "--attempt", "2"), "go with --pipeline"),
+    ]:
+        proc = medallion(*bad, cwd=project.root)
+        assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert len(runs(project)) == 1

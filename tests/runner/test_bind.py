@@ -149,3 +149,19 @@ def _validate(root: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         env=None,
     )
+
+
+def test_a_model_reads_the_columns_scd2_adds(make_project: Callable[..., Project]) -> None:
+    """A model over an scd2 model's valid_from / valid_to / is_current binds (the kind adds
+    them to what its SQL selects); a column the kind does not add is still an error."""
+    models = {
+        "silver/history.sql": "/* ---\nkind: scd2\nunique_key: id\n--- */\n"
+        "select id, region, amount from bronze.sales\n",
+        "gold/current.sql": "select id, region, valid_from, valid_to from silver.history"
+        " where is_current\n",
+    }
+    project = built(make_project, models)
+    assert project.bind() == {"silver.history": None, "gold.current": None}
+    broken = edit(project, "gold/current.sql", "select id, valid_until from silver.history\n")
+    with pytest.raises(ExecutionError, match="valid_until"):
+        broken.bind()

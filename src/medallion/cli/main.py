@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,10 @@ from medallion.cli.pipelines import pipelines, scheduler
 from medallion.cli.quarantine import quarantine
 from medallion.cli.serve import serve
 
+if TYPE_CHECKING:
+    from medallion.project import Project
+    from medallion.state.records import RunControl
+
 #: `run` and `plan`: --full-refresh alone (every selected node) or with names (repeatable)
 _full_refresh_option = click.option(
     "--full-refresh",
@@ -35,6 +39,42 @@ _full_refresh_option = click.option(
     help="Rebuild from all input: alone, every selected source (re-ingest every file) and model; "
     "with a NAME, that source or model (repeatable).",
 )
+
+
+def _provenance(
+    project: Project, pipeline: str | None, scheduled_for: str | None, attempt: int
+) -> RunControl | None:
+    """`run --pipeline`: the run recorded as the pipeline's (its tick's time and attempt), as
+    an orchestrator running medallion says it; the pipeline's own retries and timeout are the
+    orchestrator's business then, not applied here."""
+    from datetime import UTC, datetime
+
+    from medallion.state.records import RunControl
+
+    if pipeline is None:
+        if scheduled_for is not None or attempt != 1:
+            raise click.UsageError("--scheduled-for and --attempt go with --pipeline")
+        return None
+    declared = project.config.pipelines
+    if pipeline not in declared:
+        raise click.BadParameter(
+            f"no pipeline {pipeline!r} in medallion.yml (pipelines: "
+            f"{', '.join(sorted(declared)) or 'none'})",
+            param_hint="--pipeline",
+        )
+    when = None
+    if scheduled_for:
+        try:
+            parsed = datetime.fromisoformat(scheduled_for.strip())
+        except ValueError:
+            raise click.BadParameter(
+                f"{scheduled_for!r} is not an ISO 8601 time (2026-12-01T02:30:00+00:00)",
+                param_hint="--scheduled-for",
+            ) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        when = parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    return RunControl(pipeline=pipeline, attempt=attempt, scheduled_for=when)
 
 
 def _refresh(full_refresh: tuple[str, ...]) -> bool | list[str]:
@@ -247,6 +287,34 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     help="Do not ask before rebuilding a changed model's table; a rebuild may then leave "
     "fewer than half of its rows.",
 )
+@click.option(
+    "--trigger",
+    type=click.Choice(["manual", "api", "airflow", "external"]),
+    default="manual",
+    show_default=True,
+    help="Who started the run, as the run log records it: the HTTP API, an orchestrator "
+    "running medallion (the DAGs of `medallion export airflow` say airflow).",
+)
+@click.option(
+    "--pipeline",
+    metavar="NAME",
+    help="Record the run as a run of this pipeline of medallion.yml (an orchestrator running "
+    "it); the selection is still --select's.",
+)
+@click.option(
+    "--scheduled-for",
+    metavar="TIME",
+    help="With --pipeline: the scheduled time the run is for (ISO 8601, e.g. an Airflow "
+    "logical date), as the run log records it.",
+)
+@click.option(
+    "--attempt",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --pipeline: which attempt of that scheduled time this is (the orchestrator's "
+    "try number).",
+)
 @engine_option
 @click.pass_context
 def run(
@@ -260,6 +328,10 @@ def run(
     max_runs: int | None,
     as_json: bool,
     yes: bool,
+    trigger: str,
+    pipeline: str | None,
+    scheduled_for: str | None,
+    attempt: int,
 ) -> None:
     """Ingest sources and build models in dependency order; log every step.
 
@@ -282,6 +354,8 @@ def run(
             raise click.UsageError(
                 "--watch runs incrementally; run --full-refresh on its own first"
             )
+        if pipeline is not None:
+            raise click.UsageError("--pipeline records one run; it does not go with --watch")
         _watch(project, list(select) or None, interval, max_runs, as_json)
         return
     if max_runs is not None:
@@ -296,12 +370,13 @@ def run(
     result = project.run(
         list(select) or None,
         full_refresh=refresh,
-        trigger="manual",
+        trigger=trigger,
         command=_command_line(),
         reporter=reporter,
         wait=wait,
         yes=yes,
         allow_missing_files=allow_missing_files,
+        control=_provenance(project, pipeline, scheduled_for, attempt),
     )
     if as_json:
         render.print_json(render.run_result_dict(result))

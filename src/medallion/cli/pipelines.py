@@ -99,8 +99,15 @@ def pipelines_list(ctx: click.Context, as_json: bool) -> None:
 @pipelines.command("run", context_settings=CONTEXT)
 @click.argument("name")
 @click.option("--no-follow", is_flag=True, help="Do not run the pipelines that follow it (after:).")
+@click.option(
+    "--trigger",
+    type=click.Choice(["manual", "api"]),
+    default="manual",
+    show_default=True,
+    help="Who asked for it, as the tick and the run log record it (the HTTP API says api).",
+)
 @click.pass_context
-def pipelines_run(ctx: click.Context, name: str, no_follow: bool) -> None:
+def pipelines_run(ctx: click.Context, name: str, no_follow: bool, trigger: str) -> None:
     """Run pipeline NAME now, with its retries and timeout, then the pipelines that follow it
     (`after:`), each recorded as a tick (trigger manual, then after) and notified. Waits while
     another writer holds the project. Exit status 1 if a run failed."""
@@ -113,7 +120,9 @@ def pipelines_run(ctx: click.Context, name: str, no_follow: bool) -> None:
     notifier = notifier_for(project)
     stop = threading.Event()
     try:
-        done = run_pipeline(project, name, follow=not no_follow, notifier=notifier, stop=stop)
+        done = run_pipeline(
+            project, name, follow=not no_follow, notifier=notifier, stop=stop, trigger=trigger
+        )
     except KeyboardInterrupt:
         stop.set()
         raise

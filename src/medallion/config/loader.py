@@ -578,7 +578,15 @@ def apply_environment(
             )
             + "unset MEDALLION_ENV / drop --env to use the file as written",
         )
-    return _merge(data, envs[name] or {})
+    overlay = envs[name] or {}
+    merged = _merge(data, overlay)
+    if "storage" in overlay and "state" not in overlay:
+        # the state database is a cache of one lakehouse: an environment with a lakehouse of
+        # its own keeps its own (`.medallion-prod`), or its run log and ingest cache would be
+        # the other lakehouse's
+        base = str(data.get("state") or ProjectConfig.model_fields["state"].default)
+        merged["state"] = f"{base.rstrip('/')}-{name}"
+    return merged
 
 
 def _merge(base: Any, overlay: Any) -> Any:

@@ -43,7 +43,7 @@ from medallion.ingest.files import (
     column_types,
     discover,
 )
-from medallion.ingest.files.rejects import check_rejected, reasons
+from medallion.ingest.files.rejects import check_rejected, reasons, rejected_lines
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
@@ -104,13 +104,25 @@ def ingested_files(
     if cached == (table_id, version):
         return state.ingested_files(source, latest)
     since = cached[1] if cached and cached[0] == table_id and cached[1] <= version else -1
+    history = dt.history(version - since if since >= 0 else None)
+    if since >= 0 and any(_restored_to(c) is not None for c in history):
+        # a restore since the cache: the files it holds are those of the restored version,
+        # whose commits may be older than the cache; read the whole log again
+        since, history = -1, dt.history()
     new: list[tuple[str, int, int, int, str | None]] = []
     reset = since < 0
+    held_up_to = version  # a RESTORE to version n: the commits after n no longer count
     # newest first; stop at the cached version or at an overwrite (which replaced everything)
-    for commit in dt.history(version - since if since >= 0 else None):
+    for commit in history:
         v = commit.get("version")
         if v is None or v <= since:
             break
+        if v > held_up_to:
+            continue
+        restored = _restored_to(commit)
+        if restored is not None:
+            held_up_to = restored
+            continue
         for path, size, fp in json.loads(commit.get(FILES_KEY) or "[]"):
             new.append((path, size, fp, v, commit.get(tables.RUN_ID_KEY)))
         if _overwrote_all(commit):
@@ -118,6 +130,18 @@ def ingested_files(
             break
     state.record_ingested(source, table_id, version, new, reset=reset)
     return state.ingested_files(source, latest)
+
+
+def _restored_to(commit: dict[str, Any]) -> int | None:
+    """The version a RESTORE commit made the table's content again, None for other commits:
+    the files ingested after that version are no longer in the table and are new again."""
+    if commit.get("operation") != "RESTORE":
+        return None
+    target = (commit.get("operationParameters") or {}).get("version")
+    try:
+        return int(target) if target is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _overwrote_all(commit: dict[str, Any]) -> bool:
@@ -141,7 +165,13 @@ def new_files(
     files = discover(root, source, name)
     latest = source.on_rewrite == "replace"
     done = set() if full_refresh else ingested_files(state, name, table_path, latest)
-    return files, [f for f in files if f.identity not in done]
+    return files, [f for f in files if f.identity not in done and _absolute(f) not in done]
+
+
+def _absolute(f: SourceFile) -> tuple[str, int, str]:
+    """The identity a file outside the project was recorded with before such files were
+    recorded relative to it (`../exports/x.csv`): those are not new again."""
+    return (f.path.as_posix(), f.size, f.fingerprint)
 
 
 def rewritten(
@@ -316,7 +346,8 @@ def ingest_source(
     result.files = [f.rel for f in new]
     result.rows_quarantined = len(rejects)
     result.rows_read = result.rows_written + len(rejects)
-    result.checks = explain_rejects(fqn, rejects, result.rows_read)
+    # the checks count the file's rows a rejected row ran on over (a quote left open)
+    result.checks = explain_rejects(fqn, rejects, result.rows_written + rejected_lines(rejects))
     q_path = catalog.path(f"{fqn}{QUARANTINE_SUFFIX}")
     q_replaced = [f.rel for f in new] if written is not None and replaced else []
     q_removed = rows_of(q_path, q_replaced) if q_replaced else 0

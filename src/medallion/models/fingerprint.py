@@ -22,7 +22,26 @@ _NOT_SEMANTIC = {"description", "columns", "tags", "checks"}
 
 
 def definition(model: Model) -> str:
-    """The model as the text its fingerprint is taken of (shown as a diff when it changes)."""
+    """The model as the text its fingerprint is taken of (shown as a diff when it changes).
+
+    Remembered on the model: a run asks for it several times per step (the commit records it,
+    every downstream model records its inputs' fingerprints, the plan compares them), and
+    printing the tree costs milliseconds. The memo is keyed by the objects it was taken of, so
+    a model given another config, text or tree (another object) is printed again."""
+    memo = model.memo
+    if (
+        memo is not None
+        and memo[0] is model.config
+        and memo[1] is model.tree
+        and memo[2] is model.text
+    ):
+        return memo[3]
+    text = _definition(model)
+    model.memo = (model.config, model.tree, model.text, text)
+    return text
+
+
+def _definition(model: Model) -> str:
     config = model.config.model_dump(mode="json", exclude=_NOT_SEMANTIC, exclude_defaults=True)
     config.setdefault("kind", model.config.kind)
     header = []

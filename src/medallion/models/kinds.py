@@ -8,13 +8,18 @@ strategy works with exactly what its kind has.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 
 class Kind(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    #: columns the kind adds to the query's own, with their SQL types: what a table of this
+    #: kind has beside what its model selects (`medallion validate` binds downstream models
+    #: against them)
+    added_columns: ClassVar[dict[str, str]] = {}
 
 
 class TableKind(Kind):
@@ -48,6 +53,11 @@ class SCD2Kind(Kind):
     """History by `unique_key`: a changed `track` column closes the current version."""
 
     kind: Literal["scd2"] = "scd2"
+    added_columns: ClassVar[dict[str, str]] = {
+        "valid_from": "TIMESTAMPTZ",
+        "valid_to": "TIMESTAMPTZ",
+        "is_current": "BOOLEAN",
+    }
     unique_key: list[str]
     order_by: str | list[str] | None = None
     track: list[str] | None = None

@@ -39,6 +39,8 @@ class Model:
     #: with the columns (in the input and the output) that say which rows it touches, or None:
     #: then the unique_key / time_column when the input has them, else found by running the SQL
     incremental_inputs: dict[str, list[str] | None] = field(default_factory=dict)
+    #: `fingerprint.definition`'s text, with what it was taken of (see there)
+    memo: tuple[object, object, str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def fqn(self) -> str:

@@ -305,6 +305,22 @@ class _Names:
         return self.names[task_id]
 
 
+def _provenance(pipeline_name: str) -> tuple[str, ...]:
+    """What the run log records of a task's run: started by Airflow, for this pipeline, at the
+    DAG run's logical date (Airflow 3 leaves it empty for a run triggered by hand: then when
+    it was asked for), on the task's try number (0 under `airflow tasks test`: then 1)."""
+    return (
+        "--trigger",
+        "airflow",
+        "--pipeline",
+        pipeline_name,
+        "--scheduled-for",
+        "{{ (logical_date or dag_run.run_after).isoformat() }}",
+        "--attempt",
+        "{{ [ti.try_number, 1] | max }}",
+    )
+
+
 def _command_lines(argv: list[str], width: int = 76) -> list[str]:
     """`bash_command=...` for `argv`, quoted for the shell, split over lines as adjacent
     Python strings so a long selection stays readable."""
@@ -443,7 +459,7 @@ def render_dag(
         lines += [
             f"    {var(task.task_id)} = BashOperator(",
             f"        task_id={task.task_id!r},",
-            *_command_lines([*base, *task.args, "--no-color"]),
+            *_command_lines([*base, *task.args, *_provenance(pipeline_name), "--no-color"]),
             f"        pool={pool!r},",
             *env,
             "    )",

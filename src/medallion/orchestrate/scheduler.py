@@ -18,7 +18,8 @@ What it guarantees:
 - **One writer.** A run takes the project's writer lock, waiting (not failing) while a manual
   `medallion run` holds it.
 - **`after:`** When a pipeline's run ends, the pipelines that follow it get a tick for the same
-  scheduled time (`on: success`: only if it succeeded, else the tick is recorded `skipped`).
+  scheduled time (`on: success`: only if it succeeded, else the tick is recorded `skipped`); a
+  pipeline after several waits until each of them that has a tick at that time has ended.
 - **Stopping.** `stop` (SIGTERM, Ctrl-C) lets the running step finish, skips the steps left
   (the run ends `interrupted`), puts its tick back to pending for the next start, and returns.
 - **Paused** pipelines (`medallion pipelines pause`) record their ticks as `skipped` (paused),
@@ -289,10 +290,30 @@ class Scheduler:
         return None
 
     def _follow(self, tick: Tick, status: str) -> None:
+        """A tick ended: each pipeline that follows it gets its tick for the same scheduled time
+        once every upstream with a tick at that time has ended (a pipeline after two others
+        reads what both wrote). Upstreams with no tick then (a manual run of one of them) are
+        not waited for. `on: success` needs every upstream that ran then to have succeeded."""
         for name, q in self.pipelines.items():
             if tick.pipeline not in q.after:
                 continue
-            if status == "success" or q.on == "completion":
+            ended = {tick.pipeline: status}
+            waiting = []
+            for up in q.after:
+                if up == tick.pipeline:
+                    continue
+                other = self.ticks.at(up, tick.scheduled_for)
+                if other is None:
+                    continue
+                if other.status in ("pending", "running"):
+                    waiting.append(up)
+                else:
+                    ended[up] = other.status
+            if waiting:
+                log.info("pipeline %s waits for %s", name, ", ".join(waiting))
+                continue
+            unsuccessful = [f"{up} ended {s}" for up, s in ended.items() if s != "success"]
+            if not unsuccessful or q.on == "completion":
                 self.ticks.add(name, tick.scheduled_for, "after", upstream=tick.pipeline)
             else:
                 self.ticks.add(
@@ -301,7 +322,7 @@ class Scheduler:
                     "after",
                     "skipped",
                     upstream=tick.pipeline,
-                    note=f"{tick.pipeline} ended {status} (on: success)",
+                    note=f"{'; '.join(unsuccessful)} (on: success)",
                 )
 
     def _recover(self, out: Outcome) -> None:
@@ -487,10 +508,11 @@ def run_pipeline(
     clock: Clock | None = None,
     stop: threading.Event | None = None,
     lock_wait: float = 1.0,
+    trigger: str = "manual",
 ) -> list[tuple[Tick, RunResult | None]]:
-    """`medallion pipelines run NAME`: a manual tick of the pipeline now, run here with its
-    retries and timeout, then (with `follow`) the pipelines that follow it. Returns each tick
-    run with its result."""
+    """`medallion pipelines run NAME`: a tick of the pipeline now (`trigger`: manual, or api
+    when the HTTP API asked), run here with its retries and timeout, then (with `follow`) the
+    pipelines that follow it. Returns each tick run with its result."""
     from medallion.errors import ConfigError
 
     pipelines = project.config.pipelines
@@ -510,7 +532,7 @@ def run_pipeline(
     )
     ticks = scheduler.ticks
     when = scheduler.clock.now()
-    ticks.add(name, when, "manual")
+    ticks.add(name, when, trigger)
     queue = [t for t in ticks.open() if t.pipeline == name and t.scheduled_for == when]
     while queue and not scheduler.stop.is_set():
         tick = queue.pop(0)

@@ -18,6 +18,8 @@ from medallion.engine import attach
 from medallion.errors import MedallionError
 
 if TYPE_CHECKING:
+    from medallion.engine.base import Engine, Relation
+    from medallion.models.loader import Model
     from medallion.workspace import Workspace
 
 
@@ -68,8 +70,29 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
                 raise engine.model_error(e, model) from None
             if model.config.expectations:
                 ex.wrap(engine, rel, model.config.expectations, model=node, file=model.path)
-            attach.view(engine, lh, node, model.text)  # downstream models bind against it
+            # downstream models bind against it, with the columns its kind adds (scd2's
+            # valid_from, valid_to, is_current)
+            attach.view(engine, lh, node, _with_added_columns(engine, rel, model))
             out[node] = None
     finally:
         engine.close()
     return out
+
+
+def _with_added_columns(engine: Engine, rel: Relation, model: Model) -> str:
+    """The SQL of a view reading the model's rows with the columns its kind adds (typed NULLs);
+    the model's own SQL when its kind adds none."""
+    added = model.config.kind_config.added_columns
+    if not added:
+        return model.text
+    import sqlglot.expressions as exp
+
+    from medallion.engine.base import SRC
+    from medallion.sqltree import render
+
+    extra = [
+        exp.Cast(this=exp.Null(), to=exp.DataType.build(t, dialect="duckdb")).as_(c, quoted=True)
+        for c, t in added.items()
+    ]
+    widened = engine.over(rel, exp.select(exp.Star(), *extra).from_(SRC))
+    return render(exp.select(exp.Star()).from_(engine.name(widened)), engine.dialect)

@@ -133,6 +133,15 @@ class ScheduleLog:
             )
             return cur.rowcount == 1
 
+    def at(self, pipeline: str, scheduled_for: datetime) -> Tick | None:
+        """The pipeline's tick for that scheduled time, if one is recorded."""
+        with self.state.connect() as con:
+            row = con.execute(
+                "SELECT * FROM ticks WHERE pipeline = ? AND scheduled_for = ?",
+                (pipeline, iso(scheduled_for)),
+            ).fetchone()
+        return Tick.from_row(row) if row else None
+
     def last(self, pipeline: str, trigger: str | None = None) -> Tick | None:
         """The pipeline's latest tick (of `trigger`, if given)."""
         with self.state.connect() as con:

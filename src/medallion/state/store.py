@@ -37,7 +37,7 @@ _MIGRATIONS: list[str] = [
         started_at  TEXT NOT NULL,
         ended_at    TEXT,
         status      TEXT NOT NULL,          -- running | success | failed | aborted
-        trigger     TEXT NOT NULL,          -- manual | schedule | after | watch | api | demo
+        trigger     TEXT NOT NULL,          -- manual|schedule|after|watch|api|airflow|external|demo
         command     TEXT,                   -- e.g. "run --select +gold.sales"
         selection   TEXT,
         error       TEXT,
@@ -203,7 +203,7 @@ _MIGRATIONS: list[str] = [
     CREATE TABLE ticks (
         pipeline      TEXT NOT NULL,
         scheduled_for TEXT NOT NULL,        -- UTC ISO
-        trigger       TEXT NOT NULL,        -- schedule | after | manual
+        trigger       TEXT NOT NULL,        -- schedule | after | manual | api
         status        TEXT NOT NULL,        -- pending | running | success | failed | missed
                                             -- | skipped | interrupted
         run_id        TEXT,

@@ -199,3 +199,31 @@ def test_rejects_of_a_committed_batch_are_recovered_whatever_the_limit_says_now(
     assert "recovered 2 quarantined rows of an interrupted run" in rerun.step("bronze.s").note
     assert p.row_count("bronze.s") == 8
     assert p.row_count("bronze.s__quarantine") == 2
+
+
+def test_a_quote_left_open_counts_the_rows_it_swallows(
+    make_project: MakeProject, run_ok: Helper
+) -> None:
+    """An unclosed quote runs one row on over every line after it: those are rows of the file
+    too. They count against max_rejected (11 of 100 here: past 10%, nothing is written) and the
+    message says the row ran on over 10 lines, to which line; under the limit the quarantined
+    row's error says so."""
+    lines = ["id,amount,day", *(f"{i},{i}.50,2024-03-01" for i in range(1, 101))]
+    lines[90] = '90,"90.50,2024-03-01'  # line 91 of the file: 10 lines follow it
+    text = "\n".join(lines) + "\n"
+    p = make_project(config(), files={"d/a.csv": text})
+    result = p.run()
+    assert result.status == "failed"
+    error = result.step("bronze.s").error or ""
+    assert "11 of 100 rows rejected (11%)" in error, error
+    assert "the 10 lines after it, to line 101" in error, error
+    assert not p.catalog.exists("bronze.s")
+
+    allowed = make_project(config("max_rejected: 20%"), files={"d/a.csv": text}, name="q")
+    ok = run_ok(allowed)
+    step = ok.step("bronze.s")
+    assert step.rows_written == 89 and step.rows_quarantined == 1
+    (check,) = step.checks
+    assert "11 of 100 rows violate it" in check.message, check.message
+    (row,) = allowed.query("select _line, _error from bronze.s__quarantine").to_pylist()
+    assert row["_line"] == 91 and "takes up 11 lines, to line 101" in row["_error"]

@@ -184,9 +184,10 @@ def test_start_a_run_and_follow_its_events(client: TestClient, project: Project)
     assert steps[-1]["status"] == "success"
     detail = client.get(f"/api/v1/runs/{run_id}", headers=basic("carl")).json()
     assert [s["table"] for s in detail["steps"]] == ["silver.x"]
+    assert detail["trigger"] == "api"  # the run log says the API started it
     started = [r for r in audit_rows(project) if r["action"] == "http_run_start"]
     assert json.loads(started[-1]["request"])["by"] == "carl"
-    assert json.loads(started[-1]["request"])["command"] == "run --select silver.x"
+    assert json.loads(started[-1]["request"])["command"] == "run --select silver.x --trigger api"
 
 
 def test_a_bad_selection_is_a_clear_400(client: TestClient) -> None:

@@ -137,7 +137,7 @@ def test_run_a_pipeline_now_in_a_child_process(client: TestClient, shop: Project
         if ticks and ticks[0]["status"] in ("success", "failed"):
             break
         time.sleep(0.5)
-    assert ticks[0]["trigger"] == "manual"
+    assert ticks[0]["trigger"] == "api"
     assert ticks[0]["status"] == "success", ticks[0]
     # it ran, then the pipeline that follows it
     deadline = time.monotonic() + 120

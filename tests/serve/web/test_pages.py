@@ -510,7 +510,7 @@ def test_run_now_starts_the_pipeline_for_a_contributor(clients: dict, web: Proje
     assert web.state.run(run_id)["pipeline"] == "after_nightly"
     html = page(clients, "carl", "/ui/pipelines")[1]
     history = html.split('id="pipeline-after_nightly"', 1)[1].split("</section>", 1)[0]
-    assert run_id in history and "manual" in history
+    assert run_id in history and "api" in history
 
 
 def test_a_graph_above_the_size_limit_asks_for_a_focus(

@@ -268,6 +268,11 @@ def _stored_rejects(
             kind, column = _KINDS.get(error_type, str(error_type).lower()), None
         line = int(line) if line is not None else None
         err = _CAST_ERROR.sub(lambda m: _cast_error(m, plan.types, types), err or "")
+        more = (raw or "").rstrip("\r\n").count("\n")
+        if more:  # a quote left open: the rows of the lines after it are in this one
+            to = f", to line {line + more}" if line is not None else ""
+            kind = f"{kind}; a row ran on over the {more:,} lines after it{to}"
+            err = f"{err} (the row takes up {more + 1:,} lines{to}: rows lost into it)"
         found.append(Reject(by_path.get(p, p), line, raw or "", err, column=column, kind=kind))
     return found
 

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class SourceFile:
     path: Path  # absolute
-    rel: str  # as recorded: relative to the project root when inside it
+    #: as recorded: relative to the project root (`../x` outside it) unless the source's
+    #: pattern is an absolute path
+    rel: str
     size: int
     fingerprint: str
 
@@ -55,7 +57,14 @@ def discover(root: Path, source: FileSource, name: str) -> list[SourceFile]:
             try:
                 rel = resolved.relative_to(real_root).as_posix()
             except ValueError:
-                rel = resolved.as_posix()
+                # outside the project: a relative pattern (`../exports/*.csv`, as `init --from`
+                # writes) stays relative, so a project copied with its exports beside it
+                # re-ingests nothing; an absolute pattern names the file absolutely
+                rel = (
+                    resolved.as_posix()
+                    if os.path.isabs(pattern)
+                    else Path(os.path.relpath(resolved, real_root)).as_posix()
+                )
             if resolved not in found:
                 found[resolved] = SourceFile(
                     resolved, rel, st.st_size, _fingerprint_of(resolved, st)

@@ -38,16 +38,28 @@ class Reason:
         return f"{self.column}: {self.kind}" if self.column else self.kind
 
 
+def lines_of(reject: Reject) -> int:
+    """The lines of the file a rejected row took up: more than one when a quote left open ran
+    it on over the lines after it, which are rows of the file lost into this one."""
+    return reject.raw.rstrip("\r\n").count("\n") + 1
+
+
+def rejected_lines(rejects: list[Reject]) -> int:
+    """The rows of the file the rejects stand for: each rejected row with the lines it ran on
+    over (`lines_of`); what `max_rejected` and the messages count."""
+    return sum(lines_of(r) for r in rejects)
+
+
 def reasons(rejects: list[Reject]) -> list[Reason]:
-    """The rejects by (column, reason), the most common first."""
+    """The rejects by (column, reason), the most common first; rows counted as `lines_of`."""
     by: dict[tuple[str | None, str], Reason] = {}
     for r in rejects:
         key = (r.column, r.kind or r.error)
         reason = by.get(key)
         if reason is None:
             reason = by[key] = Reason(r.column, r.kind or r.error, example=r)
-        reason.rows += 1
-        reason.files[r.file] += 1
+        reason.rows += lines_of(r)
+        reason.files[r.file] += lines_of(r)
     return sorted(by.values(), key=lambda r: -r.rows)
 
 
@@ -68,15 +80,16 @@ def check_rejected(
 ) -> None:
     """Raise a SourceError if the rejects are more than the source's `max_rejected` allows,
     naming the file, the column, the most common reason and the likely fix."""
-    rows_read = rows_good + len(rejects)
-    if not rejects or not over_limit(source, rows_read, len(rejects)):
+    rejected = rejected_lines(rejects)
+    rows_read = rows_good + rejected
+    if not rejects or not over_limit(source, rows_read, rejected):
         return
     top = reasons(rejects)
     first = top[0]
     file, in_file = first.files.most_common(1)[0]
     paths = {f.rel: f.path for f in files or []}
     example = first.example
-    share = 100 * len(rejects) / rows_read
+    share = 100 * rejected / rows_read
     where = f"line {example.line}: " if example and example.line else ""
     others = ""
     if len(top) > 1:
@@ -85,7 +98,7 @@ def check_rejected(
     raw = (example.raw if example else "").replace("\n", " ")
     raw = raw if len(raw) <= 120 else raw[:119] + "…"
     raise SourceError(
-        f"{len(rejects):,} of {rows_read:,} rows rejected ({share:.3g}%), more than "
+        f"{rejected:,} of {rows_read:,} rows rejected ({share:.3g}%), more than "
         f"max_rejected: {source.max_rejected} allows; nothing was written. The most common "
         f"reason: {first.text} ({first.rows:,} rows, {in_file:,} of them in {file}; e.g. "
         f"{where}{raw}){others}",

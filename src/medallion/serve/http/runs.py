@@ -107,8 +107,10 @@ def launch(request: Request, user: Any, args: list[str], label: str) -> dict[str
     """`medallion ARGS` in a child process (audited as started by `user`); answers the run it
     recorded, or why it stopped before (409 when the writer lock is held, else 400 with its
     message). A child still waiting after START_WAIT (`pipelines run` waits for the lock) is
-    answered as waiting, without a run id yet."""
+    answered as waiting, without a run id yet. The run log records it as started by the API
+    (`--trigger api`: `run` and `pipelines run` both take it)."""
     project = api(request).project
+    args = [*args, "--trigger", "api"]
     # a run of an older process with the same pid is not this one: only runs started after
     launched = datetime.now(UTC).isoformat(timespec="microseconds")
     proc = children.start(project, args, label)
