@@ -41,21 +41,20 @@ from ecommerce import generate, new_project
 
 PACKAGES = ("medallion", "pyspark", "duckdb", "deltalake", "pyarrow")
 SECTION = "Spark engine: ecommerce-events on Spark and on DuckDB"
-SPARK = """
-engine:
+#: the template's `engine:` (DuckDB's memory_limit) gets these keys
+SPARK = """engine:
   type: spark
   master: local[2]
-  conf:
-    spark.ui.enabled: false
-    spark.sql.shuffle.partitions: 8
+  conf: {spark.ui.enabled: false, spark.sql.shuffle.partitions: 8}
 """
 
 
 def run_once(data: object, workdir: Path, engine: str, n: int) -> tuple[object, dict[str, int]]:
     root = new_project(data, workdir / f"{engine}-{n}")  # type: ignore[arg-type]
     if engine == "spark":
-        with (root / "medallion.yml").open("a", encoding="utf-8") as f:
-            f.write(SPARK)
+        config = root / "medallion.yml"
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace("engine:\n", SPARK, 1), encoding="utf-8")
     sample = measure([sys.executable, "-m", "medallion", "run", "--json"], cwd=root)
     counts = {
         f"{t.parent.name}.{t.name}": delta_rows(t)

@@ -73,3 +73,43 @@ def test_template_equal_on_both_engines(name: str, spark: Any, tmp_path: Path) -
     for project in (duck, on_spark):
         verification = project.verify(5)
         assert verification.ok, verification
+
+
+@pytest.mark.postgres
+def test_oltp_template_equal_on_both_engines(
+    spark: Any, pg: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The oltp template's database sources (PostgreSQL, extracted on the driver) on both
+    engines from one source database; a day of inserts and updates in it, then both again."""
+    import os
+
+    suffix = os.urandom(4).hex()
+    names = (f"oltp_src_{suffix}", f"oltp_wh_{suffix}")
+    for db in names:
+        pg.create_database(db)
+    monkeypatch.setenv("OLTP_SOURCE_DSN", pg.dsn(names[0]))
+    monkeypatch.setenv("WAREHOUSE_DSN", pg.dsn(names[1]))
+    try:
+        template = get_template("oltp")
+        duck_root, spark_root = tmp_path / "duckdb", tmp_path / "spark"
+        template.scaffold(duck_root)
+        template.scaffold(spark_root)
+        template.generate(duck_root, rows=300)
+        duck = Project.load(duck_root)
+        on_spark = Project.load(spark_root)
+        on_spark.workspace.use_engine("spark")
+        windows: dict[str, Windows] = {"duckdb": [], "spark": []}
+        for day in (1, 2):
+            if day == 2:
+                template.generate(duck_root, day=2)
+            _run(duck, windows["duckdb"])
+            _run(on_spark, windows["spark"])
+            a = table_digests(duck.workspace.storage_root, windows["duckdb"])
+            b = table_digests(on_spark.workspace.storage_root, windows["spark"])
+            differ = {t: (a.get(t), b.get(t)) for t in set(a) | set(b) if a.get(t) != b.get(t)}
+            assert not differ, f"day {day}: tables differ between DuckDB and Spark: {differ}"
+        for project in (duck, on_spark):
+            assert project.verify(5).ok
+    finally:
+        for db in names:
+            pg.drop_database(db)
