@@ -19,8 +19,8 @@ optimisation:
 pandas keeps every layer in memory and goes on from it: it does not read its bronze and silver
 Delta tables back, as medallion and the floor do (a cheaper path than theirs). Money is float64
 in pandas (it has no decimal type); sums are rounded to cents and stored as DECIMAL, rates and
-averages are rounded half away from zero like DuckDB's `round`, so the tables have medallion's
-schemas and values.
+averages are computed exactly as the template does (an integer division one digit finer than the
+result, rounded half up; docs/engines.md), so the tables have medallion's schemas and values.
 
     python benchmarks/pandas_ecommerce.py --data DATA_DIR --lakehouse OUT_DIR
 
@@ -182,15 +182,25 @@ CONVERSION_FUNNEL = _schema(
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def round_half_away(x: pd.Series, digits: int) -> pd.Series:
-    """DuckDB's round() on a double: half away from zero (pandas' round is half to even)."""
-    scaled = x * 10.0**digits
-    return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / 10.0**digits
+def exact_ratio(units: pd.Series, denominator: pd.Series, digits: int, scale: int = 0) -> pd.Series:
+    """units / 10^scale / denominator rounded half up to `digits` places, NULL (NaN) where the
+    denominator is 0, as the template computes it (docs/engines.md): an integer division one
+    digit finer than the result, then rounded (non-negative values: floor == truncation)."""
+    ok = denominator.fillna(0) != 0
+    num = units.where(ok, 0).astype("int64")
+    den = denominator.where(ok, 1).astype("int64")
+    finer = num * 10 ** (digits + 1 - scale) // den
+    return ((finer + 5) // 10 / 10.0**digits).where(ok)
 
 
 def rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    """round(numerator / nullif(denominator, 0), 4)."""
-    return round_half_away(numerator / denominator.where(denominator != 0), 4)
+    """round(numerator / nullif(denominator, 0), 4), exactly."""
+    return exact_ratio(numerator, denominator, 4)
+
+
+def money_ratio(money: pd.Series, denominator: pd.Series) -> pd.Series:
+    """Money (a float of whole cents) / denominator, exactly rounded half up to cents."""
+    return exact_ratio(np.round(money * 100), denominator, 2, scale=2)
 
 
 def clean(text: pd.Series) -> pd.Series:
@@ -320,7 +330,7 @@ def customer_metrics(e: pd.DataFrame) -> pd.DataFrame:
     g["view_to_cart_rate"] = rate(g["cart_adds"], g["views"])
     g["cart_to_purchase_rate"] = rate(g["purchases"], g["cart_adds"])
     g["conversion_rate"] = rate(g["purchases"], g["views"])
-    g["avg_purchase_value"] = round_half_away(g["revenue"] / g["purchases"].replace(0, np.nan), 2)
+    g["avg_purchase_value"] = money_ratio(g["revenue"], g["purchases"])
     g["segment"] = np.select(
         [
             g["purchases"] >= 10,
@@ -357,9 +367,9 @@ def daily_sales_summary(e: pd.DataFrame) -> pd.DataFrame:
     buyers = e[e["is_purchase"]].groupby("event_date")["user_id"].nunique()
     g.insert(7, "buyers", buyers.reindex(g.index, fill_value=0))
     g["revenue"] = g["revenue"].round(2)
-    g["avg_purchase_value"] = round_half_away(g["revenue"] / g["purchases"].replace(0, np.nan), 2)
-    g["revenue_per_user"] = round_half_away(g["revenue"] / g["active_users"], 2)
-    g["buyer_conversion_rate"] = round_half_away(g["buyers"] / g["active_users"], 4)
+    g["avg_purchase_value"] = money_ratio(g["revenue"], g["purchases"])
+    g["revenue_per_user"] = money_ratio(g["revenue"], g["active_users"])
+    g["buyer_conversion_rate"] = rate(g["buyers"], g["active_users"])
     g["view_to_purchase_rate"] = rate(g["purchases"], g["views"])
     return g.reset_index()
 
@@ -387,7 +397,7 @@ def product_performance(e: pd.DataFrame) -> pd.DataFrame:
     g["unique_viewers"] = viewers.reindex(g.index, fill_value=0)
     g["unique_buyers"] = buyers.reindex(g.index, fill_value=0)
     g["revenue"] = g["revenue"].round(2)
-    g["avg_purchase_price"] = round_half_away(g["revenue"] / g["purchases"].replace(0, np.nan), 2)
+    g["avg_purchase_price"] = money_ratio(g["revenue"], g["purchases"])
     g["view_to_cart_rate"] = rate(g["cart_adds"], g["views"])
     g["view_to_purchase_rate"] = rate(g["purchases"], g["views"])
     return g.reset_index()

@@ -15,8 +15,9 @@ Idiomatic Polars, layer by layer as the lakehouse does it:
 - gold: `pl.scan_delta` of silver, `group_by().agg()` per table (filtered counts and distinct
   counts as expressions, the funnel's left join), collected and written with `write_delta`.
 
-Rates and averages are computed in Float64 and rounded half away from zero, as DuckDB's `round`
-does, so the tables have medallion's schemas and values.
+Rates and averages are computed exactly as the template does (an integer division one digit
+finer than the result, rounded half up; docs/engines.md), so the tables have medallion's schemas
+and values.
 
     python benchmarks/polars_ecommerce.py --data DATA_DIR --lakehouse OUT_DIR
 
@@ -34,6 +35,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -78,23 +80,25 @@ UTC_US = pl.Datetime("us", "UTC")
 MONEY = pl.Decimal(18, 2)
 
 
-def round_half_away(x: pl.Expr, digits: int) -> pl.Expr:
-    """DuckDB's round() on a double."""
-    return x.round(digits, mode="half_away_from_zero")
+def _exact(units: pl.Expr, den: pl.Expr, digits: int, scale: int) -> pl.Expr:
+    """units / 10^scale / den in whole units of 10^-digits, rounded half up, NULL where den is
+    0, as the template computes it (docs/engines.md): an integer division one digit finer than
+    the result, then rounded (the values are non-negative: floor division truncates)."""
+    finer = units * 10 ** (digits + 1 - scale) // den
+    return pl.when(den != 0).then((finer + 5) // 10)
 
 
 def rate(numerator: str, denominator: str) -> pl.Expr:
-    """round(numerator / nullif(denominator, 0), 4)."""
-    den = pl.col(denominator)
-    return round_half_away(pl.when(den != 0).then(pl.col(numerator) / den), 4)
+    """round(numerator / nullif(denominator, 0), 4), exactly."""
+    whole = _exact(pl.col(numerator).cast(pl.Int64), pl.col(denominator).cast(pl.Int64), 4, 0)
+    return whole / 10_000.0
 
 
 def money_ratio(numerator: str, denominator: str) -> pl.Expr:
-    """round(numerator / nullif(denominator, 0), 2)::decimal(18, 2): DuckDB divides a DECIMAL
-    by an integer in double precision."""
-    den = pl.col(denominator)
-    ratio = pl.col(numerator).cast(pl.Float64) / den
-    return round_half_away(pl.when(den != 0).then(ratio), 2).cast(MONEY)
+    """numerator (DECIMAL(18, 2)) / nullif(denominator, 0), exactly rounded half up to cents."""
+    cents = (pl.col(numerator).cast(pl.Float64) * 100).round().cast(pl.Int64)
+    whole = _exact(cents, pl.col(denominator).cast(pl.Int64), 2, 2)
+    return (whole.cast(pl.Decimal(18, 0)) * pl.lit(Decimal("0.01"), pl.Decimal(3, 2))).cast(MONEY)
 
 
 def clean(column: str) -> pl.Expr:
@@ -261,9 +265,7 @@ def daily_sales_summary(s: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(
             money_ratio("revenue", "purchases").alias("avg_purchase_value"),
             money_ratio("revenue", "active_users").alias("revenue_per_user"),
-            round_half_away(pl.col("buyers") / pl.col("active_users"), 4).alias(
-                "buyer_conversion_rate"
-            ),
+            rate("buyers", "active_users").alias("buyer_conversion_rate"),
             rate("purchases", "views").alias("view_to_purchase_rate"),
         )
     )

@@ -244,3 +244,28 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Spark standalone cluster on 127.0.0.1 for the session: one master and one worker (1
+    core, 1 GB for executors) started from the pyspark wheel (medallion.devservers.sparkcluster).
+    `.master_url` is what a SparkSession's master is set to; `.status()` is the master's JSON and
+    `.executors(ui_url, app_id)` an application's executors from its REST API. Shared: never
+    stop it. Drive it from a child process: this one may hold the local `spark` session, which
+    SparkSession.builder.getOrCreate() returns whatever the master. Missing Java or pyspark
+    fails the test with what to install."""
+    from medallion.devservers.sparkcluster import SparkCluster, SparkClusterError
+
+    cluster = SparkCluster(tmp_path_factory.mktemp("spark-cluster"))
+    try:
+        cluster.start()
+    except SparkClusterError as exc:
+        cluster.cleanup()
+        pytest.fail(
+            f"the Spark cluster tests need a Spark standalone cluster: {exc}", pytrace=False
+        )
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()

@@ -26,6 +26,8 @@ as a problem (a refusal, with its node for the line):
   last part and NULL for a NULL `s`, as DuckDB returns (n a positive number, d a text).
 - `/` divides as doubles in DuckDB, decimals exactly elsewhere (1241.465 vs 1241.4649999...,
   which then round to different cents): the dividend is cast to DOUBLE.
+- `a // b` on Snowflake: SQLGlot's TRUNC(a / b) truncates a quotient Snowflake rounded to 6
+  places: `(a - MOD(a, b)) / b`.
 - `round(x[, n])` on a double: PostgreSQL rounds halves to even (and has no round(double, n)),
   Spark rounds the double's decimal text (4524.275 up; DuckDB's binary value 4524.27499... goes
   down): `CASE WHEN x < 0 THEN -1 ELSE 1 END * FLOOR(ABS(x) * 10^n + 0.5) / 10^n`, DuckDB's
@@ -327,6 +329,29 @@ def _division(tree: exp.Expression, dialect: str, problems: Problems, needs: set
             continue  # integer division (`//`), or already a double
         node.set("this", exp.cast(node.this.copy(), double))
     return tree
+
+
+def _int_division(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """`a // b` (integers, truncated toward zero): SQLGlot writes TRUNC(a / b) for Snowflake,
+    whose `/` rounds the quotient to 6 places (TRUNC(2999999 / 2000000) is 2, not 1).
+    `(a - MOD(a, b)) / b` divides exactly, at any size."""
+    import sqlglot.expressions as exp
+
+    if dialect != "snowflake":
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.IntDiv):
+            return node
+        whole = exp.Sub(
+            this=node.this.copy(),
+            expression=exp.Mod(this=node.this.copy(), expression=node.expression.copy()),
+        )
+        return exp.paren(
+            exp.Div(this=exp.paren(whole), expression=node.expression.copy(), typed=True)
+        )
+
+    return tree.transform(convert, copy=False)
 
 
 def _round(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
@@ -649,6 +674,7 @@ _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _strftime,
     _split_part,
     _division,  # before _round: the division _round writes is meant as written
+    _int_division,
     _round,
     _try_cast,
     _decimals,  # after _try_cast: a try_cast to DECIMAL(p, s) is rounded too

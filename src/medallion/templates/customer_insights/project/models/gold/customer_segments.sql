@@ -39,7 +39,7 @@ columns:
   recency_days: as_of_date - last_order_date, in days (>= 1).
   frequency: Number of sales.
   monetary: Sum of the sales' order_revenue.
-  avg_order_value: monetary / frequency, rounded to cents.
+  avg_order_value: monetary / frequency, exactly rounded half up to cents (a double).
   r_score: Recency score 1-5 (5 = most recent).
   f_score: Frequency score 1-5 (5 = most orders).
   m_score: Monetary score 1-5 (5 = highest spend).
@@ -121,7 +121,11 @@ select
     s.recency_days,
     s.frequency,
     s.monetary,
-    round(s.monetary / s.frequency, 2) as avg_order_value,
+    -- exact on every engine (docs/engines.md): DuckDB's `/` divides decimals as doubles
+    -- (0.29 / 2 is 0.14499999...), Spark's exactly; an integer division (`//` truncates toward
+    -- zero everywhere) one digit finer than the result, rounded half away from zero as a
+    -- decimal, is the same everywhere. A double, as it was.
+    round((cast(s.monetary * 1000 as bigint) // s.frequency) * 0.001, 2)::double as avg_order_value,
     s.r_score,
     s.f_score,
     s.m_score,

@@ -10,10 +10,12 @@ columns:
   units_sold: Units in sales.
   revenue: Sum of line_revenue (after discounts) of the product's lines in sales.
   order_count: Distinct sales that contain the product.
-  avg_selling_price: revenue / units_sold, rounded to cents; NULL when nothing sold.
+  avg_selling_price: revenue / units_sold, exactly rounded half up to cents; NULL when nothing
+    sold.
   revenue_rank: 1 = the highest revenue; equal revenues share a rank (SQL rank()).
   category_rank: The same rank within the product's category.
-  category_revenue_share: revenue / the category's revenue, rounded to 4 decimals (0.1234 = 12.34 %); NULL when the category sold nothing.
+  category_revenue_share: revenue / the category's revenue, exactly rounded half up to 4
+    decimals (0.1234 = 12.34 %); NULL when the category sold nothing.
 checks:
   - unique: product_id
   - not_null: [product_id, category, revenue, revenue_rank]
@@ -63,10 +65,21 @@ combined as (
 
 select
     *,
-    round(revenue / nullif(units_sold, 0), 2) as avg_selling_price,
+    -- exact on every engine (docs/engines.md): DuckDB's `/` divides decimals as doubles
+    -- (0.29 / 2 is 0.14499999...), Spark's exactly; an integer division (`//` truncates toward
+    -- zero everywhere) one digit finer than the result, rounded half away from zero as a
+    -- decimal, is the same everywhere. A double, as it was.
+    round((cast(revenue * 1000 as bigint) // nullif(units_sold, 0)) * 0.001, 2)::double
+        as avg_selling_price,
     rank() over (order by revenue desc) as revenue_rank,
     rank() over (partition by category order by revenue desc) as category_rank,
-    round(revenue / nullif(sum(revenue) over (partition by category), 0), 4)
-        as category_revenue_share
+    -- cents over cents, in units of 0.00001
+    round(
+        (
+            cast(revenue * 10000000 as bigint)
+            // nullif(cast(sum(revenue) over (partition by category) * 100 as bigint), 0)
+        ) * 0.00001,
+        4
+    )::double as category_revenue_share
 from combined
 order by revenue_rank, product_id

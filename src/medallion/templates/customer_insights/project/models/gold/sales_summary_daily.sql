@@ -12,7 +12,7 @@ columns:
   revenue: Sum of order_revenue (line revenue after discounts, without shipping) of the sales.
   orders: Number of sales.
   units: Units sold.
-  avg_order_value: revenue / orders, rounded to cents (a double, as averages are); NULL without sales.
+  avg_order_value: revenue / orders, exactly rounded half up to cents (a double, as averages are); NULL without sales.
   distinct_customers: Distinct customers with a sale that day.
   cancelled_orders: Orders of the day now cancelled.
   returned_orders: Orders of the day now returned.
@@ -30,9 +30,14 @@ select
     coalesce(sum(order_revenue) filter (where is_sale), 0)::decimal(16, 2) as revenue,
     count(*) filter (where is_sale) as orders,
     coalesce(sum(units) filter (where is_sale), 0) as units,
+    -- exact on every engine (as gold.customer_segments, docs/engines.md)
     round(
-        sum(order_revenue) filter (where is_sale) / nullif(count(*) filter (where is_sale), 0), 2
-    ) as avg_order_value,
+        (
+            cast(sum(order_revenue) filter (where is_sale) * 1000 as bigint)
+            // nullif(count(*) filter (where is_sale), 0)
+        ) * 0.001,
+        2
+    )::double as avg_order_value,
     count(distinct customer_id) filter (where is_sale) as distinct_customers,
     count(*) filter (where status = 'cancelled') as cancelled_orders,
     count(*) filter (where status = 'returned') as returned_orders

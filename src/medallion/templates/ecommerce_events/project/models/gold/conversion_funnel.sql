@@ -20,11 +20,11 @@ columns:
   users_with_view: Users who viewed.
   users_with_cart: Users who added to the cart.
   users_with_purchase: Users who bought.
-  view_to_cart_rate: sessions_with_cart / sessions_with_view; NULL without views.
-  cart_to_purchase_rate: sessions_with_purchase / sessions_with_cart; NULL without carts.
-  view_to_purchase_rate: sessions_with_purchase / sessions_with_view; NULL without views.
+  view_to_cart_rate: sessions_with_cart / sessions_with_view, exactly rounded half up to 4 decimals; NULL without views.
+  cart_to_purchase_rate: sessions_with_purchase / sessions_with_cart, exactly rounded half up to 4 decimals; NULL without carts.
+  view_to_purchase_rate: sessions_with_purchase / sessions_with_view, exactly rounded half up to 4 decimals; NULL without views.
   abandoned_carts: Sessions that added to the cart but bought nothing in the category that day.
-  cart_abandonment_rate: abandoned_carts / sessions_with_cart; NULL without carts.
+  cart_abandonment_rate: abandoned_carts / sessions_with_cart, exactly rounded half up to 4 decimals; NULL without carts.
 checks:
   - unique: [event_date, category_l1]
   - not_null: [event_date, category_l1, users]
@@ -103,11 +103,17 @@ select
     u.users_with_view,
     u.users_with_cart,
     u.users_with_purchase,
-    round(s.sessions_with_cart / nullif(s.sessions_with_view, 0), 4) as view_to_cart_rate,
-    round(s.sessions_with_purchase / nullif(s.sessions_with_cart, 0), 4) as cart_to_purchase_rate,
-    round(s.sessions_with_purchase / nullif(s.sessions_with_view, 0), 4) as view_to_purchase_rate,
+    -- the rates exact on every engine (as customer_metrics, docs/engines.md): integer divisions
+    -- in units of 0.00001, rounded half away from zero to 4 decimals
+    round((s.sessions_with_cart * 100000 // nullif(s.sessions_with_view, 0)) * 0.00001, 4)::double
+        as view_to_cart_rate,
+    round((s.sessions_with_purchase * 100000 // nullif(s.sessions_with_cart, 0)) * 0.00001, 4)
+        ::double as cart_to_purchase_rate,
+    round((s.sessions_with_purchase * 100000 // nullif(s.sessions_with_view, 0)) * 0.00001, 4)
+        ::double as view_to_purchase_rate,
     coalesce(s.abandoned_carts, 0) as abandoned_carts,
-    round(s.abandoned_carts / nullif(s.sessions_with_cart, 0), 4) as cart_abandonment_rate
+    round((s.abandoned_carts * 100000 // nullif(s.sessions_with_cart, 0)) * 0.00001, 4)::double
+        as cart_abandonment_rate
 from users as u
 left join sessions as s
     on u.event_date = s.event_date and u.category_l1 = s.category_l1

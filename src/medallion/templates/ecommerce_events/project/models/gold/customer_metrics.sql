@@ -18,12 +18,14 @@ columns:
   products_viewed: Distinct products viewed.
   first_activity: Time of the user's first event.
   last_activity: Time of the user's latest event.
-  view_to_cart_rate: cart_adds / views; NULL without views.
+  view_to_cart_rate: cart_adds / views, exactly rounded half up to 4 decimals; NULL without views.
   cart_to_purchase_rate: >
-    purchases / cart_adds; NULL without cart adds (can exceed 1: "buy now" purchases skip the
-    cart).
-  conversion_rate: purchases / views; NULL without views.
-  avg_purchase_value: revenue / purchases, rounded to cents; NULL without purchases.
+    purchases / cart_adds, exactly rounded half up to 4 decimals; NULL without cart adds (can
+    exceed 1: "buy now" purchases skip the cart).
+  conversion_rate: purchases / views, exactly rounded half up to 4 decimals; NULL without views.
+  avg_purchase_value: >
+    revenue / purchases, exactly rounded half up to cents (0.29 / 2 is 0.15 on every engine);
+    NULL without purchases.
   segment: >
     The first that applies: Champion (10+ purchases), Loyal (5-9), Potential Loyalist (2-4),
     New Customer (1), Cart Abandoner (added to the cart, never bought), Engaged Browser (more
@@ -80,10 +82,16 @@ select
     products_viewed,
     first_activity,
     last_activity,
-    round(cart_adds / nullif(views, 0), 4) as view_to_cart_rate,
-    round(purchases / nullif(cart_adds, 0), 4) as cart_to_purchase_rate,
-    round(purchases / nullif(views, 0), 4) as conversion_rate,
-    round(revenue / nullif(purchases, 0), 2)::decimal(18, 2) as avg_purchase_value,
+    -- Exact on every engine (docs/engines.md): DuckDB's `/` divides even decimals as doubles
+    -- (0.29 / 2 is 0.14499999...), Spark's exactly, so halves rounded differently. Each ratio
+    -- is an integer division (`//` truncates toward zero everywhere) in units one digit finer
+    -- than the result, rounded half away from zero as a decimal.
+    round((cart_adds * 100000 // nullif(views, 0)) * 0.00001, 4)::double as view_to_cart_rate,
+    round((purchases * 100000 // nullif(cart_adds, 0)) * 0.00001, 4)::double
+        as cart_to_purchase_rate,
+    round((purchases * 100000 // nullif(views, 0)) * 0.00001, 4)::double as conversion_rate,
+    round((cast(revenue * 1000 as bigint) // nullif(purchases, 0)) * 0.001, 2)::decimal(18, 2)
+        as avg_purchase_value,
     -- the order matters: buyers by purchase count first, then non-buyers by what they did
     case
         when purchases >= 10 then 'Champion'

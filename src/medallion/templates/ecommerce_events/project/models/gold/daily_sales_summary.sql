@@ -16,10 +16,11 @@ columns:
   purchases: Purchase events (one per product bought).
   buyers: Distinct users who bought something that day.
   revenue: Sum of the purchase prices.
-  avg_purchase_value: revenue / purchases, rounded to cents; NULL without purchases.
-  revenue_per_user: revenue / active_users, rounded to cents.
-  buyer_conversion_rate: buyers / active_users.
-  view_to_purchase_rate: purchases / views; NULL without views.
+  avg_purchase_value: revenue / purchases, exactly rounded half up to cents; NULL without purchases.
+  revenue_per_user: revenue / active_users, exactly rounded half up to cents.
+  buyer_conversion_rate: buyers / active_users, exactly rounded half up to 4 decimals.
+  view_to_purchase_rate: >
+    purchases / views, exactly rounded half up to 4 decimals; NULL without views.
 checks:
   - unique: event_date
   - not_null: [event_date, total_events, revenue]
@@ -47,22 +48,35 @@ select
     count(*) filter (where event_type = 'purchase') as purchases,
     count(distinct user_id) filter (where event_type = 'purchase') as buyers,
     coalesce(sum(price) filter (where event_type = 'purchase'), 0)::decimal(18, 2) as revenue,
+    -- averages and rates exact on every engine (as customer_metrics, docs/engines.md): integer
+    -- divisions in units one digit finer than the result, rounded half away from zero
     round(
-        sum(price) filter (where event_type = 'purchase')
-        / nullif(count(*) filter (where event_type = 'purchase'), 0),
+        (
+            cast(sum(price) filter (where event_type = 'purchase') * 1000 as bigint)
+            // nullif(count(*) filter (where event_type = 'purchase'), 0)
+        ) * 0.001,
         2
     )::decimal(18, 2) as avg_purchase_value,
     round(
-        coalesce(sum(price) filter (where event_type = 'purchase'), 0) / count(distinct user_id),
+        (
+            cast(coalesce(sum(price) filter (where event_type = 'purchase'), 0) * 1000 as bigint)
+            // count(distinct user_id)
+        ) * 0.001,
         2
     )::decimal(18, 2) as revenue_per_user,
     round(
-        count(distinct user_id) filter (where event_type = 'purchase') / count(distinct user_id), 4
-    ) as buyer_conversion_rate,
-    round(
-        count(*) filter (where event_type = 'purchase')
-        / nullif(count(*) filter (where event_type = 'view'), 0),
+        (
+            count(distinct user_id) filter (where event_type = 'purchase') * 100000
+            // count(distinct user_id)
+        ) * 0.00001,
         4
-    ) as view_to_purchase_rate
+    )::double as buyer_conversion_rate,
+    round(
+        (
+            count(*) filter (where event_type = 'purchase') * 100000
+            // nullif(count(*) filter (where event_type = 'view'), 0)
+        ) * 0.00001,
+        4
+    )::double as view_to_purchase_rate
 from silver.events_cleaned
 group by event_date

@@ -17,9 +17,11 @@ columns:
   revenue: Sum of the purchase prices.
   unique_viewers: Distinct users who viewed it.
   unique_buyers: Distinct users who bought it.
-  avg_purchase_price: revenue / purchases, rounded to cents; NULL without purchases.
-  view_to_cart_rate: cart_adds / views; NULL without views.
-  view_to_purchase_rate: purchases / views (the product's conversion); NULL without views.
+  avg_purchase_price: revenue / purchases, exactly rounded half up to cents; NULL without purchases.
+  view_to_cart_rate: cart_adds / views, exactly rounded half up to 4 decimals; NULL without views.
+  view_to_purchase_rate: >
+    purchases / views (the product's conversion), exactly rounded half up to 4 decimals; NULL
+    without views.
   first_seen: Time of the product's first event.
   last_seen: Time of its latest event.
 checks:
@@ -67,9 +69,12 @@ select
     revenue,
     unique_viewers,
     unique_buyers,
-    round(revenue / nullif(purchases, 0), 2)::decimal(18, 2) as avg_purchase_price,
-    round(cart_adds / nullif(views, 0), 4) as view_to_cart_rate,
-    round(purchases / nullif(views, 0), 4) as view_to_purchase_rate,
+    -- exact on every engine (as customer_metrics, docs/engines.md): integer divisions in units
+    -- one digit finer than the result, rounded half away from zero as decimals
+    round((cast(revenue * 1000 as bigint) // nullif(purchases, 0)) * 0.001, 2)::decimal(18, 2)
+        as avg_purchase_price,
+    round((cart_adds * 100000 // nullif(views, 0)) * 0.00001, 4)::double as view_to_cart_rate,
+    round((purchases * 100000 // nullif(views, 0)) * 0.00001, 4)::double as view_to_purchase_rate,
     first_seen,
     last_seen
 from per_product

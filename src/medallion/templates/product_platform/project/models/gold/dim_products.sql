@@ -13,13 +13,13 @@ columns:
   ingredient_count: Ingredient lines of the active recipe (packaging included).
   batch_yield: Units per batch of the active recipe.
   batch_material_cost: Sum of the active recipe's line costs (one batch).
-  recipe_unit_cost: batch_material_cost / batch_yield, rounded to 4 decimals.
+  recipe_unit_cost: batch_material_cost / batch_yield, exactly rounded half up to 4 decimals.
   unit_cost: recipe_unit_cost, or standard_cost when there is no usable recipe; 4 decimals.
   cost_source: recipe or standard (which of the two unit_cost is).
-  cost_variance_pct: (recipe_unit_cost - standard_cost) / standard_cost * 100, rounded to 1
-    decimal; a large value means the ERP standard is out of date.
+  cost_variance_pct: (recipe_unit_cost - standard_cost) / standard_cost * 100, exactly rounded
+    half away from zero to 1 decimal; a large value means the ERP standard is out of date.
   unit_margin: list_price - unit_cost.
-  margin_pct: unit_margin / list_price * 100, rounded to 1 decimal.
+  margin_pct: unit_margin / list_price * 100, exactly rounded half away from zero to 1 decimal.
   price_tier: value (< 3.00), standard (3.00 - 6.99) or premium (>= 7.00), by list price.
 checks:
   - unique: product_id
@@ -69,8 +69,13 @@ costed as (
         r.ingredient_count,
         r.batch_yield,
         cast(r.batch_material_cost as decimal(18, 4)) as batch_material_cost,
-        cast(round(r.batch_material_cost / r.batch_yield, 4) as decimal(12, 4))
-            as recipe_unit_cost
+        -- exact on every engine (docs/engines.md): DuckDB's `/` divides decimals as doubles,
+        -- Spark's exactly; an integer division (`//` truncates toward zero everywhere) one
+        -- digit finer than the result, rounded half away from zero as a decimal
+        cast(
+            round((cast(r.batch_material_cost * 100000 as bigint) // r.batch_yield) * 0.00001, 4)
+            as decimal(12, 4)
+        ) as recipe_unit_cost
     from silver.stg_products as p
     left join active_recipes as r on p.product_id = r.product_id and r.recipe_rank = 1
 )
@@ -79,12 +84,23 @@ select
     *,
     cast(coalesce(recipe_unit_cost, standard_cost) as decimal(12, 4)) as unit_cost,
     case when recipe_unit_cost is null then 'standard' else 'recipe' end as cost_source,
-    round((recipe_unit_cost - standard_cost) * 100 / nullif(standard_cost, 0), 1)
-        as cost_variance_pct,
+    -- percent in units of 0.01 (4-place costs over cents), rounded to 1 decimal, exactly
+    round(
+        (
+            cast((recipe_unit_cost - standard_cost) * 1000000 as bigint)
+            // nullif(cast(standard_cost * 100 as bigint), 0)
+        ) * 0.01,
+        1
+    )::double as cost_variance_pct,
     cast(list_price - coalesce(recipe_unit_cost, standard_cost) as decimal(12, 4))
         as unit_margin,
-    round((list_price - coalesce(recipe_unit_cost, standard_cost)) * 100 / list_price, 1)
-        as margin_pct,
+    round(
+        (
+            cast((list_price - coalesce(recipe_unit_cost, standard_cost)) * 1000000 as bigint)
+            // cast(list_price * 100 as bigint)
+        ) * 0.01,
+        1
+    )::double as margin_pct,
     case
         when list_price < 3 then 'value'
         when list_price < 7 then 'standard'

@@ -12,8 +12,8 @@ description: >
 columns:
   return_date_key: Key into dim_date (yyyymmdd of return_date).
   quantity_sold: Units on the order line.
-  refund_amount: Booked refund, or net_amount / quantity_sold * quantity_returned rounded to
-    cents when none is booked.
+  refund_amount: Booked refund, or net_amount * quantity_returned / quantity_sold exactly
+    rounded half up to cents when none is booked.
   refund_estimated: True when refund_amount is the estimate.
   days_to_return: return_date - order_date.
 expectations:
@@ -50,7 +50,15 @@ select
     cast(
         coalesce(
             r.refund_amount,
-            round(l.net_amount * r.quantity_returned / nullif(l.quantity, 0), 2)
+            -- exact on every engine (docs/engines.md): an integer division in tenths of a
+            -- cent, rounded half away from zero as a decimal
+            round(
+                (
+                    cast(l.net_amount * r.quantity_returned * 1000 as bigint)
+                    // nullif(l.quantity, 0)
+                ) * 0.001,
+                2
+            )
         ) as decimal(12, 2)
     ) as refund_amount,
     r.refund_amount is null as refund_estimated,

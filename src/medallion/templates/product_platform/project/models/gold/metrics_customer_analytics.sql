@@ -12,7 +12,7 @@ columns:
   net_revenue: Sum of net_amount of those orders' lines.
   refunds: Refunds of the customer's returns.
   lifetime_value: net_revenue - refunds.
-  avg_order_value: net_revenue / orders, rounded to cents.
+  avg_order_value: net_revenue / orders, exactly rounded half away from zero to cents.
   days_since_last_order: as_of_date - last_order_date.
   lifecycle_segment: prospect, new, active, loyal, at_risk or churned (see above).
   value_rank: 1 = highest lifetime_value among customers with orders (ties share a rank).
@@ -90,7 +90,11 @@ select
     returns,
     refunds,
     net_revenue - refunds as lifetime_value,
-    round(net_revenue / nullif(orders, 0), 2) as avg_order_value,
+    -- exact on every engine (docs/engines.md): DuckDB's `/` divides decimals as doubles,
+    -- Spark's exactly; an integer division (`//` truncates toward zero everywhere) in tenths of
+    -- a cent, rounded half away from zero as a decimal; a double, as it was
+    round((cast(net_revenue * 1000 as bigint) // nullif(orders, 0)) * 0.001, 2)::double
+        as avg_order_value,
     as_of_date,
     days_since_last_order,
     case

@@ -13,17 +13,19 @@ columns:
   net_revenue: Sum of net_amount of those lines.
   cost_of_goods: units_sold * unit_cost, rounded to cents.
   gross_margin: net_revenue - cost_of_goods.
-  gross_margin_pct: gross_margin / net_revenue in percent, 1 decimal.
+  gross_margin_pct: gross_margin / net_revenue in percent, exactly rounded half away from zero
+    to 1 decimal.
   units_returned: Units returned (any reason).
-  return_rate_pct: units_returned / units_sold in percent, 2 decimals.
+  return_rate_pct: units_returned / units_sold in percent, exactly rounded half up to 2 decimals.
   quality_returns: Units returned for damaged_in_transit, defective or expired.
   waste_units: Units written off.
-  waste_pct: waste_units / (units_sold + waste_units) in percent, 2 decimals - the share of the
-    units that left production and were not sold but wasted.
+  waste_pct: waste_units / (units_sold + waste_units) in percent, exactly rounded half up to 2
+    decimals - the share of the units that left production and were not sold but wasted.
   inspections: Quality inspections of the product's batches.
   failed_inspections: Inspections with result fail.
-  inspection_pass_pct: Share of inspections with result pass, in percent, 1 decimal.
-  avg_defect_rate: Mean defect_rate of the inspections, 4 decimals.
+  inspection_pass_pct: Share of inspections with result pass, in percent, exactly rounded half up
+    to 1 decimal.
+  avg_defect_rate: Mean defect_rate of the inspections, exactly rounded half up to 4 decimals.
   contribution: gross_margin - refunds - waste_cost.
   revenue_rank: 1 = highest net_revenue (ties share a rank).
   abc_class: A, B or C (see above).
@@ -71,7 +73,10 @@ quality as (
         count(*) as inspections,
         sum(case when is_fail then 1 else 0 end) as failed_inspections,
         sum(case when is_pass then 1 else 0 end) as passed_inspections,
-        avg(defect_rate) as avg_defect_rate
+        -- the mean as an exact sum and a count (avg() is a double in DuckDB, a decimal in
+        -- Spark); defect_rate holds 4-place values
+        sum(cast(defect_rate as decimal(18, 4))) as defect_rate_sum,
+        count(defect_rate) as defect_rates
     from gold.fact_quality
     group by product_id
 ),
@@ -99,7 +104,8 @@ measures as (
         coalesce(q.inspections, 0) as inspections,
         coalesce(q.failed_inspections, 0) as failed_inspections,
         q.passed_inspections,
-        q.avg_defect_rate
+        q.defect_rate_sum,
+        q.defect_rates
     from gold.dim_products as p
     left join sales as s on p.product_id = s.product_id
     left join returns as r on p.product_id = r.product_id
@@ -139,18 +145,29 @@ select
     net_revenue,
     cost_of_goods,
     gross_margin,
-    round(gross_margin * 100 / nullif(net_revenue, 0), 1) as gross_margin_pct,
+    -- percentages exact on every engine (docs/engines.md): integer divisions one digit finer
+    -- than the result, rounded half away from zero as decimals; doubles, as they were
+    round(
+        (
+            cast(gross_margin * 1000000 as bigint) // nullif(cast(net_revenue * 100 as bigint), 0)
+        ) * 0.01,
+        1
+    )::double as gross_margin_pct,
     units_returned,
-    round(units_returned * 100.0 / nullif(units_sold, 0), 2) as return_rate_pct,
+    round((units_returned * 100000 // nullif(units_sold, 0)) * 0.001, 2)::double
+        as return_rate_pct,
     quality_returns,
     refunds,
     waste_units,
     waste_cost,
-    round(waste_units * 100.0 / nullif(units_sold + waste_units, 0), 2) as waste_pct,
+    round((waste_units * 100000 // nullif(units_sold + waste_units, 0)) * 0.001, 2)::double
+        as waste_pct,
     inspections,
     failed_inspections,
-    round(passed_inspections * 100.0 / nullif(inspections, 0), 1) as inspection_pass_pct,
-    round(avg_defect_rate, 4) as avg_defect_rate,
+    round((passed_inspections * 10000 // nullif(inspections, 0)) * 0.01, 1)::double
+        as inspection_pass_pct,
+    round((cast(defect_rate_sum * 100000 as bigint) // nullif(defect_rates, 0)) * 0.00001, 4)
+        ::double as avg_defect_rate,
     gross_margin - refunds - waste_cost as contribution,
     revenue_rank,
     case

@@ -11,8 +11,10 @@ columns:
   gross_revenue: Sum of gross_amount (before discounts).
   discounts: Sum of discount_amount.
   net_revenue: Sum of net_amount (gross - discounts).
-  avg_order_value: net_revenue / orders, rounded to cents; NULL without orders.
-  net_revenue_7d_avg: Average net_revenue of the 7 days ending that day, rounded to cents.
+  avg_order_value: net_revenue / orders, exactly rounded half away from zero to cents; NULL
+    without orders.
+  net_revenue_7d_avg: Average net_revenue of the 7 days ending that day, exactly rounded half
+    away from zero to cents.
   net_revenue_mtd: net_revenue from the first of the month to that day.
   cancelled_orders: Orders placed that day and cancelled.
   units_returned: Units returned that day (by return date, whatever the order date).
@@ -20,7 +22,7 @@ columns:
   net_revenue_after_refunds: net_revenue - refunds (the day's cash view).
   delivered_orders: The day's orders delivered by now.
   on_time_delivery_pct: Share of delivered_orders that arrived by the promised date, in
-    percent, 1 decimal; NULL when none was delivered yet.
+    percent, exactly rounded half up to 1 decimal; NULL when none was delivered yet.
 checks:
   - unique: date_key
   - expression_is_true: net_revenue = gross_revenue - discounts
@@ -120,15 +122,27 @@ select
     gross_revenue,
     discounts,
     net_revenue,
-    round(net_revenue / nullif(orders, 0), 2) as avg_order_value,
+    -- exact on every engine (docs/engines.md): DuckDB's `/` divides decimals as doubles,
+    -- Spark's exactly; an integer division (`//` truncates toward zero everywhere) in tenths of
+    -- a cent, rounded half away from zero as a decimal; a double, as it was
+    round((cast(net_revenue * 1000 as bigint) // nullif(orders, 0)) * 0.001, 2)::double
+        as avg_order_value,
     -- date_day is never NULL; "nulls first" is spelled out because it is BigQuery's default
     -- (DuckDB's is nulls last), so the window compiles to every warehouse unchanged
+    -- an average as sum // count: avg() of a decimal is a double in DuckDB, exact in Spark
     round(
-        avg(net_revenue) over (
-            order by date_day nulls first rows between 6 preceding and current row
-        ),
+        (
+            cast(
+                sum(net_revenue) over (
+                    order by date_day nulls first rows between 6 preceding and current row
+                ) * 1000 as bigint
+            )
+            // count(net_revenue) over (
+                order by date_day nulls first rows between 6 preceding and current row
+            )
+        ) * 0.001,
         2
-    ) as net_revenue_7d_avg,
+    )::double as net_revenue_7d_avg,
     sum(net_revenue) over (
         partition by year_month
         order by date_day nulls first
@@ -139,5 +153,6 @@ select
     refunds,
     net_revenue - refunds as net_revenue_after_refunds,
     delivered_orders,
-    round(on_time_orders * 100.0 / nullif(delivered_orders, 0), 1) as on_time_delivery_pct
+    round((on_time_orders * 10000 // nullif(delivered_orders, 0)) * 0.01, 1)::double
+        as on_time_delivery_pct
 from daily

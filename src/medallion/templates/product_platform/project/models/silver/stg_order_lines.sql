@@ -9,8 +9,12 @@ columns:
   order_line_id: Order line key.
   line_number: Position of the line in its order.
   quantity: Units ordered.
-  unit_price: Price per unit charged (the order platform exports a double; cast to cents).
-  discount_pct: Line discount in percent (customer tier or promotion); 0 when missing.
+  unit_price: >
+    Price per unit charged (the order platform exports a double; its decimal value rounded half
+    up to cents, the same on every engine).
+  discount_pct: >
+    Line discount in percent (customer tier or promotion), rounded half up to 2 decimals; 0 when
+    missing.
   gross_amount: quantity * unit_price.
   discount_amount: gross_amount * discount_pct / 100, rounded half up to cents.
   net_amount: gross_amount - discount_amount (the revenue of the line).
@@ -43,8 +47,11 @@ typed as (
         line_number,
         product_id,
         quantity,
-        cast(round(unit_price, 2) as decimal(10, 2)) as unit_price,
-        cast(coalesce(discount_pct, 0) as decimal(5, 2)) as discount_pct
+        -- the export's doubles read as 6-place decimals first, then rounded half up: DuckDB
+        -- casts a double's binary value (0.145 is 0.14499999... -> 0.14), Spark its decimal
+        -- text (0.15); at 6 places both read the text's value (docs/engines.md)
+        cast(cast(unit_price as decimal(18, 6)) as decimal(10, 2)) as unit_price,
+        cast(cast(coalesce(discount_pct, 0) as decimal(18, 6)) as decimal(5, 2)) as discount_pct
     from ranked
     where version_rank = 1
 ),

@@ -12,7 +12,7 @@ columns:
   inspector: Who inspected; 'unassigned' when the app has no name.
   sample_size: Units sampled from the batch.
   defects_found: Defective units in the sample.
-  defect_rate: defects_found / sample_size.
+  defect_rate: defects_found / sample_size, exactly rounded half up to 4 decimals.
   result: pass, conditional or fail (as recorded, or derived when missing).
   result_derived: True when result was derived by the acceptance rule.
 expectations:
@@ -47,7 +47,10 @@ cleaned as (
         coalesce(nullif(trim(inspector), ''), 'unassigned') as inspector,
         sample_size,
         defects_found,
-        round(cast(defects_found as double) / nullif(sample_size, 0), 4) as defect_rate,
+        -- exact on every engine (docs/engines.md): an integer division in units of 0.00001,
+        -- rounded half away from zero as a decimal; a double, as it was
+        round((defects_found * 100000 // nullif(sample_size, 0)) * 0.00001, 4)::double
+            as defect_rate,
         nullif(lower(trim(result)), '') as recorded_result
     from ranked
     where version_rank = 1

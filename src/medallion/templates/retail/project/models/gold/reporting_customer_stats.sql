@@ -15,7 +15,8 @@ columns:
     source system computed sales.
   order_count: Number of orders that are not cancelled.
   lifetime_value: Sum of net_amount over the customer's orders that are not cancelled.
-  avg_order_value: lifetime_value / order_count, rounded to cents; NULL when order_count is 0.
+  avg_order_value: lifetime_value / order_count, exactly rounded half up to cents (a double);
+    NULL when order_count is 0.
   as_of_date: The latest order date in the data.
   days_since_last_order: as_of_date - last_order_date, in days.
   churn_risk: active (<= 30 days since last order), at_risk (31-90) or churned (> 90).
@@ -37,7 +38,12 @@ select
     s.reported_lifetime_value,
     s.order_count,
     s.lifetime_value,
-    round(s.lifetime_value / nullif(s.order_count, 0), 2) as avg_order_value,
+    -- exact on every engine (docs/engines.md): DuckDB's `/` divides decimals as doubles
+    -- (0.29 / 2 is 0.14499999...), Spark's exactly; an integer division (`//` truncates toward
+    -- zero everywhere) in tenths of a cent, rounded half away from zero as a decimal, is the
+    -- same everywhere. A double, as it was.
+    round((cast(s.lifetime_value * 1000 as bigint) // nullif(s.order_count, 0)) * 0.001, 2)
+        ::double as avg_order_value,
     a.as_of_date,
     date_diff('day', s.last_order_date, a.as_of_date) as days_since_last_order,
     case

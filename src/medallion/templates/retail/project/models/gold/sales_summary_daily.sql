@@ -18,7 +18,8 @@ columns:
     cancelled.
   total_orders: Number of orders that are not cancelled.
   total_items: Units sold (sum of line quantities) in orders that are not cancelled.
-  avg_order_value: total_sales / total_orders, rounded to cents (a double, as averages are).
+  avg_order_value: total_sales / total_orders, exactly rounded half up to cents (a double, as
+    averages are).
   unique_customers: Distinct customers with an order that is not cancelled.
   cancelled_orders: Orders of the day with status CANCELLED.
   total_paid: Successful payments for the day's orders that are not cancelled.
@@ -51,11 +52,14 @@ select
         as total_sales,
     count(*) filter (where status <> 'CANCELLED') as total_orders,
     coalesce(sum(item_count) filter (where status <> 'CANCELLED'), 0) as total_items,
+    -- exact on every engine (as gold.reporting_customer_stats, docs/engines.md)
     round(
-        sum(net_amount) filter (where status <> 'CANCELLED')
-        / nullif(count(*) filter (where status <> 'CANCELLED'), 0),
+        (
+            cast(sum(net_amount) filter (where status <> 'CANCELLED') * 1000 as bigint)
+            // nullif(count(*) filter (where status <> 'CANCELLED'), 0)
+        ) * 0.001,
         2
-    ) as avg_order_value,
+    )::double as avg_order_value,
     count(distinct customer_id) filter (where status <> 'CANCELLED') as unique_customers,
     count(*) filter (where status = 'CANCELLED') as cancelled_orders,
     coalesce(sum(paid_amount) filter (where status <> 'CANCELLED'), 0)::decimal(16, 2)
