@@ -58,9 +58,12 @@ def test_retail_on_a_spark_cluster(spark_cluster: Any, tmp_path: Path) -> None:
         windows[name] = [(start, datetime.now(UTC))]
 
     # the event log of the application: its tasks, each with the executor that ran it
-    logs = [p for p in events.iterdir() if p.is_file()]
-    assert len(logs) == 1
-    records = [json.loads(line) for line in logs[0].read_text().splitlines() if line.strip()]
+    # (Spark 4 writes it rolled: eventlog_v2_<app>/events_<n>_<app>)
+    logs = sorted(p for p in events.rglob("events_*") if p.is_file())
+    assert logs
+    records = [
+        json.loads(line) for log in logs for line in log.read_text().splitlines() if line.strip()
+    ]
     app = next(r for r in records if r["Event"] == "SparkListenerApplicationStart")
     executors = {
         r["Executor ID"]: r["Executor Info"]["Host"]

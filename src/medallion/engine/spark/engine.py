@@ -550,7 +550,18 @@ def _plain(schema: pa.Schema) -> pa.Schema:
 
 
 def _spark_message(error: BaseException) -> str:
-    """The useful part of a Spark error: its first line, without the JVM stack."""
+    """The useful part of a Spark error: its first line, without the JVM stack; for an error
+    of the JVM itself (py4j's "An error occurred while calling o497.getResult"), the message
+    of its innermost cause."""
+    java = getattr(error, "java_exception", None)
+    if java is not None:
+        try:
+            cause = java
+            while cause.getCause() is not None:
+                cause = cause.getCause()
+            return first_line(Exception(str(cause.toString())))
+        except Exception:  # the JVM is gone
+            pass
     text = getattr(error, "getMessage", None)
     message = text() if callable(text) else str(error)
     return first_line(Exception(message)) if message else first_line(error)

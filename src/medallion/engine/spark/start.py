@@ -9,6 +9,7 @@ pays Spark's start-up (~7 s locally) once.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,9 @@ FORCED = {
 DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
+    # rows of incremental models and of expectations are collected to the driver as Arrow
+    "spark.driver.memory": "4g",
+    "spark.driver.maxResultSize": "0",
 }
 
 INSTALL_PYSPARK = "pip install 'medallion[spark]' (pyspark 4), or set `engine: {type: duckdb}`"
@@ -80,6 +84,9 @@ def _start(spark_session_class: Any, config: EngineConfig) -> Any:
             hint="check `engine: master:` and that the cluster is up; " + INSTALL_JAVA,
         ) from None
     session.sparkContext.setLogLevel("ERROR")
+    # stopped when the command ends: the application finishes (its event log is closed, a
+    # cluster frees its executors) instead of dying with the process
+    atexit.register(session.stop)
     return session
 
 
