@@ -31,6 +31,7 @@ def _on_cluster(master: str, events: Path) -> str:
         "spark.ui.enabled": False,
         "spark.eventLog.enabled": True,
         "spark.eventLog.dir": events.as_uri(),
+        "spark.eventLog.compress": False,
     }
     lines = "\n".join(f"    {k}: {json.dumps(v)}" for k, v in conf.items())
     return f"engine:\n  type: spark\n  master: {master}\n  conf:\n{lines}\n"
