@@ -120,15 +120,21 @@ class Workspace:
         return StateStore(self.state_dir)
 
     def new_engine(self) -> Engine:
-        from medallion.engine.duckdb import DuckDBEngine
+        """An engine of the project's `engine:` type (DuckDB unless it says spark)."""
+        from medallion.engine.factory import new_engine
 
-        conf = self.config.engine
-        return DuckDBEngine(
-            self.catalog,
-            temp_dir=self.tmp_dir,
-            memory_limit=conf.memory_limit,
-            threads=conf.threads,
-        )
+        return new_engine(self.catalog, self.config.engine, self.tmp_dir)
+
+    def use_engine(self, kind: str) -> None:
+        """Run on `kind` (duckdb, spark) whatever medallion.yml says (`--engine`); the Spark
+        settings of medallion.yml (master, conf) apply when it names Spark too."""
+        engine = self.config.engine
+        if engine.type != kind:
+            engine = type(engine)(
+                type=kind, memory_limit=engine.memory_limit, threads=engine.threads
+            )
+        self.config = self.config.model_copy(update={"engine": engine})
+        self.__dict__.pop("models", None)  # loaded for another engine
 
     @property
     def lakehouse(self) -> Lakehouse:
@@ -165,7 +171,11 @@ class Workspace:
                 key="models",
                 hint=f"create {self.models_dir}, or fix `models:` in {PROJECT_FILE}",
             )
-        return load_models(self.models_dir, self.config.layers, set(self.source_tables))
+        models = load_models(self.models_dir, self.config.layers, set(self.source_tables))
+        from medallion.engine.factory import check_models
+
+        check_models(self.config.engine, models)  # what the engine cannot run: refused now
+        return models
 
     def models_or_empty(self) -> dict[str, Model]:
         """The models, or none when they do not load (listing tables still works)."""

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from medallion.build.step import StepContext
-    from medallion.engine.base import Relation, Session
+    from medallion.engine.base import Relation, Session, WriteTarget
     from medallion.quality.expectations import Outcome, QuarantineBuffer, Router
 
 #: a kind's commit of the kept rows: the new version, or -1 when it committed nothing
@@ -37,7 +37,11 @@ QUARANTINE_UNWRITTEN = "quarantine_unwritten"
 
 
 def write_routed(
-    ctx: StepContext, rel: Relation, write: Write, replaces: Replaces | None = None
+    ctx: StepContext,
+    rel: Relation,
+    write: Write,
+    replaces: Replaces | None = None,
+    target: WriteTarget | None = None,
 ) -> None:
     """Stream the model's rows through its expectations into `write`, then land the rows it
     quarantined and fill the step's counters.
@@ -57,10 +61,10 @@ def write_routed(
     output_schema = None
     refused: list[ExecutionError] = []
 
-    def at_end() -> None:
+    def at_end(kept: int | None = None) -> None:
         # a rebuild the user did not confirm keeps at least half of the table: refused here,
         # after the last row and before the writer commits, so nothing is written
-        kept, before = counter.rows, ctx.rows_before
+        kept, before = counter.rows if kept is None else kept, ctx.rows_before
         if ctx.full_refresh and not ctx.confirmed and before and kept * 2 < before:
             refused.append(
                 ExecutionError(
@@ -87,9 +91,16 @@ def write_routed(
             )
             stream = router.kept()
             output_schema = stream.schema  # the model's columns, for its quarantine table
+        elif target is not None:
+            stream = None
+            target.stream, target.check, target.fault = write, at_end, f"mid-write:{model.fqn}"
+            version, counter.rows = engine.write_table(rel, target)
         else:
             stream = engine.reader(rel)
-        version = write(counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}"), at_end))
+        if stream is not None:
+            version = write(
+                counter.wrap(stream, lambda: fault_point(f"mid-write:{model.fqn}"), at_end)
+            )
     except BaseException as e:  # Ctrl-C too: the routing thread stops before the engine closes
         if router is not None:
             router.discard()

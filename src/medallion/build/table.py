@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from medallion.build.record import FINGERPRINT_KEY, model_change, record
 from medallion.build.route import QUARANTINE_UNWRITTEN, write_routed
 from medallion.build.step import Build, refuse_unbound_checks
+from medallion.engine.base import WriteTarget
 from medallion.storage import changes, tables
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ class TableBuild(Build):
         if not ctx.full_refresh and up_to_date(ctx):
             ctx.nothing_written("up to date: no new data upstream and the model is unchanged")
             return
-        if ctx.model.language == "sql":
+        model = ctx.model
+        if model.language == "sql":
             rel = ctx.relation()
         else:
             from medallion.build import python
@@ -30,7 +32,21 @@ class TableBuild(Build):
             rel = python.relation(ctx)
             # its columns are known once it ran: its checks are bound before it is written
             refuse_unbound_checks(ctx.ws, ctx.engine, rel, ctx.model.fqn, ctx.added)
-        write_routed(ctx, rel, self.write)
+        target = WriteTarget(
+            ctx.path,
+            ctx.run_id,
+            self.write,
+            lambda rows: None,
+            "",
+            partition_by=list(model.config.partition_by or []),
+            metadata=self.metadata(),
+            description=model.config.description,
+        )
+        write_routed(ctx, rel, self.write, target=target)
+
+    def metadata(self) -> dict[str, object]:
+        ctx = self.ctx
+        return {"medallion.model": ctx.model.fqn, changes.UPSTREAM_KEY: ctx.upstream, **record(ctx)}
 
     def write(self, reader: pa.RecordBatchReader) -> int:
         ctx = self.ctx
@@ -41,11 +57,7 @@ class TableBuild(Build):
             mode="overwrite",
             run_id=ctx.run_id,
             partition_by=model.config.partition_by,
-            metadata={
-                "medallion.model": model.fqn,
-                changes.UPSTREAM_KEY: ctx.upstream,
-                **record(ctx),
-            },
+            metadata=self.metadata(),
             description=model.config.description,
         ).version
 

@@ -17,7 +17,7 @@ import click
 
 from medallion import __version__
 from medallion.cli.access import audit, tokens, users
-from medallion.cli.common import CONTEXT, _command_line, _project
+from medallion.cli.common import CONTEXT, _command_line, _project, engine_option
 from medallion.cli.export import export
 from medallion.cli.importer import importer
 from medallion.cli.pipelines import pipelines, scheduler
@@ -318,6 +318,7 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     help="With --pipeline: which attempt of that scheduled time this is (the orchestrator's "
     "try number).",
 )
+@engine_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -451,6 +452,7 @@ def _watch(
 )
 @_full_refresh_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@engine_option
 @click.pass_context
 def plan_command(
     ctx: click.Context, select: tuple[str, ...], full_refresh: tuple[str, ...], as_json: bool
@@ -477,6 +479,7 @@ def plan_command(
     "--select", "-s", "select", multiple=True, help="Tables whose checks to run (as for run)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@engine_option
 @click.pass_context
 def test(ctx: click.Context, select: tuple[str, ...], as_json: bool) -> None:
     """Run the checks (table-level and singular) on the current tables, without rebuilding.

@@ -441,9 +441,16 @@ class PublishTarget(Strict):
 
 
 class EngineConfig(Strict):
-    """How the embedded DuckDB runs. Past `memory_limit` its sorts, joins, aggregates and
-    windows spill to the state folder's tmp/ instead of growing the process."""
+    """The compute that runs the models: the embedded DuckDB (default) or Spark. Past
+    `memory_limit` DuckDB's sorts, joins, aggregates and windows spill to the state folder's
+    tmp/ instead of growing the process."""
 
+    #: duckdb (embedded, the default) or spark (pip install 'medallion[spark]', Java 17)
+    type: Literal["duckdb", "spark"] = "duckdb"
+    #: Spark only: the master URL ('local[*]', 'spark://host:7077', ...); none: local[*]
+    master: str | None = None
+    #: Spark only: configuration set on the session ('spark.executor.memory': '4g', ...)
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
     #: DuckDB's buffer limit ('1GB', '512MB'); none: DuckDB's default (80% of RAM)
     memory_limit: str | None = None
     #: worker threads; none: one per CPU
@@ -457,6 +464,13 @@ class EngineConfig(Strict):
         if v is not None and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[KMGT]i?B\s*", v, re.I):
             raise ValueError(f"memory_limit {v!r}: write a size like '1GB' or '512MB'")
         return v
+
+    @model_validator(mode="after")
+    def _spark_keys(self) -> EngineConfig:
+        if self.type != "spark" and (self.master is not None or self.conf):
+            key = "master" if self.master is not None else "conf"
+            raise ValueError(f"engine {key} is a Spark setting: add `type: spark` beside it")
+        return self
 
 
 class QueryConfig(Strict):

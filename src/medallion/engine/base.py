@@ -12,10 +12,14 @@ the same methods. Code above the engine layer
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
     import sqlglot.expressions as exp
 
@@ -27,6 +31,24 @@ if TYPE_CHECKING:
 Relation = Any
 #: the table name a query passed to `Session.over` reads its input relation by
 SRC = "__src"
+
+
+@dataclass
+class WriteTarget:
+    """A whole table written from a relation, in one commit (`Session.write_table`): where, how
+    (`overwrite`), the commit's metadata; `stream` is the kind's own writer of a stream of the
+    rows (returns the version), `check(rows)` runs before the commit and may raise to stop it,
+    `fault` names the crash tests' fault point between the data and the commit."""
+
+    path: Path
+    run_id: str
+    stream: Callable[[pa.RecordBatchReader], int]
+    check: Callable[[int], None]
+    fault: str
+    mode: str = "overwrite"
+    partition_by: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
 
 
 class Session(Protocol):
@@ -50,6 +72,10 @@ class Session(Protocol):
     def reader(self, rel: Relation, batch_rows: int = ...) -> pa.RecordBatchReader: ...
     def delta_safe(self, rel: Relation) -> Relation: ...
     def model_error(self, error: str | BaseException, model: Model) -> ExecutionError: ...
+    def write_table(self, rel: Relation, target: WriteTarget) -> tuple[int, int]:
+        """The relation's rows as the table at `target.path`, one commit: (version, rows). The
+        engine streams them into `target.stream` or writes the data files itself."""
+
     def close(self) -> None: ...
 
 
@@ -61,6 +87,9 @@ class Engine(Session, Protocol):
     def scratch(self) -> Session: ...
     def result_relation(self, value: Any) -> Relation: ...
     def native(self) -> Any: ...
+    def files_connection(self) -> Any:
+        """The DuckDB connection landing files are read with (`medallion.ingest.files`): the
+        engine's own, or one on the driver for an engine that is not DuckDB."""
 
     # -- tables (only medallion.engine.attach calls these) ----------------------------------
     def attach_table(self, fqn: str, version: int | None = None) -> int: ...

@@ -289,7 +289,7 @@ def _ingest(
             catalog=ws.catalog,
             layer=ws.config.landing_layer,
             state=ws.state,
-            con=engine.native(),
+            con=engine.files_connection(),
             run_id=run_id,
             full_refresh=full_refresh,
             allow_missing_files=allow_missing_files,

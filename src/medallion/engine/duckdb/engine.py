@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlglot.expressions as exp
 
+    from medallion.engine.base import WriteTarget
     from medallion.models.loader import Model
     from medallion.storage.catalog import Catalog
     from medallion.storage.snapshot import FileSet
@@ -201,6 +202,17 @@ class Session:
         """A DuckDB error of a model as an ExecutionError naming the model's file and line."""
         return errors.model_error(error, model)
 
+    def write_table(self, rel: duckdb.DuckDBPyRelation, target: WriteTarget) -> tuple[int, int]:
+        """The rows streamed into the kind's writer (delta-rs), counted on their way."""
+        from medallion.faults import fault_point
+        from medallion.storage.tables import RowCounter
+
+        counter = RowCounter()
+        stream = counter.wrap(
+            self.reader(rel), lambda: fault_point(target.fault), lambda: target.check(counter.rows)
+        )
+        return target.stream(stream), counter.rows
+
     def close(self) -> None:
         for name in self._registered:
             self.con.unregister(name)
@@ -280,6 +292,10 @@ class DuckDBEngine(Session):
     def native(self) -> duckdb.DuckDBPyConnection:
         """The DuckDB connection itself (for Python models' `ctx.con`; not governed by read
         policies)."""
+        return self.con
+
+    def files_connection(self) -> duckdb.DuckDBPyConnection:
+        """The connection landing files are read with: this engine's own."""
         return self.con
 
     # -- making tables visible (only medallion.engine.attach calls these) -------------------

@@ -1,0 +1,176 @@
+"""A table written by Spark and committed by delta-rs: Spark writes Parquet files on its
+executors into a new folder inside the table, deltalake commits them without rewriting.
+
+The folder's name does not start with `_` (vacuum and Delta readers skip such folders), Spark
+writes timestamps as TIMESTAMP_MICROS (start.FORCED), and each file becomes an add action whose
+size comes from the file system and whose statistics (rows, null counts, min/max of integer,
+date and short text columns) come from its Parquet footer, read with pyarrow. The commit is the
+same as a stream written by delta-rs: one version, the `medallion.*` commit info. Until the
+commit nothing reads the files; a failure before it removes the folder, a process killed before
+it leaves the folder to `vacuum` (as delta-rs leaves its own unfinished files).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from medallion.errors import StorageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+    from medallion.engine.base import WriteTarget
+
+#: the value Spark writes in a partition folder's name for NULL
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+#: longest text kept as a min/max statistic (longer ones are left out, never truncated)
+MAX_TEXT_STAT = 64
+
+
+def write_and_commit(spark: SparkSession, df: DataFrame, target: WriteTarget) -> tuple[int, int]:
+    """Write `df` as the table's new data (overwrite) and commit it: (version, rows)."""
+    from medallion.engine.spark.engine import arrow_schema
+    from medallion.faults import fault_point
+
+    path = target.path
+    folder = path / f"spark-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    schema = arrow_schema(df)
+    try:
+        writer = df.write.mode("errorifexists")
+        if target.partition_by:
+            writer = writer.partitionBy(*target.partition_by)
+        writer.parquet(str(folder))
+        actions, rows = add_actions(path, folder, schema, target.partition_by)
+        target.check(rows)
+        fault_point(target.fault)
+        version = commit(path, actions, schema, target)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return version, rows
+
+
+def add_actions(
+    root: Path, folder: Path, schema: pa.Schema, partition_by: list[str]
+) -> tuple[list[Any], int]:
+    """An add action per Parquet file Spark wrote under `folder` (its bookkeeping files are
+    removed), and the rows they hold."""
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    actions, rows = [], 0
+    for here, _, names in os.walk(folder):
+        for name in sorted(names):
+            full = os.path.join(here, name)
+            if not name.endswith(".parquet") or name.startswith((".", "_")):
+                os.unlink(full)  # _SUCCESS, .crc checksums: not data
+                continue
+            meta = pq.ParquetFile(full).metadata
+            rows += meta.num_rows
+            rel = os.path.relpath(full, root)
+            values = _partition_values(os.path.relpath(here, folder), partition_by)
+            stats = _stats(meta, schema, set(partition_by))
+            actions.append(
+                AddAction(
+                    rel.replace(os.sep, "/"),
+                    os.path.getsize(full),
+                    values,
+                    int(os.path.getmtime(full) * 1000),
+                    True,
+                    json.dumps(stats),
+                )
+            )
+    return actions, rows
+
+
+def _partition_values(rel_dir: str, partition_by: list[str]) -> dict[str, str | None]:
+    """`col=value` folder names (Spark's escaping undone) as a file's partition values."""
+    found: dict[str, str | None] = {}
+    if rel_dir in ("", "."):
+        return found
+    for part in rel_dir.split(os.sep):
+        key, _, value = part.partition("=")
+        text = unquote(value)
+        found[unquote(key)] = None if text == HIVE_NULL else text
+    return {c: found.get(c) for c in partition_by}
+
+
+def _stats(meta: Any, schema: pa.Schema, partitions: set[str]) -> dict[str, Any]:
+    """Delta file statistics from a Parquet footer: rows, null counts, and min/max where the
+    footer's value means the same in Delta (integers, dates, short text)."""
+    import pyarrow as pa
+
+    nulls: dict[str, int] = {}
+    mins: dict[str, Any] = {}
+    maxs: dict[str, Any] = {}
+    columns = {meta.schema.column(i).path: i for i in range(meta.num_columns)}
+    for f in schema:
+        if f.name in partitions or f.name not in columns:
+            continue
+        i = columns[f.name]
+        stats = [meta.row_group(g).column(i).statistics for g in range(meta.num_row_groups)]
+        if any(s is None for s in stats):
+            continue
+        nulls[f.name] = sum(s.null_count for s in stats)
+        typed = pa.types.is_integer(f.type) or pa.types.is_date(f.type)
+        text = pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        if not (typed or text) or not stats or not all(s.has_min_max for s in stats):
+            continue
+        lo, hi = min(s.min for s in stats), max(s.max for s in stats)
+        if text and (len(lo) > MAX_TEXT_STAT or len(hi) > MAX_TEXT_STAT):
+            continue
+        mins[f.name] = lo.isoformat() if hasattr(lo, "isoformat") else lo
+        maxs[f.name] = hi.isoformat() if hasattr(hi, "isoformat") else hi
+    return {
+        "numRecords": meta.num_rows,
+        "minValues": mins,
+        "maxValues": maxs,
+        "nullCount": nulls,
+    }
+
+
+def commit(path: Path, actions: list[Any], schema: pa.Schema, target: WriteTarget) -> int:
+    """One Delta commit adding `actions` (replacing the table's data and schema); the version."""
+    from deltalake import Schema
+    from deltalake.transaction import create_table_with_add_actions
+
+    from medallion.storage.tables import commit_properties, existing_table
+
+    props = commit_properties(target.run_id, target.metadata)
+    table = existing_table(path)
+    try:
+        if table is None:
+            create_table_with_add_actions(
+                str(path),
+                Schema.from_arrow(schema),
+                actions,
+                mode="overwrite",
+                partition_by=target.partition_by or None,
+                description=target.description,
+                commit_properties=props,
+            )
+            return 0
+        table.create_write_transaction(
+            actions,
+            mode=target.mode,
+            schema=schema,
+            partition_by=target.partition_by or None,
+            commit_properties=props,
+        )
+    except Exception as e:
+        from medallion.errors import without_backtrace
+
+        raise StorageError(
+            f"the files Spark wrote could not be committed: {without_backtrace(str(e))}",
+            file=path,
+        ) from None
+    return table.version() + 1

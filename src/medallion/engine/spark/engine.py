@@ -1,0 +1,567 @@
+"""The Spark engine: the lakehouse's tables as temporary views of a SparkSession, models run as
+Spark SQL, results out as Arrow.
+
+A Delta table version is the Parquet files its log lists (`storage.snapshot`), read by Spark with
+the table's folder as `basePath` (partition values come back from the folder names) and the
+table's schema; deltalake stays the only Delta implementation — Spark never reads the log, and
+tables written by medallion on Spark are Parquet files Spark wrote, committed by delta-rs
+(`engine/spark/commit.py`). A version whose protocol needs a reader feature a file list cannot
+honour (deletion vectors, column mapping: tables written by other tools) is refused.
+
+Relations are Spark DataFrames: lazy, planned when made, run when read. Results the driver needs
+(counts, samples, check results, rows routed through expectations) leave as Arrow (`toArrow`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from medallion.engine.base import SRC
+from medallion.engine.spark.sql import DIALECT, by_name_unions, to_spark, view_name
+from medallion.errors import ExecutionError, StorageError, first_line
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+    from pyspark.sql import DataFrame, SparkSession
+
+    from medallion.engine.base import WriteTarget
+    from medallion.models.loader import Model
+    from medallion.storage.catalog import Catalog
+    from medallion.storage.snapshot import FileSet
+
+BATCH_ROWS = 128 * 1024
+_names = itertools.count()
+
+
+class _Views:
+    """The temporary views of one engine's SparkSession: which name each table reads as."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+        #: fqn (lower-case) or `__src` -> temporary view name
+        self.names: dict[str, str] = {}
+        self.made: set[str] = set()
+        self.confined = False
+        self.lock = threading.Lock()
+
+    def new(self, prefix: str) -> str:
+        return f"__medallion_{prefix}_{next(_names)}"
+
+    def put(self, name: str, df: DataFrame) -> None:
+        df.createOrReplaceTempView(name)
+        self.made.add(name)
+
+    def sql(self, query: str | exp.Expression, extra: dict[str, str] | None = None) -> DataFrame:
+        names = {**self.names, **(extra or {})}
+        if not isinstance(query, str) and by_name_unions(query):
+            query = self._unions_by_name(query, names)
+        return self.spark.sql(to_spark(query, names, confined=self.confined))
+
+    def _unions_by_name(self, query: exp.Expression, names: dict[str, str]) -> exp.Expression:
+        """`query` with each `UNION [ALL] BY NAME` (innermost first) replaced by a view of
+        the two sides' DataFrames joined by `unionByName` (missing columns NULL, as DuckDB)."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import select_star, table
+
+        query = query.copy()
+        for union in by_name_unions(query):
+            sides = []
+            for side in (union.this, union.expression):
+                sides.append(self.spark.sql(to_spark(side, names, confined=self.confined)))
+            df = sides[0].unionByName(sides[1], allowMissingColumns=True)
+            if union.args.get("distinct"):
+                df = df.distinct()
+            name = self.new("union")
+            self.put(name, df)
+            names[name.lower()] = name
+            replacement = select_star(table(name))
+            if isinstance(union.parent, exp.Subquery | exp.CTE) or union.parent is None:
+                union.replace(replacement)
+            else:
+                union.replace(replacement.subquery())
+            if union is query:
+                query = replacement
+        return query
+
+    def drop(self) -> None:
+        for name in self.made:
+            self.spark.catalog.dropTempView(name)
+        self.made.clear()
+
+
+class Session:
+    """Runs queries on the engine's SparkSession (Spark runs queries of several threads at
+    once: every session of an engine is this one, over the same views)."""
+
+    dialect = DIALECT
+
+    def __init__(self, views: _Views, tmp_dir: Path) -> None:
+        self.views = views
+        self.spark = views.spark
+        self.tmp_dir = tmp_dir
+
+    # -- relations ------------------------------------------------------------------------
+
+    def relation(self, query: str | exp.Expression) -> DataFrame:
+        """A query (DuckDB SQL as written, or a tree) planned by Spark, not run."""
+        return self.views.sql(query)
+
+    def over(self, rel: DataFrame, query: exp.Expression) -> DataFrame:
+        """`query` run over `rel`, which it reads as the table `__src`."""
+        name = self.views.new("src")
+        self.views.put(name, rel)
+        return self.views.sql(_star_listed(query, rel.columns), {SRC: name})
+
+    def arrow(self, data: pa.Table | pa.RecordBatchReader) -> DataFrame:
+        """A relation over Arrow data (sent to Spark: small data, such as a check's rows)."""
+        import pyarrow as pa
+
+        table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+        return _from_arrow(self.spark, table)
+
+    def name(self, rel: DataFrame) -> exp.Table:
+        from medallion.sqltree import table
+
+        name = self.views.new("view")
+        self.views.put(name, rel)
+        self.views.names[name.lower()] = name
+        return table(name)
+
+    def register(self, data: pa.Table | pa.RecordBatchReader) -> exp.Table:
+        return self.name(self.arrow(data))
+
+    def files(self, files: FileSet) -> DataFrame:
+        """The rows of data files, in their table's columns and types."""
+        return read_files(self.spark, files)
+
+    def file_rows(self, files: FileSet, columns: list[str]) -> DataFrame | None:
+        """`columns` of every row of `files` and the data file holding it (`filename`)."""
+        import pyspark.sql.functions as F
+
+        if not files.files:
+            return None
+        df = read_files(self.spark, files)
+        return df.select(*[F.col(f"`{c}`") for c in columns], _file_name().alias("filename"))
+
+    @contextmanager
+    def staged(self, data: DataFrame | pa.RecordBatchReader) -> Iterator[DataFrame]:
+        """`data` computed once for the block (checkpointed on the executors), so several
+        queries read the same rows even if the tables it reads change meanwhile."""
+        df = data if hasattr(data, "sparkSession") else self.arrow(data)
+        yield df.localCheckpoint(eager=True)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def columns(self, rel: DataFrame) -> list[str]:
+        return list(rel.columns)
+
+    def schema(self, rel: DataFrame) -> pa.Schema:
+        """The Arrow schema the relation's rows would have (nothing is run)."""
+        return arrow_schema(rel)
+
+    def count(self, rel: DataFrame) -> int:
+        return int(rel.count())
+
+    def fetch(self, rel: DataFrame) -> pa.Table:
+        """The whole (small) result as an Arrow table."""
+        return _to_arrow(rel)
+
+    def reader(self, rel: DataFrame, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+        """The result as batches, collected to the driver as Arrow. A table's rows written by
+        Spark itself (`write_table`) never pass through here."""
+        return _to_arrow(rel).to_reader(max_chunksize=batch_rows)
+
+    def delta_safe(self, rel: DataFrame) -> DataFrame:
+        """Cast the columns Delta cannot store: Spark's VOID (an untyped NULL) as text."""
+        from pyspark.sql.types import NullType, StringType
+
+        if not any(isinstance(f.dataType, NullType) for f in rel.schema.fields):
+            return rel
+        import pyspark.sql.functions as F
+
+        return rel.select(
+            *[
+                F.col(f"`{f.name}`").cast(StringType()).alias(f.name)
+                if isinstance(f.dataType, NullType)
+                else F.col(f"`{f.name}`")
+                for f in rel.schema.fields
+            ]
+        )
+
+    def model_error(self, error: str | BaseException, model: Model) -> ExecutionError:
+        """A Spark error of a model as an ExecutionError naming the model's file."""
+        text = error if isinstance(error, str) else _spark_message(error)
+        return ExecutionError(
+            f"{model.fqn} failed on Spark: {text}",
+            file=model.path,
+            model=model.fqn,
+            hint="`medallion compile --dialect spark` shows the SQL Spark ran",
+        )
+
+    def write_table(self, rel: DataFrame, target: WriteTarget) -> tuple[int, int]:
+        """The relation's rows written by Spark as Parquet files into the table's folder and
+        committed by delta-rs in one commit (see commit.py)."""
+        from medallion.engine.spark.commit import write_and_commit
+
+        return write_and_commit(self.spark, self.delta_safe(rel), target)
+
+    def close(self) -> None:
+        return None
+
+
+class SparkEngine(Session):
+    """The engine of a command: a SparkSession whose temporary views are the lakehouse's
+    tables."""
+
+    def __init__(self, catalog: Catalog, spark: SparkSession, tmp_dir: Path) -> None:
+        super().__init__(_Views(spark), tmp_dir)
+        self.catalog = catalog
+        #: fqn -> (the DataFrame its view reads, version) of attached tables
+        self.attached: dict[str, tuple[DataFrame, int | None]] = {}
+        self.views_sql: set[str] = set()
+        self.rows: dict[str, int] = {}
+        self.schemas: dict[str, pa.Schema] = {}
+        self._driver: Any = None
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def side(self) -> Session:
+        return Session(self.views, self.tmp_dir)
+
+    def scratch(self) -> Session:
+        return Session(self.views, self.tmp_dir)
+
+    def result_relation(self, value: Any) -> DataFrame:
+        """A Python model's return value: a Spark DataFrame, or Arrow data (a table, batch,
+        reader, anything with an Arrow stream) sent to Spark; TypeError naming the type."""
+        import pyarrow as pa
+
+        if hasattr(value, "sparkSession") and hasattr(value, "schema"):
+            return value
+        if isinstance(value, pa.RecordBatch):
+            value = pa.Table.from_batches([value])
+        elif isinstance(value, pa.RecordBatchReader):
+            value = value.read_all()
+        elif not isinstance(value, pa.Table) and hasattr(value, "__arrow_c_stream__"):
+            value = pa.RecordBatchReader.from_stream(value).read_all()
+        if not isinstance(value, pa.Table):
+            raise TypeError(type(value).__name__)
+        return _from_arrow(self.spark, value)
+
+    def native(self) -> SparkSession:
+        """The SparkSession (for Python models' `ctx.spark`; not governed by read policies)."""
+        return self.spark
+
+    def files_connection(self) -> Any:
+        """A DuckDB connection on the driver: landing files are read there (their file list,
+        types, rejects and exactly-once identity are medallion's), then sent to the table."""
+        if self._driver is None:
+            from medallion.engine.duckdb import DuckDBEngine
+
+            self._driver = DuckDBEngine(self.catalog, temp_dir=self.tmp_dir)
+        return self._driver.con
+
+    # -- making tables visible (only medallion.engine.attach calls these) -------------------
+
+    def is_attached(self, fqn: str) -> bool:
+        return fqn in self.attached or fqn in self.views_sql
+
+    def version_of(self, fqn: str) -> int | None:
+        return self.attached[fqn][1]
+
+    def rows_of(self, fqn: str) -> int:
+        return self.rows.get(fqn, 0)
+
+    def schema_of(self, fqn: str) -> pa.Schema | None:
+        return self.schemas.get(fqn)
+
+    def attached_versions(self) -> dict[str, int | None]:
+        return {fqn: version for fqn, (_, version) in self.attached.items()}
+
+    def attach_table(self, fqn: str, version: int | None = None) -> int:
+        """Expose the Delta table `fqn` at `version` (default latest) as its view."""
+        import os
+
+        from medallion.storage import snapshot
+
+        path = self.catalog.path(fqn)
+        try:
+            snap = snapshot.snapshot(path, version)
+        except StorageError:
+            raise
+        except Exception as e:
+            raise StorageError(f"cannot read table {fqn}: {e}", file=path) from None
+        if snap.files.fallback is not None:
+            raise StorageError(
+                f"{fqn} version {snap.version} cannot be read on Spark: its Delta protocol "
+                "needs deletion vectors or column mapping (written by another tool), which a "
+                "read of its file list cannot honour",
+                file=path,
+                hint="rewrite the table without those features (e.g. REORG/OPTIMIZE in the tool "
+                "that wrote it, or `medallion run --full-refresh` of its model), or run on "
+                "DuckDB: --engine duckdb",
+            )
+        missing = [f for f in snap.files.paths if not os.path.exists(f)]
+        if missing:
+            raise StorageError(
+                f"{len(missing)} of the data files of {fqn} version {snap.version} were removed "
+                "by vacuum (or by hand)",
+                file=path,
+                hint="time travel reaches back as far as the layer's retention "
+                "(medallion.yml `retention:`)",
+            )
+        df = read_files(self.spark, snap.files, root=str(path))
+        self._point(fqn, df)
+        self.attached[fqn] = (df, snap.version)
+        self.rows[fqn] = snap.rows
+        self.schemas[fqn] = snap.schema
+        return snap.version
+
+    def attach_empty(self, fqn: str, schema: pa.Schema) -> None:
+        self._point(fqn, _from_arrow(self.spark, schema.empty_table()))
+        self.attached[fqn] = (self.views.spark.table(view_name(fqn)), None)
+        self.rows[fqn] = 0
+        self.schemas[fqn] = schema
+
+    def attach_data(self, fqn: str, data: pa.Table) -> None:
+        df = _from_arrow(self.spark, data)
+        self._point(fqn, df)
+        self.attached[fqn] = (df, None)
+        self.rows[fqn] = data.num_rows
+        self.schemas[fqn] = data.schema
+
+    def attach_view(self, fqn: str, sql: str) -> None:
+        name = view_name(fqn)
+        try:
+            body = to_spark(sql, self.views.names)
+            self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW `{name}` AS {body}")
+        except Exception as e:
+            raise ExecutionError(
+                f"view {fqn} does not compile on Spark: {_spark_message(e)}", model=fqn
+            ) from None
+        self.views.made.add(name)
+        self.views.names[fqn.lower()] = name
+        self.views_sql.add(fqn)
+
+    def _point(self, fqn: str, df: DataFrame) -> None:
+        name = view_name(fqn)
+        self.views.put(name, df)
+        self.views.names[fqn.lower()] = name
+
+    def restrict(self, fqn: str, query: exp.Select) -> None:
+        """`fqn` reads `query` over what is attached (as __src): masks and a row filter."""
+        base = self.views.new("base")
+        self.views.put(base, self.spark.table(view_name(fqn)))
+        self._point(fqn, self.views.sql(query, {SRC: base}))
+
+    def confine(self) -> None:
+        """From now on queries read the attached tables and views only: a table name that is
+        not one of them (a file path such as parquet.`/etc/x`, a table function) is refused
+        when the query is translated. Spark's executors can still read what the cluster's user
+        may read: this is a check of the SQL, not a sandbox."""
+        self.views.confined = True
+
+    @contextmanager
+    def swapped(
+        self, fqn: str, sources: list[tuple[FileSet, tuple[str, ...] | None]]
+    ) -> Iterator[None]:
+        """Within the block `fqn` reads only `sources` (files, change types) instead of the
+        attached table (see the DuckDB engine)."""
+        import pyspark.sql.functions as F
+
+        from medallion.storage import tables
+
+        frames = []
+        for files, change_types in sources:
+            df = read_files(self.spark, files, root=str(self.catalog.path(fqn)))
+            if change_types:
+                df = df.where(F.col("_change_type").isin(list(change_types))).drop("_change_type")
+            frames.append(df)
+        if not frames:
+            schema = tables.schema(self.catalog.path(fqn))
+            frames.append(_from_arrow(self.spark, schema.empty_table()))
+        union = frames[0]
+        for df in frames[1:]:
+            union = union.unionByName(df, allowMissingColumns=True)
+        self._point(fqn, union)
+        try:
+            yield
+        finally:
+            self._point(fqn, self.attached[fqn][0])
+
+    def interrupt(self) -> None:
+        self.spark.sparkContext.cancelAllJobs()
+
+    def close(self) -> None:
+        self.views.drop()
+        if self._driver is not None:
+            self._driver.close()
+
+
+def _star_listed(query: exp.Expression, columns: list[str]) -> exp.Expression:
+    """A `SELECT * ... QUALIFY` with the star spelled out as `columns`: Spark has no QUALIFY,
+    and SQLGlot's translation (a subquery with the window as a column `_w`) keeps that column
+    in a star."""
+    import sqlglot.expressions as exp
+
+    from medallion.sqltree import col
+
+    if not isinstance(query, exp.Select) or query.args.get("qualify") is None:
+        return query
+    if not (len(query.expressions) == 1 and isinstance(query.expressions[0], exp.Star)):
+        return query
+    out = query.copy()
+    out.set("expressions", [col(c) for c in columns])
+    return out
+
+
+# -- reading files --------------------------------------------------------------------------------
+
+
+def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> DataFrame:
+    """Data files as one DataFrame in the table's schema (column order and types). Partition
+    columns come from the folder names, below `root` (else the common folder of the files)."""
+    import os
+
+    import pyspark.sql.functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    if files.fallback is not None:
+        raise StorageError(
+            "a table with deletion vectors or column mapping cannot be read on Spark",
+            hint="run on DuckDB: --engine duckdb",
+        )
+    schema = files.schema
+    if not files.files:
+        return _from_arrow(spark, schema.empty_table())
+    spark_schema = from_arrow_schema(schema, prefer_timestamp_ntz=True)
+    order = [F.col(f"`{f.name}`") for f in schema]
+    parts = files.partition_columns
+    base = root or os.path.commonpath([os.path.dirname(f) for f in files.paths])
+    if not parts or _folders_name_values(files, base):
+        reader = spark.read.schema(spark_schema)
+        if parts:
+            reader = reader.option("basePath", base)
+        return reader.parquet(*files.paths).select(*order)
+    # folder names that are not the values (a digest where a value needs escaping): the
+    # values come from the Delta log, one read per partition
+    data_schema = from_arrow_schema(pa_schema_without(schema, parts), prefer_timestamp_ntz=True)
+    groups: dict[tuple[str | None, ...], list[str]] = {}
+    for path, values in files.files:
+        groups.setdefault(tuple(values.get(c) for c in parts), []).append(path)
+    out = None
+    for values, paths in groups.items():
+        df = spark.read.schema(data_schema).parquet(*paths)
+        for c, v in zip(parts, values, strict=True):
+            df = df.withColumn(c, F.lit(v).cast(spark_schema[c].dataType))
+        df = df.select(*order)
+        out = df if out is None else out.unionByName(df)
+    return out
+
+
+def _folders_name_values(files: FileSet, root: str) -> bool:
+    """Whether every file's `col=value` folders name its partition values as the log has them
+    (what Spark's partition discovery reads)."""
+    import os
+    from urllib.parse import unquote
+
+    for path, values in files.files:
+        rel = os.path.relpath(os.path.dirname(path), root)
+        found = dict(p.partition("=")[::2] for p in rel.split(os.sep) if "=" in p)
+        for c in files.partition_columns:
+            text = unquote(found.get(c, "\0"))
+            if (None if text == "__HIVE_DEFAULT_PARTITION__" else text) != values.get(c):
+                return False
+    return True
+
+
+def pa_schema_without(schema: pa.Schema, columns: list[str]) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([f for f in schema if f.name not in columns])
+
+
+def _file_name() -> Any:
+    import pyspark.sql.functions as F
+
+    return F.input_file_name()
+
+
+# -- Arrow ----------------------------------------------------------------------------------------
+
+
+def arrow_schema(df: DataFrame) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(df.schema, timezone="UTC")
+
+
+def _to_arrow(df: DataFrame) -> pa.Table:
+    """The rows as Arrow, in the Arrow types of the DataFrame's schema."""
+    table = df.toArrow()
+    schema = arrow_schema(df)
+    return table if table.schema.equals(schema) else table.cast(schema)
+
+
+def _from_arrow(spark: SparkSession, table: pa.Table) -> DataFrame:
+    """Arrow data as a DataFrame (its schema kept, empty or not)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    plain = _plain(table.schema)
+    schema = from_arrow_schema(plain, prefer_timestamp_ntz=True)
+    # Spark stops reading an Arrow stream at its first empty batch: the rows after it were
+    # lost (a stream filtered by expectations has empty batches)
+    batches = [b for b in table.cast(plain).to_batches() if b.num_rows]
+    return spark.createDataFrame(pa.Table.from_batches(batches, plain), schema=schema)
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """`schema` with the Arrow types Spark does not take (views, large, dictionaries) as the
+    plain ones."""
+    import pyarrow as pa
+
+    def plain(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return pa.string()
+        if pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+            return pa.binary()
+        if pa.types.is_dictionary(t):
+            return plain(t.value_type)
+        if pa.types.is_timestamp(t) and t.unit != "us":
+            return pa.timestamp("us", t.tz)
+        if pa.types.is_large_list(t) or pa.types.is_list_view(t):
+            return pa.list_(plain(t.value_type))
+        if pa.types.is_list(t):
+            return pa.list_(plain(t.value_type))
+        if pa.types.is_struct(t):
+            return pa.struct([pa.field(f.name, plain(f.type), f.nullable) for f in t])
+        return t
+
+    return pa.schema([pa.field(f.name, plain(f.type), f.nullable) for f in schema])
+
+
+def _spark_message(error: BaseException) -> str:
+    """The useful part of a Spark error: its first line, without the JVM stack; for an error
+    of the JVM itself (py4j's "An error occurred while calling o497.getResult"), the message
+    of its innermost cause."""
+    java = getattr(error, "java_exception", None)
+    if java is not None:
+        try:
+            cause = java
+            while cause.getCause() is not None:
+                cause = cause.getCause()
+            return first_line(Exception(str(cause.toString())))
+        except Exception:  # the JVM is gone
+            pass
+    text = getattr(error, "getMessage", None)
+    message = text() if callable(text) else str(error)
+    return first_line(Exception(message)) if message else first_line(error)

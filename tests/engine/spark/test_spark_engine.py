@@ -1,0 +1,215 @@
+"""The Spark engine on small projects: a `table` model's rows written by Spark as Parquet and
+committed by delta-rs (one commit, medallion's commit info, statistics from the footers), views,
+Python models, time travel, failures that leave the table as it was, tables Spark cannot read,
+and what Spark cannot run refused when the models load.
+
+Runs in-process on the session's one local Spark (the `spark` fixture): each project's engine is
+a new SparkSession on it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import table_versions, write_project
+
+from medallion.errors import ModelError
+from medallion.project import Project
+from medallion.storage import tables
+
+pytestmark = pytest.mark.spark
+
+CONFIG = """
+name: s
+engine: {type: spark}
+sources:
+  orders:
+    path: data/orders*.csv
+    columns: {order_id: INTEGER, amount: 'DECIMAL(10,2)', day: DATE, region: VARCHAR}
+"""
+ORDERS = (
+    "order_id,amount,day,region\n"
+    "1,10.50,2026-01-01,north\n"
+    "2,20.00,2026-01-01,south\n"
+    "3,5.25,2026-01-02,north\n"
+    "4,,2026-01-02,east west\n"
+)
+MODELS = {
+    "silver/daily.sql": """
+        /* ---
+        kind: table
+        partition_by: [region]
+        --- */
+        select region, day, count(*) as orders, sum(amount) as revenue
+        from bronze.orders group by region, day
+    """,
+    "gold/regions.sql": """
+        /* ---
+        kind: table
+        --- */
+        select region, sum(orders) as orders, sum(revenue) as revenue
+        from silver.daily group by region
+    """,
+    "gold/big_regions.sql": """
+        /* ---
+        kind: view
+        --- */
+        select * from gold.regions where orders > 1
+    """,
+}
+
+
+def _project(root: Path, models: dict[str, str] | None = None, config: str = CONFIG) -> Project:
+    write_project(root, config, models or MODELS, {"data/orders.csv": ORDERS})
+    return Project.load(root)
+
+
+def _rows(project: Project, sql: str) -> list[dict[str, Any]]:
+    return project.query(sql).to_pylist()
+
+
+def test_table_models_written_by_spark_committed_by_delta_rs(spark: Any, tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    result = project.run(trigger="test")
+    assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
+
+    path = project.catalog.path("gold.regions")
+    data = [p for p in path.rglob("*") if p.is_file() and "_delta_log" not in p.parts]
+    # Spark's files, in one folder of the table not starting with `_`, nothing but Parquet
+    assert data and all(p.suffix == ".parquet" for p in data)
+    assert {p.relative_to(path).parts[0] for p in data} == {data[0].relative_to(path).parts[0]}
+    assert data[0].relative_to(path).parts[0].startswith("spark-")
+    commit = tables.history(path, 1)[0]
+    assert commit[tables.RUN_ID_KEY] == result.run_id
+    assert commit["medallion.model"] == "gold.regions"
+    assert commit["medallion.fingerprint"]
+    assert json.loads(commit["medallion.upstream"]) == {"silver.daily": 0}
+    # statistics from the footers: the rows every count reads
+    assert tables.info(path).rows == 3
+    step = result.step("gold.regions")
+    assert (step.rows_written, step.delta_version) == (3, 0)
+
+    # read back through DuckDB (the files are plain Delta for any reader)
+    duck = Project.load(project.root)
+    duck.workspace.use_engine("duckdb")
+    assert _rows(duck, "select region, orders, revenue from gold.regions order by region") == [
+        {"region": "east west", "orders": 1, "revenue": None},
+        {"region": "north", "orders": 2, "revenue": pytest.approx(15.75)},
+        {"region": "south", "orders": 1, "revenue": pytest.approx(20.0)},
+    ]
+    # a partitioned table: partition values in the log, the folder names Spark's
+    daily = project.catalog.path("silver.daily")
+    assert tables.info(daily).partition_by == ["region"]
+    assert _rows(duck, "select count(*) n from silver.daily where region = 'east west'") == [
+        {"n": 1}
+    ]
+    assert _rows(duck, "select region from gold.big_regions") == [{"region": "north"}]
+
+    # nothing new upstream: up to date, no commit; a new file: rebuilt, version 1
+    again = project.run(trigger="test")
+    assert again.ok and tables.info(path).version == 0
+    (project.root / "data" / "orders_2.csv").write_text(
+        "order_id,amount,day,region\n5,1.00,2026-01-03,south\n", encoding="utf-8"
+    )
+    third = project.run(trigger="test")
+    assert third.ok and tables.info(path).version == 1
+    # time travel on Spark: the table as version 0 had it
+    on_spark = Project.load(project.root)
+    engine = on_spark.workspace.new_engine()
+    try:
+        from medallion.engine import attach
+
+        lh = on_spark.workspace.lakehouse
+        attach.table(engine, lh, "gold.regions", 0)
+        old = engine.fetch(engine.relation("select sum(orders) n from gold.regions"))
+        attach.table(engine, lh, "gold.regions")
+        new = engine.fetch(engine.relation("select sum(orders) n from gold.regions"))
+    finally:
+        engine.close()
+    assert (old.column("n")[0].as_py(), new.column("n")[0].as_py()) == (4, 5)
+    assert project.verify(5).ok
+
+
+def test_a_failing_model_leaves_its_table_as_it_was(spark: Any, tmp_path: Path) -> None:
+    project = _project(tmp_path / "p")
+    assert project.run(trigger="test").ok
+    before = table_versions(project)
+    path = project.catalog.path("gold.regions")
+    folders = {p.name for p in path.iterdir()}
+    broken = dict(MODELS)
+    broken["gold/regions.sql"] = MODELS["gold/regions.sql"].replace(
+        "sum(revenue) as revenue", "sum(revenue) as revenue, cast(region as integer) as boom"
+    )
+    project = _project(tmp_path / "p", broken)
+    result = project.run(trigger="test", yes=True)
+    assert not result.ok
+    step = result.step("gold.regions")
+    assert step.status == "failed" and "gold.regions" in step.error
+    assert table_versions(project) == before
+    assert {p.name for p in path.iterdir()} == folders  # Spark's files of the failed write: gone
+
+
+def test_python_model_gets_spark_dataframes(spark: Any, tmp_path: Path) -> None:
+    models = {
+        **MODELS,
+        "gold/doubled.py": '''
+            """---
+            depends_on: [gold.regions]
+            """
+            def model(ctx):
+                df = ctx.table("gold.regions")
+                assert type(df).__name__ == "DataFrame", type(df)
+                return df.selectExpr("region", "orders * 2 as orders2")
+        ''',
+    }
+    project = _project(tmp_path / "p", models)
+    result = project.run(trigger="test")
+    assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
+    assert _rows(project, "select orders2 from gold.doubled where region = 'north'") == [
+        {"orders2": 4}
+    ]
+
+
+def test_what_spark_cannot_run_is_refused_when_the_models_load(tmp_path: Path) -> None:
+    models = {
+        "silver/daily.sql": """
+            /* ---
+            kind: table
+            --- */
+            select region,
+                   count(*) as orders
+            from bronze.orders
+            group by region
+            order by all
+        """
+    }
+    project = _project(tmp_path / "p", models)
+    with pytest.raises(ModelError) as err:
+        project.workspace.validate()
+    text = str(err.value)
+    assert "cannot run on Spark" in text and "ORDER BY ALL" in text
+    assert "daily.sql:8" in text  # the file and line of the construct
+    assert not project.catalog.tables()
+    duck = _project(tmp_path / "p", models)
+    duck.workspace.use_engine("duckdb")
+    duck.workspace.validate()  # DuckDB runs it
+
+
+def test_a_table_with_deletion_vectors_is_refused(spark: Any, tmp_path: Path) -> None:
+    # written by another tool: neither deltalake nor a read of the file list honours them
+    from deltalake import DeltaTable, TableFeatures
+
+    project = _project(tmp_path / "p")
+    assert project.run(trigger="test", select=["bronze.orders"]).ok
+    DeltaTable(str(project.catalog.path("bronze.orders"))).alter.add_feature(
+        TableFeatures.DeletionVectors, allow_protocol_versions_increase=True
+    )
+    before = table_versions(project)
+    result = project.run(trigger="test")
+    assert not result.ok
+    error = result.step("silver.daily").error
+    assert "cannot read table bronze.orders" in error and "deletionVectors" in error
+    assert table_versions(project) == before
