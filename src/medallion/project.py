@@ -168,6 +168,10 @@ class Project:
     def new_engine(self) -> Engine:
         return self.workspace.new_engine()
 
+    def read_engine(self) -> Engine:
+        """The engine of a person's queries: DuckDB whatever `engine:` says (see Workspace)."""
+        return self.workspace.read_engine()
+
     def validate(self) -> None:
         """Load every model, check and the graph, and resolve every pipeline's selection;
         raises the first problem found."""

@@ -125,6 +125,20 @@ class Workspace:
 
         return new_engine(self.catalog, self.config.engine, self.tmp_dir)
 
+    def read_engine(self) -> Engine:
+        """An engine for a person's queries (`medallion query`, the SQL endpoint, the HTTP API,
+        the UI): embedded DuckDB whatever `engine:` builds the tables with. The reads are
+        governed by an allowlist of DuckDB's SQL (governance.allowlist); on Spark a query could
+        call reflect()/java_method() and read the server's environment, secrets included."""
+        from medallion.engine.factory import new_engine
+
+        engine = self.config.engine
+        if engine.type != "duckdb":
+            engine = type(engine)(
+                type="duckdb", memory_limit=engine.memory_limit, threads=engine.threads
+            )
+        return new_engine(self.catalog, engine, self.tmp_dir)
+
     def use_engine(self, kind: str) -> None:
         """Run on `kind` (duckdb, spark) whatever medallion.yml says (`--engine`); the Spark
         settings of medallion.yml (master, conf) apply when it names Spark too."""

@@ -166,7 +166,7 @@ def user_reader(
         if params:
             request["params"] = [str(p) for p in params]
             admitted = allowlist.bind_params(admitted, params)
-        engine = ws.new_engine()
+        engine = ws.read_engine()
         if interrupt is not None:
             interrupt.bind(engine)
         lh = dataclasses.replace(ws.lakehouse, policy=policy)
@@ -245,7 +245,7 @@ def readable_tables(ws: Workspace, user: Identity, audit: AuditLog) -> list[dict
     from medallion.sqltree import select_star, table
 
     out: list[dict[str, Any]] = []
-    engine = ws.new_engine()
+    engine = ws.read_engine()
     lh = dataclasses.replace(ws.lakehouse, policy=policy)
     try:
         for fqn in names:

@@ -80,7 +80,7 @@ def query_reader(
         error=QueryError,
         unbuilt={fqn: verb for fqn, verb in unbuilt.items() if fqn not in known},
     )
-    engine = ws.new_engine()
+    engine = ws.read_engine()
     if interrupt is not None:
         interrupt.bind(engine)
     try:

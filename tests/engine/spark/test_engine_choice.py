@@ -75,3 +75,28 @@ def test_without_java_spark_says_how_to_install_it(tmp_path: Path) -> None:
     assert "openjdk-17-jre-headless" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert sys.executable  # the CLI itself ran (by its absolute path)
+
+
+def test_a_persons_queries_run_on_duckdb_on_a_spark_project(tmp_path: Path) -> None:
+    """`query`, the SQL endpoint, the HTTP API and the UI read through DuckDB whatever builds the
+    tables: their allowlist is DuckDB's SQL, and Spark's reflect()/java_method() would read the
+    server's environment (secrets included). No Spark session starts."""
+    root = write_project(tmp_path / "p", CONFIG + "engine: {type: spark}\n", files=FILES)
+    project = Project.load(root)
+    assert project.config.engine.type == "spark"
+    engine = project.read_engine()
+    try:
+        assert engine.dialect == "duckdb"
+    finally:
+        engine.close()
+    # and the governed read path uses it: reflect() is no function DuckDB knows
+    os.environ["MEDALLION_REVIEW_SECRET"] = "s3cr3t"
+    try:
+        out = medallion(
+            "query",
+            "select reflect('java.lang.System', 'getenv', 'MEDALLION_REVIEW_SECRET') as k",
+            cwd=root,
+        )
+    finally:
+        del os.environ["MEDALLION_REVIEW_SECRET"]
+    assert out.returncode != 0 and "s3cr3t" not in out.stdout + out.stderr

@@ -119,7 +119,7 @@ class ProjectBackend:
         return [(*t["name"].split(".", 1), list(t["columns"])) for t in listed]
 
     def new_session_engine(self) -> Any:
-        return self.project.new_engine()
+        return self.project.read_engine()
 
     def log_login(
         self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"
