@@ -213,3 +213,21 @@ def test_a_table_with_deletion_vectors_is_refused(spark: Any, tmp_path: Path) ->
     error = result.step("silver.daily").error
     assert "cannot read table bronze.orders" in error and "deletionVectors" in error
     assert table_versions(project) == before
+
+
+def test_a_changed_partition_by_keeps_every_column(spark: Any, tmp_path: Path) -> None:
+    """delta-rs keeps a table's partition columns on a commit of Spark's files: a model whose
+    partition_by changes (either way) is written through the streaming writer instead, and no
+    column reads NULL."""
+    project = _project(tmp_path / "p")
+    assert project.run(trigger="test").ok
+    expected = _rows(project, "select * from silver.daily order by region, day")
+    assert all(r["region"] is not None for r in expected)
+    unpartitioned = MODELS["silver/daily.sql"].replace("partition_by: [region]", "")
+    for text in [unpartitioned, MODELS["silver/daily.sql"]]:
+        (project.root / "models" / "silver" / "daily.sql").write_text(text)
+        project = Project.load(project.root)
+        result = project.run(trigger="test", yes=True)
+        assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
+        assert result.step("silver.daily").rows_written == len(expected)
+        assert _rows(project, "select * from silver.daily order by region, day") == expected

@@ -68,7 +68,10 @@ def add_actions(
     from deltalake.transaction import AddAction
 
     actions, rows = [], 0
-    for here, _, names in os.walk(folder):
+    for here, dirs, names in os.walk(folder):
+        # a task attempt's leftovers under _temporary/ (speculation, a failed cleanup) are no
+        # data of this write: never walked into, never committed
+        dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
         for name in sorted(names):
             full = os.path.join(here, name)
             if not name.endswith(".parquet") or name.startswith((".", "_")):
@@ -173,4 +176,5 @@ def commit(path: Path, actions: list[Any], schema: pa.Schema, target: WriteTarge
             f"the files Spark wrote could not be committed: {without_backtrace(str(e))}",
             file=path,
         ) from None
-    return table.version() + 1
+    table.update_incremental()  # the version committed, even if delta-rs retried it
+    return table.version()

@@ -210,7 +210,25 @@ class Session:
         """The relation's rows written by Spark as Parquet files into the table's folder and
         committed by delta-rs in one commit (see commit.py)."""
         from medallion.engine.spark.commit import write_and_commit
+        from medallion.storage.tables import existing_table
 
+        table = existing_table(target.path)
+        if table is not None and list(table.metadata().partition_columns) != list(
+            target.partition_by or []
+        ):
+            # delta-rs keeps a table's partition columns on a commit of add actions (a column
+            # moved in or out of the partitioning would read NULL): a changed partition_by is
+            # written through the driver's streaming writer, which rewrites the table's metadata
+            from medallion.faults import fault_point
+            from medallion.storage.tables import RowCounter
+
+            counter = RowCounter()
+            stream = counter.wrap(
+                self.reader(rel),
+                lambda: fault_point(target.fault),
+                lambda: target.check(counter.rows),
+            )
+            return target.stream(stream), counter.rows
         return write_and_commit(self.spark, self.delta_safe(rel), target)
 
     def close(self) -> None:
