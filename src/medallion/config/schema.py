@@ -615,6 +615,17 @@ class ProjectConfig(Strict):
         return v
 
     @model_validator(mode="after")
+    def _spark_storage(self) -> ProjectConfig:
+        # medallion.engine.spark says why (and refuses `--engine spark` on such a project)
+        if self.engine.type == "spark" and is_url(self.storage):
+            raise ValueError(
+                "engine: spark does not run on a lakehouse on object storage yet "
+                f"(storage: {self.storage}); run it on DuckDB, or put the lakehouse on a file "
+                "system the driver and every executor mount at the same path"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _pipeline_refs(self) -> ProjectConfig:
         refuse_bad_references(self.pipelines, self.notifications)
         return self

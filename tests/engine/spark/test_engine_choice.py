@@ -100,3 +100,13 @@ def test_a_persons_queries_run_on_duckdb_on_a_spark_project(tmp_path: Path) -> N
     finally:
         del os.environ["MEDALLION_REVIEW_SECRET"]
     assert out.returncode != 0 and "s3cr3t" not in out.stdout + out.stderr
+
+
+def test_spark_on_a_lakehouse_on_object_storage_is_refused(tmp_path: Path) -> None:
+    """The Spark engine reads and writes tables as local paths: a store URL in `storage:` is one
+    clear message before anything runs, not "the data files were removed by vacuum"."""
+    config = CONFIG + "storage: s3://lake/shop\nengine: {type: spark}\n"
+    root = write_project(tmp_path / "p", config, files=FILES)
+    out = medallion("run", cwd=root, env={**os.environ, "AWS_REGION": "us-east-1"})
+    assert out.returncode == 1
+    assert "engine: spark does not run on a lakehouse on object storage yet" in out.stderr

@@ -29,4 +29,15 @@ def from_config(catalog: Catalog, config: EngineConfig, temp_dir: Path) -> Spark
     from medallion.engine.spark.engine import SparkEngine
     from medallion.engine.spark.start import spark_session
 
+    if catalog.remote:
+        from medallion.errors import ConfigError
+
+        # the engine reads and writes tables as local paths, and Spark would need Hadoop's
+        # abfss/s3a/gs connectors (jars pyspark does not ship) to reach a store
+        raise ConfigError(
+            f"engine: spark does not run on a lakehouse on object storage yet ({catalog.root})",
+            key="engine",
+            hint="run it on DuckDB (the default), or put the lakehouse on a file system the "
+            "driver and every executor mount at the same path",
+        )
     return SparkEngine(catalog, spark_session(config), temp_dir)
