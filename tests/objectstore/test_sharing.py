@@ -169,3 +169,49 @@ def test_a_holder_whose_lock_was_taken_over_is_told_so(
     with pytest.raises(LockError, match=r"lost the writer lock .* to pid 7 on other"):
         lock.release()
     assert _lock_holder(store)["token"] == "theirs"  # theirs is left alone
+
+
+def test_a_holder_that_could_not_renew_stops_before_its_next_commit(
+    s3_store: Store, tmp_path: Path
+) -> None:
+    """Past two thirds of its lease without a renewal (paused, cut off from the store) a holder
+    may have been taken over: a commit to the lakehouse is refused before it is made. Released,
+    the lock object is left expired, only if still ours, and the next writer takes it at once."""
+    from medallion.errors import LockError
+    from medallion.storage.location import locate
+    from medallion.storage.storelock import StoreLock, ensure_held_for
+
+    store = s3_store
+    root = locate(store.url("lake"), tmp_path, store.server.storage_options(), {})
+    lock = StoreLock(root, "medallion run", lease=30).acquire()
+    table = locate(store.url("lake/silver/t"), tmp_path, store.server.storage_options(), {})
+    ensure_held_for(table)  # held: nothing said
+    lock.renewed -= 25  # no renewal for 25 s of a 30 s lease
+    with pytest.raises(LockError, match="stopped before its next commit"):
+        ensure_held_for(table)
+    lock.lost = None
+    lock.renewed = time.monotonic()
+    lock.release()
+    assert float(_lock_holder(store)["expires_at"]) == 0
+    second = StoreLock(root, "medallion run", lease=30).acquire(wait=0)
+    try:
+        assert second.took_over is not None and second.took_over["token"] == lock.token
+    finally:
+        second.release()
+
+
+def test_a_source_path_naming_one_object(
+    s3_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`path: s3://bucket/landing/sales.csv` (no glob) finds that object: a store lists the keys
+    under a prefix as a folder, so the object's own key lists nothing."""
+    monkeypatch.setenv(s3_store.secret_var, s3_store.secret)
+    root = write_project(
+        tmp_path / "one",
+        CONFIG.replace("data/sales*.csv", "data/sales.csv"),
+        MODELS,
+        {"data/sales.csv": "id,amount\n1,10\n2,20\n"},
+    )
+    on_store(root, s3_store)
+    medallion("run", cwd=root, check=True)
+    assert rows(root, "select n, total from gold.g") == [(2, 30)]

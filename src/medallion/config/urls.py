@@ -191,6 +191,7 @@ SECRET_KEYS: frozenset[str] = frozenset(
         "aws_secret_access_key",
         "aws_session_token",
         "google_service_account_key",
+        "proxy_url",  # may carry user:password@
     }
 )
 

@@ -62,6 +62,8 @@ class StoreLock:
         self._thread: threading.Thread | None = None
         #: set when a renewal found the object replaced: another writer took over
         self.lost: str | None = None
+        #: monotonic time of the last write of the lock object (taking it, a renewal)
+        self.renewed = 0.0
         #: the holder whose expired lease (or dead process) this lock took over from
         self.took_over: dict[str, Any] | None = None
 
@@ -143,10 +145,26 @@ class StoreLock:
                     "renewal",
                 )
             time.sleep(poll)
+        self.renewed = time.monotonic()
         self._stop.clear()
         self._thread = threading.Thread(target=self._renew, name="medallion-lease", daemon=True)
         self._thread.start()
+        _HELD[str(self.root).rstrip("/")] = self
         return self
+
+    def ensure_held(self) -> None:
+        """Raise a LockError unless this process still holds the lock with time to spare:
+        asked before every Delta commit to the lakehouse, so a holder paused or cut off from
+        the store past its lease (another writer may have taken over) stops before it
+        commits, not after. Measured on this process's own clock since its last renewal."""
+        if self.lost is None and time.monotonic() - self.renewed > self.lease * 2 / 3:
+            self.lost = "nobody known (it could not renew its lease in time)"
+        if self.lost is not None:
+            raise LockError(
+                f"this run no longer holds the writer lock of the lakehouse {self.root} "
+                f"(lost to {self.lost}): it stopped before its next commit",
+                hint="run again; `medallion status` shows who writes now",
+            )
 
     def _renew(self) -> None:
         import obstore
@@ -156,6 +174,7 @@ class StoreLock:
             try:
                 put = obstore.put(self._store, self.key, self._body(), mode={"e_tag": self._etag})
                 self._etag = put["e_tag"]
+                self.renewed = time.monotonic()
             except PreconditionError:
                 found = self._read()
                 self.lost = describe(found[0]) if found else "nobody (the lock object is gone)"
@@ -171,12 +190,18 @@ class StoreLock:
         self._stop.set()
         self._thread.join()
         self._thread = None
+        _HELD.pop(str(self.root).rstrip("/"), None)
         if self.lost is None:
             try:
-                found = self._read()
-                if found is not None and found[0].get("token") == self.token:
-                    obstore.delete(self._store, self.key)
-            except Exception:  # a lock left behind expires with its lease
+                # not a delete (which no condition guards: it could remove the lock of a
+                # writer that took over a moment ago) but our object made expired, only if it
+                # is still ours: the next writer takes it over at once
+                body = json.loads(self._body())
+                body["expires_at"] = 0
+                obstore.put(
+                    self._store, self.key, json.dumps(body).encode(), mode={"e_tag": self._etag}
+                )
+            except Exception:  # not ours any more, or a store that does not answer: it expires
                 pass
         lost, self.lost = self.lost, None
         if lost is not None:
@@ -198,6 +223,20 @@ class StoreLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+#: the store locks this process holds, by lakehouse root
+_HELD: dict[str, StoreLock] = {}
+
+
+def ensure_held_for(path: object) -> None:
+    """Before a commit to a table at `path` on a store: the lock this process holds on its
+    lakehouse must still be held (`StoreLock.ensure_held`); no check when it holds none
+    (a command that takes no writer lock)."""
+    where = str(path)
+    for root, lock in list(_HELD.items()):
+        if where == root or where.startswith(root + "/"):
+            lock.ensure_held()
 
 
 def _expired(holder: dict[str, Any]) -> bool:

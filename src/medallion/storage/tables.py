@@ -166,6 +166,10 @@ def _writing(path: Path) -> Iterator[None]:
     under the table's folder is one clear StorageError; any other error goes through as is (an
     error of the stream being written, such as a source file DuckDB may not read, is not the
     table's)."""
+    if isinstance(path, Location):
+        from medallion.storage.storelock import ensure_held_for
+
+        ensure_held_for(path)  # a writer that lost the lakehouse's lock commits nothing
     try:
         yield
     except Exception as e:

@@ -86,7 +86,10 @@ def discover_remote(pattern: str, source: FileSource, name: str) -> list[SourceF
     assert not isinstance(where, Path)
     key = where.key
     match = _GLOB_CHARS.search(key)
-    prefix = key if match is None else key[: key.rfind("/", 0, match.start()) + 1]
+    # the folder the glob (or the one object named) is in: a store lists the keys under a
+    # prefix as a folder, so an object's own key as the prefix lists nothing
+    cut = len(key) if match is None else match.start()
+    prefix = key[: key.rfind("/", 0, cut) + 1]
     regex = glob_regex(key)
     store = _store(where, name)
     found: list[SourceFile] = []
@@ -175,6 +178,17 @@ def spool(files: list[SourceFile], name: str) -> tuple[list[SourceFile], Path | 
         except Exception as e:
             remove_spool(folder)
             raise _source_error(e, f.location, name) from None
+        # the copy must be the content that was fingerprinted: a producer that rewrote the
+        # object since would have it ingested under the old identity (and again next run)
+        from medallion.ingest.files.discover import fingerprint
+
+        if target.stat().st_size != f.size or fingerprint(target) != f.fingerprint:
+            remove_spool(folder)
+            raise SourceError(
+                f"{f.rel} changed while it was being read (it was rewritten on the store)",
+                source=name,
+                hint="run again: the file is ingested as it is then",
+            )
         out.append(replace(f, path=target))
     return out, folder
 
