@@ -54,8 +54,14 @@ $(AIRFLOW_STAMP): $(AIRFLOW_REQUIREMENTS)
 AZURITE_VERSION := 3.37.0
 AZURITE := .azurite/node_modules/.bin/azurite-blob
 
+# (a registry connection that stalls hangs npm for good: each attempt is cut after 5 minutes
+# and tried again, 3 times)
 $(AZURITE):
-	npm install --prefix .azurite --no-audit --no-fund --silent azurite@$(AZURITE_VERSION)
+	@for i in 1 2 3; do \
+	  timeout 300 npm install --prefix .azurite --no-audit --no-fund --silent \
+	    --fetch-timeout=60000 --fetch-retries=3 azurite@$(AZURITE_VERSION) && exit 0; \
+	  echo "npm install azurite: attempt $$i did not finish; trying again" >&2; \
+	done; exit 1
 
 azurite: $(AZURITE)
 
