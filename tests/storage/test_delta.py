@@ -147,3 +147,26 @@ def test_files_are_written_in_row_groups_duckdb_reads_in_parallel(tmp_path: Path
     meta = pq.ParquetFile(files[0]).metadata
     sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     assert sizes == [parquet.ROW_GROUP_ROWS] * 3 + [5]
+
+
+def test_a_version_is_read_once_and_a_recreated_table_read_again(tmp_path: Path) -> None:
+    """Snapshots are kept per version for the process; a table folder removed and written
+    again restarts its versions, and must not be read from the kept ones."""
+    import shutil
+
+    path = tmp_path / "t"
+    tables.write(path, _reader(pa.table({"a": [1, 2]})), mode="overwrite", run_id="r1")
+    first = snapshot.snapshot(path)
+    assert snapshot.snapshot(path) is first  # the latest version, read once
+    assert snapshot.snapshot(path, 0) is first
+    tables.write(path, _reader(pa.table({"a": [3]})), mode="append", run_id="r2")
+    second = snapshot.snapshot(path)
+    assert (second.version, second.rows) == (1, 3)
+    assert snapshot.snapshot(path, 0) is first  # an older version is unchanged
+
+    shutil.rmtree(path)
+    tables.write(path, _reader(pa.table({"a": [7, 8, 9, 10]})), mode="overwrite", run_id="r3")
+    again = snapshot.snapshot(path)
+    assert again is not first  # another version 0
+    assert (again.version, again.rows) == (0, 4)
+    assert snapshot.file_set(path, [], 0).schema.names == ["a"]

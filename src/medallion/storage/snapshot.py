@@ -82,7 +82,62 @@ def dataset(path: Path, version: int | None = None) -> pads.Dataset:
     return snapshot(path, version).dataset
 
 
+#: versions read in this process, and their schemas (see `_commit_stamp`)
+_SNAPSHOTS: dict[tuple[str, int, int], Snapshot] = {}
+_SCHEMAS: dict[tuple[str, int, int], tuple[pa.Schema, list[str]]] = {}
+_CACHED = 256
+
+
+def _commit_stamp(path: Path, version: int | None) -> tuple[str, int, int] | None:
+    """The key of a version's cached reading, or None (not cached): a version's files never
+    change, but a table folder removed and created again (a failed first build is retried
+    that way) restarts its versions, so the key holds a hash of the commit file (its add
+    actions name new random files; a modification time can repeat within a clock tick).
+    Tables on an object store are not cached (reading the commit there is a request)."""
+    if version is None or not isinstance(path, Path):
+        return None
+    try:
+        with open(os.path.join(path, "_delta_log", f"{version:020d}.json"), "rb") as f:
+            return (str(path), version, hash(f.read()))
+    except OSError:
+        return None
+
+
+def _latest_commit(path: Path) -> int | None:
+    """The newest version of a local table, from its log's file names (None: not a table)."""
+    try:
+        names = os.listdir(os.path.join(path, "_delta_log"))
+    except OSError:
+        return None
+    versions = [
+        int(n[:20]) for n in names if len(n) == 25 and n.endswith(".json") and n[:20].isdigit()
+    ]
+    return max(versions) if versions else None
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= _CACHED:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
 def snapshot(path: Path, version: int | None = None) -> Snapshot:
+    """The table (at a version): see `_snapshot`. A run opens the same versions of its inputs
+    many times (staleness, scopes, checks, the ledger): each version is read once."""
+    if version is None and isinstance(path, Path):
+        version = _latest_commit(path)
+    key = _commit_stamp(path, version)
+    if key is None:
+        return _snapshot(path, version)
+    found = _SNAPSHOTS.get(key)
+    if found is None:
+        found = _snapshot(path, version)
+        if found.files.fallback is None:
+            _remember(_SNAPSHOTS, key, found)
+    return found
+
+
+def _snapshot(path: Path, version: int | None = None) -> Snapshot:
     """The table (at a version): the data files of that version, from the Delta log.
 
     The files are read directly (by DuckDB's Parquet reader, or pyarrow's with its own local
@@ -244,15 +299,21 @@ def file_set(
 
     import pyarrow as pa
 
-    dt = open_table(path, version)
-    schema = pa.schema(dt.schema().to_arrow())
+    key = _commit_stamp(path, version)
+    known = _SCHEMAS.get(key) if key is not None else None
+    if known is None:
+        dt = open_table(path, version)
+        known = (pa.schema(dt.schema().to_arrow()), list(dt.metadata().partition_columns))
+        if key is not None:
+            _remember(_SCHEMAS, key, known)
+    schema, partition_columns = known
     if change_feed:
         schema = schema.append(pa.field("_change_type", pa.string()))
     base, filesystem = _base(path)
     return FileSet(
         [(os.path.join(base, unquote(rel)), values) for rel, values in files],
         schema,
-        list(dt.metadata().partition_columns),
+        list(partition_columns),
         None,
         filesystem,
     )

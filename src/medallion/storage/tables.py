@@ -93,10 +93,8 @@ def open_table(path: Path, version: int | None = None):
     from deltalake import DeltaTable
 
     try:
-        dt = DeltaTable(str(path), storage_options=delta_options(path))
-        if version is not None:
-            dt.load_as_version(version)
-        return dt
+        # the version in the constructor: loading the latest first reads the log twice
+        return DeltaTable(str(path), version=version, storage_options=delta_options(path))
     except Exception as e:  # deltalake raises TableNotFoundError, DeltaError, OSError, ...
         raise table_error(e, path) from None
 
