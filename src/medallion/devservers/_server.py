@@ -20,6 +20,7 @@ import pwd
 import shutil
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +29,7 @@ from types import TracebackType
 from typing import ClassVar, Self
 
 __all__ = [
+    "ChildServer",
     "LocalServer",
     "LocalServerError",
     "child_pids",
@@ -266,3 +268,35 @@ class LocalServer(abc.ABC):
         if not text:
             text = data.decode("utf-8", "replace").strip()
         return "\n".join(text.splitlines()[-lines:])
+
+
+class ChildServer(LocalServer):
+    """A LocalServer that is one child process of ours (`_proc`, set by `_start()`): its pid
+    while it runs, stop() as SIGTERM then SIGKILL after `stop_grace` seconds."""
+
+    stop_grace: ClassVar[float] = 20.0
+
+    def __init__(self, root: Path | str, *, port: int | None, timeout: float) -> None:
+        super().__init__(root, port=port, timeout=timeout)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(self.stop_grace)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(10)
+        self._proc = None
+
+    def _reap(self) -> None:
+        if self._proc is not None:
+            self._proc.wait(10)

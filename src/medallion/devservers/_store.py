@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from medallion.devservers._server import LocalServer, LocalServerError
+from medallion.devservers._server import ChildServer, LocalServerError
 
 
 class StoreServerError(LocalServerError):
@@ -16,7 +16,7 @@ class StoreServerError(LocalServerError):
     install it."""
 
 
-class StoreServer(LocalServer):
+class StoreServer(ChildServer):
     """A throwaway object-store emulator on 127.0.0.1: `command()` starts it; `endpoint` is
     its URL, `storage_options()` what medallion.yml needs to reach it, `create_bucket(name)`
     makes a container or bucket (medallion never creates one itself)."""
@@ -28,7 +28,6 @@ class StoreServer(LocalServer):
     def __init__(self, root: Path | str, port: int | None = None) -> None:
         super().__init__(root, port=port, timeout=60.0)
         self.log_path = self.root / "server.log"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -52,10 +51,6 @@ class StoreServer(LocalServer):
         """Make the container or bucket `name`; returns `scheme://name`."""
         self.arrow_fs().create_dir(name)
         return f"{self.scheme}://{name}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def _start(self, *, keep_port: bool) -> Self:
         command = self.command()
@@ -83,22 +78,6 @@ class StoreServer(LocalServer):
         raise StoreServerError(
             f"{self.product} did not listen on {self.endpoint} in {self.timeout:.0f} s:\n{tail}"
         )
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
-        self._proc = None
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            self._proc.wait(10)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(port={self.port}, running={self.running})"

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Self
 
-from medallion.devservers._server import LocalServer, LocalServerError
+from medallion.devservers._server import ChildServer, LocalServerError
 
 __all__ = ["MySqlServer", "MySqlServerError"]
 
@@ -47,10 +47,11 @@ def _find(*names: str) -> str | None:
     return None
 
 
-class MySqlServer(LocalServer):
+class MySqlServer(ChildServer):
     error = MySqlServerError
     product = "MariaDB"
     main_process = "mariadbd"
+    stop_grace = 30.0
 
     def __init__(self, root: Path | str, port: int | None = None) -> None:
         super().__init__(root, port=port or None, timeout=60.0)
@@ -60,17 +61,11 @@ class MySqlServer(LocalServer):
         # unix socket paths are limited to ~107 bytes: a short private directory
         self._sock_dir = self._private_dir("my-")
         self.socket = self._sock_dir / "mysqld.sock"
-        self._proc: subprocess.Popen[bytes] | None = None
 
     # -- public ---------------------------------------------------------------------------
 
     def dsn(self, database: str = "") -> str:
         return f"mysql://{USER}:{PASSWORD}@{self.host}:{self.port}/{database}"
-
-    @property
-    def pid(self) -> int | None:
-        """mariadbd's process id while it runs."""
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def _start(self, *, keep_port: bool) -> Self:
         server = _find("mariadbd", "mysqld")
@@ -150,27 +145,11 @@ class MySqlServer(LocalServer):
     def drop_database(self, name: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS `{name}`")
 
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(10)
-        self._proc = None
-
     # -- private --------------------------------------------------------------------------
 
     @staticmethod
     def _os_user() -> str:
         return pwd.getpwuid(os.geteuid()).pw_name
-
-    def _reap(self) -> None:
-        if self._proc is not None:
-            self._proc.wait(10)
 
     def _wait_ready(self) -> None:
         import pymysql
