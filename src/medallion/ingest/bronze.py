@@ -48,6 +48,8 @@ from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pyarrow as pa
     import sqlglot.expressions as exp
 
@@ -208,6 +210,32 @@ def rows_of(table_path: Path, paths: list[str]) -> int:
     return sum(part.count_rows(filter=where) for part in snapshot.snapshot(table_path).parts)
 
 
+def rows_by_path(table_path: Path, paths: list[str]) -> dict[str, int]:
+    """`rows_of` per path (paths without rows left out)."""
+    import pyarrow.dataset as pads
+
+    from medallion.storage import snapshot
+
+    counts: dict[str, int] = {}
+    if not tables.is_delta_table(table_path):
+        return counts
+    where = pads.field("_source_file").isin(paths)
+    for part in snapshot.snapshot(table_path).parts:
+        column = part.to_table(columns=["_source_file"], filter=where).column(0)
+        for path, n in _value_counts(column).items():
+            counts[path] = counts.get(path, 0) + n
+    return counts
+
+
+def _value_counts(column: Any) -> dict[str, int]:
+    import pyarrow.compute as pc
+
+    found = pc.value_counts(column)
+    return dict(
+        zip(found.field("values").to_pylist(), found.field("counts").to_pylist(), strict=True)
+    )
+
+
 def declared_types(source: FileSource | DatabaseSource | RestSource) -> dict[str, str]:
     """The source's `columns:` types as a commit records them (spacing and case do not count)."""
     import re
@@ -305,8 +333,10 @@ def ingest_source(
     # the rows of every file of the batch are replaced (a path seen for the first time has
     # none): the writer checks that each new row matches the predicate
     predicate = of_paths([f.rel for f in new]) if replaced else None
+    earlier: dict[str, int] = {}
     if predicate is not None:
-        result.rows_removed = rows_of(table_path, [f.rel for f in new])
+        earlier = rows_by_path(table_path, [f.rel for f in new])
+        result.rows_removed = sum(earlier.values())
         metadata[REPLACED_KEY] = replaced
         metadata[ROWS_REMOVED_KEY] = result.rows_removed
     try:
@@ -331,6 +361,8 @@ def ingest_source(
                     batch,
                     keep_half_of=before,
                     predicate=predicate,
+                    replaced_rows=None if confirmed else earlier,
+                    rejects=read.rejects,
                 )
             except Exception:
                 if read.error is not None:  # the files' own error, not the writer's wrapping
@@ -674,15 +706,22 @@ def _land(
     batch: int,
     keep_half_of: int | None = None,
     predicate: exp.Expression | None = None,
+    replaced_rows: dict[str, int] | None = None,
+    rejects: list[Reject] | None = None,
 ) -> tables.WriteResult:
     """One bronze commit: the rows, the source's metadata and its app transaction (the record of
     what the commit holds, for exactly-once ingestion). `keep_half_of`: the rows of the table
     a full refresh replaces without the user's confirmation — one that would keep fewer than
     half of them fails before committing (`run --yes` accepts it). `predicate`: the rows it
-    replaces (the earlier versions of rewritten files), in the same commit."""
+    replaces (the earlier versions of rewritten files), in the same commit; `replaced_rows`:
+    their number per path, when a new version with fewer than half of its path's earlier rows
+    (an export cut short, a header-only file) must fail likewise. A new version's rows are its
+    rows landed and its lines rejected (`rejects`, complete once the stream is): bad lines are
+    the reject threshold's business, a missing half is this guard's."""
     _check_partition_columns(name, source.partition_by, stream)
     refused: list[SourceError] = []
     counter = tables.RowCounter()
+    landed: dict[str, int] = {}
 
     def at_end() -> None:
         if keep_half_of and counter.rows * 2 < keep_half_of:
@@ -695,11 +734,47 @@ def _land(
                 )
             )
             raise refused[0]
+        now = dict(landed)
+        for r in rejects or []:
+            now[r.file] = now.get(r.file, 0) + 1
+        shrunk = [
+            (path, before, now.get(path, 0))
+            for path, before in sorted((replaced_rows or {}).items())
+            if now.get(path, 0) * 2 < before
+        ]
+        if shrunk:
+            shown = ", ".join(f"{p} ({b:,} rows before, {n:,} now)" for p, b, n in shrunk[:3])
+            more = f" and {len(shrunk) - 3} more" if len(shrunk) > 3 else ""
+            refused.append(
+                SourceError(
+                    f"a rewritten file would replace its earlier rows with fewer than half as "
+                    f"many: {shown}{more} (an export cut short?); nothing was written",
+                    source=name,
+                    hint="if the new version is right, run it again with --yes (-y); else "
+                    "put the complete file back and run again",
+                )
+            )
+            raise refused[0]
 
+    def counting(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """The stream, counting its rows per `_source_file` (for `replaced_rows`)."""
+        import pyarrow as pa
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                for path, n in _value_counts(batch.column("_source_file")).items():
+                    landed[path] = landed.get(path, 0) + n
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    guarded = bool(keep_half_of) or bool(replaced_rows)
+    if replaced_rows:
+        stream = counting(stream)
     try:
         return tables.write(
             table_path,
-            counter.wrap(stream, at_end=at_end) if keep_half_of else stream,
+            counter.wrap(stream, at_end=at_end) if guarded else stream,
             mode="overwrite" if full_refresh or predicate is not None else "append",
             run_id=run_id,
             partition_by=source.partition_by,

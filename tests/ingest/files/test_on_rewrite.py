@@ -457,3 +457,38 @@ def test_plan_says_which_new_files_replace_earlier_rows(
     entry = next(e for e in p.plan().entries if e.node == "bronze.s")
     assert entry.action == "new input"
     assert entry.why == "2 new files (1 rewritten: its earlier rows will be replaced)"
+
+
+def test_a_rewrite_cut_short_is_refused_unless_confirmed(
+    make_project: Helper, run_ok: Helper, versions: Helper
+) -> None:
+    """A reference file re-exported header-only or cut short would empty what is built on it:
+    like a rebuild that would leave fewer than half of a table's rows, the replace fails before
+    committing, in a script too, unless the run is given --yes."""
+    p = seed_project(make_project)
+    run_ok(p)
+    before, rows = versions(p), bronze(p)
+
+    for cut in ("id,amount\n", "id,amount\n1,10\n"):  # header only; 1 of 3 rows
+        rewrite(p.root / "seeds/prices.csv", cut)
+        done = cli(p, "run")
+        assert done.returncode == 1, done.stdout + done.stderr
+        said = done.stdout + done.stderr
+        assert "fewer than half as many: seeds/prices.csv (3 rows before" in said
+        assert "--yes" in said and "nothing was written" in said
+        assert versions(p) == before and bronze(p) == rows  # nothing changed anywhere
+        assert silver(p) == [(1, 10), (2, 20), (3, 30), (100, 1), (101, 2)]
+
+    # half or more of the rows, new rows of other files, lines rejected: not cut short
+    rewrite(p.root / "seeds/prices.csv", "id,amount\n1,10\n2,oops\n")
+    (p.root / "seeds/more.csv").write_text("id,amount\n7,70\n", encoding="utf-8")
+    step = run_ok(p).step("bronze.s")
+    assert (step.rows_written, step.rows_quarantined, step.details["rows_removed"]) == (2, 1, 3)
+
+    # confirmed: the file's rows are replaced by what it holds now
+    rewrite(p.root / "seeds/prices.csv", "id,amount\n")
+    done = cli(p, "run", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [r for r in bronze(p) if r[0] == "seeds/prices.csv"] == []
+    verified = p.verify()
+    assert verified.ok, [line.problem for line in verified.lines]
