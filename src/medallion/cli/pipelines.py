@@ -92,9 +92,10 @@ def pipelines_list(ctx: click.Context, as_json: bool) -> None:
         render.print_json([{k: _iso(v) for k, v in r.items()} for r in rows])
         return
     table = render.console._table(*rows[0].keys(), wrap=("select",))
+    seconds = _seconds_shown(declared)
     for r in rows:
         zone = shown_zone(declared, r["pipeline"])
-        table.add_row(*[_cell(v, zone) for v in r.values()])
+        table.add_row(*[_cell(v, zone, seconds) for v in r.values()])
     render.out().print(table)
 
 
@@ -195,20 +196,29 @@ def pipelines_history(ctx: click.Context, name: str | None, limit: int, as_json:
         return
     cols = ("pipeline", "scheduled_for", "trigger", "status", "attempt", "run_id", "note")
     table = render.console._table(*cols, wrap=("note",))
+    seconds = _seconds_shown(declared)
     for t in ticks:
         zone = shown_zone(declared, t.pipeline)
-        table.add_row(*[_cell(getattr(t, c), zone) for c in cols])
+        table.add_row(*[_cell(getattr(t, c), zone, seconds) for c in cols])
     render.out().print(table)
 
 
-def _cell(value: Any, zone: str = "UTC") -> str:
+def _seconds_shown(declared: Any) -> bool | None:
+    """Times in a table with seconds when a pipeline's schedule has a seconds field (every time
+    alike: 22:50:00 beside 22:50:10), else only where they are not zero."""
+    from medallion.orchestrate.schedule import has_seconds
+
+    return True if any(has_seconds(p.cron) for p in declared.values()) else None
+
+
+def _cell(value: Any, zone: str = "UTC", seconds: bool | None = None) -> str:
     """A value as a table shows it: a time in the pipeline's zone, as its schedule reads."""
     from datetime import datetime
 
     if isinstance(value, datetime):
         from medallion.orchestrate.schedule import local_text
 
-        return local_text(value, zone)
+        return local_text(value, zone, seconds)
     if value is True:
         return "yes"
     return "" if value is None or value is False else str(value)
