@@ -75,6 +75,8 @@ def pipelines_list(ctx: click.Context, as_json: bool) -> None:
     rows = []
     for name, p in declared.items():
         last = log.last(name)
+        if last is not None:
+            last = _as_seen(log, last)
         next_at = schedule(p.cron, p.timezone).next_after(now) if p.cron else None
         rows.append(
             {
@@ -187,7 +189,8 @@ def pipelines_history(ctx: click.Context, name: str | None, limit: int, as_json:
     declared = project.config.pipelines
     if name is not None:
         _one(project, name)
-    ticks = project.schedule_log().history(name, limit)
+    log = project.schedule_log()
+    ticks = [_as_seen(log, t) for t in log.history(name, limit)]
     if as_json:
         render.print_json([t.to_dict() for t in ticks])
         return
@@ -201,6 +204,25 @@ def pipelines_history(ctx: click.Context, name: str | None, limit: int, as_json:
         zone = shown_zone(declared, t.pipeline)
         table.add_row(*[_cell(getattr(t, c), zone, seconds) for c in cols])
     render.out().print(table)
+
+
+def _as_seen(log: Any, tick: Any) -> Any:
+    """A tick as it stands: one left `running` by a process that is gone (a scheduler or a
+    `pipelines run` killed with kill -9) is shown `aborted`, with the run it started, until a
+    scheduler starts and settles it (runs it again, or records it failed). The state database
+    is not changed here: that is the next scheduler's decision."""
+    if tick.status != "running" or log.owner_alive(tick):
+        return tick
+    run = log.run_of(tick)  # marks the dead process's run aborted
+    if run and run["status"] == "running":
+        return tick
+    tick.status = "aborted"
+    tick.run_id = run["run_id"] if run else tick.run_id
+    tick.note = (
+        "its process is gone (killed?); the next `medallion scheduler` start runs it again, "
+        "or records it failed if its retries are used up"
+    )
+    return tick
 
 
 def _seconds_shown(declared: Any) -> bool | None:
