@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_list_shows_each_pipeline_in_its_zone_and_a_follower_in_its_upstreams(
     rows = rows_of(out)
     assert "Europe/Paris (CE" in rows["nightly"]  # CET or CEST, as the date has it
     assert rows["follower"].count("Europe/Paris (CE") == 1  # its last tick
-    assert "UTC (UTC)" in rows["utc_daily"]
+    assert " UTC" in rows["utc_daily"] and "(UTC)" not in rows["utc_daily"]  # the zone once
     assert "+00:00" not in out
 
 
@@ -69,3 +70,19 @@ def test_json_times_are_iso_utc(clocks: Path) -> None:
     assert {t["pipeline"] for t in ticks} == {"nightly", "follower"}
     assert all(t["scheduled_for"].endswith("+00:00") for t in ticks)
     assert by_name["follower"]["last_tick"] in {t["scheduled_for"] for t in ticks}
+
+
+def test_a_seconds_schedule_shows_seconds_on_every_time_and_utc_once(tmp_path: Path) -> None:
+    config = """
+name: secs
+sources:
+  orders: {path: data/orders*.csv}
+pipelines:
+  hourly: {select: [layer:bronze], schedule: "0 * * * * 0"}
+"""
+    root = write_project(tmp_path / "secs", config, {}, {"data/orders1.csv": "id\n1\n"})
+    out = medallion("pipelines", "list", cwd=root, env=wide(), check=True).stdout
+    row = rows_of(out)["hourly"]
+    # its ticks are on the hour, second 0: shown as HH:00:00, not HH:00 (a seconds schedule)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:00:00 UTC", row), row
+    assert "(UTC)" not in out

@@ -278,7 +278,8 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     "--max-runs",
     type=click.IntRange(min=1),
     default=None,
-    help="With --watch: stop after this many runs (an attempt that fails to run counts).",
+    help="With --watch: stop after this many runs of new input or of an edit (an attempt "
+    "that fails to run counts; the catch-up run at start that found nothing new does not).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the run result as JSON (--watch: one per line)."
@@ -348,7 +349,8 @@ def run(
 
     With --watch it keeps running (continuous mode): each poll looks for new files (and new
     rows in database sources) and, when there are some, makes one ordinary incremental run —
-    exactly once, logged like any run. Ctrl-C or SIGTERM stops it after the current run."""
+    exactly once, logged like any run; each run's one-line summary goes to stdout. Ctrl-C or
+    SIGTERM stops it after the current run."""
     from medallion.cli import progress, render
 
     project = _project(ctx)

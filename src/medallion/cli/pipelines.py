@@ -75,6 +75,8 @@ def pipelines_list(ctx: click.Context, as_json: bool) -> None:
     rows = []
     for name, p in declared.items():
         last = log.last(name)
+        if last is not None:
+            last = _as_seen(log, last)
         next_at = schedule(p.cron, p.timezone).next_after(now) if p.cron else None
         rows.append(
             {
@@ -92,9 +94,10 @@ def pipelines_list(ctx: click.Context, as_json: bool) -> None:
         render.print_json([{k: _iso(v) for k, v in r.items()} for r in rows])
         return
     table = render.console._table(*rows[0].keys(), wrap=("select",))
+    seconds = _seconds_shown(declared)
     for r in rows:
         zone = shown_zone(declared, r["pipeline"])
-        table.add_row(*[_cell(v, zone) for v in r.values()])
+        table.add_row(*[_cell(v, zone, seconds) for v in r.values()])
     render.out().print(table)
 
 
@@ -186,7 +189,8 @@ def pipelines_history(ctx: click.Context, name: str | None, limit: int, as_json:
     declared = project.config.pipelines
     if name is not None:
         _one(project, name)
-    ticks = project.schedule_log().history(name, limit)
+    log = project.schedule_log()
+    ticks = [_as_seen(log, t) for t in log.history(name, limit)]
     if as_json:
         render.print_json([t.to_dict() for t in ticks])
         return
@@ -195,20 +199,48 @@ def pipelines_history(ctx: click.Context, name: str | None, limit: int, as_json:
         return
     cols = ("pipeline", "scheduled_for", "trigger", "status", "attempt", "run_id", "note")
     table = render.console._table(*cols, wrap=("note",))
+    seconds = _seconds_shown(declared)
     for t in ticks:
         zone = shown_zone(declared, t.pipeline)
-        table.add_row(*[_cell(getattr(t, c), zone) for c in cols])
+        table.add_row(*[_cell(getattr(t, c), zone, seconds) for c in cols])
     render.out().print(table)
 
 
-def _cell(value: Any, zone: str = "UTC") -> str:
+def _as_seen(log: Any, tick: Any) -> Any:
+    """A tick as it stands: one left `running` by a process that is gone (a scheduler or a
+    `pipelines run` killed with kill -9) is shown `aborted`, with the run it started, until a
+    scheduler starts and settles it (runs it again, or records it failed). The state database
+    is not changed here: that is the next scheduler's decision."""
+    if tick.status != "running" or log.owner_alive(tick):
+        return tick
+    run = log.run_of(tick)  # marks the dead process's run aborted
+    if run and run["status"] == "running":
+        return tick
+    tick.status = "aborted"
+    tick.run_id = run["run_id"] if run else tick.run_id
+    tick.note = (
+        "its process is gone (killed?); the next `medallion scheduler` start runs it again, "
+        "or records it failed if its retries are used up"
+    )
+    return tick
+
+
+def _seconds_shown(declared: Any) -> bool | None:
+    """Times in a table with seconds when a pipeline's schedule has a seconds field (every time
+    alike: 22:50:00 beside 22:50:10), else only where they are not zero."""
+    from medallion.orchestrate.schedule import has_seconds
+
+    return True if any(has_seconds(p.cron) for p in declared.values()) else None
+
+
+def _cell(value: Any, zone: str = "UTC", seconds: bool | None = None) -> str:
     """A value as a table shows it: a time in the pipeline's zone, as its schedule reads."""
     from datetime import datetime
 
     if isinstance(value, datetime):
         from medallion.orchestrate.schedule import local_text
 
-        return local_text(value, zone)
+        return local_text(value, zone, seconds)
     if value is True:
         return "yes"
     return "" if value is None or value is False else str(value)

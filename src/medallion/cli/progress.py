@@ -231,18 +231,21 @@ def watch_event(event: WatchEvent, as_json: bool) -> None:
     stamp = f"[dim]{now:%H:%M:%S}[/]"
     console = log()
     if event.kind == "run" and event.result is not None:
+        # a run's summary goes to stdout (and the log file), as `medallion run`'s does; waits
+        # and errors are progress (stderr, or the --log-file)
         r = event.result
         landed = sum(s.rows_written or 0 for s in r.steps if s.step == "ingest")
         verdict = "[green]ok[/]" if r.ok else "[red]failed[/]"
-        console.print(
+        lines = [
             f"{stamp} run {r.run_id} {verdict} in {_secs(r.duration_s)}: "
             f"{_pending_text(event.pending)}; {landed:,} rows landed, "
             f"{sum(1 for s in r.steps if s.delta_version is not None)} tables written"
-        )
+        ]
         for s in r.steps:
             if s.status == "failed":
                 first = (s.error or "").splitlines()[0] if s.error else ""
-                console.print(f"    [red]✗[/] {s.node}: {_escape(first)}")
+                lines.append(f"    [red]✗[/] {s.node}: {_escape(first)}")
+        _summary(lines)
     elif event.kind == "busy":
         console.print(f"{stamp} [yellow]waiting[/]: {_escape(event.message)}")
     else:

@@ -3,7 +3,9 @@
 Transient (retried with exponential backoff): the server is not accepting connections yet,
 refused or reset the connection, or shut down mid-query (SQLSTATE classes 08 and 57P0x).
 Terminal (a clear error at once): authentication (28xxx), a missing table or schema (42P01,
-3F000), a syntax error in a configured query (42601), permissions (42501).
+3F000), a syntax error in a configured query (42601), permissions (42501), and a DSN libpq
+refuses before it tries the network (an unknown option, an invalid value: `sslmode=bogus`, a
+port `1:2`): waiting does not fix the configuration.
 Connection strings may carry passwords: messages show them with the password masked.
 """
 
@@ -22,6 +24,8 @@ def is_transient(error: BaseException) -> bool:
     """A failure worth retrying: connection problems and server shutdowns."""
     import psycopg
 
+    if _bad_dsn(error):
+        return False
     if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
         state = getattr(error, "sqlstate", None)
         if state is None:
@@ -32,11 +36,28 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, ConnectionError | TimeoutError)
 
 
+def _bad_dsn(error: BaseException) -> bool:
+    """libpq refused the connection string itself: psycopg says "connection is bad" when the
+    connection failed before any attempt to reach a server (a network failure is "connection
+    failed"), and a ProgrammingError for an unknown URI parameter."""
+    import psycopg
+
+    text = str(error)
+    return (
+        isinstance(error, psycopg.OperationalError) and text.startswith("connection is bad:")
+    ) or (isinstance(error, psycopg.ProgrammingError) and "invalid URI query parameter" in text)
+
+
 def describe(error: BaseException) -> tuple[str, str | None]:
     """(message, hint) for a database error, without secrets."""
     state = getattr(error, "sqlstate", None) or ""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     text = mask_dsn(text)
+    if _bad_dsn(error):
+        return (
+            f"the DSN is not valid: {text.removeprefix('connection is bad: ')}",
+            "fix the option in the DSN (the PostgreSQL connection string in medallion.yml)",
+        )
     if state.startswith("28") or "password authentication failed" in text:
         return f"authentication failed: {text}", "check the user and password in the DSN"
     if state == "42P01" or state == "3F000":

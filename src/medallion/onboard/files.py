@@ -15,6 +15,7 @@ config validated) before it is moved into place: a failure leaves no half-writte
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -38,6 +39,53 @@ def replaces_rewrites() -> bool:
     return "on_rewrite" in FileSource.model_fields
 
 
+#: a file name's trailing date: _2024-03, -20240301, .2024_03_01, _2024 (a year 1900-2099, then
+#: an optional month and day, with or without separators)
+_DATED = re.compile(
+    r"(?P<sep>[_\-. ])(?:19|20)\d\d"  # the year
+    r"(?:[_\-.]?(?:0[1-9]|1[0-2])(?:[_\-.]?(?:0[1-9]|[12]\d|3[01]))?)?$"  # month, day
+)
+
+
+def dated_glob(s: InferredSource, others: list[str]) -> str | None:
+    """The glob for a source that is one file whose name ends in a date (orders_2024-03.json ->
+    orders_*.json): a team's first export is one file of what becomes a monthly series, and an
+    exact path would never read next month's file. None when the name holds no trailing date,
+    or the glob would match a file of another source (`others`)."""
+    from fnmatch import fnmatchcase
+
+    if len(s.files) != 1 or s.patterns != s.files:
+        return None
+    folder, name = os.path.split(s.files[0])
+    stem, dot, suffix = name.partition(".")
+    m = _DATED.search(stem)
+    if m is None or m.start() == 0:
+        return None
+    glob = os.path.join(folder, f"{stem[: m.start()]}{m.group('sep')}*{dot}{suffix}")
+    if any(fnmatchcase(o, glob) for o in others):
+        return None
+    return glob
+
+
+def read_dated_series(sources: list[InferredSource]) -> None:
+    """Each source that is one date-named file read through a glob, and said so."""
+    every = [f for s in sources for f in s.files]
+    for s in sources:
+        glob = dated_glob(s, [f for f in every if f not in s.files])
+        if glob is None:
+            continue
+        s.patterns = [glob]
+        s.notes.append(
+            f"{s.files[0]} is named like one file of a dated series: read through {glob}, so "
+            "the next file (next month's, next day's) is read by the next run"
+        )
+
+
+def is_dated_series(s: InferredSource) -> bool:
+    """One date-named file read through a glob (`read_dated_series`)."""
+    return len(s.files) == 1 and s.patterns != s.files
+
+
 def is_reference(s: InferredSource, sources: list[InferredSource]) -> bool:
     """Reference data: one file (no date or number series) whose key other sources point at —
     customers, products, stores. Such a file is edited and exported again under its name, so
@@ -46,6 +94,7 @@ def is_reference(s: InferredSource, sources: list[InferredSource]) -> bool:
     return (
         bool(s.files)
         and len(s.files) == 1
+        and not is_dated_series(s)
         and s.key is not None
         and replaces_rewrites()
         and any(r.to_source == s.name for o in sources for r in o.relationships)
@@ -81,6 +130,7 @@ def init_from(dest: Path, source: str) -> InitFromResult:
     else:
         folder, origin = None, mask_dsn(source)
         sources = infer_database(source, kind)
+    read_dated_series(sources)
     references = [s.name for s in sources if is_reference(s, sources)]
     for s in sources:
         if s.name in references:

@@ -110,11 +110,20 @@ def schedule(cron: str, timezone: str) -> Schedule:
     return Schedule(cron, timezone)
 
 
-def local_text(when: datetime, timezone: str) -> str:
-    """'2026-03-29 02:30 Europe/London (BST)' for messages."""
+def local_text(when: datetime, timezone: str, seconds: bool | None = None) -> str:
+    """'2026-03-29 02:30 Europe/London (BST)' for messages; 'UTC' once, not 'UTC (UTC)'.
+    `seconds`: always shown (a table of ticks of a schedule with a seconds field, where 22:50
+    beside 22:50:10 would read as another minute), never, or (None) when not zero."""
     local = when.astimezone(ZoneInfo(timezone))
-    seconds = f":{local:%S}" if local.second else ""
-    return f"{local:%Y-%m-%d %H:%M}{seconds} {timezone} ({local:%Z})"
+    shown = seconds if seconds is not None else bool(local.second)
+    abbreviation = f"{local:%Z}"
+    zone = timezone if abbreviation == timezone else f"{timezone} ({abbreviation})"
+    return f"{local:%Y-%m-%d %H:%M}{f':{local:%S}' if shown else ''} {zone}"
+
+
+def has_seconds(cron: str | None) -> bool:
+    """A six-field cron: its last field is the seconds (croniter's order)."""
+    return bool(cron) and len(str(cron).split()) == 6
 
 
 def shown_zone(pipelines: Mapping[str, Any], name: str) -> str:
@@ -135,4 +144,4 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Schedule", "local_text", "schedule", "shown_zone", "utcnow"]
+__all__ = ["Schedule", "has_seconds", "local_text", "schedule", "shown_zone", "utcnow"]

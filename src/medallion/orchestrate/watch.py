@@ -7,6 +7,10 @@ polled by running). When something is new, one ordinary incremental run follows 
 run, the same exactly-once guarantees and the same run log as `medallion run`, so a watcher
 killed at any instant loses and duplicates nothing. The first poll always runs (to catch up).
 
+`max_runs` counts the runs of new input (or of an edit): users ask for "N runs when files land".
+The run at start that found nothing new only catches up (a source that cannot be asked, work a
+run left undone) and is not one of them; a run at start that found new input is.
+
 The writer lock is taken per run, not for the life of the watcher, so `optimize`, `vacuum` or a
 manual `run` can slip in between; a run that finds the lock held waits for the next poll.
 
@@ -73,14 +77,17 @@ def watch(
     on_event: Callable[[WatchEvent], None] = lambda e: None,
 ) -> list[RunResult]:
     """Poll every `interval` seconds and run when input is pending, until `stop` is set or
-    `max_runs` runs (or attempts that failed with an error) have happened. Returns the results
-    of the runs made; raises the error of an attempt that used up `max_runs`."""
+    `max_runs` runs of new input or of an edit (or attempts that failed with an error) have
+    happened; the catch-up run at start that found nothing new does not count. Returns the
+    results of the runs made (that one too); raises the error of an attempt that used up
+    `max_runs`."""
     stop = stop or threading.Event()
     results: list[RunResult] = []
     stamp = _code_stamp(project.root, project.config.models)
     first = True
     broken = False  # the project as edited does not load: wait for the next edit
     failed = 0  # attempts that ended in an error instead of a run (count towards max_runs)
+    counted = 0  # runs of new input or of an edit (towards max_runs)
     while not stop.is_set():
         started = time.monotonic()
         try:
@@ -101,14 +108,15 @@ def watch(
                 result = project.run(select, trigger="watch", command=command, reporter=reporter())
                 first = False
                 results.append(result)
+                counted += bool(pending or edited)
                 on_event(WatchEvent("run", pending, result))
-                if max_runs is not None and len(results) >= max_runs:
+                if max_runs is not None and counted >= max_runs:
                     break
         except LockError as e:
             on_event(WatchEvent("busy", message=str(e)))
         except MedallionError as e:
             failed += 1
-            if max_runs is not None and len(results) + failed >= max_runs:
+            if max_runs is not None and counted + failed >= max_runs:
                 raise  # the attempts asked for are used up: the caller reports it and exits
             # the project does not load or run as it is (e.g. broken when the watcher
             # started): reported once, then nothing until the next edit

@@ -19,7 +19,7 @@ from medallion.build import StepContext, build
 from medallion.build.record import not_rebuilt
 from medallion.engine import attach
 from medallion.errors import ExecutionError
-from medallion.faults import fault_point
+from medallion.faults import fault_point, raise_if_interrupted
 from medallion.state.records import StepResult
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def execute(
     timer = _timeout_timer(log, engine)
     try:
         for step in plan.steps:
+            raise_if_interrupted()  # a Ctrl-C a library swallowed: no further step starts
             if why := log.stop_reason():
                 log.cut_short = why
                 log.skip(step.node, step.kind, why)
@@ -64,14 +65,17 @@ def execute(
             res = log.step(
                 step.node,
                 step.kind,
-                lambda res, step=step: _run_step(
-                    ws, engine, step, log.run_id, res, written, confirmed, allow_missing_files
+                _interruptible(
+                    lambda res, step=step: _run_step(
+                        ws, engine, step, log.run_id, res, written, confirmed, allow_missing_files
+                    )
                 ),
             )
             if res.status == "failed":
                 checks_failed = any(c.failed for c in res.checks)
                 broken[step.node] = "failed its checks" if checks_failed else "failed"
         for check in plan.singular:
+            raise_if_interrupted()
             if why := log.stop_reason():
                 log.cut_short = why
                 log.skip(f"checks.{check.name}", "check", why)
@@ -81,6 +85,23 @@ def execute(
         if timer is not None:
             timer()
         engine.close()
+
+
+def _interruptible(work: Callable[[StepResult], None]) -> Callable[[StepResult], None]:
+    """`work`, with a Ctrl-C that a library turned into its own error raised as Ctrl-C again:
+    DuckDB reports a KeyboardInterrupt raised inside a Python callback it called (the Arrow
+    stream of a table it reads) as a query error whose text is that traceback, and the
+    connection is then left with an open result. The step and the run are `interrupted`, not
+    failed, and no later step runs on that connection."""
+
+    def run(res: StepResult) -> None:
+        try:
+            work(res)
+        except Exception:
+            raise_if_interrupted()
+            raise
+
+    return run
 
 
 def _timeout_timer(log: RunLog, engine: Engine) -> Callable[[], None] | None:
@@ -239,7 +260,7 @@ def singular_step(
         if result.failed:
             res.fail(f"{check.name}: {result.message}")
 
-    return log.step(node, "check", work)
+    return log.step(node, "check", _interruptible(work))
 
 
 def _checkpoint(ws: Workspace, node: str, kind: str, run_id: str, res: StepResult) -> None:

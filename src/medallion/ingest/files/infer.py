@@ -677,9 +677,11 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
     # parsing every value with every format is the costly part: only for date-shaped columns
     formats = DATE_FORMATS[1:] + TIMESTAMP_FORMATS
     values.update(dict.fromkeys(formats, -1))
-    if values["n"] and values["dateish"] == values["n"]:
+    if values["n"] and values["dateish"] * 2 >= values["n"]:
         shaped = measure({f: count_if(full(_SHAPES[f])) for f in formats})
         fits = [f for f in formats if shaped[f] == values["n"]]
+        # a format most values have the shape of: the values that do not are named (_near_miss)
+        values.update({f: c for f, c in shaped.items() if c != values["n"]})
         if fits:
             values.update(measure({f: count_if(parses(f)) for f in fits}))
     n = values["n"]
@@ -745,6 +747,9 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
         return typed(kind, why, "strptime", f)
     if values["float"] == n:
         return typed("DOUBLE", "numbers with an exponent")
+    near = _near_miss(con, table, v, values, parses)
+    if near:
+        return _text(name, fmt, near, example)
     why = "text"
     if (
         example
@@ -754,6 +759,62 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
     ):
         why = f"text codes ({example})"
     return _text(name, fmt, why, example)
+
+
+def _near_miss(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    v: exp.Expression,
+    values: dict[str, Any],
+    parses: Any,
+) -> str | None:
+    """Why a column most of whose values are numbers, or dates of one format, is text: the
+    values that are not (`N/A`, `1 234,50`, an ISO date among dd/mm/yyyy ones), so the user
+    knows what to clean. None when fewer than half the values fit a type."""
+    import sqlglot.expressions as exp
+
+    def full(pattern: str) -> exp.Expression:
+        return exp.func("regexp_full_match", v, lit(pattern))
+
+    n = values["n"]
+    comma = values["comma"] > values["dec"]
+    candidates: list[tuple[str, int, exp.Expression]] = [
+        (
+            "a number",
+            values["int"] + values["comma" if comma else "dec"],
+            exp.or_(full(_INTEGER), full(_DECIMAL_COMMA if comma else _DECIMAL)),
+        ),
+        (
+            "an ISO date (YYYY-MM-DD)",
+            values["iso_date"],
+            exp.Not(
+                this=exp.Is(
+                    this=exp.TryCast(this=v, to=exp.DataType.build("DATE")), expression=exp.Null()
+                )
+            ),
+        ),
+    ]
+    candidates += [
+        (f"a {'date' if f in DATE_FORMATS else 'timestamp'} {f}", values[f], parses(f))
+        for f in DATE_FORMATS[1:] + TIMESTAMP_FORMATS
+        if values[f] > 0  # measured (-1: not every value is date-shaped)
+    ]
+    what, fits, cond = max(candidates, key=lambda c: c[1])
+    if n < 2 or fits * 2 < n or fits >= n:
+        return None
+    misses = exp.and_(
+        exp.Not(this=exp.Is(this=v, expression=exp.Null())), exp.Not(this=exp.Paren(this=cond))
+    )
+    source = exp.to_identifier(table, quoted=True)
+    count = exp.select(exp.func("count_if", misses)).from_(source)
+    missed = con.execute(render(count)).fetchall()[0][0]
+    if not missed:
+        return None
+    query = exp.select(v.as_("v")).distinct().from_(source).where(misses).order_by("v").limit(3)
+    odd = [row[0] for row in con.execute(render(query)).fetchall()]
+    shown = ", ".join(repr(o) for o in odd) + (" ..." if missed > len(odd) else "")
+    fits = n - missed
+    return f"text: {n - fits} of {n} values {'is' if n - fits == 1 else 'are'} not {what}: {shown}"
 
 
 def _swapped(f: str) -> str | None:

@@ -457,7 +457,11 @@ class FileReader:
             f"cannot read {names}: {first_line(e)}",
             source=self.name,
             file=plan.group[0].path if len(plan.group) == 1 else None,
-            hint="check the file format options of this source in medallion.yml",
+            hint="check the file format options of this source in medallion.yml"
+            if "not latin-1 encoded" not in str(e)
+            else "bytes 0x80-0x9F are Windows-1252 (€, curly quotes, dashes), not latin-1: convert"
+            f" it (`iconv -f cp1252 -t utf-8 {plan.group[0].rel} > x && mv x {plan.group[0].rel}`)"
+            " and set `encoding: utf-8`",
         )
 
 
