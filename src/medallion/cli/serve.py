@@ -74,7 +74,14 @@ def serve(
     from 127.0.0.1/::1 only); layers are schemas (`select * from gold.sales_summary_daily`).
     psql's \\dt and \\d, JDBC and ODBC catalogs list the tables the user may read. TLS is
     offered on every connection: with --tls-cert/--tls-key, or a self-signed certificate whose
-    SHA-256 fingerprint is printed.
+    SHA-256 fingerprint is printed. A client on another host must use it (sslmode=require): a
+    session from a non-loopback address without TLS is refused before its login.
+
+    The server follows edits: when medallion.yml (its access: grants, masks, row filters), a
+    check or a model file changes, the next login, statement or request is checked against the
+    files as they are now (open sessions included), and new models' tables are known. While an
+    edit does not load (broken YAML), every login and request is refused, naming the file and
+    line, until it is fixed: the server never goes on with the policy it had.
 
     A CancelRequest (psql's Ctrl-C, a driver's cancel) and the statement timeout stop a
     statement inside DuckDB, a long aggregation included; the client gets SQLSTATE 57014 and
@@ -109,21 +116,33 @@ def serve(
       curl -u ana http://127.0.0.1:8080/api/v1/tables
     """
     import logging
+    import socket
 
+    from medallion.serve.live import LiveProject
     from medallion.serve.pgwire.backend import ProjectBackend
-    from medallion.serve.pgwire.server import Server, fingerprint, self_signed, tls_context
+    from medallion.serve.pgwire.server import (
+        Server,
+        fingerprint,
+        loopback,
+        self_signed,
+        tls_context,
+    )
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     project = _project(ctx)
     settings = project.config.serve
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    # SQLGlot warns when it parses a statement as a Command (EXPLAIN ...): the read policy
+    # refuses or allows it on its own; the note is the library's, not the operator's
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     folder = project.state_dir / "serve"
     generated = tls_cert is None
     if tls_cert is None or tls_key is None:
         tls_cert, tls_key = self_signed(folder)
+    live = LiveProject(project)  # both endpoints follow edits of medallion.yml and models
     server = Server(
-        ProjectBackend(project),
+        ProjectBackend(live),
         host=settings.host if host is None else host,
         port=settings.sql_port if port is None else port,
         ssl_context=tls_context(tls_cert, tls_key),
@@ -136,16 +155,18 @@ def serve(
     kind = "self-signed" if generated else "given"
     click.echo(f"  TLS certificate ({kind}): {tls_cert}")
     click.echo(f"  SHA-256 fingerprint: {fingerprint(tls_cert)}")
-    click.echo(
-        f'  psql "host={server.host} port={server.port} dbname={name} user=USER sslmode=require"'
-    )
+    # a wildcard address is where to listen, not where to connect: name this machine
+    where = server.host if server.host not in ("0.0.0.0", "::") else socket.gethostname()
+    click.echo(f'  psql "host={where} port={server.port} dbname={name} user=USER sslmode=require"')
+    if not loopback(server.host):
+        click.echo("  clients on other hosts must use TLS (sslmode=require or verify-full)")
     http_port = settings.http_port if http_port is None else http_port
     web = None
     if http_port is not None:
-        https = not generated or not _loopback(server.host)
+        https = not generated or not loopback(server.host)
         tls = (tls_cert, tls_key) if https else None
         limits = (statement_timeout, max_rows)
-        web = _start_http(project, server.host, http_port, tls, limits)
+        web = _start_http(live, server.host, http_port, tls, limits)
     click.echo("Ctrl-C stops it.", err=True)
     background = _start_scheduler(project) if with_scheduler else None
     try:
@@ -189,17 +210,6 @@ def _start_scheduler(project: Any) -> Callable[[], None]:
         lock.release()
 
     return halt
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _start_http(

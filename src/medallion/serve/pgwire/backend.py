@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from medallion.errors import AccessDeniedError
+from medallion.serve.live import LiveProject
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -72,10 +73,16 @@ class Backend(Protocol):
 
 class ProjectBackend:
     """The Backend of a real project: its users (state database), its `access:` policy (grants,
-    masks, row filters, enforced by the façade's user-aware `query_reader`) and its audit."""
+    masks, row filters, enforced by the façade's user-aware `query_reader`) and its audit.
+    Every call answers from the project as its files are now (`LiveProject`): an edit of
+    `access:` applies to the next login or statement, of every session."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
+    def __init__(self, project: Project | LiveProject) -> None:
+        self.live = project if isinstance(project, LiveProject) else LiveProject(project)
+
+    @property
+    def project(self) -> Project:
+        return self.live.current()
 
     @property
     def database(self) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from medallion.errors import (
     AccessDeniedError,
     MedallionError,
+    ProjectUnavailableError,
     QueryError,
     ScramError,
     StorageError,
@@ -40,6 +41,7 @@ from medallion.serve.pgwire.protocol import (
     cstr,
     startup_params,
 )
+from medallion.serve.pgwire.server import loopback
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -133,7 +135,11 @@ class Session:
 
     def run(self) -> None:
         try:
-            if not self._startup():
+            try:
+                if not self._startup():
+                    return
+            except ProjectUnavailableError as e:  # edited files that do not load: fail closed
+                self._fatal(PgError("57P03", e.message, hint=e.hint))
                 return
             self.server.register(self)
             try:
@@ -227,6 +233,20 @@ class Session:
         params = startup_params(body)
         self.user = params.get("user", "")
         client = params.get("application_name", "")
+        host = self.peer.rsplit(":", 1)[0]
+        if not hasattr(conn.sock, "unwrap") and not loopback(host):
+            # before any password exchange: rows (masked or not) and an md5 digest would
+            # cross the network in clear, as HTTP refuses plain http off loopback
+            self._fatal(
+                PgError(
+                    "28000",
+                    f"connection from {host} without TLS refused: this endpoint requires "
+                    "encryption from other hosts",
+                    hint="connect with sslmode=require (or verify-full with the server's "
+                    "certificate, whose fingerprint `medallion serve` prints)",
+                )
+            )
+            return False
         if not self.user:
             self._fatal(PgError("28000", "no PostgreSQL user name specified in startup packet"))
             return False
@@ -538,6 +558,8 @@ class Session:
                 raise PgError(code, e.message, hint=e.hint) from None
             if isinstance(e, QueryError | StorageError):
                 raise _sql_error(e) from None
+            if isinstance(e, ProjectUnavailableError):
+                raise PgError("57P03", e.message, hint=e.hint) from None
             raise PgError("XX000", e.message, hint=e.hint) from None
 
     def catalog(self) -> Any:

@@ -1,0 +1,71 @@
+"""The project a running server answers from: the one its files describe now.
+
+`medallion serve` runs for days while people edit medallion.yml: a grant revoked, a mask added,
+a model added. Every login, query and request asks `LiveProject.current()` first, which loads
+the project again when medallion.yml, checks or a model file changed (the same change test as
+the scheduler's and the watcher's), so the `access:` policy a request is checked against is the
+one in the file at that moment, and a new model's table is known.
+
+An edit that does not load (broken YAML, a misspelt key) fails closed: until the file loads
+again every login, query and request is refused with the error (file and line), rather than
+going on with the previous policy (which may be the very grant the edit revoked).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from medallion.errors import MedallionError, ProjectUnavailableError
+from medallion.orchestrate.watch import _code_stamp
+
+if TYPE_CHECKING:
+    from medallion.project import Project
+
+log = logging.getLogger("medallion.serve")
+
+
+class LiveProject:
+    """A `Project` kept in step with its files (thread-safe: the SQL endpoint's sessions and
+    the HTTP API's workers share one)."""
+
+    def __init__(self, project: Project) -> None:
+        self._project = project
+        self._stamp = self._stamp_now()
+        self._broken: MedallionError | None = None
+        self._lock = threading.Lock()
+
+    def _stamp_now(self) -> tuple[int, int]:
+        return _code_stamp(self._project.root, self._project.config.models)
+
+    def current(self) -> Project:
+        """The project as its files are now; ProjectUnavailableError while they do not load."""
+        with self._lock:
+            stamp = self._stamp_now()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._project = self._project.reload()
+                except MedallionError as e:
+                    self._broken = e
+                    log.error("the project no longer loads; every request is refused: %s", e)
+                else:
+                    if self._broken is not None:
+                        log.warning("the project loads again: requests are served")
+                    else:
+                        log.warning("medallion.yml or a model changed: project loaded again")
+                    self._broken = None
+            if self._broken is not None:
+                raise _unavailable(self._broken)
+            return self._project
+
+
+def _unavailable(cause: MedallionError) -> ProjectUnavailableError:
+    where = f"{cause.location}: " if cause.location else ""
+    return ProjectUnavailableError(
+        f"the project's files no longer load, so this server refuses every request until "
+        f"they do: {where}{cause.message}",
+        hint="fix the file (`medallion validate` says what is wrong); the next request loads "
+        "it again, no restart needed",
+    )
