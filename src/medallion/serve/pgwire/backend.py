@@ -88,8 +88,8 @@ class ProjectBackend:
     def database(self) -> str:
         return self.project.config.name
 
-    def _identity(self, user: str) -> Any:  # an Identity: faces see it only through the façade
-        identity = self.project.authenticate(user)
+    def _identity(self, project: Project, user: str) -> Any:  # an Identity (through the façade)
+        identity = project.authenticate(user)
         if identity is None:  # removed since the login
             raise AccessDeniedError(f"user {user} no longer exists")
         return identity
@@ -99,7 +99,8 @@ class ProjectBackend:
 
     def limits(self, user: str) -> tuple[float | None, int | None]:
         # medallion.yml's serve: block, its roles: entry for the user's effective role first
-        return self.project.config.serve.limits(self._identity(user).role)
+        project = self.project
+        return project.config.serve.limits(self._identity(project, user).role)
 
     def execute(
         self,
@@ -109,10 +110,11 @@ class ProjectBackend:
         session: Mapping[str, Any],
         interrupt: Interrupt | None = None,
     ) -> pa.RecordBatchReader:
-        return self.project.query_reader(
+        project = self.project  # one look at the files per statement
+        return project.query_reader(
             sql,
             None,
-            self._identity(user),
+            self._identity(project, user),
             service="sql",
             client=session.get("application_name") or None,
             session=session.get("session_id"),
@@ -122,7 +124,8 @@ class ProjectBackend:
         )
 
     def tables(self, user: str) -> list[TableInfo]:
-        listed = self.project.readable_tables(self._identity(user))
+        project = self.project
+        listed = project.readable_tables(self._identity(project, user))
         return [(*t["name"].split(".", 1), list(t["columns"])) for t in listed]
 
     def new_session_engine(self) -> Any:
