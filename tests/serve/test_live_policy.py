@@ -212,6 +212,8 @@ def test_an_edit_that_does_not_load_refuses_everything_until_fixed(
     assert status == 503
     answer = json.loads(body)
     assert "medallion.yml:" in answer["error"] and "medallion validate" in answer["hint"]
+    status, page = served.http("ada", "/ui/tables")  # the web UI: an error page, no data
+    assert status == 503 and "refuses every request" in page
     # fixed: served again, no restart
     served.edit(CONFIG.lstrip())
     time.sleep(0.01)
