@@ -146,8 +146,10 @@ def test_a_revoked_grant_is_refused_without_a_restart(served: Served, restore: N
         f"host=127.0.0.1 port={served.sql_port} dbname=shop user=val password='{PASSWORD}' "
         "sslmode=require"
     )
+    listing = "select table_schema || '.' || table_name from information_schema.tables"
     with psycopg.connect(dsn, autocommit=True) as open_session:
         assert open_session.execute(sql).fetchall()
+        assert ("gold.sales_by_customer",) in open_session.execute(listing).fetchall()
 
         served.edit(CONFIG.replace("[gold.*, silver.orders]", "[silver.orders]").lstrip())
 
@@ -165,6 +167,10 @@ def test_a_revoked_grant_is_refused_without_a_restart(served: Served, restore: N
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="not allowed"):
             open_session.execute(sql)
         assert open_session.execute("select count(*) from silver.orders").fetchone() == (3,)
+        # and its catalog (what \\dt, getTables list) is built anew
+        listed_now = open_session.execute(listing).fetchall()
+        assert ("gold.sales_by_customer",) not in listed_now
+        assert ("silver.orders",) in listed_now
 
 
 def test_a_new_mask_applies_to_the_next_query(served: Served, restore: None) -> None:

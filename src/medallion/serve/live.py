@@ -35,6 +35,8 @@ class LiveProject:
         self._stamp = self._stamp_now()
         self._broken: MedallionError | None = None
         self._lock = threading.Lock()
+        #: how many times the project was loaded again (what a session's catalog is of)
+        self.generation = 0
 
     def _stamp_now(self) -> tuple[int, int]:
         return _code_stamp(self._project.root, self._project.config.models)
@@ -47,6 +49,7 @@ class LiveProject:
                 self._stamp = stamp
                 try:
                     self._project = self._project.reload()
+                    self.generation += 1
                 except MedallionError as e:
                     self._broken = e
                     log.error("the project no longer loads; every request is refused: %s", e)

@@ -1,10 +1,10 @@
 """The one interface between the wire server and medallion.
 
-The server asks seven things of medallion: a login exchange for a user, a user's limits
+The server asks eight things of medallion: a login exchange for a user, a user's limits
 (statement timeout, row cap), a query's rows, the tables a user may see (for the catalog
-clients probe), a private engine for that catalog, and where to record a login or a statement
-it refused itself. `ProjectBackend` answers them from
-the `Project` façade with the project's users, read policy and access audit; nothing else in
+clients probe), a private engine for that catalog and whether it is still current, and where
+to record a login or a statement it refused itself. `ProjectBackend` answers them from the
+`Project` façade with the project's users, read policy and access audit; nothing else in
 `serve/` touches the project.
 """
 
@@ -60,6 +60,11 @@ class Backend(Protocol):
 
     def new_session_engine(self) -> Any:
         """A private in-memory SQL engine for a session's catalog (a façade Engine)."""
+        ...
+
+    def catalog_stamp(self) -> object:
+        """What a session's catalog was built from: a different stamp means the project was
+        loaded again (an edit), and the catalog is built anew."""
         ...
 
     def log_login(
@@ -130,6 +135,10 @@ class ProjectBackend:
 
     def new_session_engine(self) -> Any:
         return self.project.read_engine()
+
+    def catalog_stamp(self) -> object:
+        self.live.current()  # an edit is seen here, as by a statement
+        return self.live.generation
 
     def log_login(
         self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"

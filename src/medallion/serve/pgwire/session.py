@@ -122,6 +122,8 @@ class Session:
         self.prepared: dict[str, Prepared] = {}
         self.portals: dict[str, Portal] = {}
         self._catalog: Any = None
+        self._catalog_stamp: object = None
+        self._stale_catalogs: list[Any] = []
         self._cancel = threading.Event()
         self._deadline: float | None = None
         #: the user's statement timeout (seconds) and row cap, set at login (None: none)
@@ -149,8 +151,9 @@ class Session:
         except (ClientGone, ConnectionError, OSError):
             pass
         finally:
-            if self._catalog is not None:
-                self._catalog.close()
+            for catalog in [*self._stale_catalogs, self._catalog]:
+                if catalog is not None:
+                    catalog.close()
             if hasattr(self.conn.sock, "unwrap"):  # TLS: close_notify, as PostgreSQL sends
                 with contextlib.suppress(OSError, ValueError):
                     self.conn.sock.settimeout(1.0)  # the client may be gone already
@@ -563,9 +566,16 @@ class Session:
             raise PgError("XX000", e.message, hint=e.hint) from None
 
     def catalog(self) -> Any:
+        stamp = self.backend.catalog_stamp()
+        if self._catalog is not None and stamp != self._catalog_stamp:
+            # the project was loaded again (an access: edit, a new model): the listing anew;
+            # the old one closes with the session (a portal may still read from it)
+            self._stale_catalogs.append(self._catalog)
+            self._catalog = None
         if self._catalog is None:
             from medallion.serve.pgwire.catalog import Catalog
 
+            self._catalog_stamp = stamp
             self._catalog = Catalog(
                 self.backend.new_session_engine(),
                 self.backend.tables(self.user),
