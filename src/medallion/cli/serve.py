@@ -77,11 +77,11 @@ def serve(
     SHA-256 fingerprint is printed. A client on another host must use it (sslmode=require): a
     session from a non-loopback address without TLS is refused before its login.
 
-    The server follows edits: when medallion.yml (its access: grants, masks, row filters), a
-    check or a model file changes, the next login, statement or request is checked against the
-    files as they are now (open sessions included), and new models' tables are known. While an
-    edit does not load (broken YAML), every login and request is refused, naming the file and
-    line, until it is fixed: the server never goes on with the policy it had.
+    The server follows edits: each login, statement and request is checked against the access:
+    grants, masks and row filters medallion.yml holds at that moment (open sessions included);
+    a new model's table is known within a second of its file being saved. While an edit does
+    not load (broken YAML), every login and request is refused, naming the file and line, until
+    it is fixed: the server never goes on with the policy it had.
 
     A CancelRequest (psql's Ctrl-C, a driver's cancel) and the statement timeout stop a
     statement inside DuckDB, a long aggregation included; the client gets SQLSTATE 57014 and
