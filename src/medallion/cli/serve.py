@@ -116,7 +116,6 @@ def serve(
       curl -u ana http://127.0.0.1:8080/api/v1/tables
     """
     import logging
-    import socket
 
     from medallion.serve.live import LiveProject
     from medallion.serve.pgwire.backend import ProjectBackend
@@ -155,8 +154,7 @@ def serve(
     kind = "self-signed" if generated else "given"
     click.echo(f"  TLS certificate ({kind}): {tls_cert}")
     click.echo(f"  SHA-256 fingerprint: {fingerprint(tls_cert)}")
-    # a wildcard address is where to listen, not where to connect: name this machine
-    where = server.host if server.host not in ("0.0.0.0", "::") else socket.gethostname()
+    where = _reachable(server.host)
     click.echo(f'  psql "host={where} port={server.port} dbname={name} user=USER sslmode=require"')
     if not loopback(server.host):
         click.echo("  clients on other hosts must use TLS (sslmode=require or verify-full)")
@@ -212,6 +210,14 @@ def _start_scheduler(project: Any) -> Callable[[], None]:
     return halt
 
 
+def _reachable(host: str) -> str:
+    """Where a client connects to a server listening on `host`: a wildcard address is where to
+    listen, not where to connect, so this machine's name stands for it."""
+    import socket
+
+    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+
+
 def _start_http(
     project: Any,
     host: str,
@@ -255,7 +261,8 @@ def _start_http(
     )
     thread.start()
     scheme = "https" if tls else "http"
-    where = f"[{host}]" if ":" in host else host
+    where = _reachable(host)
+    where = f"[{where}]" if ":" in where else where
     click.echo(f"medallion HTTP API: {scheme}://{where}:{bound}/api/v1 (docs: /api/docs)")
 
     def halt() -> None:
