@@ -66,3 +66,12 @@ def test_a_session_from_another_host_without_tls_is_refused(shop: Project) -> No
     finally:
         err = stop_serve(proc)
     assert "Traceback" not in err, err
+    # the refusal is in the access audit, as a failed login from that address
+    refused = [
+        r
+        for r in Project.load(shop.root).audit("alice").to_pylist()
+        if r["action"] == "login" and r["response_error"] == "no TLS from another host"
+    ]
+    assert len(refused) == 1
+    assert refused[0]["source_address"].startswith(address + ":")
+    assert refused[0]["response_status"] == "failed"

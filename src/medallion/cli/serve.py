@@ -177,6 +177,10 @@ def serve(
             web()
         if background is not None:
             background()
+        from medallion.faults import forget_interrupt
+
+        forget_interrupt()  # Ctrl-C stopped the server; the audit's last events still written
+        live.flush()  # the logins and queries of the last seconds, before the process ends
     click.echo("stopped", err=True)
 
 

@@ -90,6 +90,11 @@ class LiveProject:
                 raise _unavailable(self._broken)
             return self._project
 
+    def flush(self) -> None:
+        """Write the access audit's buffered events (a server stopping): reloads pass one
+        audit log on, so the current project's holds every event."""
+        self._project.audit_log.flush()
+
 
 def _unavailable(cause: MedallionError) -> ProjectUnavailableError:
     where = f"{cause.location}: " if cause.location else ""

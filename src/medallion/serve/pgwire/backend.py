@@ -68,8 +68,16 @@ class Backend(Protocol):
         ...
 
     def log_login(
-        self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"
-    ) -> None: ...
+        self,
+        user: str,
+        ok: bool,
+        peer: str,
+        client: str,
+        method: str = "SCRAM-SHA-256",
+        error: str | None = None,
+    ) -> None:
+        """Record a login (`error`: why a failed one failed; default: a wrong password)."""
+        ...
 
     def log_refused(self, user: str, sql: str, error: str, session: Mapping[str, Any]) -> None:
         """Record a statement the endpoint itself refused (a write) as a denied query."""
@@ -141,7 +149,13 @@ class ProjectBackend:
         return self.live.generation
 
     def log_login(
-        self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"
+        self,
+        user: str,
+        ok: bool,
+        peer: str,
+        client: str,
+        method: str = "SCRAM-SHA-256",
+        error: str | None = None,
     ) -> None:
         self.project.audit_login(
             user,
@@ -149,7 +163,7 @@ class ProjectBackend:
             peer,
             client or None,
             service="sql",
-            error=None if ok else "password authentication failed",
+            error=None if ok else (error or "password authentication failed"),
             method=method,
         )
 

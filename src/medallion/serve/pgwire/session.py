@@ -240,6 +240,9 @@ class Session:
         if not hasattr(conn.sock, "unwrap") and not loopback(host):
             # before any password exchange: rows (masked or not) and an md5 digest would
             # cross the network in clear, as HTTP refuses plain http off loopback
+            self.backend.log_login(
+                self.user, False, self.peer, client, "none", error="no TLS from another host"
+            )
             self._fatal(
                 PgError(
                     "28000",
