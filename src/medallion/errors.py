@@ -90,6 +90,11 @@ class ProjectNotFoundError(ConfigError):
     """No medallion.yml in the directory or any parent."""
 
 
+class ProjectUnavailableError(ConfigError):
+    """A running server's project was edited and no longer loads: it refuses every request
+    until the files load again (failing closed, never serving the previous policy)."""
+
+
 class ModelError(MedallionError):
     """A model file cannot be loaded: bad header, SQL syntax, unknown table, cycle."""
 

@@ -86,6 +86,14 @@ def interrupted() -> bool:
     return _interrupted
 
 
+def forget_interrupt() -> None:
+    """Ctrl-C has done its work (a server stopped everything it ran): what the process still
+    writes on its way out (the access audit's last events) is not interrupted."""
+    global _interrupted
+    interrupted()  # a signal still waiting in the pipe is consumed with the rest
+    _interrupted = False
+
+
 def raise_if_interrupted() -> None:
     if interrupted():
         raise KeyboardInterrupt

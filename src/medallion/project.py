@@ -109,6 +109,9 @@ class Project:
             )
         )
         project.lock_wait = self.lock_wait
+        if project.state_dir == self.state_dir:
+            # one audit buffer per state folder: two would commit to its table side by side
+            project._audit = self._audit
         return project
 
     # -- what the project is ---------------------------------------------------------------

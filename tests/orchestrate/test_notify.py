@@ -174,7 +174,7 @@ def test_webhook_delivers_a_json_object_with_stable_keys(tmp_path, caplog_notify
             }
         ],
         "table": None,
-        "url": "http://ui:8080/runs/r-20261206-020000",
+        "url": "http://ui:8080/ui/runs/r-20261206-020000",
         "headline": "retail: pipeline ingestion failed",
         "details": {},
     }
@@ -214,7 +214,7 @@ def test_slack_delivers_a_readable_summary_with_the_link(tmp_path, caplog_notify
     assert "  silver.customers email_present: warn (3 rows): 3 rows have no email" in lines
     assert (
         lines[-1]
-        == "<http://ui:8080/runs/r-20261206-020000|Open run r-20261206-020000 in medallion>"
+        == "<http://ui:8080/ui/runs/r-20261206-020000|Open run r-20261206-020000 in medallion>"
     )
     assert SLACK_TOKEN not in caplog_notify.text
     assert "/…" in caplog_notify.text  # the URL is logged as scheme and host
@@ -263,7 +263,7 @@ def test_email_over_starttls_with_login(tmp_path, caplog_notify):
         'silver.orders (model): models/silver/orders.sql:3: column "amont" not found',
         "hint: did you mean amount?",
         "silver.customers email_present: warn (3 rows)",
-        "The run in medallion: http://ui:8080/runs/r-20261206-020000",
+        "The run in medallion: http://ui:8080/ui/runs/r-20261206-020000",
     ):
         assert fact in body
     text = caplog_notify.text
@@ -664,3 +664,41 @@ def test_a_retry_names_the_step_that_runs_again(tmp_path):
             "hint": "is the database up?",
         }
     ]
+
+
+# -- what a message may say -------------------------------------------------------------------
+
+
+def test_quoted_values_in_errors_and_checks_are_not_posted(tmp_path):
+    """A failing model's error quotes the value it could not convert (maybe of a masked
+    column): the channel gets the error without it; the run log keeps the full text."""
+    run = failed_run()
+    run.steps[1] = StepResult(
+        2,
+        "silver.orders",
+        "model",
+        status="failed",
+        error="models/silver/orders.sql: Conversion Error: Could not convert string "
+        "'Éric Blanc' to INT32 (value 'O''Brien' too)\n  hint: cast 'nom' or fix the data",
+    )
+    run.steps[3].checks[0].message = "2 rows are not in ('a', 'b'): 'jean@example.fr'"
+    with WebhookSink() as sink:
+        config = targets(tmp_path, f"  hook: {{type: webhook, url: '{sink.url}/h'}}\n")
+        n = notifier(config)
+        notice = failure(["hook"])
+        notice.run = run
+        notice.message = "silver.orders failed: 'Éric Blanc'"
+        assert n.send(notice) == 1
+        [request] = sink.wait_for(1)
+        n.close()
+    body = request.body
+    assert "Éric" not in request.raw.decode() and "jean@" not in request.raw.decode()
+    assert "Brien" not in request.raw.decode()
+    [step] = body["failed_steps"]
+    assert step["error"] == (
+        "models/silver/orders.sql: Conversion Error: Could not convert string '…' to INT32 "
+        "(value '…' too)"
+    )
+    assert step["hint"] == "cast '…' or fix the data"
+    assert body["message"] == "silver.orders failed: '…'"
+    assert body["checks"][0]["message"] == "2 rows are not in ('…', '…'): '…'"

@@ -74,7 +74,14 @@ def serve(
     from 127.0.0.1/::1 only); layers are schemas (`select * from gold.sales_summary_daily`).
     psql's \\dt and \\d, JDBC and ODBC catalogs list the tables the user may read. TLS is
     offered on every connection: with --tls-cert/--tls-key, or a self-signed certificate whose
-    SHA-256 fingerprint is printed.
+    SHA-256 fingerprint is printed. A client on another host must use it (sslmode=require): a
+    session from a non-loopback address without TLS is refused before its login.
+
+    The server follows edits: each login, statement and request is checked against the access:
+    grants, masks and row filters medallion.yml holds at that moment (open sessions included);
+    a new model's table is known within a second of its file being saved. While an edit does
+    not load (broken YAML), every login and request is refused, naming the file and line, until
+    it is fixed: the server never goes on with the policy it had.
 
     A CancelRequest (psql's Ctrl-C, a driver's cancel) and the statement timeout stop a
     statement inside DuckDB, a long aggregation included; the client gets SQLSTATE 57014 and
@@ -110,20 +117,31 @@ def serve(
     """
     import logging
 
+    from medallion.serve.live import LiveProject
     from medallion.serve.pgwire.backend import ProjectBackend
-    from medallion.serve.pgwire.server import Server, fingerprint, self_signed, tls_context
+    from medallion.serve.pgwire.server import (
+        Server,
+        fingerprint,
+        loopback,
+        self_signed,
+        tls_context,
+    )
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
     project = _project(ctx)
     settings = project.config.serve
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    # SQLGlot warns when it parses a statement as a Command (EXPLAIN ...): the read policy
+    # refuses or allows it on its own; the note is the library's, not the operator's
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     folder = project.state_dir / "serve"
     generated = tls_cert is None
     if tls_cert is None or tls_key is None:
         tls_cert, tls_key = self_signed(folder)
+    live = LiveProject(project)  # both endpoints follow edits of medallion.yml and models
     server = Server(
-        ProjectBackend(project),
+        ProjectBackend(live),
         host=settings.host if host is None else host,
         port=settings.sql_port if port is None else port,
         ssl_context=tls_context(tls_cert, tls_key),
@@ -136,16 +154,17 @@ def serve(
     kind = "self-signed" if generated else "given"
     click.echo(f"  TLS certificate ({kind}): {tls_cert}")
     click.echo(f"  SHA-256 fingerprint: {fingerprint(tls_cert)}")
-    click.echo(
-        f'  psql "host={server.host} port={server.port} dbname={name} user=USER sslmode=require"'
-    )
+    where = _reachable(server.host)
+    click.echo(f'  psql "host={where} port={server.port} dbname={name} user=USER sslmode=require"')
+    if not loopback(server.host):
+        click.echo("  clients on other hosts must use TLS (sslmode=require or verify-full)")
     http_port = settings.http_port if http_port is None else http_port
     web = None
     if http_port is not None:
-        https = not generated or not _loopback(server.host)
+        https = not generated or not loopback(server.host)
         tls = (tls_cert, tls_key) if https else None
         limits = (statement_timeout, max_rows)
-        web = _start_http(project, server.host, http_port, tls, limits)
+        web = _start_http(live, server.host, http_port, tls, limits)
     click.echo("Ctrl-C stops it.", err=True)
     background = _start_scheduler(project) if with_scheduler else None
     try:
@@ -158,6 +177,10 @@ def serve(
             web()
         if background is not None:
             background()
+        from medallion.faults import forget_interrupt
+
+        forget_interrupt()  # Ctrl-C stopped the server; the audit's last events still written
+        live.flush()  # the logins and queries of the last seconds, before the process ends
     click.echo("stopped", err=True)
 
 
@@ -191,15 +214,12 @@ def _start_scheduler(project: Any) -> Callable[[], None]:
     return halt
 
 
-def _loopback(host: str) -> bool:
-    import ipaddress
+def _reachable(host: str) -> str:
+    """Where a client connects to a server listening on `host`: a wildcard address is where to
+    listen, not where to connect, so this machine's name stands for it."""
+    import socket
 
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
 
 
 def _start_http(
@@ -245,7 +265,8 @@ def _start_http(
     )
     thread.start()
     scheme = "https" if tls else "http"
-    where = f"[{host}]" if ":" in host else host
+    where = _reachable(host)
+    where = f"[{where}]" if ":" in where else where
     click.echo(f"medallion HTTP API: {scheme}://{where}:{bound}/api/v1 (docs: /api/docs)")
 
     def halt() -> None:

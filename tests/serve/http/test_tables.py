@@ -160,6 +160,8 @@ def test_rows_as_of_a_version(client: TestClient) -> None:
         "/api/v1/tables/silver/orders/rows", params={"as_of": "yesterday"}, headers=basic("carl")
     )
     assert r.status_code == 400, r.text
+    # named as this API spells the parameter, not as the CLI's --as-of
+    assert r.json()["error"] == "as_of 'yesterday' is neither a version number nor a time"
     r = client.get(
         "/api/v1/tables/silver/orders/rows", params={"as_of": "7"}, headers=basic("carl")
     )

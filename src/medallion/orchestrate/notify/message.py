@@ -4,10 +4,13 @@
 their error and hint, rows written and quarantined, checks that warned or failed, and a link to
 the run in the web UI when `scheduler.ui_url` is set. `Facts.to_dict` is the webhook payload
 (stable keys, documented in docs/notifications.md); `summary` is the text of Slack and email.
+Error and check texts go out with their quoted values removed (`redact`): a notification
+reaches people the read policy does not cover.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,7 +79,7 @@ class Facts:
         )
         url = None
         if ui_url and run is not None:
-            url = ui_url.rstrip("/") + "/runs/" + run.run_id
+            url = run_page(ui_url, run.run_id)
         return cls(
             id=uuid.uuid4().hex,
             event=notice.event,
@@ -87,7 +90,7 @@ class Facts:
             trigger=notice.trigger,
             attempt=notice.attempt,
             scheduled_for=notice.scheduled_for.isoformat() if notice.scheduled_for else None,
-            message=notice.message or (run.error or "" if run else ""),
+            message=redact(notice.message or (run.error or "" if run else "")),
             failed_steps=_failed_steps(run) or _failed_steps_of([notice.step]),
             rows_written=_total(run, "rows_written"),
             rows_quarantined=_total(run, "rows_quarantined"),
@@ -221,8 +224,30 @@ def _failed_steps_of(steps: list[StepResult | None]) -> tuple[FailedStep, ...]:
         if s is None or s.status != "failed":
             continue
         error, _, hint = (s.error or "failed").partition(_HINT)
-        out.append(FailedStep(s.node, s.step, error, hint or None))
+        out.append(FailedStep(s.node, s.step, redact(error), redact(hint) or None))
     return tuple(out)
+
+
+def run_page(ui_url: str, run_id: str) -> str:
+    """The run's page in the web UI of `medallion serve --http-port` at `ui_url` (the server's
+    address as serve prints it; an address ending in /ui is taken as the UI's own)."""
+    base = ui_url.rstrip("/")
+    if not base.endswith("/ui"):
+        base += "/ui"  # the web UI's prefix (serve/web/pages/common.py UI)
+    return f"{base}/runs/{run_id}"
+
+
+#: a quoted literal in an error text: DuckDB's and medallion's messages quote the data value
+#: they stumbled on ('Éric Blanc'), SQL doubling a quote inside one
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+
+
+def redact(text: str) -> str:
+    """`text` with every single-quoted literal replaced by '…'. A failing model's error may
+    quote a row's value, of a masked column too, and a channel's members are not the people
+    the `access:` policy lets read it; the full text stays in the run log (`medallion status`,
+    the run's page), read under the usual grants."""
+    return _QUOTED.sub("'…'", text)
 
 
 def _total(run: RunResult | None, attr: str) -> int | None:
@@ -248,7 +273,7 @@ def _check_line(check: Any) -> CheckLine | None:
         table=str(get("table", "") or ""),
         name=str(get("name", "") or ""),
         status=status,
-        message=str(get("message", "") or ""),
+        message=redact(str(get("message", "") or "")),
         failing_rows=get("failing_rows"),
     )
 

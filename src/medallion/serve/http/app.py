@@ -3,7 +3,8 @@
 Routes live under /api/v1, one module per resource group; OpenAPI is at /api/docs (and
 /api/openapi.json). A medallion error becomes one JSON answer `{"error", "hint"}` with the
 status its kind calls for (refused 403, unknown table or selection 404, bad SQL 400, the
-writer lock held 409); nothing else of the failure (no traceback) reaches the client.
+writer lock held 409, the project's files edited into a state that does not load 503);
+nothing else of the failure (no traceback) reaches the client.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from medallion.errors import (
     ConfigError,
     LockError,
     MedallionError,
+    ProjectUnavailableError,
     QueryError,
     ScramError,
     SelectionError,
@@ -38,6 +40,7 @@ from medallion.serve.http import (
     tables,
 )
 from medallion.serve.http.auth import Api
+from medallion.serve.live import LiveProject
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +57,7 @@ STATUS: dict[type[MedallionError], int] = {
     LockError: 409,
     QueryError: 400,
     ConfigError: 400,
+    ProjectUnavailableError: 503,  # an edit that does not load: refused until it is fixed
     StorageError: 400,
     StateError: 400,
 }
@@ -67,25 +71,27 @@ def status_of(error: MedallionError) -> int:
 
 
 def create_app(
-    project: Project,
+    project: Project | LiveProject,
     *,
     secret: bytes | None = None,
     statement_timeout: float | None = None,
     max_rows: int | None = None,
 ) -> FastAPI:
-    """The API over `project`. `secret` (default: random per process) derives the work an
+    """The API over `project` (a `LiveProject` the SQL endpoint shares, or a Project to follow
+    from now on). `secret` (default: random per process) derives the work an
     unknown user's password check costs, so it costs what a known one's does.
     `statement_timeout` (seconds) and `max_rows`, when given, are every user's (0: no limit);
     by default each user's come from medallion.yml's serve: block."""
+    live = project if isinstance(project, LiveProject) else LiveProject(project)
     app = FastAPI(
-        title=f"medallion: {project.config.name}",
+        title=f"medallion: {live.current().config.name}",
         version="1",
         description="The lakehouse's tables, runs, lineage and pipelines; see docs/http-api.md.",
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.api = Api(project, statement_timeout=statement_timeout, max_rows=max_rows)
+    app.state.api = Api(live, statement_timeout=statement_timeout, max_rows=max_rows)
     if secret is not None:
         app.state.api.secret = secret
     for module in (session, tables, query, runs, lineage, quality, quarantine, pipelines, admin):

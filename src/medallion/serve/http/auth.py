@@ -30,6 +30,7 @@ from fastapi import HTTPException, Request
 
 from medallion.project import Project
 from medallion.serve.http.listing import Listing
+from medallion.serve.live import LiveProject
 
 SESSION_COOKIE = "medallion_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -81,10 +82,10 @@ class Sessions:
 
 @dataclass
 class Api:
-    """What the routes share: the project, the sessions, the secret that makes an unknown
+    """What the routes share: the (live) project, the sessions, the secret that makes an unknown
     user's password check cost what a known one's does."""
 
-    project: Project
+    live: LiveProject
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     sessions: Sessions = field(default_factory=Sessions)
     listing: Listing = field(default_factory=Listing)
@@ -92,6 +93,13 @@ class Api:
     #: limit); None: each user's from medallion.yml's serve: block, by role
     statement_timeout: float | None = None
     max_rows: int | None = None
+
+    @property
+    def project(self) -> Project:
+        """The project as its files are now: each request is checked against the `access:`
+        policy medallion.yml holds when it arrives (ProjectUnavailableError, refusing it,
+        while the files do not load)."""
+        return self.live.current()
 
     def limits(self, role: str) -> tuple[float | None, int | None]:
         """Seconds a statement may run and rows it may return for a user of `role`."""

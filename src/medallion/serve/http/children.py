@@ -48,3 +48,19 @@ def tail(proc: subprocess.Popen[bytes], lines: int = 5) -> str:
     except OSError:
         return ""
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+#: how the CLI writes an error (cli/main.py): `error: <message>`, then `  hint: <hint>`
+_ERROR, _HINT = "error: ", "  hint: "
+
+
+def failure(proc: subprocess.Popen[bytes]) -> tuple[str, str | None]:
+    """Why a child stopped before its run began, as (message, hint): the CLI's last error
+    without its `error: ` prefix, else its last lines."""
+    text = tail(proc, 20)
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(_ERROR)]
+    if not starts:
+        return text, None
+    message, _, hint = "\n".join(lines[starts[-1] :])[len(_ERROR) :].partition("\n" + _HINT)
+    return message.strip(), hint.strip() or None

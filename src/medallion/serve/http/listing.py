@@ -21,15 +21,17 @@ class Listing:
         self._lock = threading.Lock()
         self._key: tuple[tuple[str, int], ...] | None = None
         self._rows: list[Any] = []
+        self._project: Any = None
 
     def rows(self, project: Any) -> list[Any]:
         key = self._fingerprint(project)
         with self._lock:
-            if key is not None and key == self._key:
+            if key is not None and key == self._key and project is self._project:
                 return self._rows
         rows = project.tables()
         with self._lock:
-            self._key, self._rows = key, rows
+            # a project loaded again (an edited model) lists anew: descriptions, views
+            self._key, self._rows, self._project = key, rows, project
         return rows
 
     def _fingerprint(self, project: Any) -> tuple[tuple[str, int], ...] | None:

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from sqlglot import exp
 
 from medallion.errors import MedallionError
-from medallion.project import Interrupt
+from medallion.project import Interrupt, Project
 from medallion.serve.http import formats
 from medallion.serve.http.auth import api, peer
 
@@ -53,6 +53,8 @@ def stream(
     params: Sequence[Any] | None = None,
 ) -> StreamingResponse:
     project = api(request).project
+    # named as this API spells it, not as the CLI's --as-of
+    when = None if as_of is None else Project.parse_as_of(as_of, "as_of")
     timeout, cap = api(request).limits(user.role)
     interrupt = Interrupt()
     deadline = time.monotonic() + timeout if timeout else None
@@ -60,7 +62,7 @@ def stream(
     try:
         reader = project.query_reader(
             sql,
-            as_of,
+            when,
             user,
             service="http",
             client=request.headers.get("user-agent"),

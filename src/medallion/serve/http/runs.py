@@ -17,6 +17,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from medallion.errors import (
+    AccessDeniedError,
+    ConfigError,
+    LockError,
+    MedallionError,
+)
 from medallion.serve.http import children
 from medallion.serve.http.auth import api, at_least, audit_action, current_user
 from medallion.serve.http.quality import visible_check
@@ -79,6 +85,14 @@ class StartRun(BaseModel):
     full_refresh: bool = False
 
 
+#: a child's exit status -> the error the answer is (its HTTP status: app.STATUS); any
+#: other (a selection naming nothing, a model that does not load): 400, the request cannot
+#: run as the project stands
+_EXIT_ERRORS: dict[int, type[MedallionError]] = {
+    LockError.exit_code: LockError,  # 409
+    AccessDeniedError.exit_code: AccessDeniedError,  # 403
+}
+
 #: seconds a child has to record its run before POST /runs reports why it did not
 START_WAIT = 60.0
 
@@ -139,8 +153,10 @@ def launch(request: Request, user: Any, args: list[str], label: str) -> dict[str
             found = recorded()  # a quick run can end between two looks
             if found is not None:
                 return found
-            status = 409 if code == 75 else 400  # 75: the writer lock is held
-            raise HTTPException(status, detail=children.tail(proc) or f"exit status {code}")
+            message, hint = children.failure(proc)
+            # the child's exit status says what kind of failure it was (its CLI's codes)
+            kind = _EXIT_ERRORS.get(code, ConfigError)
+            raise kind(message or f"exit status {code}", hint=hint)
         time.sleep(0.1)
     return {"run_id": None, "status": "waiting", "pid": proc.pid}
 

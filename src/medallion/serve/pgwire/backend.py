@@ -1,10 +1,10 @@
 """The one interface between the wire server and medallion.
 
-The server asks seven things of medallion: a login exchange for a user, a user's limits
+The server asks eight things of medallion: a login exchange for a user, a user's limits
 (statement timeout, row cap), a query's rows, the tables a user may see (for the catalog
-clients probe), a private engine for that catalog, and where to record a login or a statement
-it refused itself. `ProjectBackend` answers them from
-the `Project` façade with the project's users, read policy and access audit; nothing else in
+clients probe), a private engine for that catalog and whether it is still current, and where
+to record a login or a statement it refused itself. `ProjectBackend` answers them from the
+`Project` façade with the project's users, read policy and access audit; nothing else in
 `serve/` touches the project.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from medallion.errors import AccessDeniedError
+from medallion.serve.live import LiveProject
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,9 +62,22 @@ class Backend(Protocol):
         """A private in-memory SQL engine for a session's catalog (a façade Engine)."""
         ...
 
+    def catalog_stamp(self) -> object:
+        """What a session's catalog was built from: a different stamp means the project was
+        loaded again (an edit), and the catalog is built anew."""
+        ...
+
     def log_login(
-        self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"
-    ) -> None: ...
+        self,
+        user: str,
+        ok: bool,
+        peer: str,
+        client: str,
+        method: str = "SCRAM-SHA-256",
+        error: str | None = None,
+    ) -> None:
+        """Record a login (`error`: why a failed one failed; default: a wrong password)."""
+        ...
 
     def log_refused(self, user: str, sql: str, error: str, session: Mapping[str, Any]) -> None:
         """Record a statement the endpoint itself refused (a write) as a denied query."""
@@ -72,17 +86,23 @@ class Backend(Protocol):
 
 class ProjectBackend:
     """The Backend of a real project: its users (state database), its `access:` policy (grants,
-    masks, row filters, enforced by the façade's user-aware `query_reader`) and its audit."""
+    masks, row filters, enforced by the façade's user-aware `query_reader`) and its audit.
+    Every call answers from the project as its files are now (`LiveProject`): an edit of
+    `access:` applies to the next login or statement, of every session."""
 
-    def __init__(self, project: Project) -> None:
-        self.project = project
+    def __init__(self, project: Project | LiveProject) -> None:
+        self.live = project if isinstance(project, LiveProject) else LiveProject(project)
+
+    @property
+    def project(self) -> Project:
+        return self.live.current()
 
     @property
     def database(self) -> str:
         return self.project.config.name
 
-    def _identity(self, user: str) -> Any:  # an Identity: faces see it only through the façade
-        identity = self.project.authenticate(user)
+    def _identity(self, project: Project, user: str) -> Any:  # an Identity (through the façade)
+        identity = project.authenticate(user)
         if identity is None:  # removed since the login
             raise AccessDeniedError(f"user {user} no longer exists")
         return identity
@@ -92,7 +112,8 @@ class ProjectBackend:
 
     def limits(self, user: str) -> tuple[float | None, int | None]:
         # medallion.yml's serve: block, its roles: entry for the user's effective role first
-        return self.project.config.serve.limits(self._identity(user).role)
+        project = self.project
+        return project.config.serve.limits(self._identity(project, user).role)
 
     def execute(
         self,
@@ -102,10 +123,11 @@ class ProjectBackend:
         session: Mapping[str, Any],
         interrupt: Interrupt | None = None,
     ) -> pa.RecordBatchReader:
-        return self.project.query_reader(
+        project = self.project  # one look at the files per statement
+        return project.query_reader(
             sql,
             None,
-            self._identity(user),
+            self._identity(project, user),
             service="sql",
             client=session.get("application_name") or None,
             session=session.get("session_id"),
@@ -115,14 +137,25 @@ class ProjectBackend:
         )
 
     def tables(self, user: str) -> list[TableInfo]:
-        listed = self.project.readable_tables(self._identity(user))
+        project = self.project
+        listed = project.readable_tables(self._identity(project, user))
         return [(*t["name"].split(".", 1), list(t["columns"])) for t in listed]
 
     def new_session_engine(self) -> Any:
         return self.project.read_engine()
 
+    def catalog_stamp(self) -> object:
+        self.live.current()  # an edit is seen here, as by a statement
+        return self.live.generation
+
     def log_login(
-        self, user: str, ok: bool, peer: str, client: str, method: str = "SCRAM-SHA-256"
+        self,
+        user: str,
+        ok: bool,
+        peer: str,
+        client: str,
+        method: str = "SCRAM-SHA-256",
+        error: str | None = None,
     ) -> None:
         self.project.audit_login(
             user,
@@ -130,7 +163,7 @@ class ProjectBackend:
             peer,
             client or None,
             service="sql",
-            error=None if ok else "password authentication failed",
+            error=None if ok else (error or "password authentication failed"),
             method=method,
         )
 

@@ -1,11 +1,13 @@
 """The listener: a thread per connection, the sessions by backend process id (for
 CancelRequest), and TLS (a given certificate, or a self-signed one made once under the state
-folder with the `openssl` command)."""
+folder with the `openssl` command). A client on another host must negotiate TLS: a session
+from a non-loopback address without it is refused before its login."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import secrets
 import socket
 import ssl
@@ -131,6 +133,21 @@ class Server:
             session.key.to_bytes(4, "big"), key.to_bytes(4, "big", signed=True)
         ):
             session.cancel()
+
+
+def loopback(host: str) -> bool:
+    """Whether `host` (an address to listen on, or a client's) is this machine's loopback:
+    localhost, 127.0.0.0/8 or ::1, also as an IPv4-mapped IPv6 address (a dual-stack
+    listener's peers). Nothing sent to or from it crosses a network."""
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:

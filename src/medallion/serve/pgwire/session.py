@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from medallion.errors import (
     AccessDeniedError,
     MedallionError,
+    ProjectUnavailableError,
     QueryError,
     ScramError,
     StorageError,
@@ -40,6 +41,7 @@ from medallion.serve.pgwire.protocol import (
     cstr,
     startup_params,
 )
+from medallion.serve.pgwire.server import loopback
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -120,6 +122,8 @@ class Session:
         self.prepared: dict[str, Prepared] = {}
         self.portals: dict[str, Portal] = {}
         self._catalog: Any = None
+        self._catalog_stamp: object = None
+        self._stale_catalogs: list[Any] = []
         self._cancel = threading.Event()
         self._deadline: float | None = None
         #: the user's statement timeout (seconds) and row cap, set at login (None: none)
@@ -133,7 +137,11 @@ class Session:
 
     def run(self) -> None:
         try:
-            if not self._startup():
+            try:
+                if not self._startup():
+                    return
+            except ProjectUnavailableError as e:  # edited files that do not load: fail closed
+                self._fatal(PgError("57P03", e.message, hint=e.hint))
                 return
             self.server.register(self)
             try:
@@ -143,8 +151,9 @@ class Session:
         except (ClientGone, ConnectionError, OSError):
             pass
         finally:
-            if self._catalog is not None:
-                self._catalog.close()
+            for catalog in [*self._stale_catalogs, self._catalog]:
+                if catalog is not None:
+                    catalog.close()
             if hasattr(self.conn.sock, "unwrap"):  # TLS: close_notify, as PostgreSQL sends
                 with contextlib.suppress(OSError, ValueError):
                     self.conn.sock.settimeout(1.0)  # the client may be gone already
@@ -227,6 +236,23 @@ class Session:
         params = startup_params(body)
         self.user = params.get("user", "")
         client = params.get("application_name", "")
+        host = self.peer.rsplit(":", 1)[0]
+        if not hasattr(conn.sock, "unwrap") and not loopback(host):
+            # before any password exchange: rows (masked or not) and an md5 digest would
+            # cross the network in clear, as HTTP refuses plain http off loopback
+            self.backend.log_login(
+                self.user, False, self.peer, client, "none", error="no TLS from another host"
+            )
+            self._fatal(
+                PgError(
+                    "28000",
+                    f"connection from {host} without TLS refused: this endpoint requires "
+                    "encryption from other hosts",
+                    hint="connect with sslmode=require (or verify-full with the server's "
+                    "certificate, whose fingerprint `medallion serve` prints)",
+                )
+            )
+            return False
         if not self.user:
             self._fatal(PgError("28000", "no PostgreSQL user name specified in startup packet"))
             return False
@@ -538,12 +564,21 @@ class Session:
                 raise PgError(code, e.message, hint=e.hint) from None
             if isinstance(e, QueryError | StorageError):
                 raise _sql_error(e) from None
+            if isinstance(e, ProjectUnavailableError):
+                raise PgError("57P03", e.message, hint=e.hint) from None
             raise PgError("XX000", e.message, hint=e.hint) from None
 
     def catalog(self) -> Any:
+        stamp = self.backend.catalog_stamp()
+        if self._catalog is not None and stamp != self._catalog_stamp:
+            # the project was loaded again (an access: edit, a new model): the listing anew;
+            # the old one closes with the session (a portal may still read from it)
+            self._stale_catalogs.append(self._catalog)
+            self._catalog = None
         if self._catalog is None:
             from medallion.serve.pgwire.catalog import Catalog
 
+            self._catalog_stamp = stamp
             self._catalog = Catalog(
                 self.backend.new_session_engine(),
                 self.backend.tables(self.user),
