@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.errors import LockError, MedallionError
 from medallion.orchestrate.schedule import local_text, schedule, shown_zone
-from medallion.orchestrate.watch import _code_stamp
+from medallion.orchestrate.watch import code_stamp
 from medallion.state.records import RunControl, RunResult, StepResult
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class Scheduler:
         self.lock_wait = lock_wait
         self.on_run = on_run
         self.started = self.clock.now()
-        self._stamp = _code_stamp(project.root, project.config.models)
+        self._stamp = code_stamp(project.root, project.config.models)
         self._recovered = False
         self._next_sla: datetime | None = None
 
@@ -358,7 +358,7 @@ class Scheduler:
     # -- reload ------------------------------------------------------------------------------
 
     def _reload_if_changed(self) -> None:
-        stamp = _code_stamp(self.project.root, self.project.config.models)
+        stamp = code_stamp(self.project.root, self.project.config.models)
         if stamp == self._stamp:
             return
         self._stamp = stamp

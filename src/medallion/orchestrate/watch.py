@@ -48,7 +48,7 @@ class WatchEvent:
     message: str = ""
 
 
-def _code_stamp(root: Path, models: str) -> tuple[int, int]:
+def code_stamp(root: Path, models: str) -> tuple[int, int]:
     """(newest modification time, file count) of what defines the project: a change means the
     project must be loaded again."""
     newest, count = 0, 0
@@ -83,7 +83,7 @@ def watch(
     `max_runs`."""
     stop = stop or threading.Event()
     results: list[RunResult] = []
-    stamp = _code_stamp(project.root, project.config.models)
+    stamp = code_stamp(project.root, project.config.models)
     first = True
     broken = False  # the project as edited does not load: wait for the next edit
     failed = 0  # attempts that ended in an error instead of a run (count towards max_runs)
@@ -91,7 +91,7 @@ def watch(
     while not stop.is_set():
         started = time.monotonic()
         try:
-            now = _code_stamp(project.root, project.config.models)
+            now = code_stamp(project.root, project.config.models)
             edited = now != stamp
             if edited:
                 stamp = now

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from medallion.errors import MedallionError, ProjectUnavailableError
-from medallion.orchestrate.watch import _code_stamp
+from medallion.orchestrate.watch import code_stamp
 from medallion.project import PROJECT_FILE
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class LiveProject:
         self.generation = 0
 
     def _stamp_now(self) -> tuple[int, int]:
-        return _code_stamp(self._project.root, self._project.config.models)
+        return code_stamp(self._project.root, self._project.config.models)
 
     def _file_now(self) -> tuple[int, int, int] | None:
         """medallion.yml's modification time, size and inode (an editor that saves by rename
