@@ -35,10 +35,17 @@ SRC = "__src"
 
 @dataclass
 class WriteTarget:
-    """A whole table written from a relation, in one commit (`Session.write_table`): where, how
-    (`overwrite`), the commit's metadata; `stream` is the kind's own writer of a stream of the
-    rows (returns the version), `check(rows)` runs before the commit and may raise to stop it,
-    `fault` names the crash tests' fault point between the data and the commit."""
+    """A table written from a relation, in one commit (`Session.write_table`): where, how
+    (`overwrite` the table, or `append` to it), the commit's metadata; `stream` is the kind's
+    own writer of a stream of the rows (returns the version), `check(rows)` runs before the
+    commit and may raise to stop it, `fault` names the crash tests' fault point between the data
+    and the commit.
+
+    `replace` (with `append`): a predicate over the table's columns (SQLGlot, any dialect)
+    selecting the rows the new ones replace (an incremental_by_time model's periods): an engine
+    that writes the data files itself rewrites only the files holding such a row (the others
+    are kept as they are). `app_transaction` (app id, version) and `configuration` (table
+    properties of a new table) are committed as `storage.tables.write` commits them."""
 
     path: Path
     run_id: str
@@ -49,6 +56,9 @@ class WriteTarget:
     partition_by: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+    replace: exp.Expression | None = None
+    app_transaction: tuple[str, int] | None = None
+    configuration: dict[str, str] | None = None
 
 
 class Session(Protocol):

@@ -208,17 +208,23 @@ class Session:
 
     def write_table(self, rel: DataFrame, target: WriteTarget) -> tuple[int, int]:
         """The relation's rows written by Spark as Parquet files into the table's folder and
-        committed by delta-rs in one commit (see commit.py)."""
+        committed by delta-rs in one commit (see commit.py; an append, replacing rows or not:
+        rewrite.py)."""
+        from medallion.engine.spark import rewrite
         from medallion.engine.spark.commit import write_and_commit
         from medallion.storage.tables import existing_table
 
         table = existing_table(target.path)
-        if table is not None and list(table.metadata().partition_columns) != list(
-            target.partition_by or []
+        rel = self.delta_safe(rel)
+        appended = table is not None and target.mode == "append"
+        if table is not None and (
+            list(table.metadata().partition_columns) != list(target.partition_by or [])
+            or (appended and not rewrite.same_columns(table, rel))
         ):
             # delta-rs keeps a table's partition columns on a commit of add actions (a column
-            # moved in or out of the partitioning would read NULL): a changed partition_by is
-            # written through the driver's streaming writer, which rewrites the table's metadata
+            # moved in or out of the partitioning would read NULL), and its schema on an
+            # append: a changed partition_by, or an append with new columns or types, is
+            # written through the driver's streaming writer, which rewrites the metadata
             from medallion.faults import fault_point
             from medallion.storage.tables import RowCounter
 
@@ -229,7 +235,9 @@ class Session:
                 lambda: target.check(counter.rows),
             )
             return target.stream(stream), counter.rows
-        return write_and_commit(self.spark, self.delta_safe(rel), target)
+        if appended:
+            return rewrite.append(self, rel, target, table)
+        return write_and_commit(self.spark, rel, target)
 
     def close(self) -> None:
         return None
@@ -336,7 +344,7 @@ class SparkEngine(Session):
                 hint="time travel reaches back as far as the layer's retention "
                 "(medallion.yml `retention:`)",
             )
-        df = read_files(self.spark, snap.files, root=str(path))
+        df = read_files(self.spark, snap.files)
         self._point(fqn, df)
         self.attached[fqn] = (df, snap.version)
         self.rows[fqn] = snap.rows
@@ -399,7 +407,7 @@ class SparkEngine(Session):
 
         frames = []
         for files, change_types in sources:
-            df = read_files(self.spark, files, root=str(self.catalog.path(fqn)))
+            df = read_files(self.spark, files)
             if change_types:
                 df = df.where(F.col("_change_type").isin(list(change_types))).drop("_change_type")
             frames.append(df)
@@ -444,11 +452,10 @@ def _star_listed(query: exp.Expression, columns: list[str]) -> exp.Expression:
 # -- reading files --------------------------------------------------------------------------------
 
 
-def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> DataFrame:
+def read_files(spark: SparkSession, files: FileSet) -> DataFrame:
     """Data files as one DataFrame in the table's schema (column order and types). Partition
-    columns come from the folder names, below `root` (else the common folder of the files)."""
-    import os
-
+    columns come from the folder names (`col=value`, the last folders of each file's path), or
+    from the Delta log where those do not name the values."""
     import pyspark.sql.functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -463,12 +470,18 @@ def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> 
     spark_schema = from_arrow_schema(schema, prefer_timestamp_ntz=True)
     order = [F.col(f"`{f.name}`") for f in schema]
     parts = files.partition_columns
-    base = root or os.path.commonpath([os.path.dirname(f) for f in files.paths])
-    if not parts or _folders_name_values(files, base):
-        reader = spark.read.schema(spark_schema)
-        if parts:
-            reader = reader.option("basePath", base)
-        return reader.parquet(*files.paths).select(*order)
+    if not parts:
+        return spark.read.schema(spark_schema).parquet(*files.paths).select(*order)
+    bases = _partition_bases(files)
+    if bases is not None:
+        # one read per folder the partition folders are in (Spark's writes each have their
+        # own; partition discovery takes one base path)
+        out = None
+        for base, paths in bases.items():
+            reader = spark.read.schema(spark_schema).option("basePath", base)
+            df = reader.parquet(*paths).select(*order)
+            out = df if out is None else out.unionByName(df)
+        return out
     # folder names that are not the values (a digest where a value needs escaping): the
     # values come from the Delta log, one read per partition
     data_schema = from_arrow_schema(pa_schema_without(schema, parts), prefer_timestamp_ntz=True)
@@ -485,20 +498,30 @@ def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> 
     return out
 
 
-def _folders_name_values(files: FileSet, root: str) -> bool:
-    """Whether every file's `col=value` folders name its partition values as the log has them
-    (what Spark's partition discovery reads)."""
+def _partition_bases(files: FileSet) -> dict[str, list[str]] | None:
+    """The files by the folder their `col=value` folders are in, when every file's partition
+    folders (the last ones of its path, one per partition column) name its partition values as
+    the log has them (what Spark's partition discovery reads); else None."""
     import os
     from urllib.parse import unquote
 
+    parts = files.partition_columns
+    bases: dict[str, list[str]] = {}
     for path, values in files.files:
-        rel = os.path.relpath(os.path.dirname(path), root)
-        found = dict(p.partition("=")[::2] for p in rel.split(os.sep) if "=" in p)
-        for c in files.partition_columns:
+        folder = os.path.dirname(path)
+        found: dict[str, str] = {}
+        for _ in parts:
+            folder, name = os.path.split(folder)
+            key, eq, value = name.partition("=")
+            if not eq:
+                return None
+            found[unquote(key)] = value
+        for c in parts:
             text = unquote(found.get(c, "\0"))
             if (None if text == "__HIVE_DEFAULT_PARTITION__" else text) != values.get(c):
-                return False
-    return True
+                return None
+        bases.setdefault(folder, []).append(path)
+    return bases
 
 
 def pa_schema_without(schema: pa.Schema, columns: list[str]) -> pa.Schema:
