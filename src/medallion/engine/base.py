@@ -45,7 +45,12 @@ class WriteTarget:
     selecting the rows the new ones replace (an incremental_by_time model's periods): an engine
     that writes the data files itself rewrites only the files holding such a row (the others
     are kept as they are). `app_transaction` (app id, version) and `configuration` (table
-    properties of a new table) are committed as `storage.tables.write` commits them."""
+    properties of a new table) are committed as `storage.tables.write` commits them.
+
+    `write_rel(session, relation) -> (version, rows read)`: a kind whose commit is more than a
+    write of its rows (a merge) commits them itself; an engine that writes the files itself
+    (`Session.writes_files`) calls it with the relation, so the rows stay in the engine; one
+    that streams calls `stream`."""
 
     path: Path
     run_id: str
@@ -59,6 +64,7 @@ class WriteTarget:
     replace: exp.Expression | None = None
     app_transaction: tuple[str, int] | None = None
     configuration: dict[str, str] | None = None
+    write_rel: Callable[[Session, Relation], tuple[int, int]] | None = None
 
 
 class Session(Protocol):
@@ -66,6 +72,10 @@ class Session(Protocol):
     goes to another session (`Engine.side`)."""
 
     dialect: str
+    #: `write_table` writes the data files itself (Spark's executors), adding and removing
+    #: files (`WriteTarget.replace`); False: rows stream through the driver into delta-rs,
+    #: whose MERGE a merge uses
+    writes_files: bool
 
     def relation(self, query: str | exp.Expression) -> Relation: ...
     def over(self, rel: Relation, query: exp.Expression) -> Relation: ...

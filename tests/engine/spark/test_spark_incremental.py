@@ -33,13 +33,18 @@ DAY1 = (
     "1,10.50,2026-01-01,north\n"
     "2,20.00,2026-01-01,south\n"
     "3,5.25,2026-01-02,north\n"
-    "4,,2026-01-02,east west\n"
+    "4,,2026-01-02,east west\n"  # deleted (delete_when) before it was ever inserted
     "5,7.00,2026-01-03,south\n"
+    "8,3.00,2026-01-03,west\n"
+    "9,4.00,2026-01-01,east\n"
 )
 DAY2 = (
     "order_id,amount,day,region\n"
-    "6,1.00,2026-01-02,south\n"  # a period that exists: replaced
-    "7,2.00,2026-01-04,north\n"  # a new period
+    "6,1.00,2026-01-02,south\n"  # a period that exists: replaced; a new key
+    "7,2.00,2026-01-04,north\n"  # a new period; a new key
+    "3,9.99,2026-01-02,north\n"  # an update
+    "5,,2026-01-03,south\n"  # a delete
+    "8,,2026-01-03,west\n"  # a delete: region west is gone from gold.regions
 )
 MODELS = {
     "silver/orders.sql": """
@@ -47,6 +52,24 @@ MODELS = {
         kind: append
         --- */
         select order_id, amount, day, region from bronze.orders
+    """,
+    "silver/latest.sql": """
+        /* ---
+        kind: merge
+        unique_key: order_id
+        delete_when: amount is null
+        partition_by: [region]
+        --- */
+        select order_id, amount, day, region, _ingested_at from bronze.orders
+    """,
+    "gold/regions.sql": """
+        /* ---
+        kind: merge
+        unique_key: region
+        incremental_inputs: [silver.latest]
+        --- */
+        select region, count(*) as orders, sum(amount) as revenue from silver.latest
+        group by region
     """,
     "gold/daily.sql": """
         /* ---
@@ -91,7 +114,7 @@ def test_append_and_by_time_written_by_executors_equal_duckdb(spark: Any, tmp_pa
         _run(dk)
         a = table_digests(sp.workspace.storage_root, [])
         b = table_digests(dk.workspace.storage_root, [])
-        assert a == b and len(a) == 4
+        assert a == b and len(a) == 6
 
     # the append: Spark's files added, nothing removed, the increment's record committed
     silver = sp.catalog.path("silver.orders")
@@ -99,10 +122,10 @@ def test_append_and_by_time_written_by_executors_equal_duckdb(spark: Any, tmp_pa
     adds = [a["add"] for a in log if "add" in a]
     assert adds and all(a["path"].startswith("spark-") for a in adds)
     assert not [a for a in log if "remove" in a or "cdc" in a]
-    assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 2
+    assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 5
     assert [a["txn"]["version"] for a in log if "txn" in a] == [2]
     step = result.step("silver.orders")
-    assert (step.rows_written, step.delta_version) == (2, 1)
+    assert (step.rows_written, step.delta_version) == (5, 1)
 
     # by time: only the file holding a replaced period is rewritten, in one commit
     daily = sp.catalog.path("gold.daily")
@@ -110,16 +133,34 @@ def test_append_and_by_time_written_by_executors_equal_duckdb(spark: Any, tmp_pa
     removes = [a["remove"] for a in log if "remove" in a]
     adds = [a["add"] for a in log if "add" in a]
     assert len(removes) == 1 and removes[0]["dataChange"] and removes[0]["deletionTimestamp"]
-    assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 4  # 2 new + 2 kept
+    assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 4  # 3 new + 1 kept
     assert [a["txn"]["version"] for a in log if "txn" in a] == [2]
     info = next(a["commitInfo"] for a in log if "commitInfo" in a)
     assert info["medallion.model"] == "gold.daily" and info[tables.RUN_ID_KEY] == result.run_id
     step = result.step("gold.daily")
-    assert (step.rows_written, step.delta_version) == (2, 1)  # the two periods recomputed
+    assert (step.rows_written, step.delta_version) == (3, 1)  # the three periods recomputed
 
-    # partitioned by region: only the partitions of a replaced day's rows are touched
-    regions = sp.catalog.path("gold.daily_regions")
-    log = _log(regions, 1)
-    removed = {tuple(a["remove"]["partitionValues"].items()) for a in log if "remove" in a}
-    assert removed == {(("region", "north"),), (("region", "east west"),)}
+    # partitioned by region: only the partitions holding a replaced day's rows are touched
+    assert _removed(sp.catalog.path("gold.daily_regions"), 1) == {
+        "north",
+        "east west",
+        "south",
+        "west",
+    }
+
+    # the merge: the files holding a touched key removed, the rest kept as they are (east)
+    latest = sp.catalog.path("silver.latest")
+    assert _removed(latest, 1) == {"north", "south", "west"}
+    log = _log(latest, 1)
+    assert [a["txn"]["version"] for a in log if "txn" in a] == [2]
+    step = result.step("silver.latest")
+    assert step.details["merge"] == {"inserted": 2, "updated": 1, "deleted": 2}
+    # a key no longer produced (region west) is deleted downstream
+    regions = sp.query("select region from gold.regions order by region").to_pylist()
+    assert [r["region"] for r in regions] == ["east", "north", "south"]
     assert sp.verify(5).ok
+
+
+def _removed(path: Path, version: int) -> set[str]:
+    """The partition values (region) of the files a commit removed."""
+    return {a["remove"]["partitionValues"]["region"] for a in _log(path, version) if "remove" in a}

@@ -22,7 +22,7 @@ class AppendBuild(IncrementalBuild):
         ctx = self.ctx
         if inc.full:
             write = lambda reader: self.commit(reader, "overwrite")  # noqa: E731
-            write_routed(ctx, self.model_rel(), write, target=self.target("overwrite", write))
+            write_routed(ctx, self.model_rel(), write, target=self.write_target("overwrite", write))
             return
         rewritten = [t for t, c in inc.changes.items() if c.rewritten]
         if rewritten:
@@ -39,4 +39,4 @@ class AppendBuild(IncrementalBuild):
             for table in inc.changes:
                 stack.enter_context(ctx.engine.swapped(table, inc.dataset(table)))
             write = lambda reader: self.commit(reader, "append")  # noqa: E731
-            write_routed(ctx, self.model_rel(), write, target=self.target("append", write))
+            write_routed(ctx, self.model_rel(), write, target=self.write_target("append", write))

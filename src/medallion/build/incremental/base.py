@@ -112,7 +112,7 @@ class IncrementalBuild(Build):
         """The model's relation, the columns Delta cannot store cast."""
         return self.ctx.delta_safe(self.ctx.relation())
 
-    def target(
+    def write_target(
         self,
         mode: Literal["append", "overwrite"],
         write: Callable[[pa.RecordBatchReader], int],

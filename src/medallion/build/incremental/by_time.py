@@ -75,7 +75,7 @@ class ByTimeBuild(IncrementalBuild):
         ctx.require_columns([column], columns, "time_column")
         if scope is None:
             write = lambda reader: self.commit(reader, "overwrite")  # noqa: E731
-            target = self.target("overwrite", write)
+            target = self.write_target("overwrite", write)
             write_routed(ctx, rel, write, replaces(None), target=target)
             return
         values: list[Any] = []
@@ -123,5 +123,5 @@ class ByTimeBuild(IncrementalBuild):
                 quarantined, sqltree.select_star(SRC).where(in_periods.copy())
             ),
             # an engine writing the files itself rewrites only the files of those periods
-            target=self.target("append", write, replace=in_periods),
+            target=self.write_target("append", write, replace=in_periods),
         )

@@ -102,6 +102,7 @@ class Session:
     once: every session of an engine is this one, over the same views)."""
 
     dialect = DIALECT
+    writes_files = True
 
     def __init__(self, views: _Views, tmp_dir: Path) -> None:
         self.views = views
@@ -214,8 +215,10 @@ class Session:
         from medallion.engine.spark.commit import write_and_commit
         from medallion.storage.tables import existing_table
 
-        table = existing_table(target.path)
         rel = self.delta_safe(rel)
+        if target.write_rel is not None:
+            return target.write_rel(self, rel)
+        table = existing_table(target.path)
         appended = table is not None and target.mode == "append"
         if table is not None and (
             list(table.metadata().partition_columns) != list(target.partition_by or [])

@@ -85,14 +85,14 @@ def append(
 def _replaced(
     session: Session, path: Path, table: DeltaTable, predicate: exp.Expression
 ) -> tuple[list[Any], DataFrame | None]:
-    """Remove actions for the table's files holding a row `predicate` selects, and those
-    files' other rows (None when no file holds one)."""
+    """Remove actions for the table's files holding a row `predicate` (over the table as `t`)
+    selects, and those files' other rows (None when no file holds one)."""
     import sqlglot.expressions as exp
     from deltalake.transaction import RemoveAction
 
     from medallion.engine.base import SRC
     from medallion.engine.spark.engine import _file_name, read_files
-    from medallion.sqltree import select_star
+    from medallion import sqltree
     from medallion.storage import snapshot, tables
 
     snap = snapshot.snapshot(path, table.version())
@@ -101,7 +101,8 @@ def _replaced(
     scan = read_files(session.spark, snap.files)
     scan = scan.withColumn("__medallion_file", _file_name())
     selected = exp.func("coalesce", exp.paren(predicate.copy()), exp.false())
-    query = exp.select(exp.column("__medallion_file")).distinct().from_(SRC).where(selected)
+    src = sqltree.table(SRC, "t")
+    query = exp.select(exp.column("__medallion_file")).distinct().from_(src).where(selected)
     found = session.fetch(session.over(scan, query)).column(0).to_pylist()
     touched = {_local(f) for f in found}
     if not touched:
@@ -122,7 +123,7 @@ def _replaced(
         files.append(by_file[full])
     rewritten = snapshot.FileSet(files, snap.files.schema, snap.files.partition_columns)
     rows = read_files(session.spark, rewritten)
-    others = select_star(SRC).where(exp.not_(selected.copy()))
+    others = exp.select(exp.Star()).from_(src.copy()).where(exp.not_(selected.copy()))
     return removes, session.over(rows, others)
 
 
