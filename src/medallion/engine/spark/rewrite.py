@@ -90,9 +90,9 @@ def _replaced(
     import sqlglot.expressions as exp
     from deltalake.transaction import RemoveAction
 
+    from medallion import sqltree
     from medallion.engine.base import SRC
     from medallion.engine.spark.engine import _file_name, read_files
-    from medallion import sqltree
     from medallion.storage import snapshot, tables
 
     snap = snapshot.snapshot(path, table.version())
