@@ -30,6 +30,7 @@ from medallion.build.incremental.commit import (
 from medallion.build.incremental.scope import Scope, find_scope, replaces, restrict
 from medallion.build.route import write_routed
 from medallion.engine.base import SRC
+from medallion.errors import ExecutionError
 from medallion.storage import snapshot, tables
 from medallion.storage.tables import MergeClause
 
@@ -104,7 +105,19 @@ class MergeBuild(IncrementalBuild):
         """`rel`'s rows committed to the table by the engine (streamed into the Delta writer,
         or written as files by an engine that writes them, replacing the rows `replace`
         selects): the version."""
-        target = self.write_target(mode, lambda reader: self.commit(reader, mode), replace)
+
+        def stream(reader: pa.RecordBatchReader) -> int:
+            if replace is not None:  # an engine adding files cannot add these (see Spark's)
+                raise ExecutionError(
+                    "the merged rows have other columns than the table, which a merge on an "
+                    "engine writing the files itself cannot add",
+                    model=self.ctx.model.fqn,
+                    file=self.ctx.model.path,
+                    hint=f"rebuild it: medallion run --select {self.ctx.model.name} --full-refresh",
+                )
+            return self.commit(reader, mode)
+
+        target = self.write_target(mode, stream, replace)
         target.check, target.fault = self.outer.check, self.outer.fault
         return session.write_table(rel, target)[0]
 

@@ -220,6 +220,8 @@ class Session:
             return target.write_rel(self, rel)
         table = existing_table(target.path)
         appended = table is not None and target.mode == "append"
+        if appended and not rewrite.same_columns(table, rel):
+            rel = rewrite.conform(table, rel)
         if table is not None and (
             list(table.metadata().partition_columns) != list(target.partition_by or [])
             or (appended and not rewrite.same_columns(table, rel))
