@@ -9,7 +9,9 @@ tables written by medallion on Spark are Parquet files Spark wrote, committed by
 honour (deletion vectors, column mapping: tables written by other tools) is refused.
 
 Relations are Spark DataFrames: lazy, planned when made, run when read. Results the driver needs
-(counts, samples, check results, rows routed through expectations) leave as Arrow (`toArrow`).
+(counts, samples, check results, file names) leave as Arrow (`toArrow`); a table's rows are
+written by the executors (`write_table`: commit.py, rewrite.py), except where a kind still
+streams them through the driver (`reader`: scd2).
 """
 
 from __future__ import annotations
@@ -176,8 +178,9 @@ class Session:
         return _to_arrow(rel)
 
     def reader(self, rel: DataFrame, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
-        """The result as batches, collected to the driver as Arrow. A table's rows written by
-        Spark itself (`write_table`) never pass through here."""
+        """The result as batches, collected to the driver as Arrow (bounded by the driver's
+        memory and `spark.driver.maxResultSize`). A table's rows written by Spark itself
+        (`write_table`) never pass through here."""
         return _to_arrow(rel).to_reader(max_chunksize=batch_rows)
 
     def delta_safe(self, rel: DataFrame) -> DataFrame:
