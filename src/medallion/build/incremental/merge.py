@@ -101,10 +101,10 @@ class MergeBuild(IncrementalBuild):
         rel: Relation,
         mode: Literal["append", "overwrite"],
         replace: exp.Expression | None = None,
-    ) -> int:
+    ) -> tuple[int, int]:
         """`rel`'s rows committed to the table by the engine (streamed into the Delta writer,
         or written as files by an engine that writes them, replacing the rows `replace`
-        selects): the version."""
+        selects): (version, rows written)."""
 
         def stream(reader: pa.RecordBatchReader) -> int:
             if replace is not None:  # an engine adding files cannot add these (see Spark's)
@@ -119,7 +119,7 @@ class MergeBuild(IncrementalBuild):
 
         target = self.write_target(mode, stream, replace)
         target.check, target.fault = self.outer.check, self.outer.fault
-        return session.write_table(rel, target)[0]
+        return session.write_table(rel, target)
 
     def write(self, reader: pa.RecordBatchReader) -> int:
         """The routed model rows into the table, by the cheapest path that gives the merge."""
@@ -141,16 +141,19 @@ class MergeBuild(IncrementalBuild):
         keys = kind.unique_key
         n_staged = side.count(staged)
         deduped = dedupe(side, staged, keys, kind.order_by)
-        n_deduped = side.count(deduped)
-        details["duplicates_dropped"] = n_staged - n_deduped
         kept = side.over(deduped, without(self.deletes)) if self.deletes is not None else deduped
         # a first build or a rebuild (reached here on an engine writing the files itself)
         target = self.target if self.first.mode is None else None
         if target is None:
-            n_kept = side.count(kept)
+            # the rows written counted by the write: one pass of the de-duplication fewer
+            version, n_kept = self.put(side, kept, "overwrite")
+            n_deduped = n_kept if self.deletes is None else side.count(deduped)
+            details["duplicates_dropped"] = n_staged - n_deduped
             details["merge"] = {"inserted": n_kept, "deleted": n_deduped - n_kept}
             details["delta_rows"] = n_kept
-            return self.put(side, kept, "overwrite")
+            return version
+        n_deduped = side.count(deduped)
+        details["duplicates_dropped"] = n_staged - n_deduped
         gone = self._gone(side, target, deduped) if self.scope is not None else None
         if n_deduped == 0 and gone is None:
             details["merge"] = {"inserted": 0, "updated": 0, "deleted": 0}
@@ -164,7 +167,7 @@ class MergeBuild(IncrementalBuild):
             details["merge"] = {"inserted": n_kept, "updated": 0, "deleted": 0}
             details["merge_path"] = "append (no key exists yet)"
             details["delta_rows"] = n_kept
-            return self.put(side, kept, "append")
+            return self.put(side, kept, "append")[0]
         if side.writes_files or (
             target.rows >= REWRITE_MIN_ROWS
             and touched * 2 >= files
@@ -185,7 +188,7 @@ class MergeBuild(IncrementalBuild):
             }
             if side.writes_files:
                 details["delta_rows"] = n_kept
-                return self.put(side, kept, "append", self._replaced(side, deduped, gone))
+                return self.put(side, kept, "append", self._replaced(side, deduped, gone))[0]
             written = self._rewrite(side, staged_keys=staged, kept=kept, gone=gone)
             details["delta_rows"] = written.rows  # the commit holds the whole table
             return written.version
