@@ -45,6 +45,7 @@ DAY2 = (
     "3,9.99,2026-01-02,north\n"  # an update
     "5,,2026-01-03,south\n"  # a delete
     "8,,2026-01-03,west\n"  # a delete: region west is gone from gold.regions
+    "2,25.00,2026-01-04,south\n"  # quarantined again: replaces its quarantined row of day 1
 )
 MODELS = {
     "silver/orders.sql": """
@@ -129,10 +130,10 @@ def test_append_and_by_time_written_by_executors_equal_duckdb(spark: Any, tmp_pa
     adds = [a["add"] for a in log if "add" in a]
     assert adds and all(a["path"].startswith("spark-") for a in adds)
     assert not [a for a in log if "remove" in a or "cdc" in a]
-    assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 4
+    assert sum(json.loads(a["stats"])["numRecords"] for a in adds) == 5
     assert [a["txn"]["version"] for a in log if "txn" in a] == [2]
     step = result.step("silver.orders")
-    assert (step.rows_in, step.rows_written, step.rows_quarantined) == (5, 4, 1)
+    assert (step.rows_in, step.rows_written, step.rows_quarantined) == (6, 5, 1)
     assert step.delta_version == 1
     # its quarantined row added by Spark's executors too, after the model's commit
     assert step.details["quarantine_version"] == 1
@@ -163,6 +164,13 @@ def test_append_and_by_time_written_by_executors_equal_duckdb(spark: Any, tmp_pa
     assert [a["txn"]["version"] for a in log if "txn" in a] == [2]
     step = result.step("silver.latest")
     assert step.details["merge"] == {"inserted": 2, "updated": 1, "deleted": 2}
+    # key 2 recomputed: both its rows quarantined again, its row of day 1 replaced (the
+    # quarantine's file holding it removed), not repeated
+    assert step.rows_quarantined == 2
+    log = _log(sp.catalog.path("silver.latest__quarantine"), 1)
+    assert len([a for a in log if "remove" in a]) == 1
+    q = sp.query("select order_id, amount from silver.latest__quarantine").to_pylist()
+    assert sorted((r["order_id"], float(r["amount"])) for r in q) == [(2, 20.0), (2, 25.0)]
     # a key no longer produced (region west) is deleted downstream
     regions = sp.query("select region from gold.regions order by region").to_pylist()
     assert [r["region"] for r in regions] == ["east", "north", "south"]
