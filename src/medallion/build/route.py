@@ -11,7 +11,8 @@ Any error before the commit leaves every table as it was.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, Literal
 
 from medallion.config.names import quarantine_of
 from medallion.engine import attach
@@ -77,6 +78,9 @@ def write_routed(
             )
             raise refused[0]
 
+    if model.config.expectations and target is not None and engine.writes_files:
+        _routed_by_engine(ctx, rel, write, target, replaces, at_end, refused)
+        return
     try:
         # inside the try: the engine may run a small query whole when its reader is made
         if model.config.expectations:
@@ -122,6 +126,138 @@ def write_routed(
         _land_quarantine(ctx, router, output_schema, replaces)
 
 
+def _routed_by_engine(
+    ctx: StepContext,
+    rel: Relation,
+    write: Write,
+    target: WriteTarget,
+    replaces: Replaces | None,
+    at_end: Callable[[int], None],
+    refused: list[ExecutionError],
+) -> None:
+    """`write_routed` on an engine that writes the data files itself: the expectations routed
+    by the engine over the model's rows computed once (quality.expectations.RelationRouter),
+    the kept rows written by the engine, then the quarantined ones: no row comes to the driver."""
+    from medallion.quality import expectations as ex
+
+    model, engine, res = ctx.model, ctx.engine, ctx.result
+    with ExitStack() as stack:
+        try:
+            wrapped = ex.wrap(
+                engine, rel, model.config.expectations, model=model.fqn, file=model.path
+            )
+            staged = stack.enter_context(engine.staged(wrapped))
+            router = ex.RelationRouter(
+                engine,
+                staged,
+                model.config.expectations,
+                model=model.fqn,
+                file=model.path,
+                run_id=ctx.run_id,
+            )
+            router.count()
+            target.stream, target.check, target.fault = write, at_end, f"mid-write:{model.fqn}"
+            version, _ = engine.write_table(router.kept(), target)
+        except BaseException as e:
+            if refused:
+                raise refused[0] from None
+            if isinstance(e, MedallionError) or not isinstance(e, Exception):
+                raise
+            raise engine.model_error(e, model) from None
+        o = router.outcome
+        res.rows_in = o.rows_in
+        res.rows_dropped = o.rows_dropped
+        res.rows_quarantined = o.rows_quarantined
+        res.rows_written = o.rows_in - o.rows_dropped - o.rows_quarantined
+        res.delta_version = version if version is not None and version >= 0 else None
+        res.details["expectations"] = o.violations
+        try:
+            _write_quarantined(ctx, router, replaces)
+        except Exception as e:
+            res.details[QUARANTINE_UNWRITTEN] = True  # the next run builds the model again
+            if isinstance(e, MedallionError):
+                raise
+            raise _unwritten(ctx, e) from None
+    res.checks.extend(_expectation_results(ctx, o))
+
+
+def _write_quarantined(ctx: StepContext, router: Any, replaces: Replaces | None) -> None:
+    """The rows `router` (a RelationRouter) set aside, written by the engine to the quarantine
+    table: added, replacing the quarantined rows of earlier runs this run recomputed (see
+    `write_routed`), or the whole quarantine of a rebuild."""
+    import sqlglot.expressions as exp
+
+    from medallion.engine.base import WriteTarget
+    from medallion.sqltree import aliased, col, select_star, table
+    from medallion.storage import tables
+
+    model, engine, res = ctx.model, ctx.engine, ctx.result
+    q_fqn = quarantine_of(model.fqn)
+    q_path = ctx.ws.catalog.path(q_fqn)
+    o = router.outcome
+    exists = tables.is_delta_table(q_path)
+    rebuild = not model.config.incremental or res.details.get("mode", "").startswith("full")
+    metadata: dict[str, Any] = {"medallion.model": model.fqn, "medallion.quarantine_of": model.fqn}
+    replace = None
+    if replaces is not None and not rebuild and exists:
+        attach.table(engine, ctx.lakehouse, q_fqn)
+        old = engine.relation(select_star(table(q_fqn)))
+        ids = engine.over(replaces(engine, old), exp.select(col("_quarantine_id")).from_(SRC))
+        replaced = engine.count(ids)
+        if replaced:
+            metadata["medallion.replaced"] = replaced
+            # the files holding a replaced row rewritten without it (the table is `t`)
+            same = exp.EQ(this=col("_quarantine_id", "k"), expression=col("_quarantine_id", "t"))
+            replace = exp.Exists(
+                this=exp.select(exp.Literal.number(1))
+                .from_(aliased(engine.name(ids), "k"))
+                .where(same)
+            )
+    if not o.rows_quarantined and replace is None and not (rebuild and exists):
+        return
+    mode: Literal["append", "overwrite"] = "overwrite" if rebuild or not exists else "append"
+
+    def stream(reader: pa.RecordBatchReader) -> int:
+        if replace is not None:  # an engine adding files cannot add these (see Spark's)
+            raise ExecutionError(
+                f"the quarantined rows have other columns than {q_fqn}",
+                model=model.fqn,
+                file=model.path,
+            )
+        return tables.write(q_path, reader, mode=mode, run_id=ctx.run_id, metadata=metadata).version
+
+    written = engine.write_table(
+        router.quarantined(engine.schema(router.kept())),
+        WriteTarget(
+            q_path,
+            ctx.run_id,
+            stream,
+            lambda n: None,
+            "",
+            mode=mode,
+            metadata=metadata,
+            description=f"rows of {model.fqn} that failed a quarantine expectation",
+            replace=replace,
+        ),
+    )
+    res.details["quarantine_version"] = written[0]
+
+
+def _unwritten(ctx: StepContext, e: BaseException) -> ExecutionError:
+    """The error of a model committed whose quarantined rows could not be written."""
+    model, res = ctx.model, ctx.result
+    return ExecutionError(
+        f"{model.fqn} was committed (version {res.delta_version}), but its quarantined rows "
+        f"could not be written to {quarantine_of(model.fqn)}: {first_line(e)}",
+        file=model.path,
+        model=model.fqn,
+        hint="fix the cause; the next run builds the model again and sets its rows aside"
+        if not model.config.incremental
+        else f"fix the cause, then `medallion run --full-refresh {model.fqn}` sets them aside"
+        " (an incremental run reads only new rows)",
+    )
+
+
 def _land_quarantine(
     ctx: StepContext, router: Router, output_schema: pa.Schema, replaces: Replaces | None
 ) -> None:
@@ -160,16 +296,7 @@ def _land_quarantine(
         res.details[QUARANTINE_UNWRITTEN] = True  # the next run builds the model again
         if isinstance(e, MedallionError):
             raise
-        raise ExecutionError(
-            f"{model.fqn} was committed (version {res.delta_version}), but its quarantined rows "
-            f"could not be written to {quarantine_of(model.fqn)}: {first_line(e)}",
-            file=model.path,
-            model=model.fqn,
-            hint="fix the cause; the next run builds the model again and sets its rows aside"
-            if not model.config.incremental
-            else f"fix the cause, then `medallion run --full-refresh {model.fqn}` sets them aside"
-            " (an incremental run reads only new rows)",
-        ) from None
+        raise _unwritten(ctx, e) from None
     finally:  # Ctrl-C too: the spill file is removed
         router.discard()
     res.checks.extend(_expectation_results(ctx, o))

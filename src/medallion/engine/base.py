@@ -35,10 +35,22 @@ SRC = "__src"
 
 @dataclass
 class WriteTarget:
-    """A whole table written from a relation, in one commit (`Session.write_table`): where, how
-    (`overwrite`), the commit's metadata; `stream` is the kind's own writer of a stream of the
-    rows (returns the version), `check(rows)` runs before the commit and may raise to stop it,
-    `fault` names the crash tests' fault point between the data and the commit."""
+    """A table written from a relation, in one commit (`Session.write_table`): where, how
+    (`overwrite` the table, or `append` to it), the commit's metadata; `stream` is the kind's
+    own writer of a stream of the rows (returns the version), `check(rows)` runs before the
+    commit and may raise to stop it, `fault` names the crash tests' fault point between the data
+    and the commit.
+
+    `replace` (with `append`): a predicate over the table's columns (SQLGlot, any dialect)
+    selecting the rows the new ones replace (an incremental_by_time model's periods): an engine
+    that writes the data files itself rewrites only the files holding such a row (the others
+    are kept as they are). `app_transaction` (app id, version) and `configuration` (table
+    properties of a new table) are committed as `storage.tables.write` commits them.
+
+    `write_rel(session, relation) -> (version, rows read)`: a kind whose commit is more than a
+    write of its rows (a merge) commits them itself; an engine that writes the files itself
+    (`Session.writes_files`) calls it with the relation, so the rows stay in the engine; one
+    that streams calls `stream`."""
 
     path: Path
     run_id: str
@@ -49,6 +61,10 @@ class WriteTarget:
     partition_by: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+    replace: exp.Expression | None = None
+    app_transaction: tuple[str, int] | None = None
+    configuration: dict[str, str] | None = None
+    write_rel: Callable[[Session, Relation], tuple[int, int]] | None = None
 
 
 class Session(Protocol):
@@ -56,6 +72,10 @@ class Session(Protocol):
     goes to another session (`Engine.side`)."""
 
     dialect: str
+    #: `write_table` writes the data files itself (Spark's executors), adding and removing
+    #: files (`WriteTarget.replace`); False: rows stream through the driver into delta-rs,
+    #: whose MERGE a merge uses
+    writes_files: bool
 
     def relation(self, query: str | exp.Expression) -> Relation: ...
     def over(self, rel: Relation, query: exp.Expression) -> Relation: ...

@@ -530,3 +530,154 @@ def quarantine_reader(
     if spill is None:
         return pa.RecordBatchReader.from_batches(quarantine.model_schema(model_schema), iter(()))
     return pa.RecordBatchReader.from_batches(spill.schema, spill.batches())
+
+
+class RelationRouter:
+    """The routing of `Router` done by the engine, for an engine that writes the data files
+    itself (`Session.writes_files`: Spark's executors): the rows never come to the driver. The
+    wrapped relation (computed once: `staged`) is counted by one aggregate query (rows in,
+    violations per expectation, rows failing, quarantined, kept); a `fail` stops here, before
+    anything is written, with up to 5 sample rows; `kept` and `quarantined` are relations the
+    engine writes, the quarantined ones in their quarantine table's columns (the expectations
+    each broke, the run, when, `<run_id>:<n>`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        staged: Relation,
+        expectations: dict[str, Expectation],
+        *,
+        model: str,
+        file: Path | None,
+        run_id: str,
+    ) -> None:
+        self.router = Router(
+            _NoRows(engine.schema(staged)),
+            expectations,
+            model=model,
+            file=file,
+            spill_dir=Path("."),
+            run_id=run_id,
+        )
+        self.engine = engine
+        self.staged = staged
+        self.at = datetime.now(UTC)
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.router.outcome
+
+    def _all(self, oks: list[str]) -> exp.Expression | None:
+        from medallion.sqltree import and_, col
+
+        return and_(*[col(ok) for ok in oks]) if oks else None
+
+    def count(self) -> None:
+        """Fill the outcome's counts; raise the `fail` error (nothing written) if a row broke
+        a `fail` expectation."""
+        import sqlglot.expressions as exp
+
+        from medallion import arrays
+        from medallion.sqltree import col
+
+        r, engine = self.router, self.engine
+
+        def rows(condition: exp.Expression | None) -> exp.Expression:
+            if condition is None:
+                return exp.Literal.number(0)
+            return exp.Sum(
+                this=exp.If(this=condition, true=exp.Literal.number(1), false=exp.Literal.number(0))
+            )
+
+        passing, quarantining = self._all(r.failing), self._all(r.quarantining)
+        kept = self._all(r.removing)
+        quarantined = None
+        if quarantining is not None:
+            quarantined = exp.not_(exp.paren(quarantining))
+            if passing is not None:
+                quarantined = exp.and_(quarantined, exp.paren(passing.copy()))
+        counted = [
+            exp.Count(this=exp.Star()),
+            *[rows(exp.not_(col(ok))) for ok in r.oks],
+            rows(None if passing is None else exp.not_(exp.paren(passing.copy()))),
+            rows(quarantined),
+            rows(exp.true() if kept is None else kept.copy()),
+        ]
+        query = exp.select(*[exp.alias_(c, f"n{i}") for i, c in enumerate(counted)]).from_(SRC)
+        values = [
+            v or 0 for v in arrays.rows(engine.fetch(engine.over(self.staged, query)))[0].values()
+        ]
+        o = self.outcome
+        o.rows_in = int(values[0])
+        for i, name in enumerate(r.names):
+            o.violations[name] = int(values[1 + i])
+        fail, quar, n_kept = (int(v) for v in values[1 + len(r.oks) :])
+        o.fail_rows, o.rows_quarantined = fail, quar
+        o.rows_dropped = o.rows_in - n_kept - fail - quar
+        if fail:
+            assert passing is not None
+            sample = exp.select(exp.Star()).from_(SRC).where(exp.not_(exp.paren(passing)))
+            for batch in engine.fetch(engine.over(self.staged, sample.limit(5))).to_batches():
+                o.fail_samples.extend(r._samples(batch))
+            r.error = r._failure()
+            raise r.error
+
+    def kept(self) -> Relation:
+        """The rows kept, in the model's columns."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import col
+
+        r = self.router
+        query = exp.select(*[col(c) for c in r.columns]).from_(SRC)
+        keep = self._all(r.removing)
+        return self.engine.over(self.staged, query if keep is None else query.where(keep))
+
+    def quarantined(self, model_schema: pa.Schema) -> Relation:
+        """The rows set aside, in their quarantine table's columns (storage.quarantine)."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import col, lit
+
+        r = self.router
+        quarantining, passing = self._all(r.quarantining), self._all(r.failing)
+        # no quarantine expectation (a rebuild's quarantine emptied): no row
+        where = exp.false() if quarantining is None else exp.not_(exp.paren(quarantining))
+        if passing is not None:
+            where = exp.and_(where, exp.paren(passing))
+        broken = exp.Array(
+            expressions=[
+                exp.Case(ifs=[exp.If(this=exp.not_(col(ok)), true=exp.Literal.string(name))])
+                for ok, name in zip(r.oks, r.names, strict=True)
+            ]
+        )
+        x = exp.to_identifier("x")
+        failed = exp.ArrayFilter(
+            this=broken,
+            expression=exp.Lambda(
+                this=exp.not_(exp.Is(this=x, expression=exp.Null())), expressions=[x]
+            ),
+        )
+        number = exp.Sub(this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1))
+        extra = {
+            "_failed_expectations": failed,
+            "_run_id": exp.Literal.string(r.run_id),
+            "_quarantined_at": lit(self.at),
+            "_quarantine_id": exp.DPipe(
+                this=exp.Literal.string(f"{r.run_id}:"),
+                expression=exp.cast(number, "VARCHAR"),
+            ),
+        }
+        schema = quarantine.model_schema(model_schema)
+        columns = [
+            exp.alias_(extra[f.name], f.name, quoted=True) if f.name in extra else col(f.name)
+            for f in schema
+        ]
+        return self.engine.over(self.staged, exp.select(*columns).from_(SRC).where(where))
+
+
+class _NoRows:
+    """A reader's schema with no rows: a Router made only for its bookkeeping."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema

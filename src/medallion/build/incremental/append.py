@@ -21,7 +21,8 @@ class AppendBuild(IncrementalBuild):
     def build_increment(self, inc: Increment) -> None:
         ctx = self.ctx
         if inc.full:
-            write_routed(ctx, self.model_rel(), lambda reader: self.commit(reader, "overwrite"))
+            write = lambda reader: self.commit(reader, "overwrite")  # noqa: E731
+            write_routed(ctx, self.model_rel(), write, target=self.write_target("overwrite", write))
             return
         rewritten = [t for t, c in inc.changes.items() if c.rewritten]
         if rewritten:
@@ -37,4 +38,5 @@ class AppendBuild(IncrementalBuild):
         with ExitStack() as stack:
             for table in inc.changes:
                 stack.enter_context(ctx.engine.swapped(table, inc.dataset(table)))
-            write_routed(ctx, self.model_rel(), lambda reader: self.commit(reader, "append"))
+            write = lambda reader: self.commit(reader, "append")  # noqa: E731
+            write_routed(ctx, self.model_rel(), write, target=self.write_target("append", write))

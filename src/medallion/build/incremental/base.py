@@ -29,11 +29,14 @@ from medallion.build.record import (
     schema_change,
 )
 from medallion.build.step import Build
+from medallion.engine.base import WriteTarget
 from medallion.errors import ExecutionError
 from medallion.storage import changes, tables
 from medallion.storage.catalog import app_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
     import sqlglot.expressions as exp
 
@@ -108,6 +111,32 @@ class IncrementalBuild(Build):
     def model_rel(self) -> Relation:
         """The model's relation, the columns Delta cannot store cast."""
         return self.ctx.delta_safe(self.ctx.relation())
+
+    def write_target(
+        self,
+        mode: Literal["append", "overwrite"],
+        write: Callable[[pa.RecordBatchReader], int],
+        replace: exp.Expression | None = None,
+    ) -> WriteTarget:
+        """The model's table as an engine writes it from a relation (`write_routed`'s target):
+        the increment's record and table properties, as `write_rows` commits them. An engine
+        that writes the files itself adds them (`append`), replacing the rows `replace`
+        selects; one that streams rows gives them to `write`."""
+        ctx = self.ctx
+        return WriteTarget(
+            ctx.path,
+            ctx.run_id,
+            write,
+            lambda rows: None,
+            "",
+            mode=mode,
+            partition_by=list(ctx.model.config.partition_by or []),
+            metadata=self.metadata,
+            description=ctx.model.config.description,
+            replace=replace,
+            app_transaction=self.txn,
+            configuration=dict(TABLE_PROPERTIES),
+        )
 
     def commit(
         self,

@@ -74,7 +74,9 @@ class ByTimeBuild(IncrementalBuild):
         columns = engine.columns(rel)
         ctx.require_columns([column], columns, "time_column")
         if scope is None:
-            write_routed(ctx, rel, lambda reader: self.commit(reader, "overwrite"), replaces(None))
+            write = lambda reader: self.commit(reader, "overwrite")  # noqa: E731
+            target = self.write_target("overwrite", write)
+            write_routed(ctx, rel, write, replaces(None), target=target)
             return
         values: list[Any] = []
         others = []
@@ -112,11 +114,14 @@ class ByTimeBuild(IncrementalBuild):
         in_periods = sqltree.is_in(sqltree.col(column), chosen)
         if tables.is_delta_table(ctx.path):
             tables.ensure_properties(ctx.path, TABLE_PROPERTIES)
+        write = lambda reader: self.commit(reader, "overwrite", predicate=replaced)  # noqa: E731
         write_routed(
             ctx,
             rel,
-            lambda reader: self.commit(reader, "overwrite", predicate=replaced),
+            write,
             lambda session, quarantined: session.over(
                 quarantined, sqltree.select_star(SRC).where(in_periods.copy())
             ),
+            # an engine writing the files itself rewrites only the files of those periods
+            target=self.write_target("append", write, replace=in_periods),
         )

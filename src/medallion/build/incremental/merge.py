@@ -16,7 +16,7 @@ delta-rs merges, rewriting a matched row only if a value changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from medallion import arrays, sqltree
 from medallion.build.incremental.base import IncrementalBuild
@@ -30,6 +30,7 @@ from medallion.build.incremental.commit import (
 from medallion.build.incremental.scope import Scope, find_scope, replaces, restrict
 from medallion.build.route import write_routed
 from medallion.engine.base import SRC
+from medallion.errors import ExecutionError
 from medallion.storage import snapshot, tables
 from medallion.storage.tables import MergeClause
 
@@ -79,8 +80,46 @@ class MergeBuild(IncrementalBuild):
             kind.order_by,
             self.deletes is None and (self.target is None or self.rebuild is not None),
         )
-        self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope)))
+        # an engine writing the files itself merges the rows where they are (write_relation)
+        target = self.write_target("overwrite", self.write)
+        target.write_rel = self.write_relation
+        self.outer = target
+        self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope), target=target))
         count_duplicates_as_dropped(ctx)
+
+    def write_relation(self, session: Session, rel: Relation) -> tuple[int, int]:
+        """The model's rows merged by an engine that writes the files itself: computed once
+        (staged), then the same decisions as `write`, every write a file write by the engine
+        (a first build or a rebuild overwrites; a merge rewrites the files holding a key);
+        returns (version, rows read)."""
+        with session.staged(rel) as staged:
+            return self._merge_staged(session, staged), session.count(staged)
+
+    def put(
+        self,
+        session: Session,
+        rel: Relation,
+        mode: Literal["append", "overwrite"],
+        replace: exp.Expression | None = None,
+    ) -> tuple[int, int]:
+        """`rel`'s rows committed to the table by the engine (streamed into the Delta writer,
+        or written as files by an engine that writes them, replacing the rows `replace`
+        selects): (version, rows written)."""
+
+        def stream(reader: pa.RecordBatchReader) -> int:
+            if replace is not None:  # an engine adding files cannot add these (see Spark's)
+                raise ExecutionError(
+                    "the merged rows have other columns than the table, which a merge on an "
+                    "engine writing the files itself cannot add",
+                    model=self.ctx.model.fqn,
+                    file=self.ctx.model.path,
+                    hint=f"rebuild it: medallion run --select {self.ctx.model.name} --full-refresh",
+                )
+            return self.commit(reader, mode)
+
+        target = self.write_target(mode, stream, replace)
+        target.check, target.fault = self.outer.check, self.outer.fault
+        return session.write_table(rel, target)
 
     def write(self, reader: pa.RecordBatchReader) -> int:
         """The routed model rows into the table, by the cheapest path that gives the merge."""
@@ -102,15 +141,19 @@ class MergeBuild(IncrementalBuild):
         keys = kind.unique_key
         n_staged = side.count(staged)
         deduped = dedupe(side, staged, keys, kind.order_by)
-        n_deduped = side.count(deduped)
-        details["duplicates_dropped"] = n_staged - n_deduped
         kept = side.over(deduped, without(self.deletes)) if self.deletes is not None else deduped
-        target = self.target
+        # a first build or a rebuild (reached here on an engine writing the files itself)
+        target = self.target if self.first.mode is None else None
         if target is None:
-            n_kept = side.count(kept)
+            # the rows written counted by the write: one pass of the de-duplication fewer
+            version, n_kept = self.put(side, kept, "overwrite")
+            n_deduped = n_kept if self.deletes is None else side.count(deduped)
+            details["duplicates_dropped"] = n_staged - n_deduped
             details["merge"] = {"inserted": n_kept, "deleted": n_deduped - n_kept}
             details["delta_rows"] = n_kept
-            return self.commit(side.reader(kept), "overwrite")
+            return version
+        n_deduped = side.count(deduped)
+        details["duplicates_dropped"] = n_staged - n_deduped
         gone = self._gone(side, target, deduped) if self.scope is not None else None
         if n_deduped == 0 and gone is None:
             details["merge"] = {"inserted": 0, "updated": 0, "deleted": 0}
@@ -124,8 +167,8 @@ class MergeBuild(IncrementalBuild):
             details["merge"] = {"inserted": n_kept, "updated": 0, "deleted": 0}
             details["merge_path"] = "append (no key exists yet)"
             details["delta_rows"] = n_kept
-            return self.commit(side.reader(kept), "append")
-        if (
+            return self.put(side, kept, "append")[0]
+        if side.writes_files or (
             target.rows >= REWRITE_MIN_ROWS
             and touched * 2 >= files
             and not read_incrementally(ctx.ws, ctx.model.fqn)
@@ -133,7 +176,8 @@ class MergeBuild(IncrementalBuild):
             # most files hold a changed key, so a merge would rewrite them all anyway, and
             # delta-rs's MERGE is slow and memory-hungry on large tables: a streamed rewrite is
             # cheaper. Only for tables nobody reads incrementally: an overwrite carries no
-            # change feed.
+            # change feed. An engine writing the files itself rewrites only the files holding
+            # a key (their removal and the new files read downstream as deletes and inserts).
             details["merge_path"] = f"rewrite ({touched} of {files} files touched)"
             kept_matched = self._overlap(side, kept, target)[0] if self.deletes else matched
             n_kept = side.count(kept)
@@ -142,6 +186,9 @@ class MergeBuild(IncrementalBuild):
                 "updated": kept_matched,  # rewritten with the new values, changed or not
                 "deleted": matched - kept_matched + self._count_gone(side, target, gone),
             }
+            if side.writes_files:
+                details["delta_rows"] = n_kept
+                return self.put(side, kept, "append", self._replaced(side, deduped, gone))[0]
             written = self._rewrite(side, staged_keys=staged, kept=kept, gone=gone)
             details["delta_rows"] = written.rows  # the commit holds the whole table
             return written.version
@@ -328,6 +375,25 @@ class MergeBuild(IncrementalBuild):
             return 0
         scan = sqltree.aliased(side.name(side.files(target.files)), "t")
         return side.count(side.relation(exp.select(exp.Star()).from_(scan).where(gone.copy())))
+
+    def _replaced(
+        self, side: Session, deduped: Relation, gone: exp.Expression | None
+    ) -> exp.Expression:
+        """The table's rows (alias `t`) a merge replaces: those whose key is among the new rows
+        (updated, or deleted by `delete_when`), and those gone."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import and_, col, or_
+
+        keys = self.kind.unique_key
+        new_keys = side.name(side.over(deduped, exp.select(*[col(k) for k in keys]).from_(SRC)))
+        matches = and_(*[exp.EQ(this=col(k, "k"), expression=col(k, "t")) for k in keys])
+        exists = exp.Exists(
+            this=exp.select(exp.Literal.number(1))
+            .from_(sqltree.aliased(new_keys, "k"))
+            .where(matches)
+        )
+        return exists if gone is None else or_(exists, exp.paren(gone.copy()))
 
     def _rewrite(
         self, side: Session, *, staged_keys: Relation, kept: Relation, gone: exp.Expression | None

@@ -76,6 +76,7 @@ class Session:
     until read (`reader`, `fetch`, `count`)."""
 
     dialect = "duckdb"
+    writes_files = False
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con

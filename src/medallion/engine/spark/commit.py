@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pyarrow as pa
+    from deltalake import DeltaTable
     from pyspark.sql import DataFrame, SparkSession
 
     from medallion.engine.base import WriteTarget
@@ -42,14 +43,10 @@ def write_and_commit(spark: SparkSession, df: DataFrame, target: WriteTarget) ->
     from medallion.faults import fault_point
 
     path = target.path
-    folder = path / f"spark-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    folder = new_folder(path)
     schema = arrow_schema(df)
     try:
-        writer = df.write.mode("errorifexists")
-        if target.partition_by:
-            writer = writer.partitionBy(*target.partition_by)
-        writer.parquet(str(folder))
-        actions, rows = add_actions(path, folder, schema, target.partition_by)
+        actions, rows = write_files(df, path, folder, schema, target.partition_by)
         target.check(rows)
         fault_point(target.fault)
         version = commit(path, actions, schema, target)
@@ -59,11 +56,28 @@ def write_and_commit(spark: SparkSession, df: DataFrame, target: WriteTarget) ->
     return version, rows
 
 
+def new_folder(path: Path) -> Path:
+    """A fresh folder inside the table for one write's files (its name not starting with `_`)."""
+    return path / f"spark-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def write_files(
+    df: DataFrame, root: Path, folder: Path, schema: pa.Schema, partition_by: list[str]
+) -> tuple[list[Any], int]:
+    """`df` written by the executors as Parquet files under `folder`: their add actions and rows."""
+    writer = df.write.mode("errorifexists")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.parquet(str(folder))
+    return add_actions(root, folder, schema, partition_by)
+
+
 def add_actions(
     root: Path, folder: Path, schema: pa.Schema, partition_by: list[str]
 ) -> tuple[list[Any], int]:
     """An add action per Parquet file Spark wrote under `folder` (its bookkeeping files are
-    removed), and the rows they hold."""
+    removed; so are files without a row, which Spark writes for empty partitions of its
+    work), and the rows they hold."""
     import pyarrow.parquet as pq
     from deltalake.transaction import AddAction
 
@@ -78,6 +92,9 @@ def add_actions(
                 os.unlink(full)  # _SUCCESS, .crc checksums: not data
                 continue
             meta = pq.ParquetFile(full).metadata
+            if meta.num_rows == 0:
+                os.unlink(full)  # the schema is the commit's, not a file's
+                continue
             rows += meta.num_rows
             rel = os.path.relpath(full, root)
             values = _partition_values(os.path.relpath(here, folder), partition_by)
@@ -141,15 +158,24 @@ def _stats(meta: Any, schema: pa.Schema, partitions: set[str]) -> dict[str, Any]
     }
 
 
-def commit(path: Path, actions: list[Any], schema: pa.Schema, target: WriteTarget) -> int:
-    """One Delta commit adding `actions` (replacing the table's data and schema); the version."""
+def commit(
+    path: Path,
+    actions: list[Any],
+    schema: pa.Schema,
+    target: WriteTarget,
+    table: DeltaTable | None = None,
+) -> int:
+    """One Delta commit of `actions` (`target.mode`: overwrite replaces the table's data and
+    schema; append adds, and removes what remove actions name); the version. `table`: the
+    version the actions were made against (a commit made since is a conflict delta-rs checks)."""
     from deltalake import Schema
     from deltalake.transaction import create_table_with_add_actions
 
     from medallion.storage.tables import commit_properties, existing_table
 
-    props = commit_properties(target.run_id, target.metadata)
-    table = existing_table(path)
+    props = commit_properties(target.run_id, target.metadata, target.app_transaction)
+    if table is None:
+        table = existing_table(path)
     try:
         if table is None:
             create_table_with_add_actions(
@@ -159,6 +185,7 @@ def commit(path: Path, actions: list[Any], schema: pa.Schema, target: WriteTarge
                 mode="overwrite",
                 partition_by=target.partition_by or None,
                 description=target.description,
+                configuration=target.configuration,
                 commit_properties=props,
             )
             return 0

@@ -9,7 +9,9 @@ tables written by medallion on Spark are Parquet files Spark wrote, committed by
 honour (deletion vectors, column mapping: tables written by other tools) is refused.
 
 Relations are Spark DataFrames: lazy, planned when made, run when read. Results the driver needs
-(counts, samples, check results, rows routed through expectations) leave as Arrow (`toArrow`).
+(counts, samples, check results, file names) leave as Arrow (`toArrow`); a table's rows are
+written by the executors (`write_table`: commit.py, rewrite.py), except where a kind still
+streams them through the driver (`reader`: scd2).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ class Session:
     once: every session of an engine is this one, over the same views)."""
 
     dialect = DIALECT
+    writes_files = True
 
     def __init__(self, views: _Views, tmp_dir: Path) -> None:
         self.views = views
@@ -175,8 +178,9 @@ class Session:
         return _to_arrow(rel)
 
     def reader(self, rel: DataFrame, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
-        """The result as batches, collected to the driver as Arrow. A table's rows written by
-        Spark itself (`write_table`) never pass through here."""
+        """The result as batches, collected to the driver as Arrow (bounded by the driver's
+        memory and `spark.driver.maxResultSize`). A table's rows written by Spark itself
+        (`write_table`) never pass through here."""
         return _to_arrow(rel).to_reader(max_chunksize=batch_rows)
 
     def delta_safe(self, rel: DataFrame) -> DataFrame:
@@ -208,17 +212,27 @@ class Session:
 
     def write_table(self, rel: DataFrame, target: WriteTarget) -> tuple[int, int]:
         """The relation's rows written by Spark as Parquet files into the table's folder and
-        committed by delta-rs in one commit (see commit.py)."""
+        committed by delta-rs in one commit (see commit.py; an append, replacing rows or not:
+        rewrite.py)."""
+        from medallion.engine.spark import rewrite
         from medallion.engine.spark.commit import write_and_commit
         from medallion.storage.tables import existing_table
 
+        rel = self.delta_safe(rel)
+        if target.write_rel is not None:
+            return target.write_rel(self, rel)
         table = existing_table(target.path)
-        if table is not None and list(table.metadata().partition_columns) != list(
-            target.partition_by or []
+        appended = table is not None and target.mode == "append"
+        if appended and not rewrite.same_columns(table, rel):
+            rel = rewrite.conform(table, rel)
+        if table is not None and (
+            list(table.metadata().partition_columns) != list(target.partition_by or [])
+            or (appended and not rewrite.same_columns(table, rel))
         ):
             # delta-rs keeps a table's partition columns on a commit of add actions (a column
-            # moved in or out of the partitioning would read NULL): a changed partition_by is
-            # written through the driver's streaming writer, which rewrites the table's metadata
+            # moved in or out of the partitioning would read NULL), and its schema on an
+            # append: a changed partition_by, or an append with new columns or types, is
+            # written through the driver's streaming writer, which rewrites the metadata
             from medallion.faults import fault_point
             from medallion.storage.tables import RowCounter
 
@@ -229,7 +243,9 @@ class Session:
                 lambda: target.check(counter.rows),
             )
             return target.stream(stream), counter.rows
-        return write_and_commit(self.spark, self.delta_safe(rel), target)
+        if appended:
+            return rewrite.append(self, rel, target, table)
+        return write_and_commit(self.spark, rel, target)
 
     def close(self) -> None:
         return None
@@ -336,7 +352,7 @@ class SparkEngine(Session):
                 hint="time travel reaches back as far as the layer's retention "
                 "(medallion.yml `retention:`)",
             )
-        df = read_files(self.spark, snap.files, root=str(path))
+        df = read_files(self.spark, snap.files)
         self._point(fqn, df)
         self.attached[fqn] = (df, snap.version)
         self.rows[fqn] = snap.rows
@@ -399,7 +415,7 @@ class SparkEngine(Session):
 
         frames = []
         for files, change_types in sources:
-            df = read_files(self.spark, files, root=str(self.catalog.path(fqn)))
+            df = read_files(self.spark, files)
             if change_types:
                 df = df.where(F.col("_change_type").isin(list(change_types))).drop("_change_type")
             frames.append(df)
@@ -444,11 +460,10 @@ def _star_listed(query: exp.Expression, columns: list[str]) -> exp.Expression:
 # -- reading files --------------------------------------------------------------------------------
 
 
-def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> DataFrame:
+def read_files(spark: SparkSession, files: FileSet) -> DataFrame:
     """Data files as one DataFrame in the table's schema (column order and types). Partition
-    columns come from the folder names, below `root` (else the common folder of the files)."""
-    import os
-
+    columns come from the folder names (`col=value`, the last folders of each file's path), or
+    from the Delta log where those do not name the values."""
     import pyspark.sql.functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -463,12 +478,18 @@ def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> 
     spark_schema = from_arrow_schema(schema, prefer_timestamp_ntz=True)
     order = [F.col(f"`{f.name}`") for f in schema]
     parts = files.partition_columns
-    base = root or os.path.commonpath([os.path.dirname(f) for f in files.paths])
-    if not parts or _folders_name_values(files, base):
-        reader = spark.read.schema(spark_schema)
-        if parts:
-            reader = reader.option("basePath", base)
-        return reader.parquet(*files.paths).select(*order)
+    if not parts:
+        return spark.read.schema(spark_schema).parquet(*files.paths).select(*order)
+    bases = _partition_bases(files)
+    if bases is not None:
+        # one read per folder the partition folders are in (Spark's writes each have their
+        # own; partition discovery takes one base path)
+        out = None
+        for base, paths in bases.items():
+            reader = spark.read.schema(spark_schema).option("basePath", base)
+            df = reader.parquet(*paths).select(*order)
+            out = df if out is None else out.unionByName(df)
+        return out
     # folder names that are not the values (a digest where a value needs escaping): the
     # values come from the Delta log, one read per partition
     data_schema = from_arrow_schema(pa_schema_without(schema, parts), prefer_timestamp_ntz=True)
@@ -485,20 +506,30 @@ def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> 
     return out
 
 
-def _folders_name_values(files: FileSet, root: str) -> bool:
-    """Whether every file's `col=value` folders name its partition values as the log has them
-    (what Spark's partition discovery reads)."""
+def _partition_bases(files: FileSet) -> dict[str, list[str]] | None:
+    """The files by the folder their `col=value` folders are in, when every file's partition
+    folders (the last ones of its path, one per partition column) name its partition values as
+    the log has them (what Spark's partition discovery reads); else None."""
     import os
     from urllib.parse import unquote
 
+    parts = files.partition_columns
+    bases: dict[str, list[str]] = {}
     for path, values in files.files:
-        rel = os.path.relpath(os.path.dirname(path), root)
-        found = dict(p.partition("=")[::2] for p in rel.split(os.sep) if "=" in p)
-        for c in files.partition_columns:
+        folder = os.path.dirname(path)
+        found: dict[str, str] = {}
+        for _ in parts:
+            folder, name = os.path.split(folder)
+            key, eq, value = name.partition("=")
+            if not eq:
+                return None
+            found[unquote(key)] = value
+        for c in parts:
             text = unquote(found.get(c, "\0"))
             if (None if text == "__HIVE_DEFAULT_PARTITION__" else text) != values.get(c):
-                return False
-    return True
+                return None
+        bases.setdefault(folder, []).append(path)
+    return bases
 
 
 def pa_schema_without(schema: pa.Schema, columns: list[str]) -> pa.Schema:
