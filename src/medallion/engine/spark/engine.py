@@ -278,9 +278,16 @@ class SparkEngine(Session):
         """The SparkSession (for Python models' `ctx.spark`; not governed by read policies)."""
         return self.spark
 
+    def file_landing(self) -> Any:
+        """Landing files read and written by Spark's executors (`engine/spark/files.py`)."""
+        from medallion.engine.spark.files import SparkFiles
+
+        return SparkFiles(self.spark)
+
     def files_connection(self) -> Any:
-        """A DuckDB connection on the driver: landing files are read there (their file list,
-        types, rejects and exactly-once identity are medallion's), then sent to the table."""
+        """A DuckDB connection on the driver: it plans the reads of landing files (headers,
+        types sniffed from one file), reads the files Spark does not (JSON, a file with rows
+        Spark could not parse, see `ingest/files/spark.py`) and the database sources."""
         if self._driver is None:
             from medallion.engine.duckdb import DuckDBEngine
 
