@@ -151,3 +151,107 @@ def test_files_read_by_spark_equal_duckdb(spark: Any, tmp_path: Path) -> None:
     notes = _run(on_spark, windows["spark"])
     assert all("no new files" in notes[f"bronze.{s}"] for s in ("customers", "orders", "readings"))
     assert table_digests(on_spark.workspace.storage_root, windows["spark"]) == b
+
+
+def _commit_protocol(table: Path, feature: str) -> None:
+    """A commit as another tool writes it when it turns `feature` on: the protocol needs the
+    reader feature from this version on."""
+    import json
+
+    log = table / "_delta_log"
+    version = max(int(p.stem) for p in log.glob("*.json")) + 1
+    actions = [
+        {"commitInfo": {"timestamp": 1733500000000, "operation": "SET TBLPROPERTIES"}},
+        {
+            "protocol": {
+                "minReaderVersion": 3,
+                "minWriterVersion": 7,
+                "readerFeatures": [feature],
+                "writerFeatures": [feature],
+            }
+        },
+    ]
+    text = "\n".join(json.dumps(a) for a in actions) + "\n"
+    (log / f"{version:020d}.json").write_text(text)
+
+
+@pytest.mark.parametrize("feature", ["deletionVectors", "columnMapping"])
+def test_table_needing_a_reader_feature_is_refused_on_spark(
+    feature: str, spark: Any, tmp_path: Path
+) -> None:
+    root = write_project(
+        tmp_path,
+        "name: dv\nsources:\n  sales:\n    path: data/*.csv\n",
+        {"silver/s.sql": "select id, amount from bronze.sales\n"},
+        {"data/a.csv": "id,amount\n1,10\n2,20\n"},
+    )
+    project = Project.load(root)
+    assert project.run(trigger="test").ok
+    _commit_protocol(project.catalog.path("bronze.sales"), feature)
+    project = Project.load(root)
+    project.workspace.use_engine("spark")
+    silver = project.catalog.path("silver.s")
+    from medallion.storage import tables
+
+    before = tables.info(silver).version
+    result = project.run(trigger="test", full_refresh=["silver.s"])
+    assert not result.ok
+    error = next(str(s.error) for s in result.steps if s.error)
+    assert "bronze.sales" in error, error
+    assert "deletion vectors or column mapping" in error, error
+    assert "--engine duckdb" in error, error
+    assert tables.info(silver).version == before
+
+
+KILLED = """
+name: killed
+sources:
+  orders:
+    path: data/orders/*.csv
+    columns: {qty: INTEGER, amount: 'DECIMAL(12,2)'}
+    max_rejected: 80%
+"""
+ON_SPARK = """engine:
+  type: spark
+  master: local[1]
+  conf: {spark.sql.shuffle.partitions: 1, spark.ui.enabled: false}
+"""
+
+
+def test_killed_mid_write_on_spark_then_rerun_loses_and_duplicates_nothing(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Killed (SIGKILL) after Spark wrote bronze's files and before their commit, then after
+    the commit and before the quarantine's: the reruns leave bronze and its quarantine as one
+    uninterrupted run on DuckDB does."""
+    import os
+    import subprocess
+    import sys
+
+    data = {"data/orders/orders_1.csv": ORDERS_1, "data/orders/orders_2.csv": ORDERS_2}
+    killed = write_project(tmp_path / "killed", KILLED + ON_SPARK, {}, data)
+    clean = write_project(tmp_path / "clean", KILLED, {}, data)
+    bronze = Project.load(killed).catalog.path("bronze.orders")
+    for point in ("mid-write:bronze.orders", "after-bronze:bronze.orders"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "medallion", "run"],
+            cwd=killed,
+            env={**os.environ, "MEDALLION_FAULT": point},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == -9, proc.stderr[-3000:]  # the fault point was reached
+        if point.startswith("mid-write"):
+            assert not (bronze / "_delta_log").exists()  # nothing committed
+            assert any(p.name.startswith("spark-") for p in bronze.iterdir())
+
+    windows: dict[str, Windows] = {"duckdb": [], "spark": []}
+    notes = _run(Project.load(killed), windows["spark"])
+    assert "no new files" in notes["bronze.orders"]
+    assert "recovered 4 quarantined rows" in notes["bronze.orders"]
+    _run(Project.load(clean), windows["duckdb"])
+    a = table_digests(Project.load(clean).workspace.storage_root, windows["duckdb"])
+    b = table_digests(Project.load(killed).workspace.storage_root, windows["spark"])
+    assert a == b
+    assert b["bronze.orders"][0] == 3 and b["bronze.orders__quarantine"][0] == 4

@@ -471,11 +471,24 @@ def read_files(spark: SparkSession, files: FileSet, root: str | None = None) -> 
     order = [F.col(f"`{f.name}`") for f in schema]
     parts = files.partition_columns
     base = root or os.path.commonpath([os.path.dirname(f) for f in files.paths])
-    if not parts or _folders_name_values(files, base):
-        reader = spark.read.schema(spark_schema)
-        if parts:
-            reader = reader.option("basePath", base)
-        return reader.parquet(*files.paths).select(*order)
+    if not parts:
+        return spark.read.schema(spark_schema).parquet(*files.paths).select(*order)
+    if _folders_name_values(files, base):
+        # one read per folder holding `col=value` folders: the table's own (delta-rs) and each
+        # Spark write's (`spark-<time>-<id>/`, appended to a partitioned table) — Spark's
+        # partition discovery refuses two such roots in one read
+        roots: dict[str, list[str]] = {}
+        for path in files.paths:
+            above = path
+            for _ in range(len(parts) + 1):
+                above = os.path.dirname(above)
+            roots.setdefault(above, []).append(path)
+        out = None
+        for folder, paths in roots.items():
+            reader = spark.read.schema(spark_schema).option("basePath", folder)
+            df = reader.parquet(*paths).select(*order)
+            out = df if out is None else out.unionByName(df)
+        return out
     # folder names that are not the values (a digest where a value needs escaping): the
     # values come from the Delta log, one read per partition
     data_schema = from_arrow_schema(pa_schema_without(schema, parts), prefer_timestamp_ntz=True)

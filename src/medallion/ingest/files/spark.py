@@ -88,12 +88,12 @@ def land(
     prepared = _prepare(landing, reader, files)
     if prepared is None:
         return None
-    df, unified = prepared
+    df, unified, planned = prepared
     stamps = file_stamps(files, ingested_at)
     try:
         return _run(
             landing, reader, files, df, unified, stamps, ingested_at, run_id, table_path, fqn,
-            full_refresh, metadata, app_transaction, check,
+            full_refresh, metadata, app_transaction, check, planned,
         )  # fmt: skip
     except SourceError:
         raise
@@ -109,11 +109,11 @@ def land(
 
 def _prepare(
     landing: SparkFiles, reader: FileReader, files: list[SourceFile]
-) -> tuple[DataFrame, dict[str, str]] | None:
-    """The batch as one DataFrame (the unified columns, FILE, _BAD) and its columns' DuckDB
-    types; None where Spark does not read it
-    as DuckDB does. Plans the reads as the DuckDB reader does (headers, sniffed types); runs
-    nothing on Spark."""
+) -> tuple[DataFrame, dict[str, str], set[str]] | None:
+    """The batch as one DataFrame (the unified columns, FILE, _BAD), its columns' DuckDB types
+    and the paths it reads (an empty CSV file has no plan: no rows); None where Spark does not
+    read it as DuckDB does. Plans the reads as the DuckDB reader does (headers, sniffed types);
+    runs nothing on Spark."""
     import pyspark.sql.functions as F
 
     from medallion.engine.spark.files import ENCODINGS, FILE, spark_type
@@ -159,7 +159,7 @@ def _prepare(
     out = frames[0]
     for df in frames[1:]:
         out = out.unionByName(df)
-    return out, unified
+    return out, unified, {str(f.path) for plan in plans for f in plan.group}
 
 
 def _false() -> Column:
@@ -236,6 +236,7 @@ def _run(
     metadata: dict[str, Any],
     app_transaction: tuple[str, int],
     check: Callable[[int], None] | None,
+    planned: set[str],
 ) -> Landed | None:
     """`land` once the batch is known to be one Spark reads: mark, rescue, write, commit."""
     import pyspark.sql.functions as F
@@ -248,7 +249,7 @@ def _run(
     source, name = reader.source, reader.name
     uris = landing.uris(df)
     by_path = {str(f.path): f for f in files}
-    if set(uris.values()) != set(by_path):
+    if set(uris.values()) != planned:
         return None  # a path Spark names otherwise (a link resolved): not mapped back
     # the files' names and stamps, joined to their rows by the URI Spark gives each row
     names = landing.table(
@@ -273,6 +274,10 @@ def _run(
         parts = list(tables.open_table(table_path).metadata().partition_columns)
         if parts != list(source.partition_by):
             return None  # the table's partitioning changes: the driver's writer rewrites it
+        if any(c not in existing.names for c in unified):
+            # a new column: a commit of add actions appends without changing the table's
+            # schema (the column would not be read); the driver's writer merges it in
+            return None
     if any(c not in audited.columns for c in source.partition_by):
         return None  # the DuckDB path names the missing column
 
