@@ -86,6 +86,14 @@ def spark_pattern(strptime: str) -> tuple[str, str] | None:
     """A strptime format as (Spark datetime pattern, regular expression of the text it
     matches), or None when it has a directive without a fixed width (%b, %f, %-d, ...)."""
     pattern, regex = [], []
+    literal = ""  # letters are quoted in Spark's patterns: a run of them as one quoted text
+
+    def flush() -> None:
+        nonlocal literal
+        if literal:
+            pattern.append("'" + literal + "'")
+            literal = ""
+
     i = 0
     while i < len(strptime):
         ch = strptime[i]
@@ -93,13 +101,19 @@ def spark_pattern(strptime: str) -> tuple[str, str] | None:
             spec = _DIRECTIVES.get(strptime[i + 1 : i + 2])
             if spec is None:
                 return None
+            flush()
             pattern.append(spec[0])
             regex.append(spec[1])
             i += 2
             continue
-        pattern.append(f"'{ch}'" if ch.isalpha() else ("''" if ch == "'" else ch))
+        if ch.isalpha():
+            literal += ch
+        else:
+            flush()
+            pattern.append("''" if ch == "'" else ch)
         regex.append(re.escape(ch))
         i += 1
+    flush()
     return "".join(pattern), "^" + "".join(regex) + "$"
 
 
@@ -118,9 +132,10 @@ def checked(x: Column, duck_type: str, fmt: str | None) -> tuple[Column, Column]
         return x, F.lit(True)
     if cls in ("ByteType", "ShortType", "IntegerType", "LongType"):
         lo, hi = _INTEGERS["INTEGER" if t == "INT" else t]
-        as_long = x.try_cast("bigint")
-        ok = x.rlike(r"^-?[0-9]{1,18}$") & as_long.between(lo, hi)
-        return as_long.cast(target), ok
+        # try_cast: a value out of the type's range is NULL (a plain cast fails the job)
+        value = x.try_cast(target)
+        ok = x.rlike(r"^-?[0-9]{1,18}$") & value.isNotNull() & value.between(lo, hi)
+        return value, ok
     if cls == "DecimalType":
         whole = target.precision - target.scale
         frac = rf"(\.[0-9]{{1,{target.scale}}})?" if target.scale else ""
