@@ -48,7 +48,7 @@ _INTEGERS = {
     "TINYINT": (-(2**7), 2**7 - 1),
     "SMALLINT": (-(2**15), 2**15 - 1),
     "INTEGER": (-(2**31), 2**31 - 1),
-    "BIGINT": (-(10**18) + 1, 10**18 - 1),  # 18 digits: what the text check lets through
+    "BIGINT": (-(2**63), 2**63 - 1),
 }
 
 
@@ -134,7 +134,7 @@ def checked(x: Column, duck_type: str, fmt: str | None) -> tuple[Column, Column]
         lo, hi = _INTEGERS["INTEGER" if t == "INT" else t]
         # try_cast: a value out of the type's range is NULL (a plain cast fails the job)
         value = x.try_cast(target)
-        ok = x.rlike(r"^-?[0-9]{1,18}$") & value.isNotNull() & value.between(lo, hi)
+        ok = x.rlike(r"^-?[0-9]{1,19}$") & value.isNotNull() & value.between(lo, hi)
         return value, ok
     if cls == "DecimalType":
         whole = target.precision - target.scale
