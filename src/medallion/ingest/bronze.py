@@ -344,6 +344,8 @@ def ingest_source(
                 f"driver: {', '.join(landed.on_driver[:3])}{' ...' if n > 3 else ''})"
             )
     else:
+        if landing is not None:
+            result.note += "read on the driver (a batch the engine does not read itself) "
         written, rejects = _read_and_land(
             con, source, name, new, known, ingested_at, run_id, table_path, full_refresh,
             metadata, batch, before, predicate,
