@@ -345,7 +345,7 @@ def ingest_source(
             )
     else:
         if landing is not None:
-            result.note += "read on the driver (a batch the engine does not read itself) "
+            result.note += "read on the driver (a batch the engine does not read itself)"
         written, rejects = _read_and_land(
             con, source, name, new, known, ingested_at, run_id, table_path, full_refresh,
             metadata, batch, before, predicate,
@@ -381,6 +381,7 @@ def ingest_source(
             "quarantine_rows_removed": q_removed,
         }
         n = len(replaced)
+        result.note += "; " if result.note and not result.note.endswith("; ") else ""
         result.note += (
             f"{n} rewritten file{'s' if n > 1 else ''} replaced ({', '.join(replaced[:3])}"
             f"{' ...' if n > 3 else ''}): {result.rows_removed:,} earlier rows removed, "

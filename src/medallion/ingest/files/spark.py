@@ -101,7 +101,7 @@ def land(
         if "pyspark" not in type(e).__module__ and "py4j" not in type(e).__module__:
             raise
         raise SourceError(
-            f"Spark could not read the files of {name}: {landing.message(e)}",
+            f"Spark could not read or write the files of {name}: {landing.message(e)}",
             source=name,
             hint="check the file format options of this source in medallion.yml",
         ) from None
