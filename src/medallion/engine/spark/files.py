@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 CORRUPT = "__medallion_corrupt"
 #: each row's file, as Spark names it (a URI: `SparkFiles.uris` maps it back)
 FILE = "__medallion_file"
+#: bytes of landing files a task reads (and writes as one Parquet file per partition value)
+PACK_BYTES = 128 * 1024 * 1024
 #: the file encodings Spark reads as medallion's `encoding:` means them
 ENCODINGS = {"utf-8": "UTF-8", "latin-1": "ISO-8859-1"}
 #: strptime directives -> (Spark datetime pattern, the text they match); only fixed widths, so
@@ -205,6 +207,15 @@ class SparkFiles:
 
         schema = T.StructType([T.StructField(c, spark_type(t)) for c, t in types.items()])
         return self.spark.read.schema(schema).parquet(*paths).withColumn(FILE, F.input_file_name())
+
+    def packed(self, df: DataFrame, size: int) -> DataFrame:
+        """`df` in about one task per PACK_BYTES of its files (at least one per core): a
+        multiLine CSV read is one task per file, and each task writes a Parquet file per
+        partition value, so a drop of many small files would be as many tiny tasks and files."""
+        import math
+
+        cores = self.spark.sparkContext.defaultParallelism
+        return df.coalesce(max(cores, math.ceil(size / PACK_BYTES)))
 
     def uris(self, df: DataFrame) -> dict[str, str]:
         """URI as FILE has it -> the local path, for the files `df` reads (Spark escapes

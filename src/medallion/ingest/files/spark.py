@@ -89,6 +89,7 @@ def land(
     if prepared is None:
         return None
     df, unified, planned = prepared
+    df = landing.packed(df, sum(f.size for f in files))
     stamps = file_stamps(files, ingested_at)
     try:
         return _run(
