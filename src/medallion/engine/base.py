@@ -111,6 +111,11 @@ class Engine(Session, Protocol):
         """The DuckDB connection landing files are read with (`medallion.ingest.files`): the
         engine's own, or one on the driver for an engine that is not DuckDB."""
 
+    def file_landing(self) -> Any:
+        """The engine's own reader and writer of landing files (`medallion.ingest.files.spark`
+        uses it), or None: the files are read with `files_connection()` and written by the
+        driver."""
+
     # -- tables (only medallion.engine.attach calls these) ----------------------------------
     def attach_table(self, fqn: str, version: int | None = None) -> int: ...
     def attach_empty(self, fqn: str, schema: pa.Schema) -> None: ...

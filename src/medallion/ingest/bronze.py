@@ -290,7 +290,11 @@ def ingest_source(
     full_refresh: bool = False,
     allow_missing_files: bool = False,
     confirmed: bool = False,
+    landing: Any = None,
 ) -> IngestResult:
+    """Land the source's new files in its bronze table (see the module's docstring).
+    `landing`: the engine's reader and writer of files (`Engine.file_landing`), None to read
+    them with `con` on the driver."""
     fqn = f"{layer}.{name}"
     table_path = catalog.path(fqn)
     if not full_refresh:
@@ -318,11 +322,8 @@ def ingest_source(
         result.note += f"no new files ({len(files)} already ingested)"
         return result
 
-    reader = FileReader(
-        con, source, name, known_types={} if full_refresh else known_types(con, table_path)
-    )
+    known = {} if full_refresh else known_types(con, table_path)
     ingested_at = datetime.now(UTC)
-    read = reader.read(new, ingested_at=ingested_at, run_id=run_id)
     batch = (tables.transaction_version(table_path, app_id("ingest", name)) or 0) + 1
     metadata = {
         FILES_KEY: [list(f.identity) for f in new],
@@ -339,39 +340,47 @@ def ingest_source(
         result.rows_removed = sum(earlier.values())
         metadata[REPLACED_KEY] = replaced
         metadata[ROWS_REMOVED_KEY] = result.rows_removed
-    try:
-        stream = read.reader if read.reader.schema.names else None
-        if stream is None:  # nothing readable in any file: still record the files as seen
-            # (every row rejected, its rejects all known: past max_rejected, nothing is written)
-            check_rejected(source, name, 0, read.rejects, new)
-            stream = _empty_like(table_path)
-        if stream is None:
-            written = None
-        else:
-            try:
-                before = tables.info(table_path).rows if full_refresh and not confirmed else None
-                written = _land(
-                    table_path,
-                    stream,
-                    source,
-                    name,
-                    full_refresh,
-                    run_id,
-                    metadata,
-                    batch,
-                    keep_half_of=before,
-                    predicate=predicate,
-                    replaced_rows=None if confirmed else earlier,
-                    rejects=read.rejects,
-                )
-            except Exception:
-                if read.error is not None:  # the files' own error, not the writer's wrapping
-                    raise read.error from None
-                raise
-    finally:
-        read.close()
+    before = tables.info(table_path).rows if full_refresh and not confirmed else None
+    landed = None
+    if landing is not None and predicate is None:
+        # read and written by the engine's executors (None: a batch it does not read as the
+        # DuckDB reader does, read on the driver below)
+        from medallion.ingest.files.spark import land
+
+        landed = land(
+            landing,
+            con,
+            source,
+            name,
+            new,
+            known_types=known,
+            ingested_at=ingested_at,
+            run_id=run_id,
+            table_path=table_path,
+            fqn=fqn,
+            full_refresh=full_refresh,
+            metadata=metadata,
+            app_transaction=(app_id("ingest", name), batch),
+            check=(lambda rows: _refuse_shrink(name, rows, before)) if before else None,
+        )
+    if landed is not None:
+        written: tables.WriteResult | None = tables.WriteResult(landed.version, landed.rows)
+        rejects = landed.rejects
+        result.note += "read by Spark"
+        if landed.on_driver:
+            n = len(landed.on_driver)
+            result.note += (
+                f" ({n} file{'s' if n > 1 else ''} with rows it could not parse read on the "
+                f"driver: {', '.join(landed.on_driver[:3])}{' ...' if n > 3 else ''})"
+            )
+    else:
+        if landing is not None:
+            result.note += "read on the driver (a batch the engine does not read itself)"
+        written, rejects = _read_and_land(
+            con, source, name, new, known, ingested_at, run_id, table_path, full_refresh,
+            metadata, batch, before, predicate, None if confirmed else earlier,
+        )  # fmt: skip
     fault_point(f"after-bronze:{fqn}")
-    rejects = read.rejects
     if written is not None:
         result.version = written.version
         result.rows_written = written.rows
@@ -402,6 +411,7 @@ def ingest_source(
             "quarantine_rows_removed": q_removed,
         }
         n = len(replaced)
+        result.note += "; " if result.note and not result.note.endswith("; ") else ""
         result.note += (
             f"{n} rewritten file{'s' if n > 1 else ''} replaced ({', '.join(replaced[:3])}"
             f"{' ...' if n > 3 else ''}): {result.rows_removed:,} earlier rows removed, "
@@ -412,6 +422,60 @@ def ingest_source(
         # bring the cache up to date now (the next run would do it from the Delta log anyway)
         ingested_files(state, name, table_path)
     return result
+
+
+def _read_and_land(
+    con: Connection,
+    source: FileSource,
+    name: str,
+    new: list[SourceFile],
+    known: dict[str, str],
+    ingested_at: datetime,
+    run_id: str,
+    table_path: Path,
+    full_refresh: bool,
+    metadata: dict[str, Any],
+    batch: int,
+    before: int | None,
+    predicate: exp.Expression | None,
+    replaced_rows: dict[str, int] | None,
+) -> tuple[tables.WriteResult | None, list[Reject]]:
+    """The batch read by DuckDB on the driver and streamed into one bronze commit: (what was
+    written, None if nothing; the rejects). See `_land` for `before` and `replaced_rows`."""
+    read = FileReader(con, source, name, known_types=known).read(
+        new, ingested_at=ingested_at, run_id=run_id
+    )
+    try:
+        stream = read.reader if read.reader.schema.names else None
+        if stream is None:  # nothing readable in any file: still record the files as seen
+            # (every row rejected, its rejects all known: past max_rejected, nothing is written)
+            check_rejected(source, name, 0, read.rejects, new)
+            stream = _empty_like(table_path)
+        if stream is None:
+            written = None
+        else:
+            try:
+                written = _land(
+                    table_path,
+                    stream,
+                    source,
+                    name,
+                    full_refresh,
+                    run_id,
+                    metadata,
+                    batch,
+                    keep_half_of=before,
+                    predicate=predicate,
+                    replaced_rows=replaced_rows,
+                    rejects=read.rejects,
+                )
+            except Exception:
+                if read.error is not None:  # the files' own error, not the writer's wrapping
+                    raise read.error from None
+                raise
+    finally:
+        read.close()
+    return written, read.rejects
 
 
 def explain_rejects(table: str, rejects: list[Reject], rows_read: int) -> list[CheckResult]:
@@ -724,16 +788,11 @@ def _land(
     landed: dict[str, int] = {}
 
     def at_end() -> None:
-        if keep_half_of and counter.rows * 2 < keep_half_of:
-            refused.append(
-                SourceError(
-                    f"the full refresh would leave {counter.rows:,} of the table's "
-                    f"{keep_half_of:,} rows; nothing was written",
-                    source=name,
-                    hint="if that is what you want, run it again with --yes (-y)",
-                )
-            )
-            raise refused[0]
+        try:
+            _refuse_shrink(name, counter.rows, keep_half_of)
+        except SourceError as e:
+            refused.append(e)
+            raise
         now = dict(landed)
         for r in rejects or []:
             now[r.file] = now.get(r.file, 0) + 1
@@ -787,6 +846,18 @@ def _land(
         if refused:
             raise refused[0] from None
         raise
+
+
+def _refuse_shrink(name: str, rows: int, keep_half_of: int | None) -> None:
+    """A full refresh that would keep fewer than half of the table's `keep_half_of` rows fails
+    before its commit (`run --yes` accepts it)."""
+    if keep_half_of and rows * 2 < keep_half_of:
+        raise SourceError(
+            f"the full refresh would leave {rows:,} of the table's {keep_half_of:,} rows; "
+            "nothing was written",
+            source=name,
+            hint="if that is what you want, run it again with --yes (-y)",
+        )
 
 
 def _check_partition_columns(source: str, partition_by: list[str], stream: Any) -> None:

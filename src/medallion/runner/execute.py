@@ -311,6 +311,7 @@ def _ingest(
             layer=ws.config.landing_layer,
             state=ws.state,
             con=engine.files_connection(),
+            landing=engine.file_landing(),
             run_id=run_id,
             full_refresh=full_refresh,
             allow_missing_files=allow_missing_files,

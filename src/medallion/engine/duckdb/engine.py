@@ -299,6 +299,10 @@ class DuckDBEngine(Session):
         """The connection landing files are read with: this engine's own."""
         return self.con
 
+    def file_landing(self) -> None:
+        """None: landing files are read by this engine's connection (`files_connection`)."""
+        return None
+
     # -- making tables visible (only medallion.engine.attach calls these) -------------------
 
     def is_attached(self, fqn: str) -> bool:

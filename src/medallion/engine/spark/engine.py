@@ -294,9 +294,16 @@ class SparkEngine(Session):
         """The SparkSession (for Python models' `ctx.spark`; not governed by read policies)."""
         return self.spark
 
+    def file_landing(self) -> Any:
+        """Landing files read and written by Spark's executors (`engine/spark/files.py`)."""
+        from medallion.engine.spark.files import SparkFiles
+
+        return SparkFiles(self.spark)
+
     def files_connection(self) -> Any:
-        """A DuckDB connection on the driver: landing files are read there (their file list,
-        types, rejects and exactly-once identity are medallion's), then sent to the table."""
+        """A DuckDB connection on the driver: it plans the reads of landing files (headers,
+        types sniffed from one file), reads the files Spark does not (JSON, a file with rows
+        Spark could not parse, see `ingest/files/spark.py`) and the database sources."""
         if self._driver is None:
             from medallion.engine.duckdb import DuckDBEngine
 
@@ -332,17 +339,13 @@ class SparkEngine(Session):
         except StorageError:
             raise
         except Exception as e:
+            features = _unhonoured_features(path, version)
+            if features:  # deltalake cannot read them either: no engine of medallion can
+                raise _refused(fqn, path, features, elsewhere=False) from None
             raise StorageError(f"cannot read table {fqn}: {e}", file=path) from None
         if snap.files.fallback is not None:
-            raise StorageError(
-                f"{fqn} version {snap.version} cannot be read on Spark: its Delta protocol "
-                "needs deletion vectors or column mapping (written by another tool), which a "
-                "read of its file list cannot honour",
-                file=path,
-                hint="rewrite the table without those features (e.g. REORG/OPTIMIZE in the tool "
-                "that wrote it, or `medallion run --full-refresh` of its model), or run on "
-                "DuckDB: --engine duckdb",
-            )
+            features = _unhonoured_features(path, version) or list(_FEATURES)
+            raise _refused(fqn, path, features, elsewhere=True, version=snap.version)
         missing = [f for f in snap.files.paths if not os.path.exists(f)]
         if missing:
             raise StorageError(
@@ -438,6 +441,52 @@ class SparkEngine(Session):
         self.views.drop()
         if self._driver is not None:
             self._driver.close()
+
+
+#: Delta reader features a read of a version's file list cannot honour -> their names in words
+_FEATURES = {"deletionVectors": "deletion vectors", "columnMapping": "column mapping"}
+
+
+def _unhonoured_features(path: Path, version: int | None) -> list[str]:
+    """The reader features of the table's protocol (at `version`) that a read of its Parquet
+    files cannot honour: deleted rows would come back, renamed columns read NULL."""
+    from medallion.storage.tables import open_table
+
+    try:
+        found = open_table(path, version).protocol().reader_features or []
+    except Exception:
+        return []
+    return [f for f in _FEATURES if f in found]
+
+
+def _refused(
+    fqn: str, path: Path, features: list[str], *, elsewhere: bool, version: int | None = None
+) -> StorageError:
+    """The error of a table whose protocol needs `features` (a table written by another tool):
+    what it needs, and how to make it readable. `elsewhere`: deltalake reads it (so medallion
+    on DuckDB does)."""
+    words = " and ".join(_FEATURES[f] for f in features)
+    fixes = []
+    if "deletionVectors" in features:
+        fixes.append(
+            "purge its deletion vectors in the tool that wrote it (Spark/Databricks: REORG "
+            "TABLE ... APPLY (PURGE), then ALTER TABLE ... SET TBLPROPERTIES "
+            "('delta.enableDeletionVectors' = false))"
+        )
+    if "columnMapping" in features:
+        fixes.append("rewrite it without column mapping (a CREATE TABLE ... AS SELECT copy)")
+    if elsewhere:
+        fixes.append("or run on DuckDB: --engine duckdb")
+    else:
+        fixes.append("or, if medallion builds it, rebuild it: medallion run --full-refresh")
+    at = f" version {version}" if version is not None else ""
+    reader = "a read of its file list" if elsewhere else "medallion's Delta reader (deltalake)"
+    return StorageError(
+        f"{fqn}{at} cannot be read on Spark: its Delta protocol needs {words} (written by "
+        f"another tool), which {reader} cannot honour",
+        file=path,
+        hint="; ".join(fixes),
+    )
 
 
 def _star_listed(query: exp.Expression, columns: list[str]) -> exp.Expression:

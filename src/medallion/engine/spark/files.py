@@ -1,0 +1,344 @@
+"""Landing files read by Spark's executors: the engine's side of `medallion.ingest.files.spark`.
+
+Spark reads CSV files as text fields (PERMISSIVE, with a corrupt-record column: a line with too
+many or too few fields is kept and marked) and Parquet files in the columns medallion decided;
+each text field is converted to its column's type with a check that marks every value whose
+conversion Spark cannot be sure to do as DuckDB does (`checked`). The rows are written as
+Parquet files into the table's folder by the executors and committed by delta-rs in one commit
+that also carries the ingest's application transaction (exactly-once, see
+`medallion.ingest.bronze`). Types are named as DuckDB names them (medallion's type names);
+a type this module does not map is not read by Spark (`spark_type` is None).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import StorageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pyarrow as pa
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+#: the column Spark's CSV reader puts a line it could not split into the columns in
+CORRUPT = "__medallion_corrupt"
+#: each row's file, as Spark names it (a URI: `SparkFiles.uris` maps it back)
+FILE = "__medallion_file"
+#: bytes of landing files a task reads (and writes as one Parquet file per partition value)
+PACK_BYTES = 128 * 1024 * 1024
+#: the file encodings Spark reads as medallion's `encoding:` means them
+ENCODINGS = {"utf-8": "UTF-8", "latin-1": "ISO-8859-1"}
+#: strptime directives -> (Spark datetime pattern, the text they match); only fixed widths, so
+#: a value matching the pattern is read alike by both engines (DuckDB takes '5/3/2024' for
+#: %d/%m/%Y too: such a value is left to DuckDB)
+_DIRECTIVES = {
+    "Y": ("yyyy", "[0-9]{4}"),
+    "m": ("MM", "[0-9]{2}"),
+    "d": ("dd", "[0-9]{2}"),
+    "H": ("HH", "[0-9]{2}"),
+    "M": ("mm", "[0-9]{2}"),
+    "S": ("ss", "[0-9]{2}"),
+}
+_INTEGERS = {
+    "TINYINT": (-(2**7), 2**7 - 1),
+    "SMALLINT": (-(2**15), 2**15 - 1),
+    "INTEGER": (-(2**31), 2**31 - 1),
+    "BIGINT": (-(2**63), 2**63 - 1),
+}
+
+
+def spark_type(duck_type: str) -> Any:
+    """The Spark type a DuckDB type name is read as, or None where Spark's reading is not
+    known to give the same values (unsigned and huge integers, FLOAT, TIME, INTERVAL, nested
+    types, ...)."""
+    import pyspark.sql.types as T
+
+    t = " ".join(duck_type.upper().split())
+    simple = {
+        "TINYINT": T.ByteType(),
+        "SMALLINT": T.ShortType(),
+        "INTEGER": T.IntegerType(),
+        "INT": T.IntegerType(),
+        "BIGINT": T.LongType(),
+        "DOUBLE": T.DoubleType(),
+        "BOOLEAN": T.BooleanType(),
+        "DATE": T.DateType(),
+        "TIMESTAMP": T.TimestampNTZType(),
+        "TIMESTAMP WITH TIME ZONE": T.TimestampType(),
+        "TIMESTAMPTZ": T.TimestampType(),
+        "VARCHAR": T.StringType(),
+        "TEXT": T.StringType(),
+    }
+    if t in simple:
+        return simple[t]
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t)
+    if m and int(m.group(1)) > int(m.group(2)) and int(m.group(1)) <= 38:
+        return T.DecimalType(int(m.group(1)), int(m.group(2)))
+    return None
+
+
+def spark_pattern(strptime: str) -> tuple[str, str] | None:
+    """A strptime format as (Spark datetime pattern, regular expression of the text it
+    matches), or None when it has a directive without a fixed width (%b, %f, %-d, ...)."""
+    pattern, regex = [], []
+    literal = ""  # letters are quoted in Spark's patterns: a run of them as one quoted text
+
+    def flush() -> None:
+        nonlocal literal
+        if literal:
+            pattern.append("'" + literal + "'")
+            literal = ""
+
+    i = 0
+    while i < len(strptime):
+        ch = strptime[i]
+        if ch == "%":
+            spec = _DIRECTIVES.get(strptime[i + 1 : i + 2])
+            if spec is None:
+                return None
+            flush()
+            pattern.append(spec[0])
+            regex.append(spec[1])
+            i += 2
+            continue
+        if ch.isalpha():
+            literal += ch
+        else:
+            flush()
+            pattern.append("''" if ch == "'" else ch)
+        regex.append(re.escape(ch))
+        i += 1
+    flush()
+    return "".join(pattern), "^" + "".join(regex) + "$"
+
+
+def checked(x: Column, duck_type: str, fmt: str | None) -> tuple[Column, Column] | None:
+    """(the text `x` converted to `duck_type`, whether the value is one Spark converts as
+    DuckDB does) — the check is strict: a value it does not vouch for is left to DuckDB, which
+    converts or rejects it. None: a type (or format) this module does not convert."""
+    import pyspark.sql.functions as F
+
+    t = " ".join(duck_type.upper().split())
+    target = spark_type(t)
+    if target is None:
+        return None
+    cls = type(target).__name__
+    if cls == "StringType":
+        return x, F.lit(True)
+    if cls in ("ByteType", "ShortType", "IntegerType", "LongType"):
+        lo, hi = _INTEGERS["INTEGER" if t == "INT" else t]
+        # try_cast: a value out of the type's range is NULL (a plain cast fails the job)
+        value = x.try_cast(target)
+        ok = x.rlike(r"^-?[0-9]{1,19}$") & value.isNotNull() & value.between(lo, hi)
+        return value, ok
+    if cls == "DecimalType":
+        whole = target.precision - target.scale
+        frac = rf"(\.[0-9]{{1,{target.scale}}})?" if target.scale else ""
+        ok = x.rlike(rf"^-?[0-9]{{1,{whole}}}{frac}$")
+        return x.try_cast(target), ok
+    if cls == "DoubleType":
+        ok = x.rlike(r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$")
+        return x.try_cast(target), ok
+    if cls == "BooleanType":
+        low = F.lower(x)
+        return low == F.lit("true"), low.isin("true", "false")
+    if cls == "DateType":
+        if fmt:
+            spec = spark_pattern(fmt)
+            if spec is None or any(d in fmt for d in ("%H", "%M", "%S")):
+                return None
+            value = F.try_to_timestamp(x, F.lit(spec[0])).cast(target)
+            return value, x.rlike(spec[1]) & value.isNotNull()
+        value = x.try_cast(target)
+        return value, x.rlike(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$") & value.isNotNull()
+    if cls == "TimestampNTZType":
+        if fmt:
+            spec = spark_pattern(fmt)
+            if spec is None:
+                return None
+            value = F.try_to_timestamp(x, F.lit(spec[0])).cast(target)
+            # the parsed value written back must be the text: no field rolled over
+            back = F.date_format(value, spec[0])
+            return value, x.rlike(spec[1]) & value.isNotNull() & (back == x)
+        value = x.try_cast(target)
+        text = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
+        return value, x.rlike(text) & value.isNotNull()
+    return None  # TIMESTAMPTZ from text: offsets and zone names are DuckDB's to read
+
+
+class SparkFiles:
+    """An engine's reader and writer of landing files (the engine's `file_landing()`)."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    def csv_text(self, paths: list[str], columns: list[str], options: dict[str, Any]) -> DataFrame:
+        """The files' fields as text, by position into `columns`, plus CORRUPT (the raw text
+        of a line Spark could not split into them) and FILE. One task per file (multiLine: a
+        quoted field may hold line breaks)."""
+        import pyspark.sql.functions as F
+        import pyspark.sql.types as T
+
+        schema = T.StructType(
+            [T.StructField(c, T.StringType()) for c in columns]
+            + [T.StructField(CORRUPT, T.StringType())]
+        )
+        reader = self.spark.read.schema(schema).options(
+            mode="PERMISSIVE",
+            columnNameOfCorruptRecord=CORRUPT,
+            multiLine=True,
+            enforceSchema=True,
+            **{k: v for k, v in options.items() if v is not None},
+        )
+        return reader.csv(paths).withColumn(FILE, F.input_file_name())
+
+    def parquet(self, paths: list[str], types: dict[str, str]) -> DataFrame:
+        """The files' columns `types` (DuckDB type names; a file lacking one reads NULL) plus
+        FILE."""
+        import pyspark.sql.functions as F
+        import pyspark.sql.types as T
+
+        schema = T.StructType([T.StructField(c, spark_type(t)) for c, t in types.items()])
+        return self.spark.read.schema(schema).parquet(*paths).withColumn(FILE, F.input_file_name())
+
+    def packed(self, df: DataFrame, size: int) -> DataFrame:
+        """`df` in about one task per PACK_BYTES of its files (at least one per core): a
+        multiLine CSV read is one task per file, and each task writes a Parquet file per
+        partition value, so a drop of many small files would be as many tiny tasks and files."""
+        import math
+
+        cores = self.spark.sparkContext.defaultParallelism
+        return df.coalesce(max(cores, math.ceil(size / PACK_BYTES)))
+
+    def uris(self, df: DataFrame) -> dict[str, str]:
+        """URI as FILE has it -> the local path, for the files `df` reads (Spark escapes
+        characters of a path such as spaces in its URIs)."""
+        from urllib.parse import unquote, urlparse
+
+        return {u: unquote(urlparse(u).path) for u in df.inputFiles()}
+
+    def table(self, rows: list[tuple[Any, ...]], names: list[str]) -> DataFrame:
+        """A small DataFrame of text columns (the files' names and stamps)."""
+        return self.spark.createDataFrame(rows, schema=", ".join(f"`{n}` string" for n in names))
+
+    def from_arrow(self, data: pa.Table) -> DataFrame:
+        from medallion.engine.spark.engine import _from_arrow
+
+        return _from_arrow(self.spark, data)
+
+    def arrow_schema(self, df: DataFrame) -> pa.Schema:
+        from medallion.engine.spark.engine import arrow_schema
+
+        return arrow_schema(df)
+
+    def values(self, df: DataFrame, column: str) -> set[Any]:
+        """The distinct values of one column (a small result, collected to the driver)."""
+        return {r[0] for r in df.select(column).distinct().collect()}
+
+    def message(self, error: BaseException) -> str:
+        """A Spark error in one line, without the JVM stack."""
+        from medallion.engine.spark.engine import _spark_message
+
+        return _spark_message(error)
+
+    def write(
+        self,
+        df: DataFrame,
+        path: Path,
+        *,
+        mode: str,
+        partition_by: list[str],
+        run_id: str,
+        metadata: dict[str, Any],
+        app_transaction: tuple[str, int],
+        description: str | None,
+        check: Callable[[int], None],
+        fault: str,
+    ) -> tuple[int, int]:
+        """`df` written by the executors as Parquet files into a new folder of the table and
+        committed (appended, or replacing the table: `mode`) with `metadata` and the
+        application transaction in one commit: (version, rows). `check(rows)` runs between
+        the write and the commit and may raise to stop it (the folder is then removed)."""
+        from medallion.engine.spark.commit import add_actions
+        from medallion.engine.spark.engine import arrow_schema
+        from medallion.faults import fault_point
+
+        path.mkdir(parents=True, exist_ok=True)
+        folder = path / f"spark-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        import pyarrow as pa
+
+        # every column nullable, as the driver's writer makes them (a literal such as the run
+        # id is NOT NULL to Spark; a later append of the driver's would not fit the table)
+        schema = pa.schema([f.with_nullable(True) for f in arrow_schema(df)])
+        try:
+            writer = df.write.mode("errorifexists")
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
+            writer.parquet(str(folder))
+            actions, rows = add_actions(path, folder, schema, partition_by)
+            check(rows)
+            fault_point(fault)
+            version = _commit(
+                path, actions, schema, mode, partition_by, run_id, metadata, app_transaction,
+                description,
+            )  # fmt: skip
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return version, rows
+
+
+def _commit(
+    path: Path,
+    actions: list[Any],
+    schema: pa.Schema,
+    mode: str,
+    partition_by: list[str],
+    run_id: str,
+    metadata: dict[str, Any],
+    app_transaction: tuple[str, int],
+    description: str | None,
+) -> int:
+    """One Delta commit of `actions` with the run's metadata and the application transaction
+    (what `commit.commit` does, plus the transaction that makes the ingest exactly-once)."""
+    from deltalake import Schema
+    from deltalake.transaction import create_table_with_add_actions
+
+    from medallion.errors import without_backtrace
+    from medallion.storage.tables import commit_properties, existing_table
+
+    props = commit_properties(run_id, metadata, app_transaction)
+    table = existing_table(path)
+    try:
+        if table is None:
+            create_table_with_add_actions(
+                str(path),
+                Schema.from_arrow(schema),
+                actions,
+                mode="overwrite",
+                partition_by=partition_by or None,
+                description=description,
+                commit_properties=props,
+            )
+            return 0
+        table.create_write_transaction(
+            actions,
+            mode=mode,
+            schema=schema,
+            partition_by=partition_by or None,
+            commit_properties=props,
+        )
+    except Exception as e:
+        raise StorageError(
+            f"the files Spark wrote could not be committed: {without_backtrace(str(e))}",
+            file=path,
+        ) from None
+    table.update_incremental()
+    return table.version()

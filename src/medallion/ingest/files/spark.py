@@ -1,0 +1,373 @@
+"""A batch of landing files read and written by Spark's executors (`engine: spark`), with the
+same rows, types, audit columns, rejects and exactly-once identity as the DuckDB reader.
+
+What stays medallion's, on the driver: the file list and fingerprints (the caller's), the
+columns and their types (the format's planner, `PLANNERS`: CSV headers, types declared, in
+bronze already or sniffed from one file), the per-file `_ingested_at` stamps (`file_stamps`).
+Spark reads every file of the batch: CSV fields as text in PERMISSIVE mode with a
+corrupt-record column, each converted to its column's type with a strict check
+(`engine.spark.files.checked`), Parquet in the planned columns.
+
+A file with any row Spark marks — a line its CSV parser could not split into the columns (too
+many or too few fields), a value whose conversion it does not vouch for ('1.5' in a BIGINT
+column, '31/02/2024', invalid text in the encoding, a quote inside a field) — is read by the
+DuckDB reader on the driver instead, whole: its good rows and its rejects (file, line, raw
+text, reason) are exactly those of an ingest on DuckDB, and go to the bronze quarantine the
+same way. So Spark's corrupt-record column decides which files are rescued on the driver; the
+quarantine rows never depend on the engine. The rows of the other files never leave the
+executors: they are written as Parquet into the table's folder, beside the driver's rows, and
+committed in one commit with the batch's application transaction.
+
+Decided per batch before Spark reads anything (`land` returns None: the caller reads the batch
+with DuckDB on the driver as on engine duckdb): JSON sources; files on an object store;
+`on_rewrite: replace` batches that replace rows (a commit with a predicate); a CSV source with
+`skip_rows`, `encoding: utf-16`, or a column type or date/timestamp format Spark does not read
+as DuckDB does (TIMESTAMPTZ, FLOAT, unsigned integers, formats with %b or %f, ...); Parquet
+columns whose type differs between files or from bronze's, or has no Spark equivalent; a
+`partition_by` different from the table's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from medallion.errors import SourceError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from pathlib import Path
+
+    import pyarrow as pa
+    from pyspark.sql import Column, DataFrame
+
+    from medallion.config.schema import FileSource
+    from medallion.engine.spark.files import SparkFiles
+    from medallion.ingest.files.discover import SourceFile
+    from medallion.ingest.files.reader import Connection, FileReader, Plan, Reject
+
+#: the formats Spark reads (JSON stays on the driver)
+FORMATS = ("csv", "parquet")
+_BAD = "__medallion_bad"
+_REL = "__medallion_rel"
+_AT = "__medallion_at"
+
+
+@dataclass
+class Landed:
+    version: int
+    rows: int
+    rejects: list[Reject] = field(default_factory=list)
+    #: files read by DuckDB on the driver (a row Spark marked)
+    on_driver: list[str] = field(default_factory=list)
+
+
+def land(
+    landing: SparkFiles,
+    con: Connection,
+    source: FileSource,
+    name: str,
+    files: list[SourceFile],
+    *,
+    known_types: dict[str, str],
+    ingested_at: datetime,
+    run_id: str,
+    table_path: Path,
+    fqn: str,
+    full_refresh: bool,
+    metadata: dict[str, Any],
+    app_transaction: tuple[str, int],
+    check: Callable[[int], None] | None = None,
+) -> Landed | None:
+    """The batch `files` read by Spark and committed to the bronze table at `table_path`; None
+    when the batch is one Spark does not read as DuckDB does (nothing was read or written)."""
+    from medallion.ingest.files.reader import FileReader, file_stamps
+
+    reader = FileReader(con, source, name, known_types=known_types)
+    prepared = _prepare(landing, reader, files)
+    if prepared is None:
+        return None
+    df, unified, planned = prepared
+    df = landing.packed(df, sum(f.size for f in files))
+    stamps = file_stamps(files, ingested_at)
+    try:
+        return _run(
+            landing, reader, files, df, unified, stamps, ingested_at, run_id, table_path, fqn,
+            full_refresh, metadata, app_transaction, check, planned,
+        )  # fmt: skip
+    except SourceError:
+        raise
+    except Exception as e:
+        if "pyspark" not in type(e).__module__ and "py4j" not in type(e).__module__:
+            raise
+        raise SourceError(
+            f"Spark could not read or write the files of {name}: {landing.message(e)}",
+            source=name,
+            hint="check the file format options of this source in medallion.yml",
+        ) from None
+
+
+def _prepare(
+    landing: SparkFiles, reader: FileReader, files: list[SourceFile]
+) -> tuple[DataFrame, dict[str, str], set[str]] | None:
+    """The batch as one DataFrame (the unified columns, FILE, _BAD), its columns' DuckDB types
+    and the paths it reads (an empty CSV file has no plan: no rows); None where Spark does not
+    read it as DuckDB does. Plans the reads as the DuckDB reader does (headers, sniffed types);
+    runs nothing on Spark."""
+    import pyspark.sql.functions as F
+
+    from medallion.engine.spark.files import ENCODINGS, FILE, spark_type
+    from medallion.ingest.files import AUDIT_COLUMNS, PLANNERS
+    from medallion.ingest.files.reader import ReadResult
+
+    source = reader.source
+    fmt = source.file_format
+    if fmt not in FORMATS or any(f.location is not None for f in files):
+        return None
+    if fmt == "csv" and (source.skip_rows or (source.encoding or "utf-8") not in ENCODINGS):
+        return None
+    planned = ReadResult(reader=None)  # type: ignore[arg-type]
+    try:
+        plans = PLANNERS[fmt](reader, files, planned)
+    except SourceError:
+        return None  # the DuckDB reader says what is wrong, in its words
+    if not plans or planned.rejects:
+        return None
+    unified: dict[str, str] = {}
+    for plan in plans:
+        for c, typ in plan.columns.items():
+            if c in AUDIT_COLUMNS:
+                return None
+            unified.setdefault(c, reader.types.get(c, plan.types.get(c, typ)))
+    if any(spark_type(t) is None for t in unified.values()):
+        return None
+    frames = []
+    for plan in plans:
+        if fmt == "csv":
+            df = _csv(landing, reader, plan, unified)
+        elif any(plan.columns[c].upper() != unified[c].upper() for c in plan.columns):
+            df = None  # a conversion with a check: the DuckDB reader's
+        else:
+            df = landing.parquet([str(f.path) for f in plan.group], plan.columns)
+            df = df.withColumn(_BAD, _false())
+        if df is None:
+            return None
+        for c, t in unified.items():
+            if c not in df.columns:
+                df = df.withColumn(c, F.lit(None).cast(spark_type(t)))
+        frames.append(df.select(*[F.col(f"`{c}`") for c in unified], FILE, _BAD))
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df)
+    return out, unified, {str(f.path) for plan in plans for f in plan.group}
+
+
+def _false() -> Column:
+    import pyspark.sql.functions as F
+
+    return F.lit(False)
+
+
+def _csv(
+    landing: SparkFiles, reader: FileReader, plan: Plan, unified: dict[str, str]
+) -> DataFrame | None:
+    """One CSV plan's files read by Spark: each field converted to its column's type, _BAD
+    true on a row Spark could not split or has a value Spark does not vouch for."""
+    import pyspark.sql.functions as F
+
+    from medallion.engine.duckdb.types import type_class
+    from medallion.engine.spark.files import CORRUPT, ENCODINGS, FILE, checked
+
+    s = reader.source
+    quote = s.quote if s.quote is not None else '"'
+    options = {
+        "header": s.header is not False,
+        "sep": s.delimiter or ",",
+        "quote": quote,
+        "escape": s.escape if s.escape is not None else quote,
+        "encoding": ENCODINGS[s.encoding or "utf-8"],
+    }
+    nulls = list(s.null_values if s.null_values is not None else [""])
+    df = landing.csv_text([str(f.path) for f in plan.group], list(plan.columns), options)
+    bad: Column = F.col(CORRUPT).isNotNull()
+    # text Spark and DuckDB may read differently: a quote or carriage return inside a field
+    # (an unquoted field with a quote, a line end of another kind), bytes the encoding does
+    # not hold (Spark replaces them, DuckDB rejects the row), a byte-order mark
+    odd = f"[{_regex_class(quote)}\r\ufffd\ufeff]"
+    selected = []
+    for c in plan.columns:
+        raw = F.col(f"`{c}`")
+        value = F.when(raw.isin(nulls), F.lit(None)).otherwise(raw) if nulls else raw
+        fmt = None
+        kind = type_class(unified[c])
+        if kind == "date":
+            fmt = s.date_format
+        elif kind in ("timestamp", "timestamptz"):
+            fmt = s.timestamp_format
+        conv = checked(value, unified[c], fmt)
+        if conv is None:
+            return None
+        converted, ok = conv
+        bad = bad | F.coalesce(raw.rlike(odd), F.lit(False))
+        bad = bad | (value.isNotNull() & ~F.coalesce(ok, F.lit(False)))
+        if "" not in nulls:
+            # Spark reads an empty field as NULL: DuckDB keeps it as text
+            bad = bad | raw.isNull()
+        selected.append(converted.alias(c))
+    return df.select(*selected, F.col(FILE), bad.alias(_BAD))
+
+
+def _regex_class(ch: str) -> str:
+    return "\\" + ch if ch in "\\^]-[" else ch
+
+
+def _run(
+    landing: SparkFiles,
+    reader: FileReader,
+    files: list[SourceFile],
+    df: DataFrame,
+    unified: dict[str, str],
+    stamps: dict[str, datetime],
+    ingested_at: datetime,
+    run_id: str,
+    table_path: Path,
+    fqn: str,
+    full_refresh: bool,
+    metadata: dict[str, Any],
+    app_transaction: tuple[str, int],
+    check: Callable[[int], None] | None,
+    planned: set[str],
+) -> Landed | None:
+    """`land` once the batch is known to be one Spark reads: mark, rescue, write, commit."""
+    import pyspark.sql.functions as F
+
+    from medallion.engine.spark.files import FILE, spark_type
+    from medallion.ingest.files.reader import FileReader
+    from medallion.ingest.files.rejects import check_rejected
+    from medallion.storage import tables
+
+    source, name = reader.source, reader.name
+    uris = landing.uris(df)
+    by_path = {str(f.path): f for f in files}
+    if set(uris.values()) != planned:
+        return None  # a path Spark names otherwise (a link resolved): not mapped back
+    # the files' names and stamps, joined to their rows by the URI Spark gives each row
+    names = landing.table(
+        [(u, by_path[p].rel, stamps[p].isoformat(sep=" ")) for u, p in uris.items()],
+        [FILE, _REL, _AT],
+    )
+    rows = df.join(F.broadcast(names), FILE)
+    audited = rows.select(
+        *[F.col(f"`{c}`") for c in unified],
+        F.col(_REL).alias("_source_file"),
+        F.to_timestamp(F.col(_AT)).alias("_ingested_at"),
+        F.lit(run_id).alias("_run_id"),
+        F.col(FILE),
+        F.col(_BAD),
+    )
+    expected = _duckdb_schema(reader, unified, ingested_at, run_id)
+    shown = landing.arrow_schema(audited.drop(FILE, _BAD))
+    if [(f.name, f.type) for f in shown] != [(f.name, f.type) for f in expected]:
+        return None
+    existing = tables.schema(table_path) if tables.is_delta_table(table_path) else None
+    if existing is not None and not full_refresh:
+        parts = list(tables.open_table(table_path).metadata().partition_columns)
+        if parts != list(source.partition_by):
+            return None  # the table's partitioning changes: the driver's writer rewrites it
+        if any(c not in existing.names for c in unified):
+            # a new column: a commit of add actions appends without changing the table's
+            # schema (the column would not be read); the driver's writer merges it in
+            return None
+    if any(c not in audited.columns for c in source.partition_by):
+        return None  # the DuckDB path names the missing column
+
+    # 1. which files have a row Spark marked: those are read by DuckDB on the driver
+    flagged = landing.values(audited.where(F.col(_BAD)), FILE)
+    rescued = sorted({uris[u] for u in flagged})
+    rejects: list[Reject] = []
+    frames = [audited.where(~F.col(FILE).isin(list(flagged))).drop(FILE, _BAD)]
+    if rescued:
+        driver = FileReader(reader.con, source, name, known_types=unified)
+        read = driver.read(
+            [by_path[p] for p in rescued], ingested_at=ingested_at, run_id=run_id, limit=False
+        )
+        try:
+            table = read.reader.read_all() if read.reader.schema.names else None
+        finally:
+            read.close()
+        rejects = read.rejects
+        if table is not None and table.num_rows:
+            table = _restamped(table, files, stamps)
+            frames.append(landing.from_arrow(table))
+    out = frames[0]
+    for extra in frames[1:]:
+        out = out.unionByName(extra, allowMissingColumns=True)
+    order = [*unified, "_source_file", "_ingested_at", "_run_id"]
+    if existing is not None and not full_refresh:
+        from pyspark.sql.pandas.types import from_arrow_type
+
+        for f in existing:
+            if f.name not in order:
+                out = out.withColumn(f.name, F.lit(None).cast(from_arrow_type(f.type)))
+        order = [f.name for f in existing] + [c for c in order if c not in existing.names]
+    out = out.select(*[F.col(f"`{c}`").cast(_type_of(out, c, unified, spark_type)) for c in order])
+
+    def before_commit(rows: int) -> None:
+        check_rejected(source, name, rows, rejects, files)
+        if check is not None:
+            check(rows)
+
+    version, written = landing.write(
+        out,
+        table_path,
+        mode="overwrite" if full_refresh else "append",
+        partition_by=list(source.partition_by),
+        run_id=run_id,
+        metadata=metadata,
+        app_transaction=app_transaction,
+        description=source.description,
+        check=before_commit,
+        fault=f"mid-write:{fqn}",
+    )
+    return Landed(version, written, rejects, [by_path[p].rel for p in rescued])
+
+
+def _type_of(df: DataFrame, c: str, unified: dict[str, str], spark_type: Any) -> Any:
+    """The column's type: its DuckDB type's for a data column read now, else as it is."""
+    return spark_type(unified[c]) if c in unified else df.schema[c].dataType
+
+
+def _duckdb_schema(
+    reader: FileReader, unified: dict[str, str], ingested_at: datetime, run_id: str
+) -> pa.Schema:
+    """The Arrow schema the DuckDB reader gives the batch (LIMIT 0: nothing is read)."""
+    import sqlglot.expressions as exp
+
+    from medallion.ingest.files.reader import type_of
+    from medallion.sqltree import lit
+
+    nulls = [
+        exp.Cast(this=exp.Null(), to=type_of(t)).as_(c, quoted=True) for c, t in unified.items()
+    ]
+    select = exp.select(
+        *nulls,
+        exp.Cast(this=exp.Null(), to=type_of("VARCHAR")).as_("_source_file"),
+        lit(ingested_at).as_("_ingested_at"),
+        lit(run_id).as_("_run_id"),
+    ).limit(0)
+    return reader.sql(select).arrow().schema
+
+
+def _restamped(table: pa.Table, files: list[SourceFile], stamps: dict[str, datetime]) -> pa.Table:
+    """The driver's rows with `_ingested_at` as the whole batch's stamps (`file_stamps` over
+    all its files, not the driver's share of them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rels = [f.rel for f in files]
+    at = table.schema.field("_ingested_at").type
+    values = pa.array([stamps[str(f.path)] for f in files], type=at)
+    index = pc.index_in(table.column("_source_file"), value_set=pa.array(rels))
+    column = table.schema.get_field_index("_ingested_at")
+    return table.set_column(column, "_ingested_at", pc.take(values, index))
