@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-
-from medallion.errors import StorageError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -266,79 +262,40 @@ class SparkFiles:
         committed (appended, or replacing the table: `mode`) with `metadata` and the
         application transaction in one commit: (version, rows). `check(rows)` runs between
         the write and the commit and may raise to stop it (the folder is then removed)."""
-        from medallion.engine.spark.commit import add_actions
+        import pyarrow as pa
+
+        from medallion.engine.base import WriteTarget
+        from medallion.engine.spark.commit import commit, new_folder, write_files
         from medallion.engine.spark.engine import arrow_schema
         from medallion.faults import fault_point
 
         path.mkdir(parents=True, exist_ok=True)
-        folder = path / f"spark-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        import pyarrow as pa
-
+        folder = new_folder(path)
         # every column nullable, as the driver's writer makes them (a literal such as the run
         # id is NOT NULL to Spark; a later append of the driver's would not fit the table)
         schema = pa.schema([f.with_nullable(True) for f in arrow_schema(df)])
+        target = WriteTarget(
+            path,
+            run_id,
+            stream=_not_streamed,
+            check=check,
+            fault=fault,
+            mode=mode,
+            partition_by=partition_by,
+            metadata=metadata,
+            description=description,
+            app_transaction=app_transaction,
+        )
         try:
-            writer = df.write.mode("errorifexists")
-            if partition_by:
-                writer = writer.partitionBy(*partition_by)
-            writer.parquet(str(folder))
-            actions, rows = add_actions(path, folder, schema, partition_by)
+            actions, rows = write_files(df, path, folder, schema, partition_by)
             check(rows)
             fault_point(fault)
-            version = _commit(
-                path, actions, schema, mode, partition_by, run_id, metadata, app_transaction,
-                description,
-            )  # fmt: skip
+            version = commit(path, actions, schema, target)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return version, rows
 
 
-def _commit(
-    path: Path,
-    actions: list[Any],
-    schema: pa.Schema,
-    mode: str,
-    partition_by: list[str],
-    run_id: str,
-    metadata: dict[str, Any],
-    app_transaction: tuple[str, int],
-    description: str | None,
-) -> int:
-    """One Delta commit of `actions` with the run's metadata and the application transaction
-    (what `commit.commit` does, plus the transaction that makes the ingest exactly-once)."""
-    from deltalake import Schema
-    from deltalake.transaction import create_table_with_add_actions
-
-    from medallion.errors import without_backtrace
-    from medallion.storage.tables import commit_properties, existing_table
-
-    props = commit_properties(run_id, metadata, app_transaction)
-    table = existing_table(path)
-    try:
-        if table is None:
-            create_table_with_add_actions(
-                str(path),
-                Schema.from_arrow(schema),
-                actions,
-                mode="overwrite",
-                partition_by=partition_by or None,
-                description=description,
-                commit_properties=props,
-            )
-            return 0
-        table.create_write_transaction(
-            actions,
-            mode=mode,
-            schema=schema,
-            partition_by=partition_by or None,
-            commit_properties=props,
-        )
-    except Exception as e:
-        raise StorageError(
-            f"the files Spark wrote could not be committed: {without_backtrace(str(e))}",
-            file=path,
-        ) from None
-    table.update_incremental()
-    return table.version()
+def _not_streamed(reader: Any) -> int:
+    raise AssertionError("a landing batch is written as files, never streamed")
