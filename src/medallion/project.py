@@ -102,7 +102,11 @@ class Project:
         return cls(Workspace.load(path, env, policy=policy, environment=environment))
 
     def reload(self) -> Project:
-        """The project as its files are now (a new snapshot; this one is unchanged)."""
+        """The project as its files are now (a new snapshot; this one is unchanged). Its own
+        folder's medallion.yml only: one moved away for a moment (a checkout, an editor's save)
+        must not make a server or scheduler take a parent folder's project instead."""
+        if not (self.root / PROJECT_FILE).exists():
+            raise ConfigError(f"{PROJECT_FILE} not found", file=self.root / PROJECT_FILE)
         project = Project(
             Workspace.load(
                 self.root, policy=self.workspace.policy, environment=self.config.environment

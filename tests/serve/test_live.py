@@ -66,3 +66,31 @@ def test_a_new_model_is_known_after_the_next_look(
     assert set(live.current().workspace.models) == {"silver.orders"}
     (p.root / "models" / "silver" / "ids.sql").write_text("select id from silver.orders\n")
     assert set(live.current().workspace.models) == {"silver.orders", "silver.ids"}
+
+
+def test_medallion_yml_moved_away_fails_closed_not_a_parent_project(tmp_path: Path) -> None:
+    """A checkout or a save by rename can leave the folder without medallion.yml for a
+    moment: the server refuses, it never answers from a parent folder's project."""
+    (tmp_path / "medallion.yml").write_text("name: outer\n")  # a project above this one
+    p = project(tmp_path)
+    live = LiveProject(p)
+    yml = p.root / "medallion.yml"
+    yml.rename(p.root / "medallion.yml.bak")
+    with pytest.raises(ProjectUnavailableError, match=r"medallion\.yml not found"):
+        live.current()
+    (p.root / "medallion.yml.bak").rename(yml)
+    os.utime(yml)
+    assert live.current().config.name == "shop"
+
+
+def test_an_unreadable_medallion_yml_fails_closed(tmp_path: Path) -> None:
+    """An edit that stops the file being read (here: a folder where the file was; for another
+    user, permissions) is refused like a broken one, never served from the old policy."""
+    p = project(tmp_path)
+    live = LiveProject(p)
+    yml = p.root / "medallion.yml"
+    yml.rename(p.root / "kept.yml")
+    yml.mkdir()
+    for _ in range(2):
+        with pytest.raises(ProjectUnavailableError, match=r"no longer load.*medallion\.yml"):
+            live.current()

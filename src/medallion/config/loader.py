@@ -43,6 +43,8 @@ def read_yaml(path: Path, *, what: str = "file") -> tuple[Any, yaml.Node | None]
         raise ConfigError(f"{what} not found", file=path) from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{what} is not UTF-8 text ({e.reason})", file=path) from None
+    except OSError as e:  # not readable by this user, a folder, ...
+        raise ConfigError(f"{what} cannot be read: {e.strerror or e}", file=path) from None
     return parse_yaml(text, path)
 
 

@@ -77,8 +77,8 @@ class LiveProject:
                 try:
                     self._project = self._project.reload()
                     self.generation += 1
-                except MedallionError as e:
-                    self._broken = e
+                except Exception as e:  # anything that stops it loading: fail closed
+                    self._broken = e if isinstance(e, MedallionError) else _not_loaded(e, self)
                     log.error("the project no longer loads; every request is refused: %s", e)
                 else:
                     if self._broken is not None:
@@ -94,6 +94,14 @@ class LiveProject:
         """Write the access audit's buffered events (a server stopping): reloads pass one
         audit log on, so the current project's holds every event."""
         self._project.audit_log.flush()
+
+
+def _not_loaded(error: Exception, live: LiveProject) -> MedallionError:
+    from medallion.errors import ConfigError, first_line
+
+    return ConfigError(
+        f"could not be loaded: {first_line(error)}", file=live._project.root / PROJECT_FILE
+    )
 
 
 def _unavailable(cause: MedallionError) -> ProjectUnavailableError:

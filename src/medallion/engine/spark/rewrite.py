@@ -49,6 +49,32 @@ def same_columns(table: DeltaTable, df: DataFrame) -> bool:
     return columns(table.schema()) == columns(Schema.from_arrow(arrow_schema(df)))
 
 
+def conform(table: DeltaTable, df: DataFrame) -> DataFrame:
+    """`df` with the columns the table has cast to the table's types, as the driver's writer
+    casts an append (a table first built on DuckDB holds BIGINT where Spark computes INT, say;
+    Spark's ANSI casts fail rather than wrap). Columns the table lacks are kept: the append then
+    goes through the driver's writer, which adds them to the schema."""
+    import pyarrow as pa
+    import pyspark.sql.functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    wanted = {
+        f.name: f.dataType
+        for f in from_arrow_schema(
+            pa.schema(table.schema().to_arrow()), prefer_timestamp_ntz=True
+        ).fields
+    }
+    have = {f.name: f.dataType for f in df.schema.fields}
+    return df.select(
+        *[
+            F.col(f"`{c}`").cast(wanted[c]).alias(c)
+            if c in wanted and have[c] != wanted[c]
+            else F.col(f"`{c}`")
+            for c in df.columns
+        ]
+    )
+
+
 def append(
     session: Session, df: DataFrame, target: WriteTarget, table: DeltaTable
 ) -> tuple[int, int]:
