@@ -37,14 +37,17 @@ HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 MAX_TEXT_STAT = 64
 
 
-def write_and_commit(spark: SparkSession, df: DataFrame, target: WriteTarget) -> tuple[int, int]:
-    """Write `df` as the table's new data (overwrite) and commit it: (version, rows)."""
+def write_and_commit(
+    spark: SparkSession, df: DataFrame, target: WriteTarget, schema: pa.Schema | None = None
+) -> tuple[int, int]:
+    """Write `df` as the table's new data (`target.mode`) and commit it: (version, rows).
+    `schema`: the table schema to commit (default: `df`'s)."""
     from medallion.engine.spark.engine import arrow_schema
     from medallion.faults import fault_point
 
     path = target.path
     folder = new_folder(path)
-    schema = arrow_schema(df)
+    schema = schema or arrow_schema(df)
     try:
         actions, rows = write_files(df, path, folder, schema, target.partition_by)
         target.check(rows)

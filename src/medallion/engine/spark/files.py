@@ -13,15 +13,13 @@ a type this module does not map is not read by Spark (`spark_type` is None).
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
+
+    from medallion.engine.base import WriteTarget
 
 #: the column Spark's CSV reader puts a line it could not split into the columns in
 CORRUPT = "__medallion_corrupt"
@@ -244,58 +242,16 @@ class SparkFiles:
 
         return _spark_message(error)
 
-    def write(
-        self,
-        df: DataFrame,
-        path: Path,
-        *,
-        mode: str,
-        partition_by: list[str],
-        run_id: str,
-        metadata: dict[str, Any],
-        app_transaction: tuple[str, int],
-        description: str | None,
-        check: Callable[[int], None],
-        fault: str,
-    ) -> tuple[int, int]:
+    def write(self, df: DataFrame, target: WriteTarget) -> tuple[int, int]:
         """`df` written by the executors as Parquet files into a new folder of the table and
-        committed (appended, or replacing the table: `mode`) with `metadata` and the
-        application transaction in one commit: (version, rows). `check(rows)` runs between
-        the write and the commit and may raise to stop it (the folder is then removed)."""
+        committed in one commit (see `commit.write_and_commit`): (version, rows). Every column
+        is nullable in the table, as the driver's writer makes them (a literal such as the run
+        id is NOT NULL to Spark; a later append of the driver's would not fit the table)."""
         import pyarrow as pa
 
-        from medallion.engine.base import WriteTarget
-        from medallion.engine.spark.commit import commit, new_folder, write_files
+        from medallion.engine.spark.commit import write_and_commit
         from medallion.engine.spark.engine import arrow_schema
-        from medallion.faults import fault_point
 
-        path.mkdir(parents=True, exist_ok=True)
-        folder = new_folder(path)
-        # every column nullable, as the driver's writer makes them (a literal such as the run
-        # id is NOT NULL to Spark; a later append of the driver's would not fit the table)
+        target.path.mkdir(parents=True, exist_ok=True)
         schema = pa.schema([f.with_nullable(True) for f in arrow_schema(df)])
-        target = WriteTarget(
-            path,
-            run_id,
-            stream=_not_streamed,
-            check=check,
-            fault=fault,
-            mode=mode,
-            partition_by=partition_by,
-            metadata=metadata,
-            description=description,
-            app_transaction=app_transaction,
-        )
-        try:
-            actions, rows = write_files(df, path, folder, schema, partition_by)
-            check(rows)
-            fault_point(fault)
-            version = commit(path, actions, schema, target)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return version, rows
-
-
-def _not_streamed(reader: Any) -> int:
-    raise AssertionError("a landing batch is written as files, never streamed")
+        return write_and_commit(self.spark, df, target, schema)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from medallion.engine.base import WriteTarget
 from medallion.errors import SourceError
 
 if TYPE_CHECKING:
@@ -320,15 +321,18 @@ def _run(
 
     version, written = landing.write(
         out,
-        table_path,
-        mode="overwrite" if full_refresh else "append",
-        partition_by=list(source.partition_by),
-        run_id=run_id,
-        metadata=metadata,
-        app_transaction=app_transaction,
-        description=source.description,
-        check=before_commit,
-        fault=f"mid-write:{fqn}",
+        WriteTarget(
+            table_path,
+            run_id,
+            stream=_files_only,
+            check=before_commit,
+            fault=f"mid-write:{fqn}",
+            mode="overwrite" if full_refresh else "append",
+            partition_by=list(source.partition_by),
+            metadata=metadata,
+            description=source.description,
+            app_transaction=app_transaction,
+        ),
     )
     return Landed(version, written, rejects, [by_path[p].rel for p in rescued])
 
@@ -371,3 +375,7 @@ def _restamped(table: pa.Table, files: list[SourceFile], stamps: dict[str, datet
     index = pc.index_in(table.column("_source_file"), value_set=pa.array(rels))
     column = table.schema.get_field_index("_ingested_at")
     return table.set_column(column, "_ingested_at", pc.take(values, index))
+
+
+def _files_only(reader: Any) -> int:
+    raise AssertionError("a landing batch is written as files by the executors, never streamed")
