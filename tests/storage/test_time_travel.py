@@ -98,7 +98,8 @@ def test_a_version_number_over_two_tables_is_an_error(two_runs: tuple[Project, s
         project.query("select * from silver.t, gold.g", as_of=0)
 
     assert err.value.message == (
-        "--as-of 0 is a version number, but the query reads 2 tables (silver.t, gold.g)"
+        "as of version 0: a version number belongs to one table, but the query reads 2 tables "
+        "(silver.t, gold.g)"
     )
 
 

@@ -226,8 +226,8 @@ def as_of(engine: Engine, lh: Lakehouse, refs: list[str], when: int | str | date
     if isinstance(target, int):
         if len(bases) != 1:
             raise QueryError(
-                f"--as-of {target} is a version number, but the query reads {len(bases)} "
-                f"tables ({', '.join(bases)})",
+                f"as of version {target}: a version number belongs to one table, but the "
+                f"query reads {len(bases)} tables ({', '.join(bases)})",
                 hint="a version belongs to one table; use a time to read several as of then",
             )
         versions = {bases[0]: target}
