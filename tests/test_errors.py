@@ -22,6 +22,9 @@ from medallion.errors import mask_dsn
         ),
         ("postgresql://etl@h/db", "postgresql://etl@h/db"),
         ("host=h password=abc user=u", "host=h password=*** user=u"),
+        # libpq's quoted values may hold spaces and escaped quotes
+        ("host=h password='a b\\' c' user=u", "host=h password=*** user=u"),
+        ("host=h password = 'never closed", "host=h password = ***"),
     ],
 )
 def test_mask_hides_the_password(dsn: str, masked: str) -> None:

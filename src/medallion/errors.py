@@ -315,10 +315,24 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
 _PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^/?#]*)(@)")
 
 
+# libpq's key=value form: a value in single quotes may hold spaces (and \' escapes); an
+# unclosed quote runs to the end
+_KV_PASSWORD_RE = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", re.I)
+
+
 def mask_dsn(dsn: str) -> str:
     """A connection string with its password replaced by *** (every message shows DSNs so)."""
     masked = _PASSWORD_RE.sub(r"\1***\3", dsn)
-    return re.sub(r"(password=)\S+", r"\1***", masked)
+    return _KV_PASSWORD_RE.sub(r"\1***", masked)
+
+
+def ambiguous_userinfo(dsn: str) -> bool:
+    """A URL DSN whose user or password holds an unescaped '@': drivers split it at the first
+    '@' and then show the password's tail as the host name in their errors."""
+    if "://" not in dsn:
+        return False
+    rest = dsn.split("://", 1)[1]
+    return rest.split("?", 1)[0].split("#", 1)[0].count("@") > 1
 
 
 #: credentials in use (object-store keys, SAS tokens, secrets): never shown in a message

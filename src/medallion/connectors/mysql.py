@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from medallion.connectors.retry import Classified, TerminalError, TransientError
-from medallion.errors import SourceError, mask_dsn
+from medallion.errors import SourceError, ambiguous_userinfo, mask_dsn
 
 if TYPE_CHECKING:
     import pymysql
@@ -31,6 +31,11 @@ def parse_dsn(dsn: str) -> dict[str, Any]:
     """`mysql://user:password@host:3306/database?unix_socket=/path&charset=utf8mb4` as
     PyMySQL connect() arguments."""
     parts = urlsplit(dsn)
+    if ambiguous_userinfo(dsn):
+        raise SourceError(
+            f"the DSN's user or password holds an unescaped '@': {mask_dsn(dsn)}",
+            hint="percent-encode it in the URL (@ as %40, : as %3A, / as %2F)",
+        )
     if parts.scheme not in ("mysql", "mariadb", "mysql+pymysql"):
         raise SourceError(
             f"not a MySQL DSN: {mask_dsn(dsn)}",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from medallion.connectors.retry import Classified, TerminalError, TransientError
-from medallion.errors import mask_dsn
+from medallion.errors import ambiguous_userinfo, mask_dsn
 
 if TYPE_CHECKING:
     import psycopg
@@ -30,7 +30,13 @@ def is_transient(error: BaseException) -> bool:
         state = getattr(error, "sqlstate", None)
         if state is None:
             text = str(error).lower()
-            permanent = ("password authentication failed", "does not exist", "no password")
+            # a host name that does not exist (not "Temporary failure in name resolution")
+            permanent = (
+                "password authentication failed",
+                "does not exist",
+                "no password",
+                "name or service not known",
+            )
             return not any(p in text for p in permanent)
         return state.startswith("08") or state.startswith("57P")
     return isinstance(error, ConnectionError | TimeoutError)
@@ -58,6 +64,8 @@ def describe(error: BaseException) -> tuple[str, str | None]:
             f"the DSN is not valid: {text.removeprefix('connection is bad: ')}",
             "fix the option in the DSN (the PostgreSQL connection string in medallion.yml)",
         )
+    if "name or service not known" in text.lower():
+        return text, "check the host name in the DSN"
     if state.startswith("28") or "password authentication failed" in text:
         return f"authentication failed: {text}", "check the user and password in the DSN"
     if state == "42P01" or state == "3F000":
@@ -78,4 +86,17 @@ def classify(error: BaseException) -> Classified:
 def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
     import psycopg
 
+    refuse_ambiguous(dsn)
+
     return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
+
+
+def refuse_ambiguous(dsn: str) -> None:
+    """A URL DSN with an unescaped '@' in its user or password is refused before connecting:
+    the driver would take the password's tail for the host and show it in its error."""
+    if ambiguous_userinfo(dsn):
+        raise TerminalError(
+            f"the DSN's user or password holds an unescaped '@': {mask_dsn(dsn)}",
+            "percent-encode it in the URL (@ as %40, : as %3A, / as %2F), or use the "
+            "key=value form: host=... user=... password='...'",
+        )
