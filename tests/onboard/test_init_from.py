@@ -118,7 +118,7 @@ def test_monthly_files_are_one_source_and_next_month_is_read_too(tmp_path: Path)
     assert "same header in every file" in said
     assert "1 key repeats across files: silver keeps the row of the latest file" in said
     assert "relationship product_id -> products.product_id" in said
-    assert "order_by: [_ingested_at, _source_file]" in _model(root, "orders")
+    assert "order_by: [_source_file, _ingested_at]" in _model(root, "orders")
 
     assert "checks: 5 passed" in _run(root)
     assert _rows(root, "select count(*) as n from bronze.orders") == [{"n": 8}]
@@ -523,3 +523,32 @@ def test_from_and_template_do_not_mix(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "--from and --template cannot be combined" in proc.stderr
     assert not (tmp_path / "proj").exists()
+
+
+def test_a_corrected_older_file_does_not_override_a_newer_one(tmp_path: Path) -> None:
+    """Last month's file fixed in place is ingested again after this month's: its unchanged rows
+    must not win over this month's (the series' later file wins), as a rebuild decides."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "stock_01.csv").write_text("id,qty\nA,1\nB,2\n")
+    (exports / "stock_02.csv").write_text("id,qty\nA,5\nC,7\n")
+    root, _, _ = _init(tmp_path, exports)
+    assert "order_by: [_source_file, _ingested_at]" in _model(root, "stock")
+    _run(root)
+    (exports / "stock_01.csv").write_text("id,qty\nA,1\nB,3\n")  # B corrected
+    _run(root)
+
+    sql = "select id, qty from silver.stg_stock order by id"
+    want = [{"id": "A", "qty": 5}, {"id": "B", "qty": 3}, {"id": "C", "qty": 7}]
+    assert _rows(root, sql) == want
+    medallion("run", "--full-refresh", "stg_stock", cwd=root, check=True)
+    assert _rows(root, sql) == want
+
+
+def test_a_series_whose_names_do_not_sort_is_ordered_by_ingest(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for n in (1, 2, 10):
+        (exports / f"stock_{n}.csv").write_text(f"id,qty\nK{n},{n}\n")
+    root, _, _ = _init(tmp_path, exports)
+    assert "order_by: [_ingested_at, _source_file]" in _model(root, "stock")

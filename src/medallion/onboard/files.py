@@ -29,6 +29,18 @@ if TYPE_CHECKING:
 
 #: which of two rows with the same key silver keeps: the later ingest, then the later file
 ORDER_BY = ["_ingested_at", "_source_file"]
+#: the same for a series whose names sort in time order: the later file, then the later ingest
+#: of it. A corrected older file is ingested again last, and must not win over newer files
+#: (a rebuild, which reads the files in name order, gives the same rows)
+SERIES_ORDER_BY = ["_source_file", "_ingested_at"]
+
+
+def order_by(s: InferredSource) -> list[str]:
+    """The `order_by` of a keyed source's staging model: by file name first for a series whose
+    names sort as their dates or numbers do (all the same length: orders_2024-01.csv, a zero-
+    padded part_007.csv); by ingest first otherwise (one file exported again, or s_9 / s_10)."""
+    series = len(s.files) > 1 or is_dated_series(s)
+    return SERIES_ORDER_BY if series and len({len(f) for f in s.files}) == 1 else ORDER_BY
 
 
 def replaces_rewrites() -> bool:
@@ -314,8 +326,12 @@ def _header(s: InferredSource, sources: list[InferredSource]) -> str:
         lines += [
             "kind: merge                     # upsert by the key: new files update their rows",
             f"unique_key: {_scalar(s.key)}",
-            f"order_by: [{', '.join(ORDER_BY)}]   # a key seen twice: the later ingest, then "
-            "the later file, wins",
+            f"order_by: [{', '.join(order_by(s))}]   # a key seen twice: "
+            + (
+                "the later file of the series, then its later ingest, wins"
+                if order_by(s) == SERIES_ORDER_BY
+                else "the later ingest, then the later file, wins"
+            ),
             f"description: {_scalar(f'{what}: typed and trimmed, one row per {s.key}.')}",
         ]
     else:
