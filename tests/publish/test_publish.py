@@ -213,6 +213,34 @@ def test_unchanged_data_is_not_republished_and_force_does(tmp_path: Path, wareho
 
 
 @pytest.mark.postgres
+def test_a_copy_dropped_or_edited_in_the_warehouse_is_published_again(
+    tmp_path: Path, warehouse: str
+) -> None:
+    """The log says the version is published; the warehouse says otherwise: a table dropped
+    there, a row deleted there, a table of the same name made by someone else. Each is published
+    again (said in the step's note), never reported as already done."""
+    project = make(tmp_path / "p")
+    run_ok(project)
+
+    def again(edit: str) -> dict[str, Any]:
+        with psycopg.connect(warehouse, autocommit=True) as conn:
+            conn.execute(edit.encode())
+        return publish_steps(run_ok(project))
+
+    steps = again("DROP TABLE marts.sales")
+    assert "published again: marts.sales was not in the warehouse" in steps["gold.sales"].note
+    assert "already published" in steps["gold.daily"].note
+    steps = again("DELETE FROM marts.daily WHERE day = '2024-01-02'")
+    assert "marts.daily holds 1 rows, the published version 2" in steps["gold.daily"].note
+    steps = again("COMMENT ON TABLE marts.sales IS 'made by hand'")
+    assert "marts.sales is not the copy medallion published" in steps["gold.sales"].note
+    assert fetch(warehouse, "SELECT * FROM marts.sales ORDER BY id") == SALES_V0
+    assert fetch(warehouse, "SELECT * FROM marts.daily ORDER BY day") == DAILY_V0
+    steps = publish_steps(run_ok(project))
+    assert all("already published" in s.note for s in steps.values())
+
+
+@pytest.mark.postgres
 def test_merge_upserts_and_deletes_vanished_keys(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p")
     run_ok(project)

@@ -2,7 +2,8 @@
 
 Each table is published as one step of a run (kind `publish`), so the run log shows what was
 published where and when. A table whose Delta version was already published to a target is
-skipped. The Delta version published is recorded in the state database and in the target
+skipped, once the target confirms it still holds that copy (the table's comment names the
+version, its row count is the version's). The Delta version published is recorded in the state database and in the target
 table's comment. With `access:` in medallion.yml, each table gets its grants, row filter and
 masks in the transaction that loads it, and a last step per target (`access.<target>`) brings
 every table and role of the target to the policy (publish/access.py).
@@ -78,10 +79,22 @@ def publish_step(
     snap = snapshot.snapshot(ws.catalog.path(fqn))
     name = entry.name or fqn.split(".", 1)[1]
     last = ws.state.published_version(target_name, fqn)
+    changed = None
     if last == snap.version and not force:
-        res.note = f"v{snap.version} already published"
-        res.rows_written = 0
-        return
+        # the log says this version is there; the warehouse is asked too: a table dropped or
+        # edited there since is published again, not reported as done
+        changed = retrying(
+            lambda: _warehouse_differs(target, name, fqn, snap.version, snap.rows),
+            classify=postgres.classify,
+            retries=target.retries,
+            backoff=target.retry_backoff,
+            what=f"checking {fqn} in {target_name} ({mask_dsn(target.dsn)})",
+            error=PublishError,
+        )
+        if changed is None:
+            res.note = f"v{snap.version} already published"
+            res.rows_written = 0
+            return
 
     secure = release = None
     if ws.config.access is not None:
@@ -136,7 +149,33 @@ def publish_step(
         "mode": entry.mode,
         "version": snap.version,
     }
-    res.note = f"-> {target.schema_name}.{name} ({entry.mode})"
+    res.note = f"-> {target.schema_name}.{name} ({entry.mode})" + (
+        f"; published again: {changed}" if changed else ""
+    )
+
+
+def _warehouse_differs(
+    target: PublishTarget, name: str, fqn: str, version: int, rows: int | None
+) -> str | None:
+    """Why the warehouse's copy of `fqn` is not version `version` as published (missing, replaced
+    by another, rows added or deleted there); None when it is."""
+    from medallion.connectors import postgres
+    from medallion.publish.postgres import published_copy
+
+    conn = postgres.connect(target.dsn)
+    try:
+        found = published_copy(conn, target.schema_name, name)
+    finally:
+        conn.close()
+    where = f"{target.schema_name}.{name}"
+    if found is None:
+        return f"{where} was not in the warehouse"
+    comment, n = found
+    if not comment.startswith(f"{fqn} v{version},"):
+        return f"{where} is not the copy medallion published"
+    if rows is not None and n != rows:
+        return f"{where} holds {n:,} rows, the published version {rows:,}"
+    return None
 
 
 def publish(

@@ -146,6 +146,24 @@ def _copy(
     return rows
 
 
+def published_copy(conn: psycopg.Connection, schema_name: str, name: str) -> tuple[str, int] | None:
+    """(comment, rows) of the table as the warehouse holds it now; None when it is not there."""
+    from psycopg import sql
+
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT obj_description(to_regclass(%s), 'pg_class'), to_regclass(%s) IS NOT NULL",
+            [str(sql.Identifier(schema_name, name).as_string(conn))] * 2,
+        )
+        comment, exists = cur.fetchone() or (None, False)
+        if not exists:
+            return None
+        cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema_name, name)))
+        row = cur.fetchone()
+    conn.rollback()  # nothing to keep open
+    return comment or "", int(row[0]) if row else 0
+
+
 def publish_table(
     conn: psycopg.Connection,
     *,
