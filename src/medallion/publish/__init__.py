@@ -4,9 +4,10 @@ Each table is published as one step of a run (kind `publish`), so the run log sh
 published where and when. A table whose Delta version was already published to a target is
 skipped, once the target confirms it still holds that copy (the table's comment names the
 version, its row count is the version's). The Delta version published is recorded in the
-state database and in the target table's comment. With `access:` in medallion.yml, each table gets its grants, row filter and
-masks in the transaction that loads it, and a last step per target (`access.<target>`) brings
-every table and role of the target to the policy (publish/access.py).
+state database and in the target table's comment. With `access:` in medallion.yml, each
+table gets its grants, row filter and masks in the transaction that loads it, and a last step
+per target (`access.<target>`) brings every table and role of the target to the policy
+(publish/access.py).
 """
 
 from __future__ import annotations
