@@ -51,3 +51,23 @@ def test_the_plan_of_a_test(make_project: Callable[..., Project]) -> None:
     project = make_project(CONFIG, MODELS, FILES)
     plan = plan_test(project.workspace)
     assert plan.announced() == [("silver.clean", "test")]
+
+
+def test_a_view_passes_on_only_what_its_inputs_bring(
+    make_project: Callable[..., Project],
+) -> None:
+    """A table read through a view is rebuilt when the view's inputs changed, not because a view
+    is in between: plan says what the run then does."""
+    models = {**MODELS, "gold/n_by_id.sql": "select count(*) as n from gold.by_id\n"}
+    project = make_project(CONFIG, models, FILES)
+    project.run()
+
+    def actions() -> dict[str, str]:
+        return {e.node: e.action for e in project.plan().entries}
+
+    assert actions()["gold.n_by_id"] == "up to date"
+    assert project.run().steps[-1].rows_written == 0
+    (project.root / "data" / "sales.csv").write_text("id,amount\n1,10\n2,20\n3,30\n")
+    assert actions()["gold.n_by_id"] == "rebuild"
+    steps = {s.node: s for s in project.run().steps}
+    assert steps["gold.n_by_id"].rows_written == 1

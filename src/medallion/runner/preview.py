@@ -66,6 +66,10 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
                     )
         elif step.kind == "view":
             entry = PlanEntry(step.node, "view", "view", after=after)
+            if after:
+                writes.add(step.node)  # what reads the view reads its inputs' new rows
+            entries.append(entry)
+            continue
         else:
             state = plan.states[step.node]
             entry = PlanEntry(
