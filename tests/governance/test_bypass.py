@@ -306,3 +306,18 @@ def test_parameters_are_values_never_sql(governed: Project) -> None:
     assert rows.num_rows == 0
     with pytest.raises(Exception, match=r"\$2"):
         governed.query_reader(sql, user=val, params=["NY"])
+
+
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        ("select * from gold.sales_by_state at (version => 0)", "AT / time travel on a table"),
+        ("select * from gold.sales_by_state version as of 0", "VERSION / TIMESTAMP AS OF"),
+    ],
+)
+def test_time_travel_in_the_sql_is_refused_in_its_own_words(
+    governed: Project, sql: str, said: str
+) -> None:
+    proc = medallion("query", "--as", "val", sql, cwd=governed.root)
+    assert proc.returncode == 77
+    assert said in proc.stdout + proc.stderr and "--as-of" in proc.stdout + proc.stderr

@@ -211,11 +211,18 @@ def _table(
     """The `layer.table` a table reference reads (None: a CTE); refused unless granted."""
     if not isinstance(table.this, exp.Identifier):
         raise denied(f"{table.this.sql(dialect='duckdb')[:60]} is not a table")
+    # what the text said, in SQL words (SQLGlot keeps `AT (VERSION => 0)` as `when`)
+    said = {
+        "when": "AT / time travel",
+        "version": "a VERSION / TIMESTAMP AS OF",
+        "changes": "CHANGES",
+    }
     for arg in ("when", "version", "changes", "joins", "pivots", "laterals"):
         if table.args.get(arg):
             raise denied(
-                f"{arg.upper()} on a table",
-                hint="read an earlier version with the as-of option (medallion query --as-of)",
+                f"{said.get(arg, arg.upper())} on a table is not read here",
+                hint="read an earlier version with the as-of option (medallion query --as-of, "
+                "the HTTP API's as_of)",
             )
     if table.args.get("catalog"):
         raise denied(f"{table.sql(dialect='duckdb')}: name tables as layer.table")
