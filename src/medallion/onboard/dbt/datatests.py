@@ -52,8 +52,9 @@ class TestContext:
     resolve: Callable[[str], str | None]
     todo: Callable[[str, int | None, str], None]
     note: Callable[[str, int | None, str], None]
-    #: renders the Jinja of an argument as dbt does (`"{{ var('statuses') }}"`: the var's value)
-    render: Callable[[Any], Any] = lambda value: value
+    #: renders the Jinja of an argument (on a line) as dbt does (`"{{ var('statuses') }}"`: the
+    #: var's value)
+    render: Callable[[Any, int | None], Any] = lambda value, line: value
 
 
 def split_test(item: Any) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
@@ -89,8 +90,8 @@ def to_checks(tests: list[Any], column: str | None, ctx: TestContext) -> list[di
             ctx.todo(ctx.file, line, f"a data test the import cannot read: {item!r}")
             continue
         name, args, settings = parts
-        args = {k: ctx.render(v) for k, v in args.items()}
-        settings = {k: ctx.render(v) for k, v in settings.items()}
+        args = {k: ctx.render(v, line) for k, v in args.items()}
+        settings = {k: ctx.render(v, line) for k, v in settings.items()}
         check = _check(name.removeprefix("dbt."), args, column, ctx, line)
         if check is None:
             continue

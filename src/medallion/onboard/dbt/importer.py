@@ -712,16 +712,16 @@ class _Importer:
             value = self.renderer.render_expression(state, expression)
             return value if isinstance(value, str) and "{{" not in value else None
 
-        def render(value: Any) -> Any:
+        def render(value: Any, at: int | None) -> Any:
             # dbt renders a test's arguments as it renders models: `values: "{{ var('s') }}"`
             # is the var's list (a whole `{{ ... }}` keeps its value's type)
             if isinstance(value, list):
-                return [render(v) for v in value]
+                return [render(v, at) for v in value]
             if isinstance(value, dict):
-                return {k: render(v) for k, v in value.items()}
+                return {k: render(v, at) for k, v in value.items()}
             if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
                 return value
-            state = NodeState(file=file, fqn=model or "")
+            state = NodeState(file=file, fqn=model or "", line=at)
             whole = _WHOLE_EXPRESSION.fullmatch(value)
             if whole is not None:
                 return self.renderer.render_expression(state, whole.group(1))
@@ -771,7 +771,7 @@ class _Importer:
             self.report.todo(origin, None, message, model=fqn)
             self._write(rel or "", origin, fqn, header, sql)
         else:
-            self.report.loads = not self.report.todos
+            self.report.loads = True
 
     # -- medallion.yml ---------------------------------------------------------------------
 

@@ -99,6 +99,8 @@ class NodeState:
     this_lines: list[int] = field(default_factory=list)
     #: a second render that only traces lines (`Renderer.origins`): records nothing
     quiet: bool = False
+    #: the line of `file` a .yml value rendered is on (its own Jinja has no file)
+    line: int | None = None
 
     @property
     def silent(self) -> bool:
@@ -235,7 +237,9 @@ class Renderer:
             if tmpl is not None and id(tmpl) in self._paths:
                 return self._paths[id(tmpl)], tmpl.get_corresponding_lineno(frame.f_lineno)
             frame = frame.f_back  # type: ignore[assignment]
-        return (self.state.file if self.state else self.project.name), None
+        if self.state is None:
+            return self.project.name, None
+        return self.state.file, self.state.line
 
     def todo(self, message: str) -> None:
         if self.state is None or not self.state.silent:

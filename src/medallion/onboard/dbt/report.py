@@ -48,7 +48,7 @@ class DbtImport:
     todos: list[Finding] = field(default_factory=list)
     #: files copied into the new project (seeds, external source files), relative to dest
     copied: list[str] = field(default_factory=list)
-    #: the new project loads as written (`medallion validate` passes, no TODO left)
+    #: the new project loads as written (`medallion validate` passes; TODOs may be left)
     loads: bool = False
 
     @property
