@@ -472,16 +472,27 @@ def test_rendered_sql_that_does_not_parse_is_a_todo_at_its_line_and_the_import_e
 def test_a_model_that_parses_but_does_not_load_is_a_todo_of_that_model(tmp_path: Path) -> None:
     write_dbt(
         tmp_path / "dbt",
-        {"models/staging/orders.sql": "select *\nfrom analytics.raw_orders\n"},
+        {
+            "models/staging/orders.sql": "select *\nfrom analytics.raw_orders\n",
+            "models/staging/other.sql": "select 1 as a\n",
+            # another TODO: the load is checked all the same
+            "models/staging/schema.yml": """
+                version: 2
+                models:
+                  - name: other
+                    data_tests: [dbt_expectations.expect_table_row_count_to_equal]
+            """,
+        },
     )
     report = import_dbt(tmp_path / "dbt", tmp_path / "mdl")
     assert not report.loads
     assert [(t.where, t.model) for t in report.todos] == [
-        ("models/staging/orders.sql", "silver.orders")
+        ("models/staging/schema.yml:3", "silver.other"),
+        ("models/staging/orders.sql:2", "silver.orders"),
     ]
-    message = report.todos[0].message
+    message = report.todos[1].message
     assert message.startswith("the imported project does not load (models/silver/orders.sql:")
     sql = (tmp_path / "mdl" / "models" / "silver" / "orders.sql").read_text()
-    assert sql.splitlines()[1] == f"-- TODO(models/staging/orders.sql): {message}"
+    assert sql.splitlines()[1] == f"-- TODO(models/staging/orders.sql:2): {message}"
     line = int(message.split("orders.sql:", 1)[1].split(":", 1)[0])
     assert sql.splitlines()[line - 1] == "from analytics.raw_orders"

@@ -129,8 +129,11 @@ class _Importer:
         self.refs: dict[str, str] = {}  # dbt name -> fqn
         self.nodes: list[_Node] = []
         #: the models and checks written: file in the new project -> (dbt file, layer.name,
-        #: header, SQL), written again when a TODO about them is found later
-        self.written: dict[str, tuple[str, str, dict[str, Any], str]] = {}
+        #: header, SQL, the dbt line of each line of the SQL), written again when a TODO about
+        #: them is found later
+        self.written: dict[str, tuple[str, str, dict[str, Any], str, list[int | None]]] = {}
+        #: the models and checks whose SQL does not parse (each has its TODO)
+        self.unparsed: set[str] = set()
         self._later: list[Callable[[], None]] = []
         self.renderer = Renderer(
             project,
@@ -392,7 +395,7 @@ class _Importer:
                     body, lines = tidy(sql, self.renderer.origins(state, text, sql), text)
                 rel = f"checks/{table_name(path.stem)}.sql"
                 self._check_sql(rel, file, fqn, header, body, lines)
-                self._write(rel, file, fqn, header, body)
+                self._write(rel, file, fqn, header, body, lines)
 
     def _render(self, node: _Node) -> None:
         state = NodeState(file=node.file, fqn=node.fqn)
@@ -503,7 +506,7 @@ class _Importer:
             node.header = _after_kind(node.header, "incremental_inputs", growing)
 
     def _write_model(self, node: _Node) -> None:
-        self._write(node.target, node.file, node.fqn, node.header, node.sql)
+        self._write(node.target, node.file, node.fqn, node.header, node.sql, node.lines)
         checks = len(node.header.get("checks", []))
         self.report.tables.append(ImportedTable(node.fqn, node.header["kind"], node.file, checks))
 
@@ -515,8 +518,16 @@ class _Importer:
             t for t in self.report.todos if t.model == fqn or (t.model is None and t.file == file)
         ]
 
-    def _write(self, rel: str, origin: str, fqn: str, header: dict[str, Any], sql: str) -> None:
-        self.written[rel] = (origin, fqn, header, sql)
+    def _write(
+        self,
+        rel: str,
+        origin: str,
+        fqn: str,
+        header: dict[str, Any],
+        sql: str,
+        lines: list[int | None],
+    ) -> None:
+        self.written[rel] = (origin, fqn, header, sql, lines)
         target = self.work / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         text = model_text(origin, header, sql, self._todos_of(origin, fqn))
@@ -542,8 +553,9 @@ class _Importer:
             parse_select(sql, error=ModelError)
             return
         except ModelError as e:
+            self.unparsed.add(fqn)
             if jinja_error(sql, set()) is not None:
-                return
+                return  # Jinja is left only with a TODO saying why
             problem = e
         line = problem.line
         origin = lines[line - 1] if line and line <= len(lines) else None
@@ -743,8 +755,9 @@ class _Importer:
         return datatests.tidy_checks(checks)
 
     def _load_check(self) -> None:
-        """Load the new project as `medallion validate` does. When it does not load and no TODO
-        says so yet, the problem is a TODO of the model it names (marked at its top)."""
+        """Load the new project as `medallion validate` does (it stops at the first problem).
+        A problem no TODO covers yet is a TODO of the model it names, marked at its top; one
+        of medallion.yml is covered by the TODOs of sources."""
         from medallion.errors import MedallionError
         from medallion.workspace import Workspace
 
@@ -753,23 +766,36 @@ class _Importer:
             Workspace.load(self.work).validate()
         except MedallionError as e:
             self.report.loads = False
-            if self.report.todos:
-                return  # the TODOs say what is left first
-            rel = (
-                Path(e.file).resolve().relative_to(self.work.resolve()).as_posix()
-                if (e.file and Path(e.file).resolve().is_relative_to(self.work.resolve()))
-                else None
-            )
-            written = self.written.get(rel or "")
-            line = e.line + 1 if e.line and written else e.line  # below the TODO line added
-            at = (rel or "the project") + (f":{line}" if line and rel else "")
-            message = f"the imported project does not load ({at}: {e.message}): fix it there"
+            work = self.work.resolve()
+            path = Path(e.file).resolve() if e.file else None
+            rel = path.relative_to(work).as_posix() if path and path.is_relative_to(work) else None
+            written = self.written.get(rel) if rel else None
             if written is None:
-                self.report.todo(rel or "medallion.yml", None, message)
+                if not any(t.model is None for t in self.report.todos):
+                    where = f"{rel}: " if rel else ""
+                    self.report.todo(
+                        rel or "medallion.yml",
+                        None,
+                        f"the imported project does not load ({where}{e.message}): fix it there",
+                    )
                 return
-            origin, fqn, header, sql = written
-            self.report.todo(origin, None, message, model=fqn)
-            self._write(rel or "", origin, fqn, header, sql)
+            origin, fqn, header, sql, lines = written
+            if fqn in self.unparsed:
+                return  # its TODO says why already
+            top = model_text(origin, header, "", self._todos_of(origin, fqn)).count("\n")
+            body_line = e.line - top if e.line else 0
+            dbt_line = lines[body_line - 1] if 0 < body_line <= len(lines) else None
+            line = e.line + 1 if e.line else None  # below the TODO line this adds
+            at = rel + (f":{line}" if line else "") + (f":{e.column}" if line and e.column else "")
+            self.report.todo(
+                origin,
+                dbt_line,
+                f"the imported project does not load ({at}: {e.message})"
+                + (f"; {e.hint}" if e.hint else "")
+                + ": fix it there",
+                model=fqn,
+            )
+            self._write(rel or "", origin, fqn, header, sql, lines)
         else:
             self.report.loads = True
 
@@ -785,7 +811,7 @@ class _Importer:
         }
         # the TODOs no model or check file is marked with (a source's, a seed's, a Python
         # model's) are marked here
-        marked = {id(t) for o, f, _, _ in self.written.values() for t in self._todos_of(o, f)}
+        marked = {id(t) for o, f, *_ in self.written.values() for t in self._todos_of(o, f)}
         here = [t for t in self.report.todos if id(t) not in marked]
         text = (
             "# medallion project, imported from a dbt project by `medallion import dbt`.\n"
