@@ -1,4 +1,4 @@
-"""`medallion import dbt` against real dbt: the two dbt projects under dbt_projects/ are built by
+"""`medallion import dbt` against real dbt: the dbt projects under dbt_projects/ are built by
 dbt-core + dbt-duckdb (in their own virtualenv) and, imported, by medallion; every table dbt
 builds must equal the imported project's table of the same name, row for row.
 
@@ -238,6 +238,10 @@ def test_an_incremental_model_and_a_macro_build_what_dbt_builds_day_after_day(
     ]
     fct = (mdl / "models" / "gold" / "fct_transactions.sql").read_text()
     assert "kind: merge" in fct and "unique_key: transaction_id" in fct
+    # that a merge follows changed inputs where dbt keeps its rows is said in IMPORT.md
+    changed = (mdl / "IMPORT.md").read_text().split("## Changed on purpose", 1)[1]
+    assert "`models/marts/fct_transactions.sql`: incremental in dbt, kind: merge" in changed
+    assert "dbt's incremental run keeps the rows it wrote before" in changed
     assert "is_incremental" not in fct and "{{" not in fct
     # the project's macro, rendered where it was called; the package's, dispatched, calling
     # dbt's own cross-database macros

@@ -929,7 +929,21 @@ def import_notes(report: DbtImport) -> str:
         "## TODO",
         "",
     ]
-    out += [f"- `{t.where}`: {t.message}" for t in report.todos] or ["Nothing left to do."]
+    if not report.todos:
+        out += ["Nothing left to do: the project loads (`medallion validate`)."]
+    else:
+        out += [
+            (
+                "The project does not load yet (`medallion validate` refuses it): do these first."
+                if not report.loads
+                else "The project loads and runs, but does what the dbt project did only once "
+                "these are done."
+            )
+            + " Each is marked at the top of the model or check it concerns (`-- TODO(...)`), "
+            "the others at the top of medallion.yml.",
+            "",
+        ]
+        out += [f"- `{t.where}`: {t.message}" for t in report.todos]
     out += ["", "## Changed on purpose", ""]
     out += [f"- `{n.where}`: {n.message}" for n in report.notes] or ["Nothing."]
     out += ["", "## Tables", ""]
