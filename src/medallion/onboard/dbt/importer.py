@@ -5,7 +5,9 @@ new project (sources and seeds in bronze, models by folder: `layers`); render ea
 Jinja with stand-ins (`jinja`); turn materializations into kinds, tests into checks
 (`datatests`), seeds and file sources into `files` sources (`sources`); write medallion.yml and
 `models/<layer>/<name>.sql` into a folder beside the destination, and move it into place only
-when all is written (an import that fails leaves nothing behind).
+when all is written (an import that fails leaves nothing behind). Each model is parsed as
+written and the project loaded as `medallion validate` loads it: what does not parse or load is
+a TODO too, marked at the top of the model it concerns.
 """
 
 from __future__ import annotations
@@ -720,7 +722,7 @@ class _Importer:
         of, whose top their TODOs are marked at; None for a source or seed)."""
 
         def resolve(expression: str) -> str | None:
-            state = NodeState(file=file, fqn="")
+            state = NodeState(file=file, fqn=model or "")
             value = self.renderer.render_expression(state, expression)
             return value if isinstance(value, str) and "{{" not in value else None
 
