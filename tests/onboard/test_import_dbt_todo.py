@@ -158,6 +158,9 @@ def test_the_cli_lists_todos_and_json_says_the_same(tmp_path: Path) -> None:
     assert "no layer for folder 'finance': put in silver" in proc.stderr
     assert "TODO (1)" in proc.stderr
     assert "models/staging/sources.yml:6: source erp.orders" in proc.stderr
+    assert "the imported project loads, but does what the dbt project did only once" in (
+        proc.stderr
+    )
     assert (tmp_path / "warehouse" / "medallion.yml").is_file()  # named after the dbt project
     # a source's TODO has no model file: medallion.yml is marked with it
     config = (tmp_path / "warehouse" / "medallion.yml").read_text()

@@ -938,8 +938,8 @@ def import_notes(report: DbtImport) -> str:
             (
                 "The project does not load yet (`medallion validate` refuses it): do these first."
                 if not report.loads
-                else "The project loads and runs, but does what the dbt project did only once "
-                "these are done."
+                else "The project loads (`medallion validate`), but does what the dbt project "
+                "did only once these are done."
             )
             + " Each is marked at the top of the model or check it concerns (`-- TODO(...)`), "
             "the others at the top of medallion.yml.",
