@@ -499,3 +499,28 @@ def test_a_model_that_parses_but_does_not_load_is_a_todo_of_that_model(tmp_path:
     assert sql.splitlines()[1] == f"-- TODO(models/staging/orders.sql:2): {message}"
     line = int(message.split("orders.sql:", 1)[1].split(":", 1)[0])
     assert sql.splitlines()[line - 1] == "from analytics.raw_orders"
+
+
+def test_jinja_that_reads_its_own_text_renders_as_dbt_renders_it(tmp_path: Path) -> None:
+    # the lines are traced by rendering again with a marker at each newline: a block captured
+    # by {% set %} and filtered must come out as dbt writes it, with no marker left
+    src = write_dbt(
+        tmp_path / "dbt",
+        {
+            "models/staging/a.sql": """
+                {% set cols %}
+                a,
+                b
+                {% endset %}
+                select {{ cols | trim }}
+                {% if cols | length > 4 %}
+                from (select 1 as a, 2 as b)
+                {% endif %}
+            """,
+        },
+    )
+    report = import_dbt(src, tmp_path / "mdl")
+    assert not report.todos and report.loads
+    sql = (tmp_path / "mdl" / "models" / "silver" / "a.sql").read_text()
+    assert "\ue000" not in sql
+    assert sql.split("--- */\n", 1)[1] == "select a,\nb\n\nfrom (select 1 as a, 2 as b)\n"
