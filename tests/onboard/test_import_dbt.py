@@ -1,4 +1,4 @@
-"""`medallion import dbt` against real dbt: the two dbt projects under dbt_projects/ are built by
+"""`medallion import dbt` against real dbt: the dbt projects under dbt_projects/ are built by
 dbt-core + dbt-duckdb (in their own virtualenv) and, imported, by medallion; every table dbt
 builds must equal the imported project's table of the same name, row for row.
 
@@ -10,6 +10,7 @@ skipped: when it cannot be created the test fails with pip's error.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import shutil
@@ -237,6 +238,10 @@ def test_an_incremental_model_and_a_macro_build_what_dbt_builds_day_after_day(
     ]
     fct = (mdl / "models" / "gold" / "fct_transactions.sql").read_text()
     assert "kind: merge" in fct and "unique_key: transaction_id" in fct
+    # that a merge follows changed inputs where dbt keeps its rows is said in IMPORT.md
+    changed = (mdl / "IMPORT.md").read_text().split("## Changed on purpose", 1)[1]
+    assert "`models/marts/fct_transactions.sql`: incremental in dbt, kind: merge" in changed
+    assert "dbt's incremental run keeps the rows it wrote before" in changed
     assert "is_incremental" not in fct and "{{" not in fct
     # the project's macro, rendered where it was called; the package's, dispatched, calling
     # dbt's own cross-database macros
@@ -264,3 +269,53 @@ def test_an_incremental_model_and_a_macro_build_what_dbt_builds_day_after_day(
     )
     assert fct_rows.num_rows == 9
     assert fct_rows.to_pylist()[2] == {"transaction_id": 3, "amount": 19.9}
+
+
+def test_a_loop_ending_lines_in_a_tag_and_tests_valued_by_a_var_build_what_dbt_builds(
+    dbt: Path, tmp_path: Path
+) -> None:
+    src = tmp_path / "dbt"
+    shutil.copytree(PROJECTS / "statuses", src)
+    database = dbt_build(dbt, src)
+    mdl = import_and_run(src, tmp_path)
+    assert compare(database, mdl, reads={}) == [
+        "customer_totals",
+        "int_orders_status",
+        "raw_orders",
+        "stg_orders",
+    ]
+    # the newline after `{% endif %}` is kept, as dbt keeps it; the tag-only lines leave no
+    # blank line
+    sql = (mdl / "models" / "silver" / "int_orders_status.sql").read_text()
+    assert sql.split("--- */\n", 1)[1].splitlines() == [
+        "select",
+        "  customer_id,",
+        "  sum(case when status = 'DELIVERED' then amount else 0 end) as delivered_amount,",
+        "  sum(case when status = 'SHIPPED' then amount else 0 end) as shipped_amount,",
+        "  sum(case when status = 'CANCELLED' then amount else 0 end) as cancelled_amount",
+        "from silver.stg_orders",
+        "group by customer_id",
+    ]
+    # the accepted_values tests whose values are a var are checks, on the model and the seed
+    statuses = ["DELIVERED", "SHIPPED", "CANCELLED"]
+    checks = Project.load(mdl).checks.tables
+    for table in ("silver.stg_orders", "bronze.raw_orders"):
+        (accepted,) = [c for c in checks[table] if c.check_name == "accepted_values_status"]
+        assert accepted.values == statuses  # type: ignore[union-attr]
+    medallion("test", cwd=mdl, check=True)
+
+    # a status outside the var fails both checks
+    seed = mdl / "data" / "seeds" / "raw_orders.csv"
+    seed.write_text(seed.read_text() + "7,C3,LOST,1.00\n")
+    medallion("run", cwd=mdl)
+    proc = medallion("test", "--json", cwd=mdl)
+    assert proc.returncode == 1
+    failed = {
+        (r["table_name"], r["name"])
+        for r in json.loads(proc.stdout)["checks"]
+        if r["status"] == "fail"
+    }
+    assert failed == {
+        ("silver.stg_orders", "accepted_values_status"),
+        ("bronze.raw_orders", "accepted_values_status"),
+    }

@@ -49,7 +49,9 @@ def import_dbt(
     materializations become kinds (incremental + unique_key -> merge, snapshot -> scd2), tests
     become checks. What cannot be translated (a package's macro, a warehouse-specific
     materialization) is left as it was, marked TODO with its dbt file and line, and listed in
-    the project's IMPORT.md.
+    the project's IMPORT.md. Every model is parsed as written: SQL that does not parse is a
+    TODO too. Exit status: 0 when nothing is left to do (the project loads), 1 when TODOs are
+    left (the project is written, with them marked) or the import fails (nothing written).
     """
     import yaml
 
@@ -76,6 +78,9 @@ def import_dbt(
         print_json(render_dbt.imported_dict(report))
     else:
         render_dbt.imported(report)
+    # the project is written either way; 1 says it is not done: work is left (TODOs)
+    if report.todos:
+        raise SystemExit(1)
 
 
 def _dbt_name(path: Path) -> str:

@@ -28,12 +28,22 @@ def imported(report: Any) -> None:
             console.print(f"  {_escape(note.where)}: {_escape(note.message)}")
     if report.todos:
         console.print(
-            f"[yellow]TODO ({len(report.todos)})[/]: left as it was in the files, marked TODO; "
-            "the project runs once these are done (also in IMPORT.md)"
+            f"[yellow]TODO ({len(report.todos)})[/]: left as it was in the files, marked TODO at "
+            "the top of the model each concerns (else of medallion.yml); also in IMPORT.md"
         )
         for todo in report.todos:
             console.print(f"  [yellow]{_escape(todo.where)}[/]: {_escape(todo.message)}")
-        console.print(f"  next: cd {_escape(_rel(report.dest))}, do the TODOs, medallion run")
+        console.print(
+            "[red]the imported project does not load yet[/]: medallion validate refuses it "
+            "until the TODOs are done"
+            if not report.loads
+            else "[yellow]the imported project loads[/], but does what the dbt project did only "
+            "once the TODOs are done"
+        )
+        console.print(
+            f"  next: cd {_escape(_rel(report.dest))}, do the TODOs, medallion validate, "
+            "medallion run"
+        )
     else:
         console.print(f"  next: cd {_escape(_rel(report.dest))} && medallion run")
 
@@ -47,4 +57,5 @@ def imported_dict(report: Any) -> dict[str, Any]:
         "notes": [asdict(n) | {"where": n.where} for n in report.notes],
         "todos": [asdict(t) | {"where": t.where} for t in report.todos],
         "copied": list(report.copied),
+        "loads": report.loads,
     }

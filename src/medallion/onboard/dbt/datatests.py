@@ -30,6 +30,16 @@ _SETTINGS = {
     "test_name",
 }
 _PERIODS = {"minute": "minutes", "hour": "hours", "day": "days"}
+#: the tests `_check` translates, and the medallion check each becomes
+_TRANSLATED = {
+    "unique": "unique",
+    "not_null": "not_null",
+    "accepted_values": "accepted_values",
+    "relationships": "relationships",
+    "dbt_utils.unique_combination_of_columns": "unique",
+    "dbt_utils.expression_is_true": "expression_is_true",
+    "dbt_utils.accepted_range": "expression_is_true",
+}
 
 
 @dataclass
@@ -42,6 +52,9 @@ class TestContext:
     resolve: Callable[[str], str | None]
     todo: Callable[[str, int | None, str], None]
     note: Callable[[str, int | None, str], None]
+    #: renders the Jinja of an argument (on a line) as dbt does (`"{{ var('statuses') }}"`: the
+    #: var's value)
+    render: Callable[[Any, int | None], Any] = lambda value, line: value
 
 
 def split_test(item: Any) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
@@ -77,6 +90,8 @@ def to_checks(tests: list[Any], column: str | None, ctx: TestContext) -> list[di
             ctx.todo(ctx.file, line, f"a data test the import cannot read: {item!r}")
             continue
         name, args, settings = parts
+        args = {k: ctx.render(v, line) for k, v in args.items()}
+        settings = {k: ctx.render(v, line) for k, v in settings.items()}
         check = _check(name.removeprefix("dbt."), args, column, ctx, line)
         if check is None:
             continue
@@ -139,6 +154,15 @@ def _check(
                 }
             }
     what = f"column {column}" if column else "the model"
+    if name in _TRANSLATED:
+        shown = ", ".join(f"{k}: {v!r}" for k, v in args.items())
+        ctx.todo(
+            ctx.file,
+            line,
+            f"data test {name} on {what}: the import cannot use its arguments ({shown}); "
+            f"write the {_TRANSLATED[name]} check in the model header by hand",
+        )
+        return None
     ctx.todo(
         ctx.file,
         line,

@@ -5,7 +5,9 @@ new project (sources and seeds in bronze, models by folder: `layers`); render ea
 Jinja with stand-ins (`jinja`); turn materializations into kinds, tests into checks
 (`datatests`), seeds and file sources into `files` sources (`sources`); write medallion.yml and
 `models/<layer>/<name>.sql` into a folder beside the destination, and move it into place only
-when all is written (an import that fails leaves nothing behind).
+when all is written (an import that fails leaves nothing behind). Each model is parsed as
+written and the project loaded as `medallion validate` loads it: what does not parse or load is
+a TODO too, marked at the top of the model it concerns.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from medallion.onboard.dbt.dbtproject import (
     load_dbt_project,
 )
 from medallion.onboard.dbt.jinja import THIS, NodeState, Renderer, snapshot_blocks
-from medallion.onboard.dbt.report import DbtImport, ImportedTable
+from medallion.onboard.dbt.report import DbtImport, Finding, ImportedTable
 from medallion.onboard.dbt.sources import (
     database_source,
     external_location,
@@ -39,6 +41,8 @@ from medallion.onboard.dbt.sources import (
 )
 
 _NAME_RE = re.compile(r"[^a-z0-9_]+")
+#: a .yml value that is one Jinja expression: rendered to its value (a list stays a list)
+_WHOLE_EXPRESSION = re.compile(r"\s*\{\{(.*)\}\}\s*", re.DOTALL)
 
 
 @dataclass
@@ -56,11 +60,18 @@ class _Node:
     props: Properties | None = None
     snapshot: bool = False
     sql: str = ""  # rendered
+    #: the dbt file's line of each line of `sql` (None where unknown)
+    lines: list[int | None] = field(default_factory=list)
     header: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fqn(self) -> str:
         return f"{self.layer}.{self.table}"
+
+    @property
+    def target(self) -> str:
+        """Its file in the new project."""
+        return f"models/{self.layer}/{self.table}.sql"
 
 
 def table_name(name: str) -> str:
@@ -119,6 +130,12 @@ class _Importer:
         self.source_refs: dict[tuple[str, str], str] = {}  # (source, table) -> fqn
         self.refs: dict[str, str] = {}  # dbt name -> fqn
         self.nodes: list[_Node] = []
+        #: the models and checks written: file in the new project -> (dbt file, layer.name,
+        #: header, SQL, the dbt line of each line of the SQL), written again when a TODO about
+        #: them is found later
+        self.written: dict[str, tuple[str, str, dict[str, Any], str, list[int | None]]] = {}
+        #: the models and checks whose SQL does not parse (each has its TODO)
+        self.unparsed: set[str] = set()
         self._later: list[Callable[[], None]] = []
         self.renderer = Renderer(
             project,
@@ -140,7 +157,9 @@ class _Importer:
         self._singular_tests()
         for node in self.nodes:
             self._incremental_inputs(node)
+            self._check_sql(node.target, node.file, node.fqn, node.header, node.sql, node.lines)
             self._write_model(node)
+        self._load_check()
         self._write_project_file()
 
     # -- bronze: seeds and sources ---------------------------------------------------------
@@ -253,7 +272,7 @@ class _Importer:
     # name one)
 
     def _seed_checks(self, entry: dict[str, Any], props: Properties, table: ImportedTable) -> None:
-        checks = self._node_checks(props, props.file)
+        checks = self._node_checks(props, None)
         if checks:
             entry["checks"] = checks
         table.checks = len(checks)
@@ -366,17 +385,19 @@ class _Importer:
                 if "generic" in path.relative_to(base).parts:
                     continue  # {% test %} definitions: their uses are TODOs where they occur
                 file = self.project.rel(path)
-                state = NodeState(file=file, fqn=f"checks.{table_name(path.stem)}")
+                fqn = f"checks.{table_name(path.stem)}"
+                state = NodeState(file=file, fqn=fqn)
                 text = path.read_text(encoding="utf-8-sig")
                 sql = self.renderer.render(state, text)
                 header: dict[str, Any] = {"description": f"Imported from the dbt test {file}."}
                 if str(state.config.get("severity", "")).lower() == "warn":
                     header["severity"] = "warn"
-                todos = [t for t in self.report.todos if t.file == file]
-                target = self.work / "checks" / f"{table_name(path.stem)}.sql"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                body = text if sql is None else tidy(sql)
-                target.write_text(model_text(file, header, body, todos), encoding="utf-8")
+                body, lines = text, []
+                if sql is not None:
+                    body, lines = tidy(sql, self.renderer.origins(state, text, sql), text)
+                rel = f"checks/{table_name(path.stem)}.sql"
+                self._check_sql(rel, file, fqn, header, body, lines)
+                self._write(rel, file, fqn, header, body, lines)
 
     def _render(self, node: _Node) -> None:
         state = NodeState(file=node.file, fqn=node.fqn)
@@ -397,7 +418,14 @@ class _Importer:
                     f"the is_incremental() block reads rows newer than max({column}): "
                     f"order_by: {column}, so a key met twice keeps its latest row",
                 )
-        node.sql = node.text if sql is None else self._read_files(node, tidy(sql))
+        if sql is None:
+            node.sql = node.text
+        else:
+            origins = self.renderer.origins(state, node.text, sql, first_line=node.first_line)
+            body, node.lines = tidy(sql, origins, node.text, node.first_line)
+            node.sql = self._read_files(node, body)
+            if node.sql is not body:
+                node.lines = []  # rewritten and pretty-printed: its lines are new
         if config.get("tags"):
             tags = config["tags"]
             header["tags"] = [tags] if isinstance(tags, str) else list(tags)
@@ -406,7 +434,7 @@ class _Importer:
             header["description"] = props.description
         if props and any(desc for desc, _ in props.columns.values()):
             header["columns"] = {c: d for c, (d, _) in props.columns.items() if d}
-        checks = self._node_checks(props, node.file) if props else []
+        checks = self._node_checks(props, node.fqn) if props else []
         if checks:
             header["checks"] = checks
         for hook in ("pre_hook", "post_hook", "pre-hook", "post-hook"):
@@ -415,6 +443,7 @@ class _Importer:
                     node.file,
                     None,
                     f"{hook}: SQL dbt runs around the model is not imported ({config[hook]!r})",
+                    model=node.fqn,
                 )
         node.header = header
 
@@ -479,12 +508,72 @@ class _Importer:
             node.header = _after_kind(node.header, "incremental_inputs", growing)
 
     def _write_model(self, node: _Node) -> None:
-        todos = [t for t in self.report.todos if t.file == node.file]
-        target = self.work / "models" / node.layer / f"{node.table}.sql"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(model_text(node.file, node.header, node.sql, todos), encoding="utf-8")
+        self._write(node.target, node.file, node.fqn, node.header, node.sql, node.lines)
         checks = len(node.header.get("checks", []))
         self.report.tables.append(ImportedTable(node.fqn, node.header["kind"], node.file, checks))
+
+    def _todos_of(self, file: str, fqn: str) -> list[Finding]:
+        """The TODOs marked at the top of a model or singular check: its own, wherever they
+        are in the dbt project (a test in schema.yml, a macro it calls), and those of its file
+        that name no other model."""
+        return [
+            t for t in self.report.todos if t.model == fqn or (t.model is None and t.file == file)
+        ]
+
+    def _write(
+        self,
+        rel: str,
+        origin: str,
+        fqn: str,
+        header: dict[str, Any],
+        sql: str,
+        lines: list[int | None],
+    ) -> None:
+        self.written[rel] = (origin, fqn, header, sql, lines)
+        target = self.work / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = model_text(origin, header, sql, self._todos_of(origin, fqn))
+        target.write_text(text, encoding="utf-8")
+
+    def _check_sql(
+        self,
+        rel: str,
+        file: str,
+        fqn: str,
+        header: dict[str, Any],
+        sql: str,
+        lines: list[int | None],
+    ) -> None:
+        """A TODO, at the dbt file's line, for rendered SQL that DuckDB's parser (or SQLGlot,
+        which medallion reads models with) refuses: the import never writes SQL that cannot run
+        without saying so. Jinja left in the SQL has its TODO already."""
+        from medallion.errors import ModelError
+        from medallion.models.jinja import jinja_error
+        from medallion.models.sql import parse_select
+
+        try:
+            parse_select(sql, error=ModelError)
+            return
+        except ModelError as e:
+            self.unparsed.add(fqn)
+            if jinja_error(sql, set()) is not None:
+                return  # Jinja is left only with a TODO saying why
+            problem = e
+        line = problem.line
+        origin = lines[line - 1] if line and line <= len(lines) else None
+        # the line in the file as written: below its comment lines and header, this TODO's too
+        placeholder = Finding(file, None, "", fqn)
+        top = model_text(file, header, "", [*self._todos_of(file, fqn), placeholder]).count("\n")
+        at = rel
+        if line:
+            at += f":{top + line}" + (f":{problem.column}" if problem.column else "")
+        self.report.todo(
+            file,
+            origin,
+            f"the SQL as rendered does not parse ({at}: {problem.message}): fix it in {rel}; "
+            "dbt's own SQL for it is in the dbt project's target/compiled/ after dbt compile",
+            model=fqn,
+        )
 
     def _kind(self, node: _Node, config: dict[str, Any], state: NodeState) -> dict[str, Any]:
         """The model header's kind (and its options) for a dbt materialization."""
@@ -510,6 +599,15 @@ class _Importer:
                     "only what is new upstream by themselves",
                 )
             if keys and strategy in ("", "merge", "delete+insert"):
+                self.report.note(
+                    node.file,
+                    None,
+                    "incremental in dbt, kind: merge in medallion: when rows upstream change or "
+                    "go (a seed edited, a row deleted), the next run updates or deletes their "
+                    "keys, as a full rebuild would; dbt's incremental run keeps the rows it "
+                    "wrote before until --full-refresh. medallion's table always equals its "
+                    "model over the current inputs",
+                )
                 return {"kind": "merge", "unique_key": keys[0] if len(keys) == 1 else keys}
             if not keys and strategy in ("", "append"):
                 return {"kind": "append"}
@@ -517,12 +615,14 @@ class _Importer:
                 *self._config_origin(node, state, "incremental_strategy"),
                 f"incremental_strategy {strategy!r} has no medallion kind: written as kind: "
                 "table (rebuilt whole each run); consider merge or incremental_by_time",
+                model=node.fqn,
             )
             return {"kind": "table"}
         self.report.todo(
             *self._config_origin(node, state, "materialized"),
             f"materialized={materialized!r} is specific to a warehouse or a package: written "
             "as kind: table; choose the medallion kind that fits (table, view, merge, append)",
+            model=node.fqn,
         )
         return {"kind": "table"}
 
@@ -548,7 +648,13 @@ class _Importer:
         unique_key = config.get("unique_key")
         keys = [unique_key] if isinstance(unique_key, str) else list(unique_key or [])
         if not keys:
-            self.report.todo(node.file, node.first_line, "a snapshot without unique_key")
+            self.report.todo(
+                node.file,
+                node.first_line,
+                "a snapshot without unique_key: written as kind: table; give it a unique_key "
+                "(kind: scd2)",
+                model=node.fqn,
+            )
             return {"kind": "table"}
         header: dict[str, Any] = {"kind": "scd2", "unique_key": keys[0] if len(keys) == 1 else keys}
         strategy = str(config.get("strategy") or "timestamp").lower()
@@ -609,22 +715,91 @@ class _Importer:
 
     # -- tests -----------------------------------------------------------------------------
 
-    def _test_context(self, file: str, line: int | None) -> datatests.TestContext:
+    def _test_context(
+        self, file: str, line: int | None, model: str | None = None
+    ) -> datatests.TestContext:
+        """The context of the tests of one node (`model`: the imported model they are checks
+        of, whose top their TODOs are marked at; None for a source or seed)."""
+
         def resolve(expression: str) -> str | None:
-            state = NodeState(file=file, fqn="")
+            state = NodeState(file=file, fqn=model or "")
             value = self.renderer.render_expression(state, expression)
             return value if isinstance(value, str) and "{{" not in value else None
 
+        def render(value: Any, at: int | None) -> Any:
+            # dbt renders a test's arguments as it renders models: `values: "{{ var('s') }}"`
+            # is the var's list (a whole `{{ ... }}` keeps its value's type)
+            if isinstance(value, list):
+                return [render(v, at) for v in value]
+            if isinstance(value, dict):
+                return {k: render(v, at) for k, v in value.items()}
+            if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
+                return value
+            state = NodeState(file=file, fqn=model or "", line=at)
+            whole = _WHOLE_EXPRESSION.fullmatch(value)
+            if whole is not None:
+                return self.renderer.render_expression(state, whole.group(1))
+            rendered = self.renderer.render(state, value)
+            return value if rendered is None else rendered
+
+        def todo(at: str, at_line: int | None, message: str) -> None:
+            self.report.todo(at, at_line, message, model=model)
+
         return datatests.TestContext(
-            file=file, line=line, resolve=resolve, todo=self.report.todo, note=self.report.note
+            file=file, line=line, resolve=resolve, todo=todo, note=self.report.note, render=render
         )
 
-    def _node_checks(self, props: Properties, file: str) -> list[dict[str, Any]]:
-        ctx = self._test_context(props.file, props.line)
+    def _node_checks(self, props: Properties, model: str | None) -> list[dict[str, Any]]:
+        ctx = self._test_context(props.file, props.line, model)
         checks = datatests.to_checks(props.tests, None, ctx)
         for column, (_, tests) in props.columns.items():
             checks += datatests.to_checks(tests, column, ctx)
         return datatests.tidy_checks(checks)
+
+    def _load_check(self) -> None:
+        """Load the new project as `medallion validate` does (it stops at the first problem).
+        A problem no TODO covers yet is a TODO of the model it names, marked at its top; one
+        of medallion.yml is covered by the TODOs of sources."""
+        from medallion.errors import MedallionError
+        from medallion.workspace import Workspace
+
+        self._write_project_file()
+        try:
+            Workspace.load(self.work).validate()
+        except MedallionError as e:
+            self.report.loads = False
+            work = self.work.resolve()
+            path = Path(e.file).resolve() if e.file else None
+            rel = path.relative_to(work).as_posix() if path and path.is_relative_to(work) else None
+            written = self.written.get(rel) if rel else None
+            if written is None:
+                if not any(t.model is None for t in self.report.todos):
+                    where = f"{rel}: " if rel else ""
+                    self.report.todo(
+                        rel or "medallion.yml",
+                        None,
+                        f"the imported project does not load ({where}{e.message}): fix it there",
+                    )
+                return
+            origin, fqn, header, sql, lines = written
+            if fqn in self.unparsed:
+                return  # its TODO says why already
+            top = model_text(origin, header, "", self._todos_of(origin, fqn)).count("\n")
+            body_line = e.line - top if e.line else 0
+            dbt_line = lines[body_line - 1] if 0 < body_line <= len(lines) else None
+            line = e.line + 1 if e.line else None  # below the TODO line this adds
+            at = rel + (f":{line}" if line else "") + (f":{e.column}" if line and e.column else "")
+            self.report.todo(
+                origin,
+                dbt_line,
+                f"the imported project does not load ({at}: {e.message})"
+                + (f"; {e.hint}" if e.hint else "")
+                + ": fix it there",
+                model=fqn,
+            )
+            self._write(rel or "", origin, fqn, header, sql, lines)
+        else:
+            self.report.loads = True
 
     # -- medallion.yml ---------------------------------------------------------------------
 
@@ -636,6 +811,10 @@ class _Importer:
             "layers": list(layers.LAYERS),
             "sources": self.sources,
         }
+        # the TODOs no model or check file is marked with (a source's, a seed's, a Python
+        # model's) are marked here
+        marked = {id(t) for o, f, *_ in self.written.values() for t in self._todos_of(o, f)}
+        here = [t for t in self.report.todos if id(t) not in marked]
         text = (
             "# medallion project, imported from a dbt project by `medallion import dbt`.\n"
             "# Seeds and sources land in bronze; the dbt models are models/<layer>/<name>.sql.\n"
@@ -644,6 +823,7 @@ class _Importer:
                 if self.report.todos
                 else ""
             )
+            + "".join(f"# TODO({t.where}): {' '.join(t.message.split())}\n" for t in here)
             + dump_yaml(config)
         )
         (self.work / "medallion.yml").write_text(text, encoding="utf-8")
@@ -678,18 +858,33 @@ def _after_kind(header: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def tidy(sql: str) -> str:
-    """Rendered Jinja's whitespace: no blank lines at the ends, at most one in a row, no
-    trailing spaces."""
-    lines = [line.rstrip() for line in sql.splitlines()]
+def tidy(
+    sql: str, origins: list[int | None] | None = None, source: str = "", first_line: int = 1
+) -> tuple[str, list[int | None]]:
+    """Rendered Jinja's whitespace, and the dbt line of each line left. Blank where the dbt
+    file was not (a line of `{% if %}` tags: dbt leaves it blank, as here, and it is taken
+    out); no blank lines at the ends, at most one in a row, no trailing spaces. `origins`
+    (`Renderer.origins`) gives the line of `source`, which starts at `first_line`, that each
+    line of `sql` comes from. Only whitespace between two newlines goes: no two words meet."""
+    written = source.split("\n")
+    lines = [line.rstrip() for line in sql.split("\n")]
+    known = origins or []
     out: list[str] = []
-    for line in lines:
-        if not line and (not out or not out[-1]):
-            continue
+    where: list[int | None] = []
+    for i, line in enumerate(lines):
+        origin = known[i] if i < len(known) else None
+        if not line:
+            if not out or not out[-1]:
+                continue
+            at = origin - first_line if origin is not None else -1
+            if 0 <= at < len(written) and written[at].strip():
+                continue
         out.append(line)
+        where.append(origin)
     while out and not out[-1]:
         out.pop()
-    return "\n".join(out) + "\n"
+        where.pop()
+    return "\n".join(out) + "\n", where
 
 
 class _Dumper(yaml.SafeDumper):
@@ -736,7 +931,21 @@ def import_notes(report: DbtImport) -> str:
         "## TODO",
         "",
     ]
-    out += [f"- `{t.where}`: {t.message}" for t in report.todos] or ["Nothing left to do."]
+    if not report.todos:
+        out += ["Nothing left to do: the project loads (`medallion validate`)."]
+    else:
+        out += [
+            (
+                "The project does not load yet (`medallion validate` refuses it): do these first."
+                if not report.loads
+                else "The project loads (`medallion validate`), but does what the dbt project "
+                "did only once these are done."
+            )
+            + " Each is marked at the top of the model or check it concerns (`-- TODO(...)`), "
+            "the others at the top of medallion.yml.",
+            "",
+        ]
+        out += [f"- `{t.where}`: {t.message}" for t in report.todos]
     out += ["", "## Changed on purpose", ""]
     out += [f"- `{n.where}`: {n.message}" for n in report.notes] or ["Nothing."]
     out += ["", "## Tables", ""]

@@ -97,6 +97,14 @@ class NodeState:
     incremental_run: bool = False
     #: lines where `{{ this }}` was rendered (a model reading itself)
     this_lines: list[int] = field(default_factory=list)
+    #: a second render that only traces lines (`Renderer.origins`): records nothing
+    quiet: bool = False
+    #: the line of `file` a .yml value rendered is on (its own Jinja has no file)
+    line: int | None = None
+
+    @property
+    def silent(self) -> bool:
+        return self.incremental_run or self.quiet
 
 
 class _Namespace:
@@ -198,11 +206,10 @@ class Renderer:
         self.env = jinja2.Environment(
             extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"],
             undefined=Unknown,
+            # dbt's whitespace (its environment sets neither trim_blocks nor lstrip_blocks): the
+            # newline after `{% endif %}` is kept, or `...,{% endif %}\nfrom` glues two words;
+            # the blank lines of tag-only lines are taken out afterwards (`origins`)
             keep_trailing_newline=True,
-            # a block tag's own line leaves no blank line behind (dbt keeps them; SQL does not
-            # care, and the user reads the file afterwards)
-            trim_blocks=True,
-            lstrip_blocks=True,
         )
         self.env.globals.update(self._builtins())
         #: namespace -> its macros: dbt's own (`dbt.concat`), the project's, each package's
@@ -230,15 +237,18 @@ class Renderer:
             if tmpl is not None and id(tmpl) in self._paths:
                 return self._paths[id(tmpl)], tmpl.get_corresponding_lineno(frame.f_lineno)
             frame = frame.f_back  # type: ignore[assignment]
-        return (self.state.file if self.state else self.project.name), None
+        if self.state is None:
+            return self.project.name, None
+        return self.state.file, self.state.line
 
     def todo(self, message: str) -> None:
-        if self.state is None or not self.state.incremental_run:
+        if self.state is None or not self.state.silent:
             file, line = self.where()
-            self.report.todo(file, line, message)
+            model = self.state.fqn if self.state is not None else None
+            self.report.todo(file, line, message, model=model or None)
 
     def note(self, message: str) -> None:
-        if self.state is None or not self.state.incremental_run:
+        if self.state is None or not self.state.silent:
             file, line = self.where()
             self.report.note(file, line, message)
 
@@ -512,6 +522,7 @@ class Renderer:
                 state.file,
                 e.lineno,
                 f"Jinja the import cannot read ({e.message}); the model is kept as it was",
+                model=state.fqn or None,
             )
             return None
         except _Return as r:
@@ -521,10 +532,38 @@ class Renderer:
                 state.file,
                 _template_line(e),
                 f"the Jinja fails at import ({type(e).__name__}: {e}); the model is kept as it was",
+                model=state.fqn or None,
             )
             return None
         finally:
             self.state = None
+
+    def origins(
+        self, state: NodeState, text: str, rendered: str, *, first_line: int = 1
+    ) -> list[int | None] | None:
+        """The line of `text` (counted from `first_line`) whose newline ends each line of
+        `rendered` (None where a macro or a value wrote the newline), found by rendering once
+        more with a marker before each newline of the template's own text; None when that
+        render differs from `rendered` once the markers are taken out (Jinja that inspects its
+        own text), or fails."""
+        source = "\n" * (first_line - 1) + text
+        marked = _mark_lines(self.env, source)
+        if marked is None:
+            return None
+        self.state = NodeState(file=state.file, fqn=state.fqn, quiet=True)
+        try:
+            out = self.env.from_string(marked).render()
+        except Exception:  # the first render succeeded; this one only traces lines
+            return None
+        finally:
+            self.state = None
+        if _LINE_MARK.sub("", out) != rendered:
+            return None
+        lines: list[int | None] = []
+        for segment in out.split("\n")[:-1]:
+            found = _LINE_AT_END.search(segment)
+            lines.append(int(found.group(1)) if found else None)
+        return lines
 
     def render_expression(self, state: NodeState, text: str) -> Any:
         """A Jinja expression of a .yml file (`ref('customers')` in a relationships test)."""
@@ -533,6 +572,37 @@ class Renderer:
             return self.env.compile_expression(text, undefined_to_none=False)()
         finally:
             self.state = None
+
+
+#: private-use characters, which no SQL holds: a line number before a newline of the template
+_LINE_MARK = re.compile("\ue000(\\d+)\ue001")
+_LINE_AT_END = re.compile("\ue000(\\d+)\ue001$")
+
+
+def _mark_lines(env: Any, source: str) -> str | None:
+    """`source` with `\\ue000N\\ue001` before each newline of its template text (not of its
+    tags or comments), N that newline's line; None if the lexer's tokens cannot be placed."""
+    marks: list[int] = []
+    cursor = 0
+    try:
+        for _, token, value in env.lexer.tokeniter(source, None):
+            at = source.find(value, cursor)
+            # between two tokens only whitespace a `-` took away
+            if at < 0 or source[cursor:at].strip():
+                return None
+            if token == "data":
+                marks += [at + i for i, c in enumerate(value) if c == "\n"]
+            cursor = at + len(value)
+    except Exception:  # the lexer refused it: the render said why already
+        return None
+    out: list[str] = []
+    start, line = 0, 1
+    for at in marks:
+        line += source.count("\n", start, at)
+        out.append(source[start:at] + f"\ue000{line}\ue001")
+        start = at
+    out.append(source[start:])
+    return "".join(out)
 
 
 def _template_line(error: BaseException) -> int | None:

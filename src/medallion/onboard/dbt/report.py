@@ -14,6 +14,9 @@ class Finding:
     file: str  # relative to the dbt project
     line: int | None
     message: str
+    #: the imported model (or singular check) it concerns, `layer.name`, when its file is
+    #: another (a test in schema.yml, a folder's config in dbt_project.yml, a macro)
+    model: str | None = None
 
     @property
     def where(self) -> str:
@@ -45,6 +48,8 @@ class DbtImport:
     todos: list[Finding] = field(default_factory=list)
     #: files copied into the new project (seeds, external source files), relative to dest
     copied: list[str] = field(default_factory=list)
+    #: the new project loads as written (`medallion validate` passes; TODOs may be left)
+    loads: bool = False
 
     @property
     def sources(self) -> list[ImportedTable]:
@@ -57,7 +62,7 @@ class DbtImport:
     def note(self, file: str, line: int | None, message: str) -> None:
         self.notes.append(Finding(file, line, message))
 
-    def todo(self, file: str, line: int | None, message: str) -> None:
-        finding = Finding(file, line, message)
-        if finding not in self.todos:
+    def todo(self, file: str, line: int | None, message: str, *, model: str | None = None) -> None:
+        finding = Finding(file, line, message, model)
+        if not any((t.file, t.line, t.message) == (file, line, message) for t in self.todos):
             self.todos.append(finding)

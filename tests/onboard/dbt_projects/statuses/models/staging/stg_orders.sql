@@ -1,0 +1,2 @@
+select order_id, customer_id, upper(status) as status, amount
+from {{ ref('raw_orders') }}
