@@ -55,11 +55,11 @@ class StepContext:
 
     @cached_property
     def last_build(self) -> dict[str, Any] | None:
-        """The commit info of the table's latest build, read once for the step (None: never
-        built)."""
-        from medallion.storage import changes
+        """The commit info of the build whose rows the table holds (after a restore, the
+        restored one's: record.last_build), read once for the step (None: never built)."""
+        from medallion.build.record import last_build
 
-        return changes.last_build(self.path)
+        return last_build(self.path)
 
     def relation(self) -> Relation:
         """The SQL model's query as a relation: bound against its inputs, not run. A binder or

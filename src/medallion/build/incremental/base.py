@@ -25,6 +25,7 @@ from medallion.build.record import (
     SCD2_HISTORY,
     column_types,
     not_rebuilt,
+    output_change,
     record,
     schema_change,
 )
@@ -53,6 +54,8 @@ class IncrementalBuild(Build):
         res = ctx.result
         if not ctx.full_refresh:
             self.check_inputs()
+        if not ctx.full_refresh:
+            self.check_output()
         inc = Increment(ctx)
         res.details["mode"] = "full" if inc.full else "incremental"
         if inc.nothing_new:
@@ -96,8 +99,25 @@ class IncrementalBuild(Build):
             return
         now = {t: ctx.engine.schema_of(t) for t in ctx.upstream}
         why = schema_change(commit, {t: column_types(s) for t, s in now.items() if s is not None})
-        if why is None:
+        if why is not None:
+            self.rebuild_for(why)
+
+    def check_output(self) -> None:
+        """A column the model outputs as a type the table does not hold it as (an input
+        column changed type, and the table's record could not tell: restored to a build that
+        recorded no input schemas): rebuilt as check_inputs does, as the new rows would not
+        merge into the old ones (scd2 refuses)."""
+        ctx = self.ctx
+        if not tables.is_delta_table(ctx.path):
             return
+        why = output_change(ctx.engine.schema(self.model_rel()), tables.schema(ctx.path))
+        if why is not None:
+            self.rebuild_for(why)
+
+    def rebuild_for(self, why: str) -> None:
+        """Rebuild from all input, saying `why` in the step's log, or refuse (a non-empty scd2
+        table: its history is not in its inputs)."""
+        ctx = self.ctx
         rows = tables.info(ctx.path).rows
         if ctx.model.kind == "scd2" and rows:
             raise not_rebuilt(ctx.model, f"{why}; {SCD2_HISTORY}")
