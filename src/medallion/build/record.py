@@ -80,7 +80,7 @@ def last_build(path: Path) -> dict[str, Any] | None:
     commit = changes.last_build(path)
     history: list[dict[str, Any]] | None = None
     while commit is not None and commit.get(FINGERPRINT_KEY) is None:
-        target = restored_to(commit)
+        target = changes.restored_to(commit)
         if target is None:
             break
         history = tables.history(path) if history is None else history
@@ -96,17 +96,6 @@ def last_build(path: Path) -> dict[str, Any] | None:
             break
         commit = {**built, changes.UPSTREAM_KEY: commit[changes.UPSTREAM_KEY]}
     return commit
-
-
-def restored_to(commit: dict[str, Any]) -> int | None:
-    """The version a RESTORE commit made the table's content again (None: not a restore)."""
-    if commit.get("operation") != "RESTORE":
-        return None
-    target = (commit.get("operationParameters") or {}).get("version")
-    try:
-        return int(target) if target is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def recorded(commit: dict[str, Any], key: str) -> Any:

@@ -46,6 +46,7 @@ from medallion.ingest.files import (
 from medallion.ingest.files.rejects import check_rejected, reasons, rejected_lines
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
+from medallion.storage.changes import restored_to
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,7 +108,7 @@ def ingested_files(
         return state.ingested_files(source, latest)
     since = cached[1] if cached and cached[0] == table_id and cached[1] <= version else -1
     history = dt.history(version - since if since >= 0 else None)
-    if since >= 0 and any(_restored_to(c) is not None for c in history):
+    if since >= 0 and any(restored_to(c) is not None for c in history):
         # a restore since the cache: the files it holds are those of the restored version,
         # whose commits may be older than the cache; read the whole log again
         since, history = -1, dt.history()
@@ -121,7 +122,7 @@ def ingested_files(
             break
         if v > held_up_to:
             continue
-        restored = _restored_to(commit)
+        restored = restored_to(commit)
         if restored is not None:
             held_up_to = restored
             continue
@@ -132,18 +133,6 @@ def ingested_files(
             break
     state.record_ingested(source, table_id, version, new, reset=reset)
     return state.ingested_files(source, latest)
-
-
-def _restored_to(commit: dict[str, Any]) -> int | None:
-    """The version a RESTORE commit made the table's content again, None for other commits:
-    the files ingested after that version are no longer in the table and are new again."""
-    if commit.get("operation") != "RESTORE":
-        return None
-    target = (commit.get("operationParameters") or {}).get("version")
-    try:
-        return int(target) if target is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _overwrote_all(commit: dict[str, Any]) -> bool:
