@@ -410,3 +410,37 @@ def test_a_declared_column_found_only_in_another_case_says_so(
     assert "(differs only in case: Id for id; column names match exactly)" in step.error
     assert "as declared in sources.s.columns (id), or declare them as the file" in step.error
     assert not project.catalog.exists("bronze.s")
+
+
+def test_a_header_column_in_another_case_than_the_table_s_is_refused_naming_both(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, schema_of: Helper
+) -> None:
+    """`Amount` beside the table's `amount` is no new column (Delta's names ignore case): the
+    file is refused before anything is written, not an internal error of the writer."""
+    project = make_project(source_config("data/*.csv"), files={"data/a.csv": "id,amount\n1,10\n"})
+    run_ok(project)
+    (project.root / "data/b.csv").write_text("id,Amount\n2,20\n")
+    step = project.run().step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert (
+        "b.csv:1: the header has Amount, which differs from the columns of bronze.s only in case"
+        " (Amount for amount): a Delta table's column names ignore case"
+    ) in step.error
+    assert "internal error" not in step.error
+    assert schema_of(project) == {"id": pa.int64(), "amount": pa.int64()}
+
+
+def test_files_of_one_batch_spelling_a_column_in_two_cases_are_refused(
+    make_project: MakeProject, source_config: Helper
+) -> None:
+    project = make_project(
+        source_config("data/*.csv"),
+        files={"data/a.csv": "id,amount\n1,10\n", "data/b.csv": "id,Amount\n2,20\n"},
+    )
+    step = project.run().step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "b.csv: column Amount differs only in case from column amount" in step.error
+    assert "hint: write it as amount in the file's header" in step.error
+    assert not project.catalog.exists("bronze.s")

@@ -206,6 +206,7 @@ def _check_header(reader: FileReader, f: SourceFile, header: list[str]) -> None:
     missing = [c for c in s.columns if c not in header]
     unrelated = bool(reader.existing) and not set(header) & set(reader.existing)
     if not missing and not unrelated:
+        _refuse_case_clash(reader, f, header)
         return
     what = (
         f"lacks the declared column(s) {', '.join(missing)}"
@@ -234,6 +235,25 @@ def _check_header(reader: FileReader, f: SourceFile, header: list[str]) -> None:
         file=f.path,
         line=1 + (s.skip_rows or 0),
         hint=hint,
+    )
+
+
+def _refuse_case_clash(reader: FileReader, f: SourceFile, header: list[str]) -> None:
+    """A header column that is a column of the table in another case (`Amount` beside the
+    table's `amount`) cannot be a new column: Delta's column names ignore case."""
+    clash = {h: c for c, h in _case_only(reader.existing, header).items()}
+    if not clash:
+        return
+    pairs = ", ".join(f"{h} for {c}" for h, c in clash.items())
+    raise SourceError(
+        f"the header has {', '.join(clash)}, which differ{'s' if len(clash) == 1 else ''} from "
+        f"the columns of bronze.{reader.name} only in case ({pairs}): a Delta table's column "
+        "names ignore case, so it cannot be a new column",
+        source=reader.name,
+        file=f.path,
+        line=1 + (reader.source.skip_rows or 0),
+        hint=f"write the header's names as bronze.{reader.name} has them "
+        f"({', '.join(clash.values())}) and run again",
     )
 
 

@@ -268,6 +268,7 @@ class FileReader:
             raise
 
         unified: dict[str, str] = {}
+        spelt: dict[str, str] = {}  # lower-case name -> the name as unified
         for plan in plans:
             for c, typ in plan.columns.items():
                 if c in AUDIT_COLUMNS:
@@ -276,6 +277,16 @@ class FileReader:
                         source=self.name,
                         file=plan.group[0].path,
                         hint="rename the column in the file",
+                    )
+                same = spelt.setdefault(c.lower(), c)
+                if same != c:
+                    # Delta's column names ignore case: one column, spelt two ways
+                    raise SourceError(
+                        f"column {c} differs only in case from column {same}, read before it in "
+                        "the same batch, and a Delta table's column names ignore case",
+                        source=self.name,
+                        file=plan.group[0].path,
+                        hint=f"write it as {same} in the file's header (or {c} in the others)",
                     )
                 unified.setdefault(c, self.types.get(c, plan.types.get(c, typ)))
         if not unified:
