@@ -54,9 +54,9 @@ class IncrementalBuild(Build):
         res = ctx.result
         if not ctx.full_refresh:
             self.check_inputs()
-        if not ctx.full_refresh:
-            self.check_output()
         inc = Increment(ctx)
+        if not inc.full and not inc.nothing_new and self.check_output():
+            inc = Increment(ctx)  # rebuilt: everything is read
         res.details["mode"] = "full" if inc.full else "incremental"
         if inc.nothing_new:
             ctx.nothing_written("no new data upstream")
@@ -102,17 +102,19 @@ class IncrementalBuild(Build):
         if why is not None:
             self.rebuild_for(why)
 
-    def check_output(self) -> None:
-        """A column the model outputs as a type the table does not hold it as (an input
-        column changed type, and the table's record could not tell: restored to a build that
-        recorded no input schemas): rebuilt as check_inputs does, as the new rows would not
-        merge into the old ones (scd2 refuses)."""
+    def check_output(self) -> bool:
+        """Whether the model is to be rebuilt as a column it outputs has a type the table does
+        not hold it as (an input column changed type, and the table's record could not tell:
+        built before input schemas were recorded): the new rows would not merge into the old
+        ones. Rebuilt as check_inputs does (scd2 refuses). Asked only when there are new rows
+        to add: it binds the model once more."""
         ctx = self.ctx
         if not tables.is_delta_table(ctx.path):
-            return
+            return False
         why = output_change(ctx.engine.schema(self.model_rel()), tables.schema(ctx.path))
         if why is not None:
             self.rebuild_for(why)
+        return why is not None
 
     def rebuild_for(self, why: str) -> None:
         """Rebuild from all input, saying `why` in the step's log, or refuse (a non-empty scd2
