@@ -35,6 +35,7 @@ def built(make_project: Callable[..., Project], models: dict[str, str] = MODELS)
 
 
 def edit(project: Project, model: str, text: str) -> Project:
+    (project.root / "models" / model).parent.mkdir(parents=True, exist_ok=True)
     (project.root / "models" / model).write_text(text)
     return Project.load(project.root)
 
@@ -165,3 +166,116 @@ def test_a_model_reads_the_columns_scd2_adds(make_project: Callable[..., Project
     broken = edit(project, "gold/current.sql", "select id, valid_until from silver.history\n")
     with pytest.raises(ExecutionError, match="valid_until"):
         broken.bind()
+
+
+def test_a_merge_order_by_naming_a_column_the_select_does_not_output_fails_validate_and_run(
+    tmp_path: Path,
+) -> None:
+    """The trial's project: validate and the run name the header key, its line and the output
+    columns; not the engine's binder error on the dedupe medallion writes."""
+    from tests.conftest import medallion, table_versions, write_project
+
+    root = write_project(
+        tmp_path / "x10",
+        "name: x10\nsources:\n  s:\n    path: data/s_*.csv\n",
+        {
+            "silver/m.sql": "/* ---\nkind: merge\nunique_key: id\n"
+            "order_by: [_ingested_at, _source_file]\n--- */\n"
+            "select id, qty, _source_file from bronze.s\n"
+        },
+        {"data/s_01.csv": "id,qty\nA,1\n"},
+    )
+    medallion("run", "--select", "bronze.s", cwd=root, check=True)
+    before = table_versions(Project.load(root))
+    said = (
+        "models/silver/m.sql:4: order_by column '_ingested_at' is not in the model's output\n"
+        "  hint: output columns: id, qty, _source_file; add _ingested_at to the SELECT, or name "
+        "one of those in order_by"
+    )
+
+    validate = medallion("validate", cwd=root)
+    run = medallion("run", cwd=root)
+
+    assert validate.returncode == 1
+    assert said in validate.stderr
+    assert run.returncode == 1
+    assert said.replace("\n", "\n  ") in run.stdout + run.stderr
+    assert "Binder Error" not in run.stdout + run.stderr
+    assert table_versions(Project.load(root)) == before
+    assert not Project.load(root).catalog.exists("silver.m")
+
+
+@pytest.mark.parametrize(
+    ("header", "key", "column", "line"),
+    [
+        ("kind: merge\nunique_key: [id, region_id]\n", "unique_key", "region_id", 3),
+        ("kind: merge\nunique_key: id\ndelete_when: status = 'gone'\n", "delete_when", "status", 4),
+        ("kind: scd2\nunique_key: id\ntrack:\n  - amount\n  - price\n", "track", "price", 6),
+        ("kind: scd2\nunique_key: id\nvalid_from: updated_at\n", "valid_from", "updated_at", 4),
+        ("kind: incremental_by_time\ntime_column: day\n", "time_column", "day", 3),
+        ("partition_by: [region, day]\n", "partition_by", "day", 2),
+    ],
+)
+def test_each_header_key_naming_a_missing_output_column_is_named_at_its_line(
+    make_project: Callable[..., Project], header: str, key: str, column: str, line: int
+) -> None:
+    model = f"/* ---\n{header}--- */\nselect id, region, amount from bronze.sales\n"
+    project = built(make_project, {})
+    project = edit(project, "silver/m.sql", model)
+    runs = len(project.runs(10))
+
+    with pytest.raises(ExecutionError) as info:
+        project.bind()
+    result = project.run()
+
+    e = info.value
+    assert e.message == f"{key} column {column!r} is not in the model's output"
+    assert (e.key, e.line, e.model) == (key, line, "silver.m")
+    assert e.hint is not None and e.hint.startswith("output columns: id, region, amount;")
+    assert len(project.runs(10)) == runs + 1  # validate ran nothing
+    step = result.step("silver.m")
+    assert step.status == "failed"
+    assert f"silver/m.sql:{line}: {e.message}" in (step.error or "")
+
+
+def test_header_expressions_naming_output_columns_in_another_case_bind(
+    make_project: Callable[..., Project],
+) -> None:
+    model = (
+        "/* ---\nkind: merge\nunique_key: id\norder_by: ['coalesce(Amount, 0)', upper(Region)]\n"
+        "delete_when: amount < 0 and region = 'x'\n--- */\n"
+        "select id, region, amount from bronze.sales\n"
+    )
+    project = built(make_project, {"silver/m.sql": model})
+    assert project.bind() == {"silver.m": None}
+    assert project.run().ok  # and twice
+
+
+def test_a_key_column_in_another_case_than_the_output_says_so(
+    make_project: Callable[..., Project],
+) -> None:
+    model = "/* ---\nkind: merge\nunique_key: ID\n--- */\nselect id, amount from bronze.sales\n"
+    project = built(make_project, {})
+    project = edit(project, "silver/m.sql", model)
+    with pytest.raises(ExecutionError) as info:
+        project.bind()
+    assert info.value.message == "unique_key column 'ID' is not in the model's output"
+    assert (
+        info.value.hint
+        == "the model outputs id: write it as id in unique_key (names match exactly)"
+    )
+
+
+def test_an_order_by_that_is_not_an_expression_is_named(
+    make_project: Callable[..., Project],
+) -> None:
+    """YAML's flow list splits `[coalesce(a, 0)]` at the comma: named, not a parser error."""
+    model = (
+        "/* ---\nkind: merge\nunique_key: id\norder_by: [coalesce(amount, 0)]\n--- */\n"
+        "select id, amount from bronze.sales\n"
+    )
+    project = edit(built(make_project, {}), "silver/m.sql", model)
+    with pytest.raises(ExecutionError) as info:
+        project.bind()
+    assert info.value.message == "order_by 'coalesce(amount' is not a SQL expression"
+    assert (info.value.line, info.value.key) == (4, "order_by")

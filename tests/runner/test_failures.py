@@ -6,6 +6,7 @@ Delta table version changed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -258,3 +259,47 @@ def test_a_failed_cast_in_a_small_result_names_the_model_line(
     line = header.count("\n") + 2
     assert f"m.sql:{line}: Conversion Error: Could not convert string 'x'" in error
     assert not project.catalog.exists("silver.m")
+
+
+def test_medallion_s_own_cast_of_a_128_bit_integer_is_said_to_be_medallion_s(
+    tmp_path: Path,
+) -> None:
+    """A one-line model whose sum of hashes is a HUGEINT out of BIGINT's range: the cast that
+    fails is the one medallion adds (Delta has no 128-bit integer). The message says so and
+    what to write; it names no line (line 6 of a one-line file, before)."""
+    from tests.conftest import medallion, write_project
+
+    root = write_project(
+        tmp_path / "x11",
+        "name: x11\nsources:\n  s:\n    path: data/s.csv\n",
+        {
+            "gold/g.sql": "select count(*) as n, (select sum(hash(i)) from range(1000) t(i)) as s"
+            " from bronze.s\n"
+        },
+        {"data/s.csv": "id\n1\n"},
+    )
+    run = medallion("run", cwd=root)
+
+    said = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode == 1
+    assert re.search(
+        r"models/gold/g\.sql: column s is a 128-bit integer \(HUGEINT\), which Delta cannot "
+        r"store, so medallion stores it as BIGINT; its value \d+ is out of BIGINT's range",
+        said,
+    ), said
+    assert "hint: cast s in the model: to DECIMAL(38,0) to keep every value" in said
+    assert "g.sql:6" not in said and "g.sql:1:" not in said
+    assert not Project.load(root).catalog.exists("gold.g")
+    (root / "models" / "gold" / "g.sql").write_text(
+        "select count(*) as n,\n  cast((select sum(hash(i)) from range(1000) t(i)) as bigint) as s"
+        "\nfrom bronze.s\n"
+    )
+    # the model's own cast to BIGINT fails on its own line, as any error of the SQL
+    own = " ".join(medallion("run", cwd=root).stdout.split())
+    assert "models/gold/g.sql:2: Conversion Error: Type INT128" in own, own
+    (root / "models" / "gold" / "g.sql").write_text(
+        "select count(*) as n,\n  (select sum(hash(i)) from range(1000) t(i))::decimal(38, 0) as s"
+        "\nfrom bronze.s\n"
+    )
+    medallion("run", cwd=root, check=True)
+    assert Project.load(root).row_count("gold.g") == 1

@@ -8,6 +8,9 @@ its model (read back by `medallion plan` and the run: medallion.runner.stale).
   changed upstream model means this table was built from rows the upstream no longer makes;
 - `medallion.input_schemas`: each stored input's columns and types (as Arrow prints them): a
   removed or retyped input column is a change the model may not bind to, or reads differently.
+
+After `medallion restore`, the table holds the rows of an earlier build: that build's record is
+the one that counts (`last_build`), not the newer build the restore undid.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from medallion.errors import ExecutionError
 from medallion.models.fingerprint import definition, fingerprint
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
 
     from medallion.build.step import StepContext
@@ -65,6 +70,34 @@ def record(ctx: StepContext) -> dict[str, Any]:
     }
 
 
+def last_build(path: Path) -> dict[str, Any] | None:
+    """The commit info of the build whose rows the model's table holds (None: never built).
+    A restore's commit records only the upstream versions of the version it restored: the
+    record of the model and input columns that built those rows is that of the newest build
+    at or before that version (itself restored, perhaps), read with the restore's upstream."""
+    from medallion.storage import changes, tables
+
+    commit = changes.last_build(path)
+    history: list[dict[str, Any]] | None = None
+    while commit is not None and commit.get(FINGERPRINT_KEY) is None:
+        target = changes.restored_to(commit)
+        if target is None:
+            break
+        history = tables.history(path) if history is None else history
+        built = next(
+            (
+                c
+                for c in history
+                if c.get("version", -1) <= target and c.get(changes.UPSTREAM_KEY) is not None
+            ),
+            None,
+        )
+        if built is None:
+            break
+        commit = {**built, changes.UPSTREAM_KEY: commit[changes.UPSTREAM_KEY]}
+    return commit
+
+
 def recorded(commit: dict[str, Any], key: str) -> Any:
     """A mapping recorded in a commit's info (written as JSON text: tables.jsonable)."""
     value = commit.get(key)
@@ -103,6 +136,40 @@ def schema_change(commit: dict[str, Any], now: dict[str, dict[str, str] | None])
                 now_type = current[column]
                 return f"schema of input changed: {table}.{column} is {now_type}, was {type_}"
     return None
+
+
+def output_change(output: pa.Schema, table: pa.Schema) -> str | None:
+    """An output column of the model whose type the table does not hold it as (None: every
+    column the table has fits it): rows of the model now would not merge into the rows built
+    before. A type the table holds more widely (int32 into int64) fits; an added column is no
+    change. For when the table's record cannot tell (restored to a build that recorded no
+    input schemas, or built before they were recorded)."""
+    held = {f.name: f.type for f in table}
+    for f in output:
+        if f.name in held and not _fits(f.type, held[f.name]):
+            return f"output column {f.name} is {f.type}, the table holds it as {held[f.name]}"
+    return None
+
+
+def _fits(new: pa.DataType, held: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    t = pa.types
+    if new == held:
+        return True
+    for same in (
+        lambda x: t.is_string(x) or t.is_large_string(x) or t.is_string_view(x),
+        lambda x: t.is_binary(x) or t.is_large_binary(x) or t.is_binary_view(x),
+    ):
+        if same(new) and same(held):
+            return True
+    if t.is_timestamp(new) and t.is_timestamp(held):
+        return (new.tz is None) == (held.tz is None)
+    if t.is_integer(new) and t.is_integer(held):
+        return new.bit_width <= held.bit_width and (
+            t.is_signed_integer(held) or not t.is_signed_integer(new)
+        )
+    return False
 
 
 #: why a rebuild of an scd2 table is refused (medallion.runner.stale, the build's own check)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from medallion.engine import attach
 from medallion.errors import ExecutionError
+from medallion.models.header_keys import missing_key_column
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,20 +56,24 @@ class StepContext:
 
     @cached_property
     def last_build(self) -> dict[str, Any] | None:
-        """The commit info of the table's latest build, read once for the step (None: never
-        built)."""
-        from medallion.storage import changes
+        """The commit info of the build whose rows the table holds (after a restore, the
+        restored one's: record.last_build), read once for the step (None: never built)."""
+        from medallion.build.record import last_build
 
-        return changes.last_build(self.path)
+        return last_build(self.path)
 
     def relation(self) -> Relation:
         """The SQL model's query as a relation: bound against its inputs, not run. A binder or
-        parser error is an ExecutionError pointing at the model file and line."""
+        parser error is an ExecutionError pointing at the model file and line, as is a header
+        key naming a column the query does not output."""
         try:
             rel = self.engine.relation(self.model.text)
         except Exception as e:
             raise self.engine.model_error(e, self.model) from None
         refuse_unbound_checks(self.ws, self.engine, rel, self.model.fqn, self.added)
+        added = [f.name for f in self.added]
+        if (missing := missing_key_column(self.model, self.engine.columns(rel), added)) is not None:
+            raise missing
         return rel
 
     def delta_safe(self, rel: Relation) -> Relation:

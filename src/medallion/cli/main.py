@@ -609,8 +609,9 @@ def reset(ctx: click.Context, names: tuple[str, ...], yes: bool) -> None:
 def validate(ctx: click.Context) -> None:
     """Load the project and every model without running anything: config, headers, SQL syntax,
     table references and cycles; check that each file source's path matches a file; then bind
-    each SQL model and its expectations against the tables built so far, so an unknown column
-    or a type error shows before a run."""
+    each SQL model and its expectations against the tables built so far, so an unknown column,
+    a type error or a header key (unique_key, order_by, partition_by, ...) naming a column the
+    SELECT does not output shows before a run."""
     from medallion.cli import render
 
     project = _project(ctx)

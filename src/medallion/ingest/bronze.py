@@ -46,6 +46,7 @@ from medallion.ingest.files import (
 from medallion.ingest.files.rejects import check_rejected, reasons, rejected_lines
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
+from medallion.storage.changes import restored_to
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,7 +108,7 @@ def ingested_files(
         return state.ingested_files(source, latest)
     since = cached[1] if cached and cached[0] == table_id and cached[1] <= version else -1
     history = dt.history(version - since if since >= 0 else None)
-    if since >= 0 and any(_restored_to(c) is not None for c in history):
+    if since >= 0 and any(restored_to(c) is not None for c in history):
         # a restore since the cache: the files it holds are those of the restored version,
         # whose commits may be older than the cache; read the whole log again
         since, history = -1, dt.history()
@@ -121,7 +122,7 @@ def ingested_files(
             break
         if v > held_up_to:
             continue
-        restored = _restored_to(commit)
+        restored = restored_to(commit)
         if restored is not None:
             held_up_to = restored
             continue
@@ -132,18 +133,6 @@ def ingested_files(
             break
     state.record_ingested(source, table_id, version, new, reset=reset)
     return state.ingested_files(source, latest)
-
-
-def _restored_to(commit: dict[str, Any]) -> int | None:
-    """The version a RESTORE commit made the table's content again, None for other commits:
-    the files ingested after that version are no longer in the table and are new again."""
-    if commit.get("operation") != "RESTORE":
-        return None
-    target = (commit.get("operationParameters") or {}).get("version")
-    try:
-        return int(target) if target is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _overwrote_all(commit: dict[str, Any]) -> bool:
@@ -246,27 +235,42 @@ def declared_types(source: FileSource | DatabaseSource | RestSource) -> dict[str
     }
 
 
-def declared_change(name: str, source: FileSource, table_path: Path) -> str | None:
-    """A column whose declared type differs from the one the bronze table's last ingest was
-    read with ("sources.x.columns.amount changed from DECIMAL(12,2) to DOUBLE"); None when
-    none did (or the table records none: written before declared types were recorded)."""
+def declared_change(
+    name: str, source: FileSource, table_path: Path, con: Connection | None = None
+) -> str | None:
+    """A column whose declared type differs from the one the bronze table's rows were read
+    with: the type declared at its last ingest ("sources.x.columns.amount changed from
+    DECIMAL(12,2) to DOUBLE"), or, for a column declared since (or a table that records no
+    declared types), the type the table holds it as ("sources.x.columns.ref is declared
+    VARCHAR, but bronze.x holds ref as BIGINT"). None when none does. `con`: a DuckDB
+    connection to compare types with (None: a private one)."""
     if not tables.is_delta_table(table_path):
         return None
+    now = declared_types(source)
+    before: dict[str, str] | None = None
     for commit in tables.history(table_path, 20):
         if commit.get(FILES_KEY) is None:
             continue
         raw = commit.get(DECLARED_KEY)
-        if raw is None:
-            return None
-        before = json.loads(raw) if isinstance(raw, str) else raw
-        now = declared_types(source)
-        for column, type_ in before.items():
-            if column in now and now[column] != type_:
-                return (
-                    f"sources.{name}.columns.{column} changed from {type_} to {now[column]} "
-                    "since the last ingest"
-                )
-        return None
+        if raw is not None:
+            before = json.loads(raw) if isinstance(raw, str) else raw
+        break
+    from medallion.ingest.files.reader import retyped
+
+    changed = {
+        c: t for c, t in now.items() if before is not None and before.get(c) not in (None, t)
+    }
+    if found := retyped(changed, before or {}, con):
+        column, (was, type_) = next(iter(found.items()))
+        return (
+            f"sources.{name}.columns.{column} changed from {was} to {type_} since the last ingest"
+        )
+    since = {c: t for c, t in now.items() if before is None or c not in before}
+    if found := retyped(since, tables.schema(table_path), con):
+        column, (held, type_) = next(iter(found.items()))
+        return (
+            f"sources.{name}.columns.{column} is declared {type_}, but the table holds it as {held}"
+        )
     return None
 
 
@@ -298,7 +302,7 @@ def ingest_source(
     fqn = f"{layer}.{name}"
     table_path = catalog.path(fqn)
     if not full_refresh:
-        changed = declared_change(name, source, table_path)
+        changed = declared_change(name, source, table_path, con)
         if changed is not None:
             raise SourceError(
                 f"{changed}: the rows already in {fqn} were read with the old type, and new "

@@ -1,12 +1,14 @@
 """Binding every SQL model against the lakehouse without running anything (`medallion validate`).
 
 Loading a project checks each model's syntax and the tables it names; whether its columns exist
-is only known when DuckDB binds the SQL against its inputs. This binds each SQL model (and its
-expectations) in DAG order on one engine: sources and Python models as their built Delta
-tables, SQL models as views of their current SQL — so a model is checked against what its
-upstream models would produce now, even if they changed since their last build. Nothing is
-executed or written. A model is not bound when an input was never built (a source never
-landed, a Python model never run, or a model downstream of those).
+is only known when DuckDB binds the SQL against its inputs, and whether its header keys
+(`unique_key`, `order_by`, `partition_by`, ...) name columns it outputs, once it is bound.
+This binds each SQL model (and its expectations and header keys) in DAG order on one engine:
+sources and Python models as their built Delta tables, SQL models as views of their current
+SQL — so a model is checked against what its upstream models would produce now, even if they
+changed since their last build. Nothing is executed or written. A model is not bound when an
+input was never built (a source never landed, a Python model never run, or a model downstream
+of those).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 from medallion.config.names import is_quarantine, owner
 from medallion.engine import attach
 from medallion.errors import MedallionError
+from medallion.models.header_keys import missing_key_column
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,6 +79,9 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
                 ex.wrap(engine, rel, model.config.expectations, model=node, file=model.path)
             added = STRATEGIES[model.kind].added_fields()
             refuse_unbound_checks(ws, engine, rel, node, added, building=False)
+            output, kind_adds = engine.columns(rel), [f.name for f in added]
+            if (key_error := missing_key_column(model, output, kind_adds)) is not None:
+                raise key_error
             # downstream models bind against it, with the columns its kind adds (scd2's
             # valid_from, valid_to, is_current)
             attach.view(engine, lh, node, _with_added_columns(engine, rel, model, added))

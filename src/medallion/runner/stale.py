@@ -29,6 +29,7 @@ from medallion.build.record import (
     SCD2_HISTORY,
     SCHEMAS_KEY,
     column_types,
+    last_build,
     model_change,
     recorded,
     schema_change,
@@ -97,7 +98,7 @@ def assess(
     tables rebuilt earlier in the same run, whose columns are not known until then (the run
     compares them when the model's turn comes)."""
     mine = inputs.get(model.fqn)
-    commit = changes.last_build(ws.catalog.path(model.fqn)) if mine is not None else None
+    commit = last_build(ws.catalog.path(model.fqn)) if mine is not None else None
     if commit is None:
         return State("build", "first build")
     rows = mine[2] if mine else None

@@ -141,6 +141,18 @@ def _plus(a: int | None, b: int | None) -> int | None:
     return None if a is None or b is None else a + b
 
 
+def restored_to(commit: dict[str, Any]) -> int | None:
+    """The version a RESTORE commit made the table's content again, None for other commits:
+    what was committed after that version is no longer in the table."""
+    if commit.get("operation") != "RESTORE":
+        return None
+    target = (commit.get("operationParameters") or {}).get("version")
+    try:
+        return int(target) if target is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
     """The upstream record of the newest build at or before `version`."""
     for commit in open_table(path).history():

@@ -377,3 +377,70 @@ def test_a_file_sharing_no_column_with_the_table_fails_the_step(
     )
     assert "is the delimiter right?" in step.error
     assert schema_of(project) == {"id": pa.int64(), "amount": pa.int64()}
+
+
+def test_a_header_differing_from_the_table_only_in_case_says_so(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, schema_of: Helper
+) -> None:
+    project = make_project(source_config("data/*.csv"), files={"data/a.csv": "id,amount\n1,10\n"})
+    run_ok(project)
+    (project.root / "data/b.csv").write_text("ID,Amount\n2,20\n")
+    result = project.run()
+    step = result.step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert (
+        "b.csv:1: the header shares no column with bronze.s (id, amount); header: ID, Amount "
+        "(differs only in case: ID for id, Amount for amount; column names match exactly)"
+    ) in step.error
+    assert "hint: write the header's names as bronze.s has them (id, amount)" in step.error
+    assert schema_of(project) == {"id": pa.int64(), "amount": pa.int64()}
+
+
+def test_a_declared_column_found_only_in_another_case_says_so(
+    make_project: MakeProject, source_config: Helper, rows: Helper
+) -> None:
+    project = make_project(
+        source_config("data/*.csv", columns="{id: INTEGER}"),
+        files={"data/a.csv": "Id,amount\n1,10\n"},
+    )
+    step = project.run().step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "(differs only in case: Id for id; column names match exactly)" in step.error
+    assert "as declared in sources.s.columns (id), or declare them as the file" in step.error
+    assert not project.catalog.exists("bronze.s")
+
+
+def test_a_header_column_in_another_case_than_the_table_s_is_refused_naming_both(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, schema_of: Helper
+) -> None:
+    """`Amount` beside the table's `amount` is no new column (Delta's names ignore case): the
+    file is refused before anything is written, not an internal error of the writer."""
+    project = make_project(source_config("data/*.csv"), files={"data/a.csv": "id,amount\n1,10\n"})
+    run_ok(project)
+    (project.root / "data/b.csv").write_text("id,Amount\n2,20\n")
+    step = project.run().step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert (
+        "b.csv:1: the header has Amount, which differs from the columns of bronze.s only in case"
+        " (Amount for amount): a Delta table's column names ignore case"
+    ) in step.error
+    assert "internal error" not in step.error
+    assert schema_of(project) == {"id": pa.int64(), "amount": pa.int64()}
+
+
+def test_files_of_one_batch_spelling_a_column_in_two_cases_are_refused(
+    make_project: MakeProject, source_config: Helper
+) -> None:
+    project = make_project(
+        source_config("data/*.csv"),
+        files={"data/a.csv": "id,amount\n1,10\n", "data/b.csv": "id,Amount\n2,20\n"},
+    )
+    step = project.run().step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "b.csv: column Amount differs only in case from column amount" in step.error
+    assert "hint: write it as amount in the file's header" in step.error
+    assert not project.catalog.exists("bronze.s")

@@ -25,6 +25,7 @@ from medallion.build.record import (
     SCD2_HISTORY,
     column_types,
     not_rebuilt,
+    output_change,
     record,
     schema_change,
 )
@@ -54,6 +55,8 @@ class IncrementalBuild(Build):
         if not ctx.full_refresh:
             self.check_inputs()
         inc = Increment(ctx)
+        if not inc.full and not inc.nothing_new and self.check_output():
+            inc = Increment(ctx)  # rebuilt: everything is read
         res.details["mode"] = "full" if inc.full else "incremental"
         if inc.nothing_new:
             ctx.nothing_written("no new data upstream")
@@ -96,8 +99,27 @@ class IncrementalBuild(Build):
             return
         now = {t: ctx.engine.schema_of(t) for t in ctx.upstream}
         why = schema_change(commit, {t: column_types(s) for t, s in now.items() if s is not None})
-        if why is None:
-            return
+        if why is not None:
+            self.rebuild_for(why)
+
+    def check_output(self) -> bool:
+        """Whether the model is to be rebuilt as a column it outputs has a type the table does
+        not hold it as (an input column changed type, and the table's record could not tell:
+        built before input schemas were recorded): the new rows would not merge into the old
+        ones. Rebuilt as check_inputs does (scd2 refuses). Asked only when there are new rows
+        to add: it binds the model once more."""
+        ctx = self.ctx
+        if not tables.is_delta_table(ctx.path):
+            return False
+        why = output_change(ctx.engine.schema(self.model_rel()), tables.schema(ctx.path))
+        if why is not None:
+            self.rebuild_for(why)
+        return why is not None
+
+    def rebuild_for(self, why: str) -> None:
+        """Rebuild from all input, saying `why` in the step's log, or refuse (a non-empty scd2
+        table: its history is not in its inputs)."""
+        ctx = self.ctx
         rows = tables.info(ctx.path).rows
         if ctx.model.kind == "scd2" and rows:
             raise not_rebuilt(ctx.model, f"{why}; {SCD2_HISTORY}")

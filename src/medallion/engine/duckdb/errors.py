@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 _LINE_RE = re.compile(r"LINE (\d+):(.*)")
 _QUOTED_RE = re.compile(r'"([^"]+)"')
+#: a value out of range of the integer medallion stores a 128-bit integer column as
+_STORED_CAST_RE = re.compile(
+    r"Conversion Error: Type U?INT128 with value (?P<value>\S+) can't be cast .*destination "
+    r"type INT64 when casting from source column (?P<column>\S+)"
+)
 
 
 def model_error(message: str | BaseException, model: Model) -> ExecutionError:
@@ -28,6 +33,9 @@ def model_error(message: str | BaseException, model: Model) -> ExecutionError:
     first = lines[0]
     line: int | None = None
     m = _LINE_RE.search(text)
+    stored = _stored_cast(model, first, m.group(2) if m else None)
+    if stored is not None:
+        return stored
     if m:
         line = int(m.group(1))
         if not first.startswith("Parser Error"):
@@ -35,6 +43,8 @@ def model_error(message: str | BaseException, model: Model) -> ExecutionError:
             # from the statement's first token (after the header comment) or, in a query
             # wrapped around the model's (expectations), from elsewhere: the line it quotes says
             line = _quoted_line(model.text, m.group(2), line + _lines_before_statement(model.text))
+            if line > len(model.text.splitlines()):
+                line = None  # a query medallion wrote around the model's: no line of the file
     else:
         q = _QUOTED_RE.search(first)
         if q:
@@ -44,6 +54,27 @@ def model_error(message: str | BaseException, model: Model) -> ExecutionError:
     if candidates:
         hint = f"{candidates.rstrip('.')}; {hint}"
     return ExecutionError(first, file=model.path, line=line, model=model.fqn, hint=hint)
+
+
+def _stored_cast(model: Model, first: str, quoted: str | None) -> ExecutionError | None:
+    """The error of medallion's own cast of a 128-bit integer column (HUGEINT: a sum of
+    integers; Delta has none) to BIGINT, when a value does not fit: said as such, not as an
+    error of a line of the model (a cast the model writes itself is quoted from its text)."""
+    m = _STORED_CAST_RE.search(first)
+    if m is None:
+        return None
+    snippet = (quoted or "").strip().removeprefix("...").removesuffix("...").strip()
+    if snippet and snippet in model.text:
+        return None
+    column = m.group("column")
+    return ExecutionError(
+        f"column {column} is a 128-bit integer (HUGEINT), which Delta cannot store, so medallion "
+        f"stores it as BIGINT; its value {m.group('value')} is out of BIGINT's range",
+        file=model.path,
+        model=model.fqn,
+        hint=f"cast {column} in the model: to DECIMAL(38,0) to keep every value, or to BIGINT "
+        "where the values fit; the table was not changed",
+    )
 
 
 def _quoted_line(text: str, quoted: str, guess: int) -> int:

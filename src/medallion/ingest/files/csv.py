@@ -200,29 +200,67 @@ def _read_csv(
 
 def _check_header(reader: FileReader, f: SourceFile, header: list[str]) -> None:
     """A header lacking a declared column, or sharing no column with the bronze table, would
-    load as rows of NULLs (or a new column holding whole lines): the file is refused."""
+    load as rows of NULLs (or a new column holding whole lines): the file is refused. Names
+    that differ only in case are said to (column names are matched exactly)."""
     s = reader.source
     missing = [c for c in s.columns if c not in header]
     unrelated = bool(reader.existing) and not set(header) & set(reader.existing)
     if not missing and not unrelated:
+        _refuse_case_clash(reader, f, header)
         return
     what = (
         f"lacks the declared column(s) {', '.join(missing)}"
         if missing
         else f"shares no column with bronze.{reader.name} ({', '.join(reader.existing[:8])})"
     )
-    shown = ", ".join(header)
+    shown = ", ".join(header)[:200]
     hint = "fix the file (or `columns:` in medallion.yml), then run again"
+    cased = _case_only(missing if missing else reader.existing, header)
     if len(header) == 1 and any(ch in header[0] for ch in ",;|\t"):
         hint = "the header reads as one column: is the delimiter right? Set `delimiter:` on "
         hint += "the source in medallion.yml"
+    elif cased:
+        pairs = ", ".join(f"{h} for {c}" for c, h in cased.items())
+        shown += f" (differs only in case: {pairs}; column names match exactly)"
+        hint = (
+            f"write the header's names as bronze.{reader.name} has them "
+            f"({', '.join(cased)}) and run again"
+            if not missing
+            else f"write the header's names as declared in sources.{reader.name}.columns "
+            f"({', '.join(cased)}), or declare them as the file writes them"
+        )
     raise SourceError(
-        f"the header {what}; header: {shown[:200]}",
+        f"the header {what}; header: {shown}",
         source=reader.name,
         file=f.path,
         line=1 + (s.skip_rows or 0),
         hint=hint,
     )
+
+
+def _refuse_case_clash(reader: FileReader, f: SourceFile, header: list[str]) -> None:
+    """A header column that is a column of the table in another case (`Amount` beside the
+    table's `amount`) cannot be a new column: Delta's column names ignore case."""
+    clash = {h: c for c, h in _case_only(reader.existing, header).items()}
+    if not clash:
+        return
+    pairs = ", ".join(f"{h} for {c}" for h, c in clash.items())
+    raise SourceError(
+        f"the header has {', '.join(clash)}, which differ{'s' if len(clash) == 1 else ''} from "
+        f"the columns of bronze.{reader.name} only in case ({pairs}): a Delta table's column "
+        "names ignore case, so it cannot be a new column",
+        source=reader.name,
+        file=f.path,
+        line=1 + (reader.source.skip_rows or 0),
+        hint=f"write the header's names as bronze.{reader.name} has them "
+        f"({', '.join(clash.values())}) and run again",
+    )
+
+
+def _case_only(wanted: list[str], header: list[str]) -> dict[str, str]:
+    """Each of `wanted` that `header` has only in another case -> the header's spelling."""
+    by_lower = {h.lower(): h for h in header}
+    return {c: by_lower[c.lower()] for c in wanted if c not in header and c.lower() in by_lower}
 
 
 def rejects(reader: FileReader, plan: Plan, converted: list[Reject]) -> list[Reject]:

@@ -133,6 +133,66 @@ def type_of(duck_type: str) -> exp.DataType:
     return exp.DataType.build(duck_type, dialect="duckdb", udt=True)
 
 
+def retyped(
+    declared: dict[str, str],
+    held: pa.Schema | dict[str, str],
+    con: Connection | None = None,
+) -> dict[str, tuple[str, str]]:
+    """Column -> (the type it is held as, the type it is declared as) for each of `declared`
+    whose type, once stored in Delta, is not the one it is held as: a table's column (`held` a
+    schema) or a type declared before (`held` column -> type). Spelling does not count (`INT`
+    and `INTEGER`, `TEXT` and `VARCHAR` are one type). A type DuckDB does not know is left to
+    the read to refuse. `con`: a connection to ask DuckDB with (None: a private one)."""
+    import pyarrow as pa
+    import sqlglot.expressions as exp
+
+    names = held.names if isinstance(held, pa.Schema) else list(held)
+    asked = {c: t for c, t in declared.items() if c in names}
+    if not asked:
+        return {}
+    if con is None:
+        import duckdb
+
+        con = duckdb.connect()
+
+    def stored(types: dict[str, str]) -> dict[str, str]:
+        nulls = [
+            exp.Cast(this=exp.Null(), to=type_of(t)).as_(c, quoted=True) for c, t in types.items()
+        ]
+        schema = con.sql(render(exp.select(*nulls).limit(0), "duckdb")).arrow().schema
+        return {c: _as_stored(t) for c, t in column_types(con, schema).items()}
+
+    try:
+        now = stored(asked)
+        if isinstance(held, pa.Schema):
+            was = column_types(con, pa.schema([held.field(c) for c in asked]))
+        else:
+            was = stored({c: held[c] for c in asked})
+    except Exception:
+        return {}
+    return {
+        c: (held[c] if isinstance(held, dict) else was[c], " ".join(t.upper().split()))
+        for c, t in asked.items()
+        if _as_stored(was[c]) != now[c]
+    }
+
+
+#: delta-rs stores an unsigned integer as the signed integer of its width
+_SIGNED = {
+    "UTINYINT": "TINYINT",
+    "USMALLINT": "SMALLINT",
+    "UINTEGER": "INTEGER",
+    "UBIGINT": "BIGINT",
+}
+
+
+def _as_stored(duck_type: str) -> str:
+    """The DuckDB type a table's column of `duck_type` has once written to Delta."""
+    from medallion.engine.duckdb.types import delta_safe_type
+
+    return _SIGNED.get(duck_type) or delta_safe_type(duck_type) or duck_type
+
+
 class FileReader:
     """Reads a batch of files of one source into one Arrow stream with one schema.
 
@@ -208,6 +268,7 @@ class FileReader:
             raise
 
         unified: dict[str, str] = {}
+        spelt: dict[str, str] = {}  # lower-case name -> the name as unified
         for plan in plans:
             for c, typ in plan.columns.items():
                 if c in AUDIT_COLUMNS:
@@ -216,6 +277,16 @@ class FileReader:
                         source=self.name,
                         file=plan.group[0].path,
                         hint="rename the column in the file",
+                    )
+                same = spelt.setdefault(c.lower(), c)
+                if same != c:
+                    # Delta's column names ignore case: one column, spelt two ways
+                    raise SourceError(
+                        f"column {c} differs only in case from column {same}, read before it in "
+                        "the same batch, and a Delta table's column names ignore case",
+                        source=self.name,
+                        file=plan.group[0].path,
+                        hint=f"write it as {same} in the file's header (or {c} in the others)",
                     )
                 unified.setdefault(c, self.types.get(c, plan.types.get(c, typ)))
         if not unified:
