@@ -193,6 +193,34 @@ class SparkFiles:
         )
         return reader.csv(paths).withColumn(FILE, F.input_file_name())
 
+    def json_text(self, paths: list[str], columns: list[str], array: bool) -> DataFrame | None:
+        """The files' fields `columns` as the text the file has for each (a string's value, a
+        number, an object or a list as written: Spark's exact string parsing), plus CORRUPT
+        (a record Spark could not parse) and FILE: newline-delimited files one task per
+        128 MiB, files of one array (`array`) one task each. None when exact string parsing
+        is turned off in the session's configuration."""
+        import pyspark.sql.functions as F
+        import pyspark.sql.types as T
+
+        exact = self.spark.conf.get("spark.sql.json.enableExactStringParsing", "true")
+        if str(exact).lower() != "true":
+            return None
+        schema = T.StructType(
+            [T.StructField(c, T.StringType()) for c in columns]
+            + [T.StructField(CORRUPT, T.StringType())]
+        )
+        reader = self.spark.read.schema(schema).options(
+            mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT, multiLine=array
+        )
+        return reader.json(paths).withColumn(FILE, F.input_file_name())
+
+    def marks(self, df: DataFrame, bad: str) -> dict[str, tuple[int, bool]]:
+        """FILE -> (its rows, whether any is marked `bad`), for the files `df` has rows of."""
+        import pyspark.sql.functions as F
+
+        counted = df.groupBy(FILE).agg(F.count(F.lit(1)), F.max(F.col(bad).cast("int")))
+        return {r[0]: (int(r[1]), bool(r[2])) for r in counted.collect()}
+
     def parquet(self, paths: list[str], types: dict[str, str]) -> DataFrame:
         """The files' columns `types` (DuckDB type names; a file lacking one reads NULL) plus
         FILE."""
