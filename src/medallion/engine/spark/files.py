@@ -1,7 +1,8 @@
 """Landing files read by Spark's executors: the engine's side of `medallion.ingest.files.spark`.
 
 Spark reads CSV files as text fields (PERMISSIVE, with a corrupt-record column: a line with too
-many or too few fields is kept and marked) and Parquet files in the columns medallion decided;
+many or too few fields is kept and marked), JSON fields as the text the file has for them
+(exact string parsing), and Parquet files in the columns medallion decided;
 each text field is converted to its column's type with a check that marks every value whose
 conversion Spark cannot be sure to do as DuckDB does (`checked`). The rows are written as
 Parquet files into the table's folder by the executors and committed by delta-rs in one commit

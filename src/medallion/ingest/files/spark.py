@@ -18,8 +18,18 @@ quarantine rows never depend on the engine. The rows of the other files never le
 executors: they are written as Parquet into the table's folder, beside the driver's rows, and
 committed in one commit with the batch's application transaction.
 
+JSON (newline-delimited and array files) is planned by DuckDB per file as its reader plans it
+and parsed once by DuckDB on the driver (a count: whether the file parses, how many records it
+holds); Spark reads each field as the text in the file and converts it with the same strict
+check (`_json`, `_json_value`). A file with a line that does not parse, or a column DuckDB
+reads as a type Spark does not reproduce, is read by DuckDB on the driver, decided before
+reading; a file Spark reads as another number of rows than DuckDB counts is rescued as a file
+with a marked row is.
+
 Decided per batch before Spark reads anything (`land` returns None: the caller reads the batch
-with DuckDB on the driver as on engine duckdb): JSON sources; files on an object store;
+with DuckDB on the driver as on engine duckdb): a JSON batch with a nested column (STRUCT,
+LIST), values of mixed kinds (DuckDB's JSON type) or all of whose files go to the driver;
+files on an object store;
 `on_rewrite: replace` batches that replace rows (a commit with a predicate); a CSV source with
 `skip_rows`, `encoding: utf-16`, or a column type or date/timestamp format Spark does not read
 as DuckDB does (TIMESTAMPTZ, FLOAT, unsigned integers, formats with %b or %f, ...); Parquet
