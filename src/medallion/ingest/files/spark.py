@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pyarrow as pa
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, Observation
 
     from medallion.config.schema import FileSource
     from medallion.engine.spark.files import SparkFiles
@@ -463,8 +463,79 @@ def _run(
     if any(c not in audited.columns for c in source.partition_by):
         return None  # the DuckDB path names the missing column
 
-    # 1. which files have a row Spark marked (or, JSON, not as many rows as DuckDB counts):
-    # those are read by DuckDB on the driver, with those decided so before reading
+    def write(flagged: set[str], rows: DataFrame, seen: Observation | None) -> Landed:
+        """`rows` without the files `flagged` (URIs) and with the driver's read of those (and
+        of the files decided for the driver) written and committed; `seen`: raise _Marked
+        before the commit if it saw a marked row."""
+        rescued = sorted({uris[u] for u in flagged} | set(batch.driver))
+        rejects: list[Reject] = []
+        if flagged:
+            rows = rows.where(~F.col(FILE).isin(list(flagged)))
+        frames = [rows.drop(FILE, _BAD)]
+        if rescued:
+            known = unified if batch.rescue_known is None else batch.rescue_known
+            driver = FileReader(reader.con, source, name, known_types=known)
+            read = driver.read(
+                [by_path[p] for p in rescued],
+                ingested_at=ingested_at,
+                run_id=run_id,
+                limit=False,
+                columns=unified,
+            )
+            try:
+                table = read.reader.read_all() if read.reader.schema.names else None
+            finally:
+                read.close()
+            rejects = read.rejects
+            if table is not None and table.num_rows:
+                table = _restamped(table, files, stamps)
+                frames.append(landing.from_arrow(table))
+        out = frames[0]
+        for extra in frames[1:]:
+            out = out.unionByName(extra, allowMissingColumns=True)
+        order = [*unified, "_source_file", "_ingested_at", "_run_id"]
+        if existing is not None and not full_refresh:
+            from pyspark.sql.pandas.types import from_arrow_type
+
+            for f in existing:
+                if f.name not in order:
+                    out = out.withColumn(f.name, F.lit(None).cast(from_arrow_type(f.type)))
+            order = [f.name for f in existing] + [c for c in order if c not in existing.names]
+        out = out.select(
+            *[F.col(f"`{c}`").cast(_type_of(out, c, unified, spark_type)) for c in order]
+        )
+
+        def before_commit(rows: int) -> None:
+            if seen is not None:
+                marked = set(seen.get["marked"] or [])
+                if marked:
+                    raise _Marked(marked)
+            check_rejected(source, name, rows, rejects, files)
+            if check is not None:
+                check(rows)
+
+        version, written = landing.write(
+            out,
+            WriteTarget(
+                table_path,
+                run_id,
+                stream=_files_only,
+                check=before_commit,
+                fault=f"mid-write:{fqn}",
+                mode="overwrite" if full_refresh else "append",
+                partition_by=list(source.partition_by),
+                metadata=metadata,
+                description=source.description,
+                app_transaction=app_transaction,
+            ),
+        )
+        return Landed(version, written, rejects, [by_path[p].rel for p in rescued])
+
+    # The files with a row Spark marked (JSON: or not as many rows as DuckDB counts) are read
+    # by DuckDB on the driver. JSON: found by a pass of their own before the write. CSV and
+    # Parquet: seen by the write itself (an aggregate observed in the same pass); a batch with
+    # such a file is written again without it, the first write removed uncommitted, so a
+    # clean batch is read once and a dirty one twice (as a pass to find them and a write).
     if batch.rows:
         marks = landing.marks(audited, _BAD)
         flagged = {
@@ -472,65 +543,20 @@ def _run(
             for u, p in uris.items()
             if marks.get(u, (0, False))[1] or marks.get(u, (0, False))[0] != batch.rows[p]
         }
-    else:
-        flagged = landing.values(audited.where(F.col(_BAD)), FILE)
-    rescued = sorted({uris[u] for u in flagged} | set(batch.driver))
-    rejects: list[Reject] = []
-    frames = [audited.where(~F.col(FILE).isin(list(flagged))).drop(FILE, _BAD)]
-    if rescued:
-        if batch.rescue_known is None:
-            driver = FileReader(reader.con, source, name, known_types=unified)
-        else:
-            driver = FileReader(reader.con, source, name, known_types=batch.rescue_known)
-        read = driver.read(
-            [by_path[p] for p in rescued],
-            ingested_at=ingested_at,
-            run_id=run_id,
-            limit=False,
-            columns=unified,
-        )
-        try:
-            table = read.reader.read_all() if read.reader.schema.names else None
-        finally:
-            read.close()
-        rejects = read.rejects
-        if table is not None and table.num_rows:
-            table = _restamped(table, files, stamps)
-            frames.append(landing.from_arrow(table))
-    out = frames[0]
-    for extra in frames[1:]:
-        out = out.unionByName(extra, allowMissingColumns=True)
-    order = [*unified, "_source_file", "_ingested_at", "_run_id"]
-    if existing is not None and not full_refresh:
-        from pyspark.sql.pandas.types import from_arrow_type
+        return write(flagged, audited, None)
+    observed, seen = landing.observed(audited, _BAD)
+    try:
+        return write(set(), observed, seen)
+    except _Marked as e:
+        return write(e.files, audited, None)
 
-        for f in existing:
-            if f.name not in order:
-                out = out.withColumn(f.name, F.lit(None).cast(from_arrow_type(f.type)))
-        order = [f.name for f in existing] + [c for c in order if c not in existing.names]
-    out = out.select(*[F.col(f"`{c}`").cast(_type_of(out, c, unified, spark_type)) for c in order])
 
-    def before_commit(rows: int) -> None:
-        check_rejected(source, name, rows, rejects, files)
-        if check is not None:
-            check(rows)
+class _Marked(Exception):
+    """A write saw rows Spark marked: its files (URIs) go to the driver, the write is redone."""
 
-    version, written = landing.write(
-        out,
-        WriteTarget(
-            table_path,
-            run_id,
-            stream=_files_only,
-            check=before_commit,
-            fault=f"mid-write:{fqn}",
-            mode="overwrite" if full_refresh else "append",
-            partition_by=list(source.partition_by),
-            metadata=metadata,
-            description=source.description,
-            app_transaction=app_transaction,
-        ),
-    )
-    return Landed(version, written, rejects, [by_path[p].rel for p in rescued])
+    def __init__(self, files: set[str]) -> None:
+        super().__init__(f"{len(files)} files with marked rows")
+        self.files = files
 
 
 def _type_of(df: DataFrame, c: str, unified: dict[str, str], spark_type: Any) -> Any:
