@@ -188,3 +188,25 @@ def test_killed_between_spark_write_and_commit_then_rerun_equals_a_clean_run(
     b = table_digests(Project.load(killed).workspace.storage_root, windows["spark"])
     assert a == b
     assert b["bronze.events"][0] == 8 and b["bronze.events__quarantine"][0] == 3
+
+
+def test_a_json_file_duckdb_cannot_read_fails_the_ingest_on_spark_too(
+    spark: Any, tmp_path: Path
+) -> None:
+    """A record with a duplicate key fails DuckDB's read of the file (Spark would take the
+    last value): on Spark the ingest fails the same way, nothing written."""
+    config = "name: dup\nsources:\n  events:\n    path: data/*.jsonl\n"
+    files = {
+        "data/a.jsonl": '{"id": 1, "kind": "view"}\n',
+        "data/b.jsonl": '{"id": 2, "kind": "view"}\n{"id": 3, "kind": "a", "kind": "b"}\n',
+    }
+    errors = []
+    for engine in ("duckdb", "spark"):
+        project = Project.load(write_project(tmp_path / engine, config, {}, files))
+        project.workspace.use_engine(engine)
+        step = project.run(trigger="test").step("bronze.events")
+        assert step.status == "failed"
+        assert not project.catalog.exists("bronze.events")
+        errors.append(str(step.error).replace(str(project.root), "ROOT"))
+    assert "duplicate key" in errors[0], errors
+    assert errors[0] == errors[1]

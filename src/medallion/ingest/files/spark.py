@@ -19,12 +19,12 @@ executors: they are written as Parquet into the table's folder, beside the drive
 committed in one commit with the batch's application transaction.
 
 JSON (newline-delimited and array files) is planned by DuckDB per file as its reader plans it
-and parsed once by DuckDB on the driver (a count: whether the file parses, how many records it
-holds); Spark reads each field as the text in the file and converts it with the same strict
-check (`_json`, `_json_value`). A file with a line that does not parse, or a column DuckDB
-reads as a type Spark does not reproduce, is read by DuckDB on the driver, decided before
-reading; a file Spark reads as another number of rows than DuckDB counts is rescued as a file
-with a marked row is.
+and read once by DuckDB on the driver, keeping nothing (a count of each column: whether the
+file parses and converts, how many records it holds); Spark reads each field as the text in
+the file and converts it with the same strict check (`_json`, `_json_value`). A file with a
+line that does not parse, one DuckDB's read fails on, or a column DuckDB reads as a type Spark
+does not reproduce, is read by DuckDB on the driver, decided before reading; a file Spark reads
+as another number of rows than DuckDB counts is rescued as a file with a marked row is.
 
 Decided per batch before Spark reads anything (`land` returns None: the caller reads the batch
 with DuckDB on the driver as on engine duckdb): a JSON batch with a nested column (STRUCT,
@@ -206,14 +206,15 @@ def _union(frames: list[DataFrame]) -> DataFrame:
 def _json(landing: SparkFiles, reader: FileReader, files: list[SourceFile]) -> _Batch | None:
     """A JSON batch: each file planned by DuckDB as its reader plans it (its own detected
     columns and types, the batch's unified as the DuckDB reader unifies them), every file
-    parsed once by DuckDB on the driver (a count: whether it parses, and how many records it
-    holds). Spark reads the files that parse, each field as the text in the file (exact
-    string parsing), converted with the strict check (`_json_value`). Read by DuckDB on the
-    driver instead: a file with a line that does not parse (its rejects and line numbers are
-    the DuckDB reader's) or a column whose type as DuckDB reads it Spark does not reproduce
-    (a date or timestamp DuckDB detected with its own format, a nested object or list, ...).
-    A batch whose unified columns have a type Spark does not write as DuckDB does (a
-    STRUCT, a LIST, HUGEINT, ...) is left to the driver whole."""
+    read once by DuckDB on the driver without keeping anything (a count of each column:
+    whether it parses and converts, and how many records it holds). Spark reads the files
+    that do, each field as the text in the file (exact string parsing), converted with the
+    strict check (`_json_value`). Read by DuckDB on the driver instead: a file with a line
+    that does not parse (its rejects and line numbers are the DuckDB reader's), one DuckDB's
+    read fails on (a duplicate key), or one with a column whose type as DuckDB reads it
+    Spark does not reproduce (a date or timestamp DuckDB detected with its own format, a
+    nested object or list, ...). A batch whose unified columns have a type Spark does not
+    write as DuckDB does (a STRUCT, a LIST, HUGEINT, ...) is left to the driver whole."""
     import pyspark.sql.functions as F
     import sqlglot.expressions as exp
 
@@ -232,14 +233,20 @@ def _json(landing: SparkFiles, reader: FileReader, files: list[SourceFile]) -> _
             array = js._looks_like_array(f.path)
             if array and not js._array_closed(f.path):
                 return None  # the DuckDB reader fails the ingest naming it
-            count = exp.select(exp.Count(this=exp.Star())).from_(
-                js._read(str(f.path), fmt).subquery()
-            )
             try:
-                [(n,)] = reader.execute(count)
+                plan = js._plan(reader, f, str(f.path), fmt)
+                # every column counted: DuckDB parses each record and converts each value
+                # as its read of the file would (a duplicate key, a value its detected type
+                # does not take fail here as they would fail that read)
+                count = exp.select(
+                    exp.Count(this=exp.Star()),
+                    *[exp.Count(this=exp.column(c, quoted=True)) for c in plan.columns],
+                ).from_(plan.query.subquery())
+                n = reader.execute(count)[0][0]
             except Exception:
-                # a line that does not parse: the DuckDB reader's own plan (it splits the
-                # file into its good lines and rejects) gives the file's columns
+                # a line that does not parse (the DuckDB reader's own plan splits the file
+                # into its good lines and rejects, and gives its columns), or a read that
+                # fails: the file is the DuckDB reader's, which fails as on DuckDB
                 part = ReadResult(reader=None)  # type: ignore[arg-type]
                 try:
                     order.extend(js.plan(reader, [f], part))
@@ -248,11 +255,10 @@ def _json(landing: SparkFiles, reader: FileReader, files: list[SourceFile]) -> _
                         tmp.unlink(missing_ok=True)
                 driver.append(str(f.path))
                 continue
-            plan = js._plan(reader, f, str(f.path), fmt)
             order.append(plan)
             read.append((f, plan, array))
             rows[str(f.path)] = int(n)
-    except SourceError:
+    except Exception:
         return None  # the DuckDB reader says what is wrong, in its words
     unified: dict[str, str] = {}
     for plan in order:
@@ -391,12 +397,14 @@ def _csv(
         if conv is None:
             return None
         converted, ok = conv
-        bad = bad | F.coalesce(raw.rlike(odd), F.lit(False))
         bad = bad | (value.isNotNull() & ~F.coalesce(ok, F.lit(False)))
         if "" not in nulls:
             # Spark reads an empty field as NULL: DuckDB keeps it as text
             bad = bad | raw.isNull()
         selected.append(converted.alias(c))
+    # one search of the row's fields (NULLs left out) rather than one per field
+    fields = F.concat_ws("", *[F.col(f"`{c}`") for c in plan.columns])
+    bad = bad | fields.rlike(odd)
     return df.select(*selected, F.col(FILE), bad.alias(_BAD))
 
 
