@@ -16,7 +16,9 @@ text, reason) are exactly those of an ingest on DuckDB, and go to the bronze qua
 same way. So Spark's corrupt-record column decides which files are rescued on the driver; the
 quarantine rows never depend on the engine. The rows of the other files never leave the
 executors: they are written as Parquet into the table's folder, beside the driver's rows, and
-committed in one commit with the batch's application transaction.
+committed in one commit with the batch's application transaction. A clean batch is read once:
+the write itself observes which files have marked rows, and only when some do is it written
+again without them (the first write removed before any commit).
 
 JSON (newline-delimited and array files) is planned by DuckDB per file as its reader plans it
 and read once by DuckDB on the driver, keeping nothing (a count of each column: whether the
