@@ -113,12 +113,15 @@ def test_json_read_by_spark_equals_duckdb(spark: Any, tmp_path: Path) -> None:
 
 
 def test_clean_json_files_stay_on_the_executors(spark: Any, tmp_path: Path) -> None:
-    """Files Spark reads as DuckDB does are read by Spark alone (no file on the driver): a
-    later batch appends to the table the first wrote, equal to DuckDB."""
+    """Files Spark reads as DuckDB does are read by Spark alone (no file on the driver), ISO
+    dates and timestamps DuckDB detects included: a later batch appends to the table the first
+    wrote, equal to DuckDB."""
     config = "name: clean\nsources:\n  events:\n    path: data/*.json*\n    format: json\n"
     clean = (
-        '{"id": 1, "kind": "view", "user": "Zoë Ærø", "amount": 10.5, "ok": true, "score": 1.5}\n'
-        '{"id": 2, "kind": "buy", "user": "caf\\u00e9 \\"A\\"", "amount": 3, "ok": false}\n'
+        '{"id": 1, "kind": "view", "user": "Zoë Ærø", "amount": 10.5, "ok": true, "score": 1.5,'
+        ' "at": "2024-03-05 10:00:00", "day": "2024-03-05"}\n'
+        '{"id": 2, "kind": "buy", "user": "caf\\u00e9 \\"A\\"", "amount": 3, "ok": false,'
+        ' "at": "2024-03-05 23:59:59", "day": "2024-02-29"}\n'
     )
     first = {"data/e1.jsonl": clean, "data/e3.json": EVENTS_3}
     duck = Project.load(write_project(tmp_path / "duckdb", config, {}, first))
@@ -129,7 +132,10 @@ def test_clean_json_files_stay_on_the_executors(spark: Any, tmp_path: Path) -> N
     notes = _run(on_spark, windows["spark"])
     assert notes["bronze.events"].startswith("read by Spark"), notes
     assert "driver" not in notes["bronze.events"], notes
-    later = '{"id": 11, "kind": "buy", "user": "Fay", "amount": 8.25, "ok": true, "score": 7}\n'
+    later = (
+        '{"id": 11, "kind": "buy", "user": "Fay", "amount": 8.25, "ok": true, "score": 7,'
+        ' "at": "2024-03-06 08:00:00", "day": "2024-03-06"}\n'
+    )
     for p in (duck, on_spark):
         (p.root / "data" / "e5.jsonl").write_text(later, encoding="utf-8")
     _run(duck, windows["duckdb"])

@@ -214,8 +214,8 @@ def _json(landing: SparkFiles, reader: FileReader, files: list[SourceFile]) -> _
     strict check (`_json_value`). Read by DuckDB on the driver instead: a file with a line
     that does not parse (its rejects and line numbers are the DuckDB reader's), one DuckDB's
     read fails on (a duplicate key), or one with a column whose type as DuckDB reads it
-    Spark does not reproduce (a date or timestamp DuckDB detected with its own format, a
-    nested object or list, ...). A batch whose unified columns have a type Spark does not
+    Spark does not reproduce (a nested object or list, a detected TIMESTAMP where the table
+    has VARCHAR, ...). A batch whose unified columns have a type Spark does not
     write as DuckDB does (a STRUCT, a LIST, HUGEINT, ...) is left to the driver whole."""
     import pyspark.sql.functions as F
     import sqlglot.expressions as exp
@@ -332,12 +332,16 @@ def _json_value(
     # (rounding 7.5 to 8) and converts to a double: alike where it is a plain integer that a
     # double holds exactly
     whole = {read_as, kind} == {"integer", "float"} and "FLOAT" not in (a, t)
-    if a != "VARCHAR" and not whole and (a != t or a not in ("DOUBLE", "BOOLEAN")):
+    # a date or timestamp DuckDB detected: read with the format it detected (not the
+    # source's), which the driver's count applied to every value of the file; an ISO text
+    # is the same value to both
+    detected = a == t and kind in ("date", "timestamp")
+    if a != "VARCHAR" and not (whole or detected) and (a != t or a not in ("DOUBLE", "BOOLEAN")):
         return None
     fmt = None
-    if kind == "date":
+    if kind == "date" and not detected:
         fmt = source.date_format
-    elif kind in ("timestamp", "timestamptz"):
+    elif kind in ("timestamp", "timestamptz") and not detected:
         fmt = source.timestamp_format
     conv = checked(x, t, fmt)
     if conv is None:
