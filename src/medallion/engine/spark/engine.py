@@ -302,8 +302,9 @@ class SparkEngine(Session):
 
     def files_connection(self) -> Any:
         """A DuckDB connection on the driver: it plans the reads of landing files (headers,
-        types sniffed from one file), reads the files Spark does not (JSON, a file with rows
-        Spark could not parse, see `ingest/files/spark.py`) and the database sources."""
+        types sniffed from one file, each JSON file's types and one parse of it), reads the
+        files Spark does not (a file with rows Spark could not parse, see
+        `ingest/files/spark.py`) and the database sources."""
         if self._driver is None:
             from medallion.engine.duckdb import DuckDBEngine
 

@@ -244,11 +244,19 @@ class FileReader:
     # -- reading ------------------------------------------------------------------------
 
     def read(
-        self, files: list[SourceFile], *, ingested_at: datetime, run_id: str, limit: bool = True
+        self,
+        files: list[SourceFile],
+        *,
+        ingested_at: datetime,
+        run_id: str,
+        limit: bool = True,
+        columns: dict[str, str] | None = None,
     ) -> ReadResult:
         """Good rows of `files` as one stream with the audit columns; rejects once consumed.
         `limit`: the stream fails at its end past the source's `max_rejected` (not when the
-        rejects of a batch already committed are recovered)."""
+        rejects of a batch already committed are recovered). `columns`: the columns and types
+        of the whole batch when `files` are a part of it (the others read elsewhere): each
+        file is read as in the whole batch's read, its rows given those columns."""
         import pyarrow as pa
         import sqlglot.expressions as exp
 
@@ -267,8 +275,8 @@ class FileReader:
             remove_spool(spooled)
             raise
 
-        unified: dict[str, str] = {}
-        spelt: dict[str, str] = {}  # lower-case name -> the name as unified
+        unified: dict[str, str] = dict(columns or {})
+        spelt = {c.lower(): c for c in unified}  # lower-case name -> the name as unified
         for plan in plans:
             for c, typ in plan.columns.items():
                 if c in AUDIT_COLUMNS:
