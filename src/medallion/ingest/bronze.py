@@ -374,8 +374,9 @@ def ingest_source(
         if landed.on_driver:
             n = len(landed.on_driver)
             result.note += (
-                f" ({n} file{'s' if n > 1 else ''} with rows it could not parse read on the "
-                f"driver: {', '.join(landed.on_driver[:3])}{' ...' if n > 3 else ''})"
+                f" ({n} file{'s' if n > 1 else ''} read on the driver by DuckDB - rows Spark "
+                "could not parse, or values it does not read as DuckDB does: "
+                f"{', '.join(landed.on_driver[:3])}{' ...' if n > 3 else ''})"
             )
     else:
         if landing is not None:
