@@ -16,7 +16,7 @@ delta-rs merges, rewriting a matched row only if a value changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from medallion import arrays, sqltree
 from medallion.build.incremental.base import IncrementalBuild
@@ -30,7 +30,6 @@ from medallion.build.incremental.commit import (
 from medallion.build.incremental.scope import Scope, find_scope, replaces, restrict
 from medallion.build.route import write_routed
 from medallion.engine.base import SRC
-from medallion.errors import ExecutionError
 from medallion.storage import snapshot, tables
 from medallion.storage.tables import MergeClause
 
@@ -81,9 +80,7 @@ class MergeBuild(IncrementalBuild):
             self.deletes is None and (self.target is None or self.rebuild is not None),
         )
         # an engine writing the files itself merges the rows where they are (write_relation)
-        target = self.write_target("overwrite", self.write)
-        target.write_rel = self.write_relation
-        self.outer = target
+        target = self.routed_target(self.write, self.write_relation)
         self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope), target=target))
         count_duplicates_as_dropped(ctx)
 
@@ -94,32 +91,6 @@ class MergeBuild(IncrementalBuild):
         returns (version, rows read)."""
         with session.staged(rel) as staged:
             return self._merge_staged(session, staged), session.count(staged)
-
-    def put(
-        self,
-        session: Session,
-        rel: Relation,
-        mode: Literal["append", "overwrite"],
-        replace: exp.Expression | None = None,
-    ) -> tuple[int, int]:
-        """`rel`'s rows committed to the table by the engine (streamed into the Delta writer,
-        or written as files by an engine that writes them, replacing the rows `replace`
-        selects): (version, rows written)."""
-
-        def stream(reader: pa.RecordBatchReader) -> int:
-            if replace is not None:  # an engine adding files cannot add these (see Spark's)
-                raise ExecutionError(
-                    "the merged rows have other columns than the table, which a merge on an "
-                    "engine writing the files itself cannot add",
-                    model=self.ctx.model.fqn,
-                    file=self.ctx.model.path,
-                    hint=f"rebuild it: medallion run --select {self.ctx.model.name} --full-refresh",
-                )
-            return self.commit(reader, mode)
-
-        target = self.write_target(mode, stream, replace)
-        target.check, target.fault = self.outer.check, self.outer.fault
-        return session.write_table(rel, target)
 
     def write(self, reader: pa.RecordBatchReader) -> int:
         """The routed model rows into the table, by the cheapest path that gives the merge."""
