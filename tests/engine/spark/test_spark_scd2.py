@@ -10,6 +10,7 @@ In-process on the session's one local Spark (the `spark` fixture).
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,16 @@ def test_scd2_written_by_executors_equals_duckdb(spark: Any, tmp_path: Path) -> 
     info = next(a["commitInfo"] for a in log if "commitInfo" in a)
     assert info["medallion.model"] == "silver.hist"
     assert info[tables.RUN_ID_KEY] == second.run_id
+    # what the commit did, as delta-rs's writers record it: 1 closed + 1, 7 and 8 opened, and
+    # the rewritten file's other rows copied
+    kept = sum(json.loads(a["stats"])["numRecords"] for a in adds) - 4
+    assert info["operationMetrics"] == {
+        "num_added_files": len(adds),
+        "num_removed_files": 1,
+        "num_added_rows": 4,
+        "num_copied_rows": kept,
+    }
+    assert kept > 0
 
     # partitioned: only the partition holding a changed key's current version (1, west;
     # 2 changed its note, tracked here) is rewritten; new keys (east) add files
@@ -175,4 +186,41 @@ def test_scd2_written_by_executors_equals_duckdb(spark: Any, tmp_path: Path) -> 
         "unchanged": 5,
     }
     assert tables.info(hist).version == 2
-    assert sp.verify(5).ok
+    verification = sp.verify(5)
+    assert verification.ok
+    # compared with the commits, not passed for want of their counts
+    compared = {
+        (line.table, line.table_matches) for line in verification.lines if line.rows_written
+    }
+    assert compared == {
+        ("bronze.customers", True),
+        ("silver.hist", True),
+        ("silver.people", True),
+    }
+
+    # verify compares the step's counts with what the Spark-written commit recorded: a ledger
+    # saying the commit applied one row more is reported
+    _tamper_delta_rows(sp, second.run_id, "hist")
+    verification = sp.verify(5)
+    assert not verification.ok
+    (bad,) = [line for line in verification.lines if not line.ok]
+    assert (bad.run_id, bad.table, bad.table_matches) == (second.run_id, "silver.hist", False)
+    assert bad.problem == "the Delta commit v1 applied 4 rows, not 5"
+
+
+def _tamper_delta_rows(project: Project, run_id: str, table: str) -> None:
+    """The run log of `run_id`'s step building `table` says its commit applied one row more."""
+    con = sqlite3.connect(project.state_dir / "state.db")
+    try:
+        (details,) = con.execute(
+            "SELECT details FROM run_steps WHERE run_id = ? AND table_name = ?", (run_id, table)
+        ).fetchone()
+        data = json.loads(details)
+        data["delta_rows"] += 1
+        con.execute(
+            "UPDATE run_steps SET details = ? WHERE run_id = ? AND table_name = ?",
+            (json.dumps(data), run_id, table),
+        )
+        con.commit()
+    finally:
+        con.close()
