@@ -139,7 +139,9 @@ class IncrementalBuild(Build):
         )
 
     def routed_target(
-        self, write: Callable[[pa.RecordBatchReader], int], write_rel: Callable[..., Any]
+        self,
+        write: Callable[[pa.RecordBatchReader], int],
+        write_rel: Callable[[Session, Relation], tuple[int, int]],
     ) -> WriteTarget:
         """The target `write_routed` writes a merge-like kind's rows to: streamed rows go to
         `write`; an engine writing the files itself calls `write_rel(session, relation)`, so
