@@ -1,7 +1,9 @@
 """The `scd2` kind: history by `unique_key`. A changed row (any `track` column differs) closes
 the current version (`valid_to`, `is_current = false`) and adds a new one (`valid_from`); an
 unchanged row adds nothing, so re-running the same input creates no new versions. One merge
-commit does both."""
+commit does both: a delta-rs MERGE, or, on an engine writing the files itself (Spark's
+executors), one commit that rewrites the files holding a changed key's current version with it
+closed and adds the new versions (`_rewrite`)."""
 
 from __future__ import annotations
 
