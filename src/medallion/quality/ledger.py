@@ -5,7 +5,9 @@ For each ingest and model step of recent runs, `verify` checks
 
 - balance: rows_in = rows_written + rows_dropped + rows_quarantined;
 - the table: the commit the step recorded (its Delta version) added exactly rows_written rows
-  (the writer's `num_added_rows` metric in the Delta log, independent of medallion's counters);
+  (the writer's `num_added_rows` metric in the Delta log, independent of medallion's counters;
+  for files written by Spark, counted from the files' Parquet footers when they are committed:
+  engine/spark/commit.py);
 - the quarantine: the quarantine commit added exactly rows_quarantined rows;
 - rows removed (a source with `on_rewrite: replace` swapping a rewritten file's earlier rows):
   the commit removed exactly rows_removed rows, counted from the Delta log's file statistics

@@ -1,8 +1,9 @@
 """The rows of incremental models and of expectations stay on Spark's executors: `medallion run`
 on Spark with `spark.driver.maxResultSize` far below the size of the tables' rows builds an
-append, a merge with a quarantine expectation and an incremental_by_time model, first run and
-an incremental run with updates and deletes, while an scd2 model (still merged on the driver)
-in the same run fails on that limit: the limit is real, and only the driver path hits it.
+append, a merge with a quarantine expectation, an incremental_by_time model and an scd2 model,
+first run and an incremental run with updates, deletes and new keys, while a Python model that
+collects a table's rows to the driver in the same run fails on that limit: the limit is real,
+and only the driver path hits it.
 
 `medallion run` in a child process: the driver's limit is a setting of a new JVM.
 """
@@ -67,9 +68,21 @@ MODELS = {
         /* ---
         kind: scd2
         unique_key: order_id
+        incremental_inputs: [silver.orders]
         --- */
-        select order_id, amount, note from silver.all_orders
+        select order_id, amount, note from silver.orders
     """,
+    # the control: a model of its own brings every row to the driver (toArrow)
+    "gold/on_driver.py": '''"""---
+depends_on: [silver.all_orders]
+"""
+
+
+def model(ctx):
+    import pyarrow as pa
+
+    return pa.table({"rows": [ctx.table("silver.all_orders").toArrow().num_rows]})
+''',
 }
 NOTE = "x" * 80
 
@@ -110,11 +123,15 @@ def test_incremental_rows_never_collected_to_the_driver(tmp_path: Path) -> None:
                 + "5,,2026-01-01,gone\n"
             )
         steps = _run(root)
-        for node in ("silver.orders", "silver.all_orders", "gold.daily"):
+        for node in ("silver.orders", "silver.all_orders", "gold.daily", "gold.history"):
             assert steps[node]["status"] == "success", (day, node, steps[node])
-        # the control: the driver path hits the limit (scd2 merges on the driver)
-        assert steps["gold.history"]["status"] == "failed"
-        assert "maxResultSize" in str(steps["gold.history"]["error"])
+        # the control: the driver path hits the limit
+        assert steps["gold.on_driver"]["status"] == "failed"
+        assert "maxResultSize" in str(steps["gold.on_driver"]["error"])
+    # every 10th order changed its amount (none of them quarantined): a new version each; the
+    # new orders but the 5 quarantined ones are new keys
+    assert steps["gold.history"]["details"]["scd2"]["changed"] == ROWS // 10
+    assert steps["gold.history"]["details"]["scd2"]["new_keys"] == 4995
 
     project = Project.load(root)
     project.workspace.use_engine("duckdb")
@@ -122,13 +139,18 @@ def test_incremental_rows_never_collected_to_the_driver(tmp_path: Path) -> None:
         "select (select count(*) from silver.orders) o,"
         " (select count(*) from silver.all_orders) a,"
         " (select count(*) from silver.orders__quarantine) q,"
-        " (select sum(orders) from gold.daily) d"
+        " (select sum(orders) from gold.daily) d,"
+        " (select count(*) from gold.history) h,"
+        " (select count(*) from gold.history where is_current) c"
     ).to_pylist()[0]
     test_rows = len([i for i in range(ROWS + 5000) if i % 1000 == 7])
     assert counts["o"] == ROWS + 5000 - test_rows - 1  # the quarantined ones, one deleted
     assert counts["a"] == ROWS + ROWS // 10 + 5000 + 1
     assert counts["q"] == test_rows
     assert counts["d"] == counts["o"]
+    # scd2 keeps a deleted key's last version current (the deleted order 5)
+    assert counts["c"] == counts["o"] + 1
+    assert counts["h"] == counts["c"] + ROWS // 10
     updated = project.query("select count(*) n from silver.orders where amount = 3").to_pylist()
     assert updated == [{"n": ROWS // 10}]
     assert project.verify(5).ok

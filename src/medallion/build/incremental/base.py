@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlglot.expressions as exp
 
-    from medallion.engine.base import Relation
+    from medallion.engine.base import Relation, Session
 
 
 class IncrementalBuild(Build):
@@ -159,6 +159,45 @@ class IncrementalBuild(Build):
             app_transaction=self.txn,
             configuration=dict(TABLE_PROPERTIES),
         )
+
+    def routed_target(
+        self,
+        write: Callable[[pa.RecordBatchReader], int],
+        write_rel: Callable[[Session, Relation], tuple[int, int]],
+    ) -> WriteTarget:
+        """The target `write_routed` writes a merge-like kind's rows to: streamed rows go to
+        `write`; an engine writing the files itself calls `write_rel(session, relation)`, so
+        the rows stay in the engine. Kept as `outer`: `put` checks and faults as it does."""
+        target = self.write_target("overwrite", write)
+        target.write_rel = write_rel
+        self.outer = target
+        return target
+
+    def put(
+        self,
+        session: Session,
+        rel: Relation,
+        mode: Literal["append", "overwrite"],
+        replace: exp.Expression | None = None,
+    ) -> tuple[int, int]:
+        """`rel`'s rows committed to the table by the engine (streamed into the Delta writer,
+        or written as files by an engine that writes them, replacing the rows `replace`
+        selects): (version, rows written)."""
+
+        def stream(reader: pa.RecordBatchReader) -> int:
+            if replace is not None:  # an engine adding files cannot add these (see Spark's)
+                raise ExecutionError(
+                    "the new rows have other columns than the table, which an engine writing "
+                    "the files itself cannot add to it",
+                    model=self.ctx.model.fqn,
+                    file=self.ctx.model.path,
+                    hint=f"rebuild it: medallion run --select {self.ctx.model.name} --full-refresh",
+                )
+            return self.commit(reader, mode)
+
+        target = self.write_target(mode, stream, replace)
+        target.check, target.fault = self.outer.check, self.outer.fault
+        return session.write_table(rel, target)
 
     def commit(
         self,

@@ -16,7 +16,7 @@ delta-rs merges, rewriting a matched row only if a value changed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from medallion import arrays, sqltree
 from medallion.build.incremental.base import IncrementalBuild
@@ -30,7 +30,6 @@ from medallion.build.incremental.commit import (
 from medallion.build.incremental.scope import Scope, find_scope, replaces, restrict
 from medallion.build.route import write_routed
 from medallion.engine.base import SRC
-from medallion.errors import ExecutionError
 from medallion.storage import snapshot, tables
 from medallion.storage.tables import MergeClause
 
@@ -81,9 +80,7 @@ class MergeBuild(IncrementalBuild):
             self.deletes is None and (self.target is None or self.rebuild is not None),
         )
         # an engine writing the files itself merges the rows where they are (write_relation)
-        target = self.write_target("overwrite", self.write)
-        target.write_rel = self.write_relation
-        self.outer = target
+        target = self.routed_target(self.write, self.write_relation)
         self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope), target=target))
         count_duplicates_as_dropped(ctx)
 
@@ -94,32 +91,6 @@ class MergeBuild(IncrementalBuild):
         returns (version, rows read)."""
         with session.staged(rel) as staged:
             return self._merge_staged(session, staged), session.count(staged)
-
-    def put(
-        self,
-        session: Session,
-        rel: Relation,
-        mode: Literal["append", "overwrite"],
-        replace: exp.Expression | None = None,
-    ) -> tuple[int, int]:
-        """`rel`'s rows committed to the table by the engine (streamed into the Delta writer,
-        or written as files by an engine that writes them, replacing the rows `replace`
-        selects): (version, rows written)."""
-
-        def stream(reader: pa.RecordBatchReader) -> int:
-            if replace is not None:  # an engine adding files cannot add these (see Spark's)
-                raise ExecutionError(
-                    "the merged rows have other columns than the table, which a merge on an "
-                    "engine writing the files itself cannot add",
-                    model=self.ctx.model.fqn,
-                    file=self.ctx.model.path,
-                    hint=f"rebuild it: medallion run --select {self.ctx.model.name} --full-refresh",
-                )
-            return self.commit(reader, mode)
-
-        target = self.write_target(mode, stream, replace)
-        target.check, target.fault = self.outer.check, self.outer.fault
-        return session.write_table(rel, target)
 
     def write(self, reader: pa.RecordBatchReader) -> int:
         """The routed model rows into the table, by the cheapest path that gives the merge."""
@@ -168,7 +139,9 @@ class MergeBuild(IncrementalBuild):
             details["merge_path"] = "append (no key exists yet)"
             details["delta_rows"] = n_kept
             return self.put(side, kept, "append")[0]
-        if side.writes_files or (
+        if side.writes_files:
+            return self._merge_files(side, deduped, n_deduped, kept, target, matched, gone)
+        if (
             target.rows >= REWRITE_MIN_ROWS
             and touched * 2 >= files
             and not read_incrementally(ctx.ws, ctx.model.fqn)
@@ -176,8 +149,7 @@ class MergeBuild(IncrementalBuild):
             # most files hold a changed key, so a merge would rewrite them all anyway, and
             # delta-rs's MERGE is slow and memory-hungry on large tables: a streamed rewrite is
             # cheaper. Only for tables nobody reads incrementally: an overwrite carries no
-            # change feed. An engine writing the files itself rewrites only the files holding
-            # a key (their removal and the new files read downstream as deletes and inserts).
+            # change feed.
             details["merge_path"] = f"rewrite ({touched} of {files} files touched)"
             kept_matched = self._overlap(side, kept, target)[0] if self.deletes else matched
             n_kept = side.count(kept)
@@ -186,13 +158,69 @@ class MergeBuild(IncrementalBuild):
                 "updated": kept_matched,  # rewritten with the new values, changed or not
                 "deleted": matched - kept_matched + self._count_gone(side, target, gone),
             }
-            if side.writes_files:
-                details["delta_rows"] = n_kept
-                return self.put(side, kept, "append", self._replaced(side, deduped, gone))[0]
             written = self._rewrite(side, staged_keys=staged, kept=kept, gone=gone)
             details["delta_rows"] = written.rows  # the commit holds the whole table
             return written.version
         return self._merge(side, deduped, n_deduped, gone)
+
+    def _merge_files(
+        self,
+        side: Session,
+        deduped: Relation,
+        n_deduped: int,
+        kept: Relation,
+        target: snapshot.Snapshot,
+        matched: int,
+        gone: exp.Expression | None,
+    ) -> int:
+        """The merge by an engine writing the files itself: the new rows added in one commit
+        that rewrites only the files holding a key they change, delete or leave gone (their
+        removal and the new files read downstream as deletes and inserts). A matched row equal
+        to the table's (no value changed) is left in its file and not counted updated, as
+        delta-rs's MERGE with `_changed` does, so the run log's counts are the same on both."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import aliased, and_, col
+
+        ctx, details, keys = self.ctx, self.ctx.result.details, self.kind.unique_key
+        changed = _changed(target.schema.names, side.columns(kept), keys)
+        same = and_(*[exp.EQ(this=col(k, "s"), expression=col(k, "t")) for k in keys])
+        equal = (
+            exp.select(*[col(k, "s") for k in keys])
+            .from_(sqltree.table(SRC, "s"))
+            .join(aliased(side.name(side.files(target.files)), "t"), on=same)
+        )
+        if changed is not None:
+            equal = equal.where(exp.not_(exp.paren(changed)))
+        with side.staged(side.over(kept, equal)) as unchanged:
+            n_unchanged = side.count(unchanged)
+            kept_matched = self._overlap(side, kept, target)[0] if self.deletes else matched
+            n_kept = side.count(kept)
+            details["merge"] = {
+                "inserted": n_kept - kept_matched,
+                "updated": kept_matched - n_unchanged,
+                "deleted": matched - kept_matched + self._count_gone(side, target, gone),
+            }
+            if n_unchanged == n_deduped and gone is None:
+                # every recomputed row equals the table's: nothing is committed, and the rows
+                # count as unchanged (dropped), not written
+                details["unchanged_rows"] = n_unchanged
+                ctx.result.note = "recomputed rows unchanged"
+                return -1
+            # the rows of keys that are not unchanged: added (kept), or replacing the table's
+            u = aliased(side.name(unchanged), "u")
+            other = exp.not_(
+                exp.Exists(
+                    this=exp.select(exp.Literal.number(1))
+                    .from_(u)
+                    .where(and_(*[exp.EQ(this=col(k, "u"), expression=col(k, "s")) for k in keys]))
+                )
+            )
+            rows = exp.select(exp.Star()).from_(sqltree.table(SRC, "s")).where(other)
+            details["merge_path"] = "rewrite of the files holding a changed key"
+            details["delta_rows"] = n_kept - n_unchanged
+            replaced = self._replaced(side, side.over(deduped, rows.copy()), gone)
+            return self.put(side, side.over(kept, rows), "append", replaced)[0]
 
     def _merge(
         self, side: Session, deduped: Relation, n_deduped: int, gone: exp.Expression | None

@@ -1,7 +1,9 @@
 """The `scd2` kind: history by `unique_key`. A changed row (any `track` column differs) closes
 the current version (`valid_to`, `is_current = false`) and adds a new one (`valid_from`); an
 unchanged row adds nothing, so re-running the same input creates no new versions. One merge
-commit does both."""
+commit does both: a delta-rs MERGE, or, on an engine writing the files itself (Spark's
+executors), one commit that rewrites the files holding a changed key's current version with it
+closed and adds the new versions (`_rewrite`)."""
 
 from __future__ import annotations
 
@@ -77,25 +79,46 @@ class SCD2Build(IncrementalBuild):
         self.first = FirstBuild(
             ctx, keys, kind.order_by, inc.full or not tables.is_delta_table(ctx.path)
         )
-        self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope)))
+        # an engine writing the files itself merges the rows where they are (write_relation)
+        target = self.routed_target(self.write, self.write_relation)
+        self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope), target=target))
         count_duplicates_as_dropped(ctx)
         _count_unchanged_as_dropped(ctx.result)
 
-    def write(self, reader: pa.RecordBatchReader) -> int:
+    def opened(self) -> exp.Select:
+        """The rows of `__src` as their keys' first versions."""
         import sqlglot.expressions as exp
 
+        return exp.select(
+            exp.Star(),
+            exp.alias_(self.valid_from.copy(), "valid_from"),
+            exp.alias_(exp.Cast(this=exp.Null(), to=exp.DataType.build("TIMESTAMPTZ")), "valid_to"),
+            exp.alias_(exp.true(), "is_current"),
+        ).from_(SRC)
+
+    def write_relation(self, session: Session, rel: Relation) -> tuple[int, int]:
+        """The model's rows merged by an engine that writes the files itself: computed once
+        (staged), then written by the engine (a first build) or merged as a rewrite of the files
+        holding a changed key's current version (`_merge`); returns (version, rows read)."""
+        with session.staged(rel) as staged:
+            n_staged = session.count(staged)
+            if self.first.mode is None:
+                return self._merge(session, staged), n_staged
+            deduped = dedupe(session, staged, self.kind.unique_key, self.kind.order_by)
+            version, n_written = self.put(
+                session, session.over(deduped, self.opened()), "overwrite"
+            )
+            details = self.ctx.result.details
+            details["duplicates_dropped"] = n_staged - n_written
+            details["delta_rows"] = n_written
+            details["scd2"] = {"new_keys": n_written, "changed": 0, "unchanged": 0}
+            return version, n_staged
+
+    def write(self, reader: pa.RecordBatchReader) -> int:
         details = self.ctx.result.details
         if self.first.mode is not None:  # every key opens its first version
-            opened = exp.select(
-                exp.Star(),
-                exp.alias_(self.valid_from.copy(), "valid_from"),
-                exp.alias_(
-                    exp.Cast(this=exp.Null(), to=exp.DataType.build("TIMESTAMPTZ")), "valid_to"
-                ),
-                exp.alias_(exp.true(), "is_current"),
-            ).from_(SRC)
             version, n_written = self.first.build(
-                reader, lambda rows: self.commit(rows, "overwrite"), select=opened
+                reader, lambda rows: self.commit(rows, "overwrite"), select=self.opened()
             )
             details["scd2"] = {"new_keys": n_written, "changed": 0, "unchanged": 0}
             return version
@@ -116,6 +139,7 @@ class SCD2Build(IncrementalBuild):
             exp.select(exp.Star(), exp.alias_(self.valid_from.copy(), "__valid_from")).from_(SRC),
         )
         n_src = side.count(src)
+        self.model_columns = [c for c in side.columns(src) if c != "__valid_from"]
         details["duplicates_dropped"] = side.count(staged) - n_src
         # the target's current versions, visible to the staging session
         scan = side.name(side.files(snapshot.snapshot(ctx.path).files))
@@ -149,6 +173,9 @@ class SCD2Build(IncrementalBuild):
                 details["delta_rows"] = 0
                 ctx.result.note = "no changes"
                 return -1
+            if side.writes_files:
+                details["delta_rows"] = 2 * n_changed + n_new
+                return self._rewrite(side, s, current, changed, new)
             # one merge: rows flagged __insert add a version; the others close one
             flagged = exp.alias_(exp.true(), "__insert")
             closing = exp.select(
@@ -168,7 +195,7 @@ class SCD2Build(IncrementalBuild):
             source.set("by_name", True)
             source_rel = side.relation(source)
             n_source = side.count(source_rel)
-            columns = [c for c in side.columns(src) if c != "__valid_from"]
+            columns = self.model_columns
             on = and_(
                 *[exp.EQ(this=col(k, "t"), expression=col(k, "s")) for k in keys],
                 col("is_current", "t"),
@@ -196,6 +223,77 @@ class SCD2Build(IncrementalBuild):
             )
             details["delta_rows"] = n_source
             return -1 if version is None else version
+
+    def _rewrite(
+        self,
+        side: Session,
+        s: exp.Expression,
+        current: exp.Expression,
+        changed: exp.Select,
+        new: exp.Select,
+    ) -> int:
+        """The merge by an engine writing the files itself: the current versions (`c`) of
+        changed keys closed, and the source rows (`s`) of changed and new keys opened, added in
+        one commit that rewrites only the files holding a changed key's current version
+        (`WriteTarget.replace`)."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import aliased, and_, col
+
+        ctx, keys = self.ctx, self.kind.unique_key
+        names = tables.schema(ctx.path).names
+        missing = [c for c in self.model_columns if c not in names]
+        if missing:
+            raise ExecutionError(
+                f"the model has a column {missing[0]!r} its table lacks, which an engine writing "
+                "the files itself cannot add to an scd2 history",
+                model=ctx.model.fqn,
+                file=ctx.model.path,
+                hint=f"rebuild it: medallion run --select {ctx.model.name} --full-refresh "
+                "(its history is lost) or drop the column",
+            )
+        join = and_(*[exp.EQ(this=col(k, "s"), expression=col(k, "c")) for k in keys])
+        values = {"valid_to": col("__valid_from", "s"), "is_current": exp.false()}
+        closed = (
+            exp.select(*[exp.alias_(values[c] if c in values else col(c, "c"), c) for c in names])
+            .from_(aliased(side.name(side.relation(changed)), "s"))
+            .join(current.copy(), on=join)
+        )
+        typed_null = exp.Cast(this=exp.Null(), to=exp.DataType.build("TIMESTAMPTZ"))
+        values = {
+            "valid_from": col("__valid_from", "s"),
+            "valid_to": typed_null,
+            "is_current": exp.true(),
+        }
+        either = exp.union(changed.copy(), new.copy(), distinct=False)
+        opened = exp.select(
+            *[
+                exp.alias_(
+                    values[c]
+                    if c in values
+                    else col(c, "s")
+                    if c in self.model_columns
+                    else exp.Null(),
+                    c,
+                )
+                for c in names
+            ]
+        ).from_(aliased(side.name(side.relation(either)), "s"))
+        rows = exp.union(closed, opened, distinct=False)
+        rows.set("by_name", True)
+        # the table's rows replaced: the current versions of the changed keys (closed above)
+        changed_keys = aliased(
+            side.name(
+                side.over(side.relation(changed), exp.select(*[col(k) for k in keys]).from_(SRC))
+            ),
+            "k",
+        )
+        same = and_(*[exp.EQ(this=col(k, "k"), expression=col(k, "t")) for k in keys])
+        replace = and_(
+            col("is_current", "t"),
+            exp.Exists(this=exp.select(exp.Literal.number(1)).from_(changed_keys).where(same)),
+        )
+        return self.put(side, side.relation(rows), "append", replace)[0]
 
 
 def _count_unchanged_as_dropped(res: StepResult) -> None:

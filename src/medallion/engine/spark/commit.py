@@ -5,7 +5,11 @@ The folder's name does not start with `_` (vacuum and Delta readers skip such fo
 writes timestamps as TIMESTAMP_MICROS (start.FORCED), and each file becomes an add action whose
 size comes from the file system and whose statistics (rows, null counts, min/max of integer,
 date and short text columns) come from its Parquet footer, read with pyarrow. The commit is the
-same as a stream written by delta-rs: one version, the `medallion.*` commit info. Until the
+same as a stream written by delta-rs: one version, the `medallion.*` commit info, and the
+`operationMetrics` delta-rs's own writers record (which its add-action commits leave out): the
+rows the commit adds (from the files' footers, less the rows a rewrite copies from the files it
+removes), copied, and the files added and removed, so `medallion verify` compares a step's
+counts with the Delta log on Spark as on DuckDB (quality/ledger.py). Until the
 commit nothing reads the files; a failure before it removes the folder, a process killed before
 it leaves the folder to `vacuum` (as delta-rs leaves its own unfinished files).
 """
@@ -167,16 +171,19 @@ def commit(
     schema: pa.Schema,
     target: WriteTarget,
     table: DeltaTable | None = None,
+    copied_rows: int = 0,
 ) -> int:
     """One Delta commit of `actions` (`target.mode`: overwrite replaces the table's data and
     schema; append adds, and removes what remove actions name); the version. `table`: the
-    version the actions were made against (a commit made since is a conflict delta-rs checks)."""
+    version the actions were made against (a commit made since is a conflict delta-rs checks).
+    `copied_rows`: rows of the added files that a rewrite copied from the removed ones."""
     from deltalake import Schema
     from deltalake.transaction import create_table_with_add_actions
 
     from medallion.storage.tables import commit_properties, existing_table
 
     props = commit_properties(target.run_id, target.metadata, target.app_transaction)
+    props.custom_metadata["operationMetrics"] = operation_metrics(actions, copied_rows)
     if table is None:
         table = existing_table(path)
     try:
@@ -208,3 +215,18 @@ def commit(
         ) from None
     table.update_incremental()  # the version committed, even if delta-rs retried it
     return table.version()
+
+
+def operation_metrics(actions: list[Any], copied_rows: int = 0) -> dict[str, int]:
+    """The commit's metrics under delta-rs's names, from its actions: rows added (the add
+    actions' statistics, less `copied_rows`), rows copied, files added and removed."""
+    from deltalake.transaction import AddAction
+
+    adds = [a for a in actions if isinstance(a, AddAction)]
+    rows = sum(json.loads(a.stats)["numRecords"] for a in adds)
+    return {
+        "num_added_files": len(adds),
+        "num_removed_files": len(actions) - len(adds),
+        "num_added_rows": rows - copied_rows,
+        "num_copied_rows": copied_rows,
+    }

@@ -9,9 +9,9 @@ tables written by medallion on Spark are Parquet files Spark wrote, committed by
 honour (deletion vectors, column mapping: tables written by other tools) is refused.
 
 Relations are Spark DataFrames: lazy, planned when made, run when read. Results the driver needs
-(counts, samples, check results, file names) leave as Arrow (`toArrow`); a table's rows are
-written by the executors (`write_table`: commit.py, rewrite.py), except where a kind still
-streams them through the driver (`reader`: scd2).
+(counts, samples, check results, file names) leave as Arrow (`toArrow`); a model's rows are
+written by the executors (`write_table`: commit.py, rewrite.py), except when an append adds
+columns or a table changes its partitioning (streamed through the driver's writer).
 """
 
 from __future__ import annotations

@@ -94,13 +94,14 @@ def append(
             removed, kept = _replaced(session, path, table, target.replace)
         folders.append(new_folder(path))
         actions, rows = write_files(df, path, folders[-1], schema, target.partition_by)
+        copied = 0
         if kept is not None:
             folders.append(new_folder(path))
-            kept_actions, _ = write_files(kept, path, folders[-1], schema, target.partition_by)
+            kept_actions, copied = write_files(kept, path, folders[-1], schema, target.partition_by)
             actions += kept_actions
         target.check(rows)
         fault_point(target.fault)
-        version = commit(path, removed + actions, schema, target, table)
+        version = commit(path, removed + actions, schema, target, table, copied)
     except BaseException:
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
