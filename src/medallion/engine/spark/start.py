@@ -30,7 +30,8 @@ FORCED = {
 DEFAULTS = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
-    # rows of incremental models and of expectations are collected to the driver as Arrow
+    # in local mode the driver's heap is the executors' too; what still comes to the driver
+    # (a Python model's toArrow(), check samples, counts) is not capped
     "spark.driver.memory": "4g",
     "spark.driver.maxResultSize": "0",
 }
