@@ -60,6 +60,20 @@ def medallion(
     return proc
 
 
+def killed_run(root: Path, point: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`medallion run` in `root` killed (SIGKILL, exit -9) at fault point `point`."""
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "medallion", "run"],
+        cwd=root,
+        env={**os.environ, "MEDALLION_FAULT": point},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def write_project(
     root: Path,
     config: str,

@@ -8,13 +8,11 @@ are compared row for row, without the columns that hold times and run ids.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.conftest import killed_run
 
 from medallion.project import Project
 
@@ -77,17 +75,6 @@ def snapshot(project: Project) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def killed_run(project: Project, point: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "medallion", "run"],
-        cwd=project.root,
-        env={**os.environ, "MEDALLION_FAULT": point},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.parametrize("point", POINTS)
 @pytest.mark.parametrize("stage", ["first-run", "later-run"])
 def test_killed_run_then_rerun_equals_an_uninterrupted_run(
@@ -101,7 +88,7 @@ def test_killed_run_then_rerun_equals_an_uninterrupted_run(
             assert project.run(trigger="test").ok
             (project.root / "data/sales2.csv").write_text(BAD2)
 
-    proc = killed_run(killed, point)
+    proc = killed_run(killed.root, point, timeout=120)
     assert proc.returncode == -9, proc.stderr  # the fault point was reached
     rerun = killed.run(trigger="test")
     reference = clean.run(trigger="test")

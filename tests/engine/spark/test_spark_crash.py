@@ -6,14 +6,11 @@ tests/functional/test_crash.py, on this engine)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import write_project
+from tests.conftest import killed_run, write_project
 from tests.functional.test_crash import BAD2, CONFIG, GOOD1, MODELS, snapshot
 
 from medallion.project import Project
@@ -30,17 +27,6 @@ ON_SPARK = (
 """
 )
 TABLE_MODEL = {"gold/g.sql": "/* ---\nkind: table\n--- */\n" + MODELS["gold/g.sql"]}
-
-
-def _killed_run(root: Path, point: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "medallion", "run"],
-        cwd=root,
-        env={**os.environ, "MEDALLION_FAULT": point},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _read_on_duckdb(root: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -62,7 +48,7 @@ def test_killed_on_spark_then_rerun_equals_an_uninterrupted_run(spark: Any, tmp_
     g_version = tables.info(g).version
 
     for point in ("mid-write:silver.s", "mid-write:gold.g"):
-        proc = _killed_run(killed, point)
+        proc = killed_run(killed, point)
         assert proc.returncode == -9, proc.stderr[-3000:]  # the fault point was reached
     assert tables.info(g).version == g_version  # killed before its commit
     orphans = {p.name for p in g.iterdir() if p.name.startswith("spark-")}

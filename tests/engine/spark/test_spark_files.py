@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import write_project
+from tests.conftest import killed_run, write_project
 from tests.engine.spark.tablediff import Windows, table_digests
 
 from medallion.project import Project
@@ -225,23 +225,12 @@ def test_killed_mid_write_on_spark_then_rerun_loses_and_duplicates_nothing(
     """Killed (SIGKILL) after Spark wrote bronze's files and before their commit, then after
     the commit and before the quarantine's: the reruns leave bronze and its quarantine as one
     uninterrupted run on DuckDB does."""
-    import os
-    import subprocess
-    import sys
-
     data = {"data/orders/orders_1.csv": ORDERS_1, "data/orders/orders_2.csv": ORDERS_2}
     killed = write_project(tmp_path / "killed", KILLED + ON_SPARK, {}, data)
     clean = write_project(tmp_path / "clean", KILLED, {}, data)
     bronze = Project.load(killed).catalog.path("bronze.orders")
     for point in ("mid-write:bronze.orders", "after-bronze:bronze.orders"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "medallion", "run"],
-            cwd=killed,
-            env={**os.environ, "MEDALLION_FAULT": point},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        proc = killed_run(killed, point)
         assert proc.returncode == -9, proc.stderr[-3000:]  # the fault point was reached
         if point.startswith("mid-write"):
             assert not (bronze / "_delta_log").exists()  # nothing committed

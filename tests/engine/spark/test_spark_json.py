@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import write_project
+from tests.conftest import killed_run, write_project
 from tests.engine.spark.tablediff import Windows, table_digests
 
 from medallion.project import Project
@@ -165,22 +165,11 @@ ON_SPARK = """engine:
 def test_killed_between_spark_write_and_commit_then_rerun_equals_a_clean_run(
     spark: Any, tmp_path: Path
 ) -> None:
-    import os
-    import subprocess
-    import sys
-
     data = {k: v for k, v in _files().items() if k.startswith("data/events/")}
     killed = write_project(tmp_path / "killed", KILLED + ON_SPARK, {}, data)
     clean = write_project(tmp_path / "clean", KILLED, {}, data)
     bronze = Project.load(killed).catalog.path("bronze.events")
-    proc = subprocess.run(
-        [sys.executable, "-m", "medallion", "run"],
-        cwd=killed,
-        env={**os.environ, "MEDALLION_FAULT": "mid-write:bronze.events"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = killed_run(killed, "mid-write:bronze.events")
     assert proc.returncode == -9, proc.stderr[-3000:]  # the fault point was reached
     assert not (bronze / "_delta_log").exists()  # nothing committed
     assert any(p.name.startswith("spark-") for p in bronze.iterdir())  # Spark's files written
