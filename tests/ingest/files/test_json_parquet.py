@@ -309,3 +309,20 @@ def test_only_a_corrupt_parquet_file_creates_no_table(
     assert result.step("bronze.s").status == "failed"
     assert "cannot read d/a.parquet" in (result.step("bronze.s").error or "")
     assert p.catalog.tables() == []
+
+
+def test_a_json_key_in_another_case_than_the_table_s_column_is_refused_naming_both(
+    make_project: MakeProject, source_config: Helper, run_ok: Helper, schema_of: Helper
+) -> None:
+    project = make_project(
+        source_config("data/*.json"), files={"data/a.json": '{"id": 1, "amount": 2}\n'}
+    )
+    run_ok(project)
+    (project.root / "data/b.json").write_text('{"id": 2, "Amount": 3}\n')
+    step = project.run().step("bronze.s")
+    assert step.status == "failed"
+    assert step.error is not None
+    assert "column Amount differs only in case from the table's column amount" in step.error
+    assert "hint: write it as amount in the file" in step.error
+    assert "internal error" not in step.error
+    assert schema_of(project) == {"id": pa.int64(), "amount": pa.int64()}

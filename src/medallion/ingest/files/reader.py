@@ -276,7 +276,9 @@ class FileReader:
             raise
 
         unified: dict[str, str] = dict(columns or {})
-        spelt = {c.lower(): c for c in unified}  # lower-case name -> the name as unified
+        # lower-case name -> the name as the table or the batch spells it
+        spelt = {c.lower(): c for c in [*self.existing, *unified]}
+        held = {c.lower() for c in self.existing}
         for plan in plans:
             for c, typ in plan.columns.items():
                 if c in AUDIT_COLUMNS:
@@ -289,12 +291,19 @@ class FileReader:
                 same = spelt.setdefault(c.lower(), c)
                 if same != c:
                     # Delta's column names ignore case: one column, spelt two ways
+                    before = (
+                        f"the table's column {same}"
+                        if c.lower() in held
+                        else f"column {same}, read before it in the same batch,"
+                    )
                     raise SourceError(
-                        f"column {c} differs only in case from column {same}, read before it in "
-                        "the same batch, and a Delta table's column names ignore case",
+                        f"column {c} differs only in case from {before} and a Delta table's "
+                        "column names ignore case",
                         source=self.name,
                         file=plan.group[0].path,
-                        hint=f"write it as {same} in the file's header (or {c} in the others)",
+                        hint=f"write it as {same} in the file"
+                        + ("'s header" if self.source.file_format == "csv" else "")
+                        + ("" if c.lower() in held else f" (or {c} in the others)"),
                     )
                 unified.setdefault(c, self.types.get(c, plan.types.get(c, typ)))
         if not unified:
