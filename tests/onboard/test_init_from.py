@@ -545,10 +545,20 @@ def test_a_corrected_older_file_does_not_override_a_newer_one(tmp_path: Path) ->
     assert _rows(root, sql) == want
 
 
-def test_a_series_whose_names_do_not_sort_is_ordered_by_ingest(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["stock_1.csv", "stock_2.csv", "stock_10.csv"],  # lengths differ
+        ["stock_31-12-2024.csv", "stock_02-01-2025.csv"],  # day first: name order is not time
+        ["stock_31122024.csv", "stock_02012025.csv"],
+    ],
+)
+def test_a_series_whose_names_do_not_sort_in_time_is_ordered_by_ingest(
+    tmp_path: Path, names: list[str]
+) -> None:
     exports = tmp_path / "exports"
     exports.mkdir()
-    for n in (1, 2, 10):
-        (exports / f"stock_{n}.csv").write_text(f"id,qty\nK{n},{n}\n")
+    for n, name in enumerate(names):
+        (exports / name).write_text(f"id,qty\nK{n},{n}\nA,{n}\n")
     root, _, _ = _init(tmp_path, exports)
     assert "order_by: [_ingested_at, _source_file]" in _model(root, "stock")

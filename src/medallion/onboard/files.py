@@ -35,12 +35,41 @@ ORDER_BY = ["_ingested_at", "_source_file"]
 SERIES_ORDER_BY = ["_source_file", "_ingested_at"]
 
 
+#: a file or folder name's trailing date that sorts as time does: year first (2024, 2024-03,
+#: 2024_03_01, 20240301)
+_ISO_DATE = re.compile(
+    r"(?:19|20)\d\d(?:[_\-.]?(?:0[1-9]|1[0-2])(?:[_\-.]?(?:0[1-9]|[12]\d|3[01]))?)?"
+)
+#: a counter short enough not to be a date written day first (part_007, 0001)
+_COUNTER = re.compile(r"\d{1,5}")
+
+
+def _sorts_in_time(rel: str) -> bool:
+    """Every dated or numbered part of `rel` (folders and the file name) sorts as its date or
+    number does: a year-first date, or a counter (zero-padded: the names have one length)."""
+    from medallion.ingest.files.infer import _SERIAL
+
+    parts = rel.replace(os.sep, "/").split("/")
+    *folders, name = parts
+    serials = [p for p in folders if _SERIAL.fullmatch(p)]
+    m = _SERIAL.search(name.split(".")[0])
+    if m:
+        serials.append(m.group(0))
+    for serial in serials:
+        core = serial.strip("_-. ")
+        if not (_ISO_DATE.fullmatch(core) or _COUNTER.fullmatch(core)):
+            return False
+    return True
+
+
 def order_by(s: InferredSource) -> list[str]:
     """The `order_by` of a keyed source's staging model: by file name first for a series whose
-    names sort as their dates or numbers do (all the same length: orders_2024-01.csv, a zero-
-    padded part_007.csv); by ingest first otherwise (one file exported again, or s_9 / s_10)."""
+    names sort as their dates or numbers do (one length, year-first dates or short counters:
+    orders_2024-01.csv, part_007.csv); by ingest first otherwise (one file exported again,
+    s_9 / s_10, a day-first date orders_31-12-2024.csv)."""
     series = len(s.files) > 1 or is_dated_series(s)
-    return SERIES_ORDER_BY if series and len({len(f) for f in s.files}) == 1 else ORDER_BY
+    sortable = len({len(f) for f in s.files}) == 1 and all(_sorts_in_time(f) for f in s.files)
+    return SERIES_ORDER_BY if series and sortable else ORDER_BY
 
 
 def replaces_rewrites() -> bool:
