@@ -25,6 +25,14 @@ from medallion.errors import mask_dsn
         # libpq's quoted values may hold spaces and escaped quotes
         ("host=h password='a b\\' c' user=u", "host=h password=*** user=u"),
         ("host=h password = 'never closed", "host=h password = ***"),
+        # whatever the password holds, all up to the '@' before the host is masked
+        ("postgresql://u:Pa#ss@h:1/wh", "postgresql://u:***@h:1/wh"),
+        ("postgresql://u:Pa?ss@h:1/wh", "postgresql://u:***@h:1/wh"),
+        ("postgresql://u:Pa/ss@h:1/wh", "postgresql://u:***@h:1/wh"),
+        ("postgresql://:secret@h/db", "postgresql://:***@h/db"),
+        ("mysql://u:Pa#ss@h:3306/db", "mysql://u:***@h:3306/db"),
+        ('host=h password="dq secret" user=u', "host=h password=*** user=u"),
+        ("postgresql:///db?host=/tmp", "postgresql:///db?host=/tmp"),
     ],
 )
 def test_mask_hides_the_password(dsn: str, masked: str) -> None:

@@ -310,29 +310,43 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     return line, col
 
 
-# user:password@ up to the last '@' of the authority: an unescaped '@' in the password (which
-# should be written %40) must not leave the rest of the password shown
-_PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^/?#]*)(@)")
+# libpq's key=value form: a value in quotes may hold spaces (and escaped quotes); an unclosed
+# quote runs to the end
+_KV_PASSWORD_RE = re.compile(
+    r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S+)""", re.I
+)
 
 
-# libpq's key=value form: a value in single quotes may hold spaces (and \' escapes); an
-# unclosed quote runs to the end
-_KV_PASSWORD_RE = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", re.I)
+def _userinfo_end(rest: str) -> int:
+    """Where the user:password of a URL's text after '://' ends (its '@'), -1 if none: the
+    last '@' before the query (a password may hold '@', '/', '#'; a query value may hold '@'),
+    else the first '@' (a '?' in the password, no query)."""
+    query = rest.find("?")
+    head = rest if query < 0 else rest[:query]
+    at = head.rfind("@")
+    return at if at >= 0 else rest.find("@")
 
 
 def mask_dsn(dsn: str) -> str:
-    """A connection string with its password replaced by *** (every message shows DSNs so)."""
-    masked = _PASSWORD_RE.sub(r"\1***\3", dsn)
-    return _KV_PASSWORD_RE.sub(r"\1***", masked)
+    """A connection string with its password replaced by *** (every message shows DSNs so).
+    In a URL, all between the user's ':' and the '@' before the host, whatever it holds."""
+    if "://" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        at = _userinfo_end(rest)
+        colon = rest.find(":", 0, at) if at >= 0 else -1
+        if colon >= 0:
+            dsn = f"{scheme}://{rest[: colon + 1]}***{rest[at:]}"
+    return _KV_PASSWORD_RE.sub(r"\1***", dsn)
 
 
 def ambiguous_userinfo(dsn: str) -> bool:
-    """A URL DSN whose user or password holds an unescaped '@': drivers split it at the first
-    '@' and then show the password's tail as the host name in their errors."""
+    """A URL DSN whose user or password holds an unescaped '@', '/', '?' or '#': drivers end
+    the password there and then show its tail as the host, port or database in their errors."""
     if "://" not in dsn:
         return False
     rest = dsn.split("://", 1)[1]
-    return rest.split("?", 1)[0].split("#", 1)[0].count("@") > 1
+    at = _userinfo_end(rest)
+    return at >= 0 and any(c in rest[:at] for c in "@/?#")
 
 
 #: credentials in use (object-store keys, SAS tokens, secrets): never shown in a message

@@ -41,6 +41,11 @@ def _dead_port() -> int:
             "password=***",
         ),
         ("postgresql://u:Pa@ssXYZ@127.0.0.1:{port}/wh", "unescaped '@'"),
+        ("postgresql://u:Pa#ssXYZ@127.0.0.1:{port}/wh", "unescaped '@', '/', '?' or '#'"),
+        ("postgresql://u:Pa?ssXYZ@127.0.0.1:{port}/wh", "unescaped '@', '/', '?' or '#'"),
+        ("postgresql://u:Pa/ssXYZ@127.0.0.1:{port}/wh", "unescaped '@', '/', '?' or '#'"),
+        ("postgresql://:SecretXYZ@127.0.0.1:{port}/wh", "postgresql://:***@"),
+        ('host=127.0.0.1 port={port} user=u password="dq SecretXYZ"', "password=***"),
     ],
 )
 def test_a_dsn_password_is_never_shown(tmp_path: Path, dsn: str, said: str) -> None:

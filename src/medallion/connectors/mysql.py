@@ -33,8 +33,8 @@ def parse_dsn(dsn: str) -> dict[str, Any]:
     parts = urlsplit(dsn)
     if ambiguous_userinfo(dsn):
         raise SourceError(
-            f"the DSN's user or password holds an unescaped '@': {mask_dsn(dsn)}",
-            hint="percent-encode it in the URL (@ as %40, : as %3A, / as %2F)",
+            f"the DSN's user or password holds an unescaped '@', '/', '?' or '#': {mask_dsn(dsn)}",
+            hint="percent-encode it in the URL (@ as %40, / as %2F, ? as %3F, # as %23)",
         )
     if parts.scheme not in ("mysql", "mariadb", "mysql+pymysql"):
         raise SourceError(

@@ -11,6 +11,7 @@ Connection strings may carry passwords: messages show them with the password mas
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from medallion.connectors.retry import Classified, TerminalError, TransientError
@@ -59,6 +60,8 @@ def describe(error: BaseException) -> tuple[str, str | None]:
     state = getattr(error, "sqlstate", None) or ""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     text = mask_dsn(text)
+    # libpq quotes the DSN's text it could not parse, which may be a password's tail
+    text = re.sub(r'(missing "=" after )"[^"]*"', r'\1"***"', text)
     if _bad_dsn(error):
         return (
             f"the DSN is not valid: {text.removeprefix('connection is bad: ')}",
@@ -96,7 +99,7 @@ def refuse_ambiguous(dsn: str) -> None:
     the driver would take the password's tail for the host and show it in its error."""
     if ambiguous_userinfo(dsn):
         raise TerminalError(
-            f"the DSN's user or password holds an unescaped '@': {mask_dsn(dsn)}",
-            "percent-encode it in the URL (@ as %40, : as %3A, / as %2F), or use the "
+            f"the DSN's user or password holds an unescaped '@', '/', '?' or '#': {mask_dsn(dsn)}",
+            "percent-encode it in the URL (@ as %40, / as %2F, ? as %3F, # as %23), or use the "
             "key=value form: host=... user=... password='...'",
         )
