@@ -241,6 +241,27 @@ def test_a_copy_dropped_or_edited_in_the_warehouse_is_published_again(
 
 
 @pytest.mark.postgres
+def test_a_warehouse_that_does_not_answer_leaves_a_published_version_as_it_was(
+    tmp_path: Path, warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing new to copy and the warehouse down: the steps say the copy could not be
+    confirmed, once each (no retries), and the run is as green as it was before the check."""
+    import socket
+
+    project = make(tmp_path / "p")
+    run_ok(project)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("WAREHOUSE_DSN", f"postgresql://u:pw@127.0.0.1:{dead}/wh")
+    started = time.monotonic()
+    steps = publish_steps(run_ok(Project.load(project.root)))
+    assert time.monotonic() - started < 20  # not 3 retries with backoff per table
+    for step in steps.values():
+        assert "already published (not confirmed: the warehouse did not answer" in step.note
+
+
+@pytest.mark.postgres
 def test_merge_upserts_and_deletes_vanished_keys(tmp_path: Path, warehouse: str) -> None:
     project = make(tmp_path / "p")
     run_ok(project)

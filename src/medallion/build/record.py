@@ -164,11 +164,19 @@ def _fits(new: pa.DataType, held: pa.DataType) -> bool:
         if same(new) and same(held):
             return True
     if t.is_timestamp(new) and t.is_timestamp(held):
-        return (new.tz is None) == (held.tz is None)
+        # the writers conform a time zone or a unit to the table's, as they did before
+        return True
     if t.is_integer(new) and t.is_integer(held):
         return new.bit_width <= held.bit_width and (
             t.is_signed_integer(held) or not t.is_signed_integer(new)
         )
+    if t.is_decimal(held) and (t.is_decimal(new) or t.is_integer(new)):
+        # no digit lost: as many or fewer digits after the point and before it (an engine's
+        # sum of DECIMAL(10,2) is DECIMAL(38,2) on DuckDB, DECIMAL(20,2) on Spark)
+        precision, scale = (new.precision, new.scale) if t.is_decimal(new) else (19, 0)
+        return scale <= held.scale and precision - scale <= held.precision - held.scale
+    if t.is_floating(new) and t.is_floating(held):
+        return new.bit_width <= held.bit_width
     return False
 
 

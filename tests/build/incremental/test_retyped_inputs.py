@@ -117,3 +117,24 @@ def test_a_table_whose_record_has_no_input_schemas_is_rebuilt_when_its_output_ty
     assert rows == [{"id": 1, "v": "10"}, {"id": 2, "v": "20"}, {"id": 3, "v": "abc"}]
     assert project.run().ok  # twice: nothing new, nothing rebuilt
     assert project.run().step("silver.m").details.get("rebuild") is None
+
+
+def test_an_output_type_the_table_holds_without_loss_fits() -> None:
+    """What an engine spells differently but the table holds without losing a digit is no
+    change (DuckDB sums DECIMAL(10,2) to DECIMAL(38,2), Spark to DECIMAL(20,2); a table Spark
+    wrote holds UTC timestamps): only what cannot be held is."""
+    import pyarrow as pa
+
+    from medallion.build.record import output_change
+
+    def change(new: pa.DataType, held: pa.DataType) -> str | None:
+        return output_change(pa.schema([("x", new)]), pa.schema([("x", held)]))
+
+    assert change(pa.decimal128(20, 2), pa.decimal128(38, 2)) is None
+    assert change(pa.int32(), pa.decimal128(38, 2)) is None
+    assert change(pa.timestamp("us"), pa.timestamp("us", tz="UTC")) is None
+    assert change(pa.float32(), pa.float64()) is None
+    assert change(pa.decimal128(38, 4), pa.decimal128(38, 2)) is not None  # digits lost
+    assert change(pa.decimal128(38, 2), pa.decimal128(20, 2)) is not None
+    assert change(pa.string(), pa.int64()) is not None
+    assert change(pa.int64(), pa.int32()) is not None
