@@ -232,3 +232,33 @@ def test_a_changed_partition_by_keeps_every_column(spark: Any, tmp_path: Path) -
         assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
         assert result.step("silver.daily").rows_written == len(expected)
         assert _rows(project, "select * from silver.daily order by region, day") == expected
+
+
+def test_only_a_plan_read_again_alike_is_left_unstaged(spark: Any, tmp_path: Path) -> None:
+    """`staged` checkpoints unless a second read gives the same rows at a scan's cost: a narrow,
+    deterministic plan over the lakehouse's files (or checkpointed rows)."""
+    from medallion.engine.spark.engine import stable
+
+    project = _project(tmp_path / "p")
+    assert project.run(trigger="test").ok
+    root = project.catalog.root
+    files = [str(p) for p in project.catalog.path("bronze.orders").rglob("*.parquet")]
+    session = spark.newSession()
+    df = session.read.parquet(*files)
+    df.createOrReplaceTempView("b")
+    cases = {
+        "scan": (df, True),
+        "projection": (session.sql("select md5(region) r from b where amount > 0"), True),
+        "union": (df.unionByName(df), True),
+        "aggregate": (session.sql("select region, count(*) from b group by region"), False),
+        "join": (df.join(df, "region"), False),
+        "window": (session.sql("select row_number() over (order by amount) n from b"), False),
+        "limit": (df.limit(2), False),
+        "random": (session.sql("select rand() r, * from b"), False),
+        "time of the query": (session.sql("select current_timestamp() t, * from b"), False),
+        "data from the driver": (session.createDataFrame([(1,)], "a int"), False),
+        "checkpointed": (df.localCheckpoint().where("amount > 1"), True),
+    }
+    for name, (frame, expected) in cases.items():
+        assert stable(frame, root) is expected, name
+    assert not stable(df, tmp_path / "elsewhere")  # files outside the lakehouse may change

@@ -17,6 +17,7 @@ columns or a table changes its partitioning (streamed through the driver's write
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,8 +46,10 @@ _names = itertools.count()
 class _Views:
     """The temporary views of one engine's SparkSession: which name each table reads as."""
 
-    def __init__(self, spark: SparkSession) -> None:
+    def __init__(self, spark: SparkSession, root: Any = None) -> None:
         self.spark = spark
+        #: the lakehouse's folder (a path or URI): its data files are never changed in place
+        self.root = root
         #: fqn (lower-case) or `__src` -> temporary view name
         self.names: dict[str, str] = {}
         self.made: set[str] = set()
@@ -156,10 +159,11 @@ class Session:
 
     @contextmanager
     def staged(self, data: DataFrame | pa.RecordBatchReader) -> Iterator[DataFrame]:
-        """`data` computed once for the block (checkpointed on the executors), so several
-        queries read the same rows even if the tables it reads change meanwhile."""
+        """`data` as rows every query of the block reads alike: checkpointed on the executors
+        (computed once), unless reading it again gives the same rows at the cost a checkpoint's
+        read would have (`stable`: a narrow deterministic plan over the lakehouse's files)."""
         df = data if hasattr(data, "sparkSession") else self.arrow(data)
-        yield df.localCheckpoint(eager=True)
+        yield df if stable(df, self.views.root) else df.localCheckpoint(eager=True)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -256,7 +260,7 @@ class SparkEngine(Session):
     tables."""
 
     def __init__(self, catalog: Catalog, spark: SparkSession, tmp_dir: Path) -> None:
-        super().__init__(_Views(spark), tmp_dir)
+        super().__init__(_Views(spark, catalog.root), tmp_dir)
         self.catalog = catalog
         #: fqn -> (the DataFrame its view reads, version) of attached tables
         self.attached: dict[str, tuple[DataFrame, int | None]] = {}
@@ -505,6 +509,73 @@ def _star_listed(query: exp.Expression, columns: list[str]) -> exp.Expression:
     out = query.copy()
     out.set("expressions", [col(c) for c in columns])
     return out
+
+
+# -- stable plans -------------------------------------------------------------------------------
+
+#: logical operators that work row by row (no shuffle): a plan of them over files is read again
+#: at the cost of one scan, as a checkpoint of its rows would be
+_NARROW = {"Project", "Filter", "Union", "SubqueryAlias", "ResolvedHint", "Generate"}
+#: functions whose value is the time of the query: deterministic to Spark within one query,
+#: another value in the next one
+_NOW = re.compile(
+    r"\b(current_timestamp|current_date|current_time|now|localtimestamp|unix_timestamp"
+    r"|current_timezone)\(",
+    re.IGNORECASE,
+)
+
+
+def stable(df: DataFrame, root: Any) -> bool:
+    """Whether every read of `df` gives the same rows: a deterministic plan (no random values,
+    no time of the query) of narrow operators over data files of the lakehouse under `root`
+    (Delta data files are written once, never changed; a version's list is fixed when its
+    table is attached) or rows already checkpointed on the executors. Anything else (a join,
+    an aggregate, a window, a limit, a Python UDF, data from the driver, files elsewhere) is
+    not: it is computed once and checkpointed."""
+    if root is None:
+        return False
+    try:
+        qe = df._jdf.queryExecution()
+        analyzed = qe.analyzed()
+        if not analyzed.deterministic() or _NOW.search(analyzed.toString()):
+            return False
+        todo = [qe.optimizedPlan()]
+        while todo:
+            node = todo.pop()
+            kind = node.getClass().getSimpleName()
+            if kind in _NARROW:
+                children = node.children()
+                todo.extend(children.apply(i) for i in range(children.size()))
+            elif kind == "LogicalRelation":
+                relation = node.relation()
+                if relation.getClass().getSimpleName() != "HadoopFsRelation":
+                    return False
+                if relation.fileFormat().getClass().getSimpleName() != "ParquetFileFormat":
+                    return False
+            elif kind == "LogicalRDD":
+                if not node.rdd().isCheckpointed():
+                    return False
+            elif kind not in ("LocalRelation", "OneRowRelation"):
+                return False
+    except Exception:  # a plan this walk does not know: checkpointed, as always
+        return False
+    return all(_within(uri, root) for uri in df.inputFiles())
+
+
+def _within(uri: str, root: Any) -> bool:
+    """Whether the file `uri` (as Spark names it) is inside the folder `root`."""
+    from urllib.parse import unquote, urlparse
+
+    text = str(root).rstrip("/")
+    if "://" in text:
+        return uri.startswith(text + "/")
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return False
+    import os
+
+    path = os.path.realpath(unquote(parsed.path))
+    return path.startswith(os.path.realpath(text) + os.sep)
 
 
 # -- reading files --------------------------------------------------------------------------------
