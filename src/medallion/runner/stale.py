@@ -110,10 +110,10 @@ def assess(
         return State("rebuild", "full refresh", rows=rows, forced=True)
     restored = unrecorded(commit)
     if restored is not None:
-        why = f"restored to version {restored}, which no build recorded the inputs of"
+        unknown = f"restored to version {restored}, which no build recorded the inputs of"
         if model.kind == "scd2" and rows:
-            return State("refused", f"{why}; {SCD2_HISTORY}", rows=rows)
-        return State("rebuild", why, rows=rows, forced=True)
+            return State("refused", f"{unknown}; {SCD2_HISTORY}", rows=rows)
+        return State("rebuild", unknown, rows=rows, forced=True)
     if commit.get(FINGERPRINT_KEY) is None and not model.config.incremental:
         # built before tables recorded their model: a table costs one rebuild to know
         return State("rebuild", "built before models were fingerprinted", rows=rows, forced=True)
