@@ -74,7 +74,11 @@ def last_build(path: Path) -> dict[str, Any] | None:
     """The commit info of the build whose rows the model's table holds (None: never built).
     A restore's commit records only the upstream versions of the version it restored: the
     record of the model and input columns that built those rows is that of the newest build
-    at or before that version (itself restored, perhaps), read with the restore's upstream."""
+    at or before that version (itself restored, perhaps), read with the restore's upstream.
+
+    Restored to content no build recorded (a version written by another Delta writer, or
+    restored from one): the RESTORE commit without `medallion.upstream`, as `unrecorded` tells;
+    never the record of a newer build the restore undid."""
     from medallion.storage import changes, tables
 
     commit = changes.last_build(path)
@@ -82,20 +86,24 @@ def last_build(path: Path) -> dict[str, Any] | None:
     while commit is not None and commit.get(FINGERPRINT_KEY) is None:
         target = changes.restored_to(commit)
         if target is None:
-            break
+            break  # a build from before fingerprints were recorded
         history = tables.history(path) if history is None else history
-        built = next(
-            (
-                c
-                for c in history
-                if c.get("version", -1) <= target and c.get(changes.UPSTREAM_KEY) is not None
-            ),
-            None,
-        )
-        if built is None:
-            break
-        commit = {**built, changes.UPSTREAM_KEY: commit[changes.UPSTREAM_KEY]}
+        built = changes.build_record(history, target)
+        upstream = commit.get(changes.UPSTREAM_KEY)
+        if built is None and upstream is not None:
+            break  # the log no longer holds the build: its upstream record is all there is
+        if built is None or built.get(changes.UPSTREAM_KEY) is None:
+            return {k: v for k, v in commit.items() if k != changes.UPSTREAM_KEY}
+        commit = {**built, changes.UPSTREAM_KEY: upstream or built[changes.UPSTREAM_KEY]}
     return commit
+
+
+def unrecorded(commit: dict[str, Any]) -> int | None:
+    """The version a `last_build` commit restored when no build recorded that content (so the
+    inputs of the rows the table holds are unknown); None when a build's record counts."""
+    from medallion.storage import changes
+
+    return changes.restored_to(commit) if changes.consumed(commit) is None else None
 
 
 def recorded(commit: dict[str, Any], key: str) -> Any:

@@ -10,6 +10,9 @@ and its stored inputs' columns (medallion.build.record). Against the project as 
   rebuilt rows are all new to the model, which merges them again (nothing else would change);
 - an input lost a column or changed a column's type since the build → rebuilt (`rebuild: schema
   of input changed`): the model may not bind any more, or reads it differently;
+- restored to a version no build recorded (written by another Delta writer) → rebuilt
+  (`rebuild: restored to version N, ...`): what its rows were built from is unknown, and the
+  newer builds the restore undid say nothing about them;
 - `scd2` keeps history its inputs do not hold: a rebuild would replace it with one version per
   key, so it is refused (`--full-refresh` forces it) unless the table is empty;
 - otherwise `up to date`, or `incremental (N new rows upstream)` / `rebuild: new data upstream`.
@@ -33,6 +36,7 @@ from medallion.build.record import (
     model_change,
     recorded,
     schema_change,
+    unrecorded,
 )
 from medallion.engine import attach
 from medallion.models.fingerprint import definition
@@ -104,6 +108,12 @@ def assess(
     rows = mine[2] if mine else None
     if full_refresh:
         return State("rebuild", "full refresh", rows=rows, forced=True)
+    restored = unrecorded(commit)
+    if restored is not None:
+        unknown = f"restored to version {restored}, which no build recorded the inputs of"
+        if model.kind == "scd2" and rows:
+            return State("refused", f"{unknown}; {SCD2_HISTORY}", rows=rows)
+        return State("rebuild", unknown, rows=rows, forced=True)
     if commit.get(FINGERPRINT_KEY) is None and not model.config.incremental:
         # built before tables recorded their model: a table costs one rebuild to know
         return State("rebuild", "built before models were fingerprinted", rows=rows, forced=True)
@@ -136,7 +146,7 @@ def _diff(commit: dict[str, Any], model: Model) -> str | None:
 def _new_data(
     commit: dict[str, Any], model: Model, ws: Workspace, inputs: Inputs, rows: int | None
 ) -> State:
-    consumed = changes.consumed(commit)
+    consumed = changes.consumed(commit) or {}
     if not model.config.incremental:
         for table in attach.base_tables(ws.lakehouse, model.depends_on):
             now = inputs.get(table)

@@ -153,19 +153,33 @@ def restored_to(commit: dict[str, Any]) -> int | None:
         return None
 
 
+def records_content(commit: dict[str, Any]) -> bool:
+    """Whether a commit says what its table's rows were built from: a build carrying
+    `medallion.upstream`, or a RESTORE, which carries the upstream of the content it restored,
+    or none when no build recorded that content (written by another Delta writer, or restored
+    from such content). Other commits (OPTIMIZE, a quarantine replay) keep the record before."""
+    return commit.get(UPSTREAM_KEY) is not None or restored_to(commit) is not None
+
+
+def build_record(history: list[dict[str, Any]], version: int) -> dict[str, Any] | None:
+    """The commit (of `history`, newest first) whose record describes the table's content at
+    `version`: the newest at or before it that `records_content` (None: no such commit)."""
+    return next(
+        (c for c in history if c.get("version", -1) <= version and records_content(c)), None
+    )
+
+
 def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
-    """The upstream record of the newest build at or before `version`."""
-    for commit in open_table(path).history():
-        if commit.get("version", -1) <= version and commit.get(UPSTREAM_KEY) is not None:
-            raw = commit[UPSTREAM_KEY]
-            data = json.loads(raw) if isinstance(raw, str) else raw
-            return {k: int(v) for k, v in data.items()}
-    return None
+    """The upstream record of the table's content at `version` (None: no build recorded it)."""
+    commit = build_record(open_table(path).history(), version)
+    return consumed(commit) if commit is not None else None
 
 
 def last_build(path: Path) -> dict[str, Any] | None:
-    """The commit info of a model's latest build: the newest commit carrying
-    `medallion.upstream` (maintenance commits such as OPTIMIZE carry none and are skipped)."""
+    """The commit info recording what a model's table holds now: the newest commit carrying
+    `medallion.upstream` or restoring an earlier version (maintenance commits such as OPTIMIZE
+    carry none and are skipped). A RESTORE without it restored content no build recorded: what
+    the newer builds it undid read says nothing about the rows."""
     if not is_delta_table(path):
         return None
     dt = open_table(path)
@@ -173,15 +187,18 @@ def last_build(path: Path) -> dict[str, Any] | None:
     while True:
         history = dt.history(limit)
         for commit in history:
-            if commit.get(UPSTREAM_KEY) is not None:
+            if records_content(commit):
                 return commit
         if len(history) < limit:
             return None
         limit *= 4
 
 
-def consumed(commit: dict[str, Any]) -> dict[str, int]:
-    """What a model's build commit (`last_build`) had read: {input table: version}."""
-    raw = commit[UPSTREAM_KEY]
+def consumed(commit: dict[str, Any]) -> dict[str, int] | None:
+    """What a model's build commit (`last_build`) had read: {input table: version}; None for
+    a restore of content no build recorded (all of it is to be built again)."""
+    raw = commit.get(UPSTREAM_KEY)
+    if raw is None:
+        return None
     data = json.loads(raw) if isinstance(raw, str) else raw
     return {k: int(v) for k, v in data.items()}

@@ -11,7 +11,9 @@ How the merge is done depends on what it touches: a first build streams into a n
 new keys are an append; a large table whose changed keys sit in most of its files is rewritten in
 one streamed pass (or the model rebuilt whole, when its inputs are not much larger than it),
 since delta-rs's MERGE would rewrite those files anyway, slowly and with much memory; otherwise
-delta-rs merges, rewriting a matched row only if a value changed.
+delta-rs merges, rewriting a matched row only if a value changed. Whatever the path, a matched
+row counts as updated only if one of its values changed (NULLs equal), and a merge in which no
+row changed commits nothing.
 """
 
 from __future__ import annotations
@@ -151,13 +153,21 @@ class MergeBuild(IncrementalBuild):
             # cheaper. Only for tables nobody reads incrementally: an overwrite carries no
             # change feed.
             details["merge_path"] = f"rewrite ({touched} of {files} files touched)"
-            kept_matched = self._overlap(side, kept, target)[0] if self.deletes else matched
+            kept_matched, n_changed = self._matched_changed(side, kept, target)
             n_kept = side.count(kept)
-            details["merge"] = {
+            counts = details["merge"] = {
                 "inserted": n_kept - kept_matched,
-                "updated": kept_matched,  # rewritten with the new values, changed or not
+                # every matched row is rewritten, but only one whose values changed counts
+                # as updated, as on the MERGE path and on an engine writing the files itself
+                "updated": n_changed,
                 "deleted": matched - kept_matched + self._count_gone(side, target, gone),
             }
+            if not any(counts.values()) and set(side.columns(kept)) <= set(target.schema.names):
+                # every recomputed row equals the table's: nothing is rewritten (as delta-rs's
+                # MERGE commits nothing), and the rows count as unchanged (dropped)
+                details["unchanged_rows"] = n_deduped
+                ctx.result.note = "recomputed rows unchanged"
+                return -1
             written = self._rewrite(side, staged_keys=staged, kept=kept, gone=gone)
             details["delta_rows"] = written.rows  # the commit holds the whole table
             return written.version
@@ -339,6 +349,34 @@ class MergeBuild(IncrementalBuild):
             row = side.fetch(side.relation(query))
         matched, touched = (int(row.column(i)[0].as_py()) for i in (0, 1))
         return matched, touched, len(target.files.paths)
+
+    def _matched_changed(
+        self, side: Session, kept: Relation, target: snapshot.Snapshot
+    ) -> tuple[int, int]:
+        """(rows of `kept` whose key is in the target, those of them with a non-key value
+        distinct from the target row's, NULLs equal: `_changed`), counted by one join."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import aliased, and_, col
+
+        keys = self.kind.unique_key
+        changed = _changed(target.schema.names, side.columns(kept), keys)
+        n_changed: exp.Expression = exp.Literal.number(0)
+        if changed is not None:
+            n_changed = exp.Sum(
+                this=exp.Case(
+                    ifs=[exp.If(this=changed, true=exp.Literal.number(1))],
+                    default=exp.Literal.number(0),
+                )
+            )
+        same = and_(*[exp.EQ(this=col(k, "s"), expression=col(k, "t")) for k in keys])
+        query = (
+            exp.select(exp.Count(this=exp.Star()), n_changed)
+            .from_(sqltree.table(SRC, "s"))
+            .join(aliased(side.name(side.files(target.files)), "t"), on=same)
+        )
+        row = side.fetch(side.over(kept, query))
+        return int(row.column(0)[0].as_py()), int(row.column(1)[0].as_py() or 0)
 
     def _gone(
         self, side: Session, target: snapshot.Snapshot, source: Relation

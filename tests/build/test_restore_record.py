@@ -1,0 +1,105 @@
+"""`medallion restore` to a version no build of the model recorded (its first version written by
+another Delta writer): the restored rows have no known inputs, so `plan` says the model is
+rebuilt and why, and the next run rebuilds it; never judged by the newer build the restore
+undid. A restore to a version a build recorded still counts that build's record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import write_deltalake
+from tests.build.incremental.test_retyped_inputs import said
+from tests.conftest import medallion, table_versions, write_project
+
+from medallion.project import Project
+
+CONFIG = "name: r\nsources:\n  s:\n    path: data/s_*.csv\n"
+TABLE = "select id, v from bronze.s\n"
+MERGE = "/* ---\nkind: merge\nunique_key: id\n--- */\nselect id, v from bronze.s\n"
+SCD2 = "/* ---\nkind: scd2\nunique_key: id\n--- */\nselect id, v from bronze.s\n"
+WHY = "restored to version 0, which no build recorded the inputs of"
+
+
+def built_over_a_foreign_table(root: Path, model: str) -> None:
+    """silver.t's version 0 written by another Delta writer (a row 99 the model never makes),
+    version 1 the model's build, version 2 a restore to version 0."""
+    write_project(root, CONFIG, {"silver/t.sql": model}, {"data/s_1.csv": "id,v\n1,10\n2,20\n"})
+    medallion("run", "--select", "bronze.s", cwd=root, check=True)
+    foreign = pa.table({"id": pa.array([1, 2, 99]), "v": pa.array([10, 20, 990])})
+    write_deltalake(str(root / "lakehouse" / "silver" / "t"), foreign)
+    medallion("run", cwd=root, check=True)
+    assert "up to date" in medallion("plan", cwd=root, check=True).stdout
+    medallion("restore", "silver.t", "--to", "0", "-y", cwd=root, check=True)
+
+
+def ids(root: Path) -> list[int]:
+    rows = Project.load(root).query("select id from silver.t order by id").to_pylist()
+    return [r["id"] for r in rows]
+
+
+def test_a_table_restored_to_a_version_no_build_recorded_is_rebuilt_as_plan_says(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "r"
+    built_over_a_foreign_table(root, TABLE)
+    assert ids(root) == [1, 2, 99]
+
+    plan = medallion("plan", cwd=root, check=True)
+    assert f"silver.t rebuild {WHY}" in said(plan), plan.stdout
+    run = medallion("run", cwd=root, check=True)
+
+    assert f"rebuilt: {WHY}" in said(run)
+    assert ids(root) == [1, 2]
+    assert "up to date" in medallion("plan", cwd=root, check=True).stdout
+    before = table_versions(Project.load(root))
+    medallion("run", cwd=root, check=True)  # twice: nothing new, nothing rebuilt
+    assert table_versions(Project.load(root)) == before
+    assert "the ledger adds up" in medallion("verify", cwd=root, check=True).stdout
+
+    # back to the model's own build (version 1): its record counts again
+    medallion("restore", "silver.t", "--to", "1", "-y", cwd=root, check=True)
+    assert "up to date" in medallion("plan", cwd=root, check=True).stdout
+
+
+def test_a_merge_restored_to_a_version_no_build_recorded_is_rebuilt_not_merged_into(
+    tmp_path: Path,
+) -> None:
+    """Merging the new rows into the restored ones would keep row 99, which the model does not
+    make; the restore of that restore (version 2) is no better known."""
+    root = tmp_path / "r"
+    built_over_a_foreign_table(root, MERGE)
+    (root / "data" / "s_2.csv").write_text("id,v\n3,30\n")
+
+    run = medallion("run", cwd=root, check=True)
+
+    assert f"rebuilt: {WHY}" in said(run)
+    assert ids(root) == [1, 2, 3]
+    assert "the ledger adds up" in medallion("verify", cwd=root, check=True).stdout
+
+    medallion("restore", "silver.t", "--to", "2", "-y", cwd=root, check=True)
+    assert ids(root) == [1, 2, 99]
+    plan = medallion("plan", cwd=root, check=True)
+    assert "silver.t rebuild restored to version 2, which no build recorded the inputs" in (
+        said(plan)
+    )
+    medallion("run", cwd=root, check=True)
+    assert ids(root) == [1, 2, 3]
+    assert "up to date" in medallion("plan", cwd=root, check=True).stdout
+
+
+def test_an_scd2_restored_to_a_version_no_build_recorded_is_refused_naming_full_refresh(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "r"
+    built_over_a_foreign_table(root, SCD2)
+    before = table_versions(Project.load(root))
+
+    plan = medallion("plan", cwd=root, check=True)
+    assert f"silver.t refused {WHY}" in said(plan), plan.stdout
+    run = medallion("run", cwd=root)
+
+    assert run.returncode == 1
+    assert f"models/silver/t.sql: not rebuilt: {WHY}" in said(run)
+    assert "medallion run --select t --full-refresh" in said(run)
+    assert table_versions(Project.load(root)) == before
