@@ -38,6 +38,11 @@ sources:
     max_rejected: 50%
   readings:
     path: data/readings/*.parquet
+  stamps:
+    path: data/stamps/*.csv
+    timestamp_format: "%Y-%m-%d %H:%M:%S UTC"
+    columns: {at: TIMESTAMP}
+    max_rejected: 80%
 """
 
 #: `;`-separated, latin-1 (cp1252's letters), quoted fields holding the delimiter and a line
@@ -75,6 +80,19 @@ CLEAN = (
     "SKU-002,,2.25,false,2024-01-02\n"
     "SKU-003,Gadget,,TRUE,\n"
 )
+#: a timestamp format of the source's: times that do not exist (a day, hour, minute or second
+#: out of range) are rejected by both engines, none rolled over into the next day or hour
+STAMPS_1 = (
+    "id,at\n"
+    "1,2024-02-29 10:00:00 UTC\n"
+    "2,2024-02-30 10:00:00 UTC\n"
+    "3,2023-02-29 00:00:00 UTC\n"
+    "4,2024-01-01 24:00:00 UTC\n"
+    "5,2024-01-01 10:61:00 UTC\n"
+    "6,2024-01-01 23:59:60 UTC\n"
+    "7,2024-13-01 00:00:00 UTC\n"
+)
+STAMPS_2 = "id,at\n8,2024-12-31 23:59:59 UTC\n9,2025-01-01 00:00:00 UTC\n"
 EVENTS = '{"id": 1, "kind": "view"}\n{"id": 2, "kind": \n{"id": 3, "kind": "buy"}\n'
 
 
@@ -106,6 +124,8 @@ def _files(tmp_path: Path) -> dict[str, bytes | str]:
         "data/orders/orders_1.csv": ORDERS_1,
         "data/orders/orders_2.csv": ORDERS_2,
         "data/clean/products.csv": CLEAN,
+        "data/stamps/stamps_1.csv": STAMPS_1,
+        "data/stamps/stamps_2.csv": STAMPS_2,
         "data/events/e1.json": EVENTS,
         "data/readings/r1.parquet": _parquet(tmp_path / "p" / "r1.parquet", 0),
         "data/readings/r2.parquet": _parquet(tmp_path / "p" / "r2.parquet", 10),
@@ -132,18 +152,27 @@ def test_files_read_by_spark_equal_duckdb(spark: Any, tmp_path: Path) -> None:
     a = table_digests(duck.workspace.storage_root, windows["duckdb"])
     b = table_digests(on_spark.workspace.storage_root, windows["spark"])
     assert a == b
-    for table in ("bronze.customers", "bronze.orders", "bronze.clean", "bronze.readings"):
+    for table in (
+        "bronze.customers",
+        "bronze.orders",
+        "bronze.clean",
+        "bronze.readings",
+        "bronze.stamps",
+    ):
         assert "read by Spark" in notes[table], notes
     # the files with rows Spark could not parse were rescued on the driver, the others not
     assert "customers_1.csv" in notes["bronze.customers"]
     assert "customers 2.csv" not in notes["bronze.customers"]
     assert "orders_1.csv" in notes["bronze.orders"]
     assert "driver" not in notes["bronze.clean"]
+    assert "stamps_1.csv" in notes["bronze.stamps"]
+    assert "stamps_2.csv" not in notes["bronze.stamps"]
     assert "read on the driver" in notes["bronze.events"]  # its one file has a malformed line
     for table, rows in {
         "bronze.customers__quarantine": 2,
         "bronze.orders__quarantine": 4,
         "bronze.events__quarantine": 1,
+        "bronze.stamps__quarantine": 6,
     }.items():
         assert b[table][0] == rows, (table, b[table])
 

@@ -160,10 +160,10 @@ def checked(x: Column, duck_type: str, fmt: str | None) -> tuple[Column, Column]
             spec = spark_pattern(fmt)
             if spec is None:
                 return None
+            # Spark's parser is strict (a day, hour or minute out of range does not parse,
+            # none rolls over into the next), as DuckDB's strptime is
             value = F.try_to_timestamp(x, F.lit(spec[0])).cast(target)
-            # the parsed value written back must be the text: no field rolled over
-            back = F.date_format(value, spec[0])
-            return value, x.rlike(spec[1]) & value.isNotNull() & (back == x)
+            return value, x.rlike(spec[1]) & value.isNotNull()
         value = x.try_cast(target)
         text = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$"
         return value, x.rlike(text) & value.isNotNull()
