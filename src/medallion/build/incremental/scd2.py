@@ -382,13 +382,26 @@ def dropped_versions(
 
 def closed_versions(path: Path, keys: list[str]) -> tuple[int, int]:
     """(versions, keys) of the closed versions in the scd2 table at `path`, read with Arrow
-    (the key columns of the rows not current): what `plan` says a rebuild drops."""
+    batch by batch (the key columns of the rows not current): what `plan` says a rebuild
+    drops."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    closed = snapshot.dataset(path).to_table(columns=keys, filter=~pc.field("is_current"))
-    if not closed.num_rows:
+    closed: list[pa.Table] = []
+    for batch in snapshot.dataset(path).to_batches(columns=[*keys, "is_current"]):
+        # Arrow's filter has no kernel for string_view (files other writers made)
+        plain = pa.schema(
+            [
+                f.with_type(pa.string()) if pa.types.is_string_view(f.type) else f
+                for f in batch.schema
+            ]
+        )
+        rows = pa.Table.from_batches([batch]).cast(plain)
+        closed.append(rows.filter(pc.invert(rows["is_current"])).select(keys))
+    found = pa.concat_tables(closed) if closed else None
+    if found is None or not found.num_rows:
         return 0, 0
-    return closed.num_rows, closed.group_by(keys).aggregate([]).num_rows
+    return found.num_rows, found.group_by(keys).aggregate([]).num_rows
 
 
 def versions_of_keys(versions: int, keys: int) -> str:
