@@ -360,7 +360,7 @@ def dropped_versions(
     from medallion.sqltree import aliased, and_, col
 
     snap = snapshot.snapshot(path)
-    if not snap.rows:
+    if not snap.rows or not is_history(snap.schema, keys):
         return 0, 0
     t = aliased(session.name(session.files(snap.files)), "t")
     closed = (
@@ -388,7 +388,10 @@ def closed_versions(path: Path, keys: list[str]) -> tuple[int, int]:
     import pyarrow.compute as pc
 
     closed: list[pa.Table] = []
-    for batch in snapshot.dataset(path).to_batches(columns=[*keys, "is_current"]):
+    snap = snapshot.snapshot(path)
+    if not snap.rows or not is_history(snap.schema, keys):
+        return 0, 0
+    for batch in snap.dataset.to_batches(columns=[*keys, "is_current"]):
         # Arrow's filter has no kernel for string_view (files other writers made)
         plain = pa.schema(
             [
@@ -402,6 +405,12 @@ def closed_versions(path: Path, keys: list[str]) -> tuple[int, int]:
     if found is None or not found.num_rows:
         return 0, 0
     return found.num_rows, found.group_by(keys).aggregate([]).num_rows
+
+
+def is_history(schema: pa.Schema, keys: list[str]) -> bool:
+    """Whether a table holds scd2 versions (a table another writer made under the model's
+    name may not): it has the keys and the columns scd2 adds."""
+    return all(c in schema.names for c in [*keys, *SCD_COLUMNS])
 
 
 def versions_of_keys(versions: int, keys: int) -> str:
