@@ -464,7 +464,8 @@ def plan_command(
     model it reads, or an input's columns changed; the model's diff is shown) or `refused` (a
     change that would lose what only the table holds). A source whose path matches no file
     `fails` (what reads it is `skipped`) and the exit status is 1. Reads only the Delta logs
-    and the landing folders."""
+    and the landing folders (and, for a full refresh of an scd2 model, the keys of its closed
+    versions, to say how many it would drop)."""
     from medallion.cli import render
 
     project = _project(ctx)

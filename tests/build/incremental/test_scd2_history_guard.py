@@ -151,3 +151,26 @@ def test_a_declared_valid_from_counts_only_the_versions_the_rebuild_does_not_mak
         {"client_id": "C2", "city": "Rouen", "vf": date(2024, 2, 1)},
         {"client_id": "C3", "city": "Nice", "vf": date(2024, 1, 1)},
     ]
+
+
+def test_a_reset_scd2_model_is_asked_about_on_a_terminal_naming_the_history_dropped(
+    tmp_path: Path,
+) -> None:
+    from tests.cli.test_confirm_rebuild import on_terminal
+
+    root = write_project(tmp_path / "p", CONFIG, HISTORY, {"data/clients.csv": CLIENTS})
+    three_drops(root)
+    before = table_versions(Project.load(root))["silver.clients_history"]
+    assert cli("reset", "silver.clients_history", "--yes", cwd=root).returncode == 0
+
+    status, printed = on_terminal(root, "n")
+    assert status == 1, printed
+    assert (
+        "silver.clients_history: rebuild, full refresh: would drop 3 closed versions of 1 key"
+        in " ".join(printed.split())
+    )
+    assert table_versions(Project.load(root))["silver.clients_history"] == before
+
+    status, printed = on_terminal(root, "y")
+    assert status == 0, printed
+    assert rows(root, "select count(*) as n from silver.clients_history") == [{"n": 3}]
