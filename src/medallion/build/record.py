@@ -201,6 +201,6 @@ def not_rebuilt(model: Model, why: str) -> ExecutionError:
         f"not rebuilt: {why}",
         model=model.fqn,
         file=model.path,
-        hint=f"undo the change, or rebuild it anyway: medallion run --select {model.name} "
-        "--full-refresh",
+        hint="undo the change, or rebuild it anyway, dropping its closed versions: "
+        f"medallion run --select {model.name} --full-refresh --yes",
     )

@@ -289,7 +289,7 @@ def generate(ctx: click.Context, rows: int | None, seed: int | None, day: int | 
     "-y",
     is_flag=True,
     help="Do not ask before rebuilding a changed model's table; a rebuild may then leave "
-    "fewer than half of its rows.",
+    "fewer than half of its rows, or drop an scd2 model's closed versions.",
 )
 @click.option(
     "--trigger",
@@ -341,8 +341,8 @@ def run(
 
     A changed model is rebuilt from all its input, with what depends on it (`medallion plan`
     shows what and why before). A rebuild or full refresh that would leave fewer than half of a
-    table's rows is asked about on a terminal, and fails its step (writing nothing) in a
-    script, unless --yes.
+    table's rows, or drop closed versions of an scd2 history (its inputs do not hold them), is
+    asked about on a terminal, and fails its step (writing nothing) in a script, unless --yes.
 
     A failing step leaves its table at its previous version and skips what depends on it; the
     command then exits with status 1.
@@ -464,7 +464,8 @@ def plan_command(
     model it reads, or an input's columns changed; the model's diff is shown) or `refused` (a
     change that would lose what only the table holds). A source whose path matches no file
     `fails` (what reads it is `skipped`) and the exit status is 1. Reads only the Delta logs
-    and the landing folders."""
+    and the landing folders (and, for a full refresh of an scd2 model, the keys of its closed
+    versions, to say how many it would drop)."""
     from medallion.cli import render
 
     project = _project(ctx)

@@ -3,7 +3,9 @@
 Sources: the new files waiting in the landing folder (database and REST sources can only say
 they may have new rows). Models: what their table needs (medallion.runner.stale), and which
 upstream steps of the same run will hand them new rows — an up-to-date model downstream of a
-source with new files is rebuilt or gets new rows once that source is ingested.
+source with new files is rebuilt or gets new rows once that source is ingested. A full refresh
+of an scd2 table says how many closed versions it would drop (read from the table: the run
+refuses it unless confirmed).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
                 rows=state.rows,
                 after=after,
             )
+            if step.full_refresh and (drops := _dropped_history(ws, step.node, state.rows)):
+                entry.why = f"{entry.why}: {drops}"
             if state.action == "up to date" and after:
                 incremental = ws.models[step.node].config.incremental
                 entry.action = "incremental" if incremental else "rebuild"
@@ -90,6 +94,27 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
             writes.add(step.node)
         entries.append(entry)
     return RunPlan(entries, plan.select)
+
+
+def _dropped_history(ws: Workspace, node: str, rows: int | None) -> str | None:
+    """What a rebuild of scd2 model `node` (its table holding `rows`) would drop: its closed
+    versions, which no input holds."""
+    from medallion.build.incremental.scd2 import (
+        HISTORY_NOT_IN_INPUTS,
+        closed_versions,
+        versions_of_keys,
+    )
+    from medallion.models.kinds import SCD2Kind
+
+    kind = ws.models[node].config.kind_config
+    if not isinstance(kind, SCD2Kind) or not rows:
+        return None
+    versions, n_keys = closed_versions(ws.catalog.path(node), kind.unique_key)
+    if not versions:
+        return None
+    # a declared valid_from may give a key's rebuilt version a closed one's: the run tells
+    up_to = "up to " if kind.valid_from else ""
+    return f"would drop {up_to}{versions_of_keys(versions, n_keys)}, {HISTORY_NOT_IN_INPUTS}"
 
 
 def _declared_change(ws: Workspace, name: str, node: str) -> str | None:

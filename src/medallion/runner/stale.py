@@ -18,6 +18,7 @@ and its stored inputs' columns (medallion.build.record). Against the project as 
 - otherwise `up to date`, or `incremental (N new rows upstream)` / `rebuild: new data upstream`.
 
 Only the Delta logs are read (commit info, schemas, the statistics of added files): no data.
+(`preview` reads the closed versions of an scd2 table a full refresh would drop.)
 """
 
 from __future__ import annotations

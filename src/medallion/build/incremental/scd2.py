@@ -3,7 +3,12 @@ the current version (`valid_to`, `is_current = false`) and adds a new one (`vali
 unchanged row adds nothing, so re-running the same input creates no new versions. One merge
 commit does both: a delta-rs MERGE, or, on an engine writing the files itself (Spark's
 executors), one commit that rewrites the files holding a changed key's current version with it
-closed and adds the new versions (`_rewrite`)."""
+closed and adds the new versions (`_rewrite`).
+
+A rebuild (`--full-refresh`, a reset, a Delta log that no longer tells what is new) makes one
+version per key from what the inputs hold now: the closed versions are only in the table. One
+that would drop some fails before anything is written unless the run is confirmed (`--yes`, or
+the question a terminal asks), naming how many versions of how many keys."""
 
 from __future__ import annotations
 
@@ -16,11 +21,13 @@ from medallion.build.incremental.commit import FirstBuild, count_duplicates_as_d
 from medallion.build.incremental.scope import find_scope, replaces, restrict
 from medallion.build.route import write_routed
 from medallion.engine.base import SRC
-from medallion.errors import ExecutionError
+from medallion.errors import ExecutionError, MedallionError
 from medallion.storage import snapshot, tables
 from medallion.storage.tables import MergeClause
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
     import sqlglot.expressions as exp
 
@@ -30,6 +37,8 @@ if TYPE_CHECKING:
     from medallion.state.records import StepResult
 
 SCD_COLUMNS = ("valid_from", "valid_to", "is_current")
+#: why a rebuild drops closed versions, as the plan and the refusal say it
+HISTORY_NOT_IN_INPUTS = "history its inputs no longer hold (a rebuild keeps one version per key)"
 
 
 class SCD2Build(IncrementalBuild):
@@ -76,6 +85,8 @@ class SCD2Build(IncrementalBuild):
             if kind.valid_from
             else sqltree.lit(datetime.now(UTC))
         )
+        if inc.full and not ctx.confirmed and tables.is_delta_table(ctx.path):
+            self.refuse_dropped_history(rel)
         self.first = FirstBuild(
             ctx, keys, kind.order_by, inc.full or not tables.is_delta_table(ctx.path)
         )
@@ -84,6 +95,48 @@ class SCD2Build(IncrementalBuild):
         self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope), target=target))
         count_duplicates_as_dropped(ctx)
         _count_unchanged_as_dropped(ctx.result)
+
+    def refuse_dropped_history(self, rel: Relation) -> None:
+        """An ExecutionError, before anything is written, when rebuilding the table from `rel`
+        (the model's rows) would drop closed versions: those whose (key, valid_from) the
+        rebuild does not produce. With the default valid_from (the run's time) that is all of
+        them; a declared one is computed over the rebuild's rows (one per key)."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import col
+
+        ctx, kind, engine = self.ctx, self.kind, self.ctx.engine
+        rebuilt = None
+        if kind.valid_from:
+            rebuilt = engine.over(
+                dedupe(engine, rel, kind.unique_key, kind.order_by),
+                exp.select(
+                    *[col(k) for k in kind.unique_key],
+                    exp.alias_(self.valid_from.copy(), "valid_from"),
+                ).from_(SRC),
+            )
+        try:
+            versions, keys = dropped_versions(engine, ctx.path, kind.unique_key, rebuilt)
+        except MedallionError:
+            raise
+        except Exception as e:  # the valid_from expression or the model failed in the engine
+            raise engine.model_error(e, ctx.model) from None
+        if not versions:
+            return
+        details = ctx.result.details
+        why = details.get("rebuild") or (
+            "the Delta log no longer tells what is new"
+            if "incomplete" in details.get("mode", "")
+            else "rebuild"
+        )
+        raise ExecutionError(
+            f"not rebuilt ({why}): it would drop {versions_of_keys(versions, keys)}, "
+            f"{HISTORY_NOT_IN_INPUTS}; nothing was written",
+            model=ctx.model.fqn,
+            file=ctx.model.path,
+            hint="if that is what you want, run it again with --yes (-y)"
+            + ("; without --full-refresh the history is kept" if ctx.full_refresh else ""),
+        )
 
     def opened(self) -> exp.Select:
         """The rows of `__src` as their keys' first versions."""
@@ -294,6 +347,78 @@ class SCD2Build(IncrementalBuild):
             exp.Exists(this=exp.select(exp.Literal.number(1)).from_(changed_keys).where(same)),
         )
         return self.put(side, side.relation(rows), "append", replace)[0]
+
+
+def dropped_versions(
+    session: Session, path: Path, keys: list[str], rebuilt: Relation | None
+) -> tuple[int, int]:
+    """(versions, keys) of the closed versions of the scd2 table at `path` that a rebuild
+    would drop: those whose (key, valid_from) is not a row of `rebuilt` (the rebuild's keys and
+    valid_from; None: a rebuild stamping the run's time, which no version has)."""
+    import sqlglot.expressions as exp
+
+    from medallion.sqltree import aliased, and_, col
+
+    snap = snapshot.snapshot(path)
+    if not snap.rows or not is_history(snap.schema, keys):
+        return 0, 0
+    t = aliased(session.name(session.files(snap.files)), "t")
+    closed = (
+        exp.select(*[col(k, "t") for k in keys]).from_(t).where(exp.not_(col("is_current", "t")))
+    )
+    if rebuilt is not None:
+        same = and_(
+            *[exp.EQ(this=col(c, "r"), expression=col(c, "t")) for c in [*keys, "valid_from"]]
+        )
+        produced = exp.select(exp.Literal.number(1)).from_(aliased(session.name(rebuilt), "r"))
+        closed = closed.where(exp.not_(exp.Exists(this=produced.where(same))))
+    with session.staged(session.relation(closed)) as lost:
+        versions = session.count(lost)
+        if not versions:
+            return 0, 0
+        distinct = exp.select(*[col(k) for k in keys]).distinct().from_(SRC)
+        return versions, session.count(session.over(lost, distinct))
+
+
+def closed_versions(path: Path, keys: list[str]) -> tuple[int, int]:
+    """(versions, keys) of the closed versions in the scd2 table at `path`, read with Arrow
+    batch by batch (the key columns of the rows not current): what `plan` says a rebuild
+    drops."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    closed: list[pa.Table] = []
+    snap = snapshot.snapshot(path)
+    if not snap.rows or not is_history(snap.schema, keys):
+        return 0, 0
+    for batch in snap.dataset.to_batches(columns=[*keys, "is_current"]):
+        # Arrow's filter has no kernel for string_view (files other writers made)
+        plain = pa.schema(
+            [
+                f.with_type(pa.string()) if pa.types.is_string_view(f.type) else f
+                for f in batch.schema
+            ]
+        )
+        rows = pa.Table.from_batches([batch]).cast(plain)
+        closed.append(rows.filter(pc.invert(rows["is_current"])).select(keys))
+    found = pa.concat_tables(closed) if closed else None
+    if found is None or not found.num_rows:
+        return 0, 0
+    return found.num_rows, found.group_by(keys).aggregate([]).num_rows
+
+
+def is_history(schema: pa.Schema, keys: list[str]) -> bool:
+    """Whether a table holds scd2 versions (a table another writer made under the model's
+    name may not): it has the keys and the columns scd2 adds."""
+    return all(c in schema.names for c in [*keys, *SCD_COLUMNS])
+
+
+def versions_of_keys(versions: int, keys: int) -> str:
+    """The phrase `3 closed versions of 2 keys`."""
+    return (
+        f"{versions:,} closed version{'s' if versions != 1 else ''} of "
+        f"{keys:,} key{'s' if keys != 1 else ''}"
+    )
 
 
 def _count_unchanged_as_dropped(res: StepResult) -> None:

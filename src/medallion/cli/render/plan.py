@@ -75,6 +75,7 @@ def plan(result: RunPlan) -> None:
     rebuilt = [e for e in writes if e.action in ("rebuild", "full refresh") and e.rows]
     if any(e.why != "new data upstream" for e in rebuilt):
         console.print(
-            "A rebuild that would leave fewer than half of a table's rows asks first "
-            "(on a terminal) or fails its step unless run with --yes."
+            "A rebuild that would leave fewer than half of a table's rows, or drop an scd2 "
+            "table's closed versions, asks first (on a terminal) or fails its step unless run "
+            "with --yes."
         )

@@ -178,6 +178,9 @@ class InferredSource:
     notes: list[str] = field(default_factory=list)
     #: environment variables the source's options name (a database password)
     secrets: list[str] = field(default_factory=list)
+    #: temporary files the sample was read from (a JSON file's parseable lines), removed once
+    #: the sample is read
+    scratch: list[Path] = field(default_factory=list, repr=False)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -372,11 +375,15 @@ def _infer_source(
     else:
         src.notes.append(f"file {files[0]}")
     reader = {"csv": _read_csv_sample, "json": _read_json_sample, "parquet": _read_parquet_sample}
-    sample = reader[fmt](con, src, paths, sample_rows)
-    if sample is None:
-        return src
     raw = exp.to_identifier(f"raw_{name}", quoted=True)
-    con.execute(render(_create_table(raw.name, sample)))
+    try:
+        sample = reader[fmt](con, src, paths, sample_rows)
+        if sample is None:
+            return src
+        con.execute(render(_create_table(raw.name, sample)))
+    finally:
+        for scratch in src.scratch:
+            scratch.unlink(missing_ok=True)
     rows = con.execute(render(exp.select(exp.Count(this=exp.Star())).from_(raw))).fetchall()[0][0]
     src.rows = min(rows, sample_rows)
     src.complete = rows <= sample_rows
@@ -531,11 +538,14 @@ def _read_json_sample(
     import sqlglot.expressions as exp
 
     kinds = set()
+    read: list[str] = []
     for p in paths:
         with open(p, "rb") as fh:
             head = fh.read(4096).lstrip()
         if head:
             kinds.add("array" if head.startswith(b"[") else "newline_delimited")
+        lines = bool(head) and not head.startswith(b"[")
+        read.append(_parseable_lines(con, src, p, sample_rows) if lines else p)
     if not kinds:
         return None
     if len(kinds) > 1:
@@ -547,15 +557,79 @@ def _read_json_sample(
         src.notes.append(
             "one JSON array per file" if kind == "array" else "newline-delimited JSON (NDJSON)"
         )
-    read = call(
+    sample = call(
         "read_json",
-        exp.Array(expressions=[lit(p) for p in paths]),
+        exp.Array(expressions=[lit(p) for p in read]),
         format="auto",
         records=True,
         union_by_name=True,
         filename=True,
     )
-    return exp.select(exp.Star()).from_(read).limit(sample_rows + 1)
+    return exp.select(exp.Star()).from_(sample).limit(sample_rows + 1)
+
+
+def _parseable_lines(
+    con: duckdb.DuckDBPyConnection, src: InferredSource, path: str, sample_rows: int
+) -> str:
+    """A newline-delimited JSON file to sample: `path`, or when DuckDB cannot read its first
+    rows (a malformed line, a line that is not an object), a temporary file of the lines that
+    are objects, split as the ingest splits them; the lines left out are named in a note (a run
+    quarantines them). A file with no such line is refused."""
+    import duckdb
+    import sqlglot.expressions as exp
+
+    from medallion.config.names import quarantine_of
+    from medallion.ingest.files.json import split_json_lines
+
+    first = exp.select(exp.Star()).from_(call("read_json", lit(path), format="auto", records=True))
+    try:
+        con.execute(
+            render(
+                exp.select(exp.Count(this=exp.Star())).from_(
+                    first.limit(sample_rows + 1).subquery()
+                )
+            )
+        )
+        return path
+    except duckdb.Error:
+        pass
+    good, bad = split_json_lines(Path(path))
+    name = os.path.basename(path)
+    if good is None:
+        raise SourceError(
+            f"{name}: no line is a JSON object: {_left_out(bad)}",
+            file=path,
+            line=bad[0][0] if bad else None,
+            hint='newline-delimited JSON holds one object a line ({"id": 1, ...}): export the '
+            "file again, or move it out of the folder",
+        )
+    src.scratch.append(good)
+    if bad:
+        src.notes.append(
+            f"{name}: {_left_out(bad)} left out of the sample; a run sets them aside in "
+            f"{quarantine_of(f'bronze.{src.name}')}"
+        )
+    return str(good)
+
+
+def _left_out(bad: list[tuple[int, str, str, str]]) -> str:
+    """The lines split_json_lines rejected, by kind, with their numbers: `2 malformed lines (52,
+    101)`."""
+    kinds = {
+        "malformed JSON": ("malformed line", "malformed lines"),
+        "not a JSON object": ("line that is not an object", "lines that are not objects"),
+    }
+    parts = []
+    for kind, (one, many) in kinds.items():
+        lines = [n for n, _, _, k in bad if k == kind]
+        if lines:
+            shown = ", ".join(str(n) for n in lines[:10])
+            more = f" and {len(lines) - 10:,} more" if len(lines) > 10 else ""
+            word = "line" if len(lines) == 1 else "lines"
+            parts.append(
+                f"{len(lines):,} {one if len(lines) == 1 else many} ({word} {shown}{more})"
+            )
+    return " and ".join(parts)
 
 
 def _read_parquet_sample(

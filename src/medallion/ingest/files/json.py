@@ -109,7 +109,7 @@ def plan(reader: FileReader, files: list[SourceFile], result: ReadResult) -> lis
                 hint="replace the file with a complete copy and run again; nothing of this "
                 "ingest was written",
             )
-        good, bad = _split_json_lines(f.path)
+        good, bad = split_json_lines(f.path)
         result.rejects.extend(Reject(f.rel, n, raw, msg, kind=kind) for n, raw, msg, kind in bad)
         if good is None:
             continue
@@ -130,8 +130,9 @@ def _array_closed(path: Path) -> bool:
         return fh.read().rstrip(b" \t\r\n").endswith(b"]")
 
 
-def _split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str, str]]]:
-    """Slow path for a newline-delimited JSON file DuckDB rejected: validate line by line.
+def split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str, str]]]:
+    """Slow path for a newline-delimited JSON file DuckDB rejected: validate line by line (the
+    ingest's, and `init --from`'s sample of the file).
 
     Returns a temporary file holding the valid lines (None if there are none) and the bad lines as
     (line number, raw text, reason, kind of reason)."""

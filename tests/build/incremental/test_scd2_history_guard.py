@@ -1,0 +1,176 @@
+"""A rebuild of an scd2 model makes one version per key from what its inputs hold now, so the
+closed versions (its history) are only in the table. A rebuild that would drop some fails before
+writing unless the run is confirmed (`--yes`); `plan` says how many beforehand.
+
+The source is `on_rewrite: replace`, as `init --from` makes a reference export: bronze holds only
+the latest file, each rewrite of it closes a version of the changed key.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import date
+from pathlib import Path
+
+from tests.conftest import medallion, table_versions, write_project
+
+from medallion.project import Project
+
+CONFIG = """
+name: h
+sources:
+  clients:
+    path: data/clients.csv
+    columns: {client_id: VARCHAR, city: VARCHAR, since: DATE}
+    on_rewrite: replace
+"""
+HISTORY = {
+    "silver/clients_history.sql": """\
+        /* ---
+        kind: scd2
+        unique_key: client_id
+        --- */
+        select client_id, city from bronze.clients
+        """
+}
+CLIENTS = "client_id,city,since\nC1,Lyon,2024-01-01\nC2,Paris,2024-01-01\nC3,Nice,2024-01-01\n"
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return medallion(*args, cwd=cwd, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "250"})
+
+
+def said(proc: subprocess.CompletedProcess[str]) -> str:
+    """What the command printed, as one line (the message wraps at the terminal's width)."""
+    return " ".join((proc.stdout + proc.stderr).split())
+
+
+def rows(root: Path, sql: str) -> list[dict[str, object]]:
+    return Project.load(root).query(sql).to_pylist()
+
+
+def three_drops(root: Path) -> None:
+    """The first build, then the export dropped again three times, C1 moving each time: three
+    closed versions of C1."""
+    assert cli("run", cwd=root).returncode == 0
+    for city in ("Dijon", "Metz", "Brest"):
+        (root / "data/clients.csv").write_text(CLIENTS.replace("Lyon", city), encoding="utf-8")
+        done = cli("run", cwd=root)
+        assert done.returncode == 0, done.stderr
+
+
+def test_a_full_refresh_that_would_drop_scd2_history_needs_yes(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p", CONFIG, HISTORY, {"data/clients.csv": CLIENTS})
+    three_drops(root)
+    count = "select count(*) as n, count(*) filter (where not is_current) as closed"
+    assert rows(root, f"{count} from silver.clients_history") == [{"n": 6, "closed": 3}]
+    before = table_versions(Project.load(root))["silver.clients_history"]
+
+    plan = cli("plan", "--full-refresh", cwd=root)
+    assert plan.returncode == 0, plan.stderr
+    assert "would drop 3 closed versions of 1 key" in plan.stdout
+    assert "history its inputs no longer hold" in plan.stdout
+
+    for _ in range(2):  # refused again: nothing it did changed what the next try sees
+        refused = cli("run", "--full-refresh", cwd=root)
+        assert refused.returncode == 1
+        assert (
+            "not rebuilt (full refresh): it would drop 3 closed versions of 1 key, history its "
+            "inputs no longer hold (a rebuild keeps one version per key); nothing was written"
+        ) in said(refused)
+        assert "run it again with --yes" in said(refused)
+        assert table_versions(Project.load(root))["silver.clients_history"] == before
+        assert rows(root, f"{count} from silver.clients_history") == [{"n": 6, "closed": 3}]
+
+    confirmed = cli("run", "--full-refresh", "--yes", cwd=root)
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert rows(
+        root, "select client_id, city, is_current from silver.clients_history order by 1"
+    ) == [
+        {"client_id": "C1", "city": "Brest", "is_current": True},
+        {"client_id": "C2", "city": "Paris", "is_current": True},
+        {"client_id": "C3", "city": "Nice", "is_current": True},
+    ]
+
+
+def test_a_full_refresh_of_scd2_without_closed_versions_is_not_asked(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p", CONFIG, HISTORY, {"data/clients.csv": CLIENTS})
+    assert cli("run", cwd=root).returncode == 0
+    assert "would drop" not in cli("plan", "--full-refresh", cwd=root).stdout
+    for _ in range(2):
+        done = cli("run", "--full-refresh", cwd=root)
+        assert done.returncode == 0, done.stderr
+        assert rows(root, "select count(*) as n from silver.clients_history") == [{"n": 3}]
+
+
+def test_a_declared_valid_from_counts_only_the_versions_the_rebuild_does_not_make_again(
+    tmp_path: Path,
+) -> None:
+    """valid_from: since. C1 and C2 each move once; then the export is rolled back for C1 (its
+    first row again), so a rebuild makes C1's closed version again and drops only C2's."""
+    model = {
+        "silver/clients_history.sql": """\
+            /* ---
+            kind: scd2
+            unique_key: client_id
+            valid_from: since
+            --- */
+            select client_id, city, since from bronze.clients
+            """
+    }
+    root = write_project(tmp_path / "p", CONFIG, model, {"data/clients.csv": CLIENTS})
+    assert cli("run", cwd=root).returncode == 0
+    moved = CLIENTS.replace("Lyon,2024-01-01", "Dijon,2024-02-01").replace(
+        "Paris,2024-01-01", "Rouen,2024-02-01"
+    )
+    (root / "data/clients.csv").write_text(moved, encoding="utf-8")
+    assert cli("run", cwd=root).returncode == 0
+    rolled_back = moved.replace("Dijon,2024-02-01", "Lyon,2024-01-01")
+    (root / "data/clients.csv").write_text(rolled_back, encoding="utf-8")
+    assert cli("run", "--select", "bronze.clients", cwd=root).returncode == 0
+    before = table_versions(Project.load(root))["silver.clients_history"]
+
+    plan = cli("plan", "--full-refresh", "silver.clients_history", cwd=root)
+    assert "would drop up to 2 closed versions of 2 keys" in plan.stdout
+
+    refused = cli("run", "--full-refresh", "silver.clients_history", cwd=root)
+    assert refused.returncode == 1
+    assert "it would drop 1 closed version of 1 key" in " ".join(
+        (refused.stdout + refused.stderr).split()
+    )
+    assert table_versions(Project.load(root))["silver.clients_history"] == before
+
+    assert cli("run", "--full-refresh", "silver.clients_history", "-y", cwd=root).returncode == 0
+    assert rows(
+        root,
+        "select client_id, city, cast(valid_from as date) as vf from silver.clients_history"
+        " order by 1",
+    ) == [
+        {"client_id": "C1", "city": "Lyon", "vf": date(2024, 1, 1)},
+        {"client_id": "C2", "city": "Rouen", "vf": date(2024, 2, 1)},
+        {"client_id": "C3", "city": "Nice", "vf": date(2024, 1, 1)},
+    ]
+
+
+def test_a_reset_scd2_model_is_asked_about_on_a_terminal_naming_the_history_dropped(
+    tmp_path: Path,
+) -> None:
+    from tests.cli.test_confirm_rebuild import on_terminal
+
+    root = write_project(tmp_path / "p", CONFIG, HISTORY, {"data/clients.csv": CLIENTS})
+    three_drops(root)
+    before = table_versions(Project.load(root))["silver.clients_history"]
+    assert cli("reset", "silver.clients_history", "--yes", cwd=root).returncode == 0
+
+    status, printed = on_terminal(root, "n")
+    assert status == 1, printed
+    assert (
+        "silver.clients_history: rebuild, full refresh: would drop 3 closed versions of 1 key"
+        in " ".join(printed.split())
+    )
+    assert table_versions(Project.load(root))["silver.clients_history"] == before
+
+    status, printed = on_terminal(root, "y")
+    assert status == 0, printed
+    assert rows(root, "select count(*) as n from silver.clients_history") == [{"n": 3}]
