@@ -156,6 +156,7 @@ def _routed_by_engine(
                 run_id=ctx.run_id,
             )
             router.count()
+            router.set_aside(stack)
             target.stream, target.check, target.fault = write, at_end, f"mid-write:{model.fqn}"
             version, _ = engine.write_table(router.kept(), target)
         except BaseException as e:

@@ -42,6 +42,8 @@ from medallion.models.checks import parse_predicate
 from medallion.storage import quarantine
 
 if TYPE_CHECKING:
+    from contextlib import ExitStack
+
     import pyarrow as pa
     import sqlglot.expressions as exp
 
@@ -561,6 +563,8 @@ class RelationRouter:
         )
         self.engine = engine
         self.staged = staged
+        #: the rows set aside, computed whole (`set_aside`); else read from `staged`
+        self.aside: Relation | None = None
         self.at = datetime.now(UTC)
 
     @property
@@ -633,11 +637,8 @@ class RelationRouter:
         keep = self._all(r.removing)
         return self.engine.over(self.staged, query if keep is None else query.where(keep))
 
-    def quarantined(self, model_schema: pa.Schema) -> Relation:
-        """The rows set aside, in their quarantine table's columns (storage.quarantine)."""
+    def _where_quarantined(self) -> exp.Expression:
         import sqlglot.expressions as exp
-
-        from medallion.sqltree import col, lit
 
         r = self.router
         quarantining, passing = self._all(r.quarantining), self._all(r.failing)
@@ -645,6 +646,31 @@ class RelationRouter:
         where = exp.false() if quarantining is None else exp.not_(exp.paren(quarantining))
         if passing is not None:
             where = exp.and_(where, exp.paren(passing))
+        return where
+
+    def set_aside(self, stack: ExitStack) -> None:
+        """The rows to quarantine computed now, every value, for the block of `stack`: a value
+        of theirs that fails to compute (a cast) fails the step before the kept rows are
+        committed, as the DuckDB path (which computes every row) does. Nothing when none is."""
+        import sqlglot.expressions as exp
+
+        if not self.outcome.rows_quarantined:
+            return
+        rows = exp.select(exp.Star()).from_(SRC).where(self._where_quarantined())
+        self.aside = stack.enter_context(
+            self.engine.staged(self.engine.over(self.staged, rows), whole=True)
+        )
+
+    def quarantined(self, model_schema: pa.Schema) -> Relation:
+        """The rows set aside, in their quarantine table's columns (storage.quarantine)."""
+        import sqlglot.expressions as exp
+
+        from medallion.sqltree import col, lit
+
+        r = self.router
+        where = self._where_quarantined()
+        if self.aside is not None:
+            where = exp.true()  # the rows are those set aside already
         broken = exp.Array(
             expressions=[
                 exp.Case(ifs=[exp.If(this=exp.not_(col(ok)), true=exp.Literal.string(name))])
@@ -673,7 +699,8 @@ class RelationRouter:
             exp.alias_(extra[f.name], f.name, quoted=True) if f.name in extra else col(f.name)
             for f in schema
         ]
-        return self.engine.over(self.staged, exp.select(*columns).from_(SRC).where(where))
+        source = self.staged if self.aside is None else self.aside
+        return self.engine.over(source, exp.select(*columns).from_(SRC).where(where))
 
 
 class _NoRows:

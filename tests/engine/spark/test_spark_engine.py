@@ -258,7 +258,47 @@ def test_only_a_plan_read_again_alike_is_left_unstaged(spark: Any, tmp_path: Pat
         "time of the query": (session.sql("select current_timestamp() t, * from b"), False),
         "data from the driver": (session.createDataFrame([(1,)], "a int"), False),
         "checkpointed": (df.localCheckpoint().where("amount > 1"), True),
+        # the time of the query after more columns than a plan's string form lists
+        "time after 30 columns": (
+            session.sql(
+                "select "
+                + ", ".join(f"amount + {i} as c{i}" for i in range(30))
+                + ", coalesce(day <= current_date(), false) as ok from b"
+            ),
+            False,
+        ),
+        "subquery": (
+            session.sql("select * from b where amount < (select max(amount) from b)"),
+            False,
+        ),
     }
     for name, (frame, expected) in cases.items():
         assert stable(frame, root) is expected, name
     assert not stable(df, tmp_path / "elsewhere")  # files outside the lakehouse may change
+
+
+def test_a_value_failing_only_in_a_quarantined_row_fails_before_any_commit(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Rows not checkpointed are computed by the query that reads them: the quarantined rows
+    are computed whole before the kept rows are committed, so a value of theirs that fails (a
+    cast) fails the step with nothing written, as on DuckDB."""
+    models = {
+        "silver/typed.sql": """
+            /* ---
+            kind: table
+            expectations:
+              not_four: {expect: order_id <> 4, action: quarantine}
+            --- */
+            select order_id,
+                   case when order_id = 4 then cast(region as integer) else 0 end as n
+            from bronze.orders
+        """,
+    }
+    project = _project(tmp_path / "p", models)
+    result = project.run(trigger="test")
+    step = result.step("silver.typed")
+    assert not result.ok and step.status == "failed", step.error
+    assert "committed" not in (step.error or "")
+    assert not tables.is_delta_table(project.catalog.path("silver.typed"))
+    assert not tables.is_delta_table(project.catalog.path("silver.typed__quarantine"))

@@ -274,3 +274,17 @@ def test_killed_mid_write_on_spark_then_rerun_loses_and_duplicates_nothing(
     b = table_digests(Project.load(killed).workspace.storage_root, windows["spark"])
     assert a == b
     assert b["bronze.orders"][0] == 3 and b["bronze.orders__quarantine"][0] == 4
+
+
+def test_only_formats_both_engines_read_alike_go_to_spark() -> None:
+    """A date/time format Spark reads as DuckDB does (fixed widths, a four-digit year) becomes a
+    Spark pattern; one without a year (1970 to Spark, 1900 to DuckDB), with a two-digit year or
+    a month name is left to DuckDB."""
+    from medallion.engine.spark.files import spark_pattern
+
+    assert spark_pattern("%Y-%m-%d %H:%M:%S UTC") == (
+        "yyyy-MM-dd HH:mm:ss 'UTC'",
+        r"^[0-9]{4}\-[0-9]{2}\-[0-9]{2}\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ UTC$",
+    )
+    for fmt in ("%H:%M:%S", "%d/%m", "%d/%m/%y", "%d %b %Y", "%Y-%m-%d %H:%M:%S.%f"):
+        assert spark_pattern(fmt) is None, fmt

@@ -142,10 +142,10 @@ class Session:
 
     @contextmanager
     def staged(
-        self, data: duckdb.DuckDBPyRelation | pa.RecordBatchReader
+        self, data: duckdb.DuckDBPyRelation | pa.RecordBatchReader, *, whole: bool = False
     ) -> Iterator[duckdb.DuckDBPyRelation]:
         """`data` materialized in a temporary table (spilling to disk when large) for the
-        block, so it can be read by several queries."""
+        block, so it can be read by several queries (always whole)."""
         name = self._name("staged")
         rel = data if hasattr(data, "create") else self.con.from_arrow(data)
         rel.create(name)

@@ -158,12 +158,17 @@ class Session:
         return df.select(*[F.col(f"`{c}`") for c in columns], _file_name().alias("filename"))
 
     @contextmanager
-    def staged(self, data: DataFrame | pa.RecordBatchReader) -> Iterator[DataFrame]:
+    def staged(
+        self, data: DataFrame | pa.RecordBatchReader, *, whole: bool = False
+    ) -> Iterator[DataFrame]:
         """`data` as rows every query of the block reads alike: checkpointed on the executors
         (computed once), unless reading it again gives the same rows at the cost a checkpoint's
-        read would have (`stable`: a narrow deterministic plan over the lakehouse's files)."""
+        read would have (`stable`: a narrow deterministic plan over the lakehouse's files) and
+        not `whole`. Not checkpointed, a query computes only the values it reads: a value that
+        fails to compute fails the query that reads it."""
         df = data if hasattr(data, "sparkSession") else self.arrow(data)
-        yield df if stable(df, self.views.root) else df.localCheckpoint(eager=True)
+        keep = not whole and stable(df, self.views.root)
+        yield df if keep else df.localCheckpoint(eager=True)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -519,8 +524,8 @@ _NARROW = {"Project", "Filter", "Union", "SubqueryAlias", "ResolvedHint", "Gener
 #: functions whose value is the time of the query: deterministic to Spark within one query,
 #: another value in the next one
 _NOW = re.compile(
-    r"\b(current_timestamp|current_date|current_time|now|localtimestamp|unix_timestamp"
-    r"|current_timezone)\(",
+    r"\b(current_timestamp|current_date|curdate|current_time|now|localtimestamp"
+    r"|unix_timestamp|current_timezone)\(",
     re.IGNORECASE,
 )
 
@@ -537,8 +542,19 @@ def stable(df: DataFrame, root: Any) -> bool:
     try:
         qe = df._jdf.queryExecution()
         analyzed = qe.analyzed()
-        if not analyzed.deterministic() or _NOW.search(analyzed.toString()):
+        if not analyzed.deterministic():
             return False
+        # the time of the query, node by node: every expression printed (a plan's string form
+        # shortens lists past spark.sql.debug.maxToStringFields, so the expectations after a
+        # model's columns would not show); a subquery's plan is not among its node's
+        # expressions: a plan with one is not walked, it is checkpointed
+        todo = [analyzed]
+        while todo:
+            node = todo.pop()
+            if not node.subqueries().isEmpty() or _NOW.search(node.expressions().mkString("\n")):
+                return False
+            children = node.children()
+            todo.extend(children.apply(i) for i in range(children.size()))
         todo = [qe.optimizedPlan()]
         while todo:
             node = todo.pop()

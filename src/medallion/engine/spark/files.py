@@ -83,7 +83,10 @@ def spark_type(duck_type: str) -> Any:
 
 def spark_pattern(strptime: str) -> tuple[str, str] | None:
     """A strptime format as (Spark datetime pattern, regular expression of the text it
-    matches), or None when it has a directive without a fixed width (%b, %f, %-d, ...)."""
+    matches), or None when it has a directive without a fixed width (%b, %f, %-d, ...) or no
+    year (%Y: the year a value without one reads as is 1970 to Spark, 1900 to DuckDB)."""
+    if "%Y" not in strptime:
+        return None
     pattern, regex = [], []
     literal = ""  # letters are quoted in Spark's patterns: a run of them as one quoted text
 

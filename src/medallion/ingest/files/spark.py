@@ -388,7 +388,7 @@ def _csv(
     # text Spark and DuckDB may read differently: a quote or carriage return inside a field
     # (an unquoted field with a quote, a line end of another kind), bytes the encoding does
     # not hold (Spark replaces them, DuckDB rejects the row), a byte-order mark
-    odd = [quote, "\r", "\ufffd", "\ufeff"]
+    odd = [ch for ch in (quote, "\r", "\ufffd", "\ufeff") if ch]  # quote: "" quotes nothing
     selected = []
     for c in plan.columns:
         raw = F.col(f"`{c}`")
