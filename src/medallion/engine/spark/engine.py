@@ -691,6 +691,10 @@ def _from_arrow(spark: SparkSession, table: pa.Table) -> DataFrame:
     # Spark stops reading an Arrow stream at its first empty batch: the rows after it were
     # lost (a stream filtered by expectations has empty batches)
     batches = [b for b in table.cast(plain).to_batches() if b.num_rows]
+    if not batches:
+        # no rows: pyspark cannot take an Arrow table of no chunks with a nested column
+        # (STRUCT, LIST, MAP), nor does it need one
+        return spark.createDataFrame([], schema=schema)
     return spark.createDataFrame(pa.Table.from_batches(batches, plain), schema=schema)
 
 
