@@ -210,6 +210,7 @@ class Session:
         return ExecutionError(
             f"{model.fqn} failed on Spark: {text}",
             file=model.path,
+            line=None if isinstance(error, str) else _model_line(error, text, model.text),
             model=model.fqn,
             hint="`medallion compile --dialect spark` shows the SQL Spark ran",
         )
@@ -739,3 +740,35 @@ def _spark_message(error: BaseException) -> str:
     text = getattr(error, "getMessage", None)
     message = text() if callable(text) else str(error)
     return first_line(Exception(message)) if message else first_line(error)
+
+
+#: the name Spark's UNRESOLVED_COLUMN / UNRESOLVED_ROUTINE errors quote
+_UNRESOLVED = re.compile(r"\[UNRESOLVED_\w+[^\]]*\].*? name `([^`]+)`")
+
+
+def _model_line(error: BaseException, message: str, text: str) -> int | None:
+    """The line of the model's `text` an error of Spark's analyser is about: where the SQL
+    fragment Spark names (its query context, in the SQL Spark ran) is written, compared token
+    by token ignoring case, spaces and quotes; for an unknown name, where that name first
+    appears as a word. None when neither is found (a query medallion wrote around the
+    model's)."""
+    fragments = []
+    try:
+        fragments = [c.fragment() for c in error.getQueryContext()]  # type: ignore[attr-defined]
+    except Exception:  # not an error of Spark's SQL, or no context
+        pass
+    for fragment in fragments:
+        tokens = [t for t in re.findall(r"\w+|[^\w\s`\"]", fragment or "")]
+        if len(tokens) < 2:
+            continue
+        pattern = r"[\s`\"]*".join(re.escape(t) for t in tokens)
+        found = re.search(pattern, text, re.IGNORECASE)
+        if found is not None:
+            return text.count("\n", 0, found.start()) + 1
+    unresolved = _UNRESOLVED.search(message)
+    if unresolved is not None:
+        word = unresolved.group(1).split(".")[-1]
+        found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", text, re.IGNORECASE)
+        if found is not None:
+            return text.count("\n", 0, found.start()) + 1
+    return None
