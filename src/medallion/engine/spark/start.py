@@ -40,6 +40,8 @@ FORCED = {
 }
 #: defaults a project may change (`engine: conf:`)
 DEFAULTS = {
+    # no web UI unless the project turns it on (see above)
+    "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
     # in local mode the driver's heap is the executors' too; what still comes to the driver
