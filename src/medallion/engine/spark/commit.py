@@ -45,13 +45,17 @@ def write_and_commit(
     spark: SparkSession, df: DataFrame, target: WriteTarget, schema: pa.Schema | None = None
 ) -> tuple[int, int]:
     """Write `df` as the table's new data (`target.mode`) and commit it: (version, rows).
-    `schema`: the table schema to commit (default: `df`'s)."""
+    `schema`: the table schema to commit (default: `df`'s, every column nullable as DuckDB's
+    writes leave them: a column Spark knows is never NULL, such as a literal's (quarantine's
+    `_run_id`), must not make the table's schema differ with the engine that wrote it)."""
+    import pyarrow as pa
+
     from medallion.engine.spark.engine import arrow_schema
     from medallion.faults import fault_point
 
     path = target.path
     folder = new_folder(path)
-    schema = schema or arrow_schema(df)
+    schema = schema or pa.schema([f.with_nullable(True) for f in arrow_schema(df)])
     try:
         actions, rows = write_files(df, path, folder, schema, target.partition_by)
         target.check(rows)
