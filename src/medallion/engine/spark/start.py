@@ -88,6 +88,24 @@ def spark_session(config: EngineConfig) -> Any:
     return session
 
 
+def preflight(config: EngineConfig) -> None:
+    """What `spark_session` would fail on before Spark starts (pyspark missing, no Java, a
+    `spark://` master not accepting connections), raised now; nothing when a Spark session
+    already runs in this process."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError(
+            "engine: spark needs pyspark, which is not installed",
+            key="engine",
+            hint=INSTALL_PYSPARK,
+        ) from None
+    if SparkSession.getActiveSession() is not None:
+        return
+    _check_java()
+    _check_master(config.master or "local[*]")
+
+
 def _quiet_query_context_logs() -> None:
     """pyspark logs every SQL error it raises, with the whole Java stack (~10 KB of JSON), on
     its own stderr handler; medallion reports the error itself, in one message. Kept with
