@@ -20,7 +20,7 @@ import itertools
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from medallion.engine.base import SRC
@@ -753,12 +753,10 @@ def _model_line(error: BaseException, message: str, text: str) -> int | None:
     appears as a word. None when neither is found (a query medallion wrote around the
     model's)."""
     fragments = []
-    try:
+    with suppress(Exception):  # not an error of Spark's SQL, or no context
         fragments = [c.fragment() for c in error.getQueryContext()]  # type: ignore[attr-defined]
-    except Exception:  # not an error of Spark's SQL, or no context
-        pass
     for fragment in fragments:
-        tokens = [t for t in re.findall(r"\w+|[^\w\s`\"]", fragment or "")]
+        tokens = re.findall(r"\w+|[^\w\s`\"]", fragment or "")
         if len(tokens) < 2:
             continue
         pattern = r"[\s`\"]*".join(re.escape(t) for t in tokens)
