@@ -207,3 +207,40 @@ def test_quarantine_columns_are_nullable_as_on_duckdb(spark: Any, tmp_path: Path
         schemas[engine] = {f.name: f.nullable for f in tables.schema(path)}
     assert schemas["spark"] == schemas["duckdb"]
     assert all(schemas["spark"].values()), schemas["spark"]
+
+
+MERGE_CONFIG = """
+name: merged
+sources:
+  clients:
+    path: data/c*.csv
+    columns: {client_id: VARCHAR, city: VARCHAR}
+engine: {type: spark}
+"""
+MERGE_MODELS = {
+    "silver/clients.sql": """
+        /* ---
+        kind: merge
+        unique_key: client_id
+        order_by: [_source_file]
+        --- */
+        select client_id, city, _source_file from bronze.clients
+        """,
+}
+
+
+def test_history_shows_the_rows_a_spark_rewrite_removed(spark: Any, tmp_path: Path) -> None:
+    root = write_project(
+        tmp_path / "p",
+        MERGE_CONFIG,
+        MERGE_MODELS,
+        {"data/c1.csv": "client_id,city\nC1,A\nC2,B\nC3,C\n"},
+    )
+    assert Project.load(root).run(trigger="test").ok
+    (root / "data/c2.csv").write_text("client_id,city\nC1,Z\nC4,D\n")
+    assert Project.load(root).run(trigger="test").ok
+    _, versions = Project.load(root).table_history("silver.clients")
+    latest = versions[0]
+    # the file of C1..C3 rewritten: C1's old row removed, C2 and C3 copied; C1 and C4 added
+    assert (latest["rows_added"], latest["rows_removed"]) == (2, 1), latest
+    assert (latest["files_removed"], latest["files_added"]) == (1, 2), latest
