@@ -187,7 +187,7 @@ def _check_master(master: str) -> None:
     for address in master.removeprefix("spark://").split(","):
         host, _, port = address.strip().rpartition(":")
         try:
-            with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT):
+            with socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT):
                 return
         except ValueError:
             raise ConfigError(
