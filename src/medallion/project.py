@@ -251,6 +251,7 @@ class Project:
         ws = self.workspace
         ws.validate()  # a broken project fails before taking the lock
         ws.catalog.check_writable()  # so does a storage folder this user may not write
+        ws.check_engine()  # and an engine that cannot start (no Java, a cluster unreachable)
         # one state-database connection for all of the run's bookkeeping
         with self.writer(command or "run", wait), ws.state.session():
             plan = plan_run(ws, select, full_refresh)

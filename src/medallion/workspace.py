@@ -125,6 +125,13 @@ class Workspace:
 
         return new_engine(self.catalog, self.config.engine, self.tmp_dir)
 
+    def check_engine(self) -> None:
+        """Raise the ConfigError of an engine that cannot start here (a dependency missing, a
+        cluster unreachable), before anything is started or recorded."""
+        from medallion.engine.factory import check_environment
+
+        check_environment(self.config.engine)
+
     def read_engine(self) -> Engine:
         """An engine for a person's queries (`medallion query`, the SQL endpoint, the HTTP API,
         the UI): embedded DuckDB whatever `engine:` builds the tables with. The reads are

@@ -1081,7 +1081,11 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(1)
     except Exception as e:
         if os.environ.get("MEDALLION_DEBUG"):
-            raise
+            # the traceback, and the same exit code as without it (a re-raise would exit 1)
+            import traceback
+
+            traceback.print_exc()
+            sys.exit(70)
         click.echo(
             f"internal error: {type(e).__name__}: {e}\n"
             "  this is a bug in medallion; run again with MEDALLION_DEBUG=1 for the traceback",

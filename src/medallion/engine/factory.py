@@ -33,3 +33,11 @@ def check_models(config: EngineConfig, models: Mapping[str, Model]) -> None:
     refusals = getattr(import_module(ENGINES[config.type]), "refusals", None)
     if refusals is not None:
         refusals(models)
+
+
+def check_environment(config: EngineConfig) -> None:
+    """Raise the ConfigError of what the engine needs and does not find (an engine package's
+    `preflight`: installed libraries, a cluster's address), before it is started."""
+    preflight = getattr(import_module(ENGINES[config.type]), "preflight", None)
+    if preflight is not None:
+        preflight(config)

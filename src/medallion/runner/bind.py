@@ -110,7 +110,9 @@ def _with_added_columns(engine: Engine, rel: Relation, model: Model, added: list
             exp.Column(this=exp.Star(), table=exp.to_identifier(SRC)),
             *(col(f.name, "a") for f in added),
         )
-        .from_(SRC)
+        # aliased: an engine may read `__src` as a view of another name (Spark does)
+        .from_(exp.to_table(SRC).as_(SRC))
         .join(empty.as_("a"), on=exp.false(), join_type="left"),
     )
-    return render(exp.select(exp.Star()).from_(engine.name(widened)), engine.dialect)
+    # DuckDB SQL, as the model's own text: an engine translates a view's SQL for itself
+    return render(exp.select(exp.Star()).from_(engine.name(widened)))

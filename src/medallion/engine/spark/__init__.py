@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from medallion.models.loader import Model
     from medallion.storage.catalog import Catalog
 
-__all__ = ["from_config", "refusals"]
+__all__ = ["from_config", "preflight", "refusals"]
 
 
 def refusals(models: Mapping[str, Model]) -> None:
@@ -23,6 +23,14 @@ def refusals(models: Mapping[str, Model]) -> None:
     from medallion.engine.spark.sql import refusals as found
 
     found(models)
+
+
+def preflight(config: EngineConfig) -> None:
+    """Raise the ConfigError of what starting Spark would fail on (pyspark, Java, a
+    `spark://` master's port), in one line, without starting anything."""
+    from medallion.engine.spark.start import preflight as check
+
+    check(config)
 
 
 def from_config(catalog: Catalog, config: EngineConfig, temp_dir: Path) -> SparkEngine:

@@ -45,13 +45,17 @@ def write_and_commit(
     spark: SparkSession, df: DataFrame, target: WriteTarget, schema: pa.Schema | None = None
 ) -> tuple[int, int]:
     """Write `df` as the table's new data (`target.mode`) and commit it: (version, rows).
-    `schema`: the table schema to commit (default: `df`'s)."""
+    `schema`: the table schema to commit (default: `df`'s, every column nullable as DuckDB's
+    writes leave them: a column Spark knows is never NULL, such as a literal's (quarantine's
+    `_run_id`), must not make the table's schema differ with the engine that wrote it)."""
+    import pyarrow as pa
+
     from medallion.engine.spark.engine import arrow_schema
     from medallion.faults import fault_point
 
     path = target.path
     folder = new_folder(path)
-    schema = schema or arrow_schema(df)
+    schema = schema or pa.schema([f.with_nullable(True) for f in arrow_schema(df)])
     try:
         actions, rows = write_files(df, path, folder, schema, target.partition_by)
         target.check(rows)
@@ -183,9 +187,11 @@ def commit(
     from medallion.storage.tables import commit_properties, existing_table
 
     props = commit_properties(target.run_id, target.metadata, target.app_transaction)
-    props.custom_metadata["operationMetrics"] = operation_metrics(actions, copied_rows)
     if table is None:
         table = existing_table(path)
+    props.custom_metadata["operationMetrics"] = operation_metrics(
+        actions, copied_rows, _removed_rows(table, actions)
+    )
     try:
         if table is None:
             create_table_with_add_actions(
@@ -217,16 +223,48 @@ def commit(
     return table.version()
 
 
-def operation_metrics(actions: list[Any], copied_rows: int = 0) -> dict[str, int]:
+def operation_metrics(
+    actions: list[Any], copied_rows: int = 0, removed_rows: int | None = None
+) -> dict[str, int]:
     """The commit's metrics under delta-rs's names, from its actions: rows added (the add
-    actions' statistics, less `copied_rows`), rows copied, files added and removed."""
+    actions' statistics, less `copied_rows`), rows copied, files added and removed, and, when
+    `removed_rows` (the rows of the removed files) is known, rows removed (less the copied
+    ones): what `medallion history` shows of a rewrite."""
     from deltalake.transaction import AddAction
 
     adds = [a for a in actions if isinstance(a, AddAction)]
     rows = sum(json.loads(a.stats)["numRecords"] for a in adds)
-    return {
+    metrics = {
         "num_added_files": len(adds),
         "num_removed_files": len(actions) - len(adds),
         "num_added_rows": rows - copied_rows,
         "num_copied_rows": copied_rows,
     }
+    if removed_rows is not None and len(actions) > len(adds):
+        metrics["num_removed_rows"] = removed_rows - copied_rows
+    return metrics
+
+
+def _removed_rows(table: DeltaTable | None, actions: list[Any]) -> int | None:
+    """The rows of the files the remove actions among `actions` name, from their statistics in
+    `table`'s version; None when a file has none (or is not in that version)."""
+    from deltalake.transaction import RemoveAction
+
+    from medallion.storage.snapshot import unquote
+    from medallion.storage.tables import add_actions
+
+    removed = {a.path for a in actions if isinstance(a, RemoveAction)}
+    if table is None or not removed:
+        return None
+    log = add_actions(table)
+    counts = dict(
+        zip(
+            (unquote(p) for p in log.column("path").to_pylist()),
+            log.column("num_records").to_pylist(),
+            strict=True,
+        )
+    )
+    found = [counts.get(p) for p in removed]
+    if any(n is None for n in found):
+        return None
+    return sum(n for n in found if n is not None)

@@ -20,7 +20,7 @@ import itertools
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from medallion.engine.base import SRC
@@ -215,6 +215,7 @@ class Session:
         return ExecutionError(
             f"{model.fqn} failed on Spark: {text}",
             file=model.path,
+            line=None if isinstance(error, str) else _model_line(error, text, model.text),
             model=model.fqn,
             hint="`medallion compile --dialect spark` shows the SQL Spark ran",
         )
@@ -707,6 +708,10 @@ def _from_arrow(spark: SparkSession, table: pa.Table) -> DataFrame:
     # Spark stops reading an Arrow stream at its first empty batch: the rows after it were
     # lost (a stream filtered by expectations has empty batches)
     batches = [b for b in table.cast(plain).to_batches() if b.num_rows]
+    if not batches:
+        # no rows: pyspark cannot take an Arrow table of no chunks with a nested column
+        # (STRUCT, LIST, MAP), nor does it need one
+        return spark.createDataFrame([], schema=schema)
     return spark.createDataFrame(pa.Table.from_batches(batches, plain), schema=schema)
 
 
@@ -751,3 +756,33 @@ def _spark_message(error: BaseException) -> str:
     text = getattr(error, "getMessage", None)
     message = text() if callable(text) else str(error)
     return first_line(Exception(message)) if message else first_line(error)
+
+
+#: the name Spark's UNRESOLVED_COLUMN / UNRESOLVED_ROUTINE errors quote
+_UNRESOLVED = re.compile(r"\[UNRESOLVED_\w+[^\]]*\].*? name `([^`]+)`")
+
+
+def _model_line(error: BaseException, message: str, text: str) -> int | None:
+    """The line of the model's `text` an error of Spark's analyser is about: where the SQL
+    fragment Spark names (its query context, in the SQL Spark ran) is written, compared token
+    by token ignoring case, spaces and quotes; for an unknown name, where that name first
+    appears as a word. None when neither is found (a query medallion wrote around the
+    model's)."""
+    fragments = []
+    with suppress(Exception):  # not an error of Spark's SQL, or no context
+        fragments = [c.fragment() for c in error.getQueryContext()]  # type: ignore[attr-defined]
+    for fragment in fragments:
+        tokens = re.findall(r"\w+|[^\w\s`\"]", fragment or "")
+        if len(tokens) < 2:
+            continue
+        pattern = r"[\s`\"]*".join(re.escape(t) for t in tokens)
+        found = re.search(pattern, text, re.IGNORECASE)
+        if found is not None:
+            return text.count("\n", 0, found.start()) + 1
+    unresolved = _UNRESOLVED.search(message)
+    if unresolved is not None:
+        word = unresolved.group(1).split(".")[-1]
+        found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", text, re.IGNORECASE)
+        if found is not None:
+            return text.count("\n", 0, found.start()) + 1
+    return None
