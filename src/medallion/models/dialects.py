@@ -888,6 +888,7 @@ def _part_of(node: exp.Expression) -> tuple[str, exp.Expression] | None:
         exp.DayOfWeekIso: "isodow",
         exp.Week: "week",
         exp.WeekOfYear: "week",
+        exp.TimeToUnix: "epoch",
     }
     part = functions.get(type(node))
     if part is not None:
@@ -1027,12 +1028,67 @@ def _spark_date_arithmetic(
     return tree.transform(convert, copy=False)
 
 
+def _spark_calendar(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """Spark's MONTHNAME/DAYNAME are abbreviations ('Dec', 'Fri'): DuckDB's full names are
+    DATE_FORMAT's 'MMMM'/'EEEE'. strptime is a TIMESTAMP (Spark's TO_TIMESTAMP has a time zone).
+    date_diff counts the boundaries crossed (DuckDB), Spark's DATEDIFF whole units: months and
+    years from the calendar fields, days as they are, other units refused."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    bigint = exp.DataType.build("bigint")
+
+    def formatted(value: exp.Expression, pattern: str) -> exp.Expression:
+        return _mark(
+            exp.Anonymous(
+                this="DATE_FORMAT", expressions=[value.copy(), exp.Literal.string(pattern)]
+            )
+        )
+
+    def months(value: exp.Expression) -> exp.Expression:
+        year = exp.Mul(this=exp.Year(this=value.copy()), expression=exp.Literal.number(12))
+        return exp.paren(exp.Add(this=year, expression=exp.Month(this=value.copy())))
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Monthname):
+            return formatted(node.this, "MMMM")
+        if isinstance(node, exp.Dayname):
+            return formatted(node.this, "EEEE")
+        if isinstance(node, exp.StrToTime) and not trusted(node):
+            return exp.cast(
+                _mark(node.copy()), exp.DataType.build("timestamp_ntz", dialect="spark")
+            )
+        if not isinstance(node, exp.DateDiff) or not node.args.get("date_part_boundary"):
+            return node
+        unit = (node.text("unit") or "day").lower().rstrip("s")
+        end, start = node.this, node.expression
+        if unit == "day":
+            return exp.cast(exp.DateDiff(this=end.copy(), expression=start.copy()), bigint)
+        if unit == "month":
+            return exp.cast(exp.Sub(this=months(end), expression=months(start)), bigint)
+        if unit == "year":
+            years = exp.Sub(this=exp.Year(this=end.copy()), expression=exp.Year(this=start.copy()))
+            return exp.cast(years, bigint)
+        problems.append(
+            (
+                node,
+                f"date_diff() in {unit}s (Spark counts whole units, DuckDB the boundaries "
+                "crossed): use days, months or years",
+            )
+        )
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
     _spark_regexp,
     _spark_date_parts,  # before _date_parts (which spells isodow for the other targets)
     _spark_date_trunc,
     _spark_date_arithmetic,
+    _spark_calendar,
     _arg_max,
     _concat_ws,
     _least,
