@@ -1047,8 +1047,8 @@ def _spark_calendar(tree: exp.Expression, dialect: str, problems: Problems, need
         )
 
     def months(value: exp.Expression) -> exp.Expression:
-        year = exp.Mul(this=exp.Year(this=value.copy()), expression=exp.Literal.number(12))
-        return exp.paren(exp.Add(this=year, expression=exp.Month(this=value.copy())))
+        year = exp.Mul(this=_mark(exp.Year(this=value.copy())), expression=exp.Literal.number(12))
+        return exp.paren(exp.Add(this=year, expression=_mark(exp.Month(this=value.copy()))))
 
     def convert(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Monthname):
@@ -1068,7 +1068,9 @@ def _spark_calendar(tree: exp.Expression, dialect: str, problems: Problems, need
         if unit == "month":
             return exp.cast(exp.Sub(this=months(end), expression=months(start)), bigint)
         if unit == "year":
-            years = exp.Sub(this=exp.Year(this=end.copy()), expression=exp.Year(this=start.copy()))
+            years = exp.Sub(
+                this=_mark(exp.Year(this=end.copy())), expression=_mark(exp.Year(this=start.copy()))
+            )
             return exp.cast(years, bigint)
         problems.append(
             (
@@ -1082,6 +1084,43 @@ def _spark_calendar(tree: exp.Expression, dialect: str, problems: Problems, need
     return tree.transform(convert, copy=False)
 
 
+def _spark_bigints(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """length() and position() are BIGINT in DuckDB, INT in Spark: cast, so that a column keeps
+    its type whichever engine wrote it."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    bigint = exp.DataType.build("bigint")
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Length | exp.StrPosition) and not trusted(node):
+            return exp.cast(_mark(node.copy()), bigint)
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+def _spark_lists(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """list()/array_agg(x ORDER BY y): Spark's COLLECT_LIST keeps no order (SQLGlot drops the
+    ORDER BY) and skips NULLs: refused."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    for node in tree.find_all(exp.ArrayAgg):
+        if isinstance(node.this, exp.Order):
+            problems.append(
+                (
+                    node,
+                    "list()/array_agg() with ORDER BY (Spark's collect_list keeps no order): "
+                    "aggregate without an order, or build the text with string_agg(x, sep "
+                    "ORDER BY y)",
+                )
+            )
+    return tree
+
+
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
     _spark_regexp,
@@ -1089,6 +1128,8 @@ _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _spark_date_trunc,
     _spark_date_arithmetic,
     _spark_calendar,
+    _spark_bigints,
+    _spark_lists,
     _arg_max,
     _concat_ws,
     _least,
