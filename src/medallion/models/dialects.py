@@ -1021,7 +1021,7 @@ def _spark_date_arithmetic(
         if isinstance(node, exp.Sub) and (_is_a_date(left) or _is_a_date(right)):
             if isinstance(left, exp.Literal) or isinstance(right, exp.Literal):
                 return node  # a date minus a number of days: a DATE on both
-            days = exp.DateDiff(this=left.copy(), expression=right.copy())
+            days = _mark(exp.DateDiff(this=left.copy(), expression=right.copy()))
             return exp.cast(days, bigint)
         return node
 
@@ -1059,12 +1059,13 @@ def _spark_calendar(tree: exp.Expression, dialect: str, problems: Problems, need
             return exp.cast(
                 _mark(node.copy()), exp.DataType.build("timestamp_ntz", dialect="spark")
             )
-        if not isinstance(node, exp.DateDiff) or not node.args.get("date_part_boundary"):
+        if not isinstance(node, exp.DateDiff) or trusted(node):
             return node
         unit = (node.text("unit") or "day").lower().rstrip("s")
         end, start = node.this, node.expression
         if unit == "day":
-            return exp.cast(exp.DateDiff(this=end.copy(), expression=start.copy()), bigint)
+            days = _mark(exp.DateDiff(this=end.copy(), expression=start.copy()))
+            return exp.cast(days, bigint)
         if unit == "month":
             return exp.cast(exp.Sub(this=months(end), expression=months(start)), bigint)
         if unit == "year":
