@@ -48,6 +48,11 @@ as a problem (a refusal, with its node for the line):
   `t.item.field`, is read by its name in any case, as DuckDB reads it (a subquery over
   JSONB_EACH_TEXT / GET_IGNORE_CASE) — text or VARIANT, so it must be inside a CAST to its type
   (else refused).
+- Spark: `regexp_replace` replaces the first match unless its options hold 'g' (Spark's every
+  match; options as inline flags), the day of the week from Sunday 0, the ISO year and
+  `yearweek`, `epoch`, month and day names, `date_trunc`, `strptime` and `x + INTERVAL` in
+  DuckDB's types, `date - date` in days, `date_diff` counting boundaries, date parts, `length`
+  and `position` as BIGINT; an ordered `list()` and RE2's POSIX classes are refused.
 - `FILTER (WHERE c)` on an aggregate: BigQuery and Snowflake have none, and SQLGlot's `agg(IF(c,
   x, NULL))` keeps the meaning only for aggregates that skip NULLs: any other is refused there.
 """
