@@ -244,6 +244,18 @@ def _line(node: Any, text: str) -> int | None:
 
 
 @cache
+def _duckdb_functions() -> frozenset[str]:
+    """Every function DuckDB has (lower-case), from its catalog: a name not in it is misspelt,
+    not merely missing on the target."""
+    from medallion.models.sql import _parser_connection
+
+    found = _parser_connection().execute(
+        "select distinct lower(function_name) from duckdb_functions()"
+    )
+    return frozenset(row[0] for row in found.fetchall())
+
+
+@cache
 def _duckdb_names() -> dict[type, frozenset[str]]:
     """The names DuckDB's SQL spells each SQLGlot function class with (upper-case)."""
     from sqlglot.dialects.dialect import Dialect
@@ -309,12 +321,11 @@ def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError], set[s
     for name, n in gen.unknown:
         if id(n) in said or name.upper() in allowed:
             continue  # a known function SQLGlot writes under the target's own name
-        if isinstance(n, exp.Anonymous):
-            what = (
-                f"unknown function {n.name}() (not a function medallion knows in DuckDB or "
-                f"{dialect}): check its spelling"
-            )
+        if isinstance(n, exp.Anonymous) and n.name.lower() not in _duckdb_functions():
+            what = f"no function {n.name}() in DuckDB (nor in {dialect}): check its spelling"
             unknown.add(what)
+        elif isinstance(n, exp.Anonymous):
+            what = f"{n.name}() has no {dialect} equivalent medallion knows of"
         else:
             what = f"{_written_name(n, model.text)}() has no {dialect} equivalent"
         found.append((what, n))
