@@ -1127,6 +1127,73 @@ def _spark_lists(tree: exp.Expression, dialect: str, problems: Problems, needs: 
     return tree
 
 
+def _spark_template(text: str, **values: exp.Expression) -> exp.Expression:
+    """Spark SQL `text` as a tree, each `{name}` the given value, every call in it trusted."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    tree = sqlglot.parse_one(text.format(**{k: f"__{k}__" for k in values}), dialect="spark")
+    for column in list(tree.find_all(exp.Column)):
+        name = column.name
+        if name.startswith("__") and name.strip("_") in values:
+            column.replace(values[name.strip("_")].copy())
+    for call in tree.find_all(exp.Func):
+        _mark(call)
+    return tree
+
+
+def _spark_aggregates(
+    tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]
+) -> Any:
+    """list(x) keeps NULLs in DuckDB, and is NULL over no rows; Spark's COLLECT_LIST skips
+    NULLs and gives []: the values are collected inside a struct (never NULL) and taken out
+    again, an empty list is NULL. quantile_cont/quantile_disc(x, q) have no
+    two-argument form in Spark: PERCENTILE(x, q) (the same interpolation) and PERCENTILE_DISC(q)
+    WITHIN GROUP (ORDER BY x). approx_count_distinct's sketches differ between the engines (the
+    counts do): refused."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if trusted(node):
+            return node
+        where = None
+        if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
+            node, where = node.this, node.expression.this
+        elif isinstance(node, exp.ArrayAgg) and isinstance(node.parent, exp.Filter):
+            return node  # converted with its FILTER
+        if isinstance(node, exp.ArrayAgg) and not isinstance(node.this, exp.Order):
+            if isinstance(node.parent, exp.Window):
+                return node  # (docs/engines.md: NULLs are skipped there)
+            values = "COLLECT_LIST(NAMED_STRUCT('v', {x}))"
+            if where is not None:
+                values += " FILTER (WHERE {c})"
+            # no rows: NULL in DuckDB, an empty list in Spark
+            text = f"IF(SIZE({values}) = 0, NULL, TRANSFORM({values}, e -> e.v))"
+            parts = {"x": node.this} | ({"c": where} if where is not None else {})
+            return _spark_template(text, **parts)
+        quantile = node.args.get("expression")
+        if isinstance(node, exp.PercentileCont) and quantile is not None:
+            return _spark_template("PERCENTILE({x}, {q})", x=node.this, q=quantile)
+        if isinstance(node, exp.PercentileDisc) and quantile is not None:
+            return _spark_template(
+                "PERCENTILE_DISC({q}) WITHIN GROUP (ORDER BY {x})", x=node.this, q=quantile
+            )
+        if isinstance(node, exp.ApproxDistinct):
+            problems.append(
+                (
+                    node,
+                    "approx_count_distinct() (Spark's estimate differs from DuckDB's): "
+                    "count(distinct x) is exact on both",
+                )
+            )
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
     _spark_regexp,
@@ -1136,6 +1203,7 @@ _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _spark_calendar,
     _spark_bigints,
     _spark_lists,
+    _spark_aggregates,
     _arg_max,
     _concat_ws,
     _least,
