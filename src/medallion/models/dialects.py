@@ -1091,8 +1091,8 @@ def _spark_calendar(tree: exp.Expression, dialect: str, problems: Problems, need
 
 
 def _spark_bigints(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
-    """length() and position() are BIGINT in DuckDB, INT in Spark: cast, so that a column keeps
-    its type whichever engine wrote it."""
+    """length(), position() and array_length() are BIGINT in DuckDB, INT in Spark: cast, so
+    that a column keeps its type whichever engine wrote it."""
     import sqlglot.expressions as exp
 
     if not _spark(dialect):
@@ -1100,7 +1100,7 @@ def _spark_bigints(tree: exp.Expression, dialect: str, problems: Problems, needs
     bigint = exp.DataType.build("bigint")
 
     def convert(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Length | exp.StrPosition) and not trusted(node):
+        if isinstance(node, exp.Length | exp.StrPosition | exp.ArraySize) and not trusted(node):
             return exp.cast(_mark(node.copy()), bigint)
         return node
 
