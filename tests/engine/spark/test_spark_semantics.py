@@ -67,7 +67,8 @@ MODELS = {
         select id % 3 as g, median(id) as med, median(cast(id as double) / 2) as med_half,
                string_agg(s, ',' order by id) as joined, string_agg(distinct s) is not null as some,
                list_transform([min(id), max(id)], lambda x: x * 2) as doubled,
-               array_length(list(nullif(s, 'Paris'))) as listed, list(s) filter (where id < 0) as none,
+               array_length(list(nullif(s, 'Paris'))) as listed,
+               list(s) filter (where id < 0) as none,
                quantile_cont(id, 0.25) as q_cont, quantile_disc(id, 0.3) as q_disc,
                position('a' in string_agg(s, '' order by id)) as pos
         from silver.regex join bronze.days using (id)
