@@ -822,8 +822,16 @@ def _spark_regexp(tree: exp.Expression, dialect: str, problems: Problems, needs:
 
 
 def _written(node: exp.Expression) -> str:
-    """The DuckDB name of a function node (for a refusal)."""
-    return node.sql("duckdb").split("(")[0].strip().lower()
+    """The DuckDB name of a regexp function node, for a refusal (not by rendering it: SQLGlot
+    warns on stderr about the options it drops)."""
+    names = {
+        "RegexpReplace": "regexp_replace",
+        "RegexpLike": "regexp_matches",
+        "RegexpExtract": "regexp_extract",
+        "RegexpExtractAll": "regexp_extract_all",
+        "RegexpSplit": "regexp_split_to_array",
+    }
+    return names.get(type(node).__name__, node.key)
 
 
 #: DuckDB date parts as Spark computes them (x: the value), each a BIGINT as in DuckDB
