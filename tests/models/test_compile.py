@@ -285,7 +285,11 @@ KEPT = [
         "postgres",
         "EXTRACT(HOUR FROM order_date)",
     ),
-    ("select hour(order_date) as h from bronze.orders", "spark", "HOUR(order_date) AS h"),
+    (
+        "select hour(order_date) as h from bronze.orders",
+        "spark",
+        "CAST(HOUR(order_date) AS BIGINT) AS h",
+    ),
     ("select hour(order_date) as h from bronze.orders", "snowflake", "HOUR(order_date) AS h"),
     (
         "select extract(isodow from order_date) as d from bronze.orders",

@@ -62,8 +62,11 @@ _COMMON = """
 _EXTRA = {
     "postgres": "ARRAY_AGG BOOL_AND BOOL_OR DATE_TRUNC INITCAP MD5 PERCENTILE_CONT PERCENTILE_DISC "
     "SPLIT_PART STRING_AGG TO_CHAR",
-    "spark": "BOOL_AND BOOL_OR COUNT_IF HOUR INITCAP MAX_BY MD5 MIN_BY MINUTE PERCENTILE_CONT "
-    "PERCENTILE_DISC POSEXPLODE REGEXP_LIKE SECOND SPLIT_PART",
+    # MEDIAN interpolates an even count as DuckDB's does (a DOUBLE, where DuckDB keeps a
+    # DECIMAL); TRANSFORM is list_transform; LISTAGG string_agg (NULLs skipped, ',' default)
+    "spark": "BOOL_AND BOOL_OR COUNT_IF HOUR INITCAP LISTAGG LOCATE MAX_BY MD5 MEDIAN MIN_BY "
+    "MINUTE PERCENTILE_CONT PERCENTILE_DISC POSEXPLODE REGEXP_LIKE SECOND SPLIT_PART TRANSFORM "
+    "ARRAY",
     "snowflake": "ARRAY_AGG BOOLAND_AGG BOOLOR_AGG COUNT_IF DATE_TRUNC HOUR INITCAP MAX_BY MD5 "
     "MIN_BY MINUTE PERCENTILE_CONT PERCENTILE_DISC REGEXP_INSTR SECOND SPLIT SPLIT_PART",
     "bigquery": "ARRAY_AGG COUNTIF INITCAP LOGICAL_AND LOGICAL_OR MD5 SPLIT TIMESTAMP_TRUNC",
@@ -240,6 +243,53 @@ def _line(node: Any, text: str) -> int | None:
     return _line(node.parent, text) if node.parent is not None else None
 
 
+@cache
+def _duckdb_functions() -> frozenset[str]:
+    """Every function DuckDB has (lower-case), from its catalog: a name not in it is misspelt,
+    not merely missing on the target."""
+    from medallion.models.sql import _parser_connection
+
+    found = _parser_connection().execute(
+        "select distinct lower(function_name) from duckdb_functions()"
+    )
+    return frozenset(row[0] for row in found.fetchall())
+
+
+@cache
+def _duckdb_names() -> dict[type, frozenset[str]]:
+    """The names DuckDB's SQL spells each SQLGlot function class with (upper-case)."""
+    from sqlglot.dialects.dialect import Dialect
+
+    names: dict[type, set[str]] = {}
+    for name, builder in Dialect.get_or_raise("duckdb").parser_class.FUNCTIONS.items():
+        cls = getattr(builder, "__self__", None)
+        if isinstance(cls, type):
+            names.setdefault(cls, set()).add(name.upper())
+    return {cls: frozenset(n) for cls, n in names.items()}
+
+
+def _written_name(node: Any, text: str) -> str:
+    """The name the model's author called a function by (`string_agg`, not SQLGlot's
+    GROUP_CONCAT): one of the names DuckDB knows the node's function by, called on its line."""
+    import re
+
+    from sqlglot.dialects.dialect import Dialect
+
+    line = _line(node, text)
+    lines = text.splitlines()
+    here = lines[line - 1] if line and line <= len(lines) else text
+    called = re.findall(r"([A-Za-z_]\w*)\s*\(", here)
+    known = _duckdb_names().get(type(node), frozenset()) | {n.upper() for n in node.sql_names()}
+    special = Dialect.get_or_raise("duckdb").parser_class.FUNCTION_PARSERS
+    for word in called:
+        if word.upper() in known:
+            return word
+    for word in called:  # parsed by a rule of its own (string_agg, position(a IN b))
+        if word.upper() in special:
+            return word
+    return node.sql_name().lower()
+
+
 def compile_model(model: Model, dialect: str) -> str:
     """The model's SELECT in `dialect`; raises CompileError listing every construct that cannot
     be expressed (its `refusals`: one ModelError each, with the line)."""
@@ -253,6 +303,7 @@ def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError], set[s
     """The model's SELECT in `dialect`, what in it cannot be expressed there (all of it, in
     the order of the file), and what it needs created in the target database (SETUP)."""
     import sqlglot
+    import sqlglot.expressions as exp
     from sqlglot.errors import ParseError
 
     from medallion.models.dialects import rewrite
@@ -266,22 +317,30 @@ def _translate(model: Model, dialect: str) -> tuple[str, list[ModelError], set[s
     sql = gen.generate(tree, copy=False)  # our copy: its nodes are those the rewrites saw
     found += [(message.strip().splitlines()[0], node) for message, node in gen.problems]
     allowed = COMMON_FUNCTIONS | DIALECT_FUNCTIONS.get(dialect, frozenset())
+    unknown: set[str] = set()  # refusals of a function no dialect knows (a typo?)
+    for name, n in gen.unknown:
+        if id(n) in said or name.upper() in allowed:
+            continue  # a known function SQLGlot writes under the target's own name
+        if isinstance(n, exp.Anonymous) and n.name.lower() not in _duckdb_functions():
+            what = f"no function {n.name}() in DuckDB (nor in {dialect}): check its spelling"
+            unknown.add(what)
+        elif isinstance(n, exp.Anonymous):
+            what = f"{n.name}() has no {dialect} equivalent medallion knows of"
+        else:
+            what = f"{_written_name(n, model.text)}() has no {dialect} equivalent"
+        found.append((what, n))
     found += [
-        (f"function {name}() has no known translation", n)
-        for name, n in gen.unknown
-        if id(n) not in said
-    ]
-    found += [
-        (f"{name.lower()}() has no {dialect} equivalent SQLGlot knows of", node)
+        (f"{_written_name(node, model.text)}() has no {dialect} equivalent SQLGlot knows of", node)
         for name, node in gen.generic
         if name.upper() not in allowed and id(node) not in said
     ]
     refusals: dict[tuple[str, int | None], ModelError] = {}
     for what, node in found:
         line = _line(node, model.text) if node is not None else None
-        refusals.setdefault(
+        error = refusals.setdefault(
             (what, line), ModelError(what, file=model.path, line=line, model=model.fqn)
         )
+        error.unknown_function = what in unknown  # type: ignore[attr-defined]
     if not refusals:
         try:
             sqlglot.parse_one(sql, dialect=dialect)

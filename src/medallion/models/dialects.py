@@ -48,6 +48,11 @@ as a problem (a refusal, with its node for the line):
   `t.item.field`, is read by its name in any case, as DuckDB reads it (a subquery over
   JSONB_EACH_TEXT / GET_IGNORE_CASE) — text or VARIANT, so it must be inside a CAST to its type
   (else refused).
+- Spark: `regexp_replace` replaces the first match unless its options hold 'g' (Spark's every
+  match; options as inline flags), the day of the week from Sunday 0, the ISO year and
+  `yearweek`, `epoch`, month and day names, `date_trunc`, `strptime` and `x + INTERVAL` in
+  DuckDB's types, `date - date` in days, `date_diff` counting boundaries, date parts, `length`
+  and `position` as BIGINT; an ordered `list()` and RE2's POSIX classes are refused.
 - `FILTER (WHERE c)` on an aggregate: BigQuery and Snowflake have none, and SQLGlot's `agg(IF(c,
   x, NULL))` keeps the meaning only for aggregates that skip NULLs: any other is refused there.
 """
@@ -665,8 +670,548 @@ def _regexp(tree: exp.Expression, dialect: str, problems: Problems, needs: set[s
     return tree.transform(convert, copy=False)
 
 
+# -- Spark: what SQLGlot renders with Spark's meaning instead of DuckDB's ------------------------
+
+
+def _spark(dialect: str) -> bool:
+    return dialect in ("spark", "databricks")
+
+
+def _regexp_options(node: exp.Expression, options: exp.Expression | None, problems: Problems):
+    """DuckDB's regexp options as (global, inline flags for Java's regex), or None (refused)."""
+    import sqlglot.expressions as exp
+
+    if options is None:
+        return False, ""
+    text = options.this if isinstance(options, exp.Literal) and options.is_string else None
+    if text is None or set(text) - set("gic"):
+        problems.append(
+            (
+                node,
+                f"{_written(node)}() with options {options.sql('duckdb')} (Spark keeps 'g' "
+                "and 'i' only: write the others as inline flags in the pattern, e.g. (?s))",
+            )
+        )
+        return None
+    # DuckDB takes the last of 'i' and 'c' (case-sensitive, the default)
+    case = [c for c in text if c in "ic"]
+    return "g" in text, "(?i)" if case and case[-1] == "i" else ""
+
+
+def _posix_classes(
+    node: exp.Expression, pattern: exp.Expression | None, problems: Problems
+) -> bool:
+    """RE2's `[[:alpha:]]` classes are no classes in Java's regex (a set of the letters
+    `:alph`): refused, with what to write instead."""
+    import sqlglot.expressions as exp
+
+    if isinstance(pattern, exp.Literal) and pattern.is_string and "[:" in pattern.this:
+        problems.append(
+            (
+                node,
+                f"{_written(node)}() with a POSIX class [[:...:]] (Java's regex on Spark reads "
+                "it as a set of letters): write the class out, e.g. [A-Za-z] or [0-9]",
+            )
+        )
+        return True
+    return False
+
+
+def _java_replacement(text: str, shift: int) -> str:
+    """A DuckDB (RE2) replacement as Java's: `\\N` is group N (`$N`, `shift` groups later), `\\\\`
+    a backslash; `$` is a literal dollar in RE2 and a group in Java (escaped)."""
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1].isdigit():
+            out.append(f"${int(text[i + 1]) + shift}")
+            i += 2
+            continue
+        if c == "\\" and i + 1 < len(text) and text[i + 1] == "\\":
+            out.append("\\\\")
+            i += 2
+            continue
+        out.append("\\$" if c == "$" else ("\\\\" if c == "\\" else c))
+        i += 1
+    return "".join(out)
+
+
+def _spark_regexp(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's regexp_replace replaces the FIRST match unless its options hold 'g'; Spark's
+    replaces every match and SQLGlot drops the options. First match only is written
+    `REGEXP_REPLACE(s, '^([\\s\\S]*?)(p)', '$1r')`: the shortest prefix before a match of `p`
+    ends where the leftmost match begins, and only one match can follow `^`. The replacement's
+    `\\N` (RE2) becomes Java's `$N` (shifted past the two added groups). Option 'i' is the inline
+    `(?i)`; regexp_matches/regexp_extract options likewise."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+
+    def inline(pattern: exp.Expression, flags: str) -> exp.Expression:
+        if not flags:
+            return pattern.copy()
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            return exp.Literal.string(flags + pattern.this)
+        return _mark(
+            exp.Anonymous(this="CONCAT", expressions=[exp.Literal.string(flags), pattern.copy()])
+        )
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(
+            node, exp.RegexpLike | exp.RegexpExtract | exp.RegexpExtractAll | exp.RegexpSplit
+        ):
+            if _posix_classes(node, node.expression, problems):
+                return node
+            key = "flag" if isinstance(node, exp.RegexpLike) else "parameters"
+            options = node.args.get(key)
+            if options is None:
+                return node
+            found = _regexp_options(node, options, problems)
+            if found is None:
+                return node
+            copy = node.copy()
+            copy.set(key, None)
+            copy.set("expression", inline(node.expression, found[1]))
+            return copy
+        if not isinstance(node, exp.RegexpReplace):
+            return node
+        if _posix_classes(node, node.expression, problems):
+            return node
+        found = _regexp_options(node, node.args.get("modifiers"), problems)
+        if found is None:
+            return node
+        every, flags = found
+        replacement = node.args.get("replacement")
+        if not (isinstance(replacement, exp.Literal) and replacement.is_string):
+            problems.append(
+                (
+                    node,
+                    "regexp_replace() with a replacement that is not a text literal (its \\1 "
+                    "and $ mean other things in Spark's Java regex)",
+                )
+            )
+            return node
+        pattern = inline(node.expression, flags)
+        if every:
+            return exp.RegexpReplace(
+                this=node.this.copy(),
+                expression=pattern,
+                replacement=exp.Literal.string(_java_replacement(replacement.this, 0)),
+            )
+        if isinstance(pattern, exp.Literal):
+            first: exp.Expression = exp.Literal.string(f"^([\\s\\S]*?)({pattern.this})")
+        else:
+            first = _mark(
+                exp.Anonymous(
+                    this="CONCAT",
+                    expressions=[
+                        exp.Literal.string("^([\\s\\S]*?)("),
+                        pattern,
+                        exp.Literal.string(")"),
+                    ],
+                )
+            )
+        # `\0` (the whole match) is the pattern's own group, 2 after the prefix's
+        text = "$1" + _java_replacement(replacement.this, 2)
+        return exp.RegexpReplace(
+            this=node.this.copy(), expression=first, replacement=exp.Literal.string(text)
+        )
+
+    return tree.transform(convert, copy=False)
+
+
+def _written(node: exp.Expression) -> str:
+    """The DuckDB name of a regexp function node, for a refusal (not by rendering it: SQLGlot
+    warns on stderr about the options it drops)."""
+    names = {
+        "RegexpReplace": "regexp_replace",
+        "RegexpLike": "regexp_matches",
+        "RegexpExtract": "regexp_extract",
+        "RegexpExtractAll": "regexp_extract_all",
+        "RegexpSplit": "regexp_split_to_array",
+    }
+    return names.get(type(node).__name__, node.key)
+
+
+#: DuckDB date parts as Spark computes them (x: the value), each a BIGINT as in DuckDB
+_SPARK_PARTS = {
+    "year": "EXTRACT(YEAR FROM {x})",
+    "month": "EXTRACT(MONTH FROM {x})",
+    "day": "EXTRACT(DAY FROM {x})",
+    "quarter": "EXTRACT(QUARTER FROM {x})",
+    "doy": "EXTRACT(DOY FROM {x})",
+    "hour": "HOUR({x})",
+    "minute": "MINUTE({x})",
+    "second": "SECOND({x})",  # whole seconds; Spark's EXTRACT(SECOND) holds the fraction
+    # DuckDB: Sunday 0 .. Saturday 6; Spark's DAYOFWEEK: Sunday 1 .. Saturday 7
+    "dow": "DAYOFWEEK({x}) - 1",
+    "isodow": "EXTRACT(DAYOFWEEK_ISO FROM {x})",
+    "week": "WEEKOFYEAR({x})",  # the ISO week on both
+    # the ISO year is the year of the week's Thursday
+    "isoyear": "YEAR(DATE_ADD(CAST({x} AS DATE), 4 - EXTRACT(DAYOFWEEK_ISO FROM {x})))",
+    "yearweek": "YEAR(DATE_ADD(CAST({x} AS DATE), 4 - EXTRACT(DAYOFWEEK_ISO FROM {x}))) * 100 "
+    "+ WEEKOFYEAR({x})",
+}
+_PART_NAMES = {
+    "years": "year",
+    "yr": "year",
+    "y": "year",
+    "yrs": "year",
+    "months": "month",
+    "mon": "month",
+    "mm": "month",
+    "days": "day",
+    "d": "day",
+    "dayofmonth": "day",
+    "dayofyear": "doy",
+    "dayofweek": "dow",
+    "weekday": "dow",
+    "weekofyear": "week",
+    "weeks": "week",
+    "w": "week",
+    "hours": "hour",
+    "h": "hour",
+    "hr": "hour",
+    "minutes": "minute",
+    "min": "minute",
+    "m": "minute",
+    "seconds": "second",
+    "sec": "second",
+    "s": "second",
+    "quarters": "quarter",
+}
+
+
+def _part_of(node: exp.Expression) -> tuple[str, exp.Expression] | None:
+    """(DuckDB date part, value) of a date part call in any of its spellings."""
+    import sqlglot.expressions as exp
+
+    functions = {
+        exp.Year: "year",
+        exp.Month: "month",
+        exp.Day: "day",
+        exp.DayOfMonth: "day",
+        exp.Quarter: "quarter",
+        exp.DayOfYear: "doy",
+        exp.Hour: "hour",
+        exp.Minute: "minute",
+        exp.Second: "second",
+        exp.DayOfWeek: "dow",
+        exp.DayOfWeekIso: "isodow",
+        exp.Week: "week",
+        exp.WeekOfYear: "week",
+        exp.TimeToUnix: "epoch",
+    }
+    part = functions.get(type(node))
+    if part is not None:
+        return part, node.this
+    if isinstance(node, exp.Extract):
+        return node.name.lower(), node.expression
+    name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
+    if name in ("isoyear", "yearweek") and len(node.expressions) == 1:
+        return name, node.expressions[0]
+    if name in ("date_part", "datepart") and len(node.expressions) == 2:
+        unit, value = node.expressions
+        if isinstance(unit, exp.Literal) and unit.is_string:
+            return unit.this.lower(), value
+        return "(a part that is not a text)", value
+    return None
+
+
+def _spark_date_parts(
+    tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]
+) -> Any:
+    """Date parts as DuckDB numbers them (a BIGINT each): the day of the week from Sunday 0
+    (Spark's DAYOFWEEK counts from 1), the ISO year and `yearweek` (none in Spark), whole
+    seconds; a part Spark has no counterpart for is refused."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    bigint = exp.DataType.build("bigint")
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        found = _part_of(node)
+        if found is None or trusted(node):
+            return node
+        part, value = found
+        part = _PART_NAMES.get(part, part)
+        if part == "epoch":
+            micros = _mark(
+                exp.Anonymous(
+                    this="UNIX_MICROS",
+                    expressions=[exp.cast(value.copy(), exp.DataType.build("timestamp"))],
+                )
+            )
+            seconds = exp.Div(
+                this=exp.cast(micros, exp.DataType.build("double")),
+                expression=exp.Literal.number(1000000),
+            )
+            return exp.paren(seconds)
+        template = _SPARK_PARTS.get(part)
+        if template is None:
+            problems.append((node, f"date part {part!r} (no Spark equivalent)"))
+            return node
+        spark = sqlglot.parse_one(template.format(x="__value__"), dialect="spark")
+        for placeholder in list(spark.find_all(exp.Column)):
+            if placeholder.name == "__value__":
+                placeholder.replace(value.copy())
+        for call in spark.find_all(exp.Func):
+            _mark(call)
+        return exp.cast(exp.paren(spark) if not isinstance(spark, exp.Func) else spark, bigint)
+
+    return tree.transform(convert, copy=False)
+
+
+def _timestamp_like(value: exp.Expression, result: exp.Expression) -> exp.Expression:
+    """`result` (a Spark TIMESTAMP_NTZ) in the type DuckDB gives a date/time function of
+    `value`: TIMESTAMP for a DATE or TIMESTAMP, TIMESTAMPTZ for a TIMESTAMPTZ. Spark's
+    COALESCE takes the wider of TIMESTAMP_NTZ and the value's type, which is that one (the
+    value itself is never reached: `result` is NULL only where the value is)."""
+    import sqlglot.expressions as exp
+
+    return exp.Coalesce(this=result, expressions=[value.copy()])
+
+
+def _spark_date_trunc(
+    tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]
+) -> Any:
+    """date_trunc: Spark's is always a TIMESTAMP with time zone; DuckDB's keeps a TIMESTAMP
+    (and makes one of a DATE). The truncated wall time (UTC sessions) as TIMESTAMP_NTZ, in the
+    value's own type where that is a TIMESTAMPTZ."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    ntz = exp.DataType.build("timestamp_ntz", dialect="spark")
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.TimestampTrunc | exp.DateTrunc) or trusted(node):
+            return node
+        truncated = _mark(node.copy())
+        return _timestamp_like(node.this, exp.cast(truncated, ntz))
+
+    return tree.transform(convert, copy=False)
+
+
+def _is_a_date(value: exp.Expression) -> bool:
+    """Whether `value` is known to be a DATE without the table's types."""
+    import sqlglot.expressions as exp
+
+    if isinstance(value, exp.Paren):
+        return _is_a_date(value.this)
+    if isinstance(value, exp.Cast):
+        return value.to.is_type(exp.DataType.Type.DATE)
+    return isinstance(value, exp.CurrentDate | exp.LastDay | exp.DateFromParts | exp.StrToDate)
+
+
+def _spark_date_arithmetic(
+    tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]
+) -> Any:
+    """`date - date` is a number of days (BIGINT) in DuckDB, an interval in Spark (which Delta
+    cannot store): DATEDIFF where one side is known to be a DATE (a DATE literal or cast,
+    current_date, ...). `x + INTERVAL ...` is a TIMESTAMP in DuckDB also for a DATE x (Spark
+    keeps a DATE); `date_add(x, INTERVAL ...)` is `x + INTERVAL ...` (Spark's takes days)."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    bigint = exp.DataType.build("bigint")
+    ntz = exp.DataType.build("timestamp_ntz", dialect="spark")
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DateAdd) and isinstance(node.expression, exp.Interval):
+            node = exp.Add(this=node.this.copy(), expression=node.expression.copy())
+        if not isinstance(node, exp.Add | exp.Sub):
+            return node
+        left, right = node.this, node.expression
+        if isinstance(right, exp.Interval) or isinstance(left, exp.Interval):
+            value = right if isinstance(left, exp.Interval) else left
+            moved = type(node)(this=left.copy(), expression=right.copy())
+            return _timestamp_like(value, exp.cast(moved, ntz))
+        if isinstance(node, exp.Sub) and (_is_a_date(left) or _is_a_date(right)):
+            if isinstance(left, exp.Literal) or isinstance(right, exp.Literal):
+                return node  # a date minus a number of days: a DATE on both
+            days = _mark(exp.DateDiff(this=left.copy(), expression=right.copy()))
+            return exp.cast(days, bigint)
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+def _spark_calendar(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """Spark's MONTHNAME/DAYNAME are abbreviations ('Dec', 'Fri'): DuckDB's full names are
+    DATE_FORMAT's 'MMMM'/'EEEE'. strptime is a TIMESTAMP (Spark's TO_TIMESTAMP has a time zone).
+    date_diff counts the boundaries crossed (DuckDB), Spark's DATEDIFF whole units: months and
+    years from the calendar fields, days as they are, other units refused."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    bigint = exp.DataType.build("bigint")
+
+    def formatted(value: exp.Expression, pattern: str) -> exp.Expression:
+        return _mark(
+            exp.Anonymous(
+                this="DATE_FORMAT", expressions=[value.copy(), exp.Literal.string(pattern)]
+            )
+        )
+
+    def months(value: exp.Expression) -> exp.Expression:
+        year = exp.Mul(this=_mark(exp.Year(this=value.copy())), expression=exp.Literal.number(12))
+        return exp.paren(exp.Add(this=year, expression=_mark(exp.Month(this=value.copy()))))
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Monthname):
+            return formatted(node.this, "MMMM")
+        if isinstance(node, exp.Dayname):
+            return formatted(node.this, "EEEE")
+        if isinstance(node, exp.StrToTime) and not trusted(node):
+            return exp.cast(
+                _mark(node.copy()), exp.DataType.build("timestamp_ntz", dialect="spark")
+            )
+        if not isinstance(node, exp.DateDiff) or trusted(node):
+            return node
+        unit = (node.text("unit") or "day").lower().rstrip("s")
+        end, start = node.this, node.expression
+        if unit == "day":
+            days = _mark(exp.DateDiff(this=end.copy(), expression=start.copy()))
+            return exp.cast(days, bigint)
+        if unit == "month":
+            return exp.cast(exp.Sub(this=months(end), expression=months(start)), bigint)
+        if unit == "year":
+            years = exp.Sub(
+                this=_mark(exp.Year(this=end.copy())), expression=_mark(exp.Year(this=start.copy()))
+            )
+            return exp.cast(years, bigint)
+        problems.append(
+            (
+                node,
+                f"date_diff() in {unit}s (Spark counts whole units, DuckDB the boundaries "
+                "crossed): use days, months or years",
+            )
+        )
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+def _spark_bigints(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """length(), position() and array_length() are BIGINT in DuckDB, INT in Spark: cast, so
+    that a column keeps its type whichever engine wrote it."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    bigint = exp.DataType.build("bigint")
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Length | exp.StrPosition | exp.ArraySize) and not trusted(node):
+            return exp.cast(_mark(node.copy()), bigint)
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
+def _spark_lists(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """list()/array_agg(x ORDER BY y): Spark's COLLECT_LIST keeps no order (SQLGlot drops the
+    ORDER BY) and skips NULLs: refused."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    for node in tree.find_all(exp.ArrayAgg):
+        if isinstance(node.this, exp.Order):
+            problems.append(
+                (
+                    node,
+                    "list()/array_agg() with ORDER BY (Spark's collect_list keeps no order): "
+                    "aggregate without an order, or build the text with string_agg(x, sep "
+                    "ORDER BY y)",
+                )
+            )
+    return tree
+
+
+def _spark_template(text: str, **values: exp.Expression) -> exp.Expression:
+    """Spark SQL `text` as a tree, each `{name}` the given value, every call in it trusted."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    tree = sqlglot.parse_one(text.format(**{k: f"__{k}__" for k in values}), dialect="spark")
+    for column in list(tree.find_all(exp.Column)):
+        name = column.name
+        if name.startswith("__") and name.strip("_") in values:
+            column.replace(values[name.strip("_")].copy())
+    for call in tree.find_all(exp.Func):
+        _mark(call)
+    return tree
+
+
+def _spark_aggregates(
+    tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]
+) -> Any:
+    """list(x) keeps NULLs in DuckDB, and is NULL over no rows; Spark's COLLECT_LIST skips
+    NULLs and gives []: the values are collected inside a struct (never NULL) and taken out
+    again, an empty list is NULL. quantile_cont/quantile_disc(x, q) have no
+    two-argument form in Spark: PERCENTILE(x, q) (the same interpolation) and PERCENTILE_DISC(q)
+    WITHIN GROUP (ORDER BY x). approx_count_distinct's sketches differ between the engines (the
+    counts do): refused."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if trusted(node):
+            return node
+        where = None
+        if isinstance(node, exp.Filter) and isinstance(node.this, exp.ArrayAgg):
+            node, where = node.this, node.expression.this
+        elif isinstance(node, exp.ArrayAgg) and isinstance(node.parent, exp.Filter):
+            return node  # converted with its FILTER
+        if isinstance(node, exp.ArrayAgg) and not isinstance(node.this, exp.Order):
+            if isinstance(node.parent, exp.Window):
+                return node  # (docs/engines.md: NULLs are skipped there)
+            values = "COLLECT_LIST(NAMED_STRUCT('v', {x}))"
+            if where is not None:
+                values += " FILTER (WHERE {c})"
+            # no rows: NULL in DuckDB, an empty list in Spark
+            text = f"IF(SIZE({values}) = 0, NULL, TRANSFORM({values}, e -> e.v))"
+            parts = {"x": node.this} | ({"c": where} if where is not None else {})
+            return _spark_template(text, **parts)
+        quantile = node.args.get("expression")
+        if isinstance(node, exp.PercentileCont) and quantile is not None:
+            return _spark_template("PERCENTILE({x}, {q})", x=node.this, q=quantile)
+        if isinstance(node, exp.PercentileDisc) and quantile is not None:
+            return _spark_template(
+                "PERCENTILE_DISC({q}) WITHIN GROUP (ORDER BY {x})", x=node.this, q=quantile
+            )
+        if isinstance(node, exp.ApproxDistinct):
+            problems.append(
+                (
+                    node,
+                    "approx_count_distinct() (Spark's estimate differs from DuckDB's): "
+                    "count(distinct x) is exact on both",
+                )
+            )
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
+    _spark_regexp,
+    _spark_date_parts,  # before _date_parts (which spells isodow for the other targets)
+    _spark_date_trunc,
+    _spark_date_arithmetic,
+    _spark_calendar,
+    _spark_bigints,
+    _spark_lists,
+    _spark_aggregates,
     _arg_max,
     _concat_ws,
     _least,

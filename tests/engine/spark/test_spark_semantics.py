@@ -1,0 +1,132 @@
+"""Models whose SQL SQLGlot renders for Spark with another meaning than DuckDB's: each is run on
+both engines over ~800 consecutive days (year boundaries, every weekday) and gives the same
+rows, of the same types (`models/dialects.py` holds the rewrites, `docs/engines.md` the list)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import write_project
+
+from medallion.project import Project
+from medallion.storage import tables
+
+pytestmark = pytest.mark.spark
+
+CONFIG = """
+name: sem
+sources:
+  days:
+    path: data/days.csv
+    columns: {id: INTEGER, d: DATE, ts: TIMESTAMP, s: VARCHAR}
+"""
+WORDS = ["Besançon", "Orléans", "Paris", "AbcAbc", "a$b\\\\c", "", "naïve Ave"]
+MODELS = {
+    "silver/regex.sql": r"""
+        select id,
+               regexp_replace(s, '[aeiou]', 'X') as first_only,
+               regexp_replace(s, '[aeiou]', 'X', 'g') as every,
+               regexp_replace(s, '[AEIOU]', '<\0>', 'i') as first_nocase,
+               regexp_replace(s, '(b)(c)', '\2\1$', 'gi') as groups,
+               regexp_replace(s, 'x*', '-') as empty_match,
+               regexp_matches(s, 'ABC', 'i') as matches_nocase,
+               regexp_extract(s, '([a-z])([a-z])', 2) as extracted
+        from bronze.days
+    """,
+    "silver/parts.sql": """
+        select id,
+               dayofweek(d) as dow, extract(dow from d) as dow2, date_part('dow', ts) as dow3,
+               isodow(d) as isodow, extract(isodow from d) as isodow2,
+               dayofyear(d) as doy, extract(doy from d) as doy2,
+               week(d) as week, weekofyear(d) as woy, extract(week from d) as week2,
+               yearweek(d) as yearweek, isoyear(d) as isoyear,
+               year(d) as y, extract(year from d) as y2, quarter(d) as q, month(d) as m,
+               day(d) as dd, hour(ts) as h, minute(ts) as mi, second(ts) as sec,
+               extract(second from ts) as sec2, epoch(ts) as epoch,
+               monthname(d) as month_name, dayname(d) as day_name
+        from bronze.days
+    """,
+    "silver/spans.sql": """
+        select id,
+               date_trunc('month', d) as month_of_date,
+               date_trunc('week', ts) as week_of_ts,
+               date_trunc('hour', ts) as hour_of_ts,
+               d - date '2024-01-01' as days_since,
+               current_date - d > 0 as past,
+               d + interval 1 month as next_month,
+               date_add(d, interval 3 day) as plus_3,
+               date_diff('month', date '2024-01-31', d) as months,
+               date_diff('year', date '2024-12-31', d) as years,
+               strptime('05/01/2024', '%d/%m/%Y') as parsed
+        from bronze.days
+    """,
+    "gold/aggregates.sql": """
+        select id % 3 as g, median(id) as med, median(cast(id as double) / 2) as med_half,
+               string_agg(s, ',' order by id) as joined, string_agg(distinct s) is not null as some,
+               list_transform([min(id), max(id)], lambda x: x * 2) as doubled,
+               array_length(list(nullif(s, 'Paris'))) as listed,
+               list(s) filter (where id < 0) as none,
+               quantile_cont(id, 0.25) as q_cont, quantile_disc(id, 0.3) as q_disc,
+               position('a' in string_agg(s, '' order by id)) as pos
+        from silver.regex join bronze.days using (id)
+        group by id % 3
+    """,
+}
+
+
+def _days() -> str:
+    start = date(2023, 12, 20)
+    rows = ["id,d,ts,s"]
+    for i in range(800):
+        day = start + timedelta(days=i)
+        ts = datetime(day.year, day.month, day.day) + timedelta(
+            milliseconds=i * 37_777 % 86_400_000
+        )
+        rows.append(f"{i},{day},{ts.isoformat(' ')},{WORDS[i % len(WORDS)]}")
+    return "\n".join(rows) + "\n"
+
+
+def _build(root: Path, engine: str) -> Project:
+    config = CONFIG + ("engine: {type: spark}\n" if engine == "spark" else "")
+    write_project(root, config, MODELS, {"data/days.csv": _days()})
+    project = Project.load(root)
+    result = project.run(trigger="test")
+    assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
+    return project
+
+
+def _table(project: Project, fqn: str) -> Any:
+    table = tables.open_table(project.catalog.path(fqn)).to_pyarrow_table()
+    keep = [c for c in table.column_names if not c.startswith("_")]
+    key = "id" if "id" in keep else "g"
+    return table.select(keep).sort_by(key)
+
+
+def _types(table: Any) -> list[tuple[str, str]]:
+    return [(f.name, str(f.type).replace(" not null", "")) for f in table.schema]
+
+
+def test_models_give_duckdbs_rows_and_types_on_spark(spark: Any, tmp_path: Path) -> None:
+    duck = _build(tmp_path / "duck", "duckdb")
+    on_spark = _build(tmp_path / "spark", "spark")
+    for fqn in ("silver.regex", "silver.parts", "silver.spans", "gold.aggregates"):
+        expected, got = _table(duck, fqn), _table(on_spark, fqn)
+        # the types (Spark declares a column of constants NOT NULL, DuckDB does not)
+        assert _types(got) == _types(expected), fqn
+        for name in expected.column_names:
+            want, have = expected.column(name).to_pylist(), got.column(name).to_pylist()
+            bad = [(i, w, h) for i, (w, h) in enumerate(zip(want, have, strict=True)) if w != h]
+            assert not bad, f"{fqn}.{name}: {len(bad)} rows differ, e.g. {bad[:3]}"
+    # the hand-checked values the rewrites are about
+    regex = _table(duck, "silver.regex").to_pylist()
+    assert (regex[0]["first_only"], regex[0]["every"]) == ("BXsançon", "BXsXnçXn")
+    assert regex[3]["groups"] == "Acb$Acb$"
+    parts = _table(duck, "silver.parts").to_pylist()
+    assert (parts[0]["dow"], parts[0]["isodow"], parts[0]["day_name"]) == (3, 3, "Wednesday")
+    # Sunday 2023-12-31 is in ISO week 2023-52, Monday 2024-01-01 in 2024-01
+    assert [(p["yearweek"], p["isoyear"]) for p in parts[11:13]] == [(202352, 2023), (202401, 2024)]
+    spans = _table(duck, "silver.spans").to_pylist()
+    assert (spans[12]["days_since"], spans[12]["month_of_date"]) == (0, datetime(2024, 1, 1))
