@@ -740,19 +740,29 @@ def _plain(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, plain(f.type), f.nullable) for f in schema])
 
 
+def jvm_cause(error: BaseException) -> str | None:
+    """The first line of the innermost cause of an error raised in the JVM (py4j's own message,
+    "An error occurred while calling ...", says nothing); None for another error or when the
+    JVM is gone."""
+    java = getattr(error, "java_exception", None)
+    if java is None:
+        return None
+    try:
+        cause = java
+        while cause.getCause() is not None:
+            cause = cause.getCause()
+        return first_line(Exception(str(cause.toString())))
+    except Exception:  # the JVM is gone
+        return None
+
+
 def _spark_message(error: BaseException) -> str:
     """The useful part of a Spark error: its first line, without the JVM stack; for an error
     of the JVM itself (py4j's "An error occurred while calling o497.getResult"), the message
     of its innermost cause."""
-    java = getattr(error, "java_exception", None)
-    if java is not None:
-        try:
-            cause = java
-            while cause.getCause() is not None:
-                cause = cause.getCause()
-            return first_line(Exception(str(cause.toString())))
-        except Exception:  # the JVM is gone
-            pass
+    cause = jvm_cause(error)
+    if cause is not None:
+        return cause
     text = getattr(error, "getMessage", None)
     message = text() if callable(text) else str(error)
     return first_line(Exception(message)) if message else first_line(error)

@@ -248,18 +248,10 @@ def _launch_quietly(settings: dict[str, str]) -> None:
 def _start_message(error: BaseException) -> str:
     """Why Spark did not start, in one line: the innermost cause of a JVM error (not py4j's
     `An error occurred while calling None.org.apache...`)."""
+    from medallion.engine.spark.engine import jvm_cause
     from medallion.errors import first_line
 
-    java = getattr(error, "java_exception", None)
-    if java is not None:
-        try:
-            cause = java
-            while cause.getCause() is not None:
-                cause = cause.getCause()
-            return first_line(Exception(str(cause.toString())))
-        except Exception:  # the JVM is gone
-            pass
-    return first_line(error)
+    return jvm_cause(error) or first_line(error)
 
 
 def _text(value: object) -> str:
