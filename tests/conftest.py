@@ -244,6 +244,12 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         .config("spark.sql.warehouse.dir", str(warehouse))
         # the JVM serves every Spark test of the session; medallion's own default is 4g
         .config("spark.driver.memory", "2g")
+        # Spark sizes its sort and hash pages from the heap (64 MB here): every sort, join and
+        # aggregate of a query holds at least one, as one array G1 must place in a contiguous
+        # run of free regions. Over the suite that fragmented the shared 2g heap until a
+        # 300-row query failed with OutOfMemoryError (CI); small pages are ordinary objects.
+        .config("spark.buffer.pageSize", "1m")
+        .config("spark.driver.extraJavaOptions", "-XX:G1HeapRegionSize=4m")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.adaptive.enabled", "false")
