@@ -103,3 +103,20 @@ def test_unchanged_rows_are_not_updated_on_either_engine(spark: Any, tmp_path: P
     assert tables.info(path).version == steps[1].delta_version + 1
     assert not [a for a in _log(path, steps[1].delta_version + 1) if "add" in a or "remove" in a]
     assert sp.verify(5).ok
+
+
+def test_checkpointed_rows_are_released_after_each_step(spark: Any, tmp_path: Path) -> None:
+    """The rows a merge checkpoints for a step hold Spark storage for that step only: after
+    runs of merges (whose model rows are checkpointed: they carry the time of ingestion and a
+    deletion rule), no RDD the runs persisted is left in the process's SparkContext."""
+    root = write_project(
+        tmp_path, CONFIG + "engine: {type: spark}\n", MODELS, {"data/orders1.csv": DAY1}
+    )
+    project = Project.load(root)
+    persisted = spark.sparkContext._jsc.getPersistentRDDs
+    before = set(persisted().keySet())
+    for day, text in ((1, DAY1), (2, DAY2)):
+        (root / f"data/orders{day}.csv").write_text(text)
+        result = project.run(trigger="test")
+        assert result.ok, result.error
+    assert set(persisted().keySet()) == before

@@ -167,8 +167,17 @@ class Session:
         not `whole`. Not checkpointed, a query computes only the values it reads: a value that
         fails to compute fails the query that reads it."""
         df = data if hasattr(data, "sparkSession") else self.arrow(data)
-        keep = not whole and stable(df, self.views.root)
-        yield df if keep else df.localCheckpoint(eager=True)
+        if not whole and stable(df, self.views.root):
+            yield df
+            return
+        checkpointed = df.localCheckpoint(eager=True)
+        try:
+            yield checkpointed
+        finally:
+            # the checkpoint's blocks are the block's, as DuckDB drops its temporary table:
+            # left to Spark's cleaner they stay (memory, then local disk) until the driver's JVM
+            # happens to collect the RDD — in a scheduler or server process, run after run
+            checkpointed._jdf.queryExecution().analyzed().rdd().unpersist(False)
 
     # -- reading ---------------------------------------------------------------------------
 
