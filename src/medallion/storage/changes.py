@@ -52,7 +52,8 @@ class Changes:
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.cdc or self.removed_lost)
+        """Nothing changed (a commit gone from the log may have changed anything)."""
+        return self.complete and not (self.added or self.removed or self.cdc or self.removed_lost)
 
 
 #: (files, change types) pairs a table's changed rows are read from (see Engine.swapped)

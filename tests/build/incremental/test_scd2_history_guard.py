@@ -174,3 +174,46 @@ def test_a_reset_scd2_model_is_asked_about_on_a_terminal_naming_the_history_drop
     status, printed = on_terminal(root, "y")
     assert status == 0, printed
     assert rows(root, "select count(*) as n from silver.clients_history") == [{"n": 3}]
+
+
+def test_a_terminal_yes_covers_only_the_tables_it_named(tmp_path: Path) -> None:
+    """The question names silver.summary (its model changed). silver.clients_history becomes a
+    rebuild only during the run: bronze.clients' Delta log was cleaned up past its last build,
+    so what is new cannot be told and it would be recomputed from its inputs. The "y" did not
+    cover it: its step fails naming the history it would drop, writing nothing."""
+    from deltalake import DeltaTable
+    from tests.cli.test_confirm_rebuild import on_terminal
+
+    summary = "select count(*) as n from bronze.clients\n"
+    models = {**HISTORY, "silver/summary.sql": summary}
+    root = write_project(tmp_path / "p", CONFIG, models, {"data/clients.csv": CLIENTS})
+    three_drops(root)
+    # two more exports reach bronze only; then its log is cleaned up (another tool's checkpoint
+    # and log retention): the commits since the history's last build are gone
+    for city in ("Rouen", "Caen"):
+        (root / "data/clients.csv").write_text(CLIENTS.replace("Paris", city), encoding="utf-8")
+        assert cli("run", "--select", "bronze.clients", cwd=root).returncode == 0
+    bronze = DeltaTable(str(root / "lakehouse/bronze/clients"))
+    bronze.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
+    bronze.create_checkpoint()
+    bronze.cleanup_metadata()
+    (root / "models/silver/summary.sql").write_text(summary.replace("count(*)", "count(city)"))
+    before = table_versions(Project.load(root))["silver.clients_history"]
+
+    status, printed = on_terminal(root, "y")
+    said_ = " ".join(printed.split())
+    assert "silver.summary: rebuild, model changed" in said_
+    assert "silver.clients_history: rebuild" not in said_
+    assert status == 1, printed
+    assert (
+        "not rebuilt (the Delta log no longer tells what is new): it would drop 3 closed "
+        "versions of 1 key"
+    ) in said_, printed
+    assert table_versions(Project.load(root))["silver.clients_history"] == before
+    count = "select count(*) as n, count(*) filter (where not is_current) as closed"
+    assert rows(root, f"{count} from silver.clients_history") == [{"n": 6, "closed": 3}]
+    assert rows(root, "select n from silver.summary") == [{"n": 3}]
+
+    confirmed = cli("run", "--yes", cwd=root)  # all of it confirmed: rebuilt
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert rows(root, f"{count} from silver.clients_history") == [{"n": 3, "closed": 0}]
