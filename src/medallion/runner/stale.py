@@ -12,7 +12,9 @@ and its stored inputs' columns (medallion.build.record). Against the project as 
   of input changed`): the model may not bind any more, or reads it differently;
 - restored to a version no build recorded (written by another Delta writer) → rebuilt
   (`rebuild: restored to version N, ...`): what its rows were built from is unknown, and the
-  newer builds the restore undid say nothing about them;
+  newer builds the restore undid say nothing about them; the same for rows changed by another
+  writer since the build (`rebuild: changed outside medallion at version N (WRITE)`): merging
+  new rows into them would keep rows the model does not make;
 - `scd2` keeps history its inputs do not hold: a rebuild would replace it with one version per
   key, so it is refused (`--full-refresh` forces it) unless the table is empty;
 - otherwise `up to date`, or `incremental (N new rows upstream)` / `rebuild: new data upstream`.
@@ -109,9 +111,8 @@ def assess(
     rows = mine[2] if mine else None
     if full_refresh:
         return State("rebuild", "full refresh", rows=rows, forced=True)
-    restored = unrecorded(commit)
-    if restored is not None:
-        unknown = f"restored to version {restored}, which no build recorded the inputs of"
+    unknown = unrecorded(commit)
+    if unknown is not None:
         if model.kind == "scd2" and rows:
             return State("refused", f"{unknown}; {SCD2_HISTORY}", rows=rows)
         return State("rebuild", unknown, rows=rows, forced=True)
