@@ -156,7 +156,7 @@ def _new_data(
                 return State("rebuild", f"new data upstream ({table})", rows=rows)
         return State("up to date", rows=rows)
     new: int | None = 0
-    touched = False
+    touched = rewritten = False
     for table in model.incremental_inputs:
         now = inputs.get(table)
         if now is None:
@@ -165,11 +165,16 @@ def _new_data(
         if before > now[0]:
             before = -1  # the input was re-created since: all of it is new
         if now[0] > before:
-            gained = changes.changes(ws.catalog.path(table), before, now[0])
+            path = ws.catalog.path(table)
+            gained = changes.changes(path, before, now[0])
             touched = touched or not gained.empty
-            new = None if new is None or gained.added_rows is None else new + gained.added_rows
+            rewritten = rewritten or gained.rewritten
+            # rows a rewrite copied (or a restore added back) are not new: not counted
+            counted = None if new is None else changes.changed_rows(path, gained)
+            new = None if new is None or counted is None else new + counted
     if not touched:
         return State("up to date", rows=rows)
     if not new:
         return State("incremental", "rows changed upstream", rows=rows)
-    return State("incremental", f"{new} new rows upstream", new_rows=new, rows=rows)
+    what = "new or changed rows" if rewritten else "new rows"
+    return State("incremental", f"{new} {what} upstream", new_rows=new, rows=rows)

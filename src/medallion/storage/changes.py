@@ -130,6 +130,89 @@ def changes(path: Path, since: int, until: int) -> Changes:
     return result
 
 
+#: rows `changed_rows` reads at most (the new and the old side together) to count exactly
+COUNT_LIMIT = 2_000_000
+
+
+def changed_rows(path: Path, c: Changes) -> int | None:
+    """How many rows `c` really added or changed: the rows it added that it did not also
+    remove (None: not known). Appended files alone: their rows, from the log's statistics.
+    A range that rewrote files (an engine writing the files itself copies the unchanged rows
+    of a file it rewrites; a restore adds back files with rows removed since) or wrote a change
+    feed: its new rows less its old ones, compared whole (a multiset difference), read from
+    the files the range touched, not from the whole table; more than COUNT_LIMIT rows to read,
+    or columns Arrow cannot compare (nested types): None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not c.complete or c.removed_lost:
+        return None
+    if not (c.removed or c.cdc):
+        return c.added_rows
+    read: list[int] = [0]
+    new = _read(path, c, c.added, CDF_NEW, read)
+    old = _read(path, c, c.removed, CDF_OLD, read) if new is not None else None
+    if new is None or old is None:
+        return None
+    if not old.num_rows or not new.num_rows:
+        return new.num_rows
+    columns = [n for n in new.column_names if n in old.column_names]
+    both = pa.concat_tables(
+        [
+            new.select(columns).append_column("__new", pa.array([1] * new.num_rows, pa.int64())),
+            old.select(columns).append_column("__new", pa.array([0] * old.num_rows, pa.int64())),
+        ]
+    )
+    try:
+        groups = both.group_by(columns, use_threads=False).aggregate(
+            [("__new", "sum"), ("__new", "count")]
+        )
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    added, total = groups["__new_sum"], groups["__new_count"]
+    removed = pc.subtract(total, added)
+    return int(pc.sum(pc.max_element_wise(pc.subtract(added, removed), 0)).as_py() or 0)
+
+
+def _read(
+    path: Path,
+    c: Changes,
+    files: list[FileRef],
+    change_types: tuple[str, ...],
+    read: list[int],
+) -> Any:
+    """The rows of `files` and of the change feed's `change_types`, as one Arrow table in the
+    table's columns (strings as plain strings); None past COUNT_LIMIT rows read in all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    for files_set, types in _rows(path, c, files, change_types):
+        schema = pa.schema(
+            [
+                f.with_type(pa.string())
+                if pa.types.is_string_view(f.type) or pa.types.is_large_string(f.type)
+                else f.with_type(pa.binary())
+                if pa.types.is_binary_view(f.type)
+                else f
+                for f in files_set.schema
+            ]
+        )
+        for part in files_set.datasets():
+            rows = part.to_table()
+            read[0] += rows.num_rows
+            if read[0] > COUNT_LIMIT:
+                return None
+            rows = rows.select(schema.names).cast(schema)
+            if types:
+                rows = rows.filter(pc.is_in(rows["_change_type"], pa.array(list(types))))
+                rows = rows.drop_columns(["_change_type"])
+            parts.append(rows)
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables(parts)
+
+
 def _num_records(add: dict[str, Any]) -> int | None:
     stats = add.get("stats")
     if not stats:
