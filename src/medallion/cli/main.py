@@ -343,6 +343,8 @@ def run(
     shows what and why before). A rebuild or full refresh that would leave fewer than half of a
     table's rows, or drop closed versions of an scd2 history (its inputs do not hold them), is
     asked about on a terminal, and fails its step (writing nothing) in a script, unless --yes.
+    A "y" on the terminal covers the tables listed: one that becomes such a rebuild only during
+    the run fails its step as in a script.
 
     A failing step leaves its table at its previous version and skips what depends on it; the
     command then exits with status 1.
