@@ -100,10 +100,12 @@ def assess(
     inputs: Inputs,
     full_refresh: bool = False,
     rebuilding: frozenset[str] = frozenset(),
+    count_rows: bool = False,
 ) -> State:
     """What `model`'s table needs now (`full_refresh`: asked to rebuild it). `rebuilding`: the
     tables rebuilt earlier in the same run, whose columns are not known until then (the run
-    compares them when the model's turn comes)."""
+    compares them when the model's turn comes). `count_rows`: the rows new or changed upstream
+    counted exactly, reading the files of rewrites (`plan` says them; a run needs no count)."""
     mine = inputs.get(model.fqn)
     commit = last_build(ws.catalog.path(model.fqn)) if mine is not None else None
     if commit is None:
@@ -132,7 +134,7 @@ def assess(
         if model.kind == "scd2" and rows:
             return State("refused", f"{why}; {SCD2_HISTORY}", diff=diff, rows=rows)
         return State("rebuild", why, diff=diff, rows=rows, forced=True)
-    return _new_data(commit, model, ws, inputs, rows)
+    return _new_data(commit, model, ws, inputs, rows, count_rows)
 
 
 def _diff(commit: dict[str, Any], model: Model) -> str | None:
@@ -146,7 +148,12 @@ def _diff(commit: dict[str, Any], model: Model) -> str | None:
 
 
 def _new_data(
-    commit: dict[str, Any], model: Model, ws: Workspace, inputs: Inputs, rows: int | None
+    commit: dict[str, Any],
+    model: Model,
+    ws: Workspace,
+    inputs: Inputs,
+    rows: int | None,
+    count_rows: bool = False,
 ) -> State:
     consumed = changes.consumed(commit) or {}
     if not model.config.incremental:
@@ -170,7 +177,9 @@ def _new_data(
             touched = touched or not gained.empty
             rewritten = rewritten or gained.rewritten
             # rows a rewrite copied (or a restore added back) are not new: not counted
-            counted = None if new is None else changes.changed_rows(path, gained)
+            counted = (
+                None if new is None else changes.changed_rows(path, gained, read_files=count_rows)
+            )
             new = None if new is None or counted is None else new + counted
     if not touched:
         return State("up to date", rows=rows)

@@ -134,14 +134,14 @@ def changes(path: Path, since: int, until: int) -> Changes:
 COUNT_LIMIT = 2_000_000
 
 
-def changed_rows(path: Path, c: Changes) -> int | None:
+def changed_rows(path: Path, c: Changes, *, read_files: bool = True) -> int | None:
     """How many rows `c` really added or changed: the rows it added that it did not also
     remove (None: not known). Appended files alone: their rows, from the log's statistics.
     A range that rewrote files (an engine writing the files itself copies the unchanged rows
     of a file it rewrites; a restore adds back files with rows removed since) or wrote a change
     feed: its new rows less its old ones, compared whole (a multiset difference), read from
     the files the range touched, not from the whole table; more than COUNT_LIMIT rows to read,
-    or columns Arrow cannot compare (nested types): None."""
+    columns Arrow cannot compare (nested types), or not `read_files`: None."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -149,6 +149,8 @@ def changed_rows(path: Path, c: Changes) -> int | None:
         return None
     if not (c.removed or c.cdc):
         return c.added_rows
+    if not read_files:
+        return None
     read: list[int] = [0]
     new = _read(path, c, c.added, CDF_NEW, read)
     old = _read(path, c, c.removed, CDF_OLD, read) if new is not None else None
