@@ -23,7 +23,7 @@ from medallion.errors import ConfigError, MedallionError
 from medallion.workspace import Workspace
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     import pyarrow as pa
 
@@ -230,15 +230,16 @@ class Project:
         command: str | None = None,
         reporter: Reporter | None = None,
         wait: float = 0.0,
-        yes: bool = False,
+        yes: bool | Collection[str] = False,
         allow_missing_files: bool = False,
         control: RunControl | None = None,
     ) -> RunResult:
         """Ingest sources and build models (all, or the selection), logging every step; then,
         if the run succeeded, publish what it built to the targets that publish after runs.
 
-        A changed model is rebuilt with what depends on it (see `plan`); unless `yes`, a rebuild
-        that would leave fewer than half of a table's rows fails its step, writing nothing. A
+        A changed model is rebuilt with what depends on it (see `plan`); unless `yes` (True, or
+        the tables the user confirmed), a rebuild that would leave fewer than half of a table's
+        rows, or drop an scd2 table's closed versions, fails its step, writing nothing. A
         full refresh of a file source whose landing folder lacks files bronze holds rows of
         fails, unless `allow_missing_files` (their rows are then deleted).
         Holds the writer lock for the whole run (waiting up to `wait` seconds for it).
@@ -274,13 +275,14 @@ class Project:
     ) -> RunPlan:
         """What `run` would do now, without doing it: per source its new input, per model
         whether its table is up to date, gets new rows, or is rebuilt and why (a changed model
-        with its diff). Reads only the Delta logs and the landing folders."""
+        with its diff). Reads the Delta logs and the landing folders (and the files an
+        incremental input's rewrites touched, to count the rows really new or changed)."""
         from medallion.runner.plan import plan_run
         from medallion.runner.preview import preview
 
         ws = self.workspace
         ws.validate()
-        return preview(ws, plan_run(ws, select, full_refresh))
+        return preview(ws, plan_run(ws, select, full_refresh, count_rows=True))
 
     def pending_input(self, select: list[str] | None = None) -> dict[str, int | None]:
         """Sources with new input (new files per file source; None: a database or REST source

@@ -5,10 +5,11 @@ undid. A restore to a version a build recorded still counts that build's record.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from tests.build.incremental.test_retyped_inputs import said
 from tests.conftest import medallion, table_versions, write_project
 
@@ -103,3 +104,79 @@ def test_an_scd2_restored_to_a_version_no_build_recorded_is_refused_naming_full_
     assert f"models/silver/t.sql: not rebuilt: {WHY}" in said(run)
     assert "medallion run --select t --full-refresh" in said(run)
     assert table_versions(Project.load(root)) == before
+
+
+def test_rows_another_writer_appended_after_a_build_make_the_model_rebuilt(
+    tmp_path: Path,
+) -> None:
+    """Another Delta writer appends row 99 to a merge model's table (version 1, after the
+    build): no build recorded what the table holds now, as after a restore to such a version.
+    `plan` says so and the run rebuilds it, rather than merging the new rows into row 99."""
+    root = tmp_path / "r"
+    write_project(root, CONFIG, {"silver/t.sql": MERGE}, {"data/s_1.csv": "id,v\n1,10\n2,20\n"})
+    medallion("run", cwd=root, check=True)
+    foreign = pa.table({"id": pa.array([99]), "v": pa.array([990])})
+    write_deltalake(str(root / "lakehouse" / "silver" / "t"), foreign, mode="append")
+    (root / "data" / "s_2.csv").write_text("id,v\n3,30\n")
+    why = "changed outside medallion at version 1 (WRITE)"
+
+    plan = medallion("plan", cwd=root, check=True)
+    assert f"silver.t rebuild {why}" in said(plan), plan.stdout
+    run = medallion("run", cwd=root, check=True)
+
+    assert f"rebuilt: {why}" in said(run)
+    assert ids(root) == [1, 2, 3]
+    assert "up to date" in medallion("plan", cwd=root, check=True).stdout
+    before = table_versions(Project.load(root))
+    medallion("run", cwd=root, check=True)  # twice: nothing new, nothing rebuilt
+    assert table_versions(Project.load(root)) == before
+
+
+def test_an_scd2_another_writer_changed_is_refused_naming_full_refresh(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    write_project(root, CONFIG, {"silver/t.sql": SCD2}, {"data/s_1.csv": "id,v\n1,10\n2,20\n"})
+    medallion("run", cwd=root, check=True)
+    table = str(root / "lakehouse" / "silver" / "t")
+    held = DeltaTable(table).to_pyarrow_table()
+    foreign = held.slice(0, 1).set_column(
+        held.schema.get_field_index("id"), "id", pa.array([99], held.schema.field("id").type)
+    )
+    write_deltalake(table, foreign, mode="append")
+    before = table_versions(Project.load(root))
+    why = "changed outside medallion at version 1 (WRITE)"
+
+    plan = medallion("plan", cwd=root, check=True)
+    assert f"silver.t refused {why}" in said(plan), plan.stdout
+    run = medallion("run", cwd=root)
+
+    assert run.returncode == 1
+    assert f"models/silver/t.sql: not rebuilt: {why}" in said(run)
+    assert "medallion run --select t --full-refresh" in said(run)
+    assert table_versions(Project.load(root)) == before
+
+
+def test_another_tools_restore_to_a_time_counts_like_a_restore_to_a_version(
+    tmp_path: Path,
+) -> None:
+    """delta-rs's `DeltaTable.restore(datetime)` records the time, not the version: the table
+    holds the rows of the build current then (version 0: ids 1 and 2), whose record counts, so
+    the next run merges id 3 again rather than taking the undone build's record (up to date,
+    id 3 lost)."""
+    root = tmp_path / "r"
+    write_project(root, CONFIG, {"silver/t.sql": MERGE}, {"data/s_1.csv": "id,v\n1,10\n2,20\n"})
+    medallion("run", cwd=root, check=True)
+    (root / "data" / "s_2.csv").write_text("id,v\n3,30\n")
+    medallion("run", cwd=root, check=True)
+    assert ids(root) == [1, 2, 3]
+    table = DeltaTable(str(root / "lakehouse" / "silver" / "t"))
+    times = {c["version"]: c["timestamp"] for c in table.history()}
+    between = (times[0] + times[1]) // 2
+    table.restore(datetime.fromtimestamp(between / 1000, tz=UTC))
+    assert table.history(1)[0]["operationParameters"] == {"datetime": str(between)}
+    assert ids(root) == [1, 2]
+
+    plan = medallion("plan", cwd=root, check=True)
+    assert "silver.t incremental 1 new rows upstream" in said(plan), plan.stdout
+    medallion("run", cwd=root, check=True)
+    assert ids(root) == [1, 2, 3]
+    assert "up to date" in medallion("plan", cwd=root, check=True).stdout

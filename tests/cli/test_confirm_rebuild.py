@@ -74,3 +74,39 @@ def test_a_rebuild_is_asked_for_on_a_terminal(tmp_path: Path) -> None:
     status, printed = on_terminal(root, "y")
     assert status == 0, printed
     assert Project.load(root).query("select count(*) as n from silver.m").to_pylist() == [{"n": 1}]
+
+
+def test_a_yes_does_not_cover_a_rebuild_found_only_during_the_run(tmp_path: Path) -> None:
+    """The question lists silver.base (its model changed: it keeps 1 of 3 rows). silver.m merges
+    silver.base's rows again (planned incremental); only when its turn comes does it find that
+    silver.base's amount changed type, so it is rebuilt from all input, keeping 1 of its 3
+    rows: not what the "y" confirmed, so its step fails, writing nothing."""
+    from tests.conftest import table_versions
+
+    from medallion.project import Project
+
+    base = "select id, amount from bronze.orders\n"
+    merged = (
+        "/* ---\nkind: merge\nunique_key: id\nincremental_inputs: [silver.base]\n--- */\n"
+        "select id, amount from silver.base\n"
+    )
+    root = write_project(
+        tmp_path / "p",
+        CONFIG,
+        {"silver/base.sql": base, "silver/m.sql": merged},
+        {"data/orders1.csv": DATA},
+    )
+    assert Project.load(root).run(trigger="test").ok
+    (root / "models/silver/base.sql").write_text(
+        "select id, cast(amount as varchar) as amount from bronze.orders where id = 1\n"
+    )
+    before = table_versions(Project.load(root))["silver.m"]
+
+    status, printed = on_terminal(root, "y")
+    said = " ".join(printed.split())
+    assert "silver.base: rebuild, model changed" in said
+    assert "silver.m: rebuild" not in said
+    assert status == 1, printed
+    assert "not rebuilt: the rebuild would leave 1 of the table's 3 rows" in said, printed
+    assert table_versions(Project.load(root))["silver.m"] == before
+    assert Project.load(root).query("select count(*) as n from silver.m").to_pylist() == [{"n": 3}]

@@ -10,7 +10,9 @@ its model (read back by `medallion plan` and the run: medallion.runner.stale).
   removed or retyped input column is a change the model may not bind to, or reads differently.
 
 After `medallion restore`, the table holds the rows of an earlier build: that build's record is
-the one that counts (`last_build`), not the newer build the restore undid.
+the one that counts (`last_build`), not the newer build the restore undid. After another Delta
+writer changed its rows (or a restore to a version such a writer wrote), no build's record
+counts: the model is rebuilt (an scd2 model refused), as `plan` says.
 """
 
 from __future__ import annotations
@@ -70,40 +72,62 @@ def record(ctx: StepContext) -> dict[str, Any]:
     }
 
 
+#: in a `last_build` commit: why what the table holds has no known inputs (not a Delta key)
+UNKNOWN_CONTENT = "unknown content"
+
+
 def last_build(path: Path) -> dict[str, Any] | None:
     """The commit info of the build whose rows the model's table holds (None: never built).
     A restore's commit records only the upstream versions of the version it restored: the
     record of the model and input columns that built those rows is that of the newest build
     at or before that version (itself restored, perhaps), read with the restore's upstream.
 
-    Restored to content no build recorded (a version written by another Delta writer, or
-    restored from one): the RESTORE commit without `medallion.upstream`, as `unrecorded` tells;
-    never the record of a newer build the restore undid."""
+    Content no build recorded: restored to a version another Delta writer wrote (or restored
+    from one), or rows changed by another writer since the last build. The commit saying so,
+    without `medallion.upstream`, with why under UNKNOWN_CONTENT (`unrecorded` tells); never
+    the record of a build whose rows the table no longer holds as built."""
     from medallion.storage import changes, tables
 
     commit = changes.last_build(path)
     history: list[dict[str, Any]] | None = None
     while commit is not None and commit.get(FINGERPRINT_KEY) is None:
-        target = changes.restored_to(commit)
-        if target is None:
-            break  # a build from before fingerprints were recorded
+        if changes.foreign_change(path, commit):
+            why = f"changed outside medallion at version {commit.get('version')}"
+            operation = commit.get("operation")
+            return {**commit, UNKNOWN_CONTENT: f"{why} ({operation})" if operation else why}
         history = tables.history(path) if history is None else history
-        built = changes.build_record(history, target)
+        target = changes.restored_to(commit, history)
+        if target is None:
+            if changes.is_restore(commit):  # to a time before the log's first commit
+                return _unknown(commit, "restored to a version the Delta log no longer holds")
+            break  # a build from before fingerprints were recorded
+        built = changes.build_record(path, history, target)
         upstream = commit.get(changes.UPSTREAM_KEY)
         if built is None and upstream is not None:
             break  # the log no longer holds the build: its upstream record is all there is
         if built is None or built.get(changes.UPSTREAM_KEY) is None:
-            return {k: v for k, v in commit.items() if k != changes.UPSTREAM_KEY}
+            return _unknown(
+                commit, f"restored to version {target}, which no build recorded the inputs of"
+            )
         commit = {**built, changes.UPSTREAM_KEY: upstream or built[changes.UPSTREAM_KEY]}
     return commit
 
 
-def unrecorded(commit: dict[str, Any]) -> int | None:
-    """The version a `last_build` commit restored when no build recorded that content (so the
-    inputs of the rows the table holds are unknown); None when a build's record counts."""
+def _unknown(commit: dict[str, Any], why: str) -> dict[str, Any]:
     from medallion.storage import changes
 
-    return changes.restored_to(commit) if changes.consumed(commit) is None else None
+    return {
+        **{k: v for k, v in commit.items() if k != changes.UPSTREAM_KEY},
+        UNKNOWN_CONTENT: why,
+    }
+
+
+def unrecorded(commit: dict[str, Any]) -> str | None:
+    """Why the inputs of the rows the table holds are unknown, for a `last_build` commit
+    (restored to, or changed into, content no build recorded); None when a build's record
+    counts."""
+    why = commit.get(UNKNOWN_CONTENT)
+    return str(why) if why is not None else None
 
 
 def recorded(commit: dict[str, Any], key: str) -> Any:

@@ -343,6 +343,8 @@ def run(
     shows what and why before). A rebuild or full refresh that would leave fewer than half of a
     table's rows, or drop closed versions of an scd2 history (its inputs do not hold them), is
     asked about on a terminal, and fails its step (writing nothing) in a script, unless --yes.
+    A "y" on the terminal covers the tables listed: one that becomes such a rebuild only during
+    the run fails its step as in a script.
 
     A failing step leaves its table at its previous version and skips what depends on it; the
     command then exits with status 1.
@@ -366,11 +368,13 @@ def run(
     if max_runs is not None:
         raise click.UsageError("--max-runs goes with --watch")
     refresh = _refresh(full_refresh)
+    confirmed: bool | frozenset[str] = yes
     if not yes and not as_json and sys.stdin.isatty() and sys.stderr.isatty():
-        yes = _confirm_rebuilds(project, list(select) or None, refresh)
-        if yes is None:
+        asked = _confirm_rebuilds(project, list(select) or None, refresh)
+        if asked is None:
             render.err().print("Nothing was run (`medallion plan` shows what a run would do).")
             ctx.exit(1)
+        confirmed = asked or False
     reporter = None if as_json else progress.RunReporter(project)
     result = project.run(
         list(select) or None,
@@ -379,7 +383,7 @@ def run(
         command=_command_line(),
         reporter=reporter,
         wait=wait,
-        yes=yes,
+        yes=confirmed,
         allow_missing_files=allow_missing_files,
         control=_provenance(project, pipeline, scheduled_for, attempt),
     )
@@ -390,10 +394,11 @@ def run(
 
 def _confirm_rebuilds(
     project: Any, select: list[str] | None, refresh: bool | list[str]
-) -> bool | None:
+) -> frozenset[str] | None:
     """On a terminal: the tables a run would rebuild whole (a changed model, a full refresh)
-    listed before it starts, and the user asked. True: confirmed; False: nothing to confirm;
-    None: declined."""
+    listed before it starts, and the user asked. The tables confirmed (empty: nothing to
+    confirm), or None: declined. A "y" covers only those: a table that turns into a rebuild
+    during the run (see `execute`) still needs --yes."""
     from medallion.cli import render
 
     rebuilt = [
@@ -402,10 +407,12 @@ def _confirm_rebuilds(
         if e.action in ("rebuild", "full refresh") and e.rows and e.why != "new data upstream"
     ]
     if not rebuilt:
-        return False
+        return frozenset()
     for e in rebuilt:
         render.err().print(f"  {e.node}: {e.action}, {render.plan_reason(e)}", markup=False)
-    return True if click.confirm("Rebuild these tables from their inputs?", err=True) else None
+    if not click.confirm("Rebuild these tables from their inputs?", err=True):
+        return None
+    return frozenset(e.node for e in rebuilt)
 
 
 def _watch(

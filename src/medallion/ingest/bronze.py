@@ -46,7 +46,7 @@ from medallion.ingest.files import (
 from medallion.ingest.files.rejects import check_rejected, reasons, rejected_lines
 from medallion.storage import quarantine, tables
 from medallion.storage.catalog import app_id
-from medallion.storage.changes import restored_to
+from medallion.storage.changes import is_restore, restored_to
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -108,7 +108,7 @@ def ingested_files(
         return state.ingested_files(source, latest)
     since = cached[1] if cached and cached[0] == table_id and cached[1] <= version else -1
     history = dt.history(version - since if since >= 0 else None)
-    if since >= 0 and any(restored_to(c) is not None for c in history):
+    if since >= 0 and any(is_restore(c) for c in history):
         # a restore since the cache: the files it holds are those of the restored version,
         # whose commits may be older than the cache; read the whole log again
         since, history = -1, dt.history()
@@ -122,7 +122,7 @@ def ingested_files(
             break
         if v > held_up_to:
             continue
-        restored = restored_to(commit)
+        restored = restored_to(commit, history)
         if restored is not None:
             held_up_to = restored
             continue

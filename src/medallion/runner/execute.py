@@ -12,7 +12,7 @@ Semantics users rely on:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from medallion.build import StepContext, build
@@ -35,14 +35,16 @@ def execute(
     plan: Plan,
     log: RunLog,
     *,
-    confirmed: bool = False,
+    confirmed: bool | Collection[str] = False,
     allow_missing_files: bool = False,
 ) -> None:
     """Walk the plan: each step through the run's lifecycle, in order; a step whose upstream
     failed or was skipped is skipped; a table's checks right after its step; the singular
-    checks last. Unless `confirmed`, a rebuild that would leave fewer than half of a table's
-    rows fails its step instead of committing. `allow_missing_files`: a full refresh of a file
-    source may drop the rows of files gone from its landing folder."""
+    checks last. Unless `confirmed` (True: every table; else the tables the user was asked
+    about), a rebuild that would leave fewer than half of a table's rows, or drop an scd2
+    table's closed versions, fails its step instead of committing: a table that turns into a
+    rebuild only during the run was not in the question. `allow_missing_files`: a full refresh
+    of a file source may drop the rows of files gone from its landing folder."""
     require_env(ws, plan)
     log.announce(plan.announced())
     broken: dict[str, str] = {}  # node -> why it is unusable (failed or skipped) in this run
@@ -67,7 +69,15 @@ def execute(
                 step.kind,
                 _interruptible(
                     lambda res, step=step: _run_step(
-                        ws, engine, step, log.run_id, res, written, confirmed, allow_missing_files
+                        ws,
+                        engine,
+                        step,
+                        log.run_id,
+                        res,
+                        written,
+                        confirmed is True
+                        or (not isinstance(confirmed, bool) and step.node in confirmed),
+                        allow_missing_files,
                     )
                 ),
             )

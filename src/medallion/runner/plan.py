@@ -60,10 +60,16 @@ def step_kind(ws: Workspace, node: str) -> str:
 
 
 def plan_run(
-    ws: Workspace, select: list[str] | None = None, full_refresh: bool | list[str] = False
+    ws: Workspace,
+    select: list[str] | None = None,
+    full_refresh: bool | list[str] = False,
+    *,
+    count_rows: bool = False,
 ) -> Plan:
     """The steps of `medallion run`: the selected nodes in dependency order (plus those named
-    by `full_refresh`), each ingest or build marked for a full refresh when asked or reset."""
+    by `full_refresh`), each ingest or build marked for a full refresh when asked or reset.
+    `count_rows`: each incremental model's new or changed rows upstream counted exactly (what
+    `plan` shows; see stale.assess)."""
     graph = ws.graph  # loads and validates everything before anything is written
     nodes = graph.select(select)
     resets = ws.state.pending_resets() & set(nodes)
@@ -84,7 +90,7 @@ def plan_run(
             steps.append(Step(n, kind, n in refresh, n in resets))
             continue
         rebuilt = frozenset(s.node for s in steps if s.full_refresh)
-        state = states[n] = assess(ws, ws.models[n], inputs, n in refresh, rebuilt)
+        state = states[n] = assess(ws, ws.models[n], inputs, n in refresh, rebuilt, count_rows)
         refused = state.action == "refused"
         rebuild = n in refresh or state.forced
         why = state.why if rebuild or refused else None

@@ -12,7 +12,9 @@ and its stored inputs' columns (medallion.build.record). Against the project as 
   of input changed`): the model may not bind any more, or reads it differently;
 - restored to a version no build recorded (written by another Delta writer) → rebuilt
   (`rebuild: restored to version N, ...`): what its rows were built from is unknown, and the
-  newer builds the restore undid say nothing about them;
+  newer builds the restore undid say nothing about them; the same for rows changed by another
+  writer since the build (`rebuild: changed outside medallion at version N (WRITE)`): merging
+  new rows into them would keep rows the model does not make;
 - `scd2` keeps history its inputs do not hold: a rebuild would replace it with one version per
   key, so it is refused (`--full-refresh` forces it) unless the table is empty;
 - otherwise `up to date`, or `incremental (N new rows upstream)` / `rebuild: new data upstream`.
@@ -98,10 +100,12 @@ def assess(
     inputs: Inputs,
     full_refresh: bool = False,
     rebuilding: frozenset[str] = frozenset(),
+    count_rows: bool = False,
 ) -> State:
     """What `model`'s table needs now (`full_refresh`: asked to rebuild it). `rebuilding`: the
     tables rebuilt earlier in the same run, whose columns are not known until then (the run
-    compares them when the model's turn comes)."""
+    compares them when the model's turn comes). `count_rows`: the rows new or changed upstream
+    counted exactly, reading the files of rewrites (`plan` says them; a run needs no count)."""
     mine = inputs.get(model.fqn)
     commit = last_build(ws.catalog.path(model.fqn)) if mine is not None else None
     if commit is None:
@@ -109,9 +113,8 @@ def assess(
     rows = mine[2] if mine else None
     if full_refresh:
         return State("rebuild", "full refresh", rows=rows, forced=True)
-    restored = unrecorded(commit)
-    if restored is not None:
-        unknown = f"restored to version {restored}, which no build recorded the inputs of"
+    unknown = unrecorded(commit)
+    if unknown is not None:
         if model.kind == "scd2" and rows:
             return State("refused", f"{unknown}; {SCD2_HISTORY}", rows=rows)
         return State("rebuild", unknown, rows=rows, forced=True)
@@ -131,7 +134,7 @@ def assess(
         if model.kind == "scd2" and rows:
             return State("refused", f"{why}; {SCD2_HISTORY}", diff=diff, rows=rows)
         return State("rebuild", why, diff=diff, rows=rows, forced=True)
-    return _new_data(commit, model, ws, inputs, rows)
+    return _new_data(commit, model, ws, inputs, rows, count_rows)
 
 
 def _diff(commit: dict[str, Any], model: Model) -> str | None:
@@ -145,7 +148,12 @@ def _diff(commit: dict[str, Any], model: Model) -> str | None:
 
 
 def _new_data(
-    commit: dict[str, Any], model: Model, ws: Workspace, inputs: Inputs, rows: int | None
+    commit: dict[str, Any],
+    model: Model,
+    ws: Workspace,
+    inputs: Inputs,
+    rows: int | None,
+    count_rows: bool = False,
 ) -> State:
     consumed = changes.consumed(commit) or {}
     if not model.config.incremental:
@@ -155,7 +163,7 @@ def _new_data(
                 return State("rebuild", f"new data upstream ({table})", rows=rows)
         return State("up to date", rows=rows)
     new: int | None = 0
-    touched = False
+    touched = rewritten = False
     for table in model.incremental_inputs:
         now = inputs.get(table)
         if now is None:
@@ -164,11 +172,18 @@ def _new_data(
         if before > now[0]:
             before = -1  # the input was re-created since: all of it is new
         if now[0] > before:
-            gained = changes.changes(ws.catalog.path(table), before, now[0])
+            path = ws.catalog.path(table)
+            gained = changes.changes(path, before, now[0])
             touched = touched or not gained.empty
-            new = None if new is None or gained.added_rows is None else new + gained.added_rows
+            rewritten = rewritten or gained.rewritten
+            # rows a rewrite copied (or a restore added back) are not new: not counted
+            counted = (
+                None if new is None else changes.changed_rows(path, gained, read_files=count_rows)
+            )
+            new = None if new is None or counted is None else new + counted
     if not touched:
         return State("up to date", rows=rows)
     if not new:
         return State("incremental", "rows changed upstream", rows=rows)
-    return State("incremental", f"{new} new rows upstream", new_rows=new, rows=rows)
+    what = "new or changed rows" if rewritten else "new rows"
+    return State("incremental", f"{new} {what} upstream", new_rows=new, rows=rows)

@@ -10,7 +10,7 @@ from typing import Any
 
 from medallion.storage import snapshot
 from medallion.storage.snapshot import FileRef, FileSet, unquote
-from medallion.storage.tables import is_delta_table, open_table
+from medallion.storage.tables import RUN_ID_KEY, is_delta_table, open_table
 
 UPSTREAM_KEY = "medallion.upstream"
 
@@ -52,7 +52,8 @@ class Changes:
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.cdc or self.removed_lost)
+        """Nothing changed (a commit gone from the log may have changed anything)."""
+        return self.complete and not (self.added or self.removed or self.cdc or self.removed_lost)
 
 
 #: (files, change types) pairs a table's changed rows are read from (see Engine.swapped)
@@ -129,6 +130,91 @@ def changes(path: Path, since: int, until: int) -> Changes:
     return result
 
 
+#: rows `changed_rows` reads at most (the new and the old side together) to count exactly
+COUNT_LIMIT = 2_000_000
+
+
+def changed_rows(path: Path, c: Changes, *, read_files: bool = True) -> int | None:
+    """How many rows `c` really added or changed: the rows it added that it did not also
+    remove (None: not known). Appended files alone: their rows, from the log's statistics.
+    A range that rewrote files (an engine writing the files itself copies the unchanged rows
+    of a file it rewrites; a restore adds back files with rows removed since) or wrote a change
+    feed: its new rows less its old ones, compared whole (a multiset difference), read from
+    the files the range touched, not from the whole table; more than COUNT_LIMIT rows to read,
+    columns Arrow cannot compare (nested types), or not `read_files`: None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not c.complete or c.removed_lost:
+        return None
+    if not (c.removed or c.cdc):
+        return c.added_rows
+    if not read_files:
+        return None
+    read: list[int] = [0]
+    new = _read(path, c, c.added, CDF_NEW, read)
+    old = _read(path, c, c.removed, CDF_OLD, read) if new is not None else None
+    if new is None or old is None:
+        return None
+    if not old.num_rows or not new.num_rows:
+        return new.num_rows
+    columns = [n for n in new.column_names if n in old.column_names]
+    both = pa.concat_tables(
+        [
+            new.select(columns).append_column("__new", pa.array([1] * new.num_rows, pa.int64())),
+            old.select(columns).append_column("__new", pa.array([0] * old.num_rows, pa.int64())),
+        ]
+    )
+    try:
+        groups = both.group_by(columns, use_threads=False).aggregate(
+            [("__new", "sum"), ("__new", "count")]
+        )
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    added, total = groups["__new_sum"], groups["__new_count"]
+    removed = pc.subtract(total, added)
+    return int(pc.sum(pc.max_element_wise(pc.subtract(added, removed), 0)).as_py() or 0)
+
+
+def _read(
+    path: Path,
+    c: Changes,
+    files: list[FileRef],
+    change_types: tuple[str, ...],
+    read: list[int],
+) -> Any:
+    """The rows of `files` and of the change feed's `change_types`, as one Arrow table in the
+    table's columns (strings as plain strings); None past COUNT_LIMIT rows read in all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    for files_set, types in _rows(path, c, files, change_types):
+        schema = pa.schema(
+            [
+                f.with_type(pa.string())
+                if pa.types.is_string_view(f.type) or pa.types.is_large_string(f.type)
+                else f.with_type(pa.binary())
+                if pa.types.is_binary_view(f.type)
+                else f
+                for f in files_set.schema
+            ]
+        )
+        for part in files_set.datasets():
+            rows = part.to_table()
+            read[0] += rows.num_rows
+            if read[0] > COUNT_LIMIT:
+                return None
+            rows = rows.select(schema.names).cast(schema)
+            if types:
+                rows = rows.filter(pc.is_in(rows["_change_type"], pa.array(list(types))))
+                rows = rows.drop_columns(["_change_type"])
+            parts.append(rows)
+    if not parts:
+        return pa.table({})
+    return pa.concat_tables(parts)
+
+
 def _num_records(add: dict[str, Any]) -> int | None:
     stats = add.get("stats")
     if not stats:
@@ -141,55 +227,129 @@ def _plus(a: int | None, b: int | None) -> int | None:
     return None if a is None or b is None else a + b
 
 
-def restored_to(commit: dict[str, Any]) -> int | None:
+def is_restore(commit: dict[str, Any]) -> bool:
+    return commit.get("operation") == "RESTORE"
+
+
+def restored_to(commit: dict[str, Any], history: list[dict[str, Any]] | None = None) -> int | None:
     """The version a RESTORE commit made the table's content again, None for other commits:
-    what was committed after that version is no longer in the table."""
-    if commit.get("operation") != "RESTORE":
+    what was committed after that version is no longer in the table. A restore to a time
+    (another tool's: delta-rs records `datetime` in epoch milliseconds, Spark `timestamp`) is
+    the version current at that time, read from `history` (the table's commits, newest
+    first; without it, unknown: None)."""
+    if not is_restore(commit):
         return None
-    target = (commit.get("operationParameters") or {}).get("version")
+    params = commit.get("operationParameters") or {}
+    target = params.get("version")
+    if target is not None:
+        try:
+            return int(target)
+        except (TypeError, ValueError):
+            return None
+    when = _restore_time(params.get("datetime") or params.get("timestamp"))
+    if when is None or history is None:
+        return None
+    restore = commit.get("version")
+    return next(
+        (
+            int(c["version"])
+            for c in history
+            if c.get("version") is not None
+            and (restore is None or c["version"] < restore)
+            and c.get("timestamp", when + 1) <= when
+        ),
+        None,
+    )
+
+
+def _restore_time(value: object) -> int | None:
+    """A restore's time as epoch milliseconds: a number of them, or an ISO time (UTC unless it
+    says otherwise)."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
     try:
-        return int(target) if target is not None else None
-    except (TypeError, ValueError):
+        at = datetime.fromisoformat(text)
+    except ValueError:
         return None
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
-def records_content(commit: dict[str, Any]) -> bool:
+def foreign_change(path: Path, commit: dict[str, Any]) -> bool:
+    """Whether a commit was written by another Delta writer (no medallion run id) and changed
+    rows (a data file added or removed with `dataChange`, or a change feed), read from its
+    commit file: after it, no build's record says what the table holds. A RESTORE is told
+    apart by `restored_to`; OPTIMIZE, VACUUM and property changes change no row."""
+    version = commit.get("version")
+    if RUN_ID_KEY in commit or is_restore(commit) or version is None:
+        return False
+    file = path / "_delta_log" / f"{int(version):020d}.json"
+    if not file.exists():
+        return False
+    for line in file.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        action = json.loads(line)
+        if "cdc" in action:
+            return True
+        for kind in ("add", "remove"):
+            a = action.get(kind)
+            if a is not None and a.get("dataChange", True):
+                return True
+    return False
+
+
+def records_content(path: Path, commit: dict[str, Any]) -> bool:
     """Whether a commit says what its table's rows were built from: a build carrying
-    `medallion.upstream`, or a RESTORE, which carries the upstream of the content it restored,
+    `medallion.upstream`, a RESTORE, which carries the upstream of the content it restored,
     or none when no build recorded that content (written by another Delta writer, or restored
-    from such content). Other commits (OPTIMIZE, a quarantine replay) keep the record before."""
-    return commit.get(UPSTREAM_KEY) is not None or restored_to(commit) is not None
+    from such content), or another writer's change of rows (after which no build's record
+    holds). Other commits (OPTIMIZE, a quarantine replay) keep the record before."""
+    return (
+        commit.get(UPSTREAM_KEY) is not None or is_restore(commit) or foreign_change(path, commit)
+    )
 
 
-def build_record(history: list[dict[str, Any]], version: int) -> dict[str, Any] | None:
+def build_record(path: Path, history: list[dict[str, Any]], version: int) -> dict[str, Any] | None:
     """The commit (of `history`, newest first) whose record describes the table's content at
     `version`: the newest at or before it that `records_content` (None: no such commit)."""
     return next(
-        (c for c in history if c.get("version", -1) <= version and records_content(c)), None
+        (c for c in history if c.get("version", -1) <= version and records_content(path, c)),
+        None,
     )
 
 
 def consumed_upstream_at(path: Path, version: int) -> dict[str, int] | None:
     """The upstream record of the table's content at `version` (None: no build recorded it)."""
-    commit = build_record(open_table(path).history(), version)
+    commit = build_record(path, open_table(path).history(), version)
     return consumed(commit) if commit is not None else None
 
 
 def last_build(path: Path) -> dict[str, Any] | None:
     """The commit info recording what a model's table holds now: the newest commit carrying
     `medallion.upstream` or restoring an earlier version (maintenance commits such as OPTIMIZE
-    carry none and are skipped). A RESTORE without it restored content no build recorded: what
-    the newer builds it undid read says nothing about the rows."""
+    carry none and are skipped), or another writer's change of rows after it. A RESTORE
+    without it restored content no build recorded, and another writer's change leaves content
+    no build recorded: what the builds read says nothing about the rows. A table no build ever
+    wrote: None (a first build), whatever another writer wrote."""
     if not is_delta_table(path):
         return None
     dt = open_table(path)
     limit = 20
+    foreign: dict[str, Any] | None = None  # the newest change by another writer
     while True:
         history = dt.history(limit)
         for commit in history:
-            if records_content(commit):
-                return commit
+            if commit.get(UPSTREAM_KEY) is not None or is_restore(commit):
+                return foreign or commit
+            if foreign is None and foreign_change(path, commit):
+                foreign = commit
         if len(history) < limit:
+            # another writer's rows and no build: the model's first build replaces them
             return None
         limit *= 4
 

@@ -13,6 +13,7 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import pytest
 from tests.conftest import medallion, table_versions, write_project
 
 from medallion.project import Project
@@ -174,3 +175,93 @@ def test_a_reset_scd2_model_is_asked_about_on_a_terminal_naming_the_history_drop
     status, printed = on_terminal(root, "y")
     assert status == 0, printed
     assert rows(root, "select count(*) as n from silver.clients_history") == [{"n": 3}]
+
+
+def test_a_terminal_yes_covers_only_the_tables_it_named(tmp_path: Path) -> None:
+    """The question names silver.summary (its model changed). silver.clients_history becomes a
+    rebuild only during the run: bronze.clients' Delta log was cleaned up past its last build,
+    so what is new cannot be told and it would be recomputed from its inputs. The "y" did not
+    cover it: its step fails naming the history it would drop, writing nothing."""
+    from deltalake import DeltaTable
+    from tests.cli.test_confirm_rebuild import on_terminal
+
+    summary = "select count(*) as n from bronze.clients\n"
+    models = {**HISTORY, "silver/summary.sql": summary}
+    root = write_project(tmp_path / "p", CONFIG, models, {"data/clients.csv": CLIENTS})
+    three_drops(root)
+    # two more exports reach bronze only; then its log is cleaned up (another tool's checkpoint
+    # and log retention): the commits since the history's last build are gone
+    for city in ("Rouen", "Caen"):
+        (root / "data/clients.csv").write_text(CLIENTS.replace("Paris", city), encoding="utf-8")
+        assert cli("run", "--select", "bronze.clients", cwd=root).returncode == 0
+    bronze = DeltaTable(str(root / "lakehouse/bronze/clients"))
+    bronze.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"})
+    bronze.create_checkpoint()
+    bronze.cleanup_metadata()
+    (root / "models/silver/summary.sql").write_text(summary.replace("count(*)", "count(city)"))
+    before = table_versions(Project.load(root))["silver.clients_history"]
+
+    status, printed = on_terminal(root, "y")
+    said_ = " ".join(printed.split())
+    assert "silver.summary: rebuild, model changed" in said_
+    assert "silver.clients_history: rebuild" not in said_
+    assert status == 1, printed
+    assert (
+        "not rebuilt (the Delta log no longer tells what is new): it would drop 3 closed "
+        "versions of 1 key"
+    ) in said_, printed
+    assert table_versions(Project.load(root))["silver.clients_history"] == before
+    count = "select count(*) as n, count(*) filter (where not is_current) as closed"
+    assert rows(root, f"{count} from silver.clients_history") == [{"n": 6, "closed": 3}]
+    assert rows(root, "select n from silver.summary") == [{"n": 3}]
+
+    confirmed = cli("run", "--yes", cwd=root)  # all of it confirmed: rebuilt
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert rows(root, f"{count} from silver.clients_history") == [{"n": 3, "closed": 0}]
+
+
+def test_the_guard_and_the_rebuild_compute_the_model_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unconfirmed full refresh with a declared valid_from: the guard needs the rebuild's
+    (key, valid_from) and the rebuild writes the same rows, computed once for both (a model
+    computed twice costs twice, and a model that is not deterministic could be judged on other
+    rows than those written). Counted by a sequence the model draws a number from per row."""
+    from medallion.workspace import Workspace
+
+    new_engine = Workspace.new_engine
+
+    def with_a_sequence(self: Workspace) -> object:
+        engine = new_engine(self)
+        engine.native().execute("create sequence tick")
+        return engine
+
+    monkeypatch.setattr(Workspace, "new_engine", with_a_sequence)
+    model = {
+        "silver/clients_history.sql": """\
+            /* ---
+            kind: scd2
+            unique_key: client_id
+            valid_from: since
+            track: [city]
+            --- */
+            select client_id, city, since, nextval('tick') as tick from bronze.clients
+            """
+    }
+    root = write_project(tmp_path / "p", CONFIG, model, {"data/clients.csv": CLIENTS})
+    assert Project.load(root).run(trigger="test").ok
+    moved = CLIENTS.replace("Lyon,2024-01-01", "Dijon,2024-02-01")
+    (root / "data/clients.csv").write_text(moved, encoding="utf-8")
+    assert Project.load(root).run(trigger="test").ok
+    # the export rolled back: a rebuild makes C1's closed version again, dropping nothing
+    (root / "data/clients.csv").write_text(CLIENTS, encoding="utf-8")
+    assert Project.load(root).run(["bronze.clients"], trigger="test").ok
+
+    done = Project.load(root).run(["silver.clients_history"], full_refresh=True, trigger="test")
+    assert done.ok, [s.error for s in done.steps]
+    # the run's engine drew 1, 2, 3: the rows written are those of the first computation
+    assert rows(root, "select tick from silver.clients_history order by tick") == [
+        {"tick": 1},
+        {"tick": 2},
+        {"tick": 3},
+    ]

@@ -12,6 +12,7 @@ the question a terminal asks), naming how many versions of how many keys."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from medallion.storage import snapshot, tables
 from medallion.storage.tables import MergeClause
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     import pyarrow as pa
@@ -85,16 +87,37 @@ class SCD2Build(IncrementalBuild):
             if kind.valid_from
             else sqltree.lit(datetime.now(UTC))
         )
-        if inc.full and not ctx.confirmed and tables.is_delta_table(ctx.path):
-            self.refuse_dropped_history(rel)
-        self.first = FirstBuild(
-            ctx, keys, kind.order_by, inc.full or not tables.is_delta_table(ctx.path)
-        )
-        # an engine writing the files itself merges the rows where they are (write_relation)
-        target = self.routed_target(self.write, self.write_relation)
-        self.first.run(lambda: write_routed(ctx, rel, self.write, replaces(scope), target=target))
+        guarded = inc.full and not ctx.confirmed and tables.is_delta_table(ctx.path)
+        with ExitStack() as stack:
+            if guarded and kind.valid_from:
+                # the guard reads the rebuild's valid_from, the rebuild writes its rows: the
+                # model computed once for both (and the rows judged are the rows written)
+                rel = stack.enter_context(self._computed(rel))
+            if guarded:
+                self.refuse_dropped_history(rel)
+            self.first = FirstBuild(
+                ctx, keys, kind.order_by, inc.full or not tables.is_delta_table(ctx.path)
+            )
+            # an engine writing the files itself merges the rows where they are (write_relation)
+            target = self.routed_target(self.write, self.write_relation)
+            self.first.run(
+                lambda: write_routed(ctx, rel, self.write, replaces(scope), target=target)
+            )
         count_duplicates_as_dropped(ctx)
         _count_unchanged_as_dropped(ctx.result)
+
+    @contextmanager
+    def _computed(self, rel: Relation) -> Iterator[Relation]:
+        """The model's rows computed (staged) for the block; its failure names the model."""
+        engine = self.ctx.engine
+        with ExitStack() as stack:
+            try:
+                computed = stack.enter_context(engine.staged(rel))
+            except MedallionError:
+                raise
+            except Exception as e:
+                raise engine.model_error(e, self.ctx.model) from None
+            yield computed
 
     def refuse_dropped_history(self, rel: Relation) -> None:
         """An ExecutionError, before anything is written, when rebuilding the table from `rel`
