@@ -13,7 +13,13 @@ from medallion.sqltree import render
 
 B = exp.DataType.build
 SCHEMA = {
-    "silver.a": {"d1": B("date"), "x": B("double"), "m": B("decimal(12,2)"), "n": B("bigint")},
+    "silver.a": {
+        "d1": B("date"),
+        "x": B("double"),
+        "m": B("decimal(12,2)"),
+        "n": B("bigint"),
+        "ts": B("timestamp"),
+    },
     "silver.b": {"d2": B("date"), "s": B("varchar")},
 }
 
@@ -67,4 +73,6 @@ def test_date_minus_date_of_upstream_columns_is_a_day_count() -> None:
     )
     assert "CAST(DATEDIFF(d1, d2) AS BIGINT) AS a" in out
     assert "q.d1 - n AS b" in out  # a date minus a number of days: a DATE on both
+    # a timestamp minus a date is an interval on both engines: not a day count
+    assert "ts - d2" in spark("select ts - d2 from silver.a, silver.b")
     assert "d1 - d2" in spark("select d1 - d2 from silver.a, silver.b", schema=None)

@@ -1226,8 +1226,8 @@ def _spark_date_arithmetic(
         if isinstance(node, exp.Sub) and (_is_a_date(left) or _is_a_date(right)):
             if isinstance(left, exp.Literal) or isinstance(right, exp.Literal):
                 return node  # a date minus a number of days: a DATE on both
-            if _kind(_type_of(right)) == "integer":
-                return node  # a date minus a number of days: a DATE on both
+            if {_kind(_type_of(left)), _kind(_type_of(right))} - {"date", None}:
+                return node  # a date minus days (a DATE on both), or a timestamp
             days = _mark(exp.DateDiff(this=left.copy(), expression=right.copy()))
             return exp.cast(days, bigint)
         return node

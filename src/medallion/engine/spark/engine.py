@@ -77,13 +77,18 @@ class _Views:
         refuse_intervals(query, {f.name: f.dataType for f in df.schema.fields})
         return df
 
-    def columns(self, view: str) -> dict[str, exp.DataType]:
+    def columns(self, view: str) -> dict[str, exp.DataType] | None:
         """The columns of a view and their types (as SQLGlot reads Spark's names for them; a
-        type it does not read is UNKNOWN)."""
+        type it does not read is UNKNOWN); None if the view cannot be read (Spark's error on
+        the query says why)."""
         import sqlglot.expressions as exp
 
+        try:
+            fields = self.spark.table(view).schema.fields
+        except Exception:
+            return None
         out = {}
-        for f in self.spark.table(view).schema.fields:
+        for f in fields:
             out[f.name.lower()] = exp.DataType(this=exp.DataType.Type.UNKNOWN)
             with suppress(Exception):
                 out[f.name.lower()] = exp.DataType.build(f.dataType.simpleString(), dialect="spark")

@@ -34,7 +34,7 @@ def to_spark(
     names: Mapping[str, str],
     *,
     confined: bool = False,
-    columns: Callable[[str], Mapping[str, exp.DataType]] | None = None,
+    columns: Callable[[str], Mapping[str, exp.DataType] | None] | None = None,
 ) -> str:
     """`query` (DuckDB SQL text or a tree) as Spark SQL; a table named in `names` (an fqn or
     `__src`) reads the view it maps to. `confined`: any other table (a file path, a table
@@ -59,8 +59,8 @@ def to_spark(
     if columns is not None:
         for node in tree.find_all(exp.Table):
             key = ".".join(p for p in (node.db, node.name) if p).lower()
-            if key in names and key not in schema:
-                schema[key] = columns(names[key])
+            if key in names and key not in schema and (found := columns(names[key])):
+                schema[key] = found
     tree, _, _ = rewrite(tree, DIALECT, schema)
     _order_row_numbers(tree)
     _explode_projected_unnests(tree)
