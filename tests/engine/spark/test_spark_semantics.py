@@ -223,3 +223,23 @@ def test_a_date_difference_of_unknown_types_fails_before_running_naming_the_line
     assert "gaps.sql:2" in error and "date_diff('day'" in error, error
     assert "is an interval on Spark" in error, error
     assert not project.catalog.exists("silver.gaps")
+
+
+def test_a_fraction_out_of_an_integers_range_fails_on_both_engines(
+    spark: Any, tmp_path: Path
+) -> None:
+    """1e10 (a DOUBLE) and 1e10 + 0.5 (a DECIMAL) cast to INTEGER: a conversion error on
+    DuckDB, an overflow on Spark (ANSI) after the rounding rewrite; nothing written."""
+    models = {
+        "silver/base.sql": "select * from bronze.nums",
+        "silver/big.sql": "select cast(x * 1e10 as integer) as xi, cast(m + 10000000000.5 "
+        "as integer) as mi from silver.base",
+    }
+    for engine in ("duckdb", "spark"):
+        config = FRACTIONS_CONFIG + ("engine: {type: spark}\n" if engine == "spark" else "")
+        root = write_project(tmp_path / engine, config, models, {"data/nums.csv": NUMS})
+        project = Project.load(root)
+        step = project.run(trigger="test").step("silver.big")
+        assert step.status == "failed", engine
+        assert "out of range" in str(step.error) or "CAST_OVERFLOW" in str(step.error), step.error
+        assert not project.catalog.exists("silver.big")
