@@ -52,14 +52,19 @@ as a problem (a refusal, with its node for the line):
   match; options as inline flags), the day of the week from Sunday 0, the ISO year and
   `yearweek`, `epoch`, month and day names, `date_trunc`, `strptime` and `x + INTERVAL` in
   DuckDB's types, `date - date` in days, `date_diff` counting boundaries, date parts, `length`
-  and `position` as BIGINT; an ordered `list()` and RE2's POSIX classes are refused.
+  and `position` as BIGINT; an ordered `list()` and RE2's POSIX classes are refused. Where the
+  operand's type is known (`rewrite`'s `schema`: the Spark engine passes the types of the tables
+  a query reads), a cast of a DOUBLE or DECIMAL to an integer rounds as DuckDB's (half to even,
+  half away from zero; Spark truncates), a DOUBLE cast to DECIMAL(p, s) rounds x * 10^s as
+  DuckDB's, and `avg()` of a DECIMAL is DuckDB's DOUBLE (Spark: an exact DECIMAL).
 - `FILTER (WHERE c)` on an aggregate: BigQuery and Snowflake have none, and SQLGlot's `agg(IF(c,
   x, NULL))` keeps the meaning only for aggregates that skip NULLs: any other is refused there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -86,14 +91,32 @@ END $$;
 }
 
 
-def rewrite(tree: exp.Expression, dialect: str) -> tuple[exp.Expression, Problems, set[str]]:
+#: the column types of the tables a query reads, by table (`layer.name` or a view's name,
+#: lower-case) and column (lower-case), while `rewrite` runs: what `_type_of` reads a column's
+#: type from (the Spark engine knows them at run time: the Delta schemas of a model's inputs)
+_SCHEMA: ContextVar[Mapping[str, Mapping[str, exp.DataType]] | None] = ContextVar(
+    "schema", default=None
+)
+
+
+def rewrite(
+    tree: exp.Expression,
+    dialect: str,
+    schema: Mapping[str, Mapping[str, exp.DataType]] | None = None,
+) -> tuple[exp.Expression, Problems, set[str]]:
     """A copy of `tree` with every rewrite for `dialect` applied; the constructs that cannot be
-    kept (node, what); the SETUP names the result needs."""
+    kept (node, what); the SETUP names the result needs. `schema`: the column types of the
+    tables the query reads, where known (a rewrite that depends on a type applies where it is
+    known)."""
     problems: Problems = []
     needs: set[str] = set()
     tree = tree.copy()
-    for step in _REWRITES:
-        tree = step(tree, dialect, problems, needs)
+    token = _SCHEMA.set(schema or {})
+    try:
+        for step in _REWRITES:
+            tree = step(tree, dialect, problems, needs)
+    finally:
+        _SCHEMA.reset(token)
     return tree, problems, needs
 
 
@@ -117,6 +140,180 @@ def _not_null(value: exp.Expression) -> exp.Expression:
     import sqlglot.expressions as exp
 
     return exp.Not(this=_is_null(value))
+
+
+def _kind(typ: exp.DataType | None) -> str | None:
+    """The class of a type the rewrites tell apart: integer, double, decimal, text, date,
+    boolean, other; None when not known."""
+    import sqlglot.expressions as exp
+
+    if typ is None or typ.is_type(exp.DataType.Type.UNKNOWN):
+        return None
+    t = exp.DataType.Type
+    if typ.is_type(*exp.DataType.INTEGER_TYPES):
+        return "integer"
+    if typ.is_type(t.DOUBLE, t.FLOAT):
+        return "double"
+    if typ.is_type(t.DECIMAL, t.BIGDECIMAL):
+        return "decimal"
+    if typ.is_type(*exp.DataType.TEXT_TYPES):
+        return "text"
+    if typ.is_type(t.DATE):
+        return "date"
+    if typ.is_type(t.BOOLEAN):
+        return "boolean"
+    return "other"
+
+
+def _decimal_params(typ: exp.DataType) -> tuple[int, int] | None:
+    """(precision, scale) of a DECIMAL (DuckDB's bare DECIMAL is (18, 3)); None if not numbers."""
+    params = [p.this for p in typ.expressions]
+    if not params:
+        return 18, 3
+    if not all(p.is_int for p in params) or len(params) > 2:
+        return None
+    return int(params[0].this), int(params[1].this) if len(params) == 2 else 0
+
+
+def _type_of(node: exp.Expression) -> exp.DataType | None:
+    """The DuckDB type of an expression where it is known without running it: a cast, a
+    literal, a column of a table whose types are known (through CTEs and subqueries), and
+    arithmetic and a few functions of those. None when not known."""
+    import sqlglot.expressions as exp
+
+    build = exp.DataType.build
+    if isinstance(node, exp.Paren | exp.Neg | exp.Abs | exp.Alias):
+        return _type_of(node.this)
+    if isinstance(node, exp.Cast):  # TRY_CAST too
+        return node.to
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return build("varchar")
+        text = node.this.lower()
+        if "e" in text:
+            return build("double")
+        if "." in text:
+            whole, _, fraction = text.partition(".")
+            return build(f"decimal({max(len(whole) + len(fraction), 1)}, {len(fraction)})")
+        return build("integer")
+    if isinstance(node, exp.Boolean):
+        return build("boolean")
+    if isinstance(node, exp.CurrentDate | exp.LastDay | exp.DateFromParts | exp.StrToDate):
+        return build("date")
+    if isinstance(node, exp.Column):
+        return _column_type(node)
+    if isinstance(node, exp.Div):
+        if node.args.get("typed"):  # `//`: an integer
+            return build("bigint")
+        return build("double")  # DuckDB's `/` divides as doubles
+    if isinstance(node, exp.Avg):
+        return build("double")
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul):
+        kinds = {_kind(_type_of(node.this)), _kind(_type_of(node.expression))}
+        if kinds == {"integer"}:
+            return build("bigint")
+        if kinds == {"double"} or kinds == {"double", "integer"} or kinds == {"double", "decimal"}:
+            return build("double")
+        return None  # decimal arithmetic's precision and scale are DuckDB's to work out
+    if isinstance(node, exp.Sum | exp.Min | exp.Max | exp.Round | exp.Floor | exp.Ceil):
+        found = _type_of(node.this)
+        if isinstance(node, exp.Sum) and _kind(found) == "decimal":
+            return None  # DECIMAL(38, s)
+        return found
+    return None
+
+
+def _column_type(column: exp.Column) -> exp.DataType | None:
+    """The type of a column: found in the FROM and JOINs of the SELECT it is read in."""
+    import sqlglot.expressions as exp
+
+    select = column.find_ancestor(exp.Select)
+    if select is None:
+        return None
+    return _read_type(select, column.name.lower(), column.table.lower())
+
+
+def _read_type(select: exp.Select, name: str, table: str = "") -> exp.DataType | None:
+    """The type of the column `name` (of the source aliased `table`, if given) that `select`
+    reads from its FROM and JOINs: a table of the schema `rewrite` was given, a CTE's or a
+    subquery's output column. None when not known, or when more than one source has it."""
+    sources = []
+    if (frm := select.args.get("from_")) is not None:
+        sources.append(frm.this)
+    sources += [j.this for j in select.args.get("joins") or []]
+    found = []
+    for source in sources:
+        if table and table != source.alias_or_name.lower():
+            continue
+        typ = _output_type(source, name)
+        if typ is not None:
+            found.append(typ)
+        elif not table and _may_have(source, name):
+            return None  # it may be this source's column, of a type not known
+    return found[0] if len(found) == 1 else None
+
+
+def _may_have(source: exp.Expression, name: str) -> bool:
+    """Whether a source of a FROM may have the column (one whose columns are not known may)."""
+    import sqlglot.expressions as exp
+
+    query = source.this if isinstance(source, exp.Subquery) else None
+    if isinstance(source, exp.Table):
+        query = _cte(source)
+        if query is None:
+            columns = (_SCHEMA.get() or {}).get(_table_key(source))
+            return columns is None or name in columns
+    while isinstance(query, exp.SetOperation):
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return True
+    return any(p.is_star or p.alias_or_name.lower() == name for p in query.expressions)
+
+
+def _table_key(table: exp.Table) -> str:
+    return ".".join(p for p in (table.db, table.name) if p).lower()
+
+
+def _cte(table: exp.Table) -> exp.Expression | None:
+    """The query of the CTE a one-part table name reads, if one of the enclosing WITHs has it."""
+    import sqlglot.expressions as exp
+
+    if table.db:
+        return None
+    node: exp.Expression | None = table
+    while node is not None:
+        with_ = node.args.get("with_") if isinstance(node, exp.Query) else None
+        for cte in with_.expressions if with_ is not None else []:
+            if cte.alias_or_name.lower() == table.name.lower():
+                return cte.this
+        node = node.parent
+    return None
+
+
+def _output_type(source: exp.Expression, name: str) -> exp.DataType | None:
+    """The type of the output column `name` of a FROM source: a table of the schema, a CTE or a
+    subquery (its SELECT's expression of that name, or what its `*` passes on)."""
+    import sqlglot.expressions as exp
+
+    query: exp.Expression | None = None
+    if isinstance(source, exp.Table):
+        query = _cte(source)
+        if query is None:
+            return ((_SCHEMA.get() or {}).get(_table_key(source)) or {}).get(name)
+    elif isinstance(source, exp.Subquery):
+        query = source.this
+    while isinstance(query, exp.SetOperation):
+        query = query.this  # a UNION's columns are its first SELECT's
+    if not isinstance(query, exp.Select):
+        return None
+    for projection in query.expressions:
+        if isinstance(projection, exp.Star):
+            return _read_type(query, name)
+        if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            return _read_type(query, name, projection.table.lower())
+        if projection.alias_or_name.lower() == name:
+            return _type_of(projection)
+    return None
 
 
 def _arg_max(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
@@ -997,14 +1194,9 @@ def _spark_date_trunc(
 
 
 def _is_a_date(value: exp.Expression) -> bool:
-    """Whether `value` is known to be a DATE without the table's types."""
-    import sqlglot.expressions as exp
-
-    if isinstance(value, exp.Paren):
-        return _is_a_date(value.this)
-    if isinstance(value, exp.Cast):
-        return value.to.is_type(exp.DataType.Type.DATE)
-    return isinstance(value, exp.CurrentDate | exp.LastDay | exp.DateFromParts | exp.StrToDate)
+    """Whether `value` is known to be a DATE (written so, or a column of a table whose types
+    are known)."""
+    return _kind(_type_of(value)) == "date"
 
 
 def _spark_date_arithmetic(
@@ -1034,6 +1226,8 @@ def _spark_date_arithmetic(
         if isinstance(node, exp.Sub) and (_is_a_date(left) or _is_a_date(right)):
             if isinstance(left, exp.Literal) or isinstance(right, exp.Literal):
                 return node  # a date minus a number of days: a DATE on both
+            if {_kind(_type_of(left)), _kind(_type_of(right))} - {"date", None}:
+                return node  # a date minus days (a DATE on both), or a timestamp
             days = _mark(exp.DateDiff(this=left.copy(), expression=right.copy()))
             return exp.cast(days, bigint)
         return node
@@ -1135,6 +1329,92 @@ def _spark_lists(tree: exp.Expression, dialect: str, problems: Problems, needs: 
     return tree
 
 
+def _spark_casts(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """Casts of a fraction as DuckDB rounds them, where the operand's type is known. To an
+    integer: a DOUBLE or FLOAT rounds half to even (2.5 -> 2), a DECIMAL half away from zero
+    (2.5 -> 3); Spark truncates both (2.5 -> 2, -2.5 -> -2): `CAST(RINT(x) AS T)` (Java's
+    rint, half to even) and `CAST(ROUND(x) AS T)` (ROUND as `_round` writes it). A DOUBLE to
+    DECIMAL(p, s): DuckDB rounds x * 10^s half away from zero in doubles (0.145 -> 0.14), Spark
+    the double's decimal text HALF_UP (0.145 -> 0.15): `CAST(ROUND(x, s) AS DECIMAL(p, s))`,
+    whose double prints as the s-place value it is (p up to 18: ROUND's FLOOR is a BIGINT).
+    An integer or a text operand is left as written (a text: DuckDB parses '2.5' as a decimal
+    and rounds, Spark refuses it: the query fails on Spark, it gives no other value); one of
+    unknown type too (docs/engines.md)."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    t = exp.DataType.Type
+    integers = (t.TINYINT, t.SMALLINT, t.INT, t.BIGINT, t.INT128)
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Cast) or trusted(node):
+            return node
+        kind = _kind(_type_of(node.this))
+        value: exp.Expression | None = None
+        if node.to.is_type(*integers) and kind == "double":
+            value = _mark(exp.Anonymous(this="RINT", expressions=[node.this.copy()]))
+        elif node.to.is_type(*integers) and kind == "decimal":
+            value = exp.Round(this=node.this.copy())
+        elif node.to.is_type(t.DECIMAL) and kind == "double":
+            params = _decimal_params(node.to)
+            # ROUND's FLOOR is a BIGINT on Spark: x * 10^s must fit one (it does within
+            # 18 digits; a larger value is out of range on DuckDB too)
+            if params is not None and params[0] <= 18:
+                value = exp.Round(this=node.this.copy(), decimals=exp.Literal.number(params[1]))
+        if value is None:
+            return node
+        cast = _mark(node.copy())
+        cast.set("this", value)
+        return cast
+
+    return tree.transform(convert, copy=False)
+
+
+def _spark_avg(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """avg() of a DECIMAL is a DOUBLE in DuckDB, the exact sum as a double divided by the count;
+    Spark's is a DECIMAL(p + 4, s + 4), the exact mean rounded HALF_UP (another type, and
+    another value once rounded to cents: 0.145 vs 0.14499999...): `CAST(SUM(x) AS DOUBLE) /
+    NULLIF(COUNT(x), 0)`, with the aggregate's DISTINCT, FILTER and window on each part. Where
+    x's type is not known, left as written (docs/engines.md)."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+    double = exp.DataType.build("double")
+
+    def part(whole: exp.Expression, avg: exp.Expression, agg: exp.Expression) -> exp.Expression:
+        """`whole` (the avg with its FILTER and window) with the avg replaced by `agg`."""
+        if whole is avg:
+            return agg
+        out = whole.copy()
+        next(n for n in out.find_all(exp.Avg)).replace(agg)
+        return out
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        whole, avg = node, node
+        if isinstance(whole, exp.Window | exp.Filter):
+            avg = whole.this.this if isinstance(whole.this, exp.Filter) else whole.this
+        elif isinstance(node.parent, exp.Window | exp.Filter):
+            return node  # converted with its FILTER or window
+        if not isinstance(avg, exp.Avg) or trusted(avg):
+            return node
+        value = avg.this
+        if isinstance(value, exp.Distinct):  # avg(DISTINCT x)
+            value = value.expressions[0] if len(value.expressions) == 1 else None
+        if value is None or _kind(_type_of(value)) != "decimal":
+            return node
+        total = part(whole, avg, _mark(exp.Sum(this=avg.this.copy())))
+        count = part(whole, avg, _mark(exp.Count(this=avg.this.copy())))
+        mean = exp.Div(
+            this=exp.cast(total, double),
+            expression=exp.Nullif(this=count, expression=exp.Literal.number(0)),
+        )
+        return exp.paren(mean)
+
+    return tree.transform(convert, copy=False)
+
+
 def _spark_template(text: str, **values: exp.Expression) -> exp.Expression:
     """Spark SQL `text` as a tree, each `{name}` the given value, every call in it trusted."""
     import sqlglot
@@ -1204,6 +1484,8 @@ def _spark_aggregates(
 
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
+    _spark_casts,  # the casts the user wrote (before the rewrites add their own); before _round
+    _spark_avg,
     _spark_regexp,
     _spark_date_parts,  # before _date_parts (which spells isodow for the other targets)
     _spark_date_trunc,

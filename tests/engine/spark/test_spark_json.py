@@ -205,3 +205,31 @@ def test_a_json_file_duckdb_cannot_read_fails_the_ingest_on_spark_too(
         errors.append(str(step.error).replace(str(project.root), "ROOT"))
     assert "duplicate key" in errors[0], errors
     assert errors[0] == errors[1]
+
+
+def test_a_json_line_not_in_utf8_is_quarantined_on_spark_as_on_duckdb(
+    spark: Any, tmp_path: Path
+) -> None:
+    """A latin-1 byte in one line: the line goes to the quarantine naming the encoding on both
+    engines (not loaded with U+FFFD); the file's other lines and a clean file load."""
+    config = "name: enc\nsources:\n  events:\n    path: data/*.jsonl\n    max_rejected: 50%\n"
+    files: dict[str, bytes | str] = {
+        "data/a.jsonl": '{"id": 1, "user": "Zoë"}\n{"id": 2, "user": "Ann"}\n',
+        "data/b.jsonl": b'{"id": 3, "user": "caf\xe9"}\n{"id": 4, "user": "Bo"}\n',
+    }
+    seen = []
+    for engine in ("duckdb", "spark"):
+        project = Project.load(write_project(tmp_path / engine, config, {}, files))
+        project.workspace.use_engine(engine)
+        result = project.run(trigger="test")
+        assert result.ok, [s.error for s in result.steps if s.error]
+        rows = project.query("select id, user from bronze.events order by id").to_pylist()
+        q = project.query(
+            "select _source_file, _line, _raw, _error from bronze.events__quarantine"
+        ).to_pylist()
+        seen.append((rows, q))
+    rows, q = seen[0]
+    assert [r["id"] for r in rows] == [1, 2, 4]
+    assert [(r["_source_file"], r["_line"]) for r in q] == [("data/b.jsonl", 1)]
+    assert "not utf-8" in q[0]["_error"], q
+    assert seen[1] == seen[0]

@@ -130,3 +130,116 @@ def test_models_give_duckdbs_rows_and_types_on_spark(spark: Any, tmp_path: Path)
     assert [(p["yearweek"], p["isoyear"]) for p in parts[11:13]] == [(202352, 2023), (202401, 2024)]
     spans = _table(duck, "silver.spans").to_pylist()
     assert (spans[12]["days_since"], spans[12]["month_of_date"]) == (0, datetime(2024, 1, 1))
+
+
+FRACTIONS_CONFIG = """
+name: frac
+sources:
+  nums:
+    path: data/nums.csv
+    columns: {id: INTEGER, g: INTEGER, x: DOUBLE, m: 'DECIMAL(12,2)', d1: DATE, d2: DATE}
+"""
+#: halves of both signs as a DOUBLE (x) and a DECIMAL (m), NULLs, doubles whose cents DuckDB
+#: and Spark round apart (0.145 is 0.14499999... in binary), cents whose mean is a half cent
+NUMS = """id,g,x,m,d1,d2
+1,1,-2.5,-2.50,2024-03-01,2024-01-01
+2,1,-1.5,-1.50,2024-01-01,2024-03-01
+3,1,-0.5,-0.50,2024-12-31,2023-12-31
+4,2,0.5,0.50,2024-02-29,2024-02-28
+5,2,1.5,1.50,,2024-01-01
+6,2,2.5,2.50,2024-01-01,
+7,3,,,,
+8,4,0.145,0.10,2024-01-01,2024-01-01
+9,4,1.005,0.19,2024-01-01,2024-01-01
+10,5,4524.275,0.15,2024-01-01,2024-01-01
+"""
+FRACTION_MODELS = {
+    # an upstream model: the columns' types below are known only from its Delta table
+    "silver/base.sql": "select * from bronze.nums",
+    "silver/casts.sql": """
+        select id,
+               cast(x as integer) as x_int, cast(x as bigint) as x_big,
+               try_cast(x as smallint) as x_small, cast(m as integer) as m_int,
+               cast(m as bigint) as m_big, cast(2.5 as integer) as lit_int,
+               cast(x as decimal(12, 2)) as x_cents,
+               avg(m) over (partition by g) as m_mean_g,
+               d1 - d2 as days
+        from silver.base
+    """,
+    "gold/means.sql": """
+        with b as (select * from silver.base)
+        select g, avg(m) as m_mean, avg(m) filter (where id <> 1) as m_mean_f,
+               avg(distinct m) as m_mean_d, avg(x) as x_mean
+        from b group by g
+    """,
+}
+
+
+def test_fraction_casts_decimal_means_and_date_differences_as_on_duckdb(
+    spark: Any, tmp_path: Path
+) -> None:
+    projects = {}
+    for engine in ("duckdb", "spark"):
+        config = FRACTIONS_CONFIG + ("engine: {type: spark}\n" if engine == "spark" else "")
+        write_project(tmp_path / engine, config, FRACTION_MODELS, {"data/nums.csv": NUMS})
+        project = projects[engine] = Project.load(tmp_path / engine)
+        result = project.run(trigger="test")
+        assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
+    duck, on_spark = projects["duckdb"], projects["spark"]
+    for fqn in ("silver.casts", "gold.means"):
+        expected, got = _table(duck, fqn), _table(on_spark, fqn)
+        assert _types(got) == _types(expected), fqn
+        for name in expected.column_names:
+            want, have = expected.column(name).to_pylist(), got.column(name).to_pylist()
+            assert want == have, f"{fqn}.{name}: DuckDB {want}, Spark {have}"
+    casts = _table(duck, "silver.casts").to_pydict()
+    # a DOUBLE rounds half to even, a DECIMAL half away from zero (Spark alone truncates)
+    assert casts["x_int"][:7] == [-2, -2, 0, 0, 2, 2, None]
+    assert casts["x_small"][:7] == [-2, -2, 0, 0, 2, 2, None]
+    assert casts["m_int"][:7] == [-3, -2, -1, 1, 2, 3, None]
+    assert casts["lit_int"][0] == 3
+    # x * 100 rounded in doubles: 0.145 -> 0.14, 1.005 -> 1.00, 4524.275 -> 4524.27
+    assert [str(v) for v in casts["x_cents"][7:]] == ["0.14", "1.00", "4524.27"]
+    assert casts["days"][:7] == [60, -60, 366, 1, None, None, None]
+    means = _table(duck, "gold.means").to_pydict()
+    assert means["m_mean"][3] == 0.145  # a DOUBLE (0.14499999...), not DECIMAL 0.145000
+
+
+def test_a_date_difference_of_unknown_types_fails_before_running_naming_the_line(
+    spark: Any, tmp_path: Path
+) -> None:
+    """Neither side's type known (an expression medallion does not type): on Spark the model
+    fails when bound, naming its file and line, before anything is written."""
+    models = {
+        "silver/base.sql": "select * from bronze.nums",
+        "silver/gaps.sql": "select id,\n  coalesce(d1, d2) - coalesce(d2, d1) as days\n"
+        "from silver.base\n",
+    }
+    config = FRACTIONS_CONFIG + "engine: {type: spark}\n"
+    project = Project.load(write_project(tmp_path, config, models, {"data/nums.csv": NUMS}))
+    step = project.run(trigger="test").step("silver.gaps")
+    assert step.status == "failed"
+    error = str(step.error)
+    assert "gaps.sql:2" in error and "date_diff('day'" in error, error
+    assert "is an interval on Spark" in error, error
+    assert not project.catalog.exists("silver.gaps")
+
+
+def test_a_fraction_out_of_an_integers_range_fails_on_both_engines(
+    spark: Any, tmp_path: Path
+) -> None:
+    """1e10 (a DOUBLE) and 1e10 + 0.5 (a DECIMAL) cast to INTEGER: a conversion error on
+    DuckDB, an overflow on Spark (ANSI) after the rounding rewrite; nothing written."""
+    models = {
+        "silver/base.sql": "select * from bronze.nums",
+        "silver/big.sql": "select cast(x * 1e10 as integer) as xi, cast(m + 10000000000.5 "
+        "as integer) as mi from silver.base",
+    }
+    for engine in ("duckdb", "spark"):
+        config = FRACTIONS_CONFIG + ("engine: {type: spark}\n" if engine == "spark" else "")
+        root = write_project(tmp_path / engine, config, models, {"data/nums.csv": NUMS})
+        project = Project.load(root)
+        step = project.run(trigger="test").step("silver.big")
+        assert step.status == "failed", engine
+        assert "out of range" in str(step.error) or "CAST_OVERFLOW" in str(step.error), step.error
+        assert not project.catalog.exists("silver.big")

@@ -107,6 +107,50 @@ def test_malformed_and_non_object_ndjson_lines_are_quarantined(
     assert q[2][3] == "expected a JSON object, got str"
 
 
+def test_a_json_line_that_is_not_utf8_is_quarantined_not_loaded_with_replacements(
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
+    """A latin-1 byte in a JSON line is rejected like a CSV row not in its encoding; decoded with
+    U+FFFD it would load text the file does not hold. A BOM and real UTF-8 stay as they are."""
+    data = (
+        b'\xef\xbb\xbf{"id": 1, "name": "Zo\xc3\xab"}\n'
+        b'{"id": 2, "name": "caf\xe9"}\n'  # line 2: latin-1 \xe9
+        b'{"id": 3, "name": \n'  # line 3: cut off (the file takes the line-by-line path)
+        b'{"id": 4, "name": "Di"}\n'
+    )
+    p = make_project(source_config("d/a.jsonl"), files={"d/a.jsonl": data})
+    assert counters(run_ok(p)) == (4, 2, 2, 0)
+    assert rows(p, "id, name") == [(1, "Zoë"), (4, "Di")]
+    q = quarantine(p)
+    assert [(f, line) for f, line, _, _ in q] == [("d/a.jsonl", 2), ("d/a.jsonl", 3)]
+    assert q[0][2] == '{"id": 2, "name": "caf\ufffd"}'  # the raw line, as text can show it
+    assert (
+        q[0][3] == "invalid UTF-8 byte 0xe9 at byte 23 of the line: the file is not utf-8 encoded"
+    )
+    assert q[1][3].startswith("malformed JSON")
+
+
+def test_a_json_file_not_in_utf8_fails_past_the_limit_saying_to_convert_it(
+    make_project: MakeProject,
+) -> None:
+    p = make_project(
+        "name: t\nsources:\n  s:\n    path: d/*.jsonl\n",
+        files={"d/a.jsonl": "".join(f'{{"id": {i}, "c": "caf\xe9"}}\n' for i in range(3))
+               .encode("latin-1")},
+    )  # fmt: skip
+    step = p.run().step("bronze.s")
+    assert step.status == "failed"
+    assert "3 of 3 rows rejected (100%)" in (step.error or ""), step.error
+    assert "the text is not valid utf-8" in (step.error or ""), step.error
+    assert "hint: JSON files are UTF-8: convert the file" in (step.error or ""), step.error
+    assert p.catalog.tables() == []
+
+
 def test_a_file_of_well_formed_json_that_is_not_objects_is_quarantined(
     make_project: MakeProject,
     source_config: Helper,

@@ -24,7 +24,13 @@ from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from medallion.engine.base import SRC
-from medallion.engine.spark.sql import DIALECT, by_name_unions, to_spark, view_name
+from medallion.engine.spark.sql import (
+    DIALECT,
+    by_name_unions,
+    refuse_intervals,
+    to_spark,
+    view_name,
+)
 from medallion.errors import ExecutionError, StorageError, first_line
 
 if TYPE_CHECKING:
@@ -67,7 +73,26 @@ class _Views:
         names = {**self.names, **(extra or {})}
         if not isinstance(query, str) and by_name_unions(query):
             query = self._unions_by_name(query, names)
-        return self.spark.sql(to_spark(query, names, confined=self.confined))
+        df = self.spark.sql(to_spark(query, names, confined=self.confined, columns=self.columns))
+        refuse_intervals(query, {f.name: f.dataType for f in df.schema.fields})
+        return df
+
+    def columns(self, view: str) -> dict[str, exp.DataType] | None:
+        """The columns of a view and their types (as SQLGlot reads Spark's names for them; a
+        type it does not read is UNKNOWN); None if the view cannot be read (Spark's error on
+        the query says why)."""
+        import sqlglot.expressions as exp
+
+        try:
+            fields = self.spark.table(view).schema.fields
+        except Exception:
+            return None
+        out = {}
+        for f in fields:
+            out[f.name.lower()] = exp.DataType(this=exp.DataType.Type.UNKNOWN)
+            with suppress(Exception):
+                out[f.name.lower()] = exp.DataType.build(f.dataType.simpleString(), dialect="spark")
+        return out
 
     def _unions_by_name(self, query: exp.Expression, names: dict[str, str]) -> exp.Expression:
         """`query` with each `UNION [ALL] BY NAME` (innermost first) replaced by a view of
@@ -80,7 +105,11 @@ class _Views:
         for union in by_name_unions(query):
             sides = []
             for side in (union.this, union.expression):
-                sides.append(self.spark.sql(to_spark(side, names, confined=self.confined)))
+                sides.append(
+                    self.spark.sql(
+                        to_spark(side, names, confined=self.confined, columns=self.columns)
+                    )
+                )
             df = sides[0].unionByName(sides[1], allowMissingColumns=True)
             if union.args.get("distinct"):
                 df = df.distinct()
@@ -224,9 +253,12 @@ class Session:
         return ExecutionError(
             f"{model.fqn} failed on Spark: {text}",
             file=model.path,
-            line=None if isinstance(error, str) else _model_line(error, text, model.text),
+            line=None
+            if isinstance(error, str)
+            else getattr(error, "line", None) or _model_line(error, text, model.text),
             model=model.fqn,
-            hint="`medallion compile --dialect spark` shows the SQL Spark ran",
+            hint=getattr(error, "hint", None)
+            or "`medallion compile --dialect spark` shows the SQL Spark ran",
         )
 
     def write_table(self, rel: DataFrame, target: WriteTarget) -> tuple[int, int]:

@@ -10,12 +10,12 @@ was refused when the models were loaded (`refusals`), each with its file, line a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medallion.errors import ModelError, QueryError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     import sqlglot.expressions as exp
 
@@ -34,10 +34,13 @@ def to_spark(
     names: Mapping[str, str],
     *,
     confined: bool = False,
+    columns: Callable[[str], Mapping[str, exp.DataType] | None] | None = None,
 ) -> str:
     """`query` (DuckDB SQL text or a tree) as Spark SQL; a table named in `names` (an fqn or
     `__src`) reads the view it maps to. `confined`: any other table (a file path, a table
-    function) is refused."""
+    function) is refused. `columns`: the column types of a view, by its name (the rewrites that
+    depend on a type, such as `date - date`, apply where the types of the tables read are
+    known)."""
     import sqlglot
     import sqlglot.expressions as exp
     from sqlglot.errors import ParseError
@@ -52,7 +55,13 @@ def to_spark(
             raise QueryError(f"the SQL does not parse: {e}") from None
     else:
         tree = query
-    tree, _, _ = rewrite(tree, DIALECT)
+    schema = {}
+    if columns is not None:
+        for node in tree.find_all(exp.Table):
+            key = ".".join(p for p in (node.db, node.name) if p).lower()
+            if key in names and key not in schema and (found := columns(names[key])):
+                schema[key] = found
+    tree, _, _ = rewrite(tree, DIALECT, schema)
     _order_row_numbers(tree)
     _explode_projected_unnests(tree)
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
@@ -99,6 +108,35 @@ def _explode_projected_unnests(tree: exp.Expression) -> None:
             if isinstance(alias, exp.TableAlias):
                 alias = alias.columns[0] if alias.columns else alias.this
             node.replace(exp.alias_(explode, alias.name) if alias is not None else explode)
+
+
+def refuse_intervals(query: str | exp.Expression, types: Mapping[str, Any]) -> None:
+    """Raise a QueryError, with the line of the subtraction, when an output column of the
+    query is an interval (`types`: Spark's type of each column by name): Spark subtracts two
+    dates as an interval, which Delta cannot store, where DuckDB gives a number of days. The
+    rewrites make it DATEDIFF where a side is known to be a DATE; this is the case where
+    neither side's type is known (before anything runs, not at the commit)."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    intervals = [c for c, t in types.items() if "Interval" in type(t).__name__]
+    if not intervals:
+        return
+    tree = sqlglot.parse_one(query, dialect="duckdb") if isinstance(query, str) else query
+    line, written = None, ""
+    for projection in tree.expressions if isinstance(tree, exp.Select) else []:
+        if projection.alias_or_name in intervals:
+            sub = projection.find(exp.Sub) or projection
+            written = f" (`{sub.sql(dialect='duckdb')}`)"
+            line = next((n.meta["line"] for n in sub.walk() if n.meta.get("line")), None)
+            break
+    raise QueryError(
+        f"column {intervals[0]}{written} is an interval on Spark: a subtraction of two dates "
+        "whose types medallion does not know (DuckDB gives a number of days; Delta cannot store "
+        "an interval)",
+        line=line,
+        hint="write date_diff('day', start, end), or cast both sides to DATE",
+    )
 
 
 def by_name_unions(tree: exp.Expression) -> list[exp.Union]:

@@ -615,9 +615,12 @@ def _parseable_lines(
 def _left_out(bad: list[tuple[int, str, str, str]]) -> str:
     """The lines split_json_lines rejected, by kind, with their numbers: `2 malformed lines (52,
     101)`."""
+    from medallion.ingest.files.json import NOT_UTF8
+
     kinds = {
         "malformed JSON": ("malformed line", "malformed lines"),
         "not a JSON object": ("line that is not an object", "lines that are not objects"),
+        NOT_UTF8: ("line that is not UTF-8", "lines that are not UTF-8"),
     }
     parts = []
     for kind, (one, many) in kinds.items():

@@ -130,21 +130,33 @@ def _array_closed(path: Path) -> bool:
         return fh.read().rstrip(b" \t\r\n").endswith(b"]")
 
 
+#: the reason of a line whose bytes are not UTF-8 (the CSV reader's words for its encoding)
+NOT_UTF8 = "the text is not valid utf-8"
+
+
 def split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str, str]]]:
     """Slow path for a newline-delimited JSON file DuckDB rejected: validate line by line (the
     ingest's, and `init --from`'s sample of the file).
+
+    A line whose bytes are not UTF-8 (JSON's only encoding) is rejected, not read with
+    replacement characters: that would load text the file does not hold.
 
     Returns a temporary file holding the valid lines (None if there are none) and the bad lines as
     (line number, raw text, reason, kind of reason)."""
     bad: list[tuple[int, str, str, str]] = []
     fd, tmp = tempfile.mkstemp(suffix=".ndjson", prefix="medallion-")
     good = 0
-    with (
-        os.fdopen(fd, "w", encoding="utf-8") as out,
-        open(path, encoding="utf-8-sig", errors="replace", newline="") as fh,
-    ):
-        for n, line in enumerate(fh, start=1):
-            text = line.rstrip("\r\n")
+    with os.fdopen(fd, "w", encoding="utf-8") as out, open(path, "rb") as fh:
+        for n, data in enumerate(fh, start=1):
+            if n == 1:
+                data = data.removeprefix(b"\xef\xbb\xbf")
+            try:
+                text = data.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raw = data.decode("utf-8", errors="replace").rstrip("\r\n")
+                why = f"invalid UTF-8 byte 0x{data[e.start]:02x} at byte {e.start + 1} of the line"
+                bad.append((n, raw, f"{why}: the file is not utf-8 encoded", NOT_UTF8))
+                continue
             if not text.strip():
                 continue
             try:

@@ -157,6 +157,11 @@ def likely_fix(source: FileSource, name: str, reason: Reason) -> str:
             "set timestamp_format: to the values' format"
         )
     if kind.startswith("the text is not valid "):
+        if source.file_format == "json":  # JSON has no `encoding:`: it is UTF-8
+            return (
+                "JSON files are UTF-8: convert the file (e.g. `iconv -f cp1252 -t utf-8`) or "
+                "export it again as UTF-8"
+            )
         if (source.encoding or "utf-8") == "utf-8":
             return f"the file is not UTF-8: set encoding: latin-1 (or utf-16) in {where}"
         return f"the file is not {source.encoding}: check encoding: in {where}"
