@@ -3,8 +3,9 @@
 Statements run in this connection's thread, inside the engine only in one of the server's
 slots (a few statements at once, the others waiting their turn: see Server); rows stream from
 the Backend's RecordBatchReader batch by batch (never read whole), each batch encoded to
-DataRows (or COPY's CopyData) and sent before the next is read. A CancelRequest or the statement timeout stops a statement inside DuckDB: each statement
-runs with an `Interrupt` the session presses (a CancelRequest arrives on another connection's
+DataRows (or COPY's CopyData) and sent before the next is read. A CancelRequest or the
+statement timeout stops a statement inside DuckDB: each statement runs with an `Interrupt` the
+session presses (a CancelRequest arrives on another connection's
 thread; the server's watchdog thread presses at the deadline, and again while the statement
 still runs, since DuckDB forgets a press that lands between two of its statements)."""
 
