@@ -5,6 +5,7 @@ from a non-loopback address without it is refused before its login."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import ipaddress
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING
 from medallion.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from medallion.serve.pgwire.backend import Backend
     from medallion.serve.pgwire.session import Session
 
@@ -54,7 +57,9 @@ class Server:
         as there are slots make the others wait (up to `slot_wait`)."""
         self.slots = max(1, slots or max(4, 2 * (os.cpu_count() or 2)))
         self.slot_wait = slot_wait
-        self._slots = threading.Semaphore(self.slots)
+        self._free_slots = self.slots
+        self._slot_queue: collections.deque[object] = collections.deque()
+        self._slot_turn = threading.Condition()
         self.backend = backend
         self.ssl_context = ssl_context
         self.statement_timeout = statement_timeout
@@ -143,12 +148,25 @@ class Server:
         with self._lock:
             self._sessions.pop(session.pid, None)
 
-    def take_slot(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for a slot to work inside the engine."""
-        return self._slots.acquire(timeout=timeout)
+    def take_slot(self, check: Callable[[], None]) -> None:
+        """Wait for a slot to work inside the engine, first come first served; `check`,
+        called every few hundredths of a second while waiting, raises to stop waiting."""
+        ticket = object()
+        with self._slot_turn:
+            self._slot_queue.append(ticket)
+            try:
+                while not (self._free_slots and self._slot_queue[0] is ticket):
+                    self._slot_turn.wait(0.05)
+                    check()
+                self._free_slots -= 1
+            finally:
+                self._slot_queue.remove(ticket)
+                self._slot_turn.notify_all()
 
     def give_slot(self) -> None:
-        self._slots.release()
+        with self._slot_turn:
+            self._free_slots += 1
+            self._slot_turn.notify_all()
 
     def session(self, pid: int) -> Session | None:
         with self._lock:

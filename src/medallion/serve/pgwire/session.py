@@ -203,7 +203,8 @@ class Session:
 
     def _take_slot(self) -> None:
         started = time.monotonic()
-        while not self.server.take_slot(0.05):
+
+        def check() -> None:
             if self._cancel.is_set():
                 raise PgError("57014", "canceling statement due to user request")
             waited = time.monotonic() - started
@@ -212,9 +213,11 @@ class Session:
                     "57014",
                     f"canceling statement: it waited {waited:.1f} s for one of the endpoint's "
                     f"{self.server.slots} statement slots",
-                    hint="the endpoint runs as many statements at once as it has slots (one a "
+                    hint="the endpoint runs as many statements at once as it has slots (two a "
                     "core); the others wait their turn: the server is busy, try again",
                 )
+
+        self.server.take_slot(check)
         if self._deadline is not None:  # the timeout counts the work, not the wait
             self._deadline += time.monotonic() - started
 
