@@ -32,18 +32,33 @@ VERSION_TEXT = f"PostgreSQL {SERVER_VERSION} (medallion SQL endpoint on DuckDB)"
 _PG_CATALOG_OID = 11  # as in PostgreSQL: DuckDB lists no pg_catalog namespace
 _HIDDEN_SCHEMAS = "('pgwire', 'main', 'temp')"
 
-#: DuckDB's catalog views as PostgreSQL 16 has them: without the session's own machinery
-#: (schema pgwire, the Arrow data registered to make the empty tables), columns added
+#: DuckDB's catalog views as PostgreSQL 16 has them, columns added, and listing only the
+#: user's readable tables ({schemas}: the layers the user reads, as a DuckDB list): not the
+#: session's own machinery (schema pgwire, the Arrow data registered to make the empty tables
+#: in main) nor DuckDB's own views (duckdb_tables, sqlite_master, its pg_catalog and
+#: information_schema views), which a PostgreSQL user would not see as tables either
 _VIEWS = {
     "pg_namespace": "SELECT * FROM pg_catalog.pg_namespace WHERE nspname NOT IN " + _HIDDEN_SCHEMAS,
     "pg_class": "SELECT * REPLACE (CAST(reloptions AS VARCHAR[]) AS reloptions), "
-    "false AS relforcerowsecurity FROM pg_catalog.pg_class "
-    "WHERE relname NOT LIKE '\\_\\_medallion%' ESCAPE '\\' AND relnamespace NOT IN "
-    "(SELECT oid FROM pg_catalog.pg_namespace WHERE nspname IN " + _HIDDEN_SCHEMAS + ")",
-    "pg_tables": "SELECT * FROM pg_catalog.pg_tables WHERE schemaname NOT IN " + _HIDDEN_SCHEMAS,
-    "pg_views": "SELECT * FROM pg_catalog.pg_views WHERE schemaname NOT IN "
-    + _HIDDEN_SCHEMAS
-    + " AND viewname NOT LIKE '\\_\\_medallion%' ESCAPE '\\'",
+    "false AS relforcerowsecurity FROM pg_catalog.pg_class WHERE relnamespace IN "
+    "(SELECT oid FROM pg_catalog.pg_namespace WHERE list_contains({schemas}, nspname))",
+    "pg_tables": "SELECT * FROM pg_catalog.pg_tables WHERE list_contains({schemas}, schemaname)",
+    "pg_views": "SELECT * FROM pg_catalog.pg_views WHERE list_contains({schemas}, schemaname)",
+}
+
+#: information_schema views, filtered the same way (view: its schema column), served under
+#: their own names from schema pgwire
+_INFORMATION_SCHEMA = {
+    "tables": "table_schema",
+    "columns": "table_schema",
+    "views": "table_schema",
+    "schemata": "schema_name",
+    "table_constraints": "table_schema",
+    "key_column_usage": "table_schema",
+    "constraint_column_usage": "table_schema",
+    "constraint_table_usage": "table_schema",
+    "referential_constraints": "constraint_schema",
+    "check_constraints": "constraint_schema",
 }
 
 #: catalog tables PostgreSQL has and DuckDB lacks, empty here (name: column:type ...)
@@ -69,6 +84,9 @@ _EMPTY = {
     "pg_foreign_table": "ftrelid:i ftserver:i ftoptions:t",
     "pg_event_trigger": "oid:i evtname:t",
     "pg_shdescription": "objoid:i classoid:i description:t",
+    # the session's user is no member of any role (psql's \\du joins it)
+    "pg_auth_members": "oid:i roleid:i member:i grantor:i admin_option:b inherit_option:b "
+    "set_option:b",
 }
 _OWN_TABLES = {
     "pg_attribute", "pg_type", "pg_database", "pg_settings", "pg_user", "pg_roles",
@@ -124,10 +142,12 @@ class Catalog:
         user: str,
         settings: dict[str, str],
         punch_list: Path | None,
+        pid: int = 0,
     ) -> None:
         self.engine = engine
         self.database = database
         self.user = user
+        self.pid = pid
         self.settings = settings
         self.punch_list = punch_list
         self._setup(tables)
@@ -185,7 +205,7 @@ class Catalog:
                 expression=exp.select("*").from_(source),
             )
             self._run(create.sql("duckdb"))
-        self._own_tables()
+        self._own_tables(sorted({schema for schema, _, _ in tables}))
         self._types_and_columns(tables)
         # a client's catalog probe runs in this engine: no file, URL, extension or setting
         # change from here on (what probes read is registered in memory above)
@@ -283,8 +303,9 @@ class Catalog:
             f"((m - 4) & 65535) || ')' ELSE (CASE t {formats} ELSE '???' END) END"
         )
 
-    def _own_tables(self) -> None:
+    def _own_tables(self, schemas: list[str]) -> None:
         import pyarrow as pa
+        import sqlglot.expressions as exp
 
         now = datetime.now(UTC)
         none_text = pa.array([None], pa.string())
@@ -319,7 +340,8 @@ class Catalog:
                 "useconfig": none_text,
             }),
             "pg_stat_activity": pa.table({
-                "datname": [self.database], "usename": [self.user], "backend_start": [now],
+                "pid": [self.pid], "datname": [self.database], "usename": [self.user],
+                "backend_start": [now],
                 "state": ["active"], "query": [""],
             }),
         }  # fmt: skip
@@ -332,8 +354,16 @@ class Catalog:
         for name, data in own.items():
             source = self.engine.register(data).sql("duckdb")
             self._run(f'CREATE TABLE pgwire."{name}" AS SELECT * FROM {source}')
+        readable = exp.cast(
+            exp.Array(expressions=[exp.Literal.string(s) for s in schemas]), "VARCHAR[]"
+        ).sql("duckdb")
         for name, body in _VIEWS.items():
-            self._run(f'CREATE VIEW pgwire."{name}" AS {body}')
+            self._run(f'CREATE VIEW pgwire."{name}" AS {body.format(schemas=readable)}')
+        for name, column in _INFORMATION_SCHEMA.items():
+            self._run(
+                f'CREATE VIEW pgwire."{name}" AS SELECT * FROM information_schema."{name}" '
+                f"WHERE list_contains({readable}, {column})"
+            )
         # names PostgreSQL resolves that DuckDB's catalog lacks, as macros of the session
         macros = {
             "pg_get_userbyid(x)": f"'{_q(self.user)}'",
@@ -342,7 +372,7 @@ class Catalog:
             "pg_get_partkeydef(x)": "NULL::VARCHAR",
             "pg_total_relation_size(x)": "0",
             "pg_relation_size(x)": "0",
-            "pg_backend_pid()": "0",
+            "pg_backend_pid()": str(self.pid),
             "txid_current()": "1",
             "pg_is_in_recovery()": "false",
             "pg_get_function_result(x)": "NULL::VARCHAR",
@@ -429,7 +459,8 @@ class Catalog:
             return _named(node, self.user, "current_user")
         if isinstance(node, exp.Anonymous) and node.name.lower() == "format_type":
             args = [a.transform(self._rewrite_node) for a in node.expressions]
-            return exp.Anonymous(this="_medallion_format_type", expressions=args)
+            call = exp.Anonymous(this="_medallion_format_type", expressions=args)
+            return _as_selected(node, call, "format_type")
         if isinstance(node, exp.Anonymous) and node.name.lower() in _ARITY:
             args = [a.transform(self._rewrite_node) for a in node.expressions]
             return exp.Anonymous(this=node.name, expressions=args[: _ARITY[node.name.lower()]])
@@ -466,6 +497,9 @@ class Catalog:
 
         db = (node.db or "").lower()
         name = node.name.lower()
+        if db == "information_schema" and name in _INFORMATION_SCHEMA:
+            node.set("db", exp.to_identifier("pgwire"))
+            return node
         if db not in ("", "pg_catalog"):
             return node
         if name in _OWN_TABLES:
@@ -480,10 +514,17 @@ def _named(node: exp.Expression, value: str, name: str) -> exp.Expression:
     """A value for a function call, named like the call when it is a selected column."""
     import sqlglot.expressions as exp
 
-    literal = exp.Literal.string(value)
+    return _as_selected(node, exp.Literal.string(value), name)
+
+
+def _as_selected(node: exp.Expression, new: exp.Expression, name: str) -> exp.Expression:
+    """`new` in place of the call `node`, named `name` (as PostgreSQL names the call's column)
+    when it is a selected column without an alias."""
+    import sqlglot.expressions as exp
+
     if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
-        return exp.alias_(literal, name)
-    return literal
+        return exp.alias_(new, name)
+    return new
 
 
 def _q(text: str) -> str:

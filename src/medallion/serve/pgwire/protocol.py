@@ -133,8 +133,9 @@ class Connection:
             fields.append((POSITION, str(err.position)))
         self.send(b"E", b"".join(k.encode() + cstr(v) for k, v in fields) + b"\0")
 
-    def notice(self, message: str) -> None:
-        fields = [(SEVERITY, "NOTICE"), (SEVERITY_V, "NOTICE"), (CODE, "00000"), (MESSAGE, message)]
+    def notice(self, message: str, severity: str = "NOTICE") -> None:
+        code = "01000" if severity == "WARNING" else "00000"
+        fields = [(SEVERITY, severity), (SEVERITY_V, severity), (CODE, code), (MESSAGE, message)]
         self.send(b"N", b"".join(k.encode() + cstr(v) for k, v in fields) + b"\0")
 
 

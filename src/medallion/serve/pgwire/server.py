@@ -5,9 +5,11 @@ from a non-loopback address without it is refused before its login."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import ipaddress
+import os
 import secrets
 import socket
 import ssl
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING
 from medallion.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from medallion.serve.pgwire.backend import Backend
     from medallion.serve.pgwire.session import Session
 
@@ -35,9 +39,27 @@ class Server:
         statement_timeout: float | None = None,
         max_rows: int | None = None,
         punch_list: Path | None = None,
+        slots: int | None = None,
+        slot_wait: float = 60.0,
     ) -> None:
         """`statement_timeout` (seconds) and `max_rows`, when given, are every user's (0: no
-        limit); None leaves each user's to the backend (medallion.yml, per role)."""
+        limit); None leaves each user's to the backend (medallion.yml, per role). `slots`:
+        how many statements work inside the engine at once (default: two a core, at least 4);
+        `slot_wait`: how long a statement may wait for one (seconds).
+
+        Why slots: every statement's work (parsing, the policy, opening its DuckDB, the
+        query) is CPU-bound, and the sessions' threads would otherwise share the cores all at
+        once: with 60 sessions, each statement takes about 60 times as long, and a statement
+        timeout of 2 s cancels nearly all of them although each needs a few tenths of a
+        second. With slots, the statements run a few at a time at full speed and the others
+        wait their turn; a statement's timeout counts its time in a slot, not its wait, which
+        `slot_wait` bounds (a client may cancel it too). The price: as many long statements
+        as there are slots make the others wait (up to `slot_wait`)."""
+        self.slots = max(1, slots or max(4, 2 * (os.cpu_count() or 2)))
+        self.slot_wait = slot_wait
+        self._free_slots = self.slots
+        self._slot_queue: collections.deque[object] = collections.deque()
+        self._slot_turn = threading.Condition()
         self.backend = backend
         self.ssl_context = ssl_context
         self.statement_timeout = statement_timeout
@@ -125,6 +147,30 @@ class Server:
     def unregister(self, session: Session) -> None:
         with self._lock:
             self._sessions.pop(session.pid, None)
+
+    def take_slot(self, check: Callable[[], None]) -> None:
+        """Wait for a slot to work inside the engine, first come first served; `check`,
+        called every few hundredths of a second while waiting, raises to stop waiting."""
+        ticket = object()
+        with self._slot_turn:
+            self._slot_queue.append(ticket)
+            try:
+                while not (self._free_slots and self._slot_queue[0] is ticket):
+                    self._slot_turn.wait(0.05)
+                    check()
+                self._free_slots -= 1
+            finally:
+                self._slot_queue.remove(ticket)
+                self._slot_turn.notify_all()
+
+    def give_slot(self) -> None:
+        with self._slot_turn:
+            self._free_slots += 1
+            self._slot_turn.notify_all()
+
+    def session(self, pid: int) -> Session | None:
+        with self._lock:
+            return self._sessions.get(pid)
 
     def cancel(self, pid: int, key: int) -> None:
         with self._lock:

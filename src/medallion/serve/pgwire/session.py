@@ -1,9 +1,11 @@
 """One client connection: startup (TLS, SCRAM), then simple and extended query until it leaves.
 
-Statements run in this connection's thread; rows stream from the Backend's RecordBatchReader
-batch by batch (never read whole), each batch encoded to DataRows and sent before the next is
-read. A CancelRequest or the statement timeout stops a statement inside DuckDB: each statement
-runs with an `Interrupt` the session presses (a CancelRequest arrives on another connection's
+Statements run in this connection's thread, inside the engine only in one of the server's
+slots (a few statements at once, the others waiting their turn: see Server); rows stream from
+the Backend's RecordBatchReader batch by batch (never read whole), each batch encoded to
+DataRows (or COPY's CopyData) and sent before the next is read. A CancelRequest or the
+statement timeout stops a statement inside DuckDB: each statement runs with an `Interrupt` the
+session presses (a CancelRequest arrives on another connection's
 thread; the server's watchdog thread presses at the deadline, and again while the statement
 still runs, since DuckDB forgets a press that lands between two of its statements)."""
 
@@ -105,6 +107,7 @@ class Portal:
     row: list[str] | None = None  # SHOW's one row
     fetch: tuple[Portal, int] | None = None  # FETCH n FROM a DECLAREd cursor
     interrupt: Interrupt | None = None  # stops the query of `reader` inside its engine
+    copy: statements.CopyOut | None = None  # COPY ... TO STDOUT: the rows as CopyData
 
 
 class Session:
@@ -183,14 +186,40 @@ class Session:
 
     @contextlib.contextmanager
     def _inside(self, interrupt: Interrupt | None) -> Iterator[None]:
-        """While the engine works for a statement (its start, each batch read)."""
-        with self._running_lock:
-            self._running = interrupt
+        """While the engine works for a statement (its start, each batch read), in one of the
+        server's slots (see Server): the time waiting for one does not count against the
+        statement timeout; the server's `slot_wait` bounds it."""
+        self._take_slot()
         try:
-            yield
-        finally:
             with self._running_lock:
-                self._running = None
+                self._running = interrupt
+            try:
+                yield
+            finally:
+                with self._running_lock:
+                    self._running = None
+        finally:
+            self.server.give_slot()
+
+    def _take_slot(self) -> None:
+        started = time.monotonic()
+
+        def check() -> None:
+            if self._cancel.is_set():
+                raise PgError("57014", "canceling statement due to user request")
+            waited = time.monotonic() - started
+            if waited > self.server.slot_wait:
+                raise PgError(
+                    "57014",
+                    f"canceling statement: it waited {waited:.1f} s for one of the endpoint's "
+                    f"{self.server.slots} statement slots",
+                    hint="the endpoint runs as many statements at once as it has slots (two a "
+                    "core); the others wait their turn: the server is busy, try again",
+                )
+
+        self.server.take_slot(check)
+        if self._deadline is not None:  # the timeout counts the work, not the wait
+            self._deadline += time.monotonic() - started
 
     def _statement_timeout(self) -> float | None:
         """The user's limit, or the client's own `SET statement_timeout` when it is shorter: a
@@ -408,7 +437,8 @@ class Session:
                         "transaction block",
                     )
                 portal = self._start(Prepared(stmt.text, [], stmt.keyword), [], [])
-                if portal.reader is not None or portal.row is not None or portal.fetch:
+                rows = portal.reader is not None or portal.row is not None or portal.fetch
+                if rows and portal.copy is None:
                     self.conn.send(b"T", types.row_description(self._cols(portal)))
                 self._stream(portal, 0)
             except Exception as e:
@@ -485,7 +515,9 @@ class Session:
         self._describe_portal(portal)
 
     def _describe_portal(self, portal: Portal) -> None:
-        if portal.reader is None and portal.row is None and portal.fetch is None:
+        if portal.copy is not None or (
+            portal.reader is None and portal.row is None and portal.fetch is None
+        ):
             self.conn.send(b"n")
         else:
             self.conn.send(b"T", types.row_description(self._cols(portal)))
@@ -531,6 +563,18 @@ class Session:
             return portal
         if kw in ("DECLARE", "FETCH", "MOVE"):
             return self._cursor(stmt, values, portal)
+        if kw in ("PREPARE", "EXECUTE", "DEALLOCATE"):
+            return self._prepared_sql(stmt, portal)
+        copy = statements.parse_copy(stmt.text) if kw == "COPY" else None
+        if copy is not None:  # COPY (query) TO STDOUT: the query's rows, checked as a SELECT
+            inner = statements.split(copy.query)
+            if len(inner) != 1:
+                raise PgError("42601", "COPY takes one query")
+            started = self._start(Prepared(inner[0].text, [], inner[0].keyword), values, [])
+            if started.reader is None:
+                raise PgError("0A000", f"COPY of {inner[0].keyword} is not supported")
+            started.copy = copy
+            return started
         if kw in statements.WRITES:
             refused = statements.refuse_write(statements.Statement(stmt.text, kw))
             # a write (COPY ... TO, ATTACH, INSTALL, PRAGMA too) is a denied attempt: audited
@@ -540,8 +584,12 @@ class Session:
         self._cancel.clear()
         timeout = self._statement_timeout()
         self._deadline = time.monotonic() + timeout if timeout else None
-        if statements.is_catalog(stmt.text):
-            portal.reader = self.catalog().query(statements.bind(stmt.text, values, "postgres"))
+        bound = statements.bind(stmt.text, values, "postgres")
+        cancelled = statements.cancel_call(bound, self.pid)
+        if cancelled is not None:
+            portal.reader = self._cancel_backend(cancelled)
+        elif statements.is_catalog(stmt.text):
+            portal.reader = self.catalog().query(bound)
         else:
             portal.interrupt = Interrupt()
             portal.reader = self._query(stmt.text, values, portal.interrupt)
@@ -553,6 +601,8 @@ class Session:
             session = self.settings | {"peer": self.peer}
             with self._inside(interrupt):  # DuckDB runs the query's first batch already
                 return self.backend.execute(self.user, sql, values, session, interrupt)
+        except PgError:  # stopped before it ran (waiting for a slot)
+            raise
         except MedallionError as e:
             stopped = self._stopped() if interrupt.pressed else None
             if stopped is not None:
@@ -567,6 +617,29 @@ class Session:
             if isinstance(e, ProjectUnavailableError):
                 raise PgError("57P03", e.message, hint=e.hint) from None
             raise PgError("XX000", e.message, hint=e.hint) from None
+
+    def _cancel_backend(self, pid: int) -> pa.RecordBatchReader:
+        """pg_cancel_backend(pid) as PostgreSQL answers a user without pg_signal_backend: the
+        statement of a session of the same user is cancelled (true), another user's is 42501,
+        a pid that is no session a warning and false."""
+        import pyarrow as pa
+
+        target = self.server.session(pid)
+        if target is None:
+            self.conn.notice(f"PID {pid} is not a PostgreSQL backend process", severity="WARNING")
+        elif target.user != self.user:
+            raise PgError(
+                "42501",
+                "permission denied to cancel query",
+                hint="Only roles with privileges of the role whose query is being canceled "
+                'or with privileges of the "pg_signal_backend" role may cancel this query.',
+            )
+        elif target is self:
+            raise PgError("57014", "canceling statement due to user request")
+        else:
+            target.cancel()
+        batch = pa.record_batch([pa.array([target is not None])], names=["pg_cancel_backend"])
+        return pa.RecordBatchReader.from_batches(batch.schema, [batch])
 
     def catalog(self) -> Any:
         stamp = self.backend.catalog_stamp()
@@ -586,8 +659,65 @@ class Session:
                 user=self.user,
                 settings={k: v for k, v in self.settings.items() if k != "session_id"},
                 punch_list=self.server.punch_list,
+                pid=self.pid,
             )
         return self._catalog
+
+    def _prepared_sql(self, stmt: Prepared, portal: Portal) -> Portal:
+        """PREPARE name [(types)] AS query, EXECUTE name [(values)], DEALLOCATE name: SQL's
+        prepared statements, in the namespace of the protocol's (as PostgreSQL keeps them).
+        EXECUTE runs the query as Bind would, through the same checks as any statement."""
+        if stmt.keyword == "PREPARE":
+            parsed = statements.parse_prepare(stmt.text)
+            if parsed is None:
+                raise PgError("42601", "syntax error in PREPARE: expected PREPARE name AS query")
+            name, oids, query = parsed
+            inner = statements.split(query)
+            if len(inner) != 1:
+                raise PgError("42601", "PREPARE takes one statement")
+            kw = inner[0].keyword
+            if kw in statements.WRITES:
+                refused = statements.refuse_write(inner[0])
+                session = self.settings | {"peer": self.peer}
+                self.backend.log_refused(self.user, stmt.text, refused.message, session)
+                raise refused
+            if kw in statements.SESSION_COMMANDS or kw in ("PREPARE", "EXECUTE", "DEALLOCATE"):
+                raise PgError("42601", f"cannot prepare {kw}")
+            if name in self.prepared:
+                raise PgError("42P05", f'prepared statement "{name}" already exists')
+            oids += [0] * (statements.count_params(inner[0].text) - len(oids))
+            self.prepared[name] = Prepared(inner[0].text, oids, kw)
+            portal.tag = "PREPARE"
+            return portal
+        if stmt.keyword == "DEALLOCATE":
+            name = statements.parse_deallocate(stmt.text)
+            if name == "all":
+                self.prepared.clear()
+            elif self.prepared.pop(name, None) is None:
+                raise PgError("26000", f'prepared statement "{name}" does not exist')
+            portal.tag = "DEALLOCATE ALL" if name == "all" else "DEALLOCATE"
+            return portal
+        executed = statements.parse_execute(stmt.text)
+        if executed is None:
+            raise PgError("42601", "syntax error in EXECUTE: expected EXECUTE name (values)")
+        name, args = executed
+        prepared = self.prepared.get(name)
+        if prepared is None:
+            raise PgError("26000", f'prepared statement "{name}" does not exist')
+        if len(args) != len(prepared.param_oids):
+            raise PgError(
+                "42601",
+                f'wrong number of parameters for prepared statement "{name}"',
+                hint=f"it takes {len(prepared.param_oids)}, EXECUTE gave {len(args)}",
+            )
+        values = []
+        for i, ((text, written), oid) in enumerate(zip(args, prepared.param_oids, strict=True)):
+            try:
+                data = None if text is None else text.encode()
+                values.append(types.decode_param(data, oid or written, False))
+            except ValueError as e:
+                raise PgError("22P02", f"invalid value for parameter ${i + 1}: {e}") from None
+        return self._start(prepared, values, portal.result_formats)
 
     def _cursor(self, stmt: Prepared, values: list[Any], portal: Portal) -> Portal:
         """DECLARE name CURSOR FOR query, FETCH n FROM name, MOVE n IN name: a cursor is a
@@ -658,6 +788,16 @@ class Session:
             else:
                 conn.command_complete(portal.tag or "")
             return
+        if portal.copy is not None:
+            if not portal.done and not portal.sent:
+                cols = self._cols(portal)
+                conn.send(b"H", struct.pack("!bh", 0, len(cols)) + b"\0\0" * len(cols))
+                if portal.copy.header:
+                    conn.send(b"d", types.copy_header(cols, portal.copy))
+            self._rows(portal, 0)
+            conn.send(b"c")
+            conn.command_complete(f"COPY {portal.sent}")
+            return
         sent = self._rows(portal, max_rows)
         if max_rows > 0 and sent >= max_rows and (portal.pending or not portal.done):
             conn.send(b"s")  # PortalSuspended: Execute again for more
@@ -704,7 +844,10 @@ class Session:
                 if max_rows > 0:
                     portal.pending = _split_rows(batch, cols)
                     continue
-                data, n = types.data_rows(batch, cols)
+                if portal.copy is not None:
+                    data, n = types.copy_rows(batch, cols, portal.copy), batch.num_rows
+                else:
+                    data, n = types.data_rows(batch, cols)
                 if send:
                     conn.send_raw(data)
                 portal.sent += n

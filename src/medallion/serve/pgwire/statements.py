@@ -30,7 +30,6 @@ SESSION_COMMANDS = {
     "RESET": "RESET",
     "SHOW": "SHOW",
     "DISCARD": "DISCARD ALL",
-    "DEALLOCATE": "DEALLOCATE",
     "LISTEN": "LISTEN",
     "UNLISTEN": "UNLISTEN",
     "CLOSE": "CLOSE CURSOR",
@@ -41,8 +40,9 @@ WRITES = {
     "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "CREATE", "DROP", "ALTER", "TRUNCATE",
     "COPY", "GRANT", "REVOKE", "VACUUM", "ANALYZE", "ATTACH", "DETACH", "INSTALL", "LOAD",
     "PRAGMA", "CHECKPOINT", "EXPORT", "IMPORT", "CALL", "COMMENT", "REINDEX", "CLUSTER",
-    "REFRESH", "LOCK", "DO", "EXECUTE", "PREPARE", "USE", "NOTIFY", "SECURITY", "REASSIGN",
+    "REFRESH", "LOCK", "DO", "USE", "NOTIFY", "SECURITY", "REASSIGN",
 }  # fmt: skip
+#: COPY is a write but for COPY ... TO STDOUT (parse_copy), a read the session streams
 
 #: schemas and names that make a statement a catalog probe
 CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
@@ -281,6 +281,173 @@ def parse_reset(text: str) -> str:
     return m.group(1).strip('"').lower() if m else "all"
 
 
+# -- COPY TO STDOUT, PREPARE / EXECUTE / DEALLOCATE ------------------------------------------
+
+
+@dataclass
+class CopyOut:
+    query: str  # the statement whose rows are copied (as the client wrote it)
+    csv: bool = False
+    header: bool = False
+    delimiter: str = ""  # a tab in text format, a comma in csv
+    null: str | None = None  # \N in text format, an empty field in csv
+
+
+def parse_copy(text: str) -> CopyOut | None:
+    """`COPY (query) TO STDOUT` or `COPY table [(columns)] TO STDOUT`, with the options FORMAT
+    text|csv, HEADER, DELIMITER, NULL (and the older `CSV HEADER`); None for any other COPY
+    (from or to a file, FROM STDIN): a write, refused."""
+    import sqlglot
+    import sqlglot.expressions as exp
+    from sqlglot.tokens import Tokenizer, TokenType
+
+    # SQLGlot wants the WITH that PostgreSQL makes optional before the options' parentheses
+    written = re.sub(r"(\bTO\s+STDOUT\s*)\(", r"\1WITH (", text, flags=re.I)
+    try:
+        tree = sqlglot.parse_one(written, read="postgres")
+    except Exception:
+        return None
+    files = tree.args.get("files") or []
+    if (
+        not isinstance(tree, exp.Copy)
+        or tree.args.get("kind")  # FROM
+        or len(files) != 1
+        or not isinstance(files[0], exp.Identifier)
+        or files[0].quoted
+        or files[0].name.upper() != "STDOUT"
+    ):
+        return None
+    source = tree.this
+    if isinstance(source, exp.Subquery):
+        # the query as the client wrote it (what the audit records): between the parentheses
+        tokens = Tokenizer().tokenize(text)
+        opened = next(i for i, t in enumerate(tokens) if t.token_type == TokenType.L_PAREN)
+        depth = 0
+        for i in range(opened, len(tokens)):
+            depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tokens[i].token_type, 0)
+            if depth == 0:
+                break
+        query = text[tokens[opened + 1].start : tokens[i - 1].end + 1]
+    else:
+        table = source.this if isinstance(source, exp.Schema) else source
+        columns = source.expressions if isinstance(source, exp.Schema) else [exp.Star()]
+        query = exp.select(*columns).from_(table.copy()).sql("postgres")
+    out = CopyOut(query)
+    for param in tree.args.get("params") or []:
+        name = param.this.name.upper()
+        value = param.expression
+        word = value.name if value is not None else ""
+        if name == "FORMAT" and word.upper() in ("TEXT", "CSV"):
+            out.csv = word.upper() == "CSV"
+        elif name == "CSV":  # WITH CSV [HEADER]
+            out.csv = True
+            out.header = word.upper() == "HEADER"
+        elif name == "HEADER":
+            out.header = word.upper() not in ("FALSE", "OFF", "0")
+        elif name == "DELIMITER" and len(word) == 1:
+            out.delimiter = word
+        elif name == "NULL" and isinstance(value, exp.Literal):
+            out.null = word
+        else:
+            said = param.sql("postgres")
+            raise PgError(
+                "0A000",
+                f"COPY option {said} is not supported by the medallion endpoint",
+                hint="COPY ... TO STDOUT takes FORMAT text or csv, HEADER, DELIMITER, NULL",
+            )
+    out.delimiter = out.delimiter or ("," if out.csv else "\t")
+    if out.null is None:
+        out.null = "" if out.csv else "\\N"
+    return out
+
+
+_PREPARE = re.compile(r"PREPARE\s+(\"[^\"]+\"|\w+)\s*(?:\((.*?)\))?\s*AS\s+(.*)", re.I | re.S)
+_EXECUTE = re.compile(r"EXECUTE\s+(\"[^\"]+\"|\w+)\s*(?:\((.*)\))?\s*;?\s*$", re.I | re.S)
+_DEALLOCATE = re.compile(r"DEALLOCATE\s+(?:PREPARE\s+)?(\"[^\"]+\"|\w+)\s*;?\s*$", re.I | re.S)
+
+#: PostgreSQL's type names (as PREPARE's parameter types are written) -> their OIDs' names
+_TYPE_ALIASES = {
+    "integer": "int4", "int": "int4", "bigint": "int8", "smallint": "int2", "real": "float4",
+    "double precision": "float8", "float": "float8", "boolean": "bool", "decimal": "numeric",
+    "character varying": "varchar", "timestamp without time zone": "timestamp",
+    "timestamp with time zone": "timestamptz", "time without time zone": "time",
+}  # fmt: skip
+
+
+def parse_prepare(text: str) -> tuple[str, list[int], str] | None:
+    """(name, parameter type OIDs, statement) of PREPARE name [(types)] AS statement."""
+    from medallion.serve.pgwire import types
+
+    m = _PREPARE.match(text.strip())
+    if m is None:
+        return None
+    by_name = {name: oid for oid, (name, _) in types.TYPES.items()}
+    oids = []
+    for written in re.split(r",(?![^(]*\))", m.group(2) or ""):
+        if not written.strip():
+            continue
+        name = re.sub(r"\(.*\)", "", written).strip().lower().removeprefix("pg_catalog.")
+        oids.append(by_name.get(_TYPE_ALIASES.get(name, name), 0))
+    return _name(m.group(1)), oids, m.group(3).strip().rstrip(";").strip()
+
+
+def parse_execute(text: str) -> tuple[str, list[tuple[str | None, int]]] | None:
+    """(name, arguments) of EXECUTE name [(arguments)]: each argument a constant's text (None
+    for NULL) and the OID of its written type (0 when it has none). Only constants: an argument
+    is a value, never a query of its own."""
+    import sqlglot
+
+    m = _EXECUTE.match(text.strip())
+    if m is None:
+        return None
+    args: list[tuple[str | None, int]] = []
+    if m.group(2) and m.group(2).strip():
+        try:
+            values = sqlglot.parse_one(f"SELECT {m.group(2)}", read="postgres").expressions
+        except Exception as e:
+            raise PgError("42601", f"syntax error in EXECUTE: {str(e).splitlines()[0]}") from None
+        for value in values:
+            args.append(_constant(value))
+    return _name(m.group(1)), args
+
+
+def _constant(value: Any) -> tuple[str | None, int]:
+    import sqlglot.expressions as exp
+
+    from medallion.serve.pgwire import types
+
+    oid = 0
+    if isinstance(value, exp.Cast):
+        found = parse_prepare(f"PREPARE x({value.to.sql('postgres')}) AS x")
+        oid = found[1][0] if found and found[1] else 0
+        value = value.this
+    if isinstance(value, exp.Null):
+        return None, oid
+    if isinstance(value, exp.Boolean):
+        return ("true" if value.this else "false"), oid or types.BOOL
+    negative = isinstance(value, exp.Neg)
+    if negative:
+        value = value.this
+    if isinstance(value, exp.Literal) and not (value.is_string and negative):
+        if value.is_string:
+            return value.name, oid
+        text = ("-" if negative else "") + value.name
+        return text, oid or (types.INT8 if value.is_int else types.NUMERIC)
+    raise PgError(
+        "0A000",
+        f"EXECUTE arguments must be constants, not {value.sql('postgres')[:60]}",
+        hint="pass values ('x', 42, NULL, '2024-01-01'::date) to a prepared statement",
+    )
+
+
+def parse_deallocate(text: str) -> str:
+    """The name DEALLOCATE [PREPARE] names ("all" for ALL)."""
+    m = _DEALLOCATE.match(text.strip())
+    if m is None:
+        raise PgError("42601", "syntax error in DEALLOCATE: expected DEALLOCATE [PREPARE] name")
+    return _name(m.group(1))
+
+
 # -- routing ---------------------------------------------------------------------------------
 
 
@@ -308,8 +475,11 @@ def is_catalog(text: str) -> bool:
         return False
     ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
     for t in tree.find_all(exp.Table):
-        if not isinstance(t.this, exp.Identifier):  # a table function in FROM
+        if not isinstance(t.this, exp.Identifier):
             fn = t.this
+            if not isinstance(fn, exp.Func):  # `from $1`: the read policy refuses it, audited
+                return False
+            # a table function in FROM
             name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
             if fn.key in ("explode", "explodinggenerateseries", "generateseries"):
                 continue
@@ -326,6 +496,33 @@ def is_catalog(text: str) -> bool:
         if name.startswith(_NOT_CATALOG_PREFIXES) or name in _NOT_CATALOG_FUNCTIONS:
             return False
     return True
+
+
+def cancel_call(text: str, own_pid: int) -> int | None:
+    """The process id of `SELECT pg_cancel_backend(pid)` (the whole statement; the pid a
+    number or pg_backend_pid(), the session's `own_pid`), else None."""
+    import sqlglot
+    import sqlglot.expressions as exp
+
+    if "pg_cancel_backend" not in text.lower():
+        return None
+    try:
+        tree = sqlglot.parse_one(text, read="postgres")
+    except Exception:
+        return None
+    if not isinstance(tree, exp.Select) or tree.args.get("from_") or len(tree.expressions) != 1:
+        return None
+    call = tree.expressions[0].unalias()
+    if isinstance(call, exp.Dot) and call.this.name.lower() == "pg_catalog":
+        call = call.expression
+    if not (isinstance(call, exp.Anonymous) and call.name.lower() == "pg_cancel_backend"):
+        return None
+    args = call.expressions
+    if len(args) != 1:
+        return None
+    if isinstance(args[0], exp.Anonymous) and args[0].name.lower() == "pg_backend_pid":
+        return own_pid
+    return int(args[0].name) if isinstance(args[0], exp.Literal) and args[0].is_int else None
 
 
 # -- parameters ------------------------------------------------------------------------------

@@ -539,3 +539,40 @@ def _numeric_from_binary(data: bytes) -> Decimal:
         value += Decimal(g) * (Decimal(10000) ** (weight - i))
     value = value.quantize(Decimal(1).scaleb(-dscale)) if dscale else value.to_integral_value()
     return -value if sign == 0x4000 else value
+
+
+def copy_rows(batch: pa.RecordBatch, cols: list[Column], copy: Any) -> bytes:
+    """The CopyData messages of a batch's rows, one a row as PostgreSQL sends them (psycopg
+    reads a row a message), in COPY's text or csv format (`copy`: a statements.CopyOut)."""
+    import pyarrow as pa
+
+    fields = []
+    for c, arr in zip(cols, batch.columns, strict=True):
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        values = c.encode(arr)
+        if isinstance(values, pa.Array):
+            values = values.to_pylist()
+        fields.append([None if v is None else bytes(v).decode() for v in values])
+    out = []
+    for row in zip(*fields, strict=True) if fields else [()] * batch.num_rows:
+        line = (copy.delimiter.join(_copy_field(v, copy) for v in row) + "\n").encode()
+        out.append(b"d" + _I32.pack(len(line) + 4) + line)
+    return b"".join(out)
+
+
+def copy_header(cols: list[Column], copy: Any) -> bytes:
+    return (copy.delimiter.join(_copy_field(c.name, copy) for c in cols) + "\n").encode()
+
+
+_COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: str | None, copy: Any) -> str:
+    if value is None:
+        return copy.null
+    if not copy.csv:
+        return value.translate(_COPY_TEXT_ESCAPES)
+    if value == copy.null or any(ch in value for ch in (copy.delimiter, '"', "\n", "\r")):
+        return '"' + value.replace('"', '""') + '"'
+    return value
