@@ -704,6 +704,38 @@ def test_quoted_values_in_errors_and_checks_are_not_posted(tmp_path):
     assert body["checks"][0]["message"] == "2 rows are not in ('…', '…'): '…'"
 
 
+def test_a_checks_example_values_are_not_posted_bare(tmp_path):
+    """accepted_values lists the values it found as SQL writes them: numbers, dates and
+    timestamps bare (the sample keeps dates and decimals as text); none of them is posted."""
+    run = failed_run()
+    run.steps[3].checks[0] = CheckResult(
+        "accepted_values_born",
+        "accepted_values",
+        "silver.customers",
+        "warn",
+        "warn",
+        failing_rows=4,
+        message="4 rows with values not accepted: 1987-03-14, 1990-01-02 10:00:00, 4321.50, 86",
+        sample=[
+            {"born": "1987-03-14", "n": 1},
+            {"born": "1990-01-02T10:00:00", "n": 1},
+            {"born": "4321.50", "n": 1},
+            {"born": 86, "n": 1},
+        ],
+    )
+    with WebhookSink() as sink:
+        config = targets(tmp_path, f"  hook: {{type: webhook, url: '{sink.url}/h'}}\n")
+        n = notifier(config)
+        notice = failure(["hook"])
+        notice.run = run
+        n.send(notice)
+        [request] = sink.wait_for(1)
+        n.close()
+    check = request.body["checks"][0]
+    assert check["message"] == "4 rows with values not accepted: …, …, …, …"
+    assert check["failing_rows"] == 4
+
+
 def test_a_scheduled_run_posts_no_byte_of_the_masked_values(tmp_path):
     """A real run under the scheduler whose failures would carry masked data: a CSV whose
     header is `;`-delimited but rows `,` (the rejection summary quotes a raw line), an

@@ -274,9 +274,15 @@ def _without_sample(text: str, sample: Any) -> str:
         for key, value in row.items():
             if key == "n" or key.startswith("__medallion") or value is None:
                 continue
-            if isinstance(value, bool | str):
-                continue  # booleans say nothing; strings are quoted, redact() takes them
-            values.add(display_value(value))
+            if isinstance(value, bool):
+                continue  # says nothing
+            if isinstance(value, str):
+                # a date, timestamp or decimal the sample keeps as text (quality/checks.py
+                # _jsonable) is shown bare, a timestamp with a space; a text value is quoted
+                # (redact() takes it) but may stand bare too
+                values.update({value, value.replace("T", " ", 1)} - {""})
+            else:
+                values.add(display_value(value))
     for shown in sorted(values, key=len, reverse=True):
         text = re.sub(rf"(?<![\w.'…-]){re.escape(shown)}(?![\w.'…-])", "…", text)
     return text
