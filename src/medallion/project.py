@@ -202,13 +202,14 @@ class Project:
 
         return unmatched_sources(self.workspace)
 
-    def bind(self) -> dict[str, str | None]:
+    def bind(self, warnings: list[MedallionError] | None = None) -> dict[str, str | None]:
         """Bind every SQL model and its expectations against the lakehouse, running nothing:
         model -> None if it binds, else why it was not bound (an input never built). Raises the
-        first model that does not bind (an unknown column, a type error)."""
+        first model that does not bind (an unknown column, a type error); with `warnings`, a
+        column that files not ingested yet may bring is added there instead."""
         from medallion.runner.bind import bind_models
 
-        return bind_models(self.workspace)
+        return bind_models(self.workspace, warnings)
 
     # -- running ----------------------------------------------------------------------------
 

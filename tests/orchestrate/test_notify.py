@@ -702,3 +702,127 @@ def test_quoted_values_in_errors_and_checks_are_not_posted(tmp_path):
     assert step["hint"] == "cast '…' or fix the data"
     assert body["message"] == "silver.orders failed: '…'"
     assert body["checks"][0]["message"] == "2 rows are not in ('…', '…'): '…'"
+
+
+def test_a_checks_example_values_are_not_posted_bare(tmp_path):
+    """accepted_values lists the values it found as SQL writes them: numbers, dates and
+    timestamps bare (the sample keeps dates and decimals as text); none of them is posted."""
+    run = failed_run()
+    run.steps[3].checks[0] = CheckResult(
+        "accepted_values_born",
+        "accepted_values",
+        "silver.customers",
+        "warn",
+        "warn",
+        failing_rows=4,
+        message="4 rows with values not accepted: 1987-03-14, 1990-01-02 10:00:00, 4321.50, 86",
+        sample=[
+            {"born": "1987-03-14", "n": 1},
+            {"born": "1990-01-02T10:00:00", "n": 1},
+            {"born": "4321.50", "n": 1},
+            {"born": 86, "n": 1},
+        ],
+    )
+    with WebhookSink() as sink:
+        config = targets(tmp_path, f"  hook: {{type: webhook, url: '{sink.url}/h'}}\n")
+        n = notifier(config)
+        notice = failure(["hook"])
+        notice.run = run
+        n.send(notice)
+        [request] = sink.wait_for(1)
+        n.close()
+    check = request.body["checks"][0]
+    assert check["message"] == "4 rows with values not accepted: …, …, …, …"
+    assert check["failing_rows"] == 4
+
+
+def test_a_scheduled_run_posts_no_byte_of_the_masked_values(tmp_path):
+    """A real run under the scheduler whose failures would carry masked data: a CSV whose
+    header is `;`-delimited but rows `,` (the rejection summary quotes a raw line), an
+    expectation with `action: fail` (its sample rows show a masked salary, bare), a warned
+    accepted_values check listing the masked grades it found (bare numbers), and a retry whose
+    details carry the step's error. The webhook on 127.0.0.1 gets every event, and not one of
+    the masked values; the run log keeps them."""
+    from tests.conftest import write_project
+    from tests.orchestrate.test_scheduler import FakeClock, at, seen_at
+
+    from medallion.orchestrate.scheduler import Scheduler
+    from medallion.project import Project
+
+    people = ["customer_id;name;email;city"] + [
+        f"CUST-{i:05d},Zoë Müller {i},zoë{i}@example.fr,Lyon" for i in range(1, 42)
+    ]
+    pay = "emp_id,salary,grade\n" + "".join(
+        f"E{i},{918273 + i},{7717 + i % 2}\n" for i in range(1, 6)
+    )
+    with WebhookSink() as hook:
+        config = f"""\
+            name: leak
+            sources:
+              customers: {{path: landing/customers*.csv, delimiter: ";"}}
+              pay: {{path: landing/pay*.csv}}
+            access:
+              grants: {{analysts: [silver.*]}}
+              masks:
+                bronze.customers.name: "null"
+                bronze.customers.email: email
+                silver.pay_checked.salary: "null"
+                silver.pay_graded.grade: "null"
+            pipelines:
+              nightly: {{schedule: '0 2 * * *', retries: 1, retry_delay: 1 second, notify: [hook]}}
+            notifications:
+              hook: {{type: webhook, url: '{hook.url}/in', on: [failure, retry, check]}}
+            """
+        models = {
+            "silver/pay_checked.sql": """\
+                /* ---
+                expectations:
+                  modest: {expect: salary < 1000, action: fail}
+                --- */
+                select emp_id, salary from bronze.pay
+                """,
+            "silver/pay_graded.sql": """\
+                /* ---
+                checks:
+                  - accepted_values: {column: grade, values: [1, 2]}
+                    severity: warn
+                --- */
+                select emp_id, grade from bronze.pay
+                """,
+        }
+        files = {"landing/customers.csv": "\n".join(people) + "\n", "landing/pay.csv": pay}
+        project = Project.load(write_project(tmp_path / "p", config, models, files))
+        seen_at(project, "nightly", at("2026-06-01T00:00:00"))
+        notifier = notifier_of(project)
+        Scheduler(project, clock=FakeClock(at("2026-06-01T02:00:00")), notifier=notifier).step()
+        notifier.flush(10)
+        notifier.close()
+        requests = list(hook.requests)
+    events = sorted({r.body["event"] for r in requests})
+    assert events == ["check", "failure", "retry"]
+    # every byte but the message's random id (hex digits could spell a number)
+    sent = "\n".join(r.raw.decode("utf-8").replace(r.body["id"], "") for r in requests)
+    for secret in ["Zoë", "Müller", "zoë1@", "example.fr", "918274", "7717", "7718"]:
+        assert secret not in sent, secret
+    # what is sent still says what went wrong
+    [failure] = [r.body for r in requests if r.body["event"] == "failure"]
+    errors = {s["node"]: s["error"] for s in failure["failed_steps"]}
+    assert "41 of 41 rows rejected" in errors["bronze.customers"]
+    assert "e.g. line 2: '…')" in errors["bronze.customers"]
+    assert "sample rows: in the run log" in errors["silver.pay_checked"]
+    [check] = [r.body for r in requests if r.body["event"] == "check"]
+    [graded] = [c for c in check["checks"] if c["name"].startswith("accepted_values")]
+    assert graded["failing_rows"] == 5 and "values not accepted" in graded["message"]
+    # the run log keeps the full text for those the grants let read it
+    [run] = project.runs(limit=1)
+    steps = {f"{s['layer']}.{s['table_name']}": s for s in project.steps(run["run_id"])}
+    assert "Zoë Müller 1" in steps["bronze.customers"]["error"]
+
+
+def notifier_of(project: Any) -> Notifier:
+    return Notifier(
+        targets=project.config.notifications,
+        project=project.config.name,
+        ui_url=project.config.scheduler.ui_url,
+        retry_delays=FAST,
+    )

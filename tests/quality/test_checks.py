@@ -471,6 +471,71 @@ def test_a_failed_relationships_target_skips_the_checked_table(
     assert not project.catalog.exists("silver.a_orders")
 
 
+WARN_RELATIONSHIPS = (
+    "/* ---\nchecks:\n  - relationships: {column: customer_id, to: silver.z_customers.id}\n"
+    f"    severity: warn\n--- */\n{SELECT}"
+)
+
+
+def test_a_warn_check_reading_a_failed_table_does_not_skip_the_checked_table(
+    make_project: Callable[..., Project],
+) -> None:
+    """bronze.customers fails (the shrink guard of a full refresh), so silver.z_customers is
+    skipped; silver.a_orders only reaches it through a warn relationships check: it is built,
+    and so is gold, and the check runs against z_customers' latest version (the last one
+    committed, untouched by this run), saying so."""
+    models = {
+        "silver/a_orders.sql": WARN_RELATIONSHIPS,
+        **PARENT,
+        "gold/totals.sql": "select customer_id, sum(amount) as total from silver.a_orders "
+        "group by customer_id\n",
+    }
+    files = {**FILES, "data/customers.csv": "id\n" + "".join(f"{i}\n" for i in range(10, 20))}
+    project = make_project(CONFIG, models, files)
+    first = project.run()
+    assert first.ok, first.error
+    (project.root / "data" / "customers.csv").write_text("id\n10\n")
+    result = project.run(full_refresh=True)
+    assert result.status == "failed"
+    assert result.step("bronze.customers").status == "failed"
+    assert (result.step("silver.z_customers").status, result.step("silver.z_customers").error) == (
+        "skipped",
+        "upstream bronze.customers failed",
+    )
+    orders = result.step("silver.a_orders")
+    assert orders.status == "success" and orders.delta_version == 1
+    assert result.step("gold.totals").status == "success"
+    [check] = orders.checks
+    assert (check.status, check.failing_rows) == ("warn", 1)  # customer 99 (11 is known at v0)
+    assert check.message == (
+        "1 rows (1 values of customer_id) have no match in silver.z_customers.id (against "
+        "silver.z_customers v0, its latest version: its step was skipped in this run)"
+    )
+    assert check.versions["silver.z_customers"] == 0
+
+
+def test_a_warn_check_whose_table_was_never_built_is_reported_not_run(
+    make_project: Callable[..., Project],
+) -> None:
+    models = {
+        "silver/a_orders.sql": WARN_RELATIONSHIPS,
+        "silver/z_customers.sql": "select id from bronze.customers\n"
+        "where error('customers are broken') is null\n",
+    }
+    project = make_project(CONFIG, models, FILES)
+    result = project.run()
+    assert result.status == "failed"
+    assert result.step("silver.z_customers").status == "failed"
+    orders = result.step("silver.a_orders")
+    assert orders.status == "success" and project.catalog.exists("silver.a_orders")
+    [check] = orders.checks
+    assert (check.severity, check.status) == ("warn", "error")
+    assert check.message == (
+        "not run: silver.z_customers, which it compares with, has no version yet (its step "
+        "failed in this run)"
+    )
+
+
 def test_failing_rows_with_a_timestamp_column(make_project: Callable[..., Project]) -> None:
     # the samples of failing rows include a TIMESTAMP WITH TIME ZONE column
     sql = (

@@ -279,3 +279,94 @@ def test_an_order_by_that_is_not_an_expression_is_named(
         project.bind()
     assert info.value.message == "order_by 'coalesce(amount' is not a SQL expression"
     assert (info.value.line, info.value.key) == (4, "order_by")
+
+
+def _validate_merged(root: Path) -> subprocess.CompletedProcess[str]:
+    """`medallion validate` in `root`, stderr and stdout in one stream, in the order written."""
+    return subprocess.run(
+        [sys.executable, "-m", "medallion", "validate"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+
+
+GROWING = """
+name: g
+sources:
+  ventes: {path: data/ventes_*.csv}
+"""
+
+
+def test_a_column_new_files_may_bring_is_a_warning_then_binds_after_the_run(
+    make_project: Callable[..., Project],
+) -> None:
+    """The model names `montant`, which bronze.ventes lacks because the file that has it is not
+    ingested yet: validate warns (the next run ingests it first), the run builds the model,
+    and validate then binds it. With no file left to read, the same column is an error."""
+    files = {"data/ventes_1.csv": "id,client\n1,ann\n"}
+    models = {"silver/v.sql": "select id, client from bronze.ventes\n"}
+    project = make_project(GROWING, models, files)
+    assert project.run().ok
+    (project.root / "data" / "ventes_2.csv").write_text("id,client,montant\n2,bob,5\n")
+    project = edit(project, "silver/v.sql", "select id, client, montant from bronze.ventes\n")
+    warned = _validate_merged(project.root)
+    assert warned.returncode == 0, warned.stdout
+    lines = warned.stdout.splitlines()
+    assert lines[0] == (
+        'warning: models/silver/v.sql:1: column "montant" is not in the tables built so far '
+        "(bronze.ventes), but source ventes has 1 file(s) not ingested yet "
+        "(data/ventes_2.csv): a run ingests new files before it builds the models, and they "
+        "may bring it"
+    ), warned.stdout
+    assert "ok g: 1 sources, 1 models, no problems found, 1 warning" in lines
+    assert "SQL bound against the lakehouse: 0 of 1 models" in warned.stdout
+
+    result = project.run()
+    assert result.ok, result.error
+    clean = _validate_merged(project.root)
+    assert clean.returncode == 0, clean.stdout
+    assert clean.stdout.splitlines()[0] == "ok g: 1 sources, 1 models, no problems found"
+
+    project = edit(project, "silver/v.sql", "select id, client, montent from bronze.ventes\n")
+    with pytest.raises(ExecutionError, match='"montent" not found'):
+        project.bind([])
+    bad = _validate(project.root)
+    assert bad.returncode == 1
+    assert 'silver/v.sql:1: Binder Error: Referenced column "montent" not found' in bad.stderr
+
+
+def test_validate_puts_warnings_first_and_says_who_needs_a_variable(
+    make_project: Callable[..., Project],
+) -> None:
+    """A masked column shown unmasked downstream and a notification's unset token: both are
+    warnings, printed before the line that counts them; the token is needed by the
+    notification target alone, and a run indeed works without it."""
+    config = GROWING + (
+        "notifications:\n"
+        "  hook:\n"
+        "    type: webhook\n"
+        "    url: https://alerts.example.com/medallion\n"
+        '    headers: {Authorization: "Bearer ${MEDALLION_TEST_UNSET_TOKEN}"}\n'
+        "access:\n"
+        "  grants: {analysts: [silver.v]}\n"
+        "  masks: {bronze.ventes.client: email}\n"
+    )
+    files = {"data/ventes_1.csv": "id,client\n1,ann@example.com\n"}
+    models = {"silver/v.sql": "select id, client from bronze.ventes\n"}
+    project = make_project(config, models, files)
+    assert project.run().ok  # the token is not needed to run
+    proc = _validate_merged(project.root)
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert lines[:3] == [
+        "warning: not set: MEDALLION_TEST_UNSET_TOKEN, used in "
+        "notifications.hook.headers.Authorization (line 8): only notification target hook "
+        "needs it: the scheduler sends nothing to it while it is unset; `medallion run` works "
+        "without it",
+        "warning: silver.v.client shows bronze.ventes.client unmasked to analysts (mask it "
+        "too: access.masks.silver.v.client)",
+        "ok g: 1 sources, 1 models, no problems found, 2 warnings",
+    ], proc.stdout

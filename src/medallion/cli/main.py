@@ -621,14 +621,16 @@ def validate(ctx: click.Context) -> None:
     a type error or a header key (unique_key, order_by, partition_by, ...) naming a column the
     SELECT does not output shows before a run."""
     from medallion.cli import render
+    from medallion.errors import MedallionError
 
     project = _project(ctx)
     project.validate()
     for problem in project.unmatched_sources().values():
         raise problem  # the first: as `run` would stop on it
-    render.validated(project, project.bind())
-    for warning in project.access_warnings():
-        click.echo(f"warning: {warning}", err=True)
+    found: list[MedallionError] = []
+    bound = project.bind(found)
+    warnings = [str(w) for w in found] + project.access_warnings()
+    render.validated(project, bound, warnings)
 
 
 # -- looking at things ---------------------------------------------------------------------------

@@ -72,6 +72,19 @@ class ProjectChecks:
                     out.append(ref)
         return out
 
+    def blocking_refs(self, table: str) -> list[str]:
+        """The tables of `refs` that an error-severity check of `table` reads: when one of them
+        fails or is skipped, that check cannot pass, so `table` is skipped too. A table read
+        only by warn checks does not stop `table` (a warning never blocks a model, as in dbt)."""
+        out: list[str] = []
+        for spec in self.tables.get(table, []):
+            if spec.severity == "warn":
+                continue
+            for ref in check_refs(spec):
+                if ref != table and ref not in out:
+                    out.append(ref)
+        return out
+
 
 def check_refs(spec: CheckSpec) -> list[str]:
     if isinstance(spec, Relationships):

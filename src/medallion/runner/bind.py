@@ -9,15 +9,21 @@ SQL — so a model is checked against what its upstream models would produce now
 changed since their last build. Nothing is executed or written. A model is not bound when an
 input was never built (a source never landed, a Python model never run, or a model downstream
 of those).
+
+A column the model names that its input tables lack is an error, except when a file source
+upstream has files not ingested yet: a run ingests them first, and they may bring the column
+(a new file with one more column). Then, when the caller collects `warnings`, it is a warning
+saying so and the model is not bound.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from medallion.config.names import is_quarantine, owner
 from medallion.engine import attach
-from medallion.errors import MedallionError
+from medallion.errors import ExecutionError, MedallionError
 from medallion.models.header_keys import missing_key_column
 
 if TYPE_CHECKING:
@@ -28,10 +34,13 @@ if TYPE_CHECKING:
     from medallion.workspace import Workspace
 
 
-def bind_models(ws: Workspace) -> dict[str, str | None]:
+def bind_models(
+    ws: Workspace, warnings: list[MedallionError] | None = None
+) -> dict[str, str | None]:
     """For each model in run order: None if its SQL bound, else why it was not bound. The first
     model whose SQL (or one of whose expectations) does not bind raises its ExecutionError,
-    naming the model file and line, as a run would."""
+    naming the model file and line, as a run would — except, with `warnings`, a column that
+    files not ingested yet may bring (`_pending_column`), which is added there instead."""
     from medallion.build import STRATEGIES
     from medallion.build.step import refuse_unbound_checks
     from medallion.quality import expectations as ex
@@ -74,7 +83,14 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
             try:
                 rel = engine.relation(model.text)
             except Exception as e:
-                raise engine.model_error(e, model) from None
+                error = engine.model_error(e, model)
+                pending = _pending_column(ws, node, error) if warnings is not None else None
+                if pending is None:
+                    raise error from None
+                assert warnings is not None
+                warnings.append(pending)
+                out[node] = missing[node] = f"{node} names a column its inputs lack so far"
+                continue
             if model.config.expectations:
                 ex.wrap(engine, rel, model.config.expectations, model=node, file=model.path)
             added = STRATEGIES[model.kind].added_fields()
@@ -89,6 +105,49 @@ def bind_models(ws: Workspace) -> dict[str, str | None]:
     finally:
         engine.close()
     return out
+
+
+#: the column a binder did not find: DuckDB's two wordings, Spark's
+_UNKNOWN_COLUMN = re.compile(
+    r'column "(?P<a>[^"]+)" not found|does not have a column named "(?P<b>[^"]+)"'
+    r"|with name `(?P<c>[^`]+)` cannot be resolved"
+)
+
+
+def _pending_column(ws: Workspace, node: str, error: ExecutionError) -> ExecutionError | None:
+    """`error` (a model naming a column its inputs lack) as a warning when a file source
+    upstream of `node` has files not ingested yet, which a run ingests before it builds the
+    model and which may bring the column; None when it is a plain error."""
+    from medallion.config.schema import FileSource
+    from medallion.ingest.bronze import new_files
+
+    m = _UNKNOWN_COLUMN.search(error.message)
+    if m is None:
+        return None
+    column = (m.group("a") or m.group("b") or m.group("c")).rsplit(".", 1)[-1]
+    unread: list[str] = []
+    for fqn in sorted(ws.lineage_graph.ancestors(node)):
+        name = ws.source_tables.get(fqn)
+        source = ws.config.sources.get(name) if name else None
+        if not isinstance(source, FileSource):
+            continue
+        _, new = new_files(ws.root, source, name, ws.state, ws.catalog.path(fqn))
+        if new:
+            shown = ", ".join(f.rel for f in new[:3]) + (" ..." if len(new) > 3 else "")
+            unread.append(f"source {name} has {len(new):,} file(s) not ingested yet ({shown})")
+    if not unread:
+        return None
+    inputs = ", ".join(dict.fromkeys(owner(d) for d in ws.models[node].depends_on))
+    return ExecutionError(
+        f'column "{column}" is not in the tables built so far ({inputs}), but '
+        f"{'; '.join(unread)}: a run ingests new files before it builds the models, and they "
+        "may bring it",
+        file=error.file,
+        line=error.line,
+        model=node,
+        hint="`medallion run` tells: if the new files do not bring it either, the model fails "
+        f"there ({error.message})",
+    )
 
 
 def _with_added_columns(engine: Engine, rel: Relation, model: Model, added: list[pa.Field]) -> str:

@@ -59,7 +59,7 @@ def execute(
                 log.skip(step.node, step.kind, why)
                 broken[step.node] = "was skipped"
                 continue
-            blocked = [dep for dep in ws.graph.up.get(step.node, []) if dep in broken]
+            blocked = [dep for dep in _blocking(ws, step.node) if dep in broken]
             if blocked:
                 log.skip(step.node, step.kind, f"upstream {blocked[0]} {broken[blocked[0]]}")
                 broken[step.node] = "was skipped"
@@ -78,6 +78,7 @@ def execute(
                         confirmed is True
                         or (not isinstance(confirmed, bool) and step.node in confirmed),
                         allow_missing_files,
+                        broken,
                     )
                 ),
             )
@@ -95,6 +96,15 @@ def execute(
         if timer is not None:
             timer()
         engine.close()
+
+
+def _blocking(ws: Workspace, node: str) -> list[str]:
+    """The tables whose failure skips `node`: those it reads, and those an error-severity
+    check of it compares with (the check cannot pass). A table only a warn check reads is not
+    among them: `node` is built, and that check reads the table's latest version
+    (`run_table_checks`)."""
+    reads = ws.lineage_graph.up.get(node, [])
+    return [*reads, *(r for r in ws.checks.blocking_refs(node) if r not in reads)]
 
 
 def _interruptible(work: Callable[[StepResult], None]) -> Callable[[StepResult], None]:
@@ -163,8 +173,10 @@ def _run_step(
     written: set[str],
     confirmed: bool,
     allow_missing_files: bool,
+    broken: dict[str, str] | None = None,
 ) -> None:
-    """One ingest, view or model step, then its table's checks (a failed check fails it)."""
+    """One ingest, view or model step, then its table's checks (a failed check fails it).
+    `broken`: the tables unusable in this run and why (for the checks that read them)."""
     node = step.node
     if step.full_refresh:
         res.details["full_refresh"] = True
@@ -188,7 +200,7 @@ def _run_step(
     if res.delta_version is not None or step.kind == "view":
         written.add(node)
     if ws.checks.tables.get(node):
-        run_table_checks(ws, engine, node, res, written)
+        run_table_checks(ws, engine, node, res, written, broken)
         res.fail_on_checks()
 
 
@@ -198,14 +210,22 @@ def run_table_checks(
     node: str,
     res: StepResult,
     changed: set[str] | None = None,
+    broken: dict[str, str] | None = None,
 ) -> None:
     """The table's checks, right after it was written (or ingested), or on its current data
     (`medallion test`). With `changed` (the tables this run wrote), a check that last passed is
     skipped when neither its table nor a table it compares with changed — its result still
-    holds — except freshness, which depends on the clock. A check that last failed runs again."""
+    holds — except freshness, which depends on the clock. A check that last failed runs again.
+
+    `broken`: tables whose step failed or was skipped in this run (and why). Only a warn check
+    can read one (an error check's table is skipped instead: `_blocking`): it runs against that
+    table's latest version, the last one committed, and its message says so; when the table has
+    no version at all, the check is not run and reported as an error of the check (status
+    `error`, which a warn check's severity keeps from failing the step)."""
     from medallion.config.checks import Freshness
     from medallion.models.checks import check_refs
     from medallion.quality.scoped import run_table_checks as run_table_checks_scoped
+    from medallion.state.records import CheckResult
 
     specs = ws.checks.tables[node]
     if changed is not None and node not in changed:
@@ -224,8 +244,27 @@ def run_table_checks(
         raise ExecutionError(
             f"{node} has not been built yet", hint="medallion run --select +" + node
         )
+    stale = {r: why for r, why in (broken or {}).items() if r in ws.checks.refs(node)}
+    missing = {r for r in stale if not ws.catalog.exists(r)}
+    unrun = [s for s in specs if missing & set(check_refs(s))]
+    for spec in unrun:
+        ref = next(r for r in check_refs(spec) if r in missing)
+        res.checks.append(
+            CheckResult(
+                spec.check_name,
+                spec.type,
+                node,
+                spec.severity,
+                "error",
+                message=f"not run: {ref}, which it compares with, has no version yet (its step "
+                f"{stale[ref]} in this run)",
+            )
+        )
+    specs = [s for s in specs if s not in unrun]
+    if not specs:
+        return
     attach.readable(engine, ws.lakehouse, node, reader=node)
-    refs = ws.checks.refs(node)
+    refs = [r for r in ws.checks.refs(node) if r not in missing]
     for ref in refs:
         attach.readable(engine, ws.lakehouse, ref, reader=node)
     # a table this run wrote: each check that passed before needs only the rows written since
@@ -242,8 +281,14 @@ def run_table_checks(
     # the versions the results hold for (what the next run checks the changes since)
     attached = engine.attached_versions()  # tables; a view has no version
     read = {t: v for t in (node, *refs) if (v := attached.get(t)) is not None}
-    for result in results:
+    for spec, result in zip(specs, results, strict=True):
         result.versions = read
+        for ref in check_refs(spec):
+            if ref in stale and ref in read:
+                result.message += (
+                    f" (against {ref} v{read[ref]}, its latest version: its step {stale[ref]} "
+                    "in this run)"
+                )
     res.checks.extend(results)
 
 

@@ -67,7 +67,7 @@ def test_a_wrong_date_format_fails_the_ingest_and_says_to_fix_it(
     assert error.startswith(f"{p.root / 'd' / 'b.csv'}: 30 of 30 rows rejected (100%)")
     assert "more than max_rejected: 10% allows; nothing was written" in error
     assert "The most common reason: day: does not convert to DATE (30 rows, 30 of them in " in error
-    assert "e.g. line 2: 100,100.50,17/03/2024" in error
+    assert "e.g. line 2: '100,100.50,17/03/2024')" in error
     assert (
         "hint: the values of day do not match date_format '%Y-%m-%d': correct it in sources.s"
         in error

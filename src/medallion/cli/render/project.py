@@ -87,23 +87,31 @@ def generated(project: Project, counts: dict[str, int], day: int | None = None) 
         )
 
 
-def validated(project: Project, bound: dict[str, str | None]) -> None:
-    n_models = len(project.models)
+def validated(project: Project, bound: dict[str, str | None], warnings: list[str]) -> None:
+    """`medallion validate`'s answer: the warnings first (stderr), then one line that counts
+    them, then how many models bound against the lakehouse."""
+    # validate checks no connection, so an unset ${VAR} of a source or target is a warning,
+    # not an error: the command that uses the value asks for it (and fails naming it)
+    unset: dict[str, list[Any]] = {}
+    for u in project.config.unset_variables:
+        unset.setdefault(u.name, []).append(u)
+    notes = [
+        f"not set: {name}, used in "
+        + ", ".join(f"{u.key} (line {u.line})" if u.line else u.key for u in uses)
+        + ": "
+        + _who_needs(project, uses)
+        for name, uses in unset.items()
+    ]
+    warned = err()
+    for text in [*notes, *warnings]:
+        warned.print(f"[yellow]warning:[/] {_escape(text)}", soft_wrap=True)
+    n = len(notes) + len(warnings)
+    counted = f", {n} warning{'s' if n != 1 else ''}" if n else ""
     console = out()
     console.print(
         f"[green]ok[/] {_escape(project.config.name)}: {len(project.config.sources)} sources, "
-        f"{n_models} models, no problems found"
+        f"{len(project.models)} models, no problems found{counted}"
     )
-    # validate checks no connection, so an unset ${VAR} of a source or target is a note, not
-    # an error: run and publish ask for it (and fail naming it) when they use that value
-    unset: dict[str, list[str]] = {}
-    for u in project.config.unset_variables:
-        unset.setdefault(u.name, []).append(f"{u.key} (line {u.line})" if u.line else u.key)
-    for name, uses in unset.items():
-        console.print(
-            f"  [yellow]not set:[/] {name}, used in {_escape(', '.join(uses))}: run and publish "
-            "need it there"
-        )
     skipped = {m: why for m, why in bound.items() if why is not None}
     if not bound:
         return
@@ -117,6 +125,42 @@ def validated(project: Project, bound: dict[str, str | None]) -> None:
         console.print(f"  [dim]not bound ({_escape(why)}): {', '.join(models)}[/]")
     if skipped:
         console.print("  [dim]they are bound once their inputs are built (medallion run)[/]")
+
+
+def _who_needs(project: Project, uses: list[Any]) -> str:
+    """Which commands need a variable used at these places of medallion.yml, and whether
+    `medallion run` does (`require_env`: a run asks for the variables of the sources it
+    ingests and of the targets it publishes to after it, nothing else)."""
+    by: dict[str, list[str]] = {}
+    for u in uses:
+        if len(u.loc) > 1 and str(u.loc[1]) not in by.get(str(u.loc[0]), []):
+            by.setdefault(str(u.loc[0]), []).append(str(u.loc[1]))
+    sources, targets = by.get("sources", []), by.get("publish", [])
+    notify = by.get("notifications", [])
+    after = [t for t in targets if getattr(project.config.publish.get(t), "after_run", False)]
+    needs: list[str] = []
+    if sources:
+        needs.append(f"`medallion run` needs it to ingest {_names('source', sources)}")
+    if targets:
+        text = f"`medallion publish` needs it for {_names('target', targets)}"
+        if after:
+            text += f", and so does `medallion run`, which publishes to {', '.join(after)} after it"
+        needs.append(text)
+    if notify:
+        one = len(notify) == 1
+        needs.append(
+            f"only {_names('notification target', notify)} need{'s' if one else ''} it: the "
+            f"scheduler sends nothing to {'it' if one else 'them'} while it is unset"
+        )
+    if not needs:
+        return "the command that uses it asks for it"
+    if not sources and not after:
+        needs.append("`medallion run` works without it")
+    return "; ".join(needs)
+
+
+def _names(what: str, names: list[str]) -> str:
+    return f"{what} {names[0]}" if len(names) == 1 else f"{what}s {', '.join(names)}"
 
 
 def compiled(result: Any) -> None:

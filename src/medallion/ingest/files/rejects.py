@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from medallion.errors import SourceError
+from medallion.errors import SourceError, display_value
 
 if TYPE_CHECKING:
     from medallion.config.schema import FileSource
@@ -96,7 +96,9 @@ def check_rejected(
         others = "; also " + ", ".join(f"{r.text} ({r.rows:,})" for r in top[1:3])
         others += " ..." if len(top) > 3 else ""
     raw = (example.raw if example else "").replace("\n", " ")
-    raw = raw if len(raw) <= 120 else raw[:119] + "…"
+    # the line is the user's data (of masked columns too): quoted, as every value in a message,
+    # so that a notification's redaction removes it; cut before quoting to keep the quotes whole
+    raw = display_value(raw if len(raw) <= 120 else raw[:119] + "…")
     raise SourceError(
         f"{rejected:,} of {rows_read:,} rows rejected ({share:.3g}%), more than "
         f"max_rejected: {source.max_rejected} allows; nothing was written. The most common "

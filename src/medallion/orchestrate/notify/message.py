@@ -4,8 +4,8 @@
 their error and hint, rows written and quarantined, checks that warned or failed, and a link to
 the run in the web UI when `scheduler.ui_url` is set. `Facts.to_dict` is the webhook payload
 (stable keys, documented in docs/notifications.md); `summary` is the text of Slack and email.
-Error and check texts go out with their quoted values removed (`redact`): a notification
-reaches people the read policy does not cover.
+Error, check and detail texts go out without the data values they may carry (`redact`,
+`_without_sample`): a notification reaches people the read policy does not cover.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from medallion.errors import display_value
 
 if TYPE_CHECKING:
     from medallion.orchestrate.notify.base import Notice
@@ -98,7 +100,7 @@ class Facts:
             table=notice.table,
             url=url,
             sent_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            details={k: _plain(v) for k, v in details.items()},
+            details={k: _redacted(_plain(v)) for k, v in details.items()},
         )
 
     @property
@@ -240,14 +242,61 @@ def run_page(ui_url: str, run_id: str) -> str:
 #: a quoted literal in an error text: DuckDB's and medallion's messages quote the data value
 #: they stumbled on ('Éric Blanc'), SQL doubling a quote inside one
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
+#: the rows an expectation with `action: fail` shows (quality/expectations.py): an indented
+#: block of whole rows, bare numbers and dates included, up to a hint line
+_SAMPLE_ROWS = re.compile(r"sample rows:(?:\n[ \t]+(?!hint: ).*)*")
+#: a bare number an engine names as the value it stumbled on (DuckDB: "Type INT64 with value
+#: 3000000000 can't be cast", medallion: "its value 1e40 is out of BIGINT's range")
+_BARE_VALUE = re.compile(r"\b(values?) (-?[0-9][0-9_.,eE+-]*)")
 
 
 def redact(text: str) -> str:
-    """`text` with every single-quoted literal replaced by '…'. A failing model's error may
-    quote a row's value, of a masked column too, and a channel's members are not the people
-    the `access:` policy lets read it; the full text stays in the run log (`medallion status`,
-    the run's page), read under the usual grants."""
-    return _QUOTED.sub("'…'", text)
+    """`text` without the data values it may carry: every single-quoted literal replaced by
+    '…', the sample rows of a failed expectation dropped, a bare number named as a value
+    replaced by …. A failing model's error may quote a row's value, of a masked column too,
+    and a channel's members are not the people the `access:` policy lets read it; the full
+    text stays in the run log (`medallion status`, the run's page), read under the usual
+    grants."""
+    text = _QUOTED.sub("'…'", text)
+    text = _SAMPLE_ROWS.sub("sample rows: in the run log", text)
+    return _BARE_VALUE.sub(r"\1 …", text)
+
+
+def _without_sample(text: str, sample: Any) -> str:
+    """A check's message without the values of its sample rows: a check lists the values it
+    found (accepted_values: `2 rows with values not accepted: 7, 9`), numbers and dates bare,
+    so quotes alone do not find them. Each value is removed where it stands as a whole token
+    (a count that happens to equal one goes too: safe, and `failing_rows` still says it)."""
+    values: set[str] = set()
+    for row in sample or ():
+        if not isinstance(row, dict):
+            continue
+        for key, value in row.items():
+            if key == "n" or key.startswith("__medallion") or value is None:
+                continue
+            if isinstance(value, bool):
+                continue  # says nothing
+            if isinstance(value, str):
+                # a date, timestamp or decimal the sample keeps as text (quality/checks.py
+                # _jsonable) is shown bare, a timestamp with a space; a text value is quoted
+                # (redact() takes it) but may stand bare too
+                values.update({value, value.replace("T", " ", 1)} - {""})
+            else:
+                values.add(display_value(value))
+    for shown in sorted(values, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w.'…-]){re.escape(shown)}(?![\w.'…-])", "…", text)
+    return text
+
+
+def _redacted(value: Any) -> Any:
+    """A detail with every text in it redacted (a retry's `error` is a step's whole error)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
 
 
 def _total(run: RunResult | None, attr: str) -> int | None:
@@ -273,7 +322,7 @@ def _check_line(check: Any) -> CheckLine | None:
         table=str(get("table", "") or ""),
         name=str(get("name", "") or ""),
         status=status,
-        message=redact(str(get("message", "") or "")),
+        message=redact(_without_sample(str(get("message", "") or ""), get("sample"))),
         failing_rows=get("failing_rows"),
     )
 
