@@ -683,9 +683,13 @@ class Project:
         *,
         md5: bool = False,
     ) -> Identity:
-        """`md5`: also keep PostgreSQL's md5 form, so old drivers can log in (opt-in)."""
+        """`md5`: also keep PostgreSQL's md5 form, so old drivers can log in (opt-in). A
+        password has MIN_PASSWORD_LENGTH characters or more (StateError)."""
         from medallion.governance.scram import make_md5, make_verifier
+        from medallion.state.identities import check_password_length
 
+        if password is not None:
+            check_password_length(password)
         verifier = make_verifier(password) if password else None
         md5_form = make_md5(password, name) if password and md5 else None
         user = self.identities.add(name, role, groups, verifier, md5_form)
@@ -699,15 +703,29 @@ class Project:
         self.audit_change("user_remove", {"name": name})
 
     def set_password(self, name: str, password: str | None, *, md5: bool = False) -> None:
-        """A new password (None: none); without `md5` the md5 opt-in is cleared."""
+        """A new password (None: none); without `md5` the md5 opt-in is cleared. The user's
+        UI sessions signed in with the old password end at their next request (they hold the
+        old `password_stamp`); API tokens are separate credentials and stay valid."""
         from medallion.governance.scram import make_md5, make_verifier
+        from medallion.state.identities import check_password_length
 
+        if password is not None:
+            check_password_length(password)
         self.identities.set_verifier(
             name,
             make_verifier(password) if password else None,
             make_md5(password, name) if password and md5 else None,
         )
-        self.audit_change("user_passwd", {"name": name, "md5": bool(password and md5)})
+        # what happened, never the secret
+        self.audit_change(
+            "user_passwd",
+            {
+                "name": name,
+                "password": "set" if password else "cleared",
+                "md5": bool(password and md5),
+                "sessions_ended": True,
+            },
+        )
 
     def change_groups(
         self, name: str, add: list[str], remove: list[str], role: str | None = None

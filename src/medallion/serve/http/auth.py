@@ -46,6 +46,9 @@ class Session:
     user: str
     csrf: str
     expires: float
+    #: the user's `password_stamp` at sign-in: a password set or cleared since (by the CLI
+    #: in another process too) ends the session
+    stamp: str = ""
 
 
 @dataclass
@@ -56,9 +59,10 @@ class Sessions:
     sessions: dict[str, Session] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def open(self, user: str) -> tuple[str, Session]:
+    def open(self, user: str, stamp: str) -> tuple[str, Session]:
         key = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), time.monotonic() + SESSION_IDLE_SECONDS)
+        expires = time.monotonic() + SESSION_IDLE_SECONDS
+        session = Session(user, secrets.token_urlsafe(32), expires, stamp)
         with self.lock:
             now = time.monotonic()
             for k in [k for k, s in self.sessions.items() if s.expires < now]:
@@ -175,6 +179,9 @@ def _cookie(request: Request, key: str, form_token: str | None = None) -> Any:
     if identity is None:  # removed since sign-in
         a.sessions.close(key)
         raise _unauthorized(f"user {session.user} no longer exists")
+    if identity.password_stamp != session.stamp:  # the password proved is not the user's now
+        a.sessions.close(key)
+        raise _unauthorized(f"the password of {session.user} changed: sign in again")
     return identity
 
 

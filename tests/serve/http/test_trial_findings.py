@@ -1,0 +1,114 @@
+"""What a new team lead's trial of access control found, each fixed and kept fixed: a UI
+session that outlived a password change, a refused run audited as ok, an orphan table still
+served, lineage naming hidden inputs in the CLI, `current_user` over HTTP, formulas in CSV
+downloads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import write_project
+from tests.serve.http.conftest import PASSWORD, audit_rows, basic
+
+from medallion.project import Project
+from medallion.serve.http import create_app
+
+CONFIG = """
+name: trial
+sources:
+  orders: {path: data/orders.csv}
+access:
+  grants:
+    analysts: [gold.*]
+"""
+MODELS = {
+    "silver/orders.sql": "select * from bronze.orders",
+    "gold/x.sql": "select order_id, note from silver.orders",
+    "gold/slow_stats.sql": "select count(*) as n from silver.orders",
+}
+FILES = {
+    "data/orders.csv": 'order_id,note\n1,"=HYPERLINK(""http://evil.example/"",""x"")"\n2,+1\n',
+}
+
+
+def _project(tmp_path: Path) -> Project:
+    project = Project.load(write_project(tmp_path / "trial", CONFIG, MODELS, FILES))
+    assert project.run().ok
+    project.add_user("ada", "admin", [], PASSWORD)
+    project.add_user("carl", "contributor", [], PASSWORD)
+    project.add_user("rita", "viewer", ["analysts"], PASSWORD)
+    return project
+
+
+def _cli(root: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`medallion ARGS` in another process (as the lead ran it beside the server)."""
+    return subprocess.run(
+        [sys.executable, "-m", "medallion", *args],
+        cwd=root,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _sign_in(client: TestClient, user: str, password: str = PASSWORD) -> str:
+    r = client.post("/api/v1/session", json={"user": user, "password": password})
+    assert r.status_code == 200, r.text
+    return str(r.json()["csrf_token"])
+
+
+@pytest.mark.parametrize("how", ["clear", "change"])
+def test_a_password_cleared_or_changed_ends_the_users_web_sessions(
+    tmp_path: Path, how: str
+) -> None:
+    project = _project(tmp_path)
+    token = project.create_token("carl")[1]
+    with TestClient(create_app(project), base_url="http://127.0.0.1:8080") as client:
+        csrf = _sign_in(client, "carl")
+        assert client.get("/api/v1/tables").status_code == 200
+        if how == "clear":
+            done = _cli(project.root, "users", "passwd", "carl", "--clear")
+        else:
+            done = _cli(
+                project.root, "users", "passwd", "carl", "--password-stdin", stdin="n3w pass word\n"
+            )
+        assert done.returncode == 0, done.stderr
+        r = client.get("/api/v1/tables")
+        assert r.status_code == 401 and "password of carl changed" in r.json()["error"], r.text
+        r = client.post("/api/v1/runs", json={}, headers={"X-CSRF-Token": csrf})
+        assert r.status_code == 401
+        # the session is gone for good, not only refused once
+        assert client.get("/api/v1/tables").status_code == 401
+        # an API token is a separate credential: it survives (documented in the README)
+        ok = client.get("/api/v1/tables", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200
+        if how == "change":
+            _sign_in(client, "carl", "n3w pass word")
+            assert client.get("/api/v1/tables").status_code == 200
+    row = [r for r in audit_rows(project) if r["action"] == "user_passwd"][-1]
+    said = "cleared" if how == "clear" else "set"
+    assert f'"password": "{said}"' in row["request"] and '"sessions_ended": true' in row["request"]
+    assert "n3w" not in row["request"]
+
+
+def test_one_password_rule_everywhere_eight_characters(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    short = _cli(
+        project.root, "users", "add", "x", "--role", "viewer", "--password-stdin", stdin="a\n"
+    )
+    assert short.returncode != 0
+    assert "8 characters or more" in short.stderr + short.stdout
+    assert project.identities.get("x") is None
+    short = _cli(project.root, "users", "passwd", "rita", "--password-stdin", stdin="1234567\n")
+    assert short.returncode != 0 and "8 characters or more" in short.stderr + short.stdout
+    assert project.check_password("rita", PASSWORD, b"s") is not None  # unchanged
+    with TestClient(create_app(project), base_url="http://127.0.0.1:8080") as client:
+        r = client.post(
+            "/api/v1/admin/users", json={"name": "y", "password": "a"}, headers=basic("ada")
+        )
+        assert r.status_code == 422
