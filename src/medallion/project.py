@@ -665,12 +665,27 @@ class Project:
             session=session,
         )
 
-    def audit_change(self, action: str, request: dict[str, Any], service: str = "cli") -> None:
-        """Record a user, group, token or grant change, made by this OS user."""
+    def audit_change(
+        self,
+        action: str,
+        request: dict[str, Any],
+        service: str = "cli",
+        *,
+        status: str = "ok",
+        error: str | None = None,
+    ) -> None:
+        """Record a user, group, token or grant change, made by this OS user (`status`
+        refused or denied, with the reason in `error`, for a request that was not carried
+        out)."""
         import getpass
 
         self.audit_log.record(
-            user=getpass.getuser(), action=action, status="ok", service=service, request=request
+            user=getpass.getuser(),
+            action=action,
+            status=status,
+            service=service,
+            request=request,
+            error=error,
         )
         self.audit_log.flush()
 

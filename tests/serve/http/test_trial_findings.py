@@ -112,3 +112,23 @@ def test_one_password_rule_everywhere_eight_characters(tmp_path: Path) -> None:
             "/api/v1/admin/users", json={"name": "y", "password": "a"}, headers=basic("ada")
         )
         assert r.status_code == 422
+
+
+def test_a_refused_run_request_is_audited_as_refused_with_the_reason(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    runs_before = len(project.runs(100))
+    with TestClient(create_app(project), base_url="http://127.0.0.1:8080") as client:
+        for select in (["gold.nope"], ["--full-refresh"], ["-p/tmp"], [""]):
+            r = client.post("/api/v1/runs", json={"select": select}, headers=basic("carl"))
+            assert r.status_code == 400, r.text
+        r = client.post("/api/v1/runs", json={"full_refresh": "yes"}, headers=basic("carl"))
+        assert r.status_code == 422, r.text
+        r = client.post("/api/v1/runs", json={}, headers=basic("rita"))
+        assert r.status_code == 403
+    assert len(project.runs(100)) == runs_before
+    rows = [r for r in audit_rows(project) if r["action"] == "http_run_start"]
+    assert [r["response_status"] for r in rows] == ["refused"] * 4 + ["denied"]
+    assert "gold.nope" in rows[0]["response_error"]
+    assert "--full-refresh" in rows[1]["request"] and "not a selection" in rows[1]["response_error"]
+    assert "-p/tmp" in rows[2]["request"]
+    assert "contributor role" in rows[4]["response_error"]

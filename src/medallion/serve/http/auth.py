@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import anyio
 from fastapi import HTTPException, Request
 
+from medallion.errors import AccessDeniedError, MedallionError
 from medallion.project import Project
 from medallion.serve.http.listing import Listing
 from medallion.serve.live import LiveProject
@@ -244,8 +245,24 @@ def session_payload(user: Any, session: Session) -> dict[str, Any]:
     return {"user": user.name, "role": user.role, "csrf_token": session.csrf}
 
 
-def audit_action(request: Request, user: Any, action: str, detail: dict[str, Any]) -> None:
+def audit_action(
+    request: Request,
+    user: Any,
+    action: str,
+    detail: dict[str, Any],
+    refused: HTTPException | MedallionError | None = None,
+) -> None:
     """Record what a caller changed or started (a run, a pause, a replay, a user) in the access
     audit as `http_<action>`, with who asked (`by`): the façade's own row names the OS user the
-    server runs as."""
-    api(request).project.audit_change(f"http_{action}", {**detail, "by": user.name}, "http")
+    server runs as. `refused`: the error that refused the request (status denied for a
+    missing permission, refused otherwise, its message as the reason)."""
+    status, error = "ok", None
+    if isinstance(refused, HTTPException):
+        status = "denied" if refused.status_code == 403 else "refused"
+        error = str(refused.detail)
+    elif isinstance(refused, MedallionError):
+        status = "denied" if isinstance(refused, AccessDeniedError) else "refused"
+        error = refused.message
+    api(request).project.audit_change(
+        f"http_{action}", {**detail, "by": user.name}, "http", status=status, error=error
+    )
