@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import write_project
+from tests.conftest import medallion, write_project
 from tests.serve.http.conftest import PASSWORD, audit_rows, basic
 
 from medallion.project import Project
@@ -132,3 +132,27 @@ def test_a_refused_run_request_is_audited_as_refused_with_the_reason(tmp_path: P
     assert "--full-refresh" in rows[1]["request"] and "not a selection" in rows[1]["response_error"]
     assert "-p/tmp" in rows[2]["request"]
     assert "contributor role" in rows[4]["response_error"]
+
+
+def test_csv_downloads_keep_formulas_as_text_but_the_cli_writes_the_data(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    with TestClient(create_app(project), base_url="http://127.0.0.1:8080") as client:
+        r = client.get("/api/v1/tables/gold/x/rows?format=csv", headers=basic("rita"))
+        assert r.status_code == 200, r.text
+        assert r.text.splitlines()[1:] == [
+            '1,"\'=HYPERLINK(""http://evil.example/"",""x"")"',
+            '2,"\'+1"',
+        ]
+        sql = "select '@SUM(1)' as a, chr(9) || 'x' as b, -3 as n, 'a=b' as c"
+        r = client.post("/api/v1/query?format=csv", json={"sql": sql}, headers=basic("ada"))
+        assert r.text.splitlines()[1] == '"\'@SUM(1)","\'\tx",-3,"a=b"', r.text
+    # `medallion query --format csv` is data: written as stored
+    out = medallion(
+        "query",
+        "select note from gold.x order by order_id",
+        "--format",
+        "csv",
+        cwd=project.root,
+        check=True,
+    )
+    assert out.stdout.splitlines()[1] == '"=HYPERLINK(""http://evil.example/"",""x"")"'
