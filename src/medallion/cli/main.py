@@ -839,11 +839,15 @@ def lineage(ctx: click.Context, model: str | None, as_json: bool, as_user: str |
     from medallion.cli import render
 
     project = _project(ctx)
-    data = project.lineage(model, project.identities.require(as_user) if as_user else None)
+    user = project.identities.require(as_user) if as_user else None
+    data = project.lineage(model, user)
     if as_json:
         render.print_json(data)
+    elif model is None:
+        render.lineage(project, data, model, data)
     else:
-        render.lineage(project, data, model)
+        # the trees are drawn from the graph USER sees, as the API's and the UI's are
+        render.lineage(project, data, model, project.lineage(None, user))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -163,6 +163,7 @@ def user_reader(
         check_policy(ws)  # a policy naming what does not exist is the admin's error, said first
         admitted = allowlist.admit(sql, policy.readable, known_tables(ws))
         request["tables"] = list(admitted.tables)
+        admitted = allowlist.bind_user(admitted, user.name)
         if params:
             request["params"] = [str(p) for p in params]
             admitted = allowlist.bind_params(admitted, params)

@@ -156,3 +156,25 @@ def test_csv_downloads_keep_formulas_as_text_but_the_cli_writes_the_data(tmp_pat
         check=True,
     )
     assert out.stdout.splitlines()[1] == '"=HYPERLINK(""http://evil.example/"",""x"")"'
+
+
+def test_lineage_as_a_user_hides_inputs_in_the_cli_too(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    shown = medallion("lineage", "--as", "rita", "gold.x", cwd=project.root, check=True).stdout
+    assert "gold.x" in shown and "orders" not in shown, shown
+    # the admin's view is whole
+    shown = medallion("lineage", "--as", "ada", "gold.x", cwd=project.root, check=True).stdout
+    assert "silver.orders" in shown and "bronze.orders" in shown
+    shown = medallion("lineage", "silver.orders", cwd=project.root, check=True).stdout
+    assert "gold.slow_stats" in shown and "bronze.orders" in shown
+
+
+def test_current_user_over_http_is_the_signed_in_user(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    with TestClient(create_app(project), base_url="http://127.0.0.1:8080") as client:
+        sql = "select current_user, session_user as s, upper(current_user) as u from gold.x limit 1"
+        r = client.post("/api/v1/query", json={"sql": sql}, headers=basic("rita"))
+        assert r.status_code == 200, r.text
+        assert r.json() == [{"current_user": "rita", "s": "rita", "u": "RITA"}]
+    got = project.query("select current_user", user=project.identities.require("ada"))
+    assert got.to_pylist() == [{"current_user": "ada"}]
