@@ -406,6 +406,27 @@ class Project:
             self.workspace, names, dry_run, command or "vacuum", self.lock_wait
         )
 
+    def orphans_named(self, names: list[str]) -> list[str]:
+        """The orphan tables `names` name (no model or source defines them any more), with
+        their quarantine tables: what `drop` removes; SelectionError for a defined table."""
+        from medallion.runner import maintenance
+
+        return maintenance.orphans_named(self.workspace, names)
+
+    def drop(self, names: list[str], command: str | None = None) -> RunResult:
+        """Remove orphan tables from storage, every version (a logged run, under the writer
+        lock); a table the project defines is refused. Audited as table_drop."""
+        from medallion.runner import maintenance
+
+        tables = self.orphans_named(names)
+        result = maintenance.drop(self.workspace, names, command or "drop", self.lock_wait)
+        self.audit_change(
+            "table_drop",
+            {"tables": tables, "run_id": result.run_id},
+            status="ok" if result.ok else "error",
+        )
+        return result
+
     def checkpoints(self) -> list[dict[str, Any]]:
         """What each source and model has consumed (a mirror of their Delta commits)."""
         return self.state.checkpoints()
@@ -591,11 +612,11 @@ class Project:
 
     def may_read(self, user: Identity, table: str) -> bool:
         """Whether `user`'s role and grants let them read `table` (`layer.name`, a quarantine
-        table, a system table such as system.runs), as the read policy decides it."""
-        from medallion.governance.policy import granted
-        from medallion.governance.read import access_of
+        table, a system table such as system.runs), as the read policy decides it (an orphan
+        table, whose model is gone, only admins)."""
+        from medallion.governance.read import policy_of
 
-        return granted(access_of(self.workspace), user, table)
+        return policy_of(self.workspace, user).readable(table)
 
     @staticmethod
     def role_at_least(user: Identity, role: str) -> bool:
@@ -804,11 +825,10 @@ class Project:
         """Every table in storage and every view model, with size and version; with `user`,
         only those the user may read."""
         if user is not None:
-            from medallion.governance.policy import granted
-            from medallion.governance.read import access_of
+            from medallion.governance.read import policy_of
 
-            access = access_of(self.workspace)
-            return [r for r in self.tables() if granted(access, user, f"{r.layer}.{r.name}")]
+            readable = policy_of(self.workspace, user).readable
+            return [r for r in self.tables() if readable(f"{r.layer}.{r.name}")]
         from medallion.config.names import is_quarantine
         from medallion.errors import StorageError
         from medallion.storage import tables

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import medallion, write_project
 from tests.serve.http.conftest import PASSWORD, audit_rows, basic
 
+from medallion.errors import AccessDeniedError
 from medallion.project import Project
 from medallion.serve.http import create_app
 
@@ -178,3 +179,44 @@ def test_current_user_over_http_is_the_signed_in_user(tmp_path: Path) -> None:
         assert r.json() == [{"current_user": "rita", "s": "rita", "u": "RITA"}]
     got = project.query("select current_user", user=project.identities.require("ada"))
     assert got.to_pylist() == [{"current_user": "ada"}]
+
+
+def test_an_orphan_table_is_served_to_admins_only_until_dropped(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project.root / "models/gold/slow_stats.sql").unlink()
+    project = Project.load(project.root)
+    rita, carl = project.identities.require("rita"), project.identities.require("carl")
+    with pytest.raises(
+        AccessDeniedError, match=r"gold.slow_stats has no model any more \(orphan\)"
+    ):
+        project.query("select * from gold.slow_stats", user=rita)
+    with pytest.raises(AccessDeniedError, match="orphan"):
+        project.query("select n from gold.slow_stats", user=carl)  # a contributor too
+    assert project.query("select n from gold.slow_stats", user=project.identities.require("ada"))
+    assert [r.name for r in project.tables(rita)] == ["x"]
+    # what the SQL endpoint's catalog (psql's \d gold.*) lists
+    assert [t["name"] for t in project.readable_tables(rita)] == ["gold.x"]
+    assert not project.may_read(rita, "gold.slow_stats")
+    denied = [r for r in audit_rows(project, "rita") if r["response_status"] == "denied"]
+    assert "orphan" in denied[-1]["response_error"]
+    with TestClient(create_app(project), base_url="http://127.0.0.1:8080") as client:
+        assert (
+            client.get("/api/v1/tables/gold/slow_stats", headers=basic("rita")).status_code == 403
+        )
+        listed = client.get("/api/v1/tables", headers=basic("rita")).json()
+        assert "slow_stats" not in str(listed)
+        sql = {"sql": "select * from gold.slow_stats"}
+        r = client.post("/api/v1/query", json=sql, headers=basic("rita"))
+        assert r.status_code == 403 and "orphan" in r.json()["error"], r.text
+    # `medallion drop` refuses a table with a model, asks, and drops an orphan
+    refused = medallion("drop", "gold.x", "--yes", cwd=project.root)
+    assert refused.returncode != 0 and "only orphan tables" in refused.stderr
+    assert project.workspace.catalog.exists("gold.x")
+    said_no = _cli(project.root, "drop", "gold.slow_stats", stdin="n\n")
+    assert said_no.returncode != 0 and project.workspace.catalog.exists("gold.slow_stats")
+    shown = medallion("tables", cwd=project.root, check=True)
+    assert "orphan" in shown.stdout and "medallion drop" in shown.stderr
+    medallion("drop", "gold.slow_stats", "--yes", cwd=project.root, check=True)
+    assert not project.workspace.catalog.exists("gold.slow_stats")
+    assert "gold.slow_stats" not in project.workspace.catalog.tables()
+    assert [r for r in audit_rows(project) if r["action"] == "table_drop"]
