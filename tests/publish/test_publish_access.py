@@ -136,7 +136,7 @@ def admin(dsn: str, statement: sql.Composable) -> None:
 def as_login(project: Governed, dsn: str, user: str, query: str) -> list[dict[str, Any]]:
     """`query` run by `user`'s own PostgreSQL login (password authentication over TCP)."""
     info = psycopg.conninfo.conninfo_to_dict(dsn)
-    info.update(user=login(project, user), password="reader pw 1")
+    info.update(user=login(project, user), password="pw")
     with psycopg.connect(**info) as conn, conn.cursor() as cur:
         cur.execute(query.encode())
         names = [d.name for d in cur.description or []]
@@ -361,7 +361,7 @@ def test_print_grants_shows_the_sql_and_applies_nothing(governed: Governed, pg_d
     ) in out
     ann = login(governed, "ann")
     assert f'-- GRANT "{analysts}" TO "{ann}";' in out  # the DBA's part, as comments
-    assert "reader pw 1" not in out and "SCRAM" not in out
+    assert "pw" not in out and "SCRAM" not in out
     assert warehouse_state(pg_db, governed.tag) == before
     assert "readers" not in json.dumps(grants(pg_db, governed.tag))
 

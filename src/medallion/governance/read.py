@@ -52,7 +52,7 @@ def access_of(ws: Workspace) -> AccessConfig:
 def orphans(ws: Workspace) -> frozenset[str]:
     """Stored tables that no model or source defines any more (dbt leaves such tables in the
     warehouse; here they are not served to readers other than admins, `medallion drop` removes
-    them), with their quarantine tables. None while the models do not load: a model file
+    them), with their quarantine tables. Empty while the models do not load: a model file
     being edited is not a model removed, and refusing every table for it would stop all reads."""
     from medallion.errors import ModelError
 
