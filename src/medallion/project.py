@@ -409,6 +409,27 @@ class Project:
             self.workspace, names, dry_run, command or "vacuum", self.lock_wait
         )
 
+    def orphans_named(self, names: list[str]) -> list[str]:
+        """The orphan tables `names` name (no model or source defines them any more), with
+        their quarantine tables: what `drop` removes; SelectionError for a defined table."""
+        from medallion.runner import maintenance
+
+        return maintenance.orphans_named(self.workspace, names)
+
+    def drop(self, names: list[str], command: str | None = None) -> RunResult:
+        """Remove orphan tables from storage, every version (a logged run, under the writer
+        lock); a table the project defines is refused. Audited as table_drop."""
+        from medallion.runner import maintenance
+
+        tables = self.orphans_named(names)
+        result = maintenance.drop(self.workspace, names, command or "drop", self.lock_wait)
+        self.audit_change(
+            "table_drop",
+            {"tables": tables, "run_id": result.run_id},
+            status="ok" if result.ok else "error",
+        )
+        return result
+
     def checkpoints(self) -> list[dict[str, Any]]:
         """What each source and model has consumed (a mirror of their Delta commits)."""
         return self.state.checkpoints()
@@ -594,11 +615,11 @@ class Project:
 
     def may_read(self, user: Identity, table: str) -> bool:
         """Whether `user`'s role and grants let them read `table` (`layer.name`, a quarantine
-        table, a system table such as system.runs), as the read policy decides it."""
-        from medallion.governance.policy import granted
-        from medallion.governance.read import access_of
+        table, a system table such as system.runs), as the read policy decides it (an orphan
+        table, whose model is gone, only admins)."""
+        from medallion.governance.read import policy_of
 
-        return granted(access_of(self.workspace), user, table)
+        return policy_of(self.workspace, user).readable(table)
 
     @staticmethod
     def role_at_least(user: Identity, role: str) -> bool:
@@ -668,12 +689,27 @@ class Project:
             session=session,
         )
 
-    def audit_change(self, action: str, request: dict[str, Any], service: str = "cli") -> None:
-        """Record a user, group, token or grant change, made by this OS user."""
+    def audit_change(
+        self,
+        action: str,
+        request: dict[str, Any],
+        service: str = "cli",
+        *,
+        status: str = "ok",
+        error: str | None = None,
+    ) -> None:
+        """Record a user, group, token or grant change, made by this OS user (`status`
+        refused or denied, with the reason in `error`, for a request that was not carried
+        out)."""
         import getpass
 
         self.audit_log.record(
-            user=getpass.getuser(), action=action, status="ok", service=service, request=request
+            user=getpass.getuser(),
+            action=action,
+            status=status,
+            service=service,
+            request=request,
+            error=error,
         )
         self.audit_log.flush()
 
@@ -686,9 +722,13 @@ class Project:
         *,
         md5: bool = False,
     ) -> Identity:
-        """`md5`: also keep PostgreSQL's md5 form, so old drivers can log in (opt-in)."""
+        """`md5`: also keep PostgreSQL's md5 form, so old drivers can log in (opt-in). A
+        password has MIN_PASSWORD_LENGTH characters or more (StateError)."""
         from medallion.governance.scram import make_md5, make_verifier
+        from medallion.state.identities import check_password_length
 
+        if password is not None:
+            check_password_length(password)
         verifier = make_verifier(password) if password else None
         md5_form = make_md5(password, name) if password and md5 else None
         user = self.identities.add(name, role, groups, verifier, md5_form)
@@ -702,15 +742,29 @@ class Project:
         self.audit_change("user_remove", {"name": name})
 
     def set_password(self, name: str, password: str | None, *, md5: bool = False) -> None:
-        """A new password (None: none); without `md5` the md5 opt-in is cleared."""
+        """A new password (None: none); without `md5` the md5 opt-in is cleared. The user's
+        UI sessions signed in with the old password end at their next request (they hold the
+        old `password_stamp`); API tokens are separate credentials and stay valid."""
         from medallion.governance.scram import make_md5, make_verifier
+        from medallion.state.identities import check_password_length
 
+        if password is not None:
+            check_password_length(password)
         self.identities.set_verifier(
             name,
             make_verifier(password) if password else None,
             make_md5(password, name) if password and md5 else None,
         )
-        self.audit_change("user_passwd", {"name": name, "md5": bool(password and md5)})
+        # what happened, never the secret
+        self.audit_change(
+            "user_passwd",
+            {
+                "name": name,
+                "password": "set" if password else "cleared",
+                "md5": bool(password and md5),
+                "sessions_ended": True,
+            },
+        )
 
     def change_groups(
         self, name: str, add: list[str], remove: list[str], role: str | None = None
@@ -774,11 +828,10 @@ class Project:
         """Every table in storage and every view model, with size and version; with `user`,
         only those the user may read."""
         if user is not None:
-            from medallion.governance.policy import granted
-            from medallion.governance.read import access_of
+            from medallion.governance.read import policy_of
 
-            access = access_of(self.workspace)
-            return [r for r in self.tables() if granted(access, user, f"{r.layer}.{r.name}")]
+            readable = policy_of(self.workspace, user).readable
+            return [r for r in self.tables() if readable(f"{r.layer}.{r.name}")]
         from medallion.config.names import is_quarantine
         from medallion.errors import StorageError
         from medallion.storage import tables

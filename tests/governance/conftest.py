@@ -75,7 +75,7 @@ def build(root: Path, config: str = CONFIG) -> Project:
     result = project.run(trigger="test")
     assert result.ok, result.error
     for name, role, groups in USERS:
-        project.add_user(name, role, groups, password=f"{name}-pw")
+        project.add_user(name, role, groups, password=f"{name}-password")
     return project
 
 

@@ -63,12 +63,12 @@ def test_users_passwords_are_scram_verifiers_only(root: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "medallion", "users", "passwd", "val", "--password-stdin"],
         cwd=root,
-        input="n3w\n",
+        input="n3w pass word\n",
         text=True,
         check=True,
         capture_output=True,
     )
-    assert _login(project, "val", "n3w") and not _login(project, "val", "s3cret pass")
+    assert _login(project, "val", "n3w pass word") and not _login(project, "val", "s3cret pass")
     assert project.authenticate("ghost") is None
 
 
@@ -86,7 +86,7 @@ def subprocess_add(root: Path, name: str, role: str, groups: list[str], password
 
 
 def test_highest_role_across_groups_wins(root: Path) -> None:
-    subprocess_add(root, "ann", "viewer", ["ops"], password="pw")
+    subprocess_add(root, "ann", "viewer", ["ops"], password="ann password")
     project = Project.load(root)
     assert project.authenticate("ann").role == "viewer"  # type: ignore[union-attr]
     medallion("users", "group-role", "ops", "member", cwd=root, check=True)

@@ -95,7 +95,7 @@ def governed(tmp_path: Path, pg_db: str, monkeypatch: pytest.MonkeyPatch) -> Ite
     assert result.ok, (result.error, [(s.node, s.step, s.error) for s in result.steps])
     governed = Governed(project, tag)
     for user, groups in USERS.items():
-        project.add_user(login(governed, user), "viewer", groups, password="pw")
+        project.add_user(login(governed, user), "viewer", groups, password="reader pw 1")
         role = sql.Identifier(login(governed, user))
         admin(pg_db, sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(role))
         for group in groups:

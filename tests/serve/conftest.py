@@ -65,7 +65,7 @@ MODELS = {
 #: name, role, groups, password: the endpoint's users
 USERS = [
     ("alice", "contributor", [], PASSWORD),
-    ("bob", "contributor", [], "other"),
+    ("bob", "contributor", [], "other pass"),
     ("ada", "admin", [], PASSWORD),
     ("nopw", "viewer", ["analysts"], None),
 ]

@@ -713,6 +713,28 @@ def restore(ctx: click.Context, table: str, to: str, yes: bool) -> None:
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("tables", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def drop(ctx: click.Context, tables: tuple[str, ...], yes: bool) -> None:
+    """Remove orphan TABLES from storage: tables whose model was removed (`medallion tables`
+    shows them as orphan), with their quarantine tables and every version (no undo). A table
+    the project defines (a model or a source) is refused. Orphans are not served to readers
+    other than admins until then."""
+    from medallion.cli import render
+
+    project = _project(ctx)
+    found = project.orphans_named(list(tables))  # a defined table fails before the question
+    if not yes:
+        click.confirm(
+            f"Drop {', '.join(found)} and every version of it (no undo)?", abort=True, err=True
+        )
+    result = project.drop(list(tables), command=_command_line())
+    render.maintenance(result)
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command(context_settings=CONTEXT)
 @click.argument("tables", nargs=-1)
 @click.option("--zorder", help="Comma-separated columns to Z-order by (co-locates similar values).")
 @click.pass_context
@@ -753,8 +775,15 @@ def tables(ctx: click.Context, as_json: bool, as_user: str | None) -> None:
     rows = project.tables(project.identities.require(as_user) if as_user else None)
     if as_json:
         render.print_json([render.table_row_dict(r) for r in rows])
-    else:
-        render.tables(rows)
+        return
+    render.tables(rows)
+    orphans = [f"{r.layer}.{r.name}" for r in rows if r.kind == "orphan"]
+    if orphans:
+        click.echo(
+            f"orphan: no model defines {', '.join(orphans)} any more; only admins read it "
+            "(`medallion drop TABLE` removes it)",
+            err=True,
+        )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -848,11 +877,15 @@ def lineage(ctx: click.Context, model: str | None, as_json: bool, as_user: str |
     from medallion.cli import render
 
     project = _project(ctx)
-    data = project.lineage(model, project.identities.require(as_user) if as_user else None)
+    user = project.identities.require(as_user) if as_user else None
+    data = project.lineage(model, user)
     if as_json:
         render.print_json(data)
+    elif model is None:
+        render.lineage(project, data, model, data)
     else:
-        render.lineage(project, data, model)
+        # the trees are drawn from the graph USER sees, as the API's and the UI's are
+        render.lineage(project, data, model, project.lineage(None, user))
 
 
 @cli.command(context_settings=CONTEXT)

@@ -246,6 +246,21 @@ def _table(
     return fqn
 
 
+def bind_user(admitted: Admitted, name: str) -> Admitted:
+    """The statement with `current_user` and `session_user` replaced by the reader's name, as
+    PostgreSQL answers them (DuckDB's own say `duckdb`): a literal, named like the function
+    where it is a selected column. Every user's read (SQL endpoint, HTTP, `query --as`)."""
+    tree = admitted.tree.copy()
+    for node in list(tree.find_all(exp.CurrentUser, exp.SessionUser)):
+        value: exp.Expression = exp.Literal.string(name)
+        if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
+            value = exp.alias_(
+                value, "session_user" if isinstance(node, exp.SessionUser) else "current_user"
+            )
+        node.replace(value)
+    return Admitted(tree, admitted.tables, admitted.kind)
+
+
 def bind_params(admitted: Admitted, params: Sequence[object]) -> Admitted:
     """The statement with its parameters ($1, $2 or ?) replaced by literals (SQLGlot literal
     nodes: a parameter is a value, never SQL)."""

@@ -49,7 +49,7 @@ def audit_schema() -> pa.Schema:
             ("service", pa.string()),  # cli | sql | http
             ("action", pa.string()),  # query | login | user_add | token_create | ...
             ("request", pa.string()),  # JSON: statement, tables, policies, as_of, ...
-            ("response_status", pa.string()),  # ok | denied | error | failed
+            ("response_status", pa.string()),  # ok | denied | refused | error | failed
             ("response_rows", pa.int64()),
             ("response_error", pa.string()),
             ("duration_ms", pa.float64()),

@@ -65,6 +65,14 @@ def granted(access: AccessConfig, user: Identity, fqn: str) -> bool:
     return False
 
 
+def orphan_refused(fqn: str) -> AccessDeniedError:
+    base = owner(fqn)
+    return AccessDeniedError(
+        f"table {fqn} has no model any more (orphan): it is not served",
+        hint=f"an admin can drop it with `medallion drop {base}` (or bring its model back)",
+    )
+
+
 def unmasked(access: AccessConfig, user: Identity) -> bool:
     return user.reads_everything or any(user.is_member(g) for g in access.unmask)
 
@@ -76,13 +84,29 @@ class UserPolicy:
 
     access: AccessConfig
     user: Identity
+    #: stored tables no model or source defines any more (`governance.read.orphans`): served
+    #: to admins only
+    orphans: frozenset[str] = frozenset()
     applied: dict[str, list[str]] = field(default_factory=dict)
 
     def readable(self, fqn: str) -> bool:
-        return granted(self.access, self.user, fqn)
+        """Whether `user` may read `fqn`: granted, and not an orphan (admins excepted)."""
+        return granted(self.access, self.user, fqn) and not self.orphaned(fqn)
+
+    def orphaned(self, fqn: str) -> bool:
+        """An orphan to this user: a model removed because it exposed data would otherwise
+        go on exposing it, to every reader its layer's grant covers."""
+        return not self.user.is_admin and owner(fqn) in self.orphans
+
+    def admits(self, fqn: str) -> bool:
+        """`readable` for the allow-list: AccessDeniedError saying so when the table is
+        granted but an orphan (a reader without a grant learns nothing about it)."""
+        if self.orphaned(fqn) and granted(self.access, self.user, fqn):
+            raise orphan_refused(fqn)
+        return self.readable(fqn)
 
     def check(self, table: str) -> None:
-        if not self.readable(table):
+        if not self.admits(table):
             raise AccessDeniedError(
                 f"reading {table} is not allowed for {self.user.name}",
                 hint="ask an admin for a grant on it (medallion.yml access.grants)",

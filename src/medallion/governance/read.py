@@ -21,7 +21,7 @@ from medallion.config.access import AccessConfig
 from medallion.config.names import is_quarantine, owner
 from medallion.errors import AccessDeniedError, MedallionError, QueryError, first_line
 from medallion.governance import allowlist
-from medallion.governance.policy import SYSTEM_READERS, UserPolicy, granted
+from medallion.governance.policy import SYSTEM_READERS, UserPolicy
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -47,6 +47,27 @@ def access_of(ws: Workspace) -> AccessConfig:
     """The project's access policy (none configured: no grants, no masks — viewers read
     nothing, the roles that read everything read it in clear)."""
     return ws.config.access or AccessConfig()
+
+
+def orphans(ws: Workspace) -> frozenset[str]:
+    """Stored tables that no model or source defines any more (dbt leaves such tables in the
+    warehouse; here they are not served to readers other than admins, `medallion drop` removes
+    them), with their quarantine tables. Empty while the models do not load: a model file
+    being edited is not a model removed, and refusing every table for it would stop all reads."""
+    from medallion.errors import ModelError
+
+    try:
+        models = ws.models
+    except ModelError:
+        return frozenset()
+    defined = set(models) | set(ws.source_tables)
+    return frozenset(t for t in ws.catalog.tables() if owner(t) not in defined)
+
+
+def policy_of(ws: Workspace, user: Identity) -> UserPolicy:
+    """The read policy of `user`: the grants, masks and row filters of `access:`, and the
+    orphan tables it does not serve."""
+    return UserPolicy(access_of(ws), user, frozenset() if user.is_admin else orphans(ws))
 
 
 def check_policy(ws: Workspace) -> None:
@@ -137,8 +158,7 @@ def user_reader(
     is bound to the engine that runs the query (pressing it stops the query)."""
     ctx = context or Context()
     started = time.perf_counter()
-    access = access_of(ws)
-    policy = UserPolicy(access, user)
+    policy = policy_of(ws, user)
     request: dict[str, Any] = {"statement": sql}
     if as_of is not None:
         request["as_of"] = str(as_of)
@@ -161,8 +181,9 @@ def user_reader(
     engine: Engine | None = None
     try:
         check_policy(ws)  # a policy naming what does not exist is the admin's error, said first
-        admitted = allowlist.admit(sql, policy.readable, known_tables(ws))
+        admitted = allowlist.admit(sql, policy.admits, known_tables(ws))
         request["tables"] = list(admitted.tables)
+        admitted = allowlist.bind_user(admitted, user.name)
         if params:
             request["params"] = [str(p) for p in params]
             admitted = allowlist.bind_params(admitted, params)
@@ -234,13 +255,12 @@ def _audited(
 def readable_tables(ws: Workspace, user: Identity, audit: AuditLog) -> list[dict[str, Any]]:
     """The tables `user` may read, each with its columns and types as the user sees them
     (masked columns may change type: a hash is text): what a catalog listing may show."""
-    access = access_of(ws)
-    policy = UserPolicy(access, user)
+    policy = policy_of(ws, user)
     known = known_tables(ws)
     views = [fqn for fqn, m in ws.models_or_empty().items() if m.kind == "view"]
-    names = [t for t in ws.catalog.tables() if granted(access, user, t)]
-    names += [fqn for fqn in views if granted(access, user, fqn) and known(fqn)]
-    names += [t for t in SYSTEM_READERS if granted(access, user, t)]
+    names = [t for t in ws.catalog.tables() if policy.readable(t)]
+    names += [fqn for fqn in views if policy.readable(fqn) and known(fqn)]
+    names += [t for t in SYSTEM_READERS if policy.readable(t)]
     from medallion.engine import attach
     from medallion.sqltree import select_star, table
 
@@ -276,10 +296,7 @@ def visible_lineage(
 ) -> dict[str, Any]:
     """`Project.lineage`'s answer with only the tables `user` may read: a listing shows no
     table the user could not query, not even as another table's input."""
-    access = access_of(ws)
-
-    def ok(fqn: str) -> bool:
-        return granted(access, user, fqn)
+    ok = policy_of(ws, user).readable
 
     def keep(value: Any) -> Any:
         return [n for n in value if ok(n)] if isinstance(value, list) else value

@@ -1,6 +1,7 @@
-"""Maintenance commands as logged runs: restore, optimize, vacuum.
+"""Maintenance commands as logged runs: restore, optimize, vacuum, drop (of orphan tables).
 
-Each holds the writer lock, is recorded as a run (trigger `restore`, `optimize` or `vacuum`)
+Each holds the writer lock, is recorded as a run (trigger `restore`, `optimize`, `vacuum` or
+`drop`)
 with one step per table, so the audit trail shows who rewrote what, as it does for builds.
 """
 
@@ -36,6 +37,45 @@ def resolve_table(ws: Workspace, name: str) -> str:
         f"no table named {name!r} in storage",
         hint=f"did you mean {guess!r}?" if guess else "`medallion tables` lists them",
     )
+
+
+def orphans_named(ws: Workspace, names: list[str]) -> list[str]:
+    """The orphan tables `names` name (a table no model or source defines any more), with
+    their quarantine tables; SelectionError for a table that has a model, a source or is a
+    view: `drop` never removes what the project defines (ModelError while the models do not
+    load: an orphan cannot be told then)."""
+    from medallion.config.names import owner
+    from medallion.governance.read import orphans
+
+    ws.models  # noqa: B018 -- raises ModelError when a model file does not load
+    orphaned = orphans(ws)
+    found: list[str] = []
+    for name in names:
+        if name in ws.models and ws.models[name].kind == "view":
+            raise SelectionError(f"{name} is a view model, not a stored table: nothing to drop")
+        table = resolve_table(ws, name)
+        if table not in orphaned:
+            raise SelectionError(
+                f"{table} is defined by this project (a model or a source): `medallion drop` "
+                "removes only orphan tables",
+                hint="remove its model file first; to rebuild it: medallion run --select "
+                f"{table} --full-refresh",
+            )
+        for t in [table, *sorted(o for o in orphaned if owner(o) == table and o != table)]:
+            if t not in found:
+                found.append(t)
+    return found
+
+
+def drop(ws: Workspace, names: list[str], command: str, wait: float = 0.0) -> RunResult:
+    """Remove the orphan tables `names` (and their quarantine tables) from storage."""
+    tables = orphans_named(ws, names)
+
+    def op(table: str, run_id: str, res: StepResult) -> None:
+        maintenance.drop(ws.catalog.path(table))
+        res.note = "dropped (an orphan: no model defines it)"
+
+    return execute(ws, "drop", tables, op, command=command, wait=wait)
 
 
 def execute(

@@ -27,6 +27,18 @@ ROLES = ("viewer", "contributor", "member", "admin")
 #: roles that read every table whatever the grants say (seed 000's access matrix)
 READ_ALL_ROLES = ("contributor", "member", "admin")
 TOKEN_PREFIX = "mdl_"
+#: the shortest password a user may be given (the CLI and the HTTP API alike)
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_password_length(password: str) -> None:
+    """StateError unless `password` is MIN_PASSWORD_LENGTH characters or more."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StateError(
+            f"a password needs {MIN_PASSWORD_LENGTH} characters or more (this one has "
+            f"{len(password)})",
+            hint="choose a longer one, or none: the user then signs in with API tokens only",
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,14 @@ class Identity:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def password_stamp(self) -> str:
+        """A digest of the stored password forms: it changes whenever the password is set
+        (a verifier has a fresh salt) or cleared, so a session signed in with the password
+        can tell that the password it proved no longer holds."""
+        forms = f"{self.verifier or ''}\0{self.md5 or ''}"
+        return hashlib.sha256(forms.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from medallion.errors import StorageError
 from medallion.storage import changes, parquet, tables
+from medallion.storage.location import Where
 
 
 def _props(run_id: str, extra: dict[str, Any] | None = None) -> Any:
@@ -108,6 +109,21 @@ def vacuum(path: Path, hours: int, run_id: str, dry_run: bool = False) -> list[s
         )
     except Exception as e:
         raise StorageError(f"vacuum failed: {e}", file=path) from None
+
+
+def drop(path: Where) -> None:
+    """Remove the table's folder: every version of it, with no undo."""
+    import shutil
+
+    from medallion.storage.location import Location
+
+    try:
+        if isinstance(path, Location):
+            path.store.arrow_fs.delete_dir(path.arrow_path)
+        else:
+            shutil.rmtree(path)
+    except OSError as e:
+        raise StorageError(f"could not drop the table: {e}", file=path) from None
 
 
 def versions(path: Path, limit: int | None = None) -> list[dict[str, Any]]:

@@ -79,7 +79,11 @@ def table_history(table: str, versions: list[dict[str, Any]]) -> None:
     out().print(t)
 
 
-def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
+def lineage(
+    project: Project, data: dict[str, Any], model: str | None, graph: dict[str, Any]
+) -> None:
+    """`data` (Project.lineage's answer) as text; `graph`: the whole graph as the reader may
+    see it (Project.lineage(None, user)), whose edges draw a model's trees."""
     console = out()
     if model is None:
         current = None
@@ -95,7 +99,11 @@ def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
             against = f"  [dim](checks read {checked})[/]" if checked else ""
             console.print(f"  {name:<{width}} [dim]{info['kind']:<7}[/]{arrow}{against}")
         return
-    g = project.lineage_graph
+    up = {n: e["upstream"] for n, e in graph.items()}
+    down: dict[str, list[str]] = {}
+    for n, sources in up.items():
+        for source in sources:
+            down.setdefault(source, []).append(n)
     node = data["node"]
     console.print(f"[bold]{node}[/] ({data['kind']})")
 
@@ -112,13 +120,13 @@ def lineage(project: Project, data: dict[str, Any], model: str | None) -> None:
                 tree(child, edges, prefix + ("    " if last else "│   "), seen)
 
     console.print("upstream (what it reads):")
-    if g.up.get(node):
-        tree(node, g.up, "  ", set())
+    if up.get(node):
+        tree(node, up, "  ", set())
     else:
         console.print("  (none)")
     console.print("downstream (what reads it):")
-    if g.down.get(node):
-        tree(node, g.down, "  ", set())
+    if down.get(node):
+        tree(node, down, "  ", set())
     else:
         console.print("  (none)")
     # checks that read another table order the run too (`--select +X` includes them)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from medallion.serve.http import formats
 from medallion.serve.http.auth import api, at_least, audit_action, current_user
+from medallion.state.identities import MIN_PASSWORD_LENGTH
 
 router = APIRouter(tags=["admin"])
 Role = Literal["admin", "member", "contributor", "viewer"]
@@ -73,7 +74,7 @@ class NewUser(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.@-]{0,62}$")
     role: Role = "viewer"
     groups: list[str] = Field(default_factory=list)
-    password: str | None = Field(default=None, min_length=8)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
 
 
 @router.post("/admin/users", status_code=201)
@@ -91,7 +92,7 @@ class Change(BaseModel):
     role: Role | None = None
     add_groups: list[str] = Field(default_factory=list)
     remove_groups: list[str] = Field(default_factory=list)
-    password: str | None = Field(default=None, min_length=8)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH)
 
 
 @router.post("/admin/users/{name}")

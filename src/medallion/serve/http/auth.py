@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import anyio
 from fastapi import HTTPException, Request
 
+from medallion.errors import AccessDeniedError, MedallionError
 from medallion.project import Project
 from medallion.serve.http.listing import Listing
 from medallion.serve.live import LiveProject
@@ -46,6 +47,9 @@ class Session:
     user: str
     csrf: str
     expires: float
+    #: the user's `password_stamp` at sign-in: a password set or cleared since (by the CLI
+    #: in another process too) ends the session
+    stamp: str = ""
 
 
 @dataclass
@@ -56,9 +60,10 @@ class Sessions:
     sessions: dict[str, Session] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def open(self, user: str) -> tuple[str, Session]:
+    def open(self, user: str, stamp: str) -> tuple[str, Session]:
         key = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), time.monotonic() + SESSION_IDLE_SECONDS)
+        expires = time.monotonic() + SESSION_IDLE_SECONDS
+        session = Session(user, secrets.token_urlsafe(32), expires, stamp)
         with self.lock:
             now = time.monotonic()
             for k in [k for k, s in self.sessions.items() if s.expires < now]:
@@ -175,6 +180,9 @@ def _cookie(request: Request, key: str, form_token: str | None = None) -> Any:
     if identity is None:  # removed since sign-in
         a.sessions.close(key)
         raise _unauthorized(f"user {session.user} no longer exists")
+    if identity.password_stamp != session.stamp:  # the password proved is not the user's now
+        a.sessions.close(key)
+        raise _unauthorized(f"the password of {session.user} changed: sign in again")
     return identity
 
 
@@ -237,8 +245,24 @@ def session_payload(user: Any, session: Session) -> dict[str, Any]:
     return {"user": user.name, "role": user.role, "csrf_token": session.csrf}
 
 
-def audit_action(request: Request, user: Any, action: str, detail: dict[str, Any]) -> None:
+def audit_action(
+    request: Request,
+    user: Any,
+    action: str,
+    detail: dict[str, Any],
+    refused: HTTPException | MedallionError | None = None,
+) -> None:
     """Record what a caller changed or started (a run, a pause, a replay, a user) in the access
     audit as `http_<action>`, with who asked (`by`): the façade's own row names the OS user the
-    server runs as."""
-    api(request).project.audit_change(f"http_{action}", {**detail, "by": user.name}, "http")
+    server runs as. `refused`: the error that refused the request (status denied for a
+    missing permission, refused otherwise, its message as the reason)."""
+    status, error = "ok", None
+    if isinstance(refused, HTTPException):
+        status = "denied" if refused.status_code == 403 else "refused"
+        error = str(refused.detail)
+    elif isinstance(refused, MedallionError):
+        status = "denied" if isinstance(refused, AccessDeniedError) else "refused"
+        error = refused.message
+    api(request).project.audit_change(
+        f"http_{action}", {**detail, "by": user.name}, "http", status=status, error=error
+    )

@@ -146,12 +146,27 @@ def _csv_schema(schema: pa.Schema) -> pa.Schema:
 
 def _csv_type(t: pa.DataType, pa: Any) -> pa.DataType:
     # nested values have no CSV form: written as their JSON text
-    return pa.string() if pa.types.is_nested(t) else t
+    if pa.types.is_nested(t):
+        return pa.string()
+    if pa.types.is_dictionary(t) and _is_text(t.value_type, pa):
+        return t.value_type  # decoded, so its cells can be checked for formulas
+    return t
+
+
+#: a text cell a spreadsheet would read as a formula (OWASP's CSV injection list: = + - @,
+#: tab, carriage return) ...
+_FORMULA_START = r"^([=+\-@\t\r])"
+#: ... is written with a leading apostrophe: Excel and LibreOffice show it as text
+_AS_TEXT = r"'\1"
 
 
 def _csv_batch(batch: pa.RecordBatch, pa: Any) -> pa.RecordBatch:
-    if not any(pa.types.is_nested(f.type) for f in batch.schema):
-        return batch
+    """The batch as CSV cells: nested values as JSON text, and every text cell that starts
+    like a formula prefixed with an apostrophe. A download opens in a spreadsheet, where an
+    ingested `=HYPERLINK(...)` would run (the xlsx download stores such cells as text); the
+    CLI's `query --format csv` writes the data unchanged."""
+    import pyarrow.compute as pc
+
     columns = []
     for col, f in zip(batch.columns, batch.schema, strict=True):
         if pa.types.is_nested(f.type):
@@ -159,8 +174,16 @@ def _csv_batch(batch: pa.RecordBatch, pa: Any) -> pa.RecordBatch:
                 None if v is None else json.dumps(v, default=_json_value) for v in col.to_pylist()
             ]
             col = pa.array(text, pa.string())
+        if pa.types.is_dictionary(col.type) and _is_text(col.type.value_type, pa):
+            col = col.cast(col.type.value_type)
+        if _is_text(col.type, pa):
+            col = pc.replace_substring_regex(col, pattern=_FORMULA_START, replacement=_AS_TEXT)
         columns.append(col)
     return pa.record_batch(columns, names=batch.schema.names)
+
+
+def _is_text(t: pa.DataType, pa: Any) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
 
 
 # -- parquet ----------------------------------------------------------------------------------

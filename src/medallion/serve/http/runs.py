@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from medallion.errors import (
     AccessDeniedError,
@@ -82,7 +82,8 @@ class StartRun(BaseModel):
         default_factory=list, description="as `medallion run --select` (empty: everything)"
     )
     pipeline: str | None = Field(default=None, description="run this pipeline instead")
-    full_refresh: bool = False
+    #: a JSON boolean only: "yes" or 1 is refused, not read as true
+    full_refresh: StrictBool = False
 
 
 #: a child's exit status -> the error the answer is (its HTTP status: app.STATUS); any
@@ -101,20 +102,38 @@ START_WAIT = 60.0
 def start_run(request: Request, body: StartRun, user: User) -> dict[str, Any]:
     """Start a run of a selection, or of a pipeline (contributor and up), in a child process
     that takes the writer lock (409 with the holder when another writer has it). Answers with
-    the run's id once the child has recorded it; follow it at /runs/{id}/events."""
-    at_least(user, "contributor")
-    project = api(request).project
+    the run's id once the child has recorded it; follow it at /runs/{id}/events. A refused
+    request is audited as refused (denied: not allowed) with the reason."""
+    try:
+        at_least(user, "contributor")
+        args = _run_args(api(request).project, body)
+    except HTTPException as err:
+        audit_action(request, user, "run_start", body.model_dump(exclude_defaults=True), err)
+        raise
+    return launch(request, user, args, body.pipeline or "run")
+
+
+def _run_args(project: Any, body: StartRun) -> list[str]:
+    """`medallion` arguments of the run `body` asks for; HTTPException when it cannot run."""
     if body.pipeline is not None:
         if body.select or body.full_refresh:
             raise HTTPException(400, detail="give a pipeline or a selection, not both")
         if body.pipeline not in project.config.pipelines:
             raise HTTPException(404, detail=f"no pipeline {body.pipeline!r} in medallion.yml")
-        args = ["pipelines", "run", body.pipeline]
-    else:
-        args = ["run", *(a for s in body.select for a in ("--select", s))]
-        if body.full_refresh:
-            args.append("--full-refresh")
-    return launch(request, user, args, body.pipeline or "run")
+        return ["pipelines", "run", body.pipeline]
+    for item in body.select:
+        # each item becomes the value of --select: one that looks like an option is not a
+        # selection, and must not reach the command line as one
+        if not item.strip() or item.lstrip().startswith("-"):
+            raise HTTPException(
+                400,
+                detail=f"select {item!r} is not a selection: name models or selectors "
+                "(gold.sales, +gold.sales, tag:nightly); full_refresh is its own field",
+            )
+    args = ["run", *(a for s in body.select for a in ("--select", s))]
+    if body.full_refresh:
+        args.append("--full-refresh")
+    return args
 
 
 def launch(request: Request, user: Any, args: list[str], label: str) -> dict[str, Any]:
@@ -128,7 +147,19 @@ def launch(request: Request, user: Any, args: list[str], label: str) -> dict[str
     # a run of an older process with the same pid is not this one: only runs started after
     launched = datetime.now(UTC).isoformat(timespec="microseconds")
     proc = children.start(project, args, label)
-    audit_action(request, user, "run_start", {"command": " ".join(args), "pid": proc.pid})
+    detail = {"command": " ".join(args), "pid": proc.pid}
+    try:
+        started = _started(project, proc, launched)
+    except MedallionError as err:  # the child stopped before recording a run: refused
+        audit_action(request, user, "run_start", detail, err)
+        raise
+    audit_action(request, user, "run_start", detail)
+    return started
+
+
+def _started(project: Any, proc: Any, launched: str) -> dict[str, Any]:
+    """The run the child `proc` recorded (or that it is still waiting); the error its exit
+    status says when it stopped before recording one."""
 
     def recorded() -> dict[str, Any] | None:
         run = next(

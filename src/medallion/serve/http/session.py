@@ -76,7 +76,7 @@ def open_session(request: Request, body: Login) -> tuple[Any, Any, str]:
     identity = a.project.check_password(body.user, body.password, a.secret)
     if identity is None:
         raise failed_login(request, body.user, "session", "password authentication failed")
-    key, session = a.sessions.open(identity.name)
+    key, session = a.sessions.open(identity.name, identity.password_stamp)
     a.project.audit_login(
         identity.name,
         True,
