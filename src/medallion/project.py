@@ -67,12 +67,14 @@ class LoginExchange:
     """One login exchange as a server runs it. `mechanism` SCRAM-SHA-256: announce it, answer
     the client's first message with `server_first(data)`, its final one with
     `server_final(data)`. `md5` (a user who opted in): send `salt`, check the client's password
-    message with `server_final(data)`. `trust` (configured, from loopback): no password."""
+    message with `server_final(data)`. `trust` (configured, from loopback): no password.
+    `stamp`: the user's `password_stamp` when a password is proved (a session checks it holds)."""
 
     mechanism: str
     server_first: Callable[[bytes], str]
     server_final: Callable[[bytes], str]
     salt: bytes = b""
+    stamp: str | None = None
 
 
 def _no_step(_data: bytes) -> str:
@@ -589,12 +591,14 @@ class Project:
                 check_md5(stored, salt, answer)
                 return ""
 
-            return LoginExchange("md5", _no_step, final, salt)
+            return LoginExchange("md5", _no_step, final, salt, identity.password_stamp)
         if identity is None or identity.verifier is None:
             server = ScramServer(mock_verifier(name, secret), mock=True)
-        else:
-            server = ScramServer(identity.verifier)
-        return LoginExchange(MECHANISM, server.server_first, server.server_final)
+            return LoginExchange(MECHANISM, server.server_first, server.server_final)
+        server = ScramServer(identity.verifier)
+        return LoginExchange(
+            MECHANISM, server.server_first, server.server_final, stamp=identity.password_stamp
+        )
 
     def verify_token(self, secret: str) -> Identity | None:
         """The user an API token belongs to (None: unknown or revoked token)."""

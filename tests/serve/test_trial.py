@@ -247,3 +247,23 @@ def test_the_wait_for_a_slot_is_bounded_and_cancellable(shop: Project) -> None:
             assert waiting.execute("select count(*) from gold.sales_by_day").fetchone() == (3,)
     finally:
         server.stop()
+
+
+def test_a_password_set_or_cleared_ends_what_the_old_one_signed_in(endpoint: Endpoint) -> None:
+    """A psql session signed in with a password cannot run a statement once that password is
+    changed or cleared (as the web UI's sessions end); it connects again with the new one."""
+    project = endpoint.project
+    project.add_user("pat", "viewer", ["analysts"], "first passphrase")
+    try:
+        for new in ("second passphrase", None):
+            old = "first passphrase" if new else "second passphrase"
+            with psycopg.connect(endpoint.dsn(user="pat", password=old)) as con:
+                assert con.execute("select count(*) from gold.sales_by_day").fetchone()
+                project.set_password("pat", new)
+                with pytest.raises(psycopg.errors.InsufficientPrivilege, match="password of pat"):
+                    con.execute("select count(*) from gold.sales_by_day")
+            if new:
+                with psycopg.connect(endpoint.dsn(user="pat", password=new)) as con:
+                    assert con.execute("select 1").fetchone() == (1,)
+    finally:
+        project.remove_user("pat")

@@ -101,10 +101,20 @@ class ProjectBackend:
     def database(self) -> str:
         return self.project.config.name
 
-    def _identity(self, project: Project, user: str) -> Any:  # an Identity (through the façade)
+    def _identity(
+        self, project: Project, user: str, stamp: str | None = None
+    ) -> Any:  # an Identity (through the façade)
+        """`user` as the project knows them now; `stamp`: the password_stamp the session's login
+        proved, which must still hold (a password set or cleared since ends what it allowed,
+        as it signs a web session out)."""
         identity = project.authenticate(user)
         if identity is None:  # removed since the login
             raise AccessDeniedError(f"user {user} no longer exists")
+        if stamp is not None and identity.password_stamp != stamp:
+            raise AccessDeniedError(
+                f"the password of {user} changed since this session signed in",
+                hint="connect again with the new password",
+            )
         return identity
 
     def login_exchange(self, user: str, secret: bytes, peer: str) -> LoginExchange:
@@ -127,7 +137,7 @@ class ProjectBackend:
         return project.query_reader(
             sql,
             None,
-            self._identity(project, user),
+            self._identity(project, user, session.get("password_stamp")),
             service="sql",
             client=session.get("application_name") or None,
             session=session.get("session_id"),

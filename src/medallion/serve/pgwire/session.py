@@ -119,6 +119,8 @@ class Session:
         self.pid = next(_pids)
         self.key = secrets.randbits(31)
         self.user = ""
+        #: what the login's password proved (LoginExchange.stamp; None: trusted, no password)
+        self.password_stamp: str | None = None
         self.settings = dict(DEFAULT_SETTINGS)
         self.in_transaction = False
         self.failed = False  # in an aborted transaction block, or skipping to Sync
@@ -325,6 +327,7 @@ class Session:
             # cannot tell which names exist
             exchange = self.backend.login_exchange(self.user, self.server.secret, host)
             method = exchange.mechanism
+            self.password_stamp = exchange.stamp
             if method == "trust":
                 conn.auth(0)
                 self.backend.log_login(self.user, True, self.peer, client, method)
@@ -598,7 +601,7 @@ class Session:
 
     def _query(self, sql: str, values: list[Any], interrupt: Interrupt) -> pa.RecordBatchReader:
         try:
-            session = self.settings | {"peer": self.peer}
+            session = self.settings | {"peer": self.peer, "password_stamp": self.password_stamp}
             with self._inside(interrupt):  # DuckDB runs the query's first batch already
                 return self.backend.execute(self.user, sql, values, session, interrupt)
         except PgError:  # stopped before it ran (waiting for a slot)
