@@ -52,7 +52,8 @@ as a problem (a refusal, with its node for the line):
   match; options as inline flags), the day of the week from Sunday 0, the ISO year and
   `yearweek`, `epoch`, month and day names, `date_trunc`, `strptime` and `x + INTERVAL` in
   DuckDB's types, `date - date` in days, `date_diff` counting boundaries, date parts, `length`
-  and `position` as BIGINT; an ordered `list()` and RE2's POSIX classes are refused.
+  and `position` as BIGINT, `error(message)` as `raise_error`; an ordered `list()` and RE2's
+  POSIX classes are refused.
 - `FILTER (WHERE c)` on an aggregate: BigQuery and Snowflake have none, and SQLGlot's `agg(IF(c,
   x, NULL))` keeps the meaning only for aggregates that skip NULLs: any other is refused there.
 """
@@ -1202,8 +1203,24 @@ def _spark_aggregates(
     return tree.transform(convert, copy=False)
 
 
+def _spark_error(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's error(message) fails the query with the message: Spark's raise_error."""
+    import sqlglot.expressions as exp
+
+    if not _spark(dialect):
+        return tree
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "error":
+            return _mark(exp.Anonymous(this="raise_error", expressions=node.expressions))
+        return node
+
+    return tree.transform(convert, copy=False)
+
+
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
+    _spark_error,
     _spark_regexp,
     _spark_date_parts,  # before _date_parts (which spells isodow for the other targets)
     _spark_date_trunc,
