@@ -146,6 +146,21 @@ def test_an_ascii_sample_says_its_encoding_is_unknown(tmp_path: Path) -> None:
     assert len(errors) == 1
     assert "set `encoding:` in sources.rayons" in errors[0]["_error"], errors
     assert "medallion run --full-refresh rayons" in errors[0]["_error"], errors
+    # the encoding set: plan says the quarantined rows need a full refresh, which reads them
+    config = root / "medallion.yml"
+    config.write_text(
+        config.read_text().replace("    format: csv\n", "    format: csv\n    encoding: latin-1\n")
+    )
+    plan = " ".join(medallion("plan", cwd=root, check=True).stdout.split())
+    assert (
+        "rows were read as utf-8, encoding is now latin-1: rows quarantined as not valid utf-8 "
+        "are read again by `medallion run --full-refresh rayons`" in plan
+    ), plan
+    medallion("run", "--full-refresh", "rayons", cwd=root, check=True)
+    assert _rows(root, "select nom from silver.stg_rayons where rayon_id = 'R2'") == [
+        {"nom": "Épicerie"}
+    ]
+    assert "--full-refresh" not in medallion("plan", cwd=root, check=True).stdout
 
 
 def test_the_project_folder_is_shared_like_its_files(tmp_path: Path) -> None:
