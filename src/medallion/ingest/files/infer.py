@@ -2,25 +2,32 @@
 relationships between them (`medallion init DIR --from PATH`).
 
 Each inference reads a bounded sample (`SAMPLE_ROWS` rows of a source, the first `ENCODING_BYTES`
-of each file for its encoding), never a whole big file. DuckDB's CSV sniffer decides the dialect
-(delimiter, quote, header); the column types are decided here, on the sample read as text,
-because the sniffer's choices lose data a user cares about: `00123` would become the number 123,
-a code column a BIGINT. The rules, in order, for the trimmed non-empty values of a column:
+of each file for its encoding; plain ASCII says nothing of it: UTF-8 is assumed, and said so),
+never a whole big file. DuckDB's CSV sniffer decides the dialect (delimiter, quote, header),
+its delimiter checked against the file's lines (it falls back to one column when a row is
+short); the column types are decided here, on the sample read as text, because the sniffer's
+choices lose data a user cares about: `00123` would become the number 123, a code column a
+BIGINT. The rules, in order, for the trimmed non-empty values of a column:
 
 - `true`/`false` -> BOOLEAN;
 - whole numbers: text when one has a leading zero or the name says code/zip/phone (a code, not
   a quantity), else BIGINT;
-- decimals: DECIMAL(18, the most places seen); with a decimal comma (`12,50`) too, converted in
-  silver (DuckDB's reader has no decimal comma);
+- decimals: DECIMAL(18, the most places seen); with a decimal comma (`12,50`) or thousands
+  separators (`1.234,56`, `1,234.56`) too, converted in silver (DuckDB's reader knows neither);
 - ISO dates and timestamps, then the usual day-first and month-first formats (day first when a
   value has a day above 12, or when nothing tells them apart);
-- everything else is text (VARCHAR), trimmed in silver.
+- everything else is text (VARCHAR), trimmed in silver; but a clean CSV column whose values
+  nearly all (NEARLY) are dates or numbers gets the type in bronze, whose reader quarantines
+  the rows of the others.
+
+Silver converts exactly (`Column.silver`): a value of another shape than the sample's fails the
+step rather than being rounded by DuckDB's cast.
 
 Where the reader converts a CSV's raw text exactly (clean values, one date format per source),
 the bronze table gets the type (`columns:` in medallion.yml, with `date_format`); otherwise
-bronze keeps the text and the silver staging model converts it, so the first run never
-quarantines a row the inference saw. Each decision carries its reason, for the explanation
-`init --from` prints.
+bronze keeps the text and the silver staging model converts it, so the first run quarantines
+no row the inference saw but those it named (a nearly typed column's misfits). Each decision
+carries its reason, for the explanation `init --from` prints.
 """
 
 from __future__ import annotations
