@@ -154,6 +154,8 @@ class Column:
         if self.convert == "strptime":
             value = exp.func("strptime", exp.func("trim", c), lit(self.fmt))
             return exp.Cast(this=value, to=type_of(self.type))
+        if self.convert == "cast" and self.exact() is None:  # a DOUBLE: no digit is lost
+            return exp.Cast(this=exp.func("trim", c), to=type_of(self.type))
         if self.convert == "cast":
             return self._exact_cast(exp.func("nullif", exp.func("trim", c), lit("")))
         return c
@@ -192,24 +194,26 @@ class Column:
         )
         return exp.Cast(this=checked, to=type_of(self.type))
 
-    def exact(self) -> str:
-        """The pattern of the trimmed texts that convert to `type` exactly."""
+    def exact(self) -> str | None:
+        """The pattern of the trimmed texts that convert to `type` exactly (None: any text that
+        converts does)."""
         scale = _scale_of(self.type)
         whole = r"\d+"
         if self.thousands:
             whole = rf"(\d+|\d{{1,3}}({re.escape(self.thousands)}\d{{3}})+)"
-        if self.type.startswith("DECIMAL") or self.type == "DOUBLE":
+        if self.type.startswith("DECIMAL"):
+            if not scale:
+                return rf"[+-]?{whole}"
             sep = re.escape(self.decimal_sep)
-            places = rf"\d{{1,{scale}}}" if self.type != "DOUBLE" else r"\d+"
-            if self.type == "DOUBLE":
-                return rf"[+-]?({whole}({sep}\d*)?|{sep}\d+)([eE][+-]?\d+)?"
-            return rf"[+-]?{whole}({sep}{places})?" if scale else rf"[+-]?{whole}"
+            # 12, 12.5, 12. and .5, with at most `scale` places
+            return rf"[+-]?({whole}({sep}\d{{0,{scale}}})?|{sep}\d{{1,{scale}}})"
         return {
             "BIGINT": rf"[+-]?{whole}",
             "BOOLEAN": r"[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]",
             "DATE": r"\d{4}-\d{2}-\d{2}",
-            "TIMESTAMP": r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?Z?",
-        }.get(self.type, ".*")
+            # as inferred (_ISO_TIMESTAMP); a time zone other than Z is not
+            "TIMESTAMP": _ISO_TIMESTAMP,
+        }.get(self.type)
 
     def exact_what(self) -> str:
         """What `exact` accepts, in words."""
