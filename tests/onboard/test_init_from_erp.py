@@ -196,3 +196,26 @@ def test_the_exact_conversion_fails_on_spark_too(tmp_path: Path, spark: Any) -> 
             staged("10,555")
     finally:
         spark.sql("DROP TABLE IF EXISTS bronze.ventes")
+
+
+@pytest.mark.postgres
+def test_the_exact_conversion_fails_on_postgres_too(tmp_path: Path, pg_db: str) -> None:
+    """Compiled for PostgreSQL, `error()` is medallion.error, created by the setup file."""
+    import psycopg
+
+    root, _ = _init(tmp_path, {"ventes_2024-01.csv": _ventes([("V1", "12,50"), ("V2", "3,10")])})
+    result = Project.load(root).compile("postgres")
+    assert result.setup is not None
+    sql = (result.output / "silver" / "stg_ventes.sql").read_text()
+    with psycopg.connect(pg_db, autocommit=True) as conn:
+        conn.execute(result.setup.read_text().encode())
+        conn.execute("CREATE SCHEMA IF NOT EXISTS bronze")
+        conn.execute(
+            "CREATE TABLE bronze.ventes (vente_id text, montant text, _ingested_at timestamptz, "
+            "_source_file text)"
+        )
+        conn.execute("INSERT INTO bronze.ventes VALUES ('V1', '12,50', now(), 'f.csv')")
+        assert [r[1] for r in conn.execute(sql.encode()).fetchall()] == [Decimal("12.50")]
+        conn.execute("INSERT INTO bronze.ventes VALUES ('V2', '10,555', now(), 'f.csv')")
+        with pytest.raises(psycopg.Error, match='montant: "10,555" does not convert exactly'):
+            conn.execute(sql.encode())

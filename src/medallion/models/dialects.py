@@ -52,8 +52,9 @@ as a problem (a refusal, with its node for the line):
   match; options as inline flags), the day of the week from Sunday 0, the ISO year and
   `yearweek`, `epoch`, month and day names, `date_trunc`, `strptime` and `x + INTERVAL` in
   DuckDB's types, `date - date` in days, `date_diff` counting boundaries, date parts, `length`
-  and `position` as BIGINT, `error(message)` as `raise_error`; an ordered `list()` and RE2's
-  POSIX classes are refused.
+  and `position` as BIGINT; an ordered `list()` and RE2's POSIX classes are refused.
+- `error(message)` fails the query: Spark's `raise_error`, BigQuery's `ERROR`, PostgreSQL's
+  `medallion.error` (created by the compiled setup file).
 - `FILTER (WHERE c)` on an aggregate: BigQuery and Snowflake have none, and SQLGlot's `agg(IF(c,
   x, NULL))` keeps the meaning only for aggregates that skip NULLs: any other is refused there.
 """
@@ -82,6 +83,16 @@ BEGIN
   RETURN target;
 EXCEPTION WHEN others THEN
   RETURN NULL;
+END $$;
+""",
+    ("postgres", "error"): """\
+-- medallion.error(message): fails the query with the message (DuckDB's error()), as a
+-- conversion that would change a value does in the staging models `init --from` writes.
+CREATE SCHEMA IF NOT EXISTS medallion;
+CREATE OR REPLACE FUNCTION medallion.error(message text)
+RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RAISE EXCEPTION '%', message;
 END $$;
 """,
 }
@@ -1203,24 +1214,31 @@ def _spark_aggregates(
     return tree.transform(convert, copy=False)
 
 
-def _spark_error(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
-    """DuckDB's error(message) fails the query with the message: Spark's raise_error."""
+def _error(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's error(message) fails the query with the message: Spark's raise_error,
+    BigQuery's ERROR, PostgreSQL's medallion.error (SETUP)."""
     import sqlglot.expressions as exp
 
-    if not _spark(dialect):
-        return tree
-
     def convert(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous) and str(node.this).lower() == "error":
-            return _mark(exp.Anonymous(this="raise_error", expressions=node.expressions))
-        return node
+        if not (isinstance(node, exp.Anonymous) and str(node.this).lower() == "error"):
+            return node
+        args = [a.copy() for a in node.expressions]
+        if _spark(dialect):
+            return _mark(exp.Anonymous(this="raise_error", expressions=args))
+        if dialect == "bigquery":
+            return _mark(exp.Anonymous(this="ERROR", expressions=args))
+        if dialect == "postgres":
+            needs.add("error")
+            call = _mark(exp.Anonymous(this="error", expressions=args))
+            return exp.Dot(this=exp.to_identifier("medallion"), expression=call)
+        return node  # refused where it has no equivalent
 
     return tree.transform(convert, copy=False)
 
 
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
-    _spark_error,
+    _error,
     _spark_regexp,
     _spark_date_parts,  # before _date_parts (which spells isodow for the other targets)
     _spark_date_trunc,
