@@ -232,7 +232,7 @@ class Column:
             }.get(self.type, f"a {self.type}")
         if self.thousands:
             return what + f" (thousands separated by {self.thousands!r})"
-        return what + (" (no thousands separator)" if self.type != "DOUBLE" else "")
+        return what + " (no thousands separator)"
 
 
 def _scale_of(typ: str) -> int:
@@ -616,7 +616,8 @@ def _read_csv_sample(
             "malformed: a run quarantines it"
         )
         delim, header = best, True
-        with contextlib.suppress(duckdb.Error):  # else the header split into the fields: one
+        # (should the sniffer refuse even so: the first line split into the fields, a header)
+        with contextlib.suppress(duckdb.Error):
             header = con.execute(
                 render(
                     exp.select("HasHeader").from_(
