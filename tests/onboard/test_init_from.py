@@ -77,7 +77,8 @@ def test_semicolon_latin1_export_with_text_keys_and_day_first_dates(tmp_path: Pa
     assert "kind: merge" in model and "unique_key: commande_id" in model
     assert "- unique: commande_id" in model and "- not_null: commande_id" in model
     assert "- relationships: {column: client_id, to: silver.stg_clients.client_id}" in model
-    assert "CAST(replace(trim(montant), ',', '.') AS DECIMAL(18, 2)) AS montant" in model
+    assert "ELSE replace(nullif(trim(montant), ''), ',', '.')" in model
+    assert "END AS DECIMAL(18, 2)) AS montant" in model
     assert "FROM bronze.commandes" in model
 
     out = _run(root)
@@ -332,8 +333,11 @@ def test_padded_values_and_a_second_date_format_are_converted_in_silver(tmp_path
     )
     assert "received: DATE (ISO dates (YYYY-MM-DD); the source's date_format is %d/%m/%Y" in said
     model = _model(root, "items")
-    assert "CAST(trim(qty) AS BIGINT) AS qty" in model
-    assert "CAST(trim(received) AS DATE) AS received" in model
+    # cast exactly: a value of another shape fails the step instead of being rounded
+    assert r"WHEN NOT regexp_matches(nullif(trim(qty), ''), '^([+-]?\d+)$')" in model
+    assert "END AS BIGINT) AS qty" in model
+    assert r"WHEN NOT regexp_matches(nullif(trim(received), ''), '^(\d{4}-\d{2}-\d{2})$')" in model
+    assert "END AS DATE) AS received" in model
     _run(root)
     assert _rows(
         root, "select * exclude (_ingested_at, _source_file) from silver.stg_items order by item_id"
@@ -382,7 +386,10 @@ def test_no_key_gives_a_table_of_distinct_rows(tmp_path: Path) -> None:
     root, said, _ = _init(tmp_path, exports)
     model = _model(root, "readings")
     assert "kind: table" in model and "SELECT DISTINCT" in model
-    assert "no key: no column named id, *_id or as its own code; silver keeps distinct rows" in said
+    assert (
+        "no key: no column named id, *_id, as its own code (customer_code) or a text code (sku, "
+        "code, ref); silver keeps distinct rows" in said
+    )
     _run(root)
     assert _rows(root, "select count(*) as n from silver.stg_readings") == [{"n": 2}]
 

@@ -68,6 +68,10 @@ REPLACED_KEY = "medallion.replaced"
 ROWS_REMOVED_KEY = "medallion.rows_removed"
 #: the source's declared column types, as each bronze commit was read with them
 DECLARED_KEY = "medallion.declared_types"
+#: a CSV source's encoding, as each bronze commit was read in it (rows not valid in it were
+#: quarantined), and whether the commit rebuilt the table (a full refresh)
+ENCODING_KEY = "medallion.encoding"
+FULL_REFRESH_KEY = "medallion.full_refresh"
 
 
 @dataclass
@@ -274,6 +278,23 @@ def declared_change(
     return None
 
 
+def encoding_change(source: FileSource, table_path: Path) -> str | None:
+    """The encoding other than the CSV source's present one that rows of its bronze table were
+    read in since its last full refresh (as its commits record it), or None."""
+    if source.file_format != "csv" or not tables.is_delta_table(table_path):
+        return None
+    now = source.encoding or "utf-8"
+    for commit in tables.history(table_path):
+        if commit.get(FILES_KEY) is None:
+            continue
+        read = commit.get(ENCODING_KEY)
+        if read is not None and read != now:
+            return str(read)
+        if commit.get(FULL_REFRESH_KEY):
+            break
+    return None
+
+
 def known_types(con: Connection, table_path: Path) -> dict[str, str]:
     """Column -> DuckDB type of an existing bronze table, so later files are read the same way."""
     if not tables.is_delta_table(table_path):
@@ -335,6 +356,10 @@ def ingest_source(
         "medallion.source": name,
         DECLARED_KEY: declared_types(source),
     }
+    if source.file_format == "csv":
+        metadata[ENCODING_KEY] = source.encoding or "utf-8"
+    if full_refresh:
+        metadata[FULL_REFRESH_KEY] = True
     # the rows of every file of the batch are replaced (a path seen for the first time has
     # none): the writer checks that each new row matches the predicate
     predicate = of_paths([f.rel for f in new]) if replaced else None

@@ -57,6 +57,8 @@ as a problem (a refusal, with its node for the line):
   a query reads), a cast of a DOUBLE or DECIMAL to an integer rounds as DuckDB's (half to even,
   half away from zero; Spark truncates), a DOUBLE cast to DECIMAL(p, s) rounds x * 10^s as
   DuckDB's, and `avg()` of a DECIMAL is DuckDB's DOUBLE (Spark: an exact DECIMAL).
+- `error(message)` fails the query: Spark's `raise_error`, BigQuery's `ERROR`, PostgreSQL's
+  `medallion.error` (created by the compiled setup file).
 - `FILTER (WHERE c)` on an aggregate: BigQuery and Snowflake have none, and SQLGlot's `agg(IF(c,
   x, NULL))` keeps the meaning only for aggregates that skip NULLs: any other is refused there.
 """
@@ -86,6 +88,16 @@ BEGIN
   RETURN target;
 EXCEPTION WHEN others THEN
   RETURN NULL;
+END $$;
+""",
+    ("postgres", "error"): """\
+-- medallion.error(message): fails the query with the message (DuckDB's error()), as a
+-- conversion that would change a value does in the staging models `init --from` writes.
+CREATE SCHEMA IF NOT EXISTS medallion;
+CREATE OR REPLACE FUNCTION medallion.error(message text)
+RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  RAISE EXCEPTION '%', message;
 END $$;
 """,
 }
@@ -1482,10 +1494,33 @@ def _spark_aggregates(
     return tree.transform(convert, copy=False)
 
 
+def _error(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
+    """DuckDB's error(message) fails the query with the message: Spark's raise_error,
+    BigQuery's ERROR, PostgreSQL's medallion.error (SETUP)."""
+    import sqlglot.expressions as exp
+
+    def convert(node: exp.Expression) -> exp.Expression:
+        if not (isinstance(node, exp.Anonymous) and str(node.this).lower() == "error"):
+            return node
+        args = [a.copy() for a in node.expressions]
+        if _spark(dialect):
+            return _mark(exp.Anonymous(this="raise_error", expressions=args))
+        if dialect == "bigquery":
+            return _mark(exp.Anonymous(this="ERROR", expressions=args))
+        if dialect == "postgres":
+            needs.add("error")
+            call = _mark(exp.Anonymous(this="error", expressions=args))
+            return exp.Dot(this=exp.to_identifier("medallion"), expression=call)
+        return node  # refused where it has no equivalent
+
+    return tree.transform(convert, copy=False)
+
+
 _REWRITES: list[Callable[[Any, str, Problems, set[str]], Any]] = [
     _filter,  # judges the FILTERs the user wrote, before _arg_max removes its own
     _spark_casts,  # the casts the user wrote (before the rewrites add their own); before _round
     _spark_avg,
+    _error,
     _spark_regexp,
     _spark_date_parts,  # before _date_parts (which spells isodow for the other targets)
     _spark_date_trunc,

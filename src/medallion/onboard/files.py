@@ -223,6 +223,9 @@ def write_atomically(dest: Path, files: dict[str, str]) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=parent))
+        # mkdtemp makes a private folder (0700); the project is shared like any folder the user
+        # makes (a team reading it through a group), so it gets the umask's mode
+        tmp.chmod(0o777 & ~_umask())
     except OSError as e:
         raise TemplateError(
             f"cannot create {dest}: {e.strerror}", file=dest, hint="check the folder's permissions"
@@ -249,6 +252,12 @@ def write_atomically(dest: Path, files: dict[str, str]) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _relative(folder: Path, dest: Path) -> str:

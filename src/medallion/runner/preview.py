@@ -66,6 +66,8 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
                         f" ({replacing} rewritten: {'its' if replacing == 1 else 'their'} "
                         "earlier rows will be replaced)"
                     )
+            if entry.action != "full refresh" and (hint := _encoding_hint(ws, name, step.node)):
+                entry.why = f"{entry.why}; {hint}" if entry.why else hint
         elif step.kind == "view":
             entry = PlanEntry(step.node, "view", "view", after=after)
             if after:
@@ -125,6 +127,27 @@ def _declared_change(ws: Workspace, name: str, node: str) -> str | None:
     if not isinstance(source, FileSource):
         return None
     return declared_change(name, source, ws.catalog.path(node))
+
+
+def _encoding_hint(ws: Workspace, name: str, node: str) -> str | None:
+    """A file source whose `encoding:` changed since rows of it were read, with a quarantine:
+    its rows quarantined as not valid in the old encoding are read again only by a full
+    refresh (the files were ingested: a run does not read them again)."""
+    from medallion.config.names import quarantine_of
+    from medallion.config.schema import FileSource
+    from medallion.ingest.bronze import encoding_change
+
+    source = ws.config.sources[name]
+    if not isinstance(source, FileSource) or not ws.catalog.exists(quarantine_of(node)):
+        return None
+    before = encoding_change(source, ws.catalog.path(node))
+    if before is None:
+        return None
+    return (
+        f"rows were read as {before}, encoding is now {source.encoding or 'utf-8'}: rows "
+        f"quarantined as not valid {before} are read again by `medallion run --full-refresh "
+        f"{name}`"
+    )
 
 
 def _missing_files(ws: Workspace, name: str, node: str) -> str | None:

@@ -301,7 +301,14 @@ def _stored_rejects(
         if error_type == "CAST":
             kind = f"does not convert to {plan.types.get(column) or types.get(column, '?')}"
         elif error_type in _ENCODING_ERRORS:
-            kind, column = f"the text is not valid {reader.source.encoding or 'utf-8'}", None
+            enc = reader.source.encoding or "utf-8"
+            kind, column = f"the text is not valid {enc}", None
+            # the file is in another encoding more often than it is broken
+            err = (
+                f"{err} (the bytes are not {enc} text: if the file is in another encoding, set "
+                f"`encoding:` in sources.{reader.name} (utf-8, utf-16, latin-1), then `medallion "
+                f"run --full-refresh {reader.name}` reads these rows again)"
+            )
         else:
             kind, column = _KINDS.get(error_type, str(error_type).lower()), None
         line = int(line) if line is not None else None

@@ -2,30 +2,38 @@
 relationships between them (`medallion init DIR --from PATH`).
 
 Each inference reads a bounded sample (`SAMPLE_ROWS` rows of a source, the first `ENCODING_BYTES`
-of each file for its encoding), never a whole big file. DuckDB's CSV sniffer decides the dialect
-(delimiter, quote, header); the column types are decided here, on the sample read as text,
-because the sniffer's choices lose data a user cares about: `00123` would become the number 123,
-a code column a BIGINT. The rules, in order, for the trimmed non-empty values of a column:
+of each file for its encoding; plain ASCII says nothing of it: UTF-8 is assumed, and said so),
+never a whole big file. DuckDB's CSV sniffer decides the dialect (delimiter, quote, header),
+its delimiter checked against the file's lines (it falls back to one column when a row is
+short); the column types are decided here, on the sample read as text, because the sniffer's
+choices lose data a user cares about: `00123` would become the number 123, a code column a
+BIGINT. The rules, in order, for the trimmed non-empty values of a column:
 
 - `true`/`false` -> BOOLEAN;
 - whole numbers: text when one has a leading zero or the name says code/zip/phone (a code, not
   a quantity), else BIGINT;
-- decimals: DECIMAL(18, the most places seen); with a decimal comma (`12,50`) too, converted in
-  silver (DuckDB's reader has no decimal comma);
+- decimals: DECIMAL(18, the most places seen); with a decimal comma (`12,50`) or thousands
+  separators (`1.234,56`, `1,234.56`) too, converted in silver (DuckDB's reader knows neither);
 - ISO dates and timestamps, then the usual day-first and month-first formats (day first when a
   value has a day above 12, or when nothing tells them apart);
-- everything else is text (VARCHAR), trimmed in silver.
+- everything else is text (VARCHAR), trimmed in silver; but a clean CSV column whose values
+  nearly all (NEARLY) are dates or numbers gets the type in bronze, whose reader quarantines
+  the rows of the others.
+
+Silver converts exactly (`Column.silver`): a value of another shape than the sample's fails the
+step rather than being rounded by DuckDB's cast.
 
 Where the reader converts a CSV's raw text exactly (clean values, one date format per source),
 the bronze table gets the type (`columns:` in medallion.yml, with `date_format`); otherwise
-bronze keeps the text and the silver staging model converts it, so the first run never
-quarantines a row the inference saw. Each decision carries its reason, for the explanation
-`init --from` prints.
+bronze keeps the text and the silver staging model converts it, so the first run quarantines
+no row the inference saw but those it named (a nearly typed column's misfits). Each decision
+carries its reason, for the explanation `init --from` prints.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import glob
 import os
 import re
@@ -80,8 +88,21 @@ _INTEGER = r"[+-]?\d+"
 _LEADING_ZERO = r"[+-]?0\d+"
 _DECIMAL = r"[+-]?(\d+\.\d*|\.\d+)"
 _DECIMAL_COMMA = r"[+-]?\d+,\d+"
+#: numbers with thousands separators: 1.234,56 (a decimal comma) and 1,234.56 (a decimal point)
+_GROUPED = {
+    ",": r"[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?",
+    ".": r"[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?",
+}
+#: a column is typed when at least this share of its sampled values parse, and at least
+#: NEARLY_MIN of them: the others are dirt (a run quarantines their rows in bronze), not a sign
+#: the column is text
+NEARLY = 0.95
+NEARLY_MIN = 20
 #: column names that hold codes even when every value is digits
 _CODE_NAME = re.compile(r"(^|_)(code|zip|zipcode|postcode|postal_code|phone|tel|iban|ean|sku)$")
+#: names of a text column that is a key when unique and never NULL (after id, *_id and the
+#: source's own code)
+_CODE_KEYS = {"sku", "code", "ref", "reference", "ean", "gtin", "item_code", "article"}
 #: column names of keys: id, *_id, *Id
 _KEY_NAME = re.compile(r"(^id$|_id$|[a-z]Id$|^ID$|_ID$)")
 
@@ -97,8 +118,8 @@ class Column:
     type: str
     #: the type declared for bronze in medallion.yml (None: the reader's own, e.g. Parquet's)
     bronze: str | None
-    #: how silver makes `type` out of bronze's value: none | trim | cast | strptime |
-    #: decimal_comma
+    #: how silver makes `type` out of bronze's value: none | trim | cast (exactly: a value not
+    #: of the shape `exact` fails the step) | strptime
     convert: str = "none"
     #: the strptime format (convert == strptime)
     fmt: str | None = None
@@ -107,6 +128,13 @@ class Column:
     example: str | None = None
     #: values with spaces around them (the reader would not convert them: silver trims first)
     padded: bool = False
+    #: a number's decimal separator and thousands separator as the file writes them (silver
+    #: converts them; DuckDB's reader knows neither)
+    decimal_sep: str = "."
+    thousands: str | None = None
+    #: the sampled values that are not of `type` ("1 of 61 values is not a date %d/%m/%Y:
+    #: '31/02/2024'"): a run quarantines their rows in bronze
+    misfits: str | None = None
 
     @property
     def text(self) -> bool:
@@ -126,12 +154,90 @@ class Column:
         if self.convert == "strptime":
             value = exp.func("strptime", exp.func("trim", c), lit(self.fmt))
             return exp.Cast(this=value, to=type_of(self.type))
-        if self.convert == "decimal_comma":
-            value = exp.func("replace", exp.func("trim", c), lit(","), lit("."))
-            return exp.Cast(this=value, to=type_of(self.type))
-        if self.convert == "cast":
+        if self.convert == "cast" and self.exact() is None:  # a DOUBLE: no digit is lost
             return exp.Cast(this=exp.func("trim", c), to=type_of(self.type))
+        if self.convert == "cast":
+            return self._exact_cast(exp.func("nullif", exp.func("trim", c), lit("")))
         return c
+
+    def _exact_cast(self, v: exp.Expression) -> exp.Expression:
+        """`v` cast to the column's type where it has the shape whose cast is exact, else an
+        error naming the value: DuckDB's cast rounds ('10.555' is the DECIMAL(18,2) 10.56,
+        '1.5' the BIGINT 2) and drops what it cannot keep (a time of day from a DATE), where the
+        README promises a value converts exactly or not at all (as bronze's reader does). The
+        step fails, its table is not written."""
+        import sqlglot.expressions as exp
+
+        from medallion.ingest.files.reader import type_of
+
+        text = v.copy()
+        if self.thousands:
+            text = exp.func("replace", text, lit(self.thousands), lit(""))
+        if self.decimal_sep != ".":
+            text = exp.func("replace", text, lit(self.decimal_sep), lit("."))
+        said = exp.DPipe(
+            this=exp.DPipe(this=lit(f'{self.name}: "'), expression=v.copy()),
+            expression=lit(
+                f'" does not convert exactly to {self.type} ({self.exact_what()} was inferred): '
+                "widen the type or change this conversion, or fix the file"
+            ),
+        )
+        # regexp_matches, anchored: SQLGlot translates it for Spark (RLIKE)
+        fits = exp.func("regexp_matches", v.copy(), lit(f"^({self.exact()})$"))
+        checked = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.Not(this=fits), true=exp.Anonymous(this="error", expressions=[said])
+                )
+            ],
+            default=text,
+        )
+        return exp.Cast(this=checked, to=type_of(self.type))
+
+    def exact(self) -> str | None:
+        """The pattern of the trimmed texts that convert to `type` exactly (None: any text that
+        converts does)."""
+        scale = _scale_of(self.type)
+        whole = r"\d+"
+        if self.thousands:
+            whole = rf"(\d+|\d{{1,3}}({re.escape(self.thousands)}\d{{3}})+)"
+        if self.type.startswith("DECIMAL"):
+            if not scale:
+                return rf"[+-]?{whole}"
+            sep = re.escape(self.decimal_sep)
+            # 12, 12.5, 12. and .5, with at most `scale` places
+            return rf"[+-]?({whole}({sep}\d{{0,{scale}}})?|{sep}\d{{1,{scale}}})"
+        return {
+            "BIGINT": rf"[+-]?{whole}",
+            "BOOLEAN": r"[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]",
+            "DATE": r"\d{4}-\d{2}-\d{2}",
+            # as inferred (_ISO_TIMESTAMP); a time zone other than Z is not
+            "TIMESTAMP": _ISO_TIMESTAMP,
+        }.get(self.type)
+
+    def exact_what(self) -> str:
+        """What `exact` accepts, in words."""
+        if self.type.startswith("DECIMAL"):
+            scale = _scale_of(self.type)
+            what = f"a number with at most {scale} decimals" if scale else "a whole number"
+            if scale:
+                what += " after a decimal comma" if self.decimal_sep == "," else ""
+        elif self.type == "BIGINT":
+            what = "a whole number"
+        else:
+            return {
+                "DATE": "a date YYYY-MM-DD",
+                "TIMESTAMP": "a timestamp YYYY-MM-DD HH:MM:SS (UTC)",
+                "BOOLEAN": "true or false",
+            }.get(self.type, f"a {self.type}")
+        if self.thousands:
+            return what + f" (thousands separated by {self.thousands!r})"
+        return what + " (no thousands separator)"
+
+
+def _scale_of(typ: str) -> int:
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", typ)
+    return int(m.group(2)) if m else 0
 
 
 def column(name: str) -> exp.Column:
@@ -394,6 +500,11 @@ def _infer_source(
         if c != "filename"
     ]
     _bronze_formats(src)
+    for i, c in enumerate(src.columns):
+        if c.misfits and c.convert != "none":
+            # only bronze's reader sets a row aside: silver's conversion would fail the step
+            # on the values that do not fit, so the column stays text
+            src.columns[i] = _text(c.name, fmt, f"text: {c.misfits}", c.example)
     _silver_table(con, src)
     _key(con, src)
     if not src.complete:
@@ -439,6 +550,13 @@ def _encoding(path: Path) -> tuple[str, str]:
                 f"{path.stem}.utf8{path.suffix}`, and keep only the converted file in the folder",
             ) from None
         return "latin-1", why
+    if head.isascii():
+        # every encoding medallion reads but UTF-16 spells ASCII alike: nothing tells them apart
+        return "utf-8", (
+            "assumed: the sample is plain ASCII, which reads the same in latin-1; if a later "
+            "file has accented letters in latin-1 (a run quarantines its rows as not valid "
+            "utf-8), set encoding: latin-1"
+        )
     return "utf-8", "valid UTF-8" + (
         " with a byte-order mark" if head[:3] == codecs.BOM_UTF8 else ""
     )
@@ -451,9 +569,8 @@ def _read_csv_sample(
     import sqlglot.expressions as exp
 
     encodings = {p: _encoding(Path(p)) for p in paths}
-    enc, why = next(
-        ((e, w) for e, w in encodings.values() if e != "utf-8"), next(iter(encodings.values()))
-    )
+    # the file that tells the encoding: one not UTF-8, else one not plain ASCII
+    enc, why = min(encodings.values(), key=lambda e: (e[0] == "utf-8", e[1].startswith("assumed")))
     if len({e for e, _ in encodings.values()}) > 1:
         raise SourceError(
             f"files of source {src.name} have different encodings "
@@ -486,19 +603,46 @@ def _read_csv_sample(
         ) from None
     delim, quote, header = rows[0]
     quote = '"' if quote in ("(empty)", "", None) else quote
-    dialect = []
+    said = "DuckDB's CSV sniffer"
+    fields = _fields_per_line(Path(first), enc, quote)
+    best = max(fields, key=lambda d: (fields[d][0], d == delim), default=delim)
+    if best != delim and fields[best][0] > fields.get(delim, (0, 0, 0))[0]:
+        # the sniffer gives up on a dialect when a line does not fit it (one short row) and
+        # falls back to one column: the header and the lines say which delimiter splits them
+        agree, lines, n = fields[best]
+        said = (
+            f"the header and {agree - 1:,} of {lines - 1:,} lines split into {n} fields by it; "
+            f"DuckDB's CSV sniffer said {delim!r}, a row with another count of fields is "
+            "malformed: a run quarantines it"
+        )
+        delim, header = best, True
+        # (should the sniffer refuse even so: the first line split into the fields, a header)
+        with contextlib.suppress(duckdb.Error):
+            header = con.execute(
+                render(
+                    exp.select("HasHeader").from_(
+                        call(
+                            "sniff_csv",
+                            lit(first),
+                            encoding=enc,
+                            delim=delim,
+                            quote=quote,
+                            null_padding=True,
+                            sample_size=min(sample_rows, 20_000),
+                        )
+                    )
+                )
+            ).fetchall()[0][0]
+    dialect = [f"delimiter {delim!r}"]
     if delim != ",":
         src.options["delimiter"] = delim
-        dialect.append(f"delimiter {delim!r}")
-    else:
-        dialect.append("delimiter ','")
     if quote != '"':
         src.options["quote"] = quote
         dialect.append(f"quote {quote!r}")
     if not header:
         src.options["header"] = False
         dialect.append("no header row (columns named column0, column1, ...)")
-    src.notes.append("; ".join(dialect) + " (DuckDB's CSV sniffer)")
+    src.notes.append("; ".join(dialect) + f" ({said})")
     headers = {_first_line(Path(p), enc) for p, s in zip(paths, sizes, strict=True) if s}
     if len(paths) > 1:
         src.notes.append(
@@ -521,6 +665,30 @@ def _read_csv_sample(
         null_padding=True,
     )
     return exp.select(exp.Star()).from_(read).limit(sample_rows + 1)
+
+
+#: the delimiters a file's lines are split by to check the sniffer's
+DELIMITERS = (",", ";", "\t", "|")
+#: lines of a file's head counted for that
+_DIALECT_LINES = 2_000
+
+
+def _fields_per_line(path: Path, encoding: str, quote: str) -> dict[str, tuple[int, int, int]]:
+    """For each delimiter that splits the first line into more than one field: (lines of the
+    file's head with as many fields as the first, lines read, fields of the first)."""
+    import csv
+    import io
+    import itertools
+
+    codec = {"latin-1": "latin-1", "utf-16": "utf-16"}.get(encoding, "utf-8-sig")
+    with open(path, encoding=codec, errors="replace", newline="") as fh:
+        head = "".join(itertools.islice(fh, _DIALECT_LINES))
+    out = {}
+    for d in DELIMITERS:
+        counts = [len(r) for r in csv.reader(io.StringIO(head), delimiter=d, quotechar=quote) if r]
+        if counts and counts[0] > 1:
+            out[d] = (sum(1 for c in counts if c == counts[0]), len(counts), counts[0])
+    return out
 
 
 def _first_line(path: Path, encoding: str) -> str:
@@ -699,6 +867,21 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
         ),
         "dec": count_if(full(_DECIMAL)),
         "comma": count_if(full(_DECIMAL_COMMA)),
+        # grouped by thousands (decimal comma: 1.234,56; decimal point: 1,234.56)
+        "eu": count_if(full(_GROUPED[","])),
+        "us": count_if(full(_GROUPED["."])),
+        "has_comma": count_if(exp.func("contains", v, lit(","))),
+        "has_dot": count_if(exp.func("contains", v, lit("."))),
+        "comma_scale": exp.func(
+            "max",
+            exp.func("length", exp.RegexpExtract(this=v, expression=lit(r",(\d+)$"), group=lit(1))),
+        ),
+        "dot_scale": exp.func(
+            "max",
+            exp.func(
+                "length", exp.RegexpExtract(this=v, expression=lit(r"\.(\d+)$"), group=lit(1))
+            ),
+        ),
         "float": count_if(
             exp.Not(
                 this=exp.Is(
@@ -756,7 +939,8 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
     values.update(dict.fromkeys(formats, -1))
     if values["n"] and values["dateish"] * 2 >= values["n"]:
         shaped = measure({f: count_if(full(_SHAPES[f])) for f in formats})
-        fits = [f for f in formats if shaped[f] == values["n"]]
+        # (nearly: a value or two of another shape is dirt, see NEARLY)
+        fits = [f for f in formats if shaped[f] >= values["n"] * NEARLY]
         # a format most values have the shape of: the values that do not are named (_near_miss)
         values.update({f: c for f, c in shaped.items() if c != values["n"]})
         if fits:
@@ -772,6 +956,21 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
         if convert == "cast" and values["padded"]:
             why += "; padded with spaces"
         return Column(name, typ, bronze, convert, f, why, example, bool(values["padded"]))
+
+    def nearly(count: int) -> bool:
+        """Whether `count` of the values are nearly all of them (not all), and the column can be
+        typed in bronze: the reader converts exactly and quarantines the rows of the others."""
+        return bronze_ok and n > count >= max(n * NEARLY, NEARLY_MIN)
+
+    def typed_nearly(typ: str, why: str, count: int, f: str | None = None) -> Column:
+        near = _near_miss(con, table, v, values, parses)
+        c = typed(typ, why, "strptime" if f else "cast", f)
+        c.misfits = near.removeprefix("text: ") if near else f"{n - count} of {n} values do not fit"
+        c.why += (
+            f"; {c.misfits}: a run quarantines such rows in bronze (a column is typed when at "
+            f"least {NEARLY:.0%} of its values, and {NEARLY_MIN}, fit)"
+        )
+        return c
 
     if n == 0:
         return Column(
@@ -799,15 +998,25 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
     if values["int"] + values["dec"] == n and values["dec"]:
         return typed(_decimal(digits, scale), f"decimals, up to {scale} places")
     if values["int"] + values["comma"] == n and values["comma"]:
-        return Column(
-            name,
-            _decimal(digits, scale),
-            "VARCHAR" if fmt != "parquet" else None,
-            "decimal_comma",
-            None,
-            f"decimals with a decimal comma ({example})",
-            example,
-        )
+        return _separated(name, fmt, _decimal(digits, scale), ",", None, example)
+    # thousands separated: both separators seen, every value in one of the two notations
+    if values["has_comma"] and values["has_dot"]:
+        for dec, thousands in ((",", "."), (".", ",")):
+            if values["eu" if dec == "," else "us"] == n:
+                whole = exp.RegexpExtract(
+                    this=v, expression=lit(rf"^[+-]?([\d{re.escape(thousands)}]*)"), group=lit(1)
+                )
+                places = values["comma_scale" if dec == "," else "dot_scale"] or 0
+                digits = measure(
+                    {
+                        "d": exp.func(
+                            "max",
+                            exp.func("length", exp.func("replace", whole, lit(thousands), lit(""))),
+                        )
+                    }
+                )["d"]
+                typ = _decimal(digits or 0, places)
+                return _separated(name, fmt, typ, dec, thousands, example)
     if values["iso_date"] == n:
         return typed("DATE", "ISO dates (YYYY-MM-DD)")
     if values["iso_ts"] == n:
@@ -824,6 +1033,23 @@ def _classify(con: duckdb.DuckDBPyConnection, table: str, name: str, fmt: Format
         return typed(kind, why, "strptime", f)
     if values["float"] == n:
         return typed("DOUBLE", "numbers with an exponent")
+    # nearly every value of one type: typed, the others quarantined by bronze
+    if nearly(values["iso_date"]):
+        return typed_nearly("DATE", "ISO dates (YYYY-MM-DD)", values["iso_date"])
+    for f in DATE_FORMATS[1:] + TIMESTAMP_FORMATS:
+        if values[f] > 0 and nearly(values[f]):
+            kind = "DATE" if f in DATE_FORMATS else "TIMESTAMP"
+            why = f"{'dates' if kind == 'DATE' else 'timestamps'} {f}"
+            return typed_nearly(kind, why, values[f], f)
+    code = values["lead0"] or values["big"] or _CODE_NAME.search(name.lower())
+    if nearly(values["int"]) and not code:
+        return typed_nearly("BIGINT", "whole numbers", values["int"])
+    if nearly(values["int"] + values["dec"]) and values["dec"]:
+        return typed_nearly(
+            _decimal(digits, scale),
+            f"decimals, up to {scale} places",
+            values["int"] + values["dec"],
+        )
     near = _near_miss(con, table, v, values, parses)
     if near:
         return _text(name, fmt, near, example)
@@ -892,6 +1118,27 @@ def _near_miss(
     shown = ", ".join(repr(o) for o in odd) + (" ..." if missed > len(odd) else "")
     fits = n - missed
     return f"text: {n - fits} of {n} values {'is' if n - fits == 1 else 'are'} not {what}: {shown}"
+
+
+def _separated(
+    name: str, fmt: Format, typ: str, dec: str, thousands: str | None, example: str | None
+) -> Column:
+    """A number column written with a decimal comma or thousands separators: text in bronze
+    (DuckDB's reader knows neither), converted exactly in silver."""
+    what = "decimals with a decimal comma" if dec == "," else "decimals"
+    if thousands:
+        what += f" and {thousands!r} between thousands"
+    return Column(
+        name,
+        typ,
+        "VARCHAR" if fmt != "parquet" else None,
+        "cast",
+        None,
+        f"{what} ({example})",
+        example,
+        decimal_sep=dec,
+        thousands=thousands,
+    )
 
 
 def _swapped(f: str) -> str | None:
@@ -978,18 +1225,26 @@ def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
     """The first column named like a key that is non-null and unique in each file of the
     sample: the source's own `<name>_id` or `id`, other `*_id` columns, then the source's own
     code or number (`customer_code` in customers: a code names its own table's rows, while
-    other codes, such as a country_code, are attributes)."""
+    other codes, such as a country_code, are attributes), then a text column named like a code
+    on its own (`sku`, `code`, `ref`: a product's SKU is the products' key)."""
     import sqlglot.expressions as exp
 
     singular = _singular(src.name)
     own = {f"{singular}_id", f"{src.name}_id", "id"}
-    codes = {f"{singular}_{k}" for k in ("code", "key", "no", "number")} | {"code"}
+    codes = {f"{singular}_{k}" for k in ("code", "key", "no", "number", "ref", "sku")} | {"code"}
+    text = {c.name for c in src.columns if c.text}
 
     def rank(name: str) -> int:
         low = name.lower()
-        return 0 if low in own else 1 if _KEY_NAME.search(name) else 2 if low in codes else 3
+        if low in own:
+            return 0
+        if _KEY_NAME.search(name):
+            return 1
+        if low in codes:
+            return 2
+        return 3 if low in _CODE_KEYS and name in text else 4
 
-    names = sorted((c.name for c in src.columns if rank(c.name) < 3), key=rank)
+    names = sorted((c.name for c in src.columns if rank(c.name) < 4), key=rank)
     # exact duplicate rows are no evidence against a key: silver drops them anyway
     table = exp.select(exp.Star()).from_(exp.to_identifier(f"silver_{src.name}", quoted=True))
     table = table.distinct().subquery("rows")
@@ -1010,7 +1265,8 @@ def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
             continue
         src.key = name
         src.repeated_keys = total - distinct
-        named = "id" if name.lower() == "id" else "*_id" if rank(name) < 2 else "as its own code"
+        named = {0: "*_id", 1: "*_id", 2: "as its own code"}.get(rank(name), "a text code")
+        named = "id" if name.lower() == "id" else named
         why = f"key {name} (unique, not null, named {named})"
         if src.repeated_keys:
             n = src.repeated_keys
@@ -1022,7 +1278,8 @@ def _key(con: duckdb.DuckDBPyConnection, src: InferredSource) -> None:
         return
     if not names:
         src.notes.append(
-            "no key: no column named id, *_id or as its own code; silver keeps distinct rows"
+            "no key: no column named id, *_id, as its own code (customer_code) or a text code "
+            "(sku, code, ref); silver keeps distinct rows"
         )
     else:
         src.notes.append("no key: silver keeps distinct rows")
