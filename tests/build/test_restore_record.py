@@ -13,6 +13,7 @@ from deltalake import DeltaTable, write_deltalake
 from tests.build.incremental.test_retyped_inputs import said
 from tests.conftest import medallion, table_versions, write_project
 
+from medallion.build.record import UNDOES_CHANGE
 from medallion.project import Project
 
 CONFIG = "name: r\nsources:\n  s:\n    path: data/s_*.csv\n"
@@ -106,30 +107,98 @@ def test_an_scd2_restored_to_a_version_no_build_recorded_is_refused_naming_full_
     assert table_versions(Project.load(root)) == before
 
 
-def test_rows_another_writer_appended_after_a_build_make_the_model_rebuilt(
+def test_rows_another_writer_appended_after_a_build_make_the_model_rebuilt_when_confirmed(
     tmp_path: Path,
 ) -> None:
     """Another Delta writer appends row 99 to a merge model's table (version 1, after the
     build): no build recorded what the table holds now, as after a restore to such a version.
-    `plan` says so and the run rebuilds it, rather than merging the new rows into row 99."""
+    `plan` says so; merging the new rows into row 99 would keep it, and a rebuild undoes the
+    other writer's change, so the run does it only when confirmed."""
     root = tmp_path / "r"
     write_project(root, CONFIG, {"silver/t.sql": MERGE}, {"data/s_1.csv": "id,v\n1,10\n2,20\n"})
     medallion("run", cwd=root, check=True)
     foreign = pa.table({"id": pa.array([99]), "v": pa.array([990])})
     write_deltalake(str(root / "lakehouse" / "silver" / "t"), foreign, mode="append")
     (root / "data" / "s_2.csv").write_text("id,v\n3,30\n")
-    why = "changed outside medallion at version 1 (WRITE)"
+    why = "changed outside medallion at version 1 (WRITE): " + UNDOES_CHANGE
 
     plan = medallion("plan", cwd=root, check=True)
     assert f"silver.t rebuild {why}" in said(plan), plan.stdout
-    run = medallion("run", cwd=root, check=True)
+    before = table_versions(Project.load(root))["silver.t"]
+    refused = medallion("run", cwd=root)
+    assert refused.returncode == 1
+    assert f"not rebuilt: {why}; nothing was written" in said(refused)
+    assert table_versions(Project.load(root))["silver.t"] == before
+    run = medallion("run", "--yes", cwd=root, check=True)
 
     assert f"rebuilt: {why}" in said(run)
     assert ids(root) == [1, 2, 3]
     assert "up to date" in medallion("plan", cwd=root, check=True).stdout
-    before = table_versions(Project.load(root))
+    before_all = table_versions(Project.load(root))
     medallion("run", cwd=root, check=True)  # twice: nothing new, nothing rebuilt
-    assert table_versions(Project.load(root)) == before
+    assert table_versions(Project.load(root)) == before_all
+
+
+APPEND = "/* ---\nkind: append\n--- */\nselect id, email from bronze.s\n"
+EMAILS = "id,email\n1,a@x\n2,b@x\n3,gdpr@x\n"
+
+
+def erased_by_another_tool(root: Path) -> Path:
+    """An append model built, then a row erased from its table with another Delta tool (a
+    GDPR erasure, say), then a new source file."""
+    write_project(root, CONFIG, {"silver/t.sql": APPEND}, {"data/s_1.csv": EMAILS})
+    medallion("run", cwd=root, check=True)
+    table = root / "lakehouse" / "silver" / "t"
+    DeltaTable(str(table)).delete("email = 'gdpr@x'")
+    (root / "data" / "s_2.csv").write_text("id,email\n4,d@x\n")
+    return table
+
+
+def emails(root: Path) -> list[str]:
+    rows = Project.load(root).query("select email from silver.t order by email").to_pylist()
+    return [r["email"] for r in rows]
+
+
+def test_a_rebuild_that_would_undo_another_writers_delete_fails_unless_confirmed(
+    tmp_path: Path,
+) -> None:
+    """In a script (no terminal, no --yes) the run refuses to bring the erased row back: the
+    step fails naming the table, the other writer's commit and the choice; nothing written.
+    With --yes it rebuilds from the inputs, as the plan and the refusal said it would."""
+    root = tmp_path / "r"
+    erased_by_another_tool(root)
+    why = f"changed outside medallion at version 1 (DELETE): {UNDOES_CHANGE}"
+    before = table_versions(Project.load(root))["silver.t"]
+
+    plan = medallion("plan", cwd=root, check=True)
+    assert f"silver.t rebuild {why}" in said(plan), plan.stdout
+    assert "or undo another Delta writer's change" in said(plan)
+    run = medallion("run", cwd=root)
+
+    assert run.returncode == 1
+    told = said(run)
+    assert f"models/silver/t.sql: not rebuilt: {why}; nothing was written" in told, told
+    assert "medallion run --yes (or --full-refresh silver.t)" in told
+    assert "to keep the change, make it where the rows come from" in told
+    assert table_versions(Project.load(root))["silver.t"] == before
+    assert emails(root) == ["a@x", "b@x"]
+
+    confirmed = medallion("run", "--yes", cwd=root, check=True)
+    assert f"rebuilt: {why}" in said(confirmed)
+    assert emails(root) == ["a@x", "b@x", "d@x", "gdpr@x"]
+    assert "up to date" in medallion("plan", cwd=root, check=True).stdout
+
+
+def test_a_full_refresh_of_the_table_confirms_undoing_another_writers_change(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "r"
+    erased_by_another_tool(root)
+    assert medallion("run", cwd=root).returncode == 1
+
+    medallion("run", "--full-refresh", "silver.t", cwd=root, check=True)
+
+    assert emails(root) == ["a@x", "b@x", "d@x", "gdpr@x"]
 
 
 def test_an_scd2_another_writer_changed_is_refused_naming_full_refresh(tmp_path: Path) -> None:

@@ -110,3 +110,31 @@ def test_a_yes_does_not_cover_a_rebuild_found_only_during_the_run(tmp_path: Path
     assert "not rebuilt: the rebuild would leave 1 of the table's 3 rows" in said, printed
     assert table_versions(Project.load(root))["silver.m"] == before
     assert Project.load(root).query("select count(*) as n from silver.m").to_pylist() == [{"n": 3}]
+
+
+def test_a_rebuild_undoing_another_writers_delete_is_asked_for_on_a_terminal(
+    tmp_path: Path,
+) -> None:
+    """Another Delta tool deleted a row of an append model's table: the run lists the rebuild
+    that would bring it back, with the other writer's commit, even when the table is empty."""
+    from deltalake import DeltaTable
+
+    from medallion.project import Project
+
+    model = "/* ---\nkind: append\n--- */\nselect id, amount from bronze.orders\n"
+    root = write_project(
+        tmp_path / "p", CONFIG, {"silver/m.sql": model}, {"data/orders1.csv": DATA}
+    )
+    assert Project.load(root).run(trigger="test").ok
+    DeltaTable(str(root / "lakehouse/silver/m")).delete()
+
+    status, printed = on_terminal(root, "n")
+    said = " ".join(printed.split())
+    assert status == 1, printed
+    assert "silver.m: rebuild, changed outside medallion at version 1 (DELETE)" in said
+    assert "Nothing was run" in said
+    assert Project.load(root).query("select count(*) as n from silver.m").to_pylist() == [{"n": 0}]
+
+    status, printed = on_terminal(root, "y")
+    assert status == 0, printed
+    assert Project.load(root).query("select count(*) as n from silver.m").to_pylist() == [{"n": 3}]

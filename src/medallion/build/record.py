@@ -12,7 +12,9 @@ its model (read back by `medallion plan` and the run: medallion.runner.stale).
 After `medallion restore`, the table holds the rows of an earlier build: that build's record is
 the one that counts (`last_build`), not the newer build the restore undid. After another Delta
 writer changed its rows (or a restore to a version such a writer wrote), no build's record
-counts: the model is rebuilt (an scd2 model refused), as `plan` says.
+counts: the model is rebuilt (an scd2 model refused), as `plan` says. A rebuild after another
+writer's change undoes that change (a row it deleted comes back): the run does it only when
+confirmed (`--yes`, the terminal's "y", or `--full-refresh` of the table).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ def record(ctx: StepContext) -> dict[str, Any]:
 
 #: in a `last_build` commit: why what the table holds has no known inputs (not a Delta key)
 UNKNOWN_CONTENT = "unknown content"
+#: in a `last_build` commit: that content is another Delta writer's change of rows (not a key)
+CHANGED_OUTSIDE = "changed outside"
+#: what a rebuild after another writer's change does, as the plan and the refusal say it
+UNDOES_CHANGE = "a rebuild from its inputs undoes that change"
 
 
 def last_build(path: Path) -> dict[str, Any] | None:
@@ -94,7 +100,8 @@ def last_build(path: Path) -> dict[str, Any] | None:
         if changes.foreign_change(path, commit):
             why = f"changed outside medallion at version {commit.get('version')}"
             operation = commit.get("operation")
-            return {**commit, UNKNOWN_CONTENT: f"{why} ({operation})" if operation else why}
+            why = f"{why} ({operation})" if operation else why
+            return {**commit, UNKNOWN_CONTENT: why, CHANGED_OUTSIDE: True}
         history = tables.history(path) if history is None else history
         target = changes.restored_to(commit, history)
         if target is None:
@@ -128,6 +135,11 @@ def unrecorded(commit: dict[str, Any]) -> str | None:
     counts."""
     why = commit.get(UNKNOWN_CONTENT)
     return str(why) if why is not None else None
+
+
+def changed_outside(commit: dict[str, Any]) -> bool:
+    """Whether a `last_build` commit is another Delta writer's change of the table's rows."""
+    return bool(commit.get(CHANGED_OUTSIDE))
 
 
 def recorded(commit: dict[str, Any], key: str) -> Any:
@@ -227,4 +239,17 @@ def not_rebuilt(model: Model, why: str) -> ExecutionError:
         file=model.path,
         hint="undo the change, or rebuild it anyway, dropping its closed versions: "
         f"medallion run --select {model.name} --full-refresh --yes",
+    )
+
+
+def not_undone(model: Model, why: str) -> ExecutionError:
+    """The error of an unconfirmed rebuild that would undo another Delta writer's change."""
+    return ExecutionError(
+        f"not rebuilt: {why}; nothing was written",
+        model=model.fqn,
+        file=model.path,
+        hint=f"to rebuild it from its inputs, undoing that change: medallion run --yes (or "
+        f"--full-refresh {model.fqn}); to keep the change, make it where the rows come from "
+        "(in the source, or a filter in the model: a row deleted only in this table, an "
+        "erasure say, comes back with any rebuild), then rebuild",
     )

@@ -341,8 +341,9 @@ def run(
 
     A changed model is rebuilt from all its input, with what depends on it (`medallion plan`
     shows what and why before). A rebuild or full refresh that would leave fewer than half of a
-    table's rows, or drop closed versions of an scd2 history (its inputs do not hold them), is
-    asked about on a terminal, and fails its step (writing nothing) in a script, unless --yes.
+    table's rows, drop closed versions of an scd2 history (its inputs do not hold them), or undo
+    a change another Delta writer made to a table (a row it deleted comes back), is asked about
+    on a terminal, and fails its step (writing nothing) in a script, unless --yes.
     A "y" on the terminal covers the tables listed: one that becomes such a rebuild only during
     the run fails its step as in a script.
 
@@ -395,16 +396,17 @@ def run(
 def _confirm_rebuilds(
     project: Any, select: list[str] | None, refresh: bool | list[str]
 ) -> frozenset[str] | None:
-    """On a terminal: the tables a run would rebuild whole (a changed model, a full refresh)
-    listed before it starts, and the user asked. The tables confirmed (empty: nothing to
-    confirm), or None: declined. A "y" covers only those: a table that turns into a rebuild
-    during the run (see `execute`) still needs --yes."""
+    """On a terminal: the tables a run would rebuild whole (a changed model, a full refresh,
+    another Delta writer's change to undo) listed before it starts, and the user asked. The
+    tables confirmed (empty: nothing to confirm), or None: declined. A "y" covers only those:
+    a table that turns into a rebuild during the run (see `execute`) still needs --yes."""
     from medallion.cli import render
 
     rebuilt = [
         e
         for e in project.plan(select, full_refresh=refresh).entries
-        if e.action in ("rebuild", "full refresh") and e.rows and e.why != "new data upstream"
+        if e.confirm
+        or (e.action in ("rebuild", "full refresh") and e.rows and e.why != "new data upstream")
     ]
     if not rebuilt:
         return frozenset()

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from medallion.build import StepContext, build
-from medallion.build.record import not_rebuilt
+from medallion.build.record import not_rebuilt, not_undone
 from medallion.engine import attach
 from medallion.errors import ExecutionError
 from medallion.faults import fault_point, raise_if_interrupted
@@ -41,8 +41,9 @@ def execute(
     """Walk the plan: each step through the run's lifecycle, in order; a step whose upstream
     failed or was skipped is skipped; a table's checks right after its step; the singular
     checks last. Unless `confirmed` (True: every table; else the tables the user was asked
-    about), a rebuild that would leave fewer than half of a table's rows, or drop an scd2
-    table's closed versions, fails its step instead of committing: a table that turns into a
+    about), a rebuild that would leave fewer than half of a table's rows, drop an scd2
+    table's closed versions, or undo another Delta writer's change, fails its step instead of
+    committing: a table that turns into a
     rebuild only during the run was not in the question. `allow_missing_files`: a full refresh
     of a file source may drop the rows of files gone from its landing folder."""
     require_env(ws, plan)
@@ -184,6 +185,8 @@ def _run_step(
         res.details["rebuild"] = step.why
     if step.refused:
         raise not_rebuilt(ws.models[node], step.why or "")
+    if step.confirm and not confirmed:
+        raise not_undone(ws.models[node], step.why or "")
     if step.kind == "ingest":
         _ingest(ws, engine, node, run_id, step.full_refresh, res, allow_missing_files, confirmed)
     else:

@@ -32,6 +32,8 @@ class Step:
     #: rows in the table before the step (a rebuild that would keep fewer than half of them
     #: needs confirmation)
     rows: int | None = None
+    #: the rebuild undoes another Delta writer's change: the step fails unless confirmed
+    confirm: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def plan_run(
         refused = state.action == "refused"
         rebuild = n in refresh or state.forced
         why = state.why if rebuild or refused else None
-        steps.append(Step(n, kind, rebuild, n in resets, why, refused, state.rows))
+        steps.append(Step(n, kind, rebuild, n in resets, why, refused, state.rows, state.confirm))
     return Plan(steps, singular, select, states)
 
 

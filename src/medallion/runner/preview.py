@@ -85,6 +85,7 @@ def preview(ws: Workspace, plan: Plan) -> RunPlan:
                 new_rows=state.new_rows,
                 rows=state.rows,
                 after=after,
+                confirm=step.confirm,
             )
             if step.full_refresh and (drops := _dropped_history(ws, step.node, state.rows)):
                 entry.why = f"{entry.why}: {drops}"

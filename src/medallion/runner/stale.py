@@ -14,7 +14,9 @@ and its stored inputs' columns (medallion.build.record). Against the project as 
   (`rebuild: restored to version N, ...`): what its rows were built from is unknown, and the
   newer builds the restore undid say nothing about them; the same for rows changed by another
   writer since the build (`rebuild: changed outside medallion at version N (WRITE)`): merging
-  new rows into them would keep rows the model does not make;
+  new rows into them would keep rows the model does not make; that rebuild undoes the other
+  writer's change (a row it deleted comes back), so the run does it only when confirmed
+  (`confirm`: --yes, the terminal's "y", or --full-refresh of the table);
 - `scd2` keeps history its inputs do not hold: a rebuild would replace it with one version per
   key, so it is refused (`--full-refresh` forces it) unless the table is empty;
 - otherwise `up to date`, or `incremental (N new rows upstream)` / `rebuild: new data upstream`.
@@ -34,6 +36,8 @@ from medallion.build.record import (
     FINGERPRINT_KEY,
     SCD2_HISTORY,
     SCHEMAS_KEY,
+    UNDOES_CHANGE,
+    changed_outside,
     column_types,
     last_build,
     model_change,
@@ -69,6 +73,8 @@ class State:
     rows: int | None = None
     #: the run must rebuild it from all input (its kind's own increment would not)
     forced: bool = False
+    #: the rebuild undoes another writer's change: the run's step fails unless confirmed
+    confirm: bool = False
 
 
 class Inputs:
@@ -117,6 +123,9 @@ def assess(
     if unknown is not None:
         if model.kind == "scd2" and rows:
             return State("refused", f"{unknown}; {SCD2_HISTORY}", rows=rows)
+        if changed_outside(commit):
+            why = f"{unknown}: {UNDOES_CHANGE}"
+            return State("rebuild", why, rows=rows, forced=True, confirm=True)
         return State("rebuild", unknown, rows=rows, forced=True)
     if commit.get(FINGERPRINT_KEY) is None and not model.config.incremental:
         # built before tables recorded their model: a table costs one rebuild to know

@@ -194,6 +194,9 @@ class PlanEntry:
     rows: int | None = None
     #: changes to the table come from these upstream steps of the same run
     after: list[str] = field(default_factory=list)
+    #: the rebuild undoes another Delta writer's change: the run asks (on a terminal) or fails
+    #: the step unless run with --yes (or --full-refresh of the table)
+    confirm: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

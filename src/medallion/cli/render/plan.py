@@ -73,9 +73,10 @@ def plan(result: RunPlan) -> None:
             + ("; `medallion run --full-refresh NAME` rebuilds anyway." if models else ".")
         )
     rebuilt = [e for e in writes if e.action in ("rebuild", "full refresh") and e.rows]
-    if any(e.why != "new data upstream" for e in rebuilt):
+    if any(e.why != "new data upstream" for e in rebuilt) or any(e.confirm for e in writes):
         console.print(
-            "A rebuild that would leave fewer than half of a table's rows, or drop an scd2 "
-            "table's closed versions, asks first (on a terminal) or fails its step unless run "
-            "with --yes."
+            "A rebuild that would leave fewer than half of a table's rows, drop an scd2 "
+            "table's closed versions, or undo another Delta writer's change, asks first (on a "
+            "terminal) or fails its step unless run with --yes (another writer's change: or "
+            "--full-refresh of that table)."
         )
