@@ -274,18 +274,23 @@ class Project:
                 return log.finish()
 
     def plan(
-        self, select: list[str] | None = None, *, full_refresh: bool | list[str] = False
+        self,
+        select: list[str] | None = None,
+        *,
+        full_refresh: bool | list[str] = False,
+        count_rows: bool = True,
     ) -> RunPlan:
         """What `run` would do now, without doing it: per source its new input, per model
         whether its table is up to date, gets new rows, or is rebuilt and why (a changed model
-        with its diff). Reads the Delta logs and the landing folders (and the files an
-        incremental input's rewrites touched, to count the rows really new or changed)."""
+        with its diff). Reads the Delta logs and the landing folders (and, with `count_rows`,
+        the files an incremental input's rewrites touched, to count the rows really new or
+        changed)."""
         from medallion.runner.plan import plan_run
         from medallion.runner.preview import preview
 
         ws = self.workspace
         ws.validate()
-        return preview(ws, plan_run(ws, select, full_refresh, count_rows=True))
+        return preview(ws, plan_run(ws, select, full_refresh, count_rows=count_rows))
 
     def pending_input(self, select: list[str] | None = None) -> dict[str, int | None]:
         """Sources with new input (new files per file source; None: a database or REST source

@@ -404,7 +404,8 @@ def _confirm_rebuilds(
 
     rebuilt = [
         e
-        for e in project.plan(select, full_refresh=refresh).entries
+        # the question lists rebuilds: no need to read rewritten files to count new rows
+        for e in project.plan(select, full_refresh=refresh, count_rows=False).entries
         if e.confirm
         or (e.action in ("rebuild", "full refresh") and e.rows and e.why != "new data upstream")
     ]

@@ -132,6 +132,9 @@ def changes(path: Path, since: int, until: int) -> Changes:
 
 #: rows `changed_rows` reads at most (the new and the old side together) to count exactly
 COUNT_LIMIT = 2_000_000
+#: and bytes, as their Parquet footers count them uncompressed: comparing rows whole holds
+#: them and a hash table of them, several times that in memory (wide rows reach it first)
+COUNT_BYTES = 64 * 1024 * 1024
 
 
 def changed_rows(path: Path, c: Changes, *, read_files: bool = True) -> int | None:
@@ -140,8 +143,9 @@ def changed_rows(path: Path, c: Changes, *, read_files: bool = True) -> int | No
     A range that rewrote files (an engine writing the files itself copies the unchanged rows
     of a file it rewrites; a restore adds back files with rows removed since) or wrote a change
     feed: its new rows less its old ones, compared whole (a multiset difference), read from
-    the files the range touched, not from the whole table; more than COUNT_LIMIT rows to read,
-    columns Arrow cannot compare (nested types), or not `read_files`: None."""
+    the files the range touched, not from the whole table; more than COUNT_LIMIT rows to read
+    (counted first from the files' Parquet footers, so a large rewrite costs no read), columns
+    Arrow cannot compare (nested types), or not `read_files`: None."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -151,11 +155,12 @@ def changed_rows(path: Path, c: Changes, *, read_files: bool = True) -> int | No
         return c.added_rows
     if not read_files:
         return None
-    read: list[int] = [0]
-    new = _read(path, c, c.added, CDF_NEW, read)
-    old = _read(path, c, c.removed, CDF_OLD, read) if new is not None else None
-    if new is None or old is None:
+    new_sources = _rows(path, c, c.added, CDF_NEW)
+    old_sources = _rows(path, c, c.removed, CDF_OLD)
+    rows, size = _stored([*new_sources, *old_sources])
+    if rows > COUNT_LIMIT or size > COUNT_BYTES:
         return None
+    new, old = _read(new_sources), _read(old_sources)
     if not old.num_rows or not new.num_rows:
         return new.num_rows
     columns = [n for n in new.column_names if n in old.column_names]
@@ -165,6 +170,7 @@ def changed_rows(path: Path, c: Changes, *, read_files: bool = True) -> int | No
             old.select(columns).append_column("__new", pa.array([0] * old.num_rows, pa.int64())),
         ]
     )
+    del new, old
     try:
         groups = both.group_by(columns, use_threads=False).aggregate(
             [("__new", "sum"), ("__new", "count")]
@@ -176,20 +182,28 @@ def changed_rows(path: Path, c: Changes, *, read_files: bool = True) -> int | No
     return int(pc.sum(pc.max_element_wise(pc.subtract(added, removed), 0)).as_py() or 0)
 
 
-def _read(
-    path: Path,
-    c: Changes,
-    files: list[FileRef],
-    change_types: tuple[str, ...],
-    read: list[int],
-) -> Any:
-    """The rows of `files` and of the change feed's `change_types`, as one Arrow table in the
-    table's columns (strings as plain strings); None past COUNT_LIMIT rows read in all."""
+def _stored(sources: Sources) -> tuple[int, int]:
+    """The rows the files of `sources` hold (all change types of a change feed) and their
+    uncompressed bytes, read from their Parquet footers: no data is read."""
+    rows = size = 0
+    for files, _ in sources:
+        for part in files.datasets():
+            for fragment in part.get_fragments():
+                meta = fragment.metadata
+                rows += meta.num_rows
+                size += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    return rows, size
+
+
+def _read(sources: Sources) -> Any:
+    """The rows of `sources` (a change feed's of its change types), as one Arrow table in the
+    table's columns (strings as plain strings), read batch by batch: only the rows kept and
+    the columns compared are held."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parts = []
-    for files_set, types in _rows(path, c, files, change_types):
+    for files_set, types in sources:
         schema = pa.schema(
             [
                 f.with_type(pa.string())
@@ -201,15 +215,12 @@ def _read(
             ]
         )
         for part in files_set.datasets():
-            rows = part.to_table()
-            read[0] += rows.num_rows
-            if read[0] > COUNT_LIMIT:
-                return None
-            rows = rows.select(schema.names).cast(schema)
-            if types:
-                rows = rows.filter(pc.is_in(rows["_change_type"], pa.array(list(types))))
-                rows = rows.drop_columns(["_change_type"])
-            parts.append(rows)
+            for batch in part.to_batches(columns=schema.names):
+                rows = pa.Table.from_batches([batch]).cast(schema)
+                if types:
+                    rows = rows.filter(pc.is_in(rows["_change_type"], pa.array(list(types))))
+                    rows = rows.drop_columns(["_change_type"])
+                parts.append(rows)
     if not parts:
         return pa.table({})
     return pa.concat_tables(parts)
