@@ -249,3 +249,36 @@ def test_another_tools_restore_to_a_time_counts_like_a_restore_to_a_version(
     medallion("run", cwd=root, check=True)
     assert ids(root) == [1, 2, 3]
     assert "up to date" in medallion("plan", cwd=root, check=True).stdout
+
+
+def test_a_restore_to_a_time_without_a_zone_is_read_as_utc_and_the_plan_says_so(
+    tmp_path: Path,
+) -> None:
+    """Spark's RESTORE ... TO TIMESTAMP AS OF records the user's text, which Spark read in the
+    session's time zone; the commit does not say which. Read as UTC, and said in the plan
+    (here the commit is delta-rs's restore with its parameters as Spark writes them)."""
+    import json
+
+    root = tmp_path / "r"
+    write_project(root, CONFIG, {"silver/t.sql": MERGE}, {"data/s_1.csv": "id,v\n1,10\n2,20\n"})
+    medallion("run", cwd=root, check=True)
+    (root / "data" / "s_2.csv").write_text("id,v\n3,30\n")
+    medallion("run", cwd=root, check=True)
+    path = root / "lakehouse" / "silver" / "t"
+    table = DeltaTable(str(path))
+    times = {c["version"]: c["timestamp"] for c in table.history()}
+    between = datetime.fromtimestamp((times[0] + times[1]) // 2 / 1000, tz=UTC)
+    table.restore(between)
+    text = between.replace(tzinfo=None).isoformat(sep=" ")
+    log = path / "_delta_log" / f"{2:020d}.json"
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    for action in lines:
+        if "commitInfo" in action:
+            action["commitInfo"]["operationParameters"] = {"timestamp": text}
+    log.write_text("".join(json.dumps(a) + "\n" for a in lines))
+
+    plan = medallion("plan", cwd=root, check=True)
+    assert (
+        f"silver.t incremental 1 new rows upstream; restored to a time ({text}) that says no "
+        "zone: read as UTC"
+    ) in said(plan), plan.stdout

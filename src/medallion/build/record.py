@@ -78,6 +78,8 @@ def record(ctx: StepContext) -> dict[str, Any]:
 UNKNOWN_CONTENT = "unknown content"
 #: in a `last_build` commit: that content is another Delta writer's change of rows (not a key)
 CHANGED_OUTSIDE = "changed outside"
+#: in a `last_build` commit: what the plan should say of how the restore was read (not a key)
+RESTORE_NOTE = "restore note"
 #: what a rebuild after another writer's change does, as the plan and the refusal say it
 UNDOES_CHANGE = "a rebuild from its inputs undoes that change"
 
@@ -96,6 +98,7 @@ def last_build(path: Path) -> dict[str, Any] | None:
 
     commit = changes.last_build(path)
     history: list[dict[str, Any]] | None = None
+    note: str | None = None  # a restore to a time that does not say its zone
     while commit is not None and commit.get(FINGERPRINT_KEY) is None:
         if changes.foreign_change(path, commit):
             why = f"changed outside medallion at version {commit.get('version')}"
@@ -104,6 +107,9 @@ def last_build(path: Path) -> dict[str, Any] | None:
             return {**commit, UNKNOWN_CONTENT: why, CHANGED_OUTSIDE: True}
         history = tables.history(path) if history is None else history
         target = changes.restored_to(commit, history)
+        unzoned = changes.unzoned_restore_time(commit)
+        if note is None and target is not None and unzoned is not None:
+            note = f"restored to a time ({unzoned}) that says no zone: read as UTC"
         if target is None:
             if changes.is_restore(commit):  # to a time before the log's first commit
                 return _unknown(commit, "restored to a version the Delta log no longer holds")
@@ -113,10 +119,11 @@ def last_build(path: Path) -> dict[str, Any] | None:
         if built is None and upstream is not None:
             break  # the log no longer holds the build: its upstream record is all there is
         if built is None or built.get(changes.UPSTREAM_KEY) is None:
-            return _unknown(
-                commit, f"restored to version {target}, which no build recorded the inputs of"
-            )
+            why = f"restored to version {target}, which no build recorded the inputs of"
+            return _unknown(commit, f"{why} ({note})" if note else why)
         commit = {**built, changes.UPSTREAM_KEY: upstream or built[changes.UPSTREAM_KEY]}
+    if commit is not None and note is not None:
+        return {**commit, RESTORE_NOTE: note}
     return commit
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from medallion.build.record import (
     DEFINITION_KEY,
     FINGERPRINT_KEY,
+    RESTORE_NOTE,
     SCD2_HISTORY,
     SCHEMAS_KEY,
     UNDOES_CHANGE,
@@ -116,7 +117,25 @@ def assess(
     commit = last_build(ws.catalog.path(model.fqn)) if mine is not None else None
     if commit is None:
         return State("build", "first build")
-    rows = mine[2] if mine else None
+    state = _judged(
+        ws, model, inputs, commit, mine[2] if mine else None, full_refresh, rebuilding, count_rows
+    )
+    note = commit.get(RESTORE_NOTE)
+    if note and not state.forced:  # a forced rebuild's reason says what counts
+        state.why = f"{state.why}; {note}" if state.why else note
+    return state
+
+
+def _judged(
+    ws: Workspace,
+    model: Model,
+    inputs: Inputs,
+    commit: dict[str, Any],
+    rows: int | None,
+    full_refresh: bool,
+    rebuilding: frozenset[str],
+    count_rows: bool,
+) -> State:
     if full_refresh:
         return State("rebuild", "full refresh", rows=rows, forced=True)
     unknown = unrecorded(commit)

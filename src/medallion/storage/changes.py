@@ -273,9 +273,27 @@ def restored_to(commit: dict[str, Any], history: list[dict[str, Any]] | None = N
     )
 
 
+def unzoned_restore_time(commit: dict[str, Any]) -> str | None:
+    """The time a RESTORE commit restored to, when it is a text without a time zone (None:
+    a version, epoch milliseconds, or a time saying its zone). Spark records the user's
+    `TIMESTAMP AS OF` text, which it read in the session's time zone; the commit does not say
+    which, so `restored_to` reads it as UTC, and the plan says so."""
+    if not is_restore(commit):
+        return None
+    params = commit.get("operationParameters") or {}
+    if params.get("version") is not None:
+        return None
+    text = str(params.get("datetime") or params.get("timestamp") or "").strip()
+    if not text or text.lstrip("-").isdigit() or _restore_time(text) is None:
+        return None
+    from datetime import datetime
+
+    return text if datetime.fromisoformat(text).tzinfo is None else None
+
+
 def _restore_time(value: object) -> int | None:
     """A restore's time as epoch milliseconds: a number of them, or an ISO time (UTC unless it
-    says otherwise)."""
+    says otherwise: see `unzoned_restore_time`)."""
     from datetime import UTC, datetime
 
     if value is None:
