@@ -103,6 +103,13 @@ END $$;
 }
 
 
+#: the version of the Spark translations: raised when a rewrite changes the values or types a
+#: query gives on Spark. A table built on Spark records it; one built with another version (or
+#: before versions were recorded) is rebuilt, not given rows of two translations
+#: (build/record.py)
+SPARK_TRANSLATION = 1
+
+
 #: the column types of the tables a query reads, by table (`layer.name` or a view's name,
 #: lower-case) and column (lower-case), while `rewrite` runs: what `_type_of` reads a column's
 #: type from (the Spark engine knows them at run time: the Delta schemas of a model's inputs)
