@@ -434,8 +434,10 @@ _INTEGER_DIGITS = {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}
 
 def _common_type(types: list[exp.DataType | None]) -> exp.DataType | None:
     """DuckDB's type of a UNION's column whose branches have `types`, where it is sure: one
-    type; a DOUBLE for numbers one of which is a DOUBLE or FLOAT; a DECIMAL wide enough for
-    DECIMALs and integers (within 38 digits). None otherwise."""
+    type; a DOUBLE for numbers one of which is a DOUBLE (a FLOAT for FLOATs, DECIMALs and
+    integers); a DECIMAL wide enough for DECIMALs and integers, within 38 digits (DuckDB fits
+    an integer literal in fewer digits: the rewrites read the kind of type, not its digits).
+    None otherwise."""
     import sqlglot.expressions as exp
 
     if any(t is None for t in types):
@@ -445,7 +447,8 @@ def _common_type(types: list[exp.DataType | None]) -> exp.DataType | None:
         return known[0]
     kinds = {_kind(t) for t in known}
     if "double" in kinds and kinds <= {"double", "decimal", "integer"}:
-        return exp.DataType.build("double")
+        double = any(t.is_type(exp.DataType.Type.DOUBLE) for t in known)
+        return exp.DataType.build("double" if double else "float")
     if kinds != {"decimal", "integer"} and kinds != {"decimal"}:
         return None
     whole = scale = 0
