@@ -30,28 +30,44 @@ kind: merge
 unique_key: day
 --- */
 select day, avg(amount) as mean from bronze.orders group by day
-"""
+""",
+    "silver/hist.sql": """
+/* ---
+kind: scd2
+unique_key: order_id
+track: [amount]
+--- */
+select order_id, amount from bronze.orders
+""",
 }
 ORDERS = "order_id,amount,day\n1,0.10,2026-01-01\n2,0.19,2026-01-01\n"
 
 
-def _plan(project: Project) -> tuple[str, str | None]:
-    entry = next(e for e in project.plan().entries if e.node == "gold.daily")
+def _plan(project: Project, node: str = "gold.daily") -> tuple[str, str | None]:
+    entry = next(e for e in project.plan().entries if e.node == node)
     return entry.action, entry.why
 
 
+@pytest.mark.parametrize("older", ["another version", "none recorded"])
 def test_a_table_built_with_another_spark_translation_is_rebuilt(
-    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    older: str, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = write_project(
         tmp_path, CONFIG + "engine: {type: spark}\n", MODELS, {"data/orders1.csv": ORDERS}
     )
-    with monkeypatch.context() as m:
-        m.setattr(record, "SPARK_TRANSLATION", 0)  # built by an older medallion
+    with monkeypatch.context() as m:  # built by an older medallion
+        if older == "another version":
+            m.setattr(record, "SPARK_TRANSLATION", 0)
+        else:
+            m.setattr(record, "_translated", lambda model, engine: False)
         assert Project.load(root).run(trigger="test").ok
     project = Project.load(root)
-    assert _plan(project) == ("rebuild", "Spark's translation of its SQL changed")
-    result = project.run(trigger="test")
+    changed = "Spark's translation of its SQL changed"
+    assert _plan(project) == ("rebuild", changed)
+    # the history only an scd2 table keeps: refused, as for any rebuild
+    action, why = _plan(project, "silver.hist")
+    assert action == "refused" and why is not None and why.startswith(changed), why
+    result = project.run(trigger="test", select=["daily"])
     assert result.ok and result.step("gold.daily").status == "success"
     built = changes.last_build(project.catalog.path("gold.daily"))
     assert built is not None and built[record.TRANSLATION_KEY] == "1"
