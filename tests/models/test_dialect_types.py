@@ -76,3 +76,45 @@ def test_date_minus_date_of_upstream_columns_is_a_day_count() -> None:
     # a timestamp minus a date is an interval on both engines: not a day count
     assert "ts - d2" in spark("select ts - d2 from silver.a, silver.b")
     assert "d1 - d2" in spark("select d1 - d2 from silver.a, silver.b", schema=None)
+    # one side alone known to be a DATE: left as written (a date minus days is a DATE on both)
+    assert "d1 - COALESCE(n, 0)" in spark("select d1 - coalesce(n, 0) from silver.a")
+    assert "d1 - CASE" in spark("select d1 - case when n > 1 then 1 else 0 end from silver.a")
+
+
+def test_a_union_a_star_with_exclude_or_replace_and_renamed_columns_type_as_duckdb() -> None:
+    def cast_of(source: str) -> str:
+        return spark(f"select cast(v as integer) as i from {source}")
+
+    # a UNION's column: DuckDB's common type (DECIMAL and DOUBLE: a DOUBLE, rounding half to
+    # even; DECIMAL and INTEGER: a DECIMAL, half away from zero), a type only where it is sure
+    assert "CAST(RINT(v) AS INT)" in cast_of(
+        "(select m as v from silver.a where n < 0 union all select x from silver.a)"
+    )
+    assert "CAST(RINT(v) AS INT)" in cast_of(
+        "(select x as v from silver.a union all select x from silver.a union select x + 1 "
+        "from silver.a)"
+    )
+    assert "FLOOR(ABS(v) * 1 + 0.5)" in cast_of("(select m as v from silver.a union select 1)")
+    assert "CAST(v AS INT)" in cast_of(
+        "(select ts as v from silver.a union select x from silver.a)"
+    )
+    assert "CAST(v AS INT)" in cast_of("(select m as v from silver.a union select q from other)")
+    # a `*` ahead of the column in a branch: which column is in its place is not known
+    assert "CAST(v AS INT)" in cast_of("(select x as v from silver.a union all select * from t)")
+    # a column excluded from `*` or replaced, given again later: the later one's type
+    assert "CAST(RINT(v) AS INT)" in cast_of(
+        "(select * exclude (v), x as v from (select m as v, x from silver.a))"
+    )
+    assert "CAST(RINT(v) AS INT)" in cast_of(
+        "(select * replace (x as v) from (select m as v, x from silver.a))"
+    )
+    assert "CAST(RINT(v) AS INT)" in spark(
+        "with c as (select * exclude (m), x as v from silver.a) select cast(v as int) as i from c"
+    )
+    # the same name twice (a `*`'s and a later column's): not known
+    assert "CAST(v AS INT)" in cast_of("(select *, x as v from (select m as v, x from silver.a))")
+    # columns renamed by the alias (`t(a, b)`, a CTE's `c(a, b)`): not known
+    assert "CAST(v AS INT)" in cast_of("(select x, m from silver.a) t(m, v)")
+    assert "CAST(v AS INT)" in spark(
+        "with c(x, v) as (select x, m from silver.a) select cast(v as int) as i from c"
+    )

@@ -8,6 +8,9 @@ its model (read back by `medallion plan` and the run: medallion.runner.stale).
   changed upstream model means this table was built from rows the upstream no longer makes;
 - `medallion.input_schemas`: each stored input's columns and types (as Arrow prints them): a
   removed or retyped input column is a change the model may not bind to, or reads differently.
+- `medallion.spark_translation`: on Spark, for a SQL model, the version of the translations of
+  DuckDB's SQL to Spark's (models.dialects.SPARK_TRANSLATION): rows of another version may
+  differ in value or type (DuckDB runs the SQL as written: nothing recorded).
 
 After `medallion restore`, the table holds the rows of an earlier build: that build's record is
 the one that counts (`last_build`), not the newer build the restore undid. After another Delta
@@ -23,6 +26,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from medallion.errors import ExecutionError
+from medallion.models.dialects import SPARK_TRANSLATION
 from medallion.models.fingerprint import definition, fingerprint
 
 if TYPE_CHECKING:
@@ -37,6 +41,9 @@ FINGERPRINT_KEY = "medallion.fingerprint"
 DEFINITION_KEY = "medallion.definition"
 INPUTS_KEY = "medallion.inputs"
 SCHEMAS_KEY = "medallion.input_schemas"
+TRANSLATION_KEY = "medallion.spark_translation"
+#: why a table built with another Spark translation is rebuilt
+TRANSLATION_CHANGED = "Spark's translation of its SQL changed"
 
 
 def model_inputs(models: dict[str, Model], model: Model) -> dict[str, str]:
@@ -66,12 +73,20 @@ def record(ctx: StepContext) -> dict[str, Any]:
         schema = ctx.engine.schema_of(table)
         if schema is not None:
             schemas[table] = column_types(schema)
-    return {
+    found = {
         FINGERPRINT_KEY: fingerprint(model),
         DEFINITION_KEY: definition(model),
         INPUTS_KEY: model_inputs(ctx.ws.models, model),
         SCHEMAS_KEY: schemas,
     }
+    if _translated(model, ctx.ws.config.engine.type):
+        found[TRANSLATION_KEY] = str(SPARK_TRANSLATION)
+    return found
+
+
+def _translated(model: Model, engine: str) -> bool:
+    """Whether the engine runs the model's SQL as translated from DuckDB's (Spark's rewrites)."""
+    return engine == "spark" and model.language == "sql"
 
 
 #: in a `last_build` commit: why what the table holds has no known inputs (not a Delta key)
@@ -155,15 +170,20 @@ def recorded(commit: dict[str, Any], key: str) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def model_change(commit: dict[str, Any], model: Model, models: dict[str, Model]) -> str | None:
-    """Why the table built by `commit` no longer equals `model` (None: it does): the model
-    changed, or a model it reads changed. A table built before fingerprints were recorded is
-    taken as built by its current model."""
+def model_change(
+    commit: dict[str, Any], model: Model, models: dict[str, Model], engine: str
+) -> str | None:
+    """Why the table built by `commit` no longer equals `model` run on `engine` (None: it
+    does): the model changed, Spark's translation of it changed (or the table's record is from
+    before it was recorded), or a model it reads changed. A table built before fingerprints
+    were recorded is taken as built by its current model."""
     built_by = commit.get(FINGERPRINT_KEY)
     if built_by is None:
         return None
     if built_by != fingerprint(model):
         return "model changed"
+    if _translated(model, engine) and commit.get(TRANSLATION_KEY) != str(SPARK_TRANSLATION):
+        return TRANSLATION_CHANGED
     before = recorded(commit, INPUTS_KEY) or {}
     for dep, fp in model_inputs(models, model).items():
         if before.get(dep) not in (None, fp):

@@ -69,7 +69,7 @@ def up_to_date(ctx: StepContext) -> bool:
     commit = ctx.last_build
     if commit is None or commit.get(FINGERPRINT_KEY) is None:
         return False
-    if model_change(commit, model, ctx.ws.models) is not None:
+    if model_change(commit, model, ctx.ws.models, ctx.ws.config.engine.type) is not None:
         return False
     if changes.consumed(commit) != ctx.upstream:
         return False

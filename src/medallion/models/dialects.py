@@ -103,6 +103,13 @@ END $$;
 }
 
 
+#: the version of the Spark translations: raised when a rewrite changes the values or types a
+#: query gives on Spark. A table built on Spark records it; one built with another version (or
+#: before versions were recorded) is rebuilt, not given rows of two translations
+#: (build/record.py)
+SPARK_TRANSLATION = 1
+
+
 #: the column types of the tables a query reads, by table (`layer.name` or a view's name,
 #: lower-case) and column (lower-case), while `rewrite` runs: what `_type_of` reads a column's
 #: type from (the Spark engine knows them at run time: the Delta schemas of a model's inputs)
@@ -270,16 +277,38 @@ def _may_have(source: exp.Expression, name: str) -> bool:
     import sqlglot.expressions as exp
 
     query = source.this if isinstance(source, exp.Subquery) else None
+    if _renamed(source):
+        return name in _renamed(source)
     if isinstance(source, exp.Table):
-        query = _cte(source)
-        if query is None:
+        cte = _cte(source)
+        if cte is None:
             columns = (_SCHEMA.get() or {}).get(_table_key(source))
             return columns is None or name in columns
+        if _renamed(cte):
+            return name in _renamed(cte)
+        query = cte.this
     while isinstance(query, exp.SetOperation):
-        query = query.this
+        if query.args.get("by_name"):
+            return True
+        query = query.this  # a UNION's column names are its first SELECT's
     if not isinstance(query, exp.Select):
         return True
-    return any(p.is_star or p.alias_or_name.lower() == name for p in query.expressions)
+    for projection in query.expressions:
+        star, table = projection, ""
+        if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+            star, table = projection.this, projection.table.lower()
+        if not isinstance(star, exp.Star):
+            if projection.alias_or_name.lower() == name:
+                return True
+        elif star.args.get("rename") or _star_may_have(query, name, table, star):
+            return True
+    return False
+
+
+def _renamed(source: exp.Expression) -> list[str]:
+    """The column names a source's or a CTE's alias gives (`AS t(a, b)`), lower-case."""
+    alias = source.args.get("alias")
+    return [c.name.lower() for c in alias.columns] if alias is not None else []
 
 
 def _table_key(table: exp.Table) -> str:
@@ -287,7 +316,7 @@ def _table_key(table: exp.Table) -> str:
 
 
 def _cte(table: exp.Table) -> exp.Expression | None:
-    """The query of the CTE a one-part table name reads, if one of the enclosing WITHs has it."""
+    """The CTE a one-part table name reads, if one of the enclosing WITHs has it."""
     import sqlglot.expressions as exp
 
     if table.db:
@@ -297,35 +326,144 @@ def _cte(table: exp.Table) -> exp.Expression | None:
         with_ = node.args.get("with_") if isinstance(node, exp.Query) else None
         for cte in with_.expressions if with_ is not None else []:
             if cte.alias_or_name.lower() == table.name.lower():
-                return cte.this
+                return cte
         node = node.parent
     return None
 
 
 def _output_type(source: exp.Expression, name: str) -> exp.DataType | None:
     """The type of the output column `name` of a FROM source: a table of the schema, a CTE or a
-    subquery (its SELECT's expression of that name, or what its `*` passes on)."""
+    subquery (its SELECT's expression of that name, or what its `*` passes on). None when not
+    known for sure: a UNION whose common type is not sure, a name more than one output column
+    may have."""
     import sqlglot.expressions as exp
 
     query: exp.Expression | None = None
+    if _renamed(source):
+        return None  # `AS t(a, b)`: which column is `name` is not worked out here
     if isinstance(source, exp.Table):
-        query = _cte(source)
-        if query is None:
+        cte = _cte(source)
+        if cte is None:
             return ((_SCHEMA.get() or {}).get(_table_key(source)) or {}).get(name)
+        if _renamed(cte):
+            return None
+        query = cte.this
     elif isinstance(source, exp.Subquery):
         query = source.this
-    while isinstance(query, exp.SetOperation):
-        query = query.this  # a UNION's columns are its first SELECT's
+    if isinstance(query, exp.SetOperation):
+        return _set_operation_type(query, name)
     if not isinstance(query, exp.Select):
         return None
+    found: list[exp.DataType | None] = []
     for projection in query.expressions:
-        if isinstance(projection, exp.Star):
-            return _read_type(query, name)
+        star, table = projection, ""
         if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-            return _read_type(query, name, projection.table.lower())
-        if projection.alias_or_name.lower() == name:
-            return _type_of(projection)
-    return None
+            star, table = projection.this, projection.table.lower()
+        if not isinstance(star, exp.Star):
+            if projection.alias_or_name.lower() == name:
+                found.append(_type_of(projection))
+            continue
+        if star.args.get("rename"):
+            return None
+        if any(c.alias_or_name.lower() == name for c in star.args.get("except_") or []):
+            continue
+        replaced = [r for r in star.args.get("replace") or [] if r.alias_or_name.lower() == name]
+        if replaced:
+            found.append(_type_of(replaced[0]))
+        elif _star_may_have(query, name, table, star):
+            found.append(_read_type(query, name, table))
+    return found[0] if len(found) == 1 else None
+
+
+def _star_may_have(select: exp.Select, name: str, table: str, star: exp.Star) -> bool:
+    """Whether `star` (of the source aliased `table`, if given) of `select` may pass on the
+    column `name` (a column of its sources it does not exclude, or one it replaces)."""
+    if any(c.alias_or_name.lower() == name for c in star.args.get("except_") or []):
+        return False
+    if any(r.alias_or_name.lower() == name for r in star.args.get("replace") or []):
+        return True
+    sources = []
+    if (frm := select.args.get("from_")) is not None:
+        sources.append(frm.this)
+    sources += [j.this for j in select.args.get("joins") or []]
+    return any(
+        _may_have(source, name)
+        for source in sources
+        if not table or table == source.alias_or_name.lower()
+    )
+
+
+def _set_operation_type(query: exp.SetOperation, name: str) -> exp.DataType | None:
+    """The type of the output column `name` of a UNION (INTERSECT, EXCEPT): DuckDB's common type
+    of the types its branches give it (by position, or by name for UNION BY NAME), None where
+    that is not sure or a branch's is not known."""
+    import sqlglot.expressions as exp
+
+    branches: list[exp.Expression] = []
+    stack: list[exp.Expression] = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.SetOperation):
+            if node.args.get("by_name") and node is not query:
+                return None
+            stack += [node.expression, node.this]
+        else:
+            branches.append(node.this if isinstance(node, exp.Subquery) else node)
+    if not all(isinstance(b, exp.Select) for b in branches):
+        return None
+    if query.args.get("by_name"):
+        types = [_output_type(exp.Subquery(this=b), name) for b in branches]
+    else:
+        first = branches[0].expressions
+        names = [p.alias_or_name.lower() for p in first]
+        if name not in names or names.count(name) > 1:
+            return None
+        at = names.index(name)
+        types = []
+        for branch in branches:
+            projections = branch.expressions
+            if len(projections) != len(first) or any(p.is_star for p in projections[: at + 1]):
+                return None  # a `*` before it: which column is at its place is not known
+            types.append(_type_of(projections[at]))
+    return _common_type(types)
+
+
+#: the digits before the point of an integer type as DuckDB widens it to a DECIMAL
+_INTEGER_DIGITS = {"TINYINT": 3, "SMALLINT": 5, "INT": 10, "BIGINT": 19}
+
+
+def _common_type(types: list[exp.DataType | None]) -> exp.DataType | None:
+    """DuckDB's type of a UNION's column whose branches have `types`, where it is sure: one
+    type; a DOUBLE for numbers one of which is a DOUBLE (a FLOAT for FLOATs, DECIMALs and
+    integers); a DECIMAL wide enough for DECIMALs and integers, within 38 digits (DuckDB fits
+    an integer literal in fewer digits: the rewrites read the kind of type, not its digits).
+    None otherwise."""
+    import sqlglot.expressions as exp
+
+    if any(t is None for t in types):
+        return None
+    known = [t for t in types if t is not None]
+    if all(t == known[0] for t in known):
+        return known[0]
+    kinds = {_kind(t) for t in known}
+    if "double" in kinds and kinds <= {"double", "decimal", "integer"}:
+        double = any(t.is_type(exp.DataType.Type.DOUBLE) for t in known)
+        return exp.DataType.build("double" if double else "float")
+    if kinds != {"decimal", "integer"} and kinds != {"decimal"}:
+        return None
+    whole = scale = 0
+    for t in known:
+        if _kind(t) == "integer":
+            digits, places = _INTEGER_DIGITS.get(t.this.name), 0
+        else:
+            params = _decimal_params(t)
+            digits, places = (params[0] - params[1], params[1]) if params else (None, 0)
+        if digits is None:
+            return None
+        whole, scale = max(whole, digits), max(scale, places)
+    if whole + scale > 38:
+        return None
+    return exp.DataType.build(f"decimal({whole + scale}, {scale})")
 
 
 def _arg_max(tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]) -> Any:
@@ -1215,9 +1353,12 @@ def _spark_date_arithmetic(
     tree: exp.Expression, dialect: str, problems: Problems, needs: set[str]
 ) -> Any:
     """`date - date` is a number of days (BIGINT) in DuckDB, an interval in Spark (which Delta
-    cannot store): DATEDIFF where one side is known to be a DATE (a DATE literal or cast,
-    current_date, ...). `x + INTERVAL ...` is a TIMESTAMP in DuckDB also for a DATE x (Spark
-    keeps a DATE); `date_add(x, INTERVAL ...)` is `x + INTERVAL ...` (Spark's takes days)."""
+    cannot store): DATEDIFF where both sides are known to be DATEs (a DATE cast, current_date,
+    a DATE column of a table whose types are known, ...). One side alone known is left as
+    written: `date - <days>` is a DATE on both engines, and a `date - date` of a type not known
+    is refused where Spark binds it (an interval). `x + INTERVAL ...` is a TIMESTAMP in DuckDB
+    also for a DATE x (Spark keeps a DATE); `date_add(x, INTERVAL ...)` is `x + INTERVAL ...`
+    (Spark's takes days)."""
     import sqlglot.expressions as exp
 
     if not _spark(dialect):
@@ -1235,11 +1376,7 @@ def _spark_date_arithmetic(
             value = right if isinstance(left, exp.Interval) else left
             moved = type(node)(this=left.copy(), expression=right.copy())
             return _timestamp_like(value, exp.cast(moved, ntz))
-        if isinstance(node, exp.Sub) and (_is_a_date(left) or _is_a_date(right)):
-            if isinstance(left, exp.Literal) or isinstance(right, exp.Literal):
-                return node  # a date minus a number of days: a DATE on both
-            if {_kind(_type_of(left)), _kind(_type_of(right))} - {"date", None}:
-                return node  # a date minus days (a DATE on both), or a timestamp
+        if isinstance(node, exp.Sub) and _is_a_date(left) and _is_a_date(right):
             days = _mark(exp.DateDiff(this=left.copy(), expression=right.copy()))
             return exp.cast(days, bigint)
         return node

@@ -149,7 +149,7 @@ def _judged(
     if commit.get(FINGERPRINT_KEY) is None and not model.config.incremental:
         # built before tables recorded their model: a table costs one rebuild to know
         return State("rebuild", "built before models were fingerprinted", rows=rows, forced=True)
-    why = model_change(commit, model, ws.models)
+    why = model_change(commit, model, ws.models, ws.config.engine.type)
     diff = _diff(commit, model) if why == "model changed" else None
     if why is not None and why.startswith("upstream "):
         changed = why.split(" ")[1]

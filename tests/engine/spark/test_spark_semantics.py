@@ -172,6 +172,13 @@ FRACTION_MODELS = {
                avg(distinct m) as m_mean_d, avg(x) as x_mean
         from b group by g
     """,
+    # a UNION of a DECIMAL and a DOUBLE (DuckDB's common type: DOUBLE); a date minus a
+    # number of days of a type not known (a DATE on both engines)
+    "silver/shapes.sql": """
+        select id, cast(v as integer) as union_int, d2 - coalesce(g, 0) as days_before
+        from (select id, m as v, d2, g from silver.base where id < 0
+              union all select id, x, d2, g from silver.base)
+    """,
 }
 
 
@@ -186,7 +193,7 @@ def test_fraction_casts_decimal_means_and_date_differences_as_on_duckdb(
         result = project.run(trigger="test")
         assert result.ok, [(s.node, s.error) for s in result.steps if s.error]
     duck, on_spark = projects["duckdb"], projects["spark"]
-    for fqn in ("silver.casts", "gold.means"):
+    for fqn in ("silver.casts", "gold.means", "silver.shapes"):
         expected, got = _table(duck, fqn), _table(on_spark, fqn)
         assert _types(got) == _types(expected), fqn
         for name in expected.column_names:
@@ -201,6 +208,9 @@ def test_fraction_casts_decimal_means_and_date_differences_as_on_duckdb(
     # x * 100 rounded in doubles: 0.145 -> 0.14, 1.005 -> 1.00, 4524.275 -> 4524.27
     assert [str(v) for v in casts["x_cents"][7:]] == ["0.14", "1.00", "4524.27"]
     assert casts["days"][:7] == [60, -60, 366, 1, None, None, None]
+    shapes = _table(duck, "silver.shapes").to_pydict()
+    assert shapes["union_int"][:7] == [-2, -2, 0, 0, 2, 2, None]  # DOUBLEs: half to even
+    assert shapes["days_before"][:2] == [date(2023, 12, 31), date(2024, 2, 29)]
     means = _table(duck, "gold.means").to_pydict()
     assert means["m_mean"][3] == 0.145  # a DOUBLE (0.14499999...), not DECIMAL 0.145000
 

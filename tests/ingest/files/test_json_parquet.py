@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from medallion.project import Project
 
@@ -105,6 +106,26 @@ def test_malformed_and_non_object_ndjson_lines_are_quarantined(
     assert q[0][3].startswith("malformed JSON")
     assert q[1][3] == "expected a JSON object, got list"
     assert q[2][3] == "expected a JSON object, got str"
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n"])
+def test_ndjson_lines_ending_in_cr_or_crlf_are_read_line_by_line(
+    end: str,
+    make_project: MakeProject,
+    source_config: Helper,
+    run_ok: Helper,
+    rows: Helper,
+    quarantine: Helper,
+    counters: Helper,
+) -> None:
+    """A file of old-Mac (CR) or Windows (CRLF) line ends whose bad line takes it line by line:
+    each line its own record, the bad one quarantined under its line number."""
+    lines = ['{"id": 1, "name": "Ann"}', '{"id": 2, "name": ', "", '{"id": 3, "name": "Cy"}']
+    p = make_project(source_config("d/a.jsonl"), files={"d/a.jsonl": end.join(lines) + end})
+    assert counters(run_ok(p)) == (3, 2, 1, 0)
+    assert rows(p, "id, name") == [(1, "Ann"), (3, "Cy")]
+    q = quarantine(p)
+    assert [(f, line, raw) for f, line, raw, _ in q] == [("d/a.jsonl", 2, '{"id": 2, "name": ')]
 
 
 def test_a_json_line_that_is_not_utf8_is_quarantined_not_loaded_with_replacements(

@@ -114,8 +114,8 @@ def refuse_intervals(query: str | exp.Expression, types: Mapping[str, Any]) -> N
     """Raise a QueryError, with the line of the subtraction, when an output column of the
     query is an interval (`types`: Spark's type of each column by name): Spark subtracts two
     dates as an interval, which Delta cannot store, where DuckDB gives a number of days. The
-    rewrites make it DATEDIFF where a side is known to be a DATE; this is the case where
-    neither side's type is known (before anything runs, not at the commit)."""
+    rewrites make it DATEDIFF where both sides are known to be DATEs; this is the case where
+    a side's type is not known (before anything runs, not at the commit)."""
     import sqlglot
     import sqlglot.expressions as exp
 

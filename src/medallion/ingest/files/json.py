@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from medallion.engine.duckdb.types import type_class
 from medallion.errors import SourceError, first_line
@@ -21,6 +22,8 @@ from medallion.ingest.files.reader import Plan, ReadResult, Reject, call
 from medallion.sqltree import lit
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import sqlglot.expressions as exp
 
     from medallion.ingest.files.discover import SourceFile
@@ -147,13 +150,13 @@ def split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str,
     fd, tmp = tempfile.mkstemp(suffix=".ndjson", prefix="medallion-")
     good = 0
     with os.fdopen(fd, "w", encoding="utf-8") as out, open(path, "rb") as fh:
-        for n, data in enumerate(fh, start=1):
+        for n, data in enumerate(_lines(fh), start=1):
             if n == 1:
                 data = data.removeprefix(b"\xef\xbb\xbf")
             try:
-                text = data.decode("utf-8").rstrip("\r\n")
+                text = data.decode("utf-8")
             except UnicodeDecodeError as e:
-                raw = data.decode("utf-8", errors="replace").rstrip("\r\n")
+                raw = data.decode("utf-8", errors="replace")
                 why = f"invalid UTF-8 byte 0x{data[e.start]:02x} at byte {e.start + 1} of the line"
                 bad.append((n, raw, f"{why}: the file is not utf-8 encoded", NOT_UTF8))
                 continue
@@ -176,3 +179,27 @@ def split_json_lines(path: Path) -> tuple[Path | None, list[tuple[int, str, str,
         os.unlink(tmp)
         return None, bad
     return Path(tmp), bad
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def _lines(fh: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a binary file without their ends: `\\n`, `\\r\\n` or a lone `\\r` (as a
+    text file opened with newline="" splits them), read a chunk at a time."""
+    pending: list[bytes] = []
+    while chunk := fh.read(1 << 20):
+        while chunk.endswith(b"\r"):  # its `\n` may be the next chunk's first byte
+            more = fh.read(1)
+            if not more:
+                break
+            chunk += more
+        parts = _LINE_END.split(chunk)
+        if len(parts) == 1:
+            pending.append(chunk)
+            continue
+        yield b"".join([*pending, parts[0]])
+        yield from parts[1:-1]
+        pending = [parts[-1]]
+    if any(pending):
+        yield b"".join(pending)
