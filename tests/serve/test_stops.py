@@ -21,7 +21,9 @@ HEAVY = (  # 10^12 rows: it runs until it is stopped
 )
 
 
-def in_background(con: psycopg.Connection, sql: str) -> tuple[threading.Thread, list[BaseException]]:
+def in_background(
+    con: psycopg.Connection, sql: str
+) -> tuple[threading.Thread, list[BaseException]]:
     failed: list[BaseException] = []
 
     def run() -> None:

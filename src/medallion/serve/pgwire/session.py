@@ -670,9 +670,7 @@ class Session:
         else:
             target.cancel()
         answer = None if pid is None else target is not None
-        batch = pa.record_batch(
-            [pa.array([answer], type=pa.bool_())], names=["pg_cancel_backend"]
-        )
+        batch = pa.record_batch([pa.array([answer], type=pa.bool_())], names=["pg_cancel_backend"])
         return pa.RecordBatchReader.from_batches(batch.schema, [batch])
 
     def catalog(self) -> Any:

@@ -358,8 +358,10 @@ def parse_copy(text: str) -> CopyOut | None:
     out.delimiter = out.delimiter or ("," if out.csv else "\t")
     # text format escapes with a backslash and a letter or digit (\n, \N, \012), csv quotes
     # with ": a delimiter among them could not be told apart (PostgreSQL refuses them too)
-    if out.delimiter in "\r\n\\" or (out.csv and out.delimiter == '"') or (
-        not out.csv and out.delimiter in ".abcdefghijklmnopqrstuvwxyz0123456789"
+    if (
+        out.delimiter in "\r\n\\"
+        or (out.csv and out.delimiter == '"')
+        or (not out.csv and out.delimiter in ".abcdefghijklmnopqrstuvwxyz0123456789")
     ):
         raise PgError(
             "22023",
