@@ -280,9 +280,11 @@ def test_copy_text_escapes_a_custom_delimiter(endpoint: Endpoint) -> None:
         ) as copy:
             assert b"".join(map(bytes, iter(copy.read, b""))) == b'"a|b"|1\n'
         con.rollback()
-        with pytest.raises(psycopg.errors.InvalidParameterValue, match="delimiter"):
-            with cur.copy("copy (select 1) to stdout (delimiter 'n')") as copy:
-                copy.read()
+        with (
+            pytest.raises(psycopg.errors.InvalidParameterValue, match="delimiter"),
+            cur.copy("copy (select 1) to stdout (delimiter 'n')") as copy,
+        ):
+            copy.read()
 
 
 def test_execute_of_a_prepared_execute_is_refused(endpoint: Endpoint) -> None:
