@@ -103,8 +103,11 @@ def test_an_admin_cancels_any_users_statement(endpoint: Endpoint) -> None:
         pid = busy.info.backend_pid
         thread, failed = in_background(busy, HEAVY)
         time.sleep(1.0)
-        assert ada.execute("select pg_cancel_backend(%s)", (pid,)).fetchone() == (True,)
-        thread.join(timeout=60)
+        try:
+            assert ada.execute("select pg_cancel_backend(%s)", (pid,)).fetchone() == (True,)
+        finally:  # stopped either way (the test fails, it does not hang)
+            busy.cancel_safe()
+            thread.join(timeout=60)
         assert not thread.is_alive()
         assert isinstance(failed[0], psycopg.errors.QueryCanceled)
 
