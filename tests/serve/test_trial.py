@@ -267,3 +267,42 @@ def test_a_password_set_or_cleared_ends_what_the_old_one_signed_in(endpoint: End
                     assert con.execute("select 1").fetchone() == (1,)
     finally:
         project.remove_user("pat")
+
+
+def test_copy_text_escapes_a_custom_delimiter(endpoint: Endpoint) -> None:
+    with connect(endpoint, "alice") as con:
+        cur = con.cursor()
+        text = "copy (select 'a|b' as x, 1 as y) to stdout (delimiter '|')"
+        with cur.copy(text) as copy:
+            assert b"".join(map(bytes, iter(copy.read, b""))) == b"a\\|b|1\n"
+        with cur.copy(
+            "copy (select 'a|b' as x, 1 as y) to stdout (format csv, delimiter '|')"
+        ) as copy:
+            assert b"".join(map(bytes, iter(copy.read, b""))) == b'"a|b"|1\n'
+        con.rollback()
+        with (
+            pytest.raises(psycopg.errors.InvalidParameterValue, match="delimiter"),
+            cur.copy("copy (select 1) to stdout (delimiter 'n')") as copy,
+        ):
+            copy.read()
+
+
+def test_execute_of_a_prepared_execute_is_refused(endpoint: Endpoint) -> None:
+    with connect(endpoint, "alice") as con:
+        # a protocol-level statement whose text is an EXECUTE of itself
+        con.pgconn.prepare(b"looping", b"EXECUTE looping")
+        with pytest.raises(psycopg.errors.InvalidPreparedStatementDefinition, match="EXECUTE"):
+            con.execute("execute looping")
+        con.rollback()
+        assert con.execute("select 1").fetchone() == (1,)
+
+
+def test_a_prepared_pg_cancel_backend(endpoint: Endpoint) -> None:
+    with connect(endpoint, "alice") as busy, connect(endpoint, "alice") as other:
+        pid = busy.info.backend_pid
+        missing = other.execute("select pg_cancel_backend(%s)", (999999,), prepare=True)
+        assert missing.fetchone() == (False,)
+        cur = other.execute("select pg_cancel_backend(%s::int)", (pid,), prepare=True)
+        assert [d.type_code for d in cur.description] == [16]  # boolean
+        assert cur.fetchone() == (True,)
+        assert other.execute("select pg_cancel_backend(null)").fetchone() == (None,)

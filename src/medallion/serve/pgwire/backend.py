@@ -54,6 +54,11 @@ class Backend(Protocol):
         Pressing `interrupt` (from another thread) stops the statement inside the engine."""
         ...
 
+    def signals_any(self, user: str) -> bool:
+        """Whether `user` may cancel any session's statement, not only their own (an admin,
+        as PostgreSQL's pg_signal_backend)."""
+        ...
+
     def tables(self, user: str) -> Sequence[TableInfo]:
         """The tables `user` may read, with their columns, for the catalog."""
         ...
@@ -145,6 +150,10 @@ class ProjectBackend:
             params=list(params) or None,
             interrupt=interrupt,
         )
+
+    def signals_any(self, user: str) -> bool:
+        project = self.project
+        return bool(self._identity(project, user).is_admin)
 
     def tables(self, user: str) -> list[TableInfo]:
         project = self.project

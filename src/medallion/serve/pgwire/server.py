@@ -45,7 +45,9 @@ class Server:
         """`statement_timeout` (seconds) and `max_rows`, when given, are every user's (0: no
         limit); None leaves each user's to the backend (medallion.yml, per role). `slots`:
         how many statements work inside the engine at once (default: two a core, at least 4);
-        `slot_wait`: how long a statement may wait for one (seconds).
+        `slot_wait`: how long a statement may wait for one (seconds). One user holds at most
+        half the slots (at least one): a user whose statements are long (a runaway script, a
+        dashboard left open) cannot lock the others out; a user alone still uses one a core.
 
         Why slots: every statement's work (parsing, the policy, opening its DuckDB, the
         query) is CPU-bound, and the sessions' threads would otherwise share the cores all at
@@ -54,11 +56,14 @@ class Server:
         second. With slots, the statements run a few at a time at full speed and the others
         wait their turn; a statement's timeout counts its time in a slot, not its wait, which
         `slot_wait` bounds (a client may cancel it too). The price: as many long statements
-        as there are slots make the others wait (up to `slot_wait`)."""
+        as there are slots make the others wait (up to `slot_wait`). A statement whose client
+        has gone (its connection closed) is stopped, and its slot freed, by the watchdog."""
         self.slots = max(1, slots or max(4, 2 * (os.cpu_count() or 2)))
+        self.slots_per_user = max(1, self.slots // 2)
         self.slot_wait = slot_wait
         self._free_slots = self.slots
-        self._slot_queue: collections.deque[object] = collections.deque()
+        self._held: collections.Counter[str] = collections.Counter()  # slots a user holds
+        self._slot_queue: collections.deque[tuple[object, str]] = collections.deque()
         self._slot_turn = threading.Condition()
         self.backend = backend
         self.ssl_context = ssl_context
@@ -120,8 +125,8 @@ class Server:
             thread.join(timeout=5)
 
     def _watchdog(self) -> None:
-        """Stops statements past their deadline inside the engine (a session's thread is
-        blocked in DuckDB then, it cannot look at the clock itself)."""
+        """Stops statements past their deadline, or whose client has gone, inside the engine
+        (a session's thread is blocked in DuckDB then, it cannot look itself)."""
         while not self._stopped.wait(0.2):
             now = time.monotonic()
             with self._lock:
@@ -148,24 +153,33 @@ class Server:
         with self._lock:
             self._sessions.pop(session.pid, None)
 
-    def take_slot(self, check: Callable[[], None]) -> None:
-        """Wait for a slot to work inside the engine, first come first served; `check`,
-        called every few hundredths of a second while waiting, raises to stop waiting."""
-        ticket = object()
+    def take_slot(self, user: str, check: Callable[[], None]) -> None:
+        """Wait for a slot to work inside the engine for `user`, first come first served
+        among the statements of users below their share (`slots_per_user`); `check`, called
+        every few hundredths of a second while waiting, raises to stop waiting."""
+        ticket = (object(), user)
         with self._slot_turn:
             self._slot_queue.append(ticket)
             try:
-                while not (self._free_slots and self._slot_queue[0] is ticket):
+                while not (self._free_slots and self._next_slot() is ticket):
                     self._slot_turn.wait(0.05)
                     check()
                 self._free_slots -= 1
+                self._held[user] += 1
             finally:
                 self._slot_queue.remove(ticket)
                 self._slot_turn.notify_all()
 
-    def give_slot(self) -> None:
+    def _next_slot(self) -> tuple[object, str] | None:
+        """The waiting statement whose turn is next: the first of a user below their share."""
+        return next((t for t in self._slot_queue if self._held[t[1]] < self.slots_per_user), None)
+
+    def give_slot(self, user: str) -> None:
         with self._slot_turn:
             self._free_slots += 1
+            self._held[user] -= 1
+            if not self._held[user]:
+                del self._held[user]
             self._slot_turn.notify_all()
 
     def session(self, pid: int) -> Session | None:

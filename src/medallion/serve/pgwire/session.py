@@ -137,6 +137,7 @@ class Session:
         #: the statement inside the engine right now (what a cancel or the timeout stops)
         self._running: Interrupt | None = None
         self._running_lock = threading.Lock()
+        self._waiting = False  # for a slot
 
     # -- the connection's life -------------------------------------------------------------
 
@@ -174,9 +175,12 @@ class Session:
 
     def watch(self, now: float) -> None:
         """The server's watchdog, every few tenths of a second: a statement still inside
-        the engine past its deadline, or cancelled, is pressed (again)."""
-        if self._running is None:
+        the engine (or waiting for a slot) whose client has gone is cancelled; one past its
+        deadline, or cancelled, is pressed (again)."""
+        if self._running is None and not self._waiting:
             return
+        if not self._cancel.is_set() and _client_gone(self.conn.sock):
+            self._cancel.set()  # the statement fails, its error cannot be sent: the session ends
         if self._cancel.is_set() or (self._deadline is not None and now > self._deadline):
             self._press()
 
@@ -191,7 +195,11 @@ class Session:
         """While the engine works for a statement (its start, each batch read), in one of the
         server's slots (see Server): the time waiting for one does not count against the
         statement timeout; the server's `slot_wait` bounds it."""
-        self._take_slot()
+        self._waiting = True
+        try:
+            self._take_slot()
+        finally:
+            self._waiting = False
         try:
             with self._running_lock:
                 self._running = interrupt
@@ -201,7 +209,7 @@ class Session:
                 with self._running_lock:
                     self._running = None
         finally:
-            self.server.give_slot()
+            self.server.give_slot(self.user)
 
     def _take_slot(self) -> None:
         started = time.monotonic()
@@ -219,7 +227,7 @@ class Session:
                     "core); the others wait their turn: the server is busy, try again",
                 )
 
-        self.server.take_slot(check)
+        self.server.take_slot(self.user, check)
         if self._deadline is not None:  # the timeout counts the work, not the wait
             self._deadline += time.monotonic() - started
 
@@ -590,9 +598,10 @@ class Session:
         bound = statements.bind(stmt.text, values, "postgres")
         cancelled = statements.cancel_call(bound, self.pid)
         if cancelled is not None:
-            portal.reader = self._cancel_backend(cancelled)
+            portal.reader = self._cancel_backend(cancelled.pid)
         elif statements.is_catalog(stmt.text):
-            portal.reader = self.catalog().query(bound)
+            portal.interrupt = Interrupt()
+            portal.reader = self._catalog_query(bound, portal.interrupt)
         else:
             portal.interrupt = Interrupt()
             portal.reader = self._query(stmt.text, values, portal.interrupt)
@@ -621,16 +630,35 @@ class Session:
                 raise PgError("57P03", e.message, hint=e.hint) from None
             raise PgError("XX000", e.message, hint=e.hint) from None
 
-    def _cancel_backend(self, pid: int) -> pa.RecordBatchReader:
-        """pg_cancel_backend(pid) as PostgreSQL answers a user without pg_signal_backend: the
-        statement of a session of the same user is cancelled (true), another user's is 42501,
-        a pid that is no session a warning and false."""
+    def _catalog_query(self, sql: str, interrupt: Interrupt) -> pa.RecordBatchReader:
+        """A query of the catalog, on the session's own engine: in a slot and stopped by a
+        cancel or the statement timeout, as any statement."""
+        catalog = self.catalog()
+        interrupt.bind(catalog.engine)
+        try:
+            with self._inside(interrupt):
+                return catalog.query(sql)
+        except Exception as e:  # DuckDB's own errors too: the catalog's engine is a bare one
+            stopped = self._stopped() if interrupt.pressed else None
+            if stopped is not None:
+                raise stopped from None
+            if isinstance(e, QueryError | StorageError):
+                raise _sql_error(e) from None
+            raise
+
+    def _cancel_backend(self, pid: int | None) -> pa.RecordBatchReader:
+        """pg_cancel_backend(pid) as PostgreSQL answers: the statement of a session of the
+        same user is cancelled (true), and an admin's (as a role with pg_signal_backend) of
+        any session; another user's is 42501; a pid that is no session a warning and false;
+        NULL (a statement described before it is bound) NULL."""
         import pyarrow as pa
 
-        target = self.server.session(pid)
-        if target is None:
+        target = None if pid is None else self.server.session(pid)
+        if pid is None:
+            pass
+        elif target is None:
             self.conn.notice(f"PID {pid} is not a PostgreSQL backend process", severity="WARNING")
-        elif target.user != self.user:
+        elif target.user != self.user and not self.backend.signals_any(self.user):
             raise PgError(
                 "42501",
                 "permission denied to cancel query",
@@ -641,7 +669,8 @@ class Session:
             raise PgError("57014", "canceling statement due to user request")
         else:
             target.cancel()
-        batch = pa.record_batch([pa.array([target is not None])], names=["pg_cancel_backend"])
+        answer = None if pid is None else target is not None
+        batch = pa.record_batch([pa.array([answer], type=pa.bool_())], names=["pg_cancel_backend"])
         return pa.RecordBatchReader.from_batches(batch.schema, [batch])
 
     def catalog(self) -> Any:
@@ -707,6 +736,14 @@ class Session:
         prepared = self.prepared.get(name)
         if prepared is None:
             raise PgError("26000", f'prepared statement "{name}" does not exist')
+        if prepared.keyword in ("PREPARE", "EXECUTE", "DEALLOCATE"):
+            # a protocol-level statement may be one (Parse takes any text): EXECUTE of an
+            # EXECUTE would run itself without end; PREPARE refuses to make one so
+            raise PgError(
+                "42P14",
+                f'prepared statement "{name}" is a {prepared.keyword}: EXECUTE cannot run it',
+                hint="EXECUTE runs a prepared query",
+            )
         if len(args) != len(prepared.param_oids):
             raise PgError(
                 "42601",
@@ -866,6 +903,12 @@ class Session:
         except PgError:
             portal.reader.close()
             raise
+        except Exception:  # DuckDB's own (a catalog query's engine is a bare one)
+            portal.reader.close()
+            stopped = self._stopped_portal(portal)
+            if stopped is not None:
+                raise stopped from None
+            raise
 
     def _stopped_portal(self, portal: Portal) -> PgError | None:
         pressed = portal.interrupt is not None and portal.interrupt.pressed
@@ -982,6 +1025,38 @@ def _unexpected(e: Exception) -> PgError:
 
     logging.getLogger("medallion.serve").exception("internal error in a session")
     return PgError("XX000", f"internal error of the medallion endpoint: {first_line(e)}")
+
+
+def _client_gone(sock: Any) -> bool:
+    """Whether the client closed its connection (or it broke), looked at without reading:
+    the session's thread reads it once its statement ends. A client that sent more
+    (pipelined messages, a Terminate before closing) is still seen gone by the hang-up."""
+    import select
+    import socket
+
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return True
+        hangup = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | hangup)
+        events = poller.poll(0)
+        if not events:
+            return False
+        if events[0][1] & hangup:
+            return True
+        # readable: data, or the end of the stream (where POLLRDHUP is missing); the raw
+        # socket is peeked at (a TLS socket refuses flags), and left open
+        raw = socket.socket(fileno=fd)
+        try:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        finally:
+            raw.detach()
+    except OSError:
+        return True
 
 
 def _split_rows(batch: pa.RecordBatch, cols: list[types.Column]) -> list[bytes]:

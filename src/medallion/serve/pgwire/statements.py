@@ -356,6 +356,18 @@ def parse_copy(text: str) -> CopyOut | None:
                 hint="COPY ... TO STDOUT takes FORMAT text or csv, HEADER, DELIMITER, NULL",
             )
     out.delimiter = out.delimiter or ("," if out.csv else "\t")
+    # text format escapes with a backslash and a letter or digit (\n, \N, \012), csv quotes
+    # with ": a delimiter among them could not be told apart (PostgreSQL refuses them too)
+    if (
+        out.delimiter in "\r\n\\"
+        or (out.csv and out.delimiter == '"')
+        or (not out.csv and out.delimiter in ".abcdefghijklmnopqrstuvwxyz0123456789")
+    ):
+        raise PgError(
+            "22023",
+            f"COPY delimiter cannot be {out.delimiter!r}",
+            hint="pick another delimiter (a tab by default in text format, a comma in csv)",
+        )
     if out.null is None:
         out.null = "" if out.csv else "\\N"
     return out
@@ -498,9 +510,19 @@ def is_catalog(text: str) -> bool:
     return True
 
 
-def cancel_call(text: str, own_pid: int) -> int | None:
-    """The process id of `SELECT pg_cancel_backend(pid)` (the whole statement; the pid a
-    number or pg_backend_pid(), the session's `own_pid`), else None."""
+@dataclass
+class CancelCall:
+    """`SELECT pg_cancel_backend(pid)`: the process id, None for NULL (a prepared statement
+    described before its parameter is bound; the answer is NULL then, as the function is
+    strict)."""
+
+    pid: int | None
+
+
+def cancel_call(text: str, own_pid: int) -> CancelCall | None:
+    """The call of `SELECT pg_cancel_backend(pid)` (the whole statement; the pid a number, a
+    number in quotes, NULL or pg_backend_pid(), the session's `own_pid`, cast or not), else
+    None."""
     import sqlglot
     import sqlglot.expressions as exp
 
@@ -520,9 +542,16 @@ def cancel_call(text: str, own_pid: int) -> int | None:
     args = call.expressions
     if len(args) != 1:
         return None
-    if isinstance(args[0], exp.Anonymous) and args[0].name.lower() == "pg_backend_pid":
-        return own_pid
-    return int(args[0].name) if isinstance(args[0], exp.Literal) and args[0].is_int else None
+    arg = args[0]
+    while isinstance(arg, exp.Cast | exp.Paren):
+        arg = arg.this
+    if isinstance(arg, exp.Anonymous) and arg.name.lower() == "pg_backend_pid":
+        return CancelCall(own_pid)
+    if isinstance(arg, exp.Null):
+        return CancelCall(None)
+    if isinstance(arg, exp.Literal) and arg.name.strip().lstrip("-").isdigit():
+        return CancelCall(int(arg.name))
+    return None
 
 
 # -- parameters ------------------------------------------------------------------------------

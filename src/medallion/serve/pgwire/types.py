@@ -6,6 +6,7 @@ per-row Python work is one join. Nested values (lists, structs, maps) are sent a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import struct
@@ -565,14 +566,20 @@ def copy_header(cols: list[Column], copy: Any) -> bytes:
     return (copy.delimiter.join(_copy_field(c.name, copy) for c in cols) + "\n").encode()
 
 
-_COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_TEXT_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+@functools.cache
+def _copy_text_escapes(delimiter: str) -> dict[int, str]:
+    """Text format's escapes, the delimiter's too (a backslash before it, as PostgreSQL)."""
+    return str.maketrans({delimiter: "\\" + delimiter, **_COPY_TEXT_ESCAPES})
 
 
 def _copy_field(value: str | None, copy: Any) -> str:
     if value is None:
         return copy.null
     if not copy.csv:
-        return value.translate(_COPY_TEXT_ESCAPES)
+        return value.translate(_copy_text_escapes(copy.delimiter))
     if value == copy.null or any(ch in value for ch in (copy.delimiter, '"', "\n", "\r")):
         return '"' + value.replace('"', '""') + '"'
     return value
