@@ -79,15 +79,25 @@ def test_pg_cancel_backend_cancels_a_session_of_the_same_user_only(endpoint: End
 
         thread = threading.Thread(target=run)
         thread.start()
-        time.sleep(1.0)
-        # another user's session: PostgreSQL's permission error, the statement goes on
-        bob = psycopg.connect(endpoint.dsn(user="bob", password="other"))
-        with bob, pytest.raises(psycopg.errors.InsufficientPrivilege, match="cancel query"):
-            bob.execute("select pg_cancel_backend(%s)", (pid,))
-        assert thread.is_alive()
-        assert other.execute("select pg_cancel_backend(%s)", (pid,)).fetchone() == (True,)
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+        try:
+            # the statement inside the engine (a cancel before it starts does nothing, as in
+            # PostgreSQL)
+            deadline = time.monotonic() + 60
+            while endpoint.server.session(pid)._running is None:
+                assert time.monotonic() < deadline, "the statement never started"
+                time.sleep(0.05)
+            # another user's session: PostgreSQL's permission error, the statement goes on
+            bob = psycopg.connect(endpoint.dsn(user="bob", password="other pass"))
+            with bob, pytest.raises(psycopg.errors.InsufficientPrivilege, match="cancel query"):
+                bob.execute("select pg_cancel_backend(%s)", (pid,))
+            assert thread.is_alive()
+            assert other.execute("select pg_cancel_backend(%s)", (pid,)).fetchone() == (True,)
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+        finally:  # a failed assertion must not leave the cross join running (the exit waits)
+            if thread.is_alive():
+                busy.cancel()
+                thread.join(timeout=30)
         assert len(failed) == 1 and isinstance(failed[0], psycopg.errors.QueryCanceled)
         assert other.execute("select pg_cancel_backend(999999)").fetchone() == (False,)
 
