@@ -460,19 +460,27 @@ def _headers(longest: int, head: bytes) -> pa.Array:
     return table
 
 
-def _data_rows_python(batch: pa.RecordBatch, cols: list[Column]) -> tuple[bytes, int]:
-    """The same messages joined in Python (rows with very long values)."""
+def _encoded(batch: pa.RecordBatch, cols: list[Column]) -> list[list[Any]]:
+    """Each column's values in their text (or binary) wire form, None for NULL."""
     import pyarrow as pa
 
-    cells = []
-    pack = _I32.pack
+    out = []
     for c, arr in zip(cols, batch.columns, strict=True):
         if pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_decode()
         values = c.encode(arr)
-        if isinstance(values, pa.Array):
-            values = values.to_pylist()
-        cells.append([NULL_CELL if v is None else pack(len(v)) + v for v in values])
+        out.append(values.to_pylist() if isinstance(values, pa.Array) else values)
+    return out
+
+
+def _data_rows_python(batch: pa.RecordBatch, cols: list[Column]) -> tuple[bytes, int]:
+    """The same messages joined in Python (rows with very long values)."""
+
+    pack = _I32.pack
+    cells = [
+        [NULL_CELL if v is None else pack(len(v)) + v for v in values]
+        for values in _encoded(batch, cols)
+    ]
     head = _I16.pack(len(cols))
     out = []
     for row in zip(*cells, strict=True):
@@ -545,16 +553,11 @@ def _numeric_from_binary(data: bytes) -> Decimal:
 def copy_rows(batch: pa.RecordBatch, cols: list[Column], copy: Any) -> bytes:
     """The CopyData messages of a batch's rows, one a row as PostgreSQL sends them (psycopg
     reads a row a message), in COPY's text or csv format (`copy`: a statements.CopyOut)."""
-    import pyarrow as pa
 
-    fields = []
-    for c, arr in zip(cols, batch.columns, strict=True):
-        if pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_decode()
-        values = c.encode(arr)
-        if isinstance(values, pa.Array):
-            values = values.to_pylist()
-        fields.append([None if v is None else bytes(v).decode() for v in values])
+    fields = [
+        [None if v is None else bytes(v).decode() for v in values]
+        for values in _encoded(batch, cols)
+    ]
     out = []
     for row in zip(*fields, strict=True) if fields else [()] * batch.num_rows:
         line = (copy.delimiter.join(_copy_field(v, copy) for v in row) + "\n").encode()
